@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install every Debian package cvmpi needs to build and test (Debian 12). Run as root.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt_install() {
+  apt-get install -o DPkg::Lock::Timeout=600 -y -q --no-install-recommends "$@"
+}
+apt-get update -q -o DPkg::Lock::Timeout=600
+apt_install cmake make gcc clang libclang-rt-14-dev pkg-config ca-certificates \
+  libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
+  libcurl4-openssl-dev libssl-dev zlib1g-dev libdeflate-dev libbrotli-dev \
+  libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libpng-dev libcjson-dev libcmocka-dev \
+  python3 python3-numpy

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cli.c: helpers shared by the subcommands: error and usage output, number parsing, and
+ * whole-file input/output with atomic replacement of the output file. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int cli_fail(void)
+{
+    const cv_err *e = cv_err_last();
+    fprintf(stderr, "cvmpi: %s\n", e->what[0] ? e->what : cv_strerror(e->code));
+    return CLI_FAIL;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "cvmpi %s: %s\nTry 'cvmpi %s --help'.\n", cmd, msg, cmd);
+    return CLI_USAGE;
+}
+
+int cli_help(const char *text)
+{
+    fputs(text, stdout);
+    return CLI_OK;
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+    opterr = 0;
+    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+    if (c == '?' || c == ':') {
+        if (optopt) {
+            cli_usage(argv[0], "option -%c %s", optopt,
+                      c == ':' ? "needs a value" : "is not known");
+        } else {
+            cli_usage(argv[0], "option `%s' is not known or needs a value", argv[optind - 1]);
+        }
+        return '?';
+    }
+    return c;
+}
+
+bool cli_parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_parse_i64x3(const char *s, int64_t out[3])
+{
+    const char *p = s;
+    for (int d = 0; d < 3; d++) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (errno || end == p || (d < 2 && *end != ',') || (d == 2 && *end)) {
+            return false;
+        }
+        out[d] = v;
+        p = end + 1;
+    }
+    return true;
+}
+
+bool cli_parse_f64x3(const char *s, double out[3], bool *has_point)
+{
+    const char *p = s;
+    *has_point = false;
+    for (int d = 0; d < 3; d++) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (errno || end == p || (d < 2 && *end != ',') || (d == 2 && *end)) {
+            return false;
+        }
+        for (const char *q = p; q < end; q++) {
+            if (*q == '.' || *q == 'e' || *q == 'E') {
+                *has_point = true;
+            }
+        }
+        out[d] = v;
+        p = end + 1;
+    }
+    return true;
+}
+
+cv_status cli_select_mip(const cv_info *info, const char *text, int *mip)
+{
+    int64_t idx;
+    if (cli_parse_i64(text, &idx)) {
+        if (idx < 0 || idx >= info->n_scales) {
+            return CV_FAIL(CV_ERR_ARG, "no mip %s (the layer has mips 0..%d)", text,
+                           info->n_scales - 1);
+        }
+        *mip = (int)idx;
+        return CV_OK;
+    }
+    double res[3];
+    bool point;
+    if (!cli_parse_f64x3(text, res, &point)) {
+        return CV_FAIL(CV_ERR_ARG, "bad --mip `%s': want an index or a resolution X,Y,Z", text);
+    }
+    return cv_info_find_mip(info, res, mip);
+}
+
+bool cli_parse_compress(const char *s, const char **out)
+{
+    if (strcmp(s, "gzip") == 0 || strcmp(s, "br") == 0) {
+        *out = s;
+        return true;
+    }
+    if (strcmp(s, "none") == 0) {
+        *out = "";
+        return true;
+    }
+    return false;
+}
+
+static cv_status write_all(int fd, const uint8_t *p, size_t n, const char *what)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return CV_FAIL(CV_ERR_IO, "write `%s': %s", what, strerror(errno));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return CV_OK;
+}
+
+cv_status cli_write_output(const char *path, const void *const *parts, const size_t *lens,
+                           int n_parts)
+{
+    if (strcmp(path, "-") == 0) {
+        for (int i = 0; i < n_parts; i++) {
+            CV_TRY(write_all(STDOUT_FILENO, parts[i], lens[i], "standard output"));
+        }
+        return CV_OK;
+    }
+    char *tmp = cv__asprintf("%s.cvmpi-tmp-%ld", path, (long)getpid());
+    if (!tmp) {
+        return CV_FAIL(CV_ERR_NOMEM, "write `%s'", path);
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        cv_status rc = CV_FAIL(CV_ERR_IO, "create `%s': %s", path, strerror(errno));
+        cv_free(tmp);
+        return rc;
+    }
+    cv_status rc = CV_OK;
+    for (int i = 0; i < n_parts && rc == CV_OK; i++) {
+        rc = write_all(fd, parts[i], lens[i], path);
+    }
+    if (close(fd) != 0 && rc == CV_OK) {
+        rc = CV_FAIL(CV_ERR_IO, "close `%s': %s", path, strerror(errno));
+    }
+    if (rc == CV_OK && rename(tmp, path) != 0) {
+        rc = CV_FAIL(CV_ERR_IO, "rename to `%s': %s", path, strerror(errno));
+    }
+    if (rc != CV_OK) {
+        unlink(tmp);
+    }
+    cv_free(tmp);
+    return rc;
+}
+
+cv_status cli_read_input(const char *path, uint8_t **data, size_t *len)
+{
+    int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return CV_FAIL(CV_ERR_IO, "open `%s': %s", path, strerror(errno));
+    }
+    cv_buf b;
+    cv__buf_init(&b, 0);
+    cv_status rc = CV_OK;
+    for (;;) {
+        rc = cv__buf_reserve(&b, b.len + (1 << 20));
+        if (rc != CV_OK) {
+            break;
+        }
+        ssize_t got = read(fd, b.data + b.len, b.cap - b.len);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            rc = CV_FAIL(CV_ERR_IO, "read `%s': %s", path, strerror(errno));
+            break;
+        }
+        if (got == 0) {
+            break;
+        }
+        b.len += (size_t)got;
+    }
+    if (fd != STDIN_FILENO) {
+        close(fd);
+    }
+    if (rc != CV_OK) {
+        cv__buf_fini(&b);
+        return rc;
+    }
+    *data = cv__buf_take(&b, len);
+    return CV_OK;
+}
+
+void cli_volume_args_init(cli_volume_args *a)
+{
+    a->opts = cv_opts_default();
+    a->opts.threads = 4;
+    a->mip_text = NULL;
+    a->bbox_text = NULL;
+}
+
+int cli_volume_option(int c, const char *cmd, cli_volume_args *a)
+{
+    int64_t n;
+    switch (c) {
+    case 1001:
+        a->mip_text = optarg;
+        return 1;
+    case 1002:
+        a->bbox_text = optarg;
+        return 1;
+    case 1003:
+        a->opts.fill_missing = true;
+        return 1;
+    case 1004:
+        if (!cli_parse_i64(optarg, &n) || n < 1 || n > CV_MAX_THREADS) {
+            cli_usage(cmd, "bad --threads `%s' (1..%d)", optarg, CV_MAX_THREADS);
+            return -1;
+        }
+        a->opts.threads = (int)n;
+        return 1;
+    case 1005:
+        a->opts.autocrop = true;
+        return 1;
+    case 1006:
+        a->opts.bounded = false;
+        return 1;
+    case 1007:
+        if (!cli_parse_double(optarg, &a->opts.background_color)) {
+            cli_usage(cmd, "bad --background `%s'", optarg);
+            return -1;
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+cv_status cli_open_volume(const char *path, const cli_volume_args *a, cv_volume **out, int *mip,
+                          cv_bbox *box)
+{
+    cv_volume *v;
+    CV_TRY(cv_volume_open(path, &a->opts, &v));
+    cv_status rc = CV_OK;
+    *mip = 0;
+    if (a->mip_text) {
+        rc = cli_select_mip(cv_volume_info(v), a->mip_text, mip);
+    }
+    cv_bbox req = rc == CV_OK ? cv_info_bounds(cv_volume_info(v), *mip) : *box;
+    if (rc == CV_OK && a->bbox_text) {
+        rc = cv_bbox_parse(a->bbox_text, &req);
+    }
+    if (rc == CV_OK) {
+        rc = cv_volume_resolve_box(v, *mip, req, box);
+    }
+    if (rc != CV_OK) {
+        cv_volume_close(v);
+        return rc;
+    }
+    *out = v;
+    return CV_OK;
+}

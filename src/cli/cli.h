@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cli.h: what the cvmpi subcommands share: the command table entry, exit codes, option
+ * parsing helpers, and the error/usage printers. Subcommands parse options and call the
+ * library or the MPI driver, nothing more. */
+#ifndef CV_CLI_H
+#define CV_CLI_H
+
+#include "../cv_internal.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+typedef struct cli_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+    const char *summary;
+    bool uses_mpi;
+} cli_cmd;
+
+int cmd_create(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_read(int argc, char **argv);
+int cmd_write(int argc, char **argv);
+int cmd_exists(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+
+/* Print "cvmpi: <last error>" and return CLI_FAIL. */
+int cli_fail(void);
+/* Print "cvmpi CMD: <message>" and a pointer to --help; return CLI_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) CV_PRINTF(2, 3);
+/* Run getopt_long over argv; on an unknown option or missing argument print usage.
+ * Returns the option char, -1 at the end, or '?' after printing the problem. */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* Leading `help` text for every command, printed by --help. */
+int cli_help(const char *text);
+
+bool cli_parse_i64(const char *s, int64_t *out);
+bool cli_parse_double(const char *s, double *out);
+bool cli_parse_i64x3(const char *s, int64_t out[3]);
+/* "4,4,40" or "4.5,4.5,40": *has_point tells whether any component had a decimal point. */
+bool cli_parse_f64x3(const char *s, double out[3], bool *has_point);
+/* --mip: an index ("2") or a resolution ("8,8,40"). */
+cv_status cli_select_mip(const cv_info *info, const char *text, int *mip);
+/* --compress: gzip|br|none; NULL means CloudVolume's default. */
+bool cli_parse_compress(const char *s, const char **out);
+
+/* Write a file atomically (temporary name, then rename); "-" is stdout. `parts` buffers are
+ * written one after another. Nothing is left behind on failure. */
+cv_status cli_write_output(const char *path, const void *const *parts, const size_t *lens,
+                           int n_parts);
+/* Read a whole file ("-" = stdin). Free with cv_free. */
+cv_status cli_read_input(const char *path, uint8_t **data, size_t *len);
+
+/* Options every volume command shares: the volume options, --mip and --bbox. */
+typedef struct cli_volume_args {
+    cv_opts opts;
+    const char *mip_text;  /* NULL: mip 0 */
+    const char *bbox_text; /* NULL: the whole volume */
+} cli_volume_args;
+
+#define CLI_VOLUME_OPTIONS                                                                        \
+    {"mip", required_argument, NULL, 1001}, {"bbox", required_argument, NULL, 1002},              \
+        {"fill-missing", no_argument, NULL, 1003}, {"threads", required_argument, NULL, 1004},    \
+        {"autocrop", no_argument, NULL, 1005}, {"unbounded", no_argument, NULL, 1006},            \
+        {"background", required_argument, NULL, 1007}
+
+#define CLI_VOLUME_HELP                                                                           \
+    "  --mip M          mip index, or a resolution X,Y,Z (default 0)\n"                           \
+    "  --bbox X0,Y0,Z0,X1,Y1,Z1   half-open box in voxels of that mip, voxel_offset included\n"  \
+    "  --fill-missing   absent chunks read as the background value instead of failing\n"        \
+    "  --background V   background value (default 0)\n"                                         \
+    "  --autocrop       clip the box to the volume; --unbounded allows boxes outside it\n"      \
+    "  --threads N      chunks fetched/encoded in parallel (default 4)\n"
+
+void cli_volume_args_init(cli_volume_args *a);
+/* Handle one of CLI_VOLUME_OPTIONS. Returns 1 if handled, 0 if not ours, -1 on a bad value
+ * (usage already printed). */
+int cli_volume_option(int c, const char *cmd, cli_volume_args *a);
+/* Open the layer at `path` with a->opts and resolve --mip and --bbox (whole volume if none). */
+cv_status cli_open_volume(const char *path, const cli_volume_args *a, cv_volume **v, int *mip,
+                          cv_bbox *box);
+
+#endif

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cmd_delete.c: `cvmpi delete`, remove the chunks of a chunk-aligned box. */
+#include "cli.h"
+
+static const char help[] = "usage: cvmpi delete PATH [--mip M] --bbox X0,Y0,Z0,X1,Y1,Z1\n\n"
+                           "Delete every chunk of a chunk-aligned box (all compressed variants).\n"
+                           CLI_VOLUME_HELP;
+
+int cmd_delete(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CLI_VOLUME_OPTIONS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    cli_volume_args a;
+    cli_volume_args_init(&a);
+    for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
+        int r = cli_volume_option(c, argv[0], &a);
+        if (r < 0) {
+            return CLI_USAGE;
+        }
+        if (r == 0) {
+            return c == 'h' ? cli_help(help) : CLI_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        return cli_usage(argv[0], "want exactly one PATH");
+    }
+    if (!a.bbox_text) {
+        return cli_usage(argv[0], "--bbox is required");
+    }
+    cv_volume *v;
+    int mip;
+    cv_bbox box;
+    if (cli_open_volume(argv[optind], &a, &v, &mip, &box) != CV_OK) {
+        return cli_fail();
+    }
+    uint64_t before = 0, total = 0;
+    cv_status rc = cv_volume_exists(v, mip, box, &before, &total);
+    if (rc == CV_OK) {
+        rc = cv_volume_delete(v, mip, box);
+    }
+    cv_volume_close(v);
+    if (rc != CV_OK) {
+        return cli_fail();
+    }
+    printf("deleted %llu of %llu chunks\n", (unsigned long long)before, (unsigned long long)total);
+    return CLI_OK;
+}

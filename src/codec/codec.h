@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * codec.h: the interface every chunk encoding (raw, jpeg, ...) and every byte compression
+ * (gzip, br) implements, and the registry that maps info/Content-Encoding names to them.
+ * Decoders never trust sizes in the payload: what a chunk must decode to comes from the
+ * cv_chunk_desc (built from the info), and out->max caps any growth. No I/O, no MPI here. */
+#ifndef CV_CODEC_H
+#define CV_CODEC_H
+
+#include "../cv_internal.h"
+
+typedef struct cv_chunk_desc {
+    cv_dtype dtype;
+    uint32_t channels;
+    uint32_t shape[3];      /* this chunk, after clipping at the volume edge */
+    uint32_t cseg_block[3]; /* compressed_segmentation only */
+} cv_chunk_desc;
+
+enum {
+    CV_CODEC_BYTES = 1 << 0, /* a byte compression: ignores the desc */
+    CV_CODEC_LOSSY = 1 << 1,
+};
+
+typedef struct cv_codec {
+    const char *name;         /* as in info "encoding" or Content-Encoding */
+    unsigned flags;
+    const char *content_type; /* what CloudVolume uploads chunks of this encoding with */
+    const char *default_compress; /* CloudVolume's should_compress(): "gzip" or NULL */
+    int default_level;        /* -1 = none */
+    /* Append the decoded bytes to out (out->max caps growth). */
+    cv_status (*decode)(const cv_chunk_desc *d, const uint8_t *src, size_t n, cv_buf *out);
+    /* Append the encoded bytes to out; level -1 = default. NULL = decode-only. */
+    cv_status (*encode)(const cv_chunk_desc *d, int level, const uint8_t *src, size_t n,
+                        cv_buf *out);
+} cv_codec;
+
+/* Look a codec up by name (case-insensitive); NULL if unknown or not built in. */
+const cv_codec *cv__codec_find(const char *name);
+/* The names of all built-in codecs, space separated (for --version). */
+const char *cv__codec_names(void);
+/* Bytes of a decoded chunk: x*y*z*channels*dtype size. */
+size_t cv__chunk_desc_bytes(const cv_chunk_desc *d);
+
+extern const cv_codec cv_codec_raw;
+extern const cv_codec cv_codec_gzip;
+extern const cv_codec cv_codec_brotli;
+
+#endif

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cv_internal.h: helpers shared inside src/ (errors, growable buffers, logging, strings,
+ * a small parallel-for). Not installed; tests include it to reach cv__ functions. */
+#ifndef CV_INTERNAL_H
+#define CV_INTERNAL_H
+
+#include "cvmpi.h"
+
+#include <stdarg.h>
+
+#if defined(__GNUC__)
+#define CV_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CV_PRINTF(f, a)
+#endif
+
+/* ---- errors (err.c) ---------------------------------------------------------------------- */
+
+/* Record a failure (first one wins on this thread) and return rc. */
+cv_status cv__fail(cv_status rc, const char *file, int line, const char *fmt, ...)
+    CV_PRINTF(4, 5);
+#define CV_FAIL(rc, ...) cv__fail((rc), __FILE__, __LINE__, __VA_ARGS__)
+#define CV_TRY(expr)                                                                              \
+    do {                                                                                          \
+        cv_status rc_ = (expr);                                                                   \
+        if (rc_ != CV_OK) {                                                                       \
+            return rc_;                                                                           \
+        }                                                                                         \
+    } while (0)
+/* Prefix the recorded message with more context on the way up: "read chunk `k': <old>". */
+void cv__err_wrap(const char *fmt, ...) CV_PRINTF(1, 2);
+/* Set the record to exactly `e` (used to carry a worker thread's error to the caller). */
+void cv__err_set(const cv_err *e);
+/* Record a not-found without treating it as the thread's first failure. */
+cv_status cv__notfound(const char *fmt, ...) CV_PRINTF(1, 2);
+
+/* ---- growable buffer (buf.c) ------------------------------------------------------------- */
+
+typedef struct cv_buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+    size_t max; /* growth beyond this is CV_ERR_CORRUPT ("too large"); 0 = no cap */
+} cv_buf;
+
+void cv__buf_init(cv_buf *b, size_t max);
+void cv__buf_fini(cv_buf *b);
+cv_status cv__buf_reserve(cv_buf *b, size_t total);
+cv_status cv__buf_append(cv_buf *b, const void *p, size_t n);
+/* Give the bytes to the caller (free with cv_free) and leave the buffer empty. */
+uint8_t *cv__buf_take(cv_buf *b, size_t *len);
+
+/* ---- logging (log.c) --------------------------------------------------------------------- */
+
+typedef enum cv_log_level { CV_LOG_ERROR, CV_LOG_WARN, CV_LOG_INFO, CV_LOG_DEBUG } cv_log_level;
+/* Level from $CV_LOG (error|warn|info|debug) unless set here; -v/-q in the CLI. */
+void cv__log_set_level(cv_log_level l);
+cv_log_level cv__log_level(void);
+void cv__log_set_rank(int rank);
+void cv__log(cv_log_level l, const char *fmt, ...) CV_PRINTF(2, 3);
+#define CV_LOG(l, ...)                                                                            \
+    do {                                                                                          \
+        if ((l) <= cv__log_level()) {                                                             \
+            cv__log((l), __VA_ARGS__);                                                            \
+        }                                                                                         \
+    } while (0)
+
+/* ---- strings (str.c) --------------------------------------------------------------------- */
+
+char *cv__strdup(const char *s); /* NULL-safe */
+char *cv__strndup(const char *s, size_t n);
+char *cv__asprintf(const char *fmt, ...) CV_PRINTF(1, 2);
+bool cv__str_ends_with(const char *s, const char *suffix);
+
+/* ---- parallel for (pool.c) --------------------------------------------------------------- */
+
+#define CV_MAX_THREADS 64
+/* Run fn(i, tid, arg) for i in [0, n) on `threads` threads (1 = inline); tid in [0, threads)
+ * names the worker, so callers can keep per-worker scratch. Stops handing out work after the
+ * first failure; that failure's error record becomes the caller's. */
+cv_status cv__parallel_for(size_t n, int threads, cv_status (*fn)(size_t i, int tid, void *arg),
+                           void *arg);
+
+/* ---- dtypes -------------------------------------------------------------------------------- */
+
+/* Store `v` converted to dtype `t` at `dst` (saturating for integers). */
+void cv__dtype_store(cv_dtype t, double v, void *dst);
+
+#endif /* CV_INTERNAL_H */

@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cvmpi.h: the one public header of libcloudvolume, the C library under the cvmpi tool.
+ * Reads and writes Neuroglancer Precomputed volumes the way CloudVolume does.
+ * No MPI here: everything declared below is usable from a plain single-process C program.
+ * Unless a function says otherwise it is not collective, and it is thread-safe for distinct
+ * handles. Errors: every function returning cv_status records the first failure of the calling
+ * thread; cv_err_last() then has a one-line message naming the file, key or field. */
+#ifndef CVMPI_H
+#define CVMPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CV_EXPORT __attribute__((visibility("default")))
+#else
+#define CV_EXPORT
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes and the error record */
+
+#define CV_STATUS_MAP(X)                                                                          \
+    X(OK, 0, "success")                                                                           \
+    X(ERR_NOMEM, -1, "out of memory")                                                             \
+    X(ERR_ARG, -2, "invalid argument")                                                            \
+    X(ERR_IO, -3, "storage I/O error")                                                            \
+    X(ERR_NOTFOUND, -4, "key not found")                                                          \
+    X(ERR_CORRUPT, -5, "corrupt or truncated data")                                               \
+    X(ERR_UNSUPPORTED, -6, "not supported")                                                       \
+    X(ERR_INFO, -7, "invalid info")                                                               \
+    X(ERR_BOUNDS, -8, "out of bounds")                                                            \
+    X(ERR_ALIGN, -9, "not chunk aligned")                                                         \
+    X(ERR_READONLY, -10, "read-only")                                                             \
+    X(ERR_MPI, -11, "MPI error")                                                                  \
+    X(ERR_HDF5, -12, "HDF5 error")
+
+typedef enum cv_status {
+#define CV_X_(n, v, s) CV_##n = v,
+    CV_STATUS_MAP(CV_X_)
+#undef CV_X_
+} cv_status;
+
+CV_EXPORT const char *cv_strerror(cv_status rc); /* "key not found" */
+CV_EXPORT const char *cv_errname(cv_status rc);  /* "CV_ERR_NOTFOUND" */
+
+typedef struct cv_err {
+    cv_status code;
+    int sys_errno;
+    char where[64];  /* "src/codec/codec_gzip.c:88" */
+    char what[1024]; /* one line: "read chunk `8_8_8/0-64_0-64_0-64': gzip: truncated" */
+} cv_err;
+
+/* cv_err_last() : the calling thread's first recorded failure since cv_err_clear(). */
+CV_EXPORT const cv_err *cv_err_last(void);
+CV_EXPORT void cv_err_clear(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Data types */
+
+typedef enum cv_dtype {
+    CV_DTYPE_INVALID = 0,
+    CV_UINT8,
+    CV_INT8,
+    CV_UINT16,
+    CV_INT16,
+    CV_UINT32,
+    CV_INT32,
+    CV_UINT64,
+    CV_INT64,
+    CV_FLOAT32,
+    CV_FLOAT64
+} cv_dtype;
+
+CV_EXPORT cv_dtype cv_dtype_from_name(const char *name); /* exact lowercase; INVALID if unknown */
+CV_EXPORT const char *cv_dtype_name(cv_dtype t);         /* "uint8"; NULL for INVALID */
+CV_EXPORT size_t cv_dtype_size(cv_dtype t);              /* bytes per element; 0 for INVALID */
+/* True for the types Neuroglancer and TensorStore can read (not int64/float64). */
+CV_EXPORT bool cv_dtype_is_neuroglancer(cv_dtype t);
+
+/* ---------------------------------------------------------------------------------------------
+ * Geometry. Boxes are half open [min, max) in voxels of one mip, absolute (voxel_offset
+ * included), x,y,z. */
+
+typedef struct cv_bbox {
+    int64_t min[3];
+    int64_t max[3];
+} cv_bbox;
+
+CV_EXPORT cv_bbox cv_bbox_make(int64_t x0, int64_t y0, int64_t z0, int64_t x1, int64_t y1,
+                               int64_t z1);
+CV_EXPORT bool cv_bbox_is_empty(cv_bbox b);                  /* any max <= min */
+CV_EXPORT uint64_t cv_bbox_voxels(cv_bbox b);                /* 0 if empty */
+CV_EXPORT cv_bbox cv_bbox_intersect(cv_bbox a, cv_bbox b);   /* may be empty */
+CV_EXPORT bool cv_bbox_contains(cv_bbox outer, cv_bbox inner);
+CV_EXPORT bool cv_bbox_equal(cv_bbox a, cv_bbox b);
+/* "x0,y0,z0,x1,y1,z1" -> box; CV_ERR_ARG on malformed text. */
+CV_EXPORT cv_status cv_bbox_parse(const char *text, cv_bbox *out);
+/* Format as "x0,y0,z0,x1,y1,z1"; returns snprintf's count. */
+CV_EXPORT int cv_bbox_format(cv_bbox b, char *buf, size_t cap);
+
+/* The chunk grid of one scale: chunk `size`, grid origin `offset`, volume `bounds`. */
+typedef struct cv_grid {
+    int64_t chunk[3];
+    cv_bbox bounds; /* [voxel_offset, voxel_offset + size) */
+} cv_grid;
+
+/* Number of chunks along each axis: ceil(size / chunk). */
+CV_EXPORT void cv_grid_shape(const cv_grid *g, int64_t shape[3]);
+/* The box of grid cell `cell`, clipped at the upper faces of the volume. */
+CV_EXPORT cv_bbox cv_grid_cell_box(const cv_grid *g, const int64_t cell[3]);
+/* Cells whose boxes intersect `box`: [cmin, cmax). Empty range if box misses the volume. */
+CV_EXPORT void cv_grid_cells(const cv_grid *g, cv_bbox box, int64_t cmin[3], int64_t cmax[3]);
+/* Expand `box` to chunk boundaries and clamp to the volume (CloudVolume's expand_to_chunk_size
+ * followed by clamp). */
+CV_EXPORT cv_bbox cv_grid_expand(const cv_grid *g, cv_bbox box);
+/* Shrink `box` to the chunk-aligned core inside it (may be empty). */
+CV_EXPORT cv_bbox cv_grid_shrink(const cv_grid *g, cv_bbox box);
+/* True if `box` starts on grid lines and ends on grid lines or at the volume's upper bound. */
+CV_EXPORT bool cv_grid_is_aligned(const cv_grid *g, cv_bbox box);
+
+/* Chunk file name "x0-x1_y0-y1_z0-z1" of a box; returns the length (snprintf semantics). */
+CV_EXPORT int cv_chunk_name_format(cv_bbox b, char *buf, size_t cap);
+/* Parse a chunk name (a known compression suffix is ignored). CV_ERR_ARG if malformed. */
+CV_EXPORT cv_status cv_chunk_name_parse(const char *name, cv_bbox *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * The info file. cv_info is a plain struct: callers may read every field; change it through
+ * the functions below so the invariants hold, then cv_info_validate() before committing. */
+
+#define CV_MAX_CHUNK_SIZES 8
+
+typedef struct cv_scale {
+    char *key;                      /* directory of this scale's chunks, relative to the layer */
+    int64_t size[3];                /* voxels */
+    int64_t voxel_offset[3];
+    double resolution[3];           /* nanometres */
+    int64_t chunk_sizes[CV_MAX_CHUNK_SIZES][3];
+    int n_chunk_sizes;              /* >= 1; readers use chunk_sizes[0] */
+    char *encoding;                 /* "raw", "jpeg", ... (lowercase) */
+    int64_t cseg_block[3];          /* compressed_segmentation_block_size; 0,0,0 if absent */
+    int jpeg_quality;               /* -1 if absent */
+    int png_level;                  /* -1 if absent */
+    int has_hidden;                 /* -1 absent, else the bool value */
+    char *sharding_json;            /* the "sharding" object as JSON text, NULL if unsharded */
+    char *extra_json;               /* other members, kept verbatim as a JSON object, or NULL */
+} cv_scale;
+
+typedef struct cv_info {
+    char *type;        /* "image" or "segmentation" */
+    cv_dtype dtype;
+    int64_t num_channels;
+    cv_scale *scales;  /* finest first */
+    int n_scales;
+    char *mesh;        /* NULL if absent */
+    char *skeletons;   /* NULL if absent */
+    char *segment_properties;
+    char *redirect;
+    bool has_at_type;  /* "@type": "neuroglancer_multiscale_volume" present */
+    /* Write resolutions as floats ("40.0"), as CloudVolume does when the base resolution had
+     * decimals; keeps those infos byte-identical on rewrite. */
+    bool resolution_is_float;
+    char *extra_json;  /* unknown top-level members, kept verbatim */
+} cv_info;
+
+/* Parse and validate info JSON text. `what` names the file in error messages.
+ * On success *out is a new info (free with cv_info_free). */
+CV_EXPORT cv_status cv_info_parse(const char *json, size_t len, const char *what, cv_info **out);
+/* Check every rule of the spec (scales, sizes, encodings vs dtypes and channels, ...). */
+CV_EXPORT cv_status cv_info_validate(const cv_info *info);
+/* Serialize exactly as CloudVolume does: json.dumps(sort_keys=True, indent=2). Free with
+ * cv_free(). */
+CV_EXPORT cv_status cv_info_to_json(const cv_info *info, char **out, size_t *len);
+CV_EXPORT void cv_info_free(cv_info *info);
+CV_EXPORT cv_status cv_info_copy(const cv_info *src, cv_info **out);
+
+typedef struct cv_info_params {
+    const char *type;         /* "image" | "segmentation" */
+    cv_dtype dtype;
+    int64_t num_channels;     /* default 1 when 0 */
+    const char *encoding;     /* default "raw" when NULL */
+    double resolution[3];
+    bool resolution_is_float; /* resolution typed as floats, as from Python floats */
+    int64_t voxel_offset[3];
+    int64_t size[3];
+    int64_t chunk_size[3];    /* default 64,64,64 when 0 */
+    int64_t cseg_block[3];    /* default 8,8,8 for compressed_segmentation */
+    const char *mesh;         /* NULL: none */
+    const char *skeletons;    /* NULL: none */
+    int max_mip;              /* extra scales made with add_scale(factor^mip) */
+    int64_t factor[3];        /* default 2,2,1 */
+} cv_info_params;
+
+/* CloudVolume's create_new_info(). */
+CV_EXPORT cv_status cv_info_create(const cv_info_params *p, cv_info **out);
+/* CloudVolume's add_scale(): `factor` relative to scale 0; `chunk_size` NULL = closest divisor
+ * of scale 0's chunk to 64; `encoding` NULL = scale 0's. Replaces a scale with the same
+ * resolution, else appends. *index_out (may be NULL) receives its index. */
+CV_EXPORT cv_status cv_info_add_scale(cv_info *info, const int64_t factor[3],
+                                      const int64_t *chunk_size, const char *encoding,
+                                      int *index_out);
+CV_EXPORT cv_status cv_info_remove_scale(cv_info *info, int mip);
+/* Mip whose resolution equals `res` exactly; CV_ERR_ARG listing the resolutions if none. */
+CV_EXPORT cv_status cv_info_find_mip(const cv_info *info, const double res[3], int *mip);
+/* The chunk grid of scale `mip` (chunk_sizes[0]). */
+CV_EXPORT cv_grid cv_info_grid(const cv_info *info, int mip);
+CV_EXPORT cv_bbox cv_info_bounds(const cv_info *info, int mip);
+/* Python str(float) for a double: shortest round trip, "40.0", "1e-05". */
+CV_EXPORT int cv_format_pyfloat(double v, char *buf, size_t cap);
+
+/* ---------------------------------------------------------------------------------------------
+ * Provenance file */
+
+typedef struct cv_provenance {
+    char *description;
+    char **owners;
+    int n_owners;
+    char **sources;
+    int n_sources;
+    char **processing_json; /* each entry one JSON object, as text */
+    int n_processing;
+} cv_provenance;
+
+CV_EXPORT cv_status cv_provenance_parse(const char *json, size_t len, const char *what,
+                                        cv_provenance **out);
+CV_EXPORT cv_provenance *cv_provenance_new(void); /* the defaults CV fills in */
+CV_EXPORT cv_status cv_provenance_to_json(const cv_provenance *p, char **out, size_t *len);
+/* Append a processing entry; `method_json` is a JSON value; "by" and "date" are filled in. */
+CV_EXPORT cv_status cv_provenance_add_processing(cv_provenance *p, const char *method_json,
+                                                 const char *by);
+CV_EXPORT void cv_provenance_free(cv_provenance *p);
+
+/* ---------------------------------------------------------------------------------------------
+ * Storage: one interface over file://, mem:// (and later gs://, s3://, http(s)://).
+ * A store is rooted at a directory/prefix; keys are relative '/'-separated names. Transport
+ * compression is handled here: CloudFiles' .gz/.br suffixes on file:// and mem://. */
+
+typedef struct cv_store cv_store;
+
+/* Open a store at a cloud path ("file:///abs", "/abs", "rel", "mem://bucket/p", ...). */
+CV_EXPORT cv_status cv_store_open(const char *cloudpath, cv_store **out);
+CV_EXPORT void cv_store_close(cv_store *s);
+CV_EXPORT const char *cv_store_url(const cv_store *s); /* normalised, no trailing '/' */
+
+/* Get an object, decompressed. CV_ERR_NOTFOUND (recorded quietly, not as a failure) if absent.
+ * `max_bytes` caps the decoded size (0 = 4 GiB); a larger object is CV_ERR_CORRUPT.
+ * On success *data (free with cv_free) and *len are set. */
+CV_EXPORT cv_status cv_store_get(cv_store *s, const char *key, size_t max_bytes, uint8_t **data,
+                                 size_t *len);
+/* Put an object atomically. `compress`: NULL or "" none, "gzip", "br"; level -1 = default. */
+CV_EXPORT cv_status cv_store_put(cv_store *s, const char *key, const void *data, size_t len,
+                                 const char *compress, int level, const char *content_type);
+CV_EXPORT cv_status cv_store_exists(cv_store *s, const char *key, bool *yes);
+/* Delete every variant of a key; deleting an absent key succeeds. */
+CV_EXPORT cv_status cv_store_delete(cv_store *s, const char *key);
+/* Call `fn` for each key under `prefix` (suffixes stripped, each key once, sorted). */
+CV_EXPORT cv_status cv_store_list(cv_store *s, const char *prefix,
+                                  cv_status (*fn)(const char *key, void *arg), void *arg);
+
+/* ---------------------------------------------------------------------------------------------
+ * Volumes */
+
+typedef struct cv_opts {
+    bool fill_missing;        /* absent chunks read as background_color */
+    bool bounded;             /* reads/writes must lie inside the volume (default true) */
+    bool autocrop;            /* clip requests to the volume first */
+    bool non_aligned_writes;  /* read-modify-write the border chunks of unaligned writes */
+    bool delete_black_uploads;/* delete, don't write, chunks that are all background */
+    double background_color;
+    const char *compress;     /* NULL: CloudVolume's default per encoding; "", "gzip", "br" */
+    int compress_level;       /* -1: default (gzip 9, br 5) */
+    int max_redirects;        /* default 10 */
+    int threads;              /* chunk workers per call; 0 = 1 */
+} cv_opts;
+
+/* CloudVolume's defaults: bounded, everything else off, max_redirects 10. */
+CV_EXPORT cv_opts cv_opts_default(void);
+
+typedef struct cv_volume cv_volume;
+
+/* Open an existing layer: fetch its info (following redirects), validate it. */
+CV_EXPORT cv_status cv_volume_open(const char *cloudpath, const cv_opts *o, cv_volume **out);
+/* Create a layer: write `info` (validated) and open it. Fails if an info already exists unless
+ * `overwrite`. */
+CV_EXPORT cv_status cv_volume_create(const char *cloudpath, const cv_info *info, bool overwrite,
+                                     const cv_opts *o, cv_volume **out);
+CV_EXPORT void cv_volume_close(cv_volume *v);
+CV_EXPORT const cv_info *cv_volume_info(const cv_volume *v);
+/* The info is owned by the volume; change it, then cv_volume_commit_info(). */
+CV_EXPORT cv_info *cv_volume_info_mut(cv_volume *v);
+CV_EXPORT cv_status cv_volume_commit_info(cv_volume *v);
+CV_EXPORT cv_store *cv_volume_store(cv_volume *v);
+CV_EXPORT const char *cv_volume_url(const cv_volume *v);
+CV_EXPORT bool cv_volume_is_readonly(const cv_volume *v);
+
+/* Apply `bounded`/`autocrop` to a request: the box a read or write will really cover.
+ * CV_ERR_BOUNDS outside the volume when bounded; CV_ERR_ARG for an empty box. */
+CV_EXPORT cv_status cv_volume_resolve_box(const cv_volume *v, int mip, cv_bbox req,
+                                          cv_bbox *out);
+/* Bytes of a box: voxels * channels * dtype size. */
+CV_EXPORT size_t cv_volume_box_bytes(const cv_volume *v, cv_bbox b);
+
+/* cv_volume_read() :
+ * Read `box` (already resolved) at `mip` into `dst`: x fastest, then y, z, channel slowest.
+ * `dst_cap` must be >= cv_volume_box_bytes(). Voxels outside the volume get background_color.
+ * A missing or zero-length chunk is an error naming its key unless fill_missing. */
+CV_EXPORT cv_status cv_volume_read(cv_volume *v, int mip, cv_bbox box, void *dst, size_t dst_cap);
+/* cv_volume_write() :
+ * Write `src` (layout as for read) to `box`. Chunk aligned (edge chunks may end at the volume
+ * bound), or any box with non_aligned_writes. */
+CV_EXPORT cv_status cv_volume_write(cv_volume *v, int mip, cv_bbox box, const void *src,
+                                    size_t src_len);
+/* Count the chunks of `box` that exist. */
+CV_EXPORT cv_status cv_volume_exists(cv_volume *v, int mip, cv_bbox box, uint64_t *n_present,
+                                     uint64_t *n_total);
+/* Delete the chunks of a chunk-aligned `box`. */
+CV_EXPORT cv_status cv_volume_delete(cv_volume *v, int mip, cv_bbox box);
+/* Storage key of the chunk covering `cell_box` at `mip` ("4_4_40/0-64_0-64_0-64"). */
+CV_EXPORT int cv_volume_chunk_key(const cv_volume *v, int mip, cv_bbox cell_box, char *buf,
+                                  size_t cap);
+
+/* ---------------------------------------------------------------------------------------------
+ * NumPy .npy files (format versions 1-3), the CLI's array exchange format. Arrays are
+ * (X,Y,Z[,C]); cvmpi writes them in Fortran order, so the data is x fastest, channel slowest. */
+
+typedef struct cv_npy {
+    cv_dtype dtype;
+    int ndim;             /* 3 or 4 */
+    int64_t shape[4];     /* shape[3] = 1 for 3-D arrays */
+    bool fortran_order;
+    size_t data_offset;   /* bytes before the data */
+} cv_npy;
+
+/* Parse the header at the start of a .npy file (n bytes available). `what` names the file. */
+CV_EXPORT cv_status cv_npy_parse_header(const uint8_t *p, size_t n, const char *what, cv_npy *out);
+/* Format a version 1.0 header for a Fortran-order (X,Y,Z,C) array; returns its length (a
+ * multiple of 64), or 0 if cap is too small. */
+CV_EXPORT size_t cv_npy_format_header(cv_dtype t, const int64_t shape[4], char *buf, size_t cap);
+/* Copy the array's data into x-fastest, channel-slowest order (a no-op copy when the file is
+ * already in Fortran order). `out` has shape[0]*..*shape[3]*dtype size bytes. */
+CV_EXPORT void cv_npy_to_xyzc(const cv_npy *h, const uint8_t *data, uint8_t *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Memory */
+
+CV_EXPORT void *cv_malloc(size_t n);
+CV_EXPORT void *cv_calloc(size_t n, size_t size);
+CV_EXPORT void *cv_realloc(void *p, size_t n);
+CV_EXPORT void cv_free(void *p);
+
+/* Library version and built-in features, e.g. "0.1.0 (file mem gzip br raw)". */
+CV_EXPORT const char *cv_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CVMPI_H */

@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * store.c: the scheme table and everything every backend shares: key checks, CloudFiles'
+ * compression suffixes on file:// and mem:// (precomputed-volume spec §6: read the exact
+ * name, then .gz .br .zstd .xz .bz2; write name+suffix and drop stale variants), and
+ * decompression of what a backend returns. */
+#include "store.h"
+
+#include "../codec/codec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *scheme;
+    const cv_store_ops *ops; /* NULL: recognised, not in this build yet */
+} schemes[] = {
+    {"file", &cv_store_file}, {"mem", &cv_store_mem}, {"gs", NULL},
+    {"s3", NULL},             {"http", NULL},         {"https", NULL},
+};
+
+static const struct {
+    const char *suffix, *encoding;
+} suffixes[] = {
+    {".gz", "gzip"}, {".br", "br"}, {".zstd", "zstd"}, {".xz", "xz"}, {".bz2", "bzip2"},
+};
+#define N_SUFFIXES (sizeof suffixes / sizeof suffixes[0])
+
+cv_status cv_store_open(const char *cloudpath, cv_store **out)
+{
+    cv_cloudpath p;
+    CV_TRY(cv__cloudpath_parse(cloudpath, &p));
+    if (strcmp(p.format, "precomputed") != 0) {
+        cv_status rc = CV_FAIL(CV_ERR_UNSUPPORTED, "open `%s': format %s is not supported",
+                               cloudpath, p.format);
+        cv__cloudpath_fini(&p);
+        return rc;
+    }
+    const cv_store_ops *ops = NULL;
+    bool known = false;
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        if (strcmp(schemes[i].scheme, p.protocol) == 0) {
+            ops = schemes[i].ops;
+            known = true;
+        }
+    }
+    if (!ops) {
+        cv_status rc = CV_FAIL(CV_ERR_UNSUPPORTED, "open `%s': %s:// %s", cloudpath, p.protocol,
+                               known ? "storage is not available in this build"
+                                     : "is not a known protocol");
+        cv__cloudpath_fini(&p);
+        return rc;
+    }
+    cv_store *s = cv_calloc(1, sizeof *s);
+    if (!s) {
+        cv__cloudpath_fini(&p);
+        return CV_FAIL(CV_ERR_NOMEM, "open store");
+    }
+    s->ops = ops;
+    s->url = cv__cloudpath_url(&p);
+    cv_status rc = s->url ? ops->open(s, &p) : CV_FAIL(CV_ERR_NOMEM, "open store");
+    cv__cloudpath_fini(&p);
+    if (rc != CV_OK) {
+        cv_free(s->url);
+        cv_free(s);
+        return rc;
+    }
+    *out = s;
+    return CV_OK;
+}
+
+void cv_store_close(cv_store *s)
+{
+    if (!s) {
+        return;
+    }
+    if (s->ops->close) {
+        s->ops->close(s);
+    }
+    cv_free(s->url);
+    cv_free(s);
+}
+
+const char *cv_store_url(const cv_store *s)
+{
+    return s->url;
+}
+
+cv_status cv__store_check_key(const cv_store *s, const char *key, char *buf, size_t cap)
+{
+    size_t n = strlen(key);
+    if (n == 0 || n >= cap || key[0] == '/') {
+        return CV_FAIL(CV_ERR_ARG, "key `%s' in %s: must be a non-empty relative path", key,
+                       s->url);
+    }
+    /* Resolve "." and ".." part by part; refuse anything that climbs above the root. */
+    size_t out = 0;
+    const char *p = key;
+    while (*p) {
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == 0 || (len == 1 && p[0] == '.')) {
+            /* empty or "." part: skip */
+        } else if (len == 2 && p[0] == '.' && p[1] == '.') {
+            if (out == 0) {
+                return CV_FAIL(CV_ERR_ARG, "key `%s' escapes the layer directory %s", key, s->url);
+            }
+            while (out > 0 && buf[out - 1] != '/') {
+                out--;
+            }
+            if (out > 0) {
+                out--;
+            }
+        } else {
+            if (out) {
+                buf[out++] = '/';
+            }
+            memcpy(buf + out, p, len);
+            out += len;
+        }
+        p += len + (e ? 1 : 0);
+        if (!e) {
+            break;
+        }
+    }
+    if (out == 0) {
+        return CV_FAIL(CV_ERR_ARG, "key `%s' in %s: names the layer directory itself", key,
+                       s->url);
+    }
+    buf[out] = '\0';
+    return CV_OK;
+}
+
+#define KEY_CAP 4096
+
+static cv_status decompress(const char *encoding, const char *key, const cv_store *s,
+                            cv_buf *in, cv_buf *out)
+{
+    const cv_codec *c = cv__codec_find(encoding);
+    if (!c || !(c->flags & CV_CODEC_BYTES)) {
+        return CV_FAIL(CV_ERR_UNSUPPORTED, "read `%s' in %s: compression %s is not supported",
+                       key, s->url, encoding);
+    }
+    out->len = 0;
+    cv_status rc = c->decode(NULL, in->data, in->len, out);
+    if (rc != CV_OK) {
+        cv__err_wrap("read `%s' in %s", key, s->url);
+    }
+    return rc;
+}
+
+cv_status cv__store_get_into(cv_store *s, const char *key, cv_buf *out, cv_buf *scratch)
+{
+    char norm[KEY_CAP];
+    CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
+    char encoding[32] = "";
+    size_t max = out->max;
+    if (!(s->ops->flags & CV_STORE_SUFFIXES)) {
+        scratch->max = 0;
+        CV_TRY(s->ops->get(s, norm, scratch, encoding, sizeof encoding));
+    } else {
+        char name[KEY_CAP + 8];
+        cv_status rc = CV_ERR_NOTFOUND;
+        for (size_t i = 0; i <= N_SUFFIXES && rc == CV_ERR_NOTFOUND; i++) {
+            snprintf(name, sizeof name, "%s%s", norm, i ? suffixes[i - 1].suffix : "");
+            rc = s->ops->get(s, name, scratch, NULL, 0);
+            if (rc == CV_OK && i) {
+                snprintf(encoding, sizeof encoding, "%s", suffixes[i - 1].encoding);
+            }
+        }
+        if (rc == CV_ERR_NOTFOUND) {
+            return cv__notfound("`%s' not found in %s", norm, s->url);
+        }
+        CV_TRY(rc);
+    }
+    if (!encoding[0] || strcmp(encoding, "identity") == 0) {
+        if (max && scratch->len > max) {
+            return CV_FAIL(CV_ERR_CORRUPT, "read `%s' in %s: %zu bytes, more than the %zu expected",
+                           norm, s->url, scratch->len, max);
+        }
+        cv_buf t = *out;
+        *out = *scratch;
+        *scratch = t;
+        out->max = max;
+        scratch->max = 0;
+        return CV_OK;
+    }
+    return decompress(encoding, norm, s, scratch, out);
+}
+
+cv_status cv_store_get(cv_store *s, const char *key, size_t max_bytes, uint8_t **data,
+                       size_t *len)
+{
+    cv_buf out, scratch;
+    cv__buf_init(&out, max_bytes ? max_bytes : ((size_t)4 << 30));
+    cv__buf_init(&scratch, 0);
+    cv_status rc = cv__store_get_into(s, key, &out, &scratch);
+    cv__buf_fini(&scratch);
+    if (rc != CV_OK) {
+        cv__buf_fini(&out);
+        return rc;
+    }
+    *data = cv__buf_take(&out, len);
+    return CV_OK;
+}
+
+cv_status cv_store_put(cv_store *s, const char *key, const void *data, size_t len,
+                       const char *compress, int level, const char *content_type)
+{
+    char norm[KEY_CAP];
+    CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
+    const char *encoding = NULL;
+    cv_buf packed;
+    cv__buf_init(&packed, 0);
+    if (compress && *compress) {
+        const cv_codec *c = cv__codec_find(strcmp(compress, "gz") == 0 ? "gzip" : compress);
+        if (!c || !(c->flags & CV_CODEC_BYTES) || !c->encode) {
+            return CV_FAIL(CV_ERR_UNSUPPORTED, "write `%s' in %s: compression `%s' is not supported",
+                           norm, s->url, compress);
+        }
+        cv_status rc = c->encode(NULL, level, data, len, &packed);
+        if (rc != CV_OK) {
+            cv__buf_fini(&packed);
+            cv__err_wrap("write `%s' in %s", norm, s->url);
+            return rc;
+        }
+        encoding = c->name;
+        data = packed.data;
+        len = packed.len;
+    }
+    cv_status rc;
+    if (s->ops->flags & CV_STORE_SUFFIXES) {
+        char name[KEY_CAP + 8];
+        const char *suffix = "";
+        for (size_t i = 0; encoding && i < N_SUFFIXES; i++) {
+            if (strcmp(suffixes[i].encoding, encoding) == 0) {
+                suffix = suffixes[i].suffix;
+            }
+        }
+        snprintf(name, sizeof name, "%s%s", norm, suffix);
+        rc = s->ops->put(s, name, data, len, NULL, content_type);
+        /* Drop stale variants so readers, which try the plain name first, see this one. */
+        for (size_t i = 0; rc == CV_OK && i <= N_SUFFIXES; i++) {
+            const char *other = i ? suffixes[i - 1].suffix : "";
+            if (strcmp(other, suffix) != 0) {
+                snprintf(name, sizeof name, "%s%s", norm, other);
+                rc = s->ops->del(s, name);
+            }
+        }
+    } else {
+        rc = s->ops->put(s, norm, data, len, encoding, content_type);
+    }
+    cv__buf_fini(&packed);
+    if (rc != CV_OK) {
+        cv__err_wrap("write `%s' in %s", norm, s->url);
+    }
+    return rc;
+}
+
+cv_status cv_store_exists(cv_store *s, const char *key, bool *yes)
+{
+    char norm[KEY_CAP];
+    CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
+    if (!(s->ops->flags & CV_STORE_SUFFIXES)) {
+        return s->ops->exists(s, norm, yes);
+    }
+    char name[KEY_CAP + 8];
+    for (size_t i = 0; i <= N_SUFFIXES; i++) {
+        snprintf(name, sizeof name, "%s%s", norm, i ? suffixes[i - 1].suffix : "");
+        bool found = false;
+        CV_TRY(s->ops->exists(s, name, &found));
+        if (found) {
+            *yes = true;
+            return CV_OK;
+        }
+    }
+    *yes = false;
+    return CV_OK;
+}
+
+cv_status cv_store_delete(cv_store *s, const char *key)
+{
+    char norm[KEY_CAP];
+    CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
+    if (!(s->ops->flags & CV_STORE_SUFFIXES)) {
+        return s->ops->del(s, norm);
+    }
+    char name[KEY_CAP + 8];
+    for (size_t i = 0; i <= N_SUFFIXES; i++) {
+        snprintf(name, sizeof name, "%s%s", norm, i ? suffixes[i - 1].suffix : "");
+        CV_TRY(s->ops->del(s, name));
+    }
+    return CV_OK;
+}
+
+typedef struct name_list {
+    char **names;
+    size_t n, cap;
+    bool strip;
+} name_list;
+
+static cv_status collect(const char *name, void *arg)
+{
+    name_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        char **grown = cv_realloc(l->names, sizeof *grown * cap);
+        if (!grown) {
+            return CV_FAIL(CV_ERR_NOMEM, "list");
+        }
+        l->names = grown;
+        l->cap = cap;
+    }
+    char *copy = cv__strdup(name);
+    if (!copy) {
+        return CV_FAIL(CV_ERR_NOMEM, "list");
+    }
+    for (size_t i = 0; l->strip && i < N_SUFFIXES; i++) {
+        if (cv__str_ends_with(copy, suffixes[i].suffix)) {
+            copy[strlen(copy) - strlen(suffixes[i].suffix)] = '\0';
+            break;
+        }
+    }
+    l->names[l->n++] = copy;
+    return CV_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+cv_status cv_store_list(cv_store *s, const char *prefix,
+                        cv_status (*fn)(const char *key, void *arg), void *arg)
+{
+    name_list l = {NULL, 0, 0, (s->ops->flags & CV_STORE_SUFFIXES) != 0};
+    char norm[KEY_CAP] = "";
+    if (prefix && *prefix) {
+        CV_TRY(cv__store_check_key(s, prefix, norm, sizeof norm));
+        if (cv__str_ends_with(prefix, "/")) {
+            strcat(norm, "/");
+        }
+    }
+    cv_status rc = s->ops->list(s, norm, collect, &l);
+    if (rc == CV_OK) {
+        qsort(l.names, l.n, sizeof *l.names, cmp_str);
+    }
+    for (size_t i = 0; rc == CV_OK && i < l.n; i++) {
+        if (i == 0 || strcmp(l.names[i], l.names[i - 1]) != 0) {
+            rc = fn(l.names[i], arg);
+        }
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        cv_free(l.names[i]);
+    }
+    cv_free(l.names);
+    return rc;
+}

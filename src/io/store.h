@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * store.h: the storage backend interface (one table of operations per scheme) and cloud path
+ * parsing (cloudvolume-conventions §1). Backends see plain object names; CloudFiles'
+ * compression suffixes, key checks and decompression live once, in store.c. No MPI here. */
+#ifndef CV_STORE_H
+#define CV_STORE_H
+
+#include "../cv_internal.h"
+
+/* A parsed cloud path, CloudFiles' extract(). */
+typedef struct cv_cloudpath {
+    char format[16];   /* "precomputed", "zarr2", ... */
+    char protocol[16]; /* "file", "mem", "gs", "s3", "http", "https" */
+    char *host;        /* "https://s3.example.com" for explicit endpoints and http(s); or NULL */
+    char *bucket;      /* gs/s3/mem; NULL otherwise */
+    char *path;        /* file: absolute path; else the part after the bucket/host */
+    char alias[32];    /* "matrix" for matrix://..., else "" */
+} cv_cloudpath;
+
+cv_status cv__cloudpath_parse(const char *text, cv_cloudpath *out);
+void cv__cloudpath_fini(cv_cloudpath *p);
+/* Normalised URL text: "file:///abs/dir", "mem://bucket/p", "gs://bucket/p". */
+char *cv__cloudpath_url(const cv_cloudpath *p);
+
+enum {
+    CV_STORE_SUFFIXES = 1 << 0, /* compression is stored as .gz/.br name suffixes */
+};
+
+typedef struct cv_store_ops {
+    const char *name;
+    unsigned flags;
+    cv_status (*open)(cv_store *s, const cv_cloudpath *p);
+    /* Read a whole object into out (replacing its contents). CV_ERR_NOTFOUND via
+     * cv__notfound() if absent. Backends without suffixes report the Content-Encoding in
+     * `encoding` ("" if none). */
+    cv_status (*get)(cv_store *s, const char *name, cv_buf *out, char *encoding, size_t enc_cap);
+    cv_status (*put)(cv_store *s, const char *name, const void *p, size_t n,
+                     const char *encoding, const char *content_type);
+    cv_status (*exists)(cv_store *s, const char *name, bool *yes);
+    cv_status (*del)(cv_store *s, const char *name); /* absent is fine */
+    /* Every object name under `prefix`, any order, each once. */
+    cv_status (*list)(cv_store *s, const char *prefix,
+                      cv_status (*fn)(const char *name, void *arg), void *arg);
+    void (*close)(cv_store *s);
+} cv_store_ops;
+
+struct cv_store {
+    const cv_store_ops *ops;
+    char *url;
+    void *impl; /* the backend's own state */
+};
+
+extern const cv_store_ops cv_store_file;
+extern const cv_store_ops cv_store_mem;
+
+/* Get into caller-owned buffers, for hot loops: the object ends up in `out`; `scratch` holds
+ * the compressed bytes meanwhile. out->max caps the decoded size. */
+cv_status cv__store_get_into(cv_store *s, const char *key, cv_buf *out, cv_buf *scratch);
+/* Check a key: relative, no empty parts, ".." may not climb above the store root. Writes the
+ * normalised key into buf. */
+cv_status cv__store_check_key(const cv_store *s, const char *key, char *buf, size_t cap);
+/* Put with CloudVolume's Cache-Control etc. unused on file://; compress as cv_store_put. */
+
+#endif

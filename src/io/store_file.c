@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * store_file.c: the file:// backend. Objects are files under the layer directory; writes go
+ * to a temporary file in the same directory and are renamed into place, so a reader never
+ * sees a partial object. store.c has already checked that keys stay inside the root. */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TMP_MARK ".cvmpi-tmp-"
+
+typedef struct file_store {
+    char *root; /* absolute directory, no trailing '/' */
+} file_store;
+
+static atomic_uint tmp_counter;
+
+static cv_status file_open(cv_store *s, const cv_cloudpath *p)
+{
+    file_store *f = cv_calloc(1, sizeof *f);
+    if (!f) {
+        return CV_FAIL(CV_ERR_NOMEM, "open %s", s->url);
+    }
+    f->root = cv__strdup(p->path);
+    if (!f->root) {
+        cv_free(f);
+        return CV_FAIL(CV_ERR_NOMEM, "open %s", s->url);
+    }
+    s->impl = f;
+    return CV_OK;
+}
+
+static void file_close(cv_store *s)
+{
+    file_store *f = s->impl;
+    if (f) {
+        cv_free(f->root);
+        cv_free(f);
+    }
+}
+
+static char *full_path(cv_store *s, const char *name)
+{
+    file_store *f = s->impl;
+    return cv__asprintf("%s/%s", f->root, name);
+}
+
+static cv_status file_get(cv_store *s, const char *name, cv_buf *out, char *encoding,
+                          size_t enc_cap)
+{
+    (void)encoding;
+    (void)enc_cap;
+    char *path = full_path(s, name);
+    if (!path) {
+        return CV_FAIL(CV_ERR_NOMEM, "read");
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cv_status rc = (errno == ENOENT || errno == ENOTDIR)
+                           ? cv__notfound("`%s' not found", path)
+                           : CV_FAIL(CV_ERR_IO, "open `%s': %s", path, strerror(errno));
+        cv_free(path);
+        return rc;
+    }
+    struct stat st;
+    cv_status rc = CV_OK;
+    if (fstat(fd, &st) != 0) {
+        rc = CV_FAIL(CV_ERR_IO, "stat `%s': %s", path, strerror(errno));
+    } else if (S_ISDIR(st.st_mode)) {
+        rc = cv__notfound("`%s' is a directory", path);
+    }
+    out->len = 0;
+    size_t size = rc == CV_OK ? (size_t)st.st_size : 0;
+    if (rc == CV_OK && out->max && size > out->max) {
+        rc = CV_FAIL(CV_ERR_CORRUPT, "read `%s': %zu bytes, more than the %zu expected", path, size,
+                     out->max);
+    }
+    if (rc == CV_OK) {
+        rc = cv__buf_reserve(out, size);
+    }
+    while (rc == CV_OK && out->len < size) {
+        ssize_t got = read(fd, out->data + out->len, size - out->len);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            rc = CV_FAIL(CV_ERR_IO, "read `%s': %s", path, strerror(errno));
+        } else if (got == 0) {
+            rc = CV_FAIL(CV_ERR_IO, "read `%s': file shrank while reading", path);
+        } else {
+            out->len += (size_t)got;
+        }
+    }
+    close(fd);
+    cv_free(path);
+    return rc;
+}
+
+/* mkdir -p of the directory part of `path`. */
+static cv_status make_parents(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') {
+            continue;
+        }
+        *p = '\0';
+        int r = mkdir(path, 0777);
+        int e = errno;
+        *p = '/';
+        if (r != 0 && e != EEXIST) {
+            errno = e;
+            return CV_FAIL(CV_ERR_IO, "create directory for `%s': %s", path, strerror(e));
+        }
+    }
+    return CV_OK;
+}
+
+static cv_status write_all(int fd, const uint8_t *p, size_t n, const char *path)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return CV_FAIL(CV_ERR_IO, "write `%s': %s", path, strerror(errno));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return CV_OK;
+}
+
+static cv_status file_put(cv_store *s, const char *name, const void *data, size_t n,
+                          const char *encoding, const char *content_type)
+{
+    (void)encoding;
+    (void)content_type;
+    char *path = full_path(s, name);
+    if (!path) {
+        return CV_FAIL(CV_ERR_NOMEM, "write");
+    }
+    cv_status rc = make_parents(path);
+    char *slash = strrchr(path, '/');
+    char *tmp = rc == CV_OK ? cv__asprintf("%.*s/" TMP_MARK "%ld-%u-%s", (int)(slash - path), path,
+                                           (long)getpid(), atomic_fetch_add(&tmp_counter, 1),
+                                           slash + 1)
+                            : NULL;
+    if (rc == CV_OK && !tmp) {
+        rc = CV_FAIL(CV_ERR_NOMEM, "write");
+    }
+    int fd = -1;
+    if (rc == CV_OK) {
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (fd < 0) {
+            rc = CV_FAIL(CV_ERR_IO, "create `%s': %s", tmp, strerror(errno));
+        }
+    }
+    if (rc == CV_OK) {
+        rc = write_all(fd, data, n, tmp);
+    }
+    if (fd >= 0 && close(fd) != 0 && rc == CV_OK) {
+        rc = CV_FAIL(CV_ERR_IO, "close `%s': %s", tmp, strerror(errno));
+    }
+    if (rc == CV_OK && rename(tmp, path) != 0) {
+        rc = CV_FAIL(CV_ERR_IO, "rename `%s' to `%s': %s", tmp, path, strerror(errno));
+    }
+    if (rc != CV_OK && tmp) {
+        unlink(tmp);
+    }
+    cv_free(tmp);
+    cv_free(path);
+    return rc;
+}
+
+static cv_status file_exists(cv_store *s, const char *name, bool *yes)
+{
+    char *path = full_path(s, name);
+    if (!path) {
+        return CV_FAIL(CV_ERR_NOMEM, "exists");
+    }
+    struct stat st;
+    *yes = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    cv_free(path);
+    return CV_OK;
+}
+
+static cv_status file_del(cv_store *s, const char *name)
+{
+    char *path = full_path(s, name);
+    if (!path) {
+        return CV_FAIL(CV_ERR_NOMEM, "delete");
+    }
+    cv_status rc = CV_OK;
+    if (unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR) {
+        rc = CV_FAIL(CV_ERR_IO, "delete `%s': %s", path, strerror(errno));
+    }
+    cv_free(path);
+    return rc;
+}
+
+/* Walk `dir` (relative name `rel`) recursively, reporting files whose name starts with
+ * `prefix`. */
+static cv_status walk(const char *root, const char *rel, const char *prefix,
+                      cv_status (*fn)(const char *name, void *arg), void *arg, int depth)
+{
+    if (depth > 64) {
+        return CV_OK;
+    }
+    char *dir = *rel ? cv__asprintf("%s/%s", root, rel) : cv__strdup(root);
+    if (!dir) {
+        return CV_FAIL(CV_ERR_NOMEM, "list");
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        cv_status rc = (errno == ENOENT || errno == ENOTDIR)
+                           ? CV_OK
+                           : CV_FAIL(CV_ERR_IO, "list `%s': %s", dir, strerror(errno));
+        cv_free(dir);
+        return rc;
+    }
+    cv_status rc = CV_OK;
+    struct dirent *e;
+    while (rc == CV_OK && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            strstr(e->d_name, TMP_MARK) == e->d_name) {
+            continue;
+        }
+        char *name = *rel ? cv__asprintf("%s/%s", rel, e->d_name) : cv__strdup(e->d_name);
+        if (!name) {
+            rc = CV_FAIL(CV_ERR_NOMEM, "list");
+            break;
+        }
+        char *full = cv__asprintf("%s/%s", dir, e->d_name);
+        struct stat st;
+        if (full && stat(full, &st) == 0) {
+            size_t np = strlen(prefix), nn = strlen(name);
+            if (S_ISDIR(st.st_mode)) {
+                /* Descend only where names below can still match the prefix. */
+                size_t m = nn < np ? nn : np;
+                if (strncmp(name, prefix, m) == 0) {
+                    rc = walk(root, name, prefix, fn, arg, depth + 1);
+                }
+            } else if (S_ISREG(st.st_mode) && strncmp(name, prefix, np) == 0) {
+                rc = fn(name, arg);
+            }
+        }
+        cv_free(full);
+        cv_free(name);
+    }
+    closedir(d);
+    cv_free(dir);
+    return rc;
+}
+
+static cv_status file_list(cv_store *s, const char *prefix,
+                           cv_status (*fn)(const char *name, void *arg), void *arg)
+{
+    file_store *f = s->impl;
+    return walk(f->root, "", prefix, fn, arg, 0);
+}
+
+const cv_store_ops cv_store_file = {
+    "file",            /* name */
+    CV_STORE_SUFFIXES, /* flags */
+    file_open,         /* open */
+    file_get,          /* get */
+    file_put,          /* put */
+    file_exists,       /* exists */
+    file_del,          /* del */
+    file_list,         /* list */
+    file_close,        /* close */
+};

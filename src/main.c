@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * main.c: the only main(): global flags, the subcommand table, MPI start-up for the commands
+ * that run across ranks, and exit codes (0 ok, 1 failure, 2 usage). */
+#include "cli/cli.h"
+#include "mpi/cv_mpi.h"
+
+#include <string.h>
+
+static const cli_cmd commands[] = {
+    {"create", cmd_create, "create a new layer (write its info)", false},
+    {"info", cmd_info, "show a layer's info", false},
+    {"read", cmd_read, "read a box into a .npy or raw file", false},
+    {"write", cmd_write, "write a .npy or raw file into a box", false},
+    {"exists", cmd_exists, "count the chunks of a box that exist", false},
+    {"delete", cmd_delete, "delete the chunks of a chunk-aligned box", false},
+};
+
+static int usage(FILE *out)
+{
+    fprintf(out, "usage: cvmpi [-v|-q] COMMAND [OPTIONS] PATH ...\n\n"
+                 "Read and write Neuroglancer Precomputed volumes (as CloudVolume does).\n"
+                 "PATH is a cloud path: file:///abs/dir, a plain directory, or mem://bucket/p.\n\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    }
+    fprintf(out, "\nRun 'cvmpi COMMAND --help' for a command's options.\n"
+                 "Global: -v/--verbose, -q/--quiet (or CV_LOG=error|warn|info|debug), "
+                 "--version, --help.\n");
+    return out == stdout ? CLI_OK : CLI_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    int first = 1;
+    for (; first < argc && argv[first][0] == '-'; first++) {
+        const char *a = argv[first];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            return usage(stdout);
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("cvmpi %s\n", cv_version());
+            return CLI_OK;
+        }
+        if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            cv__log_set_level(CV_LOG_INFO);
+        } else if (strcmp(a, "-vv") == 0) {
+            cv__log_set_level(CV_LOG_DEBUG);
+        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+            cv__log_set_level(CV_LOG_ERROR);
+        } else {
+            fprintf(stderr, "cvmpi: unknown option `%s'\n", a);
+            return usage(stderr);
+        }
+    }
+    if (first >= argc) {
+        return usage(stderr);
+    }
+    const cli_cmd *cmd = NULL;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(commands[i].name, argv[first]) == 0) {
+            cmd = &commands[i];
+        }
+    }
+    if (!cmd) {
+        fprintf(stderr, "cvmpi: unknown command `%s'\n", argv[first]);
+        return usage(stderr);
+    }
+    if (cmd->uses_mpi && cv_mpi_init(&argc, &argv) != CV_OK) {
+        return cli_fail();
+    }
+    cv_err_clear();
+    int rc = cmd->run(argc - first, argv + first);
+    cv_mpi_finalize();
+    return rc;
+}

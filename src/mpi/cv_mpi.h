@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cv_mpi.h: the MPI layer of the cvmpi tool (the library below it has no MPI). MPI is
+ * initialised only by commands that run across ranks, so single-process commands start fast
+ * and run anywhere. */
+#ifndef CV_MPI_H
+#define CV_MPI_H
+
+#include "../cv_internal.h"
+
+/* MPI_Init (once); sets the log rank. Collective over MPI_COMM_WORLD. */
+cv_status cv_mpi_init(int *argc, char ***argv);
+/* MPI_Finalize if cv_mpi_init ran. */
+void cv_mpi_finalize(void);
+bool cv_mpi_active(void);
+int cv_mpi_rank(void);
+int cv_mpi_size(void);
+/* Every rank passes its own status; all get the same answer. When some rank failed, the
+ * lowest failing rank's error record is copied to every rank. Collective. */
+cv_status cv_mpi_agree(cv_status rc);
+
+#endif

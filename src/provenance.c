@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * provenance.c: CloudVolume's <layer>/provenance JSON (cloudvolume-conventions §4): defaults
+ * for missing members, unique owners/sources, processing entries, and the same
+ * json.dumps(sort_keys=True, indent=2) formatting as info. */
+#include "json_py.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void cv_provenance_free(cv_provenance *p)
+{
+    if (!p) {
+        return;
+    }
+    for (int i = 0; i < p->n_owners; i++) {
+        cv_free(p->owners[i]);
+    }
+    for (int i = 0; i < p->n_sources; i++) {
+        cv_free(p->sources[i]);
+    }
+    for (int i = 0; i < p->n_processing; i++) {
+        cv_free(p->processing_json[i]);
+    }
+    cv_free(p->owners);
+    cv_free(p->sources);
+    cv_free(p->processing_json);
+    cv_free(p->description);
+    cv_free(p);
+}
+
+cv_provenance *cv_provenance_new(void)
+{
+    cv_provenance *p = cv_calloc(1, sizeof *p);
+    if (p) {
+        p->description = cv__strdup("");
+    }
+    if (p && !p->description) {
+        cv_free(p);
+        p = NULL;
+    }
+    return p;
+}
+
+static cv_status push(char ***list, int *n, char *s)
+{
+    if (!s) {
+        return CV_FAIL(CV_ERR_NOMEM, "provenance");
+    }
+    char **grown = cv_realloc(*list, sizeof **list * (size_t)(*n + 1));
+    if (!grown) {
+        cv_free(s);
+        return CV_FAIL(CV_ERR_NOMEM, "provenance");
+    }
+    grown[(*n)++] = s;
+    *list = grown;
+    return CV_OK;
+}
+
+static cv_status unique_strings(const cJSON *arr, const char *what, const char *field,
+                                char ***list, int *n)
+{
+    if (!arr) {
+        return CV_OK;
+    }
+    if (!cJSON_IsArray(arr)) {
+        return CV_FAIL(CV_ERR_CORRUPT, "provenance `%s': %s: must be a list of strings", what,
+                       field);
+    }
+    for (const cJSON *c = arr->child; c; c = c->next) {
+        if (!cJSON_IsString(c)) {
+            return CV_FAIL(CV_ERR_CORRUPT, "provenance `%s': %s: must be a list of strings", what,
+                           field);
+        }
+        for (int i = 0; i < *n; i++) {
+            if (strcmp((*list)[i], c->valuestring) == 0) {
+                return CV_FAIL(CV_ERR_CORRUPT, "provenance `%s': %s: duplicate \"%s\"", what,
+                               field, c->valuestring);
+            }
+        }
+        CV_TRY(push(list, n, cv__strdup(c->valuestring)));
+    }
+    return CV_OK;
+}
+
+static cv_status parse_into(const cJSON *root, const char *what, cv_provenance *p)
+{
+    if (!cJSON_IsObject(root)) {
+        return CV_FAIL(CV_ERR_CORRUPT, "provenance `%s': must be a JSON object", what);
+    }
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "description");
+    if (d) {
+        if (!cJSON_IsString(d)) {
+            return CV_FAIL(CV_ERR_CORRUPT, "provenance `%s': description: must be a string", what);
+        }
+        cv_free(p->description);
+        p->description = cv__strdup(d->valuestring);
+    }
+    CV_TRY(unique_strings(cJSON_GetObjectItemCaseSensitive(root, "owners"), what, "owners",
+                          &p->owners, &p->n_owners));
+    CV_TRY(unique_strings(cJSON_GetObjectItemCaseSensitive(root, "sources"), what, "sources",
+                          &p->sources, &p->n_sources));
+    const cJSON *proc = cJSON_GetObjectItemCaseSensitive(root, "processing");
+    if (proc && !cJSON_IsArray(proc)) {
+        return CV_FAIL(CV_ERR_CORRUPT, "provenance `%s': processing: must be a list", what);
+    }
+    for (const cJSON *c = proc ? proc->child : NULL; c; c = c->next) {
+        CV_TRY(push(&p->processing_json, &p->n_processing, cJSON_PrintUnformatted(c)));
+    }
+    return CV_OK;
+}
+
+cv_status cv_provenance_parse(const char *json, size_t len, const char *what, cv_provenance **out)
+{
+    cJSON *root;
+    CV_TRY(cv__json_parse(json, len, what, &root));
+    cv_provenance *p = cv_provenance_new();
+    cv_status rc = p ? parse_into(root, what, p) : CV_FAIL(CV_ERR_NOMEM, "provenance");
+    cJSON_Delete(root);
+    if (rc != CV_OK) {
+        cv_provenance_free(p);
+        return rc;
+    }
+    *out = p;
+    return CV_OK;
+}
+
+cv_status cv_provenance_to_json(const cv_provenance *p, char **out, size_t *len)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) {
+        return CV_FAIL(CV_ERR_NOMEM, "provenance");
+    }
+    cJSON_AddStringToObject(o, "description", p->description ? p->description : "");
+    cJSON *owners = cJSON_AddArrayToObject(o, "owners");
+    for (int i = 0; owners && i < p->n_owners; i++) {
+        cJSON_AddItemToArray(owners, cJSON_CreateString(p->owners[i]));
+    }
+    cJSON *proc = cJSON_AddArrayToObject(o, "processing");
+    for (int i = 0; proc && i < p->n_processing; i++) {
+        cJSON_AddItemToArray(proc, cJSON_Parse(p->processing_json[i]));
+    }
+    cJSON *sources = cJSON_AddArrayToObject(o, "sources");
+    for (int i = 0; sources && i < p->n_sources; i++) {
+        cJSON_AddItemToArray(sources, cJSON_CreateString(p->sources[i]));
+    }
+    cv_status rc = cv__json_dump_py(o, out, len);
+    cJSON_Delete(o);
+    return rc;
+}
+
+cv_status cv_provenance_add_processing(cv_provenance *p, const char *method_json, const char *by)
+{
+    cJSON *method = cJSON_Parse(method_json);
+    if (!method) {
+        return CV_FAIL(CV_ERR_ARG, "provenance: method is not valid JSON");
+    }
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M %Z", &tm);
+    cJSON *entry = cJSON_CreateObject();
+    cJSON_AddStringToObject(entry, "by", by ? by : "");
+    cJSON_AddStringToObject(entry, "date", date);
+    cJSON_AddItemToObject(entry, "method", method);
+    char *text = cJSON_PrintUnformatted(entry);
+    cJSON_Delete(entry);
+    return push(&p->processing_json, &p->n_processing, text);
+}

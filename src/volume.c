@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * volume.c: opening and creating layers: fetch and validate the info (following "redirect"
+ * as CloudVolume does, cloudvolume-conventions §5), commit it, and the helpers that map a
+ * scale's chunks to codecs, keys and array regions. */
+#include "volume.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+cv_opts cv_opts_default(void)
+{
+    cv_opts o;
+    memset(&o, 0, sizeof o);
+    o.bounded = true;
+    o.compress_level = -1;
+    o.max_redirects = 10;
+    o.threads = 1;
+    return o;
+}
+
+static cv_status fetch_info(cv_store *s, cv_info **out)
+{
+    uint8_t *data;
+    size_t len;
+    cv_status rc = cv_store_get(s, "info", 64 << 20, &data, &len);
+    if (rc == CV_ERR_NOTFOUND) {
+        return CV_FAIL(CV_ERR_NOTFOUND, "no info file at %s", cv_store_url(s));
+    }
+    CV_TRY(rc);
+    char *what = cv__asprintf("%s/info", cv_store_url(s));
+    rc = what ? cv_info_parse((const char *)data, len, what, out) : CV_FAIL(CV_ERR_NOMEM, "info");
+    cv_free(what);
+    cv_free(data);
+    return rc;
+}
+
+/* Follow redirects: at most max_redirects fetches, no cycles (CloudVolume's semantics). */
+static cv_status open_following(const char *cloudpath, int max_redirects, cv_store **store_out,
+                                cv_info **info_out, int *hops_out)
+{
+    enum { MAX_VISITED = 64 };
+    char *visited[MAX_VISITED];
+    int n_visited = 0;
+    cv_store *s = NULL;
+    cv_info *info = NULL;
+    CV_TRY(cv_store_open(cloudpath, &s));
+    cv_status rc = CV_OK;
+    int fetches = max_redirects > 0 ? max_redirects : 1;
+    if (fetches > MAX_VISITED - 1) {
+        fetches = MAX_VISITED - 1;
+    }
+    visited[n_visited++] = cv__strdup(cv_store_url(s));
+    bool done = false;
+    for (int i = 0; i < fetches && rc == CV_OK; i++) {
+        rc = fetch_info(s, &info);
+        if (rc != CV_OK) {
+            break;
+        }
+        if (max_redirects <= 0 || !info->redirect || !*info->redirect) {
+            done = true;
+            break;
+        }
+        cv_store *next = NULL;
+        rc = cv_store_open(info->redirect, &next);
+        if (rc != CV_OK) {
+            cv__err_wrap("follow redirect of %s", cv_store_url(s));
+            break;
+        }
+        if (strcmp(cv_store_url(next), cv_store_url(s)) == 0) {
+            cv_store_close(next);
+            done = true;
+            break;
+        }
+        for (int k = 0; k < n_visited; k++) {
+            if (strcmp(visited[k], cv_store_url(next)) == 0) {
+                rc = CV_FAIL(CV_ERR_INFO, "open %s: cyclic redirect back to %s", cloudpath,
+                             cv_store_url(next));
+            }
+        }
+        if (rc != CV_OK) {
+            cv_store_close(next);
+            break;
+        }
+        visited[n_visited++] = cv__strdup(cv_store_url(next));
+        cv_store_close(s);
+        cv_info_free(info);
+        info = NULL;
+        s = next;
+    }
+    if (rc == CV_OK && !done) {
+        rc = CV_FAIL(CV_ERR_INFO, "open %s: too many redirects (more than %d)", cloudpath,
+                     max_redirects);
+    }
+    for (int k = 0; k < n_visited; k++) {
+        cv_free(visited[k]);
+    }
+    if (rc != CV_OK) {
+        cv_info_free(info);
+        cv_store_close(s);
+        return rc;
+    }
+    *store_out = s;
+    *info_out = info;
+    *hops_out = n_visited - 1;
+    return CV_OK;
+}
+
+cv_status cv_volume_open(const char *cloudpath, const cv_opts *o, cv_volume **out)
+{
+    cv_opts opts = o ? *o : cv_opts_default();
+    cv_store *s;
+    cv_info *info;
+    int hops;
+    CV_TRY(open_following(cloudpath, opts.max_redirects, &s, &info, &hops));
+    cv_volume *v = cv_calloc(1, sizeof *v);
+    if (!v) {
+        cv_info_free(info);
+        cv_store_close(s);
+        return CV_FAIL(CV_ERR_NOMEM, "open volume");
+    }
+    v->store = s;
+    v->info = info;
+    v->opts = opts;
+    v->readonly = hops >= 2;
+    *out = v;
+    return CV_OK;
+}
+
+cv_status cv_volume_create(const char *cloudpath, const cv_info *info, bool overwrite,
+                           const cv_opts *o, cv_volume **out)
+{
+    CV_TRY(cv_info_validate(info));
+    cv_volume *v = cv_calloc(1, sizeof *v);
+    if (!v) {
+        return CV_FAIL(CV_ERR_NOMEM, "create volume");
+    }
+    v->opts = o ? *o : cv_opts_default();
+    cv_status rc = cv_store_open(cloudpath, &v->store);
+    bool exists = false;
+    if (rc == CV_OK) {
+        rc = cv_store_exists(v->store, "info", &exists);
+    }
+    if (rc == CV_OK && exists && !overwrite) {
+        rc = CV_FAIL(CV_ERR_ARG, "create %s: an info file already exists there",
+                     cv_store_url(v->store));
+    }
+    if (rc == CV_OK) {
+        rc = cv_info_copy(info, &v->info);
+    }
+    if (rc == CV_OK) {
+        rc = cv_volume_commit_info(v);
+    }
+    if (rc != CV_OK) {
+        cv_volume_close(v);
+        return rc;
+    }
+    *out = v;
+    return CV_OK;
+}
+
+void cv_volume_close(cv_volume *v)
+{
+    if (!v) {
+        return;
+    }
+    cv_info_free(v->info);
+    cv_store_close(v->store);
+    cv_free(v);
+}
+
+const cv_info *cv_volume_info(const cv_volume *v)
+{
+    return v->info;
+}
+
+cv_info *cv_volume_info_mut(cv_volume *v)
+{
+    return v->info;
+}
+
+cv_store *cv_volume_store(cv_volume *v)
+{
+    return v->store;
+}
+
+const char *cv_volume_url(const cv_volume *v)
+{
+    return cv_store_url(v->store);
+}
+
+bool cv_volume_is_readonly(const cv_volume *v)
+{
+    return v->readonly;
+}
+
+cv_status cv_volume_commit_info(cv_volume *v)
+{
+    if (v->readonly) {
+        return CV_FAIL(CV_ERR_READONLY, "commit info of %s: opened through redirects, read-only",
+                       cv_store_url(v->store));
+    }
+    char *json;
+    size_t len;
+    CV_TRY(cv_info_to_json(v->info, &json, &len));
+    /* info is always stored uncompressed, as CloudVolume does. */
+    cv_status rc = cv_store_put(v->store, "info", json, len, NULL, -1, "application/json");
+    cv_free(json);
+    return rc;
+}
+
+cv_status cv__volume_check_mip(const cv_volume *v, int mip)
+{
+    if (mip < 0 || mip >= v->info->n_scales) {
+        return CV_FAIL(CV_ERR_ARG, "%s: no mip %d (scales 0..%d)", cv_store_url(v->store), mip,
+                       v->info->n_scales - 1);
+    }
+    return CV_OK;
+}
+
+cv_status cv__volume_codec(const cv_volume *v, int mip, const cv_codec **out)
+{
+    const char *enc = v->info->scales[mip].encoding;
+    const cv_codec *c = cv__codec_find(enc);
+    if (!c || (c->flags & CV_CODEC_BYTES)) {
+        return CV_FAIL(CV_ERR_UNSUPPORTED, "%s mip %d: encoding \"%s\" is not supported by this "
+                                           "build (have: %s)",
+                       cv_store_url(v->store), mip, enc, cv__codec_names());
+    }
+    *out = c;
+    return CV_OK;
+}
+
+cv_chunk_desc cv__volume_chunk_desc(const cv_volume *v, int mip, cv_bbox cell_box)
+{
+    cv_chunk_desc d;
+    memset(&d, 0, sizeof d);
+    d.dtype = v->info->dtype;
+    d.channels = (uint32_t)v->info->num_channels;
+    for (int i = 0; i < 3; i++) {
+        d.shape[i] = (uint32_t)(cell_box.max[i] - cell_box.min[i]);
+        d.cseg_block[i] = (uint32_t)v->info->scales[mip].cseg_block[i];
+    }
+    return d;
+}
+
+int cv_volume_chunk_key(const cv_volume *v, int mip, cv_bbox cell_box, char *buf, size_t cap)
+{
+    char name[160];
+    cv_chunk_name_format(cell_box, name, sizeof name);
+    return snprintf(buf, cap, "%s/%s", v->info->scales[mip].key, name);
+}
+
+size_t cv_volume_box_bytes(const cv_volume *v, cv_bbox b)
+{
+    return (size_t)cv_bbox_voxels(b) * (size_t)v->info->num_channels * cv_dtype_size(v->info->dtype);
+}
+
+cv_status cv_volume_resolve_box(const cv_volume *v, int mip, cv_bbox req, cv_bbox *out)
+{
+    CV_TRY(cv__volume_check_mip(v, mip));
+    cv_bbox bounds = cv_info_bounds(v->info, mip);
+    char rb[160], bb[160];
+    cv_bbox_format(req, rb, sizeof rb);
+    cv_bbox_format(bounds, bb, sizeof bb);
+    if (cv_bbox_is_empty(req)) {
+        return CV_FAIL(CV_ERR_ARG, "box %s is empty (a box is x0,y0,z0,x1,y1,z1 with x0 < x1 ...)",
+                       rb);
+    }
+    cv_bbox box = req;
+    if (v->opts.autocrop) {
+        box = cv_bbox_intersect(req, bounds);
+        if (cv_bbox_is_empty(box)) {
+            return CV_FAIL(CV_ERR_BOUNDS, "box %s lies outside the volume %s at mip %d", rb, bb,
+                           mip);
+        }
+    } else if (v->opts.bounded && !cv_bbox_contains(bounds, req)) {
+        return CV_FAIL(CV_ERR_BOUNDS, "box %s is outside the volume bounds %s at mip %d", rb, bb,
+                       mip);
+    }
+    *out = box;
+    return CV_OK;
+}
+
+/* Offset of voxel (x,y,z,c) in an array framed by `f`. */
+static size_t frame_index(cv_bbox f, int64_t x, int64_t y, int64_t z, int64_t c)
+{
+    size_t sx = (size_t)(f.max[0] - f.min[0]), sy = (size_t)(f.max[1] - f.min[1]),
+           sz = (size_t)(f.max[2] - f.min[2]);
+    return (size_t)(x - f.min[0]) +
+           sx * ((size_t)(y - f.min[1]) + sy * ((size_t)(z - f.min[2]) + sz * (size_t)c));
+}
+
+void cv__copy_region(size_t elem, int64_t channels, const uint8_t *src, cv_bbox src_frame,
+                     uint8_t *dst, cv_bbox dst_frame, cv_bbox region)
+{
+    if (cv_bbox_is_empty(region)) {
+        return;
+    }
+    size_t row = (size_t)(region.max[0] - region.min[0]) * elem;
+    for (int64_t c = 0; c < channels; c++) {
+        for (int64_t z = region.min[2]; z < region.max[2]; z++) {
+            for (int64_t y = region.min[1]; y < region.max[1]; y++) {
+                memcpy(dst + elem * frame_index(dst_frame, region.min[0], y, z, c),
+                       src + elem * frame_index(src_frame, region.min[0], y, z, c), row);
+            }
+        }
+    }
+}
+
+void cv__fill_background(const cv_volume *v, uint8_t *dst, cv_bbox frame, cv_bbox region)
+{
+    if (cv_bbox_is_empty(region)) {
+        return;
+    }
+    size_t elem = cv_dtype_size(v->info->dtype);
+    uint8_t value[8];
+    cv__dtype_store(v->info->dtype, v->opts.background_color, value);
+    bool zero = true;
+    for (size_t i = 0; i < elem; i++) {
+        zero = zero && value[i] == 0;
+    }
+    size_t n = (size_t)(region.max[0] - region.min[0]);
+    for (int64_t c = 0; c < v->info->num_channels; c++) {
+        for (int64_t z = region.min[2]; z < region.max[2]; z++) {
+            for (int64_t y = region.min[1]; y < region.max[1]; y++) {
+                uint8_t *p = dst + elem * frame_index(frame, region.min[0], y, z, c);
+                if (zero) {
+                    memset(p, 0, n * elem);
+                    continue;
+                }
+                for (size_t i = 0; i < n; i++) {
+                    memcpy(p + i * elem, value, elem);
+                }
+            }
+        }
+    }
+}
+
+cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf *out,
+                                 cv_buf *scratch, cv_buf *scratch2)
+{
+    const cv_codec *codec;
+    CV_TRY(cv__volume_codec(v, mip, &codec));
+    char key[4096];
+    cv_volume_chunk_key(v, mip, cell_box, key, sizeof key);
+    cv_chunk_desc d = cv__volume_chunk_desc(v, mip, cell_box);
+    size_t want = cv__chunk_desc_bytes(&d);
+    /* An encoded chunk is never far larger than its voxels; the cap stops bombs early. */
+    scratch->max = want * 2 + (1 << 20);
+    cv_status rc = cv__store_get_into(v->store, key, scratch, scratch2);
+    if (rc == CV_ERR_NOTFOUND) {
+        return rc;
+    }
+    if (rc != CV_OK) {
+        cv__err_wrap("read chunk `%s' of %s", key, cv_store_url(v->store));
+        return rc;
+    }
+    if (scratch->len == 0) {
+        return cv__notfound("chunk `%s' of %s is empty", key, cv_store_url(v->store));
+    }
+    out->len = 0;
+    out->max = want;
+    rc = codec->decode(&d, scratch->data, scratch->len, out);
+    if (rc == CV_OK && out->len != want) {
+        rc = CV_FAIL(CV_ERR_CORRUPT, "%s: decoded to %zu bytes, want %zu", codec->name, out->len,
+                     want);
+    }
+    if (rc != CV_OK) {
+        cv__err_wrap("read chunk `%s' of %s", key, cv_store_url(v->store));
+    }
+    return rc;
+}
+
+const char *cv_version(void)
+{
+    static char text[128];
+    if (!text[0]) {
+        snprintf(text, sizeof text, "%s (storage: file mem; codecs: %s)", "0.1.0",
+                 cv__codec_names());
+    }
+    return text;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * volume.h: the cv_volume handle, shared by volume.c (open, create, info) and the files that
+ * move voxels (volume_read.c, volume_write.c). */
+#ifndef CV_VOLUME_H
+#define CV_VOLUME_H
+
+#include "codec/codec.h"
+#include "io/store.h"
+
+struct cv_volume {
+    cv_store *store;
+    cv_info *info;
+    cv_opts opts;
+    bool readonly; /* reached through two or more redirects, as CloudVolume */
+};
+
+/* The codec of scale `mip`; CV_ERR_UNSUPPORTED naming the encoding if not built in. */
+cv_status cv__volume_codec(const cv_volume *v, int mip, const cv_codec **out);
+/* The decode/encode description of the chunk covering `cell_box`. */
+cv_chunk_desc cv__volume_chunk_desc(const cv_volume *v, int mip, cv_bbox cell_box);
+cv_status cv__volume_check_mip(const cv_volume *v, int mip);
+/* Fill the part `region` of an x,y,z,c array framed by `frame` with the background. */
+void cv__fill_background(const cv_volume *v, uint8_t *dst, cv_bbox frame, cv_bbox region);
+/* Copy `region` between two x,y,z,c arrays framed by `src_frame` and `dst_frame`. */
+void cv__copy_region(size_t elem, int64_t channels, const uint8_t *src, cv_bbox src_frame,
+                     uint8_t *dst, cv_bbox dst_frame, cv_bbox region);
+/* Read one chunk into `out` (decoded); `scratch` is reusable working space. Returns
+ * CV_ERR_NOTFOUND (recorded quietly) for an absent or zero-length chunk. */
+cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf *out,
+                                 cv_buf *scratch, cv_buf *scratch2);
+
+#endif

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * volume_read.c: cutouts of any box at any mip (cloudvolume-conventions §6.1): the box's
+ * chunks are fetched, decoded and copied in on a few threads; voxels outside the volume and
+ * (with fill_missing) absent chunks get the background colour. A chunk that fails to read is
+ * always an error, never zeros. */
+#include "volume.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+typedef struct worker_bufs {
+    cv_buf decoded, raw, packed;
+} worker_bufs;
+
+typedef struct read_job {
+    cv_volume *v;
+    int mip;
+    cv_bbox box;
+    uint8_t *dst;
+    cv_grid grid;
+    int64_t cmin[3], ccount[3];
+    worker_bufs *bufs;
+} read_job;
+
+static void cell_of(const read_job *j, size_t i, int64_t cell[3])
+{
+    cell[0] = j->cmin[0] + (int64_t)(i % (size_t)j->ccount[0]);
+    cell[1] = j->cmin[1] + (int64_t)(i / (size_t)j->ccount[0] % (size_t)j->ccount[1]);
+    cell[2] = j->cmin[2] + (int64_t)(i / (size_t)(j->ccount[0] * j->ccount[1]));
+}
+
+static cv_status read_one(size_t i, int tid, void *arg)
+{
+    read_job *j = arg;
+    worker_bufs *b = &j->bufs[tid];
+    int64_t cell[3];
+    cell_of(j, i, cell);
+    cv_bbox cbox = cv_grid_cell_box(&j->grid, cell);
+    cv_bbox overlap = cv_bbox_intersect(cbox, j->box);
+    cv_status rc = cv__volume_fetch_chunk(j->v, j->mip, cbox, &b->decoded, &b->raw, &b->packed);
+    if (rc == CV_ERR_NOTFOUND) {
+        if (!j->v->opts.fill_missing) {
+            char key[4096];
+            cv_volume_chunk_key(j->v, j->mip, cbox, key, sizeof key);
+            return CV_FAIL(CV_ERR_NOTFOUND, "chunk `%s' of %s is missing (use fill_missing)", key,
+                           cv_volume_url(j->v));
+        }
+        cv__fill_background(j->v, j->dst, j->box, overlap);
+        return CV_OK;
+    }
+    CV_TRY(rc);
+    cv__copy_region(cv_dtype_size(j->v->info->dtype), j->v->info->num_channels, b->decoded.data,
+                    cbox, j->dst, j->box, overlap);
+    return CV_OK;
+}
+
+cv_status cv_volume_read(cv_volume *v, int mip, cv_bbox box, void *dst, size_t dst_cap)
+{
+    CV_TRY(cv__volume_check_mip(v, mip));
+    if (cv_bbox_is_empty(box)) {
+        return CV_FAIL(CV_ERR_ARG, "read %s: empty box", cv_volume_url(v));
+    }
+    size_t need = cv_volume_box_bytes(v, box);
+    if (dst_cap < need) {
+        return CV_FAIL(CV_ERR_ARG, "read %s: buffer of %zu bytes, need %zu", cv_volume_url(v),
+                       dst_cap, need);
+    }
+    cv_bbox bounds = cv_info_bounds(v->info, mip);
+    if (v->opts.bounded && !cv_bbox_contains(bounds, box)) {
+        char rb[160], bb[160];
+        cv_bbox_format(box, rb, sizeof rb);
+        cv_bbox_format(bounds, bb, sizeof bb);
+        return CV_FAIL(CV_ERR_BOUNDS, "read %s: box %s is outside the volume bounds %s at mip %d",
+                       cv_volume_url(v), rb, bb, mip);
+    }
+    const cv_codec *codec;
+    CV_TRY(cv__volume_codec(v, mip, &codec));
+    read_job j = {.v = v, .mip = mip, .box = box, .dst = dst, .grid = cv_info_grid(v->info, mip)};
+    int64_t cmax[3];
+    cv_grid_cells(&j.grid, box, j.cmin, cmax);
+    size_t n = 1;
+    for (int d = 0; d < 3; d++) {
+        j.ccount[d] = cmax[d] - j.cmin[d];
+        n *= (size_t)j.ccount[d];
+    }
+    /* Whatever lies outside the volume is never fetched: it is background. */
+    if (!cv_bbox_contains(bounds, box)) {
+        cv__fill_background(v, dst, box, box);
+    }
+    int threads = v->opts.threads < 1 ? 1 : v->opts.threads;
+    if (threads > CV_MAX_THREADS) {
+        threads = CV_MAX_THREADS;
+    }
+    j.bufs = cv_calloc((size_t)threads, sizeof *j.bufs);
+    if (!j.bufs) {
+        return CV_FAIL(CV_ERR_NOMEM, "read");
+    }
+    cv_status rc = cv__parallel_for(n, threads, read_one, &j);
+    for (int t = 0; t < threads; t++) {
+        cv__buf_fini(&j.bufs[t].decoded);
+        cv__buf_fini(&j.bufs[t].raw);
+        cv__buf_fini(&j.bufs[t].packed);
+    }
+    cv_free(j.bufs);
+    return rc;
+}
+
+typedef struct exists_job {
+    cv_volume *v;
+    int mip;
+    cv_grid grid;
+    int64_t cmin[3], ccount[3];
+    bool delete_them;
+    uint64_t *present; /* per chunk 0/1, summed afterwards */
+} exists_job;
+
+static cv_status exists_one(size_t i, int tid, void *arg)
+{
+    (void)tid;
+    exists_job *j = arg;
+    int64_t cell[3] = {j->cmin[0] + (int64_t)(i % (size_t)j->ccount[0]),
+                       j->cmin[1] + (int64_t)(i / (size_t)j->ccount[0] % (size_t)j->ccount[1]),
+                       j->cmin[2] + (int64_t)(i / (size_t)(j->ccount[0] * j->ccount[1]))};
+    char key[4096];
+    cv_volume_chunk_key(j->v, j->mip, cv_grid_cell_box(&j->grid, cell), key, sizeof key);
+    if (j->delete_them) {
+        return cv_store_delete(j->v->store, key);
+    }
+    bool yes = false;
+    CV_TRY(cv_store_exists(j->v->store, key, &yes));
+    j->present[i] = yes;
+    return CV_OK;
+}
+
+static cv_status for_each_chunk(cv_volume *v, int mip, cv_bbox box, bool delete_them,
+                                uint64_t *n_present, uint64_t *n_total)
+{
+    exists_job j = {.v = v, .mip = mip, .grid = cv_info_grid(v->info, mip),
+                    .delete_them = delete_them};
+    int64_t cmax[3];
+    cv_grid_cells(&j.grid, box, j.cmin, cmax);
+    size_t n = 1;
+    for (int d = 0; d < 3; d++) {
+        j.ccount[d] = cmax[d] - j.cmin[d];
+        n *= (size_t)j.ccount[d];
+    }
+    j.present = cv_calloc(n, sizeof *j.present);
+    if (!j.present) {
+        return CV_FAIL(CV_ERR_NOMEM, "exists");
+    }
+    int threads = v->opts.threads < 1 ? 1 : v->opts.threads;
+    cv_status rc = cv__parallel_for(n, threads, exists_one, &j);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += j.present[i];
+    }
+    cv_free(j.present);
+    if (rc == CV_OK && n_present) {
+        *n_present = sum;
+    }
+    if (rc == CV_OK && n_total) {
+        *n_total = n;
+    }
+    return rc;
+}
+
+cv_status cv_volume_exists(cv_volume *v, int mip, cv_bbox box, uint64_t *n_present,
+                           uint64_t *n_total)
+{
+    CV_TRY(cv__volume_check_mip(v, mip));
+    return for_each_chunk(v, mip, box, false, n_present, n_total);
+}
+
+cv_status cv_volume_delete(cv_volume *v, int mip, cv_bbox box)
+{
+    CV_TRY(cv__volume_check_mip(v, mip));
+    if (v->readonly) {
+        return CV_FAIL(CV_ERR_READONLY, "delete in %s: opened through redirects, read-only",
+                       cv_volume_url(v));
+    }
+    cv_grid g = cv_info_grid(v->info, mip);
+    if (!cv_grid_is_aligned(&g, box)) {
+        char rb[160];
+        cv_bbox_format(box, rb, sizeof rb);
+        return CV_FAIL(CV_ERR_ALIGN, "delete in %s: box %s is not aligned to the %" PRId64
+                                     "x%" PRId64 "x%" PRId64 " chunk grid",
+                       cv_volume_url(v), rb, g.chunk[0], g.chunk[1], g.chunk[2]);
+    }
+    return for_each_chunk(v, mip, box, true, NULL, NULL);
+}

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * volume_write.c: painting a box into a layer (cloudvolume-conventions §6.2). Aligned boxes
+ * are split into whole chunks; with non_aligned_writes the border chunks are downloaded,
+ * painted and uploaded again. Each chunk is encoded, transport-compressed (CloudVolume's
+ * default per encoding) and written atomically; all-background chunks are deleted instead
+ * when delete_black_uploads is set. */
+#include "volume.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+typedef struct write_job {
+    cv_volume *v;
+    int mip;
+    cv_bbox src_frame; /* the caller's array */
+    cv_bbox box;       /* what is written: src_frame clipped to the volume */
+    const uint8_t *src;
+    cv_grid grid;
+    int64_t cmin[3], ccount[3];
+    const cv_codec *codec;
+    const char *compress;
+    struct {
+        cv_buf chunk, encoded, raw, packed;
+    } *bufs;
+} write_job;
+
+static bool all_background(const cv_volume *v, const uint8_t *p, size_t n)
+{
+    size_t elem = cv_dtype_size(v->info->dtype);
+    uint8_t value[8];
+    cv__dtype_store(v->info->dtype, v->opts.background_color, value);
+    for (size_t i = 0; i < n; i += elem) {
+        if (memcmp(p + i, value, elem) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static cv_status write_one(size_t i, int tid, void *arg)
+{
+    write_job *j = arg;
+    cv_volume *v = j->v;
+    int64_t cell[3] = {j->cmin[0] + (int64_t)(i % (size_t)j->ccount[0]),
+                       j->cmin[1] + (int64_t)(i / (size_t)j->ccount[0] % (size_t)j->ccount[1]),
+                       j->cmin[2] + (int64_t)(i / (size_t)(j->ccount[0] * j->ccount[1]))};
+    cv_bbox cbox = cv_grid_cell_box(&j->grid, cell);
+    cv_bbox overlap = cv_bbox_intersect(cbox, j->box);
+    size_t elem = cv_dtype_size(v->info->dtype);
+    size_t nbytes = cv_volume_box_bytes(v, cbox);
+    cv_buf *chunk = &j->bufs[tid].chunk;
+    char key[4096];
+    cv_volume_chunk_key(v, j->mip, cbox, key, sizeof key);
+
+    if (!cv_bbox_equal(overlap, cbox)) {
+        /* A border chunk: start from what is stored. */
+        cv_status rc = cv__volume_fetch_chunk(v, j->mip, cbox, chunk, &j->bufs[tid].raw,
+                                              &j->bufs[tid].packed);
+        if (rc == CV_ERR_NOTFOUND) {
+            if (!v->opts.fill_missing) {
+                return CV_FAIL(CV_ERR_NOTFOUND,
+                               "partial write needs chunk `%s' of %s, which is missing "
+                               "(use fill_missing)",
+                               key, cv_volume_url(v));
+            }
+            chunk->len = 0;
+            chunk->max = 0;
+            CV_TRY(cv__buf_reserve(chunk, nbytes));
+            chunk->len = nbytes;
+            cv__fill_background(v, chunk->data, cbox, cbox);
+        } else {
+            CV_TRY(rc);
+        }
+    } else {
+        chunk->len = 0;
+        chunk->max = 0;
+        CV_TRY(cv__buf_reserve(chunk, nbytes));
+        chunk->len = nbytes;
+    }
+    cv__copy_region(elem, v->info->num_channels, j->src, j->src_frame, chunk->data, cbox, overlap);
+
+    if (v->opts.delete_black_uploads && all_background(v, chunk->data, nbytes)) {
+        cv_status rc = cv_store_delete(v->store, key);
+        if (rc != CV_OK) {
+            cv__err_wrap("delete chunk `%s'", key);
+        }
+        return rc;
+    }
+    cv_chunk_desc d = cv__volume_chunk_desc(v, j->mip, cbox);
+    cv_buf *enc = &j->bufs[tid].encoded;
+    enc->len = 0;
+    cv_status rc = j->codec->encode(&d, -1, chunk->data, nbytes, enc);
+    if (rc != CV_OK) {
+        cv__err_wrap("encode chunk `%s' of %s", key, cv_volume_url(v));
+        return rc;
+    }
+    return cv_store_put(v->store, key, enc->data, enc->len, j->compress, v->opts.compress_level,
+                        j->codec->content_type);
+}
+
+cv_status cv_volume_write(cv_volume *v, int mip, cv_bbox box, const void *src, size_t src_len)
+{
+    CV_TRY(cv__volume_check_mip(v, mip));
+    if (v->readonly) {
+        return CV_FAIL(CV_ERR_READONLY, "write to %s: opened through redirects, read-only",
+                       cv_volume_url(v));
+    }
+    if (cv_bbox_is_empty(box)) {
+        return CV_FAIL(CV_ERR_ARG, "write to %s: empty box", cv_volume_url(v));
+    }
+    if (src_len != cv_volume_box_bytes(v, box)) {
+        return CV_FAIL(CV_ERR_ARG, "write to %s: %zu bytes of data for a box of %zu bytes",
+                       cv_volume_url(v), src_len, cv_volume_box_bytes(v, box));
+    }
+    cv_bbox bounds = cv_info_bounds(v->info, mip);
+    char rb[160], bb[160];
+    cv_bbox_format(box, rb, sizeof rb);
+    cv_bbox_format(bounds, bb, sizeof bb);
+    if (v->opts.bounded && !v->opts.autocrop && !cv_bbox_contains(bounds, box)) {
+        return CV_FAIL(CV_ERR_BOUNDS, "write to %s: box %s is outside the volume bounds %s",
+                       cv_volume_url(v), rb, bb);
+    }
+    write_job j = {.v = v, .mip = mip, .src_frame = box, .src = src,
+                   .grid = cv_info_grid(v->info, mip)};
+    j.box = cv_bbox_intersect(box, bounds);
+    if (cv_bbox_is_empty(j.box)) {
+        return CV_FAIL(CV_ERR_BOUNDS, "write to %s: box %s lies outside the volume %s",
+                       cv_volume_url(v), rb, bb);
+    }
+    if (!cv_grid_is_aligned(&j.grid, j.box) && !v->opts.non_aligned_writes) {
+        char eb[160];
+        cv_bbox_format(cv_grid_expand(&j.grid, j.box), eb, sizeof eb);
+        return CV_FAIL(CV_ERR_ALIGN,
+                       "write to %s: box %s is not aligned to the %" PRId64 "x%" PRId64
+                       "x%" PRId64 " chunk grid (nearest aligned box %s; or allow non-aligned "
+                       "writes)",
+                       cv_volume_url(v), rb, j.grid.chunk[0], j.grid.chunk[1], j.grid.chunk[2],
+                       eb);
+    }
+    CV_TRY(cv__volume_codec(v, mip, &j.codec));
+    if (!j.codec->encode) {
+        return CV_FAIL(CV_ERR_UNSUPPORTED, "write to %s: encoding %s is read-only in this build",
+                       cv_volume_url(v), j.codec->name);
+    }
+    j.compress = v->opts.compress ? v->opts.compress : j.codec->default_compress;
+    int64_t cmax[3];
+    cv_grid_cells(&j.grid, j.box, j.cmin, cmax);
+    size_t n = 1;
+    for (int d = 0; d < 3; d++) {
+        j.ccount[d] = cmax[d] - j.cmin[d];
+        n *= (size_t)j.ccount[d];
+    }
+    int threads = v->opts.threads < 1 ? 1 : v->opts.threads;
+    if (threads > CV_MAX_THREADS) {
+        threads = CV_MAX_THREADS;
+    }
+    j.bufs = cv_calloc((size_t)threads, sizeof *j.bufs);
+    if (!j.bufs) {
+        return CV_FAIL(CV_ERR_NOMEM, "write");
+    }
+    cv_status rc = cv__parallel_for(n, threads, write_one, &j);
+    for (int t = 0; t < threads; t++) {
+        cv__buf_fini(&j.bufs[t].chunk);
+        cv__buf_fini(&j.bufs[t].encoded);
+        cv__buf_fini(&j.bufs[t].raw);
+        cv__buf_fini(&j.bufs[t].packed);
+    }
+    cv_free(j.bufs);
+    return rc;
+}
