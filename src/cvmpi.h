@@ -252,6 +252,10 @@ CV_EXPORT const char *cv_store_url(const cv_store *s); /* normalised, no trailin
  * On success *data (free with cv_free) and *len are set. */
 CV_EXPORT cv_status cv_store_get(cv_store *s, const char *key, size_t max_bytes, uint8_t **data,
                                  size_t *len);
+/* Get bytes [offset, offset+length) of an uncompressed object (fewer only at its end).
+ * CV_ERR_NOTFOUND if absent. *data is freed with cv_free. */
+CV_EXPORT cv_status cv_store_get_range(cv_store *s, const char *key, uint64_t offset,
+                                       uint64_t length, uint8_t **data, size_t *len);
 /* Put an object atomically. `compress`: NULL or "" none, "gzip", "br"; level -1 = default. */
 CV_EXPORT cv_status cv_store_put(cv_store *s, const char *key, const void *data, size_t len,
                                  const char *compress, int level, const char *content_type);

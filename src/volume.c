@@ -340,7 +340,7 @@ void cv__fill_background(const cv_volume *v, uint8_t *dst, cv_bbox frame, cv_bbo
 cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf *out,
                                  cv_buf *scratch, cv_buf *scratch2)
 {
-    const cv_codec *codec;
+    const cv_codec *codec = NULL;
     CV_TRY(cv__volume_codec(v, mip, &codec));
     char key[4096];
     cv_volume_chunk_key(v, mip, cell_box, key, sizeof key);

@@ -73,7 +73,7 @@ cv_status cv_volume_read(cv_volume *v, int mip, cv_bbox box, void *dst, size_t d
         return CV_FAIL(CV_ERR_BOUNDS, "read %s: box %s is outside the volume bounds %s at mip %d",
                        cv_volume_url(v), rb, bb, mip);
     }
-    const cv_codec *codec;
+    const cv_codec *codec = NULL;
     CV_TRY(cv__volume_codec(v, mip, &codec));
     read_job j = {.v = v, .mip = mip, .box = box, .dst = dst, .grid = cv_info_grid(v->info, mip)};
     int64_t cmax[3];

@@ -7,6 +7,7 @@
 
 #include "../codec/codec.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +197,39 @@ cv_status cv_store_get(cv_store *s, const char *key, size_t max_bytes, uint8_t *
     cv__buf_init(&scratch, 0);
     cv_status rc = cv__store_get_into(s, key, &out, &scratch);
     cv__buf_fini(&scratch);
+    if (rc != CV_OK) {
+        cv__buf_fini(&out);
+        return rc;
+    }
+    *data = cv__buf_take(&out, len);
+    return CV_OK;
+}
+
+cv_status cv__store_get_range_into(cv_store *s, const char *key, uint64_t offset, uint64_t len,
+                                   cv_buf *out)
+{
+    char norm[KEY_CAP];
+    CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
+    if (out->max && len > out->max) {
+        return CV_FAIL(CV_ERR_ARG, "read `%s' in %s: range of %" PRIu64 " bytes exceeds %zu",
+                       norm, s->url, len, out->max);
+    }
+    cv_status rc = s->ops->get_range(s, norm, offset, len, out);
+    if (rc == CV_ERR_NOTFOUND) {
+        return cv__notfound("`%s' not found in %s", norm, s->url);
+    }
+    if (rc != CV_OK) {
+        cv__err_wrap("read `%s' bytes %" PRIu64 "+%" PRIu64 " in %s", norm, offset, len, s->url);
+    }
+    return rc;
+}
+
+cv_status cv_store_get_range(cv_store *s, const char *key, uint64_t offset, uint64_t length,
+                             uint8_t **data, size_t *len)
+{
+    cv_buf out;
+    cv__buf_init(&out, 0);
+    cv_status rc = cv__store_get_range_into(s, key, offset, length, &out);
     if (rc != CV_OK) {
         cv__buf_fini(&out);
         return rc;

@@ -34,6 +34,11 @@ typedef struct cv_store_ops {
      * cv__notfound() if absent. Backends without suffixes report the Content-Encoding in
      * `encoding` ("" if none). */
     cv_status (*get)(cv_store *s, const char *name, cv_buf *out, char *encoding, size_t enc_cap);
+    /* Read bytes [offset, offset+len) of an object into out (replacing its contents); fewer
+     * bytes only at the end of the object. NOTFOUND as for get. No decompression: ranged
+     * objects (shard files) are stored uncompressed. */
+    cv_status (*get_range)(cv_store *s, const char *name, uint64_t offset, uint64_t len,
+                           cv_buf *out);
     cv_status (*put)(cv_store *s, const char *name, const void *p, size_t n,
                      const char *encoding, const char *content_type);
     cv_status (*exists)(cv_store *s, const char *name, bool *yes);
@@ -56,9 +61,12 @@ extern const cv_store_ops cv_store_mem;
 /* Get into caller-owned buffers, for hot loops: the object ends up in `out`; `scratch` holds
  * the compressed bytes meanwhile. out->max caps the decoded size. */
 cv_status cv__store_get_into(cv_store *s, const char *key, cv_buf *out, cv_buf *scratch);
+/* Ranged read into a caller-owned buffer; the object must be stored uncompressed (a range of
+ * a .gz/.br variant would be compressed bytes, so only the exact name is read). */
+cv_status cv__store_get_range_into(cv_store *s, const char *key, uint64_t offset, uint64_t len,
+                                   cv_buf *out);
 /* Check a key: relative, no empty parts, ".." may not climb above the store root. Writes the
  * normalised key into buf. */
 cv_status cv__store_check_key(const cv_store *s, const char *key, char *buf, size_t cap);
-/* Put with CloudVolume's Cache-Control etc. unused on file://; compress as cv_store_put. */
 
 #endif

@@ -102,6 +102,43 @@ static cv_status file_get(cv_store *s, const char *name, cv_buf *out, char *enco
     return rc;
 }
 
+static cv_status file_get_range(cv_store *s, const char *name, uint64_t offset, uint64_t len,
+                                cv_buf *out)
+{
+    char *path = full_path(s, name);
+    if (!path) {
+        return CV_FAIL(CV_ERR_NOMEM, "read");
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cv_status rc = (errno == ENOENT || errno == ENOTDIR)
+                           ? cv__notfound("`%s' not found", path)
+                           : CV_FAIL(CV_ERR_IO, "open `%s': %s", path, strerror(errno));
+        cv_free(path);
+        return rc;
+    }
+    out->len = 0;
+    cv_status rc = len > SIZE_MAX ? CV_FAIL(CV_ERR_ARG, "range too large")
+                                  : cv__buf_reserve(out, (size_t)len);
+    while (rc == CV_OK && out->len < len) {
+        ssize_t got = pread(fd, out->data + out->len, (size_t)len - out->len,
+                            (off_t)(offset + out->len));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            rc = CV_FAIL(CV_ERR_IO, "read `%s': %s", path, strerror(errno));
+        } else if (got == 0) {
+            break; /* end of file: a short range */
+        } else {
+            out->len += (size_t)got;
+        }
+    }
+    close(fd);
+    cv_free(path);
+    return rc;
+}
+
 /* mkdir -p of the directory part of `path`. */
 static cv_status make_parents(char *path)
 {
@@ -271,6 +308,7 @@ const cv_store_ops cv_store_file = {
     CV_STORE_SUFFIXES, /* flags */
     file_open,         /* open */
     file_get,          /* get */
+    file_get_range,    /* get_range */
     file_put,          /* put */
     file_exists,       /* exists */
     file_del,          /* del */

@@ -84,6 +84,30 @@ static cv_status mem_get(cv_store *s, const char *name, cv_buf *out, char *encod
     return rc;
 }
 
+static cv_status mem_get_range(cv_store *s, const char *name, uint64_t offset, uint64_t len,
+                               cv_buf *out)
+{
+    char *full = full_name(s, name);
+    if (!full) {
+        return CV_FAIL(CV_ERR_NOMEM, "read");
+    }
+    cv_status rc;
+    pthread_mutex_lock(&lock);
+    mem_obj **o = find(full);
+    out->len = 0;
+    if (!o) {
+        rc = cv__notfound("`%s' not found", full);
+    } else {
+        size_t size = (*o)->len;
+        size_t start = offset < size ? (size_t)offset : size;
+        size_t n = len < size - start ? (size_t)len : size - start;
+        rc = cv__buf_append(out, (*o)->data + start, n);
+    }
+    pthread_mutex_unlock(&lock);
+    cv_free(full);
+    return rc;
+}
+
 static cv_status mem_put(cv_store *s, const char *name, const void *data, size_t n,
                          const char *encoding, const char *content_type)
 {
@@ -209,6 +233,7 @@ const cv_store_ops cv_store_mem = {
     CV_STORE_SUFFIXES, /* flags */
     mem_open,          /* open */
     mem_get,           /* get */
+    mem_get_range,     /* get_range */
     mem_put,           /* put */
     mem_exists,        /* exists */
     mem_del,           /* del */
