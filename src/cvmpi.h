@@ -299,6 +299,11 @@ CV_EXPORT const cv_info *cv_volume_info(const cv_volume *v);
 CV_EXPORT cv_info *cv_volume_info_mut(cv_volume *v);
 CV_EXPORT cv_status cv_volume_commit_info(cv_volume *v);
 CV_EXPORT cv_store *cv_volume_store(cv_volume *v);
+/* The layer's provenance file; a missing file gives CloudVolume's defaults. Free with
+ * cv_provenance_free. */
+CV_EXPORT cv_status cv_volume_provenance(cv_volume *v, cv_provenance **out);
+/* Write the provenance file (uncompressed, formatted as CloudVolume does). */
+CV_EXPORT cv_status cv_volume_commit_provenance(cv_volume *v, const cv_provenance *p);
 CV_EXPORT const char *cv_volume_url(const cv_volume *v);
 CV_EXPORT bool cv_volume_is_readonly(const cv_volume *v);
 

@@ -209,6 +209,40 @@ cv_status cv_volume_commit_info(cv_volume *v)
     return rc;
 }
 
+cv_status cv_volume_provenance(cv_volume *v, cv_provenance **out)
+{
+    uint8_t *data;
+    size_t len;
+    cv_status rc = cv_store_get(v->store, "provenance", 64 << 20, &data, &len);
+    if (rc == CV_ERR_NOTFOUND) {
+        cv_err_clear();
+        *out = cv_provenance_new();
+        return *out ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "provenance");
+    }
+    CV_TRY(rc);
+    char *what = cv__asprintf("%s/provenance", cv_store_url(v->store));
+    rc = what ? cv_provenance_parse((const char *)data, len, what, out)
+              : CV_FAIL(CV_ERR_NOMEM, "provenance");
+    cv_free(what);
+    cv_free(data);
+    return rc;
+}
+
+cv_status cv_volume_commit_provenance(cv_volume *v, const cv_provenance *p)
+{
+    if (v->readonly) {
+        return CV_FAIL(CV_ERR_READONLY, "commit provenance of %s: opened through redirects, "
+                                        "read-only",
+                       cv_store_url(v->store));
+    }
+    char *json;
+    size_t len;
+    CV_TRY(cv_provenance_to_json(p, &json, &len));
+    cv_status rc = cv_store_put(v->store, "provenance", json, len, NULL, -1, "application/json");
+    cv_free(json);
+    return rc;
+}
+
 cv_status cv__volume_check_mip(const cv_volume *v, int mip)
 {
     if (mip < 0 || mip >= v->info->n_scales) {
