@@ -49,6 +49,8 @@ void cv__err_set(const cv_err *e)
 }
 
 static void record(cv_status rc, const char *file, int line, const char *fmt, va_list ap)
+    CV_PRINTF(4, 0);
+static void record(cv_status rc, const char *file, int line, const char *fmt, va_list ap)
 {
     int saved_errno = errno;
     last.code = rc;

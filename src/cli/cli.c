@@ -248,9 +248,17 @@ int cli_volume_option(int c, const char *cmd, cli_volume_args *a)
     case 1001:
         a->mip_text = optarg;
         return 1;
-    case 1002:
+    case 1002: {
+        /* A malformed box is a usage error (exit 2), whatever the layer holds. */
+        cv_bbox b;
+        if (cv_bbox_parse(optarg, &b) != CV_OK) {
+            cli_usage(cmd, "%s", cv_err_last()->what);
+            cv_err_clear();
+            return -1;
+        }
         a->bbox_text = optarg;
         return 1;
+    }
     case 1003:
         a->opts.fill_missing = true;
         return 1;

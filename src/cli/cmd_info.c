@@ -40,7 +40,8 @@ int cmd_info(int argc, char **argv)
             cv_volume_close(v);
             return cli_fail();
         }
-        printf("%s\n", text);
+        /* Exactly the bytes CloudVolume stores (json.dumps output, no trailing newline). */
+        fwrite(text, 1, len, stdout);
         cv_free(text);
         cv_volume_close(v);
         return CLI_OK;
