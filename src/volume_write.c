@@ -89,7 +89,10 @@ static cv_status write_one(size_t i, int tid, void *arg)
     cv_chunk_desc d = cv__volume_chunk_desc(v, j->mip, cbox);
     cv_buf *enc = &j->bufs[tid].encoded;
     enc->len = 0;
-    cv_status rc = j->codec->encode(&d, -1, chunk->data, nbytes, enc);
+    /* The info's writer hints: jpeg_quality or png_level (-1 = the codec's default). */
+    const cv_scale *sc = &v->info->scales[j->mip];
+    int level = sc->jpeg_quality >= 0 ? sc->jpeg_quality : sc->png_level;
+    cv_status rc = j->codec->encode(&d, level, chunk->data, nbytes, enc);
     if (rc != CV_OK) {
         cv__err_wrap("encode chunk `%s' of %s", key, cv_volume_url(v));
         return rc;
