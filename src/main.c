@@ -13,6 +13,7 @@ static const cli_cmd commands[] = {
     {"write", cmd_write, "write a .npy or raw file into a box", false},
     {"exists", cmd_exists, "count the chunks of a box that exist", false},
     {"delete", cmd_delete, "delete the chunks of a chunk-aligned box", false},
+    {"transfer", cmd_transfer, "copy/re-encode a layer across MPI ranks", true},
 };
 
 static int usage(FILE *out)

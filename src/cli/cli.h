@@ -25,6 +25,7 @@ int cmd_read(int argc, char **argv);
 int cmd_write(int argc, char **argv);
 int cmd_exists(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
+int cmd_transfer(int argc, char **argv);
 
 /* Print "cvmpi: <last error>" and return CLI_FAIL. */
 int cli_fail(void);

@@ -18,4 +18,7 @@ int cv_mpi_size(void);
  * lowest failing rank's error record is copied to every rank. Collective. */
 cv_status cv_mpi_agree(cv_status rc);
 
+/* Memory one rank may use by default (see mpi_memory.c); *source names where it came from. */
+size_t cv_mpi_default_memory(const char **source);
+
 #endif

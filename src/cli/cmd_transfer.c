@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cmd_transfer.c: `cvmpi transfer SRC DST`, the MPI job that copies and re-encodes a layer.
+ * Runs the same under mpirun/srun (many ranks) and as a plain command (one rank). */
+#include "cli.h"
+
+#include "../mpi/cv_transfer.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+    "usage: [srun|mpirun -n N] cvmpi transfer SRC DST [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1]\n"
+    "         [--encoding E] [--compress gzip|br|none] [--chunk-size X,Y,Z] [--fill-missing]\n"
+    "         [--delete-black] [--skip-existing] [--memory BYTES] [--threads N]\n"
+    "         [--schedule dynamic|static] [--journal DIR] [--resume] [--fail-fast] [--dry-run]\n\n"
+    "Copy one mip of SRC to DST, re-encoding when the encodings differ. DST's info is made from\n"
+    "SRC's when DST has none (with --encoding/--chunk-size applied at that mip).\n"
+    "  --mip M          mip index or resolution X,Y,Z (default 0)\n"
+    "  --bbox ...       only this box (expanded to whole destination chunks)\n"
+    "  --encoding E     destination encoding (new destinations only)\n"
+    "  --compress C     transport compression of written chunks (default as CloudVolume)\n"
+    "  --chunk-size     destination chunk size (new destinations only)\n"
+    "  --fill-missing   absent source chunks are read as zeros\n"
+    "  --delete-black   delete destination chunks that are all zero instead of writing them\n"
+    "  --skip-existing  skip tasks whose destination chunks all exist\n"
+    "  --memory BYTES   memory per rank (K/M/G suffixes); default: the job's memory\n"
+    "                   (Slurm, cgroup or physical) divided among the node's ranks\n"
+    "  --threads N      chunks in flight per rank (default 4)\n"
+    "  --schedule S     dynamic (default: ranks claim tasks from a shared counter) or static\n"
+    "  --journal DIR    where finished tasks are recorded (default ./.cvmpi-journal/<job id>)\n"
+    "  --resume         skip tasks a previous run of the same job finished\n"
+    "  --fail-fast      stop every rank at the first failed task\n"
+    "  --dry-run        print the plan (tasks, task shape, bytes, memory) and stop\n";
+
+static bool parse_bytes(const char *s, size_t *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v <= 0) {
+        return false;
+    }
+    double mult = 1;
+    switch (toupper((unsigned char)*end)) {
+    case 'K':
+        mult = 1024.0;
+        end++;
+        break;
+    case 'M':
+        mult = 1024.0 * 1024;
+        end++;
+        break;
+    case 'G':
+        mult = 1024.0 * 1024 * 1024;
+        end++;
+        break;
+    case 'T':
+        mult = 1024.0 * 1024 * 1024 * 1024;
+        end++;
+        break;
+    default:
+        break;
+    }
+    if (*end == 'B' || *end == 'b') {
+        end++;
+    }
+    if (*end) {
+        return false;
+    }
+    *out = (size_t)(v * mult);
+    return true;
+}
+
+int cmd_transfer(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"mip", required_argument, NULL, 'm'},      {"bbox", required_argument, NULL, 'b'},
+        {"encoding", required_argument, NULL, 'e'}, {"compress", required_argument, NULL, 'c'},
+        {"chunk-size", required_argument, NULL, 'C'}, {"fill-missing", no_argument, NULL, 'f'},
+        {"delete-black", no_argument, NULL, 'd'},   {"skip-existing", no_argument, NULL, 's'},
+        {"memory", required_argument, NULL, 'M'},   {"threads", required_argument, NULL, 't'},
+        {"schedule", required_argument, NULL, 'S'}, {"journal", required_argument, NULL, 'j'},
+        {"resume", no_argument, NULL, 'r'},         {"fail-fast", no_argument, NULL, 'F'},
+        {"dry-run", no_argument, NULL, 'n'},        {"sharded", no_argument, NULL, 'H'},
+        {"sharding", required_argument, NULL, 'H'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    cv_transfer_params p;
+    memset(&p, 0, sizeof p);
+    p.threads = 4;
+    int64_t n;
+    for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
+        switch (c) {
+        case 'h':
+            return cli_help(help);
+        case 'm':
+            p.mip_text = optarg;
+            break;
+        case 'b': {
+            cv_bbox b;
+            if (cv_bbox_parse(optarg, &b) != CV_OK) {
+                return cli_usage(argv[0], "bad --bbox `%s': want X0,Y0,Z0,X1,Y1,Z1", optarg);
+            }
+            p.bbox_text = optarg;
+            break;
+        }
+        case 'e':
+            p.encoding = optarg;
+            break;
+        case 'c':
+            if (!cli_parse_compress(optarg, &p.compress)) {
+                return cli_usage(argv[0], "--compress must be gzip, br or none");
+            }
+            break;
+        case 'C':
+            if (!cli_parse_i64x3(optarg, p.chunk_size) || p.chunk_size[0] < 1 ||
+                p.chunk_size[1] < 1 || p.chunk_size[2] < 1) {
+                return cli_usage(argv[0], "bad --chunk-size `%s': want X,Y,Z", optarg);
+            }
+            break;
+        case 'f':
+            p.fill_missing = true;
+            break;
+        case 'd':
+            p.delete_black = true;
+            break;
+        case 's':
+            p.skip_existing = true;
+            break;
+        case 'M':
+            if (!parse_bytes(optarg, &p.memory)) {
+                return cli_usage(argv[0], "bad --memory `%s': want e.g. 2G, 512M, 1000000",
+                                 optarg);
+            }
+            break;
+        case 't':
+            if (!cli_parse_i64(optarg, &n) || n < 1 || n > CV_MAX_THREADS) {
+                return cli_usage(argv[0], "bad --threads `%s' (1..%d)", optarg, CV_MAX_THREADS);
+            }
+            p.threads = (int)n;
+            break;
+        case 'S':
+            if (strcmp(optarg, "static") != 0 && strcmp(optarg, "dynamic") != 0) {
+                return cli_usage(argv[0], "--schedule must be dynamic or static");
+            }
+            p.is_static = strcmp(optarg, "static") == 0;
+            break;
+        case 'j':
+            p.journal_dir = optarg;
+            break;
+        case 'r':
+            p.resume = true;
+            break;
+        case 'F':
+            p.fail_fast = true;
+            break;
+        case 'n':
+            p.dry_run = true;
+            break;
+        case 'H':
+            return cli_usage(argv[0], "sharded destinations are not supported yet");
+        default:
+            return CLI_USAGE;
+        }
+    }
+    if (optind != argc - 2) {
+        return cli_usage(argv[0], "want SRC and DST");
+    }
+    p.src = argv[optind];
+    p.dst = argv[optind + 1];
+    cv_mpi_install_signal_handlers();
+    cv_status rc = cv_mpi_transfer(&p);
+    if (rc != CV_OK) {
+        /* Ranks agreed on the error; one line from rank 0. */
+        return cv_mpi_rank() == 0 ? cli_fail() : CLI_FAIL;
+    }
+    return CLI_OK;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cv_plan.h: the job plan: a region cut into chunk-aligned task boxes sized to a memory budget.
+ * Pure functions, no MPI: every rank computes the same plan from the same parameters, so the
+ * plan is never broadcast. */
+#ifndef CV_PLAN_H
+#define CV_PLAN_H
+
+#include "../cv_internal.h"
+
+typedef struct cv_plan {
+    cv_bbox region;        /* what the job covers (inside the volume) */
+    int64_t origin[3];     /* where the task lattice starts (the grids' common origin) */
+    int64_t task_shape[3]; /* a multiple of every alignment chunk */
+    int64_t counts[3];     /* tasks along each axis */
+    uint64_t n_tasks;
+} cv_plan;
+
+typedef struct cv_plan_params {
+    cv_bbox region;
+    int64_t origin[3];        /* voxel_offset of the grids */
+    int64_t align[2][3];      /* chunk shapes tasks must align to (src, dst); 0,0,0 = unused */
+    size_t bytes_per_voxel;   /* all channels */
+    size_t memory;            /* budget for one task, bytes */
+    double overhead;          /* memory per task byte (buffers, codec scratch); e.g. 3 */
+} cv_plan_params;
+
+/* Make the plan: the task shape starts at the least common multiple of the alignment chunks and
+ * doubles, smallest axis first, while a task still fits the budget and is not larger than the
+ * region. CV_ERR_ARG if even one aligned unit does not fit (the message gives the bytes needed). */
+cv_status cv_plan_make(const cv_plan_params *p, cv_plan *out);
+/* The box of task `id`, clipped to the region. */
+cv_bbox cv_plan_task_box(const cv_plan *p, uint64_t id);
+/* Bytes of memory one task needs under the plan (for --dry-run). */
+size_t cv_plan_task_bytes(const cv_plan *p, const cv_plan_params *params);
+
+#endif

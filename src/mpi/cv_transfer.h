@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cv_transfer.h: `cvmpi transfer`, copying (and re-encoding) one mip of a layer to another
+ * across ranks. Collective over MPI_COMM_WORLD (or a single process without MPI). */
+#ifndef CV_TRANSFER_H
+#define CV_TRANSFER_H
+
+#include "cv_mpi.h"
+
+typedef struct cv_transfer_params {
+    const char *src, *dst;
+    const char *mip_text;    /* index or resolution; NULL = 0 */
+    const char *bbox_text;   /* NULL = the whole volume */
+    const char *encoding;    /* NULL = the source's */
+    const char *compress;    /* NULL = CloudVolume's default; "" none */
+    int64_t chunk_size[3];   /* 0,0,0 = the source's */
+    bool fill_missing, delete_black, skip_existing, resume, fail_fast, dry_run, is_static;
+    size_t memory;           /* per rank; 0 = default */
+    int threads;             /* chunk workers per rank */
+    const char *journal_dir; /* NULL = ./.cvmpi-journal/<job signature> */
+} cv_transfer_params;
+
+/* Run the job. Every rank returns the same status; rank 0 has printed the summary and every
+ * failure. */
+cv_status cv_mpi_transfer(const cv_transfer_params *p);
+/* Set by the SIGTERM handler: ranks stop claiming tasks, flush the journal and exit. */
+void cv_mpi_install_signal_handlers(void);
+bool cv_mpi_terminated(void);
+
+#endif

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * mpi_plan.c: cutting a job's region into tasks. Tasks sit on a lattice that starts at the
+ * grids' origin and is a multiple of both the source and destination chunk shapes, so no two
+ * tasks ever write the same destination chunk and no source chunk is read by two tasks. */
+#include "cv_plan.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static int64_t floordiv(int64_t a, int64_t d)
+{
+    int64_t q = a / d;
+    return (a % d != 0 && a < 0) ? q - 1 : q;
+}
+
+static void lattice(const cv_plan_params *p, const int64_t shape[3], int64_t first[3],
+                    int64_t counts[3])
+{
+    for (int d = 0; d < 3; d++) {
+        first[d] = floordiv(p->region.min[d] - p->origin[d], shape[d]);
+        int64_t last = floordiv(p->region.max[d] - 1 - p->origin[d], shape[d]);
+        counts[d] = last - first[d] + 1;
+    }
+}
+
+static double task_bytes(const cv_plan_params *p, const int64_t shape[3])
+{
+    return (double)shape[0] * (double)shape[1] * (double)shape[2] * (double)p->bytes_per_voxel *
+           (p->overhead > 0 ? p->overhead : 1);
+}
+
+cv_status cv_plan_make(const cv_plan_params *p, cv_plan *out)
+{
+    if (cv_bbox_is_empty(p->region)) {
+        return CV_FAIL(CV_ERR_ARG, "plan: the region is empty");
+    }
+    int64_t unit[3] = {1, 1, 1};
+    for (int a = 0; a < 2; a++) {
+        for (int d = 0; d < 3; d++) {
+            int64_t c = p->align[a][d];
+            if (c > 0) {
+                unit[d] = unit[d] / gcd64(unit[d], c) * c;
+            }
+        }
+    }
+    int64_t extent[3];
+    for (int d = 0; d < 3; d++) {
+        extent[d] = p->region.max[d] - p->region.min[d];
+    }
+    if (task_bytes(p, unit) > (double)p->memory) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "plan: one aligned task of %" PRId64 "x%" PRId64 "x%" PRId64
+                       " voxels needs about %.0f MB, more than the %.0f MB memory budget "
+                       "(raise --memory)",
+                       unit[0], unit[1], unit[2], task_bytes(p, unit) / 1e6,
+                       (double)p->memory / 1e6);
+    }
+    /* Grow while it fits: double the axis whose task extent is smallest, as long as the task
+     * does not already cover the region along that axis. */
+    int64_t shape[3] = {unit[0], unit[1], unit[2]};
+    for (;;) {
+        int best = -1;
+        for (int d = 0; d < 3; d++) {
+            if (shape[d] >= extent[d]) {
+                continue;
+            }
+            if (best < 0 || shape[d] < shape[best]) {
+                best = d;
+            }
+        }
+        if (best < 0) {
+            break;
+        }
+        int64_t grown[3] = {shape[0], shape[1], shape[2]};
+        grown[best] *= 2;
+        if (task_bytes(p, grown) > (double)p->memory) {
+            break;
+        }
+        shape[best] = grown[best];
+    }
+    cv_plan plan;
+    plan.region = p->region;
+    int64_t first[3];
+    lattice(p, shape, first, plan.counts);
+    plan.n_tasks = 1;
+    for (int d = 0; d < 3; d++) {
+        plan.task_shape[d] = shape[d];
+        plan.origin[d] = p->origin[d] + first[d] * shape[d];
+        plan.n_tasks *= (uint64_t)plan.counts[d];
+    }
+    *out = plan;
+    return CV_OK;
+}
+
+cv_bbox cv_plan_task_box(const cv_plan *p, uint64_t id)
+{
+    int64_t cell[3] = {(int64_t)(id % (uint64_t)p->counts[0]),
+                       (int64_t)(id / (uint64_t)p->counts[0] % (uint64_t)p->counts[1]),
+                       (int64_t)(id / ((uint64_t)p->counts[0] * (uint64_t)p->counts[1]))};
+    cv_bbox b;
+    for (int d = 0; d < 3; d++) {
+        b.min[d] = p->origin[d] + cell[d] * p->task_shape[d];
+        b.max[d] = b.min[d] + p->task_shape[d];
+    }
+    return cv_bbox_intersect(b, p->region);
+}
+
+size_t cv_plan_task_bytes(const cv_plan *p, const cv_plan_params *params)
+{
+    return (size_t)task_bytes(params, p->task_shape);
+}

@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * mpi_transfer.c: `cvmpi transfer`. Rank 0 creates the destination info from the source's
+ * when there is none; every rank computes the same plan (tasks aligned to both chunk grids, so
+ * no object is written twice and no source chunk is read twice); tasks are claimed from the
+ * scheduler, read, re-encoded by the volume layer and written; finished tasks go to the journal.
+ * Failures are collected and reported by rank 0 with box, rank and cause. */
+#include "cv_transfer.h"
+
+#include "cv_journal.h"
+#include "cv_plan.h"
+#include "cv_progress.h"
+#include "cv_sched.h"
+
+#include <inttypes.h>
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t terminated;
+
+static void on_sigterm(int sig)
+{
+    (void)sig;
+    terminated = 1;
+}
+
+void cv_mpi_install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigterm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+bool cv_mpi_terminated(void)
+{
+    return terminated != 0;
+}
+
+/* ---- destination info ------------------------------------------------------------------ */
+
+static cv_status derive_dst_info(const cv_info *src, int mip, const cv_transfer_params *p,
+                                 cv_info **out)
+{
+    cv_info *info;
+    CV_TRY(cv_info_copy(src, &info));
+    cv_scale *s = &info->scales[mip];
+    cv_status rc = CV_OK;
+    if (p->encoding && strcmp(p->encoding, s->encoding) != 0) {
+        char *enc = cv__strdup(p->encoding);
+        if (!enc) {
+            rc = CV_FAIL(CV_ERR_NOMEM, "transfer");
+        } else {
+            cv_free(s->encoding);
+            s->encoding = enc;
+            s->jpeg_quality = -1;
+            s->png_level = -1;
+            bool is_cseg = strcmp(enc, "compressed_segmentation") == 0;
+            for (int d = 0; d < 3; d++) {
+                s->cseg_block[d] = is_cseg ? (s->cseg_block[d] ? s->cseg_block[d] : 8) : 0;
+            }
+        }
+    }
+    if (p->chunk_size[0]) {
+        s->n_chunk_sizes = 1;
+        memcpy(s->chunk_sizes[0], p->chunk_size, sizeof s->chunk_sizes[0]);
+    }
+    /* Sharding is chosen explicitly for a destination, never inherited. */
+    cv_free(s->sharding_json);
+    s->sharding_json = NULL;
+    if (rc == CV_OK) {
+        rc = cv_info_validate(info);
+    }
+    if (rc != CV_OK) {
+        cv_info_free(info);
+        return rc;
+    }
+    *out = info;
+    return CV_OK;
+}
+
+static cv_status check_compatible(const cv_info *src, int src_mip, const cv_info *dst,
+                                  int dst_mip, const char *dst_url)
+{
+    const cv_scale *a = &src->scales[src_mip], *b = &dst->scales[dst_mip];
+    if (src->dtype != dst->dtype || src->num_channels != dst->num_channels) {
+        return CV_FAIL(CV_ERR_ARG, "transfer: %s holds %s x %" PRId64 ", the source %s x %" PRId64,
+                       dst_url, cv_dtype_name(dst->dtype), dst->num_channels,
+                       cv_dtype_name(src->dtype), src->num_channels);
+    }
+    if (memcmp(a->size, b->size, sizeof a->size) != 0 ||
+        memcmp(a->voxel_offset, b->voxel_offset, sizeof a->voxel_offset) != 0) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "transfer: the bounds of %s at this mip differ from the source's", dst_url);
+    }
+    return CV_OK;
+}
+
+/* Rank 0 creates (or checks) the destination; then every rank opens it. Collective. */
+static cv_status open_destination(const cv_transfer_params *p, cv_volume *src, int mip,
+                                  const cv_opts *o, cv_volume **out, int *dst_mip)
+{
+    cv_status rc = CV_OK;
+    const cv_info *si = cv_volume_info(src);
+    if (cv_mpi_rank() == 0) {
+        cv_volume *dst = NULL;
+        rc = cv_volume_open(p->dst, o, &dst);
+        if (rc == CV_ERR_NOTFOUND) {
+            cv_err_clear();
+            cv_info *info = NULL;
+            rc = derive_dst_info(si, mip, p, &info);
+            if (rc == CV_OK) {
+                rc = cv_volume_create(p->dst, info, false, o, &dst);
+            }
+            cv_info_free(info);
+        }
+        cv_volume_close(dst);
+    }
+    CV_TRY(cv_mpi_agree(rc));
+    cv_volume *dst = NULL;
+    rc = cv_volume_open(p->dst, o, &dst);
+    if (rc == CV_OK) {
+        /* The same resolution picks the same scale in the destination. */
+        rc = cv_info_find_mip(cv_volume_info(dst), si->scales[mip].resolution, dst_mip);
+        if (rc == CV_OK) {
+            rc = check_compatible(si, mip, cv_volume_info(dst), *dst_mip, cv_volume_url(dst));
+        }
+        if (rc == CV_OK && cv_volume_info(dst)->scales[*dst_mip].sharding_json) {
+            rc = CV_FAIL(CV_ERR_UNSUPPORTED,
+                         "transfer: %s is sharded at this mip; sharded destinations are not "
+                         "supported yet",
+                         cv_volume_url(dst));
+        }
+        if (rc != CV_OK) {
+            cv_volume_close(dst);
+            dst = NULL;
+        }
+    }
+    rc = cv_mpi_agree(rc);
+    if (rc != CV_OK) {
+        cv_volume_close(dst);
+        return rc;
+    }
+    *out = dst;
+    return CV_OK;
+}
+
+/* ---- failures -------------------------------------------------------------------------- */
+
+typedef struct failures {
+    cv_buf text; /* one line per failed task */
+    uint64_t count;
+} failures;
+
+static void note_failure(failures *f, uint64_t id, cv_bbox box)
+{
+    char b[160], line[1400];
+    cv_bbox_format(box, b, sizeof b);
+    int n = snprintf(line, sizeof line, "  task %" PRIu64 " box %s (rank %d): %s\n", id, b,
+                     cv_mpi_rank(), cv_err_last()->what);
+    f->count++;
+    if (f->count <= 100 && n > 0) {
+        cv__buf_append(&f->text, line, strlen(line));
+    }
+}
+
+/* Collect every rank's failure lines on rank 0 (collective). */
+static char *gather_failures(const failures *f, uint64_t *total)
+{
+    uint64_t count = f->count;
+    *total = count;
+    if (!cv_mpi_active()) {
+        return cv__strndup((const char *)f->text.data, f->text.len);
+    }
+    MPI_Allreduce(&count, total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    int size = cv_mpi_size(), len = (int)f->text.len;
+    int *lens = cv_calloc((size_t)size, sizeof *lens), *displs = cv_calloc((size_t)size, sizeof *displs);
+    MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    int sum = 0;
+    for (int r = 0; r < size && lens && displs; r++) {
+        displs[r] = sum;
+        sum += lens[r];
+    }
+    char *all = cv_calloc((size_t)sum + 1, 1);
+    MPI_Gatherv(f->text.data, len, MPI_CHAR, all, lens, displs, MPI_CHAR, 0, MPI_COMM_WORLD);
+    cv_free(lens);
+    cv_free(displs);
+    return all;
+}
+
+/* ---- the job --------------------------------------------------------------------------- */
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    }
+    return h;
+}
+
+typedef struct job {
+    const cv_transfer_params *p;
+    cv_volume *src, *dst;
+    int mip, dst_mip;
+    cv_plan plan;
+    cv_plan_params plan_params;
+    cv_journal *journal;
+    cv_sched *sched;
+    cv_progress progress;
+    failures fail;
+    uint64_t tasks_done, tasks_skipped, bytes;
+} job;
+
+static cv_status plan_job(job *j, const cv_info *di)
+{
+    const cv_transfer_params *p = j->p;
+    const cv_info *si = cv_volume_info(j->src);
+    cv_grid dgrid = cv_info_grid(di, j->dst_mip);
+    cv_bbox region = dgrid.bounds;
+    if (p->bbox_text) {
+        CV_TRY(cv_bbox_parse(p->bbox_text, &region));
+        /* Whole destination chunks only: CloudVolume/Igneous expand to the chunk grid. */
+        region = cv_grid_expand(&dgrid, region);
+        if (cv_bbox_is_empty(region)) {
+            return CV_FAIL(CV_ERR_BOUNDS, "transfer: --bbox %s lies outside the volume",
+                           p->bbox_text);
+        }
+    }
+    cv_plan_params *pp = &j->plan_params;
+    memset(pp, 0, sizeof *pp);
+    pp->region = region;
+    memcpy(pp->origin, dgrid.bounds.min, sizeof pp->origin);
+    memcpy(pp->align[0], si->scales[j->mip].chunk_sizes[0], sizeof pp->align[0]);
+    memcpy(pp->align[1], dgrid.chunk, sizeof pp->align[1]);
+    pp->bytes_per_voxel = cv_dtype_size(si->dtype) * (size_t)si->num_channels;
+    const char *source = "--memory";
+    pp->memory = p->memory ? p->memory : cv_mpi_default_memory(&source);
+    /* The task buffer, plus per-thread chunk buffers and encoder output. */
+    pp->overhead = 1.5;
+    cv_status rc = cv_plan_make(pp, &j->plan);
+    if (rc == CV_OK && cv_mpi_rank() == 0) {
+        CV_LOG(CV_LOG_INFO, "memory budget %.0f MB per rank (from %s)", (double)pp->memory / 1e6,
+               source);
+    }
+    return rc;
+}
+
+static void print_plan(const job *j)
+{
+    char region[160];
+    cv_bbox_format(j->plan.region, region, sizeof region);
+    printf("plan: %" PRIu64 " tasks of %" PRId64 "x%" PRId64 "x%" PRId64 " voxels (%" PRId64
+           "x%" PRId64 "x%" PRId64 " tasks) over %s at mip %d\n",
+           j->plan.n_tasks, j->plan.task_shape[0], j->plan.task_shape[1], j->plan.task_shape[2],
+           j->plan.counts[0], j->plan.counts[1], j->plan.counts[2], region, j->mip);
+    uint64_t task_bytes = (uint64_t)j->plan.task_shape[0] * (uint64_t)j->plan.task_shape[1] *
+                          (uint64_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;
+    printf("plan: %.1f MB of voxels in all, %.1f MB per task, expected peak %.1f MB per rank "
+           "(budget %.1f MB), %d rank%s\n",
+           (double)cv_bbox_voxels(j->plan.region) * (double)j->plan_params.bytes_per_voxel / 1e6,
+           (double)task_bytes / 1e6, (double)cv_plan_task_bytes(&j->plan, &j->plan_params) / 1e6,
+           (double)j->plan_params.memory / 1e6, cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
+}
+
+static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
+{
+    cv_bbox box = cv_plan_task_box(&j->plan, id);
+    if (j->p->skip_existing) {
+        uint64_t present = 0, total = 0;
+        CV_TRY(cv_volume_exists(j->dst, j->dst_mip, box, &present, &total));
+        if (present == total) {
+            j->tasks_skipped++;
+            return CV_OK;
+        }
+    }
+    size_t n = cv_volume_box_bytes(j->src, box);
+    if (n > cap) {
+        return CV_FAIL(CV_ERR_ARG, "task %" PRIu64 " needs %zu bytes, the buffer has %zu", id, n,
+                       cap);
+    }
+    CV_TRY(cv_volume_read(j->src, j->mip, box, buf, n));
+    CV_TRY(cv_volume_write(j->dst, j->dst_mip, box, buf, n));
+    j->bytes += n;
+    return CV_OK;
+}
+
+static cv_status work(job *j)
+{
+    size_t cap = (size_t)j->plan.task_shape[0] * (size_t)j->plan.task_shape[1] *
+                 (size_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;
+    uint8_t *buf = cv_malloc(cap);
+    if (!buf) {
+        return CV_FAIL(CV_ERR_NOMEM, "transfer: task buffer of %zu bytes", cap);
+    }
+    uint64_t id;
+    while (!cv_mpi_terminated() && cv_sched_next(j->sched, &id)) {
+        if (j->journal && cv_journal_is_done(j->journal, id)) {
+            j->tasks_skipped++;
+            cv_sched_done(j->sched);
+            continue;
+        }
+        cv_err_clear();
+        cv_status rc = run_task(j, id, buf, cap);
+        if (rc == CV_OK) {
+            rc = cv_journal_record(j->journal, id);
+        }
+        if (rc == CV_OK) {
+            j->tasks_done++;
+        } else {
+            note_failure(&j->fail, id, cv_plan_task_box(&j->plan, id));
+            CV_LOG(CV_LOG_ERROR, "task %" PRIu64 " failed: %s", id, cv_err_last()->what);
+            if (j->p->fail_fast) {
+                cv_sched_abort(j->sched);
+            }
+        }
+        cv_sched_done(j->sched);
+        if (cv_mpi_rank() == 0) {
+            cv_progress_update(&j->progress, cv_sched_finished(j->sched), false);
+        }
+    }
+    if (cv_mpi_terminated()) {
+        cv_sched_abort(j->sched);
+    }
+    cv_free(buf);
+    return CV_OK;
+}
+
+static void summarize(job *j, double seconds)
+{
+    uint64_t sums[3] = {j->tasks_done, j->tasks_skipped, j->bytes}, total[3];
+    memcpy(total, sums, sizeof total);
+    if (cv_mpi_active()) {
+        MPI_Reduce(sums, total, 3, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+    }
+    uint64_t n_failed;
+    char *text = gather_failures(&j->fail, &n_failed);
+    int terminated_any = cv_mpi_terminated(), t_all = terminated_any;
+    if (cv_mpi_active()) {
+        MPI_Allreduce(&terminated_any, &t_all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    }
+    if (cv_mpi_rank() == 0) {
+        cv_progress_update(&j->progress, total[0] + total[1] + n_failed, true);
+        cv_progress_finish(&j->progress);
+        printf("transfer: %" PRIu64 " tasks written, %" PRIu64 " skipped, %" PRIu64
+               " failed of %" PRIu64 "; %.1f MB in %.1f s (%.1f MB/s) on %d rank%s\n",
+               total[0], total[1], n_failed, j->plan.n_tasks, (double)total[2] / 1e6, seconds,
+               seconds > 0 ? (double)total[2] / 1e6 / seconds : 0, cv_mpi_size(),
+               cv_mpi_size() == 1 ? "" : "s");
+        if (n_failed) {
+            fprintf(stderr, "cvmpi: transfer: %" PRIu64 " task%s failed:\n%s", n_failed,
+                    n_failed == 1 ? "" : "s", text ? text : "");
+            if (n_failed > 100) {
+                fprintf(stderr, "  (only the first 100 per rank are listed)\n");
+            }
+        }
+    }
+    cv_free(text);
+    if (t_all) {
+        CV_FAIL(CV_ERR_IO, "transfer interrupted: %" PRIu64 " of %" PRIu64
+                           " tasks done; run the same command with --resume to finish",
+                total[0] + total[1], j->plan.n_tasks);
+    } else if (n_failed) {
+        CV_FAIL(CV_ERR_IO, "transfer: %" PRIu64 " of %" PRIu64
+                           " tasks failed (listed above); fix the cause and rerun with --resume",
+                n_failed, j->plan.n_tasks);
+    }
+}
+
+cv_status cv_mpi_transfer(const cv_transfer_params *p)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    j.p = p;
+    cv__buf_init(&j.fail.text, 0);
+    cv_opts so = cv_opts_default(), dopt = cv_opts_default();
+    so.fill_missing = p->fill_missing;
+    so.threads = dopt.threads = p->threads > 0 ? p->threads : 4;
+    dopt.compress = p->compress;
+    dopt.delete_black_uploads = p->delete_black;
+    dopt.fill_missing = true; /* partial chunks at region edges never happen: tasks align */
+
+    cv_status rc = cv_volume_open(p->src, &so, &j.src);
+    if (rc == CV_OK && p->mip_text) {
+        /* An index or a resolution, as --mip elsewhere. */
+        char *end;
+        long m = strtol(p->mip_text, &end, 10);
+        if (*end == '\0' && end != p->mip_text) {
+            j.mip = (int)m;
+            if (m < 0 || m >= cv_volume_info(j.src)->n_scales) {
+                rc = CV_FAIL(CV_ERR_ARG, "transfer: no mip %ld in %s", m, p->src);
+            }
+        } else {
+            double res[3];
+            if (sscanf(p->mip_text, "%lf,%lf,%lf", &res[0], &res[1], &res[2]) != 3) {
+                rc = CV_FAIL(CV_ERR_ARG, "transfer: bad --mip `%s'", p->mip_text);
+            } else {
+                rc = cv_info_find_mip(cv_volume_info(j.src), res, &j.mip);
+            }
+        }
+    }
+    rc = cv_mpi_agree(rc);
+    if (rc == CV_OK && p->dry_run) {
+        /* Plan against the destination as it is, or as it would be created; write nothing. */
+        cv_volume *dst = NULL;
+        cv_info *derived = NULL;
+        rc = cv_volume_open(p->dst, &dopt, &dst);
+        if (rc == CV_OK) {
+            rc = cv_info_find_mip(cv_volume_info(dst),
+                                  cv_volume_info(j.src)->scales[j.mip].resolution, &j.dst_mip);
+        } else if (rc == CV_ERR_NOTFOUND) {
+            cv_err_clear();
+            j.dst_mip = j.mip;
+            rc = derive_dst_info(cv_volume_info(j.src), j.mip, p, &derived);
+        }
+        if (rc == CV_OK) {
+            rc = plan_job(&j, dst ? cv_volume_info(dst) : derived);
+        }
+        rc = cv_mpi_agree(rc);
+        if (rc == CV_OK && cv_mpi_rank() == 0) {
+            print_plan(&j);
+        }
+        cv_info_free(derived);
+        cv_volume_close(dst);
+        cv_volume_close(j.src);
+        cv__buf_fini(&j.fail.text);
+        return rc;
+    }
+    if (rc == CV_OK) {
+        rc = open_destination(p, j.src, j.mip, &dopt, &j.dst, &j.dst_mip);
+    }
+    if (rc == CV_OK) {
+        rc = cv_mpi_agree(plan_job(&j, cv_volume_info(j.dst)));
+    }
+    char signature[512];
+    char dir[4096];
+    if (rc == CV_OK) {
+        char region[160];
+        cv_bbox_format(j.plan.region, region, sizeof region);
+        snprintf(signature, sizeof signature,
+                 "transfer src=%s dst=%s mip=%d region=%s task=%" PRId64 ",%" PRId64 ",%" PRId64,
+                 cv_volume_url(j.src), cv_volume_url(j.dst), j.mip, region, j.plan.task_shape[0],
+                 j.plan.task_shape[1], j.plan.task_shape[2]);
+        if (p->journal_dir) {
+            snprintf(dir, sizeof dir, "%s", p->journal_dir);
+        } else {
+            snprintf(dir, sizeof dir, ".cvmpi-journal/%016" PRIx64, fnv1a(signature));
+        }
+        if (cv_mpi_rank() == 0 && !p->resume) {
+            cv_journal_remove(dir);
+        }
+        if (cv_mpi_active()) {
+            MPI_Barrier(MPI_COMM_WORLD);
+        }
+        rc = cv_mpi_agree(cv_journal_open(dir, signature, cv_mpi_rank(), p->resume,
+                                          j.plan.n_tasks, &j.journal));
+    }
+    if (rc == CV_OK) {
+        rc = cv_mpi_agree(cv_sched_open(j.plan.n_tasks, p->is_static, &j.sched));
+    }
+    if (rc == CV_OK) {
+        uint64_t full = (uint64_t)j.plan.task_shape[0] * (uint64_t)j.plan.task_shape[1] *
+                        (uint64_t)j.plan.task_shape[2] * j.plan_params.bytes_per_voxel;
+        cv_progress_init(&j.progress, "transfer", j.plan.n_tasks, full,
+                         cv_mpi_rank() == 0 && cv__log_level() >= CV_LOG_WARN);
+        if (cv_mpi_rank() == 0 && p->resume) {
+            CV_LOG(CV_LOG_INFO, "resuming: %" PRIu64 " of %" PRIu64 " tasks already done",
+                   cv_journal_count_done(j.journal), j.plan.n_tasks);
+        }
+        double t0 = cv_now();
+        work(&j);
+        if (cv_mpi_active()) {
+            MPI_Barrier(MPI_COMM_WORLD);
+        }
+        cv_err_clear();
+        summarize(&j, cv_now() - t0);
+        rc = cv_mpi_agree(cv_err_last()->code);
+    }
+    cv_sched_close(j.sched);
+    cv_journal_close(j.journal);
+    cv_volume_close(j.src);
+    cv_volume_close(j.dst);
+    cv__buf_fini(&j.fail.text);
+    return rc;
+}
