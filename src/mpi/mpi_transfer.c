@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static volatile sig_atomic_t terminated;
 
@@ -297,8 +298,15 @@ static cv_status work(job *j)
     if (!buf) {
         return CV_FAIL(CV_ERR_NOMEM, "transfer: task buffer of %zu bytes", cap);
     }
+    /* Tests slow tasks down to interrupt a job mid-way. */
+    const char *delay = getenv("CVMPI_TEST_TASK_DELAY_MS");
+    long delay_ms = delay ? strtol(delay, NULL, 10) : 0;
     uint64_t id;
     while (!cv_mpi_terminated() && cv_sched_next(j->sched, &id)) {
+        if (delay_ms > 0) {
+            struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
         if (j->journal && cv_journal_is_done(j->journal, id)) {
             j->tasks_skipped++;
             cv_sched_done(j->sched);

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# A corrupt source chunk: the job reports that task's box and the chunk key, the other tasks
+# complete, and the exit code is non-zero. --fail-fast stops early. Usage errors exit 2.
+source "$(dirname "$0")/lib.sh"
+make_source src uint8 128,128,32 0,0,0 32,32,32
+printf 'garbage' > src/4_4_40/64-96_32-64_0-32.gz
+set +e
+run_np 2 transfer src out --memory 64K > log 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat log; fail "exit $rc, want 1"; }
+grep -q "1 task failed" log || { cat log; fail "failure count"; }
+grep -q "box 64,32,0,96,64,32" log || { cat log; fail "failed box not named"; }
+grep -q "4_4_40/64-96_32-64_0-32" log || { cat log; fail "chunk key not named"; }
+# every other chunk was written
+[ "$(ls out/4_4_40 | wc -l)" = 15 ] || fail "want 15 chunks written, have $(ls out/4_4_40 | wc -l)"
+# dry run writes nothing
+run_np 1 transfer src dry --dry-run > log 2>&1 || fail "dry run"
+[ ! -e dry ] || fail "dry run created the destination"
+grep -q "^plan: " log || fail "dry run printed no plan"
+# usage
+set +e
+"$CVMPI" transfer src > /dev/null 2>&1; [ $? = 2 ] || fail "missing DST is not a usage error"
+"$CVMPI" transfer src x --memory lots > /dev/null 2>&1; [ $? = 2 ] || fail "bad --memory"
+set -e
+echo "transfer_errors: ok"
