@@ -14,7 +14,18 @@ static const cli_cmd commands[] = {
     {"exists", cmd_exists, "count the chunks of a box that exist", false},
     {"delete", cmd_delete, "delete the chunks of a chunk-aligned box", false},
     {"transfer", cmd_transfer, "copy/re-encode a layer across MPI ranks", true},
+    {"run", cmd_run, "run a job described in a JSON file (jobs/*.json)", true},
 };
+
+const cli_cmd *cli_find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
 
 static int usage(FILE *out)
 {
@@ -57,12 +68,7 @@ int main(int argc, char **argv)
     if (first >= argc) {
         return usage(stderr);
     }
-    const cli_cmd *cmd = NULL;
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (strcmp(commands[i].name, argv[first]) == 0) {
-            cmd = &commands[i];
-        }
-    }
+    const cli_cmd *cmd = cli_find_command(argv[first]);
     if (!cmd) {
         fprintf(stderr, "cvmpi: unknown command `%s'\n", argv[first]);
         return usage(stderr);

@@ -26,6 +26,10 @@ int cmd_write(int argc, char **argv);
 int cmd_exists(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_transfer(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+/* The command table entry named `name`, or NULL. */
+const cli_cmd *cli_find_command(const char *name);
 
 /* Print "cvmpi: <last error>" and return CLI_FAIL. */
 int cli_fail(void);
