@@ -10,4 +10,7 @@ apt_install cmake make gcc clang libclang-rt-14-dev pkg-config ca-certificates \
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
   libcurl4-openssl-dev libssl-dev zlib1g-dev libdeflate-dev libbrotli-dev \
   libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libpng-dev libcjson-dev libcmocka-dev \
+  libfpzip-dev \
   python3 python3-numpy
+# a one-node Slurm for the srun tests
+apt_install slurmctld slurmd slurm-client munge
