@@ -207,6 +207,8 @@ CV_EXPORT cv_status cv_info_add_scale(cv_info *info, const int64_t factor[3],
 CV_EXPORT cv_status cv_info_remove_scale(cv_info *info, int mip);
 /* Mip whose resolution equals `res` exactly; CV_ERR_ARG listing the resolutions if none. */
 CV_EXPORT cv_status cv_info_find_mip(const cv_info *info, const double res[3], int *mip);
+/* A mip from text: an index ("2") or a resolution ("8,8,40"). */
+CV_EXPORT cv_status cv_info_select_mip(const cv_info *info, const char *text, int *mip);
 /* The chunk grid of scale `mip` (chunk_sizes[0]). */
 CV_EXPORT cv_grid cv_info_grid(const cv_info *info, int mip);
 CV_EXPORT cv_bbox cv_info_bounds(const cv_info *info, int mip);

@@ -98,11 +98,11 @@ static cv_status collect_extra(const cJSON *obj, const char *const *known, char 
     }
     *extra_json = NULL;
     if (extra) {
-        *extra_json = cJSON_PrintUnformatted(extra);
+        /* Python's formatting keeps floats such as 1.0 typed as floats. */
+        size_t len;
+        cv_status rc = cv__json_dump_py(extra, extra_json, &len);
         cJSON_Delete(extra);
-        if (!*extra_json) {
-            return CV_FAIL(CV_ERR_NOMEM, "info extra members");
-        }
+        return rc;
     }
     return CV_OK;
 }
@@ -280,14 +280,14 @@ static cv_status parse_scale(const cJSON *js, int i, const char *what, cv_scale 
         if (!cv__json_is_int(v)) {
             return bad(what, FIELD("jpeg_quality"), "must be an integer");
         }
-        s->jpeg_quality = (int)fmax(-2, fmin(1000, v->valuedouble));
+        s->jpeg_quality = v->valuedouble < 0 ? -2 : (int)fmin(1000, v->valuedouble);
     }
     v = cJSON_GetObjectItemCaseSensitive(js, "png_level");
     if (v) {
         if (!cv__json_is_int(v)) {
             return bad(what, FIELD("png_level"), "must be an integer");
         }
-        s->png_level = (int)fmax(-2, fmin(1000, v->valuedouble));
+        s->png_level = v->valuedouble < 0 ? -2 : (int)fmin(1000, v->valuedouble);
     }
     v = cJSON_GetObjectItemCaseSensitive(js, "hidden");
     if (v) {
@@ -356,6 +356,12 @@ static cv_status parse_root(const cJSON *root, const char *what, cv_info *info)
     for (const cJSON *c = v->child; c; c = c->next, i++) {
         info->n_scales = i + 1; /* so cv_info_free() releases a half-parsed scale */
         CV_TRY(parse_scale(c, i, what, &info->scales[i]));
+        const cJSON *res = cJSON_GetObjectItemCaseSensitive(c, "resolution");
+        for (const cJSON *r = res->child; r; r = r->next) {
+            if (r->type & CV_JSON_FLOAT) { /* "8.0": Python keeps it a float */
+                info->resolution_is_float = true;
+            }
+        }
         for (int d = 0; d < 3; d++) {
             if (has_decimals(info->scales[i].resolution[d])) {
                 info->resolution_is_float = true;
@@ -591,6 +597,9 @@ static void merge_extra(cJSON *dst, const char *extra_json)
         return;
     }
     cJSON *extra = cJSON_Parse(extra_json);
+    if (extra) {
+        cv__json_mark_floats(extra, extra_json, strlen(extra_json));
+    }
     for (cJSON *c = extra ? extra->child : NULL; c; c = c->next) {
         if (!cJSON_GetObjectItemCaseSensitive(dst, c->string)) {
             cJSON_AddItemToObject(dst, c->string, cJSON_Duplicate(c, 1));

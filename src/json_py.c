@@ -19,8 +19,87 @@ bool cv__json_is_int(const cJSON *v)
     return isfinite(d) && d == floor(d) && fabs(d) <= 9007199254740992.0;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, at
+ * most U+10FFFF), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *p, size_t avail)
+{
+    unsigned char c = p[0];
+    if (c < 0x80) {
+        return 1;
+    }
+    size_t n = c >= 0xC2 && c <= 0xDF   ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
+    if (n == 0 || n > avail) {
+        return 0;
+    }
+    /* The second byte's range is narrower after E0, ED, F0 and F4. */
+    unsigned char lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    unsigned char hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    if (p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+    for (size_t i = 2; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+/* Skip to the next number token outside strings and past it; true if it is written as a
+ * float ("8.0", "1e3"). */
+static bool next_number_is_float(const char **pos, const char *end)
+{
+    const char *p = *pos;
+    while (p < end && *p != '-' && !(*p >= '0' && *p <= '9')) {
+        if (*p == '"') {
+            for (p++; p < end && *p != '"'; p++) {
+                p += *p == '\\' ? 1 : 0;
+            }
+        }
+        p++;
+    }
+    bool is_float = false;
+    for (; p < end && *p && strchr("+-0123456789.eE", *p); p++) {
+        is_float = is_float || *p == '.' || *p == 'e' || *p == 'E';
+    }
+    *pos = p;
+    return is_float;
+}
+
+/* Flag the numbers written as floats with CV_JSON_FLOAT. cJSON keeps members in document
+ * order, so the numbers of a pre-order walk meet the number tokens of the text in order. */
+static void mark_floats(cJSON *v, const char **pos, const char *end)
+{
+    for (; v; v = v->next) {
+        if (cJSON_IsNumber(v) && next_number_is_float(pos, end)) {
+            v->type |= CV_JSON_FLOAT;
+        } else if (v->child) {
+            mark_floats(v->child, pos, end);
+        }
+    }
+}
+
+void cv__json_mark_floats(cJSON *root, const char *text, size_t len)
+{
+    mark_floats(root, &text, text + len);
+}
+
 cv_status cv__json_parse(const char *text, size_t len, const char *what, cJSON **out)
 {
+    /* Python decodes JSON files as strict UTF-8 and rejects anything else. Accepting it would
+     * also break byte-identical rewrites: keys are sorted by their bytes, and invalid bytes
+     * are written back as U+FFFD, which sorts elsewhere. */
+    const unsigned char *u = (const unsigned char *)text;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_len(u + i, len - i);
+        if (n == 0) {
+            return CV_FAIL(CV_ERR_CORRUPT, "parse `%s': invalid UTF-8 at byte %zu", what, i);
+        }
+        i += n;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) {
@@ -35,6 +114,7 @@ cv_status cv__json_parse(const char *text, size_t len, const char *what, cJSON *
                            what, (size_t)(p - text));
         }
     }
+    cv__json_mark_floats(root, text, end ? (size_t)(end - text) : len);
     *out = root;
     return CV_OK;
 }
@@ -217,7 +297,7 @@ static cv_status dump(cv_buf *b, const cJSON *v, int depth)
         return put_json_string(b, v->valuestring);
     }
     if (cJSON_IsNumber(v)) {
-        if (cv__json_is_int(v)) {
+        if (cv__json_is_int(v) && !(v->type & CV_JSON_FLOAT)) {
             snprintf(num, sizeof num, "%" PRId64, (int64_t)v->valuedouble);
         } else {
             cv_format_pyfloat(v->valuedouble, num, sizeof num);

@@ -28,13 +28,27 @@ size_t cv_npy_format_header(cv_dtype t, const int64_t shape[4], char *buf, size_
     if (!descr) {
         return 0;
     }
+    /* As np.save: an array that is also C-contiguous (at most one axis longer than 1, or
+     * empty) is marked C order, which describes the same bytes. */
+    int long_axes = 0;
+    bool empty = false;
+    for (int d = 0; d < 4; d++) {
+        long_axes += shape[d] > 1;
+        empty = empty || shape[d] == 0;
+    }
+    bool fortran = long_axes > 1 && !empty;
     char dict[256];
     int n = snprintf(dict, sizeof dict,
-                     "{'descr': '%s', 'fortran_order': True, 'shape': (%" PRId64 ", %" PRId64
+                     "{'descr': '%s', 'fortran_order': %s, 'shape': (%" PRId64 ", %" PRId64
                      ", %" PRId64 ", %" PRId64 "), }",
-                     descr, shape[0], shape[1], shape[2], shape[3]);
+                     descr, fortran ? "True" : "False", shape[0], shape[1], shape[2], shape[3]);
+    /* numpy (>= 1.23) leaves room for the growth axis (the last in Fortran order, else the
+     * first) to reach 21 digits, so the header can be rewritten in place. */
+    char digits[24];
+    int g = snprintf(digits, sizeof digits, "%" PRId64, shape[fortran ? 3 : 0]);
+    size_t spare = g < 21 ? (size_t)(21 - g) : 0;
     /* magic(6) + version(2) + length(2) + dict + padding + '\n', a multiple of 64 */
-    size_t total = 10 + (size_t)n + 1;
+    size_t total = 10 + (size_t)n + spare + 1;
     total = (total + 63) / 64 * 64;
     if (n < 0 || total > cap || total - 10 > 65535) {
         return 0;
@@ -164,6 +178,9 @@ void cv_npy_to_xyzc(const cv_npy *h, const uint8_t *data, uint8_t *out)
     size_t elem = cv_dtype_size(h->dtype);
     size_t X = (size_t)h->shape[0], Y = (size_t)h->shape[1], Z = (size_t)h->shape[2],
            C = (size_t)h->shape[3];
+    if (X == 0 || Y == 0 || Z == 0 || C == 0) {
+        return; /* empty: the loops below would still walk the other, maybe huge, axes */
+    }
     if (h->fortran_order) {
         memcpy(out, data, X * Y * Z * C * elem);
         return;

@@ -57,6 +57,14 @@ static cv_status push(char ***list, int *n, char *s)
     return CV_OK;
 }
 
+/* JSON text of `v` that keeps float typing (1.0 stays 1.0); NULL if out of memory. */
+static char *to_text(const cJSON *v)
+{
+    char *text = NULL;
+    size_t len;
+    return cv__json_dump_py(v, &text, &len) == CV_OK ? text : NULL;
+}
+
 static cv_status unique_strings(const cJSON *arr, const char *what, const char *field,
                                 char ***list, int *n)
 {
@@ -105,7 +113,7 @@ static cv_status parse_into(const cJSON *root, const char *what, cv_provenance *
         return CV_FAIL(CV_ERR_CORRUPT, "provenance `%s': processing: must be a list", what);
     }
     for (const cJSON *c = proc ? proc->child : NULL; c; c = c->next) {
-        CV_TRY(push(&p->processing_json, &p->n_processing, cJSON_PrintUnformatted(c)));
+        CV_TRY(push(&p->processing_json, &p->n_processing, to_text(c)));
     }
     return CV_OK;
 }
@@ -138,7 +146,11 @@ cv_status cv_provenance_to_json(const cv_provenance *p, char **out, size_t *len)
     }
     cJSON *proc = cJSON_AddArrayToObject(o, "processing");
     for (int i = 0; proc && i < p->n_processing; i++) {
-        cJSON_AddItemToArray(proc, cJSON_Parse(p->processing_json[i]));
+        cJSON *entry = cJSON_Parse(p->processing_json[i]);
+        if (entry) {
+            cv__json_mark_floats(entry, p->processing_json[i], strlen(p->processing_json[i]));
+            cJSON_AddItemToArray(proc, entry);
+        }
     }
     cJSON *sources = cJSON_AddArrayToObject(o, "sources");
     for (int i = 0; sources && i < p->n_sources; i++) {
@@ -155,6 +167,7 @@ cv_status cv_provenance_add_processing(cv_provenance *p, const char *method_json
     if (!method) {
         return CV_FAIL(CV_ERR_ARG, "provenance: method is not valid JSON");
     }
+    cv__json_mark_floats(method, method_json, strlen(method_json));
     char date[64];
     time_t now = time(NULL);
     struct tm tm;
@@ -164,7 +177,7 @@ cv_status cv_provenance_add_processing(cv_provenance *p, const char *method_json
     cJSON_AddStringToObject(entry, "by", by ? by : "");
     cJSON_AddStringToObject(entry, "date", date);
     cJSON_AddItemToObject(entry, "method", method);
-    char *text = cJSON_PrintUnformatted(entry);
+    char *text = to_text(entry);
     cJSON_Delete(entry);
     return push(&p->processing_json, &p->n_processing, text);
 }

@@ -3,6 +3,10 @@
  * whole-file input/output with atomic replacement of the output file. */
 #include "cli.h"
 
+#include "../mpi/cv_mpi.h"
+
+#include <ctype.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -11,6 +15,9 @@
 
 int cli_fail(void)
 {
+    if (cv_mpi_rank() != 0) {
+        return CLI_FAIL; /* ranks agree on errors; rank 0 prints */
+    }
     const cv_err *e = cv_err_last();
     fprintf(stderr, "cvmpi: %s\n", e->what[0] ? e->what : cv_strerror(e->code));
     return CLI_FAIL;
@@ -23,7 +30,9 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "cvmpi %s: %s\nTry 'cvmpi %s --help'.\n", cmd, msg, cmd);
+    if (cv_mpi_rank() == 0) { /* every rank parses the same options */
+        fprintf(stderr, "cvmpi %s: %s\nTry 'cvmpi %s --help'.\n", cmd, msg, cmd);
+    }
     return CLI_USAGE;
 }
 
@@ -73,6 +82,44 @@ bool cli_parse_double(const char *s, double *out)
     return true;
 }
 
+bool cli_parse_bytes(const char *s, size_t *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v <= 0) {
+        return false;
+    }
+    double mult = 1;
+    switch (toupper((unsigned char)*end)) {
+    case 'K':
+        mult = 1024.0;
+        end++;
+        break;
+    case 'M':
+        mult = 1024.0 * 1024;
+        end++;
+        break;
+    case 'G':
+        mult = 1024.0 * 1024 * 1024;
+        end++;
+        break;
+    case 'T':
+        mult = 1024.0 * 1024 * 1024 * 1024;
+        end++;
+        break;
+    default:
+        break;
+    }
+    if (*end == 'B' || *end == 'b') {
+        end++;
+    }
+    if (*end) {
+        return false;
+    }
+    *out = (size_t)(v * mult);
+    return true;
+}
+
 bool cli_parse_i64x3(const char *s, int64_t out[3])
 {
     const char *p = s;
@@ -109,25 +156,6 @@ bool cli_parse_f64x3(const char *s, double out[3], bool *has_point)
         p = end + 1;
     }
     return true;
-}
-
-cv_status cli_select_mip(const cv_info *info, const char *text, int *mip)
-{
-    int64_t idx;
-    if (cli_parse_i64(text, &idx)) {
-        if (idx < 0 || idx >= info->n_scales) {
-            return CV_FAIL(CV_ERR_ARG, "no mip %s (the layer has mips 0..%d)", text,
-                           info->n_scales - 1);
-        }
-        *mip = (int)idx;
-        return CV_OK;
-    }
-    double res[3];
-    bool point;
-    if (!cli_parse_f64x3(text, res, &point)) {
-        return CV_FAIL(CV_ERR_ARG, "bad --mip `%s': want an index or a resolution X,Y,Z", text);
-    }
-    return cv_info_find_mip(info, res, mip);
 }
 
 bool cli_parse_compress(const char *s, const char **out)
@@ -294,7 +322,7 @@ cv_status cli_open_volume(const char *path, const cli_volume_args *a, cv_volume 
     cv_status rc = CV_OK;
     *mip = 0;
     if (a->mip_text) {
-        rc = cli_select_mip(cv_volume_info(v), a->mip_text, mip);
+        rc = cv_info_select_mip(cv_volume_info(v), a->mip_text, mip);
     }
     cv_bbox req = rc == CV_OK ? cv_info_bounds(cv_volume_info(v), *mip) : *box;
     if (rc == CV_OK && a->bbox_text) {

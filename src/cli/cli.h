@@ -27,6 +27,7 @@ int cmd_exists(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_transfer(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 /* The command table entry named `name`, or NULL. */
 const cli_cmd *cli_find_command(const char *name);
@@ -44,10 +45,10 @@ int cli_help(const char *text);
 bool cli_parse_i64(const char *s, int64_t *out);
 bool cli_parse_double(const char *s, double *out);
 bool cli_parse_i64x3(const char *s, int64_t out[3]);
+/* "2G", "512M", "64K", "1000000" (binary multiples; an optional trailing B). */
+bool cli_parse_bytes(const char *s, size_t *out);
 /* "4,4,40" or "4.5,4.5,40": *has_point tells whether any component had a decimal point. */
 bool cli_parse_f64x3(const char *s, double out[3], bool *has_point);
-/* --mip: an index ("2") or a resolution ("8,8,40"). */
-cv_status cli_select_mip(const cv_info *info, const char *text, int *mip);
 /* --compress: gzip|br|none; NULL means CloudVolume's default. */
 bool cli_parse_compress(const char *s, const char **out);
 

@@ -5,8 +5,6 @@
 
 #include "../mpi/cv_transfer.h"
 
-#include <ctype.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const char help[] =
@@ -32,44 +30,6 @@ static const char help[] =
     "  --resume         skip tasks a previous run of the same job finished\n"
     "  --fail-fast      stop every rank at the first failed task\n"
     "  --dry-run        print the plan (tasks, task shape, bytes, memory) and stop\n";
-
-static bool parse_bytes(const char *s, size_t *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v <= 0) {
-        return false;
-    }
-    double mult = 1;
-    switch (toupper((unsigned char)*end)) {
-    case 'K':
-        mult = 1024.0;
-        end++;
-        break;
-    case 'M':
-        mult = 1024.0 * 1024;
-        end++;
-        break;
-    case 'G':
-        mult = 1024.0 * 1024 * 1024;
-        end++;
-        break;
-    case 'T':
-        mult = 1024.0 * 1024 * 1024 * 1024;
-        end++;
-        break;
-    default:
-        break;
-    }
-    if (*end == 'B' || *end == 'b') {
-        end++;
-    }
-    if (*end) {
-        return false;
-    }
-    *out = (size_t)(v * mult);
-    return true;
-}
 
 int cmd_transfer(int argc, char **argv)
 {
@@ -128,7 +88,7 @@ int cmd_transfer(int argc, char **argv)
             p.skip_existing = true;
             break;
         case 'M':
-            if (!parse_bytes(optarg, &p.memory)) {
+            if (!cli_parse_bytes(optarg, &p.memory)) {
                 return cli_usage(argv[0], "bad --memory `%s': want e.g. 2G, 512M, 1000000",
                                  optarg);
             }
@@ -171,8 +131,7 @@ int cmd_transfer(int argc, char **argv)
     cv_mpi_install_signal_handlers();
     cv_status rc = cv_mpi_transfer(&p);
     if (rc != CV_OK) {
-        /* Ranks agreed on the error; one line from rank 0. */
-        return cv_mpi_rank() == 0 ? cli_fail() : CLI_FAIL;
+        return cli_fail(); /* ranks agreed on the error; rank 0 prints it */
     }
     return CLI_OK;
 }

@@ -77,6 +77,21 @@ static cv_status absolute_file_path(const char *path, cv_cloudpath *p)
     return CV_OK;
 }
 
+/* The '|' starting a "|format:" tail that ends s[0, n), or NULL. "|:" names no format. */
+static char *format_tail(char *s, size_t n)
+{
+    if (n < 3 || s[n - 1] != ':') {
+        return NULL;
+    }
+    char *bar = NULL;
+    for (size_t i = 0; i + 2 < n; i++) {
+        if (s[i] == '|') {
+            bar = s + i;
+        }
+    }
+    return bar && !memchr(bar + 1, '|', (size_t)(s + n - bar - 1)) ? bar : NULL;
+}
+
 cv_status cv__cloudpath_parse(const char *text, cv_cloudpath *out)
 {
     cv_cloudpath p;
@@ -91,14 +106,26 @@ cv_status cv__cloudpath_parse(const char *text, cv_cloudpath *out)
         return CV_FAIL(CV_ERR_ARG, "bad cloud path: empty");
     }
     /* Neuroglancer-style "|format:" tail. */
-    char *bar = strrchr(work, '|');
-    if (bar && bar[1] && cv__str_ends_with(bar, ":")) {
+    char *bar = format_tail(work, strlen(work));
+    if (bar) {
         size_t n = strlen(bar + 1) - 1;
         if (!(n == strlen("neuroglancer-precomputed") &&
               strncmp(bar + 1, "neuroglancer-precomputed", n) == 0)) {
             snprintf(p.format, sizeof p.format, "%.*s", (int)n, bar + 1);
         }
         *bar = '\0';
+    }
+    /* What is left must not end in a tail, not even behind the trailing slashes trimmed
+     * below: the normalised URL ends there, and parsing it again would take a format. */
+    size_t left = strlen(work);
+    while (left > 0 && work[left - 1] == '/') {
+        left--;
+    }
+    if (format_tail(work, left)) {
+        cv_free(work);
+        return CV_FAIL(CV_ERR_ARG, "bad cloud path `%s': a \"|format:\" tail must come once, "
+                                   "at the very end",
+                       text);
     }
     const char *rest = work;
     const char *sep = strstr(rest, "://");

@@ -376,7 +376,7 @@ cv_status cv_store_list(cv_store *s, const char *prefix,
         }
     }
     cv_status rc = s->ops->list(s, norm, collect, &l);
-    if (rc == CV_OK) {
+    if (rc == CV_OK && l.n > 1) { /* l.names is NULL when nothing was listed */
         qsort(l.names, l.n, sizeof *l.names, cmp_str);
     }
     for (size_t i = 0; rc == CV_OK && i < l.n; i++) {

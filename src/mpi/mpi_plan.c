@@ -60,7 +60,7 @@ cv_status cv_plan_make(const cv_plan_params *p, cv_plan *out)
     if (task_bytes(p, unit) > (double)p->memory) {
         return CV_FAIL(CV_ERR_ARG,
                        "plan: one aligned task of %" PRId64 "x%" PRId64 "x%" PRId64
-                       " voxels needs about %.0f MB, more than the %.0f MB memory budget "
+                       " voxels needs about %.2f MB, more than the %.2f MB memory budget "
                        "(raise --memory)",
                        unit[0], unit[1], unit[2], task_bytes(p, unit) / 1e6,
                        (double)p->memory / 1e6);

@@ -6,6 +6,7 @@
  * Failures are collected and reported by rank 0 with box, rank and cause. */
 #include "cv_transfer.h"
 
+#include "cv_failures.h"
 #include "cv_journal.h"
 #include "cv_plan.h"
 #include "cv_progress.h"
@@ -150,49 +151,6 @@ static cv_status open_destination(const cv_transfer_params *p, cv_volume *src, i
     return CV_OK;
 }
 
-/* ---- failures -------------------------------------------------------------------------- */
-
-typedef struct failures {
-    cv_buf text; /* one line per failed task */
-    uint64_t count;
-} failures;
-
-static void note_failure(failures *f, uint64_t id, cv_bbox box)
-{
-    char b[160], line[1400];
-    cv_bbox_format(box, b, sizeof b);
-    int n = snprintf(line, sizeof line, "  task %" PRIu64 " box %s (rank %d): %s\n", id, b,
-                     cv_mpi_rank(), cv_err_last()->what);
-    f->count++;
-    if (f->count <= 100 && n > 0) {
-        cv__buf_append(&f->text, line, strlen(line));
-    }
-}
-
-/* Collect every rank's failure lines on rank 0 (collective). */
-static char *gather_failures(const failures *f, uint64_t *total)
-{
-    uint64_t count = f->count;
-    *total = count;
-    if (!cv_mpi_active()) {
-        return cv__strndup((const char *)f->text.data, f->text.len);
-    }
-    MPI_Allreduce(&count, total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
-    int size = cv_mpi_size(), len = (int)f->text.len;
-    int *lens = cv_calloc((size_t)size, sizeof *lens), *displs = cv_calloc((size_t)size, sizeof *displs);
-    MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    int sum = 0;
-    for (int r = 0; r < size && lens && displs; r++) {
-        displs[r] = sum;
-        sum += lens[r];
-    }
-    char *all = cv_calloc((size_t)sum + 1, 1);
-    MPI_Gatherv(f->text.data, len, MPI_CHAR, all, lens, displs, MPI_CHAR, 0, MPI_COMM_WORLD);
-    cv_free(lens);
-    cv_free(displs);
-    return all;
-}
-
 /* ---- the job --------------------------------------------------------------------------- */
 
 static uint64_t fnv1a(const char *s)
@@ -213,7 +171,7 @@ typedef struct job {
     cv_journal *journal;
     cv_sched *sched;
     cv_progress progress;
-    failures fail;
+    cv_failures fail;
     uint64_t tasks_done, tasks_skipped, bytes;
 } job;
 
@@ -320,7 +278,7 @@ static cv_status work(job *j)
         if (rc == CV_OK) {
             j->tasks_done++;
         } else {
-            note_failure(&j->fail, id, cv_plan_task_box(&j->plan, id));
+            cv_failures_note(&j->fail, id, cv_plan_task_box(&j->plan, id), cv_err_last()->what);
             CV_LOG(CV_LOG_ERROR, "task %" PRIu64 " failed: %s", id, cv_err_last()->what);
             if (j->p->fail_fast) {
                 cv_sched_abort(j->sched);
@@ -346,7 +304,7 @@ static void summarize(job *j, double seconds)
         MPI_Reduce(sums, total, 3, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
     }
     uint64_t n_failed;
-    char *text = gather_failures(&j->fail, &n_failed);
+    char *text = cv_failures_gather(&j->fail, &n_failed);
     int terminated_any = cv_mpi_terminated(), t_all = terminated_any;
     if (cv_mpi_active()) {
         MPI_Allreduce(&terminated_any, &t_all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
@@ -384,7 +342,7 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
     job j;
     memset(&j, 0, sizeof j);
     j.p = p;
-    cv__buf_init(&j.fail.text, 0);
+    cv_failures_init(&j.fail);
     cv_opts so = cv_opts_default(), dopt = cv_opts_default();
     so.fill_missing = p->fill_missing;
     so.threads = dopt.threads = p->threads > 0 ? p->threads : 4;
@@ -394,22 +352,7 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
 
     cv_status rc = cv_volume_open(p->src, &so, &j.src);
     if (rc == CV_OK && p->mip_text) {
-        /* An index or a resolution, as --mip elsewhere. */
-        char *end;
-        long m = strtol(p->mip_text, &end, 10);
-        if (*end == '\0' && end != p->mip_text) {
-            j.mip = (int)m;
-            if (m < 0 || m >= cv_volume_info(j.src)->n_scales) {
-                rc = CV_FAIL(CV_ERR_ARG, "transfer: no mip %ld in %s", m, p->src);
-            }
-        } else {
-            double res[3];
-            if (sscanf(p->mip_text, "%lf,%lf,%lf", &res[0], &res[1], &res[2]) != 3) {
-                rc = CV_FAIL(CV_ERR_ARG, "transfer: bad --mip `%s'", p->mip_text);
-            } else {
-                rc = cv_info_find_mip(cv_volume_info(j.src), res, &j.mip);
-            }
-        }
+        rc = cv_info_select_mip(cv_volume_info(j.src), p->mip_text, &j.mip);
     }
     rc = cv_mpi_agree(rc);
     if (rc == CV_OK && p->dry_run) {
@@ -435,7 +378,7 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
         cv_info_free(derived);
         cv_volume_close(dst);
         cv_volume_close(j.src);
-        cv__buf_fini(&j.fail.text);
+        cv_failures_fini(&j.fail);
         return rc;
     }
     if (rc == CV_OK) {
@@ -492,6 +435,6 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
     cv_journal_close(j.journal);
     cv_volume_close(j.src);
     cv_volume_close(j.dst);
-    cv__buf_fini(&j.fail.text);
+    cv_failures_fini(&j.fail);
     return rc;
 }

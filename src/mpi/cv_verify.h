@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cv_verify.h: `cvmpi verify A B`, comparing the decoded content of two layers chunk by chunk
+ * across ranks. Collective. */
+#ifndef CV_VERIFY_H
+#define CV_VERIFY_H
+
+#include "cv_mpi.h"
+
+typedef struct cv_verify_params {
+    const char *a, *b;
+    const char *mip_text;  /* index or resolution of A; B's scale has the same resolution */
+    const char *bbox_text; /* NULL = the whole volume */
+    bool strict_missing;   /* a chunk missing on one side only is a difference even if zero */
+    size_t memory;
+    int threads;
+} cv_verify_params;
+
+/* CV_OK when the content is identical; CV_ERR_CORRUPT naming how many tasks differ otherwise
+ * (rank 0 has printed the first difference of each). */
+cv_status cv_mpi_verify(const cv_verify_params *p);
+
+#endif
