@@ -120,7 +120,7 @@ typedef struct tl_test {
         return failed || passed == 0 ? 1 : 0;                                                     \
     }
 
-/* TL_FOR_EACH(m, a, b, c) -> m(a) m(b) m(c), up to 64 arguments. */
+/* TL_FOR_EACH(m, a, b, c) -> m(a) m(b) m(c), up to 32 arguments. */
 #define TL_FE_1(m, x) m(x)
 #define TL_FE_2(m, x, ...) m(x) TL_FE_1(m, __VA_ARGS__)
 #define TL_FE_3(m, x, ...) m(x) TL_FE_2(m, __VA_ARGS__)
