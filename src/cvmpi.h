@@ -309,6 +309,15 @@ CV_EXPORT cv_status cv_volume_commit_provenance(cv_volume *v, const cv_provenanc
 CV_EXPORT const char *cv_volume_url(const cv_volume *v);
 CV_EXPORT bool cv_volume_is_readonly(const cv_volume *v);
 
+/* What a volume handle has done so far (all threads). */
+typedef struct cv_volume_stats {
+    uint64_t chunks_read, chunks_written, chunks_deleted, chunks_missing;
+    uint64_t bytes_read, bytes_written; /* encoded chunk bytes, without transport compression */
+    double io_seconds;                  /* summed over threads: fetching and storing */
+    double codec_seconds;               /* summed over threads: decoding and encoding */
+} cv_volume_stats;
+CV_EXPORT void cv_volume_get_stats(const cv_volume *v, cv_volume_stats *out);
+
 /* Apply `bounded`/`autocrop` to a request: the box a read or write will really cover.
  * CV_ERR_BOUNDS outside the volume when bounded; CV_ERR_ARG for an empty box. */
 CV_EXPORT cv_status cv_volume_resolve_box(const cv_volume *v, int mip, cv_bbox req,

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 cv_opts cv_opts_default(void)
 {
@@ -371,6 +372,25 @@ void cv__fill_background(const cv_volume *v, uint8_t *dst, cv_bbox frame, cv_bbo
     }
 }
 
+uint64_t cv__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void cv_volume_get_stats(const cv_volume *v, cv_volume_stats *out)
+{
+    out->chunks_read = atomic_load(&v->n_read);
+    out->chunks_written = atomic_load(&v->n_written);
+    out->chunks_deleted = atomic_load(&v->n_deleted);
+    out->chunks_missing = atomic_load(&v->n_missing);
+    out->bytes_read = atomic_load(&v->bytes_read);
+    out->bytes_written = atomic_load(&v->bytes_written);
+    out->io_seconds = (double)atomic_load(&v->io_ns) * 1e-9;
+    out->codec_seconds = (double)atomic_load(&v->codec_ns) * 1e-9;
+}
+
 cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf *out,
                                  cv_buf *scratch, cv_buf *scratch2)
 {
@@ -382,8 +402,12 @@ cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf
     size_t want = cv__chunk_desc_bytes(&d);
     /* An encoded chunk is never far larger than its voxels; the cap stops bombs early. */
     scratch->max = want * 2 + (1 << 20);
+    uint64_t t0 = cv__now_ns();
     cv_status rc = cv__store_get_into(v->store, key, scratch, scratch2);
+    uint64_t t1 = cv__now_ns();
+    atomic_fetch_add(&v->io_ns, t1 - t0);
     if (rc == CV_ERR_NOTFOUND) {
+        atomic_fetch_add(&v->n_missing, 1);
         return rc;
     }
     if (rc != CV_OK) {
@@ -391,11 +415,15 @@ cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf
         return rc;
     }
     if (scratch->len == 0) {
+        atomic_fetch_add(&v->n_missing, 1);
         return cv__notfound("chunk `%s' of %s is empty", key, cv_store_url(v->store));
     }
+    atomic_fetch_add(&v->n_read, 1);
+    atomic_fetch_add(&v->bytes_read, scratch->len);
     out->len = 0;
     out->max = want;
     rc = codec->decode(&d, scratch->data, scratch->len, out);
+    atomic_fetch_add(&v->codec_ns, cv__now_ns() - t1);
     if (rc == CV_OK && out->len != want) {
         rc = CV_FAIL(CV_ERR_CORRUPT, "%s: decoded to %zu bytes, want %zu", codec->name, out->len,
                      want);

@@ -7,12 +7,21 @@
 #include "codec/codec.h"
 #include "io/store.h"
 
+#include <stdatomic.h>
+
 struct cv_volume {
     cv_store *store;
     cv_info *info;
     cv_opts opts;
     bool readonly; /* reached through two or more redirects, as CloudVolume */
+    /* Counters for cv_volume_stats(); updated by every worker thread. */
+    atomic_uint_fast64_t n_read, n_written, n_deleted, n_missing;
+    atomic_uint_fast64_t bytes_read, bytes_written; /* encoded, before transport compression */
+    atomic_uint_fast64_t io_ns, codec_ns;
 };
+
+/* Monotonic nanoseconds, for the counters. */
+uint64_t cv__now_ns(void);
 
 /* The codec of scale `mip`; CV_ERR_UNSUPPORTED naming the encoding if not built in. */
 cv_status cv__volume_codec(const cv_volume *v, int mip, const cv_codec **out);

@@ -80,6 +80,7 @@ static cv_status write_one(size_t i, int tid, void *arg)
     cv__copy_region(elem, v->info->num_channels, j->src, j->src_frame, chunk->data, cbox, overlap);
 
     if (v->opts.delete_black_uploads && all_background(v, chunk->data, nbytes)) {
+        atomic_fetch_add(&v->n_deleted, 1);
         cv_status rc = cv_store_delete(v->store, key);
         if (rc != CV_OK) {
             cv__err_wrap("delete chunk `%s'", key);
@@ -92,13 +93,22 @@ static cv_status write_one(size_t i, int tid, void *arg)
     /* The info's writer hints: jpeg_quality or png_level (-1 = the codec's default). */
     const cv_scale *sc = &v->info->scales[j->mip];
     int level = sc->jpeg_quality >= 0 ? sc->jpeg_quality : sc->png_level;
+    uint64_t t0 = cv__now_ns();
     cv_status rc = j->codec->encode(&d, level, chunk->data, nbytes, enc);
+    uint64_t t1 = cv__now_ns();
+    atomic_fetch_add(&v->codec_ns, t1 - t0);
     if (rc != CV_OK) {
         cv__err_wrap("encode chunk `%s' of %s", key, cv_volume_url(v));
         return rc;
     }
-    return cv_store_put(v->store, key, enc->data, enc->len, j->compress, v->opts.compress_level,
-                        j->codec->content_type);
+    rc = cv_store_put(v->store, key, enc->data, enc->len, j->compress, v->opts.compress_level,
+                      j->codec->content_type);
+    atomic_fetch_add(&v->io_ns, cv__now_ns() - t1);
+    if (rc == CV_OK) {
+        atomic_fetch_add(&v->n_written, 1);
+        atomic_fetch_add(&v->bytes_written, enc->len);
+    }
+    return rc;
 }
 
 cv_status cv_volume_write(cv_volume *v, int mip, cv_bbox box, const void *src, size_t src_len)

@@ -11,7 +11,8 @@ static const char help[] =
     "usage: [srun|mpirun -n N] cvmpi transfer SRC DST [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1]\n"
     "         [--encoding E] [--compress gzip|br|none] [--chunk-size X,Y,Z] [--fill-missing]\n"
     "         [--delete-black] [--skip-existing] [--memory BYTES] [--threads N]\n"
-    "         [--schedule dynamic|static] [--journal DIR] [--resume] [--fail-fast] [--dry-run]\n\n"
+    "         [--schedule dynamic|static] [--journal DIR] [--resume] [--fail-fast] [--dry-run]\n"
+    "         [--report FILE.json] [--stall-warning SECONDS]\n\n"
     "Copy one mip of SRC to DST, re-encoding when the encodings differ. DST's info is made from\n"
     "SRC's when DST has none (with --encoding/--chunk-size applied at that mip).\n"
     "  --mip M          mip index or resolution X,Y,Z (default 0)\n"
@@ -29,7 +30,9 @@ static const char help[] =
     "  --journal DIR    where finished tasks are recorded (default ./.cvmpi-journal/<job id>)\n"
     "  --resume         skip tasks a previous run of the same job finished\n"
     "  --fail-fast      stop every rank at the first failed task\n"
-    "  --dry-run        print the plan (tasks, task shape, bytes, memory) and stop\n";
+    "  --dry-run        print the plan (tasks, task shape, bytes, memory) and stop\n"
+    "  --report F.json  write per-rank numbers: tasks, bytes, chunks, I/O and codec seconds\n"
+    "  --stall-warning S  name a rank that has been on one task for S seconds (default 300)\n";
 
 int cmd_transfer(int argc, char **argv)
 {
@@ -43,6 +46,7 @@ int cmd_transfer(int argc, char **argv)
         {"resume", no_argument, NULL, 'r'},         {"fail-fast", no_argument, NULL, 'F'},
         {"dry-run", no_argument, NULL, 'n'},        {"sharded", no_argument, NULL, 'H'},
         {"sharding", required_argument, NULL, 'H'}, {"help", no_argument, NULL, 'h'},
+        {"report", required_argument, NULL, 'R'},   {"stall-warning", required_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
     cv_transfer_params p;
@@ -116,6 +120,14 @@ int cmd_transfer(int argc, char **argv)
             break;
         case 'n':
             p.dry_run = true;
+            break;
+        case 'R':
+            p.report_path = optarg;
+            break;
+        case 'W':
+            if (!cli_parse_double(optarg, &p.stall_seconds) || p.stall_seconds <= 0) {
+                return cli_usage(argv[0], "bad --stall-warning `%s': want seconds", optarg);
+            }
             break;
         case 'H':
             return cli_usage(argv[0], "sharded destinations are not supported yet");

@@ -13,6 +13,13 @@ typedef struct cv_sched cv_sched;
 cv_status cv_sched_open(uint64_t n_tasks, bool is_static, cv_sched **out);
 /* The next task for this rank; false when none is left. Not collective. */
 bool cv_sched_next(cv_sched *s, uint64_t *id);
+/* Tell rank 0 which task this rank is on now (UINT64_MAX: none), for stall reports. */
+void cv_sched_working_on(cv_sched *s, uint64_t id);
+/* Rank 0 only, from any thread, no MPI calls: the task rank `r` last said it is on
+ * (UINT64_MAX: none), and the number of finished tasks. */
+uint64_t cv_sched_peek_task(const cv_sched *s, int r);
+uint64_t cv_sched_peek_finished(const cv_sched *s);
+
 /* Record one more finished task (for progress). */
 void cv_sched_done(cv_sched *s);
 /* Tasks finished by all ranks so far (approximate while running). */

@@ -17,6 +17,8 @@ typedef struct cv_transfer_params {
     size_t memory;           /* per rank; 0 = default */
     int threads;             /* chunk workers per rank */
     const char *journal_dir; /* NULL = ./.cvmpi-journal/<job signature> */
+    const char *report_path; /* --report FILE.json, or NULL */
+    double stall_seconds;    /* name a rank on one task this long; 0 = 300 */
 } cv_transfer_params;
 
 /* Run the job. Every rank returns the same status; rank 0 has printed the summary and every

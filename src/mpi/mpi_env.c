@@ -16,7 +16,9 @@ cv_status cv_mpi_init(int *argc, char ***argv)
     }
     int already = 0;
     MPI_Initialized(&already);
-    if (!already && MPI_Init(argc, argv) != MPI_SUCCESS) {
+    /* Helper threads (chunk workers, rank 0's progress monitor) never call MPI. */
+    int provided;
+    if (!already && MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         return CV_FAIL(CV_ERR_MPI, "MPI_Init failed");
     }
     started = true;

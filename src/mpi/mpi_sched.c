@@ -12,7 +12,7 @@ struct cv_sched {
     uint64_t local[3];    /* claimed, finished, aborted: used without MPI */
     bool have_win;
     MPI_Win win;
-    uint64_t *base; /* rank 0: [claimed, finished, aborted] */
+    uint64_t *base; /* rank 0: [claimed, finished, aborted, task of rank 0, of rank 1, ...] */
 };
 
 cv_status cv_sched_open(uint64_t n_tasks, bool is_static, cv_sched **out)
@@ -25,16 +25,17 @@ cv_status cv_sched_open(uint64_t n_tasks, bool is_static, cv_sched **out)
     s->is_static = is_static;
     s->next_static = (uint64_t)cv_mpi_rank();
     if (cv_mpi_active()) {
-        MPI_Aint size = cv_mpi_rank() == 0 ? (MPI_Aint)(3 * sizeof(uint64_t)) : 0;
+        MPI_Aint slots = 3 + (MPI_Aint)cv_mpi_size();
+        MPI_Aint size = cv_mpi_rank() == 0 ? slots * (MPI_Aint)sizeof(uint64_t) : 0;
         if (MPI_Win_allocate(size, sizeof(uint64_t), MPI_INFO_NULL, MPI_COMM_WORLD, &s->base,
                              &s->win) != MPI_SUCCESS) {
             cv_free(s);
             return CV_FAIL(CV_ERR_MPI, "scheduler: MPI_Win_allocate failed");
         }
         if (cv_mpi_rank() == 0) {
-            s->base[0] = 0;
-            s->base[1] = 0;
-            s->base[2] = 0;
+            for (MPI_Aint i = 0; i < slots; i++) {
+                s->base[i] = i < 3 ? 0 : UINT64_MAX;
+            }
         }
         MPI_Barrier(MPI_COMM_WORLD);
         MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win);
@@ -76,6 +77,32 @@ bool cv_sched_next(cv_sched *s, uint64_t *id)
     }
     *id = got;
     return true;
+}
+
+void cv_sched_working_on(cv_sched *s, uint64_t id)
+{
+    if (!s->have_win) {
+        return;
+    }
+    uint64_t old;
+    MPI_Fetch_and_op(&id, &old, MPI_UINT64_T, 0, 3 + cv_mpi_rank(), MPI_REPLACE, s->win);
+    MPI_Win_flush(0, s->win);
+}
+
+uint64_t cv_sched_peek_task(const cv_sched *s, int r)
+{
+    if (!s->have_win) {
+        return UINT64_MAX;
+    }
+    return __atomic_load_n(&s->base[3 + r], __ATOMIC_RELAXED);
+}
+
+uint64_t cv_sched_peek_finished(const cv_sched *s)
+{
+    if (!s->have_win) {
+        return s->local[1];
+    }
+    return __atomic_load_n(&s->base[1], __ATOMIC_RELAXED);
 }
 
 void cv_sched_done(cv_sched *s)

@@ -8,8 +8,10 @@
 
 #include "cv_failures.h"
 #include "cv_journal.h"
+#include "cv_monitor.h"
 #include "cv_plan.h"
 #include "cv_progress.h"
+#include "cv_report.h"
 #include "cv_sched.h"
 
 #include <inttypes.h>
@@ -228,6 +230,13 @@ static void print_plan(const job *j)
 
 static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
 {
+    /* Tests slow tasks down to interrupt a job mid-way or to see a stall reported. */
+    const char *delay = getenv("CVMPI_TEST_TASK_DELAY_MS");
+    long delay_ms = delay ? strtol(delay, NULL, 10) : 0;
+    if (delay_ms > 0) {
+        struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     cv_bbox box = cv_plan_task_box(&j->plan, id);
     if (j->p->skip_existing) {
         uint64_t present = 0, total = 0;
@@ -256,22 +265,17 @@ static cv_status work(job *j)
     if (!buf) {
         return CV_FAIL(CV_ERR_NOMEM, "transfer: task buffer of %zu bytes", cap);
     }
-    /* Tests slow tasks down to interrupt a job mid-way. */
-    const char *delay = getenv("CVMPI_TEST_TASK_DELAY_MS");
-    long delay_ms = delay ? strtol(delay, NULL, 10) : 0;
     uint64_t id;
     while (!cv_mpi_terminated() && cv_sched_next(j->sched, &id)) {
-        if (delay_ms > 0) {
-            struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
         if (j->journal && cv_journal_is_done(j->journal, id)) {
             j->tasks_skipped++;
             cv_sched_done(j->sched);
             continue;
         }
         cv_err_clear();
+        cv_sched_working_on(j->sched, id);
         cv_status rc = run_task(j, id, buf, cap);
+        cv_sched_working_on(j->sched, UINT64_MAX);
         if (rc == CV_OK) {
             rc = cv_journal_record(j->journal, id);
         }
@@ -285,15 +289,44 @@ static cv_status work(job *j)
             }
         }
         cv_sched_done(j->sched);
-        if (cv_mpi_rank() == 0) {
-            cv_progress_update(&j->progress, cv_sched_finished(j->sched), false);
-        }
     }
     if (cv_mpi_terminated()) {
         cv_sched_abort(j->sched);
     }
     cv_free(buf);
     return CV_OK;
+}
+
+static void describe_task(uint64_t id, char *buf, size_t cap, void *arg)
+{
+    const job *j = arg;
+    cv_bbox_format(cv_plan_task_box(&j->plan, id), buf, cap);
+}
+
+static cv_status write_report(job *j, double seconds)
+{
+    cv_volume_stats in, out;
+    cv_volume_get_stats(j->src, &in);
+    cv_volume_get_stats(j->dst, &out);
+    cv_rank_report r = {
+        .tasks_done = (double)j->tasks_done,
+        .tasks_skipped = (double)j->tasks_skipped,
+        .tasks_failed = (double)j->fail.count,
+        .voxel_bytes = (double)j->bytes,
+        .chunks_read = (double)in.chunks_read,
+        .chunks_written = (double)out.chunks_written,
+        .chunks_deleted = (double)out.chunks_deleted,
+        .chunks_missing = (double)in.chunks_missing,
+        .bytes_read = (double)in.bytes_read,
+        .bytes_written = (double)out.bytes_written,
+        .requests = (double)(in.chunks_read + in.chunks_missing + out.chunks_written +
+                             out.chunks_deleted),
+        .retries = 0,
+        .io_seconds = in.io_seconds + out.io_seconds,
+        .codec_seconds = in.codec_seconds + out.codec_seconds,
+        .wall_seconds = seconds,
+    };
+    return cv_report_write(j->p->report_path, "transfer", &r);
 }
 
 static void summarize(job *j, double seconds)
@@ -423,13 +456,21 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
                    cv_journal_count_done(j.journal), j.plan.n_tasks);
         }
         double t0 = cv_now();
+        cv_monitor *mon = NULL;
+        if (cv_mpi_rank() == 0) {
+            mon = cv_monitor_start(&j.progress, j.sched,
+                                   p->stall_seconds > 0 ? p->stall_seconds : 300, describe_task, &j);
+        }
         work(&j);
+        double seconds = cv_now() - t0;
         if (cv_mpi_active()) {
             MPI_Barrier(MPI_COMM_WORLD);
         }
+        cv_monitor_stop(mon);
+        cv_status report_rc = p->report_path ? write_report(&j, seconds) : CV_OK;
         cv_err_clear();
-        summarize(&j, cv_now() - t0);
-        rc = cv_mpi_agree(cv_err_last()->code);
+        summarize(&j, seconds);
+        rc = cv_mpi_agree(report_rc != CV_OK ? report_rc : cv_err_last()->code);
     }
     cv_sched_close(j.sched);
     cv_journal_close(j.journal);

@@ -5,6 +5,7 @@
 #include "cv_verify.h"
 
 #include "cv_failures.h"
+#include "cv_monitor.h"
 #include "cv_plan.h"
 #include "cv_progress.h"
 #include "cv_sched.h"
@@ -105,6 +106,11 @@ static cv_status compare_box(cv_volume *a, int mip_a, cv_volume *b, int mip_b, c
                    first / (sx * sy * sz), va, vb);
 }
 
+static void describe(uint64_t id, char *buf, size_t cap, void *arg)
+{
+    cv_bbox_format(cv_plan_task_box(arg, id), buf, cap);
+}
+
 static cv_status open_pair(const cv_verify_params *p, cv_volume **a, cv_volume **b, int *mip_a,
                            int *mip_b)
 {
@@ -176,11 +182,15 @@ cv_status cv_mpi_verify(const cv_verify_params *p)
     cv_failures_init(&errors);
     cv_progress prog;
     cv_progress_init(&prog, "verify", plan.n_tasks, cap, cv_mpi_rank() == 0);
+    cv_monitor *mon = cv_mpi_rank() == 0 ? cv_monitor_start(&prog, sched, 300, describe, &plan)
+                                         : NULL;
     uint64_t id;
     while (bufa && bufb && cv_sched_next(sched, &id)) {
         cv_bbox box = cv_plan_task_box(&plan, id);
         cv_err_clear();
+        cv_sched_working_on(sched, id);
         cv_status t = compare_box(a, mip_a, b, mip_b, box, bufa, bufb, cap);
+        cv_sched_working_on(sched, UINT64_MAX);
         if (t != CV_OK) {
             cv_failures_note(t == CV_ERR_CORRUPT && strstr(cv_err_last()->what, "voxels differ")
                                  ? &diffs
@@ -188,10 +198,11 @@ cv_status cv_mpi_verify(const cv_verify_params *p)
                              id, box, cv_err_last()->what);
         }
         cv_sched_done(sched);
-        if (cv_mpi_rank() == 0) {
-            cv_progress_update(&prog, cv_sched_finished(sched), false);
-        }
     }
+    if (cv_mpi_active()) {
+        MPI_Barrier(MPI_COMM_WORLD);
+    }
+    cv_monitor_stop(mon);
     if (!bufa || !bufb) {
         cv_failures_note(&errors, 0, plan.region, "out of memory for the task buffers");
     }

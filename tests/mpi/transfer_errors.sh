@@ -23,4 +23,18 @@ set +e
 "$CVMPI" transfer src > /dev/null 2>&1; [ $? = 2 ] || fail "missing DST is not a usage error"
 "$CVMPI" transfer src x --memory lots > /dev/null 2>&1; [ $? = 2 ] || fail "bad --memory"
 set -e
+# a slow task is named with its rank and box; --report writes per-rank numbers
+rm -rf out
+"$CVMPI" create slow --type image --dtype uint8 --size 64,64,32 --resolution 4,4,40 --chunk 32,32,32 > /dev/null
+CVMPI_TEST_TASK_DELAY_MS=1500 run_np 2 transfer slow slow-out --memory 64K --stall-warning 1 \
+    --fill-missing --report report.json > log 2>&1 || { cat log; fail "slow transfer"; }
+grep -q "rank [01] has been on task [0-9]* (box [0-9,]*) for [0-9]* s" log || { cat log; fail "no stall warning"; }
+/usr/bin/python3 - <<'PY' || fail "report"
+import json
+r = json.load(open("report.json"))
+assert r["job"] == "transfer" and len(r["ranks"]) == 2, r
+assert r["total"]["tasks_done"] == 4 and r["total"]["voxel_bytes"] == 64 * 64 * 32, r["total"]
+assert r["total"]["chunks_missing"] == 4 and r["total"]["chunks_written"] == 4, r["total"]
+assert all(x["wall_seconds"] > 2.5 for x in r["ranks"]), r
+PY
 echo "transfer_errors: ok"

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * mpi_monitor.c: the progress and stall watcher of rank 0 (see cv_monitor.h). A rank is
+ * stalled when rank 0 has seen it on the same task for stall_seconds (rank 0's own clock, so
+ * clocks of other nodes do not matter). */
+#include "cv_monitor.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+struct cv_monitor {
+    cv_progress *progress;
+    const cv_sched *sched;
+    double stall_seconds;
+    void (*describe)(uint64_t id, char *buf, size_t cap, void *arg);
+    void *arg;
+    atomic_int stop;
+    pthread_t thread;
+    int n_ranks;
+    uint64_t *task;   /* last task seen per rank */
+    double *since;    /* when it was first seen */
+    bool *warned;
+};
+
+static void *watch(void *p)
+{
+    cv_monitor *m = p;
+    while (!atomic_load(&m->stop)) {
+        struct timespec nap = {0, 250 * 1000000L};
+        nanosleep(&nap, NULL);
+        double now = cv_now();
+        cv_progress_update(m->progress, cv_sched_peek_finished(m->sched), false);
+        for (int r = 0; r < m->n_ranks; r++) {
+            uint64_t t = cv_sched_peek_task(m->sched, r);
+            if (t != m->task[r]) {
+                m->task[r] = t;
+                m->since[r] = now;
+                m->warned[r] = false;
+            } else if (t != UINT64_MAX && !m->warned[r] && now - m->since[r] >= m->stall_seconds) {
+                char box[160] = "";
+                m->describe(t, box, sizeof box, m->arg);
+                CV_LOG(CV_LOG_WARN, "rank %d has been on task %" PRIu64 " (box %s) for %.0f s",
+                       r, t, box, now - m->since[r]);
+                m->warned[r] = true;
+            }
+        }
+    }
+    return NULL;
+}
+
+cv_monitor *cv_monitor_start(cv_progress *progress, const cv_sched *sched, double stall_seconds,
+                             void (*describe)(uint64_t id, char *buf, size_t cap, void *arg),
+                             void *arg)
+{
+    cv_monitor *m = cv_calloc(1, sizeof *m);
+    if (!m) {
+        return NULL;
+    }
+    m->progress = progress;
+    m->sched = sched;
+    m->stall_seconds = stall_seconds;
+    m->describe = describe;
+    m->arg = arg;
+    m->n_ranks = cv_mpi_size();
+    m->task = cv_calloc((size_t)m->n_ranks, sizeof *m->task);
+    m->since = cv_calloc((size_t)m->n_ranks, sizeof *m->since);
+    m->warned = cv_calloc((size_t)m->n_ranks, sizeof *m->warned);
+    atomic_init(&m->stop, 0);
+    for (int r = 0; m->task && r < m->n_ranks; r++) {
+        m->task[r] = UINT64_MAX;
+    }
+    if (!m->task || !m->since || !m->warned || pthread_create(&m->thread, NULL, watch, m) != 0) {
+        cv_free(m->task);
+        cv_free(m->since);
+        cv_free(m->warned);
+        cv_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void cv_monitor_stop(cv_monitor *m)
+{
+    if (!m) {
+        return;
+    }
+    atomic_store(&m->stop, 1);
+    pthread_join(m->thread, NULL);
+    cv_free(m->task);
+    cv_free(m->since);
+    cv_free(m->warned);
+    cv_free(m);
+}
