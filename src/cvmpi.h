@@ -366,6 +366,160 @@ CV_EXPORT size_t cv_npy_format_header(cv_dtype t, const int64_t shape[4], char *
 CV_EXPORT void cv_npy_to_xyzc(const cv_npy *h, const uint8_t *data, uint8_t *out);
 
 /* ---------------------------------------------------------------------------------------------
+ * Sharded storage (neuroglancer_uint64_sharded_v1): a key/value store mapping uint64 keys to
+ * byte strings packed into "<hex>.shard" files (volume chunks keyed by compressed Morton
+ * code, meshes and skeletons keyed by segment id). Spec: Neuroglancer's
+ * src/datasource/precomputed/sharded.md. Nothing here is collective. */
+
+/* MurmurHash3_x86_128 of `len` bytes with `seed`; out = h1, h2, h3, h4. Thread-safe. */
+CV_EXPORT void cv_murmurhash3_x86_128(const void *data, size_t len, uint32_t seed, uint32_t out[4]);
+/* h1 | h2 << 32 of MurmurHash3_x86_128 over the 8 little-endian bytes of `key`: the sharded
+ * format's hash with seed 0. Thread-safe. */
+CV_EXPORT uint64_t cv_murmurhash3_u64(uint64_t key, uint32_t seed);
+
+/* Compressed Morton codes (the chunk ids of sharded volumes). A grid of G cells on an axis
+ * gets bit_length(G - 1) bits; bits interleave LSB first over x, y, z, skipping an axis once
+ * its bits are used up. */
+CV_EXPORT void cv_morton_bits(const int64_t grid_shape[3], int bits[3]);
+/* Raw interleaving for given bits per axis (sum <= 64); cell bits above bits[d] are ignored. */
+CV_EXPORT uint64_t cv_morton_encode(const int bits[3], const uint64_t cell[3]);
+CV_EXPORT void cv_morton_decode(const int bits[3], uint64_t code, uint64_t cell[3]);
+/* Code of grid cell `cell` (0-based, relative to voxel_offset) of a grid of `grid_shape`
+ * chunks. CV_ERR_ARG for a cell outside the grid or a grid needing more than 64 bits. */
+CV_EXPORT cv_status cv_morton_code(const int64_t grid_shape[3], const int64_t cell[3],
+                                   uint64_t *code);
+/* The inverse: CV_ERR_ARG if `code` names no cell of the grid. */
+CV_EXPORT cv_status cv_morton_cell(const int64_t grid_shape[3], uint64_t code, int64_t cell[3]);
+
+typedef enum cv_shard_hash {
+    CV_SHARD_HASH_IDENTITY = 0,
+    CV_SHARD_HASH_MURMURHASH3_X86_128
+} cv_shard_hash;
+
+typedef enum cv_shard_encoding { CV_SHARD_RAW = 0, CV_SHARD_GZIP } cv_shard_encoding;
+
+/* The "sharding" JSON object. Readers accept preshift_bits 0..64, minishard_bits 0..32 (the
+ * TensorStore limit; a 2^32-entry shard index is 64 GiB), shard_bits 0..64 - minishard_bits. */
+typedef struct cv_shard_spec {
+    int preshift_bits;
+    cv_shard_hash hash;
+    int minishard_bits;
+    int shard_bits;
+    cv_shard_encoding minishard_index_encoding;
+    cv_shard_encoding data_encoding;
+} cv_shard_spec;
+
+/* Parse and validate a "sharding" object: "@type" must be "neuroglancer_uint64_sharded_v1";
+ * "hash" is matched case-insensitively (as Neuroglancer does); absent encodings mean "raw";
+ * unknown members are ignored. `what` names the object in errors ("scale 8_8_40 sharding").
+ * CV_ERR_INFO naming the offending member on failure. */
+CV_EXPORT cv_status cv_shard_spec_parse(const char *json, size_t len, const char *what,
+                                        cv_shard_spec *out);
+/* The range checks of cv_shard_spec_parse() on a filled-in struct; CV_ERR_INFO. */
+CV_EXPORT cv_status cv_shard_spec_validate(const cv_shard_spec *s);
+/* All seven members, keys sorted, as Python's json.dumps(sort_keys=True) spells them on one
+ * line. *out is NUL-terminated; free with cv_free(). */
+CV_EXPORT cv_status cv_shard_spec_to_json(const cv_shard_spec *s, char **out, size_t *len);
+/* Shard and minishard of `key`: h = hash(key >> preshift_bits), minishard = the low
+ * minishard_bits of h, shard = the next shard_bits. */
+CV_EXPORT void cv_shard_locate(const cv_shard_spec *s, uint64_t key, uint64_t *shard,
+                               uint64_t *minishard);
+/* File name of shard number `shard`: lowercase hex zero-padded to ceil(shard_bits / 4) digits
+ * plus ".shard" ("42.shard", "0.shard" for shard_bits 0). Returns snprintf's count. */
+CV_EXPORT int cv_shard_file_name(const cv_shard_spec *s, uint64_t shard, char *buf, size_t cap);
+
+/* For a volume scale with hash = identity: the boxes, in chunks, that one minishard and one
+ * shard cover (Morton bits handed out one at a time in interleaving order). Sizes are powers
+ * of two, not clipped to the grid (CloudVolume's image_shard_shape; clip at the volume edge
+ * yourself); shard boxes are aligned to multiples of their size. CV_ERR_ARG for a murmurhash
+ * spec, or when preshift+minishard+shard bits do not cover the grid's Morton bits (then one
+ * shard file would hold several boxes). */
+CV_EXPORT cv_status cv_shard_image_shape(const cv_shard_spec *s, const int64_t grid_shape[3],
+                                         int64_t minishard_chunks[3], int64_t shard_chunks[3]);
+/* CloudVolume's compute_shard_params_for_image(): chunks per shard from the target
+ * uncompressed shard size `shard_bytes` (0: CloudVolume's 3.5e9), shard index <= 8192 bytes,
+ * minishard index <= 40000 bytes, <= 4000 chunks per minishard; identity hash with preshift
+ * so that a shard is a box of chunks (cv_shard_image_shape); gzip minishard indexes; gzip data
+ * except raw for jpeg, png, kempressed, fpzip and zfpc. `dtype` alone sets the bytes per voxel,
+ * as in CloudVolume (channels are not counted). CV_ERR_ARG where CloudVolume raises. */
+CV_EXPORT cv_status cv_shard_params_for_image(const int64_t size[3], const int64_t chunk[3],
+                                              const char *encoding, cv_dtype dtype,
+                                              uint64_t shard_bytes, cv_shard_spec *out);
+/* CloudVolume's compute_shard_params_for_hashed(num_labels, 8192, 32768, min_shards) for
+ * segment-id keys: murmurhash3_x86_128, preshift 0, gzip minishard indexes and data (what
+ * CloudVolume and igneous use for skeletons; multi-resolution meshes need data_encoding raw).
+ * CV_ERR_ARG if min_shards is 0. */
+CV_EXPORT cv_status cv_shard_params_for_hashed(uint64_t num_labels, uint64_t min_shards,
+                                               cv_shard_spec *out);
+
+/* One value to store under a key. `data` is borrowed for the call. */
+typedef struct cv_shard_item {
+    uint64_t key;
+    const void *data;
+    size_t len;
+} cv_shard_item;
+
+/* Where the minishard indexes go inside the data section. Both are valid for every reader. */
+typedef enum cv_shard_layout {
+    /* CloudVolume: all payloads (minishards in the order their first key appears in the item
+     * list, keys ascending within one), then all minishard indexes in the same order. */
+    CV_SHARD_LAYOUT_CLOUDVOLUME = 0,
+    /* TensorStore: minishards ascending, each one's payloads then its index. */
+    CV_SHARD_LAYOUT_TENSORSTORE
+} cv_shard_layout;
+
+/* cv_shard_build() :
+ * Build one whole shard file in memory from `n` items that all map to the same shard
+ * (CV_ERR_ARG naming the first key of another shard, or a key given twice). Payloads are
+ * gzipped one by one when data_encoding is gzip, minishard indexes when
+ * minishard_index_encoding is gzip; `level` is the gzip level (-1: 9, as CloudFiles). Absent
+ * minishards get 0,0 in the shard index. *shard receives the shard number; *data (free with
+ * cv_free) the file. Thread-safe. */
+CV_EXPORT cv_status cv_shard_build(const cv_shard_spec *s, const cv_shard_item *items, size_t n,
+                                   cv_shard_layout layout, int level, uint64_t *shard,
+                                   uint8_t **data, size_t *len);
+/* cv_shard_write() :
+ * Group `items` by shard and write every shard file with a single put under `prefix` (""
+ * for the store root) of `s`, uncompressed at the transport level so byte ranges work. Each
+ * file is replaced whole: items must be everything that belongs in those shards. Cached
+ * indexes of the files written are dropped in this process. Thread-safe for distinct shards. */
+CV_EXPORT cv_status cv_shard_write(cv_store *store, const char *prefix, const cv_shard_spec *s,
+                                   const cv_shard_item *items, size_t n, cv_shard_layout layout,
+                                   int level);
+/* cv_shard_decode() :
+ * Check a whole shard file held in memory (`what` names it in errors): the shard index,
+ * every minishard index and every chunk range against `len`; then call fn for each entry,
+ * minishards in increasing order, entries in index order, with its payload decoded by
+ * data_encoding (at most `max_bytes`, 0 = 4 GiB). fn's data is valid during the call; a
+ * non-OK return stops the walk and is returned. CV_ERR_CORRUPT naming `what` on bad bytes. */
+CV_EXPORT cv_status cv_shard_decode(
+    const cv_shard_spec *s, const uint8_t *file, size_t len, const char *what, size_t max_bytes,
+    cv_status (*fn)(uint64_t key, const uint8_t *data, size_t n, void *arg), void *arg);
+
+typedef struct cv_shard_reader cv_shard_reader;
+
+/* cv_shard_reader_open() :
+ * A reader of the sharded collection under `prefix` ("" for the store root; for a volume the
+ * scale key) of `store`, with the "sharding" object `sharding_json`. Keeps a reference to
+ * `store`, which must outlive the reader. */
+CV_EXPORT cv_status cv_shard_reader_open(cv_store *store, const char *prefix,
+                                         const char *sharding_json, cv_shard_reader **out);
+CV_EXPORT void cv_shard_reader_close(cv_shard_reader *r);
+CV_EXPORT const cv_shard_spec *cv_shard_reader_spec(const cv_shard_reader *r);
+/* cv_shard_reader_get() :
+ * The value of `key`, decoded by data_encoding (at most `max_bytes`, 0 = 4 GiB), read with
+ * byte-range requests only: shard index entry, minishard index, payload. Shard index entries
+ * and decoded minishard indexes are kept in a bounded process-wide cache (a shard file
+ * rewritten by another process may be seen stale until cv_shard_cache_clear()).
+ * CV_ERR_NOTFOUND (recorded quietly) if the key, its minishard or its shard file is absent;
+ * CV_ERR_CORRUPT naming the shard file if an index or range is bad. *data: free with cv_free.
+ * Thread-safe (one reader may serve many threads). */
+CV_EXPORT cv_status cv_shard_reader_get(cv_shard_reader *r, uint64_t key, size_t max_bytes,
+                                        uint8_t **data, size_t *len);
+/* Empty the process-wide shard index cache. Thread-safe. */
+CV_EXPORT void cv_shard_cache_clear(void);
+
+/* ---------------------------------------------------------------------------------------------
  * Memory */
 
 CV_EXPORT void *cv_malloc(size_t n);

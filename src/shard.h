@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * shard.h: internals of the sharded format (precomputed-sharded §3) shared by shard.c (spec,
+ * indexes, reader, cache) and shard_write.c (building shard files, parameter choice), and
+ * reachable from tests. No MPI here. */
+#ifndef CV_SHARD_H
+#define CV_SHARD_H
+
+#include "cv_internal.h"
+
+/* Decoded minishard indexes larger than this are refused as corrupt (about 5.6 million
+ * entries in one minishard; CloudVolume aims at 1365..4000). Also the decompression cap. */
+#define CV_SHARD_MAX_MINISHARD_INDEX ((uint64_t)128 << 20)
+
+/* Longest object key of a shard file (prefix + "/" + name). */
+#define CV_SHARD_KEY_MAX 4096
+
+/* Bytes of the shard index: 16 << minishard_bits. */
+uint64_t cv__shard_index_bytes(const cv_shard_spec *s);
+/* All-ones in the low `bits` bits (64 gives all ones). */
+uint64_t cv__mask64(int bits);
+
+/* Object key "<prefix>/<hex>.shard" of shard `shard` (just the name for an empty prefix;
+ * slashes around the prefix are dropped). CV_ERR_ARG if it does not fit in `cap`. */
+cv_status cv__shard_object_key(const char *prefix, const cv_shard_spec *s, uint64_t shard,
+                               char *buf, size_t cap);
+
+/* One entry of a minishard index after delta decoding: byte range relative to the end of the
+ * shard index. */
+typedef struct cv_shard_entry {
+    uint64_t key;
+    uint64_t start;
+    uint64_t end;
+} cv_shard_entry;
+
+/* Decode a raw (already un-gzipped) minishard index of `n` bytes: length a multiple of 24,
+ * offsets delta-decoded, every range checked for wrap-around and for fitting, after the shard
+ * index of `index_bytes`, below 2^63. On success *out (free with cv_free) has *count entries
+ * in index order. Errors are CV_ERR_CORRUPT with the cause only; callers wrap in the file. */
+cv_status cv__minishard_index_decode(const uint8_t *p, size_t n, uint64_t index_bytes,
+                                     cv_shard_entry **out, size_t *count);
+
+/* Like cv_shard_reader_get(), into caller-owned buffers for hot loops: the value ends up in
+ * `out` (out->max caps its decoded size, 0 = 4 GiB); `scratch` holds encoded bytes. */
+cv_status cv__shard_reader_get_into(cv_shard_reader *r, uint64_t key, cv_buf *out, cv_buf *scratch);
+
+/* Drop cached indexes of object `key` of the store at `url`. */
+void cv__shard_cache_invalidate(const char *url, const char *key);
+
+typedef struct cv_shard_counters {
+    uint64_t ranged_reads; /* byte-range requests issued by readers */
+    uint64_t cache_hits;   /* index look-ups answered from the cache */
+    uint64_t cache_misses;
+    uint64_t cache_entries; /* now */
+    uint64_t cache_bytes;   /* now */
+} cv_shard_counters;
+
+/* Process-wide counters, for tests and debug logs. */
+void cv__shard_counters(cv_shard_counters *c);
+
+#endif
