@@ -11,6 +11,7 @@ apt_install cmake make gcc clang libclang-rt-14-dev pkg-config ca-certificates \
   libcurl4-openssl-dev libssl-dev zlib1g-dev libdeflate-dev libbrotli-dev \
   libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libpng-dev libcjson-dev libcmocka-dev \
   libfpzip-dev \
-  python3 python3-numpy
+  libjxl-dev \
+  python3 python3-numpy python3-pil python3-png
 # a one-node Slurm for the srun tests
 apt_install slurmctld slurmd slurm-client munge

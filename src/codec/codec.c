@@ -3,12 +3,20 @@
  * see README.md beside this file. */
 #include "codec.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <strings.h>
 
 static const cv_codec *const codecs[] = {
     &cv_codec_raw,
     &cv_codec_gzip,
     &cv_codec_brotli,
+    &cv_codec_cseg,
+    &cv_codec_jpeg,
+    &cv_codec_png,
+#ifdef CV_HAVE_JXL
+    &cv_codec_jxl,
+#endif
     NULL,
 };
 
@@ -22,9 +30,22 @@ const cv_codec *cv__codec_find(const char *name)
     return NULL;
 }
 
+static char names[512];
+
+static void make_names(void)
+{
+    size_t used = 0;
+    for (size_t i = 0; codecs[i]; i++) {
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? " " : "",
+                                 codecs[i]->name);
+    }
+}
+
 const char *cv__codec_names(void)
 {
-    return "raw gzip br";
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, make_names);
+    return names;
 }
 
 size_t cv__chunk_desc_bytes(const cv_chunk_desc *d)

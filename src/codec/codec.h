@@ -43,5 +43,11 @@ size_t cv__chunk_desc_bytes(const cv_chunk_desc *d);
 extern const cv_codec cv_codec_raw;
 extern const cv_codec cv_codec_gzip;
 extern const cv_codec cv_codec_brotli;
+extern const cv_codec cv_codec_cseg;
+extern const cv_codec cv_codec_jpeg;
+extern const cv_codec cv_codec_png;
+#ifdef CV_HAVE_JXL
+extern const cv_codec cv_codec_jxl;
+#endif
 
 #endif

@@ -1,0 +1,742 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * codec_cseg.c: the "compressed_segmentation" encoding (precomputed-volume spec §5.5; upstream
+ * description: github.com/google/neuroglancer, src/sliceview/compressed_segmentation/README.md).
+ * uint32/uint64 labels cut into blocks, each stored as a sorted value table plus bit-packed
+ * indices. The encoder is byte-identical to Neuroglancer's encode_uint32/encode_uint64 (tables
+ * shared within a channel); the decoder checks every offset, bit width and index it reads
+ * against the stream length and trusts only the cv_chunk_desc. No I/O here. */
+#include "codec.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#define CSEG_INLINE static inline __attribute__((always_inline))
+#else
+#define CSEG_INLINE static inline
+#endif
+
+#define CSEG_NAME "compressed_segmentation"
+#define CSEG_MAX_BLOCK_VOXELS ((uint64_t)1 << 31) /* keeps bit offsets far from overflow */
+#define CSEG_MAX_OFFSET24 ((uint32_t)1 << 24)
+
+/* ---- little-endian words --------------------------------------------------------------- */
+
+CSEG_INLINE uint32_t ld32(const uint8_t *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+#else
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+#endif
+}
+
+CSEG_INLINE void st32(uint8_t *p, uint32_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 4);
+#else
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+#endif
+}
+
+CSEG_INLINE uint64_t ld64(const uint8_t *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+#else
+    return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32;
+#endif
+}
+
+CSEG_INLINE void st64(uint8_t *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8);
+#else
+    st32(p, (uint32_t)v);
+    st32(p + 4, (uint32_t)(v >> 32));
+#endif
+}
+
+/* A uint64 value is two words, low word first: the same bytes as an LE uint64. */
+CSEG_INLINE uint64_t ld_value(const uint8_t *p, unsigned wpv)
+{
+    return wpv == 2 ? ld64(p) : ld32(p);
+}
+
+CSEG_INLINE void st_value(uint8_t *p, uint64_t v, unsigned wpv)
+{
+    if (wpv == 2) {
+        st64(p, v);
+    } else {
+        st32(p, (uint32_t)v);
+    }
+}
+
+/* ---- geometry shared by both directions ------------------------------------------------ */
+
+typedef struct cseg_geom {
+    uint32_t size[3];    /* clipped chunk */
+    uint32_t block[3];   /* full block */
+    uint32_t grid[3];    /* blocks per axis */
+    size_t n_blocks;     /* per channel */
+    size_t block_voxels; /* bx*by*bz */
+    size_t max_in_block; /* most in-bounds voxels any block has */
+    size_t chunk_voxels; /* X*Y*Z, one channel */
+    unsigned wpv;        /* words per value: 1 (uint32) or 2 (uint64) */
+} cseg_geom;
+
+static cv_status geom_init(const cv_chunk_desc *d, cseg_geom *g)
+{
+    if (d->dtype != CV_UINT32 && d->dtype != CV_UINT64) {
+        const char *name = cv_dtype_name(d->dtype);
+        return CV_FAIL(CV_ERR_ARG, CSEG_NAME ": data type %s is not uint32 or uint64",
+                       name ? name : "(invalid)");
+    }
+    if (d->channels == 0) {
+        return CV_FAIL(CV_ERR_ARG, CSEG_NAME ": chunk has 0 channels");
+    }
+    g->wpv = d->dtype == CV_UINT64 ? 2 : 1;
+    uint64_t block_voxels = 1, n_blocks = 1, max_in = 1, chunk_voxels = 1;
+    for (int i = 0; i < 3; i++) {
+        uint32_t b = d->cseg_block[i], s = d->shape[i];
+        if (b == 0) {
+            return CV_FAIL(CV_ERR_ARG, CSEG_NAME ": block size %ux%ux%u has a zero",
+                           d->cseg_block[0], d->cseg_block[1], d->cseg_block[2]);
+        }
+        g->size[i] = s;
+        g->block[i] = b;
+        g->grid[i] = s / b + (s % b != 0);
+        block_voxels *= b;
+        n_blocks *= g->grid[i];
+        max_in *= s < b ? s : b;
+        chunk_voxels *= s;
+    }
+    if (block_voxels > CSEG_MAX_BLOCK_VOXELS) {
+        return CV_FAIL(CV_ERR_ARG, CSEG_NAME ": block size %ux%ux%u is too large", d->cseg_block[0],
+                       d->cseg_block[1], d->cseg_block[2]);
+    }
+    /* Everything below is addressed in 32-bit words: a larger chunk cannot be encoded. */
+    if (chunk_voxels > UINT32_MAX || n_blocks > UINT32_MAX / 4) {
+        return CV_FAIL(CV_ERR_ARG, CSEG_NAME ": chunk %ux%ux%u is too large", d->shape[0],
+                       d->shape[1], d->shape[2]);
+    }
+    g->block_voxels = (size_t)block_voxels;
+    g->n_blocks = (size_t)n_blocks;
+    g->max_in_block = (size_t)max_in;
+    g->chunk_voxels = (size_t)chunk_voxels;
+    return CV_OK;
+}
+
+static bool is_valid_bits(uint32_t bits)
+{
+    return bits <= 32 && (bits & (bits - 1)) == 0; /* 0, 1, 2, 4, 8, 16, 32 */
+}
+
+/* Index words of one block: every block stores indices for its full size. */
+static uint64_t index_words(const cseg_geom *g, uint32_t bits)
+{
+    return ((uint64_t)g->block_voxels * bits + 31) / 32;
+}
+
+/* ---- decoder ----------------------------------------------------------------------------- */
+
+typedef struct cseg_src {
+    const uint8_t *p;
+    size_t n_words;
+} cseg_src;
+
+#define BLOCK_FMT "channel %u block (%u,%u,%u)"
+
+/* Decode one block of one channel into `dst` (the channel's first voxel). */
+CSEG_INLINE cv_status decode_block(const cseg_geom *g, const cseg_src *s, size_t base, unsigned c,
+                                   const uint32_t bpos[3], uint8_t *dst, unsigned wpv)
+{
+    const size_t blk = bpos[0] + (size_t)g->grid[0] * (bpos[1] + (size_t)g->grid[1] * bpos[2]);
+    const uint8_t *hdr = s->p + 4 * (base + 2 * blk);
+    const uint32_t h0 = ld32(hdr), h1 = ld32(hdr + 4);
+    const uint32_t bits = h0 >> 24;
+    if (!is_valid_bits(bits)) {
+        return CV_FAIL(CV_ERR_CORRUPT,
+                       CSEG_NAME ": " BLOCK_FMT ": bit width %u is not 0, 1, 2, 4, 8, 16 or 32", c,
+                       bpos[0], bpos[1], bpos[2], bits);
+    }
+    /* The table's length is not stored: it holds at most 2^bits values, and at most as many
+     * as fit between its offset and the end of the stream. Every index is checked against
+     * that; the check only fails when the table is cut short by the end. */
+    const uint64_t table_at = (uint64_t)base + (h0 & 0xffffffu);
+    const uint64_t fit = table_at < s->n_words ? (s->n_words - table_at) / wpv : 0;
+    if (fit == 0) {
+        return CV_FAIL(CV_ERR_CORRUPT,
+                       CSEG_NAME ": " BLOCK_FMT ": table offset %u is past the end (%zu words)", c,
+                       bpos[0], bpos[1], bpos[2], h0 & 0xffffffu, s->n_words);
+    }
+    const uint64_t table_len = bits < 32 && fit > ((uint64_t)1 << bits) ? (uint64_t)1 << bits : fit;
+    const uint8_t *table = s->p + 4 * (size_t)table_at;
+
+    uint32_t origin[3], span[3];
+    for (int i = 0; i < 3; i++) {
+        origin[i] = bpos[i] * g->block[i];
+        span[i] = g->size[i] - origin[i] < g->block[i] ? g->size[i] - origin[i] : g->block[i];
+    }
+    const size_t vbytes = 4 * (size_t)wpv;
+    const size_t X = g->size[0], Y = g->size[1];
+    if (bits == 0) {
+        const uint64_t v = ld_value(table, wpv);
+        for (uint32_t z = 0; z < span[2]; z++) {
+            for (uint32_t y = 0; y < span[1]; y++) {
+                uint8_t *o = dst + vbytes * (origin[0] + X * (origin[1] + y + Y * (origin[2] + z)));
+                for (uint32_t x = 0; x < span[0]; x++, o += vbytes) {
+                    st_value(o, v, wpv);
+                }
+            }
+        }
+        return CV_OK;
+    }
+    const uint64_t values_at = (uint64_t)base + h1;
+    if (values_at > s->n_words || s->n_words - values_at < index_words(g, bits)) {
+        return CV_FAIL(CV_ERR_CORRUPT,
+                       CSEG_NAME ": " BLOCK_FMT ": %" PRIu64 " index words at offset %u run past "
+                                 "the end (%zu words)",
+                       c, bpos[0], bpos[1], bpos[2], index_words(g, bits), h1, s->n_words);
+    }
+    const uint8_t *words = s->p + 4 * (size_t)values_at;
+    const uint32_t mask = bits == 32 ? UINT32_MAX : ((uint32_t)1 << bits) - 1;
+    for (uint32_t z = 0; z < span[2]; z++) {
+        for (uint32_t y = 0; y < span[1]; y++) {
+            uint8_t *o = dst + vbytes * (origin[0] + X * (origin[1] + y + Y * (origin[2] + z)));
+            /* A row is consecutive in the block: walk its bits word by word. */
+            const uint64_t bit = (uint64_t)bits * g->block[0] * (y + (uint64_t)g->block[1] * z);
+            const uint8_t *w = words + 4 * (size_t)(bit >> 5);
+            unsigned sh = (unsigned)(bit & 31);
+            uint32_t word = ld32(w);
+            for (uint32_t x = 0; x < span[0]; x++, o += vbytes) {
+                if (sh == 32) {
+                    w += 4;
+                    word = ld32(w);
+                    sh = 0;
+                }
+                const uint32_t idx = word >> sh & mask;
+                sh += bits;
+                if (idx >= table_len) {
+                    return CV_FAIL(CV_ERR_CORRUPT,
+                                   CSEG_NAME ": " BLOCK_FMT ": index %u is past the end of its "
+                                             "table (%" PRIu64 " values fit)",
+                                   c, bpos[0], bpos[1], bpos[2], idx, table_len);
+                }
+                st_value(o, ld_value(table + vbytes * idx, wpv), wpv);
+            }
+        }
+    }
+    return CV_OK;
+}
+
+CSEG_INLINE cv_status decode_channel(const cseg_geom *g, const cseg_src *s, size_t base, unsigned c,
+                                     uint8_t *dst, unsigned wpv)
+{
+    uint32_t b[3];
+    for (b[2] = 0; b[2] < g->grid[2]; b[2]++) {
+        for (b[1] = 0; b[1] < g->grid[1]; b[1]++) {
+            for (b[0] = 0; b[0] < g->grid[0]; b[0]++) {
+                CV_TRY(decode_block(g, s, base, c, b, dst, wpv));
+            }
+        }
+    }
+    return CV_OK;
+}
+
+static cv_status decode_channel_u32(const cseg_geom *g, const cseg_src *s, size_t base, unsigned c,
+                                    uint8_t *dst)
+{
+    return decode_channel(g, s, base, c, dst, 1);
+}
+
+static cv_status decode_channel_u64(const cseg_geom *g, const cseg_src *s, size_t base, unsigned c,
+                                    uint8_t *dst)
+{
+    return decode_channel(g, s, base, c, dst, 2);
+}
+
+static cv_status cseg_decode(const cv_chunk_desc *d, const uint8_t *src, size_t n, cv_buf *out)
+{
+    cseg_geom g;
+    CV_TRY(geom_init(d, &g));
+    if (n % 4 != 0) {
+        return CV_FAIL(CV_ERR_CORRUPT, CSEG_NAME ": length %zu is not a multiple of 4", n);
+    }
+    const cseg_src s = {src, n / 4};
+    if (s.n_words < d->channels) {
+        return CV_FAIL(CV_ERR_CORRUPT, CSEG_NAME ": truncated: %zu bytes, %u channel offsets", n,
+                       d->channels);
+    }
+    const size_t want = cv__chunk_desc_bytes(d);
+    if (want > SIZE_MAX - out->len) {
+        return CV_FAIL(CV_ERR_NOMEM, CSEG_NAME ": output size overflow");
+    }
+    CV_TRY(cv__buf_reserve(out, out->len + want));
+    const size_t channel_bytes = g.chunk_voxels * 4 * g.wpv;
+    for (unsigned c = 0; c < d->channels; c++) {
+        const size_t base = ld32(src + 4 * (size_t)c);
+        if (base > s.n_words || (s.n_words - base) / 2 < g.n_blocks) {
+            return CV_FAIL(CV_ERR_CORRUPT,
+                           CSEG_NAME ": channel %u: %zu block headers at offset %zu run past the "
+                                     "end (%zu words)",
+                           c, g.n_blocks, base, s.n_words);
+        }
+        if (g.n_blocks == 0) {
+            continue; /* an empty chunk: out->data may still be NULL */
+        }
+        uint8_t *dst = out->data + out->len + c * channel_bytes;
+        CV_TRY(g.wpv == 2 ? decode_channel_u64(&g, &s, base, c, dst)
+                          : decode_channel_u32(&g, &s, base, c, dst));
+    }
+    out->len += want;
+    return CV_OK;
+}
+
+/* ---- encoder ----------------------------------------------------------------------------- */
+
+/* One slot of the per-channel table cache: a table already written, found by its hash. */
+typedef struct table_slot {
+    uint64_t hash;
+    uint32_t offset; /* channel-relative word offset */
+    uint32_t len;    /* values; 0 = empty slot */
+} table_slot;
+
+/* A slot of the per-block value map; live when `stamp` equals the encoder's current stamp,
+ * so nothing is cleared between blocks. */
+typedef struct value_slot {
+    uint64_t key;
+    uint32_t stamp;
+    uint32_t first; /* first-seen index of `key` in the block */
+} value_slot;
+
+typedef struct cseg_enc {
+    cseg_geom g;
+    value_slot *slots; /* value -> first-seen index: open addressing, linear probing */
+    size_t mask;
+    unsigned shift;
+    uint32_t stamp;
+    uint64_t *seen;   /* distinct values of the block in first-seen order */
+    uint64_t *sorted; /* the same, ascending: the block's table */
+    uint64_t *tmp;    /* merge sort scratch */
+    uint32_t *rank;   /* first-seen index -> table index */
+    uint32_t *voxel;  /* per in-bounds voxel of the block: first-seen index */
+    table_slot *tables;
+    size_t tables_mask;
+    cv_buf *out;
+    size_t channel; /* byte offset of the current channel in out */
+} cseg_enc;
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t p = 16;
+    while (p < n) {
+        p *= 2;
+    }
+    return p;
+}
+
+static void enc_fini(cseg_enc *e)
+{
+    cv_free(e->slots);
+    cv_free(e->seen);
+    cv_free(e->sorted);
+    cv_free(e->tmp);
+    cv_free(e->rank);
+    cv_free(e->voxel);
+    cv_free(e->tables);
+}
+
+static cv_status enc_init(cseg_enc *e, cv_buf *out)
+{
+    /* All scratch is sized once per chunk from the largest block; nothing is allocated per
+     * block. The value map stays at most half full. */
+    const size_t m = e->g.max_in_block;
+    const size_t cap = pow2_at_least(2 * m);
+    e->mask = cap - 1;
+    e->shift = 64;
+    for (size_t c = cap; c > 1; c /= 2) {
+        e->shift--;
+    }
+    e->stamp = 0;
+    e->slots = cv_calloc(cap, sizeof *e->slots);
+    e->seen = cv_malloc(m * sizeof *e->seen);
+    e->sorted = cv_malloc(m * sizeof *e->sorted);
+    e->tmp = cv_malloc(m * sizeof *e->tmp);
+    e->rank = cv_malloc(m * sizeof *e->rank);
+    e->voxel = cv_malloc(m * sizeof *e->voxel);
+    const size_t tcap = pow2_at_least(2 * e->g.n_blocks);
+    e->tables_mask = tcap - 1;
+    e->tables = cv_malloc(tcap * sizeof *e->tables);
+    e->out = out;
+    if (!e->slots || !e->seen || !e->sorted || !e->tmp || !e->rank || !e->voxel || !e->tables) {
+        enc_fini(e);
+        return CV_FAIL(CV_ERR_NOMEM, CSEG_NAME ": allocate encoder tables for %zu values", m);
+    }
+    return CV_OK;
+}
+
+CSEG_INLINE size_t hash_slot(const cseg_enc *e, uint64_t v)
+{
+    return (size_t)((v * UINT64_C(0x9e3779b97f4a7c15)) >> e->shift) & e->mask;
+}
+
+/* The first-seen index of `v` in this block, adding it if new. */
+CSEG_INLINE uint32_t intern(cseg_enc *e, uint64_t v, uint32_t *n_seen)
+{
+    size_t h = hash_slot(e, v);
+    for (;;) {
+        value_slot *sl = &e->slots[h];
+        if (sl->stamp != e->stamp) {
+            sl->stamp = e->stamp;
+            sl->key = v;
+            sl->first = *n_seen;
+            e->seen[*n_seen] = v;
+            return (*n_seen)++;
+        }
+        if (sl->key == v) {
+            return sl->first;
+        }
+        h = (h + 1) & e->mask;
+    }
+}
+
+/* The first-seen index of `v`, which this block has. */
+static uint32_t lookup(const cseg_enc *e, uint64_t v)
+{
+    size_t h = hash_slot(e, v);
+    while (e->slots[h].stamp != e->stamp || e->slots[h].key != v) {
+        h = (h + 1) & e->mask;
+    }
+    return e->slots[h].first;
+}
+
+static void insertion_sort(uint64_t *a, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        const uint64_t v = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1] > v) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = v;
+    }
+}
+
+/* Sort distinct values ascending: runs of 8 by insertion sort, then a bottom-up merge sort
+ * whose merge step has no data-dependent branch (random labels mispredict every compare). */
+static void sort_values(uint64_t *a, uint64_t *tmp, size_t n)
+{
+    for (size_t i = 0; i < n; i += 8) {
+        insertion_sort(a + i, n - i < 8 ? n - i : 8);
+    }
+    uint64_t *from = a, *to = tmp;
+    for (size_t w = 8; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            const size_t mid = n - lo > w ? lo + w : n;
+            const size_t hi = n - lo > 2 * w ? lo + 2 * w : n;
+            const uint64_t *l = from + lo, *r = from + mid;
+            const uint64_t *const l_end = from + mid, *const r_end = from + hi;
+            uint64_t *o = to + lo;
+            while (l < l_end && r < r_end) {
+                const uint64_t x = *l, y = *r;
+                const bool take_right = y < x;
+                *o++ = take_right ? y : x;
+                r += take_right;
+                l += !take_right;
+            }
+            while (l < l_end) {
+                *o++ = *l++;
+            }
+            while (r < r_end) {
+                *o++ = *r++;
+            }
+        }
+        uint64_t *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != a) {
+        memcpy(a, from, n * sizeof *a);
+    }
+}
+
+/* Collect the block's distinct values and each in-bounds voxel's first-seen index. */
+CSEG_INLINE uint32_t scan_block(cseg_enc *e, const uint8_t *src, const uint32_t origin[3],
+                                const uint32_t span[3], unsigned wpv)
+{
+    const size_t vbytes = 4 * (size_t)wpv;
+    const size_t X = e->g.size[0], Y = e->g.size[1];
+    uint32_t n_seen = 0;
+    uint32_t *voxel = e->voxel;
+    const uint8_t *p = src + vbytes * (origin[0] + X * (origin[1] + Y * origin[2]));
+    uint64_t last = ld_value(p, wpv);
+    /* Most blocks of a segmentation hold a single label: a compare-only pass finds them and
+     * stops at the first row that differs. */
+    uint64_t diff = 0;
+    for (uint32_t z = 0; z < span[2] && !diff; z++) {
+        for (uint32_t y = 0; y < span[1] && !diff; y++) {
+            const uint8_t *q =
+                src + vbytes * (origin[0] + X * (origin[1] + y + Y * (origin[2] + z)));
+            for (uint32_t x = 0; x < span[0]; x++, q += vbytes) {
+                diff |= ld_value(q, wpv) ^ last;
+            }
+        }
+    }
+    if (!diff) {
+        e->seen[0] = last; /* no voxel indices: a 0-bit block needs none */
+        return 1;
+    }
+    uint32_t last_first = intern(e, last, &n_seen);
+    /* Labels usually come in runs, so comparing with the previous voxel skips most lookups.
+     * In noisy rows that comparison mispredicts; there a lookup per voxel is faster. Each row
+     * picks its loop from how often the previous row changed value. */
+    bool is_noisy = false;
+    for (uint32_t z = 0; z < span[2]; z++) {
+        for (uint32_t y = 0; y < span[1]; y++) {
+            p = src + vbytes * (origin[0] + X * (origin[1] + y + Y * (origin[2] + z)));
+            uint32_t changes = 0;
+            if (is_noisy) {
+                for (uint32_t x = 0; x < span[0]; x++, p += vbytes) {
+                    const uint64_t v = ld_value(p, wpv);
+                    changes += v != last;
+                    last = v;
+                    last_first = intern(e, v, &n_seen);
+                    *voxel++ = last_first;
+                }
+            } else {
+                for (uint32_t x = 0; x < span[0]; x++, p += vbytes) {
+                    const uint64_t v = ld_value(p, wpv);
+                    if (v != last) {
+                        last = v;
+                        last_first = intern(e, v, &n_seen);
+                        changes++;
+                    }
+                    *voxel++ = last_first;
+                }
+            }
+            is_noisy = changes * 4 > span[0];
+        }
+    }
+    return n_seen;
+}
+
+static uint32_t scan_block_u32(cseg_enc *e, const uint8_t *src, const uint32_t origin[3],
+                               const uint32_t span[3])
+{
+    return scan_block(e, src, origin, span, 1);
+}
+
+static uint32_t scan_block_u64(cseg_enc *e, const uint8_t *src, const uint32_t origin[3],
+                               const uint32_t span[3])
+{
+    return scan_block(e, src, origin, span, 2);
+}
+
+CSEG_INLINE void or32(uint8_t *p, uint32_t v)
+{
+    st32(p, ld32(p) | v);
+}
+
+/* Bit-pack the in-bounds voxels' table indices into `words` (zeroed, full-block size). */
+static void pack_indices(const cseg_enc *e, const uint32_t span[3], uint32_t bits, uint8_t *words)
+{
+    const uint32_t *voxel = e->voxel;
+    const uint32_t *rank = e->rank;
+    for (uint32_t z = 0; z < span[2]; z++) {
+        for (uint32_t y = 0; y < span[1]; y++) {
+            /* A row is consecutive in the block, so whole words fill in a register. Rows may
+             * start mid-word (bx*bits not a multiple of 32), hence OR into the output. */
+            const uint64_t bit = (uint64_t)bits * e->g.block[0] * (y + (uint64_t)e->g.block[1] * z);
+            uint8_t *w = words + 4 * (size_t)(bit >> 5);
+            unsigned sh = (unsigned)(bit & 31);
+            uint32_t acc = 0;
+            for (uint32_t x = 0; x < span[0]; x++) {
+                acc |= rank[*voxel++] << sh;
+                sh += bits;
+                if (sh == 32) {
+                    or32(w, acc);
+                    w += 4;
+                    acc = 0;
+                    sh = 0;
+                }
+            }
+            if (sh) {
+                or32(w, acc);
+            }
+        }
+    }
+}
+
+static uint64_t hash_table(const uint64_t *v, size_t n)
+{
+    uint64_t h = n;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ v[i]) * UINT64_C(0x100000001b3);
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+/* Encode one block: index words, then the table unless this channel already has it. */
+static cv_status encode_block(cseg_enc *e, const uint8_t *src, const uint32_t bpos[3],
+                              size_t header_off)
+{
+    const cseg_geom *g = &e->g;
+    const unsigned wpv = g->wpv;
+    uint32_t origin[3], span[3];
+    for (int i = 0; i < 3; i++) {
+        origin[i] = bpos[i] * g->block[i];
+        span[i] = g->size[i] - origin[i] < g->block[i] ? g->size[i] - origin[i] : g->block[i];
+    }
+    if (++e->stamp == 0) { /* wrapped: forget all stamps once */
+        memset(e->slots, 0, (e->mask + 1) * sizeof *e->slots);
+        e->stamp = 1;
+    }
+    const uint32_t n =
+        wpv == 2 ? scan_block_u64(e, src, origin, span) : scan_block_u32(e, src, origin, span);
+    uint32_t bits = 0;
+    if (n > 1) {
+        bits = 1;
+        while (bits < 32 && ((uint64_t)1 << bits) < n) {
+            bits *= 2;
+        }
+        memcpy(e->sorted, e->seen, n * sizeof *e->sorted);
+        sort_values(e->sorted, e->tmp, n);
+        for (uint32_t r = 0; r < n; r++) {
+            e->rank[lookup(e, e->sorted[r])] = r;
+        }
+    } else {
+        e->sorted[0] = e->seen[0];
+    }
+
+    cv_buf *out = e->out;
+    const uint64_t n_index = index_words(g, bits);
+    const size_t table_bytes = (size_t)n * wpv * 4;
+    if (n_index > (SIZE_MAX - out->len - table_bytes) / 4) {
+        return CV_FAIL(CV_ERR_NOMEM, CSEG_NAME ": output size overflow");
+    }
+    const size_t index_bytes = (size_t)n_index * 4;
+    CV_TRY(cv__buf_reserve(out, out->len + index_bytes + table_bytes));
+    const size_t values_off = (out->len - e->channel) / 4;
+    uint8_t *idx = out->data + out->len;
+    if (bits) {
+        memset(idx, 0, index_bytes);
+        pack_indices(e, span, bits, idx);
+    }
+    /* Write the table after the indices; keep it only if the channel lacks an equal one. */
+    uint8_t *table = idx + index_bytes;
+    for (uint32_t i = 0; i < n; i++) {
+        st_value(table + (size_t)i * wpv * 4, e->sorted[i], wpv);
+    }
+    const uint64_t h = hash_table(e->sorted, n);
+    size_t t = (size_t)h & e->tables_mask;
+    size_t table_off = values_off + (size_t)n_index;
+    size_t keep = index_bytes + table_bytes;
+    for (;; t = (t + 1) & e->tables_mask) {
+        table_slot *ts = &e->tables[t];
+        if (ts->len == 0) {
+            ts->hash = h;
+            ts->len = n;
+            ts->offset = (uint32_t)table_off; /* checked below before it is used */
+            break;
+        }
+        if (ts->hash == h && ts->len == n &&
+            memcmp(out->data + e->channel + 4 * (size_t)ts->offset, table, table_bytes) == 0) {
+            table_off = ts->offset;
+            keep = index_bytes;
+            break;
+        }
+    }
+    if (table_off >= CSEG_MAX_OFFSET24 || values_off > UINT32_MAX) {
+        return CV_FAIL(CV_ERR_ARG,
+                       CSEG_NAME ": chunk %ux%ux%u is too large to encode: a table offset "
+                                 "needs more than 24 bits",
+                       g->size[0], g->size[1], g->size[2]);
+    }
+    st32(out->data + header_off, (uint32_t)table_off | bits << 24);
+    st32(out->data + header_off + 4, (uint32_t)values_off);
+    out->len += keep;
+    return CV_OK;
+}
+
+static cv_status encode_channel(cseg_enc *e, const uint8_t *src)
+{
+    const cseg_geom *g = &e->g;
+    cv_buf *out = e->out;
+    e->channel = out->len;
+    memset(e->tables, 0, (e->tables_mask + 1) * sizeof *e->tables);
+    const size_t header_bytes = 8 * g->n_blocks;
+    CV_TRY(cv__buf_reserve(out, out->len + header_bytes));
+    out->len += header_bytes;
+    size_t header_off = e->channel;
+    uint32_t b[3];
+    for (b[2] = 0; b[2] < g->grid[2]; b[2]++) {
+        for (b[1] = 0; b[1] < g->grid[1]; b[1]++) {
+            for (b[0] = 0; b[0] < g->grid[0]; b[0]++, header_off += 8) {
+                CV_TRY(encode_block(e, src, b, header_off));
+            }
+        }
+    }
+    return CV_OK;
+}
+
+static cv_status cseg_encode(const cv_chunk_desc *d, int level, const uint8_t *src, size_t n,
+                             cv_buf *out)
+{
+    (void)level;
+    cseg_enc e;
+    CV_TRY(geom_init(d, &e.g));
+    const size_t want = cv__chunk_desc_bytes(d);
+    if (n != want) {
+        return CV_FAIL(CV_ERR_ARG, CSEG_NAME ": chunk buffer has %zu bytes, want %zu", n, want);
+    }
+    CV_TRY(enc_init(&e, out));
+    const size_t start = out->len;
+    /* Most label chunks shrink a lot; one reservation up front saves most regrowth. It is
+     * only a guess, kept under out->max: the real need is checked as the output grows. */
+    const size_t head = start + 4 * (size_t)d->channels;
+    size_t guess = head + 8 * e.g.n_blocks * d->channels + want / 8;
+    if (out->max && guess > out->max) {
+        guess = out->max;
+    }
+    cv_status rc = cv__buf_reserve(out, guess > head ? guess : head);
+    if (rc == CV_OK) {
+        out->len = head;
+    }
+    const size_t channel_bytes = e.g.chunk_voxels * 4 * e.g.wpv;
+    for (unsigned c = 0; rc == CV_OK && c < d->channels; c++) {
+        const size_t at = (out->len - start) / 4;
+        if (at > UINT32_MAX) {
+            rc = CV_FAIL(CV_ERR_ARG, CSEG_NAME ": chunk too large to encode (channel %u)", c);
+            break;
+        }
+        st32(out->data + start + 4 * (size_t)c, (uint32_t)at);
+        rc = encode_channel(&e, src + c * channel_bytes);
+    }
+    enc_fini(&e);
+    if (rc != CV_OK) {
+        out->len = start; /* nothing half-written is left behind */
+    }
+    return rc;
+}
+
+const cv_codec cv_codec_cseg = {
+    CSEG_NAME,                         /* name */
+    0,                                 /* flags */
+    "image/x.compressed_segmentation", /* content_type */
+    "gzip",                            /* default_compress */
+    -1,                                /* default_level */
+    cseg_decode,                       /* decode */
+    cseg_encode,                       /* encode */
+};
