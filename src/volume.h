@@ -18,7 +18,24 @@ struct cv_volume {
     atomic_uint_fast64_t n_read, n_written, n_deleted, n_missing;
     atomic_uint_fast64_t bytes_read, bytes_written; /* encoded, before transport compression */
     atomic_uint_fast64_t io_ns, codec_ns;
+    cv_shard_reader **shard_readers; /* per mip, opened on first use (volume_shard.c) */
+    int n_shard_readers;
 };
+
+/* True if every element of the chunk equals the background colour. */
+bool cv__all_background(const cv_volume *v, const uint8_t *p, size_t n);
+
+/* Sharded scales (volume_shard.c). */
+cv_status cv__volume_shard_reader(cv_volume *v, int mip, cv_shard_reader **out);
+void cv__volume_close_shard_readers(cv_volume *v);
+/* The chunk's key in the shard files: the compressed Morton code of its grid cell. */
+cv_status cv__volume_chunk_code(const cv_volume *v, int mip, cv_bbox cell_box, uint64_t *code);
+/* The encoded bytes of one chunk of a sharded scale into out; NOTFOUND if absent. */
+cv_status cv__volume_fetch_sharded(cv_volume *v, int mip, cv_bbox cell_box, cv_buf *out,
+                                   cv_buf *scratch);
+/* Write `box` (inside src_frame) of a sharded scale: whole shards only, one put per shard. */
+cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_bbox box,
+                                   const uint8_t *src, const cv_codec *codec);
 
 /* Monotonic nanoseconds, for the counters. */
 uint64_t cv__now_ns(void);

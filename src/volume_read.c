@@ -127,6 +127,21 @@ static cv_status exists_one(size_t i, int tid, void *arg)
         return cv_store_delete(j->v->store, key);
     }
     bool yes = false;
+    if (j->v->info->scales[j->mip].sharding_json) {
+        /* Sharded: ask the shard's index (the value is read too; fine for a count). */
+        cv_buf data, scratch;
+        cv__buf_init(&data, 0);
+        cv__buf_init(&scratch, 0);
+        cv_status rc = cv__volume_fetch_sharded(j->v, j->mip, cv_grid_cell_box(&j->grid, cell),
+                                                &data, &scratch);
+        cv__buf_fini(&data);
+        cv__buf_fini(&scratch);
+        if (rc != CV_OK && rc != CV_ERR_NOTFOUND) {
+            return rc;
+        }
+        j->present[i] = rc == CV_OK;
+        return CV_OK;
+    }
     CV_TRY(cv_store_exists(j->v->store, key, &yes));
     j->present[i] = yes;
     return CV_OK;
@@ -177,6 +192,11 @@ cv_status cv_volume_delete(cv_volume *v, int mip, cv_bbox box)
     if (v->readonly) {
         return CV_FAIL(CV_ERR_READONLY, "delete in %s: opened through redirects, read-only",
                        cv_volume_url(v));
+    }
+    if (v->info->scales[mip].sharding_json) {
+        return CV_FAIL(CV_ERR_UNSUPPORTED, "delete in %s: scale %s is sharded; rewrite whole shards "
+                                           "instead",
+                       cv_volume_url(v), v->info->scales[mip].key);
     }
     cv_grid g = cv_info_grid(v->info, mip);
     if (!cv_grid_is_aligned(&g, box)) {

@@ -24,19 +24,6 @@ typedef struct write_job {
     } *bufs;
 } write_job;
 
-static bool all_background(const cv_volume *v, const uint8_t *p, size_t n)
-{
-    size_t elem = cv_dtype_size(v->info->dtype);
-    uint8_t value[8];
-    cv__dtype_store(v->info->dtype, v->opts.background_color, value);
-    for (size_t i = 0; i < n; i += elem) {
-        if (memcmp(p + i, value, elem) != 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static cv_status write_one(size_t i, int tid, void *arg)
 {
     write_job *j = arg;
@@ -79,7 +66,7 @@ static cv_status write_one(size_t i, int tid, void *arg)
     }
     cv__copy_region(elem, v->info->num_channels, j->src, j->src_frame, chunk->data, cbox, overlap);
 
-    if (v->opts.delete_black_uploads && all_background(v, chunk->data, nbytes)) {
+    if (v->opts.delete_black_uploads && cv__all_background(v, chunk->data, nbytes)) {
         atomic_fetch_add(&v->n_deleted, 1);
         cv_status rc = cv_store_delete(v->store, key);
         if (rc != CV_OK) {
@@ -154,6 +141,9 @@ cv_status cv_volume_write(cv_volume *v, int mip, cv_bbox box, const void *src, s
     if (!j.codec->encode) {
         return CV_FAIL(CV_ERR_UNSUPPORTED, "write to %s: encoding %s is read-only in this build",
                        cv_volume_url(v), j.codec->name);
+    }
+    if (v->info->scales[mip].sharding_json) {
+        return cv__volume_write_sharded(v, mip, box, j.box, src, j.codec);
     }
     j.compress = v->opts.compress ? v->opts.compress : j.codec->default_compress;
     int64_t cmax[3];

@@ -8,7 +8,8 @@ static const char help[] =
     "usage: cvmpi create PATH --type image|segmentation --dtype T --size X,Y,Z\n"
     "                     --resolution X,Y,Z [--chunk X,Y,Z] [--offset X,Y,Z] [--channels C]\n"
     "                     [--encoding E] [--block X,Y,Z] [--mesh DIR] [--skeletons DIR]\n"
-    "                     [--max-mip N [--factor X,Y,Z]] [--overwrite]\n\n"
+    "                     [--max-mip N [--factor X,Y,Z]] [--sharded [--shard-bytes B] |\n"
+    "                     --sharding JSON] [--overwrite]\n\n"
     "Create a layer: write its info file as CloudVolume's create_new_info would.\n"
     "  --type         image or segmentation\n"
     "  --dtype        uint8 int8 uint16 int16 uint32 int32 uint64 int64 float32 float64\n"
@@ -21,7 +22,35 @@ static const char help[] =
     "  --block        compressed_segmentation block size (default 8,8,8)\n"
     "  --mesh, --skeletons   set the mesh / skeleton directory names\n"
     "  --max-mip      also add N downsampled scales, factor^mip each (default factor 2,2,1)\n"
+    "  --sharded      shard scale 0 as CloudVolume does for images (identity hash, a shard is a\n"
+    "                 box of chunks of about --shard-bytes uncompressed, default 3.5e9)\n"
+    "  --sharding J   shard scale 0 with this sharding JSON object\n"
     "  --overwrite    replace an existing info file\n";
+
+/* Shard scale 0: CloudVolume's image parameters, or the given JSON (checked). Non-zero on
+ * failure, with the error recorded. */
+static int set_sharding(cv_info *info, bool sharded, const char *json, size_t shard_bytes)
+{
+    if (!sharded && !json) {
+        return 0;
+    }
+    cv_scale *s = &info->scales[0];
+    cv_shard_spec spec;
+    cv_status rc = json ? cv_shard_spec_parse(json, strlen(json), "--sharding", &spec)
+                        : cv_shard_params_for_image(s->size, s->chunk_sizes[0], s->encoding,
+                                                    info->dtype, shard_bytes, &spec);
+    char *text = NULL;
+    size_t len;
+    if (rc == CV_OK) {
+        rc = cv_shard_spec_to_json(&spec, &text, &len);
+    }
+    if (rc == CV_OK) {
+        cv_free(s->sharding_json);
+        s->sharding_json = text;
+        rc = cv_info_validate(info);
+    }
+    return rc != CV_OK;
+}
 
 int cmd_create(int argc, char **argv)
 {
@@ -33,11 +62,15 @@ int cmd_create(int argc, char **argv)
         {"block", required_argument, NULL, 'b'},      {"mesh", required_argument, NULL, 'm'},
         {"skeletons", required_argument, NULL, 'k'},  {"max-mip", required_argument, NULL, 'M'},
         {"factor", required_argument, NULL, 'f'},     {"overwrite", no_argument, NULL, 'O'},
+        {"sharded", no_argument, NULL, 'S'},         {"shard-bytes", required_argument, NULL, 'B'},
+        {"sharding", required_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     cv_info_params p;
     memset(&p, 0, sizeof p);
-    bool have_size = false, have_res = false, overwrite = false;
+    bool have_size = false, have_res = false, overwrite = false, sharded = false;
+    const char *sharding = NULL;
+    size_t shard_bytes = 0;
     int64_t n;
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
         switch (c) {
@@ -110,6 +143,17 @@ int cmd_create(int argc, char **argv)
         case 'O':
             overwrite = true;
             break;
+        case 'S':
+            sharded = true;
+            break;
+        case 'B':
+            if (!cli_parse_bytes(optarg, &shard_bytes)) {
+                return cli_usage(argv[0], "bad --shard-bytes `%s'", optarg);
+            }
+            break;
+        case 'J':
+            sharding = optarg;
+            break;
         default:
             return CLI_USAGE;
         }
@@ -124,9 +168,12 @@ int cmd_create(int argc, char **argv)
         CV_LOG(CV_LOG_WARN, "%s volumes cannot be read by Neuroglancer or TensorStore",
                cv_dtype_name(p.dtype));
     }
+    if (sharded && sharding) {
+        return cli_usage(argv[0], "give --sharded or --sharding, not both");
+    }
     cv_info *info = NULL;
     cv_volume *v = NULL;
-    if (cv_info_create(&p, &info) != CV_OK ||
+    if (cv_info_create(&p, &info) != CV_OK || set_sharding(info, sharded, sharding, shard_bytes) ||
         cv_volume_create(argv[optind], info, overwrite, NULL, &v) != CV_OK) {
         cv_info_free(info);
         return cli_fail();

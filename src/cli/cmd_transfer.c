@@ -12,7 +12,8 @@ static const char help[] =
     "         [--encoding E] [--compress gzip|br|none] [--chunk-size X,Y,Z] [--fill-missing]\n"
     "         [--delete-black] [--skip-existing] [--memory BYTES] [--threads N]\n"
     "         [--schedule dynamic|static] [--journal DIR] [--resume] [--fail-fast] [--dry-run]\n"
-    "         [--report FILE.json] [--stall-warning SECONDS]\n\n"
+    "         [--sharded [--shard-bytes B] | --sharding JSON] [--report FILE.json]\n"
+    "         [--stall-warning SECONDS]\n\n"
     "Copy one mip of SRC to DST, re-encoding when the encodings differ. DST's info is made from\n"
     "SRC's when DST has none (with --encoding/--chunk-size applied at that mip).\n"
     "  --mip M          mip index or resolution X,Y,Z (default 0)\n"
@@ -20,6 +21,10 @@ static const char help[] =
     "  --encoding E     destination encoding (new destinations only)\n"
     "  --compress C     transport compression of written chunks (default as CloudVolume)\n"
     "  --chunk-size     destination chunk size (new destinations only)\n"
+    "  --sharded        shard the new destination as CloudVolume does images (identity hash,\n"
+    "                   shards are boxes of about --shard-bytes, default 3.5e9); every shard\n"
+    "                   file is written whole by one rank\n"
+    "  --sharding JSON  shard the new destination with this sharding object\n"
     "  --fill-missing   absent source chunks are read as zeros\n"
     "  --delete-black   delete destination chunks that are all zero instead of writing them\n"
     "  --skip-existing  skip tasks whose destination chunks all exist\n"
@@ -45,7 +50,8 @@ int cmd_transfer(int argc, char **argv)
         {"schedule", required_argument, NULL, 'S'}, {"journal", required_argument, NULL, 'j'},
         {"resume", no_argument, NULL, 'r'},         {"fail-fast", no_argument, NULL, 'F'},
         {"dry-run", no_argument, NULL, 'n'},        {"sharded", no_argument, NULL, 'H'},
-        {"sharding", required_argument, NULL, 'H'}, {"help", no_argument, NULL, 'h'},
+        {"sharding", required_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'},
+        {"shard-bytes", required_argument, NULL, 'B'},
         {"report", required_argument, NULL, 'R'},   {"stall-warning", required_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
@@ -130,7 +136,16 @@ int cmd_transfer(int argc, char **argv)
             }
             break;
         case 'H':
-            return cli_usage(argv[0], "sharded destinations are not supported yet");
+            p.sharded = true;
+            break;
+        case 'J':
+            p.sharding = optarg;
+            break;
+        case 'B':
+            if (!cli_parse_bytes(optarg, &p.shard_bytes)) {
+                return cli_usage(argv[0], "bad --shard-bytes `%s'", optarg);
+            }
+            break;
         default:
             return CLI_USAGE;
         }

@@ -16,6 +16,9 @@ typedef struct cv_journal cv_journal;
  * caller's job). */
 cv_status cv_journal_open(const char *dir, const char *signature, int rank, bool resume,
                           uint64_t n_tasks, cv_journal **out);
+/* Open this rank's file for appending. Call it on every rank only after every rank has opened
+ * (loaded) the journal, so no rank reads a file another is just creating. */
+cv_status cv_journal_start(cv_journal *j);
 bool cv_journal_is_done(const cv_journal *j, uint64_t id);
 uint64_t cv_journal_count_done(const cv_journal *j);
 cv_status cv_journal_record(cv_journal *j, uint64_t id);

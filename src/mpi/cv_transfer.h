@@ -16,6 +16,9 @@ typedef struct cv_transfer_params {
     bool fill_missing, delete_black, skip_existing, resume, fail_fast, dry_run, is_static;
     size_t memory;           /* per rank; 0 = default */
     int threads;             /* chunk workers per rank */
+    bool sharded;            /* new destinations: shard the mip as CloudVolume does images */
+    const char *sharding;    /* new destinations: this sharding JSON */
+    size_t shard_bytes;      /* target uncompressed shard size for --sharded; 0 = 3.5e9 */
     const char *journal_dir; /* NULL = ./.cvmpi-journal/<job signature> */
     const char *report_path; /* --report FILE.json, or NULL */
     double stall_seconds;    /* name a rank on one task this long; 0 = 300 */

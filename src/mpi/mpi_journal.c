@@ -19,6 +19,8 @@ struct cv_journal {
     uint64_t n_tasks;
     uint8_t *done; /* bitmap of finished tasks loaded at open */
     uint64_t n_done;
+    bool resume;
+    char *signature;
 };
 
 static cv_status make_dirs(const char *dir)
@@ -110,29 +112,37 @@ cv_status cv_journal_open(const char *dir, const char *signature, int rank, bool
             closedir(d);
         }
     }
-    if (rc == CV_OK) {
-        /* Append on resume (keeping this rank's earlier entries); start fresh otherwise. */
-        j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_TRUNC),
-                     0666);
-        if (j->fd < 0) {
-            rc = CV_FAIL(CV_ERR_IO, "open journal `%s': %s", j->path, strerror(errno));
-        }
-    }
-    if (rc == CV_OK) {
-        struct stat st;
-        if (fstat(j->fd, &st) == 0 && st.st_size == 0) {
-            char head[400];
-            int n = snprintf(head, sizeof head, "cvmpi-journal 1 %s\n", signature);
-            if (write(j->fd, head, (size_t)n) != n) {
-                rc = CV_FAIL(CV_ERR_IO, "write journal `%s': %s", j->path, strerror(errno));
-            }
-        }
+    j->resume = resume;
+    j->signature = cv__strdup(signature);
+    if (rc == CV_OK && !j->signature) {
+        rc = CV_FAIL(CV_ERR_NOMEM, "journal");
     }
     if (rc != CV_OK) {
         cv_journal_close(j);
         return rc;
     }
     *out = j;
+    return CV_OK;
+}
+
+cv_status cv_journal_start(cv_journal *j)
+{
+    bool resume = j->resume;
+    const char *signature = j->signature;
+    /* Append on resume (keeping this rank's earlier entries); start fresh otherwise. */
+    j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_TRUNC),
+                 0666);
+    if (j->fd < 0) {
+        return CV_FAIL(CV_ERR_IO, "open journal `%s': %s", j->path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(j->fd, &st) == 0 && st.st_size == 0) {
+        char head[400];
+        int n = snprintf(head, sizeof head, "cvmpi-journal 1 %s\n", signature);
+        if (write(j->fd, head, (size_t)n) != n) {
+            return CV_FAIL(CV_ERR_IO, "write journal `%s': %s", j->path, strerror(errno));
+        }
+    }
     return CV_OK;
 }
 
@@ -168,6 +178,7 @@ void cv_journal_close(cv_journal *j)
     }
     cv_free(j->path);
     cv_free(j->done);
+    cv_free(j->signature);
     cv_free(j);
 }
 

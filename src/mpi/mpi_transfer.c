@@ -76,6 +76,16 @@ static cv_status derive_dst_info(const cv_info *src, int mip, const cv_transfer_
     /* Sharding is chosen explicitly for a destination, never inherited. */
     cv_free(s->sharding_json);
     s->sharding_json = NULL;
+    if (rc == CV_OK && (p->sharded || p->sharding)) {
+        cv_shard_spec spec;
+        rc = p->sharding ? cv_shard_spec_parse(p->sharding, strlen(p->sharding), "--sharding", &spec)
+                         : cv_shard_params_for_image(s->size, s->chunk_sizes[0], s->encoding,
+                                                     info->dtype, p->shard_bytes, &spec);
+        size_t len;
+        if (rc == CV_OK) {
+            rc = cv_shard_spec_to_json(&spec, &s->sharding_json, &len);
+        }
+    }
     if (rc == CV_OK) {
         rc = cv_info_validate(info);
     }
@@ -132,12 +142,6 @@ static cv_status open_destination(const cv_transfer_params *p, cv_volume *src, i
         rc = cv_info_find_mip(cv_volume_info(dst), si->scales[mip].resolution, dst_mip);
         if (rc == CV_OK) {
             rc = check_compatible(si, mip, cv_volume_info(dst), *dst_mip, cv_volume_url(dst));
-        }
-        if (rc == CV_OK && cv_volume_info(dst)->scales[*dst_mip].sharding_json) {
-            rc = CV_FAIL(CV_ERR_UNSUPPORTED,
-                         "transfer: %s is sharded at this mip; sharded destinations are not "
-                         "supported yet",
-                         cv_volume_url(dst));
         }
         if (rc != CV_OK) {
             cv_volume_close(dst);
@@ -198,6 +202,28 @@ static cv_status plan_job(job *j, const cv_info *di)
     memcpy(pp->origin, dgrid.bounds.min, sizeof pp->origin);
     memcpy(pp->align[0], si->scales[j->mip].chunk_sizes[0], sizeof pp->align[0]);
     memcpy(pp->align[1], dgrid.chunk, sizeof pp->align[1]);
+    const cv_scale *ds = &di->scales[j->dst_mip];
+    if (ds->sharding_json) {
+        /* Sharded destination: tasks are whole shards, so each shard file is written once, by
+         * one rank. Shards must be boxes of chunks (identity hash, as CloudVolume makes them). */
+        cv_shard_spec spec;
+        int64_t grid[3], mini[3], shard[3];
+        cv_grid_shape(&dgrid, grid);
+        cv_status rc = cv_shard_spec_parse(ds->sharding_json, strlen(ds->sharding_json), ds->key,
+                                           &spec);
+        if (rc == CV_OK) {
+            rc = cv_shard_image_shape(&spec, grid, mini, shard);
+        }
+        if (rc != CV_OK) {
+            cv__err_wrap("transfer to sharded %s: hashed shards (chunks scattered over shard "
+                         "files) are not supported yet",
+                         ds->key);
+            return rc;
+        }
+        for (int d = 0; d < 3; d++) {
+            pp->align[1][d] = shard[d] * dgrid.chunk[d];
+        }
+    }
     pp->bytes_per_voxel = cv_dtype_size(si->dtype) * (size_t)si->num_channels;
     const char *source = "--memory";
     pp->memory = p->memory ? p->memory : cv_mpi_default_memory(&source);
@@ -442,6 +468,13 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
         }
         rc = cv_mpi_agree(cv_journal_open(dir, signature, cv_mpi_rank(), p->resume,
                                           j.plan.n_tasks, &j.journal));
+        /* Every rank has read every journal before any rank creates its own file. */
+        if (rc == CV_OK && cv_mpi_active()) {
+            MPI_Barrier(MPI_COMM_WORLD);
+        }
+        if (rc == CV_OK) {
+            rc = cv_mpi_agree(cv_journal_start(j.journal));
+        }
     }
     if (rc == CV_OK) {
         rc = cv_mpi_agree(cv_sched_open(j.plan.n_tasks, p->is_static, &j.sched));

@@ -171,8 +171,9 @@ class Scale:
         if s["encoding"] != "raw":
             raise LayerError("%s.encoding: only raw is implemented here, got %r"
                              % (where, s["encoding"]))
-        if "sharding" in s and s["sharding"] is not None:
-            raise LayerError("%s: sharded scales are not implemented here" % where)
+        # Sharded scales: chunk keys are compressed Morton codes (precomputed-sharded.md),
+        # read with the independent shard reader beside this file.
+        self.sharding = s.get("sharding")
         self.key = s["key"]
         self.size = int_list(s["size"], 3, where + ".size")
         self.offset = int_list(s.get("voxel_offset", [0, 0, 0]), 3, where + ".voxel_offset")
@@ -211,9 +212,39 @@ class Scale:
                 for gx in ranges[0]:
                     yield (gx, gy, gz)
 
+    def morton(self, g):
+        """Compressed Morton code: bits of x, y, z interleaved while each axis has bits left."""
+        grid = self.grid()
+        bits = [max(0, (n - 1).bit_length()) for n in grid]
+        code, out_bit = 0, 0
+        for i in range(max(bits)):
+            for d in range(3):
+                if i < bits[d]:
+                    code |= ((g[d] >> i) & 1) << out_bit
+                    out_bit += 1
+        return code
+
+    def read_sharded(self, g, begin, end):
+        import shard_ref
+        spec = shard_ref.Spec(json.dumps(self.sharding))
+        data = shard_ref.read_key(spec, self.dir, self.morton(g))
+        name = self.name(begin, end)
+        if data is None:
+            raise LayerError("chunk %s/%s (key %d) is missing from the shards"
+                             % (self.key, name, self.morton(g)))
+        return data
+
     def read_chunk(self, g):
         begin, end = self.cell_box(g)
         name = self.name(begin, end)
+        if self.sharding:
+            data = self.read_sharded(g, begin, end)
+            shape = [end[d] - begin[d] for d in range(3)] + [self.channels]
+            want = int(np.prod(shape)) * self.dtype.itemsize
+            if len(data) != want:
+                raise LayerError("sharded chunk %s/%s of %d bytes, want %d" % (self.key, name,
+                                                                                len(data), want))
+            return begin, end, np.frombuffer(data, dtype=self.dtype).reshape(shape, order="F")
         for suffix in SUFFIXES:
             path = os.path.join(self.dir, name + suffix)
             if not os.path.isfile(path):

@@ -18,7 +18,7 @@ check_resumed() { # DIR JOURNAL
 }
 
 # 1. SIGKILL one rank in the middle.
-CVMPI_TEST_TASK_DELAY_MS=40 mpirun -n 2 "$CVMPI" transfer src out1 --memory 256K --journal j1 \
+CVMPI_TEST_TASK_DELAY_MS=120 mpirun -n 2 "$CVMPI" transfer src out1 --memory 256K --journal j1 \
     > log1 2>&1 &
 job=$!
 for _ in $(seq 1 200); do
@@ -36,7 +36,7 @@ grep -q "$done_before skipped" log1b || { cat log1b; fail "resume did not skip t
 check_resumed out1 j1
 
 # 2. SIGTERM (Slurm's warning): ranks stop, flush the journal, exit non-zero and say how to resume.
-CVMPI_TEST_TASK_DELAY_MS=40 mpirun -n 2 "$CVMPI" transfer src out2 --memory 256K --journal j2 \
+CVMPI_TEST_TASK_DELAY_MS=120 mpirun -n 2 "$CVMPI" transfer src out2 --memory 256K --journal j2 \
     > log2 2>&1 &
 job=$!
 for _ in $(seq 1 200); do

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * volume_shard.c: sharded scales (precomputed-sharded spec; cloudvolume-conventions §6.2 item
+ * 7). A chunk's key is the compressed Morton code of its grid cell; reads go through a shard
+ * reader (ranged reads, cached indexes); a write must hold every chunk of each shard it touches,
+ * and each shard file is built in memory and written whole, once. */
+#include "shard.h"
+#include "volume.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t readers_lock = PTHREAD_MUTEX_INITIALIZER;
+
+cv_status cv__volume_shard_reader(cv_volume *v, int mip, cv_shard_reader **out)
+{
+    const cv_scale *s = &v->info->scales[mip];
+    pthread_mutex_lock(&readers_lock);
+    cv_status rc = CV_OK;
+    if (!v->shard_readers) {
+        v->shard_readers = cv_calloc((size_t)v->info->n_scales, sizeof *v->shard_readers);
+        v->n_shard_readers = v->info->n_scales;
+        rc = v->shard_readers ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "shard readers");
+    }
+    if (rc == CV_OK && mip >= v->n_shard_readers) {
+        rc = CV_FAIL(CV_ERR_ARG, "scale %d was added after the volume was opened", mip);
+    }
+    if (rc == CV_OK && !v->shard_readers[mip]) {
+        rc = cv_shard_reader_open(v->store, s->key, s->sharding_json, &v->shard_readers[mip]);
+        if (rc != CV_OK) {
+            cv__err_wrap("%s scale %s", cv_store_url(v->store), s->key);
+        }
+    }
+    if (rc == CV_OK) {
+        *out = v->shard_readers[mip];
+    }
+    pthread_mutex_unlock(&readers_lock);
+    return rc;
+}
+
+void cv__volume_close_shard_readers(cv_volume *v)
+{
+    for (int i = 0; i < v->n_shard_readers; i++) {
+        cv_shard_reader_close(v->shard_readers[i]);
+    }
+    cv_free(v->shard_readers);
+    v->shard_readers = NULL;
+    v->n_shard_readers = 0;
+}
+
+cv_status cv__volume_chunk_code(const cv_volume *v, int mip, cv_bbox cell_box, uint64_t *code)
+{
+    cv_grid g = cv_info_grid(v->info, mip);
+    int64_t shape[3], cell[3];
+    cv_grid_shape(&g, shape);
+    for (int d = 0; d < 3; d++) {
+        cell[d] = (cell_box.min[d] - g.bounds.min[d]) / g.chunk[d];
+    }
+    return cv_morton_code(shape, cell, code);
+}
+
+cv_status cv__volume_fetch_sharded(cv_volume *v, int mip, cv_bbox cell_box, cv_buf *out,
+                                   cv_buf *scratch)
+{
+    cv_shard_reader *r;
+    CV_TRY(cv__volume_shard_reader(v, mip, &r));
+    uint64_t code;
+    CV_TRY(cv__volume_chunk_code(v, mip, cell_box, &code));
+    return cv__shard_reader_get_into(r, code, out, scratch);
+}
+
+/* ---- writing --------------------------------------------------------------------------- */
+
+typedef struct cell_ref {
+    uint64_t shard, code;
+    int64_t cell[3];
+} cell_ref;
+
+static int by_shard_then_cell(const void *a, const void *b)
+{
+    const cell_ref *x = a, *y = b;
+    if (x->shard != y->shard) {
+        return x->shard < y->shard ? -1 : 1;
+    }
+    for (int d = 2; d >= 0; d--) { /* z, then y, then x: x fastest */
+        if (x->cell[d] != y->cell[d]) {
+            return x->cell[d] < y->cell[d] ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+/* How many chunks of the whole volume fall in `shard`. */
+static cv_status chunks_in_shard(const cv_shard_spec *spec, const int64_t shape[3],
+                                 uint64_t shard, uint64_t *count)
+{
+    int64_t mini[3], sc[3];
+    cv_err saved = *cv_err_last();
+    if (cv_shard_image_shape(spec, shape, mini, sc) == CV_OK) {
+        /* Spatial shards: boxes of sc chunks on a lattice; find ours through its first cell. */
+        int bits[3];
+        cv_morton_bits(shape, bits);
+        uint64_t first_code = shard << (spec->preshift_bits + spec->minishard_bits);
+        uint64_t cell[3];
+        cv_morton_decode(bits, first_code, cell);
+        uint64_t n = 1;
+        for (int d = 0; d < 3; d++) {
+            int64_t lo = (int64_t)cell[d] / sc[d] * sc[d];
+            int64_t hi = lo + sc[d] < shape[d] ? lo + sc[d] : shape[d];
+            n *= hi > lo ? (uint64_t)(hi - lo) : 0;
+        }
+        *count = n;
+        return CV_OK;
+    }
+    cv__err_set(&saved);
+    /* Hashed shards: count by walking the grid (bounded). */
+    uint64_t cells = (uint64_t)shape[0] * (uint64_t)shape[1] * (uint64_t)shape[2];
+    if (cells > ((uint64_t)1 << 26)) {
+        return CV_FAIL(CV_ERR_UNSUPPORTED,
+                       "writing part of a hashed sharded volume of %" PRIu64 " chunks is not "
+                       "supported; write the whole volume",
+                       cells);
+    }
+    uint64_t n = 0;
+    for (int64_t z = 0; z < shape[2]; z++) {
+        for (int64_t y = 0; y < shape[1]; y++) {
+            for (int64_t x = 0; x < shape[0]; x++) {
+                int64_t c[3] = {x, y, z};
+                uint64_t code, s, m;
+                CV_TRY(cv_morton_code(shape, c, &code));
+                cv_shard_locate(spec, code, &s, &m);
+                n += s == shard;
+            }
+        }
+    }
+    *count = n;
+    return CV_OK;
+}
+
+cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_bbox box,
+                                   const uint8_t *src, const cv_codec *codec)
+{
+    const cv_scale *sc = &v->info->scales[mip];
+    cv_shard_spec spec;
+    CV_TRY(cv_shard_spec_parse(sc->sharding_json, strlen(sc->sharding_json), sc->key, &spec));
+    cv_grid g = cv_info_grid(v->info, mip);
+    if (!cv_grid_is_aligned(&g, box)) {
+        return CV_FAIL(CV_ERR_ALIGN, "write to sharded scale %s of %s: the box must cover whole "
+                                     "chunks (and whole shards)",
+                       sc->key, cv_store_url(v->store));
+    }
+    int64_t shape[3], cmin[3], cmax[3];
+    cv_grid_shape(&g, shape);
+    cv_grid_cells(&g, box, cmin, cmax);
+    size_t n = (size_t)((cmax[0] - cmin[0]) * (cmax[1] - cmin[1]) * (cmax[2] - cmin[2]));
+    cell_ref *cells = cv_calloc(n ? n : 1, sizeof *cells);
+    if (!cells) {
+        return CV_FAIL(CV_ERR_NOMEM, "sharded write");
+    }
+    size_t k = 0;
+    cv_status rc = CV_OK;
+    for (int64_t z = cmin[2]; z < cmax[2] && rc == CV_OK; z++) {
+        for (int64_t y = cmin[1]; y < cmax[1] && rc == CV_OK; y++) {
+            for (int64_t x = cmin[0]; x < cmax[0] && rc == CV_OK; x++) {
+                cell_ref *c = &cells[k++];
+                c->cell[0] = x;
+                c->cell[1] = y;
+                c->cell[2] = z;
+                rc = cv_morton_code(shape, c->cell, &c->code);
+                uint64_t mini;
+                cv_shard_locate(&spec, c->code, &c->shard, &mini);
+            }
+        }
+    }
+    if (rc == CV_OK) {
+        qsort(cells, n, sizeof *cells, by_shard_then_cell);
+    }
+    size_t elem = cv_dtype_size(v->info->dtype);
+    cv_buf chunk;
+    cv__buf_init(&chunk, 0);
+    for (size_t first = 0; rc == CV_OK && first < n;) {
+        size_t last = first;
+        while (last < n && cells[last].shard == cells[first].shard) {
+            last++;
+        }
+        uint64_t want = 0;
+        rc = chunks_in_shard(&spec, shape, cells[first].shard, &want);
+        if (rc == CV_OK && want != last - first) {
+            char name[64];
+            cv_shard_file_name(&spec, cells[first].shard, name, sizeof name);
+            rc = CV_FAIL(CV_ERR_ALIGN,
+                         "write to sharded scale %s of %s: the box holds %zu of the %" PRIu64
+                         " chunks of shard %s; sharded writes must cover whole shards",
+                         sc->key, cv_store_url(v->store), last - first, want, name);
+        }
+        cv_shard_item *items = rc == CV_OK ? cv_calloc(last - first, sizeof *items) : NULL;
+        cv_buf *encoded = rc == CV_OK ? cv_calloc(last - first, sizeof *encoded) : NULL;
+        if (rc == CV_OK && (!items || !encoded)) {
+            rc = CV_FAIL(CV_ERR_NOMEM, "sharded write");
+        }
+        size_t n_items = 0;
+        for (size_t i = first; rc == CV_OK && i < last; i++) {
+            cv_bbox cbox = cv_grid_cell_box(&g, cells[i].cell);
+            size_t nbytes = cv_volume_box_bytes(v, cbox);
+            chunk.len = 0;
+            rc = cv__buf_reserve(&chunk, nbytes);
+            if (rc != CV_OK) {
+                break;
+            }
+            chunk.len = nbytes;
+            cv__copy_region(elem, v->info->num_channels, src, src_frame, chunk.data, cbox, cbox);
+            if (v->opts.delete_black_uploads && cv__all_background(v, chunk.data, nbytes)) {
+                continue; /* absent keys read as missing, i.e. background with fill_missing */
+            }
+            cv_chunk_desc d = cv__volume_chunk_desc(v, mip, cbox);
+            cv__buf_init(&encoded[n_items], 0);
+            int level = sc->jpeg_quality >= 0 ? sc->jpeg_quality : sc->png_level;
+            rc = codec->encode(&d, level, chunk.data, nbytes, &encoded[n_items]);
+            if (rc == CV_OK) {
+                items[n_items].key = cells[i].code;
+                items[n_items].data = encoded[n_items].data;
+                items[n_items].len = encoded[n_items].len;
+                n_items++;
+            }
+        }
+        if (rc == CV_OK && n_items == 0) {
+            /* Everything was background: no shard file at all. */
+            char key[CV_SHARD_KEY_MAX];
+            rc = cv__shard_object_key(sc->key, &spec, cells[first].shard, key, sizeof key);
+            if (rc == CV_OK) {
+                rc = cv_store_delete(v->store, key);
+                cv__shard_cache_invalidate(cv_store_url(v->store), key);
+            }
+        } else if (rc == CV_OK) {
+            rc = cv_shard_write(v->store, sc->key, &spec, items, n_items,
+                                CV_SHARD_LAYOUT_CLOUDVOLUME, v->opts.compress_level);
+        }
+        for (size_t i = 0; encoded && i < n_items; i++) {
+            cv__buf_fini(&encoded[i]);
+        }
+        cv_free(encoded);
+        cv_free(items);
+        first = last;
+    }
+    cv__buf_fini(&chunk);
+    cv_free(cells);
+    return rc;
+}
