@@ -12,6 +12,11 @@ static const cv_codec *const codecs[] = {
     &cv_codec_gzip,
     &cv_codec_brotli,
     &cv_codec_cseg,
+    &cv_codec_compresso,
+#ifdef CV_HAVE_FPZIP
+    &cv_codec_fpzip,
+    &cv_codec_kempressed,
+#endif
     &cv_codec_jpeg,
     &cv_codec_png,
 #ifdef CV_HAVE_JXL

@@ -44,10 +44,21 @@ extern const cv_codec cv_codec_raw;
 extern const cv_codec cv_codec_gzip;
 extern const cv_codec cv_codec_brotli;
 extern const cv_codec cv_codec_cseg;
+extern const cv_codec cv_codec_compresso;
+#ifdef CV_HAVE_FPZIP
+extern const cv_codec cv_codec_fpzip;
+extern const cv_codec cv_codec_kempressed;
+#endif
 extern const cv_codec cv_codec_jpeg;
 extern const cv_codec cv_codec_png;
 #ifdef CV_HAVE_JXL
 extern const cv_codec cv_codec_jxl;
 #endif
+
+/* compresso with explicit parameters (tests, vector making): steps NULL = CloudVolume's (4,4,1)
+ * with compresso.pyx's fallback to (8,8,1); the codec entry uses NULL, 4, true. */
+cv_status cv__compresso_encode(const cv_chunk_desc *d, const unsigned steps[3],
+                               unsigned connectivity, bool z_index, const uint8_t *src, size_t n,
+                               cv_buf *out);
 
 #endif
