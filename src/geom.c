@@ -26,8 +26,9 @@ uint64_t cv_bbox_voxels(cv_bbox b)
     if (cv_bbox_is_empty(b)) {
         return 0;
     }
-    return (uint64_t)(b.max[0] - b.min[0]) * (uint64_t)(b.max[1] - b.min[1]) *
-           (uint64_t)(b.max[2] - b.min[2]);
+    /* Subtract as uint64: max - min of a box parsed from text can exceed INT64_MAX. */
+    return ((uint64_t)b.max[0] - (uint64_t)b.min[0]) * ((uint64_t)b.max[1] - (uint64_t)b.min[1]) *
+           ((uint64_t)b.max[2] - (uint64_t)b.min[2]);
 }
 
 cv_bbox cv_bbox_intersect(cv_bbox a, cv_bbox b)

@@ -87,6 +87,18 @@ void cv__json_mark_floats(cJSON *root, const char *text, size_t len)
     mark_floats(root, &text, text + len);
 }
 
+/* True if a number in v overflowed to infinity ("1e309"). Python reads it as inf and writes
+ * "Infinity", which is not JSON and which cJSON cannot read back; such files are refused. */
+static bool has_nonfinite(const cJSON *v)
+{
+    for (; v; v = v->next) {
+        if ((cJSON_IsNumber(v) && !isfinite(v->valuedouble)) || has_nonfinite(v->child)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 cv_status cv__json_parse(const char *text, size_t len, const char *what, cJSON **out)
 {
     /* Python decodes JSON files as strict UTF-8 and rejects anything else. Accepting it would
@@ -113,6 +125,11 @@ cv_status cv__json_parse(const char *text, size_t len, const char *what, cJSON *
             return CV_FAIL(CV_ERR_CORRUPT, "parse `%s': trailing bytes after JSON at byte %zu",
                            what, (size_t)(p - text));
         }
+    }
+    if (has_nonfinite(root)) {
+        cJSON_Delete(root);
+        return CV_FAIL(CV_ERR_CORRUPT, "parse `%s': a number is out of the range of a double",
+                       what);
     }
     cv__json_mark_floats(root, text, end ? (size_t)(end - text) : len);
     *out = root;
@@ -297,8 +314,15 @@ static cv_status dump(cv_buf *b, const cJSON *v, int depth)
         return put_json_string(b, v->valuestring);
     }
     if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
         if (cv__json_is_int(v) && !(v->type & CV_JSON_FLOAT)) {
-            snprintf(num, sizeof num, "%" PRId64, (int64_t)v->valuedouble);
+            snprintf(num, sizeof num, "%" PRId64, (int64_t)d);
+        } else if (!(v->type & CV_JSON_FLOAT) && isfinite(d) && d == floor(d)) {
+            /* An integer beyond 2^53 ("1111...8209"): Python keeps it an int, so it must not
+             * come back as "1.1111e+42", which reads as a float. The digits are the double's. */
+            char big[320]; /* DBL_MAX has 309 digits */
+            snprintf(big, sizeof big, "%.0f", d);
+            return put_str(b, big);
         } else {
             cv_format_pyfloat(v->valuedouble, num, sizeof num);
         }
