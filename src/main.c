@@ -13,6 +13,7 @@ static const cli_cmd commands[] = {
     {"write", cmd_write, "write a .npy or raw file into a box", false},
     {"exists", cmd_exists, "count the chunks of a box that exist", false},
     {"delete", cmd_delete, "delete the chunks of a chunk-aligned box", false},
+    {"shard", cmd_shard, "list the shard files of a scale, or get one entry", false},
     {"transfer", cmd_transfer, "copy/re-encode a layer across MPI ranks", true},
     {"verify", cmd_verify, "compare the voxels of two layers across MPI ranks", true},
     {"run", cmd_run, "run a job described in a JSON file (jobs/*.json)", true},

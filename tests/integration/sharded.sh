@@ -28,6 +28,18 @@ assert (c == a[6:46, 2:42, 4:19]).all()" || fail "sharded sub-box"
 expect_exit 0 "$CVMPI" exists img
 expect_stdout "140/140 chunks present"
 
+# shard ls / get: every chunk is listed once; key 0 (cell 0,0,0) holds that chunk's raw bytes
+expect_exit 0 "$CVMPI" shard ls img
+tail -n 1 "$OUT" | grep -q "^24 shard files, 140 entries, 420000 bytes decoded$" ||
+    fail "shard ls summary: $(tail -n 1 "$OUT")"
+expect_exit 0 "$CVMPI" shard ls img/8_8_40
+expect_exit 0 "$CVMPI" shard get img 0 -o key0.bin
+expect_exit 0 "$CVMPI" read img --bbox 4,-2,1,20,14,9 -o cell0.raw
+cmp key0.bin cell0.raw || fail "shard get 0 is not chunk (0,0,0)"
+expect_exit 1 "$CVMPI" shard get img 99999 -o nothing.bin
+expect_stderr_contains "no entry with key 99999"
+expect_no_file nothing.bin
+
 # a box that covers part of a shard
 head -c $((16 * 16 * 8 * 2)) /dev/zero > z.raw
 expect_exit 1 "$CVMPI" write img --bbox 4,-2,1,20,14,9 -i z.raw
