@@ -51,23 +51,34 @@ static char *full_path(cv_store *s, const char *name)
     return cv__asprintf("%s/%s", f->root, name);
 }
 
+/* Open an object for reading; an absent one is CV_ERR_NOTFOUND (recorded quietly). On success
+ * *path (free with cv_free) and *fd are the caller's. */
+static cv_status open_object(cv_store *s, const char *name, char **path, int *fd)
+{
+    *path = full_path(s, name);
+    if (!*path) {
+        return CV_FAIL(CV_ERR_NOMEM, "read");
+    }
+    *fd = open(*path, O_RDONLY | O_CLOEXEC);
+    if (*fd >= 0) {
+        return CV_OK;
+    }
+    cv_status rc = (errno == ENOENT || errno == ENOTDIR)
+                       ? cv__notfound("`%s' not found", *path)
+                       : CV_FAIL(CV_ERR_IO, "open `%s': %s", *path, strerror(errno));
+    cv_free(*path);
+    *path = NULL;
+    return rc;
+}
+
 static cv_status file_get(cv_store *s, const char *name, cv_buf *out, char *encoding,
                           size_t enc_cap)
 {
     (void)encoding;
     (void)enc_cap;
-    char *path = full_path(s, name);
-    if (!path) {
-        return CV_FAIL(CV_ERR_NOMEM, "read");
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        cv_status rc = (errno == ENOENT || errno == ENOTDIR)
-                           ? cv__notfound("`%s' not found", path)
-                           : CV_FAIL(CV_ERR_IO, "open `%s': %s", path, strerror(errno));
-        cv_free(path);
-        return rc;
-    }
+    char *path;
+    int fd;
+    CV_TRY(open_object(s, name, &path, &fd));
     struct stat st;
     cv_status rc = CV_OK;
     if (fstat(fd, &st) != 0) {
@@ -105,18 +116,9 @@ static cv_status file_get(cv_store *s, const char *name, cv_buf *out, char *enco
 static cv_status file_get_range(cv_store *s, const char *name, uint64_t offset, uint64_t len,
                                 cv_buf *out)
 {
-    char *path = full_path(s, name);
-    if (!path) {
-        return CV_FAIL(CV_ERR_NOMEM, "read");
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        cv_status rc = (errno == ENOENT || errno == ENOTDIR)
-                           ? cv__notfound("`%s' not found", path)
-                           : CV_FAIL(CV_ERR_IO, "open `%s': %s", path, strerror(errno));
-        cv_free(path);
-        return rc;
-    }
+    char *path;
+    int fd;
+    CV_TRY(open_object(s, name, &path, &fd));
     out->len = 0;
     cv_status rc = len > SIZE_MAX ? CV_FAIL(CV_ERR_ARG, "range too large")
                                   : cv__buf_reserve(out, (size_t)len);
