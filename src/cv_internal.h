@@ -17,15 +17,14 @@
 /* ---- errors (err.c) ---------------------------------------------------------------------- */
 
 /* Record a failure (first one wins on this thread) and return rc. */
-cv_status cv__fail(cv_status rc, const char *file, int line, const char *fmt, ...)
-    CV_PRINTF(4, 5);
+cv_status cv__fail(cv_status rc, const char *file, int line, const char *fmt, ...) CV_PRINTF(4, 5);
 #define CV_FAIL(rc, ...) cv__fail((rc), __FILE__, __LINE__, __VA_ARGS__)
-#define CV_TRY(expr)                                                                              \
-    do {                                                                                          \
-        cv_status rc_ = (expr);                                                                   \
-        if (rc_ != CV_OK) {                                                                       \
-            return rc_;                                                                           \
-        }                                                                                         \
+#define CV_TRY(expr)                                                                               \
+    do {                                                                                           \
+        cv_status rc_ = (expr);                                                                    \
+        if (rc_ != CV_OK) {                                                                        \
+            return rc_;                                                                            \
+        }                                                                                          \
     } while (0)
 /* Prefix the recorded message with more context on the way up: "read chunk `k': <old>". */
 void cv__err_wrap(const char *fmt, ...) CV_PRINTF(1, 2);
@@ -58,11 +57,11 @@ void cv__log_set_level(cv_log_level l);
 cv_log_level cv__log_level(void);
 void cv__log_set_rank(int rank);
 void cv__log(cv_log_level l, const char *fmt, ...) CV_PRINTF(2, 3);
-#define CV_LOG(l, ...)                                                                            \
-    do {                                                                                          \
-        if ((l) <= cv__log_level()) {                                                             \
-            cv__log((l), __VA_ARGS__);                                                            \
-        }                                                                                         \
+#define CV_LOG(l, ...)                                                                             \
+    do {                                                                                           \
+        if ((l) <= cv__log_level()) {                                                              \
+            cv__log((l), __VA_ARGS__);                                                             \
+        }                                                                                          \
     } while (0)
 
 /* ---- strings (str.c) --------------------------------------------------------------------- */

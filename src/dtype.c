@@ -11,9 +11,9 @@ static const struct {
     const char *name;
     size_t size;
 } types[] = {
-    {CV_UINT8, "uint8", 1},     {CV_INT8, "int8", 1},       {CV_UINT16, "uint16", 2},
-    {CV_INT16, "int16", 2},     {CV_UINT32, "uint32", 4},   {CV_INT32, "int32", 4},
-    {CV_UINT64, "uint64", 8},   {CV_INT64, "int64", 8},     {CV_FLOAT32, "float32", 4},
+    {CV_UINT8, "uint8", 1},     {CV_INT8, "int8", 1},     {CV_UINT16, "uint16", 2},
+    {CV_INT16, "int16", 2},     {CV_UINT32, "uint32", 4}, {CV_INT32, "int32", 4},
+    {CV_UINT64, "uint64", 8},   {CV_INT64, "int64", 8},   {CV_FLOAT32, "float32", 4},
     {CV_FLOAT64, "float64", 8},
 };
 

@@ -12,8 +12,8 @@ static _Thread_local cv_err last;
 const char *cv_strerror(cv_status rc)
 {
     switch (rc) {
-#define CV_X_(n, v, s)                                                                            \
-    case CV_##n:                                                                                  \
+#define CV_X_(n, v, s)                                                                             \
+    case CV_##n:                                                                                   \
         return s;
         CV_STATUS_MAP(CV_X_)
 #undef CV_X_
@@ -24,8 +24,8 @@ const char *cv_strerror(cv_status rc)
 const char *cv_errname(cv_status rc)
 {
     switch (rc) {
-#define CV_X_(n, v, s)                                                                            \
-    case CV_##n:                                                                                  \
+#define CV_X_(n, v, s)                                                                             \
+    case CV_##n:                                                                                   \
         return "CV_" #n;
         CV_STATUS_MAP(CV_X_)
 #undef CV_X_

@@ -96,8 +96,8 @@ cv_status cv_bbox_parse(const char *text, cv_bbox *out)
 
 int cv_bbox_format(cv_bbox b, char *buf, size_t cap)
 {
-    return snprintf(buf, cap, "%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
-                              ",%" PRId64,
+    return snprintf(buf, cap,
+                    "%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64,
                     b.min[0], b.min[1], b.min[2], b.max[0], b.max[1], b.max[2]);
 }
 
@@ -160,8 +160,8 @@ cv_bbox cv_grid_shrink(const cv_grid *g, cv_bbox box)
     for (int d = 0; d < 3; d++) {
         int64_t o = g->bounds.min[d], c = g->chunk[d];
         r.min[d] = o + floordiv(box.min[d] - o + c - 1, c) * c;
-        r.max[d] = box.max[d] >= g->bounds.max[d] ? g->bounds.max[d]
-                                                  : o + floordiv(box.max[d] - o, c) * c;
+        r.max[d] =
+            box.max[d] >= g->bounds.max[d] ? g->bounds.max[d] : o + floordiv(box.max[d] - o, c) * c;
         if (r.max[d] < r.min[d]) {
             r.max[d] = r.min[d];
         }

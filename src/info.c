@@ -29,8 +29,7 @@ static bool has_decimals(double v)
 }
 
 /* Field path for messages, e.g. "scales[2].chunk_sizes". */
-static cv_status bad(const char *what, const char *field, const char *fmt, ...)
-    CV_PRINTF(3, 4);
+static cv_status bad(const char *what, const char *field, const char *fmt, ...) CV_PRINTF(3, 4);
 static cv_status bad(const char *what, const char *field, const char *fmt, ...)
 {
     char msg[512];
@@ -56,8 +55,8 @@ static cv_status get_int3(const cJSON *arr, const char *what, const char *field,
     return CV_OK;
 }
 
-static cv_status get_string(const cJSON *obj, const char *name, const char *what,
-                            const char *field, bool required, char **out)
+static cv_status get_string(const cJSON *obj, const char *name, const char *what, const char *field,
+                            bool required, char **out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     *out = NULL;
@@ -184,8 +183,8 @@ cv_status cv_info_copy(const cv_info *src, cv_info **out)
 
 /* ---- parse ----------------------------------------------------------------------------- */
 
-static const char *const known_top[] = {"@type",    "type",      "data_type",          "num_channels",
-                                        "scales",   "mesh",      "skeletons",          "segment_properties",
+static const char *const known_top[] = {"@type",    "type", "data_type", "num_channels",
+                                        "scales",   "mesh", "skeletons", "segment_properties",
                                         "redirect", NULL};
 static const char *const known_scale[] = {"key",
                                           "size",
@@ -432,7 +431,8 @@ static const char *encoding_problem(const char *enc, cv_dtype t, int64_t ch)
                                                 : "compressed_segmentation needs uint32 or uint64";
     }
     if (strcmp(enc, "compresso") == 0) {
-        return unsigned_int && ch == 1 ? NULL : "compresso needs an unsigned integer type, 1 channel";
+        return unsigned_int && ch == 1 ? NULL
+                                       : "compresso needs an unsigned integer type, 1 channel";
     }
     if (strcmp(enc, "crackle") == 0) {
         return unsigned_int && ch == 1 ? NULL : "crackle needs an unsigned integer type, 1 channel";
@@ -453,7 +453,8 @@ static const char *encoding_problem(const char *enc, cv_dtype t, int64_t ch)
 cv_status cv_info_validate(const cv_info *info)
 {
     const char *w = "in memory";
-    if (!info->type || (strcmp(info->type, "image") != 0 && strcmp(info->type, "segmentation") != 0)) {
+    if (!info->type ||
+        (strcmp(info->type, "image") != 0 && strcmp(info->type, "segmentation") != 0)) {
         return CV_FAIL(CV_ERR_INFO, "type: must be \"image\" or \"segmentation\"");
     }
     if (info->dtype == CV_DTYPE_INVALID || !cv_dtype_name(info->dtype)) {
@@ -741,7 +742,8 @@ cv_status cv_info_add_scale(cv_info *info, const int64_t factor[3], const int64_
         ns.resolution[d] = s0->resolution[d] * (double)factor[d];
         ns.size[d] = (s0->size[d] + factor[d] - 1) / factor[d];
         ns.voxel_offset[d] = floordiv64(s0->voxel_offset[d], factor[d]);
-        ns.chunk_sizes[0][d] = chunk_size ? chunk_size[d] : closest_divisor_to_64(s0->chunk_sizes[0][d]);
+        ns.chunk_sizes[0][d] =
+            chunk_size ? chunk_size[d] : closest_divisor_to_64(s0->chunk_sizes[0][d]);
     }
     ns.n_chunk_sizes = 1;
     ns.encoding = cv__strdup(encoding ? encoding : s0->encoding);
@@ -828,8 +830,9 @@ cv_status cv_info_create(const cv_info_params *p, cv_info **out)
         s->chunk_sizes[0][d] = no_chunk ? 64 : p->chunk_size[d];
     }
     s->encoding = lowercase_dup(p->encoding ? p->encoding : "raw");
-    cv_status rc = s->encoding && info->type ? scale_key(s->resolution, info->resolution_is_float, &s->key)
-                                             : CV_FAIL(CV_ERR_NOMEM, "create info");
+    cv_status rc = s->encoding && info->type
+                       ? scale_key(s->resolution, info->resolution_is_float, &s->key)
+                       : CV_FAIL(CV_ERR_NOMEM, "create info");
     int64_t factor[3] = {2, 2, 1};
     if (p->factor[0] || p->factor[1] || p->factor[2]) {
         memcpy(factor, p->factor, sizeof factor);

@@ -12,8 +12,8 @@ static const struct {
     cv_dtype t;
     const char *descr;
 } descrs[] = {
-    {CV_UINT8, "|u1"},   {CV_INT8, "|i1"},    {CV_UINT16, "<u2"},  {CV_INT16, "<i2"},
-    {CV_UINT32, "<u4"},  {CV_INT32, "<i4"},   {CV_UINT64, "<u8"},  {CV_INT64, "<i8"},
+    {CV_UINT8, "|u1"},   {CV_INT8, "|i1"},    {CV_UINT16, "<u2"}, {CV_INT16, "<i2"},
+    {CV_UINT32, "<u4"},  {CV_INT32, "<i4"},   {CV_UINT64, "<u8"}, {CV_INT64, "<i8"},
     {CV_FLOAT32, "<f4"}, {CV_FLOAT64, "<f8"},
 };
 

@@ -65,8 +65,8 @@ static char *to_text(const cJSON *v)
     return cv__json_dump_py(v, &text, &len) == CV_OK ? text : NULL;
 }
 
-static cv_status unique_strings(const cJSON *arr, const char *what, const char *field,
-                                char ***list, int *n)
+static cv_status unique_strings(const cJSON *arr, const char *what, const char *field, char ***list,
+                                int *n)
 {
     if (!arr) {
         return CV_OK;
@@ -82,8 +82,8 @@ static cv_status unique_strings(const cJSON *arr, const char *what, const char *
         }
         for (int i = 0; i < *n; i++) {
             if (strcmp((*list)[i], c->valuestring) == 0) {
-                return CV_FAIL(CV_ERR_CORRUPT, "provenance `%s': %s: duplicate \"%s\"", what,
-                               field, c->valuestring);
+                return CV_FAIL(CV_ERR_CORRUPT, "provenance `%s': %s: duplicate \"%s\"", what, field,
+                               c->valuestring);
             }
         }
         CV_TRY(push(list, n, cv__strdup(c->valuestring)));

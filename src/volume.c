@@ -233,8 +233,9 @@ cv_status cv_volume_provenance(cv_volume *v, cv_provenance **out)
 cv_status cv_volume_commit_provenance(cv_volume *v, const cv_provenance *p)
 {
     if (v->readonly) {
-        return CV_FAIL(CV_ERR_READONLY, "commit provenance of %s: opened through redirects, "
-                                        "read-only",
+        return CV_FAIL(CV_ERR_READONLY,
+                       "commit provenance of %s: opened through redirects, "
+                       "read-only",
                        cv_store_url(v->store));
     }
     char *json;
@@ -259,8 +260,9 @@ cv_status cv__volume_codec(const cv_volume *v, int mip, const cv_codec **out)
     const char *enc = v->info->scales[mip].encoding;
     const cv_codec *c = cv__codec_find(enc);
     if (!c || (c->flags & CV_CODEC_BYTES)) {
-        return CV_FAIL(CV_ERR_UNSUPPORTED, "%s mip %d: encoding \"%s\" is not supported by this "
-                                           "build (have: %s)",
+        return CV_FAIL(CV_ERR_UNSUPPORTED,
+                       "%s mip %d: encoding \"%s\" is not supported by this "
+                       "build (have: %s)",
                        cv_store_url(v->store), mip, enc, cv__codec_names());
     }
     *out = c;
@@ -289,7 +291,8 @@ int cv_volume_chunk_key(const cv_volume *v, int mip, cv_bbox cell_box, char *buf
 
 size_t cv_volume_box_bytes(const cv_volume *v, cv_bbox b)
 {
-    return (size_t)cv_bbox_voxels(b) * (size_t)v->info->num_channels * cv_dtype_size(v->info->dtype);
+    return (size_t)cv_bbox_voxels(b) * (size_t)v->info->num_channels *
+           cv_dtype_size(v->info->dtype);
 }
 
 cv_status cv_volume_resolve_box(const cv_volume *v, int mip, cv_bbox req, cv_bbox *out)

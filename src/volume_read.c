@@ -150,8 +150,8 @@ static cv_status exists_one(size_t i, int tid, void *arg)
 static cv_status for_each_chunk(cv_volume *v, int mip, cv_bbox box, bool delete_them,
                                 uint64_t *n_present, uint64_t *n_total)
 {
-    exists_job j = {.v = v, .mip = mip, .grid = cv_info_grid(v->info, mip),
-                    .delete_them = delete_them};
+    exists_job j = {
+        .v = v, .mip = mip, .grid = cv_info_grid(v->info, mip), .delete_them = delete_them};
     int64_t cmax[3];
     cv_grid_cells(&j.grid, box, j.cmin, cmax);
     size_t n = 1;
@@ -194,16 +194,18 @@ cv_status cv_volume_delete(cv_volume *v, int mip, cv_bbox box)
                        cv_volume_url(v));
     }
     if (v->info->scales[mip].sharding_json) {
-        return CV_FAIL(CV_ERR_UNSUPPORTED, "delete in %s: scale %s is sharded; rewrite whole shards "
-                                           "instead",
+        return CV_FAIL(CV_ERR_UNSUPPORTED,
+                       "delete in %s: scale %s is sharded; rewrite whole shards "
+                       "instead",
                        cv_volume_url(v), v->info->scales[mip].key);
     }
     cv_grid g = cv_info_grid(v->info, mip);
     if (!cv_grid_is_aligned(&g, box)) {
         char rb[160];
         cv_bbox_format(box, rb, sizeof rb);
-        return CV_FAIL(CV_ERR_ALIGN, "delete in %s: box %s is not aligned to the %" PRId64
-                                     "x%" PRId64 "x%" PRId64 " chunk grid",
+        return CV_FAIL(CV_ERR_ALIGN,
+                       "delete in %s: box %s is not aligned to the %" PRId64 "x%" PRId64 "x%" PRId64
+                       " chunk grid",
                        cv_volume_url(v), rb, g.chunk[0], g.chunk[1], g.chunk[2]);
     }
     return for_each_chunk(v, mip, box, true, NULL, NULL);

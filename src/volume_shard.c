@@ -92,8 +92,8 @@ static int by_shard_then_cell(const void *a, const void *b)
 }
 
 /* How many chunks of the whole volume fall in `shard`. */
-static cv_status chunks_in_shard(const cv_shard_spec *spec, const int64_t shape[3],
-                                 uint64_t shard, uint64_t *count)
+static cv_status chunks_in_shard(const cv_shard_spec *spec, const int64_t shape[3], uint64_t shard,
+                                 uint64_t *count)
 {
     int64_t mini[3], sc[3];
     cv_err saved = *cv_err_last();
@@ -146,8 +146,9 @@ cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_
     CV_TRY(cv_shard_spec_parse(sc->sharding_json, strlen(sc->sharding_json), sc->key, &spec));
     cv_grid g = cv_info_grid(v->info, mip);
     if (!cv_grid_is_aligned(&g, box)) {
-        return CV_FAIL(CV_ERR_ALIGN, "write to sharded scale %s of %s: the box must cover whole "
-                                     "chunks (and whole shards)",
+        return CV_FAIL(CV_ERR_ALIGN,
+                       "write to sharded scale %s of %s: the box must cover whole "
+                       "chunks (and whole shards)",
                        sc->key, cv_store_url(v->store));
     }
     int64_t shape[3], cmin[3], cmax[3];

@@ -21,7 +21,7 @@ typedef struct write_job {
     const char *compress;
     struct {
         cv_buf chunk, encoded, raw, packed;
-    } *bufs;
+    } * bufs;
 } write_job;
 
 static cv_status write_one(size_t i, int tid, void *arg)
@@ -41,8 +41,8 @@ static cv_status write_one(size_t i, int tid, void *arg)
 
     if (!cv_bbox_equal(overlap, cbox)) {
         /* A border chunk: start from what is stored. */
-        cv_status rc = cv__volume_fetch_chunk(v, j->mip, cbox, chunk, &j->bufs[tid].raw,
-                                              &j->bufs[tid].packed);
+        cv_status rc =
+            cv__volume_fetch_chunk(v, j->mip, cbox, chunk, &j->bufs[tid].raw, &j->bufs[tid].packed);
         if (rc == CV_ERR_NOTFOUND) {
             if (!v->opts.fill_missing) {
                 return CV_FAIL(CV_ERR_NOTFOUND,
@@ -120,8 +120,8 @@ cv_status cv_volume_write(cv_volume *v, int mip, cv_bbox box, const void *src, s
         return CV_FAIL(CV_ERR_BOUNDS, "write to %s: box %s is outside the volume bounds %s",
                        cv_volume_url(v), rb, bb);
     }
-    write_job j = {.v = v, .mip = mip, .src_frame = box, .src = src,
-                   .grid = cv_info_grid(v->info, mip)};
+    write_job j = {
+        .v = v, .mip = mip, .src_frame = box, .src = src, .grid = cv_info_grid(v->info, mip)};
     j.box = cv_bbox_intersect(box, bounds);
     if (cv_bbox_is_empty(j.box)) {
         return CV_FAIL(CV_ERR_BOUNDS, "write to %s: box %s lies outside the volume %s",
@@ -131,11 +131,10 @@ cv_status cv_volume_write(cv_volume *v, int mip, cv_bbox box, const void *src, s
         char eb[160];
         cv_bbox_format(cv_grid_expand(&j.grid, j.box), eb, sizeof eb);
         return CV_FAIL(CV_ERR_ALIGN,
-                       "write to %s: box %s is not aligned to the %" PRId64 "x%" PRId64
-                       "x%" PRId64 " chunk grid (nearest aligned box %s; or allow non-aligned "
+                       "write to %s: box %s is not aligned to the %" PRId64 "x%" PRId64 "x%" PRId64
+                       " chunk grid (nearest aligned box %s; or allow non-aligned "
                        "writes)",
-                       cv_volume_url(v), rb, j.grid.chunk[0], j.grid.chunk[1], j.grid.chunk[2],
-                       eb);
+                       cv_volume_url(v), rb, j.grid.chunk[0], j.grid.chunk[1], j.grid.chunk[2], eb);
     }
     CV_TRY(cv__volume_codec(v, mip, &j.codec));
     if (!j.codec->encode) {

@@ -55,16 +55,25 @@ static int set_sharding(cv_info *info, bool sharded, const char *json, size_t sh
 int cmd_create(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"type", required_argument, NULL, 't'},       {"dtype", required_argument, NULL, 'd'},
-        {"size", required_argument, NULL, 's'},       {"resolution", required_argument, NULL, 'r'},
-        {"chunk", required_argument, NULL, 'c'},      {"offset", required_argument, NULL, 'o'},
-        {"channels", required_argument, NULL, 'C'},   {"encoding", required_argument, NULL, 'e'},
-        {"block", required_argument, NULL, 'b'},      {"mesh", required_argument, NULL, 'm'},
-        {"skeletons", required_argument, NULL, 'k'},  {"max-mip", required_argument, NULL, 'M'},
-        {"factor", required_argument, NULL, 'f'},     {"overwrite", no_argument, NULL, 'O'},
-        {"sharded", no_argument, NULL, 'S'},         {"shard-bytes", required_argument, NULL, 'B'},
+        {"type", required_argument, NULL, 't'},
+        {"dtype", required_argument, NULL, 'd'},
+        {"size", required_argument, NULL, 's'},
+        {"resolution", required_argument, NULL, 'r'},
+        {"chunk", required_argument, NULL, 'c'},
+        {"offset", required_argument, NULL, 'o'},
+        {"channels", required_argument, NULL, 'C'},
+        {"encoding", required_argument, NULL, 'e'},
+        {"block", required_argument, NULL, 'b'},
+        {"mesh", required_argument, NULL, 'm'},
+        {"skeletons", required_argument, NULL, 'k'},
+        {"max-mip", required_argument, NULL, 'M'},
+        {"factor", required_argument, NULL, 'f'},
+        {"overwrite", no_argument, NULL, 'O'},
+        {"sharded", no_argument, NULL, 'S'},
+        {"shard-bytes", required_argument, NULL, 'B'},
         {"sharding", required_argument, NULL, 'J'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     cv_info_params p;
     memset(&p, 0, sizeof p);

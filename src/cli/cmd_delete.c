@@ -2,9 +2,9 @@
  * cmd_delete.c: `cvmpi delete`, remove the chunks of a chunk-aligned box. */
 #include "cli.h"
 
-static const char help[] = "usage: cvmpi delete PATH [--mip M] --bbox X0,Y0,Z0,X1,Y1,Z1\n\n"
-                           "Delete every chunk of a chunk-aligned box (all compressed variants).\n"
-                           CLI_VOLUME_HELP;
+static const char help[] =
+    "usage: cvmpi delete PATH [--mip M] --bbox X0,Y0,Z0,X1,Y1,Z1\n\n"
+    "Delete every chunk of a chunk-aligned box (all compressed variants).\n" CLI_VOLUME_HELP;
 
 int cmd_delete(int argc, char **argv)
 {

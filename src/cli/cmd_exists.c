@@ -4,9 +4,10 @@
 
 #include <inttypes.h>
 
-static const char help[] = "usage: cvmpi exists PATH [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1]\n\n"
-                           "Count the chunks of a box (default: the whole volume) that exist.\n"
-                           "Prints \"PRESENT/TOTAL chunks present\"; exits 0 either way.\n" CLI_VOLUME_HELP;
+static const char help[] =
+    "usage: cvmpi exists PATH [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1]\n\n"
+    "Count the chunks of a box (default: the whole volume) that exist.\n"
+    "Prints \"PRESENT/TOTAL chunks present\"; exits 0 either way.\n" CLI_VOLUME_HELP;
 
 int cmd_exists(int argc, char **argv)
 {

@@ -65,8 +65,7 @@ int cmd_info(int argc, char **argv)
                  s->size[2]);
         snprintf(off, sizeof off, "%" PRId64 ",%" PRId64 ",%" PRId64, s->voxel_offset[0],
                  s->voxel_offset[1], s->voxel_offset[2]);
-        snprintf(res, sizeof res, "%g,%g,%g", s->resolution[0], s->resolution[1],
-                 s->resolution[2]);
+        snprintf(res, sizeof res, "%g,%g,%g", s->resolution[0], s->resolution[1], s->resolution[2]);
         snprintf(chunk, sizeof chunk, "%" PRId64 "x%" PRId64 "x%" PRId64, s->chunk_sizes[0][0],
                  s->chunk_sizes[0][1], s->chunk_sizes[0][2]);
         printf("%-4d %-18s %-20s %-15s %-17s %-12s %s%s\n", i, s->key, size, off, res, chunk,

@@ -9,8 +9,7 @@ static const char help[] =
     "usage: cvmpi read PATH [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1] [--fill-missing] -o FILE\n\n"
     "Read a box of a layer. FILE ending in .npy gets a NumPy array of shape (X,Y,Z,C) in\n"
     "Fortran order; any other FILE gets raw little-endian bytes, x fastest, channel slowest;\n"
-    "`-' writes to standard output.\n" CLI_VOLUME_HELP
-    "  -o, --output FILE\n";
+    "`-' writes to standard output.\n" CLI_VOLUME_HELP "  -o, --output FILE\n";
 
 int cmd_read(int argc, char **argv)
 {

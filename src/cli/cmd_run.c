@@ -118,8 +118,9 @@ int cmd_run(int argc, char **argv)
         ok = push(&a, flag) && (cJSON_IsTrue(c) || push_value(&a, c));
     }
     if (!ok) {
-        fprintf(stderr, "cvmpi: job `%s': values must be strings, numbers, lists of numbers or "
-                        "booleans\n",
+        fprintf(stderr,
+                "cvmpi: job `%s': values must be strings, numbers, lists of numbers or "
+                "booleans\n",
                 argv[1]);
         goto done;
     }

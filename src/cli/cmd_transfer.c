@@ -42,17 +42,27 @@ static const char help[] =
 int cmd_transfer(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"mip", required_argument, NULL, 'm'},      {"bbox", required_argument, NULL, 'b'},
-        {"encoding", required_argument, NULL, 'e'}, {"compress", required_argument, NULL, 'c'},
-        {"chunk-size", required_argument, NULL, 'C'}, {"fill-missing", no_argument, NULL, 'f'},
-        {"delete-black", no_argument, NULL, 'd'},   {"skip-existing", no_argument, NULL, 's'},
-        {"memory", required_argument, NULL, 'M'},   {"threads", required_argument, NULL, 't'},
-        {"schedule", required_argument, NULL, 'S'}, {"journal", required_argument, NULL, 'j'},
-        {"resume", no_argument, NULL, 'r'},         {"fail-fast", no_argument, NULL, 'F'},
-        {"dry-run", no_argument, NULL, 'n'},        {"sharded", no_argument, NULL, 'H'},
-        {"sharding", required_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'},
+        {"mip", required_argument, NULL, 'm'},
+        {"bbox", required_argument, NULL, 'b'},
+        {"encoding", required_argument, NULL, 'e'},
+        {"compress", required_argument, NULL, 'c'},
+        {"chunk-size", required_argument, NULL, 'C'},
+        {"fill-missing", no_argument, NULL, 'f'},
+        {"delete-black", no_argument, NULL, 'd'},
+        {"skip-existing", no_argument, NULL, 's'},
+        {"memory", required_argument, NULL, 'M'},
+        {"threads", required_argument, NULL, 't'},
+        {"schedule", required_argument, NULL, 'S'},
+        {"journal", required_argument, NULL, 'j'},
+        {"resume", no_argument, NULL, 'r'},
+        {"fail-fast", no_argument, NULL, 'F'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"sharded", no_argument, NULL, 'H'},
+        {"sharding", required_argument, NULL, 'J'},
+        {"help", no_argument, NULL, 'h'},
         {"shard-bytes", required_argument, NULL, 'B'},
-        {"report", required_argument, NULL, 'R'},   {"stall-warning", required_argument, NULL, 'W'},
+        {"report", required_argument, NULL, 'R'},
+        {"stall-warning", required_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
     cv_transfer_params p;
@@ -99,8 +109,7 @@ int cmd_transfer(int argc, char **argv)
             break;
         case 'M':
             if (!cli_parse_bytes(optarg, &p.memory)) {
-                return cli_usage(argv[0], "bad --memory `%s': want e.g. 2G, 512M, 1000000",
-                                 optarg);
+                return cli_usage(argv[0], "bad --memory `%s': want e.g. 2G, 512M, 1000000", optarg);
             }
             break;
         case 't':

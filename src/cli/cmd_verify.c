@@ -18,9 +18,13 @@ static const char help[] =
 int cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"mip", required_argument, NULL, 'm'},     {"bbox", required_argument, NULL, 'b'},
-        {"strict-missing", no_argument, NULL, 's'}, {"threads", required_argument, NULL, 't'},
-        {"memory", required_argument, NULL, 'M'},  {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"mip", required_argument, NULL, 'm'},
+        {"bbox", required_argument, NULL, 'b'},
+        {"strict-missing", no_argument, NULL, 's'},
+        {"threads", required_argument, NULL, 't'},
+        {"memory", required_argument, NULL, 'M'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     cv_verify_params p;
     memset(&p, 0, sizeof p);

@@ -10,8 +10,8 @@ static const char help[] =
     "                    [--compress gzip|br|none] [--non-aligned] [--delete-black]\n\n"
     "Write an array into a box of a layer. FILE is a .npy array of shape (X,Y,Z[,C]) (either\n"
     "memory order) or raw little-endian bytes, x fastest, channel slowest; `-' reads stdin.\n"
-    "The box must be chunk aligned (it may end at the volume edge) unless --non-aligned.\n" CLI_VOLUME_HELP
-    "  -i, --input FILE\n"
+    "The box must be chunk aligned (it may end at the volume edge) unless "
+    "--non-aligned.\n" CLI_VOLUME_HELP "  -i, --input FILE\n"
     "  --compress C     transport compression; default as CloudVolume (gzip for raw)\n"
     "  --non-aligned    read-modify-write the chunks the box covers partly\n"
     "  --delete-black   delete chunks that are all background instead of writing them\n";
@@ -92,16 +92,15 @@ int cmd_write(int argc, char **argv)
             rc = CV_FAIL(CV_ERR_ARG, "`%s' holds %s, the layer is %s", input,
                          cv_dtype_name(h.dtype), cv_dtype_name(info->dtype));
         }
-        if (rc == CV_OK && (h.shape[0] != box.max[0] - box.min[0] ||
-                            h.shape[1] != box.max[1] - box.min[1] ||
-                            h.shape[2] != box.max[2] - box.min[2] ||
-                            h.shape[3] != info->num_channels)) {
+        if (rc == CV_OK &&
+            (h.shape[0] != box.max[0] - box.min[0] || h.shape[1] != box.max[1] - box.min[1] ||
+             h.shape[2] != box.max[2] - box.min[2] || h.shape[3] != info->num_channels)) {
             rc = CV_FAIL(CV_ERR_ARG,
                          "`%s' has shape (%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
                          "), the box needs (%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ")",
                          input, h.shape[0], h.shape[1], h.shape[2], h.shape[3],
-                         box.max[0] - box.min[0], box.max[1] - box.min[1],
-                         box.max[2] - box.min[2], info->num_channels);
+                         box.max[0] - box.min[0], box.max[1] - box.min[1], box.max[2] - box.min[2],
+                         info->num_channels);
         }
         if (rc == CV_OK && flen - h.data_offset != nbytes) {
             rc = CV_FAIL(CV_ERR_ARG, "`%s' is truncated: %zu data bytes, want %zu", input,

@@ -53,8 +53,7 @@ static cv_status gzip_decode(const cv_chunk_desc *d, const uint8_t *src, size_t 
                 break;
             }
             if (out->max && out->len + avail >= out->max) {
-                rc = CV_FAIL(CV_ERR_CORRUPT, "gzip: decompresses to more than %zu bytes",
-                             out->max);
+                rc = CV_FAIL(CV_ERR_CORRUPT, "gzip: decompresses to more than %zu bytes", out->max);
                 break;
             }
             avail = avail < 4096 ? 8192 : avail * 2;

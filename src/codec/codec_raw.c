@@ -7,10 +7,9 @@ static cv_status raw_decode(const cv_chunk_desc *d, const uint8_t *src, size_t n
 {
     size_t want = cv__chunk_desc_bytes(d);
     if (n != want) {
-        return CV_FAIL(CV_ERR_CORRUPT,
-                       "raw: expected %zu bytes for a %ux%ux%u chunk of %u x %s, got %zu", want,
-                       d->shape[0], d->shape[1], d->shape[2], d->channels,
-                       cv_dtype_name(d->dtype), n);
+        return CV_FAIL(
+            CV_ERR_CORRUPT, "raw: expected %zu bytes for a %ux%ux%u chunk of %u x %s, got %zu",
+            want, d->shape[0], d->shape[1], d->shape[2], d->channels, cv_dtype_name(d->dtype), n);
     }
     return cv__buf_append(out, src, n);
 }

@@ -17,11 +17,11 @@ typedef struct cv_plan {
 
 typedef struct cv_plan_params {
     cv_bbox region;
-    int64_t origin[3];        /* voxel_offset of the grids */
-    int64_t align[2][3];      /* chunk shapes tasks must align to (src, dst); 0,0,0 = unused */
-    size_t bytes_per_voxel;   /* all channels */
-    size_t memory;            /* budget for one task, bytes */
-    double overhead;          /* memory per task byte (buffers, codec scratch); e.g. 3 */
+    int64_t origin[3];      /* voxel_offset of the grids */
+    int64_t align[2][3];    /* chunk shapes tasks must align to (src, dst); 0,0,0 = unused */
+    size_t bytes_per_voxel; /* all channels */
+    size_t memory;          /* budget for one task, bytes */
+    double overhead;        /* memory per task byte (buffers, codec scratch); e.g. 3 */
 } cv_plan_params;
 
 /* Make the plan: the task shape starts at the least common multiple of the alignment chunks and

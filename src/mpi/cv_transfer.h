@@ -8,11 +8,11 @@
 
 typedef struct cv_transfer_params {
     const char *src, *dst;
-    const char *mip_text;    /* index or resolution; NULL = 0 */
-    const char *bbox_text;   /* NULL = the whole volume */
-    const char *encoding;    /* NULL = the source's */
-    const char *compress;    /* NULL = CloudVolume's default; "" none */
-    int64_t chunk_size[3];   /* 0,0,0 = the source's */
+    const char *mip_text;  /* index or resolution; NULL = 0 */
+    const char *bbox_text; /* NULL = the whole volume */
+    const char *encoding;  /* NULL = the source's */
+    const char *compress;  /* NULL = CloudVolume's default; "" none */
+    int64_t chunk_size[3]; /* 0,0,0 = the source's */
     bool fill_missing, delete_black, skip_existing, resume, fail_fast, dry_run, is_static;
     size_t memory;           /* per rank; 0 = default */
     int threads;             /* chunk workers per rank */

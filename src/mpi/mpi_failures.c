@@ -22,8 +22,8 @@ void cv_failures_note(cv_failures *f, uint64_t id, cv_bbox box, const char *why)
 {
     char b[160], line[1400];
     cv_bbox_format(box, b, sizeof b);
-    snprintf(line, sizeof line, "  task %" PRIu64 " box %s (rank %d): %s\n", id, b,
-             cv_mpi_rank(), why);
+    snprintf(line, sizeof line, "  task %" PRIu64 " box %s (rank %d): %s\n", id, b, cv_mpi_rank(),
+             why);
     f->count++;
     if (f->count <= CV_FAILURES_LISTED) {
         cv__buf_append(&f->text, line, strlen(line));

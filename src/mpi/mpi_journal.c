@@ -34,8 +34,8 @@ static cv_status make_dirs(const char *dir)
         if (*s == '/' || end) {
             *s = '\0';
             if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-                cv_status rc = CV_FAIL(CV_ERR_IO, "create journal directory `%s': %s", p,
-                                       strerror(errno));
+                cv_status rc =
+                    CV_FAIL(CV_ERR_IO, "create journal directory `%s': %s", p, strerror(errno));
                 cv_free(p);
                 return rc;
             }
@@ -130,8 +130,7 @@ cv_status cv_journal_start(cv_journal *j)
     bool resume = j->resume;
     const char *signature = j->signature;
     /* Append on resume (keeping this rank's earlier entries); start fresh otherwise. */
-    j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_TRUNC),
-                 0666);
+    j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_TRUNC), 0666);
     if (j->fd < 0) {
         return CV_FAIL(CV_ERR_IO, "open journal `%s': %s", j->path, strerror(errno));
     }

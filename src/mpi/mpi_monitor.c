@@ -18,8 +18,8 @@ struct cv_monitor {
     atomic_int stop;
     pthread_t thread;
     int n_ranks;
-    uint64_t *task;   /* last task seen per rank */
-    double *since;    /* when it was first seen */
+    uint64_t *task; /* last task seen per rank */
+    double *since;  /* when it was first seen */
     bool *warned;
 };
 
@@ -40,8 +40,8 @@ static void *watch(void *p)
             } else if (t != UINT64_MAX && !m->warned[r] && now - m->since[r] >= m->stall_seconds) {
                 char box[160] = "";
                 m->describe(t, box, sizeof box, m->arg);
-                CV_LOG(CV_LOG_WARN, "rank %d has been on task %" PRIu64 " (box %s) for %.0f s",
-                       r, t, box, now - m->since[r]);
+                CV_LOG(CV_LOG_WARN, "rank %d has been on task %" PRIu64 " (box %s) for %.0f s", r,
+                       t, box, now - m->since[r]);
                 m->warned[r] = true;
             }
         }

@@ -10,9 +10,9 @@
 #define N_FIELDS (sizeof(cv_rank_report) / sizeof(double))
 
 static const char *const names[N_FIELDS] = {
-    "tasks_done",  "tasks_skipped",  "tasks_failed",   "voxel_bytes",   "chunks_read",
-    "chunks_written", "chunks_deleted", "chunks_missing", "bytes_read", "bytes_written",
-    "requests",    "retries",        "io_seconds",     "codec_seconds", "wall_seconds",
+    "tasks_done",     "tasks_skipped",  "tasks_failed",   "voxel_bytes",   "chunks_read",
+    "chunks_written", "chunks_deleted", "chunks_missing", "bytes_read",    "bytes_written",
+    "requests",       "retries",        "io_seconds",     "codec_seconds", "wall_seconds",
 };
 
 static void write_fields(FILE *f, const double *v)

@@ -78,9 +78,10 @@ static cv_status derive_dst_info(const cv_info *src, int mip, const cv_transfer_
     s->sharding_json = NULL;
     if (rc == CV_OK && (p->sharded || p->sharding)) {
         cv_shard_spec spec;
-        rc = p->sharding ? cv_shard_spec_parse(p->sharding, strlen(p->sharding), "--sharding", &spec)
-                         : cv_shard_params_for_image(s->size, s->chunk_sizes[0], s->encoding,
-                                                     info->dtype, p->shard_bytes, &spec);
+        rc = p->sharding
+                 ? cv_shard_spec_parse(p->sharding, strlen(p->sharding), "--sharding", &spec)
+                 : cv_shard_params_for_image(s->size, s->chunk_sizes[0], s->encoding, info->dtype,
+                                             p->shard_bytes, &spec);
         size_t len;
         if (rc == CV_OK) {
             rc = cv_shard_spec_to_json(&spec, &s->sharding_json, &len);
@@ -97,8 +98,8 @@ static cv_status derive_dst_info(const cv_info *src, int mip, const cv_transfer_
     return CV_OK;
 }
 
-static cv_status check_compatible(const cv_info *src, int src_mip, const cv_info *dst,
-                                  int dst_mip, const char *dst_url)
+static cv_status check_compatible(const cv_info *src, int src_mip, const cv_info *dst, int dst_mip,
+                                  const char *dst_url)
 {
     const cv_scale *a = &src->scales[src_mip], *b = &dst->scales[dst_mip];
     if (src->dtype != dst->dtype || src->num_channels != dst->num_channels) {
@@ -209,8 +210,8 @@ static cv_status plan_job(job *j, const cv_info *di)
         cv_shard_spec spec;
         int64_t grid[3], mini[3], shard[3];
         cv_grid_shape(&dgrid, grid);
-        cv_status rc = cv_shard_spec_parse(ds->sharding_json, strlen(ds->sharding_json), ds->key,
-                                           &spec);
+        cv_status rc =
+            cv_shard_spec_parse(ds->sharding_json, strlen(ds->sharding_json), ds->key, &spec);
         if (rc == CV_OK) {
             rc = cv_shard_image_shape(&spec, grid, mini, shard);
         }
@@ -345,8 +346,8 @@ static cv_status write_report(job *j, double seconds)
         .chunks_missing = (double)in.chunks_missing,
         .bytes_read = (double)in.bytes_read,
         .bytes_written = (double)out.bytes_written,
-        .requests = (double)(in.chunks_read + in.chunks_missing + out.chunks_written +
-                             out.chunks_deleted),
+        .requests =
+            (double)(in.chunks_read + in.chunks_missing + out.chunks_written + out.chunks_deleted),
         .retries = 0,
         .io_seconds = in.io_seconds + out.io_seconds,
         .codec_seconds = in.codec_seconds + out.codec_seconds,
@@ -386,12 +387,14 @@ static void summarize(job *j, double seconds)
     }
     cv_free(text);
     if (t_all) {
-        CV_FAIL(CV_ERR_IO, "transfer interrupted: %" PRIu64 " of %" PRIu64
-                           " tasks done; run the same command with --resume to finish",
+        CV_FAIL(CV_ERR_IO,
+                "transfer interrupted: %" PRIu64 " of %" PRIu64
+                " tasks done; run the same command with --resume to finish",
                 total[0] + total[1], j->plan.n_tasks);
     } else if (n_failed) {
-        CV_FAIL(CV_ERR_IO, "transfer: %" PRIu64 " of %" PRIu64
-                           " tasks failed (listed above); fix the cause and rerun with --resume",
+        CV_FAIL(CV_ERR_IO,
+                "transfer: %" PRIu64 " of %" PRIu64
+                " tasks failed (listed above); fix the cause and rerun with --resume",
                 n_failed, j->plan.n_tasks);
     }
 }
@@ -466,8 +469,8 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
         if (cv_mpi_active()) {
             MPI_Barrier(MPI_COMM_WORLD);
         }
-        rc = cv_mpi_agree(cv_journal_open(dir, signature, cv_mpi_rank(), p->resume,
-                                          j.plan.n_tasks, &j.journal));
+        rc = cv_mpi_agree(
+            cv_journal_open(dir, signature, cv_mpi_rank(), p->resume, j.plan.n_tasks, &j.journal));
         /* Every rank has read every journal before any rank creates its own file. */
         if (rc == CV_OK && cv_mpi_active()) {
             MPI_Barrier(MPI_COMM_WORLD);
@@ -491,8 +494,9 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
         double t0 = cv_now();
         cv_monitor *mon = NULL;
         if (cv_mpi_rank() == 0) {
-            mon = cv_monitor_start(&j.progress, j.sched,
-                                   p->stall_seconds > 0 ? p->stall_seconds : 300, describe_task, &j);
+            mon =
+                cv_monitor_start(&j.progress, j.sched,
+                                 p->stall_seconds > 0 ? p->stall_seconds : 300, describe_task, &j);
         }
         work(&j);
         double seconds = cv_now() - t0;

@@ -102,8 +102,8 @@ static cv_status compare_box(cv_volume *a, int mip_a, cv_volume *b, int mip_b, c
                    "%" PRIu64 " voxels differ; first at (%" PRId64 ",%" PRId64 ",%" PRId64
                    ") channel %" PRIu64 ": A=%s B=%s",
                    differing, box.min[0] + (int64_t)(first % sx),
-                   box.min[1] + (int64_t)(first / sx % sy), box.min[2] + (int64_t)(first / (sx * sy) % sz),
-                   first / (sx * sy * sz), va, vb);
+                   box.min[1] + (int64_t)(first / sx % sy),
+                   box.min[2] + (int64_t)(first / (sx * sy) % sz), first / (sx * sy * sz), va, vb);
 }
 
 static void describe(uint64_t id, char *buf, size_t cap, void *arg)
@@ -182,8 +182,8 @@ cv_status cv_mpi_verify(const cv_verify_params *p)
     cv_failures_init(&errors);
     cv_progress prog;
     cv_progress_init(&prog, "verify", plan.n_tasks, cap, cv_mpi_rank() == 0);
-    cv_monitor *mon = cv_mpi_rank() == 0 ? cv_monitor_start(&prog, sched, 300, describe, &plan)
-                                         : NULL;
+    cv_monitor *mon =
+        cv_mpi_rank() == 0 ? cv_monitor_start(&prog, sched, 300, describe, &plan) : NULL;
     uint64_t id;
     while (bufa && bufb && cv_sched_next(sched, &id)) {
         cv_bbox box = cv_plan_task_box(&plan, id);
@@ -233,8 +233,7 @@ cv_status cv_mpi_verify(const cv_verify_params *p)
     if (n_err) {
         rc = CV_FAIL(CV_ERR_IO, "verify: %" PRIu64 " tasks could not be read", n_err);
     } else if (n_diff) {
-        rc = CV_FAIL(CV_ERR_CORRUPT, "verify: %s and %s differ in %" PRIu64 " of %" PRIu64
-                                     " tasks",
+        rc = CV_FAIL(CV_ERR_CORRUPT, "verify: %s and %s differ in %" PRIu64 " of %" PRIu64 " tasks",
                      p->a, p->b, n_diff, plan.n_tasks);
     }
     return rc;

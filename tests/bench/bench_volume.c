@@ -312,8 +312,9 @@ static int gz_load(gz_job *g, double *in_bytes)
         int64_t c[3] = {(int64_t)i % per_axis, (int64_t)i / per_axis % per_axis,
                         (int64_t)i / (per_axis * per_axis)};
         char path[800];
-        snprintf(path, sizeof path, "%s/gzip/1_1_1/%" PRId64 "-%" PRId64 "_%" PRId64 "-%" PRId64
-                                    "_%" PRId64 "-%" PRId64 ".gz",
+        snprintf(path, sizeof path,
+                 "%s/gzip/1_1_1/%" PRId64 "-%" PRId64 "_%" PRId64 "-%" PRId64 "_%" PRId64
+                 "-%" PRId64 ".gz",
                  cfg.dir, c[0] * CHUNK, c[0] * CHUNK + CHUNK, c[1] * CHUNK, c[1] * CHUNK + CHUNK,
                  c[2] * CHUNK, c[2] * CHUNK + CHUNK);
         g->in[i] = slurp(path, &g->in_len[i]);
@@ -472,13 +473,24 @@ int main(int argc, char **argv)
         return 1;
     }
     int wruns = cfg.runs < 3 ? cfg.runs : 3;
-#define M(name, compress, threads, runs, body)                                                    \
-    {                                                                                             \
-        (name), (compress), (threads), (runs), (body), {{0, 0, 0}, 0, 0, {0, 0, 0}}, 0, 0         \
+#define M(name, compress, threads, runs, body)                                                     \
+    {                                                                                              \
+        (name), (compress), (threads), (runs), (body), {{0, 0, 0}, 0, 0, {0, 0, 0}}, 0, 0          \
     }
     enum {
-        IDLE, MEMCPY, WRITE_RAW_1, WRITE_RAW_2, READ_RAW_1, READ_RAW_2, WRITE_GZ_1, WRITE_GZ_2,
-        READ_GZ_1, READ_GZ_2, LIBDEFLATE, INTERLEAVED, N_MEASUREMENTS
+        IDLE,
+        MEMCPY,
+        WRITE_RAW_1,
+        WRITE_RAW_2,
+        READ_RAW_1,
+        READ_RAW_2,
+        WRITE_GZ_1,
+        WRITE_GZ_2,
+        READ_GZ_1,
+        READ_GZ_2,
+        LIBDEFLATE,
+        INTERLEAVED,
+        N_MEASUREMENTS
     };
     measurement ms[N_MEASUREMENTS] = {
         [IDLE] = M("idle_child", "-", 1, 1, body_idle),

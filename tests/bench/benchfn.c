@@ -90,8 +90,8 @@ int bench_in_child(int (*body)(void *arg, void *result), void *arg, void *result
     if (pid == 0) {
         close(fds[0]);
         int rc = body(arg, result);
-        int sent = pipe_io(fds[1], &rc, sizeof rc, 1) == 0 &&
-                   pipe_io(fds[1], result, result_size, 1) == 0;
+        int sent =
+            pipe_io(fds[1], &rc, sizeof rc, 1) == 0 && pipe_io(fds[1], result, result_size, 1) == 0;
         _exit(sent ? 0 : 1);
     }
     close(fds[1]);

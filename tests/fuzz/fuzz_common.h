@@ -15,17 +15,17 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FUZZ_ASSERT_MSG(cond, msg)                                                                \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            fprintf(stderr, "%s:%d: FUZZ_ASSERT(%s) failed: %s\n", __FILE__, __LINE__, #cond,    \
-                    (msg));                                                                       \
-            if (cv_err_last()->code != CV_OK) {                                                   \
-                fprintf(stderr, "  last error: %s: %s\n", cv_errname(cv_err_last()->code),        \
-                        cv_err_last()->what);                                                     \
-            }                                                                                     \
-            abort();                                                                              \
-        }                                                                                         \
+#define FUZZ_ASSERT_MSG(cond, msg)                                                                 \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: FUZZ_ASSERT(%s) failed: %s\n", __FILE__, __LINE__, #cond,      \
+                    (msg));                                                                        \
+            if (cv_err_last()->code != CV_OK) {                                                    \
+                fprintf(stderr, "  last error: %s: %s\n", cv_errname(cv_err_last()->code),         \
+                        cv_err_last()->what);                                                      \
+            }                                                                                      \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 #define FUZZ_ASSERT(cond) FUZZ_ASSERT_MSG(cond, "")
 

@@ -44,8 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t hn = cv_npy_format_header(h.dtype, h.shape, header, sizeof header);
     FUZZ_ASSERT(hn > 0 && hn % 64 == 0);
     cv_npy again;
-    FUZZ_ASSERT(cv_npy_parse_header((const uint8_t *)header, hn, "fuzz re-parse", &again) ==
-                CV_OK);
+    FUZZ_ASSERT(cv_npy_parse_header((const uint8_t *)header, hn, "fuzz re-parse", &again) == CV_OK);
     FUZZ_ASSERT(again.dtype == h.dtype && again.data_offset == hn);
     FUZZ_ASSERT(memcmp(again.shape, h.shape, sizeof h.shape) == 0);
     return 0;

@@ -104,8 +104,9 @@ static int run_path(const char *path, size_t *n_run, int depth)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s FILE_OR_DIR...\n"
-                        "Replays each input through the fuzz target (no libFuzzer needed).\n",
+        fprintf(stderr,
+                "usage: %s FILE_OR_DIR...\n"
+                "Replays each input through the fuzz target (no libFuzzer needed).\n",
                 argv[0]);
         return 2;
     }

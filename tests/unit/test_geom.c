@@ -99,7 +99,8 @@ static void bbox_parse_and_ops(void)
     char text[128];
     cv_bbox_format(cv_bbox_make(0, -1, 2, 3, 4, 5), text, sizeof text);
     ASSERT_STR_EQ(text, "0,-1,2,3,4,5");
-    cv_bbox i = cv_bbox_intersect(cv_bbox_make(0, 0, 0, 10, 10, 10), cv_bbox_make(5, -5, 8, 20, 5, 9));
+    cv_bbox i =
+        cv_bbox_intersect(cv_bbox_make(0, 0, 0, 10, 10, 10), cv_bbox_make(5, -5, 8, 20, 5, 9));
     ASSERT_TRUE(cv_bbox_equal(i, cv_bbox_make(5, 0, 8, 10, 5, 9)));
     ASSERT_EQ(cv_bbox_voxels(i), 25);
 }

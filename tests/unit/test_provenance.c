@@ -37,13 +37,12 @@ static void roundtrip_check(const char *json, const char *want)
 
 static void defaults_new(void)
 {
-    static const char want[] =
-        "{\n"
-        "  \"description\": \"\",\n"
-        "  \"owners\": [],\n"
-        "  \"processing\": [],\n"
-        "  \"sources\": []\n"
-        "}";
+    static const char want[] = "{\n"
+                               "  \"description\": \"\",\n"
+                               "  \"owners\": [],\n"
+                               "  \"processing\": [],\n"
+                               "  \"sources\": []\n"
+                               "}";
     cv_provenance *p = cv_provenance_new();
     ASSERT_TRUE(p != NULL);
     ASSERT_STR_EQ(p->description, "");
@@ -58,30 +57,27 @@ static void defaults_new(void)
 
 static void defaults_from_empty_object(void)
 {
-    static const char want[] =
-        "{\n"
-        "  \"description\": \"\",\n"
-        "  \"owners\": [],\n"
-        "  \"processing\": [],\n"
-        "  \"sources\": []\n"
-        "}";
+    static const char want[] = "{\n"
+                               "  \"description\": \"\",\n"
+                               "  \"owners\": [],\n"
+                               "  \"processing\": [],\n"
+                               "  \"sources\": []\n"
+                               "}";
     roundtrip_check("{}", want);
     roundtrip_check(" {\n} \n", want);
 }
 
 static void partial_members(void)
 {
-    static const char in[] =
-        "{\"sources\": [\"gs://b/c\"], \"description\": \"d\"}";
-    static const char want[] =
-        "{\n"
-        "  \"description\": \"d\",\n"
-        "  \"owners\": [],\n"
-        "  \"processing\": [],\n"
-        "  \"sources\": [\n"
-        "    \"gs://b/c\"\n"
-        "  ]\n"
-        "}";
+    static const char in[] = "{\"sources\": [\"gs://b/c\"], \"description\": \"d\"}";
+    static const char want[] = "{\n"
+                               "  \"description\": \"d\",\n"
+                               "  \"owners\": [],\n"
+                               "  \"processing\": [],\n"
+                               "  \"sources\": [\n"
+                               "    \"gs://b/c\"\n"
+                               "  ]\n"
+                               "}";
     roundtrip_check(in, want);
 }
 
@@ -94,46 +90,45 @@ static void full_file(void)
         ": [4.0, 4.5, 40.0], \"sparse\": false, \"fill\": null, \"empty\": {}}, \"by\": \"someone"
         "@example.org\", \"date\": \"2022-02-14 18:04 EST\"}, {\"method\": \"manual edit \\u00e9"
         "\\u4e2d\\ud83d\\ude00\", \"by\": \"x\", \"date\": \"d\"}]}";
-    static const char want[] =
-        "{\n"
-        "  \"description\": \"EM images, aligned\\n\\\"v2\\\"\",\n"
-        "  \"owners\": [\n"
-        "    \"a@example.org\",\n"
-        "    \"b@example.org\"\n"
-        "  ],\n"
-        "  \"processing\": [\n"
-        "    {\n"
-        "      \"by\": \"someone@example.org\",\n"
-        "      \"date\": \"2022-02-14 18:04 EST\",\n"
-        "      \"method\": {\n"
-        "        \"empty\": {},\n"
-        "        \"factor\": [\n"
-        "          2,\n"
-        "          2,\n"
-        "          1\n"
-        "        ],\n"
-        "        \"fill\": null,\n"
-        "        \"mip\": 0,\n"
-        "        \"resolution\": [\n"
-        "          4.0,\n"
-        "          4.5,\n"
-        "          40.0\n"
-        "        ],\n"
-        "        \"sparse\": false,\n"
-        "        \"task\": \"DownsampleTask\"\n"
-        "      }\n"
-        "    },\n"
-        "    {\n"
-        "      \"by\": \"x\",\n"
-        "      \"date\": \"d\",\n"
-        "      \"method\": \"manual edit \\u00e9\\u4e2d\\ud83d\\ude00\"\n"
-        "    }\n"
-        "  ],\n"
-        "  \"sources\": [\n"
-        "    \"gs://src/a\",\n"
-        "    \"file:///x\"\n"
-        "  ]\n"
-        "}";
+    static const char want[] = "{\n"
+                               "  \"description\": \"EM images, aligned\\n\\\"v2\\\"\",\n"
+                               "  \"owners\": [\n"
+                               "    \"a@example.org\",\n"
+                               "    \"b@example.org\"\n"
+                               "  ],\n"
+                               "  \"processing\": [\n"
+                               "    {\n"
+                               "      \"by\": \"someone@example.org\",\n"
+                               "      \"date\": \"2022-02-14 18:04 EST\",\n"
+                               "      \"method\": {\n"
+                               "        \"empty\": {},\n"
+                               "        \"factor\": [\n"
+                               "          2,\n"
+                               "          2,\n"
+                               "          1\n"
+                               "        ],\n"
+                               "        \"fill\": null,\n"
+                               "        \"mip\": 0,\n"
+                               "        \"resolution\": [\n"
+                               "          4.0,\n"
+                               "          4.5,\n"
+                               "          40.0\n"
+                               "        ],\n"
+                               "        \"sparse\": false,\n"
+                               "        \"task\": \"DownsampleTask\"\n"
+                               "      }\n"
+                               "    },\n"
+                               "    {\n"
+                               "      \"by\": \"x\",\n"
+                               "      \"date\": \"d\",\n"
+                               "      \"method\": \"manual edit \\u00e9\\u4e2d\\ud83d\\ude00\"\n"
+                               "    }\n"
+                               "  ],\n"
+                               "  \"sources\": [\n"
+                               "    \"gs://src/a\",\n"
+                               "    \"file:///x\"\n"
+                               "  ]\n"
+                               "}";
     roundtrip_check(in, want);
     cv_provenance *p = NULL;
     ASSERT_OK(cv_provenance_parse(in, strlen(in), "full", &p));
@@ -149,8 +144,8 @@ static void unique_owners_and_sources(void)
 {
     cv_provenance *p = NULL;
     static const char dup_owner[] = "{\"owners\": [\"a@x.org\", \"b@x.org\", \"a@x.org\"]}";
-    ASSERT_FAILS(cv_provenance_parse(dup_owner, strlen(dup_owner), "dup.json", &p),
-                 CV_ERR_CORRUPT, "provenance `dup.json': owners: duplicate \"a@x.org\"");
+    ASSERT_FAILS(cv_provenance_parse(dup_owner, strlen(dup_owner), "dup.json", &p), CV_ERR_CORRUPT,
+                 "provenance `dup.json': owners: duplicate \"a@x.org\"");
     static const char dup_source[] = "{\"sources\": [\"gs://a\", \"gs://a\"]}";
     ASSERT_FAILS(cv_provenance_parse(dup_source, strlen(dup_source), "dup2.json", &p),
                  CV_ERR_CORRUPT, "sources: duplicate \"gs://a\"");
@@ -219,33 +214,32 @@ static char *with_date(const char *tmpl, const char *date)
 
 static void add_processing(void)
 {
-    static const char want[] =
-        "{\n"
-        "  \"description\": \"\",\n"
-        "  \"owners\": [\n"
-        "    \"me@x.org\"\n"
-        "  ],\n"
-        "  \"processing\": [\n"
-        "    {\n"
-        "      \"by\": \"me@x.org\",\n"
-        "      \"date\": \"@DATE@\",\n"
-        "      \"method\": {\n"
-        "        \"bounds\": [\n"
-        "          0.5,\n"
-        "          2.0\n"
-        "        ],\n"
-        "        \"mip\": 1,\n"
-        "        \"task\": \"TransferTask\"\n"
-        "      }\n"
-        "    },\n"
-        "    {\n"
-        "      \"by\": \"\",\n"
-        "      \"date\": \"@DATE@\",\n"
-        "      \"method\": \"plain string\"\n"
-        "    }\n"
-        "  ],\n"
-        "  \"sources\": []\n"
-        "}";
+    static const char want[] = "{\n"
+                               "  \"description\": \"\",\n"
+                               "  \"owners\": [\n"
+                               "    \"me@x.org\"\n"
+                               "  ],\n"
+                               "  \"processing\": [\n"
+                               "    {\n"
+                               "      \"by\": \"me@x.org\",\n"
+                               "      \"date\": \"@DATE@\",\n"
+                               "      \"method\": {\n"
+                               "        \"bounds\": [\n"
+                               "          0.5,\n"
+                               "          2.0\n"
+                               "        ],\n"
+                               "        \"mip\": 1,\n"
+                               "        \"task\": \"TransferTask\"\n"
+                               "      }\n"
+                               "    },\n"
+                               "    {\n"
+                               "      \"by\": \"\",\n"
+                               "      \"date\": \"@DATE@\",\n"
+                               "      \"method\": \"plain string\"\n"
+                               "    }\n"
+                               "  ],\n"
+                               "  \"sources\": []\n"
+                               "}";
     setenv("TZ", "UTC", 1);
     tzset();
     cv_provenance *p = NULL;

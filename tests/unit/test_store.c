@@ -128,8 +128,8 @@ static cv_status raw_put_compressed(cv_store *s, const char *name, const char *c
 {
     size_t n = 0;
     uint8_t *z = codec ? compress(codec, text, &n) : NULL;
-    cv_status rc = s->ops->put(s, name, codec ? (const void *)z : text, codec ? n : strlen(text),
-                               NULL, NULL);
+    cv_status rc =
+        s->ops->put(s, name, codec ? (const void *)z : text, codec ? n : strlen(text), NULL, NULL);
     cv_free(z);
     return rc;
 }
@@ -303,8 +303,7 @@ static void check_read_order(cv_store *s, const char *root)
     ASSERT_FAILS(cv_store_get(s, "z2", 0, &data, &len), CV_ERR_CORRUPT, "br: truncated");
     /* a .gz that is not gzip names the key */
     ASSERT_OK(s->ops->put(s, "bad.gz", "definitely not gzip data", 24, NULL, NULL));
-    ASSERT_FAILS(cv_store_get(s, "bad", 0, &data, &len), CV_ERR_CORRUPT,
-                 "read `bad' in ");
+    ASSERT_FAILS(cv_store_get(s, "bad", 0, &data, &len), CV_ERR_CORRUPT, "read `bad' in ");
     /* suffixes without a codec here */
     ASSERT_OK(s->ops->put(s, "zs.zstd", "(zstd)", 6, NULL, NULL));
     ASSERT_FAILS(cv_store_get(s, "zs", 0, &data, &len), CV_ERR_UNSUPPORTED,
@@ -405,8 +404,9 @@ static void check_keys(cv_store *s, const char *root)
     static const struct {
         const char *key, *norm;
     } good[] = {
-        {"a/./b/../c", "a/c"}, {"x/", "x"}, {"./x", "x"}, {"a//b", "a/b"},
-        {"a/b/../..", NULL},   {"a/b/c/../../d", "a/d"}, {"..a/b", "..a/b"}, {"a..", "a.."},
+        {"a/./b/../c", "a/c"}, {"x/", "x"},         {"./x", "x"},
+        {"a//b", "a/b"},       {"a/b/../..", NULL}, {"a/b/c/../../d", "a/d"},
+        {"..a/b", "..a/b"},    {"a..", "a.."},
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char buf[64];
@@ -631,8 +631,7 @@ static void check_path(const path_case *c)
               p.path && strcmp(p.path, c->path) == 0 && strcmp(p.alias, c->alias) == 0 && url &&
               strcmp(url, c->url) == 0;
     if (!ok) {
-        fprintf(stderr,
-                "  `%s': format %s protocol %s host %s bucket %s path %s alias %s url %s\n",
+        fprintf(stderr, "  `%s': format %s protocol %s host %s bucket %s path %s alias %s url %s\n",
                 c->in, p.format, p.protocol, p.host ? p.host : "(null)",
                 p.bucket ? p.bucket : "(null)", p.path ? p.path : "(null)", p.alias,
                 url ? url : "(null)");
@@ -658,8 +657,7 @@ static void cloudpath_table(void)
          "http://localhost:8080/a"},
         {"https://host.example.com/a/b", "precomputed", "https", "https://host.example.com", NULL,
          "a/b", "", "https://host.example.com/a/b"},
-        {"gs://b/x|neuroglancer-precomputed:", "precomputed", "gs", NULL, "b", "x", "",
-         "gs://b/x"},
+        {"gs://b/x|neuroglancer-precomputed:", "precomputed", "gs", NULL, "b", "x", "", "gs://b/x"},
         {"gs://b/x|zarr2:", "zarr2", "gs", NULL, "b", "x", "", "gs://b/x"},
         {"precomputed://gs://b/x", "precomputed", "gs", NULL, "b", "x", "", "gs://b/x"},
         {"graphene://https://example.com/seg/table", "graphene", "https", "https://example.com",
@@ -684,8 +682,8 @@ static void cloudpath_table(void)
     check_path(&rel);
     path_case rel2 = {"file://rel/path/", "precomputed", "file", NULL, NULL, abs, "", url};
     check_path(&rel2);
-    path_case rel3 = {"rel/path|neuroglancer-precomputed:", "precomputed", "file", NULL, NULL,
-                      abs, "", url};
+    path_case rel3 = {
+        "rel/path|neuroglancer-precomputed:", "precomputed", "file", NULL, NULL, abs, "", url};
     check_path(&rel3);
     const char *home = getenv("HOME");
     snprintf(home_path, sizeof home_path, "%s/vol", home ? home : "");

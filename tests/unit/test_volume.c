@@ -120,8 +120,7 @@ static cv_info *make_info(cv_dtype t, int64_t ch, const geom *g, const char *enc
 }
 
 /* Create a layer at `url` (replacing one there). NULL on failure. */
-static cv_volume *create(const char *url, cv_dtype t, int64_t ch, const geom *g,
-                         const cv_opts *o)
+static cv_volume *create(const char *url, cv_dtype t, int64_t ch, const geom *g, const cv_opts *o)
 {
     cv_info *info = make_info(t, ch, g, NULL);
     cv_volume *v = NULL;
@@ -163,8 +162,7 @@ static int count_objects(cv_volume *v, const char *prefix)
 }
 
 /* Read `box` and compare with the reference (data set `salt`, overlay, background). */
-static void expect_read(cv_volume *v, int mip, cv_bbox box, int salt, cv_bbox over,
-                        int over_salt)
+static void expect_read(cv_volume *v, int mip, cv_bbox box, int salt, cv_bbox over, int over_salt)
 {
     const cv_info *info = cv_volume_info(v);
     size_t n = cv_volume_box_bytes(v, box), wn = 0;
@@ -246,8 +244,7 @@ static void roundtrip_one(cv_dtype t, int64_t ch)
             {1, 4, -6, 2, 5, -5},    {20, 30, 5, 62, 40, 12}, {-5, 3, -7, -4, 53, 16},
             {26, 34, 8, 28, 36, 10}, {59, 35, 9, 65, 53, 16},
         };
-        for (size_t i = 0; i < sizeof boxes / sizeof boxes[0] && tl_failed_asserts == before;
-             i++) {
+        for (size_t i = 0; i < sizeof boxes / sizeof boxes[0] && tl_failed_asserts == before; i++) {
             const int64_t *b = boxes[i];
             expect_read(v, 0, cv_bbox_make(b[0], b[1], b[2], b[3], b[4], b[5]), 1, no_box, 0);
         }
@@ -264,8 +261,8 @@ static void roundtrip_one(cv_dtype t, int64_t ch)
     size_t stored_len = 0, want_len = 0;
     cv_status rc_get = cv_store_get(cv_volume_store(v), key, 0, &stored, &stored_len);
     uint8_t *want = make_array(t, ch, last, last, 0, 1, no_box, 0, &want_len);
-    bool chunk_ok = rc_get == CV_OK && stored_len == want_len &&
-                    memcmp(stored, want, want_len) == 0;
+    bool chunk_ok =
+        rc_get == CV_OK && stored_len == want_len && memcmp(stored, want, want_len) == 0;
     cv_free(stored);
     free(want);
     cv_volume_close(v);
@@ -286,7 +283,7 @@ static void roundtrip_dtypes_channels(void)
         cv_dtype t;
         int64_t ch;
     } cases[] = {
-        {CV_UINT8, 1},  {CV_UINT8, 3},   {CV_UINT16, 1}, {CV_UINT16, 3},
+        {CV_UINT8, 1},   {CV_UINT8, 3},   {CV_UINT16, 1}, {CV_UINT16, 3},
         {CV_FLOAT32, 1}, {CV_FLOAT32, 3}, {CV_UINT64, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -327,14 +324,12 @@ static void chunk_keys_and_boxes(void)
     o.autocrop = true;
     cv_volume *va = NULL;
     cv_status ra = cv_volume_open(url, &o, &va);
-    cv_status r6 = ra == CV_OK
-                       ? cv_volume_resolve_box(va, 0, cv_bbox_make(-100, 0, 0, 10, 100, 5), &out)
-                       : ra;
+    cv_status r6 =
+        ra == CV_OK ? cv_volume_resolve_box(va, 0, cv_bbox_make(-100, 0, 0, 10, 100, 5), &out) : ra;
     bool r6_ok = r6 == CV_OK && cv_bbox_equal(out, cv_bbox_make(-5, 3, 0, 10, 53, 5));
     cv_err_clear();
-    cv_status r7 = ra == CV_OK
-                       ? cv_volume_resolve_box(va, 0, cv_bbox_make(100, 0, 0, 110, 10, 5), &out)
-                       : ra;
+    cv_status r7 =
+        ra == CV_OK ? cv_volume_resolve_box(va, 0, cv_bbox_make(100, 0, 0, 110, 10, 5), &out) : ra;
     cv_volume_close(va);
     wipe(url);
     ASSERT_TRUE(key_ok);
@@ -390,8 +385,8 @@ static void read_outside_unbounded(void)
     ASSERT_TRUE(e != NULL);
     uint8_t out[2 * 2 * 2 * 3];
     memset(out, 0xEE, sizeof out);
-    cv_status re = cv_volume_read(e, 0, cv_bbox_make(-100, -100, -100, -98, -98, -98), out,
-                                  sizeof out);
+    cv_status re =
+        cv_volume_read(e, 0, cv_bbox_make(-100, -100, -100, -98, -98, -98), out, sizeof out);
     cv_volume_close(e);
     wipe(url);
     wipe(url2);
@@ -433,8 +428,8 @@ static void missing_chunks(void)
 
 /* Read `box` of the layer at `url` with `o` and compare: data set `salt` inside `data_box`,
  * `bg` elsewhere (uint8 layers). */
-static bool read_matches(const char *url, const cv_opts *o, cv_bbox box, cv_bbox data_box,
-                         int salt, uint8_t bg, cv_status *rc)
+static bool read_matches(const char *url, const cv_opts *o, cv_bbox box, cv_bbox data_box, int salt,
+                         uint8_t bg, cv_status *rc)
 {
     cv_volume *v = NULL;
     *rc = cv_volume_open(url, o, &v);
@@ -461,8 +456,8 @@ static void fill_missing_and_empty_chunks(void)
     cv_bbox first = cv_bbox_make(-5, 3, -7, 27, 35, 9);
     cv_status rw = write_box(v, 0, first, 3);
     /* a zero-length chunk counts as missing */
-    cv_status rz = cv_store_put(cv_volume_store(v), "4_4_40/27-59_3-35_-7-9", "", 0, NULL, -1,
-                                NULL);
+    cv_status rz =
+        cv_store_put(cv_volume_store(v), "4_4_40/27-59_3-35_-7-9", "", 0, NULL, -1, NULL);
     cv_volume_close(v);
     ASSERT_OK(rw);
     ASSERT_OK(rz);
@@ -500,8 +495,8 @@ static void corrupt_chunks(void)
     /* wrong raw length (plain object) */
     cv_status r1 = cv_store_put(s, "4_4_40/-5-27_3-35_-7-9", "0123456789", 10, NULL, -1, NULL);
     /* bad gzip */
-    cv_status r2 = s->ops->put(s, "4_4_40/27-59_3-35_-7-9.gz", "\x1f\x8bnot really gzip data",
-                               22, NULL, NULL);
+    cv_status r2 =
+        s->ops->put(s, "4_4_40/27-59_3-35_-7-9.gz", "\x1f\x8bnot really gzip data", 22, NULL, NULL);
     /* valid gzip of the wrong length */
     uint8_t *wrong = calloc(32 * 32 * 16 + 1, 1);
     cv_status r3 = wrong ? cv_store_put(s, "4_4_40/-5-27_35-53_-7-9", wrong, 32 * 18 * 16 + 1,
@@ -541,8 +536,7 @@ static void corrupt_chunks(void)
             cv_status rc_big = cv_volume_read(v, 0, big, bigbuf, cv_volume_box_bytes(v, big));
             bool msg_big = strstr(cv_err_last()->what, cases[i].needle) != NULL;
             if (!msg || !msg_big) {
-                fprintf(stderr, "  case %zu threads %d: \"%s\"\n", i, threads,
-                        cv_err_last()->what);
+                fprintf(stderr, "  case %zu threads %d: \"%s\"\n", i, threads, cv_err_last()->what);
             }
             cv_err_clear();
             free(bigbuf);
@@ -947,8 +941,8 @@ static void second_mip(void)
     ASSERT_EQ(cv_volume_info(v)->n_scales, 2);
     expect_read(v, 1, cv_bbox_make(0, 2, -5, 31, 26, 12), 31, no_box, 0);
     uint8_t buf[8];
-    ASSERT_FAILS(cv_volume_read(v, 2, cv_bbox_make(0, 0, 0, 1, 1, 1), buf, sizeof buf),
-                 CV_ERR_ARG, "no mip 2");
+    ASSERT_FAILS(cv_volume_read(v, 2, cv_bbox_make(0, 0, 0, 1, 1, 1), buf, sizeof buf), CV_ERR_ARG,
+                 "no mip 2");
     ASSERT_FAILS(cv_volume_read(v, 0, cv_bbox_make(0, 4, 0, 3, 5, 1), buf, 2), CV_ERR_ARG,
                  "buffer of 2 bytes, need 3");
     ASSERT_FAILS(cv_volume_write(v, 5, cv_bbox_make(0, 0, 0, 1, 1, 1), buf, 1), CV_ERR_ARG,
@@ -979,16 +973,15 @@ static void create_open_commit(void)
     cv_status r3 = cv_volume_create(url, info, true, &o, &v);
     /* commit_info writes exactly cv_info_to_json's text, uncompressed */
     int64_t f[3] = {2, 2, 1};
-    cv_status r4 = r3 == CV_OK ? cv_info_add_scale(cv_volume_info_mut(v), f, NULL, NULL, NULL)
-                               : r3;
+    cv_status r4 = r3 == CV_OK ? cv_info_add_scale(cv_volume_info_mut(v), f, NULL, NULL, NULL) : r3;
     cv_status r5 = r3 == CV_OK ? cv_volume_commit_info(v) : r3;
     char *json = NULL;
     size_t json_len = 0;
     cv_status r6 = r3 == CV_OK ? cv_info_to_json(cv_volume_info(v), &json, &json_len) : r3;
     uint8_t *stored = NULL;
     size_t stored_len = 0;
-    cv_status r7 = r3 == CV_OK ? cv_store_get(cv_volume_store(v), "info", 0, &stored, &stored_len)
-                               : r3;
+    cv_status r7 =
+        r3 == CV_OK ? cv_store_get(cv_volume_store(v), "info", 0, &stored, &stored_len) : r3;
     bool same = r6 == CV_OK && r7 == CV_OK && stored_len == json_len &&
                 memcmp(stored, json, json_len) == 0 && strstr(json, "\"8_8_40\"") != NULL;
     bool plain = r3 == CV_OK && raw_exists(v, "info") && !raw_exists(v, "info.gz");
@@ -1123,8 +1116,7 @@ static void redirect_cycles_and_self(void)
     cv_volume *v = NULL;
     ASSERT_FAILS(cv_volume_open("mem://test-volume-redirect/cyc/a", &o, &v), CV_ERR_INFO,
                  "cyclic redirect back to mem://test-volume-redirect/cyc/a");
-    ASSERT_FAILS(cv_volume_open("mem://test-volume-redirect/cyc/b", &o, &v), CV_ERR_INFO,
-                 "cyclic");
+    ASSERT_FAILS(cv_volume_open("mem://test-volume-redirect/cyc/b", &o, &v), CV_ERR_INFO, "cyclic");
     /* a redirect to itself (also spelled differently) ends the chain */
     ASSERT_OK(put_info("mem://test-volume-redirect/self/a",
                        "precomputed://mem://test-volume-redirect/self/a/"));
@@ -1185,9 +1177,8 @@ static void redirect_read_only(void)
     wipe("mem://test-volume-redirect/two");
 }
 
-TEST_MAIN(roundtrip_dtypes_channels, chunk_keys_and_boxes, read_outside_unbounded,
-          missing_chunks, fill_missing_and_empty_chunks, corrupt_chunks,
-          aligned_and_non_aligned_writes, non_aligned_missing_border, unbounded_write,
-          delete_black_uploads, exists_and_delete, compression_choices, threads_identical,
-          second_mip, create_open_commit, redirect_chains, redirect_cycles_and_self,
-          redirect_read_only)
+TEST_MAIN(roundtrip_dtypes_channels, chunk_keys_and_boxes, read_outside_unbounded, missing_chunks,
+          fill_missing_and_empty_chunks, corrupt_chunks, aligned_and_non_aligned_writes,
+          non_aligned_missing_border, unbounded_write, delete_black_uploads, exists_and_delete,
+          compression_choices, threads_identical, second_mip, create_open_commit, redirect_chains,
+          redirect_cycles_and_self, redirect_read_only)
