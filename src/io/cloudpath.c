@@ -4,7 +4,10 @@
  * endpoints, and bare filesystem paths made absolute. */
 #include "store.h"
 
+#include "../json_py.h"
+
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,73 @@ static bool in_list(const char *const *list, const char *s, size_t n)
         }
     }
     return false;
+}
+
+/* User aliases, CloudFiles' $CLOUD_FILES_DIR/aliases.json (default ~/.cloudfiles/aliases.json):
+ * {"NAME": {"host": "s3://https://example.com/"}}. Read once, when a path first uses a
+ * protocol that is not built in; they cannot shadow protocols, formats or official aliases. */
+static pthread_mutex_t user_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool user_loaded;
+static cJSON *user_aliases;
+
+static void load_user_aliases(void)
+{
+    const char *dir = getenv("CLOUD_FILES_DIR");
+    const char *home = getenv("HOME");
+    char *path = dir && *dir ? cv__asprintf("%s/aliases.json", dir)
+                             : cv__asprintf("%s/.cloudfiles/aliases.json", home ? home : "");
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    cv_free(path);
+    if (!f) {
+        return;
+    }
+    char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    cJSON *o = cJSON_Parse(text);
+    if (cJSON_IsObject(o)) {
+        user_aliases = o;
+    } else {
+        cJSON_Delete(o);
+        CV_LOG(CV_LOG_WARN, "ignoring aliases.json: not a JSON object");
+    }
+}
+
+/* The endpoint ("https://host:port") of user alias name[0, n), copied into host; or false. */
+static bool user_alias_host(const char *name, size_t n, char *host, size_t cap)
+{
+    bool found = false;
+    pthread_mutex_lock(&user_lock);
+    if (!user_loaded) {
+        load_user_aliases();
+        user_loaded = true;
+    }
+    const cJSON *a;
+    cJSON_ArrayForEach(a, user_aliases)
+    {
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(a, "host");
+        if (found || !a->string || strlen(a->string) != n || strncmp(a->string, name, n) != 0 ||
+            !cJSON_IsString(h)) {
+            continue;
+        }
+        const char *v = h->valuestring;
+        if (strncmp(v, "s3://", 5) == 0 &&
+            (strncmp(v + 5, "http://", 7) == 0 || strncmp(v + 5, "https://", 8) == 0)) {
+            snprintf(host, cap, "%s", v + 5);
+            size_t len = strlen(host);
+            while (len > 0 && host[len - 1] == '/') {
+                host[--len] = '\0';
+            }
+            found = len > 0 && strchr(strstr(host, "://") + 3, '/') == NULL;
+        }
+        if (!found) {
+            CV_LOG(CV_LOG_WARN, "alias %s: host `%s' is not s3://http(s)://HOST[:PORT]/",
+                   a->string, v);
+        }
+    }
+    pthread_mutex_unlock(&user_lock);
+    return found;
 }
 
 void cv__cloudpath_fini(cv_cloudpath *p)
@@ -147,11 +217,17 @@ cv_status cv__cloudpath_parse(const char *text, cv_cloudpath *out)
         size_t plen = (size_t)(sep - rest);
         const char *after = sep + 3;
         const char *alias_host = NULL;
+        char user_host[512];
         for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
             if (strlen(aliases[i].alias) == plen && strncmp(rest, aliases[i].alias, plen) == 0) {
                 alias_host = aliases[i].host;
                 snprintf(p.alias, sizeof p.alias, "%s", aliases[i].alias);
             }
+        }
+        if (!alias_host && !in_list(protocols, rest, plen) && plen < sizeof p.alias &&
+            user_alias_host(rest, plen, user_host, sizeof user_host)) {
+            alias_host = user_host;
+            snprintf(p.alias, sizeof p.alias, "%.*s", (int)plen, rest);
         }
         if (alias_host) {
             snprintf(p.protocol, sizeof p.protocol, "s3");

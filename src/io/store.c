@@ -12,13 +12,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef CV_HAVE_CURL
+#define CV_IF_CURL(x) (x)
+#else
+#define CV_IF_CURL(x) NULL
+#endif
+
 static const struct {
     const char *scheme;
-    const cv_store_ops *ops; /* NULL: recognised, not in this build yet */
+    const cv_store_ops *ops; /* NULL: recognised, not in this build */
 } schemes[] = {
-    {"file", &cv_store_file}, {"mem", &cv_store_mem}, {"gs", NULL},
-    {"s3", NULL},             {"http", NULL},         {"https", NULL},
+    {"file", &cv_store_file},
+    {"mem", &cv_store_mem},
+    {"gs", CV_IF_CURL(&cv_store_gcs)},
+    {"s3", CV_IF_CURL(&cv_store_s3)},
+    {"http", CV_IF_CURL(&cv_store_http)},
+    {"https", CV_IF_CURL(&cv_store_http)},
 };
+
+const char *cv__store_schemes(void)
+{
+#ifdef CV_HAVE_CURL
+    return "file mem gs s3 http https";
+#else
+    return "file mem";
+#endif
+}
 
 static const struct {
     const char *suffix, *encoding;
@@ -47,7 +66,7 @@ cv_status cv_store_open(const char *cloudpath, cv_store **out)
     }
     if (!ops) {
         cv_status rc = CV_FAIL(CV_ERR_UNSUPPORTED, "open `%s': %s:// %s", cloudpath, p.protocol,
-                               known ? "storage is not available in this build"
+                               known ? "needs a build with -DCV_WITH_CURL=ON"
                                      : "is not a known protocol");
         cv__cloudpath_fini(&p);
         return rc;

@@ -57,6 +57,13 @@ struct cv_store {
 
 extern const cv_store_ops cv_store_file;
 extern const cv_store_ops cv_store_mem;
+#ifdef CV_HAVE_CURL
+extern const cv_store_ops cv_store_http; /* store_http.c: http:// and https://, read-only */
+extern const cv_store_ops cv_store_s3;   /* store_s3.c */
+extern const cv_store_ops cv_store_gcs;  /* store_gcs.c: gs:// */
+#endif
+/* The schemes this build can open, space-separated ("file mem gs s3 http https"). */
+const char *cv__store_schemes(void);
 
 /* Get into caller-owned buffers, for hot loops: the object ends up in `out`; `scratch` holds
  * the compressed bytes meanwhile. out->max caps the decoded size. */

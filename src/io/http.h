@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * http.h: the HTTP client the cloud backends share (store_http.c, store_s3.c, store_gcs.c;
+ * issue 5, cloudvolume-conventions §3), plus the digests, encodings and secrets they need.
+ * libcurl stays inside http.c. Retries live only in cv__http_perform(). No MPI here. */
+#ifndef CV_HTTP_H
+#define CV_HTTP_H
+
+#include "store.h"
+
+/* ---- requests ------------------------------------------------------------------------------ */
+
+enum {
+    CV_HTTP_ACCEPT_ENCODED = 1 << 0, /* send Accept-Encoding: gzip, br; bodies stay encoded */
+    CV_HTTP_FOLLOW = 1 << 1,         /* follow redirects (read-only http(s) stores) */
+    CV_HTTP_VERIFY_ETAG = 1 << 2,    /* a 32-hex-digit ETag is the MD5 of the body (S3) */
+    CV_HTTP_VERIFY_GOOG = 1 << 3,    /* x-goog-hash md5/crc32c cover the body (GCS) */
+};
+
+typedef struct cv_http_req {
+    const char *method;         /* "GET", "HEAD", "PUT", "POST", "DELETE" */
+    const char *url;            /* complete and percent-encoded */
+    const char *shown;          /* the object as error messages name it; NULL: url */
+    const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
+    const void *body;           /* PUT/POST payload (may be NULL with body_len 0) */
+    size_t body_len;
+    const char *aws_sigv4;       /* "aws:amz:REGION:s3" signs with user/password; or NULL */
+    const char *user, *password; /* SigV4 key pair, or HTTP basic auth without aws_sigv4 */
+    unsigned flags;              /* CV_HTTP_* */
+    cv_buf *out;                 /* 2xx body (replaced on each attempt); NULL: discard */
+} cv_http_req;
+
+typedef struct cv_http_resp {
+    long status;            /* final HTTP status */
+    char encoding[32];      /* Content-Encoding, lowercased; "" if none or identity */
+    char content_range[96]; /* Content-Range, "" if none */
+    char content_type[96];
+    char error_code[128];   /* S3 <Code> or GCS "message" of an error body, or "" */
+    char bucket_region[64]; /* S3's x-amz-bucket-region, or "" */
+    int attempts;
+} cv_http_resp;
+
+/* cv__http_perform() :
+ * Run a request, retrying 408, 429, 5xx, connection failures, timeouts, resets, truncated
+ * bodies and digest mismatches with exponential backoff and full jitter (CV_HTTP_RETRIES,
+ * default 8 retries; CV_HTTP_BACKOFF_MS, default 100 ms, capped at 20 s; Retry-After is
+ * honoured). Other statuses, 403 and 404 included, come back at once with CV_OK: callers
+ * decide what they mean. The number of requests in flight in the process backs off on 429/503
+ * and recovers (additive increase, multiplicative decrease; CV_HTTP_MAX_INFLIGHT, default 64).
+ * TLS is verified; CV_CA_BUNDLE or CURL_CA_BUNDLE name a CA file. Nothing secret is logged.
+ * Thread-safe. @return CV_OK with rs filled, or CV_ERR_IO / CV_ERR_CORRUPT naming the method,
+ * rq->shown and the last status once retries are exhausted. */
+cv_status cv__http_perform(const cv_http_req *rq, cv_http_resp *rs);
+
+/* cv__http_get_range() :
+ * GET bytes [off, off+len) of rq->url into rq->out (rq->headers get a Range line): a 206 is
+ * checked against its Content-Range, a 200 (a server ignoring Range) is cut down to the range,
+ * a 416 gives no bytes; all three end with rs->status 200. Other statuses come back in rs with
+ * CV_OK for the caller to judge. A Content-Encoding on the answer is CV_ERR_UNSUPPORTED: ranges of
+ * compressed objects are compressed bytes (precomputed-volume spec §6). Thread-safe. */
+cv_status cv__http_get_range(const cv_http_req *rq, cv_http_resp *rs, uint64_t off, uint64_t len);
+
+/* Record the error for a final status the caller does not accept:
+ * "GET `s3://b/k': HTTP 403 Forbidden (SignatureDoesNotMatch)". Returns CV_ERR_IO. */
+cv_status cv__http_fail_status(const cv_http_req *rq, const cv_http_resp *rs);
+
+/* Percent-encode `s`, keeping RFC 3986 unreserved characters and those in `keep`. Free with
+ * cv_free; NULL on allocation failure. */
+char *cv__url_encode(const char *s, const char *keep);
+
+/* Free idle connections and the shared caches (tests use it before leak checks). Not
+ * thread-safe: no request may be running. */
+void cv__http_cleanup(void);
+
+/* ---- digests and encodings (OpenSSL) ------------------------------------------------------ */
+
+void cv__md5(const void *p, size_t n, uint8_t out[16]);
+void cv__sha256_hex(const void *p, size_t n, char out[65]);
+/* Standard base64 with padding; out needs 4 * ceil(n / 3) + 1 bytes. */
+void cv__base64(const void *p, size_t n, char *out);
+/* base64url without padding (JWT); out needs 4 * ceil(n / 3) + 1 bytes. */
+void cv__base64url(const void *p, size_t n, char *out);
+uint32_t cv__crc32c(uint32_t crc, const void *p, size_t n);
+
+/* ---- secrets (secrets.c; cloudvolume-conventions §2) ------------------------------------- */
+
+/* cv__secret_read() :
+ * The text of CloudFiles' secret file for `service` ("aws", "google", "http", an alias name)
+ * and `bucket` (may be NULL): "<bucket>-<service>-secret.json" then "<service>-secret.json",
+ * each looked for in $CLOUD_VOLUME_DIR/secrets (~/.cloudvolume/secrets), /, and
+ * $CLOUD_FILES_DIR/secrets (~/.cloudfiles/secrets). Results are cached per service and bucket
+ * for the process lifetime. Secrets given to cv__secrets_set() win over files.
+ * *text (free with cv_free) and *where (a path or "secrets option", may be NULL) are set on
+ * success. CV_ERR_NOTFOUND (quietly) if there is none. Thread-safe. */
+cv_status cv__secret_read(const char *service, const char *bucket, char **text, char **where);
+
+/* Use `json` (CloudFiles' `secrets` option: a JSON object as text) for every service from now
+ * on; NULL restores the file lookup. Not thread-safe against running requests. */
+cv_status cv__secrets_set(const char *json);
+
+typedef struct cv_aws_creds {
+    char key_id[128];
+    char secret[256];
+    char token[4096];  /* AWS_SESSION_TOKEN or "" */
+    char region[64];   /* never empty: us-east-1 by default */
+    bool is_anonymous; /* no credentials found: unsigned requests */
+} cv_aws_creds;
+
+/* S3 credentials for `bucket` through `service` ("aws", or the alias name): the secret files,
+ * then AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN, AWS_DEFAULT_REGION or
+ * AWS_REGION) from the environment, else anonymous. Thread-safe. */
+cv_status cv__aws_creds(const char *service, const char *bucket, cv_aws_creds *out);
+
+#endif
