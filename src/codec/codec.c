@@ -13,6 +13,7 @@ static const cv_codec *const codecs[] = {
     &cv_codec_brotli,
     &cv_codec_cseg,
     &cv_codec_compresso,
+    &cv_codec_crackle,
 #ifdef CV_HAVE_FPZIP
     &cv_codec_fpzip,
     &cv_codec_kempressed,

@@ -45,6 +45,7 @@ extern const cv_codec cv_codec_gzip;
 extern const cv_codec cv_codec_brotli;
 extern const cv_codec cv_codec_cseg;
 extern const cv_codec cv_codec_compresso;
+extern const cv_codec cv_codec_crackle;
 #ifdef CV_HAVE_FPZIP
 extern const cv_codec cv_codec_fpzip;
 extern const cv_codec cv_codec_kempressed;
