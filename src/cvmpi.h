@@ -520,6 +520,56 @@ CV_EXPORT cv_status cv_shard_reader_get(cv_shard_reader *r, uint64_t key, size_t
 CV_EXPORT void cv_shard_cache_clear(void);
 
 /* ---------------------------------------------------------------------------------------------
+ * Downsampling (cloudvolume-conventions §7.4: igneous DownsampleTask, tinybrain kernels).
+ * Arrays are x fastest, then y, z, channel slowest. A level of shape n gets ceil(n/f) voxels
+ * per axis; the block of output voxel o is source [o*f, min(o*f+f, n)).
+ *  AVERAGE  factor (2,2,1)/(2,2,2), not sparse, uint8/int8/uint16/int16/float32/float64: the
+ *           odd edge is replicated so 4 (8) values are summed (integers in a wider integer,
+ *           divided by a right shift truncating toward zero; floats summed in their own type in
+ *           block order x,y,z then multiplied by 0.25/0.125). Otherwise (other dtypes/factors,
+ *           or sparse): a float32 accumulator (float64 for float64) summing the block's voxels
+ *           in block order (sparse: nonzero ones only), divided by their count (0 if none) and
+ *           converted back truncating toward zero, clamped to the dtype's range.
+ *  MODE     not sparse: factors that are powers of two run in 2x steps, a (2,2,1) step by the
+ *           countless rule (a==b: a; a==c: a; b==c: b; else d), a (2,2,2) step by the 8-value
+ *           rule, other steps (e.g. (1,2,2)) by the generic rule; other factors stride. Sparse:
+ *           one step by the generic rule over the nonzero voxels (0 if none). Generic rule: the
+ *           most frequent value of the block, ties to the first in block order.
+ *  MIN/MAX  over the block (sparse: over its nonzero voxels; 0 if none).
+ *  STRIDING the first voxel of the block (sparse ignored).
+ * A factor of 1,1,1 copies. */
+
+typedef enum cv_downsample_method {
+    CV_DS_AVERAGE = 0,
+    CV_DS_MODE,
+    CV_DS_MIN,
+    CV_DS_MAX,
+    CV_DS_STRIDING
+} cv_downsample_method;
+
+/* "average", "mode", "min", "max", "striding" -> method; -1 if unknown. */
+CV_EXPORT int cv_downsample_method_from_name(const char *name);
+/* ceil(src_shape / factor) per axis. */
+CV_EXPORT void cv_downsample_shape(const int64_t src_shape[3], const int64_t factor[3],
+                                   int64_t dst_shape[3]);
+/* One level: `dst` must hold channels * prod(ceil(src_shape/factor)) elements; dst_shape
+ * receives that shape. CV_ERR_ARG for a bad dtype, channel count, shape or factor. */
+CV_EXPORT cv_status cv_downsample(cv_dtype t, int64_t channels, const void *src,
+                                  const int64_t src_shape[3], const int64_t factor[3],
+                                  cv_downsample_method method, bool sparse, void *dst,
+                                  int64_t dst_shape[3]);
+/* `n_levels` levels from one input, level k+1 = cv_downsample(level k). This is recursive
+ * one-level downsampling: tinybrain's multi-mip average carries untruncated sums across
+ * levels, which the spec does not pin down enough to reproduce bit for bit, so integer
+ * averages over several levels may differ from tinybrain's by the truncation. dst[k] holds
+ * level k+1 (sized with cv_downsample_shape applied k+1 times); dst_shapes[k] gets its shape. */
+CV_EXPORT cv_status cv_downsample_pyramid(cv_dtype t, int64_t channels, const void *src,
+                                          const int64_t src_shape[3], const int64_t factor[3],
+                                          cv_downsample_method method, bool sparse,
+                                          int n_levels, void *const dst[],
+                                          int64_t (*dst_shapes)[3]);
+
+/* ---------------------------------------------------------------------------------------------
  * Memory */
 
 CV_EXPORT void *cv_malloc(size_t n);

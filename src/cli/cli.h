@@ -29,6 +29,7 @@ int cmd_transfer(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_shard(int argc, char **argv);
+int cmd_downsample(int argc, char **argv);
 
 /* The command table entry named `name`, or NULL. */
 const cli_cmd *cli_find_command(const char *name);

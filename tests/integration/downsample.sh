@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# downsample.sh CVMPI: `cvmpi downsample` makes a 3-mip pyramid (cloudvolume-conventions §7.4)
+# of generated layers, over several blocks and clipped edge blocks; every level read back must
+# equal tests/interop/downsample_ref.py's levels of the whole volume exactly.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh" "$@"
+REF=$TEST_DIR/../interop/downsample_ref.py
+
+# case NAME TYPE DTYPE SIZE OFFSET CHUNK FACTOR METHOD(name for the reference) EXTRA...
+case_()
+{
+    local name=$1 type=$2 dtype=$3 size=$4 offset=$5 chunk=$6 factor=$7 method=$8
+    shift 8
+    section "$name: $type $dtype size $size offset $offset chunk $chunk factor $factor $method $*"
+    IFS=, read -r sx sy sz <<<"$size"
+    IFS=, read -r ox oy oz <<<"$offset"
+    IFS=, read -r fx fy fz <<<"$factor"
+    expect_exit 0 "$CVMPI" create "$name" --type "$type" --dtype "$dtype" --size "$size" \
+        --offset "$offset" --chunk "$chunk" --resolution 4,4,40
+    "$PY" - "$name.in" "$dtype" "$sx" "$sy" "$sz" <<'PYEOF'
+import sys
+import numpy as np
+path, dt, sx, sy, sz = sys.argv[1], np.dtype(sys.argv[2]), *map(int, sys.argv[3:])
+rng = np.random.default_rng(5)
+if dt.kind == "f" or dt.itemsize == 1:
+    a = rng.integers(0, 256, size=(sz, sy, sx)).astype(dt)
+else:
+    z, y, x = np.meshgrid(np.arange(sz), np.arange(sy), np.arange(sx), indexing="ij")
+    a = ((x // 5 + (y // 3) * 7 + z * 3) % 9).astype(dt)
+    noise = rng.integers(0, 9, size=a.shape).astype(dt)
+    a = np.where(rng.random(a.shape) < 0.2, noise, a)
+    a = np.where(a > 0, a + dt.type(1 << 30), a).astype(dt)
+a.tofile(path)
+PYEOF
+    expect_exit 0 "$CVMPI" write "$name" --bbox "$ox,$oy,$oz,$((ox + sx)),$((oy + sy)),$((oz + sz))" \
+        -i "$name.in"
+    expect_exit 0 "$CVMPI" downsample "$name" --num-mips 3 --factor "$factor" "$@"
+    grep -q "^downsampled mip 0 to mips 1..3 " "$OUT" || fail "unexpected summary: $(cat "$OUT")"
+    local sparse=0
+    [[ " $* " == *" --sparse "* ]] && sparse=1
+    echo "$name $dtype 1 $sx $sy $sz $fx $fy $fz $method $sparse 3" >"$name.manifest"
+    "$PY" "$REF" "$name.manifest" . || fail "reference failed"
+    for k in 1 2 3; do
+        expect_exit 0 "$CVMPI" read "$name" --mip "$k" -o "$name.$k.got"
+        expect_same_files "$name.$k.got" "$name.$k.out"
+    done
+    expect_exit 0 "$CVMPI" info --json "$name"
+    grep -q '"resolution"' "$OUT" || fail "no info"
+}
+
+case_ img image uint8 300,200,10 0,0,0 16,16,4 2,2,1 average
+case_ seg segmentation uint64 150,90,9 8,-16,3 16,16,4 2,2,1 mode
+case_ seg3 segmentation uint32 70,45,20 0,0,0 16,16,4 2,2,2 mode --sparse
+case_ imgmin image uint16 70,45,20 0,0,0 8,8,8 2,2,2 max --method max
+case_ f32 image float32 100,50,6 0,0,0 8,8,2 3,3,1 average --chunk-size 8,8,2
+echo "downsample: all passed"
