@@ -238,7 +238,7 @@ CV_EXPORT cv_status cv_provenance_add_processing(cv_provenance *p, const char *m
 CV_EXPORT void cv_provenance_free(cv_provenance *p);
 
 /* ---------------------------------------------------------------------------------------------
- * Storage: one interface over file://, mem:// (and later gs://, s3://, http(s)://).
+ * Storage: one interface over file://, mem://, gs://, s3:// and http(s):// (read-only).
  * A store is rooted at a directory/prefix; keys are relative '/'-separated names. Transport
  * compression is handled here: CloudFiles' .gz/.br suffixes on file:// and mem://. */
 

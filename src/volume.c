@@ -464,9 +464,9 @@ cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf
 
 const char *cv_version(void)
 {
-    static char text[128];
+    static char text[256];
     if (!text[0]) {
-        snprintf(text, sizeof text, "%s (storage: file mem; codecs: %s)", "0.1.0",
+        snprintf(text, sizeof text, "%s (storage: %s; codecs: %s)", "0.1.0", cv__store_schemes(),
                  cv__codec_names());
     }
     return text;

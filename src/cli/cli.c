@@ -264,7 +264,7 @@ cv_status cli_read_input(const char *path, uint8_t **data, size_t *len)
 void cli_volume_args_init(cli_volume_args *a)
 {
     a->opts = cv_opts_default();
-    a->opts.threads = 4;
+    a->opts.threads = 0; /* chosen in cli_open_volume from the path */
     a->mip_text = NULL;
     a->bbox_text = NULL;
 }
@@ -318,7 +318,15 @@ cv_status cli_open_volume(const char *path, const cli_volume_args *a, cv_volume 
                           cv_bbox *box)
 {
     cv_volume *v;
-    CV_TRY(cv_volume_open(path, &a->opts, &v));
+    cv_opts o = a->opts;
+    if (o.threads == 0) {
+        /* Local storage gains little past a few threads; object stores need many requests in
+         * flight to hide their latency. */
+        bool local = !strstr(path, "://") || strncmp(path, "file://", 7) == 0 ||
+                     strncmp(path, "mem://", 6) == 0;
+        o.threads = local ? 4 : 16;
+    }
+    CV_TRY(cv_volume_open(path, &o, &v));
     cv_status rc = CV_OK;
     *mip = 0;
     if (a->mip_text) {

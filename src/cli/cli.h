@@ -80,7 +80,7 @@ typedef struct cli_volume_args {
     "  --fill-missing   absent chunks read as the background value instead of failing\n"        \
     "  --background V   background value (default 0)\n"                                         \
     "  --autocrop       clip the box to the volume; --unbounded allows boxes outside it\n"      \
-    "  --threads N      chunks fetched/encoded in parallel (default 4)\n"
+    "  --threads N      chunks fetched/encoded in parallel (default 4 local, 16 remote)\n"
 
 void cli_volume_args_init(cli_volume_args *a);
 /* Handle one of CLI_VOLUME_OPTIONS. Returns 1 if handled, 0 if not ours, -1 on a bad value
