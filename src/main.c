@@ -17,6 +17,8 @@ static const cli_cmd commands[] = {
     {"downsample", cmd_downsample, "make lower-resolution mips of a layer (one process)", false},
     {"transfer", cmd_transfer, "copy/re-encode a layer across MPI ranks", true},
     {"verify", cmd_verify, "compare the voxels of two layers across MPI ranks", true},
+    {"import", cmd_import, "an HDF5 dataset into a new layer across MPI ranks", true},
+    {"export", cmd_export, "a layer into an HDF5 dataset across MPI ranks", true},
     {"run", cmd_run, "run a job described in a JSON file (jobs/*.json)", true},
 };
 

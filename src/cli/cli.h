@@ -29,6 +29,8 @@ int cmd_transfer(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_shard(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_downsample(int argc, char **argv);
 
 /* The command table entry named `name`, or NULL. */

@@ -22,11 +22,12 @@ typedef struct cv_plan_params {
     size_t bytes_per_voxel; /* all channels */
     size_t memory;          /* budget for one task, bytes */
     double overhead;        /* memory per task byte (buffers, codec scratch); e.g. 3 */
+    uint64_t min_tasks;     /* stop growing tasks below this many (spread over ranks); 0 = 1 */
 } cv_plan_params;
 
 /* Make the plan: the task shape starts at the least common multiple of the alignment chunks and
- * doubles, smallest axis first, while a task still fits the budget and is not larger than the
- * region. CV_ERR_ARG if even one aligned unit does not fit (the message gives the bytes needed). */
+ * doubles, smallest axis first, while a task still fits the budget, is not larger than the
+ * region, and the region still has at least min_tasks tasks. CV_ERR_ARG if even one aligned unit does not fit (the message gives the bytes needed). */
 cv_status cv_plan_make(const cv_plan_params *p, cv_plan *out);
 /* The box of task `id`, clipped to the region. */
 cv_bbox cv_plan_task_box(const cv_plan *p, uint64_t id);

@@ -65,15 +65,16 @@ cv_status cv_mpi_agree(cv_status rc)
         return rc;
     }
     int rank = cv_mpi_rank();
-    /* MAXLOC on {failed, -rank} picks the lowest failing rank. */
+    /* MAXLOC on {failed, rank}: among equal values it keeps the lowest index, so the lowest
+     * failing rank wins. */
     struct {
-        int failed, neg_rank;
-    } in = {rc != CV_OK, -rank}, out;
+        int failed, rank;
+    } in = {rc != CV_OK, rank}, out;
     MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MAXLOC, MPI_COMM_WORLD);
     if (!out.failed) {
         return CV_OK;
     }
-    int root = -out.neg_rank;
+    int root = out.rank;
     cv_err e = *cv_err_last();
     if (rank == root) {
         e.code = rc;

@@ -86,6 +86,11 @@ cv_status cv_plan_make(const cv_plan_params *p, cv_plan *out)
         if (task_bytes(p, grown) > (double)p->memory) {
             break;
         }
+        int64_t first[3], counts[3];
+        lattice(p, grown, first, counts);
+        if ((uint64_t)counts[0] * (uint64_t)counts[1] * (uint64_t)counts[2] < p->min_tasks) {
+            break;
+        }
         shape[best] = grown[best];
     }
     cv_plan plan;

@@ -230,6 +230,9 @@ static cv_status plan_job(job *j, const cv_info *di)
     pp->memory = p->memory ? p->memory : cv_mpi_default_memory(&source);
     /* The task buffer, plus per-thread chunk buffers and encoder output. */
     pp->overhead = 1.5;
+    /* Enough tasks to spread over many ranks, whatever the rank count: the plan (and so the
+     * journal of a resumed job) must not depend on how many ranks run it. */
+    pp->min_tasks = 64;
     cv_status rc = cv_plan_make(pp, &j->plan);
     if (rc == CV_OK && cv_mpi_rank() == 0) {
         CV_LOG(CV_LOG_INFO, "memory budget %.0f MB per rank (from %s)", (double)pp->memory / 1e6,
@@ -362,6 +365,9 @@ static void summarize(job *j, double seconds)
     memcpy(total, sums, sizeof total);
     if (cv_mpi_active()) {
         MPI_Reduce(sums, total, 3, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+        /* The job took as long as its slowest rank. */
+        double mine = seconds;
+        MPI_Allreduce(&mine, &seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     }
     uint64_t n_failed;
     char *text = cv_failures_gather(&j->fail, &n_failed);

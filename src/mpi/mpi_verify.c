@@ -160,6 +160,7 @@ cv_status cv_mpi_verify(const cv_verify_params *p)
         pp.bytes_per_voxel = cv_dtype_size(ia->dtype) * (size_t)ia->num_channels;
         pp.memory = p->memory ? p->memory : cv_mpi_default_memory(NULL);
         pp.overhead = 2.5; /* two task buffers plus chunk scratch */
+        pp.min_tasks = 64;
         if (rc == CV_OK) {
             rc = cv_plan_make(&pp, &plan);
         }

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cmd_export.c: `cvmpi export SRC FILE.h5:/DATASET`, one mip of a layer (or a box of it) into
+ * an HDF5 dataset across MPI ranks with parallel HDF5 (collective writes). */
+#include "cli.h"
+
+#include "../mpi/cv_h5.h"
+
+#include <string.h>
+
+static const char help[] =
+    "usage: [srun|mpirun -n N] cvmpi export SRC FILE.h5:/DATASET [--mip M]\n"
+    "         [--bbox X0,Y0,Z0,X1,Y1,Z1] [--axes zyx|xyz] [--chunked X,Y,Z] [--gzip LEVEL]\n"
+    "         [--fill-missing] [--memory BYTES] [--threads N]\n\n"
+    "Write one mip of SRC (or a box of it) to a new dataset (the file is created if absent).\n"
+    "Attributes: resolution (nm, x,y,z), voxel_offset (x,y,z of the box) and source.\n"
+    "  --mip M          mip index or resolution X,Y,Z (default 0)\n"
+    "  --bbox ...       only this box (default the whole volume)\n"
+    "  --axes A         dataset axis order, slowest first: zyx (default; zyxc with channels)\n"
+    "                   or xyz (xyzc); czyx and cxyz put channels first\n"
+    "  --chunked X,Y,Z  HDF5 chunk shape (default contiguous; 64,64,64 with --gzip)\n"
+    "  --gzip LEVEL     deflate the HDF5 chunks (1-9)\n"
+    "  --fill-missing   absent chunks read as zeros\n"
+    "  --memory BYTES   memory per rank (K/M/G suffixes)\n"
+    "  --threads N      chunks decoded in parallel per rank (default 4)\n";
+
+int cmd_export(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"mip", required_argument, NULL, 'm'},    {"bbox", required_argument, NULL, 'b'},
+        {"axes", required_argument, NULL, 'a'},   {"chunked", required_argument, NULL, 'C'},
+        {"gzip", required_argument, NULL, 'z'},   {"fill-missing", no_argument, NULL, 'f'},
+        {"memory", required_argument, NULL, 'M'}, {"threads", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    cv_export_params p;
+    memset(&p, 0, sizeof p);
+    p.threads = 4;
+    int64_t n;
+    for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
+        switch (c) {
+        case 'h':
+            return cli_help(help);
+        case 'm':
+            p.mip_text = optarg;
+            break;
+        case 'b': {
+            cv_bbox b;
+            if (cv_bbox_parse(optarg, &b) != CV_OK) {
+                return cli_usage(argv[0], "bad --bbox `%s': want X0,Y0,Z0,X1,Y1,Z1", optarg);
+            }
+            p.bbox_text = optarg;
+            break;
+        }
+        case 'a':
+            p.axes = optarg;
+            break;
+        case 'C':
+            if (!cli_parse_i64x3(optarg, p.chunked) || p.chunked[0] < 1 || p.chunked[1] < 1 ||
+                p.chunked[2] < 1) {
+                return cli_usage(argv[0], "bad --chunked `%s': want X,Y,Z", optarg);
+            }
+            break;
+        case 'z':
+            if (!cli_parse_i64(optarg, &n) || n < 1 || n > 9) {
+                return cli_usage(argv[0], "bad --gzip `%s' (1..9)", optarg);
+            }
+            p.gzip = (int)n;
+            break;
+        case 'f':
+            p.fill_missing = true;
+            break;
+        case 'M':
+            if (!cli_parse_bytes(optarg, &p.memory)) {
+                return cli_usage(argv[0], "bad --memory `%s': want e.g. 2G, 512M, 1000000", optarg);
+            }
+            break;
+        case 'T':
+            if (!cli_parse_i64(optarg, &n) || n < 1 || n > CV_MAX_THREADS) {
+                return cli_usage(argv[0], "bad --threads `%s' (1..%d)", optarg, CV_MAX_THREADS);
+            }
+            p.threads = (int)n;
+            break;
+        default:
+            return CLI_USAGE;
+        }
+    }
+    if (optind != argc - 2) {
+        return cli_usage(argv[0], "want SRC and FILE.h5:/DATASET");
+    }
+    p.src = argv[optind];
+    p.dst = argv[optind + 1];
+    if (cv_mpi_export(&p) != CV_OK) {
+        return cli_fail(); /* ranks agreed on the error; rank 0 prints it */
+    }
+    return CLI_OK;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cmd_import.c: `cvmpi import FILE.h5:/DATASET DST`, an HDF5 dataset into a new layer across MPI
+ * ranks with parallel HDF5. */
+#include "cli.h"
+
+#include "../mpi/cv_h5.h"
+#include "../mpi/cv_transfer.h"
+
+#include <string.h>
+
+static const char help[] =
+    "usage: [srun|mpirun -n N] cvmpi import FILE.h5:/DATASET DST [--axes A]\n"
+    "         [--type image|segmentation] [--resolution X,Y,Z] [--offset X,Y,Z] [--chunk X,Y,Z]\n"
+    "         [--encoding E] [--compress gzip|br|none] [--memory BYTES] [--threads N]\n"
+    "         [--journal DIR] [--resume] [--collective]\n\n"
+    "Create the layer DST from an HDF5 dataset (dtype, shape and channels from the dataset) and\n"
+    "write it. Ranks read hyperslabs aligned to DST's chunks with parallel HDF5; chunked and\n"
+    "compressed datasets work.\n"
+    "  --axes A         the dataset's axis order, slowest first: zyx (default, as h5py/NumPy\n"
+    "                   write C order), xyz, czyx, zyxc (default for 4-D), cxyz, xyzc\n"
+    "  --type T         default segmentation for uint32/uint64, else image\n"
+    "  --resolution     nm, used when the dataset has no `resolution' (x,y,z nm) or\n"
+    "                   `element_size_um' (dataset order, um) attribute; default 1,1,1\n"
+    "  --offset X,Y,Z   voxel_offset (default 0,0,0)\n"
+    "  --chunk X,Y,Z    chunk size (default 64,64,64)\n"
+    "  --encoding E     raw (default) or any encoding this build supports\n"
+    "  --compress C     transport compression of written chunks (default as CloudVolume)\n"
+    "  --memory BYTES   memory per rank (K/M/G suffixes)\n"
+    "  --threads N      chunks encoded in parallel per rank (default 4)\n"
+    "  --journal DIR    where finished tasks are recorded (default ./.cvmpi-journal/<job id>)\n"
+    "  --resume         skip tasks a previous run of the same import finished\n"
+    "  --collective     collective HDF5 reads: in each round every rank reads one task and\n"
+    "                   MPI-IO merges the hyperslabs into large file reads (static schedule)\n";
+
+int cmd_import(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"axes", required_argument, NULL, 'a'},
+        {"type", required_argument, NULL, 't'},
+        {"resolution", required_argument, NULL, 'r'},
+        {"offset", required_argument, NULL, 'o'},
+        {"chunk", required_argument, NULL, 'C'},
+        {"encoding", required_argument, NULL, 'e'},
+        {"compress", required_argument, NULL, 'c'},
+        {"memory", required_argument, NULL, 'M'},
+        {"threads", required_argument, NULL, 'T'},
+        {"journal", required_argument, NULL, 'j'},
+        {"resume", no_argument, NULL, 'R'},
+        {"collective", no_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    cv_import_params p;
+    memset(&p, 0, sizeof p);
+    p.threads = 4;
+    int64_t n;
+    for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
+        switch (c) {
+        case 'h':
+            return cli_help(help);
+        case 'a':
+            p.axes = optarg;
+            break;
+        case 't':
+            if (strcmp(optarg, "image") != 0 && strcmp(optarg, "segmentation") != 0) {
+                return cli_usage(argv[0], "--type must be image or segmentation");
+            }
+            p.type = optarg;
+            break;
+        case 'r':
+            if (!cli_parse_f64x3(optarg, p.resolution, &p.resolution_is_float) ||
+                p.resolution[0] <= 0 || p.resolution[1] <= 0 || p.resolution[2] <= 0) {
+                return cli_usage(argv[0], "bad --resolution `%s': want X,Y,Z", optarg);
+            }
+            p.has_resolution = true;
+            break;
+        case 'o':
+            if (!cli_parse_i64x3(optarg, p.offset)) {
+                return cli_usage(argv[0], "bad --offset `%s': want X,Y,Z", optarg);
+            }
+            break;
+        case 'C':
+            if (!cli_parse_i64x3(optarg, p.chunk_size) || p.chunk_size[0] < 1 ||
+                p.chunk_size[1] < 1 || p.chunk_size[2] < 1) {
+                return cli_usage(argv[0], "bad --chunk `%s': want X,Y,Z", optarg);
+            }
+            break;
+        case 'e':
+            p.encoding = optarg;
+            break;
+        case 'c':
+            if (!cli_parse_compress(optarg, &p.compress)) {
+                return cli_usage(argv[0], "--compress must be gzip, br or none");
+            }
+            break;
+        case 'M':
+            if (!cli_parse_bytes(optarg, &p.memory)) {
+                return cli_usage(argv[0], "bad --memory `%s': want e.g. 2G, 512M, 1000000", optarg);
+            }
+            break;
+        case 'T':
+            if (!cli_parse_i64(optarg, &n) || n < 1 || n > CV_MAX_THREADS) {
+                return cli_usage(argv[0], "bad --threads `%s' (1..%d)", optarg, CV_MAX_THREADS);
+            }
+            p.threads = (int)n;
+            break;
+        case 'j':
+            p.journal_dir = optarg;
+            break;
+        case 'R':
+            p.resume = true;
+            break;
+        case 'L':
+            p.is_collective = true;
+            break;
+        default:
+            return CLI_USAGE;
+        }
+    }
+    if (optind != argc - 2) {
+        return cli_usage(argv[0], "want FILE.h5:/DATASET and DST");
+    }
+    p.src = argv[optind];
+    p.dst = argv[optind + 1];
+    cv_mpi_install_signal_handlers();
+    if (cv_mpi_import(&p) != CV_OK) {
+        return cli_fail(); /* ranks agreed on the error; rank 0 prints it */
+    }
+    return CLI_OK;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cv_h5.h: `cvmpi import` and `cvmpi export`, HDF5 datasets to and from layers across ranks with
+ * parallel HDF5 (MPI-IO). Only mpi_h5.c includes <hdf5.h>. Both are collective over
+ * MPI_COMM_WORLD; every rank returns the same status and rank 0 prints the summary. */
+#ifndef CV_H5_H
+#define CV_H5_H
+
+#include "cv_mpi.h"
+
+typedef struct cv_import_params {
+    const char *src;      /* FILE.h5:/DATASET */
+    const char *dst;      /* layer cloud path */
+    const char *axes;     /* dataset axis order, slowest first ("zyx"); NULL = zyx or zyxc */
+    const char *type;     /* NULL = segmentation for uint32/uint64, else image */
+    double resolution[3]; /* nm; used when the dataset has no resolution attribute */
+    bool has_resolution, resolution_is_float;
+    int64_t offset[3];     /* voxel_offset */
+    int64_t chunk_size[3]; /* 0,0,0 = 64,64,64 */
+    const char *encoding;  /* NULL = raw */
+    const char *compress;  /* NULL = CloudVolume's default; "" none */
+    size_t memory;         /* per rank; 0 = default */
+    int threads;           /* chunk workers per rank */
+    bool resume;
+    bool is_collective;      /* collective reads in rounds (static schedule) */
+    const char *journal_dir; /* NULL = ./.cvmpi-journal/<job signature> */
+} cv_import_params;
+
+typedef struct cv_export_params {
+    const char *src;       /* layer cloud path */
+    const char *dst;       /* FILE.h5:/DATASET */
+    const char *mip_text;  /* NULL = 0 */
+    const char *bbox_text; /* NULL = the whole volume */
+    const char *axes;      /* NULL = zyx (zyxc with channels) */
+    int64_t chunked[3];    /* HDF5 chunk shape in x,y,z; 0,0,0 = contiguous (unless gzip) */
+    int gzip;              /* deflate level 1..9; 0 = none */
+    size_t memory;
+    int threads;
+    bool fill_missing;
+} cv_export_params;
+
+cv_status cv_mpi_import(const cv_import_params *p);
+cv_status cv_mpi_export(const cv_export_params *p);
+
+#endif

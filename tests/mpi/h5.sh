@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# cvmpi import/export with parallel HDF5: datasets written by Debian's h5py (several dtypes,
+# contiguous and chunked+gzip, 1 and 3 channels, zyx/xyz/czyx axes, resolution attributes)
+# import to byte-identical layers with 1 and 3 ranks whose voxels equal the h5py arrays; export
+# read back with h5py equals `cvmpi read`; bad input exits 1 with one clear line, writing nothing.
+source "$(dirname "$0")/lib.sh"
+/usr/bin/python3 -c "import h5py" 2> /dev/null || { echo "h5: skipped (no python3-h5py)"; exit 0; }
+
+/usr/bin/python3 - <<'PY'
+import h5py, numpy as np
+rng = np.random.default_rng(7)
+zyx = (37, 50, 70)
+def save(name, a, axes, chunks=None, gzip=False, attrs=None):
+    with h5py.File(name + ".h5", "w") as f:
+        d = f.create_dataset("/grp/data", data=a, chunks=chunks,
+                             compression="gzip" if gzip else None)
+        for k, v in (attrs or {}).items():
+            d.attrs[k] = v
+    # expected layer voxels, x,y,z,c order
+    b = a if "c" in axes else a[..., None]
+    ax = axes if "c" in axes else axes + "c"
+    np.save(name + ".npy", np.transpose(b, [ax.index(c) for c in "xyzc"]))
+save("u8", rng.integers(0, 256, zyx).astype("uint8"), "zyx",
+     attrs={"resolution": [4, 4, 40]})
+save("u16", rng.integers(0, 65536, zyx).astype("uint16"), "zyx", chunks=(8, 16, 16),
+     gzip=True, attrs={"element_size_um": [0.04, 0.0045, 0.0045]})
+save("f32", rng.standard_normal(zyx[::-1]).astype("float32"), "xyz", chunks=(32, 16, 8))
+save("u64", (rng.integers(0, 5, zyx) + (1 << 40)).astype("uint64"), "zyx", chunks=(16, 16, 16),
+     gzip=True)
+save("rgb", rng.integers(0, 256, zyx + (3,)).astype("uint8"), "zyxc", chunks=(8, 16, 16, 3),
+     gzip=True)
+save("czyx", rng.integers(0, 4000, (3,) + zyx).astype("uint16"), "czyx")
+with h5py.File("bad.h5", "w") as f:
+    f["compound"] = np.zeros((4, 4, 4), dtype=[("a", "u1"), ("b", "f4")])
+    f["flat"] = np.zeros((4, 4), dtype="u1")
+PY
+
+# check_layer DIR EXPECTED.npy: `cvmpi read` of the layer equals the array exactly
+check_layer() {
+    "$CVMPI" read "$1" -o "$1.npy" > /dev/null
+    /usr/bin/python3 - "$1.npy" "$2" <<'PY' || fail "voxels of $1 differ from $2"
+import sys, numpy as np
+r, e = np.load(sys.argv[1]), np.load(sys.argv[2])
+assert r.shape == e.shape and r.dtype == e.dtype, (r.shape, e.shape, r.dtype, e.dtype)
+assert np.array_equal(r, e), "values differ"
+PY
+}
+
+import_both() { # import_both NAME ARGS...: -n 1 and -n 3 give identical layers
+    local name=$1
+    shift
+    run_np 1 import "$name.h5:/grp/data" "L1_$name" --chunk 32,32,16 --memory 1M "$@" \
+        > log 2>&1 || { cat log; fail "import $name -n 1"; }
+    run_np 3 import "$name.h5:/grp/data" "L3_$name" --chunk 32,32,16 --memory 1M "$@" \
+        > log 2>&1 || { cat log; fail "import $name -n 3"; }
+    [ "$(digest "L1_$name")" = "$(digest "L3_$name")" ] || fail "$name: -n 1 and -n 3 differ"
+    check_layer "L1_$name" "$name.npy"
+}
+
+import_both u8
+import_both u16 --encoding raw --compress gzip
+import_both f32 --axes xyz --resolution 8,8,30
+import_both u64
+import_both rgb
+import_both czyx --axes czyx
+
+/usr/bin/python3 - <<'PY' || fail "info derived from the datasets"
+import json
+def info(n):
+    return json.load(open("L1_%s/info" % n))
+def res(n):
+    return info(n)["scales"][0]["resolution"]
+assert res("u8") == [4, 4, 40], res("u8")
+assert res("u16") == [4.5, 4.5, 40], res("u16")
+assert res("f32") == [8, 8, 30], res("f32")
+assert res("u64") == [1, 1, 1], res("u64")
+assert info("u64")["type"] == "segmentation" and info("u8")["type"] == "image"
+assert info("f32")["scales"][0]["size"] == [70, 50, 37]
+assert info("rgb")["num_channels"] == 3 and info("czyx")["num_channels"] == 3
+assert info("u16")["data_type"] == "uint16" and info("f32")["data_type"] == "float32"
+PY
+
+# collective reads in rounds give the same layers (3 ranks, more tasks than ranks)
+for name in u16 rgb f32; do
+    args=()
+    [ "$name" = f32 ] && args=(--axes xyz --resolution 8,8,30)
+    run_np 3 import "$name.h5:/grp/data" "C3_$name" --chunk 32,32,16 --memory 1M --collective \
+        "${args[@]}" > log 2>&1 || { cat log; fail "--collective $name"; }
+    [ "$(digest "C3_$name")" = "$(digest "L1_$name")" ] || fail "--collective $name differs"
+done
+
+# --resume after a finished import skips every task; a compatible existing layer is reused
+run_np 2 import u16.h5:/grp/data L1_u16 --chunk 32,32,16 --memory 1M --resume > log 2>&1 ||
+    { cat log; fail "import --resume"; }
+grep -q "import: 0 tasks written, [1-9][0-9]* skipped, 0 failed" log || { cat log; fail "resume"; }
+[ "$(digest L1_u16)" = "$(digest L3_u16)" ] || fail "resume changed the layer"
+run_np 2 import u8.h5:/grp/data L1_u16 > log 2>&1 && fail "import into a different layer"
+grep -q "exists and differs from the dataset" log || { cat log; fail "no mismatch message"; }
+
+# export: h5py reads back what `cvmpi read` gives (1 and 3 ranks, gzip, xyz, a box)
+export_check() { # export_check N LAYER DATASET AXES ARGS...
+    local n=$1 layer=$2 dset=$3 axes=$4
+    shift 4
+    run_np "$n" export "$layer" "out.h5:$dset" --memory 1M "$@" > log 2>&1 ||
+        { cat log; fail "export $layer $dset"; }
+    /usr/bin/python3 - "$layer" "$dset" "$axes" "$@" <<'PY' || fail "export $layer $dset"
+import sys, h5py, numpy as np
+layer, dset, axes, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+e = np.load(layer + ".npy")
+off = [0, 0, 0]
+if "--bbox" in args:
+    b = [int(v) for v in args[args.index("--bbox") + 1].split(",")]
+    e = e[b[0]:b[3], b[1]:b[4], b[2]:b[5]]
+    off = b[:3]
+with h5py.File("out.h5", "r") as f:
+    d = f[dset]
+    a = d[...]
+    assert list(d.attrs["voxel_offset"]) == off, d.attrs["voxel_offset"]
+    assert len(d.attrs["resolution"]) == 3 and d.attrs["source"].endswith(layer), dict(d.attrs)
+    if "--gzip" in args:
+        assert d.compression == "gzip", d.compression
+b = a if "c" in axes else a[..., None]
+ax = axes if "c" in axes else axes + "c"
+got = np.transpose(b, [ax.index(c) for c in "xyzc"])
+assert got.dtype == e.dtype and got.shape == e.shape, (got.shape, e.shape)
+assert np.array_equal(got, e), "values differ"
+PY
+}
+export_check 1 L1_u16 /u16 zyx
+export_check 3 L1_u16 /g/u16z zyx --gzip 4 --chunked 16,16,8
+export_check 3 L1_f32 /f32 xyz --axes xyz
+export_check 2 L1_rgb /rgb zyxc --gzip 1
+export_check 3 L1_u64 /u64box zyx --bbox 5,7,3,61,49,30
+export_check 3 L1_czyx /czyx czyx --axes czyx
+
+# bad input: exit 1, one clear line, no layer written
+bad() { # bad PATTERN ARGS...
+    local pattern=$1
+    shift
+    set +e
+    run_np 2 "$@" > out 2> err
+    local rc=$?
+    set -e
+    [ "$rc" = 1 ] || { cat out err; fail "$* exited $rc"; }
+    [ "$(grep -c '^cvmpi: ' err)" = 1 ] || { cat err; fail "$*: not one cvmpi line"; }
+    grep -q "^cvmpi: .*$pattern" err || { cat err; fail "$*: want '$pattern'"; }
+}
+bad "has no dataset /nope" import u8.h5:/nope BAD
+bad "no such file" import missing.h5:/grp/data BAD
+bad "unsupported HDF5 element type (compound" import bad.h5:/compound BAD
+bad "has 2 dimensions" import bad.h5:/flat BAD
+bad "names 4 axes, but the dataset /grp/data has 3" import u8.h5:/grp/data BAD --axes czyx
+bad "bad --axes .zyy." import u8.h5:/grp/data BAD --axes zyy
+bad "want FILE.h5:/DATASET" import u8.h5 BAD
+[ ! -e BAD ] || fail "a failed import left a layer behind"
+bad "already has /u16" export L1_u16 out.h5:/u16
+echo "h5: ok"
