@@ -6,7 +6,7 @@ apt_install() {
   apt-get install -o DPkg::Lock::Timeout=600 -y -q --no-install-recommends "$@"
 }
 apt-get update -q -o DPkg::Lock::Timeout=600
-apt_install cmake make gcc clang libclang-rt-14-dev pkg-config ca-certificates \
+apt_install cmake make gcc clang clang-format libclang-rt-14-dev pkg-config ca-certificates git \
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
   libcurl4-openssl-dev libssl-dev zlib1g-dev libdeflate-dev libbrotli-dev \
   libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libpng-dev libcjson-dev libcmocka-dev \

@@ -25,19 +25,19 @@ extern "C" {
 /* ---------------------------------------------------------------------------------------------
  * Status codes and the error record */
 
-#define CV_STATUS_MAP(X)                                                                          \
-    X(OK, 0, "success")                                                                           \
-    X(ERR_NOMEM, -1, "out of memory")                                                             \
-    X(ERR_ARG, -2, "invalid argument")                                                            \
-    X(ERR_IO, -3, "storage I/O error")                                                            \
-    X(ERR_NOTFOUND, -4, "key not found")                                                          \
-    X(ERR_CORRUPT, -5, "corrupt or truncated data")                                               \
-    X(ERR_UNSUPPORTED, -6, "not supported")                                                       \
-    X(ERR_INFO, -7, "invalid info")                                                               \
-    X(ERR_BOUNDS, -8, "out of bounds")                                                            \
-    X(ERR_ALIGN, -9, "not chunk aligned")                                                         \
-    X(ERR_READONLY, -10, "read-only")                                                             \
-    X(ERR_MPI, -11, "MPI error")                                                                  \
+#define CV_STATUS_MAP(X)                                                                           \
+    X(OK, 0, "success")                                                                            \
+    X(ERR_NOMEM, -1, "out of memory")                                                              \
+    X(ERR_ARG, -2, "invalid argument")                                                             \
+    X(ERR_IO, -3, "storage I/O error")                                                             \
+    X(ERR_NOTFOUND, -4, "key not found")                                                           \
+    X(ERR_CORRUPT, -5, "corrupt or truncated data")                                                \
+    X(ERR_UNSUPPORTED, -6, "not supported")                                                        \
+    X(ERR_INFO, -7, "invalid info")                                                                \
+    X(ERR_BOUNDS, -8, "out of bounds")                                                             \
+    X(ERR_ALIGN, -9, "not chunk aligned")                                                          \
+    X(ERR_READONLY, -10, "read-only")                                                              \
+    X(ERR_MPI, -11, "MPI error")                                                                   \
     X(ERR_HDF5, -12, "HDF5 error")
 
 typedef enum cv_status {
@@ -94,9 +94,9 @@ typedef struct cv_bbox {
 
 CV_EXPORT cv_bbox cv_bbox_make(int64_t x0, int64_t y0, int64_t z0, int64_t x1, int64_t y1,
                                int64_t z1);
-CV_EXPORT bool cv_bbox_is_empty(cv_bbox b);                  /* any max <= min */
-CV_EXPORT uint64_t cv_bbox_voxels(cv_bbox b);                /* 0 if empty */
-CV_EXPORT cv_bbox cv_bbox_intersect(cv_bbox a, cv_bbox b);   /* may be empty */
+CV_EXPORT bool cv_bbox_is_empty(cv_bbox b);                /* any max <= min */
+CV_EXPORT uint64_t cv_bbox_voxels(cv_bbox b);              /* 0 if empty */
+CV_EXPORT cv_bbox cv_bbox_intersect(cv_bbox a, cv_bbox b); /* may be empty */
 CV_EXPORT bool cv_bbox_contains(cv_bbox outer, cv_bbox inner);
 CV_EXPORT bool cv_bbox_equal(cv_bbox a, cv_bbox b);
 /* "x0,y0,z0,x1,y1,z1" -> box; CV_ERR_ARG on malformed text. */
@@ -136,36 +136,36 @@ CV_EXPORT cv_status cv_chunk_name_parse(const char *name, cv_bbox *out);
 #define CV_MAX_CHUNK_SIZES 8
 
 typedef struct cv_scale {
-    char *key;                      /* directory of this scale's chunks, relative to the layer */
-    int64_t size[3];                /* voxels */
+    char *key;       /* directory of this scale's chunks, relative to the layer */
+    int64_t size[3]; /* voxels */
     int64_t voxel_offset[3];
-    double resolution[3];           /* nanometres */
+    double resolution[3]; /* nanometres */
     int64_t chunk_sizes[CV_MAX_CHUNK_SIZES][3];
-    int n_chunk_sizes;              /* >= 1; readers use chunk_sizes[0] */
-    char *encoding;                 /* "raw", "jpeg", ... (lowercase) */
-    int64_t cseg_block[3];          /* compressed_segmentation_block_size; 0,0,0 if absent */
-    int jpeg_quality;               /* -1 if absent */
-    int png_level;                  /* -1 if absent */
-    int has_hidden;                 /* -1 absent, else the bool value */
-    char *sharding_json;            /* the "sharding" object as JSON text, NULL if unsharded */
-    char *extra_json;               /* other members, kept verbatim as a JSON object, or NULL */
+    int n_chunk_sizes;     /* >= 1; readers use chunk_sizes[0] */
+    char *encoding;        /* "raw", "jpeg", ... (lowercase) */
+    int64_t cseg_block[3]; /* compressed_segmentation_block_size; 0,0,0 if absent */
+    int jpeg_quality;      /* -1 if absent */
+    int png_level;         /* -1 if absent */
+    int has_hidden;        /* -1 absent, else the bool value */
+    char *sharding_json;   /* the "sharding" object as JSON text, NULL if unsharded */
+    char *extra_json;      /* other members, kept verbatim as a JSON object, or NULL */
 } cv_scale;
 
 typedef struct cv_info {
-    char *type;        /* "image" or "segmentation" */
+    char *type; /* "image" or "segmentation" */
     cv_dtype dtype;
     int64_t num_channels;
-    cv_scale *scales;  /* finest first */
+    cv_scale *scales; /* finest first */
     int n_scales;
-    char *mesh;        /* NULL if absent */
-    char *skeletons;   /* NULL if absent */
+    char *mesh;      /* NULL if absent */
+    char *skeletons; /* NULL if absent */
     char *segment_properties;
     char *redirect;
-    bool has_at_type;  /* "@type": "neuroglancer_multiscale_volume" present */
+    bool has_at_type; /* "@type": "neuroglancer_multiscale_volume" present */
     /* Write resolutions as floats ("40.0"), as CloudVolume does when the base resolution had
      * decimals; keeps those infos byte-identical on rewrite. */
     bool resolution_is_float;
-    char *extra_json;  /* unknown top-level members, kept verbatim */
+    char *extra_json; /* unknown top-level members, kept verbatim */
 } cv_info;
 
 /* Parse and validate info JSON text. `what` names the file in error messages.
@@ -180,20 +180,20 @@ CV_EXPORT void cv_info_free(cv_info *info);
 CV_EXPORT cv_status cv_info_copy(const cv_info *src, cv_info **out);
 
 typedef struct cv_info_params {
-    const char *type;         /* "image" | "segmentation" */
+    const char *type; /* "image" | "segmentation" */
     cv_dtype dtype;
-    int64_t num_channels;     /* default 1 when 0 */
-    const char *encoding;     /* default "raw" when NULL */
+    int64_t num_channels; /* default 1 when 0 */
+    const char *encoding; /* default "raw" when NULL */
     double resolution[3];
     bool resolution_is_float; /* resolution typed as floats, as from Python floats */
     int64_t voxel_offset[3];
     int64_t size[3];
-    int64_t chunk_size[3];    /* default 64,64,64 when 0 */
-    int64_t cseg_block[3];    /* default 8,8,8 for compressed_segmentation */
-    const char *mesh;         /* NULL: none */
-    const char *skeletons;    /* NULL: none */
-    int max_mip;              /* extra scales made with add_scale(factor^mip) */
-    int64_t factor[3];        /* default 2,2,1 */
+    int64_t chunk_size[3]; /* default 64,64,64 when 0 */
+    int64_t cseg_block[3]; /* default 8,8,8 for compressed_segmentation */
+    const char *mesh;      /* NULL: none */
+    const char *skeletons; /* NULL: none */
+    int max_mip;           /* extra scales made with add_scale(factor^mip) */
+    int64_t factor[3];     /* default 2,2,1 */
 } cv_info_params;
 
 /* CloudVolume's create_new_info(). */
@@ -272,16 +272,16 @@ CV_EXPORT cv_status cv_store_list(cv_store *s, const char *prefix,
  * Volumes */
 
 typedef struct cv_opts {
-    bool fill_missing;        /* absent chunks read as background_color */
-    bool bounded;             /* reads/writes must lie inside the volume (default true) */
-    bool autocrop;            /* clip requests to the volume first */
-    bool non_aligned_writes;  /* read-modify-write the border chunks of unaligned writes */
-    bool delete_black_uploads;/* delete, don't write, chunks that are all background */
+    bool fill_missing;         /* absent chunks read as background_color */
+    bool bounded;              /* reads/writes must lie inside the volume (default true) */
+    bool autocrop;             /* clip requests to the volume first */
+    bool non_aligned_writes;   /* read-modify-write the border chunks of unaligned writes */
+    bool delete_black_uploads; /* delete, don't write, chunks that are all background */
     double background_color;
-    const char *compress;     /* NULL: CloudVolume's default per encoding; "", "gzip", "br" */
-    int compress_level;       /* -1: default (gzip 9, br 5) */
-    int max_redirects;        /* default 10 */
-    int threads;              /* chunk workers per call; 0 = 1 */
+    const char *compress; /* NULL: CloudVolume's default per encoding; "", "gzip", "br" */
+    int compress_level;   /* -1: default (gzip 9, br 5) */
+    int max_redirects;    /* default 10 */
+    int threads;          /* chunk workers per call; 0 = 1 */
 } cv_opts;
 
 /* CloudVolume's defaults: bounded, everything else off, max_redirects 10. */
@@ -320,8 +320,7 @@ CV_EXPORT void cv_volume_get_stats(const cv_volume *v, cv_volume_stats *out);
 
 /* Apply `bounded`/`autocrop` to a request: the box a read or write will really cover.
  * CV_ERR_BOUNDS outside the volume when bounded; CV_ERR_ARG for an empty box. */
-CV_EXPORT cv_status cv_volume_resolve_box(const cv_volume *v, int mip, cv_bbox req,
-                                          cv_bbox *out);
+CV_EXPORT cv_status cv_volume_resolve_box(const cv_volume *v, int mip, cv_bbox req, cv_bbox *out);
 /* Bytes of a box: voxels * channels * dtype size. */
 CV_EXPORT size_t cv_volume_box_bytes(const cv_volume *v, cv_bbox b);
 
@@ -350,10 +349,10 @@ CV_EXPORT int cv_volume_chunk_key(const cv_volume *v, int mip, cv_bbox cell_box,
 
 typedef struct cv_npy {
     cv_dtype dtype;
-    int ndim;             /* 3 or 4 */
-    int64_t shape[4];     /* shape[3] = 1 for 3-D arrays */
+    int ndim;         /* 3 or 4 */
+    int64_t shape[4]; /* shape[3] = 1 for 3-D arrays */
     bool fortran_order;
-    size_t data_offset;   /* bytes before the data */
+    size_t data_offset; /* bytes before the data */
 } cv_npy;
 
 /* Parse the header at the start of a .npy file (n bytes available). `what` names the file. */
@@ -565,9 +564,8 @@ CV_EXPORT cv_status cv_downsample(cv_dtype t, int64_t channels, const void *src,
  * level k+1 (sized with cv_downsample_shape applied k+1 times); dst_shapes[k] gets its shape. */
 CV_EXPORT cv_status cv_downsample_pyramid(cv_dtype t, int64_t channels, const void *src,
                                           const int64_t src_shape[3], const int64_t factor[3],
-                                          cv_downsample_method method, bool sparse,
-                                          int n_levels, void *const dst[],
-                                          int64_t (*dst_shapes)[3]);
+                                          cv_downsample_method method, bool sparse, int n_levels,
+                                          void *const dst[], int64_t (*dst_shapes)[3]);
 
 /* ---------------------------------------------------------------------------------------------
  * Memory */

@@ -27,220 +27,220 @@ static int64_t min64(int64_t a, int64_t b)
 
 /* Float -> integer as the reference does: truncate toward zero, clamp to the type's range
  * (`lim` is the first value above the maximum, a power of two). */
-#define DS_TO_INT(T, LO, HI, LIM, q)                                                              \
+#define DS_TO_INT(T, LO, HI, LIM, q)                                                               \
     (!((q) > (double)(LO)) ? (T)(LO) : (double)(q) >= (LIM) ? (T)(HI) : (T)(q))
 
 /* Kernels shared by every dtype. `vals` holds prod(f) elements (generic mode). */
-#define DS_COMMON(T, SUF, ACC, CONV)                                                              \
-    static void stride_##SUF(const T *src, T *dst, const ds_geom *g)                              \
-    {                                                                                             \
-        const int64_t sx = g->s[0], sy = g->s[1];                                                 \
-        for (int64_t oz = 0; oz < g->o[2]; oz++) {                                                \
-            for (int64_t oy = 0; oy < g->o[1]; oy++) {                                            \
-                const T *row = src + (oz * g->f[2] * sy + oy * g->f[1]) * sx;                     \
-                for (int64_t ox = 0, x = 0; ox < g->o[0]; ox++, x += g->f[0]) {                   \
-                    *dst++ = row[x];                                                              \
-                }                                                                                 \
-            }                                                                                     \
-        }                                                                                         \
-    }                                                                                             \
-    static void minmax_##SUF(const T *src, T *dst, const ds_geom *g, bool want_max, bool sparse)  \
-    {                                                                                             \
-        const int64_t sx = g->s[0], sy = g->s[1], sz = g->s[2];                                   \
-        for (int64_t oz = 0; oz < g->o[2]; oz++) {                                                \
-            int64_t z0 = oz * g->f[2], z1 = min64(z0 + g->f[2], sz);                              \
-            for (int64_t oy = 0; oy < g->o[1]; oy++) {                                            \
-                int64_t y0 = oy * g->f[1], y1 = min64(y0 + g->f[1], sy);                          \
-                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                        \
-                    int64_t x0 = ox * g->f[0], x1 = min64(x0 + g->f[0], sx);                      \
-                    T best = 0;                                                                   \
-                    bool have = false;                                                            \
-                    for (int64_t z = z0; z < z1; z++) {                                           \
-                        for (int64_t y = y0; y < y1; y++) {                                       \
-                            const T *row = src + (z * sy + y) * sx;                               \
-                            for (int64_t x = x0; x < x1; x++) {                                   \
-                                T v = row[x];                                                     \
-                                if (sparse && v == 0) {                                           \
-                                    continue;                                                     \
-                                }                                                                 \
-                                if (!have || (want_max ? v > best : v < best)) {                  \
-                                    best = v;                                                     \
-                                    have = true;                                                  \
-                                }                                                                 \
-                            }                                                                     \
-                        }                                                                         \
-                    }                                                                             \
-                    *dst++ = best;                                                                \
-                }                                                                                 \
-            }                                                                                     \
-        }                                                                                         \
-    }                                                                                             \
-    static void avg_##SUF(const T *src, T *dst, const ds_geom *g, bool sparse)                    \
-    {                                                                                             \
-        const int64_t sx = g->s[0], sy = g->s[1], sz = g->s[2];                                   \
-        for (int64_t oz = 0; oz < g->o[2]; oz++) {                                                \
-            int64_t z0 = oz * g->f[2], z1 = min64(z0 + g->f[2], sz);                              \
-            for (int64_t oy = 0; oy < g->o[1]; oy++) {                                            \
-                int64_t y0 = oy * g->f[1], y1 = min64(y0 + g->f[1], sy);                          \
-                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                        \
-                    int64_t x0 = ox * g->f[0], x1 = min64(x0 + g->f[0], sx);                      \
-                    ACC acc = 0;                                                                  \
-                    int64_t n = 0;                                                                \
-                    for (int64_t z = z0; z < z1; z++) {                                           \
-                        for (int64_t y = y0; y < y1; y++) {                                       \
-                            const T *row = src + (z * sy + y) * sx;                               \
-                            for (int64_t x = x0; x < x1; x++) {                                   \
-                                if (sparse && row[x] == 0) {                                      \
-                                    continue;                                                     \
-                                }                                                                 \
-                                acc += (ACC)row[x];                                               \
-                                n++;                                                              \
-                            }                                                                     \
-                        }                                                                         \
-                    }                                                                             \
-                    ACC q = n ? acc / (ACC)n : (ACC)0;                                            \
-                    *dst++ = CONV(q);                                                             \
-                }                                                                                 \
-            }                                                                                     \
-        }                                                                                         \
-    }                                                                                             \
-    static void mode_##SUF(const T *src, T *dst, const ds_geom *g, bool sparse, T *vals)          \
-    {                                                                                             \
-        const int64_t sx = g->s[0], sy = g->s[1], sz = g->s[2];                                   \
-        for (int64_t oz = 0; oz < g->o[2]; oz++) {                                                \
-            int64_t z0 = oz * g->f[2], z1 = min64(z0 + g->f[2], sz);                              \
-            for (int64_t oy = 0; oy < g->o[1]; oy++) {                                            \
-                int64_t y0 = oy * g->f[1], y1 = min64(y0 + g->f[1], sy);                          \
-                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                        \
-                    int64_t x0 = ox * g->f[0], x1 = min64(x0 + g->f[0], sx);                      \
-                    int64_t n = 0;                                                                \
-                    for (int64_t z = z0; z < z1; z++) {                                           \
-                        for (int64_t y = y0; y < y1; y++) {                                       \
-                            const T *row = src + (z * sy + y) * sx;                               \
-                            for (int64_t x = x0; x < x1; x++) {                                   \
-                                if (!(sparse && row[x] == 0)) {                                   \
-                                    vals[n++] = row[x];                                           \
-                                }                                                                 \
-                            }                                                                     \
-                        }                                                                         \
-                    }                                                                             \
-                    T best = 0;                                                                   \
-                    int64_t best_n = 0;                                                           \
-                    for (int64_t t = 0; t < n && best_n * 2 <= n; t++) {                          \
-                        int64_t c = 0;                                                            \
-                        for (int64_t j = 0; j < n; j++) {                                         \
-                            c += vals[j] == vals[t];                                              \
-                        }                                                                         \
-                        if (c > best_n) {                                                         \
-                            best_n = c;                                                           \
-                            best = vals[t];                                                       \
-                        }                                                                         \
-                    }                                                                             \
-                    *dst++ = best;                                                                \
-                }                                                                                 \
-            }                                                                                     \
-        }                                                                                         \
-    }                                                                                             \
-    /* countless 2x2x1: a==b: a; a==c: a; b==c: b; else d. Odd edges clamp (spec §7.4). */      \
-    static void countless_##SUF(const T *src, T *dst, const ds_geom *g)                           \
-    {                                                                                             \
-        const int64_t sx = g->s[0], sy = g->s[1];                                                 \
-        for (int64_t z = 0; z < g->s[2]; z++) {                                                   \
-            for (int64_t oy = 0; oy < g->o[1]; oy++) {                                            \
-                int64_t y0 = 2 * oy, y1 = y0 + 1 < sy ? y0 + 1 : y0;                              \
-                const T *r0 = src + (z * sy + y0) * sx, *r1 = src + (z * sy + y1) * sx;           \
-                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                        \
-                    int64_t x0 = 2 * ox, x1 = x0 + 1 < sx ? x0 + 1 : x0;                          \
-                    T a = r0[x0], b = r0[x1], c = r1[x0], d = r1[x1];                             \
-                    *dst++ = a == b ? a : a == c ? a : b == c ? b : d;                            \
-                }                                                                                 \
-            }                                                                                     \
-        }                                                                                         \
-    }                                                                                             \
-    /* 2x2x2 mode: v0..v3 equal: v0; v4..v7 equal: v4; else the first with count >= 4, else   \
-     * the first with the strictly highest count. Odd edges clamp. */                             \
-    static void mode222_##SUF(const T *src, T *dst, const ds_geom *g)                             \
-    {                                                                                             \
-        const int64_t sx = g->s[0], sy = g->s[1], sz = g->s[2];                                   \
-        for (int64_t oz = 0; oz < g->o[2]; oz++) {                                                \
-            int64_t z0 = 2 * oz, z1 = z0 + 1 < sz ? z0 + 1 : z0;                                  \
-            for (int64_t oy = 0; oy < g->o[1]; oy++) {                                            \
-                int64_t y0 = 2 * oy, y1 = y0 + 1 < sy ? y0 + 1 : y0;                              \
-                const T *r00 = src + (z0 * sy + y0) * sx, *r01 = src + (z0 * sy + y1) * sx;       \
-                const T *r10 = src + (z1 * sy + y0) * sx, *r11 = src + (z1 * sy + y1) * sx;       \
-                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                        \
-                    int64_t x0 = 2 * ox, x1 = x0 + 1 < sx ? x0 + 1 : x0;                          \
-                    T v[8] = {r00[x0], r00[x1], r01[x0], r01[x1],                                 \
-                              r10[x0], r10[x1], r11[x0], r11[x1]};                                \
-                    if (v[0] == v[1] && v[1] == v[2] && v[2] == v[3]) {                           \
-                        *dst++ = v[0];                                                            \
-                        continue;                                                                 \
-                    }                                                                             \
-                    if (v[4] == v[5] && v[5] == v[6] && v[6] == v[7]) {                           \
-                        *dst++ = v[4];                                                            \
-                        continue;                                                                 \
-                    }                                                                             \
-                    T best = v[0];                                                                \
-                    int best_n = 0;                                                               \
-                    for (int t = 0; t < 8; t++) {                                                 \
-                        int c = 0;                                                                \
-                        for (int j = 0; j < 8; j++) {                                             \
-                            c += v[j] == v[t];                                                    \
-                        }                                                                         \
-                        if (c > best_n) {                                                         \
-                            best_n = c;                                                           \
-                            best = v[t];                                                          \
-                            if (c >= 4) {                                                         \
-                                break;                                                            \
-                            }                                                                     \
-                        }                                                                         \
-                    }                                                                             \
-                    *dst++ = best;                                                                \
-                }                                                                                 \
-            }                                                                                     \
-        }                                                                                         \
+#define DS_COMMON(T, SUF, ACC, CONV)                                                               \
+    static void stride_##SUF(const T *src, T *dst, const ds_geom *g)                               \
+    {                                                                                              \
+        const int64_t sx = g->s[0], sy = g->s[1];                                                  \
+        for (int64_t oz = 0; oz < g->o[2]; oz++) {                                                 \
+            for (int64_t oy = 0; oy < g->o[1]; oy++) {                                             \
+                const T *row = src + (oz * g->f[2] * sy + oy * g->f[1]) * sx;                      \
+                for (int64_t ox = 0, x = 0; ox < g->o[0]; ox++, x += g->f[0]) {                    \
+                    *dst++ = row[x];                                                               \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    static void minmax_##SUF(const T *src, T *dst, const ds_geom *g, bool want_max, bool sparse)   \
+    {                                                                                              \
+        const int64_t sx = g->s[0], sy = g->s[1], sz = g->s[2];                                    \
+        for (int64_t oz = 0; oz < g->o[2]; oz++) {                                                 \
+            int64_t z0 = oz * g->f[2], z1 = min64(z0 + g->f[2], sz);                               \
+            for (int64_t oy = 0; oy < g->o[1]; oy++) {                                             \
+                int64_t y0 = oy * g->f[1], y1 = min64(y0 + g->f[1], sy);                           \
+                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                         \
+                    int64_t x0 = ox * g->f[0], x1 = min64(x0 + g->f[0], sx);                       \
+                    T best = 0;                                                                    \
+                    bool have = false;                                                             \
+                    for (int64_t z = z0; z < z1; z++) {                                            \
+                        for (int64_t y = y0; y < y1; y++) {                                        \
+                            const T *row = src + (z * sy + y) * sx;                                \
+                            for (int64_t x = x0; x < x1; x++) {                                    \
+                                T v = row[x];                                                      \
+                                if (sparse && v == 0) {                                            \
+                                    continue;                                                      \
+                                }                                                                  \
+                                if (!have || (want_max ? v > best : v < best)) {                   \
+                                    best = v;                                                      \
+                                    have = true;                                                   \
+                                }                                                                  \
+                            }                                                                      \
+                        }                                                                          \
+                    }                                                                              \
+                    *dst++ = best;                                                                 \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    static void avg_##SUF(const T *src, T *dst, const ds_geom *g, bool sparse)                     \
+    {                                                                                              \
+        const int64_t sx = g->s[0], sy = g->s[1], sz = g->s[2];                                    \
+        for (int64_t oz = 0; oz < g->o[2]; oz++) {                                                 \
+            int64_t z0 = oz * g->f[2], z1 = min64(z0 + g->f[2], sz);                               \
+            for (int64_t oy = 0; oy < g->o[1]; oy++) {                                             \
+                int64_t y0 = oy * g->f[1], y1 = min64(y0 + g->f[1], sy);                           \
+                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                         \
+                    int64_t x0 = ox * g->f[0], x1 = min64(x0 + g->f[0], sx);                       \
+                    ACC acc = 0;                                                                   \
+                    int64_t n = 0;                                                                 \
+                    for (int64_t z = z0; z < z1; z++) {                                            \
+                        for (int64_t y = y0; y < y1; y++) {                                        \
+                            const T *row = src + (z * sy + y) * sx;                                \
+                            for (int64_t x = x0; x < x1; x++) {                                    \
+                                if (sparse && row[x] == 0) {                                       \
+                                    continue;                                                      \
+                                }                                                                  \
+                                acc += (ACC)row[x];                                                \
+                                n++;                                                               \
+                            }                                                                      \
+                        }                                                                          \
+                    }                                                                              \
+                    ACC q = n ? acc / (ACC)n : (ACC)0;                                             \
+                    *dst++ = CONV(q);                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    static void mode_##SUF(const T *src, T *dst, const ds_geom *g, bool sparse, T *vals)           \
+    {                                                                                              \
+        const int64_t sx = g->s[0], sy = g->s[1], sz = g->s[2];                                    \
+        for (int64_t oz = 0; oz < g->o[2]; oz++) {                                                 \
+            int64_t z0 = oz * g->f[2], z1 = min64(z0 + g->f[2], sz);                               \
+            for (int64_t oy = 0; oy < g->o[1]; oy++) {                                             \
+                int64_t y0 = oy * g->f[1], y1 = min64(y0 + g->f[1], sy);                           \
+                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                         \
+                    int64_t x0 = ox * g->f[0], x1 = min64(x0 + g->f[0], sx);                       \
+                    int64_t n = 0;                                                                 \
+                    for (int64_t z = z0; z < z1; z++) {                                            \
+                        for (int64_t y = y0; y < y1; y++) {                                        \
+                            const T *row = src + (z * sy + y) * sx;                                \
+                            for (int64_t x = x0; x < x1; x++) {                                    \
+                                if (!(sparse && row[x] == 0)) {                                    \
+                                    vals[n++] = row[x];                                            \
+                                }                                                                  \
+                            }                                                                      \
+                        }                                                                          \
+                    }                                                                              \
+                    T best = 0;                                                                    \
+                    int64_t best_n = 0;                                                            \
+                    for (int64_t t = 0; t < n && best_n * 2 <= n; t++) {                           \
+                        int64_t c = 0;                                                             \
+                        for (int64_t j = 0; j < n; j++) {                                          \
+                            c += vals[j] == vals[t];                                               \
+                        }                                                                          \
+                        if (c > best_n) {                                                          \
+                            best_n = c;                                                            \
+                            best = vals[t];                                                        \
+                        }                                                                          \
+                    }                                                                              \
+                    *dst++ = best;                                                                 \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    /* countless 2x2x1: a==b: a; a==c: a; b==c: b; else d. Odd edges clamp (spec §7.4). */        \
+    static void countless_##SUF(const T *src, T *dst, const ds_geom *g)                            \
+    {                                                                                              \
+        const int64_t sx = g->s[0], sy = g->s[1];                                                  \
+        for (int64_t z = 0; z < g->s[2]; z++) {                                                    \
+            for (int64_t oy = 0; oy < g->o[1]; oy++) {                                             \
+                int64_t y0 = 2 * oy, y1 = y0 + 1 < sy ? y0 + 1 : y0;                               \
+                const T *r0 = src + (z * sy + y0) * sx, *r1 = src + (z * sy + y1) * sx;            \
+                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                         \
+                    int64_t x0 = 2 * ox, x1 = x0 + 1 < sx ? x0 + 1 : x0;                           \
+                    T a = r0[x0], b = r0[x1], c = r1[x0], d = r1[x1];                              \
+                    *dst++ = a == b ? a : a == c ? a : b == c ? b : d;                             \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    /* 2x2x2 mode: v0..v3 equal: v0; v4..v7 equal: v4; else the first with count >= 4, else        \
+     * the first with the strictly highest count. Odd edges clamp. */                              \
+    static void mode222_##SUF(const T *src, T *dst, const ds_geom *g)                              \
+    {                                                                                              \
+        const int64_t sx = g->s[0], sy = g->s[1], sz = g->s[2];                                    \
+        for (int64_t oz = 0; oz < g->o[2]; oz++) {                                                 \
+            int64_t z0 = 2 * oz, z1 = z0 + 1 < sz ? z0 + 1 : z0;                                   \
+            for (int64_t oy = 0; oy < g->o[1]; oy++) {                                             \
+                int64_t y0 = 2 * oy, y1 = y0 + 1 < sy ? y0 + 1 : y0;                               \
+                const T *r00 = src + (z0 * sy + y0) * sx, *r01 = src + (z0 * sy + y1) * sx;        \
+                const T *r10 = src + (z1 * sy + y0) * sx, *r11 = src + (z1 * sy + y1) * sx;        \
+                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                         \
+                    int64_t x0 = 2 * ox, x1 = x0 + 1 < sx ? x0 + 1 : x0;                           \
+                    T v[8] = {r00[x0], r00[x1], r01[x0], r01[x1],                                  \
+                              r10[x0], r10[x1], r11[x0], r11[x1]};                                 \
+                    if (v[0] == v[1] && v[1] == v[2] && v[2] == v[3]) {                            \
+                        *dst++ = v[0];                                                             \
+                        continue;                                                                  \
+                    }                                                                              \
+                    if (v[4] == v[5] && v[5] == v[6] && v[6] == v[7]) {                            \
+                        *dst++ = v[4];                                                             \
+                        continue;                                                                  \
+                    }                                                                              \
+                    T best = v[0];                                                                 \
+                    int best_n = 0;                                                                \
+                    for (int t = 0; t < 8; t++) {                                                  \
+                        int c = 0;                                                                 \
+                        for (int j = 0; j < 8; j++) {                                              \
+                            c += v[j] == v[t];                                                     \
+                        }                                                                          \
+                        if (c > best_n) {                                                          \
+                            best_n = c;                                                            \
+                            best = v[t];                                                           \
+                            if (c >= 4) {                                                          \
+                                break;                                                             \
+                            }                                                                      \
+                        }                                                                          \
+                    }                                                                              \
+                    *dst++ = best;                                                                 \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 /* Fast average, factor (2,2,1) or (2,2,2), odd edges replicated. Integers: wider sum, shift
  * truncating toward zero. Floats: summed in T in block order, times 1/4 or 1/8. */
-#define DS_AVG_FAST(T, SUF, SUMT, FINISH)                                                         \
-    static void avgfast_##SUF(const T *src, T *dst, const ds_geom *g)                             \
-    {                                                                                             \
-        const int64_t sx = g->s[0], sy = g->s[1], sz = g->s[2];                                   \
-        const bool three = g->f[2] == 2;                                                          \
-        const int shift = three ? 3 : 2;                                                          \
-        (void)shift;                                                                              \
-        for (int64_t oz = 0; oz < g->o[2]; oz++) {                                                \
-            int64_t z0 = oz * g->f[2], z1 = three && z0 + 1 < sz ? z0 + 1 : z0;                   \
-            for (int64_t oy = 0; oy < g->o[1]; oy++) {                                            \
-                int64_t y0 = 2 * oy, y1 = y0 + 1 < sy ? y0 + 1 : y0;                              \
-                const T *r00 = src + (z0 * sy + y0) * sx, *r01 = src + (z0 * sy + y1) * sx;       \
-                const T *r10 = src + (z1 * sy + y0) * sx, *r11 = src + (z1 * sy + y1) * sx;       \
-                if (!three) {                                                                     \
-                    for (int64_t ox = 0; ox < g->o[0]; ox++) {                                    \
-                        int64_t x0 = 2 * ox, x1 = x0 + 1 < sx ? x0 + 1 : x0;                      \
-                        SUMT s = (SUMT)r00[x0];                                                   \
-                        s += (SUMT)r00[x1];                                                       \
-                        s += (SUMT)r01[x0];                                                       \
-                        s += (SUMT)r01[x1];                                                       \
-                        *dst++ = FINISH(s, 2);                                                    \
-                    }                                                                             \
-                    continue;                                                                     \
-                }                                                                                 \
-                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                        \
-                    int64_t x0 = 2 * ox, x1 = x0 + 1 < sx ? x0 + 1 : x0;                          \
-                    SUMT s = (SUMT)r00[x0];                                                       \
-                    s += (SUMT)r00[x1];                                                           \
-                    s += (SUMT)r01[x0];                                                           \
-                    s += (SUMT)r01[x1];                                                           \
-                    s += (SUMT)r10[x0];                                                           \
-                    s += (SUMT)r10[x1];                                                           \
-                    s += (SUMT)r11[x0];                                                           \
-                    s += (SUMT)r11[x1];                                                           \
-                    *dst++ = FINISH(s, 3);                                                        \
-                }                                                                                 \
-            }                                                                                     \
-        }                                                                                         \
+#define DS_AVG_FAST(T, SUF, SUMT, FINISH)                                                          \
+    static void avgfast_##SUF(const T *src, T *dst, const ds_geom *g)                              \
+    {                                                                                              \
+        const int64_t sx = g->s[0], sy = g->s[1], sz = g->s[2];                                    \
+        const bool three = g->f[2] == 2;                                                           \
+        const int shift = three ? 3 : 2;                                                           \
+        (void)shift;                                                                               \
+        for (int64_t oz = 0; oz < g->o[2]; oz++) {                                                 \
+            int64_t z0 = oz * g->f[2], z1 = three && z0 + 1 < sz ? z0 + 1 : z0;                    \
+            for (int64_t oy = 0; oy < g->o[1]; oy++) {                                             \
+                int64_t y0 = 2 * oy, y1 = y0 + 1 < sy ? y0 + 1 : y0;                               \
+                const T *r00 = src + (z0 * sy + y0) * sx, *r01 = src + (z0 * sy + y1) * sx;        \
+                const T *r10 = src + (z1 * sy + y0) * sx, *r11 = src + (z1 * sy + y1) * sx;        \
+                if (!three) {                                                                      \
+                    for (int64_t ox = 0; ox < g->o[0]; ox++) {                                     \
+                        int64_t x0 = 2 * ox, x1 = x0 + 1 < sx ? x0 + 1 : x0;                       \
+                        SUMT s = (SUMT)r00[x0];                                                    \
+                        s += (SUMT)r00[x1];                                                        \
+                        s += (SUMT)r01[x0];                                                        \
+                        s += (SUMT)r01[x1];                                                        \
+                        *dst++ = FINISH(s, 2);                                                     \
+                    }                                                                              \
+                    continue;                                                                      \
+                }                                                                                  \
+                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                         \
+                    int64_t x0 = 2 * ox, x1 = x0 + 1 < sx ? x0 + 1 : x0;                           \
+                    SUMT s = (SUMT)r00[x0];                                                        \
+                    s += (SUMT)r00[x1];                                                            \
+                    s += (SUMT)r01[x0];                                                            \
+                    s += (SUMT)r01[x1];                                                            \
+                    s += (SUMT)r10[x0];                                                            \
+                    s += (SUMT)r10[x1];                                                            \
+                    s += (SUMT)r11[x0];                                                            \
+                    s += (SUMT)r11[x1];                                                            \
+                    *dst++ = FINISH(s, 3);                                                         \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 #define FIN_INT(s, k) (s >= 0 ? (s >> k) : -((-s) >> k))
@@ -258,40 +258,40 @@ static int64_t min64(int64_t a, int64_t b)
 #define CONV_F(q) (q)
 
 /* Per dtype: all kernels, and the dispatcher running `k` over every channel. */
-#define DS_TYPE(T, SUF, ACC, CONV, FAST)                                                          \
-    DS_COMMON(T, SUF, ACC, CONV)                                                                  \
-    static void step_##SUF(enum ds_kernel k, const void *src_v, void *dst_v, const ds_geom *g,    \
-                           int64_t channels, bool sparse, void *vals)                             \
-    {                                                                                             \
-        const T *src = src_v;                                                                     \
-        T *dst = dst_v;                                                                           \
-        const int64_t in_n = g->s[0] * g->s[1] * g->s[2], out_n = g->o[0] * g->o[1] * g->o[2];   \
-        for (int64_t c = 0; c < channels; c++, src += in_n, dst += out_n) {                       \
-            switch (k) {                                                                          \
-            case K_STRIDE:                                                                        \
-                stride_##SUF(src, dst, g);                                                        \
-                break;                                                                            \
-            case K_MIN:                                                                           \
-            case K_MAX:                                                                           \
-                minmax_##SUF(src, dst, g, k == K_MAX, sparse);                                    \
-                break;                                                                            \
-            case K_AVG_FAST:                                                                      \
-                FAST(src, dst, g, sparse);                                                        \
-                break;                                                                            \
-            case K_AVG:                                                                           \
-                avg_##SUF(src, dst, g, sparse);                                                   \
-                break;                                                                            \
-            case K_COUNTLESS:                                                                     \
-                countless_##SUF(src, dst, g);                                                     \
-                break;                                                                            \
-            case K_MODE222:                                                                       \
-                mode222_##SUF(src, dst, g);                                                       \
-                break;                                                                            \
-            case K_MODE:                                                                          \
-                mode_##SUF(src, dst, g, sparse, vals);                                            \
-                break;                                                                            \
-            }                                                                                     \
-        }                                                                                         \
+#define DS_TYPE(T, SUF, ACC, CONV, FAST)                                                           \
+    DS_COMMON(T, SUF, ACC, CONV)                                                                   \
+    static void step_##SUF(enum ds_kernel k, const void *src_v, void *dst_v, const ds_geom *g,     \
+                           int64_t channels, bool sparse, void *vals)                              \
+    {                                                                                              \
+        const T *src = src_v;                                                                      \
+        T *dst = dst_v;                                                                            \
+        const int64_t in_n = g->s[0] * g->s[1] * g->s[2], out_n = g->o[0] * g->o[1] * g->o[2];     \
+        for (int64_t c = 0; c < channels; c++, src += in_n, dst += out_n) {                        \
+            switch (k) {                                                                           \
+            case K_STRIDE:                                                                         \
+                stride_##SUF(src, dst, g);                                                         \
+                break;                                                                             \
+            case K_MIN:                                                                            \
+            case K_MAX:                                                                            \
+                minmax_##SUF(src, dst, g, k == K_MAX, sparse);                                     \
+                break;                                                                             \
+            case K_AVG_FAST:                                                                       \
+                FAST(src, dst, g, sparse);                                                         \
+                break;                                                                             \
+            case K_AVG:                                                                            \
+                avg_##SUF(src, dst, g, sparse);                                                    \
+                break;                                                                             \
+            case K_COUNTLESS:                                                                      \
+                countless_##SUF(src, dst, g);                                                      \
+                break;                                                                             \
+            case K_MODE222:                                                                        \
+                mode222_##SUF(src, dst, g);                                                        \
+                break;                                                                             \
+            case K_MODE:                                                                           \
+                mode_##SUF(src, dst, g, sparse, vals);                                             \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 DS_AVG_FAST(uint8_t, u8, int32_t, FIN_INT)
@@ -373,8 +373,7 @@ int cv_downsample_method_from_name(const char *name)
     return -1;
 }
 
-void cv_downsample_shape(const int64_t src_shape[3], const int64_t factor[3],
-                         int64_t dst_shape[3])
+void cv_downsample_shape(const int64_t src_shape[3], const int64_t factor[3], int64_t dst_shape[3])
 {
     for (int i = 0; i < 3; i++) {
         dst_shape[i] = factor[i] > 0 ? ceil_div(src_shape[i], factor[i]) : 0;
@@ -388,8 +387,8 @@ static bool is_pow2(int64_t v)
 
 static bool fast_avg_dtype(cv_dtype t)
 {
-    return t == CV_UINT8 || t == CV_INT8 || t == CV_UINT16 || t == CV_INT16 ||
-           t == CV_FLOAT32 || t == CV_FLOAT64;
+    return t == CV_UINT8 || t == CV_INT8 || t == CV_UINT16 || t == CV_INT16 || t == CV_FLOAT32 ||
+           t == CV_FLOAT64;
 }
 
 /* The kernel for one step of factor f (after decomposition). */

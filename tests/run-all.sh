@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
+# Formatting: the committed .clang-format, checked, not applied.
+git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror
+
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCV_WERROR=ON
 cmake --build build -j "$jobs"
 (cd build && ctest --output-on-failure -j "$jobs")

@@ -70,18 +70,20 @@ typedef struct cli_volume_args {
     const char *bbox_text; /* NULL: the whole volume */
 } cli_volume_args;
 
-#define CLI_VOLUME_OPTIONS                                                                        \
-    {"mip", required_argument, NULL, 1001}, {"bbox", required_argument, NULL, 1002},              \
-        {"fill-missing", no_argument, NULL, 1003}, {"threads", required_argument, NULL, 1004},    \
-        {"autocrop", no_argument, NULL, 1005}, {"unbounded", no_argument, NULL, 1006},            \
-        {"background", required_argument, NULL, 1007}
+#define CLI_VOLUME_OPTIONS                                                                         \
+    {"mip", required_argument, NULL, 1001}, {"bbox", required_argument, NULL, 1002},               \
+        {"fill-missing", no_argument, NULL, 1003}, {"threads", required_argument, NULL, 1004},     \
+        {"autocrop", no_argument, NULL, 1005}, {"unbounded", no_argument, NULL, 1006},             \
+    {                                                                                              \
+        "background", required_argument, NULL, 1007                                                \
+    }
 
-#define CLI_VOLUME_HELP                                                                           \
-    "  --mip M          mip index, or a resolution X,Y,Z (default 0)\n"                           \
-    "  --bbox X0,Y0,Z0,X1,Y1,Z1   half-open box in voxels of that mip, voxel_offset included\n"  \
-    "  --fill-missing   absent chunks read as the background value instead of failing\n"        \
-    "  --background V   background value (default 0)\n"                                         \
-    "  --autocrop       clip the box to the volume; --unbounded allows boxes outside it\n"      \
+#define CLI_VOLUME_HELP                                                                            \
+    "  --mip M          mip index, or a resolution X,Y,Z (default 0)\n"                            \
+    "  --bbox X0,Y0,Z0,X1,Y1,Z1   half-open box in voxels of that mip, voxel_offset included\n"    \
+    "  --fill-missing   absent chunks read as the background value instead of failing\n"           \
+    "  --background V   background value (default 0)\n"                                            \
+    "  --autocrop       clip the box to the volume; --unbounded allows boxes outside it\n"         \
     "  --threads N      chunks fetched/encoded in parallel (default 4 local, 16 remote)\n"
 
 void cli_volume_args_init(cli_volume_args *a);

@@ -46,7 +46,7 @@ typedef struct ds_args {
     const char *mip_text;
     int num_mips; /* 0: igneous' compute_factors */
     int64_t factor[3];
-    int method;   /* -1: auto */
+    int method; /* -1: auto */
     bool sparse;
     const char *encoding;
     int64_t chunk_size[3];
@@ -141,14 +141,13 @@ static cv_status run_downsample(cv_volume *v, const ds_args *a)
             for (int64_t x = bounds.min[0]; rc == CV_OK && x < bounds.max[0]; x += block[0]) {
                 cv_bbox b = cv_bbox_intersect(
                     cv_bbox_make(x, y, z, x + block[0], y + block[1], z + block[2]), bounds);
-                int64_t shape[3] = {b.max[0] - b.min[0], b.max[1] - b.min[1],
-                                    b.max[2] - b.min[2]};
+                int64_t shape[3] = {b.max[0] - b.min[0], b.max[1] - b.min[1], b.max[2] - b.min[2]};
                 rc = cv_volume_read(v, mip, b, in, in_cap);
                 int64_t shp[32][3];
                 if (rc == CV_OK) {
-                    rc = cv_downsample_pyramid(info->dtype, info->num_channels, in, shape,
-                                               a->factor, (cv_downsample_method)method,
-                                               a->sparse, n, lv, shp);
+                    rc =
+                        cv_downsample_pyramid(info->dtype, info->num_channels, in, shape, a->factor,
+                                              (cv_downsample_method)method, a->sparse, n, lv, shp);
                 }
                 for (int k = 1; k <= n && rc == CV_OK; k++) {
                     const cv_scale *s = &info->scales[level_mip[k]];
@@ -158,8 +157,8 @@ static cv_status run_downsample(cv_volume *v, const ds_args *a)
                     }
                     cv_bbox ob = cv_bbox_make(o[0], o[1], o[2], o[0] + shp[k - 1][0],
                                               o[1] + shp[k - 1][1], o[2] + shp[k - 1][2]);
-                    rc = cv_volume_write(v, level_mip[k], ob, lv[k - 1],
-                                         cv_volume_box_bytes(v, ob));
+                    rc =
+                        cv_volume_write(v, level_mip[k], ob, lv[k - 1], cv_volume_box_bytes(v, ob));
                 }
                 n_blocks++;
             }
@@ -219,8 +218,7 @@ int cmd_downsample(int argc, char **argv)
         case 'f':
             if (!cli_parse_i64x3(optarg, a.factor) || a.factor[0] < 1 || a.factor[1] < 1 ||
                 a.factor[2] < 1 || a.factor[0] * a.factor[1] * a.factor[2] < 2) {
-                return cli_usage(argv[0], "bad --factor `%s': want X,Y,Z >= 1, not 1,1,1",
-                                 optarg);
+                return cli_usage(argv[0], "bad --factor `%s': want X,Y,Z >= 1, not 1,1,1", optarg);
             }
             break;
         case 'x':

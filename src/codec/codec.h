@@ -21,11 +21,11 @@ enum {
 };
 
 typedef struct cv_codec {
-    const char *name;         /* as in info "encoding" or Content-Encoding */
+    const char *name; /* as in info "encoding" or Content-Encoding */
     unsigned flags;
-    const char *content_type; /* what CloudVolume uploads chunks of this encoding with */
+    const char *content_type;     /* what CloudVolume uploads chunks of this encoding with */
     const char *default_compress; /* CloudVolume's should_compress(): "gzip" or NULL */
-    int default_level;        /* -1 = none */
+    int default_level;            /* -1 = none */
     /* Append the decoded bytes to out (out->max caps growth). */
     cv_status (*decode)(const cv_chunk_desc *d, const uint8_t *src, size_t n, cv_buf *out);
     /* Append the encoded bytes to out; level -1 = default. NULL = decode-only. */

@@ -32,50 +32,43 @@ static uint8_t crk_crc8(const uint8_t *p, size_t n)
 
 /* CRC-32C (Castagnoli), reflected polynomial 0x82F63B78. */
 static const uint32_t crc32c_table[256] = {
-    0x00000000u, 0xf26b8303u, 0xe13b70f7u, 0x1350f3f4u, 0xc79a971fu, 0x35f1141cu,
-    0x26a1e7e8u, 0xd4ca64ebu, 0x8ad958cfu, 0x78b2dbccu, 0x6be22838u, 0x9989ab3bu,
-    0x4d43cfd0u, 0xbf284cd3u, 0xac78bf27u, 0x5e133c24u, 0x105ec76fu, 0xe235446cu,
-    0xf165b798u, 0x030e349bu, 0xd7c45070u, 0x25afd373u, 0x36ff2087u, 0xc494a384u,
-    0x9a879fa0u, 0x68ec1ca3u, 0x7bbcef57u, 0x89d76c54u, 0x5d1d08bfu, 0xaf768bbcu,
-    0xbc267848u, 0x4e4dfb4bu, 0x20bd8edeu, 0xd2d60dddu, 0xc186fe29u, 0x33ed7d2au,
-    0xe72719c1u, 0x154c9ac2u, 0x061c6936u, 0xf477ea35u, 0xaa64d611u, 0x580f5512u,
-    0x4b5fa6e6u, 0xb93425e5u, 0x6dfe410eu, 0x9f95c20du, 0x8cc531f9u, 0x7eaeb2fau,
-    0x30e349b1u, 0xc288cab2u, 0xd1d83946u, 0x23b3ba45u, 0xf779deaeu, 0x05125dadu,
-    0x1642ae59u, 0xe4292d5au, 0xba3a117eu, 0x4851927du, 0x5b016189u, 0xa96ae28au,
-    0x7da08661u, 0x8fcb0562u, 0x9c9bf696u, 0x6ef07595u, 0x417b1dbcu, 0xb3109ebfu,
-    0xa0406d4bu, 0x522bee48u, 0x86e18aa3u, 0x748a09a0u, 0x67dafa54u, 0x95b17957u,
-    0xcba24573u, 0x39c9c670u, 0x2a993584u, 0xd8f2b687u, 0x0c38d26cu, 0xfe53516fu,
-    0xed03a29bu, 0x1f682198u, 0x5125dad3u, 0xa34e59d0u, 0xb01eaa24u, 0x42752927u,
-    0x96bf4dccu, 0x64d4cecfu, 0x77843d3bu, 0x85efbe38u, 0xdbfc821cu, 0x2997011fu,
-    0x3ac7f2ebu, 0xc8ac71e8u, 0x1c661503u, 0xee0d9600u, 0xfd5d65f4u, 0x0f36e6f7u,
-    0x61c69362u, 0x93ad1061u, 0x80fde395u, 0x72966096u, 0xa65c047du, 0x5437877eu,
-    0x4767748au, 0xb50cf789u, 0xeb1fcbadu, 0x197448aeu, 0x0a24bb5au, 0xf84f3859u,
-    0x2c855cb2u, 0xdeeedfb1u, 0xcdbe2c45u, 0x3fd5af46u, 0x7198540du, 0x83f3d70eu,
-    0x90a324fau, 0x62c8a7f9u, 0xb602c312u, 0x44694011u, 0x5739b3e5u, 0xa55230e6u,
-    0xfb410cc2u, 0x092a8fc1u, 0x1a7a7c35u, 0xe811ff36u, 0x3cdb9bddu, 0xceb018deu,
-    0xdde0eb2au, 0x2f8b6829u, 0x82f63b78u, 0x709db87bu, 0x63cd4b8fu, 0x91a6c88cu,
-    0x456cac67u, 0xb7072f64u, 0xa457dc90u, 0x563c5f93u, 0x082f63b7u, 0xfa44e0b4u,
-    0xe9141340u, 0x1b7f9043u, 0xcfb5f4a8u, 0x3dde77abu, 0x2e8e845fu, 0xdce5075cu,
-    0x92a8fc17u, 0x60c37f14u, 0x73938ce0u, 0x81f80fe3u, 0x55326b08u, 0xa759e80bu,
-    0xb4091bffu, 0x466298fcu, 0x1871a4d8u, 0xea1a27dbu, 0xf94ad42fu, 0x0b21572cu,
-    0xdfeb33c7u, 0x2d80b0c4u, 0x3ed04330u, 0xccbbc033u, 0xa24bb5a6u, 0x502036a5u,
-    0x4370c551u, 0xb11b4652u, 0x65d122b9u, 0x97baa1bau, 0x84ea524eu, 0x7681d14du,
-    0x2892ed69u, 0xdaf96e6au, 0xc9a99d9eu, 0x3bc21e9du, 0xef087a76u, 0x1d63f975u,
-    0x0e330a81u, 0xfc588982u, 0xb21572c9u, 0x407ef1cau, 0x532e023eu, 0xa145813du,
-    0x758fe5d6u, 0x87e466d5u, 0x94b49521u, 0x66df1622u, 0x38cc2a06u, 0xcaa7a905u,
-    0xd9f75af1u, 0x2b9cd9f2u, 0xff56bd19u, 0x0d3d3e1au, 0x1e6dcdeeu, 0xec064eedu,
-    0xc38d26c4u, 0x31e6a5c7u, 0x22b65633u, 0xd0ddd530u, 0x0417b1dbu, 0xf67c32d8u,
-    0xe52cc12cu, 0x1747422fu, 0x49547e0bu, 0xbb3ffd08u, 0xa86f0efcu, 0x5a048dffu,
-    0x8ecee914u, 0x7ca56a17u, 0x6ff599e3u, 0x9d9e1ae0u, 0xd3d3e1abu, 0x21b862a8u,
-    0x32e8915cu, 0xc083125fu, 0x144976b4u, 0xe622f5b7u, 0xf5720643u, 0x07198540u,
-    0x590ab964u, 0xab613a67u, 0xb831c993u, 0x4a5a4a90u, 0x9e902e7bu, 0x6cfbad78u,
-    0x7fab5e8cu, 0x8dc0dd8fu, 0xe330a81au, 0x115b2b19u, 0x020bd8edu, 0xf0605beeu,
-    0x24aa3f05u, 0xd6c1bc06u, 0xc5914ff2u, 0x37faccf1u, 0x69e9f0d5u, 0x9b8273d6u,
-    0x88d28022u, 0x7ab90321u, 0xae7367cau, 0x5c18e4c9u, 0x4f48173du, 0xbd23943eu,
-    0xf36e6f75u, 0x0105ec76u, 0x12551f82u, 0xe03e9c81u, 0x34f4f86au, 0xc69f7b69u,
-    0xd5cf889du, 0x27a40b9eu, 0x79b737bau, 0x8bdcb4b9u, 0x988c474du, 0x6ae7c44eu,
-    0xbe2da0a5u, 0x4c4623a6u, 0x5f16d052u, 0xad7d5351u
-};
+    0x00000000u, 0xf26b8303u, 0xe13b70f7u, 0x1350f3f4u, 0xc79a971fu, 0x35f1141cu, 0x26a1e7e8u,
+    0xd4ca64ebu, 0x8ad958cfu, 0x78b2dbccu, 0x6be22838u, 0x9989ab3bu, 0x4d43cfd0u, 0xbf284cd3u,
+    0xac78bf27u, 0x5e133c24u, 0x105ec76fu, 0xe235446cu, 0xf165b798u, 0x030e349bu, 0xd7c45070u,
+    0x25afd373u, 0x36ff2087u, 0xc494a384u, 0x9a879fa0u, 0x68ec1ca3u, 0x7bbcef57u, 0x89d76c54u,
+    0x5d1d08bfu, 0xaf768bbcu, 0xbc267848u, 0x4e4dfb4bu, 0x20bd8edeu, 0xd2d60dddu, 0xc186fe29u,
+    0x33ed7d2au, 0xe72719c1u, 0x154c9ac2u, 0x061c6936u, 0xf477ea35u, 0xaa64d611u, 0x580f5512u,
+    0x4b5fa6e6u, 0xb93425e5u, 0x6dfe410eu, 0x9f95c20du, 0x8cc531f9u, 0x7eaeb2fau, 0x30e349b1u,
+    0xc288cab2u, 0xd1d83946u, 0x23b3ba45u, 0xf779deaeu, 0x05125dadu, 0x1642ae59u, 0xe4292d5au,
+    0xba3a117eu, 0x4851927du, 0x5b016189u, 0xa96ae28au, 0x7da08661u, 0x8fcb0562u, 0x9c9bf696u,
+    0x6ef07595u, 0x417b1dbcu, 0xb3109ebfu, 0xa0406d4bu, 0x522bee48u, 0x86e18aa3u, 0x748a09a0u,
+    0x67dafa54u, 0x95b17957u, 0xcba24573u, 0x39c9c670u, 0x2a993584u, 0xd8f2b687u, 0x0c38d26cu,
+    0xfe53516fu, 0xed03a29bu, 0x1f682198u, 0x5125dad3u, 0xa34e59d0u, 0xb01eaa24u, 0x42752927u,
+    0x96bf4dccu, 0x64d4cecfu, 0x77843d3bu, 0x85efbe38u, 0xdbfc821cu, 0x2997011fu, 0x3ac7f2ebu,
+    0xc8ac71e8u, 0x1c661503u, 0xee0d9600u, 0xfd5d65f4u, 0x0f36e6f7u, 0x61c69362u, 0x93ad1061u,
+    0x80fde395u, 0x72966096u, 0xa65c047du, 0x5437877eu, 0x4767748au, 0xb50cf789u, 0xeb1fcbadu,
+    0x197448aeu, 0x0a24bb5au, 0xf84f3859u, 0x2c855cb2u, 0xdeeedfb1u, 0xcdbe2c45u, 0x3fd5af46u,
+    0x7198540du, 0x83f3d70eu, 0x90a324fau, 0x62c8a7f9u, 0xb602c312u, 0x44694011u, 0x5739b3e5u,
+    0xa55230e6u, 0xfb410cc2u, 0x092a8fc1u, 0x1a7a7c35u, 0xe811ff36u, 0x3cdb9bddu, 0xceb018deu,
+    0xdde0eb2au, 0x2f8b6829u, 0x82f63b78u, 0x709db87bu, 0x63cd4b8fu, 0x91a6c88cu, 0x456cac67u,
+    0xb7072f64u, 0xa457dc90u, 0x563c5f93u, 0x082f63b7u, 0xfa44e0b4u, 0xe9141340u, 0x1b7f9043u,
+    0xcfb5f4a8u, 0x3dde77abu, 0x2e8e845fu, 0xdce5075cu, 0x92a8fc17u, 0x60c37f14u, 0x73938ce0u,
+    0x81f80fe3u, 0x55326b08u, 0xa759e80bu, 0xb4091bffu, 0x466298fcu, 0x1871a4d8u, 0xea1a27dbu,
+    0xf94ad42fu, 0x0b21572cu, 0xdfeb33c7u, 0x2d80b0c4u, 0x3ed04330u, 0xccbbc033u, 0xa24bb5a6u,
+    0x502036a5u, 0x4370c551u, 0xb11b4652u, 0x65d122b9u, 0x97baa1bau, 0x84ea524eu, 0x7681d14du,
+    0x2892ed69u, 0xdaf96e6au, 0xc9a99d9eu, 0x3bc21e9du, 0xef087a76u, 0x1d63f975u, 0x0e330a81u,
+    0xfc588982u, 0xb21572c9u, 0x407ef1cau, 0x532e023eu, 0xa145813du, 0x758fe5d6u, 0x87e466d5u,
+    0x94b49521u, 0x66df1622u, 0x38cc2a06u, 0xcaa7a905u, 0xd9f75af1u, 0x2b9cd9f2u, 0xff56bd19u,
+    0x0d3d3e1au, 0x1e6dcdeeu, 0xec064eedu, 0xc38d26c4u, 0x31e6a5c7u, 0x22b65633u, 0xd0ddd530u,
+    0x0417b1dbu, 0xf67c32d8u, 0xe52cc12cu, 0x1747422fu, 0x49547e0bu, 0xbb3ffd08u, 0xa86f0efcu,
+    0x5a048dffu, 0x8ecee914u, 0x7ca56a17u, 0x6ff599e3u, 0x9d9e1ae0u, 0xd3d3e1abu, 0x21b862a8u,
+    0x32e8915cu, 0xc083125fu, 0x144976b4u, 0xe622f5b7u, 0xf5720643u, 0x07198540u, 0x590ab964u,
+    0xab613a67u, 0xb831c993u, 0x4a5a4a90u, 0x9e902e7bu, 0x6cfbad78u, 0x7fab5e8cu, 0x8dc0dd8fu,
+    0xe330a81au, 0x115b2b19u, 0x020bd8edu, 0xf0605beeu, 0x24aa3f05u, 0xd6c1bc06u, 0xc5914ff2u,
+    0x37faccf1u, 0x69e9f0d5u, 0x9b8273d6u, 0x88d28022u, 0x7ab90321u, 0xae7367cau, 0x5c18e4c9u,
+    0x4f48173du, 0xbd23943eu, 0xf36e6f75u, 0x0105ec76u, 0x12551f82u, 0xe03e9c81u, 0x34f4f86au,
+    0xc69f7b69u, 0xd5cf889du, 0x27a40b9eu, 0x79b737bau, 0x8bdcb4b9u, 0x988c474du, 0x6ae7c44eu,
+    0xbe2da0a5u, 0x4c4623a6u, 0x5f16d052u, 0xad7d5351u};
 
 /* Continue a CRC-32C over p; start with 0 (the init and final XOR are applied here). */
 static uint32_t crk_crc32c(uint32_t crc, const uint8_t *p, size_t n)
@@ -128,7 +121,7 @@ typedef struct crk_stream {
     const uint8_t *index;  /* sz x u32 crack code lengths */
     const uint8_t *labels; /* num_label_bytes */
     size_t num_label_bytes;
-    const uint8_t *codes; /* the crack codes, back to back */
+    const uint8_t *codes;      /* the crack codes, back to back */
     const uint8_t *slice_crcs; /* version 1: sz x u32 */
 } crk_stream;
 
@@ -137,13 +130,11 @@ static cv_status desc_check(const cv_chunk_desc *d)
     if (d->dtype != CV_UINT8 && d->dtype != CV_UINT16 && d->dtype != CV_UINT32 &&
         d->dtype != CV_UINT64) {
         const char *name = cv_dtype_name(d->dtype);
-        return CV_FAIL(CV_ERR_ARG,
-                       CRK_NAME ": data type %s is not uint8, uint16, uint32 or uint64",
+        return CV_FAIL(CV_ERR_ARG, CRK_NAME ": data type %s is not uint8, uint16, uint32 or uint64",
                        name ? name : "(invalid)");
     }
     if (d->channels != 1) {
-        return CV_FAIL(CV_ERR_ARG, CRK_NAME ": %u channels; crackle holds exactly 1",
-                       d->channels);
+        return CV_FAIL(CV_ERR_ARG, CRK_NAME ": %u channels; crackle holds exactly 1", d->channels);
     }
     if ((uint64_t)d->shape[0] * d->shape[1] > UINT32_MAX) {
         return CV_FAIL(CV_ERR_UNSUPPORTED, CRK_NAME ": a %ux%u slice has too many pixels",
@@ -153,8 +144,7 @@ static cv_status desc_check(const cv_chunk_desc *d)
 }
 
 /* Header, format field and the section boundaries; every length against n. */
-static cv_status parse_stream(const cv_chunk_desc *d, const uint8_t *src, size_t n,
-                              crk_stream *s)
+static cv_status parse_stream(const cv_chunk_desc *d, const uint8_t *src, size_t n, crk_stream *s)
 {
     if (n < 5 || memcmp(src, "crkl", 4) != 0) {
         return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": no \"crkl\" magic (%zu bytes)", n);
@@ -166,8 +156,8 @@ static cv_status parse_stream(const cv_chunk_desc *d, const uint8_t *src, size_t
     }
     const size_t hlen = s->version == 0 ? CRK_HEADER_V0 : CRK_HEADER_V1;
     if (n < hlen) {
-        return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": %zu bytes, shorter than the %zu-byte header",
-                       n, hlen);
+        return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": %zu bytes, shorter than the %zu-byte header", n,
+                       hlen);
     }
     if (s->version == 1 && crk_crc8(src + 5, 23) != src[28]) {
         return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": header CRC-8 0x%02x does not match 0x%02x",
@@ -215,15 +205,14 @@ static cv_status parse_stream(const cv_chunk_desc *d, const uint8_t *src, size_t
                        s->stored_width, s->data_width);
     }
     if (s->sx != d->shape[0] || s->sy != d->shape[1] || s->sz != d->shape[2]) {
-        return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": stream is %ux%ux%u, the chunk %ux%ux%u",
-                       s->sx, s->sy, s->sz, d->shape[0], d->shape[1], d->shape[2]);
+        return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": stream is %ux%ux%u, the chunk %ux%ux%u", s->sx,
+                       s->sy, s->sz, d->shape[0], d->shape[1], d->shape[2]);
     }
 
     size_t pos = hlen;
     const size_t crc = s->version == 1 ? 4 : 0;
     if ((uint64_t)s->sz * 4 + crc > n - pos) {
-        return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": crack index of %u slices past the end",
-                       s->sz);
+        return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": crack index of %u slices past the end", s->sz);
     }
     s->index = src + pos;
     pos += (size_t)s->sz * 4;
@@ -263,10 +252,10 @@ static cv_status parse_stream(const cv_chunk_desc *d, const uint8_t *src, size_t
 
 typedef struct crk_work {
     uint32_t sx, sy;
-    uint8_t *vert;   /* crack (x,y)-(x,y+1) drawn: [y*(sx+1) + x] */
-    uint8_t *horiz;  /* crack (x,y)-(x+1,y) drawn: [y*sx + x] */
-    uint32_t *comp;  /* component of each pixel, x fastest */
-    uint32_t *fill;  /* flood-fill stack, sx*sy */
+    uint8_t *vert;    /* crack (x,y)-(x,y+1) drawn: [y*(sx+1) + x] */
+    uint8_t *horiz;   /* crack (x,y)-(x+1,y) drawn: [y*sx + x] */
+    uint32_t *comp;   /* component of each pixel, x fastest */
+    uint32_t *fill;   /* flood-fill stack, sx*sy */
     uint64_t *branch; /* pushed branch vertices, y << 32 | x */
     size_t branch_cap;
 } crk_work;
@@ -368,8 +357,8 @@ static cv_status draw_slice(crk_work *w, uint32_t z, const uint8_t *code, size_t
     }
     const uint32_t boc_len = rd32(code);
     if (boc_len > len - 4) {
-        return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u: BOC index of %u bytes past the end",
-                       z, boc_len);
+        return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u: BOC index of %u bytes past the end", z,
+                       boc_len);
     }
     const uint8_t *b = code + 4;
     const size_t nb = boc_len;
@@ -399,8 +388,10 @@ static cv_status draw_slice(crk_work *w, uint32_t z, const uint8_t *code, size_t
             x += rd_le(b + at, xw);
             at += xw;
             if (x > w->sx) {
-                return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u: chain start x=%" PRIu64
-                               " outside the %ux%u grid", z, x, w->sx, w->sy);
+                return CV_FAIL(CV_ERR_CORRUPT,
+                               CRK_NAME ": slice %u: chain start x=%" PRIu64
+                                        " outside the %ux%u grid",
+                               z, x, w->sx, w->sy);
             }
             CV_TRY(draw_chain(w, &mv, z, (uint32_t)x, (uint32_t)y));
         }
@@ -502,15 +493,15 @@ static cv_status decode_slices(const crk_stream *s, crk_work *w, uint8_t *dst)
         const uint64_t c = rd_le(counts + (size_t)z * cw, cw);
         if (c > np) {
             return CV_FAIL(CV_ERR_CORRUPT,
-                           CRK_NAME ": slice %u claims %" PRIu64 " components in %zu pixels", z,
-                           c, np);
+                           CRK_NAME ": slice %u claims %" PRIu64 " components in %zu pixels", z, c,
+                           np);
         }
         total += c;
     }
     if (total > (nlb - at) / iw || total * iw != nlb - at) {
         return CV_FAIL(CV_ERR_CORRUPT,
                        CRK_NAME ": %" PRIu64 " components need %" PRIu64
-                       " label index bytes, the section has %zu",
+                                " label index bytes, the section has %zu",
                        total, total * iw, nlb - at);
     }
     const uint8_t *c2l = lab + at;
@@ -529,15 +520,15 @@ static cv_status decode_slices(const crk_stream *s, crk_work *w, uint8_t *dst)
                            CRK_NAME ": slice %u has %u components, the labels say %" PRIu64, z,
                            ncomp, want);
         }
-        if (s->slice_crcs &&
-            comp_crc(w->comp, np) != rd32(s->slice_crcs + 4 * (size_t)z)) {
+        if (s->slice_crcs && comp_crc(w->comp, np) != rd32(s->slice_crcs + 4 * (size_t)z)) {
             return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u CRC32C does not match", z);
         }
         for (uint32_t k = 0; k < ncomp; k++) {
             if (rd_le(c2l + (comp_off + k) * iw, iw) >= num_unique) {
                 return CV_FAIL(CV_ERR_CORRUPT,
                                CRK_NAME ": slice %u component %u maps past %" PRIu64
-                               " unique labels", z, k, num_unique);
+                                        " unique labels",
+                               z, k, num_unique);
             }
         }
         for (size_t i = 0; i < np; i++) {
@@ -553,8 +544,7 @@ static cv_status decode_slices(const crk_stream *s, crk_work *w, uint8_t *dst)
     return CV_OK;
 }
 
-static cv_status crackle_decode(const cv_chunk_desc *d, const uint8_t *src, size_t n,
-                                cv_buf *out)
+static cv_status crackle_decode(const cv_chunk_desc *d, const uint8_t *src, size_t n, cv_buf *out)
 {
     CV_TRY(desc_check(d));
     crk_stream s;

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const formats[] = {"precomputed", "graphene", "boss", "n5", "zarr", "zarr2",
-                                      "zarr3", NULL};
+static const char *const formats[] = {"precomputed", "graphene", "boss",  "n5",
+                                      "zarr",        "zarr2",    "zarr3", NULL};
 static const char *const protocols[] = {"gs", "s3", "file", "http", "https", "mem", NULL};
 static const struct {
     const char *alias, *host;
@@ -93,8 +93,8 @@ static bool user_alias_host(const char *name, size_t n, char *host, size_t cap)
             found = len > 0 && strchr(strstr(host, "://") + 3, '/') == NULL;
         }
         if (!found) {
-            CV_LOG(CV_LOG_WARN, "alias %s: host `%s' is not s3://http(s)://HOST[:PORT]/",
-                   a->string, v);
+            CV_LOG(CV_LOG_WARN, "alias %s: host `%s' is not s3://http(s)://HOST[:PORT]/", a->string,
+                   v);
         }
     }
     pthread_mutex_unlock(&user_lock);
@@ -193,8 +193,9 @@ cv_status cv__cloudpath_parse(const char *text, cv_cloudpath *out)
     }
     if (format_tail(work, left)) {
         cv_free(work);
-        return CV_FAIL(CV_ERR_ARG, "bad cloud path `%s': a \"|format:\" tail must come once, "
-                                   "at the very end",
+        return CV_FAIL(CV_ERR_ARG,
+                       "bad cloud path `%s': a \"|format:\" tail must come once, "
+                       "at the very end",
                        text);
     }
     const char *rest = work;
@@ -234,14 +235,14 @@ cv_status cv__cloudpath_parse(const char *text, cv_cloudpath *out)
             p.host = cv__strdup(alias_host);
             rc = split_bucket(after, &p, text);
         } else if (!in_list(protocols, rest, plen)) {
-            rc = CV_FAIL(CV_ERR_UNSUPPORTED, "bad cloud path `%s': unknown protocol \"%.*s\"",
-                         text, (int)plen, rest);
+            rc = CV_FAIL(CV_ERR_UNSUPPORTED, "bad cloud path `%s': unknown protocol \"%.*s\"", text,
+                         (int)plen, rest);
         } else {
             snprintf(p.protocol, sizeof p.protocol, "%.*s", (int)plen, rest);
             const char *inner = strstr(after, "://");
-            bool explicit_endpoint = inner && strncmp(p.protocol, "s3", 3) == 0 &&
-                                     (strncmp(after, "http://", 7) == 0 ||
-                                      strncmp(after, "https://", 8) == 0);
+            bool explicit_endpoint =
+                inner && strncmp(p.protocol, "s3", 3) == 0 &&
+                (strncmp(after, "http://", 7) == 0 || strncmp(after, "https://", 8) == 0);
             if (inner && !explicit_endpoint && strchr(after, '/') > inner) {
                 rc = CV_FAIL(CV_ERR_ARG, "bad cloud path `%s': two protocols", text);
             } else if (explicit_endpoint) {

@@ -65,9 +65,9 @@ cv_status cv_store_open(const char *cloudpath, cv_store **out)
         }
     }
     if (!ops) {
-        cv_status rc = CV_FAIL(CV_ERR_UNSUPPORTED, "open `%s': %s:// %s", cloudpath, p.protocol,
-                               known ? "needs a build with -DCV_WITH_CURL=ON"
-                                     : "is not a known protocol");
+        cv_status rc =
+            CV_FAIL(CV_ERR_UNSUPPORTED, "open `%s': %s:// %s", cloudpath, p.protocol,
+                    known ? "needs a build with -DCV_WITH_CURL=ON" : "is not a known protocol");
         cv__cloudpath_fini(&p);
         return rc;
     }
@@ -144,8 +144,7 @@ cv_status cv__store_check_key(const cv_store *s, const char *key, char *buf, siz
         }
     }
     if (out == 0) {
-        return CV_FAIL(CV_ERR_ARG, "key `%s' in %s: names the layer directory itself", key,
-                       s->url);
+        return CV_FAIL(CV_ERR_ARG, "key `%s' in %s: names the layer directory itself", key, s->url);
     }
     buf[out] = '\0';
     return CV_OK;
@@ -153,13 +152,13 @@ cv_status cv__store_check_key(const cv_store *s, const char *key, char *buf, siz
 
 #define KEY_CAP 4096
 
-static cv_status decompress(const char *encoding, const char *key, const cv_store *s,
-                            cv_buf *in, cv_buf *out)
+static cv_status decompress(const char *encoding, const char *key, const cv_store *s, cv_buf *in,
+                            cv_buf *out)
 {
     const cv_codec *c = cv__codec_find(encoding);
     if (!c || !(c->flags & CV_CODEC_BYTES)) {
-        return CV_FAIL(CV_ERR_UNSUPPORTED, "read `%s' in %s: compression %s is not supported",
-                       key, s->url, encoding);
+        return CV_FAIL(CV_ERR_UNSUPPORTED, "read `%s' in %s: compression %s is not supported", key,
+                       s->url, encoding);
     }
     out->len = 0;
     cv_status rc = c->decode(NULL, in->data, in->len, out);
@@ -208,8 +207,7 @@ cv_status cv__store_get_into(cv_store *s, const char *key, cv_buf *out, cv_buf *
     return decompress(encoding, norm, s, scratch, out);
 }
 
-cv_status cv_store_get(cv_store *s, const char *key, size_t max_bytes, uint8_t **data,
-                       size_t *len)
+cv_status cv_store_get(cv_store *s, const char *key, size_t max_bytes, uint8_t **data, size_t *len)
 {
     cv_buf out, scratch;
     cv__buf_init(&out, max_bytes ? max_bytes : ((size_t)4 << 30));
@@ -230,8 +228,8 @@ cv_status cv__store_get_range_into(cv_store *s, const char *key, uint64_t offset
     char norm[KEY_CAP];
     CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
     if (out->max && len > out->max) {
-        return CV_FAIL(CV_ERR_ARG, "read `%s' in %s: range of %" PRIu64 " bytes exceeds %zu",
-                       norm, s->url, len, out->max);
+        return CV_FAIL(CV_ERR_ARG, "read `%s' in %s: range of %" PRIu64 " bytes exceeds %zu", norm,
+                       s->url, len, out->max);
     }
     cv_status rc = s->ops->get_range(s, norm, offset, len, out);
     if (rc == CV_ERR_NOTFOUND) {
@@ -268,8 +266,9 @@ cv_status cv_store_put(cv_store *s, const char *key, const void *data, size_t le
     if (compress && *compress) {
         const cv_codec *c = cv__codec_find(strcmp(compress, "gz") == 0 ? "gzip" : compress);
         if (!c || !(c->flags & CV_CODEC_BYTES) || !c->encode) {
-            return CV_FAIL(CV_ERR_UNSUPPORTED, "write `%s' in %s: compression `%s' is not supported",
-                           norm, s->url, compress);
+            return CV_FAIL(CV_ERR_UNSUPPORTED,
+                           "write `%s' in %s: compression `%s' is not supported", norm, s->url,
+                           compress);
         }
         cv_status rc = c->encode(NULL, level, data, len, &packed);
         if (rc != CV_OK) {

@@ -39,13 +39,13 @@ typedef struct cv_store_ops {
      * objects (shard files) are stored uncompressed. */
     cv_status (*get_range)(cv_store *s, const char *name, uint64_t offset, uint64_t len,
                            cv_buf *out);
-    cv_status (*put)(cv_store *s, const char *name, const void *p, size_t n,
-                     const char *encoding, const char *content_type);
+    cv_status (*put)(cv_store *s, const char *name, const void *p, size_t n, const char *encoding,
+                     const char *content_type);
     cv_status (*exists)(cv_store *s, const char *name, bool *yes);
     cv_status (*del)(cv_store *s, const char *name); /* absent is fine */
     /* Every object name under `prefix`, any order, each once. */
-    cv_status (*list)(cv_store *s, const char *prefix,
-                      cv_status (*fn)(const char *name, void *arg), void *arg);
+    cv_status (*list)(cv_store *s, const char *prefix, cv_status (*fn)(const char *name, void *arg),
+                      void *arg);
     void (*close)(cv_store *s);
 } cv_store_ops;
 

@@ -120,11 +120,11 @@ static cv_status file_get_range(cv_store *s, const char *name, uint64_t offset, 
     int fd;
     CV_TRY(open_object(s, name, &path, &fd));
     out->len = 0;
-    cv_status rc = len > SIZE_MAX ? CV_FAIL(CV_ERR_ARG, "range too large")
-                                  : cv__buf_reserve(out, (size_t)len);
+    cv_status rc =
+        len > SIZE_MAX ? CV_FAIL(CV_ERR_ARG, "range too large") : cv__buf_reserve(out, (size_t)len);
     while (rc == CV_OK && out->len < len) {
-        ssize_t got = pread(fd, out->data + out->len, (size_t)len - out->len,
-                            (off_t)(offset + out->len));
+        ssize_t got =
+            pread(fd, out->data + out->len, (size_t)len - out->len, (off_t)(offset + out->len));
         if (got < 0 && errno == EINTR) {
             continue;
         }
@@ -187,10 +187,10 @@ static cv_status file_put(cv_store *s, const char *name, const void *data, size_
     }
     cv_status rc = make_parents(path);
     char *slash = strrchr(path, '/');
-    char *tmp = rc == CV_OK ? cv__asprintf("%.*s/" TMP_MARK "%ld-%u-%s", (int)(slash - path), path,
-                                           (long)getpid(), atomic_fetch_add(&tmp_counter, 1),
-                                           slash + 1)
-                            : NULL;
+    char *tmp = rc == CV_OK
+                    ? cv__asprintf("%.*s/" TMP_MARK "%ld-%u-%s", (int)(slash - path), path,
+                                   (long)getpid(), atomic_fetch_add(&tmp_counter, 1), slash + 1)
+                    : NULL;
     if (rc == CV_OK && !tmp) {
         rc = CV_FAIL(CV_ERR_NOMEM, "write");
     }

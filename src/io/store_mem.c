@@ -61,8 +61,7 @@ static mem_obj **find(const char *full)
     return NULL;
 }
 
-static cv_status mem_get(cv_store *s, const char *name, cv_buf *out, char *encoding,
-                         size_t enc_cap)
+static cv_status mem_get(cv_store *s, const char *name, cv_buf *out, char *encoding, size_t enc_cap)
 {
     (void)encoding;
     (void)enc_cap;

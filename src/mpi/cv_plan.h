@@ -27,7 +27,8 @@ typedef struct cv_plan_params {
 
 /* Make the plan: the task shape starts at the least common multiple of the alignment chunks and
  * doubles, smallest axis first, while a task still fits the budget, is not larger than the
- * region, and the region still has at least min_tasks tasks. CV_ERR_ARG if even one aligned unit does not fit (the message gives the bytes needed). */
+ * region, and the region still has at least min_tasks tasks. CV_ERR_ARG if even one aligned unit
+ * does not fit (the message gives the bytes needed). */
 cv_status cv_plan_make(const cv_plan_params *p, cv_plan *out);
 /* The box of task `id`, clipped to the region. */
 cv_bbox cv_plan_task_box(const cv_plan *p, uint64_t id);

@@ -432,7 +432,7 @@ static int roundtrip_one(const uint8_t *raw, cv_dtype t, unsigned sw, uint32_t s
 
 static void roundtrip(void)
 {
-    static const uint32_t shapes[][3] = {{1, 1, 1}, {4, 4, 1}, {2, 2, 2},  {13, 7, 3},
+    static const uint32_t shapes[][3] = {{1, 1, 1},  {4, 4, 1},   {2, 2, 2}, {13, 7, 3},
                                          {3, 32, 2}, {32, 13, 2}, {1, 9, 4}, {17, 1, 2}};
     for (int ti = 0; ti < 4; ti++) {
         const unsigned w = (unsigned)cv_dtype_size(label_types[ti]);
@@ -651,8 +651,7 @@ static void unsupported(void)
     ASSERT_FAILS(cv_codec_crackle.decode(&d, s, sizeof s, &out), CV_ERR_CORRUPT, "labels CRC32C");
     memcpy(s, spec11, sizeof s);
     s[70] ^= 1;
-    ASSERT_FAILS(cv_codec_crackle.decode(&d, s, sizeof s, &out), CV_ERR_CORRUPT,
-                 "slice 0 CRC32C");
+    ASSERT_FAILS(cv_codec_crackle.decode(&d, s, sizeof s, &out), CV_ERR_CORRUPT, "slice 0 CRC32C");
     /* a chain that walks off the grid: first move up from (2,0) */
     memcpy(s, spec11, sizeof s);
     s[60] = 0x90; /* 2-bit values 0 0 1 2: up first */
@@ -665,11 +664,11 @@ static void unsupported(void)
 static void version0(void)
 {
     static const uint8_t uni0[] = {
-        'c', 'r', 'k', 'l', 0, 0x00, 0x00, 2, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 31,
-        11, 0, 0, 0,                     /* 11 label bytes */
-        5, 0, 0, 0,                      /* index */
-        1, 0, 0, 0, 0, 0, 0, 0, 9, 1, 0, /* 1 unique (9), 1 component, -> 0 */
-        1, 0, 0, 0, 0,                   /* crack code: boc_len 1, num_y 0 */
+        'c', 'r', 'k', 'l', 0, 0x00, 0x00, 2,  0,  0, 0, 2,
+        0,   0,   0,   1,   0, 0,    0,    31, 11, 0, 0, 0, /* 11 label bytes */
+        5,   0,   0,   0,                                   /* index */
+        1,   0,   0,   0,   0, 0,    0,    0,  9,  1, 0,    /* 1 unique (9), 1 component, -> 0 */
+        1,   0,   0,   0,   0,                              /* crack code: boc_len 1, num_y 0 */
     };
     cv_chunk_desc d = desc(CV_UINT8, 2, 2, 1);
     cv_buf out;
@@ -679,12 +678,12 @@ static void version0(void)
     cv__buf_fini(&out);
     /* checkerboard 1 2 / 2 1, permissible with no cracks: 4 components */
     static const uint8_t chk[] = {
-        'c', 'r', 'k', 'l', 0, 0x10, 0x00, 2, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 31,
-        15, 0, 0, 0,                        /* label bytes */
-        5, 0, 0, 0,                         /* index */
-        2, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4,    /* 2 unique, 4 components */
-        0, 1, 1, 0,                         /* component -> label */
-        1, 0, 0, 0, 0,                      /* no chains */
+        'c', 'r', 'k', 'l', 0, 0x10, 0x00, 2,  0,  0, 0, 2,
+        0,   0,   0,   1,   0, 0,    0,    31, 15, 0, 0, 0, /* label bytes */
+        5,   0,   0,   0,                                   /* index */
+        2,   0,   0,   0,   0, 0,    0,    0,  1,  2, 4,    /* 2 unique, 4 components */
+        0,   1,   1,   0,                                   /* component -> label */
+        1,   0,   0,   0,   0,                              /* no chains */
     };
     cv__buf_init(&out, 4);
     ASSERT_OK(cv_codec_crackle.decode(&d, chk, sizeof chk, &out));

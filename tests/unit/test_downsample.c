@@ -190,12 +190,12 @@ static const char *method_name(cv_downsample_method m)
 
 static void against_numpy(void)
 {
-    static const int64_t shapes[][3] = {
-        {1, 1, 1},  {2, 2, 2},  {3, 3, 3},  {63, 2, 3}, {64, 3, 2},  {65, 5, 3},  {3, 63, 2},
-        {2, 64, 3}, {5, 65, 1}, {3, 2, 63}, {2, 3, 64}, {1, 5, 65}, {65, 63, 3}, {64, 64, 2}};
+    static const int64_t shapes[][3] = {{1, 1, 1},  {2, 2, 2},  {3, 3, 3},   {63, 2, 3}, {64, 3, 2},
+                                        {65, 5, 3}, {3, 63, 2}, {2, 64, 3},  {5, 65, 1}, {3, 2, 63},
+                                        {2, 3, 64}, {1, 5, 65}, {65, 63, 3}, {64, 64, 2}};
     static const int64_t factors[][3] = {{2, 2, 1}, {2, 2, 2}, {3, 3, 1}};
-    static const cv_dtype types[] = {CV_UINT8,  CV_UINT16, CV_FLOAT32, CV_UINT32, CV_UINT64,
-                                     CV_INT8,   CV_INT16,  CV_INT32,   CV_INT64,  CV_FLOAT64};
+    static const cv_dtype types[] = {CV_UINT8, CV_UINT16, CV_FLOAT32, CV_UINT32, CV_UINT64,
+                                     CV_INT8,  CV_INT16,  CV_INT32,   CV_INT64,  CV_FLOAT64};
     const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
     char dir[] = "/tmp/cvmpi-ds-XXXXXX";
     ASSERT_TRUE(mkdtemp(dir) != NULL);
@@ -223,8 +223,9 @@ static void against_numpy(void)
                         c->levels = 1 + rot % 3;
                         rot++;
                         n++;
-                        fprintf(man, "%s %s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
-                                     " %" PRId64 " %" PRId64 " %" PRId64 " %s %d %d\n",
+                        fprintf(man,
+                                "%s %s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
+                                " %" PRId64 " %" PRId64 " %s %d %d\n",
                                 c->name, cv_dtype_name(c->t), c->ch, c->shape[0], c->shape[1],
                                 c->shape[2], c->f[0], c->f[1], c->f[2], method_name(c->m), sp,
                                 c->levels);
@@ -262,20 +263,20 @@ static void against_numpy(void)
             cv_downsample_shape(cur, c->f, cur);
             lv[k] = malloc((size_t)(cur[0] * cur[1] * cur[2] * c->ch) * esz);
         }
-        ASSERT_OK(cv_downsample_pyramid(c->t, c->ch, in, c->shape, c->f, c->m, c->sparse,
-                                        c->levels, lv, shp));
+        ASSERT_OK(cv_downsample_pyramid(c->t, c->ch, in, c->shape, c->f, c->m, c->sparse, c->levels,
+                                        lv, shp));
         for (int k = 0; k < c->levels; k++) {
             snprintf(path, sizeof path, "%s/%s.%d.out", dir, c->name, k + 1);
             uint8_t *want = read_file(path, &len);
             size_t got_len = (size_t)(shp[k][0] * shp[k][1] * shp[k][2] * c->ch) * esz;
             if (!want || len != got_len || memcmp(want, lv[k], len) != 0) {
                 if (bad++ < 10) {
-                    fprintf(stderr, "  mismatch %s %s ch%" PRId64 " %" PRId64 "x%" PRId64
-                                    "x%" PRId64 " f %" PRId64 ",%" PRId64 ",%" PRId64
-                                    " %s sparse=%d level %d\n",
+                    fprintf(stderr,
+                            "  mismatch %s %s ch%" PRId64 " %" PRId64 "x%" PRId64 "x%" PRId64
+                            " f %" PRId64 ",%" PRId64 ",%" PRId64 " %s sparse=%d level %d\n",
                             c->name, cv_dtype_name(c->t), c->ch, c->shape[0], c->shape[1],
-                            c->shape[2], c->f[0], c->f[1], c->f[2], method_name(c->m),
-                            c->sparse, k + 1);
+                            c->shape[2], c->f[0], c->f[1], c->f[2], method_name(c->m), c->sparse,
+                            k + 1);
                 }
             }
             free(want);
