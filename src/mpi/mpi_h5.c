@@ -464,6 +464,7 @@ static cv_status plan_import(import_job *j)
     pp->memory = j->p->memory ? j->p->memory : cv_mpi_default_memory(&source);
     /* The HDF5 slab, its x-fastest copy, and the chunk workers' buffers. */
     pp->overhead = 2.5;
+    pp->min_tasks = 64; /* spread over ranks; independent of the rank count */
     cv_status rc = cv_plan_make(pp, &j->plan);
     if (rc == CV_OK && cv_mpi_rank() == 0) {
         CV_LOG(CV_LOG_INFO, "memory budget %.0f MB per rank (from %s)", (double)pp->memory / 1e6,
@@ -613,6 +614,15 @@ static void describe_task(uint64_t id, char *buf, size_t cap, void *arg)
     cv_bbox_format(cv_plan_task_box(&j->plan, id), buf, cap);
 }
 
+/* The job took as long as its slowest rank. Collective. */
+static double slowest(double seconds)
+{
+    if (cv_mpi_active()) {
+        MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    }
+    return seconds;
+}
+
 static void import_summary(import_job *j, double seconds)
 {
     uint64_t total[3] = {j->tasks_done, j->tasks_skipped, j->bytes};
@@ -717,7 +727,7 @@ cv_status cv_mpi_import(const cv_import_params *p)
             mon = cv_monitor_start(&j.progress, j.sched, 300, describe_task, &j);
         }
         import_work(&j);
-        double seconds = cv_now() - t0;
+        double seconds = slowest(cv_now() - t0);
         if (cv_mpi_active()) {
             MPI_Barrier(MPI_COMM_WORLD);
         }
@@ -795,6 +805,7 @@ static cv_status export_setup(export_job *j)
     const char *source = "--memory";
     pp->memory = p->memory ? p->memory : cv_mpi_default_memory(&source);
     pp->overhead = 2.5;
+    pp->min_tasks = 64; /* spread over ranks; independent of the rank count */
     return cv_plan_make(pp, &j->plan);
 }
 
@@ -1002,7 +1013,7 @@ cv_status cv_mpi_export(const cv_export_params *p)
     if (rc == CV_OK) {
         double t0 = cv_now();
         cv_status wrc = export_work(&j);
-        double seconds = cv_now() - t0;
+        double seconds = slowest(cv_now() - t0);
         uint64_t total[2] = {j.tasks_done, j.bytes};
         sum_u64(total, 2);
         uint64_t n_failed;
