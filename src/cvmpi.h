@@ -312,6 +312,7 @@ CV_EXPORT bool cv_volume_is_readonly(const cv_volume *v);
 /* What a volume handle has done so far (all threads). */
 typedef struct cv_volume_stats {
     uint64_t chunks_read, chunks_written, chunks_deleted, chunks_missing;
+    uint64_t requests; /* storage reads issued for chunks (a ranged read may carry several) */
     uint64_t bytes_read, bytes_written; /* encoded chunk bytes, without transport compression */
     double io_seconds;                  /* summed over threads: fetching and storing */
     double codec_seconds;               /* summed over threads: decoding and encoding */

@@ -832,7 +832,8 @@ const cv_shard_spec *cv_shard_reader_spec(const cv_shard_reader *r)
     return &r->spec;
 }
 
-static cv_status read_value(const shard_file *f, uint64_t key, cv_buf *out, cv_buf *scratch)
+/* Where key's value lies in the shard file: [*off, *off + *len) from the file's start. */
+static cv_status locate_value(const shard_file *f, uint64_t key, uint64_t *off, uint64_t *len)
 {
     uint64_t shard, m;
     cv_shard_locate(f->spec, key, &shard, &m);
@@ -850,10 +851,42 @@ static cv_status read_value(const shard_file *f, uint64_t key, cv_buf *out, cv_b
     CV_TRY(check_index_range(f, m, pair));
     cv_shard_entry hit = {0, 0, 0};
     CV_TRY(minishard_lookup(f, m, pair, key, &hit));
+    *off = f->index_bytes + hit.start;
+    *len = hit.end - hit.start;
+    return CV_OK;
+}
 
+/* The stored bytes of key's value (`raw`, n bytes) decoded per data_encoding into out. */
+static cv_status decode_value(const shard_file *f, uint64_t key, const uint8_t *raw, size_t n,
+                              cv_buf *out)
+{
     char part[64];
     snprintf(part, sizeof part, "chunk %" PRIu64, key);
-    uint64_t len = hit.end - hit.start, off = f->index_bytes + hit.start;
+    out->len = 0;
+    if (f->spec->data_encoding == CV_SHARD_RAW) {
+        if (n > out->max) {
+            return corrupt(f, "%s of %zu bytes is larger than the %zu bytes allowed", part, n,
+                           out->max);
+        }
+        return cv__buf_append(out, raw, n);
+    }
+    if (n > gzip_bound(out->max)) {
+        return corrupt(f, "%s of %zu gzip bytes cannot decode to at most %zu bytes", part, n,
+                       out->max);
+    }
+    cv_status rc = cv_codec_gzip.decode(NULL, raw, n, out);
+    if (rc != CV_OK) {
+        wrap(f, part);
+    }
+    return rc;
+}
+
+static cv_status read_value(const shard_file *f, uint64_t key, cv_buf *out, cv_buf *scratch)
+{
+    uint64_t off, len;
+    CV_TRY(locate_value(f, key, &off, &len));
+    char part[64];
+    snprintf(part, sizeof part, "chunk %" PRIu64, key);
     if (f->spec->data_encoding == CV_SHARD_RAW) {
         if (len > out->max) {
             return corrupt(f, "%s of %" PRIu64 " bytes is larger than the %zu bytes allowed", part,
@@ -866,27 +899,52 @@ static cv_status read_value(const shard_file *f, uint64_t key, cv_buf *out, cv_b
                        len, out->max);
     }
     CV_TRY(read_exact(f, off, len, part, scratch));
-    out->len = 0;
-    rc = cv_codec_gzip.decode(NULL, scratch->data, scratch->len, out);
-    if (rc != CV_OK) {
-        wrap(f, part);
+    return decode_value(f, key, scratch->data, scratch->len, out);
+}
+
+/* A shard_file view of the shard holding `key` (f->id allocated: free it). */
+static cv_status open_file_of(cv_shard_reader *r, uint64_t key, shard_file *f)
+{
+    uint64_t shard, m;
+    cv_shard_locate(&r->spec, key, &shard, &m);
+    f->store = r->store;
+    f->spec = &r->spec;
+    f->index_bytes = cv__shard_index_bytes(&r->spec);
+    CV_TRY(cv__shard_object_key(r->prefix, &r->spec, shard, f->key, sizeof f->key));
+    f->id = cv__asprintf("%s/%s", cv_store_url(r->store), f->key);
+    return f->id ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "read key %" PRIu64, key);
+}
+
+cv_status cv__shard_reader_locate(cv_shard_reader *r, uint64_t key, char *object, size_t cap,
+                                  uint64_t *offset, uint64_t *length)
+{
+    shard_file f;
+    CV_TRY(open_file_of(r, key, &f));
+    cv_status rc = locate_value(&f, key, offset, length);
+    if (rc == CV_OK) {
+        snprintf(object, cap, "%s", f.key);
     }
+    cv_free(f.id);
+    return rc;
+}
+
+cv_status cv__shard_reader_decode(cv_shard_reader *r, uint64_t key, const uint8_t *raw, size_t n,
+                                  cv_buf *out)
+{
+    shard_file f;
+    CV_TRY(open_file_of(r, key, &f));
+    size_t max = out->max;
+    out->max = max ? max : DEFAULT_MAX;
+    cv_status rc = decode_value(&f, key, raw, n, out);
+    out->max = max;
+    cv_free(f.id);
     return rc;
 }
 
 cv_status cv__shard_reader_get_into(cv_shard_reader *r, uint64_t key, cv_buf *out, cv_buf *scratch)
 {
-    uint64_t shard, m;
-    cv_shard_locate(&r->spec, key, &shard, &m);
     shard_file f;
-    f.store = r->store;
-    f.spec = &r->spec;
-    f.index_bytes = cv__shard_index_bytes(&r->spec);
-    CV_TRY(cv__shard_object_key(r->prefix, &r->spec, shard, f.key, sizeof f.key));
-    f.id = cv__asprintf("%s/%s", cv_store_url(r->store), f.key);
-    if (!f.id) {
-        return CV_FAIL(CV_ERR_NOMEM, "read key %" PRIu64, key);
-    }
+    CV_TRY(open_file_of(r, key, &f));
     size_t max = out->max;
     out->max = max ? max : DEFAULT_MAX;
     cv_status rc = read_value(&f, key, out, scratch);

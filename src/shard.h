@@ -43,6 +43,16 @@ cv_status cv__minishard_index_decode(const uint8_t *p, size_t n, uint64_t index_
  * `out` (out->max caps its decoded size, 0 = 4 GiB); `scratch` holds encoded bytes. */
 cv_status cv__shard_reader_get_into(cv_shard_reader *r, uint64_t key, cv_buf *out, cv_buf *scratch);
 
+/* Where `key`'s stored value lies: the shard object's key (relative to the store, written into
+ * `object`) and the byte range [*offset, *offset + *length). Uses only the (cached) indexes.
+ * CV_ERR_NOTFOUND (quietly) if absent. Lets callers read neighbouring values in one request. */
+cv_status cv__shard_reader_locate(cv_shard_reader *r, uint64_t key, char *object, size_t cap,
+                                  uint64_t *offset, uint64_t *length);
+/* Decode `key`'s stored bytes (as read from the range above) per the data_encoding into out
+ * (out->max caps; 0 = 4 GiB). */
+cv_status cv__shard_reader_decode(cv_shard_reader *r, uint64_t key, const uint8_t *raw, size_t n,
+                                  cv_buf *out);
+
 /* Drop cached indexes of object `key` of the store at `url`. */
 void cv__shard_cache_invalidate(const char *url, const char *key);
 

@@ -389,6 +389,7 @@ void cv_volume_get_stats(const cv_volume *v, cv_volume_stats *out)
     out->chunks_written = atomic_load(&v->n_written);
     out->chunks_deleted = atomic_load(&v->n_deleted);
     out->chunks_missing = atomic_load(&v->n_missing);
+    out->requests = atomic_load(&v->n_requests);
     out->bytes_read = atomic_load(&v->bytes_read);
     out->bytes_written = atomic_load(&v->bytes_written);
     out->io_seconds = (double)atomic_load(&v->io_ns) * 1e-9;
@@ -425,6 +426,7 @@ cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf
                        : cv__store_get_into(v->store, key, scratch, scratch2);
     uint64_t t1 = cv__now_ns();
     atomic_fetch_add(&v->io_ns, t1 - t0);
+    atomic_fetch_add(&v->n_requests, 1);
     if (rc == CV_ERR_NOTFOUND) {
         atomic_fetch_add(&v->n_missing, 1);
         return rc;

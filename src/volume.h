@@ -18,6 +18,7 @@ struct cv_volume {
     atomic_uint_fast64_t n_read, n_written, n_deleted, n_missing;
     atomic_uint_fast64_t bytes_read, bytes_written; /* encoded, before transport compression */
     atomic_uint_fast64_t io_ns, codec_ns;
+    atomic_uint_fast64_t n_requests; /* storage reads issued for chunks */
     cv_shard_reader **shard_readers; /* per mip, opened on first use (volume_shard.c) */
     int n_shard_readers;
 };
@@ -33,6 +34,9 @@ cv_status cv__volume_chunk_code(const cv_volume *v, int mip, cv_bbox cell_box, u
 /* The encoded bytes of one chunk of a sharded scale into out; NOTFOUND if absent. */
 cv_status cv__volume_fetch_sharded(cv_volume *v, int mip, cv_bbox cell_box, cv_buf *out,
                                    cv_buf *scratch);
+/* Read `box` of a sharded scale into dst (framed by box): values that sit close together in a
+ * shard file are fetched with one ranged request. */
+cv_status cv__volume_read_sharded(cv_volume *v, int mip, cv_bbox box, uint8_t *dst, int threads);
 /* Write `box` (inside src_frame) of a sharded scale: whole shards only, one put per shard. */
 cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_bbox box,
                                    const uint8_t *src, const cv_codec *codec);

@@ -91,6 +91,9 @@ cv_status cv_volume_read(cv_volume *v, int mip, cv_bbox box, void *dst, size_t d
     if (threads > CV_MAX_THREADS) {
         threads = CV_MAX_THREADS;
     }
+    if (v->info->scales[mip].sharding_json) {
+        return cv__volume_read_sharded(v, mip, box, dst, threads);
+    }
     j.bufs = cv_calloc((size_t)threads, sizeof *j.bufs);
     if (!j.bufs) {
         return CV_FAIL(CV_ERR_NOMEM, "read");

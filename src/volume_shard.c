@@ -248,3 +248,205 @@ cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_
     cv_free(cells);
     return rc;
 }
+
+/* ---- reading many chunks: neighbouring values of a shard in one ranged request ----------- */
+
+enum {
+    COALESCE_GAP = 64 << 10, /* read through holes up to this size rather than split */
+    COALESCE_MAX = 16 << 20, /* but keep one request below this */
+};
+
+typedef struct value_ref {
+    int64_t cell[3];
+    uint64_t code, shard, off, len;
+    bool found;
+} value_ref;
+
+typedef struct value_run {
+    size_t first, count; /* refs[first .. first+count) */
+    uint64_t off, len;
+} value_run;
+
+typedef struct sharded_read {
+    cv_volume *v;
+    int mip;
+    cv_bbox box;
+    uint8_t *dst;
+    cv_grid grid;
+    int64_t shape[3], cmin[3], ccount[3];
+    cv_shard_reader *reader;
+    const cv_codec *codec;
+    value_ref *refs;
+    value_run *runs;
+    struct {
+        cv_buf range, value, chunk;
+    } * bufs;
+} sharded_read;
+
+static cv_status locate_one(size_t i, int tid, void *arg)
+{
+    (void)tid;
+    sharded_read *j = arg;
+    value_ref *r = &j->refs[i];
+    r->cell[0] = j->cmin[0] + (int64_t)(i % (size_t)j->ccount[0]);
+    r->cell[1] = j->cmin[1] + (int64_t)(i / (size_t)j->ccount[0] % (size_t)j->ccount[1]);
+    r->cell[2] = j->cmin[2] + (int64_t)(i / (size_t)(j->ccount[0] * j->ccount[1]));
+    CV_TRY(cv_morton_code(j->shape, r->cell, &r->code));
+    uint64_t mini;
+    cv_shard_locate(cv_shard_reader_spec(j->reader), r->code, &r->shard, &mini);
+    char object[CV_SHARD_KEY_MAX];
+    cv_status rc =
+        cv__shard_reader_locate(j->reader, r->code, object, sizeof object, &r->off, &r->len);
+    r->found = rc == CV_OK;
+    if (rc == CV_ERR_NOTFOUND) {
+        atomic_fetch_add(&j->v->n_missing, 1);
+        return CV_OK;
+    }
+    return rc;
+}
+
+static int by_file_offset(const void *a, const void *b)
+{
+    const value_ref *x = a, *y = b;
+    if (x->found != y->found) {
+        return x->found ? -1 : 1; /* missing ones last */
+    }
+    if (x->shard != y->shard) {
+        return x->shard < y->shard ? -1 : 1;
+    }
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static cv_status read_run(size_t i, int tid, void *arg)
+{
+    sharded_read *j = arg;
+    cv_volume *v = j->v;
+    const value_run *run = &j->runs[i];
+    const cv_scale *sc = &v->info->scales[j->mip];
+    char object[CV_SHARD_KEY_MAX];
+    CV_TRY(cv__shard_object_key(sc->key, cv_shard_reader_spec(j->reader), j->refs[run->first].shard,
+                                object, sizeof object));
+    cv_buf *range = &j->bufs[tid].range;
+    range->max = 0;
+    uint64_t t0 = cv__now_ns();
+    cv_status rc = cv__store_get_range_into(v->store, object, run->off, run->len, range);
+    atomic_fetch_add(&v->io_ns, cv__now_ns() - t0);
+    atomic_fetch_add(&v->n_requests, 1);
+    if (rc == CV_OK && range->len != run->len) {
+        rc = CV_FAIL(CV_ERR_CORRUPT,
+                     "shard `%s' of %s ends at byte %" PRIu64 ", before the chunks "
+                     "its index lists (up to byte %" PRIu64 ")",
+                     object, cv_store_url(v->store), run->off + range->len, run->off + run->len);
+    }
+    size_t elem = cv_dtype_size(v->info->dtype);
+    for (size_t k = 0; rc == CV_OK && k < run->count; k++) {
+        const value_ref *r = &j->refs[run->first + k];
+        cv_bbox cbox = cv_grid_cell_box(&j->grid, r->cell);
+        cv_chunk_desc d = cv__volume_chunk_desc(v, j->mip, cbox);
+        size_t want = cv__chunk_desc_bytes(&d);
+        cv_buf *value = &j->bufs[tid].value, *chunk = &j->bufs[tid].chunk;
+        value->max = want * 2 + (1 << 20);
+        uint64_t t1 = cv__now_ns();
+        rc = cv__shard_reader_decode(j->reader, r->code, range->data + (r->off - run->off),
+                                     (size_t)r->len, value);
+        if (rc == CV_OK && value->len == 0) {
+            rc = CV_FAIL(CV_ERR_NOTFOUND, "chunk %" PRIu64 " of shard `%s' is empty", r->code,
+                         object);
+        }
+        if (rc == CV_OK) {
+            chunk->len = 0;
+            chunk->max = want;
+            rc = j->codec->decode(&d, value->data, value->len, chunk);
+        }
+        if (rc == CV_OK && chunk->len != want) {
+            rc = CV_FAIL(CV_ERR_CORRUPT, "%s: decoded to %zu bytes, want %zu", j->codec->name,
+                         chunk->len, want);
+        }
+        atomic_fetch_add(&v->codec_ns, cv__now_ns() - t1);
+        if (rc != CV_OK) {
+            char name[160];
+            cv_chunk_name_format(cbox, name, sizeof name);
+            cv__err_wrap("read chunk %s (key %" PRIu64 ") of %s", name, r->code,
+                         cv_store_url(v->store));
+            break;
+        }
+        atomic_fetch_add(&v->n_read, 1);
+        atomic_fetch_add(&v->bytes_read, value->len);
+        cv__copy_region(elem, v->info->num_channels, chunk->data, cbox, j->dst, j->box,
+                        cv_bbox_intersect(cbox, j->box));
+    }
+    return rc;
+}
+
+cv_status cv__volume_read_sharded(cv_volume *v, int mip, cv_bbox box, uint8_t *dst, int threads)
+{
+    sharded_read j = {
+        .v = v, .mip = mip, .box = box, .dst = dst, .grid = cv_info_grid(v->info, mip)};
+    CV_TRY(cv__volume_shard_reader(v, mip, &j.reader));
+    CV_TRY(cv__volume_codec(v, mip, &j.codec));
+    cv_grid_shape(&j.grid, j.shape);
+    int64_t cmax[3];
+    cv_grid_cells(&j.grid, box, j.cmin, cmax);
+    size_t n = 1;
+    for (int d = 0; d < 3; d++) {
+        j.ccount[d] = cmax[d] - j.cmin[d];
+        n *= (size_t)j.ccount[d];
+    }
+    j.refs = cv_calloc(n ? n : 1, sizeof *j.refs);
+    j.runs = cv_calloc(n ? n : 1, sizeof *j.runs);
+    j.bufs = cv_calloc((size_t)threads, sizeof *j.bufs);
+    cv_status rc = j.refs && j.runs && j.bufs ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "sharded read");
+    /* 1. Where every value lies (indexes only, cached per process). */
+    if (rc == CV_OK) {
+        rc = cv__parallel_for(n, threads, locate_one, &j);
+    }
+    size_t n_found = 0;
+    for (size_t i = 0; rc == CV_OK && i < n; i++) {
+        if (j.refs[i].found) {
+            n_found++;
+            continue;
+        }
+        cv_bbox cbox = cv_grid_cell_box(&j.grid, j.refs[i].cell);
+        if (!v->opts.fill_missing) {
+            char key[4096];
+            cv_volume_chunk_key(v, mip, cbox, key, sizeof key);
+            rc = CV_FAIL(CV_ERR_NOTFOUND,
+                         "chunk `%s' (key %" PRIu64 ") of %s is missing (use "
+                         "fill_missing)",
+                         key, j.refs[i].code, cv_volume_url(v));
+        } else {
+            cv__fill_background(v, dst, box, cv_bbox_intersect(cbox, box));
+        }
+    }
+    /* 2. Neighbours in a file become one request. */
+    size_t n_runs = 0;
+    if (rc == CV_OK) {
+        qsort(j.refs, n, sizeof *j.refs, by_file_offset);
+        for (size_t i = 0; i < n_found; i++) {
+            value_run *last = n_runs ? &j.runs[n_runs - 1] : NULL;
+            const value_ref *r = &j.refs[i];
+            if (last && j.refs[last->first].shard == r->shard && r->off >= last->off &&
+                r->off <= last->off + last->len + COALESCE_GAP &&
+                r->off + r->len - last->off <= COALESCE_MAX) {
+                uint64_t end = r->off + r->len;
+                if (end > last->off + last->len) {
+                    last->len = end - last->off;
+                }
+                last->count++;
+                continue;
+            }
+            j.runs[n_runs++] = (value_run){i, 1, r->off, r->len};
+        }
+        /* 3. Read, decode and place them. */
+        rc = cv__parallel_for(n_runs, threads, read_run, &j);
+    }
+    for (int t = 0; j.bufs && t < threads; t++) {
+        cv__buf_fini(&j.bufs[t].range);
+        cv__buf_fini(&j.bufs[t].value);
+        cv__buf_fini(&j.bufs[t].chunk);
+    }
+    cv_free(j.bufs);
+    cv_free(j.runs);
+    cv_free(j.refs);
+    return rc;
+}
