@@ -7,6 +7,8 @@
 #include "codec.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <turbojpeg.h>
 
 #define JPEG_DEFAULT_QUALITY 85 /* CloudVolume's; TensorStore uses 75 */
@@ -63,6 +65,63 @@ static uint32_t colorspace_components(int cs)
     }
 }
 
+/* TurboJPEG handles cost more to make than a small chunk takes to code: each thread keeps one
+ * of each, freed when the thread ends. A handle stays usable after a failed call. */
+typedef struct tj_handles {
+    tjhandle enc, dec;
+} tj_handles;
+
+static pthread_key_t handles_key;
+static pthread_once_t handles_once = PTHREAD_ONCE_INIT;
+
+static void free_handles(void *p)
+{
+    tj_handles *h = p;
+    if (h->enc) {
+        tjDestroy(h->enc);
+    }
+    if (h->dec) {
+        tjDestroy(h->dec);
+    }
+    free(h);
+}
+
+static void make_key(void)
+{
+    pthread_key_create(&handles_key, free_handles);
+}
+
+/* Forget this thread's handle after a failure: TurboJPEG 2.1 keeps state from a failed call
+ * (a later header read then fails with "Bogus DQT index"), so the next call starts afresh. */
+static void drop_handle(bool enc)
+{
+    tj_handles *h = pthread_getspecific(handles_key);
+    tjhandle *slot = h ? (enc ? &h->enc : &h->dec) : NULL;
+    if (slot && *slot) {
+        tjDestroy(*slot);
+        *slot = NULL;
+    }
+}
+
+/* This thread's compressor (enc true) or decompressor; NULL if out of memory. */
+static tjhandle thread_handle(bool enc)
+{
+    pthread_once(&handles_once, make_key);
+    tj_handles *h = pthread_getspecific(handles_key);
+    if (!h) {
+        h = calloc(1, sizeof *h);
+        if (!h || pthread_setspecific(handles_key, h) != 0) {
+            free(h);
+            return NULL;
+        }
+    }
+    tjhandle *slot = enc ? &h->enc : &h->dec;
+    if (!*slot) {
+        *slot = enc ? tjInitCompress() : tjInitDecompress();
+    }
+    return *slot;
+}
+
 static cv_status jpeg_decode(const cv_chunk_desc *d, const uint8_t *src, size_t n, cv_buf *out)
 {
     CV_TRY(check_desc(d));
@@ -77,7 +136,7 @@ static cv_status jpeg_decode(const cv_chunk_desc *d, const uint8_t *src, size_t 
     }
     CV_TRY(cv__buf_reserve(out, out->len + want));
 
-    tjhandle h = tjInitDecompress();
+    tjhandle h = thread_handle(false);
     if (!h) {
         return map_err(NULL, CV_ERR_NOMEM, "create decompressor");
     }
@@ -129,7 +188,9 @@ static cv_status jpeg_decode(const cv_chunk_desc *d, const uint8_t *src, size_t 
     out->len += want;
 done:
     cv_free(rgb);
-    tjDestroy(h);
+    if (rc != CV_OK) {
+        drop_handle(false);
+    }
     return rc;
 }
 
@@ -169,24 +230,29 @@ static cv_status jpeg_encode(const cv_chunk_desc *d, int level, const uint8_t *s
         pixels = rgb;
     }
 
-    cv_status rc = CV_OK;
-    tjhandle h = tjInitCompress();
+    tjhandle h = thread_handle(true);
     if (!h) {
         cv_free(rgb);
         return map_err(NULL, CV_ERR_NOMEM, "create compressor");
     }
-    unsigned char *jpeg = NULL;
-    unsigned long jpeg_len = 0;
-    /* Flags 0 as simplejpeg: baseline, accurate integer DCT, JFIF header. */
-    if (tjCompress2(h, pixels, (int)width, 0, (int)height, d->channels == 1 ? TJPF_GRAY : TJPF_RGB,
-                    &jpeg, &jpeg_len, d->channels == 1 ? TJSAMP_GRAY : TJSAMP_444, quality,
-                    0) != 0) {
-        rc = map_err(h, CV_ERR_ARG, "compress");
-    } else {
-        rc = cv__buf_append(out, jpeg, jpeg_len);
+    /* Compress straight into the output: reserve the worst case, no library allocation. */
+    const int samp = d->channels == 1 ? TJSAMP_GRAY : TJSAMP_444;
+    unsigned long bound = tjBufSize((int)width, (int)height, samp);
+    cv_status rc = bound == (unsigned long)-1 ? map_err(h, CV_ERR_ARG, "size the output")
+                                              : cv__buf_reserve(out, out->len + bound);
+    if (rc == CV_OK) {
+        unsigned char *jpeg = out->data + out->len;
+        unsigned long jpeg_len = bound;
+        /* Flags as simplejpeg: baseline, accurate integer DCT, JFIF header. */
+        if (tjCompress2(h, pixels, (int)width, 0, (int)height,
+                        d->channels == 1 ? TJPF_GRAY : TJPF_RGB, &jpeg, &jpeg_len, samp, quality,
+                        TJFLAG_NOREALLOC) != 0) {
+            rc = map_err(h, CV_ERR_ARG, "compress");
+            drop_handle(true);
+        } else {
+            out->len += jpeg_len;
+        }
     }
-    tjFree(jpeg);
-    tjDestroy(h);
     cv_free(rgb);
     return rc;
 }
