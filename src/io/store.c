@@ -81,6 +81,10 @@ cv_status cv_store_open(const char *cloudpath, cv_store **out)
     cv_status rc = s->url ? ops->open(s, &p) : CV_FAIL(CV_ERR_NOMEM, "open store");
     cv__cloudpath_fini(&p);
     if (rc != CV_OK) {
+        /* A backend may fail half way through opening: close releases what it made. */
+        if (s->impl && ops->close) {
+            ops->close(s);
+        }
         cv_free(s->url);
         cv_free(s);
         return rc;

@@ -29,6 +29,7 @@ enum {
 typedef struct cv_store_ops {
     const char *name;
     unsigned flags;
+    /* On failure, close() is called if s->impl was set, so a backend may fail half way. */
     cv_status (*open)(cv_store *s, const cv_cloudpath *p);
     /* Read a whole object into out (replacing its contents). CV_ERR_NOTFOUND via
      * cv__notfound() if absent. Backends without suffixes report the Content-Encoding in

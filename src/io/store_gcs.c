@@ -313,7 +313,7 @@ static void gcs_close(cv_store *s)
     }
 }
 
-static cv_status setup(cv_store *s, const cv_cloudpath *p)
+static cv_status gcs_open(cv_store *s, const cv_cloudpath *p)
 {
     gcs_store *g = cv_calloc(1, sizeof *g);
     if (!g) {
@@ -641,17 +641,6 @@ static cv_status gcs_list(cv_store *s, const char *prefix,
     cv_free(token);
     cv_free(enc_prefix);
     cv__buf_fini(&page);
-    return rc;
-}
-
-/* store.c frees only the store itself when open fails: release what setup() made. */
-static cv_status gcs_open(cv_store *s, const cv_cloudpath *p)
-{
-    cv_status rc = setup(s, p);
-    if (rc != CV_OK) {
-        gcs_close(s);
-        s->impl = NULL;
-    }
     return rc;
 }
 

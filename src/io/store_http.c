@@ -57,7 +57,7 @@ static cv_status load_basic_auth(http_store *h)
     return rc;
 }
 
-static cv_status setup(cv_store *s, const cv_cloudpath *p)
+static cv_status http_open(cv_store *s, const cv_cloudpath *p)
 {
     http_store *h = cv_calloc(1, sizeof *h);
     if (!h) {
@@ -191,17 +191,6 @@ static cv_status http_list(cv_store *s, const char *prefix,
     (void)arg;
     return CV_FAIL(CV_ERR_UNSUPPORTED, "list `%s' in %s: http(s) storage cannot be listed", prefix,
                    s->url);
-}
-
-/* store.c frees only the store itself when open fails: release what setup() made. */
-static cv_status http_open(cv_store *s, const cv_cloudpath *p)
-{
-    cv_status rc = setup(s, p);
-    if (rc != CV_OK) {
-        http_close(s);
-        s->impl = NULL;
-    }
-    return rc;
 }
 
 const cv_store_ops cv_store_http = {

@@ -41,7 +41,7 @@ static void s3_close(cv_store *s)
     }
 }
 
-static cv_status setup(cv_store *s, const cv_cloudpath *p)
+static cv_status s3_open(cv_store *s, const cv_cloudpath *p)
 {
     s3_store *t = cv_calloc(1, sizeof *t);
     if (!t) {
@@ -502,17 +502,6 @@ static cv_status s3_list(cv_store *s, const char *prefix,
     cv_free(token);
     cv_free(enc_prefix);
     cv__buf_fini(&page);
-    return rc;
-}
-
-/* store.c frees only the store itself when open fails: release what setup() made. */
-static cv_status s3_open(cv_store *s, const cv_cloudpath *p)
-{
-    cv_status rc = setup(s, p);
-    if (rc != CV_OK) {
-        s3_close(s);
-        s->impl = NULL;
-    }
     return rc;
 }
 
