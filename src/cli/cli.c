@@ -261,6 +261,37 @@ cv_status cli_read_input(const char *path, uint8_t **data, size_t *len)
     return CV_OK;
 }
 
+bool cli_opt_bbox(const char *cmd, const char *arg, const char **out)
+{
+    cv_bbox b;
+    if (cv_bbox_parse(arg, &b) != CV_OK) {
+        cli_usage(cmd, "bad --bbox `%s': want X0,Y0,Z0,X1,Y1,Z1", arg);
+        return false;
+    }
+    *out = arg;
+    return true;
+}
+
+bool cli_opt_memory(const char *cmd, const char *arg, size_t *out)
+{
+    if (!cli_parse_bytes(arg, out)) {
+        cli_usage(cmd, "bad --memory `%s': want e.g. 2G, 512M, 1000000", arg);
+        return false;
+    }
+    return true;
+}
+
+bool cli_opt_threads(const char *cmd, const char *arg, int *out)
+{
+    int64_t n;
+    if (!cli_parse_i64(arg, &n) || n < 1 || n > CV_MAX_THREADS) {
+        cli_usage(cmd, "bad --threads `%s' (1..%d)", arg, CV_MAX_THREADS);
+        return false;
+    }
+    *out = (int)n;
+    return true;
+}
+
 void cli_volume_args_init(cli_volume_args *a)
 {
     a->opts = cv_opts_default();
@@ -271,7 +302,6 @@ void cli_volume_args_init(cli_volume_args *a)
 
 int cli_volume_option(int c, const char *cmd, cli_volume_args *a)
 {
-    int64_t n;
     switch (c) {
     case 1001:
         a->mip_text = optarg;
@@ -291,12 +321,7 @@ int cli_volume_option(int c, const char *cmd, cli_volume_args *a)
         a->opts.fill_missing = true;
         return 1;
     case 1004:
-        if (!cli_parse_i64(optarg, &n) || n < 1 || n > CV_MAX_THREADS) {
-            cli_usage(cmd, "bad --threads `%s' (1..%d)", optarg, CV_MAX_THREADS);
-            return -1;
-        }
-        a->opts.threads = (int)n;
-        return 1;
+        return cli_opt_threads(cmd, optarg, &a->opts.threads) ? 1 : -1;
     case 1005:
         a->opts.autocrop = true;
         return 1;

@@ -53,6 +53,11 @@ bool cli_parse_i64x3(const char *s, int64_t out[3]);
 bool cli_parse_bytes(const char *s, size_t *out);
 /* "4,4,40" or "4.5,4.5,40": *has_point tells whether any component had a decimal point. */
 bool cli_parse_f64x3(const char *s, double out[3], bool *has_point);
+/* Option values every job command takes: each checks `arg`, stores it, or prints the usage
+ * message and returns false (the caller then exits with CLI_USAGE). */
+bool cli_opt_bbox(const char *cmd, const char *arg, const char **out);
+bool cli_opt_memory(const char *cmd, const char *arg, size_t *out);
+bool cli_opt_threads(const char *cmd, const char *arg, int *out);
 /* --compress: gzip|br|none; NULL means CloudVolume's default. */
 bool cli_parse_compress(const char *s, const char **out);
 

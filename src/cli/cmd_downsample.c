@@ -246,18 +246,17 @@ int cmd_downsample(int argc, char **argv)
             }
             break;
         case 'M':
-            if (!cli_parse_bytes(optarg, &a.memory)) {
-                return cli_usage(argv[0], "bad --memory `%s': want e.g. 2G, 512M", optarg);
+            if (!cli_opt_memory(argv[0], optarg, &a.memory)) {
+                return CLI_USAGE;
             }
             break;
         case 'F':
             a.opts.fill_missing = true;
             break;
         case 't':
-            if (!cli_parse_i64(optarg, &v64) || v64 < 1 || v64 > CV_MAX_THREADS) {
-                return cli_usage(argv[0], "bad --threads `%s' (1..%d)", optarg, CV_MAX_THREADS);
+            if (!cli_opt_threads(argv[0], optarg, &a.opts.threads)) {
+                return CLI_USAGE;
             }
-            a.opts.threads = (int)v64;
             break;
         default:
             return CLI_USAGE;

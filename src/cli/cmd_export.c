@@ -43,14 +43,11 @@ int cmd_export(int argc, char **argv)
         case 'm':
             p.mip_text = optarg;
             break;
-        case 'b': {
-            cv_bbox b;
-            if (cv_bbox_parse(optarg, &b) != CV_OK) {
-                return cli_usage(argv[0], "bad --bbox `%s': want X0,Y0,Z0,X1,Y1,Z1", optarg);
+        case 'b':
+            if (!cli_opt_bbox(argv[0], optarg, &p.bbox_text)) {
+                return CLI_USAGE;
             }
-            p.bbox_text = optarg;
             break;
-        }
         case 'a':
             p.axes = optarg;
             break;
@@ -70,15 +67,14 @@ int cmd_export(int argc, char **argv)
             p.fill_missing = true;
             break;
         case 'M':
-            if (!cli_parse_bytes(optarg, &p.memory)) {
-                return cli_usage(argv[0], "bad --memory `%s': want e.g. 2G, 512M, 1000000", optarg);
+            if (!cli_opt_memory(argv[0], optarg, &p.memory)) {
+                return CLI_USAGE;
             }
             break;
         case 'T':
-            if (!cli_parse_i64(optarg, &n) || n < 1 || n > CV_MAX_THREADS) {
-                return cli_usage(argv[0], "bad --threads `%s' (1..%d)", optarg, CV_MAX_THREADS);
+            if (!cli_opt_threads(argv[0], optarg, &p.threads)) {
+                return CLI_USAGE;
             }
-            p.threads = (int)n;
             break;
         default:
             return CLI_USAGE;

@@ -53,7 +53,6 @@ int cmd_import(int argc, char **argv)
     cv_import_params p;
     memset(&p, 0, sizeof p);
     p.threads = 4;
-    int64_t n;
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
         switch (c) {
         case 'h':
@@ -94,15 +93,14 @@ int cmd_import(int argc, char **argv)
             }
             break;
         case 'M':
-            if (!cli_parse_bytes(optarg, &p.memory)) {
-                return cli_usage(argv[0], "bad --memory `%s': want e.g. 2G, 512M, 1000000", optarg);
+            if (!cli_opt_memory(argv[0], optarg, &p.memory)) {
+                return CLI_USAGE;
             }
             break;
         case 'T':
-            if (!cli_parse_i64(optarg, &n) || n < 1 || n > CV_MAX_THREADS) {
-                return cli_usage(argv[0], "bad --threads `%s' (1..%d)", optarg, CV_MAX_THREADS);
+            if (!cli_opt_threads(argv[0], optarg, &p.threads)) {
+                return CLI_USAGE;
             }
-            p.threads = (int)n;
             break;
         case 'j':
             p.journal_dir = optarg;

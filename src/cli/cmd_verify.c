@@ -28,7 +28,6 @@ int cmd_verify(int argc, char **argv)
     };
     cv_verify_params p;
     memset(&p, 0, sizeof p);
-    int64_t n;
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
         switch (c) {
         case 'h':
@@ -36,27 +35,23 @@ int cmd_verify(int argc, char **argv)
         case 'm':
             p.mip_text = optarg;
             break;
-        case 'b': {
-            cv_bbox b;
-            if (cv_bbox_parse(optarg, &b) != CV_OK) {
-                return cli_usage(argv[0], "bad --bbox `%s': want X0,Y0,Z0,X1,Y1,Z1", optarg);
+        case 'b':
+            if (!cli_opt_bbox(argv[0], optarg, &p.bbox_text)) {
+                return CLI_USAGE;
             }
-            p.bbox_text = optarg;
             break;
-        }
         case 's':
             p.strict_missing = true;
             break;
         case 'M':
-            if (!cli_parse_bytes(optarg, &p.memory)) {
-                return cli_usage(argv[0], "bad --memory `%s': want e.g. 2G, 512M", optarg);
+            if (!cli_opt_memory(argv[0], optarg, &p.memory)) {
+                return CLI_USAGE;
             }
             break;
         case 't':
-            if (!cli_parse_i64(optarg, &n) || n < 1 || n > CV_MAX_THREADS) {
-                return cli_usage(argv[0], "bad --threads `%s'", optarg);
+            if (!cli_opt_threads(argv[0], optarg, &p.threads)) {
+                return CLI_USAGE;
             }
-            p.threads = (int)n;
             break;
         default:
             return CLI_USAGE;
