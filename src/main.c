@@ -13,6 +13,8 @@ static const cli_cmd commands[] = {
     {"write", cmd_write, "write a .npy or raw file into a box", false},
     {"exists", cmd_exists, "count the chunks of a box that exist", false},
     {"delete", cmd_delete, "delete the chunks of a chunk-aligned box", false},
+    {"ls", cmd_ls, "list the objects under a cloud path (any store)", false},
+    {"cp", cmd_cp, "copy one object between any two stores", false},
     {"shard", cmd_shard, "list the shard files of a scale, or get one entry", false},
     {"downsample", cmd_downsample, "make lower-resolution mips of a layer (one process)", false},
     {"transfer", cmd_transfer, "copy/re-encode a layer across MPI ranks", true},

@@ -302,3 +302,40 @@ char *cv__cloudpath_url(const cv_cloudpath *p)
     }
     return cv__asprintf("%s%s%s", p->host ? p->host : "", sep, path);
 }
+
+cv_status cv__cloudpath_split(const char *text, char **dir_url, char **name)
+{
+    cv_cloudpath p;
+    CV_TRY(cv__cloudpath_parse(text, &p));
+    const char *path = p.path ? p.path : "";
+    bool is_file = strcmp(p.protocol, "file") == 0;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!*base) {
+        cv__cloudpath_fini(&p);
+        return CV_FAIL(CV_ERR_ARG, "`%s' names a %s, not an object", text,
+                       is_file    ? "directory"
+                       : p.bucket ? "bucket"
+                                  : "host");
+    }
+    char *leaf = cv__strdup(base);
+    /* The directory keeps its leading '/' on file://; elsewhere the path is relative. */
+    char *dir = slash ? cv__strndup(path, (size_t)(slash - path) + (slash == path && is_file))
+                      : cv__strdup("");
+    char *url = NULL;
+    if (leaf && dir) {
+        cv_free(p.path);
+        p.path = dir;
+        dir = NULL;
+        url = cv__cloudpath_url(&p);
+    }
+    cv_free(dir);
+    cv__cloudpath_fini(&p);
+    if (!url) {
+        cv_free(leaf);
+        return CV_FAIL(CV_ERR_NOMEM, "split `%s'", text);
+    }
+    *dir_url = url;
+    *name = leaf;
+    return CV_OK;
+}

@@ -172,30 +172,49 @@ static cv_status decompress(const char *encoding, const char *key, const cv_stor
     return rc;
 }
 
+/* The stored bytes of the checked key `norm` and their encoding ("" if none). */
+static cv_status get_stored(cv_store *s, const char *norm, cv_buf *out, char *encoding,
+                            size_t enc_cap)
+{
+    encoding[0] = '\0';
+    if (!(s->ops->flags & CV_STORE_SUFFIXES)) {
+        CV_TRY(s->ops->get(s, norm, out, encoding, enc_cap));
+        if (strcmp(encoding, "identity") == 0) {
+            encoding[0] = '\0';
+        }
+        return CV_OK;
+    }
+    char name[KEY_CAP + 8];
+    cv_status rc = CV_ERR_NOTFOUND;
+    for (size_t i = 0; i <= N_SUFFIXES && rc == CV_ERR_NOTFOUND; i++) {
+        snprintf(name, sizeof name, "%s%s", norm, i ? suffixes[i - 1].suffix : "");
+        rc = s->ops->get(s, name, out, NULL, 0);
+        if (rc == CV_OK && i) {
+            snprintf(encoding, enc_cap, "%s", suffixes[i - 1].encoding);
+        }
+    }
+    if (rc == CV_ERR_NOTFOUND) {
+        return cv__notfound("`%s' not found in %s", norm, s->url);
+    }
+    return rc;
+}
+
+cv_status cv__store_get_raw(cv_store *s, const char *key, cv_buf *out, char *encoding,
+                            size_t enc_cap)
+{
+    char norm[KEY_CAP];
+    CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
+    return get_stored(s, norm, out, encoding, enc_cap);
+}
+
 cv_status cv__store_get_into(cv_store *s, const char *key, cv_buf *out, cv_buf *scratch)
 {
     char norm[KEY_CAP];
     CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
     char encoding[32] = "";
     size_t max = out->max;
-    if (!(s->ops->flags & CV_STORE_SUFFIXES)) {
-        scratch->max = 0;
-        CV_TRY(s->ops->get(s, norm, scratch, encoding, sizeof encoding));
-    } else {
-        char name[KEY_CAP + 8];
-        cv_status rc = CV_ERR_NOTFOUND;
-        for (size_t i = 0; i <= N_SUFFIXES && rc == CV_ERR_NOTFOUND; i++) {
-            snprintf(name, sizeof name, "%s%s", norm, i ? suffixes[i - 1].suffix : "");
-            rc = s->ops->get(s, name, scratch, NULL, 0);
-            if (rc == CV_OK && i) {
-                snprintf(encoding, sizeof encoding, "%s", suffixes[i - 1].encoding);
-            }
-        }
-        if (rc == CV_ERR_NOTFOUND) {
-            return cv__notfound("`%s' not found in %s", norm, s->url);
-        }
-        CV_TRY(rc);
-    }
+    scratch->max = 0;
+    CV_TRY(get_stored(s, norm, scratch, encoding, sizeof encoding));
     if (!encoding[0] || strcmp(encoding, "identity") == 0) {
         if (max && scratch->len > max) {
             return CV_FAIL(CV_ERR_CORRUPT, "read `%s' in %s: %zu bytes, more than the %zu expected",
@@ -259,6 +278,45 @@ cv_status cv_store_get_range(cv_store *s, const char *key, uint64_t offset, uint
     return CV_OK;
 }
 
+/* Store bytes that are already in `encoding` (NULL or "" for none) under the checked key
+ * `norm`: as a name suffix on file:// and mem://, as Content-Encoding elsewhere. */
+static cv_status put_stored(cv_store *s, const char *norm, const void *data, size_t len,
+                            const char *encoding, const char *content_type)
+{
+    if (encoding && (!*encoding || strcmp(encoding, "identity") == 0)) {
+        encoding = NULL;
+    }
+    if (!(s->ops->flags & CV_STORE_SUFFIXES)) {
+        return s->ops->put(s, norm, data, len, encoding, content_type);
+    }
+    char name[KEY_CAP + 8];
+    const char *suffix = NULL;
+    for (size_t i = 0; i < N_SUFFIXES; i++) {
+        if (encoding && strcmp(suffixes[i].encoding, encoding) == 0) {
+            suffix = suffixes[i].suffix;
+        }
+    }
+    if (encoding && !suffix) {
+        return CV_FAIL(CV_ERR_UNSUPPORTED,
+                       "Content-Encoding `%s' has no file name suffix in CloudFiles' layout",
+                       encoding);
+    }
+    if (!suffix) {
+        suffix = "";
+    }
+    snprintf(name, sizeof name, "%s%s", norm, suffix);
+    cv_status rc = s->ops->put(s, name, data, len, NULL, content_type);
+    /* Drop stale variants so readers, which try the plain name first, see this one. */
+    for (size_t i = 0; rc == CV_OK && i <= N_SUFFIXES; i++) {
+        const char *other = i ? suffixes[i - 1].suffix : "";
+        if (strcmp(other, suffix) != 0) {
+            snprintf(name, sizeof name, "%s%s", norm, other);
+            rc = s->ops->del(s, name);
+        }
+    }
+    return rc;
+}
+
 cv_status cv_store_put(cv_store *s, const char *key, const void *data, size_t len,
                        const char *compress, int level, const char *content_type)
 {
@@ -284,29 +342,20 @@ cv_status cv_store_put(cv_store *s, const char *key, const void *data, size_t le
         data = packed.data;
         len = packed.len;
     }
-    cv_status rc;
-    if (s->ops->flags & CV_STORE_SUFFIXES) {
-        char name[KEY_CAP + 8];
-        const char *suffix = "";
-        for (size_t i = 0; encoding && i < N_SUFFIXES; i++) {
-            if (strcmp(suffixes[i].encoding, encoding) == 0) {
-                suffix = suffixes[i].suffix;
-            }
-        }
-        snprintf(name, sizeof name, "%s%s", norm, suffix);
-        rc = s->ops->put(s, name, data, len, NULL, content_type);
-        /* Drop stale variants so readers, which try the plain name first, see this one. */
-        for (size_t i = 0; rc == CV_OK && i <= N_SUFFIXES; i++) {
-            const char *other = i ? suffixes[i - 1].suffix : "";
-            if (strcmp(other, suffix) != 0) {
-                snprintf(name, sizeof name, "%s%s", norm, other);
-                rc = s->ops->del(s, name);
-            }
-        }
-    } else {
-        rc = s->ops->put(s, norm, data, len, encoding, content_type);
-    }
+    cv_status rc = put_stored(s, norm, data, len, encoding, content_type);
     cv__buf_fini(&packed);
+    if (rc != CV_OK) {
+        cv__err_wrap("write `%s' in %s", norm, s->url);
+    }
+    return rc;
+}
+
+cv_status cv__store_put_raw(cv_store *s, const char *key, const void *data, size_t len,
+                            const char *encoding, const char *content_type)
+{
+    char norm[KEY_CAP];
+    CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
+    cv_status rc = put_stored(s, norm, data, len, encoding, content_type);
     if (rc != CV_OK) {
         cv__err_wrap("write `%s' in %s", norm, s->url);
     }
@@ -410,5 +459,36 @@ cv_status cv_store_list(cv_store *s, const char *prefix,
         cv_free(l.names[i]);
     }
     cv_free(l.names);
+    return rc;
+}
+
+cv_status cv__store_copy(cv_store *src, const char *src_key, cv_store *dst, const char *dst_key,
+                         const char *compress, int level, const char *content_type)
+{
+    cv_buf raw, plain;
+    cv__buf_init(&raw, 0);
+    cv__buf_init(&plain, (size_t)16 << 30);
+    char encoding[32];
+    cv_status rc = cv__store_get_raw(src, src_key, &raw, encoding, sizeof encoding);
+    if (rc == CV_OK && compress && strcmp(compress, "gz") == 0) {
+        compress = "gzip";
+    }
+    if (rc != CV_OK) {
+        /* the error names the key and the store */
+    } else if (!compress || strcmp(compress, encoding) == 0) {
+        /* Same compression: the stored bytes travel as they are, never recompressed. */
+        rc = cv__store_put_raw(dst, dst_key, raw.data, raw.len, encoding, content_type);
+    } else {
+        const cv_buf *from = &raw;
+        if (encoding[0]) {
+            rc = decompress(encoding, src_key, src, &raw, &plain);
+            from = &plain;
+        }
+        if (rc == CV_OK) {
+            rc = cv_store_put(dst, dst_key, from->data, from->len, compress, level, content_type);
+        }
+    }
+    cv__buf_fini(&raw);
+    cv__buf_fini(&plain);
     return rc;
 }

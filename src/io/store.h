@@ -19,6 +19,10 @@ typedef struct cv_cloudpath {
 
 cv_status cv__cloudpath_parse(const char *text, cv_cloudpath *out);
 void cv__cloudpath_fini(cv_cloudpath *p);
+/* Split the cloud path of one object into its directory's normalised URL (a store can be
+ * opened there) and the last part of its path: "s3://b/d/obj" -> "s3://b/d", "obj". A path
+ * with nothing after the bucket or host is CV_ERR_ARG. Free both with cv_free. */
+cv_status cv__cloudpath_split(const char *text, char **dir_url, char **name);
 /* Normalised URL text: "file:///abs/dir", "mem://bucket/p", "gs://bucket/p". */
 char *cv__cloudpath_url(const cv_cloudpath *p);
 
@@ -73,6 +77,20 @@ cv_status cv__store_get_into(cv_store *s, const char *key, cv_buf *out, cv_buf *
  * a .gz/.br variant would be compressed bytes, so only the exact name is read). */
 cv_status cv__store_get_range_into(cv_store *s, const char *key, uint64_t offset, uint64_t len,
                                    cv_buf *out);
+/* The object as stored: its bytes (not decompressed) into `out` and its encoding ("gzip",
+ * "br", ... or "" for none) into `encoding`. NOTFOUND (quietly) if absent. For copies that keep
+ * an object's compression (cvmpi cp). */
+cv_status cv__store_get_raw(cv_store *s, const char *key, cv_buf *out, char *encoding,
+                            size_t enc_cap);
+/* Store bytes already compressed with `encoding` (NULL or "" for none) as they are: a name
+ * suffix on file:// and mem:// (stale variants dropped), Content-Encoding elsewhere. */
+cv_status cv__store_put_raw(cv_store *s, const char *key, const void *data, size_t len,
+                            const char *encoding, const char *content_type);
+/* Copy one object between stores (cvmpi cp). `compress` NULL keeps the stored bytes and their
+ * encoding as they are; "" stores it uncompressed; "gzip"/"br" recompress only if the stored
+ * encoding differs. `content_type` applies where stores keep one. */
+cv_status cv__store_copy(cv_store *src, const char *src_key, cv_store *dst, const char *dst_key,
+                         const char *compress, int level, const char *content_type);
 /* Check a key: relative, no empty parts, ".." may not climb above the store root. Writes the
  * normalised key into buf. */
 cv_status cv__store_check_key(const cv_store *s, const char *key, char *buf, size_t cap);

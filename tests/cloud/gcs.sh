@@ -55,6 +55,8 @@ expect_same_files in.raw out.raw
 expect_exit 0 "$CVMPI" exists "$LAYER"
 [[ $(cat "$OUT") == "18/18 chunks present" ]] || fail "exists: $(cat "$OUT")"
 
+check_ls_cp "$LAYER" 4_4_40 18 gs://bucket/cp
+
 section "the bucket-prefixed secret wins"
 make_sa other.json "$GCS_PORT"
 cp other.json "$HOME/.cloudvolume/secrets/google-secret.json"

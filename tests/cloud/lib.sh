@@ -207,3 +207,41 @@ expect_same_files()
 {
     cmp -s "$1" "$2" || fail "$1 and $2 differ: $(cmp "$1" "$2" 2>&1 | head -1)"
 }
+
+# check_ls_cp LAYER SCALE N_CHUNKS BASE: `cvmpi ls` of a layer written by the caller (one
+# level, --recursive, a PREFIX*), then `cvmpi cp` of a gzip object local -> BASE/dir/obj ->
+# BASE/dir2/ -> local: the .gz bytes come back unchanged, --compress none and `-` give what
+# Python's gzip decodes, and a missing object is a one-line error naming it.
+check_ls_cp()
+{
+    local layer=$1 scale=$2 n=$3 base=$4
+    section "ls and cp on $base"
+    expect_exit 0 "$CVMPI" ls "$layer"
+    [[ $(cat "$OUT") == "$layer/$scale/
+$layer/info" ]] || fail "ls $layer"
+    expect_exit 0 "$CVMPI" ls --recursive --short "$layer"
+    [[ $(wc -l <"$OUT") == $((n + 1)) && $(tail -1 "$OUT") == info ]] || fail "ls -r: $(wc -l <"$OUT") lines"
+    grep -qx "$scale/0-64_0-64_0-32" "$OUT" || fail "ls -r lacks $scale/0-64_0-64_0-32"
+    expect_exit 0 "$CVMPI" ls "$layer/$scale/0-64_0-64*"
+    [[ $(head -1 "$OUT") == "$layer/$scale/0-64_0-64_0-32" ]] || fail "ls PREFIX*"
+    ! grep -qv "^$layer/$scale/0-64_0-64" "$OUT" || fail "ls PREFIX* lists other names"
+    mkdir -p cp_src cp_back
+    "$PY" -c "
+import gzip, random
+data = random.Random(7).randbytes(50000) + bytes(50000)
+open('cp_data.bin', 'wb').write(data)
+open('cp_src/obj.gz', 'wb').write(gzip.compress(data, mtime=0))"
+    expect_exit 0 "$CVMPI" cp cp_src/obj "$base/dir/obj"
+    expect_exit 0 "$CVMPI" cp "$base/dir/obj" "$base/dir2/"
+    expect_exit 0 "$CVMPI" ls "$base/dir2"
+    [[ $(cat "$OUT") == "$base/dir2/obj" ]] || fail "ls after cp"
+    expect_exit 0 "$CVMPI" cp "$base/dir2/obj" cp_back
+    expect_same_files cp_src/obj.gz cp_back/obj.gz
+    expect_exit 0 "$CVMPI" cp "$base/dir2/obj" cp_plain --compress none
+    expect_same_files cp_data.bin cp_plain
+    expect_exit 0 "$CVMPI" cp "$base/dir/obj" -
+    expect_same_files cp_data.bin "$OUT"
+    expect_exit 1 "$CVMPI" cp "$base/dir/nothere" cp_x
+    expect_stderr_contains "$base/dir/nothere"
+    [[ $(wc -l <"$ERR") == 1 && ! -e cp_x ]] || fail "cp of a missing object"
+}

@@ -27,6 +27,19 @@ expect_same_files in.raw out.raw
 expect_exit 0 "$CVMPI" exists "$LAYER"
 [[ $(cat "$OUT") == "36/36 chunks present" ]] || fail "exists: $(cat "$OUT")"
 
+check_ls_cp "$LAYER" 4_4_40 36 "$S3_URL/cp"
+"$PY" - "$S3_PORT" <<'EOF' || fail "boto3: cp did not keep Content-Encoding"
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1",
+                  aws_access_key_id="S3RVER", aws_secret_access_key="S3RVER")
+for key in ("cp/dir/obj", "cp/dir2/obj"):
+    r = s3.head_object(Bucket="testbucket", Key=key)
+    assert r.get("ContentEncoding") == "gzip", (key, r.get("ContentEncoding"))
+    assert r["ContentType"] == "application/octet-stream", (key, r["ContentType"])
+r = s3.list_objects_v2(Bucket="testbucket", Prefix="cp/")
+assert [o["Key"] for o in r["Contents"]] == ["cp/dir/obj", "cp/dir2/obj"], r["Contents"]
+EOF
+
 section "interop: boto3 reads what cvmpi wrote"
 # Download the layer as CloudFiles lays it out on disk (gzip objects as NAME.gz), then read
 # that copy with cvmpi from file://.

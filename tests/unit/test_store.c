@@ -724,6 +724,93 @@ static void cloudpath_errors(void)
     }
 }
 
+static void cloudpath_split(void)
+{
+    static const struct {
+        const char *in, *dir, *name;
+    } cases[] = {
+        {"s3://b/d/e/obj", "s3://b/d/e", "obj"},
+        {"s3://b/obj", "s3://b", "obj"},
+        {"gs://b/d/info", "gs://b/d", "info"},
+        {"s3://http://127.0.0.1:9000/b/k/x.gz", "s3://http://127.0.0.1:9000/b/k", "x.gz"},
+        {"matrix://b/d/x", "matrix://b/d", "x"},
+        {"https://host.org/a/b", "https://host.org/a", "b"},
+        {"file:///tmp/x/y", "file:///tmp/x", "y"},
+        {"file:///y", "file:///", "y"},
+        {"mem://b/c/d", "mem://b/c", "d"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *dir = NULL, *name = NULL;
+        ASSERT_OK(cv__cloudpath_split(cases[i].in, &dir, &name));
+        ASSERT_STR_EQ(dir, cases[i].dir);
+        ASSERT_STR_EQ(name, cases[i].name);
+        cv_free(dir);
+        cv_free(name);
+    }
+    static const char *const bad[] = {"s3://b", "s3://b/", "https://host.org", "file:///"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *dir = NULL, *name = NULL;
+        cv_err_clear();
+        ASSERT_EQ(cv__cloudpath_split(bad[i], &dir, &name), CV_ERR_ARG);
+        ASSERT_TRUE(strstr(cv_err_last()->what, "not an object") != NULL);
+        ASSERT_TRUE(dir == NULL && name == NULL);
+    }
+}
+
+/* cv__store_copy keeps the stored bytes unless asked to recompress. */
+static void store_copy(void)
+{
+    cv_store *a = NULL, *b = NULL;
+    ASSERT_OK(cv_store_open("mem://test-store-copy/a", &a));
+    ASSERT_OK(cv_store_open("mem://test-store-copy/b", &b));
+    uint8_t data[5000];
+    for (size_t i = 0; i < sizeof data; i++) {
+        data[i] = (uint8_t)(i % 7 == 0 ? i : 0);
+    }
+    ASSERT_OK(cv_store_put(a, "x", data, sizeof data, "gzip", 6, NULL));
+    cv_buf stored, got;
+    cv__buf_init(&stored, 0);
+    cv__buf_init(&got, 0);
+    char enc[32];
+    ASSERT_OK(cv__store_get_raw(a, "x", &stored, enc, sizeof enc));
+    ASSERT_STR_EQ(enc, "gzip");
+    /* same: the gzip bytes, as they were */
+    ASSERT_OK(cv__store_copy(a, "x", b, "same", NULL, -1, NULL));
+    ASSERT_OK(cv__store_get_raw(b, "same", &got, enc, sizeof enc));
+    ASSERT_STR_EQ(enc, "gzip");
+    ASSERT_EQ(got.len, stored.len);
+    ASSERT_MEM_EQ(got.data, stored.data, got.len);
+    /* none: plain bytes */
+    ASSERT_OK(cv__store_copy(a, "x", b, "plain", "", -1, NULL));
+    ASSERT_OK(cv__store_get_raw(b, "plain", &got, enc, sizeof enc));
+    ASSERT_STR_EQ(enc, "");
+    ASSERT_EQ(got.len, sizeof data);
+    ASSERT_MEM_EQ(got.data, data, sizeof data);
+    /* br: recompressed, and the gzip variant of the same key dropped */
+    ASSERT_OK(cv__store_copy(a, "x", b, "same", "br", -1, NULL));
+    ASSERT_OK(cv__store_get_raw(b, "same", &got, enc, sizeof enc));
+    ASSERT_STR_EQ(enc, "br");
+    uint8_t *back = NULL;
+    size_t n = 0;
+    ASSERT_OK(cv_store_get(b, "same", 0, &back, &n));
+    ASSERT_EQ(n, sizeof data);
+    ASSERT_MEM_EQ(back, data, n);
+    cv_free(back);
+    /* a missing source is NOTFOUND naming it; nothing is written */
+    ASSERT_EQ(cv__store_copy(a, "nothere", b, "y", NULL, -1, NULL), CV_ERR_NOTFOUND);
+    bool yes = true;
+    ASSERT_OK(cv_store_exists(b, "y", &yes));
+    ASSERT_TRUE(!yes);
+    /* an encoding file:// names have no suffix for cannot be stored there as such */
+    ASSERT_EQ(cv__store_put_raw(b, "z", data, 10, "deflate", NULL), CV_ERR_UNSUPPORTED);
+    cv__buf_fini(&stored);
+    cv__buf_fini(&got);
+    cv_store_list(a, "", delete_key, a);
+    cv_store_list(b, "", delete_key, b);
+    cv_store_close(a);
+    cv_store_close(b);
+}
+
 TEST_MAIN(mem_basic, file_basic, mem_suffixes, file_suffixes, mem_read_order, file_read_order,
           mem_list, file_list, mem_keys, file_keys, file_layout_and_atomic, file_list_missing_root,
-          open_urls, cloudpath_table, cloudpath_errors)
+          open_urls, cloudpath_table, cloudpath_errors, cloudpath_split, store_copy)
