@@ -4,6 +4,9 @@
 #include "cli.h"
 
 #include "../mpi/cv_mpi.h"
+#ifdef CV_HAVE_CURL
+#include "../io/http.h" /* cv__secrets_set */
+#endif
 
 #include <ctype.h>
 
@@ -39,23 +42,97 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 int cli_help(const char *text)
 {
     fputs(text, stdout);
+    fputs("  --secrets JSON|FILE  credentials for every store, as CloudFiles' `secrets' option:\n"
+          "                   a JSON object (or a file holding one) used instead of the secret\n"
+          "                   files; never printed\n",
+          stdout);
     return CLI_OK;
+}
+
+#define OPT_SECRETS 0x5ec0
+#define MAX_LONGOPTS 128
+
+/* --secrets JSON|FILE: CloudFiles' `secrets` option for every store this command opens. The
+ * value is never echoed: it may be the credentials themselves. */
+static bool take_secrets(const char *cmd, const char *arg)
+{
+    const char *p = arg;
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+        p++;
+    }
+    uint8_t *text = NULL;
+    size_t len = 0;
+    if (*p != '{') {
+        if (cli_read_input(arg, &text, &len) != CV_OK) {
+            cli_usage(cmd, "bad --secrets: %s", cv_err_last()->what);
+            cv_err_clear();
+            return false;
+        }
+        uint8_t *z = cv_realloc(text, len + 1);
+        if (!z) {
+            cv_free(text);
+            cli_usage(cmd, "bad --secrets `%s': out of memory", arg);
+            return false;
+        }
+        text = z;
+        text[len] = '\0';
+    }
+#ifdef CV_HAVE_CURL
+    cv_status rc = cv__secrets_set(text ? (const char *)text : p);
+#else
+    cv_status rc = CV_OK; /* no store of this build uses credentials */
+#endif
+    if (text) {
+        memset(text, 0, len);
+    }
+    cv_free(text);
+    if (rc != CV_OK) {
+        cv_err_clear();
+        if (*p == '{') {
+            cli_usage(cmd, "bad --secrets: the text given is not a JSON object");
+        } else {
+            cli_usage(cmd, "bad --secrets `%s': the file does not hold a JSON object", arg);
+        }
+        return false;
+    }
+    return true;
 }
 
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
 {
-    opterr = 0;
-    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
-    if (c == '?' || c == ':') {
-        if (optopt) {
-            cli_usage(argv[0], "option -%c %s", optopt,
-                      c == ':' ? "needs a value" : "is not known");
-        } else {
-            cli_usage(argv[0], "option `%s' is not known or needs a value", argv[optind - 1]);
-        }
-        return '?';
+    /* Every command also takes --secrets: add it to the command's own options here, once. */
+    static struct option merged[MAX_LONGOPTS];
+    size_t n = 0;
+    while (longopts[n].name && n < MAX_LONGOPTS - 2) {
+        merged[n] = longopts[n];
+        n++;
     }
-    return c;
+    merged[n++] = (struct option){"secrets", required_argument, NULL, OPT_SECRETS};
+    merged[n] = (struct option){NULL, 0, NULL, 0};
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, shortopts, merged, NULL);
+        if (c == OPT_SECRETS) {
+            if (!take_secrets(argv[0], optarg)) {
+                return '?';
+            }
+            continue;
+        }
+        if (c == '?' || c == ':') {
+            if (optopt) {
+                cli_usage(argv[0], "option -%c %s", optopt,
+                          c == ':' ? "needs a value" : "is not known");
+            } else {
+                /* Without the value after '=': a mistyped --secrets=... must not echo it. */
+                const char *opt = argv[optind - 1];
+                const char *eq = strchr(opt, '=');
+                cli_usage(argv[0], "option `%.*s' is not known or needs a value",
+                          eq ? (int)(eq - opt) : (int)strlen(opt), opt);
+            }
+            return '?';
+        }
+        return c;
+    }
 }
 
 bool cli_parse_i64(const char *s, int64_t *out)

@@ -79,6 +79,13 @@ expect_stderr_contains "$LAYER/info"
 expect_stderr_contains "401"
 cp sa.json "$HOME/.cloudvolume/secrets/google-secret.json"
 
+section "--secrets FILE: a service-account key given on the command line"
+expect_exit 0 "$CVMPI" ls --secrets sa.json "$LAYER"
+expect_exit 0 "$CVMPI" cp "$LAYER/info" - --secrets "$(cat sa.json)"
+expect_exit 1 "$CVMPI" -v info --secrets other.json "$LAYER"
+expect_stderr_contains "invalid_grant"
+expect_stderr_lacks "PRIVATE KEY"
+
 section "GOOGLE_APPLICATION_CREDENTIALS when no secret file exists"
 mv "$HOME/.cloudvolume/secrets/google-secret.json" adc.json
 GOOGLE_APPLICATION_CREDENTIALS=$WORK/adc.json expect_exit 0 "$CVMPI" info "$LAYER"

@@ -124,6 +124,32 @@ section "secret files: bucket-prefixed first, then aws-secret.json"
     rm -r "$HOME/.cloudfiles" "$HOME/.cloudvolume"
 ) || exit 1
 
+section "--secrets JSON|FILE wins over the secret files and is never printed"
+(
+    unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+    mkdir -p "$HOME/.cloudvolume/secrets"
+    echo '{"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "FileSecretWrong"}' \
+        >"$HOME/.cloudvolume/secrets/aws-secret.json"
+    expect_exit 0 "$CVMPI" info --secrets \
+        '{"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER"}' "$LAYER"
+    echo '{"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER"}' >opt-secret.json
+    expect_exit 0 "$CVMPI" ls --secrets opt-secret.json "$LAYER"
+    expect_exit 0 "$CVMPI" read "$LAYER" --secrets="$WORK/opt-secret.json" -o opt.raw --threads 8
+    expect_same_files in.raw opt.raw
+    for v in "" -v; do
+        CV_LOG=debug expect_exit 1 "$CVMPI" $v cp "$LAYER/info" - --secrets \
+            '{"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "OptSecretWrong"}'
+        expect_stderr_contains "SignatureDoesNotMatch"
+        expect_stderr_lacks "OptSecretWrong"
+    done
+    expect_exit 2 "$CVMPI" info --secrets '{"AWS_SECRET_ACCESS_KEY": "OptSecretBad"' "$LAYER"
+    expect_stderr_contains "bad --secrets"
+    expect_stderr_lacks "OptSecretBad"
+    expect_exit 2 "$CVMPI" info --secretz='{"AWS_SECRET_ACCESS_KEY": "OptSecretBad"}' "$LAYER"
+    expect_stderr_lacks "OptSecretBad"
+    rm -r "$HOME/.cloudvolume"
+) || exit 1
+
 section "user alias from \$CLOUD_FILES_DIR/aliases.json with its own secret file"
 (
     unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
