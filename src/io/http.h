@@ -71,6 +71,19 @@ char *cv__url_encode(const char *s, const char *keep);
  * thread-safe: no request may be running. */
 void cv__http_cleanup(void);
 
+/* ---- listing pages (store_s3.c, store_gcs.c; fuzzed by fuzz_s3_list, fuzz_gcs_list) ------- */
+
+/* Call fn for every object name of one listing page whose name starts with `strip` and is
+ * longer, with `strip` removed: an S3 ListObjectsV2 XML answer (<Contents><Key>, XML entities
+ * decoded) or a GCS JSON API objects.list answer ("items"[]."name"). *token is set to the next
+ * page's continuation token (free with cv_free) or NULL on the last page. `shown` names the
+ * listing in errors. CV_ERR_CORRUPT for a page that is not such an answer (or, for S3, is
+ * truncated without a token); fn's error stops the parse and is returned. Thread-safe. */
+cv_status cv__s3_parse_list(const char *xml, size_t len, const char *strip, const char *shown,
+                            cv_status (*fn)(const char *name, void *arg), void *arg, char **token);
+cv_status cv__gcs_parse_list(const char *json, size_t len, const char *strip, const char *shown,
+                             cv_status (*fn)(const char *name, void *arg), void *arg, char **token);
+
 /* ---- digests and encodings (OpenSSL) ------------------------------------------------------ */
 
 void cv__md5(const void *p, size_t n, uint8_t out[16]);

@@ -578,6 +578,41 @@ static cv_status gcs_del(cv_store *s, const char *name)
     return rc;
 }
 
+cv_status cv__gcs_parse_list(const char *json, size_t len, const char *strip, const char *shown,
+                             cv_status (*fn)(const char *name, void *arg), void *arg, char **token)
+{
+    *token = NULL;
+    cJSON *o = cJSON_ParseWithLength(json, len);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return CV_FAIL(CV_ERR_CORRUPT, "list `%s': the answer is not a JSON object", shown);
+    }
+    size_t np = strlen(strip);
+    cv_status rc = CV_OK;
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(o, "items");
+    if (items && !cJSON_IsArray(items)) {
+        rc = CV_FAIL(CV_ERR_CORRUPT, "list `%s': \"items\" is not an array", shown);
+    }
+    const cJSON *list = rc == CV_OK ? items : NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list)
+    {
+        const char *name = json_str(it, "name");
+        if (rc == CV_OK && name && strncmp(name, strip, np) == 0 && name[np]) {
+            rc = fn(name + np, arg);
+        }
+    }
+    const char *next = rc == CV_OK ? json_str(o, "nextPageToken") : NULL;
+    if (next && *next) {
+        *token = cv__strdup(next);
+        if (!*token) {
+            rc = CV_FAIL(CV_ERR_NOMEM, "list");
+        }
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
 static cv_status gcs_list(cv_store *s, const char *prefix,
                           cv_status (*fn)(const char *name, void *arg), void *arg)
 {
@@ -588,7 +623,6 @@ static cv_status gcs_list(cv_store *s, const char *prefix,
     if (!enc_prefix) {
         return CV_FAIL(CV_ERR_NOMEM, "list");
     }
-    size_t np = strlen(g->prefix);
     cv_buf page;
     cv__buf_init(&page, (size_t)64 << 20);
     char *token = NULL;
@@ -612,30 +646,10 @@ static cv_status gcs_list(cv_store *s, const char *prefix,
         if (rc == CV_OK && rs.status != 200) {
             rc = cv__http_fail_status(&c.rq, &rs);
         }
-        cJSON *o = NULL;
         if (rc == CV_OK) {
-            o = cJSON_ParseWithLength((const char *)page.data, page.len);
-            if (!cJSON_IsObject(o)) {
-                rc = CV_FAIL(CV_ERR_CORRUPT, "list `%s': the answer is not a JSON object", c.shown);
-            }
+            rc = cv__gcs_parse_list((const char *)page.data, page.len, g->prefix, c.shown, fn, arg,
+                                    &token);
         }
-        const cJSON *items = rc == CV_OK ? cJSON_GetObjectItemCaseSensitive(o, "items") : NULL;
-        const cJSON *it;
-        cJSON_ArrayForEach(it, items)
-        {
-            const char *name = json_str(it, "name");
-            if (rc == CV_OK && name && strncmp(name, g->prefix, np) == 0 && name[np]) {
-                rc = fn(name + np, arg);
-            }
-        }
-        const char *next = rc == CV_OK ? json_str(o, "nextPageToken") : NULL;
-        if (next && *next) {
-            token = cv__strdup(next);
-            if (!token) {
-                rc = CV_FAIL(CV_ERR_NOMEM, "list");
-            }
-        }
-        cJSON_Delete(o);
         call_fini(&c);
     } while (rc == CV_OK && token);
     cv_free(token);

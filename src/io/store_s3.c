@@ -411,17 +411,27 @@ static const char *xml_find(const char *p, const char *end, const char *tag, con
     return NULL;
 }
 
-/* Call fn for each <Contents><Key> of one page; set *token to NextContinuationToken (or
- * NULL when the listing is complete). */
-static cv_status parse_page(const s3_store *t, const cv_buf *b, const char *shown,
+/* Whether [p, end) contains `needle`. */
+static bool has_text(const char *p, const char *end, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (const char *q = p; q + n <= end; q++) {
+        if (memcmp(q, needle, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+cv_status cv__s3_parse_list(const char *xml, size_t len, const char *strip, const char *shown,
                             cv_status (*fn)(const char *name, void *arg), void *arg, char **token)
 {
-    const char *p = (const char *)b->data, *end = p + b->len;
+    const char *p = xml, *end = xml + len;
     *token = NULL;
-    if (!strstr(p, "<ListBucketResult")) { /* the page ends in a NUL */
+    if (!has_text(p, end, "<ListBucketResult")) {
         return CV_FAIL(CV_ERR_CORRUPT, "list `%s': not a ListBucketResult", shown);
     }
-    size_t np = strlen(t->prefix);
+    size_t np = strlen(strip);
     const char *cend;
     const char *contents;
     while ((contents = xml_find(p, end, "Contents", &cend)) != NULL) {
@@ -431,7 +441,7 @@ static cv_status parse_page(const s3_store *t, const cv_buf *b, const char *show
             char *name;
             CV_TRY(xml_text(key, kend, &name));
             cv_status rc = CV_OK;
-            if (strncmp(name, t->prefix, np) == 0 && name[np]) {
+            if (strncmp(name, strip, np) == 0 && name[np]) {
                 rc = fn(name + np, arg);
             }
             cv_free(name);
@@ -440,10 +450,10 @@ static cv_status parse_page(const s3_store *t, const cv_buf *b, const char *show
         p = cend;
     }
     const char *tend;
-    const char *trunc = xml_find((const char *)b->data, end, "IsTruncated", &tend);
+    const char *trunc = xml_find(xml, end, "IsTruncated", &tend);
     if (trunc && tend - trunc == 4 && memcmp(trunc, "true", 4) == 0) {
         const char *nend;
-        const char *next = xml_find((const char *)b->data, end, "NextContinuationToken", &nend);
+        const char *next = xml_find(xml, end, "NextContinuationToken", &nend);
         if (!next || next == nend) {
             return CV_FAIL(CV_ERR_CORRUPT,
                            "list `%s': truncated page without a continuation "
@@ -451,6 +461,11 @@ static cv_status parse_page(const s3_store *t, const cv_buf *b, const char *show
                            shown);
         }
         CV_TRY(xml_text(next, nend, token));
+        if (!**token) {
+            cv_free(*token);
+            *token = NULL;
+            return CV_FAIL(CV_ERR_CORRUPT, "list `%s': empty continuation token", shown);
+        }
     }
     return CV_OK;
 }
@@ -491,11 +506,8 @@ static cv_status s3_list(cv_store *s, const char *prefix,
         cv_free(token);
         token = NULL;
         if (rc == CV_OK) {
-            rc = cv__buf_append(&page, "", 1); /* NUL for the strstr in parse_page */
-            page.len--;
-        }
-        if (rc == CV_OK) {
-            rc = parse_page(t, &page, c.shown, fn, arg, &token);
+            rc = cv__s3_parse_list((const char *)page.data, page.len, t->prefix, c.shown, fn, arg,
+                                   &token);
         }
         call_fini(&c);
     } while (rc == CV_OK && token);
