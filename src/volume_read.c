@@ -113,7 +113,6 @@ typedef struct exists_job {
     int mip;
     cv_grid grid;
     int64_t cmin[3], ccount[3];
-    bool delete_them;
     uint64_t *present; /* per chunk 0/1, summed afterwards */
 } exists_job;
 
@@ -126,9 +125,6 @@ static cv_status exists_one(size_t i, int tid, void *arg)
                        j->cmin[2] + (int64_t)(i / (size_t)(j->ccount[0] * j->ccount[1]))};
     char key[4096];
     cv_volume_chunk_key(j->v, j->mip, cv_grid_cell_box(&j->grid, cell), key, sizeof key);
-    if (j->delete_them) {
-        return cv_store_delete(j->v->store, key);
-    }
     bool yes = false;
     if (j->v->info->scales[j->mip].sharding_json) {
         /* Sharded: ask the shard's index (the value is read too; fine for a count). */
@@ -150,11 +146,10 @@ static cv_status exists_one(size_t i, int tid, void *arg)
     return CV_OK;
 }
 
-static cv_status for_each_chunk(cv_volume *v, int mip, cv_bbox box, bool delete_them,
-                                uint64_t *n_present, uint64_t *n_total)
+static cv_status for_each_chunk(cv_volume *v, int mip, cv_bbox box, uint64_t *n_present,
+                                uint64_t *n_total)
 {
-    exists_job j = {
-        .v = v, .mip = mip, .grid = cv_info_grid(v->info, mip), .delete_them = delete_them};
+    exists_job j = {.v = v, .mip = mip, .grid = cv_info_grid(v->info, mip)};
     int64_t cmax[3];
     cv_grid_cells(&j.grid, box, j.cmin, cmax);
     size_t n = 1;
@@ -186,7 +181,7 @@ cv_status cv_volume_exists(cv_volume *v, int mip, cv_bbox box, uint64_t *n_prese
                            uint64_t *n_total)
 {
     CV_TRY(cv__volume_check_mip(v, mip));
-    return for_each_chunk(v, mip, box, false, n_present, n_total);
+    return for_each_chunk(v, mip, box, n_present, n_total);
 }
 
 cv_status cv_volume_delete(cv_volume *v, int mip, cv_bbox box)
@@ -211,5 +206,32 @@ cv_status cv_volume_delete(cv_volume *v, int mip, cv_bbox box)
                        " chunk grid",
                        cv_volume_url(v), rb, g.chunk[0], g.chunk[1], g.chunk[2]);
     }
-    return for_each_chunk(v, mip, box, true, NULL, NULL);
+    /* Every chunk's key, deleted in batched requests where the store has them (S3's
+     * DeleteObjects takes 1000 keys per request). */
+    int64_t cmin[3], cmax[3];
+    cv_grid_cells(&g, box, cmin, cmax);
+    size_t n = (size_t)((cmax[0] - cmin[0]) * (cmax[1] - cmin[1]) * (cmax[2] - cmin[2]));
+    char **keys = cv_calloc(n ? n : 1, sizeof *keys);
+    cv_status rc = keys ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "delete in %s", cv_volume_url(v));
+    size_t k = 0;
+    for (int64_t z = cmin[2]; z < cmax[2] && rc == CV_OK; z++) {
+        for (int64_t y = cmin[1]; y < cmax[1] && rc == CV_OK; y++) {
+            for (int64_t x = cmin[0]; x < cmax[0] && rc == CV_OK; x++) {
+                char key[4096];
+                int64_t cell[3] = {x, y, z};
+                cv_volume_chunk_key(v, mip, cv_grid_cell_box(&g, cell), key, sizeof key);
+                keys[k] = cv__strdup(key);
+                rc = keys[k++] ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "delete in %s", cv_volume_url(v));
+            }
+        }
+    }
+    if (rc == CV_OK) {
+        rc = cv__store_delete_many(v->store, (const char *const *)keys, n,
+                                   v->opts.threads < 1 ? 1 : v->opts.threads);
+    }
+    for (size_t i = 0; keys && i < k; i++) {
+        cv_free(keys[i]);
+    }
+    cv_free(keys);
+    return rc;
 }

@@ -492,3 +492,61 @@ cv_status cv__store_copy(cv_store *src, const char *src_key, cv_store *dst, cons
     cv__buf_fini(&plain);
     return rc;
 }
+
+typedef struct del_job {
+    cv_store *s;
+    char **names; /* checked keys */
+    size_t n;
+} del_job;
+
+static cv_status del_batch(size_t i, int tid, void *arg)
+{
+    (void)tid;
+    const del_job *j = arg;
+    size_t first = i * CV_STORE_DEL_BATCH;
+    size_t count = j->n - first < CV_STORE_DEL_BATCH ? j->n - first : CV_STORE_DEL_BATCH;
+    cv_status rc = j->s->ops->del_many(j->s, (const char *const *)j->names + first, count);
+    if (rc != CV_OK) {
+        cv__err_wrap("delete %zu objects from %s", count, j->s->url);
+    }
+    return rc;
+}
+
+static cv_status del_one(size_t i, int tid, void *arg)
+{
+    (void)tid;
+    const del_job *j = arg;
+    return cv_store_delete(j->s, j->names[i]);
+}
+
+cv_status cv__store_delete_many(cv_store *s, const char *const *keys, size_t n, int threads)
+{
+    if (n == 0) {
+        return CV_OK;
+    }
+    threads = threads < 1 ? 1 : threads;
+    del_job j = {s, cv_calloc(n, sizeof(char *)), n};
+    if (!j.names) {
+        return CV_FAIL(CV_ERR_NOMEM, "delete %zu objects from %s", n, s->url);
+    }
+    cv_status rc = CV_OK;
+    for (size_t i = 0; i < n && rc == CV_OK; i++) {
+        char norm[KEY_CAP];
+        rc = cv__store_check_key(s, keys[i], norm, sizeof norm);
+        if (rc == CV_OK) {
+            j.names[i] = cv__strdup(norm);
+            rc = j.names[i] ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "delete `%s'", keys[i]);
+        }
+    }
+    if (rc == CV_OK && s->ops->del_many) {
+        size_t n_batches = (n + CV_STORE_DEL_BATCH - 1) / CV_STORE_DEL_BATCH;
+        rc = cv__parallel_for(n_batches, threads, del_batch, &j);
+    } else if (rc == CV_OK) {
+        rc = cv__parallel_for(n, threads, del_one, &j);
+    }
+    for (size_t i = 0; i < n; i++) {
+        cv_free(j.names[i]);
+    }
+    cv_free(j.names);
+    return rc;
+}

@@ -30,6 +30,8 @@ enum {
     CV_STORE_SUFFIXES = 1 << 0, /* compression is stored as .gz/.br name suffixes */
 };
 
+#define CV_STORE_DEL_BATCH 1000 /* S3 DeleteObjects takes at most 1000 keys */
+
 typedef struct cv_store_ops {
     const char *name;
     unsigned flags;
@@ -48,6 +50,9 @@ typedef struct cv_store_ops {
                      const char *content_type);
     cv_status (*exists)(cv_store *s, const char *name, bool *yes);
     cv_status (*del)(cv_store *s, const char *name); /* absent is fine */
+    /* Delete up to CV_STORE_DEL_BATCH names in one request (S3 DeleteObjects); absent names are
+     * fine. NULL: store.c deletes them one by one. */
+    cv_status (*del_many)(cv_store *s, const char *const *names, size_t n);
     /* Every object name under `prefix`, any order, each once. */
     cv_status (*list)(cv_store *s, const char *prefix, cv_status (*fn)(const char *name, void *arg),
                       void *arg);
@@ -91,6 +96,10 @@ cv_status cv__store_put_raw(cv_store *s, const char *key, const void *data, size
  * encoding differs. `content_type` applies where stores keep one. */
 cv_status cv__store_copy(cv_store *src, const char *src_key, cv_store *dst, const char *dst_key,
                          const char *compress, int level, const char *content_type);
+/* Delete every variant of each of `n` keys, in batched requests where the backend has them
+ * (S3 DeleteObjects, 1000 keys each), with up to `threads` requests at once. Absent keys are
+ * fine. */
+cv_status cv__store_delete_many(cv_store *s, const char *const *keys, size_t n, int threads);
 /* Check a key: relative, no empty parts, ".." may not climb above the store root. Writes the
  * normalised key into buf. */
 cv_status cv__store_check_key(const cv_store *s, const char *key, char *buf, size_t cap);

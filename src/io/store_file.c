@@ -314,6 +314,7 @@ const cv_store_ops cv_store_file = {
     file_put,          /* put */
     file_exists,       /* exists */
     file_del,          /* del */
+    NULL,              /* del_many: one by one */
     file_list,         /* list */
     file_close,        /* close */
 };

@@ -667,6 +667,7 @@ const cv_store_ops cv_store_gcs = {
     gcs_put,       /* put */
     gcs_exists,    /* exists */
     gcs_del,       /* del */
+    NULL,          /* del_many: one by one */
     gcs_list,      /* list */
     gcs_close,     /* close */
 };

@@ -202,6 +202,7 @@ const cv_store_ops cv_store_http = {
     http_put,       /* put */
     http_exists,    /* exists */
     http_del,       /* del */
+    NULL,           /* del_many: one by one */
     http_list,      /* list */
     http_close,     /* close */
 };

@@ -236,6 +236,7 @@ const cv_store_ops cv_store_mem = {
     mem_put,           /* put */
     mem_exists,        /* exists */
     mem_del,           /* del */
+    NULL,              /* del_many: one by one */
     mem_list,          /* list */
     mem_close,         /* close */
 };

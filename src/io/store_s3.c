@@ -517,6 +517,101 @@ static cv_status s3_list(cv_store *s, const char *prefix,
     return rc;
 }
 
+/* ---- DeleteObjects -------------------------------------------------------------------------- */
+
+/* Append `s` with XML's five special characters escaped. */
+static cv_status xml_escape_into(cv_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        const char *e = *s == '&'    ? "&amp;"
+                        : *s == '<'  ? "&lt;"
+                        : *s == '>'  ? "&gt;"
+                        : *s == '"'  ? "&quot;"
+                        : *s == '\'' ? "&apos;"
+                                     : NULL;
+        CV_TRY(e ? cv__buf_append(b, e, strlen(e)) : cv__buf_append(b, s, 1));
+    }
+    return CV_OK;
+}
+
+/* One DeleteObjects request (POST /bucket?delete, at most 1000 keys, Quiet mode so only
+ * failures are answered); S3 requires its Content-MD5. A key S3 could not delete is an error
+ * naming it and S3's code. */
+static cv_status s3_del_many(cv_store *s, const char *const *names, size_t n)
+{
+    s3_store *t = s->impl;
+    if (n == 0) {
+        return CV_OK;
+    }
+    cv_buf body, answer;
+    cv__buf_init(&body, 0);
+    cv__buf_init(&answer, (size_t)16 << 20);
+    static const char head[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Delete xmlns=\""
+                               "http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>";
+    cv_status rc = cv__buf_append(&body, head, strlen(head));
+    for (size_t i = 0; i < n && rc == CV_OK; i++) {
+        rc = cv__buf_append(&body, "<Object><Key>", 13);
+        if (rc == CV_OK) {
+            rc = xml_escape_into(&body, t->prefix);
+        }
+        if (rc == CV_OK) {
+            rc = xml_escape_into(&body, names[i]);
+        }
+        if (rc == CV_OK) {
+            rc = cv__buf_append(&body, "</Key></Object>", 15);
+        }
+    }
+    if (rc == CV_OK) {
+        rc = cv__buf_append(&body, "</Delete>", 9);
+    }
+    if (rc != CV_OK) {
+        cv__buf_fini(&body);
+        cv__buf_fini(&answer);
+        return CV_FAIL(CV_ERR_NOMEM, "delete %zu objects from %s", n, t->url);
+    }
+    s3_call c;
+    /* "delete=": the canonical form of the bare "delete" parameter, which curl signs as is. */
+    rc = call_init(&c, t, "POST", cv__asprintf("/%s?delete=", t->bucket), names[0], body.data,
+                   body.len, &answer);
+    if (rc == CV_OK) {
+        char md5_line[64], type_line[] = "Content-Type: application/xml";
+        uint8_t md5[16];
+        char b64[32];
+        cv__md5(body.data, body.len, md5);
+        cv__base64(md5, 16, b64);
+        snprintf(md5_line, sizeof md5_line, "Content-MD5: %s", b64);
+        c.hdr[c.n_hdr++] = md5_line;
+        c.hdr[c.n_hdr++] = type_line;
+        cv_http_resp rs;
+        rc = run(&c, &rs, false, 0, 0);
+        if (rc == CV_OK && rs.status != 200) {
+            rc = cv__http_fail_status(&c.rq, &rs);
+        }
+        const char *eend = NULL;
+        const char *err = rc == CV_OK && answer.len
+                              ? xml_find((const char *)answer.data,
+                                         (const char *)answer.data + answer.len, "Error", &eend)
+                              : NULL;
+        if (err) {
+            const char *kend, *cend;
+            const char *key = xml_find(err, eend, "Key", &kend);
+            const char *code = xml_find(err, eend, "Code", &cend);
+            char *k = NULL;
+            if (key) {
+                (void)xml_text(key, kend, &k);
+            }
+            rc = CV_FAIL(CV_ERR_IO, "delete `%s' in %s: %.*s", k ? k : "?", t->url,
+                         code ? (int)(cend - code > 64 ? 64 : cend - code) : 7,
+                         code ? code : "refused");
+            cv_free(k);
+        }
+        call_fini(&c);
+    }
+    cv__buf_fini(&body);
+    cv__buf_fini(&answer);
+    return rc;
+}
+
 const cv_store_ops cv_store_s3 = {
     "s3",         /* name */
     0,            /* flags: Content-Encoding, not name suffixes */
@@ -526,6 +621,7 @@ const cv_store_ops cv_store_s3 = {
     s3_put,       /* put */
     s3_exists,    /* exists */
     s3_del,       /* del */
+    s3_del_many,  /* del_many: DeleteObjects */
     s3_list,      /* list */
     s3_close,     /* close */
 };

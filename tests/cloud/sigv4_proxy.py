@@ -14,8 +14,13 @@
 # (400 XAmzContentSHA256Mismatch), a Content-MD5 that does not match (400 BadDigest), and with
 # --token a missing or wrong x-amz-security-token (403 InvalidToken). With --region the bucket
 # lives in REGION: a request signed for another region gets S3's 400
-# AuthorizationHeaderMalformed with an x-amz-bucket-region header.
+# AuthorizationHeaderMalformed with an x-amz-bucket-region header. A multi-object delete
+# (POST ?delete) without Content-MD5 is refused as S3 does (400 InvalidRequest). GET /_stats
+# (unsigned) answers the JSON counts of forwarded requests by method and upstream status
+# ("PUT 200", "POST?delete 200", ...).
 import base64
+import json
+import threading
 import calendar
 import hashlib
 import hmac
@@ -37,6 +42,8 @@ REGION = args[args.index("--region") + 1] if "--region" in args else None
 AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<day>\d{8})/(?P<region>[^/]+)/"
                   r"(?P<service>[^/]+)/aws4_request, ?SignedHeaders=(?P<signed>[^,]+), ?"
                   r"Signature=(?P<sig>[0-9a-f]{64})$")
+STATS = {}
+STATS_LOCK = threading.Lock()
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
        "proxy-authorization", "proxy-authenticate", "content-length", "date", "server"}
 
@@ -120,6 +127,10 @@ class Proxy(BaseHTTPRequestHandler):
         if TOKEN is not None and h.get("x-amz-security-token") != TOKEN:
             return 403, "InvalidToken", "the session token is missing or wrong"
         md5 = h.get("content-md5")
+        is_multi_delete = self.command == "POST" and "delete" in [
+            item.partition("=")[0] for item in self.path.partition("?")[2].split("&")]
+        if is_multi_delete and md5 is None:
+            return 400, "InvalidRequest", "Missing required header for this request: Content-MD5"
         if md5 is not None and md5 != base64.b64encode(hashlib.md5(body).digest()).decode():
             return 400, "BadDigest", "Content-MD5 does not match the body"
         return None
@@ -127,6 +138,15 @@ class Proxy(BaseHTTPRequestHandler):
     def handle_any(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
+        if self.path == "/_stats":
+            with STATS_LOCK:
+                data = json.dumps(STATS).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         bad = self.check(body)
         if bad:
             return self.refuse(*bad)
@@ -137,6 +157,10 @@ class Proxy(BaseHTTPRequestHandler):
         r = conn.getresponse()
         data = r.read()
         conn.close()
+        what = "%s%s %d" % (self.command, "?delete" if self.path.partition("?")[2].startswith(
+            "delete") else "", r.status)
+        with STATS_LOCK:
+            STATS[what] = STATS.get(what, 0) + 1
         self.send_response(r.status)
         for k, v in r.getheaders():
             if k.lower() not in HOP:

@@ -811,6 +811,43 @@ static void store_copy(void)
     cv_store_close(b);
 }
 
+/* cv__store_delete_many on stores without batches: every variant of every key goes. */
+static void check_delete_many(cv_store *s, const char *root)
+{
+    (void)root;
+    char *keys[40];
+    for (int i = 0; i < 40; i++) {
+        keys[i] = cv__asprintf("dm/k%02d", i);
+        ASSERT_TRUE(keys[i] != NULL);
+        ASSERT_OK(cv_store_put(s, keys[i], "abc", 3,
+                               i % 3 == 0   ? "gzip"
+                               : i % 3 == 1 ? "br"
+                                            : "",
+                               -1, NULL));
+    }
+    ASSERT_OK(cv_store_put(s, "dm/keep", "x", 1, NULL, -1, NULL));
+    ASSERT_OK(cv__store_delete_many(s, (const char *const *)keys, 40, 4));
+    expect_list(s, "dm/", "dm/keep");
+    ASSERT_OK(cv__store_delete_many(s, (const char *const *)keys, 40, 1)); /* absent: fine */
+    const char *bad[] = {"dm/keep", "../escape"};
+    ASSERT_EQ(cv__store_delete_many(s, bad, 2, 2), CV_ERR_ARG);
+    expect_list(s, "dm/", "dm/keep"); /* nothing deleted when a key is refused */
+    for (int i = 0; i < 40; i++) {
+        cv_free(keys[i]);
+    }
+}
+
+static void mem_delete_many(void)
+{
+    with_mem_store("delete-many", check_delete_many);
+}
+
+static void file_delete_many(void)
+{
+    with_file_store(check_delete_many);
+}
+
 TEST_MAIN(mem_basic, file_basic, mem_suffixes, file_suffixes, mem_read_order, file_read_order,
           mem_list, file_list, mem_keys, file_keys, file_layout_and_atomic, file_list_missing_root,
-          open_urls, cloudpath_table, cloudpath_errors, cloudpath_split, store_copy)
+          open_urls, cloudpath_table, cloudpath_errors, cloudpath_split, store_copy,
+          mem_delete_many, file_delete_many)
