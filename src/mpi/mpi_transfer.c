@@ -306,15 +306,20 @@ static void print_plan(const job *j)
            (double)j->plan_params.memory / 1e6, cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
 }
 
-static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
+/* Tests slow tasks (and rounds) down to interrupt a job mid-way or to see a stall reported. */
+static void test_delay(void)
 {
-    /* Tests slow tasks down to interrupt a job mid-way or to see a stall reported. */
     const char *delay = getenv("CVMPI_TEST_TASK_DELAY_MS");
     long delay_ms = delay ? strtol(delay, NULL, 10) : 0;
     if (delay_ms > 0) {
         struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
+{
+    test_delay();
     cv_bbox box = cv_plan_task_box(&j->plan, id);
     if (j->p->skip_existing) {
         uint64_t present = 0, total = 0;
@@ -403,6 +408,7 @@ static cv_status work_exchange(job *j)
         }
         cv_err_clear();
         cv_sched_working_on(j->sched, r);
+        test_delay();
         bool failed_here = false;
         uint64_t bytes = 0;
         cv_status rc = cv_exchange_round(j->x, r, j->src, j->dst, &failed_here, &bytes);
@@ -479,11 +485,11 @@ static void summarize(job *j, double seconds)
     if (cv_mpi_rank() == 0) {
         cv_progress_update(&j->progress, total[0] + total[1] + n_failed, true);
         cv_progress_finish(&j->progress);
-        printf("transfer: %" PRIu64 " tasks written, %" PRIu64 " skipped, %" PRIu64
+        printf("transfer: %" PRIu64 " %s written, %" PRIu64 " skipped, %" PRIu64
                " failed of %" PRIu64 "; %.1f MB in %.1f s (%.1f MB/s) on %d rank%s\n",
-               total[0], total[1], n_failed, j->n_tasks, (double)total[2] / 1e6, seconds,
-               seconds > 0 ? (double)total[2] / 1e6 / seconds : 0, cv_mpi_size(),
-               cv_mpi_size() == 1 ? "" : "s");
+               total[0], j->x ? "exchange rounds" : "tasks", total[1], n_failed, j->n_tasks,
+               (double)total[2] / 1e6, seconds, seconds > 0 ? (double)total[2] / 1e6 / seconds : 0,
+               cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
         if (n_failed) {
             fprintf(stderr, "cvmpi: transfer: %" PRIu64 " task%s failed:\n%s", n_failed,
                     n_failed == 1 ? "" : "s", text ? text : "");
