@@ -3,9 +3,13 @@
  * when there is none; every rank computes the same plan (tasks aligned to both chunk grids, so
  * no object is written twice and no source chunk is read twice); tasks are claimed from the
  * scheduler, read, re-encoded by the volume layer and written; finished tasks go to the journal.
+ * When such tasks cannot fit the memory budget (re-chunking with a large common multiple of the
+ * chunk shapes), or the destination's shards are not boxes of chunks (hashed sharding), the job
+ * runs as collective exchange rounds instead (mpi_exchange.c), journaled round by round.
  * Failures are collected and reported by rank 0 with box, rank and cause. */
 #include "cv_transfer.h"
 
+#include "cv_exchange.h"
 #include "cv_failures.h"
 #include "cv_journal.h"
 #include "cv_monitor.h"
@@ -175,12 +179,47 @@ typedef struct job {
     int mip, dst_mip;
     cv_plan plan;
     cv_plan_params plan_params;
+    cv_exchange *x;   /* non-NULL: the job runs as exchange rounds, not tasks */
+    uint64_t n_tasks; /* tasks, or exchange rounds */
     cv_journal *journal;
     cv_sched *sched;
     cv_progress progress;
     cv_failures fail;
     uint64_t tasks_done, tasks_skipped, bytes;
 } job;
+
+static size_t job_memory(const cv_transfer_params *p, const char **source)
+{
+    *source = "--memory";
+    return p->memory ? p->memory : cv_mpi_default_memory(source);
+}
+
+static cv_status plan_exchange(job *j, const cv_info *di, cv_exchange_kind kind, cv_bbox region)
+{
+    const char *source;
+    cv_exchange_params xp = {
+        .kind = kind,
+        .src_info = cv_volume_info(j->src),
+        .dst_info = di,
+        .src_mip = j->mip,
+        .dst_mip = j->dst_mip,
+        .region = region,
+        .memory = job_memory(j->p, &source),
+        .threads = j->p->threads > 0 ? j->p->threads : 4,
+        .ranks = cv_mpi_active() ? cv_mpi_size() : 1,
+        .skip_existing = j->p->skip_existing,
+    };
+    CV_TRY(cv_exchange_plan(&xp, &j->x));
+    j->n_tasks = cv_exchange_rounds(j->x);
+    j->plan.region = region;
+    j->plan_params.memory = xp.memory;
+    if (cv_mpi_rank() == 0) {
+        CV_LOG(CV_LOG_INFO,
+               "memory budget %.0f MB per rank (from %s); exchange in %" PRIu64 " rounds",
+               (double)xp.memory / 1e6, source, j->n_tasks);
+    }
+    return CV_OK;
+}
 
 static cv_status plan_job(job *j, const cv_info *di)
 {
@@ -210,30 +249,33 @@ static cv_status plan_job(job *j, const cv_info *di)
         cv_shard_spec spec;
         int64_t grid[3], mini[3], shard[3];
         cv_grid_shape(&dgrid, grid);
-        cv_status rc =
-            cv_shard_spec_parse(ds->sharding_json, strlen(ds->sharding_json), ds->key, &spec);
-        if (rc == CV_OK) {
-            rc = cv_shard_image_shape(&spec, grid, mini, shard);
-        }
-        if (rc != CV_OK) {
-            cv__err_wrap("transfer to sharded %s: hashed shards (chunks scattered over shard "
-                         "files) are not supported yet",
-                         ds->key);
-            return rc;
+        CV_TRY(cv_shard_spec_parse(ds->sharding_json, strlen(ds->sharding_json), ds->key, &spec));
+        if (cv_shard_image_shape(&spec, grid, mini, shard) != CV_OK) {
+            /* Hashed shards (chunks scattered over shard files): chunks travel to the rank
+             * that owns their shard. */
+            cv_err_clear();
+            return plan_exchange(j, di, CV_EXCHANGE_SHARDS, region);
         }
         for (int d = 0; d < 3; d++) {
             pp->align[1][d] = shard[d] * dgrid.chunk[d];
         }
     }
     pp->bytes_per_voxel = cv_dtype_size(si->dtype) * (size_t)si->num_channels;
-    const char *source = "--memory";
-    pp->memory = p->memory ? p->memory : cv_mpi_default_memory(&source);
+    const char *source;
+    pp->memory = job_memory(p, &source);
     /* The task buffer, plus per-thread chunk buffers and encoder output. */
     pp->overhead = 1.5;
     /* Enough tasks to spread over many ranks, whatever the rank count: the plan (and so the
      * journal of a resumed job) must not depend on how many ranks run it. */
     pp->min_tasks = 64;
     cv_status rc = cv_plan_make(pp, &j->plan);
+    if (rc == CV_ERR_ARG && !ds->sharding_json &&
+        memcmp(pp->align[0], pp->align[1], sizeof pp->align[0]) != 0) {
+        /* Re-chunking whose common-multiple box does not fit: trade pieces between ranks. */
+        cv_err_clear();
+        return plan_exchange(j, di, CV_EXCHANGE_RECHUNK, region);
+    }
+    j->n_tasks = j->plan.n_tasks;
     if (rc == CV_OK && cv_mpi_rank() == 0) {
         CV_LOG(CV_LOG_INFO, "memory budget %.0f MB per rank (from %s)", (double)pp->memory / 1e6,
                source);
@@ -245,9 +287,15 @@ static void print_plan(const job *j)
 {
     char region[160];
     cv_bbox_format(j->plan.region, region, sizeof region);
+    if (j->x) {
+        printf("plan: %" PRIu64 " exchange rounds over %s at mip %d, %d rank%s\n", j->n_tasks,
+               region, j->mip, cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
+        cv_exchange_print(j->x);
+        return;
+    }
     printf("plan: %" PRIu64 " tasks of %" PRId64 "x%" PRId64 "x%" PRId64 " voxels (%" PRId64
            "x%" PRId64 "x%" PRId64 " tasks) over %s at mip %d\n",
-           j->plan.n_tasks, j->plan.task_shape[0], j->plan.task_shape[1], j->plan.task_shape[2],
+           j->n_tasks, j->plan.task_shape[0], j->plan.task_shape[1], j->plan.task_shape[2],
            j->plan.counts[0], j->plan.counts[1], j->plan.counts[2], region, j->mip);
     uint64_t task_bytes = (uint64_t)j->plan.task_shape[0] * (uint64_t)j->plan.task_shape[1] *
                           (uint64_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;
@@ -258,15 +306,20 @@ static void print_plan(const job *j)
            (double)j->plan_params.memory / 1e6, cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
 }
 
-static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
+/* Tests slow tasks (and rounds) down to interrupt a job mid-way or to see a stall reported. */
+static void test_delay(void)
 {
-    /* Tests slow tasks down to interrupt a job mid-way or to see a stall reported. */
     const char *delay = getenv("CVMPI_TEST_TASK_DELAY_MS");
     long delay_ms = delay ? strtol(delay, NULL, 10) : 0;
     if (delay_ms > 0) {
         struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
+{
+    test_delay();
     cv_bbox box = cv_plan_task_box(&j->plan, id);
     if (j->p->skip_existing) {
         uint64_t present = 0, total = 0;
@@ -327,10 +380,64 @@ static cv_status work(job *j)
     return CV_OK;
 }
 
+/* The exchange: every rank runs every round together; rank 0 journals a round once every
+ * rank's writes for it have succeeded. */
+static cv_status work_exchange(job *j)
+{
+    bool is_root = cv_mpi_rank() == 0;
+    for (uint64_t r = 0; r < j->n_tasks; r++) {
+        int stop = cv_mpi_terminated(), any_stop = stop;
+        if (cv_mpi_active()) {
+            MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        }
+        if (any_stop) {
+            terminated = 1; /* every rank reports the interruption */
+            break;
+        }
+        bool skip = j->journal && cv_journal_is_done(j->journal, r);
+        if (!skip && j->p->skip_existing) {
+            skip = cv_exchange_round_exists(j->x, r, j->dst);
+        }
+        if (skip) {
+            cv_exchange_drop_cache(j->x);
+            j->tasks_skipped += is_root;
+            if (is_root) {
+                cv_sched_done(j->sched);
+            }
+            continue;
+        }
+        cv_err_clear();
+        cv_sched_working_on(j->sched, r);
+        test_delay();
+        bool failed_here = false;
+        uint64_t bytes = 0;
+        cv_status rc = cv_exchange_round(j->x, r, j->src, j->dst, &failed_here, &bytes);
+        cv_sched_working_on(j->sched, UINT64_MAX);
+        j->bytes += bytes;
+        if (rc == CV_OK && is_root) {
+            rc = cv_journal_record(j->journal, r);
+        }
+        if (rc == CV_OK) {
+            j->tasks_done += is_root;
+        } else if (failed_here || (is_root && !cv_mpi_active())) {
+            cv_failures_note(&j->fail, r, cv_exchange_round_box(j->x, r), cv_err_last()->what);
+            CV_LOG(CV_LOG_ERROR, "round %" PRIu64 " failed: %s", r, cv_err_last()->what);
+        }
+        if (is_root) {
+            cv_sched_done(j->sched);
+        }
+        if (rc != CV_OK && j->p->fail_fast) {
+            break; /* the outcome is agreed, so every rank stops here */
+        }
+    }
+    return CV_OK;
+}
+
 static void describe_task(uint64_t id, char *buf, size_t cap, void *arg)
 {
     const job *j = arg;
-    cv_bbox_format(cv_plan_task_box(&j->plan, id), buf, cap);
+    cv_bbox_format(j->x ? cv_exchange_round_box(j->x, id) : cv_plan_task_box(&j->plan, id), buf,
+                   cap);
 }
 
 static cv_status write_report(job *j, double seconds)
@@ -378,11 +485,11 @@ static void summarize(job *j, double seconds)
     if (cv_mpi_rank() == 0) {
         cv_progress_update(&j->progress, total[0] + total[1] + n_failed, true);
         cv_progress_finish(&j->progress);
-        printf("transfer: %" PRIu64 " tasks written, %" PRIu64 " skipped, %" PRIu64
+        printf("transfer: %" PRIu64 " %s written, %" PRIu64 " skipped, %" PRIu64
                " failed of %" PRIu64 "; %.1f MB in %.1f s (%.1f MB/s) on %d rank%s\n",
-               total[0], total[1], n_failed, j->plan.n_tasks, (double)total[2] / 1e6, seconds,
-               seconds > 0 ? (double)total[2] / 1e6 / seconds : 0, cv_mpi_size(),
-               cv_mpi_size() == 1 ? "" : "s");
+               total[0], j->x ? "exchange rounds" : "tasks", total[1], n_failed, j->n_tasks,
+               (double)total[2] / 1e6, seconds, seconds > 0 ? (double)total[2] / 1e6 / seconds : 0,
+               cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
         if (n_failed) {
             fprintf(stderr, "cvmpi: transfer: %" PRIu64 " task%s failed:\n%s", n_failed,
                     n_failed == 1 ? "" : "s", text ? text : "");
@@ -396,12 +503,12 @@ static void summarize(job *j, double seconds)
         CV_FAIL(CV_ERR_IO,
                 "transfer interrupted: %" PRIu64 " of %" PRIu64
                 " tasks done; run the same command with --resume to finish",
-                total[0] + total[1], j->plan.n_tasks);
+                total[0] + total[1], j->n_tasks);
     } else if (n_failed) {
         CV_FAIL(CV_ERR_IO,
                 "transfer: %" PRIu64 " of %" PRIu64
                 " tasks failed (listed above); fix the cause and rerun with --resume",
-                n_failed, j->plan.n_tasks);
+                n_failed, j->n_tasks);
     }
 }
 
@@ -443,6 +550,7 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
         if (rc == CV_OK && cv_mpi_rank() == 0) {
             print_plan(&j);
         }
+        cv_exchange_free(j.x);
         cv_info_free(derived);
         cv_volume_close(dst);
         cv_volume_close(j.src);
@@ -458,12 +566,17 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
     char signature[512];
     char dir[4096];
     if (rc == CV_OK) {
-        char region[160];
+        char region[160], unit[128];
         cv_bbox_format(j.plan.region, region, sizeof region);
-        snprintf(signature, sizeof signature,
-                 "transfer src=%s dst=%s mip=%d region=%s task=%" PRId64 ",%" PRId64 ",%" PRId64,
-                 cv_volume_url(j.src), cv_volume_url(j.dst), j.mip, region, j.plan.task_shape[0],
-                 j.plan.task_shape[1], j.plan.task_shape[2]);
+        if (j.x) {
+            /* Rounds depend on the rank count: a resumed exchange needs the same count. */
+            cv_exchange_signature(j.x, unit, sizeof unit);
+        } else {
+            snprintf(unit, sizeof unit, "task=%" PRId64 ",%" PRId64 ",%" PRId64,
+                     j.plan.task_shape[0], j.plan.task_shape[1], j.plan.task_shape[2]);
+        }
+        snprintf(signature, sizeof signature, "transfer src=%s dst=%s mip=%d region=%s %s",
+                 cv_volume_url(j.src), cv_volume_url(j.dst), j.mip, region, unit);
         if (p->journal_dir) {
             snprintf(dir, sizeof dir, "%s", p->journal_dir);
         } else {
@@ -476,7 +589,7 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
             MPI_Barrier(MPI_COMM_WORLD);
         }
         rc = cv_mpi_agree(
-            cv_journal_open(dir, signature, cv_mpi_rank(), p->resume, j.plan.n_tasks, &j.journal));
+            cv_journal_open(dir, signature, cv_mpi_rank(), p->resume, j.n_tasks, &j.journal));
         /* Every rank has read every journal before any rank creates its own file. */
         if (rc == CV_OK && cv_mpi_active()) {
             MPI_Barrier(MPI_COMM_WORLD);
@@ -486,16 +599,17 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
         }
     }
     if (rc == CV_OK) {
-        rc = cv_mpi_agree(cv_sched_open(j.plan.n_tasks, p->is_static, &j.sched));
+        rc = cv_mpi_agree(cv_sched_open(j.n_tasks, p->is_static, &j.sched));
     }
     if (rc == CV_OK) {
-        uint64_t full = (uint64_t)j.plan.task_shape[0] * (uint64_t)j.plan.task_shape[1] *
-                        (uint64_t)j.plan.task_shape[2] * j.plan_params.bytes_per_voxel;
-        cv_progress_init(&j.progress, "transfer", j.plan.n_tasks, full,
+        uint64_t full = j.x ? cv_exchange_round_bytes(j.x)
+                            : (uint64_t)j.plan.task_shape[0] * (uint64_t)j.plan.task_shape[1] *
+                                  (uint64_t)j.plan.task_shape[2] * j.plan_params.bytes_per_voxel;
+        cv_progress_init(&j.progress, "transfer", j.n_tasks, full,
                          cv_mpi_rank() == 0 && cv__log_level() >= CV_LOG_WARN);
         if (cv_mpi_rank() == 0 && p->resume) {
             CV_LOG(CV_LOG_INFO, "resuming: %" PRIu64 " of %" PRIu64 " tasks already done",
-                   cv_journal_count_done(j.journal), j.plan.n_tasks);
+                   cv_journal_count_done(j.journal), j.n_tasks);
         }
         double t0 = cv_now();
         cv_monitor *mon = NULL;
@@ -504,7 +618,11 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
                 cv_monitor_start(&j.progress, j.sched,
                                  p->stall_seconds > 0 ? p->stall_seconds : 300, describe_task, &j);
         }
-        work(&j);
+        if (j.x) {
+            work_exchange(&j);
+        } else {
+            work(&j);
+        }
         double seconds = cv_now() - t0;
         if (cv_mpi_active()) {
             MPI_Barrier(MPI_COMM_WORLD);
@@ -517,6 +635,7 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
     }
     cv_sched_close(j.sched);
     cv_journal_close(j.journal);
+    cv_exchange_free(j.x);
     cv_volume_close(j.src);
     cv_volume_close(j.dst);
     cv_failures_fini(&j.fail);

@@ -10,7 +10,12 @@
 # efficiency (t1 / (n * tn)) and peak RSS per rank (/usr/bin/time around each rank). Same-run
 # baselines: `cp -r` of the source layer (raw->raw) and the gzip codec alone on the source's
 # chunk files, one thread (bench_codecs --gzip-dir; raw->gzip). One TSV line per measurement,
-# then a summary. `--quick` runs 256x256x128 for CTest (label bench). Never fails on speed.
+# then a summary. The exchange path (collective rounds with MPI_Alltoallv) is measured too, at
+# 1 and 2 ranks: re-chunking 64^3 -> 96x96x40 with --memory $XMEMORY (too small for a box
+# aligned to both grids, 192x192x320, so it runs as exchange rounds) against the same
+# re-chunking as plain tasks with plenty of memory, and raw -> murmurhash-sharded (16 shards,
+# chunks travel to the shard owner). `--quick` runs 256x256x128 for CTest (label bench).
+# Never fails on speed.
 set -eu
 
 usage() {
@@ -25,6 +30,8 @@ usage() {
 
 SIZE_X=1024 SIZE_Y=1024 SIZE_Z=512
 MEMORY=64M
+XMEMORY=16M
+SHARD_MEMORY=160M
 RUNS=2
 QUICK=0
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,7 +40,7 @@ BENCH_CODECS=""
 PARENT=${TMPDIR:-/tmp}
 while [ $# -gt 0 ]; do
     case "$1" in
-    --quick) QUICK=1 SIZE_X=256 SIZE_Y=256 SIZE_Z=128 RUNS=1 MEMORY=2M ;;
+    --quick) QUICK=1 SIZE_X=256 SIZE_Y=256 SIZE_Z=128 RUNS=1 MEMORY=2M SHARD_MEMORY=16M ;;
     --runs) RUNS=$2; shift ;;
     --cvmpi) CVMPI=$2; shift ;;
     --bench-codecs) BENCH_CODECS=$2; shift ;;
@@ -128,7 +135,14 @@ median() { sort -g "$1" | awk '{ v[NR] = $1 } END { print v[int(NR / 2) + 1] }';
 
 # transfer COMPRESS RANKS: runs the measurement, prints the TSV line, sets T_BEST
 transfer() {
-    compress=$1 ranks=$2 tag="${1}_$2"
+    measure "transfer_raw_to_$1" "$2" --compress "$1" --memory "$MEMORY"
+}
+
+# measure NAME RANKS TRANSFER-ARGS...: runs the measurement, prints the TSV line, sets T_BEST
+# (efficiency against $T1, the same measurement's 1-rank time)
+measure() {
+    name=$1 ranks=$2 tag="${1}_$2"
+    shift 2
     : >"$W/times"
     : >"$W/rss_max"
     : >"$W/rank_times"
@@ -137,8 +151,8 @@ transfer() {
         rm -rf "$W/dst" "$W/journal" "$W"/rss.*
         t0=$(now)
         mpirun -n "$ranks" sh "$W/rank.sh" "$CVMPI" -q transfer "$SRC" "file://$W/dst" \
-            --compress "$compress" --threads 1 --memory "$MEMORY" --journal "$W/journal" \
-            --report "$W/report.json" >"$W/transfer.log"
+            --threads 1 --journal "$W/journal" --report "$W/report.json" "$@" \
+            >"$W/transfer.log"
         t1=$(now)
         $PY -c 'import json, sys
 print(max(r["wall_seconds"] for r in json.load(open(sys.argv[1]))["ranks"]))' \
@@ -169,8 +183,8 @@ print(max(r["wall_seconds"] for r in json.load(open(sys.argv[1]))["ranks"]))' \
     fi
     rank_s=$(best "$W/rank_times")
     RANK_S=$rank_s
-    printf '%s\t%s\ttransfer_raw_to_%s\t%s\t%s\t%.4f\t%.4f\t%.1f\t%.3f\t%.4f\t%.1f\t%s\n' \
-        "$REV" "$HOST" "$compress" "$ranks" "$RUNS" "$T_BEST" "$(median "$W/times")" \
+    printf '%s\t%s\t%s\t%s\t%s\t%.4f\t%.4f\t%.1f\t%.3f\t%.4f\t%.1f\t%s\n' \
+        "$REV" "$HOST" "$name" "$ranks" "$RUNS" "$T_BEST" "$(median "$W/times")" \
         "$(calc "$BYTES / $T_BEST / 1e6")" "$eff" "$rank_s" "$(calc "$BYTES / $rank_s / 1e6")" \
         "$rss"
 }
@@ -201,6 +215,32 @@ transfer gzip 1
 T1=$T_BEST GZ1=$T_BEST GZ1R=$RANK_S
 transfer gzip 2
 GZ2=$T_BEST GZ2R=$RANK_S
+
+# the exchange path: re-chunking that does not fit as tasks, and hashed shards
+for ranks in 1 2; do
+    plan=$(mpirun -n "$ranks" "$CVMPI" transfer "$SRC" "file://$W/plan" --chunk-size 96,96,40 \
+        --threads 1 --memory "$XMEMORY" --dry-run 2>/dev/null | head -n 1)
+    case "$plan" in
+    *"exchange rounds"*) echo "# rechunk --memory $XMEMORY, $ranks rank(s): $plan" ;;
+    *) echo "bench_transfer: --memory $XMEMORY did not force the exchange: $plan" >&2; exit 1 ;;
+    esac
+done
+T1=0
+measure rechunk_tasks 1 --chunk-size 96,96,40 --compress none --memory 512M
+T1=$T_BEST RT1=$T_BEST RT1R=$RANK_S
+measure rechunk_tasks 2 --chunk-size 96,96,40 --compress none --memory 512M
+RT2=$T_BEST RT2R=$RANK_S
+T1=0
+measure rechunk_exchange 1 --chunk-size 96,96,40 --compress none --memory "$XMEMORY"
+T1=$T_BEST RX1=$T_BEST RX1R=$RANK_S
+measure rechunk_exchange 2 --chunk-size 96,96,40 --compress none --memory "$XMEMORY"
+RX2=$T_BEST RX2R=$RANK_S
+SPEC='{"@type":"neuroglancer_uint64_sharded_v1","hash":"murmurhash3_x86_128","preshift_bits":0,"minishard_bits":3,"shard_bits":4,"minishard_index_encoding":"gzip","data_encoding":"raw"}'
+T1=0
+measure hashed_shards_exchange 1 --sharding "$SPEC" --memory "$SHARD_MEMORY"
+T1=$T_BEST HX1=$T_BEST HX1R=$RANK_S
+measure hashed_shards_exchange 2 --sharding "$SPEC" --memory "$SHARD_MEMORY"
+HX2=$T_BEST HX2R=$RANK_S
 
 # gzip codec alone on the source's chunk files (one thread, in memory)
 GZ_CODEC=-
@@ -238,3 +278,15 @@ if [ "$GZ_CODEC" != - ]; then
     printf ' 2 ranks = %.2f [%.2f] x (2 x codec)\n' "$(calc "$(mb "$GZ2") / (2 * $GZ_CODEC)")" \
         "$(calc "$(mb "$GZ2R") / (2 * $GZ_CODEC)")"
 fi
+printf '#   exchange   re-chunk 64^3->96x96x40 (--memory %s): 1 rank %7.1f [%7.1f] MB/s, 2 ranks' \
+    "$XMEMORY" "$(mb "$RX1")" "$(mb "$RX1R")"
+printf ' %7.1f [%7.1f] MB/s, efficiency %.2f [%.2f]\n' "$(mb "$RX2")" "$(mb "$RX2R")" \
+    "$(calc "$RX1 / (2 * $RX2)")" "$(calc "$RX1R / (2 * $RX2R)")"
+printf '#              as plain tasks (--memory 512M): 1 rank %7.1f [%7.1f] MB/s, 2 ranks' \
+    "$(mb "$RT1")" "$(mb "$RT1R")"
+printf ' %7.1f [%7.1f] MB/s; exchange = %.2f [%.2f] x tasks at 2 ranks\n' "$(mb "$RT2")" \
+    "$(mb "$RT2R")" "$(calc "$RT2 / $RX2")" "$(calc "$RT2R / $RX2R")"
+printf '#              murmurhash shards (16): 1 rank %7.1f [%7.1f] MB/s, 2 ranks %7.1f [%7.1f]' \
+    "$(mb "$HX1")" "$(mb "$HX1R")" "$(mb "$HX2")" "$(mb "$HX2R")"
+printf ' MB/s, efficiency %.2f [%.2f]\n' "$(calc "$HX1 / (2 * $HX2)")" \
+    "$(calc "$HX1R / (2 * $HX2R)")"

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cv_exchange.h: transfers whose work cannot be cut into independent tasks, done in
+ * memory-bounded collective ROUNDS in which ranks trade data with MPI_Alltoallv:
+ *  - re-chunking when one box aligned to both chunk grids does not fit the memory budget:
+ *    every source chunk is read once, by one rank; its pieces travel to the ranks that own the
+ *    destination chunks they belong to; each destination chunk is assembled, encoded and
+ *    written once, by one rank;
+ *  - hashed sharded destinations (chunks scattered over shard files): chunks are encoded where
+ *    they are read and travel to the rank that owns their shard (shard number mod ranks), which
+ *    writes each shard file whole, once.
+ * Rounds are the journal unit. Collective over MPI_COMM_WORLD unless said otherwise. */
+#ifndef CV_EXCHANGE_H
+#define CV_EXCHANGE_H
+
+#include "cv_mpi.h"
+
+typedef struct cv_exchange cv_exchange;
+
+typedef enum cv_exchange_kind {
+    CV_EXCHANGE_RECHUNK = 1, /* pieces of decoded source chunks go to destination chunk owners */
+    CV_EXCHANGE_SHARDS,      /* encoded destination chunks go to shard owners */
+} cv_exchange_kind;
+
+typedef struct cv_exchange_params {
+    cv_exchange_kind kind;
+    const cv_info *src_info, *dst_info;
+    int src_mip, dst_mip;
+    cv_bbox region; /* aligned to the destination chunk grid, inside the volume */
+    size_t memory;  /* per rank, bytes */
+    int threads;    /* chunk workers per rank */
+    int ranks;      /* the rank count the rounds are planned for */
+    bool skip_existing;
+} cv_exchange_params;
+
+/* Plan the rounds. Not collective and makes no MPI calls: every rank gets the same plan from
+ * the same parameters. CV_ERR_ARG naming the memory needed when one round cannot fit. */
+cv_status cv_exchange_plan(const cv_exchange_params *p, cv_exchange **out);
+void cv_exchange_free(cv_exchange *x); /* NULL is fine */
+uint64_t cv_exchange_rounds(const cv_exchange *x);
+/* The destination box a round writes (for shards: the whole region). */
+cv_bbox cv_exchange_round_box(const cv_exchange *x, uint64_t round);
+/* A short text identifying the rounds' geometry, for the journal's job signature. */
+void cv_exchange_signature(const cv_exchange *x, char *buf, size_t cap);
+/* Bytes of a largest round's voxels on one rank, for progress (MB/s). */
+uint64_t cv_exchange_round_bytes(const cv_exchange *x);
+/* Print the plan to stdout: rounds, their shape, and per rank the bytes read, sent, received
+ * and written in the largest round, and the expected peak memory. Not collective (rank 0). */
+void cv_exchange_print(const cv_exchange *x);
+
+/* Run round `round`: read, trade, assemble/encode, write. Collective; every rank returns the
+ * same status (the lowest failing rank's error record is copied to all). *failed_here is true
+ * on exactly one rank when the round failed: the rank whose error it is (it reports it).
+ * *voxel_bytes gets the voxel bytes this rank read. */
+cv_status cv_exchange_round(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
+                            bool *failed_here, uint64_t *voxel_bytes);
+/* --skip-existing: true on every rank when every destination chunk of a re-chunking round
+ * exists already (rank 0 looks; hashed-shard rounds are never skipped this way). Collective. */
+bool cv_exchange_round_exists(cv_exchange *x, uint64_t round, cv_volume *dst);
+/* Forget source chunks kept for the next round (call when a round is skipped). Not collective. */
+void cv_exchange_drop_cache(cv_exchange *x);
+
+#endif

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Transfers that run as exchange rounds (MPI_Alltoallv between ranks):
+#  1. re-chunking 64^3 -> 96x96x40 with a --memory too small for one box aligned to both grids
+#     (192x192x320): -n 1..4 write byte-identical objects, equal to the task-based transfer
+#     with plenty of memory, every source chunk read exactly once;
+#  2. a murmurhash3_x86_128 sharded destination: -n 1..4 byte-identical shard files, equal to
+#     the single-process writer's, every source chunk read once, and read back by the
+#     independent numpy/shard reference reader;
+#  3. one rank SIGKILLed mid-job, then --resume: identical output, each round journaled once;
+#  4. a corrupt source chunk: that round is reported with its box, key and rank, the others
+#     are written, exit 1, no rank hangs;
+#  5. --dry-run prints the rounds and the bytes per rank.
+REF=$(cd "$(dirname "$0")/../interop" && pwd)/precomputed_ref.py
+source "$(dirname "$0")/lib.sh"
+make_source src uint8 300,200,130 5,-3,2 64,64,64
+N_SRC_CHUNKS=60 # 5 x 4 x 3
+
+# total of a counter over ranks in a --report file
+report_total() { /usr/bin/python3 -c 'import json, sys
+print(int(json.load(open(sys.argv[1]))["total"][sys.argv[2]]))' "$1" "$2"; }
+
+# ---- 1. re-chunking through the exchange --------------------------------------------------
+RECHUNK=(--chunk-size 96,96,40 --memory 16M --threads 1)
+"$CVMPI" transfer src plan-big --chunk-size 96,96,40 --dry-run | grep -q '^plan: .* tasks of' ||
+    fail "with the default memory the re-chunking should be plain tasks"
+for n in 1 2 3 4; do
+    run_np "$n" transfer src "out-rechunk-$n" "${RECHUNK[@]}" --report "r-$n.json" > "log-r-$n" 2>&1 ||
+        { cat "log-r-$n"; fail "rechunk exchange with $n ranks"; }
+    [ "$(report_total "r-$n.json" chunks_read)" = $N_SRC_CHUNKS ] ||
+        fail "rechunk $n ranks: $(report_total "r-$n.json" chunks_read) source chunk reads, want $N_SRC_CHUNKS (each once)"
+done
+"$CVMPI" -q transfer src out-rechunk-tasks --chunk-size 96,96,40 --memory 512M > /dev/null
+digest out-rechunk-tasks > d-rechunk
+[ "$(wc -l < d-rechunk)" -gt 40 ] || fail "rechunk: too few objects"
+for n in 1 2 3 4; do
+    digest "out-rechunk-$n" | diff d-rechunk - > /dev/null || fail "rechunk: $n ranks differ from the task-based transfer"
+done
+"$CVMPI" read out-rechunk-1 -o back.npy
+cmp src.npy back.npy || fail "rechunk: content differs from the source"
+ls out-rechunk-1/4_4_40 | grep -qx -- "197-293_-3-93_2-42.gz" || fail "rechunk: chunk names"
+
+# ---- 2. murmurhash-sharded destination ----------------------------------------------------
+SPEC='{"@type": "neuroglancer_uint64_sharded_v1", "hash": "murmurhash3_x86_128", "preshift_bits": 0, "minishard_bits": 2, "shard_bits": 3, "minishard_index_encoding": "gzip", "data_encoding": "gzip"}'
+make_source src32 uint8 300,200,130 5,-3,2 32,32,16
+N_SRC32=630 # 10 x 7 x 9
+for n in 1 2 3 4; do
+    run_np "$n" transfer src32 "out-hash-$n" --sharding "$SPEC" --memory 8M --threads 2 \
+        --report "h-$n.json" > "log-h-$n" 2>&1 || { cat "log-h-$n"; fail "hashed shards with $n ranks"; }
+    [ "$(report_total "h-$n.json" chunks_read)" = $N_SRC32 ] ||
+        fail "hashed $n ranks: $(report_total "h-$n.json" chunks_read) source chunk reads, want $N_SRC32"
+done
+digest out-hash-1 > d-hash
+[ "$(ls out-hash-1/4_4_40 | wc -l)" = 8 ] || fail "hashed: want 8 shard files"
+ls out-hash-1/4_4_40 | grep -qv '\.shard$' && fail "hashed: non-shard files"
+for n in 2 3 4; do
+    digest "out-hash-$n" | diff d-hash - > /dev/null || fail "hashed: $n ranks differ from 1"
+done
+grep -q murmurhash3_x86_128 out-hash-1/info || fail "hashed: info has no murmurhash sharding"
+# the single-process writer makes the same shard files
+"$CVMPI" create ref-hash --type image --dtype uint8 --size 300,200,130 --offset 5,-3,2 \
+    --resolution 4,4,40 --chunk 32,32,16 --sharding "$SPEC" > /dev/null
+"$CVMPI" write ref-hash --bbox 5,-3,2,305,197,132 -i src.npy
+for f in out-hash-1/4_4_40/*.shard; do
+    cmp "$f" "ref-hash/4_4_40/$(basename "$f")" || fail "hashed: $f differs from cvmpi write's"
+done
+/usr/bin/python3 "$REF" check out-hash-1 src.npy > /dev/null ||
+    fail "hashed: the reference reader disagrees"
+# re-chunking into hashed shards works too (source boxes may be read once per round)
+run_np 3 transfer src out-hash-rechunk --chunk-size 32,32,16 --sharding "$SPEC" --memory 8M \
+    > log-hr 2>&1 || { cat log-hr; fail "re-chunking into hashed shards"; }
+for f in out-hash-1/4_4_40/*.shard; do
+    cmp "$f" "out-hash-rechunk/4_4_40/$(basename "$f")" || fail "hashed re-chunk: $f differs"
+done
+# a --bbox cannot be honoured: every hashed shard spans the whole volume
+if run_np 2 transfer src32 out-hash-bbox --sharding "$SPEC" --memory 8M --bbox 5,-3,2,69,61,34 \
+    > log-hb 2>&1; then fail "hashed --bbox accepted"; fi
+grep -q "whole volume" log-hb || { cat log-hb; fail "hashed --bbox: no clear message"; }
+
+# ---- 3. SIGKILL one rank mid-job, then --resume -------------------------------------------
+KILL=(--chunk-size 96,96,40 --memory 8M --threads 1)
+n_rounds=$(run_np 2 transfer src x "${KILL[@]}" --dry-run | sed -n 's/^plan: \([0-9]*\) exchange rounds.*/\1/p')
+[ "${n_rounds:-0}" -ge 8 ] || fail "want many rounds for the kill test, got '$n_rounds'"
+kill_and_resume() { # NAME ARGS...: kill rank 1 once 3 rounds are journaled; resume; compare with REFDIR
+    local name=$1
+    shift
+    CVMPI_TEST_TASK_DELAY_MS=150 mpirun -n 2 "$CVMPI" transfer "$@" --journal "j-$name" \
+        > "log-k-$name" 2>&1 &
+    local job=$!
+    for _ in $(seq 1 400); do
+        [ "$(cat "j-$name"/rank-*.log 2>/dev/null | grep -vc '^cvmpi-journal' || true)" -ge 3 ] && break
+        sleep 0.05
+    done
+    local victim
+    victim=$(pgrep -f "cvmpi transfer $1 $2" | tail -n 1)
+    [ -n "$victim" ] || fail "$name: no rank to kill"
+    kill -KILL "$victim"
+    wait "$job" && fail "$name: killed job exited 0"
+    DONE_BEFORE=$(cat "j-$name"/rank-*.log | grep -vc '^cvmpi-journal')
+    run_np 2 transfer "$@" --journal "j-$name" --resume > "log-k2-$name" 2>&1 ||
+        { cat "log-k2-$name"; fail "$name: resume"; }
+    grep -q "$DONE_BEFORE skipped" "log-k2-$name" ||
+        { cat "log-k2-$name"; fail "$name: resume did not skip the $DONE_BEFORE finished rounds"; }
+    local ids
+    ids=$(cat "j-$name"/rank-*.log | grep -v '^cvmpi-journal' | sort -n)
+    JOURNALED=$(echo "$ids" | wc -l)
+    [ "$(echo "$ids" | uniq | wc -l)" = "$JOURNALED" ] || fail "$name: a finished round was redone"
+}
+kill_and_resume rechunk src out-kill "${KILL[@]}"
+[ "$DONE_BEFORE" -lt "$n_rounds" ] || fail "rechunk: the job finished before it was killed"
+[ "$JOURNALED" = "$n_rounds" ] || fail "rechunk: journal has $JOURNALED rounds, want $n_rounds"
+digest out-kill | diff d-rechunk - > /dev/null || fail "rechunk: resumed output differs"
+HKILL=(--sharding "$SPEC" --memory 6M --threads 1)
+h_rounds=$(run_np 2 transfer src32 x "${HKILL[@]}" --dry-run | sed -n 's/^plan: \([0-9]*\) exchange rounds.*/\1/p')
+[ "${h_rounds:-0}" -ge 4 ] || fail "want several hashed rounds, got '$h_rounds'"
+kill_and_resume hash src32 out-hkill "${HKILL[@]}"
+[ "$JOURNALED" = "$h_rounds" ] || fail "hashed: journal has $JOURNALED rounds, want $h_rounds"
+digest out-hkill | diff d-hash - > /dev/null || fail "hashed: resumed output differs"
+
+# ---- 4. a corrupt source chunk ------------------------------------------------------------
+cp -r src bad
+key=4_4_40/133-197_61-125_66-130.gz
+printf 'not gzip at all' > "bad/$key"
+if run_np 3 transfer bad out-bad "${RECHUNK[@]}" > log-bad 2>&1; then fail "corrupt chunk: exit 0"; fi
+grep -q "133-197_61-125_66-130" log-bad || { cat log-bad; fail "corrupt chunk: key not named"; }
+grep -Eq "task [0-9]+ box [-0-9,]+ \(rank [0-9]\)" log-bad || { cat log-bad; fail "corrupt chunk: no box/rank"; }
+grep -q "1 failed of" log-bad || { cat log-bad; fail "corrupt chunk: want exactly one failed round"; }
+# the other rounds were written: chunks away from the bad one match the good run
+cmp out-rechunk-1/4_4_40/197-293_-3-93_2-42.gz out-bad/4_4_40/197-293_-3-93_2-42.gz ||
+    fail "corrupt chunk: the other rounds were not written"
+
+# ---- 5. --dry-run ---------------------------------------------------------------------------
+run_np 2 transfer src x "${RECHUNK[@]}" --dry-run > dry
+grep -q '^exchange: re-chunking 64x64x64 -> 96x96x40 in [0-9]* rounds' dry || { cat dry; fail "dry-run plan"; }
+grep -q '^exchange:   rank 1: reads [0-9.]*, sends [0-9.]*, receives [0-9.]*, writes' dry ||
+    { cat dry; fail "dry-run per-rank bytes"; }
+[ ! -e x ] || fail "dry-run wrote something"
+echo "transfer_exchange: ok"
