@@ -511,3 +511,30 @@ cv_status cv_downsample_pyramid(cv_dtype t, int64_t channels, const void *src,
     }
     return CV_OK;
 }
+
+size_t cv_downsample_state_size(cv_dtype t, cv_downsample_method method, bool sparse,
+                                const int64_t factor[3], int level)
+{
+    (void)method;
+    (void)sparse;
+    (void)factor;
+    (void)level;
+    return cv_dtype_size(t);
+}
+
+cv_status cv_downsample_levels(cv_dtype t, int64_t channels, const void *state,
+                               const int64_t shape[3], const int64_t factor[3],
+                               cv_downsample_method method, bool sparse, int first_level,
+                               int n_levels, void *const dst[], int64_t (*dst_shapes)[3],
+                               void *state_out)
+{
+    (void)first_level;
+    CV_TRY(cv_downsample_pyramid(t, channels, state, shape, factor, method, sparse, n_levels, dst,
+                                 dst_shapes));
+    if (state_out) {
+        const int64_t *s = dst_shapes[n_levels - 1];
+        memcpy(state_out, dst[n_levels - 1],
+               (size_t)(s[0] * s[1] * s[2] * channels) * cv_dtype_size(t));
+    }
+    return CV_OK;
+}

@@ -14,7 +14,7 @@ static const cli_cmd commands[] = {
     {"exists", cmd_exists, "count the chunks of a box that exist", false},
     {"delete", cmd_delete, "delete the chunks of a chunk-aligned box", false},
     {"shard", cmd_shard, "list the shard files of a scale, or get one entry", false},
-    {"downsample", cmd_downsample, "make lower-resolution mips of a layer (one process)", false},
+    {"downsample", cmd_downsample, "make lower-resolution mips of a layer across MPI ranks", true},
     {"transfer", cmd_transfer, "copy/re-encode a layer across MPI ranks", true},
     {"verify", cmd_verify, "compare the voxels of two layers across MPI ranks", true},
     {"import", cmd_import, "an HDF5 dataset into a new layer across MPI ranks", true},
