@@ -760,9 +760,12 @@ static void print_plan(const job *j)
            cv_mpi_size() == 1 ? "" : "s");
     for (int s = 0; s < j->n_stages; s++) {
         const stage *st = &j->st[s];
-        int64_t full[3];
-        level_shape(j, cv_bbox_make(0, 0, 0, st->block[0], st->block[1], st->block[2]), st->lo,
-                    full);
+        int64_t full[3], b[3];
+        for (int d = 0; d < 3; d++) {
+            int64_t e = j->region.max[d] - j->region.min[d];
+            b[d] = st->block[d] < e ? st->block[d] : e;
+        }
+        level_shape(j, cv_bbox_make(0, 0, 0, b[0], b[1], b[2]), st->lo, full);
         double in_bytes = (double)full[0] * (double)full[1] * (double)full[2] *
                           (double)state_voxel_bytes(j, st->lo);
         if (s == 0) {
