@@ -8,7 +8,8 @@
 #  2. the info has the scales add_scale would add (keys, sizes, offsets, chunk sizes);
 #  3. a job killed (SIGKILL of a rank, in the tasks and again in the tree) or stopped (SIGTERM)
 #     and resumed gives the same bytes, each task and tree node journaled once;
-#  4. uint64 segmentation, 2x2x2 mode, 3 mips: -n 1 and -n 2 identical and equal to numpy.
+#  4. uint64 segmentation, 2x2x2 mode, 3 mips: -n 1 and -n 2 identical and equal to numpy;
+#  5. `transfer --downsample 5` and `import --downsample 5` (HDF5) give the same pyramid.
 source "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REF=$HERE/../interop/downsample_ref.py
@@ -151,4 +152,21 @@ for k in range(1, 4):
     assert np.array_equal(got, a[0].T), "level %d differs" % k
 print("segmentation levels 1..3 equal numpy")
 PY
+# 5. transfer and import, then the pyramid in the same job.
+run_np 3 transfer src tr --downsample 5 --memory $MEM --journal jt > logtr 2>&1 || { cat logtr; fail "transfer --downsample"; }
+grep -q "^downsampled mip 0 to mips 1\.\.5: " logtr || { cat logtr; fail "transfer --downsample: no pyramid"; }
+digest tr | diff d1 - > /dev/null || fail "transfer --downsample differs from downsample"
+run_np 2 transfer src tr --downsample 5 --memory $MEM --journal jt --resume > logtr2 2>&1 || { cat logtr2; fail "transfer --downsample --resume"; }
+grep -q "0 tasks and 0 tree nodes done, $n_ids skipped" logtr2 || { cat logtr2; fail "resumed transfer --downsample redid work"; }
+"$PY" - <<'PY'
+import h5py, numpy as np
+a = np.load("src.npy")[..., 0]
+with h5py.File("stack.h5", "w") as f:
+    f["raw"] = np.ascontiguousarray(a.T)   # z, y, x as h5py writes C order
+PY
+run_np 2 import stack.h5:/raw imp --offset 3,-4,2 --chunk 32,32,8 --resolution 4,4,40 --downsample 5 --memory $MEM \
+    > logimp 2>&1 || { cat logimp; fail "import --downsample"; }
+for k in 1 2 3 4 5; do
+    "$PY" "$PREF" check imp "want$k.npy" --mip "$k" > /dev/null || fail "import --downsample: mip $k"
+done
 echo "downsample (mpi): ok"
