@@ -558,15 +558,33 @@ CV_EXPORT cv_status cv_downsample(cv_dtype t, int64_t channels, const void *src,
                                   const int64_t src_shape[3], const int64_t factor[3],
                                   cv_downsample_method method, bool sparse, void *dst,
                                   int64_t dst_shape[3]);
-/* `n_levels` levels from one input, level k+1 = cv_downsample(level k). This is recursive
- * one-level downsampling: tinybrain's multi-mip average carries untruncated sums across
- * levels, which the spec does not pin down enough to reproduce bit for bit, so integer
- * averages over several levels may differ from tinybrain's by the truncation. dst[k] holds
- * level k+1 (sized with cv_downsample_shape applied k+1 times); dst_shapes[k] gets its shape. */
+/* `n_levels` levels from one input, as one tinybrain call with num_mips = n_levels makes them
+ * (cloudvolume-conventions §7.4): 2x2x1 and 2x2x2 averages of 8/16-bit integers carry the
+ * untruncated sums from level to level (truncating every 4 levels for 2x2x1, 8 for 2x2x2 8-bit,
+ * 5 for 2x2x2 16-bit); every other method, dtype, factor and sparse averaging is recursive,
+ * level k+1 = cv_downsample(level k). dst[k] holds level k+1 (sized with cv_downsample_shape
+ * applied k+1 times); dst_shapes[k] gets its shape. */
 CV_EXPORT cv_status cv_downsample_pyramid(cv_dtype t, int64_t channels, const void *src,
                                           const int64_t src_shape[3], const int64_t factor[3],
                                           cv_downsample_method method, bool sparse, int n_levels,
                                           void *const dst[], int64_t (*dst_shapes)[3]);
+
+/* Continuing a pyramid in pieces (an MPI reduction tree): the state of a pyramid at `level` is
+ * what the next level is computed from. It is the level's voxels, except where averages are
+ * carried untruncated across levels (see cv_downsample_levels); then it is one int64 sum per
+ * voxel and channel. Bytes of state per voxel and channel: */
+CV_EXPORT size_t cv_downsample_state_size(cv_dtype t, cv_downsample_method method, bool sparse,
+                                          const int64_t factor[3], int level);
+/* Levels first_level+1 .. first_level+n_levels from the state of level `first_level` (for
+ * level 0, the voxels themselves), so that a pyramid made in pieces equals one made at once.
+ * dst[k] gets level first_level+k+1 and dst_shapes[k] its shape; `state_out` (or NULL) gets the
+ * state of the last level, cv_downsample_state_size() bytes per voxel and channel. Not
+ * collective; thread-safe. */
+CV_EXPORT cv_status cv_downsample_levels(cv_dtype t, int64_t channels, const void *state,
+                                         const int64_t shape[3], const int64_t factor[3],
+                                         cv_downsample_method method, bool sparse, int first_level,
+                                         int n_levels, void *const dst[], int64_t (*dst_shapes)[3],
+                                         void *state_out);
 
 /* ---------------------------------------------------------------------------------------------
  * Memory */

@@ -498,16 +498,191 @@ cv_status cv_downsample_pyramid(cv_dtype t, int64_t channels, const void *src,
                                 cv_downsample_method method, bool sparse, int n_levels,
                                 void *const dst[], int64_t (*dst_shapes)[3])
 {
-    if (n_levels < 1) {
+    return cv_downsample_levels(t, channels, src, src_shape, factor, method, sparse, 0, n_levels,
+                                dst, dst_shapes, NULL);
+}
+
+/* ---- carried sums (tinybrain's multi-mip average pooling) ----------------------------------
+ * For 2x2x1 and 2x2x2 averages of 8- and 16-bit integers, level k is not computed from level
+ * k-1's truncated voxels: the sums of the source voxels (odd edges replicated) are carried
+ * from level to level and each level is rendered as sum >> (bits x levels since the last
+ * reset), truncating toward zero. Every `period` levels (when the accumulator tinybrain uses
+ * would next overflow: 4 levels for 2x2x1, 8 for 2x2x2 8-bit, 5 for 2x2x2 16-bit) the sums are
+ * shifted right (an arithmetic shift) and carrying starts again. Sums are kept as int64 here,
+ * which holds every value tinybrain's narrower accumulators hold. */
+
+static bool carries_sums(cv_dtype t, cv_downsample_method m, bool sparse, const int64_t f[3])
+{
+    bool small = t == CV_UINT8 || t == CV_INT8 || t == CV_UINT16 || t == CV_INT16;
+    bool f22 = f[0] == 2 && f[1] == 2 && (f[2] == 1 || f[2] == 2);
+    return m == CV_DS_AVERAGE && !sparse && small && f22;
+}
+
+static int sum_period(cv_dtype t, const int64_t f[3])
+{
+    if (f[2] == 1) {
+        return 4;
+    }
+    return t == CV_UINT8 || t == CV_INT8 ? 8 : 5;
+}
+
+/* Sums of 2x2(x2) blocks with replicated edges, from voxels of type T or from int64 sums. */
+#define DS_BLOCK_SUM(T, SUF)                                                                       \
+    static void blocksum_##SUF(const T *src, const int64_t s[3], bool three, int64_t *dst)         \
+    {                                                                                              \
+        const int64_t sx = s[0], sy = s[1], sz = s[2];                                             \
+        const int64_t osx = (sx + 1) / 2, osy = (sy + 1) / 2, osz = three ? (sz + 1) / 2 : sz;     \
+        const int64_t pairs = sx / 2;                                                              \
+        for (int64_t oz = 0; oz < osz; oz++) {                                                     \
+            int64_t z0 = three ? 2 * oz : oz, z1 = three && z0 + 1 < sz ? z0 + 1 : z0;             \
+            for (int64_t oy = 0; oy < osy; oy++) {                                                 \
+                int64_t y0 = 2 * oy, y1 = y0 + 1 < sy ? y0 + 1 : y0;                               \
+                const T *a = src + (z0 * sy + y0) * sx, *b = src + (z0 * sy + y1) * sx;            \
+                const T *c = src + (z1 * sy + y0) * sx, *d = src + (z1 * sy + y1) * sx;            \
+                int64_t *o = dst + (oz * osy + oy) * osx;                                          \
+                if (three) {                                                                       \
+                    for (int64_t i = 0; i < pairs; i++) {                                          \
+                        o[i] = (int64_t)a[2 * i] + a[2 * i + 1] + b[2 * i] + b[2 * i + 1] +        \
+                               c[2 * i] + c[2 * i + 1] + d[2 * i] + d[2 * i + 1];                  \
+                    }                                                                              \
+                    if (sx & 1) {                                                                  \
+                        o[pairs] = 2 * ((int64_t)a[sx - 1] + b[sx - 1] + c[sx - 1] + d[sx - 1]);   \
+                    }                                                                              \
+                } else {                                                                           \
+                    for (int64_t i = 0; i < pairs; i++) {                                          \
+                        o[i] = (int64_t)a[2 * i] + a[2 * i + 1] + b[2 * i] + b[2 * i + 1];         \
+                    }                                                                              \
+                    if (sx & 1) {                                                                  \
+                        o[pairs] = 2 * ((int64_t)a[sx - 1] + b[sx - 1]);                           \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+DS_BLOCK_SUM(uint8_t, u8)
+DS_BLOCK_SUM(int8_t, i8)
+DS_BLOCK_SUM(uint16_t, u16)
+DS_BLOCK_SUM(int16_t, i16)
+DS_BLOCK_SUM(int64_t, i64)
+
+static void render_sums(cv_dtype t, const int64_t *sums, int64_t n, int shift, void *dst)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = sums[i] >= 0 ? sums[i] >> shift : -((-sums[i]) >> shift);
+        switch (t) {
+        case CV_UINT8:
+            ((uint8_t *)dst)[i] = (uint8_t)v;
+            break;
+        case CV_INT8:
+            ((int8_t *)dst)[i] = (int8_t)v;
+            break;
+        case CV_UINT16:
+            ((uint16_t *)dst)[i] = (uint16_t)v;
+            break;
+        default:
+            ((int16_t *)dst)[i] = (int16_t)v;
+            break;
+        }
+    }
+}
+
+static cv_status carried_levels(cv_dtype t, int64_t channels, const void *state,
+                                const int64_t shape[3], const int64_t f[3], int first_level,
+                                int n_levels, void *const dst[], int64_t (*dst_shapes)[3],
+                                void *state_out)
+{
+    const bool three = f[2] == 2;
+    const int bits = three ? 3 : 2, period = sum_period(t, f);
+    const size_t esz = cv_dtype_size(t);
+    int64_t cur[3] = {shape[0], shape[1], shape[2]};
+    const int64_t *prev = first_level > 0 ? state : NULL; /* sums of the level below */
+    int64_t *owned = NULL;
+    for (int k = 0; k < n_levels; k++) {
+        int level = first_level + k + 1;
+        int64_t o[3];
+        cv_downsample_shape(cur, f, o);
+        const int64_t in_n = cur[0] * cur[1] * cur[2], out_n = o[0] * o[1] * o[2];
+        int64_t *sums = cv_malloc((size_t)(out_n * channels) * sizeof *sums);
+        if (!sums) {
+            cv_free(owned);
+            return CV_FAIL(CV_ERR_NOMEM, "downsample: sums of level %d", level);
+        }
+        for (int64_t c = 0; c < channels; c++) {
+            int64_t *out = sums + c * out_n;
+            if (prev) {
+                blocksum_i64(prev + c * in_n, cur, three, out);
+                continue;
+            }
+            const uint8_t *in = (const uint8_t *)state + (size_t)(c * in_n) * esz;
+            switch (t) {
+            case CV_UINT8:
+                blocksum_u8((const uint8_t *)in, cur, three, out);
+                break;
+            case CV_INT8:
+                blocksum_i8((const int8_t *)in, cur, three, out);
+                break;
+            case CV_UINT16:
+                blocksum_u16((const uint16_t *)(const void *)in, cur, three, out);
+                break;
+            default:
+                blocksum_i16((const int16_t *)(const void *)in, cur, three, out);
+                break;
+            }
+        }
+        render_sums(t, sums, out_n * channels, bits * ((level - 1) % period + 1), dst[k]);
+        if (level % period == 0) {
+            for (int64_t i = 0; i < out_n * channels; i++) {
+                sums[i] >>= bits * period; /* floor, as tinybrain's shift_right */
+            }
+        }
+        cv_free(owned);
+        owned = sums;
+        prev = sums;
+        memcpy(dst_shapes[k], o, sizeof o);
+        memcpy(cur, o, sizeof cur);
+    }
+    if (state_out) {
+        memcpy(state_out, owned, (size_t)(cur[0] * cur[1] * cur[2] * channels) * sizeof(int64_t));
+    }
+    cv_free(owned);
+    return CV_OK;
+}
+
+size_t cv_downsample_state_size(cv_dtype t, cv_downsample_method method, bool sparse,
+                                const int64_t factor[3], int level)
+{
+    return level > 0 && carries_sums(t, method, sparse, factor) ? sizeof(int64_t)
+                                                                : cv_dtype_size(t);
+}
+
+cv_status cv_downsample_levels(cv_dtype t, int64_t channels, const void *state,
+                               const int64_t shape[3], const int64_t factor[3],
+                               cv_downsample_method method, bool sparse, int first_level,
+                               int n_levels, void *const dst[], int64_t (*dst_shapes)[3],
+                               void *state_out)
+{
+    if (n_levels < 1 || first_level < 0) {
         return CV_FAIL(CV_ERR_ARG, "downsample: want at least one level");
     }
-    const void *in = src;
-    const int64_t *in_shape = src_shape;
+    if (carries_sums(t, method, sparse, factor)) {
+        if (channels < 1 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1) {
+            return CV_FAIL(CV_ERR_ARG, "downsample: bad shape or channel count");
+        }
+        return carried_levels(t, channels, state, shape, factor, first_level, n_levels, dst,
+                              dst_shapes, state_out);
+    }
+    const void *in = state;
+    const int64_t *in_shape = shape;
     for (int k = 0; k < n_levels; k++) {
         CV_TRY(cv_downsample(t, channels, in, in_shape, factor, method, sparse, dst[k],
                              dst_shapes[k]));
         in = dst[k];
         in_shape = dst_shapes[k];
+    }
+    if (state_out) {
+        const int64_t *s = dst_shapes[n_levels - 1];
+        memcpy(state_out, dst[n_levels - 1],
+               (size_t)(s[0] * s[1] * s[2] * channels) * cv_dtype_size(t));
     }
     return CV_OK;
 }

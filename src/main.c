@@ -16,7 +16,7 @@ static const cli_cmd commands[] = {
     {"ls", cmd_ls, "list the objects under a cloud path (any store)", false},
     {"cp", cmd_cp, "copy one object between any two stores", false},
     {"shard", cmd_shard, "list the shard files of a scale, or get one entry", false},
-    {"downsample", cmd_downsample, "make lower-resolution mips of a layer (one process)", false},
+    {"downsample", cmd_downsample, "make lower-resolution mips of a layer across MPI ranks", true},
     {"transfer", cmd_transfer, "copy/re-encode a layer across MPI ranks", true},
     {"verify", cmd_verify, "compare the voxels of two layers across MPI ranks", true},
     {"import", cmd_import, "an HDF5 dataset into a new layer across MPI ranks", true},

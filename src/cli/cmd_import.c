@@ -3,6 +3,7 @@
  * ranks with parallel HDF5. */
 #include "cli.h"
 
+#include "../mpi/cv_downsample_job.h"
 #include "../mpi/cv_h5.h"
 #include "../mpi/cv_transfer.h"
 
@@ -12,7 +13,7 @@ static const char help[] =
     "usage: [srun|mpirun -n N] cvmpi import FILE.h5:/DATASET DST [--axes A]\n"
     "         [--type image|segmentation] [--resolution X,Y,Z] [--offset X,Y,Z] [--chunk X,Y,Z]\n"
     "         [--encoding E] [--compress gzip|br|none] [--memory BYTES] [--threads N]\n"
-    "         [--journal DIR] [--resume] [--collective]\n\n"
+    "         [--journal DIR] [--resume] [--collective] [--downsample N [--factor X,Y,Z]]\n\n"
     "Create the layer DST from an HDF5 dataset (dtype, shape and channels from the dataset) and\n"
     "write it. Ranks read hyperslabs aligned to DST's chunks with parallel HDF5; chunked and\n"
     "compressed datasets work.\n"
@@ -30,7 +31,10 @@ static const char help[] =
     "  --journal DIR    where finished tasks are recorded (default ./.cvmpi-journal/<job id>)\n"
     "  --resume         skip tasks a previous run of the same import finished\n"
     "  --collective     collective HDF5 reads: in each round every rank reads one task and\n"
-    "                   MPI-IO merges the hyperslabs into large file reads (static schedule)\n";
+    "                   MPI-IO merges the hyperslabs into large file reads (static schedule)\n"
+    "  --downsample N   then make N mips of DST in the same job, as `cvmpi downsample DST\n"
+    "                   --num-mips N` (its journal is DIR/downsample with --journal)\n"
+    "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n";
 
 int cmd_import(int argc, char **argv)
 {
@@ -47,12 +51,15 @@ int cmd_import(int argc, char **argv)
         {"journal", required_argument, NULL, 'j'},
         {"resume", no_argument, NULL, 'R'},
         {"collective", no_argument, NULL, 'L'},
+        {"downsample", required_argument, NULL, 2001},
+        {"factor", required_argument, NULL, 2002},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     cv_import_params p;
     memset(&p, 0, sizeof p);
     p.threads = 4;
+    int64_t n_down = 0, factor[3] = {2, 2, 1};
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
         switch (c) {
         case 'h':
@@ -111,6 +118,17 @@ int cmd_import(int argc, char **argv)
         case 'L':
             p.is_collective = true;
             break;
+        case 2001:
+            if (!cli_parse_i64(optarg, &n_down) || n_down < 1 || n_down > 32) {
+                return cli_usage(argv[0], "bad --downsample `%s' (1..32 mips)", optarg);
+            }
+            break;
+        case 2002:
+            if (!cli_parse_i64x3(optarg, factor) || factor[0] < 1 || factor[1] < 1 ||
+                factor[2] < 1 || factor[0] * factor[1] * factor[2] < 2) {
+                return cli_usage(argv[0], "bad --factor `%s': want X,Y,Z >= 1, not 1,1,1", optarg);
+            }
+            break;
         default:
             return CLI_USAGE;
         }
@@ -123,6 +141,26 @@ int cmd_import(int argc, char **argv)
     cv_mpi_install_signal_handlers();
     if (cv_mpi_import(&p) != CV_OK) {
         return cli_fail(); /* ranks agreed on the error; rank 0 prints it */
+    }
+    if (n_down > 0) {
+        char dir[4096];
+        cv_downsample_params d;
+        memset(&d, 0, sizeof d);
+        d.path = p.dst;
+        d.num_mips = (int)n_down;
+        memcpy(d.factor, factor, sizeof d.factor);
+        d.method = -1;
+        d.compress = p.compress;
+        d.memory = p.memory;
+        d.threads = p.threads;
+        d.resume = p.resume;
+        if (p.journal_dir) {
+            snprintf(dir, sizeof dir, "%s/downsample", p.journal_dir);
+            d.journal_dir = dir;
+        }
+        if (cv_mpi_downsample(&d) != CV_OK) {
+            return cli_fail();
+        }
     }
     return CLI_OK;
 }

@@ -3,6 +3,7 @@
  * Runs the same under mpirun/srun (many ranks) and as a plain command (one rank). */
 #include "cli.h"
 
+#include "../mpi/cv_downsample_job.h"
 #include "../mpi/cv_transfer.h"
 
 #include <string.h>
@@ -13,7 +14,7 @@ static const char help[] =
     "         [--delete-black] [--skip-existing] [--memory BYTES] [--threads N]\n"
     "         [--schedule dynamic|static] [--journal DIR] [--resume] [--fail-fast] [--dry-run]\n"
     "         [--sharded [--shard-bytes B] | --sharding JSON] [--report FILE.json]\n"
-    "         [--stall-warning SECONDS]\n\n"
+    "         [--stall-warning SECONDS] [--downsample N [--factor X,Y,Z]]\n\n"
     "Copy one mip of SRC to DST, re-encoding when the encodings differ. DST's info is made from\n"
     "SRC's when DST has none (with --encoding/--chunk-size applied at that mip).\n"
     "  --mip M          mip index or resolution X,Y,Z (default 0)\n"
@@ -37,7 +38,11 @@ static const char help[] =
     "  --fail-fast      stop every rank at the first failed task\n"
     "  --dry-run        print the plan (tasks, task shape, bytes, memory) and stop\n"
     "  --report F.json  write per-rank numbers: tasks, bytes, chunks, I/O and codec seconds\n"
-    "  --stall-warning S  name a rank that has been on one task for S seconds (default 300)\n";
+    "  --stall-warning S  name a rank that has been on one task for S seconds (default 300)\n"
+    "  --downsample N   then make N mips above the copied mip of DST in the same job, as\n"
+    "                   `cvmpi downsample DST --num-mips N` (with --memory, --threads,\n"
+    "                   --compress, --resume; its journal is DIR/downsample with --journal)\n"
+    "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n";
 
 int cmd_transfer(int argc, char **argv)
 {
@@ -63,11 +68,14 @@ int cmd_transfer(int argc, char **argv)
         {"shard-bytes", required_argument, NULL, 'B'},
         {"report", required_argument, NULL, 'R'},
         {"stall-warning", required_argument, NULL, 'W'},
+        {"downsample", required_argument, NULL, 2001},
+        {"factor", required_argument, NULL, 2002},
         {NULL, 0, NULL, 0},
     };
     cv_transfer_params p;
     memset(&p, 0, sizeof p);
     p.threads = 4;
+    int64_t n_down = 0, factor[3] = {2, 2, 1};
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
         switch (c) {
         case 'h':
@@ -150,6 +158,17 @@ int cmd_transfer(int argc, char **argv)
                 return cli_usage(argv[0], "bad --shard-bytes `%s'", optarg);
             }
             break;
+        case 2001:
+            if (!cli_parse_i64(optarg, &n_down) || n_down < 1 || n_down > 32) {
+                return cli_usage(argv[0], "bad --downsample `%s' (1..32 mips)", optarg);
+            }
+            break;
+        case 2002:
+            if (!cli_parse_i64x3(optarg, factor) || factor[0] < 1 || factor[1] < 1 ||
+                factor[2] < 1 || factor[0] * factor[1] * factor[2] < 2) {
+                return cli_usage(argv[0], "bad --factor `%s': want X,Y,Z >= 1, not 1,1,1", optarg);
+            }
+            break;
         default:
             return CLI_USAGE;
         }
@@ -161,6 +180,28 @@ int cmd_transfer(int argc, char **argv)
     p.dst = argv[optind + 1];
     cv_mpi_install_signal_handlers();
     cv_status rc = cv_mpi_transfer(&p);
+    if (rc == CV_OK && n_down > 0 && !p.dry_run) {
+        char dir[4096];
+        cv_downsample_params d;
+        memset(&d, 0, sizeof d);
+        d.path = p.dst;
+        d.mip_text = p.mip_text;
+        d.num_mips = (int)n_down;
+        memcpy(d.factor, factor, sizeof d.factor);
+        d.method = -1;
+        d.compress = p.compress;
+        d.memory = p.memory;
+        d.threads = p.threads;
+        d.resume = p.resume;
+        d.fail_fast = p.fail_fast;
+        d.is_static = p.is_static;
+        d.stall_seconds = p.stall_seconds;
+        if (p.journal_dir) {
+            snprintf(dir, sizeof dir, "%s/downsample", p.journal_dir);
+            d.journal_dir = dir;
+        }
+        rc = cv_mpi_downsample(&d);
+    }
     if (rc != CV_OK) {
         return cli_fail(); /* ranks agreed on the error; rank 0 prints it */
     }

@@ -36,7 +36,7 @@ PYEOF
     expect_exit 0 "$CVMPI" write "$name" --bbox "$ox,$oy,$oz,$((ox + sx)),$((oy + sy)),$((oz + sz))" \
         -i "$name.in"
     expect_exit 0 "$CVMPI" downsample "$name" --num-mips 3 --factor "$factor" "$@"
-    grep -q "^downsampled mip 0 to mips 1..3 " "$OUT" || fail "unexpected summary: $(cat "$OUT")"
+    grep -q "^downsampled mip 0 to mips 1..3: " "$OUT" || fail "unexpected summary: $(cat "$OUT")"
     local sparse=0
     [[ " $* " == *" --sparse "* ]] && sparse=1
     echo "$name $dtype 1 $sx $sy $sz $fx $fy $fz $method $sparse 3" >"$name.manifest"

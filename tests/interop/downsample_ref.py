@@ -3,7 +3,12 @@
 # downsample_ref.py: an independent numpy implementation of the downsampling rules of
 # cloudvolume-conventions §7.4 as cvmpi.h pins them down (average with replicated odd edges
 # for 2x2x1/2x2x2 and the float32 numpy path otherwise, countless mode, 2x2x2 mode, generic
-# mode with ties to the first, sparse, min/max, striding), levels made recursively.
+# mode with ties to the first, sparse, min/max, striding). Several levels are made as one
+# tinybrain call with num_mips levels makes them: 2x2x1/2x2x2 averages of 8/16-bit integers
+# carry the untruncated sums (edges replicated) and render level k as sum >> bits*(levels since
+# the last reset), resetting (sum >>= bits*period) every period levels: 4 for 2x2x1, 8 for
+# 2x2x2 8-bit, 5 for 2x2x2 16-bit (tinybrain's accumulator widths); everything else is
+# recursive, level k+1 from level k.
 #
 # usage: downsample_ref.py MANIFEST DIR
 #   MANIFEST lines: NAME DTYPE CHANNELS SX SY SZ FX FY FZ METHOD SPARSE(0|1) LEVELS
@@ -172,6 +177,30 @@ def one_level(a, f, method, sparse):
     return a
 
 
+def carries_sums(dt, f, method, sparse):
+    return (method == "average" and not sparse and tuple(f) in ((2, 2, 1), (2, 2, 2)) and
+            dt in (np.uint8, np.int8, np.uint16, np.int16))
+
+
+def carried_levels(a, f, levels):
+    """Levels 1..levels of one multi-mip call: sums carried, truncated every period levels."""
+    dt = a.dtype
+    bits = 2 if f[2] == 1 else 3
+    period = 4 if f[2] == 1 else (8 if dt.itemsize == 1 else 5)
+    s = a.astype(np.int64)
+    out = []
+    for lvl in range(1, levels + 1):
+        vs = padded_corners(s, f)
+        s = vs[0].copy()
+        for v in vs[1:]:
+            s += v
+        sh = bits * ((lvl - 1) % period + 1)
+        out.append(np.where(s >= 0, s >> sh, -((-s) >> sh)).astype(dt))
+        if lvl % period == 0:
+            s = s >> (bits * period)
+    return out
+
+
 def main():
     manifest, d = sys.argv[1], sys.argv[2]
     with open(manifest) as fh:
@@ -182,6 +211,10 @@ def main():
             shape = (int(ch), int(sz), int(sy), int(sx))
             a = np.fromfile(f"{d}/{name}.in", dtype=dt).reshape(shape)
             f = (int(fx), int(fy), int(fz))
+            if carries_sums(dt, f, method, sparse == "1"):
+                for k, lv in enumerate(carried_levels(a, f, int(levels)), 1):
+                    lv.tofile(f"{d}/{name}.{k}.out")
+                continue
             for k in range(1, int(levels) + 1):
                 a = one_level(a, f, method, sparse == "1")
                 a.astype(dt).tofile(f"{d}/{name}.{k}.out")

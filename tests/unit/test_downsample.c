@@ -190,16 +190,19 @@ static const char *method_name(cv_downsample_method m)
 
 static void against_numpy(void)
 {
-    static const int64_t shapes[][3] = {{1, 1, 1},  {2, 2, 2},  {3, 3, 3},   {63, 2, 3}, {64, 3, 2},
-                                        {65, 5, 3}, {3, 63, 2}, {2, 64, 3},  {5, 65, 1}, {3, 2, 63},
-                                        {2, 3, 64}, {1, 5, 65}, {65, 63, 3}, {64, 64, 2}};
+    /* Sizes 1, 2, 3, 63, 64, 65 and 127 along each axis; the larger shapes get 6 levels, so
+     * the carried sums of multi-level averages are truncated and restarted on the way. */
+    static const int64_t shapes[][3] = {
+        {1, 1, 1},   {2, 2, 2},   {3, 3, 3},   {63, 2, 3},   {64, 3, 2},   {65, 5, 3}, {127, 3, 2},
+        {3, 63, 2},  {2, 64, 3},  {5, 65, 1},  {1, 127, 3},  {3, 2, 63},   {2, 3, 64}, {1, 5, 65},
+        {2, 1, 127}, {65, 63, 3}, {64, 64, 2}, {127, 65, 9}, {63, 127, 17}};
     static const int64_t factors[][3] = {{2, 2, 1}, {2, 2, 2}, {3, 3, 1}};
     static const cv_dtype types[] = {CV_UINT8, CV_UINT16, CV_FLOAT32, CV_UINT32, CV_UINT64,
                                      CV_INT8,  CV_INT16,  CV_INT32,   CV_INT64,  CV_FLOAT64};
     const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
     char dir[] = "/tmp/cvmpi-ds-XXXXXX";
     ASSERT_TRUE(mkdtemp(dir) != NULL);
-    enum { MAX_CASES = 1200 };
+    enum { MAX_CASES = 3200 };
     ref_case *cases = calloc(MAX_CASES, sizeof *cases);
     int n = 0, rot = 0;
     char path[512];
@@ -207,7 +210,7 @@ static void against_numpy(void)
     FILE *man = fopen(path, "w");
     ASSERT_TRUE(man != NULL);
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
-        int per = ti < 5 ? 4 : 1; /* the five issue dtypes fully, the rest a sample */
+        int per = ti < 5 ? n_shapes : 1; /* the five issue dtypes fully, the rest a sample */
         for (int m = 0; m <= CV_DS_STRIDING; m++) {
             for (int sp = 0; sp < 2; sp++) {
                 for (int fi = 0; fi < 3; fi++) {
@@ -216,11 +219,12 @@ static void against_numpy(void)
                         snprintf(c->name, sizeof c->name, "c%d", n);
                         c->t = types[ti];
                         c->ch = rot % 5 == 0 ? 2 : 1;
-                        memcpy(c->shape, shapes[rot % n_shapes], sizeof c->shape);
+                        memcpy(c->shape, shapes[ti < 5 ? k : rot % n_shapes], sizeof c->shape);
                         memcpy(c->f, factors[fi], sizeof c->f);
                         c->m = (cv_downsample_method)m;
                         c->sparse = sp;
-                        c->levels = 1 + rot % 3;
+                        c->levels =
+                            c->shape[0] * c->shape[1] * c->shape[2] > 40000 ? 6 : 1 + rot % 3;
                         rot++;
                         n++;
                         fprintf(man,
@@ -256,8 +260,8 @@ static void against_numpy(void)
         size_t esz = cv_dtype_size(c->t), len;
         snprintf(path, sizeof path, "%s/%s.in", dir, c->name);
         uint8_t *in = read_file(path, &len);
-        void *lv[3];
-        int64_t shp[3][3], cur[3];
+        void *lv[6];
+        int64_t shp[6][3], cur[3];
         memcpy(cur, c->shape, sizeof cur);
         for (int k = 0; k < c->levels; k++) {
             cv_downsample_shape(cur, c->f, cur);

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cv_downsample_job.h: `cvmpi downsample`, a whole-layer image pyramid in one MPI job: tasks read
+ * the source once and make the levels that fit in memory; the levels above travel up a reduction
+ * tree between ranks. Collective over MPI_COMM_WORLD (or a single process without MPI). */
+#ifndef CV_DOWNSAMPLE_JOB_H
+#define CV_DOWNSAMPLE_JOB_H
+
+#include "cv_mpi.h"
+
+typedef struct cv_downsample_params {
+    const char *path;      /* the layer; new scales are added to its info */
+    const char *mip_text;  /* source mip: index or resolution; NULL = 0 */
+    int num_mips;          /* levels to make; 0 = igneous' default from volume and chunk sizes */
+    int64_t factor[3];     /* per level; 0,0,0 = 2,2,1 */
+    int method;            /* cv_downsample_method, or -1 = auto (average/mode by layer type) */
+    bool sparse;           /* ignore background (0) voxels */
+    const char *encoding;  /* of the new scales; NULL = scale 0's */
+    int64_t chunk_size[3]; /* of the new scales; 0,0,0 = add_scale's default */
+    const char *compress;  /* NULL = CloudVolume's default; "" none */
+    size_t memory;         /* per rank; 0 = default */
+    int threads;           /* chunk workers per rank */
+    bool fill_missing, resume, dry_run, fail_fast, is_static;
+    const char *journal_dir; /* NULL = ./.cvmpi-journal/<job signature> */
+    double stall_seconds;    /* name a rank on one task this long; 0 = 300 */
+} cv_downsample_params;
+
+/* Run the job. Every rank returns the same status; rank 0 has printed the plan (--dry-run) or
+ * the summary and every failure. */
+cv_status cv_mpi_downsample(const cv_downsample_params *p);
+
+#endif

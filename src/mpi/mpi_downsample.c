@@ -1,0 +1,990 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * mpi_downsample.c: `cvmpi downsample` across ranks (cloudvolume-conventions §7.2-7.4). Every
+ * rank adds the new scales to its copy of the info as add_scale does (rank 0 commits it) and
+ * computes the same plan: stage 0 tasks read chunk-aligned blocks of the source once and make
+ * as many levels as fit in --memory; each later stage is a level of a reduction tree whose
+ * nodes cover prod(factor)^k children: the children's small top-level state (voxels, or carried
+ * sums) is sent to the rank owning the node (MPI_Alltoallv), which assembles it and makes the
+ * next levels, so nothing above the tasks is read back from storage. Finished tasks and nodes
+ * go to the journal and their state to a file beside it, so --resume redoes neither. */
+#include "cv_downsample_job.h"
+
+#include "cv_failures.h"
+#include "cv_journal.h"
+#include "cv_monitor.h"
+#include "cv_progress.h"
+#include "cv_sched.h"
+#include "cv_transfer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_LEVELS 32
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static int64_t lcm64(int64_t a, int64_t b)
+{
+    return a / gcd64(a, b) * b;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* One stage of the plan: nodes that take the state of level `lo` of their box and make levels
+ * lo+1..hi. Stage 0's nodes are the tasks reading the source (lo = 0). */
+typedef struct stage {
+    int lo, hi;
+    int64_t block[3];  /* node box at the source mip, on a lattice from the region's corner */
+    int64_t counts[3]; /* nodes per axis */
+    int64_t ratio[3];  /* children per axis (stage > 0) */
+    uint64_t n, first_id;
+} stage;
+
+typedef struct held { /* a node's top state waiting to go up the tree */
+    uint64_t idx;
+    uint8_t *data;
+} held;
+
+typedef struct job {
+    const cv_downsample_params *p;
+    cv_volume *v;
+    int mip, n_levels;
+    cv_downsample_method method;
+    int64_t f[3];
+    int64_t pow_f[MAX_LEVELS + 1][3];
+    int level_mip[MAX_LEVELS + 1];
+    cv_bbox region;
+    cv_dtype dtype;
+    int64_t channels;
+    size_t esz, memory;
+    const char *memory_source;
+    stage st[MAX_LEVELS + 1];
+    int n_stages;
+    uint64_t n_ids;
+    cv_journal *journal;
+    cv_sched *sched;
+    cv_progress progress;
+    cv_failures fail;
+    char dir[4096], tree_dir[4200];
+    uint64_t done, skipped, tree_done, tree_skipped;
+    held *held;
+    size_t n_held;
+} job;
+
+/* ---- geometry of the plan ------------------------------------------------------------- */
+
+static cv_bbox node_box(const job *j, int s, uint64_t idx)
+{
+    const stage *st = &j->st[s];
+    int64_t i[3] = {(int64_t)(idx % (uint64_t)st->counts[0]),
+                    (int64_t)(idx / (uint64_t)st->counts[0] % (uint64_t)st->counts[1]),
+                    (int64_t)(idx / (uint64_t)(st->counts[0] * st->counts[1]))};
+    cv_bbox b;
+    for (int d = 0; d < 3; d++) {
+        b.min[d] = j->region.min[d] + i[d] * st->block[d];
+        b.max[d] = b.min[d] + st->block[d];
+        if (b.max[d] > j->region.max[d]) {
+            b.max[d] = j->region.max[d];
+        }
+    }
+    return b;
+}
+
+/* Shape of a box's pyramid at `level`: ceil(extent / factor^level). */
+static void level_shape(const job *j, cv_bbox b, int level, int64_t out[3])
+{
+    for (int d = 0; d < 3; d++) {
+        out[d] = ceil_div(b.max[d] - b.min[d], j->pow_f[level][d]);
+    }
+}
+
+static size_t state_voxel_bytes(const job *j, int level)
+{
+    return cv_downsample_state_size(j->dtype, j->method, j->p->sparse, j->f, level) *
+           (size_t)j->channels;
+}
+
+static size_t state_bytes(const job *j, cv_bbox b, int level)
+{
+    int64_t s[3];
+    level_shape(j, b, level, s);
+    return (size_t)(s[0] * s[1] * s[2]) * state_voxel_bytes(j, level);
+}
+
+/* Memory a node of `block` voxels (clipped to the region) needs for levels lo+1..hi: its input
+ * state, every level it writes, its output state, and the kernels' temporaries (two arrays of
+ * int64 sums of the first level). */
+static double node_need(const job *j, const int64_t block[3], int lo, int hi)
+{
+    int64_t b[3];
+    for (int d = 0; d < 3; d++) {
+        int64_t e = j->region.max[d] - j->region.min[d];
+        b[d] = block[d] < e ? block[d] : e;
+    }
+    cv_bbox box = cv_bbox_make(0, 0, 0, b[0], b[1], b[2]);
+    double need = (double)state_bytes(j, box, lo);
+    for (int k = lo + 1; k <= hi; k++) {
+        int64_t s[3];
+        level_shape(j, box, k, s);
+        need += (double)s[0] * (double)s[1] * (double)s[2] * (double)j->channels * (double)j->esz;
+    }
+    need += (double)state_bytes(j, box, hi);
+    int64_t s1[3];
+    level_shape(j, box, lo + 1, s1);
+    need += 2.0 * (double)s1[0] * (double)s1[1] * (double)s1[2] * (double)j->channels * 8.0;
+    return need;
+}
+
+/* A node box making levels lo+1..lo+n must be a multiple of chunk_k x factor^k for each level k
+ * it writes, so each of its writes is whole chunks; `base` (the children's block, or the
+ * source chunk for tasks) keeps the stages nested. */
+static void aligned_block(const job *j, const int64_t base[3], int lo, int n, int64_t out[3])
+{
+    const cv_info *info = cv_volume_info(j->v);
+    for (int d = 0; d < 3; d++) {
+        int64_t b = base[d];
+        for (int k = lo + 1; k <= lo + n; k++) {
+            b = lcm64(b, info->scales[j->level_mip[k]].chunk_sizes[0][d] * j->pow_f[k][d]);
+        }
+        out[d] = b;
+    }
+}
+
+static cv_status plan_stages(job *j)
+{
+    const cv_info *info = cv_volume_info(j->v);
+    int64_t base[3];
+    memcpy(base, info->scales[j->mip].chunk_sizes[0], sizeof base);
+    int lo = 0;
+    j->n_stages = 0;
+    j->n_ids = 0;
+    while (lo < j->n_levels) {
+        stage *st = &j->st[j->n_stages];
+        int best = 0;
+        int64_t blk[3];
+        for (int n = j->n_levels - lo; n >= 1 && !best; n--) {
+            int64_t grown[3];
+            for (int d = 0; d < 3; d++) {
+                grown[d] = lo == 0 ? base[d] : base[d] * (j->pow_f[lo + n][d] / j->pow_f[lo][d]);
+            }
+            aligned_block(j, grown, lo, n, blk);
+            if (node_need(j, blk, lo, lo + n) <= (double)j->memory) {
+                best = n;
+            }
+        }
+        if (!best) {
+            aligned_block(j, base, lo, 1, blk);
+            return CV_FAIL(CV_ERR_ARG,
+                           "downsample: making level %d needs blocks of %" PRId64 "x%" PRId64
+                           "x%" PRId64 " voxels and %.0f bytes, more than --memory %zu",
+                           lo + 1, blk[0], blk[1], blk[2], node_need(j, blk, lo, lo + 1),
+                           j->memory);
+        }
+        st->lo = lo;
+        st->hi = lo + best;
+        memcpy(st->block, blk, sizeof blk);
+        st->n = 1;
+        for (int d = 0; d < 3; d++) {
+            st->counts[d] = ceil_div(j->region.max[d] - j->region.min[d], blk[d]);
+            st->ratio[d] = blk[d] / base[d];
+            st->n *= (uint64_t)st->counts[d];
+        }
+        st->first_id = j->n_ids;
+        j->n_ids += st->n;
+        memcpy(base, blk, sizeof base);
+        lo = st->hi;
+        j->n_stages++;
+    }
+    return CV_OK;
+}
+
+static uint64_t parent_of(const job *j, int s, uint64_t child)
+{
+    const stage *c = &j->st[s - 1], *p = &j->st[s];
+    int64_t i[3] = {(int64_t)(child % (uint64_t)c->counts[0]),
+                    (int64_t)(child / (uint64_t)c->counts[0] % (uint64_t)c->counts[1]),
+                    (int64_t)(child / (uint64_t)(c->counts[0] * c->counts[1]))};
+    return (uint64_t)(i[0] / p->ratio[0]) +
+           (uint64_t)p->counts[0] * ((uint64_t)(i[1] / p->ratio[1]) +
+                                     (uint64_t)p->counts[1] * (uint64_t)(i[2] / p->ratio[2]));
+}
+
+static int owner_of(uint64_t idx)
+{
+    return (int)(idx % (uint64_t)cv_mpi_size());
+}
+
+/* ---- node state files (for --resume) --------------------------------------------------- */
+
+static void state_path(const job *j, int s, uint64_t idx, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/s%d-%" PRIu64 ".state", j->tree_dir, s, idx);
+}
+
+static cv_status save_state(const job *j, int s, uint64_t idx, const void *data, size_t n)
+{
+    char path[4400], tmp[4420];
+    state_path(j, s, idx, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp%d", path, cv_mpi_rank());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        return CV_FAIL(CV_ERR_IO, "create `%s': %s", tmp, strerror(errno));
+    }
+    bool ok = fwrite(data, 1, n, f) == n;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return CV_FAIL(CV_ERR_IO, "write `%s': %s", path, strerror(errno));
+    }
+    return CV_OK;
+}
+
+static cv_status load_state(const job *j, int s, uint64_t idx, void *data, size_t n)
+{
+    char path[4400];
+    state_path(j, s, idx, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return CV_FAIL(CV_ERR_IO, "read `%s' (state of finished task %" PRIu64 "): %s", path,
+                       j->st[s].first_id + idx, strerror(errno));
+    }
+    size_t got = fread(data, 1, n, f);
+    int extra = fgetc(f);
+    fclose(f);
+    if (got != n || extra != EOF) {
+        return CV_FAIL(CV_ERR_CORRUPT, "read `%s': want %zu bytes, the file has %s", path, n,
+                       got != n ? "fewer" : "more");
+    }
+    return CV_OK;
+}
+
+/* ---- one node -------------------------------------------------------------------------- */
+
+/* Make levels lo+1..hi of `box` from `in` (the state of level lo), write them, and return the
+ * top state in *top (allocated) when a later stage needs it. */
+static cv_status make_levels(job *j, int s, cv_bbox box, const void *in, uint8_t **top)
+{
+    const stage *st = &j->st[s];
+    int n = st->hi - st->lo;
+    void *lv[MAX_LEVELS] = {0};
+    int64_t shp[MAX_LEVELS][3];
+    bool need_top = s + 1 < j->n_stages;
+    uint8_t *out_state = need_top ? cv_malloc(state_bytes(j, box, st->hi)) : NULL;
+    cv_status rc = need_top && !out_state ? CV_FAIL(CV_ERR_NOMEM, "downsample: state") : CV_OK;
+    for (int k = 0; k < n && rc == CV_OK; k++) {
+        int64_t s3[3];
+        level_shape(j, box, st->lo + k + 1, s3);
+        lv[k] = cv_malloc((size_t)(s3[0] * s3[1] * s3[2] * j->channels) * j->esz);
+        if (!lv[k]) {
+            rc = CV_FAIL(CV_ERR_NOMEM, "downsample: level %d of a task", st->lo + k + 1);
+        }
+    }
+    int64_t in_shape[3];
+    level_shape(j, box, st->lo, in_shape);
+    if (rc == CV_OK) {
+        rc = cv_downsample_levels(j->dtype, j->channels, in, in_shape, j->f, j->method,
+                                  j->p->sparse, st->lo, n, lv, shp, out_state);
+    }
+    const cv_info *info = cv_volume_info(j->v);
+    for (int k = 0; k < n && rc == CV_OK; k++) {
+        int level = st->lo + k + 1;
+        const cv_scale *sc = &info->scales[j->level_mip[level]];
+        int64_t o[3];
+        for (int d = 0; d < 3; d++) {
+            o[d] = sc->voxel_offset[d] + (box.min[d] - j->region.min[d]) / j->pow_f[level][d];
+        }
+        cv_bbox ob =
+            cv_bbox_make(o[0], o[1], o[2], o[0] + shp[k][0], o[1] + shp[k][1], o[2] + shp[k][2]);
+        rc = cv_volume_write(j->v, j->level_mip[level], ob, lv[k], cv_volume_box_bytes(j->v, ob));
+    }
+    for (int k = 0; k < n; k++) {
+        cv_free(lv[k]);
+    }
+    if (rc != CV_OK) {
+        cv_free(out_state);
+        return rc;
+    }
+    *top = out_state;
+    return CV_OK;
+}
+
+static cv_status hold(job *j, uint64_t idx, uint8_t *data)
+{
+    held *g = cv_realloc(j->held, sizeof *g * (j->n_held + 1));
+    if (!g) {
+        cv_free(data);
+        return CV_FAIL(CV_ERR_NOMEM, "downsample: held state");
+    }
+    j->held = g;
+    j->held[j->n_held].idx = idx;
+    j->held[j->n_held].data = data;
+    j->n_held++;
+    return CV_OK;
+}
+
+static void drop_held(job *j)
+{
+    for (size_t i = 0; i < j->n_held; i++) {
+        cv_free(j->held[i].data);
+    }
+    cv_free(j->held);
+    j->held = NULL;
+    j->n_held = 0;
+}
+
+/* Finish node `idx` of stage `s` from its input state: levels, the state file for --resume,
+ * the journal entry, and the state held for the next exchange. */
+static cv_status finish_node(job *j, int s, uint64_t idx, cv_bbox box, const void *in)
+{
+    uint8_t *top = NULL;
+    CV_TRY(make_levels(j, s, box, in, &top));
+    cv_status rc = CV_OK;
+    if (top) {
+        rc = save_state(j, s, idx, top, state_bytes(j, box, j->st[s].hi));
+        if (rc == CV_OK) {
+            rc = hold(j, idx, top);
+        } else {
+            cv_free(top);
+        }
+    }
+    if (rc == CV_OK) {
+        rc = cv_journal_record(j->journal, j->st[s].first_id + idx);
+    }
+    return rc;
+}
+
+static void test_delay(void)
+{
+    /* Tests slow tasks down to interrupt a job mid-way. */
+    const char *delay = getenv("CVMPI_TEST_TASK_DELAY_MS");
+    long ms = delay ? strtol(delay, NULL, 10) : 0;
+    if (ms > 0) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static cv_status run_task(job *j, uint64_t idx, uint8_t *buf, size_t cap)
+{
+    test_delay();
+    cv_bbox box = node_box(j, 0, idx);
+    size_t n = cv_volume_box_bytes(j->v, box);
+    if (n > cap) {
+        return CV_FAIL(CV_ERR_ARG, "task %" PRIu64 " needs %zu bytes, the buffer has %zu", idx, n,
+                       cap);
+    }
+    CV_TRY(cv_volume_read(j->v, j->mip, box, buf, n));
+    return finish_node(j, 0, idx, box, buf);
+}
+
+static void note_failure(job *j, int s, uint64_t idx)
+{
+    cv_failures_note(&j->fail, j->st[s].first_id + idx, node_box(j, s, idx), cv_err_last()->what);
+    CV_LOG(CV_LOG_ERROR, "task %" PRIu64 " failed: %s", j->st[s].first_id + idx,
+           cv_err_last()->what);
+}
+
+static void work_tasks(job *j)
+{
+    size_t cap = (size_t)j->st[0].block[0] * (size_t)j->st[0].block[1] * (size_t)j->st[0].block[2] *
+                 (size_t)j->channels * j->esz;
+    uint8_t *buf = cv_malloc(cap);
+    if (!buf) {
+        CV_FAIL(CV_ERR_NOMEM, "downsample: task buffer of %zu bytes", cap);
+        cv_failures_note(&j->fail, 0, j->region, cv_err_last()->what);
+        cv_sched_abort(j->sched);
+        return;
+    }
+    uint64_t idx;
+    while (!cv_mpi_terminated() && cv_sched_next(j->sched, &idx)) {
+        if (cv_journal_is_done(j->journal, idx)) {
+            j->skipped++;
+            cv_sched_done(j->sched);
+            continue;
+        }
+        cv_err_clear();
+        cv_sched_working_on(j->sched, idx);
+        cv_status rc = run_task(j, idx, buf, cap);
+        cv_sched_working_on(j->sched, UINT64_MAX);
+        if (rc == CV_OK) {
+            j->done++;
+        } else {
+            note_failure(j, 0, idx);
+            if (j->p->fail_fast) {
+                cv_sched_abort(j->sched);
+            }
+        }
+        cv_sched_done(j->sched);
+    }
+    if (cv_mpi_terminated()) {
+        cv_sched_abort(j->sched);
+    }
+    cv_free(buf);
+}
+
+/* ---- the reduction tree ---------------------------------------------------------------- */
+
+/* Send every held state of stage s-1 to the rank owning its parent in stage s. On return
+ * (*recv) holds what this rank received and table[child] points at each child's state (NULL
+ * if it did not arrive). Collective. */
+static cv_status exchange(job *j, int s, uint8_t **recv, const uint8_t **table)
+{
+    int size = cv_mpi_size();
+    int64_t *scount = cv_calloc((size_t)size, sizeof *scount);
+    int64_t *rcount = cv_calloc((size_t)size, sizeof *rcount);
+    int *sc = cv_calloc((size_t)size, sizeof *sc), *rc_ = cv_calloc((size_t)size, sizeof *rc_);
+    int *sd = cv_calloc((size_t)size, sizeof *sd), *rd = cv_calloc((size_t)size, sizeof *rd);
+    int64_t *fill = cv_calloc((size_t)size, sizeof *fill);
+    uint8_t *sbuf = NULL, *rbuf = NULL;
+    cv_status rc = CV_OK;
+    if (!scount || !rcount || !sc || !rc_ || !sd || !rd || !fill) {
+        rc = CV_FAIL(CV_ERR_NOMEM, "downsample: exchange");
+    }
+    for (size_t i = 0; rc == CV_OK && i < j->n_held; i++) {
+        uint64_t idx = j->held[i].idx;
+        scount[owner_of(parent_of(j, s, idx))] +=
+            8 + (int64_t)state_bytes(j, node_box(j, s - 1, idx), j->st[s - 1].hi);
+    }
+    if (rc == CV_OK) {
+        if (cv_mpi_active()) {
+            MPI_Alltoall(scount, 1, MPI_INT64_T, rcount, 1, MPI_INT64_T, MPI_COMM_WORLD);
+        } else {
+            rcount[0] = scount[0];
+        }
+    }
+    int64_t stot = 0, rtot = 0;
+    for (int r = 0; r < size && rc == CV_OK; r++) {
+        sd[r] = (int)stot;
+        rd[r] = (int)rtot;
+        sc[r] = (int)scount[r];
+        rc_[r] = (int)rcount[r];
+        stot += scount[r];
+        rtot += rcount[r];
+    }
+    if (rc == CV_OK && (stot > INT_MAX || rtot > INT_MAX)) {
+        rc = CV_FAIL(CV_ERR_ARG,
+                     "downsample: %" PRId64 " bytes of tree state for one rank at stage %d; "
+                     "use more ranks or a larger --memory",
+                     stot > rtot ? stot : rtot, s);
+    }
+    if (rc == CV_OK) {
+        sbuf = cv_malloc((size_t)stot + 1);
+        rbuf = cv_malloc((size_t)rtot + 1);
+        if (!sbuf || !rbuf) {
+            rc = CV_FAIL(CV_ERR_NOMEM, "downsample: exchange buffers");
+        }
+    }
+    for (size_t i = 0; rc == CV_OK && i < j->n_held; i++) {
+        uint64_t idx = j->held[i].idx;
+        int r = owner_of(parent_of(j, s, idx));
+        size_t n = state_bytes(j, node_box(j, s - 1, idx), j->st[s - 1].hi);
+        uint8_t *at = sbuf + sd[r] + fill[r];
+        memcpy(at, &idx, 8);
+        memcpy(at + 8, j->held[i].data, n);
+        fill[r] += 8 + (int64_t)n;
+    }
+    /* Whatever failed locally, every rank takes part in the collective. */
+    cv_status agreed = cv_mpi_agree(rc);
+    if (agreed == CV_OK) {
+        if (cv_mpi_active()) {
+            MPI_Alltoallv(sbuf, sc, sd, MPI_BYTE, rbuf, rc_, rd, MPI_BYTE, MPI_COMM_WORLD);
+        } else {
+            memcpy(rbuf, sbuf, (size_t)stot);
+        }
+        for (int64_t at = 0; at + 8 <= rtot;) {
+            uint64_t idx;
+            memcpy(&idx, rbuf + at, 8);
+            if (idx >= j->st[s - 1].n) {
+                agreed = CV_FAIL(CV_ERR_MPI, "downsample: bad child %" PRIu64 " received", idx);
+                break;
+            }
+            table[idx] = rbuf + at + 8;
+            at += 8 + (int64_t)state_bytes(j, node_box(j, s - 1, idx), j->st[s - 1].hi);
+        }
+    }
+    cv_free(scount);
+    cv_free(rcount);
+    cv_free(sc);
+    cv_free(rc_);
+    cv_free(sd);
+    cv_free(rd);
+    cv_free(fill);
+    cv_free(sbuf);
+    if (agreed != CV_OK) {
+        cv_free(rbuf);
+        return agreed;
+    }
+    *recv = rbuf;
+    return CV_OK;
+}
+
+/* Copy a child's state (shape cs) into its parent's (shape ps) at offset `off`, channel by
+ * channel (x fastest, channel slowest). */
+static void place(uint8_t *dst, const int64_t ps[3], const uint8_t *src, const int64_t cs[3],
+                  const int64_t off[3], int64_t channels, size_t vb)
+{
+    for (int64_t c = 0; c < channels; c++) {
+        for (int64_t z = 0; z < cs[2]; z++) {
+            for (int64_t y = 0; y < cs[1]; y++) {
+                const uint8_t *from = src + (size_t)(((c * cs[2] + z) * cs[1] + y) * cs[0]) * vb;
+                uint8_t *to =
+                    dst +
+                    (size_t)((((c * ps[2] + z + off[2]) * ps[1] + y + off[1]) * ps[0]) + off[0]) *
+                        vb;
+                memcpy(to, from, (size_t)cs[0] * vb);
+            }
+        }
+    }
+}
+
+/* Node idx of stage s: gather its children's states (sent, or from the files of children a
+ * previous run finished), then finish it. */
+static cv_status run_node(job *j, int s, uint64_t idx, const uint8_t **table)
+{
+    test_delay();
+    const stage *st = &j->st[s], *cs = &j->st[s - 1];
+    cv_bbox box = node_box(j, s, idx);
+    int64_t ps[3];
+    level_shape(j, box, st->lo, ps);
+    size_t vb = cv_downsample_state_size(j->dtype, j->method, j->p->sparse, j->f, st->lo);
+    uint8_t *in = cv_malloc(state_bytes(j, box, st->lo));
+    if (!in) {
+        return CV_FAIL(CV_ERR_NOMEM, "downsample: tree node of %zu bytes",
+                       state_bytes(j, box, st->lo));
+    }
+    int64_t i[3] = {(int64_t)(idx % (uint64_t)st->counts[0]),
+                    (int64_t)(idx / (uint64_t)st->counts[0] % (uint64_t)st->counts[1]),
+                    (int64_t)(idx / (uint64_t)(st->counts[0] * st->counts[1]))};
+    cv_status rc = CV_OK;
+    uint8_t *file = NULL;
+    for (int64_t cz = i[2] * st->ratio[2]; rc == CV_OK && cz < (i[2] + 1) * st->ratio[2]; cz++) {
+        for (int64_t cy = i[1] * st->ratio[1]; rc == CV_OK && cy < (i[1] + 1) * st->ratio[1];
+             cy++) {
+            for (int64_t cx = i[0] * st->ratio[0]; rc == CV_OK && cx < (i[0] + 1) * st->ratio[0];
+                 cx++) {
+                if (cx >= cs->counts[0] || cy >= cs->counts[1] || cz >= cs->counts[2]) {
+                    continue;
+                }
+                uint64_t child = (uint64_t)(cx + cs->counts[0] * (cy + cs->counts[1] * cz));
+                cv_bbox cb = node_box(j, s - 1, child);
+                size_t n = state_bytes(j, cb, st->lo);
+                const uint8_t *data = table[child];
+                if (!data && cv_journal_is_done(j->journal, cs->first_id + child)) {
+                    cv_free(file);
+                    file = cv_malloc(n ? n : 1);
+                    rc = file ? load_state(j, s - 1, child, file, n)
+                              : CV_FAIL(CV_ERR_NOMEM, "downsample: state");
+                    data = file;
+                } else if (!data) {
+                    rc = CV_FAIL(CV_ERR_IO, "downsample: input task %" PRIu64 " did not finish",
+                                 cs->first_id + child);
+                }
+                if (rc == CV_OK) {
+                    int64_t csh[3], off[3];
+                    level_shape(j, cb, st->lo, csh);
+                    for (int d = 0; d < 3; d++) {
+                        off[d] = (cb.min[d] - box.min[d]) / j->pow_f[st->lo][d];
+                    }
+                    place(in, ps, data, csh, off, j->channels, vb);
+                }
+            }
+        }
+    }
+    cv_free(file);
+    if (rc == CV_OK) {
+        rc = finish_node(j, s, idx, box, in);
+    }
+    cv_free(in);
+    return rc;
+}
+
+static bool any_terminated(void)
+{
+    int mine = cv_mpi_terminated(), all = mine;
+    if (cv_mpi_active()) {
+        MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    }
+    return all != 0;
+}
+
+static bool any_aborted(job *j)
+{
+    int mine = j->p->fail_fast && j->fail.count > 0, all = mine;
+    if (cv_mpi_active()) {
+        MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    }
+    return all != 0;
+}
+
+/* Stages 1.. : exchange, then each rank finishes the nodes it owns. Collective. */
+static cv_status work_tree(job *j)
+{
+    for (int s = 1; s < j->n_stages; s++) {
+        if (any_terminated() || any_aborted(j)) {
+            return CV_OK;
+        }
+        const uint8_t **table = cv_calloc(j->st[s - 1].n, sizeof *table);
+        uint8_t *recv = NULL;
+        cv_status rc = table ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "downsample: tree table");
+        rc = cv_mpi_agree(rc);
+        if (rc == CV_OK) {
+            rc = exchange(j, s, &recv, table);
+        }
+        drop_held(j);
+        if (rc != CV_OK) {
+            cv_free(table);
+            return rc;
+        }
+        if (cv_mpi_rank() == 0) {
+            CV_LOG(CV_LOG_INFO,
+                   "tree stage %d: %" PRIu64 " nodes make levels %d..%d from %" PRId64
+                   " children each",
+                   s, j->st[s].n, j->st[s].lo + 1, j->st[s].hi,
+                   j->st[s].ratio[0] * j->st[s].ratio[1] * j->st[s].ratio[2]);
+        }
+        for (uint64_t idx = (uint64_t)cv_mpi_rank(); idx < j->st[s].n && !cv_mpi_terminated();
+             idx += (uint64_t)cv_mpi_size()) {
+            if (cv_journal_is_done(j->journal, j->st[s].first_id + idx)) {
+                j->tree_skipped++;
+                continue;
+            }
+            cv_err_clear();
+            if (run_node(j, s, idx, table) == CV_OK) {
+                j->tree_done++;
+            } else {
+                note_failure(j, s, idx);
+            }
+        }
+        cv_free(recv);
+        cv_free(table);
+    }
+    return CV_OK;
+}
+
+/* ---- setup ----------------------------------------------------------------------------- */
+
+/* igneous compute_factors: over the downsampled axes, log(size/chunk)/log(factor) + 1e-4. */
+static int default_num_mips(const cv_scale *s, const int64_t f[3])
+{
+    double n = INFINITY;
+    for (int i = 0; i < 3; i++) {
+        if (f[i] > 1) {
+            double v = log((double)s->size[i] / (double)s->chunk_sizes[0][i]) / log((double)f[i]);
+            n = fmin(n, v + 1e-4);
+        }
+    }
+    return isfinite(n) && n >= 1.0 ? (int)n : 1;
+}
+
+/* Add the scales to this rank's copy of the info, as add_scale does (every rank computes the
+ * same info; rank 0 commits it unless dry_run). */
+static cv_status add_scales(job *j)
+{
+    const cv_downsample_params *p = j->p;
+    cv_info *info = cv_volume_info_mut(j->v);
+    CV_TRY(cv_info_select_mip(info, p->mip_text ? p->mip_text : "0", &j->mip));
+    const cv_scale src = info->scales[j->mip];
+    j->n_levels = p->num_mips ? p->num_mips : default_num_mips(&src, j->f);
+    if (j->n_levels > MAX_LEVELS) {
+        return CV_FAIL(CV_ERR_ARG, "--num-mips %d is too many", j->n_levels);
+    }
+    j->method = (cv_downsample_method)p->method;
+    if (p->method < 0) {
+        j->method = strcmp(info->type, "segmentation") == 0 ? CV_DS_MODE : CV_DS_AVERAGE;
+    }
+    int64_t base[3];
+    for (int d = 0; d < 3; d++) {
+        base[d] = (int64_t)llround(src.resolution[d] / info->scales[0].resolution[d]);
+        j->pow_f[0][d] = 1;
+        for (int k = 1; k <= j->n_levels; k++) {
+            j->pow_f[k][d] = j->pow_f[k - 1][d] * j->f[d];
+            if (j->pow_f[k][d] > (INT64_C(1) << 40)) {
+                return CV_FAIL(CV_ERR_ARG, "downsample: factor^%d too large", k);
+            }
+        }
+    }
+    j->level_mip[0] = j->mip;
+    for (int k = 1; k <= j->n_levels; k++) {
+        int64_t f0[3] = {base[0] * j->pow_f[k][0], base[1] * j->pow_f[k][1],
+                         base[2] * j->pow_f[k][2]};
+        CV_TRY(cv_info_add_scale(info, f0, p->chunk_size[0] ? p->chunk_size : NULL, p->encoding,
+                                 &j->level_mip[k]));
+    }
+    CV_TRY(cv_info_validate(info));
+    j->region = cv_info_bounds(info, j->mip);
+    j->dtype = info->dtype;
+    j->channels = info->num_channels;
+    j->esz = cv_dtype_size(info->dtype);
+    return CV_OK;
+}
+
+static void print_plan(const job *j)
+{
+    const cv_info *info = cv_volume_info(j->v);
+    char region[160];
+    cv_bbox_format(j->region, region, sizeof region);
+    static const char *const names[] = {"average", "mode", "min", "max", "striding"};
+    printf("plan: mip %d %s -> mips %d..%d, factor %" PRId64 ",%" PRId64 ",%" PRId64
+           ", %s%s, %d rank%s\n",
+           j->mip, region, j->level_mip[1], j->level_mip[j->n_levels], j->f[0], j->f[1], j->f[2],
+           names[j->method], j->p->sparse ? " (sparse)" : "", cv_mpi_size(),
+           cv_mpi_size() == 1 ? "" : "s");
+    for (int s = 0; s < j->n_stages; s++) {
+        const stage *st = &j->st[s];
+        int64_t full[3], b[3];
+        for (int d = 0; d < 3; d++) {
+            int64_t e = j->region.max[d] - j->region.min[d];
+            b[d] = st->block[d] < e ? st->block[d] : e;
+        }
+        level_shape(j, cv_bbox_make(0, 0, 0, b[0], b[1], b[2]), st->lo, full);
+        double in_bytes = (double)full[0] * (double)full[1] * (double)full[2] *
+                          (double)state_voxel_bytes(j, st->lo);
+        if (s == 0) {
+            printf("plan: stage 0: %" PRIu64 " tasks of %" PRId64 "x%" PRId64 "x%" PRId64
+                   " voxels read from mip %d, levels 1..%d made in memory, %.1f MB per task "
+                   "(peak %.1f MB, budget %.1f MB)\n",
+                   st->n, st->block[0], st->block[1], st->block[2], j->mip, st->hi, in_bytes / 1e6,
+                   node_need(j, st->block, st->lo, st->hi) / 1e6, (double)j->memory / 1e6);
+        } else {
+            printf("plan: stage %d (reduction tree): %" PRIu64 " node%s of %" PRId64 "x%" PRId64
+                   "x%" PRId64 " voxels at level %d from up to %" PRId64
+                   " children each, levels %d..%d, %.1f MB of state per node\n",
+                   s, st->n, st->n == 1 ? "" : "s", full[0], full[1], full[2], st->lo,
+                   st->ratio[0] * st->ratio[1] * st->ratio[2], st->lo + 1, st->hi, in_bytes / 1e6);
+        }
+    }
+    double src_bytes = (double)cv_bbox_voxels(j->region) * (double)j->channels * (double)j->esz;
+    double tree_bytes = 0;
+    for (int s = 1; s < j->n_stages; s++) {
+        tree_bytes += (double)state_bytes(j, j->region, j->st[s].lo);
+    }
+    double out_bytes = 0;
+    for (int k = 1; k <= j->n_levels; k++) {
+        int64_t s3[3];
+        level_shape(j, j->region, k, s3);
+        out_bytes +=
+            (double)s3[0] * (double)s3[1] * (double)s3[2] * (double)j->channels * (double)j->esz;
+    }
+    printf("plan: %.1f MB of source voxels read once, %.1f MB sent up the tree, %.1f MB of new "
+           "levels written (%s)\n",
+           src_bytes / 1e6, tree_bytes / 1e6, out_bytes / 1e6,
+           info->scales[j->level_mip[1]].encoding);
+}
+
+static void describe_task(uint64_t id, char *buf, size_t cap, void *arg)
+{
+    const job *j = arg;
+    cv_bbox_format(node_box(j, 0, id), buf, cap);
+}
+
+static void summarize(job *j, double seconds)
+{
+    cv_volume_stats vs;
+    cv_volume_get_stats(j->v, &vs);
+    uint64_t sums[6] = {j->done,         j->skipped,     j->tree_done,
+                        j->tree_skipped, vs.chunks_read, vs.bytes_read},
+             total[6];
+    memcpy(total, sums, sizeof total);
+    if (cv_mpi_active()) {
+        MPI_Reduce(sums, total, 6, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+        double mine = seconds;
+        MPI_Allreduce(&mine, &seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    }
+    uint64_t n_failed;
+    char *text = cv_failures_gather(&j->fail, &n_failed);
+    bool terminated = any_terminated();
+    if (cv_mpi_rank() == 0) {
+        cv_progress_update(&j->progress, total[0] + total[1], true);
+        cv_progress_finish(&j->progress);
+        cv_grid g = cv_info_grid(cv_volume_info(j->v), j->mip);
+        int64_t gs[3];
+        cv_grid_shape(&g, gs);
+        printf("downsampled mip %d to mips %d..%d: %" PRIu64 " tasks and %" PRIu64
+               " tree nodes done, %" PRIu64 " skipped, %" PRIu64 " failed; read %" PRIu64
+               " of %" PRId64 " source chunks (%.1f MB) in %.1f s on %d rank%s\n",
+               j->mip, j->level_mip[1], j->level_mip[j->n_levels], total[0], total[2],
+               total[1] + total[3], n_failed, total[4], gs[0] * gs[1] * gs[2],
+               (double)total[5] / 1e6, seconds, cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
+        if (n_failed) {
+            fprintf(stderr, "cvmpi: downsample: %" PRIu64 " task%s failed:\n%s", n_failed,
+                    n_failed == 1 ? "" : "s", text ? text : "");
+        }
+    }
+    cv_free(text);
+    if (terminated) {
+        CV_FAIL(CV_ERR_IO, "downsample interrupted: run the same command with --resume to "
+                           "finish");
+    } else if (n_failed) {
+        CV_FAIL(CV_ERR_IO,
+                "downsample: %" PRIu64 " of %" PRIu64
+                " tasks failed (listed above); fix the cause and rerun with --resume",
+                n_failed, j->n_ids);
+    }
+}
+
+static cv_status open_journal(job *j)
+{
+    const cv_downsample_params *p = j->p;
+    char signature[768], region[160];
+    cv_bbox_format(j->region, region, sizeof region);
+    int n = snprintf(signature, sizeof signature,
+                     "downsample path=%s mip=%d region=%s levels=%d factor=%" PRId64 ",%" PRId64
+                     ",%" PRId64 " method=%d sparse=%d",
+                     cv_volume_url(j->v), j->mip, region, j->n_levels, j->f[0], j->f[1], j->f[2],
+                     (int)j->method, (int)p->sparse);
+    for (int s = 0; s < j->n_stages && n > 0 && (size_t)n < sizeof signature - 64; s++) {
+        n += snprintf(signature + n, sizeof signature - (size_t)n,
+                      " stage=%d..%d:%" PRId64 ",%" PRId64 ",%" PRId64, j->st[s].lo, j->st[s].hi,
+                      j->st[s].block[0], j->st[s].block[1], j->st[s].block[2]);
+    }
+    if (p->journal_dir) {
+        snprintf(j->dir, sizeof j->dir, "%s", p->journal_dir);
+    } else {
+        snprintf(j->dir, sizeof j->dir, ".cvmpi-journal/%016" PRIx64, fnv1a(signature));
+    }
+    snprintf(j->tree_dir, sizeof j->tree_dir, "%s/tree", j->dir);
+    if (cv_mpi_rank() == 0 && !p->resume) {
+        cv_journal_remove(j->dir);
+    }
+    if (cv_mpi_active()) {
+        MPI_Barrier(MPI_COMM_WORLD);
+    }
+    CV_TRY(cv_mpi_agree(
+        cv_journal_open(j->dir, signature, cv_mpi_rank(), p->resume, j->n_ids, &j->journal)));
+    cv_status rc = CV_OK;
+    if (cv_mpi_rank() == 0 && j->n_stages > 1 && mkdir(j->tree_dir, 0777) != 0 && errno != EEXIST) {
+        rc = CV_FAIL(CV_ERR_IO, "create `%s': %s", j->tree_dir, strerror(errno));
+    }
+    CV_TRY(cv_mpi_agree(rc));
+    /* Every rank has read every journal before any rank creates its own file. */
+    if (cv_mpi_active()) {
+        MPI_Barrier(MPI_COMM_WORLD);
+    }
+    return cv_mpi_agree(cv_journal_start(j->journal));
+}
+
+/* Remove the state files once the job is complete (rank 0). */
+static void remove_tree_dir(const job *j)
+{
+    for (int s = 0; s + 1 < j->n_stages; s++) {
+        for (uint64_t idx = 0; idx < j->st[s].n; idx++) {
+            char path[4400];
+            state_path(j, s, idx, path, sizeof path);
+            unlink(path);
+        }
+    }
+    rmdir(j->tree_dir);
+}
+
+cv_status cv_mpi_downsample(const cv_downsample_params *p)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    j.p = p;
+    cv_failures_init(&j.fail);
+    for (int d = 0; d < 3; d++) {
+        j.f[d] = p->factor[0] ? p->factor[d] : (d < 2 ? 2 : 1);
+    }
+    cv_opts o = cv_opts_default();
+    o.fill_missing = p->fill_missing;
+    o.threads = p->threads > 0 ? p->threads : 4;
+    o.compress = p->compress;
+    j.memory_source = "--memory";
+    j.memory = p->memory ? p->memory : cv_mpi_default_memory(&j.memory_source);
+
+    cv_status rc = cv_volume_open(p->path, &o, &j.v);
+    if (rc == CV_OK) {
+        rc = add_scales(&j);
+    }
+    if (rc == CV_OK) {
+        rc = plan_stages(&j);
+    }
+    rc = cv_mpi_agree(rc);
+    if (rc == CV_OK && p->dry_run) {
+        if (cv_mpi_rank() == 0) {
+            print_plan(&j);
+        }
+        goto done;
+    }
+    if (rc == CV_OK) {
+        rc = cv_mpi_agree(cv_mpi_rank() == 0 ? cv_volume_commit_info(j.v) : CV_OK);
+    }
+    if (rc == CV_OK) {
+        rc = open_journal(&j);
+    }
+    if (rc == CV_OK) {
+        rc = cv_mpi_agree(cv_sched_open(j.st[0].n, p->is_static, &j.sched));
+    }
+    if (rc == CV_OK) {
+        if (cv_mpi_rank() == 0) {
+            CV_LOG(CV_LOG_INFO, "memory budget %.0f MB per rank (from %s)", (double)j.memory / 1e6,
+                   j.memory_source);
+            if (p->resume) {
+                CV_LOG(CV_LOG_INFO, "resuming: %" PRIu64 " of %" PRIu64 " tasks already done",
+                       cv_journal_count_done(j.journal), j.n_ids);
+            }
+        }
+        size_t full = (size_t)j.st[0].block[0] * (size_t)j.st[0].block[1] *
+                      (size_t)j.st[0].block[2] * (size_t)j.channels * j.esz;
+        cv_progress_init(&j.progress, "downsample", j.st[0].n, full,
+                         cv_mpi_rank() == 0 && cv__log_level() >= CV_LOG_WARN);
+        double t0 = cv_now();
+        cv_monitor *mon = NULL;
+        if (cv_mpi_rank() == 0) {
+            mon =
+                cv_monitor_start(&j.progress, j.sched,
+                                 p->stall_seconds > 0 ? p->stall_seconds : 300, describe_task, &j);
+        }
+        work_tasks(&j);
+        if (cv_mpi_active()) {
+            MPI_Barrier(MPI_COMM_WORLD);
+        }
+        cv_monitor_stop(mon);
+        rc = work_tree(&j);
+        double seconds = cv_now() - t0;
+        if (rc == CV_OK) {
+            cv_err_clear();
+            summarize(&j, seconds);
+            rc = cv_mpi_agree(cv_err_last()->code);
+        }
+        if (rc == CV_OK && cv_mpi_rank() == 0) {
+            remove_tree_dir(&j);
+        }
+    }
+done:
+    drop_held(&j);
+    cv_sched_close(j.sched);
+    cv_journal_close(j.journal);
+    cv_volume_close(j.v);
+    cv_failures_fini(&j.fail);
+    return rc;
+}
