@@ -42,14 +42,24 @@ typedef struct cv_slab_round {
     size_t n;
 } cv_slab_round;
 
-/* Trade pieces: `slab` holds this rank's piece (cv__slab_piece(group, axis, rank, size)) in the
- * layout `l` and is freed here (cv_free) once packed; may be NULL when the piece is empty.
- * bufs[i] receives, for every i with owner[i] == rank, box i in x-fastest order, channel
- * slowest (allocated here after the trade; free each with cv_free); other entries are NULL.
- * Peak memory is about two pieces. Collective over MPI_COMM_WORLD (a plain copy without MPI);
- * every rank returns the same status and on failure every bufs[i] is NULL. Errors: an
- * exchanged piece over INT_MAX bytes, out of memory. */
-cv_status cv__slab_exchange(const cv_slab_layout *l, const cv_slab_round *round, uint8_t *slab,
-                            uint8_t **bufs);
+/* Buffers a job keeps from round to round (grown as needed; freed by the _fini). */
+typedef struct cv_slab_scratch {
+    uint8_t *slab, *send, *recv, *tasks;
+    size_t slab_cap, send_cap, recv_cap, tasks_cap;
+} cv_slab_scratch;
+
+/* Make *p (of *cap bytes) hold at least n bytes; false when out of memory (*p unchanged). */
+bool cv__slab_reserve(uint8_t **p, size_t *cap, size_t n);
+void cv__slab_scratch_fini(cv_slab_scratch *s);
+
+/* Trade pieces: sc->slab holds this rank's piece (cv__slab_piece(group, axis, rank, size)) in
+ * the layout `l`. On success bufs[i], for every i with owner[i] == rank, points into sc->tasks
+ * at box i in x-fastest order, channel slowest (valid until the next exchange); other entries
+ * are NULL. The parts of the piece this rank owns go straight from the slab into its buffers;
+ * the rest travel. Memory: the slab, what this rank sends and receives, its task buffers.
+ * Collective over MPI_COMM_WORLD (a plain copy without MPI); every rank returns the same
+ * status. Errors: an exchanged piece over INT_MAX bytes, out of memory. */
+cv_status cv__slab_exchange(const cv_slab_layout *l, const cv_slab_round *round,
+                            cv_slab_scratch *sc, uint8_t **bufs);
 
 #endif

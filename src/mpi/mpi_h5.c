@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * mpi_h5.c: `cvmpi import` and `cvmpi export` with parallel HDF5 (the MPI-IO driver); the only
- * file that includes <hdf5.h>. Import: every rank opens the file, derives the same info from
- * the dataset (dtype, shape, channels, resolution attributes), rank 0 creates the layer, and the
- * plan's tasks (aligned to the layer's chunk grid) are claimed from the scheduler; each rank
- * reads its task's hyperslab independently, transposes it to x fastest and writes whole chunks.
- * Export: rank 0 decides whether the file exists, the dataset and its attributes are created
- * collectively, and tasks go round-robin so every rank makes the same number of collective
- * H5Dwrite calls (needed for gzip-filtered datasets in parallel). */
+ * mpi_h5.c: `cvmpi import` and `cvmpi export` with parallel HDF5 (the MPI-IO driver), and
+ * `cvmpi read -o FILE.h5:/DATASET`; the only file that includes <hdf5.h>. Import: every rank
+ * opens the source (one file, or a stack of files along z), derives the same info from it
+ * (dtype, shape, channels, resolution attributes; files of a stack must agree but in z), rank
+ * 0 creates the layer, and tasks (whole chunks, or whole shards) are done in rounds: the ranks
+ * read the round's box as slabs with one collective H5Dread per file and trade the pieces
+ * (mpi_slab.c) so each task is assembled on its owner, which writes it. --independent reads
+ * each task's box on its own instead. Export: rank 0 decides whether the file exists, the
+ * dataset and its attributes are created collectively, and tasks go round-robin so every rank
+ * makes the same number of collective H5Dwrite calls (needed for gzip-filtered datasets). */
 #include "cv_h5.h"
 
 #include "../filelist.h"
@@ -29,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 enum { AX_X = CV_AX_X, AX_Y = CV_AX_Y, AX_Z = CV_AX_Z, AX_C = CV_AX_C };
@@ -280,6 +283,13 @@ static cv_status open_dataset(import_job *j)
     }
     cv_free(pattern);
     CV_TRY(rc);
+    /* Every file stays open for the whole import: make room for long stacks. */
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max &&
+        lim.rlim_cur < (rlim_t)j->n_files + 256) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
     j->files = cv_malloc(j->n_files * sizeof *j->files);
     if (!j->files) {
         return CV_FAIL(CV_ERR_NOMEM, "import: %zu files", j->n_files);
@@ -562,9 +572,9 @@ static cv_status plan_import(import_job *j)
     pp->bytes_per_voxel = cv_dtype_size(di->dtype) * (size_t)di->num_channels;
     const char *source = "--memory";
     pp->memory = j->p->memory ? j->p->memory : cv_mpi_default_memory(&source);
-    /* A round holds about two copies of a rank's tasks at once (slab and packed pieces, then
-     * received pieces and task buffers), plus the chunk workers' buffers. */
-    pp->overhead = 2.5;
+    /* A round keeps up to four copies of a rank's share (its slab, what it sends and receives,
+     * its task buffers), plus the chunk workers' buffers. */
+    pp->overhead = 4.5;
     if (!ds->sharding_json && pp->memory > (size_t)(pp->overhead * (double)ROUND_BYTES_MAX)) {
         pp->memory = (size_t)(pp->overhead * (double)ROUND_BYTES_MAX);
     }
@@ -742,7 +752,8 @@ typedef struct round_tasks {
 
 /* One round: read the group box as slabs along `axis` (collective H5Dread), trade the pieces,
  * write the owned tasks. Every rank calls this with the same tasks. */
-static void slab_round(import_job *j, const round_tasks *rt, int axis, hid_t dxpl)
+static void slab_round(import_job *j, const round_tasks *rt, int axis, hid_t dxpl,
+                       cv_slab_scratch *sc)
 {
     int rank = cv_mpi_rank(), size = cv_mpi_active() ? cv_mpi_size() : 1;
     cv_slab_round round = {.axis = axis, .boxes = rt->boxes, .owner = rt->owner, .n = rt->n};
@@ -767,7 +778,7 @@ static void slab_round(import_job *j, const round_tasks *rt, int axis, hid_t dxp
     cv_bbox piece = cv__slab_piece(round.group, axis, rank, size);
     size_t slab_bytes =
         (size_t)cv_bbox_voxels(piece) * (size_t)j->channels * cv_dtype_size(j->dtype);
-    uint8_t *slab = slab_bytes ? cv_malloc(slab_bytes) : NULL;
+    uint8_t *slab = cv__slab_reserve(&sc->slab, &sc->slab_cap, slab_bytes) ? sc->slab : NULL;
     cv_status rc = cv_mpi_agree(read_piece(j, round.group, piece, dxpl, slab));
     uint8_t **bufs = cv_malloc((rt->n ? rt->n : 1) * sizeof *bufs);
     if (rc == CV_OK && !bufs) {
@@ -775,10 +786,8 @@ static void slab_round(import_job *j, const round_tasks *rt, int axis, hid_t dxp
     }
     rc = cv_mpi_agree(rc);
     if (rc == CV_OK) {
-        rc = cv__slab_exchange(&j->layout, &round, slab, bufs); /* frees slab */
-        slab = NULL;
+        rc = cv__slab_exchange(&j->layout, &round, sc, bufs);
     }
-    cv_free(slab);
     cv_err save = *cv_err_last();
     for (size_t i = 0; i < rt->n; i++) {
         if (rt->owner[i] != rank) {
@@ -793,7 +802,6 @@ static void slab_round(import_job *j, const round_tasks *rt, int axis, hid_t dxp
             if (trc == CV_OK) {
                 j->bytes += bytes;
             }
-            cv_free(bufs[i]);
         } else {
             cv__err_set(&save);
         }
@@ -840,7 +848,7 @@ static cv_status round_push(round_tasks *rt, uint64_t id, cv_bbox box)
  * lattice is walked with the dataset's slowest spatial axis S outermost, then M, then F; a
  * group is whole F-rows of one S-layer, or a run within one row when a row is too large.
  * Tasks a previous run finished (--resume) drop out of their group. Every rank owns at most
- * `per_rank` tasks of a round, so a rank holds about 2 * per_rank tasks' bytes at a time. */
+ * `per_rank` tasks of a round, so a rank holds at most 4 * per_rank tasks' bytes at a time. */
 static void work_slabs(import_job *j)
 {
     int size = cv_mpi_active() ? cv_mpi_size() : 1;
@@ -872,6 +880,8 @@ static void work_slabs(import_job *j)
     }
     round_tasks rt;
     memset(&rt, 0, sizeof rt);
+    cv_slab_scratch scratch;
+    memset(&scratch, 0, sizeof scratch);
     uint64_t rotate = 0;
     for (int64_t s = 0; s < counts[S]; s++) {
         for (int64_t m0 = 0; m0 < counts[M]; m0 += (int64_t)rows_per_group) {
@@ -917,12 +927,13 @@ static void work_slabs(import_job *j)
                     rt.owner[i] = (int)((i + rotate) % (uint64_t)size);
                 }
                 rotate += rt.n;
-                slab_round(j, &rt, S, dxpl);
+                slab_round(j, &rt, S, dxpl, &scratch);
                 test_delay();
             }
         }
     }
 out:
+    cv__slab_scratch_fini(&scratch);
     H5Pclose(dxpl);
     cv_free(rt.ids);
     cv_free(rt.boxes);

@@ -111,7 +111,7 @@ static cv_status counts_for(const cv_slab_layout *l, const cv_slab_round *rd, in
     for (int peer = 0; peer < size; peer++) {
         uint64_t bytes = 0;
         cv_bbox piece = is_send ? mine : cv__slab_piece(rd->group, rd->axis, peer, size);
-        for (size_t i = 0; i < rd->n; i++) {
+        for (size_t i = 0; peer != rank && i < rd->n; i++) {
             if (rd->owner[i] == (is_send ? peer : rank)) {
                 bytes += box_bytes(l, cv_bbox_intersect(piece, rd->boxes[i]));
             }
@@ -136,14 +136,18 @@ static cv_status counts_for(const cv_slab_layout *l, const cv_slab_round *rd, in
     return CV_OK;
 }
 
-/* This rank's piece, cut along the task boxes, each part x fastest, grouped by owner. */
+/* This rank's piece, cut along the task boxes, each part x fastest, grouped by owner; the
+ * parts this rank owns are not packed (copy_own takes them straight from the slab). */
 static void pack(const cv_slab_layout *l, const cv_slab_round *rd, cv_bbox piece,
-                 const uint8_t *slab, int size, uint8_t *out)
+                 const uint8_t *slab, int rank, int size, uint8_t *out)
 {
     int64_t pn[4], ss[4];
     extents(piece, l->channels, pn);
     cv__slab_strides(l, pn, ss);
     for (int peer = 0; peer < size; peer++) {
+        if (peer == rank) {
+            continue;
+        }
         for (size_t i = 0; i < rd->n; i++) {
             cv_bbox part = cv_bbox_intersect(piece, rd->boxes[i]);
             if (rd->owner[i] != peer || cv_bbox_is_empty(part)) {
@@ -161,11 +165,39 @@ static void pack(const cv_slab_layout *l, const cv_slab_round *rd, cv_bbox piece
     }
 }
 
-/* Parts from every peer's piece into the owned task buffers. */
+/* The parts of this rank's own piece that it owns: from the slab into the task buffers. */
+static void copy_own(const cv_slab_layout *l, const cv_slab_round *rd, cv_bbox piece,
+                     const uint8_t *slab, int rank, uint8_t *const *bufs)
+{
+    int64_t pn[4], ss[4];
+    extents(piece, l->channels, pn);
+    cv__slab_strides(l, pn, ss);
+    for (size_t i = 0; i < rd->n; i++) {
+        cv_bbox part = cv_bbox_intersect(piece, rd->boxes[i]);
+        if (rd->owner[i] != rank || cv_bbox_is_empty(part)) {
+            continue;
+        }
+        int64_t n[4], bn[4], ds[4], soff = 0, doff = 0;
+        extents(part, l->channels, n);
+        extents(rd->boxes[i], l->channels, bn);
+        cv__slab_xfast_strides(bn, ds);
+        for (int d = 0; d < 3; d++) {
+            soff += (part.min[d] - piece.min[d]) * ss[d];
+            doff += (part.min[d] - rd->boxes[i].min[d]) * ds[d];
+        }
+        cv__slab_permute(slab + (size_t)soff * l->elem_size, ss,
+                         bufs[i] + (size_t)doff * l->elem_size, ds, n, l->elem_size);
+    }
+}
+
+/* Parts from every other peer's piece into the owned task buffers. */
 static void unpack(const cv_slab_layout *l, const cv_slab_round *rd, int rank, int size,
                    const uint8_t *in, uint8_t *const *bufs)
 {
     for (int peer = 0; peer < size; peer++) {
+        if (peer == rank) {
+            continue;
+        }
         cv_bbox piece = cv__slab_piece(rd->group, rd->axis, peer, size);
         for (size_t i = 0; i < rd->n; i++) {
             cv_bbox part = cv_bbox_intersect(piece, rd->boxes[i]);
@@ -186,18 +218,44 @@ static void unpack(const cv_slab_layout *l, const cv_slab_round *rd, int rank, i
     }
 }
 
-cv_status cv__slab_exchange(const cv_slab_layout *l, const cv_slab_round *round, uint8_t *slab,
-                            uint8_t **bufs)
+bool cv__slab_reserve(uint8_t **p, size_t *cap, size_t n)
+{
+    if (n <= *cap && *p) {
+        return true;
+    }
+    uint8_t *q = cv_malloc(n ? n : 1);
+    if (!q) {
+        return false;
+    }
+    cv_free(*p);
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+void cv__slab_scratch_fini(cv_slab_scratch *s)
+{
+    cv_free(s->slab);
+    cv_free(s->send);
+    cv_free(s->recv);
+    cv_free(s->tasks);
+    memset(s, 0, sizeof *s);
+}
+
+cv_status cv__slab_exchange(const cv_slab_layout *l, const cv_slab_round *round,
+                            cv_slab_scratch *sc, uint8_t **bufs)
 {
     int rank = cv_mpi_rank(), size = cv_mpi_active() ? cv_mpi_size() : 1;
     int *counts = cv_malloc(4 * (size_t)size * sizeof *counts);
-    uint8_t *sendbuf = NULL, *recvbuf = NULL;
-    size_t n_send = 0, n_recv = 0;
+    size_t n_send = 0, n_recv = 0, n_own = 0;
     cv_status rc = counts ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "import: exchange counts");
     int *scounts = counts, *sdispls = counts + size, *rcounts = counts + 2 * size,
         *rdispls = counts + 3 * size;
     for (size_t i = 0; i < round->n; i++) {
         bufs[i] = NULL;
+        if (round->owner[i] == rank) {
+            n_own += (size_t)box_bytes(l, round->boxes[i]);
+        }
     }
     if (rc == CV_OK) {
         rc = counts_for(l, round, rank, size, true, scounts, sdispls, &n_send);
@@ -205,50 +263,36 @@ cv_status cv__slab_exchange(const cv_slab_layout *l, const cv_slab_round *round,
     if (rc == CV_OK) {
         rc = counts_for(l, round, rank, size, false, rcounts, rdispls, &n_recv);
     }
-    if (rc == CV_OK) {
-        sendbuf = cv_malloc(n_send ? n_send : 1);
+    /* Buffers are kept from round to round: fresh pages would cost a fault each. */
+    if (rc == CV_OK && (!cv__slab_reserve(&sc->send, &sc->send_cap, n_send) ||
+                        !cv__slab_reserve(&sc->recv, &sc->recv_cap, n_recv) ||
+                        !cv__slab_reserve(&sc->tasks, &sc->tasks_cap, n_own))) {
         rc =
-            sendbuf ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "import: exchange buffer of %zu bytes", n_send);
+            CV_FAIL(CV_ERR_NOMEM, "import: exchange buffers of %zu bytes", n_send + n_recv + n_own);
     }
+    cv_bbox mine = cv__slab_piece(round->group, round->axis, rank, size);
     if (rc == CV_OK && n_send) {
-        pack(l, round, cv__slab_piece(round->group, round->axis, rank, size), slab, size, sendbuf);
-    }
-    /* The slab is packed: free it before the receive buffer exists (peak: two pieces). */
-    cv_free(slab);
-    if (rc == CV_OK) {
-        recvbuf = cv_malloc(n_recv ? n_recv : 1);
-        rc =
-            recvbuf ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "import: exchange buffer of %zu bytes", n_recv);
+        pack(l, round, mine, sc->slab, rank, size, sc->send);
     }
     /* Every rank must reach the Alltoallv, or none. */
     rc = cv_mpi_active() ? cv_mpi_agree(rc) : rc;
-    if (rc == CV_OK) {
-        if (cv_mpi_active()) {
-            MPI_Alltoallv(sendbuf, scounts, sdispls, MPI_BYTE, recvbuf, rcounts, rdispls, MPI_BYTE,
-                          MPI_COMM_WORLD);
-        } else {
-            memcpy(recvbuf, sendbuf, n_send);
-        }
+    if (rc == CV_OK && cv_mpi_active()) {
+        MPI_Alltoallv(sc->send, scounts, sdispls, MPI_BYTE, sc->recv, rcounts, rdispls, MPI_BYTE,
+                      MPI_COMM_WORLD);
     }
-    cv_free(sendbuf);
-    for (size_t i = 0; rc == CV_OK && i < round->n; i++) {
-        if (round->owner[i] == rank) {
-            size_t bytes = (size_t)box_bytes(l, round->boxes[i]);
-            bufs[i] = cv_malloc(bytes ? bytes : 1);
-            if (!bufs[i]) {
-                rc = CV_FAIL(CV_ERR_NOMEM, "import: task buffer of %zu bytes", bytes);
+    if (rc == CV_OK) {
+        size_t at = 0;
+        for (size_t i = 0; i < round->n; i++) {
+            if (round->owner[i] == rank) {
+                bufs[i] = sc->tasks + at;
+                at += (size_t)box_bytes(l, round->boxes[i]);
             }
         }
-    }
-    if (rc == CV_OK) {
-        unpack(l, round, rank, size, recvbuf, bufs);
-    } else {
-        for (size_t i = 0; i < round->n; i++) {
-            cv_free(bufs[i]);
-            bufs[i] = NULL;
+        if (!cv_bbox_is_empty(mine)) {
+            copy_own(l, round, mine, sc->slab, rank, bufs);
         }
+        unpack(l, round, rank, size, sc->recv, bufs);
     }
-    cv_free(recvbuf);
     cv_free(counts);
     return rc;
 }

@@ -53,8 +53,10 @@ static void exchange_assembles_tasks(const char *axes)
     int64_t n[4] = {23, 17, 11, l.channels}, st[4];
     cv__slab_strides(&l, n, st);
     size_t count = (size_t)(n[0] * n[1] * n[2] * n[3]);
-    uint16_t *slab = cv_malloc(count * 2);
-    ASSERT_TRUE(slab != NULL);
+    cv_slab_scratch sc;
+    memset(&sc, 0, sizeof sc);
+    ASSERT_TRUE(cv__slab_reserve(&sc.slab, &sc.slab_cap, count * 2));
+    uint16_t *slab = (uint16_t *)sc.slab;
     for (int64_t c = 0; c < n[3]; c++) {
         for (int64_t z = 0; z < n[2]; z++) {
             for (int64_t y = 0; y < n[1]; y++) {
@@ -86,7 +88,7 @@ static void exchange_assembles_tasks(const char *axes)
                            .owner = owner,
                            .n = nt};
     uint8_t *bufs[64];
-    ASSERT_OK(cv__slab_exchange(&l, &round, (uint8_t *)slab, bufs));
+    ASSERT_OK(cv__slab_exchange(&l, &round, &sc, bufs));
     for (size_t t = 0; t < nt; t++) {
         const uint16_t *b = (const uint16_t *)bufs[t];
         cv_bbox bx = boxes[t];
@@ -104,8 +106,8 @@ static void exchange_assembles_tasks(const char *axes)
                 }
             }
         }
-        cv_free(bufs[t]);
     }
+    cv__slab_scratch_fini(&sc);
 }
 
 static void exchange_in_every_axis_order(void)
