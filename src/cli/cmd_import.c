@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * cmd_import.c: `cvmpi import FILE.h5:/DATASET DST`, an HDF5 dataset into a new layer across MPI
- * ranks with parallel HDF5. */
+ * cmd_import.c: `cvmpi import FILE.h5:/DATASET DST`, an HDF5 dataset (or a stack of files along
+ * z) into a new layer across MPI ranks with parallel HDF5. */
 #include "cli.h"
 
 #include "../mpi/cv_downsample_job.h"
@@ -13,10 +13,16 @@ static const char help[] =
     "usage: [srun|mpirun -n N] cvmpi import FILE.h5:/DATASET DST [--axes A]\n"
     "         [--type image|segmentation] [--resolution X,Y,Z] [--offset X,Y,Z] [--chunk X,Y,Z]\n"
     "         [--encoding E] [--compress gzip|br|none] [--memory BYTES] [--threads N]\n"
-    "         [--journal DIR] [--resume] [--collective] [--downsample N [--factor X,Y,Z]]\n\n"
+    "         [--journal DIR] [--resume] [--independent] [--sharded [--shard-bytes B]]\n"
+    "         [--downsample N [--factor X,Y,Z]]\n\n"
     "Create the layer DST from an HDF5 dataset (dtype, shape and channels from the dataset) and\n"
-    "write it. Ranks read hyperslabs aligned to DST's chunks with parallel HDF5; chunked and\n"
-    "compressed datasets work.\n"
+    "write it. In each round the ranks read one box of the dataset as large contiguous slabs\n"
+    "(collective MPI-IO), then trade slab pieces (MPI_Alltoallv) so every task of whole DST\n"
+    "chunks is assembled on one rank, which encodes and writes it. Chunked and compressed\n"
+    "datasets work.\n"
+    "  SOURCE           FILE.h5:/DATASET; a stack along z: 'DIR/slice_*.h5:/DATASET' (natural\n"
+    "                   order: slice_2 before slice_10) or @LIST.txt:/DATASET (one file a line,\n"
+    "                   relative to the list's directory). Files must agree in all but z\n"
     "  --axes A         the dataset's axis order, slowest first: zyx (default, as h5py/NumPy\n"
     "                   write C order), xyz, czyx, zyxc (default for 4-D), cxyz, xyzc\n"
     "  --type T         default segmentation for uint32/uint64, else image\n"
@@ -30,8 +36,10 @@ static const char help[] =
     "  --threads N      chunks encoded in parallel per rank (default 4)\n"
     "  --journal DIR    where finished tasks are recorded (default ./.cvmpi-journal/<job id>)\n"
     "  --resume         skip tasks a previous run of the same import finished\n"
-    "  --collective     collective HDF5 reads: in each round every rank reads one task and\n"
-    "                   MPI-IO merges the hyperslabs into large file reads (static schedule)\n"
+    "  --independent    no exchange: each rank reads its own tasks' boxes (dynamic schedule)\n"
+    "  --collective     the default (slab reads are collective); kept for old job files\n"
+    "  --sharded        shard DST as CloudVolume shards images (shards of about\n"
+    "                   --shard-bytes, default 3.5e9); each shard file is written whole once\n"
     "  --downsample N   then make N mips of DST in the same job, as `cvmpi downsample DST\n"
     "                   --num-mips N` (its journal is DIR/downsample with --journal)\n"
     "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n";
@@ -53,6 +61,9 @@ int cmd_import(int argc, char **argv)
         {"collective", no_argument, NULL, 'L'},
         {"downsample", required_argument, NULL, 2001},
         {"factor", required_argument, NULL, 2002},
+        {"independent", no_argument, NULL, 'I'},
+        {"sharded", no_argument, NULL, 'S'},
+        {"shard-bytes", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -129,12 +140,26 @@ int cmd_import(int argc, char **argv)
                 return cli_usage(argv[0], "bad --factor `%s': want X,Y,Z >= 1, not 1,1,1", optarg);
             }
             break;
+        case 'I':
+            p.is_independent = true;
+            break;
+        case 'S':
+            p.sharded = true;
+            break;
+        case 'B':
+            if (!cli_parse_bytes(optarg, &p.shard_bytes) || p.shard_bytes == 0) {
+                return cli_usage(argv[0], "bad --shard-bytes `%s'", optarg);
+            }
+            break;
         default:
             return CLI_USAGE;
         }
     }
     if (optind != argc - 2) {
         return cli_usage(argv[0], "want FILE.h5:/DATASET and DST");
+    }
+    if (p.shard_bytes && !p.sharded) {
+        return cli_usage(argv[0], "--shard-bytes needs --sharded");
     }
     p.src = argv[optind];
     p.dst = argv[optind + 1];

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cmd_read.c: `cvmpi read`, a cutout into a .npy file (shape X,Y,Z,C, Fortran order) or raw
- * little-endian bytes (x fastest, channel slowest). The output appears whole or not at all. */
+ * little-endian bytes (x fastest, channel slowest), or an HDF5 dataset (FILE.h5:/DATASET, as
+ * `cvmpi export` writes one). The output appears whole or not at all. */
 #include "cli.h"
+
+#include "../mpi/cv_h5.h"
 
 #include <string.h>
 
@@ -9,7 +12,10 @@ static const char help[] =
     "usage: cvmpi read PATH [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1] [--fill-missing] -o FILE\n\n"
     "Read a box of a layer. FILE ending in .npy gets a NumPy array of shape (X,Y,Z,C) in\n"
     "Fortran order; any other FILE gets raw little-endian bytes, x fastest, channel slowest;\n"
-    "`-' writes to standard output.\n" CLI_VOLUME_HELP "  -o, --output FILE\n";
+    "`-' writes to standard output. FILE.h5:/DATASET (also .hdf5, .hdf) adds a dataset in\n"
+    "axis order z,y,x (z,y,x,c with channels) with the attributes `cvmpi export' writes\n"
+    "(resolution, voxel_offset, source); the file is created if absent.\n" CLI_VOLUME_HELP
+    "  -o, --output FILE\n";
 
 int cmd_read(int argc, char **argv)
 {
@@ -60,7 +66,15 @@ int cmd_read(int argc, char **argv)
         return CLI_FAIL;
     }
     cv_status rc = cv_volume_read(v, mip, box, data, nbytes);
-    if (rc == CV_OK) {
+    if (rc == CV_OK && cv_h5_is_spec(output)) {
+        const cv_info *info = cv_volume_info(v);
+        cv_h5_cutout c = {.dtype = info->dtype,
+                          .channels = info->num_channels,
+                          .box = box,
+                          .source = cv_volume_url(v)};
+        memcpy(c.resolution, info->scales[mip].resolution, sizeof c.resolution);
+        rc = cv_h5_write_cutout(output, &c, data);
+    } else if (rc == CV_OK) {
         char header[256];
         size_t hlen = 0;
         if (cv__str_ends_with(output, ".npy")) {

@@ -8,7 +8,7 @@
 #include "cv_mpi.h"
 
 typedef struct cv_import_params {
-    const char *src;      /* FILE.h5:/DATASET */
+    const char *src;      /* FILE.h5:/DATASET, FILE_*.h5:/DATASET or @LIST.txt:/DATASET */
     const char *dst;      /* layer cloud path */
     const char *axes;     /* dataset axis order, slowest first ("zyx"); NULL = zyx or zyxc */
     const char *type;     /* NULL = segmentation for uint32/uint64, else image */
@@ -21,7 +21,10 @@ typedef struct cv_import_params {
     size_t memory;         /* per rank; 0 = default */
     int threads;           /* chunk workers per rank */
     bool resume;
-    bool is_collective;      /* collective reads in rounds (static schedule) */
+    bool is_collective;      /* accepted for compatibility: slab reads are collective */
+    bool is_independent;     /* each task reads its own box (dynamic schedule, no exchange) */
+    bool sharded;            /* shard scale 0 as CloudVolume shards images */
+    size_t shard_bytes;      /* target uncompressed shard size for sharded; 0 = 3.5e9 */
     const char *journal_dir; /* NULL = ./.cvmpi-journal/<job signature> */
 } cv_import_params;
 
@@ -40,5 +43,21 @@ typedef struct cv_export_params {
 
 cv_status cv_mpi_import(const cv_import_params *p);
 cv_status cv_mpi_export(const cv_export_params *p);
+
+/* A cutout for cv_h5_write_cutout: what export records in the attributes. */
+typedef struct cv_h5_cutout {
+    cv_dtype dtype;
+    int64_t channels;
+    cv_bbox box;          /* absolute voxels of the mip; its min is voxel_offset */
+    double resolution[3]; /* nm of the mip */
+    const char *source;   /* the layer's URL */
+} cv_h5_cutout;
+
+/* Whether `s` names an HDF5 dataset, FILE.h5:/DATASET (also .hdf5, .hdf, .he5). Pure. */
+bool cv_h5_is_spec(const char *s);
+/* Write `data` (x fastest, channel slowest) as a new dataset in axis order zyx (zyxc with
+ * channels) with the attributes export writes. A new file appears whole or not at all; in an
+ * existing file a failed dataset is removed again. Single process, not collective. */
+cv_status cv_h5_write_cutout(const char *spec, const cv_h5_cutout *c, const void *data);
 
 #endif

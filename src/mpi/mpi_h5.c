@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * mpi_h5.c: `cvmpi import` and `cvmpi export` with parallel HDF5 (the MPI-IO driver); the only
- * file that includes <hdf5.h>. Import: every rank opens the file, derives the same info from
- * the dataset (dtype, shape, channels, resolution attributes), rank 0 creates the layer, and the
- * plan's tasks (aligned to the layer's chunk grid) are claimed from the scheduler; each rank
- * reads its task's hyperslab independently, transposes it to x fastest and writes whole chunks.
- * Export: rank 0 decides whether the file exists, the dataset and its attributes are created
- * collectively, and tasks go round-robin so every rank makes the same number of collective
- * H5Dwrite calls (needed for gzip-filtered datasets in parallel). */
+ * mpi_h5.c: `cvmpi import` and `cvmpi export` with parallel HDF5 (the MPI-IO driver), and
+ * `cvmpi read -o FILE.h5:/DATASET`; the only file that includes <hdf5.h>. Import: every rank
+ * opens the source (one file, or a stack of files along z), derives the same info from it
+ * (dtype, shape, channels, resolution attributes; files of a stack must agree but in z), rank
+ * 0 creates the layer, and tasks (whole chunks, or whole shards) are done in rounds: the ranks
+ * read the round's box as slabs with one collective H5Dread per file and trade the pieces
+ * (mpi_slab.c) so each task is assembled on its owner, which writes it. --independent reads
+ * each task's box on its own instead. Export: rank 0 decides whether the file exists, the
+ * dataset and its attributes are created collectively, and tasks go round-robin so every rank
+ * makes the same number of collective H5Dwrite calls (needed for gzip-filtered datasets). */
 #include "cv_h5.h"
+
+#include "../filelist.h"
 
 #include "cv_failures.h"
 #include "cv_journal.h"
@@ -15,8 +19,10 @@
 #include "cv_plan.h"
 #include "cv_progress.h"
 #include "cv_sched.h"
+#include "cv_slab.h"
 #include "cv_transfer.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <inttypes.h>
 #include <math.h>
@@ -24,9 +30,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
-enum { AX_X = 0, AX_Y = 1, AX_Z = 2, AX_C = 3 };
+enum { AX_X = CV_AX_X, AX_Y = CV_AX_Y, AX_Z = CV_AX_Z, AX_C = CV_AX_C };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
@@ -168,65 +176,6 @@ static cv_status dtype_of(hid_t type, const char *dset, cv_dtype *out)
     return CV_OK;
 }
 
-/* Strides (in elements) of each axis (x,y,z,c) in a C-order array of the dataset's axis order
- * whose extents per axis are n. Axes the dataset lacks get stride 0 (their extent is 1). */
-static void dataset_strides(int rank, const int ax[4], const int64_t n[4], int64_t st[4])
-{
-    int64_t s = 1;
-    memset(st, 0, 4 * sizeof st[0]);
-    for (int i = rank - 1; i >= 0; i--) {
-        st[ax[i]] = s;
-        s *= n[ax[i]];
-    }
-}
-
-/* Strides of the volume layout: x fastest, then y, z, channel slowest. */
-static void xfast_strides(const int64_t n[4], int64_t st[4])
-{
-    st[0] = 1;
-    st[1] = n[0];
-    st[2] = n[0] * n[1];
-    st[3] = n[0] * n[1] * n[2];
-}
-
-/* Copy n (x,y,z,c) elements of `es` bytes between two layouts given by their strides. */
-static void permute(const uint8_t *src, const int64_t ss[4], uint8_t *dst, const int64_t ds[4],
-                    const int64_t n[4], size_t es)
-{
-    for (int64_t c = 0; c < n[3]; c++) {
-        for (int64_t z = 0; z < n[2]; z++) {
-            for (int64_t y = 0; y < n[1]; y++) {
-                const uint8_t *s = src + (size_t)(c * ss[3] + z * ss[2] + y * ss[1]) * es;
-                uint8_t *d = dst + (size_t)(c * ds[3] + z * ds[2] + y * ds[1]) * es;
-                size_t sx = (size_t)ss[0] * es, dx = (size_t)ds[0] * es;
-                if (sx == es && dx == es) {
-                    memcpy(d, s, (size_t)n[0] * es);
-                    continue;
-                }
-                for (int64_t x = 0; x < n[0]; x++, s += sx, d += dx) {
-                    switch (es) {
-                    case 1:
-                        *d = *s;
-                        break;
-                    case 2:
-                        memcpy(d, s, 2);
-                        break;
-                    case 4:
-                        memcpy(d, s, 4);
-                        break;
-                    case 8:
-                        memcpy(d, s, 8);
-                        break;
-                    default:
-                        memcpy(d, s, es);
-                        break;
-                    }
-                }
-            }
-        }
-    }
-}
-
 /* The MPI-IO driver. Collective metadata operations only where every rank makes the same
  * calls (export); import's independent reads look up chunk indexes on their own. */
 static hid_t file_access(bool is_collective_metadata)
@@ -260,14 +209,26 @@ static void sum_u64(uint64_t *v, int n)
 
 /* ---- import ----------------------------------------------------------------------------- */
 
+/* One file of the source; a stack has several, one after another along z. */
+typedef struct h5_part {
+    const char *path;
+    hid_t fid, did;
+    int64_t z0, nz; /* z range in the stack, from 0 */
+} h5_part;
+
 typedef struct import_job {
     const cv_import_params *p;
-    char *file, *dset_name;
-    hid_t fid, did;
+    char **paths;
+    size_t n_files;
+    char *dset_name;
+    h5_part *files;
+    hid_t did; /* the first file's dataset (attributes) */
     int rank, ax[4];
-    hsize_t dims[4];
+    int zdim;        /* index of z among the dataset's dimensions */
+    hsize_t dims[4]; /* of the whole stack */
     cv_dtype dtype;
     int64_t channels;
+    cv_slab_layout layout;
     cv_info *info; /* derived from the dataset */
     cv_volume *dst;
     cv_plan plan;
@@ -279,21 +240,108 @@ typedef struct import_job {
     uint64_t tasks_done, tasks_skipped, bytes;
 } import_job;
 
-static cv_status open_dataset(import_job *j)
+static const char *dims_text(int rank, const hsize_t *dims, char *buf, size_t cap)
 {
-    CV_TRY(split_spec(j->p->src, &j->file, &j->dset_name));
-    if (access(j->file, R_OK) != 0) {
-        return CV_FAIL(CV_ERR_NOTFOUND, "import: cannot read %s: no such file", j->file);
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < rank && n < cap; i++) {
+        n +=
+            (size_t)snprintf(buf + n, cap - n, "%s%llu", i ? "x" : "", (unsigned long long)dims[i]);
+    }
+    return buf;
+}
+
+/* Open file i of the source and its dataset. Collective (MPI-IO open). */
+static cv_status open_part(import_job *j, size_t i)
+{
+    h5_part *f = &j->files[i];
+    f->path = j->paths[i];
+    if (access(f->path, R_OK) != 0) {
+        return CV_FAIL(CV_ERR_NOTFOUND, "import: cannot read %s: no such file", f->path);
     }
     hid_t fapl = file_access(false);
-    j->fid = H5Fopen(j->file, H5F_ACC_RDONLY, fapl);
+    f->fid = H5Fopen(f->path, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
-    if (j->fid < 0) {
-        return CV_FAIL(CV_ERR_HDF5, "import: %s is not an HDF5 file HDF5 can open", j->file);
+    if (f->fid < 0) {
+        return CV_FAIL(CV_ERR_HDF5, "import: %s is not an HDF5 file HDF5 can open", f->path);
     }
-    j->did = H5Dopen2(j->fid, j->dset_name, H5P_DEFAULT);
-    if (j->did < 0) {
-        return CV_FAIL(CV_ERR_NOTFOUND, "import: %s has no dataset %s", j->file, j->dset_name);
+    f->did = H5Dopen2(f->fid, j->dset_name, H5P_DEFAULT);
+    if (f->did < 0) {
+        return CV_FAIL(CV_ERR_NOTFOUND, "import: %s has no dataset %s", f->path, j->dset_name);
+    }
+    return CV_OK;
+}
+
+/* Expand FILE.h5, FILE_*.h5 or @list.txt, then open every file. */
+static cv_status open_dataset(import_job *j)
+{
+    char *pattern = NULL;
+    CV_TRY(split_spec(j->p->src, &pattern, &j->dset_name));
+    cv_status rc = cv__filelist_expand(pattern, &j->paths, &j->n_files);
+    if (rc != CV_OK) {
+        cv__err_wrap("import %s", j->p->src);
+    }
+    cv_free(pattern);
+    CV_TRY(rc);
+    /* Every file stays open for the whole import: make room for long stacks. */
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max &&
+        lim.rlim_cur < (rlim_t)j->n_files + 256) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    j->files = cv_malloc(j->n_files * sizeof *j->files);
+    if (!j->files) {
+        return CV_FAIL(CV_ERR_NOMEM, "import: %zu files", j->n_files);
+    }
+    for (size_t i = 0; i < j->n_files; i++) {
+        j->files[i].fid = j->files[i].did = H5I_INVALID_HID;
+    }
+    /* Every rank opens every file: an error on one is an error on all, so the same collective
+     * opens happen everywhere. */
+    for (size_t i = 0; i < j->n_files; i++) {
+        CV_TRY(open_part(j, i));
+    }
+    j->did = j->files[0].did;
+    return CV_OK;
+}
+
+/* Dimensions and dtype of file i, checked against the first file's (all but z). */
+static cv_status check_part(import_job *j, size_t i, hsize_t dims[4])
+{
+    h5_part *f = &j->files[i];
+    hid_t sp = H5Dget_space(f->did);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    if (rank == j->rank) {
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+    }
+    H5Sclose(sp);
+    if (rank != j->rank) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "import: stack file %s: dataset %s has %d dimensions, %s has %d; the "
+                       "files of a stack must agree in everything but z",
+                       f->path, j->dset_name, rank, j->files[0].path, j->rank);
+    }
+    hid_t t = H5Dget_type(f->did);
+    cv_dtype dt;
+    cv_status rc = dtype_of(t, j->dset_name, &dt);
+    H5Tclose(t);
+    if (rc != CV_OK) {
+        cv__err_wrap("import: stack file %s", f->path);
+        return rc;
+    }
+    char a[96], b[96];
+    bool same = dt == j->dtype;
+    for (int d = 0; d < j->rank; d++) {
+        same = same && (d == j->zdim || dims[d] == j->dims[d]);
+    }
+    if (!same) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "import: stack file %s: dataset %s is %s %s, %s is %s %s; the files of a "
+                       "stack must agree in everything but z",
+                       f->path, j->dset_name, cv_dtype_name(dt), dims_text(j->rank, dims, a, 96),
+                       j->files[0].path, cv_dtype_name(j->dtype),
+                       dims_text(j->rank, j->dims, b, 96));
     }
     return CV_OK;
 }
@@ -364,7 +412,21 @@ static void find_resolution(import_job *j, double res[3], bool *is_float)
     }
 }
 
-/* Every rank derives the same info from the dataset. */
+/* --sharded: scale 0 sharded as CloudVolume shards images. */
+static cv_status shard_info(cv_info *info, size_t shard_bytes)
+{
+    cv_scale *s = &info->scales[0];
+    cv_shard_spec spec;
+    size_t len;
+    CV_TRY(cv_shard_params_for_image(s->size, s->chunk_sizes[0], s->encoding, info->dtype,
+                                     shard_bytes, &spec));
+    cv_free(s->sharding_json);
+    s->sharding_json = NULL;
+    CV_TRY(cv_shard_spec_to_json(&spec, &s->sharding_json, &len));
+    return cv_info_validate(info);
+}
+
+/* Every rank derives the same info from the dataset (the stack's files checked first). */
 static cv_status describe_dataset(import_job *j)
 {
     const cv_import_params *p = j->p;
@@ -376,15 +438,34 @@ static cv_status describe_dataset(import_job *j)
     H5Sclose(sp);
     if (j->rank != 3 && j->rank != 4) {
         return CV_FAIL(CV_ERR_ARG,
-                       "import: dataset %s has %d dimensions; want 3 (z,y,x) or 4 (with channels)",
-                       j->dset_name, j->rank);
+                       "import: dataset %s of %s has %d dimensions; want 3 (z,y,x) or 4 (with "
+                       "channels)",
+                       j->dset_name, j->files[0].path, j->rank);
     }
     hid_t t = H5Dget_type(j->did);
     cv_status rc = dtype_of(t, j->dset_name, &j->dtype);
     H5Tclose(t);
-    CV_TRY(rc);
+    if (rc != CV_OK) {
+        cv__err_wrap("import %s", j->files[0].path);
+        return rc;
+    }
     const char *axes = p->axes ? p->axes : j->rank == 3 ? "zyx" : "zyxc";
     CV_TRY(parse_axes(axes, j->rank, j->dset_name, j->ax));
+    for (int i = 0; i < j->rank; i++) {
+        if (j->ax[i] == AX_Z) {
+            j->zdim = i;
+        }
+    }
+    /* A stack: the files follow one another along z. */
+    j->files[0].z0 = 0;
+    j->files[0].nz = (int64_t)j->dims[j->zdim];
+    for (size_t i = 1; i < j->n_files; i++) {
+        hsize_t dims[4];
+        CV_TRY(check_part(j, i, dims));
+        j->files[i].z0 = j->files[i - 1].z0 + j->files[i - 1].nz;
+        j->files[i].nz = (int64_t)dims[j->zdim];
+    }
+    j->dims[j->zdim] = (hsize_t)(j->files[j->n_files - 1].z0 + j->files[j->n_files - 1].nz);
     cv_info_params ip;
     memset(&ip, 0, sizeof ip);
     j->channels = 1;
@@ -395,7 +476,7 @@ static cv_status describe_dataset(import_job *j)
             ip.size[j->ax[i]] = (int64_t)j->dims[i];
         }
     }
-    if (j->rank == 4 && (j->dims[0] == 0 || j->channels < 1)) {
+    if (j->rank == 4 && j->channels < 1) {
         return CV_FAIL(CV_ERR_ARG, "import: dataset %s has no channels", j->dset_name);
     }
     for (int d = 0; d < 3; d++) {
@@ -403,6 +484,10 @@ static cv_status describe_dataset(import_job *j)
             return CV_FAIL(CV_ERR_ARG, "import: dataset %s is empty", j->dset_name);
         }
     }
+    j->layout.ndims = j->rank;
+    memcpy(j->layout.ax, j->ax, sizeof j->layout.ax);
+    j->layout.channels = j->channels;
+    j->layout.elem_size = cv_dtype_size(j->dtype);
     ip.type = p->type                                            ? p->type
               : (j->dtype == CV_UINT32 || j->dtype == CV_UINT64) ? "segmentation"
                                                                  : "image";
@@ -414,6 +499,9 @@ static cv_status describe_dataset(import_job *j)
     memcpy(ip.chunk_size, p->chunk_size, sizeof ip.chunk_size);
     CV_TRY(cv_info_create(&ip, &j->info));
     rc = cv_info_validate(j->info);
+    if (rc == CV_OK && p->sharded) {
+        rc = shard_info(j->info, p->shard_bytes);
+    }
     if (rc != CV_OK) {
         cv__err_wrap("import %s", p->src);
     }
@@ -450,6 +538,9 @@ static cv_status open_import_dst(import_job *j, const cv_opts *o)
     return cv_mpi_agree(rc);
 }
 
+/* Each exchanged piece must fit MPI's int counts: tasks and rounds stay below this. */
+#define ROUND_BYTES_MAX ((size_t)1 << 30)
+
 static cv_status plan_import(import_job *j)
 {
     const cv_info *di = cv_volume_info(j->dst);
@@ -459,11 +550,34 @@ static cv_status plan_import(import_job *j)
     pp->region = grid.bounds;
     memcpy(pp->origin, grid.bounds.min, sizeof pp->origin);
     memcpy(pp->align[0], grid.chunk, sizeof pp->align[0]);
+    const cv_scale *ds = &di->scales[0];
+    if (ds->sharding_json) {
+        /* Tasks are whole shards: each shard file is written once, by the rank owning it. */
+        cv_shard_spec spec;
+        int64_t shape[3], mini[3], shard[3];
+        cv_grid_shape(&grid, shape);
+        cv_status rc =
+            cv_shard_spec_parse(ds->sharding_json, strlen(ds->sharding_json), ds->key, &spec);
+        if (rc == CV_OK) {
+            rc = cv_shard_image_shape(&spec, shape, mini, shard);
+        }
+        if (rc != CV_OK) {
+            cv__err_wrap("import to sharded %s: hashed shards are not supported", ds->key);
+            return rc;
+        }
+        for (int d = 0; d < 3; d++) {
+            pp->align[1][d] = shard[d] * grid.chunk[d];
+        }
+    }
     pp->bytes_per_voxel = cv_dtype_size(di->dtype) * (size_t)di->num_channels;
     const char *source = "--memory";
     pp->memory = j->p->memory ? j->p->memory : cv_mpi_default_memory(&source);
-    /* The HDF5 slab, its x-fastest copy, and the chunk workers' buffers. */
-    pp->overhead = 2.5;
+    /* A round keeps up to four copies of a rank's share (its slab, what it sends and receives,
+     * its task buffers), plus the chunk workers' buffers. */
+    pp->overhead = 4.5;
+    if (!ds->sharding_json && pp->memory > (size_t)(pp->overhead * (double)ROUND_BYTES_MAX)) {
+        pp->memory = (size_t)(pp->overhead * (double)ROUND_BYTES_MAX);
+    }
     pp->min_tasks = 64; /* spread over ranks; independent of the rank count */
     cv_status rc = cv_plan_make(pp, &j->plan);
     if (rc == CV_OK && cv_mpi_rank() == 0) {
@@ -473,44 +587,93 @@ static cv_status plan_import(import_job *j)
     return rc;
 }
 
-/* Read task `id`'s hyperslab, transpose it to x fastest and write it. With a collective dxpl
- * every rank calls this once per round; id == UINT64_MAX (no task this round) or a task that
- * cannot be read still takes part with an empty selection. */
-static cv_status import_task(import_job *j, uint64_t id, hid_t dxpl, uint8_t *slab, uint8_t *buf,
-                             size_t cap)
+/* Read `piece` (volume coordinates, all channels) into buf, laid out as the dataset (C order of
+ * the dataset's axes over the piece's extents). Each file of the stack that `span` touches gets
+ * one H5Dread, with an empty selection where the piece misses it, so with a collective dxpl
+ * every rank makes the same calls when all pass the same span. buf == NULL (no memory) still
+ * takes part, with empty selections, and fails afterwards. */
+static cv_status read_piece(import_job *j, cv_bbox span, cv_bbox piece, hid_t dxpl, uint8_t *buf)
 {
-    bool has_task = id != UINT64_MAX;
-    cv_bbox box = has_task ? cv_plan_task_box(&j->plan, id) : cv_info_bounds(j->info, 0);
     const int64_t *off = j->info->scales[0].voxel_offset;
+    bool has_piece = !cv_bbox_is_empty(piece) && buf;
+    int64_t n[4] = {piece.max[0] - piece.min[0], piece.max[1] - piece.min[1],
+                    piece.max[2] - piece.min[2], j->channels};
+    hsize_t mdims[4], one = 1;
+    for (int i = 0; i < j->rank; i++) {
+        mdims[i] = has_piece ? (hsize_t)n[j->ax[i]] : 1;
+    }
+    bool failed = false;
+    uint8_t dummy[8];
+    for (size_t f = 0; f < j->n_files; f++) {
+        const h5_part *part = &j->files[f];
+        int64_t z0 = off[2] + part->z0, z1 = z0 + part->nz;
+        if (span.max[2] <= z0 || span.min[2] >= z1) {
+            continue;
+        }
+        int64_t lo = piece.min[2] > z0 ? piece.min[2] : z0;
+        int64_t hi = piece.max[2] < z1 ? piece.max[2] : z1;
+        bool has_part = has_piece && lo < hi;
+        hid_t fs = H5Dget_space(part->did);
+        hid_t ms =
+            has_part ? H5Screate_simple(j->rank, mdims, NULL) : H5Screate_simple(1, &one, NULL);
+        herr_t e = 0;
+        if (has_part) {
+            hsize_t fstart[4], mstart[4], count[4];
+            for (int i = 0; i < j->rank; i++) {
+                int a = j->ax[i];
+                if (a == AX_C) {
+                    fstart[i] = mstart[i] = 0;
+                    count[i] = (hsize_t)j->channels;
+                } else if (a == AX_Z) {
+                    fstart[i] = (hsize_t)(lo - z0);
+                    mstart[i] = (hsize_t)(lo - piece.min[2]);
+                    count[i] = (hsize_t)(hi - lo);
+                } else {
+                    fstart[i] = (hsize_t)(piece.min[a] - off[a]);
+                    mstart[i] = 0;
+                    count[i] = (hsize_t)n[a];
+                }
+            }
+            e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, fstart, NULL, count, NULL);
+            if (e >= 0) {
+                e = H5Sselect_hyperslab(ms, H5S_SELECT_SET, mstart, NULL, count, NULL);
+            }
+        } else {
+            H5Sselect_none(ms);
+            H5Sselect_none(fs);
+        }
+        if (e >= 0) {
+            e = H5Dread(part->did, native_type(j->dtype), ms, fs, dxpl, has_part ? buf : dummy);
+        }
+        H5Sclose(ms);
+        H5Sclose(fs);
+        if (e < 0 && !failed) {
+            failed = true;
+            char box[160];
+            cv_bbox_format(piece, box, sizeof box);
+            CV_FAIL(CV_ERR_HDF5, "import: reading %s of %s (box %s) failed", j->dset_name,
+                    part->path, box);
+        }
+    }
+    if (failed) {
+        return cv_err_last()->code;
+    }
+    if (!buf && !cv_bbox_is_empty(piece)) {
+        return CV_FAIL(CV_ERR_NOMEM, "import: slab buffer of %zu bytes",
+                       (size_t)cv_bbox_voxels(piece) * (size_t)j->channels *
+                           cv_dtype_size(j->dtype));
+    }
+    return CV_OK;
+}
+
+/* --independent: read task `id`'s box on its own, transpose it to x fastest and write it. */
+static cv_status import_task(import_job *j, uint64_t id, uint8_t *slab, uint8_t *buf, size_t cap)
+{
+    cv_bbox box = cv_plan_task_box(&j->plan, id);
     int64_t n[4] = {box.max[0] - box.min[0], box.max[1] - box.min[1], box.max[2] - box.min[2],
                     j->channels};
     size_t es = cv_dtype_size(j->dtype);
     size_t bytes = (size_t)(n[0] * n[1] * n[2] * n[3]) * es;
-    bool can_read = has_task && slab && buf && bytes <= cap;
-    hsize_t start[4], count[4], one = 1;
-    for (int i = 0; i < j->rank; i++) {
-        int a = j->ax[i];
-        start[i] = a == AX_C ? 0 : (hsize_t)(box.min[a] - off[a]);
-        count[i] = (hsize_t)n[a];
-    }
-    hid_t fs = H5Dget_space(j->did);
-    hid_t ms = can_read ? H5Screate_simple(j->rank, count, NULL) : H5Screate_simple(1, &one, NULL);
-    herr_t e;
-    if (can_read) {
-        e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-    } else {
-        H5Sselect_none(ms);
-        e = H5Sselect_none(fs);
-    }
-    uint8_t dummy[8];
-    if (e >= 0) {
-        e = H5Dread(j->did, native_type(j->dtype), ms, fs, dxpl, can_read ? slab : dummy);
-    }
-    H5Sclose(ms);
-    H5Sclose(fs);
-    if (!has_task) {
-        return CV_OK;
-    }
     if (!slab || !buf) {
         return CV_FAIL(CV_ERR_NOMEM, "import: task buffers of %zu bytes", 2 * cap);
     }
@@ -518,25 +681,19 @@ static cv_status import_task(import_job *j, uint64_t id, hid_t dxpl, uint8_t *sl
         return CV_FAIL(CV_ERR_ARG, "task %" PRIu64 " needs %zu bytes, the buffer has %zu", id,
                        bytes, cap);
     }
-    if (e < 0) {
-        return CV_FAIL(CV_ERR_HDF5, "import: reading %s of %s failed", j->dset_name, j->file);
-    }
+    CV_TRY(read_piece(j, box, box, H5P_DEFAULT, slab));
     int64_t ss[4], ds[4];
-    dataset_strides(j->rank, j->ax, n, ss);
-    xfast_strides(n, ds);
-    permute(slab, ss, buf, ds, n, es);
+    cv__slab_strides(&j->layout, n, ss);
+    cv__slab_xfast_strides(n, ds);
+    cv__slab_permute(slab, ss, buf, ds, n, es);
     CV_TRY(cv_volume_write(j->dst, 0, box, buf, bytes));
     j->bytes += bytes;
     return CV_OK;
 }
 
-static void run_import_task(import_job *j, uint64_t id, hid_t dxpl, uint8_t *slab, uint8_t *buf,
-                            size_t cap)
+/* A finished task into the journal and the counts; a failed one into the failure list. */
+static void task_finished(import_job *j, uint64_t id, cv_status rc)
 {
-    cv_err_clear();
-    cv_sched_working_on(j->sched, id);
-    cv_status rc = import_task(j, id, dxpl, slab, buf, cap);
-    cv_sched_working_on(j->sched, UINT64_MAX);
     if (rc == CV_OK) {
         rc = cv_journal_record(j->journal, id);
     }
@@ -549,9 +706,21 @@ static void run_import_task(import_job *j, uint64_t id, hid_t dxpl, uint8_t *sla
     cv_sched_done(j->sched);
 }
 
-/* Independent reads: tasks claimed from the dynamic scheduler. */
-static void work_independent(import_job *j, uint8_t *slab, uint8_t *buf, size_t cap)
+/* Tests slow tasks down to interrupt a job in the middle. */
+static void test_delay(void)
 {
+    const char *delay = getenv("CVMPI_TEST_TASK_DELAY_MS");
+    if (delay && *delay) {
+        usleep((useconds_t)atoi(delay) * 1000);
+    }
+}
+
+/* Independent reads: tasks claimed from the dynamic scheduler. */
+static void work_independent(import_job *j)
+{
+    size_t cap = (size_t)j->plan.task_shape[0] * (size_t)j->plan.task_shape[1] *
+                 (size_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;
+    uint8_t *slab = cv_malloc(cap), *buf = cv_malloc(cap);
     uint64_t id;
     while (!cv_mpi_terminated() && cv_sched_next(j->sched, &id)) {
         if (j->journal && cv_journal_is_done(j->journal, id)) {
@@ -559,53 +728,225 @@ static void work_independent(import_job *j, uint8_t *slab, uint8_t *buf, size_t 
             cv_sched_done(j->sched);
             continue;
         }
-        run_import_task(j, id, H5P_DEFAULT, slab, buf, cap);
+        cv_err_clear();
+        cv_sched_working_on(j->sched, id);
+        cv_status rc = import_task(j, id, slab, buf, cap);
+        cv_sched_working_on(j->sched, UINT64_MAX);
+        task_finished(j, id, rc);
+        test_delay();
     }
     if (cv_mpi_terminated()) {
         cv_sched_abort(j->sched);
     }
+    cv_free(slab);
+    cv_free(buf);
 }
 
-/* Collective reads (--collective): in round r rank k reads task r*size+k, so MPI-IO can merge
- * the ranks' hyperslabs into large contiguous file reads and hand each rank its pieces. Every
- * rank calls H5Dread once per round; ranks agree on SIGTERM each round. */
-static void work_collective(import_job *j, uint8_t *slab, uint8_t *buf, size_t cap)
+/* The tasks of one round, in plan order, with their boxes and owners. */
+typedef struct round_tasks {
+    uint64_t *ids;
+    cv_bbox *boxes;
+    int *owner;
+    size_t n, cap;
+} round_tasks;
+
+/* One round: read the group box as slabs along `axis` (collective H5Dread), trade the pieces,
+ * write the owned tasks. Every rank calls this with the same tasks. */
+static void slab_round(import_job *j, const round_tasks *rt, int axis, hid_t dxpl,
+                       cv_slab_scratch *sc)
 {
-    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-    uint64_t size = (uint64_t)cv_mpi_size(), rounds = (j->plan.n_tasks + size - 1) / size;
-    for (uint64_t r = 0; r < rounds; r++) {
-        int stop = cv_mpi_terminated();
-        MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-        if (stop) {
-            break;
-        }
-        uint64_t id = r * size + (uint64_t)cv_mpi_rank();
-        if (id >= j->plan.n_tasks) {
-            import_task(j, UINT64_MAX, dxpl, slab, buf, cap);
-        } else if (j->journal && cv_journal_is_done(j->journal, id)) {
-            j->tasks_skipped++;
-            import_task(j, UINT64_MAX, dxpl, slab, buf, cap);
-            cv_sched_done(j->sched);
-        } else {
-            run_import_task(j, id, dxpl, slab, buf, cap);
+    int rank = cv_mpi_rank(), size = cv_mpi_active() ? cv_mpi_size() : 1;
+    cv_slab_round round = {.axis = axis, .boxes = rt->boxes, .owner = rt->owner, .n = rt->n};
+    round.group = rt->boxes[0];
+    for (size_t i = 1; i < rt->n; i++) {
+        for (int d = 0; d < 3; d++) {
+            if (rt->boxes[i].min[d] < round.group.min[d]) {
+                round.group.min[d] = rt->boxes[i].min[d];
+            }
+            if (rt->boxes[i].max[d] > round.group.max[d]) {
+                round.group.max[d] = rt->boxes[i].max[d];
+            }
         }
     }
+    for (size_t i = 0; i < rt->n; i++) {
+        if (rt->owner[i] == rank) {
+            cv_sched_working_on(j->sched, rt->ids[i]);
+            break;
+        }
+    }
+    cv_err_clear();
+    cv_bbox piece = cv__slab_piece(round.group, axis, rank, size);
+    size_t slab_bytes =
+        (size_t)cv_bbox_voxels(piece) * (size_t)j->channels * cv_dtype_size(j->dtype);
+    uint8_t *slab = cv__slab_reserve(&sc->slab, &sc->slab_cap, slab_bytes) ? sc->slab : NULL;
+    cv_status rc = cv_mpi_agree(read_piece(j, round.group, piece, dxpl, slab));
+    uint8_t **bufs = cv_malloc((rt->n ? rt->n : 1) * sizeof *bufs);
+    if (rc == CV_OK && !bufs) {
+        rc = CV_FAIL(CV_ERR_NOMEM, "import: %zu task buffers", rt->n);
+    }
+    rc = cv_mpi_agree(rc);
+    if (rc == CV_OK) {
+        rc = cv__slab_exchange(&j->layout, &round, sc, bufs);
+    }
+    cv_err save = *cv_err_last();
+    for (size_t i = 0; i < rt->n; i++) {
+        if (rt->owner[i] != rank) {
+            continue;
+        }
+        cv_status trc = rc;
+        if (rc == CV_OK) {
+            cv_err_clear();
+            cv_sched_working_on(j->sched, rt->ids[i]);
+            size_t bytes = cv_volume_box_bytes(j->dst, rt->boxes[i]);
+            trc = cv_volume_write(j->dst, 0, rt->boxes[i], bufs[i], bytes);
+            if (trc == CV_OK) {
+                j->bytes += bytes;
+            }
+        } else {
+            cv__err_set(&save);
+        }
+        task_finished(j, rt->ids[i], trc);
+    }
+    cv_sched_working_on(j->sched, UINT64_MAX);
+    cv_free(bufs);
+}
+
+static cv_status round_push(round_tasks *rt, uint64_t id, cv_bbox box)
+{
+    if (rt->n == rt->cap) {
+        size_t cap = rt->cap ? 2 * rt->cap : 64;
+        uint64_t *ids = cv_malloc(cap * sizeof *ids);
+        cv_bbox *boxes = cv_malloc(cap * sizeof *boxes);
+        int *owner = cv_malloc(cap * sizeof *owner);
+        if (!ids || !boxes || !owner) {
+            cv_free(ids);
+            cv_free(boxes);
+            cv_free(owner);
+            return CV_FAIL(CV_ERR_NOMEM, "import: round of %zu tasks", cap);
+        }
+        if (rt->n) {
+            memcpy(ids, rt->ids, rt->n * sizeof *ids);
+            memcpy(boxes, rt->boxes, rt->n * sizeof *boxes);
+            memcpy(owner, rt->owner, rt->n * sizeof *owner);
+        }
+        cv_free(rt->ids);
+        cv_free(rt->boxes);
+        cv_free(rt->owner);
+        rt->ids = ids;
+        rt->boxes = boxes;
+        rt->owner = owner;
+        rt->cap = cap;
+    }
+    rt->ids[rt->n] = id;
+    rt->boxes[rt->n] = box;
+    rt->n++;
+    return CV_OK;
+}
+
+/* The default: rounds of tasks read as slabs and traded (see cv_slab.h). Groups follow the
+ * dataset's own order, so a group is one box whose slabs are long runs of the file: the task
+ * lattice is walked with the dataset's slowest spatial axis S outermost, then M, then F; a
+ * group is whole F-rows of one S-layer, or a run within one row when a row is too large.
+ * Tasks a previous run finished (--resume) drop out of their group. Every rank owns at most
+ * `per_rank` tasks of a round, so a rank holds at most 4 * per_rank tasks' bytes at a time. */
+static void work_slabs(import_job *j)
+{
+    int size = cv_mpi_active() ? cv_mpi_size() : 1;
+    int order[3], k = 0;
+    for (int i = 0; i < j->rank; i++) {
+        if (j->ax[i] != AX_C) {
+            order[k++] = j->ax[i]; /* S, M, F */
+        }
+    }
+    int S = order[0], M = order[1], F = order[2];
+    const int64_t *counts = j->plan.counts;
+    size_t task_bytes = (size_t)j->plan.task_shape[0] * (size_t)j->plan.task_shape[1] *
+                        (size_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;
+    size_t per_rank = (size_t)((double)j->plan_params.memory /
+                               (j->plan_params.overhead * (double)(task_bytes ? task_bytes : 1)));
+    if (per_rank * task_bytes > ROUND_BYTES_MAX) {
+        per_rank = ROUND_BYTES_MAX / (task_bytes ? task_bytes : 1);
+    }
+    if (per_rank < 1) {
+        per_rank = 1;
+    }
+    uint64_t group_max = (uint64_t)per_rank * (uint64_t)size;
+    uint64_t row = (uint64_t)counts[F];
+    uint64_t rows_per_group = row >= group_max ? 1 : group_max / row;
+    uint64_t runs_per_row = row >= group_max ? (row + group_max - 1) / group_max : 1;
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    if (cv_mpi_active()) {
+        H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    }
+    round_tasks rt;
+    memset(&rt, 0, sizeof rt);
+    cv_slab_scratch scratch;
+    memset(&scratch, 0, sizeof scratch);
+    uint64_t rotate = 0;
+    for (int64_t s = 0; s < counts[S]; s++) {
+        for (int64_t m0 = 0; m0 < counts[M]; m0 += (int64_t)rows_per_group) {
+            for (uint64_t run = 0; run < runs_per_row; run++) {
+                int stop = cv_mpi_terminated();
+                if (cv_mpi_active()) {
+                    MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+                }
+                if (stop) {
+                    goto out;
+                }
+                rt.n = 0;
+                int64_t m1 = m0 + (int64_t)rows_per_group;
+                uint64_t f0 = run * group_max, f1 = f0 + group_max;
+                cv_status rc = CV_OK;
+                for (int64_t m = m0; rc == CV_OK && m < m1 && m < counts[M]; m++) {
+                    for (uint64_t f = f0; rc == CV_OK && f < f1 && f < row; f++) {
+                        int64_t cell[3];
+                        cell[S] = s;
+                        cell[M] = m;
+                        cell[F] = (int64_t)f;
+                        uint64_t id =
+                            (uint64_t)cell[0] +
+                            (uint64_t)counts[0] *
+                                ((uint64_t)cell[1] + (uint64_t)counts[1] * (uint64_t)cell[2]);
+                        if (j->journal && cv_journal_is_done(j->journal, id)) {
+                            if (cv_mpi_rank() == 0) {
+                                j->tasks_skipped++;
+                                cv_sched_done(j->sched);
+                            }
+                            continue;
+                        }
+                        rc = round_push(&rt, id, cv_plan_task_box(&j->plan, id));
+                    }
+                }
+                if (cv_mpi_agree(rc) != CV_OK) {
+                    goto out; /* out of memory for a few ids: give up, resume later */
+                }
+                if (rt.n == 0) {
+                    continue;
+                }
+                for (size_t i = 0; i < rt.n; i++) {
+                    rt.owner[i] = (int)((i + rotate) % (uint64_t)size);
+                }
+                rotate += rt.n;
+                slab_round(j, &rt, S, dxpl, &scratch);
+                test_delay();
+            }
+        }
+    }
+out:
+    cv__slab_scratch_fini(&scratch);
     H5Pclose(dxpl);
+    cv_free(rt.ids);
+    cv_free(rt.boxes);
+    cv_free(rt.owner);
 }
 
 static void import_work(import_job *j)
 {
-    size_t cap = (size_t)j->plan.task_shape[0] * (size_t)j->plan.task_shape[1] *
-                 (size_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;
-    uint8_t *slab = cv_malloc(cap), *buf = cv_malloc(cap);
-    if (j->p->is_collective && cv_mpi_active()) {
-        work_collective(j, slab, buf, cap);
+    if (j->p->is_independent) {
+        work_independent(j);
     } else {
-        work_independent(j, slab, buf, cap);
+        work_slabs(j);
     }
-    cv_free(slab);
-    cv_free(buf);
 }
 
 static void describe_task(uint64_t id, char *buf, size_t cap, void *arg)
@@ -692,7 +1033,7 @@ cv_status cv_mpi_import(const cv_import_params *p)
     import_job j;
     memset(&j, 0, sizeof j);
     j.p = p;
-    j.fid = j.did = H5I_INVALID_HID;
+    j.did = H5I_INVALID_HID;
     cv_failures_init(&j.fail);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     cv_opts o = cv_opts_default();
@@ -740,14 +1081,17 @@ cv_status cv_mpi_import(const cv_import_params *p)
     cv_journal_close(j.journal);
     cv_volume_close(j.dst);
     cv_info_free(j.info);
-    /* Closing is collective: every rank that opened the file closes it here. */
-    if (j.did >= 0) {
-        H5Dclose(j.did);
+    /* Closing is collective: every rank opened the same files and closes them here. */
+    for (size_t i = 0; j.files && i < j.n_files; i++) {
+        if (j.files[i].did >= 0) {
+            H5Dclose(j.files[i].did);
+        }
+        if (j.files[i].fid >= 0) {
+            H5Fclose(j.files[i].fid);
+        }
     }
-    if (j.fid >= 0) {
-        H5Fclose(j.fid);
-    }
-    cv_free(j.file);
+    cv_free(j.files);
+    cv__filelist_free(j.paths, j.n_files);
     cv_free(j.dset_name);
     cv_failures_fini(&j.fail);
     return rc;
@@ -809,19 +1153,21 @@ static cv_status export_setup(export_job *j)
     return cv_plan_make(pp, &j->plan);
 }
 
-static cv_status write_attrs(export_job *j)
+/* The attributes export and `read -o FILE.h5:/D` give a dataset: resolution (nm, x,y,z),
+ * voxel_offset (x,y,z of the box) and source (the layer's URL). */
+static cv_status write_attrs(hid_t did, const double res[3], const int64_t offset[3],
+                             const char *url, const char *dset_name)
 {
-    const cv_info *si = cv_volume_info(j->src);
     hsize_t three = 3;
     hid_t sp = H5Screate_simple(1, &three, NULL);
-    hid_t a = H5Acreate2(j->did, "resolution", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = a >= 0 ? H5Awrite(a, H5T_NATIVE_DOUBLE, si->scales[j->mip].resolution) : -1;
+    hid_t a = H5Acreate2(did, "resolution", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a >= 0 ? H5Awrite(a, H5T_NATIVE_DOUBLE, res) : -1;
     if (a >= 0) {
         H5Aclose(a);
     }
-    a = H5Acreate2(j->did, "voxel_offset", H5T_NATIVE_INT64, sp, H5P_DEFAULT, H5P_DEFAULT);
+    a = H5Acreate2(did, "voxel_offset", H5T_NATIVE_INT64, sp, H5P_DEFAULT, H5P_DEFAULT);
     if (e >= 0) {
-        e = a >= 0 ? H5Awrite(a, H5T_NATIVE_INT64, j->box.min) : -1;
+        e = a >= 0 ? H5Awrite(a, H5T_NATIVE_INT64, offset) : -1;
     }
     if (a >= 0) {
         H5Aclose(a);
@@ -831,8 +1177,7 @@ static cv_status write_attrs(export_job *j)
     H5Tset_size(st, H5T_VARIABLE);
     H5Tset_cset(st, H5T_CSET_UTF8);
     sp = H5Screate(H5S_SCALAR);
-    a = H5Acreate2(j->did, "source", st, sp, H5P_DEFAULT, H5P_DEFAULT);
-    const char *url = cv_volume_url(j->src);
+    a = H5Acreate2(did, "source", st, sp, H5P_DEFAULT, H5P_DEFAULT);
     if (e >= 0) {
         e = a >= 0 ? H5Awrite(a, st, &url) : -1;
     }
@@ -842,7 +1187,7 @@ static cv_status write_attrs(export_job *j)
     H5Sclose(sp);
     H5Tclose(st);
     if (e < 0) {
-        return CV_FAIL(CV_ERR_HDF5, "export: writing the attributes of %s failed", j->dset_name);
+        return CV_FAIL(CV_ERR_HDF5, "writing the attributes of %s failed", dset_name);
     }
     return CV_OK;
 }
@@ -899,7 +1244,8 @@ static cv_status export_create(export_job *j)
         return CV_FAIL(CV_ERR_HDF5, "export: cannot create dataset %s in %s", j->dset_name,
                        j->file);
     }
-    return write_attrs(j);
+    return write_attrs(j->did, si->scales[j->mip].resolution, j->box.min, cv_volume_url(j->src),
+                       j->dset_name);
 }
 
 /* Read task `id` from the layer into slab (dataset order) and give its hyperslab. */
@@ -912,9 +1258,11 @@ static cv_status export_read(export_job *j, uint64_t id, uint8_t *buf, uint8_t *
     size_t bytes = cv_volume_box_bytes(j->src, box);
     CV_TRY(cv_volume_read(j->src, j->mip, box, buf, bytes));
     int64_t ss[4], ds[4];
-    xfast_strides(n, ss);
-    dataset_strides(j->rank, j->ax, n, ds);
-    permute(buf, ss, slab, ds, n, cv_dtype_size(cv_volume_info(j->src)->dtype));
+    cv__slab_xfast_strides(n, ss);
+    cv_slab_layout l = {.ndims = j->rank, .channels = j->channels};
+    memcpy(l.ax, j->ax, sizeof l.ax);
+    cv__slab_strides(&l, n, ds);
+    cv__slab_permute(buf, ss, slab, ds, n, cv_dtype_size(cv_volume_info(j->src)->dtype));
     for (int i = 0; i < j->rank; i++) {
         int a = j->ax[i];
         start[i] = a == AX_C ? 0 : (hsize_t)(box.min[a] - j->box.min[a]);
@@ -1046,5 +1394,128 @@ cv_status cv_mpi_export(const cv_export_params *p)
     cv_free(j.file);
     cv_free(j.dset_name);
     cv_failures_fini(&j.fail);
+    return rc;
+}
+
+/* ---- cutouts (`cvmpi read -o FILE.h5:/DATASET`) ----------------------------------------- */
+
+bool cv_h5_is_spec(const char *s)
+{
+    const char *sep = NULL;
+    for (const char *p = strstr(s, ":/"); p; p = strstr(p + 1, ":/")) {
+        sep = p;
+    }
+    if (!sep || !sep[2]) {
+        return false;
+    }
+    static const char *const exts[] = {".h5", ".hdf5", ".hdf", ".he5"};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        size_t n = strlen(exts[i]);
+        if ((size_t)(sep - s) > n && strncasecmp(sep - n, exts[i], n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Create the dataset in an open file and write the whole cutout (dataset order) into it. */
+static cv_status write_cutout_dataset(hid_t fid, const char *dset, const char *file,
+                                      const cv_h5_cutout *c, const int ax[4], int rank,
+                                      const uint8_t *slab)
+{
+    int64_t n[4] = {c->box.max[0] - c->box.min[0], c->box.max[1] - c->box.min[1],
+                    c->box.max[2] - c->box.min[2], c->channels};
+    hsize_t dims[4];
+    for (int i = 0; i < rank; i++) {
+        dims[i] = (hsize_t)n[ax[i]];
+    }
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t did = H5Dcreate2(fid, dset, native_type(c->dtype), sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    H5Sclose(sp);
+    if (did < 0) {
+        return CV_FAIL(CV_ERR_HDF5, "read: cannot create dataset %s in %s", dset, file);
+    }
+    cv_status rc = CV_OK;
+    if (H5Dwrite(did, native_type(c->dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, slab) < 0) {
+        rc = CV_FAIL(CV_ERR_HDF5, "read: writing %s of %s failed", dset, file);
+    }
+    if (rc == CV_OK) {
+        rc = write_attrs(did, c->resolution, c->box.min, c->source, dset);
+    }
+    if (H5Dclose(did) < 0 && rc == CV_OK) {
+        rc = CV_FAIL(CV_ERR_HDF5, "read: closing %s of %s failed", dset, file);
+    }
+    return rc;
+}
+
+cv_status cv_h5_write_cutout(const char *spec, const cv_h5_cutout *c, const void *data)
+{
+    char *file = NULL, *dset = NULL;
+    CV_TRY(split_spec(spec, &file, &dset));
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    int ax[4], rank = c->channels > 1 ? 4 : 3;
+    cv_status rc = parse_axes(rank == 4 ? "zyxc" : "zyx", rank, dset, ax);
+    int64_t n[4] = {c->box.max[0] - c->box.min[0], c->box.max[1] - c->box.min[1],
+                    c->box.max[2] - c->box.min[2], c->channels};
+    size_t es = cv_dtype_size(c->dtype);
+    size_t bytes = (size_t)cv_bbox_voxels(c->box) * (size_t)c->channels * es;
+    uint8_t *slab = NULL;
+    if (rc == CV_OK) {
+        slab = cv_malloc(bytes ? bytes : 1);
+        rc = slab ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "read: %zu bytes for %s", bytes, spec);
+    }
+    if (rc == CV_OK) {
+        cv_slab_layout l = {.ndims = rank, .channels = c->channels, .elem_size = es};
+        memcpy(l.ax, ax, sizeof l.ax);
+        int64_t ss[4], ds[4];
+        cv__slab_xfast_strides(n, ss);
+        cv__slab_strides(&l, n, ds);
+        cv__slab_permute(data, ss, slab, ds, n, es);
+    }
+    if (rc == CV_OK && access(file, F_OK) == 0) {
+        /* Add to an existing file; a failed dataset is unlinked again. */
+        hid_t fid = H5Fopen(file, H5F_ACC_RDWR, H5P_DEFAULT);
+        if (fid < 0) {
+            rc = CV_FAIL(CV_ERR_HDF5, "read: cannot open %s as HDF5 for writing", file);
+        } else if (H5Lexists(fid, dset, H5P_DEFAULT) > 0) {
+            rc = CV_FAIL(CV_ERR_ARG, "read: %s already has %s", file, dset);
+        } else {
+            rc = write_cutout_dataset(fid, dset, file, c, ax, rank, slab);
+            if (rc != CV_OK && H5Lexists(fid, dset, H5P_DEFAULT) > 0) {
+                H5Ldelete(fid, dset, H5P_DEFAULT);
+            }
+        }
+        if (fid >= 0 && H5Fclose(fid) < 0 && rc == CV_OK) {
+            rc = CV_FAIL(CV_ERR_HDF5, "read: closing %s failed", file);
+        }
+    } else if (rc == CV_OK) {
+        /* A new file appears whole or not at all: written beside it, then renamed. */
+        char *tmp = cv__asprintf("%s.tmp-%ld", file, (long)getpid());
+        hid_t fid = tmp ? H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT) : -1;
+        if (!tmp) {
+            rc = CV_FAIL(CV_ERR_NOMEM, "read: %s", file);
+        } else if (fid < 0) {
+            rc = CV_FAIL(CV_ERR_IO, "read: cannot create %s", tmp);
+        } else {
+            rc = write_cutout_dataset(fid, dset, file, c, ax, rank, slab);
+            if (H5Fclose(fid) < 0 && rc == CV_OK) {
+                rc = CV_FAIL(CV_ERR_HDF5, "read: closing %s failed", tmp);
+            }
+            if (rc == CV_OK && rename(tmp, file) != 0) {
+                rc =
+                    CV_FAIL(CV_ERR_IO, "read: rename `%s' to `%s': %s", tmp, file, strerror(errno));
+            }
+            if (rc != CV_OK) {
+                unlink(tmp);
+            }
+        }
+        cv_free(tmp);
+    }
+    cv_free(slab);
+    cv_free(file);
+    cv_free(dset);
     return rc;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # cvmpi import/export with parallel HDF5: datasets written by Debian's h5py (several dtypes,
-# contiguous and chunked+gzip, 1 and 3 channels, zyx/xyz/czyx axes, resolution attributes)
-# import to byte-identical layers with 1 and 3 ranks whose voxels equal the h5py arrays; export
-# read back with h5py equals `cvmpi read`; bad input exits 1 with one clear line, writing nothing.
+# contiguous and chunked+gzip, 1 and 3 channels, zyx/xyz/czyx/zyxc axes, resolution attributes)
+# import to byte-identical layers with 1, 2 and 3 ranks (slab exchange and --independent) whose
+# voxels equal the h5py arrays; export read back with h5py equals `cvmpi read`; bad input exits
+# 1 with one clear line, writing nothing.
 source "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c "import h5py" 2> /dev/null || { echo "h5: skipped (no python3-h5py)"; exit 0; }
 
@@ -30,6 +31,8 @@ save("u64", (rng.integers(0, 5, zyx) + (1 << 40)).astype("uint64"), "zyx", chunk
 save("rgb", rng.integers(0, 256, zyx + (3,)).astype("uint8"), "zyxc", chunks=(8, 16, 16, 3),
      gzip=True)
 save("czyx", rng.integers(0, 4000, (3,) + zyx).astype("uint16"), "czyx")
+save("xyzc", rng.standard_normal(zyx[::-1] + (3,)).astype("float32"), "xyzc", chunks=(9, 7, 5, 1),
+     gzip=True)
 with h5py.File("bad.h5", "w") as f:
     f["compound"] = np.zeros((4, 4, 4), dtype=[("a", "u1"), ("b", "f4")])
     f["flat"] = np.zeros((4, 4), dtype="u1")
@@ -46,13 +49,14 @@ assert np.array_equal(r, e), "values differ"
 PY
 }
 
-import_both() { # import_both NAME ARGS...: -n 1 and -n 3 give identical layers
-    local name=$1
+import_both() { # import_both NAME ARGS...: -n 1, 2 and 3 give identical layers
+    local name=$1 n
     shift
-    run_np 1 import "$name.h5:/grp/data" "L1_$name" --chunk 32,32,16 --memory 1M "$@" \
-        > log 2>&1 || { cat log; fail "import $name -n 1"; }
-    run_np 3 import "$name.h5:/grp/data" "L3_$name" --chunk 32,32,16 --memory 1M "$@" \
-        > log 2>&1 || { cat log; fail "import $name -n 3"; }
+    for n in 1 2 3; do
+        run_np $n import "$name.h5:/grp/data" "L${n}_$name" --chunk 32,32,16 --memory 1M "$@" \
+            > log 2>&1 || { cat log; fail "import $name -n $n"; }
+    done
+    [ "$(digest "L1_$name")" = "$(digest "L2_$name")" ] || fail "$name: -n 1 and -n 2 differ"
     [ "$(digest "L1_$name")" = "$(digest "L3_$name")" ] || fail "$name: -n 1 and -n 3 differ"
     check_layer "L1_$name" "$name.npy"
 }
@@ -63,6 +67,7 @@ import_both f32 --axes xyz --resolution 8,8,30
 import_both u64
 import_both rgb
 import_both czyx --axes czyx
+import_both xyzc --axes xyzc
 
 /usr/bin/python3 - <<'PY' || fail "info derived from the datasets"
 import json
@@ -80,14 +85,17 @@ assert info("rgb")["num_channels"] == 3 and info("czyx")["num_channels"] == 3
 assert info("u16")["data_type"] == "uint16" and info("f32")["data_type"] == "float32"
 PY
 
-# collective reads in rounds give the same layers (3 ranks, more tasks than ranks)
+# independent per-task reads (no exchange) give the same layers; so does the old --collective
 for name in u16 rgb f32; do
     args=()
     [ "$name" = f32 ] && args=(--axes xyz --resolution 8,8,30)
-    run_np 3 import "$name.h5:/grp/data" "C3_$name" --chunk 32,32,16 --memory 1M --collective \
-        "${args[@]}" > log 2>&1 || { cat log; fail "--collective $name"; }
-    [ "$(digest "C3_$name")" = "$(digest "L1_$name")" ] || fail "--collective $name differs"
+    run_np 3 import "$name.h5:/grp/data" "I3_$name" --chunk 32,32,16 --memory 1M --independent \
+        "${args[@]}" > log 2>&1 || { cat log; fail "--independent $name"; }
+    [ "$(digest "I3_$name")" = "$(digest "L1_$name")" ] || fail "--independent $name differs"
 done
+run_np 2 import u16.h5:/grp/data C2_u16 --chunk 32,32,16 --memory 1M --collective > log 2>&1 ||
+    { cat log; fail "--collective"; }
+[ "$(digest C2_u16)" = "$(digest L1_u16)" ] || fail "--collective differs"
 
 # --resume after a finished import skips every task; a compatible existing layer is reused
 run_np 2 import u16.h5:/grp/data L1_u16 --chunk 32,32,16 --memory 1M --resume > log 2>&1 ||

@@ -1,0 +1,166 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# bench_h5.sh: `cvmpi import` of a 1024x1024x512 uint16 HDF5 dataset (contiguous, z,y,x as h5py
+# writes it; a smooth synthetic image with noise, made here with h5py) into a raw layer without
+# transport compression and into a raw layer with gzip (CloudFiles' level 9), 64^3 chunks,
+# file:// in a temporary directory, with 1 and 2 MPI ranks, default slab exchange; and raw
+# with --independent (per-task reads, no exchange) for comparison. Same-run bound: the time to
+# read the whole dataset with plain HDF5 (one H5Dread through h5py's read_direct into a
+# preallocated array; the page cache is warm for both). Reports MB/s (dataset bytes / best
+# wall time of mpirun over --runs), the ratio to the plain-read bound, and peak RSS per rank
+# (/usr/bin/time around each rank). One TSV line per measurement, then a summary.
+# `--quick` runs 256x256x128 once for CTest (label bench). Never fails on speed; fails if an
+# imported layer differs from the dataset.
+set -eu
+
+usage() {
+    echo "usage: $0 [--quick] [--runs N] [--cvmpi PATH] [--dir DIR]" >&2
+    exit 2
+}
+SX=1024 SY=1024 SZ=512
+RUNS=2
+QUICK=0
+HERE=$(cd "$(dirname "$0")" && pwd)
+CVMPI=""
+PARENT=${TMPDIR:-/tmp}
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) QUICK=1 SX=256 SY=256 SZ=128 RUNS=1 ;;
+    --runs) RUNS=$2; shift ;;
+    --cvmpi) CVMPI=$2; shift ;;
+    --dir) PARENT=$2; shift ;;
+    *) usage ;;
+    esac
+    shift
+done
+[ -n "$CVMPI" ] || CVMPI=$HERE/../../src/cvmpi
+[ -x "$CVMPI" ] || { echo "bench_h5: no cvmpi at $CVMPI (use --cvmpi)" >&2; exit 1; }
+PY=/usr/bin/python3
+if ! $PY -c 'import h5py, numpy' 2>/dev/null; then
+    echo "bench_h5: skipped: needs $PY with h5py and numpy"
+    exit 0
+fi
+command -v mpirun >/dev/null 2>&1 || { echo "bench_h5: skipped: no mpirun"; exit 0; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl=self,vader
+export CV_LOG="${CV_LOG:-warn}"
+
+W=$(mktemp -d "$PARENT/cvmpi-bench-h5-XXXXXX")
+trap 'rm -rf "$W"' EXIT INT TERM
+BYTES=$((SX * SY * SZ * 2))
+REV=$(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)
+HOST=$(hostname 2>/dev/null || echo "?")
+now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%s\", $1 }" </dev/null; }
+
+# ---- the dataset, written plane block by plane block ---------------------------------------
+$PY - "$W/stack.h5" "$SX" "$SY" "$SZ" <<'PY'
+import sys, h5py, numpy as np
+path, nx, ny, nz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+with h5py.File(path, "w") as f:
+    d = f.create_dataset("raw", (nz, ny, nx), dtype="uint16")
+    y = np.arange(ny, dtype=np.int64)[None, :, None]
+    x = np.arange(nx, dtype=np.int64)[None, None, :]
+    for z0 in range(0, nz, 32):
+        z = np.arange(z0, min(z0 + 32, nz), dtype=np.int64)[:, None, None]
+        wave = (x * 3 + y + z * 2) % 1024
+        noise = np.random.default_rng(z0).integers(0, 64, size=(len(z), ny, nx))
+        d[z0:z0 + len(z)] = (20000 + wave * 16 + noise).astype(np.uint16)
+PY
+
+HAVE_TIME=0
+[ -x /usr/bin/time ] && HAVE_TIME=1
+cat >"$W/rank.sh" <<'EOF2'
+#!/bin/sh
+r=${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}
+if [ "$HAVE_TIME" = 1 ]; then
+    exec /usr/bin/time -f '%M %e' -o "$RSS_PREFIX.$r" "$@"
+fi
+exec "$@"
+EOF2
+export HAVE_TIME RSS_PREFIX="$W/rss"
+
+echo "# bench_h5: ${SX}x${SY}x${SZ} uint16 = $(calc "$BYTES / 1048576") MiB contiguous HDF5 (z,y,x)" \
+    "-> 64^3 chunks on file:// in $W; $(nproc 2>/dev/null || echo '?') cores (shared: compare" \
+    "within the run); MB/s = dataset bytes / best of $RUNS wall times (10^6 B/s);" \
+    "bound = plain HDF5 read of the whole dataset; peak RSS per rank (MiB, max over runs)"
+printf 'rev\thost\tmeasurement\tranks\truns\tbest_s\tMB/s\tx_bound\tpeak_rss_MiB\n'
+
+best() { sort -g "$1" | head -n 1; }
+
+# plain HDF5 read (a warm-up read first, so both sides read from the page cache)
+: >"$W/times"
+$PY - "$W/stack.h5" "$RUNS" >"$W/times" <<'PY'
+import sys, time, h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f:
+    d = f["raw"]
+    a = np.empty(d.shape, d.dtype)
+    d.read_direct(a)
+    for _ in range(int(sys.argv[2])):
+        t0 = time.perf_counter()
+        d.read_direct(a)
+        print(time.perf_counter() - t0)
+PY
+T_READ=$(best "$W/times")
+printf '%s\t%s\th5_read_plain\t1\t%s\t%.4f\t%.1f\t1.00\t-\n' "$REV" "$HOST" "$RUNS" "$T_READ" \
+    "$(calc "$BYTES / $T_READ / 1e6")"
+
+# measure NAME RANKS ARGS...: import RUNS times, print the TSV line, set T_BEST
+measure() {
+    name=$1 ranks=$2
+    shift 2
+    : >"$W/times"
+    : >"$W/rss_max"
+    i=0
+    while [ "$i" -lt "$RUNS" ]; do
+        rm -rf "$W/dst" "$W/journal" "$W"/rss.*
+        t0=$(now)
+        mpirun -n "$ranks" sh "$W/rank.sh" "$CVMPI" -q import "$W/stack.h5:/raw" \
+            "file://$W/dst" --chunk 64,64,64 --journal "$W/journal" "$@" >"$W/import.log"
+        t1=$(now)
+        calc "$t1 - $t0" >>"$W/times"
+        echo >>"$W/times"
+        r=0
+        while [ "$r" -lt "$ranks" ]; do
+            [ -f "$W/rss.$r" ] && echo "$r $(tail -n 1 "$W/rss.$r" | cut -d' ' -f1)" >>"$W/rss_max"
+            r=$((r + 1))
+        done
+        i=$((i + 1))
+    done
+    # Every voxel must have arrived (untimed): read the layer back and compare with h5py.
+    "$CVMPI" -q read "file://$W/dst" -o "$W/back.raw"
+    $PY - "$W/stack.h5" "$W/back.raw" <<'PY' || { echo "bench_h5: $name: layer differs" >&2; exit 1; }
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f:
+    a = f["raw"][...]
+b = np.fromfile(sys.argv[2], dtype="<u2").reshape(a.shape)  # x fastest == C order z,y,x
+assert np.array_equal(a, b)
+PY
+    rm -f "$W/back.raw"
+    T_BEST=$(best "$W/times")
+    rss=$(awk '{ if ($2 > m[$1]) m[$1] = $2 } END { s = ""; for (r in m) s = s (s ? "," : "") \
+        sprintf("r%s:%.0f", r, m[r] / 1024); print (s ? s : "-") }' "$W/rss_max")
+    printf '%s\t%s\t%s\t%s\t%s\t%.4f\t%.1f\t%.2f\t%s\n' "$REV" "$HOST" "$name" "$ranks" "$RUNS" \
+        "$T_BEST" "$(calc "$BYTES / $T_BEST / 1e6")" "$(calc "$T_READ / $T_BEST")" "$rss"
+}
+
+measure import_raw 1 --compress none
+RAW1=$T_BEST
+measure import_raw 2 --compress none
+RAW2=$T_BEST
+measure import_raw_independent 2 --compress none --independent
+IND2=$T_BEST
+measure import_gzip 1 --compress gzip
+GZ1=$T_BEST
+measure import_gzip 2 --compress gzip
+GZ2=$T_BEST
+
+mb() { calc "$BYTES / $1 / 1e6"; }
+what="full size"
+[ "$QUICK" = 1 ] && what="--quick: too small for the numbers to mean much"
+echo "# summary ($what)"
+printf '#   plain HDF5 read %.1f MB/s (the bound)\n' "$(mb "$T_READ")"
+printf '#   raw:  1 rank %.1f MB/s (%.2f x bound), 2 ranks %.1f MB/s (%.2f x bound); 2 ranks' \
+    "$(mb "$RAW1")" "$(calc "$T_READ / $RAW1")" "$(mb "$RAW2")" "$(calc "$T_READ / $RAW2")"
+printf ' --independent %.1f MB/s\n' "$(mb "$IND2")"
+printf '#   gzip: 1 rank %.1f MB/s, 2 ranks %.1f MB/s\n' "$(mb "$GZ1")" "$(mb "$GZ2")"
