@@ -639,6 +639,97 @@ CV_EXPORT cv_status cv_skeletons_query(cv_skeletons *k, const double min[3], con
                                        uint64_t **ids, size_t *n);
 
 /* ---------------------------------------------------------------------------------------------
+ * Meshes (precomputed-mesh-skeleton §1-3): legacy fragments ("SEGID:0" manifests) and
+ * multi-resolution Draco meshes, .ply/.obj files. Vertices are float32 nanometres. Not
+ * collective; thread-safe for distinct meshes. */
+
+typedef struct cv_mesh {
+    uint64_t id;
+    uint32_t n_vertices;
+    uint32_t n_faces;
+    float *vertices; /* [n_vertices][3] */
+    uint32_t *faces; /* [n_faces][3] triangles, each index < n_vertices */
+} cv_mesh;
+
+/* A mesh with zeroed vertices and triangles. */
+CV_EXPORT cv_status cv_mesh_new(uint32_t n_vertices, uint32_t n_faces, cv_mesh **out);
+CV_EXPORT void cv_mesh_free(cv_mesh *m);
+/* A legacy fragment: uint32 Nv, float32 [Nv][3], uint32 triangles to the end (a multiple of
+ * 12 bytes), every index < Nv. CV_ERR_CORRUPT naming `what` otherwise. */
+CV_EXPORT cv_status cv_mesh_fragment_decode(const uint8_t *data, size_t len, const char *what,
+                                            cv_mesh **out);
+/* The legacy fragment bytes of `m` (CloudVolume's to_precomputed). *data: free with cv_free. */
+CV_EXPORT cv_status cv_mesh_fragment_encode(const cv_mesh *m, uint8_t **data, size_t *len);
+/* Meshes one after another, indices shifted (CloudVolume's Mesh.concatenate); id of the first. */
+CV_EXPORT cv_status cv_mesh_concat(const cv_mesh *const *list, size_t n, cv_mesh **out);
+/* CloudVolume's consolidate(): identical vertices merged (so vertices shared by fragments
+ * appear once), vertices sorted by x, then y, then z, triangles remapped, repeated triangles
+ * dropped, triangles sorted. */
+CV_EXPORT cv_status cv_mesh_consolidate(const cv_mesh *m, cv_mesh **out);
+/* Binary little-endian PLY exactly as CloudVolume's to_ply(). *data: free with cv_free. */
+CV_EXPORT cv_status cv_mesh_to_ply(const cv_mesh *m, uint8_t **data, size_t *len);
+/* Wavefront OBJ as CloudVolume's to_obj(): "v %.5f %.5f %.5f" lines, then "f a b c" (1-based). */
+CV_EXPORT cv_status cv_mesh_to_obj(const cv_mesh *m, char **text, size_t *len);
+/* Read a PLY file (ascii or binary little/big endian): element vertex with x, y, z of any
+ * scalar type, element face with a list of vertex indices (polygons split into fans); other
+ * elements and properties are skipped. CV_ERR_CORRUPT naming `what` on bad input. */
+CV_EXPORT cv_status cv_mesh_from_ply(const uint8_t *data, size_t len, const char *what,
+                                     cv_mesh **out);
+/* Read an OBJ file: "v x y z" and "f a b c ..." lines (a/t/n forms, negative indices relative,
+ * polygons split into fans); other lines ignored. CV_ERR_CORRUPT naming `what` and the line. */
+CV_EXPORT cv_status cv_mesh_from_obj(const char *text, size_t len, const char *what, cv_mesh **out);
+
+/* Multi-resolution manifest (§3.2). */
+typedef struct cv_multires_manifest {
+    float chunk_shape[3];
+    float grid_origin[3];
+    uint32_t num_lods;
+    float *lod_scales;             /* [num_lods] */
+    float *vertex_offsets;         /* [num_lods][3] */
+    uint32_t *num_fragments;       /* [num_lods] */
+    uint32_t **fragment_positions; /* per lod: [3][n] (all x, then all y, then all z) */
+    uint32_t **fragment_sizes;     /* per lod: [n] bytes of Draco data */
+    uint64_t data_bytes;           /* sum of all fragment sizes */
+} cv_multires_manifest;
+
+/* Decode a manifest: length exactly 28 + 20 num_lods + 16 (total fragments). */
+CV_EXPORT cv_status cv_multires_manifest_decode(const uint8_t *data, size_t len, const char *what,
+                                                cv_multires_manifest **out);
+CV_EXPORT void cv_multires_manifest_free(cv_multires_manifest *m);
+/* True if this build decodes Draco (libdraco). */
+CV_EXPORT bool cv_draco_available(void);
+/* Decode one Draco mesh into integer positions (the POSITION attribute's stored values, as
+ * Neuroglancer reads them) and triangles. *positions holds 3 n_vertices uint32 values.
+ * CV_ERR_UNSUPPORTED in a build without libdraco. */
+CV_EXPORT cv_status cv_draco_decode(const uint8_t *data, size_t len, const char *what,
+                                    uint32_t **positions, uint32_t *n_vertices, uint32_t **faces,
+                                    uint32_t *n_faces);
+
+/* A layer's mesh directory: info.mesh of the volume (default "mesh") and its info. */
+typedef struct cv_meshes cv_meshes;
+/* Open the mesh directory of `vol` (a missing info means legacy). With `create`, a missing info
+ * becomes CloudVolume's default legacy info and the volume's "mesh" member is set. Keeps a
+ * reference to the volume. */
+CV_EXPORT cv_status cv_meshes_open(cv_volume *vol, bool create, cv_meshes **out);
+CV_EXPORT void cv_meshes_close(cv_meshes *k);
+CV_EXPORT const char *cv_meshes_dir(const cv_meshes *k);
+CV_EXPORT bool cv_meshes_is_multires(const cv_meshes *k);
+CV_EXPORT bool cv_meshes_is_sharded(const cv_meshes *k);
+/* Mesh of `id`: legacy, its manifest's fragments concatenated in order (a fragment the
+ * manifest names but storage lacks is CV_ERR_NOTFOUND naming both); multi-resolution, the
+ * fragments of level `lod` decoded and placed (§3.3, then the info's transform). No manifest:
+ * CV_ERR_NOTFOUND (quietly). Thread-safe. */
+CV_EXPORT cv_status cv_meshes_get(cv_meshes *k, uint64_t id, int lod, cv_mesh **out);
+/* Number of levels of detail stored for `id` (1 for legacy meshes). */
+CV_EXPORT cv_status cv_meshes_lods(cv_meshes *k, uint64_t id, int *n);
+/* Legacy: write `m` as CloudVolume's mesh.put: fragment "<id>:0:1" (gzip) and manifest
+ * "<id>:0" = {"fragments": ["<id>:0:1"]}, after deleting the fragments of an older manifest.
+ * CV_ERR_UNSUPPORTED for multi-resolution directories. */
+CV_EXPORT cv_status cv_meshes_put(cv_meshes *k, uint64_t id, const cv_mesh *m);
+/* Segment ids with a mesh, ascending. *ids: free with cv_free. */
+CV_EXPORT cv_status cv_meshes_list(cv_meshes *k, uint64_t **ids, size_t *n);
+
+/* ---------------------------------------------------------------------------------------------
  * Downsampling (cloudvolume-conventions §7.4: igneous DownsampleTask, tinybrain kernels).
  * Arrays are x fastest, then y, z, channel slowest. A level of shape n gets ceil(n/f) voxels
  * per axis; the block of output voxel o is source [o*f, min(o*f+f, n)).
