@@ -85,4 +85,16 @@ cv_status cv__parallel_for(size_t n, int threads, cv_status (*fn)(size_t i, int 
 /* Store `v` converted to dtype `t` at `dst` (saturating for integers). */
 void cv__dtype_store(cv_dtype t, double v, void *dst);
 
+/* ---- skeletons and meshes ------------------------------------------------------------------ */
+
+/* True for the data types a skeleton vertex attribute may have. */
+bool cv__skel_attr_dtype_ok(cv_dtype t);
+/* A decimal segment id as in file names: digits only, no leading zeros, < 2^64. */
+bool cv__parse_segid(const char *s, uint64_t *out);
+/* Sort ids ascending and drop repeats (always CV_OK). */
+cv_status cv__sort_ids(uint64_t *ids, size_t *n);
+/* CloudVolume's spatial index under `dir` of `store`: ids whose boxes meet [min, max) (nm). */
+cv_status cv__spatial_query(cv_store *store, const char *dir, const double min[3],
+                            const double max[3], uint64_t **ids, size_t *n);
+
 #endif /* CV_INTERNAL_H */

@@ -520,6 +520,216 @@ CV_EXPORT cv_status cv_shard_reader_get(cv_shard_reader *r, uint64_t key, size_t
 CV_EXPORT void cv_shard_cache_clear(void);
 
 /* ---------------------------------------------------------------------------------------------
+ * Skeletons (Neuroglancer's precomputed skeletons: skeletons.md; CloudVolume/osteoid
+ * conventions). A skeleton is vertices (float32 x,y,z), undirected edges (vertex index pairs)
+ * and per-vertex attributes as the skeleton info declares them. Not collective; thread-safe
+ * for distinct skeletons. */
+
+#define CV_SKEL_ID_MAX 64 /* longest attribute id + 1 */
+#define CV_SKEL_MAX_ATTRS 16
+
+/* One vertex attribute: in a description `data` is NULL; in a skeleton it holds
+ * n_vertices * components values of `dtype`, C order [vertex][component]. */
+typedef struct cv_skel_attr {
+    char id[CV_SKEL_ID_MAX];
+    cv_dtype dtype; /* float32, uint8, int8, uint16, int16, uint32 or int32 */
+    uint32_t components;
+    uint8_t *data;
+} cv_skel_attr;
+
+typedef struct cv_skeleton {
+    uint64_t id;
+    uint32_t n_vertices;
+    uint32_t n_edges;
+    float *vertices; /* [n_vertices][3] */
+    uint32_t *edges; /* [n_edges][2], each < n_vertices */
+    int n_attrs;
+    cv_skel_attr attrs[CV_SKEL_MAX_ATTRS];
+    double transform[12]; /* stored-model -> nm, row-major 3x4 (from the info; identity) */
+} cv_skeleton;
+
+/* CloudVolume's default attributes: radius (float32, 1) and vertex_types (uint8, 1). */
+CV_EXPORT int cv_skel_default_attrs(cv_skel_attr out[CV_SKEL_MAX_ATTRS]);
+/* A skeleton with room for the given counts; vertices and edges zero, attributes (copied from
+ * the descriptions `attrs`) zero except radius, which is -1 as CloudVolume fills it. */
+CV_EXPORT cv_status cv_skeleton_new(uint32_t n_vertices, uint32_t n_edges,
+                                    const cv_skel_attr *attrs, int n_attrs, cv_skeleton **out);
+CV_EXPORT void cv_skeleton_free(cv_skeleton *s);
+CV_EXPORT cv_status cv_skeleton_clone(const cv_skeleton *s, cv_skeleton **out);
+/* The attribute named `id`, or NULL. */
+CV_EXPORT cv_skel_attr *cv_skeleton_attr(cv_skeleton *s, const char *id);
+/* Index of the attribute named `id`, or -1. */
+CV_EXPORT int cv_skeleton_attr_index(const cv_skeleton *s, const char *id);
+/* Decode the binary format (skeletons.md): counts, vertices, edges, then every attribute of
+ * `attrs` in order. As CloudVolume: a file that ends right after the edges has no attributes;
+ * with n_attrs == 0 and bytes left, the default pair is read. Every length is checked (no
+ * trailing bytes), and every edge index against the vertex count. `what` names the file in
+ * errors (CV_ERR_CORRUPT). */
+CV_EXPORT cv_status cv_skeleton_decode(const uint8_t *data, size_t len, const cv_skel_attr *attrs,
+                                       int n_attrs, const char *what, cv_skeleton **out);
+/* Encode with the attributes `attrs` (the info's list) in that order; one the skeleton lacks
+ * is written as radius -1 / zeros; one with another dtype or component count is CV_ERR_ARG.
+ * *data: free with cv_free. */
+CV_EXPORT cv_status cv_skeleton_encode(const cv_skeleton *s, const cv_skel_attr *attrs, int n_attrs,
+                                       uint8_t **data, size_t *len);
+/* Apply the 3x4 row-major affine `m` to every vertex (in double, stored as float32). */
+CV_EXPORT void cv_skeleton_apply_transform(cv_skeleton *s, const double m[12]);
+/* Sum of the edge lengths in the skeleton's own coordinates. */
+CV_EXPORT double cv_skeleton_cable_length(const cv_skeleton *s);
+/* osteoid's consolidate(): vertices deduplicated by position and sorted (x, then y, then z),
+ * attributes from each position's first vertex, edges as sorted pairs, deduplicated, without
+ * self loops, sorted; vertices no edge touches removed. */
+CV_EXPORT cv_status cv_skeleton_consolidate(const cv_skeleton *s, cv_skeleton **out);
+/* osteoid's merge: concatenate (edges renumbered) and consolidate. Every skeleton must have the
+ * same attribute list (CV_ERR_ARG otherwise). The result takes the first one's id/transform. */
+CV_EXPORT cv_status cv_skeleton_merge(const cv_skeleton *const *list, int n, cv_skeleton **out);
+/* osteoid's crop(): keep vertices with min <= v <= max (every axis, edges of the box count as
+ * inside) and the edges between them, then consolidate. */
+CV_EXPORT cv_status cv_skeleton_crop(const cv_skeleton *s, const double min[3], const double max[3],
+                                     cv_skeleton **out);
+/* osteoid's downsample(): split into paths between critical points (ends and branch points),
+ * keep every factor-th vertex of each path and its last one, consolidate. factor >= 1. Which
+ * interior vertices survive depends on each path's direction, which follows a DFS from the
+ * lowest-numbered end; osteoid's set-ordered DFS may walk some paths the other way. */
+CV_EXPORT cv_status cv_skeleton_downsample(const cv_skeleton *s, int factor, cv_skeleton **out);
+/* True if a and b are the same skeleton up to vertex and edge order: the same multiset of
+ * vertex positions with the same attribute values, and the same edges between positions. */
+CV_EXPORT bool cv_skeleton_equivalent(const cv_skeleton *a, const cv_skeleton *b);
+/* Parse SWC as osteoid's from_swc: '#' and blank lines skipped, 7 fields separated by single
+ * spaces, radius that does not parse is -1, edges (min(id,parent), max(id,parent)) for
+ * parent >= 0, ids renumbered 0.. in file order. CV_ERR_CORRUPT naming `what` and the line on a
+ * bad line or a parent that is not a node id. Attributes radius and vertex_types. */
+CV_EXPORT cv_status cv_skeleton_from_swc(const char *text, size_t len, const char *what,
+                                         cv_skeleton **out);
+/* Write SWC as osteoid's to_swc: its header (SCALE = the transform's diagonal, VERSION_DATE now
+ * in UTC), then for each connected component a DFS from its first edge's first vertex; rows
+ * "n type x y z radius parent" with 6 decimals, numbered from 1. *text: free with cv_free. */
+CV_EXPORT cv_status cv_skeleton_to_swc(const cv_skeleton *s, char **text, size_t *len);
+
+/* A layer's skeleton directory: info.skeletons of the segmentation volume (default
+ * "skeletons"), its info (transform, vertex_attributes, sharding, spatial_index). Keeps a
+ * reference to the volume, which must outlive it. */
+typedef struct cv_skeletons cv_skeletons;
+/* Open the skeleton directory of `vol`. A missing skeleton info gives CloudVolume's default
+ * info; with `create`, that info is written and the volume's "skeletons" member is set and
+ * committed when absent. */
+CV_EXPORT cv_status cv_skeletons_open(cv_volume *vol, bool create, cv_skeletons **out);
+CV_EXPORT void cv_skeletons_close(cv_skeletons *k);
+CV_EXPORT const char *cv_skeletons_dir(const cv_skeletons *k);
+CV_EXPORT bool cv_skeletons_is_sharded(const cv_skeletons *k);
+/* The info's attribute list; returns the count. */
+CV_EXPORT int cv_skeletons_attrs(const cv_skeletons *k, const cv_skel_attr **attrs);
+/* Set the info's "sharding" to `spec` (NULL: unsharded) and write the info. */
+CV_EXPORT cv_status cv_skeletons_set_sharding(cv_skeletons *k, const cv_shard_spec *spec);
+/* Get skeleton `id` in stored-model coordinates, its transform set from the info
+ * (cv_skeleton_apply_transform(s, s->transform) gives nm, as CloudVolume's get()).
+ * CV_ERR_NOTFOUND (quietly) if absent. Thread-safe. */
+CV_EXPORT cv_status cv_skeletons_get(cv_skeletons *k, uint64_t id, cv_skeleton **out);
+/* Unsharded: write each skeleton to "<dir>/<id>", gzip as CloudVolume. Sharded: the
+ * skeletons must be every one of the shards they fall in; each shard file is written whole
+ * once (CloudVolume layout). Encoded with the info's attributes. */
+CV_EXPORT cv_status cv_skeletons_put(cv_skeletons *k, const cv_skeleton *const *list, size_t n);
+/* Every stored segment id, ascending (unsharded: names that are decimal ids; sharded: the keys
+ * of every shard file). *ids: free with cv_free. */
+CV_EXPORT cv_status cv_skeletons_list(cv_skeletons *k, uint64_t **ids, size_t *n);
+/* Segment ids the spatial index lists in the physical box [min, max) (nm), ascending,
+ * each once. CV_ERR_UNSUPPORTED if the info has no spatial_index; a missing index file is
+ * CV_ERR_NOTFOUND naming it (CloudVolume's SpatialIndexGapError). */
+CV_EXPORT cv_status cv_skeletons_query(cv_skeletons *k, const double min[3], const double max[3],
+                                       uint64_t **ids, size_t *n);
+
+/* ---------------------------------------------------------------------------------------------
+ * Meshes (precomputed-mesh-skeleton §1-3): legacy fragments ("SEGID:0" manifests) and
+ * multi-resolution Draco meshes, .ply/.obj files. Vertices are float32 nanometres. Not
+ * collective; thread-safe for distinct meshes. */
+
+typedef struct cv_mesh {
+    uint64_t id;
+    uint32_t n_vertices;
+    uint32_t n_faces;
+    float *vertices; /* [n_vertices][3] */
+    uint32_t *faces; /* [n_faces][3] triangles, each index < n_vertices */
+} cv_mesh;
+
+/* A mesh with zeroed vertices and triangles. */
+CV_EXPORT cv_status cv_mesh_new(uint32_t n_vertices, uint32_t n_faces, cv_mesh **out);
+CV_EXPORT void cv_mesh_free(cv_mesh *m);
+/* A legacy fragment: uint32 Nv, float32 [Nv][3], uint32 triangles to the end (a multiple of
+ * 12 bytes), every index < Nv. CV_ERR_CORRUPT naming `what` otherwise. */
+CV_EXPORT cv_status cv_mesh_fragment_decode(const uint8_t *data, size_t len, const char *what,
+                                            cv_mesh **out);
+/* The legacy fragment bytes of `m` (CloudVolume's to_precomputed). *data: free with cv_free. */
+CV_EXPORT cv_status cv_mesh_fragment_encode(const cv_mesh *m, uint8_t **data, size_t *len);
+/* Meshes one after another, indices shifted (CloudVolume's Mesh.concatenate); id of the first. */
+CV_EXPORT cv_status cv_mesh_concat(const cv_mesh *const *list, size_t n, cv_mesh **out);
+/* CloudVolume's consolidate(): identical vertices merged (so vertices shared by fragments
+ * appear once), vertices sorted by x, then y, then z, triangles remapped, repeated triangles
+ * dropped, triangles sorted. */
+CV_EXPORT cv_status cv_mesh_consolidate(const cv_mesh *m, cv_mesh **out);
+/* Binary little-endian PLY exactly as CloudVolume's to_ply(). *data: free with cv_free. */
+CV_EXPORT cv_status cv_mesh_to_ply(const cv_mesh *m, uint8_t **data, size_t *len);
+/* Wavefront OBJ as CloudVolume's to_obj(): "v %.5f %.5f %.5f" lines, then "f a b c" (1-based). */
+CV_EXPORT cv_status cv_mesh_to_obj(const cv_mesh *m, char **text, size_t *len);
+/* Read a PLY file (ascii or binary little/big endian): element vertex with x, y, z of any
+ * scalar type, element face with a list of vertex indices (polygons split into fans); other
+ * elements and properties are skipped. CV_ERR_CORRUPT naming `what` on bad input. */
+CV_EXPORT cv_status cv_mesh_from_ply(const uint8_t *data, size_t len, const char *what,
+                                     cv_mesh **out);
+/* Read an OBJ file: "v x y z" and "f a b c ..." lines (a/t/n forms, negative indices relative,
+ * polygons split into fans); other lines ignored. CV_ERR_CORRUPT naming `what` and the line. */
+CV_EXPORT cv_status cv_mesh_from_obj(const char *text, size_t len, const char *what, cv_mesh **out);
+
+/* Multi-resolution manifest (§3.2). */
+typedef struct cv_multires_manifest {
+    float chunk_shape[3];
+    float grid_origin[3];
+    uint32_t num_lods;
+    float *lod_scales;             /* [num_lods] */
+    float *vertex_offsets;         /* [num_lods][3] */
+    uint32_t *num_fragments;       /* [num_lods] */
+    uint32_t **fragment_positions; /* per lod: [3][n] (all x, then all y, then all z) */
+    uint32_t **fragment_sizes;     /* per lod: [n] bytes of Draco data */
+    uint64_t data_bytes;           /* sum of all fragment sizes */
+} cv_multires_manifest;
+
+/* Decode a manifest: length exactly 28 + 20 num_lods + 16 (total fragments). */
+CV_EXPORT cv_status cv_multires_manifest_decode(const uint8_t *data, size_t len, const char *what,
+                                                cv_multires_manifest **out);
+CV_EXPORT void cv_multires_manifest_free(cv_multires_manifest *m);
+/* True if this build decodes Draco (libdraco). */
+CV_EXPORT bool cv_draco_available(void);
+/* Decode one Draco mesh into integer positions (the POSITION attribute's stored values, as
+ * Neuroglancer reads them) and triangles. *positions holds 3 n_vertices uint32 values.
+ * CV_ERR_UNSUPPORTED in a build without libdraco. */
+CV_EXPORT cv_status cv_draco_decode(const uint8_t *data, size_t len, const char *what,
+                                    uint32_t **positions, uint32_t *n_vertices, uint32_t **faces,
+                                    uint32_t *n_faces);
+
+/* A layer's mesh directory: info.mesh of the volume (default "mesh") and its info. */
+typedef struct cv_meshes cv_meshes;
+/* Open the mesh directory of `vol` (a missing info means legacy). With `create`, a missing info
+ * becomes CloudVolume's default legacy info and the volume's "mesh" member is set. Keeps a
+ * reference to the volume. */
+CV_EXPORT cv_status cv_meshes_open(cv_volume *vol, bool create, cv_meshes **out);
+CV_EXPORT void cv_meshes_close(cv_meshes *k);
+CV_EXPORT const char *cv_meshes_dir(const cv_meshes *k);
+CV_EXPORT bool cv_meshes_is_multires(const cv_meshes *k);
+CV_EXPORT bool cv_meshes_is_sharded(const cv_meshes *k);
+/* Mesh of `id`: legacy, its manifest's fragments concatenated in order (a fragment the
+ * manifest names but storage lacks is CV_ERR_NOTFOUND naming both); multi-resolution, the
+ * fragments of level `lod` decoded and placed (§3.3, then the info's transform). No manifest:
+ * CV_ERR_NOTFOUND (quietly). Thread-safe. */
+CV_EXPORT cv_status cv_meshes_get(cv_meshes *k, uint64_t id, int lod, cv_mesh **out);
+/* Number of levels of detail stored for `id` (1 for legacy meshes). */
+CV_EXPORT cv_status cv_meshes_lods(cv_meshes *k, uint64_t id, int *n);
+/* Legacy: write `m` as CloudVolume's mesh.put: fragment "<id>:0:1" (gzip) and manifest
+ * "<id>:0" = {"fragments": ["<id>:0:1"]}, after deleting the fragments of an older manifest.
+ * CV_ERR_UNSUPPORTED for multi-resolution directories. */
+CV_EXPORT cv_status cv_meshes_put(cv_meshes *k, uint64_t id, const cv_mesh *m);
+/* Segment ids with a mesh, ascending. *ids: free with cv_free. */
+CV_EXPORT cv_status cv_meshes_list(cv_meshes *k, uint64_t **ids, size_t *n);
+
+/* ---------------------------------------------------------------------------------------------
  * Downsampling (cloudvolume-conventions §7.4: igneous DownsampleTask, tinybrain kernels).
  * Arrays are x fastest, then y, z, channel slowest. A level of shape n gets ceil(n/f) voxels
  * per axis; the block of output voxel o is source [o*f, min(o*f+f, n)).

@@ -295,7 +295,7 @@ static int cmp_keys(const void *a, const void *b)
     return strcmp(x->string, y->string);
 }
 
-static cv_status dump(cv_buf *b, const cJSON *v, int depth)
+static cv_status dump(cv_buf *b, const cJSON *v, int depth, bool compact)
 {
     char num[64];
     if (cJSON_IsRaw(v)) {
@@ -341,12 +341,12 @@ static cv_status dump(cv_buf *b, const cJSON *v, int depth)
     for (const cJSON *c = v->child; c && i < n; c = c->next) {
         items[i++] = c;
     }
-    if (is_obj) {
+    if (is_obj && !compact) {
         qsort(items, (size_t)n, sizeof *items, cmp_keys);
     }
     cv_status rc = put_str(b, is_obj ? "{" : "[");
     for (i = 0; i < n && rc == CV_OK; i++) {
-        rc = put_indent(b, depth + 1);
+        rc = compact ? (i ? put_str(b, ", ") : CV_OK) : put_indent(b, depth + 1);
         if (rc == CV_OK && is_obj) {
             rc = put_json_string(b, items[i]->string);
             if (rc == CV_OK) {
@@ -354,13 +354,13 @@ static cv_status dump(cv_buf *b, const cJSON *v, int depth)
             }
         }
         if (rc == CV_OK) {
-            rc = dump(b, items[i], depth + 1);
+            rc = dump(b, items[i], depth + 1, compact);
         }
-        if (rc == CV_OK && i + 1 < n) {
+        if (rc == CV_OK && i + 1 < n && !compact) {
             rc = put_str(b, ",");
         }
     }
-    if (rc == CV_OK) {
+    if (rc == CV_OK && !compact) {
         rc = put_indent(b, depth);
     }
     if (rc == CV_OK) {
@@ -370,11 +370,11 @@ static cv_status dump(cv_buf *b, const cJSON *v, int depth)
     return rc;
 }
 
-cv_status cv__json_dump_py(const cJSON *v, char **out, size_t *len)
+static cv_status dump_text(const cJSON *v, bool compact, char **out, size_t *len)
 {
     cv_buf b;
     cv__buf_init(&b, 0);
-    cv_status rc = dump(&b, v, 0);
+    cv_status rc = dump(&b, v, 0, compact);
     if (rc == CV_OK) {
         rc = cv__buf_append(&b, "", 1);
     }
@@ -386,4 +386,14 @@ cv_status cv__json_dump_py(const cJSON *v, char **out, size_t *len)
     *out = (char *)cv__buf_take(&b, &n);
     *len = n - 1;
     return CV_OK;
+}
+
+cv_status cv__json_dump_py(const cJSON *v, char **out, size_t *len)
+{
+    return dump_text(v, false, out, len);
+}
+
+cv_status cv__json_dump_py_compact(const cJSON *v, char **out, size_t *len)
+{
+    return dump_text(v, true, out, len);
 }

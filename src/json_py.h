@@ -17,6 +17,9 @@
  * items print verbatim (used for floats that must keep their ".0"). *out is NUL-terminated,
  * free with cv_free(). */
 cv_status cv__json_dump_py(const cJSON *v, char **out, size_t *len);
+/* Python's plain json.dumps(v): members in document order, separators ", " and ": " (how
+ * CloudVolume writes mesh and skeleton infos). */
+cv_status cv__json_dump_py_compact(const cJSON *v, char **out, size_t *len);
 /* A JSON number that is an exact integer with |v| <= 2^53. */
 bool cv__json_is_int(const cJSON *v);
 /* Set CV_JSON_FLOAT on the numbers of `root` that `text` (what it was parsed from) writes as
