@@ -376,6 +376,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     return serve_file(s, c, s->root, key, true);
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) CV_PRINTF(2, 0);
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -489,8 +490,11 @@ cv_status cv__serve_start(const cv_serve_opts *o, cv_server **out)
     } else if (strcmp(bind_addr, "::") == 0) {
         host = "::1";
     }
-    snprintf(s->base_url, sizeof s->base_url, is_ipv6 ? "http://[%s]:%d/" : "http://%s:%d/", host,
-             s->port);
+    if (is_ipv6) {
+        snprintf(s->base_url, sizeof s->base_url, "http://[%s]:%d/", host, s->port);
+    } else {
+        snprintf(s->base_url, sizeof s->base_url, "http://%s:%d/", host, s->port);
+    }
 
     unsigned threads = o->threads > 0 ? (unsigned)o->threads : 8;
     s->daemon = MHD_start_daemon(

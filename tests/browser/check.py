@@ -84,6 +84,13 @@ def make_cases(run, app, z, bases):
                                    {"shader": IMAGE_SHADER}),
         expect="expect_pyramid.npy", mode="gray", scale=4.0, pos=[128, 128], vox=4, block=8,
         tol=1)
+    # negative controls: a layer with one chunk changed, checked against the raw layer's slice
+    add("ng_tampered", "ng", ng_url(app, bases["tampered"], "image", [64, 64, z + 0.5], 0.25,
+                                    {"shader": IMAGE_SHADER}),
+        expect="expect_raw.npy", mode="gray", scale=0.25, pos=[64, 64], vox=1, block=16, tol=1,
+        must_differ=4)
+    add("view_tampered", "view", bases["tampered"] + f"view#mip=0&z={z}&zoom=4",
+        expect="expect_raw.npy", mode="gray", zoom=4, block=16, tol=0, must_differ=32 * 32)
     add("view_raw", "view", bases["raw"] + f"view#mip=0&z={z}&zoom=4",
         expect="expect_raw.npy", mode="gray", zoom=4, block=16, tol=0)
     add("view_jpeg", "view", bases["jpeg"] + f"view#mip=0&z={z}&zoom=4",
@@ -159,7 +166,7 @@ def check(run, cases_file, results_file):
         exp = np.load(f"{run}/{case['expect']}")[:, :, 0, 0]
         # cvmpi's own reading is checked against what was written first
         layer = case["expect"][len("expect_"):-len(".npy")]
-        if layer in ("raw", "gzip", "sharded") and not np.array_equal(exp, raw[:, :, 5]):
+        if layer in ("raw", "gzip", "sharded", "tampered") and not np.array_equal(exp, raw[:, :, 5]):
             problems.append("cvmpi read differs from the data written")
         if layer == "jpeg" and np.abs(exp.astype(int) - raw[:, :, 5]).max() > 8:
             problems.append("cvmpi read of the jpeg layer is far from the data written")
@@ -182,9 +189,14 @@ def check(run, cases_file, results_file):
             shot = np.asarray(Image.open(case["out"]).convert("RGB"))
             want = expected_rgb(case, exp)
             bad, notes = compare(case, shot, r["rect"], want)
+            unit = "voxels" if case["kind"] == "view" else "blocks"
             n_units = (want.shape[0] * want.shape[1] if case["kind"] == "view" else
                        (want.shape[0] // case["block"]) * (want.shape[1] // case["block"]))
-            if bad:
+            if "must_differ" in case:
+                if bad != case["must_differ"]:
+                    problems.append(f"the changed chunk is not seen: {bad} {unit} differ, want "
+                                    f"exactly {case['must_differ']}")
+            elif bad:
                 problems.append(f"{bad} of {n_units} {'voxels' if case['kind'] == 'view' else 'blocks'}"
                                 f" differ: " + "; ".join(notes))
             # sensitivity: the expected slice shifted by one block must not match
@@ -196,9 +208,11 @@ def check(run, cases_file, results_file):
         if problems:
             failures += 1
             print(f"FAIL {name}: " + " | ".join(problems))
+        elif "must_differ" in case:
+            print(f"ok   {name}: exactly the {case['must_differ']} {unit} of the changed chunk "
+                  f"differ ({r['ms']} ms)")
         else:
-            print(f"ok   {name}: {n_units} {'voxels' if case['kind'] == 'view' else 'blocks'} "
-                  f"as expected ({r['ms']} ms)")
+            print(f"ok   {name}: {n_units} {unit} as expected ({r['ms']} ms)")
     return 1 if failures else 0
 
 

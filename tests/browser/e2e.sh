@@ -126,6 +126,12 @@ cv create "$L/pyramid" --type image --dtype uint8 --size 256,256,4 --resolution 
 cv write "$L/pyramid" --bbox 0,0,0,256,256,4 -i pyramid.npy
 cv downsample "$L/pyramid" --num-mips 2 --factor 2,2,1 --method average
 
+# A negative control: the raw layer with one 32x32x4 chunk rewritten (255 - value). Compared
+# with the raw layer's expected slice, exactly that chunk's 2x2 blocks must be reported.
+cp -r "$L/raw" "$L/tampered"
+"$PY" -c "import numpy as np; a = np.load('image.npy'); np.save('patch.npy', 255 - a[32:64, 32:64, 4:8])"
+cv write "$L/tampered" --bbox 32,32,4,64,64,8 -i patch.npy --compress none
+
 ls "$L/raw/8_8_8" | grep -q '\.gz$' && fail "raw layer: chunks were compressed"
 ls "$L/gzip/8_8_8" | grep -q '\.gz$' || fail "gzip layer: no .gz chunks"
 n_shards=$(ls "$L/sharded/8_8_8" | grep -c '\.shard$' || true)
@@ -141,14 +147,14 @@ cv read "$L/pyramid" --mip 2 --bbox 0,0,2,64,64,3 -o expect_pyramid.npy
 
 # ---- 3. serve every layer, open each page, screenshot, compare ------------------------------
 declare -A BASE
-for l in raw gzip jpeg cseg sharded pyramid; do
+for l in raw gzip jpeg cseg sharded pyramid tampered; do
     ng=()
     [[ $l == raw ]] && ng=(--neuroglancer-dir "$APP/dist")
     "$CVMPI" serve "$L/$l" --port 0 "${ng[@]}" >"serve_$l.out" 2>"serve_$l.err" &
     PIDS+=($!)
 done
 for i in "${!PIDS[@]}"; do
-    l=$(echo raw gzip jpeg cseg sharded pyramid | cut -d' ' -f$((i + 1)))
+    l=$(echo raw gzip jpeg cseg sharded pyramid tampered | cut -d' ' -f$((i + 1)))
     for _ in $(seq 100); do
         grep -q '^source:' "serve_$l.out" 2>/dev/null && break
         kill -0 "${PIDS[$i]}" 2>/dev/null || { cat "serve_$l.err"; fail "cvmpi serve $l died"; }
@@ -162,7 +168,8 @@ curl -sf -o /dev/null "$NG" || fail "the Neuroglancer build is not served at $NG
 
 "$PY" "$SRC/check.py" cases "$RUN" "$NG" "$Z" \
     "raw=${BASE[raw]}" "gzip=${BASE[gzip]}" "jpeg=${BASE[jpeg]}" "cseg=${BASE[cseg]}" \
-    "sharded=${BASE[sharded]}" "pyramid=${BASE[pyramid]}" >cases.json
+    "sharded=${BASE[sharded]}" "pyramid=${BASE[pyramid]}" "tampered=${BASE[tampered]}" \
+    >cases.json
 (cd "$APP" && node shots.mjs "$RUN/cases.json" "$RUN/results.json") ||
     fail "the browser run failed"
 "$PY" "$SRC/check.py" check "$RUN" cases.json results.json || fail "screenshots differ (in $RUN)"
