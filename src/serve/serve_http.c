@@ -122,7 +122,8 @@ static lookup open_inside(const char *root, const char *key, const char *suffix,
         return errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG ? ABSENT : DENIED;
     }
     bool inside = is_inside(real, root);
-    int f = inside ? open(real, O_RDONLY | O_CLOEXEC) : -1;
+    /* O_NOFOLLOW: the name was resolved above; a symlink put in its place since is refused */
+    int f = inside ? open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
     free(real); /* realpath allocates with malloc */
     if (!inside) {
         return OUTSIDE;
@@ -130,7 +131,11 @@ static lookup open_inside(const char *root, const char *key, const char *suffix,
     if (f < 0) {
         return errno == ENOENT ? ABSENT : DENIED;
     }
-    if (fstat(f, st) != 0 || !S_ISREG(st->st_mode)) {
+    if (fstat(f, st) != 0) {
+        close(f);
+        return DENIED;
+    }
+    if (!S_ISREG(st->st_mode)) {
         bool is_dir = S_ISDIR(st->st_mode);
         close(f);
         return is_dir ? ABSENT : DENIED;
