@@ -178,6 +178,12 @@ int cmd_serve(int argc, char **argv)
     char *ng_local = ng_dir ? cv__asprintf("%sng/", base) : NULL;
     char *url =
         state_url(ng_local ? ng_local : ng_app, base, name, cv_volume_info(cv__serve_volume(srv)));
+    if (strncmp(bind_addr, "127.", 4) != 0 && strcmp(bind_addr, "::1") != 0) {
+        fprintf(stderr,
+                "cvmpi serve: warning: listening on %s: anyone who can reach this "
+                "machine can read the layer\n",
+                bind_addr);
+    }
     printf("serving %s\n", argv[optind]);
     printf("source:       precomputed://%s\n", base);
     printf("neuroglancer: %s\n", url ? url : "(out of memory)");
