@@ -20,3 +20,5 @@ apt_install slurmctld slurmd slurm-client munge
 # cryptography for the test servers, node + npm for s3rver (kept if a node with npm is present)
 apt_install nginx-light python3-boto3 python3-cryptography openssl
 command -v npm >/dev/null || apt_install nodejs npm
+# the browser test (tests/browser): headless Chromium driven by npm playwright-core
+apt_install chromium
