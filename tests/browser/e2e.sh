@@ -79,10 +79,13 @@ if [[ $ISOLATED == 0 ]]; then
         echo "reusing the Neuroglancer build in $APP/dist"
     fi
     # The rest needs no network: run it where there is none, if this kernel lets us.
-    if unshare -n true 2>/dev/null && command -v ip >/dev/null; then
-        echo "running the browser part inside unshare -n (loopback only)"
-        exec unshare -n bash "$0" --isolated "$@"
-    fi
+    # (-r maps the caller to root in a new user namespace, for runs without root)
+    for flags in -n -rn; do
+        if unshare $flags true 2>/dev/null && command -v ip >/dev/null; then
+            echo "running the browser part inside unshare $flags (loopback only)"
+            exec unshare $flags bash "$0" --isolated "$@"
+        fi
+    done
     echo "note: unshare -n is not available here; relying on the browser's request log" \
         "(every request must go to 127.0.0.1)"
 fi
