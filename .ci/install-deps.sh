@@ -12,6 +12,7 @@ apt_install cmake make gcc clang clang-format libclang-rt-14-dev pkg-config ca-c
   libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libpng-dev libcjson-dev libcmocka-dev \
   libfpzip-dev \
   libjxl-dev \
+  libmicrohttpd-dev \
   python3 python3-numpy python3-pil python3-png python3-h5py
 # a one-node Slurm for the srun tests
 apt_install slurmctld slurmd slurm-client munge
@@ -19,3 +20,5 @@ apt_install slurmctld slurmd slurm-client munge
 # cryptography for the test servers, node + npm for s3rver (kept if a node with npm is present)
 apt_install nginx-light python3-boto3 python3-cryptography openssl
 command -v npm >/dev/null || apt_install nodejs npm
+# the browser test (tests/browser): headless Chromium driven by npm playwright-core
+apt_install chromium

@@ -34,6 +34,7 @@ int cmd_export(int argc, char **argv);
 int cmd_downsample(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* The command table entry named `name`, or NULL. */
 const cli_cmd *cli_find_command(const char *name);
