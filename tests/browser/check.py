@@ -200,7 +200,7 @@ def check(run, cases_file, results_file):
             problems.append("no data panel/canvas on the page")
         if r and r["foreign"]:
             problems.append(f"requests left 127.0.0.1: {r['foreign'][:3]}")
-        if r and case["kind"] == "view" and r["errors"]:
+        if r and r["errors"]:
             problems.append(f"page errors: {r['errors'][:3]}")
         n_units, notes = 0, []
         if not problems:
