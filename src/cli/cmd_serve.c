@@ -71,11 +71,19 @@ static char *state_url(const char *app, const char *source, const char *name, co
         cv_format_pyfloat((double)s->voxel_offset[i] + (double)s->size[i] / 2.0, pos[i],
                           sizeof pos[i]);
     }
+    /* Zoom to fit: a 4-panel view has panels of about 400 pixels; the 3-D view shows the
+     * whole box. Units are voxels, as the dimensions are the voxel size. */
+    int64_t extent = s->size[0] > s->size[1] ? s->size[0] : s->size[1];
+    int64_t extent3 = extent > s->size[2] ? extent : s->size[2];
+    char zoom[32], zoom3[32];
+    cv_format_pyfloat((double)extent / 350.0, zoom, sizeof zoom);
+    cv_format_pyfloat((double)extent3 * 2.0, zoom3, sizeof zoom3);
     char *json = cv__asprintf("{\"dimensions\":{\"x\":%s,\"y\":%s,\"z\":%s},"
-                              "\"position\":[%s,%s,%s],\"layers\":[{\"type\":\"%s\","
+                              "\"position\":[%s,%s,%s],\"crossSectionScale\":%s,"
+                              "\"projectionScale\":%s,\"layers\":[{\"type\":\"%s\","
                               "\"source\":\"precomputed://%s\",\"name\":\"%s\"}],"
                               "\"selectedLayer\":{\"layer\":\"%s\"},\"layout\":\"4panel\"}",
-                              dims[0], dims[1], dims[2], pos[0], pos[1], pos[2],
+                              dims[0], dims[1], dims[2], pos[0], pos[1], pos[2], zoom, zoom3,
                               strcmp(info->type, "segmentation") == 0 ? "segmentation" : "image",
                               source, name, name);
     char *enc = json ? url_encode(json) : NULL;

@@ -150,7 +150,13 @@ static enum MHD_Result reply_decoded(cv_server *s, struct MHD_Connection *c, con
 {
     uint8_t *data;
     size_t len;
-    if (cv_store_get(cv_volume_store(s->vol), key, DECODE_MAX_BYTES, &data, &len) != CV_OK) {
+    cv_store *store = NULL; /* one per request: stores are thread-safe only for distinct ones */
+    cv_status rc = cv_store_open(s->root, &store);
+    if (rc == CV_OK) {
+        rc = cv_store_get(store, key, DECODE_MAX_BYTES, &data, &len);
+    }
+    cv_store_close(store);
+    if (rc != CV_OK) {
         return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "decode `%s': %s", key,
                           cv_err_last()->what);
     }

@@ -146,6 +146,7 @@ Z=5
 for l in raw gzip jpeg cseg sharded; do
     cv read "$L/$l" --bbox 0,0,$Z,128,128,$((Z + 1)) -o "expect_$l.npy"
 done
+cv read "$L/raw" --bbox 0,0,4,128,128,5 -o expect_raw_z4.npy # where the printed URL looks
 cv read "$L/pyramid" --mip 2 --bbox 0,0,2,64,64,3 -o expect_pyramid.npy
 
 # ---- 3. serve every layer, open each page, screenshot, compare ------------------------------
@@ -172,7 +173,7 @@ curl -sf -o /dev/null "$NG" || fail "the Neuroglancer build is not served at $NG
 "$PY" "$SRC/check.py" cases "$RUN" "$NG" "$Z" \
     "raw=${BASE[raw]}" "gzip=${BASE[gzip]}" "jpeg=${BASE[jpeg]}" "cseg=${BASE[cseg]}" \
     "sharded=${BASE[sharded]}" "pyramid=${BASE[pyramid]}" "tampered=${BASE[tampered]}" \
-    >cases.json
+    "printed=$(sed -n 's|^neuroglancer: *||p' serve_raw.out)" >cases.json
 (cd "$APP" && node shots.mjs "$RUN/cases.json" "$RUN/results.json") ||
     fail "the browser run failed"
 "$PY" "$SRC/check.py" check "$RUN" cases.json results.json || fail "screenshots differ (in $RUN)"

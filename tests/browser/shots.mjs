@@ -27,6 +27,8 @@ for (const c of cases) {
   const page = await browser.newPage({ viewport: { width: 800, height: 800 },
                                        deviceScaleFactor: 1 });
   const foreign = [], errors = [];
+  // Browsers ask every origin for a favicon; neither server has one, and that 404 is no error.
+  await page.route("**/favicon.ico", r => r.fulfill({ status: 204, body: "" }));
   page.on("request", r => {
     const u = new URL(r.url());
     if (!["http:", "https:", "ws:", "wss:"].includes(u.protocol)) return; // data:, blob:

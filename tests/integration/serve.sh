@@ -102,6 +102,16 @@ expect_exit 1 "$CVMPI" serve lay --port 0 --bind not-an-address
 expect_one_line_error
 expect_stderr_contains "not-an-address"
 
+mkdir badinfo
+echo '{"data_type": "uint8", "num_channels": 1' >badinfo/info
+expect_exit 1 "$CVMPI" serve badinfo --port 0
+expect_one_line_error
+expect_stderr_contains "badinfo/info"
+mkdir noinfo
+expect_exit 1 "$CVMPI" serve noinfo --port 0
+expect_one_line_error
+expect_stderr_contains "noinfo"
+
 section "start on a free port; printed URLs"
 start_server main lay --port 0
 PORT=${BASE##*:}
@@ -188,6 +198,7 @@ size=$(stat -c %s "shd/8_8_8/$shard")
 MAIN=$BASE
 start_server shd shd --port 0
 SHD=$BASE
+SHD_PID=$PID
 BASE=$MAIN
 fetch "${SHD}8_8_8/$shard" -H 'Range: bytes=10-99'
 expect_status 206 "Range 10-99"
@@ -282,16 +293,36 @@ expect_status 400 "z not a number"
 fetch "${BASE}view/slice?mip=5&z=1"
 expect_status 400 "mip that does not exist"
 
+section "corrupt chunks: a clear 500, never wrong bytes"
+cp -r lay bad
+printf 'not gzip at all' >bad/8_8_8/0-32_0-32_0-8.gz
+start_server bad bad --port 0
+BAD=$BASE
+fetch "${BAD}8_8_8/0-32_0-32_0-8" -H 'Accept-Encoding: gzip'
+expect_status 200 "a corrupt .gz to a gzip client (stored bytes, as any file server)"
+expect_same_files "$WORK/body" bad/8_8_8/0-32_0-32_0-8.gz
+fetch "${BAD}8_8_8/0-32_0-32_0-8" -H 'Accept-Encoding: identity'
+expect_status 500 "a corrupt .gz decoded for a client without gzip"
+grep -q '0-32_0-32_0-8' "$WORK/body" || fail "the 500 does not name the chunk"
+fetch "${BAD}view/slice?z=0"
+expect_status 500 "a slice through a corrupt chunk"
+grep -q '0-32_0-32_0-8' "$WORK/body" || fail "the slice error does not name the chunk"
+fetch "${BAD}view/slice?z=0"
+expect_status 500 "the same slice again (the server keeps going)"
+fetch "${BAD}info"
+expect_status 200 "info after the errors"
+BASE=$MAIN
+
 section "a port in use"
 expect_exit 1 "$CVMPI" serve lay --port "$PORT"
 expect_one_line_error
 expect_stderr_contains "cannot listen on 127.0.0.1 port $PORT: Address already in use"
 
 section "SIGINT and SIGTERM stop the server cleanly"
-kill -INT "$PID"
-for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$PID" 2>/dev/null && fail "still running after SIGINT"
-wait "$PID" || fail "exit status $? after SIGINT"
+kill -INT "$SHD_PID"
+for _ in $(seq 50); do kill -0 "$SHD_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$SHD_PID" 2>/dev/null && fail "still running after SIGINT"
+wait "$SHD_PID" || fail "exit status $? after SIGINT"
 grep -q 'stopped (SIGINT)' "$CAPTURE/shd.err" || fail "no stop message after SIGINT"
 main_pid=${SERVER_PIDS[0]}
 kill -TERM "$main_pid"
