@@ -449,6 +449,23 @@ cv_status cv__s3_parse_list(const char *xml, size_t len, const char *strip, cons
         }
         p = cend;
     }
+    /* With delimiter=/ the subdirectories come as <CommonPrefixes><Prefix>a/b/</Prefix>. */
+    p = xml;
+    while ((contents = xml_find(p, end, "CommonPrefixes", &cend)) != NULL) {
+        const char *kend;
+        const char *key = xml_find(contents, cend, "Prefix", &kend);
+        if (key) {
+            char *name;
+            CV_TRY(xml_text(key, kend, &name));
+            cv_status rc = CV_OK;
+            if (strncmp(name, strip, np) == 0 && name[np]) {
+                rc = fn(name + np, arg);
+            }
+            cv_free(name);
+            CV_TRY(rc);
+        }
+        p = cend;
+    }
     const char *tend;
     const char *trunc = xml_find(xml, end, "IsTruncated", &tend);
     if (trunc && tend - trunc == 4 && memcmp(trunc, "true", 4) == 0) {
@@ -470,8 +487,8 @@ cv_status cv__s3_parse_list(const char *xml, size_t len, const char *strip, cons
     return CV_OK;
 }
 
-static cv_status s3_list(cv_store *s, const char *prefix,
-                         cv_status (*fn)(const char *name, void *arg), void *arg)
+static cv_status list_pages(cv_store *s, const char *prefix, bool is_level,
+                            cv_status (*fn)(const char *name, void *arg), void *arg)
 {
     s3_store *t = s->impl;
     char *full = cv__asprintf("%s%s", t->prefix, prefix);
@@ -487,9 +504,10 @@ static cv_status s3_list(cv_store *s, const char *prefix,
     do {
         /* curl signs the query as written: parameters sorted by name, values encoded. */
         char *enc_token = token ? cv__url_encode(token, NULL) : NULL;
-        char *qs = cv__asprintf("%s%s%slist-type=2&max-keys=%d&prefix=%s",
+        char *qs = cv__asprintf("%s%s%s%slist-type=2&max-keys=%d&prefix=%s",
                                 token ? "continuation-token=" : "", token ? enc_token : "",
-                                token ? "&" : "", t->max_keys, enc_prefix);
+                                token ? "&" : "", is_level ? "delimiter=%2F&" : "", t->max_keys,
+                                enc_prefix);
         cv_free(enc_token);
         s3_call c;
         char *path = qs ? cv__asprintf("/%s?%s", t->bucket, qs) : NULL;
@@ -612,16 +630,29 @@ static cv_status s3_del_many(cv_store *s, const char *const *names, size_t n)
     return rc;
 }
 
+static cv_status s3_list(cv_store *s, const char *prefix,
+                         cv_status (*fn)(const char *name, void *arg), void *arg)
+{
+    return list_pages(s, prefix, false, fn, arg);
+}
+
+static cv_status s3_list_level(cv_store *s, const char *prefix,
+                               cv_status (*fn)(const char *name, void *arg), void *arg)
+{
+    return list_pages(s, prefix, true, fn, arg);
+}
+
 const cv_store_ops cv_store_s3 = {
-    "s3",         /* name */
-    0,            /* flags: Content-Encoding, not name suffixes */
-    s3_open,      /* open */
-    s3_get,       /* get */
-    s3_get_range, /* get_range */
-    s3_put,       /* put */
-    s3_exists,    /* exists */
-    s3_del,       /* del */
-    s3_del_many,  /* del_many: DeleteObjects */
-    s3_list,      /* list */
-    s3_close,     /* close */
+    "s3",          /* name */
+    0,             /* flags: Content-Encoding, not name suffixes */
+    s3_open,       /* open */
+    s3_get,        /* get */
+    s3_get_range,  /* get_range */
+    s3_put,        /* put */
+    s3_exists,     /* exists */
+    s3_del,        /* del */
+    s3_del_many,   /* del_many: DeleteObjects */
+    s3_list,       /* list */
+    s3_list_level, /* list_level: delimiter=/ */
+    s3_close,      /* close */
 };
