@@ -700,6 +700,8 @@ static void setup(CURL *h, const cv_http_req *rq, struct curl_slist *hdrs, attem
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Wait for a connection that may multiplex (HTTP/2) rather than open one more. */
+    curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, cfg.connect_timeout);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, cfg.stall_timeout);
