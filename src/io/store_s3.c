@@ -8,6 +8,7 @@
  * boto3 does. */
 #include "http.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -552,6 +553,41 @@ static cv_status xml_escape_into(cv_buf *b, const char *s)
     return CV_OK;
 }
 
+cv_status cv__s3_check_delete_result(const char *xml, size_t len, const char *url)
+{
+    const char *eend = NULL;
+    const char *err = len ? xml_find(xml, xml + len, "Error", &eend) : NULL;
+    if (!err) {
+        return CV_OK;
+    }
+    const char *kend, *cend;
+    const char *key = xml_find(err, eend, "Key", &kend);
+    const char *code = xml_find(err, eend, "Code", &cend);
+    char *k = NULL;
+    if (key && xml_text(key, kend, &k) != CV_OK) {
+        cv_err_clear();
+        k = NULL;
+    }
+    /* Both come from the server: keep the message one printable line. */
+    char code_text[65] = "refused";
+    if (code) {
+        size_t n = (size_t)(cend - code) < sizeof code_text - 1 ? (size_t)(cend - code)
+                                                                : sizeof code_text - 1;
+        for (size_t i = 0; i < n; i++) {
+            code_text[i] = isprint((unsigned char)code[i]) ? code[i] : '?';
+        }
+        code_text[n] = '\0';
+    }
+    for (char *c = k; c && *c; c++) {
+        if (!isprint((unsigned char)*c)) {
+            *c = '?';
+        }
+    }
+    cv_status rc = CV_FAIL(CV_ERR_IO, "delete `%s' in %s: %s", k ? k : "?", url, code_text);
+    cv_free(k);
+    return rc;
+}
+
 /* One DeleteObjects request (POST /bucket?delete, at most 1000 keys, Quiet mode so only
  * failures are answered); S3 requires its Content-MD5. A key S3 could not delete is an error
  * naming it and S3's code. */
@@ -605,23 +641,8 @@ static cv_status s3_del_many(cv_store *s, const char *const *names, size_t n)
         if (rc == CV_OK && rs.status != 200) {
             rc = cv__http_fail_status(&c.rq, &rs);
         }
-        const char *eend = NULL;
-        const char *err = rc == CV_OK && answer.len
-                              ? xml_find((const char *)answer.data,
-                                         (const char *)answer.data + answer.len, "Error", &eend)
-                              : NULL;
-        if (err) {
-            const char *kend, *cend;
-            const char *key = xml_find(err, eend, "Key", &kend);
-            const char *code = xml_find(err, eend, "Code", &cend);
-            char *k = NULL;
-            if (key) {
-                (void)xml_text(key, kend, &k);
-            }
-            rc = CV_FAIL(CV_ERR_IO, "delete `%s' in %s: %.*s", k ? k : "?", t->url,
-                         code ? (int)(cend - code > 64 ? 64 : cend - code) : 7,
-                         code ? code : "refused");
-            cv_free(k);
+        if (rc == CV_OK) {
+            rc = cv__s3_check_delete_result((const char *)answer.data, answer.len, t->url);
         }
         call_fini(&c);
     }
