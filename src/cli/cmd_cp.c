@@ -15,7 +15,8 @@ static const char help[] =
     "Copy one object between any two stores (file://, plain paths, gs://, s3://, mem://; http(s)\n"
     "as a source). A DST ending in `/', or an existing local directory, receives the object\n"
     "under SRC's name. The object keeps its compression: a gzip object copied to file:// is\n"
-    "stored as NAME.gz, and NAME.gz read from file:// is uploaded with Content-Encoding gzip.\n"
+    "stored as NAME.gz, and a file:// SRC .../NAME (found as NAME.gz, as a layer's chunks are)\n"
+    "is uploaded with Content-Encoding gzip. The object is held in memory while it is copied.\n"
     "SRC `-' reads standard input; DST `-' writes the object, decompressed, to standard output.\n"
     "  --compress C  same (default): as stored; none: decompress; gzip|br: recompress if needed\n"
     "  --level N     compression level for gzip (1-12) or br (0-11)\n";

@@ -21,40 +21,18 @@ static const char help[] =
 
 typedef struct ls_state {
     const char *base; /* the store's URL, printed before each name unless --short */
-    bool is_recursive, is_short;
-    char *last_dir; /* the last "name/" printed, so each subdirectory shows once */
+    bool is_short;
 } ls_state;
-
-static void print_name(const ls_state *st, const char *name, size_t len)
-{
-    if (st->is_short) {
-        printf("%.*s\n", (int)len, name);
-        return;
-    }
-    size_t nb = strlen(st->base);
-    const char *sep = nb && st->base[nb - 1] == '/' ? "" : "/";
-    printf("%s%s%.*s\n", st->base, sep, (int)len, name);
-}
 
 static cv_status show(const char *name, void *arg)
 {
-    ls_state *st = arg;
-    const char *slash = st->is_recursive ? NULL : strchr(name, '/');
-    if (!slash) {
-        print_name(st, name, strlen(name));
+    const ls_state *st = arg;
+    if (st->is_short) {
+        printf("%s\n", name);
         return CV_OK;
     }
-    /* Names come sorted, so those under one subdirectory are adjacent. */
-    size_t len = (size_t)(slash - name) + 1;
-    if (st->last_dir && strlen(st->last_dir) == len && memcmp(st->last_dir, name, len) == 0) {
-        return CV_OK;
-    }
-    cv_free(st->last_dir);
-    st->last_dir = cv__strndup(name, len);
-    if (!st->last_dir) {
-        return CV_FAIL(CV_ERR_NOMEM, "list");
-    }
-    print_name(st, name, len);
+    size_t nb = strlen(st->base);
+    printf("%s%s%s\n", st->base, nb && st->base[nb - 1] == '/' ? "" : "/", name);
     return CV_OK;
 }
 
@@ -78,13 +56,14 @@ int cmd_ls(int argc, char **argv)
                                          {"short", no_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    ls_state st = {NULL, false, false, NULL};
+    ls_state st = {NULL, false};
+    bool is_recursive = false;
     for (int c; (c = cli_getopt(argc, argv, "hr", opts)) != -1;) {
         switch (c) {
         case 'h':
             return cli_help(help);
         case 'r':
-            st.is_recursive = true;
+            is_recursive = true;
             break;
         case 's':
             st.is_short = true;
@@ -125,9 +104,9 @@ int cmd_ls(int argc, char **argv)
     }
     if (rc == CV_OK) {
         st.base = cv_store_url(s);
-        rc = cv_store_list(s, prefix, show, &st);
+        rc = is_recursive ? cv_store_list(s, prefix, show, &st)
+                          : cv__store_list_level(s, prefix, show, &st);
     }
-    cv_free(st.last_dir);
     cv_store_close(s);
     cv_free(dir);
     cv_free(prefix);

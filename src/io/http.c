@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * http.c: the one HTTP client of the cloud backends (issue 5; cloudvolume-conventions §3) on
- * libcurl. Idle easy handles are pooled, so their connections stay open across calls and
- * threads; DNS and TLS sessions are shared. The only retry loop of the cloud stores is here.
- * Bodies are never decoded here: store.c removes Content-Encoding once. No MPI here, and
- * credentials, signatures and tokens never reach a log line or an error message. */
+ * libcurl. Every transfer runs on one engine thread and one curl multi handle, whose
+ * connection cache all requests share (connections kept alive, HTTP/2 multiplexed where the
+ * server offers it); callers block until their transfer ends. DNS and TLS sessions are shared. The
+ * only retry loop of the cloud stores is here. Bodies are never decoded here: store.c removes
+ * Content-Encoding once. No MPI here, and credentials, signatures and tokens never reach a log line
+ * or an error message. */
 #include "http.h"
 
 #include <curl/curl.h>
@@ -38,6 +40,23 @@ static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static CURL *idle[MAX_IDLE];
 static int n_idle;
+
+/* The transfer engine: one thread drives every transfer of the process on one curl multi
+ * handle, so all requests share its connection cache (kept-alive connections, HTTP/2
+ * multiplexing where the server offers it). Callers hand it a ready easy handle and wait. */
+typedef struct eng_job {
+    CURL *h;
+    CURLcode result;
+    bool is_done;
+    struct eng_job *next;
+} eng_job;
+
+static pthread_mutex_t eng_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t eng_cond = PTHREAD_COND_INITIALIZER;
+static CURLM *eng_multi;
+static pthread_t eng_thread;
+static bool eng_running, eng_stop;
+static eng_job *eng_queue; /* submitted, not yet added to the multi handle */
 
 /* AIMD window over the requests in flight in this process. */
 static pthread_mutex_t lim_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -105,8 +124,8 @@ static void init(void)
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) {
         pthread_mutex_init(&share_locks[i], NULL);
     }
-    /* Connections are not shared (libcurl does not support sharing them between concurrent
-     * threads): each pooled handle keeps its own. */
+    /* Connections live in the engine's multi handle; DNS answers and TLS sessions are shared
+     * with the transfers that run without it. */
     cfg.share = curl_share_init();
     if (cfg.share) {
         curl_share_setopt(cfg.share, CURLSHOPT_LOCKFUNC, share_lock);
@@ -117,8 +136,101 @@ static void init(void)
     cfg.ok = true;
 }
 
+static void *eng_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&eng_lock);
+        bool stop = eng_stop;
+        eng_job *q = eng_queue;
+        eng_queue = NULL;
+        pthread_mutex_unlock(&eng_lock);
+        for (eng_job *next; q; q = next) {
+            next = q->next; /* a finished job belongs to its waiting caller again */
+            curl_easy_setopt(q->h, CURLOPT_PRIVATE, q);
+            CURLMcode mc = curl_multi_add_handle(eng_multi, q->h);
+            if (mc != CURLM_OK) {
+                pthread_mutex_lock(&eng_lock);
+                q->result = CURLE_OUT_OF_MEMORY;
+                q->is_done = true;
+                pthread_cond_broadcast(&eng_cond);
+                pthread_mutex_unlock(&eng_lock);
+            }
+        }
+        int running = 0;
+        curl_multi_perform(eng_multi, &running);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(eng_multi, &left)) != NULL) {
+            if (m->msg != CURLMSG_DONE) {
+                continue;
+            }
+            CURL *h = m->easy_handle;
+            CURLcode result = m->data.result;
+            eng_job *j = NULL;
+            curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&j);
+            curl_multi_remove_handle(eng_multi, h);
+            pthread_mutex_lock(&eng_lock);
+            j->result = result;
+            j->is_done = true;
+            pthread_cond_broadcast(&eng_cond);
+            pthread_mutex_unlock(&eng_lock);
+        }
+        if (stop && running == 0) {
+            return NULL;
+        }
+        curl_multi_poll(eng_multi, NULL, 0, 1000, NULL);
+    }
+}
+
+/* Run the transfer of a set-up easy handle on the engine; like curl_easy_perform. */
+static CURLcode eng_perform(CURL *h)
+{
+    eng_job j = {h, CURLE_OK, false, NULL};
+    pthread_mutex_lock(&eng_lock);
+    if (!eng_running) {
+        eng_multi = curl_multi_init();
+        if (eng_multi) {
+            curl_multi_setopt(eng_multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+            curl_multi_setopt(eng_multi, CURLMOPT_MAXCONNECTS, (long)MAX_IDLE);
+            eng_stop = false;
+            if (pthread_create(&eng_thread, NULL, eng_main, NULL) == 0) {
+                eng_running = true;
+            } else {
+                curl_multi_cleanup(eng_multi);
+                eng_multi = NULL;
+            }
+        }
+        if (!eng_running) {
+            pthread_mutex_unlock(&eng_lock);
+            return curl_easy_perform(h); /* no engine: this thread does the transfer */
+        }
+    }
+    j.next = eng_queue;
+    eng_queue = &j;
+    pthread_mutex_unlock(&eng_lock);
+    curl_multi_wakeup(eng_multi);
+    pthread_mutex_lock(&eng_lock);
+    while (!j.is_done) {
+        pthread_cond_wait(&eng_cond, &eng_lock);
+    }
+    pthread_mutex_unlock(&eng_lock);
+    return j.result;
+}
+
 void cv__http_cleanup(void)
 {
+    pthread_mutex_lock(&eng_lock);
+    bool running = eng_running;
+    eng_stop = true;
+    pthread_mutex_unlock(&eng_lock);
+    if (running) {
+        curl_multi_wakeup(eng_multi);
+        pthread_join(eng_thread, NULL);
+        curl_multi_cleanup(eng_multi);
+        eng_multi = NULL;
+        eng_running = false;
+    }
     pthread_mutex_lock(&pool_lock);
     for (int i = 0; i < n_idle; i++) {
         curl_easy_cleanup(idle[i]);
@@ -588,6 +700,8 @@ static void setup(CURL *h, const cv_http_req *rq, struct curl_slist *hdrs, attem
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Wait for a connection that may multiplex (HTTP/2) rather than open one more. */
+    curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, cfg.connect_timeout);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, cfg.stall_timeout);
@@ -660,7 +774,7 @@ cv_status cv__http_perform(const cv_http_req *rq, cv_http_resp *rs)
         setup(h, rq, hdrs, &a, errbuf);
         lim_acquire();
         double t0 = now_s();
-        CURLcode cc = curl_easy_perform(h);
+        CURLcode cc = eng_perform(h);
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         rs->status = status;

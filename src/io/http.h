@@ -81,6 +81,9 @@ void cv__http_cleanup(void);
  * truncated without a token); fn's error stops the parse and is returned. Thread-safe. */
 cv_status cv__s3_parse_list(const char *xml, size_t len, const char *strip, const char *shown,
                             cv_status (*fn)(const char *name, void *arg), void *arg, char **token);
+/* The answer to an S3 DeleteObjects request (Quiet mode: only failures are listed): CV_OK, or
+ * CV_ERR_IO naming the first key S3 did not delete and its <Code>. */
+cv_status cv__s3_check_delete_result(const char *xml, size_t len, const char *url);
 cv_status cv__gcs_parse_list(const char *json, size_t len, const char *strip, const char *shown,
                              cv_status (*fn)(const char *name, void *arg), void *arg, char **token);
 

@@ -435,30 +435,75 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-cv_status cv_store_list(cv_store *s, const char *prefix,
-                        cv_status (*fn)(const char *key, void *arg), void *arg)
+/* Every name the backend lists under `prefix` (checked and normalised into norm), sorted. With
+ * is_level, one level through the backend's list_level where it has one. */
+static cv_status list_sorted(cv_store *s, const char *prefix, bool is_level, char *norm,
+                             name_list *l)
 {
-    name_list l = {NULL, 0, 0, (s->ops->flags & CV_STORE_SUFFIXES) != 0};
-    char norm[KEY_CAP] = "";
+    norm[0] = '\0';
     if (prefix && *prefix) {
-        CV_TRY(cv__store_check_key(s, prefix, norm, sizeof norm));
+        CV_TRY(cv__store_check_key(s, prefix, norm, KEY_CAP - 1));
         if (cv__str_ends_with(prefix, "/")) {
             strcat(norm, "/");
         }
     }
-    cv_status rc = s->ops->list(s, norm, collect, &l);
-    if (rc == CV_OK && l.n > 1) { /* l.names is NULL when nothing was listed */
-        qsort(l.names, l.n, sizeof *l.names, cmp_str);
+    cv_status rc = is_level && s->ops->list_level ? s->ops->list_level(s, norm, collect, l)
+                                                  : s->ops->list(s, norm, collect, l);
+    if (rc == CV_OK && l->n > 1) { /* l->names is NULL when nothing was listed */
+        qsort(l->names, l->n, sizeof *l->names, cmp_str);
     }
+    return rc;
+}
+
+static void free_names(name_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        cv_free(l->names[i]);
+    }
+    cv_free(l->names);
+}
+
+cv_status cv_store_list(cv_store *s, const char *prefix,
+                        cv_status (*fn)(const char *key, void *arg), void *arg)
+{
+    name_list l = {NULL, 0, 0, (s->ops->flags & CV_STORE_SUFFIXES) != 0};
+    char norm[KEY_CAP];
+    cv_status rc = list_sorted(s, prefix, false, norm, &l);
     for (size_t i = 0; rc == CV_OK && i < l.n; i++) {
         if (i == 0 || strcmp(l.names[i], l.names[i - 1]) != 0) {
             rc = fn(l.names[i], arg);
         }
     }
-    for (size_t i = 0; i < l.n; i++) {
-        cv_free(l.names[i]);
+    free_names(&l);
+    return rc;
+}
+
+cv_status cv__store_list_level(cv_store *s, const char *prefix,
+                               cv_status (*fn)(const char *key, void *arg), void *arg)
+{
+    name_list l = {NULL, 0, 0, (s->ops->flags & CV_STORE_SUFFIXES) != 0};
+    char norm[KEY_CAP];
+    cv_status rc = list_sorted(s, prefix, true, norm, &l);
+    size_t np = strlen(norm);
+    const char *shown = NULL; /* the last name or directory handed to fn */
+    size_t shown_len = 0;
+    for (size_t i = 0; rc == CV_OK && i < l.n; i++) {
+        char *name = l.names[i];
+        /* Cut below the first '/' after the prefix: "a/b/c" under "a/" is "a/b/". Names come
+         * sorted, so everything under one directory is adjacent. */
+        const char *slash = strlen(name) > np ? strchr(name + np, '/') : NULL;
+        size_t len = slash ? (size_t)(slash - name) + 1 : strlen(name);
+        if (shown && shown_len == len && memcmp(shown, name, len) == 0) {
+            continue;
+        }
+        char saved = name[len];
+        name[len] = '\0';
+        rc = fn(name, arg);
+        name[len] = saved;
+        shown = name;
+        shown_len = len;
     }
-    cv_free(l.names);
+    free_names(&l);
     return rc;
 }
 

@@ -56,6 +56,11 @@ typedef struct cv_store_ops {
     /* Every object name under `prefix`, any order, each once. */
     cv_status (*list)(cv_store *s, const char *prefix, cv_status (*fn)(const char *name, void *arg),
                       void *arg);
+    /* One level under `prefix` (a directory, "" or ending in '/'): the objects directly in it,
+     * and each subdirectory once as "prefix/sub/" (S3/GCS delimiter=/). NULL: store.c derives
+     * it from list. */
+    cv_status (*list_level)(cv_store *s, const char *prefix,
+                            cv_status (*fn)(const char *name, void *arg), void *arg);
     void (*close)(cv_store *s);
 } cv_store_ops;
 
@@ -100,6 +105,11 @@ cv_status cv__store_copy(cv_store *src, const char *src_key, cv_store *dst, cons
  * (S3 DeleteObjects, 1000 keys each), with up to `threads` requests at once. Absent keys are
  * fine. */
 cv_status cv__store_delete_many(cv_store *s, const char *const *keys, size_t n, int threads);
+/* One level of a listing, sorted, each name once: the keys under `prefix` with no further '/',
+ * and "dir/" for each subdirectory (cvmpi ls). `prefix` is "" or a key prefix such as "a/" or
+ * "a/4_". Uses the backend's delimiter listing where it has one. */
+cv_status cv__store_list_level(cv_store *s, const char *prefix,
+                               cv_status (*fn)(const char *key, void *arg), void *arg);
 /* Check a key: relative, no empty parts, ".." may not climb above the store root. Writes the
  * normalised key into buf. */
 cv_status cv__store_check_key(const cv_store *s, const char *key, char *buf, size_t cap);

@@ -316,5 +316,6 @@ const cv_store_ops cv_store_file = {
     file_del,          /* del */
     NULL,              /* del_many: one by one */
     file_list,         /* list */
+    NULL,              /* list_level: from list */
     file_close,        /* close */
 };

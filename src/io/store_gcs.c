@@ -602,6 +602,17 @@ cv_status cv__gcs_parse_list(const char *json, size_t len, const char *strip, co
             rc = fn(name + np, arg);
         }
     }
+    /* With delimiter=/ the subdirectories come as "prefixes": ["a/b/", ...]. */
+    const cJSON *prefixes = rc == CV_OK ? cJSON_GetObjectItemCaseSensitive(o, "prefixes") : NULL;
+    const cJSON *dirs = cJSON_IsArray(prefixes) ? prefixes : NULL;
+    const cJSON *pre;
+    cJSON_ArrayForEach(pre, dirs)
+    {
+        const char *name = cJSON_IsString(pre) ? pre->valuestring : NULL;
+        if (rc == CV_OK && name && strncmp(name, strip, np) == 0 && name[np]) {
+            rc = fn(name + np, arg);
+        }
+    }
     const char *next = rc == CV_OK ? json_str(o, "nextPageToken") : NULL;
     if (next && *next) {
         *token = cv__strdup(next);
@@ -613,8 +624,8 @@ cv_status cv__gcs_parse_list(const char *json, size_t len, const char *strip, co
     return rc;
 }
 
-static cv_status gcs_list(cv_store *s, const char *prefix,
-                          cv_status (*fn)(const char *name, void *arg), void *arg)
+static cv_status list_pages(cv_store *s, const char *prefix, bool is_level,
+                            cv_status (*fn)(const char *name, void *arg), void *arg)
 {
     gcs_store *g = s->impl;
     char *full = cv__asprintf("%s%s", g->prefix, prefix);
@@ -629,10 +640,11 @@ static cv_status gcs_list(cv_store *s, const char *prefix,
     cv_status rc = CV_OK;
     do {
         char *enc_token = token ? cv__url_encode(token, NULL) : NULL;
-        char *url = cv__asprintf("%s/storage/v1/b/%s/o?prefix=%s&maxResults=%d%s%s"
-                                 "&fields=items(name),nextPageToken",
+        char *url = cv__asprintf("%s/storage/v1/b/%s/o?prefix=%s&maxResults=%d%s%s%s"
+                                 "&fields=items(name),prefixes,nextPageToken",
                                  g->endpoint, g->bucket, enc_prefix, g->max_results,
-                                 token ? "&pageToken=" : "", token ? enc_token : "");
+                                 token ? "&pageToken=" : "", token ? enc_token : "",
+                                 is_level ? "&delimiter=%2F" : "");
         cv_free(enc_token);
         cv_free(token);
         token = NULL;
@@ -658,16 +670,29 @@ static cv_status gcs_list(cv_store *s, const char *prefix,
     return rc;
 }
 
+static cv_status gcs_list(cv_store *s, const char *prefix,
+                          cv_status (*fn)(const char *name, void *arg), void *arg)
+{
+    return list_pages(s, prefix, false, fn, arg);
+}
+
+static cv_status gcs_list_level(cv_store *s, const char *prefix,
+                                cv_status (*fn)(const char *name, void *arg), void *arg)
+{
+    return list_pages(s, prefix, true, fn, arg);
+}
+
 const cv_store_ops cv_store_gcs = {
-    "gs",          /* name */
-    0,             /* flags: Content-Encoding, not name suffixes */
-    gcs_open,      /* open */
-    gcs_get,       /* get */
-    gcs_get_range, /* get_range */
-    gcs_put,       /* put */
-    gcs_exists,    /* exists */
-    gcs_del,       /* del */
-    NULL,          /* del_many: one by one */
-    gcs_list,      /* list */
-    gcs_close,     /* close */
+    "gs",           /* name */
+    0,              /* flags: Content-Encoding, not name suffixes */
+    gcs_open,       /* open */
+    gcs_get,        /* get */
+    gcs_get_range,  /* get_range */
+    gcs_put,        /* put */
+    gcs_exists,     /* exists */
+    gcs_del,        /* del */
+    NULL,           /* del_many: one by one */
+    gcs_list,       /* list */
+    gcs_list_level, /* list_level: delimiter=/ */
+    gcs_close,      /* close */
 };

@@ -204,5 +204,6 @@ const cv_store_ops cv_store_http = {
     http_del,       /* del */
     NULL,           /* del_many: one by one */
     http_list,      /* list */
+    NULL,           /* list_level: from list */
     http_close,     /* close */
 };

@@ -238,5 +238,6 @@ const cv_store_ops cv_store_mem = {
     mem_del,           /* del */
     NULL,              /* del_many: one by one */
     mem_list,          /* list */
+    NULL,              /* list_level: from list */
     mem_close,         /* close */
 };

@@ -8,6 +8,7 @@
  * boto3 does. */
 #include "http.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -449,6 +450,23 @@ cv_status cv__s3_parse_list(const char *xml, size_t len, const char *strip, cons
         }
         p = cend;
     }
+    /* With delimiter=/ the subdirectories come as <CommonPrefixes><Prefix>a/b/</Prefix>. */
+    p = xml;
+    while ((contents = xml_find(p, end, "CommonPrefixes", &cend)) != NULL) {
+        const char *kend;
+        const char *key = xml_find(contents, cend, "Prefix", &kend);
+        if (key) {
+            char *name;
+            CV_TRY(xml_text(key, kend, &name));
+            cv_status rc = CV_OK;
+            if (strncmp(name, strip, np) == 0 && name[np]) {
+                rc = fn(name + np, arg);
+            }
+            cv_free(name);
+            CV_TRY(rc);
+        }
+        p = cend;
+    }
     const char *tend;
     const char *trunc = xml_find(xml, end, "IsTruncated", &tend);
     if (trunc && tend - trunc == 4 && memcmp(trunc, "true", 4) == 0) {
@@ -470,8 +488,8 @@ cv_status cv__s3_parse_list(const char *xml, size_t len, const char *strip, cons
     return CV_OK;
 }
 
-static cv_status s3_list(cv_store *s, const char *prefix,
-                         cv_status (*fn)(const char *name, void *arg), void *arg)
+static cv_status list_pages(cv_store *s, const char *prefix, bool is_level,
+                            cv_status (*fn)(const char *name, void *arg), void *arg)
 {
     s3_store *t = s->impl;
     char *full = cv__asprintf("%s%s", t->prefix, prefix);
@@ -487,9 +505,10 @@ static cv_status s3_list(cv_store *s, const char *prefix,
     do {
         /* curl signs the query as written: parameters sorted by name, values encoded. */
         char *enc_token = token ? cv__url_encode(token, NULL) : NULL;
-        char *qs = cv__asprintf("%s%s%slist-type=2&max-keys=%d&prefix=%s",
+        char *qs = cv__asprintf("%s%s%s%slist-type=2&max-keys=%d&prefix=%s",
                                 token ? "continuation-token=" : "", token ? enc_token : "",
-                                token ? "&" : "", t->max_keys, enc_prefix);
+                                token ? "&" : "", is_level ? "delimiter=%2F&" : "", t->max_keys,
+                                enc_prefix);
         cv_free(enc_token);
         s3_call c;
         char *path = qs ? cv__asprintf("/%s?%s", t->bucket, qs) : NULL;
@@ -532,6 +551,41 @@ static cv_status xml_escape_into(cv_buf *b, const char *s)
         CV_TRY(e ? cv__buf_append(b, e, strlen(e)) : cv__buf_append(b, s, 1));
     }
     return CV_OK;
+}
+
+cv_status cv__s3_check_delete_result(const char *xml, size_t len, const char *url)
+{
+    const char *eend = NULL;
+    const char *err = len ? xml_find(xml, xml + len, "Error", &eend) : NULL;
+    if (!err) {
+        return CV_OK;
+    }
+    const char *kend, *cend;
+    const char *key = xml_find(err, eend, "Key", &kend);
+    const char *code = xml_find(err, eend, "Code", &cend);
+    char *k = NULL;
+    if (key && xml_text(key, kend, &k) != CV_OK) {
+        cv_err_clear();
+        k = NULL;
+    }
+    /* Both come from the server: keep the message one printable line. */
+    char code_text[65] = "refused";
+    if (code) {
+        size_t n = (size_t)(cend - code) < sizeof code_text - 1 ? (size_t)(cend - code)
+                                                                : sizeof code_text - 1;
+        for (size_t i = 0; i < n; i++) {
+            code_text[i] = isprint((unsigned char)code[i]) ? code[i] : '?';
+        }
+        code_text[n] = '\0';
+    }
+    for (char *c = k; c && *c; c++) {
+        if (!isprint((unsigned char)*c)) {
+            *c = '?';
+        }
+    }
+    cv_status rc = CV_FAIL(CV_ERR_IO, "delete `%s' in %s: %s", k ? k : "?", url, code_text);
+    cv_free(k);
+    return rc;
 }
 
 /* One DeleteObjects request (POST /bucket?delete, at most 1000 keys, Quiet mode so only
@@ -587,23 +641,8 @@ static cv_status s3_del_many(cv_store *s, const char *const *names, size_t n)
         if (rc == CV_OK && rs.status != 200) {
             rc = cv__http_fail_status(&c.rq, &rs);
         }
-        const char *eend = NULL;
-        const char *err = rc == CV_OK && answer.len
-                              ? xml_find((const char *)answer.data,
-                                         (const char *)answer.data + answer.len, "Error", &eend)
-                              : NULL;
-        if (err) {
-            const char *kend, *cend;
-            const char *key = xml_find(err, eend, "Key", &kend);
-            const char *code = xml_find(err, eend, "Code", &cend);
-            char *k = NULL;
-            if (key) {
-                (void)xml_text(key, kend, &k);
-            }
-            rc = CV_FAIL(CV_ERR_IO, "delete `%s' in %s: %.*s", k ? k : "?", t->url,
-                         code ? (int)(cend - code > 64 ? 64 : cend - code) : 7,
-                         code ? code : "refused");
-            cv_free(k);
+        if (rc == CV_OK) {
+            rc = cv__s3_check_delete_result((const char *)answer.data, answer.len, t->url);
         }
         call_fini(&c);
     }
@@ -612,16 +651,29 @@ static cv_status s3_del_many(cv_store *s, const char *const *names, size_t n)
     return rc;
 }
 
+static cv_status s3_list(cv_store *s, const char *prefix,
+                         cv_status (*fn)(const char *name, void *arg), void *arg)
+{
+    return list_pages(s, prefix, false, fn, arg);
+}
+
+static cv_status s3_list_level(cv_store *s, const char *prefix,
+                               cv_status (*fn)(const char *name, void *arg), void *arg)
+{
+    return list_pages(s, prefix, true, fn, arg);
+}
+
 const cv_store_ops cv_store_s3 = {
-    "s3",         /* name */
-    0,            /* flags: Content-Encoding, not name suffixes */
-    s3_open,      /* open */
-    s3_get,       /* get */
-    s3_get_range, /* get_range */
-    s3_put,       /* put */
-    s3_exists,    /* exists */
-    s3_del,       /* del */
-    s3_del_many,  /* del_many: DeleteObjects */
-    s3_list,      /* list */
-    s3_close,     /* close */
+    "s3",          /* name */
+    0,             /* flags: Content-Encoding, not name suffixes */
+    s3_open,       /* open */
+    s3_get,        /* get */
+    s3_get_range,  /* get_range */
+    s3_put,        /* put */
+    s3_exists,     /* exists */
+    s3_del,        /* del */
+    s3_del_many,   /* del_many: DeleteObjects */
+    s3_list,       /* list */
+    s3_list_level, /* list_level: delimiter=/ */
+    s3_close,      /* close */
 };

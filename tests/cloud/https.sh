@@ -44,7 +44,9 @@ pid $WORK/nginx.pid;
 error_log $WORK/nginx-error.log warn;
 events { worker_connections 256; }
 http {
+  log_format conn '\$connection \$server_protocol "\$request" \$status';
   access_log $WORK/nginx-access.log;
+  access_log $WORK/nginx-conn.log conn;
   client_body_temp_path $WORK/nginx-tmp/body;
   proxy_temp_path $WORK/nginx-tmp/proxy;
   fastcgi_temp_path $WORK/nginx-tmp/fastcgi;
@@ -87,6 +89,12 @@ grep -q '"GET /data/img/4_4_40/0-64_0-64_0-20 HTTP/1.1" 200' nginx-access.log ||
     fail "nginx did not serve the chunks by their plain names"
 grep -q '"GET /data/img/4_4_40/0-64_0-64_0-20 HTTP/2.0" 200' nginx-access.log ||
     fail "HTTP/2 was not used over TLS"
+# 8 requests in flight share the process's connections: over HTTP/2 they are multiplexed on
+# one or two TLS connections instead of one each.
+n_conn=$(awk '$2 == "HTTP/2.0" && $4 ~ /4_4_40/ { print $1 }' nginx-conn.log | sort -u | wc -l)
+n_req=$(awk '$2 == "HTTP/2.0" && $4 ~ /4_4_40/' nginx-conn.log | wc -l)
+(( n_req >= 18 && n_conn >= 1 && n_conn <= 2 )) ||
+    fail "HTTP/2 chunk requests: $n_req on $n_conn connections (want them multiplexed)"
 
 section "without the CA bundle the certificate is refused at once"
 expect_exit 1 "$CVMPI" info "https://127.0.0.1:$HTTPS_PORT/data/img"

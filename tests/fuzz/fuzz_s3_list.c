@@ -2,7 +2,8 @@
  * fuzz_s3_list.c: the S3 ListObjectsV2 page parser (cv__s3_parse_list, store_s3.c) on
  * untrusted XML. Invariants: every name handed out is non-empty and NUL-terminated; a prefix
  * that is stripped gives at most as many names as none; a token comes only with success and
- * is non-empty; a callback's error stops the parse and comes back unchanged. */
+ * is non-empty; a callback's error stops the parse and comes back unchanged. The same bytes
+ * as a DeleteObjects answer (cv__s3_check_delete_result) give OK or one printable line. */
 #include "fuzz_common.h"
 
 #include "io/http.h"
@@ -53,6 +54,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(cv__s3_parse_list(xml, size, "", "s3://b/p", count, &stop, &token) ==
                         CV_ERR_ARG);
             FUZZ_ASSERT(token == NULL && stop.n == 1);
+        }
+    }
+    /* The same bytes as a DeleteObjects answer: OK, or one printable line naming the key. */
+    cv_err_clear();
+    cv_status drc = cv__s3_check_delete_result(xml, size, "s3://b/p");
+    FUZZ_ASSERT(drc == CV_OK || drc == CV_ERR_IO);
+    if (drc == CV_ERR_IO) {
+        const char *what = cv_err_last()->what;
+        FUZZ_ASSERT(strncmp(what, "delete `", 8) == 0);
+        for (const char *c = what; *c; c++) {
+            FUZZ_ASSERT_MSG(*c >= 0x20 && *c < 0x7f, what);
         }
     }
     free(xml);

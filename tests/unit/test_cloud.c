@@ -239,6 +239,23 @@ static void test_secrets_option(void)
     ASSERT_FAILS(cv__secret_read("google", "x", &text, &where), CV_ERR_NOTFOUND, "google");
 }
 
+static void test_delete_result(void)
+{
+    static const char ok[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult "
+                             "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"></DeleteResult>";
+    ASSERT_OK(cv__s3_check_delete_result(ok, strlen(ok), "s3://b/l"));
+    ASSERT_OK(cv__s3_check_delete_result("", 0, "s3://b/l"));
+    static const char bad[] =
+        "<DeleteResult><Deleted><Key>l/a</Key></Deleted><Error><Key>l/x&amp;y</Key><Code>"
+        "AccessDenied</Code><Message>Access Denied</Message></Error><Error><Key>l/z</Key>"
+        "<Code>InternalError</Code></Error></DeleteResult>";
+    ASSERT_FAILS(cv__s3_check_delete_result(bad, strlen(bad), "s3://b/l"), CV_ERR_IO,
+                 "delete `l/x&y' in s3://b/l: AccessDenied");
+    static const char odd[] = "<Error><Code>Bad\001Code</Code></Error>";
+    ASSERT_FAILS(cv__s3_check_delete_result(odd, strlen(odd), "s3://b/l"), CV_ERR_IO,
+                 "delete `?' in s3://b/l: Bad?Code");
+}
+
 static void test_user_alias(void)
 {
     setup_home();
@@ -313,7 +330,7 @@ static void test_cleanup(void)
 }
 
 TEST_MAIN(test_digests, test_base64, test_url_encode, test_secret_order, test_aws_env,
-          test_secrets_option, test_user_alias, test_open_offline, test_cleanup)
+          test_secrets_option, test_delete_result, test_user_alias, test_open_offline, test_cleanup)
 
 #else /* !CV_HAVE_CURL */
 

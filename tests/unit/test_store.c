@@ -837,6 +837,42 @@ static void check_delete_many(cv_store *s, const char *root)
     }
 }
 
+/* One level: objects, and each subdirectory once as "dir/", sorted. */
+static void check_list_level(cv_store *s, const char *root)
+{
+    (void)root;
+    static const char *const keys[] = {"lv/a", "lv/b/c", "lv/b/d", "lv/b.txt", "lv/c/e/f"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        ASSERT_OK(cv_store_put(s, keys[i], "x", 1, i % 2 ? "gzip" : NULL, -1, NULL));
+    }
+    static const struct {
+        const char *prefix, *want;
+    } cases[] = {
+        {"", "lv/"},
+        {"lv/", "lv/a,lv/b.txt,lv/b/,lv/c/"},
+        {"lv/b", "lv/b.txt,lv/b/"},
+        {"lv/b/", "lv/b/c,lv/b/d"},
+        {"lv/c/", "lv/c/e/"},
+        {"lv/zz", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        joined j;
+        memset(&j, 0, sizeof j);
+        ASSERT_OK(cv__store_list_level(s, cases[i].prefix, join_key, &j));
+        ASSERT_STR_EQ(j.text, cases[i].want);
+    }
+}
+
+static void mem_list_level(void)
+{
+    with_mem_store("list-level", check_list_level);
+}
+
+static void file_list_level(void)
+{
+    with_file_store(check_list_level);
+}
+
 static void mem_delete_many(void)
 {
     with_mem_store("delete-many", check_delete_many);
@@ -850,4 +886,4 @@ static void file_delete_many(void)
 TEST_MAIN(mem_basic, file_basic, mem_suffixes, file_suffixes, mem_read_order, file_read_order,
           mem_list, file_list, mem_keys, file_keys, file_layout_and_atomic, file_list_missing_root,
           open_urls, cloudpath_table, cloudpath_errors, cloudpath_split, store_copy,
-          mem_delete_many, file_delete_many)
+          mem_delete_many, file_delete_many, mem_list_level, file_list_level)
