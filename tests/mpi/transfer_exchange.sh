@@ -6,7 +6,8 @@
 #  2. a murmurhash3_x86_128 sharded destination: -n 1..4 byte-identical shard files, equal to
 #     the single-process writer's, every source chunk read once, and read back by the
 #     independent numpy/shard reference reader;
-#  3. one rank SIGKILLed mid-job, then --resume: identical output, each round journaled once;
+#  3. one rank SIGKILLed mid-job, then --resume: identical output, each round journaled once
+#     (re-chunking and hashed shards); SIGTERM stops every rank at a round boundary;
 #  4. a corrupt source chunk: that round is reported with its box, key and rank, the others
 #     are written, exit 1, no rank hangs;
 #  5. --dry-run prints the rounds and the bytes per rank.
@@ -115,6 +116,21 @@ h_rounds=$(run_np 2 transfer src32 x "${HKILL[@]}" --dry-run | sed -n 's/^plan: 
 kill_and_resume hash src32 out-hkill "${HKILL[@]}"
 [ "$JOURNALED" = "$h_rounds" ] || fail "hashed: journal has $JOURNALED rounds, want $h_rounds"
 digest out-hkill | diff d-hash - > /dev/null || fail "hashed: resumed output differs"
+# SIGTERM (Slurm's warning): ranks stop together at a round boundary, exit non-zero and say
+# how to resume; the resumed output is identical.
+CVMPI_TEST_TASK_DELAY_MS=150 mpirun -n 2 "$CVMPI" transfer src out-term "${KILL[@]}" \
+    --journal j-term > log-t 2>&1 &
+job=$!
+for _ in $(seq 1 400); do
+    [ "$(cat j-term/rank-*.log 2>/dev/null | grep -vc '^cvmpi-journal' || true)" -ge 2 ] && break
+    sleep 0.05
+done
+for pid in $(pgrep -f "cvmpi transfer src out-term"); do kill -TERM "$pid" 2> /dev/null || true; done
+if wait "$job"; then fail "terminated exchange exited 0"; fi
+grep -q -- "--resume" log-t || { cat log-t; fail "no resume hint after SIGTERM"; }
+run_np 2 transfer src out-term "${KILL[@]}" --journal j-term --resume > log-t2 2>&1 ||
+    { cat log-t2; fail "resume after SIGTERM"; }
+digest out-term | diff d-rechunk - > /dev/null || fail "SIGTERM: resumed output differs"
 
 # ---- 4. a corrupt source chunk ------------------------------------------------------------
 cp -r src bad
