@@ -279,7 +279,7 @@ cv_status cv_exchange_plan(const cv_exchange_params *p, cv_exchange **out)
     }
     x->kind = p->kind;
     x->ranks = p->ranks > 0 ? p->ranks : 1;
-    x->threads = p->threads > 0 ? p->threads : 1;
+    x->threads = p->threads < 1 ? 1 : (p->threads > CV_MAX_THREADS ? CV_MAX_THREADS : p->threads);
     x->memory = p->memory;
     x->skip_existing = p->skip_existing;
     x->bpv = cv_dtype_size(p->src_info->dtype) * (size_t)p->src_info->num_channels;
@@ -490,10 +490,12 @@ cv_status cv__x_agree(cv_status rc, bool *failed_here)
         *failed_here = rc != CV_OK;
         return rc;
     }
+    /* One reduction on the way that succeeds; cv_mpi_agree (which copies the lowest failing
+     * rank's error record to all) only when some rank failed. */
     int me = rc != CV_OK ? cv_mpi_rank() : INT_MAX, lowest = INT_MAX;
     MPI_Allreduce(&me, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     *failed_here = lowest == cv_mpi_rank();
-    return cv_mpi_agree(rc);
+    return lowest == INT_MAX ? CV_OK : cv_mpi_agree(rc);
 }
 
 /* Send counts[r] bytes (packed rank after rank in `send`) to each rank r; *recv (free with

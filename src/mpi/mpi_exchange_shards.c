@@ -381,7 +381,7 @@ cv_status cv__x_round_shards(cv_exchange *x, uint64_t round, cv_volume *src, cv_
     for (int t = 0; sr.bufs && t < x->threads; t++) {
         cv__buf_fini(&sr.bufs[t].box);
         cv__buf_fini(&sr.bufs[t].chunk);
-        *bytes += sr.voxel_bytes[t < CV_MAX_THREADS ? t : 0];
+        *bytes += sr.voxel_bytes[t];
     }
     cv_free(sr.bufs);
     uint8_t *send = NULL, *recv = NULL;

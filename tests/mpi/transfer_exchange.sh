@@ -39,6 +39,13 @@ done
 "$CVMPI" read out-rechunk-1 -o back.npy
 cmp src.npy back.npy || fail "rechunk: content differs from the source"
 ls out-rechunk-1/4_4_40 | grep -qx -- "197-293_-3-93_2-42.gz" || fail "rechunk: chunk names"
+# --skip-existing skips the rounds whose chunks all exist, and redoes the one missing a chunk
+rm out-rechunk-2/4_4_40/197-293_-3-93_2-42.gz
+run_np 2 transfer src out-rechunk-2 "${RECHUNK[@]}" --skip-existing > log-skip 2>&1 ||
+    { cat log-skip; fail "skip-existing"; }
+grep -q "^transfer: 1 exchange rounds written, [1-9][0-9]* skipped" log-skip ||
+    { cat log-skip; fail "skip-existing: want one round redone"; }
+digest out-rechunk-2 | diff d-rechunk - > /dev/null || fail "skip-existing: output differs"
 
 # ---- 2. murmurhash-sharded destination ----------------------------------------------------
 SPEC='{"@type": "neuroglancer_uint64_sharded_v1", "hash": "murmurhash3_x86_128", "preshift_bits": 0, "minishard_bits": 2, "shard_bits": 3, "minishard_index_encoding": "gzip", "data_encoding": "gzip"}'
