@@ -87,7 +87,13 @@ static double rechunk_peak(const cv_exchange *x, const int64_t col[2], int64_t r
     const int64_t *cs = x->sg.chunk, *cd = x->dg.chunk;
     int64_t sgrid[3];
     cv_grid_shape(&x->sg, sgrid);
-    int64_t srows = ceildiv(rows * cd[2], cs[2]) + 1;
+    /* Source chunk rows a round of `rows` destination rows can touch: rounds start on the
+     * destination grid, so try every offset of it against the source grid. */
+    int64_t len = rows * cd[2], srows = 0;
+    for (int64_t k = 0; k < lcm64(cd[2], cs[2]) / cd[2]; k++) {
+        int64_t a = k * cd[2], touched = (a + len - 1) / cs[2] - a / cs[2] + 1;
+        srows = touched > srows ? touched : srows;
+    }
     srows = srows < sgrid[2] ? srows : sgrid[2];
     double n_src = (double)(col[0] / cs[0]) * (double)(col[1] / cs[1]) * (double)srows;
     double n_dst = (double)(col[0] / cd[0]) * (double)(col[1] / cd[1]) * (double)rows;
