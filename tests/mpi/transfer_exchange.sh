@@ -5,7 +5,8 @@
 #     with plenty of memory, every source chunk read exactly once;
 #  2. a murmurhash3_x86_128 sharded destination: -n 1..4 byte-identical shard files, equal to
 #     the single-process writer's, every source chunk read once, and read back by the
-#     independent numpy/shard reference reader;
+#     independent numpy/shard reference reader; also a uint64 segmentation re-encoded to
+#     compressed_segmentation into murmurhash shards (1 and 3 ranks, equal to cvmpi write's);
 #  3. one rank SIGKILLed mid-job, then --resume: identical output, each round journaled once
 #     (re-chunking and hashed shards); SIGTERM stops every rank at a round boundary;
 #  4. a corrupt source chunk: that round is reported with its box, key and rank, the others
@@ -73,6 +74,31 @@ for f in out-hash-1/4_4_40/*.shard; do
 done
 /usr/bin/python3 "$REF" check out-hash-1 src.npy > /dev/null ||
     fail "hashed: the reference reader disagrees"
+# a uint64 segmentation re-encoded to compressed_segmentation into murmurhash shards
+"$CVMPI" create seg --type segmentation --dtype uint64 --size 130,100,70 --resolution 8,8,40 \
+    --chunk 64,64,32 > /dev/null
+/usr/bin/python3 - <<'PY'
+import numpy as np
+rng = np.random.default_rng(5)
+a = (rng.integers(0, 40, size=(130, 100, 70, 1)) // 4 * 1000 + 7).astype("uint64")
+a[:40] = 0
+np.save("seg.npy", np.asfortranarray(a))
+PY
+"$CVMPI" write seg --bbox 0,0,0,130,100,70 -i seg.npy
+SEGSPEC='{"@type": "neuroglancer_uint64_sharded_v1", "hash": "murmurhash3_x86_128", "preshift_bits": 0, "minishard_bits": 2, "shard_bits": 2, "minishard_index_encoding": "gzip", "data_encoding": "gzip"}'
+for n in 1 3; do
+    run_np "$n" transfer seg "out-seg-$n" --sharding "$SEGSPEC" --encoding compressed_segmentation \
+        --memory 64M > "log-s-$n" 2>&1 || { cat "log-s-$n"; fail "segmentation with $n ranks"; }
+done
+digest out-seg-1 | diff - <(digest out-seg-3) > /dev/null || fail "segmentation: 3 ranks differ from 1"
+"$CVMPI" create ref-seg --type segmentation --dtype uint64 --size 130,100,70 --resolution 8,8,40 \
+    --chunk 64,64,32 --encoding compressed_segmentation --sharding "$SEGSPEC" > /dev/null
+"$CVMPI" write ref-seg --bbox 0,0,0,130,100,70 -i seg.npy
+for f in out-seg-1/8_8_40/*.shard; do
+    cmp "$f" "ref-seg/8_8_40/$(basename "$f")" || fail "segmentation: $f differs from cvmpi write's"
+done
+"$CVMPI" read out-seg-3 -o seg-back.npy
+cmp seg.npy seg-back.npy || fail "segmentation: content differs"
 # re-chunking into hashed shards works too (source boxes may be read once per round)
 run_np 3 transfer src out-hash-rechunk --chunk-size 32,32,16 --sharding "$SPEC" --memory 8M \
     > log-hr 2>&1 || { cat log-hr; fail "re-chunking into hashed shards"; }
