@@ -45,6 +45,7 @@ struct cv_exchange {
     held *cache;
     size_t n_cache;
     uint64_t cache_round;
+    int *ints; /* 4 x ranks: MPI counts and displacements of a trade */
 };
 
 /* Bytes of one full chunk of grid g (all channels). */
@@ -56,18 +57,20 @@ int cv__x_rank(void);
 /* Morton code and shard of destination chunk `cell`. */
 cv_status cv__x_cell_shard(const cv_exchange *x, const int64_t cell[3], uint64_t *code,
                            uint64_t *shard);
-/* Settle a round's outcome on every rank (cv_mpi_agree); *failed_here on the lowest failing
- * rank only. Collective. */
-cv_status cv__x_agree(cv_status rc, bool *failed_here);
+/* Settle a round's outcome on every rank with one reduction (cv_mpi_agree only on failure):
+ * failed_here on the lowest failing rank only, stop on every rank if any passed stop_here.
+ * Collective. */
+cv_status cv__x_agree(cv_status rc, bool stop_here, cv_exchange_result *out);
 /* Send counts[r] bytes (packed rank after rank in `send`) to each rank r; *recv (free with
- * cv_free) gets what the others sent. If any rank cannot take part in the data phase nobody
- * does: that rank returns its error, the others CV_OK with *peer_failed. Collective. */
-cv_status cv__x_trade(const uint8_t *send, const size_t *counts, uint8_t **recv, size_t *recv_len,
-                      bool *peer_failed);
+ * cv_free) gets what the others sent. `local` is this rank's status so far: if any rank failed
+ * before the trade or cannot take part in it, nobody sends data: that rank returns its error,
+ * the others CV_OK with *peer_failed. `counts` may be NULL when `local` failed. Collective. */
+cv_status cv__x_trade(cv_exchange *x, cv_status local, const uint8_t *send, const size_t *counts,
+                      uint8_t **recv, size_t *recv_len, bool *peer_failed);
 /* One round of each kind (see cv_exchange_round). Collective. */
 cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
-                              int src_mip, int dst_mip, bool *failed_here, uint64_t *bytes);
+                              bool stop_here, cv_exchange_result *out);
 cv_status cv__x_round_shards(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
-                             int src_mip, int dst_mip, bool *failed_here, uint64_t *bytes);
+                             bool stop_here, cv_exchange_result *out);
 
 #endif

@@ -295,8 +295,12 @@ cv_status cv_exchange_plan(const cv_exchange_params *p, cv_exchange **out)
     x->src_mip = p->src_mip;
     x->dst_mip = p->dst_mip;
     x->cache_round = UINT64_MAX;
-    cv_status rc =
-        p->kind == CV_EXCHANGE_SHARDS ? plan_shards(x, p->dst_info, p->dst_mip) : plan_rechunk(x);
+    x->ints = cv_calloc(4 * (size_t)x->ranks, sizeof *x->ints);
+    cv_status rc = x->ints ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "exchange plan");
+    if (rc == CV_OK) {
+        rc = p->kind == CV_EXCHANGE_SHARDS ? plan_shards(x, p->dst_info, p->dst_mip)
+                                           : plan_rechunk(x);
+    }
     if (rc != CV_OK) {
         cv_exchange_free(x);
         return rc;
@@ -324,6 +328,7 @@ void cv_exchange_free(cv_exchange *x)
     cv_exchange_drop_cache(x);
     cv_free(x->shard_chunks);
     cv_free(x->bounds);
+    cv_free(x->ints);
     cv_free(x);
 }
 
@@ -490,33 +495,31 @@ void cv_exchange_print(const cv_exchange *x)
 /* ---- running a round: agreement and the trade ------------------------------------------- */
 
 /* Settle a round's outcome on every rank; *failed_here on the lowest failing rank only. */
-cv_status cv__x_agree(cv_status rc, bool *failed_here)
+cv_status cv__x_agree(cv_status rc, bool stop_here, cv_exchange_result *out)
 {
     if (!cv_mpi_active()) {
-        *failed_here = rc != CV_OK;
+        out->failed_here = rc != CV_OK;
+        out->stop = stop_here;
         return rc;
     }
-    /* One reduction on the way that succeeds; cv_mpi_agree (which copies the lowest failing
-     * rank's error record to all) only when some rank failed. */
-    int me = rc != CV_OK ? cv_mpi_rank() : INT_MAX, lowest = INT_MAX;
-    MPI_Allreduce(&me, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    *failed_here = lowest == cv_mpi_rank();
-    return lowest == INT_MAX ? CV_OK : cv_mpi_agree(rc);
+    /* One reduction: the lowest failing rank and whether anyone must stop. cv_mpi_agree (which
+     * copies that rank's error record to all) runs only when some rank failed. */
+    int in[2] = {rc != CV_OK ? cv_mpi_rank() : INT_MAX, stop_here ? 0 : 1}, all[2];
+    MPI_Allreduce(in, all, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    out->failed_here = all[0] == cv_mpi_rank();
+    out->stop = all[1] == 0;
+    return all[0] == INT_MAX ? CV_OK : cv_mpi_agree(rc);
 }
 
-/* Send counts[r] bytes (packed rank after rank in `send`) to each rank r; *recv (free with
- * cv_free) gets what the others sent, rank by rank. Counts are traded first; if any rank cannot
- * take part in the data phase, nobody does: the rank that could not returns its error, the
- * others return CV_OK with *peer_failed set (the caller then skips to the agreement, where the
- * real cause wins). */
-cv_status cv__x_trade(const uint8_t *send, const size_t *counts, uint8_t **recv, size_t *recv_len,
-                      bool *peer_failed)
+cv_status cv__x_trade(cv_exchange *x, cv_status local, const uint8_t *send, const size_t *counts,
+                      uint8_t **recv, size_t *recv_len, bool *peer_failed)
 {
-    int n = cv_mpi_size();
+    int n = x->ranks;
     *recv = NULL;
     *recv_len = 0;
     *peer_failed = false;
     if (!cv_mpi_active() || n == 1) {
+        CV_TRY(local);
         size_t len = counts[0];
         uint8_t *r = cv_malloc(len ? len : 1);
         if (!r) {
@@ -527,18 +530,14 @@ cv_status cv__x_trade(const uint8_t *send, const size_t *counts, uint8_t **recv,
         *recv_len = len;
         return CV_OK;
     }
-    int *sc = cv_calloc(4 * (size_t)n, sizeof *sc);
-    if (!sc) {
-        return CV_FAIL(CV_ERR_NOMEM, "exchange counts");
-    }
-    int *sd = sc + n, *rcn = sc + 2 * n, *rd = sc + 3 * n;
+    /* Count arrays were allocated with the plan, so every rank can always take part. */
+    int *sc = x->ints, *sd = sc + n, *rcn = sc + 2 * n, *rd = sc + 3 * n;
+    cv_status rc = local;
     size_t off = 0;
-    for (int r = 0; r < n; r++) {
+    for (int r = 0; rc == CV_OK && r < n; r++) {
         off += counts[r];
     }
-    cv_status rc = CV_OK;
-    if (off > INT_MAX) {
-        /* MPI counts are ints: send nothing, and fail the round below. */
+    if (rc == CV_OK && off > INT_MAX) {
         rc = CV_FAIL(CV_ERR_ARG,
                      "exchange: %zu bytes to send in one round, more than MPI counts allow "
                      "(lower --memory)",
@@ -548,7 +547,7 @@ cv_status cv__x_trade(const uint8_t *send, const size_t *counts, uint8_t **recv,
     for (int r = 0; r < n; r++) {
         sc[r] = rc == CV_OK ? (int)counts[r] : 0;
         sd[r] = rc == CV_OK ? (int)off : 0;
-        off += counts[r];
+        off += rc == CV_OK ? counts[r] : 0;
     }
     MPI_Alltoall(sc, 1, MPI_INT, rcn, 1, MPI_INT, MPI_COMM_WORLD);
     long long total = 0;
@@ -559,33 +558,26 @@ cv_status cv__x_trade(const uint8_t *send, const size_t *counts, uint8_t **recv,
     uint8_t *r = NULL;
     if (rc == CV_OK && total > INT_MAX) {
         rc = CV_FAIL(CV_ERR_ARG,
-                     "exchange: %lld bytes to receive in one round, more than MPI "
-                     "counts allow (lower --memory)",
+                     "exchange: %lld bytes to receive in one round, more than MPI counts allow "
+                     "(lower --memory)",
                      total);
-        memset(rcn, 0, (size_t)n * sizeof *rcn);
-        memset(rd, 0, (size_t)n * sizeof *rd);
-        total = 0;
     }
-    r = cv_malloc(total ? (size_t)total : 1);
-    if (!r && rc == CV_OK) {
-        /* Still take part; what arrives is dropped into nothing (counts zeroed). */
-        rc = CV_FAIL(CV_ERR_NOMEM, "exchange: %lld bytes to receive", total);
-        memset(rcn, 0, (size_t)n * sizeof *rcn);
-        memset(rd, 0, (size_t)n * sizeof *rd);
-        total = 0;
+    if (rc == CV_OK) {
+        r = cv_malloc(total ? (size_t)total : 1);
+        if (!r) {
+            rc = CV_FAIL(CV_ERR_NOMEM, "exchange: %lld bytes to receive", total);
+        }
     }
-    /* A receiver that zeroed its counts makes senders' counts mismatch; agree first so
-     * everybody skips the data phase together. */
+    /* Nobody sends data unless every rank is ready to (a failed rank's counts are zero, so
+     * the others' receive counts would not match its sends otherwise). */
     int bad = rc != CV_OK, any_bad = 0;
     MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (any_bad) {
-        cv_free(sc);
         cv_free(r);
         *peer_failed = rc == CV_OK;
         return rc;
     }
     int mrc = MPI_Alltoallv(send, sc, sd, MPI_BYTE, r, rcn, rd, MPI_BYTE, MPI_COMM_WORLD);
-    cv_free(sc);
     if (mrc != MPI_SUCCESS) {
         cv_free(r);
         return CV_FAIL(CV_ERR_MPI, "exchange: MPI_Alltoallv failed");
@@ -612,21 +604,19 @@ bool cv_exchange_round_exists(cv_exchange *x, uint64_t round, cv_volume *dst)
 }
 
 cv_status cv_exchange_round(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
-                            bool *failed_here, uint64_t *voxel_bytes)
+                            bool stop_here, cv_exchange_result *out)
 {
-    *failed_here = false;
-    *voxel_bytes = 0;
+    memset(out, 0, sizeof *out);
     if (round >= x->n_rounds) {
-        return cv__x_agree(CV_FAIL(CV_ERR_ARG, "exchange: no round %" PRIu64, round), failed_here);
+        return cv__x_agree(CV_FAIL(CV_ERR_ARG, "exchange: no round %" PRIu64, round), stop_here,
+                           out);
     }
     if (x->ranks != (cv_mpi_active() ? cv_mpi_size() : 1)) {
         return cv__x_agree(CV_FAIL(CV_ERR_ARG, "exchange: planned for %d ranks", x->ranks),
-                           failed_here);
+                           stop_here, out);
     }
     if (x->kind == CV_EXCHANGE_SHARDS) {
-        return cv__x_round_shards(x, round, src, dst, x->src_mip, x->dst_mip, failed_here,
-                                  voxel_bytes);
+        return cv__x_round_shards(x, round, src, dst, stop_here, out);
     }
-    return cv__x_round_rechunk(x, round, src, dst, x->src_mip, x->dst_mip, failed_here,
-                               voxel_bytes);
+    return cv__x_round_rechunk(x, round, src, dst, stop_here, out);
 }

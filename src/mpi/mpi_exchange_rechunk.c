@@ -270,10 +270,11 @@ static cv_status assemble(rechunk_round *rr, cv_bbox box, const uint8_t *recv, s
 }
 
 cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
-                              int src_mip, int dst_mip, bool *failed_here, uint64_t *bytes)
+                              bool stop_here, cv_exchange_result *out)
 {
     cv_bbox box = cv_exchange_round_box(x, round);
-    rechunk_round rr = {.x = x, .src = src, .dst = dst, .src_mip = src_mip, .dst_mip = dst_mip};
+    rechunk_round rr = {
+        .x = x, .src = src, .dst = dst, .src_mip = x->src_mip, .dst_mip = x->dst_mip};
     cv_status rc = gather_sources(&rr, round, box);
     uint8_t *send = NULL, *recv = NULL;
     size_t recv_len = 0;
@@ -285,24 +286,10 @@ cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, cv_volume *src, cv
         rc = pack_pieces(&rr, box, &send, counts);
     }
     for (size_t i = 0; rc == CV_OK && i < rr.n_mine; i++) {
-        *bytes += rr.mine[i].is_fresh ? rr.mine[i].n : 0;
+        out->voxel_bytes += rr.mine[i].is_fresh ? rr.mine[i].n : 0;
     }
-    /* Nothing is traded unless every rank has its pieces. */
-    rc = cv__x_agree(rc, failed_here);
     if (rc == CV_OK) {
         keep_for_next(&rr, round, box);
-        bool peer_failed;
-        rc = cv__x_trade(send, counts, &recv, &recv_len, &peer_failed);
-        cv_free(send);
-        send = NULL;
-        if (rc == CV_OK && !peer_failed) {
-            rc = assemble(&rr, box, recv, recv_len);
-        }
-        cv_free(recv);
-        if (rc == CV_OK && !peer_failed) {
-            rc = cv__parallel_for(rr.n_dst, x->threads, write_dest, &rr);
-        }
-        rc = cv__x_agree(rc, failed_here);
     } else {
         for (size_t i = 0; i < rr.n_mine; i++) {
             cv_free(rr.mine[i].data);
@@ -310,7 +297,18 @@ cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, cv_volume *src, cv
         cv_free(rr.mine);
         cv_exchange_drop_cache(x);
     }
+    /* Nothing is traded unless every rank has its pieces; then the outcome is agreed once. */
+    bool peer_failed = false;
+    rc = cv__x_trade(x, rc, send, counts, &recv, &recv_len, &peer_failed);
     cv_free(send);
+    if (rc == CV_OK && !peer_failed) {
+        rc = assemble(&rr, box, recv, recv_len);
+    }
+    cv_free(recv);
+    if (rc == CV_OK && !peer_failed) {
+        rc = cv__parallel_for(rr.n_dst, x->threads, write_dest, &rr);
+    }
+    rc = cv__x_agree(rc, stop_here, out);
     cv_free(counts);
     for (size_t i = 0; i < rr.n_dst; i++) {
         cv_free(rr.dbuf[i]);

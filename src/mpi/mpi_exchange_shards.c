@@ -352,9 +352,10 @@ static cv_status write_shards(shard_round *sr, const uint8_t *recv, size_t len)
 }
 
 cv_status cv__x_round_shards(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
-                             int src_mip, int dst_mip, bool *failed_here, uint64_t *bytes)
+                             bool stop_here, cv_exchange_result *out)
 {
-    shard_round sr = {.x = x, .src = src, .dst = dst, .src_mip = src_mip, .dst_mip = dst_mip};
+    int dst_mip = x->dst_mip;
+    shard_round sr = {.x = x, .src = src, .dst = dst, .src_mip = x->src_mip, .dst_mip = dst_mip};
     sr.lo = x->bounds[round];
     sr.hi = x->bounds[round + 1];
     const cv_scale *sc = &cv_volume_info(dst)->scales[dst_mip];
@@ -381,7 +382,7 @@ cv_status cv__x_round_shards(cv_exchange *x, uint64_t round, cv_volume *src, cv_
     for (int t = 0; sr.bufs && t < x->threads; t++) {
         cv__buf_fini(&sr.bufs[t].box);
         cv__buf_fini(&sr.bufs[t].chunk);
-        *bytes += sr.voxel_bytes[t];
+        out->voxel_bytes += sr.voxel_bytes[t];
     }
     cv_free(sr.bufs);
     uint8_t *send = NULL, *recv = NULL;
@@ -398,19 +399,14 @@ cv_status cv__x_round_shards(cv_exchange *x, uint64_t round, cv_volume *src, cv_
     }
     cv_free(sr.out);
     cv_free(sr.units);
-    rc = cv__x_agree(rc, failed_here);
-    if (rc == CV_OK) {
-        bool peer_failed;
-        rc = cv__x_trade(send, counts, &recv, &recv_len, &peer_failed);
-        cv_free(send);
-        send = NULL;
-        if (rc == CV_OK && !peer_failed) {
-            rc = write_shards(&sr, recv, recv_len);
-        }
-        cv_free(recv);
-        rc = cv__x_agree(rc, failed_here);
-    }
+    /* Nothing is traded unless every rank has its chunks; then the outcome is agreed once. */
+    bool peer_failed = false;
+    rc = cv__x_trade(x, rc, send, counts, &recv, &recv_len, &peer_failed);
     cv_free(send);
+    if (rc == CV_OK && !peer_failed) {
+        rc = write_shards(&sr, recv, recv_len);
+    }
+    cv_free(recv);
     cv_free(counts);
-    return rc;
+    return cv__x_agree(rc, stop_here, out);
 }
