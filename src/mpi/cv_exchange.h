@@ -47,12 +47,20 @@ uint64_t cv_exchange_round_bytes(const cv_exchange *x);
  * and written in the largest round, and the expected peak memory. Not collective (rank 0). */
 void cv_exchange_print(const cv_exchange *x);
 
+typedef struct cv_exchange_result {
+    bool failed_here;     /* the round failed with this rank's error (it reports it) */
+    bool stop;            /* some rank asked to stop: every rank stops after this round */
+    uint64_t voxel_bytes; /* source voxel bytes this rank read */
+} cv_exchange_result;
+
 /* Run round `round`: read, trade, assemble/encode, write. Collective; every rank returns the
- * same status (the lowest failing rank's error record is copied to all). *failed_here is true
- * on exactly one rank when the round failed: the rank whose error it is (it reports it).
- * *voxel_bytes gets the voxel bytes this rank read. */
+ * same status (the lowest failing rank's error record is copied to all); failed_here is true
+ * on exactly one rank when the round failed. `stop_here` (this rank was told to stop, e.g.
+ * SIGTERM) is settled in the same final reduction: out->stop is the same on every rank. Per
+ * round: counts (MPI_Alltoall), a readiness check (MPI_Allreduce), the data (MPI_Alltoallv)
+ * and the outcome (MPI_Allreduce). */
 cv_status cv_exchange_round(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
-                            bool *failed_here, uint64_t *voxel_bytes);
+                            bool stop_here, cv_exchange_result *out);
 /* --skip-existing: true on every rank when every destination chunk of a re-chunking round
  * exists already (rank 0 looks; hashed-shard rounds are never skipped this way). Collective. */
 bool cv_exchange_round_exists(cv_exchange *x, uint64_t round, cv_volume *dst);

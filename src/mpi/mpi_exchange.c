@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * mpi_exchange.c: transfers done in collective rounds with MPI_Alltoallv (see cv_exchange.h).
+ * mpi_exchange.c: transfers done in collective rounds with MPI_Alltoallv (see cv_exchange.h):
+ * planning the rounds, printing the plan, and the agreement and trade every round ends with.
+ * The rounds themselves are in mpi_exchange_rechunk.c and mpi_exchange_shards.c.
  *
  * Re-chunking: the region is cut into COLUMNS in x and y whose width is a multiple of both
  * chunk shapes (so no source chunk belongs to two columns), and each column into rounds of a
@@ -19,10 +21,7 @@
  *
  * Every round ends with the ranks agreeing on the outcome, so a failure on one rank never
  * leaves another waiting in a collective. No MPI calls off the calling thread. */
-#include "cv_exchange.h"
-
-#include "../shard.h"
-#include "../volume.h"
+#include "cv_exchange_int.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -31,43 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Per-peer byte counts of MPI_Alltoallv are ints: keep a rank's share of a round below this. */
-#define MAX_SHARE ((double)(1u << 30))
-/* Hashed shards: how many destination chunks the plan may walk, and the largest shard_bits. */
-#define MAX_HASHED_CHUNKS ((uint64_t)1 << 26)
-#define MAX_HASHED_SHARD_BITS 22
-
-typedef struct held {
-    int64_t cell[3];
-    cv_bbox box;
-    uint8_t *data;
-    size_t n;
-    bool is_fresh; /* read in this round (not kept from the previous one) */
-} held;
-
-struct cv_exchange {
-    cv_exchange_kind kind;
-    int ranks, threads, src_mip, dst_mip;
-    size_t memory, bpv;
-    bool skip_existing;
-    cv_grid sg, dg;
-    cv_bbox region;
-    uint64_t n_rounds;
-    double est_peak; /* bytes per rank in the largest round, as planned */
-    /* re-chunking */
-    int64_t col[2], col_first[2], ncol[2], rows, zrounds;
-    /* hashed shards */
-    cv_shard_spec spec;
-    int64_t dshape[3], unit[3], nunit[3];
-    uint32_t *shard_chunks; /* chunks of the region in each shard */
-    uint64_t *bounds;       /* round r holds shards [bounds[r], bounds[r + 1]) */
-    uint64_t max_round_shards;
-    /* source chunks kept for the next round (re-chunking) */
-    held *cache;
-    size_t n_cache;
-    uint64_t cache_round;
-};
 
 static int64_t gcd64(int64_t a, int64_t b)
 {
@@ -95,12 +57,12 @@ static int64_t ceildiv(int64_t a, int64_t d)
     return (a + d - 1) / d;
 }
 
-static size_t chunk_bytes(const cv_exchange *x, const cv_grid *g)
+size_t cv__x_chunk_bytes(const cv_exchange *x, const cv_grid *g)
 {
     return (size_t)g->chunk[0] * (size_t)g->chunk[1] * (size_t)g->chunk[2] * x->bpv;
 }
 
-static int owner_of(const cv_grid *g, const int64_t cell[3], int ranks)
+int cv__x_owner(const cv_grid *g, const int64_t cell[3], int ranks)
 {
     int64_t shape[3];
     cv_grid_shape(g, shape);
@@ -110,7 +72,7 @@ static int owner_of(const cv_grid *g, const int64_t cell[3], int ranks)
     return (int)(lin % (uint64_t)ranks);
 }
 
-static int my_rank(void)
+int cv__x_rank(void)
 {
     return cv_mpi_active() ? cv_mpi_rank() : 0;
 }
@@ -125,16 +87,22 @@ static double rechunk_peak(const cv_exchange *x, const int64_t col[2], int64_t r
     const int64_t *cs = x->sg.chunk, *cd = x->dg.chunk;
     int64_t sgrid[3];
     cv_grid_shape(&x->sg, sgrid);
-    int64_t srows = ceildiv(rows * cd[2], cs[2]) + 1;
+    /* Source chunk rows a round of `rows` destination rows can touch: rounds start on the
+     * destination grid, so try every offset of it against the source grid. */
+    int64_t len = rows * cd[2], srows = 0;
+    for (int64_t k = 0; k < lcm64(cd[2], cs[2]) / cd[2]; k++) {
+        int64_t a = k * cd[2], touched = (a + len - 1) / cs[2] - a / cs[2] + 1;
+        srows = touched > srows ? touched : srows;
+    }
     srows = srows < sgrid[2] ? srows : sgrid[2];
     double n_src = (double)(col[0] / cs[0]) * (double)(col[1] / cs[1]) * (double)srows;
     double n_dst = (double)(col[0] / cd[0]) * (double)(col[1] / cd[1]) * (double)rows;
-    double src = ceil(n_src / x->ranks) * (double)chunk_bytes(x, &x->sg);
-    double dst = ceil(n_dst / x->ranks) * (double)chunk_bytes(x, &x->dg);
+    double src = ceil(n_src / x->ranks) * (double)cv__x_chunk_bytes(x, &x->sg);
+    double dst = ceil(n_dst / x->ranks) * (double)cv__x_chunk_bytes(x, &x->dg);
     if (src > MAX_SHARE || dst > MAX_SHARE) {
         return 1e300;
     }
-    return 2 * src + 2 * dst + 2.0 * x->threads * (double)chunk_bytes(x, &x->dg);
+    return 2 * src + 2 * dst + 2.0 * x->threads * (double)cv__x_chunk_bytes(x, &x->dg);
 }
 
 static cv_status plan_rechunk(cv_exchange *x)
@@ -205,8 +173,8 @@ static cv_status plan_rechunk(cv_exchange *x)
 
 /* ---- planning: hashed shards ---------------------------------------------------------------- */
 
-static cv_status cell_shard(const cv_exchange *x, const int64_t cell[3], uint64_t *code,
-                            uint64_t *shard)
+cv_status cv__x_cell_shard(const cv_exchange *x, const int64_t cell[3], uint64_t *code,
+                           uint64_t *shard)
 {
     CV_TRY(cv_morton_code(x->dshape, cell, code));
     uint64_t mini;
@@ -254,7 +222,7 @@ static cv_status plan_shards(cv_exchange *x, const cv_info *di, int dst_mip)
         for (c[1] = 0; c[1] < x->dshape[1]; c[1]++) {
             for (c[0] = 0; c[0] < x->dshape[0]; c[0]++) {
                 uint64_t code, shard;
-                CV_TRY(cell_shard(x, c, &code, &shard));
+                CV_TRY(cv__x_cell_shard(x, c, &code, &shard));
                 x->shard_chunks[shard]++;
             }
         }
@@ -264,7 +232,7 @@ static cv_status plan_shards(cv_exchange *x, const cv_info *di, int dst_mip)
      * plus the shard file being built) and about as much again to send; readers hold one read
      * unit and one chunk per thread. */
     double unit_bytes = (double)x->unit[0] * (double)x->unit[1] * (double)x->unit[2] * x->bpv;
-    double cb = (double)chunk_bytes(x, &x->dg);
+    double cb = (double)cv__x_chunk_bytes(x, &x->dg);
     double reader = x->threads * (unit_bytes + 2 * cb);
     double *acc = cv_calloc((size_t)x->ranks, sizeof *acc);
     x->bounds = cv_calloc(n_shards + 1, sizeof *x->bounds);
@@ -317,7 +285,7 @@ cv_status cv_exchange_plan(const cv_exchange_params *p, cv_exchange **out)
     }
     x->kind = p->kind;
     x->ranks = p->ranks > 0 ? p->ranks : 1;
-    x->threads = p->threads > 0 ? p->threads : 1;
+    x->threads = p->threads < 1 ? 1 : (p->threads > CV_MAX_THREADS ? CV_MAX_THREADS : p->threads);
     x->memory = p->memory;
     x->skip_existing = p->skip_existing;
     x->bpv = cv_dtype_size(p->src_info->dtype) * (size_t)p->src_info->num_channels;
@@ -327,8 +295,12 @@ cv_status cv_exchange_plan(const cv_exchange_params *p, cv_exchange **out)
     x->src_mip = p->src_mip;
     x->dst_mip = p->dst_mip;
     x->cache_round = UINT64_MAX;
-    cv_status rc =
-        p->kind == CV_EXCHANGE_SHARDS ? plan_shards(x, p->dst_info, p->dst_mip) : plan_rechunk(x);
+    x->ints = cv_calloc(4 * (size_t)x->ranks, sizeof *x->ints);
+    cv_status rc = x->ints ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "exchange plan");
+    if (rc == CV_OK) {
+        rc = p->kind == CV_EXCHANGE_SHARDS ? plan_shards(x, p->dst_info, p->dst_mip)
+                                           : plan_rechunk(x);
+    }
     if (rc != CV_OK) {
         cv_exchange_free(x);
         return rc;
@@ -356,6 +328,7 @@ void cv_exchange_free(cv_exchange *x)
     cv_exchange_drop_cache(x);
     cv_free(x->shard_chunks);
     cv_free(x->bounds);
+    cv_free(x->ints);
     cv_free(x);
 }
 
@@ -420,7 +393,7 @@ static void rechunk_round_load(const cv_exchange *x, uint64_t r, rank_load *load
         for (c[1] = smin[1]; c[1] < smax[1]; c[1]++) {
             for (c[0] = smin[0]; c[0] < smax[0]; c[0]++) {
                 cv_bbox sb = cv_grid_cell_box(&x->sg, c);
-                int o = owner_of(&x->sg, c, n);
+                int o = cv__x_owner(&x->sg, c, n);
                 cur[4 * o] += (double)cv_bbox_voxels(sb) * (double)x->bpv;
                 cur[4 * o + 1] +=
                     (double)cv_bbox_voxels(cv_bbox_intersect(sb, box)) * (double)x->bpv;
@@ -432,7 +405,7 @@ static void rechunk_round_load(const cv_exchange *x, uint64_t r, rank_load *load
     for (c[2] = dmin[2]; c[2] < dmax[2]; c[2]++) {
         for (c[1] = dmin[1]; c[1] < dmax[1]; c[1]++) {
             for (c[0] = dmin[0]; c[0] < dmax[0]; c[0]++) {
-                int o = owner_of(&x->dg, c, n);
+                int o = cv__x_owner(&x->dg, c, n);
                 double b = (double)cv_bbox_voxels(cv_grid_cell_box(&x->dg, c)) * (double)x->bpv;
                 cur[4 * o + 2] += b;
                 cur[4 * o + 3] += b;
@@ -484,7 +457,7 @@ void cv_exchange_print(const cv_exchange *x)
                chunks, x->spec.hash == CV_SHARD_HASH_IDENTITY ? "identity" : "murmurhash3_x86_128",
                used, n_shards, x->n_rounds, x->n_rounds == 1 ? "" : "s", x->max_round_shards, n,
                x->unit[0], x->unit[1], x->unit[2]);
-        double cb = (double)chunk_bytes(x, &x->dg);
+        double cb = (double)cv__x_chunk_bytes(x, &x->dg);
         for (uint64_t r = 0; r < x->n_rounds; r++) {
             memset(cur, 0, 4 * (size_t)n * sizeof *cur);
             double total = 0;
@@ -522,27 +495,31 @@ void cv_exchange_print(const cv_exchange *x)
 /* ---- running a round: agreement and the trade ------------------------------------------- */
 
 /* Settle a round's outcome on every rank; *failed_here on the lowest failing rank only. */
-static cv_status agree(cv_status rc, bool *failed_here)
+cv_status cv__x_agree(cv_status rc, bool stop_here, cv_exchange_result *out)
 {
     if (!cv_mpi_active()) {
-        *failed_here = rc != CV_OK;
+        out->failed_here = rc != CV_OK;
+        out->stop = stop_here;
         return rc;
     }
-    int me = rc != CV_OK ? cv_mpi_rank() : INT_MAX, lowest = INT_MAX;
-    MPI_Allreduce(&me, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    *failed_here = lowest == cv_mpi_rank();
-    return cv_mpi_agree(rc);
+    /* One reduction: the lowest failing rank and whether anyone must stop. cv_mpi_agree (which
+     * copies that rank's error record to all) runs only when some rank failed. */
+    int in[2] = {rc != CV_OK ? cv_mpi_rank() : INT_MAX, stop_here ? 0 : 1}, all[2];
+    MPI_Allreduce(in, all, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    out->failed_here = all[0] == cv_mpi_rank();
+    out->stop = all[1] == 0;
+    return all[0] == INT_MAX ? CV_OK : cv_mpi_agree(rc);
 }
 
-/* Send send[displ[r] .. + counts[r]) to each rank r; *recv (free with cv_free) gets what the
- * others sent, rank by rank. Both phases run whatever `rc`; on a local failure the rank sends
- * nothing. Returns the first local failure. */
-static cv_status trade(const uint8_t *send, const size_t *counts, uint8_t **recv, size_t *recv_len)
+cv_status cv__x_trade(cv_exchange *x, cv_status local, const uint8_t *send, const size_t *counts,
+                      uint8_t **recv, size_t *recv_len, bool *peer_failed)
 {
-    int n = cv_mpi_size();
+    int n = x->ranks;
     *recv = NULL;
     *recv_len = 0;
+    *peer_failed = false;
     if (!cv_mpi_active() || n == 1) {
+        CV_TRY(local);
         size_t len = counts[0];
         uint8_t *r = cv_malloc(len ? len : 1);
         if (!r) {
@@ -553,16 +530,24 @@ static cv_status trade(const uint8_t *send, const size_t *counts, uint8_t **recv
         *recv_len = len;
         return CV_OK;
     }
-    int *sc = cv_calloc(4 * (size_t)n, sizeof *sc);
-    if (!sc) {
-        return CV_FAIL(CV_ERR_NOMEM, "exchange counts");
+    /* Count arrays were allocated with the plan, so every rank can always take part. */
+    int *sc = x->ints, *sd = sc + n, *rcn = sc + 2 * n, *rd = sc + 3 * n;
+    cv_status rc = local;
+    size_t off = 0;
+    for (int r = 0; rc == CV_OK && r < n; r++) {
+        off += counts[r];
     }
-    int *sd = sc + n, *rcn = sc + 2 * n, *rd = sc + 3 * n;
-    long long off = 0;
+    if (rc == CV_OK && off > INT_MAX) {
+        rc = CV_FAIL(CV_ERR_ARG,
+                     "exchange: %zu bytes to send in one round, more than MPI counts allow "
+                     "(lower --memory)",
+                     off);
+    }
+    off = 0;
     for (int r = 0; r < n; r++) {
-        sc[r] = (int)counts[r];
-        sd[r] = (int)off;
-        off += (long long)counts[r];
+        sc[r] = rc == CV_OK ? (int)counts[r] : 0;
+        sd[r] = rc == CV_OK ? (int)off : 0;
+        off += rc == CV_OK ? counts[r] : 0;
     }
     MPI_Alltoall(sc, 1, MPI_INT, rcn, 1, MPI_INT, MPI_COMM_WORLD);
     long long total = 0;
@@ -570,36 +555,29 @@ static cv_status trade(const uint8_t *send, const size_t *counts, uint8_t **recv
         rd[r] = (int)total;
         total += rcn[r];
     }
-    cv_status rc = CV_OK;
     uint8_t *r = NULL;
-    if (total > INT_MAX) {
+    if (rc == CV_OK && total > INT_MAX) {
         rc = CV_FAIL(CV_ERR_ARG,
-                     "exchange: %lld bytes to receive in one round, more than MPI "
-                     "counts allow (lower --memory)",
+                     "exchange: %lld bytes to receive in one round, more than MPI counts allow "
+                     "(lower --memory)",
                      total);
-        memset(rcn, 0, (size_t)n * sizeof *rcn);
-        memset(rd, 0, (size_t)n * sizeof *rd);
-        total = 0;
     }
-    r = cv_malloc(total ? (size_t)total : 1);
-    if (!r) {
-        /* Still take part; what arrives is dropped into nothing (counts zeroed). */
-        rc = CV_FAIL(CV_ERR_NOMEM, "exchange: %lld bytes to receive", total);
-        memset(rcn, 0, (size_t)n * sizeof *rcn);
-        memset(rd, 0, (size_t)n * sizeof *rd);
-        total = 0;
+    if (rc == CV_OK) {
+        r = cv_malloc(total ? (size_t)total : 1);
+        if (!r) {
+            rc = CV_FAIL(CV_ERR_NOMEM, "exchange: %lld bytes to receive", total);
+        }
     }
-    /* A receiver that zeroed its counts makes senders' counts mismatch; agree first so
-     * everybody skips the data phase together. */
+    /* Nobody sends data unless every rank is ready to (a failed rank's counts are zero, so
+     * the others' receive counts would not match its sends otherwise). */
     int bad = rc != CV_OK, any_bad = 0;
     MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (any_bad) {
-        cv_free(sc);
         cv_free(r);
-        return rc != CV_OK ? rc : CV_FAIL(CV_ERR_NOMEM, "exchange: another rank cannot receive");
+        *peer_failed = rc == CV_OK;
+        return rc;
     }
     int mrc = MPI_Alltoallv(send, sc, sd, MPI_BYTE, r, rcn, rd, MPI_BYTE, MPI_COMM_WORLD);
-    cv_free(sc);
     if (mrc != MPI_SUCCESS) {
         cv_free(r);
         return CV_FAIL(CV_ERR_MPI, "exchange: MPI_Alltoallv failed");
@@ -612,7 +590,7 @@ static cv_status trade(const uint8_t *send, const size_t *counts, uint8_t **recv
 bool cv_exchange_round_exists(cv_exchange *x, uint64_t round, cv_volume *dst)
 {
     int all = 0;
-    if (x->kind == CV_EXCHANGE_RECHUNK && my_rank() == 0) {
+    if (x->kind == CV_EXCHANGE_RECHUNK && cv__x_rank() == 0) {
         uint64_t present = 0, total = 0;
         cv_status rc =
             cv_volume_exists(dst, x->dst_mip, cv_exchange_round_box(x, round), &present, &total);
@@ -625,730 +603,20 @@ bool cv_exchange_round_exists(cv_exchange *x, uint64_t round, cv_volume *dst)
     return all != 0;
 }
 
-/* ---- re-chunking round ------------------------------------------------------------------- */
-
-typedef struct piece_head {
-    int64_t box[6];
-} piece_head;
-
-typedef struct rechunk_round {
-    cv_exchange *x;
-    cv_volume *src, *dst;
-    int src_mip, dst_mip;
-    held *mine; /* this rank's source chunks of the round */
-    size_t n_mine;
-    uint8_t **dbuf; /* this rank's destination chunks */
-    cv_bbox *dbox;
-    size_t n_dst;
-} rechunk_round;
-
-static cv_status read_source(size_t i, int tid, void *arg)
-{
-    (void)tid;
-    rechunk_round *rr = arg;
-    held *h = &rr->mine[i];
-    if (h->data) {
-        return CV_OK; /* kept from the previous round */
-    }
-    h->is_fresh = true;
-    h->n = cv_volume_box_bytes(rr->src, h->box);
-    h->data = cv_malloc(h->n ? h->n : 1);
-    if (!h->data) {
-        return CV_FAIL(CV_ERR_NOMEM, "exchange: source chunk of %zu bytes", h->n);
-    }
-    return cv_volume_read(rr->src, rr->src_mip, h->box, h->data, h->n);
-}
-
-static cv_status write_dest(size_t i, int tid, void *arg)
-{
-    (void)tid;
-    rechunk_round *rr = arg;
-    return cv_volume_write(rr->dst, rr->dst_mip, rr->dbox[i], rr->dbuf[i],
-                           cv_volume_box_bytes(rr->dst, rr->dbox[i]));
-}
-
-static bool same_column(const cv_exchange *x, uint64_t a, uint64_t b)
-{
-    return a / (uint64_t)x->zrounds == b / (uint64_t)x->zrounds;
-}
-
-/* Read (or take from the cache) this rank's source chunks of the round. */
-static cv_status gather_sources(rechunk_round *rr, uint64_t round, cv_bbox box)
-{
-    cv_exchange *x = rr->x;
-    if (x->cache_round == UINT64_MAX || x->cache_round + 1 != round ||
-        !same_column(x, x->cache_round, round)) {
-        cv_exchange_drop_cache(x);
-    }
-    int64_t smin[3], smax[3], c[3];
-    cv_grid_cells(&x->sg, box, smin, smax);
-    size_t cap = (size_t)((smax[0] - smin[0]) * (smax[1] - smin[1]) * (smax[2] - smin[2]));
-    rr->mine = cv_calloc(cap ? cap : 1, sizeof *rr->mine);
-    if (!rr->mine) {
-        return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu source chunks", cap);
-    }
-    int me = my_rank();
-    for (c[2] = smin[2]; c[2] < smax[2]; c[2]++) {
-        for (c[1] = smin[1]; c[1] < smax[1]; c[1]++) {
-            for (c[0] = smin[0]; c[0] < smax[0]; c[0]++) {
-                if (owner_of(&x->sg, c, x->ranks) != me) {
-                    continue;
-                }
-                held *h = &rr->mine[rr->n_mine++];
-                memcpy(h->cell, c, sizeof h->cell);
-                h->box = cv_grid_cell_box(&x->sg, c);
-                for (size_t k = 0; k < x->n_cache; k++) {
-                    if (x->cache[k].data && memcmp(x->cache[k].cell, c, sizeof c) == 0) {
-                        h->data = x->cache[k].data;
-                        h->n = x->cache[k].n;
-                        x->cache[k].data = NULL;
-                    }
-                }
-            }
-        }
-    }
-    cv_exchange_drop_cache(x);
-    return cv__parallel_for(rr->n_mine, x->threads, read_source, rr);
-}
-
-/* Cut every piece of this rank's source chunks that lies in a destination chunk of the round,
- * grouped by the destination chunk's owner: a piece_head then the voxels (x fastest). */
-static cv_status pack_pieces(rechunk_round *rr, cv_bbox box, uint8_t **out, size_t *counts)
-{
-    cv_exchange *x = rr->x;
-    int n = x->ranks;
-    size_t elem = cv_dtype_size(cv_volume_info(rr->src)->dtype);
-    int64_t channels = cv_volume_info(rr->src)->num_channels;
-    memset(counts, 0, (size_t)n * sizeof *counts);
-    for (int pass = 0; pass < 2; pass++) {
-        size_t *at = NULL;
-        if (pass == 1) {
-            size_t total = 0;
-            at = cv_calloc((size_t)n, sizeof *at);
-            for (int r = 0; at && r < n; r++) {
-                at[r] = total;
-                total += counts[r];
-            }
-            *out = at ? cv_malloc(total ? total : 1) : NULL;
-            if (!*out) {
-                cv_free(at);
-                return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu bytes to send", total);
-            }
-        }
-        for (size_t i = 0; i < rr->n_mine; i++) {
-            const held *h = &rr->mine[i];
-            cv_bbox part = cv_bbox_intersect(h->box, box);
-            int64_t dmin[3], dmax[3], c[3];
-            cv_grid_cells(&x->dg, part, dmin, dmax);
-            for (c[2] = dmin[2]; c[2] < dmax[2]; c[2]++) {
-                for (c[1] = dmin[1]; c[1] < dmax[1]; c[1]++) {
-                    for (c[0] = dmin[0]; c[0] < dmax[0]; c[0]++) {
-                        cv_bbox piece = cv_bbox_intersect(part, cv_grid_cell_box(&x->dg, c));
-                        int o = owner_of(&x->dg, c, n);
-                        size_t bytes = (size_t)cv_bbox_voxels(piece) * x->bpv;
-                        if (pass == 0) {
-                            counts[o] += sizeof(piece_head) + bytes;
-                            continue;
-                        }
-                        piece_head ph;
-                        memcpy(ph.box, piece.min, 3 * sizeof(int64_t));
-                        memcpy(ph.box + 3, piece.max, 3 * sizeof(int64_t));
-                        memcpy(*out + at[o], &ph, sizeof ph);
-                        cv__copy_region(elem, channels, h->data, h->box, *out + at[o] + sizeof ph,
-                                        piece, piece);
-                        at[o] += sizeof ph + bytes;
-                    }
-                }
-            }
-        }
-        cv_free(at);
-    }
-    return CV_OK;
-}
-
-/* Keep the source chunks that reach into the column's next round; free the others. */
-static void keep_for_next(rechunk_round *rr, uint64_t round, cv_bbox box)
-{
-    cv_exchange *x = rr->x;
-    bool has_next = round + 1 < x->n_rounds && same_column(x, round, round + 1);
-    size_t kept = 0;
-    for (size_t i = 0; i < rr->n_mine; i++) {
-        held *h = &rr->mine[i];
-        if (has_next && h->box.max[2] > box.max[2]) {
-            rr->mine[kept] = *h;
-            rr->mine[kept++].is_fresh = false;
-        } else {
-            cv_free(h->data);
-        }
-    }
-    if (kept) {
-        x->cache = rr->mine;
-        x->n_cache = kept;
-        x->cache_round = round;
-    } else {
-        cv_free(rr->mine);
-    }
-    rr->mine = NULL;
-    rr->n_mine = 0;
-}
-
-/* Make this rank's destination chunks of the round from the pieces received. */
-static cv_status assemble(rechunk_round *rr, cv_bbox box, const uint8_t *recv, size_t len)
-{
-    cv_exchange *x = rr->x;
-    int me = my_rank();
-    int64_t dmin[3], dmax[3], c[3], dn[3];
-    cv_grid_cells(&x->dg, box, dmin, dmax);
-    size_t cells = 1;
-    for (int d = 0; d < 3; d++) {
-        dn[d] = dmax[d] - dmin[d];
-        cells *= (size_t)dn[d];
-    }
-    long *slot = cv_malloc(cells * sizeof *slot);
-    uint64_t *filled = cv_calloc(cells, sizeof *filled);
-    rr->dbuf = cv_calloc(cells, sizeof *rr->dbuf);
-    rr->dbox = cv_calloc(cells, sizeof *rr->dbox);
-    if (!slot || !filled || !rr->dbuf || !rr->dbox) {
-        cv_free(slot);
-        cv_free(filled);
-        return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu destination chunks", cells);
-    }
-    cv_status rc = CV_OK;
-    size_t k = 0;
-    for (c[2] = dmin[2]; c[2] < dmax[2]; c[2]++) {
-        for (c[1] = dmin[1]; c[1] < dmax[1]; c[1]++) {
-            for (c[0] = dmin[0]; c[0] < dmax[0]; c[0]++, k++) {
-                slot[k] = -1;
-                if (owner_of(&x->dg, c, x->ranks) != me || rc != CV_OK) {
-                    continue;
-                }
-                cv_bbox b = cv_grid_cell_box(&x->dg, c);
-                size_t nb = (size_t)cv_bbox_voxels(b) * x->bpv;
-                slot[k] = (long)rr->n_dst;
-                rr->dbox[rr->n_dst] = b;
-                rr->dbuf[rr->n_dst] = cv_malloc(nb ? nb : 1);
-                if (!rr->dbuf[rr->n_dst]) {
-                    rc = CV_FAIL(CV_ERR_NOMEM, "exchange: destination chunk of %zu bytes", nb);
-                }
-                rr->n_dst++;
-            }
-        }
-    }
-    size_t elem = cv_dtype_size(cv_volume_info(rr->dst)->dtype);
-    int64_t channels = cv_volume_info(rr->dst)->num_channels;
-    for (size_t at = 0; rc == CV_OK && at < len;) {
-        piece_head ph;
-        cv_bbox piece;
-        if (len - at < sizeof ph) {
-            rc = CV_FAIL(CV_ERR_CORRUPT, "exchange: a piece header cut short");
-            break;
-        }
-        memcpy(&ph, recv + at, sizeof ph);
-        memcpy(piece.min, ph.box, sizeof piece.min);
-        memcpy(piece.max, ph.box + 3, sizeof piece.max);
-        size_t bytes = (size_t)cv_bbox_voxels(piece) * x->bpv;
-        int64_t cmin[3], cmax[3];
-        cv_grid_cells(&x->dg, piece, cmin, cmax);
-        size_t idx = 0;
-        bool inside = !cv_bbox_is_empty(piece) && bytes <= len - at - sizeof ph;
-        for (int d = 2; inside && d >= 0; d--) {
-            inside = cmax[d] == cmin[d] + 1 && cmin[d] >= dmin[d] && cmin[d] < dmax[d];
-            idx = idx * (size_t)dn[d] + (size_t)(cmin[d] - dmin[d]);
-        }
-        if (!inside || slot[idx] < 0) {
-            char b[160];
-            cv_bbox_format(piece, b, sizeof b);
-            rc = CV_FAIL(CV_ERR_CORRUPT, "exchange: piece %s belongs to no chunk of this rank", b);
-            break;
-        }
-        size_t s = (size_t)slot[idx];
-        cv__copy_region(elem, channels, recv + at + sizeof ph, piece, rr->dbuf[s], rr->dbox[s],
-                        piece);
-        filled[s] += cv_bbox_voxels(piece);
-        at += sizeof ph + bytes;
-    }
-    for (size_t s = 0; rc == CV_OK && s < rr->n_dst; s++) {
-        if (filled[s] != cv_bbox_voxels(rr->dbox[s])) {
-            char b[160];
-            cv_bbox_format(rr->dbox[s], b, sizeof b);
-            rc = CV_FAIL(CV_ERR_CORRUPT,
-                         "exchange: destination chunk %s got %" PRIu64 " of its %" PRIu64 " voxels",
-                         b, filled[s], cv_bbox_voxels(rr->dbox[s]));
-        }
-    }
-    cv_free(slot);
-    cv_free(filled);
-    return rc;
-}
-
-static cv_status round_rechunk(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
-                               int src_mip, int dst_mip, bool *failed_here, uint64_t *bytes)
-{
-    cv_bbox box = cv_exchange_round_box(x, round);
-    rechunk_round rr = {.x = x, .src = src, .dst = dst, .src_mip = src_mip, .dst_mip = dst_mip};
-    cv_status rc = gather_sources(&rr, round, box);
-    uint8_t *send = NULL, *recv = NULL;
-    size_t recv_len = 0;
-    size_t *counts = cv_calloc((size_t)x->ranks, sizeof *counts);
-    if (rc == CV_OK && !counts) {
-        rc = CV_FAIL(CV_ERR_NOMEM, "exchange");
-    }
-    if (rc == CV_OK) {
-        rc = pack_pieces(&rr, box, &send, counts);
-    }
-    for (size_t i = 0; rc == CV_OK && i < rr.n_mine; i++) {
-        *bytes += rr.mine[i].is_fresh ? rr.mine[i].n : 0;
-    }
-    /* Nothing is traded unless every rank has its pieces. */
-    rc = agree(rc, failed_here);
-    if (rc == CV_OK) {
-        keep_for_next(&rr, round, box);
-        rc = trade(send, counts, &recv, &recv_len);
-        cv_free(send);
-        send = NULL;
-        if (rc == CV_OK) {
-            rc = assemble(&rr, box, recv, recv_len);
-        }
-        cv_free(recv);
-        if (rc == CV_OK) {
-            rc = cv__parallel_for(rr.n_dst, x->threads, write_dest, &rr);
-        }
-        rc = agree(rc, failed_here);
-    } else {
-        for (size_t i = 0; i < rr.n_mine; i++) {
-            cv_free(rr.mine[i].data);
-        }
-        cv_free(rr.mine);
-        cv_exchange_drop_cache(x);
-    }
-    cv_free(send);
-    cv_free(counts);
-    for (size_t i = 0; i < rr.n_dst; i++) {
-        cv_free(rr.dbuf[i]);
-    }
-    cv_free(rr.dbuf);
-    cv_free(rr.dbox);
-    if (rc != CV_OK) {
-        cv_exchange_drop_cache(x);
-    }
-    return rc;
-}
-
-/* ---- hashed-shard round ------------------------------------------------------------------- */
-
-typedef struct record_head {
-    uint64_t code, len;
-} record_head;
-
-typedef struct shard_round {
-    cv_exchange *x;
-    cv_volume *src, *dst;
-    int src_mip, dst_mip;
-    uint64_t lo, hi; /* shards [lo, hi) */
-    uint64_t *units; /* linear indices of this rank's read units */
-    cv_buf *out;     /* per unit: records of its encoded chunks */
-    const cv_codec *codec;
-    int level;
-    struct {
-        cv_buf box, chunk;
-    } * bufs; /* per thread */
-    uint64_t voxel_bytes[CV_MAX_THREADS];
-} shard_round;
-
-static cv_bbox unit_box(const cv_exchange *x, uint64_t u)
-{
-    int64_t c[3] = {(int64_t)(u % (uint64_t)x->nunit[0]),
-                    (int64_t)(u / (uint64_t)x->nunit[0] % (uint64_t)x->nunit[1]),
-                    (int64_t)(u / ((uint64_t)x->nunit[0] * (uint64_t)x->nunit[1]))};
-    cv_bbox b;
-    for (int d = 0; d < 3; d++) {
-        b.min[d] = x->dg.bounds.min[d] + c[d] * x->unit[d];
-        b.max[d] = b.min[d] + x->unit[d];
-    }
-    return cv_bbox_intersect(b, x->dg.bounds);
-}
-
-static cv_status encode_unit(size_t i, int tid, void *arg)
-{
-    shard_round *sr = arg;
-    cv_exchange *x = sr->x;
-    cv_volume *dst = sr->dst;
-    cv_bbox ub = unit_box(x, sr->units[i]);
-    cv_buf *in = &sr->bufs[tid].box, *chunk = &sr->bufs[tid].chunk, *out = &sr->out[i];
-    size_t n = cv_volume_box_bytes(sr->src, ub);
-    in->len = 0;
-    CV_TRY(cv__buf_reserve(in, n));
-    CV_TRY(cv_volume_read(sr->src, sr->src_mip, ub, in->data, n));
-    sr->voxel_bytes[tid] += n;
-    size_t elem = cv_dtype_size(cv_volume_info(dst)->dtype);
-    int64_t channels = cv_volume_info(dst)->num_channels;
-    int64_t dmin[3], dmax[3], c[3];
-    cv_grid_cells(&x->dg, ub, dmin, dmax);
-    for (c[2] = dmin[2]; c[2] < dmax[2]; c[2]++) {
-        for (c[1] = dmin[1]; c[1] < dmax[1]; c[1]++) {
-            for (c[0] = dmin[0]; c[0] < dmax[0]; c[0]++) {
-                uint64_t code, shard;
-                CV_TRY(cell_shard(x, c, &code, &shard));
-                if (shard < sr->lo || shard >= sr->hi) {
-                    continue;
-                }
-                cv_bbox cb = cv_grid_cell_box(&x->dg, c);
-                size_t nb = cv_volume_box_bytes(dst, cb);
-                chunk->len = 0;
-                CV_TRY(cv__buf_reserve(chunk, nb));
-                cv__copy_region(elem, channels, in->data, ub, chunk->data, cb, cb);
-                if (dst->opts.delete_black_uploads && cv__all_background(dst, chunk->data, nb)) {
-                    continue; /* absent keys read as background, as the single-process writer */
-                }
-                size_t head_at = out->len;
-                record_head rh = {code, 0};
-                CV_TRY(cv__buf_append(out, &rh, sizeof rh));
-                cv_chunk_desc d = cv__volume_chunk_desc(dst, sr->dst_mip, cb);
-                uint64_t t0 = cv__now_ns();
-                cv_status rc = sr->codec->encode(&d, sr->level, chunk->data, nb, out);
-                atomic_fetch_add(&dst->codec_ns, cv__now_ns() - t0);
-                if (rc != CV_OK) {
-                    char key[256];
-                    cv_volume_chunk_key(dst, sr->dst_mip, cb, key, sizeof key);
-                    cv__err_wrap("encode chunk `%s' (key %" PRIu64 ")", key, code);
-                    return rc;
-                }
-                rh.len = out->len - head_at - sizeof rh;
-                memcpy(out->data + head_at, &rh, sizeof rh);
-            }
-        }
-    }
-    return CV_OK;
-}
-
-typedef struct item_ref {
-    uint64_t shard, code;
-    int64_t cell[3];
-    const uint8_t *data;
-    size_t len;
-} item_ref;
-
-static int by_shard_zyx(const void *a, const void *b)
-{
-    const item_ref *p = a, *q = b;
-    if (p->shard != q->shard) {
-        return p->shard < q->shard ? -1 : 1;
-    }
-    for (int d = 2; d >= 0; d--) {
-        if (p->cell[d] != q->cell[d]) {
-            return p->cell[d] < q->cell[d] ? -1 : 1;
-        }
-    }
-    return 0;
-}
-
-typedef struct shard_writes {
-    shard_round *sr;
-    uint64_t *shards; /* this rank's shards of the round */
-    size_t *first;    /* items of shard i: refs[first[i] .. first[i + 1]) */
-    item_ref *refs;
-} shard_writes;
-
-static cv_status write_shard(size_t i, int tid, void *arg)
-{
-    (void)tid;
-    shard_writes *w = arg;
-    shard_round *sr = w->sr;
-    cv_exchange *x = sr->x;
-    cv_volume *dst = sr->dst;
-    const cv_scale *sc = &cv_volume_info(dst)->scales[sr->dst_mip];
-    uint64_t shard = w->shards[i];
-    size_t a = w->first[i], b = w->first[i + 1], n = b - a;
-    char name[40];
-    cv_shard_file_name(&x->spec, shard, name, sizeof name);
-    if (!dst->opts.delete_black_uploads && n != x->shard_chunks[shard]) {
-        return CV_FAIL(CV_ERR_CORRUPT, "exchange: shard %s of %s got %zu of its %" PRIu32 " chunks",
-                       name, cv_volume_url(dst), n, x->shard_chunks[shard]);
-    }
-    uint64_t t0 = cv__now_ns();
-    cv_status rc = CV_OK;
-    if (n == 0) {
-        /* Every chunk was background: no shard file at all. */
-        char key[CV_SHARD_KEY_MAX];
-        rc = cv__shard_object_key(sc->key, &x->spec, shard, key, sizeof key);
-        if (rc == CV_OK) {
-            rc = cv_store_delete(dst->store, key);
-            cv__shard_cache_invalidate(cv_store_url(dst->store), key);
-        }
-    } else {
-        cv_shard_item *items = cv_malloc(n * sizeof *items);
-        if (!items) {
-            return CV_FAIL(CV_ERR_NOMEM, "exchange: shard %s", name);
-        }
-        size_t bytes = 0;
-        for (size_t k = 0; k < n; k++) {
-            items[k].key = w->refs[a + k].code;
-            items[k].data = w->refs[a + k].data;
-            items[k].len = w->refs[a + k].len;
-            bytes += items[k].len;
-        }
-        rc = cv_shard_write(dst->store, sc->key, &x->spec, items, n, CV_SHARD_LAYOUT_CLOUDVOLUME,
-                            dst->opts.compress_level);
-        cv_free(items);
-        if (rc == CV_OK) {
-            atomic_fetch_add(&dst->n_written, n);
-            atomic_fetch_add(&dst->bytes_written, bytes);
-        } else {
-            cv__err_wrap("write shard %s of %s", name, cv_volume_url(dst));
-        }
-    }
-    atomic_fetch_add(&dst->io_ns, cv__now_ns() - t0);
-    return rc;
-}
-
-/* This rank's read units of the round: every unit holding a chunk of shards [lo, hi), dealt
- * out in order. */
-static cv_status units_of_round(shard_round *sr, size_t *n_units)
-{
-    cv_exchange *x = sr->x;
-    uint64_t total = (uint64_t)x->nunit[0] * (uint64_t)x->nunit[1] * (uint64_t)x->nunit[2];
-    uint8_t *need = cv_calloc((size_t)(total + 7) / 8, 1);
-    if (!need) {
-        return CV_FAIL(CV_ERR_NOMEM, "exchange: %" PRIu64 " read units", total);
-    }
-    int64_t c[3];
-    for (c[2] = 0; c[2] < x->dshape[2]; c[2]++) {
-        for (c[1] = 0; c[1] < x->dshape[1]; c[1]++) {
-            for (c[0] = 0; c[0] < x->dshape[0]; c[0]++) {
-                uint64_t code, shard;
-                cv_status rc = cell_shard(x, c, &code, &shard);
-                if (rc != CV_OK) {
-                    cv_free(need);
-                    return rc;
-                }
-                if (shard >= sr->lo && shard < sr->hi) {
-                    uint64_t u = 0;
-                    for (int d = 2; d >= 0; d--) {
-                        u = u * (uint64_t)x->nunit[d] +
-                            (uint64_t)(c[d] * x->dg.chunk[d] / x->unit[d]);
-                    }
-                    need[u / 8] |= (uint8_t)(1u << (u % 8));
-                }
-            }
-        }
-    }
-    size_t k = 0, mine = 0;
-    int me = my_rank();
-    for (uint64_t u = 0; u < total; u++) {
-        if (need[u / 8] & (1u << (u % 8))) {
-            mine += (int)(k++ % (size_t)x->ranks) == me;
-        }
-    }
-    sr->units = cv_malloc((mine ? mine : 1) * sizeof *sr->units);
-    if (!sr->units) {
-        cv_free(need);
-        return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu read units", mine);
-    }
-    k = 0;
-    size_t m = 0;
-    for (uint64_t u = 0; u < total; u++) {
-        if ((need[u / 8] & (1u << (u % 8))) && (int)(k++ % (size_t)x->ranks) == me) {
-            sr->units[m++] = u;
-        }
-    }
-    cv_free(need);
-    *n_units = m;
-    return CV_OK;
-}
-
-/* Send every record to the owner of its shard. */
-static cv_status pack_records(shard_round *sr, size_t n_units, uint8_t **send, size_t *counts)
-{
-    int n = sr->x->ranks;
-    memset(counts, 0, (size_t)n * sizeof *counts);
-    size_t *at = cv_calloc((size_t)n, sizeof *at);
-    if (!at) {
-        return CV_FAIL(CV_ERR_NOMEM, "exchange");
-    }
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1) {
-            size_t total = 0;
-            for (int r = 0; r < n; r++) {
-                at[r] = total;
-                total += counts[r];
-            }
-            *send = cv_malloc(total ? total : 1);
-            if (!*send) {
-                cv_free(at);
-                return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu bytes to send", total);
-            }
-        }
-        for (size_t i = 0; i < n_units; i++) {
-            const cv_buf *b = &sr->out[i];
-            for (size_t p = 0; p < b->len;) {
-                record_head rh;
-                memcpy(&rh, b->data + p, sizeof rh);
-                uint64_t shard, mini;
-                cv_shard_locate(&sr->x->spec, rh.code, &shard, &mini);
-                int o = (int)(shard % (uint64_t)n);
-                size_t len = sizeof rh + (size_t)rh.len;
-                if (pass == 0) {
-                    counts[o] += len;
-                } else {
-                    memcpy(*send + at[o], b->data + p, len);
-                    at[o] += len;
-                }
-                p += len;
-            }
-        }
-    }
-    cv_free(at);
-    return CV_OK;
-}
-
-/* Write this rank's shards of the round from the records received. */
-static cv_status write_shards(shard_round *sr, const uint8_t *recv, size_t len)
-{
-    cv_exchange *x = sr->x;
-    size_t n_refs = 0;
-    for (size_t p = 0; p + sizeof(record_head) <= len;) {
-        record_head rh;
-        memcpy(&rh, recv + p, sizeof rh);
-        if (rh.len > len - p - sizeof rh) {
-            return CV_FAIL(CV_ERR_CORRUPT, "exchange: a chunk record cut short");
-        }
-        p += sizeof rh + (size_t)rh.len;
-        n_refs++;
-    }
-    int me = my_rank();
-    size_t n_shards = 0;
-    for (uint64_t s = sr->lo; s < sr->hi; s++) {
-        n_shards += x->shard_chunks[s] > 0 && (int)(s % (uint64_t)x->ranks) == me;
-    }
-    shard_writes w = {.sr = sr};
-    w.refs = cv_malloc((n_refs ? n_refs : 1) * sizeof *w.refs);
-    w.shards = cv_malloc((n_shards ? n_shards : 1) * sizeof *w.shards);
-    w.first = cv_malloc((n_shards + 1) * sizeof *w.first);
-    cv_status rc = CV_OK;
-    if (!w.refs || !w.shards || !w.first) {
-        rc = CV_FAIL(CV_ERR_NOMEM, "exchange: %zu chunks received", n_refs);
-    }
-    int bits[3];
-    cv_morton_bits(x->dshape, bits);
-    size_t k = 0;
-    for (size_t p = 0; rc == CV_OK && k < n_refs; k++) {
-        record_head rh;
-        memcpy(&rh, recv + p, sizeof rh);
-        item_ref *r = &w.refs[k];
-        uint64_t mini, cell[3];
-        cv_shard_locate(&x->spec, rh.code, &r->shard, &mini);
-        cv_morton_decode(bits, rh.code, cell);
-        for (int d = 0; d < 3; d++) {
-            r->cell[d] = (int64_t)cell[d];
-        }
-        r->code = rh.code;
-        r->data = recv + p + sizeof rh;
-        r->len = (size_t)rh.len;
-        if (r->shard < sr->lo || r->shard >= sr->hi || (int)(r->shard % (uint64_t)x->ranks) != me) {
-            rc = CV_FAIL(CV_ERR_CORRUPT, "exchange: chunk %" PRIu64 " sent to the wrong rank",
-                         rh.code);
-        }
-        p += sizeof rh + (size_t)rh.len;
-    }
-    if (rc == CV_OK) {
-        qsort(w.refs, n_refs, sizeof *w.refs, by_shard_zyx);
-        size_t i = 0, at = 0;
-        for (uint64_t s = sr->lo; s < sr->hi; s++) {
-            if (x->shard_chunks[s] == 0 || (int)(s % (uint64_t)x->ranks) != me) {
-                continue;
-            }
-            w.shards[i] = s;
-            w.first[i] = at;
-            while (at < n_refs && w.refs[at].shard == s) {
-                at++;
-            }
-            i++;
-        }
-        w.first[n_shards] = at;
-        rc = cv__parallel_for(n_shards, x->threads, write_shard, &w);
-    }
-    cv_free(w.refs);
-    cv_free(w.shards);
-    cv_free(w.first);
-    return rc;
-}
-
-static cv_status round_shards(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
-                              int src_mip, int dst_mip, bool *failed_here, uint64_t *bytes)
-{
-    shard_round sr = {.x = x, .src = src, .dst = dst, .src_mip = src_mip, .dst_mip = dst_mip};
-    sr.lo = x->bounds[round];
-    sr.hi = x->bounds[round + 1];
-    const cv_scale *sc = &cv_volume_info(dst)->scales[dst_mip];
-    sr.level = sc->jpeg_quality >= 0 ? sc->jpeg_quality : sc->png_level;
-    size_t n_units = 0;
-    cv_status rc = cv__volume_codec(dst, dst_mip, &sr.codec);
-    if (rc == CV_OK && !sr.codec->encode) {
-        rc = CV_FAIL(CV_ERR_UNSUPPORTED, "exchange: encoding %s is read-only in this build",
-                     sr.codec->name);
-    }
-    if (rc == CV_OK) {
-        rc = units_of_round(&sr, &n_units);
-    }
-    if (rc == CV_OK) {
-        sr.out = cv_calloc(n_units ? n_units : 1, sizeof *sr.out);
-        sr.bufs = cv_calloc((size_t)x->threads, sizeof *sr.bufs);
-        if (!sr.out || !sr.bufs) {
-            rc = CV_FAIL(CV_ERR_NOMEM, "exchange");
-        }
-    }
-    if (rc == CV_OK) {
-        rc = cv__parallel_for(n_units, x->threads, encode_unit, &sr);
-    }
-    for (int t = 0; sr.bufs && t < x->threads; t++) {
-        cv__buf_fini(&sr.bufs[t].box);
-        cv__buf_fini(&sr.bufs[t].chunk);
-        *bytes += sr.voxel_bytes[t < CV_MAX_THREADS ? t : 0];
-    }
-    cv_free(sr.bufs);
-    uint8_t *send = NULL, *recv = NULL;
-    size_t recv_len = 0;
-    size_t *counts = cv_calloc((size_t)x->ranks, sizeof *counts);
-    if (rc == CV_OK && !counts) {
-        rc = CV_FAIL(CV_ERR_NOMEM, "exchange");
-    }
-    if (rc == CV_OK) {
-        rc = pack_records(&sr, n_units, &send, counts);
-    }
-    for (size_t i = 0; sr.out && i < n_units; i++) {
-        cv__buf_fini(&sr.out[i]);
-    }
-    cv_free(sr.out);
-    cv_free(sr.units);
-    rc = agree(rc, failed_here);
-    if (rc == CV_OK) {
-        rc = trade(send, counts, &recv, &recv_len);
-        cv_free(send);
-        send = NULL;
-        if (rc == CV_OK) {
-            rc = write_shards(&sr, recv, recv_len);
-        }
-        cv_free(recv);
-        rc = agree(rc, failed_here);
-    }
-    cv_free(send);
-    cv_free(counts);
-    return rc;
-}
-
 cv_status cv_exchange_round(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
-                            bool *failed_here, uint64_t *voxel_bytes)
+                            bool stop_here, cv_exchange_result *out)
 {
-    *failed_here = false;
-    *voxel_bytes = 0;
+    memset(out, 0, sizeof *out);
     if (round >= x->n_rounds) {
-        return agree(CV_FAIL(CV_ERR_ARG, "exchange: no round %" PRIu64, round), failed_here);
+        return cv__x_agree(CV_FAIL(CV_ERR_ARG, "exchange: no round %" PRIu64, round), stop_here,
+                           out);
     }
     if (x->ranks != (cv_mpi_active() ? cv_mpi_size() : 1)) {
-        return agree(CV_FAIL(CV_ERR_ARG, "exchange: planned for %d ranks", x->ranks), failed_here);
+        return cv__x_agree(CV_FAIL(CV_ERR_ARG, "exchange: planned for %d ranks", x->ranks),
+                           stop_here, out);
     }
     if (x->kind == CV_EXCHANGE_SHARDS) {
-        return round_shards(x, round, src, dst, x->src_mip, x->dst_mip, failed_here, voxel_bytes);
+        return cv__x_round_shards(x, round, src, dst, stop_here, out);
     }
-    return round_rechunk(x, round, src, dst, x->src_mip, x->dst_mip, failed_here, voxel_bytes);
+    return cv__x_round_rechunk(x, round, src, dst, stop_here, out);
 }

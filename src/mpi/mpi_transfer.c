@@ -385,15 +385,12 @@ static cv_status work(job *j)
 static cv_status work_exchange(job *j)
 {
     bool is_root = cv_mpi_rank() == 0;
-    for (uint64_t r = 0; r < j->n_tasks; r++) {
-        int stop = cv_mpi_terminated(), any_stop = stop;
-        if (cv_mpi_active()) {
-            MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-        }
-        if (any_stop) {
-            terminated = 1; /* every rank reports the interruption */
-            break;
-        }
+    /* Whether to stop is settled in each round's final reduction; this covers the start. */
+    int stop = cv_mpi_terminated(), any_stop = stop;
+    if (cv_mpi_active()) {
+        MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    }
+    for (uint64_t r = 0; !any_stop && r < j->n_tasks; r++) {
         bool skip = j->journal && cv_journal_is_done(j->journal, r);
         if (!skip && j->p->skip_existing) {
             skip = cv_exchange_round_exists(j->x, r, j->dst);
@@ -409,17 +406,17 @@ static cv_status work_exchange(job *j)
         cv_err_clear();
         cv_sched_working_on(j->sched, r);
         test_delay();
-        bool failed_here = false;
-        uint64_t bytes = 0;
-        cv_status rc = cv_exchange_round(j->x, r, j->src, j->dst, &failed_here, &bytes);
+        cv_exchange_result res;
+        cv_status rc = cv_exchange_round(j->x, r, j->src, j->dst, cv_mpi_terminated(), &res);
         cv_sched_working_on(j->sched, UINT64_MAX);
-        j->bytes += bytes;
+        j->bytes += res.voxel_bytes;
+        any_stop = res.stop;
         if (rc == CV_OK && is_root) {
             rc = cv_journal_record(j->journal, r);
         }
         if (rc == CV_OK) {
             j->tasks_done += is_root;
-        } else if (failed_here || (is_root && !cv_mpi_active())) {
+        } else if (res.failed_here || (is_root && !cv_mpi_active())) {
             cv_failures_note(&j->fail, r, cv_exchange_round_box(j->x, r), cv_err_last()->what);
             CV_LOG(CV_LOG_ERROR, "round %" PRIu64 " failed: %s", r, cv_err_last()->what);
         }
@@ -429,6 +426,9 @@ static cv_status work_exchange(job *j)
         if (rc != CV_OK && j->p->fail_fast) {
             break; /* the outcome is agreed, so every rank stops here */
         }
+    }
+    if (any_stop) {
+        terminated = 1; /* every rank reports the interruption */
     }
     return CV_OK;
 }

@@ -5,8 +5,10 @@
 #     with plenty of memory, every source chunk read exactly once;
 #  2. a murmurhash3_x86_128 sharded destination: -n 1..4 byte-identical shard files, equal to
 #     the single-process writer's, every source chunk read once, and read back by the
-#     independent numpy/shard reference reader;
-#  3. one rank SIGKILLed mid-job, then --resume: identical output, each round journaled once;
+#     independent numpy/shard reference reader; also a uint64 segmentation re-encoded to
+#     compressed_segmentation into murmurhash shards (1 and 3 ranks, equal to cvmpi write's);
+#  3. one rank SIGKILLed mid-job, then --resume: identical output, each round journaled once
+#     (re-chunking and hashed shards); SIGTERM stops every rank at a round boundary;
 #  4. a corrupt source chunk: that round is reported with its box, key and rank, the others
 #     are written, exit 1, no rank hangs;
 #  5. --dry-run prints the rounds and the bytes per rank.
@@ -38,6 +40,13 @@ done
 "$CVMPI" read out-rechunk-1 -o back.npy
 cmp src.npy back.npy || fail "rechunk: content differs from the source"
 ls out-rechunk-1/4_4_40 | grep -qx -- "197-293_-3-93_2-42.gz" || fail "rechunk: chunk names"
+# --skip-existing skips the rounds whose chunks all exist, and redoes the one missing a chunk
+rm out-rechunk-2/4_4_40/197-293_-3-93_2-42.gz
+run_np 2 transfer src out-rechunk-2 "${RECHUNK[@]}" --skip-existing > log-skip 2>&1 ||
+    { cat log-skip; fail "skip-existing"; }
+grep -q "^transfer: 1 exchange rounds written, [1-9][0-9]* skipped" log-skip ||
+    { cat log-skip; fail "skip-existing: want one round redone"; }
+digest out-rechunk-2 | diff d-rechunk - > /dev/null || fail "skip-existing: output differs"
 
 # ---- 2. murmurhash-sharded destination ----------------------------------------------------
 SPEC='{"@type": "neuroglancer_uint64_sharded_v1", "hash": "murmurhash3_x86_128", "preshift_bits": 0, "minishard_bits": 2, "shard_bits": 3, "minishard_index_encoding": "gzip", "data_encoding": "gzip"}'
@@ -65,6 +74,31 @@ for f in out-hash-1/4_4_40/*.shard; do
 done
 /usr/bin/python3 "$REF" check out-hash-1 src.npy > /dev/null ||
     fail "hashed: the reference reader disagrees"
+# a uint64 segmentation re-encoded to compressed_segmentation into murmurhash shards
+"$CVMPI" create seg --type segmentation --dtype uint64 --size 130,100,70 --resolution 8,8,40 \
+    --chunk 64,64,32 > /dev/null
+/usr/bin/python3 - <<'PY'
+import numpy as np
+rng = np.random.default_rng(5)
+a = (rng.integers(0, 40, size=(130, 100, 70, 1)) // 4 * 1000 + 7).astype("uint64")
+a[:40] = 0
+np.save("seg.npy", np.asfortranarray(a))
+PY
+"$CVMPI" write seg --bbox 0,0,0,130,100,70 -i seg.npy
+SEGSPEC='{"@type": "neuroglancer_uint64_sharded_v1", "hash": "murmurhash3_x86_128", "preshift_bits": 0, "minishard_bits": 2, "shard_bits": 2, "minishard_index_encoding": "gzip", "data_encoding": "gzip"}'
+for n in 1 3; do
+    run_np "$n" transfer seg "out-seg-$n" --sharding "$SEGSPEC" --encoding compressed_segmentation \
+        --memory 64M > "log-s-$n" 2>&1 || { cat "log-s-$n"; fail "segmentation with $n ranks"; }
+done
+digest out-seg-1 | diff - <(digest out-seg-3) > /dev/null || fail "segmentation: 3 ranks differ from 1"
+"$CVMPI" create ref-seg --type segmentation --dtype uint64 --size 130,100,70 --resolution 8,8,40 \
+    --chunk 64,64,32 --encoding compressed_segmentation --sharding "$SEGSPEC" > /dev/null
+"$CVMPI" write ref-seg --bbox 0,0,0,130,100,70 -i seg.npy
+for f in out-seg-1/8_8_40/*.shard; do
+    cmp "$f" "ref-seg/8_8_40/$(basename "$f")" || fail "segmentation: $f differs from cvmpi write's"
+done
+"$CVMPI" read out-seg-3 -o seg-back.npy
+cmp seg.npy seg-back.npy || fail "segmentation: content differs"
 # re-chunking into hashed shards works too (source boxes may be read once per round)
 run_np 3 transfer src out-hash-rechunk --chunk-size 32,32,16 --sharding "$SPEC" --memory 8M \
     > log-hr 2>&1 || { cat log-hr; fail "re-chunking into hashed shards"; }
@@ -115,6 +149,21 @@ h_rounds=$(run_np 2 transfer src32 x "${HKILL[@]}" --dry-run | sed -n 's/^plan: 
 kill_and_resume hash src32 out-hkill "${HKILL[@]}"
 [ "$JOURNALED" = "$h_rounds" ] || fail "hashed: journal has $JOURNALED rounds, want $h_rounds"
 digest out-hkill | diff d-hash - > /dev/null || fail "hashed: resumed output differs"
+# SIGTERM (Slurm's warning): ranks stop together at a round boundary, exit non-zero and say
+# how to resume; the resumed output is identical.
+CVMPI_TEST_TASK_DELAY_MS=150 mpirun -n 2 "$CVMPI" transfer src out-term "${KILL[@]}" \
+    --journal j-term > log-t 2>&1 &
+job=$!
+for _ in $(seq 1 400); do
+    [ "$(cat j-term/rank-*.log 2>/dev/null | grep -vc '^cvmpi-journal' || true)" -ge 2 ] && break
+    sleep 0.05
+done
+for pid in $(pgrep -f "cvmpi transfer src out-term"); do kill -TERM "$pid" 2> /dev/null || true; done
+if wait "$job"; then fail "terminated exchange exited 0"; fi
+grep -q -- "--resume" log-t || { cat log-t; fail "no resume hint after SIGTERM"; }
+run_np 2 transfer src out-term "${KILL[@]}" --journal j-term --resume > log-t2 2>&1 ||
+    { cat log-t2; fail "resume after SIGTERM"; }
+digest out-term | diff d-rechunk - > /dev/null || fail "SIGTERM: resumed output differs"
 
 # ---- 4. a corrupt source chunk ------------------------------------------------------------
 cp -r src bad
