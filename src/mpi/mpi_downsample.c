@@ -142,7 +142,7 @@ static size_t state_bytes(const job *j, cv_bbox b, int level)
 
 /* Memory a node of `block` voxels (clipped to the region) needs for levels lo+1..hi: its input
  * state, every level it writes, its output state, and the kernels' temporaries (two arrays of
- * int64 sums of the first level). */
+ * 32-bit sums of the first level, one channel). */
 static double node_need(const job *j, const int64_t block[3], int lo, int hi)
 {
     int64_t b[3];
@@ -160,7 +160,7 @@ static double node_need(const job *j, const int64_t block[3], int lo, int hi)
     need += (double)state_bytes(j, box, hi);
     int64_t s1[3];
     level_shape(j, box, lo + 1, s1);
-    need += 2.0 * (double)s1[0] * (double)s1[1] * (double)s1[2] * (double)j->channels * 8.0;
+    need += 2.0 * (double)s1[0] * (double)s1[1] * (double)s1[2] * 4.0;
     return need;
 }
 
