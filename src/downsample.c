@@ -578,8 +578,8 @@ static int sum_period(cv_dtype t, const int64_t f[3])
     DS_BLOCK_SUM(T, A, bsum_##SUF)                                                                 \
     DS_BLOCK_SUM(A, A, bsumacc_##SUF)                                                              \
     static void carried_##SUF(const void *in, const int64_t shape[3], bool three, int bits,        \
-                              int period, int first_level, int n_levels, void *const dst[],        \
-                              int64_t dst_off, A *sums[2], A *state_out)                           \
+                              int period, int first_level, int n_levels, void *const outs[],       \
+                              A *sums[2], A *state_out)                                            \
     {                                                                                              \
         int64_t cur[3] = {shape[0], shape[1], shape[2]};                                           \
         const A *prev = first_level > 0 ? (const A *)in : NULL;                                    \
@@ -596,7 +596,7 @@ static int sum_period(cv_dtype t, const int64_t f[3])
                 bsum_##SUF((const T *)in, cur, three, out);                                        \
             }                                                                                      \
             const int sh = bits * ((level - 1) % period + 1);                                      \
-            T *restrict px = (T *)dst[k] + dst_off * n;                                            \
+            T *restrict px = (T *)outs[k];                                                         \
             for (int64_t i = 0; i < n; i++) {                                                      \
                 if (SIGNED) {                                                                      \
                     int64_t v = out[i];                                                            \
@@ -622,6 +622,10 @@ DS_CARRIED(int8_t, int32_t, i8, 1)
 DS_CARRIED(uint16_t, uint32_t, u16, 0)
 DS_CARRIED(int16_t, int32_t, i16, 1)
 
+/* Carried levels in slabs along z, each made whole before the next (so the sums stay in cache
+ * and are never larger than one slab's first level): with 2x2x1 every plane is independent;
+ * with 2x2x2 a slab of 2^n_levels planes is. Only the volume's last slab has odd edges, as
+ * in one call over everything. */
 static cv_status carried_levels(cv_dtype t, int64_t channels, const void *state,
                                 const int64_t shape[3], const int64_t f[3], int first_level,
                                 int n_levels, void *const dst[], int64_t (*dst_shapes)[3],
@@ -634,34 +638,49 @@ static cv_status carried_levels(cv_dtype t, int64_t channels, const void *state,
         cv_downsample_shape(cur, f, dst_shapes[k]);
         memcpy(cur, dst_shapes[k], sizeof cur);
     }
-    const int64_t *s1 = dst_shapes[0];
-    const size_t n1 = (size_t)(s1[0] * s1[1] * s1[2]);
+    const int64_t slab = three ? (n_levels < 30 ? INT64_C(1) << n_levels : shape[2]) : 1;
+    const int64_t thick = slab < shape[2] ? slab : shape[2];
+    const size_t n1 =
+        (size_t)(((shape[0] + 1) / 2) * ((shape[1] + 1) / 2) * (three ? (thick + 1) / 2 : 1));
     uint32_t *sums[2] = {cv_malloc(n1 * 4), cv_malloc(n1 * 4)};
     if (!sums[0] || !sums[1]) {
         cv_free(sums[0]);
         cv_free(sums[1]);
         return CV_FAIL(CV_ERR_NOMEM, "downsample: sums of %zu voxels", n1);
     }
-    const int64_t in_n = shape[0] * shape[1] * shape[2], last = cur[0] * cur[1] * cur[2];
-    const size_t in_vb = first_level > 0 ? 4 : cv_dtype_size(t);
+    const size_t in_vb = first_level > 0 ? 4 : cv_dtype_size(t), esz = cv_dtype_size(t);
+    const int64_t in_plane = shape[0] * shape[1], in_n = in_plane * shape[2];
     for (int64_t c = 0; c < channels; c++) {
-        const void *in = (const uint8_t *)state + (size_t)(c * in_n) * in_vb;
-        void *so = state_out ? (uint8_t *)state_out + (size_t)(c * last) * 4 : NULL;
-        switch (t) {
-        case CV_UINT8:
-            carried_u8(in, shape, three, bits, period, first_level, n_levels, dst, c, sums, so);
-            break;
-        case CV_INT8:
-            carried_i8(in, shape, three, bits, period, first_level, n_levels, dst, c,
-                       (int32_t **)(void *)sums, so);
-            break;
-        case CV_UINT16:
-            carried_u16(in, shape, three, bits, period, first_level, n_levels, dst, c, sums, so);
-            break;
-        default:
-            carried_i16(in, shape, three, bits, period, first_level, n_levels, dst, c,
-                        (int32_t **)(void *)sums, so);
-            break;
+        for (int64_t z0 = 0; z0 < shape[2]; z0 += slab) {
+            int64_t ss[3] = {shape[0], shape[1], shape[2] - z0 < slab ? shape[2] - z0 : slab};
+            const void *in = (const uint8_t *)state + (size_t)(c * in_n + z0 * in_plane) * in_vb;
+            void *outs[64];
+            uint32_t *so = NULL;
+            for (int k = 0; k < n_levels; k++) {
+                const int64_t *o = dst_shapes[k];
+                int64_t zk = three ? z0 >> (k + 1) : z0, plane = o[0] * o[1];
+                size_t at = (size_t)(c * plane * o[2] + zk * plane);
+                outs[k] = (uint8_t *)dst[k] + at * esz;
+                if (k == n_levels - 1 && state_out) {
+                    so = (uint32_t *)state_out + at;
+                }
+            }
+            switch (t) {
+            case CV_UINT8:
+                carried_u8(in, ss, three, bits, period, first_level, n_levels, outs, sums, so);
+                break;
+            case CV_INT8:
+                carried_i8(in, ss, three, bits, period, first_level, n_levels, outs,
+                           (int32_t **)(void *)sums, (int32_t *)so);
+                break;
+            case CV_UINT16:
+                carried_u16(in, ss, three, bits, period, first_level, n_levels, outs, sums, so);
+                break;
+            default:
+                carried_i16(in, ss, three, bits, period, first_level, n_levels, outs,
+                            (int32_t **)(void *)sums, (int32_t *)so);
+                break;
+            }
         }
     }
     cv_free(sums[0]);
@@ -682,10 +701,11 @@ cv_status cv_downsample_levels(cv_dtype t, int64_t channels, const void *state,
                                int n_levels, void *const dst[], int64_t (*dst_shapes)[3],
                                void *state_out)
 {
-    if (n_levels < 1 || first_level < 0) {
-        return CV_FAIL(CV_ERR_ARG, "downsample: want at least one level");
+    if (n_levels < 1 || n_levels > 32 || first_level < 0) {
+        return CV_FAIL(CV_ERR_ARG, "downsample: want 1 to 32 levels, not %d", n_levels);
     }
-    if (carries_sums(t, method, sparse, factor)) {
+    if (carries_sums(t, method, sparse, factor) &&
+        !(first_level == 0 && n_levels == 1 && !state_out)) {
         if (channels < 1 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1) {
             return CV_FAIL(CV_ERR_ARG, "downsample: bad shape or channel count");
         }
