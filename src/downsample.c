@@ -148,12 +148,21 @@ static int64_t min64(int64_t a, int64_t b)
         for (int64_t z = 0; z < g->s[2]; z++) {                                                    \
             for (int64_t oy = 0; oy < g->o[1]; oy++) {                                             \
                 int64_t y0 = 2 * oy, y1 = y0 + 1 < sy ? y0 + 1 : y0;                               \
-                const T *r0 = src + (z * sy + y0) * sx, *r1 = src + (z * sy + y1) * sx;            \
-                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                         \
-                    int64_t x0 = 2 * ox, x1 = x0 + 1 < sx ? x0 + 1 : x0;                           \
-                    T a = r0[x0], b = r0[x1], c = r1[x0], d = r1[x1];                              \
-                    *dst++ = a == b ? a : a == c ? a : b == c ? b : d;                             \
+                const T *restrict r0 = src + (z * sy + y0) * sx;                                   \
+                const T *restrict r1 = src + (z * sy + y1) * sx;                                   \
+                T *restrict o = dst;                                                               \
+                const int64_t pairs = sx / 2;                                                      \
+                /* Selects instead of branches (labels tie at random). */                          \
+                for (int64_t i = 0; i < pairs; i++) {                                              \
+                    T a = r0[2 * i], b = r0[2 * i + 1], c = r1[2 * i], d = r1[2 * i + 1];          \
+                    T r = b == c ? b : d;                                                          \
+                    r = a == c ? a : r;                                                            \
+                    o[i] = a == b ? a : r;                                                         \
                 }                                                                                  \
+                if (sx & 1) {                                                                      \
+                    o[pairs] = r0[sx - 1]; /* a == b: the edge voxel itself */                     \
+                }                                                                                  \
+                dst += g->o[0];                                                                    \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
