@@ -160,7 +160,10 @@ static double node_need(const job *j, const int64_t block[3], int lo, int hi)
     need += (double)state_bytes(j, box, hi);
     int64_t s1[3];
     level_shape(j, box, lo + 1, s1);
-    need += 2.0 * (double)s1[0] * (double)s1[1] * (double)s1[2] * 4.0;
+    /* The kernels carry sums slab by slab along z: a plane for 2x2x1, 2^(levels-1) planes of
+     * the first level for 2x2x2. */
+    double planes = j->f[2] == 1 ? 1.0 : fmin((double)s1[2], ldexp(1.0, hi - lo - 1));
+    need += 2.0 * (double)s1[0] * (double)s1[1] * planes * 4.0;
     return need;
 }
 
@@ -830,10 +833,10 @@ static void summarize(job *j, double seconds)
         cv_grid_shape(&g, gs);
         printf("downsampled mip %d to mips %d..%d: %" PRIu64 " tasks and %" PRIu64
                " tree nodes done, %" PRIu64 " skipped, %" PRIu64 " failed; read %" PRIu64
-               " of %" PRId64 " source chunks (%.1f MB) in %.1f s on %d rank%s\n",
+               " of %" PRId64 " source chunks (%" PRIu64 " bytes) in %.1f s on %d rank%s\n",
                j->mip, j->level_mip[1], j->level_mip[j->n_levels], total[0], total[2],
-               total[1] + total[3], n_failed, total[4], gs[0] * gs[1] * gs[2],
-               (double)total[5] / 1e6, seconds, cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
+               total[1] + total[3], n_failed, total[4], gs[0] * gs[1] * gs[2], total[5], seconds,
+               cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
         if (n_failed) {
             fprintf(stderr, "cvmpi: downsample: %" PRIu64 " task%s failed:\n%s", n_failed,
                     n_failed == 1 ? "" : "s", text ? text : "");
