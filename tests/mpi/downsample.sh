@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REF=$HERE/../interop/downsample_ref.py
 PREF=$HERE/../interop/precomputed_ref.py
 PY=/usr/bin/python3
-MEM=300K
+MEM=200K
 
 make_source src uint8 300,260,24 3,-4,2 32,32,8 > /dev/null
 cp -r src src1
