@@ -722,7 +722,10 @@ static cv_status add_scales(job *j)
     }
     j->method = (cv_downsample_method)p->method;
     if (p->method < 0) {
-        j->method = strcmp(info->type, "segmentation") == 0 ? CV_DS_MODE : CV_DS_AVERAGE;
+        /* igneous' AUTO: images average, segmentation takes the mode, anything else strides */
+        j->method = strcmp(info->type, "image") == 0          ? CV_DS_AVERAGE
+                    : strcmp(info->type, "segmentation") == 0 ? CV_DS_MODE
+                                                              : CV_DS_STRIDING;
     }
     int64_t base[3];
     for (int d = 0; d < 3; d++) {
