@@ -152,12 +152,11 @@ static int64_t min64(int64_t a, int64_t b)
                 const T *restrict r1 = src + (z * sy + y1) * sx;                                   \
                 T *restrict o = dst;                                                               \
                 const int64_t pairs = sx / 2;                                                      \
-                /* Selects instead of branches (labels tie at random). */                          \
+                /* Branches as tinybrain's (labels mostly agree with their neighbours, so they     \
+                 * predict well); no edge tests inside the row. */                                 \
                 for (int64_t i = 0; i < pairs; i++) {                                              \
-                    T a = r0[2 * i], b = r0[2 * i + 1], c = r1[2 * i], d = r1[2 * i + 1];          \
-                    T r = b == c ? b : d;                                                          \
-                    r = a == c ? a : r;                                                            \
-                    o[i] = a == b ? a : r;                                                         \
+                    T a = r0[2 * i], b = r0[2 * i + 1], c = r1[2 * i];                             \
+                    o[i] = a == b || a == c ? a : b == c ? b : r1[2 * i + 1];                      \
                 }                                                                                  \
                 if (sx & 1) {                                                                      \
                     o[pairs] = r0[sx - 1]; /* a == b: the edge voxel itself */                     \
