@@ -781,8 +781,9 @@ CV_EXPORT cv_status cv_downsample_pyramid(cv_dtype t, int64_t channels, const vo
 
 /* Continuing a pyramid in pieces (an MPI reduction tree): the state of a pyramid at `level` is
  * what the next level is computed from. It is the level's voxels, except where averages are
- * carried untruncated across levels (see cv_downsample_levels); then it is one int64 sum per
- * voxel and channel. Bytes of state per voxel and channel: */
+ * carried untruncated across levels (see cv_downsample_levels); then it is one 32-bit sum per
+ * voxel and channel (uint32 for unsigned dtypes, int32 for signed, host byte order). Bytes of
+ * state per voxel and channel: */
 CV_EXPORT size_t cv_downsample_state_size(cv_dtype t, cv_downsample_method method, bool sparse,
                                           const int64_t factor[3], int level);
 /* Levels first_level+1 .. first_level+n_levels from the state of level `first_level` (for

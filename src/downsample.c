@@ -148,12 +148,20 @@ static int64_t min64(int64_t a, int64_t b)
         for (int64_t z = 0; z < g->s[2]; z++) {                                                    \
             for (int64_t oy = 0; oy < g->o[1]; oy++) {                                             \
                 int64_t y0 = 2 * oy, y1 = y0 + 1 < sy ? y0 + 1 : y0;                               \
-                const T *r0 = src + (z * sy + y0) * sx, *r1 = src + (z * sy + y1) * sx;            \
-                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                         \
-                    int64_t x0 = 2 * ox, x1 = x0 + 1 < sx ? x0 + 1 : x0;                           \
-                    T a = r0[x0], b = r0[x1], c = r1[x0], d = r1[x1];                              \
-                    *dst++ = a == b ? a : a == c ? a : b == c ? b : d;                             \
+                const T *restrict r0 = src + (z * sy + y0) * sx;                                   \
+                const T *restrict r1 = src + (z * sy + y1) * sx;                                   \
+                T *restrict o = dst;                                                               \
+                const int64_t pairs = sx / 2;                                                      \
+                /* Branches as tinybrain's (labels mostly agree with their neighbours, so they     \
+                 * predict well); no edge tests inside the row. */                                 \
+                for (int64_t i = 0; i < pairs; i++) {                                              \
+                    T a = r0[2 * i], b = r0[2 * i + 1], c = r1[2 * i];                             \
+                    o[i] = a == b || a == c ? a : b == c ? b : r1[2 * i + 1];                      \
                 }                                                                                  \
+                if (sx & 1) {                                                                      \
+                    o[pairs] = r0[sx - 1]; /* a == b: the edge voxel itself */                     \
+                }                                                                                  \
+                dst += g->o[0];                                                                    \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
@@ -207,44 +215,51 @@ static int64_t min64(int64_t a, int64_t b)
     static void avgfast_##SUF(const T *src, T *dst, const ds_geom *g)                              \
     {                                                                                              \
         const int64_t sx = g->s[0], sy = g->s[1], sz = g->s[2];                                    \
-        const bool three = g->f[2] == 2;                                                           \
-        const int shift = three ? 3 : 2;                                                           \
-        (void)shift;                                                                               \
+        const int64_t pairs = sx / 2;                                                              \
+        const bool three = g->f[2] == 2, odd = (sx & 1) != 0;                                      \
         for (int64_t oz = 0; oz < g->o[2]; oz++) {                                                 \
             int64_t z0 = oz * g->f[2], z1 = three && z0 + 1 < sz ? z0 + 1 : z0;                    \
             for (int64_t oy = 0; oy < g->o[1]; oy++) {                                             \
                 int64_t y0 = 2 * oy, y1 = y0 + 1 < sy ? y0 + 1 : y0;                               \
-                const T *r00 = src + (z0 * sy + y0) * sx, *r01 = src + (z0 * sy + y1) * sx;        \
-                const T *r10 = src + (z1 * sy + y0) * sx, *r11 = src + (z1 * sy + y1) * sx;        \
+                const T *restrict a = src + (z0 * sy + y0) * sx;                                   \
+                const T *restrict b = src + (z0 * sy + y1) * sx;                                   \
+                const T *restrict c = src + (z1 * sy + y0) * sx;                                   \
+                const T *restrict d = src + (z1 * sy + y1) * sx;                                   \
+                T *restrict o = dst + (oz * g->o[1] + oy) * g->o[0];                               \
+                /* Interior pairs without edge tests (so the compiler vectorizes), then the        \
+                 * odd last column counted twice, summed in block order. */                        \
                 if (!three) {                                                                      \
-                    for (int64_t ox = 0; ox < g->o[0]; ox++) {                                     \
-                        int64_t x0 = 2 * ox, x1 = x0 + 1 < sx ? x0 + 1 : x0;                       \
-                        SUMT s = (SUMT)r00[x0];                                                    \
-                        s += (SUMT)r00[x1];                                                        \
-                        s += (SUMT)r01[x0];                                                        \
-                        s += (SUMT)r01[x1];                                                        \
-                        *dst++ = FINISH(s, 2);                                                     \
+                    for (int64_t i = 0; i < pairs; i++) {                                          \
+                        SUMT s = (SUMT)((SUMT)a[2 * i] + (SUMT)a[2 * i + 1] + (SUMT)b[2 * i] +     \
+                                        (SUMT)b[2 * i + 1]);                                       \
+                        o[i] = FINISH(s, 2);                                                       \
+                    }                                                                              \
+                    if (odd) {                                                                     \
+                        SUMT s = (SUMT)((SUMT)a[sx - 1] + (SUMT)a[sx - 1] + (SUMT)b[sx - 1] +      \
+                                        (SUMT)b[sx - 1]);                                          \
+                        o[pairs] = FINISH(s, 2);                                                   \
                     }                                                                              \
                     continue;                                                                      \
                 }                                                                                  \
-                for (int64_t ox = 0; ox < g->o[0]; ox++) {                                         \
-                    int64_t x0 = 2 * ox, x1 = x0 + 1 < sx ? x0 + 1 : x0;                           \
-                    SUMT s = (SUMT)r00[x0];                                                        \
-                    s += (SUMT)r00[x1];                                                            \
-                    s += (SUMT)r01[x0];                                                            \
-                    s += (SUMT)r01[x1];                                                            \
-                    s += (SUMT)r10[x0];                                                            \
-                    s += (SUMT)r10[x1];                                                            \
-                    s += (SUMT)r11[x0];                                                            \
-                    s += (SUMT)r11[x1];                                                            \
-                    *dst++ = FINISH(s, 3);                                                         \
+                for (int64_t i = 0; i < pairs; i++) {                                              \
+                    SUMT s = (SUMT)((SUMT)a[2 * i] + (SUMT)a[2 * i + 1] + (SUMT)b[2 * i] +         \
+                                    (SUMT)b[2 * i + 1] + (SUMT)c[2 * i] + (SUMT)c[2 * i + 1] +     \
+                                    (SUMT)d[2 * i] + (SUMT)d[2 * i + 1]);                          \
+                    o[i] = FINISH(s, 3);                                                           \
+                }                                                                                  \
+                if (odd) {                                                                         \
+                    SUMT s = (SUMT)((SUMT)a[sx - 1] + (SUMT)a[sx - 1] + (SUMT)b[sx - 1] +          \
+                                    (SUMT)b[sx - 1] + (SUMT)c[sx - 1] + (SUMT)c[sx - 1] +          \
+                                    (SUMT)d[sx - 1] + (SUMT)d[sx - 1]);                            \
+                    o[pairs] = FINISH(s, 3);                                                       \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
     }
 
 #define FIN_INT(s, k) (s >= 0 ? (s >> k) : -((-s) >> k))
-#define FIN_F32(s, k) (s * (k == 2 ? 0.25f : 0.125f))
+#define FIN_UINT(s, k) (s >> k)
+#define FIN_F32(s, k) ((float)(s * (k == 2 ? 0.25 : 0.125)))
 #define FIN_F64(s, k) (s * (k == 2 ? 0.25 : 0.125))
 
 #define CONV_U8(q) DS_TO_INT(uint8_t, 0, UINT8_MAX, 256.0, q)
@@ -294,11 +309,13 @@ static int64_t min64(int64_t a, int64_t b)
         }                                                                                          \
     }
 
-DS_AVG_FAST(uint8_t, u8, int32_t, FIN_INT)
-DS_AVG_FAST(int8_t, i8, int32_t, FIN_INT)
-DS_AVG_FAST(uint16_t, u16, int32_t, FIN_INT)
+/* Sums in a wider type (tinybrain's PromotedType): 8 values of the type fit. float sums in
+ * double, rounded to float once at the end. */
+DS_AVG_FAST(uint8_t, u8, uint16_t, FIN_UINT)
+DS_AVG_FAST(int8_t, i8, int16_t, FIN_INT)
+DS_AVG_FAST(uint16_t, u16, uint32_t, FIN_UINT)
 DS_AVG_FAST(int16_t, i16, int32_t, FIN_INT)
-DS_AVG_FAST(float, f32, float, FIN_F32)
+DS_AVG_FAST(float, f32, double, FIN_F32)
 DS_AVG_FAST(double, f64, double, FIN_F64)
 
 #define FAST_U8(s, d, g, sp) avgfast_u8(s, d, g)
@@ -506,10 +523,10 @@ cv_status cv_downsample_pyramid(cv_dtype t, int64_t channels, const void *src,
  * For 2x2x1 and 2x2x2 averages of 8- and 16-bit integers, level k is not computed from level
  * k-1's truncated voxels: the sums of the source voxels (odd edges replicated) are carried
  * from level to level and each level is rendered as sum >> (bits x levels since the last
- * reset), truncating toward zero. Every `period` levels (when the accumulator tinybrain uses
- * would next overflow: 4 levels for 2x2x1, 8 for 2x2x2 8-bit, 5 for 2x2x2 16-bit) the sums are
- * shifted right (an arithmetic shift) and carrying starts again. Sums are kept as int64 here,
- * which holds every value tinybrain's narrower accumulators hold. */
+ * reset), truncating toward zero. Every `period` levels (when tinybrain's accumulator would
+ * next overflow: 4 levels for 2x2x1, 8 for 2x2x2 8-bit, 5 for 2x2x2 16-bit) the sums are
+ * shifted right (an arithmetic shift) and carrying starts again. The sums fit in 32 bits in
+ * every case (unsigned for unsigned types: 255 x 8^8 < 2^32; signed: -128 x 8^8 = -2^31). */
 
 static bool carries_sums(cv_dtype t, cv_downsample_method m, bool sparse, const int64_t f[3])
 {
@@ -526,9 +543,9 @@ static int sum_period(cv_dtype t, const int64_t f[3])
     return t == CV_UINT8 || t == CV_INT8 ? 8 : 5;
 }
 
-/* Sums of 2x2(x2) blocks with replicated edges, from voxels of type T or from int64 sums. */
-#define DS_BLOCK_SUM(T, SUF)                                                                       \
-    static void blocksum_##SUF(const T *src, const int64_t s[3], bool three, int64_t *dst)         \
+/* Sums of 2x2(x2) blocks of `src` (type T) into `dst` (accumulator A), edges replicated. */
+#define DS_BLOCK_SUM(T, A, NAME)                                                                   \
+    static void NAME(const T *src, const int64_t s[3], bool three, A *dst)                         \
     {                                                                                              \
         const int64_t sx = s[0], sy = s[1], sz = s[2];                                             \
         const int64_t osx = (sx + 1) / 2, osy = (sy + 1) / 2, osz = three ? (sz + 1) / 2 : sz;     \
@@ -537,55 +554,86 @@ static int sum_period(cv_dtype t, const int64_t f[3])
             int64_t z0 = three ? 2 * oz : oz, z1 = three && z0 + 1 < sz ? z0 + 1 : z0;             \
             for (int64_t oy = 0; oy < osy; oy++) {                                                 \
                 int64_t y0 = 2 * oy, y1 = y0 + 1 < sy ? y0 + 1 : y0;                               \
-                const T *a = src + (z0 * sy + y0) * sx, *b = src + (z0 * sy + y1) * sx;            \
-                const T *c = src + (z1 * sy + y0) * sx, *d = src + (z1 * sy + y1) * sx;            \
-                int64_t *o = dst + (oz * osy + oy) * osx;                                          \
+                const T *restrict a = src + (z0 * sy + y0) * sx;                                   \
+                const T *restrict b = src + (z0 * sy + y1) * sx;                                   \
+                const T *restrict c = src + (z1 * sy + y0) * sx;                                   \
+                const T *restrict d = src + (z1 * sy + y1) * sx;                                   \
+                A *restrict o = dst + (oz * osy + oy) * osx;                                       \
                 if (three) {                                                                       \
                     for (int64_t i = 0; i < pairs; i++) {                                          \
-                        o[i] = (int64_t)a[2 * i] + a[2 * i + 1] + b[2 * i] + b[2 * i + 1] +        \
-                               c[2 * i] + c[2 * i + 1] + d[2 * i] + d[2 * i + 1];                  \
+                        o[i] = (A)((A)a[2 * i] + (A)a[2 * i + 1] + (A)b[2 * i] + (A)b[2 * i + 1] + \
+                                   (A)c[2 * i] + (A)c[2 * i + 1] + (A)d[2 * i] + (A)d[2 * i + 1]); \
                     }                                                                              \
                     if (sx & 1) {                                                                  \
-                        o[pairs] = 2 * ((int64_t)a[sx - 1] + b[sx - 1] + c[sx - 1] + d[sx - 1]);   \
+                        o[pairs] =                                                                 \
+                            (A)(2 * ((A)a[sx - 1] + (A)b[sx - 1] + (A)c[sx - 1] + (A)d[sx - 1]));  \
                     }                                                                              \
                 } else {                                                                           \
                     for (int64_t i = 0; i < pairs; i++) {                                          \
-                        o[i] = (int64_t)a[2 * i] + a[2 * i + 1] + b[2 * i] + b[2 * i + 1];         \
+                        o[i] = (A)((A)a[2 * i] + (A)a[2 * i + 1] + (A)b[2 * i] + (A)b[2 * i + 1]); \
                     }                                                                              \
                     if (sx & 1) {                                                                  \
-                        o[pairs] = 2 * ((int64_t)a[sx - 1] + b[sx - 1]);                           \
+                        o[pairs] = (A)(2 * ((A)a[sx - 1] + (A)b[sx - 1]));                         \
                     }                                                                              \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
     }
-DS_BLOCK_SUM(uint8_t, u8)
-DS_BLOCK_SUM(int8_t, i8)
-DS_BLOCK_SUM(uint16_t, u16)
-DS_BLOCK_SUM(int16_t, i16)
-DS_BLOCK_SUM(int64_t, i64)
 
-static void render_sums(cv_dtype t, const int64_t *sums, int64_t n, int shift, void *dst)
-{
-    for (int64_t i = 0; i < n; i++) {
-        int64_t v = sums[i] >= 0 ? sums[i] >> shift : -((-sums[i]) >> shift);
-        switch (t) {
-        case CV_UINT8:
-            ((uint8_t *)dst)[i] = (uint8_t)v;
-            break;
-        case CV_INT8:
-            ((int8_t *)dst)[i] = (int8_t)v;
-            break;
-        case CV_UINT16:
-            ((uint16_t *)dst)[i] = (uint16_t)v;
-            break;
-        default:
-            ((int16_t *)dst)[i] = (int16_t)v;
-            break;
-        }
+/* The pyramid of one channel of type T with accumulator A. `in` holds voxels (first_level 0)
+ * or the sums of first_level; sums[2] are scratch arrays of the first output level's size. */
+#define DS_CARRIED(T, A, SUF, SIGNED)                                                              \
+    DS_BLOCK_SUM(T, A, bsum_##SUF)                                                                 \
+    DS_BLOCK_SUM(A, A, bsumacc_##SUF)                                                              \
+    static void carried_##SUF(const void *in, const int64_t shape[3], bool three, int bits,        \
+                              int period, int first_level, int n_levels, void *const outs[],       \
+                              A *sums[2], A *state_out)                                            \
+    {                                                                                              \
+        int64_t cur[3] = {shape[0], shape[1], shape[2]};                                           \
+        const A *prev = first_level > 0 ? (const A *)in : NULL;                                    \
+        A *out = NULL;                                                                             \
+        for (int k = 0; k < n_levels; k++) {                                                       \
+            int level = first_level + k + 1;                                                       \
+            int64_t o[3] = {(cur[0] + 1) / 2, (cur[1] + 1) / 2,                                    \
+                            three ? (cur[2] + 1) / 2 : cur[2]};                                    \
+            const int64_t n = o[0] * o[1] * o[2];                                                  \
+            out = sums[k & 1];                                                                     \
+            if (prev) {                                                                            \
+                bsumacc_##SUF(prev, cur, three, out);                                              \
+            } else {                                                                               \
+                bsum_##SUF((const T *)in, cur, three, out);                                        \
+            }                                                                                      \
+            const int sh = bits * ((level - 1) % period + 1);                                      \
+            T *restrict px = (T *)outs[k];                                                         \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                if (SIGNED) {                                                                      \
+                    int64_t v = out[i];                                                            \
+                    px[i] = (T)(v >= 0 ? v >> sh : -((-v) >> sh));                                 \
+                } else {                                                                           \
+                    px[i] = (T)(out[i] >> sh);                                                     \
+                }                                                                                  \
+            }                                                                                      \
+            if (level % period == 0) {                                                             \
+                for (int64_t i = 0; i < n; i++) {                                                  \
+                    out[i] = (A)(out[i] >> (bits * period)); /* floor, as tinybrain */             \
+                }                                                                                  \
+            }                                                                                      \
+            prev = out;                                                                            \
+            memcpy(cur, o, sizeof cur);                                                            \
+        }                                                                                          \
+        if (state_out) {                                                                           \
+            memcpy(state_out, out, (size_t)(cur[0] * cur[1] * cur[2]) * sizeof(A));                \
+        }                                                                                          \
     }
-}
+DS_CARRIED(uint8_t, uint32_t, u8, 0)
+DS_CARRIED(int8_t, int32_t, i8, 1)
+DS_CARRIED(uint16_t, uint32_t, u16, 0)
+DS_CARRIED(int16_t, int32_t, i16, 1)
 
+/* Carried levels in slabs along z, each made whole before the next (so the sums stay in cache
+ * and are never larger than one slab's first level): with 2x2x1 every plane is independent;
+ * with 2x2x2 a slab of 2^n_levels planes is. Only the volume's last slab has odd edges, as
+ * in one call over everything. */
 static cv_status carried_levels(cv_dtype t, int64_t channels, const void *state,
                                 const int64_t shape[3], const int64_t f[3], int first_level,
                                 int n_levels, void *const dst[], int64_t (*dst_shapes)[3],
@@ -593,65 +641,65 @@ static cv_status carried_levels(cv_dtype t, int64_t channels, const void *state,
 {
     const bool three = f[2] == 2;
     const int bits = three ? 3 : 2, period = sum_period(t, f);
-    const size_t esz = cv_dtype_size(t);
     int64_t cur[3] = {shape[0], shape[1], shape[2]};
-    const int64_t *prev = first_level > 0 ? state : NULL; /* sums of the level below */
-    int64_t *owned = NULL;
     for (int k = 0; k < n_levels; k++) {
-        int level = first_level + k + 1;
-        int64_t o[3];
-        cv_downsample_shape(cur, f, o);
-        const int64_t in_n = cur[0] * cur[1] * cur[2], out_n = o[0] * o[1] * o[2];
-        int64_t *sums = cv_malloc((size_t)(out_n * channels) * sizeof *sums);
-        if (!sums) {
-            cv_free(owned);
-            return CV_FAIL(CV_ERR_NOMEM, "downsample: sums of level %d", level);
-        }
-        for (int64_t c = 0; c < channels; c++) {
-            int64_t *out = sums + c * out_n;
-            if (prev) {
-                blocksum_i64(prev + c * in_n, cur, three, out);
-                continue;
+        cv_downsample_shape(cur, f, dst_shapes[k]);
+        memcpy(cur, dst_shapes[k], sizeof cur);
+    }
+    const int64_t slab = three ? (n_levels < 30 ? INT64_C(1) << n_levels : shape[2]) : 1;
+    const int64_t thick = slab < shape[2] ? slab : shape[2];
+    const size_t n1 =
+        (size_t)(((shape[0] + 1) / 2) * ((shape[1] + 1) / 2) * (three ? (thick + 1) / 2 : 1));
+    uint32_t *sums[2] = {cv_malloc(n1 * 4), cv_malloc(n1 * 4)};
+    if (!sums[0] || !sums[1]) {
+        cv_free(sums[0]);
+        cv_free(sums[1]);
+        return CV_FAIL(CV_ERR_NOMEM, "downsample: sums of %zu voxels", n1);
+    }
+    const size_t in_vb = first_level > 0 ? 4 : cv_dtype_size(t), esz = cv_dtype_size(t);
+    const int64_t in_plane = shape[0] * shape[1], in_n = in_plane * shape[2];
+    for (int64_t c = 0; c < channels; c++) {
+        for (int64_t z0 = 0; z0 < shape[2]; z0 += slab) {
+            int64_t ss[3] = {shape[0], shape[1], shape[2] - z0 < slab ? shape[2] - z0 : slab};
+            const void *in = (const uint8_t *)state + (size_t)(c * in_n + z0 * in_plane) * in_vb;
+            void *outs[64];
+            uint32_t *so = NULL;
+            for (int k = 0; k < n_levels; k++) {
+                const int64_t *o = dst_shapes[k];
+                int64_t zk = three ? z0 >> (k + 1) : z0, plane = o[0] * o[1];
+                size_t at = (size_t)(c * plane * o[2] + zk * plane);
+                outs[k] = (uint8_t *)dst[k] + at * esz;
+                if (k == n_levels - 1 && state_out) {
+                    so = (uint32_t *)state_out + at;
+                }
             }
-            const uint8_t *in = (const uint8_t *)state + (size_t)(c * in_n) * esz;
             switch (t) {
             case CV_UINT8:
-                blocksum_u8((const uint8_t *)in, cur, three, out);
+                carried_u8(in, ss, three, bits, period, first_level, n_levels, outs, sums, so);
                 break;
             case CV_INT8:
-                blocksum_i8((const int8_t *)in, cur, three, out);
+                carried_i8(in, ss, three, bits, period, first_level, n_levels, outs,
+                           (int32_t **)(void *)sums, (int32_t *)so);
                 break;
             case CV_UINT16:
-                blocksum_u16((const uint16_t *)(const void *)in, cur, three, out);
+                carried_u16(in, ss, three, bits, period, first_level, n_levels, outs, sums, so);
                 break;
             default:
-                blocksum_i16((const int16_t *)(const void *)in, cur, three, out);
+                carried_i16(in, ss, three, bits, period, first_level, n_levels, outs,
+                            (int32_t **)(void *)sums, (int32_t *)so);
                 break;
             }
         }
-        render_sums(t, sums, out_n * channels, bits * ((level - 1) % period + 1), dst[k]);
-        if (level % period == 0) {
-            for (int64_t i = 0; i < out_n * channels; i++) {
-                sums[i] >>= bits * period; /* floor, as tinybrain's shift_right */
-            }
-        }
-        cv_free(owned);
-        owned = sums;
-        prev = sums;
-        memcpy(dst_shapes[k], o, sizeof o);
-        memcpy(cur, o, sizeof cur);
     }
-    if (state_out) {
-        memcpy(state_out, owned, (size_t)(cur[0] * cur[1] * cur[2] * channels) * sizeof(int64_t));
-    }
-    cv_free(owned);
+    cv_free(sums[0]);
+    cv_free(sums[1]);
     return CV_OK;
 }
 
 size_t cv_downsample_state_size(cv_dtype t, cv_downsample_method method, bool sparse,
                                 const int64_t factor[3], int level)
 {
-    return level > 0 && carries_sums(t, method, sparse, factor) ? sizeof(int64_t)
+    return level > 0 && carries_sums(t, method, sparse, factor) ? sizeof(uint32_t)
                                                                 : cv_dtype_size(t);
 }
 
@@ -661,10 +709,11 @@ cv_status cv_downsample_levels(cv_dtype t, int64_t channels, const void *state,
                                int n_levels, void *const dst[], int64_t (*dst_shapes)[3],
                                void *state_out)
 {
-    if (n_levels < 1 || first_level < 0) {
-        return CV_FAIL(CV_ERR_ARG, "downsample: want at least one level");
+    if (n_levels < 1 || n_levels > 32 || first_level < 0) {
+        return CV_FAIL(CV_ERR_ARG, "downsample: want 1 to 32 levels, not %d", n_levels);
     }
-    if (carries_sums(t, method, sparse, factor)) {
+    if (carries_sums(t, method, sparse, factor) &&
+        !(first_level == 0 && n_levels == 1 && !state_out)) {
         if (channels < 1 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1) {
             return CV_FAIL(CV_ERR_ARG, "downsample: bad shape or channel count");
         }

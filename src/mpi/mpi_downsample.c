@@ -142,7 +142,7 @@ static size_t state_bytes(const job *j, cv_bbox b, int level)
 
 /* Memory a node of `block` voxels (clipped to the region) needs for levels lo+1..hi: its input
  * state, every level it writes, its output state, and the kernels' temporaries (two arrays of
- * int64 sums of the first level). */
+ * 32-bit sums of the first level, one channel). */
 static double node_need(const job *j, const int64_t block[3], int lo, int hi)
 {
     int64_t b[3];
@@ -160,7 +160,10 @@ static double node_need(const job *j, const int64_t block[3], int lo, int hi)
     need += (double)state_bytes(j, box, hi);
     int64_t s1[3];
     level_shape(j, box, lo + 1, s1);
-    need += 2.0 * (double)s1[0] * (double)s1[1] * (double)s1[2] * (double)j->channels * 8.0;
+    /* The kernels carry sums slab by slab along z: a plane for 2x2x1, 2^(levels-1) planes of
+     * the first level for 2x2x2. */
+    double planes = j->f[2] == 1 ? 1.0 : fmin((double)s1[2], ldexp(1.0, hi - lo - 1));
+    need += 2.0 * (double)s1[0] * (double)s1[1] * planes * 4.0;
     return need;
 }
 
@@ -719,7 +722,10 @@ static cv_status add_scales(job *j)
     }
     j->method = (cv_downsample_method)p->method;
     if (p->method < 0) {
-        j->method = strcmp(info->type, "segmentation") == 0 ? CV_DS_MODE : CV_DS_AVERAGE;
+        /* igneous' AUTO: images average, segmentation takes the mode, anything else strides */
+        j->method = strcmp(info->type, "image") == 0          ? CV_DS_AVERAGE
+                    : strcmp(info->type, "segmentation") == 0 ? CV_DS_MODE
+                                                              : CV_DS_STRIDING;
     }
     int64_t base[3];
     for (int d = 0; d < 3; d++) {
@@ -830,10 +836,10 @@ static void summarize(job *j, double seconds)
         cv_grid_shape(&g, gs);
         printf("downsampled mip %d to mips %d..%d: %" PRIu64 " tasks and %" PRIu64
                " tree nodes done, %" PRIu64 " skipped, %" PRIu64 " failed; read %" PRIu64
-               " of %" PRId64 " source chunks (%.1f MB) in %.1f s on %d rank%s\n",
+               " of %" PRId64 " source chunks (%" PRIu64 " bytes) in %.1f s on %d rank%s\n",
                j->mip, j->level_mip[1], j->level_mip[j->n_levels], total[0], total[2],
-               total[1] + total[3], n_failed, total[4], gs[0] * gs[1] * gs[2],
-               (double)total[5] / 1e6, seconds, cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
+               total[1] + total[3], n_failed, total[4], gs[0] * gs[1] * gs[2], total[5], seconds,
+               cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
         if (n_failed) {
             fprintf(stderr, "cvmpi: downsample: %" PRIu64 " task%s failed:\n%s", n_failed,
                     n_failed == 1 ? "" : "s", text ? text : "");

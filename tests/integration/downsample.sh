@@ -5,6 +5,10 @@
 # equal tests/interop/downsample_ref.py's levels of the whole volume exactly.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
+# `cvmpi downsample` starts MPI (a singleton here); Open MPI's own leaks cannot be suppressed
+# for LeakSanitizer, so leak checks are off as in tests/mpi (the kernels are leak-checked by
+# test_downsample).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 REF=$TEST_DIR/../interop/downsample_ref.py
 
 # case NAME TYPE DTYPE SIZE OFFSET CHUNK FACTOR METHOD(name for the reference) EXTRA...
@@ -54,4 +58,20 @@ case_ seg segmentation uint64 150,90,9 8,-16,3 16,16,4 2,2,1 mode
 case_ seg3 segmentation uint32 70,45,20 0,0,0 16,16,4 2,2,2 mode --sparse
 case_ imgmin image uint16 70,45,20 0,0,0 8,8,8 2,2,2 max --method max
 case_ f32 image float32 100,50,6 0,0,0 8,8,2 3,3,1 average --chunk-size 8,8,2
+section "bad input: one-line errors, exit 1 (2 for usage), nothing reported as done"
+expect_exit 1 "$CVMPI" downsample nowhere --num-mips 2
+expect_one_line_error
+expect_exit 2 "$CVMPI" downsample img --factor 1,1,1
+expect_exit 2 "$CVMPI" downsample img --method median
+expect_exit 1 "$CVMPI" downsample img --num-mips 2 --memory 1K
+expect_stderr_contains "more than --memory"
+expect_one_line_error
+expect_exit 0 "$CVMPI" create bad --type image --dtype uint8 --size 64,64,4 --chunk 32,32,4 \
+    --resolution 4,4,40
+head -c 16384 /dev/urandom >zeros
+expect_exit 0 "$CVMPI" write bad --bbox 0,0,0,64,64,4 -i zeros --compress none
+truncate -s 100 bad/4_4_40/32-64_0-32_0-4
+expect_exit 1 "$CVMPI" downsample bad --num-mips 1 --journal jbad
+expect_stderr_contains "32-64_0-32_0-4"
+grep -q "1 failed" "$OUT" || fail "the corrupt chunk's task is not reported as failed"
 echo "downsample: all passed"

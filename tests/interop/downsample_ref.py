@@ -92,10 +92,11 @@ def average(a, f, sparse):
         vs = padded_corners(a, f)
         k = 2 if len(vs) == 4 else 3
         if dt.kind == "f":
-            s = vs[0].copy()
+            # sums in a wider type: float32 in float64, rounded once (tinybrain's single mip)
+            s = vs[0].astype(np.float64)
             for v in vs[1:]:
                 s = s + v
-            return (s * dt.type(0.25 if k == 2 else 0.125)).astype(dt)
+            return (s * (0.25 if k == 2 else 0.125)).astype(dt)
         s = np.zeros(vs[0].shape, dtype=np.int32)
         for v in vs:
             s += v.astype(np.int32)

@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REF=$HERE/../interop/downsample_ref.py
 PREF=$HERE/../interop/precomputed_ref.py
 PY=/usr/bin/python3
-MEM=600K
+MEM=200K
 
 make_source src uint8 300,260,24 3,-4,2 32,32,8 > /dev/null
 cp -r src src1
@@ -73,8 +73,10 @@ print("info ok")
 PY
 
 # 3. Kill and resume.
-check_resumed() { # DIR JOURNAL
-    digest "$1" | diff d1 - > /dev/null || fail "resumed output differs from an uninterrupted run"
+check_resumed() { # DIR JOURNAL WHAT
+    # A rank killed in the middle of writing a chunk leaves its temporary file (never read as a
+    # chunk); everything else must be byte-identical.
+    digest "$1" | grep -v '/\.cvmpi-tmp-' | diff d1 - || fail "resumed output differs from an uninterrupted run ($3)"
     local ids
     ids=$(cat "$2"/rank-*.log | grep -v '^cvmpi-journal' | sort -n)
     [ "$(echo "$ids" | wc -l)" = "$n_ids" ] || fail "journal has $(echo "$ids" | wc -l) entries, want $n_ids"
@@ -88,7 +90,7 @@ kill_after() { # JOURNAL N SIGNAL PATTERN: signal a rank once the journal has N 
     local victim
     victim=$(pgrep -f "$4" | tail -n 1)
     [ -n "$victim" ] || fail "no rank to signal"
-    kill "-$3" "$victim"
+    kill "-$3" "$victim" 2> /dev/null || true
 }
 n_tasks=$(echo "$plan" | sed -n 's/^plan: stage 0: \([0-9]*\) tasks.*/\1/p')
 for round in tasks tree; do
@@ -106,7 +108,7 @@ for round in tasks tree; do
     run_np 3 downsample out --num-mips 5 --memory $MEM --journal jk --resume > logr 2>&1 \
         || { cat logr; fail "resume ($round)"; }
     grep -q "$done_before skipped" logr || { cat logr; fail "resume did not skip the $done_before finished ($round)"; }
-    check_resumed out jk
+    check_resumed out jk "$round"
 done
 rm -rf out jk
 cp -r src out
@@ -117,7 +119,7 @@ kill_after jk 3 TERM "mpirun -n 2 $CVMPI downsample out"
 if wait "$job"; then fail "terminated job exited 0"; fi
 grep -q -- "--resume" logt || { cat logt; fail "no resume hint after SIGTERM"; }
 run_np 2 downsample out --num-mips 5 --memory $MEM --journal jk --resume > logr 2>&1 || { cat logr; fail "resume after SIGTERM"; }
-check_resumed out jk
+check_resumed out jk SIGTERM
 
 # 4. Segmentation: 2x2x2 mode.
 "$CVMPI" create seg1 --type segmentation --dtype uint64 --size 130,70,40 --resolution 8,8,8 \
