@@ -978,7 +978,7 @@ static void import_summary(import_job *j, double seconds)
         cv_progress_update(&j->progress, total[0] + total[1] + n_failed, true);
         cv_progress_finish(&j->progress);
         printf("import: %" PRIu64 " tasks written, %" PRIu64 " skipped, %" PRIu64
-               " failed of %" PRIu64 "; %.1f MB in %.1f s (%.1f MB/s) on %d rank%s\n",
+               " failed of %" PRIu64 "; %.1f MB in %.2f s (%.1f MB/s) on %d rank%s\n",
                total[0], total[1], n_failed, j->plan.n_tasks, (double)total[2] / 1e6, seconds,
                seconds > 0 ? (double)total[2] / 1e6 / seconds : 0, cv_mpi_size(),
                cv_mpi_size() == 1 ? "" : "s");
