@@ -1498,7 +1498,8 @@ cv_status cv_h5_write_cutout(const char *spec, const cv_h5_cutout *c, const void
         if (!tmp) {
             rc = CV_FAIL(CV_ERR_NOMEM, "read: %s", file);
         } else if (fid < 0) {
-            rc = CV_FAIL(CV_ERR_IO, "read: cannot create %s", tmp);
+            rc = CV_FAIL(CV_ERR_IO, "read: cannot create %s (written as %s, then renamed)", file,
+                         tmp);
         } else {
             rc = write_cutout_dataset(fid, dset, file, c, ax, rank, slab);
             if (H5Fclose(fid) < 0 && rc == CV_OK) {
