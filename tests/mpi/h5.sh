@@ -4,6 +4,7 @@
 # import to byte-identical layers with 1, 2 and 3 ranks (slab exchange and --independent) whose
 # voxels equal the h5py arrays; export read back with h5py equals `cvmpi read`; bad input exits
 # 1 with one clear line, writing nothing.
+REF=$(cd "$(dirname "$0")/../interop" && pwd)/precomputed_ref.py
 source "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c "import h5py" 2> /dev/null || { echo "h5: skipped (no python3-h5py)"; exit 0; }
 
@@ -68,6 +69,12 @@ import_both u64
 import_both rgb
 import_both czyx --axes czyx
 import_both xyzc --axes xyzc
+
+# the reader written from the spec agrees, chunk names and all (--strict)
+for name in u8 u16 f32 rgb czyx xyzc; do
+    /usr/bin/python3 "$REF" check "L2_$name" "$name.npy" --strict > log 2>&1 ||
+        { cat log; fail "reference reader on L2_$name"; }
+done
 
 /usr/bin/python3 - <<'PY' || fail "info derived from the datasets"
 import json
