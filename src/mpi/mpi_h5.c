@@ -191,6 +191,23 @@ static hid_t file_access(bool is_collective_metadata)
     return fapl;
 }
 
+static herr_t innermost(unsigned n, const H5E_error2_t *e, void *data)
+{
+    if (n == 0 && e->desc && *e->desc) {
+        snprintf(data, 160, ": %s", e->desc);
+    }
+    return 0;
+}
+
+/* ": <HDF5's own words>" for the failure just reported on this thread's error stack (the
+ * innermost record, e.g. a filter that could not inflate a chunk), or "". */
+static const char *h5_cause(char buf[160])
+{
+    buf[0] = '\0';
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, buf);
+    return buf;
+}
+
 static uint64_t fnv1a(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -645,15 +662,15 @@ static cv_status read_piece(import_job *j, cv_bbox span, cv_bbox piece, hid_t dx
         if (e >= 0) {
             e = H5Dread(part->did, native_type(j->dtype), ms, fs, dxpl, has_part ? buf : dummy);
         }
-        H5Sclose(ms);
-        H5Sclose(fs);
         if (e < 0 && !failed) {
             failed = true;
-            char box[160];
+            char box[160], cause[160];
             cv_bbox_format(piece, box, sizeof box);
-            CV_FAIL(CV_ERR_HDF5, "import: reading %s of %s (box %s) failed", j->dset_name,
-                    part->path, box);
+            CV_FAIL(CV_ERR_HDF5, "import: reading %s of %s (box %s) failed%s", j->dset_name,
+                    part->path, box, h5_cause(cause));
         }
+        H5Sclose(ms);
+        H5Sclose(fs);
     }
     if (failed) {
         return cv_err_last()->code;

@@ -37,6 +37,14 @@ save("xyzc", rng.standard_normal(zyx[::-1] + (3,)).astype("float32"), "xyzc", ch
 with h5py.File("bad.h5", "w") as f:
     f["compound"] = np.zeros((4, 4, 4), dtype=[("a", "u1"), ("b", "f4")])
     f["flat"] = np.zeros((4, 4), dtype="u1")
+# a gzip chunk with garbage in the middle of its deflate stream
+with h5py.File("corrupt.h5", "w") as f:
+    d = f.create_dataset("g", data=rng.integers(0, 255, (40, 64, 64)).astype("uint8"),
+                         chunks=(8, 16, 16), compression="gzip")
+    info = d.id.get_chunk_info(5)
+with open("corrupt.h5", "r+b") as f:
+    f.seek(info.byte_offset + info.size // 2)
+    f.write(b"GARBAGE" * 4)
 PY
 
 # check_layer DIR EXPECTED.npy: `cvmpi read` of the layer equals the array exactly
@@ -168,5 +176,15 @@ bad "names 4 axes, but the dataset /grp/data has 3" import u8.h5:/grp/data BAD -
 bad "bad --axes .zyy." import u8.h5:/grp/data BAD --axes zyy
 bad "want FILE.h5:/DATASET" import u8.h5 BAD
 [ ! -e BAD ] || fail "a failed import left a layer behind"
+
+# a corrupt HDF5 chunk: the tasks it feeds fail with HDF5's cause, the rest are written, exit 1
+set +e
+run_np 2 import corrupt.h5:/g CORRUPT --chunk 32,32,8 > out 2> err
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat out err; fail "a corrupt chunk: exit $rc"; }
+grep -q "reading /g of corrupt.h5 (box .*) failed: inflate() failed" err || { cat err; fail "no cause"; }
+grep -q "^cvmpi: import: [0-9]* of [0-9]* tasks failed (listed above); fix the cause and rerun with --resume" err ||
+    { cat err; fail "no summary of the failed tasks"; }
 bad "already has /u16" export L1_u16 out.h5:/u16
 echo "h5: ok"
