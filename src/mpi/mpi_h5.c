@@ -191,6 +191,23 @@ static hid_t file_access(bool is_collective_metadata)
     return fapl;
 }
 
+static herr_t innermost(unsigned n, const H5E_error2_t *e, void *data)
+{
+    if (n == 0 && e->desc && *e->desc) {
+        snprintf(data, 160, ": %s", e->desc);
+    }
+    return 0;
+}
+
+/* ": <HDF5's own words>" for the failure just reported on this thread's error stack (the
+ * innermost record, e.g. a filter that could not inflate a chunk), or "". */
+static const char *h5_cause(char buf[160])
+{
+    buf[0] = '\0';
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, buf);
+    return buf;
+}
+
 static uint64_t fnv1a(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -645,15 +662,15 @@ static cv_status read_piece(import_job *j, cv_bbox span, cv_bbox piece, hid_t dx
         if (e >= 0) {
             e = H5Dread(part->did, native_type(j->dtype), ms, fs, dxpl, has_part ? buf : dummy);
         }
-        H5Sclose(ms);
-        H5Sclose(fs);
         if (e < 0 && !failed) {
             failed = true;
-            char box[160];
+            char box[160], cause[160];
             cv_bbox_format(piece, box, sizeof box);
-            CV_FAIL(CV_ERR_HDF5, "import: reading %s of %s (box %s) failed", j->dset_name,
-                    part->path, box);
+            CV_FAIL(CV_ERR_HDF5, "import: reading %s of %s (box %s) failed%s", j->dset_name,
+                    part->path, box, h5_cause(cause));
         }
+        H5Sclose(ms);
+        H5Sclose(fs);
     }
     if (failed) {
         return cv_err_last()->code;
@@ -978,7 +995,7 @@ static void import_summary(import_job *j, double seconds)
         cv_progress_update(&j->progress, total[0] + total[1] + n_failed, true);
         cv_progress_finish(&j->progress);
         printf("import: %" PRIu64 " tasks written, %" PRIu64 " skipped, %" PRIu64
-               " failed of %" PRIu64 "; %.1f MB in %.1f s (%.1f MB/s) on %d rank%s\n",
+               " failed of %" PRIu64 "; %.1f MB in %.2f s (%.1f MB/s) on %d rank%s\n",
                total[0], total[1], n_failed, j->plan.n_tasks, (double)total[2] / 1e6, seconds,
                seconds > 0 ? (double)total[2] / 1e6 / seconds : 0, cv_mpi_size(),
                cv_mpi_size() == 1 ? "" : "s");
@@ -1498,7 +1515,8 @@ cv_status cv_h5_write_cutout(const char *spec, const cv_h5_cutout *c, const void
         if (!tmp) {
             rc = CV_FAIL(CV_ERR_NOMEM, "read: %s", file);
         } else if (fid < 0) {
-            rc = CV_FAIL(CV_ERR_IO, "read: cannot create %s", tmp);
+            rc = CV_FAIL(CV_ERR_IO, "read: cannot create %s (written as %s, then renamed)", file,
+                         tmp);
         } else {
             rc = write_cutout_dataset(fid, dset, file, c, ax, rank, slab);
             if (H5Fclose(fid) < 0 && rc == CV_OK) {

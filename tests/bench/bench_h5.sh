@@ -8,7 +8,9 @@
 # read the whole dataset with plain HDF5 (one H5Dread through h5py's read_direct into a
 # preallocated array; the page cache is warm for both). Reports MB/s (dataset bytes / best
 # wall time of mpirun over --runs), the ratio to the plain-read bound, and peak RSS per rank
-# (/usr/bin/time around each rank). One TSV line per measurement, then a summary.
+# (/usr/bin/time around each rank), and CPU seconds (user + system, all ranks, best run): on a
+# shared machine wall time includes waiting for the cores, CPU time does not. One TSV line per
+# measurement, then a summary.
 # `--quick` runs 256x256x128 once for CTest (label bench). Never fails on speed; fails if an
 # imported layer differs from the dataset.
 set -eu
@@ -74,7 +76,7 @@ cat >"$W/rank.sh" <<'EOF2'
 #!/bin/sh
 r=${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}
 if [ "$HAVE_TIME" = 1 ]; then
-    exec /usr/bin/time -f '%M %e' -o "$RSS_PREFIX.$r" "$@"
+    exec /usr/bin/time -f '%M %e %U %S' -o "$RSS_PREFIX.$r" "$@"
 fi
 exec "$@"
 EOF2
@@ -84,7 +86,8 @@ echo "# bench_h5: ${SX}x${SY}x${SZ} uint16 = $(calc "$BYTES / 1048576") MiB cont
     "-> 64^3 chunks on file:// in $W; $(nproc 2>/dev/null || echo '?') cores (shared: compare" \
     "within the run); MB/s = dataset bytes / best of $RUNS wall times (10^6 B/s);" \
     "bound = plain HDF5 read of the whole dataset; peak RSS per rank (MiB, max over runs)"
-printf 'rev\thost\tmeasurement\tranks\truns\tbest_s\tMB/s\tx_bound\tpeak_rss_MiB\n'
+printf 'rev\thost\tmeasurement\tranks\truns\tbest_s\tMB/s\tx_bound\trank_s\trank_MB/s\t'
+printf 'rank_x_bound\tcpu_s\tpeak_rss_MiB\n'
 
 best() { sort -g "$1" | head -n 1; }
 
@@ -97,13 +100,14 @@ with h5py.File(sys.argv[1], "r") as f:
     a = np.empty(d.shape, d.dtype)
     d.read_direct(a)
     for _ in range(int(sys.argv[2])):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         d.read_direct(a)
-        print(time.perf_counter() - t0)
+        print(time.perf_counter() - t0, time.process_time() - c0)
 PY
-T_READ=$(best "$W/times")
-printf '%s\t%s\th5_read_plain\t1\t%s\t%.4f\t%.1f\t1.00\t-\n' "$REV" "$HOST" "$RUNS" "$T_READ" \
-    "$(calc "$BYTES / $T_READ / 1e6")"
+T_READ=$(sort -g "$W/times" | head -n 1 | cut -d' ' -f1)
+C_READ=$(sort -g "$W/times" | head -n 1 | cut -d' ' -f2)
+printf '%s\t%s\th5_read_plain\t1\t%s\t%.4f\t%.1f\t1.00\t-\t-\t-\t%.3f\t-\n' "$REV" "$HOST" \
+    "$RUNS" "$T_READ" "$(calc "$BYTES / $T_READ / 1e6")" "$C_READ"
 
 # measure NAME RANKS ARGS...: import RUNS times, print the TSV line, set T_BEST
 measure() {
@@ -111,6 +115,8 @@ measure() {
     shift 2
     : >"$W/times"
     : >"$W/rss_max"
+    : >"$W/cpu"
+    : >"$W/rank_times"
     i=0
     while [ "$i" -lt "$RUNS" ]; do
         rm -rf "$W/dst" "$W/journal" "$W"/rss.*
@@ -120,11 +126,19 @@ measure() {
         t1=$(now)
         calc "$t1 - $t0" >>"$W/times"
         echo >>"$W/times"
+        # the ranks' own time (slowest rank, from the plan to the last write; no MPI start-up)
+        sed -n 's/^import: .* MB in \([0-9.]*\) s .*/\1/p' "$W/import.log" >>"$W/rank_times"
         r=0
+        cpu=0
         while [ "$r" -lt "$ranks" ]; do
-            [ -f "$W/rss.$r" ] && echo "$r $(tail -n 1 "$W/rss.$r" | cut -d' ' -f1)" >>"$W/rss_max"
+            if [ -f "$W/rss.$r" ]; then
+                line=$(tail -n 1 "$W/rss.$r")
+                echo "$r $(echo "$line" | cut -d' ' -f1)" >>"$W/rss_max"
+                cpu=$(calc "$cpu + $(echo "$line" | cut -d' ' -f3) + $(echo "$line" | cut -d' ' -f4)")
+            fi
             r=$((r + 1))
         done
+        echo "$cpu" >>"$W/cpu"
         i=$((i + 1))
     done
     # Every voxel must have arrived (untimed): read the layer back and compare with h5py.
@@ -140,27 +154,34 @@ PY
     T_BEST=$(best "$W/times")
     rss=$(awk '{ if ($2 > m[$1]) m[$1] = $2 } END { s = ""; for (r in m) s = s (s ? "," : "") \
         sprintf("r%s:%.0f", r, m[r] / 1024); print (s ? s : "-") }' "$W/rss_max")
-    printf '%s\t%s\t%s\t%s\t%s\t%.4f\t%.1f\t%.2f\t%s\n' "$REV" "$HOST" "$name" "$ranks" "$RUNS" \
-        "$T_BEST" "$(calc "$BYTES / $T_BEST / 1e6")" "$(calc "$T_READ / $T_BEST")" "$rss"
+    CPU_BEST=$(best "$W/cpu")
+    R_BEST=$(best "$W/rank_times")
+    printf '%s\t%s\t%s\t%s\t%s\t%.4f\t%.1f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f\t%s\n' "$REV" \
+        "$HOST" "$name" "$ranks" "$RUNS" "$T_BEST" "$(calc "$BYTES / $T_BEST / 1e6")" \
+        "$(calc "$T_READ / $T_BEST")" "$R_BEST" "$(calc "$BYTES / $R_BEST / 1e6")" \
+        "$(calc "$T_READ / $R_BEST")" "$CPU_BEST" "$rss"
 }
 
 measure import_raw 1 --compress none
-RAW1=$T_BEST
+RAW1=$T_BEST RAW1R=$R_BEST
 measure import_raw 2 --compress none
-RAW2=$T_BEST
+RAW2=$T_BEST RAW2R=$R_BEST
 measure import_raw_independent 2 --compress none --independent
-IND2=$T_BEST
+IND2=$T_BEST IND2R=$R_BEST
 measure import_gzip 1 --compress gzip
-GZ1=$T_BEST
+GZ1=$T_BEST GZ1R=$R_BEST
 measure import_gzip 2 --compress gzip
-GZ2=$T_BEST
+GZ2=$T_BEST GZ2R=$R_BEST
 
 mb() { calc "$BYTES / $1 / 1e6"; }
 what="full size"
 [ "$QUICK" = 1 ] && what="--quick: too small for the numbers to mean much"
-echo "# summary ($what)"
+echo "# summary ($what; mpirun wall time, in [] the ranks' own time without MPI start-up)"
 printf '#   plain HDF5 read %.1f MB/s (the bound)\n' "$(mb "$T_READ")"
-printf '#   raw:  1 rank %.1f MB/s (%.2f x bound), 2 ranks %.1f MB/s (%.2f x bound); 2 ranks' \
-    "$(mb "$RAW1")" "$(calc "$T_READ / $RAW1")" "$(mb "$RAW2")" "$(calc "$T_READ / $RAW2")"
-printf ' --independent %.1f MB/s\n' "$(mb "$IND2")"
-printf '#   gzip: 1 rank %.1f MB/s, 2 ranks %.1f MB/s\n' "$(mb "$GZ1")" "$(mb "$GZ2")"
+printf '#   raw:  1 rank %.1f [%.1f] MB/s = %.2f [%.2f] x bound; 2 ranks %.1f [%.1f] MB/s =' \
+    "$(mb "$RAW1")" "$(mb "$RAW1R")" "$(calc "$T_READ / $RAW1")" "$(calc "$T_READ / $RAW1R")" \
+    "$(mb "$RAW2")" "$(mb "$RAW2R")"
+printf ' %.2f [%.2f] x bound; 2 ranks --independent %.1f [%.1f] MB/s\n' \
+    "$(calc "$T_READ / $RAW2")" "$(calc "$T_READ / $RAW2R")" "$(mb "$IND2")" "$(mb "$IND2R")"
+printf '#   gzip: 1 rank %.1f [%.1f] MB/s, 2 ranks %.1f [%.1f] MB/s\n' "$(mb "$GZ1")" "$(mb "$GZ1R")" \
+    "$(mb "$GZ2")" "$(mb "$GZ2R")"

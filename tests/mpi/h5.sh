@@ -4,6 +4,7 @@
 # import to byte-identical layers with 1, 2 and 3 ranks (slab exchange and --independent) whose
 # voxels equal the h5py arrays; export read back with h5py equals `cvmpi read`; bad input exits
 # 1 with one clear line, writing nothing.
+REF=$(cd "$(dirname "$0")/../interop" && pwd)/precomputed_ref.py
 source "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c "import h5py" 2> /dev/null || { echo "h5: skipped (no python3-h5py)"; exit 0; }
 
@@ -36,6 +37,14 @@ save("xyzc", rng.standard_normal(zyx[::-1] + (3,)).astype("float32"), "xyzc", ch
 with h5py.File("bad.h5", "w") as f:
     f["compound"] = np.zeros((4, 4, 4), dtype=[("a", "u1"), ("b", "f4")])
     f["flat"] = np.zeros((4, 4), dtype="u1")
+# a gzip chunk with garbage in the middle of its deflate stream
+with h5py.File("corrupt.h5", "w") as f:
+    d = f.create_dataset("g", data=rng.integers(0, 255, (40, 64, 64)).astype("uint8"),
+                         chunks=(8, 16, 16), compression="gzip")
+    info = d.id.get_chunk_info(5)
+with open("corrupt.h5", "r+b") as f:
+    f.seek(info.byte_offset + info.size // 2)
+    f.write(b"GARBAGE" * 4)
 PY
 
 # check_layer DIR EXPECTED.npy: `cvmpi read` of the layer equals the array exactly
@@ -68,6 +77,12 @@ import_both u64
 import_both rgb
 import_both czyx --axes czyx
 import_both xyzc --axes xyzc
+
+# the reader written from the spec agrees, chunk names and all (--strict)
+for name in u8 u16 f32 rgb czyx xyzc; do
+    /usr/bin/python3 "$REF" check "L2_$name" "$name.npy" --strict > log 2>&1 ||
+        { cat log; fail "reference reader on L2_$name"; }
+done
 
 /usr/bin/python3 - <<'PY' || fail "info derived from the datasets"
 import json
@@ -161,5 +176,15 @@ bad "names 4 axes, but the dataset /grp/data has 3" import u8.h5:/grp/data BAD -
 bad "bad --axes .zyy." import u8.h5:/grp/data BAD --axes zyy
 bad "want FILE.h5:/DATASET" import u8.h5 BAD
 [ ! -e BAD ] || fail "a failed import left a layer behind"
+
+# a corrupt HDF5 chunk: the tasks it feeds fail with HDF5's cause, the rest are written, exit 1
+set +e
+run_np 2 import corrupt.h5:/g CORRUPT --chunk 32,32,8 > out 2> err
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat out err; fail "a corrupt chunk: exit $rc"; }
+grep -q "reading /g of corrupt.h5 (box .*) failed: inflate() failed" err || { cat err; fail "no cause"; }
+grep -q "^cvmpi: import: [0-9]* of [0-9]* tasks failed (listed above); fix the cause and rerun with --resume" err ||
+    { cat err; fail "no summary of the failed tasks"; }
 bad "already has /u16" export L1_u16 out.h5:/u16
 echo "h5: ok"

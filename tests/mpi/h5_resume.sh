@@ -17,8 +17,8 @@ n_tasks=$(sed -n 's/^import: [0-9]* tasks written, [0-9]* skipped, [0-9]* failed
 [ "${n_tasks:-0}" -ge 16 ] || { cat log; fail "want many tasks, got $n_tasks"; }
 
 journal_ids() { cat "$1"/rank-*.log 2> /dev/null | grep -v '^cvmpi-journal' || true; }
-wait_for_tasks() { # JOURNAL N: until N tasks are journaled (10 s at most)
-    for _ in $(seq 1 200); do
+wait_for_tasks() { # JOURNAL N: until N tasks are journaled (30 s at most)
+    for _ in $(seq 1 600); do
         [ "$(journal_ids "$1" | wc -l)" -ge "$2" ] && return 0
         sleep 0.05
     done

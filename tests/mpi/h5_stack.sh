@@ -2,7 +2,8 @@
 # cvmpi import of stacks and sharded layers, and `cvmpi read -o FILE.h5:/DATASET`:
 # - a z stack of h5py files of different depths (some chunked+gzip) given as a glob is read in
 #   natural order (slice_2 before slice_10) and equals numpy's concatenation; -n 1, 2 and 3 and
-#   a list file give byte-identical layers;
+#   a list file give byte-identical layers; so do stacks of x,y,z (float64) and c,z,y,x (int16)
+#   files;
 # - stack files that differ in x/y shape or dtype, a glob without matches, an empty list file:
 #   exit 1 with one line naming the file, nothing written;
 # - --sharded: shards chosen as for CloudVolume images, -n 1, 2, 3 identical, and the layer read
@@ -39,6 +40,24 @@ with h5py.File("badshape/s_2.h5", "w") as f:
 with h5py.File("baddtype/s_2.h5", "w") as f:
     f["img"] = np.zeros((2, 45, 38), "uint8")
 open("empty.txt", "w").write("# nothing\n")
+# stacks of x,y,z and c,z,y,x files: z is their last / second axis
+os.makedirs("xyz", exist_ok=True)
+vols = []
+for i, depth in enumerate((3, 7, 2)):
+    v = rng.standard_normal((29, 21, depth))  # x, y, z
+    with h5py.File("xyz/part_%d.h5" % i, "w") as f:
+        f.create_dataset("v", data=v, chunks=(8, 8, 1) if i == 1 else None,
+                         compression="gzip" if i == 1 else None)
+    vols.append(v)
+np.save("xyz.npy", np.concatenate(vols, axis=2)[..., None])
+os.makedirs("czyx", exist_ok=True)
+vols = []
+for i, depth in enumerate((5, 4)):
+    v = rng.integers(-30000, 30000, (2, depth, 17, 23)).astype("int16")
+    with h5py.File("czyx/c_%d.h5" % i, "w") as f:
+        f["v"] = v
+    vols.append(v)
+np.save("czyx.npy", np.transpose(np.concatenate(vols, axis=1), (3, 2, 1, 0)))
 a = rng.integers(0, 1 << 20, (40, 70, 90)).astype("uint32")
 with h5py.File("seg.h5", "w") as f:
     f.create_dataset("seg", data=a, chunks=(8, 32, 32), compression="gzip")
@@ -71,6 +90,18 @@ run_np 2 import @stack/list.txt:/img SL --chunk 16,16,8 --memory 256K > log 2>&1
 run_np 2 import 'stack/slice_*.h5:/img' SI --chunk 16,16,8 --memory 256K --independent \
     > log 2>&1 || { cat log; fail "import stack --independent"; }
 [ "$(digest S1)" = "$(digest SI)" ] || fail "stack: --independent differs"
+
+# stacks of other axis orders (float64 x,y,z; int16 c,z,y,x)
+for n in 1 3; do
+    run_np $n import 'xyz/part_*.h5:/v' "X$n" --axes xyz --chunk 8,8,4 --memory 64K > log 2>&1 ||
+        { cat log; fail "import xyz stack -n $n"; }
+    run_np $n import 'czyx/c_*.h5:/v' "C$n" --axes czyx --chunk 8,8,4 --memory 64K > log 2>&1 ||
+        { cat log; fail "import czyx stack -n $n"; }
+done
+[ "$(digest X1)" = "$(digest X3)" ] || fail "xyz stack: -n 1 and -n 3 differ"
+[ "$(digest C1)" = "$(digest C3)" ] || fail "czyx stack: -n 1 and -n 3 differ"
+check_layer X1 xyz.npy
+check_layer C1 czyx.npy
 
 # sharded: -n 1, 2, 3 identical, read back by cvmpi and by the reference reader
 for n in 1 2 3; do
