@@ -12,6 +12,7 @@ apt_install cmake make gcc clang clang-format libclang-rt-14-dev pkg-config ca-c
   libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libpng-dev libcjson-dev libcmocka-dev \
   libfpzip-dev \
   libjxl-dev \
+  libdraco-dev \
   python3 python3-numpy python3-pil python3-png python3-h5py
 # a one-node Slurm for the srun tests
 apt_install slurmctld slurmd slurm-client munge

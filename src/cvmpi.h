@@ -629,6 +629,10 @@ CV_EXPORT cv_status cv_skeletons_get(cv_skeletons *k, uint64_t id, cv_skeleton *
  * skeletons must be every one of the shards they fall in; each shard file is written whole
  * once (CloudVolume layout). Encoded with the info's attributes. */
 CV_EXPORT cv_status cv_skeletons_put(cv_skeletons *k, const cv_skeleton *const *list, size_t n);
+/* Like cv_skeletons_put(), but a sharded layer keeps the other skeletons of the shards
+ * written (each shard file is read, the new skeletons replace or join its entries, and it is
+ * written whole once). */
+CV_EXPORT cv_status cv_skeletons_update(cv_skeletons *k, const cv_skeleton *const *list, size_t n);
 /* Every stored segment id, ascending (unsharded: names that are decimal ids; sharded: the keys
  * of every shard file). *ids: free with cv_free. */
 CV_EXPORT cv_status cv_skeletons_list(cv_skeletons *k, uint64_t **ids, size_t *n);

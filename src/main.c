@@ -14,6 +14,8 @@ static const cli_cmd commands[] = {
     {"exists", cmd_exists, "count the chunks of a box that exist", false},
     {"delete", cmd_delete, "delete the chunks of a chunk-aligned box", false},
     {"shard", cmd_shard, "list the shard files of a scale, or get one entry", false},
+    {"mesh", cmd_mesh, "get/put/list segment meshes (.ply/.obj)", false},
+    {"skeleton", cmd_skeleton, "get/put/list segment skeletons (.swc/.bin)", false},
     {"downsample", cmd_downsample, "make lower-resolution mips of a layer (one process)", false},
     {"transfer", cmd_transfer, "copy/re-encode a layer across MPI ranks", true},
     {"verify", cmd_verify, "compare the voxels of two layers across MPI ranks", true},

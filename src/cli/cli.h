@@ -32,6 +32,8 @@ int cmd_shard(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_downsample(int argc, char **argv);
+int cmd_mesh(int argc, char **argv);
+int cmd_skeleton(int argc, char **argv);
 
 /* The command table entry named `name`, or NULL. */
 const cli_cmd *cli_find_command(const char *name);
