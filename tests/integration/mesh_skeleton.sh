@@ -75,10 +75,14 @@ done
 grep -q '"skeletons": "skeletons"' seg/info || fail "skeletons member not added"
 expect_exit 0 "$CVMPI" skeleton ls seg
 expect_stdout "$ids"
+# shellcheck disable=SC2086
+"$PY" "$REF" checkskel seg "swc/{}.swc" $ids || fail "stored skeletons differ"
 for id in $ids; do
-    "$PY" "$REF" checkskel seg "$id" "swc/$id.swc" || fail "stored skeleton $id differs"
     expect_exit 0 "$CVMPI" skeleton get seg "$id" -o "back_$id.swc"
-    "$PY" "$REF" checkskel seg "$id" "back_$id.swc" || fail "SWC export of $id differs"
+done
+# shellcheck disable=SC2086
+"$PY" "$REF" checkskel seg "back_{}.swc" $ids || fail "SWC exports differ"
+for id in $ids; do
     expect_exit 0 "$CVMPI" skeleton get seg "$id" -o "back_$id.bin"
     cmp -s "back_$id.bin" <(gzip -dc "seg/skeletons/$id.gz") || fail "binary of $id"
 done
@@ -94,9 +98,8 @@ done
 [ -z "$(ls seg2/skeletons | grep -v -e '\.shard$' -e '^info$')" ] || fail "non-shard files"
 expect_exit 0 "$CVMPI" skeleton ls seg2
 expect_stdout "$ids"
-for id in $ids; do
-    "$PY" "$REF" checkskel seg2 "$id" "swc/$id.swc" || fail "sharded skeleton $id differs"
-done
+# shellcheck disable=SC2086
+"$PY" "$REF" checkskel seg2 "swc/{}.swc" $ids || fail "sharded skeletons differ"
 
 section "skeleton bad input"
 expect_exit 1 "$CVMPI" skeleton get seg 3 -o none.swc

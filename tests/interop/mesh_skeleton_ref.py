@@ -10,8 +10,9 @@ the standard library only. It shares no code with cvmpi; mesh_skeleton.sh uses i
   mesh_skeleton_ref.py checkply FILE.ply LAYER SEGID...   FILE is the consolidated union
   mesh_skeleton_ref.py checkobj FILE.obj LAYER SEGID      FILE is the plain concatenation
   mesh_skeleton_ref.py mkswc DIR N SEED                   N random trees DIR/<id>.swc
-  mesh_skeleton_ref.py checkskel LAYER SEGID FILE.swc     stored skeleton (unsharded or,
-                                                          with shard_ref.py, sharded) == SWC
+  mesh_skeleton_ref.py checkskel LAYER PATTERN SEGID...   stored skeleton (unsharded or,
+                                                          with shard_ref.py, sharded) == the
+                                                          SWC file PATTERN with {} = SEGID
 """
 import gzip
 import json
@@ -212,7 +213,13 @@ def cmd_mkswc(folder, n, seed):
     print(len(ids))
 
 
-def cmd_checkskel(layer, segid, swc):
+def cmd_checkskel(layer, pattern, *segids):
+    for segid in segids:
+        check_one_skeleton(layer, segid, pattern.replace("{}", segid))
+    print(f"{len(segids)} skeletons ok")
+
+
+def check_one_skeleton(layer, segid, swc):
     d = layer_dir(layer, "skeletons", "skeletons")
     with open(os.path.join(d, "info")) as f:
         info = json.load(f)
