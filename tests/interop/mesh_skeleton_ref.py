@@ -13,6 +13,8 @@ the standard library only. It shares no code with cvmpi; mesh_skeleton.sh uses i
   mesh_skeleton_ref.py checkskel LAYER PATTERN SEGID...   stored skeleton (unsharded or,
                                                           with shard_ref.py, sharded) == the
                                                           SWC file PATTERN with {} = SEGID
+  mesh_skeleton_ref.py checkjson FILE.jsonl PATTERN       skeletons decoded by Neuroglancer
+                                                          (skeleton_neuroglancer.mjs) == SWC
 """
 import gzip
 import json
@@ -236,8 +238,26 @@ def check_one_skeleton(layer, segid, swc):
     assert canonical(v, e, a) == canonical(*want), f"skeleton {segid} differs from {swc}"
 
 
+def cmd_checkjson(jsonl, pattern):
+    n = 0
+    with open(jsonl) as fh:
+        for line in fh:
+            d = json.loads(line)
+            assert not d.get("missing"), f"Neuroglancer did not find skeleton {d['id']}"
+            v = np.array(d["vertices"], np.float32).reshape(-1, 3)
+            e = np.array(d["edges"], np.uint32).reshape(-1, 2)
+            a = {"radius": np.array(d["radius"], np.float32).reshape(-1, 1),
+                 "vertex_types": np.array(d["vertex_types"], np.uint8).reshape(-1, 1)}
+            with open(pattern.replace("{}", d["id"])) as f:
+                want = parse_swc(f.read())
+            assert canonical(v, e, a) == canonical(*want), f"skeleton {d['id']} differs"
+            n += 1
+    assert n > 0
+    print(f"{n} skeletons decoded by Neuroglancer match")
+
+
 def main(argv):
-    cmds = {"mkmesh": cmd_mkmesh, "checkply": cmd_checkply, "checkobj": cmd_checkobj,
+    cmds = {"checkjson": cmd_checkjson, "mkmesh": cmd_mkmesh, "checkply": cmd_checkply, "checkobj": cmd_checkobj,
             "mkswc": cmd_mkswc, "checkskel": cmd_checkskel}
     if not argv or argv[0] not in cmds:
         print(__doc__, file=sys.stderr)
