@@ -361,6 +361,19 @@ cv_status cv_skeletons_put(cv_skeletons *k, const cv_skeleton *const *list, size
     return rc;
 }
 
+cv_status cv__skeletons_write_encoded(cv_skeletons *k, const cv_shard_item *items, size_t n)
+{
+    if (!k->reader) {
+        return CV_FAIL(CV_ERR_ARG, "skeletons of %s are not sharded", cv_store_url(k->store));
+    }
+    return cv_shard_write(k->store, k->dir, &k->spec, items, n, CV_SHARD_LAYOUT_CLOUDVOLUME, -1);
+}
+
+const cv_shard_spec *cv__skeletons_spec(const cv_skeletons *k)
+{
+    return k->reader ? &k->spec : NULL;
+}
+
 /* ---- adding to existing shards ------------------------------------------------------------- */
 
 typedef struct kept {

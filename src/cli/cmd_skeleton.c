@@ -3,6 +3,8 @@
  * directory as SWC (in nm, as CloudVolume's get) or the precomputed binary, an SWC or binary
  * file stored under a segment id (sharded layers keep the other skeletons of the shard), and
  * the ids that have skeletons. */
+#include "../mpi/cv_mpi.h"
+#include "../mpi/cv_skeleton_convert.h"
 #include "cli.h"
 
 #include <inttypes.h>
@@ -12,7 +14,8 @@
 static const char help[] =
     "usage: cvmpi skeleton get PATH SEGID -o OUT.swc|OUT.bin\n"
     "       cvmpi skeleton put PATH SEGID IN.swc|IN.bin\n"
-    "       cvmpi skeleton ls  PATH\n\n"
+    "       cvmpi skeleton ls  PATH\n"
+    "       mpirun -n N cvmpi skeleton convert SWC_DIR PATH [--sharded]\n\n"
     "PATH is a segmentation layer; its skeleton directory is the info's \"skeletons\" member\n"
     "(default \"skeletons\"), described by its own info (transform, vertex_attributes,\n"
     "sharding).\n\n"
@@ -23,7 +26,12 @@ static const char help[] =
     "      CloudVolume's upload; other files are read as the precomputed binary. Unsharded\n"
     "      layers get SEGID (gzip); sharded layers get the shard rewritten with the others\n"
     "      kept. Creates the skeleton info and the layer's \"skeletons\" member if absent.\n"
-    "ls    prints the segment ids that have a skeleton, one per line.\n";
+    "ls    prints the segment ids that have a skeleton, one per line.\n"
+    "convert  stores every SWC_DIR/<segid>.swc under its id, across MPI ranks (plain\n"
+    "      `cvmpi' is one rank). --sharded first gives an unsharded skeleton directory\n"
+    "      CloudVolume's hashed sharding for that many ids. Files are dealt to ranks; encoded\n"
+    "      skeletons travel to the rank owning their shard, which writes each shard file once,\n"
+    "      whole (replacing what was there).\n";
 
 static cv_status skel_get(cv_skeletons *k, uint64_t id, const char *output)
 {
@@ -91,20 +99,43 @@ static cv_status skel_ls(cv_skeletons *k)
     return CV_OK;
 }
 
+static int convert(int argc, char **argv, const char *swc_dir, const char *layer, bool sharded)
+{
+    if (cv_mpi_init(&argc, &argv) != CV_OK) {
+        return cli_fail();
+    }
+    cv_convert_stats st;
+    if (cv_mpi_skeletons_convert(layer, swc_dir, sharded, &st) != CV_OK) {
+        return cli_fail();
+    }
+    if (cv_mpi_rank() == 0) {
+        printf("converted %" PRIu64 " skeletons (%" PRIu64 " bytes) into %" PRIu64
+               " shard files with %d ranks in %.3f s (%.0f skeletons/s)\n",
+               st.skeletons, st.bytes, st.shards, cv_mpi_size(), st.seconds,
+               st.seconds > 0 ? (double)st.skeletons / st.seconds : 0.0);
+    }
+    return CLI_OK;
+}
+
 int cmd_skeleton(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
+        {"sharded", no_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *output = NULL;
+    bool sharded = false;
     for (int c; (c = cli_getopt(argc, argv, "ho:", opts)) != -1;) {
         switch (c) {
         case 'h':
             return cli_help(help);
         case 'o':
             output = optarg;
+            break;
+        case 's':
+            sharded = true;
             break;
         default:
             return CLI_USAGE;
@@ -114,6 +145,9 @@ int cmd_skeleton(int argc, char **argv)
     const char *verb = nargs > 0 ? argv[optind] : "";
     bool is_get = strcmp(verb, "get") == 0, is_put = strcmp(verb, "put") == 0,
          is_ls = strcmp(verb, "ls") == 0;
+    if (strcmp(verb, "convert") == 0 && nargs == 3) {
+        return convert(argc, argv, argv[optind + 1], argv[optind + 2], sharded);
+    }
     if (!(is_get && nargs == 3) && !(is_put && nargs == 4) && !(is_ls && nargs == 2)) {
         return cli_usage(argv[0], "want `get PATH SEGID -o OUT', `put PATH SEGID FILE' or "
                                   "`ls PATH'");
