@@ -15,7 +15,7 @@ static const char help[] =
     "usage: cvmpi skeleton get PATH SEGID -o OUT.swc|OUT.bin\n"
     "       cvmpi skeleton put PATH SEGID IN.swc|IN.bin\n"
     "       cvmpi skeleton ls  PATH\n"
-    "       mpirun -n N cvmpi skeleton convert SWC_DIR PATH [--sharded]\n\n"
+    "       mpirun -n N cvmpi skeleton convert SWC_DIR PATH [--sharded [--min-shards S]]\n\n"
     "PATH is a segmentation layer; its skeleton directory is the info's \"skeletons\" member\n"
     "(default \"skeletons\"), described by its own info (transform, vertex_attributes,\n"
     "sharding).\n\n"
@@ -29,9 +29,10 @@ static const char help[] =
     "ls    prints the segment ids that have a skeleton, one per line.\n"
     "convert  stores every SWC_DIR/<segid>.swc under its id, across MPI ranks (plain\n"
     "      `cvmpi' is one rank). --sharded first gives an unsharded skeleton directory\n"
-    "      CloudVolume's hashed sharding for that many ids. Files are dealt to ranks; encoded\n"
-    "      skeletons travel to the rank owning their shard, which writes each shard file once,\n"
-    "      whole (replacing what was there).\n";
+    "      CloudVolume's hashed sharding for that many ids (at least S shard files with\n"
+    "      --min-shards). Files are dealt to ranks; encoded skeletons travel to the rank\n"
+    "      owning their shard, which writes each shard file once, whole (replacing what\n"
+    "      was there).\n";
 
 static cv_status skel_get(cv_skeletons *k, uint64_t id, const char *output)
 {
@@ -99,13 +100,14 @@ static cv_status skel_ls(cv_skeletons *k)
     return CV_OK;
 }
 
-static int convert(int argc, char **argv, const char *swc_dir, const char *layer, bool sharded)
+static int convert(int argc, char **argv, const char *swc_dir, const char *layer, bool sharded,
+                   uint64_t min_shards)
 {
     if (cv_mpi_init(&argc, &argv) != CV_OK) {
         return cli_fail();
     }
     cv_convert_stats st;
-    if (cv_mpi_skeletons_convert(layer, swc_dir, sharded, &st) != CV_OK) {
+    if (cv_mpi_skeletons_convert(layer, swc_dir, sharded, min_shards, &st) != CV_OK) {
         return cli_fail();
     }
     if (cv_mpi_rank() == 0) {
@@ -122,11 +124,13 @@ int cmd_skeleton(int argc, char **argv)
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"sharded", no_argument, NULL, 's'},
+        {"min-shards", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *output = NULL;
     bool sharded = false;
+    int64_t min_shards = 0;
     for (int c; (c = cli_getopt(argc, argv, "ho:", opts)) != -1;) {
         switch (c) {
         case 'h':
@@ -137,6 +141,11 @@ int cmd_skeleton(int argc, char **argv)
         case 's':
             sharded = true;
             break;
+        case 'S':
+            if (!cli_parse_i64(optarg, &min_shards) || min_shards < 1 || min_shards > (1 << 20)) {
+                return cli_usage(argv[0], "bad --min-shards `%s'", optarg);
+            }
+            break;
         default:
             return CLI_USAGE;
         }
@@ -146,7 +155,8 @@ int cmd_skeleton(int argc, char **argv)
     bool is_get = strcmp(verb, "get") == 0, is_put = strcmp(verb, "put") == 0,
          is_ls = strcmp(verb, "ls") == 0;
     if (strcmp(verb, "convert") == 0 && nargs == 3) {
-        return convert(argc, argv, argv[optind + 1], argv[optind + 2], sharded);
+        return convert(argc, argv, argv[optind + 1], argv[optind + 2], sharded,
+                       (uint64_t)min_shards);
     }
     if (!(is_get && nargs == 3) && !(is_put && nargs == 4) && !(is_ls && nargs == 2)) {
         return cli_usage(argv[0], "want `get PATH SEGID -o OUT', `put PATH SEGID FILE' or "

@@ -106,7 +106,7 @@ static cv_status read_file(const char *path, uint8_t **data, size_t *len)
 }
 
 /* Rank 0 prepares the directory (info, sharding); everyone then opens it. */
-static cv_status prepare(const char *layer, bool sharded, uint64_t n_ids)
+static cv_status prepare(const char *layer, bool sharded, uint64_t n_ids, uint64_t min_shards)
 {
     cv_status rc = CV_OK;
     if (cv_mpi_rank() == 0) {
@@ -118,7 +118,7 @@ static cv_status prepare(const char *layer, bool sharded, uint64_t n_ids)
         }
         if (rc == CV_OK && sharded && !cv_skeletons_is_sharded(k)) {
             cv_shard_spec spec;
-            rc = cv_shard_params_for_hashed(n_ids ? n_ids : 1, 1, &spec);
+            rc = cv_shard_params_for_hashed(n_ids ? n_ids : 1, min_shards ? min_shards : 1, &spec);
             if (rc == CV_OK) {
                 rc = cv_skeletons_set_sharding(k, &spec);
             }
@@ -208,7 +208,7 @@ static int by_key(const void *a, const void *b)
 }
 
 cv_status cv_mpi_skeletons_convert(const char *layer, const char *swc_dir, bool sharded,
-                                   cv_convert_stats *stats)
+                                   uint64_t min_shards, cv_convert_stats *stats)
 {
     double t0 = MPI_Wtime();
     int rank = cv_mpi_rank(), size = cv_mpi_size();
@@ -218,7 +218,7 @@ cv_status cv_mpi_skeletons_convert(const char *layer, const char *swc_dir, bool 
     if (rc != CV_OK) {
         return rc;
     }
-    rc = prepare(layer, sharded, n_files);
+    rc = prepare(layer, sharded, n_files, min_shards);
     cv_volume *v = NULL;
     cv_skeletons *k = NULL;
     if (rc == CV_OK) {
