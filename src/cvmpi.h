@@ -732,6 +732,10 @@ CV_EXPORT cv_status cv_meshes_lods(cv_meshes *k, uint64_t id, int *n);
 CV_EXPORT cv_status cv_meshes_put(cv_meshes *k, uint64_t id, const cv_mesh *m);
 /* Segment ids with a mesh, ascending. *ids: free with cv_free. */
 CV_EXPORT cv_status cv_meshes_list(cv_meshes *k, uint64_t **ids, size_t *n);
+/* Segment ids CloudVolume's spatial index lists in the physical box [min, max) (nm), as
+ * cv_skeletons_query(). CV_ERR_UNSUPPORTED if the mesh info has no spatial_index. */
+CV_EXPORT cv_status cv_meshes_query(cv_meshes *k, const double min[3], const double max[3],
+                                    uint64_t **ids, size_t *n);
 
 /* ---------------------------------------------------------------------------------------------
  * Downsampling (cloudvolume-conventions §7.4: igneous DownsampleTask, tinybrain kernels).

@@ -311,6 +311,29 @@ static void store_legacy(void)
     cv_mesh_free(m);
     cv_meshes_close(k);
 
+    /* The spatial index of the upstream example (test-vectors §7), in a cell file. */
+    cv_meshes *q;
+    const char si_info[] = "{\"@type\":\"neuroglancer_legacy_mesh\",\"mip\":0,\"chunk_size\":"
+                           "[448,448,448],\"spatial_index\":{\"resolution\":[32,32,40],"
+                           "\"chunk_size\":[14336,14336,17920]}}";
+    ASSERT_OK(cv_store_put(st, "mesh/info", si_info, strlen(si_info), NULL, -1, NULL));
+    const char cell[] = "{\"71297153\":[4352,8032,20440,4368,8048,20460],"
+                        "\"67276966\":[6,2890,20440,16,2944,20460]}";
+    ASSERT_OK(cv_store_put(st, "mesh/0-8192_0-8192_17920-20480.spatial", cell, strlen(cell), "gzip",
+                           -1, NULL));
+    ASSERT_OK(cv_meshes_open(v, false, &q));
+    const double lo[3] = {4000, 8000, 20000}, hi[3] = {5000, 9000, 21000};
+    ASSERT_OK(cv_meshes_query(q, lo, hi, &ids, &n));
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(ids[0], 71297153);
+    cv_free(ids);
+    const double lo2[3] = {0, 0, 0}, hi2[3] = {8192, 8192, 20480};
+    ASSERT_OK(cv_meshes_query(q, lo2, hi2, &ids, &n));
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(ids[0], 67276966);
+    cv_free(ids);
+    cv_meshes_close(q);
+
     const char bad_info[] = "{\"spatial_index\": null}";
     ASSERT_OK(cv_store_put(st, "mesh/info", bad_info, strlen(bad_info), NULL, -1, NULL));
     ASSERT_FAILS(cv_meshes_open(v, false, &k), CV_ERR_INFO, "@type");
