@@ -89,6 +89,22 @@ static void merge_dedupe(void)
     cv_mesh_free(cat);
     cv_mesh_free(a);
     cv_mesh_free(b);
+
+    /* Signs, -0 == +0 (the first one kept), NaN last, large values (radix digits). */
+    const float nan = 0.0f / 0.0f;
+    const float s_v[] = {0, 0, 1e30f, -0.0f, 0, 1e30f, nan, 0, 0, -2, 70000, 0, 0, 0, 1e30f};
+    const uint32_t s_f[] = {0, 1, 2, 3, 4, 1, 0, 1, 2};
+    cv_mesh *sgn = make_mesh(5, s_v, 3, s_f);
+    ASSERT_OK(cv_mesh_consolidate(sgn, &c));
+    ASSERT_EQ(c->n_vertices, 3);
+    const float want_s[] = {-2, 70000, 0, 0, 0, 1e30f, nan, 0, 0}; /* v0's +0 */
+    ASSERT_MEM_EQ(c->vertices, want_s, sizeof want_s);
+    /* v0, v1, v4 merge: faces (1,1,2), (0,1,1), (1,1,2) -> rows (0,1,1), (1,1,2). */
+    const uint32_t want_sf[] = {0, 1, 1, 1, 1, 2};
+    ASSERT_EQ(c->n_faces, 2);
+    ASSERT_MEM_EQ(c->faces, want_sf, sizeof want_sf);
+    cv_mesh_free(c);
+    cv_mesh_free(sgn);
 }
 
 static void ply_both_ways(void)
