@@ -93,6 +93,10 @@ bool cv__skel_attr_dtype_ok(cv_dtype t);
 bool cv__parse_segid(const char *s, uint64_t *out);
 /* Sort ids ascending and drop repeats (always CV_OK). */
 cv_status cv__sort_ids(uint64_t *ids, size_t *n);
+/* Write already-encoded skeletons (whole shards) into a sharded skeleton directory. */
+cv_status cv__skeletons_write_encoded(cv_skeletons *k, const cv_shard_item *items, size_t n);
+/* The sharding of a skeleton directory, NULL if unsharded. */
+const cv_shard_spec *cv__skeletons_spec(const cv_skeletons *k);
 /* CloudVolume's spatial index under `dir` of `store`: ids whose boxes meet [min, max) (nm). */
 cv_status cv__spatial_query(cv_store *store, const char *dir, const double min[3],
                             const double max[3], uint64_t **ids, size_t *n);

@@ -629,6 +629,10 @@ CV_EXPORT cv_status cv_skeletons_get(cv_skeletons *k, uint64_t id, cv_skeleton *
  * skeletons must be every one of the shards they fall in; each shard file is written whole
  * once (CloudVolume layout). Encoded with the info's attributes. */
 CV_EXPORT cv_status cv_skeletons_put(cv_skeletons *k, const cv_skeleton *const *list, size_t n);
+/* Like cv_skeletons_put(), but a sharded layer keeps the other skeletons of the shards
+ * written (each shard file is read, the new skeletons replace or join its entries, and it is
+ * written whole once). */
+CV_EXPORT cv_status cv_skeletons_update(cv_skeletons *k, const cv_skeleton *const *list, size_t n);
 /* Every stored segment id, ascending (unsharded: names that are decimal ids; sharded: the keys
  * of every shard file). *ids: free with cv_free. */
 CV_EXPORT cv_status cv_skeletons_list(cv_skeletons *k, uint64_t **ids, size_t *n);
@@ -728,6 +732,10 @@ CV_EXPORT cv_status cv_meshes_lods(cv_meshes *k, uint64_t id, int *n);
 CV_EXPORT cv_status cv_meshes_put(cv_meshes *k, uint64_t id, const cv_mesh *m);
 /* Segment ids with a mesh, ascending. *ids: free with cv_free. */
 CV_EXPORT cv_status cv_meshes_list(cv_meshes *k, uint64_t **ids, size_t *n);
+/* Segment ids CloudVolume's spatial index lists in the physical box [min, max) (nm), as
+ * cv_skeletons_query(). CV_ERR_UNSUPPORTED if the mesh info has no spatial_index. */
+CV_EXPORT cv_status cv_meshes_query(cv_meshes *k, const double min[3], const double max[3],
+                                    uint64_t **ids, size_t *n);
 
 /* ---------------------------------------------------------------------------------------------
  * Downsampling (cloudvolume-conventions §7.4: igneous DownsampleTask, tinybrain kernels).

@@ -135,63 +135,104 @@ cv_status cv_mesh_concat(const cv_mesh *const *list, size_t n, cv_mesh **out)
 
 /* ---- consolidate ----------------------------------------------------------------------------- */
 
-static int cmp_pos(const float *a, const float *b)
+/* A total order on floats for sorting positions: -0 equals +0 and every NaN is one value,
+ * sorted after +inf (as numpy sorts), so the comparison is consistent for any input. */
+static uint32_t float_key(float f)
 {
-    for (int d = 0; d < 3; d++) {
-        if (a[d] != b[d]) {
-            return a[d] < b[d] ? -1 : 1;
-        }
+    uint32_t u;
+    if (f == 0) {
+        return 0x80000000u;
     }
-    return 0;
+    if (f != f) {
+        return 0xffc00000u;
+    }
+    memcpy(&u, &f, 4);
+    return u & 0x80000000u ? ~u : u | 0x80000000u;
 }
 
-typedef struct vref {
-    const float *v;
-    uint32_t index;
-} vref;
-
-static int cmp_vref(const void *pa, const void *pb)
+/* Stable LSD radix sort of the indices 0..n-1 by the triple keys[i][0..2] (element 0 most
+ * significant), 16 bits per pass, skipping passes in which every key has the same digit.
+ * Stable, so equal triples keep index order (np.unique's return_index picks the first). */
+static cv_status radix_sort3(const uint32_t *keys, uint32_t n, uint32_t *order)
 {
-    const vref *a = pa, *b = pb;
-    int c = cmp_pos(a->v, b->v);
-    return c ? c : (a->index < b->index ? -1 : (a->index > b->index));
+    uint32_t *buf = cv_malloc(((size_t)n + 1) * sizeof *buf);
+    size_t *count = cv_malloc(65537 * sizeof *count);
+    if (!buf || !count) {
+        cv_free(buf);
+        cv_free(count);
+        return CV_FAIL(CV_ERR_NOMEM, "sort %" PRIu32 " keys", n);
+    }
+    uint32_t *src = order, *dst = buf;
+    for (uint32_t i = 0; i < n; i++) {
+        src[i] = i;
+    }
+    for (int pass = 0; pass < 6; pass++) {
+        int d = 2 - pass / 2, shift = 16 * (pass % 2);
+        memset(count, 0, 65537 * sizeof *count);
+        for (uint32_t i = 0; i < n; i++) {
+            count[((keys[3 * (size_t)i + d] >> shift) & 0xffff) + 1]++;
+        }
+        bool one_bucket = false;
+        for (size_t b = 1; b <= 65536 && !one_bucket; b++) {
+            one_bucket = count[b] == n;
+        }
+        if (one_bucket) {
+            continue;
+        }
+        for (size_t b = 1; b <= 65536; b++) {
+            count[b] += count[b - 1];
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t at = src[i];
+            dst[count[(keys[3 * (size_t)at + d] >> shift) & 0xffff]++] = at;
+        }
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != order) {
+        memcpy(order, src, (size_t)n * sizeof *order);
+    }
+    cv_free(buf);
+    cv_free(count);
+    return CV_OK;
 }
 
-static int cmp_face(const void *pa, const void *pb)
+static bool same3(const uint32_t *a, const uint32_t *b)
 {
-    const uint32_t *a = pa, *b = pb;
-    for (int k = 0; k < 3; k++) {
-        if (a[k] != b[k]) {
-            return a[k] < b[k] ? -1 : 1;
-        }
-    }
-    return 0;
+    return a[0] == b[0] && a[1] == b[1] && a[2] == b[2];
 }
 
 cv_status cv_mesh_consolidate(const cv_mesh *m, cv_mesh **out)
 {
     uint32_t nv = m->n_vertices, nf = m->n_faces;
-    vref *order = cv_malloc(((size_t)nv + 1) * sizeof *order);
+    uint32_t *keys = cv_malloc(((size_t)nv + 1) * 3 * sizeof *keys);
+    uint32_t *order = cv_malloc(((size_t)(nv > nf ? nv : nf) + 1) * sizeof *order);
     uint32_t *rep = cv_malloc(((size_t)nv + 1) * sizeof *rep);
+    uint32_t *first = cv_malloc(((size_t)nv + 1) * sizeof *first);
     uint32_t *faces = cv_malloc(((size_t)nf + 1) * 3 * sizeof *faces);
     cv_status rc = CV_OK;
     cv_mesh *r = NULL;
-    if (!order || !rep || !faces) {
+    if (!keys || !order || !rep || !first || !faces) {
         rc = CV_FAIL(CV_ERR_NOMEM, "consolidate mesh %" PRIu64, m->id);
         goto done;
     }
-    for (uint32_t i = 0; i < nv; i++) {
-        order[i] = (vref){m->vertices + 3 * (size_t)i, i};
+    /* Vertices: sorted by position (x, then y, then z), each position once. */
+    for (size_t i = 0; i < 3 * (size_t)nv; i++) {
+        keys[i] = float_key(m->vertices[i]);
     }
-    qsort(order, nv, sizeof *order, cmp_vref);
+    rc = radix_sort3(keys, nv, order);
+    if (rc != CV_OK) {
+        goto done;
+    }
     uint32_t n_unique = 0;
     for (uint32_t i = 0; i < nv; i++) {
-        if (i == 0 || cmp_pos(order[i - 1].v, order[i].v) != 0) {
-            /* Unique positions overwrite `order` in place, behind the reading position. */
-            order[n_unique++].v = order[i].v;
+        if (i == 0 || !same3(keys + 3 * (size_t)order[i - 1], keys + 3 * (size_t)order[i])) {
+            first[n_unique++] = order[i];
         }
-        rep[order[i].index] = n_unique - 1;
+        rep[order[i]] = n_unique - 1;
     }
+    /* Triangles: remapped, sorted as rows, each once. */
     for (size_t i = 0; i < 3 * (size_t)nf; i++) {
         if (m->faces[i] >= nv) {
             rc = CV_FAIL(CV_ERR_ARG,
@@ -201,12 +242,15 @@ cv_status cv_mesh_consolidate(const cv_mesh *m, cv_mesh **out)
         }
         faces[i] = rep[m->faces[i]];
     }
-    qsort(faces, nf, 3 * sizeof *faces, cmp_face);
+    rc = radix_sort3(faces, nf, order);
+    if (rc != CV_OK) {
+        goto done;
+    }
     size_t kept = 0;
     for (size_t i = 0; i < nf; i++) {
-        if (kept == 0 || cmp_face(faces + 3 * i, faces + 3 * (kept - 1)) != 0) {
-            memmove(faces + 3 * kept, faces + 3 * i, 12);
-            kept++;
+        if (kept == 0 ||
+            !same3(faces + 3 * (size_t)order[i], faces + 3 * (size_t)order[kept - 1])) {
+            order[kept++] = order[i];
         }
     }
     rc = cv_mesh_new(n_unique, (uint32_t)kept, &r);
@@ -215,13 +259,17 @@ cv_status cv_mesh_consolidate(const cv_mesh *m, cv_mesh **out)
     }
     r->id = m->id;
     for (uint32_t i = 0; i < n_unique; i++) {
-        memcpy(r->vertices + 3 * (size_t)i, order[i].v, 12);
+        memcpy(r->vertices + 3 * (size_t)i, m->vertices + 3 * (size_t)first[i], 12);
     }
-    memcpy(r->faces, faces, 12 * kept);
+    for (size_t i = 0; i < kept; i++) {
+        memcpy(r->faces + 3 * i, faces + 3 * (size_t)order[i], 12);
+    }
     *out = r;
 done:
+    cv_free(keys);
     cv_free(order);
     cv_free(rep);
+    cv_free(first);
     cv_free(faces);
     return rc;
 }

@@ -297,6 +297,12 @@ cv_status cv_mesh_from_ply(const uint8_t *data, size_t len, const char *what, cv
                            "PLY %s: element \"%s\" has %" PRIu64 " records but %zu bytes follow",
                            what, el[i].name, el[i].count, len - body);
         }
+        for (int j = 0; j < i; j++) {
+            if (strcmp(el[i].name, el[j].name) == 0) {
+                return CV_FAIL(CV_ERR_CORRUPT, "PLY %s: element \"%s\" declared twice", what,
+                               el[i].name);
+            }
+        }
         if (strcmp(el[i].name, "vertex") == 0) {
             nv = el[i].count;
         } else if (strcmp(el[i].name, "face") == 0) {

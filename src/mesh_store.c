@@ -571,3 +571,31 @@ cv_status cv_meshes_list(cv_meshes *k, uint64_t **ids, size_t *n)
     *n = l.n;
     return CV_OK;
 }
+
+cv_status cv_meshes_query(cv_meshes *k, const double min[3], const double max[3], uint64_t **ids,
+                          size_t *n)
+{
+    char key[CV_SHARD_KEY_MAX];
+    snprintf(key, sizeof key, "%s/info", k->dir);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    cv_status rc = cv_store_get(k->store, key, 1 << 20, &data, &len);
+    bool has_index = false;
+    if (rc == CV_OK) {
+        cJSON *root = NULL;
+        rc = cv__json_parse((const char *)data, len, key, &root);
+        has_index =
+            rc == CV_OK && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "spatial_index"));
+        cJSON_Delete(root);
+    } else if (rc == CV_ERR_NOTFOUND) {
+        cv_err_clear();
+        rc = CV_OK;
+    }
+    cv_free(data);
+    CV_TRY(rc);
+    if (!has_index) {
+        return CV_FAIL(CV_ERR_UNSUPPORTED, "meshes of %s: the mesh info has no spatial_index",
+                       cv_store_url(k->store));
+    }
+    return cv__spatial_query(k->store, k->dir, min, max, ids, n);
+}

@@ -16,11 +16,27 @@ typedef struct vref {
     uint32_t index;
 } vref;
 
+/* A total order on floats for sorting positions: -0 equals +0 and every NaN is one value,
+ * sorted after +inf (as numpy sorts), so the comparison is consistent for any input. */
+static uint32_t float_key(float f)
+{
+    uint32_t u;
+    if (f == 0) {
+        return 0x80000000u;
+    }
+    if (f != f) {
+        return 0xffc00000u;
+    }
+    memcpy(&u, &f, 4);
+    return u & 0x80000000u ? ~u : u | 0x80000000u;
+}
+
 static int cmp_pos(const float *a, const float *b)
 {
     for (int d = 0; d < 3; d++) {
-        if (a[d] != b[d]) {
-            return a[d] < b[d] ? -1 : 1;
+        uint32_t x = float_key(a[d]), y = float_key(b[d]);
+        if (x != y) {
+            return x < y ? -1 : 1;
         }
     }
     return 0;

@@ -361,6 +361,125 @@ cv_status cv_skeletons_put(cv_skeletons *k, const cv_skeleton *const *list, size
     return rc;
 }
 
+cv_status cv__skeletons_write_encoded(cv_skeletons *k, const cv_shard_item *items, size_t n)
+{
+    if (!k->reader) {
+        return CV_FAIL(CV_ERR_ARG, "skeletons of %s are not sharded", cv_store_url(k->store));
+    }
+    return cv_shard_write(k->store, k->dir, &k->spec, items, n, CV_SHARD_LAYOUT_CLOUDVOLUME, -1);
+}
+
+const cv_shard_spec *cv__skeletons_spec(const cv_skeletons *k)
+{
+    return k->reader ? &k->spec : NULL;
+}
+
+/* ---- adding to existing shards ------------------------------------------------------------- */
+
+typedef struct kept {
+    cv_shard_item *items;
+    uint8_t **owned;
+    size_t n, cap;
+    const cv_skeleton *const *replace;
+    size_t n_replace;
+} kept;
+
+static cv_status keep_entry(uint64_t key, const uint8_t *data, size_t n, void *arg)
+{
+    kept *k = arg;
+    for (size_t i = 0; i < k->n_replace; i++) {
+        if (k->replace[i]->id == key) {
+            return CV_OK;
+        }
+    }
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 64;
+        cv_shard_item *it = cv_realloc(k->items, cap * sizeof *it);
+        if (it) {
+            k->items = it;
+        }
+        uint8_t **ow = it ? cv_realloc(k->owned, cap * sizeof *ow) : NULL;
+        if (!it || !ow) {
+            return CV_FAIL(CV_ERR_NOMEM, "skeleton shard entries");
+        }
+        k->owned = ow;
+        k->cap = cap;
+    }
+    uint8_t *copy = cv_malloc(n);
+    if (!copy) {
+        return CV_FAIL(CV_ERR_NOMEM, "skeleton shard entry");
+    }
+    memcpy(copy, data, n);
+    k->owned[k->n] = copy;
+    k->items[k->n++] = (cv_shard_item){key, copy, n};
+    return CV_OK;
+}
+
+cv_status cv_skeletons_update(cv_skeletons *k, const cv_skeleton *const *list, size_t n)
+{
+    if (!k->reader) {
+        return cv_skeletons_put(k, list, n);
+    }
+    /* Each shard the skeletons fall in: its other entries (decoded payloads; the writer
+     * encodes them again), then the new ones; written whole once. */
+    uint64_t *shards = cv_malloc((n + 1) * sizeof *shards);
+    if (!shards) {
+        return CV_FAIL(CV_ERR_NOMEM, "skeletons");
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t mini;
+        cv_shard_locate(&k->spec, list[i]->id, &shards[i], &mini);
+    }
+    size_t n_shards = n;
+    cv__sort_ids(shards, &n_shards);
+    cv_status rc = CV_OK;
+    for (size_t s = 0; s < n_shards && rc == CV_OK; s++) {
+        char name[64], key[CV_SHARD_KEY_MAX];
+        cv_shard_file_name(&k->spec, shards[s], name, sizeof name);
+        snprintf(key, sizeof key, "%s/%s", k->dir, name);
+        kept kp = {NULL, NULL, 0, 0, list, n};
+        uint8_t *file = NULL;
+        size_t len = 0;
+        rc = cv_store_get(k->store, key, 0, &file, &len);
+        if (rc == CV_ERR_NOTFOUND) {
+            cv_err_clear();
+            rc = CV_OK;
+        } else if (rc == CV_OK) {
+            char what[CV_SHARD_KEY_MAX + 64];
+            snprintf(what, sizeof what, "%s/%s", cv_store_url(k->store), key);
+            rc = cv_shard_decode(&k->spec, file, len, what, 0, keep_entry, &kp);
+        }
+        cv_free(file);
+        /* The new skeletons of this shard, encoded (no longer filtered out). */
+        kp.n_replace = 0;
+        for (size_t i = 0; i < n && rc == CV_OK; i++) {
+            uint64_t sh, mini;
+            cv_shard_locate(&k->spec, list[i]->id, &sh, &mini);
+            if (sh != shards[s]) {
+                continue;
+            }
+            uint8_t *data;
+            size_t dlen;
+            rc = cv_skeleton_encode(list[i], k->attrs, k->n_attrs, &data, &dlen);
+            if (rc == CV_OK) {
+                rc = keep_entry(list[i]->id, data, dlen, &kp);
+                cv_free(data);
+            }
+        }
+        if (rc == CV_OK) {
+            rc = cv_shard_write(k->store, k->dir, &k->spec, kp.items, kp.n,
+                                CV_SHARD_LAYOUT_CLOUDVOLUME, -1);
+        }
+        for (size_t i = 0; i < kp.n; i++) {
+            cv_free(kp.owned[i]);
+        }
+        cv_free(kp.items);
+        cv_free(kp.owned);
+    }
+    cv_free(shards);
+    return rc;
+}
+
 /* ---- listing --------------------------------------------------------------------------------- */
 
 typedef struct id_list {

@@ -466,10 +466,11 @@ cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf
 
 const char *cv_version(void)
 {
-    static char text[256];
+    static char text[320];
     if (!text[0]) {
-        snprintf(text, sizeof text, "%s (storage: %s; codecs: %s)", "0.1.0", cv__store_schemes(),
-                 cv__codec_names());
+        snprintf(text, sizeof text, "%s (storage: %s; codecs: %s; meshes: legacy%s)", "0.1.0",
+                 cv__store_schemes(), cv__codec_names(),
+                 cv_draco_available() ? " multires-draco" : "");
     }
     return text;
 }

@@ -35,6 +35,8 @@ int cmd_downsample(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_mesh(int argc, char **argv);
+int cmd_skeleton(int argc, char **argv);
 
 /* The command table entry named `name`, or NULL. */
 const cli_cmd *cli_find_command(const char *name);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * fuzz_mesh.c: the mesh decoders: a legacy fragment (cv_mesh_fragment_decode) when the first
- * byte is even, a multi-resolution manifest (cv_multires_manifest_decode) when it is odd.
+ * fuzz_mesh.c: the mesh decoders, chosen by the first byte mod 3: a legacy fragment
+ * (cv_mesh_fragment_decode), a multi-resolution manifest (cv_multires_manifest_decode), or a
+ * Draco fragment through the libdraco shim (cv_draco_decode: face indices inside the points).
  * Failures are CV_ERR_CORRUPT naming the input. A decoded fragment has every index inside
  * its vertices, re-encodes to exactly the input, and consolidates and exports to PLY/OBJ
  * that read back with the same counts; a decoded manifest's sizes add up to data_bytes. */
@@ -56,16 +57,38 @@ static void manifest(const uint8_t *data, size_t size)
     cv_multires_manifest_free(m);
 }
 
+static void draco(const uint8_t *data, size_t size)
+{
+    uint32_t *pos, *faces, nv, nf;
+    cv_status rc = cv_draco_decode(data, size, "fuzz", &pos, &nv, &faces, &nf);
+    if (rc != CV_OK) {
+        FUZZ_ASSERT(rc == CV_ERR_CORRUPT || rc == CV_ERR_UNSUPPORTED || rc == CV_ERR_NOMEM);
+        FUZZ_ASSERT(strstr(cv_err_last()->what, "fuzz"));
+        return;
+    }
+    for (size_t i = 0; i < 3 * (size_t)nf; i++) {
+        FUZZ_ASSERT(faces[i] < nv);
+    }
+    cv_free(pos);
+    cv_free(faces);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) {
         return 0;
     }
     cv_err_clear();
-    if (data[0] % 2 == 0) {
+    switch (data[0] % 3) {
+    case 0:
         fragment(data + 1, size - 1);
-    } else {
+        break;
+    case 1:
         manifest(data + 1, size - 1);
+        break;
+    default:
+        draco(data + 1, size - 1);
+        break;
     }
     return 0;
 }

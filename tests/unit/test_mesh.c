@@ -89,6 +89,22 @@ static void merge_dedupe(void)
     cv_mesh_free(cat);
     cv_mesh_free(a);
     cv_mesh_free(b);
+
+    /* Signs, -0 == +0 (the first one kept), NaN last, large values (radix digits). */
+    const float nan = 0.0f / 0.0f;
+    const float s_v[] = {0, 0, 1e30f, -0.0f, 0, 1e30f, nan, 0, 0, -2, 70000, 0, 0, 0, 1e30f};
+    const uint32_t s_f[] = {0, 1, 2, 3, 4, 1, 0, 1, 2};
+    cv_mesh *sgn = make_mesh(5, s_v, 3, s_f);
+    ASSERT_OK(cv_mesh_consolidate(sgn, &c));
+    ASSERT_EQ(c->n_vertices, 3);
+    const float want_s[] = {-2, 70000, 0, 0, 0, 1e30f, nan, 0, 0}; /* v0's +0 */
+    ASSERT_MEM_EQ(c->vertices, want_s, sizeof want_s);
+    /* v0, v1, v4 merge: faces (1,1,2), (0,1,1), (1,1,2) -> rows (0,1,1), (1,1,2). */
+    const uint32_t want_sf[] = {0, 1, 1, 1, 1, 2};
+    ASSERT_EQ(c->n_faces, 2);
+    ASSERT_MEM_EQ(c->faces, want_sf, sizeof want_sf);
+    cv_mesh_free(c);
+    cv_mesh_free(sgn);
 }
 
 static void ply_both_ways(void)
@@ -310,6 +326,29 @@ static void store_legacy(void)
     cv_free(ids);
     cv_mesh_free(m);
     cv_meshes_close(k);
+
+    /* The spatial index of the upstream example (test-vectors §7), in a cell file. */
+    cv_meshes *q;
+    const char si_info[] = "{\"@type\":\"neuroglancer_legacy_mesh\",\"mip\":0,\"chunk_size\":"
+                           "[448,448,448],\"spatial_index\":{\"resolution\":[32,32,40],"
+                           "\"chunk_size\":[14336,14336,17920]}}";
+    ASSERT_OK(cv_store_put(st, "mesh/info", si_info, strlen(si_info), NULL, -1, NULL));
+    const char cell[] = "{\"71297153\":[4352,8032,20440,4368,8048,20460],"
+                        "\"67276966\":[6,2890,20440,16,2944,20460]}";
+    ASSERT_OK(cv_store_put(st, "mesh/0-8192_0-8192_17920-20480.spatial", cell, strlen(cell), "gzip",
+                           -1, NULL));
+    ASSERT_OK(cv_meshes_open(v, false, &q));
+    const double lo[3] = {4000, 8000, 20000}, hi[3] = {5000, 9000, 21000};
+    ASSERT_OK(cv_meshes_query(q, lo, hi, &ids, &n));
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(ids[0], 71297153);
+    cv_free(ids);
+    const double lo2[3] = {0, 0, 0}, hi2[3] = {8192, 8192, 20480};
+    ASSERT_OK(cv_meshes_query(q, lo2, hi2, &ids, &n));
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(ids[0], 67276966);
+    cv_free(ids);
+    cv_meshes_close(q);
 
     const char bad_info[] = "{\"spatial_index\": null}";
     ASSERT_OK(cv_store_put(st, "mesh/info", bad_info, strlen(bad_info), NULL, -1, NULL));

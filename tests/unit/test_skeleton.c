@@ -453,6 +453,25 @@ static void store_sharded_many(void)
         ASSERT_EQ(ids[i], (uint64_t)i * 1000003u + 1);
     }
     cv_free(ids);
+    /* Update: replace one skeleton, add a new id; every other one stays. */
+    cv_skeleton *repl;
+    ASSERT_OK(cv_skeleton_decode(vector75, 75, NULL, 0, "v", &repl));
+    repl->id = list[10]->id;
+    cv_skeleton *extra;
+    ASSERT_OK(cv_skeleton_clone(repl, &extra));
+    extra->id = 77;
+    ASSERT_OK(cv_skeletons_update(k, (const cv_skeleton *const[]){repl, extra}, 2));
+    cv_shard_cache_clear();
+    for (int i = 0; i < N; i++) {
+        ASSERT_OK(cv_skeletons_get(k, list[i]->id, &g));
+        ASSERT_TRUE(cv_skeleton_equivalent(i == 10 ? repl : list[i], g));
+        cv_skeleton_free(g);
+    }
+    ASSERT_OK(cv_skeletons_get(k, 77, &g));
+    ASSERT_TRUE(cv_skeleton_equivalent(extra, g));
+    cv_skeleton_free(g);
+    cv_skeleton_free(repl);
+    cv_skeleton_free(extra);
     /* Reopening reads the sharded info back. */
     cv_skeletons_close(k);
     ASSERT_OK(cv_skeletons_open(v, false, &k));
