@@ -264,6 +264,11 @@ CV_EXPORT cv_status cv_store_put(cv_store *s, const char *key, const void *data,
 CV_EXPORT cv_status cv_store_exists(cv_store *s, const char *key, bool *yes);
 /* Delete every variant of a key; deleting an absent key succeeds. */
 CV_EXPORT cv_status cv_store_delete(cv_store *s, const char *key);
+/* CloudFiles' `secrets` option for every store opened from now on: `json` is a JSON object as
+ * text ({"AWS_ACCESS_KEY_ID": ..., "AWS_SECRET_ACCESS_KEY": ...} or a service-account key),
+ * used instead of the secret files; NULL goes back to the files. The text is copied and never
+ * logged. CV_ERR_ARG if it is not a JSON object. Not thread-safe against open stores' requests. */
+CV_EXPORT cv_status cv_secrets_set(const char *json);
 /* Call `fn` for each key under `prefix` (suffixes stripped, each key once, sorted). */
 CV_EXPORT cv_status cv_store_list(cv_store *s, const char *prefix,
                                   cv_status (*fn)(const char *key, void *arg), void *arg);

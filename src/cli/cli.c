@@ -4,9 +4,6 @@
 #include "cli.h"
 
 #include "../mpi/cv_mpi.h"
-#ifdef CV_HAVE_CURL
-#include "../io/http.h" /* cv__secrets_set */
-#endif
 
 #include <ctype.h>
 
@@ -77,11 +74,7 @@ static bool take_secrets(const char *cmd, const char *arg)
         text = z;
         text[len] = '\0';
     }
-#ifdef CV_HAVE_CURL
-    cv_status rc = cv__secrets_set(text ? (const char *)text : p);
-#else
-    cv_status rc = CV_OK; /* no store of this build uses credentials */
-#endif
+    cv_status rc = cv_secrets_set(text ? (const char *)text : p);
     if (text) {
         memset(text, 0, len);
     }

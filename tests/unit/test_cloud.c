@@ -237,6 +237,12 @@ static void test_secrets_option(void)
     cv_free(where);
     ASSERT_OK(cv__secrets_set(NULL));
     ASSERT_FAILS(cv__secret_read("google", "x", &text, &where), CV_ERR_NOTFOUND, "google");
+    /* the public entry point is the same option */
+    ASSERT_FAILS(cv_secrets_set("\"text\""), CV_ERR_ARG, "not a JSON object");
+    ASSERT_OK(cv_secrets_set("{\"AWS_ACCESS_KEY_ID\": \"PK\", \"AWS_SECRET_ACCESS_KEY\": \"PS\"}"));
+    ASSERT_OK(cv__aws_creds("aws", "bucket1", &c));
+    ASSERT_STR_EQ(c.key_id, "PK");
+    ASSERT_OK(cv_secrets_set(NULL));
 }
 
 static void test_delete_result(void)
