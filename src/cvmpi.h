@@ -784,9 +784,10 @@ CV_EXPORT cv_status cv_downsample(cv_dtype t, int64_t channels, const void *src,
 /* `n_levels` levels from one input, as one tinybrain call with num_mips = n_levels makes them
  * (cloudvolume-conventions §7.4): 2x2x1 and 2x2x2 averages of 8/16-bit integers carry the
  * untruncated sums from level to level (truncating every 4 levels for 2x2x1, 8 for 2x2x2 8-bit,
- * 5 for 2x2x2 16-bit); every other method, dtype, factor and sparse averaging is recursive,
- * level k+1 = cv_downsample(level k). dst[k] holds level k+1 (sized with cv_downsample_shape
- * applied k+1 times); dst_shapes[k] gets its shape. */
+ * 5 for 2x2x2 16-bit); 8/16-bit averages with other factors carry float32 levels (tinybrain's
+ * numpy path: only each level's output is truncated); every other method, dtype, factor and
+ * sparse 2x2x1/2x2x2 averaging is recursive, level k+1 = cv_downsample(level k). dst[k] holds
+ * level k+1 (sized with cv_downsample_shape applied k+1 times); dst_shapes[k] gets its shape. */
 CV_EXPORT cv_status cv_downsample_pyramid(cv_dtype t, int64_t channels, const void *src,
                                           const int64_t src_shape[3], const int64_t factor[3],
                                           cv_downsample_method method, bool sparse, int n_levels,
@@ -794,9 +795,9 @@ CV_EXPORT cv_status cv_downsample_pyramid(cv_dtype t, int64_t channels, const vo
 
 /* Continuing a pyramid in pieces (an MPI reduction tree): the state of a pyramid at `level` is
  * what the next level is computed from. It is the level's voxels, except where averages are
- * carried untruncated across levels (see cv_downsample_levels); then it is one 32-bit sum per
- * voxel and channel (uint32 for unsigned dtypes, int32 for signed, host byte order). Bytes of
- * state per voxel and channel: */
+ * carried untruncated across levels (see cv_downsample_levels); then it is one 32-bit value per
+ * voxel and channel (a uint32/int32 sum, or a float32 level; host byte order). Bytes of state
+ * per voxel and channel: */
 CV_EXPORT size_t cv_downsample_state_size(cv_dtype t, cv_downsample_method method, bool sparse,
                                           const int64_t factor[3], int level);
 /* Levels first_level+1 .. first_level+n_levels from the state of level `first_level` (for

@@ -696,11 +696,96 @@ static cv_status carried_levels(cv_dtype t, int64_t channels, const void *state,
     return CV_OK;
 }
 
+/* ---- carried float32 (tinybrain's numpy path) -----------------------------------------------
+ * 8/16-bit averages with factors other than 2x2x1/2x2x2 go through numpy in tinybrain: the
+ * image is made float32 once and each level is averaged from the previous level's float32
+ * values; only the output of each level is truncated to the dtype. */
+static bool carries_float(cv_dtype t, cv_downsample_method m, const int64_t f[3])
+{
+    bool small = t == CV_UINT8 || t == CV_INT8 || t == CV_UINT16 || t == CV_INT16;
+    bool f22 = f[0] == 2 && f[1] == 2 && (f[2] == 1 || f[2] == 2);
+    return m == CV_DS_AVERAGE && small && !f22;
+}
+
+static void float_to_dtype(cv_dtype t, const float *src, int64_t n, void *dst)
+{
+    for (int64_t i = 0; i < n; i++) {
+        switch (t) {
+        case CV_UINT8:
+            ((uint8_t *)dst)[i] = CONV_U8(src[i]);
+            break;
+        case CV_INT8:
+            ((int8_t *)dst)[i] = CONV_I8(src[i]);
+            break;
+        case CV_UINT16:
+            ((uint16_t *)dst)[i] = CONV_U16(src[i]);
+            break;
+        default:
+            ((int16_t *)dst)[i] = CONV_I16(src[i]);
+            break;
+        }
+    }
+}
+
+static cv_status float_levels(cv_dtype t, int64_t channels, const void *state,
+                              const int64_t shape[3], const int64_t f[3], bool sparse,
+                              int first_level, int n_levels, void *const dst[],
+                              int64_t (*dst_shapes)[3], void *state_out)
+{
+    const int64_t in_n = shape[0] * shape[1] * shape[2] * channels;
+    int64_t s1[3];
+    cv_downsample_shape(shape, f, s1);
+    const size_t n1 = (size_t)(s1[0] * s1[1] * s1[2] * channels);
+    float *conv = first_level == 0 ? cv_malloc((size_t)in_n * sizeof(float)) : NULL;
+    float *buf[2] = {cv_malloc(n1 * sizeof(float)), cv_malloc(n1 * sizeof(float))};
+    cv_status rc = CV_OK;
+    if ((first_level == 0 && !conv) || !buf[0] || !buf[1]) {
+        rc = CV_FAIL(CV_ERR_NOMEM, "downsample: float32 levels of %zu voxels", n1);
+    }
+    if (rc == CV_OK && conv) {
+        for (int64_t i = 0; i < in_n; i++) {
+            switch (t) {
+            case CV_UINT8:
+                conv[i] = (float)((const uint8_t *)state)[i];
+                break;
+            case CV_INT8:
+                conv[i] = (float)((const int8_t *)state)[i];
+                break;
+            case CV_UINT16:
+                conv[i] = (float)((const uint16_t *)state)[i];
+                break;
+            default:
+                conv[i] = (float)((const int16_t *)state)[i];
+                break;
+            }
+        }
+    }
+    const float *in = conv ? conv : (const float *)state;
+    const int64_t *in_shape = shape;
+    for (int k = 0; k < n_levels && rc == CV_OK; k++) {
+        float *out = buf[k & 1];
+        rc = cv_downsample(CV_FLOAT32, channels, in, in_shape, f, CV_DS_AVERAGE, sparse, out,
+                           dst_shapes[k]);
+        const int64_t *o = dst_shapes[k];
+        float_to_dtype(t, out, o[0] * o[1] * o[2] * channels, dst[k]);
+        in = out;
+        in_shape = dst_shapes[k];
+    }
+    if (rc == CV_OK && state_out) {
+        const int64_t *o = dst_shapes[n_levels - 1];
+        memcpy(state_out, in, (size_t)(o[0] * o[1] * o[2] * channels) * sizeof(float));
+    }
+    cv_free(conv);
+    cv_free(buf[0]);
+    cv_free(buf[1]);
+    return rc;
+}
+
 size_t cv_downsample_state_size(cv_dtype t, cv_downsample_method method, bool sparse,
                                 const int64_t factor[3], int level)
 {
-    return level > 0 && carries_sums(t, method, sparse, factor) ? sizeof(uint32_t)
-                                                                : cv_dtype_size(t);
+    bool carried = carries_sums(t, method, sparse, factor) || carries_float(t, method, factor);
+    return level > 0 && carried ? sizeof(uint32_t) : cv_dtype_size(t);
 }
 
 cv_status cv_downsample_levels(cv_dtype t, int64_t channels, const void *state,
@@ -719,6 +804,13 @@ cv_status cv_downsample_levels(cv_dtype t, int64_t channels, const void *state,
         }
         return carried_levels(t, channels, state, shape, factor, first_level, n_levels, dst,
                               dst_shapes, state_out);
+    }
+    if (carries_float(t, method, factor) && !(first_level == 0 && n_levels == 1 && !state_out)) {
+        if (channels < 1 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1) {
+            return CV_FAIL(CV_ERR_ARG, "downsample: bad shape or channel count");
+        }
+        return float_levels(t, channels, state, shape, factor, sparse, first_level, n_levels, dst,
+                            dst_shapes, state_out);
     }
     const void *in = state;
     const int64_t *in_shape = shape;

@@ -164,6 +164,15 @@ static double node_need(const job *j, const int64_t block[3], int lo, int hi)
      * the first level for 2x2x2. */
     double planes = j->f[2] == 1 ? 1.0 : fmin((double)s1[2], ldexp(1.0, hi - lo - 1));
     need += 2.0 * (double)s1[0] * (double)s1[1] * planes * 4.0;
+    bool f22 = j->f[0] == 2 && j->f[1] == 2 && j->f[2] <= 2;
+    if (!f22 && j->esz < 4 && state_voxel_bytes(j, lo + 1) == 4 * (size_t)j->channels) {
+        /* carried float32 (numpy path): the input as float32, and two float32 levels */
+        int64_t s0[3];
+        level_shape(j, box, lo, s0);
+        need += ((double)s0[0] * (double)s0[1] * (double)s0[2] +
+                 2.0 * (double)s1[0] * (double)s1[1] * (double)s1[2]) *
+                (double)j->channels * 4.0;
+    }
     return need;
 }
 

@@ -7,8 +7,10 @@
 # tinybrain call with num_mips levels makes them: 2x2x1/2x2x2 averages of 8/16-bit integers
 # carry the untruncated sums (edges replicated) and render level k as sum >> bits*(levels since
 # the last reset), resetting (sum >>= bits*period) every period levels: 4 for 2x2x1, 8 for
-# 2x2x2 8-bit, 5 for 2x2x2 16-bit (tinybrain's accumulator widths); everything else is
-# recursive, level k+1 from level k.
+# 2x2x2 8-bit, 5 for 2x2x2 16-bit (tinybrain's accumulator widths); 8/16-bit averages with
+# other factors are carried in float32 (tinybrain's numpy path: each level from the previous
+# level's float32 values, only the outputs truncated); everything else is recursive, level k+1
+# from level k.
 #
 # usage: downsample_ref.py MANIFEST DIR
 #   MANIFEST lines: NAME DTYPE CHANNELS SX SY SZ FX FY FZ METHOD SPARSE(0|1) LEVELS
@@ -183,6 +185,11 @@ def carries_sums(dt, f, method, sparse):
             dt in (np.uint8, np.int8, np.uint16, np.int16))
 
 
+def carries_float(dt, f, method):
+    return (method == "average" and tuple(f) not in ((2, 2, 1), (2, 2, 2)) and
+            dt in (np.uint8, np.int8, np.uint16, np.int16))
+
+
 def carried_levels(a, f, levels):
     """Levels 1..levels of one multi-mip call: sums carried, truncated every period levels."""
     dt = a.dtype
@@ -215,6 +222,13 @@ def main():
             if carries_sums(dt, f, method, sparse == "1"):
                 for k, lv in enumerate(carried_levels(a, f, int(levels)), 1):
                     lv.tofile(f"{d}/{name}.{k}.out")
+                continue
+            if carries_float(dt, f, method):
+                # tinybrain's numpy path: float32 once, levels from float32, each output cast
+                a = a.astype(np.float32)
+                for k in range(1, int(levels) + 1):
+                    a = average(a, f, sparse == "1")
+                    to_dtype(a, dt).tofile(f"{d}/{name}.{k}.out")
                 continue
             for k in range(1, int(levels) + 1):
                 a = one_level(a, f, method, sparse == "1")

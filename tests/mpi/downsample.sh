@@ -154,6 +154,29 @@ for k in range(1, 4):
     assert np.array_equal(got, a[0].T), "level %d differs" % k
 print("segmentation levels 1..3 equal numpy")
 PY
+# 4b. uint8 averages with factor 3,3,1 carry float32 levels up the tree (tinybrain's numpy path).
+cp -r src f331a
+cp -r src f331b
+"$CVMPI" downsample f331a --num-mips 3 --factor 3,3,1 --memory 1M --dry-run | grep -q "(reduction tree)" \
+    || fail "3,3,1: no reduction tree"
+run_np 1 downsample f331a --num-mips 3 --factor 3,3,1 --memory 1M > logf1 2>&1 || { cat logf1; fail "3,3,1 -n 1"; }
+run_np 3 downsample f331b --num-mips 3 --factor 3,3,1 --memory 1M > logf3 2>&1 || { cat logf3; fail "3,3,1 -n 3"; }
+digest f331a > df1
+digest f331b | diff df1 - > /dev/null || fail "3,3,1: -n 1 and -n 3 differ"
+for k in 1 2 3; do "$CVMPI" read f331a --mip "$k" -o "f$k.npy"; done
+"$PY" - "$REF" <<'PY' || fail "3,3,1 levels differ from numpy"
+import sys, importlib.util
+import numpy as np
+spec = importlib.util.spec_from_file_location("ref", sys.argv[1])
+ref = importlib.util.module_from_spec(spec); spec.loader.exec_module(ref)
+a = np.ascontiguousarray(np.load("src.npy")[..., 0].T)[None].astype(np.float32)
+for k in range(1, 4):
+    a = ref.average(a, (3, 3, 1), False)
+    got = np.load("f%d.npy" % k)[..., 0]
+    assert np.array_equal(got, ref.to_dtype(a, np.dtype(np.uint8))[0].T), "level %d differs" % k
+print("3,3,1 levels 1..3 equal numpy (float32 carried)")
+PY
+
 # 5. transfer and import, then the pyramid in the same job.
 run_np 3 transfer src tr --downsample 5 --memory $MEM --journal jt > logtr 2>&1 || { cat logtr; fail "transfer --downsample"; }
 grep -q "^downsampled mip 0 to mips 1\.\.5: " logtr || { cat logtr; fail "transfer --downsample: no pyramid"; }
