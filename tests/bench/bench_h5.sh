@@ -6,7 +6,8 @@
 # file:// in a temporary directory, with 1 and 2 MPI ranks, default slab exchange; and raw
 # with --independent (per-task reads, no exchange) for comparison. Same-run bound: the time to
 # read the whole dataset with plain HDF5 (one H5Dread through h5py's read_direct into a
-# preallocated array; the page cache is warm for both). Reports MB/s (dataset bytes / best
+# preallocated array; the page cache is warm for both); for scale, `cp` of the file (every
+# byte read and written once). Reports MB/s (dataset bytes / best
 # wall time of mpirun over --runs), the ratio to the plain-read bound, and peak RSS per rank
 # (/usr/bin/time around each rank), and CPU seconds (user + system, all ranks, best run): on a
 # shared machine wall time includes waiting for the cores, CPU time does not. One TSV line per
@@ -109,6 +110,23 @@ C_READ=$(sort -g "$W/times" | head -n 1 | cut -d' ' -f2)
 printf '%s\t%s\th5_read_plain\t1\t%s\t%.4f\t%.1f\t1.00\t-\t-\t-\t%.3f\t-\n' "$REV" "$HOST" \
     "$RUNS" "$T_READ" "$(calc "$BYTES / $T_READ / 1e6")" "$C_READ"
 
+# cp of the HDF5 file: every byte read once and written once, as the import must at least do
+: >"$W/times"
+i=0
+while [ "$i" -lt "$RUNS" ]; do
+    rm -f "$W/copy.h5"
+    t0=$(now)
+    cp "$W/stack.h5" "$W/copy.h5"
+    t1=$(now)
+    calc "$t1 - $t0" >>"$W/times"
+    echo >>"$W/times"
+    i=$((i + 1))
+done
+rm -f "$W/copy.h5"
+T_CP=$(best "$W/times")
+printf '%s\t%s\tcp_h5_file\t1\t%s\t%.4f\t%.1f\t%.2f\t-\t-\t-\t-\t-\n' "$REV" "$HOST" "$RUNS" \
+    "$T_CP" "$(calc "$BYTES / $T_CP / 1e6")" "$(calc "$T_READ / $T_CP")"
+
 # measure NAME RANKS ARGS...: import RUNS times, print the TSV line, set T_BEST
 measure() {
     name=$1 ranks=$2
@@ -177,7 +195,8 @@ mb() { calc "$BYTES / $1 / 1e6"; }
 what="full size"
 [ "$QUICK" = 1 ] && what="--quick: too small for the numbers to mean much"
 echo "# summary ($what; mpirun wall time, in [] the ranks' own time without MPI start-up)"
-printf '#   plain HDF5 read %.1f MB/s (the bound)\n' "$(mb "$T_READ")"
+printf '#   plain HDF5 read %.1f MB/s (the bound); cp of the file (read + write) %.1f MB/s\n' \
+    "$(mb "$T_READ")" "$(mb "$T_CP")"
 printf '#   raw:  1 rank %.1f [%.1f] MB/s = %.2f [%.2f] x bound; 2 ranks %.1f [%.1f] MB/s =' \
     "$(mb "$RAW1")" "$(mb "$RAW1R")" "$(calc "$T_READ / $RAW1")" "$(calc "$T_READ / $RAW1R")" \
     "$(mb "$RAW2")" "$(mb "$RAW2R")"
