@@ -935,7 +935,12 @@ static void work_slabs(import_job *j)
                     }
                 }
                 if (cv_mpi_agree(rc) != CV_OK) {
-                    goto out; /* out of memory for a few ids: give up, resume later */
+                    /* Out of memory for a few ids: stop, and say so (exit 1, --resume). */
+                    if (cv_mpi_rank() == 0) {
+                        cv_failures_note(&j->fail, rt.n ? rt.ids[0] : 0,
+                                         rt.n ? rt.boxes[0] : j->plan.region, cv_err_last()->what);
+                    }
+                    goto out;
                 }
                 if (rt.n == 0) {
                     continue;
