@@ -486,6 +486,8 @@ static cv_status exchange(job *j, int s, uint8_t **recv, const uint8_t **table)
         scount[owner_of(parent_of(j, s, idx))] +=
             8 + (int64_t)state_bytes(j, node_box(j, s - 1, idx), j->st[s - 1].hi);
     }
+    /* Every rank reaches each collective, or none does. */
+    rc = cv_mpi_agree(rc);
     if (rc == CV_OK) {
         if (cv_mpi_active()) {
             MPI_Alltoall(scount, 1, MPI_INT64_T, rcount, 1, MPI_INT64_T, MPI_COMM_WORLD);
