@@ -815,6 +815,13 @@ static void print_plan(const job *j)
            "levels written (%s)\n",
            src_bytes / 1e6, tree_bytes / 1e6, out_bytes / 1e6,
            info->scales[j->level_mip[1]].encoding);
+    if (j->n_stages > 1) {
+        /* Each rank keeps its tasks' top states until the exchange, beside the task buffer. */
+        double per_rank = (double)state_bytes(j, j->region, j->st[0].hi) / (double)cv_mpi_size();
+        printf("plan: about %.1f MB of task state held per rank until the first exchange (not "
+               "counted in --memory)\n",
+               per_rank / 1e6);
+    }
 }
 
 static void describe_task(uint64_t id, char *buf, size_t cap, void *arg)
