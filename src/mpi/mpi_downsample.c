@@ -486,6 +486,8 @@ static cv_status exchange(job *j, int s, uint8_t **recv, const uint8_t **table)
         scount[owner_of(parent_of(j, s, idx))] +=
             8 + (int64_t)state_bytes(j, node_box(j, s - 1, idx), j->st[s - 1].hi);
     }
+    /* Every rank reaches each collective, or none does. */
+    rc = cv_mpi_agree(rc);
     if (rc == CV_OK) {
         if (cv_mpi_active()) {
             MPI_Alltoall(scount, 1, MPI_INT64_T, rcount, 1, MPI_INT64_T, MPI_COMM_WORLD);
@@ -813,6 +815,13 @@ static void print_plan(const job *j)
            "levels written (%s)\n",
            src_bytes / 1e6, tree_bytes / 1e6, out_bytes / 1e6,
            info->scales[j->level_mip[1]].encoding);
+    if (j->n_stages > 1) {
+        /* Each rank keeps its tasks' top states until the exchange, beside the task buffer. */
+        double per_rank = (double)state_bytes(j, j->region, j->st[0].hi) / (double)cv_mpi_size();
+        printf("plan: about %.1f MB of task state held per rank until the first exchange (not "
+               "counted in --memory)\n",
+               per_rank / 1e6);
+    }
 }
 
 static void describe_task(uint64_t id, char *buf, size_t cap, void *arg)
