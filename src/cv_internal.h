@@ -95,6 +95,10 @@ bool cv__parse_segid(const char *s, uint64_t *out);
 cv_status cv__sort_ids(uint64_t *ids, size_t *n);
 /* Write already-encoded skeletons (whole shards) into a sharded skeleton directory. */
 cv_status cv__skeletons_write_encoded(cv_skeletons *k, const cv_shard_item *items, size_t n);
+/* Call fn for every key of shard file `object` of `store`, reading only its indexes (ranged
+ * reads). CV_ERR_CORRUPT naming the file on bad indexes. (shard_keys.c) */
+cv_status cv__shard_file_keys(cv_store *store, const char *object, const cv_shard_spec *spec,
+                              cv_status (*fn)(uint64_t key, void *arg), void *arg);
 /* The sharding of a skeleton directory, NULL if unsharded. */
 const cv_shard_spec *cv__skeletons_spec(const cv_skeletons *k);
 /* CloudVolume's spatial index under `dir` of `store`: ids whose boxes meet [min, max) (nm). */

@@ -517,10 +517,8 @@ static cv_status push_id(id_list *l, uint64_t id)
     return CV_OK;
 }
 
-static cv_status entry_id(uint64_t key, const uint8_t *data, size_t n, void *arg)
+static cv_status entry_id(uint64_t key, void *arg)
 {
-    (void)data;
-    (void)n;
     return push_id(arg, key);
 }
 
@@ -545,15 +543,7 @@ static cv_status list_key(const char *key, void *arg)
     if (!k->reader) {
         return cv__parse_segid(buf, &id) ? push_id(l, id) : CV_OK;
     }
-    uint8_t *data;
-    size_t len;
-    CV_TRY(cv_store_get(k->store, key, 0, &data, &len));
-    char what[CV_SHARD_KEY_MAX + 64];
-    snprintf(what, sizeof what, "%s/%s", cv_store_url(k->store), key);
-    cv_status rc =
-        cv_shard_decode(cv_shard_reader_spec(k->reader), data, len, what, 0, entry_id, l);
-    cv_free(data);
-    return rc;
+    return cv__shard_file_keys(k->store, key, cv_shard_reader_spec(k->reader), entry_id, l);
 }
 
 cv_status cv_meshes_list(cv_meshes *k, uint64_t **ids, size_t *n)

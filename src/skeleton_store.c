@@ -522,10 +522,8 @@ bool cv__parse_segid(const char *s, uint64_t *out)
     return true;
 }
 
-static cv_status entry_id(uint64_t key, const uint8_t *data, size_t n, void *arg)
+static cv_status entry_id(uint64_t key, void *arg)
 {
-    (void)data;
-    (void)n;
     return push_id(arg, key);
 }
 
@@ -543,16 +541,7 @@ static cv_status list_key(const char *key, void *arg)
     if (!cv__str_ends_with(name, ".shard") || strchr(name, '/')) {
         return CV_OK;
     }
-    uint8_t *data;
-    size_t len;
-    CV_TRY(cv_store_get(l->k->store, key, 0, &data, &len));
-    char what[CV_SHARD_KEY_MAX + 64];
-    snprintf(what, sizeof what, "%s/%s", cv_store_url(l->k->store), key);
-    /* Only the keys are wanted: payloads are decoded but capped small (a cap failure on a
-     * large payload would be wrong, so use the default cap). */
-    cv_status rc = cv_shard_decode(&l->k->spec, data, len, what, 0, entry_id, l);
-    cv_free(data);
-    return rc;
+    return cv__shard_file_keys(l->k->store, key, &l->k->spec, entry_id, l);
 }
 
 static int cmp_u64(const void *a, const void *b)

@@ -472,6 +472,10 @@ static void store_sharded_many(void)
     cv_skeleton_free(g);
     cv_skeleton_free(repl);
     cv_skeleton_free(extra);
+    /* Listing reads indexes only; a bad shard file is named. */
+    ASSERT_OK(cv_store_put(cv_volume_store(v), "skeletons/f.shard", "short", 5, NULL, -1, NULL));
+    ASSERT_FAILS(cv_skeletons_list(k, &ids, &n), CV_ERR_CORRUPT, "skeletons/f.shard");
+    ASSERT_OK(cv_store_delete(cv_volume_store(v), "skeletons/f.shard"));
     /* Reopening reads the sharded info back. */
     cv_skeletons_close(k);
     ASSERT_OK(cv_skeletons_open(v, false, &k));
