@@ -105,4 +105,18 @@ const cv_shard_spec *cv__skeletons_spec(const cv_skeletons *k);
 cv_status cv__spatial_query(cv_store *store, const char *dir, const double min[3],
                             const double max[3], uint64_t **ids, size_t *n);
 
+/* ---- chunk copy fast path (volume_copy.c) ------------------------------------------------- */
+
+/* True if the chunks of `src` at src_mip can be copied to `dst` at dst_mip as stored objects,
+ * never decoded: same dtype, channels, encoding and its parameters, chunk size and bounds,
+ * both unsharded, and no delete_black_uploads on dst. Otherwise `why` (if given) says why. */
+bool cv__volume_can_copy(const cv_volume *src, int src_mip, const cv_volume *dst, int dst_mip,
+                         char *why, size_t cap);
+/* Copy the chunks of the chunk-aligned `box` byte for byte (transport compression kept, or
+ * changed to dst's compress option without decoding the chunk), on dst's threads. A missing
+ * or empty source chunk fails naming its key, or with src's fill_missing is written as the
+ * background chunk (as the decoding path does). *voxel_bytes: decoded bytes of the chunks. */
+cv_status cv__volume_copy_chunks(cv_volume *src, int src_mip, cv_volume *dst, int dst_mip,
+                                 cv_bbox box, uint64_t *voxel_bytes);
+
 #endif /* CV_INTERNAL_H */

@@ -14,9 +14,14 @@ static const char help[] =
     "         [--delete-black] [--skip-existing] [--memory BYTES] [--threads N]\n"
     "         [--schedule dynamic|static] [--journal DIR] [--resume] [--fail-fast] [--dry-run]\n"
     "         [--sharded [--shard-bytes B] | --sharding JSON] [--report FILE.json]\n"
-    "         [--stall-warning SECONDS] [--downsample N [--factor X,Y,Z]]\n\n"
+    "         [--stall-warning SECONDS] [--downsample N [--factor X,Y,Z]] [--decode]\n\n"
     "Copy one mip of SRC to DST, re-encoding when the encodings differ. DST's info is made from\n"
     "SRC's when DST has none (with --encoding/--chunk-size applied at that mip).\n"
+    "When both sides have the same encoding (and its parameters), chunk size and bounds, are\n"
+    "unsharded and --delete-black is not given, chunks are copied as stored, never decoded, as\n"
+    "CloudVolume's transfer_to does: NAME.gz stays NAME.gz; another --compress only changes the\n"
+    "transport compression. A missing source chunk fails its task (with --fill-missing it is\n"
+    "written as background, as when decoding).\n"
     "Re-chunking that does not fit --memory as independent tasks, and destinations whose\n"
     "shards are not boxes of chunks (\"hash\": \"murmurhash3_x86_128\"), run as exchange\n"
     "rounds: all ranks together, trading chunk pieces (or encoded chunks, to the shard's owner)\n"
@@ -48,7 +53,8 @@ static const char help[] =
     "  --downsample N   then make N mips above the copied mip of DST in the same job, as\n"
     "                   `cvmpi downsample DST --num-mips N` (with --memory, --threads,\n"
     "                   --compress, --resume; its journal is DIR/downsample with --journal)\n"
-    "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n";
+    "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n"
+    "  --decode         decode and encode every chunk even where it could be copied as stored\n";
 
 int cmd_transfer(int argc, char **argv)
 {
@@ -76,6 +82,7 @@ int cmd_transfer(int argc, char **argv)
         {"stall-warning", required_argument, NULL, 'W'},
         {"downsample", required_argument, NULL, 2001},
         {"factor", required_argument, NULL, 2002},
+        {"decode", no_argument, NULL, 2003},
         {NULL, 0, NULL, 0},
     };
     cv_transfer_params p;
@@ -152,6 +159,9 @@ int cmd_transfer(int argc, char **argv)
             if (!cli_parse_double(optarg, &p.stall_seconds) || p.stall_seconds <= 0) {
                 return cli_usage(argv[0], "bad --stall-warning `%s': want seconds", optarg);
             }
+            break;
+        case 2003:
+            p.decode = true;
             break;
         case 'H':
             p.sharded = true;

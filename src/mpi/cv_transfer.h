@@ -22,6 +22,7 @@ typedef struct cv_transfer_params {
     const char *journal_dir; /* NULL = ./.cvmpi-journal/<job signature> */
     const char *report_path; /* --report FILE.json, or NULL */
     double stall_seconds;    /* name a rank on one task this long; 0 = 300 */
+    bool decode;             /* never copy stored chunks as they are: decode and encode all */
 } cv_transfer_params;
 
 /* Run the job. Every rank returns the same status; rank 0 has printed the summary and every

@@ -186,6 +186,7 @@ typedef struct job {
     cv_progress progress;
     cv_failures fail;
     uint64_t tasks_done, tasks_skipped, bytes;
+    bool copy; /* same chunks on both sides: tasks copy stored objects (volume_copy.c) */
 } job;
 
 static size_t job_memory(const cv_transfer_params *p, const char **source)
@@ -329,6 +330,12 @@ static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
             return CV_OK;
         }
     }
+    if (j->copy) {
+        uint64_t copied = 0;
+        cv_status rc = cv__volume_copy_chunks(j->src, j->mip, j->dst, j->dst_mip, box, &copied);
+        j->bytes += copied;
+        return rc;
+    }
     size_t n = cv_volume_box_bytes(j->src, box);
     if (n > cap) {
         return CV_FAIL(CV_ERR_ARG, "task %" PRIu64 " needs %zu bytes, the buffer has %zu", id, n,
@@ -342,8 +349,10 @@ static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
 
 static cv_status work(job *j)
 {
-    size_t cap = (size_t)j->plan.task_shape[0] * (size_t)j->plan.task_shape[1] *
-                 (size_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;
+    /* The fast path holds chunks, not the task's voxels. */
+    size_t cap = j->copy ? 1
+                         : (size_t)j->plan.task_shape[0] * (size_t)j->plan.task_shape[1] *
+                               (size_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;
     uint8_t *buf = cv_malloc(cap);
     if (!buf) {
         return CV_FAIL(CV_ERR_NOMEM, "transfer: task buffer of %zu bytes", cap);
@@ -562,6 +571,17 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
     }
     if (rc == CV_OK) {
         rc = cv_mpi_agree(plan_job(&j, cv_volume_info(j.dst)));
+    }
+    if (rc == CV_OK && !j.x && !p->decode) {
+        /* Same chunks on both sides: copy the stored objects, never decode them. The answer
+         * depends only on the infos and options, so every rank agrees. */
+        char why[64];
+        j.copy = cv__volume_can_copy(j.src, j.mip, j.dst, j.dst_mip, why, sizeof why);
+        if (cv_mpi_rank() == 0 && j.copy) {
+            CV_LOG(CV_LOG_INFO, "chunks are copied as stored, not decoded");
+        } else if (cv_mpi_rank() == 0) {
+            CV_LOG(CV_LOG_INFO, "chunks are decoded and encoded again: %s", why);
+        }
     }
     char signature[512];
     char dir[4096];

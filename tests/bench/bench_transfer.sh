@@ -9,7 +9,11 @@
 # and by the ranks' own wall_seconds from --report, without MPI start-up), parallel
 # efficiency (t1 / (n * tn)) and peak RSS per rank (/usr/bin/time around each rank). Same-run
 # baselines: `cp -r` of the source layer (raw->raw) and the gzip codec alone on the source's
-# chunk files, one thread (bench_codecs --gzip-dir; raw->gzip). One TSV line per measurement,
+# chunk files, one thread (bench_codecs --gzip-dir; raw->gzip). CPU seconds (user + sys, summed
+# over ranks, least of the runs) for each measurement and for cp -r: on a loaded machine they
+# say more than wall time. Same encoding and chunk size on both sides, so the transfers copy
+# stored chunks without decoding them (raw->gzip only gzips them); raw->raw at 1 rank is also
+# measured through the decoding path (--decode) for comparison. One TSV line per measurement,
 # then a summary. The exchange path (collective rounds with MPI_Alltoallv) is measured too, at
 # 1 and 2 ranks: re-chunking 64^3 -> 96x96x40 with --memory $XMEMORY (too small for a box
 # aligned to both grids, 192x192x320, so it runs as exchange rounds) against the same
@@ -25,6 +29,7 @@ usage() {
     echo "  --cvmpi PATH        the cvmpi binary (default: cvmpi next to this build)" >&2
     echo "  --bench-codecs PATH bench_codecs, for the gzip codec baseline" >&2
     echo "  --dir DIR           where to make the temporary layers (default \$TMPDIR or /tmp)" >&2
+    echo "  --no-exchange       only the task transfers and their baselines" >&2
     exit 2
 }
 
@@ -34,6 +39,7 @@ XMEMORY=16M
 SHARD_MEMORY=160M
 RUNS=2
 QUICK=0
+EXCHANGE=1
 HERE=$(cd "$(dirname "$0")" && pwd)
 CVMPI=""
 BENCH_CODECS=""
@@ -45,6 +51,7 @@ while [ $# -gt 0 ]; do
     --cvmpi) CVMPI=$2; shift ;;
     --bench-codecs) BENCH_CODECS=$2; shift ;;
     --dir) PARENT=$2; shift ;;
+    --no-exchange) EXCHANGE=0 ;;
     *) usage ;;
     esac
     shift
@@ -111,7 +118,7 @@ cat >"$W/rank.sh" <<'EOF'
 #!/bin/sh
 r=${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}
 if [ "$HAVE_TIME" = 1 ]; then
-    exec /usr/bin/time -f '%M %e' -o "$RSS_PREFIX.$r" "$@"
+    exec /usr/bin/time -f '%M %e %U %S' -o "$RSS_PREFIX.$r" "$@"
 fi
 exec "$@"
 EOF
@@ -127,7 +134,7 @@ echo "# MB/s = source voxel bytes / best of $RUNS wall times (mpirun, 10^6 B/s);
     --dry-run 2>/dev/null | head -n 1 | cut -d' ' -f2-5)); rank_s = slowest rank's" \
     "wall_seconds (--report, best run); peak RSS per rank from /usr/bin/time (max over runs, MiB)"
 printf 'rev\thost\tmeasurement\tranks\truns\tbest_s\tmedian_s\tMB/s\tefficiency\trank_s\t'
-printf 'rank_MB/s\tpeak_rss_MiB\n'
+printf 'rank_MB/s\tpeak_rss_MiB\tcpu_s\n'
 
 # best and median of the times in $TIMES (one per line)
 best() { sort -g "$1" | head -n 1; }
@@ -146,6 +153,7 @@ measure() {
     : >"$W/times"
     : >"$W/rss_max"
     : >"$W/rank_times"
+    : >"$W/cpu"
     i=0
     while [ "$i" -lt "$RUNS" ]; do
         rm -rf "$W/dst" "$W/journal" "$W"/rss.*
@@ -160,12 +168,15 @@ print(max(r["wall_seconds"] for r in json.load(open(sys.argv[1]))["ranks"]))' \
         calc "$t1 - $t0" >>"$W/times"
         echo >>"$W/times"
         r=0
+        cpu=0
         while [ "$r" -lt "$ranks" ]; do
             if [ -f "$W/rss.$r" ]; then
                 echo "$r $(tail -n 1 "$W/rss.$r" | cut -d' ' -f1)" >>"$W/rss_max"
+                cpu=$(calc "$cpu + $(tail -n 1 "$W/rss.$r" | awk '{ print $3 + $4 }')")
             fi
             r=$((r + 1))
         done
+        echo "$cpu" >>"$W/cpu"
         i=$((i + 1))
     done
     # Every voxel must have arrived (untimed).
@@ -183,10 +194,11 @@ print(max(r["wall_seconds"] for r in json.load(open(sys.argv[1]))["ranks"]))' \
     fi
     rank_s=$(best "$W/rank_times")
     RANK_S=$rank_s
-    printf '%s\t%s\t%s\t%s\t%s\t%.4f\t%.4f\t%.1f\t%.3f\t%.4f\t%.1f\t%s\n' \
+    CPU_S=$(best "$W/cpu")
+    printf '%s\t%s\t%s\t%s\t%s\t%.4f\t%.4f\t%.1f\t%.3f\t%.4f\t%.1f\t%s\t%s\n' \
         "$REV" "$HOST" "$name" "$ranks" "$RUNS" "$T_BEST" "$(median "$W/times")" \
         "$(calc "$BYTES / $T_BEST / 1e6")" "$eff" "$rank_s" "$(calc "$BYTES / $rank_s / 1e6")" \
-        "$rss"
+        "$rss" "$CPU_S"
 }
 
 # cp -r of the source layer, best of RUNS
@@ -195,7 +207,12 @@ i=0
 while [ "$i" -lt "$RUNS" ]; do
     rm -rf "$W/cp"
     t0=$(now)
-    cp -r "$W/src" "$W/cp"
+    if [ "$HAVE_TIME" = 1 ]; then
+        /usr/bin/time -f '%U %S' -o "$W/cp_cpu" cp -r "$W/src" "$W/cp"
+        awk '{ print $1 + $2 }' "$W/cp_cpu" >>"$W/cp_cpus"
+    else
+        cp -r "$W/src" "$W/cp"
+    fi
     t1=$(now)
     calc "$t1 - $t0" >>"$W/times"
     echo >>"$W/times"
@@ -203,21 +220,28 @@ while [ "$i" -lt "$RUNS" ]; do
 done
 rm -rf "$W/cp"
 T_CP=$(best "$W/times")
-printf '%s\t%s\tcp_-r\t1\t%s\t%.4f\t%.4f\t%.1f\t-\t-\t-\t-\n' "$REV" "$HOST" "$RUNS" "$T_CP" \
-    "$(median "$W/times")" "$(calc "$BYTES / $T_CP / 1e6")"
+CP_CPU=-
+[ -s "$W/cp_cpus" ] && CP_CPU=$(best "$W/cp_cpus")
+printf '%s\t%s\tcp_-r\t1\t%s\t%.4f\t%.4f\t%.1f\t-\t-\t-\t-\t%s\n' "$REV" "$HOST" "$RUNS" \
+    "$T_CP" "$(median "$W/times")" "$(calc "$BYTES / $T_CP / 1e6")" "$CP_CPU"
 
 T1=0
 transfer none 1
-T1=$T_BEST RAW1=$T_BEST RAW1R=$RANK_S
+T1=$T_BEST RAW1=$T_BEST RAW1R=$RANK_S RAW1C=$CPU_S
 transfer none 2
-RAW2=$T_BEST RAW2R=$RANK_S
+RAW2=$T_BEST RAW2R=$RANK_S RAW2C=$CPU_S
+# the same copy through the decoding path (--decode), as before the fast path existed
+T1=0
+measure transfer_raw_to_none_decode 1 --compress none --memory "$MEMORY" --decode
+DEC1=$T_BEST DEC1R=$RANK_S DEC1C=$CPU_S
 transfer gzip 1
-T1=$T_BEST GZ1=$T_BEST GZ1R=$RANK_S
+T1=$T_BEST GZ1=$T_BEST GZ1R=$RANK_S GZ1C=$CPU_S
 transfer gzip 2
-GZ2=$T_BEST GZ2R=$RANK_S
+GZ2=$T_BEST GZ2R=$RANK_S GZ2C=$CPU_S
 
 # the exchange path: re-chunking that does not fit as tasks, and hashed shards
 for ranks in 1 2; do
+    [ "$EXCHANGE" = 1 ] || break
     plan=$(mpirun -n "$ranks" "$CVMPI" transfer "$SRC" "file://$W/plan" --chunk-size 96,96,40 \
         --threads 1 --memory "$XMEMORY" --dry-run 2>/dev/null | head -n 1)
     case "$plan" in
@@ -225,6 +249,7 @@ for ranks in 1 2; do
     *) echo "bench_transfer: --memory $XMEMORY did not force the exchange: $plan" >&2; exit 1 ;;
     esac
 done
+[ "$EXCHANGE" = 1 ] && {
 T1=0
 measure rechunk_tasks 1 --chunk-size 96,96,40 --compress none --memory 512M
 T1=$T_BEST RT1=$T_BEST RT1R=$RANK_S
@@ -241,6 +266,7 @@ measure hashed_shards_exchange 1 --sharding "$SPEC" --memory "$SHARD_MEMORY"
 T1=$T_BEST HX1=$T_BEST HX1R=$RANK_S
 measure hashed_shards_exchange 2 --sharding "$SPEC" --memory "$SHARD_MEMORY"
 HX2=$T_BEST HX2R=$RANK_S
+}
 
 # gzip codec alone on the source's chunk files (one thread, in memory)
 GZ_CODEC=-
@@ -269,6 +295,11 @@ printf ' [%.2f]\n#              cp -r %.1f MB/s: 1 rank = %.2f [%.2f] x cp -r,' 
     "$(calc "$RAW1R / (2 * $RAW2R)")" "$(mb "$T_CP")" "$(calc "$T_CP / $RAW1")" \
     "$(calc "$T_CP / $RAW1R")"
 printf ' 2 ranks = %.2f [%.2f] x\n' "$(calc "$T_CP / $RAW2")" "$(calc "$T_CP / $RAW2R")"
+printf '#              --decode (every chunk decoded and encoded): 1 rank %.1f [%.1f] MB/s = %.2f [%.2f] x cp -r, %s CPU-s\n' \
+    "$(mb "$DEC1")" "$(mb "$DEC1R")" "$(calc "$T_CP / $DEC1")" "$(calc "$T_CP / $DEC1R")" "$DEC1C"
+printf '#              CPU seconds (user+sys, all ranks): cp -r %s, raw->raw 1 rank %s, 2 ranks %s;' \
+    "$CP_CPU" "$RAW1C" "$RAW2C"
+printf ' raw->gzip 1 rank %s, 2 ranks %s\n' "$GZ1C" "$GZ2C"
 printf '#   raw->gzip  1 rank %7.1f [%7.1f] MB/s, 2 ranks %7.1f [%7.1f] MB/s, efficiency %.2f' \
     "$(mb "$GZ1")" "$(mb "$GZ1R")" "$(mb "$GZ2")" "$(mb "$GZ2R")" "$(calc "$GZ1 / (2 * $GZ2)")"
 printf ' [%.2f]\n' "$(calc "$GZ1R / (2 * $GZ2R)")"
@@ -278,6 +309,7 @@ if [ "$GZ_CODEC" != - ]; then
     printf ' 2 ranks = %.2f [%.2f] x (2 x codec)\n' "$(calc "$(mb "$GZ2") / (2 * $GZ_CODEC)")" \
         "$(calc "$(mb "$GZ2R") / (2 * $GZ_CODEC)")"
 fi
+[ "$EXCHANGE" = 1 ] || exit 0
 printf '#   exchange   re-chunk 64^3->96x96x40 (--memory %s): 1 rank %7.1f [%7.1f] MB/s, 2 ranks' \
     "$XMEMORY" "$(mb "$RX1")" "$(mb "$RX1R")"
 printf ' %7.1f [%7.1f] MB/s, efficiency %.2f [%.2f]\n' "$(mb "$RX2")" "$(mb "$RX2R")" \
