@@ -101,4 +101,10 @@ const cv_shard_spec *cv__skeletons_spec(const cv_skeletons *k);
 cv_status cv__spatial_query(cv_store *store, const char *dir, const double min[3],
                             const double max[3], uint64_t **ids, size_t *n);
 
+/* ---- volumes (volume_write.c) -------------------------------------------------------------- */
+/* cv_volume_write of `box` taken from a larger x,y,z,c array framed by `frame` (box inside
+ * frame), so a caller holding a slab writes part of it without copying it out first. */
+cv_status cv__volume_write_frame(cv_volume *v, int mip, cv_bbox box, const void *src,
+                                 cv_bbox frame);
+
 #endif /* CV_INTERNAL_H */

@@ -798,11 +798,18 @@ static void slab_round(import_job *j, const round_tasks *rt, int axis, hid_t dxp
     uint8_t *slab = cv__slab_reserve(&sc->slab, &sc->slab_cap, slab_bytes) ? sc->slab : NULL;
     cv_status rc = cv_mpi_agree(read_piece(j, round.group, piece, dxpl, slab));
     uint8_t **bufs = cv_malloc((rt->n ? rt->n : 1) * sizeof *bufs);
-    if (rc == CV_OK && !bufs) {
+    bool *in_slab = cv_malloc(rt->n ? rt->n : 1);
+    if (rc == CV_OK && (!bufs || !in_slab)) {
         rc = CV_FAIL(CV_ERR_NOMEM, "import: %zu task buffers", rt->n);
     }
     rc = cv_mpi_agree(rc);
     if (rc == CV_OK) {
+        /* A task inside this rank's own piece of an x-fastest slab is written from the slab. */
+        bool xfast = cv__slab_is_xfast(&j->layout);
+        for (size_t i = 0; i < rt->n; i++) {
+            in_slab[i] = xfast && rt->owner[i] == rank && cv_bbox_contains(piece, rt->boxes[i]);
+        }
+        round.in_slab = in_slab;
         rc = cv__slab_exchange(&j->layout, &round, sc, bufs);
     }
     cv_err save = *cv_err_last();
@@ -815,7 +822,8 @@ static void slab_round(import_job *j, const round_tasks *rt, int axis, hid_t dxp
             cv_err_clear();
             cv_sched_working_on(j->sched, rt->ids[i]);
             size_t bytes = cv_volume_box_bytes(j->dst, rt->boxes[i]);
-            trc = cv_volume_write(j->dst, 0, rt->boxes[i], bufs[i], bytes);
+            trc = in_slab[i] ? cv__volume_write_frame(j->dst, 0, rt->boxes[i], slab, piece)
+                             : cv_volume_write(j->dst, 0, rt->boxes[i], bufs[i], bytes);
             if (trc == CV_OK) {
                 j->bytes += bytes;
             }
@@ -826,6 +834,7 @@ static void slab_round(import_job *j, const round_tasks *rt, int axis, hid_t dxp
     }
     cv_sched_working_on(j->sched, UINT64_MAX);
     cv_free(bufs);
+    cv_free(in_slab);
 }
 
 static cv_status round_push(round_tasks *rt, uint64_t id, cv_bbox box)
