@@ -19,10 +19,51 @@ typedef struct write_job {
     int64_t cmin[3], ccount[3];
     const cv_codec *codec;
     const char *compress;
-    struct {
-        cv_buf chunk, encoded, raw, packed;
-    } * bufs;
+    cv__write_bufs *bufs;
 } write_job;
+
+static void free_bufs(cv__write_bufs *b, int n)
+{
+    for (int t = 0; t < n; t++) {
+        cv__buf_fini(&b[t].chunk);
+        cv__buf_fini(&b[t].encoded);
+        cv__buf_fini(&b[t].raw);
+        cv__buf_fini(&b[t].packed);
+    }
+    cv_free(b);
+}
+
+void cv__volume_write_fini(cv_volume *v)
+{
+    free_bufs(v->write_bufs, v->n_write_bufs);
+    v->write_bufs = NULL;
+    v->n_write_bufs = 0;
+}
+
+/* `threads` buffer sets: the volume's kept ones when no other call holds them (*kept set),
+ * else fresh ones. NULL when out of memory. */
+static cv__write_bufs *take_bufs(cv_volume *v, int threads, bool *kept)
+{
+    *kept = !atomic_exchange(&v->write_bufs_busy, true);
+    if (!*kept) {
+        return cv_calloc((size_t)threads, sizeof(cv__write_bufs));
+    }
+    if (v->n_write_bufs < threads) {
+        cv__write_bufs *b = cv_calloc((size_t)threads, sizeof *b);
+        if (!b) {
+            atomic_store(&v->write_bufs_busy, false);
+            *kept = false;
+            return NULL;
+        }
+        if (v->n_write_bufs) {
+            memcpy(b, v->write_bufs, (size_t)v->n_write_bufs * sizeof *b);
+        }
+        cv_free(v->write_bufs);
+        v->write_bufs = b;
+        v->n_write_bufs = threads;
+    }
+    return v->write_bufs;
+}
 
 static cv_status write_one(size_t i, int tid, void *arg)
 {
@@ -175,17 +216,16 @@ cv_status cv__volume_write_frame(cv_volume *v, int mip, cv_bbox box, const void 
     if (threads > CV_MAX_THREADS) {
         threads = CV_MAX_THREADS;
     }
-    j.bufs = cv_calloc((size_t)threads, sizeof *j.bufs);
+    bool kept;
+    j.bufs = take_bufs(v, threads, &kept);
     if (!j.bufs) {
         return CV_FAIL(CV_ERR_NOMEM, "write");
     }
     cv_status rc = cv__parallel_for(n, threads, write_one, &j);
-    for (int t = 0; t < threads; t++) {
-        cv__buf_fini(&j.bufs[t].chunk);
-        cv__buf_fini(&j.bufs[t].encoded);
-        cv__buf_fini(&j.bufs[t].raw);
-        cv__buf_fini(&j.bufs[t].packed);
+    if (kept) {
+        atomic_store(&v->write_bufs_busy, false);
+    } else {
+        free_bufs(j.bufs, threads);
     }
-    cv_free(j.bufs);
     return rc;
 }
