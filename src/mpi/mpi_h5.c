@@ -31,7 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum { AX_X = CV_AX_X, AX_Y = CV_AX_Y, AX_Z = CV_AX_Z, AX_C = CV_AX_C };
@@ -255,6 +258,11 @@ typedef struct import_job {
     cv_progress progress;
     cv_failures fail;
     uint64_t tasks_done, tasks_skipped, bytes;
+    /* One rank, one file, a contiguous dataset stored as its native type, x fastest: the
+     * dataset's bytes mapped read-only (map_source), written to chunks straight from the page
+     * cache with no slab read; NULL otherwise. */
+    uint8_t *map;
+    size_t map_len, map_skip; /* mapping length; the dataset's offset within it */
 } import_job;
 
 static const char *dims_text(int rank, const hsize_t *dims, char *buf, size_t cap)
@@ -683,6 +691,54 @@ static cv_status read_piece(import_job *j, cv_bbox span, cv_bbox piece, hid_t dx
     return CV_OK;
 }
 
+/* Map the dataset's bytes when the slab round can be skipped altogether (see import_job.map);
+ * leaves j->map NULL whenever any condition fails, and the slab path runs as before. */
+static void map_source(import_job *j)
+{
+    int size = cv_mpi_active() ? cv_mpi_size() : 1;
+    if (size != 1 || j->n_files != 1 || !cv__slab_is_xfast(&j->layout) ||
+        getenv("CV_IMPORT_NO_MAP")) {
+        return;
+    }
+    const h5_part *part = &j->files[0];
+    haddr_t addr = H5Dget_offset(part->did);
+    hid_t ftype = H5Dget_type(part->did), plist = H5Fget_create_plist(part->fid);
+    hsize_t userblock = 1;
+    bool same = ftype >= 0 && H5Tequal(ftype, native_type(j->dtype)) > 0;
+    if (plist >= 0 && H5Pget_userblock(plist, &userblock) < 0) {
+        userblock = 1;
+    }
+    if (ftype >= 0) {
+        H5Tclose(ftype);
+    }
+    if (plist >= 0) {
+        H5Pclose(plist);
+    }
+    size_t bytes = (size_t)j->channels * cv_dtype_size(j->dtype);
+    for (int i = 0; i < j->rank; i++) {
+        bytes *= (size_t)j->dims[i];
+    }
+    if (addr == HADDR_UNDEF || !same || userblock != 0 || bytes == 0) {
+        return;
+    }
+    int fd = open(part->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        return;
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    size_t skip = (size_t)(addr % (haddr_t)(page > 0 ? page : 4096));
+    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= (uint64_t)addr + bytes) {
+        void *m = mmap(NULL, bytes + skip, PROT_READ, MAP_SHARED, fd, (off_t)(addr - skip));
+        if (m != MAP_FAILED) {
+            j->map = m;
+            j->map_len = bytes + skip;
+            j->map_skip = skip;
+        }
+    }
+    close(fd);
+}
+
 /* --independent: read task `id`'s box on its own, transpose it to x fastest and write it. */
 static cv_status import_task(import_job *j, uint64_t id, uint8_t *slab, uint8_t *buf, size_t cap)
 {
@@ -766,6 +822,35 @@ typedef struct round_tasks {
     int *owner;
     size_t n, cap;
 } round_tasks;
+
+/* The mapped round (1 rank): every task written from the mapped dataset; pages a round has
+ * used are let go afterwards, so they do not pile up in the rank's resident set. */
+static void mapped_round(import_job *j, const round_tasks *rt)
+{
+    const int64_t *off = j->info->scales[0].voxel_offset;
+    cv_bbox frame; /* the whole dataset, which is x fastest */
+    for (int d = 0; d < 3; d++) {
+        frame.min[d] = frame.max[d] = off[d];
+    }
+    for (int i = 0; i < j->rank; i++) {
+        if (j->ax[i] != AX_C) {
+            frame.max[j->ax[i]] += (int64_t)j->dims[i];
+        }
+    }
+    for (size_t i = 0; i < rt->n; i++) {
+        cv_err_clear();
+        cv_sched_working_on(j->sched, rt->ids[i]);
+        size_t bytes = cv_volume_box_bytes(j->dst, rt->boxes[i]);
+        cv_status trc =
+            cv__volume_write_frame(j->dst, 0, rt->boxes[i], j->map + j->map_skip, frame);
+        if (trc == CV_OK) {
+            j->bytes += bytes;
+        }
+        task_finished(j, rt->ids[i], trc);
+    }
+    cv_sched_working_on(j->sched, UINT64_MAX);
+    madvise(j->map, j->map_len, MADV_DONTNEED);
+}
 
 /* One round: read the group box as slabs along `axis` (collective H5Dread), trade the pieces,
  * write the owned tasks. Every rank calls this with the same tasks. */
@@ -958,7 +1043,11 @@ static void work_slabs(import_job *j)
                     rt.owner[i] = (int)((i + rotate) % (uint64_t)size);
                 }
                 rotate += rt.n;
-                slab_round(j, &rt, S, dxpl, &scratch);
+                if (j->map) {
+                    mapped_round(j, &rt);
+                } else {
+                    slab_round(j, &rt, S, dxpl, &scratch);
+                }
                 test_delay();
             }
         }
@@ -976,7 +1065,12 @@ static void import_work(import_job *j)
     if (j->p->is_independent) {
         work_independent(j);
     } else {
+        map_source(j);
         work_slabs(j);
+        if (j->map) {
+            munmap(j->map, j->map_len);
+            j->map = NULL;
+        }
     }
 }
 
