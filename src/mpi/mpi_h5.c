@@ -714,7 +714,7 @@ static void map_source(import_job *j)
     if (plist >= 0) {
         H5Pclose(plist);
     }
-    size_t bytes = (size_t)j->channels * cv_dtype_size(j->dtype);
+    size_t bytes = cv_dtype_size(j->dtype); /* dims include the channel axis, if any */
     for (int i = 0; i < j->rank; i++) {
         bytes *= (size_t)j->dims[i];
     }
@@ -734,6 +734,8 @@ static void map_source(import_job *j)
             j->map = m;
             j->map_len = bytes + skip;
             j->map_skip = skip;
+            CV_LOG(CV_LOG_INFO, "import: %s of %s mapped (%zu bytes at offset %llu)", j->dset_name,
+                   part->path, bytes, (unsigned long long)addr);
         }
     }
     close(fd);

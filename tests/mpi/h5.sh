@@ -187,4 +187,38 @@ grep -q "reading /g of corrupt.h5 (box .*) failed: inflate() failed" err || { ca
 grep -q "^cvmpi: import: [0-9]* of [0-9]* tasks failed (listed above); fix the cause and rerun with --resume" err ||
     { cat err; fail "no summary of the failed tasks"; }
 bad "already has /u16" export L1_u16 out.h5:/u16
+
+# one rank maps a contiguous dataset stored as its native type (no slab read): same bytes as
+# the slab path (CV_IMPORT_NO_MAP=1), which chunked or gzip datasets and xyz axes always take
+for name in u8 czyx f32; do
+    axes=zyx res=1,1,1
+    case $name in czyx) axes=czyx ;; f32) axes=xyz res=8,8,30 ;; u8) res=4,4,40 ;; esac
+    run_np 1 -v import "$name.h5:/grp/data" "M_$name" --chunk 32,32,16 --memory 1M --axes $axes \
+        --resolution $res > log 2>&1 || { cat log; fail "import $name mapped"; }
+    CV_IMPORT_NO_MAP=1 run_np 1 -v import "$name.h5:/grp/data" "S_$name" --chunk 32,32,16 \
+        --memory 1M --axes $axes --resolution $res > log2 2>&1 || { cat log2; fail "import $name unmapped"; }
+    if [ $name = f32 ]; then
+        ! grep -q "mapped" log || fail "$name (chunked, xyz) was mapped"
+    else
+        grep -q "import: /grp/data of $name.h5 mapped" log || { cat log; fail "$name not mapped"; }
+    fi
+    ! grep -q "mapped" log2 || fail "CV_IMPORT_NO_MAP=1 still mapped $name"
+    [ "$(digest "M_$name")" = "$(digest "S_$name")" ] || fail "$name: mapped and slab layers differ"
+    [ "$(digest "M_$name")" = "$(digest "L1_$name")" ] || fail "$name: mapped differs from before"
+done
+# a file cut short inside the dataset's bytes is not mapped: HDF5's read fails, named, exit 1
+/usr/bin/python3 - <<'PY'
+import h5py, numpy as np
+with h5py.File("short.h5", "w") as f:
+    f.create_dataset("d", data=np.arange(64 * 64 * 32, dtype="uint16").reshape(32, 64, 64))
+    off = f["d"].id.get_offset()
+with open("short.h5", "r+b") as f:
+    f.truncate(off + 1000)
+PY
+set +e
+run_np 1 import short.h5:/d SHORT --chunk 32,32,16 > out 2> err
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat out err; fail "a truncated file: exit $rc"; }
+grep -q "short.h5" err || { cat err; fail "a truncated file: error does not name it"; }
 echo "h5: ok"
