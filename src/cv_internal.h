@@ -119,4 +119,10 @@ bool cv__volume_can_copy(const cv_volume *src, int src_mip, const cv_volume *dst
 cv_status cv__volume_copy_chunks(cv_volume *src, int src_mip, cv_volume *dst, int dst_mip,
                                  cv_bbox box, uint64_t *voxel_bytes);
 
+/* ---- volumes (volume_write.c) -------------------------------------------------------------- */
+/* cv_volume_write of `box` taken from a larger x,y,z,c array framed by `frame` (box inside
+ * frame), so a caller holding a slab writes part of it without copying it out first. */
+cv_status cv__volume_write_frame(cv_volume *v, int mip, cv_bbox box, const void *src,
+                                 cv_bbox frame);
+
 #endif /* CV_INTERNAL_H */

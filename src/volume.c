@@ -166,6 +166,7 @@ void cv_volume_close(cv_volume *v)
         return;
     }
     cv__volume_close_shard_readers(v);
+    cv__volume_write_fini(v);
     cv_info_free(v->info);
     cv_store_close(v->store);
     cv_free(v);

@@ -9,6 +9,11 @@
 
 #include <stdatomic.h>
 
+/* One write thread's working buffers (volume_write.c). */
+typedef struct cv__write_bufs {
+    cv_buf chunk, encoded, raw, packed;
+} cv__write_bufs;
+
 struct cv_volume {
     cv_store *store;
     cv_info *info;
@@ -21,7 +26,15 @@ struct cv_volume {
     atomic_uint_fast64_t n_requests; /* storage reads issued for chunks */
     cv_shard_reader **shard_readers; /* per mip, opened on first use (volume_shard.c) */
     int n_shard_readers;
+    /* The write threads' buffers, kept from one cv_volume_write to the next (fresh pages cost
+     * a fault each); one call at a time holds them, a concurrent call makes its own. */
+    cv__write_bufs *write_bufs;
+    int n_write_bufs;
+    atomic_bool write_bufs_busy;
 };
+
+/* Free the kept write buffers (cv_volume_close). */
+void cv__volume_write_fini(cv_volume *v);
 
 /* True if every element of the chunk equals the background colour. */
 bool cv__all_background(const cv_volume *v, const uint8_t *p, size_t n);

@@ -19,10 +19,51 @@ typedef struct write_job {
     int64_t cmin[3], ccount[3];
     const cv_codec *codec;
     const char *compress;
-    struct {
-        cv_buf chunk, encoded, raw, packed;
-    } * bufs;
+    cv__write_bufs *bufs;
 } write_job;
+
+static void free_bufs(cv__write_bufs *b, int n)
+{
+    for (int t = 0; t < n; t++) {
+        cv__buf_fini(&b[t].chunk);
+        cv__buf_fini(&b[t].encoded);
+        cv__buf_fini(&b[t].raw);
+        cv__buf_fini(&b[t].packed);
+    }
+    cv_free(b);
+}
+
+void cv__volume_write_fini(cv_volume *v)
+{
+    free_bufs(v->write_bufs, v->n_write_bufs);
+    v->write_bufs = NULL;
+    v->n_write_bufs = 0;
+}
+
+/* `threads` buffer sets: the volume's kept ones when no other call holds them (*kept set),
+ * else fresh ones. NULL when out of memory. */
+static cv__write_bufs *take_bufs(cv_volume *v, int threads, bool *kept)
+{
+    *kept = !atomic_exchange(&v->write_bufs_busy, true);
+    if (!*kept) {
+        return cv_calloc((size_t)threads, sizeof(cv__write_bufs));
+    }
+    if (v->n_write_bufs < threads) {
+        cv__write_bufs *b = cv_calloc((size_t)threads, sizeof *b);
+        if (!b) {
+            atomic_store(&v->write_bufs_busy, false);
+            *kept = false;
+            return NULL;
+        }
+        if (v->n_write_bufs) {
+            memcpy(b, v->write_bufs, (size_t)v->n_write_bufs * sizeof *b);
+        }
+        cv_free(v->write_bufs);
+        v->write_bufs = b;
+        v->n_write_bufs = threads;
+    }
+    return v->write_bufs;
+}
 
 static cv_status write_one(size_t i, int tid, void *arg)
 {
@@ -77,23 +118,32 @@ static cv_status write_one(size_t i, int tid, void *arg)
     cv_chunk_desc d = cv__volume_chunk_desc(v, j->mip, cbox);
     cv_buf *enc = &j->bufs[tid].encoded;
     enc->len = 0;
-    /* The info's writer hints: jpeg_quality or png_level (-1 = the codec's default). */
-    const cv_scale *sc = &v->info->scales[j->mip];
-    int level = sc->jpeg_quality >= 0 ? sc->jpeg_quality : sc->png_level;
-    uint64_t t0 = cv__now_ns();
-    cv_status rc = j->codec->encode(&d, level, chunk->data, nbytes, enc);
+    const uint8_t *out = chunk->data;
+    size_t out_len = nbytes;
     uint64_t t1 = cv__now_ns();
-    atomic_fetch_add(&v->codec_ns, t1 - t0);
-    if (rc != CV_OK) {
-        cv__err_wrap("encode chunk `%s' of %s", key, cv_volume_url(v));
-        return rc;
+    cv_status rc = CV_OK;
+    if (j->codec != &cv_codec_raw) {
+        /* The info's writer hints: jpeg_quality or png_level (-1 = the codec's default). */
+        const cv_scale *sc = &v->info->scales[j->mip];
+        int level = sc->jpeg_quality >= 0 ? sc->jpeg_quality : sc->png_level;
+        rc = j->codec->encode(&d, level, chunk->data, nbytes, enc);
+        uint64_t t0 = t1;
+        t1 = cv__now_ns();
+        atomic_fetch_add(&v->codec_ns, t1 - t0);
+        if (rc != CV_OK) {
+            cv__err_wrap("encode chunk `%s' of %s", key, cv_volume_url(v));
+            return rc;
+        }
+        out = enc->data;
+        out_len = enc->len;
     }
-    rc = cv_store_put(v->store, key, enc->data, enc->len, j->compress, v->opts.compress_level,
+    /* raw is the chunk's own bytes (x fastest, little-endian): they go out without a copy. */
+    rc = cv_store_put(v->store, key, out, out_len, j->compress, v->opts.compress_level,
                       j->codec->content_type);
     atomic_fetch_add(&v->io_ns, cv__now_ns() - t1);
     if (rc == CV_OK) {
         atomic_fetch_add(&v->n_written, 1);
-        atomic_fetch_add(&v->bytes_written, enc->len);
+        atomic_fetch_add(&v->bytes_written, out_len);
     }
     return rc;
 }
@@ -101,16 +151,26 @@ static cv_status write_one(size_t i, int tid, void *arg)
 cv_status cv_volume_write(cv_volume *v, int mip, cv_bbox box, const void *src, size_t src_len)
 {
     CV_TRY(cv__volume_check_mip(v, mip));
-    if (v->readonly) {
-        return CV_FAIL(CV_ERR_READONLY, "write to %s: opened through redirects, read-only",
-                       cv_volume_url(v));
-    }
     if (cv_bbox_is_empty(box)) {
         return CV_FAIL(CV_ERR_ARG, "write to %s: empty box", cv_volume_url(v));
     }
     if (src_len != cv_volume_box_bytes(v, box)) {
         return CV_FAIL(CV_ERR_ARG, "write to %s: %zu bytes of data for a box of %zu bytes",
                        cv_volume_url(v), src_len, cv_volume_box_bytes(v, box));
+    }
+    return cv__volume_write_frame(v, mip, box, src, box);
+}
+
+cv_status cv__volume_write_frame(cv_volume *v, int mip, cv_bbox box, const void *src, cv_bbox frame)
+{
+    CV_TRY(cv__volume_check_mip(v, mip));
+    if (v->readonly) {
+        return CV_FAIL(CV_ERR_READONLY, "write to %s: opened through redirects, read-only",
+                       cv_volume_url(v));
+    }
+    if (cv_bbox_is_empty(box) || !cv_bbox_contains(frame, box)) {
+        return CV_FAIL(CV_ERR_ARG, "write to %s: empty box, or a box outside its array",
+                       cv_volume_url(v));
     }
     cv_bbox bounds = cv_info_bounds(v->info, mip);
     char rb[160], bb[160];
@@ -121,7 +181,7 @@ cv_status cv_volume_write(cv_volume *v, int mip, cv_bbox box, const void *src, s
                        cv_volume_url(v), rb, bb);
     }
     write_job j = {
-        .v = v, .mip = mip, .src_frame = box, .src = src, .grid = cv_info_grid(v->info, mip)};
+        .v = v, .mip = mip, .src_frame = frame, .src = src, .grid = cv_info_grid(v->info, mip)};
     j.box = cv_bbox_intersect(box, bounds);
     if (cv_bbox_is_empty(j.box)) {
         return CV_FAIL(CV_ERR_BOUNDS, "write to %s: box %s lies outside the volume %s",
@@ -142,7 +202,7 @@ cv_status cv_volume_write(cv_volume *v, int mip, cv_bbox box, const void *src, s
                        cv_volume_url(v), j.codec->name);
     }
     if (v->info->scales[mip].sharding_json) {
-        return cv__volume_write_sharded(v, mip, box, j.box, src, j.codec);
+        return cv__volume_write_sharded(v, mip, frame, j.box, src, j.codec);
     }
     j.compress = v->opts.compress ? v->opts.compress : j.codec->default_compress;
     int64_t cmax[3];
@@ -156,17 +216,16 @@ cv_status cv_volume_write(cv_volume *v, int mip, cv_bbox box, const void *src, s
     if (threads > CV_MAX_THREADS) {
         threads = CV_MAX_THREADS;
     }
-    j.bufs = cv_calloc((size_t)threads, sizeof *j.bufs);
+    bool kept;
+    j.bufs = take_bufs(v, threads, &kept);
     if (!j.bufs) {
         return CV_FAIL(CV_ERR_NOMEM, "write");
     }
     cv_status rc = cv__parallel_for(n, threads, write_one, &j);
-    for (int t = 0; t < threads; t++) {
-        cv__buf_fini(&j.bufs[t].chunk);
-        cv__buf_fini(&j.bufs[t].encoded);
-        cv__buf_fini(&j.bufs[t].raw);
-        cv__buf_fini(&j.bufs[t].packed);
+    if (kept) {
+        atomic_store(&v->write_bufs_busy, false);
+    } else {
+        free_bufs(j.bufs, threads);
     }
-    cv_free(j.bufs);
     return rc;
 }

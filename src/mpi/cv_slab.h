@@ -40,7 +40,14 @@ typedef struct cv_slab_round {
     const cv_bbox *boxes; /* n task boxes */
     const int *owner;     /* n owning ranks */
     size_t n;
+    /* NULL, or per task: the owner writes it straight from its slab (the task lies inside the
+     * owner's piece and the slab is x fastest): no buffer, no copy, bufs[i] stays NULL. */
+    const bool *in_slab;
 } cv_slab_round;
+
+/* True when a slab in layout `l` is already x fastest, channel slowest (the volume layout):
+ * a task inside a rank's piece can then be written from the slab as it is. Pure. */
+bool cv__slab_is_xfast(const cv_slab_layout *l);
 
 /* Buffers a job keeps from round to round (grown as needed; freed by the _fini). */
 typedef struct cv_slab_scratch {

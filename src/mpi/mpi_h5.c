@@ -31,7 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum { AX_X = CV_AX_X, AX_Y = CV_AX_Y, AX_Z = CV_AX_Z, AX_C = CV_AX_C };
@@ -255,6 +258,14 @@ typedef struct import_job {
     cv_progress progress;
     cv_failures fail;
     uint64_t tasks_done, tasks_skipped, bytes;
+    /* One rank, one file, a contiguous dataset stored as its native type, x fastest: the
+     * dataset's bytes are read with pread(2) from `direct_fd` (direct_source), a round's box at
+     * a time into `direct_buf`, and chunks are cut straight from it with no HDF5 read and no
+     * slab; direct_fd is -1 otherwise. */
+    int direct_fd;
+    uint64_t direct_addr; /* the dataset's first byte in the file */
+    uint8_t *direct_buf;
+    size_t direct_cap;
 } import_job;
 
 static const char *dims_text(int rank, const hsize_t *dims, char *buf, size_t cap)
@@ -683,6 +694,136 @@ static cv_status read_piece(import_job *j, cv_bbox span, cv_bbox piece, hid_t dx
     return CV_OK;
 }
 
+/* Open the file for direct reads when the slab round can be skipped altogether (see
+ * import_job.direct_fd); leaves direct_fd -1 whenever any condition fails, or the file does not
+ * hold the dataset's bytes (HDF5's read then names the problem), and the slab path runs. */
+static void direct_source(import_job *j)
+{
+    int size = cv_mpi_active() ? cv_mpi_size() : 1;
+    j->direct_fd = -1;
+    if (size != 1 || j->n_files != 1 || !cv__slab_is_xfast(&j->layout) ||
+        getenv("CV_IMPORT_NO_DIRECT")) {
+        return;
+    }
+    const h5_part *part = &j->files[0];
+    haddr_t addr = H5Dget_offset(part->did);
+    hid_t ftype = H5Dget_type(part->did), plist = H5Fget_create_plist(part->fid);
+    hsize_t userblock = 1;
+    bool same = ftype >= 0 && H5Tequal(ftype, native_type(j->dtype)) > 0;
+    if (plist >= 0 && H5Pget_userblock(plist, &userblock) < 0) {
+        userblock = 1;
+    }
+    if (ftype >= 0) {
+        H5Tclose(ftype);
+    }
+    if (plist >= 0) {
+        H5Pclose(plist);
+    }
+    uint64_t bytes = cv_dtype_size(j->dtype); /* dims include the channel axis, if any */
+    for (int i = 0; i < j->rank; i++) {
+        bytes *= (uint64_t)j->dims[i];
+    }
+    if (addr == HADDR_UNDEF || !same || userblock != 0 || bytes == 0) {
+        return;
+    }
+    int fd = open(part->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        return;
+    }
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < (uint64_t)addr + bytes) {
+        close(fd);
+        return;
+    }
+    j->direct_fd = fd;
+    j->direct_addr = (uint64_t)addr;
+    CV_LOG(CV_LOG_INFO, "import: %s of %s read directly (%llu bytes at offset %llu)", j->dset_name,
+           part->path, (unsigned long long)bytes, (unsigned long long)addr);
+}
+
+/* `len` bytes at `off` of the source file, retrying short reads and EINTR; a file that ends
+ * first (cut short while the import runs) or a read error is named. */
+static cv_status direct_pread(import_job *j, uint8_t *dst, size_t len, uint64_t off)
+{
+    const char *path = j->files[0].path;
+    while (len > 0) {
+        ssize_t got = pread(j->direct_fd, dst, len, (off_t)off);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            return CV_FAIL(CV_ERR_IO, "import: reading %s of %s at byte %llu: %s", j->dset_name,
+                           path, (unsigned long long)off, strerror(errno));
+        }
+        if (got == 0) {
+            return CV_FAIL(CV_ERR_CORRUPT,
+                           "import: %s ends at byte %llu, inside dataset %s: the file was cut "
+                           "short during the import",
+                           path, (unsigned long long)off, j->dset_name);
+        }
+        dst += got;
+        off += (uint64_t)got;
+        len -= (size_t)got;
+    }
+    return CV_OK;
+}
+
+/* The dataset's voxels in `frame` (inside the dataset), in the dataset's own order (x fastest)
+ * into j->direct_buf: one pread per run of bytes contiguous in the file. */
+static cv_status direct_read(import_job *j, cv_bbox frame)
+{
+    const int64_t *voff = j->info->scales[0].voxel_offset;
+    int n = j->rank;
+    uint64_t lo[4], hi[4], idx[4];
+    size_t total = cv_dtype_size(j->dtype);
+    for (int i = 0; i < n; i++) {
+        int a = j->ax[i];
+        lo[i] = a == AX_C ? 0 : (uint64_t)(frame.min[a] - voff[a]);
+        hi[i] = a == AX_C ? (uint64_t)j->dims[i] : (uint64_t)(frame.max[a] - voff[a]);
+        total *= (size_t)(hi[i] - lo[i]);
+    }
+    if (total > j->direct_cap) {
+        uint8_t *buf = cv_malloc(total);
+        if (!buf) {
+            return CV_FAIL(CV_ERR_NOMEM, "import: %zu bytes to read %s", total, j->dset_name);
+        }
+        cv_free(j->direct_buf);
+        j->direct_buf = buf;
+        j->direct_cap = total;
+    }
+    /* k: the slowest axis whose faster axes are all whole; one run spans its range. */
+    int k = n - 1;
+    while (k > 0 && lo[k] == 0 && hi[k] == (uint64_t)j->dims[k]) {
+        k--;
+    }
+    uint64_t inner = cv_dtype_size(j->dtype);
+    for (int i = k + 1; i < n; i++) {
+        inner *= (uint64_t)j->dims[i];
+    }
+    size_t run = (size_t)((hi[k] - lo[k]) * inner);
+    for (int i = 0; i < k; i++) {
+        idx[i] = lo[i];
+    }
+    uint8_t *dst = j->direct_buf;
+    for (;;) {
+        uint64_t lin = 0;
+        for (int i = 0; i < k; i++) {
+            lin = lin * (uint64_t)j->dims[i] + idx[i];
+        }
+        lin = lin * (uint64_t)j->dims[k] + lo[k];
+        CV_TRY(direct_pread(j, dst, run, j->direct_addr + lin * inner));
+        dst += run;
+        int i = k - 1;
+        while (i >= 0 && ++idx[i] == hi[i]) {
+            idx[i] = lo[i];
+            i--;
+        }
+        if (i < 0) {
+            return CV_OK;
+        }
+    }
+}
+
 /* --independent: read task `id`'s box on its own, transpose it to x fastest and write it. */
 static cv_status import_task(import_job *j, uint64_t id, uint8_t *slab, uint8_t *buf, size_t cap)
 {
@@ -767,6 +908,35 @@ typedef struct round_tasks {
     size_t n, cap;
 } round_tasks;
 
+/* The direct round (1 rank): the box around the round's tasks read from the file, every task
+ * written from it; if the read fails, every task of the round fails with its error. */
+static void direct_round(import_job *j, const round_tasks *rt)
+{
+    cv_bbox frame = rt->boxes[0];
+    for (size_t i = 1; i < rt->n; i++) {
+        for (int d = 0; d < 3; d++) {
+            frame.min[d] = rt->boxes[i].min[d] < frame.min[d] ? rt->boxes[i].min[d] : frame.min[d];
+            frame.max[d] = rt->boxes[i].max[d] > frame.max[d] ? rt->boxes[i].max[d] : frame.max[d];
+        }
+    }
+    cv_err_clear();
+    cv_status rrc = direct_read(j, frame);
+    for (size_t i = 0; i < rt->n; i++) {
+        cv_sched_working_on(j->sched, rt->ids[i]);
+        cv_status trc = rrc;
+        if (rrc == CV_OK) {
+            cv_err_clear();
+            size_t bytes = cv_volume_box_bytes(j->dst, rt->boxes[i]);
+            trc = cv__volume_write_frame(j->dst, 0, rt->boxes[i], j->direct_buf, frame);
+            if (trc == CV_OK) {
+                j->bytes += bytes;
+            }
+        }
+        task_finished(j, rt->ids[i], trc);
+    }
+    cv_sched_working_on(j->sched, UINT64_MAX);
+}
+
 /* One round: read the group box as slabs along `axis` (collective H5Dread), trade the pieces,
  * write the owned tasks. Every rank calls this with the same tasks. */
 static void slab_round(import_job *j, const round_tasks *rt, int axis, hid_t dxpl,
@@ -798,11 +968,18 @@ static void slab_round(import_job *j, const round_tasks *rt, int axis, hid_t dxp
     uint8_t *slab = cv__slab_reserve(&sc->slab, &sc->slab_cap, slab_bytes) ? sc->slab : NULL;
     cv_status rc = cv_mpi_agree(read_piece(j, round.group, piece, dxpl, slab));
     uint8_t **bufs = cv_malloc((rt->n ? rt->n : 1) * sizeof *bufs);
-    if (rc == CV_OK && !bufs) {
+    bool *in_slab = cv_malloc(rt->n ? rt->n : 1);
+    if (rc == CV_OK && (!bufs || !in_slab)) {
         rc = CV_FAIL(CV_ERR_NOMEM, "import: %zu task buffers", rt->n);
     }
     rc = cv_mpi_agree(rc);
     if (rc == CV_OK) {
+        /* A task inside this rank's own piece of an x-fastest slab is written from the slab. */
+        bool xfast = cv__slab_is_xfast(&j->layout);
+        for (size_t i = 0; i < rt->n; i++) {
+            in_slab[i] = xfast && rt->owner[i] == rank && cv_bbox_contains(piece, rt->boxes[i]);
+        }
+        round.in_slab = in_slab;
         rc = cv__slab_exchange(&j->layout, &round, sc, bufs);
     }
     cv_err save = *cv_err_last();
@@ -815,7 +992,8 @@ static void slab_round(import_job *j, const round_tasks *rt, int axis, hid_t dxp
             cv_err_clear();
             cv_sched_working_on(j->sched, rt->ids[i]);
             size_t bytes = cv_volume_box_bytes(j->dst, rt->boxes[i]);
-            trc = cv_volume_write(j->dst, 0, rt->boxes[i], bufs[i], bytes);
+            trc = in_slab[i] ? cv__volume_write_frame(j->dst, 0, rt->boxes[i], slab, piece)
+                             : cv_volume_write(j->dst, 0, rt->boxes[i], bufs[i], bytes);
             if (trc == CV_OK) {
                 j->bytes += bytes;
             }
@@ -826,6 +1004,7 @@ static void slab_round(import_job *j, const round_tasks *rt, int axis, hid_t dxp
     }
     cv_sched_working_on(j->sched, UINT64_MAX);
     cv_free(bufs);
+    cv_free(in_slab);
 }
 
 static cv_status round_push(round_tasks *rt, uint64_t id, cv_bbox box)
@@ -949,7 +1128,11 @@ static void work_slabs(import_job *j)
                     rt.owner[i] = (int)((i + rotate) % (uint64_t)size);
                 }
                 rotate += rt.n;
-                slab_round(j, &rt, S, dxpl, &scratch);
+                if (j->direct_fd >= 0) {
+                    direct_round(j, &rt);
+                } else {
+                    slab_round(j, &rt, S, dxpl, &scratch);
+                }
                 test_delay();
             }
         }
@@ -967,7 +1150,15 @@ static void import_work(import_job *j)
     if (j->p->is_independent) {
         work_independent(j);
     } else {
+        direct_source(j);
         work_slabs(j);
+        if (j->direct_fd >= 0) {
+            close(j->direct_fd);
+            j->direct_fd = -1;
+        }
+        cv_free(j->direct_buf);
+        j->direct_buf = NULL;
+        j->direct_cap = 0;
     }
 }
 

@@ -28,6 +28,14 @@ void cv__slab_xfast_strides(const int64_t n[4], int64_t st[4])
     st[3] = n[0] * n[1] * n[2];
 }
 
+bool cv__slab_is_xfast(const cv_slab_layout *l)
+{
+    int64_t n[4] = {2, 3, 5, l->channels}, a[4], b[4];
+    cv__slab_strides(l, n, a);
+    cv__slab_xfast_strides(n, b);
+    return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && (l->channels == 1 || a[3] == b[3]);
+}
+
 void cv__slab_permute(const uint8_t *src, const int64_t ss[4], uint8_t *dst, const int64_t ds[4],
                       const int64_t n[4], size_t es)
 {
@@ -174,7 +182,7 @@ static void copy_own(const cv_slab_layout *l, const cv_slab_round *rd, cv_bbox p
     cv__slab_strides(l, pn, ss);
     for (size_t i = 0; i < rd->n; i++) {
         cv_bbox part = cv_bbox_intersect(piece, rd->boxes[i]);
-        if (rd->owner[i] != rank || cv_bbox_is_empty(part)) {
+        if (rd->owner[i] != rank || cv_bbox_is_empty(part) || (rd->in_slab && rd->in_slab[i])) {
             continue;
         }
         int64_t n[4], bn[4], ds[4], soff = 0, doff = 0;
@@ -253,7 +261,7 @@ cv_status cv__slab_exchange(const cv_slab_layout *l, const cv_slab_round *round,
         *rdispls = counts + 3 * size;
     for (size_t i = 0; i < round->n; i++) {
         bufs[i] = NULL;
-        if (round->owner[i] == rank) {
+        if (round->owner[i] == rank && !(round->in_slab && round->in_slab[i])) {
             n_own += (size_t)box_bytes(l, round->boxes[i]);
         }
     }
@@ -283,7 +291,7 @@ cv_status cv__slab_exchange(const cv_slab_layout *l, const cv_slab_round *round,
     if (rc == CV_OK) {
         size_t at = 0;
         for (size_t i = 0; i < round->n; i++) {
-            if (round->owner[i] == rank) {
+            if (round->owner[i] == rank && !(round->in_slab && round->in_slab[i])) {
                 bufs[i] = sc->tasks + at;
                 at += (size_t)box_bytes(l, round->boxes[i]);
             }

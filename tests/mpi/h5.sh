@@ -187,4 +187,66 @@ grep -q "reading /g of corrupt.h5 (box .*) failed: inflate() failed" err || { ca
 grep -q "^cvmpi: import: [0-9]* of [0-9]* tasks failed (listed above); fix the cause and rerun with --resume" err ||
     { cat err; fail "no summary of the failed tasks"; }
 bad "already has /u16" export L1_u16 out.h5:/u16
+
+# one rank reads a contiguous dataset stored as its native type itself (pread, no HDF5 read, no
+# slab): same bytes as the slab path (CV_IMPORT_NO_DIRECT=1), which chunked or gzip datasets and
+# xyz axes always take; the smaller --memory makes rounds of two tasks, part of a row, so the
+# reads are cut in y and x too
+for name in u8 czyx f32; do
+    axes=zyx res=1,1,1
+    mems="1M 150K"
+    case $name in czyx) axes=czyx mems="4M 900K" ;; f32) axes=xyz res=8,8,30 mems=1M ;; u8) res=4,4,40 ;; esac
+    for mem in $mems; do
+        rm -rf "D_$name" "S_$name"
+        run_np 1 -v import "$name.h5:/grp/data" "D_$name" --chunk 32,32,16 --memory $mem \
+            --axes $axes --resolution $res > log 2>&1 ||
+            { cat log; fail "import $name direct"; }
+        CV_IMPORT_NO_DIRECT=1 run_np 1 -v import "$name.h5:/grp/data" "S_$name" --chunk 32,32,16 \
+            --memory $mem --axes $axes --resolution $res > log2 2>&1 ||
+            { cat log2; fail "import $name not direct"; }
+        if [ $name = f32 ]; then
+            ! grep -q "read directly" log || fail "$name (chunked, xyz) was read directly"
+        else
+            grep -q "import: /grp/data of $name.h5 read directly" log || { cat log; fail "$name not direct"; }
+        fi
+        ! grep -q "read directly" log2 || fail "CV_IMPORT_NO_DIRECT=1 still read $name directly"
+        [ "$(digest "D_$name")" = "$(digest "S_$name")" ] || fail "$name $mem: direct and slab layers differ"
+        [ "$(digest "D_$name")" = "$(digest "L1_$name")" ] || fail "$name $mem: direct differs from before"
+    done
+done
+# a file cut short inside the dataset's bytes is not read directly: HDF5's read fails, named, exit 1
+/usr/bin/python3 - <<'PY2'
+import h5py, numpy as np
+with h5py.File("short.h5", "w") as f:
+    f.create_dataset("d", data=np.arange(64 * 64 * 32, dtype="uint16").reshape(32, 64, 64))
+    off = f["d"].id.get_offset()
+with open("short.h5", "r+b") as f:
+    f.truncate(off + 1000)
+with h5py.File("long.h5", "w") as f:
+    f.create_dataset("d", data=np.arange(64 * 64 * 64, dtype="uint16").reshape(64, 64, 64))
+    open("long.off", "w").write(str(f["d"].id.get_offset()))
+PY2
+set +e
+run_np 1 import short.h5:/d SHORT --chunk 32,32,16 > out 2> err
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat out err; fail "a truncated file: exit $rc"; }
+grep -q "short.h5" err || { cat err; fail "a truncated file: error does not name it"; }
+# ... and a file cut short while a direct import runs (rounds slowed down; cut after the first
+# chunk is written): the later rounds' tasks fail naming the file, exit 1, no crash
+set +e
+CVMPI_TEST_TASK_DELAY_MS=100 run_np 1 -v import long.h5:/d LONG --chunk 16,16,16 --memory 80K \
+    > out 2> err &
+pid=$!
+for _ in $(seq 100); do
+    [ -n "$(find LONG -name '*-*_*-*_*-*' 2> /dev/null | head -1)" ] && break
+    sleep 0.1
+done
+/usr/bin/python3 -c "import os; os.truncate('long.h5', int(open('long.off').read()) + 1000)"
+wait $pid
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat out err; fail "a file cut short mid-import: exit $rc"; }
+grep -q "long.h5 ends at byte .*, inside dataset /d: the file was cut short" err ||
+    { cat out err; fail "a file cut short mid-import: error does not name it"; }
 echo "h5: ok"
