@@ -362,6 +362,38 @@ bool cli_opt_threads(const char *cmd, const char *arg, int *out)
     return true;
 }
 
+bool cli_opt_factor(const char *cmd, const char *arg, int64_t out[3])
+{
+    if (!cli_parse_i64x3(arg, out) || out[0] < 1 || out[1] < 1 || out[2] < 1 ||
+        out[0] * out[1] * out[2] < 2) {
+        cli_usage(cmd, "bad --factor `%s': want X,Y,Z >= 1, not 1,1,1", arg);
+        return false;
+    }
+    return true;
+}
+
+bool cli_opt_pyramid_levels(const char *cmd, const char *arg, int64_t *out)
+{
+    if (!cli_parse_i64(arg, out) || *out < 1 || *out > 32) {
+        cli_usage(cmd, "bad --downsample `%s' (1..32 mips)", arg);
+        return false;
+    }
+    return true;
+}
+
+cv_status cli_downsample_after(cv_downsample_params *d, const char *job_journal_dir)
+{
+    char dir[4096];
+    d->method = -1;
+    if (job_journal_dir) {
+        snprintf(dir, sizeof dir, "%s/downsample", job_journal_dir);
+        d->journal_dir = dir;
+    }
+    cv_status rc = cv_mpi_downsample(d);
+    d->journal_dir = NULL; /* `dir` ends here */
+    return rc;
+}
+
 void cli_volume_args_init(cli_volume_args *a)
 {
     a->opts = cv_opts_default();

@@ -6,6 +6,7 @@
 #define CV_CLI_H
 
 #include "../cv_internal.h"
+#include "../mpi/cv_downsample_job.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -63,6 +64,16 @@ bool cli_parse_f64x3(const char *s, double out[3], bool *has_point);
 bool cli_opt_bbox(const char *cmd, const char *arg, const char **out);
 bool cli_opt_memory(const char *cmd, const char *arg, size_t *out);
 bool cli_opt_threads(const char *cmd, const char *arg, int *out);
+/* --factor X,Y,Z of a downsampling level: every component >= 1, not 1,1,1. */
+bool cli_opt_factor(const char *cmd, const char *arg, int64_t out[3]);
+/* --downsample N of a job: the levels of the pyramid made on its destination afterwards. */
+bool cli_opt_pyramid_levels(const char *cmd, const char *arg, int64_t *out);
+
+/* The pyramid a job (transfer, import) makes on its destination after --downsample: runs `d`
+ * (the caller fills path, levels, factor and the options it shares with the job) with the
+ * method chosen by layer type, journaled under JOURNAL_DIR/downsample when the job has a
+ * journal directory. */
+cv_status cli_downsample_after(cv_downsample_params *d, const char *job_journal_dir);
 /* --compress: gzip|br|none; NULL means CloudVolume's default. */
 bool cli_parse_compress(const char *s, const char **out);
 

@@ -4,7 +4,6 @@
  * same under mpirun/srun and as a plain command (one rank). */
 #include "cli.h"
 
-#include "../mpi/cv_downsample_job.h"
 #include "../mpi/cv_transfer.h"
 
 #include <string.h>
@@ -85,9 +84,8 @@ int cmd_downsample(int argc, char **argv)
             p.num_mips = (int)v64;
             break;
         case 'f':
-            if (!cli_parse_i64x3(optarg, p.factor) || p.factor[0] < 1 || p.factor[1] < 1 ||
-                p.factor[2] < 1 || p.factor[0] * p.factor[1] * p.factor[2] < 2) {
-                return cli_usage(argv[0], "bad --factor `%s': want X,Y,Z >= 1, not 1,1,1", optarg);
+            if (!cli_opt_factor(argv[0], optarg, p.factor)) {
+                return CLI_USAGE;
             }
             break;
         case 'x':

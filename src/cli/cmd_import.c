@@ -3,7 +3,6 @@
  * z) into a new layer across MPI ranks with parallel HDF5. */
 #include "cli.h"
 
-#include "../mpi/cv_downsample_job.h"
 #include "../mpi/cv_h5.h"
 #include "../mpi/cv_transfer.h"
 
@@ -130,14 +129,13 @@ int cmd_import(int argc, char **argv)
             p.is_collective = true;
             break;
         case 2001:
-            if (!cli_parse_i64(optarg, &n_down) || n_down < 1 || n_down > 32) {
-                return cli_usage(argv[0], "bad --downsample `%s' (1..32 mips)", optarg);
+            if (!cli_opt_pyramid_levels(argv[0], optarg, &n_down)) {
+                return CLI_USAGE;
             }
             break;
         case 2002:
-            if (!cli_parse_i64x3(optarg, factor) || factor[0] < 1 || factor[1] < 1 ||
-                factor[2] < 1 || factor[0] * factor[1] * factor[2] < 2) {
-                return cli_usage(argv[0], "bad --factor `%s': want X,Y,Z >= 1, not 1,1,1", optarg);
+            if (!cli_opt_factor(argv[0], optarg, factor)) {
+                return CLI_USAGE;
             }
             break;
         case 'I':
@@ -168,22 +166,16 @@ int cmd_import(int argc, char **argv)
         return cli_fail(); /* ranks agreed on the error; rank 0 prints it */
     }
     if (n_down > 0) {
-        char dir[4096];
         cv_downsample_params d;
         memset(&d, 0, sizeof d);
         d.path = p.dst;
         d.num_mips = (int)n_down;
         memcpy(d.factor, factor, sizeof d.factor);
-        d.method = -1;
         d.compress = p.compress;
         d.memory = p.memory;
         d.threads = p.threads;
         d.resume = p.resume;
-        if (p.journal_dir) {
-            snprintf(dir, sizeof dir, "%s/downsample", p.journal_dir);
-            d.journal_dir = dir;
-        }
-        if (cv_mpi_downsample(&d) != CV_OK) {
+        if (cli_downsample_after(&d, p.journal_dir) != CV_OK) {
             return cli_fail();
         }
     }

@@ -3,7 +3,6 @@
  * Runs the same under mpirun/srun (many ranks) and as a plain command (one rank). */
 #include "cli.h"
 
-#include "../mpi/cv_downsample_job.h"
 #include "../mpi/cv_transfer.h"
 
 #include <string.h>
@@ -175,14 +174,13 @@ int cmd_transfer(int argc, char **argv)
             }
             break;
         case 2001:
-            if (!cli_parse_i64(optarg, &n_down) || n_down < 1 || n_down > 32) {
-                return cli_usage(argv[0], "bad --downsample `%s' (1..32 mips)", optarg);
+            if (!cli_opt_pyramid_levels(argv[0], optarg, &n_down)) {
+                return CLI_USAGE;
             }
             break;
         case 2002:
-            if (!cli_parse_i64x3(optarg, factor) || factor[0] < 1 || factor[1] < 1 ||
-                factor[2] < 1 || factor[0] * factor[1] * factor[2] < 2) {
-                return cli_usage(argv[0], "bad --factor `%s': want X,Y,Z >= 1, not 1,1,1", optarg);
+            if (!cli_opt_factor(argv[0], optarg, factor)) {
+                return CLI_USAGE;
             }
             break;
         default:
@@ -197,14 +195,12 @@ int cmd_transfer(int argc, char **argv)
     cv_mpi_install_signal_handlers();
     cv_status rc = cv_mpi_transfer(&p);
     if (rc == CV_OK && n_down > 0 && !p.dry_run) {
-        char dir[4096];
         cv_downsample_params d;
         memset(&d, 0, sizeof d);
         d.path = p.dst;
         d.mip_text = p.mip_text;
         d.num_mips = (int)n_down;
         memcpy(d.factor, factor, sizeof d.factor);
-        d.method = -1;
         d.compress = p.compress;
         d.memory = p.memory;
         d.threads = p.threads;
@@ -212,11 +208,7 @@ int cmd_transfer(int argc, char **argv)
         d.fail_fast = p.fail_fast;
         d.is_static = p.is_static;
         d.stall_seconds = p.stall_seconds;
-        if (p.journal_dir) {
-            snprintf(dir, sizeof dir, "%s/downsample", p.journal_dir);
-            d.journal_dir = dir;
-        }
-        rc = cv_mpi_downsample(&d);
+        rc = cli_downsample_after(&d, p.journal_dir);
     }
     if (rc != CV_OK) {
         return cli_fail(); /* ranks agreed on the error; rank 0 prints it */
