@@ -14,7 +14,7 @@ apt_install cmake make gcc clang clang-format libclang-rt-14-dev pkg-config ca-c
   libjxl-dev \
   libmicrohttpd-dev \
   libdraco-dev \
-  python3 python3-numpy python3-pil python3-png python3-h5py
+  python3 python3-numpy python3-pil python3-png python3-h5py python3-brotli
 # a one-node Slurm for the srun tests
 apt_install slurmctld slurmd slurm-client munge
 # cloud storage tests (tests/cloud): nginx with TLS and gzip_static, boto3/botocore and

@@ -15,4 +15,4 @@ cmake --build build -j "$jobs"
 CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCV_WERROR=ON \
   -DCV_SANITIZE=address,undefined -DCV_BUILD_BENCH=OFF
 cmake --build build-asan -j "$jobs"
-(cd build-asan && ctest --output-on-failure -j "$jobs" -L 'unit|fuzz|cli')
+(cd build-asan && ctest --output-on-failure -j "$jobs" -L 'unit|fuzz|cli|hostile')

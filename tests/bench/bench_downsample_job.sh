@@ -39,7 +39,7 @@ W=$(mktemp -d "$PARENT/cvmpi-bench-XXXXXX")
 trap 'rm -rf "$W"' EXIT INT TERM
 REV=$(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)
 now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%s\", $1 }" </dev/null; }
+calc() { awk "BEGIN { printf \"%s\", ($1) }" </dev/null; }
 
 "$CVMPI" -q create "$W/src" --type image --dtype uint8 --size "$SIZE_X,$SIZE_Y,$SIZE_Z" \
     --resolution 4,4,40 --chunk 64,64,64 >/dev/null

@@ -54,7 +54,7 @@ BYTES=$((SX * SY * SZ * 2))
 REV=$(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)
 HOST=$(hostname 2>/dev/null || echo "?")
 now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%s\", $1 }" </dev/null; }
+calc() { awk "BEGIN { printf \"%s\", ($1) }" </dev/null; }
 
 # ---- the dataset, written plane block by plane block ---------------------------------------
 $PY - "$W/stack.h5" "$SX" "$SY" "$SZ" <<'PY'

@@ -57,7 +57,7 @@ N_KEYS=$(echo "$KEYS" | wc -l)
 BYTES=$(cd layer && du -cb $KEYS | tail -1 | cut -f1)
 
 now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
+calc() { awk "BEGIN { printf \"%.3f\", ($1) }" </dev/null; }
 # fetch_all BASE: every chunk ROUNDS times, 32 in flight; prints the seconds taken
 fetch_all() {
     local base=$1 args=() r k

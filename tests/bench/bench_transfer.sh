@@ -82,7 +82,7 @@ HOST=$(hostname 2>/dev/null || echo "?")
 
 now() { date +%s.%N; }
 # awk arithmetic: calc 'expression'
-calc() { awk "BEGIN { printf \"%s\", $1 }" </dev/null; }
+calc() { awk "BEGIN { printf \"%s\", ($1) }" </dev/null; }
 
 # ---- source layer ----------------------------------------------------------------------------
 "$CVMPI" -q create "$SRC" --type image --dtype uint8 --size "$SIZE_X,$SIZE_Y,$SIZE_Z" \
