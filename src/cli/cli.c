@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_fail(void)
@@ -257,6 +258,17 @@ static cv_status write_all(int fd, const uint8_t *p, size_t n, const char *what)
     return CV_OK;
 }
 
+bool cli_is_stream_path(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        return false;
+    }
+    /* /dev/stdout and friends may lead to a regular file; still never rename over them. */
+    return !S_ISREG(st.st_mode) ? !S_ISDIR(st.st_mode)
+                                : strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0;
+}
+
 cv_status cli_write_output(const char *path, const void *const *parts, const size_t *lens,
                            int n_parts)
 {
@@ -265,6 +277,21 @@ cv_status cli_write_output(const char *path, const void *const *parts, const siz
             CV_TRY(write_all(STDOUT_FILENO, parts[i], lens[i], "standard output"));
         }
         return CV_OK;
+    }
+    if (cli_is_stream_path(path)) {
+        /* A device, FIFO or socket is a stream: written in place, never replaced. */
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            return CV_FAIL(CV_ERR_IO, "open `%s': %s", path, strerror(errno));
+        }
+        cv_status rc = CV_OK;
+        for (int i = 0; i < n_parts && rc == CV_OK; i++) {
+            rc = write_all(fd, parts[i], lens[i], path);
+        }
+        if (close(fd) != 0 && rc == CV_OK) {
+            rc = CV_FAIL(CV_ERR_IO, "close `%s': %s", path, strerror(errno));
+        }
+        return rc;
     }
     char *tmp = cv__asprintf("%s.cvmpi-tmp-%ld", path, (long)getpid());
     if (!tmp) {
@@ -328,6 +355,68 @@ cv_status cli_read_input(const char *path, uint8_t **data, size_t *len)
         return rc;
     }
     *data = cv__buf_take(&b, len);
+    return CV_OK;
+}
+
+cv_status cli_read_input_max(const char *path, size_t max, const char *why, uint8_t **data,
+                             size_t *len)
+{
+    int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return CV_FAIL(CV_ERR_IO, "open `%s': %s", path, strerror(errno));
+    }
+    const char *shown = fd == STDIN_FILENO ? "standard input" : path;
+    struct stat st;
+    cv_status rc = CV_OK;
+    size_t want = max; /* bytes to read; one more than that is an error */
+    if (fstat(fd, &st) != 0) {
+        rc = CV_FAIL(CV_ERR_IO, "stat `%s': %s", shown, strerror(errno));
+    } else if (S_ISDIR(st.st_mode)) {
+        rc = CV_FAIL(CV_ERR_IO, "read `%s': is a directory", shown);
+    } else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
+        rc = CV_FAIL(CV_ERR_ARG, "`%s' has %lld bytes, more than the %zu %s", shown,
+                     (long long)st.st_size, max, why);
+    } else if (S_ISREG(st.st_mode)) {
+        want = (size_t)st.st_size;
+    }
+    /* One buffer, sized once: a pipe gets room for one byte more than allowed, so an
+     * over-long stream is seen without reading the rest of it. */
+    uint8_t *buf = NULL;
+    if (rc == CV_OK && want == SIZE_MAX) {
+        rc = CV_FAIL(CV_ERR_ARG, "read `%s': size limit too large", shown);
+    }
+    if (rc == CV_OK) {
+        buf = cv_malloc(want + 1);
+        rc = buf ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "read `%s': %zu bytes", shown, want + 1);
+    }
+    size_t got = 0;
+    while (rc == CV_OK && got <= want) {
+        ssize_t n = read(fd, buf + got, want + 1 - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            rc = CV_FAIL(CV_ERR_IO, "read `%s': %s", shown, strerror(errno));
+        } else if (n == 0) {
+            break;
+        } else {
+            got += (size_t)n;
+        }
+    }
+    if (rc == CV_OK && got > max) {
+        rc = CV_FAIL(CV_ERR_ARG, "`%s' has more than the %zu %s", shown, max, why);
+    } else if (rc == CV_OK && got > want) {
+        rc = CV_FAIL(CV_ERR_IO, "read `%s': file grew while reading", shown);
+    }
+    if (fd != STDIN_FILENO) {
+        close(fd);
+    }
+    if (rc != CV_OK) {
+        cv_free(buf);
+        return rc;
+    }
+    *data = buf;
+    *len = got;
     return CV_OK;
 }
 

@@ -77,12 +77,32 @@ cv_status cli_downsample_after(cv_downsample_params *d, const char *job_journal_
 /* --compress: gzip|br|none; NULL means CloudVolume's default. */
 bool cli_parse_compress(const char *s, const char **out);
 
-/* Write a file atomically (temporary name, then rename); "-" is stdout. `parts` buffers are
+/* Write a file atomically (temporary name, then rename); "-" is stdout, and a device or FIFO
+ * (cli_is_stream_path) is opened and written in place. `parts` buffers are
  * written one after another. Nothing is left behind on failure. */
 cv_status cli_write_output(const char *path, const void *const *parts, const size_t *lens,
                            int n_parts);
 /* Read a whole file ("-" = stdin). Free with cv_free. */
 cv_status cli_read_input(const char *path, uint8_t **data, size_t *len);
+/* Read a whole file ("-" = stdin) of at most `max` bytes into one buffer allocated once (a
+ * regular file is sized with fstat; a pipe is read up to max + 1 bytes). A longer input is
+ * CV_ERR_ARG: "`F' has more than the MAX <why>". Free with cv_free. */
+cv_status cli_read_input_max(const char *path, size_t max, const char *why, uint8_t **data,
+                             size_t *len);
+/* Whether `path` is an existing device, FIFO or socket (or lies under /dev or /proc):
+ * outputs there are written in place, not replaced by a renamed temporary file. */
+bool cli_is_stream_path(const char *path);
+
+/* The file format of a `read -o` / `write -i` array. */
+typedef enum cli_array_format { CLI_FMT_RAW, CLI_FMT_NPY, CLI_FMT_H5 } cli_array_format;
+/* The dataset of FILE.h5 named without :/DATASET. */
+#define CLI_H5_DEFAULT_DATASET "/main"
+/* The format of `path` from --format (raw, npy, h5; NULL: by name): .npy; .h5/.hdf5/.hdf/.he5
+ * with or without :/DATASET (*h5_spec gets FILE:/DATASET, free with cv_free); .raw, .bin, `-'
+ * or a device/FIFO are raw. Anything else (TIFF included) prints a usage error naming
+ * --format raw. Returns CLI_OK, CLI_USAGE or CLI_FAIL. */
+int cli_array_format_of(const char *cmd, const char *path, const char *format, bool is_input,
+                        cli_array_format *fmt, char **h5_spec);
 
 /* Options every volume command shares: the volume options, --mip and --bbox. */
 typedef struct cli_volume_args {

@@ -17,7 +17,8 @@ static const char help[] =
     "under SRC's name. The object keeps its compression: a gzip object copied to file:// is\n"
     "stored as NAME.gz, and a file:// SRC .../NAME (found as NAME.gz, as a layer's chunks are)\n"
     "is uploaded with Content-Encoding gzip. The object is held in memory while it is copied.\n"
-    "SRC `-' reads standard input; DST `-' writes the object, decompressed, to standard output.\n"
+    "SRC `-' reads standard input; DST `-' writes the object, decompressed, to standard output;\n"
+    "a DST that is a device or FIFO (/dev/null, a named pipe) gets it the same way, in place.\n"
     "  --compress C  same (default): as stored; none: decompress; gzip|br: recompress if needed\n"
     "  --level N     compression level for gzip (1-12) or br (0-11)\n";
 
@@ -90,7 +91,8 @@ static cv_status copy_stdin(const char *dst, const char *compress, int level)
     return rc;
 }
 
-static cv_status copy_stdout(const char *src)
+/* To standard output or a device/FIFO: the object's bytes, decompressed, written in place. */
+static cv_status copy_to_stream(const char *src, const char *dst)
 {
     cv_store *s = NULL;
     char *key = NULL;
@@ -100,7 +102,7 @@ static cv_status copy_stdout(const char *src)
     cv_status rc = cv_store_get(s, key, 0, &data, &len);
     if (rc == CV_OK) {
         const void *parts[1] = {data};
-        rc = cli_write_output("-", parts, &len, 1);
+        rc = cli_write_output(dst, parts, &len, 1);
     }
     cv_free(data);
     cv_free(key);
@@ -149,8 +151,8 @@ int cmd_cp(int argc, char **argv)
     cv_status rc;
     if (strcmp(src, "-") == 0) {
         rc = copy_stdin(dst, compress ? compress : "", level);
-    } else if (strcmp(dst, "-") == 0) {
-        rc = copy_stdout(src);
+    } else if (strcmp(dst, "-") == 0 || cli_is_stream_path(dst)) {
+        rc = copy_to_stream(src, dst);
     } else {
         cv_store *from = NULL, *to = NULL;
         char *from_key = NULL, *to_key = NULL;

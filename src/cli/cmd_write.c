@@ -1,26 +1,114 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * cmd_write.c: `cvmpi write`, a .npy or raw file painted into a box of a layer. */
+ * cmd_write.c: `cvmpi write`, a .npy, HDF5 or raw file painted into a box of a layer. The
+ * input is read once into one buffer and never beyond what the box can hold. */
 #include "cli.h"
+
+#include "../mpi/cv_h5.h"
+#include "../mpi/cv_slab.h"
 
 #include <inttypes.h>
 #include <string.h>
 
+/* The largest .npy header cv_npy_parse_header accepts: magic, version, length, dict. */
+#define NPY_HEADER_MAX (12 + (1 << 20))
+
 static const char help[] =
-    "usage: cvmpi write PATH [--mip M] --bbox X0,Y0,Z0,X1,Y1,Z1 -i FILE\n"
-    "                    [--compress gzip|br|none] [--non-aligned] [--delete-black]\n\n"
-    "Write an array into a box of a layer. FILE is a .npy array of shape (X,Y,Z[,C]) (either\n"
-    "memory order) or raw little-endian bytes, x fastest, channel slowest; `-' reads stdin.\n"
+    "usage: cvmpi write PATH [--mip M] --bbox X0,Y0,Z0,X1,Y1,Z1 -i FILE [--format raw|npy|h5]\n"
+    "                    [--axes xyz|zyx] [--compress gzip|br|none] [--non-aligned]\n"
+    "                    [--delete-black]\n\n"
+    "Write an array into a box of a layer. The format follows FILE's name, as for `cvmpi read':\n"
+    "a .npy array of shape (X,Y,Z[,C]) (either memory order); FILE.h5:/DATASET (also .hdf5,\n"
+    ".hdf, .he5; a plain FILE.h5 means FILE.h5:" CLI_H5_DEFAULT_DATASET
+    ") of dims (Z,Y,X[,C]), as `read -o' writes it;\n"
+    "raw little-endian bytes, x fastest, channel slowest, for .raw, .bin, `-' (standard input)\n"
+    "and FIFOs. Other names are refused unless --format says what FILE holds. Input longer\n"
+    "than the box is refused without reading past the box's size.\n"
     "The box must be chunk aligned (it may end at the volume edge) unless "
     "--non-aligned.\n" CLI_VOLUME_HELP "  -i, --input FILE\n"
+    "  --format F       raw, npy or h5, whatever FILE is called\n"
+    "  --axes A         axis order of a .npy or HDF5 array, slowest first in C order: xyz\n"
+    "                   (default for .npy, shape X,Y,Z[,C]) or zyx (default for HDF5, shape\n"
+    "                   Z,Y,X[,C], as h5py and NumPy C-order arrays indexed [z,y,x] are)\n"
     "  --compress C     transport compression; default as CloudVolume (gzip for raw)\n"
     "  --non-aligned    read-modify-write the chunks the box covers partly\n"
     "  --delete-black   delete chunks that are all background instead of writing them\n";
+
+static void shape_text(const int64_t s[4], int n, char *out, size_t cap)
+{
+    if (n == 4) {
+        snprintf(out, cap, "(%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ")", s[0], s[1], s[2],
+                 s[3]);
+    } else {
+        snprintf(out, cap, "(%" PRId64 ", %" PRId64 ", %" PRId64 ")", s[0], s[1], s[2]);
+    }
+}
+
+/* Check a .npy header against the box (axis order `zyx` or not) and put its data, x fastest,
+ * into *payload: the file's own bytes when they already are in that order, else `data`. */
+static cv_status npy_payload(const char *input, const uint8_t *file, size_t flen,
+                             const cv_info *info, cv_bbox box, bool zyx, size_t nbytes,
+                             uint8_t **data, const uint8_t **payload)
+{
+    cv_npy h;
+    CV_TRY(cv_npy_parse_header(file, flen, input, &h));
+    if (h.dtype != info->dtype) {
+        return CV_FAIL(CV_ERR_ARG, "`%s' holds %s, the layer is %s", input, cv_dtype_name(h.dtype),
+                       cv_dtype_name(info->dtype));
+    }
+    int64_t X = box.max[0] - box.min[0], Y = box.max[1] - box.min[1], Z = box.max[2] - box.min[2];
+    int64_t want[4] = {zyx ? Z : X, Y, zyx ? X : Z, info->num_channels};
+    int64_t other[4] = {zyx ? X : Z, Y, zyx ? Z : X, info->num_channels};
+    if (memcmp(h.shape, want, sizeof want) != 0) {
+        char have_t[128], want_t[128];
+        shape_text(h.shape, 4, have_t, sizeof have_t);
+        shape_text(want, 4, want_t, sizeof want_t);
+        if (memcmp(h.shape, other, sizeof other) == 0) {
+            return CV_FAIL(CV_ERR_ARG,
+                           "`%s' has shape %s, the box transposed: the box needs %s in axis order "
+                           "%s; if the array is indexed [%s] (as h5py gives), pass --axes %s",
+                           input, have_t, want_t, zyx ? "z,y,x" : "x,y,z", zyx ? "x,y,z" : "z,y,x",
+                           zyx ? "xyz" : "zyx");
+        }
+        return CV_FAIL(CV_ERR_ARG, "`%s' has shape %s, the box needs %s", input, have_t, want_t);
+    }
+    if (flen - h.data_offset != nbytes) {
+        return CV_FAIL(CV_ERR_ARG, "`%s' is truncated: %zu data bytes, want %zu", input,
+                       flen - h.data_offset, nbytes);
+    }
+    if (!zyx && h.fortran_order) {
+        *payload = file + h.data_offset; /* already x fastest: no copy */
+        return CV_OK;
+    }
+    *data = cv_malloc(nbytes ? nbytes : 1);
+    if (!*data) {
+        return CV_FAIL(CV_ERR_NOMEM, "write: %zu bytes", nbytes);
+    }
+    if (!zyx) {
+        cv_npy_to_xyzc(&h, file + h.data_offset, *data);
+    } else {
+        /* Shape (Z,Y,X,C): the stride of each volume axis in the file's memory order. */
+        int64_t n[4] = {X, Y, Z, info->num_channels}, ss[4], ds[4];
+        int order[4] = {2, 1, 0, 3}; /* file axis i holds volume axis order[i] */
+        int64_t st = 1;
+        for (int k = 0; k < 4; k++) {
+            int i = h.fortran_order ? k : 3 - k;
+            ss[order[i]] = st;
+            st *= h.shape[i];
+        }
+        cv__slab_xfast_strides(n, ds);
+        cv__slab_permute(file + h.data_offset, ss, *data, ds, n, cv_dtype_size(info->dtype));
+    }
+    *payload = *data;
+    return CV_OK;
+}
 
 int cmd_write(int argc, char **argv)
 {
     static const struct option opts[] = {
         CLI_VOLUME_OPTIONS,
         {"input", required_argument, NULL, 'i'},
+        {"format", required_argument, NULL, 'F'},
+        {"axes", required_argument, NULL, 'A'},
         {"compress", required_argument, NULL, 'c'},
         {"non-aligned", no_argument, NULL, 'n'},
         {"delete-black", no_argument, NULL, 'd'},
@@ -29,7 +117,7 @@ int cmd_write(int argc, char **argv)
     };
     cli_volume_args a;
     cli_volume_args_init(&a);
-    const char *input = NULL;
+    const char *input = NULL, *format = NULL, *axes = NULL;
     for (int c; (c = cli_getopt(argc, argv, "hi:", opts)) != -1;) {
         int r = cli_volume_option(c, argv[0], &a);
         if (r < 0) {
@@ -43,6 +131,15 @@ int cmd_write(int argc, char **argv)
             return cli_help(help);
         case 'i':
             input = optarg;
+            break;
+        case 'F':
+            format = optarg;
+            break;
+        case 'A':
+            if (strcmp(optarg, "xyz") != 0 && strcmp(optarg, "zyx") != 0) {
+                return cli_usage(argv[0], "bad --axes `%s': want xyz or zyx", optarg);
+            }
+            axes = optarg;
             break;
         case 'c':
             if (!cli_parse_compress(optarg, &a.opts.compress)) {
@@ -69,6 +166,16 @@ int cmd_write(int argc, char **argv)
     if (cv_bbox_parse(a.bbox_text, &box) != CV_OK) {
         return cli_usage(argv[0], "%s", cv_err_last()->what);
     }
+    cli_array_format fmt;
+    char *h5_spec = NULL;
+    int u = cli_array_format_of(argv[0], input, format, true, &fmt, &h5_spec);
+    if (u != CLI_OK) {
+        return u;
+    }
+    if (axes && fmt == CLI_FMT_RAW) {
+        cv_free(h5_spec);
+        return cli_usage(argv[0], "--axes applies to .npy and HDF5 input, not raw bytes");
+    }
     /* The data frame is the box as given; autocrop only narrows what is written. */
     bool autocrop = a.opts.autocrop;
     a.opts.autocrop = false;
@@ -77,47 +184,38 @@ int cmd_write(int argc, char **argv)
     int mip;
     cv_bbox resolved;
     if (cli_open_volume(argv[optind], &a, &v, &mip, &resolved) != CV_OK) {
+        cv_free(h5_spec);
         return cli_fail();
     }
+    const cv_info *info = cv_volume_info(v);
     uint8_t *file = NULL, *data = NULL;
+    const uint8_t *payload = NULL;
     size_t flen = 0, nbytes = cv_volume_box_bytes(v, box);
-    cv_status rc = cli_read_input(input, &file, &flen);
-    const uint8_t *payload = file;
-    size_t plen = flen;
-    if (rc == CV_OK && cv__str_ends_with(input, ".npy")) {
-        cv_npy h;
-        rc = cv_npy_parse_header(file, flen, input, &h);
-        const cv_info *info = cv_volume_info(v);
-        if (rc == CV_OK && h.dtype != info->dtype) {
-            rc = CV_FAIL(CV_ERR_ARG, "`%s' holds %s, the layer is %s", input,
-                         cv_dtype_name(h.dtype), cv_dtype_name(info->dtype));
-        }
-        if (rc == CV_OK &&
-            (h.shape[0] != box.max[0] - box.min[0] || h.shape[1] != box.max[1] - box.min[1] ||
-             h.shape[2] != box.max[2] - box.min[2] || h.shape[3] != info->num_channels)) {
-            rc = CV_FAIL(CV_ERR_ARG,
-                         "`%s' has shape (%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
-                         "), the box needs (%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ")",
-                         input, h.shape[0], h.shape[1], h.shape[2], h.shape[3],
-                         box.max[0] - box.min[0], box.max[1] - box.min[1], box.max[2] - box.min[2],
-                         info->num_channels);
-        }
-        if (rc == CV_OK && flen - h.data_offset != nbytes) {
-            rc = CV_FAIL(CV_ERR_ARG, "`%s' is truncated: %zu data bytes, want %zu", input,
-                         flen - h.data_offset, nbytes);
-        }
+    cv_status rc = CV_OK;
+    if (fmt == CLI_FMT_H5) {
+        int64_t shape[3] = {box.max[0] - box.min[0], box.max[1] - box.min[1],
+                            box.max[2] - box.min[2]};
+        data = cv_malloc(nbytes ? nbytes : 1);
+        rc = data ? cv_h5_read_cutout(h5_spec, info->dtype, info->num_channels, shape, axes, data)
+                  : CV_FAIL(CV_ERR_NOMEM, "write: %zu bytes", nbytes);
+        payload = data;
+    } else if (fmt == CLI_FMT_NPY) {
+        rc = nbytes > SIZE_MAX - NPY_HEADER_MAX
+                 ? CV_FAIL(CV_ERR_ARG, "write: the box is too large")
+                 : cli_read_input_max(input, nbytes + NPY_HEADER_MAX,
+                                      "bytes a .npy of the box can have", &file, &flen);
         if (rc == CV_OK) {
-            data = cv_malloc(nbytes);
-            rc = data ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "write: %zu bytes", nbytes);
+            rc = npy_payload(input, file, flen, info, box, axes && strcmp(axes, "zyx") == 0, nbytes,
+                             &data, &payload);
         }
-        if (rc == CV_OK) {
-            cv_npy_to_xyzc(&h, file + h.data_offset, data);
-            payload = data;
-            plen = nbytes;
+    } else {
+        rc = cli_read_input_max(input, nbytes, "bytes the box needs", &file, &flen);
+        if (rc == CV_OK && flen != nbytes) {
+            rc = CV_FAIL(CV_ERR_ARG, "`%s' has %zu bytes, the box needs %zu", input, flen, nbytes);
         }
-    } else if (rc == CV_OK && flen != nbytes) {
-        rc = CV_FAIL(CV_ERR_ARG, "`%s' has %zu bytes, the box needs %zu", input, flen, nbytes);
+        payload = file;
     }
+    size_t plen = nbytes;
     if (rc == CV_OK) {
         /* Bounds are checked here, against the box as given. */
         cv_bbox bounds = cv_info_bounds(cv_volume_info(v), mip);
@@ -134,6 +232,7 @@ int cmd_write(int argc, char **argv)
     }
     cv_free(data);
     cv_free(file);
+    cv_free(h5_spec);
     cv_volume_close(v);
     return rc == CV_OK ? CLI_OK : cli_fail();
 }

@@ -186,6 +186,13 @@ static cv_status file_put(cv_store *s, const char *name, const void *data, size_
         return CV_FAIL(CV_ERR_NOMEM, "write");
     }
     cv_status rc = CV_OK;
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+        /* Renaming over a device or FIFO would replace it; an object is a regular file. */
+        rc = CV_FAIL(CV_ERR_IO, "write `%s': not a regular file", path);
+        cv_free(path);
+        return rc;
+    }
     char *slash = strrchr(path, '/');
     char *tmp = cv__asprintf("%.*s/" TMP_MARK "%ld-%u-%s", (int)(slash - path), path,
                              (long)getpid(), atomic_fetch_add(&tmp_counter, 1), slash + 1);

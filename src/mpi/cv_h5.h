@@ -60,4 +60,11 @@ bool cv_h5_is_spec(const char *s);
  * existing file a failed dataset is removed again. Single process, not collective. */
 cv_status cv_h5_write_cutout(const char *spec, const cv_h5_cutout *c, const void *data);
 
+/* Read the dataset `spec` (FILE.h5:/DATASET) into `data` (x fastest, channel slowest) for a
+ * box of `shape` voxels (x,y,z) and `channels`: dtype and dims must match, in axis order
+ * `axes` ("zyx", the default for NULL, or "xyz"; zyxc/xyzc with channels). A dataset whose
+ * dims are the box transposed is refused naming the other --axes. Single process. */
+cv_status cv_h5_read_cutout(const char *spec, cv_dtype dtype, int64_t channels,
+                            const int64_t shape[3], const char *axes, void *data);
+
 #endif

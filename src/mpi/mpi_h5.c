@@ -1733,3 +1733,114 @@ cv_status cv_h5_write_cutout(const char *spec, const cv_h5_cutout *c, const void
     cv_free(dset);
     return rc;
 }
+
+/* ---- cutouts in (`cvmpi write -i FILE.h5:/DATASET`) ------------------------------------- */
+
+/* "(A, B, C)" of n dims. */
+static void dims_list(int n, const hsize_t *d, char *out, size_t cap)
+{
+    size_t k = (size_t)snprintf(out, cap, "(");
+    for (int i = 0; i < n && k < cap; i++) {
+        k += (size_t)snprintf(out + k, cap - k, "%s%llu", i ? ", " : "", (unsigned long long)d[i]);
+    }
+    if (k < cap) {
+        snprintf(out + k, cap - k, ")");
+    }
+}
+
+static cv_status read_cutout_dataset(hid_t did, const char *spec, cv_dtype dtype, int64_t channels,
+                                     const int64_t shape[3], const char *axes, void *data)
+{
+    hid_t t = H5Dget_type(did);
+    cv_dtype have;
+    cv_status rc = dtype_of(t, spec, &have);
+    H5Tclose(t);
+    CV_TRY(rc);
+    if (have != dtype) {
+        return CV_FAIL(CV_ERR_ARG, "`%s' holds %s, the layer is %s", spec, cv_dtype_name(have),
+                       cv_dtype_name(dtype));
+    }
+    hid_t sp = H5Dget_space(did);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[4] = {0, 0, 0, 0};
+    if (rank >= 1 && rank <= 4) {
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+    }
+    H5Sclose(sp);
+    int want_rank = channels > 1 ? 4 : 3;
+    bool zyx = !axes || strcmp(axes, "zyx") == 0;
+    int ax[4] = {zyx ? AX_Z : AX_X, AX_Y, zyx ? AX_X : AX_Z, AX_C};
+    int64_t n[4] = {shape[0], shape[1], shape[2], channels};
+    bool same = rank == want_rank || (rank == 4 && channels == 1);
+    bool transposed = same;
+    for (int i = 0; i < 4 && i < rank; i++) {
+        int other = ax[i] == AX_X ? AX_Z : ax[i] == AX_Z ? AX_X : ax[i];
+        same = same && (int64_t)dims[i] == n[ax[i]];
+        transposed = transposed && (int64_t)dims[i] == n[other];
+    }
+    if (!same) {
+        char have_t[128], want_t[128];
+        hsize_t want[4];
+        for (int i = 0; i < 4; i++) {
+            want[i] = (hsize_t)n[ax[i]];
+        }
+        dims_list(rank, dims, have_t, sizeof have_t);
+        dims_list(want_rank, want, want_t, sizeof want_t);
+        if (transposed) {
+            return CV_FAIL(CV_ERR_ARG,
+                           "`%s' has dims %s, the box transposed: the box needs %s in axis order "
+                           "%s; if the dataset is stored %s slowest first, pass --axes %s",
+                           spec, have_t, want_t, zyx ? "z,y,x" : "x,y,z", zyx ? "x,y,z" : "z,y,x",
+                           zyx ? "xyz" : "zyx");
+        }
+        return CV_FAIL(CV_ERR_ARG, "`%s' has dims %s, the box needs %s (axis order %s)", spec,
+                       have_t, want_t, zyx ? "z,y,x" : "x,y,z");
+    }
+    size_t es = cv_dtype_size(dtype);
+    size_t bytes = (size_t)(n[0] * n[1] * n[2] * n[3]) * es;
+    uint8_t *slab = cv_malloc(bytes ? bytes : 1);
+    if (!slab) {
+        return CV_FAIL(CV_ERR_NOMEM, "write: %zu bytes for %s", bytes, spec);
+    }
+    rc = CV_OK;
+    if (H5Dread(did, native_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, slab) < 0) {
+        rc = CV_FAIL(CV_ERR_HDF5, "write: reading %s failed", spec);
+    } else {
+        cv_slab_layout l = {.ndims = rank, .channels = channels, .elem_size = es};
+        memcpy(l.ax, ax, sizeof l.ax);
+        int64_t ss[4], ds[4];
+        cv__slab_strides(&l, n, ss);
+        cv__slab_xfast_strides(n, ds);
+        cv__slab_permute(slab, ss, data, ds, n, es);
+    }
+    cv_free(slab);
+    return rc;
+}
+
+cv_status cv_h5_read_cutout(const char *spec, cv_dtype dtype, int64_t channels,
+                            const int64_t shape[3], const char *axes, void *data)
+{
+    char *file = NULL, *dset = NULL;
+    CV_TRY(split_spec(spec, &file, &dset));
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    cv_status rc = CV_OK;
+    hid_t fid = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t did = H5I_INVALID_HID;
+    if (fid < 0) {
+        rc = CV_FAIL(CV_ERR_HDF5, "write: cannot open `%s' as HDF5", file);
+    } else if (H5Lexists(fid, dset, H5P_DEFAULT) <= 0 ||
+               (did = H5Dopen2(fid, dset, H5P_DEFAULT)) < 0) {
+        rc = CV_FAIL(CV_ERR_ARG, "write: `%s' has no dataset %s", file, dset);
+    } else {
+        rc = read_cutout_dataset(did, spec, dtype, channels, shape, axes, data);
+    }
+    if (did >= 0) {
+        H5Dclose(did);
+    }
+    if (fid >= 0) {
+        H5Fclose(fid);
+    }
+    cv_free(file);
+    cv_free(dset);
+    return rc;
+}

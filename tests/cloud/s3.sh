@@ -86,7 +86,7 @@ for root, _, files in os.walk(src):
         s3.put_object(Bucket="testbucket", Key=f"{prefix}/{rel}",
                       Body=open(os.path.join(root, f), "rb").read(), **extra)
 EOF
-expect_exit 0 "$CVMPI" read "$S3_URL/ds/seg" -o seg.out
+expect_exit 0 "$CVMPI" read "$S3_URL/ds/seg" -o seg.out --format raw
 expect_same_files seg.raw seg.out
 
 section "wrong secret: a clear error that names the URL and keeps the secret out"

@@ -94,7 +94,7 @@ section "a layer to damage"
 expect_exit 0 "$CVMPI" create L --type image --dtype uint16 --size 40,24,10 --chunk 16,16,10 \
     --offset -8,0,5 --resolution 1,1,1
 np_gen L.in uint16 40,24,10,1 3
-expect_exit 0 "$CVMPI" write L --bbox -8,0,5,32,24,15 -i L.in --compress none
+expect_exit 0 "$CVMPI" write L --bbox -8,0,5,32,24,15 -i L.in --format raw --compress none
 expect_exit 0 "$CVMPI" read L -o out/ok.raw
 expect_same_files L.in out/ok.raw
 rm out/ok.raw
@@ -113,7 +113,7 @@ read_fails L "1_1_1/8-24_0-16_5-15"
 cp saved L/1_1_1/8-24_0-16_5-15
 
 section "corrupt gzip chunk"
-expect_exit 0 "$CVMPI" write L --bbox -8,0,5,32,24,15 -i L.in --compress gzip
+expect_exit 0 "$CVMPI" write L --bbox -8,0,5,32,24,15 -i L.in --format raw --compress gzip
 [[ -f L/1_1_1/24-32_16-24_5-15.gz ]] || fail "gzip chunk 24-32_16-24_5-15.gz not written"
 cp L/1_1_1/24-32_16-24_5-15.gz saved.gz
 # deflate data overwritten in the middle
@@ -220,7 +220,7 @@ diff -r L.before L >/dev/null || fail "a failed write changed the layer"
 
 section "unaligned write without --non-aligned"
 np_gen patch uint16 10,10,10,1 5
-expect_exit 1 "$CVMPI" write L --bbox 0,0,5,10,10,15 -i patch
+expect_exit 1 "$CVMPI" write L --bbox 0,0,5,10,10,15 -i patch --format raw
 expect_one_line_error
 expect_stderr_contains "aligned"
 expect_stderr_contains "file://$WORK/L"
@@ -228,7 +228,7 @@ diff -r L.before L >/dev/null || fail "a refused unaligned write changed the lay
 
 section "write outside the volume"
 np_gen big uint16 48,24,10,1 5
-expect_exit 1 "$CVMPI" write L --bbox -16,0,5,32,24,15 -i big
+expect_exit 1 "$CVMPI" write L --bbox -16,0,5,32,24,15 -i big --format raw
 expect_one_line_error
 expect_stderr_contains "outside the volume"
 diff -r L.before L >/dev/null || fail "a refused write outside the volume changed the layer"

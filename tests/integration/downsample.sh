@@ -38,7 +38,7 @@ else:
 a.tofile(path)
 PYEOF
     expect_exit 0 "$CVMPI" write "$name" --bbox "$ox,$oy,$oz,$((ox + sx)),$((oy + sy)),$((oz + sz))" \
-        -i "$name.in"
+        -i "$name.in" --format raw
     expect_exit 0 "$CVMPI" downsample "$name" --num-mips 3 --factor "$factor" "$@"
     grep -q "^downsampled mip 0 to mips 1..3: " "$OUT" || fail "unexpected summary: $(cat "$OUT")"
     local sparse=0
@@ -46,7 +46,7 @@ PYEOF
     echo "$name $dtype 1 $sx $sy $sz $fx $fy $fz $method $sparse 3" >"$name.manifest"
     "$PY" "$REF" "$name.manifest" . || fail "reference failed"
     for k in 1 2 3; do
-        expect_exit 0 "$CVMPI" read "$name" --mip "$k" -o "$name.$k.got"
+        expect_exit 0 "$CVMPI" read "$name" --mip "$k" -o "$name.$k.got" --format raw
         expect_same_files "$name.$k.got" "$name.$k.out"
     done
     expect_exit 0 "$CVMPI" info --json "$name"
@@ -69,7 +69,7 @@ expect_one_line_error
 expect_exit 0 "$CVMPI" create bad --type image --dtype uint8 --size 64,64,4 --chunk 32,32,4 \
     --resolution 4,4,40
 head -c 16384 /dev/urandom >zeros
-expect_exit 0 "$CVMPI" write bad --bbox 0,0,0,64,64,4 -i zeros --compress none
+expect_exit 0 "$CVMPI" write bad --bbox 0,0,0,64,64,4 -i zeros --format raw --compress none
 truncate -s 100 bad/4_4_40/32-64_0-32_0-4
 expect_exit 1 "$CVMPI" downsample bad --num-mips 1 --journal jbad
 expect_stderr_contains "32-64_0-32_0-4"

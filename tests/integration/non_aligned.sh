@@ -24,7 +24,7 @@ paint_write()
     IFS=, read -r x y z <<<"$at"
     IFS=, read -r px py pz <<<"$ext"
     local box=$((x - 5)),$((y + 7)),$((z - 3)),$((x - 5 + px)),$((y + 7 + py)),$((z - 3 + pz))
-    expect_exit 0 "$CVMPI" write "$layer" --bbox "$box" -i "$patch" "$@"
+    expect_exit 0 "$CVMPI" write "$layer" --bbox "$box" -i "$patch" --format raw "$@"
     np_paint "$base" "$patch" "$out" uint16 "$SHAPE" "$at" "$ext"
 }
 expect_volume()
@@ -37,13 +37,13 @@ expect_volume()
 section "aligned base, then a non-aligned patch touching 12 border chunks"
 create A
 np_gen base uint16 "$SHAPE" 1
-expect_exit 0 "$CVMPI" write A --bbox "$BOX" -i base
+expect_exit 0 "$CVMPI" write A --bbox "$BOX" -i base --format raw
 expect_exit 0 "$CVMPI" exists A
 expect_stdout "24/24 chunks present"
 cp -r A A.before
 np_gen patch1 uint16 34,16,9,2 2
 # Refused without --non-aligned, and nothing changes.
-expect_exit 1 "$CVMPI" write A --bbox -2,12,-1,32,28,8 -i patch1
+expect_exit 1 "$CVMPI" write A --bbox -2,12,-1,32,28,8 -i patch1 --format raw
 expect_one_line_error
 expect_stderr_contains "aligned"
 diff -r A.before A >/dev/null || fail "a refused write changed the layer"
@@ -88,7 +88,7 @@ expect_volume A want5
 
 section "non-aligned write into an empty layer"
 create B
-expect_exit 1 "$CVMPI" write B --bbox -2,12,-1,32,28,8 -i patch1 --non-aligned
+expect_exit 1 "$CVMPI" write B --bbox -2,12,-1,32,28,8 -i patch1 --format raw --non-aligned
 expect_one_line_error
 expect_stderr_contains "chunk \`8_8_40/"
 expect_stderr_contains "missing"
@@ -102,21 +102,21 @@ expect_volume B wantB --fill-missing
 # ---- --delete-black ---------------------------------------------------------------------------
 section "--delete-black: an all-zero volume stores nothing"
 create C
-expect_exit 0 "$CVMPI" write C --bbox "$BOX" -i base
+expect_exit 0 "$CVMPI" write C --bbox "$BOX" -i base --format raw
 expect_exit 0 "$CVMPI" exists C
 expect_stdout "24/24 chunks present"
-expect_exit 0 "$CVMPI" write C --bbox "$BOX" -i zeros --delete-black
+expect_exit 0 "$CVMPI" write C --bbox "$BOX" -i zeros --format raw --delete-black
 expect_exit 0 "$CVMPI" exists C
 expect_stdout "0/24 chunks present"
 expect_files C/8_8_40
 expect_volume C zeros --fill-missing
 # Without --delete-black zeros are stored like anything else.
-expect_exit 0 "$CVMPI" write C --bbox "$BOX" -i zeros
+expect_exit 0 "$CVMPI" write C --bbox "$BOX" -i zeros --format raw
 expect_exit 0 "$CVMPI" exists C
 expect_stdout "24/24 chunks present"
 
 section "--delete-black on an aligned sub-box deletes exactly its chunks"
-expect_exit 0 "$CVMPI" write C --bbox "$BOX" -i base
+expect_exit 0 "$CVMPI" write C --bbox "$BOX" -i base --format raw
 np_fill z2 uint16 32,16,8,2 0
 paint_write C base z2 16,0,0 32,16,8 wantC1 --delete-black
 expect_exit 0 "$CVMPI" exists C
@@ -149,11 +149,11 @@ expect_no_file got.raw
 section "--delete-black honours --background"
 create D
 np_fill sevens uint16 "$SHAPE" 7
-expect_exit 0 "$CVMPI" write D --bbox "$BOX" -i sevens --delete-black --background 7
+expect_exit 0 "$CVMPI" write D --bbox "$BOX" -i sevens --format raw --delete-black --background 7
 expect_exit 0 "$CVMPI" exists D
 expect_stdout "0/24 chunks present"
 expect_volume D sevens --fill-missing --background 7
-expect_exit 0 "$CVMPI" write D --bbox "$BOX" -i sevens --delete-black
+expect_exit 0 "$CVMPI" write D --bbox "$BOX" -i sevens --format raw --delete-black
 expect_exit 0 "$CVMPI" exists D
 expect_stdout "24/24 chunks present"
 

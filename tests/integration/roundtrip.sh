@@ -50,7 +50,7 @@ roundtrip()
     np_gen "$name.in" "$dtype" "$shape" 7
     local copt=()
     [[ $compress == default ]] || copt=(--compress "$compress")
-    expect_exit 0 "$CVMPI" write "$name" --bbox "$bbox" -i "$name.in" "${copt[@]}"
+    expect_exit 0 "$CVMPI" write "$name" --bbox "$bbox" -i "$name.in" --format raw "${copt[@]}"
     [[ ! -s $OUT && ! -s $ERR ]] || fail "write printed something"
     # shellcheck disable=SC2046
     expect_files "$name/4_4_40" $(chunk_names "$xr" "$yr" "$zr" "$suffix")
@@ -60,7 +60,7 @@ roundtrip()
     expect_stdout "$total/$total chunks present"
 
     # Whole volume, raw and .npy; the default box is the whole volume.
-    expect_exit 0 "$CVMPI" read "$name" -o "$name.out"
+    expect_exit 0 "$CVMPI" read "$name" -o "$name.out" --format raw
     expect_same_files "$name.in" "$name.out"
     expect_exit 0 "$CVMPI" read "$name" --bbox "$bbox" -o "$name.npy"
     np_check_npy "$name.npy" "$name.in" "$dtype" "$shape"
@@ -79,7 +79,7 @@ read_sub()
     local abs=$((ox + x0)),$((oy + y0)),$((oz + z0)),$((ox + x1)),$((oy + y1)),$((oz + z1))
     IFS=, read -r _ _ _ ch <<<"$shape"
     np_sub "$name.in" "$name.want" "$dtype" "$shape" "$rel"
-    expect_exit 0 "$CVMPI" read "$name" --bbox "$abs" -o "$name.sub"
+    expect_exit 0 "$CVMPI" read "$name" --bbox "$abs" -o "$name.sub" --format raw
     expect_same_files "$name.want" "$name.sub"
     expect_exit 0 "$CVMPI" read "$name" --bbox "$abs" -o "$name.sub.npy"
     np_check_npy "$name.sub.npy" "$name.want" "$dtype" "$((x1 - x0)),$((y1 - y0)),$((z1 - z0)),$ch"
@@ -114,10 +114,10 @@ read_sub u64 uint64 50,30,7,1 -100,-60,-7 24,15,0,26,17,7
 # ---- rewriting with another compression replaces every variant ---------------------------
 section "recompress u16 with gzip, then brotli, then none"
 for c in gzip:.gz br:.br none:; do
-    expect_exit 0 "$CVMPI" write u16 --bbox 0,0,0,33,17,9 -i u16.in --compress "${c%%:*}"
+    expect_exit 0 "$CVMPI" write u16 --bbox 0,0,0,33,17,9 -i u16.in --format raw --compress "${c%%:*}"
     # shellcheck disable=SC2046
     expect_files u16/4_4_40 $(chunk_names "0-16 16-32 32-33" "0-16 16-17" "0-4 4-8 8-9" "${c#*:}")
-    expect_exit 0 "$CVMPI" read u16 -o u16.out
+    expect_exit 0 "$CVMPI" read u16 -o u16.out --format raw
     expect_same_files u16.in u16.out
 done
 
@@ -128,9 +128,9 @@ np_sub u8.in2 part1 uint8 70,45,19,1 0,0,0,32,45,19
 np_sub u8.in2 part2 uint8 70,45,19,1 32,0,0,70,45,8
 np_sub u8.in2 part3 uint8 70,45,19,1 32,0,8,70,45,19
 expect_exit 0 "$CVMPI" write u8 --bbox -10,-3,-20,22,42,-1 -i - <part1
-expect_exit 0 "$CVMPI" write u8 --bbox 22,-3,-20,60,42,-12 -i part2 --compress none
-expect_exit 0 "$CVMPI" write u8 --bbox 22,-3,-12,60,42,-1 -i part3
-expect_exit 0 "$CVMPI" read u8 -o u8.out
+expect_exit 0 "$CVMPI" write u8 --bbox 22,-3,-20,60,42,-12 -i part2 --format raw --compress none
+expect_exit 0 "$CVMPI" write u8 --bbox 22,-3,-12,60,42,-1 -i part3 --format raw
+expect_exit 0 "$CVMPI" read u8 -o u8.out --format raw
 expect_same_files u8.in2 u8.out
 # The middle part went uncompressed, the rest gzip.
 [[ -f u8/4_4_40/22-54_-3-13_-20--12 && ! -e u8/4_4_40/22-54_-3-13_-20--12.gz ]] ||
@@ -167,7 +167,7 @@ expect_stdout "deleted 1 of 1 chunks"
 expect_no_file u8/4_4_40/-10-22_-3-13_-20--12.gz
 expect_no_file u8/4_4_40/-10-22_-3-13_-20--12.br
 # Missing chunks read as zeros with --fill-missing.
-expect_exit 0 "$CVMPI" read u8 --fill-missing -o u8.out
+expect_exit 0 "$CVMPI" read u8 --fill-missing -o u8.out --format raw
 "$PY" -c '
 import sys, numpy as np
 a = np.fromfile(sys.argv[1], np.uint8).reshape((70, 45, 19), order="F")
@@ -175,7 +175,7 @@ b = np.fromfile(sys.argv[2], np.uint8).reshape((70, 45, 19), order="F")
 b[:, :16, :8] = 0
 sys.exit(0 if np.array_equal(a, b) else "fill-missing read differs")' u8.out u8.in2 ||
     fail "read with --fill-missing after delete"
-expect_exit 1 "$CVMPI" read u8 -o u8.out2
+expect_exit 1 "$CVMPI" read u8 -o u8.out2 --format raw
 expect_one_line_error
 expect_stderr_contains "is missing"
 expect_no_file u8.out2
