@@ -16,6 +16,14 @@
  * slashes collapse. Thread-safe. */
 cv_status cv__serve_url_key(const char *url_path, char *key, size_t cap);
 
+/* What %00 decodes to in cv__serve_unescape: a control byte, so the request is refused. */
+#define CV_SERVE_NUL_MARK '\x01'
+/* Percent-decode `s` in place (the server's unescape callback) and return its new length; %00
+ * becomes CV_SERVE_NUL_MARK instead of ending the string. Pure. */
+size_t cv__serve_unescape(char *s);
+/* Whether `s` holds a control byte (a decoded %00 included): such a path is a bad request. */
+bool cv__serve_has_control(const char *s);
+
 /* A Range header against an object of `size` bytes (RFC 9110 §14.1.2, one range only):
  * "bytes=A-B", "bytes=A-", "bytes=-N". Returns 1 with [*off, *off + *len) for a satisfiable
  * range, 0 to send the whole object (no header, a malformed header, several ranges: a server

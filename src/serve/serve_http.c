@@ -311,6 +311,13 @@ static enum MHD_Result serve_index(cv_server *s, struct MHD_Connection *c)
     return reply_buffer(c, MHD_HTTP_OK, html, strlen(html), "text/html; charset=utf-8");
 }
 
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return cv__serve_unescape(s);
+}
+
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **req_cls)
@@ -347,6 +354,9 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         return queue(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
     }
     char key[PATH_MAX];
+    if (cv__serve_has_control(url)) {
+        return reply_text(c, MHD_HTTP_BAD_REQUEST, "refused: the path has a NUL or control byte");
+    }
     if (cv__serve_url_key(url, key, sizeof key) != CV_OK) {
         return reply_text(c, MHD_HTTP_FORBIDDEN, "refused: %s", cv_err_last()->what);
     }
@@ -512,7 +522,7 @@ cv_status cv__serve_start(const cv_serve_opts *o, cv_server **out)
         MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | (is_ipv6 ? MHD_USE_IPv6 : 0), 0, NULL,
         NULL, answer, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
         cv__serve_stop(s);

@@ -55,6 +55,42 @@ cv_status cv__serve_url_key(const char *url_path, char *key, size_t cap)
     return CV_OK;
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+size_t cv__serve_unescape(char *s)
+{
+    char *out = s;
+    for (const char *p = s; *p; p++) {
+        int hi = p[0] == '%' ? hex_digit(p[1]) : -1, lo = hi >= 0 ? hex_digit(p[2]) : -1;
+        if (lo < 0) {
+            *out++ = *p;
+            continue;
+        }
+        /* %00 would end the C string early: "/info%00.txt" must not become "/info". */
+        int v = hi * 16 + lo;
+        *out++ = v == 0 ? CV_SERVE_NUL_MARK : (char)v;
+        p += 2;
+    }
+    *out = '\0';
+    return (size_t)(out - s);
+}
+
+bool cv__serve_has_control(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* A decimal number of at most 19 digits at *p; advances *p. */
 static bool parse_u64(const char **p, uint64_t *out)
 {

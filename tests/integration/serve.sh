@@ -258,6 +258,9 @@ fetch "${BASE}8_8_8/%2E%2E/%2E%2E/secret.txt" --path-as-is
 expect_status 403 "/8_8_8/%2E%2E/%2E%2E/"
 fetch "${BASE}8_8_8/..%2f..%2fsecret.txt" --path-as-is
 expect_status 403 "..%2f"
+fetch "${BASE}info%00.txt" --path-as-is
+expect_status 400 "a %00 in the path"
+grep -q "refused: the path has a NUL or control byte" "$WORK/body" || fail "400 without a reason"
 fetch "${BASE}link_out"
 expect_status 403 "a symlink pointing out of the layer"
 grep -q refused "$WORK/body" || fail "403 without a reason"

@@ -90,4 +90,17 @@ static void etags_and_encodings(void)
     ASSERT_STR_EQ(cv__serve_content_type("8_8_8/0.shard"), "application/octet-stream");
 }
 
-TEST_MAIN(url_keys, ranges, etags_and_encodings)
+/* %00 must not cut the path short: "/info%00.txt" is refused, never served as "/info". */
+static void unescapes(void)
+{
+    char a[] = "/info%00.txt";
+    ASSERT_EQ(cv__serve_unescape(a), (size_t)10);
+    ASSERT_MEM_EQ(a, "/info\x01.txt", 11);
+    ASSERT_TRUE(cv__serve_has_control(a));
+    char b[] = "/8_8_8/%2e%2E%2f%zz%4";
+    ASSERT_EQ(cv__serve_unescape(b), (size_t)15);
+    ASSERT_STR_EQ(b, "/8_8_8/../%zz%4");
+    ASSERT_TRUE(!cv__serve_has_control(b));
+}
+
+TEST_MAIN(url_keys, ranges, etags_and_encodings, unescapes)
