@@ -74,11 +74,17 @@ static cv_status check_raw(const cv_buf *b, const char *encoding, size_t want)
         }
     } else if (strcmp(encoding, "gzip") == 0) {
         if (b->len < 18 || b->data[0] != 0x1f || b->data[1] != 0x8b) {
-            return CV_FAIL(CV_ERR_CORRUPT, "not a gzip stream");
+            return CV_FAIL(CV_ERR_CORRUPT,
+                           "the .gz file is truncated or corrupt (%zu bytes, not "
+                           "a gzip stream)",
+                           b->len);
         }
+        /* The trailer's size field of a cut-off stream is whatever bytes ended up last. */
         if (le32(b->data + b->len - 4) != (uint32_t)want) {
-            return CV_FAIL(CV_ERR_CORRUPT, "gzip: decompresses to %" PRIu32 " bytes, want %zu",
-                           le32(b->data + b->len - 4), want);
+            return CV_FAIL(CV_ERR_CORRUPT,
+                           "the .gz file is truncated or corrupt (%zu bytes; its trailer does "
+                           "not give the chunk's %zu bytes)",
+                           b->len, want);
         }
     }
     return CV_OK;

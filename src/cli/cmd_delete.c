@@ -2,9 +2,16 @@
  * cmd_delete.c: `cvmpi delete`, remove the chunks of a chunk-aligned box. */
 #include "cli.h"
 
+#include "../io/store.h"
+
+/* A `.cvmpi-tmp-*` file this old belongs to no live write: one object is written in seconds. */
+#define STALE_TEMP_AGE_S 3600.0
+
 static const char help[] =
     "usage: cvmpi delete PATH [--mip M] --bbox X0,Y0,Z0,X1,Y1,Z1\n\n"
-    "Delete every chunk of a chunk-aligned box (all compressed variants).\n" CLI_VOLUME_HELP;
+    "Delete every chunk of a chunk-aligned box (all compressed variants). On a local layer it\n"
+    "also removes the temporary files (.cvmpi-tmp-*) that writers killed mid-write left in the\n"
+    "mip's directory, when they are more than an hour old.\n" CLI_VOLUME_HELP;
 
 int cmd_delete(int argc, char **argv)
 {
@@ -38,10 +45,18 @@ int cmd_delete(int argc, char **argv)
     if (rc == CV_OK) {
         rc = cv_volume_delete(v, mip, box);
     }
+    size_t stale = 0;
+    if (rc == CV_OK) {
+        rc = cv__store_remove_stale_temps(cv_volume_store(v), cv_volume_info(v)->scales[mip].key,
+                                          STALE_TEMP_AGE_S, &stale);
+    }
     cv_volume_close(v);
     if (rc != CV_OK) {
         return cli_fail();
     }
     printf("deleted %llu of %llu chunks\n", (unsigned long long)before, (unsigned long long)total);
+    if (stale) {
+        printf("removed %zu stale temporary file%s\n", stale, stale == 1 ? "" : "s");
+    }
     return CLI_OK;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TMP_MARK ".cvmpi-tmp-"
@@ -316,6 +317,59 @@ static cv_status file_list(cv_store *s, const char *prefix,
 {
     file_store *f = s->impl;
     return walk(f->root, "", prefix, fn, arg, 0);
+}
+
+/* Remove the temporaries (TMP_MARK names) older than `cutoff` in `dir` and below. */
+static cv_status remove_stale(const char *dir, time_t cutoff, size_t *removed, int depth)
+{
+    if (depth > 64) {
+        return CV_OK;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        return errno == ENOENT || errno == ENOTDIR
+                   ? CV_OK
+                   : CV_FAIL(CV_ERR_IO, "list `%s': %s", dir, strerror(errno));
+    }
+    cv_status rc = CV_OK;
+    struct dirent *e;
+    while (rc == CV_OK && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        char *full = cv__asprintf("%s/%s", dir, e->d_name);
+        struct stat st;
+        if (!full) {
+            rc = CV_FAIL(CV_ERR_NOMEM, "list `%s'", dir);
+        } else if (lstat(full, &st) != 0) {
+            /* gone meanwhile */
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = remove_stale(full, cutoff, removed, depth + 1);
+        } else if (S_ISREG(st.st_mode) && strncmp(e->d_name, TMP_MARK, strlen(TMP_MARK)) == 0 &&
+                   st.st_mtime < cutoff) {
+            if (unlink(full) == 0) {
+                (*removed)++;
+            } else if (errno != ENOENT) {
+                rc = CV_FAIL(CV_ERR_IO, "delete `%s': %s", full, strerror(errno));
+            }
+        }
+        cv_free(full);
+    }
+    closedir(d);
+    return rc;
+}
+
+cv_status cv__file_store_remove_stale(cv_store *s, const char *prefix, double age_s,
+                                      size_t *removed)
+{
+    file_store *f = s->impl;
+    char *dir = *prefix ? cv__asprintf("%s/%s", f->root, prefix) : cv__strdup(f->root);
+    if (!dir) {
+        return CV_FAIL(CV_ERR_NOMEM, "remove temporaries");
+    }
+    cv_status rc = remove_stale(dir, time(NULL) - (time_t)age_s, removed, 0);
+    cv_free(dir);
+    return rc;
 }
 
 const cv_store_ops cv_store_file = {
