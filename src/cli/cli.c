@@ -4,6 +4,9 @@
 #include "cli.h"
 
 #include "../mpi/cv_mpi.h"
+#ifdef CV_HAVE_CURL
+#include "../io/http.h"
+#endif
 
 #include <ctype.h>
 
@@ -42,12 +45,18 @@ int cli_help(const char *text)
     fputs(text, stdout);
     fputs("  --secrets JSON|FILE  credentials for every store, as CloudFiles' `secrets' option:\n"
           "                   a JSON object (or a file holding one) used instead of the secret\n"
-          "                   files; never printed\n",
+          "                   files; never printed\n"
+          "  --timeout S      remote storage: abandon an attempt after S seconds without a byte\n"
+          "                   (default 60, or CV_HTTP_TIMEOUT)\n"
+          "  --retries N      remote storage: retries per request after a timeout, reset, 429\n"
+          "                   or 5xx (default 8, or CV_HTTP_RETRIES)\n",
           stdout);
     return CLI_OK;
 }
 
 #define OPT_SECRETS 0x5ec0
+#define OPT_TIMEOUT 0x5ec1
+#define OPT_RETRIES 0x5ec2
 #define MAX_LONGOPTS 128
 
 /* --secrets JSON|FILE: CloudFiles' `secrets` option for every store this command opens. The
@@ -92,22 +101,48 @@ static bool take_secrets(const char *cmd, const char *arg)
     return true;
 }
 
+/* --timeout S (1..86400) and --retries N (0..100), as CV_HTTP_TIMEOUT and CV_HTTP_RETRIES. */
+static bool take_http_limit(const char *cmd, bool is_timeout, const char *arg)
+{
+    int64_t v;
+    if (is_timeout && (!cli_parse_i64(arg, &v) || v < 1 || v > 86400)) {
+        cli_usage(cmd, "bad --timeout `%s': want seconds, 1 to 86400", arg);
+        return false;
+    }
+    if (!is_timeout && (!cli_parse_i64(arg, &v) || v < 0 || v > 100)) {
+        cli_usage(cmd, "bad --retries `%s': want 0 to 100", arg);
+        return false;
+    }
+#ifdef CV_HAVE_CURL
+    cv__http_set_limits(is_timeout ? (long)v : 0, is_timeout ? -1 : (int)v);
+#endif
+    return true;
+}
+
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
 {
     /* Every command also takes --secrets: add it to the command's own options here, once. */
     static struct option merged[MAX_LONGOPTS];
     size_t n = 0;
-    while (longopts[n].name && n < MAX_LONGOPTS - 2) {
+    while (longopts[n].name && n < MAX_LONGOPTS - 4) {
         merged[n] = longopts[n];
         n++;
     }
     merged[n++] = (struct option){"secrets", required_argument, NULL, OPT_SECRETS};
+    merged[n++] = (struct option){"timeout", required_argument, NULL, OPT_TIMEOUT};
+    merged[n++] = (struct option){"retries", required_argument, NULL, OPT_RETRIES};
     merged[n] = (struct option){NULL, 0, NULL, 0};
     opterr = 0;
     for (;;) {
         int c = getopt_long(argc, argv, shortopts, merged, NULL);
         if (c == OPT_SECRETS) {
             if (!take_secrets(argv[0], optarg)) {
+                return '?';
+            }
+            continue;
+        }
+        if (c == OPT_TIMEOUT || c == OPT_RETRIES) {
+            if (!take_http_limit(argv[0], c == OPT_TIMEOUT, optarg)) {
                 return '?';
             }
             continue;

@@ -416,7 +416,10 @@ typedef struct attempt {
     CURL *h;
     cv_buf *out;
     cv_buf err_body;
-    bool too_big; /* out->max exceeded: not worth a retry */
+    bool too_big;      /* out->max exceeded: not worth a retry */
+    size_t stop_after; /* rq->stop_after */
+    bool enough;       /* stop_after bytes arrived and the transfer was ended there */
+    bool checked_length;
 } attempt;
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
@@ -428,6 +431,22 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     if (status >= 200 && status < 300) {
         if (!a->out) {
             return len;
+        }
+        if (!a->checked_length) {
+            /* A declared length over the cap fails before a byte is buffered. */
+            a->checked_length = true;
+            curl_off_t declared = -1;
+            curl_easy_getinfo(a->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &declared);
+            if (a->out->max && declared > 0 && (uint64_t)declared > a->out->max) {
+                a->too_big = true;
+                return 0;
+            }
+        }
+        if (a->stop_after && a->out->len + len >= a->stop_after) {
+            /* The bytes wanted are in (a server ignoring Range): end the transfer here. */
+            size_t keep = a->stop_after - a->out->len;
+            a->enough = cv__buf_append(a->out, p, keep) == CV_OK;
+            return a->enough && keep == len ? len : 0;
         }
         if (a->out->max && a->out->len + len > a->out->max) {
             a->too_big = true;
@@ -742,6 +761,17 @@ static void setup(CURL *h, const cv_http_req *rq, struct curl_slist *hdrs, attem
     }
 }
 
+void cv__http_set_limits(long stall_timeout_s, int retries)
+{
+    pthread_once(&init_once, init);
+    if (stall_timeout_s > 0) {
+        cfg.stall_timeout = stall_timeout_s;
+    }
+    if (retries >= 0) {
+        cfg.retries = retries;
+    }
+}
+
 cv_status cv__http_perform(const cv_http_req *rq, cv_http_resp *rs)
 {
     pthread_once(&init_once, init);
@@ -757,6 +787,7 @@ cv_status cv__http_perform(const cv_http_req *rq, cv_http_resp *rs)
     }
     char last[CURL_ERROR_SIZE + 128] = "";
     cv_status final = CV_ERR_IO;
+    double started = now_s(); /* the object's time over all attempts, for the message */
     bool done = false;
     int attempt_no = 0;
     while (!done) {
@@ -766,7 +797,7 @@ cv_status cv__http_perform(const cv_http_req *rq, cv_http_resp *rs)
             curl_slist_free_all(hdrs);
             return CV_FAIL(CV_ERR_NOMEM, "%s `%s': no curl handle", rq->method, shown(rq));
         }
-        attempt a = {h, rq->out, {NULL, 0, 0, 0}, false};
+        attempt a = {h, rq->out, {NULL, 0, 0, 0}, false, rq->stop_after, false, false};
         if (rq->out) {
             rq->out->len = 0;
         }
@@ -781,6 +812,9 @@ cv_status cv__http_perform(const cv_http_req *rq, cv_http_resp *rs)
         rs->attempts = attempt_no;
         bool retry = false, slow_down = false;
         double wait_hint = 0;
+        if (cc == CURLE_WRITE_ERROR && a.enough) {
+            cc = CURLE_OK; /* ended on purpose once stop_after bytes were in */
+        }
         if (cc != CURLE_OK) {
             if (a.too_big) {
                 snprintf(last, sizeof last, "body larger than the %zu bytes expected",
@@ -858,8 +892,8 @@ cv_status cv__http_perform(const cv_http_req *rq, cv_http_resp *rs)
         return CV_OK;
     }
     if (attempt_no > 1) {
-        return CV_FAIL(final, "%s `%s': %s (gave up after %d attempts)", rq->method, shown(rq),
-                       last, attempt_no);
+        return CV_FAIL(final, "%s `%s': %s (gave up after %d attempts in %.1f s)", rq->method,
+                       shown(rq), last, attempt_no, now_s() - started);
     }
     return CV_FAIL(final, "%s `%s': %s", rq->method, shown(rq), last);
 }
@@ -883,9 +917,11 @@ cv_status cv__http_get_range(const cv_http_req *rq, cv_http_resp *rs, uint64_t o
     cv_http_req r = *rq;
     r.headers = hdrs;
     r.flags &= ~(unsigned)(CV_HTTP_ACCEPT_ENCODED | CV_HTTP_VERIFY_ETAG | CV_HTTP_VERIFY_GOOG);
-    /* A server that ignores Range sends the whole object: let it through, then cut. */
+    /* A server that ignores Range sends the whole object: take its first off + len bytes,
+     * then cut; the rest is never read. */
     size_t max = rq->out->max;
     rq->out->max = 0;
+    r.stop_after = off + len < off || off + len > SIZE_MAX ? SIZE_MAX : (size_t)(off + len);
     cv_status rc = cv__http_perform(&r, rs);
     rq->out->max = max;
     cv_free(hdrs);

@@ -27,6 +27,7 @@ typedef struct cv_http_req {
     const char *user, *password; /* SigV4 key pair, or HTTP basic auth without aws_sigv4 */
     unsigned flags;              /* CV_HTTP_* */
     cv_buf *out;                 /* 2xx body (replaced on each attempt); NULL: discard */
+    size_t stop_after;           /* 0, or: end the transfer once this many bytes are in */
 } cv_http_req;
 
 typedef struct cv_http_resp {
@@ -47,9 +48,16 @@ typedef struct cv_http_resp {
  * decide what they mean. The number of requests in flight in the process backs off on 429/503
  * and recovers (additive increase, multiplicative decrease; CV_HTTP_MAX_INFLIGHT, default 64).
  * TLS is verified; CV_CA_BUNDLE or CURL_CA_BUNDLE name a CA file. Nothing secret is logged.
+ * A body over rq->out->max (a declared Content-Length over it fails at once) is CV_ERR_CORRUPT
+ * without a retry; callers cap every body by what the object can be.
  * Thread-safe. @return CV_OK with rs filled, or CV_ERR_IO / CV_ERR_CORRUPT naming the method,
  * rq->shown and the last status once retries are exhausted. */
 cv_status cv__http_perform(const cv_http_req *rq, cv_http_resp *rs);
+
+/* Override CV_HTTP_TIMEOUT (seconds without a byte before an attempt is abandoned; > 0) and
+ * CV_HTTP_RETRIES (>= 0); a negative or zero value keeps the current one. For the CLI's
+ * --timeout and --retries; call before requests start. */
+void cv__http_set_limits(long stall_timeout_s, int retries);
 
 /* cv__http_get_range() :
  * GET bytes [off, off+len) of rq->url into rq->out (rq->headers get a Range line): a 206 is

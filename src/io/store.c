@@ -224,7 +224,9 @@ cv_status cv__store_get_into(cv_store *s, const char *key, cv_buf *out, cv_buf *
     CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
     char encoding[32] = "";
     size_t max = out->max;
-    scratch->max = 0;
+    /* The stored bytes are capped too, by what a gzip or brotli stream of at most `max`
+     * decoded bytes can take: an endless or oversized body is cut off as it arrives. */
+    scratch->max = max == 0 ? 0 : max > SIZE_MAX / 2 ? SIZE_MAX : max + max / 256 + 1024;
     CV_TRY(get_stored(s, norm, scratch, encoding, sizeof encoding));
     if (!encoding[0] || strcmp(encoding, "identity") == 0) {
         if (max && scratch->len > max) {

@@ -13,6 +13,10 @@
 # --max-run N: at most N faults in a row for one method+path (default 3), so a client with
 # enough retries always gets through and the test does not depend on thread timing.
 # --always CODE: answer every request with that status (retry exhaustion tests).
+# --hostile MODE --match TEXT: every GET whose path contains TEXT gets, instead of its answer,
+#   endless: 200 with no Content-Length and a body that never ends (closed by the client);
+#   huge: 200 with Content-Length 1 GiB, then that body at full speed;
+#   hang: 200 headers with a Content-Length, then nothing (the client must time out).
 # GET /_faults returns counts per fault kind as JSON.
 import http.client
 import json
@@ -29,6 +33,8 @@ PORT, UPSTREAM = int(args[0]), urllib.parse.urlsplit(args[1])
 SEED, RATE = int(args[2]), float(args[3])
 ALWAYS = int(args[args.index("--always") + 1]) if "--always" in args else None
 MAX_RUN = int(args[args.index("--max-run") + 1]) if "--max-run" in args else 3
+HOSTILE = args[args.index("--hostile") + 1] if "--hostile" in args else None
+MATCH = args[args.index("--match") + 1] if "--match" in args else ""
 KINDS = ["503", "429", "reset", "truncate", "corrupt"]
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
        "content-length", "date", "server"}
@@ -74,6 +80,23 @@ class Proxy(BaseHTTPRequestHandler):
         self.close_connection = True
         self.connection.close()
 
+    def hostile(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if HOSTILE == "endless":
+            self.close_connection = True  # the body ends only when the connection does
+        else:
+            self.send_header("Content-Length", str(1 << 30 if HOSTILE == "huge" else 4096))
+        self.end_headers()
+        try:
+            if HOSTILE == "hang":
+                threading.Event().wait(3600)
+            block = b"\x5a" * (1 << 16)
+            for _ in range((1 << 30) // len(block) if HOSTILE == "huge" else 1 << 40):
+                self.wfile.write(block)
+        except OSError:
+            pass  # the client gave up, as it should
+
     def handle_any(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
@@ -85,6 +108,10 @@ class Proxy(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
             return
+        if HOSTILE and self.command == "GET" and MATCH in self.path:
+            with lock:
+                counts["hostile"] = counts.get("hostile", 0) + 1
+            return self.hostile()
         if ALWAYS is not None:
             return self.status_only(ALWAYS, "SlowDown" if ALWAYS == 503 else "Injected")
         fault = pick_fault(self.command + " " + self.path, self.command == "GET")
