@@ -404,15 +404,117 @@ static double round_nm(double v)
     return round(v * 1e6) / 1e6;
 }
 
+/* The text of a scalar string attribute (fixed or variable length) into out. */
+static bool read_string_attr(hid_t a, hid_t t, char *out, size_t cap)
+{
+    hid_t sp = H5Aget_space(a);
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    H5Sclose(sp);
+    if (n != 1) {
+        return false;
+    }
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_cset(mt, H5Tget_cset(t)); /* h5py writes UTF-8; no conversion between sets */
+    bool ok = false;
+    if (H5Tis_variable_str(t) > 0) {
+        char *p = NULL;
+        H5Tset_size(mt, H5T_VARIABLE);
+        if (H5Aread(a, mt, &p) >= 0 && p) {
+            snprintf(out, cap, "%s", p);
+            ok = true;
+        }
+        H5free_memory(p);
+    } else {
+        size_t size = H5Tget_size(t);
+        char *buf = size < 4096 ? cv_calloc(1, size + 1) : NULL;
+        H5Tset_size(mt, size + 1);
+        if (buf && H5Aread(a, mt, buf) >= 0) {
+            snprintf(out, cap, "%s", buf);
+            ok = true;
+        }
+        cv_free(buf);
+    }
+    H5Tclose(mt);
+    return ok;
+}
+
+/* The `resolution` attribute (x,y,z nm): 3 numbers, or a string of 3 numbers ("4,4,40",
+ * "[4, 4, 40]"). *found is false if there is none; anything else is refused, not ignored. */
+static cv_status resolution_attr(hid_t did, const char *dset, double res[3], bool *found)
+{
+    *found = false;
+    if (H5Aexists(did, "resolution") <= 0) {
+        return CV_OK;
+    }
+    double v[8];
+    int n = read_attr(did, "resolution", v, 8);
+    if (n == 3) {
+        memcpy(res, v, 3 * sizeof v[0]);
+        *found = true;
+        return CV_OK;
+    }
+    hid_t a = H5Aopen(did, "resolution", H5P_DEFAULT);
+    hid_t t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    char text[256] = "";
+    bool is_text = cls == H5T_STRING && read_string_attr(a, t, text, sizeof text);
+    if (t >= 0) {
+        H5Tclose(t);
+    }
+    if (a >= 0) {
+        H5Aclose(a);
+    }
+    if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "import: the resolution attribute of %s does not hold 3 numbers (x,y,z nm)",
+                       dset);
+    }
+    if (!is_text) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "import: the resolution attribute of %s is of class %s, want 3 numbers "
+                       "(x,y,z nm)",
+                       dset, cls == H5T_STRING ? "string (unreadable)" : class_name(cls));
+    }
+    const char *p = text;
+    int got = 0;
+    for (;;) {
+        while (*p == ' ' || *p == ',' || *p == '[' || *p == ']' || *p == '(' || *p == ')') {
+            p++;
+        }
+        if (!*p) {
+            break;
+        }
+        char *end;
+        double d = strtod(p, &end);
+        if (end == p || got == 3 || !(d > 0) || d > 1e12) {
+            got = -1;
+            break;
+        }
+        v[got++] = d;
+        p = end;
+    }
+    if (got != 3) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "import: the resolution attribute of %s is the string `%.80s', not 3 "
+                       "positive numbers (x,y,z nm)",
+                       dset, text);
+    }
+    memcpy(res, v, 3 * sizeof v[0]);
+    *found = true;
+    return CV_OK;
+}
+
 /* The resolution: `resolution` (x,y,z nm), `element_size_um` (dataset order, um), the option,
  * else 1,1,1. */
-static void find_resolution(import_job *j, double res[3], bool *is_float)
+static cv_status find_resolution(import_job *j, double res[3], bool *is_float)
 {
     const cv_import_params *p = j->p;
     double v[8];
     const char *from = NULL;
     int n;
-    if (read_attr(j->did, "resolution", v, 8) == 3) {
+    bool found;
+    CV_TRY(resolution_attr(j->did, j->dset_name, v, &found));
+    if (found) {
         memcpy(res, v, 3 * sizeof v[0]);
         from = "the resolution attribute";
     } else if ((n = read_attr(j->did, "element_size_um", v, 8)) > 0 &&
@@ -438,6 +540,7 @@ static void find_resolution(import_job *j, double res[3], bool *is_float)
     for (int d = 0; d < 3; d++) {
         *is_float = *is_float || res[d] != floor(res[d]);
     }
+    return CV_OK;
 }
 
 /* --sharded: scale 0 sharded as CloudVolume shards images. */
@@ -522,7 +625,7 @@ static cv_status describe_dataset(import_job *j)
     ip.dtype = j->dtype;
     ip.num_channels = j->channels;
     ip.encoding = p->encoding;
-    find_resolution(j, ip.resolution, &ip.resolution_is_float);
+    CV_TRY(find_resolution(j, ip.resolution, &ip.resolution_is_float));
     memcpy(ip.voxel_offset, p->offset, sizeof ip.voxel_offset);
     memcpy(ip.chunk_size, p->chunk_size, sizeof ip.chunk_size);
     CV_TRY(cv_info_create(&ip, &j->info));
