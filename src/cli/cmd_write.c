@@ -33,14 +33,10 @@ static const char help[] =
     "  --non-aligned    read-modify-write the chunks the box covers partly\n"
     "  --delete-black   delete chunks that are all background instead of writing them\n";
 
-static void shape_text(const int64_t s[4], int n, char *out, size_t cap)
+static void shape_text(const int64_t s[4], char *out, size_t cap)
 {
-    if (n == 4) {
-        snprintf(out, cap, "(%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ")", s[0], s[1], s[2],
-                 s[3]);
-    } else {
-        snprintf(out, cap, "(%" PRId64 ", %" PRId64 ", %" PRId64 ")", s[0], s[1], s[2]);
-    }
+    snprintf(out, cap, "(%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ")", s[0], s[1], s[2],
+             s[3]);
 }
 
 /* Check a .npy header against the box (axis order `zyx` or not) and put its data, x fastest,
@@ -60,8 +56,8 @@ static cv_status npy_payload(const char *input, const uint8_t *file, size_t flen
     int64_t other[4] = {zyx ? X : Z, Y, zyx ? Z : X, info->num_channels};
     if (memcmp(h.shape, want, sizeof want) != 0) {
         char have_t[128], want_t[128];
-        shape_text(h.shape, 4, have_t, sizeof have_t);
-        shape_text(want, 4, want_t, sizeof want_t);
+        shape_text(h.shape, have_t, sizeof have_t);
+        shape_text(want, want_t, sizeof want_t);
         if (memcmp(h.shape, other, sizeof other) == 0) {
             return CV_FAIL(CV_ERR_ARG,
                            "`%s' has shape %s, the box transposed: the box needs %s in axis order "

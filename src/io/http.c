@@ -416,9 +416,10 @@ typedef struct attempt {
     CURL *h;
     cv_buf *out;
     cv_buf err_body;
-    bool too_big;      /* out->max exceeded: not worth a retry */
-    size_t stop_after; /* rq->stop_after */
-    bool enough;       /* stop_after bytes arrived and the transfer was ended there */
+    bool too_big;       /* out->max exceeded: not worth a retry */
+    size_t stop_after;  /* rq->stop_after */
+    size_t partial_max; /* rq->partial_max */
+    bool enough;        /* stop_after bytes arrived and the transfer was ended there */
     bool checked_length;
 } attempt;
 
@@ -442,7 +443,11 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
                 return 0;
             }
         }
-        if (a->stop_after && a->out->len + len >= a->stop_after) {
+        if (status == 206 && a->partial_max && a->out->len + len > a->partial_max) {
+            a->too_big = true; /* more than the range asked for */
+            return 0;
+        }
+        if (status == 200 && a->stop_after && a->out->len + len >= a->stop_after) {
             /* The bytes wanted are in (a server ignoring Range): end the transfer here. */
             size_t keep = a->stop_after - a->out->len;
             a->enough = cv__buf_append(a->out, p, keep) == CV_OK;
@@ -797,7 +802,8 @@ cv_status cv__http_perform(const cv_http_req *rq, cv_http_resp *rs)
             curl_slist_free_all(hdrs);
             return CV_FAIL(CV_ERR_NOMEM, "%s `%s': no curl handle", rq->method, shown(rq));
         }
-        attempt a = {h, rq->out, {NULL, 0, 0, 0}, false, rq->stop_after, false, false};
+        attempt a = {
+            .h = h, .out = rq->out, .stop_after = rq->stop_after, .partial_max = rq->partial_max};
         if (rq->out) {
             rq->out->len = 0;
         }
@@ -922,6 +928,7 @@ cv_status cv__http_get_range(const cv_http_req *rq, cv_http_resp *rs, uint64_t o
     size_t max = rq->out->max;
     rq->out->max = 0;
     r.stop_after = off + len < off || off + len > SIZE_MAX ? SIZE_MAX : (size_t)(off + len);
+    r.partial_max = len > SIZE_MAX ? SIZE_MAX : (size_t)len;
     cv_status rc = cv__http_perform(&r, rs);
     rq->out->max = max;
     cv_free(hdrs);

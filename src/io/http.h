@@ -27,7 +27,8 @@ typedef struct cv_http_req {
     const char *user, *password; /* SigV4 key pair, or HTTP basic auth without aws_sigv4 */
     unsigned flags;              /* CV_HTTP_* */
     cv_buf *out;                 /* 2xx body (replaced on each attempt); NULL: discard */
-    size_t stop_after;           /* 0, or: end the transfer once this many bytes are in */
+    size_t stop_after;           /* 0, or: end a 200 transfer once this many bytes are in */
+    size_t partial_max;          /* 0, or: the most bytes a 206 (partial) answer may carry */
 } cv_http_req;
 
 typedef struct cv_http_resp {

@@ -98,6 +98,15 @@ read_bounded 30 --timeout 1 --retries 1
 grep -q "GET \`$URL/1_1_1/0-64_0-64_0-64': .* (gave up after 2 attempts in [0-9.]* s)" \
     errors.txt || fail "unexpected error: $(cat errors.txt)"
 
+section "endless shard file answering a Range request with 200: only the range is read"
+expect_exit 0 "$CVMPI" create S --type image --dtype uint8 --size 64,64,64 --chunk 32,32,32 \
+    --resolution 1,1,1 --sharded
+expect_exit 0 "$CVMPI" write S --bbox 0,0,0,64,64,64 -i in.raw
+proxy endless .shard
+URL=${URL%/L}/S
+read_bounded 30 --retries 0
+grep -q "of $URL" errors.txt || fail "unexpected error: $(cat errors.txt)"
+
 section "bad values"
 expect_exit 2 "$CVMPI" read "$URL" --timeout 0 -o out.raw
 expect_stderr_contains "bad --timeout \`0': want seconds, 1 to 86400"
