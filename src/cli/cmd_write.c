@@ -2,17 +2,21 @@
  * cmd_write.c: `cvmpi write`, a .npy or raw file painted into a box of a layer. */
 #include "cli.h"
 
+#include "../mpi/cv_compress.h"
+
 #include <inttypes.h>
 #include <string.h>
 
 static const char help[] =
     "usage: cvmpi write PATH [--mip M] --bbox X0,Y0,Z0,X1,Y1,Z1 -i FILE\n"
-    "                    [--compress gzip|br|none] [--non-aligned] [--delete-black]\n\n"
+    "                    [--compress gzip|br|none] [--level N] [--non-aligned] [--delete-black]\n\n"
     "Write an array into a box of a layer. FILE is a .npy array of shape (X,Y,Z[,C]) (either\n"
     "memory order) or raw little-endian bytes, x fastest, channel slowest; `-' reads stdin.\n"
     "The box must be chunk aligned (it may end at the volume edge) unless "
     "--non-aligned.\n" CLI_VOLUME_HELP "  -i, --input FILE\n"
     "  --compress C     transport compression; default as CloudVolume (gzip for raw)\n"
+    "  --level N        its level: gzip 0..12 (default 9, CloudFiles' bytes), br 0..11\n"
+    "                   (default 5)\n"
     "  --non-aligned    read-modify-write the chunks the box covers partly\n"
     "  --delete-black   delete chunks that are all background instead of writing them\n";
 
@@ -24,6 +28,7 @@ int cmd_write(int argc, char **argv)
         {"compress", required_argument, NULL, 'c'},
         {"non-aligned", no_argument, NULL, 'n'},
         {"delete-black", no_argument, NULL, 'd'},
+        {"level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -55,6 +60,11 @@ int cmd_write(int argc, char **argv)
         case 'd':
             a.opts.delete_black_uploads = true;
             break;
+        case 'l':
+            if (!cli_opt_level(argv[0], optarg, &a.opts.compress_level)) {
+                return CLI_USAGE;
+            }
+            break;
         default:
             return CLI_USAGE;
         }
@@ -64,6 +74,10 @@ int cmd_write(int argc, char **argv)
     }
     if (!input || !a.bbox_text) {
         return cli_usage(argv[0], "--bbox and -i FILE are required");
+    }
+    bool has_level = a.opts.compress_level >= 0;
+    if (!cli_check_level(argv[0], has_level, a.opts.compress_level, a.opts.compress)) {
+        return CLI_USAGE;
     }
     cv_bbox box;
     if (cv_bbox_parse(a.bbox_text, &box) != CV_OK) {
@@ -78,6 +92,12 @@ int cmd_write(int argc, char **argv)
     cv_bbox resolved;
     if (cli_open_volume(argv[optind], &a, &v, &mip, &resolved) != CV_OK) {
         return cli_fail();
+    }
+    const cv_scale *scale = &cv_volume_info(v)->scales[mip];
+    if (cv_mpi_check_level(a.opts.compress, has_level, a.opts.compress_level, scale->encoding,
+                           scale->key) != CV_OK) {
+        cv_volume_close(v);
+        return cli_fail_job(true);
     }
     uint8_t *file = NULL, *data = NULL;
     size_t flen = 0, nbytes = cv_volume_box_bytes(v, box);
