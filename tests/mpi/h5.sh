@@ -73,10 +73,10 @@ import_both() { # import_both NAME ARGS...: -n 1, 2 and 3 give identical layers
 import_both u8
 import_both u16 --encoding raw --compress gzip
 import_both f32 --axes xyz --resolution 8,8,30
-import_both u64
-import_both rgb
-import_both czyx --axes czyx
-import_both xyzc --axes xyzc
+import_both u64 --resolution 1,1,1
+import_both rgb --resolution 1,1,1
+import_both czyx --axes czyx --resolution 1,1,1
+import_both xyzc --axes xyzc --resolution 1,1,1
 
 # the reader written from the spec agrees, chunk names and all (--strict)
 for name in u8 u16 f32 rgb czyx xyzc; do
@@ -104,6 +104,7 @@ PY
 for name in u16 rgb f32; do
     args=()
     [ "$name" = f32 ] && args=(--axes xyz --resolution 8,8,30)
+    [ "$name" = rgb ] && args=(--resolution 1,1,1)
     run_np 3 import "$name.h5:/grp/data" "I3_$name" --chunk 32,32,16 --memory 1M --independent \
         "${args[@]}" > log 2>&1 || { cat log; fail "--independent $name"; }
     [ "$(digest "I3_$name")" = "$(digest "L1_$name")" ] || fail "--independent $name differs"
@@ -179,7 +180,7 @@ bad "want FILE.h5:/DATASET" import u8.h5 BAD
 
 # a corrupt HDF5 chunk: the tasks it feeds fail with HDF5's cause, the rest are written, exit 1
 set +e
-run_np 2 import corrupt.h5:/g CORRUPT --chunk 32,32,8 > out 2> err
+run_np 2 import corrupt.h5:/g CORRUPT --chunk 32,32,8 --resolution 1,1,1 > out 2> err
 rc=$?
 set -e
 [ "$rc" = 1 ] || { cat out err; fail "a corrupt chunk: exit $rc"; }
@@ -227,7 +228,7 @@ with h5py.File("long.h5", "w") as f:
     open("long.off", "w").write(str(f["d"].id.get_offset()))
 PY2
 set +e
-run_np 1 import short.h5:/d SHORT --chunk 32,32,16 > out 2> err
+run_np 1 import short.h5:/d SHORT --chunk 32,32,16 --resolution 1,1,1 > out 2> err
 rc=$?
 set -e
 [ "$rc" = 1 ] || { cat out err; fail "a truncated file: exit $rc"; }
@@ -235,7 +236,7 @@ grep -q "short.h5" err || { cat err; fail "a truncated file: error does not name
 # ... and a file cut short while a direct import runs (rounds slowed down; cut after the first
 # chunk is written): the later rounds' tasks fail naming the file, exit 1, no crash
 set +e
-CVMPI_TEST_TASK_DELAY_MS=100 run_np 1 -v import long.h5:/d LONG --chunk 16,16,16 --memory 80K \
+CVMPI_TEST_TASK_DELAY_MS=100 run_np 1 -v import long.h5:/d LONG --chunk 16,16,16 --memory 80K --resolution 1,1,1 \
     > out 2> err &
 pid=$!
 for _ in $(seq 100); do
