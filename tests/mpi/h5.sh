@@ -250,4 +250,50 @@ set -e
 [ "$rc" = 1 ] || { cat out err; fail "a file cut short mid-import: exit $rc"; }
 grep -q "long.h5 ends at byte .*, inside dataset /d: the file was cut short" err ||
     { cat out err; fail "a file cut short mid-import: error does not name it"; }
+
+# An explicit --resolution wins over the dataset's attribute; a dataset with neither is an error
+# that says how to give one (never a silent 1,1,1)
+run_np 2 import u8.h5:/grp/data RES --resolution 8,8,40 > log 2>&1 || { cat log; fail "--resolution"; }
+/usr/bin/python3 -c 'import json; r = json.load(open("RES/info"))["scales"][0]["resolution"]
+assert r == [8, 8, 40], r' || fail "--resolution did not win over the attribute"
+set +e
+run_np 2 import u64.h5:/grp/data NORES > out 2> err
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat out err; fail "no resolution: exit $rc"; }
+grep -qF "cvmpi: import: dataset /grp/data of u64.h5 has no resolution attribute (\`resolution', x,y,z nm, or \`element_size_um'); give --resolution X,Y,Z in nm" err ||
+    { cat err; fail "no resolution: error text"; }
+[ ! -e NORES ] || fail "no resolution: a layer was created"
+# options that contradict an existing layer: exit 2, nothing written
+import_usage() { # import_usage TEXT ARGS...
+    local text=$1
+    shift
+    set +e
+    run_np 2 import "$@" > out 2> err
+    local rc=$?
+    set -e
+    [ "$rc" = 2 ] || { cat out err; fail "import $*: exit $rc, want 2"; }
+    grep -qF -- "$text" err || { cat err; fail "import $*: want '$text'"; }
+}
+before=$(digest L1_u8)
+import_usage "import: --encoding jpeg conflicts with scale 4_4_40 of file://$PWD/L1_u8, which has encoding raw" \
+    u8.h5:/grp/data L1_u8 --chunk 32,32,16 --encoding jpeg
+import_usage "import: --resolution 8,8,40 conflicts with scale 4_4_40 of file://$PWD/L1_u8, which has resolution 4,4,40" \
+    u8.h5:/grp/data L1_u8 --chunk 32,32,16 --resolution 8,8,40
+import_usage "import: --chunk 64,64,16 conflicts with scale 4_4_40 of file://$PWD/L1_u8, which has chunk size 32,32,16" \
+    u8.h5:/grp/data L1_u8 --chunk 64,64,16
+import_usage "import: --sharded conflicts with scale 4_4_40 of file://$PWD/L1_u8, which is unsharded" \
+    u8.h5:/grp/data L1_u8 --chunk 32,32,16 --sharded
+import_usage "--level 2 needs gzip or br: --compress none has no levels" \
+    u8.h5:/grp/data LV --compress none --level 2
+[ "$(digest L1_u8)" = "$before" ] || fail "a refused import changed the layer"
+# --level 1: other gzip bytes, the same voxels; the summary names the level
+run_np 2 import u8.h5:/grp/data LV1 --chunk 32,32,16 --memory 1M --level 1 > log 2>&1 ||
+    { cat log; fail "import --level 1"; }
+grep -q "compress gzip level 1$" log || { cat log; fail "import summary: level"; }
+[ "$(digest LV1)" != "$(digest L1_u8)" ] || fail "--level 1 wrote level 9's bytes"
+check_layer LV1 u8.npy
+run_np 2 import u8.h5:/grp/data LV9 --chunk 32,32,16 --memory 1M --level 9 > log 2>&1 ||
+    { cat log; fail "import --level 9"; }
+[ "$(digest LV9)" = "$(digest L1_u8)" ] || fail "--level 9 is not the default"
 echo "h5: ok"
