@@ -679,8 +679,10 @@ static void summarize(job *j, double seconds)
 }
 
 /* One scale of the job: the source's `mip` into the prepared destination. `several`: the job
- * copies more than one scale, so each gets its own journal directory under --journal. */
-static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool several)
+ * copies more than one scale, so each gets its own journal directory under --journal.
+ * `plan_only`: plan against the destination as it is or would be, print the plan with
+ * --dry-run, write nothing (so a plan that cannot be made fails before any write). */
+static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool several, bool plan_only)
 {
     job j;
     memset(&j, 0, sizeof j);
@@ -696,7 +698,7 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
     dopt.compress_level = p->has_level ? p->level : -1;
     j.mip = mip;
     cv_status rc = cv_mpi_agree(cv_volume_open(p->src, &so, &j.src));
-    if (rc == CV_OK && p->dry_run) {
+    if (rc == CV_OK && plan_only) {
         /* Plan against the destination as it is, or as it would be created; write nothing. */
         cv_volume *dst = NULL;
         cv_info *derived = NULL;
@@ -717,7 +719,7 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
             rc = plan_job(&j, dst ? cv_volume_info(dst) : derived);
         }
         rc = cv_mpi_agree(rc);
-        if (rc == CV_OK && cv_mpi_rank() == 0) {
+        if (rc == CV_OK && cv_mpi_rank() == 0 && p->dry_run) {
             print_plan(&j);
         }
         cv_exchange_free(j.x);
@@ -853,16 +855,24 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
         rc = job_mips(p, cv_volume_info(src), &mips, &n_mips);
     }
     rc = cv_mpi_agree(rc);
+    /* Every scale is planned before anything is written. */
+    for (int i = 0; rc == CV_OK && i < n_mips; i++) {
+        if (n_mips > 1 && cv_mpi_rank() == 0 && p->dry_run) {
+            printf("transfer: scale %s (mip %d of %d)\n", cv_volume_info(src)->scales[mips[i]].key,
+                   mips[i], n_mips);
+        }
+        rc = transfer_scale(p, mips[i], n_mips > 1, true);
+    }
     if (rc == CV_OK && !p->dry_run) {
         rc = prepare_destination(p, src, mips, n_mips, &dopt);
     }
-    for (int i = 0; rc == CV_OK && i < n_mips && !cv_mpi_terminated(); i++) {
+    for (int i = 0; rc == CV_OK && !p->dry_run && i < n_mips && !cv_mpi_terminated(); i++) {
         if (n_mips > 1 && cv_mpi_rank() == 0) {
             printf("transfer: scale %s (mip %d of %d)\n", cv_volume_info(src)->scales[mips[i]].key,
                    mips[i], n_mips);
             fflush(stdout);
         }
-        rc = transfer_scale(p, mips[i], n_mips > 1);
+        rc = transfer_scale(p, mips[i], n_mips > 1, false);
     }
     if (rc == CV_OK && p->last_resolution && n_mips > 0) {
         const double *r = cv_volume_info(src)->scales[mips[n_mips - 1]].resolution;

@@ -82,6 +82,18 @@ set -e
 grep -q "jpeg" err || { cat err; fail "jpeg for uint64: error"; }
 [ ! -e SEGJ ] || fail "a refused transfer created its destination"
 
+# a scale that cannot be planned (an exchange round over the memory budget): nothing written
+set +e
+run_np 2 transfer L NOPLAN --chunk-size 48,48,16 --memory 64K > out 2> err
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat out err; fail "unplannable: exit $rc"; }
+grep -q "more than the 0.07 MB memory budget" err || { cat err; fail "unplannable: error"; }
+[ ! -e NOPLAN ] || fail "an unplannable transfer created its destination"
+# re-chunking every scale, as tasks or exchange rounds
+run_np 2 transfer L RECHUNK --chunk-size 48,48,16 --memory 700K > log 2>&1 || { cat log; fail "re-chunk"; }
+for m in 0 1 2; do same_voxels L $m RECHUNK $m; done
+
 # --level: another gzip effort, the same voxels; the default is the bytes of before (level 9)
 run_np 2 transfer L FAST --level 1 > log 2>&1 || { cat log; fail "--level 1"; }
 grep -q "compress gzip level 1" log || { cat log; fail "the summary does not show level 1"; }
