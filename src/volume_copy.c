@@ -172,8 +172,9 @@ static cv_status copy_one(size_t i, int tid, void *arg)
     atomic_fetch_add(&src->bytes_read, stored->len);
     const cv_buf *out = stored;
     const char *out_encoding = encoding;
-    if (strcmp(encoding, j->compress) != 0) {
-        /* Another transport compression: undo the stored one, keep the chunk's encoding. */
+    if (strcmp(encoding, j->compress) != 0 || (j->compress[0] && dst->opts.compress_level >= 0)) {
+        /* Another transport compression (or an explicit level): undo the stored one, keep the
+         * chunk's encoding. */
         cv_buf *plain = &j->bufs[tid].plain;
         plain->len = 0;
         plain->max = j->is_raw ? want : want * 2 + (1 << 20);

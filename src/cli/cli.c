@@ -597,3 +597,33 @@ cv_status cli_open_volume(const char *path, const cli_volume_args *a, cv_volume 
     *out = v;
     return CV_OK;
 }
+
+bool cli_opt_level(const char *cmd, const char *arg, int *out)
+{
+    int64_t v;
+    if (!cli_parse_i64(arg, &v) || v < 0 || v > 12) {
+        cli_usage(cmd, "bad --level `%s' (gzip 0..12, br 0..11)", arg);
+        return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
+bool cli_check_level(const char *cmd, bool has_level, int level, const char *compress)
+{
+    if (has_level && compress && !compress[0]) {
+        cli_usage(cmd, "--level %d needs gzip or br: --compress none has no levels", level);
+        return false;
+    }
+    if (has_level && compress && strcmp(compress, "br") == 0 && level > 11) {
+        cli_usage(cmd, "bad --level %d: br quality is 0..11", level);
+        return false;
+    }
+    return true;
+}
+
+int cli_fail_job(bool conflict)
+{
+    cli_fail();
+    return conflict ? CLI_USAGE : CLI_FAIL;
+}

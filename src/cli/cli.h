@@ -127,6 +127,15 @@ typedef struct cli_volume_args {
     "  --autocrop       clip the box to the volume; --unbounded allows boxes outside it\n"         \
     "  --threads N      chunks fetched/encoded in parallel (default 4 local, 16 remote)\n"
 
+/* --level N of a command that writes chunks: the transport compression level, 0..12. */
+bool cli_opt_level(const char *cmd, const char *arg, int *out);
+/* Once every option is read: --level with --compress none, or above br's 11, is a usage error
+ * (printed). `compress` as cli_parse_compress gives it, NULL when not given. */
+bool cli_check_level(const char *cmd, bool has_level, int level, const char *compress);
+/* The exit status of a failed job (rank 0 prints its error): 2 when an option conflicted with
+ * the destination, else 1. */
+int cli_fail_job(bool conflict);
+
 void cli_volume_args_init(cli_volume_args *a);
 /* Handle one of CLI_VOLUME_OPTIONS. Returns 1 if handled, 0 if not ours, -1 on a bad value
  * (usage already printed). */

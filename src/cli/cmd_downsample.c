@@ -11,9 +11,9 @@
 static const char help[] =
     "usage: [srun|mpirun -n N] cvmpi downsample PATH [--mip M] [--num-mips N] [--factor X,Y,Z]\n"
     "         [--method auto|average|mode|min|max|striding] [--sparse] [--encoding E]\n"
-    "         [--chunk-size X,Y,Z] [--compress gzip|br|none] [--memory BYTES] [--fill-missing]\n"
-    "         [--threads N] [--schedule dynamic|static] [--journal DIR] [--resume] [--fail-fast]\n"
-    "         [--dry-run] [--stall-warning SECONDS]\n\n"
+    "         [--chunk-size X,Y,Z] [--compress gzip|br|none] [--level N] [--memory BYTES]\n"
+    "         [--fill-missing] [--threads N] [--schedule dynamic|static] [--journal DIR]\n"
+    "         [--resume] [--fail-fast] [--dry-run] [--stall-warning SECONDS]\n\n"
     "Make N mips above mip M (default 0) reading the source once. New scales are added as\n"
     "CloudVolume's add_scale does and the info is committed once. Tasks read blocks of the\n"
     "source and make the levels that fit in --memory; the levels above are made by a reduction\n"
@@ -27,6 +27,8 @@ static const char help[] =
     "  --encoding E     encoding of the new scales (default scale 0's)\n"
     "  --chunk-size C   chunk size of the new scales (default: add_scale's)\n"
     "  --compress C     transport compression of written chunks (default as CloudVolume)\n"
+    "  --level N        its level: gzip 0..12 (default 9, CloudFiles' bytes), br 0..11\n"
+    "                   (default 5)\n"
     "  --memory BYTES   memory per rank (K/M/G suffixes); default: the job's memory (Slurm,\n"
     "                   cgroup or physical) divided among the node's ranks\n"
     "  --fill-missing   absent source chunks read as 0\n"
@@ -60,6 +62,7 @@ int cmd_downsample(int argc, char **argv)
         {"fail-fast", no_argument, NULL, 'X'},
         {"dry-run", no_argument, NULL, 'D'},
         {"stall-warning", required_argument, NULL, 'W'},
+        {"level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -148,17 +151,28 @@ int cmd_downsample(int argc, char **argv)
                 return cli_usage(argv[0], "bad --stall-warning `%s': want seconds", optarg);
             }
             break;
+        case 'l':
+            if (!cli_opt_level(argv[0], optarg, &p.level)) {
+                return CLI_USAGE;
+            }
+            p.has_level = true;
+            break;
         default:
             return CLI_USAGE;
         }
+    }
+    if (!cli_check_level(argv[0], p.has_level, p.level, p.compress)) {
+        return CLI_USAGE;
     }
     if (optind != argc - 1) {
         return cli_usage(argv[0], "want exactly one PATH");
     }
     p.path = argv[optind];
+    bool conflict = false;
+    p.conflict = &conflict;
     cv_mpi_install_signal_handlers();
     if (cv_mpi_downsample(&p) != CV_OK) {
-        return cli_fail(); /* ranks agreed on the error; rank 0 prints it */
+        return cli_fail_job(conflict); /* ranks agreed on the error; rank 0 prints it */
     }
     return CLI_OK;
 }

@@ -11,26 +11,30 @@
 static const char help[] =
     "usage: [srun|mpirun -n N] cvmpi import FILE.h5:/DATASET DST [--axes A]\n"
     "         [--type image|segmentation] [--resolution X,Y,Z] [--offset X,Y,Z] [--chunk X,Y,Z]\n"
-    "         [--encoding E] [--compress gzip|br|none] [--memory BYTES] [--threads N]\n"
+    "         [--encoding E] [--compress gzip|br|none] [--level N] [--memory BYTES] [--threads N]\n"
     "         [--journal DIR] [--resume] [--independent] [--sharded [--shard-bytes B]]\n"
     "         [--downsample N [--factor X,Y,Z]]\n\n"
     "Create the layer DST from an HDF5 dataset (dtype, shape and channels from the dataset) and\n"
     "write it. In each round the ranks read one box of the dataset as large contiguous slabs\n"
     "(collective MPI-IO), then trade slab pieces (MPI_Alltoallv) so every task of whole DST\n"
     "chunks is assembled on one rank, which encodes and writes it. Chunked and compressed\n"
-    "datasets work.\n"
+    "datasets work. Into an existing DST, options that contradict its scale 0 (--encoding,\n"
+    "--chunk, --resolution, --sharded) are refused before anything is written (exit 2).\n"
     "  SOURCE           FILE.h5:/DATASET; a stack along z: 'DIR/slice_*.h5:/DATASET' (natural\n"
     "                   order: slice_2 before slice_10) or @LIST.txt:/DATASET (one file a line,\n"
     "                   relative to the list's directory). Files must agree in all but z\n"
     "  --axes A         the dataset's axis order, slowest first: zyx (default, as h5py/NumPy\n"
     "                   write C order), xyz, czyx, zyxc (default for 4-D), cxyz, xyzc\n"
     "  --type T         default segmentation for uint32/uint64, else image\n"
-    "  --resolution     nm, used when the dataset has no `resolution' (x,y,z nm) or\n"
-    "                   `element_size_um' (dataset order, um) attribute; default 1,1,1\n"
+    "  --resolution     nm; wins over the dataset's `resolution' (x,y,z nm) or\n"
+    "                   `element_size_um' (dataset order, um) attribute; required when the\n"
+    "                   dataset has neither\n"
     "  --offset X,Y,Z   voxel_offset (default 0,0,0)\n"
     "  --chunk X,Y,Z    chunk size (default 64,64,64)\n"
     "  --encoding E     raw (default) or any encoding this build supports\n"
     "  --compress C     transport compression of written chunks (default as CloudVolume)\n"
+    "  --level N        its level: gzip 0..12 (default 9, CloudFiles' bytes), br 0..11\n"
+    "                   (default 5)\n"
     "  --memory BYTES   memory per rank (K/M/G suffixes)\n"
     "  --threads N      chunks encoded in parallel per rank (default 4)\n"
     "  --journal DIR    where finished tasks are recorded (default ./.cvmpi-journal/<job id>)\n"
@@ -63,6 +67,7 @@ int cmd_import(int argc, char **argv)
         {"independent", no_argument, NULL, 'I'},
         {"sharded", no_argument, NULL, 'S'},
         {"shard-bytes", required_argument, NULL, 'B'},
+        {"level", required_argument, NULL, 2003},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -149,6 +154,12 @@ int cmd_import(int argc, char **argv)
                 return cli_usage(argv[0], "bad --shard-bytes `%s'", optarg);
             }
             break;
+        case 2003:
+            if (!cli_opt_level(argv[0], optarg, &p.level)) {
+                return CLI_USAGE;
+            }
+            p.has_level = true;
+            break;
         default:
             return CLI_USAGE;
         }
@@ -156,14 +167,19 @@ int cmd_import(int argc, char **argv)
     if (optind != argc - 2) {
         return cli_usage(argv[0], "want FILE.h5:/DATASET and DST");
     }
+    if (!cli_check_level(argv[0], p.has_level, p.level, p.compress)) {
+        return CLI_USAGE;
+    }
     if (p.shard_bytes && !p.sharded) {
         return cli_usage(argv[0], "--shard-bytes needs --sharded");
     }
     p.src = argv[optind];
     p.dst = argv[optind + 1];
+    bool conflict = false;
+    p.conflict = &conflict;
     cv_mpi_install_signal_handlers();
     if (cv_mpi_import(&p) != CV_OK) {
-        return cli_fail(); /* ranks agreed on the error; rank 0 prints it */
+        return cli_fail_job(conflict); /* ranks agreed on the error; rank 0 prints it */
     }
     if (n_down > 0) {
         cv_downsample_params d;
@@ -172,6 +188,8 @@ int cmd_import(int argc, char **argv)
         d.num_mips = (int)n_down;
         memcpy(d.factor, factor, sizeof d.factor);
         d.compress = p.compress;
+        d.has_level = p.has_level;
+        d.level = p.level;
         d.memory = p.memory;
         d.threads = p.threads;
         d.resume = p.resume;

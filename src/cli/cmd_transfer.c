@@ -9,31 +9,34 @@
 
 static const char help[] =
     "usage: [srun|mpirun -n N] cvmpi transfer SRC DST [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1]\n"
-    "         [--encoding E] [--compress gzip|br|none] [--chunk-size X,Y,Z] [--fill-missing]\n"
-    "         [--delete-black] [--skip-existing] [--memory BYTES] [--threads N]\n"
+    "         [--encoding E] [--compress gzip|br|none] [--level N] [--chunk-size X,Y,Z]\n"
+    "         [--fill-missing] [--delete-black] [--skip-existing] [--memory BYTES] [--threads N]\n"
     "         [--schedule dynamic|static] [--journal DIR] [--resume] [--fail-fast] [--dry-run]\n"
     "         [--sharded [--shard-bytes B] | --sharding JSON] [--report FILE.json]\n"
     "         [--stall-warning SECONDS] [--downsample N [--factor X,Y,Z]] [--decode]\n\n"
-    "Copy one mip of SRC to DST, re-encoding when the encodings differ. DST's info is made from\n"
-    "SRC's when DST has none (with --encoding/--chunk-size applied at that mip).\n"
+    "Copy SRC to DST: every scale of SRC, one after another (each through the copy or the\n"
+    "re-encode path), or only --mip M's. DST's info is made from SRC's when DST has none and\n"
+    "declares only the scales the job writes (plus --downsample's); an existing DST gains the\n"
+    "scales it lacks. --encoding, --compress, --level, --chunk-size and --sharded/--sharding\n"
+    "apply to every copied scale. An option that contradicts a scale DST already has (another\n"
+    "encoding, chunk size or sharding) is refused before anything is written (exit 2).\n"
     "When both sides have the same encoding (and its parameters), chunk size and bounds, are\n"
     "unsharded and --delete-black is not given, chunks are copied as stored, never decoded, as\n"
-    "CloudVolume's transfer_to does: NAME.gz stays NAME.gz; another --compress only changes the\n"
-    "transport compression. A missing source chunk fails its task (with --fill-missing it is\n"
-    "written as background, as when decoding).\n"
-    "Re-chunking that does not fit --memory as independent tasks, and destinations whose\n"
-    "shards are not boxes of chunks (\"hash\": \"murmurhash3_x86_128\"), run as exchange\n"
-    "rounds: all ranks together, trading chunk pieces (or encoded chunks, to the shard's owner)\n"
-    "with MPI_Alltoallv; rounds are journaled and resumed like tasks (same rank count).\n"
-    "  --mip M          mip index or resolution X,Y,Z (default 0)\n"
-    "  --bbox ...       only this box (expanded to whole destination chunks)\n"
-    "  --encoding E     destination encoding (new destinations only)\n"
+    "CloudVolume's transfer_to does: NAME.gz stays NAME.gz; another --compress (or --level)\n"
+    "only changes the transport compression. A missing source chunk fails its task (with\n"
+    "--fill-missing it is written as background, as when decoding).\n"
+    "  --mip M          only this scale: mip index or resolution X,Y,Z (default: every scale;\n"
+    "                   mip 0 with --bbox)\n"
+    "  --bbox ...       only this box of the mip (expanded to whole destination chunks)\n"
+    "  --encoding E     encoding of the scales DST does not have yet\n"
     "  --compress C     transport compression of written chunks (default as CloudVolume)\n"
-    "  --chunk-size     destination chunk size (new destinations only)\n"
-    "  --sharded        shard the new destination as CloudVolume does images (identity hash,\n"
+    "  --level N        its level: gzip 0..12 (default 9, CloudFiles' bytes), br 0..11\n"
+    "                   (default 5); chunks are then recompressed even on the copy path\n"
+    "  --chunk-size     chunk size of the scales DST does not have yet\n"
+    "  --sharded        shard the new scales as CloudVolume does images (identity hash,\n"
     "                   shards are boxes of about --shard-bytes, default 3.5e9); every shard\n"
     "                   file is written whole by one rank\n"
-    "  --sharding JSON  shard the new destination with this sharding object (hashed shards:\n"
+    "  --sharding JSON  shard the new scales with this sharding object (hashed shards:\n"
     "                   the whole volume, no --bbox)\n"
     "  --fill-missing   absent source chunks are read as zeros\n"
     "  --delete-black   delete destination chunks that are all zero instead of writing them\n"
@@ -42,14 +45,15 @@ static const char help[] =
     "                   (Slurm, cgroup or physical) divided among the node's ranks\n"
     "  --threads N      chunks in flight per rank (default 4)\n"
     "  --schedule S     dynamic (default: ranks claim tasks from a shared counter) or static\n"
-    "  --journal DIR    where finished tasks are recorded (default ./.cvmpi-journal/<job id>)\n"
+    "  --journal DIR    where finished tasks are recorded (default ./.cvmpi-journal/<job id>;\n"
+    "                   DIR/mip-M for each scale when several are copied)\n"
     "  --resume         skip tasks a previous run of the same job finished\n"
     "  --fail-fast      stop every rank at the first failed task\n"
     "  --dry-run        print the plan (tasks, task shape, bytes, memory; or the exchange\n"
     "                   rounds and each rank's bytes read, sent, received, written) and stop\n"
     "  --report F.json  write per-rank numbers: tasks, bytes, chunks, I/O and codec seconds\n"
     "  --stall-warning S  name a rank that has been on one task for S seconds (default 300)\n"
-    "  --downsample N   then make N mips above the copied mip of DST in the same job, as\n"
+    "  --downsample N   then make N mips above the (last) copied mip of DST in the same job, as\n"
     "                   `cvmpi downsample DST --num-mips N` (with --memory, --threads,\n"
     "                   --compress, --resume; its journal is DIR/downsample with --journal)\n"
     "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n"
@@ -82,6 +86,7 @@ int cmd_transfer(int argc, char **argv)
         {"downsample", required_argument, NULL, 2001},
         {"factor", required_argument, NULL, 2002},
         {"decode", no_argument, NULL, 2003},
+        {"level", required_argument, NULL, 2004},
         {NULL, 0, NULL, 0},
     };
     cv_transfer_params p;
@@ -162,6 +167,12 @@ int cmd_transfer(int argc, char **argv)
         case 2003:
             p.decode = true;
             break;
+        case 2004:
+            if (!cli_opt_level(argv[0], optarg, &p.level)) {
+                return CLI_USAGE;
+            }
+            p.has_level = true;
+            break;
         case 'H':
             p.sharded = true;
             break;
@@ -190,18 +201,28 @@ int cmd_transfer(int argc, char **argv)
     if (optind != argc - 2) {
         return cli_usage(argv[0], "want SRC and DST");
     }
+    if (!cli_check_level(argv[0], p.has_level, p.level, p.compress)) {
+        return CLI_USAGE;
+    }
     p.src = argv[optind];
     p.dst = argv[optind + 1];
+    bool conflict = false;
+    char last[128] = "";
+    p.conflict = &conflict;
+    p.last_resolution = last;
+    p.last_resolution_cap = sizeof last;
     cv_mpi_install_signal_handlers();
     cv_status rc = cv_mpi_transfer(&p);
     if (rc == CV_OK && n_down > 0 && !p.dry_run) {
         cv_downsample_params d;
         memset(&d, 0, sizeof d);
         d.path = p.dst;
-        d.mip_text = p.mip_text;
+        d.mip_text = last; /* the destination's index of a scale may differ from the source's */
         d.num_mips = (int)n_down;
         memcpy(d.factor, factor, sizeof d.factor);
         d.compress = p.compress;
+        d.has_level = p.has_level;
+        d.level = p.level;
         d.memory = p.memory;
         d.threads = p.threads;
         d.resume = p.resume;
@@ -211,7 +232,7 @@ int cmd_transfer(int argc, char **argv)
         rc = cli_downsample_after(&d, p.journal_dir);
     }
     if (rc != CV_OK) {
-        return cli_fail(); /* ranks agreed on the error; rank 0 prints it */
+        return cli_fail_job(conflict); /* ranks agreed on the error; rank 0 prints it */
     }
     return CLI_OK;
 }

@@ -3,6 +3,7 @@
  * input is read once into one buffer and never beyond what the box can hold. */
 #include "cli.h"
 
+#include "../mpi/cv_compress.h"
 #include "../mpi/cv_h5.h"
 #include "../mpi/cv_slab.h"
 
@@ -14,8 +15,8 @@
 
 static const char help[] =
     "usage: cvmpi write PATH [--mip M] --bbox X0,Y0,Z0,X1,Y1,Z1 -i FILE [--format raw|npy|h5]\n"
-    "                    [--axes xyz|zyx] [--compress gzip|br|none] [--non-aligned]\n"
-    "                    [--delete-black]\n\n"
+    "                    [--axes xyz|zyx] [--compress gzip|br|none] [--level N]\n"
+    "                    [--non-aligned] [--delete-black]\n\n"
     "Write an array into a box of a layer. The format follows FILE's name, as for `cvmpi read':\n"
     "a .npy array of shape (X,Y,Z[,C]) (either memory order); FILE.h5:/DATASET (also .hdf5,\n"
     ".hdf, .he5; a plain FILE.h5 means FILE.h5:" CLI_H5_DEFAULT_DATASET
@@ -30,6 +31,8 @@ static const char help[] =
     "                   (default for .npy, shape X,Y,Z[,C]) or zyx (default for HDF5, shape\n"
     "                   Z,Y,X[,C], as h5py and NumPy C-order arrays indexed [z,y,x] are)\n"
     "  --compress C     transport compression; default as CloudVolume (gzip for raw)\n"
+    "  --level N        its level: gzip 0..12 (default 9, CloudFiles' bytes), br 0..11\n"
+    "                   (default 5)\n"
     "  --non-aligned    read-modify-write the chunks the box covers partly\n"
     "  --delete-black   delete chunks that are all background instead of writing them\n";
 
@@ -108,6 +111,7 @@ int cmd_write(int argc, char **argv)
         {"compress", required_argument, NULL, 'c'},
         {"non-aligned", no_argument, NULL, 'n'},
         {"delete-black", no_argument, NULL, 'd'},
+        {"level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -148,6 +152,11 @@ int cmd_write(int argc, char **argv)
         case 'd':
             a.opts.delete_black_uploads = true;
             break;
+        case 'l':
+            if (!cli_opt_level(argv[0], optarg, &a.opts.compress_level)) {
+                return CLI_USAGE;
+            }
+            break;
         default:
             return CLI_USAGE;
         }
@@ -157,6 +166,10 @@ int cmd_write(int argc, char **argv)
     }
     if (!input || !a.bbox_text) {
         return cli_usage(argv[0], "--bbox and -i FILE are required");
+    }
+    bool has_level = a.opts.compress_level >= 0;
+    if (!cli_check_level(argv[0], has_level, a.opts.compress_level, a.opts.compress)) {
+        return CLI_USAGE;
     }
     cv_bbox box;
     if (cv_bbox_parse(a.bbox_text, &box) != CV_OK) {
@@ -184,6 +197,13 @@ int cmd_write(int argc, char **argv)
         return cli_fail();
     }
     const cv_info *info = cv_volume_info(v);
+    const cv_scale *scale = &info->scales[mip];
+    if (cv_mpi_check_level(a.opts.compress, has_level, a.opts.compress_level, scale->encoding,
+                           scale->key) != CV_OK) {
+        cv_volume_close(v);
+        cv_free(h5_spec);
+        return cli_fail_job(true);
+    }
     uint8_t *file = NULL, *data = NULL;
     const uint8_t *payload = NULL;
     size_t flen = 0, nbytes = cv_volume_box_bytes(v, box);

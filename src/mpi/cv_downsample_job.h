@@ -17,11 +17,14 @@ typedef struct cv_downsample_params {
     const char *encoding;  /* of the new scales; NULL = scale 0's */
     int64_t chunk_size[3]; /* of the new scales; 0,0,0 = add_scale's default */
     const char *compress;  /* NULL = CloudVolume's default; "" none */
-    size_t memory;         /* per rank; 0 = default */
-    int threads;           /* chunk workers per rank */
+    bool has_level;        /* level: transport compression level (gzip 0-12, br 0-11) */
+    int level;
+    size_t memory; /* per rank; 0 = default */
+    int threads;   /* chunk workers per rank */
     bool fill_missing, resume, dry_run, fail_fast, is_static;
     const char *journal_dir; /* NULL = ./.cvmpi-journal/<job signature> */
     double stall_seconds;    /* name a rank on one task this long; 0 = 300 */
+    bool *conflict;          /* or NULL: set when --level cannot apply to the new scales */
 } cv_downsample_params;
 
 /* Run the job. Every rank returns the same status; rank 0 has printed the plan (--dry-run) or

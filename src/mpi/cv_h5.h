@@ -12,7 +12,7 @@ typedef struct cv_import_params {
     const char *dst;      /* layer cloud path */
     const char *axes;     /* dataset axis order, slowest first ("zyx"); NULL = zyx or zyxc */
     const char *type;     /* NULL = segmentation for uint32/uint64, else image */
-    double resolution[3]; /* nm; used when the dataset has no resolution attribute */
+    double resolution[3]; /* nm; wins over the dataset's resolution attributes */
     bool has_resolution, resolution_is_float;
     int64_t offset[3];     /* voxel_offset */
     int64_t chunk_size[3]; /* 0,0,0 = 64,64,64 */
@@ -26,6 +26,9 @@ typedef struct cv_import_params {
     bool sharded;            /* shard scale 0 as CloudVolume shards images */
     size_t shard_bytes;      /* target uncompressed shard size for sharded; 0 = 3.5e9 */
     const char *journal_dir; /* NULL = ./.cvmpi-journal/<job signature> */
+    bool has_level;          /* level: transport compression level (gzip 0-12, br 0-11) */
+    int level;
+    bool *conflict; /* or NULL: set when an option conflicts with an existing DST (usage) */
 } cv_import_params;
 
 typedef struct cv_export_params {

@@ -8,10 +8,12 @@
 
 typedef struct cv_transfer_params {
     const char *src, *dst;
-    const char *mip_text;  /* index or resolution; NULL = 0 */
+    const char *mip_text;  /* index or resolution; NULL = every scale (mip 0 with bbox_text) */
     const char *bbox_text; /* NULL = the whole volume */
     const char *encoding;  /* NULL = the source's */
     const char *compress;  /* NULL = CloudVolume's default; "" none */
+    bool has_level;        /* level: transport compression level (gzip 0-12, br 0-11) */
+    int level;
     int64_t chunk_size[3]; /* 0,0,0 = the source's */
     bool fill_missing, delete_black, skip_existing, resume, fail_fast, dry_run, is_static;
     size_t memory;           /* per rank; 0 = default */
@@ -23,10 +25,16 @@ typedef struct cv_transfer_params {
     const char *report_path; /* --report FILE.json, or NULL */
     double stall_seconds;    /* name a rank on one task this long; 0 = 300 */
     bool decode;             /* never copy stored chunks as they are: decode and encode all */
+    bool *conflict;        /* or NULL: set when an option conflicts with the destination (usage) */
+    char *last_resolution; /* or NULL: gets the resolution "X,Y,Z" of the last scale copied */
+    size_t last_resolution_cap;
 } cv_transfer_params;
 
-/* Run the job. Every rank returns the same status; rank 0 has printed the summary and every
- * failure. */
+/* Run the job: one scale (mip_text) or every scale of the source, one after another. DST's
+ * info never declares a scale the job did not write that was not there before: a new DST gets
+ * the copied scales, an existing one gains the missing ones. Options that contradict an existing
+ * scale of DST (encoding, chunk size, sharding) fail before anything is written, with *conflict
+ * set. Every rank returns the same status; rank 0 has printed the summary and every failure. */
 cv_status cv_mpi_transfer(const cv_transfer_params *p);
 /* Set by the SIGTERM handler: ranks stop claiming tasks, flush the journal and exit. */
 void cv_mpi_install_signal_handlers(void);

@@ -7,6 +7,7 @@
  * sums) is sent to the rank owning the node (MPI_Alltoallv), which assembles it and makes the
  * next levels, so nothing above the tasks is read back from storage. Finished tasks and nodes
  * go to the journal and their state to a file beside it, so --resume redoes neither. */
+#include "cv_compress.h"
 #include "cv_downsample_job.h"
 
 #include "cv_failures.h"
@@ -850,14 +851,18 @@ static void summarize(job *j, double seconds)
         cv_progress_update(&j->progress, total[0] + total[1], true);
         cv_progress_finish(&j->progress);
         cv_grid g = cv_info_grid(cv_volume_info(j->v), j->mip);
+        char comp[64];
+        cv_mpi_describe_compress(j->p->compress, j->p->has_level ? j->p->level : -1,
+                                 cv_volume_info(j->v)->scales[j->level_mip[1]].encoding, comp,
+                                 sizeof comp);
         int64_t gs[3];
         cv_grid_shape(&g, gs);
         printf("downsampled mip %d to mips %d..%d: %" PRIu64 " tasks and %" PRIu64
                " tree nodes done, %" PRIu64 " skipped, %" PRIu64 " failed; read %" PRIu64
-               " of %" PRId64 " source chunks (%" PRIu64 " bytes) in %.1f s on %d rank%s\n",
+               " of %" PRId64 " source chunks (%" PRIu64 " bytes) in %.1f s on %d rank%s; %s\n",
                j->mip, j->level_mip[1], j->level_mip[j->n_levels], total[0], total[2],
                total[1] + total[3], n_failed, total[4], gs[0] * gs[1] * gs[2], total[5], seconds,
-               cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
+               cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s", comp);
         if (n_failed) {
             fprintf(stderr, "cvmpi: downsample: %" PRIu64 " task%s failed:\n%s", n_failed,
                     n_failed == 1 ? "" : "s", text ? text : "");
@@ -942,6 +947,7 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
     o.fill_missing = p->fill_missing;
     o.threads = p->threads > 0 ? p->threads : 4;
     o.compress = p->compress;
+    o.compress_level = p->has_level ? p->level : -1;
     j.memory_source = "--memory";
     j.memory = p->memory ? p->memory : cv_mpi_default_memory(&j.memory_source);
 
@@ -953,6 +959,14 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
         rc = plan_stages(&j);
     }
     rc = cv_mpi_agree(rc);
+    if (rc == CV_OK && j.n_levels > 0) {
+        const cv_scale *top = &cv_volume_info(j.v)->scales[j.level_mip[1]];
+        rc = cv_mpi_agree(
+            cv_mpi_check_level(p->compress, p->has_level, p->level, top->encoding, top->key));
+        if (rc != CV_OK && p->conflict) {
+            *p->conflict = true;
+        }
+    }
     if (rc == CV_OK && p->dry_run) {
         if (cv_mpi_rank() == 0) {
             print_plan(&j);

@@ -9,6 +9,7 @@
  * each task's box on its own instead. Export: rank 0 decides whether the file exists, the
  * dataset and its attributes are created collectively, and tasks go round-robin so every rank
  * makes the same number of collective H5Dwrite calls (needed for gzip-filtered datasets). */
+#include "cv_compress.h"
 #include "cv_h5.h"
 
 #include "../filelist.h"
@@ -504,8 +505,8 @@ static cv_status resolution_attr(hid_t did, const char *dset, double res[3], boo
     return CV_OK;
 }
 
-/* The resolution: `resolution` (x,y,z nm), `element_size_um` (dataset order, um), the option,
- * else 1,1,1. */
+/* The resolution: the option (an explicit flag wins), else the `resolution` (x,y,z nm) or
+ * `element_size_um` (dataset order, um) attribute; neither is an error, never a silent 1,1,1. */
 static cv_status find_resolution(import_job *j, double res[3], bool *is_float)
 {
     const cv_import_params *p = j->p;
@@ -527,16 +528,22 @@ static cv_status find_resolution(import_job *j, double res[3], bool *is_float)
             res[j->ax[i]] = round_nm(v[k++] * 1000.0);
         }
         from = "element_size_um";
-    } else if (p->has_resolution) {
+    }
+    if (p->has_resolution) {
+        if (from && memcmp(res, p->resolution, 3 * sizeof res[0]) != 0) {
+            CV_LOG(CV_LOG_INFO, "import: --resolution %g,%g,%g used instead of %s of %s (%g,%g,%g)",
+                   p->resolution[0], p->resolution[1], p->resolution[2], from, j->dset_name, res[0],
+                   res[1], res[2]);
+        }
         memcpy(res, p->resolution, 3 * sizeof res[0]);
-    } else {
-        res[0] = res[1] = res[2] = 1;
+        from = NULL;
+    } else if (!from) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "import: dataset %s of %s has no resolution attribute (`resolution', x,y,z "
+                       "nm, or `element_size_um'); give --resolution X,Y,Z in nm",
+                       j->dset_name, j->files[0].path);
     }
-    if (from && p->has_resolution && memcmp(res, p->resolution, 3 * sizeof res[0]) != 0) {
-        CV_LOG(CV_LOG_WARN, "import: --resolution ignored: %s of %s gives %g,%g,%g", from,
-               j->dset_name, res[0], res[1], res[2]);
-    }
-    *is_float = p->has_resolution && !from ? p->resolution_is_float : false;
+    *is_float = p->has_resolution ? p->resolution_is_float : false;
     for (int d = 0; d < 3; d++) {
         *is_float = *is_float || res[d] != floor(res[d]);
     }
@@ -639,6 +646,40 @@ static cv_status describe_dataset(import_job *j)
     return rc;
 }
 
+/* An option given for an existing layer must match its scale 0 (`have`; `want` is what the
+ * options and the dataset make): the import writes into that scale and never changes it. */
+static cv_status check_import_options(const cv_import_params *p, const cv_scale *have,
+                                      const cv_scale *want, const char *url)
+{
+    if (p->encoding && strcmp(want->encoding, have->encoding) != 0) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "import: --encoding %s conflicts with scale %s of %s, which has encoding %s",
+                       p->encoding, have->key, url, have->encoding);
+    }
+    if (p->chunk_size[0] &&
+        memcmp(want->chunk_sizes[0], have->chunk_sizes[0], sizeof want->chunk_sizes[0]) != 0) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "import: --chunk %" PRId64 ",%" PRId64 ",%" PRId64
+                       " conflicts with scale %s of %s, which has chunk size %" PRId64 ",%" PRId64
+                       ",%" PRId64,
+                       p->chunk_size[0], p->chunk_size[1], p->chunk_size[2], have->key, url,
+                       have->chunk_sizes[0][0], have->chunk_sizes[0][1], have->chunk_sizes[0][2]);
+    }
+    if (p->has_resolution && memcmp(want->resolution, have->resolution, sizeof want->resolution)) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "import: --resolution %g,%g,%g conflicts with scale %s of %s, which has "
+                       "resolution %g,%g,%g",
+                       p->resolution[0], p->resolution[1], p->resolution[2], have->key, url,
+                       have->resolution[0], have->resolution[1], have->resolution[2]);
+    }
+    if (p->sharded && !have->sharding_json) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "import: --sharded conflicts with scale %s of %s, which is unsharded",
+                       have->key, url);
+    }
+    return CV_OK;
+}
+
 /* Rank 0 creates the layer (or checks an existing one); then every rank opens it. */
 static cv_status open_import_dst(import_job *j, const cv_opts *o)
 {
@@ -664,6 +705,12 @@ static cv_status open_import_dst(import_job *j, const cv_opts *o)
                          "import: %s exists and differs from the dataset (dtype, channels, size "
                          "or offset); delete it or import elsewhere",
                          j->p->dst);
+        }
+        if (rc == CV_OK) {
+            rc = check_import_options(j->p, &a->scales[0], &b->scales[0], cv_volume_url(j->dst));
+            if (rc != CV_OK && j->p->conflict) {
+                *j->p->conflict = true; /* the same answer on every rank: the same info */
+            }
         }
     }
     return cv_mpi_agree(rc);
@@ -1293,11 +1340,14 @@ static void import_summary(import_job *j, double seconds)
     if (cv_mpi_rank() == 0) {
         cv_progress_update(&j->progress, total[0] + total[1] + n_failed, true);
         cv_progress_finish(&j->progress);
+        char comp[64];
+        cv_mpi_describe_compress(j->p->compress, j->p->has_level ? j->p->level : -1,
+                                 cv_volume_info(j->dst)->scales[0].encoding, comp, sizeof comp);
         printf("import: %" PRIu64 " tasks written, %" PRIu64 " skipped, %" PRIu64
-               " failed of %" PRIu64 "; %.1f MB in %.2f s (%.1f MB/s) on %d rank%s\n",
+               " failed of %" PRIu64 "; %.1f MB in %.2f s (%.1f MB/s) on %d rank%s; %s\n",
                total[0], total[1], n_failed, j->plan.n_tasks, (double)total[2] / 1e6, seconds,
                seconds > 0 ? (double)total[2] / 1e6 / seconds : 0, cv_mpi_size(),
-               cv_mpi_size() == 1 ? "" : "s");
+               cv_mpi_size() == 1 ? "" : "s", comp);
         if (n_failed) {
             fprintf(stderr, "cvmpi: import: %" PRIu64 " task%s failed:\n%s", n_failed,
                     n_failed == 1 ? "" : "s", text ? text : "");
@@ -1355,11 +1405,20 @@ cv_status cv_mpi_import(const cv_import_params *p)
     cv_opts o = cv_opts_default();
     o.threads = p->threads > 0 ? p->threads : 4;
     o.compress = p->compress;
+    o.compress_level = p->has_level ? p->level : -1;
     o.fill_missing = true;
 
     cv_status rc = cv_mpi_agree(open_dataset(&j));
     if (rc == CV_OK) {
         rc = cv_mpi_agree(describe_dataset(&j));
+    }
+    if (rc == CV_OK) {
+        const cv_scale *s0 = &j.info->scales[0];
+        rc = cv_mpi_agree(
+            cv_mpi_check_level(p->compress, p->has_level, p->level, s0->encoding, s0->key));
+        if (rc != CV_OK && p->conflict) {
+            *p->conflict = true;
+        }
     }
     if (rc == CV_OK) {
         rc = open_import_dst(&j, &o);

@@ -9,6 +9,7 @@
  * Failures are collected and reported by rank 0 with box, rank and cause. */
 #include "cv_transfer.h"
 
+#include "cv_compress.h"
 #include "cv_exchange.h"
 #include "cv_failures.h"
 #include "cv_journal.h"
@@ -51,26 +52,22 @@ bool cv_mpi_terminated(void)
 
 /* ---- destination info ------------------------------------------------------------------ */
 
-static cv_status derive_dst_info(const cv_info *src, int mip, const cv_transfer_params *p,
-                                 cv_info **out)
+/* The options of the job applied to scale `mip` of `info` (a copy of the source's). */
+static cv_status apply_options(cv_info *info, int mip, const cv_transfer_params *p)
 {
-    cv_info *info;
-    CV_TRY(cv_info_copy(src, &info));
     cv_scale *s = &info->scales[mip];
-    cv_status rc = CV_OK;
     if (p->encoding && strcmp(p->encoding, s->encoding) != 0) {
         char *enc = cv__strdup(p->encoding);
         if (!enc) {
-            rc = CV_FAIL(CV_ERR_NOMEM, "transfer");
-        } else {
-            cv_free(s->encoding);
-            s->encoding = enc;
-            s->jpeg_quality = -1;
-            s->png_level = -1;
-            bool is_cseg = strcmp(enc, "compressed_segmentation") == 0;
-            for (int d = 0; d < 3; d++) {
-                s->cseg_block[d] = is_cseg ? (s->cseg_block[d] ? s->cseg_block[d] : 8) : 0;
-            }
+            return CV_FAIL(CV_ERR_NOMEM, "transfer");
+        }
+        cv_free(s->encoding);
+        s->encoding = enc;
+        s->jpeg_quality = -1;
+        s->png_level = -1;
+        bool is_cseg = strcmp(enc, "compressed_segmentation") == 0;
+        for (int d = 0; d < 3; d++) {
+            s->cseg_block[d] = is_cseg ? (s->cseg_block[d] ? s->cseg_block[d] : 8) : 0;
         }
     }
     if (p->chunk_size[0]) {
@@ -80,21 +77,41 @@ static cv_status derive_dst_info(const cv_info *src, int mip, const cv_transfer_
     /* Sharding is chosen explicitly for a destination, never inherited. */
     cv_free(s->sharding_json);
     s->sharding_json = NULL;
-    if (rc == CV_OK && (p->sharded || p->sharding)) {
+    if (p->sharded || p->sharding) {
         cv_shard_spec spec;
-        rc = p->sharding
-                 ? cv_shard_spec_parse(p->sharding, strlen(p->sharding), "--sharding", &spec)
-                 : cv_shard_params_for_image(s->size, s->chunk_sizes[0], s->encoding, info->dtype,
-                                             p->shard_bytes, &spec);
         size_t len;
-        if (rc == CV_OK) {
-            rc = cv_shard_spec_to_json(&spec, &s->sharding_json, &len);
+        CV_TRY(p->sharding
+                   ? cv_shard_spec_parse(p->sharding, strlen(p->sharding), "--sharding", &spec)
+                   : cv_shard_params_for_image(s->size, s->chunk_sizes[0], s->encoding, info->dtype,
+                                               p->shard_bytes, &spec));
+        CV_TRY(cv_shard_spec_to_json(&spec, &s->sharding_json, &len));
+    }
+    return CV_OK;
+}
+
+/* The source's info with the options applied to the scales `mips` (ascending) and every other
+ * scale left out: a destination declares only what the job writes. */
+static cv_status derive_dst_info(const cv_info *src, const int *mips, int n_mips,
+                                 const cv_transfer_params *p, cv_info **out)
+{
+    cv_info *info;
+    CV_TRY(cv_info_copy(src, &info));
+    cv_status rc = CV_OK;
+    for (int i = 0; rc == CV_OK && i < n_mips; i++) {
+        rc = apply_options(info, mips[i], p);
+    }
+    for (int m = src->n_scales - 1, k = n_mips - 1; rc == CV_OK && m >= 0; m--) {
+        if (k >= 0 && mips[k] == m) {
+            k--;
+        } else {
+            rc = cv_info_remove_scale(info, m);
         }
     }
     if (rc == CV_OK) {
         rc = cv_info_validate(info);
     }
     if (rc != CV_OK) {
+        cv__err_wrap("transfer to %s", p->dst);
         cv_info_free(info);
         return rc;
     }
@@ -119,29 +136,162 @@ static cv_status check_compatible(const cv_info *src, int src_mip, const cv_info
     return CV_OK;
 }
 
-/* Rank 0 creates (or checks) the destination; then every rank opens it. Collective. */
-static cv_status open_destination(const cv_transfer_params *p, cv_volume *src, int mip,
-                                  const cv_opts *o, cv_volume **out, int *dst_mip)
+/* An option that would change an existing scale of the destination cannot be honoured
+ * without rewriting it: name the option, the scale and what it holds. */
+static cv_status check_options(const cv_transfer_params *p, const cv_scale *want,
+                               const cv_scale *have, const char *dst_url)
 {
-    cv_status rc = CV_OK;
+    if (p->encoding && strcmp(want->encoding, have->encoding) != 0) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "transfer: --encoding %s conflicts with scale %s of %s, which has "
+                       "encoding %s",
+                       p->encoding, have->key, dst_url, have->encoding);
+    }
+    if (p->chunk_size[0] &&
+        memcmp(have->chunk_sizes[0], p->chunk_size, sizeof p->chunk_size) != 0) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "transfer: --chunk-size %" PRId64 ",%" PRId64 ",%" PRId64
+                       " conflicts with scale %s of %s, which has chunk size %" PRId64 ",%" PRId64
+                       ",%" PRId64,
+                       p->chunk_size[0], p->chunk_size[1], p->chunk_size[2], have->key, dst_url,
+                       have->chunk_sizes[0][0], have->chunk_sizes[0][1], have->chunk_sizes[0][2]);
+    }
+    const char *flag = p->sharding ? "--sharding" : "--sharded";
+    if ((p->sharded || p->sharding) && !have->sharding_json) {
+        return CV_FAIL(CV_ERR_ARG, "transfer: %s conflicts with scale %s of %s, which is unsharded",
+                       flag, have->key, dst_url);
+    }
+    if (p->sharding && strcmp(want->sharding_json, have->sharding_json) != 0) {
+        /* Compare the normal forms: the option's text may order or space members otherwise. */
+        cv_shard_spec spec;
+        char *norm = NULL;
+        size_t len;
+        bool same = cv_shard_spec_parse(have->sharding_json, strlen(have->sharding_json), have->key,
+                                        &spec) == CV_OK &&
+                    cv_shard_spec_to_json(&spec, &norm, &len) == CV_OK &&
+                    strcmp(norm, want->sharding_json) == 0;
+        cv_free(norm);
+        cv_err_clear();
+        if (!same) {
+            return CV_FAIL(CV_ERR_ARG,
+                           "transfer: --sharding conflicts with scale %s of %s, which has "
+                           "sharding %s",
+                           have->key, dst_url, have->sharding_json);
+        }
+    }
+    return CV_OK;
+}
+
+static double voxel_volume(const cv_scale *s)
+{
+    return s->resolution[0] * s->resolution[1] * s->resolution[2];
+}
+
+/* Move scale `mip` of `from` into `to` (a scale the destination lacks), before the first
+ * coarser scale, so the finest stays first. */
+static cv_status append_scale(cv_info *to, cv_info *from, int mip)
+{
+    cv_scale *g = cv_realloc(to->scales, sizeof *g * (size_t)(to->n_scales + 1));
+    if (!g) {
+        return CV_FAIL(CV_ERR_NOMEM, "transfer: add scale");
+    }
+    to->scales = g;
+    int at = 0;
+    while (at < to->n_scales && voxel_volume(&g[at]) <= voxel_volume(&from->scales[mip])) {
+        at++;
+    }
+    memmove(&g[at + 1], &g[at], sizeof *g * (size_t)(to->n_scales - at));
+    g[at] = from->scales[mip];
+    to->n_scales++;
+    memset(&from->scales[mip], 0, sizeof from->scales[mip]);
+    return CV_OK;
+}
+
+/* Every rank checks the destination against the source and the options; then rank 0 creates
+ * it, or adds the scales it lacks. Nothing is written before every check has passed. */
+static cv_status prepare_destination(const cv_transfer_params *p, cv_volume *src, const int *mips,
+                                     int n_mips, const cv_opts *o)
+{
     const cv_info *si = cv_volume_info(src);
-    if (cv_mpi_rank() == 0) {
-        cv_volume *dst = NULL;
+    cv_info *want = NULL, *grown = NULL;
+    cv_volume *dst = NULL;
+    bool conflict = false;
+    cv_status rc = derive_dst_info(si, mips, n_mips, p, &want);
+    for (int i = 0; rc == CV_OK && i < n_mips; i++) {
+        const cv_scale *s = &want->scales[i];
+        rc = cv_mpi_check_level(p->compress, p->has_level, p->level, s->encoding, s->key);
+        conflict = rc != CV_OK;
+    }
+    if (rc == CV_OK) {
         rc = cv_volume_open(p->dst, o, &dst);
         if (rc == CV_ERR_NOTFOUND) {
             cv_err_clear();
-            cv_info *info = NULL;
-            rc = derive_dst_info(si, mip, p, &info);
-            if (rc == CV_OK) {
-                rc = cv_volume_create(p->dst, info, false, o, &dst);
-            }
-            cv_info_free(info);
+            rc = CV_OK;
         }
-        cv_volume_close(dst);
     }
-    CV_TRY(cv_mpi_agree(rc));
+    for (int i = 0; rc == CV_OK && dst && i < n_mips; i++) {
+        const cv_info *di = cv_volume_info(dst);
+        int dm;
+        if (si->dtype != di->dtype || si->num_channels != di->num_channels) {
+            rc = check_compatible(si, mips[i], di, 0, cv_volume_url(dst));
+            break;
+        }
+        if (cv_info_find_mip(di, si->scales[mips[i]].resolution, &dm) != CV_OK) {
+            cv_err_clear();
+            if (!grown) {
+                rc = cv_info_copy(di, &grown);
+            }
+            if (rc == CV_OK) {
+                rc = append_scale(grown, want, i);
+            }
+            continue;
+        }
+        rc = check_compatible(si, mips[i], di, dm, cv_volume_url(dst));
+        if (rc == CV_OK) {
+            rc = check_options(p, &want->scales[i], &di->scales[dm], cv_volume_url(dst));
+            conflict = rc != CV_OK;
+        }
+    }
+    if (rc == CV_OK && grown) {
+        rc = cv_info_validate(grown);
+    }
+    int any = conflict, all_conflict = conflict;
+    if (cv_mpi_active()) {
+        MPI_Allreduce(&any, &all_conflict, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    }
+    rc = cv_mpi_agree(rc);
+    if (rc != CV_OK && all_conflict && p->conflict) {
+        *p->conflict = true;
+    }
+    /* Every rank has read the info before rank 0 changes it. */
+    if (rc == CV_OK && cv_mpi_active()) {
+        MPI_Barrier(MPI_COMM_WORLD);
+    }
+    if (rc == CV_OK && cv_mpi_rank() == 0) {
+        if (!dst) {
+            rc = cv_volume_create(p->dst, want, false, o, &dst);
+        } else if (grown) {
+            cv_info *live = cv_volume_info_mut(dst);
+            cv_info tmp = *live;
+            *live = *grown;
+            *grown = tmp;
+            rc = cv_volume_commit_info(dst);
+        }
+    }
+    rc = cv_mpi_agree(rc);
+    cv_volume_close(dst);
+    cv_info_free(want);
+    cv_info_free(grown);
+    return rc;
+}
+
+/* Every rank opens the prepared destination at the scale of the source's `mip`. */
+static cv_status open_destination(const cv_transfer_params *p, cv_volume *src, int mip,
+                                  const cv_opts *o, cv_volume **out, int *dst_mip)
+{
+    const cv_info *si = cv_volume_info(src);
     cv_volume *dst = NULL;
-    rc = cv_volume_open(p->dst, o, &dst);
+    cv_status rc = cv_volume_open(p->dst, o, &dst);
     if (rc == CV_OK) {
         /* The same resolution picks the same scale in the destination. */
         rc = cv_info_find_mip(cv_volume_info(dst), si->scales[mip].resolution, dst_mip);
@@ -494,11 +644,18 @@ static void summarize(job *j, double seconds)
     if (cv_mpi_rank() == 0) {
         cv_progress_update(&j->progress, total[0] + total[1] + n_failed, true);
         cv_progress_finish(&j->progress);
+        /* Chunks copied as stored keep their compression unless a level was asked for. */
+        char comp[64];
+        const cv_scale *ds = &cv_volume_info(j->dst)->scales[j->dst_mip];
+        cv_mpi_describe_compress(j->p->compress, j->p->has_level ? j->p->level : -1, ds->encoding,
+                                 comp, sizeof comp);
+        bool as_stored = j->copy && !j->p->has_level;
         printf("transfer: %" PRIu64 " %s written, %" PRIu64 " skipped, %" PRIu64
-               " failed of %" PRIu64 "; %.1f MB in %.1f s (%.1f MB/s) on %d rank%s\n",
+               " failed of %" PRIu64 "; %.1f MB in %.1f s (%.1f MB/s) on %d rank%s; %s%s\n",
                total[0], j->x ? "exchange rounds" : "tasks", total[1], n_failed, j->n_tasks,
                (double)total[2] / 1e6, seconds, seconds > 0 ? (double)total[2] / 1e6 / seconds : 0,
-               cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
+               cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s",
+               as_stored ? "chunks copied as stored, " : "", comp);
         if (n_failed) {
             fprintf(stderr, "cvmpi: transfer: %" PRIu64 " task%s failed:\n%s", n_failed,
                     n_failed == 1 ? "" : "s", text ? text : "");
@@ -521,7 +678,11 @@ static void summarize(job *j, double seconds)
     }
 }
 
-cv_status cv_mpi_transfer(const cv_transfer_params *p)
+/* One scale of the job: the source's `mip` into the prepared destination. `several`: the job
+ * copies more than one scale, so each gets its own journal directory under --journal.
+ * `plan_only`: plan against the destination as it is or would be, print the plan with
+ * --dry-run, write nothing (so a plan that cannot be made fails before any write). */
+static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool several, bool plan_only)
 {
     job j;
     memset(&j, 0, sizeof j);
@@ -534,29 +695,31 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
     dopt.delete_black_uploads = p->delete_black;
     dopt.fill_missing = true; /* partial chunks at region edges never happen: tasks align */
 
-    cv_status rc = cv_volume_open(p->src, &so, &j.src);
-    if (rc == CV_OK && p->mip_text) {
-        rc = cv_info_select_mip(cv_volume_info(j.src), p->mip_text, &j.mip);
-    }
-    rc = cv_mpi_agree(rc);
-    if (rc == CV_OK && p->dry_run) {
+    dopt.compress_level = p->has_level ? p->level : -1;
+    j.mip = mip;
+    cv_status rc = cv_mpi_agree(cv_volume_open(p->src, &so, &j.src));
+    if (rc == CV_OK && plan_only) {
         /* Plan against the destination as it is, or as it would be created; write nothing. */
         cv_volume *dst = NULL;
         cv_info *derived = NULL;
         rc = cv_volume_open(p->dst, &dopt, &dst);
-        if (rc == CV_OK) {
-            rc = cv_info_find_mip(cv_volume_info(dst),
-                                  cv_volume_info(j.src)->scales[j.mip].resolution, &j.dst_mip);
-        } else if (rc == CV_ERR_NOTFOUND) {
+        if (rc == CV_OK &&
+            cv_info_find_mip(cv_volume_info(dst), cv_volume_info(j.src)->scales[j.mip].resolution,
+                             &j.dst_mip) != CV_OK) {
+            cv_volume_close(dst); /* the job would add the scale */
+            dst = NULL;
+            rc = CV_ERR_NOTFOUND;
+        }
+        if (rc == CV_ERR_NOTFOUND) {
             cv_err_clear();
-            j.dst_mip = j.mip;
-            rc = derive_dst_info(cv_volume_info(j.src), j.mip, p, &derived);
+            j.dst_mip = 0;
+            rc = derive_dst_info(cv_volume_info(j.src), &j.mip, 1, p, &derived);
         }
         if (rc == CV_OK) {
             rc = plan_job(&j, dst ? cv_volume_info(dst) : derived);
         }
         rc = cv_mpi_agree(rc);
-        if (rc == CV_OK && cv_mpi_rank() == 0) {
+        if (rc == CV_OK && cv_mpi_rank() == 0 && p->dry_run) {
             print_plan(&j);
         }
         cv_exchange_free(j.x);
@@ -569,6 +732,7 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
     if (rc == CV_OK) {
         rc = open_destination(p, j.src, j.mip, &dopt, &j.dst, &j.dst_mip);
     }
+
     if (rc == CV_OK) {
         rc = cv_mpi_agree(plan_job(&j, cv_volume_info(j.dst)));
     }
@@ -597,7 +761,9 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
         }
         snprintf(signature, sizeof signature, "transfer src=%s dst=%s mip=%d region=%s %s",
                  cv_volume_url(j.src), cv_volume_url(j.dst), j.mip, region, unit);
-        if (p->journal_dir) {
+        if (p->journal_dir && several) {
+            snprintf(dir, sizeof dir, "%s/mip-%d", p->journal_dir, j.mip);
+        } else if (p->journal_dir) {
             snprintf(dir, sizeof dir, "%s", p->journal_dir);
         } else {
             snprintf(dir, sizeof dir, ".cvmpi-journal/%016" PRIx64, fnv1a(signature));
@@ -659,5 +825,60 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
     cv_volume_close(j.src);
     cv_volume_close(j.dst);
     cv_failures_fini(&j.fail);
+    return rc;
+}
+
+/* The scales the job copies, ascending: --mip's, mip 0 for a --bbox (a box is in one mip's
+ * voxels), else every scale of the source. */
+static cv_status job_mips(const cv_transfer_params *p, const cv_info *si, int **mips, int *n)
+{
+    *n = p->mip_text || p->bbox_text ? 1 : si->n_scales;
+    *mips = cv_calloc((size_t)*n, sizeof **mips);
+    if (!*mips) {
+        return CV_FAIL(CV_ERR_NOMEM, "transfer");
+    }
+    for (int i = 0; i < *n; i++) {
+        (*mips)[i] = i;
+    }
+    return p->mip_text ? cv_info_select_mip(si, p->mip_text, &(*mips)[0]) : CV_OK;
+}
+
+cv_status cv_mpi_transfer(const cv_transfer_params *p)
+{
+    cv_opts so = cv_opts_default(), dopt = cv_opts_default();
+    so.fill_missing = p->fill_missing;
+    dopt.compress = p->compress;
+    cv_volume *src = NULL;
+    int *mips = NULL, n_mips = 0;
+    cv_status rc = cv_volume_open(p->src, &so, &src);
+    if (rc == CV_OK) {
+        rc = job_mips(p, cv_volume_info(src), &mips, &n_mips);
+    }
+    rc = cv_mpi_agree(rc);
+    /* Every scale is planned before anything is written. */
+    for (int i = 0; rc == CV_OK && i < n_mips; i++) {
+        if (n_mips > 1 && cv_mpi_rank() == 0 && p->dry_run) {
+            printf("transfer: scale %s (mip %d of %d)\n", cv_volume_info(src)->scales[mips[i]].key,
+                   mips[i], n_mips);
+        }
+        rc = transfer_scale(p, mips[i], n_mips > 1, true);
+    }
+    if (rc == CV_OK && !p->dry_run) {
+        rc = prepare_destination(p, src, mips, n_mips, &dopt);
+    }
+    for (int i = 0; rc == CV_OK && !p->dry_run && i < n_mips && !cv_mpi_terminated(); i++) {
+        if (n_mips > 1 && cv_mpi_rank() == 0) {
+            printf("transfer: scale %s (mip %d of %d)\n", cv_volume_info(src)->scales[mips[i]].key,
+                   mips[i], n_mips);
+            fflush(stdout);
+        }
+        rc = transfer_scale(p, mips[i], n_mips > 1, false);
+    }
+    if (rc == CV_OK && p->last_resolution && n_mips > 0) {
+        const double *r = cv_volume_info(src)->scales[mips[n_mips - 1]].resolution;
+        snprintf(p->last_resolution, p->last_resolution_cap, "%.17g,%.17g,%.17g", r[0], r[1], r[2]);
+    }
+    cv_free(mips);
+    cv_volume_close(src);
     return rc;
 }

@@ -73,10 +73,10 @@ import_both() { # import_both NAME ARGS...: -n 1, 2 and 3 give identical layers
 import_both u8
 import_both u16 --encoding raw --compress gzip
 import_both f32 --axes xyz --resolution 8,8,30
-import_both u64
-import_both rgb
-import_both czyx --axes czyx
-import_both xyzc --axes xyzc
+import_both u64 --resolution 1,1,1
+import_both rgb --resolution 1,1,1
+import_both czyx --axes czyx --resolution 1,1,1
+import_both xyzc --axes xyzc --resolution 1,1,1
 
 # the reader written from the spec agrees, chunk names and all (--strict)
 for name in u8 u16 f32 rgb czyx xyzc; do
@@ -104,6 +104,7 @@ PY
 for name in u16 rgb f32; do
     args=()
     [ "$name" = f32 ] && args=(--axes xyz --resolution 8,8,30)
+    [ "$name" = rgb ] && args=(--resolution 1,1,1)
     run_np 3 import "$name.h5:/grp/data" "I3_$name" --chunk 32,32,16 --memory 1M --independent \
         "${args[@]}" > log 2>&1 || { cat log; fail "--independent $name"; }
     [ "$(digest "I3_$name")" = "$(digest "L1_$name")" ] || fail "--independent $name differs"
@@ -179,7 +180,7 @@ bad "want FILE.h5:/DATASET" import u8.h5 BAD
 
 # a corrupt HDF5 chunk: the tasks it feeds fail with HDF5's cause, the rest are written, exit 1
 set +e
-run_np 2 import corrupt.h5:/g CORRUPT --chunk 32,32,8 > out 2> err
+run_np 2 import corrupt.h5:/g CORRUPT --chunk 32,32,8 --resolution 1,1,1 > out 2> err
 rc=$?
 set -e
 [ "$rc" = 1 ] || { cat out err; fail "a corrupt chunk: exit $rc"; }
@@ -227,7 +228,7 @@ with h5py.File("long.h5", "w") as f:
     open("long.off", "w").write(str(f["d"].id.get_offset()))
 PY2
 set +e
-run_np 1 import short.h5:/d SHORT --chunk 32,32,16 > out 2> err
+run_np 1 import short.h5:/d SHORT --chunk 32,32,16 --resolution 1,1,1 > out 2> err
 rc=$?
 set -e
 [ "$rc" = 1 ] || { cat out err; fail "a truncated file: exit $rc"; }
@@ -235,7 +236,7 @@ grep -q "short.h5" err || { cat err; fail "a truncated file: error does not name
 # ... and a file cut short while a direct import runs (rounds slowed down; cut after the first
 # chunk is written): the later rounds' tasks fail naming the file, exit 1, no crash
 set +e
-CVMPI_TEST_TASK_DELAY_MS=100 run_np 1 -v import long.h5:/d LONG --chunk 16,16,16 --memory 80K \
+CVMPI_TEST_TASK_DELAY_MS=100 run_np 1 -v import long.h5:/d LONG --chunk 16,16,16 --memory 80K --resolution 1,1,1 \
     > out 2> err &
 pid=$!
 for _ in $(seq 100); do
@@ -249,4 +250,50 @@ set -e
 [ "$rc" = 1 ] || { cat out err; fail "a file cut short mid-import: exit $rc"; }
 grep -q "long.h5 ends at byte .*, inside dataset /d: the file was cut short" err ||
     { cat out err; fail "a file cut short mid-import: error does not name it"; }
+
+# An explicit --resolution wins over the dataset's attribute; a dataset with neither is an error
+# that says how to give one (never a silent 1,1,1)
+run_np 2 import u8.h5:/grp/data RES --resolution 8,8,40 > log 2>&1 || { cat log; fail "--resolution"; }
+/usr/bin/python3 -c 'import json; r = json.load(open("RES/info"))["scales"][0]["resolution"]
+assert r == [8, 8, 40], r' || fail "--resolution did not win over the attribute"
+set +e
+run_np 2 import u64.h5:/grp/data NORES > out 2> err
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat out err; fail "no resolution: exit $rc"; }
+grep -qF "cvmpi: import: dataset /grp/data of u64.h5 has no resolution attribute (\`resolution', x,y,z nm, or \`element_size_um'); give --resolution X,Y,Z in nm" err ||
+    { cat err; fail "no resolution: error text"; }
+[ ! -e NORES ] || fail "no resolution: a layer was created"
+# options that contradict an existing layer: exit 2, nothing written
+import_usage() { # import_usage TEXT ARGS...
+    local text=$1
+    shift
+    set +e
+    run_np 2 import "$@" > out 2> err
+    local rc=$?
+    set -e
+    [ "$rc" = 2 ] || { cat out err; fail "import $*: exit $rc, want 2"; }
+    grep -qF -- "$text" err || { cat err; fail "import $*: want '$text'"; }
+}
+before=$(digest L1_u8)
+import_usage "import: --encoding jpeg conflicts with scale 4_4_40 of file://$PWD/L1_u8, which has encoding raw" \
+    u8.h5:/grp/data L1_u8 --chunk 32,32,16 --encoding jpeg
+import_usage "import: --resolution 8,8,40 conflicts with scale 4_4_40 of file://$PWD/L1_u8, which has resolution 4,4,40" \
+    u8.h5:/grp/data L1_u8 --chunk 32,32,16 --resolution 8,8,40
+import_usage "import: --chunk 64,64,16 conflicts with scale 4_4_40 of file://$PWD/L1_u8, which has chunk size 32,32,16" \
+    u8.h5:/grp/data L1_u8 --chunk 64,64,16
+import_usage "import: --sharded conflicts with scale 4_4_40 of file://$PWD/L1_u8, which is unsharded" \
+    u8.h5:/grp/data L1_u8 --chunk 32,32,16 --sharded
+import_usage "--level 2 needs gzip or br: --compress none has no levels" \
+    u8.h5:/grp/data LV --compress none --level 2
+[ "$(digest L1_u8)" = "$before" ] || fail "a refused import changed the layer"
+# --level 1: other gzip bytes, the same voxels; the summary names the level
+run_np 2 import u8.h5:/grp/data LV1 --chunk 32,32,16 --memory 1M --level 1 > log 2>&1 ||
+    { cat log; fail "import --level 1"; }
+grep -q "compress gzip level 1$" log || { cat log; fail "import summary: level"; }
+[ "$(digest LV1)" != "$(digest L1_u8)" ] || fail "--level 1 wrote level 9's bytes"
+check_layer LV1 u8.npy
+run_np 2 import u8.h5:/grp/data LV9 --chunk 32,32,16 --memory 1M --level 9 > log 2>&1 ||
+    { cat log; fail "import --level 9"; }
+[ "$(digest LV9)" = "$(digest L1_u8)" ] || fail "--level 9 is not the default"
 echo "h5: ok"

@@ -13,7 +13,8 @@ trap '"$ROOT/slurm/local/stop.sh" "$SDIR"; rm -rf "$WORK"' EXIT
 import h5py, numpy as np
 a = np.random.default_rng(9).integers(0, 65536, (45, 70, 90)).astype("uint16")
 with h5py.File("src.h5", "w") as f:
-    f.create_dataset("img", data=a, chunks=(9, 35, 45), compression="gzip")
+    d = f.create_dataset("img", data=a, chunks=(9, 35, 45), compression="gzip")
+    d.attrs["resolution"] = [1, 1, 1]
 PY
 run_np 1 import src.h5:/img ref --chunk 32,32,16 --memory 1M > log-ref 2>&1 ||
     { cat log-ref; fail "1-rank import"; }

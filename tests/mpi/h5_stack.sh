@@ -93,9 +93,9 @@ run_np 2 import 'stack/slice_*.h5:/img' SI --chunk 16,16,8 --memory 256K --indep
 
 # stacks of other axis orders (float64 x,y,z; int16 c,z,y,x)
 for n in 1 3; do
-    run_np $n import 'xyz/part_*.h5:/v' "X$n" --axes xyz --chunk 8,8,4 --memory 64K > log 2>&1 ||
+    run_np $n import 'xyz/part_*.h5:/v' "X$n" --axes xyz --chunk 8,8,4 --memory 64K --resolution 1,1,1 > log 2>&1 ||
         { cat log; fail "import xyz stack -n $n"; }
-    run_np $n import 'czyx/c_*.h5:/v' "C$n" --axes czyx --chunk 8,8,4 --memory 64K > log 2>&1 ||
+    run_np $n import 'czyx/c_*.h5:/v' "C$n" --axes czyx --chunk 8,8,4 --memory 64K --resolution 1,1,1 > log 2>&1 ||
         { cat log; fail "import czyx stack -n $n"; }
 done
 [ "$(digest X1)" = "$(digest X3)" ] || fail "xyz stack: -n 1 and -n 3 differ"
@@ -105,7 +105,7 @@ check_layer C1 czyx.npy
 
 # sharded: -n 1, 2, 3 identical, read back by cvmpi and by the reference reader
 for n in 1 2 3; do
-    run_np $n import seg.h5:/seg "SH$n" --chunk 16,16,8 --sharded --shard-bytes 200K \
+    run_np $n import seg.h5:/seg "SH$n" --chunk 16,16,8 --sharded --shard-bytes 200K --resolution 1,1,1 \
         --memory 4M > log 2>&1 || { cat log; fail "import --sharded -n $n"; }
 done
 [ "$(digest SH1)" = "$(digest SH2)" ] || fail "sharded: -n 1 and -n 2 differ"
