@@ -11,7 +11,9 @@ static const char help[] =
     "usage: [srun|mpirun -n N] cvmpi transfer SRC DST [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1]\n"
     "         [--encoding E] [--compress gzip|br|none] [--chunk-size X,Y,Z] [--fill-missing]\n"
     "         [--delete-black] [--skip-existing] [--memory BYTES] [--threads N]\n"
-    "         [--schedule dynamic|static] [--journal DIR] [--resume] [--fail-fast] [--dry-run]\n"
+    "         [--schedule dynamic|static] [--journal DIR [--keep-journal]] [--resume] "
+    "[--fail-fast]\n"
+    "         [--dry-run]\n"
     "         [--sharded [--shard-bytes B] | --sharding JSON] [--report FILE.json]\n"
     "         [--stall-warning SECONDS] [--downsample N [--factor X,Y,Z]] [--decode]\n\n"
     "Copy one mip of SRC to DST, re-encoding when the encodings differ. DST's info is made from\n"
@@ -42,7 +44,10 @@ static const char help[] =
     "                   (Slurm, cgroup or physical) divided among the node's ranks\n"
     "  --threads N      chunks in flight per rank (default 4)\n"
     "  --schedule S     dynamic (default: ranks claim tasks from a shared counter) or static\n"
-    "  --journal DIR    where finished tasks are recorded (default ./.cvmpi-journal/<job id>)\n"
+    "  --journal DIR    where finished tasks are recorded; default DST/.cvmpi-journal/<job id>\n"
+    "                   for a file:// DST, else ~/.local/state/cvmpi/journal/<job id>; removed\n"
+    "                   when the job succeeds\n"
+    "  --keep-journal   keep the journal after a successful job\n"
     "  --resume         skip tasks a previous run of the same job finished\n"
     "  --fail-fast      stop every rank at the first failed task\n"
     "  --dry-run        print the plan (tasks, task shape, bytes, memory; or the exchange\n"
@@ -82,6 +87,7 @@ int cmd_transfer(int argc, char **argv)
         {"downsample", required_argument, NULL, 2001},
         {"factor", required_argument, NULL, 2002},
         {"decode", no_argument, NULL, 2003},
+        {"keep-journal", no_argument, NULL, 2004},
         {NULL, 0, NULL, 0},
     };
     cv_transfer_params p;
@@ -162,6 +168,9 @@ int cmd_transfer(int argc, char **argv)
         case 2003:
             p.decode = true;
             break;
+        case 2004:
+            p.keep_journal = true;
+            break;
         case 'H':
             p.sharded = true;
             break;
@@ -205,6 +214,7 @@ int cmd_transfer(int argc, char **argv)
         d.memory = p.memory;
         d.threads = p.threads;
         d.resume = p.resume;
+        d.keep_journal = p.keep_journal;
         d.fail_fast = p.fail_fast;
         d.is_static = p.is_static;
         d.stall_seconds = p.stall_seconds;

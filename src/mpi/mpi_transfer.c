@@ -164,15 +164,6 @@ static cv_status open_destination(const cv_transfer_params *p, cv_volume *src, i
 
 /* ---- the job --------------------------------------------------------------------------- */
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    }
-    return h;
-}
-
 typedef struct job {
     const cv_transfer_params *p;
     cv_volume *src, *dst;
@@ -584,7 +575,7 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
         }
     }
     char signature[512];
-    char dir[4096];
+    char dir[4096] = "";
     if (rc == CV_OK) {
         char region[160], unit[128];
         cv_bbox_format(j.plan.region, region, sizeof region);
@@ -597,25 +588,10 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
         }
         snprintf(signature, sizeof signature, "transfer src=%s dst=%s mip=%d region=%s %s",
                  cv_volume_url(j.src), cv_volume_url(j.dst), j.mip, region, unit);
-        if (p->journal_dir) {
-            snprintf(dir, sizeof dir, "%s", p->journal_dir);
-        } else {
-            snprintf(dir, sizeof dir, ".cvmpi-journal/%016" PRIx64, fnv1a(signature));
-        }
-        if (cv_mpi_rank() == 0 && !p->resume) {
-            cv_journal_remove(dir);
-        }
-        if (cv_mpi_active()) {
-            MPI_Barrier(MPI_COMM_WORLD);
-        }
         rc = cv_mpi_agree(
-            cv_journal_open(dir, signature, cv_mpi_rank(), p->resume, j.n_tasks, &j.journal));
-        /* Every rank has read every journal before any rank creates its own file. */
-        if (rc == CV_OK && cv_mpi_active()) {
-            MPI_Barrier(MPI_COMM_WORLD);
-        }
+            cv_journal_dir(p->journal_dir, cv_volume_url(j.dst), signature, dir, sizeof dir));
         if (rc == CV_OK) {
-            rc = cv_mpi_agree(cv_journal_start(j.journal));
+            rc = cv_journal_begin(dir, signature, p->resume, j.n_tasks, &j.journal);
         }
     }
     if (rc == CV_OK) {
@@ -654,7 +630,7 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
         rc = cv_mpi_agree(report_rc != CV_OK ? report_rc : cv_err_last()->code);
     }
     cv_sched_close(j.sched);
-    cv_journal_close(j.journal);
+    cv_journal_end(j.journal, j.journal ? dir : NULL, rc, p->keep_journal);
     cv_exchange_free(j.x);
     cv_volume_close(j.src);
     cv_volume_close(j.dst);

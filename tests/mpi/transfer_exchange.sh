@@ -130,7 +130,7 @@ kill_and_resume() { # NAME ARGS...: kill rank 1 once 3 rounds are journaled; res
     kill -KILL "$victim"
     wait "$job" && fail "$name: killed job exited 0"
     DONE_BEFORE=$(cat "j-$name"/rank-*.log | grep -vc '^cvmpi-journal')
-    run_np 2 transfer "$@" --journal "j-$name" --resume > "log-k2-$name" 2>&1 ||
+    run_np 2 transfer "$@" --journal "j-$name" --resume --keep-journal > "log-k2-$name" 2>&1 ||
         { cat "log-k2-$name"; fail "$name: resume"; }
     grep -q "$DONE_BEFORE skipped" "log-k2-$name" ||
         { cat "log-k2-$name"; fail "$name: resume did not skip the $DONE_BEFORE finished rounds"; }
