@@ -13,7 +13,7 @@ static const char help[] =
     "         [--delete-black] [--skip-existing] [--memory BYTES] [--threads N]\n"
     "         [--schedule dynamic|static] [--journal DIR [--keep-journal]] [--resume] "
     "[--fail-fast]\n"
-    "         [--dry-run]\n"
+    "         [--dry-run] [--check]\n"
     "         [--sharded [--shard-bytes B] | --sharding JSON] [--report FILE.json]\n"
     "         [--stall-warning SECONDS] [--downsample N [--factor X,Y,Z]] [--decode]\n\n"
     "Copy one mip of SRC to DST, re-encoding when the encodings differ. DST's info is made from\n"
@@ -58,7 +58,10 @@ static const char help[] =
     "                   `cvmpi downsample DST --num-mips N` (with --memory, --threads,\n"
     "                   --compress, --resume; its journal is DIR/downsample with --journal)\n"
     "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n"
-    "  --decode         decode and encode every chunk even where it could be copied as stored\n";
+    "  --decode         decode and encode every chunk even where it could be copied as stored\n"
+    "  --check          where chunks are copied as stored, also decode each one before writing\n"
+    "                   it, so a corrupt source chunk fails its task naming its key (chunks\n"
+    "                   that are re-encoded are always decoded)\n";
 
 int cmd_transfer(int argc, char **argv)
 {
@@ -88,6 +91,7 @@ int cmd_transfer(int argc, char **argv)
         {"factor", required_argument, NULL, 2002},
         {"decode", no_argument, NULL, 2003},
         {"keep-journal", no_argument, NULL, 2004},
+        {"check", no_argument, NULL, 2005},
         {NULL, 0, NULL, 0},
     };
     cv_transfer_params p;
@@ -170,6 +174,9 @@ int cmd_transfer(int argc, char **argv)
             break;
         case 2004:
             p.keep_journal = true;
+            break;
+        case 2005:
+            p.check = true;
             break;
         case 'H':
             p.sharded = true;

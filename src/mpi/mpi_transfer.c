@@ -323,7 +323,8 @@ static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
     }
     if (j->copy) {
         uint64_t copied = 0;
-        cv_status rc = cv__volume_copy_chunks(j->src, j->mip, j->dst, j->dst_mip, box, &copied);
+        cv_status rc =
+            cv__volume_copy_chunks(j->src, j->mip, j->dst, j->dst_mip, box, j->p->check, &copied);
         j->bytes += copied;
         return rc;
     }

@@ -13,7 +13,7 @@
 # over ranks, least of the runs) for each measurement and for cp -r: on a loaded machine they
 # say more than wall time. Same encoding and chunk size on both sides, so the transfers copy
 # stored chunks without decoding them (raw->gzip only gzips them); raw->raw at 1 rank is also
-# measured through the decoding path (--decode) for comparison. One TSV line per measurement,
+# measured through the decoding path (--decode) and with --check for comparison. One TSV line per measurement,
 # then a summary. The exchange path (collective rounds with MPI_Alltoallv) is measured too, at
 # 1 and 2 ranks: re-chunking 64^3 -> 96x96x40 with --memory $XMEMORY (too small for a box
 # aligned to both grids, 192x192x320, so it runs as exchange rounds) against the same
@@ -234,6 +234,9 @@ RAW2=$T_BEST RAW2R=$RANK_S RAW2C=$CPU_S
 T1=0
 measure transfer_raw_to_none_decode 1 --compress none --memory "$MEMORY" --decode
 DEC1=$T_BEST DEC1R=$RANK_S DEC1C=$CPU_S
+# the copy with --check (every copied chunk decoded before it is written)
+measure transfer_raw_to_none_check 1 --compress none --memory "$MEMORY" --check
+CHK1=$T_BEST CHK1R=$RANK_S CHK1C=$CPU_S
 transfer gzip 1
 T1=$T_BEST GZ1=$T_BEST GZ1R=$RANK_S GZ1C=$CPU_S
 transfer gzip 2
@@ -297,6 +300,8 @@ printf ' [%.2f]\n#              cp -r %.1f MB/s: 1 rank = %.2f [%.2f] x cp -r,' 
 printf ' 2 ranks = %.2f [%.2f] x\n' "$(calc "$T_CP / $RAW2")" "$(calc "$T_CP / $RAW2R")"
 printf '#              --decode (every chunk decoded and encoded): 1 rank %.1f [%.1f] MB/s = %.2f [%.2f] x cp -r, %s CPU-s\n' \
     "$(mb "$DEC1")" "$(mb "$DEC1R")" "$(calc "$T_CP / $DEC1")" "$(calc "$T_CP / $DEC1R")" "$DEC1C"
+printf '#              --check (copied chunks decoded too): 1 rank %.1f [%.1f] MB/s = %.2f [%.2f] x the plain copy, %s CPU-s\n' \
+    "$(mb "$CHK1")" "$(mb "$CHK1R")" "$(calc "$RAW1 / $CHK1")" "$(calc "$RAW1R / $CHK1R")" "$CHK1C"
 printf '#              CPU seconds (user+sys, all ranks): cp -r %s, raw->raw 1 rank %s, 2 ranks %s;' \
     "$CP_CPU" "$RAW1C" "$RAW2C"
 printf ' raw->gzip 1 rank %s, 2 ranks %s\n' "$GZ1C" "$GZ2C"
