@@ -17,6 +17,7 @@
 #include "cv_progress.h"
 #include "cv_report.h"
 #include "cv_sched.h"
+#include "cv_stale_tmp.h"
 
 #include <inttypes.h>
 #include <mpi.h>
@@ -339,6 +340,41 @@ static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
     return CV_OK;
 }
 
+/* Whether a destination chunk belongs to a task this run will do (not journaled as done). */
+static bool chunk_redone(cv_bbox chunk, void *arg)
+{
+    const job *j = arg;
+    const cv_plan *plan = &j->plan;
+    uint64_t id = 0, scale = 1;
+    for (int d = 0; d < 3; d++) {
+        if (chunk.min[d] < plan->region.min[d] || chunk.min[d] >= plan->region.max[d]) {
+            return false;
+        }
+        int64_t cell = (chunk.min[d] - plan->origin[d]) / plan->task_shape[d];
+        if (cell < 0 || cell >= plan->counts[d]) {
+            return false;
+        }
+        id += (uint64_t)cell * scale;
+        scale *= (uint64_t)plan->counts[d];
+    }
+    return !cv_journal_is_done(j->journal, id);
+}
+
+/* Rank 0, before any rank writes: a killed run's temporary files of the chunks to be redone. */
+static cv_status remove_stale_temporaries(job *j)
+{
+    if (cv_mpi_rank() != 0) {
+        return CV_OK;
+    }
+    uint64_t n = 0;
+    cv_status rc = cv_remove_stale_chunk_temporaries(
+        cv_volume_url(j->dst), cv_volume_info(j->dst)->scales[j->dst_mip].key, chunk_redone, j, &n);
+    if (rc == CV_OK && n) {
+        CV_LOG(CV_LOG_INFO, "removed %" PRIu64 " temporary files a stopped run left behind", n);
+    }
+    return rc;
+}
+
 static cv_status work(job *j)
 {
     /* The fast path holds chunks, not the task's voxels. */
@@ -593,6 +629,9 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
             cv_journal_dir(p->journal_dir, cv_volume_url(j.dst), signature, dir, sizeof dir));
         if (rc == CV_OK) {
             rc = cv_journal_begin(dir, signature, p->resume, j.n_tasks, &j.journal);
+        }
+        if (rc == CV_OK && p->resume && !j.x) {
+            rc = cv_mpi_agree(remove_stale_temporaries(&j));
         }
     }
     if (rc == CV_OK) {
