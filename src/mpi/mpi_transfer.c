@@ -256,17 +256,36 @@ static cv_status plan_job(job *j, const cv_info *di)
     pp->bytes_per_voxel = cv_dtype_size(si->dtype) * (size_t)si->num_channels;
     const char *source;
     pp->memory = job_memory(p, &source);
-    /* The task buffer, plus per-thread chunk buffers and encoder output. */
-    pp->overhead = 1.5;
+    /* The task buffer, plus each busy chunk thread's buffers: reading a source chunk holds the
+     * fetched, unpacked and decoded bytes; writing a destination chunk holds the chunk cut
+     * from the task and its encoded (compressed) bytes. Measured by
+     * tests/hostile/memory_plan.sh: peak RSS stays below this plus the fixed overhead. */
+    pp->overhead = 1.0;
+    pp->threads = p->threads > 0 ? p->threads : 4;
+    pp->scratch[0] = 3.0;
+    pp->scratch[1] = 2.0;
     /* Enough tasks to spread over many ranks, whatever the rank count: the plan (and so the
      * journal of a resumed job) must not depend on how many ranks run it. */
     pp->min_tasks = 64;
     cv_status rc = cv_plan_make(pp, &j->plan);
     if (rc == CV_ERR_ARG && !ds->sharding_json &&
         memcmp(pp->align[0], pp->align[1], sizeof pp->align[0]) != 0) {
-        /* Re-chunking whose common-multiple box does not fit: trade pieces between ranks. */
+        /* Re-chunking whose common-multiple box does not fit: trade pieces between ranks. When
+         * that does not fit either, say what each way needs. */
+        char as_tasks[1100];
+        snprintf(as_tasks, sizeof as_tasks, "%s", cv_err_last()->what);
         cv_err_clear();
-        return plan_exchange(j, di, CV_EXCHANGE_RECHUNK, region);
+        rc = plan_exchange(j, di, CV_EXCHANGE_RECHUNK, region);
+        if (rc == CV_ERR_ARG) {
+            char as_rounds[1100];
+            snprintf(as_rounds, sizeof as_rounds, "%s", cv_err_last()->what);
+            cv_err_clear();
+            rc = CV_FAIL(CV_ERR_ARG,
+                         "transfer: re-chunking fits --memory neither as tasks (%s) nor "
+                         "as exchange rounds (%s)",
+                         as_tasks, as_rounds);
+        }
+        return rc;
     }
     j->n_tasks = j->plan.n_tasks;
     if (rc == CV_OK && cv_mpi_rank() == 0) {
