@@ -15,7 +15,7 @@ if ! command -v mpirun >/dev/null || [[ ! -x /usr/bin/time ]]; then
     echo "SKIP: memory_plan needs mpirun and /usr/bin/time"
     exit 0
 fi
-if ASAN_OPTIONS=help=1 "$CVMPI" --version 2>&1 | grep -q AddressSanitizer; then
+if [[ $(ASAN_OPTIONS=help=1 "$CVMPI" --version 2>&1) == *AddressSanitizer* ]]; then
     echo "SKIP: memory_plan measures RSS, meaningless under AddressSanitizer"
     exit 0
 fi
