@@ -115,9 +115,11 @@ bool cv__volume_can_copy(const cv_volume *src, int src_mip, const cv_volume *dst
 /* Copy the chunks of the chunk-aligned `box` byte for byte (transport compression kept, or
  * changed to dst's compress option without decoding the chunk), on dst's threads. A missing
  * or empty source chunk fails naming its key, or with src's fill_missing is written as the
- * background chunk (as the decoding path does). *voxel_bytes: decoded bytes of the chunks. */
+ * background chunk (as the decoding path does). With `check`, every chunk is also decoded
+ * before it is written, so a corrupt one fails naming its key. *voxel_bytes: decoded bytes of
+ * the chunks. */
 cv_status cv__volume_copy_chunks(cv_volume *src, int src_mip, cv_volume *dst, int dst_mip,
-                                 cv_bbox box, uint64_t *voxel_bytes);
+                                 cv_bbox box, bool check, uint64_t *voxel_bytes);
 
 /* ---- volumes (volume_write.c) -------------------------------------------------------------- */
 /* cv_volume_write of `box` taken from a larger x,y,z,c array framed by `frame` (box inside

@@ -6,8 +6,9 @@
  * Only when the destination asks for another transport compression is the compression undone
  * and redone; the chunk encoding never is. Cheap checks still catch a truncated or foreign
  * raw chunk (its length, or the gzip header and trailer), so a corrupt source is reported
- * with its key instead of being copied. A missing source chunk read with fill_missing becomes
- * the background chunk the decoding path would write. */
+ * with its key instead of being copied; with `check` every chunk is decoded as well, before it
+ * is written (its bytes are in memory anyway). A missing source chunk read with fill_missing
+ * becomes the background chunk the decoding path would write. */
 #include "volume.h"
 
 #include <inttypes.h>
@@ -54,8 +55,9 @@ typedef struct copy_job {
     const char *content_type;
     const cv_codec *codec;
     bool is_raw; /* raw encoding: the decoded length is known, so stored bytes can be checked */
+    bool check;  /* decode every chunk before writing it */
     struct {
-        cv_buf stored, plain;
+        cv_buf stored, plain, decoded;
     } * bufs;
     atomic_uint_fast64_t voxel_bytes;
 } copy_job;
@@ -128,6 +130,41 @@ static cv_status put_background(copy_job *j, int tid, cv_bbox cbox, const char *
     return rc;
 }
 
+/* --check: undo the transport compression (unless `plain` already holds it) and decode the
+ * chunk; it must decode to exactly `want` bytes. */
+static cv_status check_decodes(copy_job *j, int tid, cv_bbox cbox, const cv_buf *stored,
+                               const char *encoding, bool have_plain, size_t want)
+{
+    cv_buf *plain = &j->bufs[tid].plain, *decoded = &j->bufs[tid].decoded;
+    const cv_buf *bytes = stored;
+    if (have_plain) {
+        bytes = plain;
+    } else if (encoding[0]) {
+        const cv_codec *c = cv__codec_find(encoding);
+        if (!c || !(c->flags & CV_CODEC_BYTES)) {
+            return CV_FAIL(CV_ERR_UNSUPPORTED, "compression %s is not supported", encoding);
+        }
+        plain->len = 0;
+        plain->max = j->is_raw ? want : want * 2 + (1 << 20);
+        CV_TRY(c->decode(NULL, stored->data, stored->len, plain));
+        bytes = plain;
+    }
+    if (j->is_raw) {
+        return bytes->len == want
+                   ? CV_OK
+                   : CV_FAIL(CV_ERR_CORRUPT, "raw: %zu bytes, want %zu", bytes->len, want);
+    }
+    cv_chunk_desc d = cv__volume_chunk_desc(j->src, j->src_mip, cbox);
+    decoded->len = 0;
+    decoded->max = want;
+    CV_TRY(j->codec->decode(&d, bytes->data, bytes->len, decoded));
+    if (decoded->len != want) {
+        return CV_FAIL(CV_ERR_CORRUPT, "%s: decoded to %zu bytes, want %zu", j->codec->name,
+                       decoded->len, want);
+    }
+    return CV_OK;
+}
+
 static cv_status copy_one(size_t i, int tid, void *arg)
 {
     copy_job *j = arg;
@@ -197,6 +234,13 @@ static cv_status copy_one(size_t i, int tid, void *arg)
         }
         out_encoding = NULL; /* cv_store_put compresses */
     }
+    if (j->check) {
+        rc = check_decodes(j, tid, cbox, stored, encoding, out == &j->bufs[tid].plain, want);
+        if (rc != CV_OK) {
+            cv__err_wrap("read chunk `%s' of %s", key, cv_store_url(src->store));
+            return rc;
+        }
+    }
     uint64_t t2 = cv__now_ns();
     atomic_fetch_add(&src->codec_ns, t2 - t1);
     if (out_encoding) {
@@ -217,7 +261,7 @@ static cv_status copy_one(size_t i, int tid, void *arg)
 }
 
 cv_status cv__volume_copy_chunks(cv_volume *src, int src_mip, cv_volume *dst, int dst_mip,
-                                 cv_bbox box, uint64_t *voxel_bytes)
+                                 cv_bbox box, bool check, uint64_t *voxel_bytes)
 {
     *voxel_bytes = 0;
     CV_TRY(cv__volume_check_mip(src, src_mip));
@@ -246,6 +290,7 @@ cv_status cv__volume_copy_chunks(cv_volume *src, int src_mip, cv_volume *dst, in
     CV_TRY(cv__volume_codec(dst, dst_mip, &codec));
     j.codec = codec;
     j.is_raw = codec == &cv_codec_raw;
+    j.check = check;
     j.content_type = codec->content_type;
     const char *compress = dst->opts.compress ? dst->opts.compress : codec->default_compress;
     if (!compress || strcmp(compress, "gz") == 0) {
@@ -272,6 +317,7 @@ cv_status cv__volume_copy_chunks(cv_volume *src, int src_mip, cv_volume *dst, in
     for (int t = 0; t < threads; t++) {
         cv__buf_fini(&j.bufs[t].stored);
         cv__buf_fini(&j.bufs[t].plain);
+        cv__buf_fini(&j.bufs[t].decoded);
     }
     cv_free(j.bufs);
     *voxel_bytes = atomic_load(&j.voxel_bytes);

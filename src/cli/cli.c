@@ -219,10 +219,13 @@ bool cli_parse_bytes(const char *s, size_t *out)
     if (*end == 'B' || *end == 'b') {
         end++;
     }
-    if (*end) {
+    /* Whole bytes that fit a size_t (and the int64 sizes they are compared with); 1e30 or
+     * 0.1 must not turn into some other amount. */
+    double bytes = v * mult;
+    if (*end || !(bytes >= 1) || bytes >= 9.2e18 || bytes >= (double)SIZE_MAX) {
         return false;
     }
-    *out = (size_t)(v * mult);
+    *out = (size_t)bytes;
     return true;
 }
 

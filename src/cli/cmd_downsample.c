@@ -12,8 +12,9 @@ static const char help[] =
     "usage: [srun|mpirun -n N] cvmpi downsample PATH [--mip M] [--num-mips N] [--factor X,Y,Z]\n"
     "         [--method auto|average|mode|min|max|striding] [--sparse] [--encoding E]\n"
     "         [--chunk-size X,Y,Z] [--compress gzip|br|none] [--level N] [--memory BYTES]\n"
-    "         [--fill-missing] [--threads N] [--schedule dynamic|static] [--journal DIR]\n"
-    "         [--resume] [--fail-fast] [--dry-run] [--stall-warning SECONDS]\n\n"
+    "         [--fill-missing] [--threads N] [--schedule dynamic|static]\n"
+    "         [--journal DIR [--keep-journal]] [--resume] [--fail-fast] [--dry-run]\n"
+    "         [--stall-warning SECONDS]\n\n"
     "Make N mips above mip M (default 0) reading the source once. New scales are added as\n"
     "CloudVolume's add_scale does and the info is committed once. Tasks read blocks of the\n"
     "source and make the levels that fit in --memory; the levels above are made by a reduction\n"
@@ -34,8 +35,10 @@ static const char help[] =
     "  --fill-missing   absent source chunks read as 0\n"
     "  --threads N      chunks fetched/encoded in parallel per rank (default 4)\n"
     "  --schedule S     dynamic (default) or static task assignment\n"
-    "  --journal DIR    where finished tasks and tree state are kept (default\n"
-    "                   ./.cvmpi-journal/<job id>)\n"
+    "  --journal DIR    where finished tasks and tree state are kept; default\n"
+    "                   PATH/.cvmpi-journal/<job id> for a file:// PATH, else\n"
+    "                   ~/.local/state/cvmpi/journal/<job id>; removed when the job succeeds\n"
+    "  --keep-journal   keep the journal after a successful job\n"
     "  --resume         skip tasks and tree nodes a previous run of the same job finished\n"
     "  --fail-fast      stop every rank at the first failed task\n"
     "  --dry-run        print the plan (tasks, levels per task, levels made by the tree,\n"
@@ -58,6 +61,7 @@ int cmd_downsample(int argc, char **argv)
         {"threads", required_argument, NULL, 't'},
         {"schedule", required_argument, NULL, 'S'},
         {"journal", required_argument, NULL, 'j'},
+        {"keep-journal", no_argument, NULL, 2001},
         {"resume", no_argument, NULL, 'r'},
         {"fail-fast", no_argument, NULL, 'X'},
         {"dry-run", no_argument, NULL, 'D'},
@@ -136,6 +140,9 @@ int cmd_downsample(int argc, char **argv)
             break;
         case 'j':
             p.journal_dir = optarg;
+            break;
+        case 2001:
+            p.keep_journal = true;
             break;
         case 'r':
             p.resume = true;

@@ -12,7 +12,8 @@ static const char help[] =
     "usage: [srun|mpirun -n N] cvmpi import FILE.h5:/DATASET DST [--axes A]\n"
     "         [--type image|segmentation] [--resolution X,Y,Z] [--offset X,Y,Z] [--chunk X,Y,Z]\n"
     "         [--encoding E] [--compress gzip|br|none] [--level N] [--memory BYTES] [--threads N]\n"
-    "         [--journal DIR] [--resume] [--independent] [--sharded [--shard-bytes B]]\n"
+    "         [--journal DIR [--keep-journal]] [--resume] [--independent]\n"
+    "         [--sharded [--shard-bytes B]]\n"
     "         [--downsample N [--factor X,Y,Z]]\n\n"
     "Create the layer DST from an HDF5 dataset (dtype, shape and channels from the dataset) and\n"
     "write it. In each round the ranks read one box of the dataset as large contiguous slabs\n"
@@ -37,7 +38,10 @@ static const char help[] =
     "                   (default 5)\n"
     "  --memory BYTES   memory per rank (K/M/G suffixes)\n"
     "  --threads N      chunks encoded in parallel per rank (default 4)\n"
-    "  --journal DIR    where finished tasks are recorded (default ./.cvmpi-journal/<job id>)\n"
+    "  --journal DIR    where finished tasks are recorded; default DST/.cvmpi-journal/<job id>\n"
+    "                   for a file:// DST, else ~/.local/state/cvmpi/journal/<job id>; removed\n"
+    "                   when the job succeeds\n"
+    "  --keep-journal   keep the journal after a successful job\n"
     "  --resume         skip tasks a previous run of the same import finished\n"
     "  --independent    no exchange: each rank reads its own tasks' boxes (dynamic schedule)\n"
     "  --collective     the default (slab reads are collective); kept for old job files\n"
@@ -60,6 +64,7 @@ int cmd_import(int argc, char **argv)
         {"memory", required_argument, NULL, 'M'},
         {"threads", required_argument, NULL, 'T'},
         {"journal", required_argument, NULL, 'j'},
+        {"keep-journal", no_argument, NULL, 2004},
         {"resume", no_argument, NULL, 'R'},
         {"collective", no_argument, NULL, 'L'},
         {"downsample", required_argument, NULL, 2001},
@@ -127,6 +132,9 @@ int cmd_import(int argc, char **argv)
         case 'j':
             p.journal_dir = optarg;
             break;
+        case 2004:
+            p.keep_journal = true;
+            break;
         case 'R':
             p.resume = true;
             break;
@@ -193,6 +201,7 @@ int cmd_import(int argc, char **argv)
         d.memory = p.memory;
         d.threads = p.threads;
         d.resume = p.resume;
+        d.keep_journal = p.keep_journal;
         if (cli_downsample_after(&d, p.journal_dir) != CV_OK) {
             return cli_fail();
         }

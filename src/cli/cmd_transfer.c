@@ -11,7 +11,8 @@ static const char help[] =
     "usage: [srun|mpirun -n N] cvmpi transfer SRC DST [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1]\n"
     "         [--encoding E] [--compress gzip|br|none] [--level N] [--chunk-size X,Y,Z]\n"
     "         [--fill-missing] [--delete-black] [--skip-existing] [--memory BYTES] [--threads N]\n"
-    "         [--schedule dynamic|static] [--journal DIR] [--resume] [--fail-fast] [--dry-run]\n"
+    "         [--schedule dynamic|static] [--journal DIR [--keep-journal]] [--resume]\n"
+    "         [--fail-fast] [--dry-run] [--check]\n"
     "         [--sharded [--shard-bytes B] | --sharding JSON] [--report FILE.json]\n"
     "         [--stall-warning SECONDS] [--downsample N [--factor X,Y,Z]] [--decode]\n\n"
     "Copy SRC to DST: every scale of SRC, one after another (each through the copy or the\n"
@@ -45,8 +46,10 @@ static const char help[] =
     "                   (Slurm, cgroup or physical) divided among the node's ranks\n"
     "  --threads N      chunks in flight per rank (default 4)\n"
     "  --schedule S     dynamic (default: ranks claim tasks from a shared counter) or static\n"
-    "  --journal DIR    where finished tasks are recorded (default ./.cvmpi-journal/<job id>;\n"
-    "                   DIR/mip-M for each scale when several are copied)\n"
+    "  --journal DIR    where finished tasks are recorded; default DST/.cvmpi-journal/<job id>\n"
+    "                   for a file:// DST, else ~/.local/state/cvmpi/journal/<job id>; removed\n"
+    "                   when the job succeeds; DIR/mip-M for each scale when several are copied\n"
+    "  --keep-journal   keep the journal after a successful job\n"
     "  --resume         skip tasks a previous run of the same job finished\n"
     "  --fail-fast      stop every rank at the first failed task\n"
     "  --dry-run        print the plan (tasks, task shape, bytes, memory; or the exchange\n"
@@ -57,7 +60,10 @@ static const char help[] =
     "                   `cvmpi downsample DST --num-mips N` (with --memory, --threads,\n"
     "                   --compress, --resume; its journal is DIR/downsample with --journal)\n"
     "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n"
-    "  --decode         decode and encode every chunk even where it could be copied as stored\n";
+    "  --decode         decode and encode every chunk even where it could be copied as stored\n"
+    "  --check          where chunks are copied as stored, also decode each one before writing\n"
+    "                   it, so a corrupt source chunk fails its task naming its key (chunks\n"
+    "                   that are re-encoded are always decoded)\n";
 
 int cmd_transfer(int argc, char **argv)
 {
@@ -87,6 +93,8 @@ int cmd_transfer(int argc, char **argv)
         {"factor", required_argument, NULL, 2002},
         {"decode", no_argument, NULL, 2003},
         {"level", required_argument, NULL, 2004},
+        {"keep-journal", no_argument, NULL, 2006},
+        {"check", no_argument, NULL, 2005},
         {NULL, 0, NULL, 0},
     };
     cv_transfer_params p;
@@ -173,6 +181,12 @@ int cmd_transfer(int argc, char **argv)
             }
             p.has_level = true;
             break;
+        case 2006:
+            p.keep_journal = true;
+            break;
+        case 2005:
+            p.check = true;
+            break;
         case 'H':
             p.sharded = true;
             break;
@@ -226,6 +240,7 @@ int cmd_transfer(int argc, char **argv)
         d.memory = p.memory;
         d.threads = p.threads;
         d.resume = p.resume;
+        d.keep_journal = p.keep_journal;
         d.fail_fast = p.fail_fast;
         d.is_static = p.is_static;
         d.stall_seconds = p.stall_seconds;

@@ -8,23 +8,23 @@
 
 static const char help[] =
     "usage: [srun|mpirun -n N] cvmpi verify A B [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1]\n"
-    "                                      [--strict-missing] [--threads N] [--memory BYTES]\n\n"
+    "                                      [--fill-missing] [--threads N] [--memory BYTES]\n\n"
     "Compare the decoded voxels of two layers (any encodings and chunk sizes) in parallel and\n"
     "report the first difference in each task. Exit 0 if identical, 1 otherwise.\n"
     "  --mip M            mip of A (index or resolution); B's scale of the same resolution\n"
     "  --bbox ...         only this box\n"
-    "  --strict-missing   a missing chunk is an error instead of zeros\n";
+    "  --fill-missing     read absent chunks as background (zeros) on both sides; without it\n"
+    "                     an absent chunk is a difference, reported as \"missing in A\" or\n"
+    "                     \"missing in B\" with its key\n"
+    "  --strict-missing   the default; kept for old scripts\n";
 
 int cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"mip", required_argument, NULL, 'm'},
-        {"bbox", required_argument, NULL, 'b'},
-        {"strict-missing", no_argument, NULL, 's'},
-        {"threads", required_argument, NULL, 't'},
-        {"memory", required_argument, NULL, 'M'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"mip", required_argument, NULL, 'm'},      {"bbox", required_argument, NULL, 'b'},
+        {"strict-missing", no_argument, NULL, 's'}, {"fill-missing", no_argument, NULL, 'f'},
+        {"threads", required_argument, NULL, 't'},  {"memory", required_argument, NULL, 'M'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     cv_verify_params p;
     memset(&p, 0, sizeof p);
@@ -41,7 +41,9 @@ int cmd_verify(int argc, char **argv)
             }
             break;
         case 's':
-            p.strict_missing = true;
+            break; /* the default now */
+        case 'f':
+            p.fill_missing = true;
             break;
         case 'M':
             if (!cli_opt_memory(argv[0], optarg, &p.memory)) {

@@ -22,7 +22,8 @@ typedef struct cv_downsample_params {
     size_t memory; /* per rank; 0 = default */
     int threads;   /* chunk workers per rank */
     bool fill_missing, resume, dry_run, fail_fast, is_static;
-    const char *journal_dir; /* NULL = ./.cvmpi-journal/<job signature> */
+    const char *journal_dir; /* NULL = cv_journal_dir's default */
+    bool keep_journal;       /* keep the journal after a successful job */
     double stall_seconds;    /* name a rank on one task this long; 0 = 300 */
     bool *conflict;          /* or NULL: set when --level cannot apply to the new scales */
 } cv_downsample_params;

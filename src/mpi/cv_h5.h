@@ -25,7 +25,8 @@ typedef struct cv_import_params {
     bool is_independent;     /* each task reads its own box (dynamic schedule, no exchange) */
     bool sharded;            /* shard scale 0 as CloudVolume shards images */
     size_t shard_bytes;      /* target uncompressed shard size for sharded; 0 = 3.5e9 */
-    const char *journal_dir; /* NULL = ./.cvmpi-journal/<job signature> */
+    const char *journal_dir; /* NULL = cv_journal_dir's default */
+    bool keep_journal;       /* keep the journal after a successful job */
     bool has_level;          /* level: transport compression level (gzip 0-12, br 0-11) */
     int level;
     bool *conflict; /* or NULL: set when an option conflicts with an existing DST (usage) */

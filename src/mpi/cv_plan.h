@@ -23,6 +23,13 @@ typedef struct cv_plan_params {
     size_t memory;          /* budget for one task, bytes */
     double overhead;        /* memory per task byte (buffers, codec scratch); e.g. 3 */
     uint64_t min_tasks;     /* stop growing tasks below this many (spread over ranks); 0 = 1 */
+    /* Per-worker chunk buffers: each of `threads` workers handling chunks of align[a] holds
+     * scratch[a] chunk-sized buffers (decoded, fetched, compressed, ...), whatever the task
+     * size; a task of fewer chunks than threads keeps fewer workers busy. Reading (align[0])
+     * and writing (align[1]) come one after the other, so the larger of the two counts.
+     * 0 = not counted. */
+    int threads;
+    double scratch[2];
 } cv_plan_params;
 
 /* Make the plan: the task shape starts at the least common multiple of the alignment chunks and
@@ -32,7 +39,8 @@ typedef struct cv_plan_params {
 cv_status cv_plan_make(const cv_plan_params *p, cv_plan *out);
 /* The box of task `id`, clipped to the region. */
 cv_bbox cv_plan_task_box(const cv_plan *p, uint64_t id);
-/* Bytes of memory one task needs under the plan (for --dry-run). */
+/* Bytes of memory one task needs under the plan (for --dry-run): an upper bound when the
+ * overhead and scratch parameters describe the job's buffers. */
 size_t cv_plan_task_bytes(const cv_plan *p, const cv_plan_params *params);
 
 #endif

@@ -21,7 +21,9 @@ typedef struct cv_transfer_params {
     bool sharded;            /* new destinations: shard the mip as CloudVolume does images */
     const char *sharding;    /* new destinations: this sharding JSON */
     size_t shard_bytes;      /* target uncompressed shard size for --sharded; 0 = 3.5e9 */
-    const char *journal_dir; /* NULL = ./.cvmpi-journal/<job signature> */
+    const char *journal_dir; /* NULL = cv_journal_dir's default */
+    bool keep_journal;       /* keep the journal after a successful job */
+    bool check;              /* copy path: decode every copied chunk before writing it */
     const char *report_path; /* --report FILE.json, or NULL */
     double stall_seconds;    /* name a rank on one task this long; 0 = 300 */
     bool decode;             /* never copy stored chunks as they are: decode and encode all */

@@ -10,7 +10,7 @@ typedef struct cv_verify_params {
     const char *a, *b;
     const char *mip_text;  /* index or resolution of A; B's scale has the same resolution */
     const char *bbox_text; /* NULL = the whole volume */
-    bool strict_missing;   /* a chunk missing on one side only is a difference even if zero */
+    bool fill_missing;     /* absent chunks read as background instead of "missing in A/B" */
     size_t memory;
     int threads;
 } cv_verify_params;

@@ -51,15 +51,6 @@ static int64_t ceil_div(int64_t a, int64_t b)
     return (a + b - 1) / b;
 }
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    }
-    return h;
-}
-
 /* One stage of the plan: nodes that take the state of level `lo` of their box and make levels
  * lo+1..hi. Stage 0's nodes are the tasks reading the source (lo = 0). */
 typedef struct stage {
@@ -895,11 +886,8 @@ static cv_status open_journal(job *j)
                       " stage=%d..%d:%" PRId64 ",%" PRId64 ",%" PRId64, j->st[s].lo, j->st[s].hi,
                       j->st[s].block[0], j->st[s].block[1], j->st[s].block[2]);
     }
-    if (p->journal_dir) {
-        snprintf(j->dir, sizeof j->dir, "%s", p->journal_dir);
-    } else {
-        snprintf(j->dir, sizeof j->dir, ".cvmpi-journal/%016" PRIx64, fnv1a(signature));
-    }
+    CV_TRY(cv_mpi_agree(
+        cv_journal_dir(p->journal_dir, cv_volume_url(j->v), signature, j->dir, sizeof j->dir)));
     snprintf(j->tree_dir, sizeof j->tree_dir, "%s/tree", j->dir);
     if (cv_mpi_rank() == 0 && !p->resume) {
         cv_journal_remove(j->dir);
@@ -1021,7 +1009,7 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
 done:
     drop_held(&j);
     cv_sched_close(j.sched);
-    cv_journal_close(j.journal);
+    cv_journal_end(j.journal, j.journal ? j.dir : NULL, rc, p->keep_journal);
     cv_volume_close(j.v);
     cv_failures_fini(&j.fail);
     return rc;

@@ -212,15 +212,6 @@ static const char *h5_cause(char buf[160])
     return buf;
 }
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    }
-    return h;
-}
-
 static void sum_u64(uint64_t *v, int n)
 {
     if (cv_mpi_active()) {
@@ -255,6 +246,7 @@ typedef struct import_job {
     cv_plan plan;
     cv_plan_params plan_params;
     cv_journal *journal;
+    char journal_dir[4096];
     cv_sched *sched;
     cv_progress progress;
     cv_failures fail;
@@ -1370,28 +1362,14 @@ static void import_summary(import_job *j, double seconds)
 static cv_status import_journal(import_job *j)
 {
     const cv_import_params *p = j->p;
-    char signature[512], dir[4096];
+    char signature[512];
     snprintf(signature, sizeof signature,
              "import src=%s dst=%s task=%" PRId64 ",%" PRId64 ",%" PRId64, p->src,
              cv_volume_url(j->dst), j->plan.task_shape[0], j->plan.task_shape[1],
              j->plan.task_shape[2]);
-    if (p->journal_dir) {
-        snprintf(dir, sizeof dir, "%s", p->journal_dir);
-    } else {
-        snprintf(dir, sizeof dir, ".cvmpi-journal/%016" PRIx64, fnv1a(signature));
-    }
-    if (cv_mpi_rank() == 0 && !p->resume) {
-        cv_journal_remove(dir);
-    }
-    if (cv_mpi_active()) {
-        MPI_Barrier(MPI_COMM_WORLD);
-    }
-    CV_TRY(cv_mpi_agree(
-        cv_journal_open(dir, signature, cv_mpi_rank(), p->resume, j->plan.n_tasks, &j->journal)));
-    if (cv_mpi_active()) {
-        MPI_Barrier(MPI_COMM_WORLD);
-    }
-    return cv_mpi_agree(cv_journal_start(j->journal));
+    CV_TRY(cv_mpi_agree(cv_journal_dir(p->journal_dir, cv_volume_url(j->dst), signature,
+                                       j->journal_dir, sizeof j->journal_dir)));
+    return cv_journal_begin(j->journal_dir, signature, p->resume, j->plan.n_tasks, &j->journal);
 }
 
 cv_status cv_mpi_import(const cv_import_params *p)
@@ -1453,7 +1431,7 @@ cv_status cv_mpi_import(const cv_import_params *p)
         rc = cv_mpi_agree(cv_err_last()->code);
     }
     cv_sched_close(j.sched);
-    cv_journal_close(j.journal);
+    cv_journal_end(j.journal, j.journal ? j.journal_dir : NULL, rc, p->keep_journal);
     cv_volume_close(j.dst);
     cv_info_free(j.info);
     /* Closing is collective: every rank opened the same files and closes them here. */

@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * mpi_journal.c: the resume journal (see cv_journal.h). Plain text, one file per rank:
- * "cvmpi-journal 1 <signature>" then one finished task id per line. */
+ * mpi_journal.c: the resume journal (see cv_journal.h). One file per rank: the line
+ * "cvmpi-journal 2 <signature>", then one 30-byte record per finished task,
+ * "<task id, 20 decimal digits> <checksum, 8 hex digits>\n". The fixed size and the checksum
+ * (FNV-1a of the 20 digits) mean a record cut short by a crash, or a cut record followed by an
+ * appended one, can never read as another task's id. */
 #include "cv_journal.h"
+
+#include "cv_mpi.h"
+
+#include <mpi.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,15 +20,66 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define JOURNAL_VERSION "2"
+#define ID_DIGITS 20
+#define RECORD_BYTES (ID_DIGITS + 1 + 8 + 1)
+
 struct cv_journal {
     int fd;
     char *path;
     uint64_t n_tasks;
     uint8_t *done; /* bitmap of finished tasks loaded at open */
-    uint64_t n_done;
+    uint64_t n_done, n_bad;
     bool resume;
     char *signature;
 };
+
+static uint64_t fnv1a64(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint32_t record_checksum(const char *digits)
+{
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < ID_DIGITS; i++) {
+        h = (h ^ (uint8_t)digits[i]) * 16777619u;
+    }
+    return h;
+}
+
+cv_status cv_journal_dir(const char *journal_dir, const char *dst_url, const char *signature,
+                         char *dir, size_t cap)
+{
+    int n;
+    uint64_t id = fnv1a64(signature);
+    if (journal_dir) {
+        n = snprintf(dir, cap, "%s", journal_dir);
+    } else if (strncmp(dst_url, "file://", 7) == 0) {
+        n = snprintf(dir, cap, "%s/.cvmpi-journal/%016" PRIx64, dst_url + 7, id);
+    } else {
+        const char *state = getenv("XDG_STATE_HOME");
+        const char *home = getenv("HOME");
+        if (state && state[0] == '/') {
+            n = snprintf(dir, cap, "%s/cvmpi/journal/%016" PRIx64, state, id);
+        } else if (home && home[0] == '/') {
+            n = snprintf(dir, cap, "%s/.local/state/cvmpi/journal/%016" PRIx64, home, id);
+        } else {
+            return CV_FAIL(CV_ERR_ARG,
+                           "no place for the journal of a job writing %s: neither "
+                           "XDG_STATE_HOME nor HOME is set; pass --journal DIR",
+                           dst_url);
+        }
+    }
+    if (n < 0 || (size_t)n >= cap) {
+        return CV_FAIL(CV_ERR_ARG, "journal directory name too long");
+    }
+    return CV_OK;
+}
 
 static cv_status make_dirs(const char *dir)
 {
@@ -54,6 +112,28 @@ static bool is_journal_name(const char *name)
     return strncmp(name, "rank-", 5) == 0 && cv__str_ends_with(name, ".log");
 }
 
+/* A whole record, checksum right: its task id. */
+static bool parse_record(const char *line, uint64_t *id)
+{
+    if (strlen(line) != RECORD_BYTES || line[ID_DIGITS] != ' ' || line[RECORD_BYTES - 1] != '\n') {
+        return false;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < ID_DIGITS; i++) {
+        if (line[i] < '0' || line[i] > '9' || v > (UINT64_MAX - 9) / 10) {
+            return false;
+        }
+        v = v * 10 + (uint64_t)(line[i] - '0');
+    }
+    char want[9];
+    snprintf(want, sizeof want, "%08" PRIx32, record_checksum(line));
+    if (memcmp(line + ID_DIGITS + 1, want, 8) != 0) {
+        return false;
+    }
+    *id = v;
+    return true;
+}
+
 static cv_status load_file(cv_journal *j, const char *path, const char *signature)
 {
     FILE *f = fopen(path, "r");
@@ -63,19 +143,21 @@ static cv_status load_file(cv_journal *j, const char *path, const char *signatur
     char line[512];
     cv_status rc = CV_OK;
     char want[400];
-    snprintf(want, sizeof want, "cvmpi-journal 1 %s\n", signature);
-    if (!fgets(line, sizeof line, f) || strcmp(line, want) != 0) {
+    snprintf(want, sizeof want, "cvmpi-journal " JOURNAL_VERSION " %s\n", signature);
+    if (!fgets(line, sizeof line, f)) {
+        /* Empty, or a header cut by a crash: nothing recorded yet. */
+    } else if (strcmp(line, want) != 0 && strchr(line, '\n')) {
         rc = CV_FAIL(CV_ERR_ARG,
                      "journal `%s' belongs to another job: remove it, or pass another --journal",
                      path);
     }
     while (rc == CV_OK && fgets(line, sizeof line, f)) {
-        char *end;
-        unsigned long long id = strtoull(line, &end, 10);
-        if (end == line || *end != '\n') {
-            continue; /* a line cut short by a crash */
+        uint64_t id;
+        if (!parse_record(line, &id) || id >= j->n_tasks) {
+            j->n_bad++; /* a record cut short by a crash (or damaged): its task is redone */
+            continue;
         }
-        if (id < j->n_tasks && !(j->done[id / 8] & (1u << (id % 8)))) {
+        if (!(j->done[id / 8] & (1u << (id % 8)))) {
             j->done[id / 8] |= (uint8_t)(1u << (id % 8));
             j->n_done++;
         }
@@ -125,24 +207,94 @@ cv_status cv_journal_open(const char *dir, const char *signature, int rank, bool
     return CV_OK;
 }
 
+/* Cut the file after its last newline: a record (or header) torn by a crash must not be
+ * continued by the next append. */
+static cv_status drop_torn_tail(int fd, const char *path)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        return CV_FAIL(CV_ERR_IO, "stat journal `%s': %s", path, strerror(errno));
+    }
+    off_t end = st.st_size;
+    char block[4096];
+    while (end > 0) {
+        off_t start = end > (off_t)sizeof block ? end - (off_t)sizeof block : 0;
+        ssize_t got = pread(fd, block, (size_t)(end - start), start);
+        if (got != end - start) {
+            return CV_FAIL(CV_ERR_IO, "read journal `%s': %s", path,
+                           got < 0 ? strerror(errno) : "short read");
+        }
+        ssize_t i = got;
+        while (i > 0 && block[i - 1] != '\n') {
+            i--;
+        }
+        if (i > 0) {
+            end = start + i;
+            break;
+        }
+        end = start;
+    }
+    if (end != st.st_size && ftruncate(fd, end) != 0) {
+        return CV_FAIL(CV_ERR_IO, "truncate journal `%s': %s", path, strerror(errno));
+    }
+    return CV_OK;
+}
+
+/* The directory entry of a new journal file must survive a crash too. */
+static void sync_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? cv__asprintf("%.*s", (int)(slash - path), path) : cv__strdup(".");
+    int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    cv_free(dir);
+}
+
 cv_status cv_journal_start(cv_journal *j)
 {
-    bool resume = j->resume;
-    const char *signature = j->signature;
-    /* Append on resume (keeping this rank's earlier entries); start fresh otherwise. */
-    j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_TRUNC), 0666);
+    /* Keep this rank's earlier records on resume; start fresh otherwise. */
+    j->fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC | (j->resume ? 0 : O_TRUNC), 0666);
     if (j->fd < 0) {
         return CV_FAIL(CV_ERR_IO, "open journal `%s': %s", j->path, strerror(errno));
     }
-    struct stat st;
-    if (fstat(j->fd, &st) == 0 && st.st_size == 0) {
+    CV_TRY(drop_torn_tail(j->fd, j->path));
+    off_t size = lseek(j->fd, 0, SEEK_END);
+    if (size < 0) {
+        return CV_FAIL(CV_ERR_IO, "seek journal `%s': %s", j->path, strerror(errno));
+    }
+    if (size == 0) {
         char head[400];
-        int n = snprintf(head, sizeof head, "cvmpi-journal 1 %s\n", signature);
-        if (write(j->fd, head, (size_t)n) != n) {
+        int n = snprintf(head, sizeof head, "cvmpi-journal " JOURNAL_VERSION " %s\n", j->signature);
+        if (n < 0 || (size_t)n >= sizeof head) {
+            return CV_FAIL(CV_ERR_ARG, "journal `%s': job signature too long", j->path);
+        }
+        if (write(j->fd, head, (size_t)n) != n || fsync(j->fd) != 0) {
             return CV_FAIL(CV_ERR_IO, "write journal `%s': %s", j->path, strerror(errno));
         }
+        sync_parent(j->path);
     }
     return CV_OK;
+}
+
+cv_status cv_journal_begin(const char *dir, const char *signature, bool resume, uint64_t n_tasks,
+                           cv_journal **out)
+{
+    *out = NULL;
+    if (cv_mpi_rank() == 0 && !resume) {
+        cv_journal_remove(dir);
+    }
+    if (cv_mpi_active()) {
+        MPI_Barrier(MPI_COMM_WORLD);
+    }
+    CV_TRY(cv_mpi_agree(cv_journal_open(dir, signature, cv_mpi_rank(), resume, n_tasks, out)));
+    /* Every rank has read every journal before any rank changes its own file. */
+    if (cv_mpi_active()) {
+        MPI_Barrier(MPI_COMM_WORLD);
+    }
+    return cv_mpi_agree(cv_journal_start(*out));
 }
 
 bool cv_journal_is_done(const cv_journal *j, uint64_t id)
@@ -155,12 +307,18 @@ uint64_t cv_journal_count_done(const cv_journal *j)
     return j->n_done;
 }
 
+uint64_t cv_journal_count_bad(const cv_journal *j)
+{
+    return j->n_bad;
+}
+
 cv_status cv_journal_record(cv_journal *j, uint64_t id)
 {
-    char line[32];
-    int n = snprintf(line, sizeof line, "%" PRIu64 "\n", id);
-    /* One write() of a short line with O_APPEND: a crash leaves whole lines or a cut last one. */
-    if (write(j->fd, line, (size_t)n) != n) {
+    char line[RECORD_BYTES + 1];
+    snprintf(line, sizeof line, "%0*" PRIu64 " ", ID_DIGITS, id);
+    snprintf(line + ID_DIGITS + 1, 10, "%08" PRIx32 "\n", record_checksum(line));
+    /* One write() of a whole record at the end of the file. */
+    if (write(j->fd, line, RECORD_BYTES) != RECORD_BYTES) {
         return CV_FAIL(CV_ERR_IO, "write journal `%s': %s", j->path, strerror(errno));
     }
     return CV_OK;
@@ -198,4 +356,24 @@ void cv_journal_remove(const char *dir)
         closedir(d);
     }
     rmdir(dir);
+    const char *slash = strrchr(dir, '/');
+    char *parent = slash ? cv__asprintf("%.*s", (int)(slash - dir), dir) : NULL;
+    if (parent && cv__str_ends_with(parent, "/.cvmpi-journal")) {
+        rmdir(parent); /* only when no other job's journal is left in it */
+    }
+    cv_free(parent);
+}
+
+void cv_journal_end(cv_journal *j, const char *dir, cv_status job_rc, bool keep)
+{
+    cv_journal_close(j);
+    if (job_rc != CV_OK || keep || !dir) {
+        return;
+    }
+    if (cv_mpi_active()) {
+        MPI_Barrier(MPI_COMM_WORLD);
+    }
+    if (cv_mpi_rank() == 0) {
+        cv_journal_remove(dir);
+    }
 }

@@ -35,8 +35,25 @@ static void lattice(const cv_plan_params *p, const int64_t shape[3], int64_t fir
 
 static double task_bytes(const cv_plan_params *p, const int64_t shape[3])
 {
-    return (double)shape[0] * (double)shape[1] * (double)shape[2] * (double)p->bytes_per_voxel *
-           (p->overhead > 0 ? p->overhead : 1);
+    double bytes = (double)shape[0] * (double)shape[1] * (double)shape[2] *
+                   (double)p->bytes_per_voxel * (p->overhead > 0 ? p->overhead : 1);
+    /* A task reads all its source chunks, then writes its destination chunks: the two sets
+     * of worker buffers are never held at once. */
+    double most = 0;
+    for (int a = 0; a < 2 && p->threads > 0; a++) {
+        if (p->scratch[a] <= 0 || p->align[a][0] <= 0) {
+            continue;
+        }
+        double chunks = 1, chunk_bytes = (double)p->bytes_per_voxel;
+        for (int d = 0; d < 3; d++) {
+            chunks *= (double)((shape[d] + p->align[a][d] - 1) / p->align[a][d]);
+            chunk_bytes *= (double)p->align[a][d];
+        }
+        double workers = chunks < (double)p->threads ? chunks : (double)p->threads;
+        double held = workers * chunk_bytes * p->scratch[a];
+        most = held > most ? held : most;
+    }
+    return bytes + most;
 }
 
 cv_status cv_plan_make(const cv_plan_params *p, cv_plan *out)

@@ -18,6 +18,7 @@
 #include "cv_progress.h"
 #include "cv_report.h"
 #include "cv_sched.h"
+#include "cv_stale_tmp.h"
 
 #include <inttypes.h>
 #include <mpi.h>
@@ -314,15 +315,6 @@ static cv_status open_destination(const cv_transfer_params *p, cv_volume *src, i
 
 /* ---- the job --------------------------------------------------------------------------- */
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    }
-    return h;
-}
-
 typedef struct job {
     const cv_transfer_params *p;
     cv_volume *src, *dst;
@@ -414,17 +406,36 @@ static cv_status plan_job(job *j, const cv_info *di)
     pp->bytes_per_voxel = cv_dtype_size(si->dtype) * (size_t)si->num_channels;
     const char *source;
     pp->memory = job_memory(p, &source);
-    /* The task buffer, plus per-thread chunk buffers and encoder output. */
-    pp->overhead = 1.5;
+    /* The task buffer, plus each busy chunk thread's buffers: reading a source chunk holds the
+     * fetched, unpacked and decoded bytes; writing a destination chunk holds the chunk cut
+     * from the task and its encoded (compressed) bytes. Measured by
+     * tests/hostile/memory_plan.sh: peak RSS stays below this plus the fixed overhead. */
+    pp->overhead = 1.0;
+    pp->threads = p->threads > 0 ? p->threads : 4;
+    pp->scratch[0] = 3.0;
+    pp->scratch[1] = 2.0;
     /* Enough tasks to spread over many ranks, whatever the rank count: the plan (and so the
      * journal of a resumed job) must not depend on how many ranks run it. */
     pp->min_tasks = 64;
     cv_status rc = cv_plan_make(pp, &j->plan);
     if (rc == CV_ERR_ARG && !ds->sharding_json &&
         memcmp(pp->align[0], pp->align[1], sizeof pp->align[0]) != 0) {
-        /* Re-chunking whose common-multiple box does not fit: trade pieces between ranks. */
+        /* Re-chunking whose common-multiple box does not fit: trade pieces between ranks. When
+         * that does not fit either, say what each way needs. */
+        char as_tasks[1100];
+        snprintf(as_tasks, sizeof as_tasks, "%s", cv_err_last()->what);
         cv_err_clear();
-        return plan_exchange(j, di, CV_EXCHANGE_RECHUNK, region);
+        rc = plan_exchange(j, di, CV_EXCHANGE_RECHUNK, region);
+        if (rc == CV_ERR_ARG) {
+            char as_rounds[1100];
+            snprintf(as_rounds, sizeof as_rounds, "%s", cv_err_last()->what);
+            cv_err_clear();
+            rc = CV_FAIL(CV_ERR_ARG,
+                         "transfer: re-chunking fits --memory neither as tasks (%s) nor "
+                         "as exchange rounds (%s)",
+                         as_tasks, as_rounds);
+        }
+        return rc;
     }
     j->n_tasks = j->plan.n_tasks;
     if (rc == CV_OK && cv_mpi_rank() == 0) {
@@ -482,7 +493,8 @@ static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
     }
     if (j->copy) {
         uint64_t copied = 0;
-        cv_status rc = cv__volume_copy_chunks(j->src, j->mip, j->dst, j->dst_mip, box, &copied);
+        cv_status rc =
+            cv__volume_copy_chunks(j->src, j->mip, j->dst, j->dst_mip, box, j->p->check, &copied);
         j->bytes += copied;
         return rc;
     }
@@ -495,6 +507,41 @@ static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
     CV_TRY(cv_volume_write(j->dst, j->dst_mip, box, buf, n));
     j->bytes += n;
     return CV_OK;
+}
+
+/* Whether a destination chunk belongs to a task this run will do (not journaled as done). */
+static bool chunk_redone(cv_bbox chunk, void *arg)
+{
+    const job *j = arg;
+    const cv_plan *plan = &j->plan;
+    uint64_t id = 0, scale = 1;
+    for (int d = 0; d < 3; d++) {
+        if (chunk.min[d] < plan->region.min[d] || chunk.min[d] >= plan->region.max[d]) {
+            return false;
+        }
+        int64_t cell = (chunk.min[d] - plan->origin[d]) / plan->task_shape[d];
+        if (cell < 0 || cell >= plan->counts[d]) {
+            return false;
+        }
+        id += (uint64_t)cell * scale;
+        scale *= (uint64_t)plan->counts[d];
+    }
+    return !cv_journal_is_done(j->journal, id);
+}
+
+/* Rank 0, before any rank writes: a killed run's temporary files of the chunks to be redone. */
+static cv_status remove_stale_temporaries(job *j)
+{
+    if (cv_mpi_rank() != 0) {
+        return CV_OK;
+    }
+    uint64_t n = 0;
+    cv_status rc = cv_remove_stale_chunk_temporaries(
+        cv_volume_url(j->dst), cv_volume_info(j->dst)->scales[j->dst_mip].key, chunk_redone, j, &n);
+    if (rc == CV_OK && n) {
+        CV_LOG(CV_LOG_INFO, "removed %" PRIu64 " temporary files a stopped run left behind", n);
+    }
+    return rc;
 }
 
 static cv_status work(job *j)
@@ -748,7 +795,7 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
         }
     }
     char signature[512];
-    char dir[4096];
+    char dir[4096] = "";
     if (rc == CV_OK) {
         char region[160], unit[128];
         cv_bbox_format(j.plan.region, region, sizeof region);
@@ -761,27 +808,19 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
         }
         snprintf(signature, sizeof signature, "transfer src=%s dst=%s mip=%d region=%s %s",
                  cv_volume_url(j.src), cv_volume_url(j.dst), j.mip, region, unit);
+        char per_scale[4096];
+        const char *journal_dir = p->journal_dir;
         if (p->journal_dir && several) {
-            snprintf(dir, sizeof dir, "%s/mip-%d", p->journal_dir, j.mip);
-        } else if (p->journal_dir) {
-            snprintf(dir, sizeof dir, "%s", p->journal_dir);
-        } else {
-            snprintf(dir, sizeof dir, ".cvmpi-journal/%016" PRIx64, fnv1a(signature));
-        }
-        if (cv_mpi_rank() == 0 && !p->resume) {
-            cv_journal_remove(dir);
-        }
-        if (cv_mpi_active()) {
-            MPI_Barrier(MPI_COMM_WORLD);
+            snprintf(per_scale, sizeof per_scale, "%s/mip-%d", p->journal_dir, j.mip);
+            journal_dir = per_scale;
         }
         rc = cv_mpi_agree(
-            cv_journal_open(dir, signature, cv_mpi_rank(), p->resume, j.n_tasks, &j.journal));
-        /* Every rank has read every journal before any rank creates its own file. */
-        if (rc == CV_OK && cv_mpi_active()) {
-            MPI_Barrier(MPI_COMM_WORLD);
-        }
+            cv_journal_dir(journal_dir, cv_volume_url(j.dst), signature, dir, sizeof dir));
         if (rc == CV_OK) {
-            rc = cv_mpi_agree(cv_journal_start(j.journal));
+            rc = cv_journal_begin(dir, signature, p->resume, j.n_tasks, &j.journal);
+        }
+        if (rc == CV_OK && p->resume && !j.x) {
+            rc = cv_mpi_agree(remove_stale_temporaries(&j));
         }
     }
     if (rc == CV_OK) {
@@ -820,7 +859,7 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
         rc = cv_mpi_agree(report_rc != CV_OK ? report_rc : cv_err_last()->code);
     }
     cv_sched_close(j.sched);
-    cv_journal_close(j.journal);
+    cv_journal_end(j.journal, j.journal ? dir : NULL, rc, p->keep_journal);
     cv_exchange_free(j.x);
     cv_volume_close(j.src);
     cv_volume_close(j.dst);

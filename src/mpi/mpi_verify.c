@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * mpi_verify.c: `cvmpi verify`. Tasks on a lattice aligned to both layers' chunks are claimed
- * dynamically; each reads the same box from A and B (absent chunks as zeros) and compares the
- * voxels; the first differing voxel of each task is reported with both values. */
+ * dynamically; each reads the same box from A and B and compares the voxels; the first
+ * differing voxel of each task is reported with both values. An absent chunk is a difference
+ * ("missing in A/B", naming its key) unless fill_missing reads it as background. */
 #include "cv_verify.h"
 
 #include "cv_failures.h"
@@ -69,6 +70,18 @@ static void format_value(cv_dtype t, const uint8_t *p, char *buf, size_t cap)
     }
 }
 
+/* The "chunk `KEY' of URL" part of a read's not-found error. */
+static void missing_chunk_text(const char *what, char *out, size_t cap)
+{
+    const char *start = strstr(what, "chunk `");
+    const char *end = start ? strstr(start, " is missing") : NULL;
+    if (start && end) {
+        snprintf(out, cap, "%.*s", (int)(end - start), start);
+    } else {
+        snprintf(out, cap, "%s", what);
+    }
+}
+
 /* Compare one box; on a difference record where and return CV_ERR_CORRUPT. */
 static cv_status compare_box(cv_volume *a, int mip_a, cv_volume *b, int mip_b, cv_bbox box,
                              uint8_t *bufa, uint8_t *bufb, size_t cap)
@@ -77,8 +90,26 @@ static cv_status compare_box(cv_volume *a, int mip_a, cv_volume *b, int mip_b, c
     if (n > cap) {
         return CV_FAIL(CV_ERR_ARG, "verify: task needs %zu bytes, the buffer has %zu", n, cap);
     }
-    CV_TRY(cv_volume_read(a, mip_a, box, bufa, n));
-    CV_TRY(cv_volume_read(b, mip_b, box, bufb, n));
+    cv_status ra = cv_volume_read(a, mip_a, box, bufa, n);
+    char missing_a[4200] = "";
+    if (ra == CV_ERR_NOTFOUND) {
+        missing_chunk_text(cv_err_last()->what, missing_a, sizeof missing_a);
+    } else {
+        CV_TRY(ra);
+    }
+    cv_status rb = cv_volume_read(b, mip_b, box, bufb, n);
+    if (rb == CV_ERR_NOTFOUND || ra == CV_ERR_NOTFOUND) {
+        char missing_b[4200] = "";
+        if (rb == CV_ERR_NOTFOUND) {
+            missing_chunk_text(cv_err_last()->what, missing_b, sizeof missing_b);
+        } else {
+            CV_TRY(rb);
+        }
+        cv_err_clear();
+        return CV_FAIL(CV_ERR_CORRUPT, "%s%s%s%s%s", ra ? "missing in A: " : "", missing_a,
+                       ra && rb ? "; " : "", rb ? "missing in B: " : "", missing_b);
+    }
+    CV_TRY(rb);
     if (memcmp(bufa, bufb, n) == 0) {
         return CV_OK;
     }
@@ -115,7 +146,7 @@ static cv_status open_pair(const cv_verify_params *p, cv_volume **a, cv_volume *
                            int *mip_b)
 {
     cv_opts o = cv_opts_default();
-    o.fill_missing = !p->strict_missing;
+    o.fill_missing = p->fill_missing;
     o.threads = p->threads > 0 ? p->threads : 4;
     CV_TRY(cv_volume_open(p->a, &o, a));
     cv_status rc = cv_volume_open(p->b, &o, b);
@@ -193,7 +224,8 @@ cv_status cv_mpi_verify(const cv_verify_params *p)
         cv_status t = compare_box(a, mip_a, b, mip_b, box, bufa, bufb, cap);
         cv_sched_working_on(sched, UINT64_MAX);
         if (t != CV_OK) {
-            cv_failures_note(t == CV_ERR_CORRUPT && strstr(cv_err_last()->what, "voxels differ")
+            cv_failures_note(t == CV_ERR_CORRUPT && (strstr(cv_err_last()->what, "voxels differ") ||
+                                                     strstr(cv_err_last()->what, "missing in "))
                                  ? &diffs
                                  : &errors,
                              id, box, cv_err_last()->what);

@@ -140,7 +140,8 @@ measure() {
         rm -rf "$W/dst" "$W/journal" "$W"/rss.*
         t0=$(now)
         mpirun -n "$ranks" sh "$W/rank.sh" "$CVMPI" -q import "$W/stack.h5:/raw" \
-            "file://$W/dst" --chunk 64,64,64 --journal "$W/journal" "$@" >"$W/import.log"
+            "file://$W/dst" --chunk 64,64,64 --resolution 4,4,40 --journal "$W/journal" "$@" \
+            >"$W/import.log"
         t1=$(now)
         calc "$t1 - $t0" >>"$W/times"
         echo >>"$W/times"

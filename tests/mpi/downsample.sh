@@ -105,7 +105,7 @@ for round in tasks tree; do
     wait "$job" && fail "killed job exited 0 ($round)"
     done_before=$(cat jk/rank-*.log | grep -vc '^cvmpi-journal')
     [ "$done_before" -lt "$n_ids" ] || fail "the job finished before it was killed ($round)"
-    run_np 3 downsample out --num-mips 5 --memory $MEM --journal jk --resume > logr 2>&1 \
+    run_np 3 downsample out --num-mips 5 --memory $MEM --journal jk --resume --keep-journal > logr 2>&1 \
         || { cat logr; fail "resume ($round)"; }
     grep -q "$done_before skipped" logr || { cat logr; fail "resume did not skip the $done_before finished ($round)"; }
     check_resumed out jk "$round"
@@ -118,7 +118,7 @@ job=$!
 kill_after jk 3 TERM "mpirun -n 2 $CVMPI downsample out"
 if wait "$job"; then fail "terminated job exited 0"; fi
 grep -q -- "--resume" logt || { cat logt; fail "no resume hint after SIGTERM"; }
-run_np 2 downsample out --num-mips 5 --memory $MEM --journal jk --resume > logr 2>&1 || { cat logr; fail "resume after SIGTERM"; }
+run_np 2 downsample out --num-mips 5 --memory $MEM --journal jk --resume --keep-journal > logr 2>&1 || { cat logr; fail "resume after SIGTERM"; }
 check_resumed out jk SIGTERM
 
 # 4. Segmentation: 2x2x2 mode.
@@ -178,7 +178,7 @@ print("3,3,1 levels 1..3 equal numpy (float32 carried)")
 PY
 
 # 5. transfer and import, then the pyramid in the same job.
-run_np 3 transfer src tr --downsample 5 --memory $MEM --journal jt > logtr 2>&1 || { cat logtr; fail "transfer --downsample"; }
+run_np 3 transfer src tr --downsample 5 --memory $MEM --journal jt --keep-journal > logtr 2>&1 || { cat logtr; fail "transfer --downsample"; }
 grep -q "^downsampled mip 0 to mips 1\.\.5: " logtr || { cat logtr; fail "transfer --downsample: no pyramid"; }
 digest tr | diff d1 - > /dev/null || fail "transfer --downsample differs from downsample"
 run_np 2 transfer src tr --downsample 5 --memory $MEM --journal jt --resume > logtr2 2>&1 || { cat logtr2; fail "transfer --downsample --resume"; }

@@ -113,11 +113,15 @@ run_np 2 import u16.h5:/grp/data C2_u16 --chunk 32,32,16 --memory 1M --collectiv
     { cat log; fail "--collective"; }
 [ "$(digest C2_u16)" = "$(digest L1_u16)" ] || fail "--collective differs"
 
-# --resume after a finished import skips every task; a compatible existing layer is reused
-run_np 2 import u16.h5:/grp/data L1_u16 --chunk 32,32,16 --memory 1M --resume > log 2>&1 ||
-    { cat log; fail "import --resume"; }
+# --resume after a finished import kept with --keep-journal skips every task; a compatible
+# existing layer is reused
+run_np 2 import u16.h5:/grp/data K_u16 --chunk 32,32,16 --memory 1M --keep-journal > log 2>&1 ||
+    { cat log; fail "import --keep-journal"; }
+run_np 2 import u16.h5:/grp/data K_u16 --chunk 32,32,16 --memory 1M --resume --keep-journal \
+    > log 2>&1 || { cat log; fail "import --resume"; }
 grep -q "import: 0 tasks written, [1-9][0-9]* skipped, 0 failed" log || { cat log; fail "resume"; }
-[ "$(digest L1_u16)" = "$(digest L3_u16)" ] || fail "resume changed the layer"
+rm -r K_u16/.cvmpi-journal
+[ "$(digest K_u16)" = "$(digest L3_u16)" ] || fail "resume changed the layer"
 run_np 2 import u8.h5:/grp/data L1_u16 > log 2>&1 && fail "import into a different layer"
 grep -q "exists and differs from the dataset" log || { cat log; fail "no mismatch message"; }
 

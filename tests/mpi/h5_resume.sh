@@ -43,7 +43,7 @@ kill -KILL "$victim"
 wait "$job" && fail "killed job exited 0"
 done_before=$(journal_ids j1 | wc -l)
 [ "$done_before" -lt "$n_tasks" ] || fail "the job finished before it was killed"
-run_np 2 import src.h5:/vol out1 "${ARGS[@]}" --journal j1 --resume > log1b 2>&1 ||
+run_np 2 import src.h5:/vol out1 "${ARGS[@]}" --journal j1 --resume --keep-journal > log1b 2>&1 ||
     { cat log1b; fail "resume"; }
 grep -q "$done_before skipped" log1b || { cat log1b; fail "resume did not skip the $done_before finished tasks"; }
 check_resumed out1 j1
@@ -56,7 +56,7 @@ wait_for_tasks j2 4
 kill -TERM "$job"
 if wait "$job"; then fail "terminated job exited 0"; fi
 grep -q -- "--resume" log2 || { cat log2; fail "no resume hint after SIGTERM"; }
-run_np 3 import src.h5:/vol out2 "${ARGS[@]}" --journal j2 --resume > log2b 2>&1 ||
+run_np 3 import src.h5:/vol out2 "${ARGS[@]}" --journal j2 --resume --keep-journal > log2b 2>&1 ||
     { cat log2b; fail "resume 2"; }
 check_resumed out2 j2
 echo "h5_resume: ok"

@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 make_source src uint8 128,128,32 0,0,0 32,32,32
 printf 'garbage' > src/4_4_40/64-96_32-64_0-32.gz
 set +e
-run_np 2 transfer src out --memory 64K > log 2>&1
+run_np 2 transfer src out --memory 128K > log 2>&1
 rc=$?
 set -e
 [ "$rc" = 1 ] || { cat log; fail "exit $rc, want 1"; }
@@ -26,7 +26,7 @@ set -e
 # a slow task is named with its rank and box; --report writes per-rank numbers
 rm -rf out
 "$CVMPI" create slow --type image --dtype uint8 --size 64,64,32 --resolution 4,4,40 --chunk 32,32,32 > /dev/null
-CVMPI_TEST_TASK_DELAY_MS=1500 run_np 2 transfer slow slow-out --memory 64K --stall-warning 1 \
+CVMPI_TEST_TASK_DELAY_MS=1500 run_np 2 transfer slow slow-out --memory 128K --stall-warning 1 \
     --fill-missing --report report.json > log 2>&1 || { cat log; fail "slow transfer"; }
 grep -q "rank [01] has been on task [0-9]* (box [0-9,]*) for [0-9]* s" log || { cat log; fail "no stall warning"; }
 /usr/bin/python3 - <<'PY' || fail "report"

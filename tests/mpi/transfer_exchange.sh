@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Transfers that run as exchange rounds (MPI_Alltoallv between ranks):
 #  1. re-chunking 64^3 -> 96x96x40 with a --memory too small for one box aligned to both grids
-#     (192x192x320): -n 1..4 write byte-identical objects, equal to the task-based transfer
-#     with plenty of memory, every source chunk read exactly once;
+#     (192x192x320): -n 2..4 write byte-identical objects, equal to the task-based transfer
+#     with plenty of memory, every source chunk read exactly once (with 1 rank a round would
+#     hold more than that one task, so the job is refused);
 #  2. a murmurhash3_x86_128 sharded destination: -n 1..4 byte-identical shard files, equal to
 #     the single-process writer's, every source chunk read once, and read back by the
 #     independent numpy/shard reference reader; also a uint64 segmentation re-encoded to
@@ -22,10 +23,12 @@ report_total() { /usr/bin/python3 -c 'import json, sys
 print(int(json.load(open(sys.argv[1]))["total"][sys.argv[2]]))' "$1" "$2"; }
 
 # ---- 1. re-chunking through the exchange --------------------------------------------------
-RECHUNK=(--chunk-size 96,96,40 --memory 16M --threads 1)
+RECHUNK=(--chunk-size 96,96,40 --memory 12000K --threads 1)
 "$CVMPI" transfer src plan-big --chunk-size 96,96,40 --dry-run | grep -q '^plan: .* tasks of' ||
     fail "with the default memory the re-chunking should be plain tasks"
-for n in 1 2 3 4; do
+run_np 1 transfer src out-rechunk-1 "${RECHUNK[@]}" > log-r-1 2>&1 && fail "1 rank: want a refusal"
+grep -q "fits --memory neither as tasks" log-r-1 || { cat log-r-1; fail "1 rank: refusal"; }
+for n in 2 3 4; do
     run_np "$n" transfer src "out-rechunk-$n" "${RECHUNK[@]}" --report "r-$n.json" > "log-r-$n" 2>&1 ||
         { cat "log-r-$n"; fail "rechunk exchange with $n ranks"; }
     [ "$(report_total "r-$n.json" chunks_read)" = $N_SRC_CHUNKS ] ||
@@ -34,12 +37,13 @@ done
 "$CVMPI" -q transfer src out-rechunk-tasks --chunk-size 96,96,40 --memory 512M > /dev/null
 digest out-rechunk-tasks > d-rechunk
 [ "$(wc -l < d-rechunk)" -gt 40 ] || fail "rechunk: too few objects"
-for n in 1 2 3 4; do
+for n in 2 3 4; do
+    grep -q "^transfer: [0-9]* exchange rounds written" "log-r-$n" || fail "rechunk $n ranks: not exchange rounds"
     digest "out-rechunk-$n" | diff d-rechunk - > /dev/null || fail "rechunk: $n ranks differ from the task-based transfer"
 done
-"$CVMPI" read out-rechunk-1 -o back.npy
+"$CVMPI" read out-rechunk-2 -o back.npy
 cmp src.npy back.npy || fail "rechunk: content differs from the source"
-ls out-rechunk-1/4_4_40 | grep -qx -- "197-293_-3-93_2-42.gz" || fail "rechunk: chunk names"
+ls out-rechunk-2/4_4_40 | grep -qx -- "197-293_-3-93_2-42.gz" || fail "rechunk: chunk names"
 # --skip-existing skips the rounds whose chunks all exist, and redoes the one missing a chunk
 rm out-rechunk-2/4_4_40/197-293_-3-93_2-42.gz
 run_np 2 transfer src out-rechunk-2 "${RECHUNK[@]}" --skip-existing > log-skip 2>&1 ||
@@ -130,7 +134,7 @@ kill_and_resume() { # NAME ARGS...: kill rank 1 once 3 rounds are journaled; res
     kill -KILL "$victim"
     wait "$job" && fail "$name: killed job exited 0"
     DONE_BEFORE=$(cat "j-$name"/rank-*.log | grep -vc '^cvmpi-journal')
-    run_np 2 transfer "$@" --journal "j-$name" --resume > "log-k2-$name" 2>&1 ||
+    run_np 2 transfer "$@" --journal "j-$name" --resume --keep-journal > "log-k2-$name" 2>&1 ||
         { cat "log-k2-$name"; fail "$name: resume"; }
     grep -q "$DONE_BEFORE skipped" "log-k2-$name" ||
         { cat "log-k2-$name"; fail "$name: resume did not skip the $DONE_BEFORE finished rounds"; }
@@ -174,7 +178,7 @@ grep -q "133-197_61-125_66-130" log-bad || { cat log-bad; fail "corrupt chunk: k
 grep -Eq "task [0-9]+ box [-0-9,]+ \(rank [0-9]\)" log-bad || { cat log-bad; fail "corrupt chunk: no box/rank"; }
 grep -q "1 failed of" log-bad || { cat log-bad; fail "corrupt chunk: want exactly one failed round"; }
 # the other rounds were written: chunks away from the bad one match the good run
-cmp out-rechunk-1/4_4_40/197-293_-3-93_2-42.gz out-bad/4_4_40/197-293_-3-93_2-42.gz ||
+cmp out-rechunk-3/4_4_40/197-293_-3-93_2-42.gz out-bad/4_4_40/197-293_-3-93_2-42.gz ||
     fail "corrupt chunk: the other rounds were not written"
 
 # ---- 5. --dry-run ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ kill -KILL "$victim"
 wait "$job" && fail "killed job exited 0"
 done_before=$(cat j1/rank-*.log | grep -vc '^cvmpi-journal')
 [ "$done_before" -lt "$n_tasks" ] || fail "the job finished before it was killed"
-run_np 2 transfer src out1 --memory 256K --journal j1 --resume > log1b 2>&1 || { cat log1b; fail "resume"; }
+run_np 2 transfer src out1 --memory 256K --journal j1 --resume --keep-journal > log1b 2>&1 || { cat log1b; fail "resume"; }
 grep -q "$done_before skipped" log1b || { cat log1b; fail "resume did not skip the $done_before finished tasks"; }
 check_resumed out1 j1
 
@@ -46,6 +46,6 @@ done
 pkill -TERM -f "cvmpi transfer src out2" || true
 if wait "$job"; then fail "terminated job exited 0"; fi
 grep -q -- "--resume" log2 || { cat log2; fail "no resume hint after SIGTERM"; }
-run_np 3 transfer src out2 --memory 256K --journal j2 --resume > log2b 2>&1 || { cat log2b; fail "resume 2"; }
+run_np 3 transfer src out2 --memory 256K --journal j2 --resume --keep-journal > log2b 2>&1 || { cat log2b; fail "resume 2"; }
 check_resumed out2 j2
 echo "transfer_resume: ok"

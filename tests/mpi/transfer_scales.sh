@@ -44,8 +44,8 @@ run_np 2 transfer L PNG --encoding png > log 2>&1 || { cat log; fail "transfer -
 [ "$(encodings PNG)" = "png,png,png" ] || fail "PNG has encodings $(encodings PNG)"
 for m in 0 1 2; do same_voxels L $m PNG $m; done
 # resumable per scale: --journal DIR keeps one journal per scale
-run_np 2 transfer L J --journal jdir > log 2>&1 || { cat log; fail "transfer --journal"; }
-run_np 2 transfer L J --journal jdir --resume > log 2>&1 || { cat log; fail "transfer --resume"; }
+run_np 2 transfer L J --journal jdir --keep-journal > log 2>&1 || { cat log; fail "transfer --journal"; }
+run_np 2 transfer L J --journal jdir --keep-journal --resume > log 2>&1 || { cat log; fail "transfer --resume"; }
 [ -d jdir/mip-0 ] && [ -d jdir/mip-2 ] || fail "no journal per scale: $(ls jdir)"
 
 # one scale: the destination declares only it

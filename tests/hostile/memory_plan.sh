@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# --memory is an upper bound: a re-chunking transfer with gzip at -n 2 once planned 70.8 MB per
+# rank under --memory 80M and peaked at 151 MB, because the plan counted 1.5 x the task buffer
+# but not the chunk-sized buffers of each busy thread (a 384x384x320 chunk is cut out of the
+# task, then compressed). The plan now counts them; peak RSS per rank, measured around each
+# rank with /usr/bin/time, must stay within --memory plus a fixed 32 MiB (the process, MPI and
+# libraries: about 20 MiB for a rank that moves no data). A job that fits no plan is refused
+# naming what the tasks and the exchange rounds would need.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+OVERHEAD_KIB=$((32 * 1024))
+
+if ! command -v mpirun >/dev/null || [[ ! -x /usr/bin/time ]]; then
+    echo "SKIP: memory_plan needs mpirun and /usr/bin/time"
+    exit 0
+fi
+if [[ $(ASAN_OPTIONS=help=1 "$CVMPI" --version 2>&1) == *AddressSanitizer* ]]; then
+    echo "SKIP: memory_plan measures RSS, meaningless under AddressSanitizer"
+    exit 0
+fi
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl=self,vader OMPI_MCA_oob_tcp_if_include=lo
+
+"$CVMPI" create src --type image --dtype uint8 --size 768,384,320 --resolution 4,4,40 \
+    --chunk 64,64,64 >/dev/null
+"$PY" -c "
+import numpy as np
+a = np.random.default_rng(1).integers(0, 8, (768, 384, 320, 1)).astype('uint8')
+a += np.arange(320, dtype='uint8')[None, None, :, None]
+np.save('a.npy', np.asfortranarray(a))"
+"$CVMPI" write src --bbox 0,0,0,768,384,320 -i a.npy --compress none
+rm a.npy
+
+# peak_within NAME BUDGET_MIB ARGS...: run the transfer at -n 2, each rank under /usr/bin/time;
+# every rank's peak RSS must be at most BUDGET_MIB + the fixed overhead.
+peak_within() {
+    local name=$1 mib=$2
+    shift 2
+    rm -rf "$name" rss.*
+    mpirun -n 2 sh -c '/usr/bin/time -f %M -o "rss.$OMPI_COMM_WORLD_RANK" "$@"' rank \
+        "$CVMPI" transfer src "$name" --memory "${mib}M" "$@" >"$name.log" 2>&1 ||
+        { cat "$name.log"; fail "$name: transfer"; }
+    for r in 0 1; do
+        local kib
+        kib=$(tail -n 1 "rss.$r")
+        echo "$name: rank $r peak RSS $((kib / 1024)) MiB (--memory ${mib}M + 32 MiB allowed)"
+        ((kib <= mib * 1024 + OVERHEAD_KIB)) || fail "$name: rank $r peaked at $kib KiB"
+    done
+}
+
+section "384x384x320 gzip chunks: the plan's bound and the measured peak"
+run "$CVMPI" transfer src d --chunk-size 384,384,320 --compress gzip --memory 160M --dry-run
+[[ $RC == 0 ]] || fail "dry-run at 160M"
+grep -qF "plan: 2 tasks of 384x384x320 voxels" "$OUT" || fail "want 2 tasks"
+grep -qF "expected peak 141.6 MB per rank (budget 167.8 MB)" "$OUT" || fail "plan's bound"
+peak_within big 160 --chunk-size 384,384,320 --compress gzip
+
+section "the same under --memory 80M: refused, saying what each way needs"
+run "$CVMPI" transfer src d --chunk-size 384,384,320 --compress gzip --memory 80M
+[[ $RC == 1 ]] || fail "--memory 80M must be refused (exit $RC)"
+expect_one_line_error
+expect_stderr_contains "cvmpi: transfer: re-chunking fits --memory neither as tasks (plan: one aligned task of 384x384x320 voxels needs about 141.56 MB, more than the 83.89 MB memory budget (raise --memory))"
+expect_stderr_contains ") nor as exchange rounds (exchange: one round"
+
+section "--memory 32M: a re-chunking whose tasks fit runs as tasks"
+run "$CVMPI" transfer src small --chunk-size 128,128,64 --compress gzip --memory 32M --dry-run
+grep -qE "^plan: [0-9]+ tasks of " "$OUT" || fail "--memory 32M: want tasks, not exchange rounds"
+peak_within small 32 --chunk-size 128,128,64 --compress gzip
+run "$CVMPI" verify src small --memory 64M
+[[ $RC == 0 ]] || fail "re-chunked copy differs"
+echo "memory_plan: ok"

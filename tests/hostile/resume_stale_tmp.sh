@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# A rank killed between writing a chunk's temporary file and renaming it leaves
+# .cvmpi-tmp-* in the destination. --resume removes those of the chunks it redoes (tasks not in
+# the journal), and no others.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
+# MPI jobs start MPI (a singleton here); Open MPI's own leaks cannot be suppressed for
+# LeakSanitizer, so leak checks are off as in tests/mpi.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+
+# 4 one-chunk tasks, task id = x + 2 y.
+"$CVMPI" create src --type image --dtype uint8 --size 64,64,32 --resolution 4,4,40 \
+    --chunk 32,32,32 >/dev/null
+"$PY" -c "
+import numpy as np
+a = np.random.default_rng(9).integers(0, 255, (64, 64, 32, 1)).astype('uint8')
+np.save('a.npy', np.asfortranarray(a))"
+"$CVMPI" write src --bbox 0,0,0,64,64,32 -i a.npy
+run "$CVMPI" transfer src out --memory 200K --journal j --keep-journal
+[[ $RC == 0 ]] || fail "first run"
+# As if killed: task 1 never recorded, its chunk still a temporary; task 0 done, yet an old
+# temporary of it is there too (a rank may die after a rename of an earlier attempt).
+grep -v '^0*1 ' j/rank-0.log >j/rank-0.new && mv j/rank-0.new j/rank-0.log
+mv out/4_4_40/32-64_0-32_0-32.gz out/4_4_40/.cvmpi-tmp-4242-7-32-64_0-32_0-32.gz
+echo partial >out/4_4_40/.cvmpi-tmp-4242-3-0-32_0-32_0-32.gz
+echo keep >out/4_4_40/.cvmpi-tmp-not-a-chunk
+run "$CVMPI" transfer src out --memory 200K --journal j --resume
+[[ $RC == 0 ]] || fail "resume"
+grep -qF "transfer: 1 tasks written, 3 skipped" "$OUT" || fail "resume did not redo task 1"
+expect_no_file out/4_4_40/.cvmpi-tmp-4242-7-32-64_0-32_0-32.gz
+[[ -f out/4_4_40/.cvmpi-tmp-4242-3-0-32_0-32_0-32.gz ]] || fail "a done task's file was removed"
+[[ -f out/4_4_40/.cvmpi-tmp-not-a-chunk ]] || fail "a file that is no chunk was removed"
+run "$CVMPI" verify src out --memory 200K
+[[ $RC == 0 ]] || fail "verify after resume"
+echo "resume_stale_tmp: ok"
