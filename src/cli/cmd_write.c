@@ -80,8 +80,11 @@ int cmd_write(int argc, char **argv)
         return cli_fail();
     }
     uint8_t *file = NULL, *data = NULL;
-    size_t flen = 0, nbytes = cv_volume_box_bytes(v, box);
-    cv_status rc = cli_read_input(input, &file, &flen);
+    size_t flen = 0, nbytes = 0;
+    cv_status rc = cv_volume_check_box(v, box, &nbytes);
+    if (rc == CV_OK) {
+        rc = cli_read_input(input, &file, &flen);
+    }
     const uint8_t *payload = file;
     size_t plen = flen;
     if (rc == CV_OK && cv__str_ends_with(input, ".npy")) {
