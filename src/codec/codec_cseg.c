@@ -725,6 +725,9 @@ static cv_status cseg_encode(const cv_chunk_desc *d, int level, const uint8_t *s
             break;
         }
         st32(out->data + start + 4 * (size_t)c, (uint32_t)at);
+        if (e.g.n_blocks == 0) {
+            continue; /* an empty chunk: `src` may be NULL, and there is nothing to index */
+        }
         rc = encode_channel(&e, src + c * channel_bytes);
     }
     enc_fini(&e);
