@@ -76,6 +76,22 @@ layer_with K 'i["scales"][0]["chunk_sizes"] = [[2**32 + 64, 64, 64]]'
 expect_exit 1 "$CVMPI" read K --bbox 0,0,0,64,64,64 -o x.raw
 expect_stderr_contains "scales[0].chunk_sizes[0]: each size must be <= 2^31 - 1 (got 4294967360)"
 
+section "import: HDF5 datasets whose shape does not fit"
+"$PY" - <<'PY'
+import h5py
+for name, shape in (("slice_1.h5", (2**62, 1, 1)), ("slice_2.h5", (2**62, 1, 1)),
+                    ("wide.h5", (2**61, 4, 1))):
+    with h5py.File(name, "w") as f:  # chunked and never written: a few hundred bytes
+        f.create_dataset("d", shape=shape, dtype="u1", chunks=(1, 1, 1))
+PY
+expect_exit 1 "${MPI[@]}" import 'slice_*.h5:/d' I1
+expect_one_line_error
+expect_stderr_contains "cvmpi: import: the stack of /d is more than 2^63 - 1 planes deep"
+expect_exit 1 "${MPI[@]}" import wide.h5:/d I2
+expect_one_line_error
+expect_stderr_contains "import: dataset /d: scales[0].size: 1 x 4 x 2305843009213693952 voxels x 1 channels x 1 bytes is more than 2^63 - 1 bytes"
+[[ ! -e I1 && ! -e I2 ]] || fail "import created a layer"
+
 section "serve: a 2^32 x 2^32 x 1 layer, and a slice too large for memory"
 command -v curl >/dev/null || fail "this test needs curl"
 layer_with V 'i["scales"][0]["size"] = [2**32, 2**32, 1]'
