@@ -549,15 +549,15 @@ cv_status cv_info_validate(const cv_info *info)
                              i);
             }
         }
-        /* The codec's bound (CV_CSEG_MAX_BLOCK_VOXELS): a block's index bits, up to 32 per
-         * voxel, and every word offset derived from them stay exact in 64 bits, and each size
-         * fits the 32-bit field the codec keeps it in. */
+        /* The codec's bound (CV_CSEG_MAX_BLOCK_VOXELS, 2^24): one block's indices, up to a
+         * 32-bit word per voxel, stay addressable by the format's 24-bit word offsets; every
+         * product below it is exact, and each size fits the codec's 32-bit fields. */
         uint64_t block_voxels;
         if (is_cseg && (!cv__mul4_u64((uint64_t)s->cseg_block[0], (uint64_t)s->cseg_block[1],
                                       (uint64_t)s->cseg_block[2], 1, &block_voxels) ||
                         block_voxels > CV_CSEG_MAX_BLOCK_VOXELS)) {
             return SFAIL("scales[%d].compressed_segmentation_block_size: %" PRId64 " x %" PRId64
-                         " x %" PRId64 " is more than 2^31 voxels per block",
+                         " x %" PRId64 " is more than 2^24 voxels per block",
                          i, s->cseg_block[0], s->cseg_block[1], s->cseg_block[2]);
         }
         if (s->jpeg_quality != -1) {

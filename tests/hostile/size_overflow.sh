@@ -123,14 +123,14 @@ mkdir -p S/1_1_1
 printf '\1\0\0\0' >S/1_1_1/0-64_0-64_0-64
 expect_exit 1 "$CVMPI" read S --bbox 0,0,0,8,8,8 -o x.raw
 expect_one_line_error
-expect_stderr_contains "scales[0].compressed_segmentation_block_size: 2147483648 x 2147483648 x 2147483648 is more than 2^31 voxels per block"
+expect_stderr_contains "scales[0].compressed_segmentation_block_size: 2147483648 x 2147483648 x 2147483648 is more than 2^24 voxels per block"
 # 2^32 + 8 used to be truncated to 8 when handed to the codec.
 layer_with S2 'i["type"] = "segmentation"; i["data_type"] = "uint32"
 s = i["scales"][0]
 s["encoding"] = "compressed_segmentation"
 s["compressed_segmentation_block_size"] = [2**32 + 8, 8, 8]'
 expect_exit 1 "$CVMPI" read S2 --bbox 0,0,0,8,8,8 -o x.raw
-expect_stderr_contains "compressed_segmentation_block_size: 4294967304 x 8 x 8 is more than 2^31 voxels per block"
+expect_stderr_contains "compressed_segmentation_block_size: 4294967304 x 8 x 8 is more than 2^24 voxels per block"
 expect_no_file x.raw
 
 section "deep downsample of a 64^3 layer"

@@ -1008,7 +1008,7 @@ static void add_scale_replace_and_encoding(void)
     cv_info_free(info);
 }
 
-/* The largest sizes the bounds allow still parse: 2^63 - 1 bytes per scale, 2^31 voxels per
+/* The largest sizes the bounds allow still parse: 2^63 - 1 bytes per scale, 2^24 voxels per
  * compressed_segmentation block, chunk axes of 2^31 - 1. */
 static void size_bounds_inclusive(void)
 {
@@ -1017,11 +1017,17 @@ static void size_bounds_inclusive(void)
         "\"scales\":[{\"key\":\"a\",\"size\":[2147483647,1073741824,1],"
         "\"voxel_offset\":[0,0,0],\"resolution\":[1,1,1],\"chunk_sizes\":[[2147483647,1,1]],"
         "\"encoding\":\"compressed_segmentation\","
-        "\"compressed_segmentation_block_size\":[2147483648,1,1]}]}";
+        "\"compressed_segmentation_block_size\":[4096,64,64]}]}";
     cv_info *info = NULL;
     ASSERT_OK(cv_info_parse(in, strlen(in), "edge", &info));
-    ASSERT_EQ(info->scales[0].cseg_block[0], INT64_C(2147483648));
+    ASSERT_EQ(info->scales[0].cseg_block[0], 4096);
     cv_info_free(info);
+    /* one voxel more is refused */
+    char *more = cv__strdup(in);
+    memcpy(strstr(more, "[4096,64,64]"), "[4097,64,64]", 12);
+    ASSERT_FAILS(cv_info_parse(more, strlen(more), "edge", &info), CV_ERR_INFO,
+                 "4097 x 64 x 64 is more than 2^24 voxels per block");
+    cv_free(more);
 }
 
 static void remove_scale(void)
@@ -1191,12 +1197,12 @@ static void validate_scale_geometry(void)
           "[2147483648,2147483648,2147483648]", NULL},
          CV_ERR_INFO,
          "scales[0].compressed_segmentation_block_size: 2147483648 x 2147483648 x 2147483648 is "
-         "more than 2^31 voxels per block"},
+         "more than 2^24 voxels per block"},
         {{"type", "\"segmentation\"", "data_type", "\"uint32\"", "scales/0/encoding",
           "\"compressed_segmentation\"", "scales/0/compressed_segmentation_block_size",
           "[4294967304,8,8]", NULL},
          CV_ERR_INFO,
-         "scales[0].compressed_segmentation_block_size: 4294967304 x 8 x 8 is more than 2^31"},
+         "scales[0].compressed_segmentation_block_size: 4294967304 x 8 x 8 is more than 2^24"},
         {{"scales/0/resolution", "[4,0,40]", NULL}, CV_ERR_INFO, "scales[0].resolution"},
         {{"scales/1/resolution", "[4,-4,40]", NULL}, CV_ERR_INFO, "scales[1].resolution"},
         {{"scales/0/resolution", "[4,4]", NULL}, CV_ERR_INFO, "scales[0].resolution"},
