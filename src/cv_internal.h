@@ -33,6 +33,16 @@ void cv__err_set(const cv_err *e);
 /* Record a not-found without treating it as the thread's first failure. */
 cv_status cv__notfound(const char *fmt, ...) CV_PRINTF(1, 2);
 
+/* ---- checked geometry (geom.c) ---------------------------------------------------------- */
+
+/* Voxels of `b` (0 if empty); false if the count does not fit in 64 bits. */
+bool cv__bbox_voxels_checked(cv_bbox b, uint64_t *out);
+/* Most voxels in one compressed_segmentation block (the info parser and the codec agree):
+ * lookup-table offsets are 24-bit counts of 32-bit words, and a block's indices take up to a
+ * word per voxel, so a larger block cannot be encoded in general; it also bounds what one
+ * block makes the encoder hold (64 MiB) whatever the chunk size. */
+#define CV_CSEG_MAX_BLOCK_VOXELS ((uint64_t)1 << 24)
+
 /* ---- growable buffer (buf.c) ------------------------------------------------------------- */
 
 typedef struct cv_buf {

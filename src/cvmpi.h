@@ -94,8 +94,8 @@ typedef struct cv_bbox {
 
 CV_EXPORT cv_bbox cv_bbox_make(int64_t x0, int64_t y0, int64_t z0, int64_t x1, int64_t y1,
                                int64_t z1);
-CV_EXPORT bool cv_bbox_is_empty(cv_bbox b);                /* any max <= min */
-CV_EXPORT uint64_t cv_bbox_voxels(cv_bbox b);              /* 0 if empty */
+CV_EXPORT bool cv_bbox_is_empty(cv_bbox b);   /* any max <= min */
+CV_EXPORT uint64_t cv_bbox_voxels(cv_bbox b); /* 0 if empty; UINT64_MAX if it overflows */
 CV_EXPORT cv_bbox cv_bbox_intersect(cv_bbox a, cv_bbox b); /* may be empty */
 CV_EXPORT bool cv_bbox_contains(cv_bbox outer, cv_bbox inner);
 CV_EXPORT bool cv_bbox_equal(cv_bbox a, cv_bbox b);
@@ -287,6 +287,7 @@ typedef struct cv_opts {
     int compress_level;   /* -1: default (gzip 9, br 5) */
     int max_redirects;    /* default 10 */
     int threads;          /* chunk workers per call; 0 = 1 */
+    size_t max_bytes;     /* largest box or chunk a call may hold; 0 = the physical memory */
 } cv_opts;
 
 /* CloudVolume's defaults: bounded, everything else off, max_redirects 10. */
@@ -327,8 +328,11 @@ CV_EXPORT void cv_volume_get_stats(const cv_volume *v, cv_volume_stats *out);
 /* Apply `bounded`/`autocrop` to a request: the box a read or write will really cover.
  * CV_ERR_BOUNDS outside the volume when bounded; CV_ERR_ARG for an empty box. */
 CV_EXPORT cv_status cv_volume_resolve_box(const cv_volume *v, int mip, cv_bbox req, cv_bbox *out);
-/* Bytes of a box: voxels * channels * dtype size. */
+/* Bytes of a box: voxels * channels * dtype size; SIZE_MAX if that overflows. */
 CV_EXPORT size_t cv_volume_box_bytes(const cv_volume *v, cv_bbox b);
+/* The same, as an error naming the layer and the box when the bytes overflow 64 bits or
+ * exceed opts.max_bytes (default: the physical memory): check a box before allocating it. */
+CV_EXPORT cv_status cv_volume_check_box(const cv_volume *v, cv_bbox b, size_t *bytes);
 
 /* cv_volume_read() :
  * Read `box` (already resolved) at `mip` into `dst`: x fastest, then y, z, channel slowest.

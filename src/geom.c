@@ -2,6 +2,7 @@
  * geom.c: bounding boxes, the chunk grid of a scale and chunk file names
  * (precomputed-volume spec §3: grid starts at voxel_offset, upper faces clipped,
  * names "x0-x1_y0-y1_z0-z1" with signed decimal integers). */
+#include "checked.h"
 #include "cv_internal.h"
 
 #include <errno.h>
@@ -21,14 +22,23 @@ bool cv_bbox_is_empty(cv_bbox b)
     return b.max[0] <= b.min[0] || b.max[1] <= b.min[1] || b.max[2] <= b.min[2];
 }
 
-uint64_t cv_bbox_voxels(cv_bbox b)
+bool cv__bbox_voxels_checked(cv_bbox b, uint64_t *out)
 {
     if (cv_bbox_is_empty(b)) {
-        return 0;
+        *out = 0;
+        return true;
     }
     /* Subtract as uint64: max - min of a box parsed from text can exceed INT64_MAX. */
-    return ((uint64_t)b.max[0] - (uint64_t)b.min[0]) * ((uint64_t)b.max[1] - (uint64_t)b.min[1]) *
-           ((uint64_t)b.max[2] - (uint64_t)b.min[2]);
+    return cv__mul4_u64((uint64_t)b.max[0] - (uint64_t)b.min[0],
+                        (uint64_t)b.max[1] - (uint64_t)b.min[1],
+                        (uint64_t)b.max[2] - (uint64_t)b.min[2], 1, out);
+}
+
+uint64_t cv_bbox_voxels(cv_bbox b)
+{
+    uint64_t n;
+    cv__bbox_voxels_checked(b, &n); /* saturates at UINT64_MAX */
+    return n;
 }
 
 cv_bbox cv_bbox_intersect(cv_bbox a, cv_bbox b)

@@ -3,6 +3,7 @@
  * parsing with a message naming the offending field, every validation rule of §2.3/§2.4,
  * CloudVolume-identical serialization, and CloudVolume's create_new_info/add_scale arithmetic
  * (cloudvolume-conventions §7). Unknown members are kept and written back. */
+#include "checked.h"
 #include "json_py.h"
 
 #include <ctype.h>
@@ -495,6 +496,18 @@ cv_status cv_info_validate(const cv_info *info)
                 return SFAIL("scales[%d].voxel_offset: voxel_offset + size overflows", i);
             }
         }
+        /* Every box, chunk, task and slab of the scale lies inside it: when the whole scale's
+         * bytes fit in 63 bits, so does every count derived from it. */
+        uint64_t scale_bytes;
+        if (!cv__mul4_u64((uint64_t)s->size[0], (uint64_t)s->size[1], (uint64_t)s->size[2],
+                          (uint64_t)info->num_channels, &scale_bytes) ||
+            !cv__mul_u64(scale_bytes, cv_dtype_size(info->dtype), &scale_bytes) ||
+            scale_bytes > (uint64_t)INT64_MAX) {
+            return SFAIL("scales[%d].size: %" PRId64 " x %" PRId64 " x %" PRId64
+                         " voxels x %" PRId64 " channels x %zu bytes is more than 2^63 - 1 bytes",
+                         i, s->size[0], s->size[1], s->size[2], info->num_channels,
+                         cv_dtype_size(info->dtype));
+        }
         if (s->n_chunk_sizes < 1) {
             return SFAIL("scales[%d].chunk_sizes: must be a non-empty list", i);
         }
@@ -502,6 +515,12 @@ cv_status cv_info_validate(const cv_info *info)
             for (int d = 0; d < 3; d++) {
                 if (s->chunk_sizes[c][d] < 1) {
                     return SFAIL("scales[%d].chunk_sizes[%d]: each size must be >= 1", i, c);
+                }
+                /* Codecs describe a chunk with 32-bit shapes. */
+                if (s->chunk_sizes[c][d] > INT32_MAX) {
+                    return SFAIL("scales[%d].chunk_sizes[%d]: each size must be <= 2^31 - 1 "
+                                 "(got %" PRId64 ")",
+                                 i, c, s->chunk_sizes[c][d]);
                 }
             }
         }
@@ -529,6 +548,17 @@ cv_status cv_info_validate(const cv_info *info)
                              ">= 1",
                              i);
             }
+        }
+        /* The codec's bound (CV_CSEG_MAX_BLOCK_VOXELS, 2^24): one block's indices, up to a
+         * 32-bit word per voxel, stay addressable by the format's 24-bit word offsets; every
+         * product below it is exact, and each size fits the codec's 32-bit fields. */
+        uint64_t block_voxels;
+        if (is_cseg && (!cv__mul4_u64((uint64_t)s->cseg_block[0], (uint64_t)s->cseg_block[1],
+                                      (uint64_t)s->cseg_block[2], 1, &block_voxels) ||
+                        block_voxels > CV_CSEG_MAX_BLOCK_VOXELS)) {
+            return SFAIL("scales[%d].compressed_segmentation_block_size: %" PRId64 " x %" PRId64
+                         " x %" PRId64 " is more than 2^24 voxels per block",
+                         i, s->cseg_block[0], s->cseg_block[1], s->cseg_block[2]);
         }
         if (s->jpeg_quality != -1) {
             if (strcmp(s->encoding, "jpeg") != 0) {

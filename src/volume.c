@@ -4,10 +4,13 @@
  * scale's chunks to codecs, keys and array regions. */
 #include "volume.h"
 
+#include "checked.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 cv_opts cv_opts_default(void)
 {
@@ -290,10 +293,63 @@ int cv_volume_chunk_key(const cv_volume *v, int mip, cv_bbox cell_box, char *buf
     return snprintf(buf, cap, "%s/%s", v->info->scales[mip].key, name);
 }
 
+/* Bytes of `b`; false if they do not fit in 64 bits. */
+static bool box_bytes(const cv_volume *v, cv_bbox b, uint64_t *out)
+{
+    uint64_t voxels;
+    return cv__bbox_voxels_checked(b, &voxels) &&
+           cv__mul4_u64(voxels, (uint64_t)v->info->num_channels, cv_dtype_size(v->info->dtype), 1,
+                        out);
+}
+
 size_t cv_volume_box_bytes(const cv_volume *v, cv_bbox b)
 {
-    return (size_t)cv_bbox_voxels(b) * (size_t)v->info->num_channels *
-           cv_dtype_size(v->info->dtype);
+    uint64_t n;
+    if (!box_bytes(v, b, &n) || n > SIZE_MAX) {
+        return SIZE_MAX;
+    }
+    return (size_t)n;
+}
+
+size_t cv__volume_max_bytes(const cv_volume *v)
+{
+    if (v->opts.max_bytes > 0) {
+        return v->opts.max_bytes < (size_t)INT64_MAX ? v->opts.max_bytes : (size_t)INT64_MAX;
+    }
+    /* No single box or chunk larger than the machine's memory can be held: refuse it up front
+     * instead of asking malloc (which may overcommit and fail later, page by page). */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) {
+        return (size_t)INT64_MAX;
+    }
+    uint64_t mem;
+    return cv__mul_u64((uint64_t)pages, (uint64_t)page, &mem) && mem < (uint64_t)INT64_MAX
+               ? (size_t)mem
+               : (size_t)INT64_MAX;
+}
+
+cv_status cv_volume_check_box(const cv_volume *v, cv_bbox b, size_t *bytes)
+{
+    uint64_t n;
+    char rb[160];
+    cv_bbox_format(b, rb, sizeof rb);
+    if (!box_bytes(v, b, &n)) {
+        /* Only an estimate can be printed: the exact count needs more than 64 bits. */
+        double est = 1;
+        for (int d = 0; d < 3; d++) {
+            est *= (double)((uint64_t)b.max[d] - (uint64_t)b.min[d]);
+        }
+        est *= (double)v->info->num_channels * (double)cv_dtype_size(v->info->dtype);
+        return CV_FAIL(CV_ERR_ARG, "%s: box %s of %.4g bytes does not fit in 64 bits",
+                       cv_store_url(v->store), rb, est);
+    }
+    if (n > cv__volume_max_bytes(v)) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "%s: box %s of %" PRIu64 " bytes does not fit in memory (%zu bytes)",
+                       cv_store_url(v->store), rb, n, cv__volume_max_bytes(v));
+    }
+    *bytes = (size_t)n;
+    return CV_OK;
 }
 
 cv_status cv_volume_resolve_box(const cv_volume *v, int mip, cv_bbox req, cv_bbox *out)
@@ -419,6 +475,11 @@ cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf
     cv_volume_chunk_key(v, mip, cell_box, key, sizeof key);
     cv_chunk_desc d = cv__volume_chunk_desc(v, mip, cell_box);
     size_t want = cv__chunk_desc_bytes(&d);
+    if (want > cv__volume_max_bytes(v)) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "read chunk `%s' of %s: %zu bytes do not fit in memory (%zu bytes)", key,
+                       cv_store_url(v->store), want, cv__volume_max_bytes(v));
+    }
     /* An encoded chunk is never far larger than its voxels; the cap stops bombs early. */
     scratch->max = want * 2 + (1 << 20);
     uint64_t t0 = cv__now_ns();

@@ -56,6 +56,8 @@ cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_
 
 /* Monotonic nanoseconds, for the counters. */
 uint64_t cv__now_ns(void);
+/* opts.max_bytes, or the physical memory when unset: the most one box or chunk may take. */
+size_t cv__volume_max_bytes(const cv_volume *v);
 
 /* The codec of scale `mip`; CV_ERR_UNSUPPORTED naming the encoding if not built in. */
 cv_status cv__volume_codec(const cv_volume *v, int mip, const cv_codec **out);

@@ -60,7 +60,8 @@ cv_status cv_volume_read(cv_volume *v, int mip, cv_bbox box, void *dst, size_t d
     if (cv_bbox_is_empty(box)) {
         return CV_FAIL(CV_ERR_ARG, "read %s: empty box", cv_volume_url(v));
     }
-    size_t need = cv_volume_box_bytes(v, box);
+    size_t need;
+    CV_TRY(cv_volume_check_box(v, box, &need));
     if (dst_cap < need) {
         return CV_FAIL(CV_ERR_ARG, "read %s: buffer of %zu bytes, need %zu", cv_volume_url(v),
                        dst_cap, need);

@@ -154,9 +154,11 @@ cv_status cv_volume_write(cv_volume *v, int mip, cv_bbox box, const void *src, s
     if (cv_bbox_is_empty(box)) {
         return CV_FAIL(CV_ERR_ARG, "write to %s: empty box", cv_volume_url(v));
     }
-    if (src_len != cv_volume_box_bytes(v, box)) {
+    size_t need;
+    CV_TRY(cv_volume_check_box(v, box, &need));
+    if (src_len != need) {
         return CV_FAIL(CV_ERR_ARG, "write to %s: %zu bytes of data for a box of %zu bytes",
-                       cv_volume_url(v), src_len, cv_volume_box_bytes(v, box));
+                       cv_volume_url(v), src_len, need);
     }
     return cv__volume_write_frame(v, mip, box, src, box);
 }
@@ -172,6 +174,8 @@ cv_status cv__volume_write_frame(cv_volume *v, int mip, cv_bbox box, const void 
         return CV_FAIL(CV_ERR_ARG, "write to %s: empty box, or a box outside its array",
                        cv_volume_url(v));
     }
+    size_t frame_bytes;
+    CV_TRY(cv_volume_check_box(v, frame, &frame_bytes));
     cv_bbox bounds = cv_info_bounds(v->info, mip);
     char rb[160], bb[160];
     cv_bbox_format(box, rb, sizeof rb);

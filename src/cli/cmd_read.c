@@ -75,7 +75,11 @@ int cmd_read(int argc, char **argv)
         cv_free(h5_spec);
         return cli_fail();
     }
-    size_t nbytes = cv_volume_box_bytes(v, box);
+    size_t nbytes;
+    if (cv_volume_check_box(v, box, &nbytes) != CV_OK) {
+        cv_volume_close(v);
+        return cli_fail();
+    }
     uint8_t *data = cv_malloc(nbytes);
     if (!data) {
         cv_volume_close(v);

@@ -206,16 +206,17 @@ int cmd_write(int argc, char **argv)
     }
     uint8_t *file = NULL, *data = NULL;
     const uint8_t *payload = NULL;
-    size_t flen = 0, nbytes = cv_volume_box_bytes(v, box);
-    cv_status rc = CV_OK;
-    if (fmt == CLI_FMT_H5) {
+    size_t flen = 0, nbytes = 0;
+    cv_status rc = cv_volume_check_box(v, box, &nbytes);
+    /* A box whose bytes do not fit is refused before any input is read. */
+    if (rc == CV_OK && fmt == CLI_FMT_H5) {
         int64_t shape[3] = {box.max[0] - box.min[0], box.max[1] - box.min[1],
                             box.max[2] - box.min[2]};
         data = cv_malloc(nbytes ? nbytes : 1);
         rc = data ? cv_h5_read_cutout(h5_spec, info->dtype, info->num_channels, shape, axes, data)
                   : CV_FAIL(CV_ERR_NOMEM, "write: %zu bytes", nbytes);
         payload = data;
-    } else if (fmt == CLI_FMT_NPY) {
+    } else if (rc == CV_OK && fmt == CLI_FMT_NPY) {
         rc = nbytes > SIZE_MAX - NPY_HEADER_MAX
                  ? CV_FAIL(CV_ERR_ARG, "write: the box is too large")
                  : cli_read_input_max(input, nbytes + NPY_HEADER_MAX,
@@ -224,7 +225,7 @@ int cmd_write(int argc, char **argv)
             rc = npy_payload(input, file, flen, info, box, axes && strcmp(axes, "zyx") == 0, nbytes,
                              &data, &payload);
         }
-    } else {
+    } else if (rc == CV_OK) {
         rc = cli_read_input_max(input, nbytes, "bytes the box needs", &file, &flen);
         if (rc == CV_OK && flen != nbytes) {
             rc = CV_FAIL(CV_ERR_ARG, "`%s' has %zu bytes, the box needs %zu", input, flen, nbytes);

@@ -3,6 +3,8 @@
  * see README.md beside this file. */
 #include "codec.h"
 
+#include "../checked.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <strings.h>
@@ -56,5 +58,10 @@ const char *cv__codec_names(void)
 
 size_t cv__chunk_desc_bytes(const cv_chunk_desc *d)
 {
-    return (size_t)d->shape[0] * d->shape[1] * d->shape[2] * d->channels * cv_dtype_size(d->dtype);
+    uint64_t n;
+    if (!cv__mul4_u64(d->shape[0], d->shape[1], d->shape[2], d->channels, &n) ||
+        !cv__mul_u64(n, cv_dtype_size(d->dtype), &n) || n > SIZE_MAX) {
+        return SIZE_MAX; /* no buffer is that large: every size check against it fails */
+    }
+    return (size_t)n;
 }

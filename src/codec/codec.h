@@ -38,7 +38,7 @@ const cv_codec *cv__codec_find(const char *name);
 /* The names of all built-in codecs, space separated (for --version). */
 const char *cv__codec_names(void);
 /* Bytes of a decoded chunk: x*y*z*channels*dtype size. */
-size_t cv__chunk_desc_bytes(const cv_chunk_desc *d);
+size_t cv__chunk_desc_bytes(const cv_chunk_desc *d); /* SIZE_MAX if it overflows */
 
 extern const cv_codec cv_codec_raw;
 extern const cv_codec cv_codec_gzip;

@@ -7,6 +7,8 @@
  * against the stream length and trusts only the cv_chunk_desc. No I/O here. */
 #include "codec.h"
 
+#include "../checked.h"
+
 #include <inttypes.h>
 #include <string.h>
 
@@ -17,7 +19,6 @@
 #endif
 
 #define CSEG_NAME "compressed_segmentation"
-#define CSEG_MAX_BLOCK_VOXELS ((uint64_t)1 << 31) /* keeps bit offsets far from overflow */
 #define CSEG_MAX_OFFSET24 ((uint32_t)1 << 24)
 
 /* ---- little-endian words --------------------------------------------------------------- */
@@ -106,6 +107,7 @@ static cv_status geom_init(const cv_chunk_desc *d, cseg_geom *g)
     }
     g->wpv = d->dtype == CV_UINT64 ? 2 : 1;
     uint64_t block_voxels = 1, n_blocks = 1, max_in = 1, chunk_voxels = 1;
+    bool block_ok = true, chunk_ok = true;
     for (int i = 0; i < 3; i++) {
         uint32_t b = d->cseg_block[i], s = d->shape[i];
         if (b == 0) {
@@ -115,17 +117,18 @@ static cv_status geom_init(const cv_chunk_desc *d, cseg_geom *g)
         g->size[i] = s;
         g->block[i] = b;
         g->grid[i] = s / b + (s % b != 0);
-        block_voxels *= b;
-        n_blocks *= g->grid[i];
-        max_in *= s < b ? s : b;
-        chunk_voxels *= s;
+        /* Three 32-bit factors can pass 2^64: a wrapped product would slip under the limits. */
+        block_ok = block_ok && cv__mul_u64(block_voxels, b, &block_voxels);
+        chunk_ok = chunk_ok && cv__mul_u64(n_blocks, g->grid[i], &n_blocks) &&
+                   cv__mul_u64(max_in, s < b ? s : b, &max_in) &&
+                   cv__mul_u64(chunk_voxels, s, &chunk_voxels);
     }
-    if (block_voxels > CSEG_MAX_BLOCK_VOXELS) {
+    if (!block_ok || block_voxels > CV_CSEG_MAX_BLOCK_VOXELS) {
         return CV_FAIL(CV_ERR_ARG, CSEG_NAME ": block size %ux%ux%u is too large", d->cseg_block[0],
                        d->cseg_block[1], d->cseg_block[2]);
     }
     /* Everything below is addressed in 32-bit words: a larger chunk cannot be encoded. */
-    if (chunk_voxels > UINT32_MAX || n_blocks > UINT32_MAX / 4) {
+    if (!chunk_ok || chunk_voxels > UINT32_MAX || n_blocks > UINT32_MAX / 4) {
         return CV_FAIL(CV_ERR_ARG, CSEG_NAME ": chunk %ux%ux%u is too large", d->shape[0],
                        d->shape[1], d->shape[2]);
     }
@@ -722,6 +725,9 @@ static cv_status cseg_encode(const cv_chunk_desc *d, int level, const uint8_t *s
             break;
         }
         st32(out->data + start + 4 * (size_t)c, (uint32_t)at);
+        if (e.g.n_blocks == 0) {
+            continue; /* an empty chunk: `src` may be NULL, and there is nothing to index */
+        }
         rc = encode_channel(&e, src + c * channel_bytes);
     }
     enc_fini(&e);

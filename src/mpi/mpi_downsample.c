@@ -82,6 +82,7 @@ typedef struct job {
     stage st[MAX_LEVELS + 1];
     int n_stages;
     uint64_t n_ids;
+    size_t task_bytes; /* one task's source voxels: the buffer every rank allocates */
     cv_journal *journal;
     cv_sched *sched;
     cv_progress progress;
@@ -228,7 +229,14 @@ static cv_status plan_stages(job *j)
         lo = st->hi;
         j->n_stages++;
     }
-    return CV_OK;
+    /* A task is a stage-0 block clipped to the region: its bytes are the task buffer. */
+    cv_bbox task = j->region;
+    for (int d = 0; d < 3; d++) {
+        if (j->st[0].block[d] < task.max[d] - task.min[d]) {
+            task.max[d] = task.min[d] + j->st[0].block[d];
+        }
+    }
+    return cv_volume_check_box(j->v, task, &j->task_bytes);
 }
 
 static uint64_t parent_of(const job *j, int s, uint64_t child)
@@ -419,8 +427,7 @@ static void note_failure(job *j, int s, uint64_t idx)
 
 static void work_tasks(job *j)
 {
-    size_t cap = (size_t)j->st[0].block[0] * (size_t)j->st[0].block[1] * (size_t)j->st[0].block[2] *
-                 (size_t)j->channels * j->esz;
+    size_t cap = j->task_bytes;
     uint8_t *buf = cv_malloc(cap);
     if (!buf) {
         CV_FAIL(CV_ERR_NOMEM, "downsample: task buffer of %zu bytes", cap);
@@ -711,6 +718,43 @@ static int default_num_mips(const cv_scale *s, const int64_t f[3])
     return isfinite(n) && n >= 1.0 ? (int)n : 1;
 }
 
+/* Levels stop where an axis would shrink to 0 voxels: add_scale's size is ceil(size0 / f^k),
+ * which never reaches 0 but stops shrinking once f^k > size0 (floor(size0 / f^k) == 0), so
+ * those levels would only repeat the last one over ever larger tasks. */
+static cv_status limit_levels(job *j, const cv_info *info)
+{
+    const cv_scale *s0 = &info->scales[0], *src = &info->scales[j->mip];
+    int max = 0;
+    for (int k = 1; k <= j->n_levels; k++) {
+        bool fits = true;
+        for (int d = 0; d < 3; d++) {
+            /* the factor of level k relative to scale 0, as add_scale takes it */
+            double total = src->resolution[d] / s0->resolution[d] * pow((double)j->f[d], k);
+            fits = fits && (j->f[d] == 1 || total <= (double)s0->size[d]);
+        }
+        if (!fits) {
+            break;
+        }
+        max = k;
+    }
+    if (max == 0) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "downsample: mip %d of size %" PRId64 "x%" PRId64 "x%" PRId64
+                       " cannot shrink by factor %" PRId64 ",%" PRId64 ",%" PRId64,
+                       j->mip, src->size[0], src->size[1], src->size[2], j->f[0], j->f[1], j->f[2]);
+    }
+    if (max < j->n_levels) {
+        CV_LOG(CV_LOG_WARN,
+               "downsample: --num-mips %d stops at %d level%s: mip %d of size %" PRId64 "x%" PRId64
+               "x%" PRId64 " reaches 0 voxels along an axis after %d factor %" PRId64 ",%" PRId64
+               ",%" PRId64 " steps",
+               j->n_levels, max, max == 1 ? "" : "s", j->mip, src->size[0], src->size[1],
+               src->size[2], max + 1, j->f[0], j->f[1], j->f[2]);
+        j->n_levels = max;
+    }
+    return CV_OK;
+}
+
 /* Add the scales to this rank's copy of the info, as add_scale does (every rank computes the
  * same info; rank 0 commits it unless dry_run). */
 static cv_status add_scales(job *j)
@@ -723,6 +767,7 @@ static cv_status add_scales(job *j)
     if (j->n_levels > MAX_LEVELS) {
         return CV_FAIL(CV_ERR_ARG, "--num-mips %d is too many", j->n_levels);
     }
+    CV_TRY(limit_levels(j, info));
     j->method = (cv_downsample_method)p->method;
     if (p->method < 0) {
         /* igneous' AUTO: images average, segmentation takes the mode, anything else strides */
@@ -781,7 +826,7 @@ static void print_plan(const job *j)
             printf("plan: stage 0: %" PRIu64 " tasks of %" PRId64 "x%" PRId64 "x%" PRId64
                    " voxels read from mip %d, levels 1..%d made in memory, %.1f MB per task "
                    "(peak %.1f MB, budget %.1f MB)\n",
-                   st->n, st->block[0], st->block[1], st->block[2], j->mip, st->hi, in_bytes / 1e6,
+                   st->n, b[0], b[1], b[2], j->mip, st->hi, in_bytes / 1e6,
                    node_need(j, st->block, st->lo, st->hi) / 1e6, (double)j->memory / 1e6);
         } else {
             printf("plan: stage %d (reduction tree): %" PRIu64 " node%s of %" PRId64 "x%" PRId64

@@ -12,6 +12,7 @@
 #include "cv_compress.h"
 #include "cv_h5.h"
 
+#include "../checked.h"
 #include "../filelist.h"
 
 #include "cv_failures.h"
@@ -592,10 +593,24 @@ static cv_status describe_dataset(import_job *j)
     for (size_t i = 1; i < j->n_files; i++) {
         hsize_t dims[4];
         CV_TRY(check_part(j, i, dims));
-        j->files[i].z0 = j->files[i - 1].z0 + j->files[i - 1].nz;
+        uint64_t z0;
+        /* A hostile stack could sum past 2^63: the info check then sees a wrapped size. */
+        if (!cv__add_u64((uint64_t)j->files[i - 1].z0, (uint64_t)j->files[i - 1].nz, &z0) ||
+            z0 > (uint64_t)INT64_MAX || dims[j->zdim] > (hsize_t)INT64_MAX) {
+            return CV_FAIL(CV_ERR_ARG, "import: the stack of %s is more than 2^63 - 1 planes deep",
+                           j->dset_name);
+        }
+        j->files[i].z0 = (int64_t)z0;
         j->files[i].nz = (int64_t)dims[j->zdim];
     }
-    j->dims[j->zdim] = (hsize_t)(j->files[j->n_files - 1].z0 + j->files[j->n_files - 1].nz);
+    uint64_t depth;
+    if (!cv__add_u64((uint64_t)j->files[j->n_files - 1].z0, (uint64_t)j->files[j->n_files - 1].nz,
+                     &depth) ||
+        depth > (uint64_t)INT64_MAX) {
+        return CV_FAIL(CV_ERR_ARG, "import: the stack of %s is more than 2^63 - 1 planes deep",
+                       j->dset_name);
+    }
+    j->dims[j->zdim] = (hsize_t)depth;
     cv_info_params ip;
     memset(&ip, 0, sizeof ip);
     j->channels = 1;
@@ -627,7 +642,11 @@ static cv_status describe_dataset(import_job *j)
     CV_TRY(find_resolution(j, ip.resolution, &ip.resolution_is_float));
     memcpy(ip.voxel_offset, p->offset, sizeof ip.voxel_offset);
     memcpy(ip.chunk_size, p->chunk_size, sizeof ip.chunk_size);
-    CV_TRY(cv_info_create(&ip, &j->info));
+    rc = cv_info_create(&ip, &j->info);
+    if (rc != CV_OK) {
+        cv__err_wrap("import: dataset %s", j->dset_name);
+        return rc;
+    }
     rc = cv_info_validate(j->info);
     if (rc == CV_OK && p->sharded) {
         rc = shard_info(j->info, p->shard_bytes);
@@ -862,10 +881,11 @@ static void direct_source(import_job *j)
         H5Pclose(plist);
     }
     uint64_t bytes = cv_dtype_size(j->dtype); /* dims include the channel axis, if any */
+    bool fits = true;
     for (int i = 0; i < j->rank; i++) {
-        bytes *= (uint64_t)j->dims[i];
+        fits = fits && cv__mul_u64(bytes, (uint64_t)j->dims[i], &bytes);
     }
-    if (addr == HADDR_UNDEF || !same || userblock != 0 || bytes == 0) {
+    if (addr == HADDR_UNDEF || !same || userblock != 0 || bytes == 0 || !fits) {
         return;
     }
     int fd = open(part->path, O_RDONLY | O_CLOEXEC);

@@ -30,7 +30,8 @@ cv_status cv__serve_slice(cv_volume *v, const char *mip_text, const char *z_text
     }
     box.min[2] = z;
     box.max[2] = z + 1;
-    size_t n = cv_volume_box_bytes(v, box);
+    size_t n;
+    CV_TRY(cv_volume_check_box(v, box, &n));
     if (n > max_bytes) {
         return CV_FAIL(CV_ERR_ARG,
                        "a slice at mip %d is %zu bytes, more than %zu: choose a "

@@ -3,6 +3,8 @@
  * spec's vectors (test-vectors §5). */
 #include "testlib.h"
 
+#include "checked.h"
+
 static void grid_edges_and_offset(void)
 {
     /* size 100x70x35, offset 10,-5,0, chunk 64x64x16: grid 2x2x3 */
@@ -105,5 +107,37 @@ static void bbox_parse_and_ops(void)
     ASSERT_EQ(cv_bbox_voxels(i), 25);
 }
 
-TEST_MAIN(grid_edges_and_offset, corpus_negative_offset_names, chunk_name_parse,
+static void checked_products(void)
+{
+    uint64_t r;
+    ASSERT_TRUE(cv__mul_u64(UINT64_C(1) << 32, (UINT64_C(1) << 32) - 1, &r));
+    ASSERT_EQ(r, UINT64_MAX - UINT32_MAX);
+    ASSERT_TRUE(!cv__mul_u64(UINT64_C(1) << 32, UINT64_C(1) << 32, &r));
+    ASSERT_EQ(r, UINT64_MAX);
+    ASSERT_TRUE(cv__mul_u64(0, UINT64_MAX, &r));
+    ASSERT_EQ(r, 0);
+    ASSERT_TRUE(cv__add_u64(UINT64_MAX - 1, 1, &r));
+    ASSERT_EQ(r, UINT64_MAX);
+    ASSERT_TRUE(!cv__add_u64(UINT64_MAX, 1, &r));
+    /* 2^22 * 2^21 * 2^21 is exactly 2^64: the case that used to wrap to 0 */
+    ASSERT_TRUE(!cv__mul4_u64(UINT64_C(1) << 22, UINT64_C(1) << 21, UINT64_C(1) << 21, 1, &r));
+    ASSERT_EQ(r, UINT64_MAX);
+    ASSERT_TRUE(cv__mul4_u64(UINT64_C(1) << 22, UINT64_C(1) << 21, UINT64_C(1) << 20, 1, &r));
+    ASSERT_EQ(r, UINT64_C(1) << 63);
+    /* the last factor can overflow alone */
+    ASSERT_TRUE(!cv__mul4_u64(2, 2, 2, UINT64_C(1) << 62, &r));
+
+    ASSERT_TRUE(cv__bbox_voxels_checked(cv_bbox_make(0, 0, 0, 4194304, 2097152, 1048576), &r));
+    ASSERT_EQ(r, UINT64_C(1) << 63);
+    ASSERT_TRUE(!cv__bbox_voxels_checked(cv_bbox_make(0, 0, 0, 4194304, 2097152, 2097152), &r));
+    ASSERT_EQ(cv_bbox_voxels(cv_bbox_make(0, 0, 0, 4194304, 2097152, 2097152)), UINT64_MAX);
+    /* extents past INT64_MAX (from text) are counted as uint64 */
+    ASSERT_TRUE(cv__bbox_voxels_checked(cv_bbox_make(INT64_MIN, 0, 0, INT64_MAX, 1, 1), &r));
+    ASSERT_EQ(r, UINT64_MAX);
+    ASSERT_TRUE(!cv__bbox_voxels_checked(cv_bbox_make(INT64_MIN, 0, 0, INT64_MAX, 2, 1), &r));
+    ASSERT_TRUE(cv__bbox_voxels_checked(cv_bbox_make(5, 0, 0, 5, 1 << 30, 1 << 30), &r));
+    ASSERT_EQ(r, 0);
+}
+
+TEST_MAIN(checked_products, grid_edges_and_offset, corpus_negative_offset_names, chunk_name_parse,
           cells_expand_shrink_align, bbox_parse_and_ops)

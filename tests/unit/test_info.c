@@ -1008,6 +1008,28 @@ static void add_scale_replace_and_encoding(void)
     cv_info_free(info);
 }
 
+/* The largest sizes the bounds allow still parse: 2^63 - 1 bytes per scale, 2^24 voxels per
+ * compressed_segmentation block, chunk axes of 2^31 - 1. */
+static void size_bounds_inclusive(void)
+{
+    static const char in[] =
+        "{\"type\":\"segmentation\",\"data_type\":\"uint32\",\"num_channels\":1,"
+        "\"scales\":[{\"key\":\"a\",\"size\":[2147483647,1073741824,1],"
+        "\"voxel_offset\":[0,0,0],\"resolution\":[1,1,1],\"chunk_sizes\":[[2147483647,1,1]],"
+        "\"encoding\":\"compressed_segmentation\","
+        "\"compressed_segmentation_block_size\":[4096,64,64]}]}";
+    cv_info *info = NULL;
+    ASSERT_OK(cv_info_parse(in, strlen(in), "edge", &info));
+    ASSERT_EQ(info->scales[0].cseg_block[0], 4096);
+    cv_info_free(info);
+    /* one voxel more is refused */
+    char *more = cv__strdup(in);
+    memcpy(strstr(more, "[4096,64,64]"), "[4097,64,64]", 12);
+    ASSERT_FAILS(cv_info_parse(more, strlen(more), "edge", &info), CV_ERR_INFO,
+                 "4097 x 64 x 64 is more than 2^24 voxels per block");
+    cv_free(more);
+}
+
 static void remove_scale(void)
 {
     cv_info *info = make_info_1001(64, 64, 64);
@@ -1156,6 +1178,31 @@ static void validate_scale_geometry(void)
         {{"scales/0/chunk_sizes", "[64,64,8]", NULL}, CV_ERR_INFO, "scales[0].chunk_sizes[0]"},
         {{"scales/0/chunk_sizes", "[[64,64,8.5]]", NULL}, CV_ERR_INFO, "scales[0].chunk_sizes[0]"},
         {{"scales/0/chunk_sizes", NULL, NULL}, CV_ERR_INFO, "scales[0].chunk_sizes: missing"},
+        /* products of sizes: 2^64 bytes would wrap to 0 */
+        {{"scales/0/size", "[4194304,2097152,2097152]", NULL},
+         CV_ERR_INFO,
+         "scales[0].size: 4194304 x 2097152 x 2097152 voxels x 1 channels x 1 bytes is more "
+         "than 2^63 - 1 bytes"},
+        {{"scales/1/size", "[1099511627776,1099511627776,1099511627776]", NULL},
+         CV_ERR_INFO,
+         "scales[1].size: 1099511627776 x 1099511627776 x 1099511627776 voxels"},
+        {{"scales/0/size", "[2097152,2097152,1048576]", "num_channels", "2", NULL},
+         CV_ERR_INFO,
+         "voxels x 2 channels x 1 bytes is more than 2^63 - 1 bytes"},
+        {{"scales/0/chunk_sizes", "[[2147483648,64,8]]", NULL},
+         CV_ERR_INFO,
+         "scales[0].chunk_sizes[0]: each size must be <= 2^31 - 1 (got 2147483648)"},
+        {{"type", "\"segmentation\"", "data_type", "\"uint32\"", "scales/0/encoding",
+          "\"compressed_segmentation\"", "scales/0/compressed_segmentation_block_size",
+          "[2147483648,2147483648,2147483648]", NULL},
+         CV_ERR_INFO,
+         "scales[0].compressed_segmentation_block_size: 2147483648 x 2147483648 x 2147483648 is "
+         "more than 2^24 voxels per block"},
+        {{"type", "\"segmentation\"", "data_type", "\"uint32\"", "scales/0/encoding",
+          "\"compressed_segmentation\"", "scales/0/compressed_segmentation_block_size",
+          "[4294967304,8,8]", NULL},
+         CV_ERR_INFO,
+         "scales[0].compressed_segmentation_block_size: 4294967304 x 8 x 8 is more than 2^24"},
         {{"scales/0/resolution", "[4,0,40]", NULL}, CV_ERR_INFO, "scales[0].resolution"},
         {{"scales/1/resolution", "[4,-4,40]", NULL}, CV_ERR_INFO, "scales[1].resolution"},
         {{"scales/0/resolution", "[4,4]", NULL}, CV_ERR_INFO, "scales[0].resolution"},
@@ -1239,7 +1286,8 @@ static void validate_sharding(void)
         {{"scales/0/sharding", SHARD, "scales/0/chunk_sizes", "[[64,64,8],[32,32,8]]", NULL},
          CV_ERR_INFO,
          "scales[0].chunk_sizes: a sharded scale must have exactly one"},
-        {{"scales/1/sharding", SHARD, "scales/1/size", "[4194304,4194304,2097152]",
+        /* 22 + 22 + 21 key bits, though the scale's 2^62 bytes fit */
+        {{"scales/1/sharding", SHARD, "scales/1/size", "[2097153,2097153,1048577]",
           "scales/1/chunk_sizes", "[[1,1,1]]", NULL},
          CV_ERR_INFO,
          "scales[1].sharding: not compatible with the sharded format"},
@@ -1249,11 +1297,11 @@ static void validate_sharding(void)
          "object"},
     };
     check_bad_cases(cases, sizeof cases / sizeof cases[0]);
-    /* exactly 64 bits is fine: grid 2^22 x 2^22 x 2^20 */
+    /* exactly 64 bits is fine: grid (2^21 + 1) x (2^21 + 1) x 2^20 needs 22 + 22 + 20 */
     static const char *const ok64[] = {"scales/1/sharding",
                                        SHARD,
                                        "scales/1/size",
-                                       "[4194304,4194304,1048576]",
+                                       "[2097153,2097153,1048576]",
                                        "scales/1/chunk_sizes",
                                        "[[1,1,1]]",
                                        NULL};
@@ -1338,5 +1386,6 @@ TEST_MAIN(roundtrip_unknown_members_sharding, roundtrip_float_resolution,
           roundtrip_integral_float_key, roundtrip_float_typed_integral_numbers, parse_fields,
           create_raw_two_scales, create_cseg_float_resolution, create_defaults, create_max_mip_keys,
           add_scale_arithmetic, add_scale_closest_divisor, add_scale_replace_and_encoding,
-          remove_scale, find_mip, pyfloat_repr, validate_top_level, validate_scale_geometry,
-          validate_encodings, validate_sharding, validate_json_text, validate_in_memory)
+          remove_scale, size_bounds_inclusive, find_mip, pyfloat_repr, validate_top_level,
+          validate_scale_geometry, validate_encodings, validate_sharding, validate_json_text,
+          validate_in_memory)
