@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -91,6 +92,105 @@ static bool take_secrets(const char *cmd, const char *arg)
     return true;
 }
 
+/* Optimal string alignment distance, capped: names are short. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    enum { MAX = 64 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la >= MAX || lb >= MAX) {
+        return SIZE_MAX;
+    }
+    size_t d[MAX][MAX];
+    for (size_t i = 0; i <= la; i++) {
+        d[i][0] = i;
+    }
+    for (size_t j = 0; j <= lb; j++) {
+        d[0][j] = j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t best = d[i - 1][j - 1] + cost;
+            best = d[i - 1][j] + 1 < best ? d[i - 1][j] + 1 : best;
+            best = d[i][j - 1] + 1 < best ? d[i][j - 1] + 1 : best;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best) {
+                best = d[i - 2][j - 2] + 1;
+            }
+            d[i][j] = best;
+        }
+    }
+    return d[la][lb];
+}
+
+const char *cli_closest(const char *word, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = edit_distance(word, candidates[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    /* One edit in a short name, two in a longer one: more is another word, not a typo. */
+    size_t allowed = strlen(word) >= 5 ? 2 : 1;
+    return best_d <= allowed ? best : NULL;
+}
+
+/* The long option `--name[=value]` names: exact, else an unambiguous abbreviation (as
+ * getopt_long takes them); NULL if none. */
+static const struct option *find_long(const char *opt, const struct option *longopts)
+{
+    size_t len = strcspn(opt + 2, "=");
+    const struct option *found = NULL;
+    for (size_t i = 0; longopts[i].name; i++) {
+        if (strncmp(longopts[i].name, opt + 2, len) != 0) {
+            continue;
+        }
+        if (strlen(longopts[i].name) == len) {
+            return &longopts[i];
+        }
+        if (found) {
+            return NULL; /* ambiguous */
+        }
+        found = &longopts[i];
+    }
+    return len ? found : NULL;
+}
+
+/* The usage error for a long option getopt refused: a known one given without its value or
+ * with a value it does not take, or an unknown one with the closest known name. The value
+ * after '=' is never echoed (a mistyped --secrets=... must not show it). */
+static void bad_long_option(const char *cmd, const char *opt, const struct option *longopts)
+{
+    const char *eq = strchr(opt, '=');
+    int len = eq ? (int)(eq - opt) : (int)strlen(opt);
+    const struct option *known = find_long(opt, longopts);
+    if (known && eq && known->has_arg == no_argument) {
+        cli_usage(cmd, "option `--%s' takes no value", known->name);
+        return;
+    }
+    if (known) {
+        cli_usage(cmd, "option `--%s' needs a value", known->name);
+        return;
+    }
+    const char *names[MAX_LONGOPTS];
+    size_t n = 0;
+    for (; longopts[n].name && n < MAX_LONGOPTS; n++) {
+        names[n] = longopts[n].name;
+    }
+    char name[128];
+    snprintf(name, sizeof name, "%.*s", len - 2, opt + 2);
+    const char *guess = cli_closest(name, names, n);
+    if (guess) {
+        cli_usage(cmd, "option `%.*s' is not known; did you mean `--%s'?", len, opt, guess);
+    } else {
+        cli_usage(cmd, "option `%.*s' is not known", len, opt);
+    }
+}
+
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
 {
     /* Every command also takes --secrets: add it to the command's own options here, once. */
@@ -112,15 +212,17 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
             continue;
         }
         if (c == '?' || c == ':') {
-            if (optopt) {
-                cli_usage(argv[0], "option -%c %s", optopt,
-                          c == ':' ? "needs a value" : "is not known");
+            /* optopt is 0 for an unknown long option and the option's value for a known one;
+             * inside a cluster of short options argv[optind - 1] is an earlier argument. */
+            const char *opt = argv[optind - 1];
+            const struct option *lo = strncmp(opt, "--", 2) == 0 ? find_long(opt, merged) : NULL;
+            bool is_long = strncmp(opt, "--", 2) == 0 && (optopt == 0 || (lo && lo->val == optopt));
+            if (is_long) {
+                bad_long_option(argv[0], opt, merged);
             } else {
-                /* Without the value after '=': a mistyped --secrets=... must not echo it. */
-                const char *opt = argv[optind - 1];
-                const char *eq = strchr(opt, '=');
-                cli_usage(argv[0], "option `%.*s' is not known or needs a value",
-                          eq ? (int)(eq - opt) : (int)strlen(opt), opt);
+                bool known = optopt > 0 && optopt < 128 && strchr(shortopts, optopt);
+                cli_usage(argv[0], "option -%c %s", optopt > 0 && optopt < 128 ? optopt : '?',
+                          known ? "needs a value" : "is not known");
             }
             return '?';
         }

@@ -49,6 +49,9 @@ int cli_usage(const char *cmd, const char *fmt, ...) CV_PRINTF(2, 3);
 /* Run getopt_long over argv; on an unknown option or missing argument print usage.
  * Returns the option char, -1 at the end, or '?' after printing the problem. */
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* The candidate closest to `word` by edit distance (a swap of two neighbours counts one), or
+ * NULL when none is close enough to be a typo of it. */
+const char *cli_closest(const char *word, const char *const *candidates, size_t n);
 /* Leading `help` text for every command, printed by --help. */
 int cli_help(const char *text);
 
