@@ -3,6 +3,7 @@
  * that run across ranks, and exit codes (0 ok, 1 failure, 2 usage). */
 #include "cli/cli.h"
 #include "mpi/cv_mpi.h"
+#include "mpi/cv_report.h"
 
 #include <string.h>
 
@@ -100,7 +101,15 @@ int main(int argc, char **argv)
         return cli_fail();
     }
     cv_err_clear();
+    cv_report_begin(argc, argv);
     int rc = cmd->run(argc - first, argv + first);
+    if (rc != CLI_USAGE && cv_report_path()) {
+        cv_status job = rc == CLI_OK ? CV_OK : CV_ERR_IO;
+        if (cv_report_finish(job) != CV_OK) {
+            rc = cli_fail();
+        }
+    }
+    cv_report_end();
     cv_mpi_finalize();
     return rc;
 }

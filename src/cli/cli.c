@@ -4,6 +4,8 @@
 #include "cli.h"
 
 #include "../mpi/cv_mpi.h"
+#include "../mpi/cv_progress.h"
+#include "../mpi/cv_report.h"
 
 #include <ctype.h>
 
@@ -48,6 +50,9 @@ int cli_help(const char *text)
 }
 
 #define OPT_SECRETS 0x5ec0
+#define OPT_REPORT 0x5ec1
+#define OPT_PROGRESS 0x5ec2
+#define OPT_NO_PROGRESS 0x5ec3
 #define MAX_LONGOPTS 128
 
 /* --secrets JSON|FILE: CloudFiles' `secrets` option for every store this command opens. The
@@ -201,15 +206,47 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
         n++;
     }
     merged[n++] = (struct option){"secrets", required_argument, NULL, OPT_SECRETS};
+    /* Every MPI job also takes --report and --progress/--no-progress (main() writes the
+     * report); a command with its own --report gets it recorded here too. */
+    const cli_cmd *cmd = cli_find_command(argv[0]);
+    if (cmd && (cmd->uses_mpi || strcmp(cmd->name, "skeleton") == 0)) {
+        const struct option extra[] = {{"report", required_argument, NULL, OPT_REPORT},
+                                       {"progress", no_argument, NULL, OPT_PROGRESS},
+                                       {"no-progress", no_argument, NULL, OPT_NO_PROGRESS}};
+        for (size_t i = 0; i < sizeof extra / sizeof extra[0] && n < MAX_LONGOPTS - 1; i++) {
+            bool own = false;
+            for (size_t k = 0; longopts[k].name; k++) {
+                own = own || strcmp(longopts[k].name, extra[i].name) == 0;
+            }
+            if (!own) {
+                merged[n++] = extra[i];
+            }
+        }
+    }
     merged[n] = (struct option){NULL, 0, NULL, 0};
     opterr = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, shortopts, merged, NULL);
+        int index = -1;
+        int c = getopt_long(argc, argv, shortopts, merged, &index);
         if (c == OPT_SECRETS) {
             if (!take_secrets(argv[0], optarg)) {
                 return '?';
             }
             continue;
+        }
+        if (c == OPT_REPORT ||
+            (index >= 0 && c != '?' && strcmp(merged[index].name, "report") == 0)) {
+            cv_report_set_path(optarg);
+            if (c == OPT_REPORT) {
+                continue;
+            }
+        }
+        if (c == OPT_PROGRESS || c == OPT_NO_PROGRESS) {
+            cv_progress_force(c == OPT_PROGRESS ? 1 : 0);
+            continue;
+        }
+        if (c == -1) {
+            cv_report_set_args(argv[0], argc - optind, argv + optind);
         }
         if (c == '?' || c == ':') {
             /* optopt is 0 for an unknown long option and the option's value for a known one;

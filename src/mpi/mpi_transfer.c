@@ -472,7 +472,8 @@ static cv_status write_report(job *j, double seconds)
         .codec_seconds = in.codec_seconds + out.codec_seconds,
         .wall_seconds = seconds,
     };
-    return cv_report_write(j->p->report_path, "transfer", &r);
+    cv_report_set_figures(&r);
+    return CV_OK;
 }
 
 static void summarize(job *j, double seconds)
@@ -492,7 +493,7 @@ static void summarize(job *j, double seconds)
         MPI_Allreduce(&terminated_any, &t_all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     }
     if (cv_mpi_rank() == 0) {
-        cv_progress_update(&j->progress, total[0] + total[1] + n_failed, true);
+        cv_progress_final(&j->progress, total[0] + total[1] + n_failed, total[2], seconds);
         cv_progress_finish(&j->progress);
         printf("transfer: %" PRIu64 " %s written, %" PRIu64 " skipped, %" PRIu64
                " failed of %" PRIu64 "; %.1f MB in %.1f s (%.1f MB/s) on %d rank%s\n",
