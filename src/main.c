@@ -101,6 +101,7 @@ int main(int argc, char **argv)
         return cli_fail();
     }
     cv_err_clear();
+    cli_set_command(cmd->name);
     cv_report_begin(argc, argv);
     int rc = cmd->run(argc - first, argv + first);
     if (rc != CLI_USAGE && cv_report_path()) {

@@ -39,9 +39,36 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     return CLI_USAGE;
 }
 
+static const char *running; /* the command main() runs */
+
+void cli_set_command(const char *name)
+{
+    running = name;
+}
+
+/* The commands whose cli_getopt adds --report and --progress/--no-progress. */
+static bool takes_job_options(const char *name)
+{
+    const cli_cmd *cmd = name ? cli_find_command(name) : NULL;
+    return cmd && strcmp(cmd->name, "run") != 0 &&
+           (cmd->uses_mpi || strcmp(cmd->name, "skeleton") == 0);
+}
+
 int cli_help(const char *text)
 {
     fputs(text, stdout);
+    if (takes_job_options(running)) {
+        if (!strstr(text, "--report")) {
+            fputs(
+                "  --report F.json  write the job's report: command line, source, destination, "
+                "start,\n"
+                "                   wall time, per-rank tasks, bytes, chunks, seconds, failures\n",
+                stdout);
+        }
+        fputs("  --progress, --no-progress  rank 0's progress bar even off a terminal / no "
+              "progress\n",
+              stdout);
+    }
     fputs("  --secrets JSON|FILE  credentials for every store, as CloudFiles' `secrets' option:\n"
           "                   a JSON object (or a file holding one) used instead of the secret\n"
           "                   files; never printed\n",
@@ -208,8 +235,7 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
     merged[n++] = (struct option){"secrets", required_argument, NULL, OPT_SECRETS};
     /* Every MPI job also takes --report and --progress/--no-progress (main() writes the
      * report); a command with its own --report gets it recorded here too. */
-    const cli_cmd *cmd = cli_find_command(argv[0]);
-    if (cmd && (cmd->uses_mpi || strcmp(cmd->name, "skeleton") == 0)) {
+    if (takes_job_options(argv[0])) {
         const struct option extra[] = {{"report", required_argument, NULL, OPT_REPORT},
                                        {"progress", no_argument, NULL, OPT_PROGRESS},
                                        {"no-progress", no_argument, NULL, OPT_NO_PROGRESS}};
