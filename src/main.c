@@ -103,7 +103,9 @@ int main(int argc, char **argv)
     cv_err_clear();
     cli_set_command(cmd->name);
     cv_report_begin(argc, argv);
+    cli_box_progress_start(cmd->name);
     int rc = cmd->run(argc - first, argv + first);
+    cli_box_progress_end();
     if (rc != CLI_USAGE && cv_report_path()) {
         cv_status job = rc == CLI_OK ? CV_OK : CV_ERR_IO;
         if (cv_report_finish(job) != CV_OK) {

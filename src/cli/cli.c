@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,75 @@ static bool takes_job_options(const char *name)
            (cmd->uses_mpi || strcmp(cmd->name, "skeleton") == 0);
 }
 
+static bool shows_box_progress(const char *name)
+{
+    return name && (strcmp(name, "read") == 0 || strcmp(name, "write") == 0);
+}
+
+/* The progress of `read`/`write` (see cli_box_progress_start). */
+static struct {
+    const char *what;
+    bool tty, drawn;
+    double start, last;
+    pthread_mutex_t lock;
+} box_progress = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Called by the chunk workers: a bar once the box has taken a second (at once with
+ * --progress), redrawn every half second. */
+static void draw_box_progress(size_t done, size_t total)
+{
+    if (pthread_mutex_trylock(&box_progress.lock) != 0) {
+        return; /* another worker is drawing */
+    }
+    /* --progress/--no-progress are parsed after the hook is set: look at them here */
+    int forced = cv_progress_forced();
+    bool wanted = forced == 1 || (forced < 0 && box_progress.tty);
+    double now = seconds_now(), elapsed = now - box_progress.start;
+    if (wanted && (forced == 1 || elapsed >= 1.0) &&
+        (done == total || now - box_progress.last >= 0.5 || !box_progress.drawn)) {
+        char bar[31];
+        double frac = total ? (double)done / (double)total : 1;
+        for (int i = 0; i < 30; i++) {
+            bar[i] = i < (int)(frac * 30) ? '#' : '.';
+        }
+        bar[30] = '\0';
+        long eta = done ? (long)(elapsed * (double)(total - done) / (double)done) : 0;
+        fprintf(stderr, "\r%s [%s] %zu/%zu chunks %5.1f%% ETA %ld:%02ld:%02ld ", box_progress.what,
+                bar, done, total, frac * 100, eta / 3600, eta / 60 % 60, eta % 60);
+        fflush(stderr);
+        box_progress.drawn = true;
+        box_progress.last = now;
+    }
+    pthread_mutex_unlock(&box_progress.lock);
+}
+
+void cli_box_progress_start(const char *what)
+{
+    if (!shows_box_progress(what)) {
+        return;
+    }
+    box_progress.what = what;
+    box_progress.tty = isatty(STDERR_FILENO);
+    box_progress.start = seconds_now();
+    cv__set_progress(draw_box_progress);
+}
+
+void cli_box_progress_end(void)
+{
+    cv__set_progress(NULL);
+    if (box_progress.drawn) {
+        fputc('\n', stderr);
+        box_progress.drawn = false;
+    }
+}
+
 int cli_help(const char *text)
 {
     fputs(text, stdout);
@@ -67,6 +138,10 @@ int cli_help(const char *text)
         }
         fputs("  --progress, --no-progress  rank 0's progress bar even off a terminal / no "
               "progress\n",
+              stdout);
+    } else if (shows_box_progress(running)) {
+        fputs("  --progress, --no-progress  a progress bar from the start even off a terminal /\n"
+              "                   none (default: on a terminal, once the box takes a second)\n",
               stdout);
     }
     fputs("  --secrets JSON|FILE  credentials for every store, as CloudFiles' `secrets' option:\n"
@@ -235,11 +310,14 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
     merged[n++] = (struct option){"secrets", required_argument, NULL, OPT_SECRETS};
     /* Every MPI job also takes --report and --progress/--no-progress (main() writes the
      * report); a command with its own --report gets it recorded here too. */
-    if (takes_job_options(argv[0])) {
+    if (takes_job_options(argv[0]) || shows_box_progress(argv[0])) {
         const struct option extra[] = {{"report", required_argument, NULL, OPT_REPORT},
                                        {"progress", no_argument, NULL, OPT_PROGRESS},
                                        {"no-progress", no_argument, NULL, OPT_NO_PROGRESS}};
         for (size_t i = 0; i < sizeof extra / sizeof extra[0] && n < MAX_LONGOPTS - 1; i++) {
+            if (i == 0 && !takes_job_options(argv[0])) {
+                continue; /* read/write: --progress only */
+            }
             bool own = false;
             for (size_t k = 0; longopts[k].name; k++) {
                 own = own || strcmp(longopts[k].name, extra[i].name) == 0;

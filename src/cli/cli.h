@@ -52,6 +52,10 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
 /* The candidate closest to `word` by edit distance (a swap of two neighbours counts one), or
  * NULL when none is close enough to be a typo of it. */
 const char *cli_closest(const char *word, const char *const *candidates, size_t n);
+/* `read`/`write`: a progress bar over the chunks of the box, on a terminal or with --progress
+ * (none with --no-progress), until cli_box_progress_end. Other commands: nothing. */
+void cli_box_progress_start(const char *what);
+void cli_box_progress_end(void);
 /* The command main() runs (for cli_help's shared lines). */
 void cli_set_command(const char *name);
 /* Leading `help` text for every command, printed by --help. */

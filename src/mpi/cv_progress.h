@@ -19,6 +19,7 @@ typedef struct cv_progress {
 double cv_now(void);
 /* --progress (1: a bar even when stderr is no terminal) / --no-progress (0: nothing). */
 void cv_progress_force(int mode);
+int cv_progress_forced(void); /* -1: neither given */
 void cv_progress_init(cv_progress *p, const char *what, uint64_t total, uint64_t bytes_per_task,
                       bool enabled);
 /* Print if enough time has passed since the last line (always when `force`). */

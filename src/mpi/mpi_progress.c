@@ -22,6 +22,11 @@ void cv_progress_force(int mode)
     forced = mode;
 }
 
+int cv_progress_forced(void)
+{
+    return forced;
+}
+
 /* mpirun hands a rank's stderr to itself through a pipe and writes it to its own stderr: the
  * bar belongs there when that is a terminal. A local rank's parent is mpirun. */
 static bool launcher_stderr_is_tty(void)
