@@ -18,8 +18,8 @@ apt_install cmake make gcc clang clang-format libclang-rt-14-dev pkg-config ca-c
 # a one-node Slurm for the srun tests
 apt_install slurmctld slurmd slurm-client munge
 # cloud storage tests (tests/cloud): nginx with TLS and gzip_static, boto3/botocore and
-# cryptography for the test servers, node + npm for s3rver (kept if a node with npm is present)
-apt_install nginx-light python3-boto3 python3-cryptography openssl
+# cryptography for the test servers, curl, node + npm for s3rver (kept if a node with npm is present)
+apt_install nginx-light python3-boto3 python3-botocore python3-cryptography openssl curl
 command -v npm >/dev/null || apt_install nodejs npm
 # the browser test (tests/browser): headless Chromium driven by npm playwright-core
 apt_install chromium

@@ -89,6 +89,9 @@ bool cv__str_ends_with(const char *s, const char *suffix);
  * first failure; that failure's error record becomes the caller's. */
 cv_status cv__parallel_for(size_t n, int threads, cv_status (*fn)(size_t i, int tid, void *arg),
                            void *arg);
+/* Called (from any worker thread) after each finished index of every cv__parallel_for: the
+ * CLI's progress for `read`/`write` of large boxes. NULL: none. */
+void cv__set_progress(void (*fn)(size_t done, size_t total));
 
 /* ---- dtypes -------------------------------------------------------------------------------- */
 

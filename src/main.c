@@ -3,6 +3,7 @@
  * that run across ranks, and exit codes (0 ok, 1 failure, 2 usage). */
 #include "cli/cli.h"
 #include "mpi/cv_mpi.h"
+#include "mpi/cv_report.h"
 
 #include <string.h>
 
@@ -72,7 +73,13 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             cv__log_set_level(CV_LOG_ERROR);
         } else {
-            fprintf(stderr, "cvmpi: unknown option `%s'\n", a);
+            static const char *const globals[] = {"--help", "--version", "--verbose", "--quiet"};
+            const char *guess = cli_closest(a, globals, sizeof globals / sizeof globals[0]);
+            if (!guess && cli_find_command(a + strspn(a, "-"))) {
+                guess = a + strspn(a, "-");
+            }
+            fprintf(stderr, "cvmpi: unknown option `%s'%s%s%s\n", a,
+                    guess ? "; did you mean `" : "", guess ? guess : "", guess ? "'?" : "");
             return usage(stderr);
         }
     }
@@ -81,14 +88,31 @@ int main(int argc, char **argv)
     }
     const cli_cmd *cmd = cli_find_command(argv[first]);
     if (!cmd) {
-        fprintf(stderr, "cvmpi: unknown command `%s'\n", argv[first]);
+        const char *names[sizeof commands / sizeof commands[0]];
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+            names[i] = commands[i].name;
+        }
+        const char *guess = cli_closest(argv[first], names, sizeof names / sizeof names[0]);
+        fprintf(stderr, "cvmpi: unknown command `%s'%s%s%s\n", argv[first],
+                guess ? "; did you mean `" : "", guess ? guess : "", guess ? "'?" : "");
         return usage(stderr);
     }
     if (cmd->uses_mpi && cv_mpi_init(&argc, &argv) != CV_OK) {
         return cli_fail();
     }
     cv_err_clear();
+    cli_set_command(cmd->name);
+    cv_report_begin(argc, argv);
+    cli_box_progress_start(cmd->name);
     int rc = cmd->run(argc - first, argv + first);
+    cli_box_progress_end();
+    if (rc != CLI_USAGE && cv_report_path()) {
+        cv_status job = rc == CLI_OK ? CV_OK : CV_ERR_IO;
+        if (cv_report_finish(job) != CV_OK) {
+            rc = cli_fail();
+        }
+    }
+    cv_report_end();
     cv_mpi_finalize();
     return rc;
 }

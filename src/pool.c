@@ -11,12 +11,19 @@ typedef struct job {
     cv_status (*fn)(size_t i, int tid, void *arg);
     void *arg;
     atomic_int next_tid;
-    atomic_size_t next;
+    atomic_size_t next, done;
     atomic_int failed;
     pthread_mutex_t lock;
     cv_status rc;
     cv_err err; /* the first failing worker's record */
 } job;
+
+static void (*_Atomic progress)(size_t done, size_t total);
+
+void cv__set_progress(void (*fn)(size_t done, size_t total))
+{
+    atomic_store(&progress, fn);
+}
 
 static void *worker(void *p)
 {
@@ -32,6 +39,10 @@ static void *worker(void *p)
             break;
         }
         cv_status rc = j->fn(i, tid, j->arg);
+        void (*report)(size_t, size_t) = atomic_load(&progress);
+        if (rc == CV_OK && report) {
+            report(atomic_fetch_add(&j->done, 1) + 1, j->n);
+        }
         if (rc != CV_OK) {
             pthread_mutex_lock(&j->lock);
             if (j->rc == CV_OK) {
@@ -52,6 +63,10 @@ cv_status cv__parallel_for(size_t n, int threads, cv_status (*fn)(size_t i, int 
     if (threads <= 1 || n <= 1) {
         for (size_t i = 0; i < n; i++) {
             CV_TRY(fn(i, 0, arg));
+            void (*report)(size_t, size_t) = atomic_load(&progress);
+            if (report) {
+                report(i + 1, n);
+            }
         }
         return CV_OK;
     }
@@ -60,6 +75,7 @@ cv_status cv__parallel_for(size_t n, int threads, cv_status (*fn)(size_t i, int 
     }
     job j = {.n = n, .fn = fn, .arg = arg, .rc = CV_OK};
     atomic_init(&j.next, 0);
+    atomic_init(&j.done, 0);
     atomic_init(&j.failed, 0);
     atomic_init(&j.next_tid, 0);
     pthread_mutex_init(&j.lock, NULL);

@@ -163,11 +163,38 @@ cv_status cv_volume_create(const char *cloudpath, const cv_info *info, bool over
     return CV_OK;
 }
 
+static struct {
+    atomic_uint_fast64_t n_read, n_written, n_deleted, n_missing, requests;
+    atomic_uint_fast64_t bytes_read, bytes_written, io_ns, codec_ns;
+} closed;
+
+void cv__volume_stats_closed(cv_volume_stats *out)
+{
+    out->chunks_read = atomic_load(&closed.n_read);
+    out->chunks_written = atomic_load(&closed.n_written);
+    out->chunks_deleted = atomic_load(&closed.n_deleted);
+    out->chunks_missing = atomic_load(&closed.n_missing);
+    out->requests = atomic_load(&closed.requests);
+    out->bytes_read = atomic_load(&closed.bytes_read);
+    out->bytes_written = atomic_load(&closed.bytes_written);
+    out->io_seconds = (double)atomic_load(&closed.io_ns) * 1e-9;
+    out->codec_seconds = (double)atomic_load(&closed.codec_ns) * 1e-9;
+}
+
 void cv_volume_close(cv_volume *v)
 {
     if (!v) {
         return;
     }
+    atomic_fetch_add(&closed.n_read, atomic_load(&v->n_read));
+    atomic_fetch_add(&closed.n_written, atomic_load(&v->n_written));
+    atomic_fetch_add(&closed.n_deleted, atomic_load(&v->n_deleted));
+    atomic_fetch_add(&closed.n_missing, atomic_load(&v->n_missing));
+    atomic_fetch_add(&closed.requests, atomic_load(&v->n_requests));
+    atomic_fetch_add(&closed.bytes_read, atomic_load(&v->bytes_read));
+    atomic_fetch_add(&closed.bytes_written, atomic_load(&v->bytes_written));
+    atomic_fetch_add(&closed.io_ns, atomic_load(&v->io_ns));
+    atomic_fetch_add(&closed.codec_ns, atomic_load(&v->codec_ns));
     cv__volume_close_shard_readers(v);
     cv__volume_write_fini(v);
     cv_info_free(v->info);

@@ -33,6 +33,10 @@ struct cv_volume {
     atomic_bool write_bufs_busy;
 };
 
+/* The counters of every volume handle closed so far in this process, summed (a job's figures
+ * for its --report without each job collecting them). */
+void cv__volume_stats_closed(cv_volume_stats *out);
+
 /* Free the kept write buffers (cv_volume_close). */
 void cv__volume_write_fini(cv_volume *v);
 

@@ -195,7 +195,7 @@ static cv_status copy_one(size_t i, int tid, void *arg)
             cv_err_clear();
             return put_background(j, tid, cbox, dkey, want);
         }
-        return CV_FAIL(CV_ERR_NOTFOUND, "chunk `%s' of %s is missing (use fill_missing)", key,
+        return CV_FAIL(CV_ERR_NOTFOUND, "chunk `%s' of %s is missing (use --fill-missing)", key,
                        cv_volume_url(src));
     }
     if (rc == CV_OK && j->is_raw) {

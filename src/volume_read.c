@@ -42,7 +42,7 @@ static cv_status read_one(size_t i, int tid, void *arg)
         if (!j->v->opts.fill_missing) {
             char key[4096];
             cv_volume_chunk_key(j->v, j->mip, cbox, key, sizeof key);
-            return CV_FAIL(CV_ERR_NOTFOUND, "chunk `%s' of %s is missing (use fill_missing)", key,
+            return CV_FAIL(CV_ERR_NOTFOUND, "chunk `%s' of %s is missing (use --fill-missing)", key,
                            cv_volume_url(j->v));
         }
         cv__fill_background(j->v, j->dst, j->box, overlap);

@@ -412,7 +412,7 @@ cv_status cv__volume_read_sharded(cv_volume *v, int mip, cv_bbox box, uint8_t *d
             cv_volume_chunk_key(v, mip, cbox, key, sizeof key);
             rc = CV_FAIL(CV_ERR_NOTFOUND,
                          "chunk `%s' (key %" PRIu64 ") of %s is missing (use "
-                         "fill_missing)",
+                         "--fill-missing)",
                          key, j.refs[i].code, cv_volume_url(v));
         } else {
             cv__fill_background(v, dst, box, cv_bbox_intersect(cbox, box));

@@ -88,7 +88,7 @@ static cv_status write_one(size_t i, int tid, void *arg)
             if (!v->opts.fill_missing) {
                 return CV_FAIL(CV_ERR_NOTFOUND,
                                "partial write needs chunk `%s' of %s, which is missing "
-                               "(use fill_missing)",
+                               "(use --fill-missing)",
                                key, cv_volume_url(v));
             }
             chunk->len = 0;
@@ -196,8 +196,8 @@ cv_status cv__volume_write_frame(cv_volume *v, int mip, cv_bbox box, const void 
         cv_bbox_format(cv_grid_expand(&j.grid, j.box), eb, sizeof eb);
         return CV_FAIL(CV_ERR_ALIGN,
                        "write to %s: box %s is not aligned to the %" PRId64 "x%" PRId64 "x%" PRId64
-                       " chunk grid (nearest aligned box %s; or allow non-aligned "
-                       "writes)",
+                       " chunk grid (nearest aligned box %s, or --non-aligned "
+                       "to read-modify-write the edge chunks)",
                        cv_volume_url(v), rb, j.grid.chunk[0], j.grid.chunk[1], j.grid.chunk[2], eb);
     }
     CV_TRY(cv__volume_codec(v, mip, &j.codec));

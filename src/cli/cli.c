@@ -7,11 +7,16 @@
 #ifdef CV_HAVE_CURL
 #include "../io/http.h"
 #endif
+#include "../mpi/cv_progress.h"
+#include "../mpi/cv_report.h"
 
 #include <ctype.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,9 +45,109 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     return CLI_USAGE;
 }
 
+static const char *running; /* the command main() runs */
+
+void cli_set_command(const char *name)
+{
+    running = name;
+}
+
+/* The commands whose cli_getopt adds --report and --progress/--no-progress. */
+static bool takes_job_options(const char *name)
+{
+    const cli_cmd *cmd = name ? cli_find_command(name) : NULL;
+    return cmd && strcmp(cmd->name, "run") != 0 &&
+           (cmd->uses_mpi || strcmp(cmd->name, "skeleton") == 0);
+}
+
+static bool shows_box_progress(const char *name)
+{
+    return name && (strcmp(name, "read") == 0 || strcmp(name, "write") == 0);
+}
+
+/* The progress of `read`/`write` (see cli_box_progress_start). */
+static struct {
+    const char *what;
+    bool tty, drawn;
+    double start, last;
+    pthread_mutex_t lock;
+} box_progress = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Called by the chunk workers: a bar once the box has taken a second (at once with
+ * --progress), redrawn every half second. */
+static void draw_box_progress(size_t done, size_t total)
+{
+    if (pthread_mutex_trylock(&box_progress.lock) != 0) {
+        return; /* another worker is drawing */
+    }
+    /* --progress/--no-progress are parsed after the hook is set: look at them here */
+    int forced = cv_progress_forced();
+    bool wanted = forced == 1 || (forced < 0 && box_progress.tty);
+    double now = seconds_now(), elapsed = now - box_progress.start;
+    if (wanted && (forced == 1 || elapsed >= 1.0) &&
+        (done == total || now - box_progress.last >= 0.5 || !box_progress.drawn)) {
+        char bar[31];
+        double frac = total ? (double)done / (double)total : 1;
+        for (int i = 0; i < 30; i++) {
+            bar[i] = i < (int)(frac * 30) ? '#' : '.';
+        }
+        bar[30] = '\0';
+        long eta = done ? (long)(elapsed * (double)(total - done) / (double)done) : 0;
+        fprintf(stderr, "\r%s [%s] %zu/%zu chunks %5.1f%% ETA %ld:%02ld:%02ld ", box_progress.what,
+                bar, done, total, frac * 100, eta / 3600, eta / 60 % 60, eta % 60);
+        fflush(stderr);
+        box_progress.drawn = true;
+        box_progress.last = now;
+    }
+    pthread_mutex_unlock(&box_progress.lock);
+}
+
+void cli_box_progress_start(const char *what)
+{
+    if (!shows_box_progress(what)) {
+        return;
+    }
+    box_progress.what = what;
+    box_progress.tty = isatty(STDERR_FILENO);
+    box_progress.start = seconds_now();
+    cv__set_progress(draw_box_progress);
+}
+
+void cli_box_progress_end(void)
+{
+    cv__set_progress(NULL);
+    if (box_progress.drawn) {
+        fputc('\n', stderr);
+        box_progress.drawn = false;
+    }
+}
+
 int cli_help(const char *text)
 {
     fputs(text, stdout);
+    if (takes_job_options(running)) {
+        if (!strstr(text, "--report")) {
+            fputs(
+                "  --report F.json  write the job's report: command line, source, destination, "
+                "start,\n"
+                "                   wall time, per-rank tasks, bytes, chunks, seconds, failures\n",
+                stdout);
+        }
+        fputs("  --progress, --no-progress  rank 0's progress bar even off a terminal / no "
+              "progress\n",
+              stdout);
+    } else if (shows_box_progress(running)) {
+        fputs("  --progress, --no-progress  a progress bar from the start even off a terminal /\n"
+              "                   none (default: on a terminal, once the box takes a second)\n",
+              stdout);
+    }
     fputs("  --secrets JSON|FILE  credentials for every store, as CloudFiles' `secrets' option:\n"
           "                   a JSON object (or a file holding one) used instead of the secret\n"
           "                   files; never printed\n"
@@ -57,6 +162,9 @@ int cli_help(const char *text)
 #define OPT_SECRETS 0x5ec0
 #define OPT_TIMEOUT 0x5ec1
 #define OPT_RETRIES 0x5ec2
+#define OPT_REPORT 0x5ec3
+#define OPT_PROGRESS 0x5ec4
+#define OPT_NO_PROGRESS 0x5ec5
 #define MAX_LONGOPTS 128
 
 /* --secrets JSON|FILE: CloudFiles' `secrets` option for every store this command opens. The
@@ -119,22 +227,141 @@ static bool take_http_limit(const char *cmd, bool is_timeout, const char *arg)
     return true;
 }
 
+/* Optimal string alignment distance, capped: names are short. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    enum { MAX = 64 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la >= MAX || lb >= MAX) {
+        return SIZE_MAX;
+    }
+    size_t d[MAX][MAX];
+    for (size_t i = 0; i <= la; i++) {
+        d[i][0] = i;
+    }
+    for (size_t j = 0; j <= lb; j++) {
+        d[0][j] = j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t best = d[i - 1][j - 1] + cost;
+            best = d[i - 1][j] + 1 < best ? d[i - 1][j] + 1 : best;
+            best = d[i][j - 1] + 1 < best ? d[i][j - 1] + 1 : best;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best) {
+                best = d[i - 2][j - 2] + 1;
+            }
+            d[i][j] = best;
+        }
+    }
+    return d[la][lb];
+}
+
+const char *cli_closest(const char *word, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = edit_distance(word, candidates[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    /* One edit in a short name, two in a longer one: more is another word, not a typo. */
+    size_t allowed = strlen(word) >= 5 ? 2 : 1;
+    return best_d <= allowed ? best : NULL;
+}
+
+/* The long option `--name[=value]` names: exact, else an unambiguous abbreviation (as
+ * getopt_long takes them); NULL if none. */
+static const struct option *find_long(const char *opt, const struct option *longopts)
+{
+    size_t len = strcspn(opt + 2, "=");
+    const struct option *found = NULL;
+    for (size_t i = 0; longopts[i].name; i++) {
+        if (strncmp(longopts[i].name, opt + 2, len) != 0) {
+            continue;
+        }
+        if (strlen(longopts[i].name) == len) {
+            return &longopts[i];
+        }
+        if (found) {
+            return NULL; /* ambiguous */
+        }
+        found = &longopts[i];
+    }
+    return len ? found : NULL;
+}
+
+/* The usage error for a long option getopt refused: a known one given without its value or
+ * with a value it does not take, or an unknown one with the closest known name. The value
+ * after '=' is never echoed (a mistyped --secrets=... must not show it). */
+static void bad_long_option(const char *cmd, const char *opt, const struct option *longopts)
+{
+    const char *eq = strchr(opt, '=');
+    int len = eq ? (int)(eq - opt) : (int)strlen(opt);
+    const struct option *known = find_long(opt, longopts);
+    if (known && eq && known->has_arg == no_argument) {
+        cli_usage(cmd, "option `--%s' takes no value", known->name);
+        return;
+    }
+    if (known) {
+        cli_usage(cmd, "option `--%s' needs a value", known->name);
+        return;
+    }
+    const char *names[MAX_LONGOPTS];
+    size_t n = 0;
+    for (; longopts[n].name && n < MAX_LONGOPTS; n++) {
+        names[n] = longopts[n].name;
+    }
+    char name[128];
+    snprintf(name, sizeof name, "%.*s", len - 2, opt + 2);
+    const char *guess = cli_closest(name, names, n);
+    if (guess) {
+        cli_usage(cmd, "option `%.*s' is not known; did you mean `--%s'?", len, opt, guess);
+    } else {
+        cli_usage(cmd, "option `%.*s' is not known", len, opt);
+    }
+}
+
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
 {
     /* Every command also takes --secrets: add it to the command's own options here, once. */
     static struct option merged[MAX_LONGOPTS];
     size_t n = 0;
-    while (longopts[n].name && n < MAX_LONGOPTS - 4) {
+    while (longopts[n].name && n < MAX_LONGOPTS - 7) {
         merged[n] = longopts[n];
         n++;
     }
     merged[n++] = (struct option){"secrets", required_argument, NULL, OPT_SECRETS};
     merged[n++] = (struct option){"timeout", required_argument, NULL, OPT_TIMEOUT};
     merged[n++] = (struct option){"retries", required_argument, NULL, OPT_RETRIES};
+    /* Every MPI job also takes --report and --progress/--no-progress (main() writes the
+     * report); a command with its own --report gets it recorded here too. */
+    if (takes_job_options(argv[0]) || shows_box_progress(argv[0])) {
+        const struct option extra[] = {{"report", required_argument, NULL, OPT_REPORT},
+                                       {"progress", no_argument, NULL, OPT_PROGRESS},
+                                       {"no-progress", no_argument, NULL, OPT_NO_PROGRESS}};
+        for (size_t i = 0; i < sizeof extra / sizeof extra[0] && n < MAX_LONGOPTS - 1; i++) {
+            if (i == 0 && !takes_job_options(argv[0])) {
+                continue; /* read/write: --progress only */
+            }
+            bool own = false;
+            for (size_t k = 0; longopts[k].name; k++) {
+                own = own || strcmp(longopts[k].name, extra[i].name) == 0;
+            }
+            if (!own) {
+                merged[n++] = extra[i];
+            }
+        }
+    }
     merged[n] = (struct option){NULL, 0, NULL, 0};
     opterr = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, shortopts, merged, NULL);
+        int index = -1;
+        int c = getopt_long(argc, argv, shortopts, merged, &index);
         if (c == OPT_SECRETS) {
             if (!take_secrets(argv[0], optarg)) {
                 return '?';
@@ -147,16 +374,32 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
             }
             continue;
         }
+        if (c == OPT_REPORT ||
+            (index >= 0 && c != '?' && strcmp(merged[index].name, "report") == 0)) {
+            cv_report_set_path(optarg);
+            if (c == OPT_REPORT) {
+                continue;
+            }
+        }
+        if (c == OPT_PROGRESS || c == OPT_NO_PROGRESS) {
+            cv_progress_force(c == OPT_PROGRESS ? 1 : 0);
+            continue;
+        }
+        if (c == -1) {
+            cv_report_set_args(argv[0], argc - optind, argv + optind);
+        }
         if (c == '?' || c == ':') {
-            if (optopt) {
-                cli_usage(argv[0], "option -%c %s", optopt,
-                          c == ':' ? "needs a value" : "is not known");
+            /* optopt is 0 for an unknown long option and the option's value for a known one;
+             * inside a cluster of short options argv[optind - 1] is an earlier argument. */
+            const char *opt = argv[optind - 1];
+            const struct option *lo = strncmp(opt, "--", 2) == 0 ? find_long(opt, merged) : NULL;
+            bool is_long = strncmp(opt, "--", 2) == 0 && (optopt == 0 || (lo && lo->val == optopt));
+            if (is_long) {
+                bad_long_option(argv[0], opt, merged);
             } else {
-                /* Without the value after '=': a mistyped --secrets=... must not echo it. */
-                const char *opt = argv[optind - 1];
-                const char *eq = strchr(opt, '=');
-                cli_usage(argv[0], "option `%.*s' is not known or needs a value",
-                          eq ? (int)(eq - opt) : (int)strlen(opt), opt);
+                bool known = optopt > 0 && optopt < 128 && strchr(shortopts, optopt);
+                cli_usage(argv[0], "option -%c %s", optopt > 0 && optopt < 128 ? optopt : '?',
+                          known ? "needs a value" : "is not known");
             }
             return '?';
         }

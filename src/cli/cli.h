@@ -49,6 +49,15 @@ int cli_usage(const char *cmd, const char *fmt, ...) CV_PRINTF(2, 3);
 /* Run getopt_long over argv; on an unknown option or missing argument print usage.
  * Returns the option char, -1 at the end, or '?' after printing the problem. */
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* The candidate closest to `word` by edit distance (a swap of two neighbours counts one), or
+ * NULL when none is close enough to be a typo of it. */
+const char *cli_closest(const char *word, const char *const *candidates, size_t n);
+/* `read`/`write`: a progress bar over the chunks of the box, on a terminal or with --progress
+ * (none with --no-progress), until cli_box_progress_end. Other commands: nothing. */
+void cli_box_progress_start(const char *what);
+void cli_box_progress_end(void);
+/* The command main() runs (for cli_help's shared lines). */
+void cli_set_command(const char *name);
 /* Leading `help` text for every command, printed by --help. */
 int cli_help(const char *text);
 

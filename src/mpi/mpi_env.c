@@ -5,14 +5,64 @@
 
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool started;
+
+static long env_count(const char *name)
+{
+    const char *v = getenv(name);
+    char *end;
+    long n = v && *v ? strtol(v, &end, 10) : 0;
+    return v && *v && !*end && n > 0 ? n : 0;
+}
+
+/* An srun step (not the batch shell of an sbatch allocation, which has SLURM_NTASKS but no
+ * step variables) that started more than one task. */
+static long slurm_step_tasks(void)
+{
+    return getenv("SLURM_STEPID") || getenv("SLURM_STEP_ID") ? env_count("SLURM_STEP_NUM_TASKS")
+                                                             : 0;
+}
+
+static bool has_mpi_wiring(void)
+{
+    return getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("PMI_FD") ||
+           getenv("OMPI_COMM_WORLD_SIZE");
+}
+
+/* How many processes the launcher started, as it tells them; 0 if it says nothing. The most
+ * specific source wins: mpirun's own count, then PMI's, then the Slurm step's (mpirun inside
+ * an allocation runs its daemons as a step of one task per node). */
+static long launcher_tasks(const char **source)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        if (getenv(vars[i])) {
+            *source = vars[i];
+            return env_count(vars[i]);
+        }
+    }
+    *source = "SLURM_STEP_NUM_TASKS";
+    return slurm_step_tasks();
+}
+
+#define WIRING_HINT                                                                                \
+    "each process would run the whole job alone; launch with `srun --mpi=pmix` (`srun "            \
+    "--mpi=list` shows the plugins) or mpirun"
 
 cv_status cv_mpi_init(int *argc, char ***argv)
 {
     if (started) {
         return CV_OK;
+    }
+    long step = slurm_step_tasks();
+    if (step > 1 && !has_mpi_wiring()) {
+        /* Refuse before MPI_Init, which would either abort without a hint or start a
+         * singleton that runs every task. */
+        return CV_FAIL(CV_ERR_MPI, "srun started %ld tasks without MPI wiring (no PMIx or PMI): %s",
+                       step, WIRING_HINT);
     }
     int already = 0;
     MPI_Initialized(&already);
@@ -22,6 +72,13 @@ cv_status cv_mpi_init(int *argc, char ***argv)
         return CV_FAIL(CV_ERR_MPI, "MPI_Init failed");
     }
     started = true;
+    const char *source = NULL;
+    long expected = launcher_tasks(&source);
+    if (cv_mpi_size() == 1 && expected > 1) {
+        cv_mpi_finalize();
+        return CV_FAIL(CV_ERR_MPI, "the launcher started %ld tasks (%s) but MPI sees 1 rank: %s",
+                       expected, source, WIRING_HINT);
+    }
     if (cv_mpi_size() > 1) {
         cv__log_set_rank(cv_mpi_rank());
     }

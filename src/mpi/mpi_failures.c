@@ -2,6 +2,8 @@
  * mpi_failures.c: collecting failed tasks across ranks (see cv_failures.h). */
 #include "cv_failures.h"
 
+#include "cv_report.h"
+
 #include <inttypes.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@ void cv_failures_note(cv_failures *f, uint64_t id, cv_bbox box, const char *why)
     snprintf(line, sizeof line, "  task %" PRIu64 " box %s (rank %d): %s\n", id, b, cv_mpi_rank(),
              why);
     f->count++;
+    cv_report_note_failure(id, b, why);
     if (f->count <= CV_FAILURES_LISTED) {
         cv__buf_append(&f->text, line, strlen(line));
     }

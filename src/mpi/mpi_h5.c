@@ -1350,7 +1350,7 @@ static void import_summary(import_job *j, double seconds)
         MPI_Allreduce(MPI_IN_PLACE, &t_all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     }
     if (cv_mpi_rank() == 0) {
-        cv_progress_update(&j->progress, total[0] + total[1] + n_failed, true);
+        cv_progress_final(&j->progress, total[0] + total[1] + n_failed, total[2], seconds);
         cv_progress_finish(&j->progress);
         char comp[64];
         cv_mpi_describe_compress(j->p->compress, j->p->has_level ? j->p->level : -1,

@@ -3,6 +3,8 @@
 #include "cv_progress.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +15,35 @@ double cv_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static int forced = -1;
+
+void cv_progress_force(int mode)
+{
+    forced = mode;
+}
+
+int cv_progress_forced(void)
+{
+    return forced;
+}
+
+/* mpirun hands a rank's stderr to itself through a pipe and writes it to its own stderr: the
+ * bar belongs there when that is a terminal. A local rank's parent is mpirun. */
+static bool launcher_stderr_is_tty(void)
+{
+    if (!getenv("OMPI_COMM_WORLD_SIZE")) {
+        return false;
+    }
+    char link[64], target[256];
+    snprintf(link, sizeof link, "/proc/%ld/fd/2", (long)getppid());
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n <= 0) {
+        return false;
+    }
+    target[n] = '\0';
+    return strncmp(target, "/dev/pts/", 9) == 0 || strncmp(target, "/dev/tty", 8) == 0;
+}
+
 void cv_progress_init(cv_progress *p, const char *what, uint64_t total, uint64_t bytes_per_task,
                       bool enabled)
 {
@@ -21,8 +52,9 @@ void cv_progress_init(cv_progress *p, const char *what, uint64_t total, uint64_t
     p->bytes_per_task = bytes_per_task;
     p->start = cv_now();
     p->last_print = p->start;
-    p->is_tty = isatty(STDERR_FILENO);
-    p->enabled = enabled;
+    p->final_mbs = -1;
+    p->enabled = enabled && forced != 0;
+    p->is_tty = p->enabled && (forced == 1 || isatty(STDERR_FILENO) || launcher_stderr_is_tty());
 }
 
 static void format_eta(double seconds, char *buf, size_t cap)
@@ -43,7 +75,9 @@ void cv_progress_update(cv_progress *p, uint64_t done, bool force)
     }
     p->last_print = now;
     double elapsed = now - p->start;
-    double mbs = elapsed > 0 ? (double)done * (double)p->bytes_per_task / elapsed / 1e6 : 0;
+    double mbs = p->final_mbs >= 0 ? p->final_mbs
+                 : elapsed > 0     ? (double)done * (double)p->bytes_per_task / elapsed / 1e6
+                                   : 0;
     double eta = done ? elapsed * (double)(p->total - done) / (double)done : 0;
     char eta_text[32];
     format_eta(eta, eta_text, sizeof eta_text);
@@ -62,6 +96,12 @@ void cv_progress_update(cv_progress *p, uint64_t done, bool force)
                 (unsigned long long)done, (unsigned long long)p->total, frac * 100, mbs, eta_text);
     }
     fflush(stderr);
+}
+
+void cv_progress_final(cv_progress *p, uint64_t done, uint64_t bytes, double seconds)
+{
+    p->final_mbs = seconds > 0 ? (double)bytes / 1e6 / seconds : 0;
+    cv_progress_update(p, done, true);
 }
 
 void cv_progress_finish(cv_progress *p)

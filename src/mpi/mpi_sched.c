@@ -3,6 +3,8 @@
  * local counter. */
 #include "cv_sched.h"
 
+#include "cv_report.h"
+
 #include <mpi.h>
 
 struct cv_sched {
@@ -107,6 +109,7 @@ uint64_t cv_sched_peek_finished(const cv_sched *s)
 
 void cv_sched_done(cv_sched *s)
 {
+    cv_report_count_task();
     fetch_add(s, 1, 1);
 }
 

@@ -669,7 +669,8 @@ static cv_status write_report(job *j, double seconds)
         .codec_seconds = in.codec_seconds + out.codec_seconds,
         .wall_seconds = seconds,
     };
-    return cv_report_write(j->p->report_path, "transfer", &r);
+    cv_report_set_figures(&r);
+    return CV_OK;
 }
 
 static void summarize(job *j, double seconds)
@@ -689,7 +690,7 @@ static void summarize(job *j, double seconds)
         MPI_Allreduce(&terminated_any, &t_all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     }
     if (cv_mpi_rank() == 0) {
-        cv_progress_update(&j->progress, total[0] + total[1] + n_failed, true);
+        cv_progress_final(&j->progress, total[0] + total[1] + n_failed, total[2], seconds);
         cv_progress_finish(&j->progress);
         /* Chunks copied as stored keep their compression unless a level was asked for. */
         char comp[64];
