@@ -5,7 +5,7 @@
 #ifndef CV_TESTLIB_H
 #define CV_TESTLIB_H
 
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>

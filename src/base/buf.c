@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * buf.c: the allocator wrappers and a growable byte buffer whose `max` stops decompression
  * bombs and oversized objects before they are allocated. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

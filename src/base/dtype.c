@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * dtype.c: the element types of Precomputed volumes: names as in the info "data_type",
  * sizes, and conversion of a background value to an element. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <math.h>
 #include <string.h>

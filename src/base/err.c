@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * err.c: status names and the thread-local error record. The first failure on a thread wins
  * (later ones are usually consequences); callers add context in front with cv__err_wrap(). */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <errno.h>
 #include <stdio.h>

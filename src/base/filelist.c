@@ -2,7 +2,7 @@
  * filelist.c: ordered lists of input files for stacks: glob(3) matches put in natural order
  * (file_2 before file_10), list files with one path a line, and the natural comparison. No
  * MPI, no HDF5; the list-file parser never trusts its input (fuzz_filelist). */
-#include "filelist.h"
+#include "base/filelist.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -5,7 +5,7 @@
 #ifndef CV_FILELIST_H
 #define CV_FILELIST_H
 
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 /* Natural order: runs of digits compare as numbers ("z_2" < "z_10"), the rest bytewise;
  * equal numbers with more leading zeros sort first. Pure. */

@@ -2,7 +2,7 @@
  * json_py.c: JSON text the way CloudVolume writes it (json.dumps with sort_keys=True,
  * indent=2, separators=(',', ': '), ensure_ascii=True), so info and provenance files are
  * byte-identical to CloudVolume's. */
-#include "json_py.h"
+#include "base/json_py.h"
 
 #include <inttypes.h>
 #include <math.h>

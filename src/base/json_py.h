@@ -4,7 +4,7 @@
 #ifndef CV_JSON_PY_H
 #define CV_JSON_PY_H
 
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <cjson/cJSON.h>
 

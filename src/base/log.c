@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * log.c: leveled logging to stderr; lines carry "[rank]" once a rank is set. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

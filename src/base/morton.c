@@ -3,7 +3,7 @@
  * scales (precomputed-sharded §4; Neuroglancer volume.md "Compressed morton code"): bits are
  * interleaved LSB first cycling x, y, z, and an axis drops out once its ceil(log2(G)) bits
  * are used, so grids with unequal sides waste no bits. Pure functions, no I/O. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <inttypes.h>
 

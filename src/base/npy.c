@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * npy.c: the NumPy .npy header (format 1.0 written; 1.0, 2.0 and 3.0 read), so cutouts can be
  * loaded with numpy.load and arrays saved with numpy.save can be written to a layer. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>

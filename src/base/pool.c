@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * pool.c: a parallel-for over chunk indices with pthreads. Work is claimed one index at a
  * time from an atomic counter, so slow chunks do not stall the others. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

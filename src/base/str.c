@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * str.c: small string helpers that allocate with cv_malloc. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cli.c: helpers shared by the subcommands: error and usage output, number parsing, and
  * whole-file input/output with atomic replacement of the output file. */
-#include "cli.h"
+#include "cli/cli.h"
 
-#include "../mpi/cv_mpi.h"
+#include "mpi/cv_mpi.h"
 #ifdef CV_HAVE_CURL
-#include "../io/http.h"
+#include "io/http.h"
 #endif
-#include "../mpi/cv_progress.h"
-#include "../mpi/cv_report.h"
+#include "mpi/cv_progress.h"
+#include "mpi/cv_report.h"
 
 #include <ctype.h>
 

@@ -5,8 +5,8 @@
 #ifndef CV_CLI_H
 #define CV_CLI_H
 
-#include "../cv_internal.h"
-#include "../mpi/cv_downsample_job.h"
+#include "base/cv_internal.h"
+#include "mpi/cv_downsample_job.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cli_format.c: which array format a `read -o` or `write -i` file has, from --format or the
  * file's extension, so an unknown name is refused instead of silently meaning raw bytes. */
-#include "cli.h"
+#include "cli/cli.h"
 
-#include "../mpi/cv_h5.h"
+#include "mpi/cv_h5.h"
 
 #include <string.h>
 #include <strings.h>

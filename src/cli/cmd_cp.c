@@ -3,9 +3,9 @@
  * the stored bytes travel with their compression (a .gz file becomes an object with
  * Content-Encoding gzip and back) unless --compress asks for another; `-` is standard input
  * or output. */
-#include "cli.h"
+#include "cli/cli.h"
 
-#include "../io/store.h"
+#include "io/store.h"
 
 #include <string.h>
 #include <sys/stat.h>

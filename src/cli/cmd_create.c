@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cmd_create.c: `cvmpi create`, CloudVolume's create_new_info() followed by commit_info(). */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <string.h>
 

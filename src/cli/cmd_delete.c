@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cmd_delete.c: `cvmpi delete`, remove the chunks of a chunk-aligned box. */
-#include "cli.h"
+#include "cli/cli.h"
 
-#include "../io/store.h"
+#include "io/store.h"
 
 /* A `.cvmpi-tmp-*` file this old belongs to no live write: one object is written in seconds. */
 #define STALE_TEMP_AGE_S 3600.0

@@ -2,9 +2,9 @@
  * cmd_downsample.c: `cvmpi downsample PATH`, igneous' downsample tasks as one MPI job
  * (cloudvolume-conventions §7.2-7.4). Parses the options and runs cv_mpi_downsample; runs the
  * same under mpirun/srun and as a plain command (one rank). */
-#include "cli.h"
+#include "cli/cli.h"
 
-#include "../mpi/cv_transfer.h"
+#include "mpi/cv_transfer.h"
 
 #include <string.h>
 

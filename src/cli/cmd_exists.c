@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cmd_exists.c: `cvmpi exists`, how many chunks of a box are stored. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <inttypes.h>
 

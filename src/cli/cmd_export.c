@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cmd_export.c: `cvmpi export SRC FILE.h5:/DATASET`, one mip of a layer (or a box of it) into
  * an HDF5 dataset across MPI ranks with parallel HDF5 (collective writes). */
-#include "cli.h"
+#include "cli/cli.h"
 
-#include "../mpi/cv_h5.h"
+#include "mpi/cv_h5.h"
 
 #include <string.h>
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cmd_import.c: `cvmpi import FILE.h5:/DATASET DST`, an HDF5 dataset (or a stack of files along
  * z) into a new layer across MPI ranks with parallel HDF5. */
-#include "cli.h"
+#include "cli/cli.h"
 
-#include "../mpi/cv_h5.h"
-#include "../mpi/cv_transfer.h"
+#include "mpi/cv_h5.h"
+#include "mpi/cv_transfer.h"
 
 #include <string.h>
 

@@ -2,9 +2,9 @@
  * cmd_ls.c: `cvmpi ls`, list the objects under a cloud path on any store (file://, gs://,
  * s3://, mem://), one level deep with subdirectories as "name/" or, with --recursive, every
  * object below; names as CloudFiles lists them (compression suffixes of file:// dropped). */
-#include "cli.h"
+#include "cli/cli.h"
 
-#include "../io/store.h"
+#include "io/store.h"
 
 #include <string.h>
 #include <sys/stat.h>

@@ -2,7 +2,7 @@
  * cmd_mesh.c: `cvmpi mesh get|put|ls`: a segment's mesh out of a layer's mesh directory as
  * .ply/.obj (several ids fused into one mesh or one file each), a .ply/.obj uploaded as a
  * legacy mesh the way CloudVolume's mesh.put writes it, and the ids that have meshes. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -3,9 +3,9 @@
  * little-endian bytes (x fastest, channel slowest), or an HDF5 dataset (FILE.h5[:/DATASET], as
  * `cvmpi export` writes one). A file appears whole or not at all; devices are written in
  * place. */
-#include "cli.h"
+#include "cli/cli.h"
 
-#include "../mpi/cv_h5.h"
+#include "mpi/cv_h5.h"
 
 #include <string.h>
 

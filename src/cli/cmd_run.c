@@ -3,7 +3,7 @@
  * The file is an object {"command": "transfer", "args": [...positional...], "options": {...}};
  * each option becomes --name VALUE (true becomes a bare --name, false is left out), so a job
  * file accepts exactly what the command line does. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>

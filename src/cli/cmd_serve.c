@@ -2,14 +2,14 @@
  * cmd_serve.c: `cvmpi serve`, a local layer over HTTP for Neuroglancer (and the built-in slice
  * viewer at /view) until SIGINT/SIGTERM. Prints the precomputed:// source and a ready
  * Neuroglancer state URL. The server itself is src/serve/. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #ifdef CV_HAVE_SERVE
-#include "../serve/serve.h"
+#include "serve/serve.h"
 
 #include <pthread.h>
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cmd_shard.c: `cvmpi shard ls|get`, looking inside the shard files of a sharded scale:
  * which shards exist and how many chunks each holds, and the bytes stored under one key. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -3,9 +3,9 @@
  * directory as SWC (in nm, as CloudVolume's get) or the precomputed binary, an SWC or binary
  * file stored under a segment id (sharded layers keep the other skeletons of the shard), and
  * the ids that have skeletons. */
-#include "../mpi/cv_mpi.h"
-#include "../mpi/cv_skeleton_convert.h"
-#include "cli.h"
+#include "mpi/cv_mpi.h"
+#include "mpi/cv_skeleton_convert.h"
+#include "cli/cli.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cmd_transfer.c: `cvmpi transfer SRC DST`, the MPI job that copies and re-encodes a layer.
  * Runs the same under mpirun/srun (many ranks) and as a plain command (one rank). */
-#include "cli.h"
+#include "cli/cli.h"
 
-#include "../mpi/cv_transfer.h"
+#include "mpi/cv_transfer.h"
 
 #include <string.h>
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cmd_verify.c: `cvmpi verify A B`, whether two layers hold the same voxels. */
-#include "cli.h"
+#include "cli/cli.h"
 
-#include "../mpi/cv_verify.h"
+#include "mpi/cv_verify.h"
 
 #include <string.h>
 

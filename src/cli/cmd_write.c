@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cmd_write.c: `cvmpi write`, a .npy, HDF5 or raw file painted into a box of a layer. The
  * input is read once into one buffer and never beyond what the box can hold. */
-#include "cli.h"
+#include "cli/cli.h"
 
-#include "../mpi/cv_compress.h"
-#include "../mpi/cv_h5.h"
-#include "../mpi/cv_slab.h"
+#include "mpi/cv_compress.h"
+#include "mpi/cv_h5.h"
+#include "mpi/cv_slab.h"
 
 #include <inttypes.h>
 #include <string.h>

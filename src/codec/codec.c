@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * codec.c: the codec registry, a const table fixed at build time. Adding an encoding:
  * see README.md beside this file. */
-#include "codec.h"
+#include "codec/codec.h"
 
-#include "../checked.h"
+#include "base/checked.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -11,8 +11,6 @@
 
 static const cv_codec *const codecs[] = {
     &cv_codec_raw,
-    &cv_codec_gzip,
-    &cv_codec_brotli,
     &cv_codec_cseg,
     &cv_codec_compresso,
     &cv_codec_crackle,

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * codec.h: the interface every chunk encoding (raw, jpeg, ...) and every byte compression
- * (gzip, br) implements, and the registry that maps info/Content-Encoding names to them.
+ * codec.h: the interface every chunk encoding (raw, jpeg, ...) implements, and the registry
+ * that maps info "encoding" names to them. Transport compression (gzip, br) is not a chunk
+ * encoding: it lives in compress/.
  * Decoders never trust sizes in the payload: what a chunk must decode to comes from the
  * cv_chunk_desc (built from the info), and out->max caps any growth. No I/O, no MPI here. */
 #ifndef CV_CODEC_H
 #define CV_CODEC_H
 
-#include "../cv_internal.h"
+#include "base/cv_internal.h"
 
 typedef struct cv_chunk_desc {
     cv_dtype dtype;
@@ -16,12 +17,11 @@ typedef struct cv_chunk_desc {
 } cv_chunk_desc;
 
 enum {
-    CV_CODEC_BYTES = 1 << 0, /* a byte compression: ignores the desc */
-    CV_CODEC_LOSSY = 1 << 1,
+    CV_CODEC_LOSSY = 1 << 0,
 };
 
 typedef struct cv_codec {
-    const char *name; /* as in info "encoding" or Content-Encoding */
+    const char *name; /* as in info "encoding" */
     unsigned flags;
     const char *content_type;     /* what CloudVolume uploads chunks of this encoding with */
     const char *default_compress; /* CloudVolume's should_compress(): "gzip" or NULL */
@@ -41,8 +41,6 @@ const char *cv__codec_names(void);
 size_t cv__chunk_desc_bytes(const cv_chunk_desc *d); /* SIZE_MAX if it overflows */
 
 extern const cv_codec cv_codec_raw;
-extern const cv_codec cv_codec_gzip;
-extern const cv_codec cv_codec_brotli;
 extern const cv_codec cv_codec_cseg;
 extern const cv_codec cv_codec_compresso;
 extern const cv_codec cv_codec_crackle;

@@ -6,7 +6,7 @@
  * encoder reproduces upstream's C++ encoder byte for byte (with compresso.pyx's 8x8x1
  * fallback); the decoder checks every size, index and code against the stream and trusts only
  * the cv_chunk_desc. uint8..uint64, one channel. No I/O here. */
-#include "codec.h"
+#include "codec/codec.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * CRC of a version-1 stream is checked, and every size in the stream against the stream's
  * length and the chunk the desc promises. Pins, Markov-coded cracks and smaller label grids
  * are refused as unsupported. */
-#include "codec.h"
+#include "codec/codec.h"
 
 #include <inttypes.h>
 #include <string.h>

@@ -5,9 +5,9 @@
  * indices. The encoder is byte-identical to Neuroglancer's encode_uint32/encode_uint64 (tables
  * shared within a channel); the decoder checks every offset, bit width and index it reads
  * against the stream length and trusts only the cv_chunk_desc. No I/O here. */
-#include "codec.h"
+#include "codec/codec.h"
 
-#include "../checked.h"
+#include "base/checked.h"
 
 #include <inttypes.h>
 #include <string.h>

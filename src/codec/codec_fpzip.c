@@ -6,7 +6,7 @@
  * from the stream, so before the library sees a stream, check_stream() replays the stream's
  * entropy decoding (which does not depend on the decoded values) and rejects anything that
  * would read past the end, hit an out-of-range model index, or leave bytes unused. No I/O. */
-#include "codec.h"
+#include "codec/codec.h"
 
 #include <fpzip.h>
 #include <inttypes.h>

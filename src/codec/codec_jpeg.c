@@ -4,7 +4,7 @@
  * 1 channel (grayscale JPEG) or 3 (RGB pixels in the JPEG, channel planes in the chunk); the
  * chunk is one image X wide and Y*Z high, row y + Y*z. Encoding is CloudVolume's (simplejpeg:
  * tjCompress2, baseline, 4:4:4, quality 85). No I/O here. */
-#include "codec.h"
+#include "codec/codec.h"
 
 #include <limits.h>
 #include <pthread.h>

@@ -6,7 +6,7 @@
  * lossless at quality >= 100, effort 5. Reads, like Neuroglancer, every displayed frame in
  * order; frames with several samples per pixel (RGB, RGBA) are de-interleaved into planes.
  * Built only with CV_WITH_JXL. No I/O here. */
-#include "codec.h"
+#include "codec/codec.h"
 
 #include <inttypes.h>
 #include <jxl/decode.h>

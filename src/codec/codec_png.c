@@ -5,7 +5,7 @@
  * 16-bit samples big-endian in the PNG and little-endian in the chunk. Encoding is
  * CloudVolume's (pyspng: not interlaced, zlib level 9). Interlaced and palette images are
  * accepted on read. No I/O here. */
-#include "codec.h"
+#include "codec/codec.h"
 
 #include <inttypes.h>
 #include <spng.h>

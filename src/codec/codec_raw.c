@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * codec_raw.c: the "raw" encoding (precomputed-volume spec §5.1): the chunk's bytes as they
  * are, x fastest, channel slowest, little-endian; the length must match the clipped shape. */
-#include "codec.h"
+#include "codec/codec.h"
 
 static cv_status raw_decode(const cv_chunk_desc *d, const uint8_t *src, size_t n, cv_buf *out)
 {

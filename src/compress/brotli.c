@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * codec_brotli.c: brotli ("br") transport compression. Default quality 5 and window 22, as
+ * brotli.c: brotli ("br") transport compression. Default quality 5 and window 22, as
  * CloudFiles' brotli.compress(content, quality=5). Decoding streams into a capped buffer. */
-#include "codec.h"
+#include "compress/compress.h"
 
 #include <brotli/decode.h>
 #include <brotli/encode.h>
 
-static cv_status br_decode(const cv_chunk_desc *d, const uint8_t *src, size_t n, cv_buf *out)
+static cv_status br_decompress(const uint8_t *src, size_t n, cv_buf *out)
 {
-    (void)d;
     BrotliDecoderState *s = BrotliDecoderCreateInstance(NULL, NULL, NULL);
     if (!s) {
         return CV_FAIL(CV_ERR_NOMEM, "br: allocate decoder");
@@ -59,10 +58,8 @@ static cv_status br_decode(const cv_chunk_desc *d, const uint8_t *src, size_t n,
     return rc;
 }
 
-static cv_status br_encode(const cv_chunk_desc *d, int level, const uint8_t *src, size_t n,
-                           cv_buf *out)
+static cv_status br_compress(int level, const uint8_t *src, size_t n, cv_buf *out)
 {
-    (void)d;
     if (level < 0) {
         level = 5;
     }
@@ -83,12 +80,10 @@ static cv_status br_encode(const cv_chunk_desc *d, int level, const uint8_t *src
     return CV_OK;
 }
 
-const cv_codec cv_codec_brotli = {
-    "br",                       /* name */
-    CV_CODEC_BYTES,             /* flags */
-    "application/octet-stream", /* content_type */
-    NULL,                       /* default_compress */
-    5,                          /* default_level */
-    br_decode,                  /* decode */
-    br_encode,                  /* encode */
+const cv_compressor cv_compress_brotli = {
+    "br",          /* name */
+    5,             /* default_level */
+    11,            /* max_level */
+    br_decompress, /* decompress */
+    br_compress,   /* compress */
 };

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * codec_gzip.c: gzip transport compression with libdeflate (whole buffers, faster than zlib).
+ * gzip.c: gzip transport compression with libdeflate (whole buffers, faster than zlib).
  * Level 9 output is what CloudFiles writes (header 1f 8b 08 00 00000000 02 ff). Decoding
  * accepts any valid gzip, including several concatenated members. */
-#include "codec.h"
+#include "compress/compress.h"
 
 #include <libdeflate.h>
 #include <pthread.h>
@@ -54,9 +54,8 @@ static size_t member_size_hint(const uint8_t *src, size_t n)
                    : 0;
 }
 
-static cv_status gzip_decode(const cv_chunk_desc *d, const uint8_t *src, size_t n, cv_buf *out)
+static cv_status gzip_decompress(const uint8_t *src, size_t n, cv_buf *out)
 {
-    (void)d;
     if (n < 18 || src[0] != 0x1f || src[1] != 0x8b) {
         return CV_FAIL(CV_ERR_CORRUPT, "gzip: not in gzip format (%zu bytes)", n);
     }
@@ -107,10 +106,8 @@ static cv_status gzip_decode(const cv_chunk_desc *d, const uint8_t *src, size_t 
     return rc;
 }
 
-static cv_status gzip_encode(const cv_chunk_desc *d, int level, const uint8_t *src, size_t n,
-                             cv_buf *out)
+static cv_status gzip_compress(int level, const uint8_t *src, size_t n, cv_buf *out)
 {
-    (void)d;
     if (level < 0) {
         level = 9;
     }
@@ -134,12 +131,10 @@ static cv_status gzip_encode(const cv_chunk_desc *d, int level, const uint8_t *s
     return rc;
 }
 
-const cv_codec cv_codec_gzip = {
-    "gzip",                     /* name */
-    CV_CODEC_BYTES,             /* flags */
-    "application/octet-stream", /* content_type */
-    NULL,                       /* default_compress */
-    9,                          /* default_level */
-    gzip_decode,                /* decode */
-    gzip_encode,                /* encode */
+const cv_compressor cv_compress_gzip = {
+    "gzip",          /* name */
+    9,               /* default_level */
+    12,              /* max_level */
+    gzip_decompress, /* decompress */
+    gzip_compress,   /* compress */
 };

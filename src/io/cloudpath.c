@@ -2,9 +2,9 @@
  * cloudpath.c: cloud path grammar as CloudFiles' paths.extract() (cloudvolume-conventions §1):
  * optional "FORMAT://" prefix or "|FORMAT:" tail, the protocol, aliases, explicit S3
  * endpoints, and bare filesystem paths made absolute. */
-#include "store.h"
+#include "io/store.h"
 
-#include "../json_py.h"
+#include "base/json_py.h"
 
 #include <limits.h>
 #include <pthread.h>

@@ -6,7 +6,7 @@
  * only retry loop of the cloud stores is here. Bodies are never decoded here: store.c removes
  * Content-Encoding once. No MPI here, and credentials, signatures and tokens never reach a log line
  * or an error message. */
-#include "http.h"
+#include "io/http.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>

@@ -5,7 +5,7 @@
 #ifndef CV_HTTP_H
 #define CV_HTTP_H
 
-#include "store.h"
+#include "io/store.h"
 
 /* ---- requests ------------------------------------------------------------------------------ */
 

@@ -3,9 +3,9 @@
  * plain "<service>-secret.json" files in $CLOUD_VOLUME_DIR/secrets, /, $CLOUD_FILES_DIR/secrets,
  * the `secrets` option, and the AWS environment variables. Secret values are never logged or
  * put into error messages; only the file they came from is named. */
-#include "http.h"
+#include "io/http.h"
 
-#include "../json_py.h"
+#include "base/json_py.h"
 
 #include <errno.h>
 #include <pthread.h>

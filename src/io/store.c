@@ -3,9 +3,9 @@
  * compression suffixes on file:// and mem:// (precomputed-volume spec §6: read the exact
  * name, then .gz .br .zstd .xz .bz2; write name+suffix and drop stale variants), and
  * decompression of what a backend returns. */
-#include "store.h"
+#include "io/store.h"
 
-#include "../codec/codec.h"
+#include "compress/compress.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #ifdef CV_HAVE_CURL
-#include "http.h" /* cv__secrets_set */
+#include "io/http.h" /* cv__secrets_set */
 #define CV_IF_CURL(x) (x)
 #else
 #define CV_IF_CURL(x) NULL
@@ -170,13 +170,13 @@ cv_status cv__store_check_key(const cv_store *s, const char *key, char *buf, siz
 static cv_status decompress(const char *encoding, const char *key, const cv_store *s, cv_buf *in,
                             cv_buf *out)
 {
-    const cv_codec *c = cv__codec_find(encoding);
-    if (!c || !(c->flags & CV_CODEC_BYTES)) {
+    const cv_compressor *c = cv__compressor_find(encoding);
+    if (!c) {
         return CV_FAIL(CV_ERR_UNSUPPORTED, "read `%s' in %s: compression %s is not supported", key,
                        s->url, encoding);
     }
     out->len = 0;
-    cv_status rc = c->decode(NULL, in->data, in->len, out);
+    cv_status rc = c->decompress(in->data, in->len, out);
     if (rc != CV_OK) {
         cv__err_wrap("read `%s' in %s", key, s->url);
     }
@@ -339,13 +339,13 @@ cv_status cv_store_put(cv_store *s, const char *key, const void *data, size_t le
     cv_buf packed;
     cv__buf_init(&packed, 0);
     if (compress && *compress) {
-        const cv_codec *c = cv__codec_find(strcmp(compress, "gz") == 0 ? "gzip" : compress);
-        if (!c || !(c->flags & CV_CODEC_BYTES) || !c->encode) {
+        const cv_compressor *c = cv__compressor_find(compress);
+        if (!c) {
             return CV_FAIL(CV_ERR_UNSUPPORTED,
                            "write `%s' in %s: compression `%s' is not supported", norm, s->url,
                            compress);
         }
-        cv_status rc = c->encode(NULL, level, data, len, &packed);
+        cv_status rc = c->compress(level, data, len, &packed);
         if (rc != CV_OK) {
             cv__buf_fini(&packed);
             cv__err_wrap("write `%s' in %s", norm, s->url);

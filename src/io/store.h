@@ -5,7 +5,7 @@
 #ifndef CV_STORE_H
 #define CV_STORE_H
 
-#include "../cv_internal.h"
+#include "base/cv_internal.h"
 
 /* A parsed cloud path, CloudFiles' extract(). */
 typedef struct cv_cloudpath {

@@ -2,7 +2,7 @@
  * store_file.c: the file:// backend. Objects are files under the layer directory; writes go
  * to a temporary file in the same directory and are renamed into place, so a reader never
  * sees a partial object. store.c has already checked that keys stay inside the root. */
-#include "store.h"
+#include "io/store.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -6,9 +6,9 @@
  * GOOGLE_APPLICATION_CREDENTIALS) whose RS256-signed JWT is exchanged at its token_uri for a
  * bearer token, refreshed before it expires; anonymous otherwise. CV_GCS_ENDPOINT or
  * STORAGE_EMULATOR_HOST replace https://storage.googleapis.com (tests, emulators). */
-#include "http.h"
+#include "io/http.h"
 
-#include "../json_py.h"
+#include "base/json_py.h"
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>

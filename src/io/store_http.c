@@ -3,9 +3,9 @@
  * GET, HEAD and Range through http.c; 404 and 403 both mean "missing", as in CloudFiles.
  * Content-Encoding is reported to store.c, which decodes it (precomputed-volume spec §6).
  * Optional basic auth from http-secret.json {"user", "password"}. */
-#include "http.h"
+#include "io/http.h"
 
-#include "../json_py.h"
+#include "base/json_py.h"
 
 #include <stdio.h>
 #include <string.h>

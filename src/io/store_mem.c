@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * store_mem.c: the mem:// backend, a process-wide map of object name -> bytes used by tests
  * (CloudFiles' mem:// keeps the same suffix convention as file://). Thread-safe. */
-#include "store.h"
+#include "io/store.h"
 
 #include <pthread.h>
 #include <string.h>

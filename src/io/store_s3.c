@@ -6,7 +6,7 @@
  * Content-MD5 and x-amz-content-sha256; downloads are checked against an MD5 ETag. A bucket
  * in another region than the one configured is found from S3's x-amz-bucket-region answer, as
  * boto3 does. */
-#include "http.h"
+#include "io/http.h"
 
 #include <ctype.h>
 #include <inttypes.h>

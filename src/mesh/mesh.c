@@ -3,7 +3,7 @@
  * (precomputed-mesh-skeleton §2: uint32 vertex count, float32 vertices, uint32 triangles to
  * the end), concatenation of fragments and CloudVolume's consolidate() (identical vertices
  * merged, vertices sorted, duplicate triangles dropped). No I/O, no MPI here. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 // does, with Draco's attribute transform skipped, so quantized positions come back as the
 // stored integers. Built only with CV_WITH_DRACO; mesh_multires.c has the stubs otherwise.
 extern "C" {
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 }
 
 #include <draco/compression/decode.h>

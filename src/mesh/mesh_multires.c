@@ -3,7 +3,7 @@
  * §3.2: chunk shape, grid origin, per-LOD scales, vertex offsets, fragment positions and
  * sizes), with Neuroglancer's length rule checked before anything is allocated; and the Draco
  * entry points of a build without libdraco (mesh_draco.cc replaces them when it is found). */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <inttypes.h>
 #include <string.h>

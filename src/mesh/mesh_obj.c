@@ -2,7 +2,7 @@
  * mesh_obj.c: Wavefront OBJ files. Writes CloudVolume's to_obj() text ("v %.5f %.5f %.5f",
  * then "f a b c", 1-based, a newline after each line); reads "v" and "f" lines (v/vt/vn index
  * forms, negative indices counted from the end, polygons as fans) and ignores the rest. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

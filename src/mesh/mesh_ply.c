@@ -3,7 +3,7 @@
  * x y z, "list int int" triangles); reads ascii and binary PLY: vertex x/y/z of any scalar
  * type, face vertex index lists (polygons as fans), other elements and properties skipped.
  * Every count is checked against the bytes present before anything is allocated. No MPI. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <inttypes.h>
 #include <math.h>

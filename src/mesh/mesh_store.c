@@ -4,8 +4,8 @@
  * manifests and their fragments (read, put as CloudVolume does, list), and multi-resolution
  * meshes: the binary manifest ("<id>.index" or the shard entry), the fragment bytes of one
  * level of detail by one ranged read, decoded through the Draco shim and placed in nm. */
-#include "json_py.h"
-#include "shard.h"
+#include "base/json_py.h"
+#include "shard/shard.h"
 
 #include <inttypes.h>
 #include <math.h>

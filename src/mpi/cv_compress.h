@@ -4,7 +4,7 @@
 #ifndef CV_COMPRESS_H
 #define CV_COMPRESS_H
 
-#include "../cv_internal.h"
+#include "base/cv_internal.h"
 
 /* The compression chunks of `encoding` are written with: `compress` (NULL = CloudVolume's
  * default for the encoding, "" = none), as "gzip", "br" or "" (none). */

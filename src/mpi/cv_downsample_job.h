@@ -5,7 +5,7 @@
 #ifndef CV_DOWNSAMPLE_JOB_H
 #define CV_DOWNSAMPLE_JOB_H
 
-#include "cv_mpi.h"
+#include "mpi/cv_mpi.h"
 
 typedef struct cv_downsample_params {
     const char *path;      /* the layer; new scales are added to its info */

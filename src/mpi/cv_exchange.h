@@ -12,7 +12,7 @@
 #ifndef CV_EXCHANGE_H
 #define CV_EXCHANGE_H
 
-#include "cv_mpi.h"
+#include "mpi/cv_mpi.h"
 
 typedef struct cv_exchange cv_exchange;
 

@@ -5,10 +5,10 @@
 #ifndef CV_EXCHANGE_INT_H
 #define CV_EXCHANGE_INT_H
 
-#include "cv_exchange.h"
+#include "mpi/cv_exchange.h"
 
-#include "../shard.h"
-#include "../volume.h"
+#include "shard/shard.h"
+#include "volume/volume.h"
 
 /* Per-peer byte counts of MPI_Alltoallv are ints: keep a rank's share of a round below this. */
 #define MAX_SHARE ((double)(1u << 30))

@@ -4,7 +4,7 @@
 #ifndef CV_FAILURES_H
 #define CV_FAILURES_H
 
-#include "cv_mpi.h"
+#include "mpi/cv_mpi.h"
 
 typedef struct cv_failures {
     cv_buf text; /* one line per failed task, at most CV_FAILURES_LISTED */

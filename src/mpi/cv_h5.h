@@ -5,7 +5,7 @@
 #ifndef CV_H5_H
 #define CV_H5_H
 
-#include "cv_mpi.h"
+#include "mpi/cv_mpi.h"
 
 typedef struct cv_import_params {
     const char *src;      /* FILE.h5:/DATASET, FILE_*.h5:/DATASET or @LIST.txt:/DATASET */

@@ -12,7 +12,7 @@
 #ifndef CV_JOURNAL_H
 #define CV_JOURNAL_H
 
-#include "../cv_internal.h"
+#include "base/cv_internal.h"
 
 typedef struct cv_journal cv_journal;
 

@@ -5,8 +5,8 @@
 #ifndef CV_MONITOR_H
 #define CV_MONITOR_H
 
-#include "cv_progress.h"
-#include "cv_sched.h"
+#include "mpi/cv_progress.h"
+#include "mpi/cv_sched.h"
 
 typedef struct cv_monitor cv_monitor;
 

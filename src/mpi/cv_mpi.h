@@ -5,7 +5,7 @@
 #ifndef CV_MPI_H
 #define CV_MPI_H
 
-#include "../cv_internal.h"
+#include "base/cv_internal.h"
 
 /* MPI_Init (once); sets the log rank. Collective over MPI_COMM_WORLD. */
 cv_status cv_mpi_init(int *argc, char ***argv);

@@ -5,7 +5,7 @@
 #ifndef CV_PLAN_H
 #define CV_PLAN_H
 
-#include "../cv_internal.h"
+#include "base/cv_internal.h"
 
 typedef struct cv_plan {
     cv_bbox region;        /* what the job covers (inside the volume) */

@@ -5,7 +5,7 @@
 #ifndef CV_PROGRESS_H
 #define CV_PROGRESS_H
 
-#include "../cv_internal.h"
+#include "base/cv_internal.h"
 
 typedef struct cv_progress {
     const char *what;

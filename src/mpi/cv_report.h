@@ -7,7 +7,7 @@
 #ifndef CV_REPORT_H
 #define CV_REPORT_H
 
-#include "cv_mpi.h"
+#include "mpi/cv_mpi.h"
 
 typedef struct cv_rank_report {
     double tasks_done, tasks_skipped, tasks_failed, voxel_bytes;

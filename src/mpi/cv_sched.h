@@ -5,7 +5,7 @@
 #ifndef CV_SCHED_H
 #define CV_SCHED_H
 
-#include "cv_mpi.h"
+#include "mpi/cv_mpi.h"
 
 typedef struct cv_sched cv_sched;
 

@@ -3,7 +3,7 @@
 #ifndef CV_SKELETON_CONVERT_H
 #define CV_SKELETON_CONVERT_H
 
-#include "../cv_internal.h"
+#include "base/cv_internal.h"
 
 typedef struct cv_convert_stats {
     uint64_t skeletons; /* converted, all ranks */

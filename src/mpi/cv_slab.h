@@ -7,7 +7,7 @@
 #ifndef CV_SLAB_H
 #define CV_SLAB_H
 
-#include "cv_mpi.h"
+#include "mpi/cv_mpi.h"
 
 enum { CV_AX_X = 0, CV_AX_Y = 1, CV_AX_Z = 2, CV_AX_C = 3 };
 

@@ -7,7 +7,7 @@
 #ifndef CV_STALE_TMP_H
 #define CV_STALE_TMP_H
 
-#include "../cv_internal.h"
+#include "base/cv_internal.h"
 
 /* Whether the chunk with this box is written by a task the job will (re)do. */
 typedef bool (*cv_chunk_redone_fn)(cv_bbox chunk, void *arg);

@@ -4,7 +4,7 @@
 #ifndef CV_TRANSFER_H
 #define CV_TRANSFER_H
 
-#include "cv_mpi.h"
+#include "mpi/cv_mpi.h"
 
 typedef struct cv_transfer_params {
     const char *src, *dst;

@@ -4,7 +4,7 @@
 #ifndef CV_VERIFY_H
 #define CV_VERIFY_H
 
-#include "cv_mpi.h"
+#include "mpi/cv_mpi.h"
 
 typedef struct cv_verify_params {
     const char *a, *b;

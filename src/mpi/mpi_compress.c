@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * mpi_compress.c: the transport compression of a job's chunks: which one, and its level.
  * The defaults are CloudFiles' (gzip level 9); brotli's is the codec's default quality. */
-#include "cv_compress.h"
+#include "mpi/cv_compress.h"
 
-#include "../codec/codec.h"
+#include "codec/codec.h"
+#include "compress/compress.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -44,7 +45,7 @@ void cv_mpi_describe_compress(const char *compress, int level, const char *encod
         snprintf(buf, cap, "compress none");
         return;
     }
-    const cv_codec *codec = cv__codec_find(c);
-    int l = level >= 0 ? level : codec ? codec->default_level : -1;
+    const cv_compressor *z = cv__compressor_find(c);
+    int l = level >= 0 ? level : z ? z->default_level : -1;
     snprintf(buf, cap, "compress %s %s %d", c, strcmp(c, "br") == 0 ? "quality" : "level", l);
 }

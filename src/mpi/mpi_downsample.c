@@ -7,15 +7,15 @@
  * sums) is sent to the rank owning the node (MPI_Alltoallv), which assembles it and makes the
  * next levels, so nothing above the tasks is read back from storage. Finished tasks and nodes
  * go to the journal and their state to a file beside it, so --resume redoes neither. */
-#include "cv_compress.h"
-#include "cv_downsample_job.h"
+#include "mpi/cv_compress.h"
+#include "mpi/cv_downsample_job.h"
 
-#include "cv_failures.h"
-#include "cv_journal.h"
-#include "cv_monitor.h"
-#include "cv_progress.h"
-#include "cv_sched.h"
-#include "cv_transfer.h"
+#include "mpi/cv_failures.h"
+#include "mpi/cv_journal.h"
+#include "mpi/cv_monitor.h"
+#include "mpi/cv_progress.h"
+#include "mpi/cv_sched.h"
+#include "mpi/cv_transfer.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * mpi_env.c: MPI start-up and shutdown, and cv_mpi_agree(), the one place where ranks settle
  * on a common outcome (MPI_MAXLOC over {failed, rank}, then the failing rank's message). */
-#include "cv_mpi.h"
+#include "mpi/cv_mpi.h"
 
 #include <mpi.h>
 #include <stdio.h>

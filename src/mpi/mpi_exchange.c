@@ -21,7 +21,7 @@
  *
  * Every round ends with the ranks agreeing on the outcome, so a failure on one rank never
  * leaves another waiting in a collective. No MPI calls off the calling thread. */
-#include "cv_exchange_int.h"
+#include "mpi/cv_exchange_int.h"
 
 #include <inttypes.h>
 #include <limits.h>

@@ -4,7 +4,7 @@
  * piece of each for every destination chunk of the round, sends it with its box to that
  * chunk's owner, then assembles its destination chunks whole and writes them. Source chunks
  * that reach into the column's next round stay in memory for it, so none is read twice. */
-#include "cv_exchange_int.h"
+#include "mpi/cv_exchange_int.h"
 
 #include <inttypes.h>
 #include <limits.h>

@@ -3,7 +3,7 @@
  * boxes holding chunks of those shards, encode each chunk where it was read and send (Morton
  * code, bytes) to the shard's owner (shard mod ranks), which sorts them z, y, x as the
  * single-process writer does and writes each shard file whole, once, with cv_shard_write. */
-#include "cv_exchange_int.h"
+#include "mpi/cv_exchange_int.h"
 
 #include <inttypes.h>
 #include <limits.h>

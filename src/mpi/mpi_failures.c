@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * mpi_failures.c: collecting failed tasks across ranks (see cv_failures.h). */
-#include "cv_failures.h"
+#include "mpi/cv_failures.h"
 
-#include "cv_report.h"
+#include "mpi/cv_report.h"
 
 #include <inttypes.h>
 #include <mpi.h>

@@ -9,20 +9,20 @@
  * each task's box on its own instead. Export: rank 0 decides whether the file exists, the
  * dataset and its attributes are created collectively, and tasks go round-robin so every rank
  * makes the same number of collective H5Dwrite calls (needed for gzip-filtered datasets). */
-#include "cv_compress.h"
-#include "cv_h5.h"
+#include "mpi/cv_compress.h"
+#include "mpi/cv_h5.h"
 
-#include "../checked.h"
-#include "../filelist.h"
+#include "base/checked.h"
+#include "base/filelist.h"
 
-#include "cv_failures.h"
-#include "cv_journal.h"
-#include "cv_monitor.h"
-#include "cv_plan.h"
-#include "cv_progress.h"
-#include "cv_sched.h"
-#include "cv_slab.h"
-#include "cv_transfer.h"
+#include "mpi/cv_failures.h"
+#include "mpi/cv_journal.h"
+#include "mpi/cv_monitor.h"
+#include "mpi/cv_plan.h"
+#include "mpi/cv_progress.h"
+#include "mpi/cv_sched.h"
+#include "mpi/cv_slab.h"
+#include "mpi/cv_transfer.h"
 
 #include <errno.h>
 #include <hdf5.h>

@@ -4,9 +4,9 @@
  * "<task id, 20 decimal digits> <checksum, 8 hex digits>\n". The fixed size and the checksum
  * (FNV-1a of the 20 digits) mean a record cut short by a crash, or a cut record followed by an
  * appended one, can never read as another task's id. */
-#include "cv_journal.h"
+#include "mpi/cv_journal.h"
 
-#include "cv_mpi.h"
+#include "mpi/cv_mpi.h"
 
 #include <mpi.h>
 

@@ -2,7 +2,7 @@
  * mpi_memory.c: the default memory budget of one rank: the job's real memory (Slurm's
  * SLURM_MEM_PER_NODE / SLURM_MEM_PER_CPU, else the cgroup limit, else physical memory)
  * divided among the ranks on this node. Collective (counts the node's ranks). */
-#include "cv_mpi.h"
+#include "mpi/cv_mpi.h"
 
 #include <mpi.h>
 #include <stdio.h>

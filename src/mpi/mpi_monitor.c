@@ -2,7 +2,7 @@
  * mpi_monitor.c: the progress and stall watcher of rank 0 (see cv_monitor.h). A rank is
  * stalled when rank 0 has seen it on the same task for stall_seconds (rank 0's own clock, so
  * clocks of other nodes do not matter). */
-#include "cv_monitor.h"
+#include "mpi/cv_monitor.h"
 
 #include <inttypes.h>
 #include <pthread.h>

@@ -2,7 +2,7 @@
  * mpi_plan.c: cutting a job's region into tasks. Tasks sit on a lattice that starts at the
  * grids' origin and is a multiple of both the source and destination chunk shapes, so no two
  * tasks ever write the same destination chunk and no source chunk is read by two tasks. */
-#include "cv_plan.h"
+#include "mpi/cv_plan.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * mpi_progress.c: rank 0's progress display (see cv_progress.h). */
-#include "cv_progress.h"
+#include "mpi/cv_progress.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * mpi_report.c: the report of a job (see cv_report.h). */
-#include "cv_report.h"
+#include "mpi/cv_report.h"
 
-#include "../volume.h"
+#include "volume/volume.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * mpi_sched.c: the task scheduler (see cv_sched.h). Without MPI (a plain `cvmpi` run) it is a
  * local counter. */
-#include "cv_sched.h"
+#include "mpi/cv_sched.h"
 
-#include "cv_report.h"
+#include "mpi/cv_report.h"
 
 #include <mpi.h>
 

@@ -2,8 +2,8 @@
  * mpi_skeleton.c: bulk conversion of SWC files into a skeleton directory across ranks
  * (cv_skeleton_convert.h). Sharded output follows the house rule: encoded skeletons are sent
  * to the rank that owns their shard, which builds and writes each shard file once. */
-#include "cv_mpi.h"
-#include "cv_skeleton_convert.h"
+#include "mpi/cv_mpi.h"
+#include "mpi/cv_skeleton_convert.h"
 
 #include <dirent.h>
 #include <inttypes.h>

@@ -4,7 +4,7 @@
  * part to x fastest while packing it for the owner, and one MPI_Alltoallv delivers the parts.
  * Sender and receiver compute the same intersections in the same order (tasks ascending within
  * each destination), so no sizes or boxes travel. No HDF5 here. */
-#include "cv_slab.h"
+#include "mpi/cv_slab.h"
 
 #include <limits.h>
 #include <mpi.h>

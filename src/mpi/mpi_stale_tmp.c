@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * mpi_stale_tmp.c: removing a killed run's temporary chunk files on --resume (see
  * cv_stale_tmp.h). */
-#include "cv_stale_tmp.h"
+#include "mpi/cv_stale_tmp.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -7,18 +7,18 @@
  * chunk shapes), or the destination's shards are not boxes of chunks (hashed sharding), the job
  * runs as collective exchange rounds instead (mpi_exchange.c), journaled round by round.
  * Failures are collected and reported by rank 0 with box, rank and cause. */
-#include "cv_transfer.h"
+#include "mpi/cv_transfer.h"
 
-#include "cv_compress.h"
-#include "cv_exchange.h"
-#include "cv_failures.h"
-#include "cv_journal.h"
-#include "cv_monitor.h"
-#include "cv_plan.h"
-#include "cv_progress.h"
-#include "cv_report.h"
-#include "cv_sched.h"
-#include "cv_stale_tmp.h"
+#include "mpi/cv_compress.h"
+#include "mpi/cv_exchange.h"
+#include "mpi/cv_failures.h"
+#include "mpi/cv_journal.h"
+#include "mpi/cv_monitor.h"
+#include "mpi/cv_plan.h"
+#include "mpi/cv_progress.h"
+#include "mpi/cv_report.h"
+#include "mpi/cv_sched.h"
+#include "mpi/cv_stale_tmp.h"
 
 #include <inttypes.h>
 #include <mpi.h>

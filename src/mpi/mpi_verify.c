@@ -3,13 +3,13 @@
  * dynamically; each reads the same box from A and B and compares the voxels; the first
  * differing voxel of each task is reported with both values. An absent chunk is a difference
  * ("missing in A/B", naming its key) unless fill_missing reads it as background. */
-#include "cv_verify.h"
+#include "mpi/cv_verify.h"
 
-#include "cv_failures.h"
-#include "cv_monitor.h"
-#include "cv_plan.h"
-#include "cv_progress.h"
-#include "cv_sched.h"
+#include "mpi/cv_failures.h"
+#include "mpi/cv_monitor.h"
+#include "mpi/cv_plan.h"
+#include "mpi/cv_progress.h"
+#include "mpi/cv_sched.h"
 
 #include <inttypes.h>
 #include <mpi.h>

@@ -6,7 +6,7 @@
 #ifndef CV_SERVE_H
 #define CV_SERVE_H
 
-#include "../cv_internal.h"
+#include "base/cv_internal.h"
 
 /* ---- the pure pieces (serve_request.c) ---------------------------------------------------- */
 

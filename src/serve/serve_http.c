@@ -6,9 +6,9 @@
  * viewer at /view and an optional Neuroglancer build at /ng/. Nothing outside the served
  * directories is reachable: "." and ".." components are refused, and every file's real path
  * (symlinks resolved) must lie inside the served directory. No MPI here. */
-#include "serve.h"
+#include "serve/serve.h"
 
-#include "../io/store.h"
+#include "io/store.h"
 
 #include <microhttpd.h>
 

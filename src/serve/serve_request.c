@@ -3,7 +3,7 @@
  * key (nothing may climb out of the served directory), Range (RFC 9110 §14), If-None-Match
  * (§13.1.2), Accept-Encoding (§12.5.3) and content types. Pure functions, fuzzed by
  * tests/fuzz/fuzz_serve_request.c. */
-#include "serve.h"
+#include "serve/serve.h"
 
 #include <strings.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  * time): GET /view/slice?mip=M&z=Z answers one whole xy slice of the layer, decoded by cvmpi
  * (so every encoding cvmpi reads can be viewed), as raw little-endian voxels, x fastest, then
  * y, channel slowest. Missing chunks read as the background. No MPI here. */
-#include "serve.h"
+#include "serve/serve.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

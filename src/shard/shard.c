@@ -5,11 +5,11 @@
  * delta-coded minishard indexes with every offset checked, a reader that uses byte-range
  * requests only, and a bounded process-wide cache of decoded indexes. Writing lives in
  * shard_write.c. No MPI here. */
-#include "shard.h"
+#include "shard/shard.h"
 
-#include "codec/codec.h"
+#include "compress/compress.h"
 #include "io/store.h"
-#include "json_py.h"
+#include "base/json_py.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -694,7 +694,7 @@ static cv_status decode_minishard(const shard_file *f, uint64_t m, const uint8_t
     cv__buf_init(&dec, (size_t)CV_SHARD_MAX_MINISHARD_INDEX);
     cv_status rc = CV_OK;
     if (f->spec->minishard_index_encoding == CV_SHARD_GZIP) {
-        rc = cv_codec_gzip.decode(NULL, p, n, &dec);
+        rc = cv_compress_gzip.decompress(p, n, &dec);
         p = dec.data;
         n = dec.len;
     }
@@ -874,7 +874,7 @@ static cv_status decode_value(const shard_file *f, uint64_t key, const uint8_t *
         return corrupt(f, "%s of %zu gzip bytes cannot decode to at most %zu bytes", part, n,
                        out->max);
     }
-    cv_status rc = cv_codec_gzip.decode(NULL, raw, n, out);
+    cv_status rc = cv_compress_gzip.decompress(raw, n, out);
     if (rc != CV_OK) {
         wrap(f, part);
     }
@@ -1031,7 +1031,7 @@ cv_status cv_shard_decode(const cv_shard_spec *s, const uint8_t *file, size_t le
                     break;
                 }
                 dec.len = 0;
-                rc = cv_codec_gzip.decode(NULL, p, n, &dec);
+                rc = cv_compress_gzip.decompress(p, n, &dec);
                 if (rc != CV_OK) {
                     char part[64];
                     snprintf(part, sizeof part, "chunk %" PRIu64, e->key);

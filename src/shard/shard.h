@@ -5,7 +5,7 @@
 #ifndef CV_SHARD_H
 #define CV_SHARD_H
 
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 /* Decoded minishard indexes larger than this are refused as corrupt (about 5.6 million
  * entries in one minishard; CloudVolume aims at 1365..4000). Also the decompression cap. */

@@ -3,8 +3,8 @@
  * index, then each minishard index by a ranged read; precomputed-sharded §3), without
  * fetching or decoding any payload. Used to list the segment ids of sharded skeleton and
  * mesh directories. No MPI here. */
-#include "codec/codec.h"
-#include "shard.h"
+#include "compress/compress.h"
+#include "shard/shard.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -55,7 +55,7 @@ cv_status cv__shard_file_keys(cv_store *store, const char *object, const cv_shar
         const uint8_t *p = raw;
         if (rc == CV_OK && spec->minishard_index_encoding == CV_SHARD_GZIP) {
             dec.len = 0;
-            rc = cv_codec_gzip.decode(NULL, raw, n, &dec);
+            rc = cv_compress_gzip.decompress(raw, n, &dec);
             p = dec.data;
             n = dec.len;
         }

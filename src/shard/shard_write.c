@@ -3,9 +3,9 @@
  * file built in memory from (key, bytes) items in CloudVolume's layout (all payloads, then all
  * minishard indexes) or TensorStore's (each minishard's payloads followed by its index), put
  * with one request; and CloudVolume's choice of sharding parameters (§4.1, §6). No MPI here. */
-#include "shard.h"
+#include "shard/shard.h"
 
-#include "codec/codec.h"
+#include "compress/compress.h"
 #include "io/store.h"
 
 #include <inttypes.h>
@@ -71,7 +71,7 @@ static cv_status append_index(const cv_shard_spec *s, const slot *sl, size_t a, 
     raw->len = 24 * k;
     uint64_t start = out->len - index_bytes;
     if (s->minishard_index_encoding == CV_SHARD_GZIP) {
-        CV_TRY(cv_codec_gzip.encode(NULL, level, raw->data, raw->len, out));
+        CV_TRY(cv_compress_gzip.compress(level, raw->data, raw->len, out));
     } else {
         CV_TRY(cv__buf_append(out, raw->data, raw->len));
     }
@@ -147,7 +147,7 @@ static cv_status build(const cv_shard_spec *s, const cv_shard_item *items, size_
             const cv_shard_item *it = &items[sl[i].item];
             sl[i].start = out->len - index_bytes;
             if (s->data_encoding == CV_SHARD_GZIP) {
-                CV_TRY(cv_codec_gzip.encode(NULL, level, it->data, it->len, out));
+                CV_TRY(cv_compress_gzip.compress(level, it->data, it->len, out));
             } else {
                 CV_TRY(cv__buf_append(out, it->data, it->len));
             }

@@ -3,7 +3,7 @@
  * skeleton format (precomputed skeletons.md: counts, float32 vertices, uint32 edges, then each
  * attribute of the info in order), decoded with CloudVolume/osteoid's reading rules. Every
  * count and length is checked before anything is allocated. No I/O, no MPI here. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <inttypes.h>
 #include <math.h>

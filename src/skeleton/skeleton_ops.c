@@ -3,7 +3,7 @@
  * (dedupe vertices by position, dedupe edges, drop loops and lone vertices), merge, crop to a
  * box, downsample along the paths between branch points and ends, and the equivalence check
  * (same skeleton under renumbering). Pure functions on cv_skeleton; no I/O, no MPI here. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

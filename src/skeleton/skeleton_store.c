@@ -4,8 +4,8 @@
  * spatial_index; CloudVolume's default when absent, written as json.dumps does), skeletons by
  * segment id unsharded ("<dir>/<id>", gzip) or sharded (murmurhash shards through the shard
  * reader and writer), listing, and the spatial index query. No MPI here. */
-#include "json_py.h"
-#include "shard.h"
+#include "base/json_py.h"
+#include "shard/shard.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * (osteoid/formats/swc.py): the same header, one DFS per connected component, rows
  * "n type x y z radius parent" with 6 decimals; on import 7 space-separated fields per line,
  * ids renumbered in file order, unparsable radii as -1. No I/O, no MPI here. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -3,7 +3,7 @@
  * (precomputed-mesh-skeleton §6): "<dir>/<bbox>.spatial" JSON files, one per grid cell, each
  * mapping segment ids to their physical bounding box in that cell. A query reads the cells
  * whose file-name box meets the query box and returns the ids whose boxes meet it. No MPI. */
-#include "json_py.h"
+#include "base/json_py.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * tinybrain average pooling with replicated odd edges, countless 2x2x1 and 2x2x2 mode, the
  * numpy path for other dtypes and factors, min/max, striding, sparse). The exact rules are in
  * cvmpi.h; tests/interop/downsample_ref.py is the independent numpy version. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <string.h>
 

@@ -2,8 +2,8 @@
  * geom.c: bounding boxes, the chunk grid of a scale and chunk file names
  * (precomputed-volume spec §3: grid starts at voxel_offset, upper faces clipped,
  * names "x0-x1_y0-y1_z0-z1" with signed decimal integers). */
-#include "checked.h"
-#include "cv_internal.h"
+#include "base/checked.h"
+#include "base/cv_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>

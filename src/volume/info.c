@@ -3,8 +3,8 @@
  * parsing with a message naming the offending field, every validation rule of §2.3/§2.4,
  * CloudVolume-identical serialization, and CloudVolume's create_new_info/add_scale arithmetic
  * (cloudvolume-conventions §7). Unknown members are kept and written back. */
-#include "checked.h"
-#include "json_py.h"
+#include "base/checked.h"
+#include "base/json_py.h"
 
 #include <ctype.h>
 #include <inttypes.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * info_select.c: choosing a mip from user text, an index ("2") or a resolution ("8,8,40"),
  * as CloudVolume accepts either. */
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

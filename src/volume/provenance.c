@@ -2,7 +2,7 @@
  * provenance.c: CloudVolume's <layer>/provenance JSON (cloudvolume-conventions §4): defaults
  * for missing members, unique owners/sources, processing entries, and the same
  * json.dumps(sort_keys=True, indent=2) formatting as info. */
-#include "json_py.h"
+#include "base/json_py.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,9 +2,9 @@
  * volume.c: opening and creating layers: fetch and validate the info (following "redirect"
  * as CloudVolume does, cloudvolume-conventions §5), commit it, and the helpers that map a
  * scale's chunks to codecs, keys and array regions. */
-#include "volume.h"
+#include "volume/volume.h"
 
-#include "checked.h"
+#include "base/checked.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -290,7 +290,7 @@ cv_status cv__volume_codec(const cv_volume *v, int mip, const cv_codec **out)
 {
     const char *enc = v->info->scales[mip].encoding;
     const cv_codec *c = cv__codec_find(enc);
-    if (!c || (c->flags & CV_CODEC_BYTES)) {
+    if (!c) {
         return CV_FAIL(CV_ERR_UNSUPPORTED,
                        "%s mip %d: encoding \"%s\" is not supported by this "
                        "build (have: %s)",

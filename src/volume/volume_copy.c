@@ -9,7 +9,8 @@
  * with its key instead of being copied; with `check` every chunk is decoded as well, before it
  * is written (its bytes are in memory anyway). A missing source chunk read with fill_missing
  * becomes the background chunk the decoding path would write. */
-#include "volume.h"
+#include "compress/compress.h"
+#include "volume/volume.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -140,13 +141,13 @@ static cv_status check_decodes(copy_job *j, int tid, cv_bbox cbox, const cv_buf 
     if (have_plain) {
         bytes = plain;
     } else if (encoding[0]) {
-        const cv_codec *c = cv__codec_find(encoding);
-        if (!c || !(c->flags & CV_CODEC_BYTES)) {
+        const cv_compressor *c = cv__compressor_find(encoding);
+        if (!c) {
             return CV_FAIL(CV_ERR_UNSUPPORTED, "compression %s is not supported", encoding);
         }
         plain->len = 0;
         plain->max = j->is_raw ? want : want * 2 + (1 << 20);
-        CV_TRY(c->decode(NULL, stored->data, stored->len, plain));
+        CV_TRY(c->decompress(stored->data, stored->len, plain));
         bytes = plain;
     }
     if (j->is_raw) {
@@ -216,13 +217,13 @@ static cv_status copy_one(size_t i, int tid, void *arg)
         plain->len = 0;
         plain->max = j->is_raw ? want : want * 2 + (1 << 20);
         if (encoding[0]) {
-            const cv_codec *c = cv__codec_find(encoding);
-            if (!c || !(c->flags & CV_CODEC_BYTES)) {
+            const cv_compressor *c = cv__compressor_find(encoding);
+            if (!c) {
                 return CV_FAIL(CV_ERR_UNSUPPORTED,
                                "read chunk `%s' of %s: compression %s is not supported", key,
                                cv_store_url(src->store), encoding);
             }
-            rc = c->decode(NULL, stored->data, stored->len, plain);
+            rc = c->decompress(stored->data, stored->len, plain);
             if (rc == CV_OK && j->is_raw && plain->len != want) {
                 rc = CV_FAIL(CV_ERR_CORRUPT, "raw: %zu bytes, want %zu", plain->len, want);
             }

@@ -3,7 +3,7 @@
  * chunks are fetched, decoded and copied in on a few threads; voxels outside the volume and
  * (with fill_missing) absent chunks get the background colour. A chunk that fails to read is
  * always an error, never zeros. */
-#include "volume.h"
+#include "volume/volume.h"
 
 #include <inttypes.h>
 #include <string.h>

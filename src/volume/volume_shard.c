@@ -3,8 +3,8 @@
  * 7). A chunk's key is the compressed Morton code of its grid cell; reads go through a shard
  * reader (ranged reads, cached indexes); a write must hold every chunk of each shard it touches,
  * and each shard file is built in memory and written whole, once. */
-#include "shard.h"
-#include "volume.h"
+#include "shard/shard.h"
+#include "volume/volume.h"
 
 #include <inttypes.h>
 #include <pthread.h>

@@ -4,7 +4,7 @@
  * painted and uploaded again. Each chunk is encoded, transport-compressed (CloudVolume's
  * default per encoding) and written atomically; all-background chunks are deleted instead
  * when delete_black_uploads is set. */
-#include "volume.h"
+#include "volume/volume.h"
 
 #include <inttypes.h>
 #include <string.h>

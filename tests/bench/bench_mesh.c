@@ -7,7 +7,7 @@
  * skeleton layer (murmurhash, gzip, one write per shard) against the same skeletons written
  * unsharded (one gzip file each). Best of N runs. `--quick`: 100k vertices, 2000 skeletons. */
 #include "benchfn.h"
-#include "cv_internal.h"
+#include "base/cv_internal.h"
 
 #include <inttypes.h>
 #include <libdeflate.h>

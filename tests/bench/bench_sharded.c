@@ -12,7 +12,7 @@
  * Every measurement runs in its own forked child (benchfn.h). `--quick`: 256x256x128. */
 #include "benchfn.h"
 #include "cvmpi.h"
-#include "shard.h"
+#include "shard/shard.h"
 
 #include <dirent.h>
 #include <errno.h>

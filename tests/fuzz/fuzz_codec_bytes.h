@@ -10,6 +10,8 @@
 
 #include "fuzz_common.h"
 
+#include "compress/compress.h"
+
 static inline int fuzz_codec_bytes(const char *name, int max_level, const uint8_t *data,
                                    size_t size)
 {
@@ -23,13 +25,13 @@ static inline int fuzz_codec_bytes(const char *name, int max_level, const uint8_
     used++;
     const uint8_t *src = data + used;
     size_t n = size - used;
-    const cv_codec *c = cv__codec_find(name);
-    FUZZ_ASSERT(c && c->decode && c->encode && (c->flags & CV_CODEC_BYTES));
+    const cv_compressor *c = cv__compressor_find(name);
+    FUZZ_ASSERT(c && c->decompress && c->compress);
 
     /* (1) untrusted payload */
     cv_buf out;
     cv__buf_init(&out, fuzz_out_max(&d));
-    cv_status rc = c->decode(&d, src, n, &out);
+    cv_status rc = c->decompress(src, n, &out);
     FUZZ_ASSERT(out.len <= out.max);
     FUZZ_ASSERT(rc == CV_OK || cv_err_last()->code != CV_OK);
     cv__buf_fini(&out);
@@ -38,15 +40,15 @@ static inline int fuzz_codec_bytes(const char *name, int max_level, const uint8_
     cv_err_clear();
     cv_buf enc;
     cv__buf_init(&enc, 0);
-    FUZZ_ASSERT(c->encode(&d, level, src, n, &enc) == CV_OK);
+    FUZZ_ASSERT(c->compress(level, src, n, &enc) == CV_OK);
     cv__buf_init(&out, n ? n : 1);
-    rc = c->decode(&d, enc.data, enc.len, &out);
+    rc = c->decompress(enc.data, enc.len, &out);
     FUZZ_ASSERT_MSG(rc == CV_OK, name);
     FUZZ_ASSERT(out.len == n && (n == 0 || memcmp(out.data, src, n) == 0));
     cv__buf_fini(&out);
     if (n >= 2) {
         cv__buf_init(&out, n - 1);
-        rc = c->decode(&d, enc.data, enc.len, &out);
+        rc = c->decompress(enc.data, enc.len, &out);
         FUZZ_ASSERT_MSG(rc == CV_ERR_CORRUPT, "a too small cap must be refused");
         FUZZ_ASSERT(out.len <= n - 1);
         cv__buf_fini(&out);

@@ -39,7 +39,7 @@ static inline int fuzz_codec_image(const fuzz_image_opts *o, const uint8_t *data
     if (!c) {
         return 0; /* not in this build (jxl without CV_WITH_JXL) */
     }
-    FUZZ_ASSERT(c->decode && c->encode && !(c->flags & CV_CODEC_BYTES));
+    FUZZ_ASSERT(c->decode && c->encode);
     const size_t want = cv__chunk_desc_bytes(&d);
 
     /* (1) untrusted payload */

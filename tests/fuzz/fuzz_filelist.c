@@ -4,7 +4,7 @@
  * comparison of any two paths is antisymmetric and zero exactly for equal strings. */
 #include "fuzz_common.h"
 
-#include "filelist.h"
+#include "base/filelist.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,7 +3,7 @@
  * equal numbers with more leading zeros first), list-file parsing (comments, blanks, CRLF,
  * relative paths taken from the list's directory, bad input refused) and glob expansion in a
  * scratch directory under $TMPDIR. */
-#include "filelist.h"
+#include "base/filelist.h"
 #include "testlib.h"
 
 #include <unistd.h>

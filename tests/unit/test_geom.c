@@ -3,7 +3,7 @@
  * spec's vectors (test-vectors §5). */
 #include "testlib.h"
 
-#include "checked.h"
+#include "base/checked.h"
 
 static void grid_edges_and_offset(void)
 {

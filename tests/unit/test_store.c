@@ -4,7 +4,7 @@
  * tests work in a fresh mkdtemp directory that is removed afterwards. */
 #include "testlib.h"
 
-#include "codec/codec.h"
+#include "compress/compress.h"
 #include "io/store.h"
 
 #include <dirent.h>
@@ -115,7 +115,8 @@ static uint8_t *compress(const char *codec, const char *text, size_t *len)
 {
     cv_buf b;
     cv__buf_init(&b, 0);
-    if (cv__codec_find(codec)->encode(NULL, -1, (const uint8_t *)text, strlen(text), &b) != CV_OK) {
+    if (cv__compressor_find(codec)->compress(-1, (const uint8_t *)text, strlen(text), &b) !=
+        CV_OK) {
         cv__buf_fini(&b);
         return NULL;
     }

@@ -5,7 +5,7 @@
  * compression choices, threads, and CloudVolume's redirect rules. */
 #include "testlib.h"
 
-#include "volume.h"
+#include "volume/volume.h"
 
 /* ---- reference data -------------------------------------------------------------------- */
 
