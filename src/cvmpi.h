@@ -52,7 +52,7 @@ CV_EXPORT const char *cv_errname(cv_status rc);  /* "CV_ERR_NOTFOUND" */
 typedef struct cv_err {
     cv_status code;
     int sys_errno;
-    char where[64];  /* "src/codec/codec_gzip.c:88" */
+    char where[64];  /* "src/compress/gzip.c:88" */
     char what[1024]; /* one line: "read chunk `8_8_8/0-64_0-64_0-64': gzip: truncated" */
 } cv_err;
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * shard_tool.c: cvmpi's sharded-format writer and reader (src/shard.c, precomputed-sharded §3)
+ * shard_tool.c: cvmpi's sharded-format writer and reader (src/shard/shard.c,
+ * precomputed-sharded §3)
  * as a command line tool for sharded_neuroglancer.sh, which checks them against Neuroglancer's
  * ShardedKvStore and the independent shard_ref.py. Test helper only, not installed.
  *   shard_tool write SHARDS SPEC PAYLOADS [cv|ts]   one shard file per shard from the files
