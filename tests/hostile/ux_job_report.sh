@@ -53,7 +53,8 @@ mpirun -n 2 "$CVMPI" transfer src tr --report transfer.json > /dev/null 2>&1 || 
 mpirun -n 2 "$CVMPI" verify src tr --report verify.json > /dev/null 2>&1 || fail "verify"
 mpirun -n 2 "$CVMPI" downsample tr --num-mips 1 --report downsample.json > /dev/null 2>&1 ||
     fail "downsample"
-mpirun -n 2 "$CVMPI" import in.h5:/img im --chunk 16,16,8 --report import.json > /dev/null 2>&1 ||
+mpirun -n 2 "$CVMPI" import in.h5:/img im --chunk 16,16,8 --resolution 1,1,1 \
+    --report import.json > /dev/null 2>&1 ||
     fail "import"
 mpirun -n 2 "$CVMPI" export src out.h5:/v --report export.json > /dev/null 2>&1 || fail "export"
 mpirun -n 2 "$CVMPI" skeleton convert swc sk --report skeleton.json > /dev/null 2>&1 ||
@@ -86,7 +87,7 @@ r = check("downsample.json", "downsample",
           ["downsample", "tr", "--num-mips", "1", "--report", "downsample.json"], "tr", "tr")
 assert r["total"]["chunks_written"] == 1 and r["total"]["chunks_read"] == 4, r["total"]
 r = check("import.json", "import", ["import", "in.h5:/img", "im", "--chunk", "16,16,8",
-          "--report", "import.json"], "in.h5:/img", "im")
+          "--resolution", "1,1,1", "--report", "import.json"], "in.h5:/img", "im")
 assert r["total"]["chunks_written"] == 8, r["total"]
 r = check("export.json", "export", ["export", "src", "out.h5:/v", "--report", "export.json"],
           "src", "out.h5:/v")
