@@ -5,18 +5,9 @@
 # pile up; it is removed after a successful job, kept after a failed one and with
 # --keep-journal.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
-# MPI jobs start MPI (a singleton here); Open MPI's own leaks cannot be suppressed for
-# LeakSanitizer, so leak checks are off as in tests/mpi.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
-"$CVMPI" create src --type image --dtype uint8 --size 64,64,32 --resolution 4,4,40 \
-    --chunk 32,32,32 >/dev/null
-"$PY" -c "
-import numpy as np
-a = np.random.default_rng(7).integers(0, 255, (64, 64, 32, 1)).astype('uint8')
-np.save('a.npy', np.asfortranarray(a))"
-"$CVMPI" write src --bbox 0,0,0,64,64,32 -i a.npy
+random_layer src 64 64 32 7
 ok() { [[ $RC == 0 ]] || fail "$1"; }
 
 section "run from a read-only current directory: nothing is written there"

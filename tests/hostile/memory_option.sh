@@ -2,10 +2,7 @@
 # --memory must be a byte count a size_t holds: 1e30 used to overflow the conversion and
 # silently become the default budget, 0.1 became 0 (also the default).
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
-# MPI jobs start MPI (a singleton here); Open MPI's own leaks cannot be suppressed for
-# LeakSanitizer, so leak checks are off as in tests/mpi.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 "$CVMPI" create src --type image --dtype uint8 --size 64,64,32 --resolution 4,4,40 \
     --chunk 32,32,32 >/dev/null

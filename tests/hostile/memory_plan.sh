@@ -7,8 +7,7 @@
 # libraries: about 20 MiB for a rank that moves no data). A job that fits no plan is refused
 # naming what the tasks and the exchange rounds would need.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 OVERHEAD_KIB=$((32 * 1024))
 
 if ! command -v mpirun >/dev/null || [[ ! -x /usr/bin/time ]]; then

@@ -3,19 +3,10 @@
 # .cvmpi-tmp-* in the destination. --resume removes those of the chunks it redoes (tasks not in
 # the journal), and no others.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
-# MPI jobs start MPI (a singleton here); Open MPI's own leaks cannot be suppressed for
-# LeakSanitizer, so leak checks are off as in tests/mpi.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 # 4 one-chunk tasks, task id = x + 2 y.
-"$CVMPI" create src --type image --dtype uint8 --size 64,64,32 --resolution 4,4,40 \
-    --chunk 32,32,32 >/dev/null
-"$PY" -c "
-import numpy as np
-a = np.random.default_rng(9).integers(0, 255, (64, 64, 32, 1)).astype('uint8')
-np.save('a.npy', np.asfortranarray(a))"
-"$CVMPI" write src --bbox 0,0,0,64,64,32 -i a.npy
+random_layer src 64 64 32 9
 run "$CVMPI" transfer src out --memory 200K --journal j --keep-journal
 [[ $RC == 0 ]] || fail "first run"
 # As if killed: task 1 never recorded, its chunk still a temporary; task 0 done, yet an old

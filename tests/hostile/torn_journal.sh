@@ -4,19 +4,10 @@
 # skipped though never written). Records are fixed-size and checksummed; the torn tail is cut
 # off before appending; a damaged record only means its task is redone.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
-# MPI jobs start MPI (a singleton here); Open MPI's own leaks cannot be suppressed for
-# LeakSanitizer, so leak checks are off as in tests/mpi.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 # 16 one-chunk tasks, task id = x + 4 y.
-"$CVMPI" create src --type image --dtype uint8 --size 128,128,32 --resolution 4,4,40 \
-    --chunk 32,32,32 >/dev/null
-"$PY" -c "
-import numpy as np
-a = np.random.default_rng(5).integers(0, 255, (128, 128, 32, 1)).astype('uint8')
-np.save('a.npy', np.asfortranarray(a))"
-"$CVMPI" write src --bbox 0,0,0,128,128,32 -i a.npy
+random_layer src 128 128 32 5
 run "$CVMPI" transfer src ref --memory 200K --journal jref --keep-journal
 [[ $RC == 0 ]] || fail "clean run"
 [[ $(grep -vc '^cvmpi-journal' jref/rank-0.log) == 16 ]] || fail "want 16 records"

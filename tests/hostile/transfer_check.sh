@@ -4,10 +4,7 @@
 # is copied unnoticed. `transfer --check` decodes every copied chunk before writing it: the
 # task fails naming the chunk's key, and the corrupt chunk is not written.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
-# MPI jobs start MPI (a singleton here); Open MPI's own leaks cannot be suppressed for
-# LeakSanitizer, so leak checks are off as in tests/mpi.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 "$PY" -c "
 import numpy as np

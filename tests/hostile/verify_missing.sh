@@ -3,10 +3,7 @@
 # never wrote is reported as "missing in A" or "missing in B" with its key (exit 1);
 # --fill-missing reads absent chunks as background on both sides.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
-# MPI jobs start MPI (a singleton here); Open MPI's own leaks cannot be suppressed for
-# LeakSanitizer, so leak checks are off as in tests/mpi.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 "$CVMPI" create a --type image --dtype uint8 --size 64,64,32 --resolution 4,4,40 \
     --chunk 32,32,32 >/dev/null

@@ -1,0 +1,23 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# lib.sh: what the hostile cases that run MPI jobs share. Source it instead of
+# ../integration/lib.sh (which it sources with the script's arguments):
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+# It turns leak checks off (the jobs start MPI, even as a singleton, and Open MPI's own leaks
+# cannot be suppressed for LeakSanitizer, as in tests/mpi) and defines:
+#   random_layer NAME X Y Z SEED   a uint8 image layer of X x Y x Z voxels in 32^3 chunks
+#                                  (resolution 4,4,40) filled with seeded random values
+# shellcheck shell=bash
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+
+random_layer()
+{
+    local name=$1 x=$2 y=$3 z=$4 seed=$5
+    "$CVMPI" create "$name" --type image --dtype uint8 --size "$x,$y,$z" --resolution 4,4,40 \
+        --chunk 32,32,32 >/dev/null
+    "$PY" -c "
+import numpy as np
+a = np.random.default_rng($seed).integers(0, 255, ($x, $y, $z, 1)).astype('uint8')
+np.save('$name.npy', np.asfortranarray(a))"
+    "$CVMPI" write "$name" --bbox "0,0,0,$x,$y,$z" -i "$name.npy"
+}
