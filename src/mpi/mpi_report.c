@@ -96,15 +96,34 @@ static void append_json_string(cv_buf *b, const char *s)
     cv__buf_append(b, "\"", 1);
 }
 
+/* Whether `arg` is --secrets (or an abbreviation getopt takes for it), with or without
+ * "=VALUE": its value is credentials and never goes into a report. */
+static bool is_secrets_option(const char *arg, bool *has_value)
+{
+    size_t n = strcspn(arg, "=");
+    *has_value = arg[n] == '=';
+    return n >= 4 && n <= 9 && strncmp(arg, "--secrets", n) == 0;
+}
+
 void cv_report_begin(int argc, char **argv)
 {
     cv__buf_fini(&ctx.command_line);
     cv__buf_append(&ctx.command_line, "[", 1);
+    bool hide_next = false;
     for (int i = 0; i < argc; i++) {
         if (i) {
             cv__buf_append(&ctx.command_line, ", ", 2);
         }
-        append_json_string(&ctx.command_line, argv[i]);
+        bool has_value = false;
+        if (hide_next) {
+            append_json_string(&ctx.command_line, "(hidden)");
+            hide_next = false;
+        } else if (is_secrets_option(argv[i], &has_value) && has_value) {
+            append_json_string(&ctx.command_line, "--secrets=(hidden)");
+        } else {
+            hide_next = is_secrets_option(argv[i], &has_value);
+            append_json_string(&ctx.command_line, argv[i]);
+        }
     }
     cv__buf_append(&ctx.command_line, "]", 1);
     ctx.start_wall = time(NULL);

@@ -103,3 +103,17 @@ assert fails[0]["box"] == "0,0,0,32,32,8" and "is missing (use --fill-missing)" 
 assert all(x["error"] and "1 of 4 tasks failed" in x["error"] for x in r["ranks"]), r
 PY
 echo "ux_job_report: ok"
+
+section "--secrets never reaches a report (whole, abbreviated, with =)"
+secret='{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s3cr3tvalue"}'
+"$CVMPI" transfer src s1 --fill-missing --secrets "$secret" --report s1.json > /dev/null 2>&1 || fail "secrets"
+"$CVMPI" transfer src s2 --fill-missing --secr "$secret" --report s2.json > /dev/null 2>&1 || fail "--secr"
+"$CVMPI" transfer src s3 --fill-missing "--secrets=$secret" --report s3.json > /dev/null 2>&1 || fail "--secrets="
+grep -l "s3cr3tvalue\|AKIDEXAMPLE" s1.json s2.json s3.json && fail "a report holds the secret"
+$PY - <<'PY'
+import json
+for name, want in (("s1", ["--secrets", "(hidden)"]), ("s2", ["--secr", "(hidden)"]),
+                   ("s3", ["--secrets=(hidden)"])):
+    line = json.load(open(name + ".json"))["command_line"]
+    assert all(w in line for w in want), (name, line)
+PY
