@@ -47,6 +47,16 @@ grep -qx "sample job done: layer at file://$WORK/sample/out/layer (5 mips)" "$OU
   sample/out/layer/info) == 5 ]] || fail "the layer does not have 5 scales"
 [[ ! -s calls ]] || fail "called: $(cat calls)"
 
+# The same on a terminal (script(1) gives it one), answering ANSWER to the prompt.
+quickstart_tty() {
+  local answer=$1 args
+  shift
+  printf -v args ' %q' "$@"
+  run as_user env -u OMPI_ALLOW_RUN_AS_ROOT -u OMPI_ALLOW_RUN_AS_ROOT_CONFIRM -u CVMPI_BUILD_DIR \
+    -u CI HOME="$WORK/home" PATH="$WORK/shim:$PATH" \
+    script -qec "bash $WORK/repo/jobs/quickstart.sh$args" /dev/null <<< "$answer"
+}
+
 section "missing build dependencies, not root, no terminal: named, exit 1, no prompt"
 # configure fails as it does without MPI; dpkg shows the two MPI packages as not installed
 cat > shim/cmake <<'SH'
@@ -70,6 +80,21 @@ for ci in true ""; do
   if grep -q "Run it now" "$OUT" "$ERR"; then fail "prompted without a terminal"; fi
   [[ ! -s calls ]] || fail "called: $(cat calls)"
 done
+
+section "missing build dependencies, not root, on a terminal: asks; no means no"
+quickstart_tty n --build-dir "$WORK/build" "$WORK/sample/out"
+[[ $RC == 1 ]] || fail "expected exit 1 after answering n, got $RC"
+grep -q "quickstart: missing Debian packages: libopenmpi-dev libhdf5-openmpi-dev" "$OUT" ||
+  fail "the missing packages are not named"
+grep -q "Run it now? \[y/N\]" "$OUT" || fail "no prompt on a terminal"
+[[ ! -s calls ]] || fail "called: $(cat calls)"
+
+section "missing build dependencies, not root, on a terminal: yes runs the install with sudo"
+quickstart_tty y --build-dir "$WORK/build" "$WORK/sample/out"
+[[ $RC == 1 ]] || fail "expected exit 1 (configure still fails), got $RC"
+[[ $(cat calls) == "sudo bash .ci/install-build-deps.sh" ]] ||
+  fail "expected one call of sudo bash .ci/install-build-deps.sh, got: $(cat calls)"
+: > calls
 
 if [[ $(id -u) == 0 ]]; then
   section "missing build dependencies as root in CI: the install script runs, without sudo"
