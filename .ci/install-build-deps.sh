@@ -7,6 +7,7 @@
 #   bash .ci/install-build-deps.sh --list    print the package names
 # The test suite needs more: .ci/install-test-deps.sh (.ci/install-deps.sh runs both).
 set -euo pipefail
+# shellcheck disable=SC2034 # read by apt.sh
 PKGS=(
   cmake make gcc g++ pkg-config ca-certificates
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev
@@ -15,5 +16,6 @@ PKGS=(
   libjxl-dev libfpzip-dev libdraco-dev libmicrohttpd-dev
   python3 python3-numpy python3-h5py
 )
+# shellcheck source=.ci/apt.sh
 source "$(dirname "$0")/apt.sh"
 apt_main "$@"

@@ -9,8 +9,8 @@ if [[ $(id -u) != 0 ]]; then
     exec sudo bash "$0" "$@"
   fi
   echo "install-deps.sh: installing needs root (no sudo here); as root run:" >&2
-  echo "  apt-get install" $(bash "$here/install-build-deps.sh" --list) \
-    $(bash "$here/install-test-deps.sh" --list) >&2
+  echo "  apt-get install $({ bash "$here/install-build-deps.sh" --list
+    bash "$here/install-test-deps.sh" --list; } | paste -sd ' ')" >&2
   exit 1
 fi
 apt-get update -q -o DPkg::Lock::Timeout=600

@@ -7,6 +7,7 @@
 #   sudo bash .ci/install-test-deps.sh      install them (as root: without sudo)
 #   bash .ci/install-test-deps.sh --list    print the package names
 set -euo pipefail
+# shellcheck disable=SC2034 # read by apt.sh
 PKGS=(
   clang clang-format libclang-rt-14-dev git hdf5-tools libcmocka-dev
   python3-pil python3-png python3-brotli
@@ -16,5 +17,6 @@ PKGS=(
 )
 # node + npm for s3rver; a node that already has npm is kept
 command -v npm >/dev/null || PKGS+=(nodejs npm)
+# shellcheck source=.ci/apt.sh
 source "$(dirname "$0")/apt.sh"
 apt_main "$@"

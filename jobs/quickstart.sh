@@ -58,7 +58,7 @@ configure_and_build() {
 install_missing() {
   if ! command -v dpkg-query >/dev/null; then
     echo "quickstart: cannot build; not a Debian system (no dpkg-query). cvmpi needs (Debian" \
-      "names):" $(bash .ci/install-build-deps.sh --list) >&2
+      "names): $(bash .ci/install-build-deps.sh --list | paste -sd ' ')" >&2
     exit 1
   fi
   local missing
