@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Every Python module and external command the tests use must come from a Debian package
-that .ci/install-deps.sh installs; otherwise CI passes here and fails on a fresh machine.
+that the install scripts install (by default .ci/install-deps.sh, .ci/install-build-deps.sh and
+.ci/install-test-deps.sh); otherwise CI passes here and fails on a fresh machine.
 
-  check-test-deps.py [--tests DIR ...] [--install FILE]
+  check-test-deps.py [--tests DIR ...] [--install FILE ...]
 
 Modules are found in .py files, in Python heredocs and `python3 -c` strings of shell scripts,
 and in Python source embedded in C string literals; each is mapped to its package by the table
@@ -129,11 +130,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tests", action="append",
                     help="a directory of tests (repeatable; default tests/ and slurm/local/)")
-    ap.add_argument("--install", default=os.path.join(here, "install-deps.sh"))
+    ap.add_argument("--install", action="append",
+                    help="an install script naming packages (repeatable; default the three in "
+                    ".ci/); a missing package is to be added to the last one")
     args = ap.parse_args()
     args.tests = args.tests or [os.path.join(here, "..", d) for d in ("tests", "slurm/local")]
-    with open(args.install) as f:
-        listed = set(re.findall(r"[a-z0-9][a-z0-9.+-]+", re.sub(r"#.*", "", f.read())))
+    args.install = args.install or [os.path.join(here, name) for name in (
+        "install-deps.sh", "install-build-deps.sh", "install-test-deps.sh")]
+    listed = set()
+    for script in args.install:
+        with open(script) as f:
+            listed |= set(re.findall(r"[a-z0-9][a-z0-9.+-]+", re.sub(r"#.*", "", f.read())))
+    add_to = args.install[-1]
 
     modules, commands, local = {}, {}, set()
     walked = [(top, w) for top in args.tests for w in os.walk(top)]
@@ -170,12 +178,12 @@ def main():
             problems.append("Python module %s (used in %s): %s" % (mod, where, why))
         elif pkg not in listed:
             problems.append("Python module %s (used in %s) comes from %s: add it to %s" %
-                            (mod, where, pkg, args.install))
+                            (mod, where, pkg, add_to))
     for cmd, where in sorted(commands.items()):
         pkg = COMMANDS[cmd]
         if pkg is not None and pkg not in listed:
             problems.append("command %s (used in %s) comes from %s: add it to %s" %
-                            (cmd, where, pkg, args.install))
+                            (cmd, where, pkg, add_to))
     for p in problems:
         print("check-test-deps: " + p, file=sys.stderr)
     return 1 if problems else 0

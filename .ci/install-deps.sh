@@ -1,25 +1,18 @@
 #!/usr/bin/env bash
-# Install every Debian package cvmpi needs to build and test (Debian 12). Run as root.
+# Every Debian 12 package cvmpi needs to build and test (CI runs this): the build
+# dependencies (.ci/install-build-deps.sh) and the test services and tools
+# (.ci/install-test-deps.sh), after one `apt-get update`. Run as root, or with sudo.
 set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
-apt_install() {
-  apt-get install -o DPkg::Lock::Timeout=600 -y -q --no-install-recommends "$@"
-}
+here=$(dirname "$0")
+if [[ $(id -u) != 0 ]]; then
+  if command -v sudo >/dev/null; then
+    exec sudo bash "$0" "$@"
+  fi
+  echo "install-deps.sh: installing needs root (no sudo here); as root run:" >&2
+  echo "  apt-get install $({ bash "$here/install-build-deps.sh" --list
+    bash "$here/install-test-deps.sh" --list; } | paste -sd ' ')" >&2
+  exit 1
+fi
 apt-get update -q -o DPkg::Lock::Timeout=600
-apt_install cmake make gcc clang clang-format libclang-rt-14-dev pkg-config ca-certificates git \
-  libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
-  libcurl4-openssl-dev libssl-dev zlib1g-dev libdeflate-dev libbrotli-dev \
-  libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libpng-dev libcjson-dev libcmocka-dev \
-  libfpzip-dev \
-  libjxl-dev \
-  libmicrohttpd-dev \
-  libdraco-dev \
-  python3 python3-numpy python3-pil python3-png python3-h5py python3-brotli
-# a one-node Slurm for the srun tests
-apt_install slurmctld slurmd slurm-client munge
-# cloud storage tests (tests/cloud): nginx with TLS and gzip_static, boto3/botocore and
-# cryptography for the test servers, curl, node + npm for s3rver (kept if a node with npm is present)
-apt_install nginx-light python3-boto3 python3-botocore python3-cryptography openssl curl
-command -v npm >/dev/null || apt_install nodejs npm
-# the browser test (tests/browser): headless Chromium driven by npm playwright-core
-apt_install chromium
+CVMPI_APT_UPDATED=1 bash "$here/install-build-deps.sh"
+CVMPI_APT_UPDATED=1 bash "$here/install-test-deps.sh"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # .ci/check-test-deps.py: a test that imports a module or runs a command whose Debian package
-# .ci/install-deps.sh does not install fails the check, naming both; the repository's own
-# tests pass it. ($1, the cvmpi binary, is not used.)
+# the install scripts (.ci/install-{deps,build-deps,test-deps}.sh) do not install fails the
+# check, naming both; the repository's own tests pass it. ($1, the cvmpi binary, is not used.)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
 CHECK=$TEST_DIR/../../.ci/check-test-deps.py
@@ -48,4 +48,16 @@ expect_stderr_contains "command curl (used in fake/sh/cmd.sh) comes from curl"
 # a command named in a comment or in quoted text is not run
 printf '#!/bin/bash\n# h5dump would show it\necho "use curl"\n' > fake/sh/cmd.sh
 expect_exit 0 "$PY" "$CHECK" --tests fake --install install.sh
+
+section "packages named by any of several install scripts count; the last is the one to add to"
+printf 'PKGS=(python3 python3-numpy python3-h5py openmpi-bin)\n' > build.sh
+printf 'PKGS=(hdf5-tools)\n' > test.sh
+printf 'from h5py import File\n' > fake/py/h5.py
+printf '#!/bin/bash\nh5dump -H x.h5\n' > fake/sh/cmd.sh
+expect_exit 0 "$PY" "$CHECK" --tests fake --install build.sh --install test.sh
+printf 'import brotli\n' > fake/py/br.py
+expect_exit 1 "$PY" "$CHECK" --tests fake --install build.sh --install test.sh
+expect_stderr_contains "check-test-deps: Python module brotli (used in fake/py/br.py) comes from python3-brotli: add it to test.sh"
+expect_exit 1 "$PY" "$CHECK" --tests fake --install test.sh
+expect_stderr_contains "Python module h5py (used in fake/py/h5.py) comes from python3-h5py: add it to test.sh"
 echo "ux_ci_deps: ok"

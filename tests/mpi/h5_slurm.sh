@@ -5,7 +5,7 @@
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c "import h5py" 2> /dev/null || { echo "h5_slurm: skipped (no python3-h5py)"; exit 0; }
-command -v srun > /dev/null || fail "srun not installed (.ci/install-deps.sh installs Slurm)"
+command -v srun > /dev/null || fail "srun not installed (.ci/install-test-deps.sh installs Slurm)"
 SDIR=$WORK/slurm
 chmod 755 "$WORK" # munged needs every directory above its socket searchable
 trap '"$ROOT/slurm/local/stop.sh" "$SDIR"; rm -rf "$WORK"' EXIT

@@ -6,7 +6,7 @@
 # README's sbatch line works from a checkout with cvmpi not on PATH.
 source "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-command -v srun > /dev/null || fail "srun not installed (.ci/install-deps.sh installs Slurm)"
+command -v srun > /dev/null || fail "srun not installed (.ci/install-test-deps.sh installs Slurm)"
 SDIR=$WORK/slurm
 chmod 755 "$WORK" # munged needs every directory above its socket searchable
 trap '"$ROOT/slurm/local/stop.sh" "$SDIR"; rm -rf "$WORK"' EXIT
