@@ -9,7 +9,7 @@
 set -euo pipefail
 # shellcheck disable=SC2034 # read by apt.sh
 PKGS=(
-  clang clang-format libclang-rt-14-dev git hdf5-tools libcmocka-dev
+  clang clang-format libclang-rt-14-dev git hdf5-tools
   python3-pil python3-png python3-brotli
   slurmctld slurmd slurm-client munge
   nginx-light openssl curl python3-boto3 python3-botocore python3-cryptography

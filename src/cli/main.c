@@ -10,8 +10,8 @@
 static const cli_cmd commands[] = {
     {"create", cmd_create, "create a new layer (write its info)", false},
     {"info", cmd_info, "show a layer's info", false},
-    {"read", cmd_read, "read a box into a .npy or raw file", false},
-    {"write", cmd_write, "write a .npy or raw file into a box", false},
+    {"read", cmd_read, "read a box into a .npy, HDF5 or raw file", false},
+    {"write", cmd_write, "write a .npy, HDF5 or raw file into a box", false},
     {"exists", cmd_exists, "count the chunks of a box that exist", false},
     {"delete", cmd_delete, "delete the chunks of a chunk-aligned box", false},
     {"ls", cmd_ls, "list the objects under a cloud path (any store)", false},
