@@ -43,7 +43,7 @@ grep -qxF "cvmpi: srun started 2 tasks without MPI wiring (no PMIx or PMI): each
 printf '#!/bin/bash\n"$CVMPI" transfer src shell-out --memory 1M\n' > shell.sbatch
 CVMPI=$CVMPI timeout 180 sbatch --wait -n 2 --overcommit -o shell.log shell.sbatch > /dev/null ||
     { cat shell.log; fail "cvmpi in the batch shell"; }
-grep -q "on 1 rank$" shell.log || { cat shell.log; fail "batch shell run was not 1 rank"; }
+grep -q " on 1 rank;" shell.log || { cat shell.log; fail "batch shell run was not 1 rank"; }
 digest shell-out | diff d-ref - > /dev/null || fail "batch shell output differs"
 
 # As the README says: from a checkout, CVMPI unset and cvmpi not on PATH.
