@@ -13,6 +13,7 @@ CMAKE=${4:?cmake}
 CC=${5:?C compiler}
 SAN=${6:-}
 SAN_FLAGS=${SAN:+-fsanitize=$SAN}
+SAN_LINK_FLAGS=$SAN_FLAGS
 P=$WORK/prefix
 
 section "cmake --install"
@@ -28,6 +29,17 @@ got=$(cd "$P/lib/cmake/cvmpi" && ls | sed 's/-[a-z]*\.cmake$/-CONFIG.cmake/' | L
 [[ $got == "cvmpiConfig.cmake cvmpiConfigVersion.cmake cvmpiStaticTargets-CONFIG.cmake cvmpiStaticTargets.cmake cvmpiTargets-CONFIG.cmake cvmpiTargets.cmake " ]] ||
     fail "lib/cmake/cvmpi holds $got"
 expect_files "$P/lib/pkgconfig" cvmpi.pc
+
+if [[ -n $SAN ]]; then
+    # A sanitized library must meet the same sanitizer runtime in the program: GCC's shared
+    # one when g++ linked libcvmpi (the Draco shim makes it a C++ link), else clang's, which
+    # links its C++ part (and libstdc++, which that needs) into a C program only when asked.
+    if readelf -d "$P/lib/libcvmpi.so" | grep -q 'Shared library: \[libasan'; then
+        CC=gcc
+    elif "$CC" --version | grep -q clang; then
+        SAN_LINK_FLAGS+=" -fsanitize-link-c++-runtime -lstdc++"
+    fi
+fi
 
 section "cvmpi.h compiles alone, as C and C++"
 grep -q '#include "' "$P/include/cvmpi.h" && fail "cvmpi.h includes a project header"
@@ -53,7 +65,7 @@ for kind in shared static; do
     [[ $kind == static ]] && static=ON
     "$CMAKE" -S "$SRC/examples" -B "cmake-$kind" -DCMAKE_PREFIX_PATH="$P" -DCVMPI_STATIC=$static \
         -DCMAKE_C_COMPILER="$CC" -DCMAKE_C_FLAGS="-Wall -Wextra -Werror $SAN_FLAGS" \
-        -DCMAKE_EXE_LINKER_FLAGS="$SAN_FLAGS" >"$CAPTURE/cmake-$kind.log" 2>&1 ||
+        -DCMAKE_EXE_LINKER_FLAGS="$SAN_LINK_FLAGS" >"$CAPTURE/cmake-$kind.log" 2>&1 ||
         fail "configuring examples ($kind): $(tail -5 "$CAPTURE/cmake-$kind.log")"
     "$CMAKE" --build "cmake-$kind" >>"$CAPTURE/cmake-$kind.log" 2>&1 ||
         fail "building examples with CMake ($kind): $(tail -5 "$CAPTURE/cmake-$kind.log")"
@@ -62,6 +74,7 @@ for kind in shared static; do
     [[ $kind == static ]] && make_static=1
     PKG_CONFIG_PATH=$P/lib/pkgconfig make -s -C "make-$kind" -f "$SRC/examples/Makefile" \
         VPATH="$SRC/examples" CC="$CC" CFLAGS="-O2 -Wall -Wextra -Werror $SAN_FLAGS" \
+        LDFLAGS="$SAN_LINK_FLAGS" \
         STATIC=$make_static >"$CAPTURE/make-$kind.log" 2>&1 ||
         fail "building examples with make ($kind): $(tail -5 "$CAPTURE/make-$kind.log")"
 done
