@@ -25,7 +25,7 @@ run readelf -d "$P/lib/libcvmpi.so.0.1.0"
 grep -q 'Library soname: \[libcvmpi.so.0\]' "$OUT" || fail "SONAME is not libcvmpi.so.0"
 expect_files "$P/include" cvmpi.h
 expect_files "$P/bin" cvmpi
-got=$(cd "$P/lib/cmake/cvmpi" && ls | sed 's/-[a-z]*\.cmake$/-CONFIG.cmake/' | LC_ALL=C sort | tr '\n' ' ')
+got=$(find "$P/lib/cmake/cvmpi" -mindepth 1 -printf '%f\n' | sed 's/-[a-z]*\.cmake$/-CONFIG.cmake/' | LC_ALL=C sort | tr '\n' ' ')
 [[ $got == "cvmpiConfig.cmake cvmpiConfigVersion.cmake cvmpiStaticTargets-CONFIG.cmake cvmpiStaticTargets.cmake cvmpiTargets-CONFIG.cmake cvmpiTargets.cmake " ]] ||
     fail "lib/cmake/cvmpi holds $got"
 expect_files "$P/lib/pkgconfig" cvmpi.pc
