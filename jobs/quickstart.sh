@@ -94,17 +94,7 @@ fi
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl=self,vader
 
 # A synthetic stack: smooth blobs plus noise, 64 x 256 x 256 (z, y, x), 4x4x40 nm voxels.
-/usr/bin/python3 - "$out/stack.h5" <<'PY'
-import sys, numpy as np, h5py
-rng = np.random.default_rng(7)
-z, y, x = np.meshgrid(np.arange(64), np.arange(256), np.arange(256), indexing="ij")
-img = 120 + 60 * np.sin(x / 17.0) * np.cos(y / 23.0) + 40 * np.sin(z / 9.0)
-img += rng.normal(0, 8, img.shape)
-with h5py.File(sys.argv[1], "w") as f:
-    d = f.create_dataset("raw", data=np.clip(img, 0, 255).astype(np.uint8), chunks=(16, 64, 64),
-                         compression="gzip")
-    d.attrs["resolution"] = [4.0, 4.0, 40.0]
-PY
+/usr/bin/python3 jobs/make_sample.py "$out/stack.h5"
 
 mpirun -n 2 "$CVMPI" import "$out/stack.h5:/raw" "file://$out/layer" --chunk 64,64,32 \
   --downsample 4 --journal "$out/journal"

@@ -29,17 +29,7 @@ cp -r "$REPO/jobs" jobs
 
 # The sample of jobs/quickstart.sh: smooth blobs plus noise, 64 x 256 x 256 (z, y, x), 4x4x40 nm.
 mkdir sample
-/usr/bin/python3 - sample/stack.h5 <<'PY'
-import sys, numpy as np, h5py
-rng = np.random.default_rng(7)
-z, y, x = np.meshgrid(np.arange(64), np.arange(256), np.arange(256), indexing="ij")
-img = 120 + 60 * np.sin(x / 17.0) * np.cos(y / 23.0) + 40 * np.sin(z / 9.0)
-img += rng.normal(0, 8, img.shape)
-with h5py.File(sys.argv[1], "w") as f:
-    d = f.create_dataset("raw", data=np.clip(img, 0, 255).astype(np.uint8), chunks=(16, 64, 64),
-                         compression="gzip")
-    d.attrs["resolution"] = [4.0, 4.0, 40.0]
-PY
+/usr/bin/python3 "$REPO/jobs/make_sample.py" sample/stack.h5
 mpirun -n 2 cvmpi -q import sample/stack.h5:/raw "file://$WORK/sample/layer" --chunk 64,64,32 \
     --downsample 4 --journal sample/journal > /dev/null
 

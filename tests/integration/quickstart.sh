@@ -12,7 +12,7 @@ REPO=$TEST_DIR/../..
 
 # The quickstart and the install script it reads, in a copy the user owns.
 mkdir -p repo/jobs repo/.ci shim home sample
-cp "$REPO/jobs/quickstart.sh" repo/jobs/
+cp "$REPO/jobs/quickstart.sh" "$REPO/jobs/make_sample.py" repo/jobs/
 cp "$REPO/.ci/apt.sh" "$REPO/.ci/install-build-deps.sh" repo/.ci/
 : > calls
 for cmd in sudo apt-get; do
