@@ -48,7 +48,7 @@ int cmd_delete(int argc, char **argv)
     size_t stale = 0;
     if (rc == CV_OK) {
         rc = cv__store_remove_stale_temps(cv_volume_store(v), cv_volume_info(v)->scales[mip].key,
-                                          STALE_TEMP_AGE_S, &stale);
+                                          STALE_TEMP_AGE_S, NULL, NULL, &stale);
     }
     cv_volume_close(v);
     if (rc != CV_OK) {

@@ -610,7 +610,7 @@ cv_status cv__store_delete_many(cv_store *s, const char *const *keys, size_t n, 
 }
 
 cv_status cv__store_remove_stale_temps(cv_store *s, const char *prefix, double age_s,
-                                       size_t *removed)
+                                       cv_temp_filter filter, void *arg, size_t *removed)
 {
     if (s->ops != &cv_store_file) {
         return CV_OK;
@@ -619,5 +619,5 @@ cv_status cv__store_remove_stale_temps(cv_store *s, const char *prefix, double a
     if (*prefix) {
         CV_TRY(cv__store_check_key(s, prefix, norm, sizeof norm));
     }
-    return cv__file_store_remove_stale(s, norm, age_s, removed);
+    return cv__file_store_remove_stale(s, norm, age_s, filter, arg, removed);
 }

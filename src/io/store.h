@@ -110,16 +110,20 @@ cv_status cv__store_delete_many(cv_store *s, const char *const *keys, size_t n, 
  * "a/4_". Uses the backend's delimiter listing where it has one. */
 cv_status cv__store_list_level(cv_store *s, const char *prefix,
                                cv_status (*fn)(const char *key, void *arg), void *arg);
+/* Which temporaries to remove: `object` is the name (without directory) of the object the
+ * temporary was being written as, e.g. "0-64_0-64_0-64.gz". */
+typedef bool (*cv_temp_filter)(const char *object, void *arg);
 /* Remove the temporary files an interrupted writer (kill -9) left under the directory key
  * `prefix` ("" or "a/b"): file:// writes each object as a `.cvmpi-tmp-*` file renamed into
- * place, and one older than `age_s` seconds belongs to no live write. Other stores write
- * objects whole and have none. Adds the count to *removed. For `cvmpi delete` and for resuming
- * a job. */
+ * place, and one older than `age_s` seconds belongs to no live write (age_s 0: every one, for
+ * a caller that knows no write is running). `filter` (or NULL for all) picks them by the
+ * object they stood for. Other stores write objects whole and have none. Adds the count to
+ * *removed. For `cvmpi delete` and for resuming a job. */
 cv_status cv__store_remove_stale_temps(cv_store *s, const char *prefix, double age_s,
-                                       size_t *removed);
+                                       cv_temp_filter filter, void *arg, size_t *removed);
 /* store_file.c's part of cv__store_remove_stale_temps. */
 cv_status cv__file_store_remove_stale(cv_store *s, const char *prefix, double age_s,
-                                      size_t *removed);
+                                      cv_temp_filter filter, void *arg, size_t *removed);
 
 /* Check a key: relative, no empty parts, ".." may not climb above the store root. Writes the
  * normalised key into buf. */

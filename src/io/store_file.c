@@ -319,8 +319,34 @@ static cv_status file_list(cv_store *s, const char *prefix,
     return walk(f->root, "", prefix, fn, arg, 0);
 }
 
-/* Remove the temporaries (TMP_MARK names) older than `cutoff` in `dir` and below. */
-static cv_status remove_stale(const char *dir, time_t cutoff, size_t *removed, int depth)
+/* The object a temporary "TMP_MARK<pid>-<n>-<object>" stood for; NULL if not one. */
+static const char *temp_object(const char *name)
+{
+    if (strncmp(name, TMP_MARK, strlen(TMP_MARK)) != 0) {
+        return NULL;
+    }
+    const char *p = name + strlen(TMP_MARK);
+    for (int field = 0; field < 2; field++) {
+        if (*p < '0' || *p > '9') {
+            return NULL;
+        }
+        p += strspn(p, "0123456789");
+        if (*p++ != '-') {
+            return NULL;
+        }
+    }
+    return p;
+}
+
+typedef struct stale_sweep {
+    time_t cutoff; /* remove temporaries last modified before this; 0: every one */
+    cv_temp_filter filter;
+    void *arg;
+    size_t *removed;
+} stale_sweep;
+
+/* Remove the temporaries in `dir` and below that `w` picks. */
+static cv_status remove_stale(const char *dir, const stale_sweep *w, int depth)
 {
     if (depth > 64) {
         return CV_OK;
@@ -344,11 +370,12 @@ static cv_status remove_stale(const char *dir, time_t cutoff, size_t *removed, i
         } else if (lstat(full, &st) != 0) {
             /* gone meanwhile */
         } else if (S_ISDIR(st.st_mode)) {
-            rc = remove_stale(full, cutoff, removed, depth + 1);
-        } else if (S_ISREG(st.st_mode) && strncmp(e->d_name, TMP_MARK, strlen(TMP_MARK)) == 0 &&
-                   st.st_mtime < cutoff) {
+            rc = remove_stale(full, w, depth + 1);
+        } else if (S_ISREG(st.st_mode) && temp_object(e->d_name) &&
+                   (!w->cutoff || st.st_mtime < w->cutoff) &&
+                   (!w->filter || w->filter(temp_object(e->d_name), w->arg))) {
             if (unlink(full) == 0) {
-                (*removed)++;
+                (*w->removed)++;
             } else if (errno != ENOENT) {
                 rc = CV_FAIL(CV_ERR_IO, "delete `%s': %s", full, strerror(errno));
             }
@@ -360,14 +387,15 @@ static cv_status remove_stale(const char *dir, time_t cutoff, size_t *removed, i
 }
 
 cv_status cv__file_store_remove_stale(cv_store *s, const char *prefix, double age_s,
-                                      size_t *removed)
+                                      cv_temp_filter filter, void *arg, size_t *removed)
 {
     file_store *f = s->impl;
     char *dir = *prefix ? cv__asprintf("%s/%s", f->root, prefix) : cv__strdup(f->root);
     if (!dir) {
         return CV_FAIL(CV_ERR_NOMEM, "remove temporaries");
     }
-    cv_status rc = remove_stale(dir, time(NULL) - (time_t)age_s, removed, 0);
+    stale_sweep w = {age_s > 0 ? time(NULL) - (time_t)age_s : 0, filter, arg, removed};
+    cv_status rc = remove_stale(dir, &w, 0);
     cv_free(dir);
     return rc;
 }

@@ -9,6 +9,7 @@
  * Failures are collected and reported by rank 0 with box, rank and cause. */
 #include "mpi/cv_transfer.h"
 
+#include "io/store.h"
 #include "mpi/cv_compress.h"
 #include "mpi/cv_exchange.h"
 #include "mpi/cv_failures.h"
@@ -18,7 +19,6 @@
 #include "mpi/cv_progress.h"
 #include "mpi/cv_report.h"
 #include "mpi/cv_sched.h"
-#include "mpi/cv_stale_tmp.h"
 
 #include <inttypes.h>
 #include <mpi.h>
@@ -509,11 +509,25 @@ static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
     return CV_OK;
 }
 
-/* Whether a destination chunk belongs to a task this run will do (not journaled as done). */
-static bool chunk_redone(cv_bbox chunk, void *arg)
+/* Whether the chunk a temporary file stood for ("x0-x1_y0-y1_z0-z1", maybe .gz/.br) belongs
+ * to a task this run will do (not journaled as done). Shard files and anything else are left. */
+static bool chunk_redone(const char *object, void *arg)
 {
     const job *j = arg;
     const cv_plan *plan = &j->plan;
+    char name[128];
+    size_t len = strcspn(object, ".");
+    cv_bbox chunk;
+    if (len >= sizeof name ||
+        (object[len] && strcmp(object + len, ".gz") != 0 && strcmp(object + len, ".br") != 0)) {
+        return false;
+    }
+    memcpy(name, object, len);
+    name[len] = '\0';
+    if (cv_chunk_name_parse(name, &chunk) != CV_OK) {
+        cv_err_clear();
+        return false;
+    }
     uint64_t id = 0, scale = 1;
     for (int d = 0; d < 3; d++) {
         if (chunk.min[d] < plan->region.min[d] || chunk.min[d] >= plan->region.max[d]) {
@@ -535,11 +549,13 @@ static cv_status remove_stale_temporaries(job *j)
     if (cv_mpi_rank() != 0) {
         return CV_OK;
     }
-    uint64_t n = 0;
-    cv_status rc = cv_remove_stale_chunk_temporaries(
-        cv_volume_url(j->dst), cv_volume_info(j->dst)->scales[j->dst_mip].key, chunk_redone, j, &n);
+    size_t n = 0;
+    /* Age 0: no rank writes yet, so every temporary of a chunk to redo is stale. */
+    cv_status rc = cv__store_remove_stale_temps(cv_volume_store(j->dst),
+                                                cv_volume_info(j->dst)->scales[j->dst_mip].key, 0,
+                                                chunk_redone, j, &n);
     if (rc == CV_OK && n) {
-        CV_LOG(CV_LOG_INFO, "removed %" PRIu64 " temporary files a stopped run left behind", n);
+        CV_LOG(CV_LOG_INFO, "removed %zu temporary files a stopped run left behind", n);
     }
     return rc;
 }
