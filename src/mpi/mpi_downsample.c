@@ -133,8 +133,6 @@ static size_t state_bytes(const job *j, cv_bbox b, int level)
     return (size_t)(s[0] * s[1] * s[2]) * state_voxel_bytes(j, level);
 }
 
-static double worker_bytes(const job *j, const int64_t b[3], int lo, int hi);
-
 /* Memory a node of `block` voxels (clipped to the region) needs for levels lo+1..hi: its input
  * state, every level it writes, its output state, and the kernels' temporaries (two arrays of
  * 32-bit sums of the first level, one channel). */
@@ -168,30 +166,7 @@ static double node_need(const job *j, const int64_t block[3], int lo, int hi)
                  2.0 * (double)s1[0] * (double)s1[1] * (double)s1[2]) *
                 (double)j->channels * 4.0;
     }
-    return need + worker_bytes(j, b, lo, hi);
-}
-
-/* The chunk workers' buffers beside a node's arrays. Reading (stage 0), each of up to
- * --threads workers holds a chunk five times: fetched, decoded, copied out, and the freed
- * buffers the allocator keeps in the worker's arena (measured: a rank of uint64 chunks of
- * 64x64x64 peaks that far above the arrays). Writing a level, three times (cut out, encoded,
- * kept). Reading and writing come one after the other. */
-static double worker_bytes(const job *j, const int64_t b[3], int lo, int hi)
-{
-    const cv_info *info = cv_volume_info(j->v);
-    double threads = (double)(j->p->threads > 0 ? j->p->threads : 4), most = 0;
-    for (int k = lo == 0 ? 0 : lo + 1; k <= hi; k++) {
-        const int64_t *c = info->scales[j->level_mip[k]].chunk_sizes[0];
-        double chunks = 1, bytes = (double)j->channels * (double)j->esz;
-        for (int d = 0; d < 3; d++) {
-            int64_t e = ceil_div(b[d], j->pow_f[k][d]);
-            chunks *= (double)ceil_div(e, c[d]);
-            bytes *= (double)(c[d] < e ? c[d] : e);
-        }
-        double busy = fmin(chunks, threads) * bytes * (k == 0 ? 5.0 : 3.0);
-        most = busy > most ? busy : most;
-    }
-    return most;
+    return need;
 }
 
 /* A node box making levels lo+1..lo+n must be a multiple of chunk_k x factor^k for each level k
@@ -206,64 +181,6 @@ static void aligned_block(const job *j, const int64_t base[3], int lo, int n, in
             b = lcm64(b, info->scales[j->level_mip[k]].chunk_sizes[0][d] * j->pow_f[k][d]);
         }
         out[d] = b;
-    }
-}
-
-/* The state of stage s's top level (in = false) or input level (in = true) this rank keeps
- * for its share of the stage's nodes: nodes are dealt round robin, so at most ceil(n / ranks)
- * of them; a dynamic schedule is counted one task more, which it keeps to when tasks take
- * about the same time. */
-static double share_of(const job *j, const stage *st, bool in)
-{
-    int64_t b[3];
-    for (int d = 0; d < 3; d++) {
-        int64_t e = j->region.max[d] - j->region.min[d];
-        b[d] = st->block[d] < e ? st->block[d] : e;
-    }
-    uint64_t ranks = (uint64_t)cv_mpi_size();
-    uint64_t mine = (st->n + ranks - 1) / ranks + (st->lo == 0 && !j->p->is_static ? 1 : 0);
-    if (mine > st->n) {
-        mine = st->n;
-    }
-    cv_bbox box = cv_bbox_make(0, 0, 0, b[0], b[1], b[2]);
-    return (double)mine * (double)state_bytes(j, box, in ? st->lo : st->hi);
-}
-
-static double share_bytes(const job *j, int s, bool in)
-{
-    return share_of(j, &j->st[s], in);
-}
-
-/* Stage 0 tasks of `blk` making levels 1..hi keep their top states for the tree. */
-static double held_by_tasks(const job *j, const int64_t blk[3], int lo, int hi)
-{
-    if (lo != 0 || hi >= j->n_levels) {
-        return 0;
-    }
-    stage st = {.lo = lo, .hi = hi, .n = 1};
-    for (int d = 0; d < 3; d++) {
-        st.block[d] = blk[d];
-        st.n *= (uint64_t)ceil_div(j->region.max[d] - j->region.min[d], blk[d]);
-    }
-    return share_of(j, &st, false);
-}
-
-/* Peak memory of one rank: while it runs tasks (a task's arrays and workers, plus the top
- * states of the tasks it finished), and in the reduction tree (at an exchange the held states,
- * their send copy and what arrives; then what arrived, one node's arrays and the nodes' top
- * states). */
-static void plan_peak(const job *j, double *tasks, double *tree)
-{
-    bool more = j->n_stages > 1;
-    *tasks = node_need(j, j->st[0].block, j->st[0].lo, j->st[0].hi) +
-             (more ? share_bytes(j, 0, false) : 0);
-    *tree = 0;
-    for (int s = 1; s < j->n_stages; s++) {
-        double recv = share_bytes(j, s, true);
-        double exch = 2.0 * share_bytes(j, s - 1, false) + recv;
-        double nodes = recv + node_need(j, j->st[s].block, j->st[s].lo, j->st[s].hi) +
-                       (s + 1 < j->n_stages ? share_bytes(j, s, false) : 0);
-        *tree = fmax(*tree, fmax(exch, nodes));
     }
 }
 
@@ -285,8 +202,7 @@ static cv_status plan_stages(job *j)
                 grown[d] = lo == 0 ? base[d] : base[d] * (j->pow_f[lo + n][d] / j->pow_f[lo][d]);
             }
             aligned_block(j, grown, lo, n, blk);
-            if (node_need(j, blk, lo, lo + n) + held_by_tasks(j, blk, lo, lo + n) <=
-                (double)j->memory) {
+            if (node_need(j, blk, lo, lo + n) <= (double)j->memory) {
                 best = n;
             }
         }
@@ -294,11 +210,9 @@ static cv_status plan_stages(job *j)
             aligned_block(j, base, lo, 1, blk);
             return CV_FAIL(CV_ERR_ARG,
                            "downsample: making level %d needs blocks of %" PRId64 "x%" PRId64
-                           "x%" PRId64 " voxels: about %.2f MB per task and %.2f MB of task "
-                           "state held per rank, more than the %.2f MB memory budget (raise "
-                           "--memory or use more ranks)",
-                           lo + 1, blk[0], blk[1], blk[2], node_need(j, blk, lo, lo + 1) / 1e6,
-                           held_by_tasks(j, blk, lo, lo + 1) / 1e6, (double)j->memory / 1e6);
+                           "x%" PRId64 " voxels and %.0f bytes, more than --memory %zu",
+                           lo + 1, blk[0], blk[1], blk[2], node_need(j, blk, lo, lo + 1),
+                           j->memory);
         }
         st->lo = lo;
         st->hi = lo + best;
@@ -314,15 +228,6 @@ static cv_status plan_stages(job *j)
         memcpy(base, blk, sizeof base);
         lo = st->hi;
         j->n_stages++;
-    }
-    double tasks, tree;
-    plan_peak(j, &tasks, &tree);
-    if (fmax(tasks, tree) > (double)j->memory) {
-        return CV_FAIL(CV_ERR_ARG,
-                       "downsample: the tasks need about %.2f MB per rank and the reduction tree "
-                       "about %.2f MB per rank, more than the %.2f MB memory budget (raise "
-                       "--memory or use more ranks)",
-                       tasks / 1e6, tree / 1e6, (double)j->memory / 1e6);
     }
     /* A task is a stage-0 block clipped to the region: its bytes are the task buffer. */
     cv_bbox task = j->region;
@@ -902,8 +807,6 @@ static void print_plan(const job *j)
     char region[160];
     cv_bbox_format(j->region, region, sizeof region);
     static const char *const names[] = {"average", "mode", "min", "max", "striding"};
-    double tasks, tree;
-    plan_peak(j, &tasks, &tree);
     printf("plan: mip %d %s -> mips %d..%d, factor %" PRId64 ",%" PRId64 ",%" PRId64
            ", %s%s, %d rank%s\n",
            j->mip, region, j->level_mip[1], j->level_mip[j->n_levels], j->f[0], j->f[1], j->f[2],
@@ -923,8 +826,8 @@ static void print_plan(const job *j)
             printf("plan: stage 0: %" PRIu64 " tasks of %" PRId64 "x%" PRId64 "x%" PRId64
                    " voxels read from mip %d, levels 1..%d made in memory, %.1f MB per task "
                    "(peak %.1f MB, budget %.1f MB)\n",
-                   st->n, b[0], b[1], b[2], j->mip, st->hi, in_bytes / 1e6, tasks / 1e6,
-                   (double)j->memory / 1e6);
+                   st->n, b[0], b[1], b[2], j->mip, st->hi, in_bytes / 1e6,
+                   node_need(j, st->block, st->lo, st->hi) / 1e6, (double)j->memory / 1e6);
         } else {
             printf("plan: stage %d (reduction tree): %" PRIu64 " node%s of %" PRId64 "x%" PRId64
                    "x%" PRId64 " voxels at level %d from up to %" PRId64
@@ -949,9 +852,13 @@ static void print_plan(const job *j)
            "levels written (%s)\n",
            src_bytes / 1e6, tree_bytes / 1e6, out_bytes / 1e6,
            info->scales[j->level_mip[1]].encoding);
-    printf("plan: expected peak %.1f MB per rank (tasks %.1f MB, reduction tree %.1f MB; "
-           "budget %.1f MB)\n",
-           fmax(tasks, tree) / 1e6, tasks / 1e6, tree / 1e6, (double)j->memory / 1e6);
+    if (j->n_stages > 1) {
+        /* Each rank keeps its tasks' top states until the exchange, beside the task buffer. */
+        double per_rank = (double)state_bytes(j, j->region, j->st[0].hi) / (double)cv_mpi_size();
+        printf("plan: about %.1f MB of task state held per rank until the first exchange (not "
+               "counted in --memory)\n",
+               per_rank / 1e6);
+    }
 }
 
 static void describe_task(uint64_t id, char *buf, size_t cap, void *arg)

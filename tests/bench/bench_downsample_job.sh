@@ -13,12 +13,12 @@
 # if the source is read more than 1.05 times.
 set -eu
 
-SIZE_X=1024 SIZE_Y=1024 SIZE_Z=512 MIPS=5 MEMORY=128M RUNS=2
+SIZE_X=1024 SIZE_Y=1024 SIZE_Z=512 MIPS=5 MEMORY=64M RUNS=2
 CVMPI=""
 PARENT=${TMPDIR:-/tmp}
 while [ $# -gt 0 ]; do
     case "$1" in
-    --quick) SIZE_X=256 SIZE_Y=256 SIZE_Z=128 MIPS=3 MEMORY=16M RUNS=1 ;;
+    --quick) SIZE_X=256 SIZE_Y=256 SIZE_Z=128 MIPS=3 MEMORY=8M RUNS=1 ;;
     --runs) RUNS=$2; shift ;;
     --cvmpi) CVMPI=$2; shift ;;
     --dir) PARENT=$2; shift ;;
