@@ -21,3 +21,23 @@ a = np.random.default_rng($seed).integers(0, 255, ($x, $y, $z, 1)).astype('uint8
 np.save('$name.npy', np.asfortranarray(a))"
     "$CVMPI" write "$name" --bbox "0,0,0,$x,$y,$z" -i "$name.npy"
 }
+
+# rss_cases NAME: the preamble of a case that measures ranks' peak RSS: skip (exit 0) without
+# mpirun or /usr/bin/time, or under AddressSanitizer (RSS means nothing there); else set up
+# mpirun as the tests run it (root allowed, oversubscribed, loopback only) and OVERHEAD_KIB,
+# the fixed allowance above --memory (the process, MPI and libraries).
+rss_cases()
+{
+    if ! command -v mpirun >/dev/null || [[ ! -x /usr/bin/time ]]; then
+        echo "SKIP: $1 needs mpirun and /usr/bin/time"
+        exit 0
+    fi
+    if [[ $(ASAN_OPTIONS=help=1 "$CVMPI" --version 2>&1) == *AddressSanitizer* ]]; then
+        echo "SKIP: $1 measures RSS, meaningless under AddressSanitizer"
+        exit 0
+    fi
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl=self,vader
+    export OMPI_MCA_oob_tcp_if_include=lo
+    OVERHEAD_KIB=$((32 * 1024))
+}

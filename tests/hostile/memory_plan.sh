@@ -8,18 +8,7 @@
 # naming what the tasks and the exchange rounds would need.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
-OVERHEAD_KIB=$((32 * 1024))
-
-if ! command -v mpirun >/dev/null || [[ ! -x /usr/bin/time ]]; then
-    echo "SKIP: memory_plan needs mpirun and /usr/bin/time"
-    exit 0
-fi
-if [[ $(ASAN_OPTIONS=help=1 "$CVMPI" --version 2>&1) == *AddressSanitizer* ]]; then
-    echo "SKIP: memory_plan measures RSS, meaningless under AddressSanitizer"
-    exit 0
-fi
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl=self,vader OMPI_MCA_oob_tcp_if_include=lo
+rss_cases memory_plan
 
 "$CVMPI" create src --type image --dtype uint8 --size 768,384,320 --resolution 4,4,40 \
     --chunk 64,64,64 >/dev/null
