@@ -19,6 +19,8 @@ static const char help[] =
     "CloudVolume's add_scale does and the info is committed once. Tasks read blocks of the\n"
     "source and make the levels that fit in --memory; the levels above are made by a reduction\n"
     "tree: the tasks' small top levels are sent between ranks, never re-read from storage.\n"
+    "Each rank's peak memory (tasks, chunk threads, the tree's exchange and nodes) is planned\n"
+    "within --memory; the tree's states wait in files beside the journal between stages.\n"
     "  --mip M          source mip: index or resolution X,Y,Z (default 0)\n"
     "  --num-mips N     levels to make (default: as igneous, from the volume and chunk sizes);\n"
     "                   levels stop, with a warning, where an axis would reach 0 voxels\n"
@@ -43,7 +45,7 @@ static const char help[] =
     "  --resume         skip tasks and tree nodes a previous run of the same job finished\n"
     "  --fail-fast      stop every rank at the first failed task\n"
     "  --dry-run        print the plan (tasks, levels per task, levels made by the tree,\n"
-    "                   bytes) and stop\n"
+    "                   bytes, expected peak memory per rank) and stop\n"
     "  --stall-warning S  name a rank that has been on one task for S seconds (default 300)\n";
 
 int cmd_downsample(int argc, char **argv)

@@ -5,8 +5,9 @@
  * as many levels as fit in --memory; each later stage is a level of a reduction tree whose
  * nodes cover prod(factor)^k children: the children's small top-level state (voxels, or carried
  * sums) is sent to the rank owning the node (MPI_Alltoallv), which assembles it and makes the
- * next levels, so nothing above the tasks is read back from storage. Finished tasks and nodes
- * go to the journal and their state to a file beside it, so --resume redoes neither. */
+ * next levels, so nothing above the tasks is read back from storage. A node's top state goes
+ * to its rank's state file (cv_tree_state.h) and the node to the journal, so --resume redoes
+ * neither; the exchange reads the files back in rounds bounded by --memory. */
 #include "mpi/cv_compress.h"
 #include "mpi/cv_downsample_job.h"
 
@@ -16,7 +17,9 @@
 #include "mpi/cv_progress.h"
 #include "mpi/cv_sched.h"
 #include "mpi/cv_transfer.h"
+#include "mpi/cv_tree_exchange.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -61,11 +64,6 @@ typedef struct stage {
     uint64_t n, first_id;
 } stage;
 
-typedef struct held { /* a node's top state waiting to go up the tree */
-    uint64_t idx;
-    uint8_t *data;
-} held;
-
 typedef struct job {
     const cv_downsample_params *p;
     cv_volume *v;
@@ -89,8 +87,9 @@ typedef struct job {
     cv_failures fail;
     char dir[4096], tree_dir[4200];
     uint64_t done, skipped, tree_done, tree_skipped;
-    held *held;
-    size_t n_held;
+    cv_state_file *out; /* this rank's states of the stage it is making */
+    int max_ranks;      /* the most ranks any run of the job had: whose state files exist */
+    size_t round_bytes[MAX_LEVELS + 1]; /* the exchange before stage s: bytes each way */
 } job;
 
 /* ---- geometry of the plan ------------------------------------------------------------- */
@@ -133,17 +132,46 @@ static size_t state_bytes(const job *j, cv_bbox b, int level)
     return (size_t)(s[0] * s[1] * s[2]) * state_voxel_bytes(j, level);
 }
 
-/* Memory a node of `block` voxels (clipped to the region) needs for levels lo+1..hi: its input
- * state, every level it writes, its output state, and the kernels' temporaries (two arrays of
- * 32-bit sums of the first level, one channel). */
-static double node_need(const job *j, const int64_t block[3], int lo, int hi)
+/* A node box of `block` voxels clipped to the region (at the origin). */
+static cv_bbox clipped(const job *j, const int64_t block[3])
 {
     int64_t b[3];
     for (int d = 0; d < 3; d++) {
         int64_t e = j->region.max[d] - j->region.min[d];
         b[d] = block[d] < e ? block[d] : e;
     }
-    cv_bbox box = cv_bbox_make(0, 0, 0, b[0], b[1], b[2]);
+    return cv_bbox_make(0, 0, 0, b[0], b[1], b[2]);
+}
+
+/* The chunk workers' buffers beside a node's arrays. Reading (stage 0), each of up to
+ * --threads workers holds a chunk five times: fetched, decoded, copied out, and the freed
+ * buffers the allocator keeps in the worker's arena. Writing a level, three times (cut out,
+ * encoded, kept). Reading and writing come one after the other. */
+static double worker_bytes(const job *j, cv_bbox box, int lo, int hi)
+{
+    const cv_info *info = cv_volume_info(j->v);
+    double threads = (double)(j->p->threads > 0 ? j->p->threads : 4), most = 0;
+    for (int k = lo == 0 ? 0 : lo + 1; k <= hi; k++) {
+        const int64_t *c = info->scales[j->level_mip[k]].chunk_sizes[0];
+        int64_t e[3];
+        level_shape(j, box, k, e);
+        double chunks = 1, bytes = (double)j->channels * (double)j->esz;
+        for (int d = 0; d < 3; d++) {
+            chunks *= (double)ceil_div(e[d], c[d]);
+            bytes *= (double)(c[d] < e[d] ? c[d] : e[d]);
+        }
+        double busy = fmin(chunks, threads) * bytes * (k == 0 ? 5.0 : 3.0);
+        most = fmax(most, busy);
+    }
+    return most;
+}
+
+/* Memory a node of `block` voxels (clipped to the region) needs for levels lo+1..hi: its input
+ * state, every level it writes, its output state, the kernels' temporaries (two arrays of
+ * 32-bit sums of the first level, one channel) and the chunk workers' buffers. */
+static double node_need(const job *j, const int64_t block[3], int lo, int hi)
+{
+    cv_bbox box = clipped(j, block);
     double need = (double)state_bytes(j, box, lo);
     for (int k = lo + 1; k <= hi; k++) {
         int64_t s[3];
@@ -166,7 +194,74 @@ static double node_need(const job *j, const int64_t block[3], int lo, int hi)
                  2.0 * (double)s1[0] * (double)s1[1] * (double)s1[2]) *
                 (double)j->channels * 4.0;
     }
-    return need;
+    return need + worker_bytes(j, box, lo, hi);
+}
+
+/* The largest top state of stage s's nodes: one record of the exchange after it. */
+static size_t max_record(const job *j, int s)
+{
+    return state_bytes(j, clipped(j, j->st[s].block), j->st[s].hi);
+}
+
+/* What a rank keeps whatever it does: the journal's bitmap of finished tasks and nodes. */
+static double fixed_bytes(const job *j)
+{
+    return (double)j->n_ids / 8.0;
+}
+
+/* The exchange into stage s: the index of the records a rank sends (its share of stage s-1's
+ * nodes) and receives (its nodes' children), as growing arrays (up to twice their count). */
+static double index_bytes(const job *j, int s)
+{
+    double ranks = (double)cv_mpi_size();
+    const stage *st = &j->st[s];
+    double sends = ceil((double)j->st[s - 1].n / ranks),
+           recvs =
+               ceil((double)st->n / ranks) * (double)(st->ratio[0] * st->ratio[1] * st->ratio[2]);
+    return 2.0 * (sends * (double)sizeof(cv_tree_send) + recvs * (double)sizeof(cv_state_rec));
+}
+
+/* Peak memory of a rank in each phase: running tasks; exchanging into a tree stage (the
+ * indexes and a round's send and receive buffers); making a stage's nodes (one node's arrays
+ * and one child's state read back from the inbox). */
+static void plan_peak(const job *j, double *tasks, double *exchange, double *nodes)
+{
+    *tasks = fixed_bytes(j) + node_need(j, j->st[0].block, j->st[0].lo, j->st[0].hi);
+    *exchange = *nodes = 0;
+    for (int s = 1; s < j->n_stages; s++) {
+        double keep = fixed_bytes(j) + index_bytes(j, s);
+        *exchange = fmax(*exchange, keep + 2.0 * (double)j->round_bytes[s]);
+        *nodes = fmax(*nodes, keep + node_need(j, j->st[s].block, j->st[s].lo, j->st[s].hi) +
+                                  (double)max_record(j, s - 1));
+    }
+}
+
+/* Each exchange round moves at most this many bytes each way: enough for a few dozen records
+ * (and at least 64 MiB, to keep rounds few) but no more than a rank can have to move, within
+ * what the budget leaves beside the indexes. */
+static cv_status plan_rounds(job *j)
+{
+    for (int s = 1; s < j->n_stages; s++) {
+        double wire = (double)cv_tree_wire_bytes(max_record(j, s - 1));
+        double left = ((double)j->memory - fixed_bytes(j) - index_bytes(j, s)) / 2.0;
+        double want = fmin(fmax(64.0 * 1048576.0, 16.0 * wire), 1073741824.0);
+        /* no more than all a rank can have to send or receive */
+        double ranks = (double)cv_mpi_size(),
+               ratio = (double)(j->st[s].ratio[0] * j->st[s].ratio[1] * j->st[s].ratio[2]);
+        double all = fmax(ceil((double)j->st[s - 1].n / ranks),
+                          fmin(ceil((double)j->st[s].n / ranks) * ratio, (double)j->st[s - 1].n));
+        double round = fmin(left, fmin(want, all * wire));
+        if (round < wire) {
+            return CV_FAIL(CV_ERR_ARG,
+                           "downsample: the exchange into tree stage %d needs about %.2f MB per "
+                           "rank (a %.2f MB node state each way and %.2f MB of index), more than "
+                           "--memory %.2f MB (raise --memory or use more ranks)",
+                           s, (2.0 * wire + fixed_bytes(j) + index_bytes(j, s)) / 1e6, wire / 1e6,
+                           index_bytes(j, s) / 1e6, (double)j->memory / 1e6);
+        }
+        j->round_bytes[s] = (size_t)round;
+    }
+    return CV_OK;
 }
 
 /* A node box making levels lo+1..lo+n must be a multiple of chunk_k x factor^k for each level k
@@ -202,7 +297,9 @@ static cv_status plan_stages(job *j)
                 grown[d] = lo == 0 ? base[d] : base[d] * (j->pow_f[lo + n][d] / j->pow_f[lo][d]);
             }
             aligned_block(j, grown, lo, n, blk);
-            if (node_need(j, blk, lo, lo + n) <= (double)j->memory) {
+            /* a tree node also reads one child's state back at a time */
+            double child = lo == 0 ? 0 : (double)state_bytes(j, clipped(j, base), lo);
+            if (fixed_bytes(j) + node_need(j, blk, lo, lo + n) + child <= (double)j->memory) {
                 best = n;
             }
         }
@@ -228,6 +325,18 @@ static cv_status plan_stages(job *j)
         memcpy(base, blk, sizeof base);
         lo = st->hi;
         j->n_stages++;
+    }
+    CV_TRY(plan_rounds(j));
+    double tasks, exchange, nodes;
+    plan_peak(j, &tasks, &exchange, &nodes);
+    double peak = fmax(tasks, fmax(exchange, nodes));
+    if (peak > (double)j->memory) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "downsample: a rank needs about %.2f MB (tasks %.2f MB, tree exchange "
+                       "%.2f MB, tree nodes %.2f MB), more than --memory %.2f MB (raise --memory "
+                       "or use more ranks)",
+                       peak / 1e6, tasks / 1e6, exchange / 1e6, nodes / 1e6,
+                       (double)j->memory / 1e6);
     }
     /* A task is a stage-0 block clipped to the region: its bytes are the task buffer. */
     cv_bbox task = j->region;
@@ -255,48 +364,27 @@ static int owner_of(uint64_t idx)
     return (int)(idx % (uint64_t)cv_mpi_size());
 }
 
-/* ---- node state files (for --resume) --------------------------------------------------- */
+/* ---- node state files ------------------------------------------------------------------ */
 
-static void state_path(const job *j, int s, uint64_t idx, char *buf, size_t cap)
+/* <tree>/s<stage>-r<rank>.state: the top states rank `rank` (of whichever run) made in stage s;
+ * <tree>/in<stage>-r<rank>.state: what the rank received for stage s. */
+static void state_file_path(const job *j, const char *kind, int s, int rank, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s/s%d-%" PRIu64 ".state", j->tree_dir, s, idx);
+    snprintf(buf, cap, "%s/%s%d-r%d.state", j->tree_dir, kind, s, rank);
 }
 
-static cv_status save_state(const job *j, int s, uint64_t idx, const void *data, size_t n)
+/* Open this rank's file for the states of stage s, appending to what a stopped run of the
+ * same rank left. */
+static cv_status open_stage_output(job *j, int s)
 {
-    char path[4400], tmp[4420];
-    state_path(j, s, idx, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp%d", path, cv_mpi_rank());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        return CV_FAIL(CV_ERR_IO, "create `%s': %s", tmp, strerror(errno));
+    CV_TRY(cv_state_close(j->out));
+    j->out = NULL;
+    if (s + 1 >= j->n_stages) {
+        return CV_OK;
     }
-    bool ok = fwrite(data, 1, n, f) == n;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return CV_FAIL(CV_ERR_IO, "write `%s': %s", path, strerror(errno));
-    }
-    return CV_OK;
-}
-
-static cv_status load_state(const job *j, int s, uint64_t idx, void *data, size_t n)
-{
     char path[4400];
-    state_path(j, s, idx, path, sizeof path);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return CV_FAIL(CV_ERR_IO, "read `%s' (state of finished task %" PRIu64 "): %s", path,
-                       j->st[s].first_id + idx, strerror(errno));
-    }
-    size_t got = fread(data, 1, n, f);
-    int extra = fgetc(f);
-    fclose(f);
-    if (got != n || extra != EOF) {
-        return CV_FAIL(CV_ERR_CORRUPT, "read `%s': want %zu bytes, the file has %s", path, n,
-                       got != n ? "fewer" : "more");
-    }
-    return CV_OK;
+    state_file_path(j, "s", s, cv_mpi_rank(), path, sizeof path);
+    return cv_state_open(path, false, &j->out);
 }
 
 /* ---- one node -------------------------------------------------------------------------- */
@@ -349,44 +437,16 @@ static cv_status make_levels(job *j, int s, cv_bbox box, const void *in, uint8_t
     return CV_OK;
 }
 
-static cv_status hold(job *j, uint64_t idx, uint8_t *data)
-{
-    held *g = cv_realloc(j->held, sizeof *g * (j->n_held + 1));
-    if (!g) {
-        cv_free(data);
-        return CV_FAIL(CV_ERR_NOMEM, "downsample: held state");
-    }
-    j->held = g;
-    j->held[j->n_held].idx = idx;
-    j->held[j->n_held].data = data;
-    j->n_held++;
-    return CV_OK;
-}
-
-static void drop_held(job *j)
-{
-    for (size_t i = 0; i < j->n_held; i++) {
-        cv_free(j->held[i].data);
-    }
-    cv_free(j->held);
-    j->held = NULL;
-    j->n_held = 0;
-}
-
-/* Finish node `idx` of stage `s` from its input state: levels, the state file for --resume,
- * the journal entry, and the state held for the next exchange. */
+/* Finish node `idx` of stage `s` from its input state: levels, its top state appended to
+ * this rank's state file for the next stage, then the journal entry. */
 static cv_status finish_node(job *j, int s, uint64_t idx, cv_bbox box, const void *in)
 {
     uint8_t *top = NULL;
     CV_TRY(make_levels(j, s, box, in, &top));
     cv_status rc = CV_OK;
     if (top) {
-        rc = save_state(j, s, idx, top, state_bytes(j, box, j->st[s].hi));
-        if (rc == CV_OK) {
-            rc = hold(j, idx, top);
-        } else {
-            cv_free(top);
-        }
+        rc = cv_state_append(j->out, idx, top, state_bytes(j, box, j->st[s].hi), NULL);
+        cv_free(top);
     }
     if (rc == CV_OK) {
         rc = cv_journal_record(j->journal, j->st[s].first_id + idx);
@@ -464,100 +524,115 @@ static void work_tasks(job *j)
 
 /* ---- the reduction tree ---------------------------------------------------------------- */
 
-/* Send every held state of stage s-1 to the rank owning its parent in stage s. On return
- * (*recv) holds what this rank received and table[child] points at each child's state (NULL
- * if it did not arrive). Collective. */
-static cv_status exchange(job *j, int s, uint8_t **recv, const uint8_t **table)
+/* The state files of stage s-1 this rank reads: those of ranks rank, rank + P, ... of every
+ * run so far, so a resumed run with fewer ranks reads the files of the ranks it lacks too. */
+static cv_status list_inputs(const job *j, int s, char ***paths, size_t *n)
 {
     int size = cv_mpi_size();
-    int64_t *scount = cv_calloc((size_t)size, sizeof *scount);
-    int64_t *rcount = cv_calloc((size_t)size, sizeof *rcount);
-    int *sc = cv_calloc((size_t)size, sizeof *sc), *rc_ = cv_calloc((size_t)size, sizeof *rc_);
-    int *sd = cv_calloc((size_t)size, sizeof *sd), *rd = cv_calloc((size_t)size, sizeof *rd);
-    int64_t *fill = cv_calloc((size_t)size, sizeof *fill);
-    uint8_t *sbuf = NULL, *rbuf = NULL;
-    cv_status rc = CV_OK;
-    if (!scount || !rcount || !sc || !rc_ || !sd || !rd || !fill) {
-        rc = CV_FAIL(CV_ERR_NOMEM, "downsample: exchange");
+    size_t count = 0;
+    for (int q = cv_mpi_rank(); q < j->max_ranks; q += size) {
+        count++;
     }
-    for (size_t i = 0; rc == CV_OK && i < j->n_held; i++) {
-        uint64_t idx = j->held[i].idx;
-        scount[owner_of(parent_of(j, s, idx))] +=
-            8 + (int64_t)state_bytes(j, node_box(j, s - 1, idx), j->st[s - 1].hi);
+    *n = 0;
+    *paths = cv_calloc(count ? count : 1, sizeof **paths);
+    if (!*paths) {
+        return CV_FAIL(CV_ERR_NOMEM, "downsample: state file list");
     }
-    /* Every rank reaches each collective, or none does. */
-    rc = cv_mpi_agree(rc);
-    if (rc == CV_OK) {
-        if (cv_mpi_active()) {
-            MPI_Alltoall(scount, 1, MPI_INT64_T, rcount, 1, MPI_INT64_T, MPI_COMM_WORLD);
-        } else {
-            rcount[0] = scount[0];
+    for (int q = cv_mpi_rank(); q < j->max_ranks; q += size) {
+        char path[4400];
+        state_file_path(j, "s", s - 1, q, path, sizeof path);
+        if (!((*paths)[(*n)++] = cv__strdup(path))) {
+            return CV_FAIL(CV_ERR_NOMEM, "downsample: state file list");
         }
     }
-    int64_t stot = 0, rtot = 0;
-    for (int r = 0; r < size && rc == CV_OK; r++) {
-        sd[r] = (int)stot;
-        rd[r] = (int)rtot;
-        sc[r] = (int)scount[r];
-        rc_[r] = (int)rcount[r];
-        stot += scount[r];
-        rtot += rcount[r];
-    }
-    if (rc == CV_OK && (stot > INT_MAX || rtot > INT_MAX)) {
-        rc = CV_FAIL(CV_ERR_ARG,
-                     "downsample: %" PRId64 " bytes of tree state for one rank at stage %d; "
-                     "use more ranks or a larger --memory",
-                     stot > rtot ? stot : rtot, s);
-    }
-    if (rc == CV_OK) {
-        sbuf = cv_malloc((size_t)stot + 1);
-        rbuf = cv_malloc((size_t)rtot + 1);
-        if (!sbuf || !rbuf) {
-            rc = CV_FAIL(CV_ERR_NOMEM, "downsample: exchange buffers");
-        }
-    }
-    for (size_t i = 0; rc == CV_OK && i < j->n_held; i++) {
-        uint64_t idx = j->held[i].idx;
-        int r = owner_of(parent_of(j, s, idx));
-        size_t n = state_bytes(j, node_box(j, s - 1, idx), j->st[s - 1].hi);
-        uint8_t *at = sbuf + sd[r] + fill[r];
-        memcpy(at, &idx, 8);
-        memcpy(at + 8, j->held[i].data, n);
-        fill[r] += 8 + (int64_t)n;
-    }
-    /* Whatever failed locally, every rank takes part in the collective. */
-    cv_status agreed = cv_mpi_agree(rc);
-    if (agreed == CV_OK) {
-        if (cv_mpi_active()) {
-            MPI_Alltoallv(sbuf, sc, sd, MPI_BYTE, rbuf, rc_, rd, MPI_BYTE, MPI_COMM_WORLD);
-        } else {
-            memcpy(rbuf, sbuf, (size_t)stot);
-        }
-        for (int64_t at = 0; at + 8 <= rtot;) {
-            uint64_t idx;
-            memcpy(&idx, rbuf + at, 8);
-            if (idx >= j->st[s - 1].n) {
-                agreed = CV_FAIL(CV_ERR_MPI, "downsample: bad child %" PRIu64 " received", idx);
-                break;
-            }
-            table[idx] = rbuf + at + 8;
-            at += 8 + (int64_t)state_bytes(j, node_box(j, s - 1, idx), j->st[s - 1].hi);
-        }
-    }
-    cv_free(scount);
-    cv_free(rcount);
-    cv_free(sc);
-    cv_free(rc_);
-    cv_free(sd);
-    cv_free(rd);
-    cv_free(fill);
-    cv_free(sbuf);
-    if (agreed != CV_OK) {
-        cv_free(rbuf);
-        return agreed;
-    }
-    *recv = rbuf;
     return CV_OK;
+}
+
+static void free_paths(char **paths, size_t n)
+{
+    for (size_t i = 0; paths && i < n; i++) {
+        cv_free(paths[i]);
+    }
+    cv_free(paths);
+}
+
+/* The records of this rank's input files whose parents the journal does not list as done,
+ * each bound for the rank owning its parent. */
+static cv_status list_sends(const job *j, int s, char *const *paths, size_t n_paths,
+                            cv_tree_send **out, size_t *n_out)
+{
+    cv_state_rec *recs = NULL;
+    size_t n = 0, cap = 0;
+    cv_status rc = CV_OK;
+    for (size_t i = 0; rc == CV_OK && i < n_paths; i++) {
+        rc = cv_state_scan(paths[i], (uint32_t)i, &recs, &n, &cap);
+    }
+    cv_tree_send *sends = rc == CV_OK ? cv_calloc(n ? n : 1, sizeof *sends) : NULL;
+    if (rc == CV_OK && !sends) {
+        rc = CV_FAIL(CV_ERR_NOMEM, "downsample: %zu tree records", n);
+    }
+    size_t kept = 0;
+    for (size_t i = 0; rc == CV_OK && i < n; i++) {
+        const cv_state_rec *r = &recs[i];
+        if (r->idx >= j->st[s - 1].n ||
+            r->bytes != state_bytes(j, node_box(j, s - 1, r->idx), j->st[s - 1].hi)) {
+            rc = CV_FAIL(CV_ERR_CORRUPT,
+                         "`%s': a state of %" PRIu64 " bytes for node %" PRIu64
+                         ", which stage %d does not have (rerun without --resume)",
+                         paths[r->file], r->bytes, r->idx, s - 1);
+            break;
+        }
+        uint64_t parent = parent_of(j, s, r->idx);
+        if (!cv_journal_is_done(j->journal, j->st[s].first_id + parent)) {
+            sends[kept++] = (cv_tree_send){*r, owner_of(parent)};
+        }
+    }
+    cv_free(recs);
+    if (rc != CV_OK) {
+        cv_free(sends);
+        return rc;
+    }
+    *out = sends;
+    *n_out = kept;
+    return CV_OK;
+}
+
+/* Send every state of stage s-1 to the rank owning its parent in stage s; what this rank gets
+ * is in *inbox, located by *got (sorted by child). Collective. */
+static cv_status exchange(job *j, int s, cv_state_file **inbox, cv_state_rec **got, size_t *n_got)
+{
+    char **paths = NULL, in_path[4400];
+    size_t n_paths = 0, n_sends = 0;
+    cv_tree_send *sends = NULL;
+    cv_status rc = list_inputs(j, s, &paths, &n_paths);
+    if (rc == CV_OK) {
+        rc = list_sends(j, s, paths, n_paths, &sends, &n_sends);
+    }
+    state_file_path(j, "in", s, cv_mpi_rank(), in_path, sizeof in_path);
+    if (rc == CV_OK) {
+        rc = cv_state_open(in_path, true, inbox);
+    }
+    /* Every rank takes part in the rounds, whatever failed here. */
+    cv_status ex = cv_tree_exchange(sends, rc == CV_OK ? n_sends : 0, paths, n_paths,
+                                    max_record(j, s - 1), j->round_bytes[s], *inbox, got, n_got);
+    rc = rc == CV_OK ? ex : rc;
+    cv_free(sends);
+    free_paths(paths, n_paths);
+    return cv_mpi_agree(rc);
+}
+
+static const cv_state_rec *find_child(const cv_state_rec *got, size_t n, uint64_t idx)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (got[mid].idx < idx) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < n && got[lo].idx == idx ? &got[lo] : NULL;
 }
 
 /* Copy a child's state (shape cs) into its parent's (shape ps) at offset `off`, channel by
@@ -579,9 +654,9 @@ static void place(uint8_t *dst, const int64_t ps[3], const uint8_t *src, const i
     }
 }
 
-/* Node idx of stage s: gather its children's states (sent, or from the files of children a
- * previous run finished), then finish it. */
-static cv_status run_node(job *j, int s, uint64_t idx, const uint8_t **table)
+/* Node idx of stage s: gather its children's states from the inbox, then finish it. */
+static cv_status run_node(job *j, int s, uint64_t idx, const cv_state_file *inbox,
+                          const cv_state_rec *got, size_t n_got)
 {
     test_delay();
     const stage *st = &j->st[s], *cs = &j->st[s - 1];
@@ -589,8 +664,12 @@ static cv_status run_node(job *j, int s, uint64_t idx, const uint8_t **table)
     int64_t ps[3];
     level_shape(j, box, st->lo, ps);
     size_t vb = cv_downsample_state_size(j->dtype, j->method, j->p->sparse, j->f, st->lo);
+    size_t child_max = max_record(j, s - 1);
     uint8_t *in = cv_malloc(state_bytes(j, box, st->lo));
-    if (!in) {
+    uint8_t *child = cv_malloc(child_max ? child_max : 1);
+    if (!in || !child) {
+        cv_free(in);
+        cv_free(child);
         return CV_FAIL(CV_ERR_NOMEM, "downsample: tree node of %zu bytes",
                        state_bytes(j, box, st->lo));
     }
@@ -598,7 +677,6 @@ static cv_status run_node(job *j, int s, uint64_t idx, const uint8_t **table)
                     (int64_t)(idx / (uint64_t)st->counts[0] % (uint64_t)st->counts[1]),
                     (int64_t)(idx / (uint64_t)(st->counts[0] * st->counts[1]))};
     cv_status rc = CV_OK;
-    uint8_t *file = NULL;
     for (int64_t cz = i[2] * st->ratio[2]; rc == CV_OK && cz < (i[2] + 1) * st->ratio[2]; cz++) {
         for (int64_t cy = i[1] * st->ratio[1]; rc == CV_OK && cy < (i[1] + 1) * st->ratio[1];
              cy++) {
@@ -607,32 +685,27 @@ static cv_status run_node(job *j, int s, uint64_t idx, const uint8_t **table)
                 if (cx >= cs->counts[0] || cy >= cs->counts[1] || cz >= cs->counts[2]) {
                     continue;
                 }
-                uint64_t child = (uint64_t)(cx + cs->counts[0] * (cy + cs->counts[1] * cz));
-                cv_bbox cb = node_box(j, s - 1, child);
-                size_t n = state_bytes(j, cb, st->lo);
-                const uint8_t *data = table[child];
-                if (!data && cv_journal_is_done(j->journal, cs->first_id + child)) {
-                    cv_free(file);
-                    file = cv_malloc(n ? n : 1);
-                    rc = file ? load_state(j, s - 1, child, file, n)
-                              : CV_FAIL(CV_ERR_NOMEM, "downsample: state");
-                    data = file;
-                } else if (!data) {
+                uint64_t c = (uint64_t)(cx + cs->counts[0] * (cy + cs->counts[1] * cz));
+                cv_bbox cb = node_box(j, s - 1, c);
+                const cv_state_rec *rec = find_child(got, n_got, c);
+                if (!rec) {
                     rc = CV_FAIL(CV_ERR_IO, "downsample: input task %" PRIu64 " did not finish",
-                                 cs->first_id + child);
+                                 cs->first_id + c);
+                    break;
                 }
+                rc = cv_state_read_own(inbox, rec, child);
                 if (rc == CV_OK) {
                     int64_t csh[3], off[3];
                     level_shape(j, cb, st->lo, csh);
                     for (int d = 0; d < 3; d++) {
                         off[d] = (cb.min[d] - box.min[d]) / j->pow_f[st->lo][d];
                     }
-                    place(in, ps, data, csh, off, j->channels, vb);
+                    place(in, ps, child, csh, off, j->channels, vb);
                 }
             }
         }
     }
-    cv_free(file);
+    cv_free(child);
     if (rc == CV_OK) {
         rc = finish_node(j, s, idx, box, in);
     }
@@ -665,16 +738,24 @@ static cv_status work_tree(job *j)
         if (any_terminated() || any_aborted(j)) {
             return CV_OK;
         }
-        const uint8_t **table = cv_calloc(j->st[s - 1].n, sizeof *table);
-        uint8_t *recv = NULL;
-        cv_status rc = table ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "downsample: tree table");
-        rc = cv_mpi_agree(rc);
-        if (rc == CV_OK) {
-            rc = exchange(j, s, &recv, table);
+        /* Every rank's states of the stage before are on disk before any rank reads them. */
+        cv_status rc = cv_mpi_agree(cv_state_close(j->out));
+        j->out = NULL;
+        if (cv_mpi_active()) {
+            MPI_Barrier(MPI_COMM_WORLD);
         }
-        drop_held(j);
+        cv_state_file *inbox = NULL;
+        cv_state_rec *got = NULL;
+        size_t n_got = 0;
+        if (rc == CV_OK) {
+            rc = exchange(j, s, &inbox, &got, &n_got);
+        }
+        if (rc == CV_OK) {
+            rc = cv_mpi_agree(open_stage_output(j, s));
+        }
         if (rc != CV_OK) {
-            cv_free(table);
+            cv_state_close(inbox);
+            cv_free(got);
             return rc;
         }
         if (cv_mpi_rank() == 0) {
@@ -691,14 +772,18 @@ static cv_status work_tree(job *j)
                 continue;
             }
             cv_err_clear();
-            if (run_node(j, s, idx, table) == CV_OK) {
+            if (run_node(j, s, idx, inbox, got, n_got) == CV_OK) {
                 j->tree_done++;
             } else {
                 note_failure(j, s, idx);
             }
         }
-        cv_free(recv);
-        cv_free(table);
+        /* The inbox is only needed until the stage's nodes are made. */
+        char in_path[4400];
+        state_file_path(j, "in", s, cv_mpi_rank(), in_path, sizeof in_path);
+        cv_state_close(inbox);
+        unlink(in_path);
+        cv_free(got);
     }
     return CV_OK;
 }
@@ -827,7 +912,8 @@ static void print_plan(const job *j)
                    " voxels read from mip %d, levels 1..%d made in memory, %.1f MB per task "
                    "(peak %.1f MB, budget %.1f MB)\n",
                    st->n, b[0], b[1], b[2], j->mip, st->hi, in_bytes / 1e6,
-                   node_need(j, st->block, st->lo, st->hi) / 1e6, (double)j->memory / 1e6);
+                   (fixed_bytes(j) + node_need(j, st->block, st->lo, st->hi)) / 1e6,
+                   (double)j->memory / 1e6);
         } else {
             printf("plan: stage %d (reduction tree): %" PRIu64 " node%s of %" PRId64 "x%" PRId64
                    "x%" PRId64 " voxels at level %d from up to %" PRId64
@@ -852,13 +938,21 @@ static void print_plan(const job *j)
            "levels written (%s)\n",
            src_bytes / 1e6, tree_bytes / 1e6, out_bytes / 1e6,
            info->scales[j->level_mip[1]].encoding);
+    double tasks, exchange, nodes;
+    plan_peak(j, &tasks, &exchange, &nodes);
     if (j->n_stages > 1) {
-        /* Each rank keeps its tasks' top states until the exchange, beside the task buffer. */
-        double per_rank = (double)state_bytes(j, j->region, j->st[0].hi) / (double)cv_mpi_size();
-        printf("plan: about %.1f MB of task state held per rank until the first exchange (not "
-               "counted in --memory)\n",
-               per_rank / 1e6);
+        size_t most = 0;
+        for (int s = 1; s < j->n_stages; s++) {
+            most = j->round_bytes[s] > most ? j->round_bytes[s] : most;
+        }
+        printf("plan: tree states kept in files beside the journal between stages, exchanged in "
+               "rounds of up to %.1f MB each way\n",
+               (double)most / 1e6);
     }
+    printf("plan: expected peak %.1f MB per rank (tasks %.1f MB, tree exchange %.1f MB, tree "
+           "nodes %.1f MB; budget %.1f MB)\n",
+           fmax(tasks, fmax(exchange, nodes)) / 1e6, tasks / 1e6, exchange / 1e6, nodes / 1e6,
+           (double)j->memory / 1e6);
 }
 
 static void describe_task(uint64_t id, char *buf, size_t cap, void *arg)
@@ -916,6 +1010,51 @@ static void summarize(job *j, double seconds)
     }
 }
 
+/* Remove the tree's state files and directory (rank 0: before a fresh run, after a complete
+ * one). */
+static void remove_tree_dir(const job *j)
+{
+    DIR *d = opendir(j->tree_dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+                char path[4800];
+                snprintf(path, sizeof path, "%s/%s", j->tree_dir, e->d_name);
+                unlink(path);
+            }
+        }
+        closedir(d);
+    }
+    rmdir(j->tree_dir);
+}
+
+/* Rank 0: <tree>/ranks keeps the most ranks any run of the job had, so a resumed run knows
+ * whose state files to read. */
+static cv_status note_rank_count(job *j)
+{
+    char path[4400], tmp[4420];
+    snprintf(path, sizeof path, "%s/ranks", j->tree_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int before = 0;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%d", &before) != 1 || before < 0) {
+            before = 0;
+        }
+        fclose(f);
+    }
+    j->max_ranks = before > cv_mpi_size() ? before : cv_mpi_size();
+    f = fopen(tmp, "w");
+    bool ok = f && fprintf(f, "%d\n", j->max_ranks) > 0;
+    ok = f && fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return CV_FAIL(CV_ERR_IO, "write `%s': %s", path, strerror(errno));
+    }
+    return CV_OK;
+}
+
 static cv_status open_journal(job *j)
 {
     const cv_downsample_params *p = j->p;
@@ -923,7 +1062,7 @@ static cv_status open_journal(job *j)
     cv_bbox_format(j->region, region, sizeof region);
     int n = snprintf(signature, sizeof signature,
                      "downsample path=%s mip=%d region=%s levels=%d factor=%" PRId64 ",%" PRId64
-                     ",%" PRId64 " method=%d sparse=%d",
+                     ",%" PRId64 " method=%d sparse=%d tree=files",
                      cv_volume_url(j->v), j->mip, region, j->n_levels, j->f[0], j->f[1], j->f[2],
                      (int)j->method, (int)p->sparse);
     for (int s = 0; s < j->n_stages && n > 0 && (size_t)n < sizeof signature - 64; s++) {
@@ -943,28 +1082,25 @@ static cv_status open_journal(job *j)
     CV_TRY(cv_mpi_agree(
         cv_journal_open(j->dir, signature, cv_mpi_rank(), p->resume, j->n_ids, &j->journal)));
     cv_status rc = CV_OK;
-    if (cv_mpi_rank() == 0 && j->n_stages > 1 && mkdir(j->tree_dir, 0777) != 0 && errno != EEXIST) {
-        rc = CV_FAIL(CV_ERR_IO, "create `%s': %s", j->tree_dir, strerror(errno));
+    if (cv_mpi_rank() == 0 && j->n_stages > 1) {
+        if (!p->resume) {
+            remove_tree_dir(j);
+        }
+        if (mkdir(j->tree_dir, 0777) != 0 && errno != EEXIST) {
+            rc = CV_FAIL(CV_ERR_IO, "create `%s': %s", j->tree_dir, strerror(errno));
+        } else {
+            rc = note_rank_count(j);
+        }
     }
     CV_TRY(cv_mpi_agree(rc));
+    if (cv_mpi_active()) {
+        MPI_Bcast(&j->max_ranks, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    }
     /* Every rank has read every journal before any rank creates its own file. */
     if (cv_mpi_active()) {
         MPI_Barrier(MPI_COMM_WORLD);
     }
     return cv_mpi_agree(cv_journal_start(j->journal));
-}
-
-/* Remove the state files once the job is complete (rank 0). */
-static void remove_tree_dir(const job *j)
-{
-    for (int s = 0; s + 1 < j->n_stages; s++) {
-        for (uint64_t idx = 0; idx < j->st[s].n; idx++) {
-            char path[4400];
-            state_path(j, s, idx, path, sizeof path);
-            unlink(path);
-        }
-    }
-    rmdir(j->tree_dir);
 }
 
 cv_status cv_mpi_downsample(const cv_downsample_params *p)
@@ -1016,6 +1152,9 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
         rc = cv_mpi_agree(cv_sched_open(j.st[0].n, p->is_static, &j.sched));
     }
     if (rc == CV_OK) {
+        rc = cv_mpi_agree(open_stage_output(&j, 0));
+    }
+    if (rc == CV_OK) {
         if (cv_mpi_rank() == 0) {
             CV_LOG(CV_LOG_INFO, "memory budget %.0f MB per rank (from %s)", (double)j.memory / 1e6,
                    j.memory_source);
@@ -1052,7 +1191,7 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
         }
     }
 done:
-    drop_held(&j);
+    cv_state_close(j.out);
     cv_sched_close(j.sched);
     cv_journal_end(j.journal, j.journal ? j.dir : NULL, rc, p->keep_journal);
     cv_volume_close(j.v);

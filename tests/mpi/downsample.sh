@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REF=$HERE/../interop/downsample_ref.py
 PREF=$HERE/../interop/precomputed_ref.py
 PY=/usr/bin/python3
-MEM=200K
+MEM=300K
 
 make_source src uint8 300,260,24 3,-4,2 32,32,8 > /dev/null
 cp -r src src1
@@ -96,16 +96,18 @@ n_tasks=$(echo "$plan" | sed -n 's/^plan: stage 0: \([0-9]*\) tasks.*/\1/p')
 for round in tasks tree; do
     rm -rf out jk
     cp -r src out
-    at=4
-    [ $round = tree ] && at=$((n_tasks + 2))
-    CVMPI_TEST_TASK_DELAY_MS=40 mpirun -n 2 "$CVMPI" downsample out --num-mips 5 --memory $MEM \
+    # Killed in the tasks at -n 2 and resumed with more ranks; killed in the tree at -n 3 and
+    # resumed with one rank, which reads the state files all three left.
+    at=4 np_kill=2 np_resume=3
+    [ $round = tree ] && at=$((n_tasks + 2)) np_kill=3 np_resume=1
+    CVMPI_TEST_TASK_DELAY_MS=40 mpirun -n $np_kill "$CVMPI" downsample out --num-mips 5 --memory $MEM \
         --journal jk > logk 2>&1 &
     job=$!
     kill_after jk $at KILL "cvmpi downsample out"
     wait "$job" && fail "killed job exited 0 ($round)"
     done_before=$(cat jk/rank-*.log | grep -vc '^cvmpi-journal')
     [ "$done_before" -lt "$n_ids" ] || fail "the job finished before it was killed ($round)"
-    run_np 3 downsample out --num-mips 5 --memory $MEM --journal jk --resume --keep-journal > logr 2>&1 \
+    run_np $np_resume downsample out --num-mips 5 --memory $MEM --journal jk --resume --keep-journal > logr 2>&1 \
         || { cat logr; fail "resume ($round)"; }
     grep -q "$done_before skipped" logr || { cat logr; fail "resume did not skip the $done_before finished ($round)"; }
     check_resumed out jk "$round"
@@ -135,9 +137,9 @@ np.save("seg.npy", np.asfortranarray(a[..., None]))
 PY
 "$CVMPI" write seg1 --bbox 0,0,0,130,70,40 -i seg.npy
 cp -r seg1 seg2
-run_np 1 downsample seg1 --num-mips 3 --factor 2,2,2 --memory 300K > logs1 2>&1 || { cat logs1; fail "seg -n 1"; }
-run_np 2 downsample seg2 --num-mips 3 --factor 2,2,2 --memory 300K > logs2 2>&1 || { cat logs2; fail "seg -n 2"; }
-"$CVMPI" downsample seg1 --num-mips 3 --factor 2,2,2 --memory 300K --dry-run | grep -q "(reduction tree)" \
+run_np 1 downsample seg1 --num-mips 3 --factor 2,2,2 --memory 600K > logs1 2>&1 || { cat logs1; fail "seg -n 1"; }
+run_np 2 downsample seg2 --num-mips 3 --factor 2,2,2 --memory 600K > logs2 2>&1 || { cat logs2; fail "seg -n 2"; }
+"$CVMPI" downsample seg1 --num-mips 3 --factor 2,2,2 --memory 600K --dry-run | grep -q "(reduction tree)" \
     || fail "segmentation: no reduction tree"
 digest seg1 > ds1
 digest seg2 | diff ds1 - > /dev/null || fail "segmentation: -n 1 and -n 2 differ"

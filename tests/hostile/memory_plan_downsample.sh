@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Downsampling keeps to --memory: the tasks' chunk workers are counted, the reduction tree's
+# node states live in per-rank files between stages (they were held in memory, uncounted, and a
+# uint64 pyramid at --memory 48M peaked at 109 MiB), and they are exchanged in rounds sized to
+# the budget. At -n 2 each rank's peak RSS, measured with /usr/bin/time, stays within --memory
+# plus the fixed 32 MiB, for an image pyramid whose tree has two stages and a uint64
+# segmentation pyramid written as compressed_segmentation; the tree's pyramid is byte-identical
+# to one made by a single task. A budget no task fits is refused in one line.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+rss_cases memory_plan_downsample
+
+"$CVMPI" create img --type image --dtype uint8 --size 512,512,128 --resolution 4,4,40 \
+    --chunk 64,64,64 >/dev/null
+"$PY" -c "
+import numpy as np
+a = np.random.default_rng(1).integers(0, 255, (512, 512, 128, 1)).astype('uint8')
+np.save('a.npy', np.asfortranarray(a))"
+"$CVMPI" write img --bbox 0,0,0,512,512,128 -i a.npy --compress none
+"$CVMPI" create seg --type segmentation --dtype uint64 --size 256,256,128 --resolution 8,8,8 \
+    --chunk 64,64,64 >/dev/null
+"$PY" -c "
+import numpy as np
+x, y, z = np.meshgrid(np.arange(256), np.arange(256), np.arange(128), indexing='ij')
+a = ((x // 7) + (y // 5) * 100 + (z // 3) * 10000).astype(np.uint64) + (1 << 40)
+np.save('s.npy', np.asfortranarray(a[..., None]))"
+"$CVMPI" write seg --bbox 0,0,0,256,256,128 -i s.npy
+rm a.npy s.npy
+
+# peak_within LAYER MIB ARGS...: downsample a copy of LAYER at -n 2 under --memory MIB M, each
+# rank under /usr/bin/time; every rank's peak RSS must be within MIB + the fixed overhead.
+peak_within() {
+    local layer=$1 mib=$2
+    shift 2
+    rm -rf "$layer.$mib" rss.*
+    cp -r "$layer" "$layer.$mib"
+    mpirun -n 2 sh -c '/usr/bin/time -f %M -o "rss.$OMPI_COMM_WORLD_RANK" "$@"' rank \
+        "$CVMPI" downsample "$layer.$mib" --memory "${mib}M" "$@" >"$layer.$mib.log" 2>&1 ||
+        { cat "$layer.$mib.log"; fail "$layer --memory ${mib}M: downsample"; }
+    for r in 0 1; do
+        local kib
+        kib=$(tail -n 1 "rss.$r")
+        echo "$layer: rank $r peak RSS $((kib / 1024)) MiB (--memory ${mib}M + 32 MiB allowed)"
+        ((kib <= mib * 1024 + OVERHEAD_KIB)) || fail "$layer --memory ${mib}M: rank $r peaked at $kib KiB"
+    done
+}
+
+section "image, 4 levels under --memory 8M: tasks make level 1, two tree stages the rest"
+run "$CVMPI" downsample img --num-mips 4 --memory 8M --dry-run
+[[ $RC == 0 ]] || fail "dry-run at 8M"
+grep -qF "plan: stage 0: 32 tasks of 128x128x64 voxels read from mip 0, levels 1..1 made in memory, 1.0 MB per task (peak 7.6 MB, budget 8.4 MB)" "$OUT" || fail "stage 0"
+grep -qF "plan: stage 2 (reduction tree): 2 nodes of 128x128x64 voxels at level 2 from up to 16 children each, levels 3..4" "$OUT" || fail "stage 2"
+grep -qF "plan: expected peak 8.4 MB per rank (tasks 7.6 MB, tree exchange 8.4 MB, tree nodes 7.4 MB; budget 8.4 MB)" "$OUT" || fail "peak"
+peak_within img 8 --num-mips 4
+grep -qF "downsampled mip 0 to mips 1..4: 32 tasks and 10 tree nodes done" img.8.log || fail "summary"
+[[ ! -e img.8/.cvmpi-journal ]] || fail "the journal and its tree state files stay behind"
+
+section "the tree's pyramid equals one made by single tasks"
+cp -r img whole
+"$CVMPI" downsample whole --num-mips 4 --memory 1G --dry-run 2>/dev/null | grep -q "(reduction tree)" &&
+    fail "the reference must be made without a tree"
+"$CVMPI" downsample whole --num-mips 4 --memory 1G >/dev/null 2>&1
+sums() { (cd "$1" && find . -type f ! -name info ! -name provenance | sort | xargs md5sum); }
+[[ $(sums whole | wc -l) -gt 40 ]] || fail "the reference has too few chunks"
+[[ "$(sums whole)" == "$(sums img.8)" ]] || fail "the tree's pyramid differs from the single tasks'"
+
+section "uint64 segmentation as compressed_segmentation, 2x2x2 mode, 3 levels under --memory 64M"
+run "$CVMPI" downsample seg --num-mips 3 --factor 2,2,2 --encoding compressed_segmentation \
+    --memory 64M --dry-run
+grep -qF "plan: expected peak 62.9 MB per rank (tasks 62.9 MB, tree exchange 16.8 MB, tree nodes 15.0 MB; budget 67.1 MB)" "$OUT" || fail "seg peak"
+peak_within seg 64 --num-mips 3 --factor 2,2,2 --encoding compressed_segmentation
+
+section "a budget no level-1 task fits is refused before the info changes"
+cp seg/info info.before
+run "$CVMPI" downsample seg --num-mips 3 --factor 2,2,2 --memory 48M
+[[ $RC == 1 ]] || fail "--memory 48M must be refused (exit $RC)"
+expect_one_line_error
+expect_stderr_contains "cvmpi: downsample: making level 1 needs blocks of 128x128x128 voxels and 62947328 bytes, more than --memory 50331648"
+cmp -s info.before seg/info || fail "the refused job changed the info"
+echo "memory_plan_downsample: ok"
