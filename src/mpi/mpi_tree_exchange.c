@@ -224,7 +224,9 @@ cv_status cv_tree_exchange(cv_tree_send *sends, size_t n_sends, char *const *pat
             }
         }
     }
-    qsort(sends, n_sends, sizeof *sends, by_dest);
+    if (n_sends) {
+        qsort(sends, n_sends, sizeof *sends, by_dest);
+    }
     for (size_t k = 0; rc == CV_OK && k < n_sends; k++) {
         if (sends[k].dest < 0 || sends[k].dest >= size) {
             rc = CV_FAIL(CV_ERR_ARG, "tree exchange: no rank %d", sends[k].dest);
@@ -285,7 +287,9 @@ cv_status cv_tree_exchange(cv_tree_send *sends, size_t n_sends, char *const *pat
         cv_free(in);
         return rc;
     }
-    qsort(in, n_in, sizeof *in, by_idx);
+    if (n_in) {
+        qsort(in, n_in, sizeof *in, by_idx);
+    }
     *got = in;
     *n_got = n_in;
     return CV_OK;
