@@ -16,6 +16,7 @@
 #include "mpi/cv_monitor.h"
 #include "mpi/cv_progress.h"
 #include "mpi/cv_sched.h"
+#include "mpi/cv_stale_temps.h"
 #include "mpi/cv_transfer.h"
 #include "mpi/cv_tree_exchange.h"
 
@@ -1147,6 +1148,9 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
     }
     if (rc == CV_OK) {
         rc = open_journal(&j);
+    }
+    if (rc == CV_OK && p->resume) {
+        rc = cv_mpi_remove_stale_temps(j.v, &j.level_mip[1], j.n_levels, NULL);
     }
     if (rc == CV_OK) {
         rc = cv_mpi_agree(cv_sched_open(j.st[0].n, p->is_static, &j.sched));

@@ -22,6 +22,7 @@
 #include "mpi/cv_progress.h"
 #include "mpi/cv_sched.h"
 #include "mpi/cv_slab.h"
+#include "mpi/cv_stale_temps.h"
 #include "mpi/cv_transfer.h"
 
 #include <errno.h>
@@ -1426,6 +1427,10 @@ cv_status cv_mpi_import(const cv_import_params *p)
     }
     if (rc == CV_OK) {
         rc = import_journal(&j);
+    }
+    if (rc == CV_OK && p->resume) {
+        int mip0 = 0;
+        rc = cv_mpi_remove_stale_temps(j.dst, &mip0, 1, NULL);
     }
     if (rc == CV_OK) {
         rc = cv_mpi_agree(cv_sched_open(j.plan.n_tasks, false, &j.sched));

@@ -9,7 +9,6 @@
  * Failures are collected and reported by rank 0 with box, rank and cause. */
 #include "mpi/cv_transfer.h"
 
-#include "io/store.h"
 #include "mpi/cv_compress.h"
 #include "mpi/cv_exchange.h"
 #include "mpi/cv_failures.h"
@@ -19,6 +18,7 @@
 #include "mpi/cv_progress.h"
 #include "mpi/cv_report.h"
 #include "mpi/cv_sched.h"
+#include "mpi/cv_stale_temps.h"
 
 #include <inttypes.h>
 #include <mpi.h>
@@ -509,57 +509,6 @@ static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
     return CV_OK;
 }
 
-/* Whether the chunk a temporary file stood for ("x0-x1_y0-y1_z0-z1", maybe .gz/.br) belongs
- * to a task this run will do (not journaled as done). Shard files and anything else are left. */
-static bool chunk_redone(const char *object, void *arg)
-{
-    const job *j = arg;
-    const cv_plan *plan = &j->plan;
-    char name[128];
-    size_t len = strcspn(object, ".");
-    cv_bbox chunk;
-    if (len >= sizeof name ||
-        (object[len] && strcmp(object + len, ".gz") != 0 && strcmp(object + len, ".br") != 0)) {
-        return false;
-    }
-    memcpy(name, object, len);
-    name[len] = '\0';
-    if (cv_chunk_name_parse(name, &chunk) != CV_OK) {
-        cv_err_clear();
-        return false;
-    }
-    uint64_t id = 0, scale = 1;
-    for (int d = 0; d < 3; d++) {
-        if (chunk.min[d] < plan->region.min[d] || chunk.min[d] >= plan->region.max[d]) {
-            return false;
-        }
-        int64_t cell = (chunk.min[d] - plan->origin[d]) / plan->task_shape[d];
-        if (cell < 0 || cell >= plan->counts[d]) {
-            return false;
-        }
-        id += (uint64_t)cell * scale;
-        scale *= (uint64_t)plan->counts[d];
-    }
-    return !cv_journal_is_done(j->journal, id);
-}
-
-/* Rank 0, before any rank writes: a killed run's temporary files of the chunks to be redone. */
-static cv_status remove_stale_temporaries(job *j)
-{
-    if (cv_mpi_rank() != 0) {
-        return CV_OK;
-    }
-    size_t n = 0;
-    /* Age 0: no rank writes yet, so every temporary of a chunk to redo is stale. */
-    cv_status rc = cv__store_remove_stale_temps(cv_volume_store(j->dst),
-                                                cv_volume_info(j->dst)->scales[j->dst_mip].key, 0,
-                                                chunk_redone, j, &n);
-    if (rc == CV_OK && n) {
-        CV_LOG(CV_LOG_INFO, "removed %zu temporary files a stopped run left behind", n);
-    }
-    return rc;
-}
-
 static cv_status work(job *j)
 {
     /* The fast path holds chunks, not the task's voxels. */
@@ -836,8 +785,8 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
         if (rc == CV_OK) {
             rc = cv_journal_begin(dir, signature, p->resume, j.n_tasks, &j.journal);
         }
-        if (rc == CV_OK && p->resume && !j.x) {
-            rc = cv_mpi_agree(remove_stale_temporaries(&j));
+        if (rc == CV_OK && p->resume) {
+            rc = cv_mpi_remove_stale_temps(j.dst, &j.dst_mip, 1, &j.plan.region);
         }
     }
     if (rc == CV_OK) {
