@@ -11,6 +11,7 @@
 
 #include "mpi/cv_compress.h"
 #include "mpi/cv_exchange.h"
+#include "mpi/cv_hashed.h"
 #include "mpi/cv_failures.h"
 #include "mpi/cv_journal.h"
 #include "mpi/cv_monitor.h"
@@ -321,8 +322,9 @@ typedef struct job {
     int mip, dst_mip;
     cv_plan plan;
     cv_plan_params plan_params;
-    cv_exchange *x;   /* non-NULL: the job runs as exchange rounds, not tasks */
-    uint64_t n_tasks; /* tasks, or exchange rounds */
+    cv_exchange *x;    /* non-NULL: the job runs as exchange rounds, not tasks */
+    cv_hashed *hashed; /* non-NULL: tasks spill chunks for hashed shards (cv_hashed.h) */
+    uint64_t n_tasks;  /* tasks, or exchange rounds */
     cv_journal *journal;
     cv_sched *sched;
     cv_progress progress;
@@ -386,6 +388,7 @@ static cv_status plan_job(job *j, const cv_info *di)
     memcpy(pp->align[0], si->scales[j->mip].chunk_sizes[0], sizeof pp->align[0]);
     memcpy(pp->align[1], dgrid.chunk, sizeof pp->align[1]);
     const cv_scale *ds = &di->scales[j->dst_mip];
+    bool hashed = false;
     if (ds->sharding_json) {
         /* Sharded destination: tasks are whole shards, so each shard file is written once, by
          * one rank. Shards must be boxes of chunks (identity hash, as CloudVolume makes them). */
@@ -394,13 +397,20 @@ static cv_status plan_job(job *j, const cv_info *di)
         cv_grid_shape(&dgrid, grid);
         CV_TRY(cv_shard_spec_parse(ds->sharding_json, strlen(ds->sharding_json), ds->key, &spec));
         if (cv_shard_image_shape(&spec, grid, mini, shard) != CV_OK) {
-            /* Hashed shards (chunks scattered over shard files): chunks travel to the rank
-             * that owns their shard. */
+            /* Hashed shards (chunks scattered over shard files): tasks of whole chunks spill
+             * them, and each shard's owner writes it once the tasks are done. */
             cv_err_clear();
-            return plan_exchange(j, di, CV_EXCHANGE_SHARDS, region);
-        }
-        for (int d = 0; d < 3; d++) {
-            pp->align[1][d] = shard[d] * dgrid.chunk[d];
+            hashed = true;
+            if (p->skip_existing) {
+                return CV_FAIL(CV_ERR_ARG,
+                               "transfer: --skip-existing with the hashed-sharded scale %s: "
+                               "every task has chunks of every shard file; use --resume",
+                               ds->key);
+            }
+        } else {
+            for (int d = 0; d < 3; d++) {
+                pp->align[1][d] = shard[d] * dgrid.chunk[d];
+            }
         }
     }
     pp->bytes_per_voxel = cv_dtype_size(si->dtype) * (size_t)si->num_channels;
@@ -438,6 +448,15 @@ static cv_status plan_job(job *j, const cv_info *di)
         return rc;
     }
     j->n_tasks = j->plan.n_tasks;
+    if (rc == CV_OK && hashed) {
+        cv_hashed_params hp = {.dst_info = di,
+                               .dst_mip = j->dst_mip,
+                               .region = region,
+                               .n_tasks = j->n_tasks,
+                               .memory = pp->memory,
+                               .ranks = cv_mpi_size()};
+        rc = cv_hashed_plan(&hp, &j->hashed);
+    }
     if (rc == CV_OK && cv_mpi_rank() == 0) {
         CV_LOG(CV_LOG_INFO, "memory budget %.0f MB per rank (from %s)", (double)pp->memory / 1e6,
                source);
@@ -459,6 +478,9 @@ static void print_plan(const job *j)
            "x%" PRId64 "x%" PRId64 " tasks) over %s at mip %d\n",
            j->n_tasks, j->plan.task_shape[0], j->plan.task_shape[1], j->plan.task_shape[2],
            j->plan.counts[0], j->plan.counts[1], j->plan.counts[2], region, j->mip);
+    if (j->hashed) {
+        cv_hashed_print(j->hashed);
+    }
     uint64_t task_bytes = (uint64_t)j->plan.task_shape[0] * (uint64_t)j->plan.task_shape[1] *
                           (uint64_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;
     printf("plan: %.1f MB of voxels in all, %.1f MB per task, expected peak %.1f MB per rank "
@@ -504,7 +526,11 @@ static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
                        cap);
     }
     CV_TRY(cv_volume_read(j->src, j->mip, box, buf, n));
-    CV_TRY(cv_volume_write(j->dst, j->dst_mip, box, buf, n));
+    if (j->hashed) {
+        CV_TRY(cv_hashed_task(j->hashed, j->dst, box, buf, n));
+    } else {
+        CV_TRY(cv_volume_write(j->dst, j->dst_mip, box, buf, n));
+    }
     j->bytes += n;
     return CV_OK;
 }
@@ -602,6 +628,27 @@ static cv_status work_exchange(job *j)
         terminated = 1; /* every rank reports the interruption */
     }
     return CV_OK;
+}
+
+/* Hashed shards: once every rank's tasks are done, the spilled chunks go to their shards'
+ * owners, which write the shard files. Collective. */
+static void finish_hashed(job *j)
+{
+    bool tasks_ok = j->fail.count == 0 && !cv_mpi_terminated() && !terminated;
+    uint64_t written = 0;
+    cv_err_clear();
+    cv_status rc = cv_hashed_finish(j->hashed, j->dst, j->journal, tasks_ok, &written);
+    if (rc != CV_OK && tasks_ok && cv_mpi_rank() == 0) {
+        cv_failures_note(&j->fail, j->n_tasks, j->plan.region, cv_err_last()->what);
+        CV_LOG(CV_LOG_ERROR, "shard files not written: %s", cv_err_last()->what);
+    }
+    uint64_t all = written;
+    if (cv_mpi_active()) {
+        MPI_Allreduce(&written, &all, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    }
+    if (rc == CV_OK && cv_mpi_rank() == 0) {
+        CV_LOG(CV_LOG_INFO, "hashed shards: %" PRIu64 " shard files written", all);
+    }
 }
 
 static void describe_task(uint64_t id, char *buf, size_t cap, void *arg)
@@ -736,6 +783,7 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
             print_plan(&j);
         }
         cv_exchange_free(j.x);
+        cv_hashed_free(j.hashed);
         cv_info_free(derived);
         cv_volume_close(dst);
         cv_volume_close(j.src);
@@ -749,7 +797,7 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
     if (rc == CV_OK) {
         rc = cv_mpi_agree(plan_job(&j, cv_volume_info(j.dst)));
     }
-    if (rc == CV_OK && !j.x && !p->decode) {
+    if (rc == CV_OK && !j.x && !j.hashed && !p->decode) {
         /* Same chunks on both sides: copy the stored objects, never decode them. The answer
          * depends only on the infos and options, so every rank agrees. */
         char why[64];
@@ -769,8 +817,9 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
             /* Rounds depend on the rank count: a resumed exchange needs the same count. */
             cv_exchange_signature(j.x, unit, sizeof unit);
         } else {
-            snprintf(unit, sizeof unit, "task=%" PRId64 ",%" PRId64 ",%" PRId64,
-                     j.plan.task_shape[0], j.plan.task_shape[1], j.plan.task_shape[2]);
+            snprintf(unit, sizeof unit, "task=%" PRId64 ",%" PRId64 ",%" PRId64 "%s",
+                     j.plan.task_shape[0], j.plan.task_shape[1], j.plan.task_shape[2],
+                     j.hashed ? " hashed-spill" : "");
         }
         snprintf(signature, sizeof signature, "transfer src=%s dst=%s mip=%d region=%s %s",
                  cv_volume_url(j.src), cv_volume_url(j.dst), j.mip, region, unit);
@@ -783,11 +832,15 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
         rc = cv_mpi_agree(
             cv_journal_dir(journal_dir, cv_volume_url(j.dst), signature, dir, sizeof dir));
         if (rc == CV_OK) {
-            rc = cv_journal_begin(dir, signature, p->resume, j.n_tasks, &j.journal);
+            rc = cv_journal_begin(dir, signature, p->resume,
+                                  j.hashed ? cv_hashed_ids(j.hashed) : j.n_tasks, &j.journal);
         }
         if (rc == CV_OK && p->resume) {
             rc = cv_mpi_remove_stale_temps(j.dst, &j.dst_mip, 1, &j.plan.region);
         }
+    }
+    if (rc == CV_OK && j.hashed) {
+        rc = cv_hashed_start(j.hashed, dir, p->resume);
     }
     if (rc == CV_OK) {
         rc = cv_mpi_agree(cv_sched_open(j.n_tasks, p->is_static, &j.sched));
@@ -814,6 +867,9 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
         } else {
             work(&j);
         }
+        if (j.hashed) {
+            finish_hashed(&j);
+        }
         double seconds = cv_now() - t0;
         if (cv_mpi_active()) {
             MPI_Barrier(MPI_COMM_WORLD);
@@ -825,7 +881,11 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
         rc = cv_mpi_agree(report_rc != CV_OK ? report_rc : cv_err_last()->code);
     }
     cv_sched_close(j.sched);
+    if (j.hashed && rc == CV_OK && cv_mpi_rank() == 0) {
+        cv_hashed_remove(j.hashed); /* the spill files are the size of the output */
+    }
     cv_journal_end(j.journal, j.journal ? dir : NULL, rc, p->keep_journal);
+    cv_hashed_free(j.hashed);
     cv_exchange_free(j.x);
     cv_volume_close(j.src);
     cv_volume_close(j.dst);

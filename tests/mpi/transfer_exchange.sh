@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Transfers that run as exchange rounds (MPI_Alltoallv between ranks):
+# Transfers whose data travels between ranks (MPI_Alltoallv): re-chunking in exchange rounds,
+# and hashed shards (tasks spill encoded chunks; rounds move them to the shards' owners):
 #  1. re-chunking 64^3 -> 96x96x40 with a --memory too small for one box aligned to both grids
 #     (192x192x320): -n 2..4 write byte-identical objects, equal to the task-based transfer
 #     with plenty of memory, every source chunk read exactly once (with 1 rank a round would
@@ -8,8 +9,9 @@
 #     the single-process writer's, every source chunk read once, and read back by the
 #     independent numpy/shard reference reader; also a uint64 segmentation re-encoded to
 #     compressed_segmentation into murmurhash shards (1 and 3 ranks, equal to cvmpi write's);
-#  3. one rank SIGKILLed mid-job, then --resume: identical output, each round journaled once
-#     (re-chunking and hashed shards); SIGTERM stops every rank at a round boundary;
+#  3. one rank SIGKILLed mid-job, then --resume: identical output, each round (re-chunking) or
+#     task and shard (hashed shards, resumed with another rank count) journaled once; SIGTERM
+#     stops every rank at a round boundary;
 #  4. a corrupt source chunk: that round is reported with its box, key and rank, the others
 #     are written, exit 1, no rank hangs;
 #  5. --dry-run prints the rounds and the bytes per rank.
@@ -103,7 +105,7 @@ for f in out-seg-1/8_8_40/*.shard; do
 done
 "$CVMPI" read out-seg-3 -o seg-back.npy
 cmp seg.npy seg-back.npy || fail "segmentation: content differs"
-# re-chunking into hashed shards works too (source boxes may be read once per round)
+# re-chunking into hashed shards works too
 run_np 3 transfer src out-hash-rechunk --chunk-size 32,32,16 --sharding "$SPEC" --memory 8M \
     > log-hr 2>&1 || { cat log-hr; fail "re-chunking into hashed shards"; }
 for f in out-hash-1/4_4_40/*.shard; do
@@ -134,7 +136,7 @@ kill_and_resume() { # NAME ARGS...: kill rank 1 once 3 rounds are journaled; res
     kill -KILL "$victim"
     wait "$job" && fail "$name: killed job exited 0"
     DONE_BEFORE=$(cat "j-$name"/rank-*.log | grep -vc '^cvmpi-journal')
-    run_np 2 transfer "$@" --journal "j-$name" --resume --keep-journal > "log-k2-$name" 2>&1 ||
+    run_np "${NP_RESUME:-2}" transfer "$@" --journal "j-$name" --resume --keep-journal > "log-k2-$name" 2>&1 ||
         { cat "log-k2-$name"; fail "$name: resume"; }
     grep -q "$DONE_BEFORE skipped" "log-k2-$name" ||
         { cat "log-k2-$name"; fail "$name: resume did not skip the $DONE_BEFORE finished rounds"; }
@@ -147,12 +149,16 @@ kill_and_resume rechunk src out-kill "${KILL[@]}"
 [ "$DONE_BEFORE" -lt "$n_rounds" ] || fail "rechunk: the job finished before it was killed"
 [ "$JOURNALED" = "$n_rounds" ] || fail "rechunk: journal has $JOURNALED rounds, want $n_rounds"
 digest out-kill | diff d-rechunk - > /dev/null || fail "rechunk: resumed output differs"
+# Hashed shards: killed in the tasks at -n 2, resumed with one rank, which reads both ranks'
+# spill files; the journal holds every task and each of the 8 shards once.
 HKILL=(--sharding "$SPEC" --memory 6M --threads 1)
-h_rounds=$(run_np 2 transfer src32 x "${HKILL[@]}" --dry-run | sed -n 's/^plan: \([0-9]*\) exchange rounds.*/\1/p')
-[ "${h_rounds:-0}" -ge 4 ] || fail "want several hashed rounds, got '$h_rounds'"
-kill_and_resume hash src32 out-hkill "${HKILL[@]}"
-[ "$JOURNALED" = "$h_rounds" ] || fail "hashed: journal has $JOURNALED rounds, want $h_rounds"
+h_tasks=$(run_np 2 transfer src32 x "${HKILL[@]}" --dry-run | sed -n 's/^plan: \([0-9]*\) tasks of.*/\1/p')
+[ "${h_tasks:-0}" -ge 4 ] || fail "want several hashed tasks, got '$h_tasks'"
+NP_RESUME=1 kill_and_resume hash src32 out-hkill "${HKILL[@]}"
+[ "$DONE_BEFORE" -lt "$h_tasks" ] || fail "hashed: the tasks finished before the kill"
+[ "$JOURNALED" = "$((h_tasks + 8))" ] || fail "hashed: journal has $JOURNALED entries, want $((h_tasks + 8))"
 digest out-hkill | diff d-hash - > /dev/null || fail "hashed: resumed output differs"
+[ ! -e j-hash/hashed ] || fail "hashed: the spill files outlived the job"
 # SIGTERM (Slurm's warning): ranks stop together at a round boundary, exit non-zero and say
 # how to resume; the resumed output is identical.
 CVMPI_TEST_TASK_DELAY_MS=150 mpirun -n 2 "$CVMPI" transfer src out-term "${KILL[@]}" \

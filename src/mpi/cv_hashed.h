@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cv_hashed.h: transfers into a hashed-sharded scale (murmurhash: a shard's chunks lie all over
+ * the volume, so no box of the source makes a whole shard). Three steps, each within --memory,
+ * none reading the source twice, and nothing scanning the whole chunk grid:
+ *  1. tasks (scheduled as any transfer's) read boxes of the source, encode every destination
+ *     chunk in them and append it, keyed by its Morton code, to this rank's spill file in the
+ *     journal directory (records of cv_tree_state.h);
+ *  2. after the last task, collective rounds (cv_tree_exchange.h) move each record to the rank
+ *     owning its shard (shard mod ranks), into that rank's inbox file;
+ *  3. each owner writes its shards whole, one at a time, chunks in z, y, x order as the
+ *     single-process writer does (byte-identical shard files).
+ * A task is journaled after its records are appended, a shard (journal id tasks + shard) after
+ * its file is written, so --resume redoes neither; a resumed run with any rank count reads the
+ * spill files of every earlier run's ranks. The spill files stay until the job succeeds. */
+#ifndef CV_HASHED_H
+#define CV_HASHED_H
+
+#include "mpi/cv_journal.h"
+#include "volume/volume.h"
+
+typedef struct cv_hashed cv_hashed;
+
+typedef struct cv_hashed_params {
+    const cv_info *dst_info;
+    int dst_mip;
+    cv_bbox region;   /* the whole scale: every shard spans the volume */
+    uint64_t n_tasks; /* journal ids below this are tasks; shard s is n_tasks + s */
+    size_t memory;    /* per rank, bytes */
+    int ranks;
+} cv_hashed_params;
+
+/* Check the destination and the memory the exchange and the shard writes need. Not
+ * collective, no MPI. CV_ERR_ARG / CV_ERR_UNSUPPORTED naming the scale and what is needed. */
+cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out);
+void cv_hashed_free(cv_hashed *h); /* closes the spill file; NULL is fine */
+/* Journal ids: the tasks, then one per shard. */
+uint64_t cv_hashed_ids(const cv_hashed *h);
+/* Print the plan's shard figures (rank 0, --dry-run). */
+void cv_hashed_print(const cv_hashed *h);
+
+/* Collective, before any task: the spill directory <dir>/hashed (emptied unless `resume`) and
+ * this rank's spill file. */
+cv_status cv_hashed_start(cv_hashed *h, const char *dir, bool resume);
+/* A task: encode every destination chunk of `box` (whole chunks of dst_mip) from its voxels
+ * (`n` bytes, x fastest, channel slowest) and append them to this rank's spill file. Thread
+ * safe only in the sense that one task runs at a time per rank. */
+cv_status cv_hashed_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *voxels, size_t n);
+/* Collective, after every task: unless some rank's task failed (`tasks_ok` is false on it),
+ * move the records to their shards' owners and write each owned shard the journal does not
+ * list, journaling it. *written counts this rank's shard files. */
+cv_status cv_hashed_finish(cv_hashed *h, cv_volume *dst, cv_journal *journal, bool tasks_ok,
+                           uint64_t *written);
+/* Rank 0, once the job succeeded: remove the spill directory. */
+void cv_hashed_remove(const cv_hashed *h);
+
+#endif

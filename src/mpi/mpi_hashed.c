@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * mpi_hashed.c: transfers into hashed-sharded scales through spill files (see cv_hashed.h). */
+#include "mpi/cv_hashed.h"
+
+#include "mpi/cv_mpi.h"
+#include "mpi/cv_tree_exchange.h"
+#include "shard/shard.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Journal ids are one per shard: 2^30 shards is a 128 MiB bitmap on every rank. */
+#define MAX_SHARD_BITS 30
+
+struct cv_hashed {
+    cv_hashed_params p;
+    cv_shard_spec spec;
+    const char *key; /* the scale's key (the shard files' prefix) */
+    int64_t dshape[3];
+    int morton_bits[3];
+    uint64_t n_chunks, n_shards;
+    double chunk_bytes;    /* one decoded destination chunk */
+    double shard_bytes;    /* the largest shard expected, decoded */
+    double index_bytes;    /* the exchange's indexes on one rank */
+    size_t round_bytes;    /* each exchange round, each way */
+    char dir[4200];        /* <journal>/hashed */
+    int max_ranks;         /* the most ranks any run of the job had */
+    cv_state_file *spill;  /* this rank's records */
+    cv_buf chunk, encoded; /* one chunk cut out of a task, and its encoding */
+    const cv_codec *codec;
+    int level;
+};
+
+/* The largest of n_shards bins holding n_chunks hashed chunks, with a wide margin: the mean
+ * plus 6 standard deviations of the (binomial) count, plus one. */
+static double largest_shard_chunks(double n_chunks, double n_shards)
+{
+    double mean = n_chunks / n_shards;
+    return fmin(n_chunks, ceil(mean + 6.0 * sqrt(mean) + 1.0));
+}
+
+cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out)
+{
+    *out = NULL;
+    const cv_scale *ds = &p->dst_info->scales[p->dst_mip];
+    cv_hashed *h = cv_calloc(1, sizeof *h);
+    if (!h) {
+        return CV_FAIL(CV_ERR_NOMEM, "hashed-shard plan");
+    }
+    h->p = *p;
+    h->key = ds->key;
+    cv_status rc =
+        cv_shard_spec_parse(ds->sharding_json, strlen(ds->sharding_json), ds->key, &h->spec);
+    cv_grid g = cv_info_grid(p->dst_info, p->dst_mip);
+    if (rc == CV_OK && !cv_bbox_equal(p->region, g.bounds)) {
+        rc = CV_FAIL(CV_ERR_ARG,
+                     "transfer to sharded scale %s: its shards are not boxes of chunks (hash "
+                     "%s), so every shard file spans the whole volume: transfer the whole "
+                     "volume (no --bbox)",
+                     ds->key,
+                     h->spec.hash == CV_SHARD_HASH_IDENTITY ? "identity" : "murmurhash3_x86_128");
+    }
+    if (rc == CV_OK && h->spec.shard_bits > MAX_SHARD_BITS) {
+        rc = CV_FAIL(CV_ERR_UNSUPPORTED,
+                     "transfer to sharded scale %s: shard_bits %d; at most %d are supported "
+                     "when chunks are scattered over shards (one journal entry per shard)",
+                     ds->key, h->spec.shard_bits, MAX_SHARD_BITS);
+    }
+    if (rc != CV_OK) {
+        cv_free(h);
+        return rc;
+    }
+    cv_grid_shape(&g, h->dshape);
+    cv_morton_bits(h->dshape, h->morton_bits);
+    h->n_chunks = (uint64_t)h->dshape[0] * (uint64_t)h->dshape[1] * (uint64_t)h->dshape[2];
+    h->n_shards = (uint64_t)1 << h->spec.shard_bits;
+    h->chunk_bytes = (double)g.chunk[0] * (double)g.chunk[1] * (double)g.chunk[2] *
+                     (double)cv_dtype_size(p->dst_info->dtype) * (double)p->dst_info->num_channels;
+    h->shard_bytes =
+        largest_shard_chunks((double)h->n_chunks, (double)h->n_shards) * h->chunk_bytes;
+    /* A rank sends about its share of the chunks and receives those of its shards; both
+     * indexes grow by doubling. */
+    double ranks = (double)(p->ranks > 0 ? p->ranks : 1);
+    double share = ceil((double)h->n_chunks / ranks) + 6.0 * sqrt((double)h->n_chunks / ranks);
+    h->index_bytes = 2.0 * share * (double)(sizeof(cv_tree_send) + sizeof(cv_state_rec));
+    /* Writing a shard holds its encoded chunks (about their decoded size at most) and the
+     * file being built from them, plus a chunk's slack. */
+    double writer = 2.0 * h->shard_bytes + 2.0 * h->chunk_bytes;
+    double wire = (double)cv_tree_wire_bytes((size_t)(2.0 * h->chunk_bytes) + 4096);
+    double left = ((double)p->memory - h->index_bytes) / 2.0;
+    double round = fmin(left, fmax(64.0 * 1048576.0, 16.0 * wire));
+    if (writer + h->index_bytes > (double)p->memory || round < wire) {
+        double need = fmax(writer, 2.0 * wire) + h->index_bytes;
+        char name[40];
+        cv_shard_file_name(&h->spec, 0, name, sizeof name);
+        cv_free(h);
+        return CV_FAIL(CV_ERR_ARG,
+                       "transfer to sharded scale %s: a shard owner needs about %.2f MB (a "
+                       "shard of up to %.0f chunks, %.2f MB decoded, and %.2f MB of exchange "
+                       "index), more than the %.2f MB memory budget (raise --memory, use more "
+                       "ranks or more shard_bits)",
+                       ds->key, need / 1e6,
+                       largest_shard_chunks((double)h->n_chunks, (double)h->n_shards),
+                       h->shard_bytes / 1e6, h->index_bytes / 1e6, (double)p->memory / 1e6);
+    }
+    h->round_bytes = (size_t)round;
+    *out = h;
+    return CV_OK;
+}
+
+void cv_hashed_free(cv_hashed *h)
+{
+    if (!h) {
+        return;
+    }
+    cv_state_close(h->spill);
+    cv__buf_fini(&h->chunk);
+    cv__buf_fini(&h->encoded);
+    cv_free(h);
+}
+
+uint64_t cv_hashed_ids(const cv_hashed *h)
+{
+    return h->p.n_tasks + h->n_shards;
+}
+
+void cv_hashed_print(const cv_hashed *h)
+{
+    printf("plan: hashed shards (%s): %" PRIu64 " chunks in %" PRIu64
+           " shard files, up to about %.0f chunks (%.1f MB decoded) each; chunks are encoded "
+           "by the tasks, spilled beside the journal and sent to their shards' owners in rounds "
+           "of up to %.1f MB each way\n",
+           h->spec.hash == CV_SHARD_HASH_IDENTITY ? "identity" : "murmurhash3_x86_128", h->n_chunks,
+           h->n_shards, largest_shard_chunks((double)h->n_chunks, (double)h->n_shards),
+           h->shard_bytes / 1e6, (double)h->round_bytes / 1e6);
+    printf("plan: a shard owner's peak about %.1f MB (budget %.1f MB)\n",
+           (2.0 * h->shard_bytes + 2.0 * h->chunk_bytes + h->index_bytes) / 1e6,
+           (double)h->p.memory / 1e6);
+}
+
+/* ---- spill files ----------------------------------------------------------------------- */
+
+static void spill_path(const cv_hashed *h, const char *kind, int rank, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s-r%d.state", h->dir, kind, rank);
+}
+
+static void remove_dir_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+                char path[4500];
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+                unlink(path);
+            }
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/* Rank 0: <dir>/ranks keeps the most ranks any run had, so a resumed run reads their files. */
+static cv_status note_rank_count(cv_hashed *h)
+{
+    char path[4300], tmp[4320];
+    snprintf(path, sizeof path, "%s/ranks", h->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int before = 0;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%d", &before) != 1 || before < 0) {
+            before = 0;
+        }
+        fclose(f);
+    }
+    h->max_ranks = before > cv_mpi_size() ? before : cv_mpi_size();
+    f = fopen(tmp, "w");
+    bool ok = f && fprintf(f, "%d\n", h->max_ranks) > 0;
+    ok = f && fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return CV_FAIL(CV_ERR_IO, "write `%s': %s", path, strerror(errno));
+    }
+    return CV_OK;
+}
+
+cv_status cv_hashed_start(cv_hashed *h, const char *dir, bool resume)
+{
+    snprintf(h->dir, sizeof h->dir, "%s/hashed", dir);
+    cv_status rc = CV_OK;
+    if (cv_mpi_rank() == 0) {
+        if (!resume) {
+            remove_dir_files(h->dir);
+        }
+        if (mkdir(h->dir, 0777) != 0 && errno != EEXIST) {
+            rc = CV_FAIL(CV_ERR_IO, "create `%s': %s", h->dir, strerror(errno));
+        } else {
+            rc = note_rank_count(h);
+        }
+    }
+    CV_TRY(cv_mpi_agree(rc));
+    if (cv_mpi_active()) {
+        MPI_Bcast(&h->max_ranks, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    }
+    char path[4300];
+    spill_path(h, "spill", cv_mpi_rank(), path, sizeof path);
+    return cv_mpi_agree(cv_state_open(path, false, &h->spill));
+}
+
+cv_status cv_hashed_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *voxels, size_t n)
+{
+    int mip = h->p.dst_mip;
+    if (!h->codec) {
+        const cv_scale *sc = &cv_volume_info(dst)->scales[mip];
+        h->level = sc->jpeg_quality >= 0 ? sc->jpeg_quality : sc->png_level;
+        CV_TRY(cv__volume_codec(dst, mip, &h->codec));
+        if (!h->codec->encode) {
+            return CV_FAIL(CV_ERR_UNSUPPORTED, "encoding %s is read-only in this build",
+                           h->codec->name);
+        }
+    }
+    if (n != cv_volume_box_bytes(dst, box)) {
+        return CV_FAIL(CV_ERR_ARG, "hashed shards: a task of %zu bytes for a box of %zu", n,
+                       cv_volume_box_bytes(dst, box));
+    }
+    cv_grid g = cv_info_grid(cv_volume_info(dst), mip);
+    size_t elem = cv_dtype_size(cv_volume_info(dst)->dtype);
+    int64_t channels = cv_volume_info(dst)->num_channels;
+    int64_t lo[3], hi[3], c[3];
+    cv_grid_cells(&g, box, lo, hi);
+    for (c[2] = lo[2]; c[2] < hi[2]; c[2]++) {
+        for (c[1] = lo[1]; c[1] < hi[1]; c[1]++) {
+            for (c[0] = lo[0]; c[0] < hi[0]; c[0]++) {
+                cv_bbox cb = cv_grid_cell_box(&g, c);
+                size_t nb = cv_volume_box_bytes(dst, cb);
+                h->chunk.len = 0;
+                CV_TRY(cv__buf_reserve(&h->chunk, nb));
+                cv__copy_region(elem, channels, voxels, box, h->chunk.data, cb, cb);
+                if (dst->opts.delete_black_uploads && cv__all_background(dst, h->chunk.data, nb)) {
+                    continue; /* absent keys read as background, as the single-process writer */
+                }
+                uint64_t code;
+                CV_TRY(cv_morton_code(h->dshape, c, &code));
+                cv_chunk_desc d = cv__volume_chunk_desc(dst, mip, cb);
+                h->encoded.len = 0;
+                uint64_t t0 = cv__now_ns();
+                cv_status rc = h->codec->encode(&d, h->level, h->chunk.data, nb, &h->encoded);
+                atomic_fetch_add(&dst->codec_ns, cv__now_ns() - t0);
+                if (rc != CV_OK) {
+                    char key[256];
+                    cv_volume_chunk_key(dst, mip, cb, key, sizeof key);
+                    cv__err_wrap("encode chunk `%s' (key %" PRIu64 ")", key, code);
+                    return rc;
+                }
+                CV_TRY(cv_state_append(h->spill, code, h->encoded.data, h->encoded.len, NULL));
+            }
+        }
+    }
+    return CV_OK;
+}
+
+/* ---- the exchange and the shard files --------------------------------------------------- */
+
+static uint64_t shard_of(const cv_hashed *h, uint64_t code)
+{
+    uint64_t shard, mini;
+    cv_shard_locate(&h->spec, code, &shard, &mini);
+    return shard;
+}
+
+/* The records of this rank's share of the spill files (ranks r, r + P, ... of every run),
+ * each bound for its shard's owner unless the journal lists the shard as written. */
+static cv_status list_sends(cv_hashed *h, const cv_journal *journal, char ***paths, size_t *n_paths,
+                            cv_tree_send **out, size_t *n_out, size_t *largest)
+{
+    int size = cv_mpi_size();
+    size_t count = 0;
+    for (int q = cv_mpi_rank(); q < h->max_ranks; q += size) {
+        count++;
+    }
+    *paths = cv_calloc(count ? count : 1, sizeof **paths);
+    if (!*paths) {
+        return CV_FAIL(CV_ERR_NOMEM, "hashed shards: spill file list");
+    }
+    cv_state_rec *recs = NULL;
+    size_t n = 0, cap = 0;
+    cv_status rc = CV_OK;
+    for (int q = cv_mpi_rank(); rc == CV_OK && q < h->max_ranks; q += size) {
+        char path[4300];
+        spill_path(h, "spill", q, path, sizeof path);
+        (*paths)[*n_paths] = cv__strdup(path);
+        rc = (*paths)[*n_paths] ? cv_state_scan(path, (uint32_t)*n_paths, &recs, &n, &cap)
+                                : CV_FAIL(CV_ERR_NOMEM, "hashed shards: spill file list");
+        ++*n_paths;
+    }
+    cv_tree_send *sends = rc == CV_OK ? cv_calloc(n ? n : 1, sizeof *sends) : NULL;
+    if (rc == CV_OK && !sends) {
+        rc = CV_FAIL(CV_ERR_NOMEM, "hashed shards: %zu records", n);
+    }
+    size_t kept = 0;
+    *largest = 0;
+    for (size_t i = 0; rc == CV_OK && i < n; i++) {
+        if (recs[i].idx >=
+            ((uint64_t)1 << (h->morton_bits[0] + h->morton_bits[1] + h->morton_bits[2]))) {
+            rc = CV_FAIL(CV_ERR_CORRUPT,
+                         "`%s': a record for chunk code %" PRIu64
+                         ", which the scale does not have (rerun without --resume)",
+                         (*paths)[recs[i].file], recs[i].idx);
+            break;
+        }
+        uint64_t shard = shard_of(h, recs[i].idx);
+        if (!cv_journal_is_done(journal, h->p.n_tasks + shard)) {
+            sends[kept++] = (cv_tree_send){recs[i], (int)(shard % (uint64_t)size)};
+            *largest = recs[i].bytes > *largest ? (size_t)recs[i].bytes : *largest;
+        }
+    }
+    cv_free(recs);
+    if (rc != CV_OK) {
+        cv_free(sends);
+        return rc;
+    }
+    *out = sends;
+    *n_out = kept;
+    return CV_OK;
+}
+
+typedef struct shard_entry {
+    uint64_t shard;
+    uint64_t cell[3];
+    const cv_state_rec *rec;
+} shard_entry;
+
+/* Shard, then z, y, x: the single-process writer's order within a shard file. */
+static int by_shard_zyx(const void *a, const void *b)
+{
+    const shard_entry *p = a, *q = b;
+    if (p->shard != q->shard) {
+        return p->shard < q->shard ? -1 : 1;
+    }
+    for (int d = 2; d >= 0; d--) {
+        if (p->cell[d] != q->cell[d]) {
+            return p->cell[d] < q->cell[d] ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+/* Write shard entries[a..b) (one shard) whole from the inbox. */
+static cv_status write_shard(cv_hashed *h, cv_volume *dst, const cv_state_file *inbox,
+                             const shard_entry *e, size_t n)
+{
+    size_t bytes = 0;
+    for (size_t k = 0; k < n; k++) {
+        bytes += (size_t)e[k].rec->bytes;
+    }
+    uint8_t *data = cv_malloc(bytes ? bytes : 1);
+    cv_shard_item *items = cv_malloc((n ? n : 1) * sizeof *items);
+    cv_status rc = data && items ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "hashed shards: %zu bytes", bytes);
+    size_t at = 0;
+    for (size_t k = 0; rc == CV_OK && k < n; k++) {
+        rc = cv_state_read_own(inbox, e[k].rec, data + at);
+        items[k] = (cv_shard_item){e[k].rec->idx, data + at, (size_t)e[k].rec->bytes};
+        at += (size_t)e[k].rec->bytes;
+    }
+    uint64_t t0 = cv__now_ns();
+    if (rc == CV_OK) {
+        rc = cv_shard_write(dst->store, h->key, &h->spec, items, n, CV_SHARD_LAYOUT_CLOUDVOLUME,
+                            dst->opts.compress_level);
+    }
+    atomic_fetch_add(&dst->io_ns, cv__now_ns() - t0);
+    if (rc == CV_OK) {
+        atomic_fetch_add(&dst->n_written, n);
+        atomic_fetch_add(&dst->bytes_written, bytes);
+    } else {
+        char name[40];
+        cv_shard_file_name(&h->spec, e[0].shard, name, sizeof name);
+        cv__err_wrap("write shard %s of %s", name, cv_volume_url(dst));
+    }
+    cv_free(items);
+    cv_free(data);
+    return rc;
+}
+
+/* Every shard this rank owns that has chunks and is not journaled, one at a time. A chunk that
+ * arrived twice (a task redone after a crash between its spill and its journal entry) is the
+ * same bytes: the first copy is kept. */
+static cv_status write_owned(cv_hashed *h, cv_volume *dst, cv_journal *journal,
+                             const cv_state_file *inbox, const cv_state_rec *got, size_t n_got,
+                             uint64_t *written)
+{
+    shard_entry *e = cv_malloc((n_got ? n_got : 1) * sizeof *e);
+    if (!e) {
+        return CV_FAIL(CV_ERR_NOMEM, "hashed shards: %zu chunks received", n_got);
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < n_got; i++) {
+        if (i > 0 && got[i].idx == got[i - 1].idx) {
+            continue; /* got is sorted by code */
+        }
+        e[n].shard = shard_of(h, got[i].idx);
+        cv_morton_decode(h->morton_bits, got[i].idx, e[n].cell);
+        e[n].rec = &got[i];
+        n++;
+    }
+    if (n) {
+        qsort(e, n, sizeof *e, by_shard_zyx);
+    }
+    cv_status rc = CV_OK;
+    for (size_t a = 0; rc == CV_OK && a < n;) {
+        size_t b = a;
+        while (b < n && e[b].shard == e[a].shard) {
+            b++;
+        }
+        if ((int)(e[a].shard % (uint64_t)cv_mpi_size()) != cv_mpi_rank()) {
+            rc = CV_FAIL(CV_ERR_CORRUPT, "hashed shards: chunk %" PRIu64 " sent to the wrong rank",
+                         e[a].rec->idx);
+            break;
+        }
+        rc = write_shard(h, dst, inbox, e + a, b - a);
+        if (rc == CV_OK) {
+            rc = cv_journal_record(journal, h->p.n_tasks + e[a].shard);
+            ++*written;
+        }
+        a = b;
+    }
+    cv_free(e);
+    return rc;
+}
+
+cv_status cv_hashed_finish(cv_hashed *h, cv_volume *dst, cv_journal *journal, bool tasks_ok,
+                           uint64_t *written)
+{
+    *written = 0;
+    /* No shard is written unless every task's chunks are in the spill files. */
+    cv_status rc =
+        tasks_ok ? CV_OK : CV_FAIL(CV_ERR_IO, "hashed shards: not written, tasks failed");
+    rc = cv_mpi_agree(rc);
+    if (rc == CV_OK) {
+        rc = cv_state_close(h->spill);
+        h->spill = NULL;
+        rc = cv_mpi_agree(rc);
+    }
+    if (rc != CV_OK) {
+        return rc;
+    }
+    if (cv_mpi_active()) {
+        MPI_Barrier(MPI_COMM_WORLD); /* every spill file is whole before any is read */
+    }
+    char **paths = NULL, in_path[4300];
+    size_t n_paths = 0, n_sends = 0, largest = 0;
+    cv_tree_send *sends = NULL;
+    rc = list_sends(h, journal, &paths, &n_paths, &sends, &n_sends, &largest);
+    /* Rounds are sized by the largest record any rank holds. */
+    uint64_t most = largest;
+    if (cv_mpi_active()) {
+        MPI_Allreduce(MPI_IN_PLACE, &most, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    }
+    if (rc == CV_OK && cv_tree_wire_bytes((size_t)most) > h->round_bytes) {
+        rc = CV_FAIL(CV_ERR_ARG,
+                     "hashed shards: an encoded chunk of %" PRIu64
+                     " bytes does not fit an exchange round of %zu (raise --memory)",
+                     most, h->round_bytes);
+    }
+    cv_state_file *inbox = NULL;
+    spill_path(h, "inbox", cv_mpi_rank(), in_path, sizeof in_path);
+    if (rc == CV_OK) {
+        rc = cv_state_open(in_path, true, &inbox);
+    }
+    cv_state_rec *got = NULL;
+    size_t n_got = 0;
+    cv_status ex = cv_tree_exchange(sends, rc == CV_OK ? n_sends : 0, paths, n_paths,
+                                    (size_t)(most ? most : 1), h->round_bytes, inbox, &got, &n_got);
+    rc = rc == CV_OK ? ex : rc;
+    cv_free(sends);
+    for (size_t i = 0; i < n_paths; i++) {
+        cv_free(paths[i]);
+    }
+    cv_free(paths);
+    rc = cv_mpi_agree(rc);
+    if (rc == CV_OK) {
+        /* Each owner writes on its own; failures are agreed afterwards. */
+        rc = cv_mpi_agree(write_owned(h, dst, journal, inbox, got, n_got, written));
+    }
+    cv_free(got);
+    cv_state_close(inbox);
+    unlink(in_path);
+    return rc;
+}
+
+void cv_hashed_remove(const cv_hashed *h)
+{
+    remove_dir_files(h->dir);
+}
