@@ -1,13 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * cv_exchange.h: transfers whose work cannot be cut into independent tasks, done in
- * memory-bounded collective ROUNDS in which ranks trade data with MPI_Alltoallv:
- *  - re-chunking when one box aligned to both chunk grids does not fit the memory budget:
- *    every source chunk is read once, by one rank; its pieces travel to the ranks that own the
- *    destination chunks they belong to; each destination chunk is assembled, encoded and
- *    written once, by one rank;
- *  - hashed sharded destinations (chunks scattered over shard files): chunks are encoded where
- *    they are read and travel to the rank that owns their shard (shard number mod ranks), which
- *    writes each shard file whole, once.
+ * cv_exchange.h: re-chunking transfers whose work cannot be cut into independent tasks (one
+ * box aligned to both chunk grids does not fit the memory budget), done in memory-bounded
+ * collective ROUNDS in which ranks trade data with MPI_Alltoallv: every source chunk is read
+ * once, by one rank; its pieces travel to the ranks that own the destination chunks they
+ * belong to; each destination chunk is assembled, encoded and written once, by one rank.
+ * (Hashed-sharded destinations go through spill files instead: cv_hashed.h.)
  * Rounds are the journal unit. Collective over MPI_COMM_WORLD unless said otherwise. */
 #ifndef CV_EXCHANGE_H
 #define CV_EXCHANGE_H
@@ -18,7 +15,6 @@ typedef struct cv_exchange cv_exchange;
 
 typedef enum cv_exchange_kind {
     CV_EXCHANGE_RECHUNK = 1, /* pieces of decoded source chunks go to destination chunk owners */
-    CV_EXCHANGE_SHARDS,      /* encoded destination chunks go to shard owners */
 } cv_exchange_kind;
 
 typedef struct cv_exchange_params {
@@ -37,7 +33,7 @@ typedef struct cv_exchange_params {
 cv_status cv_exchange_plan(const cv_exchange_params *p, cv_exchange **out);
 void cv_exchange_free(cv_exchange *x); /* NULL is fine */
 uint64_t cv_exchange_rounds(const cv_exchange *x);
-/* The destination box a round writes (for shards: the whole region). */
+/* The destination box a round writes. */
 cv_bbox cv_exchange_round_box(const cv_exchange *x, uint64_t round);
 /* A short text identifying the rounds' geometry, for the journal's job signature. */
 void cv_exchange_signature(const cv_exchange *x, char *buf, size_t cap);
@@ -62,7 +58,7 @@ typedef struct cv_exchange_result {
 cv_status cv_exchange_round(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
                             bool stop_here, cv_exchange_result *out);
 /* --skip-existing: true on every rank when every destination chunk of a re-chunking round
- * exists already (rank 0 looks; hashed-shard rounds are never skipped this way). Collective. */
+ * exists already (rank 0 looks). Collective. */
 bool cv_exchange_round_exists(cv_exchange *x, uint64_t round, cv_volume *dst);
 /* Forget source chunks kept for the next round (call when a round is skipped). Not collective. */
 void cv_exchange_drop_cache(cv_exchange *x);

@@ -1,20 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cv_exchange_int.h: internals shared by the exchange files: mpi_exchange.c (planning, the
- * plan printout, agreement and the MPI_Alltoallv trade), mpi_exchange_rechunk.c (a re-chunking
- * round) and mpi_exchange_shards.c (a hashed-shard round). Not for other callers. */
+ * plan printout, agreement and the MPI_Alltoallv trade) and mpi_exchange_rechunk.c (a
+ * re-chunking round). Not for other callers. */
 #ifndef CV_EXCHANGE_INT_H
 #define CV_EXCHANGE_INT_H
 
 #include "mpi/cv_exchange.h"
 
-#include "shard/shard.h"
 #include "volume/volume.h"
 
 /* Per-peer byte counts of MPI_Alltoallv are ints: keep a rank's share of a round below this. */
 #define MAX_SHARE ((double)(1u << 30))
-/* Hashed shards: how many destination chunks the plan may walk, and the largest shard_bits. */
-#define MAX_HASHED_CHUNKS ((uint64_t)1 << 26)
-#define MAX_HASHED_SHARD_BITS 22
 
 typedef struct held {
     int64_t cell[3];
@@ -35,12 +31,6 @@ struct cv_exchange {
     double est_peak; /* bytes per rank in the largest round, as planned */
     /* re-chunking */
     int64_t col[2], col_first[2], ncol[2], rows, zrounds;
-    /* hashed shards */
-    cv_shard_spec spec;
-    int64_t dshape[3], unit[3], nunit[3];
-    uint32_t *shard_chunks; /* chunks of the region in each shard */
-    uint64_t *bounds;       /* round r holds shards [bounds[r], bounds[r + 1]) */
-    uint64_t max_round_shards;
     /* source chunks kept for the next round (re-chunking) */
     held *cache;
     size_t n_cache;
@@ -54,9 +44,6 @@ size_t cv__x_chunk_bytes(const cv_exchange *x, const cv_grid *g);
 int cv__x_owner(const cv_grid *g, const int64_t cell[3], int ranks);
 /* This rank (0 without MPI). */
 int cv__x_rank(void);
-/* Morton code and shard of destination chunk `cell`. */
-cv_status cv__x_cell_shard(const cv_exchange *x, const int64_t cell[3], uint64_t *code,
-                           uint64_t *shard);
 /* Settle a round's outcome on every rank with one reduction (cv_mpi_agree only on failure):
  * failed_here on the lowest failing rank only, stop on every rank if any passed stop_here.
  * Collective. */
@@ -67,10 +54,8 @@ cv_status cv__x_agree(cv_status rc, bool stop_here, cv_exchange_result *out);
  * the others CV_OK with *peer_failed. `counts` may be NULL when `local` failed. Collective. */
 cv_status cv__x_trade(cv_exchange *x, cv_status local, const uint8_t *send, const size_t *counts,
                       uint8_t **recv, size_t *recv_len, bool *peer_failed);
-/* One round of each kind (see cv_exchange_round). Collective. */
+/* One re-chunking round (see cv_exchange_round). Collective. */
 cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
                               bool stop_here, cv_exchange_result *out);
-cv_status cv__x_round_shards(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
-                             bool stop_here, cv_exchange_result *out);
 
 #endif

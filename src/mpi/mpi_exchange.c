@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * mpi_exchange.c: transfers done in collective rounds with MPI_Alltoallv (see cv_exchange.h):
  * planning the rounds, printing the plan, and the agreement and trade every round ends with.
- * The rounds themselves are in mpi_exchange_rechunk.c and mpi_exchange_shards.c.
+ * The rounds themselves are in mpi_exchange_rechunk.c. (Hashed shards are not rounds: see
+ * cv_hashed.h.)
  *
  * Re-chunking: the region is cut into COLUMNS in x and y whose width is a multiple of both
  * chunk shapes (so no source chunk belongs to two columns), and each column into rounds of a
@@ -11,13 +12,6 @@
  * its box to that chunk's owner; owners assemble whole chunks and write them. A source chunk
  * that also reaches into the column's next round stays in memory on its owner, so it is read
  * only once (on --resume, a skipped round leaves nothing kept and it is read again).
- *
- * Hashed shards: a round is a range of shard numbers. Ranks read the boxes (on the lattice of
- * the least common multiple of both chunk shapes) holding chunks of those shards, encode the
- * chunks and send (Morton code, bytes) to the shard's owner (shard mod N), which sorts them as
- * the single-process writer does (z, y, x) and writes each shard file whole with
- * cv_shard_write. With equal chunk grids every source chunk is read once; when re-chunking
- * into hashed shards a source box may be read once per round.
  *
  * Every round ends with the ranks agreeing on the outcome, so a failure on one rank never
  * leaves another waiting in a collective. No MPI calls off the calling thread. */
@@ -171,112 +165,6 @@ static cv_status plan_rechunk(cv_exchange *x)
     return CV_OK;
 }
 
-/* ---- planning: hashed shards ---------------------------------------------------------------- */
-
-cv_status cv__x_cell_shard(const cv_exchange *x, const int64_t cell[3], uint64_t *code,
-                           uint64_t *shard)
-{
-    CV_TRY(cv_morton_code(x->dshape, cell, code));
-    uint64_t mini;
-    cv_shard_locate(&x->spec, *code, shard, &mini);
-    return CV_OK;
-}
-
-static cv_status plan_shards(cv_exchange *x, const cv_info *di, int dst_mip)
-{
-    const cv_scale *ds = &di->scales[dst_mip];
-    CV_TRY(cv_shard_spec_parse(ds->sharding_json, strlen(ds->sharding_json), ds->key, &x->spec));
-    if (!cv_bbox_equal(x->region, x->dg.bounds)) {
-        return CV_FAIL(CV_ERR_ARG,
-                       "transfer to sharded scale %s: its shards are not boxes of chunks (hash "
-                       "%s), so every shard file spans the whole volume: transfer the whole "
-                       "volume (no --bbox)",
-                       ds->key,
-                       x->spec.hash == CV_SHARD_HASH_IDENTITY ? "identity" : "murmurhash3_x86_128");
-    }
-    if (x->spec.shard_bits > MAX_HASHED_SHARD_BITS) {
-        return CV_FAIL(CV_ERR_UNSUPPORTED,
-                       "transfer to sharded scale %s: shard_bits %d; at most %d are supported "
-                       "when chunks are scattered over shards",
-                       ds->key, x->spec.shard_bits, MAX_HASHED_SHARD_BITS);
-    }
-    cv_grid_shape(&x->dg, x->dshape);
-    uint64_t n_chunks = (uint64_t)x->dshape[0] * (uint64_t)x->dshape[1] * (uint64_t)x->dshape[2];
-    if (n_chunks > MAX_HASHED_CHUNKS) {
-        return CV_FAIL(CV_ERR_UNSUPPORTED,
-                       "transfer to sharded scale %s: %" PRIu64 " chunks scattered over shards; "
-                       "at most %" PRIu64 " are supported",
-                       ds->key, n_chunks, MAX_HASHED_CHUNKS);
-    }
-    for (int d = 0; d < 3; d++) {
-        x->unit[d] = lcm64(x->sg.chunk[d], x->dg.chunk[d]);
-        x->nunit[d] = ceildiv(x->dg.bounds.max[d] - x->dg.bounds.min[d], x->unit[d]);
-    }
-    size_t n_shards = (size_t)1 << x->spec.shard_bits;
-    x->shard_chunks = cv_calloc(n_shards, sizeof *x->shard_chunks);
-    if (!x->shard_chunks) {
-        return CV_FAIL(CV_ERR_NOMEM, "exchange plan: %zu shards", n_shards);
-    }
-    int64_t c[3];
-    for (c[2] = 0; c[2] < x->dshape[2]; c[2]++) {
-        for (c[1] = 0; c[1] < x->dshape[1]; c[1]++) {
-            for (c[0] = 0; c[0] < x->dshape[0]; c[0]++) {
-                uint64_t code, shard;
-                CV_TRY(cv__x_cell_shard(x, c, &code, &shard));
-                x->shard_chunks[shard]++;
-            }
-        }
-    }
-    /* Rounds: shards in increasing order, as many as fit. A shard owner holds the chunks of
-     * its shards (counted at their decoded size, an upper bound for any lossless encoding
-     * plus the shard file being built) and about as much again to send; readers hold one read
-     * unit and one chunk per thread. */
-    double unit_bytes = (double)x->unit[0] * (double)x->unit[1] * (double)x->unit[2] * x->bpv;
-    double cb = (double)cv__x_chunk_bytes(x, &x->dg);
-    double reader = x->threads * (unit_bytes + 2 * cb);
-    double *acc = cv_calloc((size_t)x->ranks, sizeof *acc);
-    x->bounds = cv_calloc(n_shards + 1, sizeof *x->bounds);
-    if (!acc || !x->bounds) {
-        cv_free(acc);
-        return CV_FAIL(CV_ERR_NOMEM, "exchange plan");
-    }
-    uint64_t n_rounds = 0, in_round = 0;
-    double peak = 0, round_max = 0;
-    x->bounds[0] = 0;
-    for (uint64_t s = 0; s < n_shards; s++) {
-        double bytes = (double)x->shard_chunks[s] * cb;
-        int o = (int)(s % (uint64_t)x->ranks);
-        double need = 3 * (acc[o] + bytes) + reader;
-        if (3 * bytes + reader > (double)x->memory || bytes > MAX_SHARE) {
-            char name[40];
-            cv_shard_file_name(&x->spec, s, name, sizeof name);
-            cv_free(acc);
-            return CV_FAIL(CV_ERR_ARG,
-                           "exchange: shard %s holds %" PRIu32 " chunks (%.2f MB decoded); its "
-                           "owner needs about %.2f MB, more than the %.2f MB memory budget "
-                           "(raise --memory, or use more shard_bits)",
-                           name, x->shard_chunks[s], bytes / 1e6, (3 * bytes + reader) / 1e6,
-                           (double)x->memory / 1e6);
-        }
-        if (in_round > 0 && (need > (double)x->memory || acc[o] + bytes > MAX_SHARE)) {
-            x->bounds[++n_rounds] = s;
-            memset(acc, 0, (size_t)x->ranks * sizeof *acc);
-            round_max = 0;
-            in_round = 0;
-        }
-        acc[o] += bytes;
-        in_round++;
-        round_max = acc[o] > round_max ? acc[o] : round_max;
-        peak = 3 * round_max + reader > peak ? 3 * round_max + reader : peak;
-        x->max_round_shards = in_round > x->max_round_shards ? in_round : x->max_round_shards;
-    }
-    x->bounds[++n_rounds] = n_shards;
-    cv_free(acc);
-    x->n_rounds = n_rounds;
-    x->est_peak = peak;
-    return CV_OK;
-}
-
 cv_status cv_exchange_plan(const cv_exchange_params *p, cv_exchange **out)
 {
     cv_exchange *x = cv_calloc(1, sizeof *x);
@@ -298,8 +186,7 @@ cv_status cv_exchange_plan(const cv_exchange_params *p, cv_exchange **out)
     x->ints = cv_calloc(4 * (size_t)x->ranks, sizeof *x->ints);
     cv_status rc = x->ints ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "exchange plan");
     if (rc == CV_OK) {
-        rc = p->kind == CV_EXCHANGE_SHARDS ? plan_shards(x, p->dst_info, p->dst_mip)
-                                           : plan_rechunk(x);
+        rc = plan_rechunk(x);
     }
     if (rc != CV_OK) {
         cv_exchange_free(x);
@@ -326,8 +213,6 @@ void cv_exchange_free(cv_exchange *x)
         return;
     }
     cv_exchange_drop_cache(x);
-    cv_free(x->shard_chunks);
-    cv_free(x->bounds);
     cv_free(x->ints);
     cv_free(x);
 }
@@ -339,9 +224,6 @@ uint64_t cv_exchange_rounds(const cv_exchange *x)
 
 cv_bbox cv_exchange_round_box(const cv_exchange *x, uint64_t round)
 {
-    if (x->kind == CV_EXCHANGE_SHARDS) {
-        return x->region;
-    }
     uint64_t column = round / (uint64_t)x->zrounds;
     int64_t j = (int64_t)(round % (uint64_t)x->zrounds);
     int64_t c[2] = {(int64_t)(column % (uint64_t)x->ncol[0]),
@@ -358,19 +240,12 @@ cv_bbox cv_exchange_round_box(const cv_exchange *x, uint64_t round)
 
 void cv_exchange_signature(const cv_exchange *x, char *buf, size_t cap)
 {
-    if (x->kind == CV_EXCHANGE_SHARDS) {
-        snprintf(buf, cap, "shards ranks=%d rounds=%" PRIu64, x->ranks, x->n_rounds);
-    } else {
-        snprintf(buf, cap, "rechunk ranks=%d column=%" PRId64 ",%" PRId64 " rows=%" PRId64,
-                 x->ranks, x->col[0], x->col[1], x->rows);
-    }
+    snprintf(buf, cap, "rechunk ranks=%d column=%" PRId64 ",%" PRId64 " rows=%" PRId64, x->ranks,
+             x->col[0], x->col[1], x->rows);
 }
 
 uint64_t cv_exchange_round_bytes(const cv_exchange *x)
 {
-    if (x->kind == CV_EXCHANGE_SHARDS) {
-        return (uint64_t)cv_bbox_voxels(x->region) * x->bpv / (x->n_rounds ? x->n_rounds : 1);
-    }
     return (uint64_t)x->col[0] * (uint64_t)x->col[1] * (uint64_t)(x->rows * x->dg.chunk[2]) *
            x->bpv;
 }
@@ -430,51 +305,16 @@ void cv_exchange_print(const cv_exchange *x)
         cv_free(cur);
         return;
     }
-    if (x->kind == CV_EXCHANGE_RECHUNK) {
-        printf("exchange: re-chunking %" PRId64 "x%" PRId64 "x%" PRId64 " -> %" PRId64 "x%" PRId64
-               "x%" PRId64 " in %" PRIu64 " rounds: columns of %" PRId64 "x%" PRId64
-               " voxels (%" PRId64 "x%" PRId64 "), %" PRId64 " destination chunk row%s (%" PRId64
-               " voxels) per round\n",
-               x->sg.chunk[0], x->sg.chunk[1], x->sg.chunk[2], x->dg.chunk[0], x->dg.chunk[1],
-               x->dg.chunk[2], x->n_rounds, x->col[0], x->col[1], x->ncol[0], x->ncol[1], x->rows,
-               x->rows == 1 ? "" : "s", x->rows * x->dg.chunk[2]);
-        /* Every distinct round shape occurs in the first column and the last ones; walking
-         * all rounds is cheap next to the job itself. */
-        for (uint64_t r = 0; r < x->n_rounds; r++) {
-            rechunk_round_load(x, r, load, cur);
-        }
-    } else {
-        uint64_t used = 0, chunks = 0;
-        size_t n_shards = (size_t)1 << x->spec.shard_bits;
-        for (size_t s = 0; s < n_shards; s++) {
-            used += x->shard_chunks[s] > 0;
-            chunks += x->shard_chunks[s];
-        }
-        printf("exchange: %" PRIu64 " chunks hashed (%s) into %" PRIu64 " of %zu shard files, "
-               "written in %" PRIu64 " round%s of up to %" PRIu64
-               " shards; each shard by rank (shard mod %d); read units of %" PRId64 "x%" PRId64
-               "x%" PRId64 " voxels\n",
-               chunks, x->spec.hash == CV_SHARD_HASH_IDENTITY ? "identity" : "murmurhash3_x86_128",
-               used, n_shards, x->n_rounds, x->n_rounds == 1 ? "" : "s", x->max_round_shards, n,
-               x->unit[0], x->unit[1], x->unit[2]);
-        double cb = (double)cv__x_chunk_bytes(x, &x->dg);
-        for (uint64_t r = 0; r < x->n_rounds; r++) {
-            memset(cur, 0, 4 * (size_t)n * sizeof *cur);
-            double total = 0;
-            for (uint64_t s = x->bounds[r]; s < x->bounds[r + 1]; s++) {
-                cur[4 * (s % (uint64_t)n) + 2] += x->shard_chunks[s] * cb;
-                total += x->shard_chunks[s] * cb;
-            }
-            for (int o = 0; o < n; o++) {
-                /* Readers: an even share of the round's boxes, at least the chunks' bytes. */
-                double share = total / n;
-                load[o].read = share > load[o].read ? share : load[o].read;
-                load[o].sent = share > load[o].sent ? share : load[o].sent;
-                load[o].received =
-                    cur[4 * o + 2] > load[o].received ? cur[4 * o + 2] : load[o].received;
-                load[o].written = load[o].received;
-            }
-        }
+    printf("exchange: re-chunking %" PRId64 "x%" PRId64 "x%" PRId64 " -> %" PRId64 "x%" PRId64
+           "x%" PRId64 " in %" PRIu64 " rounds: columns of %" PRId64 "x%" PRId64 " voxels (%" PRId64
+           "x%" PRId64 "), %" PRId64 " destination chunk row%s (%" PRId64 " voxels) per round\n",
+           x->sg.chunk[0], x->sg.chunk[1], x->sg.chunk[2], x->dg.chunk[0], x->dg.chunk[1],
+           x->dg.chunk[2], x->n_rounds, x->col[0], x->col[1], x->ncol[0], x->ncol[1], x->rows,
+           x->rows == 1 ? "" : "s", x->rows * x->dg.chunk[2]);
+    /* Every distinct round shape occurs in the first column and the last ones; walking
+     * all rounds is cheap next to the job itself. */
+    for (uint64_t r = 0; r < x->n_rounds; r++) {
+        rechunk_round_load(x, r, load, cur);
     }
     printf("exchange: expected peak %.1f MB per rank (budget %.1f MB); per rank, MB in its "
            "largest round (decoded voxels; encoded chunks are smaller):\n",
@@ -590,7 +430,7 @@ cv_status cv__x_trade(cv_exchange *x, cv_status local, const uint8_t *send, cons
 bool cv_exchange_round_exists(cv_exchange *x, uint64_t round, cv_volume *dst)
 {
     int all = 0;
-    if (x->kind == CV_EXCHANGE_RECHUNK && cv__x_rank() == 0) {
+    if (cv__x_rank() == 0) {
         uint64_t present = 0, total = 0;
         cv_status rc =
             cv_volume_exists(dst, x->dst_mip, cv_exchange_round_box(x, round), &present, &total);
@@ -614,9 +454,6 @@ cv_status cv_exchange_round(cv_exchange *x, uint64_t round, cv_volume *src, cv_v
     if (x->ranks != (cv_mpi_active() ? cv_mpi_size() : 1)) {
         return cv__x_agree(CV_FAIL(CV_ERR_ARG, "exchange: planned for %d ranks", x->ranks),
                            stop_here, out);
-    }
-    if (x->kind == CV_EXCHANGE_SHARDS) {
-        return cv__x_round_shards(x, round, src, dst, stop_here, out);
     }
     return cv__x_round_rechunk(x, round, src, dst, stop_here, out);
 }

@@ -4,7 +4,7 @@
 # .cvmpi-tmp-* in the destination. On --resume every job kind that writes a layer removes,
 # before any rank writes, the temporaries of the objects it owns in every scale it writes, and
 # says how many: import (chunks, and --sharded shard files), downsample and
-# transfer --downsample (every new scale), exchange rounds (re-chunking, hashed shards) and a
+# transfer --downsample (every new scale), exchange rounds (re-chunking), hashed shards and a
 # transfer whose tasks are whole shard files. Each job is killed mid-way (one rank, SIGKILL);
 # then temporaries named as the writer names them (.cvmpi-tmp-PID-N-OBJECT) are planted for
 # objects of every scale it writes; the resumed run leaves none and its layer is byte-identical
@@ -118,11 +118,12 @@ interrupt j-rx 2 transfer src rx "${RX[@]}" --journal j-rx
 plant rx rx-ref 4_4_40
 resumed rx rx-ref transfer src rx "${RX[@]}" --journal j-rx
 
-section "exchange rounds: hashed shards"
+section "hashed shards: tasks spill chunks, owners write the shard files"
 SPEC='{"@type": "neuroglancer_uint64_sharded_v1", "hash": "murmurhash3_x86_128", "preshift_bits": 0, "minishard_bits": 1, "shard_bits": 4, "minishard_index_encoding": "gzip", "data_encoding": "gzip"}'
 HX=(--sharding "$SPEC" --memory 1200K --threads 1)
 run mpirun -n 2 "$CVMPI" transfer src x --dry-run "${HX[@]}"
-grep -q '^plan: [0-9]* exchange rounds' "$OUT" || fail "hashed shards do not run as exchange rounds"
+grep -q '^plan: hashed shards (murmurhash3_x86_128): 60 chunks in 16 shard files' "$OUT" ||
+    fail "hashed shards: no spill plan"
 expect_exit 0 mpirun -n 2 "$CVMPI" transfer src hx-ref "${HX[@]}"
 interrupt j-hx 2 transfer src hx "${HX[@]}" --journal j-hx
 plant hx hx-ref 4_4_40

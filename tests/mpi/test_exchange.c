@@ -2,13 +2,16 @@
  * test_exchange.c: the exchange rounds of mpi_exchange.c without MPI (one process, mem://),
  * under the leak checker: planned rounds tile the region with whole destination chunks for
  * 1..7 ranks; re-chunking through the rounds gives exactly the voxels, with every source
- * chunk read once; hashed-sharded rounds give the same shard files as one cv_volume_write;
+ * chunk read once; hashed shards through spill files give the same shard files as one
+ * cv_volume_write;
  * a missing source chunk fails its round naming the key. */
 #include "mpi/cv_exchange.h"
+#include "mpi/cv_hashed.h"
 #include "testlib.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static uint16_t voxel(int64_t x, int64_t y, int64_t z)
 {
@@ -187,6 +190,9 @@ static void rechunk_reads_each_source_chunk_once(void)
     cv_volume_close(dst);
 }
 
+/* Hashed shards through spill files (cv_hashed.h) in one process: three tasks of z slabs spill
+ * their chunks, the finish writes the four shard files, equal byte for byte to one
+ * cv_volume_write of the whole layer; the journal holds the four shards. */
 static void hashed_shards_match_one_write(void)
 {
     static const char spec[] =
@@ -196,23 +202,53 @@ static void hashed_shards_match_one_write(void)
     static const int64_t chunk[3] = {16, 16, 16}, src_chunk[3] = {32, 32, 16};
     cv_volume *src = make_source("mem://xsh/src", src_chunk);
     cv_volume *dst = make_volume("mem://xsh/dst", chunk, spec);
-    cv_volume *ref = make_source("mem://xsh/ref", chunk);
-    cv_volume_close(ref);
-    ref = make_volume("mem://xsh/ref", chunk, spec);
+    cv_volume *ref = make_volume("mem://xsh/ref", chunk, spec);
     ASSERT_TRUE(src && dst && ref);
-    cv_exchange *x = NULL;
-    cv_exchange_params p = params(CV_EXCHANGE_SHARDS, src, dst, 3000000, 1);
-    p.threads = 1;
-    ASSERT_OK(cv_exchange_plan(&p, &x));
-    ASSERT_TRUE(cv_exchange_rounds(x) >= 2);
-    run_all(x, src, dst);
+    char dir[] = "/tmp/cvmpi-hashed-XXXXXX";
+    ASSERT_TRUE(mkdtemp(dir) != NULL);
+    cv_bbox all = cv_info_bounds(cv_volume_info(dst), 0);
+    cv_hashed_params hp = {.dst_info = cv_volume_info(dst),
+                           .dst_mip = 0,
+                           .region = all,
+                           .n_tasks = 3,
+                           .memory = 3000000,
+                           .ranks = 1};
+    cv_hashed *h = NULL;
+    /* a box is refused: every hashed shard spans the volume */
+    hp.region.max[2] -= 16;
+    ASSERT_FAILS(cv_hashed_plan(&hp, &h), CV_ERR_ARG, "transfer the whole volume (no --bbox)");
+    hp.region = all;
+    ASSERT_OK(cv_hashed_plan(&hp, &h));
+    ASSERT_EQ(cv_hashed_ids(h), 3 + 4);
+    cv_journal *journal = NULL;
+    ASSERT_OK(cv_journal_begin(dir, "test hashed", false, cv_hashed_ids(h), &journal));
+    ASSERT_OK(cv_hashed_start(h, dir, false));
+    for (int t = 0; t < 3; t++) {
+        cv_bbox box = all;
+        box.min[2] = all.min[2] + 16 * t;
+        box.max[2] = t == 2 ? all.max[2] : box.min[2] + 16;
+        size_t n = cv_volume_box_bytes(src, box);
+        uint8_t *buf = malloc(n);
+        ASSERT_OK(cv_volume_read(src, 0, box, buf, n));
+        ASSERT_OK(cv_hashed_task(h, dst, box, buf, n));
+        free(buf);
+    }
+    uint64_t written = 0;
+    ASSERT_OK(cv_hashed_finish(h, dst, journal, true, &written));
+    ASSERT_EQ(written, 4);
+    /* read back as a resumed job would: the four shards are journaled, no task is */
+    cv_journal_end(journal, dir, CV_OK, true);
+    ASSERT_OK(cv_journal_begin(dir, "test hashed", true, cv_hashed_ids(h), &journal));
+    ASSERT_EQ(cv_journal_count_done(journal), 4);
+    for (uint64_t s = 0; s < 4; s++) {
+        ASSERT_TRUE(cv_journal_is_done(journal, 3 + s));
+    }
     check_voxels(dst);
     /* The same layer written in one call by the volume layer. */
-    cv_bbox b = cv_info_bounds(cv_volume_info(ref), 0);
-    size_t n = cv_volume_box_bytes(ref, b);
+    size_t n = cv_volume_box_bytes(ref, all);
     uint16_t *a = malloc(n);
-    fill(a, b);
-    ASSERT_OK(cv_volume_write(ref, 0, b, a, n));
+    fill(a, all);
+    ASSERT_OK(cv_volume_write(ref, 0, all, a, n));
     free(a);
     cv_store *sd, *sr;
     ASSERT_OK(cv_store_open("mem://xsh/dst", &sd));
@@ -232,7 +268,10 @@ static void hashed_shards_match_one_write(void)
     }
     cv_store_close(sd);
     cv_store_close(sr);
-    cv_exchange_free(x);
+    cv_hashed_remove(h);
+    cv_hashed_free(h);
+    cv_journal_end(journal, dir, CV_OK, false);
+    rmdir(dir);
     cv_volume_close(src);
     cv_volume_close(dst);
     cv_volume_close(ref);
