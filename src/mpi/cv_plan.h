@@ -33,6 +33,10 @@ typedef struct cv_plan_params {
     /* Count a task as its box clipped to the region: a job that allocates only what a task's
      * box holds (verify) is not charged for lattice cells beyond a small region. */
     bool clip;
+    /* When set, the bytes a task of `shape` needs, the job's own account of its buffers,
+     * instead of the overhead and scratch figures above. */
+    double (*task_bytes)(const int64_t shape[3], void *arg);
+    void *task_bytes_arg;
 } cv_plan_params;
 
 /* Make the plan: the task shape starts at the least common multiple of the alignment chunks and

@@ -43,6 +43,9 @@ void cv_plan_held(const cv_plan_params *p, const int64_t shape[3], int64_t held[
 
 static double task_bytes(const cv_plan_params *p, const int64_t shape[3])
 {
+    if (p->task_bytes) {
+        return p->task_bytes(shape, p->task_bytes_arg);
+    }
     int64_t held[3];
     cv_plan_held(p, shape, held);
     double bytes = (double)held[0] * (double)held[1] * (double)held[2] *
