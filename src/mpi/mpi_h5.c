@@ -265,8 +265,8 @@ typedef struct import_job {
      * touches into buffers of its own. */
     int64_t h5_chunk[4];
     bool h5_filtered;
-    int ranks;         /* the ranks sharing each round (1 with --independent) */
-    uint64_t per_rank; /* tasks each rank owns in a round, at most */
+    int ranks;            /* the ranks sharing each round (1 with --independent) */
+    uint64_t round_tasks; /* tasks in a round, at most (spread over the ranks) */
 } import_job;
 
 static const char *dims_text(int rank, const hsize_t *dims, char *buf, size_t cap)
@@ -758,10 +758,22 @@ static void source_chunking(import_job *j)
     }
 }
 
+static int64_t gcd_i64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 /* Bytes of the filtered HDF5 chunks a read of `n` voxels (x,y,z) touches, decompressed, plus
- * one chunk being decompressed: a span of n voxels lies in chunks covering at most n + 2 (c - 1)
- * (again for each file of a stack it crosses along z). 0 for unfiltered sources. */
-static double h5_chunk_bytes(const import_job *j, const int64_t n[3])
+ * one chunk being decompressed; 0 for unfiltered sources. Along an axis where the read starts
+ * on the task lattice (step[d] > 0, a multiple of it from the dataset's origin) it starts at
+ * most c - gcd(step, c) into a chunk, elsewhere c - 1; each file of a stack it crosses along z
+ * may add a chunk. */
+static double h5_chunk_bytes(const import_job *j, const int64_t n[3], const int64_t step[3])
 {
     if (!j->h5_filtered) {
         return 0;
@@ -769,13 +781,16 @@ static double h5_chunk_bytes(const import_job *j, const int64_t n[3])
     double touched = (double)cv_dtype_size(j->dtype), one = touched;
     for (int d = 0; d < 3; d++) {
         int64_t c = j->h5_chunk[d] > 0 ? j->h5_chunk[d] : 1;
-        int64_t files = d == AX_Z ? (n[d] < (int64_t)j->n_files ? n[d] : (int64_t)j->n_files) : 1;
-        int64_t span = n[d] + 2 * (c - 1) * files;
-        if (j->n_files == 1) {
-            int64_t whole = ((int64_t)j->info->scales[0].size[d] + c - 1) / c * c;
-            span = span < whole ? span : whole;
+        bool stack = d == AX_Z && j->n_files > 1;
+        int64_t off = c - (step[d] > 0 && !stack ? gcd_i64(step[d], c) : 1);
+        int64_t cells = (off + n[d] - 1) / c + 1;
+        if (stack) {
+            cells += (n[d] < (int64_t)j->n_files ? n[d] : (int64_t)j->n_files) - 1;
+        } else {
+            int64_t whole = ((int64_t)j->info->scales[0].size[d] + c - 1) / c;
+            cells = cells < whole ? cells : whole;
         }
-        touched *= (double)span;
+        touched *= (double)(cells * c);
         one *= (double)c;
     }
     int64_t cc = j->h5_chunk[AX_C] > 0 ? j->h5_chunk[AX_C] : 1;
@@ -784,14 +799,17 @@ static double h5_chunk_bytes(const import_job *j, const int64_t n[3])
     return touched + one;
 }
 
-/* What a rank holds when it owns up to `per_rank` tasks of `shape` in a round shared by
- * `ranks` ranks (tests/hostile/memory_plan_verify_import.sh measures the peak against it):
- * its slab, a 1/ranks cut of the round's box along the dataset's slowest axis, and what it
- * sends (at most the slab); what it receives and its task buffers (at most per_rank tasks
+/* What a rank holds in a round of up to `group` tasks of `shape` shared by `ranks` ranks
+ * (tests/hostile/memory_plan_verify_import.sh measures the peak against it): its slab, a
+ * 1/ranks cut of the round's box along the dataset's slowest axis, and what it sends (at most
+ * the slab); what it receives and its task buffers (at most its ceil(group / ranks) tasks
  * each); the chunk threads' buffers, kept from task to task (the chunk cut from the task, its
- * encoding, its compressed bytes); a sharded task's shard file; the filtered HDF5 chunks the
- * slab touches. --independent: the task read in the dataset's order and transposed. */
-static double round_bytes(const import_job *j, const int64_t shape[3], uint64_t per_rank, int ranks)
+ * encoding unless raw, its compressed bytes); a sharded task's shard file; the filtered HDF5
+ * chunks the slab touches. A round of one task never needs more at any rank count than on one
+ * rank with its slab starting anywhere along that axis. --independent: the task read in the
+ * dataset's order and transposed. */
+static double round_bytes(const import_job *j, const int64_t shape[3], uint64_t group, int ranks,
+                          bool s_anywhere)
 {
     const cv_plan_params *pp = &j->plan_params;
     int64_t extent[3], held[3], counts[3], piece[3];
@@ -806,9 +824,13 @@ static double round_bytes(const import_job *j, const int64_t shape[3], uint64_t 
     }
     double threads = j->p->threads > 0 ? (double)j->p->threads : 4;
     double workers = chunks < threads ? chunks : threads;
-    double bytes = workers * 3 * chunk + (pp->align[1][0] > 0 ? task : 0);
+    /* raw chunks go out as cut from the task: no encoded copy */
+    const cv_scale *s0 = &cv_volume_info(j->dst)->scales[0];
+    double per_chunk = strcmp(s0->encoding, "raw") == 0 ? 2 : 3;
+    double bytes = workers * per_chunk * chunk + (pp->align[1][0] > 0 ? task : 0);
+    int64_t step[3] = {shape[0], shape[1], shape[2]};
     if (j->p->is_independent) {
-        return bytes + 2 * task + h5_chunk_bytes(j, held);
+        return bytes + 2 * task + h5_chunk_bytes(j, held, step);
     }
     /* The round's box, as work_slabs groups tasks: F-rows of one S-layer, or a run of a row. */
     int order[3], k = 0;
@@ -818,7 +840,7 @@ static double round_bytes(const import_job *j, const int64_t shape[3], uint64_t 
         }
     }
     int S = order[0], M = order[1], F = order[2];
-    uint64_t group = per_rank * (uint64_t)ranks, row = (uint64_t)counts[F];
+    uint64_t row = (uint64_t)counts[F], owned = (group + (uint64_t)ranks - 1) / (uint64_t)ranks;
     uint64_t along[3];
     along[S] = 1;
     along[F] = row < group ? row : group;
@@ -828,17 +850,39 @@ static double round_bytes(const import_job *j, const int64_t shape[3], uint64_t 
         piece[d] = all < (double)extent[d] ? (int64_t)all : extent[d];
     }
     piece[S] = (piece[S] + ranks - 1) / ranks;
+    step[S] = ranks == 1 && !s_anywhere ? step[S] : 0; /* pieces cut N ways start anywhere */
     double slab =
         (double)pp->bytes_per_voxel * (double)piece[0] * (double)piece[1] * (double)piece[2];
-    return bytes + 2 * slab + 2 * (double)per_rank * task + h5_chunk_bytes(j, piece);
+    return bytes + 2 * slab + 2 * (double)owned * task + h5_chunk_bytes(j, piece, step);
 }
 
-/* The plan's task model: one task per rank in a round. The task shape (and so the journal) does
- * not depend on the rank count, except for filtered HDF5 chunks, whose share of a slab does. */
+/* The plan's task model: a round of one task, on one rank. The task shape (and so the journal
+ * a resumed job finds) must not depend on the rank count; plan_import checks the job's own
+ * rank count afterwards (slabs cut N ways touch more compressed HDF5 chunks). */
 static double task_model(const int64_t shape[3], void *arg)
 {
-    const import_job *j = arg;
-    return round_bytes(j, shape, 1, j->h5_filtered ? j->ranks : 1);
+    return round_bytes(arg, shape, 1, 1, true);
+}
+
+/* A job whose smallest round does not fit: what a round of one task needs. */
+static cv_status refuse_round(import_job *j, const int64_t shape[3])
+{
+    char chunks[160] = "";
+    if (j->h5_filtered) {
+        snprintf(chunks, sizeof chunks,
+                 " and the %" PRId64 "x%" PRId64 "x%" PRId64 " compressed HDF5 chunks its slab "
+                 "touches",
+                 j->h5_chunk[0], j->h5_chunk[1], j->h5_chunk[2]);
+    }
+    double need = round_bytes(j, shape, 1, j->ranks, false);
+    need = need > task_model(shape, j) ? need : task_model(shape, j);
+    cv_err_clear();
+    return CV_FAIL(CV_ERR_ARG,
+                   "import: a round of one %" PRId64 "x%" PRId64 "x%" PRId64
+                   " task needs about %.2f MB per rank (slab, exchange and chunk buffers%s), "
+                   "more than the %.2f MB memory budget (raise --memory)",
+                   shape[0], shape[1], shape[2], need / 1e6, chunks,
+                   (double)j->plan_params.memory / 1e6);
 }
 
 static cv_status plan_import(import_job *j)
@@ -885,50 +929,32 @@ static cv_status plan_import(import_job *j)
     if (rc == CV_ERR_ARG) {
         int64_t unit[3];
         cv_plan_unit(pp, unit);
-        char chunks[160] = "";
-        if (j->h5_filtered) {
-            snprintf(chunks, sizeof chunks,
-                     " and the %" PRId64 "x%" PRId64 "x%" PRId64
-                     " compressed HDF5 chunks its slab touches",
-                     j->h5_chunk[0], j->h5_chunk[1], j->h5_chunk[2]);
-        }
-        cv_err_clear();
-        return CV_FAIL(CV_ERR_ARG,
-                       "import: a round of one %" PRId64 "x%" PRId64 "x%" PRId64
-                       " task per rank needs about %.2f MB per rank (slab, exchange and chunk "
-                       "buffers%s), more than the %.2f MB memory budget (raise --memory)",
-                       unit[0], unit[1], unit[2], task_model(unit, j) / 1e6, chunks,
-                       (double)pp->memory / 1e6);
+        return refuse_round(j, unit);
     }
     CV_TRY(rc);
-    /* As many tasks per rank in a round as fit (each exchanged piece within MPI's counts). */
+    /* As many tasks in a round as fit (each rank's share within MPI's int counts); a round of
+     * one task fits whenever the plan does. */
     double task = (double)pp->bytes_per_voxel * (double)j->plan.task_shape[0] *
                   (double)j->plan.task_shape[1] * (double)j->plan.task_shape[2];
-    uint64_t lo = 1, hi = (uint64_t)((double)ROUND_BYTES_MAX / task);
+    uint64_t lo = 1, hi = (uint64_t)j->ranks * (uint64_t)((double)ROUND_BYTES_MAX / task);
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo + 1) / 2;
-        if (round_bytes(j, j->plan.task_shape, mid, j->ranks) <= (double)pp->memory) {
+        if (round_bytes(j, j->plan.task_shape, mid, j->ranks, false) <= (double)pp->memory) {
             lo = mid;
         } else {
             hi = mid - 1;
         }
     }
-    j->per_rank = lo;
-    double need = round_bytes(j, j->plan.task_shape, 1, j->ranks);
-    if (need > (double)pp->memory) {
-        return CV_FAIL(CV_ERR_ARG,
-                       "import: a round of one %" PRId64 "x%" PRId64 "x%" PRId64
-                       " task per rank at %d ranks needs about %.2f MB per rank (slab, exchange "
-                       "and chunk buffers), more than the %.2f MB memory budget (raise --memory)",
-                       j->plan.task_shape[0], j->plan.task_shape[1], j->plan.task_shape[2],
-                       j->ranks, need / 1e6, (double)pp->memory / 1e6);
+    j->round_tasks = lo;
+    if (round_bytes(j, j->plan.task_shape, 1, j->ranks, false) > (double)pp->memory) {
+        return refuse_round(j, j->plan.task_shape);
     }
     if (cv_mpi_rank() == 0) {
         CV_LOG(CV_LOG_INFO,
                "memory budget %.0f MB per rank (from %s); rounds of %" PRIu64
-               " tasks per rank, expected peak %.1f MB per rank",
-               (double)pp->memory / 1e6, source, j->per_rank,
-               round_bytes(j, j->plan.task_shape, j->per_rank, j->ranks) / 1e6);
+               " tasks, expected peak %.1f MB per rank",
+               (double)pp->memory / 1e6, source, j->round_tasks,
+               round_bytes(j, j->plan.task_shape, j->round_tasks, j->ranks, false) / 1e6);
     }
     return rc;
 }
@@ -1362,8 +1388,8 @@ static cv_status round_push(round_tasks *rt, uint64_t id, cv_bbox box)
  * dataset's own order, so a group is one box whose slabs are long runs of the file: the task
  * lattice is walked with the dataset's slowest spatial axis S outermost, then M, then F; a
  * group is whole F-rows of one S-layer, or a run within one row when a row is too large.
- * Tasks a previous run finished (--resume) drop out of their group. Every rank owns at most
- * `per_rank` tasks of a round, as many as round_bytes fits in the budget. */
+ * Tasks a previous run finished (--resume) drop out of their group. A round holds up to
+ * round_tasks tasks, as many as round_bytes fits in the budget, dealt round-robin. */
 static void work_slabs(import_job *j)
 {
     int size = cv_mpi_active() ? cv_mpi_size() : 1;
@@ -1375,8 +1401,7 @@ static void work_slabs(import_job *j)
     }
     int S = order[0], M = order[1], F = order[2];
     const int64_t *counts = j->plan.counts;
-    uint64_t per_rank = j->per_rank;
-    uint64_t group_max = (uint64_t)per_rank * (uint64_t)size;
+    uint64_t group_max = j->round_tasks;
     uint64_t row = (uint64_t)counts[F];
     uint64_t rows_per_group = row >= group_max ? 1 : group_max / row;
     uint64_t runs_per_row = row >= group_max ? (row + group_max - 1) / group_max : 1;

@@ -107,16 +107,16 @@ import_within chunked64 32 u64.h5:/chunked u64.npy segmentation uint64 256,128,6
 import_within gz64 64 u64.h5:/gz u64.npy segmentation uint64 256,128,64
 
 section "import: compressed 64x128x256 HDF5 chunks"
-# One 64^3 uint8 task (262144 B) per rank, on one rank: the slab is the task, and the HDF5
-# chunks it touches span min(64 + 2 x 255, 512) x min(64 + 2 x 127, 256) x 64 voxels =
-# 8388608 B decompressed, plus the chunk being decompressed (2097152 B); with 2 x 262144 B of
-# slab and sends, 2 x 262144 B of receives and task buffers and 3 x 262144 B for the one busy
-# thread: 12320768 B.
+# A round of one 64^3 uint8 task (262144 B), at any rank count: 2 x 262144 for the slab and
+# what it sends, 2 x 262144 for what is received and the task, 2 x 262144 for the busy thread
+# (the raw chunk and its gzip bytes), and the HDF5 chunks the slab touches: one 256x128 in x,y
+# (a task starts 0 or 64 into a chunk) by one 64 along z: 2097152 B decompressed, plus the
+# chunk being decompressed: 5767168 B.
 rm -rf gz8
-run "$CVMPI" import u8.h5:/gz gz8 --resolution 4,4,40 --compress gzip --memory 8M
-[[ $RC == 1 ]] || fail "import under 8M must be refused (exit $RC)"
+run "$CVMPI" import u8.h5:/gz gz8 --resolution 4,4,40 --compress gzip --memory 4M
+[[ $RC == 1 ]] || fail "import under 4M must be refused (exit $RC)"
 expect_one_line_error
-expect_stderr_contains "cvmpi: import: a round of one 64x64x64 task per rank needs about 12.32 MB per rank (slab, exchange and chunk buffers and the 256x128x64 compressed HDF5 chunks its slab touches), more than the 8.39 MB memory budget (raise --memory)"
+expect_stderr_contains "cvmpi: import: a round of one 64x64x64 task needs about 5.77 MB per rank (slab, exchange and chunk buffers and the 256x128x64 compressed HDF5 chunks its slab touches), more than the 4.19 MB memory budget (raise --memory)"
 rm -rf gz8
 import_within gz8 32 u8.h5:/gz u8.npy image uint8 512,256,64
 echo "memory_plan_verify_import: ok"
