@@ -3,8 +3,9 @@
 # buffers, and charged a task for the whole lattice cell of both chunk grids: layers of 64^3
 # and 100x100x50 chunks were refused as "one aligned task of 1600x1600x1600 voxels needs
 # 10240 MB" over a 200x200x100 volume. import's plan counted 4.5 x a task but not the
-# compressed HDF5 chunks a slab read decompresses: a gzip-chunked uint8 dataset under
-# --memory 32M peaked at 83 MiB per rank at -n 2. Both plans now count what a rank holds
+# compressed HDF5 chunks a slab read decompresses: a 512x512x128 uint8 dataset in gzipped
+# 128x256x256 chunks, imported under --memory 32M at -n 2, peaked at 83 MiB per rank (now
+# 48 MiB, rounds of fewer tasks). Both plans now count what a rank holds
 # (task and slab buffers, chunk threads' buffers, filtered HDF5 chunks); peak RSS per rank,
 # measured with /usr/bin/time, stays within --memory plus the fixed 32 MiB, and a job that
 # cannot fit is refused in one line naming what it needs and the budget.
