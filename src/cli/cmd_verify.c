@@ -8,7 +8,8 @@
 
 static const char help[] =
     "usage: [srun|mpirun -n N] cvmpi verify A B [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1]\n"
-    "                                      [--fill-missing] [--threads N] [--memory BYTES]\n\n"
+    "                                      [--fill-missing] [--threads N] [--memory BYTES]\n"
+    "                                      [--dry-run]\n\n"
     "Compare the decoded voxels of two layers (any encodings and chunk sizes) in parallel and\n"
     "report the first difference in each task. Exit 0 if identical, 1 otherwise.\n"
     "  --mip M            mip of A (index or resolution); B's scale of the same resolution\n"
@@ -16,15 +17,26 @@ static const char help[] =
     "  --fill-missing     read absent chunks as background (zeros) on both sides; without it\n"
     "                     an absent chunk is a difference, reported as \"missing in A\" or\n"
     "                     \"missing in B\" with its key\n"
-    "  --strict-missing   the default; kept for old scripts\n";
+    "  --strict-missing   the default; kept for old scripts\n"
+    "  --threads N        chunks fetched and decoded in parallel per rank (default 4)\n"
+    "  --memory BYTES     memory per rank (K/M/G suffixes): tasks hold the box from both\n"
+    "                     layers plus each thread's chunk buffers; a job that cannot fit is\n"
+    "                     refused\n"
+    "  --dry-run          print the plan (tasks, task shape, expected peak memory per rank and\n"
+    "                     the budget) and read no chunk\n";
 
 int cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"mip", required_argument, NULL, 'm'},      {"bbox", required_argument, NULL, 'b'},
-        {"strict-missing", no_argument, NULL, 's'}, {"fill-missing", no_argument, NULL, 'f'},
-        {"threads", required_argument, NULL, 't'},  {"memory", required_argument, NULL, 'M'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"mip", required_argument, NULL, 'm'},
+        {"bbox", required_argument, NULL, 'b'},
+        {"strict-missing", no_argument, NULL, 's'},
+        {"fill-missing", no_argument, NULL, 'f'},
+        {"threads", required_argument, NULL, 't'},
+        {"memory", required_argument, NULL, 'M'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     cv_verify_params p;
     memset(&p, 0, sizeof p);
@@ -42,6 +54,9 @@ int cmd_verify(int argc, char **argv)
             break;
         case 's':
             break; /* the default now */
+        case 'n':
+            p.dry_run = true;
+            break;
         case 'f':
             p.fill_missing = true;
             break;

@@ -30,6 +30,13 @@ typedef struct cv_plan_params {
      * 0 = not counted. */
     int threads;
     double scratch[2];
+    /* Count a task as its box clipped to the region: a job that allocates only what a task's
+     * box holds (verify) is not charged for lattice cells beyond a small region. */
+    bool clip;
+    /* When set, the bytes a task of `shape` needs, the job's own account of its buffers,
+     * instead of the overhead and scratch figures above. */
+    double (*task_bytes)(const int64_t shape[3], void *arg);
+    void *task_bytes_arg;
 } cv_plan_params;
 
 /* Make the plan: the task shape starts at the least common multiple of the alignment chunks and
@@ -37,10 +44,16 @@ typedef struct cv_plan_params {
  * region, and the region still has at least min_tasks tasks. CV_ERR_ARG if even one aligned unit
  * does not fit (the message gives the bytes needed). */
 cv_status cv_plan_make(const cv_plan_params *p, cv_plan *out);
+/* The smallest task shape: the least common multiple of the alignment chunks. Pure. */
+void cv_plan_unit(const cv_plan_params *p, int64_t unit[3]);
+/* The extent a task of `shape` can hold inside the region (shape itself unless p->clip). */
+void cv_plan_held(const cv_plan_params *p, const int64_t shape[3], int64_t held[3]);
 /* The box of task `id`, clipped to the region. */
 cv_bbox cv_plan_task_box(const cv_plan *p, uint64_t id);
 /* Bytes of memory one task needs under the plan (for --dry-run): an upper bound when the
  * overhead and scratch parameters describe the job's buffers. */
 size_t cv_plan_task_bytes(const cv_plan *p, const cv_plan_params *params);
+/* The same for a task of any shape (e.g. cv_plan_unit's, to say what a refused job needs). */
+double cv_plan_shape_bytes(const cv_plan_params *params, const int64_t shape[3]);
 
 #endif

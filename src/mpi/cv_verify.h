@@ -13,6 +13,7 @@ typedef struct cv_verify_params {
     bool fill_missing;     /* absent chunks read as background instead of "missing in A/B" */
     size_t memory;
     int threads;
+    bool dry_run; /* print the plan (rank 0) and read no chunk */
 } cv_verify_params;
 
 /* CV_OK when the content is identical; CV_ERR_CORRUPT naming how many tasks differ otherwise

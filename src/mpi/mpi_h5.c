@@ -261,6 +261,13 @@ typedef struct import_job {
     uint64_t direct_addr; /* the dataset's first byte in the file */
     uint8_t *direct_buf;
     size_t direct_cap;
+    /* The source's HDF5 chunks along x,y,z,c (the largest of a stack's files; 0 = contiguous)
+     * and whether they are filtered (compressed): HDF5 then decompresses every chunk a read
+     * touches into buffers of its own. */
+    int64_t h5_chunk[4];
+    bool h5_filtered;
+    int ranks;            /* the ranks sharing each round (1 with --independent) */
+    uint64_t round_tasks; /* tasks in a round, at most (spread over the ranks) */
 } import_job;
 
 static const char *dims_text(int rank, const hsize_t *dims, char *buf, size_t cap)
@@ -731,6 +738,154 @@ static cv_status open_import_dst(import_job *j, const cv_opts *o)
 /* Each exchanged piece must fit MPI's int counts: tasks and rounds stay below this. */
 #define ROUND_BYTES_MAX ((size_t)1 << 30)
 
+static void source_chunking(import_job *j)
+{
+    memset(j->h5_chunk, 0, sizeof j->h5_chunk);
+    j->h5_filtered = false;
+    for (size_t f = 0; f < j->n_files; f++) {
+        hid_t dcpl = H5Dget_create_plist(j->files[f].did);
+        if (dcpl < 0) {
+            continue;
+        }
+        hsize_t c[4];
+        if (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, j->rank, c) == j->rank) {
+            for (int i = 0; i < j->rank; i++) {
+                int64_t ci = (int64_t)c[i];
+                j->h5_chunk[j->ax[i]] = ci > j->h5_chunk[j->ax[i]] ? ci : j->h5_chunk[j->ax[i]];
+            }
+            j->h5_filtered = j->h5_filtered || H5Pget_nfilters(dcpl) > 0;
+        }
+        H5Pclose(dcpl);
+    }
+}
+
+static int64_t gcd_i64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Bytes of the filtered HDF5 chunks a read of `n` voxels (x,y,z) touches, decompressed, plus
+ * one chunk being decompressed; 0 for unfiltered sources. Along an axis where the read starts
+ * on the task lattice (step[d] > 0, a multiple of it from the dataset's origin) it starts at
+ * most c - gcd(step, c) into a chunk, elsewhere c - 1; each file of a stack it crosses along z
+ * may add a chunk. */
+static double h5_chunk_bytes(const import_job *j, const int64_t n[3], const int64_t step[3])
+{
+    if (!j->h5_filtered) {
+        return 0;
+    }
+    double touched = (double)cv_dtype_size(j->dtype), one = touched;
+    for (int d = 0; d < 3; d++) {
+        int64_t c = j->h5_chunk[d] > 0 ? j->h5_chunk[d] : 1;
+        bool stack = d == AX_Z && j->n_files > 1;
+        int64_t off = c - (step[d] > 0 && !stack ? gcd_i64(step[d], c) : 1);
+        int64_t cells = (off + n[d] - 1) / c + 1;
+        if (stack) {
+            cells += (n[d] < (int64_t)j->n_files ? n[d] : (int64_t)j->n_files) - 1;
+        } else {
+            int64_t whole = ((int64_t)j->info->scales[0].size[d] + c - 1) / c;
+            cells = cells < whole ? cells : whole;
+        }
+        touched *= (double)(cells * c);
+        one *= (double)c;
+    }
+    int64_t cc = j->h5_chunk[AX_C] > 0 ? j->h5_chunk[AX_C] : 1;
+    touched *= (double)((j->channels + cc - 1) / cc * cc);
+    one *= (double)cc;
+    return touched + one;
+}
+
+/* What a rank holds in a round of up to `group` tasks of `shape` shared by `ranks` ranks
+ * (tests/hostile/memory_plan_verify_import.sh measures the peak against it): its slab, a
+ * 1/ranks cut of the round's box along the dataset's slowest axis, and what it sends (at most
+ * the slab); what it receives and its task buffers (at most its ceil(group / ranks) tasks
+ * each); the chunk threads' buffers, kept from task to task (the chunk cut from the task, its
+ * encoding unless raw, its compressed bytes); a sharded task's shard file; the filtered HDF5
+ * chunks the slab touches. A round of one task never needs more at any rank count than on one
+ * rank with its slab starting anywhere along that axis. --independent: the task read in the
+ * dataset's order and transposed. */
+static double round_bytes(const import_job *j, const int64_t shape[3], uint64_t group, int ranks,
+                          bool s_anywhere)
+{
+    const cv_plan_params *pp = &j->plan_params;
+    int64_t extent[3], held[3], counts[3], piece[3];
+    double task = (double)pp->bytes_per_voxel, chunk = task, chunks = 1;
+    for (int d = 0; d < 3; d++) {
+        extent[d] = pp->region.max[d] - pp->region.min[d];
+        held[d] = shape[d] < extent[d] ? shape[d] : extent[d];
+        counts[d] = (extent[d] + shape[d] - 1) / shape[d];
+        task *= (double)held[d];
+        chunk *= (double)pp->align[0][d];
+        chunks *= (double)((held[d] + pp->align[0][d] - 1) / pp->align[0][d]);
+    }
+    double threads = j->p->threads > 0 ? (double)j->p->threads : 4;
+    double workers = chunks < threads ? chunks : threads;
+    /* raw chunks go out as cut from the task: no encoded copy */
+    const cv_scale *s0 = &cv_volume_info(j->dst)->scales[0];
+    double per_chunk = strcmp(s0->encoding, "raw") == 0 ? 2 : 3;
+    double bytes = workers * per_chunk * chunk + (pp->align[1][0] > 0 ? task : 0);
+    int64_t step[3] = {shape[0], shape[1], shape[2]};
+    if (j->p->is_independent) {
+        return bytes + 2 * task + h5_chunk_bytes(j, held, step);
+    }
+    /* The round's box, as work_slabs groups tasks: F-rows of one S-layer, or a run of a row. */
+    int order[3], k = 0;
+    for (int i = 0; i < j->rank; i++) {
+        if (j->ax[i] != AX_C) {
+            order[k++] = j->ax[i];
+        }
+    }
+    int S = order[0], M = order[1], F = order[2];
+    uint64_t row = (uint64_t)counts[F], owned = (group + (uint64_t)ranks - 1) / (uint64_t)ranks;
+    uint64_t along[3];
+    along[S] = 1;
+    along[F] = row < group ? row : group;
+    along[M] = row < group ? group / row : 1;
+    for (int d = 0; d < 3; d++) {
+        double all = (double)along[d] * (double)shape[d];
+        piece[d] = all < (double)extent[d] ? (int64_t)all : extent[d];
+    }
+    piece[S] = (piece[S] + ranks - 1) / ranks;
+    step[S] = ranks == 1 && !s_anywhere ? step[S] : 0; /* pieces cut N ways start anywhere */
+    double slab =
+        (double)pp->bytes_per_voxel * (double)piece[0] * (double)piece[1] * (double)piece[2];
+    return bytes + 2 * slab + 2 * (double)owned * task + h5_chunk_bytes(j, piece, step);
+}
+
+/* The plan's task model: a round of one task, on one rank. The task shape (and so the journal
+ * a resumed job finds) must not depend on the rank count; plan_import checks the job's own
+ * rank count afterwards (slabs cut N ways touch more compressed HDF5 chunks). */
+static double task_model(const int64_t shape[3], void *arg)
+{
+    return round_bytes(arg, shape, 1, 1, true);
+}
+
+/* A job whose smallest round does not fit: what a round of one task needs. */
+static cv_status refuse_round(import_job *j, const int64_t shape[3])
+{
+    char chunks[160] = "";
+    if (j->h5_filtered) {
+        snprintf(chunks, sizeof chunks,
+                 " and the %" PRId64 "x%" PRId64 "x%" PRId64 " compressed HDF5 chunks its slab "
+                 "touches",
+                 j->h5_chunk[0], j->h5_chunk[1], j->h5_chunk[2]);
+    }
+    double need = round_bytes(j, shape, 1, j->ranks, false);
+    need = need > task_model(shape, j) ? need : task_model(shape, j);
+    cv_err_clear();
+    return CV_FAIL(CV_ERR_ARG,
+                   "import: a round of one %" PRId64 "x%" PRId64 "x%" PRId64
+                   " task needs about %.2f MB per rank (slab, exchange and chunk buffers%s), "
+                   "more than the %.2f MB memory budget (raise --memory)",
+                   shape[0], shape[1], shape[2], need / 1e6, chunks,
+                   (double)j->plan_params.memory / 1e6);
+}
+
 static cv_status plan_import(import_job *j)
 {
     const cv_info *di = cv_volume_info(j->dst);
@@ -762,17 +917,45 @@ static cv_status plan_import(import_job *j)
     pp->bytes_per_voxel = cv_dtype_size(di->dtype) * (size_t)di->num_channels;
     const char *source = "--memory";
     pp->memory = j->p->memory ? j->p->memory : cv_mpi_default_memory(&source);
-    /* A round keeps up to four copies of a rank's share (its slab, what it sends and receives,
-     * its task buffers), plus the chunk workers' buffers. */
-    pp->overhead = 4.5;
-    if (!ds->sharding_json && pp->memory > (size_t)(pp->overhead * (double)ROUND_BYTES_MAX)) {
-        pp->memory = (size_t)(pp->overhead * (double)ROUND_BYTES_MAX);
+    /* A round's buffers are about four times a rank's tasks: past this, rounds stop growing. */
+    if (!ds->sharding_json && pp->memory > 4.5 * (double)ROUND_BYTES_MAX) {
+        pp->memory = (size_t)(4.5 * (double)ROUND_BYTES_MAX);
     }
+    source_chunking(j);
+    j->ranks = j->p->is_independent || !cv_mpi_active() ? 1 : cv_mpi_size();
+    pp->task_bytes = task_model;
+    pp->task_bytes_arg = j;
     pp->min_tasks = 64; /* spread over ranks; independent of the rank count */
     cv_status rc = cv_plan_make(pp, &j->plan);
-    if (rc == CV_OK && cv_mpi_rank() == 0) {
-        CV_LOG(CV_LOG_INFO, "memory budget %.0f MB per rank (from %s)", (double)pp->memory / 1e6,
-               source);
+    if (rc == CV_ERR_ARG) {
+        int64_t unit[3];
+        cv_plan_unit(pp, unit);
+        return refuse_round(j, unit);
+    }
+    CV_TRY(rc);
+    /* As many tasks in a round as fit (each rank's share within MPI's int counts); a round of
+     * one task fits whenever the plan does. */
+    double task = (double)pp->bytes_per_voxel * (double)j->plan.task_shape[0] *
+                  (double)j->plan.task_shape[1] * (double)j->plan.task_shape[2];
+    uint64_t lo = 1, hi = (uint64_t)j->ranks * (uint64_t)((double)ROUND_BYTES_MAX / task);
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo + 1) / 2;
+        if (round_bytes(j, j->plan.task_shape, mid, j->ranks, false) <= (double)pp->memory) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    j->round_tasks = lo;
+    if (round_bytes(j, j->plan.task_shape, 1, j->ranks, false) > (double)pp->memory) {
+        return refuse_round(j, j->plan.task_shape);
+    }
+    if (cv_mpi_rank() == 0) {
+        CV_LOG(CV_LOG_INFO,
+               "memory budget %.0f MB per rank (from %s); rounds of %" PRIu64
+               " tasks, expected peak %.1f MB per rank",
+               (double)pp->memory / 1e6, source, j->round_tasks,
+               round_bytes(j, j->plan.task_shape, j->round_tasks, j->ranks, false) / 1e6);
     }
     return rc;
 }
@@ -1206,8 +1389,8 @@ static cv_status round_push(round_tasks *rt, uint64_t id, cv_bbox box)
  * dataset's own order, so a group is one box whose slabs are long runs of the file: the task
  * lattice is walked with the dataset's slowest spatial axis S outermost, then M, then F; a
  * group is whole F-rows of one S-layer, or a run within one row when a row is too large.
- * Tasks a previous run finished (--resume) drop out of their group. Every rank owns at most
- * `per_rank` tasks of a round, so a rank holds at most 4 * per_rank tasks' bytes at a time. */
+ * Tasks a previous run finished (--resume) drop out of their group. A round holds up to
+ * round_tasks tasks, as many as round_bytes fits in the budget, dealt round-robin. */
 static void work_slabs(import_job *j)
 {
     int size = cv_mpi_active() ? cv_mpi_size() : 1;
@@ -1219,17 +1402,7 @@ static void work_slabs(import_job *j)
     }
     int S = order[0], M = order[1], F = order[2];
     const int64_t *counts = j->plan.counts;
-    size_t task_bytes = (size_t)j->plan.task_shape[0] * (size_t)j->plan.task_shape[1] *
-                        (size_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;
-    size_t per_rank = (size_t)((double)j->plan_params.memory /
-                               (j->plan_params.overhead * (double)(task_bytes ? task_bytes : 1)));
-    if (per_rank * task_bytes > ROUND_BYTES_MAX) {
-        per_rank = ROUND_BYTES_MAX / (task_bytes ? task_bytes : 1);
-    }
-    if (per_rank < 1) {
-        per_rank = 1;
-    }
-    uint64_t group_max = (uint64_t)per_rank * (uint64_t)size;
+    uint64_t group_max = j->round_tasks;
     uint64_t row = (uint64_t)counts[F];
     uint64_t rows_per_group = row >= group_max ? 1 : group_max / row;
     uint64_t runs_per_row = row >= group_max ? (row + group_max - 1) / group_max : 1;

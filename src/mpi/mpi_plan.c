@@ -33,9 +33,22 @@ static void lattice(const cv_plan_params *p, const int64_t shape[3], int64_t fir
     }
 }
 
+void cv_plan_held(const cv_plan_params *p, const int64_t shape[3], int64_t held[3])
+{
+    for (int d = 0; d < 3; d++) {
+        int64_t extent = p->region.max[d] - p->region.min[d];
+        held[d] = p->clip && extent < shape[d] ? extent : shape[d];
+    }
+}
+
 static double task_bytes(const cv_plan_params *p, const int64_t shape[3])
 {
-    double bytes = (double)shape[0] * (double)shape[1] * (double)shape[2] *
+    if (p->task_bytes) {
+        return p->task_bytes(shape, p->task_bytes_arg);
+    }
+    int64_t held[3];
+    cv_plan_held(p, shape, held);
+    double bytes = (double)held[0] * (double)held[1] * (double)held[2] *
                    (double)p->bytes_per_voxel * (p->overhead > 0 ? p->overhead : 1);
     /* A task reads all its source chunks, then writes its destination chunks: the two sets
      * of worker buffers are never held at once. */
@@ -46,22 +59,24 @@ static double task_bytes(const cv_plan_params *p, const int64_t shape[3])
         }
         double chunks = 1, chunk_bytes = (double)p->bytes_per_voxel;
         for (int d = 0; d < 3; d++) {
-            chunks *= (double)((shape[d] + p->align[a][d] - 1) / p->align[a][d]);
-            chunk_bytes *= (double)p->align[a][d];
+            int64_t c = p->align[a][d], cells = (shape[d] + c - 1) / c;
+            /* A clipped extent off the lattice may touch one chunk more at each end. */
+            int64_t touched = (held[d] + 2 * c - 2) / c;
+            chunks *= (double)(p->clip && touched < cells ? touched : cells);
+            chunk_bytes *= (double)c;
         }
         double workers = chunks < (double)p->threads ? chunks : (double)p->threads;
-        double held = workers * chunk_bytes * p->scratch[a];
-        most = held > most ? held : most;
+        double held_bytes = workers * chunk_bytes * p->scratch[a];
+        most = held_bytes > most ? held_bytes : most;
     }
     return bytes + most;
 }
 
-cv_status cv_plan_make(const cv_plan_params *p, cv_plan *out)
+void cv_plan_unit(const cv_plan_params *p, int64_t unit[3])
 {
-    if (cv_bbox_is_empty(p->region)) {
-        return CV_FAIL(CV_ERR_ARG, "plan: the region is empty");
+    for (int d = 0; d < 3; d++) {
+        unit[d] = 1;
     }
-    int64_t unit[3] = {1, 1, 1};
     for (int a = 0; a < 2; a++) {
         for (int d = 0; d < 3; d++) {
             int64_t c = p->align[a][d];
@@ -70,6 +85,15 @@ cv_status cv_plan_make(const cv_plan_params *p, cv_plan *out)
             }
         }
     }
+}
+
+cv_status cv_plan_make(const cv_plan_params *p, cv_plan *out)
+{
+    if (cv_bbox_is_empty(p->region)) {
+        return CV_FAIL(CV_ERR_ARG, "plan: the region is empty");
+    }
+    int64_t unit[3];
+    cv_plan_unit(p, unit);
     int64_t extent[3];
     for (int d = 0; d < 3; d++) {
         extent[d] = p->region.max[d] - p->region.min[d];
@@ -140,4 +164,9 @@ cv_bbox cv_plan_task_box(const cv_plan *p, uint64_t id)
 size_t cv_plan_task_bytes(const cv_plan *p, const cv_plan_params *params)
 {
     return (size_t)task_bytes(params, p->task_shape);
+}
+
+double cv_plan_shape_bytes(const cv_plan_params *params, const int64_t shape[3])
+{
+    return task_bytes(params, shape);
 }

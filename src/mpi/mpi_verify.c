@@ -169,6 +169,56 @@ static cv_status open_pair(const cv_verify_params *p, cv_volume **a, cv_volume *
     return rc;
 }
 
+/* A plan that does not fit, said with both layers' chunk shapes when they differ: a task
+ * must hold whole chunks of both, so it can be no smaller than their common multiple. */
+static cv_status refuse(const cv_plan_params *pp, const cv_verify_params *p)
+{
+    int64_t unit[3], held[3];
+    cv_plan_unit(pp, unit);
+    cv_plan_held(pp, unit, held);
+    double need = cv_plan_shape_bytes(pp, unit) / 1e6, budget = (double)pp->memory / 1e6;
+    const int64_t *ca = pp->align[0], *cb = pp->align[1];
+    cv_err_clear();
+    if (memcmp(ca, cb, sizeof pp->align[0]) == 0) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "verify: one task of %" PRId64 "x%" PRId64 "x%" PRId64
+                       " voxels needs about %.2f MB, more than the %.2f MB memory budget "
+                       "(raise --memory)",
+                       held[0], held[1], held[2], need, budget);
+    }
+    return CV_FAIL(CV_ERR_ARG,
+                   "verify: %s's %" PRId64 "x%" PRId64 "x%" PRId64 " chunks and %s's %" PRId64
+                   "x%" PRId64 "x%" PRId64 " chunks align every %" PRId64 "x%" PRId64 "x%" PRId64
+                   " voxels; one such task (%" PRId64 "x%" PRId64 "x%" PRId64
+                   " inside the region) needs about %.2f MB, more than the %.2f MB memory budget "
+                   "(raise --memory)",
+                   p->a, ca[0], ca[1], ca[2], p->b, cb[0], cb[1], cb[2], unit[0], unit[1], unit[2],
+                   held[0], held[1], held[2], need, budget);
+}
+
+/* The task buffers: a task's box clipped to the region. */
+static size_t task_cap(const cv_plan *plan, const cv_plan_params *pp)
+{
+    int64_t held[3];
+    cv_plan_held(pp, plan->task_shape, held);
+    return (size_t)held[0] * (size_t)held[1] * (size_t)held[2] * pp->bytes_per_voxel;
+}
+
+static void print_plan(const cv_plan *plan, const cv_plan_params *pp, int mip)
+{
+    char region[160];
+    cv_bbox_format(plan->region, region, sizeof region);
+    printf("plan: %" PRIu64 " tasks of %" PRId64 "x%" PRId64 "x%" PRId64 " voxels (%" PRId64
+           "x%" PRId64 "x%" PRId64 " tasks) over %s at mip %d\n",
+           plan->n_tasks, plan->task_shape[0], plan->task_shape[1], plan->task_shape[2],
+           plan->counts[0], plan->counts[1], plan->counts[2], region, mip);
+    printf("plan: %.1f MB of voxels in each layer, %.1f MB per task and layer, expected peak "
+           "%.1f MB per rank (budget %.1f MB), %d rank%s\n",
+           (double)cv_bbox_voxels(plan->region) * (double)pp->bytes_per_voxel / 1e6,
+           (double)task_cap(plan, pp) / 1e6, (double)cv_plan_task_bytes(plan, pp) / 1e6,
+           (double)pp->memory / 1e6, cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
+}
+
 cv_status cv_mpi_verify(const cv_verify_params *p)
 {
     cv_volume *a = NULL, *b = NULL;
@@ -190,11 +240,29 @@ cv_status cv_mpi_verify(const cv_verify_params *p)
         memcpy(pp.align[1], gb.chunk, sizeof pp.align[1]);
         pp.bytes_per_voxel = cv_dtype_size(ia->dtype) * (size_t)ia->num_channels;
         pp.memory = p->memory ? p->memory : cv_mpi_default_memory(NULL);
-        pp.overhead = 2.5; /* two task buffers plus chunk scratch */
+        /* The task's box from A and from B, plus each busy chunk thread's fetched, unpacked
+         * and decoded chunk while A, then B, is read (tests/hostile/
+         * memory_plan_verify_import.sh measures the peak against this). */
+        pp.overhead = 2.0;
+        pp.threads = p->threads > 0 ? p->threads : 4;
+        pp.threads = pp.threads > CV_MAX_THREADS ? CV_MAX_THREADS : pp.threads;
+        pp.scratch[0] = pp.scratch[1] = 3.0;
+        pp.clip = true;
         pp.min_tasks = 64;
         if (rc == CV_OK) {
             rc = cv_plan_make(&pp, &plan);
+            if (rc == CV_ERR_ARG) {
+                rc = refuse(&pp, p);
+            }
         }
+        if (rc == CV_OK && p->dry_run && cv_mpi_rank() == 0) {
+            print_plan(&plan, &pp, mip_a);
+        }
+    }
+    if (rc == CV_OK && p->dry_run) {
+        cv_volume_close(a);
+        cv_volume_close(b);
+        return cv_mpi_agree(rc);
     }
     rc = cv_mpi_agree(rc);
     cv_sched *sched = NULL;
@@ -206,8 +274,7 @@ cv_status cv_mpi_verify(const cv_verify_params *p)
         cv_volume_close(b);
         return rc;
     }
-    size_t cap = (size_t)plan.task_shape[0] * (size_t)plan.task_shape[1] *
-                 (size_t)plan.task_shape[2] * pp.bytes_per_voxel;
+    size_t cap = task_cap(&plan, &pp);
     uint8_t *bufa = cv_malloc(cap), *bufb = cv_malloc(cap);
     cv_failures diffs, errors;
     cv_failures_init(&diffs);

@@ -62,7 +62,7 @@ import_both() { # import_both NAME ARGS...: -n 1, 2 and 3 give identical layers
     local name=$1 n
     shift
     for n in 1 2 3; do
-        run_np $n import "$name.h5:/grp/data" "L${n}_$name" --chunk 32,32,16 --memory 1M "$@" \
+        run_np $n import "$name.h5:/grp/data" "L${n}_$name" --chunk 32,32,16 --memory 2M "$@" \
             > log 2>&1 || { cat log; fail "import $name -n $n"; }
     done
     [ "$(digest "L1_$name")" = "$(digest "L2_$name")" ] || fail "$name: -n 1 and -n 2 differ"

@@ -11,7 +11,7 @@ a = np.random.default_rng(5).integers(0, 65536, (64, 100, 120)).astype("uint16")
 with h5py.File("src.h5", "w") as f:
     f.create_dataset("vol", data=a, chunks=(16, 25, 30), compression="gzip")
 PY
-ARGS=(--chunk 16,16,16 --memory 64K --resolution 1,1,1)
+ARGS=(--chunk 16,16,16 --memory 512K --resolution 1,1,1)
 run_np 2 import src.h5:/vol ref "${ARGS[@]}" > log 2>&1 || { cat log; fail "reference run"; }
 n_tasks=$(sed -n 's/^import: [0-9]* tasks written, [0-9]* skipped, [0-9]* failed of \([0-9]*\);.*/\1/p' log)
 [ "${n_tasks:-0}" -ge 16 ] || { cat log; fail "want many tasks, got $n_tasks"; }
