@@ -55,6 +55,10 @@ resume_everywhere() {
         grep -q "^[a-z]*: [1-9][0-9]* tasks written, $done_before skipped, 0 failed" "log-$kind-$n" ||
             { grep "tasks written" "log-$kind-$n"; fail "$kind -n $n: want $done_before skipped"; }
         digest "$out" | diff "d-$kind" - > /dev/null || fail "$kind -n $n: output differs from an uninterrupted run"
+        if [ "$kind" = transfer ]; then # the count is over every rank's files, not rank 0's share
+            grep -q "info: resuming: $done_before of [0-9]* tasks already done" "log-$kind-$n" ||
+                { grep resuming "log-$kind-$n"; fail "$kind -n $n: want $done_before done at the start"; }
+        fi
         local want="WANT_$n"
         expect_files_read "log-$kind-$n" "$n" "${!want}"
     done
