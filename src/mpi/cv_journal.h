@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cv_journal.h: the resume journal. Each rank appends one fixed-size, checksummed record per
- * task whose writes succeeded to its own file <dir>/rank-<r>.log; --resume reads every rank's
- * file (the rank count may differ between runs) and skips those tasks. Chunk-aligned writes are
- * idempotent, so a record lost in a crash only means the task is redone.
+ * task whose writes succeeded to its own file <dir>/rank-<r>.log; --resume skips those tasks.
+ * With P ranks resuming, rank r reads only the files of earlier ranks r, r + P, ... (whatever
+ * rank count wrote them), then one bitwise-OR MPI_Allreduce of the done bitmaps gives every
+ * rank the whole set: O(own share) reads per rank. Chunk-aligned writes are idempotent, so a
+ * record lost in a crash only means the task is redone.
  *
  * Durability: a record is written with one write() after the task's objects were renamed into
  * place (file://) or acknowledged by the server (s3://, gs://), so a crash or kill of the
@@ -25,9 +27,10 @@ cv_status cv_journal_dir(const char *journal_dir, const char *dst_url, const cha
                          char *dir, size_t cap);
 
 /* Open this rank's journal in `dir` (created if needed) for a job identified by `signature`.
- * With `resume`, load the finished tasks of every rank; a journal of another job is an error.
- * Without it, existing journals of this job are discarded (rank 0 only, then a barrier is the
- * caller's job). */
+ * With `resume`, load the finished tasks of every rank's file (collective when MPI is active:
+ * each rank reads its share, then the ranks merge; one process alone reads every file); a
+ * journal of another job is an error. Without it, existing journals of this job are discarded
+ * (rank 0 only, then a barrier is the caller's job). */
 cv_status cv_journal_open(const char *dir, const char *signature, int rank, bool resume,
                           uint64_t n_tasks, cv_journal **out);
 /* Open this rank's file for appending, first cutting a record torn by a crash off its end.
@@ -39,8 +42,10 @@ cv_status cv_journal_start(cv_journal *j);
 cv_status cv_journal_begin(const char *dir, const char *signature, bool resume, uint64_t n_tasks,
                            cv_journal **out);
 bool cv_journal_is_done(const cv_journal *j, uint64_t id);
+/* Tasks finished by any rank of earlier runs (the same on every rank). */
 uint64_t cv_journal_count_done(const cv_journal *j);
-/* Records whose checksum or framing was wrong when loaded (their tasks are redone). */
+/* Records whose checksum or framing was wrong when loaded, summed over every rank's files
+ * (their tasks are redone). */
 uint64_t cv_journal_count_bad(const cv_journal *j);
 cv_status cv_journal_record(cv_journal *j, uint64_t id);
 void cv_journal_close(cv_journal *j);

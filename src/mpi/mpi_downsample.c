@@ -1097,7 +1097,7 @@ static cv_status open_journal(job *j)
     if (cv_mpi_active()) {
         MPI_Bcast(&j->max_ranks, 1, MPI_INT, 0, MPI_COMM_WORLD);
     }
-    /* Every rank has read every journal before any rank creates its own file. */
+    /* Every rank has read its share of the journal before any rank creates its own file. */
     if (cv_mpi_active()) {
         MPI_Barrier(MPI_COMM_WORLD);
     }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +29,9 @@ struct cv_journal {
     int fd;
     char *path;
     uint64_t n_tasks;
-    uint8_t *done; /* bitmap of finished tasks loaded at open */
-    uint64_t n_done, n_bad;
+    uint8_t *done;          /* bitmap of finished tasks loaded at open */
+    uint64_t n_done, n_bad; /* over every rank's files, once loaded */
+    int n_files;            /* journal files this rank read (debug log) */
     bool resume;
     char *signature;
 };
@@ -125,10 +127,13 @@ static bool parse_record(const char *line, uint64_t *id)
         }
         v = v * 10 + (uint64_t)(line[i] - '0');
     }
-    char want[9];
-    snprintf(want, sizeof want, "%08" PRIx32, record_checksum(line));
-    if (memcmp(line + ID_DIGITS + 1, want, 8) != 0) {
-        return false;
+    /* Compared digit by digit: snprintf here was most of the cost of loading a journal. */
+    static const char hex[] = "0123456789abcdef";
+    uint32_t sum = record_checksum(line);
+    for (int i = 0; i < 8; i++) {
+        if (line[ID_DIGITS + 1 + i] != hex[(sum >> (28 - 4 * i)) & 0xf]) {
+            return false;
+        }
     }
     *id = v;
     return true;
@@ -157,47 +162,200 @@ static cv_status load_file(cv_journal *j, const char *path, const char *signatur
             j->n_bad++; /* a record cut short by a crash (or damaged): its task is redone */
             continue;
         }
-        if (!(j->done[id / 8] & (1u << (id % 8)))) {
-            j->done[id / 8] |= (uint8_t)(1u << (id % 8));
-            j->n_done++;
-        }
+        j->done[id / 8] |= (uint8_t)(1u << (id % 8));
     }
     fclose(f);
+    return rc;
+}
+
+/* The rank number of a journal file name "rank-<r>.log", or -1. */
+static long journal_rank_of(const char *name)
+{
+    if (!is_journal_name(name)) {
+        return -1;
+    }
+    long r = 0;
+    const char *s = name + 5;
+    if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] != '.')) {
+        return -1; /* the path is rebuilt from the number, so "rank-01.log" is not rank 1's */
+    }
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (r > (LONG_MAX - 9) / 10) {
+            return -1;
+        }
+        r = r * 10 + (*s - '0');
+    }
+    return strcmp(s, ".log") == 0 ? r : -1;
+}
+
+static int compare_longs(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* The rank numbers of the journal files in `dir`, ascending (none when it does not exist). */
+static cv_status list_journal_ranks(const char *dir, long **out, long *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        return CV_OK;
+    }
+    long *list = NULL, n = 0, cap = 0;
+    cv_status rc = CV_OK;
+    struct dirent *e;
+    while (rc == CV_OK && (e = readdir(d)) != NULL) {
+        long r = journal_rank_of(e->d_name);
+        if (r < 0) {
+            continue;
+        }
+        if (n == cap) {
+            long grown = cap ? cap * 2 : 64;
+            long *bigger = grown < INT_MAX / (long)sizeof *list
+                               ? cv_realloc(list, (size_t)grown * sizeof *list)
+                               : NULL;
+            if (!bigger) {
+                rc = CV_FAIL(CV_ERR_NOMEM, "journal `%s': list of %ld files", dir, n);
+                break;
+            }
+            list = bigger;
+            cap = grown;
+        }
+        list[n++] = r;
+    }
+    closedir(d);
+    if (rc != CV_OK) {
+        cv_free(list);
+        return rc;
+    }
+    if (n > 1) {
+        qsort(list, (size_t)n, sizeof *list, compare_longs);
+    }
+    *out = list;
+    *n_out = n;
+    return CV_OK;
+}
+
+/* This rank's share of the files earlier runs left: the file of rank k when k mod `ranks` is
+ * `rank`, whatever rank count wrote them. */
+static cv_status load_share(cv_journal *j, const char *dir, const char *signature, int rank,
+                            int ranks, const long *list, long n)
+{
+    cv_status rc = CV_OK;
+    for (long i = 0; rc == CV_OK && i < n; i++) {
+        if (list[i] % ranks != rank) {
+            continue;
+        }
+        char *path = cv__asprintf("%s/rank-%ld.log", dir, list[i]);
+        rc = path ? load_file(j, path, signature) : CV_FAIL(CV_ERR_NOMEM, "journal");
+        j->n_files++;
+        cv_free(path);
+    }
+    return rc;
+}
+
+static uint64_t count_bits(const uint8_t *map, size_t n)
+{
+    uint64_t bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        bits += (uint64_t)__builtin_popcount(map[i]);
+    }
+    return bits;
+}
+
+/* Every rank gets the union of the finished tasks and the sum of the damaged records: one
+ * bitwise OR of the bitmaps (in pieces whose count fits an int) and one sum. Collective. */
+static void merge_ranks(cv_journal *j, size_t map_bytes)
+{
+    const size_t piece = (size_t)1 << 30;
+    for (size_t at = 0; at < map_bytes; at += piece) {
+        size_t n = map_bytes - at < piece ? map_bytes - at : piece;
+        MPI_Allreduce(MPI_IN_PLACE, j->done + at, (int)n, MPI_BYTE, MPI_BOR, MPI_COMM_WORLD);
+    }
+    uint64_t bad = j->n_bad;
+    MPI_Allreduce(&bad, &j->n_bad, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+}
+
+/* Rank 0's list of files to every rank, in pieces through a fixed buffer so that a rank
+ * which cannot hold the list still takes part (its failure is agreed afterwards). */
+static void share_list(long **list, long *n, int rank, cv_status *rc)
+{
+    MPI_Bcast(n, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    if (rank != 0 && *n > 0) {
+        *list = cv_malloc((size_t)*n * sizeof **list);
+        if (!*list && *rc == CV_OK) {
+            *rc = CV_FAIL(CV_ERR_NOMEM, "journal: list of %ld files", *n);
+        }
+    }
+    long piece[1024];
+    for (long at = 0; at < *n; at += 1024) {
+        int k = (int)(*n - at < 1024 ? *n - at : 1024);
+        if (rank == 0) {
+            memcpy(piece, *list + at, (size_t)k * sizeof *piece);
+        }
+        MPI_Bcast(piece, k, MPI_LONG, 0, MPI_COMM_WORLD);
+        if (rank != 0 && *list) {
+            memcpy(*list + at, piece, (size_t)k * sizeof *piece);
+        }
+    }
+}
+
+/* Resume in O(own share): with P ranks, rank r reads the files of earlier ranks r, r + P, ...
+ * (rank 0 lists the directory once and sends the others the rank numbers found), then the
+ * ranks merge what they read; without MPI, one process reads every file. Collective when MPI
+ * is active. */
+static cv_status load_done(cv_journal *j, const char *dir, const char *signature, int rank,
+                           size_t map_bytes, cv_status rc)
+{
+    bool mpi = cv_mpi_active();
+    int ranks = mpi ? cv_mpi_size() : 1;
+    long *list = NULL, n = 0;
+    if (!mpi || rank == 0) {
+        cv_status listed = list_journal_ranks(dir, &list, &n);
+        rc = rc == CV_OK ? listed : rc;
+    }
+    if (mpi) {
+        share_list(&list, &n, rank, &rc);
+    }
+    if (rc == CV_OK) {
+        rc = load_share(j, dir, signature, mpi ? rank : 0, ranks, list, n);
+    }
+    cv_free(list);
+    if (mpi) {
+        rc = cv_mpi_agree(rc);
+        if (rc == CV_OK) {
+            merge_ranks(j, map_bytes);
+        }
+    }
+    if (rc == CV_OK) {
+        j->n_done = count_bits(j->done, map_bytes);
+        CV_LOG(CV_LOG_DEBUG, "journal: read %d of the %ld files in `%s'", j->n_files, n, dir);
+    }
     return rc;
 }
 
 cv_status cv_journal_open(const char *dir, const char *signature, int rank, bool resume,
                           uint64_t n_tasks, cv_journal **out)
 {
-    CV_TRY(make_dirs(dir));
+    cv_status rc = make_dirs(dir);
     cv_journal *j = cv_calloc(1, sizeof *j);
-    if (!j) {
-        return CV_FAIL(CV_ERR_NOMEM, "journal");
+    size_t map_bytes = (size_t)(n_tasks / 8 + 1);
+    if (j) {
+        j->fd = -1;
+        j->n_tasks = n_tasks;
+        j->resume = resume;
+        j->done = cv_calloc(map_bytes, 1);
+        j->path = cv__asprintf("%s/rank-%d.log", dir, rank);
+        j->signature = cv__strdup(signature);
     }
-    j->fd = -1;
-    j->n_tasks = n_tasks;
-    j->done = cv_calloc((size_t)(n_tasks / 8 + 1), 1);
-    j->path = cv__asprintf("%s/rank-%d.log", dir, rank);
-    cv_status rc = j->done && j->path ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "journal");
-    if (rc == CV_OK && resume) {
-        DIR *d = opendir(dir);
-        struct dirent *e;
-        while (rc == CV_OK && d && (e = readdir(d)) != NULL) {
-            if (!is_journal_name(e->d_name)) {
-                continue;
-            }
-            char *path = cv__asprintf("%s/%s", dir, e->d_name);
-            rc = path ? load_file(j, path, signature) : CV_FAIL(CV_ERR_NOMEM, "journal");
-            cv_free(path);
-        }
-        if (d) {
-            closedir(d);
-        }
-    }
-    j->resume = resume;
-    j->signature = cv__strdup(signature);
-    if (rc == CV_OK && !j->signature) {
+    if (rc == CV_OK && (!j || !j->done || !j->path || !j->signature)) {
         rc = CV_FAIL(CV_ERR_NOMEM, "journal");
+    }
+    if (resume) {
+        /* Every rank takes part in the collectives, even one that already failed. */
+        rc = load_done(j, dir, signature, rank, map_bytes, rc);
     }
     if (rc != CV_OK) {
         cv_journal_close(j);
@@ -290,7 +448,7 @@ cv_status cv_journal_begin(const char *dir, const char *signature, bool resume, 
         MPI_Barrier(MPI_COMM_WORLD);
     }
     CV_TRY(cv_mpi_agree(cv_journal_open(dir, signature, cv_mpi_rank(), resume, n_tasks, out)));
-    /* Every rank has read every journal before any rank changes its own file. */
+    /* Every rank has read its share of the journal before any rank changes its own file. */
     if (cv_mpi_active()) {
         MPI_Barrier(MPI_COMM_WORLD);
     }
