@@ -3,13 +3,15 @@
  * one rank or with the static schedule it needs no window.
  *
  * Rank 0's window (uint64 words): the claim counter (its top bit: abort), the finished count,
- * then three words per rank. Its task word names the task it is on, written with MPI_Put
- * without waiting (for the monitor and for idle ranks watching for stragglers: a hint). Its
- * batch word packs the next unstarted task of its batch with how many are left, changed only
- * with atomics: an idle rank takes the last one with a compare-and-swap, and the owner, coming
+ * two words per rank, then one word of flags per task. A rank's task word names the task it is
+ * on (MPI_Put by its owner alone, for the monitor and for idle ranks watching for stragglers).
+ * Its batch word packs the batch's first task, how many the owner has taken and where the
+ * batch ends: an idle rank takes the last unstarted task by lowering the end, and the owner,
  * back from a task long enough to have been watched (half the reissue floor), takes its next
- * one the same way. Its marker says which of its tasks was reissued and whether a copy
- * finished. Between short tasks nothing waits for rank 0. */
+ * by raising its count. A task's flags count the copies handed out and say which run finished
+ * first. Only fetch-and-op is used (Open MPI 4.1's osc/rdma over shared memory crashes in a
+ * compare-and-swap); a batch update that lost a race is undone by the rank that made it.
+ * Between short tasks nothing waits for rank 0. */
 #include "mpi/cv_sched.h"
 
 #include "mpi/cv_progress.h"
@@ -23,19 +25,25 @@
 #include <time.h>
 
 enum { W_CLAIM, W_FINISHED, W_RANKS };
-#define W_TASK(r) (W_RANKS + 3 * (MPI_Aint)(r))
-#define W_BATCH(r) (W_RANKS + 3 * (MPI_Aint)(r) + 1)
-#define W_MARKER(r) (W_RANKS + 3 * (MPI_Aint)(r) + 2)
+#define W_TASK(r) (W_RANKS + 2 * (MPI_Aint)(r))
+#define W_BATCH(r) (W_RANKS + 2 * (MPI_Aint)(r) + 1)
+#define W_FLAGS(s, t) (W_TASK((s)->size) + (MPI_Aint)(t))
 
 #define ABORT_BIT (UINT64_C(1) << 63) /* in the claim counter */
-#define COPY_BIT (UINT64_C(1) << 63)  /* task word: the task is a reissued copy */
-#define DONE_BIT (UINT64_C(1) << 63)  /* marker: the reissued task finished */
-#define REM_BITS 16
-#define REM_MASK ((UINT64_C(1) << REM_BITS) - 1)
-#define MAX_ID (UINT64_C(1) << 45) /* task ids that fit a batch word */
+#define COPY_BIT (UINT64_C(1) << 63)  /* task word: a reissued copy */
+/* task flags */
+#define F_TAKEN 1 /* copies handed out, counted in the low bits */
+#define F_TAKEN_MASK 0xffff
+#define F_COPY_DONE (UINT64_C(1) << 16)
+#define F_OWNER_DONE (UINT64_C(1) << 17)
+#define MAX_FLAGGED (UINT64_C(1) << 22) /* tasks with flags (32 MB on rank 0) */
+/* batch word: first task << 28 | tasks the owner took << 14 | (batch end + BACK_BIAS) */
+#define FIELD_BITS 14
+#define FIELD_MASK ((UINT64_C(1) << FIELD_BITS) - 1)
+#define BACK_BIAS 4096
 #define NONE UINT64_MAX
 
-#define MAX_BATCH 4096      /* below REM_MASK */
+#define MAX_BATCH 4096      /* fits a batch word field with BACK_BIAS */
 #define BATCH_SECONDS 1.0   /* a batch is about this much work, for progress and stragglers */
 #define N_SAMPLES 256       /* recent task times kept for the median */
 #define POLL_SECONDS 0.05   /* an idle rank's look at the others */
@@ -43,7 +51,6 @@ enum { W_CLAIM, W_FINISHED, W_RANKS };
 #define PROBE_SECONDS 0.001 /* static: how often to look for an abort message */
 #define DEFAULT_FLOOR 10.0  /* seconds before a task can be reissued */
 #define ABORT_TAG 1
-#define TASK_BUFS 64 /* task words in flight */
 
 struct cv_sched {
     uint64_t n_tasks;
@@ -52,6 +59,7 @@ struct cv_sched {
     uint64_t next_static;
     /* dynamic: the batch [cur, end), the counter as last seen */
     uint64_t cur, end, seen;
+    uint64_t batch_start, front; /* the batch's first task, tasks taken as its word says */
     bool exhausted, aborted;
     /* the task last handed out */
     uint64_t task;
@@ -63,7 +71,7 @@ struct cv_sched {
     size_t n_samples;
     double floor_seconds;
     /* an idle rank's view of the others: the task word and since when it is unchanged */
-    uint64_t *watch_word;
+    uint64_t *watch_word, *watch_tried; /* and the task of each a copy was last asked for */
     double *watch_since;
     /* finished tasks not yet added on rank 0 (static: when it last probed for an abort) */
     uint64_t pending_done, done_buf;
@@ -75,8 +83,7 @@ struct cv_sched {
     bool have_win;
     MPI_Win win;
     uint64_t *base;
-    uint64_t task_bufs[TASK_BUFS], batch_buf; /* origins of words being written */
-    int n_task_bufs;
+    uint64_t task_buf, batch_buf; /* origins of words being written */
     /* static: --fail-fast as messages */
     bool have_comm, abort_sent;
     MPI_Comm comm;
@@ -124,11 +131,13 @@ cv_status cv_sched_open(uint64_t n_tasks, bool is_static, cv_sched **out)
         }
         s->have_comm = true;
     } else if (s->size > 1) {
-        MPI_Aint slots = W_TASK(s->size);
+        MPI_Aint slots = W_TASK(s->size) + (MPI_Aint)(n_tasks <= MAX_FLAGGED ? n_tasks : 0);
         MPI_Aint size = s->rank == 0 ? slots * (MPI_Aint)sizeof(uint64_t) : 0;
         s->watch_word = cv_calloc((size_t)s->size, sizeof *s->watch_word);
         s->watch_since = cv_calloc((size_t)s->size, sizeof *s->watch_since);
-        if (!s->watch_word || !s->watch_since) {
+        s->watch_tried = cv_calloc((size_t)s->size, sizeof *s->watch_tried);
+        if (!s->watch_word || !s->watch_since || !s->watch_tried) {
+            cv_free(s->watch_tried);
             cv_free(s->watch_word);
             cv_free(s->watch_since);
             cv_free(s);
@@ -136,17 +145,19 @@ cv_status cv_sched_open(uint64_t n_tasks, bool is_static, cv_sched **out)
         }
         for (int r = 0; r < s->size; r++) {
             s->watch_word[r] = NONE;
+            s->watch_tried[r] = NONE;
         }
         if (MPI_Win_allocate(size, sizeof(uint64_t), MPI_INFO_NULL, MPI_COMM_WORLD, &s->base,
                              &s->win) != MPI_SUCCESS) {
             cv_free(s->watch_word);
             cv_free(s->watch_since);
+            cv_free(s->watch_tried);
             cv_free(s);
             return CV_FAIL(CV_ERR_MPI, "scheduler: MPI_Win_allocate failed");
         }
         if (s->rank == 0) {
             for (MPI_Aint i = 0; i < slots; i++) {
-                s->base[i] = i >= W_RANKS && (i - W_RANKS) % 3 == 2 ? NONE : 0;
+                s->base[i] = 0;
             }
         }
         MPI_Barrier(MPI_COMM_WORLD);
@@ -160,7 +171,7 @@ cv_status cv_sched_open(uint64_t n_tasks, bool is_static, cv_sched **out)
 
 void cv_sched_allow_reissue(cv_sched *s)
 {
-    s->reissue = s->have_win && s->n_tasks < MAX_ID;
+    s->reissue = s->have_win && s->n_tasks <= MAX_FLAGGED;
     s->floor_seconds = reissue_floor();
 }
 
@@ -171,31 +182,16 @@ static uint64_t rma_fetch(cv_sched *s, MPI_Aint slot, uint64_t value, MPI_Op op)
     uint64_t old = 0;
     MPI_Fetch_and_op(&value, &old, MPI_UINT64_T, 0, slot, op, s->win);
     MPI_Win_flush(0, s->win);
-    s->n_task_bufs = 0;
     s->n_rma++;
     return old;
 }
 
-static uint64_t rma_cas(cv_sched *s, MPI_Aint slot, uint64_t expect, uint64_t value)
-{
-    uint64_t old = 0;
-    MPI_Compare_and_swap(&value, &expect, &old, MPI_UINT64_T, 0, slot, s->win);
-    MPI_Win_flush(0, s->win);
-    s->n_task_bufs = 0;
-    s->n_rma++;
-    return old;
-}
-
-/* Without waiting: origin buffers are taken in turn and reused only after local completion. */
+/* Put without waiting for rank 0, only for the buffer to be free again. */
 static void publish_task(cv_sched *s, uint64_t word)
 {
-    if (s->n_task_bufs == TASK_BUFS) {
-        MPI_Win_flush_local(0, s->win);
-        s->n_task_bufs = 0;
-    }
-    uint64_t *buf = &s->task_bufs[s->n_task_bufs++];
-    *buf = word;
-    MPI_Put(buf, 1, MPI_UINT64_T, 0, W_TASK(s->rank), 1, MPI_UINT64_T, s->win);
+    s->task_buf = word;
+    MPI_Put(&s->task_buf, 1, MPI_UINT64_T, 0, W_TASK(s->rank), 1, MPI_UINT64_T, s->win);
+    MPI_Win_flush_local(0, s->win);
     s->n_rma++;
 }
 
@@ -212,15 +208,20 @@ static void send_done_count(cv_sched *s)
     s->last_flush = cv_now();
 }
 
-static uint64_t batch_word(uint64_t next, uint64_t rem)
+static uint64_t batch_word(uint64_t start, uint64_t len)
 {
-    return (next + 1) << REM_BITS | rem;
+    return start << (2 * FIELD_BITS) | (len + BACK_BIAS);
 }
 
-/* The end of the batch a batch word describes (0: none). */
-static uint64_t batch_end(uint64_t w)
+static uint64_t batch_first(uint64_t w)
 {
-    return w ? (w >> REM_BITS) - 1 + (w & REM_MASK) : 0;
+    return w >> (2 * FIELD_BITS);
+}
+
+/* Tasks of the batch not taken by idle ranks, counted from its first (0 with no batch). */
+static int64_t batch_len(uint64_t w)
+{
+    return w ? (int64_t)(w & FIELD_MASK) - BACK_BIAS : 0;
 }
 
 static uint64_t word_task(uint64_t w)
@@ -282,7 +283,6 @@ static bool claim(cv_sched *s)
     }
     MPI_Fetch_and_op(&k, &old, MPI_UINT64_T, 0, W_CLAIM, MPI_SUM, s->win);
     MPI_Win_flush(0, s->win);
-    s->n_task_bufs = 0;
     s->pending_done = 0;
     s->last_flush = cv_now();
     s->n_rma++;
@@ -298,10 +298,12 @@ static bool claim(cv_sched *s)
     s->end = s->n_tasks - old < k ? s->n_tasks : old + k;
     s->seen = old + k;
     if (s->reissue) {
-        /* completed by the next flush, before anything reads it for the owner */
         s->batch_buf = batch_word(old, s->end - old);
+        s->batch_start = old;
+        s->front = 0;
         MPI_Accumulate(&s->batch_buf, 1, MPI_UINT64_T, 0, W_BATCH(s->rank), 1, MPI_UINT64_T,
                        MPI_REPLACE, s->win);
+        MPI_Win_flush(0, s->win);
         s->n_rma++;
     }
     return true;
@@ -311,22 +313,18 @@ static bool claim(cv_sched *s)
  * the batch ended). */
 static bool advance_checked(cv_sched *s, uint64_t *id)
 {
-    uint64_t w = rma_fetch(s, W_BATCH(s->rank), 0, MPI_NO_OP);
-    for (;;) {
-        uint64_t end = batch_end(w);
-        if (s->cur >= end) {
-            s->cur = s->end = end < s->cur ? s->cur : end;
-            return false;
-        }
-        uint64_t next = batch_word(s->cur + 1, end - s->cur - 1);
-        uint64_t old = rma_cas(s, W_BATCH(s->rank), w, next);
-        if (old == w) {
-            *id = s->cur++;
-            s->end = end;
-            return true;
-        }
-        w = old;
+    uint64_t rel = s->cur - s->batch_start;
+    uint64_t add = (rel + 1 - s->front) << FIELD_BITS;
+    uint64_t old = rma_fetch(s, W_BATCH(s->rank), add, MPI_SUM);
+    s->front = rel + 1;
+    int64_t len = batch_len(old);
+    if ((int64_t)rel >= len) {
+        s->cur = s->end;
+        return false;
     }
+    *id = s->cur++;
+    s->end = s->batch_start + (uint64_t)len;
+    return true;
 }
 
 /* ---- stragglers --------------------------------------------------------------------------- */
@@ -337,24 +335,36 @@ static void nap(double seconds)
     nanosleep(&ts, NULL);
 }
 
+/* Whether rank r, on task t with batch word b, has unstarted tasks in its batch. */
+static bool has_unstarted(uint64_t t, uint64_t b)
+{
+    uint64_t first = batch_first(b);
+    int64_t len = batch_len(b);
+    return b && t >= first && len > 0 && first + (uint64_t)len > t + 1;
+}
+
 /* Take the last unstarted task of rank r's batch, or failing that a copy of the task it is on.
  * The words are as read. */
 static bool take_over(cv_sched *s, int r, const uint64_t *words, double age, uint64_t *id)
 {
-    uint64_t t = word_task(words[0]), b = words[1], marker = words[2], end = batch_end(b);
-    if (end > t + 1) {
-        uint64_t old = rma_cas(s, W_BATCH(r), b, b - 1);
-        if (old != b) {
+    uint64_t t = word_task(words[0]), b = words[1];
+    if (has_unstarted(t, b)) {
+        uint64_t old = rma_fetch(s, W_BATCH(r), UINT64_MAX, MPI_SUM); /* end - 1 */
+        int64_t len = batch_len(old);
+        if (batch_first(old) != batch_first(b) || !has_unstarted(t, old) ||
+            (int64_t)((old >> FIELD_BITS) & FIELD_MASK) > len - 1) {
+            rma_fetch(s, W_BATCH(r), 1, MPI_SUM); /* lost a race: undo */
             return false;
         }
-        *id = end - 1;
+        *id = batch_first(old) + (uint64_t)len - 1;
         s->n_moved++;
-        CV_LOG(CV_LOG_WARN,
+        CV_LOG(CV_LOG_INFO,
                "task %" PRIu64 " moved from rank %d (on task %" PRIu64 " for %.0f s) to rank %d",
                *id, r, t, age, s->rank);
         return true;
     }
-    if (rma_cas(s, W_MARKER(r), marker, t) != marker) {
+    s->watch_tried[r] = t;
+    if (rma_fetch(s, W_FLAGS(s, t), F_TAKEN, MPI_SUM) & (F_TAKEN_MASK | F_OWNER_DONE)) {
         return false;
     }
     *id = t;
@@ -371,7 +381,7 @@ static bool take_over(cv_sched *s, int r, const uint64_t *words, double age, uin
  * over; true with a task taken over. */
 static bool watch_stragglers(cv_sched *s, uint64_t *id)
 {
-    MPI_Aint n = 3 * (MPI_Aint)s->size;
+    MPI_Aint n = 2 * (MPI_Aint)s->size;
     uint64_t *view = cv_malloc((size_t)n * sizeof *view);
     if (!view) {
         return false;
@@ -381,11 +391,10 @@ static bool watch_stragglers(cv_sched *s, uint64_t *id)
     bool got = false;
     while (!got && !s->aborted && !cv_mpi_terminated()) {
         uint64_t counter = 0, none = 0;
-        /* plain reads: a torn or stale word only makes a compare-and-swap below fail */
+        /* plain reads: a stale batch word only makes a take-over below fail (and be undone) */
         MPI_Fetch_and_op(&none, &counter, MPI_UINT64_T, 0, W_CLAIM, MPI_NO_OP, s->win);
         MPI_Get(view, (int)n, MPI_UINT64_T, 0, W_RANKS, (int)n, MPI_UINT64_T, s->win);
         MPI_Win_flush(0, s->win);
-        s->n_task_bufs = 0;
         s->n_rma += 2;
         if (counter & ABORT_BIT) {
             s->aborted = true;
@@ -396,7 +405,7 @@ static bool watch_stragglers(cv_sched *s, uint64_t *id)
         int best = -1;
         double best_age = 0;
         for (int r = 0; r < s->size; r++) {
-            const uint64_t *w = &view[3 * r];
+            const uint64_t *w = &view[2 * r];
             if (r == s->rank || !w[0] || (w[0] & COPY_BIT)) {
                 continue; /* idle, or on a copy: nothing to take */
             }
@@ -407,7 +416,7 @@ static bool watch_stragglers(cv_sched *s, uint64_t *id)
                 continue;
             }
             uint64_t t = word_task(w[0]);
-            bool can = batch_end(w[1]) > t + 1 || (w[2] != t && w[2] != (t | DONE_BIT));
+            bool can = has_unstarted(t, w[1]) || s->watch_tried[r] != t;
             double age = now - s->watch_since[r];
             if (can && age >= deadline && age > best_age) {
                 best = r;
@@ -415,7 +424,7 @@ static bool watch_stragglers(cv_sched *s, uint64_t *id)
             }
         }
         if (best >= 0) {
-            got = take_over(s, best, &view[3 * best], best_age, id);
+            got = take_over(s, best, &view[2 * best], best_age, id);
         } else if (!busy) {
             break;
         } else {
@@ -482,13 +491,14 @@ bool cv_sched_next(cv_sched *s, uint64_t *id)
     if (!s->exhausted && claim(s)) {
         return hand_out(s, s->cur++, id);
     }
-    if (!s->exhausted && !s->aborted) {
-        s->exhausted = true;
-        publish_task(s, 0);
-        send_done_count(s);
-        MPI_Win_flush(0, s->win);
-        s->n_task_bufs = 0;
+    if (s->aborted) {
+        return false;
     }
+    /* idle from here (again, after a task taken over) */
+    s->exhausted = true;
+    publish_task(s, 0);
+    send_done_count(s);
+    MPI_Win_flush(0, s->win);
     uint64_t t;
     if (s->reissue && !s->aborted && watch_stragglers(s, &t)) {
         hand_out(s, t, id);
@@ -554,14 +564,13 @@ uint64_t cv_sched_peek_finished(const cv_sched *s)
 static bool settle(cv_sched *s)
 {
     if (s->task_copy) {
-        uint64_t old = rma_cas(s, W_MARKER(s->task_from), s->task, s->task | DONE_BIT);
-        return old == s->task;
+        return !(rma_fetch(s, W_FLAGS(s, s->task), F_COPY_DONE, MPI_SUM) & F_OWNER_DONE);
     }
-    uint64_t old = rma_fetch(s, W_MARKER(s->rank), s->task | DONE_BIT, MPI_REPLACE);
-    if (old == s->task) {
+    uint64_t old = rma_fetch(s, W_FLAGS(s, s->task), F_OWNER_DONE, MPI_SUM);
+    if ((old & F_TAKEN_MASK) && !(old & F_COPY_DONE)) {
         CV_LOG(CV_LOG_INFO, "task %" PRIu64 " finished here before its reissued copy", s->task);
     }
-    return old != (s->task | DONE_BIT);
+    return !(old & F_COPY_DONE);
 }
 
 bool cv_sched_done(cv_sched *s)
@@ -637,5 +646,6 @@ void cv_sched_close(cv_sched *s)
     cv_free(s->abort_reqs);
     cv_free(s->watch_word);
     cv_free(s->watch_since);
+    cv_free(s->watch_tried);
     cv_free(s);
 }
