@@ -5,8 +5,8 @@
  * MPI_Fetch_and_op (guided self-scheduling: about remaining / (2 x ranks) tasks, at most about
  * a second of work and 4096 tasks), so fast ranks take more tasks and no rank is a master. The
  * claim also carries this rank's finished count to rank 0 and brings back the abort flag, so a
- * task costs no blocking round trip of its own; which task a rank is on goes to rank 0 without
- * waiting, for progress and stall reports.
+ * task costs no blocking round trip of its own; which task a rank is on goes to rank 0 with an
+ * MPI_Put that waits for local completion only, for progress and stall reports.
  *
  * Stragglers (jobs that call cv_sched_allow_reissue): once the counter is exhausted, an idle
  * rank watches the others; a rank seen on the same task for longer than max(3 x the median
