@@ -429,7 +429,8 @@ static bool watch_stragglers(cv_sched *s, uint64_t *id)
         } else if (!busy) {
             break;
         } else {
-            nap(POLL_SECONDS);
+            /* every idle rank reads every rank's words: fewer looks when there are many */
+            nap(POLL_SECONDS * (1 + s->size / 32));
         }
     }
     cv_free(view);
