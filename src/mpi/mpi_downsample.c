@@ -507,6 +507,9 @@ static void work_tasks(job *j)
         cv_sched_working_on(j->sched, idx);
         cv_status rc = run_task(j, idx, buf, cap);
         cv_sched_working_on(j->sched, UINT64_MAX);
+        if (!cv_sched_done(j->sched)) {
+            continue; /* a reissued copy of this task finished first and counts it */
+        }
         if (rc == CV_OK) {
             j->done++;
         } else {
@@ -515,7 +518,6 @@ static void work_tasks(job *j)
                 cv_sched_abort(j->sched);
             }
         }
-        cv_sched_done(j->sched);
     }
     if (cv_mpi_terminated()) {
         cv_sched_abort(j->sched);
@@ -1154,6 +1156,10 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
     }
     if (rc == CV_OK) {
         rc = cv_mpi_agree(cv_sched_open(j.st[0].n, p->is_static, &j.sched));
+    }
+    if (rc == CV_OK) {
+        /* a task's levels are whole chunks; a duplicate state record is read once */
+        cv_sched_allow_reissue(j.sched);
     }
     if (rc == CV_OK) {
         rc = cv_mpi_agree(open_stage_output(&j, 0));

@@ -553,11 +553,18 @@ static cv_status work(job *j)
             continue;
         }
         cv_err_clear();
+        uint64_t skipped = j->tasks_skipped, bytes = j->bytes;
         cv_sched_working_on(j->sched, id);
         cv_status rc = run_task(j, id, buf, cap);
         cv_sched_working_on(j->sched, UINT64_MAX);
         if (rc == CV_OK) {
             rc = cv_journal_record(j->journal, id);
+        }
+        if (!cv_sched_done(j->sched)) {
+            /* a reissued copy of this task finished first and counts it */
+            j->tasks_skipped = skipped;
+            j->bytes = bytes;
+            continue;
         }
         if (rc == CV_OK) {
             j->tasks_done++;
@@ -568,7 +575,6 @@ static cv_status work(job *j)
                 cv_sched_abort(j->sched);
             }
         }
-        cv_sched_done(j->sched);
     }
     if (cv_mpi_terminated()) {
         cv_sched_abort(j->sched);
@@ -844,6 +850,9 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
     }
     if (rc == CV_OK) {
         rc = cv_mpi_agree(cv_sched_open(j.n_tasks, p->is_static, &j.sched));
+    }
+    if (rc == CV_OK && !j.x) {
+        cv_sched_allow_reissue(j.sched); /* tasks write whole chunks or shards */
     }
     if (rc == CV_OK) {
         uint64_t full = j.x ? cv_exchange_round_bytes(j.x)
