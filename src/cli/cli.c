@@ -732,6 +732,29 @@ bool cli_opt_threads(const char *cmd, const char *arg, int *out)
     return true;
 }
 
+bool cli_opt_plan_ranks(const char *cmd, const char *arg, int *out)
+{
+    int64_t n;
+    if (!cli_parse_i64(arg, &n) || n < 1 || n > 10000000) {
+        cli_usage(cmd, "bad --ranks `%s' (1..10000000)", arg);
+        return false;
+    }
+    *out = (int)n;
+    return true;
+}
+
+bool cli_check_plan_ranks(const char *cmd, int ranks, bool dry_run)
+{
+    if (ranks > 0 && !dry_run) {
+        cli_usage(cmd, "--ranks N plans for N ranks: it needs --dry-run");
+        return false;
+    }
+    if (ranks > 0) {
+        cv_mpi_plan_for(ranks);
+    }
+    return true;
+}
+
 bool cli_opt_factor(const char *cmd, const char *arg, int64_t out[3])
 {
     if (!cli_parse_i64x3(arg, out) || out[0] < 1 || out[1] < 1 || out[2] < 1 ||

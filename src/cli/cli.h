@@ -73,6 +73,10 @@ bool cli_parse_f64x3(const char *s, double out[3], bool *has_point);
 bool cli_opt_bbox(const char *cmd, const char *arg, const char **out);
 bool cli_opt_memory(const char *cmd, const char *arg, size_t *out);
 bool cli_opt_threads(const char *cmd, const char *arg, int *out);
+/* --ranks N (1..10^7) of a --dry-run: plan as if N ranks ran the job. */
+bool cli_opt_plan_ranks(const char *cmd, const char *arg, int *out);
+/* Usage error unless --ranks comes with --dry-run; then plans are made for that many ranks. */
+bool cli_check_plan_ranks(const char *cmd, int ranks, bool dry_run);
 /* --factor X,Y,Z of a downsampling level: every component >= 1, not 1,1,1. */
 bool cli_opt_factor(const char *cmd, const char *arg, int64_t out[3]);
 /* --downsample N of a job: the levels of the pyramid made on its destination afterwards. */

@@ -13,7 +13,7 @@ static const char help[] =
     "         [--method auto|average|mode|min|max|striding] [--sparse] [--encoding E]\n"
     "         [--chunk-size X,Y,Z] [--compress gzip|br|none] [--level N] [--memory BYTES]\n"
     "         [--fill-missing] [--threads N] [--schedule dynamic|static]\n"
-    "         [--journal DIR [--keep-journal]] [--resume] [--fail-fast] [--dry-run]\n"
+    "         [--journal DIR [--keep-journal]] [--resume] [--fail-fast] [--dry-run [--ranks N]]\n"
     "         [--stall-warning SECONDS]\n\n"
     "Make N mips above mip M (default 0) reading the source once. New scales are added as\n"
     "CloudVolume's add_scale does and the info is committed once. Tasks read blocks of the\n"
@@ -47,6 +47,7 @@ static const char help[] =
     "  --fail-fast      stop every rank at the first failed task\n"
     "  --dry-run        print the plan (tasks, levels per task, levels made by the tree,\n"
     "                   bytes, expected peak memory per rank) and stop\n"
+    "  --ranks N        with --dry-run: plan as if N ranks ran the job (per-rank figures)\n"
     "  --stall-warning S  name a rank that has been on one task for S seconds (default 300)\n";
 
 int cmd_downsample(int argc, char **argv)
@@ -68,6 +69,7 @@ int cmd_downsample(int argc, char **argv)
         {"keep-journal", no_argument, NULL, 2001},
         {"resume", no_argument, NULL, 'r'},
         {"fail-fast", no_argument, NULL, 'X'},
+        {"ranks", required_argument, NULL, 2100},
         {"dry-run", no_argument, NULL, 'D'},
         {"stall-warning", required_argument, NULL, 'W'},
         {"level", required_argument, NULL, 'l'},
@@ -81,6 +83,7 @@ int cmd_downsample(int argc, char **argv)
     p.method = -1;
     p.threads = 4;
     int64_t v64;
+    int plan_ranks = 0;
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
         switch (c) {
         case 'h':
@@ -168,9 +171,17 @@ int cmd_downsample(int argc, char **argv)
             }
             p.has_level = true;
             break;
+        case 2100:
+            if (!cli_opt_plan_ranks(argv[0], optarg, &plan_ranks)) {
+                return CLI_USAGE;
+            }
+            break;
         default:
             return CLI_USAGE;
         }
+    }
+    if (!cli_check_plan_ranks(argv[0], plan_ranks, p.dry_run)) {
+        return CLI_USAGE;
     }
     if (!cli_check_level(argv[0], p.has_level, p.level, p.compress)) {
         return CLI_USAGE;

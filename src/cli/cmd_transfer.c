@@ -12,7 +12,7 @@ static const char help[] =
     "         [--encoding E] [--compress gzip|br|none] [--level N] [--chunk-size X,Y,Z]\n"
     "         [--fill-missing] [--delete-black] [--skip-existing] [--memory BYTES] [--threads N]\n"
     "         [--schedule dynamic|static] [--journal DIR [--keep-journal]] [--resume]\n"
-    "         [--fail-fast] [--dry-run] [--check]\n"
+    "         [--fail-fast] [--dry-run [--ranks N]] [--check]\n"
     "         [--sharded [--shard-bytes B] | --sharding JSON] [--report FILE.json]\n"
     "         [--stall-warning SECONDS] [--downsample N [--factor X,Y,Z]] [--decode]\n\n"
     "Copy SRC to DST: every scale of SRC, one after another (each through the copy or the\n"
@@ -55,6 +55,7 @@ static const char help[] =
     "  --fail-fast      stop every rank at the first failed task\n"
     "  --dry-run        print the plan (tasks, task shape, bytes, memory; or the exchange\n"
     "                   rounds and each rank's bytes read, sent, received, written) and stop\n"
+    "  --ranks N        with --dry-run: plan as if N ranks ran the job (per-rank figures)\n"
     "  --report F.json  write per-rank numbers: tasks, bytes, chunks, I/O and codec seconds\n"
     "  --stall-warning S  name a rank that has been on one task for S seconds (default 300)\n"
     "  --downsample N   then make N mips above the (last) copied mip of DST in the same job, as\n"
@@ -83,6 +84,7 @@ int cmd_transfer(int argc, char **argv)
         {"journal", required_argument, NULL, 'j'},
         {"resume", no_argument, NULL, 'r'},
         {"fail-fast", no_argument, NULL, 'F'},
+        {"ranks", required_argument, NULL, 2100},
         {"dry-run", no_argument, NULL, 'n'},
         {"sharded", no_argument, NULL, 'H'},
         {"sharding", required_argument, NULL, 'J'},
@@ -102,6 +104,7 @@ int cmd_transfer(int argc, char **argv)
     memset(&p, 0, sizeof p);
     p.threads = 4;
     int64_t n_down = 0, factor[3] = {2, 2, 1};
+    int plan_ranks = 0;
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
         switch (c) {
         case 'h':
@@ -209,9 +212,17 @@ int cmd_transfer(int argc, char **argv)
                 return CLI_USAGE;
             }
             break;
+        case 2100:
+            if (!cli_opt_plan_ranks(argv[0], optarg, &plan_ranks)) {
+                return CLI_USAGE;
+            }
+            break;
         default:
             return CLI_USAGE;
         }
+    }
+    if (!cli_check_plan_ranks(argv[0], plan_ranks, p.dry_run)) {
+        return CLI_USAGE;
     }
     if (optind != argc - 2) {
         return cli_usage(argv[0], "want SRC and DST");

@@ -9,7 +9,7 @@
 static const char help[] =
     "usage: [srun|mpirun -n N] cvmpi verify A B [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1]\n"
     "                                      [--fill-missing] [--threads N] [--memory BYTES]\n"
-    "                                      [--dry-run]\n\n"
+    "                                      [--dry-run [--ranks N]]\n\n"
     "Compare the decoded voxels of two layers (any encodings and chunk sizes) in parallel and\n"
     "report the first difference in each task. Exit 0 if identical, 1 otherwise.\n"
     "  --mip M            mip of A (index or resolution); B's scale of the same resolution\n"
@@ -23,23 +23,21 @@ static const char help[] =
     "                     layers plus each thread's chunk buffers; a job that cannot fit is\n"
     "                     refused\n"
     "  --dry-run          print the plan (tasks, task shape, expected peak memory per rank and\n"
-    "                     the budget) and read no chunk\n";
+    "                     the budget) and read no chunk\n"
+    "  --ranks N          with --dry-run: plan as if N ranks ran the job\n";
 
 int cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"mip", required_argument, NULL, 'm'},
-        {"bbox", required_argument, NULL, 'b'},
-        {"strict-missing", no_argument, NULL, 's'},
-        {"fill-missing", no_argument, NULL, 'f'},
-        {"threads", required_argument, NULL, 't'},
-        {"memory", required_argument, NULL, 'M'},
-        {"dry-run", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"mip", required_argument, NULL, 'm'},      {"bbox", required_argument, NULL, 'b'},
+        {"strict-missing", no_argument, NULL, 's'}, {"fill-missing", no_argument, NULL, 'f'},
+        {"threads", required_argument, NULL, 't'},  {"memory", required_argument, NULL, 'M'},
+        {"ranks", required_argument, NULL, 2100},   {"dry-run", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     cv_verify_params p;
     memset(&p, 0, sizeof p);
+    int plan_ranks = 0;
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
         switch (c) {
         case 'h':
@@ -70,9 +68,17 @@ int cmd_verify(int argc, char **argv)
                 return CLI_USAGE;
             }
             break;
+        case 2100:
+            if (!cli_opt_plan_ranks(argv[0], optarg, &plan_ranks)) {
+                return CLI_USAGE;
+            }
+            break;
         default:
             return CLI_USAGE;
         }
+    }
+    if (!cli_check_plan_ranks(argv[0], plan_ranks, p.dry_run)) {
+        return CLI_USAGE;
     }
     if (optind != argc - 2) {
         return cli_usage(argv[0], "want two layers A and B");

@@ -14,6 +14,10 @@ void cv_mpi_finalize(void);
 bool cv_mpi_active(void);
 int cv_mpi_rank(void);
 int cv_mpi_size(void);
+/* The rank count plans are made for: the job's, or N from `--dry-run --ranks N` (set before
+ * planning; only plans and their printouts use it, never a running job). */
+void cv_mpi_plan_for(int ranks);
+int cv_mpi_plan_ranks(void);
 /* Every rank passes its own status; all get the same answer. When some rank failed, the
  * lowest failing rank's error record is copied to every rank. Collective. */
 cv_status cv_mpi_agree(cv_status rc);

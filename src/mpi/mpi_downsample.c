@@ -214,7 +214,7 @@ static double fixed_bytes(const job *j)
  * nodes) and receives (its nodes' children), as growing arrays (up to twice their count). */
 static double index_bytes(const job *j, int s)
 {
-    double ranks = (double)cv_mpi_size();
+    double ranks = (double)cv_mpi_plan_ranks();
     const stage *st = &j->st[s];
     double sends = ceil((double)j->st[s - 1].n / ranks),
            recvs =
@@ -247,7 +247,7 @@ static cv_status plan_rounds(job *j)
         double left = ((double)j->memory - fixed_bytes(j) - index_bytes(j, s)) / 2.0;
         double want = fmin(fmax(64.0 * 1048576.0, 16.0 * wire), 1073741824.0);
         /* no more than all a rank can have to send or receive */
-        double ranks = (double)cv_mpi_size(),
+        double ranks = (double)cv_mpi_plan_ranks(),
                ratio = (double)(j->st[s].ratio[0] * j->st[s].ratio[1] * j->st[s].ratio[2]);
         double all = fmax(ceil((double)j->st[s - 1].n / ranks),
                           fmin(ceil((double)j->st[s].n / ranks) * ratio, (double)j->st[s - 1].n));
@@ -898,8 +898,8 @@ static void print_plan(const job *j)
     printf("plan: mip %d %s -> mips %d..%d, factor %" PRId64 ",%" PRId64 ",%" PRId64
            ", %s%s, %d rank%s\n",
            j->mip, region, j->level_mip[1], j->level_mip[j->n_levels], j->f[0], j->f[1], j->f[2],
-           names[j->method], j->p->sparse ? " (sparse)" : "", cv_mpi_size(),
-           cv_mpi_size() == 1 ? "" : "s");
+           names[j->method], j->p->sparse ? " (sparse)" : "", cv_mpi_plan_ranks(),
+           cv_mpi_plan_ranks() == 1 ? "" : "s");
     for (int s = 0; s < j->n_stages; s++) {
         const stage *st = &j->st[s];
         int64_t full[3], b[3];

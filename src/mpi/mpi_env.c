@@ -107,6 +107,18 @@ int cv_mpi_rank(void)
     return r;
 }
 
+static int plan_ranks;
+
+void cv_mpi_plan_for(int ranks)
+{
+    plan_ranks = ranks;
+}
+
+int cv_mpi_plan_ranks(void)
+{
+    return plan_ranks > 0 ? plan_ranks : cv_mpi_size();
+}
+
 int cv_mpi_size(void)
 {
     int n = 1;

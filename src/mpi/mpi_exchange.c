@@ -262,8 +262,26 @@ static void rechunk_round_load(const cv_exchange *x, uint64_t r, rank_load *load
     cv_bbox box = cv_exchange_round_box(x, r);
     int n = x->ranks;
     memset(cur, 0, 4 * (size_t)n * sizeof *cur);
-    int64_t smin[3], smax[3], c[3];
+    int64_t smin[3], smax[3], c[3], dmin[3], dmax[3];
     cv_grid_cells(&x->sg, box, smin, smax);
+    cv_grid_cells(&x->dg, box, dmin, dmax);
+    double n_src = (double)(smax[0] - smin[0]) * (double)(smax[1] - smin[1]) *
+                   (double)(smax[2] - smin[2]),
+           n_dst = (double)(dmax[0] - dmin[0]) * (double)(dmax[1] - dmin[1]) *
+                   (double)(dmax[2] - dmin[2]);
+    if (n_src + n_dst > 1e6) {
+        /* Chunks are dealt by linear index mod ranks: in a round this large no rank holds more
+         * than its whole share, rounded up, of full chunks. */
+        double sb = ceil(n_src / n) * (double)cv__x_chunk_bytes(x, &x->sg),
+               db = ceil(n_dst / n) * (double)cv__x_chunk_bytes(x, &x->dg);
+        for (int o = 0; o < n; o++) {
+            load[o].read = fmax(load[o].read, sb);
+            load[o].sent = fmax(load[o].sent, sb);
+            load[o].received = fmax(load[o].received, db);
+            load[o].written = fmax(load[o].written, db);
+        }
+        return;
+    }
     for (c[2] = smin[2]; c[2] < smax[2]; c[2]++) {
         for (c[1] = smin[1]; c[1] < smax[1]; c[1]++) {
             for (c[0] = smin[0]; c[0] < smax[0]; c[0]++) {
@@ -275,8 +293,6 @@ static void rechunk_round_load(const cv_exchange *x, uint64_t r, rank_load *load
             }
         }
     }
-    int64_t dmin[3], dmax[3];
-    cv_grid_cells(&x->dg, box, dmin, dmax);
     for (c[2] = dmin[2]; c[2] < dmax[2]; c[2]++) {
         for (c[1] = dmin[1]; c[1] < dmax[1]; c[1]++) {
             for (c[0] = dmin[0]; c[0] < dmax[0]; c[0]++) {
@@ -311,14 +327,34 @@ void cv_exchange_print(const cv_exchange *x)
            x->sg.chunk[0], x->sg.chunk[1], x->sg.chunk[2], x->dg.chunk[0], x->dg.chunk[1],
            x->dg.chunk[2], x->n_rounds, x->col[0], x->col[1], x->ncol[0], x->ncol[1], x->rows,
            x->rows == 1 ? "" : "s", x->rows * x->dg.chunk[2]);
-    /* Every distinct round shape occurs in the first column and the last ones; walking
-     * all rounds is cheap next to the job itself. */
-    for (uint64_t r = 0; r < x->n_rounds; r++) {
-        rechunk_round_load(x, r, load, cur);
+    /* Every distinct round shape occurs in the first, a middle and the last column along x and
+     * y, and the first, a middle and the last round of a column; walking every round is cheap
+     * next to the job itself until a plan has thousands of rounds (a petavoxel --dry-run),
+     * then those 27 stand for the rest. */
+    bool sampled = x->n_rounds > 4096;
+    if (!sampled) {
+        for (uint64_t r = 0; r < x->n_rounds; r++) {
+            rechunk_round_load(x, r, load, cur);
+        }
+    } else {
+        int64_t pick[3][3];
+        const int64_t count[3] = {x->ncol[0], x->ncol[1], x->zrounds};
+        for (int d = 0; d < 3; d++) {
+            pick[d][0] = 0;
+            pick[d][1] = count[d] / 2;
+            pick[d][2] = count[d] - 1;
+        }
+        for (int a = 0; a < 27; a++) {
+            uint64_t column =
+                (uint64_t)pick[0][a % 3] + (uint64_t)x->ncol[0] * (uint64_t)pick[1][a / 3 % 3];
+            rechunk_round_load(x, column * (uint64_t)x->zrounds + (uint64_t)pick[2][a / 9], load,
+                               cur);
+        }
     }
     printf("exchange: expected peak %.1f MB per rank (budget %.1f MB); per rank, MB in its "
-           "largest round (decoded voxels; encoded chunks are smaller):\n",
-           x->est_peak / 1e6, (double)x->memory / 1e6);
+           "largest round%s (decoded voxels; encoded chunks are smaller):\n",
+           x->est_peak / 1e6, (double)x->memory / 1e6,
+           sampled ? ", from 27 rounds of every shape" : "");
     int shown = n < 16 ? n : 16;
     for (int o = 0; o < shown; o++) {
         printf("exchange:   rank %d: reads %.2f, sends %.2f, receives %.2f, writes %.2f\n", o,

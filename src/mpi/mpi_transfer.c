@@ -351,7 +351,7 @@ static cv_status plan_exchange(job *j, const cv_info *di, cv_exchange_kind kind,
         .region = region,
         .memory = job_memory(j->p, &source),
         .threads = j->p->threads > 0 ? j->p->threads : 4,
-        .ranks = cv_mpi_active() ? cv_mpi_size() : 1,
+        .ranks = cv_mpi_plan_ranks(),
         .skip_existing = j->p->skip_existing,
     };
     CV_TRY(cv_exchange_plan(&xp, &j->x));
@@ -454,7 +454,7 @@ static cv_status plan_job(job *j, const cv_info *di)
                                .region = region,
                                .n_tasks = j->n_tasks,
                                .memory = pp->memory,
-                               .ranks = cv_mpi_size()};
+                               .ranks = cv_mpi_plan_ranks()};
         rc = cv_hashed_plan(&hp, &j->hashed);
     }
     if (rc == CV_OK && cv_mpi_rank() == 0) {
@@ -470,7 +470,7 @@ static void print_plan(const job *j)
     cv_bbox_format(j->plan.region, region, sizeof region);
     if (j->x) {
         printf("plan: %" PRIu64 " exchange rounds over %s at mip %d, %d rank%s\n", j->n_tasks,
-               region, j->mip, cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
+               region, j->mip, cv_mpi_plan_ranks(), cv_mpi_plan_ranks() == 1 ? "" : "s");
         cv_exchange_print(j->x);
         return;
     }
@@ -487,7 +487,8 @@ static void print_plan(const job *j)
            "(budget %.1f MB), %d rank%s\n",
            (double)cv_bbox_voxels(j->plan.region) * (double)j->plan_params.bytes_per_voxel / 1e6,
            (double)task_bytes / 1e6, (double)cv_plan_task_bytes(&j->plan, &j->plan_params) / 1e6,
-           (double)j->plan_params.memory / 1e6, cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
+           (double)j->plan_params.memory / 1e6, cv_mpi_plan_ranks(),
+           cv_mpi_plan_ranks() == 1 ? "" : "s");
 }
 
 /* Tests slow tasks (and rounds) down to interrupt a job mid-way or to see a stall reported. */

@@ -216,7 +216,7 @@ static void print_plan(const cv_plan *plan, const cv_plan_params *pp, int mip)
            "%.1f MB per rank (budget %.1f MB), %d rank%s\n",
            (double)cv_bbox_voxels(plan->region) * (double)pp->bytes_per_voxel / 1e6,
            (double)task_cap(plan, pp) / 1e6, (double)cv_plan_task_bytes(plan, pp) / 1e6,
-           (double)pp->memory / 1e6, cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s");
+           (double)pp->memory / 1e6, cv_mpi_plan_ranks(), cv_mpi_plan_ranks() == 1 ? "" : "s");
 }
 
 cv_status cv_mpi_verify(const cv_verify_params *p)
