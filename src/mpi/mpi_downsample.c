@@ -952,6 +952,14 @@ static void print_plan(const job *j)
                "rounds of up to %.1f MB each way\n",
                (double)most / 1e6);
     }
+    double ranks = (double)cv_mpi_plan_ranks(), nodes_all = 0;
+    for (int s = 1; s < j->n_stages; s++) {
+        nodes_all += (double)j->st[s].n;
+    }
+    printf("plan: per rank: about %.0f tasks and %.0f tree nodes; tree state files up to %.1f GB "
+           "beside the journal; journal %.1f MB in all (30 bytes per task or node)\n",
+           ceil((double)j->st[0].n / ranks), ceil(nodes_all / ranks), tree_bytes / ranks / 1e9,
+           (double)j->n_ids * 30.0 / 1e6);
     printf("plan: expected peak %.1f MB per rank (tasks %.1f MB, tree exchange %.1f MB, tree "
            "nodes %.1f MB; budget %.1f MB)\n",
            fmax(tasks, fmax(exchange, nodes)) / 1e6, tasks / 1e6, exchange / 1e6, nodes / 1e6,

@@ -22,6 +22,7 @@
 #include "mpi/cv_stale_temps.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -464,6 +465,27 @@ static cv_status plan_job(job *j, const cv_info *di)
     return rc;
 }
 
+/* What each rank does and what the job leaves on the store and beside it, for sizing a
+ * cluster run (`--dry-run --ranks N`). */
+static void print_per_rank(const job *j)
+{
+    double ranks = (double)cv_mpi_plan_ranks();
+    cv_grid g = cv_info_grid(cv_volume_info(j->src), j->mip);
+    double voxels = (double)cv_bbox_voxels(j->plan.region);
+    double chunk_voxels = (double)g.chunk[0] * (double)g.chunk[1] * (double)g.chunk[2];
+    double ids = (double)(j->hashed ? cv_hashed_ids(j->hashed) : j->n_tasks);
+    printf("plan: per rank: about %.0f tasks, %.0f source chunks read (%.1f GB of voxels); "
+           "journal %.1f MB in all (30 bytes per finished task%s)\n",
+           ceil((double)j->n_tasks / ranks), ceil(voxels / chunk_voxels / ranks),
+           voxels * (double)j->plan_params.bytes_per_voxel / ranks / 1e9, ids * 30.0 / 1e6,
+           j->hashed ? " or shard" : "");
+    if (j->hashed) {
+        printf("plan: per rank: spill files of up to %.1f GB beside the journal (its share of "
+               "the encoded chunks, at most their decoded size)\n",
+               voxels * (double)j->plan_params.bytes_per_voxel / ranks / 1e9);
+    }
+}
+
 static void print_plan(const job *j)
 {
     char region[160];
@@ -489,6 +511,7 @@ static void print_plan(const job *j)
            (double)task_bytes / 1e6, (double)cv_plan_task_bytes(&j->plan, &j->plan_params) / 1e6,
            (double)j->plan_params.memory / 1e6, cv_mpi_plan_ranks(),
            cv_mpi_plan_ranks() == 1 ? "" : "s");
+    print_per_rank(j);
 }
 
 /* Tests slow tasks (and rounds) down to interrupt a job mid-way or to see a stall reported. */
