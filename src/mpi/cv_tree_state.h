@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * cv_tree_state.h: the node states of the downsample reduction tree, kept on disk between the
+ * cv_tree_state.h: the node states of the downsample reduction tree (and the chunks a transfer
+ * into hashed shards spills, cv_hashed.h), kept on disk between the
  * stages so a rank holds one node's arrays at a time, whatever the number of nodes it makes.
  * Each rank appends the states it makes in a stage to its own file as checksummed records; the
  * next stage's exchange reads them back and each receiver appends what arrives to its inbox
@@ -43,5 +44,12 @@ cv_status cv_state_scan(const char *path, uint32_t file, cv_state_rec **recs, si
                         size_t *cap);
 /* Read a record's data from `fd` (the file `path`) and check its CRC. */
 cv_status cv_state_read(int fd, const char *path, const cv_state_rec *rec, void *data);
+
+/* Rank 0 of a job keeping state files in `dir`: <dir>/ranks records the most ranks any run of
+ * the job had, so a resumed run knows whose files to read; *max_ranks gets that count with
+ * `ranks` (this run's) included. */
+cv_status cv_state_note_ranks(const char *dir, int ranks, int *max_ranks);
+/* Remove every file of `dir`, then the directory (after a job, or before a fresh one). */
+void cv_state_remove_dir(const char *dir);
 
 #endif

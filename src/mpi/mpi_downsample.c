@@ -20,7 +20,6 @@
 #include "mpi/cv_transfer.h"
 #include "mpi/cv_tree_exchange.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -1021,51 +1020,6 @@ static void summarize(job *j, double seconds)
     }
 }
 
-/* Remove the tree's state files and directory (rank 0: before a fresh run, after a complete
- * one). */
-static void remove_tree_dir(const job *j)
-{
-    DIR *d = opendir(j->tree_dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-                char path[4800];
-                snprintf(path, sizeof path, "%s/%s", j->tree_dir, e->d_name);
-                unlink(path);
-            }
-        }
-        closedir(d);
-    }
-    rmdir(j->tree_dir);
-}
-
-/* Rank 0: <tree>/ranks keeps the most ranks any run of the job had, so a resumed run knows
- * whose state files to read. */
-static cv_status note_rank_count(job *j)
-{
-    char path[4400], tmp[4420];
-    snprintf(path, sizeof path, "%s/ranks", j->tree_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int before = 0;
-    FILE *f = fopen(path, "r");
-    if (f) {
-        if (fscanf(f, "%d", &before) != 1 || before < 0) {
-            before = 0;
-        }
-        fclose(f);
-    }
-    j->max_ranks = before > cv_mpi_size() ? before : cv_mpi_size();
-    f = fopen(tmp, "w");
-    bool ok = f && fprintf(f, "%d\n", j->max_ranks) > 0;
-    ok = f && fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return CV_FAIL(CV_ERR_IO, "write `%s': %s", path, strerror(errno));
-    }
-    return CV_OK;
-}
-
 static cv_status open_journal(job *j)
 {
     const cv_downsample_params *p = j->p;
@@ -1095,12 +1049,12 @@ static cv_status open_journal(job *j)
     cv_status rc = CV_OK;
     if (cv_mpi_rank() == 0 && j->n_stages > 1) {
         if (!p->resume) {
-            remove_tree_dir(j);
+            cv_state_remove_dir(j->tree_dir);
         }
         if (mkdir(j->tree_dir, 0777) != 0 && errno != EEXIST) {
             rc = CV_FAIL(CV_ERR_IO, "create `%s': %s", j->tree_dir, strerror(errno));
         } else {
-            rc = note_rank_count(j);
+            rc = cv_state_note_ranks(j->tree_dir, cv_mpi_size(), &j->max_ranks);
         }
     }
     CV_TRY(cv_mpi_agree(rc));
@@ -1205,7 +1159,7 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
             rc = cv_mpi_agree(cv_err_last()->code);
         }
         if (rc == CV_OK && cv_mpi_rank() == 0) {
-            remove_tree_dir(&j);
+            cv_state_remove_dir(j.tree_dir);
         }
     }
 done:

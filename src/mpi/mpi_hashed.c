@@ -6,7 +6,6 @@
 #include "mpi/cv_tree_exchange.h"
 #include "shard/shard.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -153,60 +152,18 @@ static void spill_path(const cv_hashed *h, const char *kind, int rank, char *buf
     snprintf(buf, cap, "%s/%s-r%d.state", h->dir, kind, rank);
 }
 
-static void remove_dir_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-                char path[4500];
-                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-                unlink(path);
-            }
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
-/* Rank 0: <dir>/ranks keeps the most ranks any run had, so a resumed run reads their files. */
-static cv_status note_rank_count(cv_hashed *h)
-{
-    char path[4300], tmp[4320];
-    snprintf(path, sizeof path, "%s/ranks", h->dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int before = 0;
-    FILE *f = fopen(path, "r");
-    if (f) {
-        if (fscanf(f, "%d", &before) != 1 || before < 0) {
-            before = 0;
-        }
-        fclose(f);
-    }
-    h->max_ranks = before > cv_mpi_size() ? before : cv_mpi_size();
-    f = fopen(tmp, "w");
-    bool ok = f && fprintf(f, "%d\n", h->max_ranks) > 0;
-    ok = f && fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return CV_FAIL(CV_ERR_IO, "write `%s': %s", path, strerror(errno));
-    }
-    return CV_OK;
-}
-
 cv_status cv_hashed_start(cv_hashed *h, const char *dir, bool resume)
 {
     snprintf(h->dir, sizeof h->dir, "%s/hashed", dir);
     cv_status rc = CV_OK;
     if (cv_mpi_rank() == 0) {
         if (!resume) {
-            remove_dir_files(h->dir);
+            cv_state_remove_dir(h->dir);
         }
         if (mkdir(h->dir, 0777) != 0 && errno != EEXIST) {
             rc = CV_FAIL(CV_ERR_IO, "create `%s': %s", h->dir, strerror(errno));
         } else {
-            rc = note_rank_count(h);
+            rc = cv_state_note_ranks(h->dir, cv_mpi_size(), &h->max_ranks);
         }
     }
     CV_TRY(cv_mpi_agree(rc));
@@ -500,5 +457,5 @@ cv_status cv_hashed_finish(cv_hashed *h, cv_volume *dst, cv_journal *journal, bo
 
 void cv_hashed_remove(const cv_hashed *h)
 {
-    remove_dir_files(h->dir);
+    cv_state_remove_dir(h->dir);
 }

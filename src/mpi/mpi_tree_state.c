@@ -2,7 +2,9 @@
  * mpi_tree_state.c: record files of the downsample reduction tree (see cv_tree_state.h). */
 #include "mpi/cv_tree_state.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libdeflate.h>
@@ -237,4 +239,45 @@ cv_status cv_state_read(int fd, const char *path, const cv_state_rec *rec, void 
                        path, rec->idx, rec->offset);
     }
     return CV_OK;
+}
+
+cv_status cv_state_note_ranks(const char *dir, int ranks, int *max_ranks)
+{
+    char path[4400], tmp[4420];
+    snprintf(path, sizeof path, "%s/ranks", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int before = 0;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%d", &before) != 1 || before < 0) {
+            before = 0;
+        }
+        fclose(f);
+    }
+    *max_ranks = before > ranks ? before : ranks;
+    f = fopen(tmp, "w");
+    bool ok = f && fprintf(f, "%d\n", *max_ranks) > 0;
+    ok = f && fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return CV_FAIL(CV_ERR_IO, "write `%s': %s", path, strerror(errno));
+    }
+    return CV_OK;
+}
+
+void cv_state_remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+                char path[4600];
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+                unlink(path);
+            }
+        }
+        closedir(d);
+    }
+    rmdir(dir);
 }

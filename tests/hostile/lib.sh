@@ -41,3 +41,21 @@ rss_cases()
     export OMPI_MCA_oob_tcp_if_include=lo
     OVERHEAD_KIB=$((32 * 1024))
 }
+
+# peak_within NAME BUDGET_MIB CMD ARGS...: after rss_cases, run `cvmpi CMD ARGS --memory
+# BUDGET_MIB M` at -n 2 (output in NAME.log), each rank under /usr/bin/time; every rank's peak
+# RSS must be at most BUDGET_MIB + the fixed overhead.
+peak_within() {
+    local name=$1 mib=$2
+    shift 2
+    rm -f rss.*
+    mpirun -n 2 sh -c '/usr/bin/time -f %M -o "rss.$OMPI_COMM_WORLD_RANK" "$@"' rank \
+        "$CVMPI" "$@" --memory "${mib}M" >"$name.log" 2>&1 ||
+        { cat "$name.log"; fail "$name: $1"; }
+    for r in 0 1; do
+        local kib
+        kib=$(tail -n 1 "rss.$r")
+        echo "$name: rank $r peak RSS $((kib / 1024)) MiB (--memory ${mib}M + 32 MiB allowed)"
+        ((kib <= mib * 1024 + OVERHEAD_KIB)) || fail "$name: rank $r peaked at $kib KiB"
+    done
+}

@@ -13,23 +13,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 rss_cases memory_plan_verify_import
 
-# peak_within NAME BUDGET_MIB CMD ARGS...: run a cvmpi command at -n 2, each rank under
-# /usr/bin/time; every rank's peak RSS must be at most BUDGET_MIB + the fixed overhead.
-peak_within() {
-    local name=$1 mib=$2
-    shift 2
-    rm -f rss.*
-    mpirun -n 2 sh -c '/usr/bin/time -f %M -o "rss.$OMPI_COMM_WORLD_RANK" "$@"' rank \
-        "$CVMPI" "$@" --memory "${mib}M" >"$name.log" 2>&1 ||
-        { cat "$name.log"; fail "$name: $1"; }
-    for r in 0 1; do
-        local kib
-        kib=$(tail -n 1 "rss.$r")
-        echo "$name: rank $r peak RSS $((kib / 1024)) MiB (--memory ${mib}M + 32 MiB allowed)"
-        ((kib <= mib * 1024 + OVERHEAD_KIB)) || fail "$name: rank $r peaked at $kib KiB"
-    done
-}
-
 "$PY" -c "
 import numpy as np, h5py
 r = np.random.default_rng(5)
