@@ -6,6 +6,7 @@
  * appended one, can never read as another task's id. */
 #include "mpi/cv_journal.h"
 
+#include "mpi/cv_collective.h"
 #include "mpi/cv_mpi.h"
 
 #include <mpi.h>
@@ -287,12 +288,12 @@ cv_status cv_journal_begin(const char *dir, const char *signature, bool resume, 
         cv_journal_remove(dir);
     }
     if (cv_mpi_active()) {
-        MPI_Barrier(MPI_COMM_WORLD);
+        cv_coll_barrier("the removal of an old journal");
     }
     CV_TRY(cv_mpi_agree(cv_journal_open(dir, signature, cv_mpi_rank(), resume, n_tasks, out)));
     /* Every rank has read every journal before any rank changes its own file. */
     if (cv_mpi_active()) {
-        MPI_Barrier(MPI_COMM_WORLD);
+        cv_coll_barrier("the reading of every journal");
     }
     return cv_mpi_agree(cv_journal_start(*out));
 }
@@ -371,7 +372,7 @@ void cv_journal_end(cv_journal *j, const char *dir, cv_status job_rc, bool keep)
         return;
     }
     if (cv_mpi_active()) {
-        MPI_Barrier(MPI_COMM_WORLD);
+        cv_coll_barrier("the removal of the journal");
     }
     if (cv_mpi_rank() == 0) {
         cv_journal_remove(dir);

@@ -3,6 +3,7 @@
  * local counter. */
 #include "mpi/cv_sched.h"
 
+#include "mpi/cv_collective.h"
 #include "mpi/cv_report.h"
 
 #include <mpi.h>
@@ -39,7 +40,7 @@ cv_status cv_sched_open(uint64_t n_tasks, bool is_static, cv_sched **out)
                 s->base[i] = i < 3 ? 0 : UINT64_MAX;
             }
         }
-        MPI_Barrier(MPI_COMM_WORLD);
+        cv_coll_barrier("the start of the tasks");
         MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win);
         s->have_win = true;
     }
@@ -83,6 +84,7 @@ bool cv_sched_next(cv_sched *s, uint64_t *id)
 
 void cv_sched_working_on(cv_sched *s, uint64_t id)
 {
+    cv_coll_task(id);
     if (!s->have_win) {
         return;
     }
@@ -134,6 +136,7 @@ void cv_sched_close(cv_sched *s)
         return;
     }
     if (s->have_win) {
+        cv_coll_barrier("the end of the tasks"); /* MPI_Win_free waits without a deadline */
         MPI_Win_unlock_all(s->win);
         MPI_Win_free(&s->win);
     }
