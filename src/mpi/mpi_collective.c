@@ -53,6 +53,9 @@ double cv_mpi_collective_timeout(void)
 void cv_mpi_set_job(const char *name, const char *resume_hint)
 {
     snprintf(job, sizeof job, "%s", name ? name : "");
+    if (*job) {
+        cv_coll_phase("%s", job); /* until the job says more */
+    }
     if (resume_hint) {
         snprintf(hint, sizeof hint, "%s", resume_hint);
     }
@@ -217,7 +220,10 @@ static void abort_job(const char *what, double waited, const int *stuck, int n_s
     if (n_stuck > SHOWN) {
         append(names, sizeof names, " and %d more", n_stuck - SHOWN);
     }
-    describe(board.mine, mine, sizeof mine);
+    uint64_t me[SLOT_WORDS];
+    memcpy(me, board.mine, sizeof me);
+    me[SLOT_TASK] = UINT64_MAX; /* our own phase says where we wait */
+    describe(me, mine, sizeof mine);
     if (*job) {
         snprintf(where, sizeof where, "%s: ", job);
     }

@@ -498,6 +498,7 @@ static void work_tasks(job *j)
         return;
     }
     uint64_t idx;
+    cv_coll_phase("downsampling tasks");
     while (!cv_mpi_terminated() && cv_sched_next(j->sched, &idx)) {
         if (cv_journal_is_done(j->journal, idx)) {
             j->skipped++;
@@ -746,6 +747,7 @@ static cv_status work_tree(job *j)
         if (cv_mpi_active()) {
             cv_coll_barrier("the end of a tree stage");
         }
+        cv_coll_phase("tree stage %d", s);
         cv_state_file *inbox = NULL;
         cv_state_rec *got = NULL;
         size_t n_got = 0;
@@ -774,11 +776,13 @@ static cv_status work_tree(job *j)
                 continue;
             }
             cv_err_clear();
+            cv_coll_task(j->st[s].first_id + idx);
             if (run_node(j, s, idx, inbox, got, n_got) == CV_OK) {
                 j->tree_done++;
             } else {
                 note_failure(j, s, idx);
             }
+            cv_coll_task(UINT64_MAX);
         }
         /* The inbox is only needed until the stage's nodes are made. */
         char in_path[4400];

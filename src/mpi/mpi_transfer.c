@@ -522,6 +522,7 @@ static cv_status work(job *j)
         return CV_FAIL(CV_ERR_NOMEM, "transfer: task buffer of %zu bytes", cap);
     }
     uint64_t id;
+    cv_coll_phase("copying tasks");
     while (!cv_mpi_terminated() && cv_sched_next(j->sched, &id)) {
         if (j->journal && cv_journal_is_done(j->journal, id)) {
             j->tasks_skipped++;
@@ -577,6 +578,7 @@ static cv_status work_exchange(job *j)
             continue;
         }
         cv_err_clear();
+        cv_coll_phase("exchange round %" PRIu64, r);
         cv_sched_working_on(j->sched, r);
         test_delay();
         cv_exchange_result res;
