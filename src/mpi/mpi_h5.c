@@ -1673,6 +1673,7 @@ static cv_status export_work(export_job *j)
         bool has_data = false;
         if (id < j->plan.n_tasks) {
             cv_err_clear();
+            cv_coll_task(id);
             cv_status rc = buf && slab
                                ? export_read(j, id, buf, slab, start, count)
                                : CV_FAIL(CV_ERR_NOMEM, "export: buffers of %zu bytes", 2 * cap);
@@ -1682,6 +1683,10 @@ static cv_status export_work(export_job *j)
                 cv_failures_note(&j->fail, id, cv_plan_task_box(&j->plan, id), cv_err_last()->what);
                 CV_LOG(CV_LOG_ERROR, "task %" PRIu64 " failed: %s", id, cv_err_last()->what);
             }
+        }
+        cv_coll_task(UINT64_MAX);
+        if (cv_mpi_active()) { /* the collective H5Dwrite has no deadline: meet here first */
+            cv_coll_barrier("the round's HDF5 write");
         }
         hid_t fs = H5Dget_space(j->did);
         hid_t ms;
