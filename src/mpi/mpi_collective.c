@@ -116,28 +116,24 @@ void cv_coll__open(void)
     board.snap = cv_calloc((size_t)words, sizeof *board.snap);
     board.seen = cv_calloc((size_t)n, sizeof *board.seen);
     board.seen_at = cv_calloc((size_t)n, sizeof *board.seen_at);
-    MPI_Aint size = board.rank == 0 ? (MPI_Aint)bytes : 0;
     int ok = board.snap && board.seen && board.seen_at, all_ok = 0;
-    if (ok && MPI_Win_allocate(size, sizeof(uint64_t), MPI_INFO_NULL, MPI_COMM_WORLD, &board.base,
-                               &board.win) != MPI_SUCCESS) {
-        ok = 0; /* a failed collective call fails on every rank */
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Aint size = board.rank == 0 ? (MPI_Aint)bytes : 0;
+    if (!all_ok || MPI_Win_allocate(size, sizeof(uint64_t), MPI_INFO_NULL, MPI_COMM_WORLD,
+                                    &board.base, &board.win) != MPI_SUCCESS) {
+        cv_free(board.snap);
+        cv_free(board.seen);
+        cv_free(board.seen_at);
+        board.base = NULL;
+        return; /* collectives then wait without a deadline */
     }
-    if (ok && board.rank == 0) {
+    if (board.rank == 0) {
         memset(board.base, 0, (size_t)bytes);
         for (int r = 0; r < n; r++) {
             board.base[(size_t)r * SLOT_WORDS + SLOT_TASK] = UINT64_MAX;
         }
     }
-    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (!all_ok) {
-        if (ok) {
-            MPI_Win_free(&board.win);
-        }
-        cv_free(board.snap);
-        cv_free(board.seen);
-        cv_free(board.seen_at);
-        return; /* collectives then wait without a deadline */
-    }
+    MPI_Barrier(MPI_COMM_WORLD); /* the board is set before anyone writes to it */
     MPI_Win_lock_all(MPI_MODE_NOCHECK, board.win);
     board.open = true;
 }
