@@ -3,9 +3,11 @@
  * the non-blocking MPI-3 operation and tests it with short sleeps (a waiting rank leaves the
  * CPU to the ranks that work). A small board in a window on rank 0 holds, per rank, how many
  * collectives it has entered and left, the task and the phase it is on, and a counter bumped
- * at each of those events. A waiting rank reads the board about once a second; when a rank
- * that has not reached the collective shows no progress for --collective-timeout seconds, it
- * is named with its last task and phase and the job ends with MPI_Abort (exit status 1).
+ * at each of those events (and, while a rank waits, about once a second as a heartbeat). A
+ * waiting rank reads the board at each heartbeat; when a rank that has not reached the
+ * collective shows no progress, or one waiting in it no heartbeat, for --collective-timeout
+ * seconds, it is named with its last task and phase and the job ends with MPI_Abort (exit
+ * status 1).
  * `what` names the collective in that message ("the end of the exchange round").
  * The calls return the MPI status like the blocking ones they replace. */
 #ifndef CV_COLLECTIVE_H

@@ -199,7 +199,7 @@ static void append(char *buf, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
-static void abort_job(const char *what, double waited, const int *stuck, int n_stuck)
+static void abort_job(const char *what, double waited, const int *stuck, int n_stuck, int n_inside)
 {
     enum { SHOWN = 8 };
     char names[256] = "", last[1024] = "", mine[128], where[64] = "";
@@ -230,10 +230,13 @@ static void abort_job(const char *what, double waited, const int *stuck, int n_s
                 where, what, mine, waited, timeout_s, hint);
     } else {
         fprintf(stderr,
-                "cvmpi: %srank%s %s %s not reached %s (%s) after %.0f s (last: %s); aborting "
+                "cvmpi: %srank%s %s %s %s %s (%s) after %.0f s (last: %s); aborting "
                 "(--collective-timeout %g): %s\n",
-                where, n_stuck > 1 ? "s" : "", names, n_stuck > 1 ? "have" : "has", what, mine,
-                waited, last, timeout_s, hint);
+                where, n_stuck > 1 ? "s" : "", names, n_stuck > 1 ? "have" : "has",
+                n_inside == 0         ? "not reached"
+                : n_inside == n_stuck ? "stopped responding in"
+                                      : "not reached or stopped responding in",
+                what, mine, waited, last, timeout_s, hint);
     }
     fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, 1);
@@ -244,30 +247,29 @@ static void abort_job(const char *what, double waited, const int *stuck, int n_s
  * wait a little longer, in case it cannot. */
 static void check(uint64_t seq, const char *what, double start, double now, bool first)
 {
+    publish(); /* a heartbeat: this rank waits, it is not stopped */
     read_board();
     enum { MAX_NAMED = 64 };
     int stuck[MAX_NAMED];
-    int n_stuck = 0, n_missing = 0, speaker = -1;
-    double latest = start; /* the last change seen on another rank */
+    int n_stuck = 0, n_missing = 0, n_inside = 0, speaker = -1;
     for (int r = 0; r < board.n; r++) {
         const uint64_t *s = board.snap + (size_t)r * SLOT_WORDS;
         if (first || s[SLOT_BEATS] != board.seen[r]) {
             board.seen_at[r] = first ? start : now;
             board.seen[r] = s[SLOT_BEATS];
         }
-        if (r != board.rank && board.seen_at[r] > latest) {
-            latest = board.seen_at[r];
-        }
-        if (s[SLOT_ENTERED] >= seq) {
+        bool arrived = s[SLOT_ENTERED] >= seq, idle = now - board.seen_at[r] >= timeout_s;
+        n_missing += !arrived;
+        if (arrived && !idle) {
             speaker = speaker < 0 ? r : speaker;
-            continue;
         }
-        n_missing++;
-        if (now - board.seen_at[r] >= timeout_s) {
+        /* Not arrived and no progress, or arrived but no heartbeat (stopped inside). */
+        if (idle && r != board.rank) {
             if (n_stuck < MAX_NAMED) {
                 stuck[n_stuck] = r;
             }
             n_stuck++;
+            n_inside += arrived;
         }
     }
     double grace = speaker == board.rank ? 0 : timeout_s / 2 + 2;
@@ -277,11 +279,11 @@ static void check(uint64_t seq, const char *what, double start, double now, bool
         }
     }
     if (n_stuck > 0) {
-        abort_job(what, now - start, stuck, n_stuck);
+        abort_job(what, now - start, stuck, n_stuck, n_inside);
     }
-    /* Everyone arrived and nothing moves: say a rank stopped inside the collective itself. */
-    if (n_missing == 0 && now - latest >= 2 * timeout_s + grace) {
-        abort_job(what, now - start, NULL, 0);
+    /* Everyone arrived and is alive, yet it does not complete. */
+    if (n_missing == 0 && now - start >= 2 * timeout_s + grace) {
+        abort_job(what, now - start, NULL, 0, 0);
     }
 }
 
