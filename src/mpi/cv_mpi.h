@@ -21,7 +21,6 @@ cv_status cv_mpi_agree(cv_status rc);
 /* How long a rank waits in a collective for ranks that show no progress before the job is
  * aborted naming them (see cv_collective.h); 0 waits forever. Default 600 s. */
 void cv_mpi_set_collective_timeout(double seconds);
-double cv_mpi_collective_timeout(void);
 /* The job's name and what to do after such an abort, for that message. */
 void cv_mpi_set_job(const char *name, const char *resume_hint);
 

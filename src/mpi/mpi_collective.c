@@ -45,11 +45,6 @@ void cv_mpi_set_collective_timeout(double seconds)
     timeout_s = seconds;
 }
 
-double cv_mpi_collective_timeout(void)
-{
-    return timeout_s;
-}
-
 void cv_mpi_set_job(const char *name, const char *resume_hint)
 {
     snprintf(job, sizeof job, "%s", name ? name : "");
