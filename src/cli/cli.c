@@ -141,7 +141,10 @@ int cli_help(const char *text)
                 stdout);
         }
         fputs("  --progress, --no-progress  rank 0's progress bar even off a terminal / no "
-              "progress\n",
+              "progress\n"
+              "  --collective-timeout S  end the job (exit 1), naming the ranks at fault, when\n"
+              "                   ranks wait at a collective step for a rank that shows no\n"
+              "                   progress for S seconds (default 600; 0: wait forever)\n",
               stdout);
     } else if (shows_box_progress(running)) {
         fputs("  --progress, --no-progress  a progress bar from the start even off a terminal /\n"
@@ -165,6 +168,7 @@ int cli_help(const char *text)
 #define OPT_REPORT 0x5ec3
 #define OPT_PROGRESS 0x5ec4
 #define OPT_NO_PROGRESS 0x5ec5
+#define OPT_COLLECTIVE_TIMEOUT 0x5ec6
 #define MAX_LONGOPTS 128
 
 /* --secrets JSON|FILE: CloudFiles' `secrets` option for every store this command opens. The
@@ -326,6 +330,20 @@ static void bad_long_option(const char *cmd, const char *opt, const struct optio
     }
 }
 
+/* The job's name and what to do after it is aborted, for the collective deadline's message. */
+static void name_job(const char *cmd, const struct option *longopts)
+{
+    bool resumable = false;
+    for (size_t k = 0; longopts[k].name; k++) {
+        resumable = resumable || strcmp(longopts[k].name, "resume") == 0;
+    }
+    bool from_file = running && strcmp(running, "run") == 0;
+    cv_mpi_set_job(cmd, !resumable
+                            ? (from_file ? "run the job again" : "run the same command again")
+                        : from_file ? "run the job again with \"resume\": true in its options"
+                                    : "run the same command with --resume");
+}
+
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
 {
     /* Every command also takes --secrets: add it to the command's own options here, once. */
@@ -341,11 +359,13 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
     /* Every MPI job also takes --report and --progress/--no-progress (main() writes the
      * report); a command with its own --report gets it recorded here too. */
     if (takes_job_options(argv[0]) || shows_box_progress(argv[0])) {
-        const struct option extra[] = {{"report", required_argument, NULL, OPT_REPORT},
-                                       {"progress", no_argument, NULL, OPT_PROGRESS},
-                                       {"no-progress", no_argument, NULL, OPT_NO_PROGRESS}};
+        const struct option extra[] = {
+            {"report", required_argument, NULL, OPT_REPORT},
+            {"collective-timeout", required_argument, NULL, OPT_COLLECTIVE_TIMEOUT},
+            {"progress", no_argument, NULL, OPT_PROGRESS},
+            {"no-progress", no_argument, NULL, OPT_NO_PROGRESS}};
         for (size_t i = 0; i < sizeof extra / sizeof extra[0] && n < MAX_LONGOPTS - 1; i++) {
-            if (i == 0 && !takes_job_options(argv[0])) {
+            if (i < 2 && !takes_job_options(argv[0])) {
                 continue; /* read/write: --progress only */
             }
             bool own = false;
@@ -358,6 +378,9 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
         }
     }
     merged[n] = (struct option){NULL, 0, NULL, 0};
+    if (takes_job_options(argv[0])) {
+        name_job(argv[0], longopts);
+    }
     opterr = 0;
     for (;;) {
         int index = -1;
@@ -380,6 +403,16 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
             if (c == OPT_REPORT) {
                 continue;
             }
+        }
+        if (c == OPT_COLLECTIVE_TIMEOUT) {
+            double seconds;
+            if (!cli_parse_double(optarg, &seconds) || !(seconds >= 0) || seconds > 1e9) {
+                cli_usage(argv[0], "bad --collective-timeout `%s': want seconds (0: wait forever)",
+                          optarg);
+                return '?';
+            }
+            cv_mpi_set_collective_timeout(seconds);
+            continue;
         }
         if (c == OPT_PROGRESS || c == OPT_NO_PROGRESS) {
             cv_progress_force(c == OPT_PROGRESS ? 1 : 0);

@@ -22,6 +22,12 @@ int cv_mpi_plan_ranks(void);
  * lowest failing rank's error record is copied to every rank. Collective. */
 cv_status cv_mpi_agree(cv_status rc);
 
+/* How long a rank waits in a collective for ranks that show no progress before the job is
+ * aborted naming them (see cv_collective.h); 0 waits forever. Default 600 s. */
+void cv_mpi_set_collective_timeout(double seconds);
+/* The job's name and what to do after such an abort, for that message. */
+void cv_mpi_set_job(const char *name, const char *resume_hint);
+
 /* Memory one rank may use by default (see mpi_memory.c); *source names where it came from. */
 size_t cv_mpi_default_memory(const char **source);
 

@@ -8,6 +8,7 @@
  * next levels, so nothing above the tasks is read back from storage. A node's top state goes
  * to its rank's state file (cv_tree_state.h) and the node to the journal, so --resume redoes
  * neither; the exchange reads the files back in rounds bounded by --memory. */
+#include "mpi/cv_collective.h"
 #include "mpi/cv_compress.h"
 #include "mpi/cv_downsample_job.h"
 
@@ -496,6 +497,7 @@ static void work_tasks(job *j)
         return;
     }
     uint64_t idx;
+    cv_coll_phase("downsampling tasks");
     while (!cv_mpi_terminated() && cv_sched_next(j->sched, &idx)) {
         if (cv_journal_is_done(j->journal, idx)) {
             j->skipped++;
@@ -719,7 +721,7 @@ static bool any_terminated(void)
 {
     int mine = cv_mpi_terminated(), all = mine;
     if (cv_mpi_active()) {
-        MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        cv_coll_allreduce(&mine, &all, 1, MPI_INT, MPI_MAX, "the check for an interruption");
     }
     return all != 0;
 }
@@ -728,7 +730,7 @@ static bool any_aborted(job *j)
 {
     int mine = j->p->fail_fast && j->fail.count > 0, all = mine;
     if (cv_mpi_active()) {
-        MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        cv_coll_allreduce(&mine, &all, 1, MPI_INT, MPI_MAX, "the check for --fail-fast");
     }
     return all != 0;
 }
@@ -744,8 +746,9 @@ static cv_status work_tree(job *j)
         cv_status rc = cv_mpi_agree(cv_state_close(j->out));
         j->out = NULL;
         if (cv_mpi_active()) {
-            MPI_Barrier(MPI_COMM_WORLD);
+            cv_coll_barrier("the end of a tree stage");
         }
+        cv_coll_phase("tree stage %d", s);
         cv_state_file *inbox = NULL;
         cv_state_rec *got = NULL;
         size_t n_got = 0;
@@ -774,11 +777,13 @@ static cv_status work_tree(job *j)
                 continue;
             }
             cv_err_clear();
+            cv_coll_task(j->st[s].first_id + idx);
             if (run_node(j, s, idx, inbox, got, n_got) == CV_OK) {
                 j->tree_done++;
             } else {
                 note_failure(j, s, idx);
             }
+            cv_coll_task(UINT64_MAX);
         }
         /* The inbox is only needed until the stage's nodes are made. */
         char in_path[4400];
@@ -980,9 +985,9 @@ static void summarize(job *j, double seconds)
              total[6];
     memcpy(total, sums, sizeof total);
     if (cv_mpi_active()) {
-        MPI_Reduce(sums, total, 6, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+        cv_coll_reduce(sums, total, 6, MPI_UINT64_T, MPI_SUM, 0, "the job's totals");
         double mine = seconds;
-        MPI_Allreduce(&mine, &seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        cv_coll_allreduce(&mine, &seconds, 1, MPI_DOUBLE, MPI_MAX, "the job's wall time");
     }
     uint64_t n_failed;
     char *text = cv_failures_gather(&j->fail, &n_failed);
@@ -1042,7 +1047,7 @@ static cv_status open_journal(job *j)
         cv_journal_remove(j->dir);
     }
     if (cv_mpi_active()) {
-        MPI_Barrier(MPI_COMM_WORLD);
+        cv_coll_barrier("the removal of an old journal");
     }
     CV_TRY(cv_mpi_agree(
         cv_journal_open(j->dir, signature, cv_mpi_rank(), p->resume, j->n_ids, &j->journal)));
@@ -1059,11 +1064,11 @@ static cv_status open_journal(job *j)
     }
     CV_TRY(cv_mpi_agree(rc));
     if (cv_mpi_active()) {
-        MPI_Bcast(&j->max_ranks, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        cv_coll_bcast(&j->max_ranks, 1, MPI_INT, 0, "the journals' rank count");
     }
     /* Every rank has read its share of the journal before any rank creates its own file. */
     if (cv_mpi_active()) {
-        MPI_Barrier(MPI_COMM_WORLD);
+        cv_coll_barrier("the reading of every journal");
     }
     return cv_mpi_agree(cv_journal_start(j->journal));
 }
@@ -1148,7 +1153,7 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
         }
         work_tasks(&j);
         if (cv_mpi_active()) {
-            MPI_Barrier(MPI_COMM_WORLD);
+            cv_coll_barrier("the end of the tasks");
         }
         cv_monitor_stop(mon);
         rc = work_tree(&j);

@@ -3,6 +3,8 @@
  * on a common outcome (MPI_MAXLOC over {failed, rank}, then the failing rank's message). */
 #include "mpi/cv_mpi.h"
 
+#include "mpi/cv_collective.h"
+
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,12 +84,14 @@ cv_status cv_mpi_init(int *argc, char ***argv)
     if (cv_mpi_size() > 1) {
         cv__log_set_rank(cv_mpi_rank());
     }
+    cv_coll__open();
     return CV_OK;
 }
 
 void cv_mpi_finalize(void)
 {
     if (started) {
+        cv_coll__close();
         MPI_Finalize();
         started = false;
     }
@@ -139,7 +143,7 @@ cv_status cv_mpi_agree(cv_status rc)
     struct {
         int failed, rank;
     } in = {rc != CV_OK, rank}, out;
-    MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MAXLOC, MPI_COMM_WORLD);
+    cv_coll_allreduce(&in, &out, 1, MPI_2INT, MPI_MAXLOC, "the check of every rank's outcome");
     if (!out.failed) {
         return CV_OK;
     }
@@ -148,7 +152,7 @@ cv_status cv_mpi_agree(cv_status rc)
     if (rank == root) {
         e.code = rc;
     }
-    MPI_Bcast(&e, (int)sizeof e, MPI_BYTE, root, MPI_COMM_WORLD);
+    cv_coll_bcast(&e, (int)sizeof e, MPI_BYTE, root, "the error of a failed rank");
     if (rank != root) {
         cv__err_set(&e);
         cv__err_wrap("rank %d", root);

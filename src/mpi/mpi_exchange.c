@@ -17,6 +17,8 @@
  * leaves another waiting in a collective. No MPI calls off the calling thread. */
 #include "mpi/cv_exchange_int.h"
 
+#include "mpi/cv_collective.h"
+
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -381,7 +383,7 @@ cv_status cv__x_agree(cv_status rc, bool stop_here, cv_exchange_result *out)
     /* One reduction: the lowest failing rank and whether anyone must stop. cv_mpi_agree (which
      * copies that rank's error record to all) runs only when some rank failed. */
     int in[2] = {rc != CV_OK ? cv_mpi_rank() : INT_MAX, stop_here ? 0 : 1}, all[2];
-    MPI_Allreduce(in, all, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    cv_coll_allreduce(in, all, 2, MPI_INT, MPI_MIN, "the outcome of the exchange round");
     out->failed_here = all[0] == cv_mpi_rank();
     out->stop = all[1] == 0;
     return all[0] == INT_MAX ? CV_OK : cv_mpi_agree(rc);
@@ -425,7 +427,7 @@ cv_status cv__x_trade(cv_exchange *x, cv_status local, const uint8_t *send, cons
         sd[r] = rc == CV_OK ? (int)off : 0;
         off += rc == CV_OK ? counts[r] : 0;
     }
-    MPI_Alltoall(sc, 1, MPI_INT, rcn, 1, MPI_INT, MPI_COMM_WORLD);
+    cv_coll_alltoall(sc, 1, MPI_INT, rcn, 1, MPI_INT, "the exchange's byte counts");
     long long total = 0;
     for (int r = 0; r < n; r++) {
         rd[r] = (int)total;
@@ -447,13 +449,14 @@ cv_status cv__x_trade(cv_exchange *x, cv_status local, const uint8_t *send, cons
     /* Nobody sends data unless every rank is ready to (a failed rank's counts are zero, so
      * the others' receive counts would not match its sends otherwise). */
     int bad = rc != CV_OK, any_bad = 0;
-    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    cv_coll_allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, "the exchange's readiness check");
     if (any_bad) {
         cv_free(r);
         *peer_failed = rc == CV_OK;
         return rc;
     }
-    int mrc = MPI_Alltoallv(send, sc, sd, MPI_BYTE, r, rcn, rd, MPI_BYTE, MPI_COMM_WORLD);
+    int mrc = cv_coll_alltoallv(send, sc, sd, MPI_BYTE, r, rcn, rd, MPI_BYTE,
+                                "the exchange of chunk data");
     if (mrc != MPI_SUCCESS) {
         cv_free(r);
         return CV_FAIL(CV_ERR_MPI, "exchange: MPI_Alltoallv failed");
@@ -474,7 +477,7 @@ bool cv_exchange_round_exists(cv_exchange *x, uint64_t round, cv_volume *dst)
         cv_err_clear();
     }
     if (cv_mpi_active()) {
-        MPI_Bcast(&all, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        cv_coll_bcast(&all, 1, MPI_INT, 0, "the check of which rounds exist");
     }
     return all != 0;
 }

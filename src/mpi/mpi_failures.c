@@ -2,6 +2,7 @@
  * mpi_failures.c: collecting failed tasks across ranks (see cv_failures.h). */
 #include "mpi/cv_failures.h"
 
+#include "mpi/cv_collective.h"
 #include "mpi/cv_report.h"
 
 #include <inttypes.h>
@@ -40,19 +41,20 @@ char *cv_failures_gather(const cv_failures *f, uint64_t *total)
         return cv__strndup(f->text.data ? (const char *)f->text.data : "", f->text.len);
     }
     uint64_t count = f->count;
-    MPI_Allreduce(&count, total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    cv_coll_allreduce(&count, total, 1, MPI_UINT64_T, MPI_SUM, "the failure count");
     int size = cv_mpi_size(), len = (int)f->text.len;
     bool root = cv_mpi_rank() == 0;
     int *lens = root ? cv_calloc((size_t)size, sizeof *lens) : NULL;
     int *displs = root ? cv_calloc((size_t)size, sizeof *displs) : NULL;
-    MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    cv_coll_gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, "the failure lists' lengths");
     int sum = 0;
     for (int r = 0; root && r < size; r++) {
         displs[r] = sum;
         sum += lens[r];
     }
     char *all = cv_calloc((size_t)sum + 1, 1);
-    MPI_Gatherv(f->text.data, len, MPI_CHAR, all, lens, displs, MPI_CHAR, 0, MPI_COMM_WORLD);
+    cv_coll_gatherv(f->text.data, len, MPI_CHAR, all, lens, displs, MPI_CHAR, 0,
+                    "the failure lists");
     cv_free(lens);
     cv_free(displs);
     return all;

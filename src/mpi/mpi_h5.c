@@ -9,6 +9,7 @@
  * each task's box on its own instead. Export: rank 0 decides whether the file exists, the
  * dataset and its attributes are created collectively, and tasks go round-robin so every rank
  * makes the same number of collective H5Dwrite calls (needed for gzip-filtered datasets). */
+#include "mpi/cv_collective.h"
 #include "mpi/cv_compress.h"
 #include "mpi/cv_h5.h"
 
@@ -217,7 +218,7 @@ static const char *h5_cause(char buf[160])
 static void sum_u64(uint64_t *v, int n)
 {
     if (cv_mpi_active()) {
-        MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+        cv_coll_allreduce(MPI_IN_PLACE, v, n, MPI_UINT64_T, MPI_SUM, "the job's totals");
     }
 }
 
@@ -1420,7 +1421,8 @@ static void work_slabs(import_job *j)
             for (uint64_t run = 0; run < runs_per_row; run++) {
                 int stop = cv_mpi_terminated();
                 if (cv_mpi_active()) {
-                    MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+                    cv_coll_allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX,
+                                      "the check for an interruption");
                 }
                 if (stop) {
                     goto out;
@@ -1508,7 +1510,7 @@ static void describe_task(uint64_t id, char *buf, size_t cap, void *arg)
 static double slowest(double seconds)
 {
     if (cv_mpi_active()) {
-        MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        cv_coll_allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_MAX, "the job's wall time");
     }
     return seconds;
 }
@@ -1521,7 +1523,8 @@ static void import_summary(import_job *j, double seconds)
     char *text = cv_failures_gather(&j->fail, &n_failed);
     int t_all = cv_mpi_terminated();
     if (cv_mpi_active()) {
-        MPI_Allreduce(MPI_IN_PLACE, &t_all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        cv_coll_allreduce(MPI_IN_PLACE, &t_all, 1, MPI_INT, MPI_MAX,
+                          "the check for an interruption");
     }
     if (cv_mpi_rank() == 0) {
         cv_progress_final(&j->progress, total[0] + total[1] + n_failed, total[2], seconds);
@@ -1621,7 +1624,7 @@ cv_status cv_mpi_import(const cv_import_params *p)
         import_work(&j);
         double seconds = slowest(cv_now() - t0);
         if (cv_mpi_active()) {
-            MPI_Barrier(MPI_COMM_WORLD);
+            cv_coll_barrier("the end of the import");
         }
         cv_monitor_stop(mon);
         cv_err_clear();
@@ -1753,7 +1756,7 @@ static cv_status export_create(export_job *j)
         exists = access(j->file, F_OK) == 0;
     }
     if (cv_mpi_active()) {
-        MPI_Bcast(&exists, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        cv_coll_bcast(&exists, 1, MPI_INT, 0, "the check whether the file exists");
     }
     hid_t fapl = file_access(true);
     j->fid = exists ? H5Fopen(j->file, H5F_ACC_RDWR, fapl)
@@ -1843,6 +1846,7 @@ static cv_status export_work(export_job *j)
         bool has_data = false;
         if (id < j->plan.n_tasks) {
             cv_err_clear();
+            cv_coll_task(id);
             cv_status rc = buf && slab
                                ? export_read(j, id, buf, slab, start, count)
                                : CV_FAIL(CV_ERR_NOMEM, "export: buffers of %zu bytes", 2 * cap);
@@ -1852,6 +1856,10 @@ static cv_status export_work(export_job *j)
                 cv_failures_note(&j->fail, id, cv_plan_task_box(&j->plan, id), cv_err_last()->what);
                 CV_LOG(CV_LOG_ERROR, "task %" PRIu64 " failed: %s", id, cv_err_last()->what);
             }
+        }
+        cv_coll_task(UINT64_MAX);
+        if (cv_mpi_active()) { /* the collective H5Dwrite has no deadline: meet here first */
+            cv_coll_barrier("the round's HDF5 write");
         }
         hid_t fs = H5Dget_space(j->did);
         hid_t ms;

@@ -2,6 +2,7 @@
  * mpi_hashed.c: transfers into hashed-sharded scales through spill files (see cv_hashed.h). */
 #include "mpi/cv_hashed.h"
 
+#include "mpi/cv_collective.h"
 #include "mpi/cv_mpi.h"
 #include "mpi/cv_tree_exchange.h"
 #include "shard/shard.h"
@@ -168,7 +169,7 @@ cv_status cv_hashed_start(cv_hashed *h, const char *dir, bool resume)
     }
     CV_TRY(cv_mpi_agree(rc));
     if (cv_mpi_active()) {
-        MPI_Bcast(&h->max_ranks, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        cv_coll_bcast(&h->max_ranks, 1, MPI_INT, 0, "the spill files' rank count");
     }
     char path[4300];
     spill_path(h, "spill", cv_mpi_rank(), path, sizeof path);
@@ -412,7 +413,7 @@ cv_status cv_hashed_finish(cv_hashed *h, cv_volume *dst, cv_journal *journal, bo
         return rc;
     }
     if (cv_mpi_active()) {
-        MPI_Barrier(MPI_COMM_WORLD); /* every spill file is whole before any is read */
+        cv_coll_barrier("the end of the spilling tasks"); /* spill files whole before reads */
     }
     char **paths = NULL, in_path[4300];
     size_t n_paths = 0, n_sends = 0, largest = 0;
@@ -421,7 +422,8 @@ cv_status cv_hashed_finish(cv_hashed *h, cv_volume *dst, cv_journal *journal, bo
     /* Rounds are sized by the largest record any rank holds. */
     uint64_t most = largest;
     if (cv_mpi_active()) {
-        MPI_Allreduce(MPI_IN_PLACE, &most, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+        cv_coll_allreduce(MPI_IN_PLACE, &most, 1, MPI_UINT64_T, MPI_MAX,
+                          "the largest spilled chunk");
     }
     if (rc == CV_OK && cv_tree_wire_bytes((size_t)most) > h->round_bytes) {
         rc = CV_FAIL(CV_ERR_ARG,

@@ -6,6 +6,7 @@
  * appended one, can never read as another task's id. */
 #include "mpi/cv_journal.h"
 
+#include "mpi/cv_collective.h"
 #include "mpi/cv_mpi.h"
 
 #include <mpi.h>
@@ -272,17 +273,18 @@ static void merge_ranks(cv_journal *j, size_t map_bytes)
     const size_t piece = (size_t)1 << 30;
     for (size_t at = 0; at < map_bytes; at += piece) {
         size_t n = map_bytes - at < piece ? map_bytes - at : piece;
-        MPI_Allreduce(MPI_IN_PLACE, j->done + at, (int)n, MPI_BYTE, MPI_BOR, MPI_COMM_WORLD);
+        cv_coll_allreduce(MPI_IN_PLACE, j->done + at, (int)n, MPI_BYTE, MPI_BOR,
+                          "the merge of the journals");
     }
     uint64_t bad = j->n_bad;
-    MPI_Allreduce(&bad, &j->n_bad, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    cv_coll_allreduce(&bad, &j->n_bad, 1, MPI_UINT64_T, MPI_SUM, "the journals' damaged records");
 }
 
 /* Rank 0's list of files to every rank, in pieces through a fixed buffer so that a rank
  * which cannot hold the list still takes part (its failure is agreed afterwards). */
 static void share_list(long **list, long *n, int rank, cv_status *rc)
 {
-    MPI_Bcast(n, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    cv_coll_bcast(n, 1, MPI_LONG, 0, "the journal file list");
     if (rank != 0 && *n > 0) {
         *list = cv_malloc((size_t)*n * sizeof **list);
         if (!*list && *rc == CV_OK) {
@@ -295,7 +297,7 @@ static void share_list(long **list, long *n, int rank, cv_status *rc)
         if (rank == 0) {
             memcpy(piece, *list + at, (size_t)k * sizeof *piece);
         }
-        MPI_Bcast(piece, k, MPI_LONG, 0, MPI_COMM_WORLD);
+        cv_coll_bcast(piece, k, MPI_LONG, 0, "the journal file list");
         if (rank != 0 && *list) {
             memcpy(*list + at, piece, (size_t)k * sizeof *piece);
         }
@@ -445,12 +447,12 @@ cv_status cv_journal_begin(const char *dir, const char *signature, bool resume, 
         cv_journal_remove(dir);
     }
     if (cv_mpi_active()) {
-        MPI_Barrier(MPI_COMM_WORLD);
+        cv_coll_barrier("the removal of an old journal");
     }
     CV_TRY(cv_mpi_agree(cv_journal_open(dir, signature, cv_mpi_rank(), resume, n_tasks, out)));
     /* Every rank has read its share of the journal before any rank changes its own file. */
     if (cv_mpi_active()) {
-        MPI_Barrier(MPI_COMM_WORLD);
+        cv_coll_barrier("the reading of every journal");
     }
     return cv_mpi_agree(cv_journal_start(*out));
 }
@@ -529,7 +531,7 @@ void cv_journal_end(cv_journal *j, const char *dir, cv_status job_rc, bool keep)
         return;
     }
     if (cv_mpi_active()) {
-        MPI_Barrier(MPI_COMM_WORLD);
+        cv_coll_barrier("the removal of the journal");
     }
     if (cv_mpi_rank() == 0) {
         cv_journal_remove(dir);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * mpi_monitor.c: the progress and stall watcher of rank 0 (see cv_monitor.h). A rank is
  * stalled when rank 0 has seen it on the same task for stall_seconds (rank 0's own clock, so
- * clocks of other nodes do not matter). */
+ * clocks of other nodes do not matter) and not waiting in a collective for another rank. */
 #include "mpi/cv_monitor.h"
+
+#include "mpi/cv_collective.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -32,7 +34,9 @@ static void *watch(void *p)
         double now = cv_now();
         cv_progress_update(m->progress, cv_sched_peek_finished(m->sched), false);
         for (int r = 0; r < m->n_ranks; r++) {
-            uint64_t t = cv_sched_peek_task(m->sched, r);
+            /* A rank waiting in a collective is held up by another, not stuck on its task
+             * (in an exchange round every rank is on the same one). */
+            uint64_t t = cv_coll_peek_waiting(r) ? UINT64_MAX : cv_sched_peek_task(m->sched, r);
             if (t != m->task[r]) {
                 m->task[r] = t;
                 m->since[r] = now;

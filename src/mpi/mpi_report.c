@@ -2,6 +2,7 @@
  * mpi_report.c: the report of a job (see cv_report.h). */
 #include "mpi/cv_report.h"
 
+#include "mpi/cv_collective.h"
 #include "volume/volume.h"
 
 #include <errno.h>
@@ -282,10 +283,10 @@ cv_status cv_report_finish(cv_status job_rc)
     int len = text ? (int)my_len : 0;
     char *texts = NULL;
     if (cv_mpi_active()) {
-        MPI_Allreduce(MPI_IN_PLACE, &wall, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-        MPI_Gather(mine, (int)N_FIELDS, MPI_DOUBLE, all, (int)N_FIELDS, MPI_DOUBLE, 0,
-                   MPI_COMM_WORLD);
-        MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        cv_coll_allreduce(MPI_IN_PLACE, &wall, 1, MPI_DOUBLE, MPI_MAX, "the job's wall time");
+        cv_coll_gather(mine, (int)N_FIELDS, MPI_DOUBLE, all, (int)N_FIELDS, MPI_DOUBLE, 0,
+                       "the report's figures");
+        cv_coll_gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, "the report's text lengths");
     } else if (rank == 0 && all && lens) {
         memcpy(all, mine, sizeof mine);
         lens[0] = len;
@@ -300,7 +301,8 @@ cv_status cv_report_finish(cv_status job_rc)
         texts = cv_malloc(sum + 1);
     }
     if (cv_mpi_active()) {
-        MPI_Gatherv(text, len, MPI_CHAR, texts, lens, offsets, MPI_CHAR, 0, MPI_COMM_WORLD);
+        cv_coll_gatherv(text, len, MPI_CHAR, texts, lens, offsets, MPI_CHAR, 0,
+                        "the report's texts");
     } else if (texts && len) {
         memcpy(texts, text, (size_t)len);
     }

@@ -14,6 +14,7 @@
  * Between short tasks nothing waits for rank 0. */
 #include "mpi/cv_sched.h"
 
+#include "mpi/cv_collective.h"
 #include "mpi/cv_progress.h"
 #include "mpi/cv_report.h"
 #include "mpi/cv_transfer.h"
@@ -160,7 +161,7 @@ cv_status cv_sched_open(uint64_t n_tasks, bool is_static, cv_sched **out)
                 s->base[i] = 0;
             }
         }
-        MPI_Barrier(MPI_COMM_WORLD);
+        cv_coll_barrier("the start of the tasks");
         MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win);
         s->have_win = true;
     }
@@ -529,6 +530,7 @@ static void test_slow(cv_sched *s, uint64_t id)
 void cv_sched_working_on(cv_sched *s, uint64_t id)
 {
     bool current = id == s->task && s->task_start >= 0;
+    cv_coll_task(id);
     if (!s->have_win) {
         __atomic_store_n(&s->local_task, id, __ATOMIC_RELAXED);
     } else if (id != NONE) {
@@ -630,6 +632,7 @@ void cv_sched_close(cv_sched *s)
            " tasks moved here, %" PRIu64 " reissued here",
            s->n_claims, s->n_rma, s->n_moved, s->n_copies);
     if (s->have_win) {
+        cv_coll_barrier("the end of the tasks"); /* MPI_Win_free waits without a deadline */
         MPI_Win_unlock_all(s->win);
         MPI_Win_free(&s->win);
     }

@@ -2,6 +2,7 @@
  * mpi_skeleton.c: bulk conversion of SWC files into a skeleton directory across ranks
  * (cv_skeleton_convert.h). Sharded output follows the house rule: encoded skeletons are sent
  * to the rank that owns their shard, which builds and writes each shard file once. */
+#include "mpi/cv_collective.h"
 #include "mpi/cv_mpi.h"
 #include "mpi/cv_skeleton_convert.h"
 
@@ -166,8 +167,8 @@ static cv_status exchange(cv_buf *send, int size, uint8_t **recv_out, size_t *re
         }
     }
     rc = cv_mpi_agree(rc);
-    if (rc == CV_OK &&
-        MPI_Alltoall(scount, 1, MPI_INT, rcount, 1, MPI_INT, MPI_COMM_WORLD) != MPI_SUCCESS) {
+    if (rc == CV_OK && cv_coll_alltoall(scount, 1, MPI_INT, rcount, 1, MPI_INT,
+                                        "the skeleton exchange's byte counts") != MPI_SUCCESS) {
         rc = CV_FAIL(CV_ERR_MPI, "MPI_Alltoall of skeleton byte counts");
     }
     size_t rtotal = 0;
@@ -183,8 +184,8 @@ static cv_status exchange(cv_buf *send, int size, uint8_t **recv_out, size_t *re
         rc = recvbuf ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "exchange: %zu bytes", rtotal);
     }
     rc = cv_mpi_agree(rc);
-    if (rc == CV_OK && MPI_Alltoallv(sendbuf, scount, sdisp, MPI_BYTE, recvbuf, rcount, rdisp,
-                                     MPI_BYTE, MPI_COMM_WORLD) != MPI_SUCCESS) {
+    if (rc == CV_OK && cv_coll_alltoallv(sendbuf, scount, sdisp, MPI_BYTE, recvbuf, rcount, rdisp,
+                                         MPI_BYTE, "the skeleton exchange") != MPI_SUCCESS) {
         rc = CV_FAIL(CV_ERR_MPI, "MPI_Alltoallv of skeletons");
     }
     cv_free(scount);
@@ -324,8 +325,8 @@ cv_status cv_mpi_skeletons_convert(const char *layer, const char *swc_dir, bool 
     if (rc == CV_OK && stats) {
         uint64_t local[3] = {mine, shards_written, bytes}, global[3];
         double secs = MPI_Wtime() - t0, slowest;
-        MPI_Allreduce(local, global, 3, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
-        MPI_Allreduce(&secs, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        cv_coll_allreduce(local, global, 3, MPI_UINT64_T, MPI_SUM, "the job's totals");
+        cv_coll_allreduce(&secs, &slowest, 1, MPI_DOUBLE, MPI_MAX, "the job's wall time");
         stats->skeletons = global[0];
         stats->shards = global[1];
         stats->bytes = global[2];

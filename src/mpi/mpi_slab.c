@@ -6,6 +6,8 @@
  * each destination), so no sizes or boxes travel. No HDF5 here. */
 #include "mpi/cv_slab.h"
 
+#include "mpi/cv_collective.h"
+
 #include <limits.h>
 #include <mpi.h>
 #include <string.h>
@@ -285,8 +287,8 @@ cv_status cv__slab_exchange(const cv_slab_layout *l, const cv_slab_round *round,
     /* Every rank must reach the Alltoallv, or none. */
     rc = cv_mpi_active() ? cv_mpi_agree(rc) : rc;
     if (rc == CV_OK && cv_mpi_active()) {
-        MPI_Alltoallv(sc->send, scounts, sdispls, MPI_BYTE, sc->recv, rcounts, rdispls, MPI_BYTE,
-                      MPI_COMM_WORLD);
+        cv_coll_alltoallv(sc->send, scounts, sdispls, MPI_BYTE, sc->recv, rcounts, rdispls,
+                          MPI_BYTE, "the exchange of slab pieces");
     }
     if (rc == CV_OK) {
         size_t at = 0;

@@ -9,6 +9,7 @@
  * Failures are collected and reported by rank 0 with box, rank and cause. */
 #include "mpi/cv_transfer.h"
 
+#include "mpi/cv_collective.h"
 #include "mpi/cv_compress.h"
 #include "mpi/cv_exchange.h"
 #include "mpi/cv_hashed.h"
@@ -260,7 +261,8 @@ static cv_status prepare_destination(const cv_transfer_params *p, cv_volume *src
     }
     int any = conflict, all_conflict = conflict;
     if (cv_mpi_active()) {
-        MPI_Allreduce(&any, &all_conflict, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        cv_coll_allreduce(&any, &all_conflict, 1, MPI_INT, MPI_MAX,
+                          "the check for option conflicts");
     }
     rc = cv_mpi_agree(rc);
     if (rc != CV_OK && all_conflict && p->conflict) {
@@ -268,7 +270,7 @@ static cv_status prepare_destination(const cv_transfer_params *p, cv_volume *src
     }
     /* Every rank has read the info before rank 0 changes it. */
     if (rc == CV_OK && cv_mpi_active()) {
-        MPI_Barrier(MPI_COMM_WORLD);
+        cv_coll_barrier("the reading of the destination's info");
     }
     if (rc == CV_OK && cv_mpi_rank() == 0) {
         if (!dst) {
@@ -570,6 +572,7 @@ static cv_status work(job *j)
         return CV_FAIL(CV_ERR_NOMEM, "transfer: task buffer of %zu bytes", cap);
     }
     uint64_t id;
+    cv_coll_phase("copying tasks");
     while (!cv_mpi_terminated() && cv_sched_next(j->sched, &id)) {
         if (j->journal && cv_journal_is_done(j->journal, id)) {
             j->tasks_skipped++;
@@ -615,7 +618,7 @@ static cv_status work_exchange(job *j)
     /* Whether to stop is settled in each round's final reduction; this covers the start. */
     int stop = cv_mpi_terminated(), any_stop = stop;
     if (cv_mpi_active()) {
-        MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        cv_coll_allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, "the check for an interruption");
     }
     for (uint64_t r = 0; !any_stop && r < j->n_tasks; r++) {
         bool skip = j->journal && cv_journal_is_done(j->journal, r);
@@ -631,6 +634,7 @@ static cv_status work_exchange(job *j)
             continue;
         }
         cv_err_clear();
+        cv_coll_phase("exchange round %" PRIu64, r);
         cv_sched_working_on(j->sched, r);
         test_delay();
         cv_exchange_result res;
@@ -674,7 +678,7 @@ static void finish_hashed(job *j)
     }
     uint64_t all = written;
     if (cv_mpi_active()) {
-        MPI_Allreduce(&written, &all, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+        cv_coll_allreduce(&written, &all, 1, MPI_UINT64_T, MPI_SUM, "the shard files written");
     }
     if (rc == CV_OK && cv_mpi_rank() == 0) {
         CV_LOG(CV_LOG_INFO, "hashed shards: %" PRIu64 " shard files written", all);
@@ -720,16 +724,17 @@ static void summarize(job *j, double seconds)
     uint64_t sums[3] = {j->tasks_done, j->tasks_skipped, j->bytes}, total[3];
     memcpy(total, sums, sizeof total);
     if (cv_mpi_active()) {
-        MPI_Reduce(sums, total, 3, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+        cv_coll_reduce(sums, total, 3, MPI_UINT64_T, MPI_SUM, 0, "the job's totals");
         /* The job took as long as its slowest rank. */
         double mine = seconds;
-        MPI_Allreduce(&mine, &seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        cv_coll_allreduce(&mine, &seconds, 1, MPI_DOUBLE, MPI_MAX, "the job's wall time");
     }
     uint64_t n_failed;
     char *text = cv_failures_gather(&j->fail, &n_failed);
     int terminated_any = cv_mpi_terminated(), t_all = terminated_any;
     if (cv_mpi_active()) {
-        MPI_Allreduce(&terminated_any, &t_all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        cv_coll_allreduce(&terminated_any, &t_all, 1, MPI_INT, MPI_MAX,
+                          "the check for an interruption");
     }
     if (cv_mpi_rank() == 0) {
         cv_progress_final(&j->progress, total[0] + total[1] + n_failed, total[2], seconds);
@@ -905,7 +910,7 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
         }
         double seconds = cv_now() - t0;
         if (cv_mpi_active()) {
-            MPI_Barrier(MPI_COMM_WORLD);
+            cv_coll_barrier("the end of the tasks");
         }
         cv_monitor_stop(mon);
         cv_status report_rc = p->report_path ? write_report(&j, seconds) : CV_OK;

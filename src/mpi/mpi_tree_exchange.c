@@ -3,6 +3,7 @@
  * On the wire a record is its node index and byte count (8 bytes each) and its data. */
 #include "mpi/cv_tree_exchange.h"
 
+#include "mpi/cv_collective.h"
 #include "mpi/cv_mpi.h"
 
 #include <errno.h>
@@ -67,7 +68,8 @@ static void fair_share(const int64_t *avail, int size, int64_t cap, int first, i
 static void alltoall_i64(const int64_t *send, int64_t *recv, int size)
 {
     if (cv_mpi_active()) {
-        MPI_Alltoall(send, 1, MPI_INT64_T, recv, 1, MPI_INT64_T, MPI_COMM_WORLD);
+        cv_coll_alltoall(send, 1, MPI_INT64_T, recv, 1, MPI_INT64_T,
+                         "the tree exchange's byte counts");
     } else {
         memcpy(recv, send, (size_t)size * sizeof *recv);
     }
@@ -78,7 +80,8 @@ static void agree_round(cv_status rc, int64_t pending, bool *failed, bool *more)
 {
     int64_t mine[2] = {rc != CV_OK, pending}, all[2] = {mine[0], mine[1]};
     if (cv_mpi_active()) {
-        MPI_Allreduce(mine, all, 2, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
+        cv_coll_allreduce(mine, all, 2, MPI_INT64_T, MPI_MAX,
+                          "the outcome of the tree exchange round");
     }
     *failed = all[0] != 0;
     *more = all[1] != 0;
@@ -180,8 +183,8 @@ static void swap_bytes(round_bufs *b, int size)
         at += b->rbytes[q];
     }
     if (cv_mpi_active()) {
-        MPI_Alltoallv(b->sbuf, b->sc, b->sd, MPI_BYTE, b->rbuf, b->rc, b->rd, MPI_BYTE,
-                      MPI_COMM_WORLD);
+        cv_coll_alltoallv(b->sbuf, b->sc, b->sd, MPI_BYTE, b->rbuf, b->rc, b->rd, MPI_BYTE,
+                          "the tree exchange of node states");
     } else {
         memcpy(b->rbuf, b->sbuf, (size_t)b->sbytes[0]);
     }

@@ -5,6 +5,7 @@
  * ("missing in A/B", naming its key) unless fill_missing reads it as background. */
 #include "mpi/cv_verify.h"
 
+#include "mpi/cv_collective.h"
 #include "mpi/cv_failures.h"
 #include "mpi/cv_monitor.h"
 #include "mpi/cv_plan.h"
@@ -300,7 +301,7 @@ cv_status cv_mpi_verify(const cv_verify_params *p)
         cv_sched_done(sched);
     }
     if (cv_mpi_active()) {
-        MPI_Barrier(MPI_COMM_WORLD);
+        cv_coll_barrier("the end of the comparison");
     }
     cv_monitor_stop(mon);
     if (!bufa || !bufb) {

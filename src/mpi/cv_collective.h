@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cv_collective.h: every collective of a job waits here, with a deadline. Each call starts
+ * the non-blocking MPI-3 operation and tests it with short sleeps (a waiting rank leaves the
+ * CPU to the ranks that work). A small board in a window on rank 0 holds, per rank, how many
+ * collectives it has entered and left, the task and the phase it is on, and a counter bumped
+ * at each of those events (and, while a rank waits, about once a second as a heartbeat). A
+ * waiting rank reads the board at each heartbeat; when a rank that has not reached the
+ * collective shows no progress, or one waiting in it no heartbeat, for --collective-timeout
+ * seconds, it is named with its last task and phase and the job ends with MPI_Abort (exit
+ * status 1).
+ * `what` names the collective in that message ("the end of the exchange round").
+ * The calls return the MPI status like the blocking ones they replace. */
+#ifndef CV_COLLECTIVE_H
+#define CV_COLLECTIVE_H
+
+#include "mpi/cv_mpi.h"
+
+#include <mpi.h>
+
+int cv_coll_barrier(const char *what);
+int cv_coll_allreduce(const void *in, void *out, int n, MPI_Datatype type, MPI_Op op,
+                      const char *what);
+int cv_coll_reduce(const void *in, void *out, int n, MPI_Datatype type, MPI_Op op, int root,
+                   const char *what);
+int cv_coll_bcast(void *buf, int n, MPI_Datatype type, int root, const char *what);
+int cv_coll_gather(const void *in, int n_in, MPI_Datatype in_type, void *out, int n_out,
+                   MPI_Datatype out_type, int root, const char *what);
+int cv_coll_gatherv(const void *in, int n_in, MPI_Datatype in_type, void *out, const int *counts,
+                    const int *displs, MPI_Datatype out_type, int root, const char *what);
+int cv_coll_alltoall(const void *in, int n_in, MPI_Datatype in_type, void *out, int n_out,
+                     MPI_Datatype out_type, const char *what);
+int cv_coll_alltoallv(const void *in, const int *in_counts, const int *in_displs,
+                      MPI_Datatype in_type, void *out, const int *out_counts, const int *out_displs,
+                      MPI_Datatype out_type, const char *what);
+
+/* What this rank does now ("exchange round 3"), shown when another rank waits for it. */
+void cv_coll_phase(const char *fmt, ...) CV_PRINTF(1, 2);
+/* The task this rank is on (UINT64_MAX: none); cv_sched_working_on reports it here. */
+void cv_coll_task(uint64_t id);
+/* Rank 0 only, from any thread, no MPI calls: whether rank `r` waits in a collective now. */
+bool cv_coll_peek_waiting(int r);
+
+/* mpi_env.c: the board, made right after MPI_Init and freed (after a last barrier) before
+ * MPI_Finalize. Collective. */
+void cv_coll__open(void);
+void cv_coll__close(void);
+
+#endif
