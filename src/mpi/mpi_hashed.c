@@ -99,17 +99,14 @@ cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out)
     double round = fmin(left, fmax(64.0 * 1048576.0, 16.0 * wire));
     if (writer + h->index_bytes > (double)p->memory || round < wire) {
         double need = fmax(writer, 2.0 * wire) + h->index_bytes;
-        char name[40];
-        cv_shard_file_name(&h->spec, 0, name, sizeof name);
+        CV_FAIL(CV_ERR_ARG,
+                "transfer to sharded scale %s: a shard owner needs about %.2f MB (a shard of up "
+                "to %.0f chunks, %.2f MB decoded, and %.2f MB of exchange index), more than "
+                "the %.2f MB memory budget (raise --memory, use more ranks or more shard_bits)",
+                ds->key, need / 1e6, largest_shard_chunks((double)h->n_chunks, (double)h->n_shards),
+                h->shard_bytes / 1e6, h->index_bytes / 1e6, (double)p->memory / 1e6);
         cv_free(h);
-        return CV_FAIL(CV_ERR_ARG,
-                       "transfer to sharded scale %s: a shard owner needs about %.2f MB (a "
-                       "shard of up to %.0f chunks, %.2f MB decoded, and %.2f MB of exchange "
-                       "index), more than the %.2f MB memory budget (raise --memory, use more "
-                       "ranks or more shard_bits)",
-                       ds->key, need / 1e6,
-                       largest_shard_chunks((double)h->n_chunks, (double)h->n_shards),
-                       h->shard_bytes / 1e6, h->index_bytes / 1e6, (double)p->memory / 1e6);
+        return CV_ERR_ARG;
     }
     h->round_bytes = (size_t)round;
     *out = h;
