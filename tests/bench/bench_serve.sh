@@ -8,7 +8,9 @@
 # servers on 127.0.0.1, stopped by PID; measured alternately, the best of 3 runs each. One TSV line per measurement (git rev, what, MB/s or
 # requests/s), then the ratios. `--quick` makes it small for CTest (label bench); never fails
 # on speed, only when a response is wrong.
-set -euo pipefail
+set -Eeuo pipefail
+# A failure names its line (CTest showed one run, under load, fail with no output at all).
+trap 'echo "bench_serve.sh: line $LINENO failed (exit $?)" >&2' ERR
 
 usage() {
     echo "usage: $0 --cvmpi PATH [--quick] [--rounds N] [--dir DIR]" >&2
