@@ -301,11 +301,18 @@ CV_EXPORT cv_status cv_volume_open(const char *cloudpath, const cv_opts *o, cv_v
  * `overwrite`. */
 CV_EXPORT cv_status cv_volume_create(const char *cloudpath, const cv_info *info, bool overwrite,
                                      const cv_opts *o, cv_volume **out);
+/* Open a layer with `info` (validated, copied) instead of fetching one, as CloudVolume's
+ * info= argument: nothing is written until cv_volume_commit_info(). */
+CV_EXPORT cv_status cv_volume_open_info(const char *cloudpath, const cv_info *info,
+                                        const cv_opts *o, cv_volume **out);
 CV_EXPORT void cv_volume_close(cv_volume *v);
 CV_EXPORT const cv_info *cv_volume_info(const cv_volume *v);
 /* The info is owned by the volume; change it, then cv_volume_commit_info(). */
 CV_EXPORT cv_info *cv_volume_info_mut(cv_volume *v);
 CV_EXPORT cv_status cv_volume_commit_info(cv_volume *v);
+/* Replace the handle's info by a validated copy of `info` (not written: commit it). Not
+ * thread-safe against other calls on the same handle. */
+CV_EXPORT cv_status cv_volume_set_info(cv_volume *v, const cv_info *info);
 CV_EXPORT cv_store *cv_volume_store(cv_volume *v);
 /* The layer's provenance file; a missing file gives CloudVolume's defaults. Free with
  * cv_provenance_free. */

@@ -163,6 +163,39 @@ cv_status cv_volume_create(const char *cloudpath, const cv_info *info, bool over
     return CV_OK;
 }
 
+cv_status cv_volume_open_info(const char *cloudpath, const cv_info *info, const cv_opts *o,
+                              cv_volume **out)
+{
+    CV_TRY(cv_info_validate(info));
+    cv_volume *v = cv_calloc(1, sizeof *v);
+    if (!v) {
+        return CV_FAIL(CV_ERR_NOMEM, "open volume");
+    }
+    v->opts = o ? *o : cv_opts_default();
+    cv_status rc = cv_store_open(cloudpath, &v->store);
+    if (rc == CV_OK) {
+        rc = cv_info_copy(info, &v->info);
+    }
+    if (rc != CV_OK) {
+        cv_volume_close(v);
+        return rc;
+    }
+    *out = v;
+    return CV_OK;
+}
+
+cv_status cv_volume_set_info(cv_volume *v, const cv_info *info)
+{
+    CV_TRY(cv_info_validate(info));
+    cv_info *copy;
+    CV_TRY(cv_info_copy(info, &copy));
+    /* The readers were opened with the old scales' sharding. */
+    cv__volume_close_shard_readers(v);
+    cv_info_free(v->info);
+    v->info = copy;
+    return CV_OK;
+}
+
 static struct {
     atomic_uint_fast64_t n_read, n_written, n_deleted, n_missing, requests;
     atomic_uint_fast64_t bytes_read, bytes_written, io_ns, codec_ns;

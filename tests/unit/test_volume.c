@@ -1177,8 +1177,47 @@ static void redirect_read_only(void)
     wipe("mem://test-volume-redirect/two");
 }
 
+/* cv_volume_open_info: the given info, nothing written until commit; cv_volume_set_info:
+ * a validated replacement, seen by the next read and written by commit. */
+static void open_info_set_info(void)
+{
+    const char *url = "mem://test-volume-open-info/layer";
+    wipe(url);
+    cv_opts o = opts_default();
+    cv_info *info = make_info(CV_UINT8, 1, &g_small, NULL);
+    ASSERT_TRUE(info != NULL);
+    cv_volume *v = NULL;
+    ASSERT_OK(cv_volume_open_info(url, info, &o, &v));
+    ASSERT_TRUE(!raw_exists(v, "info"));
+    ASSERT_EQ(cv_volume_info(v)->n_scales, 1);
+    int64_t f[3] = {2, 2, 1};
+    cv_info *two = NULL;
+    ASSERT_OK(cv_info_copy(info, &two));
+    ASSERT_OK(cv_info_add_scale(two, f, NULL, NULL, NULL));
+    ASSERT_OK(cv_volume_set_info(v, two));
+    ASSERT_EQ(cv_volume_info(v)->n_scales, 2);
+    ASSERT_TRUE(!raw_exists(v, "info"));
+    ASSERT_OK(cv_volume_commit_info(v));
+    ASSERT_TRUE(raw_exists(v, "info"));
+    /* an invalid info is refused and the handle keeps its own */
+    two->scales[1].chunk_sizes[0][0] = 0;
+    ASSERT_FAILS(cv_volume_set_info(v, two), CV_ERR_INFO, "chunk");
+    ASSERT_EQ(cv_volume_info(v)->scales[1].chunk_sizes[0][0], 32);
+    cv_volume_close(v);
+    v = NULL;
+    ASSERT_FAILS(cv_volume_open_info(url, two, &o, &v), CV_ERR_INFO, "chunk");
+    ASSERT_TRUE(v == NULL);
+    /* the committed info is what a plain open sees */
+    ASSERT_OK(cv_volume_open(url, &o, &v));
+    ASSERT_EQ(cv_volume_info(v)->n_scales, 2);
+    cv_volume_close(v);
+    cv_info_free(two);
+    cv_info_free(info);
+    wipe(url);
+}
+
 TEST_MAIN(roundtrip_dtypes_channels, chunk_keys_and_boxes, read_outside_unbounded, missing_chunks,
           fill_missing_and_empty_chunks, corrupt_chunks, aligned_and_non_aligned_writes,
           non_aligned_missing_border, unbounded_write, delete_black_uploads, exists_and_delete,
           compression_choices, threads_identical, second_mip, create_open_commit, redirect_chains,
-          redirect_cycles_and_self, redirect_read_only)
+          redirect_cycles_and_self, redirect_read_only, open_info_set_info)
