@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""vol.mesh and vol.skeleton: meshes written by the independent mesh_skeleton_ref.py read back
+as the reference's decoder and CloudVolume's consolidate see them, PLY/OBJ bytes identical to
+`cvmpi mesh get`; skeletons uploaded from Python read by the reference decoder, SWC from
+to_swc() equal to `cvmpi skeleton get` (header aside)."""
+import os
+import unittest
+
+import numpy as np
+
+from testlib import TempDirTest, cvmpi, load_ref, tool
+
+msr = load_ref("mesh_skeleton_ref")
+
+
+def without_header(swc):
+    return [ln for ln in swc.splitlines() if not ln.startswith("#")]
+
+
+class Meshes(TempDirTest):
+    def setUp(self):
+        super().setUp()
+        self.layer = self.path("seg")
+        tool("create", self.layer, "--type", "segmentation", "--dtype", "uint64", "--size",
+             "64,64,16", "--resolution", "8,8,40", "--mesh", "mesh")
+        msr.cmd_mkmesh(self.layer, 7, 5, 1)
+        msr.cmd_mkmesh(self.layer, 1099511627781, 3, 2)
+        self.vol = cvmpi.CloudVolume(self.layer)
+
+    def test_get_matches_reference(self):
+        m = self.vol.mesh.get(7)
+        v, f = msr.consolidate(*msr.mesh_of(self.layer, 7))
+        np.testing.assert_array_equal(m.vertices, v)
+        self.assertEqual(sorted(map(tuple, m.faces.tolist())), sorted(map(tuple, f.tolist())))
+        self.assertEqual(m.vertices.dtype, np.float32)
+        self.assertEqual(m.faces.dtype, np.uint32)
+        self.assertEqual(m.normals.shape, (0, 3))
+        self.assertEqual(m.segid, 7)
+        raw = self.vol.mesh.get([7], remove_duplicate_vertices=False)
+        v, f = msr.mesh_of(self.layer, 7)
+        np.testing.assert_array_equal(raw.vertices, v)
+        np.testing.assert_array_equal(raw.faces, f)
+        sep = self.vol.mesh.get([1099511627781, 7], fuse=False)
+        self.assertEqual(sorted(sep), [7, 1099511627781])
+        np.testing.assert_array_equal(sep[1099511627781].vertices,
+                                      msr.mesh_of(self.layer, 1099511627781)[0])
+        self.assertEqual(self.vol.mesh.list(), [7, 1099511627781])
+
+    def test_ply_obj_as_the_tool(self):
+        for ids, args, fmt in (("7", (), "ply"), ("7,1099511627781", (), "ply"),
+                               ("7", ("--no-dedupe",), "obj")):
+            out = self.path("m." + fmt)
+            tool("mesh", "get", self.layer, ids, "-o", out, *args)
+            with open(out, "rb") as fh:
+                want = fh.read()
+            m = self.vol.mesh.get([int(i) for i in ids.split(",")],
+                                  remove_duplicate_vertices=not args)
+            self.assertEqual(m.to_ply() if fmt == "ply" else m.to_obj(), want, ids)
+
+    def test_put(self):
+        m = self.vol.mesh.get(7)
+        self.vol.mesh.put(m, segid=42)
+        back = self.vol.mesh.get(42)
+        np.testing.assert_array_equal(back.vertices, m.vertices)
+        v, f = msr.mesh_of(self.layer, 42)
+        np.testing.assert_array_equal(v, m.vertices)
+
+    def test_missing(self):
+        with self.assertRaisesRegex(cvmpi.MeshMissingError, "8:0"):
+            self.vol.mesh.get([7, 8])
+
+
+class Skeletons(TempDirTest):
+    def setUp(self):
+        super().setUp()
+        self.layer = self.path("seg")
+        tool("create", self.layer, "--type", "segmentation", "--dtype", "uint64", "--size",
+             "64,64,16", "--resolution", "8,8,40")
+        self.vol = cvmpi.CloudVolume(self.layer)
+
+    def test_upload_get_swc(self):
+        msr.cmd_mkswc(self.path("swc"), 6, 3)
+        names = sorted(os.listdir(self.path("swc")))
+        for name in names:
+            segid = int(name[:-4])
+            with open(self.path("swc", name)) as f:
+                v, e, attrs = msr.parse_swc(f.read())
+            skel = cvmpi.Skeleton(v, e, radii=attrs["radius"][:, 0],
+                                  vertex_types=attrs["vertex_types"][:, 0], segid=segid)
+            self.vol.skeleton.upload(skel)
+            # the stored binary equals the SWC file for the reference decoder
+            msr.check_one_skeleton(self.layer, segid, self.path("swc", name))
+            got = self.vol.skeleton.get(segid)
+            np.testing.assert_array_equal(got.vertices, v)
+            np.testing.assert_array_equal(got.edges, e)
+            np.testing.assert_array_equal(got.radii, attrs["radius"][:, 0])
+            np.testing.assert_array_equal(got.vertex_types, attrs["vertex_types"][:, 0])
+            self.assertEqual(got.id, segid)
+            out = self.path("back.swc")
+            tool("skeleton", "get", self.layer, segid, "-o", out)
+            with open(out) as f:
+                self.assertEqual(without_header(got.to_swc()), without_header(f.read()))
+        ids = sorted(int(n[:-4]) for n in names)
+        self.assertEqual(self.vol.skeleton.list(), ids)
+        self.assertEqual([s.id for s in self.vol.skeleton.get(ids)], ids)
+
+    def test_transform_and_missing(self):
+        self.vol.skeleton.upload_raw(5, [[1, 2, 3], [4, 5, 6]], [[0, 1]], radii=[1, 2])
+        info_path = self.path("seg", "skeletons", "info")
+        with open(info_path) as f:
+            text = f.read()
+        with open(info_path, "w") as f:
+            f.write(text.replace("[1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]",
+                                 "[2, 0, 0, 10, 0, 2, 0, 0, 0, 0, 1, 0]"))
+        s = cvmpi.CloudVolume(self.layer).skeleton.get(5)
+        np.testing.assert_array_equal(s.vertices, [[12, 4, 3], [18, 10, 6]])
+        with self.assertRaisesRegex(cvmpi.SkeletonDecodeError, "6"):
+            self.vol.skeleton.get(6)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
