@@ -143,7 +143,8 @@ def main():
             listed |= set(re.findall(r"[a-z0-9][a-z0-9.+-]+", re.sub(r"#.*", "", f.read())))
     add_to = args.install[-1]
 
-    modules, commands, local = {}, {}, set()
+    # local: the tests' own modules, and the repository's Python package (python/cvmpi)
+    modules, commands, local = {}, {}, {"cvmpi"}
     walked = [(top, w) for top in args.tests for w in os.walk(top)]
     for top, (root, _dirs, files) in walked:
         for fn in files:

@@ -11,6 +11,7 @@ tool run is a new process, so the tool's time is also given less its start-up (a
   CVMPI_LIBRARY=build/src/libcvmpi.so.0 bench_python.py --tool build/src/cvmpi [--repeat N]
       [--size X,Y,Z]"""
 import argparse
+import importlib
 import os
 import shutil
 import subprocess
@@ -24,8 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "python"))
 import cvmpi  # noqa: E402
 
-try:
-    import cloudvolume  # optional: the reference, not a dependency
+try:  # optional: the reference, not a dependency of the tests
+    cloudvolume = importlib.import_module("cloudvolume")
 except ImportError:
     cloudvolume = None
 
