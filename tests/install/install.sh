@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # install.sh CVMPI BUILD_DIR SOURCE_DIR CMAKE CC [SANITIZERS]: `cmake --install` the build tree
 # into a temporary prefix, check what it holds (SONAME, symlinks, a self-contained cvmpi.h,
-# only the cvmpi.h functions exported), then build examples/ against it four ways (CMake and
+# only the cvmpi.h functions exported, the Python package), then build examples/ against it four ways (CMake and
 # pkg-config, shared and static), write a layer with write_layer and read it back with each
 # read_cutout and with the installed `cvmpi read`.
 set -euo pipefail
@@ -18,7 +18,10 @@ P=$WORK/prefix
 
 section "cmake --install"
 "$CMAKE" --install "$BUILD" --prefix "$P" >/dev/null
-expect_files "$P/lib" cmake libcvmpi.a libcvmpi.so libcvmpi.so.0 libcvmpi.so.0.1.0 pkgconfig
+expect_files "$P/lib" cmake libcvmpi.a libcvmpi.so libcvmpi.so.0 libcvmpi.so.0.1.0 pkgconfig python3
+# the Python package (tests/python/install.sh imports it from here)
+expect_files "$P/lib/python3/dist-packages/cvmpi" __init__.py _installed.py _lib.py bbox.py \
+    exceptions.py info.py jobs.py mesh.py skeleton.py volume.py
 [[ $(readlink "$P/lib/libcvmpi.so") == libcvmpi.so.0 ]] || fail "libcvmpi.so -> $(readlink "$P/lib/libcvmpi.so")"
 [[ $(readlink "$P/lib/libcvmpi.so.0") == libcvmpi.so.0.1.0 ]] || fail "libcvmpi.so.0 is not a link to libcvmpi.so.0.1.0"
 run readelf -d "$P/lib/libcvmpi.so.0.1.0"
