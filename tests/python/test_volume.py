@@ -134,6 +134,8 @@ class Writes(TempDirTest):
         self.assertEqual(ex, {"4_4_40/-5-27_3-35_-7-9": True, "4_4_40/27-59_3-35_-7-9": False,
                               "4_4_40/59-65_3-35_-7-9": False})
         self.assertEqual(self.vol.exists([0, 4, 0, 1, 5, 1]), {"4_4_40/-5-27_3-35_-7-9": True})
+        out = tool("exists", self.layer, "--bbox", "-5,3,-7,65,35,9").stdout
+        self.assertEqual(out, "%d/%d chunks present\n" % (sum(ex.values()), len(ex)))
         with self.assertRaisesRegex(cvmpi.AlignmentError, "not aligned"):
             self.vol.delete([-5, 3, -7, 20, 35, 9])
         self.vol.delete(cvmpi.Bbox((-5, 3, -7), (27, 35, 9)))
