@@ -3,6 +3,7 @@
 vertex_types and the info's other attributes; to_swc)."""
 import ctypes
 import numbers
+import threading
 
 import numpy as np
 
@@ -123,13 +124,20 @@ class SkeletonSource:
     def __init__(self, vol):
         self._vol = vol
         self._h = None
+        self._created = False
+        self._lock = threading.Lock()  # threads may open the directory at once
 
     def _handle(self, create=False):
-        if not self._h:
-            h = ctypes.c_void_p()
-            check(lib.cv_skeletons_open(self._vol._handle(), create, ctypes.byref(h)))
-            self._h = h
-        return self._h
+        with self._lock:
+            if self._h and create and not self._created:
+                lib.cv_skeletons_close(self._h)  # reopened to write the directory's info
+                self._h = None
+            if not self._h:
+                h = ctypes.c_void_p()
+                check(lib.cv_skeletons_open(self._vol._handle(), create, ctypes.byref(h)))
+                self._h = h
+                self._created = create
+            return self._h
 
     def _close(self):
         if self._h:

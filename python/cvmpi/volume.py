@@ -64,6 +64,13 @@ def _info_handle(info):
     return h
 
 
+def _is_point(obj):
+    """Three integers (x, y, z): the start of a write box."""
+    if isinstance(obj, (Bbox, str, bytes)) or not hasattr(obj, "__len__") or len(obj) != 3:
+        return False
+    return all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in obj)
+
+
 class CloudVolume:
     """A Neuroglancer Precomputed layer. Arguments have CloudVolume's meaning:
 
@@ -470,9 +477,7 @@ class CloudVolume:
         if img.ndim != 4:
             raise exceptions.AlignmentError("want a 3-D or 4-D array (X, Y, Z[, C]), got shape %s"
                                             % (img.shape,))
-        if np.size(bbox) == 3 and not isinstance(bbox, (Bbox, tuple)) or \
-                (isinstance(bbox, tuple) and len(bbox) == 3 and
-                 all(isinstance(v, numbers.Integral) for v in bbox)):
+        if _is_point(bbox):
             start = np.array(bbox, dtype=np.int64)
             box = Bbox(start, start + np.array(img.shape[:3]))
         else:

@@ -106,7 +106,11 @@ class Skeletons(TempDirTest):
         self.assertEqual([s.id for s in self.vol.skeleton.get(ids)], ids)
 
     def test_transform_and_missing(self):
+        with self.assertRaisesRegex(cvmpi.SkeletonDecodeError, "5"):
+            self.vol.skeleton.get(5)  # opens the directory before it exists
         self.vol.skeleton.upload_raw(5, [[1, 2, 3], [4, 5, 6]], [[0, 1]], radii=[1, 2])
+        with open(self.path("seg", "info")) as f:
+            self.assertIn('"skeletons": "skeletons"', f.read())
         info_path = self.path("seg", "skeletons", "info")
         with open(info_path) as f:
             text = f.read()

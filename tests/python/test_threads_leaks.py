@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Threads and memory: several Python threads reading one volume at once get exact data; the
 GIL is released during C calls (a Python thread serving the layer over HTTP answers them);
-10,000 reads and failing reads
-leave the resident set size and the handles' reference counts where they were."""
+10,000 reads and failing reads leave the resident set size and the handles' reference counts
+where they were."""
 import ctypes
 import gc
 import subprocess
