@@ -16,4 +16,12 @@ from .skeleton import Skeleton
 from .jobs import downsample, import_hdf5, transfer
 
 __version__ = "0.1.0"
-__all__ = [n for n in dir() if not n.startswith("_")]
+__all__ = [
+    "AlignmentError", "ArgumentError", "Bbox", "CloudVolume", "DecodingError",
+    "EmptyRequestException", "EmptyVolumeException", "Error", "HDF5Error", "InfoError",
+    "InfoUnavailableError", "JobError", "LibraryNotFoundError", "MPIError", "Mesh",
+    "MeshMissingError", "NotFoundError", "OutOfBoundsError", "OutOfMemoryError",
+    "ReadOnlyException", "ScaleUnavailableError", "Skeleton", "SkeletonDecodeError",
+    "StorageError", "UnsupportedFormatError", "VolumeCutout", "downsample", "exceptions",
+    "import_hdf5", "library_path", "library_version", "transfer",
+]

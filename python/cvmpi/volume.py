@@ -10,7 +10,7 @@ import numpy as np
 from . import _lib, exceptions
 from ._lib import check, lib
 from .bbox import Bbox
-from .exceptions import ERR_NOTFOUND, ERR_ARG
+from .exceptions import ERR_NOTFOUND
 
 
 class VolumeCutout(np.ndarray):

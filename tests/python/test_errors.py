@@ -10,7 +10,7 @@ import unittest
 
 import numpy as np
 
-from testlib import HERE, TempDirTest, cvmpi, make_layer, tool
+from testlib import HERE, TempDirTest, cvmpi, make_layer
 
 
 class Errors(TempDirTest):

@@ -16,7 +16,7 @@ INTEROP = os.path.normpath(os.path.join(HERE, "..", "interop"))
 sys.path.insert(0, os.path.normpath(os.path.join(HERE, "..", "..", "python")))
 sys.path.insert(0, INTEROP)
 
-import cvmpi  # noqa: E402
+import cvmpi  # noqa: E402,F401  (the tests import it from here)
 
 TOOL = os.environ.get("CVMPI_TOOL", "cvmpi")
 PY = sys.executable
