@@ -29,7 +29,7 @@ PY
 
 cp -r "$src/python" "$work/pkg"
 "$py" -m venv --system-site-packages "$work/venv"
-"$work/venv/bin/python" -m pip install -q --no-build-isolation --no-index "$work/pkg"
+"$work/venv/bin/python" -m pip install -q --no-cache-dir --no-build-isolation --no-index "$work/pkg"
 lib=$(ls "$build"/src/libcvmpi.so.0)
 for how in CVMPI_LIBRARY LD_LIBRARY_PATH; do
     if [ "$how" = CVMPI_LIBRARY ]; then
