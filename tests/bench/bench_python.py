@@ -1,15 +1,16 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
 """bench_python.py: reading and writing a 512x512x128 box through the Python binding, the
-cvmpi command (`cvmpi read`/`write`, one process per run) and, when it can be imported,
-CloudVolume, on one thread, same layers, same run. Cases: uint8 raw without transport
+same calls from C in one process (bench_box, with --bench-box), the cvmpi command (`cvmpi
+read`/`write`, one process per run) and, when it can be imported, CloudVolume, on one thread,
+same layers, same run. Cases: uint8 raw without transport
 compression, uint8 raw gzip (level 9, CloudVolume's default) and uint64
 compressed_segmentation (gzip). Prints one TSV line per measurement (best of --repeat) and
 the binding/tool ratios against the targets (within 10 % of the tool; 3x CloudVolume). Each
 tool run is a new process, so the tool's time is also given less its start-up (a 1-voxel read).
 
-  CVMPI_LIBRARY=build/src/libcvmpi.so.0 bench_python.py --tool build/src/cvmpi [--repeat N]
-      [--size X,Y,Z]"""
+  CVMPI_LIBRARY=build/src/libcvmpi.so.0 bench_python.py --tool build/src/cvmpi
+      [--bench-box build/tests/bench/bench_box] [--repeat N] [--size X,Y,Z]"""
 import argparse
 import importlib
 import os
@@ -54,6 +55,7 @@ def best(fn, repeat):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tool", required=True)
+    ap.add_argument("--bench-box", help="tests/bench/bench_box: the same calls from C")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--size", default="512,512,128")
     args = ap.parse_args()
@@ -96,12 +98,21 @@ def main():
                                 "--fill-missing", "-o", "/dev/null", "--format", "raw"],
                                check=True)
 
+            def c_library(op):
+                out = subprocess.run([args.bench_box, layer, box, op, str(args.repeat),
+                                      compress], check=True, stdout=subprocess.PIPE, text=True)
+                return float(out.stdout)
+
             got = {}
             startup = best(tool_start, args.repeat)
             got["binding write"] = best(py_write, args.repeat)
             got["tool write"] = best(tool_write, args.repeat)
             got["binding read"] = best(py_read, args.repeat)
             got["tool read"] = best(tool_read, args.repeat)
+            if args.bench_box:
+                got["C library write"] = c_library("write")
+                got["C library read"] = c_library("read")
+                got["C library read-new"] = c_library("read-new")
             if not np.array_equal(vol[0:size[0], 0:size[1], 0:size[2]][..., 0], arr):
                 raise SystemExit("bench_python: %s read back differs" % name)
             if cloudvolume is not None:
@@ -119,6 +130,12 @@ def main():
                 rows.append((name, what, secs, mb / secs))
             rows.append((name, "tool startup (1-voxel read)", startup, 0.0))
             for op in ("read", "write"):
+                if args.bench_box:
+                    ratios.append((name, op, "C library",
+                                   got["C library " + op] / got["binding " + op]))
+                    if op == "read":
+                        ratios.append((name, op, "C library, a new buffer per read",
+                                       got["C library read-new"] / got["binding read"]))
                 ratios.append((name, op, "tool", got["tool " + op] / got["binding " + op]))
                 ratios.append((name, op, "tool less its startup",
                                (got["tool " + op] - startup) / got["binding " + op]))
@@ -128,6 +145,8 @@ def main():
             shutil.rmtree(layer)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print("C library read: one buffer reused; read-new: malloc'd for each read, as the binding "
+          "allocates its array (NumPy asks for huge pages, malloc does not)")
     print("case\tmeasurement\tseconds\tMB/s")
     for r in rows:
         print("%s\t%s\t%.3f\t%.1f" % r)
