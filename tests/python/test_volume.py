@@ -128,6 +128,15 @@ class Writes(TempDirTest):
         whole[5:15, 17:28, 7:12] = a
         np.testing.assert_array_equal(ref_read(self.layer, (-5, 3, -7), (65, 53, 16)), whole)
 
+    def test_autocrop_write(self):
+        vol = cvmpi.CloudVolume(self.layer, autocrop=True, non_aligned_writes=True,
+                                fill_missing=True)
+        a = self.rng.standard_normal((20, 10, 5, 3)).astype(np.float32)
+        vol[-15:5, 3:13, -7:-2] = a  # x from -15: the first 10 columns are outside
+        np.testing.assert_array_equal(ref_read(self.layer, (-5, 3, -7), (5, 13, -2)), a[10:])
+        with self.assertRaisesRegex(cvmpi.OutOfBoundsError, "outside the volume bounds"):
+            self.vol[-15:5, 3:13, -7:-2] = a
+
     def test_exists_and_delete(self):
         self.vol[-5:27, 3:35, -7:9] = np.ones((32, 32, 16, 3), np.float32)
         ex = self.vol.exists(np.s_[-5:65, 3:35, -7:9])
