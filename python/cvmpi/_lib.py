@@ -48,6 +48,16 @@ class Skeleton_t(ctypes.Structure):
                 ("attrs", SkelAttr_t * 16), ("transform", ctypes.c_double * 12)]
 
 
+class InfoParams_t(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_char_p), ("dtype", ctypes.c_int),
+                ("num_channels", ctypes.c_int64), ("encoding", ctypes.c_char_p),
+                ("resolution", ctypes.c_double * 3), ("resolution_is_float", ctypes.c_bool),
+                ("voxel_offset", ctypes.c_int64 * 3), ("size", ctypes.c_int64 * 3),
+                ("chunk_size", ctypes.c_int64 * 3), ("cseg_block", ctypes.c_int64 * 3),
+                ("mesh", ctypes.c_char_p), ("skeletons", ctypes.c_char_p),
+                ("max_mip", ctypes.c_int), ("factor", ctypes.c_int64 * 3)]
+
+
 P = ctypes.c_void_p
 I = ctypes.c_int
 S = ctypes.c_char_p
@@ -68,6 +78,8 @@ _PROTOTYPES = {
     "cv_free": (None, [P]),
     "cv_opts_default": (Opts_t, []),
     "cv_secrets_set": (I, [S]),
+    "cv_dtype_from_name": (I, [S]),
+    "cv_info_create": (I, [ctypes.POINTER(InfoParams_t), PP]),
     "cv_info_parse": (I, [S, SZ, S, PP]),
     "cv_info_to_json": (I, [P, PP, PSZ]),
     "cv_info_free": (None, [P]),
@@ -104,6 +116,7 @@ _PROTOTYPES = {
     "cv_meshes_list": (I, [P, ctypes.POINTER(PU64), PSZ]),
     "cv_skeleton_new": (I, [ctypes.c_uint32, ctypes.c_uint32, ctypes.POINTER(SkelAttr_t), I,
                             ctypes.POINTER(PSKEL)]),
+    "cv_skel_default_attrs": (I, [ctypes.POINTER(SkelAttr_t)]),
     "cv_skeleton_free": (None, [PSKEL]),
     "cv_skeleton_apply_transform": (None, [PSKEL, PD]),
     "cv_skeleton_to_swc": (I, [PSKEL, PP, PSZ]),
@@ -157,11 +170,30 @@ def _load():
         "\nset CVMPI_LIBRARY to the path of libcvmpi.so.0")
 
 
+# Functions whose int result is a count or a length, not a cv_status.
+_NOT_STATUS = {"cv_dtype_from_name", "cv_skel_default_attrs", "cv_skeletons_attrs",
+               "cv_volume_chunk_key"}
+
+
+def _clearing(f):
+    """The error record keeps a thread's first failure until cleared: clear it before each
+    call so that a failure's message is this call's."""
+    def call(*args):
+        clear()
+        return f(*args)
+    call.__name__ = f.__name__
+    call.__wrapped__ = f
+    return call
+
+
 lib, path = _load()
+clear = lib.cv_err_clear
 for _name, (_res, _args) in _PROTOTYPES.items():
     _f = getattr(lib, _name)
     _f.restype = _res
     _f.argtypes = _args
+    if _res is I and _name not in _NOT_STATUS:
+        setattr(lib, _name, _clearing(_f))
 
 version = lib.cv_version().decode()
 

@@ -6,23 +6,7 @@ import json
 import numpy as np
 
 from . import _lib, exceptions
-from ._lib import check, lib
-
-
-class InfoParams_t(ctypes.Structure):
-    _fields_ = [("type", ctypes.c_char_p), ("dtype", ctypes.c_int),
-                ("num_channels", ctypes.c_int64), ("encoding", ctypes.c_char_p),
-                ("resolution", ctypes.c_double * 3), ("resolution_is_float", ctypes.c_bool),
-                ("voxel_offset", ctypes.c_int64 * 3), ("size", ctypes.c_int64 * 3),
-                ("chunk_size", ctypes.c_int64 * 3), ("cseg_block", ctypes.c_int64 * 3),
-                ("mesh", ctypes.c_char_p), ("skeletons", ctypes.c_char_p),
-                ("max_mip", ctypes.c_int), ("factor", ctypes.c_int64 * 3)]
-
-
-lib.cv_info_create.restype = ctypes.c_int
-lib.cv_info_create.argtypes = [ctypes.POINTER(InfoParams_t), ctypes.POINTER(ctypes.c_void_p)]
-lib.cv_dtype_from_name.restype = ctypes.c_int
-lib.cv_dtype_from_name.argtypes = [ctypes.c_char_p]
+from ._lib import InfoParams_t, check, lib
 
 
 def _triple(values, what, kind=int):

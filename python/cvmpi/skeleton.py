@@ -15,10 +15,6 @@ from .exceptions import ERR_NOTFOUND, ERR_CORRUPT
 _DTYPES = {1: np.uint8, 2: np.int8, 3: np.uint16, 4: np.int16, 5: np.uint32, 6: np.int32,
            7: np.uint64, 8: np.int64, 9: np.float32, 10: np.float64}
 
-lib.cv_skel_default_attrs.restype = ctypes.c_int
-lib.cv_skel_default_attrs.argtypes = [ctypes.POINTER(SkelAttr_t)]
-
-
 class Skeleton:
     """vertices float32 (N, 3) in nanometres, edges uint32 (M, 2), radii float32 (N,),
     vertex_types uint8 (N,), id; other vertex attributes of the layer's info are attributes

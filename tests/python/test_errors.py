@@ -55,6 +55,16 @@ class Errors(TempDirTest):
         self.raises(cvmpi.DecodingError, (), "0-32_0-32_0-16",
                     self.vol.download, [0, 0, 0, 5, 5, 5])
 
+    def test_message_is_the_failing_calls(self):
+        # a failure recorded on this thread and never cleared (here planted through the raw
+        # library) must not become the message of a later, different failure
+        from cvmpi import _lib
+        raw = getattr(_lib.lib.cv_secrets_set, "__wrapped__", _lib.lib.cv_secrets_set)
+        self.assertNotEqual(raw(b"[1]"), 0)
+        self.assertIn("secrets", _lib.last_error()[1])
+        self.raises(cvmpi.OutOfBoundsError, (), "^box 60,0,0,70,5,5 is outside",
+                    self.vol.download, [60, 0, 0, 70, 5, 5])
+
     def test_info_errors(self):
         with open(self.path("l", "info")) as f:
             info = json.load(f)
