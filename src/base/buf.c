@@ -5,10 +5,28 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Buffers this large (cutouts, task boxes) ask for transparent huge pages: a fresh buffer
+ * then takes one page fault per 2 MiB instead of 512, which made a 268 MB cutout read 5x
+ * faster where faults are dear (virtual machines). Memory from posix_memalign is freed
+ * with free(), so callers see no difference. */
+#define HUGE_MIN ((size_t)4 << 20)
+#define HUGE_PAGE ((size_t)2 << 20)
 
 void *cv_malloc(size_t n)
 {
-    return malloc(n ? n : 1);
+    if (n < HUGE_MIN) {
+        return malloc(n ? n : 1);
+    }
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_PAGE, n) != 0) {
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, n & ~(HUGE_PAGE - 1), MADV_HUGEPAGE); /* advice only: may fail */
+#endif
+    return p;
 }
 
 void *cv_calloc(size_t n, size_t size)
