@@ -473,15 +473,20 @@ static cv_status finish_node(job *j, int s, uint64_t idx, cv_bbox box, const voi
     return rc;
 }
 
-static void test_delay(void)
+static void test_delay_of(const char *var)
 {
-    /* Tests slow tasks down to interrupt a job mid-way. */
-    const char *delay = getenv("CVMPI_TEST_TASK_DELAY_MS");
+    /* Tests slow tasks (or the shard writes) down to interrupt a job mid-way. */
+    const char *delay = getenv(var);
     long ms = delay ? strtol(delay, NULL, 10) : 0;
     if (ms > 0) {
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+static void test_delay(void)
+{
+    test_delay_of("CVMPI_TEST_TASK_DELAY_MS");
 }
 
 static cv_status run_task(job *j, uint64_t idx, uint8_t *buf, size_t cap)
@@ -681,6 +686,7 @@ static cv_status run_node(job *j, int s, uint64_t idx, const cv_state_file *inbo
                           const cv_state_rec *got, size_t n_got)
 {
     test_delay();
+    test_delay_of("CVMPI_TEST_NODE_DELAY_MS");
     const stage *st = &j->st[s], *cs = &j->st[s - 1];
     cv_bbox box = node_box(j, s, idx);
     int64_t ps[3];
@@ -1001,6 +1007,10 @@ static void finish_sinks(job *j)
             continue;
         }
         uint64_t level_written = 0;
+        test_delay_of("CVMPI_TEST_SHARD_DELAY_MS");
+        if (any_terminated()) {
+            break; /* the levels left wait for --resume */
+        }
         cv_err_clear();
         rc = cv_hashed_finish(j->sink[k], j->v, j->journal, tasks_ok, &level_written);
         written += level_written;
