@@ -215,6 +215,13 @@ int cmd_downsample(int argc, char **argv)
     if (shard_bytes_given && !p.sharded) {
         return cli_usage(argv[0], "--shard-bytes needs --sharded");
     }
+    if ((p.sharded || p.sharding) && p.compress && strcmp(p.compress, "gzip") != 0) {
+        /* shard files are stored as they are; their chunks follow the data_encoding */
+        return cli_usage(argv[0],
+                         "--compress %s does not apply to sharded scales (their chunks are "
+                         "compressed as the sharding's data_encoding says)",
+                         *p.compress ? p.compress : "none");
+    }
     if (!cli_check_level(argv[0], p.has_level, p.level, p.compress)) {
         return CLI_USAGE;
     }

@@ -131,4 +131,6 @@ expect_exit 2 "$CVMPI" downsample segsh --sharded --sharding "$MURMUR"
 expect_stderr_contains "--sharded and --sharding exclude each other"
 expect_exit 2 "$CVMPI" downsample segsh --shard-bytes 1M
 expect_stderr_contains "--shard-bytes needs --sharded"
+expect_exit 2 "$CVMPI" downsample segsh --sharded --compress br
+expect_stderr_contains "--compress br does not apply to sharded scales (their chunks are compressed as the sharding's data_encoding says)"
 echo "downsample: all passed"
