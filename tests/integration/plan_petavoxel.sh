@@ -3,8 +3,8 @@
 # layer (10^5 x 10^5 x 10^5 uint8 in 64^3 chunks; only its info exists) for a transfer, a
 # re-chunking transfer (exchange rounds), a transfer into murmurhash shards, a downsample, a
 # sharded downsample and a verify. Each plan's per-rank peak must stay within its --memory
-# budget, the figures are the ones the formulas in docs/scale.md give, and each plan prints in seconds (it touches no
-# data and walks no chunk grid).
+# budget, the figures are the ones the formulas in docs/scale.md give, and each plan prints in
+# seconds (it touches no data and walks no chunk grid).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 # MPI jobs start Open MPI, whose own allocations LeakSanitizer reports.
