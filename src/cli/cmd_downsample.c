@@ -11,7 +11,8 @@
 static const char help[] =
     "usage: [srun|mpirun -n N] cvmpi downsample PATH [--mip M] [--num-mips N] [--factor X,Y,Z]\n"
     "         [--method auto|average|mode|min|max|striding] [--sparse] [--encoding E]\n"
-    "         [--chunk-size X,Y,Z] [--compress gzip|br|none] [--level N] [--memory BYTES]\n"
+    "         [--chunk-size X,Y,Z] [--sharded [--shard-bytes B] | --sharding JSON]\n"
+    "         [--compress gzip|br|none] [--level N] [--memory BYTES]\n"
     "         [--fill-missing] [--threads N] [--schedule dynamic|static]\n"
     "         [--journal DIR [--keep-journal]] [--resume] [--fail-fast] [--dry-run [--ranks N]]\n"
     "         [--stall-warning SECONDS]\n\n"
@@ -21,6 +22,9 @@ static const char help[] =
     "tree: the tasks' small top levels are sent between ranks, never re-read from storage.\n"
     "Each rank's peak memory (tasks, chunk threads, the tree's exchange and nodes) is planned\n"
     "within --memory; the tree's states wait in files beside the journal between stages.\n"
+    "With --sharded or --sharding every new scale is written sharded in the same job: chunks\n"
+    "are encoded where they are made and spilled beside the journal; after the tree, each\n"
+    "level's chunks travel to their shards' owners, which write every shard file once, whole.\n"
     "  --mip M          source mip: index or resolution X,Y,Z (default 0)\n"
     "  --num-mips N     levels to make (default: as igneous, from the volume and chunk sizes);\n"
     "                   levels stop, with a warning, where an axis would reach 0 voxels\n"
@@ -30,6 +34,11 @@ static const char help[] =
     "  --sparse         ignore background (0) voxels when averaging or taking the mode\n"
     "  --encoding E     encoding of the new scales (default scale 0's)\n"
     "  --chunk-size C   chunk size of the new scales (default: add_scale's)\n"
+    "  --sharded        shard every new scale as Igneous does images: identity hash,\n"
+    "                   parameters chosen per scale from its size (create_sharded_image_info)\n"
+    "                   for shards of about --shard-bytes decoded (default 3.5e9)\n"
+    "  --sharding JSON  shard the new scales with this sharding object, or a JSON array of one\n"
+    "                   object per new scale (e.g. murmurhash3_x86_128 for segmentation)\n"
     "  --compress C     transport compression of written chunks (default as CloudVolume)\n"
     "  --level N        its level: gzip 0..12 (default 9, CloudFiles' bytes), br 0..11\n"
     "                   (default 5)\n"
@@ -46,7 +55,8 @@ static const char help[] =
     "                   first remove the temporary files (.cvmpi-tmp-*) it left in the new scales\n"
     "  --fail-fast      stop every rank at the first failed task\n"
     "  --dry-run        print the plan (tasks, levels per task, levels made by the tree,\n"
-    "                   bytes, expected peak memory per rank) and stop\n"
+    "                   bytes, expected peak memory per rank; per sharded level its sharding,\n"
+    "                   shards, bytes per shard and memory per rank) and stop\n"
     "  --ranks N        with --dry-run: plan as if N ranks ran the job (per-rank figures)\n"
     "  --stall-warning S  name a rank that has been on one task for S seconds (default 300)\n";
 
@@ -73,6 +83,9 @@ int cmd_downsample(int argc, char **argv)
         {"dry-run", no_argument, NULL, 'D'},
         {"stall-warning", required_argument, NULL, 'W'},
         {"level", required_argument, NULL, 'l'},
+        {"sharded", no_argument, NULL, 'H'},
+        {"sharding", required_argument, NULL, 'J'},
+        {"shard-bytes", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -84,6 +97,7 @@ int cmd_downsample(int argc, char **argv)
     p.threads = 4;
     int64_t v64;
     int plan_ranks = 0;
+    bool shard_bytes_given = false;
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
         switch (c) {
         case 'h':
@@ -176,12 +190,37 @@ int cmd_downsample(int argc, char **argv)
                 return CLI_USAGE;
             }
             break;
+        case 'H':
+            p.sharded = true;
+            break;
+        case 'J':
+            p.sharding = optarg;
+            break;
+        case 'B':
+            if (!cli_parse_bytes(optarg, &p.shard_bytes) || p.shard_bytes == 0) {
+                return cli_usage(argv[0], "bad --shard-bytes `%s'", optarg);
+            }
+            shard_bytes_given = true;
+            break;
         default:
             return CLI_USAGE;
         }
     }
     if (!cli_check_plan_ranks(argv[0], plan_ranks, p.dry_run)) {
         return CLI_USAGE;
+    }
+    if (p.sharded && p.sharding) {
+        return cli_usage(argv[0], "--sharded and --sharding exclude each other");
+    }
+    if (shard_bytes_given && !p.sharded) {
+        return cli_usage(argv[0], "--shard-bytes needs --sharded");
+    }
+    if ((p.sharded || p.sharding) && p.compress && strcmp(p.compress, "gzip") != 0) {
+        /* shard files are stored as they are; their chunks follow the data_encoding */
+        return cli_usage(argv[0],
+                         "--compress %s does not apply to sharded scales (their chunks are "
+                         "compressed as the sharding's data_encoding says)",
+                         *p.compress ? p.compress : "none");
     }
     if (!cli_check_level(argv[0], p.has_level, p.level, p.compress)) {
         return CLI_USAGE;

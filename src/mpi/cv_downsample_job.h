@@ -26,6 +26,12 @@ typedef struct cv_downsample_params {
     bool keep_journal;       /* keep the journal after a successful job */
     double stall_seconds;    /* name a rank on one task this long; 0 = 300 */
     bool *conflict;          /* or NULL: set when --level cannot apply to the new scales */
+    /* Sharded new scales (cv_hashed.h per scale): `sharded` chooses parameters per scale as
+     * Igneous' create_sharded_image_info with shards of about `shard_bytes` (0 = 3.5e9);
+     * `sharding` is one sharding object for every new scale or a JSON array of one per scale. */
+    bool sharded;
+    const char *sharding;
+    size_t shard_bytes;
 } cv_downsample_params;
 
 /* Run the job. Every rank returns the same status; rank 0 has printed the plan (--dry-run) or

@@ -27,7 +27,19 @@ typedef struct cv_hashed_params {
     uint64_t n_tasks; /* journal ids below this are tasks; shard s is n_tasks + s */
     size_t memory;    /* per rank, bytes */
     int ranks;
+    const char *subdir; /* the spill directory under the journal's; NULL = "hashed" */
+    const char *what;   /* how errors name the job; NULL = "transfer to sharded scale" */
 } cv_hashed_params;
+
+/* The plan's figures for one scale (cv_hashed_figures). */
+typedef struct cv_hashed_figures {
+    uint64_t n_chunks, n_shards; /* n_shards: 2^shard_bits, the ids a shard can have */
+    double largest_chunks;       /* chunks in the largest shard, at most (an estimate if hashed) */
+    double shard_bytes;          /* that shard, decoded */
+    double owner_peak;           /* a shard owner's memory writing it */
+    double exchange_peak;        /* a rank's memory in the exchange rounds */
+    size_t round_bytes;          /* each exchange round, each way */
+} cv_hashed_figures;
 
 /* Check the destination and the memory the exchange and the shard writes need. Not
  * collective, no MPI. CV_ERR_ARG / CV_ERR_UNSUPPORTED naming the scale and what is needed. */
@@ -37,9 +49,10 @@ void cv_hashed_free(cv_hashed *h); /* closes the spill file; NULL is fine */
 uint64_t cv_hashed_ids(const cv_hashed *h);
 /* Print the plan's shard figures (rank 0, --dry-run). */
 void cv_hashed_print(const cv_hashed *h);
+void cv_hashed_get_figures(const cv_hashed *h, cv_hashed_figures *out);
 
-/* Collective, before any task: the spill directory <dir>/hashed (emptied unless `resume`) and
- * this rank's spill file. */
+/* Collective, before any task: the spill directory <dir>/<subdir> (emptied unless `resume`)
+ * and this rank's spill file. Several cv_hashed of one job need different subdirs. */
 cv_status cv_hashed_start(cv_hashed *h, const char *dir, bool resume);
 /* A task: encode every destination chunk of `box` (whole chunks of dst_mip) from its voxels
  * (`n` bytes, x fastest, channel slowest) and append them to this rank's spill file. Thread

@@ -7,12 +7,20 @@
  * sums) is sent to the rank owning the node (MPI_Alltoallv), which assembles it and makes the
  * next levels, so nothing above the tasks is read back from storage. A node's top state goes
  * to its rank's state file (cv_tree_state.h) and the node to the journal, so --resume redoes
- * neither; the exchange reads the files back in rounds bounded by --memory. */
+ * neither; the exchange reads the files back in rounds bounded by --memory.
+ *
+ * Sharded new scales (--sharded, --sharding): wherever a task or a tree node would write a
+ * level's chunks, it encodes them into that level's spill file instead (cv_hashed.h, one spill
+ * directory per level beside the journal); after the tree's last stage each level's records go
+ * to their shards' owners, which write every shard file once, whole. Journal ids: tasks, tree
+ * nodes, then each level's shards. */
 #include "mpi/cv_collective.h"
 #include "mpi/cv_compress.h"
 #include "mpi/cv_downsample_job.h"
 
+#include "base/json_py.h"
 #include "mpi/cv_failures.h"
+#include "mpi/cv_hashed.h"
 #include "mpi/cv_journal.h"
 #include "mpi/cv_monitor.h"
 #include "mpi/cv_progress.h"
@@ -91,6 +99,12 @@ typedef struct job {
     cv_state_file *out; /* this rank's states of the stage it is making */
     int max_ranks;      /* the most ranks any run of the job had: whose state files exist */
     size_t round_bytes[MAX_LEVELS + 1]; /* the exchange before stage s: bytes each way */
+    cv_hashed *sink[MAX_LEVELS + 1];    /* sharded level k: its spilled chunks; else NULL */
+    double shard_ids;                   /* journal ids of every level's shards */
+    double sink_bytes;                  /* the sinks' chunk buffers, kept the whole job */
+    uint32_t sharding_hash;             /* of every new scale's sharding, for the journal */
+    char sink_dir[MAX_LEVELS + 1][16];  /* level k's spill directory under the journal's */
+    uint64_t shards_written;            /* by every rank (finish_sinks) */
 } job;
 
 /* ---- geometry of the plan ------------------------------------------------------------- */
@@ -204,10 +218,11 @@ static size_t max_record(const job *j, int s)
     return state_bytes(j, clipped(j, j->st[s].block), j->st[s].hi);
 }
 
-/* What a rank keeps whatever it does: the journal's bitmap of finished tasks and nodes. */
+/* What a rank keeps whatever it does: the journal's bitmap of finished tasks, nodes and
+ * shards, and with sharded levels each level's buffers for one chunk and its encoding. */
 static double fixed_bytes(const job *j)
 {
-    return (double)j->n_ids / 8.0;
+    return ((double)j->n_ids + j->shard_ids) / 8.0 + j->sink_bytes;
 }
 
 /* The exchange into stage s: the index of the records a rank sends (its share of stage s-1's
@@ -425,7 +440,10 @@ static cv_status make_levels(job *j, int s, cv_bbox box, const void *in, uint8_t
         }
         cv_bbox ob =
             cv_bbox_make(o[0], o[1], o[2], o[0] + shp[k][0], o[1] + shp[k][1], o[2] + shp[k][2]);
-        rc = cv_volume_write(j->v, j->level_mip[level], ob, lv[k], cv_volume_box_bytes(j->v, ob));
+        rc = j->sink[level]
+                 ? cv_hashed_task(j->sink[level], j->v, ob, lv[k], cv_volume_box_bytes(j->v, ob))
+                 : cv_volume_write(j->v, j->level_mip[level], ob, lv[k],
+                                   cv_volume_box_bytes(j->v, ob));
     }
     for (int k = 0; k < n; k++) {
         cv_free(lv[k]);
@@ -455,15 +473,20 @@ static cv_status finish_node(job *j, int s, uint64_t idx, cv_bbox box, const voi
     return rc;
 }
 
-static void test_delay(void)
+static void test_delay_of(const char *var)
 {
-    /* Tests slow tasks down to interrupt a job mid-way. */
-    const char *delay = getenv("CVMPI_TEST_TASK_DELAY_MS");
+    /* Tests slow tasks (or the shard writes) down to interrupt a job mid-way. */
+    const char *delay = getenv(var);
     long ms = delay ? strtol(delay, NULL, 10) : 0;
     if (ms > 0) {
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+static void test_delay(void)
+{
+    test_delay_of("CVMPI_TEST_TASK_DELAY_MS");
 }
 
 static cv_status run_task(job *j, uint64_t idx, uint8_t *buf, size_t cap)
@@ -663,6 +686,7 @@ static cv_status run_node(job *j, int s, uint64_t idx, const cv_state_file *inbo
                           const cv_state_rec *got, size_t n_got)
 {
     test_delay();
+    test_delay_of("CVMPI_TEST_NODE_DELAY_MS");
     const stage *st = &j->st[s], *cs = &j->st[s - 1];
     cv_bbox box = node_box(j, s, idx);
     int64_t ps[3];
@@ -847,6 +871,162 @@ static cv_status limit_levels(job *j, const cv_info *info)
     return CV_OK;
 }
 
+/* ---- sharded levels ------------------------------------------------------------------- */
+
+/* FNV-1a, to tell the journal of a job with other shardings apart. */
+static uint32_t fnv1a(uint32_t h, const char *text)
+{
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        h = (h ^ *c) * 16777619u;
+    }
+    return h;
+}
+
+/* Each new scale's sharding from --sharded (chosen per scale from its own size, as Igneous'
+ * create_sharded_image_info) or --sharding (one object for every scale, or one per scale). */
+static cv_status set_sharding(job *j)
+{
+    const cv_downsample_params *p = j->p;
+    if (!p->sharded && !p->sharding) {
+        return CV_OK;
+    }
+    cv_info *info = cv_volume_info_mut(j->v);
+    cJSON *root = NULL;
+    if (p->sharding) {
+        CV_TRY(cv__json_parse(p->sharding, strlen(p->sharding), "--sharding", &root));
+        int n = cJSON_IsArray(root) ? cJSON_GetArraySize(root) : 1;
+        if (cJSON_IsArray(root) && n != j->n_levels) {
+            cJSON_Delete(root);
+            return CV_FAIL(CV_ERR_ARG,
+                           "--sharding: an array of %d sharding object%s for %d new scale%s (give "
+                           "one object for every scale, or an array of one per scale)",
+                           n, n == 1 ? "" : "s", j->n_levels, j->n_levels == 1 ? "" : "s");
+        }
+    }
+    j->sharding_hash = 2166136261u;
+    cv_status rc = CV_OK;
+    for (int k = 1; rc == CV_OK && k <= j->n_levels; k++) {
+        cv_scale *sc = &info->scales[j->level_mip[k]];
+        cv_shard_spec spec;
+        if (!root) {
+            rc = cv_shard_params_for_image(sc->size, sc->chunk_sizes[0], sc->encoding, info->dtype,
+                                           p->shard_bytes, &spec);
+            if (rc != CV_OK) {
+                cv__err_wrap("--sharded: scale %s", sc->key);
+            }
+        } else {
+            bool many = cJSON_IsArray(root);
+            char *text = cJSON_PrintUnformatted(many ? cJSON_GetArrayItem(root, k - 1) : root);
+            char what[32];
+            snprintf(what, sizeof what, many ? "--sharding[%d]" : "--sharding", k - 1);
+            rc = text ? cv_shard_spec_parse(text, strlen(text), what, &spec)
+                      : CV_FAIL(CV_ERR_NOMEM, "--sharding");
+            cJSON_free(text);
+        }
+        char *json = NULL;
+        size_t len;
+        if (rc == CV_OK) {
+            rc = cv_shard_spec_to_json(&spec, &json, &len);
+        }
+        if (rc == CV_OK) {
+            cv_free(sc->sharding_json);
+            sc->sharding_json = json;
+            j->sharding_hash = fnv1a(j->sharding_hash, json);
+        }
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* A spill sink per sharded level, its shards journal ids from `first_id` on, within `memory`
+ * per rank. Also sets what the sinks keep (fixed_bytes). Not collective. */
+static cv_status plan_sinks(job *j, uint64_t first_id, double memory)
+{
+    const cv_info *info = cv_volume_info(j->v);
+    uint64_t id = first_id;
+    j->sink_bytes = 0;
+    for (int k = 1; k <= j->n_levels; k++) {
+        cv_hashed_free(j->sink[k]);
+        j->sink[k] = NULL;
+        const cv_scale *sc = &info->scales[j->level_mip[k]];
+        if (!sc->sharding_json) {
+            continue;
+        }
+        snprintf(j->sink_dir[k], sizeof j->sink_dir[k], "shards%d", k);
+        cv_hashed_params hp = {.dst_info = info,
+                               .dst_mip = j->level_mip[k],
+                               .region = cv_info_grid(info, j->level_mip[k]).bounds,
+                               .n_tasks = id,
+                               .memory = memory > 1 ? (size_t)memory : 1,
+                               .ranks = cv_mpi_plan_ranks(),
+                               .subdir = j->sink_dir[k],
+                               .what = "downsample to sharded scale"};
+        CV_TRY(cv_hashed_plan(&hp, &j->sink[k]));
+        id = cv_hashed_ids(j->sink[k]);
+        /* a chunk cut out of a level and its encoding (compressed_segmentation of many
+         * labels can outgrow the chunk) */
+        const int64_t *c = sc->chunk_sizes[0];
+        j->sink_bytes +=
+            3.0 * (double)c[0] * (double)c[1] * (double)c[2] * (double)j->channels * (double)j->esz;
+    }
+    j->shard_ids = (double)(id - first_id);
+    return CV_OK;
+}
+
+/* A rank's peak while the shards are exchanged and written, level after level. */
+static double shards_peak(const job *j)
+{
+    double most = 0;
+    for (int k = 1; k <= j->n_levels; k++) {
+        if (j->sink[k]) {
+            cv_hashed_figures f;
+            cv_hashed_get_figures(j->sink[k], &f);
+            most = fmax(most, fixed_bytes(j) + fmax(f.owner_peak, f.exchange_peak));
+        }
+    }
+    return most;
+}
+
+/* Collective, once every task and tree node is done: each level's spilled chunks go to their
+ * shards' owners, which write the shard files. */
+static void finish_sinks(job *j)
+{
+    /* After a failure or an interruption the spill files wait for --resume. */
+    int bad = j->fail.count > 0 || cv_mpi_terminated(), any = bad;
+    if (cv_mpi_active()) {
+        cv_coll_allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, "the check before writing shards");
+    }
+    if (any) {
+        return;
+    }
+    bool tasks_ok = true;
+    uint64_t written = 0;
+    cv_status rc = CV_OK;
+    for (int k = 1; rc == CV_OK && k <= j->n_levels; k++) {
+        if (!j->sink[k]) {
+            continue;
+        }
+        uint64_t level_written = 0;
+        test_delay_of("CVMPI_TEST_SHARD_DELAY_MS");
+        if (any_terminated()) {
+            break; /* the levels left wait for --resume */
+        }
+        cv_err_clear();
+        rc = cv_hashed_finish(j->sink[k], j->v, j->journal, tasks_ok, &level_written);
+        written += level_written;
+        if (rc != CV_OK && tasks_ok && cv_mpi_rank() == 0) {
+            cv_failures_note(&j->fail, j->n_ids, j->region, cv_err_last()->what);
+            CV_LOG(CV_LOG_ERROR, "shard files of mip %d not written: %s", j->level_mip[k],
+                   cv_err_last()->what);
+        }
+    }
+    uint64_t all = written;
+    if (cv_mpi_active()) {
+        cv_coll_allreduce(&written, &all, 1, MPI_UINT64_T, MPI_SUM, "the shard files written");
+    }
+    j->shards_written = all;
+}
+
 /* Add the scales to this rank's copy of the info, as add_scale does (every rank computes the
  * same info; rank 0 commits it unless dry_run). */
 static cv_status add_scales(job *j)
@@ -885,12 +1065,49 @@ static cv_status add_scales(job *j)
         CV_TRY(cv_info_add_scale(info, f0, p->chunk_size[0] ? p->chunk_size : NULL, p->encoding,
                                  &j->level_mip[k]));
     }
+    CV_TRY(set_sharding(j));
     CV_TRY(cv_info_validate(info));
     j->region = cv_info_bounds(info, j->mip);
     j->dtype = info->dtype;
     j->channels = info->num_channels;
     j->esz = cv_dtype_size(info->dtype);
     return CV_OK;
+}
+
+/* Per sharded level: its sharding, shards and the memory a rank needs to write them. */
+static void print_shard_plan(const job *j)
+{
+    const cv_info *info = cv_volume_info(j->v);
+    for (int k = 1; k <= j->n_levels; k++) {
+        if (!j->sink[k]) {
+            continue;
+        }
+        const cv_scale *sc = &info->scales[j->level_mip[k]];
+        cv_shard_spec spec;
+        if (cv_shard_spec_parse(sc->sharding_json, strlen(sc->sharding_json), sc->key, &spec) !=
+            CV_OK) {
+            continue; /* checked by the plan */
+        }
+        cv_hashed_figures f;
+        cv_hashed_get_figures(j->sink[k], &f);
+        double mean = f.largest_chunks > 0 ? f.shard_bytes / f.largest_chunks * (double)f.n_chunks /
+                                                 fmin((double)f.n_shards, (double)f.n_chunks)
+                                           : 0;
+        printf("plan: mip %d (%s) sharded: hash %s, preshift %d, minishard %d, shard %d bits; "
+               "%" PRIu64 " chunks in up to %" PRIu64 " shard%s, about %.2f MB each decoded (the "
+               "largest up to %.0f chunks, %.2f MB); %.1f MB per rank to exchange and write them\n",
+               j->level_mip[k], sc->key,
+               spec.hash == CV_SHARD_HASH_IDENTITY ? "identity" : "murmurhash3_x86_128",
+               spec.preshift_bits, spec.minishard_bits, spec.shard_bits, f.n_chunks, f.n_shards,
+               f.n_shards == 1 ? "" : "s", mean / 1e6, f.largest_chunks, f.shard_bytes / 1e6,
+               (fixed_bytes(j) + fmax(f.owner_peak, f.exchange_peak)) / 1e6);
+    }
+    if (j->shard_ids > 0) {
+        printf("plan: sharded levels: chunks encoded by the tasks and tree nodes, spilled beside "
+               "the journal, then sent to their shards' owners level by level; peak %.1f MB per "
+               "rank (budget %.1f MB)\n",
+               shards_peak(j) / 1e6, (double)j->memory / 1e6);
+    }
 }
 
 static void print_plan(const job *j)
@@ -968,6 +1185,7 @@ static void print_plan(const job *j)
            "nodes %.1f MB; budget %.1f MB)\n",
            fmax(tasks, fmax(exchange, nodes)) / 1e6, tasks / 1e6, exchange / 1e6, nodes / 1e6,
            (double)j->memory / 1e6);
+    print_shard_plan(j);
 }
 
 static void describe_task(uint64_t id, char *buf, size_t cap, void *arg)
@@ -1008,6 +1226,10 @@ static void summarize(job *j, double seconds)
                j->mip, j->level_mip[1], j->level_mip[j->n_levels], total[0], total[2],
                total[1] + total[3], n_failed, total[4], gs[0] * gs[1] * gs[2], total[5], seconds,
                cv_mpi_size(), cv_mpi_size() == 1 ? "" : "s", comp);
+        if (j->shards_written) {
+            printf("wrote %" PRIu64 " shard file%s of mips %d..%d\n", j->shards_written,
+                   j->shards_written == 1 ? "" : "s", j->level_mip[1], j->level_mip[j->n_levels]);
+        }
         if (n_failed) {
             fprintf(stderr, "cvmpi: downsample: %" PRIu64 " task%s failed:\n%s", n_failed,
                     n_failed == 1 ? "" : "s", text ? text : "");
@@ -1040,6 +1262,10 @@ static cv_status open_journal(job *j)
                       " stage=%d..%d:%" PRId64 ",%" PRId64 ",%" PRId64, j->st[s].lo, j->st[s].hi,
                       j->st[s].block[0], j->st[s].block[1], j->st[s].block[2]);
     }
+    if (j->shard_ids > 0 && n > 0 && (size_t)n < sizeof signature - 64) {
+        snprintf(signature + n, sizeof signature - (size_t)n, " sharding=%08" PRIx32 ":%.0f",
+                 j->sharding_hash, j->shard_ids);
+    }
     CV_TRY(cv_mpi_agree(
         cv_journal_dir(p->journal_dir, cv_volume_url(j->v), signature, j->dir, sizeof j->dir)));
     snprintf(j->tree_dir, sizeof j->tree_dir, "%s/tree", j->dir);
@@ -1049,8 +1275,8 @@ static cv_status open_journal(job *j)
     if (cv_mpi_active()) {
         cv_coll_barrier("the removal of an old journal");
     }
-    CV_TRY(cv_mpi_agree(
-        cv_journal_open(j->dir, signature, cv_mpi_rank(), p->resume, j->n_ids, &j->journal)));
+    CV_TRY(cv_mpi_agree(cv_journal_open(j->dir, signature, cv_mpi_rank(), p->resume,
+                                        j->n_ids + (uint64_t)j->shard_ids, &j->journal)));
     cv_status rc = CV_OK;
     if (cv_mpi_rank() == 0 && j->n_stages > 1) {
         if (!p->resume) {
@@ -1095,7 +1321,15 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
         rc = add_scales(&j);
     }
     if (rc == CV_OK) {
+        /* first to check the shardings and count their journal ids and buffers */
+        rc = plan_sinks(&j, 0, (double)j.memory);
+    }
+    if (rc == CV_OK) {
         rc = plan_stages(&j);
+    }
+    if (rc == CV_OK) {
+        /* then with the ids after the tree's and the memory the job keeps beside them */
+        rc = plan_sinks(&j, j.n_ids, (double)j.memory - fixed_bytes(&j));
     }
     rc = cv_mpi_agree(rc);
     if (rc == CV_OK && j.n_levels > 0) {
@@ -1117,6 +1351,11 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
     }
     if (rc == CV_OK) {
         rc = open_journal(&j);
+    }
+    for (int k = 1; rc == CV_OK && k <= j.n_levels; k++) {
+        if (j.sink[k]) {
+            rc = cv_hashed_start(j.sink[k], j.dir, p->resume);
+        }
     }
     if (rc == CV_OK && p->resume) {
         rc = cv_mpi_remove_stale_temps(j.v, &j.level_mip[1], j.n_levels, NULL);
@@ -1157,6 +1396,9 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
         }
         cv_monitor_stop(mon);
         rc = work_tree(&j);
+        if (rc == CV_OK) {
+            finish_sinks(&j);
+        }
         double seconds = cv_now() - t0;
         if (rc == CV_OK) {
             cv_err_clear();
@@ -1165,9 +1407,17 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
         }
         if (rc == CV_OK && cv_mpi_rank() == 0) {
             cv_state_remove_dir(j.tree_dir);
+            for (int k = 1; k <= j.n_levels; k++) {
+                if (j.sink[k]) {
+                    cv_hashed_remove(j.sink[k]); /* the spill files are the size of the level */
+                }
+            }
         }
     }
 done:
+    for (int k = 1; k <= MAX_LEVELS; k++) {
+        cv_hashed_free(j.sink[k]);
+    }
     cv_state_close(j.out);
     cv_sched_close(j.sched);
     cv_journal_end(j.journal, j.journal ? j.dir : NULL, rc, p->keep_journal);

@@ -28,6 +28,7 @@ struct cv_hashed {
     int morton_bits[3];
     uint64_t n_chunks, n_shards;
     double chunk_bytes;    /* one decoded destination chunk */
+    double largest;        /* chunks in the largest shard, at most */
     double shard_bytes;    /* the largest shard expected, decoded */
     double index_bytes;    /* the exchange's indexes on one rank */
     size_t round_bytes;    /* each exchange round, each way */
@@ -39,12 +40,28 @@ struct cv_hashed {
     int level;
 };
 
-/* The largest of n_shards bins holding n_chunks hashed chunks, with a wide margin: the mean
- * plus 6 standard deviations of the (binomial) count, plus one. */
-static double largest_shard_chunks(double n_chunks, double n_shards)
+/* The largest shard's chunk count. Identity hash: a shard holds the codes sharing their bits
+ * above preshift + minishard (and, when shard_bits leaves high bits out, every code equal in
+ * its shard bits), so at most 2^max(preshift + minishard, code bits - shard bits) of them; a
+ * grid that is not a power of two fills the first shards and leaves others short. Murmurhash:
+ * n_chunks in n_shards bins, with a wide margin: the mean plus 6 standard deviations of the
+ * (binomial) count, plus one. */
+static double largest_shard_chunks(const cv_hashed *h)
 {
-    double mean = n_chunks / n_shards;
+    double n_chunks = (double)h->n_chunks;
+    if (h->spec.hash == CV_SHARD_HASH_IDENTITY) {
+        int code_bits = h->morton_bits[0] + h->morton_bits[1] + h->morton_bits[2];
+        int inner = h->spec.preshift_bits + h->spec.minishard_bits;
+        int bits = inner > code_bits - h->spec.shard_bits ? inner : code_bits - h->spec.shard_bits;
+        return fmin(n_chunks, ldexp(1.0, bits));
+    }
+    double mean = n_chunks / (double)h->n_shards;
     return fmin(n_chunks, ceil(mean + 6.0 * sqrt(mean) + 1.0));
+}
+
+static const char *job_name(const cv_hashed *h)
+{
+    return h->p.what ? h->p.what : "transfer to sharded scale";
 }
 
 cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out)
@@ -62,17 +79,17 @@ cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out)
     cv_grid g = cv_info_grid(p->dst_info, p->dst_mip);
     if (rc == CV_OK && !cv_bbox_equal(p->region, g.bounds)) {
         rc = CV_FAIL(CV_ERR_ARG,
-                     "transfer to sharded scale %s: its shards are not boxes of chunks (hash "
+                     "%s %s: its shards are not boxes of chunks (hash "
                      "%s), so every shard file spans the whole volume: transfer the whole "
                      "volume (no --bbox)",
-                     ds->key,
+                     job_name(h), ds->key,
                      h->spec.hash == CV_SHARD_HASH_IDENTITY ? "identity" : "murmurhash3_x86_128");
     }
     if (rc == CV_OK && h->spec.shard_bits > MAX_SHARD_BITS) {
         rc = CV_FAIL(CV_ERR_UNSUPPORTED,
-                     "transfer to sharded scale %s: shard_bits %d; at most %d are supported "
+                     "%s %s: shard_bits %d; at most %d are supported "
                      "when chunks are scattered over shards (one journal entry per shard)",
-                     ds->key, h->spec.shard_bits, MAX_SHARD_BITS);
+                     job_name(h), ds->key, h->spec.shard_bits, MAX_SHARD_BITS);
     }
     if (rc != CV_OK) {
         cv_free(h);
@@ -84,8 +101,8 @@ cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out)
     h->n_shards = (uint64_t)1 << h->spec.shard_bits;
     h->chunk_bytes = (double)g.chunk[0] * (double)g.chunk[1] * (double)g.chunk[2] *
                      (double)cv_dtype_size(p->dst_info->dtype) * (double)p->dst_info->num_channels;
-    h->shard_bytes =
-        largest_shard_chunks((double)h->n_chunks, (double)h->n_shards) * h->chunk_bytes;
+    h->largest = largest_shard_chunks(h);
+    h->shard_bytes = h->largest * h->chunk_bytes;
     /* A rank sends about its share of the chunks and receives those of its shards; both
      * indexes grow by doubling. */
     double ranks = (double)(p->ranks > 0 ? p->ranks : 1);
@@ -100,11 +117,11 @@ cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out)
     if (writer + h->index_bytes > (double)p->memory || round < wire) {
         double need = fmax(writer, 2.0 * wire) + h->index_bytes;
         CV_FAIL(CV_ERR_ARG,
-                "transfer to sharded scale %s: a shard owner needs about %.2f MB (a shard of up "
+                "%s %s: a shard owner needs about %.2f MB (a shard of up "
                 "to %.0f chunks, %.2f MB decoded, and %.2f MB of exchange index), more than "
                 "the %.2f MB memory budget (raise --memory, use more ranks or more shard_bits)",
-                ds->key, need / 1e6, largest_shard_chunks((double)h->n_chunks, (double)h->n_shards),
-                h->shard_bytes / 1e6, h->index_bytes / 1e6, (double)p->memory / 1e6);
+                job_name(h), ds->key, need / 1e6, h->largest, h->shard_bytes / 1e6,
+                h->index_bytes / 1e6, (double)p->memory / 1e6);
         cv_free(h);
         return CV_ERR_ARG;
     }
@@ -136,11 +153,21 @@ void cv_hashed_print(const cv_hashed *h)
            "by the tasks, spilled beside the journal and sent to their shards' owners in rounds "
            "of up to %.1f MB each way\n",
            h->spec.hash == CV_SHARD_HASH_IDENTITY ? "identity" : "murmurhash3_x86_128", h->n_chunks,
-           h->n_shards, largest_shard_chunks((double)h->n_chunks, (double)h->n_shards),
-           h->shard_bytes / 1e6, (double)h->round_bytes / 1e6);
+           h->n_shards, h->largest, h->shard_bytes / 1e6, (double)h->round_bytes / 1e6);
     printf("plan: a shard owner's peak about %.1f MB (budget %.1f MB)\n",
            (2.0 * h->shard_bytes + 2.0 * h->chunk_bytes + h->index_bytes) / 1e6,
            (double)h->p.memory / 1e6);
+}
+
+void cv_hashed_get_figures(const cv_hashed *h, cv_hashed_figures *out)
+{
+    out->n_chunks = h->n_chunks;
+    out->n_shards = h->n_shards;
+    out->largest_chunks = h->largest;
+    out->shard_bytes = h->shard_bytes;
+    out->owner_peak = 2.0 * h->shard_bytes + 2.0 * h->chunk_bytes + h->index_bytes;
+    out->round_bytes = h->round_bytes;
+    out->exchange_peak = h->index_bytes + 2.0 * (double)h->round_bytes;
 }
 
 /* ---- spill files ----------------------------------------------------------------------- */
@@ -152,7 +179,7 @@ static void spill_path(const cv_hashed *h, const char *kind, int rank, char *buf
 
 cv_status cv_hashed_start(cv_hashed *h, const char *dir, bool resume)
 {
-    snprintf(h->dir, sizeof h->dir, "%s/hashed", dir);
+    snprintf(h->dir, sizeof h->dir, "%s/%s", dir, h->p.subdir ? h->p.subdir : "hashed");
     cv_status rc = CV_OK;
     if (cv_mpi_rank() == 0) {
         if (!resume) {

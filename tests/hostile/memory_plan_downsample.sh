@@ -3,9 +3,10 @@
 # node states live in per-rank files between stages (they were held in memory, uncounted, and a
 # uint64 pyramid at --memory 48M peaked at 109 MiB), and they are exchanged in rounds sized to
 # the budget. At -n 2 each rank's peak RSS, measured with /usr/bin/time, stays within --memory
-# plus the fixed 32 MiB, for an image pyramid whose tree has two stages and a uint64
-# segmentation pyramid written as compressed_segmentation; the tree's pyramid is byte-identical
-# to one made by a single task. A budget no task fits is refused in one line.
+# plus the fixed 32 MiB, for an image pyramid whose tree has two stages, a uint64 segmentation
+# pyramid written as compressed_segmentation, and a sharded image pyramid (shards written after
+# the tree); the tree's pyramid is byte-identical to one made by a single task. A budget no
+# task fits is refused in one line.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 rss_cases memory_plan_downsample
@@ -46,6 +47,13 @@ cp -r img whole
 sums() { (cd "$1" && find . -type f ! -name info ! -name provenance | sort | xargs md5sum); }
 [[ $(sums whole | wc -l) -gt 40 ]] || fail "the reference has too few chunks"
 [[ "$(sums whole)" == "$(sums img.8)" ]] || fail "the tree's pyramid differs from the single tasks'"
+
+section "sharded image pyramid, 4 levels under --memory 12M: tree stages, then every level's shards"
+run "$CVMPI" downsample img --num-mips 4 --memory 12M --sharded --shard-bytes 1M --dry-run
+grep -qF "plan: sharded levels: chunks encoded by the tasks and tree nodes, spilled beside the journal, then sent to their shards' owners level by level; peak 12.6 MB per rank (budget 12.6 MB)" "$OUT" || fail "sharded peak"
+cp -r img img.sharded
+peak_within img.sharded 12 downsample img.sharded --num-mips 4 --sharded --shard-bytes 1M
+grep -qF "wrote 12 shard files of mips 1..4" img.sharded.log || fail "sharded: shard files"
 
 section "uint64 segmentation as compressed_segmentation, 2x2x2 mode, 3 levels under --memory 64M"
 run "$CVMPI" downsample seg --num-mips 3 --factor 2,2,2 --encoding compressed_segmentation \

@@ -74,4 +74,63 @@ truncate -s 100 bad/4_4_40/32-64_0-32_0-4
 expect_exit 1 "$CVMPI" downsample bad --num-mips 1 --journal jbad
 expect_stderr_contains "32-64_0-32_0-4"
 grep -q "1 failed" "$OUT" || fail "the corrupt chunk's task is not reported as failed"
+
+section "sharded: the plan per level (precomputed worked example: 2048x2048x512 uint8, 64^3)"
+expect_exit 0 "$CVMPI" create big --type image --dtype uint8 --size 2048,2048,512 --chunk 64,64,64 \
+    --resolution 4,4,40
+expect_exit 0 "$CVMPI" downsample big --sharded --shard-bytes 1e8 --num-mips 3 --memory 1G --dry-run \
+    --ranks 4
+grep 'sharded' "$OUT" >sharded.plan
+cat >sharded.want <<'WANT'
+plan: mip 1 (8_8_40) sharded: hash identity, preshift 8, minishard 0, shard 3 bits; 2048 chunks in up to 8 shards, about 67.11 MB each decoded (the largest up to 256 chunks, 67.11 MB); 137.2 MB per rank to exchange and write them
+plan: mip 2 (16_16_40) sharded: hash identity, preshift 8, minishard 0, shard 1 bits; 512 chunks in up to 2 shards, about 67.11 MB each decoded (the largest up to 256 chunks, 67.11 MB); 137.1 MB per rank to exchange and write them
+plan: mip 3 (32_32_40) sharded: hash identity, preshift 7, minishard 0, shard 0 bits; 128 chunks in up to 1 shard, about 33.55 MB each decoded (the largest up to 128 chunks, 33.55 MB); 136.6 MB per rank to exchange and write them
+plan: sharded levels: chunks encoded by the tasks and tree nodes, spilled beside the journal, then sent to their shards' owners level by level; peak 137.2 MB per rank (budget 1073.7 MB)
+WANT
+expect_same_files sharded.plan sharded.want
+expect_no_file big/8_8_40
+grep -q '"sharding"' big/info && fail "--dry-run committed the info"
+# the default 3.5e9 bytes: one shard per level (preshift 11, 9 and 7 bits)
+expect_exit 0 "$CVMPI" downsample big --sharded --num-mips 3 --memory 4G --dry-run
+[[ $(grep -c 'minishard 0, shard 0 bits' "$OUT") == 3 ]] || fail "default shard size: want one shard per level"
+grep -q 'mip 1 (8_8_40) sharded: hash identity, preshift 11, ' "$OUT" || fail "default shard size: mip 1"
+# a shard that does not fit the memory budget is refused before anything is written
+expect_exit 1 "$CVMPI" downsample big --sharded --num-mips 3 --memory 1G
+expect_one_line_error
+expect_stderr_contains "cvmpi: downsample to sharded scale 8_8_40: a shard owner needs about 1074.60 MB (a shard of up to 2048 chunks, 536.87 MB decoded"
+expect_no_file big/8_8_40
+
+section "sharded: --sharding, one object per scale"
+MURMUR='{"@type": "neuroglancer_uint64_sharded_v1", "hash": "murmurhash3_x86_128", "preshift_bits": 0, "minishard_bits": 1, "shard_bits": 1, "minishard_index_encoding": "gzip", "data_encoding": "gzip"}'
+IDENT='{"@type": "neuroglancer_uint64_sharded_v1", "hash": "identity", "preshift_bits": 1, "minishard_bits": 0, "shard_bits": 3, "minishard_index_encoding": "raw", "data_encoding": "raw"}'
+expect_exit 0 "$CVMPI" create segsh --type segmentation --dtype uint64 --size 150,90,9 --offset 8,-16,3 \
+    --chunk 16,16,4 --resolution 4,4,40
+expect_exit 0 "$CVMPI" write segsh --bbox 8,-16,3,158,74,12 -i seg.in --format raw
+expect_exit 0 "$CVMPI" downsample segsh --num-mips 2 --sharding "[$MURMUR, $IDENT]" --memory 64M
+grep -q "^wrote [0-9]* shard files of mips 1\.\.2$" "$OUT" || fail "no shard summary: $(cat "$OUT")"
+"$PY" - <<'PYEOF' || fail "info sharding of --sharding [..]"
+import json
+s = json.load(open("segsh/info"))["scales"]
+assert s[1]["sharding"]["hash"] == "murmurhash3_x86_128" and s[1]["sharding"]["shard_bits"] == 1
+assert s[2]["sharding"] == {"@type": "neuroglancer_uint64_sharded_v1", "data_encoding": "raw",
+                            "hash": "identity", "minishard_bits": 0,
+                            "minishard_index_encoding": "raw", "preshift_bits": 1,
+                            "shard_bits": 3}, s[2]["sharding"]
+PYEOF
+for k in 1 2; do
+    expect_exit 0 "$CVMPI" read segsh --mip "$k" -o "segsh.$k.got" --format raw
+    expect_same_files "segsh.$k.got" "seg.$k.out"
+done
+expect_exit 1 "$CVMPI" downsample segsh --num-mips 2 --sharding "[$MURMUR]" --dry-run
+expect_one_line_error
+expect_stderr_contains "cvmpi: --sharding: an array of 1 sharding object for 2 new scales (give one object for every scale, or an array of one per scale)"
+expect_exit 1 "$CVMPI" downsample segsh --num-mips 2 --sharding '{"@type": "neuroglancer_uint64_sharded_v1"}' --dry-run
+expect_one_line_error
+expect_stderr_contains "cvmpi: --sharding"
+expect_exit 2 "$CVMPI" downsample segsh --sharded --sharding "$MURMUR"
+expect_stderr_contains "--sharded and --sharding exclude each other"
+expect_exit 2 "$CVMPI" downsample segsh --shard-bytes 1M
+expect_stderr_contains "--shard-bytes needs --sharded"
+expect_exit 2 "$CVMPI" downsample segsh --sharded --compress br
+expect_stderr_contains "--compress br does not apply to sharded scales (their chunks are compressed as the sharding's data_encoding says)"
 echo "downsample: all passed"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The petavoxel plan, checked by simulation: `--dry-run --ranks 10000` on a 10^15-voxel
 # layer (10^5 x 10^5 x 10^5 uint8 in 64^3 chunks; only its info exists) for a transfer, a
-# re-chunking transfer (exchange rounds), a transfer into murmurhash shards, a downsample and
-# a verify. Each plan's per-rank peak must stay within its --memory budget, the figures are
-# the ones the formulas in docs/scale.md give, and each plan prints in seconds (it touches no
-# data and walks no chunk grid).
+# re-chunking transfer (exchange rounds), a transfer into murmurhash shards, a downsample, a
+# sharded downsample and a verify. Each plan's per-rank peak must stay within its --memory
+# budget, the figures are the ones the formulas in docs/scale.md give, and each plan prints in
+# seconds (it touches no data and walks no chunk grid).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 # MPI jobs start Open MPI, whose own allocations LeakSanitizer reports.
@@ -63,6 +63,16 @@ peak=$(sed -n 's/^plan: expected peak \([0-9.]*\) MB per rank (.*budget \([0-9.]
 within downsample $peak
 grep -qF "plan: per rank: about 98 tasks and 1 tree nodes" downsample.plan || fail "downsample: per rank"
 [[ ! -d big/2_2_1 && $(grep -c '"key"' big/info) == 1 ]] || fail "a dry run changed the info"
+
+section "sharded downsample, 10^4 ranks, --memory 8G: every level's shards"
+plan ds_sharded downsample big --sharded --num-mips 5 --memory 8G
+peak=$(sed -n 's/^plan: sharded levels: .*; peak \([0-9.]*\) MB per rank (budget \([0-9.]*\) MB)/\1 \2/p' ds_sharded.plan)
+within "sharded downsample" $peak
+grep -qF "plan: mip 1 (8_8_40) sharded: hash identity, preshift 11, minishard 2, shard 18 bits; 955812012 chunks in up to 262144 shards" ds_sharded.plan ||
+    fail "sharded downsample: mip 1"
+grep -qF "plan: mip 5 (128_128_40) sharded: hash identity, preshift 11, minishard 2, shard 10 bits; 3752763 chunks in up to 1024 shards" ds_sharded.plan ||
+    fail "sharded downsample: mip 5"
+[[ ! -d big/8_8_40 && $(grep -c '"key"' big/info) == 1 ]] || fail "a sharded dry run changed the info"
 
 section "verify, 10^4 ranks"
 plan verify verify big big2 --memory 4G
