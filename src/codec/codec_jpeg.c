@@ -74,13 +74,16 @@ static uint32_t colorspace_components(int cs)
 /* TurboJPEG handles cost more to make than a small chunk takes to code: each thread keeps one
  * of each, freed when the thread ends. A handle stays usable after a failed call. */
 typedef struct gray_encoder gray_encoder;
+typedef struct gray_decoder gray_decoder;
 
 typedef struct tj_handles {
     tjhandle enc, dec;
-    gray_encoder *gray; /* the raw-data grayscale encoder */
+    gray_encoder *gray;     /* the raw-data grayscale encoder */
+    gray_decoder *gray_dec; /* and decoder */
 } tj_handles;
 
 static void gray_encoder_free(gray_encoder *g);
+static void gray_decoder_free(gray_decoder *g);
 
 static pthread_key_t handles_key;
 static pthread_once_t handles_once = PTHREAD_ONCE_INIT;
@@ -95,6 +98,7 @@ static void free_handles(void *p)
         tjDestroy(h->dec);
     }
     gray_encoder_free(h->gray);
+    gray_decoder_free(h->gray_dec);
     free(h);
 }
 
@@ -144,6 +148,134 @@ static tjhandle thread_handle(bool enc)
     return *slot;
 }
 
+/* ---- grayscale decoding through libjpeg's raw-data path ------------------------------------ */
+
+#define JPEG_SCAN_LIMIT 500 /* TurboJPEG's TJFLAG_LIMITSCANS */
+
+/* One per thread: a libjpeg decompressor kept between chunks, with TurboJPEG's error rules for
+ * tjDecompress2 with TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS (turbojpeg.c: any warning fails,
+ * so does a scan past the 500th). */
+struct gray_decoder {
+    struct jpeg_decompress_struct dinfo;
+    struct jpeg_error_mgr jerr;
+    struct jpeg_progress_mgr progress;
+    jmp_buf on_error;
+    char msg[JMSG_LENGTH_MAX];
+};
+
+static void gray_dec_error_exit(j_common_ptr c)
+{
+    gray_decoder *g = (gray_decoder *)c->client_data;
+    (*c->err->format_message)(c, g->msg);
+    longjmp(g->on_error, 1);
+}
+
+static void gray_dec_emit_message(j_common_ptr c, int level)
+{
+    if (level < 0) {
+        gray_dec_error_exit(c);
+    }
+}
+
+static void gray_dec_progress(j_common_ptr c)
+{
+    gray_decoder *g = (gray_decoder *)c->client_data;
+    if (g->dinfo.input_scan_number > JPEG_SCAN_LIMIT) {
+        snprintf(g->msg, sizeof g->msg, "Progressive JPEG image has more than %d scans",
+                 JPEG_SCAN_LIMIT);
+        longjmp(g->on_error, 1);
+    }
+}
+
+static void gray_decoder_free(gray_decoder *g)
+{
+    if (g) {
+        jpeg_destroy_decompress(&g->dinfo);
+        free(g);
+    }
+}
+
+static bool create_decompressor(gray_decoder *g)
+{
+    if (setjmp(g->on_error)) {
+        return false;
+    }
+    jpeg_create_decompress(&g->dinfo);
+    return true;
+}
+
+/* This thread's grayscale decoder; NULL if out of memory. */
+static gray_decoder *thread_gray_decoder(void)
+{
+    tj_handles *h = thread_handles();
+    if (!h) {
+        return NULL;
+    }
+    if (!h->gray_dec) {
+        gray_decoder *g = calloc(1, sizeof *g);
+        if (!g) {
+            return NULL;
+        }
+        g->dinfo.err = jpeg_std_error(&g->jerr);
+        g->jerr.error_exit = gray_dec_error_exit;
+        g->jerr.emit_message = gray_dec_emit_message;
+        g->progress.progress_monitor = gray_dec_progress;
+        g->dinfo.client_data = g;
+        if (!create_decompressor(g)) {
+            free(g);
+            return NULL;
+        }
+        g->dinfo.progress = &g->progress;
+        h->gray_dec = g;
+    }
+    return h->gray_dec;
+}
+
+/* Decode a grayscale JPEG of width x height (both multiples of 8, checked by the caller) into
+ * dst as tjDecompress2 with TJPF_GRAY does, the inverse DCT writing the rows in place.
+ * *fallback is set, with nothing decoded, when the image's sampling is not 1x1: TurboJPEG
+ * decodes those. */
+static cv_status decode_gray_raw(const uint8_t *src, size_t n, uint8_t *dst, size_t width,
+                                 size_t height, bool *fallback)
+{
+    *fallback = false;
+    gray_decoder *g = thread_gray_decoder();
+    if (!g) {
+        return CV_FAIL(CV_ERR_NOMEM, "jpeg: create decompressor: out of memory");
+    }
+    struct jpeg_decompress_struct *c = &g->dinfo;
+    if (setjmp(g->on_error)) {
+        cv_status rc = CV_FAIL(CV_ERR_CORRUPT, "jpeg: decompress: %s", g->msg);
+        /* As with TurboJPEG's handles: start the next chunk with a fresh decompressor. */
+        tj_handles *h = pthread_getspecific(handles_key);
+        gray_decoder_free(h->gray_dec);
+        h->gray_dec = NULL;
+        return rc;
+    }
+    jpeg_mem_src(c, src, (unsigned long)n);
+    jpeg_read_header(c, TRUE);
+    if (c->num_components != 1 || c->jpeg_color_space != JCS_GRAYSCALE ||
+        c->comp_info[0].h_samp_factor != 1 || c->comp_info[0].v_samp_factor != 1 ||
+        c->image_width != width || c->image_height != height) {
+        jpeg_abort_decompress(c);
+        *fallback = true;
+        return CV_OK;
+    }
+    c->out_color_space = JCS_GRAYSCALE;
+    c->raw_data_out = TRUE;
+    jpeg_start_decompress(c);
+    JSAMPROW rows[DCTSIZE];
+    JSAMPARRAY planes[1] = {rows};
+    while (c->output_scanline < c->output_height) {
+        for (int i = 0; i < DCTSIZE; i++) {
+            rows[i] = dst + ((size_t)c->output_scanline + (size_t)i) * width;
+        }
+        jpeg_read_raw_data(c, planes, DCTSIZE);
+    }
+    jpeg_finish_decompress(c);
+    return CV_OK;
+}
+
 static cv_status jpeg_decode(const cv_chunk_desc *d, const uint8_t *src, size_t n, cv_buf *out)
 {
     CV_TRY(check_desc(d));
@@ -185,6 +317,17 @@ static cv_status jpeg_decode(const cv_chunk_desc *d, const uint8_t *src, size_t 
      * as a premature end of data fails the chunk, as simplejpeg's strict mode does for CV. */
     const int flags = TJFLAG_LIMITSCANS | TJFLAG_STOPONWARNING;
     uint8_t *dst = out->data + out->len;
+    if (d->channels == 1 && w % DCTSIZE == 0 && ht % DCTSIZE == 0) {
+        bool fallback = false;
+        rc = decode_gray_raw(src, n, dst, (size_t)w, (size_t)ht, &fallback);
+        if (rc != CV_OK) {
+            goto done;
+        }
+        if (!fallback) {
+            out->len += want;
+            goto done;
+        }
+    }
     if (d->channels == 1) {
         if (tjDecompress2(h, src, (unsigned long)n, dst, w, 0, ht, TJPF_GRAY, flags) != 0) {
             rc = map_err(h, CV_ERR_CORRUPT, "decompress");

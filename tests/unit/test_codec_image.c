@@ -624,6 +624,65 @@ static void jpeg_gray_bytes_are_turbojpegs(void)
     ASSERT_EQ(WEXITSTATUS(status), 0); /* TJ_OPTIMIZE's smaller file, byte for byte */
 }
 
+/* Grayscale JPEGs with sides of multiples of 8 decode through libjpeg's raw-data path: the
+ * pixels must be TurboJPEG's (baseline, progressive, accurate-DCT quality 100, and a size that
+ * still goes through TurboJPEG), and a cut-short image must fail with TurboJPEG's message. */
+static void jpeg_gray_decode_is_turbojpegs(void)
+{
+    static const struct {
+        int w, h, quality, flags;
+    } kinds[] = {{64, 256, 85, 0}, {64, 256, 85, TJFLAG_PROGRESSIVE}, {16, 24, 100, 0},
+                 {8, 8, 10, 0},    {40, 16, 95, TJFLAG_PROGRESSIVE},  {37, 16, 85, 0},
+                 {64, 20, 85, 0}};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        const int w = kinds[k].w, h = kinds[k].h;
+        const size_t n = (size_t)w * (size_t)h;
+        uint8_t *px = malloc(n), *theirs = malloc(n);
+        ASSERT_TRUE(px && theirs);
+        fill_noise(px, n, (uint32_t)k);
+        for (size_t i = 0; i < n; i += 3) {
+            px[i] = (uint8_t)(i / (size_t)w * 4); /* some structure too */
+        }
+        tjhandle t = tjInitCompress();
+        unsigned char *j = NULL;
+        unsigned long len = 0;
+        ASSERT_EQ(tjCompress2(t, px, w, 0, h, TJPF_GRAY, &j, &len, TJSAMP_GRAY, kinds[k].quality,
+                              kinds[k].flags),
+                  0);
+        tjDestroy(t);
+        tjhandle dh = tjInitDecompress();
+        ASSERT_EQ(tjDecompress2(dh, j, len, theirs, w, 0, h, TJPF_GRAY, 0), 0);
+        cv_chunk_desc d = {CV_UINT8, 1, {(uint32_t)w, (uint32_t)h, 1}, {0, 0, 0}};
+        cv_buf out;
+        cv__buf_init(&out, 0);
+        ASSERT_OK(cv_codec_jpeg.decode(&d, j, len, &out));
+        ASSERT_EQ(out.len, n);
+        ASSERT_MEM_EQ(out.data, theirs, n);
+        /* cut short: TurboJPEG's strict decode fails on the warning, and so must we */
+        out.len = 0;
+        unsigned long sos = 0;
+        while (sos + 1 < len && !(j[sos] == 0xff && j[sos + 1] == 0xda)) {
+            sos++;
+        }
+        const unsigned long cut = sos + (len - sos) / 2; /* inside the first scan */
+        ASSERT_TRUE(tjDecompress2(dh, j, cut, theirs, w, 0, h, TJPF_GRAY,
+                                  TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0);
+        char want[256];
+        snprintf(want, sizeof want, "jpeg: decompress: %s", tjGetErrorStr2(dh));
+        ASSERT_FAILS(cv_codec_jpeg.decode(&d, j, cut, &out), CV_ERR_CORRUPT, want);
+        ASSERT_EQ(out.len, 0);
+        /* and the next chunk decodes again */
+        ASSERT_OK(cv_codec_jpeg.decode(&d, j, len, &out));
+        ASSERT_EQ(tjDecompress2(dh, j, len, theirs, w, 0, h, TJPF_GRAY, 0), 0);
+        ASSERT_MEM_EQ(out.data, theirs, n);
+        tjDestroy(dh);
+        tjFree(j);
+        cv__buf_fini(&out);
+        free(px);
+        free(theirs);
+    }
+}
+
 static void jpeg_progressive_and_subsampled(void)
 {
     /* progressive gray, progressive 4:2:0 colour, baseline 4:2:2 colour: exactly what
@@ -1090,11 +1149,12 @@ static void python_decodes_ours(void)
 #ifdef CV_HAVE_JXL
 TEST_MAIN(registry_image, png_roundtrip_all, png_layout_matches_spec, png_interlaced_and_palette,
           png_from_pypng, png_errors, jpeg_roundtrip, jpeg_rgb_channel_order,
-          jpeg_gray_bytes_are_turbojpegs, jpeg_progressive_and_subsampled, jpeg_from_pil,
-          jpeg_errors, jxl_roundtrip, jxl_other_layouts, jxl_errors, python_decodes_ours)
+          jpeg_gray_bytes_are_turbojpegs, jpeg_gray_decode_is_turbojpegs,
+          jpeg_progressive_and_subsampled, jpeg_from_pil, jpeg_errors, jxl_roundtrip,
+          jxl_other_layouts, jxl_errors, python_decodes_ours)
 #else
 TEST_MAIN(registry_image, png_roundtrip_all, png_layout_matches_spec, png_interlaced_and_palette,
           png_from_pypng, png_errors, jpeg_roundtrip, jpeg_rgb_channel_order,
-          jpeg_gray_bytes_are_turbojpegs, jpeg_progressive_and_subsampled, jpeg_from_pil,
-          jpeg_errors, python_decodes_ours)
+          jpeg_gray_bytes_are_turbojpegs, jpeg_gray_decode_is_turbojpegs,
+          jpeg_progressive_and_subsampled, jpeg_from_pil, jpeg_errors, python_decodes_ours)
 #endif
