@@ -33,7 +33,7 @@ install(FILES ${PROJECT_BINARY_DIR}/cvmpiConfig.cmake ${PROJECT_BINARY_DIR}/cvmp
 # gives a working file too. The archive's dependencies go in Libs.private as link flags, not as
 # Requires.private modules: `pkg-config --static` would then demand the static closure of
 # libcurl & co. (zstd, ldap, ...), while the archive only needs its direct dependencies, shared.
-set(PC_LIBS_PRIVATE -lcjson ${DEFLATE_LDFLAGS} ${BROTLI_LDFLAGS} -lturbojpeg ${SPNG_LDFLAGS})
+set(PC_LIBS_PRIVATE -lcjson ${DEFLATE_LDFLAGS} ${BROTLI_LDFLAGS} -lturbojpeg -ljpeg ${SPNG_LDFLAGS})
 if(CV_WITH_JXL)
   list(APPEND PC_LIBS_PRIVATE ${JXL_LDFLAGS})
 endif()

@@ -67,6 +67,28 @@ CSEG_INLINE void st64(uint8_t *p, uint64_t v)
 #endif
 }
 
+/* The first n (1, 2, 4 or 8) bytes at p as a little-endian number. */
+CSEG_INLINE uint64_t ld_le(const uint8_t *p, unsigned n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n == 1) {
+        return p[0];
+    }
+    if (n == 2) {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    return n == 4 ? ld32(p) : ld64(p);
+#else
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+#endif
+}
+
 /* A uint64 value is two words, low word first: the same bytes as an LE uint64. */
 CSEG_INLINE uint64_t ld_value(const uint8_t *p, unsigned wpv)
 {
@@ -159,6 +181,56 @@ typedef struct cseg_src {
 
 #define BLOCK_FMT "channel %u block (%u,%u,%u)"
 
+/* Write the in-bounds voxels of one block from its packed indices, every index known to be
+ * inside the table; `bits` (1..16) and `wpv` are constants in each inlined copy. `o` is the
+ * block's first voxel in the output. */
+CSEG_INLINE void unpack_block(const cseg_geom *g, const uint32_t span[3], const uint8_t *words,
+                              const uint8_t *table, uint8_t *o, const unsigned bits,
+                              const unsigned wpv)
+{
+    const size_t vbytes = 4 * (size_t)wpv;
+    const size_t X = g->size[0], Y = g->size[1];
+    const uint32_t mask = ((uint32_t)1 << bits) - 1;
+    if (g->block[0] == 8 && span[0] == 8) {
+        /* Rows of 8 (the usual block width): a row's indices are `bits` whole bytes, read in
+         * one or two loads; the 8 voxels are independent, so they unroll. */
+        for (uint32_t z = 0; z < span[2]; z++) {
+            for (uint32_t y = 0; y < span[1]; y++) {
+                uint8_t *row = o + vbytes * X * (y + Y * (size_t)z);
+                const uint8_t *w = words + (size_t)bits * (y + (size_t)g->block[1] * z);
+                const uint64_t lo = ld_le(w, bits < 8 ? bits : 8);
+                const uint64_t hi = bits == 16 ? ld_le(w + 8, 8) : lo;
+                for (unsigned k = 0; k < 8; k++) {
+                    const uint64_t r = k * bits < 64 ? lo >> (k * bits) : hi >> (k * bits - 64);
+                    const size_t idx = (size_t)(r & mask);
+                    st_value(row + vbytes * k, ld_value(table + vbytes * idx, wpv), wpv);
+                }
+            }
+        }
+        return;
+    }
+    for (uint32_t z = 0; z < span[2]; z++) {
+        for (uint32_t y = 0; y < span[1]; y++) {
+            uint8_t *row = o + vbytes * X * (y + Y * (size_t)z);
+            const uint64_t bit = (uint64_t)bits * g->block[0] * (y + (uint64_t)g->block[1] * z);
+            const uint8_t *w = words + 4 * (size_t)(bit >> 5);
+            uint32_t word = ld32(w) >> (bit & 31);
+            unsigned left = 32 - (unsigned)(bit & 31); /* bits of `word` not yet used */
+            for (uint32_t x = 0; x < span[0]; x++, row += vbytes) {
+                if (left == 0) {
+                    w += 4;
+                    word = ld32(w);
+                    left = 32;
+                }
+                const uint32_t idx = word & mask;
+                word >>= bits;
+                left -= bits;
+                st_value(row, ld_value(table + vbytes * idx, wpv), wpv);
+            }
+        }
+    }
+}
+
 /* Decode one block of one channel into `dst` (the channel's first voxel). */
 CSEG_INLINE cv_status decode_block(const cseg_geom *g, const cseg_src *s, size_t base, unsigned c,
                                    const uint32_t bpos[3], uint8_t *dst, unsigned wpv)
@@ -212,6 +284,29 @@ CSEG_INLINE cv_status decode_block(const cseg_geom *g, const cseg_src *s, size_t
                        c, bpos[0], bpos[1], bpos[2], index_words(g, bits), h1, s->n_words);
     }
     const uint8_t *words = s->p + 4 * (size_t)values_at;
+    /* A table with room for every index (the usual case: only a table at the very end of the
+     * stream can be cut short) needs no check per voxel. */
+    if (bits < 32 && table_len == (uint64_t)1 << bits) {
+        uint8_t *o = dst + vbytes * (origin[0] + X * (origin[1] + Y * origin[2]));
+        switch (bits) {
+        case 1:
+            unpack_block(g, span, words, table, o, 1, wpv);
+            break;
+        case 2:
+            unpack_block(g, span, words, table, o, 2, wpv);
+            break;
+        case 4:
+            unpack_block(g, span, words, table, o, 4, wpv);
+            break;
+        case 8:
+            unpack_block(g, span, words, table, o, 8, wpv);
+            break;
+        default:
+            unpack_block(g, span, words, table, o, 16, wpv);
+            break;
+        }
+        return CV_OK;
+    }
     const uint32_t mask = bits == 32 ? UINT32_MAX : ((uint32_t)1 << bits) - 1;
     for (uint32_t z = 0; z < span[2]; z++) {
         for (uint32_t y = 0; y < span[1]; y++) {

@@ -3,13 +3,19 @@
  * src/datasource/precomputed/volume.md) through libjpeg-turbo's TurboJPEG 2.x API. uint8 with
  * 1 channel (grayscale JPEG) or 3 (RGB pixels in the JPEG, channel planes in the chunk); the
  * chunk is one image X wide and Y*Z high, row y + Y*z. Encoding is CloudVolume's (simplejpeg:
- * tjCompress2, baseline, 4:4:4, quality 85). No I/O here. */
+ * tjCompress2, baseline, 4:4:4, quality 85). Grayscale images whose sides are multiples of 8
+ * skip TurboJPEG: libjpeg's raw-data path with TurboJPEG's settings writes the same bytes
+ * without copying every row twice (colour conversion, edge padding). No I/O here. */
 #include "codec/codec.h"
 
 #include <limits.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdio.h> /* jpeglib.h needs FILE */
 #include <stdlib.h>
 #include <turbojpeg.h>
+
+#include <jpeglib.h>
 
 #define JPEG_DEFAULT_QUALITY 85 /* CloudVolume's; TensorStore uses 75 */
 #define JPEG_MAX_DIM 65535      /* a JPEG frame header holds 16-bit sizes */
@@ -67,9 +73,17 @@ static uint32_t colorspace_components(int cs)
 
 /* TurboJPEG handles cost more to make than a small chunk takes to code: each thread keeps one
  * of each, freed when the thread ends. A handle stays usable after a failed call. */
+typedef struct gray_encoder gray_encoder;
+typedef struct gray_decoder gray_decoder;
+
 typedef struct tj_handles {
     tjhandle enc, dec;
+    gray_encoder *gray;     /* the raw-data grayscale encoder */
+    gray_decoder *gray_dec; /* and decoder */
 } tj_handles;
+
+static void gray_encoder_free(gray_encoder *g);
+static void gray_decoder_free(gray_decoder *g);
 
 static pthread_key_t handles_key;
 static pthread_once_t handles_once = PTHREAD_ONCE_INIT;
@@ -83,6 +97,8 @@ static void free_handles(void *p)
     if (h->dec) {
         tjDestroy(h->dec);
     }
+    gray_encoder_free(h->gray);
+    gray_decoder_free(h->gray_dec);
     free(h);
 }
 
@@ -103,8 +119,8 @@ static void drop_handle(bool enc)
     }
 }
 
-/* This thread's compressor (enc true) or decompressor; NULL if out of memory. */
-static tjhandle thread_handle(bool enc)
+/* This thread's handles, none made yet; NULL if out of memory. */
+static tj_handles *thread_handles(void)
 {
     pthread_once(&handles_once, make_key);
     tj_handles *h = pthread_getspecific(handles_key);
@@ -115,11 +131,149 @@ static tjhandle thread_handle(bool enc)
             return NULL;
         }
     }
+    return h;
+}
+
+/* This thread's compressor (enc true) or decompressor; NULL if out of memory. */
+static tjhandle thread_handle(bool enc)
+{
+    tj_handles *h = thread_handles();
+    if (!h) {
+        return NULL;
+    }
     tjhandle *slot = enc ? &h->enc : &h->dec;
     if (!*slot) {
         *slot = enc ? tjInitCompress() : tjInitDecompress();
     }
     return *slot;
+}
+
+/* ---- grayscale decoding through libjpeg's raw-data path ------------------------------------ */
+
+#define JPEG_SCAN_LIMIT 500 /* TurboJPEG's TJFLAG_LIMITSCANS */
+
+/* One per thread: a libjpeg decompressor kept between chunks, with TurboJPEG's error rules for
+ * tjDecompress2 with TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS (turbojpeg.c: any warning fails,
+ * so does a scan past the 500th). */
+struct gray_decoder {
+    struct jpeg_decompress_struct dinfo;
+    struct jpeg_error_mgr jerr;
+    struct jpeg_progress_mgr progress;
+    jmp_buf on_error;
+    char msg[JMSG_LENGTH_MAX];
+};
+
+static void gray_dec_error_exit(j_common_ptr c)
+{
+    gray_decoder *g = (gray_decoder *)c->client_data;
+    (*c->err->format_message)(c, g->msg);
+    longjmp(g->on_error, 1);
+}
+
+static void gray_dec_emit_message(j_common_ptr c, int level)
+{
+    if (level < 0) {
+        gray_dec_error_exit(c);
+    }
+}
+
+static void gray_dec_progress(j_common_ptr c)
+{
+    gray_decoder *g = (gray_decoder *)c->client_data;
+    if (g->dinfo.input_scan_number > JPEG_SCAN_LIMIT) {
+        snprintf(g->msg, sizeof g->msg, "Progressive JPEG image has more than %d scans",
+                 JPEG_SCAN_LIMIT);
+        longjmp(g->on_error, 1);
+    }
+}
+
+static void gray_decoder_free(gray_decoder *g)
+{
+    if (g) {
+        jpeg_destroy_decompress(&g->dinfo);
+        free(g);
+    }
+}
+
+static bool create_decompressor(gray_decoder *g)
+{
+    if (setjmp(g->on_error)) {
+        return false;
+    }
+    jpeg_create_decompress(&g->dinfo);
+    return true;
+}
+
+/* This thread's grayscale decoder; NULL if out of memory. */
+static gray_decoder *thread_gray_decoder(void)
+{
+    tj_handles *h = thread_handles();
+    if (!h) {
+        return NULL;
+    }
+    if (!h->gray_dec) {
+        gray_decoder *g = calloc(1, sizeof *g);
+        if (!g) {
+            return NULL;
+        }
+        g->dinfo.err = jpeg_std_error(&g->jerr);
+        g->jerr.error_exit = gray_dec_error_exit;
+        g->jerr.emit_message = gray_dec_emit_message;
+        g->progress.progress_monitor = gray_dec_progress;
+        g->dinfo.client_data = g;
+        if (!create_decompressor(g)) {
+            free(g);
+            return NULL;
+        }
+        g->dinfo.progress = &g->progress;
+        h->gray_dec = g;
+    }
+    return h->gray_dec;
+}
+
+/* Decode a grayscale JPEG of width x height (both multiples of 8, checked by the caller) into
+ * dst as tjDecompress2 with TJPF_GRAY does, the inverse DCT writing the rows in place.
+ * *fallback is set, with nothing decoded, when the image's sampling is not 1x1: TurboJPEG
+ * decodes those. */
+static cv_status decode_gray_raw(const uint8_t *src, size_t n, uint8_t *dst, size_t width,
+                                 size_t height, bool *fallback)
+{
+    *fallback = false;
+    gray_decoder *g = thread_gray_decoder();
+    if (!g) {
+        return CV_FAIL(CV_ERR_NOMEM, "jpeg: create decompressor: out of memory");
+    }
+    struct jpeg_decompress_struct *c = &g->dinfo;
+    if (setjmp(g->on_error)) {
+        cv_status rc = CV_FAIL(CV_ERR_CORRUPT, "jpeg: decompress: %s", g->msg);
+        /* As with TurboJPEG's handles: start the next chunk with a fresh decompressor. */
+        tj_handles *h = pthread_getspecific(handles_key);
+        gray_decoder_free(h->gray_dec);
+        h->gray_dec = NULL;
+        return rc;
+    }
+    jpeg_mem_src(c, src, (unsigned long)n);
+    jpeg_read_header(c, TRUE);
+    if (c->num_components != 1 || c->jpeg_color_space != JCS_GRAYSCALE ||
+        c->comp_info[0].h_samp_factor != 1 || c->comp_info[0].v_samp_factor != 1 ||
+        c->image_width != width || c->image_height != height) {
+        jpeg_abort_decompress(c);
+        *fallback = true;
+        return CV_OK;
+    }
+    c->out_color_space = JCS_GRAYSCALE;
+    c->raw_data_out = TRUE;
+    jpeg_start_decompress(c);
+    JSAMPROW rows[DCTSIZE];
+    JSAMPARRAY planes[1] = {rows};
+    while (c->output_scanline < c->output_height) {
+        for (int i = 0; i < DCTSIZE; i++) {
+            rows[i] = dst + ((size_t)c->output_scanline + (size_t)i) * width;
+        }
+        jpeg_read_raw_data(c, planes, DCTSIZE);
+    }
+    jpeg_finish_decompress(c);
+    return CV_OK;
 }
 
 static cv_status jpeg_decode(const cv_chunk_desc *d, const uint8_t *src, size_t n, cv_buf *out)
@@ -163,6 +317,17 @@ static cv_status jpeg_decode(const cv_chunk_desc *d, const uint8_t *src, size_t 
      * as a premature end of data fails the chunk, as simplejpeg's strict mode does for CV. */
     const int flags = TJFLAG_LIMITSCANS | TJFLAG_STOPONWARNING;
     uint8_t *dst = out->data + out->len;
+    if (d->channels == 1 && w % DCTSIZE == 0 && ht % DCTSIZE == 0) {
+        bool fallback = false;
+        rc = decode_gray_raw(src, n, dst, (size_t)w, (size_t)ht, &fallback);
+        if (rc != CV_OK) {
+            goto done;
+        }
+        if (!fallback) {
+            out->len += want;
+            goto done;
+        }
+    }
     if (d->channels == 1) {
         if (tjDecompress2(h, src, (unsigned long)n, dst, w, 0, ht, TJPF_GRAY, flags) != 0) {
             rc = map_err(h, CV_ERR_CORRUPT, "decompress");
@@ -194,6 +359,185 @@ done:
     return rc;
 }
 
+/* ---- grayscale encoding through libjpeg's raw-data path ------------------------------------ */
+
+/* One per thread: a libjpeg compressor kept between chunks, its error handler and a destination
+ * that writes into the output cv_buf. */
+struct gray_encoder {
+    struct jpeg_compress_struct cinfo;
+    struct jpeg_error_mgr jerr;
+    struct jpeg_destination_mgr dest;
+    jmp_buf on_error;
+    cv_buf *out;
+    size_t end;       /* offset in out->data where the destination's current space ends */
+    size_t grow;      /* bytes added when that space is full */
+    cv_status failed; /* CV_OK: a libjpeg error (message in msg); else the buffer's failure */
+    bool warned;      /* TurboJPEG fails a compression that warned: so does this */
+    char msg[JMSG_LENGTH_MAX];
+};
+
+static void gray_error_exit(j_common_ptr c)
+{
+    gray_encoder *g = (gray_encoder *)c->client_data;
+    (*c->err->format_message)(c, g->msg);
+    longjmp(g->on_error, 1);
+}
+
+static void gray_emit_message(j_common_ptr c, int level)
+{
+    gray_encoder *g = (gray_encoder *)c->client_data;
+    if (level < 0 && !g->warned) {
+        g->warned = true;
+        (*c->err->format_message)(c, g->msg);
+    }
+}
+
+static void gray_dest_init(j_compress_ptr c)
+{
+    (void)c; /* the space is set before jpeg_start_compress */
+}
+
+/* The space (sized by tjBufSize, TurboJPEG's worst case) is full: add more after it. */
+static boolean gray_dest_full(j_compress_ptr c)
+{
+    gray_encoder *g = (gray_encoder *)c->client_data;
+    cv_buf *out = g->out;
+    if (g->grow > SIZE_MAX - g->end) {
+        g->failed = CV_FAIL(CV_ERR_NOMEM, "jpeg: buffer size overflow");
+        longjmp(g->on_error, 1);
+    }
+    g->failed = cv__buf_reserve(out, g->end + g->grow);
+    if (g->failed != CV_OK) {
+        longjmp(g->on_error, 1);
+    }
+    g->dest.next_output_byte = out->data + g->end;
+    g->dest.free_in_buffer = g->grow;
+    g->end += g->grow;
+    return TRUE;
+}
+
+static void gray_dest_term(j_compress_ptr c)
+{
+    gray_encoder *g = (gray_encoder *)c->client_data;
+    g->out->len = (size_t)(g->dest.next_output_byte - g->out->data);
+}
+
+static void gray_encoder_free(gray_encoder *g)
+{
+    if (g) {
+        jpeg_destroy_compress(&g->cinfo);
+        free(g);
+    }
+}
+
+static bool create_compressor(gray_encoder *g)
+{
+    if (setjmp(g->on_error)) {
+        return false;
+    }
+    jpeg_create_compress(&g->cinfo);
+    return true;
+}
+
+/* A compressor with this file's error handler and destination; NULL if out of memory. */
+static gray_encoder *gray_encoder_new(void)
+{
+    gray_encoder *g = calloc(1, sizeof *g);
+    if (!g) {
+        return NULL;
+    }
+    g->cinfo.err = jpeg_std_error(&g->jerr);
+    g->jerr.error_exit = gray_error_exit;
+    g->jerr.emit_message = gray_emit_message;
+    g->cinfo.client_data = g;
+    if (!create_compressor(g)) {
+        free(g); /* libjpeg's memory manager could not start: nothing else was allocated */
+        return NULL;
+    }
+    g->dest.init_destination = gray_dest_init;
+    g->dest.empty_output_buffer = gray_dest_full;
+    g->dest.term_destination = gray_dest_term;
+    return g;
+}
+
+/* This thread's grayscale encoder; NULL if out of memory. */
+static gray_encoder *thread_gray_encoder(void)
+{
+    tj_handles *h = thread_handles();
+    if (!h) {
+        return NULL;
+    }
+    if (!h->gray) {
+        h->gray = gray_encoder_new();
+    }
+    return h->gray;
+}
+
+/* TurboJPEG reads these variables on every compression; with any of them set, the chunk goes
+ * through TurboJPEG so that they keep their effect. */
+static bool tj_environment_set(void)
+{
+    return getenv("TJ_OPTIMIZE") || getenv("TJ_ARITHMETIC") || getenv("TJ_RESTART") ||
+           getenv("TJ_PROGRESSIVE");
+}
+
+/* Encode a width x height grayscale image, both multiples of 8, as tjCompress2 does with
+ * TJPF_GRAY, TJSAMP_GRAY and no flags (turbojpeg.c setCompDefaults: libjpeg's defaults, the
+ * quality's tables, the fast integer DCT below quality 96), rows handed to the DCT directly. */
+static cv_status encode_gray_raw(const uint8_t *pixels, size_t width, size_t height, int quality,
+                                 unsigned long bound, cv_buf *out)
+{
+    gray_encoder *g = thread_gray_encoder();
+    if (!g) {
+        return CV_FAIL(CV_ERR_NOMEM, "jpeg: create compressor: out of memory");
+    }
+    struct jpeg_compress_struct *c = &g->cinfo;
+    const size_t start = out->len;
+    g->out = out;
+    g->grow = bound;
+    g->end = start + bound;
+    g->failed = CV_OK;
+    g->warned = false;
+    if (setjmp(g->on_error)) {
+        cv_status rc =
+            g->failed != CV_OK ? g->failed : CV_FAIL(CV_ERR_ARG, "jpeg: compress: %s", g->msg);
+        out->len = start;
+        /* As with TurboJPEG's handles: start the next chunk with a fresh compressor. */
+        tj_handles *h = pthread_getspecific(handles_key);
+        gray_encoder_free(h->gray);
+        h->gray = NULL;
+        return rc;
+    }
+    c->image_width = (JDIMENSION)width;
+    c->image_height = (JDIMENSION)height;
+    c->in_color_space = JCS_GRAYSCALE;
+    c->input_components = 1;
+    jpeg_set_defaults(c);
+    jpeg_set_quality(c, quality, TRUE);
+    c->dct_method = quality >= 96 ? JDCT_ISLOW : JDCT_FASTEST;
+    jpeg_set_colorspace(c, JCS_GRAYSCALE);
+    c->raw_data_in = TRUE;
+    g->dest.next_output_byte = out->data + start;
+    g->dest.free_in_buffer = bound;
+    c->dest = &g->dest;
+    jpeg_start_compress(c, TRUE);
+    /* One iMCU row is 8 image rows: the DCT reads them in place. */
+    JSAMPROW rows[DCTSIZE];
+    JSAMPARRAY planes[1] = {rows};
+    for (size_t y = 0; y < height; y += DCTSIZE) {
+        for (int i = 0; i < DCTSIZE; i++) {
+            rows[i] = (JSAMPROW)(uintptr_t)(pixels + (y + (size_t)i) * width); /* only read */
+        }
+        jpeg_write_raw_data(c, planes, DCTSIZE);
+    }
+    jpeg_finish_compress(c);
+    if (g->warned) {
+        out->len = start;
+        return CV_FAIL(CV_ERR_ARG, "jpeg: compress: %s", g->msg);
+    }
+    return CV_OK;
+}
+
 static cv_status jpeg_encode(const cv_chunk_desc *d, int level, const uint8_t *src, size_t n,
                              cv_buf *out)
 {
@@ -213,6 +557,19 @@ static cv_status jpeg_encode(const cv_chunk_desc *d, int level, const uint8_t *s
         return CV_FAIL(CV_ERR_ARG,
                        "jpeg: a %ux%ux%u chunk is a %zux%zu image; JPEG allows %d per side",
                        d->shape[0], d->shape[1], d->shape[2], width, height, JPEG_MAX_DIM);
+    }
+
+    if (d->channels == 1 && width % DCTSIZE == 0 && height % DCTSIZE == 0 &&
+        !tj_environment_set()) {
+        unsigned long bound = tjBufSize((int)width, (int)height, TJSAMP_GRAY);
+        if (bound == (unsigned long)-1) {
+            return CV_FAIL(CV_ERR_ARG, "jpeg: size the output: %s", tjGetErrorStr2(NULL));
+        }
+        if (bound > SIZE_MAX - out->len) {
+            return CV_FAIL(CV_ERR_NOMEM, "jpeg: buffer size overflow");
+        }
+        CV_TRY(cv__buf_reserve(out, out->len + bound));
+        return encode_gray_raw(src, width, height, quality, bound, out);
     }
 
     const uint8_t *pixels = src;

@@ -542,6 +542,147 @@ static void make_jpeg(const uint8_t *px, int w, int h, int ch, int ss, int flags
     tjDestroy(t);
 }
 
+/* TurboJPEG's own bytes for a grayscale chunk: tjCompress2 as simplejpeg (CloudVolume) calls it. */
+static void tj_gray_bytes(const uint8_t *px, int w, int h, int quality, cv_buf *out)
+{
+    tjhandle t = tjInitCompress();
+    ASSERT_TRUE(t != NULL);
+    unsigned char *j = NULL;
+    unsigned long len = 0;
+    ASSERT_EQ(tjCompress2(t, px, w, 0, h, TJPF_GRAY, &j, &len, TJSAMP_GRAY, quality, 0), 0);
+    ASSERT_OK(cv__buf_append(out, j, len));
+    tjFree(j);
+    tjDestroy(t);
+}
+
+/* Grayscale chunks with sides of multiples of 8 bypass TurboJPEG (libjpeg's raw-data path); the
+ * bytes must stay TurboJPEG's for every quality (fast DCT below 96, accurate from 96), for
+ * smooth and noisy pixels, and for the shapes that still go through TurboJPEG. With one of
+ * TurboJPEG's environment variables set (TJ_OPTIMIZE: optimised Huffman tables), the chunk goes
+ * through TurboJPEG and gets its effect. */
+static void jpeg_gray_bytes_are_turbojpegs(void)
+{
+    static const uint32_t gshapes[][3] = {{64, 64, 64}, {8, 8, 1},   {16, 8, 3}, {128, 4, 2},
+                                          {24, 7, 1},   {37, 16, 2}, {64, 3, 5}};
+    static const int qualities[] = {0, 1, 50, 85, 95, 96, 100};
+    for (size_t s = 0; s < sizeof gshapes / sizeof gshapes[0]; s++) {
+        cv_chunk_desc d = {CV_UINT8, 1, {gshapes[s][0], gshapes[s][1], gshapes[s][2]}, {0, 0, 0}};
+        const size_t n = npix_of(&d);
+        uint8_t *px = malloc(n);
+        ASSERT_TRUE(px != NULL);
+        for (int noisy = 0; noisy < 2; noisy++) {
+            if (noisy) {
+                fill_noise(px, n, (uint32_t)s + 7);
+            } else {
+                fill_smooth(px, &d);
+            }
+            for (size_t q = 0; q < sizeof qualities / sizeof qualities[0]; q++) {
+                cv_buf mine, theirs;
+                cv__buf_init(&mine, 0);
+                cv__buf_init(&theirs, 0);
+                ASSERT_OK(cv__buf_append(&mine, "xy", 2)); /* appends after what is there */
+                ASSERT_OK(cv_codec_jpeg.encode(&d, qualities[q], px, n, &mine));
+                tj_gray_bytes(px, (int)d.shape[0], (int)(d.shape[1] * d.shape[2]), qualities[q],
+                              &theirs);
+                if (mine.len != theirs.len + 2 || memcmp(mine.data, "xy", 2) != 0 ||
+                    memcmp(mine.data + 2, theirs.data, theirs.len) != 0) {
+                    TL_FAIL_HERE("jpeg %ux%ux%u %s quality %d: %zu bytes, TurboJPEG %zu",
+                                 d.shape[0], d.shape[1], d.shape[2], noisy ? "noisy" : "smooth",
+                                 qualities[q], mine.len - 2, theirs.len);
+                }
+                cv__buf_fini(&mine);
+                cv__buf_fini(&theirs);
+            }
+        }
+        free(px);
+    }
+
+    /* In a child: an optimised encode leaves TurboJPEG 2.1's reused handle unfit for the next
+     * colour encode of this thread, which later tests make. */
+    pid_t pid = fork();
+    ASSERT_TRUE(pid >= 0);
+    if (pid == 0) {
+        cv_chunk_desc d = {CV_UINT8, 1, {64, 16, 2}, {0, 0, 0}};
+        const size_t n = npix_of(&d);
+        uint8_t *px = malloc(n);
+        cv_buf plain, optimized, theirs;
+        cv__buf_init(&plain, 0);
+        cv__buf_init(&optimized, 0);
+        cv__buf_init(&theirs, 0);
+        fill_noise(px, n, 3);
+        int bad = cv_codec_jpeg.encode(&d, 85, px, n, &plain) != CV_OK;
+        bad |= setenv("TJ_OPTIMIZE", "1", 1) != 0;
+        bad |= cv_codec_jpeg.encode(&d, 85, px, n, &optimized) != CV_OK;
+        tj_gray_bytes(px, 64, 32, 85, &theirs);
+        bad |= !(optimized.len < plain.len) || optimized.len != theirs.len ||
+               memcmp(optimized.data, theirs.data, theirs.len) != 0;
+        _exit(bad);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0); /* TJ_OPTIMIZE's smaller file, byte for byte */
+}
+
+/* Grayscale JPEGs with sides of multiples of 8 decode through libjpeg's raw-data path: the
+ * pixels must be TurboJPEG's (baseline, progressive, accurate-DCT quality 100, and a size that
+ * still goes through TurboJPEG), and a cut-short image must fail with TurboJPEG's message. */
+static void jpeg_gray_decode_is_turbojpegs(void)
+{
+    static const struct {
+        int w, h, quality, flags;
+    } kinds[] = {{64, 256, 85, 0}, {64, 256, 85, TJFLAG_PROGRESSIVE}, {16, 24, 100, 0},
+                 {8, 8, 10, 0},    {40, 16, 95, TJFLAG_PROGRESSIVE},  {37, 16, 85, 0},
+                 {64, 20, 85, 0}};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        const int w = kinds[k].w, h = kinds[k].h;
+        const size_t n = (size_t)w * (size_t)h;
+        uint8_t *px = malloc(n), *theirs = malloc(n);
+        ASSERT_TRUE(px && theirs);
+        fill_noise(px, n, (uint32_t)k);
+        for (size_t i = 0; i < n; i += 3) {
+            px[i] = (uint8_t)(i / (size_t)w * 4); /* some structure too */
+        }
+        tjhandle t = tjInitCompress();
+        unsigned char *j = NULL;
+        unsigned long len = 0;
+        ASSERT_EQ(tjCompress2(t, px, w, 0, h, TJPF_GRAY, &j, &len, TJSAMP_GRAY, kinds[k].quality,
+                              kinds[k].flags),
+                  0);
+        tjDestroy(t);
+        tjhandle dh = tjInitDecompress();
+        ASSERT_EQ(tjDecompress2(dh, j, len, theirs, w, 0, h, TJPF_GRAY, 0), 0);
+        cv_chunk_desc d = {CV_UINT8, 1, {(uint32_t)w, (uint32_t)h, 1}, {0, 0, 0}};
+        cv_buf out;
+        cv__buf_init(&out, 0);
+        ASSERT_OK(cv_codec_jpeg.decode(&d, j, len, &out));
+        ASSERT_EQ(out.len, n);
+        ASSERT_MEM_EQ(out.data, theirs, n);
+        /* cut short: TurboJPEG's strict decode fails on the warning, and so must we */
+        out.len = 0;
+        unsigned long sos = 0;
+        while (sos + 1 < len && !(j[sos] == 0xff && j[sos + 1] == 0xda)) {
+            sos++;
+        }
+        const unsigned long cut = sos + (len - sos) / 2; /* inside the first scan */
+        ASSERT_TRUE(tjDecompress2(dh, j, cut, theirs, w, 0, h, TJPF_GRAY,
+                                  TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0);
+        char want[256];
+        snprintf(want, sizeof want, "jpeg: decompress: %s", tjGetErrorStr2(dh));
+        ASSERT_FAILS(cv_codec_jpeg.decode(&d, j, cut, &out), CV_ERR_CORRUPT, want);
+        ASSERT_EQ(out.len, 0);
+        /* and the next chunk decodes again */
+        ASSERT_OK(cv_codec_jpeg.decode(&d, j, len, &out));
+        ASSERT_EQ(tjDecompress2(dh, j, len, theirs, w, 0, h, TJPF_GRAY, 0), 0);
+        ASSERT_MEM_EQ(out.data, theirs, n);
+        tjDestroy(dh);
+        tjFree(j);
+        cv__buf_fini(&out);
+        free(px);
+        free(theirs);
+    }
+}
+
 static void jpeg_progressive_and_subsampled(void)
 {
     /* progressive gray, progressive 4:2:0 colour, baseline 4:2:2 colour: exactly what
@@ -1008,10 +1149,12 @@ static void python_decodes_ours(void)
 #ifdef CV_HAVE_JXL
 TEST_MAIN(registry_image, png_roundtrip_all, png_layout_matches_spec, png_interlaced_and_palette,
           png_from_pypng, png_errors, jpeg_roundtrip, jpeg_rgb_channel_order,
+          jpeg_gray_bytes_are_turbojpegs, jpeg_gray_decode_is_turbojpegs,
           jpeg_progressive_and_subsampled, jpeg_from_pil, jpeg_errors, jxl_roundtrip,
           jxl_other_layouts, jxl_errors, python_decodes_ours)
 #else
 TEST_MAIN(registry_image, png_roundtrip_all, png_layout_matches_spec, png_interlaced_and_palette,
           png_from_pypng, png_errors, jpeg_roundtrip, jpeg_rgb_channel_order,
+          jpeg_gray_bytes_are_turbojpegs, jpeg_gray_decode_is_turbojpegs,
           jpeg_progressive_and_subsampled, jpeg_from_pil, jpeg_errors, python_decodes_ours)
 #endif
