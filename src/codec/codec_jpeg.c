@@ -608,6 +608,11 @@ static cv_status jpeg_encode(const cv_chunk_desc *d, int level, const uint8_t *s
             drop_handle(true);
         } else {
             out->len += jpeg_len;
+            if (tj_environment_set()) {
+                /* TurboJPEG 2.1 leaves a handle that made an optimised (TJ_OPTIMIZE) image
+                 * unfit for the next one: start afresh, as simplejpeg does for every image. */
+                drop_handle(true);
+            }
         }
     }
     cv_free(rgb);
