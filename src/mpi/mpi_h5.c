@@ -270,6 +270,7 @@ typedef struct import_job {
     bool h5_filtered;
     int ranks;            /* the ranks sharing each round (1 with --independent) */
     uint64_t round_tasks; /* tasks in a round, at most (spread over the ranks) */
+    int cut_axis;         /* the volume axis rounds are cut along into slabs (round_box) */
 } import_job;
 
 static const char *dims_text(int rank, const hsize_t *dims, char *buf, size_t cap)
@@ -809,9 +810,48 @@ static double h5_chunk_bytes(const import_job *j, const int64_t n[3], const int6
     return touched + one;
 }
 
+/* The dataset's spatial axes, slowest first (S, M, F). */
+static void spatial_order(const import_job *j, int order[3])
+{
+    int k = 0;
+    for (int i = 0; i < j->rank; i++) {
+        if (j->ax[i] != AX_C) {
+            order[k++] = j->ax[i];
+        }
+    }
+}
+
+/* The box of a full round of `group` tasks of `shape` as work_slabs groups them (F-rows of one
+ * S-layer, or a run of a row), clipped to the region, into box[]; returns the axis it is cut
+ * along into one slab per rank: the slowest axis S (each slab one contiguous run of the file)
+ * unless the box is fewer planes deep along S than there are ranks and deeper along M (then
+ * only as many ranks as planes would read, each a whole plane). Pure. */
+static int round_box(const import_job *j, const int64_t shape[3], uint64_t group, int ranks,
+                     int64_t box[3])
+{
+    const cv_bbox *region = &j->plan_params.region;
+    int order[3];
+    spatial_order(j, order);
+    int S = order[0], M = order[1], F = order[2];
+    int64_t extent[3];
+    for (int d = 0; d < 3; d++) {
+        extent[d] = region->max[d] - region->min[d];
+    }
+    uint64_t row = (uint64_t)((extent[F] + shape[F] - 1) / shape[F]);
+    uint64_t along[3];
+    along[S] = 1;
+    along[F] = row < group ? row : group;
+    along[M] = row < group ? group / row : 1;
+    for (int d = 0; d < 3; d++) {
+        double all = (double)along[d] * (double)shape[d];
+        box[d] = all < (double)extent[d] ? (int64_t)all : extent[d];
+    }
+    return ranks > box[S] && box[M] > box[S] ? M : S;
+}
+
 /* What a rank holds in a round of up to `group` tasks of `shape` shared by `ranks` ranks
  * (tests/hostile/memory_plan_verify_import.sh measures the peak against it): its slab, a
- * 1/ranks cut of the round's box along the dataset's slowest axis, and what it sends (at most
+ * 1/ranks cut of the round's box along round_box's axis, and what it sends (at most
  * the slab); what it receives and its task buffers (at most its ceil(group / ranks) tasks
  * each); the chunk threads' buffers, kept from task to task (the chunk cut from the task, its
  * encoding unless raw, its compressed bytes); a sharded task's shard file; the filtered HDF5
@@ -822,12 +862,11 @@ static double round_bytes(const import_job *j, const int64_t shape[3], uint64_t 
                           bool s_anywhere)
 {
     const cv_plan_params *pp = &j->plan_params;
-    int64_t extent[3], held[3], counts[3], piece[3];
+    int64_t extent[3], held[3], piece[3];
     double task = (double)pp->bytes_per_voxel, chunk = task, chunks = 1;
     for (int d = 0; d < 3; d++) {
         extent[d] = pp->region.max[d] - pp->region.min[d];
         held[d] = shape[d] < extent[d] ? shape[d] : extent[d];
-        counts[d] = (extent[d] + shape[d] - 1) / shape[d];
         task *= (double)held[d];
         chunk *= (double)pp->align[0][d];
         chunks *= (double)((held[d] + pp->align[0][d] - 1) / pp->align[0][d]);
@@ -842,25 +881,10 @@ static double round_bytes(const import_job *j, const int64_t shape[3], uint64_t 
     if (j->p->is_independent) {
         return bytes + 2 * task + h5_chunk_bytes(j, held, step);
     }
-    /* The round's box, as work_slabs groups tasks: F-rows of one S-layer, or a run of a row. */
-    int order[3], k = 0;
-    for (int i = 0; i < j->rank; i++) {
-        if (j->ax[i] != AX_C) {
-            order[k++] = j->ax[i];
-        }
-    }
-    int S = order[0], M = order[1], F = order[2];
-    uint64_t row = (uint64_t)counts[F], owned = (group + (uint64_t)ranks - 1) / (uint64_t)ranks;
-    uint64_t along[3];
-    along[S] = 1;
-    along[F] = row < group ? row : group;
-    along[M] = row < group ? group / row : 1;
-    for (int d = 0; d < 3; d++) {
-        double all = (double)along[d] * (double)shape[d];
-        piece[d] = all < (double)extent[d] ? (int64_t)all : extent[d];
-    }
-    piece[S] = (piece[S] + ranks - 1) / ranks;
-    step[S] = ranks == 1 && !s_anywhere ? step[S] : 0; /* pieces cut N ways start anywhere */
+    uint64_t owned = (group + (uint64_t)ranks - 1) / (uint64_t)ranks;
+    int C = round_box(j, shape, group, ranks, piece);
+    piece[C] = (piece[C] + ranks - 1) / ranks;
+    step[C] = ranks == 1 && !s_anywhere ? step[C] : 0; /* pieces cut N ways start anywhere */
     double slab =
         (double)pp->bytes_per_voxel * (double)piece[0] * (double)piece[1] * (double)piece[2];
     return bytes + 2 * slab + 2 * (double)owned * task + h5_chunk_bytes(j, piece, step);
@@ -957,6 +981,8 @@ static cv_status plan_import(import_job *j)
         }
     }
     j->round_tasks = lo;
+    int64_t box[3];
+    j->cut_axis = round_box(j, j->plan.task_shape, lo, j->ranks, box);
     if (round_bytes(j, j->plan.task_shape, 1, j->ranks, false) > (double)pp->memory) {
         return refuse_round(j, j->plan.task_shape);
     }
@@ -1498,7 +1524,7 @@ static void work_slabs(import_job *j)
                 if (j->direct_fd >= 0) {
                     direct_round(j, &rt);
                 } else {
-                    slab_round(j, &rt, S, dxpl, &scratch);
+                    slab_round(j, &rt, j->cut_axis, dxpl, &scratch);
                 }
                 test_delay();
             }
@@ -1568,7 +1594,7 @@ static void print_import_plan(const import_job *j)
     }
     slab_groups g;
     group_rounds(j, &g);
-    int S = g.order[0], M = g.order[1], F = g.order[2];
+    int M = g.order[1];
     /* The largest round work_slabs makes (round_tasks may exceed what the lattice holds). */
     uint64_t rows =
         g.rows_per_group < (uint64_t)pl->counts[M] ? g.rows_per_group : (uint64_t)pl->counts[M];
@@ -1578,20 +1604,16 @@ static void print_import_plan(const import_job *j)
     printf("plan: %" PRIu64 " rounds of up to %" PRIu64 " tasks, each round's box cut along %c "
            "into %d slabs; %s of voxels in all, %s per task, expected peak %.1f MB per rank "
            "(budget %.1f MB), %d rank%s\n",
-           g.rounds, group, axis_name[S], j->ranks, size_text(all, b[0]), size_text(task, b[1]),
-           peak / 1e6, (double)pp->memory / 1e6, j->ranks, j->ranks == 1 ? "" : "s");
-    /* The largest slab a rank reads in a round: the round's box with its slowest axis cut N
-     * ways, rounded up (cv__slab_piece); ranks past the box's depth read nothing. */
-    uint64_t along[3];
-    along[S] = 1;
-    along[F] = g.row < group ? g.row : group;
-    along[M] = g.row < group ? rows : 1;
+           g.rounds, group, axis_name[j->cut_axis], j->ranks, size_text(all, b[0]),
+           size_text(task, b[1]), peak / 1e6, (double)pp->memory / 1e6, j->ranks,
+           j->ranks == 1 ? "" : "s");
+    /* The largest slab a rank reads in a round: the round's box cut N ways, rounded up
+     * (cv__slab_piece); ranks past the box's depth along that axis read nothing. */
+    int64_t box[3];
+    round_box(j, pl->task_shape, group, j->ranks, box);
     double slab = bpv;
     for (int d = 0; d < 3; d++) {
-        int64_t extent = pl->region.max[d] - pl->region.min[d];
-        double n = (double)along[d] * (double)pl->task_shape[d];
-        n = n < (double)extent ? n : (double)extent;
-        slab *= d == S ? ceil(n / (double)j->ranks) : n;
+        slab *= d == j->cut_axis ? ceil((double)box[d] / (double)j->ranks) : (double)box[d];
     }
     double read_max = slab * (double)g.rounds;
     read_max = read_max < all ? read_max : all;

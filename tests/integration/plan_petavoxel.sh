@@ -82,11 +82,11 @@ PY
     plan import import big.h5:/raw outi --memory 4G
     [[ ! -e outi ]] || fail "import: a dry run created the layer"
     grep -qxF "plan: 1882384 tasks of 1024x1024x512 voxels (98x98x196 tasks) over 0,0,0,100000,100000,100000 at mip 0" import.plan || fail "import: tasks"
-    grep -qF "plan: 1372 rounds of up to 1470 tasks, each round's box cut along z into 10000 slabs;" import.plan || fail "import: rounds"
+    # a round's box (one 512-plane layer of tasks) is cut along y: every rank reads a slab
+    grep -qF "plan: 196 rounds of up to 9604 tasks, each round's box cut along y into 10000 slabs;" import.plan || fail "import: rounds"
     peak=$(sed -n 's/.*expected peak \([0-9.]*\) MB per rank (budget \([0-9.]*\) MB).*/\1 \2/p' import.plan)
     within import $peak
-    # A round's box is 512 planes deep: only 512 of the 10^4 ranks read in each round.
-    grep -qxF "plan: per rank: about 189 tasks in 1372 rounds, 100.0 GB read from the dataset (at most 2107.4 GB), exchange up to 2107.4 GB sent and 101.5 GB received; journal 56.5 MB in all (30 bytes per finished task)" import.plan || fail "import: per rank"
+    grep -qxF "plan: per rank: about 189 tasks in 196 rounds, 100.0 GB read from the dataset (at most 100.4 GB), exchange up to 100.4 GB sent and 101.5 GB received; journal 56.5 MB in all (30 bytes per finished task)" import.plan || fail "import: per rank"
     plan import_independent import big.h5:/raw outi --memory 4G --independent
     peak=$(sed -n 's/.*expected peak \([0-9.]*\) MB per rank (budget \([0-9.]*\) MB).*/\1 \2/p' import_independent.plan)
     within "import --independent" $peak

@@ -67,8 +67,16 @@ a = np.load("src.npy")[..., 0]
 with h5py.File("src.h5", "w") as f:
     f.create_dataset("raw", data=np.ascontiguousarray(a.T), chunks=(16, 32, 32), compression="gzip")
 PY
+# 8-plane tasks: at -n 8 each round's box is cut along z into one slab per rank; at -n 16 it is
+# fewer planes deep than there are ranks, so it is cut along y
+IMPORT=(--resolution 4,4,40 --chunk 32,32,8 --memory 500K --threads 1)
+for n in 8 16; do
+    "$CVMPI" import src.h5:/raw plan "${IMPORT[@]}" --dry-run --ranks $n > "import-plan-$n"
+done
+grep -q "each round's box cut along z into 8 slabs" import-plan-8 || { cat import-plan-8; fail "import -n 8: not cut along z"; }
+grep -q "each round's box cut along y into 16 slabs" import-plan-16 || { cat import-plan-16; fail "import -n 16: not cut along y"; }
 for n in 1 8 16; do
-    job import $n import src.h5:/raw "import-$n" --resolution 4,4,40 --chunk 32,32,16 --memory 2M --threads 1
+    job import $n import src.h5:/raw "import-$n" "${IMPORT[@]}"
 done
 same import 8 16
 "$CVMPI" read import-1 -o back.npy
