@@ -139,6 +139,10 @@ void cv_hashed_print(const cv_hashed *h)
     printf("plan: a shard owner's peak about %.1f MB (budget %.1f MB)\n",
            (2.0 * h->shard_bytes + 2.0 * h->chunk_bytes + h->index_bytes) / 1e6,
            (double)h->p.memory / 1e6);
+    if (h->partial) {
+        printf("plan: --bbox: each shard file with a chunk in the box is read, keeps its chunks "
+               "outside the box and is written whole again\n");
+    }
 }
 
 /* ---- spill files ----------------------------------------------------------------------- */

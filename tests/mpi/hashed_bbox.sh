@@ -33,6 +33,9 @@ shards() { (cd "$1/$S" && sha256sum *.shard); }
 run_np 1 transfer b whole "${OPTS[@]}" > log-whole 2>&1 || { cat log-whole; fail "whole transfer"; }
 shards whole > d-whole
 [ "$(wc -l < d-whole)" = 8 ] || fail "want 8 shard files, got $(wc -l < d-whole)"
+run_np 2 transfer b half-plan "${OPTS[@]}" --bbox 0,0,0,64,96,64 --dry-run > log-plan 2>&1 || { cat log-plan; fail "dry run"; }
+grep -qx "plan: --bbox: each shard file with a chunk in the box is read, keeps its chunks outside the box and is written whole again" log-plan ||
+    { cat log-plan; fail "the plan does not say what happens to the shards"; }
 for n in 2 3; do
     run_np "$n" transfer b "half-$n" "${OPTS[@]}" --bbox 0,0,0,64,96,64 > "log-h1-$n" 2>&1 ||
         { cat "log-h1-$n"; fail "first half, $n ranks"; }
