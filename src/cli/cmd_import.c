@@ -14,7 +14,7 @@ static const char help[] =
     "         [--encoding E] [--compress gzip|br|none] [--level N] [--memory BYTES] [--threads N]\n"
     "         [--journal DIR [--keep-journal]] [--resume] [--independent]\n"
     "         [--sharded [--shard-bytes B]]\n"
-    "         [--downsample N [--factor X,Y,Z]]\n\n"
+    "         [--downsample N [--factor X,Y,Z]] [--dry-run [--ranks N]]\n\n"
     "Create the layer DST from an HDF5 dataset (dtype, shape and channels from the dataset) and\n"
     "write it. In each round the ranks read one box of the dataset as large contiguous slabs\n"
     "(collective MPI-IO), then trade slab pieces (MPI_Alltoallv) so every task of whole DST\n"
@@ -52,7 +52,11 @@ static const char help[] =
     "                   --shard-bytes, default 3.5e9); each shard file is written whole once\n"
     "  --downsample N   then make N mips of DST in the same job, as `cvmpi downsample DST\n"
     "                   --num-mips N` (its journal is DIR/downsample with --journal)\n"
-    "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n";
+    "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n"
+    "  --dry-run        print the plan (tasks, rounds, slabs, expected peak memory per rank,\n"
+    "                   per-rank reads and exchange, journal size); create, read and write\n"
+    "                   nothing (the --downsample step is not planned)\n"
+    "  --ranks N        with --dry-run: plan as if N ranks ran the job (per-rank figures)\n";
 
 int cmd_import(int argc, char **argv)
 {
@@ -76,6 +80,8 @@ int cmd_import(int argc, char **argv)
         {"sharded", no_argument, NULL, 'S'},
         {"shard-bytes", required_argument, NULL, 'B'},
         {"level", required_argument, NULL, 2003},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"ranks", required_argument, NULL, 2100},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -83,6 +89,7 @@ int cmd_import(int argc, char **argv)
     memset(&p, 0, sizeof p);
     p.threads = 4;
     int64_t n_down = 0, factor[3] = {2, 2, 1};
+    int plan_ranks = 0;
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
         switch (c) {
         case 'h':
@@ -171,6 +178,14 @@ int cmd_import(int argc, char **argv)
             }
             p.has_level = true;
             break;
+        case 'n':
+            p.dry_run = true;
+            break;
+        case 2100:
+            if (!cli_opt_plan_ranks(argv[0], optarg, &plan_ranks)) {
+                return CLI_USAGE;
+            }
+            break;
         default:
             return CLI_USAGE;
         }
@@ -184,6 +199,9 @@ int cmd_import(int argc, char **argv)
     if (p.shard_bytes && !p.sharded) {
         return cli_usage(argv[0], "--shard-bytes needs --sharded");
     }
+    if (!cli_check_plan_ranks(argv[0], plan_ranks, p.dry_run)) {
+        return CLI_USAGE;
+    }
     p.src = argv[optind];
     p.dst = argv[optind + 1];
     bool conflict = false;
@@ -192,7 +210,7 @@ int cmd_import(int argc, char **argv)
     if (cv_mpi_import(&p) != CV_OK) {
         return cli_fail_job(conflict); /* ranks agreed on the error; rank 0 prints it */
     }
-    if (n_down > 0) {
+    if (n_down > 0 && !p.dry_run) {
         cv_downsample_params d;
         memset(&d, 0, sizeof d);
         d.path = p.dst;

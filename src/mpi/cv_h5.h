@@ -27,6 +27,7 @@ typedef struct cv_import_params {
     size_t shard_bytes;      /* target uncompressed shard size for sharded; 0 = 3.5e9 */
     const char *journal_dir; /* NULL = cv_journal_dir's default */
     bool keep_journal;       /* keep the journal after a successful job */
+    bool dry_run;            /* print the plan (rank 0); create, read and write nothing */
     bool has_level;          /* level: transport compression level (gzip 0-12, br 0-11) */
     int level;
     bool *conflict; /* or NULL: set when an option conflicts with an existing DST (usage) */

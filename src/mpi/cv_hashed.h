@@ -8,7 +8,11 @@
  *  2. after the last task, collective rounds (cv_tree_exchange.h) move each record to the rank
  *     owning its shard (shard mod ranks), into that rank's inbox file;
  *  3. each owner writes its shards whole, one at a time, chunks in z, y, x order as the
- *     single-process writer does (byte-identical shard files).
+ *     single-process writer does (byte-identical shard files). A job over part of the scale
+ *     (--bbox) first reads every existing shard file it will rewrite (a damaged one fails the
+ *     job before any write), then rewrites each with the chunks of its old file outside the
+ *     region kept as they were; black chunks dropped with --delete-black travel as empty
+ *     records so that their shards lose them.
  * A task is journaled after its records are appended, a shard (journal id tasks + shard) after
  * its file is written, so --resume redoes neither; a resumed run with any rank count reads the
  * spill files of every earlier run's ranks. The spill files stay until the job succeeds. */
@@ -23,7 +27,8 @@ typedef struct cv_hashed cv_hashed;
 typedef struct cv_hashed_params {
     const cv_info *dst_info;
     int dst_mip;
-    cv_bbox region;   /* the whole scale: every shard spans the volume */
+    cv_bbox region;   /* whole chunks; short of the scale (--bbox), each shard written is
+                       * read first and keeps its chunks outside the region */
     uint64_t n_tasks; /* journal ids below this are tasks; shard s is n_tasks + s */
     size_t memory;    /* per rank, bytes */
     int ranks;

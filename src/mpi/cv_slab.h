@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cv_slab.h: the slab exchange of `cvmpi import` (the design card's halo exchange). In each
- * round the ranks read one group box of the source as `size` slabs cut along the source's
- * slowest axis (large contiguous file reads, not aligned to any chunk), then trade the pieces
+ * round the ranks read one group box of the source as `size` slabs cut along one axis (the
+ * source's slowest, for large contiguous file reads, or the next when the box is too thin for
+ * every rank to get a plane; not aligned to any chunk), then trade the pieces
  * with MPI_Alltoallv so that every task box of the group is assembled whole, x fastest, on the
  * rank that owns it. No HDF5 here: the caller reads the slabs. */
 #ifndef CV_SLAB_H

@@ -246,6 +246,7 @@ typedef struct import_job {
     cv_slab_layout layout;
     cv_info *info; /* derived from the dataset */
     cv_volume *dst;
+    const cv_info *dst_info; /* DST's, or `info` for a dry run into a DST that does not exist */
     cv_plan plan;
     cv_plan_params plan_params;
     cv_journal *journal;
@@ -269,6 +270,7 @@ typedef struct import_job {
     bool h5_filtered;
     int ranks;            /* the ranks sharing each round (1 with --independent) */
     uint64_t round_tasks; /* tasks in a round, at most (spread over the ranks) */
+    int cut_axis;         /* the volume axis rounds are cut along into slabs (round_box) */
 } import_job;
 
 static const char *dims_text(int rank, const hsize_t *dims, char *buf, size_t cap)
@@ -704,7 +706,7 @@ static cv_status check_import_options(const cv_import_params *p, const cv_scale 
 static cv_status open_import_dst(import_job *j, const cv_opts *o)
 {
     cv_status rc = CV_OK;
-    if (cv_mpi_rank() == 0) {
+    if (cv_mpi_rank() == 0 && !j->p->dry_run) {
         cv_volume *v = NULL;
         rc = cv_volume_open(j->p->dst, o, &v);
         if (rc == CV_ERR_NOTFOUND) {
@@ -715,7 +717,14 @@ static cv_status open_import_dst(import_job *j, const cv_opts *o)
     }
     CV_TRY(cv_mpi_agree(rc));
     rc = cv_volume_open(j->p->dst, o, &j->dst);
+    if (rc == CV_ERR_NOTFOUND && j->p->dry_run) {
+        /* A dry run plans the layer the import would create, and creates nothing. */
+        cv_err_clear();
+        j->dst_info = j->info;
+        return cv_mpi_agree(CV_OK);
+    }
     if (rc == CV_OK) {
+        j->dst_info = cv_volume_info(j->dst);
         const cv_info *a = cv_volume_info(j->dst), *b = j->info;
         if (a->dtype != b->dtype || a->num_channels != b->num_channels ||
             memcmp(a->scales[0].size, b->scales[0].size, sizeof a->scales[0].size) != 0 ||
@@ -801,9 +810,48 @@ static double h5_chunk_bytes(const import_job *j, const int64_t n[3], const int6
     return touched + one;
 }
 
+/* The dataset's spatial axes, slowest first (S, M, F). */
+static void spatial_order(const import_job *j, int order[3])
+{
+    int k = 0;
+    for (int i = 0; i < j->rank; i++) {
+        if (j->ax[i] != AX_C) {
+            order[k++] = j->ax[i];
+        }
+    }
+}
+
+/* The box of a full round of `group` tasks of `shape` as work_slabs groups them (F-rows of one
+ * S-layer, or a run of a row), clipped to the region, into box[]; returns the axis it is cut
+ * along into one slab per rank: the slowest axis S (each slab one contiguous run of the file)
+ * unless the box is fewer planes deep along S than there are ranks and deeper along M (then
+ * only as many ranks as planes would read, each a whole plane). Pure. */
+static int round_box(const import_job *j, const int64_t shape[3], uint64_t group, int ranks,
+                     int64_t box[3])
+{
+    const cv_bbox *region = &j->plan_params.region;
+    int order[3];
+    spatial_order(j, order);
+    int S = order[0], M = order[1], F = order[2];
+    int64_t extent[3];
+    for (int d = 0; d < 3; d++) {
+        extent[d] = region->max[d] - region->min[d];
+    }
+    uint64_t row = (uint64_t)((extent[F] + shape[F] - 1) / shape[F]);
+    uint64_t along[3];
+    along[S] = 1;
+    along[F] = row < group ? row : group;
+    along[M] = row < group ? group / row : 1;
+    for (int d = 0; d < 3; d++) {
+        double all = (double)along[d] * (double)shape[d];
+        box[d] = all < (double)extent[d] ? (int64_t)all : extent[d];
+    }
+    return ranks > box[S] && box[M] > box[S] ? M : S;
+}
+
 /* What a rank holds in a round of up to `group` tasks of `shape` shared by `ranks` ranks
  * (tests/hostile/memory_plan_verify_import.sh measures the peak against it): its slab, a
- * 1/ranks cut of the round's box along the dataset's slowest axis, and what it sends (at most
+ * 1/ranks cut of the round's box along round_box's axis, and what it sends (at most
  * the slab); what it receives and its task buffers (at most its ceil(group / ranks) tasks
  * each); the chunk threads' buffers, kept from task to task (the chunk cut from the task, its
  * encoding unless raw, its compressed bytes); a sharded task's shard file; the filtered HDF5
@@ -814,12 +862,11 @@ static double round_bytes(const import_job *j, const int64_t shape[3], uint64_t 
                           bool s_anywhere)
 {
     const cv_plan_params *pp = &j->plan_params;
-    int64_t extent[3], held[3], counts[3], piece[3];
+    int64_t extent[3], held[3], piece[3];
     double task = (double)pp->bytes_per_voxel, chunk = task, chunks = 1;
     for (int d = 0; d < 3; d++) {
         extent[d] = pp->region.max[d] - pp->region.min[d];
         held[d] = shape[d] < extent[d] ? shape[d] : extent[d];
-        counts[d] = (extent[d] + shape[d] - 1) / shape[d];
         task *= (double)held[d];
         chunk *= (double)pp->align[0][d];
         chunks *= (double)((held[d] + pp->align[0][d] - 1) / pp->align[0][d]);
@@ -827,32 +874,17 @@ static double round_bytes(const import_job *j, const int64_t shape[3], uint64_t 
     double threads = j->p->threads > 0 ? (double)j->p->threads : 4;
     double workers = chunks < threads ? chunks : threads;
     /* raw chunks go out as cut from the task: no encoded copy */
-    const cv_scale *s0 = &cv_volume_info(j->dst)->scales[0];
+    const cv_scale *s0 = &j->dst_info->scales[0];
     double per_chunk = strcmp(s0->encoding, "raw") == 0 ? 2 : 3;
     double bytes = workers * per_chunk * chunk + (pp->align[1][0] > 0 ? task : 0);
     int64_t step[3] = {shape[0], shape[1], shape[2]};
     if (j->p->is_independent) {
         return bytes + 2 * task + h5_chunk_bytes(j, held, step);
     }
-    /* The round's box, as work_slabs groups tasks: F-rows of one S-layer, or a run of a row. */
-    int order[3], k = 0;
-    for (int i = 0; i < j->rank; i++) {
-        if (j->ax[i] != AX_C) {
-            order[k++] = j->ax[i];
-        }
-    }
-    int S = order[0], M = order[1], F = order[2];
-    uint64_t row = (uint64_t)counts[F], owned = (group + (uint64_t)ranks - 1) / (uint64_t)ranks;
-    uint64_t along[3];
-    along[S] = 1;
-    along[F] = row < group ? row : group;
-    along[M] = row < group ? group / row : 1;
-    for (int d = 0; d < 3; d++) {
-        double all = (double)along[d] * (double)shape[d];
-        piece[d] = all < (double)extent[d] ? (int64_t)all : extent[d];
-    }
-    piece[S] = (piece[S] + ranks - 1) / ranks;
-    step[S] = ranks == 1 && !s_anywhere ? step[S] : 0; /* pieces cut N ways start anywhere */
+    uint64_t owned = (group + (uint64_t)ranks - 1) / (uint64_t)ranks;
+    int C = round_box(j, shape, group, ranks, piece);
+    piece[C] = (piece[C] + ranks - 1) / ranks;
+    step[C] = ranks == 1 && !s_anywhere ? step[C] : 0; /* pieces cut N ways start anywhere */
     double slab =
         (double)pp->bytes_per_voxel * (double)piece[0] * (double)piece[1] * (double)piece[2];
     return bytes + 2 * slab + 2 * (double)owned * task + h5_chunk_bytes(j, piece, step);
@@ -889,7 +921,7 @@ static cv_status refuse_round(import_job *j, const int64_t shape[3])
 
 static cv_status plan_import(import_job *j)
 {
-    const cv_info *di = cv_volume_info(j->dst);
+    const cv_info *di = j->dst_info;
     cv_grid grid = cv_info_grid(di, 0);
     cv_plan_params *pp = &j->plan_params;
     memset(pp, 0, sizeof *pp);
@@ -923,7 +955,8 @@ static cv_status plan_import(import_job *j)
         pp->memory = (size_t)(4.5 * (double)ROUND_BYTES_MAX);
     }
     source_chunking(j);
-    j->ranks = j->p->is_independent || !cv_mpi_active() ? 1 : cv_mpi_size();
+    /* the rank count, or the one a dry run plans for (--ranks) */
+    j->ranks = j->p->is_independent ? 1 : cv_mpi_plan_ranks();
     pp->task_bytes = task_model;
     pp->task_bytes_arg = j;
     pp->min_tasks = 64; /* spread over ranks; independent of the rank count */
@@ -948,10 +981,12 @@ static cv_status plan_import(import_job *j)
         }
     }
     j->round_tasks = lo;
+    int64_t box[3];
+    j->cut_axis = round_box(j, j->plan.task_shape, lo, j->ranks, box);
     if (round_bytes(j, j->plan.task_shape, 1, j->ranks, false) > (double)pp->memory) {
         return refuse_round(j, j->plan.task_shape);
     }
-    if (cv_mpi_rank() == 0) {
+    if (cv_mpi_rank() == 0 && !j->p->dry_run) {
         CV_LOG(CV_LOG_INFO,
                "memory budget %.0f MB per rank (from %s); rounds of %" PRIu64
                " tasks, expected peak %.1f MB per rank",
@@ -1247,6 +1282,32 @@ static void work_independent(import_job *j)
     cv_free(buf);
 }
 
+/* How work_slabs groups the task lattice into rounds: the dataset's spatial axes slowest
+ * first (S, M, F), whole F-rows of one S-layer per round or runs of a row. */
+typedef struct slab_groups {
+    int order[3];
+    uint64_t row, rows_per_group, runs_per_row;
+    uint64_t rounds; /* with no task skipped */
+} slab_groups;
+
+static void group_rounds(const import_job *j, slab_groups *g)
+{
+    int k = 0;
+    for (int i = 0; i < j->rank; i++) {
+        if (j->ax[i] != AX_C) {
+            g->order[k++] = j->ax[i];
+        }
+    }
+    const int64_t *counts = j->plan.counts;
+    uint64_t group_max = j->round_tasks;
+    g->row = (uint64_t)counts[g->order[2]];
+    g->rows_per_group = g->row >= group_max ? 1 : group_max / g->row;
+    g->runs_per_row = g->row >= group_max ? (g->row + group_max - 1) / group_max : 1;
+    uint64_t m = (uint64_t)counts[g->order[1]];
+    g->rounds = (uint64_t)counts[g->order[0]] * ((m + g->rows_per_group - 1) / g->rows_per_group) *
+                g->runs_per_row;
+}
+
 /* The tasks of one round, in plan order, with their boxes and owners. */
 typedef struct round_tasks {
     uint64_t *ids;
@@ -1395,18 +1456,12 @@ static cv_status round_push(round_tasks *rt, uint64_t id, cv_bbox box)
 static void work_slabs(import_job *j)
 {
     int size = cv_mpi_active() ? cv_mpi_size() : 1;
-    int order[3], k = 0;
-    for (int i = 0; i < j->rank; i++) {
-        if (j->ax[i] != AX_C) {
-            order[k++] = j->ax[i]; /* S, M, F */
-        }
-    }
-    int S = order[0], M = order[1], F = order[2];
+    slab_groups g;
+    group_rounds(j, &g);
+    int S = g.order[0], M = g.order[1];
     const int64_t *counts = j->plan.counts;
-    uint64_t group_max = j->round_tasks;
-    uint64_t row = (uint64_t)counts[F];
-    uint64_t rows_per_group = row >= group_max ? 1 : group_max / row;
-    uint64_t runs_per_row = row >= group_max ? (row + group_max - 1) / group_max : 1;
+    uint64_t group_max = j->round_tasks, row = g.row;
+    uint64_t rows_per_group = g.rows_per_group, runs_per_row = g.runs_per_row;
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     if (cv_mpi_active()) {
         H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
@@ -1436,7 +1491,7 @@ static void work_slabs(import_job *j)
                         int64_t cell[3];
                         cell[S] = s;
                         cell[M] = m;
-                        cell[F] = (int64_t)f;
+                        cell[g.order[2]] = (int64_t)f;
                         uint64_t id =
                             (uint64_t)cell[0] +
                             (uint64_t)counts[0] *
@@ -1469,7 +1524,7 @@ static void work_slabs(import_job *j)
                 if (j->direct_fd >= 0) {
                     direct_round(j, &rt);
                 } else {
-                    slab_round(j, &rt, S, dxpl, &scratch);
+                    slab_round(j, &rt, j->cut_axis, dxpl, &scratch);
                 }
                 test_delay();
             }
@@ -1498,6 +1553,76 @@ static void import_work(import_job *j)
         j->direct_buf = NULL;
         j->direct_cap = 0;
     }
+}
+
+/* Bytes as "12.3 MB" or, from 1 GB on, "12.3 GB". */
+static const char *size_text(double bytes, char buf[32])
+{
+    snprintf(buf, 32, "%.1f %s", bytes >= 1e9 ? bytes / 1e9 : bytes / 1e6,
+             bytes >= 1e9 ? "GB" : "MB");
+    return buf;
+}
+
+/* --dry-run: the plan and what each of the planned ranks does, for sizing a cluster run
+ * (`--ranks N`). A rank's slab is its 1/N cut of a round's box along the slowest axis; it
+ * sends what of its slab other ranks own and receives the rest of its own tasks. */
+static void print_import_plan(const import_job *j)
+{
+    const cv_plan *pl = &j->plan;
+    const cv_plan_params *pp = &j->plan_params;
+    int n_ranks = cv_mpi_plan_ranks();
+    double bpv = (double)pp->bytes_per_voxel, all = (double)cv_bbox_voxels(pl->region) * bpv;
+    double task =
+        bpv * (double)pl->task_shape[0] * (double)pl->task_shape[1] * (double)pl->task_shape[2];
+    double tasks = ceil((double)pl->n_tasks / (double)n_ranks);
+    char region[160], b[4][32];
+    cv_bbox_format(pl->region, region, sizeof region);
+    printf("plan: %" PRIu64 " tasks of %" PRId64 "x%" PRId64 "x%" PRId64 " voxels (%" PRId64
+           "x%" PRId64 "x%" PRId64 " tasks) over %s at mip 0\n",
+           pl->n_tasks, pl->task_shape[0], pl->task_shape[1], pl->task_shape[2], pl->counts[0],
+           pl->counts[1], pl->counts[2], region);
+    if (j->p->is_independent) {
+        double peak = round_bytes(j, pl->task_shape, 1, 1, false);
+        printf("plan: --independent: each rank reads its own tasks' boxes; %s of voxels in all, "
+               "%s per task, expected peak %.1f MB per rank (budget %.1f MB), %d rank%s\n",
+               size_text(all, b[0]), size_text(task, b[1]), peak / 1e6, (double)pp->memory / 1e6,
+               n_ranks, n_ranks == 1 ? "" : "s");
+        printf("plan: per rank: about %.0f tasks, %s read from the dataset, no exchange; "
+               "journal %.1f MB in all (30 bytes per finished task)\n",
+               tasks, size_text(tasks * task, b[0]), (double)pl->n_tasks * 30.0 / 1e6);
+        return;
+    }
+    slab_groups g;
+    group_rounds(j, &g);
+    int M = g.order[1];
+    /* The largest round work_slabs makes (round_tasks may exceed what the lattice holds). */
+    uint64_t rows =
+        g.rows_per_group < (uint64_t)pl->counts[M] ? g.rows_per_group : (uint64_t)pl->counts[M];
+    uint64_t group = g.row < j->round_tasks ? g.row * rows : j->round_tasks;
+    double peak = round_bytes(j, pl->task_shape, group, j->ranks, false);
+    static const char axis_name[] = "xyz";
+    printf("plan: %" PRIu64 " rounds of up to %" PRIu64 " tasks, each round's box cut along %c "
+           "into %d slabs; %s of voxels in all, %s per task, expected peak %.1f MB per rank "
+           "(budget %.1f MB), %d rank%s\n",
+           g.rounds, group, axis_name[j->cut_axis], j->ranks, size_text(all, b[0]),
+           size_text(task, b[1]), peak / 1e6, (double)pp->memory / 1e6, j->ranks,
+           j->ranks == 1 ? "" : "s");
+    /* The largest slab a rank reads in a round: the round's box cut N ways, rounded up
+     * (cv__slab_piece); ranks past the box's depth along that axis read nothing. */
+    int64_t box[3];
+    round_box(j, pl->task_shape, group, j->ranks, box);
+    double slab = bpv;
+    for (int d = 0; d < 3; d++) {
+        slab *= d == j->cut_axis ? ceil((double)box[d] / (double)j->ranks) : (double)box[d];
+    }
+    double read_max = slab * (double)g.rounds;
+    read_max = read_max < all ? read_max : all;
+    double sent = j->ranks == 1 ? 0 : read_max, received = j->ranks == 1 ? 0 : tasks * task;
+    printf("plan: per rank: about %.0f tasks in %" PRIu64 " rounds, %s read from the dataset "
+           "(at most %s), exchange up to %s sent and %s received; journal %.1f MB in all (30 "
+           "bytes per finished task)\n",
+           tasks, g.rounds, size_text(all / (double)j->ranks, b[0]), size_text(read_max, b[1]),
+           size_text(sent, b[2]), size_text(received, b[3]), (double)pl->n_tasks * 30.0 / 1e6);
 }
 
 static void describe_task(uint64_t id, char *buf, size_t cap, void *arg)
@@ -1601,17 +1726,21 @@ cv_status cv_mpi_import(const cv_import_params *p)
     if (rc == CV_OK) {
         rc = cv_mpi_agree(plan_import(&j));
     }
-    if (rc == CV_OK) {
+    if (rc == CV_OK && p->dry_run) {
+        if (cv_mpi_rank() == 0) {
+            print_import_plan(&j);
+        }
+    } else if (rc == CV_OK) {
         rc = import_journal(&j);
     }
-    if (rc == CV_OK && p->resume) {
+    if (rc == CV_OK && p->resume && !p->dry_run) {
         int mip0 = 0;
         rc = cv_mpi_remove_stale_temps(j.dst, &mip0, 1, NULL);
     }
-    if (rc == CV_OK) {
+    if (rc == CV_OK && !p->dry_run) {
         rc = cv_mpi_agree(cv_sched_open(j.plan.n_tasks, false, &j.sched));
     }
-    if (rc == CV_OK) {
+    if (rc == CV_OK && !p->dry_run) {
         uint64_t full = (uint64_t)j.plan.task_shape[0] * (uint64_t)j.plan.task_shape[1] *
                         (uint64_t)j.plan.task_shape[2] * j.plan_params.bytes_per_voxel;
         cv_progress_init(&j.progress, "import", j.plan.n_tasks, full,

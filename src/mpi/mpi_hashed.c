@@ -27,6 +27,10 @@ struct cv_hashed {
     int64_t dshape[3];
     int morton_bits[3];
     uint64_t n_chunks, n_shards;
+    /* A --bbox job: shards straddling the region keep their chunks outside it (owners
+     * read-modify-write them); cells of the region are region_lo..region_hi. */
+    bool partial;
+    int64_t region_lo[3], region_hi[3];
     double chunk_bytes;    /* one decoded destination chunk */
     double largest;        /* chunks in the largest shard, at most */
     double shard_bytes;    /* the largest shard expected, decoded */
@@ -77,14 +81,8 @@ cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out)
     cv_status rc =
         cv_shard_spec_parse(ds->sharding_json, strlen(ds->sharding_json), ds->key, &h->spec);
     cv_grid g = cv_info_grid(p->dst_info, p->dst_mip);
-    if (rc == CV_OK && !cv_bbox_equal(p->region, g.bounds)) {
-        rc = CV_FAIL(CV_ERR_ARG,
-                     "%s %s: its shards are not boxes of chunks (hash "
-                     "%s), so every shard file spans the whole volume: transfer the whole "
-                     "volume (no --bbox)",
-                     job_name(h), ds->key,
-                     h->spec.hash == CV_SHARD_HASH_IDENTITY ? "identity" : "murmurhash3_x86_128");
-    }
+    h->partial = !cv_bbox_equal(p->region, g.bounds);
+    cv_grid_cells(&g, p->region, h->region_lo, h->region_hi);
     if (rc == CV_OK && h->spec.shard_bits > MAX_SHARD_BITS) {
         rc = CV_FAIL(CV_ERR_UNSUPPORTED,
                      "%s %s: shard_bits %d; at most %d are supported "
@@ -157,6 +155,10 @@ void cv_hashed_print(const cv_hashed *h)
     printf("plan: a shard owner's peak about %.1f MB (budget %.1f MB)\n",
            (2.0 * h->shard_bytes + 2.0 * h->chunk_bytes + h->index_bytes) / 1e6,
            (double)h->p.memory / 1e6);
+    if (h->partial) {
+        printf("plan: --bbox: each shard file with a chunk in the box is read, keeps its chunks "
+               "outside the box and is written whole again\n");
+    }
 }
 
 void cv_hashed_get_figures(const cv_hashed *h, cv_hashed_figures *out)
@@ -229,11 +231,17 @@ cv_status cv_hashed_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *
                 h->chunk.len = 0;
                 CV_TRY(cv__buf_reserve(&h->chunk, nb));
                 cv__copy_region(elem, channels, voxels, box, h->chunk.data, cb, cb);
-                if (dst->opts.delete_black_uploads && cv__all_background(dst, h->chunk.data, nb)) {
-                    continue; /* absent keys read as background, as the single-process writer */
-                }
                 uint64_t code;
                 CV_TRY(cv_morton_code(h->dshape, c, &code));
+                if (dst->opts.delete_black_uploads && cv__all_background(dst, h->chunk.data, nb)) {
+                    /* Absent keys read as background, as the single-process writer leaves
+                     * them; in a --bbox job an empty record tells the owner to drop the
+                     * chunk from a shard it rewrites. */
+                    if (h->partial) {
+                        CV_TRY(cv_state_append(h->spill, code, NULL, 0, NULL));
+                    }
+                    continue;
+                }
                 cv_chunk_desc d = cv__volume_chunk_desc(dst, mip, cb);
                 h->encoded.len = 0;
                 uint64_t t0 = cv__now_ns();
@@ -338,48 +346,217 @@ static int by_shard_zyx(const void *a, const void *b)
     return 0;
 }
 
-/* Write shard entries[a..b) (one shard) whole from the inbox. */
+/* ---- read-modify-write of straddling shards (--bbox) ------------------------------------ */
+
+/* The chunks of an existing shard file that stay: those outside the job's region. */
+typedef struct kept_chunks {
+    const cv_hashed *h;
+    uint64_t shard;
+    const char *name; /* the shard file, for errors */
+    shard_entry *e;   /* rec points into recs */
+    cv_state_rec *recs;
+    uint8_t *data;
+    size_t n, cap, bytes, data_cap;
+    bool check_only;
+} kept_chunks;
+
+static bool in_region(const cv_hashed *h, const uint64_t cell[3])
+{
+    for (int d = 0; d < 3; d++) {
+        if ((int64_t)cell[d] < h->region_lo[d] || (int64_t)cell[d] >= h->region_hi[d]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static cv_status keep_chunk(uint64_t key, const uint8_t *data, size_t n, void *arg)
+{
+    kept_chunks *k = arg;
+    const cv_hashed *h = k->h;
+    int bits = h->morton_bits[0] + h->morton_bits[1] + h->morton_bits[2];
+    uint64_t cell[3];
+    if (bits < 64 && key >> bits) {
+        return CV_FAIL(CV_ERR_CORRUPT,
+                       "shard file `%s' holds chunk %" PRIu64 ", which the scale does not have",
+                       k->name, key);
+    }
+    if (shard_of(h, key) != k->shard) {
+        return CV_FAIL(CV_ERR_CORRUPT,
+                       "shard file `%s' holds chunk %" PRIu64 ", which belongs to another shard",
+                       k->name, key);
+    }
+    cv_morton_decode(h->morton_bits, key, cell);
+    if (k->check_only || in_region(h, cell)) {
+        return CV_OK; /* replaced (or dropped) by the job's own chunks */
+    }
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 64;
+        shard_entry *e = cv_realloc(k->e, cap * sizeof *e);
+        if (e) {
+            k->e = e;
+        }
+        cv_state_rec *r = cv_realloc(k->recs, cap * sizeof *r);
+        if (r) {
+            k->recs = r;
+        }
+        if (!e || !r) {
+            return CV_FAIL(CV_ERR_NOMEM, "shard file `%s': %zu chunks", k->name, cap);
+        }
+        k->cap = cap;
+    }
+    if (k->bytes + n > k->data_cap) {
+        size_t cap = k->data_cap ? k->data_cap : 65536;
+        while (cap < k->bytes + n) {
+            cap *= 2;
+        }
+        uint8_t *d = cv_realloc(k->data, cap);
+        if (!d) {
+            return CV_FAIL(CV_ERR_NOMEM, "shard file `%s': %zu bytes", k->name, cap);
+        }
+        k->data = d;
+        k->data_cap = cap;
+    }
+    memcpy(k->data + k->bytes, data, n);
+    /* offset: into k->data, resolved to pointers once every chunk is in */
+    k->recs[k->n] = (cv_state_rec){.idx = key, .offset = k->bytes, .bytes = n};
+    k->e[k->n] = (shard_entry){.shard = k->shard, .cell = {cell[0], cell[1], cell[2]}};
+    k->n++;
+    k->bytes += n;
+    return CV_OK;
+}
+
+static void kept_fini(kept_chunks *k)
+{
+    cv_free(k->e);
+    cv_free(k->recs);
+    cv_free(k->data);
+}
+
+/* Read shard `shard`'s existing file, if any, and keep its chunks outside the region (none
+ * with check_only: the file's indexes and chunks are only checked). *existed tells whether
+ * there was a file. */
+static cv_status read_existing(const cv_hashed *h, cv_volume *dst, uint64_t shard, bool check_only,
+                               kept_chunks *k, bool *existed)
+{
+    char key[CV_SHARD_KEY_MAX], name[CV_SHARD_KEY_MAX + 300];
+    memset(k, 0, sizeof *k);
+    *existed = false;
+    CV_TRY(cv__shard_object_key(h->key, &h->spec, shard, key, sizeof key));
+    snprintf(name, sizeof name, "%s/%s", cv_volume_url(dst), key);
+    k->h = h;
+    k->shard = shard;
+    k->name = name;
+    k->check_only = check_only;
+    uint8_t *file = NULL;
+    size_t len = 0;
+    cv_status rc = cv_store_get(dst->store, key, 0, &file, &len);
+    if (rc == CV_ERR_NOTFOUND) {
+        cv_err_clear();
+        return CV_OK;
+    }
+    if (rc != CV_OK) {
+        cv__err_wrap("read shard file `%s' to update it", name);
+        return rc;
+    }
+    *existed = true;
+    rc = cv_shard_decode(&h->spec, file, len, name, 0, keep_chunk, k);
+    cv_free(file);
+    if (rc != CV_OK) {
+        cv__err_wrap("an existing shard file, whose chunks outside --bbox must be kept, is "
+                     "damaged");
+        kept_fini(k);
+        memset(k, 0, sizeof *k);
+    }
+    k->name = NULL;
+    return rc;
+}
+
+/* Write shard entries[a..b) (one shard) whole from the inbox; in a --bbox job with the chunks
+ * of its existing file that lie outside the region. Empty records (black chunks with
+ * --delete-black) write nothing; a shard left with no chunk has no file, as the
+ * single-process writer leaves it. */
 static cv_status write_shard(cv_hashed *h, cv_volume *dst, const cv_state_file *inbox,
                              const shard_entry *e, size_t n)
 {
-    size_t bytes = 0;
+    kept_chunks kept;
+    bool existed = false;
+    memset(&kept, 0, sizeof kept);
+    cv_status rc = h->partial ? read_existing(h, dst, e[0].shard, false, &kept, &existed) : CV_OK;
+    size_t bytes = 0, total = n + kept.n;
     for (size_t k = 0; k < n; k++) {
         bytes += (size_t)e[k].rec->bytes;
     }
-    uint8_t *data = cv_malloc(bytes ? bytes : 1);
-    cv_shard_item *items = cv_malloc((n ? n : 1) * sizeof *items);
-    cv_status rc = data && items ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "hashed shards: %zu bytes", bytes);
-    size_t at = 0;
+    uint8_t *data = rc == CV_OK ? cv_malloc(bytes ? bytes : 1) : NULL;
+    cv_shard_item *items = rc == CV_OK ? cv_malloc((total ? total : 1) * sizeof *items) : NULL;
+    shard_entry *all = rc == CV_OK ? cv_malloc((total ? total : 1) * sizeof *all) : NULL;
+    if (rc == CV_OK && !(data && items && all)) {
+        rc = CV_FAIL(CV_ERR_NOMEM, "hashed shards: %zu bytes", bytes);
+    }
+    size_t at = 0, m = 0;
     for (size_t k = 0; rc == CV_OK && k < n; k++) {
         rc = cv_state_read_own(inbox, e[k].rec, data + at);
-        items[k] = (cv_shard_item){e[k].rec->idx, data + at, (size_t)e[k].rec->bytes};
+        if (e[k].rec->bytes > 0) {
+            all[m] = e[k];
+            items[m++] = (cv_shard_item){e[k].rec->idx, data + at, (size_t)e[k].rec->bytes};
+        }
         at += (size_t)e[k].rec->bytes;
     }
+    if (rc == CV_OK && kept.n) {
+        /* Merge in z, y, x order: the single-process writer's order within a shard file. */
+        for (size_t k = 0; k < kept.n; k++) {
+            kept.e[k].rec = &kept.recs[k];
+            all[m] = kept.e[k];
+            items[m++] = (cv_shard_item){kept.recs[k].idx, kept.data + kept.recs[k].offset,
+                                         (size_t)kept.recs[k].bytes};
+        }
+        cv_shard_item *sorted = cv_malloc(m * sizeof *sorted);
+        if (!sorted) {
+            rc = CV_FAIL(CV_ERR_NOMEM, "hashed shards: %zu chunks", m);
+        } else {
+            for (size_t k = 0; k < m; k++) {
+                all[k].rec = (const cv_state_rec *)(uintptr_t)k; /* carry the item's index */
+            }
+            qsort(all, m, sizeof *all, by_shard_zyx);
+            for (size_t k = 0; k < m; k++) {
+                sorted[k] = items[(size_t)(uintptr_t)all[k].rec];
+            }
+            memcpy(items, sorted, m * sizeof *items);
+        }
+        cv_free(sorted);
+    }
     uint64_t t0 = cv__now_ns();
-    if (rc == CV_OK) {
-        rc = cv_shard_write(dst->store, h->key, &h->spec, items, n, CV_SHARD_LAYOUT_CLOUDVOLUME,
+    if (rc == CV_OK && m > 0) {
+        rc = cv_shard_write(dst->store, h->key, &h->spec, items, m, CV_SHARD_LAYOUT_CLOUDVOLUME,
                             dst->opts.compress_level);
+    } else if (rc == CV_OK && existed) {
+        char key[CV_SHARD_KEY_MAX];
+        rc = cv__shard_object_key(h->key, &h->spec, e[0].shard, key, sizeof key);
+        if (rc == CV_OK) {
+            rc = cv_store_delete(dst->store, key);
+        }
     }
     atomic_fetch_add(&dst->io_ns, cv__now_ns() - t0);
     if (rc == CV_OK) {
-        atomic_fetch_add(&dst->n_written, n);
+        atomic_fetch_add(&dst->n_written, m);
         atomic_fetch_add(&dst->bytes_written, bytes);
     } else {
         char name[40];
         cv_shard_file_name(&h->spec, e[0].shard, name, sizeof name);
         cv__err_wrap("write shard %s of %s", name, cv_volume_url(dst));
     }
+    kept_fini(&kept);
+    cv_free(all);
     cv_free(items);
     cv_free(data);
     return rc;
 }
 
-/* Every shard this rank owns that has chunks and is not journaled, one at a time. A chunk that
- * arrived twice (a task redone after a crash between its spill and its journal entry) is the
- * same bytes: the first copy is kept. */
-static cv_status write_owned(cv_hashed *h, cv_volume *dst, cv_journal *journal,
-                             const cv_state_file *inbox, const cv_state_rec *got, size_t n_got,
-                             uint64_t *written)
+/* This rank's received chunks as entries sorted by shard, then z, y, x (the first copy of a
+ * chunk that arrived twice: a task redone after a crash between its spill and its journal
+ * entry is the same bytes). */
+static cv_status owned_entries(const cv_hashed *h, const cv_state_rec *got, size_t n_got,
+                               shard_entry **out, size_t *n_out)
 {
     shard_entry *e = cv_malloc((n_got ? n_got : 1) * sizeof *e);
     if (!e) {
@@ -398,16 +575,47 @@ static cv_status write_owned(cv_hashed *h, cv_volume *dst, cv_journal *journal,
     if (n) {
         qsort(e, n, sizeof *e, by_shard_zyx);
     }
+    for (size_t a = 0; a < n; a++) {
+        if ((int)(e[a].shard % (uint64_t)cv_mpi_size()) != cv_mpi_rank()) {
+            uint64_t idx = e[a].rec->idx;
+            cv_free(e);
+            return CV_FAIL(CV_ERR_CORRUPT,
+                           "hashed shards: chunk %" PRIu64 " sent to the wrong rank", idx);
+        }
+    }
+    *out = e;
+    *n_out = n;
+    return CV_OK;
+}
+
+/* Before a --bbox job writes any shard: every existing file it will rewrite can be read and
+ * decoded, so a damaged one stops the job with nothing written. */
+static cv_status check_existing(const cv_hashed *h, cv_volume *dst, const shard_entry *e, size_t n)
+{
+    for (size_t a = 0; a < n;) {
+        size_t b = a;
+        while (b < n && e[b].shard == e[a].shard) {
+            b++;
+        }
+        kept_chunks k;
+        bool existed;
+        CV_TRY(read_existing(h, dst, e[a].shard, true, &k, &existed));
+        kept_fini(&k);
+        a = b;
+    }
+    return CV_OK;
+}
+
+/* Every shard this rank owns that has chunks and is not journaled, one at a time. */
+static cv_status write_owned(cv_hashed *h, cv_volume *dst, cv_journal *journal,
+                             const cv_state_file *inbox, const shard_entry *e, size_t n,
+                             uint64_t *written)
+{
     cv_status rc = CV_OK;
     for (size_t a = 0; rc == CV_OK && a < n;) {
         size_t b = a;
         while (b < n && e[b].shard == e[a].shard) {
             b++;
-        }
-        if ((int)(e[a].shard % (uint64_t)cv_mpi_size()) != cv_mpi_rank()) {
-            rc = CV_FAIL(CV_ERR_CORRUPT, "hashed shards: chunk %" PRIu64 " sent to the wrong rank",
-                         e[a].rec->idx);
-            break;
         }
         rc = write_shard(h, dst, inbox, e + a, b - a);
         if (rc == CV_OK) {
@@ -416,7 +624,6 @@ static cv_status write_owned(cv_hashed *h, cv_volume *dst, cv_journal *journal,
         }
         a = b;
     }
-    cv_free(e);
     return rc;
 }
 
@@ -471,10 +678,19 @@ cv_status cv_hashed_finish(cv_hashed *h, cv_volume *dst, cv_journal *journal, bo
     }
     cv_free(paths);
     rc = cv_mpi_agree(rc);
+    shard_entry *e = NULL;
+    size_t n_e = 0;
+    if (rc == CV_OK) {
+        rc = cv_mpi_agree(owned_entries(h, got, n_got, &e, &n_e));
+    }
+    if (rc == CV_OK && h->partial) {
+        rc = cv_mpi_agree(check_existing(h, dst, e, n_e));
+    }
     if (rc == CV_OK) {
         /* Each owner writes on its own; failures are agreed afterwards. */
-        rc = cv_mpi_agree(write_owned(h, dst, journal, inbox, got, n_got, written));
+        rc = cv_mpi_agree(write_owned(h, dst, journal, inbox, e, n_e, written));
     }
+    cv_free(e);
     cv_free(got);
     cv_state_close(inbox);
     unlink(in_path);

@@ -2,7 +2,8 @@
 # The petavoxel plan, checked by simulation: `--dry-run --ranks 10000` on a 10^15-voxel
 # layer (10^5 x 10^5 x 10^5 uint8 in 64^3 chunks; only its info exists) for a transfer, a
 # re-chunking transfer (exchange rounds), a transfer into murmurhash shards, a downsample, a
-# sharded downsample and a verify. Each plan's per-rank peak must stay within its --memory
+# sharded downsample, a verify and an import from an HDF5 dataset of that shape (chunked, no
+# chunk allocated: a file of a few kB). Each plan's per-rank peak must stay within its --memory
 # budget, the figures are the ones the formulas in docs/scale.md give, and each plan prints in
 # seconds (it touches no data and walks no chunk grid).
 set -euo pipefail
@@ -78,6 +79,33 @@ section "verify, 10^4 ranks"
 plan verify verify big big2 --memory 4G
 peak=$(sed -n 's/.*expected peak \([0-9.]*\) MB per rank (budget \([0-9.]*\) MB).*/\1 \2/p' verify.plan)
 within verify $peak
+
+section "import of a 10^5^3 HDF5 dataset, 10^4 ranks, --memory 4G"
+if /usr/bin/python3 -c "import h5py" 2>/dev/null; then
+    /usr/bin/python3 - <<'PY'
+import h5py
+with h5py.File("big.h5", "w") as f:
+    d = f.create_dataset("raw", shape=(100000,) * 3, dtype="uint8", chunks=(64, 64, 64))
+    d.attrs["resolution"] = [4, 4, 40]
+PY
+    (( $(stat -c %s big.h5) < 100000 )) || fail "the empty HDF5 dataset takes $(stat -c %s big.h5) bytes"
+    plan import import big.h5:/raw outi --memory 4G
+    [[ ! -e outi ]] || fail "import: a dry run created the layer"
+    grep -qxF "plan: 1882384 tasks of 1024x1024x512 voxels (98x98x196 tasks) over 0,0,0,100000,100000,100000 at mip 0" import.plan || fail "import: tasks"
+    # a round's box (one 512-plane layer of tasks) is cut along y: every rank reads a slab
+    grep -qF "plan: 196 rounds of up to 9604 tasks, each round's box cut along y into 10000 slabs;" import.plan || fail "import: rounds"
+    peak=$(sed -n 's/.*expected peak \([0-9.]*\) MB per rank (budget \([0-9.]*\) MB).*/\1 \2/p' import.plan)
+    within import $peak
+    grep -qxF "plan: per rank: about 189 tasks in 196 rounds, 100.0 GB read from the dataset (at most 100.4 GB), exchange up to 100.4 GB sent and 101.5 GB received; journal 56.5 MB in all (30 bytes per finished task)" import.plan || fail "import: per rank"
+    plan import_independent import big.h5:/raw outi --memory 4G --independent
+    peak=$(sed -n 's/.*expected peak \([0-9.]*\) MB per rank (budget \([0-9.]*\) MB).*/\1 \2/p' import_independent.plan)
+    within "import --independent" $peak
+    grep -qxF "plan: per rank: about 95 tasks, 102.0 GB read from the dataset, no exchange; journal 28.2 MB in all (30 bytes per finished task)" import_independent.plan || fail "import --independent: per rank"
+    run "$CVMPI" import big.h5:/raw outi --ranks 10
+    [[ $RC == 2 ]] || fail "import --ranks without --dry-run: exit $RC"
+else
+    echo "import: skipped (no python3-h5py)"
+fi
 
 section "--ranks without --dry-run is a usage error"
 run "$CVMPI" transfer big out --ranks 10
