@@ -19,6 +19,7 @@ enum {
     SLOT_LEFT,    /* collectives left */
     SLOT_TASK,    /* task id, UINT64_MAX: none */
     SLOT_BEATS,   /* bumped at every update: a rank that updates is not stuck */
+    SLOT_P2P,     /* 1 while waiting for point-to-point messages (cv_coll_waitsome) */
     SLOT_PHASE,   /* 64 bytes of text, NUL-terminated */
     SLOT_WORDS = SLOT_PHASE + 8,
 };
@@ -94,7 +95,8 @@ bool cv_coll_peek_waiting(int r)
     }
     const uint64_t *s = board.base + (size_t)r * SLOT_WORDS;
     return __atomic_load_n(&s[SLOT_ENTERED], __ATOMIC_RELAXED) !=
-           __atomic_load_n(&s[SLOT_LEFT], __ATOMIC_RELAXED);
+               __atomic_load_n(&s[SLOT_LEFT], __ATOMIC_RELAXED) ||
+           __atomic_load_n(&s[SLOT_P2P], __ATOMIC_RELAXED) != 0;
 }
 
 void cv_coll__open(void)
@@ -375,4 +377,132 @@ int cv_coll_alltoallv(const void *in, const int *in_counts, const int *in_displs
     return wait_for(MPI_Ialltoallv(in, in_counts, in_displs, in_type, out, out_counts, out_displs,
                                    out_type, MPI_COMM_WORLD, &req),
                     &req, what);
+}
+
+/* ---- point-to-point waits -------------------------------------------------------------------- */
+
+static bool slot_waits(const uint64_t *s)
+{
+    return s[SLOT_ENTERED] != s[SLOT_LEFT] || s[SLOT_P2P] != 0;
+}
+
+/* The deadline of a point-to-point wait: the peers of the requests still open are the ranks
+ * this one waits for. One of them showing no progress for the deadline is named (a rank that
+ * waits itself beats, so it is not); the lowest waiting rank speaks first, the others a little
+ * later. All of them alive and waiting for twice the deadline: nothing will come. */
+static void check_peers(int n, const MPI_Request *reqs, const int *peers, const char *what,
+                        double start, double now, bool first)
+{
+    publish();
+    read_board();
+    enum { MAX_NAMED = 64 };
+    int stuck[MAX_NAMED];
+    int n_stuck = 0, n_inside = 0, n_alive_waiting = 0, n_open = 0, speaker = -1;
+    for (int r = 0; r < board.n; r++) {
+        const uint64_t *s = board.snap + (size_t)r * SLOT_WORDS;
+        if (first || s[SLOT_BEATS] != board.seen[r]) {
+            board.seen_at[r] = first ? start : now;
+            board.seen[r] = s[SLOT_BEATS];
+        }
+        if (speaker < 0 && slot_waits(s) && now - board.seen_at[r] < timeout_s) {
+            speaker = r;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        int p = peers[i];
+        if (reqs[i] == MPI_REQUEST_NULL || p < 0 || p >= board.n || p == board.rank) {
+            continue;
+        }
+        bool seen = false; /* a peer of several requests is counted once */
+        for (int k = 0; k < i && !seen; k++) {
+            seen = reqs[k] != MPI_REQUEST_NULL && peers[k] == p;
+        }
+        if (seen) {
+            continue;
+        }
+        n_open++;
+        const uint64_t *s = board.snap + (size_t)p * SLOT_WORDS;
+        if (now - board.seen_at[p] >= timeout_s) {
+            if (n_stuck < MAX_NAMED) {
+                stuck[n_stuck] = p;
+            }
+            n_stuck++;
+            n_inside += slot_waits(s);
+        } else {
+            n_alive_waiting += slot_waits(s);
+        }
+    }
+    double grace = speaker == board.rank ? 0 : timeout_s / 2 + 2;
+    for (int i = 0; i < n_stuck && i < MAX_NAMED; i++) {
+        if (now - board.seen_at[stuck[i]] < timeout_s + grace) {
+            return;
+        }
+    }
+    if (n_stuck > 0) {
+        abort_job(what, now - start, stuck, n_stuck, n_inside);
+    }
+    if (n_open > 0 && n_alive_waiting == n_open && now - start >= 2 * timeout_s + grace) {
+        abort_job(what, now - start, NULL, 0, 0);
+    }
+}
+
+int cv_coll_waitsome(int n, MPI_Request *reqs, const int *peers, int *outcount, int *indices,
+                     MPI_Status *statuses, const char *what)
+{
+    if (!board.open) {
+        return MPI_Waitsome(n, reqs, outcount, indices, statuses);
+    }
+    board.mine[SLOT_P2P] = 1;
+    publish();
+    double start = cv_now();
+    double every = timeout_s / 4 < 1 ? (timeout_s / 4 > 0.05 ? timeout_s / 4 : 0.05) : 1;
+    double next_check = start + every;
+    bool first = true;
+    int rc;
+    for (;;) {
+        rc = MPI_Testsome(n, reqs, outcount, indices, statuses);
+        if (rc != MPI_SUCCESS || *outcount != 0) {
+            break; /* some completed, or none was open (MPI_UNDEFINED) */
+        }
+        double now = cv_now();
+        if (timeout_s > 0 && now >= next_check) {
+            check_peers(n, reqs, peers, what, start, now, first);
+            first = false;
+            next_check = now + every;
+        }
+        nap(now - start);
+    }
+    board.mine[SLOT_P2P] = 0;
+    publish();
+    return rc;
+}
+
+int cv_coll_waitall(int n, MPI_Request *reqs, const int *peers, const char *what)
+{
+    for (;;) {
+        int done = 0, idx[64];
+        MPI_Status st[64];
+        int m = n < 64 ? n : 64;
+        /* Waitsome over the open requests, 64 at a time keeps the index arrays small. */
+        int base = 0;
+        while (base < n) {
+            int k = n - base < m ? n - base : m;
+            bool any_open = false;
+            for (int i = base; i < base + k && !any_open; i++) {
+                any_open = reqs[i] != MPI_REQUEST_NULL;
+            }
+            if (any_open) {
+                break;
+            }
+            base += k;
+        }
+        if (base >= n) {
+            return MPI_SUCCESS;
+        }
+        int k = n - base < m ? n - base : m;
+        int rc = cv_coll_waitsome(k, reqs + base, peers + base, &done, idx, st, what);
+        if (rc != MPI_SUCCESS) {
+            return rc;
+        }
+    }
 }
