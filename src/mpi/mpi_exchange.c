@@ -378,6 +378,93 @@ static void rechunk_round_load(const cv_exchange *x, uint64_t r, rank_load *load
     }
 }
 
+/* Who trades with whom in the largest rounds: the most ranks one rank sends to and receives
+ * from (itself not counted), and the most messages of a round. */
+typedef struct round_links {
+    int send_peers, recv_peers;
+    double messages;
+    bool bound; /* from chunk counts (a round too large to walk pair by pair) */
+} round_links;
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t l = *(const uint64_t *)a, r = *(const uint64_t *)b;
+    return (l > r) - (l < r);
+}
+
+/* Destination cells one source chunk can overlap (and the other way round), at most. */
+static double cells_touched(const int64_t *from, const int64_t *to)
+{
+    double n = 1;
+    for (int d = 0; d < 3; d++) {
+        n *= (double)((from[d] - 1) / to[d] + 2 < from[d] + 1 ? (from[d] - 1) / to[d] + 2
+                                                              : from[d] + 1);
+    }
+    return n;
+}
+
+static void rechunk_round_links(const cv_exchange *x, uint64_t r, round_links *lk, int *count)
+{
+    cv_bbox box = cv_exchange_round_box(x, r);
+    int n = x->ranks;
+    int64_t smin[3], smax[3], c[3], e[3], dmin[3], dmax[3];
+    cv_grid_cells(&x->sg, box, smin, smax);
+    cv_grid_cells(&x->dg, box, dmin, dmax);
+    double n_src = (double)(smax[0] - smin[0]) * (double)(smax[1] - smin[1]) *
+                   (double)(smax[2] - smin[2]),
+           n_dst = (double)(dmax[0] - dmin[0]) * (double)(dmax[1] - dmin[1]) *
+                   (double)(dmax[2] - dmin[2]);
+    double per_src = cells_touched(x->sg.chunk, x->dg.chunk),
+           per_dst = cells_touched(x->dg.chunk, x->sg.chunk);
+    uint64_t *pairs = n_src * per_src <= 4e6 ? cv_malloc((size_t)(n_src * per_src) * 8 + 8) : NULL;
+    if (!pairs) {
+        int sp = (int)fmin(n - 1, ceil(n_src / n) * per_src),
+            rp = (int)fmin(n - 1, ceil(n_dst / n) * per_dst);
+        lk->send_peers = sp > lk->send_peers ? sp : lk->send_peers;
+        lk->recv_peers = rp > lk->recv_peers ? rp : lk->recv_peers;
+        lk->messages = fmax(lk->messages, fmin((double)n * sp, n_src * per_src));
+        lk->bound = true;
+        return;
+    }
+    size_t np = 0;
+    for (c[2] = smin[2]; c[2] < smax[2]; c[2]++) {
+        for (c[1] = smin[1]; c[1] < smax[1]; c[1]++) {
+            for (c[0] = smin[0]; c[0] < smax[0]; c[0]++) {
+                int so = cv__x_owner(&x->sg, c, n);
+                cv_bbox part = cv_bbox_intersect(cv_grid_cell_box(&x->sg, c), box);
+                cv_grid_cells(&x->dg, part, dmin, dmax);
+                for (e[2] = dmin[2]; e[2] < dmax[2]; e[2]++) {
+                    for (e[1] = dmin[1]; e[1] < dmax[1]; e[1]++) {
+                        for (e[0] = dmin[0]; e[0] < dmax[0]; e[0]++) {
+                            int dd = cv__x_owner(&x->dg, e, n);
+                            if (dd != so) {
+                                pairs[np++] = (uint64_t)so * (uint64_t)n + (uint64_t)dd;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    qsort(pairs, np, sizeof *pairs, cmp_u64);
+    size_t distinct = 0;
+    memset(count, 0, 2 * (size_t)n * sizeof *count);
+    for (size_t i = 0; i < np; i++) {
+        if (i > 0 && pairs[i] == pairs[i - 1]) {
+            continue;
+        }
+        distinct++;
+        count[pairs[i] / (uint64_t)n]++;            /* sends */
+        count[n + (int)(pairs[i] % (uint64_t)n)]++; /* receives */
+    }
+    for (int o = 0; o < n; o++) {
+        lk->send_peers = count[o] > lk->send_peers ? count[o] : lk->send_peers;
+        lk->recv_peers = count[n + o] > lk->recv_peers ? count[n + o] : lk->recv_peers;
+    }
+    lk->messages = fmax(lk->messages, (double)distinct);
+    cv_free(pairs);
+}
+
 void cv_exchange_print(const cv_exchange *x)
 {
     int n = x->ranks;
@@ -399,9 +486,17 @@ void cv_exchange_print(const cv_exchange *x)
      * next to the job itself until a plan has thousands of rounds (a petavoxel --dry-run),
      * then those 27 stand for the rest. */
     bool sampled = x->n_rounds > 4096;
+    round_links lk = {0, 0, 0, false};
+    int *links = cv_calloc(2 * (size_t)n, sizeof *links);
+    if (!links) {
+        cv_free(load);
+        cv_free(cur);
+        return;
+    }
     if (!sampled) {
         for (uint64_t r = 0; r < x->n_rounds; r++) {
             rechunk_round_load(x, r, load, cur);
+            rechunk_round_links(x, r, &lk, links);
         }
     } else {
         int64_t pick[3][3];
@@ -414,10 +509,18 @@ void cv_exchange_print(const cv_exchange *x)
         for (int a = 0; a < 27; a++) {
             uint64_t column =
                 (uint64_t)pick[0][a % 3] + (uint64_t)x->ncol[0] * (uint64_t)pick[1][a / 3 % 3];
-            rechunk_round_load(x, column * (uint64_t)x->zrounds + (uint64_t)pick[2][a / 9], load,
-                               cur);
+            uint64_t r = column * (uint64_t)x->zrounds + (uint64_t)pick[2][a / 9];
+            rechunk_round_load(x, r, load, cur);
+            rechunk_round_links(x, r, &lk, links);
         }
     }
+    cv_free(links);
+    printf("exchange: per round a rank sends to at most %d and receives from at most %d of the "
+           "%d other ranks%s; %.0f point-to-point messages in the busiest round (parts of at "
+           "most 1 GiB), no all-to-all; collectives per round: 2 MPI_Allreduce of one int "
+           "(readiness, outcome), 3 with --skip-existing\n",
+           lk.send_peers, lk.recv_peers, n - 1, lk.bound ? " (bounds from the chunk counts)" : "",
+           lk.messages);
     printf("exchange: expected peak %.1f MB per rank (budget %.1f MB); per rank, MB in its "
            "largest round%s (decoded voxels; encoded chunks are smaller):\n",
            x->est_peak / 1e6, (double)x->memory / 1e6,
