@@ -804,9 +804,9 @@ static cv_status exchange_geometry(job *j, const char *dir, char *signature, siz
             if (cv_mpi_rank() == 0) {
                 CV_LOG(CV_LOG_INFO,
                        "resuming the journal's %" PRIu64 " exchange rounds (columns of %" PRId64
-                       "x%" PRId64 " voxels, %" PRId64 " rows), planned for another rank count "
-                       "or --memory",
-                       j->n_tasks, g.col[0], g.col[1], g.rows);
+                       "x%" PRId64 " voxels, %" PRId64 " destination chunk row%s), planned for "
+                       "another rank count or --memory",
+                       j->n_tasks, g.col[0], g.col[1], g.rows, g.rows == 1 ? "" : "s");
             }
         }
     }
