@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * mpi_exchange.c: transfers done in collective rounds with MPI_Alltoallv (see cv_exchange.h):
- * planning the rounds, printing the plan, and the agreement and trade every round ends with.
- * The rounds themselves are in mpi_exchange_rechunk.c. (Hashed shards are not rounds: see
- * cv_hashed.h.)
+ * mpi_exchange.c: transfers done in collective rounds (see cv_exchange.h): planning the rounds,
+ * printing the plan, each rank's traffic in a round (from the plan alone), message parts, the
+ * distributed --skip-existing check and the outcome every round ends with. The rounds
+ * themselves and their point-to-point trade are in mpi_exchange_rechunk.c. (Hashed shards are
+ * not rounds: see cv_hashed.h.)
  *
  * Re-chunking: the region is cut into COLUMNS in x and y whose width is a multiple of both
  * chunk shapes (so no source chunk belongs to two columns), and each column into rounds of a
@@ -14,7 +15,7 @@
  * only once (on --resume, a skipped round leaves nothing kept and it is read again).
  *
  * Every round ends with the ranks agreeing on the outcome, so a failure on one rank never
- * leaves another waiting in a collective. No MPI calls off the calling thread. */
+ * leaves another waiting. No MPI calls off the calling thread. */
 #include "mpi/cv_exchange_int.h"
 
 #include "mpi/cv_collective.h"
