@@ -408,17 +408,15 @@ static void check_peers(int n, const MPI_Request *reqs, const int *peers, const 
             speaker = r;
         }
     }
+    bool *counted = cv_calloc((size_t)board.n, sizeof *counted); /* once a second: cheap */
     for (int i = 0; i < n; i++) {
         int p = peers[i];
-        if (reqs[i] == MPI_REQUEST_NULL || p < 0 || p >= board.n || p == board.rank) {
-            continue;
+        if (reqs[i] == MPI_REQUEST_NULL || p < 0 || p >= board.n || p == board.rank ||
+            (counted && counted[p])) {
+            continue; /* a peer of several requests is counted once */
         }
-        bool seen = false; /* a peer of several requests is counted once */
-        for (int k = 0; k < i && !seen; k++) {
-            seen = reqs[k] != MPI_REQUEST_NULL && peers[k] == p;
-        }
-        if (seen) {
-            continue;
+        if (counted) {
+            counted[p] = true;
         }
         n_open++;
         const uint64_t *s = board.snap + (size_t)p * SLOT_WORDS;
@@ -432,6 +430,7 @@ static void check_peers(int n, const MPI_Request *reqs, const int *peers, const 
             n_alive_waiting += slot_waits(s);
         }
     }
+    cv_free(counted);
     double grace = speaker == board.rank ? 0 : timeout_s / 2 + 2;
     for (int i = 0; i < n_stuck && i < MAX_NAMED; i++) {
         if (now - board.seen_at[stuck[i]] < timeout_s + grace) {

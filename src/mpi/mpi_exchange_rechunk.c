@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- re-chunking round ------------------------------------------------------------------- */
 
@@ -535,6 +536,17 @@ static cv_status receive_all(rechunk_round *rr, cv_status rc, bool *peer_failed)
     return rc;
 }
 
+/* Tests stop a rank here, once the others may wait for its messages. */
+static void test_read_delay(void)
+{
+    const char *delay = getenv("CVMPI_TEST_EXCHANGE_READ_DELAY_MS");
+    long ms = delay ? strtol(delay, NULL, 10) : 0;
+    if (ms > 0) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
                               bool stop_here, cv_exchange_result *out)
 {
@@ -564,6 +576,7 @@ cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, cv_volume *src, cv
             goto agree;
         }
         post_receives(&rr);
+        test_read_delay();
     }
     if (rc == CV_OK) {
         rc = gather_sources(&rr, round, rr.box);

@@ -10,7 +10,10 @@
 #  3. --skip-existing at -n 3 with two chunks removed, owned by ranks 1 and 2 (each rank checks
 #     the chunks it owns): exactly their 2 rounds are redone, 2 skipped, byte-identical;
 #  4. a -n 2 job with one rank SIGKILLed after 3 rounds, resumed at -n 3: the journal's rounds
-#     are re-used, the finished ones skipped, none journaled twice, byte-identical.
+#     are re-used, the finished ones skipped, none journaled twice, byte-identical;
+#  5. --collective-timeout 3 with rank 2 of 3 stopped (SIGSTOP) after it posted its receives,
+#     while the others wait for its messages: the job ends within the deadline plus slack, exit
+#     1, one line naming rank 2 alone as not having reached the exchange of chunk data.
 source "$(dirname "$0")/lib.sh"
 journal_ids() { cat "$1"/rank-*.log 2> /dev/null | grep -v '^cvmpi-journal' || true; }
 report_total() { /usr/bin/python3 -c 'import json, sys
@@ -77,4 +80,74 @@ grep -q "^transfer: $((16 - done_before)) exchange rounds written, $done_before 
 [ "$(journal_ids j-kill | wc -l)" = 16 ] && [ "$(journal_ids j-kill | sort -u | wc -l)" = 16 ] ||
     fail "resume at -n 3: the journal does not hold each of the 16 rounds once"
 digest out-kill | diff d-ref - > /dev/null || fail "resume at -n 3: output differs"
+
+# ---- 5. a rank stopped while the others wait for its messages -------------------------------
+DELAY=300
+rank_pid() { # PATTERN RANK
+    local p
+    for p in $(pgrep -f "$1"); do
+        if tr '\0' '\n' < "/proc/$p/environ" 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
+            echo "$p"
+            return
+        fi
+    done
+}
+in_delay() { # PID: whether it sleeps in the DELAY ms nanosleep of the test hook
+    /usr/bin/python3 - "$1" "$DELAY" <<'PY'
+import platform, struct, sys
+pid, want_ms = int(sys.argv[1]), int(sys.argv[2])
+req_arg = {"x86_64": {230: 3, 35: 1}, "aarch64": {115: 3, 101: 1}}.get(platform.machine())
+if req_arg is None:
+    sys.exit(0)
+try:
+    call = open("/proc/%d/syscall" % pid).read().split()
+    if not call or not call[0].isdigit() or int(call[0]) not in req_arg:
+        sys.exit(1)
+    with open("/proc/%d/mem" % pid, "rb") as mem:
+        mem.seek(int(call[req_arg[int(call[0])]], 16))
+        sec, nsec = struct.unpack("qq", mem.read(16))
+except (OSError, ValueError, struct.error):
+    sys.exit(1)
+sys.exit(0 if sec * 1000 + nsec // 1000000 == want_ms else 1)
+PY
+}
+CVMPI_TEST_EXCHANGE_READ_DELAY_MS=$DELAY mpirun -n 3 "$CVMPI" transfer src out-stop "${KILL[@]}" \
+    --journal j-stop --collective-timeout 3 > log-stop 2>&1 &
+job=$!
+for _ in $(seq 1 600); do
+    [ "$(journal_ids j-stop | wc -l)" -ge 1 ] && break
+    sleep 0.05
+done
+stopped=""
+for _ in $(seq 1 3000); do
+    pid=$(rank_pid "cvmpi transfer src out-stop" 2)
+    if [ -n "$pid" ] && in_delay "$pid"; then
+        kill -STOP "$pid"
+        stopped=$pid
+        break
+    fi
+    sleep 0.01
+done
+[ -n "$stopped" ] || fail "rank 2 never slept in its read delay"
+t=0
+while kill -0 "$job" 2> /dev/null; do
+    sleep 0.1
+    t=$((t + 1))
+    if [ $t -ge 200 ]; then
+        kill -CONT "$stopped" 2> /dev/null || true
+        kill -KILL "$stopped" 2> /dev/null || true
+        fail "the job still waits 20 s after rank 2 stopped"
+    fi
+done
+rc=0
+wait "$job" || rc=$?
+kill -CONT "$stopped" 2> /dev/null || true
+kill -KILL "$stopped" 2> /dev/null || true
+[ $rc = 1 ] || { cat log-stop; fail "stopped rank: exit status $rc, want 1"; }
+[ $t -le 150 ] || { cat log-stop; fail "stopped rank: the job took $((t / 10)) s to end, want about 3"; }
+line=$(grep "not reached" log-stop) || { cat log-stop; fail "stopped rank: no report"; }
+[ "$(echo "$line" | wc -l)" = 1 ] || { cat log-stop; fail "stopped rank: want one report line"; }
+echo "$line" | grep -Eqx "cvmpi: transfer: rank 2 has not reached the exchange of chunk data \\(exchange round [0-9]+\\) after [0-9]+ s \\(last: task [0-9]+, exchange round [0-9]+\\); aborting \\(--collective-timeout 3\\): run the same command with --resume" ||
+    { cat log-stop; fail "stopped rank: report line: $line"; }
+echo "exchange_sparse: the stopped rank was reported as: $line"
 echo "exchange_sparse: ok"
