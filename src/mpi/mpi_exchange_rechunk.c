@@ -484,30 +484,54 @@ static cv_status unpack(rechunk_round *rr, int i)
 }
 
 /* Encode and write the chunks whose voxels are all in. */
-static cv_status write_ready(rechunk_round *rr)
+static cv_status write_ready_from(rechunk_round *rr, size_t first)
 {
-    if (rr->n_ready == 0) {
+    size_t n = rr->n_ready - first;
+    if (n == 0) {
         return CV_OK;
     }
-    cv_status rc = cv__parallel_for(rr->n_ready, rr->x->threads, write_dest, rr);
-    for (size_t i = 0; i < rr->n_ready; i++) {
+    /* write_dest takes ready[i]: shift the batch to the front of the list */
+    if (first > 0) {
+        size_t tmp[CV_MAX_THREADS];
+        memcpy(tmp, rr->ready + first, n * sizeof *tmp);
+        memmove(rr->ready + n, rr->ready, first * sizeof *rr->ready);
+        memcpy(rr->ready, tmp, n * sizeof *tmp);
+    }
+    cv_status rc = cv__parallel_for(n, rr->x->threads, write_dest, rr);
+    for (size_t i = 0; i < n; i++) {
         rr->written[rr->ready[i]] = true;
     }
-    rr->n_ready = 0;
+    memmove(rr->ready, rr->ready + n, (rr->n_ready - n) * sizeof *rr->ready);
+    rr->n_ready -= n;
     return rc;
 }
 
-/* Receive every message as it comes, placing its pieces and writing the chunks they complete
- * (while `ok`); every receive completes whatever happens, so no sender is left waiting. */
+/* Encode and write up to one chunk per thread of those whose voxels are all in. */
+static cv_status write_some(rechunk_round *rr)
+{
+    size_t k = rr->n_ready < (size_t)rr->x->threads ? rr->n_ready : (size_t)rr->x->threads;
+    return write_ready_from(rr, rr->n_ready - k);
+}
+
+/* Receive every message as it comes, placing its pieces, and write the chunks they complete
+ * (while `rc` is CV_OK and no peer failed) a few at a time between looks at the messages: MPI
+ * moves a large message only while both ranks are in an MPI call, so a rank that wrote all
+ * its chunks at once would hold up the peers sending to it. Every receive completes whatever
+ * happens, so no sender is left waiting. */
 static cv_status receive_all(rechunk_round *rr, cv_status rc, bool *peer_failed)
 {
     size_t lim = rr->x->message_limit;
-    while (rr->n_rreq > 0) {
-        int done = 0;
-        cv_coll_waitsome((int)rr->n_rreq, rr->rreq, rr->rpeer, &done, rr->ridx, rr->rst,
-                         "the exchange of chunk data");
-        if (done == MPI_UNDEFINED) {
-            break;
+    for (;;) {
+        bool writing = rc == CV_OK && !*peer_failed && rr->n_ready > 0;
+        int done = MPI_UNDEFINED;
+        if (rr->n_rreq > 0 && writing) {
+            MPI_Testsome((int)rr->n_rreq, rr->rreq, &done, rr->ridx, rr->rst);
+        } else if (rr->n_rreq > 0) {
+            cv_coll_waitsome((int)rr->n_rreq, rr->rreq, rr->rpeer, &done, rr->ridx, rr->rst,
+                             "the exchange of chunk data");
+        }
+        if (done == MPI_UNDEFINED && !writing) {
+            break; /* every message is in and nothing is left to write */
         }
         for (int k = 0; k < done; k++) {
             int q = rr->ridx[k], i = rr->rpeer_idx[q], got = 0;
@@ -530,7 +554,7 @@ static cv_status receive_all(rechunk_round *rr, cv_status rc, bool *peer_failed)
             }
         }
         if (rc == CV_OK && !*peer_failed) {
-            rc = write_ready(rr);
+            rc = write_some(rr);
         }
     }
     return rc;
@@ -595,7 +619,6 @@ cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, cv_volume *src, cv
     }
     if (rc == CV_OK) {
         keep_for_next(&rr, round);
-        rc = write_ready(&rr); /* chunks this rank's own pieces complete */
     } else {
         for (size_t i = 0; i < rr.n_mine; i++) {
             cv_free(rr.mine[i].data);
