@@ -451,8 +451,9 @@ int cv_coll_waitsome(int n, MPI_Request *reqs, const int *peers, int *outcount, 
     if (!board.open) {
         return MPI_Waitsome(n, reqs, outcount, indices, statuses);
     }
+    /* Published with the first heartbeat (after about a second), not now: a put to rank 0's
+     * window may wait until rank 0 enters MPI, which would hold up every short wait. */
     board.mine[SLOT_P2P] = 1;
-    publish();
     double start = cv_now();
     double every = timeout_s / 4 < 1 ? (timeout_s / 4 > 0.05 ? timeout_s / 4 : 0.05) : 1;
     double next_check = start + every;
@@ -472,7 +473,9 @@ int cv_coll_waitsome(int n, MPI_Request *reqs, const int *peers, int *outcount, 
         nap(now - start);
     }
     board.mine[SLOT_P2P] = 0;
-    publish();
+    if (!first) {
+        publish(); /* the flag went out with a heartbeat: take it back */
+    }
     return rc;
 }
 
