@@ -481,30 +481,19 @@ int cv_coll_waitsome(int n, MPI_Request *reqs, const int *peers, int *outcount, 
 
 int cv_coll_waitall(int n, MPI_Request *reqs, const int *peers, const char *what)
 {
-    for (;;) {
-        int done = 0, idx[64];
-        MPI_Status st[64];
-        int m = n < 64 ? n : 64;
-        /* Waitsome over the open requests, 64 at a time keeps the index arrays small. */
-        int base = 0;
-        while (base < n) {
-            int k = n - base < m ? n - base : m;
-            bool any_open = false;
-            for (int i = base; i < base + k && !any_open; i++) {
-                any_open = reqs[i] != MPI_REQUEST_NULL;
-            }
-            if (any_open) {
-                break;
-            }
-            base += k;
+    enum { BATCH = 64 }; /* keeps MPI_Waitsome's indices and statuses on the stack */
+    int idx[BATCH], done = 0;
+    MPI_Status st[BATCH];
+    for (int base = 0; base < n;) {
+        if (reqs[base] == MPI_REQUEST_NULL) {
+            base++; /* completed requests are set to MPI_REQUEST_NULL */
+            continue;
         }
-        if (base >= n) {
-            return MPI_SUCCESS;
-        }
-        int k = n - base < m ? n - base : m;
+        int k = n - base < BATCH ? n - base : BATCH;
         int rc = cv_coll_waitsome(k, reqs + base, peers + base, &done, idx, st, what);
         if (rc != MPI_SUCCESS) {
             return rc;
         }
     }
+    return MPI_SUCCESS;
 }
