@@ -33,6 +33,15 @@ int cv_coll_alltoallv(const void *in, const int *in_counts, const int *in_displs
                       MPI_Datatype in_type, void *out, const int *out_counts, const int *out_displs,
                       MPI_Datatype out_type, const char *what);
 
+/* Point-to-point waits under the same deadline: MPI_Waitsome / MPI_Waitall over `reqs` (on
+ * MPI_COMM_WORLD), polled with MPI_Testsome; `peers[i]` is the rank request i waits for. A peer
+ * of a request still open that shows no progress for --collective-timeout seconds is named and
+ * the job aborts, as in a collective. A rank waiting here counts as waiting (not stuck) for the
+ * others' deadlines and for the stall warning. */
+int cv_coll_waitsome(int n, MPI_Request *reqs, const int *peers, int *outcount, int *indices,
+                     MPI_Status *statuses, const char *what);
+int cv_coll_waitall(int n, MPI_Request *reqs, const int *peers, const char *what);
+
 /* What this rank does now ("exchange round 3"), shown when another rank waits for it. */
 void cv_coll_phase(const char *fmt, ...) CV_PRINTF(1, 2);
 /* The task this rank is on (UINT64_MAX: none); cv_sched_working_on reports it here. */

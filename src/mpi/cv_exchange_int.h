@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cv_exchange_int.h: internals shared by the exchange files: mpi_exchange.c (planning, the
- * plan printout, agreement and the MPI_Alltoallv trade) and mpi_exchange_rechunk.c (a
- * re-chunking round). Not for other callers. */
+ * plan printout, each rank's traffic in a round, message parts, agreement) and
+ * mpi_exchange_rechunk.c (a re-chunking round and its point-to-point trade). Not for other
+ * callers. */
 #ifndef CV_EXCHANGE_INT_H
 #define CV_EXCHANGE_INT_H
 
@@ -9,8 +10,8 @@
 
 #include "volume/volume.h"
 
-/* Per-peer byte counts of MPI_Alltoallv are ints: keep a rank's share of a round below this. */
-#define MAX_SHARE ((double)(1u << 30))
+/* MPI counts are ints: a message to one peer goes in parts of at most this many bytes. */
+#define CV_X_MESSAGE_LIMIT ((size_t)1 << 30)
 
 typedef struct held {
     int64_t cell[3];
@@ -35,8 +36,16 @@ struct cv_exchange {
     held *cache;
     size_t n_cache;
     uint64_t cache_round;
-    int *ints; /* 4 x ranks: MPI counts and displacements of a trade */
+    size_t *peer_bytes;   /* ranks entries, zero between uses: a round's traffic per rank */
+    int *touched;         /* ranks entries: which of peer_bytes are set */
+    size_t message_limit; /* bytes per message part (CV_X_MESSAGE_LIMIT; tests lower it) */
 };
+
+/* One peer of a rank in a round and the bytes (piece heads included) going to or from it. */
+typedef struct cv_x_peer {
+    int rank;
+    size_t bytes;
+} cv_x_peer;
 
 /* Bytes of one full chunk of grid g (all channels). */
 size_t cv__x_chunk_bytes(const cv_exchange *x, const cv_grid *g);
@@ -48,12 +57,19 @@ int cv__x_rank(void);
  * failed_here on the lowest failing rank only, stop on every rank if any passed stop_here.
  * Collective. */
 cv_status cv__x_agree(cv_status rc, bool stop_here, cv_exchange_result *out);
-/* Send counts[r] bytes (packed rank after rank in `send`) to each rank r; *recv (free with
- * cv_free) gets what the others sent. `local` is this rank's status so far: if any rank failed
- * before the trade or cannot take part in it, nobody sends data: that rank returns its error,
- * the others CV_OK with *peer_failed. `counts` may be NULL when `local` failed. Collective. */
-cv_status cv__x_trade(cv_exchange *x, cv_status local, const uint8_t *send, const size_t *counts,
-                      uint8_t **recv, size_t *recv_len, bool *peer_failed);
+/* Bytes of one piece message entry: its head (the piece's box) then its voxels. */
+size_t cv__x_piece_bytes(const cv_exchange *x, cv_bbox piece);
+/* Rank `me`'s traffic in the round writing `box`, from the plan alone (no MPI): the ranks it
+ * sends pieces to (the owners of the destination chunks its source chunks overlap) and the
+ * ranks it receives from (the owners of the source chunks overlapping its destination chunks),
+ * each once, sorted by rank, `me` included when it keeps pieces. Symmetric over the ranks:
+ * what r sends to s is what s receives from r. Free both with cv_free. */
+cv_status cv__x_traffic(cv_exchange *x, cv_bbox box, int me, cv_x_peer **send, int *n_send,
+                        cv_x_peer **recv, int *n_recv);
+/* A message of `bytes` goes in cv__x_parts(bytes, limit) parts (at least 1, each at most
+ * `limit` bytes, limit >= 1); part i starts at i * limit. */
+size_t cv__x_parts(size_t bytes, size_t limit);
+size_t cv__x_part_len(size_t bytes, size_t limit, size_t i);
 /* One re-chunking round (see cv_exchange_round). Collective. */
 cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
                               bool stop_here, cv_exchange_result *out);

@@ -41,6 +41,10 @@ cv_status cv_journal_start(cv_journal *j);
  * them (rank 0 first removes an earlier journal of the job unless `resume`). */
 cv_status cv_journal_begin(const char *dir, const char *signature, bool resume, uint64_t n_tasks,
                            cv_journal **out);
+/* The job signature in the header of <dir>/rank-0.log into `buf`; false when there is none.
+ * Not collective: a job whose signature names parameters that the resumed run must re-use
+ * (the exchange's round geometry) reads them here before opening the journal. */
+bool cv_journal_peek_signature(const char *dir, char *buf, size_t cap);
 bool cv_journal_is_done(const cv_journal *j, uint64_t id);
 /* Tasks finished by any rank of earlier runs (the same on every rank). */
 uint64_t cv_journal_count_done(const cv_journal *j);

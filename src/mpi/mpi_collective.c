@@ -19,6 +19,7 @@ enum {
     SLOT_LEFT,    /* collectives left */
     SLOT_TASK,    /* task id, UINT64_MAX: none */
     SLOT_BEATS,   /* bumped at every update: a rank that updates is not stuck */
+    SLOT_P2P,     /* 1 while waiting for point-to-point messages (cv_coll_waitsome) */
     SLOT_PHASE,   /* 64 bytes of text, NUL-terminated */
     SLOT_WORDS = SLOT_PHASE + 8,
 };
@@ -94,7 +95,8 @@ bool cv_coll_peek_waiting(int r)
     }
     const uint64_t *s = board.base + (size_t)r * SLOT_WORDS;
     return __atomic_load_n(&s[SLOT_ENTERED], __ATOMIC_RELAXED) !=
-           __atomic_load_n(&s[SLOT_LEFT], __ATOMIC_RELAXED);
+               __atomic_load_n(&s[SLOT_LEFT], __ATOMIC_RELAXED) ||
+           __atomic_load_n(&s[SLOT_P2P], __ATOMIC_RELAXED) != 0;
 }
 
 void cv_coll__open(void)
@@ -375,4 +377,123 @@ int cv_coll_alltoallv(const void *in, const int *in_counts, const int *in_displs
     return wait_for(MPI_Ialltoallv(in, in_counts, in_displs, in_type, out, out_counts, out_displs,
                                    out_type, MPI_COMM_WORLD, &req),
                     &req, what);
+}
+
+/* ---- point-to-point waits -------------------------------------------------------------------- */
+
+static bool slot_waits(const uint64_t *s)
+{
+    return s[SLOT_ENTERED] != s[SLOT_LEFT] || s[SLOT_P2P] != 0;
+}
+
+/* The deadline of a point-to-point wait: the peers of the requests still open are the ranks
+ * this one waits for. One of them showing no progress for the deadline is named (a rank that
+ * waits itself beats, so it is not); the lowest waiting rank speaks first, the others a little
+ * later. All of them alive and waiting for twice the deadline: nothing will come. */
+static void check_peers(int n, const MPI_Request *reqs, const int *peers, const char *what,
+                        double start, double now, bool first)
+{
+    publish();
+    read_board();
+    enum { MAX_NAMED = 64 };
+    int stuck[MAX_NAMED];
+    int n_stuck = 0, n_inside = 0, n_alive_waiting = 0, n_open = 0, speaker = -1;
+    for (int r = 0; r < board.n; r++) {
+        const uint64_t *s = board.snap + (size_t)r * SLOT_WORDS;
+        if (first || s[SLOT_BEATS] != board.seen[r]) {
+            board.seen_at[r] = first ? start : now;
+            board.seen[r] = s[SLOT_BEATS];
+        }
+        if (speaker < 0 && slot_waits(s) && now - board.seen_at[r] < timeout_s) {
+            speaker = r;
+        }
+    }
+    bool *counted = cv_calloc((size_t)board.n, sizeof *counted); /* once a second: cheap */
+    for (int i = 0; i < n; i++) {
+        int p = peers[i];
+        if (reqs[i] == MPI_REQUEST_NULL || p < 0 || p >= board.n || p == board.rank ||
+            (counted && counted[p])) {
+            continue; /* a peer of several requests is counted once */
+        }
+        if (counted) {
+            counted[p] = true;
+        }
+        n_open++;
+        const uint64_t *s = board.snap + (size_t)p * SLOT_WORDS;
+        if (now - board.seen_at[p] >= timeout_s) {
+            if (n_stuck < MAX_NAMED) {
+                stuck[n_stuck] = p;
+            }
+            n_stuck++;
+            n_inside += slot_waits(s);
+        } else {
+            n_alive_waiting += slot_waits(s);
+        }
+    }
+    cv_free(counted);
+    double grace = speaker == board.rank ? 0 : timeout_s / 2 + 2;
+    for (int i = 0; i < n_stuck && i < MAX_NAMED; i++) {
+        if (now - board.seen_at[stuck[i]] < timeout_s + grace) {
+            return;
+        }
+    }
+    if (n_stuck > 0) {
+        abort_job(what, now - start, stuck, n_stuck, n_inside);
+    }
+    if (n_open > 0 && n_alive_waiting == n_open && now - start >= 2 * timeout_s + grace) {
+        abort_job(what, now - start, NULL, 0, 0);
+    }
+}
+
+int cv_coll_waitsome(int n, MPI_Request *reqs, const int *peers, int *outcount, int *indices,
+                     MPI_Status *statuses, const char *what)
+{
+    if (!board.open) {
+        return MPI_Waitsome(n, reqs, outcount, indices, statuses);
+    }
+    /* Published with the first heartbeat (after about a second), not now: a put to rank 0's
+     * window may wait until rank 0 enters MPI, which would hold up every short wait. */
+    board.mine[SLOT_P2P] = 1;
+    double start = cv_now();
+    double every = timeout_s / 4 < 1 ? (timeout_s / 4 > 0.05 ? timeout_s / 4 : 0.05) : 1;
+    double next_check = start + every;
+    bool first = true;
+    int rc;
+    for (;;) {
+        rc = MPI_Testsome(n, reqs, outcount, indices, statuses);
+        if (rc != MPI_SUCCESS || *outcount != 0) {
+            break; /* some completed, or none was open (MPI_UNDEFINED) */
+        }
+        double now = cv_now();
+        if (timeout_s > 0 && now >= next_check) {
+            check_peers(n, reqs, peers, what, start, now, first);
+            first = false;
+            next_check = now + every;
+        }
+        nap(now - start);
+    }
+    board.mine[SLOT_P2P] = 0;
+    if (!first) {
+        publish(); /* the flag went out with a heartbeat: take it back */
+    }
+    return rc;
+}
+
+int cv_coll_waitall(int n, MPI_Request *reqs, const int *peers, const char *what)
+{
+    enum { BATCH = 64 }; /* keeps MPI_Waitsome's indices and statuses on the stack */
+    int idx[BATCH], done = 0;
+    MPI_Status st[BATCH];
+    for (int base = 0; base < n;) {
+        if (reqs[base] == MPI_REQUEST_NULL) {
+            base++; /* completed requests are set to MPI_REQUEST_NULL */
+            continue;
+        }
+        int k = n - base < BATCH ? n - base : BATCH;
+        int rc = cv_coll_waitsome(k, reqs + base, peers + base, &done, idx, st, what);
+        if (rc != MPI_SUCCESS) {
+            return rc;
+        }
+    }
+    return MPI_SUCCESS;
 }

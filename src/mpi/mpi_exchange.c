@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * mpi_exchange.c: transfers done in collective rounds with MPI_Alltoallv (see cv_exchange.h):
- * planning the rounds, printing the plan, and the agreement and trade every round ends with.
- * The rounds themselves are in mpi_exchange_rechunk.c. (Hashed shards are not rounds: see
- * cv_hashed.h.)
+ * mpi_exchange.c: transfers done in collective rounds (see cv_exchange.h): planning the rounds,
+ * printing the plan, each rank's traffic in a round (from the plan alone), message parts, the
+ * distributed --skip-existing check and the outcome every round ends with. The rounds
+ * themselves and their point-to-point trade are in mpi_exchange_rechunk.c. (Hashed shards are
+ * not rounds: see cv_hashed.h.)
  *
  * Re-chunking: the region is cut into COLUMNS in x and y whose width is a multiple of both
  * chunk shapes (so no source chunk belongs to two columns), and each column into rounds of a
@@ -14,7 +15,7 @@
  * only once (on --resume, a skipped round leaves nothing kept and it is read again).
  *
  * Every round ends with the ranks agreeing on the outcome, so a failure on one rank never
- * leaves another waiting in a collective. No MPI calls off the calling thread. */
+ * leaves another waiting. No MPI calls off the calling thread. */
 #include "mpi/cv_exchange_int.h"
 
 #include "mpi/cv_collective.h"
@@ -95,10 +96,24 @@ static double rechunk_peak(const cv_exchange *x, const int64_t col[2], int64_t r
     double n_dst = (double)(col[0] / cd[0]) * (double)(col[1] / cd[1]) * (double)rows;
     double src = ceil(n_src / x->ranks) * (double)cv__x_chunk_bytes(x, &x->sg);
     double dst = ceil(n_dst / x->ranks) * (double)cv__x_chunk_bytes(x, &x->dg);
-    if (src > MAX_SHARE || dst > MAX_SHARE) {
-        return 1e300;
-    }
     return 2 * src + 2 * dst + 2.0 * x->threads * (double)cv__x_chunk_bytes(x, &x->dg);
+}
+
+static void set_geometry(cv_exchange *x, const int64_t col[2], int64_t rows, double peak)
+{
+    int64_t total_rows = ceildiv(x->region.max[2] - x->region.min[2], x->dg.chunk[2]);
+    const int64_t *o = x->dg.bounds.min;
+    for (int d = 0; d < 2; d++) {
+        x->col[d] = col[d];
+        int64_t first = floordiv(x->region.min[d] - o[d], col[d]);
+        int64_t last = floordiv(x->region.max[d] - 1 - o[d], col[d]);
+        x->col_first[d] = o[d] + first * col[d];
+        x->ncol[d] = last - first + 1;
+    }
+    x->rows = rows;
+    x->zrounds = ceildiv(total_rows, rows);
+    x->n_rounds = (uint64_t)x->ncol[0] * (uint64_t)x->ncol[1] * (uint64_t)x->zrounds;
+    x->est_peak = peak;
 }
 
 static cv_status plan_rechunk(cv_exchange *x)
@@ -152,19 +167,49 @@ static cv_status plan_rechunk(cv_exchange *x)
         rows = r2;
         peak = p2;
     }
-    const int64_t *o = x->dg.bounds.min;
-    for (int d = 0; d < 2; d++) {
-        x->col[d] = col[d];
-        int64_t first = floordiv(x->region.min[d] - o[d], col[d]);
-        int64_t last = floordiv(x->region.max[d] - 1 - o[d], col[d]);
-        x->col_first[d] = o[d] + first * col[d];
-        x->ncol[d] = last - first + 1;
-    }
-    x->rows = rows;
-    x->zrounds = ceildiv(total_rows, rows);
-    x->n_rounds = (uint64_t)x->ncol[0] * (uint64_t)x->ncol[1] * (uint64_t)x->zrounds;
-    x->est_peak = peak;
+    set_geometry(x, col, rows, peak);
     return CV_OK;
+}
+
+cv_status cv_exchange_use_geometry(cv_exchange *x, const cv_exchange_geometry *g)
+{
+    int64_t extent[3], unit[2];
+    for (int d = 0; d < 3; d++) {
+        extent[d] = x->region.max[d] - x->region.min[d];
+    }
+    int64_t total_rows = ceildiv(extent[2], x->dg.chunk[2]);
+    bool valid = g->rows >= 1 && g->rows <= total_rows;
+    for (int d = 0; d < 2; d++) {
+        unit[d] = lcm64(x->sg.chunk[d], x->dg.chunk[d]);
+        /* at most twice the region plus a unit: what planning can reach */
+        valid = valid && g->col[d] >= unit[d] && g->col[d] % unit[d] == 0 &&
+                g->col[d] <= 2 * (extent[d] + unit[d]);
+    }
+    if (!valid) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "exchange: rounds of columns %" PRId64 "x%" PRId64 ", %" PRId64
+                       " rows do not fit these chunk grids",
+                       g->col[0], g->col[1], g->rows);
+    }
+    double peak = rechunk_peak(x, g->col, g->rows);
+    if (peak > (double)x->memory) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "exchange: the journal's rounds (columns of %" PRId64 "x%" PRId64
+                       " voxels, %" PRId64 " destination chunk row%s) need about %.2f MB per rank "
+                       "with %d rank%s, more than the %.2f MB memory budget (resume with more "
+                       "ranks or a larger --memory, or start again without --resume)",
+                       g->col[0], g->col[1], g->rows, g->rows == 1 ? "" : "s", peak / 1e6, x->ranks,
+                       x->ranks == 1 ? "" : "s", (double)x->memory / 1e6);
+    }
+    set_geometry(x, g->col, g->rows, peak);
+    return CV_OK;
+}
+
+void cv_exchange_geometry_of(const cv_exchange *x, cv_exchange_geometry *g)
+{
+    g->col[0] = x->col[0];
+    g->col[1] = x->col[1];
+    g->rows = x->rows;
 }
 
 cv_status cv_exchange_plan(const cv_exchange_params *p, cv_exchange **out)
@@ -185,8 +230,14 @@ cv_status cv_exchange_plan(const cv_exchange_params *p, cv_exchange **out)
     x->src_mip = p->src_mip;
     x->dst_mip = p->dst_mip;
     x->cache_round = UINT64_MAX;
-    x->ints = cv_calloc(4 * (size_t)x->ranks, sizeof *x->ints);
-    cv_status rc = x->ints ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "exchange plan");
+    x->message_limit = CV_X_MESSAGE_LIMIT;
+    const char *limit = getenv("CVMPI_TEST_EXCHANGE_MESSAGE_BYTES"); /* tests: many parts */
+    if (limit && atol(limit) > 0) {
+        x->message_limit = (size_t)atol(limit);
+    }
+    x->peer_bytes = cv_calloc((size_t)x->ranks, sizeof *x->peer_bytes);
+    x->touched = cv_calloc((size_t)x->ranks, sizeof *x->touched);
+    cv_status rc = x->peer_bytes && x->touched ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "exchange plan");
     if (rc == CV_OK) {
         rc = plan_rechunk(x);
     }
@@ -215,7 +266,8 @@ void cv_exchange_free(cv_exchange *x)
         return;
     }
     cv_exchange_drop_cache(x);
-    cv_free(x->ints);
+    cv_free(x->peer_bytes);
+    cv_free(x->touched);
     cv_free(x);
 }
 
@@ -242,8 +294,22 @@ cv_bbox cv_exchange_round_box(const cv_exchange *x, uint64_t round)
 
 void cv_exchange_signature(const cv_exchange *x, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "rechunk ranks=%d column=%" PRId64 ",%" PRId64 " rows=%" PRId64, x->ranks,
-             x->col[0], x->col[1], x->rows);
+    snprintf(buf, cap, "rechunk column=%" PRId64 ",%" PRId64 " rows=%" PRId64, x->col[0], x->col[1],
+             x->rows);
+}
+
+bool cv_exchange_parse_signature(const char *text, cv_exchange_geometry *g)
+{
+    const char *at = text ? strstr(text, "rechunk column=") : NULL;
+    long long c0, c1, rows;
+    if (!at || sscanf(at, "rechunk column=%lld,%lld rows=%lld", &c0, &c1, &rows) != 3 || c0 <= 0 ||
+        c1 <= 0 || rows <= 0) {
+        return false;
+    }
+    g->col[0] = (int64_t)c0;
+    g->col[1] = (int64_t)c1;
+    g->rows = (int64_t)rows;
+    return true;
 }
 
 uint64_t cv_exchange_round_bytes(const cv_exchange *x)
@@ -313,6 +379,93 @@ static void rechunk_round_load(const cv_exchange *x, uint64_t r, rank_load *load
     }
 }
 
+/* Who trades with whom in the largest rounds: the most ranks one rank sends to and receives
+ * from (itself not counted), and the most messages of a round. */
+typedef struct round_links {
+    int send_peers, recv_peers;
+    double messages;
+    bool bound; /* from chunk counts (a round too large to walk pair by pair) */
+} round_links;
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t l = *(const uint64_t *)a, r = *(const uint64_t *)b;
+    return (l > r) - (l < r);
+}
+
+/* Destination cells one source chunk can overlap (and the other way round), at most. */
+static double cells_touched(const int64_t *from, const int64_t *to)
+{
+    double n = 1;
+    for (int d = 0; d < 3; d++) {
+        n *= (double)((from[d] - 1) / to[d] + 2 < from[d] + 1 ? (from[d] - 1) / to[d] + 2
+                                                              : from[d] + 1);
+    }
+    return n;
+}
+
+static void rechunk_round_links(const cv_exchange *x, uint64_t r, round_links *lk, int *count)
+{
+    cv_bbox box = cv_exchange_round_box(x, r);
+    int n = x->ranks;
+    int64_t smin[3], smax[3], c[3], e[3], dmin[3], dmax[3];
+    cv_grid_cells(&x->sg, box, smin, smax);
+    cv_grid_cells(&x->dg, box, dmin, dmax);
+    double n_src = (double)(smax[0] - smin[0]) * (double)(smax[1] - smin[1]) *
+                   (double)(smax[2] - smin[2]),
+           n_dst = (double)(dmax[0] - dmin[0]) * (double)(dmax[1] - dmin[1]) *
+                   (double)(dmax[2] - dmin[2]);
+    double per_src = cells_touched(x->sg.chunk, x->dg.chunk),
+           per_dst = cells_touched(x->dg.chunk, x->sg.chunk);
+    uint64_t *pairs = n_src * per_src <= 4e6 ? cv_malloc((size_t)(n_src * per_src) * 8 + 8) : NULL;
+    if (!pairs) {
+        int sp = (int)fmin(n - 1, ceil(n_src / n) * per_src),
+            rp = (int)fmin(n - 1, ceil(n_dst / n) * per_dst);
+        lk->send_peers = sp > lk->send_peers ? sp : lk->send_peers;
+        lk->recv_peers = rp > lk->recv_peers ? rp : lk->recv_peers;
+        lk->messages = fmax(lk->messages, fmin((double)n * sp, n_src * per_src));
+        lk->bound = true;
+        return;
+    }
+    size_t np = 0;
+    for (c[2] = smin[2]; c[2] < smax[2]; c[2]++) {
+        for (c[1] = smin[1]; c[1] < smax[1]; c[1]++) {
+            for (c[0] = smin[0]; c[0] < smax[0]; c[0]++) {
+                int so = cv__x_owner(&x->sg, c, n);
+                cv_bbox part = cv_bbox_intersect(cv_grid_cell_box(&x->sg, c), box);
+                cv_grid_cells(&x->dg, part, dmin, dmax);
+                for (e[2] = dmin[2]; e[2] < dmax[2]; e[2]++) {
+                    for (e[1] = dmin[1]; e[1] < dmax[1]; e[1]++) {
+                        for (e[0] = dmin[0]; e[0] < dmax[0]; e[0]++) {
+                            int dd = cv__x_owner(&x->dg, e, n);
+                            if (dd != so) {
+                                pairs[np++] = (uint64_t)so * (uint64_t)n + (uint64_t)dd;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    qsort(pairs, np, sizeof *pairs, cmp_u64);
+    size_t distinct = 0;
+    memset(count, 0, 2 * (size_t)n * sizeof *count);
+    for (size_t i = 0; i < np; i++) {
+        if (i > 0 && pairs[i] == pairs[i - 1]) {
+            continue;
+        }
+        distinct++;
+        count[pairs[i] / (uint64_t)n]++;            /* sends */
+        count[n + (int)(pairs[i] % (uint64_t)n)]++; /* receives */
+    }
+    for (int o = 0; o < n; o++) {
+        lk->send_peers = count[o] > lk->send_peers ? count[o] : lk->send_peers;
+        lk->recv_peers = count[n + o] > lk->recv_peers ? count[n + o] : lk->recv_peers;
+    }
+    lk->messages = fmax(lk->messages, (double)distinct);
+    cv_free(pairs);
+}
+
 void cv_exchange_print(const cv_exchange *x)
 {
     int n = x->ranks;
@@ -334,9 +487,17 @@ void cv_exchange_print(const cv_exchange *x)
      * next to the job itself until a plan has thousands of rounds (a petavoxel --dry-run),
      * then those 27 stand for the rest. */
     bool sampled = x->n_rounds > 4096;
+    round_links lk = {0, 0, 0, false};
+    int *links = cv_calloc(2 * (size_t)n, sizeof *links);
+    if (!links) {
+        cv_free(load);
+        cv_free(cur);
+        return;
+    }
     if (!sampled) {
         for (uint64_t r = 0; r < x->n_rounds; r++) {
             rechunk_round_load(x, r, load, cur);
+            rechunk_round_links(x, r, &lk, links);
         }
     } else {
         int64_t pick[3][3];
@@ -349,10 +510,18 @@ void cv_exchange_print(const cv_exchange *x)
         for (int a = 0; a < 27; a++) {
             uint64_t column =
                 (uint64_t)pick[0][a % 3] + (uint64_t)x->ncol[0] * (uint64_t)pick[1][a / 3 % 3];
-            rechunk_round_load(x, column * (uint64_t)x->zrounds + (uint64_t)pick[2][a / 9], load,
-                               cur);
+            uint64_t r = column * (uint64_t)x->zrounds + (uint64_t)pick[2][a / 9];
+            rechunk_round_load(x, r, load, cur);
+            rechunk_round_links(x, r, &lk, links);
         }
     }
+    cv_free(links);
+    printf("exchange: per round a rank sends to at most %d and receives from at most %d of the "
+           "%d other ranks%s; %.0f point-to-point messages in the busiest round (parts of at "
+           "most 1 GiB), no all-to-all; collectives per round: 2 MPI_Allreduce of one int "
+           "(readiness, outcome), 3 with --skip-existing\n",
+           lk.send_peers, lk.recv_peers, n - 1, lk.bound ? " (bounds from the chunk counts)" : "",
+           lk.messages);
     printf("exchange: expected peak %.1f MB per rank (budget %.1f MB); per rank, MB in its "
            "largest round%s (decoded voxels; encoded chunks are smaller):\n",
            x->est_peak / 1e6, (double)x->memory / 1e6,
@@ -389,96 +558,143 @@ cv_status cv__x_agree(cv_status rc, bool stop_here, cv_exchange_result *out)
     return all[0] == INT_MAX ? CV_OK : cv_mpi_agree(rc);
 }
 
-cv_status cv__x_trade(cv_exchange *x, cv_status local, const uint8_t *send, const size_t *counts,
-                      uint8_t **recv, size_t *recv_len, bool *peer_failed)
+size_t cv__x_piece_bytes(const cv_exchange *x, cv_bbox piece)
 {
-    int n = x->ranks;
-    *recv = NULL;
-    *recv_len = 0;
-    *peer_failed = false;
-    if (!cv_mpi_active() || n == 1) {
-        CV_TRY(local);
-        size_t len = counts[0];
-        uint8_t *r = cv_malloc(len ? len : 1);
-        if (!r) {
-            return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu bytes to receive", len);
+    return sizeof(int64_t) * 6 + (size_t)cv_bbox_voxels(piece) * x->bpv;
+}
+
+size_t cv__x_parts(size_t bytes, size_t limit)
+{
+    return bytes <= limit ? 1 : bytes / limit + (bytes % limit != 0);
+}
+
+size_t cv__x_part_len(size_t bytes, size_t limit, size_t i)
+{
+    size_t at = i * limit;
+    return at >= bytes ? 0 : (bytes - at < limit ? bytes - at : limit);
+}
+
+static void add_peer(cv_exchange *x, int *n_touched, int r, size_t bytes)
+{
+    if (x->peer_bytes[r] == 0) {
+        x->touched[(*n_touched)++] = r;
+    }
+    x->peer_bytes[r] += bytes;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int l = *(const int *)a, r = *(const int *)b;
+    return (l > r) - (l < r);
+}
+
+/* The peers touched so far, sorted, into a new list; clears the scratch. */
+static cv_status take_peers(cv_exchange *x, int n_touched, cv_x_peer **out, int *n_out)
+{
+    qsort(x->touched, (size_t)n_touched, sizeof *x->touched, cmp_int);
+    *out = cv_calloc(n_touched ? (size_t)n_touched : 1, sizeof **out);
+    for (int i = 0; i < n_touched; i++) {
+        int r = x->touched[i];
+        if (*out) {
+            (*out)[i].rank = r;
+            (*out)[i].bytes = x->peer_bytes[r];
         }
-        memcpy(r, send, len);
-        *recv = r;
-        *recv_len = len;
-        return CV_OK;
+        x->peer_bytes[r] = 0;
     }
-    /* Count arrays were allocated with the plan, so every rank can always take part. */
-    int *sc = x->ints, *sd = sc + n, *rcn = sc + 2 * n, *rd = sc + 3 * n;
-    cv_status rc = local;
-    size_t off = 0;
-    for (int r = 0; rc == CV_OK && r < n; r++) {
-        off += counts[r];
-    }
-    if (rc == CV_OK && off > INT_MAX) {
-        rc = CV_FAIL(CV_ERR_ARG,
-                     "exchange: %zu bytes to send in one round, more than MPI counts allow "
-                     "(lower --memory)",
-                     off);
-    }
-    off = 0;
-    for (int r = 0; r < n; r++) {
-        sc[r] = rc == CV_OK ? (int)counts[r] : 0;
-        sd[r] = rc == CV_OK ? (int)off : 0;
-        off += rc == CV_OK ? counts[r] : 0;
-    }
-    cv_coll_alltoall(sc, 1, MPI_INT, rcn, 1, MPI_INT, "the exchange's byte counts");
-    long long total = 0;
-    for (int r = 0; r < n; r++) {
-        rd[r] = (int)total;
-        total += rcn[r];
-    }
-    uint8_t *r = NULL;
-    if (rc == CV_OK && total > INT_MAX) {
-        rc = CV_FAIL(CV_ERR_ARG,
-                     "exchange: %lld bytes to receive in one round, more than MPI counts allow "
-                     "(lower --memory)",
-                     total);
-    }
-    if (rc == CV_OK) {
-        r = cv_malloc(total ? (size_t)total : 1);
-        if (!r) {
-            rc = CV_FAIL(CV_ERR_NOMEM, "exchange: %lld bytes to receive", total);
+    *n_out = *out ? n_touched : 0;
+    return *out ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "exchange: %d peers", n_touched);
+}
+
+cv_status cv__x_traffic(cv_exchange *x, cv_bbox box, int me, cv_x_peer **send, int *n_send,
+                        cv_x_peer **recv, int *n_recv)
+{
+    *send = *recv = NULL;
+    *n_send = *n_recv = 0;
+    int64_t smin[3], smax[3], dmin[3], dmax[3], c[3], e[3];
+    int n_touched = 0;
+    /* Sends: the pieces of this rank's source chunks, by destination chunk owner. */
+    cv_grid_cells(&x->sg, box, smin, smax);
+    for (c[2] = smin[2]; c[2] < smax[2]; c[2]++) {
+        for (c[1] = smin[1]; c[1] < smax[1]; c[1]++) {
+            for (c[0] = smin[0]; c[0] < smax[0]; c[0]++) {
+                if (cv__x_owner(&x->sg, c, x->ranks) != me) {
+                    continue;
+                }
+                cv_bbox part = cv_bbox_intersect(cv_grid_cell_box(&x->sg, c), box);
+                cv_grid_cells(&x->dg, part, dmin, dmax);
+                for (e[2] = dmin[2]; e[2] < dmax[2]; e[2]++) {
+                    for (e[1] = dmin[1]; e[1] < dmax[1]; e[1]++) {
+                        for (e[0] = dmin[0]; e[0] < dmax[0]; e[0]++) {
+                            cv_bbox piece = cv_bbox_intersect(part, cv_grid_cell_box(&x->dg, e));
+                            add_peer(x, &n_touched, cv__x_owner(&x->dg, e, x->ranks),
+                                     cv__x_piece_bytes(x, piece));
+                        }
+                    }
+                }
+            }
         }
     }
-    /* Nobody sends data unless every rank is ready to (a failed rank's counts are zero, so
-     * the others' receive counts would not match its sends otherwise). */
-    int bad = rc != CV_OK, any_bad = 0;
-    cv_coll_allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, "the exchange's readiness check");
-    if (any_bad) {
-        cv_free(r);
-        *peer_failed = rc == CV_OK;
-        return rc;
+    CV_TRY(take_peers(x, n_touched, send, n_send));
+    /* Receives: the pieces of this rank's destination chunks, by source chunk owner. */
+    n_touched = 0;
+    cv_grid_cells(&x->dg, box, dmin, dmax);
+    for (e[2] = dmin[2]; e[2] < dmax[2]; e[2]++) {
+        for (e[1] = dmin[1]; e[1] < dmax[1]; e[1]++) {
+            for (e[0] = dmin[0]; e[0] < dmax[0]; e[0]++) {
+                if (cv__x_owner(&x->dg, e, x->ranks) != me) {
+                    continue;
+                }
+                cv_bbox dbox = cv_bbox_intersect(cv_grid_cell_box(&x->dg, e), box);
+                cv_grid_cells(&x->sg, dbox, smin, smax);
+                for (c[2] = smin[2]; c[2] < smax[2]; c[2]++) {
+                    for (c[1] = smin[1]; c[1] < smax[1]; c[1]++) {
+                        for (c[0] = smin[0]; c[0] < smax[0]; c[0]++) {
+                            cv_bbox part = cv_bbox_intersect(cv_grid_cell_box(&x->sg, c), box);
+                            cv_bbox piece = cv_bbox_intersect(part, cv_grid_cell_box(&x->dg, e));
+                            add_peer(x, &n_touched, cv__x_owner(&x->sg, c, x->ranks),
+                                     cv__x_piece_bytes(x, piece));
+                        }
+                    }
+                }
+            }
+        }
     }
-    int mrc = cv_coll_alltoallv(send, sc, sd, MPI_BYTE, r, rcn, rd, MPI_BYTE,
-                                "the exchange of chunk data");
-    if (mrc != MPI_SUCCESS) {
-        cv_free(r);
-        return CV_FAIL(CV_ERR_MPI, "exchange: MPI_Alltoallv failed");
+    cv_status rc = take_peers(x, n_touched, recv, n_recv);
+    if (rc != CV_OK) {
+        cv_free(*send);
+        *send = NULL;
+        *n_send = 0;
     }
-    *recv = r;
-    *recv_len = (size_t)total;
-    return CV_OK;
+    return rc;
 }
 
 bool cv_exchange_round_exists(cv_exchange *x, uint64_t round, cv_volume *dst)
 {
-    int all = 0;
-    if (cv__x_rank() == 0) {
-        uint64_t present = 0, total = 0;
-        cv_status rc =
-            cv_volume_exists(dst, x->dst_mip, cv_exchange_round_box(x, round), &present, &total);
-        all = rc == CV_OK && present == total;
-        cv_err_clear();
+    /* Each rank looks at the destination chunks it owns in the round (the ones it would
+     * write), then one reduction: the round exists when every rank found all of its own. */
+    cv_bbox box = cv_exchange_round_box(x, round);
+    int me = cv__x_rank(), mine = 1, all = 0;
+    int64_t dmin[3], dmax[3], c[3];
+    cv_grid_cells(&x->dg, box, dmin, dmax);
+    for (c[2] = dmin[2]; mine && c[2] < dmax[2]; c[2]++) {
+        for (c[1] = dmin[1]; mine && c[1] < dmax[1]; c[1]++) {
+            for (c[0] = dmin[0]; mine && c[0] < dmax[0]; c[0]++) {
+                if (cv__x_owner(&x->dg, c, x->ranks) != me) {
+                    continue;
+                }
+                uint64_t present = 0, total = 0;
+                cv_status rc = cv_volume_exists(dst, x->dst_mip,
+                                                cv_bbox_intersect(cv_grid_cell_box(&x->dg, c), box),
+                                                &present, &total);
+                mine = rc == CV_OK && present == total;
+                cv_err_clear();
+            }
+        }
     }
-    if (cv_mpi_active()) {
-        cv_coll_bcast(&all, 1, MPI_INT, 0, "the check of which rounds exist");
+    if (!cv_mpi_active()) {
+        return mine != 0;
     }
+    cv_coll_allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, "the check of which rounds exist");
     return all != 0;
 }
 

@@ -1,10 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * mpi_exchange_rechunk.c: one re-chunking exchange round. Each rank reads the source chunks it
- * owns in the round's box (or takes them from the previous round of the same column), cuts the
- * piece of each for every destination chunk of the round, sends it with its box to that
- * chunk's owner, then assembles its destination chunks whole and writes them. Source chunks
- * that reach into the column's next round stay in memory for it, so none is read twice. */
+ * mpi_exchange_rechunk.c: one re-chunking exchange round. Each rank works out from the plan
+ * alone which ranks it sends to and receives from and how many bytes (cv__x_traffic), makes
+ * its buffers, and after one readiness reduction posts its receives; then it reads the source
+ * chunks it owns in the round's box (or takes them from the previous round of the same
+ * column), cuts the piece of each for every destination chunk of the round into that chunk's
+ * owner's message, and sends each message as soon as its last piece is in (pieces it keeps go
+ * straight into its own chunks). Messages are received as they come (MPI_Testsome under the
+ * collective deadline): their pieces go into the destination chunks, and every chunk whose
+ * voxels are all in is encoded and written while the rest still travel. Source chunks that
+ * reach into the column's next round stay in memory for it, so none is read twice.
+ * A rank whose reads failed sends empty messages instead: its peers see the failure, keep
+ * receiving (nobody is left waiting) and write nothing more; the outcome reduction settles it. */
 #include "mpi/cv_exchange_int.h"
+
+#include "mpi/cv_collective.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -12,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- re-chunking round ------------------------------------------------------------------- */
 
@@ -19,15 +29,45 @@ typedef struct piece_head {
     int64_t box[6];
 } piece_head;
 
+/* Point-to-point messages of the exchange (MPI_COMM_WORLD; the scheduler has its own
+ * communicator). Rounds never mix: a round's messages are all received before its outcome
+ * reduction, which every rank passes before sending the next round's. */
+#define EXCHANGE_TAG 0x4358
+
 typedef struct rechunk_round {
     cv_exchange *x;
     cv_volume *src, *dst;
     int src_mip, dst_mip;
+    cv_bbox box;
     held *mine; /* this rank's source chunks of the round */
     size_t n_mine;
-    uint8_t **dbuf; /* this rank's destination chunks */
+    /* this rank's destination chunks */
+    uint8_t **dbuf;
     cv_bbox *dbox;
+    uint64_t *filled; /* voxels in so far */
+    bool *written;    /* handed to the writers */
     size_t n_dst;
+    long *slot; /* the round's destination cells (x fastest) -> chunk, -1: not ours */
+    int64_t dmin[3], dn[3];
+    size_t *ready; /* chunks complete and not written yet */
+    size_t n_ready;
+    /* traffic */
+    cv_x_peer *sp, *rp; /* peers sent to / received from, by rank */
+    int n_sp, n_rp;
+    uint8_t *send;    /* the messages, peer after peer (not ours) */
+    size_t *send_at;  /* n_sp: start of each peer's message in `send`, then its fill */
+    size_t *send_end; /* n_sp: end of each peer's message in `send` */
+    bool *sent;       /* n_sp */
+    int *ridx;        /* n_rreq: MPI_Testsome's indices */
+    MPI_Status *rst;  /* n_rreq: and statuses */
+    uint8_t **rbuf;   /* n_rp: a buffer per peer received from (not ours) */
+    MPI_Request *sreq, *rreq;
+    int *speer, *rpeer;  /* the rank of each request */
+    int *rpeer_idx;      /* the rp index of each receive request */
+    size_t *rpart;       /* the part number of each receive request */
+    size_t *rparts_left; /* n_rp: parts not yet in */
+    bool *rp_short;      /* n_rp: a part came short (the sender failed) */
+    size_t n_sreq, n_rreq;
 } rechunk_round;
 
 static cv_status read_source(size_t i, int tid, void *arg)
@@ -51,8 +91,12 @@ static cv_status write_dest(size_t i, int tid, void *arg)
 {
     (void)tid;
     rechunk_round *rr = arg;
-    return cv_volume_write(rr->dst, rr->dst_mip, rr->dbox[i], rr->dbuf[i],
-                           cv_volume_box_bytes(rr->dst, rr->dbox[i]));
+    size_t s = rr->ready[i];
+    cv_status rc = cv_volume_write(rr->dst, rr->dst_mip, rr->dbox[s], rr->dbuf[s],
+                                   cv_volume_box_bytes(rr->dst, rr->dbox[s]));
+    cv_free(rr->dbuf[s]); /* written: its memory goes back while the rest still travel */
+    rr->dbuf[s] = NULL;
+    return rc;
 }
 
 static bool same_column(const cv_exchange *x, uint64_t a, uint64_t b)
@@ -99,70 +143,15 @@ static cv_status gather_sources(rechunk_round *rr, uint64_t round, cv_bbox box)
     return cv__parallel_for(rr->n_mine, x->threads, read_source, rr);
 }
 
-/* Cut every piece of this rank's source chunks that lies in a destination chunk of the round,
- * grouped by the destination chunk's owner: a piece_head then the voxels (x fastest). */
-static cv_status pack_pieces(rechunk_round *rr, cv_bbox box, uint8_t **out, size_t *counts)
-{
-    cv_exchange *x = rr->x;
-    int n = x->ranks;
-    size_t elem = cv_dtype_size(cv_volume_info(rr->src)->dtype);
-    int64_t channels = cv_volume_info(rr->src)->num_channels;
-    memset(counts, 0, (size_t)n * sizeof *counts);
-    for (int pass = 0; pass < 2; pass++) {
-        size_t *at = NULL;
-        if (pass == 1) {
-            size_t total = 0;
-            at = cv_calloc((size_t)n, sizeof *at);
-            for (int r = 0; at && r < n; r++) {
-                at[r] = total;
-                total += counts[r];
-            }
-            *out = at ? cv_malloc(total ? total : 1) : NULL;
-            if (!*out) {
-                cv_free(at);
-                return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu bytes to send", total);
-            }
-        }
-        for (size_t i = 0; i < rr->n_mine; i++) {
-            const held *h = &rr->mine[i];
-            cv_bbox part = cv_bbox_intersect(h->box, box);
-            int64_t dmin[3], dmax[3], c[3];
-            cv_grid_cells(&x->dg, part, dmin, dmax);
-            for (c[2] = dmin[2]; c[2] < dmax[2]; c[2]++) {
-                for (c[1] = dmin[1]; c[1] < dmax[1]; c[1]++) {
-                    for (c[0] = dmin[0]; c[0] < dmax[0]; c[0]++) {
-                        cv_bbox piece = cv_bbox_intersect(part, cv_grid_cell_box(&x->dg, c));
-                        int o = cv__x_owner(&x->dg, c, n);
-                        size_t bytes = (size_t)cv_bbox_voxels(piece) * x->bpv;
-                        if (pass == 0) {
-                            counts[o] += sizeof(piece_head) + bytes;
-                            continue;
-                        }
-                        piece_head ph;
-                        memcpy(ph.box, piece.min, 3 * sizeof(int64_t));
-                        memcpy(ph.box + 3, piece.max, 3 * sizeof(int64_t));
-                        memcpy(*out + at[o], &ph, sizeof ph);
-                        cv__copy_region(elem, channels, h->data, h->box, *out + at[o] + sizeof ph,
-                                        piece, piece);
-                        at[o] += sizeof ph + bytes;
-                    }
-                }
-            }
-        }
-        cv_free(at);
-    }
-    return CV_OK;
-}
-
 /* Keep the source chunks that reach into the column's next round; free the others. */
-static void keep_for_next(rechunk_round *rr, uint64_t round, cv_bbox box)
+static void keep_for_next(rechunk_round *rr, uint64_t round)
 {
     cv_exchange *x = rr->x;
     bool has_next = round + 1 < x->n_rounds && same_column(x, round, round + 1);
     size_t kept = 0;
     for (size_t i = 0; i < rr->n_mine; i++) {
         held *h = &rr->mine[i];
-        if (has_next && h->box.max[2] > box.max[2]) {
+        if (has_next && h->box.max[2] > rr->box.max[2]) {
             rr->mine[kept] = *h;
             rr->mine[kept++].is_fresh = false;
         } else {
@@ -180,141 +169,481 @@ static void keep_for_next(rechunk_round *rr, uint64_t round, cv_bbox box)
     rr->n_mine = 0;
 }
 
-/* Make this rank's destination chunks of the round from the pieces received. */
-static cv_status assemble(rechunk_round *rr, cv_bbox box, const uint8_t *recv, size_t len)
+/* ---- buffers ---------------------------------------------------------------------------- */
+
+/* This rank's destination chunks of the round and the map from the round's cells to them. */
+static cv_status make_destinations(rechunk_round *rr)
 {
     cv_exchange *x = rr->x;
     int me = cv__x_rank();
-    int64_t dmin[3], dmax[3], c[3], dn[3];
-    cv_grid_cells(&x->dg, box, dmin, dmax);
+    int64_t dmax[3], c[3];
+    cv_grid_cells(&x->dg, rr->box, rr->dmin, dmax);
     size_t cells = 1;
     for (int d = 0; d < 3; d++) {
-        dn[d] = dmax[d] - dmin[d];
-        cells *= (size_t)dn[d];
+        rr->dn[d] = dmax[d] - rr->dmin[d];
+        cells *= (size_t)rr->dn[d];
     }
-    long *slot = cv_malloc(cells * sizeof *slot);
-    uint64_t *filled = cv_calloc(cells, sizeof *filled);
-    rr->dbuf = cv_calloc(cells, sizeof *rr->dbuf);
-    rr->dbox = cv_calloc(cells, sizeof *rr->dbox);
-    if (!slot || !filled || !rr->dbuf || !rr->dbox) {
-        cv_free(slot);
-        cv_free(filled);
+    rr->slot = cv_malloc((cells ? cells : 1) * sizeof *rr->slot);
+    rr->filled = cv_calloc(cells ? cells : 1, sizeof *rr->filled);
+    rr->written = cv_calloc(cells ? cells : 1, sizeof *rr->written);
+    rr->ready = cv_calloc(cells ? cells : 1, sizeof *rr->ready);
+    rr->dbuf = cv_calloc(cells ? cells : 1, sizeof *rr->dbuf);
+    rr->dbox = cv_calloc(cells ? cells : 1, sizeof *rr->dbox);
+    if (!rr->slot || !rr->filled || !rr->written || !rr->ready || !rr->dbuf || !rr->dbox) {
         return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu destination chunks", cells);
     }
-    cv_status rc = CV_OK;
     size_t k = 0;
-    for (c[2] = dmin[2]; c[2] < dmax[2]; c[2]++) {
-        for (c[1] = dmin[1]; c[1] < dmax[1]; c[1]++) {
-            for (c[0] = dmin[0]; c[0] < dmax[0]; c[0]++, k++) {
-                slot[k] = -1;
-                if (cv__x_owner(&x->dg, c, x->ranks) != me || rc != CV_OK) {
+    for (c[2] = rr->dmin[2]; c[2] < dmax[2]; c[2]++) {
+        for (c[1] = rr->dmin[1]; c[1] < dmax[1]; c[1]++) {
+            for (c[0] = rr->dmin[0]; c[0] < dmax[0]; c[0]++, k++) {
+                rr->slot[k] = -1;
+                if (cv__x_owner(&x->dg, c, x->ranks) != me) {
                     continue;
                 }
                 cv_bbox b = cv_grid_cell_box(&x->dg, c);
                 size_t nb = (size_t)cv_bbox_voxels(b) * x->bpv;
-                slot[k] = (long)rr->n_dst;
+                rr->slot[k] = (long)rr->n_dst;
                 rr->dbox[rr->n_dst] = b;
                 rr->dbuf[rr->n_dst] = cv_malloc(nb ? nb : 1);
-                if (!rr->dbuf[rr->n_dst]) {
-                    rc = CV_FAIL(CV_ERR_NOMEM, "exchange: destination chunk of %zu bytes", nb);
+                if (!rr->dbuf[rr->n_dst++]) {
+                    return CV_FAIL(CV_ERR_NOMEM, "exchange: destination chunk of %zu bytes", nb);
                 }
-                rr->n_dst++;
             }
         }
     }
-    size_t elem = cv_dtype_size(cv_volume_info(rr->dst)->dtype);
-    int64_t channels = cv_volume_info(rr->dst)->num_channels;
-    for (size_t at = 0; rc == CV_OK && at < len;) {
+    return CV_OK;
+}
+
+/* The send buffer, a receive buffer per peer and the requests, all before any data moves:
+ * once the ranks agree they are ready, nothing of the trade can fail for want of memory. */
+static cv_status make_buffers(rechunk_round *rr)
+{
+    cv_exchange *x = rr->x;
+    int me = cv__x_rank();
+    size_t lim = x->message_limit, total = 0, n_s = 0, n_r = 0;
+    rr->send_at = cv_calloc((size_t)rr->n_sp + 1, sizeof *rr->send_at);
+    rr->send_end = cv_calloc((size_t)rr->n_sp + 1, sizeof *rr->send_end);
+    rr->sent = cv_calloc((size_t)rr->n_sp + 1, sizeof *rr->sent);
+    rr->rbuf = cv_calloc((size_t)rr->n_rp + 1, sizeof *rr->rbuf);
+    rr->rparts_left = cv_calloc((size_t)rr->n_rp + 1, sizeof *rr->rparts_left);
+    rr->rp_short = cv_calloc((size_t)rr->n_rp + 1, sizeof *rr->rp_short);
+    if (!rr->send_at || !rr->send_end || !rr->sent || !rr->rbuf || !rr->rparts_left ||
+        !rr->rp_short) {
+        return CV_FAIL(CV_ERR_NOMEM, "exchange: %d peers", rr->n_sp + rr->n_rp);
+    }
+    for (int i = 0; i < rr->n_sp; i++) {
+        rr->send_at[i] = total;
+        if (rr->sp[i].rank != me) {
+            total += rr->sp[i].bytes;
+            n_s += cv__x_parts(rr->sp[i].bytes, lim);
+        }
+        rr->send_end[i] = total;
+    }
+    for (int i = 0; i < rr->n_rp; i++) {
+        if (rr->rp[i].rank != me) {
+            n_r += cv__x_parts(rr->rp[i].bytes, lim);
+        }
+    }
+    rr->send = cv_malloc(total ? total : 1);
+    rr->sreq = cv_malloc((n_s ? n_s : 1) * sizeof *rr->sreq);
+    rr->speer = cv_malloc((n_s ? n_s : 1) * sizeof *rr->speer);
+    rr->rreq = cv_malloc((n_r ? n_r : 1) * sizeof *rr->rreq);
+    rr->rpeer = cv_malloc((n_r ? n_r : 1) * sizeof *rr->rpeer);
+    rr->rpeer_idx = cv_malloc((n_r ? n_r : 1) * sizeof *rr->rpeer_idx);
+    rr->rpart = cv_malloc((n_r ? n_r : 1) * sizeof *rr->rpart);
+    rr->ridx = cv_malloc((n_r ? n_r : 1) * sizeof *rr->ridx);
+    rr->rst = cv_malloc((n_r ? n_r : 1) * sizeof *rr->rst);
+    if (!rr->send || !rr->sreq || !rr->speer || !rr->rreq || !rr->rpeer || !rr->rpeer_idx ||
+        !rr->rpart || !rr->ridx || !rr->rst) {
+        return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu bytes to send to %d peers", total, rr->n_sp);
+    }
+    for (size_t i = 0; i < n_s; i++) {
+        rr->sreq[i] = MPI_REQUEST_NULL;
+    }
+    for (size_t i = 0; i < n_r; i++) {
+        rr->rreq[i] = MPI_REQUEST_NULL;
+    }
+    for (int i = 0; i < rr->n_rp; i++) {
+        if (rr->rp[i].rank == me) {
+            continue;
+        }
+        rr->rbuf[i] = cv_malloc(rr->rp[i].bytes ? rr->rp[i].bytes : 1);
+        if (!rr->rbuf[i]) {
+            return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu bytes to receive from rank %d",
+                           rr->rp[i].bytes, rr->rp[i].rank);
+        }
+    }
+    return CV_OK;
+}
+
+/* Post every receive, part by part. */
+static void post_receives(rechunk_round *rr)
+{
+    int me = cv__x_rank();
+    size_t lim = rr->x->message_limit;
+    for (int i = 0; i < rr->n_rp; i++) {
+        if (rr->rp[i].rank == me) {
+            continue;
+        }
+        size_t parts = cv__x_parts(rr->rp[i].bytes, lim);
+        rr->rparts_left[i] = parts;
+        for (size_t k = 0; k < parts; k++) {
+            size_t q = rr->n_rreq++;
+            rr->rpeer[q] = rr->rp[i].rank;
+            rr->rpeer_idx[q] = i;
+            rr->rpart[q] = k;
+            MPI_Irecv(rr->rbuf[i] + k * lim, (int)cv__x_part_len(rr->rp[i].bytes, lim, k), MPI_BYTE,
+                      rr->rp[i].rank, EXCHANGE_TAG, MPI_COMM_WORLD, &rr->rreq[q]);
+        }
+    }
+}
+
+/* Send peer i's message (or, when this rank failed, as many empty parts: the peer learns of
+ * the failure and stops waiting). */
+static void send_to(rechunk_round *rr, int i, bool failed)
+{
+    size_t lim = rr->x->message_limit, bytes = rr->sp[i].bytes;
+    const uint8_t *msg = rr->send + rr->send_end[i] - bytes;
+    rr->sent[i] = true;
+    size_t parts = cv__x_parts(bytes, lim);
+    for (size_t k = 0; k < parts; k++) {
+        size_t q = rr->n_sreq++;
+        rr->speer[q] = rr->sp[i].rank;
+        MPI_Isend(failed ? msg : msg + k * lim, failed ? 0 : (int)cv__x_part_len(bytes, lim, k),
+                  MPI_BYTE, rr->sp[i].rank, EXCHANGE_TAG, MPI_COMM_WORLD, &rr->sreq[q]);
+    }
+}
+
+static void free_buffers(rechunk_round *rr)
+{
+    for (int i = 0; rr->rbuf && i < rr->n_rp; i++) {
+        cv_free(rr->rbuf[i]);
+    }
+    cv_free(rr->rbuf);
+    cv_free(rr->send);
+    cv_free(rr->send_at);
+    cv_free(rr->send_end);
+    cv_free(rr->sent);
+    cv_free(rr->ridx);
+    cv_free(rr->rst);
+    cv_free(rr->sreq);
+    cv_free(rr->speer);
+    cv_free(rr->rreq);
+    cv_free(rr->rpeer);
+    cv_free(rr->rpeer_idx);
+    cv_free(rr->rpart);
+    cv_free(rr->rparts_left);
+    cv_free(rr->rp_short);
+    cv_free(rr->sp);
+    cv_free(rr->rp);
+    for (size_t i = 0; rr->dbuf && i < rr->n_dst; i++) {
+        cv_free(rr->dbuf[i]);
+    }
+    cv_free(rr->dbuf);
+    cv_free(rr->dbox);
+    cv_free(rr->filled);
+    cv_free(rr->written);
+    cv_free(rr->ready);
+    cv_free(rr->slot);
+}
+
+/* ---- pieces ----------------------------------------------------------------------------- */
+
+/* Copy a piece into the destination chunk it belongs to; a chunk whose voxels are all in
+ * becomes ready to write. */
+static cv_status place_piece(rechunk_round *rr, cv_bbox piece, const uint8_t *data, cv_bbox frame)
+{
+    cv_exchange *x = rr->x;
+    int64_t cmin[3], cmax[3];
+    cv_grid_cells(&x->dg, piece, cmin, cmax);
+    size_t idx = 0;
+    bool inside = !cv_bbox_is_empty(piece);
+    for (int d = 2; inside && d >= 0; d--) {
+        inside =
+            cmax[d] == cmin[d] + 1 && cmin[d] >= rr->dmin[d] && cmin[d] < rr->dmin[d] + rr->dn[d];
+        idx = idx * (size_t)rr->dn[d] + (size_t)(cmin[d] - rr->dmin[d]);
+    }
+    long slot = inside ? rr->slot[idx] : -1;
+    if (slot < 0 || !rr->dbuf[slot] ||
+        rr->filled[slot] + cv_bbox_voxels(piece) > cv_bbox_voxels(rr->dbox[slot])) {
+        char b[160];
+        cv_bbox_format(piece, b, sizeof b);
+        return CV_FAIL(CV_ERR_CORRUPT, "exchange: piece %s belongs to no chunk of this rank", b);
+    }
+    size_t s = (size_t)slot;
+    cv__copy_region(cv_dtype_size(cv_volume_info(rr->dst)->dtype),
+                    cv_volume_info(rr->dst)->num_channels, data, frame, rr->dbuf[s], rr->dbox[s],
+                    piece);
+    rr->filled[s] += cv_bbox_voxels(piece);
+    if (rr->filled[s] == cv_bbox_voxels(rr->dbox[s])) {
+        rr->ready[rr->n_ready++] = s;
+    }
+    return CV_OK;
+}
+
+static int peer_index(const cv_x_peer *peers, int n, int rank)
+{
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (peers[mid].rank == rank) {
+            return mid;
+        }
+        if (peers[mid].rank < rank) {
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return -1;
+}
+
+/* Cut every piece of this rank's source chunks that lies in a destination chunk of the round:
+ * into this rank's own chunks, or after a head with its box into the message for the chunk's
+ * owner, which leaves as soon as its last piece is in. */
+static cv_status pack_and_send(rechunk_round *rr)
+{
+    cv_exchange *x = rr->x;
+    int me = cv__x_rank();
+    size_t elem = cv_dtype_size(cv_volume_info(rr->src)->dtype);
+    int64_t channels = cv_volume_info(rr->src)->num_channels;
+    cv_status rc = CV_OK;
+    for (size_t i = 0; rc == CV_OK && i < rr->n_mine; i++) {
+        const held *h = &rr->mine[i];
+        cv_bbox part = cv_bbox_intersect(h->box, rr->box);
+        int64_t dmin[3], dmax[3], c[3];
+        cv_grid_cells(&x->dg, part, dmin, dmax);
+        for (c[2] = dmin[2]; rc == CV_OK && c[2] < dmax[2]; c[2]++) {
+            for (c[1] = dmin[1]; rc == CV_OK && c[1] < dmax[1]; c[1]++) {
+                for (c[0] = dmin[0]; rc == CV_OK && c[0] < dmax[0]; c[0]++) {
+                    cv_bbox piece = cv_bbox_intersect(part, cv_grid_cell_box(&x->dg, c));
+                    int o = cv__x_owner(&x->dg, c, x->ranks);
+                    if (o == me) {
+                        rc = place_piece(rr, piece, h->data, h->box);
+                        continue;
+                    }
+                    int p = peer_index(rr->sp, rr->n_sp, o);
+                    size_t bytes = cv__x_piece_bytes(x, piece);
+                    if (p < 0 || rr->send_end[p] - rr->send_at[p] < bytes) {
+                        rc = CV_FAIL(CV_ERR_CORRUPT,
+                                     "exchange: a piece for rank %d was not "
+                                     "planned",
+                                     o);
+                        break;
+                    }
+                    uint8_t *at = rr->send + rr->send_at[p];
+                    piece_head ph;
+                    memcpy(ph.box, piece.min, 3 * sizeof(int64_t));
+                    memcpy(ph.box + 3, piece.max, 3 * sizeof(int64_t));
+                    memcpy(at, &ph, sizeof ph);
+                    cv__copy_region(elem, channels, h->data, h->box, at + sizeof ph, piece, piece);
+                    rr->send_at[p] += bytes;
+                    if (rr->send_at[p] == rr->send_end[p]) {
+                        send_to(rr, p, false);
+                    }
+                }
+            }
+        }
+    }
+    /* Every planned message leaves, whole or (after a failure here) empty. */
+    for (int p = 0; p < rr->n_sp; p++) {
+        if (rr->sp[p].rank != me && !rr->sent[p]) {
+            if (rc == CV_OK) {
+                rc = CV_FAIL(CV_ERR_CORRUPT, "exchange: the message for rank %d came short",
+                             rr->sp[p].rank);
+            }
+            send_to(rr, p, true);
+        }
+    }
+    return rc;
+}
+
+/* The pieces of a message received whole. */
+static cv_status unpack(rechunk_round *rr, int i)
+{
+    const uint8_t *msg = rr->rbuf[i];
+    size_t len = rr->rp[i].bytes;
+    for (size_t at = 0; at < len;) {
         piece_head ph;
         cv_bbox piece;
         if (len - at < sizeof ph) {
-            rc = CV_FAIL(CV_ERR_CORRUPT, "exchange: a piece header cut short");
-            break;
+            return CV_FAIL(CV_ERR_CORRUPT, "exchange: a piece header cut short");
         }
-        memcpy(&ph, recv + at, sizeof ph);
+        memcpy(&ph, msg + at, sizeof ph);
         memcpy(piece.min, ph.box, sizeof piece.min);
         memcpy(piece.max, ph.box + 3, sizeof piece.max);
-        size_t bytes = (size_t)cv_bbox_voxels(piece) * x->bpv;
-        int64_t cmin[3], cmax[3];
-        cv_grid_cells(&x->dg, piece, cmin, cmax);
-        size_t idx = 0;
-        bool inside = !cv_bbox_is_empty(piece) && bytes <= len - at - sizeof ph;
-        for (int d = 2; inside && d >= 0; d--) {
-            inside = cmax[d] == cmin[d] + 1 && cmin[d] >= dmin[d] && cmin[d] < dmax[d];
-            idx = idx * (size_t)dn[d] + (size_t)(cmin[d] - dmin[d]);
+        size_t bytes = cv_bbox_is_empty(piece) ? 0 : cv__x_piece_bytes(rr->x, piece);
+        if (bytes == 0 || bytes > len - at) {
+            return CV_FAIL(CV_ERR_CORRUPT, "exchange: a piece from rank %d cut short",
+                           rr->rp[i].rank);
         }
-        if (!inside || slot[idx] < 0) {
-            char b[160];
-            cv_bbox_format(piece, b, sizeof b);
-            rc = CV_FAIL(CV_ERR_CORRUPT, "exchange: piece %s belongs to no chunk of this rank", b);
-            break;
-        }
-        size_t s = (size_t)slot[idx];
-        cv__copy_region(elem, channels, recv + at + sizeof ph, piece, rr->dbuf[s], rr->dbox[s],
-                        piece);
-        filled[s] += cv_bbox_voxels(piece);
-        at += sizeof ph + bytes;
+        CV_TRY(place_piece(rr, piece, msg + at + sizeof ph, piece));
+        at += bytes;
     }
-    for (size_t s = 0; rc == CV_OK && s < rr->n_dst; s++) {
-        if (filled[s] != cv_bbox_voxels(rr->dbox[s])) {
-            char b[160];
-            cv_bbox_format(rr->dbox[s], b, sizeof b);
-            rc = CV_FAIL(CV_ERR_CORRUPT,
-                         "exchange: destination chunk %s got %" PRIu64 " of its %" PRIu64 " voxels",
-                         b, filled[s], cv_bbox_voxels(rr->dbox[s]));
-        }
+    return CV_OK;
+}
+
+/* Encode and write the chunks whose voxels are all in. */
+static cv_status write_ready_from(rechunk_round *rr, size_t first)
+{
+    size_t n = rr->n_ready - first;
+    if (n == 0) {
+        return CV_OK;
     }
-    cv_free(slot);
-    cv_free(filled);
+    /* write_dest takes ready[i]: shift the batch to the front of the list */
+    if (first > 0) {
+        size_t tmp[CV_MAX_THREADS];
+        memcpy(tmp, rr->ready + first, n * sizeof *tmp);
+        memmove(rr->ready + n, rr->ready, first * sizeof *rr->ready);
+        memcpy(rr->ready, tmp, n * sizeof *tmp);
+    }
+    cv_status rc = cv__parallel_for(n, rr->x->threads, write_dest, rr);
+    for (size_t i = 0; i < n; i++) {
+        rr->written[rr->ready[i]] = true;
+    }
+    memmove(rr->ready, rr->ready + n, (rr->n_ready - n) * sizeof *rr->ready);
+    rr->n_ready -= n;
     return rc;
+}
+
+/* Encode and write up to one chunk per thread of those whose voxels are all in. */
+static cv_status write_some(rechunk_round *rr)
+{
+    size_t k = rr->n_ready < (size_t)rr->x->threads ? rr->n_ready : (size_t)rr->x->threads;
+    return write_ready_from(rr, rr->n_ready - k);
+}
+
+/* Receive every message as it comes, placing its pieces, and write the chunks they complete
+ * (while `rc` is CV_OK and no peer failed) a few at a time between looks at the messages: MPI
+ * moves a large message only while both ranks are in an MPI call, so a rank that wrote all
+ * its chunks at once would hold up the peers sending to it. Every receive completes whatever
+ * happens, so no sender is left waiting. */
+static cv_status receive_all(rechunk_round *rr, cv_status rc, bool *peer_failed)
+{
+    size_t lim = rr->x->message_limit;
+    for (;;) {
+        bool writing = rc == CV_OK && !*peer_failed && rr->n_ready > 0;
+        int done = MPI_UNDEFINED;
+        if (rr->n_rreq > 0 && writing) {
+            MPI_Testsome((int)rr->n_rreq, rr->rreq, &done, rr->ridx, rr->rst);
+        } else if (rr->n_rreq > 0) {
+            cv_coll_waitsome((int)rr->n_rreq, rr->rreq, rr->rpeer, &done, rr->ridx, rr->rst,
+                             "the exchange of chunk data");
+        }
+        if (done == MPI_UNDEFINED && !writing) {
+            break; /* every message is in and nothing is left to write */
+        }
+        for (int k = 0; k < done; k++) {
+            int q = rr->ridx[k], i = rr->rpeer_idx[q], got = 0;
+            MPI_Get_count(&rr->rst[k], MPI_BYTE, &got);
+            if ((size_t)got != cv__x_part_len(rr->rp[i].bytes, lim, rr->rpart[q])) {
+                if (got != 0 && rc == CV_OK) {
+                    rc =
+                        CV_FAIL(CV_ERR_CORRUPT, "exchange: %d bytes from rank %d, want %zu", got,
+                                rr->rp[i].rank, cv__x_part_len(rr->rp[i].bytes, lim, rr->rpart[q]));
+                }
+                rr->rp_short[i] = true;
+                *peer_failed = *peer_failed || got == 0;
+            }
+            if (--rr->rparts_left[i] == 0 && !rr->rp_short[i] && rc == CV_OK && !*peer_failed) {
+                rc = unpack(rr, i);
+            }
+            if (rr->rparts_left[i] == 0) {
+                cv_free(rr->rbuf[i]);
+                rr->rbuf[i] = NULL;
+            }
+        }
+        if (rc == CV_OK && !*peer_failed) {
+            rc = write_some(rr);
+        }
+    }
+    return rc;
+}
+
+/* Tests stop a rank here, once the others may wait for its messages. */
+static void test_read_delay(void)
+{
+    const char *delay = getenv("CVMPI_TEST_EXCHANGE_READ_DELAY_MS");
+    long ms = delay ? strtol(delay, NULL, 10) : 0;
+    if (ms > 0) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
                               bool stop_here, cv_exchange_result *out)
 {
-    cv_bbox box = cv_exchange_round_box(x, round);
-    rechunk_round rr = {
-        .x = x, .src = src, .dst = dst, .src_mip = x->src_mip, .dst_mip = x->dst_mip};
-    cv_status rc = gather_sources(&rr, round, box);
-    uint8_t *send = NULL, *recv = NULL;
-    size_t recv_len = 0;
-    size_t *counts = cv_calloc((size_t)x->ranks, sizeof *counts);
-    if (rc == CV_OK && !counts) {
-        rc = CV_FAIL(CV_ERR_NOMEM, "exchange");
+    rechunk_round rr = {.x = x,
+                        .src = src,
+                        .dst = dst,
+                        .src_mip = x->src_mip,
+                        .dst_mip = x->dst_mip,
+                        .box = cv_exchange_round_box(x, round)};
+    int me = cv__x_rank();
+    cv_status rc = cv__x_traffic(x, rr.box, me, &rr.sp, &rr.n_sp, &rr.rp, &rr.n_rp);
+    if (rc == CV_OK) {
+        rc = make_destinations(&rr);
     }
     if (rc == CV_OK) {
-        rc = pack_pieces(&rr, box, &send, counts);
+        rc = make_buffers(&rr);
+    }
+    bool peer_failed = false;
+    if (cv_mpi_active() && x->ranks > 1) {
+        /* The one step before data moves where a rank may be unable to take part (memory):
+         * then nobody sends. After it every message is sent and received whatever fails. */
+        int bad = rc != CV_OK, any_bad = 0;
+        cv_coll_allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, "the exchange's readiness check");
+        peer_failed = any_bad && rc == CV_OK;
+        if (any_bad) {
+            cv_exchange_drop_cache(x);
+            goto agree;
+        }
+        post_receives(&rr);
+        test_read_delay();
+    }
+    if (rc == CV_OK) {
+        rc = gather_sources(&rr, round, rr.box);
     }
     for (size_t i = 0; rc == CV_OK && i < rr.n_mine; i++) {
         out->voxel_bytes += rr.mine[i].is_fresh ? rr.mine[i].n : 0;
     }
     if (rc == CV_OK) {
-        keep_for_next(&rr, round, box);
+        rc = pack_and_send(&rr);
+    } else {
+        for (int p = 0; p < rr.n_sp; p++) {
+            if (rr.sp[p].rank != me) {
+                send_to(&rr, p, true);
+            }
+        }
+    }
+    if (rc == CV_OK) {
+        keep_for_next(&rr, round);
     } else {
         for (size_t i = 0; i < rr.n_mine; i++) {
             cv_free(rr.mine[i].data);
         }
         cv_free(rr.mine);
+        rr.mine = NULL;
+        rr.n_mine = 0;
         cv_exchange_drop_cache(x);
     }
-    /* Nothing is traded unless every rank has its pieces; then the outcome is agreed once. */
-    bool peer_failed = false;
-    rc = cv__x_trade(x, rc, send, counts, &recv, &recv_len, &peer_failed);
-    cv_free(send);
-    if (rc == CV_OK && !peer_failed) {
-        rc = assemble(&rr, box, recv, recv_len);
+    rc = receive_all(&rr, rc, &peer_failed);
+    if (rr.n_sreq > 0) {
+        cv_coll_waitall((int)rr.n_sreq, rr.sreq, rr.speer, "the exchange of chunk data");
     }
-    cv_free(recv);
-    if (rc == CV_OK && !peer_failed) {
-        rc = cv__parallel_for(rr.n_dst, x->threads, write_dest, &rr);
+    for (size_t s = 0; rc == CV_OK && !peer_failed && s < rr.n_dst; s++) {
+        if (!rr.written[s]) {
+            char b[160];
+            cv_bbox_format(rr.dbox[s], b, sizeof b);
+            rc = CV_FAIL(CV_ERR_CORRUPT,
+                         "exchange: destination chunk %s got %" PRIu64 " of its %" PRIu64 " voxels",
+                         b, rr.filled[s], cv_bbox_voxels(rr.dbox[s]));
+        }
     }
+agree:
     rc = cv__x_agree(rc, stop_here, out);
-    cv_free(counts);
-    for (size_t i = 0; i < rr.n_dst; i++) {
-        cv_free(rr.dbuf[i]);
-    }
-    cv_free(rr.dbuf);
-    cv_free(rr.dbox);
+    free_buffers(&rr);
     if (rc != CV_OK) {
         cv_exchange_drop_cache(x);
     }

@@ -169,6 +169,26 @@ static cv_status load_file(cv_journal *j, const char *path, const char *signatur
     return rc;
 }
 
+bool cv_journal_peek_signature(const char *dir, char *buf, size_t cap)
+{
+    char *path = cv__asprintf("%s/rank-0.log", dir);
+    FILE *f = path ? fopen(path, "r") : NULL;
+    cv_free(path);
+    if (!f) {
+        return false;
+    }
+    char line[512];
+    const char *prefix = "cvmpi-journal " JOURNAL_VERSION " ";
+    bool ok = fgets(line, sizeof line, f) && strncmp(line, prefix, strlen(prefix)) == 0 &&
+              strchr(line, '\n');
+    fclose(f);
+    if (ok) {
+        *strchr(line, '\n') = '\0';
+        snprintf(buf, cap, "%s", line + strlen(prefix));
+    }
+    return ok;
+}
+
 /* The rank number of a journal file name "rank-<r>.log", or -1. */
 static long journal_rank_of(const char *name)
 {

@@ -773,6 +773,50 @@ static void summarize(job *j, double seconds)
     }
 }
 
+/* An exchange job's rounds and journal signature. With --resume, the geometry recorded in
+ * the journal's signature is re-used whatever the rank count (rank 0 reads it, every rank
+ * re-plans with it), so the journaled round numbers keep their boxes; the signature then names
+ * that geometry. Collective. */
+static cv_status exchange_geometry(job *j, const char *dir, char *signature, size_t cap)
+{
+    cv_exchange_geometry g;
+    cv_exchange_geometry_of(j->x, &g);
+    if (j->p->resume) {
+        int64_t got[4] = {0, 0, 0, 0};
+        char old[512];
+        size_t base = strlen(signature);
+        if (cv_mpi_rank() == 0 && cv_journal_peek_signature(dir, old, sizeof old) &&
+            strncmp(old, signature, base) == 0 && cv_exchange_parse_signature(old + base, &g)) {
+            got[0] = 1;
+            got[1] = g.col[0];
+            got[2] = g.col[1];
+            got[3] = g.rows;
+        }
+        if (cv_mpi_active()) {
+            cv_coll_bcast(got, 4, MPI_INT64_T, 0, "the journal's exchange rounds");
+        }
+        cv_exchange_geometry cur;
+        cv_exchange_geometry_of(j->x, &cur);
+        g = (cv_exchange_geometry){.col = {got[1], got[2]}, .rows = got[3]};
+        if (got[0] && memcmp(&g, &cur, sizeof g) != 0) {
+            CV_TRY(cv_mpi_agree(cv_exchange_use_geometry(j->x, &g)));
+            j->n_tasks = cv_exchange_rounds(j->x);
+            if (cv_mpi_rank() == 0) {
+                CV_LOG(CV_LOG_INFO,
+                       "resuming the journal's %" PRIu64 " exchange rounds (columns of %" PRId64
+                       "x%" PRId64 " voxels, %" PRId64 " destination chunk row%s), planned for "
+                       "another rank count or --memory",
+                       j->n_tasks, g.col[0], g.col[1], g.rows, g.rows == 1 ? "" : "s");
+            }
+        }
+    }
+    char unit[128];
+    cv_exchange_signature(j->x, unit, sizeof unit);
+    size_t len = strlen(signature);
+    snprintf(signature + len, cap - len, " %s", unit);
+    return CV_OK;
+}
+
 /* One scale of the job: the source's `mip` into the prepared destination. `several`: the job
  * copies more than one scale, so each gets its own journal directory under --journal.
  * `plan_only`: plan against the destination as it is or would be, print the plan with
@@ -849,8 +893,9 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
         char region[160], unit[128];
         cv_bbox_format(j.plan.region, region, sizeof region);
         if (j.x) {
-            /* Rounds depend on the rank count: a resumed exchange needs the same count. */
-            cv_exchange_signature(j.x, unit, sizeof unit);
+            /* The job is found by what it copies; the rounds' geometry follows in the
+             * signature (exchange_geometry), so a resume with another rank count finds it. */
+            snprintf(unit, sizeof unit, "exchange");
         } else {
             snprintf(unit, sizeof unit, "task=%" PRId64 ",%" PRId64 ",%" PRId64 "%s",
                      j.plan.task_shape[0], j.plan.task_shape[1], j.plan.task_shape[2],
@@ -866,6 +911,9 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
         }
         rc = cv_mpi_agree(
             cv_journal_dir(journal_dir, cv_volume_url(j.dst), signature, dir, sizeof dir));
+        if (rc == CV_OK && j.x) {
+            rc = exchange_geometry(&j, dir, signature, sizeof signature);
+        }
         if (rc == CV_OK) {
             rc = cv_journal_begin(dir, signature, p->resume,
                                   j.hashed ? cv_hashed_ids(j.hashed) : j.n_tasks, &j.journal);

@@ -14,7 +14,7 @@
 # say more than wall time. Same encoding and chunk size on both sides, so the transfers copy
 # stored chunks without decoding them (raw->gzip only gzips them); raw->raw at 1 rank is also
 # measured through the decoding path (--decode) and with --check for comparison. One TSV line per measurement,
-# then a summary. The exchange path (collective rounds with MPI_Alltoallv) is measured too:
+# then a summary. The exchange path (collective rounds, pieces traded point to point) is measured too:
 # re-chunking 64^3 -> 96x96x40 at 2 ranks with --memory $XMEMORY (too small for a box aligned
 # to both grids, 192x192x320, so it runs as exchange rounds; with 1 rank a round would need
 # more than that box, so the job would be refused) against the same

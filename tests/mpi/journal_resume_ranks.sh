@@ -4,9 +4,10 @@
 # Each resume skips exactly the journaled tasks and gives output byte-identical to an
 # uninterrupted run. With -vv every rank logs how many journal files it read: rank r of P reads
 # only the files of earlier ranks r, r + P, ... (with 5 ranks, ranks 3 and 4 read none).
-#  1. a task transfer;  2. an HDF5 import;  3. an exchange-round transfer (re-chunking): its
-#     rounds are planned for the rank count, so it resumes at -n 3 and an explicit --journal
-#     at another count is refused as another job's.
+#  1. a task transfer;  2. an HDF5 import;  3. an exchange-round transfer (re-chunking): the
+#     journal names its rounds' geometry, which a resume re-uses: at -n 3 and at -n 5 the same
+#     rounds are skipped and the output is byte-identical; at -n 2 the 3-rank rounds do not fit
+#     --memory and the resume is refused, saying so.
 source "$(dirname "$0")/lib.sh"
 
 journal_ids() { cat "$1"/rank-*.log 2> /dev/null | grep -v '^cvmpi-journal' || true; }
@@ -102,6 +103,7 @@ stop_after jx 1 $!
 done_before=$(journal_ids jx | wc -l)
 [ "$done_before" -lt "$n_rounds" ] || fail "exchange: all $n_rounds rounds were done before the stop"
 cp -r jx saved-jx
+cp -r stop-x saved-stop-x
 run_np 3 -vv transfer srcx stop-x "${RECHUNK[@]}" --journal jx --resume > log-x-3 2>&1 ||
     { cat log-x-3; fail "exchange: resume at -n 3"; }
 grep -q "exchange rounds written, $done_before skipped, 0 failed" log-x-3 ||
@@ -109,12 +111,16 @@ grep -q "exchange rounds written, $done_before skipped, 0 failed" log-x-3 ||
 digest ref-x > d-x
 digest stop-x | diff d-x - > /dev/null || fail "exchange: resumed output differs"
 expect_files_read log-x-3 3 "0:1 1:1 2:1 "
-for n in 2 5; do
-    cp -r saved-jx "j-x-$n"
-    if run_np "$n" transfer srcx stop-x "${RECHUNK[@]}" --journal "j-x-$n" --resume > "log-x-$n" 2>&1; then
-        fail "exchange: a journal of 3 ranks' rounds was used at -n $n"
-    fi
-    grep -q "cvmpi: .*journal \`j-x-$n/rank-0.log' belongs to another job" "log-x-$n" ||
-        { cat "log-x-$n"; fail "exchange -n $n: want the other-job refusal"; }
-done
+rm -rf stop-x && cp -r saved-stop-x stop-x && cp -r saved-jx j-x-5
+run_np 5 transfer srcx stop-x "${RECHUNK[@]}" --journal j-x-5 --resume > log-x-5 2>&1 ||
+    { cat log-x-5; fail "exchange: resume at -n 5"; }
+grep -q "exchange rounds written, $done_before skipped, 0 failed" log-x-5 ||
+    { cat log-x-5; fail "exchange -n 5: want $done_before rounds skipped"; }
+digest stop-x | diff d-x - > /dev/null || fail "exchange -n 5: resumed output differs"
+cp -r saved-jx j-x-2
+if run_np 2 transfer srcx stop-x "${RECHUNK[@]}" --journal j-x-2 --resume > log-x-2 2>&1; then
+    fail "exchange: 3 ranks' rounds were resumed at -n 2 beyond --memory"
+fi
+grep -q "^cvmpi: exchange: the journal's rounds (columns of 192x192 voxels, 4 destination chunk rows) need about [0-9.]* MB per rank with 2 ranks, more than the 12.29 MB memory budget (resume with more ranks or a larger --memory, or start again without --resume)$" log-x-2 ||
+    { cat log-x-2; fail "exchange -n 2: want the memory refusal"; }
 echo "journal_resume_ranks: ok"
