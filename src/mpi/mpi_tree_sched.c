@@ -82,29 +82,34 @@ void cv_tree_sched_plan(const cv_tree_figures *f, int ranks, uint64_t undone, ui
             }
         }
     }
-    /* The others' shares by cumulative weight, so they add up to `left` exactly. */
-    double total = 0, cum = 0;
+    /* The others' shares rounded down, then the nodes left one each to the largest remainders
+     * (ties to the earlier slot), so a rank gets at most its share rounded up. */
+    double total = 0;
     for (int r = 0; r < ranks; r++) {
         total += capped[r] ? 0 : w[r];
     }
-    int last = -1;
-    for (int k = 0; k < ranks; k++) {
-        last = capped[order[k]] ? last : k;
-    }
     uint64_t given = 0;
+    int n_frac = 0;
     for (int k = 0; k < ranks; k++) {
         int r = order[k];
         if (capped[r]) {
             count[k] = cap;
             continue;
         }
-        cum += w[r];
-        uint64_t upto = k == last ? left : (uint64_t)floor((double)left * (cum / total));
-        upto = upto > left ? left : upto < given ? given : upto;
-        count[k] = upto - given;
-        given = upto;
+        double t = total > 0 ? (double)left * (w[r] / total) : 0;
+        count[k] = (uint64_t)floor(t);
+        count[k] = count[k] > left - given ? left - given : count[k];
+        given += count[k];
+        keys[n_frac++] = (slot_key){-(t - floor(t)), k}; /* reused: remainders by slot */
     }
-    /* nodes left over only when every rank reached the cap: first fit */
+    qsort(keys, (size_t)n_frac, sizeof *keys, by_position);
+    for (int i = 0; given < left && i < n_frac; i++) {
+        if (count[keys[i].rank] < cap) {
+            count[keys[i].rank]++;
+            given++;
+        }
+    }
+    /* any still left (rounding at the cap): first fit */
     for (int k = 0; given < left && k < ranks; k++) {
         uint64_t room = count[k] < cap ? cap - count[k] : 0, add = left - given;
         add = add < room ? add : room;
