@@ -23,7 +23,7 @@ echo "$plan" | grep -q "^plan: tree nodes dealt at each stage by the ranks' meas
 
 # 1. a slow rank
 run_np 1 downsample src1 --num-mips 5 --memory $MEM > log1 2>&1 || { cat log1; fail "-n 1"; }
-CVMPI_TEST_SLOW_RANK=1 CVMPI_TEST_TASK_DELAY_MS=40 \
+CVMPI_TEST_SLOW_RANK=1 CVMPI_TEST_TASK_DELAY_MS=100 \
     run_np 3 -v downsample src3 --num-mips 5 --memory $MEM > log3 2>&1 || { cat log3; fail "-n 3"; }
 grep "tree stage" log3
 digest src1 > d1
