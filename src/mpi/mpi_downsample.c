@@ -716,8 +716,9 @@ static cv_status plan_owners(job *j, int s, cv_tree_figures mine)
         cv_free(all);
         return rc;
     }
-    mine.seconds = j->busy_seconds;
-    mine.bytes = j->busy_bytes;
+    /* --schedule static: even shares, whatever the timing */
+    mine.seconds = j->p->is_static ? 0 : j->busy_seconds;
+    mine.bytes = j->p->is_static ? 0 : j->busy_bytes;
     all[0] = mine;
     if (cv_mpi_active()) {
         cv_coll_gather(&mine, 4, MPI_DOUBLE, all, 4, MPI_DOUBLE, 0, "the ranks' throughput");
