@@ -4,9 +4,10 @@
  * computes the same plan: stage 0 tasks read chunk-aligned blocks of the source once and make
  * as many levels as fit in --memory; each later stage is a level of a reduction tree whose
  * nodes cover prod(factor)^k children: the children's small top-level state (voxels, or carried
- * sums) is sent to the rank owning the node (MPI_Alltoallv), which assembles it and makes the
- * next levels, so nothing above the tasks is read back from storage. A node's top state goes
- * to its rank's state file (cv_tree_state.h) and the node to the journal, so --resume redoes
+ * sums) is sent to the rank owning the node (MPI_Alltoallv; owners are chosen at each stage from
+ * the ranks' throughput and where the states are, cv_tree_sched.h), which assembles it and
+ * makes the next levels, so nothing above the tasks is read back from storage. A node's top state
+ * goes to its rank's state file (cv_tree_state.h) and the node to the journal, so --resume redoes
  * neither; the exchange reads the files back in rounds bounded by --memory.
  *
  * Sharded new scales (--sharded, --sharding): wherever a task or a tree node would write a
