@@ -4,9 +4,10 @@
  * computes the same plan: stage 0 tasks read chunk-aligned blocks of the source once and make
  * as many levels as fit in --memory; each later stage is a level of a reduction tree whose
  * nodes cover prod(factor)^k children: the children's small top-level state (voxels, or carried
- * sums) is sent to the rank owning the node (MPI_Alltoallv), which assembles it and makes the
- * next levels, so nothing above the tasks is read back from storage. A node's top state goes
- * to its rank's state file (cv_tree_state.h) and the node to the journal, so --resume redoes
+ * sums) is sent to the rank owning the node (MPI_Alltoallv; owners are chosen at each stage from
+ * the ranks' throughput and where the states are, cv_tree_sched.h), which assembles it and
+ * makes the next levels, so nothing above the tasks is read back from storage. A node's top state
+ * goes to its rank's state file (cv_tree_state.h) and the node to the journal, so --resume redoes
  * neither; the exchange reads the files back in rounds bounded by --memory.
  *
  * Sharded new scales (--sharded, --sharding): wherever a task or a tree node would write a
@@ -28,6 +29,7 @@
 #include "mpi/cv_stale_temps.h"
 #include "mpi/cv_transfer.h"
 #include "mpi/cv_tree_exchange.h"
+#include "mpi/cv_tree_sched.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -105,6 +107,11 @@ typedef struct job {
     uint32_t sharding_hash;             /* of every new scale's sharding, for the journal */
     char sink_dir[MAX_LEVELS + 1][16];  /* level k's spill directory under the journal's */
     uint64_t shards_written;            /* by every rank (finish_sinks) */
+    double busy_seconds, busy_bytes;    /* this rank's tasks and nodes so far: its throughput */
+    int *own_order;                     /* the current tree stage's owner table: ranks by slot, */
+    uint64_t *own_bound;                /* slot k makes nodes own_bound[k]..own_bound[k+1]-1 */
+    int own_slot;                       /* this rank's slot */
+    uint64_t own_count;                 /* and its unfinished nodes */
 } job;
 
 /* ---- geometry of the plan ------------------------------------------------------------- */
@@ -375,9 +382,19 @@ static uint64_t parent_of(const job *j, int s, uint64_t child)
                                      (uint64_t)p->counts[1] * (uint64_t)(i[2] / p->ratio[2]));
 }
 
-static int owner_of(uint64_t idx)
+/* The rank making node idx of the current tree stage: the slot whose range holds it. */
+static int owner_of(const job *j, uint64_t idx)
 {
-    return (int)(idx % (uint64_t)cv_mpi_size());
+    int lo = 0, hi = cv_mpi_size() - 1;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (j->own_bound[mid + 1] > idx) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return j->own_order[lo];
 }
 
 /* ---- node state files ------------------------------------------------------------------ */
@@ -475,7 +492,12 @@ static cv_status finish_node(job *j, int s, uint64_t idx, cv_bbox box, const voi
 
 static void test_delay_of(const char *var)
 {
-    /* Tests slow tasks (or the shard writes) down to interrupt a job mid-way. */
+    /* Tests slow tasks (or the shard writes) down to interrupt a job mid-way, or, with
+     * CVMPI_TEST_SLOW_RANK, one rank's only: a straggler for the tree's scheduling. */
+    const char *slow = getenv("CVMPI_TEST_SLOW_RANK");
+    if (slow && *slow && strtol(slow, NULL, 10) != cv_mpi_rank()) {
+        return;
+    }
     const char *delay = getenv(var);
     long ms = delay ? strtol(delay, NULL, 10) : 0;
     if (ms > 0) {
@@ -491,6 +513,7 @@ static void test_delay(void)
 
 static cv_status run_task(job *j, uint64_t idx, uint8_t *buf, size_t cap)
 {
+    double t0 = cv_now();
     test_delay();
     cv_bbox box = node_box(j, 0, idx);
     size_t n = cv_volume_box_bytes(j->v, box);
@@ -498,8 +521,13 @@ static cv_status run_task(job *j, uint64_t idx, uint8_t *buf, size_t cap)
         return CV_FAIL(CV_ERR_ARG, "task %" PRIu64 " needs %zu bytes, the buffer has %zu", idx, n,
                        cap);
     }
-    CV_TRY(cv_volume_read(j->v, j->mip, box, buf, n));
-    return finish_node(j, 0, idx, box, buf);
+    cv_status rc = cv_volume_read(j->v, j->mip, box, buf, n);
+    if (rc == CV_OK) {
+        rc = finish_node(j, 0, idx, box, buf);
+    }
+    j->busy_seconds += cv_now() - t0;
+    j->busy_bytes += (double)n;
+    return rc;
 }
 
 static void note_failure(job *j, int s, uint64_t idx)
@@ -583,10 +611,11 @@ static void free_paths(char **paths, size_t n)
     cv_free(paths);
 }
 
-/* The records of this rank's input files whose parents the journal does not list as done,
- * each bound for the rank owning its parent. */
+/* The records of this rank's input files whose parents the journal does not list as done
+ * (their destinations are set once the stage's owners are known), and in *mine the bytes of
+ * those states and where their parents are. */
 static cv_status list_sends(const job *j, int s, char *const *paths, size_t n_paths,
-                            cv_tree_send **out, size_t *n_out)
+                            cv_tree_send **out, size_t *n_out, cv_tree_figures *mine)
 {
     cv_state_rec *recs = NULL;
     size_t n = 0, cap = 0;
@@ -611,7 +640,9 @@ static cv_status list_sends(const job *j, int s, char *const *paths, size_t n_pa
         }
         uint64_t parent = parent_of(j, s, r->idx);
         if (!cv_journal_is_done(j->journal, j->st[s].first_id + parent)) {
-            sends[kept++] = (cv_tree_send){*r, owner_of(parent)};
+            sends[kept++] = (cv_tree_send){*r, -1};
+            mine->held += (double)r->bytes;
+            mine->held_at += (double)parent * (double)r->bytes;
         }
     }
     cv_free(recs);
@@ -624,24 +655,166 @@ static cv_status list_sends(const job *j, int s, char *const *paths, size_t n_pa
     return CV_OK;
 }
 
-/* Send every state of stage s-1 to the rank owning its parent in stage s; what this rank gets
- * is in *inbox, located by *got (sorted by child). Collective. */
+/* The most unfinished nodes of stage s a rank may make: the planned even share plus, at most
+ * doubling it, as many as the extra index entries of fit in what the plan leaves: while the
+ * nodes run, the memory beside their peak; in this stage's exchange (the children received)
+ * and the next one's (the states sent), what the round buffers can give up (exchange_round). */
+static uint64_t node_cap(const job *j, int s, uint64_t undone, int size)
+{
+    uint64_t share = undone / (uint64_t)size + (undone % (uint64_t)size != 0);
+    if (size == 1) {
+        return undone;
+    }
+    const stage *st = &j->st[s];
+    double ratio = (double)(st->ratio[0] * st->ratio[1] * st->ratio[2]);
+    double rec = 2.0 * ratio * (double)sizeof(cv_state_rec); /* per node, grown twice */
+    double nodes = fixed_bytes(j) + index_bytes(j, s) + node_need(j, st->block, st->lo, st->hi) +
+                   (double)max_record(j, s - 1);
+    double extra = fmax(0.0, (double)j->memory - nodes) / rec;
+    double wire = (double)cv_tree_wire_bytes(max_record(j, s - 1));
+    extra = fmin(extra, 2.0 * fmax(0.0, (double)j->round_bytes[s] - wire) / rec);
+    if (s + 1 < j->n_stages) {
+        double next = (double)cv_tree_wire_bytes(max_record(j, s));
+        extra = fmin(extra, 2.0 * fmax(0.0, (double)j->round_bytes[s + 1] - next) /
+                                (2.0 * (double)sizeof(cv_tree_send)));
+    }
+    extra = fmin(extra, (double)share);
+    return share + (uint64_t)extra;
+}
+
+/* The round size of the exchange into stage s on this rank: what the plan gave, less what this
+ * rank's indexes take beyond the plan's (it sends or receives more than an even share). */
+static size_t exchange_round(const job *j, int s, size_t n_sends)
+{
+    const stage *st = &j->st[s];
+    double ratio = (double)(st->ratio[0] * st->ratio[1] * st->ratio[2]);
+    double index = 2.0 * ((double)n_sends * (double)sizeof(cv_tree_send) +
+                          (double)j->own_count * ratio * (double)sizeof(cv_state_rec));
+    double over = index - index_bytes(j, s), round = (double)j->round_bytes[s];
+    double wire = (double)cv_tree_wire_bytes(max_record(j, s - 1));
+    return over > 0 ? (size_t)fmax(wire, round - over / 2.0) : j->round_bytes[s];
+}
+
+/* Stage s's owner table from every rank's figures (`mine`: this rank's held states; the
+ * throughput is added here), the same on every rank: counts by throughput, ranges laid out by
+ * where the states are (cv_tree_sched.h), then cut at the journal's unfinished nodes so a
+ * resumed stage is shared as evenly. Collective. */
+static cv_status plan_owners(job *j, int s, cv_tree_figures mine)
+{
+    int size = cv_mpi_size();
+    cv_free(j->own_order);
+    cv_free(j->own_bound);
+    j->own_order = cv_calloc((size_t)size, sizeof *j->own_order);
+    j->own_bound = cv_calloc((size_t)size + 1, sizeof *j->own_bound);
+    uint64_t *count = cv_calloc((size_t)size, sizeof *count);
+    cv_tree_figures *all = cv_calloc((size_t)size, sizeof *all);
+    cv_status rc = j->own_order && j->own_bound && count && all
+                       ? CV_OK
+                       : CV_FAIL(CV_ERR_NOMEM, "downsample: the owner table of %d ranks", size);
+    rc = cv_mpi_agree(rc);
+    if (rc != CV_OK) {
+        cv_free(count);
+        cv_free(all);
+        return rc;
+    }
+    /* --schedule static: even shares, whatever the timing */
+    mine.seconds = j->p->is_static ? 0 : j->busy_seconds;
+    mine.bytes = j->p->is_static ? 0 : j->busy_bytes;
+    all[0] = mine;
+    if (cv_mpi_active()) {
+        cv_coll_gather(&mine, 4, MPI_DOUBLE, all, 4, MPI_DOUBLE, 0, "the ranks' throughput");
+        cv_coll_bcast(all, 4 * size, MPI_DOUBLE, 0, "the ranks' throughput");
+    }
+    const stage *st = &j->st[s];
+    uint64_t undone = 0;
+    for (uint64_t idx = 0; idx < st->n; idx++) {
+        undone += !cv_journal_is_done(j->journal, st->first_id + idx);
+    }
+    cv_tree_sched_plan(all, size, undone, node_cap(j, s, undone, size), j->own_order, count);
+    uint64_t idx = 0;
+    for (int k = 0; k < size; k++) {
+        for (uint64_t need = count[k]; need > 0 && idx < st->n; idx++) {
+            need -= !cv_journal_is_done(j->journal, st->first_id + idx);
+        }
+        j->own_bound[k + 1] = k + 1 == size ? st->n : idx;
+        if (j->own_order[k] == cv_mpi_rank()) {
+            j->own_slot = k;
+            j->own_count = count[k];
+        }
+    }
+    if (cv_mpi_rank() == 0 && size > 1) {
+        /* per rank, up to 16 ranks: its nodes and its throughput relative to the mean */
+        char text[16 * 48] = "", *at = text;
+        uint64_t least = UINT64_MAX, most = 0;
+        double mean = 0;
+        for (int r = 0; r < size; r++) {
+            mean += all[r].seconds > 0 ? all[r].bytes / all[r].seconds / size : 0;
+        }
+        for (int r = 0; r < size; r++) {
+            int k = 0;
+            while (j->own_order[k] != r) {
+                k++;
+            }
+            least = count[k] < least ? count[k] : least;
+            most = count[k] > most ? count[k] : most;
+            if (size <= 16) {
+                double speed = all[r].seconds > 0 ? all[r].bytes / all[r].seconds : 0;
+                at += snprintf(at, sizeof text - (size_t)(at - text), "%s%" PRIu64 " (%.2f)",
+                               r ? ", " : "", count[k], mean > 0 ? speed / mean : 1.0);
+            }
+        }
+        if (size > 16) {
+            snprintf(text, sizeof text, "from %" PRIu64 " to %" PRIu64, least, most);
+        }
+        CV_LOG(CV_LOG_INFO,
+               "tree stage %d: %" PRIu64 " unfinished nodes by rank (throughput relative to the "
+               "mean): %s",
+               s, undone, text);
+    }
+    cv_free(count);
+    cv_free(all);
+    return CV_OK;
+}
+
+/* Send every state of stage s-1 to the rank owning its parent in stage s, once the owners are
+ * planned; what this rank gets is in *inbox, located by *got (sorted by child). Collective. */
 static cv_status exchange(job *j, int s, cv_state_file **inbox, cv_state_rec **got, size_t *n_got)
 {
     char **paths = NULL, in_path[4400];
     size_t n_paths = 0, n_sends = 0;
     cv_tree_send *sends = NULL;
+    cv_tree_figures mine = {0};
     cv_status rc = list_inputs(j, s, &paths, &n_paths);
     if (rc == CV_OK) {
-        rc = list_sends(j, s, paths, n_paths, &sends, &n_sends);
+        rc = list_sends(j, s, paths, n_paths, &sends, &n_sends, &mine);
+    }
+    cv_status planned = plan_owners(j, s, mine);
+    if (planned != CV_OK) {
+        cv_free(sends);
+        free_paths(paths, n_paths);
+        return planned; /* on every rank */
+    }
+    double moved[2] = {0, 0}, all_moved[2] = {0, 0}; /* bytes kept on this rank, and in all */
+    for (size_t i = 0; rc == CV_OK && i < n_sends; i++) {
+        sends[i].dest = owner_of(j, parent_of(j, s, sends[i].rec.idx));
+        moved[0] += sends[i].dest == cv_mpi_rank() ? (double)sends[i].rec.bytes : 0;
+        moved[1] += (double)sends[i].rec.bytes;
+    }
+    if (cv_mpi_active()) {
+        cv_coll_reduce(moved, all_moved, 2, MPI_DOUBLE, MPI_SUM, 0, "the tree states kept");
+    }
+    if (cv_mpi_rank() == 0 && cv_mpi_size() > 1 && all_moved[1] > 0) {
+        CV_LOG(CV_LOG_INFO, "tree stage %d: %.0f%% of %.1f MB of child states stay on their rank",
+               s, 100.0 * all_moved[0] / all_moved[1], all_moved[1] / 1e6);
     }
     state_file_path(j, "in", s, cv_mpi_rank(), in_path, sizeof in_path);
     if (rc == CV_OK) {
         rc = cv_state_open(in_path, true, inbox);
     }
     /* Every rank takes part in the rounds, whatever failed here. */
-    cv_status ex = cv_tree_exchange(sends, rc == CV_OK ? n_sends : 0, paths, n_paths,
-                                    max_record(j, s - 1), j->round_bytes[s], *inbox, got, n_got);
+    cv_status ex =
+        cv_tree_exchange(sends, rc == CV_OK ? n_sends : 0, paths, n_paths, max_record(j, s - 1),
+                         exchange_round(j, s, n_sends), *inbox, got, n_got);
     rc = rc == CV_OK ? ex : rc;
     cv_free(sends);
     free_paths(paths, n_paths);
@@ -794,15 +967,19 @@ static cv_status work_tree(job *j)
                    s, j->st[s].n, j->st[s].lo + 1, j->st[s].hi,
                    j->st[s].ratio[0] * j->st[s].ratio[1] * j->st[s].ratio[2]);
         }
-        for (uint64_t idx = (uint64_t)cv_mpi_rank(); idx < j->st[s].n && !cv_mpi_terminated();
-             idx += (uint64_t)cv_mpi_size()) {
+        for (uint64_t idx = j->own_bound[j->own_slot];
+             idx < j->own_bound[j->own_slot + 1] && !cv_mpi_terminated(); idx++) {
             if (cv_journal_is_done(j->journal, j->st[s].first_id + idx)) {
                 j->tree_skipped++;
                 continue;
             }
             cv_err_clear();
             cv_coll_task(j->st[s].first_id + idx);
-            if (run_node(j, s, idx, inbox, got, n_got) == CV_OK) {
+            double t0 = cv_now();
+            cv_status done = run_node(j, s, idx, inbox, got, n_got);
+            j->busy_seconds += cv_now() - t0;
+            j->busy_bytes += (double)state_bytes(j, node_box(j, s, idx), j->st[s].lo);
+            if (done == CV_OK) {
                 j->tree_done++;
             } else {
                 note_failure(j, s, idx);
@@ -1181,6 +1358,17 @@ static void print_plan(const job *j)
            "beside the journal; journal %.1f MB in all (30 bytes per task or node)\n",
            ceil((double)j->st[0].n / ranks), ceil(nodes_all / ranks), tree_bytes / ranks / 1e9,
            (double)j->n_ids * 30.0 / 1e6);
+    if (j->n_stages > 1 && ranks > 1) {
+        char caps[MAX_LEVELS * 24] = "";
+        for (int s = 1, at = 0; s < j->n_stages; s++) {
+            at += snprintf(caps + at, sizeof caps - (size_t)at, "%s%" PRIu64, s > 1 ? ", " : "",
+                           node_cap(j, s, j->st[s].n, cv_mpi_plan_ranks()));
+        }
+        printf("plan: tree nodes dealt at each stage by the ranks' measured throughput, in "
+               "ranges placed where their children's states are: at most %s per rank (stage "
+               "1..%d)\n",
+               caps, j->n_stages - 1);
+    }
     printf("plan: expected peak %.1f MB per rank (tasks %.1f MB, tree exchange %.1f MB, tree "
            "nodes %.1f MB; budget %.1f MB)\n",
            fmax(tasks, fmax(exchange, nodes)) / 1e6, tasks / 1e6, exchange / 1e6, nodes / 1e6,
@@ -1419,6 +1607,8 @@ done:
         cv_hashed_free(j.sink[k]);
     }
     cv_state_close(j.out);
+    cv_free(j.own_order);
+    cv_free(j.own_bound);
     cv_sched_close(j.sched);
     cv_journal_end(j.journal, j.journal ? j.dir : NULL, rc, p->keep_journal);
     cv_volume_close(j.v);
