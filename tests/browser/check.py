@@ -106,6 +106,16 @@ def make_cases(run, app, z, bases):
         expect="expect_cseg.npy", mode="viewseg", zoom=4, block=16, tol=0)
     add("view_pyramid", "view", bases["pyramid"] + "view#mip=2&z=2&zoom=8",
         expect="expect_pyramid.npy", mode="gray", zoom=8, block=8, tol=0)
+    # the pyramid whose new scales are sharded: Neuroglancer at mip 2 as above, and every mip
+    # voxel for voxel through /view
+    add("ng_spyramid", "ng", ng_url(app, bases["spyramid"], "image", [128, 128, 2.5], 4.0,
+                                    {"shader": IMAGE_SHADER}),
+        expect="expect_spyramid_m2.npy", mode="gray", scale=4.0, pos=[128, 128], vox=4, block=8,
+        tol=1)
+    # (block: the 32-voxel blocks of mip 0's base values at each mip, for the blindness check)
+    for m, zoom in ((0, 2), (1, 4), (2, 8)):
+        add(f"view_spyramid_m{m}", "view", bases["spyramid"] + f"view#mip={m}&z=2&zoom={zoom}",
+            expect=f"expect_spyramid_m{m}.npy", mode="gray", zoom=zoom, block=32 >> m, tol=0)
     json.dump(cases, sys.stdout, indent=1)
 
 
@@ -190,7 +200,8 @@ def check(run, cases_file, results_file):
             problems.append("cvmpi read of the jpeg layer is far from the data written")
         if layer == "cseg" and not np.array_equal(exp, seg[:, :, 5]):
             problems.append("cvmpi read differs from the labels written")
-        if layer == "pyramid" and not np.array_equal(exp, layers.pyramid_base((64, 64), 2)):
+        if layer in ("pyramid", "spyramid_m2") and not np.array_equal(
+                exp, layers.pyramid_base((64, 64), 2)):
             problems.append("mip 2 of the pyramid is not the 4x4 average of mip 0")
         if r is None:
             problems.append("no result (the browser did not get to it)")

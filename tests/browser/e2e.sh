@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # e2e.sh: what cvmpi writes renders right in Neuroglancer and in cvmpi's own /view page, in a
 # real browser. Layers written by cvmpi (raw uint8 image, gzip, jpeg, compressed_segmentation
-# segmentation, a sharded image, a 3-mip pyramid from `cvmpi downsample`) are served by
+# segmentation, a sharded image, a 3-mip pyramid from `cvmpi downsample`, and the same pyramid
+# from `cvmpi downsample --sharded`) are served by
 # `cvmpi serve`; headless Chromium (Debian chromium + npm playwright-core) opens each in
 # Neuroglancer (npm neuroglancer 2.41.2 built with vite, served by cvmpi serve at /ng/) and
 # in /view, waits until everything is drawn, takes a screenshot, and check.py compares the
@@ -128,6 +129,11 @@ cv create "$L/pyramid" --type image --dtype uint8 --size 256,256,4 --resolution 
     --chunk 64,64,4
 cv write "$L/pyramid" --bbox 0,0,0,256,256,4 -i pyramid.npy
 cv downsample "$L/pyramid" --num-mips 2 --factor 2,2,1 --method average
+# The same pyramid with its new scales sharded (identity hash, parameters per level).
+cv create "$L/spyramid" --type image --dtype uint8 --size 256,256,4 --resolution 8,8,8 \
+    --chunk 64,64,4
+cv write "$L/spyramid" --bbox 0,0,0,256,256,4 -i pyramid.npy
+cv downsample "$L/spyramid" --num-mips 2 --factor 2,2,1 --method average --sharded
 
 # A negative control: the raw layer with one 32x32x4 chunk rewritten (255 - value). Compared
 # with the raw layer's expected slice, exactly that chunk's 2x2 blocks must be reported.
@@ -140,6 +146,10 @@ ls "$L/gzip/8_8_8" | grep -q '\.gz$' || fail "gzip layer: no .gz chunks"
 n_shards=$(ls "$L/sharded/8_8_8" | grep -c '\.shard$' || true)
 [[ $n_shards -ge 2 ]] || fail "sharded layer: want several .shard files, have $n_shards"
 [[ -d $L/pyramid/32_32_8 ]] || fail "pyramid: no mip 2 (32_32_8) after cvmpi downsample"
+for s in 16_16_8 32_32_8; do
+    ls "$L/spyramid/$s" | grep -q '\.shard$' || fail "sharded pyramid: no shard files in $s"
+    ls "$L/spyramid/$s" | grep -vq '\.shard$' && fail "sharded pyramid: unsharded files in $s"
+done
 
 # The expected slices, as cvmpi itself reads them.
 Z=5
@@ -148,17 +158,25 @@ for l in raw gzip jpeg cseg sharded; do
 done
 cv read "$L/raw" --bbox 0,0,4,128,128,5 -o expect_raw_z4.npy # where the printed URL looks
 cv read "$L/pyramid" --mip 2 --bbox 0,0,2,64,64,3 -o expect_pyramid.npy
+# Each mip of the sharded pyramid reads as the unsharded one's (whose mip 2 check.py checks).
+for m in 0 1 2; do
+    n=$((256 >> m))
+    cv read "$L/spyramid" --mip $m --bbox 0,0,2,$n,$n,3 -o "expect_spyramid_m$m.npy"
+    cv read "$L/pyramid" --mip $m --bbox 0,0,2,$n,$n,3 -o "unsharded_m$m.npy"
+    cmp -s "expect_spyramid_m$m.npy" "unsharded_m$m.npy" ||
+        fail "sharded pyramid: mip $m differs from the unsharded pyramid's"
+done
 
 # ---- 3. serve every layer, open each page, screenshot, compare ------------------------------
 declare -A BASE
-for l in raw gzip jpeg cseg sharded pyramid tampered; do
+for l in raw gzip jpeg cseg sharded pyramid tampered spyramid; do
     ng=()
     [[ $l == raw ]] && ng=(--neuroglancer-dir "$APP/dist")
     "$CVMPI" serve "$L/$l" --port 0 "${ng[@]}" >"serve_$l.out" 2>"serve_$l.err" &
     PIDS+=($!)
 done
 for i in "${!PIDS[@]}"; do
-    l=$(echo raw gzip jpeg cseg sharded pyramid tampered | cut -d' ' -f$((i + 1)))
+    l=$(echo raw gzip jpeg cseg sharded pyramid tampered spyramid | cut -d' ' -f$((i + 1)))
     for _ in $(seq 100); do
         grep -q '^source:' "serve_$l.out" 2>/dev/null && break
         kill -0 "${PIDS[$i]}" 2>/dev/null || { cat "serve_$l.err"; fail "cvmpi serve $l died"; }
@@ -172,7 +190,7 @@ curl -sf -o /dev/null "$NG" || fail "the Neuroglancer build is not served at $NG
 
 "$PY" "$SRC/check.py" cases "$RUN" "$NG" "$Z" \
     "raw=${BASE[raw]}" "gzip=${BASE[gzip]}" "jpeg=${BASE[jpeg]}" "cseg=${BASE[cseg]}" \
-    "sharded=${BASE[sharded]}" "pyramid=${BASE[pyramid]}" "tampered=${BASE[tampered]}" \
+    "sharded=${BASE[sharded]}" "pyramid=${BASE[pyramid]}" "tampered=${BASE[tampered]}" "spyramid=${BASE[spyramid]}" \
     "printed=$(sed -n 's|^neuroglancer: *||p' serve_raw.out)" >cases.json
 (cd "$APP" && node shots.mjs "$RUN/cases.json" "$RUN/results.json") ||
     fail "the browser run failed"
