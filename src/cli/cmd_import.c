@@ -223,6 +223,8 @@ int cmd_import(int argc, char **argv)
         d.threads = p.threads;
         d.resume = p.resume;
         d.keep_journal = p.keep_journal;
+        d.sharded = p.sharded; /* the new levels are sharded as the imported scale */
+        d.shard_bytes = p.shard_bytes;
         if (cli_downsample_after(&d, p.journal_dir) != CV_OK) {
             return cli_fail();
         }

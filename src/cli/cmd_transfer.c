@@ -235,6 +235,9 @@ int cmd_transfer(int argc, char **argv)
     p.dst = argv[optind + 1];
     bool conflict = false;
     char last[128] = "";
+    int copied = 0;
+    p.sharding_after = (int)n_down;
+    p.scales_copied = &copied;
     p.conflict = &conflict;
     p.last_resolution = last;
     p.last_resolution_cap = sizeof last;
@@ -257,6 +260,10 @@ int cmd_transfer(int argc, char **argv)
         d.fail_fast = p.fail_fast;
         d.is_static = p.is_static;
         d.stall_seconds = p.stall_seconds;
+        d.sharded = p.sharded; /* the new levels are sharded as the copied scales */
+        d.sharding = p.sharding;
+        d.sharding_first = copied;
+        d.shard_bytes = p.shard_bytes;
         rc = cli_downsample_after(&d, p.journal_dir);
     }
     if (rc != CV_OK) {
