@@ -10,7 +10,7 @@
 # transfer's --report total: the source, once; then the downsample step's count of the
 # destination's mip 0 it reads back), objects written (files under DST but its info; for the
 # sharded pyramid this must equal its number of shard files) and peak RSS per rank (GNU time)
-# against --memory. `--quick` runs 128x128x64 (both dtypes) with 3 levels for CTest (label
+# against --memory. The layers repeat one 64-plane slab along z. `--quick` runs 128x128x64 (both dtypes) with 3 levels for CTest (label
 # bench). Never fails on speed; fails if the source is not read exactly once or a sharded
 # pyramid wrote anything but shard files.
 set -eu
@@ -45,7 +45,8 @@ REV=$(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)
 now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%s\", ($1) }" </dev/null; }
 
-# make_layer DIR DTYPE X,Y,Z: the layer written SLAB z-planes at a time
+# make_layer DIR DTYPE X,Y,Z: one slab of SLAB z-planes made with numpy, written at every z
+# (generating the whole volume would take longer than the jobs measured)
 make_layer() {
     dir=$1 dtype=$2
     IFS=, read -r nx ny nz <<EOF
@@ -55,30 +56,32 @@ EOF
     [ "$dtype" = uint64 ] && type=segmentation
     "$CVMPI" -q create "$dir" --type $type --dtype "$dtype" --size "$nx,$ny,$nz" \
         --resolution 4,4,40 --chunk 64,64,64 --encoding raw >/dev/null
+    $PY - "$dtype" "$nx" "$ny" "$SLAB" "$W/slab.raw" <<'PYEOF'
+import sys
+import numpy as np
+dtype, (nx, ny, nz), out = sys.argv[1], (int(a) for a in sys.argv[2:5]), sys.argv[5]
+y = np.arange(ny, dtype=np.int64)[None, :, None]
+x = np.arange(nx, dtype=np.int64)[None, None, :]
+with open(out, "wb") as f:
+    for p in range(0, nz, 8):  # a few planes at a time: bounded memory here
+        z = np.arange(p, min(p + 8, nz), dtype=np.int64)[:, None, None]
+        if dtype == "uint8":
+            wave = (x + y // 2 + z // 3) % 64
+            wave = np.where(wave < 32, wave, 63 - wave)
+            noise = np.random.default_rng(p).integers(0, 8, size=(len(z), ny, nx))
+            a = (64 + ((y * 3 + z * 5) // 7) % 96 + wave * 2 + noise).astype(np.uint8)
+        else:
+            a = (1 << 33) + (x + z) // 37 + (y // 41) * 1000 + (z // 13) * 1000000
+            a = a.astype(np.uint64)
+        f.write(a.tobytes())
+PYEOF
     z=0
     while [ "$z" -lt "$nz" ]; do
         z1=$((z + SLAB))
-        [ "$z1" -le "$nz" ] || z1=$nz
-        $PY - "$dtype" "$nx" "$ny" "$z" "$z1" <<'PYEOF' |
-import sys
-import numpy as np
-dtype, (nx, ny, z0, z1) = sys.argv[1], (int(a) for a in sys.argv[2:6])
-y = np.arange(ny, dtype=np.int64)[None, :, None]
-x = np.arange(nx, dtype=np.int64)[None, None, :]
-for p in range(z0, z1, 8):  # a few planes at a time: bounded memory here
-    z = np.arange(p, min(p + 8, z1), dtype=np.int64)[:, None, None]
-    if dtype == "uint8":
-        wave = (x + y // 2 + z // 3) % 64
-        wave = np.where(wave < 32, wave, 63 - wave)
-        noise = np.random.default_rng(p).integers(0, 8, size=(len(z), ny, nx))
-        a = (64 + ((y * 3 + z * 5) // 7) % 96 + wave * 2 + noise).astype(np.uint8)
-    else:
-        a = ((1 << 33) + (x + z) // 37 + (y // 41) * 1000 + (z // 13) * 1000000).astype(np.uint64)
-    sys.stdout.buffer.write(a.tobytes())
-PYEOF
-        "$CVMPI" -q write "$dir" --bbox "0,0,$z,$nx,$ny,$z1" -i - --compress none --threads 2
+        "$CVMPI" -q write "$dir" --bbox "0,0,$z,$nx,$ny,$z1" -i "$W/slab.raw" --compress none --threads 2
         z=$z1
     done
+    rm -f "$W/slab.raw"
 }
 
 printf 'rev\tlayer\tpipeline\twall_s\tvs_unsharded\tsource_bytes_read\tread_vs_source\tdst_mip0_reread\tobjects\tshard_files\tpeak_rss_MB_per_rank\tmemory\n'
