@@ -5,27 +5,29 @@
 # --downsample 4`, in the same run, for a 2048x2048x512 uint8 image (a smooth image with noise)
 # and a 2048x2048x128 uint64 segmentation (blocky labels; 4 GB, the size this is run at), both
 # 64^3 raw chunks stored uncompressed on file:// in a temporary directory, 2 ranks, --memory
-# 512M per rank; both pipelines write gzip level 1 (chunks, or shard data). Reports per layer
+# 512M per rank, --shard-bytes 64M (a box-sharded scale's tasks are whole shards: they must fit
+# --memory); both pipelines write gzip level 1 (chunks, or shard data). Reports per layer
 # and pipeline: wall seconds and the ratio sharded/unsharded (target <= 1.1), bytes read (the
 # transfer's --report total: the source, once; then the downsample step's count of the
 # destination's mip 0 it reads back), objects written (files under DST but its info; for the
 # sharded pyramid this must equal its number of shard files) and peak RSS per rank (GNU time)
-# against --memory. The layers repeat one 64-plane slab along z. `--quick` runs 128x128x64 (both dtypes) with 3 levels for CTest (label
-# bench). Never fails on speed; fails if the source is not read exactly once or a sharded
+# against --memory. The layers repeat one 64-plane slab along z. `--quick` runs 128x128x64
+# (both dtypes) with 3 levels for CTest (label bench). Never fails on speed; fails if the source is not read exactly once or a sharded
 # pyramid wrote anything but shard files.
 set -eu
 
-SIZE8="2048,2048,512" SIZE64="2048,2048,128" DOWN=4 MEMORY=512M SLAB=64
+SIZE8="2048,2048,512" SIZE64="2048,2048,128" DOWN=4 MEMORY=512M SHARD=64M SLAB=64
 CVMPI=""
 PARENT=${TMPDIR:-/tmp}
 while [ $# -gt 0 ]; do
     case "$1" in
-    --quick) SIZE8="128,128,64" SIZE64="128,128,64" DOWN=2 MEMORY=256M ;;
+    --quick) SIZE8="128,128,64" SIZE64="128,128,64" DOWN=2 MEMORY=256M SHARD=256K ;;
     --size8) SIZE8=$2; shift ;;
     --size64) SIZE64=$2; shift ;;
+    --shard-bytes) SHARD=$2; shift ;;
     --cvmpi) CVMPI=$2; shift ;;
     --dir) PARENT=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--size8 X,Y,Z] [--size64 X,Y,Z] [--cvmpi PATH] [--dir DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--size8 X,Y,Z] [--size64 X,Y,Z] [--shard-bytes B] [--cvmpi PATH] [--dir DIR]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -91,15 +93,15 @@ for dtype in uint8 uint64; do
     [ "$dtype" = uint64 ] && size=$SIZE64
     rm -rf "$W/src"
     make_layer "$W/src" "$dtype" "$size"
-    src_bytes=$(find "$W/src/4_4_40" -type f -printf "%s\n" | awk "{ s += \$1 } END { print s }")
+    src_bytes=$(find "$W/src/4_4_40" -type f -printf "%s\n" | awk "{ s += \$1 } END { printf \"%.0f\", s }")
     echo "# $dtype $size: $src_bytes bytes of 64^3 raw chunks; transfer --downsample $DOWN," \
-        "2 ranks, --memory $MEMORY, gzip level 1"
+        "2 ranks, --memory $MEMORY, gzip level 1, --shard-bytes $SHARD"
     unsharded_s=0
     for pipeline in unsharded sharded; do
         rm -rf "$W/dst" "$W/j" "$W/report.json" "$W"/rss.*
         set -- --downsample "$DOWN" --level 1 --memory "$MEMORY" --threads 2 --journal "$W/j" \
             --report "$W/report.json"
-        [ "$pipeline" = sharded ] && set -- "$@" --sharded
+        [ "$pipeline" = sharded ] && set -- "$@" --sharded --shard-bytes "$SHARD"
         t0=$(now)
         # each rank's peak RSS (KiB) in rss.RANK
         mpirun -n 2 sh -c '/usr/bin/time -o "$0.$OMPI_COMM_WORLD_RANK" -f %M "$@"' "$W/rss" \
