@@ -58,7 +58,6 @@ bool cv_mpi_terminated(void)
 
 /* ---- destination info ------------------------------------------------------------------ */
 
-/* The options of the job applied to scale `mip` of `info` (a copy of the source's). */
 /* --sharding: one object for every scale, or a JSON array of one per scale the job writes (the
  * copied scales, then sharding_after new levels); `pos`'s, in normal form. */
 static cv_status sharding_for(const cv_transfer_params *p, int pos, char **out)
@@ -109,6 +108,7 @@ static cv_status check_sharding_count(const cv_transfer_params *p, int n_copied)
     return CV_OK;
 }
 
+/* The options of the job applied to scale `mip` of `info` (a copy of the source's). */
 static cv_status apply_options(cv_info *info, int mip, const cv_transfer_params *p)
 {
     cv_scale *s = &info->scales[mip];
