@@ -51,7 +51,9 @@ static const char help[] =
     "  --sharded        shard DST as CloudVolume shards images (shards of about\n"
     "                   --shard-bytes, default 3.5e9); each shard file is written whole once\n"
     "  --downsample N   then make N mips of DST in the same job, as `cvmpi downsample DST\n"
-    "                   --num-mips N` (its journal is DIR/downsample with --journal)\n"
+    "                   --num-mips N` (its journal is DIR/downsample with --journal); with\n"
+    "                   --sharded they are sharded too, parameters chosen per scale (they\n"
+    "                   read the imported scale back from DST once)\n"
     "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n"
     "  --dry-run        print the plan (tasks, rounds, slabs, expected peak memory per rank,\n"
     "                   per-rank reads and exchange, journal size); create, read and write\n"
@@ -223,6 +225,8 @@ int cmd_import(int argc, char **argv)
         d.threads = p.threads;
         d.resume = p.resume;
         d.keep_journal = p.keep_journal;
+        d.sharded = p.sharded; /* the new levels are sharded as the imported scale */
+        d.shard_bytes = p.shard_bytes;
         if (cli_downsample_after(&d, p.journal_dir) != CV_OK) {
             return cli_fail();
         }

@@ -35,11 +35,13 @@ static const char help[] =
     "                   (default 5); chunks are then recompressed even on the copy path\n"
     "  --chunk-size     chunk size of the scales DST does not have yet\n"
     "  --sharded        shard the new scales as CloudVolume does images (identity hash,\n"
-    "                   shards are boxes of about --shard-bytes, default 3.5e9); every shard\n"
-    "                   file is written whole by one rank\n"
-    "  --sharding JSON  shard the new scales with this sharding object; hashed shards with\n"
-    "                   --bbox: each shard file with a chunk in the box is rewritten whole,\n"
-    "                   keeping its existing chunks outside the box\n"
+    "                   shards are boxes of about --shard-bytes, default 3.5e9; parameters\n"
+    "                   chosen per scale from its size); every shard file is written whole by\n"
+    "                   one rank\n"
+    "  --sharding JSON  shard the new scales with this sharding object, or a JSON array of one\n"
+    "                   per scale written: the copied scales, then --downsample's levels;\n"
+    "                   hashed shards with --bbox: each shard file with a chunk in the box is\n"
+    "                   rewritten whole, keeping its existing chunks outside the box\n"
     "  --fill-missing   absent source chunks are read as zeros\n"
     "  --delete-black   delete destination chunks that are all zero instead of writing them\n"
     "  --skip-existing  skip tasks whose destination chunks all exist\n"
@@ -63,7 +65,9 @@ static const char help[] =
     "  --stall-warning S  name a rank that has been on one task for S seconds (default 300)\n"
     "  --downsample N   then make N mips above the (last) copied mip of DST in the same job, as\n"
     "                   `cvmpi downsample DST --num-mips N` (with --memory, --threads,\n"
-    "                   --compress, --resume; its journal is DIR/downsample with --journal)\n"
+    "                   --compress, --resume; its journal is DIR/downsample with --journal);\n"
+    "                   with --sharded/--sharding the new levels are sharded too (they read\n"
+    "                   the copied scale back from DST once)\n"
     "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n"
     "  --decode         decode and encode every chunk even where it could be copied as stored\n"
     "  --check          where chunks are copied as stored, also decode each one before writing\n"
@@ -237,6 +241,9 @@ int cmd_transfer(int argc, char **argv)
     p.dst = argv[optind + 1];
     bool conflict = false;
     char last[128] = "";
+    int copied = 0;
+    p.sharding_after = (int)n_down;
+    p.scales_copied = &copied;
     p.conflict = &conflict;
     p.last_resolution = last;
     p.last_resolution_cap = sizeof last;
@@ -259,6 +266,10 @@ int cmd_transfer(int argc, char **argv)
         d.fail_fast = p.fail_fast;
         d.is_static = p.is_static;
         d.stall_seconds = p.stall_seconds;
+        d.sharded = p.sharded; /* the new levels are sharded as the copied scales */
+        d.sharding = p.sharding;
+        d.sharding_first = copied;
+        d.shard_bytes = p.shard_bytes;
         rc = cli_downsample_after(&d, p.journal_dir);
     }
     if (rc != CV_OK) {

@@ -32,6 +32,8 @@ typedef struct cv_downsample_params {
     bool sharded;
     const char *sharding;
     size_t shard_bytes;
+    int sharding_first; /* a `sharding` array's object for the first new scale (transfer's array
+                         * starts with the copied scales') */
 } cv_downsample_params;
 
 /* Run the job. Every rank returns the same status; rank 0 has printed the plan (--dry-run) or

@@ -19,7 +19,9 @@ typedef struct cv_transfer_params {
     size_t memory;           /* per rank; 0 = default */
     int threads;             /* chunk workers per rank */
     bool sharded;            /* new destinations: shard the mip as CloudVolume does images */
-    const char *sharding;    /* new destinations: this sharding JSON */
+    const char *sharding;    /* new destinations: this sharding JSON, or an array of one per
+                              * scale written: the copied ones, then sharding_after more */
+    int sharding_after;      /* --sharding array: objects for the new levels (--downsample) */
     size_t shard_bytes;      /* target uncompressed shard size for --sharded; 0 = 3.5e9 */
     const char *journal_dir; /* NULL = cv_journal_dir's default */
     bool keep_journal;       /* keep the journal after a successful job */
@@ -30,6 +32,7 @@ typedef struct cv_transfer_params {
     bool *conflict;        /* or NULL: set when an option conflicts with the destination (usage) */
     char *last_resolution; /* or NULL: gets the resolution "X,Y,Z" of the last scale copied */
     size_t last_resolution_cap;
+    int *scales_copied; /* or NULL: gets the number of scales copied */
 } cv_transfer_params;
 
 /* Run the job: one scale (mip_text) or every scale of the source, one after another. DST's

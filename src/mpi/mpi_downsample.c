@@ -1072,7 +1072,15 @@ static cv_status set_sharding(job *j)
     if (p->sharding) {
         CV_TRY(cv__json_parse(p->sharding, strlen(p->sharding), "--sharding", &root));
         int n = cJSON_IsArray(root) ? cJSON_GetArraySize(root) : 1;
-        if (cJSON_IsArray(root) && n != j->n_levels) {
+        int first = p->sharding_first;
+        if (cJSON_IsArray(root) && first > 0 && n != first + j->n_levels) {
+            cJSON_Delete(root);
+            return CV_FAIL(CV_ERR_ARG,
+                           "--sharding: an array of %d sharding object%s for %d scales (%d copied, "
+                           "%d new; give one object for every scale, or an array of one per scale)",
+                           n, n == 1 ? "" : "s", first + j->n_levels, first, j->n_levels);
+        }
+        if (cJSON_IsArray(root) && n != first + j->n_levels) {
             cJSON_Delete(root);
             return CV_FAIL(CV_ERR_ARG,
                            "--sharding: an array of %d sharding object%s for %d new scale%s (give "
@@ -1093,9 +1101,10 @@ static cv_status set_sharding(job *j)
             }
         } else {
             bool many = cJSON_IsArray(root);
-            char *text = cJSON_PrintUnformatted(many ? cJSON_GetArrayItem(root, k - 1) : root);
+            int at = p->sharding_first + k - 1;
+            char *text = cJSON_PrintUnformatted(many ? cJSON_GetArrayItem(root, at) : root);
             char what[32];
-            snprintf(what, sizeof what, many ? "--sharding[%d]" : "--sharding", k - 1);
+            snprintf(what, sizeof what, many ? "--sharding[%d]" : "--sharding", at);
             rc = text ? cv_shard_spec_parse(text, strlen(text), what, &spec)
                       : CV_FAIL(CV_ERR_NOMEM, "--sharding");
             cJSON_free(text);

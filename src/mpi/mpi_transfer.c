@@ -9,6 +9,8 @@
  * Failures are collected and reported by rank 0 with box, rank and cause. */
 #include "mpi/cv_transfer.h"
 
+#include "base/json_py.h"
+
 #include "mpi/cv_collective.h"
 #include "mpi/cv_compress.h"
 #include "mpi/cv_exchange.h"
@@ -56,6 +58,56 @@ bool cv_mpi_terminated(void)
 
 /* ---- destination info ------------------------------------------------------------------ */
 
+/* --sharding: one object for every scale, or a JSON array of one per scale the job writes (the
+ * copied scales, then sharding_after new levels); `pos`'s, in normal form. */
+static cv_status sharding_for(const cv_transfer_params *p, int pos, char **out)
+{
+    cJSON *root;
+    CV_TRY(cv__json_parse(p->sharding, strlen(p->sharding), "--sharding", &root));
+    bool many = cJSON_IsArray(root);
+    cv_status rc = CV_OK;
+    char *text = NULL;
+    if (many && pos >= cJSON_GetArraySize(root)) {
+        rc = CV_FAIL(CV_ERR_ARG,
+                     "--sharding: an array of %d sharding object%s has none for scale %d",
+                     cJSON_GetArraySize(root), cJSON_GetArraySize(root) == 1 ? "" : "s", pos);
+    } else {
+        text = cJSON_PrintUnformatted(many ? cJSON_GetArrayItem(root, pos) : root);
+        rc = text ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "--sharding");
+    }
+    cJSON_Delete(root);
+    cv_shard_spec spec;
+    char what[32];
+    snprintf(what, sizeof what, many ? "--sharding[%d]" : "--sharding", pos);
+    size_t len;
+    if (rc == CV_OK) {
+        rc = cv_shard_spec_parse(text, strlen(text), what, &spec);
+    }
+    cJSON_free(text);
+    return rc == CV_OK ? cv_shard_spec_to_json(&spec, out, &len) : rc;
+}
+
+/* A --sharding array has exactly one object per scale the job writes. */
+static cv_status check_sharding_count(const cv_transfer_params *p, int n_copied)
+{
+    if (!p->sharding) {
+        return CV_OK;
+    }
+    cJSON *root;
+    CV_TRY(cv__json_parse(p->sharding, strlen(p->sharding), "--sharding", &root));
+    int n = cJSON_IsArray(root) ? cJSON_GetArraySize(root) : -1;
+    cJSON_Delete(root);
+    int want = n_copied + p->sharding_after;
+    if (n >= 0 && n != want) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "--sharding: an array of %d sharding object%s for %d scale%s (%d copied, %d "
+                       "new; give one object for every scale, or an array of one per scale)",
+                       n, n == 1 ? "" : "s", want, want == 1 ? "" : "s", n_copied,
+                       p->sharding_after);
+    }
+    return CV_OK;
+}
+
 /* The options of the job applied to scale `mip` of `info` (a copy of the source's). */
 static cv_status apply_options(cv_info *info, int mip, const cv_transfer_params *p)
 {
@@ -81,13 +133,15 @@ static cv_status apply_options(cv_info *info, int mip, const cv_transfer_params 
     /* Sharding is chosen explicitly for a destination, never inherited. */
     cv_free(s->sharding_json);
     s->sharding_json = NULL;
-    if (p->sharded || p->sharding) {
+    if (p->sharding) {
+        /* The copied scales are mips 0.. of the source, or the one --mip/--bbox scale: the
+         * position of `mip` among them picks its object of a --sharding array. */
+        CV_TRY(sharding_for(p, p->mip_text || p->bbox_text ? 0 : mip, &s->sharding_json));
+    } else if (p->sharded) {
         cv_shard_spec spec;
         size_t len;
-        CV_TRY(p->sharding
-                   ? cv_shard_spec_parse(p->sharding, strlen(p->sharding), "--sharding", &spec)
-                   : cv_shard_params_for_image(s->size, s->chunk_sizes[0], s->encoding, info->dtype,
-                                               p->shard_bytes, &spec));
+        CV_TRY(cv_shard_params_for_image(s->size, s->chunk_sizes[0], s->encoding, info->dtype,
+                                         p->shard_bytes, &spec));
         CV_TRY(cv_shard_spec_to_json(&spec, &s->sharding_json, &len));
     }
     return CV_OK;
@@ -1005,6 +1059,9 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
     if (rc == CV_OK) {
         rc = job_mips(p, cv_volume_info(src), &mips, &n_mips);
     }
+    if (rc == CV_OK) {
+        rc = check_sharding_count(p, n_mips);
+    }
     rc = cv_mpi_agree(rc);
     /* Every scale is planned before anything is written. */
     for (int i = 0; rc == CV_OK && i < n_mips; i++) {
@@ -1024,6 +1081,9 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
             fflush(stdout);
         }
         rc = transfer_scale(p, mips[i], n_mips > 1, false);
+    }
+    if (rc == CV_OK && p->scales_copied) {
+        *p->scales_copied = n_mips;
     }
     if (rc == CV_OK && p->last_resolution && n_mips > 0) {
         const double *r = cv_volume_info(src)->scales[mips[n_mips - 1]].resolution;
