@@ -119,9 +119,6 @@ cv_status cv_mpi_init(int *argc, char ***argv)
                "MPI not started: one process, no launcher (CVMPI_MPI=always starts it)");
         return CV_OK;
     }
-    /* Open MPI polls without yielding by default: a rank waiting in MPI_Finalize or in a
-     * one-sided call would take a whole core from the ranks still working. */
-    setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
     int already = 0;
     MPI_Initialized(&already);
     /* Helper threads (chunk workers, rank 0's progress monitor) never call MPI. */
