@@ -40,7 +40,7 @@ static const char help[] =
     "  --sharding JSON  shard the new scales with this sharding object, or a JSON array of one\n"
     "                   object per new scale (e.g. murmurhash3_x86_128 for segmentation)\n"
     "  --compress C     transport compression of written chunks (default as CloudVolume)\n"
-    "  --level N        its level: gzip 0..12 (default 9, CloudFiles' bytes), br 0..11\n"
+    "  --level N        its level: gzip 0..12 (default 9, as CloudFiles), br 0..11\n"
     "                   (default 5)\n"
     "  --memory BYTES   memory per rank (K/M/G suffixes); default: the job's memory (Slurm,\n"
     "                   cgroup or physical) divided among the node's ranks\n"

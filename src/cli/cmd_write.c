@@ -31,7 +31,7 @@ static const char help[] =
     "                   (default for .npy, shape X,Y,Z[,C]) or zyx (default for HDF5, shape\n"
     "                   Z,Y,X[,C], as h5py and NumPy C-order arrays indexed [z,y,x] are)\n"
     "  --compress C     transport compression; default as CloudVolume (gzip for raw)\n"
-    "  --level N        its level: gzip 0..12 (default 9, CloudFiles' bytes), br 0..11\n"
+    "  --level N        its level: gzip 0..12 (default 9, as CloudFiles), br 0..11\n"
     "                   (default 5)\n"
     "  --non-aligned    read-modify-write the chunks the box covers partly\n"
     "  --delete-black   delete chunks that are all background instead of writing them\n";

@@ -9,7 +9,8 @@
  * seconds, it is named with its last task and phase and the job ends with MPI_Abort (exit
  * status 1).
  * `what` names the collective in that message ("the end of the exchange round").
- * The calls return the MPI status like the blocking ones they replace. */
+ * The calls return the MPI status like the blocking ones they replace. When MPI was not started
+ * (see cv_mpi_init) they are those of a one-rank world, without MPI calls. */
 #ifndef CV_COLLECTIVE_H
 #define CV_COLLECTIVE_H
 
@@ -53,5 +54,10 @@ bool cv_coll_peek_waiting(int r);
  * MPI_Finalize. Collective. */
 void cv_coll__open(void);
 void cv_coll__close(void);
+/* mpi_collective_single.c: a collective of the one process when MPI was not started: copies
+ * n items of `in` (from item in_displ) to `out` (at item out_displ) unless in is
+ * MPI_IN_PLACE. MPI_ERR_TYPE for a datatype it does not know. */
+int cv_coll__single(const void *in, int in_displ, int n, MPI_Datatype in_type, void *out,
+                    int out_displ, MPI_Datatype out_type);
 
 #endif

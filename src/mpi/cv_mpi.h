@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cv_mpi.h: the MPI layer of the cvmpi tool (the library below it has no MPI). MPI is
- * initialised only by commands that run across ranks, so single-process commands start fast
- * and run anywhere. */
+ * initialised only by commands that run across ranks, and by those only under a launcher (or
+ * CVMPI_MPI=always), so single-process runs start fast and run anywhere: rank 0 of 1, with the
+ * collectives as local copies. */
 #ifndef CV_MPI_H
 #define CV_MPI_H
 
 #include "base/cv_internal.h"
 
-/* MPI_Init (once); sets the log rank. Collective over MPI_COMM_WORLD. */
+/* MPI_Init (once) when a launcher started this process or CVMPI_MPI=always (never: not at all;
+ * auto: the default); sets the log rank. Collective over MPI_COMM_WORLD. */
 cv_status cv_mpi_init(int *argc, char ***argv);
 /* MPI_Finalize if cv_mpi_init ran. */
 void cv_mpi_finalize(void);

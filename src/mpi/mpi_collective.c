@@ -319,6 +319,9 @@ static int wait_for(int started, MPI_Request *req, const char *what)
 
 int cv_coll_barrier(const char *what)
 {
+    if (!cv_mpi_active()) {
+        return MPI_SUCCESS;
+    }
     MPI_Request req;
     return wait_for(MPI_Ibarrier(MPI_COMM_WORLD, &req), &req, what);
 }
@@ -326,6 +329,9 @@ int cv_coll_barrier(const char *what)
 int cv_coll_allreduce(const void *in, void *out, int n, MPI_Datatype type, MPI_Op op,
                       const char *what)
 {
+    if (!cv_mpi_active()) {
+        return cv_coll__single(in, 0, n, type, out, 0, type);
+    }
     MPI_Request req;
     return wait_for(MPI_Iallreduce(in, out, n, type, op, MPI_COMM_WORLD, &req), &req, what);
 }
@@ -333,12 +339,18 @@ int cv_coll_allreduce(const void *in, void *out, int n, MPI_Datatype type, MPI_O
 int cv_coll_reduce(const void *in, void *out, int n, MPI_Datatype type, MPI_Op op, int root,
                    const char *what)
 {
+    if (!cv_mpi_active()) {
+        return cv_coll__single(in, 0, n, type, out, 0, type);
+    }
     MPI_Request req;
     return wait_for(MPI_Ireduce(in, out, n, type, op, root, MPI_COMM_WORLD, &req), &req, what);
 }
 
 int cv_coll_bcast(void *buf, int n, MPI_Datatype type, int root, const char *what)
 {
+    if (!cv_mpi_active()) {
+        return MPI_SUCCESS;
+    }
     MPI_Request req;
     return wait_for(MPI_Ibcast(buf, n, type, root, MPI_COMM_WORLD, &req), &req, what);
 }
@@ -346,6 +358,9 @@ int cv_coll_bcast(void *buf, int n, MPI_Datatype type, int root, const char *wha
 int cv_coll_gather(const void *in, int n_in, MPI_Datatype in_type, void *out, int n_out,
                    MPI_Datatype out_type, int root, const char *what)
 {
+    if (!cv_mpi_active()) {
+        return cv_coll__single(in, 0, n_in, in_type, out, 0, out_type);
+    }
     MPI_Request req;
     return wait_for(
         MPI_Igather(in, n_in, in_type, out, n_out, out_type, root, MPI_COMM_WORLD, &req), &req,
@@ -355,6 +370,9 @@ int cv_coll_gather(const void *in, int n_in, MPI_Datatype in_type, void *out, in
 int cv_coll_gatherv(const void *in, int n_in, MPI_Datatype in_type, void *out, const int *counts,
                     const int *displs, MPI_Datatype out_type, int root, const char *what)
 {
+    if (!cv_mpi_active()) {
+        return cv_coll__single(in, 0, n_in, in_type, out, displs[0], out_type);
+    }
     MPI_Request req;
     return wait_for(
         MPI_Igatherv(in, n_in, in_type, out, counts, displs, out_type, root, MPI_COMM_WORLD, &req),
@@ -364,6 +382,9 @@ int cv_coll_gatherv(const void *in, int n_in, MPI_Datatype in_type, void *out, c
 int cv_coll_alltoall(const void *in, int n_in, MPI_Datatype in_type, void *out, int n_out,
                      MPI_Datatype out_type, const char *what)
 {
+    if (!cv_mpi_active()) {
+        return cv_coll__single(in, 0, n_in, in_type, out, 0, out_type);
+    }
     MPI_Request req;
     return wait_for(MPI_Ialltoall(in, n_in, in_type, out, n_out, out_type, MPI_COMM_WORLD, &req),
                     &req, what);
@@ -373,6 +394,10 @@ int cv_coll_alltoallv(const void *in, const int *in_counts, const int *in_displs
                       MPI_Datatype in_type, void *out, const int *out_counts, const int *out_displs,
                       MPI_Datatype out_type, const char *what)
 {
+    if (!cv_mpi_active()) {
+        return cv_coll__single(in, in_displs[0], in_counts[0], in_type, out, out_displs[0],
+                               out_type);
+    }
     MPI_Request req;
     return wait_for(MPI_Ialltoallv(in, in_counts, in_displs, in_type, out, out_counts, out_displs,
                                    out_type, MPI_COMM_WORLD, &req),

@@ -54,10 +54,51 @@ static long launcher_tasks(const char **source)
     "each process would run the whole job alone; launch with `srun --mpi=pmix` (`srun "            \
     "--mpi=list` shows the plugins) or mpirun"
 
+/* A variable that only a launcher sets in the processes it starts (Open MPI's mpirun,
+ * PMIx and PMI servers such as srun --mpi=pmix/pmi2 and MPICH's Hydra, MVAPICH's mpirun_rsh,
+ * Cray's ALPS and PALS), or an srun step of several tasks; NULL when there is none. */
+static const char *launcher_variable(void)
+{
+    static const char *const vars[] = {
+        "OMPI_COMM_WORLD_SIZE", "PMIX_RANK",           "PMI_RANK",    "PMI_SIZE",    "PMI_FD",
+        "MPI_LOCALNRANKS",      "MV2_COMM_WORLD_SIZE", "ALPS_APP_PE", "PALS_RANKID",
+    };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        if (getenv(vars[i])) {
+            return vars[i];
+        }
+    }
+    return slurm_step_tasks() > 1 ? "SLURM_STEP_NUM_TASKS" : NULL;
+}
+
+/* CVMPI_MPI: always, never or auto (the default: MPI_Init only under a launcher, so that a
+ * single process starts in milliseconds instead of MPI_Init's fraction of a second). */
+static cv_status mpi_wanted(bool *want, const char **why)
+{
+    const char *mode = getenv("CVMPI_MPI");
+    if (!mode || !*mode || strcmp(mode, "auto") == 0) {
+        *why = launcher_variable();
+        *want = *why != NULL;
+        return CV_OK;
+    }
+    *why = "CVMPI_MPI";
+    if (strcmp(mode, "always") == 0 || strcmp(mode, "never") == 0) {
+        *want = mode[0] == 'a';
+        return CV_OK;
+    }
+    return CV_FAIL(CV_ERR_MPI, "CVMPI_MPI=`%s' is not one of always, never, auto", mode);
+}
+
 cv_status cv_mpi_init(int *argc, char ***argv)
 {
     if (started) {
         return CV_OK;
+    }
+    bool want = false;
+    const char *why = NULL;
+    cv_status rc = mpi_wanted(&want, &why);
+    if (rc != CV_OK) {
+        return rc;
     }
     long step = slurm_step_tasks();
     if (step > 1 && !has_mpi_wiring()) {
@@ -65,6 +106,18 @@ cv_status cv_mpi_init(int *argc, char ***argv)
          * singleton that runs every task. */
         return CV_FAIL(CV_ERR_MPI, "srun started %ld tasks without MPI wiring (no PMIx or PMI): %s",
                        step, WIRING_HINT);
+    }
+    const char *source = NULL;
+    long expected = launcher_tasks(&source);
+    if (!want) {
+        if (expected > 1) {
+            return CV_FAIL(CV_ERR_MPI,
+                           "CVMPI_MPI=never but the launcher started %ld tasks (%s): %s", expected,
+                           source, WIRING_HINT);
+        }
+        CV_LOG(CV_LOG_INFO,
+               "MPI not started: one process, no launcher (CVMPI_MPI=always starts it)");
+        return CV_OK;
     }
     int already = 0;
     MPI_Initialized(&already);
@@ -74,8 +127,6 @@ cv_status cv_mpi_init(int *argc, char ***argv)
         return CV_FAIL(CV_ERR_MPI, "MPI_Init failed");
     }
     started = true;
-    const char *source = NULL;
-    long expected = launcher_tasks(&source);
     if (cv_mpi_size() == 1 && expected > 1) {
         cv_mpi_finalize();
         return CV_FAIL(CV_ERR_MPI, "the launcher started %ld tasks (%s) but MPI sees 1 rank: %s",
@@ -84,6 +135,8 @@ cv_status cv_mpi_init(int *argc, char ***argv)
     if (cv_mpi_size() > 1) {
         cv__log_set_rank(cv_mpi_rank());
     }
+    CV_LOG(CV_LOG_INFO, "MPI started (%s): %d rank%s", why, cv_mpi_size(),
+           cv_mpi_size() == 1 ? "" : "s");
     cv_coll__open();
     return CV_OK;
 }

@@ -4,6 +4,7 @@
  * to the rank that owns their shard, which builds and writes each shard file once. */
 #include "mpi/cv_collective.h"
 #include "mpi/cv_mpi.h"
+#include "mpi/cv_progress.h"
 #include "mpi/cv_skeleton_convert.h"
 
 #include <dirent.h>
@@ -211,7 +212,7 @@ static int by_key(const void *a, const void *b)
 cv_status cv_mpi_skeletons_convert(const char *layer, const char *swc_dir, bool sharded,
                                    uint64_t min_shards, cv_convert_stats *stats)
 {
-    double t0 = MPI_Wtime();
+    double t0 = cv_now();
     int rank = cv_mpi_rank(), size = cv_mpi_size();
     swc_file *files = NULL;
     size_t n_files = 0;
@@ -324,7 +325,7 @@ cv_status cv_mpi_skeletons_convert(const char *layer, const char *swc_dir, bool 
     free_files(files, n_files);
     if (rc == CV_OK && stats) {
         uint64_t local[3] = {mine, shards_written, bytes}, global[3];
-        double secs = MPI_Wtime() - t0, slowest;
+        double secs = cv_now() - t0, slowest;
         cv_coll_allreduce(local, global, 3, MPI_UINT64_T, MPI_SUM, "the job's totals");
         cv_coll_allreduce(&secs, &slowest, 1, MPI_DOUBLE, MPI_MAX, "the job's wall time");
         stats->skeletons = global[0];
