@@ -34,7 +34,7 @@ static const char help[] =
     "  --chunk X,Y,Z    chunk size (default 64,64,64)\n"
     "  --encoding E     raw (default) or any encoding this build supports\n"
     "  --compress C     transport compression of written chunks (default as CloudVolume)\n"
-    "  --level N        its level: gzip 0..12 (default 9, CloudFiles' bytes), br 0..11\n"
+    "  --level N        its level: gzip 0..12 (default 9, as CloudFiles), br 0..11\n"
     "                   (default 5)\n"
     "  --memory BYTES   memory per rank (K/M/G suffixes): rounds hold their slabs, exchange and\n"
     "                   chunk buffers and the compressed HDF5 chunks a slab touches within it;\n"

@@ -31,7 +31,7 @@ static const char help[] =
     "  --bbox ...       only this box of the mip (expanded to whole destination chunks)\n"
     "  --encoding E     encoding of the scales DST does not have yet\n"
     "  --compress C     transport compression of written chunks (default as CloudVolume)\n"
-    "  --level N        its level: gzip 0..12 (default 9, CloudFiles' bytes), br 0..11\n"
+    "  --level N        its level: gzip 0..12 (default 9, as CloudFiles), br 0..11\n"
     "                   (default 5); chunks are then recompressed even on the copy path\n"
     "  --chunk-size     chunk size of the scales DST does not have yet\n"
     "  --sharded        shard the new scales as CloudVolume does images (identity hash,\n"
