@@ -2,11 +2,11 @@
 """Meshes: vol.mesh.get(ids) and Mesh (vertices, faces, normals; to_ply, to_obj)."""
 import ctypes
 import numbers
-import threading
 
 import numpy as np
 
 from . import _lib, exceptions
+from ._directory import DirectorySource
 from ._lib import PMESH, check, lib
 from .exceptions import ERR_NOTFOUND
 
@@ -82,31 +82,11 @@ def _ids(segids):
     return [int(s) for s in segids]
 
 
-class MeshSource:
+class MeshSource(DirectorySource):
     """vol.mesh: the layer's mesh directory (info "mesh", default "mesh")."""
 
-    def __init__(self, vol):
-        self._vol = vol
-        self._h = None
-        self._created = False
-        self._lock = threading.Lock()  # threads may open the directory at once
-
-    def _handle(self, create=False):
-        with self._lock:
-            if self._h and create and not self._created:
-                lib.cv_meshes_close(self._h)  # reopened to write the directory's info
-                self._h = None
-            if not self._h:
-                h = ctypes.c_void_p()
-                check(lib.cv_meshes_open(self._vol._handle(), create, ctypes.byref(h)))
-                self._h = h
-                self._created = create
-            return self._h
-
-    def _close(self):
-        if self._h:
-            lib.cv_meshes_close(self._h)
-            self._h = None
+    _open_name = "cv_meshes_open"
+    _close_name = "cv_meshes_close"
 
     def _get_c(self, segid, lod):
         p = PMESH()

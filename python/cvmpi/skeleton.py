@@ -3,11 +3,11 @@
 vertex_types and the info's other attributes; to_swc)."""
 import ctypes
 import numbers
-import threading
 
 import numpy as np
 
 from . import _lib, exceptions
+from ._directory import DirectorySource
 from ._lib import PSKEL, SkelAttr_t, check, lib
 from .exceptions import ERR_NOTFOUND, ERR_CORRUPT
 
@@ -114,31 +114,11 @@ class Skeleton:
             self.id, len(self.vertices), len(self.edges))
 
 
-class SkeletonSource:
+class SkeletonSource(DirectorySource):
     """vol.skeleton: the layer's skeleton directory (info "skeletons", default "skeletons")."""
 
-    def __init__(self, vol):
-        self._vol = vol
-        self._h = None
-        self._created = False
-        self._lock = threading.Lock()  # threads may open the directory at once
-
-    def _handle(self, create=False):
-        with self._lock:
-            if self._h and create and not self._created:
-                lib.cv_skeletons_close(self._h)  # reopened to write the directory's info
-                self._h = None
-            if not self._h:
-                h = ctypes.c_void_p()
-                check(lib.cv_skeletons_open(self._vol._handle(), create, ctypes.byref(h)))
-                self._h = h
-                self._created = create
-            return self._h
-
-    def _close(self):
-        if self._h:
-            lib.cv_skeletons_close(self._h)
-            self._h = None
+    _open_name = "cv_skeletons_open"
+    _close_name = "cv_skeletons_close"
 
     def get(self, segids):
         """The skeleton of an id (vertices in nanometres, the info's transform applied), or a
