@@ -605,60 +605,46 @@ static cv_status take_peers(cv_exchange *x, int n_touched, cv_x_peer **out, int 
     return *out ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "exchange: %d peers", n_touched);
 }
 
+/* Tally, by peer, the bytes of the pieces of this rank's cells of `mine` inside `box`: each
+ * piece is a cell of `mine` cut by the box and by a cell of `other`, whose owner is the peer.
+ * With mine = source grid these are the sends; with mine = destination grid, the receives. */
+static void tally_pieces(cv_exchange *x, cv_bbox box, int me, const cv_grid *mine,
+                         const cv_grid *other, int *n_touched)
+{
+    int64_t amin[3], amax[3], bmin[3], bmax[3], a[3], b[3];
+    cv_grid_cells(mine, box, amin, amax);
+    for (a[2] = amin[2]; a[2] < amax[2]; a[2]++) {
+        for (a[1] = amin[1]; a[1] < amax[1]; a[1]++) {
+            for (a[0] = amin[0]; a[0] < amax[0]; a[0]++) {
+                if (cv__x_owner(mine, a, x->ranks) != me) {
+                    continue;
+                }
+                cv_bbox part = cv_bbox_intersect(cv_grid_cell_box(mine, a), box);
+                cv_grid_cells(other, part, bmin, bmax);
+                for (b[2] = bmin[2]; b[2] < bmax[2]; b[2]++) {
+                    for (b[1] = bmin[1]; b[1] < bmax[1]; b[1]++) {
+                        for (b[0] = bmin[0]; b[0] < bmax[0]; b[0]++) {
+                            cv_bbox piece = cv_bbox_intersect(part, cv_grid_cell_box(other, b));
+                            add_peer(x, n_touched, cv__x_owner(other, b, x->ranks),
+                                     cv__x_piece_bytes(x, piece));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 cv_status cv__x_traffic(cv_exchange *x, cv_bbox box, int me, cv_x_peer **send, int *n_send,
                         cv_x_peer **recv, int *n_recv)
 {
     *send = *recv = NULL;
     *n_send = *n_recv = 0;
-    int64_t smin[3], smax[3], dmin[3], dmax[3], c[3], e[3];
     int n_touched = 0;
-    /* Sends: the pieces of this rank's source chunks, by destination chunk owner. */
-    cv_grid_cells(&x->sg, box, smin, smax);
-    for (c[2] = smin[2]; c[2] < smax[2]; c[2]++) {
-        for (c[1] = smin[1]; c[1] < smax[1]; c[1]++) {
-            for (c[0] = smin[0]; c[0] < smax[0]; c[0]++) {
-                if (cv__x_owner(&x->sg, c, x->ranks) != me) {
-                    continue;
-                }
-                cv_bbox part = cv_bbox_intersect(cv_grid_cell_box(&x->sg, c), box);
-                cv_grid_cells(&x->dg, part, dmin, dmax);
-                for (e[2] = dmin[2]; e[2] < dmax[2]; e[2]++) {
-                    for (e[1] = dmin[1]; e[1] < dmax[1]; e[1]++) {
-                        for (e[0] = dmin[0]; e[0] < dmax[0]; e[0]++) {
-                            cv_bbox piece = cv_bbox_intersect(part, cv_grid_cell_box(&x->dg, e));
-                            add_peer(x, &n_touched, cv__x_owner(&x->dg, e, x->ranks),
-                                     cv__x_piece_bytes(x, piece));
-                        }
-                    }
-                }
-            }
-        }
-    }
+    tally_pieces(x, box, me, &x->sg, &x->dg, &n_touched);
     CV_TRY(take_peers(x, n_touched, send, n_send));
-    /* Receives: the pieces of this rank's destination chunks, by source chunk owner. */
     n_touched = 0;
-    cv_grid_cells(&x->dg, box, dmin, dmax);
-    for (e[2] = dmin[2]; e[2] < dmax[2]; e[2]++) {
-        for (e[1] = dmin[1]; e[1] < dmax[1]; e[1]++) {
-            for (e[0] = dmin[0]; e[0] < dmax[0]; e[0]++) {
-                if (cv__x_owner(&x->dg, e, x->ranks) != me) {
-                    continue;
-                }
-                cv_bbox dbox = cv_bbox_intersect(cv_grid_cell_box(&x->dg, e), box);
-                cv_grid_cells(&x->sg, dbox, smin, smax);
-                for (c[2] = smin[2]; c[2] < smax[2]; c[2]++) {
-                    for (c[1] = smin[1]; c[1] < smax[1]; c[1]++) {
-                        for (c[0] = smin[0]; c[0] < smax[0]; c[0]++) {
-                            cv_bbox part = cv_bbox_intersect(cv_grid_cell_box(&x->sg, c), box);
-                            cv_bbox piece = cv_bbox_intersect(part, cv_grid_cell_box(&x->dg, e));
-                            add_peer(x, &n_touched, cv__x_owner(&x->sg, c, x->ranks),
-                                     cv__x_piece_bytes(x, piece));
-                        }
-                    }
-                }
-            }
-        }
-    }
+    tally_pieces(x, box, me, &x->dg, &x->sg, &n_touched);
     cv_status rc = take_peers(x, n_touched, recv, n_recv);
     if (rc != CV_OK) {
         cv_free(*send);
