@@ -20,7 +20,7 @@ section "cmake --install"
 "$CMAKE" --install "$BUILD" --prefix "$P" >/dev/null
 expect_files "$P/lib" cmake libcvmpi.a libcvmpi.so libcvmpi.so.0 libcvmpi.so.0.1.0 pkgconfig python3
 # the Python package (tests/python/install.sh imports it from here)
-expect_files "$P/lib/python3/dist-packages/cvmpi" __init__.py _installed.py _lib.py bbox.py \
+expect_files "$P/lib/python3/dist-packages/cvmpi" __init__.py _directory.py _installed.py _lib.py bbox.py \
     exceptions.py info.py jobs.py mesh.py skeleton.py volume.py
 [[ $(readlink "$P/lib/libcvmpi.so") == libcvmpi.so.0 ]] || fail "libcvmpi.so -> $(readlink "$P/lib/libcvmpi.so")"
 [[ $(readlink "$P/lib/libcvmpi.so.0") == libcvmpi.so.0.1.0 ]] || fail "libcvmpi.so.0 is not a link to libcvmpi.so.0.1.0"
