@@ -33,16 +33,6 @@ typedef struct chunk {
     size_t n;
 } chunk;
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 static void put_label(chunk *c, size_t i, uint64_t v)
 {
     if (c->d.dtype == CV_UINT64) {
@@ -61,7 +51,7 @@ static void make_blocky(chunk *c)
         for (uint32_t y = 0; y < c->d.shape[1]; y++) {
             for (uint32_t x = 0; x < c->d.shape[0]; x++, i++) {
                 uint64_t cell = (x + 3) / 6 + 1000 * ((y + 2) / 7) + 1000000 * ((z + 1) / 5);
-                put_label(c, i, mix64(cell) | (c->d.dtype == CV_UINT64 ? 1ull << 40 : 0));
+                put_label(c, i, bench_mix64(cell) | (c->d.dtype == CV_UINT64 ? 1ull << 40 : 0));
             }
         }
     }
@@ -70,7 +60,7 @@ static void make_blocky(chunk *c)
 static void make_random(chunk *c)
 {
     for (size_t i = 0; i < c->n / cv_dtype_size(c->d.dtype); i++) {
-        put_label(c, i, mix64(i + 77));
+        put_label(c, i, bench_mix64(i + 77));
     }
 }
 

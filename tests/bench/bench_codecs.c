@@ -83,16 +83,6 @@ typedef struct codec_sum {
 static codec_sum sums[MAX_CODECS];
 static int n_sums;
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 /* ---- data ------------------------------------------------------------------------------ */
 
 /* Voronoi cells of g[0]*g[1]*g[2] seeds, one jittered into each cell of a g-grid over the
@@ -110,12 +100,12 @@ static void make_segmentation(dataset *s, const int g[3])
     }
     for (int i = 0; i < ns; i++) {
         int c[3] = {i % g[0], i / g[0] % g[1], i / (g[0] * g[1])};
-        uint64_t h = mix64((uint64_t)i + 12345);
+        uint64_t h = bench_mix64((uint64_t)i + 12345);
         for (int d = 0; d < 3; d++) {
             double u = 0.1 + 0.8 * (double)((h >> (16 * d)) & 0xffff) / 65535.0;
             seed[3 * i + d] = (c[d] + u) * cs[d];
         }
-        uint64_t id = mix64(h);
+        uint64_t id = bench_mix64(h);
         label[i] = s->d.dtype == CV_UINT64 ? (id | ((uint64_t)1 << 40)) : 1 + (id % 4000000000ull);
     }
     size_t esz = cv_dtype_size(s->d.dtype);

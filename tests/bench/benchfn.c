@@ -111,3 +111,13 @@ int bench_in_child(int (*body)(void *arg, void *result), void *arg, void *result
     *peak_kib = ru.ru_maxrss;
     return rc;
 }
+
+uint64_t bench_mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}

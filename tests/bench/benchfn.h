@@ -7,6 +7,7 @@
 #define CV_BENCHFN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* One run of the code under test; returns 0 on success. */
 typedef int (*bench_fn)(void *payload);
@@ -21,6 +22,8 @@ typedef struct bench_timing {
 double bench_now(void);
 /* Run fn(payload) `runs` times (at least 1). Returns 0, or fn's first non-zero result. */
 int bench_time(bench_fn fn, void *payload, int runs, bench_timing *out);
+/* A well-mixed 64-bit value of x (murmur3's finaliser): test data that looks random. */
+uint64_t bench_mix64(uint64_t x);
 /* MB/s (10^6 bytes per second) for `bytes` in `seconds`. */
 double bench_mbps(double bytes, double seconds);
 
