@@ -28,12 +28,6 @@ static long slurm_step_tasks(void)
                                                              : 0;
 }
 
-static bool has_mpi_wiring(void)
-{
-    return getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("PMI_FD") ||
-           getenv("OMPI_COMM_WORLD_SIZE");
-}
-
 /* How many processes the launcher started, as it tells them; 0 if it says nothing. The most
  * specific source wins: mpirun's own count, then PMI's, then the Slurm step's (mpirun inside
  * an allocation runs its daemons as a step of one task per node). */
@@ -54,10 +48,10 @@ static long launcher_tasks(const char **source)
     "each process would run the whole job alone; launch with `srun --mpi=pmix` (`srun "            \
     "--mpi=list` shows the plugins) or mpirun"
 
-/* A variable that only a launcher sets in the processes it starts (Open MPI's mpirun,
- * PMIx and PMI servers such as srun --mpi=pmix/pmi2 and MPICH's Hydra, MVAPICH's mpirun_rsh,
- * Cray's ALPS and PALS), or an srun step of several tasks; NULL when there is none. */
-static const char *launcher_variable(void)
+/* A variable that only a launcher wiring MPI sets in the processes it starts (Open MPI's
+ * mpirun, PMIx and PMI servers such as srun --mpi=pmix/pmi2 and MPICH's Hydra, MVAPICH's
+ * mpirun_rsh, Cray's ALPS and PALS); NULL when there is none. */
+static const char *wiring_variable(void)
 {
     static const char *const vars[] = {
         "OMPI_COMM_WORLD_SIZE", "PMIX_RANK",           "PMI_RANK",    "PMI_SIZE",    "PMI_FD",
@@ -68,7 +62,14 @@ static const char *launcher_variable(void)
             return vars[i];
         }
     }
-    return slurm_step_tasks() > 1 ? "SLURM_STEP_NUM_TASKS" : NULL;
+    return NULL;
+}
+
+/* The wiring's variable, or an srun step of several tasks; NULL when no launcher ran us. */
+static const char *launcher_variable(void)
+{
+    const char *v = wiring_variable();
+    return v ? v : slurm_step_tasks() > 1 ? "SLURM_STEP_NUM_TASKS" : NULL;
 }
 
 /* CVMPI_MPI: always, never or auto (the default: MPI_Init only under a launcher, so that a
@@ -101,7 +102,7 @@ cv_status cv_mpi_init(int *argc, char ***argv)
         return rc;
     }
     long step = slurm_step_tasks();
-    if (step > 1 && !has_mpi_wiring()) {
+    if (step > 1 && !wiring_variable()) {
         /* Refuse before MPI_Init, which would either abort without a hint or start a
          * singleton that runs every task. */
         return CV_FAIL(CV_ERR_MPI, "srun started %ld tasks without MPI wiring (no PMIx or PMI): %s",
