@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * mesh.h: internals of the mesh room shared by its files and reachable from tests and the
- * commands: simplification (mesh_simplify.c). No MPI here. */
+ * commands: simplification (mesh_simplify.c), Draco encoding (mesh_draco.cc). No MPI here. */
 #ifndef CV_MESH_H
 #define CV_MESH_H
 
@@ -37,5 +37,50 @@ cv_status cv__mesh_simplify(const cv_mesh *in, const cv_simplify_opts *o, cv_mes
  * [min, max] (some coordinate equal to min[d] or max[d]): the tile border vertices a
  * neighbouring tile shares. */
 void cv__mesh_lock_box(const cv_mesh *m, const float min[3], const float max[3], uint8_t *locked);
+
+/* Draco-encode a triangle mesh whose positions are the integers q[nv][3] (each < 2^bits), as
+ * DracoPy does for igneous' multi-resolution fragments: a uint32 POSITION attribute (Draco
+ * quantizes float attributes only, so the integers are stored as given), metadata entries
+ * quantization_bits/range/origin, speed 10 - level for encoding and decoding (level 0..10).
+ * *out: free with cv_free. CV_ERR_UNSUPPORTED in a build without libdraco. */
+cv_status cv__draco_encode(const uint32_t *q, uint32_t nv, const uint32_t *faces, uint32_t nf,
+                           int bits, int level, uint8_t **out, size_t *len);
+
+/* How a label's mesh becomes a multi-resolution mesh (igneous-jobs §3.3). */
+typedef struct cv_multires_opts {
+    int num_lods;         /* levels beyond the finest one, at most (igneous nlod; CLI 1) */
+    int vqb;              /* vertex_quantization_bits (10 or 16) */
+    int level;            /* Draco compression level 0..10 (igneous CLI 7) */
+    double min_chunk[3];  /* smallest octree node, voxels (256^3) */
+    double resolution[3]; /* nm per voxel of the mesh mip: stored-model space is voxels */
+} cv_multires_opts;
+
+/* One label's whole mesh (nm, vertices shared between its pieces) as igneous' process_mesh:
+ * level k simplified from k-1 to max(4, faces / 2^k) triangles (open edges kept for k <= 2),
+ * as many levels as the smallest extent allows (log2(extent / min_chunk)) up to num_lods;
+ * the octree over all levels; level L cut along the planes of its nodes (L = 0) or of its
+ * children (L > 0) and one Draco fragment per non-empty node, Z-ordered, with an empty
+ * fragment for a node whose children have geometry. *data (free with cv_free) = all fragments
+ * (level 0 first) then the manifest, whose length is *manifest_len. A mesh without triangles
+ * or flat in some axis gives *len = 0 (no mesh, as igneous skips it). */
+cv_status cv__multires_build(const cv_mesh *m, const cv_multires_opts *o, uint8_t **data,
+                             size_t *len, size_t *manifest_len);
+
+/* Write one label's multi-resolution mesh (cv__multires_build's bytes) unsharded:
+ * "<id>" = the fragment data, "<id>.index" = the manifest, uncompressed. */
+cv_status cv__meshes_put_multires(cv_meshes *k, uint64_t id, const uint8_t *data, size_t len,
+                                  size_t manifest_len);
+/* Write one whole shard file of the mesh directory holding labels ids[0..n) (all of one
+ * shard; the index entry of each is its manifest, the fragment data just before it).
+ * *shard_out (optional): the shard number. */
+cv_status cv__meshes_write_shard(cv_meshes *k, const cv_shard_spec *spec, const uint64_t *ids,
+                                 uint8_t *const *data, const size_t *len,
+                                 const size_t *manifest_len, size_t n, uint64_t *shard_out);
+/* Make the mesh directory's info multi-resolution as igneous' configure_multires_info does
+ * (members such as mip, chunk_size, spatial_index stay): @type neuroglancer_multilod_draco,
+ * vertex_quantization_bits, transform = the mesh mip's resolution (stored model = voxels),
+ * lod_scale_multiplier 1.0, sharding (`spec`, or none). `k` then reads the new meshes. */
+cv_status cv__meshes_set_multires(cv_meshes *k, int vqb, const double res[3],
+                                  const cv_shard_spec *spec);
 
 #endif
