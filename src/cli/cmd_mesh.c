@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * cmd_mesh.c: `cvmpi mesh get|put|ls`: a segment's mesh out of a layer's mesh directory as
- * .ply/.obj (several ids fused into one mesh or one file each), a .ply/.obj uploaded as a
- * legacy mesh the way CloudVolume's mesh.put writes it, and the ids that have meshes. */
+ * cmd_mesh.c: `cvmpi mesh get|put|ls|merge-sharded`: a segment's mesh out of a layer's mesh
+ * directory as .ply/.obj (several ids fused into one mesh or one file each), a .ply/.obj
+ * uploaded as a legacy mesh the way CloudVolume's mesh.put writes it, the ids that have
+ * meshes, and the legacy meshes turned into multi-resolution ones across MPI ranks. */
+#include "mpi/cv_mesh_merge.h"
+#include "mpi/cv_mpi.h"
 #include "cli/cli.h"
 
 #include <inttypes.h>
@@ -12,7 +15,9 @@ static const char help[] =
     "usage: cvmpi mesh get PATH SEGID[,SEGID...] [--lod L] [--no-fuse] [--no-dedupe] -o "
     "OUT.ply|.obj\n"
     "       cvmpi mesh put PATH SEGID FILE.ply|FILE.obj\n"
-    "       cvmpi mesh ls  PATH\n\n"
+    "       cvmpi mesh ls  PATH\n"
+    "       mpirun -n N cvmpi mesh merge-sharded PATH [--nlod K] [--vqb 10|16] [--min-chunk C]\n"
+    "                   [--compress-level L] [--max-labels-per-shard M] [--sharded|--unsharded]\n\n"
     "PATH is a segmentation layer; its mesh directory is the info's \"mesh\" member (default\n"
     "\"mesh\"). Legacy meshes (SEGID:0 manifests) and multi-resolution Draco meshes (read only)\n"
     "are understood; vertices come out in nanometres.\n\n"
@@ -23,7 +28,17 @@ static const char help[] =
     "      (0 = finest). .ply is binary little endian, as CloudVolume's to_ply; .obj as to_obj.\n"
     "put   writes SEGID:0:1 (gzip) and the manifest SEGID:0, removing the fragments of an\n"
     "      older manifest; creates the mesh info and the layer's \"mesh\" member if absent.\n"
-    "ls    prints the segment ids that have a mesh, one per line.\n";
+    "ls    prints the segment ids that have a mesh, one per line.\n"
+    "merge-sharded  turns the legacy meshes of PATH into multi-resolution Draco meshes\n"
+    "      (neuroglancer_multilod_draco), as igneous' mesh merge-sharded: each segment's\n"
+    "      fragments are joined (identical vertices merged), simplified into up to K coarser\n"
+    "      levels of detail (default 1; as many as log2(extent / C) allows, C default 256\n"
+    "      voxels), cut along its octree so levels mix without cracks, quantized to --vqb bits\n"
+    "      (default 16) and Draco-encoded (--compress-level, default 7). --sharded (default)\n"
+    "      writes neuroglancer_uint64_sharded_v1 files (murmurhash, at most M segments per\n"
+    "      shard, default 1000), each written once by the rank that owns it; --unsharded\n"
+    "      writes SEGID and SEGID.index. Then the mesh info becomes multi-resolution (the\n"
+    "      legacy files stay). Segments flat in an axis or without triangles get no mesh.\n";
 
 static bool parse_ids(const char *text, uint64_t **ids, size_t *n)
 {
@@ -198,20 +213,107 @@ static cv_status mesh_ls(cv_volume *v)
     return rc;
 }
 
+static int mesh_merge(int argc, char **argv, const cv_mesh_merge_opts *o)
+{
+    if (cv_mpi_init(&argc, &argv) != CV_OK) {
+        return cli_fail();
+    }
+    cv_mesh_merge_stats st;
+    if (cv_mpi_mesh_merge(argv[optind + 1], o, &st) != CV_OK) {
+        return cli_fail();
+    }
+    if (cv_mpi_rank() == 0) {
+        printf("%" PRIu64 " segments: %" PRIu64 " multi-resolution meshes (%" PRIu64
+               " bytes) in %" PRIu64 " shard files, %" PRIu64 " skipped, %d ranks, %.3f s\n",
+               st.labels, st.written, st.bytes, st.shards, st.skipped, cv_mpi_size(), st.seconds);
+    }
+    return CLI_OK;
+}
+
 int cmd_mesh(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"lod", required_argument, NULL, 'l'}, {"no-fuse", no_argument, NULL, 'F'},
-        {"no-dedupe", no_argument, NULL, 'D'}, {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+        {"lod", required_argument, NULL, 'l'},
+        {"no-fuse", no_argument, NULL, 'F'},
+        {"no-dedupe", no_argument, NULL, 'D'},
+        {"output", required_argument, NULL, 'o'},
+        {"nlod", required_argument, NULL, 'N'},
+        {"vqb", required_argument, NULL, 'Q'},
+        {"min-chunk", required_argument, NULL, 'C'},
+        {"compress-level", required_argument, NULL, 'L'},
+        {"max-labels-per-shard", required_argument, NULL, 'M'},
+        {"sharded", no_argument, NULL, 'S'},
+        {"unsharded", no_argument, NULL, 'U'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *output = NULL;
-    int64_t lod = 0;
+    int64_t lod = 0, num;
     bool fuse = true, dedupe = true;
+    cv_mesh_merge_opts mo = {.nlod = 1,
+                             .vqb = 16,
+                             .level = 7,
+                             .min_chunk = 256,
+                             .sharded = true,
+                             .max_labels_per_shard = 1000};
+    const char *get_flag = NULL, *merge_flag = NULL; /* one of each kind seen, for errors */
+    int layout_flags = 0;
     for (int c; (c = cli_getopt(argc, argv, "ho:", opts)) != -1;) {
+        const char *name = c == 'l'   ? "--lod"
+                           : c == 'F' ? "--no-fuse"
+                           : c == 'D' ? "--no-dedupe"
+                           : c == 'o' ? "-o"
+                           : c == 'N' ? "--nlod"
+                           : c == 'Q' ? "--vqb"
+                           : c == 'C' ? "--min-chunk"
+                           : c == 'L' ? "--compress-level"
+                           : c == 'M' ? "--max-labels-per-shard"
+                           : c == 'S' ? "--sharded"
+                           : c == 'U' ? "--unsharded"
+                                      : NULL;
+        if (c == 'l' || c == 'F' || c == 'D' || c == 'o') {
+            get_flag = name;
+        } else if (name) {
+            merge_flag = name;
+        }
         switch (c) {
         case 'h':
             return cli_help(help);
+        case 'N':
+            if (!cli_parse_i64(optarg, &num) || num < 0 || num > 10) {
+                return cli_usage(argv[0], "bad --nlod `%s': want 0..10", optarg);
+            }
+            mo.nlod = (int)num;
+            break;
+        case 'Q':
+            if (!cli_parse_i64(optarg, &num) || (num != 10 && num != 16)) {
+                return cli_usage(argv[0], "bad --vqb `%s': want 10 or 16", optarg);
+            }
+            mo.vqb = (int)num;
+            break;
+        case 'C':
+            if (!cli_parse_i64(optarg, &num) || num < 1 || num > (1 << 24)) {
+                return cli_usage(argv[0], "bad --min-chunk `%s': want voxels, 1..16777216", optarg);
+            }
+            mo.min_chunk = (double)num;
+            break;
+        case 'L':
+            if (!cli_parse_i64(optarg, &num) || num < 0 || num > 10) {
+                return cli_usage(argv[0], "bad --compress-level `%s': want 0..10", optarg);
+            }
+            mo.level = (int)num;
+            break;
+        case 'M':
+            if (!cli_parse_i64(optarg, &num) || num < 1) {
+                return cli_usage(argv[0], "bad --max-labels-per-shard `%s'", optarg);
+            }
+            mo.max_labels_per_shard = (uint64_t)num;
+            break;
+        case 'S':
+        case 'U':
+            mo.sharded = c == 'S';
+            layout_flags |= c == 'S' ? 1 : 2;
+            break;
         case 'l':
             if (!cli_parse_i64(optarg, &lod) || lod < 0 || lod > 1000) {
                 return cli_usage(argv[0], "bad --lod `%s'", optarg);
@@ -233,10 +335,23 @@ int cmd_mesh(int argc, char **argv)
     int nargs = argc - optind;
     const char *verb = nargs > 0 ? argv[optind] : "";
     bool is_get = strcmp(verb, "get") == 0, is_put = strcmp(verb, "put") == 0,
-         is_ls = strcmp(verb, "ls") == 0;
-    if (!(is_get && nargs == 3) && !(is_put && nargs == 4) && !(is_ls && nargs == 2)) {
-        return cli_usage(argv[0], "want `get PATH SEGID -o OUT', `put PATH SEGID FILE' or "
-                                  "`ls PATH'");
+         is_ls = strcmp(verb, "ls") == 0, is_merge = strcmp(verb, "merge-sharded") == 0;
+    if (!(is_get && nargs == 3) && !(is_put && nargs == 4) && !(is_ls && nargs == 2) &&
+        !(is_merge && nargs == 2)) {
+        return cli_usage(argv[0], "want `get PATH SEGID -o OUT', `put PATH SEGID FILE', "
+                                  "`ls PATH' or `merge-sharded PATH'");
+    }
+    if (layout_flags == 3) {
+        return cli_usage(argv[0], "--sharded and --unsharded exclude each other");
+    }
+    if (is_merge && get_flag) {
+        return cli_usage(argv[0], "%s is not an option of merge-sharded", get_flag);
+    }
+    if (!is_merge && merge_flag) {
+        return cli_usage(argv[0], "%s is an option of merge-sharded only", merge_flag);
+    }
+    if (is_merge) {
+        return mesh_merge(argc, argv, &mo);
     }
     uint64_t *ids = NULL;
     size_t n_ids = 0;

@@ -66,6 +66,8 @@ typedef struct cv_multires_opts {
 cv_status cv__multires_build(const cv_mesh *m, const cv_multires_opts *o, uint8_t **data,
                              size_t *len, size_t *manifest_len);
 
+/* The mesh info's "mip" member (the level the meshes were made from), -1 if absent. */
+int cv__meshes_mip(const cv_meshes *k);
 /* Write one label's multi-resolution mesh (cv__multires_build's bytes) unsharded:
  * "<id>" = the fragment data, "<id>.index" = the manifest, uncompressed. */
 cv_status cv__meshes_put_multires(cv_meshes *k, uint64_t id, const uint8_t *data, size_t len,

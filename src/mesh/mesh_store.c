@@ -24,6 +24,7 @@ struct cv_meshes {
     int quant_bits;
     char *sharding_json;
     cv_shard_reader *reader;
+    int mip; /* the info's "mip", -1 if absent */
 };
 
 static const char default_info[] =
@@ -44,6 +45,10 @@ static cv_status parse_info(cv_meshes *k, const char *text, size_t len)
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "@type");
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "transform");
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(root, "sharding");
+    const cJSON *mip = cJSON_GetObjectItemCaseSensitive(root, "mip");
+    k->mip = cv__json_is_int(mip) && mip->valuedouble >= 0 && mip->valuedouble < 64
+                 ? (int)mip->valuedouble
+                 : -1;
     if (!cJSON_IsObject(root) || !cJSON_IsString(type)) {
         rc = bad_info(k, "\"@type\" is required");
     } else if (strcmp(type->valuestring, "neuroglancer_multilod_draco") == 0) {
@@ -99,6 +104,7 @@ cv_status cv_meshes_open(cv_volume *vol, bool create, cv_meshes **out)
     memcpy(k->transform, identity, sizeof identity);
     k->vol = vol;
     k->store = cv_volume_store(vol);
+    k->mip = -1;
     const cv_info *vi = cv_volume_info(vol);
     const char *dir = vi->mesh && vi->mesh[0] ? vi->mesh : "mesh";
     while (*dir == '/') {
@@ -150,6 +156,11 @@ void cv_meshes_close(cv_meshes *k)
     cv_free(k->sharding_json);
     cv_free(k->dir);
     cv_free(k);
+}
+
+int cv__meshes_mip(const cv_meshes *k)
+{
+    return k->mip;
 }
 
 const char *cv_meshes_dir(const cv_meshes *k)
