@@ -1,0 +1,106 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# multires_neuroglancer.sh: multi-resolution meshes written by `cvmpi mesh merge-sharded`
+# (sharded, vqb 16; unsharded, vqb 10) read the way Neuroglancer reads them, in node
+# (multires_neuroglancer.mjs: ShardedKvStore, the manifest's length and Z-order rules,
+# downloadFragment's byte ranges, Neuroglancer's own Draco decoder with octant partitioning and
+# no triangle across a child boundary). For every segment and level, Neuroglancer's triangles
+# and placed vertices must be the ones `cvmpi mesh get --no-dedupe` returns.
+# Usage: multires_neuroglancer.sh CVMPI SOURCE_DIR WORK_DIR [NODE_DIR]
+# Needs /usr/bin/python3 with NumPy, node and npm (Neuroglancer installed on first use into
+# $CV_NG_DIR, else NODE_DIR, else WORK_DIR/node). Exit 0 pass, 1 fail, 77 skip (no npm).
+set -eu
+
+if [ $# -ne 3 ] && [ $# -ne 4 ]; then
+    echo "usage: $0 CVMPI SOURCE_DIR WORK_DIR [NODE_DIR]" >&2
+    exit 2
+fi
+CVMPI=$1
+SRC=$2
+WORK=$3
+PY=${CV_PYTHON:-/usr/bin/python3}
+NG=${CV_NG_DIR:-${4:-$WORK/node}}
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" # MPI singleton (Open MPI's leaks)
+
+mkdir -p "$WORK"
+if [ ! -d "$NG/node_modules/neuroglancer" ]; then
+    if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+        echo "SKIP: node/npm not found"
+        exit 77
+    fi
+    mkdir -p "$NG"
+    cat >"$NG/package.json" <<'JSON'
+{
+  "name": "cvmpi-interop-multires",
+  "private": true,
+  "type": "module",
+  "dependencies": { "neuroglancer": "2.41.2" },
+  "overrides": { "ikonate": "1.1.1" }
+}
+JSON
+    if ! (cd "$NG" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error); then
+        echo "SKIP: npm install neuroglancer@2.41.2 failed"
+        exit 77
+    fi
+fi
+cp "$SRC/multires_neuroglancer.mjs" "$NG/"
+
+CASES="$WORK/multires"
+rm -rf "$CASES"
+mkdir -p "$CASES"
+cd "$CASES"
+fails=0
+fail() {
+    echo "FAIL: $*"
+    fails=$((fails + 1))
+}
+
+for case in sharded unsharded; do
+    "$CVMPI" create $case --type segmentation --dtype uint64 --size 2048,2048,256 \
+        --resolution 8,8,40 >/dev/null
+    "$PY" "$SRC/mesh_merge_ref.py" legacy $case 12 9 >ids.txt
+    if [ $case = sharded ]; then
+        flags="--max-labels-per-shard 4"
+    else
+        flags="--unsharded --vqb 10"
+    fi
+    # shellcheck disable=SC2086
+    "$CVMPI" mesh merge-sharded $case --min-chunk 16 --nlod 3 $flags >log.txt 2>&1 ||
+        { cat log.txt; fail "$case: merge-sharded"; continue; }
+    # shellcheck disable=SC2046
+    if ! node "$NG/multires_neuroglancer.mjs" $case/mesh ng-$case $(cat ids.txt) >ng.txt 2>&1; then
+        cat ng.txt
+        fail "$case: Neuroglancer could not read the meshes"
+        continue
+    fi
+    cat ng.txt
+    for id in $(cat ids.txt); do
+        lods=$(sed -n "s/^$id: \([0-9]*\) lods.*/\1/p" ng.txt)
+        lod=0
+        while [ "$lod" -lt "$lods" ]; do
+            "$CVMPI" mesh get $case "$id" --lod $lod --no-dedupe -o cv.ply ||
+                fail "$case $id lod $lod: mesh get"
+            "$PY" - cv.ply "ng-$case/$id.$lod.json" <<'PY' || fail "$case $id lod $lod differs"
+import json, sys
+import numpy as np
+data = open(sys.argv[1], "rb").read()
+end = data.index(b"end_header\n") + len(b"end_header\n")
+head = data[:end].decode()
+nv = int(head.split("element vertex ")[1].split()[0])
+nf = int(head.split("element face ")[1].split()[0])
+cv = np.frombuffer(data[end:end + 12 * nv], "<f4").reshape(-1, 3).astype(float)
+ng = json.load(open(sys.argv[2]))
+ngv = np.array(ng["vertices"], float).reshape(-1, 3)
+if nf != ng["triangles"] or len(ngv) != nv:
+    sys.exit(f"triangles {nf} vs {ng['triangles']}, vertices {nv} vs {len(ngv)}")
+a = cv[np.lexsort(cv.T[::-1])]
+b = ngv[np.lexsort(ngv.T[::-1])]
+if np.abs(a - b).max() > 1e-3:
+    sys.exit(f"vertices differ by {np.abs(a - b).max()} nm")
+PY
+            lod=$((lod + 1))
+        done
+    done
+done
+[ "$fails" = 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "multi-resolution meshes read by Neuroglancer: ok"
