@@ -146,13 +146,16 @@ static int cmp_point(const double *a, const double *b)
     return 0;
 }
 
-static const double *g_sort_points; /* qsort has no context argument */
+typedef struct corner {
+    double p[3];
+    size_t idx;
+} corner;
 
-static int cmp_index(const void *x, const void *y)
+static int cmp_corner(const void *x, const void *y)
 {
-    size_t a = *(const size_t *)x, b = *(const size_t *)y;
-    int c = cmp_point(g_sort_points + 3 * a, g_sort_points + 3 * b);
-    return c ? c : (a < b ? -1 : a > b);
+    const corner *a = x, *b = y;
+    int c = cmp_point(a->p, b->p);
+    return c ? c : (a->idx < b->idx ? -1 : a->idx > b->idx);
 }
 
 /* Weld identical corners of a soup into an indexed mesh; drop triangles that collapse. */
@@ -162,7 +165,7 @@ static cv_status weld(const soup *s, vmesh *out)
     if (n > UINT32_MAX) {
         return CV_FAIL(CV_ERR_ARG, "multi-resolution mesh: %zu corners after cutting", n);
     }
-    size_t *order = cv_malloc(n * sizeof *order + 1);
+    corner *order = n < SIZE_MAX / sizeof(corner) ? cv_malloc(n * sizeof *order + 1) : NULL;
     uint32_t *id = cv_malloc(n * sizeof *id + 1);
     out->v = cv_malloc(n * 24 + 1);
     out->f = cv_malloc(n * 4 + 1);
@@ -173,16 +176,16 @@ static cv_status weld(const soup *s, vmesh *out)
         return CV_FAIL(CV_ERR_NOMEM, "multi-resolution mesh: %zu corners", n);
     }
     for (size_t i = 0; i < n; i++) {
-        order[i] = i;
+        memcpy(order[i].p, s->v + 3 * i, 24);
+        order[i].idx = i;
     }
-    g_sort_points = s->v;
-    qsort(order, n, sizeof *order, cmp_index);
+    qsort(order, n, sizeof *order, cmp_corner);
     out->nv = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i == 0 || cmp_point(s->v + 3 * order[i], s->v + 3 * order[i - 1]) != 0) {
-            memcpy(out->v + 3 * out->nv++, s->v + 3 * order[i], 24);
+        if (i == 0 || cmp_point(order[i].p, order[i - 1].p) != 0) {
+            memcpy(out->v + 3 * out->nv++, order[i].p, 24);
         }
-        id[order[i]] = (uint32_t)(out->nv - 1);
+        id[order[i].idx] = (uint32_t)(out->nv - 1);
     }
     out->nf = 0;
     for (size_t t = 0; t + 2 < n; t += 3) {
