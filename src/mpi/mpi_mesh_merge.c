@@ -193,6 +193,12 @@ cv_status cv_mpi_mesh_merge(const char *layer, const cv_mesh_merge_opts *o,
     rc = cv_mpi_agree(rc);
     if (rc == CV_OK && rank == 0) {
         rc = cv__meshes_set_multires(k, o->vqb, mo.resolution, o->sharded ? &spec : NULL);
+        if (rc == CV_OK && !cv_volume_info(v)->mesh) {
+            /* Neuroglancer finds meshes only through the layer's "mesh" member */
+            cv_meshes *named = NULL;
+            rc = cv_meshes_open(v, true, &named);
+            cv_meshes_close(named);
+        }
     }
     rc = cv_mpi_agree(rc);
     cv_free(ids);

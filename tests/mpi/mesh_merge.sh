@@ -23,6 +23,7 @@ for n in 2 3; do
     done
 done
 grep -q '"data_encoding": "raw"' l1/mesh/info || fail "multires shards need raw data"
+grep -q '"mesh": "mesh"' l1/info || fail "the layer's info names no mesh directory"
 "$CVMPI" mesh ls l2 > ls.txt
 cmp -s ls.txt ids.txt || fail "mesh ls after merge"
 for id in $(cat ids.txt); do
