@@ -116,6 +116,23 @@ class Writes(TempDirTest):
             np.testing.assert_array_equal(ref_read(self.layer, *box), a)
             np.testing.assert_array_equal(self.vol.download(box), a)
 
+    def test_strided_view(self):
+        big = self.rng.standard_normal((140, 50, 46, 3)).astype(np.float32)
+        view = big[::2, :, ::2]  # neither C nor Fortran contiguous
+        self.vol[-5:65, 3:53, -7:16] = view
+        np.testing.assert_array_equal(ref_read(self.layer, (-5, 3, -7), (65, 53, 16)), view)
+
+    def test_library_reorders_c_order_arrays(self):
+        # a C-order array is reordered by libcvmpi (cv_npy_to_xyzc), each dtype as NumPy would
+        from cvmpi import _lib
+        for dtype in ("uint8", "int16", "uint32", "float32", "uint64", "float64"):
+            a = self.rng.integers(0, 100, (37, 5, 33, 2)).astype(dtype)
+            got = _lib.fortran_copy(a)
+            self.assertTrue(got.flags.f_contiguous)
+            self.assertEqual(got.dtype, np.dtype(dtype))
+            np.testing.assert_array_equal(got, a)
+            self.assertEqual(got.tobytes(order="A"), np.asfortranarray(a).tobytes(order="A"))
+
     def test_three_dimensional(self):
         tool("create", self.path("one"), "--type", "segmentation", "--dtype", "uint64",
              "--size", "64,64,16", "--chunk", "32,32,16", "--resolution", "8,8,40")
