@@ -7,6 +7,8 @@ library."""
 import ctypes
 import os
 
+import numpy as np
+
 from . import exceptions
 
 _SONAMES = ("libcvmpi.so.0", "libcvmpi.so")
@@ -58,6 +60,11 @@ class InfoParams_t(ctypes.Structure):
                 ("max_mip", ctypes.c_int), ("factor", ctypes.c_int64 * 3)]
 
 
+class Npy_t(ctypes.Structure):
+    _fields_ = [("dtype", ctypes.c_int), ("ndim", ctypes.c_int), ("shape", ctypes.c_int64 * 4),
+                ("fortran_order", ctypes.c_bool), ("data_offset", ctypes.c_size_t)]
+
+
 P = ctypes.c_void_p
 I = ctypes.c_int
 S = ctypes.c_char_p
@@ -103,6 +110,7 @@ _PROTOTYPES = {
     "cv_volume_exists": (I, [P, I, Bbox_t, PU64, PU64]),
     "cv_volume_delete": (I, [P, I, Bbox_t]),
     "cv_volume_chunk_key": (I, [P, I, Bbox_t, ctypes.c_char_p, SZ]),
+    "cv_npy_to_xyzc": (None, [ctypes.POINTER(Npy_t), P, P]),
     "cv_mesh_new": (I, [ctypes.c_uint32, ctypes.c_uint32, ctypes.POINTER(PMESH)]),
     "cv_mesh_free": (None, [PMESH]),
     "cv_mesh_concat": (I, [ctypes.POINTER(PMESH), SZ, ctypes.POINTER(PMESH)]),
@@ -222,6 +230,16 @@ def take_bytes(ptr, n):
         return ctypes.string_at(ptr, n) if n else b""
     finally:
         lib.cv_free(ptr)
+
+
+def fortran_copy(img):
+    """A Fortran-order copy of a C-contiguous 4-D array, made by libcvmpi (a cache-blocked
+    transposition, without the GIL): NumPy's own order conversion is several times slower."""
+    out = np.empty(img.shape, img.dtype, order="F")
+    h = Npy_t(dtype=lib.cv_dtype_from_name(img.dtype.name.encode()), ndim=4,
+              shape=(ctypes.c_int64 * 4)(*img.shape), fortran_order=False)
+    lib.cv_npy_to_xyzc(ctypes.byref(h), img.ctypes.data, out.ctypes.data)
+    return out
 
 
 def bbox_t(minpt, maxpt):

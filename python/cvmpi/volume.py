@@ -497,8 +497,14 @@ class CloudVolume:
         elif box.subvoxel():
             raise exceptions.EmptyRequestException(
                 "%s: the box %s holds no voxel" % (self.cloudpath, box))
-        # x fastest, channel slowest: Fortran order; a C-order array is copied once here
-        data = np.asfortranarray(img)
+        # x fastest, channel slowest: Fortran order. A C-order array is reordered once, by
+        # the library; any other layout (a strided view) by NumPy.
+        if img.flags.f_contiguous:
+            data = img
+        elif img.flags.c_contiguous:
+            data = _lib.fortran_copy(img)
+        else:
+            data = np.asfortranarray(img)
         check(lib.cv_volume_write(self._handle(), mip, _lib.bbox_t(box.minpt, box.maxpt),
                                   data.ctypes.data, data.nbytes))
 

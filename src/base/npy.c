@@ -173,6 +173,39 @@ cv_status cv_npy_parse_header(const uint8_t *p, size_t n, const char *what, cv_n
     return CV_OK;
 }
 
+/* A C-order array seen one y at a time is a matrix of X rows of Z*C elements (z, then
+ * channel) to be stored transposed, x fastest. Element by element, each store lands X*Y
+ * elements after the previous one, a cache miss each: so the matrix is copied in tiles of TX
+ * rows by TK elements, whose source rows and destination rows both stay in cache (sizes
+ * measured best on a 512x512x128 array). One function per element size, so that each
+ * element's copy is a single load and store. */
+#define CV_NPY_TRANSPOSE(NAME, SIZE, TX, TK)                                                       \
+    static void NAME(const uint8_t *data, uint8_t *out, size_t X, size_t Y, size_t Z, size_t C)    \
+    {                                                                                              \
+        size_t K = Z * C;                                                                          \
+        for (size_t y = 0; y < Y; y++) {                                                           \
+            for (size_t x0 = 0; x0 < X; x0 += (TX)) {                                              \
+                size_t x1 = X - x0 < (TX) ? X : x0 + (TX);                                         \
+                for (size_t k0 = 0; k0 < K; k0 += (TK)) {                                          \
+                    size_t k1 = K - k0 < (TK) ? K : k0 + (TK);                                     \
+                    for (size_t k = k0; k < k1; k++) {                                             \
+                        size_t z = k / C, c = k % C;                                               \
+                        uint8_t *to = out + X * (y + Y * (z + Z * c)) * (SIZE);                    \
+                        const uint8_t *from = data + (y * K + k) * (SIZE);                         \
+                        for (size_t x = x0; x < x1; x++) {                                         \
+                            memcpy(to + x * (SIZE), from + x * Y * K * (SIZE), (SIZE));            \
+                        }                                                                          \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+CV_NPY_TRANSPOSE(transpose_1, 1, 8, 128)
+CV_NPY_TRANSPOSE(transpose_2, 2, 16, 64)
+CV_NPY_TRANSPOSE(transpose_4, 4, 32, 32)
+CV_NPY_TRANSPOSE(transpose_8, 8, 32, 32)
+#undef CV_NPY_TRANSPOSE
+
 void cv_npy_to_xyzc(const cv_npy *h, const uint8_t *data, uint8_t *out)
 {
     size_t elem = cv_dtype_size(h->dtype);
@@ -185,16 +218,20 @@ void cv_npy_to_xyzc(const cv_npy *h, const uint8_t *data, uint8_t *out)
         memcpy(out, data, X * Y * Z * C * elem);
         return;
     }
-    /* C order: the last axis (channel, or z for 3-D) varies fastest. */
-    for (size_t x = 0; x < X; x++) {
-        for (size_t y = 0; y < Y; y++) {
-            for (size_t z = 0; z < Z; z++) {
-                for (size_t c = 0; c < C; c++) {
-                    size_t from = ((x * Y + y) * Z + z) * C + c;
-                    size_t to = x + X * (y + Y * (z + Z * c));
-                    memcpy(out + to * elem, data + from * elem, elem);
-                }
-            }
-        }
+    switch (elem) {
+    case 1:
+        transpose_1(data, out, X, Y, Z, C);
+        break;
+    case 2:
+        transpose_2(data, out, X, Y, Z, C);
+        break;
+    case 4:
+        transpose_4(data, out, X, Y, Z, C);
+        break;
+    case 8:
+        transpose_8(data, out, X, Y, Z, C);
+        break;
+    default: /* every dtype has one of the sizes above */
+        break;
     }
 }

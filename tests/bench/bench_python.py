@@ -5,7 +5,8 @@ same calls from C in one process (bench_box, with --bench-box), the cvmpi comman
 read`/`write`, one process per run) and, when it can be imported, CloudVolume, on one thread,
 same layers, same run. Cases: uint8 raw without transport
 compression, uint8 raw gzip (level 9, CloudVolume's default) and uint64
-compressed_segmentation (gzip). Prints one TSV line per measurement (best of --repeat) and
+compressed_segmentation (gzip). Writes are of a Fortran-order array (the layout chunks store)
+and of the same array in C order (NumPy's default; reordered once before the write). Prints one TSV line per measurement (best of --repeat) and
 the binding/tool ratios against the targets (within 10 % of the tool; 3x CloudVolume). Each
 tool run is a new process, so the tool's time is also given less its start-up (a 1-voxel read).
 
@@ -74,6 +75,9 @@ def main():
             arr = image(size, dtype, 1)
             npy = os.path.join(work, "in.npy")
             np.save(npy, arr)
+            carr = np.ascontiguousarray(arr)
+            npy_c = os.path.join(work, "in-c.npy")
+            np.save(npy_c, carr)
             mb = arr.nbytes / 1e6
             box = "0,0,0,%d,%d,%d" % tuple(size)
             py_compress = False if compress == "none" else compress
@@ -81,6 +85,13 @@ def main():
 
             def py_write():
                 vol[0:size[0], 0:size[1], 0:size[2]] = arr
+
+            def py_write_c():
+                vol[0:size[0], 0:size[1], 0:size[2]] = carr
+
+            def tool_write_c():
+                subprocess.run([args.tool, "write", layer, "--bbox", box, "-i", npy_c,
+                                "--compress", compress, "--threads", "1"], check=True)
 
             def py_read():
                 vol[0:size[0], 0:size[1], 0:size[2]]
@@ -107,6 +118,8 @@ def main():
             startup = best(tool_start, args.repeat)
             got["binding write"] = best(py_write, args.repeat)
             got["tool write"] = best(tool_write, args.repeat)
+            got["binding write C-order"] = best(py_write_c, args.repeat)
+            got["tool write C-order"] = best(tool_write_c, args.repeat)
             got["binding read"] = best(py_read, args.repeat)
             got["tool read"] = best(tool_read, args.repeat)
             if args.bench_box:
@@ -122,15 +135,19 @@ def main():
                 def cv_write():
                     cv[0:size[0], 0:size[1], 0:size[2]] = arr
 
+                def cv_write_c():
+                    cv[0:size[0], 0:size[1], 0:size[2]] = carr
+
                 def cv_read():
                     cv[0:size[0], 0:size[1], 0:size[2]]
                 got["CloudVolume write"] = best(cv_write, args.repeat)
+                got["CloudVolume write C-order"] = best(cv_write_c, args.repeat)
                 got["CloudVolume read"] = best(cv_read, args.repeat)
             for what, secs in got.items():
                 rows.append((name, what, secs, mb / secs))
             rows.append((name, "tool startup (1-voxel read)", startup, 0.0))
-            for op in ("read", "write"):
-                if args.bench_box:
+            for op in ("read", "write", "write C-order"):
+                if args.bench_box and op != "write C-order":  # C is given Fortran order
                     ratios.append((name, op, "C library",
                                    got["C library " + op] / got["binding " + op]))
                     if op == "read":

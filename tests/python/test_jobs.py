@@ -34,7 +34,8 @@ class Jobs(TempDirTest):
         self.assertEqual(vol.chunk_size.tolist(), [16, 16, 16])
         np.testing.assert_array_equal(vol[:, :, :], full)
         report = cvmpi.downsample(dst, ranks=2, num_mips=2, factor=(2, 2, 1))
-        self.assertEqual(report["job"], "downsample")
+        self.assertEqual((report["job"], report["status"], report["n_ranks"]),
+                         ("downsample", "ok", 2))
         vol = cvmpi.CloudVolume(dst, mip=2)
         self.assertEqual(vol.shape.tolist(), [16, 16, 32, 1])
         self.assertEqual(len(vol.scales), 3)
@@ -47,8 +48,21 @@ class Jobs(TempDirTest):
         self.assertEqual(str(e), "cvmpi: no info file at file://%s" % self.path("nosuch"))
         self.assertEqual(e.returncode, 1)
         self.assertEqual(e.report["status"], "failed")
-        with self.assertRaisesRegex(cvmpi.JobError, "no-such-flag"):
+        with self.assertRaisesMessage(cvmpi.JobError, "cvmpi downsample: option "
+                                      "`--no-such-flag' is not known") as cm:
             cvmpi.downsample(self.path("x"), ranks=1, no_such_flag=3)
+        self.assertEqual((cm.exception.returncode, cm.exception.report), (2, None))
+        with self.assertRaisesMessage(cvmpi.JobError, "cvmpi: no info file at file://%s"
+                                      % self.path("nosuch")) as cm:
+            cvmpi.downsample(self.path("nosuch"), ranks=2, num_mips=1)
+        self.assertEqual((cm.exception.returncode, cm.exception.report["job"],
+                          cm.exception.report["status"]), (1, "downsample", "failed"))
+        with self.assertRaisesMessage(cvmpi.JobError, "cvmpi: import: cannot read %s: no such "
+                                      "file" % self.path("no.h5")) as cm:
+            cvmpi.import_hdf5(self.path("no.h5") + ":/vol", self.path("imp"), ranks=2,
+                              resolution=(4, 4, 40))
+        self.assertEqual((cm.exception.returncode, cm.exception.report["status"]), (1, "failed"))
+        self.assertTrue(cm.exception.stderr.startswith(str(cm.exception) + "\n"))
 
     def test_import_hdf5(self):
         try:

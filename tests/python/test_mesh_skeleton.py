@@ -4,6 +4,7 @@
 as the reference's decoder and CloudVolume's consolidate see them, PLY/OBJ bytes identical to
 `cvmpi mesh get`; skeletons uploaded from Python read by the reference decoder, SWC from
 to_swc() equal to `cvmpi skeleton get` (header aside)."""
+import json
 import os
 import unittest
 
@@ -67,7 +68,8 @@ class Meshes(TempDirTest):
         np.testing.assert_array_equal(v, m.vertices)
 
     def test_missing(self):
-        with self.assertRaisesRegex(cvmpi.MeshMissingError, "8:0"):
+        with self.assertRaisesMessage(cvmpi.MeshMissingError, "mesh 8: no manifest "
+                                      "`file://%s/mesh/8:0'" % self.layer):
             self.vol.mesh.get([7, 8])
 
 
@@ -105,8 +107,51 @@ class Skeletons(TempDirTest):
         self.assertEqual(self.vol.skeleton.list(), ids)
         self.assertEqual([s.id for s in self.vol.skeleton.get(ids)], ids)
 
+    def test_extra_attributes(self):
+        # the info's other vertex attributes: uploaded from attributes named by their id,
+        # stored in the info's order (read back by the reference decoder), and read back
+        with open(self.path("seg", "info")) as f:
+            info = json.load(f)
+        info["skeletons"] = "skel"
+        with open(self.path("seg", "info"), "w") as f:
+            json.dump(info, f)
+        attrs = [{"id": "radius", "data_type": "float32", "num_components": 1},
+                 {"id": "compartment", "data_type": "uint16", "num_components": 2},
+                 {"id": "vertex_types", "data_type": "uint8", "num_components": 1}]
+        os.makedirs(self.path("seg", "skel"))
+        with open(self.path("seg", "skel", "info"), "w") as f:
+            json.dump({"@type": "neuroglancer_skeletons",
+                       "transform": [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0],
+                       "vertex_attributes": attrs}, f)
+        vol = cvmpi.CloudVolume(self.layer)
+        skel = cvmpi.Skeleton([[0, 0, 0], [8, 0, 40], [16, 8, 80]], [[0, 1], [1, 2]],
+                              radii=[1.5, 2, 2.5], vertex_types=[1, 3, 3], segid=9)
+        skel.compartment = np.array([[1, 2], [3, 4], [65535, 0]], np.uint16)
+        vol.skeleton.upload(skel)
+        v, e, stored = msr.decode_skeleton(
+            msr.read_maybe_gz(self.path("seg", "skel", "9")), attrs)
+        np.testing.assert_array_equal(v, skel.vertices)
+        np.testing.assert_array_equal(e, skel.edges)
+        np.testing.assert_array_equal(stored["radius"][:, 0], [1.5, 2, 2.5])
+        np.testing.assert_array_equal(stored["compartment"], skel.compartment)
+        np.testing.assert_array_equal(stored["vertex_types"][:, 0], [1, 3, 3])
+        got = vol.skeleton.get(9)
+        self.assertEqual(got.extra_attributes,
+                         [{"id": "compartment", "data_type": "uint16", "num_components": 2}])
+        self.assertEqual(got.compartment.dtype, np.uint16)
+        np.testing.assert_array_equal(got.compartment, skel.compartment)
+        np.testing.assert_array_equal(got.radii, [1.5, 2, 2.5])
+        np.testing.assert_array_equal(got.vertex_types, [1, 3, 3])
+        bad = cvmpi.Skeleton([[0, 0, 0]], [], segid=10)
+        bad.compartment = np.zeros(3, np.uint16)
+        with self.assertRaises(cvmpi.ArgumentError) as cm:
+            vol.skeleton.upload(bad)
+        self.assertEqual(str(cm.exception), "skeleton 10: attribute compartment has 3 values, "
+                         "want 2")
+
     def test_transform_and_missing(self):
-        with self.assertRaisesRegex(cvmpi.SkeletonDecodeError, "5"):
+        with self.assertRaisesMessage(cvmpi.SkeletonDecodeError, "skeleton "
+                                      "`file://%s/skeletons/5': not found" % self.layer):
             self.vol.skeleton.get(5)  # opens the directory before it exists
         self.vol.skeleton.upload_raw(5, [[1, 2, 3], [4, 5, 6]], [[0, 1]], radii=[1, 2])
         with open(self.path("seg", "info")) as f:
@@ -119,7 +164,8 @@ class Skeletons(TempDirTest):
                                  "[2, 0, 0, 10, 0, 2, 0, 0, 0, 0, 1, 0]"))
         s = cvmpi.CloudVolume(self.layer).skeleton.get(5)
         np.testing.assert_array_equal(s.vertices, [[12, 4, 3], [18, 10, 6]])
-        with self.assertRaisesRegex(cvmpi.SkeletonDecodeError, "6"):
+        with self.assertRaisesMessage(cvmpi.SkeletonDecodeError, "skeleton "
+                                      "`file://%s/skeletons/6': not found" % self.layer):
             self.vol.skeleton.get(6)
 
 

@@ -5,6 +5,8 @@ and `cvmpi read`; writes checked by the reference reader; exists/delete; metadat
 selection, create_new_info/commit_info/add_scale against `cvmpi create`, provenance."""
 import json
 import os
+import subprocess
+import sys
 import unittest
 
 import numpy as np
@@ -50,8 +52,8 @@ class Reads(TempDirTest):
         self.assertEqual(one.shape, (1, 1, 1, 2))
         np.testing.assert_array_equal(one, self.expect((2, 4, 6), (3, 5, 7)))
         self.assertEqual(self.vol[..., 1:2].bounds, cvmpi.Bbox((-5, 3, -7), (65, 53, 16)))
-        with self.assertRaisesRegex(cvmpi.ArgumentError, "slice steps are not supported "
-                                    r"\(axis y has step 2\)"):
+        with self.assertRaisesMessage(cvmpi.ArgumentError, "slice steps are not supported "
+                                      "(axis y has step 2): read the box and step the array"):
             self.vol[0:4, 3:9:2, 0:3]
 
     def test_download(self):
@@ -66,6 +68,22 @@ class Reads(TempDirTest):
         full = make_layer(layer, dtype="uint8", gzip=True, seed=9)
         vol = cvmpi.CloudVolume(layer)
         np.testing.assert_array_equal(vol[:, :, :], full)
+
+    def test_parallel(self):
+        # every thread count reads the same voxels; True is every CPU
+        want = self.vol[:, :, :]
+        for parallel in (2, 3, True):
+            vol = cvmpi.CloudVolume(self.layer, parallel=parallel)
+            self.assertEqual(vol.parallel, os.cpu_count() if parallel is True else parallel)
+            np.testing.assert_array_equal(vol[:, :, :], want)
+
+    def test_progress_prints_nothing(self):
+        code = ("import sys; sys.path.insert(0, %r); from testlib import cvmpi; "
+                "v = cvmpi.CloudVolume(%r, progress=True); print(v.progress); v[:, :, :]"
+                % (os.path.dirname(os.path.abspath(__file__)), self.layer))
+        p = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, "True\n", ""))
 
     def test_bounds_options(self):
         vol = cvmpi.CloudVolume(self.layer, bounded=False, background_color=7)
@@ -98,6 +116,23 @@ class Writes(TempDirTest):
             np.testing.assert_array_equal(ref_read(self.layer, *box), a)
             np.testing.assert_array_equal(self.vol.download(box), a)
 
+    def test_strided_view(self):
+        big = self.rng.standard_normal((140, 50, 46, 3)).astype(np.float32)
+        view = big[::2, :, ::2]  # neither C nor Fortran contiguous
+        self.vol[-5:65, 3:53, -7:16] = view
+        np.testing.assert_array_equal(ref_read(self.layer, (-5, 3, -7), (65, 53, 16)), view)
+
+    def test_library_reorders_c_order_arrays(self):
+        # a C-order array is reordered by libcvmpi (cv_npy_to_xyzc), each dtype as NumPy would
+        from cvmpi import _lib
+        for dtype in ("uint8", "int16", "uint32", "float32", "uint64", "float64"):
+            a = self.rng.integers(0, 100, (37, 5, 33, 2)).astype(dtype)
+            got = _lib.fortran_copy(a)
+            self.assertTrue(got.flags.f_contiguous)
+            self.assertEqual(got.dtype, np.dtype(dtype))
+            np.testing.assert_array_equal(got, a)
+            self.assertEqual(got.tobytes(order="A"), np.asfortranarray(a).tobytes(order="A"))
+
     def test_three_dimensional(self):
         tool("create", self.path("one"), "--type", "segmentation", "--dtype", "uint64",
              "--size", "64,64,16", "--chunk", "32,32,16", "--resolution", "8,8,40")
@@ -110,13 +145,17 @@ class Writes(TempDirTest):
         np.testing.assert_array_equal(vol[0:32, :, :][..., 0], a)
 
     def test_dtype_and_shape_checked(self):
-        with self.assertRaisesRegex(cvmpi.ArgumentError,
-                                    "array dtype float64 does not match the layer's float32"):
+        with self.assertRaisesMessage(cvmpi.ArgumentError,
+                                      "array dtype float64 does not match the layer's float32"):
             self.vol[-5:27, 3:35, -7:9] = np.zeros((32, 32, 16, 3))
-        with self.assertRaisesRegex(cvmpi.AlignmentError, r"array shape \(32, 32, 16, 2\) "
-                                    r"does not match the box"):
+        with self.assertRaisesMessage(cvmpi.AlignmentError, "array shape (32, 32, 16, 2) does "
+                                      "not match the box Bbox([-5, 3, -7], [27, 35, 9]) "
+                                      "(shape (32, 32, 16, 3))"):
             self.vol[-5:27, 3:35, -7:9] = np.zeros((32, 32, 16, 2), np.float32)
-        with self.assertRaisesRegex(cvmpi.AlignmentError, "not aligned to the 32x32x16 chunk"):
+        with self.assertRaisesMessage(cvmpi.AlignmentError, "write to file://%s: box "
+                                      "-4,3,-7,27,35,9 is not aligned to the 32x32x16 chunk grid "
+                                      "(nearest aligned box -5,3,-7,27,35,9, or --non-aligned to "
+                                      "read-modify-write the edge chunks)" % self.layer):
             self.vol[-4:27, 3:35, -7:9] = np.zeros((31, 32, 16, 3), np.float32)
 
     def test_scalar_and_non_aligned(self):
@@ -134,7 +173,9 @@ class Writes(TempDirTest):
         a = self.rng.standard_normal((20, 10, 5, 3)).astype(np.float32)
         vol[-15:5, 3:13, -7:-2] = a  # x from -15: the first 10 columns are outside
         np.testing.assert_array_equal(ref_read(self.layer, (-5, 3, -7), (5, 13, -2)), a[10:])
-        with self.assertRaisesRegex(cvmpi.OutOfBoundsError, "outside the volume bounds"):
+        with self.assertRaisesMessage(cvmpi.OutOfBoundsError, "write to file://%s: box "
+                                      "-15,3,-7,5,13,-2 is outside the volume bounds "
+                                      "-5,3,-7,65,53,16" % self.layer):
             self.vol[-15:5, 3:13, -7:-2] = a
 
     def test_exists_and_delete(self):
@@ -145,12 +186,16 @@ class Writes(TempDirTest):
         self.assertEqual(self.vol.exists([0, 4, 0, 1, 5, 1]), {"4_4_40/-5-27_3-35_-7-9": True})
         out = tool("exists", self.layer, "--bbox", "-5,3,-7,65,35,9").stdout
         self.assertEqual(out, "%d/%d chunks present\n" % (sum(ex.values()), len(ex)))
-        with self.assertRaisesRegex(cvmpi.AlignmentError, "not aligned"):
+        with self.assertRaisesMessage(cvmpi.AlignmentError, "delete in file://%s: box "
+                                      "-5,3,-7,20,35,9 is not aligned to the 32x32x16 chunk grid"
+                                      % self.layer):
             self.vol.delete([-5, 3, -7, 20, 35, 9])
         self.vol.delete(cvmpi.Bbox((-5, 3, -7), (27, 35, 9)))
         self.assertFalse(os.path.exists(self.path("w", "4_4_40", "-5-27_3-35_-7-9")))
         self.assertEqual(self.vol.exists([0, 4, 0, 1, 5, 1]), {"4_4_40/-5-27_3-35_-7-9": False})
-        with self.assertRaisesRegex(cvmpi.EmptyVolumeException, "-5-27_3-35_-7-9"):
+        with self.assertRaisesMessage(cvmpi.EmptyVolumeException, "chunk "
+                                      "`4_4_40/-5-27_3-35_-7-9' of file://%s is missing "
+                                      "(use --fill-missing)" % self.layer):
             self.vol[0:1, 4:5, 0:1]
         filled = cvmpi.CloudVolume(self.layer, fill_missing=True, background_color=2)
         np.testing.assert_array_equal(filled[0:1, 4:5, 0:1], 2)
@@ -195,10 +240,51 @@ class Metadata(TempDirTest):
         self.assertEqual(vol.mip, 2)
         vol.mip = 0
         self.assertEqual(vol.shape.tolist(), [100, 80, 30, 1])
-        with self.assertRaisesRegex(cvmpi.ScaleUnavailableError, "has 3 scales"):
+        with self.assertRaisesMessage(cvmpi.ScaleUnavailableError, "mip 3: %s has 3 scales"
+                                      % layer):
             vol.mip = 3
-        with self.assertRaisesRegex(cvmpi.ScaleUnavailableError, "resolution"):
+        with self.assertRaisesMessage(cvmpi.ScaleUnavailableError, "no scale of %s has "
+                                      "resolution [5.0, 5.0, 5.0] (they are [[4, 4, 40], "
+                                      "[8, 8, 40], [16, 16, 40]])" % layer):
             vol.mip = (5, 5, 5)
+
+    def test_mip_functions_and_download_at_another_mip(self):
+        layer = self.path("mm")
+        tool("create", layer, "--type", "image", "--dtype", "int16", "--size", "100,80,30",
+             "--offset", "4,2,3", "--chunk", "16,16,8", "--resolution", "4,4,40",
+             "--max-mip", "1", "--channels", "2")
+        vol = cvmpi.CloudVolume(layer)
+        self.assertEqual(vol.volume_size.tolist(), [100, 80, 30])
+        self.assertEqual(vol.mip_volume_size(1).tolist(), [50, 40, 30])
+        self.assertEqual(vol.mip_voxel_offset(1).tolist(), [2, 1, 3])
+        self.assertEqual(vol.mip_resolution((8, 8, 40)).tolist(), [8, 8, 40])
+        self.assertEqual(vol.mip_chunk_size(1).tolist(), [16, 16, 8])
+        self.assertEqual(vol.mip_bounds(1), cvmpi.Bbox((2, 1, 3), (52, 41, 33)))
+        self.assertEqual(vol.mip_shape(1).tolist(), [50, 40, 30, 2])
+        a = np.random.default_rng(3).integers(-2**15, 2**15, (50, 40, 30, 2), dtype=np.int16)
+        vol.upload(a, vol.mip_bounds(1), mip=1)  # vol.mip stays 0
+        self.assertEqual(vol.mip, 0)
+        lo, hi = (5, 7, 4), (40, 33, 29)
+        want = a[3:38, 6:32, 1:26]
+        for mip in (1, (8, 8, 40)):
+            img = vol.download([*lo, *hi], mip=mip)
+            self.assertEqual((img.mip, img.resolution.tolist(), img.layer_type, img.bounds),
+                             (1, [8, 8, 40], "image", cvmpi.Bbox(lo, hi)))
+            np.testing.assert_array_equal(img, want)
+        np.testing.assert_array_equal(want, ref_read(layer, lo, hi, mip=1))
+        np.testing.assert_array_equal(want, tool_read(layer, lo, hi, mip=1))
+        np.testing.assert_array_equal(cvmpi.CloudVolume(layer, mip=1)[5:40, 7:33, 4:29], want)
+
+    def test_refresh_info(self):
+        layer = self.path("r")
+        tool("create", layer, "--type", "image", "--dtype", "uint8", "--size", "64,64,16",
+             "--resolution", "4,4,40")
+        vol = cvmpi.CloudVolume(layer)
+        tool("create", layer, "--type", "image", "--dtype", "uint8", "--size", "32,64,16",
+             "--resolution", "4,4,40", "--overwrite")
+        self.assertEqual(vol.shape.tolist(), [64, 64, 16, 1])
+        self.assertEqual(vol.refresh_info()["scales"][0]["size"], [32, 64, 16])
+        self.assertEqual(vol.shape.tolist(), [32, 64, 16, 1])
 
     def test_create_new_info_as_the_tool(self):
         for res, extra in (((4, 4, 40), ()), ((4.5, 4.5, 40), ())):

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Shared helpers of the Python binding's tests: the cvmpi command (CVMPI_TOOL), the
 independent reference readers of tests/interop (imported as modules), scratch directories."""
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -85,3 +86,11 @@ class TempDirTest(unittest.TestCase):
 
     def path(self, *names):
         return os.path.join(self.dir, *names)
+
+    @contextlib.contextmanager
+    def assertRaisesMessage(self, cls, message):
+        """The block raises exactly cls (not a subclass) with exactly this message."""
+        with self.assertRaises(cls) as cm:
+            yield cm
+        self.assertIs(type(cm.exception), cls)
+        self.assertEqual(str(cm.exception), message)

@@ -489,5 +489,48 @@ static void parse_rejects(void)
     ASSERT_EQ(h.data_offset, 128);
 }
 
+/* C-order data of every element size, in shapes that end mid-tile (the conversion copies tiles
+ * of 8 to 32 x by 32 to 128 z,c) and with several channels, converted to x,y,z,c order: each
+ * element where the index arithmetic of the definition puts it. */
+static void c_order_tiles(void)
+{
+    static const struct {
+        cv_dtype t;
+        int64_t shape[4];
+    } cases[] = {
+        {CV_UINT8, {70, 3, 33, 1}},   {CV_UINT8, {1, 1, 100, 1}},  {CV_UINT8, {17, 2, 130, 2}},
+        {CV_INT16, {33, 5, 31, 3}},   {CV_FLOAT32, {65, 2, 7, 5}}, {CV_UINT64, {32, 4, 32, 1}},
+        {CV_FLOAT64, {3, 64, 1, 40}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cv_npy h = {.dtype = cases[i].t, .ndim = 4, .fortran_order = false};
+        memcpy(h.shape, cases[i].shape, sizeof h.shape);
+        size_t X = (size_t)h.shape[0], Y = (size_t)h.shape[1], Z = (size_t)h.shape[2],
+               C = (size_t)h.shape[3], elem = cv_dtype_size(h.dtype), n = X * Y * Z * C;
+        uint8_t *data = malloc(n * elem), *out = malloc(n * elem), *want = malloc(n * elem);
+        ASSERT_TRUE(data && out && want);
+        for (size_t b = 0; b < n * elem; b++) {
+            data[b] = (uint8_t)(b * 131 + b / 251);
+        }
+        for (size_t x = 0; x < X; x++) {
+            for (size_t y = 0; y < Y; y++) {
+                for (size_t z = 0; z < Z; z++) {
+                    for (size_t c = 0; c < C; c++) {
+                        memcpy(want + (x + X * (y + Y * (z + Z * c))) * elem,
+                               data + (((x * Y + y) * Z + z) * C + c) * elem, elem);
+                    }
+                }
+            }
+        }
+        memset(out, 0xEE, n * elem);
+        cv_npy_to_xyzc(&h, data, out);
+        bool same = memcmp(out, want, n * elem) == 0;
+        free(data);
+        free(out);
+        free(want);
+        ASSERT_TRUE(same);
+    }
+}
+
 TEST_MAIN(format_matches_numpy, format_limits, parse_v1_fortran, parse_v1_c_order,
-          parse_v1_c_order_3d, parse_v2_and_v3, parse_rejects)
+          parse_v1_c_order_3d, parse_v2_and_v3, parse_rejects, c_order_tiles)
