@@ -4,6 +4,9 @@
  * legacy mesh the way CloudVolume's mesh.put writes it, and the ids that have meshes. */
 #include "cli/cli.h"
 
+#include "mpi/cv_mesh_forge.h"
+#include "mpi/cv_transfer.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +15,10 @@ static const char help[] =
     "usage: cvmpi mesh get PATH SEGID[,SEGID...] [--lod L] [--no-fuse] [--no-dedupe] -o "
     "OUT.ply|.obj\n"
     "       cvmpi mesh put PATH SEGID FILE.ply|FILE.obj\n"
-    "       cvmpi mesh ls  PATH\n\n"
+    "       cvmpi mesh ls  PATH\n"
+    "       [mpirun -n N] cvmpi mesh forge PATH [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1] [--dust V]\n"
+    "         [--memory BYTES] [--threads N] [--fill-missing] [--journal DIR [--keep-journal]]\n"
+    "         [--resume] [--dry-run [--ranks N]]\n\n"
     "PATH is a segmentation layer; its mesh directory is the info's \"mesh\" member (default\n"
     "\"mesh\"). Legacy meshes (SEGID:0 manifests) and multi-resolution Draco meshes (read only)\n"
     "are understood; vertices come out in nanometres.\n\n"
@@ -23,7 +29,145 @@ static const char help[] =
     "      (0 = finest). .ply is binary little endian, as CloudVolume's to_ply; .obj as to_obj.\n"
     "put   writes SEGID:0:1 (gzip) and the manifest SEGID:0, removing the fragments of an\n"
     "      older manifest; creates the mesh info and the layer's \"mesh\" member if absent.\n"
-    "ls    prints the segment ids that have a mesh, one per line.\n";
+    "ls    prints the segment ids that have a mesh, one per line.\n"
+    "forge makes the legacy mesh of every label of the segmentation PATH (igneous' mesh forge\n"
+    "      and mesh merge in one job, under mpirun or as one process): marching cubes over\n"
+    "      voxel centres as zmesh (no interpolation, vertices in nm, voxel g spans\n"
+    "      [g, g+1) x resolution), surfaces closed on every face of the region. The region\n"
+    "      is cut into chunk-aligned tiles; each tile is read once and the voxel planes\n"
+    "      adjacent tiles share travel between ranks, so fragments meet at identical\n"
+    "      vertices. Writes SEGID:0:<tile bbox> (gzip) per label and tile, the manifests\n"
+    "      SEGID:0, the mesh info and the layer's \"mesh\" member (when absent:\n"
+    "      mesh_mip_<M>_err_0). Output bytes do not depend on the number of ranks.\n"
+    "  --mip M         mip to mesh: index or resolution X,Y,Z (default 0)\n"
+    "  --bbox B        mesh only this box (voxels at the mip; widened to whole chunks); its\n"
+    "                  faces are closed like the volume's\n"
+    "  --dust V        no mesh for labels with fewer than V voxels in the whole region\n"
+    "                  (counted over every tile, not per tile as igneous does)\n"
+    "  --memory BYTES  memory per rank for a tile (K/M/G suffixes; sets the tile size)\n"
+    "  --threads N     chunks fetched/decoded in parallel per rank (default 4)\n"
+    "  --fill-missing  absent chunks read as 0\n"
+    "  --journal DIR   where finished tiles are recorded (default as transfer's)\n"
+    "  --keep-journal  keep the journal after a successful job\n"
+    "  --resume        do not write again the fragments of tiles a previous run of the same\n"
+    "                  job finished (every tile is still read: its planes and voxel counts\n"
+    "                  are needed by its neighbours and --dust); manifests are rewritten\n"
+    "  --dry-run       print the plan (tiles, fragments, memory per rank) and stop\n"
+    "  --ranks N       with --dry-run: plan as if N ranks ran the job\n";
+
+static int mesh_forge(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"mip", required_argument, NULL, 'm'},
+        {"bbox", required_argument, NULL, 'b'},
+        {"dust", required_argument, NULL, 'd'},
+        {"memory", required_argument, NULL, 'M'},
+        {"threads", required_argument, NULL, 't'},
+        {"fill-missing", no_argument, NULL, 'F'},
+        {"journal", required_argument, NULL, 'j'},
+        {"keep-journal", no_argument, NULL, 'k'},
+        {"resume", no_argument, NULL, 'r'},
+        {"dry-run", no_argument, NULL, 'D'},
+        {"ranks", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static char name[] = "mesh forge";
+    argv[0] = name;
+    cv_mesh_forge_params p;
+    memset(&p, 0, sizeof p);
+    p.threads = 4;
+    int plan_ranks = 0;
+    int64_t v;
+    for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
+        switch (c) {
+        case 'h':
+            return cli_help(help);
+        case 'm':
+            p.mip_text = optarg;
+            break;
+        case 'b':
+            if (!cli_opt_bbox(argv[0], optarg, &p.bbox_text)) {
+                return CLI_USAGE;
+            }
+            break;
+        case 'd':
+            if (!cli_parse_i64(optarg, &v) || v < 0) {
+                return cli_usage(argv[0], "bad --dust `%s': want a voxel count >= 0", optarg);
+            }
+            p.dust = (uint64_t)v;
+            break;
+        case 'M':
+            if (!cli_opt_memory(argv[0], optarg, &p.memory)) {
+                return CLI_USAGE;
+            }
+            break;
+        case 't':
+            if (!cli_opt_threads(argv[0], optarg, &p.threads)) {
+                return CLI_USAGE;
+            }
+            break;
+        case 'F':
+            p.fill_missing = true;
+            break;
+        case 'j':
+            p.journal_dir = optarg;
+            break;
+        case 'k':
+            p.keep_journal = true;
+            break;
+        case 'r':
+            p.resume = true;
+            break;
+        case 'D':
+            p.dry_run = true;
+            break;
+        case 'R':
+            if (!cli_opt_plan_ranks(argv[0], optarg, &plan_ranks)) {
+                return CLI_USAGE;
+            }
+            break;
+        default:
+            return CLI_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        return cli_usage(argv[0], "want `forge PATH'");
+    }
+    if (!cli_check_plan_ranks(argv[0], plan_ranks, p.dry_run)) {
+        return CLI_USAGE;
+    }
+    if (p.resume && p.dry_run) {
+        return cli_usage(argv[0], "--resume and --dry-run do not go together");
+    }
+    p.layer = argv[optind];
+    if (cv_mpi_init(&argc, &argv) != CV_OK) {
+        return cli_fail();
+    }
+    if (plan_ranks) {
+        cv_mpi_plan_for(plan_ranks);
+    }
+    cv_mpi_install_signal_handlers();
+    cv_mesh_forge_stats st;
+    memset(&st, 0, sizeof st);
+    if (cv_mpi_mesh_forge(&p, &st) != CV_OK) {
+        return cli_fail();
+    }
+    if (cv_mpi_rank() == 0 && !p.dry_run) {
+        printf("mesh forge: %" PRIu64 " tiles (%" PRIu64 " written before), %" PRIu64
+               " fragments, %" PRIu64 " meshes in %s/, %" PRIu64 " labels below --dust\n",
+               st.tiles + st.tiles_skipped, st.tiles_skipped, st.fragments, st.manifests, st.dir,
+               st.dust_labels);
+        printf("mesh forge: %" PRIu64 " of %" PRIu64 " chunks read (%" PRIu64 " bytes), %" PRIu64
+               " bytes of tile faces sent between ranks\n",
+               st.chunks_read, st.chunks, st.bytes_read, st.halo_bytes);
+        printf("mesh forge: %.2f Mvoxels in %.2f s (%.2f Mvoxels/s) on %d rank%s\n",
+               (double)st.voxels / 1e6, st.seconds,
+               st.seconds > 0 ? (double)st.voxels / 1e6 / st.seconds : 0.0, cv_mpi_size(),
+               cv_mpi_size() == 1 ? "" : "s");
+    }
+    return CLI_OK;
+}
 
 static bool parse_ids(const char *text, uint64_t **ids, size_t *n)
 {
@@ -200,6 +344,9 @@ static cv_status mesh_ls(cv_volume *v)
 
 int cmd_mesh(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "forge") == 0) {
+        return mesh_forge(argc - 1, argv + 1);
+    }
     static const struct option opts[] = {
         {"lod", required_argument, NULL, 'l'}, {"no-fuse", no_argument, NULL, 'F'},
         {"no-dedupe", no_argument, NULL, 'D'}, {"output", required_argument, NULL, 'o'},
@@ -235,8 +382,8 @@ int cmd_mesh(int argc, char **argv)
     bool is_get = strcmp(verb, "get") == 0, is_put = strcmp(verb, "put") == 0,
          is_ls = strcmp(verb, "ls") == 0;
     if (!(is_get && nargs == 3) && !(is_put && nargs == 4) && !(is_ls && nargs == 2)) {
-        return cli_usage(argv[0], "want `get PATH SEGID -o OUT', `put PATH SEGID FILE' or "
-                                  "`ls PATH'");
+        return cli_usage(argv[0], "want `get PATH SEGID -o OUT', `put PATH SEGID FILE', "
+                                  "`ls PATH' or `forge PATH'");
     }
     uint64_t *ids = NULL;
     size_t n_ids = 0;
