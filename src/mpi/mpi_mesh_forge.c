@@ -162,10 +162,6 @@ static cv_status make_plan(job *j)
                        "uint16, uint32 or uint64",
                        p->layer, cv_dtype_name(j->dtype));
     }
-    if (info->num_channels != 1) {
-        return CV_FAIL(CV_ERR_ARG, "mesh forge: %s has %" PRId64 " channels; segmentation has one",
-                       p->layer, info->num_channels);
-    }
     CV_TRY(cv_info_select_mip(info, p->mip_text ? p->mip_text : "0", &j->mip));
     memcpy(j->res, info->scales[j->mip].resolution, sizeof j->res);
     cv_grid g = cv_info_grid(info, j->mip);

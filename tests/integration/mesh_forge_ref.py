@@ -6,14 +6,19 @@ reader of the legacy meshes it writes.
                              1 ball r=11, 2 box 10x12x14, 3 torus R=12 r=5, 4 and 5 boxes
                              sharing a face, 6 a 92x6x32 box across many tiles, 9 an 8^3 box
                              in a corner of the volume (touching three of its faces)
-  check LAYER MESHDIR RES    every manifest's fragments (gzip, as on file://) decoded by the
+  check LAYER MESHDIR RES [--digest]
+                             every manifest's fragments (gzip, as on file://) decoded by the
                              spec's layout; per label: fragments merged by vertex position,
                              every edge in exactly two triangles walked once each way
                              (closed, oriented, no cracks at tile borders), no vertex twice
                              in one fragment; prints one JSON line per label with the
-                             volume and area in voxel units (positions / resolution)
+                             volume and area in voxel units (positions / resolution) and,
+                             with --digest, a hash of the merged surface (the same however
+                             the label was cut into fragments)
+  random OUT.npy X Y Z SEED  blobs of 12 labels in a zero border, for tiles of odd sizes
 """
 import gzip
+import hashlib
 import json
 import math
 import os
@@ -87,9 +92,18 @@ def check(layer, meshdir, res):
         a, b, c = p[f[:, 0]], p[f[:, 1]], p[f[:, 2]]
         volume = float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6)
         area = float(np.linalg.norm(np.cross(b - a, c - a), axis=1).sum() / 2)
-        print(json.dumps({"label": label, "fragments": len(names), "vertices": len(uniq),
-                          "faces": len(f), "closed": closed, "volume": round(volume, 6),
-                          "area": round(area, 6)}))
+        # the surface itself, whatever the fragments: triangles by position, each started at
+        # its least vertex (orientation kept), sorted
+        rot = np.argmin(f, axis=1)
+        canon = np.stack([f[np.arange(len(f)), (rot + k) % 3] for k in range(3)], axis=1)
+        canon = canon[np.lexsort(canon.T[::-1])]
+        digest = hashlib.sha256(uniq.tobytes() + canon.astype("<u4").tobytes()).hexdigest()[:16]
+        line = {"label": label, "fragments": len(names), "vertices": len(uniq),
+                "faces": len(f), "closed": closed, "volume": round(volume, 6),
+                "area": round(area, 6)}
+        if "--digest" in sys.argv:
+            line["surface"] = digest
+        print(json.dumps(line))
         ok = ok and closed
     return ok
 
@@ -99,6 +113,15 @@ def main():
         np.save(sys.argv[2], np.asfortranarray(shapes()))
         counts = np.bincount(shapes().reshape(-1).astype(np.int64))
         print(json.dumps({str(i): int(n) for i, n in enumerate(counts) if n and i}))
+    elif sys.argv[1] == "random":
+        dims = [int(v) for v in sys.argv[3:6]]
+        rng = np.random.default_rng(int(sys.argv[6]))
+        a = rng.integers(0, 12, size=dims).astype(np.uint64)
+        # smooth blobs: a label holds its 2x2x2 block, then noise at 10 %
+        a = np.repeat(np.repeat(np.repeat(a[::2, ::2, ::2], 2, 0), 2, 1), 2, 2)[: dims[0], : dims[1], : dims[2]]
+        noise = rng.random(dims) < 0.1
+        a[noise] = rng.integers(0, 12, size=int(noise.sum()))
+        np.save(sys.argv[2], np.asfortranarray(a))
     elif sys.argv[1] == "check":
         res = [float(r) for r in sys.argv[4].split(",")]
         sys.exit(0 if check(sys.argv[2], sys.argv[3], res) else 1)
