@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// mesh_draco.cc: the one C++ file: a C interface to libdraco's mesh decoder for the fragments
-// of multi-resolution meshes (precomputed-mesh-skeleton §3.3). POSITION is read as Neuroglancer
-// does, with Draco's attribute transform skipped, so quantized positions come back as the
-// stored integers. Built only with CV_WITH_DRACO; mesh_multires.c has the stubs otherwise.
+// mesh_draco.cc: the one C++ file: a C interface to libdraco's mesh decoder and encoder for
+// the fragments of multi-resolution meshes (precomputed-mesh-skeleton §3.3). POSITION is read
+// as Neuroglancer does, with Draco's attribute transform skipped, so quantized positions come
+// back as the stored integers; it is written as DracoPy writes igneous' integer positions (a
+// uint32 attribute, no Draco quantization). Built only with CV_WITH_DRACO; mesh_multires.c has
+// the stubs otherwise.
 extern "C" {
 #include "base/cv_internal.h"
+#include "mesh/mesh.h"
 }
 
 #include <draco/compression/decode.h>
+#include <draco/compression/encode.h>
+#include <draco/metadata/geometry_metadata.h>
+
+#include <algorithm>
+#include <vector>
 
 #include <cmath>
 #include <cstring>
@@ -101,5 +109,81 @@ extern "C" cv_status cv_draco_decode(const uint8_t *data, size_t len, const char
         return CV_FAIL(CV_ERR_NOMEM, "%s: Draco decoder out of memory", what);
     } catch (...) {
         return CV_FAIL(CV_ERR_CORRUPT, "%s: Draco decoder failed", what);
+    }
+}
+
+static cv_status encode(const uint32_t *q, uint32_t nv, const uint32_t *faces, uint32_t nf,
+                        int bits, int level, uint8_t **out, size_t *len)
+{
+    draco::Mesh mesh;
+    draco::GeometryAttribute ga;
+    ga.Init(draco::GeometryAttribute::POSITION, nullptr, 3, draco::DT_UINT32, false, 12, 0);
+    const int att = mesh.AddAttribute(ga, true, nv);
+    if (att < 0) {
+        return CV_FAIL(CV_ERR_NOMEM, "Draco encoder: %u vertices", nv);
+    }
+    mesh.set_num_points(nv);
+    draco::PointAttribute *pa = mesh.attribute(att);
+    uint32_t lo[3] = {UINT32_MAX, UINT32_MAX, UINT32_MAX}, hi[3] = {0, 0, 0};
+    for (uint32_t i = 0; i < nv; i++) {
+        pa->SetAttributeValue(draco::AttributeValueIndex(i), q + 3 * static_cast<size_t>(i));
+        for (int d = 0; d < 3; d++) {
+            lo[d] = std::min(lo[d], q[3 * static_cast<size_t>(i) + d]);
+            hi[d] = std::max(hi[d], q[3 * static_cast<size_t>(i) + d]);
+        }
+    }
+    mesh.SetNumFaces(nf);
+    for (uint32_t i = 0; i < nf; i++) {
+        const uint32_t *f = faces + 3 * static_cast<size_t>(i);
+        if (f[0] >= nv || f[1] >= nv || f[2] >= nv) {
+            return CV_FAIL(CV_ERR_ARG, "Draco encoder: triangle %u names a vertex past %u", i, nv);
+        }
+        draco::Mesh::Face face = {draco::PointIndex(f[0]), draco::PointIndex(f[1]),
+                                  draco::PointIndex(f[2])};
+        mesh.SetFace(draco::FaceIndex(i), face);
+    }
+    // DracoPy's create_metadata entries (igneous-jobs §3.3 step 7): informative only, since
+    // Draco quantizes float attributes alone.
+    auto meta = std::make_unique<draco::GeometryMetadata>();
+    uint32_t extent = 0;
+    for (int d = 0; d < 3; d++) {
+        extent = std::max(extent, nv ? hi[d] - lo[d] : 0);
+    }
+    meta->AddEntryDouble("quantization_range", extent);
+    meta->AddEntryDoubleArray(
+        "quantization_origin",
+        {nv ? double(lo[0]) : 0, nv ? double(lo[1]) : 0, nv ? double(lo[2]) : 0});
+    meta->AddEntryInt("quantization_bits", bits);
+    mesh.AddMetadata(std::move(meta));
+    draco::Encoder enc;
+    enc.SetSpeedOptions(10 - level, 10 - level);
+    draco::EncoderBuffer buf;
+    const draco::Status st = enc.EncodeMeshToBuffer(mesh, &buf);
+    if (!st.ok()) {
+        return CV_FAIL(CV_ERR_ARG, "Draco encoder: %s", st.error_msg());
+    }
+    uint8_t *data = static_cast<uint8_t *>(cv_malloc(buf.size() + 1));
+    if (!data) {
+        return CV_FAIL(CV_ERR_NOMEM, "Draco encoder: %zu bytes", buf.size());
+    }
+    std::memcpy(data, buf.data(), buf.size());
+    *out = data;
+    *len = buf.size();
+    return CV_OK;
+}
+
+extern "C" cv_status cv__draco_encode(const uint32_t *q, uint32_t nv, const uint32_t *faces,
+                                      uint32_t nf, int bits, int level, uint8_t **out, size_t *len)
+{
+    if (level < 0 || level > 10 || bits < 1 || bits > 30) {
+        return CV_FAIL(CV_ERR_ARG, "Draco encoder: compression level %d (0..10), %d bits", level,
+                       bits);
+    }
+    try {
+        return encode(q, nv, faces, nf, bits, level, out, len);
+    } catch (const std::bad_alloc &) {
+        return CV_FAIL(CV_ERR_NOMEM, "Draco encoder out of memory");
+    } catch (...) {
+        return CV_FAIL(CV_ERR_ARG, "Draco encoder failed");
     }
 }

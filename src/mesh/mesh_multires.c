@@ -3,7 +3,7 @@
  * §3.2: chunk shape, grid origin, per-LOD scales, vertex offsets, fragment positions and
  * sizes), with Neuroglancer's length rule checked before anything is allocated; and the Draco
  * entry points of a build without libdraco (mesh_draco.cc replaces them when it is found). */
-#include "base/cv_internal.h"
+#include "mesh/mesh.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -133,5 +133,20 @@ cv_status cv_draco_decode(const uint8_t *data, size_t len, const char *what, uin
     (void)n_faces;
     return CV_FAIL(CV_ERR_UNSUPPORTED,
                    "%s: Draco decoding needs a build with libdraco (Debian libdraco-dev)", what);
+}
+
+cv_status cv__draco_encode(const uint32_t *q, uint32_t nv, const uint32_t *faces, uint32_t nf,
+                           int bits, int level, uint8_t **out, size_t *len)
+{
+    (void)q;
+    (void)nv;
+    (void)faces;
+    (void)nf;
+    (void)bits;
+    (void)level;
+    (void)out;
+    (void)len;
+    return CV_FAIL(CV_ERR_UNSUPPORTED,
+                   "Draco encoding needs a build with libdraco (Debian libdraco-dev)");
 }
 #endif

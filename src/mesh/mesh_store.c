@@ -5,6 +5,7 @@
  * meshes: the binary manifest ("<id>.index" or the shard entry), the fragment bytes of one
  * level of detail by one ranged read, decoded through the Draco shim and placed in nm. */
 #include "base/json_py.h"
+#include "mesh/mesh.h"
 #include "shard/shard.h"
 
 #include <inttypes.h>
@@ -491,6 +492,160 @@ cv_status cv_meshes_get(cv_meshes *k, uint64_t id, int lod, cv_mesh **out)
         return get_legacy(k, id, out);
     }
     return get_multires(k, id, lod, out);
+}
+
+/* ---- writing multi-resolution meshes ------------------------------------------------------- */
+
+cv_status cv__meshes_put_multires(cv_meshes *k, uint64_t id, const uint8_t *data, size_t len,
+                                  size_t manifest_len)
+{
+    char key[CV_SHARD_KEY_MAX];
+    if (manifest_len > len) {
+        return CV_FAIL(CV_ERR_ARG, "mesh %" PRIu64 ": manifest longer than the data", id);
+    }
+    /* no transport compression: readers take byte ranges of the fragment data */
+    snprintf(key, sizeof key, "%s/%" PRIu64, k->dir, id);
+    CV_TRY(cv_store_put(k->store, key, data, len - manifest_len, NULL, -1,
+                        "application/octet-stream"));
+    snprintf(key, sizeof key, "%s/%" PRIu64 ".index", k->dir, id);
+    return cv_store_put(k->store, key, data + len - manifest_len, manifest_len, NULL, -1,
+                        "application/octet-stream");
+}
+
+cv_status cv__meshes_write_shard(cv_meshes *k, const cv_shard_spec *spec, const uint64_t *ids,
+                                 uint8_t *const *data, const size_t *len,
+                                 const size_t *manifest_len, size_t n, uint64_t *shard_out)
+{
+    cv_shard_item *items = cv_calloc(n + 1, sizeof *items);
+    if (!items) {
+        return CV_FAIL(CV_ERR_NOMEM, "mesh shard of %zu labels", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        items[i] = (cv_shard_item){ids[i], data[i], len[i]};
+    }
+    uint64_t shard;
+    uint8_t *file = NULL;
+    size_t flen = 0;
+    cv_status rc = cv__shard_build_tail(spec, items, manifest_len, n, &shard, &file, &flen);
+    cv_free(items);
+    char key[CV_SHARD_KEY_MAX];
+    if (rc == CV_OK) {
+        rc = cv__shard_object_key(k->dir, spec, shard, key, sizeof key);
+    }
+    if (rc == CV_OK) {
+        rc = cv_store_put(k->store, key, file, flen, NULL, -1, "application/octet-stream");
+        cv__shard_cache_invalidate(cv_store_url(k->store), key);
+    }
+    cv_free(file);
+    if (rc == CV_OK && shard_out) {
+        *shard_out = shard;
+    }
+    return rc;
+}
+
+cv_status cv__meshes_set_multires(cv_meshes *k, int vqb, const double res[3],
+                                  const cv_shard_spec *spec)
+{
+    char key[CV_SHARD_KEY_MAX], what[CV_SHARD_KEY_MAX + 64];
+    snprintf(key, sizeof key, "%s/info", k->dir);
+    snprintf(what, sizeof what, "%s/%s", cv_store_url(k->store), key);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    cJSON *root = NULL;
+    cv_status rc = cv_store_get(k->store, key, 1 << 20, &data, &len);
+    if (rc == CV_OK) {
+        rc = cv__json_parse((const char *)data, len, what, &root);
+        if (rc == CV_OK && !cJSON_IsObject(root)) {
+            rc = bad_info(k, "not a JSON object");
+        }
+    } else if (rc == CV_ERR_NOTFOUND) {
+        cv_err_clear();
+        rc = cv__json_parse(default_info, sizeof default_info - 1, what, &root);
+    }
+    cv_free(data);
+    CV_TRY(rc);
+    /* igneous' configure_multires_info: other members (mip, chunk_size, spatial_index) stay */
+    cJSON *tr = cJSON_CreateArray();
+    for (int i = 0; tr && i < 12; i++) {
+        double v = i == 0 ? res[0] : i == 5 ? res[1] : i == 10 ? res[2] : 0;
+        cJSON *num = cJSON_CreateNumber(v);
+        if (!num || !cJSON_AddItemToArray(tr, num)) {
+            cJSON_Delete(num);
+            cJSON_Delete(tr);
+            tr = NULL;
+        } else if (v != floor(v)) {
+            num->type |= CV_JSON_FLOAT;
+        }
+    }
+    cJSON *sh = NULL;
+    if (spec) {
+        const char *enc[] = {"raw", "gzip"};
+        sh = cJSON_CreateObject();
+        if (sh &&
+            !(cJSON_AddStringToObject(sh, "@type", "neuroglancer_uint64_sharded_v1") &&
+              cJSON_AddNumberToObject(sh, "preshift_bits", spec->preshift_bits) &&
+              cJSON_AddStringToObject(
+                  sh, "hash",
+                  spec->hash == CV_SHARD_HASH_IDENTITY ? "identity" : "murmurhash3_x86_128") &&
+              cJSON_AddNumberToObject(sh, "minishard_bits", spec->minishard_bits) &&
+              cJSON_AddNumberToObject(sh, "shard_bits", spec->shard_bits) &&
+              cJSON_AddStringToObject(sh, "minishard_index_encoding",
+                                      enc[spec->minishard_index_encoding]) &&
+              cJSON_AddStringToObject(sh, "data_encoding", enc[spec->data_encoding]))) {
+            cJSON_Delete(sh);
+            sh = NULL;
+        }
+    }
+    cJSON *type = cJSON_CreateString("neuroglancer_multilod_draco");
+    cJSON *bits = cJSON_CreateNumber(vqb);
+    cJSON *mul = cJSON_CreateRaw("1.0");
+    cJSON *shv = sh ? sh : cJSON_CreateNull();
+    const char *names[5] = {"@type", "vertex_quantization_bits", "transform",
+                            "lod_scale_multiplier", "sharding"};
+    cJSON *vals[5] = {type, bits, tr, mul, shv};
+    rc = CV_OK;
+    for (int i = 0; i < 5; i++) {
+        if (!vals[i]) {
+            rc = CV_FAIL(CV_ERR_NOMEM, "mesh info");
+        }
+    }
+    for (int i = 0; i < 5; i++) {
+        if (rc != CV_OK) {
+            cJSON_Delete(vals[i]);
+        } else if (cJSON_GetObjectItemCaseSensitive(root, names[i])) {
+            cJSON_ReplaceItemInObjectCaseSensitive(root, names[i], vals[i]);
+        } else {
+            cJSON_AddItemToObject(root, names[i], vals[i]);
+        }
+    }
+    if (rc == CV_OK && !spec) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "sharding");
+    }
+    char *text = NULL;
+    size_t tlen = 0;
+    if (rc == CV_OK) {
+        rc = cv__json_dump_py_compact(root, &text, &tlen);
+    }
+    cJSON_Delete(root);
+    if (rc == CV_OK) {
+        rc = cv_store_put(k->store, key, text, tlen, NULL, -1, "application/json");
+    }
+    cv_free(text);
+    CV_TRY(rc);
+    /* read it back: this handle now serves the multi-resolution meshes */
+    cv_shard_reader_close(k->reader);
+    k->reader = NULL;
+    cv_free(k->sharding_json);
+    k->sharding_json = NULL;
+    k->is_multires = false;
+    k->has_transform = false;
+    uint8_t *again = NULL;
+    rc = cv_store_get(k->store, key, 1 << 20, &again, &len);
+    if (rc == CV_OK) {
+        rc = parse_info(k, (const char *)again, len);
+    }
+    cv_free(again);
+    return rc;
 }
 
 /* ---- listing --------------------------------------------------------------------------------- */

@@ -53,6 +53,15 @@ cv_status cv__shard_reader_locate(cv_shard_reader *r, uint64_t key, char *object
 cv_status cv__shard_reader_decode(cv_shard_reader *r, uint64_t key, const uint8_t *raw, size_t n,
                                   cv_buf *out);
 
+/* cv_shard_build() in CloudVolume's layout where the index entry of item i covers only its
+ * last tails[i] bytes and the bytes before them sit just before in the file: multi-resolution
+ * meshes, whose entry is the manifest with the fragment data ahead of it (CloudVolume's
+ * synthesize_shard_file with data_offset; precomputed-sharded §5). data_encoding must be
+ * raw. */
+cv_status cv__shard_build_tail(const cv_shard_spec *s, const cv_shard_item *items,
+                               const size_t *tails, size_t n, uint64_t *shard, uint8_t **data,
+                               size_t *len);
+
 /* Drop cached indexes of object `key` of the store at `url`. */
 void cv__shard_cache_invalidate(const char *url, const char *key);
 

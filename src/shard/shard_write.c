@@ -81,9 +81,9 @@ static cv_status append_index(const cv_shard_spec *s, const slot *sl, size_t a, 
     return CV_OK;
 }
 
-static cv_status build(const cv_shard_spec *s, const cv_shard_item *items, size_t n,
-                       cv_shard_layout layout, int level, slot *sl, cv_buf *out, cv_buf *raw,
-                       uint64_t *shard_out)
+static cv_status build(const cv_shard_spec *s, const cv_shard_item *items, const size_t *tails,
+                       size_t n, cv_shard_layout layout, int level, slot *sl, cv_buf *out,
+                       cv_buf *raw, uint64_t *shard_out)
 {
     uint64_t shard = 0;
     for (size_t i = 0; i < n; i++) {
@@ -152,6 +152,9 @@ static cv_status build(const cv_shard_spec *s, const cv_shard_item *items, size_
                 CV_TRY(cv__buf_append(out, it->data, it->len));
             }
             sl[i].end = out->len - index_bytes;
+            if (tails) { /* the index names the value's last bytes; the rest precede them */
+                sl[i].start = sl[i].end - tails[sl[i].item];
+            }
         }
         if (layout == CV_SHARD_LAYOUT_TENSORSTORE) {
             CV_TRY(append_index(s, sl, a, b, index_bytes, level, raw, out));
@@ -172,9 +175,9 @@ static cv_status build(const cv_shard_spec *s, const cv_shard_item *items, size_
     return CV_OK;
 }
 
-cv_status cv_shard_build(const cv_shard_spec *s, const cv_shard_item *items, size_t n,
-                         cv_shard_layout layout, int level, uint64_t *shard, uint8_t **data,
-                         size_t *len)
+static cv_status build_file(const cv_shard_spec *s, const cv_shard_item *items, const size_t *tails,
+                            size_t n, cv_shard_layout layout, int level, uint64_t *shard,
+                            uint8_t **data, size_t *len)
 {
     CV_TRY(cv_shard_spec_validate(s));
     if (n == 0 || !items) {
@@ -194,7 +197,7 @@ cv_status cv_shard_build(const cv_shard_spec *s, const cv_shard_item *items, siz
     cv__buf_init(&out, 0);
     cv__buf_init(&raw, 0);
     uint64_t sh = 0;
-    cv_status rc = build(s, items, n, layout, level, sl, &out, &raw, &sh);
+    cv_status rc = build(s, items, tails, n, layout, level, sl, &out, &raw, &sh);
     cv_free(sl);
     cv__buf_fini(&raw);
     if (rc != CV_OK) {
@@ -204,6 +207,29 @@ cv_status cv_shard_build(const cv_shard_spec *s, const cv_shard_item *items, siz
     *shard = sh;
     *data = cv__buf_take(&out, len);
     return CV_OK;
+}
+
+cv_status cv_shard_build(const cv_shard_spec *s, const cv_shard_item *items, size_t n,
+                         cv_shard_layout layout, int level, uint64_t *shard, uint8_t **data,
+                         size_t *len)
+{
+    return build_file(s, items, NULL, n, layout, level, shard, data, len);
+}
+
+cv_status cv__shard_build_tail(const cv_shard_spec *s, const cv_shard_item *items,
+                               const size_t *tails, size_t n, uint64_t *shard, uint8_t **data,
+                               size_t *len)
+{
+    if (s->data_encoding != CV_SHARD_RAW) {
+        return CV_FAIL(CV_ERR_ARG, "build shard: values with leading bytes need data_encoding raw");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (tails[i] > items[i].len) {
+            return CV_FAIL(CV_ERR_ARG, "build shard: key %" PRIu64 ": %zu indexed bytes of %zu",
+                           items[i].key, tails[i], items[i].len);
+        }
+    }
+    return build_file(s, items, tails, n, CV_SHARD_LAYOUT_CLOUDVOLUME, -1, shard, data, len);
 }
 
 typedef struct by_shard {
