@@ -17,8 +17,8 @@ static const char help[] =
     "       cvmpi mesh put PATH SEGID FILE.ply|FILE.obj\n"
     "       cvmpi mesh ls  PATH\n"
     "       [mpirun -n N] cvmpi mesh forge PATH [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1] [--dust V]\n"
-    "         [--memory BYTES] [--threads N] [--fill-missing] [--journal DIR [--keep-journal]]\n"
-    "         [--resume] [--dry-run [--ranks N]]\n\n"
+    "         [--simplify NM] [--memory BYTES] [--threads N] [--fill-missing]\n"
+    "         [--journal DIR [--keep-journal]] [--resume] [--dry-run [--ranks N]]\n\n"
     "PATH is a segmentation layer; its mesh directory is the info's \"mesh\" member (default\n"
     "\"mesh\"). Legacy meshes (SEGID:0 manifests) and multi-resolution Draco meshes (read only)\n"
     "are understood; vertices come out in nanometres.\n\n"
@@ -38,12 +38,16 @@ static const char help[] =
     "      adjacent tiles share travel between ranks, so fragments meet at identical\n"
     "      vertices. Writes SEGID:0:<tile bbox> (gzip) per label and tile, the manifests\n"
     "      SEGID:0, the mesh info and the layer's \"mesh\" member (when absent:\n"
-    "      mesh_mip_<M>_err_0). Output bytes do not depend on the number of ranks.\n"
+    "      mesh_mip_<M>_err_<NM>, NM the --simplify bound or 0). Output bytes do not depend\n"
+    "      on the number of ranks.\n"
     "  --mip M         mip to mesh: index or resolution X,Y,Z (default 0)\n"
     "  --bbox B        mesh only this box (voxels at the mip; widened to whole chunks); its\n"
     "                  faces are closed like the volume's\n"
     "  --dust V        no mesh for labels with fewer than V voxels in the whole region\n"
     "                  (counted over every tile, not per tile as igneous does)\n"
+    "  --simplify NM   quadric edge collapse of each fragment: no vertex ends farther than NM\n"
+    "                  nanometres from the surface marching cubes made (a distance, not\n"
+    "                  igneous' squared quadric value); vertices on tile borders stay put\n"
     "  --memory BYTES  memory per rank for a tile (K/M/G suffixes; sets the tile size)\n"
     "  --threads N     chunks fetched/decoded in parallel per rank (default 4)\n"
     "  --fill-missing  absent chunks read as 0\n"
@@ -58,19 +62,13 @@ static const char help[] =
 static int mesh_forge(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"mip", required_argument, NULL, 'm'},
-        {"bbox", required_argument, NULL, 'b'},
-        {"dust", required_argument, NULL, 'd'},
-        {"memory", required_argument, NULL, 'M'},
-        {"threads", required_argument, NULL, 't'},
-        {"fill-missing", no_argument, NULL, 'F'},
-        {"journal", required_argument, NULL, 'j'},
-        {"keep-journal", no_argument, NULL, 'k'},
-        {"resume", no_argument, NULL, 'r'},
-        {"dry-run", no_argument, NULL, 'D'},
-        {"ranks", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"mip", required_argument, NULL, 'm'},    {"bbox", required_argument, NULL, 'b'},
+        {"dust", required_argument, NULL, 'd'},   {"simplify", required_argument, NULL, 's'},
+        {"memory", required_argument, NULL, 'M'}, {"threads", required_argument, NULL, 't'},
+        {"fill-missing", no_argument, NULL, 'F'}, {"journal", required_argument, NULL, 'j'},
+        {"keep-journal", no_argument, NULL, 'k'}, {"resume", no_argument, NULL, 'r'},
+        {"dry-run", no_argument, NULL, 'D'},      {"ranks", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     static char name[] = "mesh forge";
     argv[0] = name;
@@ -96,6 +94,12 @@ static int mesh_forge(int argc, char **argv)
                 return cli_usage(argv[0], "bad --dust `%s': want a voxel count >= 0", optarg);
             }
             p.dust = (uint64_t)v;
+            break;
+        case 's':
+            if (!cli_parse_double(optarg, &p.simplify_nm) || !(p.simplify_nm > 0) ||
+                p.simplify_nm > 1e9) {
+                return cli_usage(argv[0], "bad --simplify `%s': want a distance in nm > 0", optarg);
+            }
             break;
         case 'M':
             if (!cli_opt_memory(argv[0], optarg, &p.memory)) {

@@ -12,6 +12,7 @@ typedef struct cv_mesh_forge_params {
     const char *mip_text;  /* index or resolution; NULL = 0 */
     const char *bbox_text; /* NULL = the whole volume */
     uint64_t dust;         /* labels with fewer voxels (in the whole region) get no mesh */
+    double simplify_nm;    /* > 0: quadric simplification, no vertex moved farther (nm) */
     size_t memory;         /* per rank; 0 = default */
     int threads;           /* chunk workers per rank */
     bool fill_missing, resume, dry_run, keep_journal;

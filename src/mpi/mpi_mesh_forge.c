@@ -22,6 +22,7 @@
 
 #include "base/checked.h"
 #include "mesh/marching_cubes.h"
+#include "mesh/mesh.h"
 #include "mpi/cv_collective.h"
 #include "mpi/cv_journal.h"
 #include "mpi/cv_plan.h"
@@ -776,6 +777,46 @@ static int by_label(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Simplify a fragment within --simplify nm, keeping the vertices on the planes it shares with
+ * the neighbouring tiles (through the voxel centres a and b: (a + 0.5) x resolution), and
+ * their neighbours, where they are, so fragments still meet exactly. */
+static cv_status simplify(const job *j, const tile *t, cv_mesh **m)
+{
+    float lo[3], hi[3];
+    for (int d = 0; d < 3; d++) {
+        /* the same arithmetic as cv_mc_label_mesh's, so the floats compare equal */
+        double a = (double)(2 * (t->box.min[d] - j->key_origin[d])) * 0.5;
+        double b = (double)(2 * (t->box.max[d] - j->key_origin[d])) * 0.5;
+        lo[d] = (float)((a + (double)j->key_origin[d] + 0.5) * j->res[d]);
+        hi[d] = (float)((b + (double)j->key_origin[d] + 0.5) * j->res[d]);
+    }
+    size_t nv = (size_t)(*m)->n_vertices;
+    uint8_t *locked = cv_calloc(2 * nv + 1, 1), *on_plane = locked + nv;
+    if (!locked) {
+        return CV_FAIL(CV_ERR_NOMEM, "mesh forge: simplify label %" PRIu64, (*m)->id);
+    }
+    cv__mesh_lock_box(*m, lo, hi, on_plane);
+    /* Their neighbours too: a free vertex next to two border vertices could otherwise fold
+     * into one of them and join the two by a new edge along the border plane, which the
+     * neighbouring tile may make as well (four triangles on one edge once merged). */
+    for (uint32_t f = 0; f < (*m)->n_faces; f++) {
+        const uint32_t *tri = (*m)->faces + 3 * (size_t)f;
+        if (on_plane[tri[0]] || on_plane[tri[1]] || on_plane[tri[2]]) {
+            locked[tri[0]] = locked[tri[1]] = locked[tri[2]] = 1;
+        }
+    }
+    cv_simplify_opts o = {.max_error = j->p->simplify_nm, .locked = locked, .lock_boundary = true};
+    cv_mesh *out;
+    cv_status rc = cv__mesh_simplify(*m, &o, &out, NULL);
+    cv_free(locked);
+    if (rc == CV_OK) {
+        out->id = (*m)->id;
+        cv_mesh_free(*m);
+        *m = out;
+    }
+    return rc;
+}
+
 /* Write the tile's fragments (unless a resumed job wrote them) and note them for manifests. */
 static cv_status tile_write(job *j, tile *t, bool written_before)
 {
@@ -800,6 +841,9 @@ static cv_status tile_write(job *j, tile *t, bool written_before)
         }
         cv_mesh *m;
         CV_TRY(cv_mc_label_mesh(l, j->key_origin, j->res, &m));
+        if (j->p->simplify_nm > 0) {
+            CV_TRY(simplify(j, t, &m));
+        }
         uint8_t *data;
         size_t len;
         cv_status rc = cv_mesh_fragment_encode(m, &data, &len);
@@ -948,7 +992,8 @@ static cv_status write_manifests(job *j, uint64_t *n_written)
 
 /* ---- the mesh directory -------------------------------------------------------------------- */
 
-/* The directory's name (the info's "mesh", else igneous' mesh_mip_<M>_err_0). */
+/* The directory's name (the info's "mesh", else igneous' mesh_mip_<M>_err_<E>, E the
+ * --simplify bound, 0 without). */
 static void mesh_dir_name(job *j)
 {
     const cv_info *info = cv_volume_info(j->vol);
@@ -962,7 +1007,7 @@ static void mesh_dir_name(job *j)
             j->dir[n - 1] = '\0';
         }
     } else {
-        snprintf(j->dir, sizeof j->dir, "mesh_mip_%d_err_0", j->mip);
+        snprintf(j->dir, sizeof j->dir, "mesh_mip_%d_err_%g", j->mip, j->p->simplify_nm);
     }
 }
 
@@ -1173,9 +1218,9 @@ cv_status cv_mpi_mesh_forge(const cv_mesh_forge_params *p, cv_mesh_forge_stats *
         cv_bbox_format(j.region, region, sizeof region);
         snprintf(signature, sizeof signature,
                  "mesh-forge layer=%s mip=%d region=%s tile=%" PRId64 ",%" PRId64 ",%" PRId64
-                 " dust=%" PRIu64 " dir=%s",
+                 " dust=%" PRIu64 " simplify=%.17g dir=%s",
                  cv_volume_url(j.vol), j.mip, region, j.plan.task_shape[0], j.plan.task_shape[1],
-                 j.plan.task_shape[2], p->dust, j.dir);
+                 j.plan.task_shape[2], p->dust, p->simplify_nm, j.dir);
         rc = cv_mpi_agree(
             cv_journal_dir(p->journal_dir, cv_volume_url(j.vol), signature, dir, sizeof dir));
         if (rc == CV_OK) {

@@ -9,7 +9,8 @@
 # + sqrt(3) (voxel units); the ball and torus are within 1% of their voxel counts in volume
 # and within 10% above the analytic area. Then the mesh info, the layer's "mesh", manifests,
 # `mesh get`, --dust counted over the whole region, --bbox (closed at its faces), --dry-run,
-# and --resume after a failed write (the same bytes as a clean run).
+# --simplify (still closed, fewer triangles) and --resume after a failed write (the same
+# bytes as a clean run).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 REF="$TEST_DIR/mesh_forge_ref.py"
@@ -104,6 +105,25 @@ run "$CVMPI" mesh forge seg --dry-run --ranks 4
 grep -q '^plan: 120 tiles of 16x16x16 voxels (6x5x4) over 5,-7,3,101,73,67 at mip 0, resolution 4,6,40 nm$' "$OUT" ||
     fail "dry run: $(cat "$OUT")"
 grep -q '^plan: 4 ranks, up to 30 tiles each' "$OUT" || fail "dry run ranks: $(cat "$OUT")"
+
+section "--simplify: closed, fewer triangles, borders kept"
+make_layer simp
+run "$CVMPI" mesh forge simp --simplify 10
+grep -q '^mesh forge: 120 tiles (0 written before), 48 fragments, 7 meshes in mesh_mip_0_err_10/' "$OUT" ||
+    fail "simplify: $(cat "$OUT")"
+"$PY" "$REF" check simp mesh_mip_0_err_10 4,6,40 > simp.jsonl || { cat simp.jsonl; fail "simplified meshes not closed"; }
+"$PY" - check.jsonl simp.jsonl <<'PY' || fail "simplified meshes"
+import json, sys
+full = {d["label"]: d for d in map(json.loads, open(sys.argv[1]))}
+simp = {d["label"]: d for d in map(json.loads, open(sys.argv[2]))}
+for label, d in simp.items():
+    assert d["closed"] and d["fragments"] == full[label]["fragments"], d
+    assert d["faces"] * 2 < full[label]["faces"], (d, full[label])
+    assert abs(d["volume"] / full[label]["volume"] - 1) < 0.1, (d, full[label])
+PY
+run "$CVMPI" mesh forge simp --simplify 0
+[[ $RC == 2 ]] || fail "--simplify 0"
+expect_stderr_contains "bad --simplify \`0': want a distance in nm > 0"
 
 section "--resume after a failed write"
 make_layer again
