@@ -369,39 +369,51 @@ cv_status cv_mc_run(const uint64_t *labels, const int64_t dims[3], const int64_t
     return CV_OK;
 }
 
-static int by_key(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 cv_status cv_mc_label_mesh(const cv_mc_label *l, const int64_t key_origin[3],
                            const double resolution[3], cv_mesh **out)
 {
     size_t n_keys = 3 * l->n_tris;
-    if (l->n_tris > UINT32_MAX || n_keys > SIZE_MAX / sizeof(uint64_t)) {
+    if (l->n_tris > UINT32_MAX / 3) {
         return CV_FAIL(CV_ERR_UNSUPPORTED,
                        "mesh of label %" PRIu64 ": %zu triangles exceed a legacy fragment",
                        l->label, l->n_tris);
     }
+    /* Each key once, numbered in order of first use: an open-addressing table of twice the
+     * keys (a power of two) holding vertex index + 1. */
+    size_t n_slots = 16;
+    while (n_slots < 2 * n_keys) {
+        n_slots *= 2;
+    }
+    uint32_t *slot = cv_calloc(n_slots, sizeof *slot);
     uint64_t *keys = cv_malloc(n_keys * sizeof *keys + 1);
-    if (!keys) {
-        return CV_FAIL(CV_ERR_NOMEM, "mesh of label %" PRIu64, l->label);
-    }
-    memcpy(keys, l->keys, n_keys * sizeof *keys);
-    qsort(keys, n_keys, sizeof *keys, by_key);
-    size_t n_v = 0;
-    for (size_t i = 0; i < n_keys; i++) {
-        if (n_v == 0 || keys[i] != keys[n_v - 1]) {
-            keys[n_v++] = keys[i];
+    uint32_t *faces = cv_malloc(n_keys * sizeof *faces + 1);
+    cv_mesh *m = NULL;
+    cv_status rc =
+        slot && keys && faces ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "mesh of label %" PRIu64, l->label);
+    uint32_t n_v = 0;
+    for (size_t i = 0; rc == CV_OK && i < n_keys; i++) {
+        uint64_t k = l->keys[i];
+        size_t s = (size_t)((k * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (n_slots - 1);
+        while (slot[s] && keys[slot[s] - 1] != k) {
+            s = (s + 1) & (n_slots - 1);
         }
+        if (!slot[s]) {
+            keys[n_v++] = k;
+            slot[s] = n_v;
+        }
+        faces[i] = slot[s] - 1;
     }
-    cv_mesh *m;
-    cv_status rc = cv_mesh_new((uint32_t)n_v, (uint32_t)l->n_tris, &m);
+    cv_free(slot);
+    if (rc == CV_OK) {
+        rc = cv_mesh_new(n_v, (uint32_t)l->n_tris, &m);
+    }
     if (rc != CV_OK) {
         cv_free(keys);
+        cv_free(faces);
         return rc;
     }
+    memcpy(m->faces, faces, n_keys * sizeof *faces);
+    cv_free(faces);
     m->id = l->label;
     for (size_t i = 0; i < n_v; i++) {
         int64_t h[3] = {(int64_t)(keys[i] & 0x1FFFFF), (int64_t)(keys[i] >> 21 & 0x1FFFFF),
@@ -410,10 +422,6 @@ cv_status cv_mc_label_mesh(const cv_mc_label *l, const int64_t key_origin[3],
             double g = (double)h[d] * 0.5 + (double)key_origin[d] + 0.5;
             m->vertices[3 * i + (size_t)d] = (float)(g * resolution[d]);
         }
-    }
-    for (size_t i = 0; i < n_keys; i++) {
-        const uint64_t *hit = bsearch(&l->keys[i], keys, n_v, sizeof *keys, by_key);
-        m->faces[i] = (uint32_t)(hit - keys);
     }
     cv_free(keys);
     *out = m;

@@ -47,8 +47,8 @@ const cv_mc_label *cv_mc_soup_find(const cv_mc_soup *s, uint64_t label);
 cv_status cv_mc_run(const uint64_t *labels, const int64_t dims[3], const int64_t origin[3],
                     cv_mc_soup *out);
 
-/* One label's triangles as a mesh: each key once (sorted by key, so the result does not depend
- * on how the triangles were found), triangles in the order made, positions in nanometres:
+/* One label's triangles as a mesh: each key once, numbered in the order the triangles use them
+ * (so the bytes depend only on the triangles and their order), positions in nanometres:
  * ((key / 2) + key_origin + 0.5) * resolution per axis; key_origin is in voxels. */
 cv_status cv_mc_label_mesh(const cv_mc_label *l, const int64_t key_origin[3],
                            const double resolution[3], cv_mesh **out);
