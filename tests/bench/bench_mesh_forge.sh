@@ -5,8 +5,9 @@
 # background between them, like cells and membranes, made here with numpy; file:// in a
 # temporary directory, 1 and 2 MPI ranks. Reports the best wall time, voxels meshed per
 # second, parallel efficiency, chunks and chunk bytes read against the source's (the target is
-# each chunk once: 1.000), tile faces sent between ranks, and the peak RSS of each rank
-# and its CPU seconds (/usr/bin/time: on a loaded machine the wall time says little). `--size N` meshes N^3; `--quick` 128^3 once for CTest (label bench).
+# each chunk once: 1.000), tile faces sent between ranks, and the peak RSS and CPU seconds of
+# each rank (/usr/bin/time: on a loaded machine the wall time says little). `--size N` meshes
+# N^3; `--quick` 128^3 once for CTest (label bench).
 # Never fails on speed; fails if a chunk is read twice.
 set -eu
 
