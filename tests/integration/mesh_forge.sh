@@ -8,9 +8,9 @@
 # have exactly the volume n^3 - (a+b+c-3)/2 - 5/6 and area 2((a-1)(b-1)+...) + 2sqrt(2)(a+b+c-3)
 # + sqrt(3) (voxel units); the ball and torus are within 1% of their voxel counts in volume
 # and within 10% above the analytic area. Then the mesh info, the layer's "mesh", manifests,
-# `mesh get`, --dust counted over the whole region, --bbox (closed at its faces), --dry-run,
-# --simplify (still closed, fewer triangles) and --resume after a failed write (the same
-# bytes as a clean run).
+# `mesh get`, --dust counted over the whole region, --bbox (closed at its faces), --mip 1,
+# --dry-run, --simplify (still closed, fewer triangles) and --resume after a failed write (the
+# same bytes as a clean run).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 REF="$TEST_DIR/mesh_forge_ref.py"
@@ -99,6 +99,16 @@ run "$CVMPI" mesh forge part --bbox 500,500,500,600,600,600
 [[ $RC == 1 ]] || fail "bbox outside accepted"
 expect_one_line_error
 expect_stderr_contains "mesh forge: --bbox 500,500,500,600,600,600 lies outside the volume (5,-7,3,101,73,67 at mip 0)"
+
+section "--mip by resolution: a downsampled scale"
+make_layer m1
+"$CVMPI" downsample m1 --num-mips 1 > /dev/null 2>&1
+run "$CVMPI" mesh forge m1 --mip 8,12,40
+grep -q '^mesh forge: 36 tiles (0 written before), 26 fragments, 7 meshes in mesh_mip_1_err_0/' "$OUT" ||
+    fail "mip 1: $(cat "$OUT")"
+"$PY" "$REF" check m1 mesh_mip_1_err_0 8,12,40 > m1.jsonl || { cat m1.jsonl; fail "mip 1 not closed"; }
+# box 4 (10x10x10 at mip 0) is 5x5x10 at mip 1: 250 - 17/2 - 5/6
+grep -q '"label": 4, .*"volume": 240.666667' m1.jsonl || fail "mip 1 box: $(cat m1.jsonl)"
 
 section "--dry-run"
 run "$CVMPI" mesh forge seg --dry-run --ranks 4
