@@ -5,7 +5,7 @@
 # the volume) in a 96x80x64 layer with voxel_offset 5,-7,3, resolution 4,6,40 and 16^3 chunks
 # (120 tiles). Read back by the independent reader: every label closed and oriented after
 # merging fragments by position (no cracks at tile borders, none at the volume's faces); boxes
-# have exactly the volume n^3 - (a+b+c-3)/2 - 5/6 and area 2((a-1)(b-1)+...) + 2sqrt(2)(a+b+c-3)
+# have exactly the volume abc - (a+b+c-3)/2 - 5/6 and area 2((a-1)(b-1)+...) + 2sqrt(2)(a+b+c-3)
 # + sqrt(3) (voxel units); the ball and torus are within 1% of their voxel counts in volume
 # and within 10% above the analytic area. Then the mesh info, the layer's "mesh", manifests,
 # `mesh get`, --dust counted over the whole region, --bbox (closed at its faces), --mip 1,
