@@ -20,14 +20,12 @@
  * only on the data and the tiles, never on the number of ranks. */
 #include "mpi/cv_mesh_forge.h"
 
-#include "base/checked.h"
 #include "mesh/marching_cubes.h"
 #include "mesh/mesh.h"
 #include "mpi/cv_collective.h"
 #include "mpi/cv_journal.h"
 #include "mpi/cv_plan.h"
 #include "mpi/cv_progress.h"
-#include "mpi/cv_stale_temps.h"
 #include "mpi/cv_transfer.h"
 
 #include <inttypes.h>
@@ -38,7 +36,6 @@
 #include <string.h>
 
 #define HALO_TAG 4711
-#define MANIFEST_TAG 4712
 #define MESSAGE_MAX ((size_t)1 << 30)
 
 /* What one tile keeps between reading and finishing. */
