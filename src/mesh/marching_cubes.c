@@ -196,6 +196,18 @@ void cv_mc_soup_fini(cv_mc_soup *s)
     memset(s, 0, sizeof *s);
 }
 
+void cv_mc_soup_trim(cv_mc_soup *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        cv_mc_label *l = &s->labels[i];
+        uint64_t *p = l->n_tris ? cv_realloc(l->keys, 3 * l->n_tris * sizeof *p) : NULL;
+        if (p) { /* a failed shrink keeps the larger block */
+            l->keys = p;
+            l->cap = l->n_tris;
+        }
+    }
+}
+
 static size_t slot_of(uint64_t label, size_t n_slots)
 {
     uint64_t h = label * UINT64_C(0x9E3779B97F4A7C15);

@@ -38,6 +38,8 @@ typedef struct cv_mc_soup {
 
 void cv_mc_soup_init(cv_mc_soup *s);
 void cv_mc_soup_fini(cv_mc_soup *s);
+/* Give back the spare capacity of every label's triangle list (kept while a piece waits). */
+void cv_mc_soup_trim(cv_mc_soup *s);
 /* The label's triangles, or NULL when it has none. */
 const cv_mc_label *cv_mc_soup_find(const cv_mc_soup *s, uint64_t label);
 

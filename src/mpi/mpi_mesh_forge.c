@@ -709,9 +709,10 @@ static cv_status tile_read(job *j, tile *t, uint8_t *raw, size_t raw_cap, uint64
         uint64_t *framed = lab + nv;
         memset(framed, 0, (size_t)cv_bbox_voxels(inner) * 8);
         copy_box(framed, inner, plain, t->box, t->box);
-        return cv_mc_run(framed, dims, origin, &t->soup);
     }
-    return cv_mc_run(plain, dims, origin, &t->soup);
+    CV_TRY(cv_mc_run(t->lo[0] || t->lo[1] || t->lo[2] ? lab + nv : plain, dims, origin, &t->soup));
+    cv_mc_soup_trim(&t->soup); /* the triangles wait for the seams */
+    return CV_OK;
 }
 
 /* The label at voxel v for the seams of tile t. */
