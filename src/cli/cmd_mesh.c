@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * cmd_mesh.c: `cvmpi mesh get|put|ls|merge-sharded`: a segment's mesh out of a layer's mesh
+ * cmd_mesh.c: `cvmpi mesh get|put|ls|merge-sharded|forge`: a segment's mesh out of a layer's mesh
  * directory as .ply/.obj (several ids fused into one mesh or one file each), a .ply/.obj
  * uploaded as a legacy mesh the way CloudVolume's mesh.put writes it, the ids that have
  * meshes, and the legacy meshes turned into multi-resolution ones across MPI ranks. */
 #include "mpi/cv_mesh_merge.h"
 #include "mpi/cv_mpi.h"
 #include "cli/cli.h"
+
+#include "mpi/cv_mesh_forge.h"
+#include "mpi/cv_transfer.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -17,7 +20,10 @@ static const char help[] =
     "       cvmpi mesh put PATH SEGID FILE.ply|FILE.obj\n"
     "       cvmpi mesh ls  PATH\n"
     "       mpirun -n N cvmpi mesh merge-sharded PATH [--nlod K] [--vqb 10|16] [--min-chunk C]\n"
-    "                   [--compress-level L] [--max-labels-per-shard M] [--sharded|--unsharded]\n\n"
+    "                   [--compress-level L] [--max-labels-per-shard M] [--sharded|--unsharded]\n"
+    "       [mpirun -n N] cvmpi mesh forge PATH [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1] [--dust V]\n"
+    "         [--simplify NM] [--memory BYTES] [--threads N] [--fill-missing]\n"
+    "         [--journal DIR [--keep-journal]] [--resume] [--dry-run [--ranks N]]\n\n"
     "PATH is a segmentation layer; its mesh directory is the info's \"mesh\" member (default\n"
     "\"mesh\"). Legacy meshes (SEGID:0 manifests) and multi-resolution Draco meshes (read only)\n"
     "are understood; vertices come out in nanometres.\n\n"
@@ -38,7 +44,149 @@ static const char help[] =
     "      writes neuroglancer_uint64_sharded_v1 files (murmurhash, at most M segments per\n"
     "      shard, default 1000), each written once by the rank that owns it; --unsharded\n"
     "      writes SEGID and SEGID.index. Then the mesh info becomes multi-resolution (the\n"
-    "      legacy files stay). Segments flat in an axis or without triangles get no mesh.\n";
+    "      legacy files stay). Segments flat in an axis or without triangles get no mesh.\n"
+    "forge makes the legacy mesh of every label of the segmentation PATH (igneous' mesh forge\n"
+    "      and mesh merge in one job, under mpirun or as one process): marching cubes over\n"
+    "      voxel centres as zmesh (no interpolation, vertices in nm, voxel g spans\n"
+    "      [g, g+1) x resolution), surfaces closed on every face of the region. The region\n"
+    "      is cut into chunk-aligned tiles; each tile is read once and the voxel planes\n"
+    "      adjacent tiles share travel between ranks, so fragments meet at identical\n"
+    "      vertices. Writes SEGID:0:<tile bbox> (gzip) per label and tile, the manifests\n"
+    "      SEGID:0, the mesh info and the layer's \"mesh\" member (when absent:\n"
+    "      mesh_mip_<M>_err_<NM>, NM the --simplify bound or 0). Output bytes do not depend\n"
+    "      on the number of ranks.\n"
+    "  --mip M         mip to mesh: index or resolution X,Y,Z (default 0)\n"
+    "  --bbox B        mesh only this box (voxels at the mip; widened to whole chunks); its\n"
+    "                  faces are closed like the volume's\n"
+    "  --dust V        no mesh for labels with fewer than V voxels in the whole region\n"
+    "                  (counted over every tile, not per tile as igneous does)\n"
+    "  --simplify NM   quadric edge collapse of each fragment: no vertex ends farther than NM\n"
+    "                  nanometres from the surface marching cubes made (a distance, not\n"
+    "                  igneous' squared quadric value); vertices on tile borders stay put\n"
+    "  --memory BYTES  memory per rank for a tile (K/M/G suffixes; sets the tile size)\n"
+    "  --threads N     chunks fetched/decoded in parallel per rank (default 4)\n"
+    "  --fill-missing  absent chunks read as 0\n"
+    "  --journal DIR   where finished tiles are recorded (default as transfer's)\n"
+    "  --keep-journal  keep the journal after a successful job\n"
+    "  --resume        do not write again the fragments of tiles a previous run of the same\n"
+    "                  job finished (every tile is still read: its planes and voxel counts\n"
+    "                  are needed by its neighbours and --dust); manifests are rewritten\n"
+    "  --dry-run       print the plan (tiles, fragments, memory per rank) and stop\n"
+    "  --ranks N       with --dry-run: plan as if N ranks ran the job\n";
+
+static int mesh_forge(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"mip", required_argument, NULL, 'm'},    {"bbox", required_argument, NULL, 'b'},
+        {"dust", required_argument, NULL, 'd'},   {"simplify", required_argument, NULL, 's'},
+        {"memory", required_argument, NULL, 'M'}, {"threads", required_argument, NULL, 't'},
+        {"fill-missing", no_argument, NULL, 'F'}, {"journal", required_argument, NULL, 'j'},
+        {"keep-journal", no_argument, NULL, 'k'}, {"resume", no_argument, NULL, 'r'},
+        {"dry-run", no_argument, NULL, 'D'},      {"ranks", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    static char name[] = "mesh forge";
+    argv[0] = name;
+    cv_mesh_forge_params p;
+    memset(&p, 0, sizeof p);
+    p.threads = 4;
+    int plan_ranks = 0;
+    int64_t v;
+    for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
+        switch (c) {
+        case 'h':
+            return cli_help(help);
+        case 'm':
+            p.mip_text = optarg;
+            break;
+        case 'b':
+            if (!cli_opt_bbox(argv[0], optarg, &p.bbox_text)) {
+                return CLI_USAGE;
+            }
+            break;
+        case 'd':
+            if (!cli_parse_i64(optarg, &v) || v < 0) {
+                return cli_usage(argv[0], "bad --dust `%s': want a voxel count >= 0", optarg);
+            }
+            p.dust = (uint64_t)v;
+            break;
+        case 's':
+            if (!cli_parse_double(optarg, &p.simplify_nm) || !(p.simplify_nm > 0) ||
+                p.simplify_nm > 1e9) {
+                return cli_usage(argv[0], "bad --simplify `%s': want a distance in nm > 0", optarg);
+            }
+            break;
+        case 'M':
+            if (!cli_opt_memory(argv[0], optarg, &p.memory)) {
+                return CLI_USAGE;
+            }
+            break;
+        case 't':
+            if (!cli_opt_threads(argv[0], optarg, &p.threads)) {
+                return CLI_USAGE;
+            }
+            break;
+        case 'F':
+            p.fill_missing = true;
+            break;
+        case 'j':
+            p.journal_dir = optarg;
+            break;
+        case 'k':
+            p.keep_journal = true;
+            break;
+        case 'r':
+            p.resume = true;
+            break;
+        case 'D':
+            p.dry_run = true;
+            break;
+        case 'R':
+            if (!cli_opt_plan_ranks(argv[0], optarg, &plan_ranks)) {
+                return CLI_USAGE;
+            }
+            break;
+        default:
+            return CLI_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        return cli_usage(argv[0], "want `forge PATH'");
+    }
+    if (!cli_check_plan_ranks(argv[0], plan_ranks, p.dry_run)) {
+        return CLI_USAGE;
+    }
+    if (p.resume && p.dry_run) {
+        return cli_usage(argv[0], "--resume and --dry-run do not go together");
+    }
+    p.layer = argv[optind];
+    if (cv_mpi_init(&argc, &argv) != CV_OK) {
+        return cli_fail();
+    }
+    if (plan_ranks) {
+        cv_mpi_plan_for(plan_ranks);
+    }
+    cv_mpi_install_signal_handlers();
+    cv_mesh_forge_stats st;
+    memset(&st, 0, sizeof st);
+    if (cv_mpi_mesh_forge(&p, &st) != CV_OK) {
+        return cli_fail();
+    }
+    if (cv_mpi_rank() == 0 && !p.dry_run) {
+        printf("mesh forge: %" PRIu64 " tiles (%" PRIu64 " written before), %" PRIu64
+               " fragments, %" PRIu64 " meshes in %s/, %" PRIu64 " labels below --dust\n",
+               st.tiles + st.tiles_skipped, st.tiles_skipped, st.fragments, st.manifests, st.dir,
+               st.dust_labels);
+        printf("mesh forge: %" PRIu64 " of %" PRIu64 " chunks read (%" PRIu64 " bytes), %" PRIu64
+               " bytes of tile faces sent between ranks\n",
+               st.chunks_read, st.chunks, st.bytes_read, st.halo_bytes);
+        printf("mesh forge: %.2f Mvoxels in %.2f s (%.2f Mvoxels/s) on %d rank%s\n",
+               (double)st.voxels / 1e6, st.seconds,
+               st.seconds > 0 ? (double)st.voxels / 1e6 / st.seconds : 0.0, cv_mpi_size(),
+               cv_mpi_size() == 1 ? "" : "s");
+    }
+    return CLI_OK;
+}
 
 static bool parse_ids(const char *text, uint64_t **ids, size_t *n)
 {
@@ -232,6 +380,9 @@ static int mesh_merge(int argc, char **argv, const cv_mesh_merge_opts *o)
 
 int cmd_mesh(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "forge") == 0) {
+        return mesh_forge(argc - 1, argv + 1);
+    }
     static const struct option opts[] = {
         {"lod", required_argument, NULL, 'l'},
         {"no-fuse", no_argument, NULL, 'F'},
@@ -339,7 +490,7 @@ int cmd_mesh(int argc, char **argv)
     if (!(is_get && nargs == 3) && !(is_put && nargs == 4) && !(is_ls && nargs == 2) &&
         !(is_merge && nargs == 2)) {
         return cli_usage(argv[0], "want `get PATH SEGID -o OUT', `put PATH SEGID FILE', "
-                                  "`ls PATH' or `merge-sharded PATH'");
+                                  "`ls PATH', `merge-sharded PATH' or `forge PATH'");
     }
     if (layout_flags == 3) {
         return cli_usage(argv[0], "--sharded and --unsharded exclude each other");

@@ -17,7 +17,7 @@ static const cli_cmd commands[] = {
     {"ls", cmd_ls, "list the objects under a cloud path (any store)", false},
     {"cp", cmd_cp, "copy one object between any two stores", false},
     {"shard", cmd_shard, "list the shard files of a scale, or get one entry", false},
-    {"mesh", cmd_mesh, "get/put/list segment meshes (.ply/.obj)", false},
+    {"mesh", cmd_mesh, "get/put/list segment meshes (.ply/.obj), forge them", false},
     {"skeleton", cmd_skeleton, "get/put/list segment skeletons (.swc/.bin)", false},
     {"downsample", cmd_downsample, "make lower-resolution mips of a layer across MPI ranks", true},
     {"transfer", cmd_transfer, "copy/re-encode a layer across MPI ranks", true},
