@@ -3,7 +3,7 @@
  * z) into a new layer across MPI ranks with parallel HDF5. */
 #include "cli/cli.h"
 
-#include "mpi/cv_h5.h"
+#include "mpi/cv_import.h"
 #include "mpi/cv_transfer.h"
 
 #include <string.h>
