@@ -55,8 +55,13 @@ struct cv_import_source {
     int64_t voxel_offset[3]; /* set by the import before reads: the layer's voxel_offset */
 };
 
-/* Open the source `p->src` names (today: FILE.h5:/DATASET, a stack of such files or an
- * @LIST.txt of them). Collective. On failure *out may still need closing. */
+/* Open the source `p->src` names. On failure *out, when set, still needs closing.
+ * HDF5: FILE.h5:/DATASET, a stack of such files or an @LIST.txt:/DATASET. Collective. */
 cv_status cv__h5_source_open(const cv_import_params *p, cv_import_source **out);
+/* TIFF: FILE.tif (pages along z), a glob of TIFF files or an @LIST.txt of them. */
+cv_status cv__tiff_source_open(const cv_import_params *p, cv_import_source **out);
+/* Whether `src` names a TIFF source: ends in .tif, .tiff, .btf or .tf8 (any case), or is a
+ * list @LIST without :/DATASET. Pure. */
+bool cv__tiff_is_spec(const char *src);
 
 #endif

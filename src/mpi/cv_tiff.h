@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * cv_tiff.h: reading TIFF and BigTIFF files with libtiff for `cvmpi import`: the shape and
+ * sample type of a page, windows of a page's pixels (striped or tiled, chunky or planar, any
+ * compression libtiff decodes), and OME-XML physical sizes. No MPI; only tiff_io.c includes
+ * <tiffio.h>. Errors name the file and the page. Not thread-safe (one reader per process). */
+#ifndef CV_TIFF_H
+#define CV_TIFF_H
+
+#include "base/cv_internal.h"
+
+typedef struct cv_tiff cv_tiff;
+
+/* What a page holds: its stored samples, as tifffile would give them. */
+typedef struct cv_tiff_page {
+    uint32_t width, height;
+    uint32_t samples;          /* samples per pixel: the layer's channels */
+    cv_dtype dtype;            /* of one sample */
+    bool tiled;                /* else striped */
+    uint32_t block_w, block_h; /* a tile, or a strip (width x rows per strip) */
+    uint16_t compression;      /* the TIFF compression code (1 = none) */
+    uint64_t block_bytes;      /* one decoded strip or tile */
+} cv_tiff_page;
+
+/* Open `path` for reading; *pages is its page (IFD) count. */
+cv_status cv__tiff_open(const char *path, cv_tiff **out, uint32_t *pages);
+/* The same from memory (`name` in errors); `data` must outlive the reader. */
+cv_status cv__tiff_open_mem(const uint8_t *data, size_t len, const char *name, cv_tiff **out,
+                            uint32_t *pages);
+void cv__tiff_close(cv_tiff *t);
+
+/* Describe page `page` (0-based); an unsupported layout or sample type is refused naming it. */
+cv_status cv__tiff_page(cv_tiff *t, uint32_t page, cv_tiff_page *out);
+
+/* Pixels x0..x1, y0..y1 (exclusive ends, inside the page) of page `page`, all samples, into
+ * dst in C order (y, x, sample), native byte order. Reads each strip or tile the window touches
+ * once, into one buffer of block_bytes. A corrupt or truncated block fails naming the page. */
+cv_status cv__tiff_read_window(cv_tiff *t, uint32_t page, uint32_t x0, uint32_t y0, uint32_t x1,
+                               uint32_t y1, uint8_t *dst);
+
+/* PhysicalSizeX/Y/Z of the first OME <Pixels> element in `xml` (page 0's ImageDescription), in
+ * nm (units: the *Unit attributes, default micrometres). *found has bit d set for each axis d
+ * (x=0, y=1, z=2) given; 0 without OME-XML. A size that is not a positive number, or a unit
+ * not of length, is refused naming `name`. Pure. */
+cv_status cv__tiff_ome_sizes(const char *xml, const char *name, double nm[3], int *found);
+/* Page 0's ImageDescription, or NULL (owned by the reader, valid until the next call). */
+const char *cv__tiff_description(cv_tiff *t);
+
+#endif
