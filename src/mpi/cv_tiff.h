@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cv_tiff.h: reading TIFF and BigTIFF files with libtiff for `cvmpi import`: the shape and
  * sample type of a page, windows of a page's pixels (striped or tiled, chunky or planar, any
- * compression libtiff decodes), and OME-XML physical sizes. No MPI; only tiff_io.c includes
+ * compression libtiff decodes), OME-XML physical sizes, and cutouts written as TIFF (`read -o
+ * cut.tif`). No MPI; only tiff_io.c includes
  * <tiffio.h>. Errors name the file and the page. Not thread-safe (one reader per process). */
 #ifndef CV_TIFF_H
 #define CV_TIFF_H
@@ -44,5 +45,18 @@ cv_status cv__tiff_read_window(cv_tiff *t, uint32_t page, uint32_t x0, uint32_t 
 cv_status cv__tiff_ome_sizes(const char *xml, const char *name, double nm[3], int *found);
 /* Page 0's ImageDescription, or NULL (owned by the reader, valid until the next call). */
 const char *cv__tiff_description(cv_tiff *t);
+
+/* A cutout to write: `data` in the volume layout (x fastest, then y, z, channel slowest). */
+typedef struct cv_tiff_cutout {
+    cv_dtype dtype;
+    int64_t shape[4];     /* x, y, z, channels */
+    double resolution[3]; /* nm, x,y,z: OME-XML PhysicalSizeX/Y/Z (nm) */
+} cv_tiff_cutout;
+
+/* Write the cutout to `path` as a TIFF of one page per z (BigTIFF past 4 GB), samples per pixel
+ * = channels (chunky; RGB for 3 and 4 8/16-bit channels), uncompressed strips, with OME-XML on
+ * page 0 (shape, type, physical sizes) when the dtype has an OME type. The file appears whole or
+ * not at all: written beside it, then renamed. Errors name `path`. */
+cv_status cv__tiff_write(const char *path, const cv_tiff_cutout *c, const uint8_t *data);
 
 #endif

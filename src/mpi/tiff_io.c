@@ -3,12 +3,15 @@
  * <tiffio.h>. libtiff's own messages are caught (not printed) and end up in the one error line
  * that names the file and page; its warnings (unknown tags, as tifffile writes) are dropped.
  * Files are read with read(2), not mapped, so a file cut short while it is read fails cleanly.
+ * Cutouts (`read -o cut.tif`) are written uncompressed, one page per z, with OME-XML.
  * Never trusts the file: sizes are checked before anything is allocated (fuzz_tiff). */
 #include "mpi/cv_tiff.h"
 
 #include "base/checked.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <tiffio.h>
+#include <unistd.h>
 
 struct cv_tiff {
     TIFF *tif;
@@ -35,6 +39,8 @@ struct cv_tiff {
 /* libtiff's last error message on this thread (its handler has no user pointer). */
 static _Thread_local char last_error[256];
 
+static void on_error(const char *module, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void on_error(const char *module, const char *fmt, va_list ap)
 {
     (void)module;
@@ -550,4 +556,184 @@ cv_status cv__tiff_ome_sizes(const char *xml, const char *name, double nm[3], in
         *found |= 1 << d;
     }
     return CV_OK;
+}
+
+/* ---- writing cutouts -------------------------------------------------------------------- */
+
+static const char *ome_type(cv_dtype t)
+{
+    switch (t) {
+    case CV_UINT8:
+        return "uint8";
+    case CV_INT8:
+        return "int8";
+    case CV_UINT16:
+        return "uint16";
+    case CV_INT16:
+        return "int16";
+    case CV_UINT32:
+        return "uint32";
+    case CV_INT32:
+        return "int32";
+    case CV_FLOAT32:
+        return "float";
+    case CV_FLOAT64:
+        return "double";
+    default:
+        return NULL; /* OME has no 64-bit integers */
+    }
+}
+
+static uint16_t sample_format(cv_dtype t)
+{
+    switch (t) {
+    case CV_INT8:
+    case CV_INT16:
+    case CV_INT32:
+    case CV_INT64:
+        return SAMPLEFORMAT_INT;
+    case CV_FLOAT32:
+    case CV_FLOAT64:
+        return SAMPLEFORMAT_IEEEFP;
+    default:
+        return SAMPLEFORMAT_UINT;
+    }
+}
+
+/* Page 0's OME-XML, as tifffile writes it for one image of z pages. */
+static char *ome_xml(const cv_tiff_cutout *c)
+{
+    const char *type = ome_type(c->dtype);
+    if (!type) {
+        return NULL;
+    }
+    return cv__asprintf(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><OME "
+        "xmlns=\"http://www.openmicroscopy.org/Schemas/OME/2016-06\" "
+        "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xsi:schemaLocation=\"http://www.openmicroscopy.org/Schemas/OME/2016-06 "
+        "http://www.openmicroscopy.org/Schemas/OME/2016-06/ome.xsd\" Creator=\"cvmpi\">"
+        "<Image ID=\"Image:0\" Name=\"Image0\"><Pixels ID=\"Pixels:0\" DimensionOrder=\"XYCZT\" "
+        "Type=\"%s\" SizeX=\"%" PRId64 "\" SizeY=\"%" PRId64 "\" SizeC=\"%" PRId64
+        "\" SizeZ=\"%" PRId64 "\" SizeT=\"1\"%s PhysicalSizeX=\"%.17g\" PhysicalSizeXUnit=\"nm\" "
+        "PhysicalSizeY=\"%.17g\" PhysicalSizeYUnit=\"nm\" PhysicalSizeZ=\"%.17g\" "
+        "PhysicalSizeZUnit=\"nm\"><Channel ID=\"Channel:0:0\" SamplesPerPixel=\"%" PRId64
+        "\"/><TiffData IFD=\"0\" PlaneCount=\"%" PRId64 "\"/></Pixels></Image></OME>",
+        type, c->shape[0], c->shape[1], c->shape[3], c->shape[2],
+        c->shape[3] > 1 ? " Interleaved=\"true\"" : "", c->resolution[0], c->resolution[1],
+        c->resolution[2], c->shape[3], c->shape[2]);
+}
+
+/* Every page of the cutout into the open file. */
+static cv_status write_pages(TIFF *tif, const char *path, const cv_tiff_cutout *c,
+                             const uint8_t *data, const char *xml)
+{
+    uint32_t w = (uint32_t)c->shape[0], h = (uint32_t)c->shape[1];
+    uint32_t nz = (uint32_t)c->shape[2], spp = (uint32_t)c->shape[3];
+    size_t es = cv_dtype_size(c->dtype);
+    size_t px = es * spp, row = (size_t)w * px;
+    size_t plane = (size_t)w * h * es; /* one channel of one z in `data` */
+    uint32_t rps = row >= 65536 ? 1 : (uint32_t)(65536 / row);
+    rps = rps < h ? rps : h;
+    bool rgb = (spp == 3 || spp == 4) && es <= 2;
+    uint8_t *strip = cv_malloc((size_t)rps * row);
+    char why[264];
+    if (!strip) {
+        return CV_FAIL(CV_ERR_NOMEM, "read: %s: a strip of %zu bytes", path, (size_t)rps * row);
+    }
+    cv_status rc = CV_OK;
+    for (uint32_t z = 0; rc == CV_OK && z < nz; z++) {
+        TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, w);
+        TIFFSetField(tif, TIFFTAG_IMAGELENGTH, h);
+        TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)spp);
+        TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)(es * 8));
+        TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, sample_format(c->dtype));
+        TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+        TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, rgb ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
+        TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_NONE);
+        TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, rps);
+        uint32_t extra = rgb ? spp - 3 : spp - 1;
+        if (extra > 0) {
+            uint16_t *kinds = cv_calloc(extra, sizeof *kinds);
+            if (!kinds) {
+                rc = CV_FAIL(CV_ERR_NOMEM, "read: %s", path);
+                break;
+            }
+            if (rgb) {
+                kinds[0] = EXTRASAMPLE_UNASSALPHA;
+            }
+            TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, (uint16_t)extra, kinds);
+            cv_free(kinds);
+        }
+        if (z == 0 && xml) {
+            TIFFSetField(tif, TIFFTAG_IMAGEDESCRIPTION, xml);
+        }
+        for (uint32_t y0 = 0, s = 0; rc == CV_OK && y0 < h; y0 += rps, s++) {
+            uint32_t rows = h - y0 < rps ? h - y0 : rps;
+            /* channel-slowest planes to interleaved samples */
+            for (uint32_t y = 0; y < rows; y++) {
+                uint8_t *out = strip + (size_t)y * row;
+                const uint8_t *in = data + (size_t)z * (size_t)h * (size_t)w * es +
+                                    (size_t)(y0 + y) * (size_t)w * es;
+                for (uint32_t x = 0; x < w; x++) {
+                    for (uint32_t k = 0; k < spp; k++) {
+                        memcpy(out, in + (size_t)k * nz * plane + (size_t)x * es, es);
+                        out += es;
+                    }
+                }
+            }
+            if (TIFFWriteEncodedStrip(tif, s, strip, (tmsize_t)((size_t)rows * row)) < 0) {
+                rc = CV_FAIL(CV_ERR_IO, "read: writing %s failed%s", path, cause(why));
+            }
+        }
+        if (rc == CV_OK && !TIFFWriteDirectory(tif)) {
+            rc = CV_FAIL(CV_ERR_IO, "read: writing page %u of %s failed%s", z, path, cause(why));
+        }
+    }
+    cv_free(strip);
+    return rc;
+}
+
+cv_status cv__tiff_write(const char *path, const cv_tiff_cutout *c, const uint8_t *data)
+{
+    install_handlers();
+    uint64_t bytes = cv_dtype_size(c->dtype);
+    for (int d = 0; d < 4; d++) {
+        if (c->shape[d] < 1 || c->shape[d] > UINT32_MAX ||
+            !cv__mul_u64(bytes, (uint64_t)c->shape[d], &bytes)) {
+            return CV_FAIL(CV_ERR_ARG, "read: %s: a cutout of that shape does not fit a TIFF",
+                           path);
+        }
+    }
+    if (c->shape[3] > 65535) {
+        return CV_FAIL(CV_ERR_ARG, "read: %s: more than 65535 channels", path);
+    }
+    /* classic TIFF offsets are 32-bit: past 4 GB (with room for the directories), BigTIFF */
+    bool big = bytes > ((uint64_t)4 << 30) - ((uint64_t)64 << 20);
+    char *tmp = cv__asprintf("%s.tmp-%ld", path, (long)getpid());
+    char *xml = ome_xml(c);
+    if (!tmp || (ome_type(c->dtype) && !xml)) {
+        cv_free(tmp);
+        cv_free(xml);
+        return CV_FAIL(CV_ERR_NOMEM, "read: %s", path);
+    }
+    char why[264];
+    cv_status rc = CV_OK;
+    TIFF *tif = TIFFOpen(tmp, big ? "w8" : "w");
+    if (!tif) {
+        rc = CV_FAIL(CV_ERR_IO, "read: cannot create %s (written as %s, then renamed)%s", path, tmp,
+                     cause(why));
+    } else {
+        rc = write_pages(tif, path, c, data, xml);
+        TIFFClose(tif);
+    }
+    if (rc == CV_OK && rename(tmp, path) != 0) {
+        rc = CV_FAIL(CV_ERR_IO, "read: rename `%s' to `%s': %s", tmp, path, strerror(errno));
+    }
+    if (rc != CV_OK && tif) {
+        unlink(tmp);
+    }
+    cv_free(tmp);
+    cv_free(xml);
+    return rc;
 }

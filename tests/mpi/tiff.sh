@@ -192,4 +192,30 @@ run_np 3 import 'u16/z_*.tif' term --chunk 32,16,4 --memory 1M --resolution 4,4,
 grep -q "^import: [1-9][0-9]* tasks written, [1-9][0-9]* skipped, 0 failed" log ||
     { cat log; fail "resume after SIGTERM: want some written, some skipped"; }
 [ "$(digest L1_u16)" = "$(digest term)" ] || fail "resumed layer differs"
+# `read -o cut.tif`: one page per z, channels as samples, OME-XML physical sizes; tifffile reads
+# it as the layer's voxels (z, y, x, c), and importing it gives the same layer back. 64-bit
+# integers (no OME type): plain pages.
+"$CVMPI" read L1_rgb -o cut_rgb.tif > /dev/null || fail "read -o cut_rgb.tif"
+"$CVMPI" read L1_u16 --bbox 3,5,2,60,40,7 -o cut_u16.tif > /dev/null || fail "read -o cut_u16.tif"
+/usr/bin/python3 - <<'PY' || fail "read -o cut.tif: tifffile disagrees"
+import numpy as np, tifffile
+rgb = np.transpose(np.load("rgb.npy"), (2, 1, 0, 3))  # back to z, y, x, c
+with tifffile.TiffFile("cut_rgb.tif") as t:
+    assert t.is_ome and t.series[0].axes == "ZYXS", t.series[0].axes
+    assert np.array_equal(t.asarray(), rgb)
+u16 = np.transpose(np.load("u16.npy"), (2, 1, 0, 3))[..., 0]
+assert np.array_equal(tifffile.imread("cut_u16.tif"), u16[2:7, 5:40, 3:60])
+a = np.random.default_rng(8).integers(-2**62, 2**62, (3, 20, 30)).astype("int64")
+tifffile.imwrite("i64.tif", a, photometric="minisblack")
+np.save("i64.npy", np.transpose(a, (2, 1, 0))[..., None])
+PY
+"$CVMPI" import cut_rgb.tif back_rgb --chunk 32,16,4 --memory 1M > /dev/null 2>&1 ||
+    fail "import cut_rgb.tif"
+[ "$(digest L1_rgb)" = "$(digest back_rgb)" ] || fail "rgb: layer -> TIFF -> layer differs"
+run_np 2 import i64.tif L_i64 --resolution 1,1,1 > log 2>&1 || { cat log; fail "import int64"; }
+check_layer L_i64 i64.npy
+"$CVMPI" read L_i64 -o cut_i64.tif > /dev/null || fail "read -o cut_i64.tif"
+/usr/bin/python3 -c 'import numpy as np, tifffile
+assert np.array_equal(tifffile.imread("cut_i64.tif"), np.transpose(np.load("i64.npy")[..., 0], (2, 1, 0)))' ||
+    fail "int64 cutout"
 echo "tiff: all passed"
