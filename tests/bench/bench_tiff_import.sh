@@ -6,7 +6,9 @@
 # directory), with 1 and 2 MPI ranks. For scale, in the same run: `cp` of the slice files
 # (every byte read and written once; page cache warm) and the HDF5 import of the same volume
 # (one contiguous dataset written by h5py). Reports MB/s (voxel bytes / best wall time over
-# --runs) per case, one TSV line each. Default 128 slices (512 takes several minutes on two
+# --runs) and the CPU seconds of that run (user + system, all ranks, by /usr/bin/time around
+# the command: on a shared machine wall time includes waiting for the cores) per case, one TSV
+# line each. Default 128 slices (512 takes several minutes on two
 # shared cores); --slices N changes it. `--quick` runs 256x256x16 once for CTest (label bench).
 # Never fails on speed; fails if an imported layer differs from the TIFF import at 1 rank.
 set -eu
@@ -65,23 +67,31 @@ with h5py.File(f"{w}/stack.h5", "w") as f:
         tifffile.imwrite(f"{w}/deflate/z_{z}.tif", a, compression="zlib", rowsperstrip=64)
 PY
 
-# best wall time of `$@` over RUNS runs, into BEST
+TIME=""
+[ -x /usr/bin/time ] && TIME="/usr/bin/time -f %U+%S -o $W/cpu"
+# best wall time of `$@` over RUNS runs into BEST, that run's CPU seconds into CPU
 best_of() {
     BEST=""
+    CPU="?"
     i=0
     while [ "$i" -lt "$RUNS" ]; do
         i=$((i + 1))
         rm -rf "$W/out" "$W/copy"
+        echo 0+0 >"$W/cpu"
         t0=$(now)
-        "$@" >"$W/log" 2>&1 || { cat "$W/log"; echo "bench_tiff_import: failed: $*" >&2; exit 1; }
+        # shellcheck disable=SC2086
+        $TIME "$@" >"$W/log" 2>&1 || { cat "$W/log"; echo "bench_tiff_import: failed: $*" >&2; exit 1; }
         t1=$(now)
         t=$(calc "$t1 - $t0")
-        if [ -z "$BEST" ] || [ "$(calc "$t < $BEST")" = 1 ]; then BEST=$t; fi
+        if [ -z "$BEST" ] || [ "$(calc "$t < $BEST")" = 1 ]; then
+            BEST=$t
+            CPU=$(calc "$(cat "$W/cpu")")
+        fi
     done
 }
 report() { # CASE RANKS FILE_BYTES
-    printf '%s\t%s\t%.1f MB/s\t%.2f s\t(files %.1f MB)\n' "$1" "$2" \
-        "$(calc "$BYTES / 1e6 / $BEST")" "$BEST" "$(calc "$3 / 1e6")"
+    printf '%s\t%s\t%.1f MB/s\t%.2f s\tcpu %s s\t(files %.1f MB)\n' "$1" "$2" \
+        "$(calc "$BYTES / 1e6 / $BEST")" "$BEST" "$CPU" "$(calc "$3 / 1e6")"
 }
 size_of() { du -sb "$1" | cut -f1; }
 
