@@ -105,6 +105,9 @@ int cmd_read(int argc, char **argv)
                                       box.max[2] - box.min[2], info->num_channels}};
         memcpy(c.resolution, info->scales[mip].resolution, sizeof c.resolution);
         rc = cv__tiff_write(output, &c, data);
+        if (rc != CV_OK) {
+            cv__err_wrap("read");
+        }
     } else if (rc == CV_OK) {
         char header[256];
         size_t hlen = 0;

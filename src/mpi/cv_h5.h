@@ -22,6 +22,11 @@ typedef struct cv_export_params {
 } cv_export_params;
 
 cv_status cv_mpi_export(const cv_export_params *p);
+/* `cvmpi export SRC FILE.tif` or 'DIR/z_*.tif' (mpi_export_tiff.c): p->axes, chunked and gzip
+ * must be unset. Collective. */
+cv_status cv_mpi_export_tiff(const cv_export_params *p);
+/* Whether an export destination is TIFF: it ends in .tif or .tiff (any case). Pure. */
+bool cv__tiff_is_output(const char *dst);
 
 /* A cutout for cv_h5_write_cutout: what export records in the attributes. */
 typedef struct cv_h5_cutout {

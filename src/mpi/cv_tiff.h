@@ -59,4 +59,12 @@ typedef struct cv_tiff_cutout {
  * not at all: written beside it, then renamed. Errors name `path`. */
 cv_status cv__tiff_write(const char *path, const cv_tiff_cutout *c, const uint8_t *data);
 
+/* The same in steps, for a volume too large to hold: open (c->shape[2] pages in all), append
+ * pages a few planes at a time (`data`: nz planes in the volume layout), then close with
+ * commit (all pages written: rename into place) or without (the temporary file is removed). */
+typedef struct cv_tiff_writer cv_tiff_writer;
+cv_status cv__tiff_writer_open(const char *path, const cv_tiff_cutout *c, cv_tiff_writer **out);
+cv_status cv__tiff_writer_pages(cv_tiff_writer *w, const uint8_t *data, int64_t nz);
+cv_status cv__tiff_writer_close(cv_tiff_writer *w, bool commit);
+
 #endif

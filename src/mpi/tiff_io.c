@@ -624,25 +624,28 @@ static char *ome_xml(const cv_tiff_cutout *c)
         c->resolution[2], c->shape[3], c->shape[2]);
 }
 
-/* Every page of the cutout into the open file. */
-static cv_status write_pages(TIFF *tif, const char *path, const cv_tiff_cutout *c,
-                             const uint8_t *data, const char *xml)
+struct cv_tiff_writer {
+    TIFF *tif;
+    char *path, *tmp, *xml;
+    cv_tiff_cutout c;
+    int64_t written; /* pages so far */
+    uint8_t *strip;
+    uint32_t rps; /* rows per strip */
+};
+
+/* Pages of `nz` planes of `data` (volume layout over those planes) into the open file. */
+static cv_status write_pages(cv_tiff_writer *wr, const uint8_t *data, int64_t nz)
 {
-    uint32_t w = (uint32_t)c->shape[0], h = (uint32_t)c->shape[1];
-    uint32_t nz = (uint32_t)c->shape[2], spp = (uint32_t)c->shape[3];
+    const cv_tiff_cutout *c = &wr->c;
+    TIFF *tif = wr->tif;
+    uint32_t w = (uint32_t)c->shape[0], h = (uint32_t)c->shape[1], spp = (uint32_t)c->shape[3];
     size_t es = cv_dtype_size(c->dtype);
     size_t px = es * spp, row = (size_t)w * px;
     size_t plane = (size_t)w * h * es; /* one channel of one z in `data` */
-    uint32_t rps = row >= 65536 ? 1 : (uint32_t)(65536 / row);
-    rps = rps < h ? rps : h;
+    uint32_t rps = wr->rps;
     bool rgb = (spp == 3 || spp == 4) && es <= 2;
-    uint8_t *strip = cv_malloc((size_t)rps * row);
     char why[264];
-    if (!strip) {
-        return CV_FAIL(CV_ERR_NOMEM, "read: %s: a strip of %zu bytes", path, (size_t)rps * row);
-    }
-    cv_status rc = CV_OK;
-    for (uint32_t z = 0; rc == CV_OK && z < nz; z++) {
+    for (int64_t z = 0; z < nz; z++) {
         TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, w);
         TIFFSetField(tif, TIFFTAG_IMAGELENGTH, h);
         TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)spp);
@@ -656,8 +659,7 @@ static cv_status write_pages(TIFF *tif, const char *path, const cv_tiff_cutout *
         if (extra > 0) {
             uint16_t *kinds = cv_calloc(extra, sizeof *kinds);
             if (!kinds) {
-                rc = CV_FAIL(CV_ERR_NOMEM, "read: %s", path);
-                break;
+                return CV_FAIL(CV_ERR_NOMEM, "%s", wr->path);
             }
             if (rgb) {
                 kinds[0] = EXTRASAMPLE_UNASSALPHA;
@@ -665,75 +667,121 @@ static cv_status write_pages(TIFF *tif, const char *path, const cv_tiff_cutout *
             TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, (uint16_t)extra, kinds);
             cv_free(kinds);
         }
-        if (z == 0 && xml) {
-            TIFFSetField(tif, TIFFTAG_IMAGEDESCRIPTION, xml);
+        if (wr->written == 0 && wr->xml) {
+            TIFFSetField(tif, TIFFTAG_IMAGEDESCRIPTION, wr->xml);
         }
-        for (uint32_t y0 = 0, s = 0; rc == CV_OK && y0 < h; y0 += rps, s++) {
+        for (uint32_t y0 = 0, s = 0; y0 < h; y0 += rps, s++) {
             uint32_t rows = h - y0 < rps ? h - y0 : rps;
             /* channel-slowest planes to interleaved samples */
             for (uint32_t y = 0; y < rows; y++) {
-                uint8_t *out = strip + (size_t)y * row;
-                const uint8_t *in = data + (size_t)z * (size_t)h * (size_t)w * es +
-                                    (size_t)(y0 + y) * (size_t)w * es;
+                uint8_t *out = wr->strip + (size_t)y * row;
+                const uint8_t *in = data + (size_t)z * plane + (size_t)(y0 + y) * (size_t)w * es;
                 for (uint32_t x = 0; x < w; x++) {
                     for (uint32_t k = 0; k < spp; k++) {
-                        memcpy(out, in + (size_t)k * nz * plane + (size_t)x * es, es);
+                        memcpy(out, in + (size_t)k * (size_t)nz * plane + (size_t)x * es, es);
                         out += es;
                     }
                 }
             }
-            if (TIFFWriteEncodedStrip(tif, s, strip, (tmsize_t)((size_t)rows * row)) < 0) {
-                rc = CV_FAIL(CV_ERR_IO, "read: writing %s failed%s", path, cause(why));
+            if (TIFFWriteEncodedStrip(tif, s, wr->strip, (tmsize_t)((size_t)rows * row)) < 0) {
+                return CV_FAIL(CV_ERR_IO, "writing %s failed%s", wr->path, cause(why));
             }
         }
-        if (rc == CV_OK && !TIFFWriteDirectory(tif)) {
-            rc = CV_FAIL(CV_ERR_IO, "read: writing page %u of %s failed%s", z, path, cause(why));
+        if (!TIFFWriteDirectory(tif)) {
+            return CV_FAIL(CV_ERR_IO, "writing page %" PRId64 " of %s failed%s", wr->written,
+                           wr->path, cause(why));
+        }
+        wr->written++;
+    }
+    return CV_OK;
+}
+
+cv_status cv__tiff_writer_open(const char *path, const cv_tiff_cutout *c, cv_tiff_writer **out)
+{
+    install_handlers();
+    *out = NULL;
+    uint64_t bytes = cv_dtype_size(c->dtype);
+    for (int d = 0; d < 4; d++) {
+        if (c->shape[d] < 1 || c->shape[d] > UINT32_MAX ||
+            !cv__mul_u64(bytes, (uint64_t)c->shape[d], &bytes)) {
+            return CV_FAIL(CV_ERR_ARG, "%s: a cutout of that shape does not fit a TIFF", path);
         }
     }
-    cv_free(strip);
+    if (c->shape[3] > 65535) {
+        return CV_FAIL(CV_ERR_ARG, "%s: more than 65535 channels", path);
+    }
+    size_t row = (size_t)c->shape[0] * (size_t)c->shape[3] * cv_dtype_size(c->dtype);
+    uint32_t rps = row >= 65536 ? 1 : (uint32_t)(65536 / row);
+    rps = rps < (uint32_t)c->shape[1] ? rps : (uint32_t)c->shape[1];
+    cv_tiff_writer *w = cv_calloc(1, sizeof *w);
+    if (!w) {
+        return CV_FAIL(CV_ERR_NOMEM, "%s", path);
+    }
+    w->c = *c;
+    w->rps = rps;
+    w->path = cv__strdup(path);
+    w->tmp = cv__asprintf("%s.tmp-%ld", path, (long)getpid());
+    w->xml = ome_xml(c);
+    w->strip = cv_malloc((size_t)rps * row);
+    if (!w->path || !w->tmp || (ome_type(c->dtype) && !w->xml) || !w->strip) {
+        cv__tiff_writer_close(w, false);
+        return CV_FAIL(CV_ERR_NOMEM, "%s", path);
+    }
+    /* classic TIFF offsets are 32-bit: past 4 GB (with room for the directories), BigTIFF */
+    bool big = bytes > ((uint64_t)4 << 30) - ((uint64_t)64 << 20);
+    char why[264];
+    w->tif = TIFFOpen(w->tmp, big ? "w8" : "w");
+    if (!w->tif) {
+        cv_status rc = CV_FAIL(CV_ERR_IO, "cannot create %s (written as %s, then renamed)%s", path,
+                               w->tmp, cause(why));
+        cv__tiff_writer_close(w, false);
+        return rc;
+    }
+    *out = w;
+    return CV_OK;
+}
+
+cv_status cv__tiff_writer_pages(cv_tiff_writer *w, const uint8_t *data, int64_t nz)
+{
+    if (nz < 1 || nz > w->c.shape[2] - w->written) {
+        return CV_FAIL(CV_ERR_ARG, "%s: %" PRId64 " more pages, past its %" PRId64, w->path, nz,
+                       w->c.shape[2]);
+    }
+    return write_pages(w, data, nz);
+}
+
+cv_status cv__tiff_writer_close(cv_tiff_writer *w, bool commit)
+{
+    if (!w) {
+        return CV_OK;
+    }
+    cv_status rc = CV_OK;
+    if (w->tif) {
+        TIFFClose(w->tif);
+        if (commit && w->written != w->c.shape[2]) {
+            rc = CV_FAIL(CV_ERR_ARG, "%s: %" PRId64 " of %" PRId64 " pages written", w->path,
+                         w->written, w->c.shape[2]);
+        }
+        if (commit && rc == CV_OK && rename(w->tmp, w->path) != 0) {
+            rc = CV_FAIL(CV_ERR_IO, "rename `%s' to `%s': %s", w->tmp, w->path, strerror(errno));
+        }
+        if (!commit || rc != CV_OK) {
+            unlink(w->tmp);
+        }
+    }
+    cv_free(w->path);
+    cv_free(w->tmp);
+    cv_free(w->xml);
+    cv_free(w->strip);
+    cv_free(w);
     return rc;
 }
 
 cv_status cv__tiff_write(const char *path, const cv_tiff_cutout *c, const uint8_t *data)
 {
-    install_handlers();
-    uint64_t bytes = cv_dtype_size(c->dtype);
-    for (int d = 0; d < 4; d++) {
-        if (c->shape[d] < 1 || c->shape[d] > UINT32_MAX ||
-            !cv__mul_u64(bytes, (uint64_t)c->shape[d], &bytes)) {
-            return CV_FAIL(CV_ERR_ARG, "read: %s: a cutout of that shape does not fit a TIFF",
-                           path);
-        }
-    }
-    if (c->shape[3] > 65535) {
-        return CV_FAIL(CV_ERR_ARG, "read: %s: more than 65535 channels", path);
-    }
-    /* classic TIFF offsets are 32-bit: past 4 GB (with room for the directories), BigTIFF */
-    bool big = bytes > ((uint64_t)4 << 30) - ((uint64_t)64 << 20);
-    char *tmp = cv__asprintf("%s.tmp-%ld", path, (long)getpid());
-    char *xml = ome_xml(c);
-    if (!tmp || (ome_type(c->dtype) && !xml)) {
-        cv_free(tmp);
-        cv_free(xml);
-        return CV_FAIL(CV_ERR_NOMEM, "read: %s", path);
-    }
-    char why[264];
-    cv_status rc = CV_OK;
-    TIFF *tif = TIFFOpen(tmp, big ? "w8" : "w");
-    if (!tif) {
-        rc = CV_FAIL(CV_ERR_IO, "read: cannot create %s (written as %s, then renamed)%s", path, tmp,
-                     cause(why));
-    } else {
-        rc = write_pages(tif, path, c, data, xml);
-        TIFFClose(tif);
-    }
-    if (rc == CV_OK && rename(tmp, path) != 0) {
-        rc = CV_FAIL(CV_ERR_IO, "read: rename `%s' to `%s': %s", tmp, path, strerror(errno));
-    }
-    if (rc != CV_OK && tif) {
-        unlink(tmp);
-    }
-    cv_free(tmp);
-    cv_free(xml);
-    return rc;
+    cv_tiff_writer *w;
+    CV_TRY(cv__tiff_writer_open(path, c, &w));
+    cv_status rc = cv__tiff_writer_pages(w, data, c->shape[2]);
+    cv_status crc = cv__tiff_writer_close(w, rc == CV_OK);
+    return rc == CV_OK ? crc : rc;
 }
