@@ -22,6 +22,7 @@ MODULES = {
     "numpy": "python3-numpy",
     "h5py": "python3-h5py",
     "PIL": "python3-pil",
+    "tifffile": "python3-tifffile",
     "png": "python3-png",
     "brotli": "python3-brotli",
     "boto3": "python3-boto3",

@@ -34,6 +34,7 @@ ALLOWED = {
 SYSTEM = {
     "mpi.h": ["mpi"],
     "hdf5.h": ["mpi/mpi_h5.c"],
+    "tiffio.h": ["mpi/tiff_io.c"],
     "microhttpd.h": ["serve/serve_http.c"],
     "curl/curl.h": ["io"],
 }

@@ -107,13 +107,18 @@ cv_status cli_read_input_max(const char *path, size_t max, const char *why, uint
 bool cli_is_stream_path(const char *path);
 
 /* The file format of a `read -o` / `write -i` array. */
-typedef enum cli_array_format { CLI_FMT_RAW, CLI_FMT_NPY, CLI_FMT_H5 } cli_array_format;
+typedef enum cli_array_format {
+    CLI_FMT_RAW,
+    CLI_FMT_NPY,
+    CLI_FMT_H5,
+    CLI_FMT_TIFF
+} cli_array_format;
 /* The dataset of FILE.h5 named without :/DATASET. */
 #define CLI_H5_DEFAULT_DATASET "/main"
-/* The format of `path` from --format (raw, npy, h5; NULL: by name): .npy; .h5/.hdf5/.hdf/.he5
- * with or without :/DATASET (*h5_spec gets FILE:/DATASET, free with cv_free); .raw, .bin, `-'
- * or a device/FIFO are raw. Anything else (TIFF included) prints a usage error naming
- * --format raw. Returns CLI_OK, CLI_USAGE or CLI_FAIL. */
+/* The format of `path` from --format (raw, npy, h5, tiff; NULL: by name): .npy; .h5/.hdf5/.hdf/
+ * .he5 with or without :/DATASET (*h5_spec gets FILE:/DATASET, free with cv_free); .raw, .bin,
+ * `-' or a device/FIFO are raw; .tif/.tiff are TIFF for output (input: refused). Anything else
+ * prints a usage error naming --format raw. Returns CLI_OK, CLI_USAGE or CLI_FAIL. */
 int cli_array_format_of(const char *cmd, const char *path, const char *format, bool is_input,
                         cli_array_format *fmt, char **h5_spec);
 

@@ -33,8 +33,13 @@ int cli_array_format_of(const char *cmd, const char *path, const char *format, b
         *fmt = CLI_FMT_NPY;
         return CLI_OK;
     }
+    if (format && strcmp(format, "tiff") == 0 && !is_input) {
+        *fmt = CLI_FMT_TIFF;
+        return CLI_OK;
+    }
     if (format && strcmp(format, "h5") != 0) {
-        return cli_usage(cmd, "bad --format `%s': want raw, npy or h5", format);
+        return cli_usage(cmd, "bad --format `%s': want raw, npy or h5%s", format,
+                         is_input ? "" : " (or tiff)");
     }
     if (cv_h5_is_spec(path)) {
         *fmt = CLI_FMT_H5;
@@ -49,10 +54,13 @@ int cli_array_format_of(const char *cmd, const char *path, const char *format, b
                cli_is_stream_path(path)) {
         *fmt = CLI_FMT_RAW;
         return CLI_OK;
+    } else if ((ends_with_ci(path, ".tif") || ends_with_ci(path, ".tiff")) && !is_input) {
+        *fmt = CLI_FMT_TIFF;
+        return CLI_OK;
     } else if (ends_with_ci(path, ".tif") || ends_with_ci(path, ".tiff")) {
         return cli_usage(cmd,
-                         "%s `%s': TIFF %s is not supported yet; use .npy, .h5 or --format raw",
-                         flag, path, is_input ? "input" : "output");
+                         "%s `%s': TIFF input is not supported yet; use .npy, .h5 or --format raw",
+                         flag, path);
     } else {
         return cli_usage(cmd,
                          "%s `%s': unknown file type; use .npy, .h5[:/DATASET], .raw or .bin, or "

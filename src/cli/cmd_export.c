@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cmd_export.c: `cvmpi export SRC FILE.h5:/DATASET`, one mip of a layer (or a box of it) into
- * an HDF5 dataset across MPI ranks with parallel HDF5 (collective writes). */
+ * an HDF5 dataset across MPI ranks with parallel HDF5 (collective writes), or into TIFF
+ * (FILE.tif, or one file per slice with 'DIR/z_*.tif'). */
 #include "cli/cli.h"
 
 #include "mpi/cv_h5.h"
@@ -8,11 +9,15 @@
 #include <string.h>
 
 static const char help[] =
-    "usage: [srun|mpirun -n N] cvmpi export SRC FILE.h5:/DATASET [--mip M]\n"
-    "         [--bbox X0,Y0,Z0,X1,Y1,Z1] [--axes zyx|xyz] [--chunked X,Y,Z] [--gzip LEVEL]\n"
-    "         [--fill-missing] [--memory BYTES] [--threads N]\n\n"
+    "usage: [srun|mpirun -n N] cvmpi export SRC FILE.h5:/DATASET|FILE.tif|'DIR/z_*.tif'\n"
+    "         [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1] [--axes zyx|xyz] [--chunked X,Y,Z]\n"
+    "         [--gzip LEVEL] [--fill-missing] [--memory BYTES] [--threads N]\n\n"
     "Write one mip of SRC (or a box of it) to a new dataset (the file is created if absent).\n"
     "Attributes: resolution (nm, x,y,z), voxel_offset (x,y,z of the box) and source.\n"
+    "FILE.tif (.tiff): one uncompressed page per z as `read -o FILE.tif' writes it (BigTIFF\n"
+    "past 4 GB), written by rank 0 alone (pages go in order); 'DIR/z_*.tif': one such file\n"
+    "per z slice, `*' the slice's z, the ranks writing runs of slices one chunk deep; every\n"
+    "file appears whole or not at all.\n"
     "  --mip M          mip index or resolution X,Y,Z (default 0)\n"
     "  --bbox ...       only this box (default the whole volume)\n"
     "  --axes A         dataset axis order, slowest first: zyx (default; zyxc with channels)\n"
@@ -81,11 +86,18 @@ int cmd_export(int argc, char **argv)
         }
     }
     if (optind != argc - 2) {
-        return cli_usage(argv[0], "want SRC and FILE.h5:/DATASET");
+        return cli_usage(argv[0], "want SRC and FILE.h5:/DATASET (or FILE.tif, 'DIR/z_*.tif')");
     }
     p.src = argv[optind];
     p.dst = argv[optind + 1];
-    if (cv_mpi_export(&p) != CV_OK) {
+    bool tiff = cv__tiff_is_output(p.dst);
+    if (tiff && (p.axes || p.chunked[0] || p.gzip)) {
+        return cli_usage(argv[0], "--axes, --chunked and --gzip are for HDF5 output, not TIFF");
+    }
+    if (tiff && cv_mpi_export_tiff(&p) != CV_OK) {
+        return cli_fail();
+    }
+    if (!tiff && cv_mpi_export(&p) != CV_OK) {
         return cli_fail(); /* ranks agreed on the error; rank 0 prints it */
     }
     return CLI_OK;

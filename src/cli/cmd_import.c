@@ -1,35 +1,42 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * cmd_import.c: `cvmpi import FILE.h5:/DATASET DST`, an HDF5 dataset (or a stack of files along
- * z) into a new layer across MPI ranks with parallel HDF5. */
+ * cmd_import.c: `cvmpi import SOURCE DST`, an HDF5 dataset or a TIFF stack (or a stack of files
+ * along z) into a new layer across MPI ranks. */
 #include "cli/cli.h"
 
-#include "mpi/cv_h5.h"
+#include "mpi/cv_import.h"
 #include "mpi/cv_transfer.h"
 
 #include <string.h>
 
 static const char help[] =
-    "usage: [srun|mpirun -n N] cvmpi import FILE.h5:/DATASET DST [--axes A]\n"
+    "usage: [srun|mpirun -n N] cvmpi import FILE.h5:/DATASET|TIFF DST [--axes A]\n"
     "         [--type image|segmentation] [--resolution X,Y,Z] [--offset X,Y,Z] [--chunk X,Y,Z]\n"
     "         [--encoding E] [--compress gzip|br|none] [--level N] [--memory BYTES] [--threads N]\n"
     "         [--journal DIR [--keep-journal]] [--resume] [--independent]\n"
     "         [--sharded [--shard-bytes B]]\n"
     "         [--downsample N [--factor X,Y,Z]] [--dry-run [--ranks N]]\n\n"
-    "Create the layer DST from an HDF5 dataset (dtype, shape and channels from the dataset) and\n"
-    "write it. In each round the ranks read one box of the dataset as large contiguous slabs\n"
-    "(collective MPI-IO), then trade slab pieces (MPI_Alltoallv) so every task of whole DST\n"
-    "chunks is assembled on one rank, which encodes and writes it. Chunked and compressed\n"
-    "datasets work. Into an existing DST, options that contradict its scale 0 (--encoding,\n"
+    "Create the layer DST from an HDF5 dataset or a TIFF stack (dtype, shape and channels from\n"
+    "the source) and write it. In each round the ranks read one box of the source as large\n"
+    "slabs (collective MPI-IO for HDF5; for TIFF each rank its own z range), then trade slab\n"
+    "pieces (MPI_Alltoallv) so every task of whole DST chunks is assembled on one rank, which\n"
+    "encodes and writes it. Chunked and compressed sources work. Into an existing DST, options\n"
+    "that contradict its scale 0 (--encoding,\n"
     "--chunk, --resolution, --sharded) are refused before anything is written (exit 2).\n"
     "  SOURCE           FILE.h5:/DATASET; a stack along z: 'DIR/slice_*.h5:/DATASET' (natural\n"
     "                   order: slice_2 before slice_10) or @LIST.txt:/DATASET (one file a line,\n"
     "                   relative to the list's directory). Files must agree in all but z\n"
-    "  --axes A         the dataset's axis order, slowest first: zyx (default, as h5py/NumPy\n"
+    "  TIFF             FILE.tif (its pages along z; BigTIFF too), 'DIR/z_*.tif' (one slice a\n"
+    "                   file, natural order) or @LIST.txt; .tif/.tiff/.btf/.tf8. Striped or\n"
+    "                   tiled, any compression libtiff decodes (none, LZW, deflate, PackBits,\n"
+    "                   zstd, JPEG...); 8-64 bit integers or 32/64 bit floats; samples per\n"
+    "                   pixel (RGB, RGBA) are channels. Every page must agree in size and\n"
+    "                   sample type (checked before anything is written)\n"
+    "  --axes A         HDF5: the dataset's axis order, slowest first: zyx (default, as NumPy\n"
     "                   write C order), xyz, czyx, zyxc (default for 4-D), cxyz, xyzc\n"
     "  --type T         default segmentation for uint32/uint64, else image\n"
     "  --resolution     nm; wins over the dataset's `resolution' (x,y,z nm) or\n"
-    "                   `element_size_um' (dataset order, um) attribute; required when the\n"
-    "                   dataset has neither\n"
+    "                   `element_size_um' (dataset order, um) attribute, or a TIFF's OME-XML\n"
+    "                   PhysicalSizeX/Y/Z; required when the source has none\n"
     "  --offset X,Y,Z   voxel_offset (default 0,0,0)\n"
     "  --chunk X,Y,Z    chunk size (default 64,64,64)\n"
     "  --encoding E     raw (default) or any encoding this build supports\n"
@@ -37,7 +44,8 @@ static const char help[] =
     "  --level N        its level: gzip 0..12 (default 9, as CloudFiles), br 0..11\n"
     "                   (default 5)\n"
     "  --memory BYTES   memory per rank (K/M/G suffixes): rounds hold their slabs, exchange and\n"
-    "                   chunk buffers and the compressed HDF5 chunks a slab touches within it;\n"
+    "                   chunk buffers and the compressed HDF5 chunks (or a TIFF strip or\n"
+    "                   tile) a slab touches within it;\n"
     "                   a job whose smallest round cannot fit is refused\n"
     "  --threads N      chunks encoded in parallel per rank (default 4)\n"
     "  --journal DIR    where finished tasks are recorded; default DST/.cvmpi-journal/<job id>\n"
@@ -193,7 +201,7 @@ int cmd_import(int argc, char **argv)
         }
     }
     if (optind != argc - 2) {
-        return cli_usage(argv[0], "want FILE.h5:/DATASET and DST");
+        return cli_usage(argv[0], "want FILE.h5:/DATASET (or a TIFF stack) and DST");
     }
     if (!cli_check_level(argv[0], p.has_level, p.level, p.compress)) {
         return CLI_USAGE;

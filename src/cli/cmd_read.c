@@ -6,22 +6,24 @@
 #include "cli/cli.h"
 
 #include "mpi/cv_h5.h"
+#include "mpi/cv_tiff.h"
 
 #include <string.h>
 
 static const char help[] =
     "usage: cvmpi read PATH [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1] [--fill-missing] -o FILE\n"
-    "                   [--format raw|npy|h5]\n\n"
+    "                   [--format raw|npy|h5|tiff]\n\n"
     "Read a box of a layer. The format follows FILE's name: .npy gets a NumPy array of shape\n"
     "(X,Y,Z,C) in Fortran order; .raw and .bin get raw little-endian bytes, x fastest, channel\n"
     "slowest, as do `-' (standard output) and devices or FIFOs (written in place);\n"
     "FILE.h5:/DATASET (also .hdf5, .hdf, .he5; a plain FILE.h5 means "
     "FILE.h5:" CLI_H5_DEFAULT_DATASET ") adds a\n"
     "dataset in axis order z,y,x (z,y,x,c with channels) with the attributes `cvmpi export'\n"
-    "writes (resolution, voxel_offset, source); the file is created if absent. Other names\n"
-    "are refused (TIFF output is not supported yet) unless --format says what to "
-    "write.\n" CLI_VOLUME_HELP "  -o, --output FILE\n"
-    "  --format F       raw, npy or h5, whatever FILE is called\n";
+    "writes (resolution, voxel_offset, source); the file is created if absent. .tif and .tiff\n"
+    "get a TIFF (BigTIFF past 4 GB) of one uncompressed page per z, channels as samples per\n"
+    "pixel, with OME-XML physical sizes (nm) that `cvmpi import' reads back. Other names are\n"
+    "refused unless --format says what to write.\n" CLI_VOLUME_HELP "  -o, --output FILE\n"
+    "  --format F       raw, npy, h5 or tiff, whatever FILE is called\n";
 
 int cmd_read(int argc, char **argv)
 {
@@ -96,6 +98,16 @@ int cmd_read(int argc, char **argv)
                           .source = cv_volume_url(v)};
         memcpy(c.resolution, info->scales[mip].resolution, sizeof c.resolution);
         rc = cv_h5_write_cutout(h5_spec, &c, data);
+    } else if (rc == CV_OK && fmt == CLI_FMT_TIFF) {
+        const cv_info *info = cv_volume_info(v);
+        cv_tiff_cutout c = {.dtype = info->dtype,
+                            .shape = {box.max[0] - box.min[0], box.max[1] - box.min[1],
+                                      box.max[2] - box.min[2], info->num_channels}};
+        memcpy(c.resolution, info->scales[mip].resolution, sizeof c.resolution);
+        rc = cv__tiff_write(output, &c, data);
+        if (rc != CV_OK) {
+            cv__err_wrap("read");
+        }
     } else if (rc == CV_OK) {
         char header[256];
         size_t hlen = 0;

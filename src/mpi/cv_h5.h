@@ -1,37 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * cv_h5.h: `cvmpi import` and `cvmpi export`, HDF5 datasets to and from layers across ranks with
- * parallel HDF5 (MPI-IO). Only mpi_h5.c includes <hdf5.h>. Both are collective over
- * MPI_COMM_WORLD; every rank returns the same status and rank 0 prints the summary. */
+ * cv_h5.h: `cvmpi export`, a layer to an HDF5 dataset across ranks with parallel HDF5 (MPI-IO),
+ * and HDF5 cutouts for `read`/`write` (import is cv_import.h). Only mpi_h5.c includes <hdf5.h>.
+ * Export is collective over MPI_COMM_WORLD; every rank returns the same status and rank 0
+ * prints the summary. */
 #ifndef CV_H5_H
 #define CV_H5_H
 
-#include "mpi/cv_mpi.h"
-
-typedef struct cv_import_params {
-    const char *src;      /* FILE.h5:/DATASET, FILE_*.h5:/DATASET or @LIST.txt:/DATASET */
-    const char *dst;      /* layer cloud path */
-    const char *axes;     /* dataset axis order, slowest first ("zyx"); NULL = zyx or zyxc */
-    const char *type;     /* NULL = segmentation for uint32/uint64, else image */
-    double resolution[3]; /* nm; wins over the dataset's resolution attributes */
-    bool has_resolution, resolution_is_float;
-    int64_t offset[3];     /* voxel_offset */
-    int64_t chunk_size[3]; /* 0,0,0 = 64,64,64 */
-    const char *encoding;  /* NULL = raw */
-    const char *compress;  /* NULL = CloudVolume's default; "" none */
-    size_t memory;         /* per rank; 0 = default */
-    int threads;           /* chunk workers per rank */
-    bool resume;
-    bool is_collective;      /* accepted for compatibility: slab reads are collective */
-    bool is_independent;     /* each task reads its own box (dynamic schedule, no exchange) */
-    bool sharded;            /* shard scale 0 as CloudVolume shards images */
-    size_t shard_bytes;      /* target uncompressed shard size for sharded; 0 = 3.5e9 */
-    const char *journal_dir; /* NULL = cv_journal_dir's default */
-    bool keep_journal;       /* keep the journal after a successful job */
-    bool dry_run;            /* print the plan (rank 0); create, read and write nothing */
-    bool has_level;          /* level: transport compression level (gzip 0-12, br 0-11) */
-    int level;
-    bool *conflict; /* or NULL: set when an option conflicts with an existing DST (usage) */
-} cv_import_params;
+#include "mpi/cv_import.h"
 
 typedef struct cv_export_params {
     const char *src;       /* layer cloud path */
@@ -46,8 +21,12 @@ typedef struct cv_export_params {
     bool fill_missing;
 } cv_export_params;
 
-cv_status cv_mpi_import(const cv_import_params *p);
 cv_status cv_mpi_export(const cv_export_params *p);
+/* `cvmpi export SRC FILE.tif` or 'DIR/z_*.tif' (mpi_export_tiff.c): p->axes, chunked and gzip
+ * must be unset. Collective. */
+cv_status cv_mpi_export_tiff(const cv_export_params *p);
+/* Whether an export destination is TIFF: it ends in .tif or .tiff (any case). Pure. */
+bool cv__tiff_is_output(const char *dst);
 
 /* A cutout for cv_h5_write_cutout: what export records in the attributes. */
 typedef struct cv_h5_cutout {

@@ -55,10 +55,7 @@ head -c 32767 L.in >short.raw
 expect_exit 1 "$CVMPI" write L --bbox 0,0,0,32,32,32 -i short.raw
 expect_stderr_contains "\`short.raw' has 32767 bytes, the box needs 32768"
 
-section "formats: unknown names and TIFF are refused, .h5 alone means FILE.h5:/main"
-expect_exit 2 "$CVMPI" read L -o cut.tif
-expect_stderr_contains "-o \`cut.tif': TIFF output is not supported yet; use .npy, .h5 or --format raw"
-expect_no_file cut.tif
+section "formats: unknown names and TIFF input are refused, .h5 alone means FILE.h5:/main"
 expect_exit 2 "$CVMPI" read L -o cut.xyz
 expect_stderr_contains "-o \`cut.xyz': unknown file type; use .npy, .h5[:/DATASET], .raw or .bin, or --format raw"
 expect_no_file cut.xyz
