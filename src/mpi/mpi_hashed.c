@@ -5,6 +5,7 @@
 #include "mpi/cv_collective.h"
 #include "mpi/cv_mpi.h"
 #include "mpi/cv_tree_exchange.h"
+#include "compress/compress.h"
 #include "shard/shard.h"
 
 #include <errno.h>
@@ -202,6 +203,34 @@ cv_status cv_hashed_start(cv_hashed *h, const char *dir, bool resume)
     return cv_mpi_agree(cv_state_open(path, false, &h->spill));
 }
 
+/* The chunk in h->chunk as its shard file stores it, into h->encoded: encoded and, when the
+ * shards' data_encoding is gzip, gzipped here rather than by the owner, so the spill files,
+ * the exchange and the inbox carry the compressed bytes and the owner only assembles. gzip at
+ * one level is deterministic: the shard file's bytes are those of gzipping at write time. raw
+ * is the chunk's own bytes (no copy); h->chunk is free again once encoded, so the gzip of
+ * another codec's output goes there. */
+static cv_status stored_bytes(cv_hashed *h, cv_volume *dst, const cv_chunk_desc *d)
+{
+    bool gzip = h->spec.data_encoding == CV_SHARD_GZIP;
+    if (h->codec == &cv_codec_raw && gzip) {
+        h->encoded.len = 0;
+        return cv_compress_gzip.compress(dst->opts.compress_level, h->chunk.data, h->chunk.len,
+                                         &h->encoded);
+    }
+    h->encoded.len = 0;
+    CV_TRY(h->codec->encode(d, h->level, h->chunk.data, h->chunk.len, &h->encoded));
+    if (!gzip) {
+        return CV_OK;
+    }
+    h->chunk.len = 0;
+    CV_TRY(cv_compress_gzip.compress(dst->opts.compress_level, h->encoded.data, h->encoded.len,
+                                     &h->chunk));
+    cv_buf t = h->chunk;
+    h->chunk = h->encoded;
+    h->encoded = t;
+    return CV_OK;
+}
+
 cv_status cv_hashed_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *voxels, size_t n)
 {
     int mip = h->p.dst_mip;
@@ -242,10 +271,10 @@ cv_status cv_hashed_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *
                     }
                     continue;
                 }
+                h->chunk.len = nb;
                 cv_chunk_desc d = cv__volume_chunk_desc(dst, mip, cb);
-                h->encoded.len = 0;
                 uint64_t t0 = cv__now_ns();
-                cv_status rc = h->codec->encode(&d, h->level, h->chunk.data, nb, &h->encoded);
+                cv_status rc = stored_bytes(h, dst, &d);
                 atomic_fetch_add(&dst->codec_ns, cv__now_ns() - t0);
                 if (rc != CV_OK) {
                     char key[256];
@@ -358,6 +387,8 @@ typedef struct kept_chunks {
     uint8_t *data;
     size_t n, cap, bytes, data_cap;
     bool check_only;
+    int level; /* gzip level of the shards' data */
+    cv_buf gz; /* a kept chunk gzipped */
 } kept_chunks;
 
 static bool in_region(const cv_hashed *h, const uint64_t cell[3])
@@ -389,6 +420,13 @@ static cv_status keep_chunk(uint64_t key, const uint8_t *data, size_t n, void *a
     cv_morton_decode(h->morton_bits, key, cell);
     if (k->check_only || in_region(h, cell)) {
         return CV_OK; /* replaced (or dropped) by the job's own chunks */
+    }
+    if (h->spec.data_encoding == CV_SHARD_GZIP) {
+        /* kept as the job's own chunks travel: gzipped again at the job's level */
+        k->gz.len = 0;
+        CV_TRY(cv_compress_gzip.compress(k->level, data, n, &k->gz));
+        data = k->gz.data;
+        n = k->gz.len;
     }
     if (k->n == k->cap) {
         size_t cap = k->cap ? 2 * k->cap : 64;
@@ -431,6 +469,7 @@ static void kept_fini(kept_chunks *k)
     cv_free(k->e);
     cv_free(k->recs);
     cv_free(k->data);
+    cv__buf_fini(&k->gz);
 }
 
 /* Read shard `shard`'s existing file, if any, and keep its chunks outside the region (none
@@ -448,6 +487,7 @@ static cv_status read_existing(const cv_hashed *h, cv_volume *dst, uint64_t shar
     k->shard = shard;
     k->name = name;
     k->check_only = check_only;
+    k->level = dst->opts.compress_level;
     uint8_t *file = NULL;
     size_t len = 0;
     cv_status rc = cv_store_get(dst->store, key, 0, &file, &len);
@@ -472,6 +512,17 @@ static cv_status read_existing(const cv_hashed *h, cv_volume *dst, uint64_t shar
     return rc;
 }
 
+/* A spilled chunk's size before the tasks gzipped it, for the report's bytes_written (the
+ * encoded chunks, as unsharded writes count them): gzip's trailer keeps it, mod 2^32. */
+static size_t encoded_bytes(const cv_hashed *h, const uint8_t *p, size_t n)
+{
+    if (h->spec.data_encoding != CV_SHARD_GZIP || n < 4) {
+        return n;
+    }
+    return (size_t)p[n - 4] | (size_t)p[n - 3] << 8 | (size_t)p[n - 2] << 16 |
+           (size_t)p[n - 1] << 24;
+}
+
 /* Write shard entries[a..b) (one shard) whole from the inbox; in a --bbox job with the chunks
  * of its existing file that lie outside the region. Empty records (black chunks with
  * --delete-black) write nothing; a shard left with no chunk has no file, as the
@@ -493,9 +544,10 @@ static cv_status write_shard(cv_hashed *h, cv_volume *dst, const cv_state_file *
     if (rc == CV_OK && !(data && items && all)) {
         rc = CV_FAIL(CV_ERR_NOMEM, "hashed shards: %zu bytes", bytes);
     }
-    size_t at = 0, m = 0;
+    size_t at = 0, m = 0, encoded = 0;
     for (size_t k = 0; rc == CV_OK && k < n; k++) {
         rc = cv_state_read_own(inbox, e[k].rec, data + at);
+        encoded += encoded_bytes(h, data + at, (size_t)e[k].rec->bytes);
         if (e[k].rec->bytes > 0) {
             all[m] = e[k];
             items[m++] = (cv_shard_item){e[k].rec->idx, data + at, (size_t)e[k].rec->bytes};
@@ -527,7 +579,11 @@ static cv_status write_shard(cv_hashed *h, cv_volume *dst, const cv_state_file *
     }
     uint64_t t0 = cv__now_ns();
     if (rc == CV_OK && m > 0) {
-        rc = cv_shard_write(dst->store, h->key, &h->spec, items, m, CV_SHARD_LAYOUT_CLOUDVOLUME,
+        /* The payloads are stored bytes already (gzipped by the tasks, stored_bytes); the
+         * file does not record data_encoding, so building with raw gives its bytes. */
+        cv_shard_spec as_stored = h->spec;
+        as_stored.data_encoding = CV_SHARD_RAW;
+        rc = cv_shard_write(dst->store, h->key, &as_stored, items, m, CV_SHARD_LAYOUT_CLOUDVOLUME,
                             dst->opts.compress_level);
     } else if (rc == CV_OK && existed) {
         char key[CV_SHARD_KEY_MAX];
@@ -539,7 +595,7 @@ static cv_status write_shard(cv_hashed *h, cv_volume *dst, const cv_state_file *
     atomic_fetch_add(&dst->io_ns, cv__now_ns() - t0);
     if (rc == CV_OK) {
         atomic_fetch_add(&dst->n_written, m);
-        atomic_fetch_add(&dst->bytes_written, bytes);
+        atomic_fetch_add(&dst->bytes_written, encoded);
     } else {
         char name[40];
         cv_shard_file_name(&h->spec, e[0].shard, name, sizeof name);
