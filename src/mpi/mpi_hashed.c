@@ -6,6 +6,7 @@
 #include "mpi/cv_mpi.h"
 #include "mpi/cv_tree_exchange.h"
 #include "compress/compress.h"
+#include "io/store.h"
 #include "shard/shard.h"
 
 #include <errno.h>
@@ -523,10 +524,56 @@ static size_t encoded_bytes(const cv_hashed *h, const uint8_t *p, size_t n)
            (size_t)p[n - 1] << 24;
 }
 
+/* A shard file handed to the store piece by piece (cv__store_put_pieces): its index, each
+ * payload in file order (read from the inbox one at a time, or a kept chunk), its minishard
+ * indexes. */
+typedef struct shard_pieces {
+    const cv_hashed *h;
+    const cv_state_file *inbox;
+    const cv_shard_item *items;
+    const cv_state_rec *const *recs; /* per item: its inbox record, NULL for a kept chunk */
+    const size_t *order;
+    size_t m, next; /* pieces handed out: head, then items, then tail */
+    cv_buf head, tail, payload;
+    size_t encoded; /* the chunks' encoded bytes, for the report */
+} shard_pieces;
+
+static cv_status next_piece(void *arg, const void **p, size_t *n)
+{
+    shard_pieces *sp = arg;
+    size_t at = sp->next++;
+    *n = 0;
+    if (at == 0) {
+        *p = sp->head.data;
+        *n = sp->head.len;
+    } else if (at <= sp->m) {
+        size_t i = sp->order[at - 1];
+        const cv_state_rec *rec = sp->recs[i];
+        if (!rec) {
+            *p = sp->items[i].data;
+            *n = sp->items[i].len;
+            return CV_OK;
+        }
+        sp->payload.len = 0;
+        CV_TRY(cv__buf_reserve(&sp->payload, (size_t)rec->bytes));
+        CV_TRY(cv_state_read_own(sp->inbox, rec, sp->payload.data));
+        sp->payload.len = (size_t)rec->bytes;
+        sp->encoded += encoded_bytes(sp->h, sp->payload.data, sp->payload.len);
+        *p = sp->payload.data;
+        *n = sp->payload.len;
+    } else if (at == sp->m + 1) {
+        *p = sp->tail.data;
+        *n = sp->tail.len;
+    }
+    return CV_OK;
+}
+
 /* Write shard entries[a..b) (one shard) whole from the inbox; in a --bbox job with the chunks
- * of its existing file that lie outside the region. Empty records (black chunks with
- * --delete-black) write nothing; a shard left with no chunk has no file, as the
- * single-process writer leaves it. */
+ * of its existing file that lie outside the region. The file is laid out from the records'
+ * sizes first (cv__shard_plan_file), then written payload by payload, so an owner holds one
+ * chunk of it at a time (a file:// store; others get the file in one put). Empty records
+ * (black chunks with --delete-black) write nothing; a shard left with no chunk has no file,
+ * as the single-process writer leaves it. */
 static cv_status write_shard(cv_hashed *h, cv_volume *dst, const cv_state_file *inbox,
                              const shard_entry *e, size_t n)
 {
@@ -534,77 +581,86 @@ static cv_status write_shard(cv_hashed *h, cv_volume *dst, const cv_state_file *
     bool existed = false;
     memset(&kept, 0, sizeof kept);
     cv_status rc = h->partial ? read_existing(h, dst, e[0].shard, false, &kept, &existed) : CV_OK;
-    size_t bytes = 0, total = n + kept.n;
-    for (size_t k = 0; k < n; k++) {
-        bytes += (size_t)e[k].rec->bytes;
-    }
-    uint8_t *data = rc == CV_OK ? cv_malloc(bytes ? bytes : 1) : NULL;
+    size_t total = n + kept.n;
     cv_shard_item *items = rc == CV_OK ? cv_malloc((total ? total : 1) * sizeof *items) : NULL;
     shard_entry *all = rc == CV_OK ? cv_malloc((total ? total : 1) * sizeof *all) : NULL;
-    if (rc == CV_OK && !(data && items && all)) {
-        rc = CV_FAIL(CV_ERR_NOMEM, "hashed shards: %zu bytes", bytes);
+    const cv_state_rec **recs = rc == CV_OK ? cv_malloc((total ? total : 1) * sizeof *recs) : NULL;
+    size_t *order = rc == CV_OK ? cv_malloc((total ? total : 1) * sizeof *order) : NULL;
+    if (rc == CV_OK && !(items && all && recs && order)) {
+        rc = CV_FAIL(CV_ERR_NOMEM, "hashed shards: %zu chunks", total);
     }
-    size_t at = 0, m = 0, encoded = 0;
+    size_t m = 0;
     for (size_t k = 0; rc == CV_OK && k < n; k++) {
-        rc = cv_state_read_own(inbox, e[k].rec, data + at);
-        encoded += encoded_bytes(h, data + at, (size_t)e[k].rec->bytes);
         if (e[k].rec->bytes > 0) {
             all[m] = e[k];
-            items[m++] = (cv_shard_item){e[k].rec->idx, data + at, (size_t)e[k].rec->bytes};
+            all[m].rec = (const cv_state_rec *)(uintptr_t)m; /* carry the item's index */
+            recs[m] = e[k].rec;
+            items[m++] = (cv_shard_item){e[k].rec->idx, NULL, (size_t)e[k].rec->bytes};
         }
-        at += (size_t)e[k].rec->bytes;
     }
     if (rc == CV_OK && kept.n) {
         /* Merge in z, y, x order: the single-process writer's order within a shard file. */
         for (size_t k = 0; k < kept.n; k++) {
-            kept.e[k].rec = &kept.recs[k];
             all[m] = kept.e[k];
+            all[m].rec = (const cv_state_rec *)(uintptr_t)m;
+            recs[m] = NULL;
             items[m++] = (cv_shard_item){kept.recs[k].idx, kept.data + kept.recs[k].offset,
                                          (size_t)kept.recs[k].bytes};
         }
         cv_shard_item *sorted = cv_malloc(m * sizeof *sorted);
-        if (!sorted) {
+        const cv_state_rec **sorted_recs = cv_malloc(m * sizeof *sorted_recs);
+        if (!sorted || !sorted_recs) {
             rc = CV_FAIL(CV_ERR_NOMEM, "hashed shards: %zu chunks", m);
         } else {
-            for (size_t k = 0; k < m; k++) {
-                all[k].rec = (const cv_state_rec *)(uintptr_t)k; /* carry the item's index */
-            }
             qsort(all, m, sizeof *all, by_shard_zyx);
             for (size_t k = 0; k < m; k++) {
                 sorted[k] = items[(size_t)(uintptr_t)all[k].rec];
+                sorted_recs[k] = recs[(size_t)(uintptr_t)all[k].rec];
             }
             memcpy(items, sorted, m * sizeof *items);
+            memcpy(recs, sorted_recs, m * sizeof *recs);
         }
         cv_free(sorted);
+        cv_free(sorted_recs);
+    }
+    /* The payloads are stored bytes already (gzipped by the tasks, stored_bytes); the file
+     * does not record data_encoding, so laying it out as raw gives its bytes. */
+    cv_shard_spec as_stored = h->spec;
+    as_stored.data_encoding = CV_SHARD_RAW;
+    shard_pieces sp = {
+        .h = h, .inbox = inbox, .items = items, .recs = recs, .order = order, .m = m};
+    char key[CV_SHARD_KEY_MAX];
+    if (rc == CV_OK) {
+        rc = cv__shard_object_key(h->key, &h->spec, e[0].shard, key, sizeof key);
     }
     uint64_t t0 = cv__now_ns();
     if (rc == CV_OK && m > 0) {
-        /* The payloads are stored bytes already (gzipped by the tasks, stored_bytes); the
-         * file does not record data_encoding, so building with raw gives its bytes. */
-        cv_shard_spec as_stored = h->spec;
-        as_stored.data_encoding = CV_SHARD_RAW;
-        rc = cv_shard_write(dst->store, h->key, &as_stored, items, m, CV_SHARD_LAYOUT_CLOUDVOLUME,
-                            dst->opts.compress_level);
-    } else if (rc == CV_OK && existed) {
-        char key[CV_SHARD_KEY_MAX];
-        rc = cv__shard_object_key(h->key, &h->spec, e[0].shard, key, sizeof key);
+        rc = cv__shard_plan_file(&as_stored, items, m, dst->opts.compress_level, order, &sp.head,
+                                 &sp.tail);
         if (rc == CV_OK) {
-            rc = cv_store_delete(dst->store, key);
+            rc = cv__store_put_pieces(dst->store, key, next_piece, &sp, "application/octet-stream");
+            cv__shard_cache_invalidate(cv_store_url(dst->store), key);
         }
+    } else if (rc == CV_OK && existed) {
+        rc = cv_store_delete(dst->store, key);
     }
     atomic_fetch_add(&dst->io_ns, cv__now_ns() - t0);
     if (rc == CV_OK) {
         atomic_fetch_add(&dst->n_written, m);
-        atomic_fetch_add(&dst->bytes_written, encoded);
+        atomic_fetch_add(&dst->bytes_written, sp.encoded);
     } else {
         char name[40];
         cv_shard_file_name(&h->spec, e[0].shard, name, sizeof name);
         cv__err_wrap("write shard %s of %s", name, cv_volume_url(dst));
     }
+    cv__buf_fini(&sp.head);
+    cv__buf_fini(&sp.tail);
+    cv__buf_fini(&sp.payload);
     kept_fini(&kept);
+    cv_free(order);
+    cv_free(recs);
     cv_free(all);
     cv_free(items);
-    cv_free(data);
     return rc;
 }
 

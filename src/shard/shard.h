@@ -53,6 +53,15 @@ cv_status cv__shard_reader_locate(cv_shard_reader *r, uint64_t key, char *object
 cv_status cv__shard_reader_decode(cv_shard_reader *r, uint64_t key, const uint8_t *raw, size_t n,
                                   cv_buf *out);
 
+/* One shard file in CloudVolume's layout (as cv_shard_build writes it) laid out from its
+ * items' keys and lengths alone, for writing a shard larger than memory piece by piece: the
+ * file is `head` (the shard index), then the payloads of items order[0], order[1], ... (n of
+ * them) exactly as given (data_encoding is not applied: give stored bytes), then `tail` (the
+ * minishard indexes, gzipped at `level` when minishard_index_encoding is gzip). Items' data
+ * may be NULL. Same errors as cv_shard_build. */
+cv_status cv__shard_plan_file(const cv_shard_spec *s, const cv_shard_item *items, size_t n,
+                              int level, size_t *order, cv_buf *head, cv_buf *tail);
+
 /* Drop cached indexes of object `key` of the store at `url`. */
 void cv__shard_cache_invalidate(const char *url, const char *key);
 
