@@ -405,6 +405,18 @@ bool cv__store_streams(const cv_store *s)
     return s->ops == &cv_store_file;
 }
 
+bool cv__url_streams(const char *url)
+{
+    cv_cloudpath p;
+    if (cv__cloudpath_parse(url, &p) != CV_OK) {
+        cv_err_clear();
+        return false;
+    }
+    bool yes = strcmp(p.protocol, "file") == 0;
+    cv__cloudpath_fini(&p);
+    return yes;
+}
+
 cv_status cv__store_put_raw(cv_store *s, const char *key, const void *data, size_t len,
                             const char *encoding, const char *content_type)
 {

@@ -104,8 +104,10 @@ typedef cv_status (*cv_store_pieces)(void *arg, const void **piece, size_t *n);
  * object with one request (cv__store_streams says which). */
 cv_status cv__store_put_pieces(cv_store *s, const char *key, cv_store_pieces next, void *arg,
                                const char *content_type);
-/* Whether cv__store_put_pieces holds no more than a piece at a time in this store. */
+/* Whether cv__store_put_pieces holds no more than a piece at a time in this store, or in the
+ * store at `url` (false for a URL that does not parse). */
 bool cv__store_streams(const cv_store *s);
+bool cv__url_streams(const char *url);
 /* store_file.c's part of cv__store_put_pieces (`name` checked). */
 cv_status cv__file_put_pieces(cv_store *s, const char *name, cv_store_pieces next, void *arg);
 /* Copy one object between stores (cvmpi cp). `compress` NULL keeps the stored bytes and their

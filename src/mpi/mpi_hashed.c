@@ -36,6 +36,7 @@ struct cv_hashed {
     double chunk_bytes;    /* one decoded destination chunk */
     double largest;        /* chunks in the largest shard, at most */
     double shard_bytes;    /* the largest shard expected, decoded */
+    double writer_bytes;   /* an owner writing that shard */
     double index_bytes;    /* the exchange's indexes on one rank */
     size_t round_bytes;    /* each exchange round, each way */
     char dir[4200];        /* <journal>/hashed */
@@ -108,20 +109,36 @@ cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out)
     double ranks = (double)(p->ranks > 0 ? p->ranks : 1);
     double share = ceil((double)h->n_chunks / ranks) + 6.0 * sqrt((double)h->n_chunks / ranks);
     h->index_bytes = 2.0 * share * (double)(sizeof(cv_tree_send) + sizeof(cv_state_rec));
-    /* Writing a shard holds its encoded chunks (about their decoded size at most) and the
-     * file being built from them, plus a chunk's slack. */
-    double writer = 2.0 * h->shard_bytes + 2.0 * h->chunk_bytes;
+    /* Writing a shard streamed holds per chunk its item, entry, record pointer, place and
+     * slot and minishard index entry (160 bytes), the shard index, and a chunk read back
+     * (with its gzip margin). Otherwise it holds the shard's stored chunks (about their
+     * decoded size at most) and the file built from them, plus a chunk's slack. */
+    double writer =
+        p->streams && !h->partial
+            ? 160.0 * h->largest + (double)cv__shard_index_bytes(&h->spec) + 2.0 * h->chunk_bytes
+            : 2.0 * h->shard_bytes + 2.0 * h->chunk_bytes;
+    h->writer_bytes = writer;
     double wire = (double)cv_tree_wire_bytes((size_t)(2.0 * h->chunk_bytes) + 4096);
     double left = ((double)p->memory - h->index_bytes) / 2.0;
     double round = fmin(left, fmax(64.0 * 1048576.0, 16.0 * wire));
     if (writer + h->index_bytes > (double)p->memory || round < wire) {
         double need = fmax(writer, 2.0 * wire) + h->index_bytes;
-        CV_FAIL(CV_ERR_ARG,
-                "%s %s: a shard owner needs about %.2f MB (a shard of up "
-                "to %.0f chunks, %.2f MB decoded, and %.2f MB of exchange index), more than "
-                "the %.2f MB memory budget (raise --memory, use more ranks or more shard_bits)",
-                job_name(h), ds->key, need / 1e6, h->largest, h->shard_bytes / 1e6,
-                h->index_bytes / 1e6, (double)p->memory / 1e6);
+        if (p->streams && !h->partial) {
+            CV_FAIL(CV_ERR_ARG,
+                    "%s %s: a shard owner needs about %.2f MB (the index of a shard of up to "
+                    "%.0f chunks and %.2f MB of exchange index), more than the %.2f MB memory "
+                    "budget (raise --memory or use more ranks)",
+                    job_name(h), ds->key, need / 1e6, h->largest, h->index_bytes / 1e6,
+                    (double)p->memory / 1e6);
+        } else {
+            CV_FAIL(CV_ERR_ARG,
+                    "%s %s: a shard owner needs about %.2f MB (a shard of up "
+                    "to %.0f chunks, %.2f MB decoded, and %.2f MB of exchange index), more than "
+                    "the %.2f MB memory budget (raise --memory, use more ranks or more "
+                    "shard_bits)",
+                    job_name(h), ds->key, need / 1e6, h->largest, h->shard_bytes / 1e6,
+                    h->index_bytes / 1e6, (double)p->memory / 1e6);
+        }
         cv_free(h);
         return CV_ERR_ARG;
     }
@@ -155,8 +172,11 @@ void cv_hashed_print(const cv_hashed *h)
            h->spec.hash == CV_SHARD_HASH_IDENTITY ? "identity" : "murmurhash3_x86_128", h->n_chunks,
            h->n_shards, h->largest, h->shard_bytes / 1e6, (double)h->round_bytes / 1e6);
     printf("plan: a shard owner's peak about %.1f MB (budget %.1f MB)\n",
-           (2.0 * h->shard_bytes + 2.0 * h->chunk_bytes + h->index_bytes) / 1e6,
-           (double)h->p.memory / 1e6);
+           (h->writer_bytes + h->index_bytes) / 1e6, (double)h->p.memory / 1e6);
+    if (h->p.streams && !h->partial) {
+        printf("plan: shard files are laid out from their chunks' sizes and written chunk by "
+               "chunk: an owner holds one chunk of a shard, not the shard\n");
+    }
     if (h->partial) {
         printf("plan: --bbox: each shard file with a chunk in the box is read, keeps its chunks "
                "outside the box and is written whole again\n");
@@ -169,7 +189,7 @@ void cv_hashed_get_figures(const cv_hashed *h, cv_hashed_figures *out)
     out->n_shards = h->n_shards;
     out->largest_chunks = h->largest;
     out->shard_bytes = h->shard_bytes;
-    out->owner_peak = 2.0 * h->shard_bytes + 2.0 * h->chunk_bytes + h->index_bytes;
+    out->owner_peak = h->writer_bytes + h->index_bytes;
     out->round_bytes = h->round_bytes;
     out->exchange_peak = h->index_bytes + 2.0 * (double)h->round_bytes;
 }

@@ -10,6 +10,7 @@
 #include "mpi/cv_transfer.h"
 
 #include "base/json_py.h"
+#include "io/store.h"
 
 #include "mpi/cv_collective.h"
 #include "mpi/cv_compress.h"
@@ -485,6 +486,14 @@ static cv_status plan_job(job *j, const cv_info *di)
      * journal of a resumed job) must not depend on how many ranks run it. */
     pp->min_tasks = 64;
     cv_status rc = cv_plan_make(pp, &j->plan);
+    if (rc == CV_ERR_ARG && ds->sharding_json && !hashed && !p->skip_existing) {
+        /* A whole shard does not fit --memory as one task: tasks of chunks spill them and
+         * each shard's owner writes it chunk by chunk, as for hashed shards (same bytes). */
+        cv_err_clear();
+        hashed = true;
+        memcpy(pp->align[1], dgrid.chunk, sizeof pp->align[1]);
+        rc = cv_plan_make(pp, &j->plan);
+    }
     if (rc == CV_ERR_ARG && !ds->sharding_json &&
         memcmp(pp->align[0], pp->align[1], sizeof pp->align[0]) != 0) {
         /* Re-chunking whose common-multiple box does not fit: trade pieces between ranks. When
@@ -511,7 +520,8 @@ static cv_status plan_job(job *j, const cv_info *di)
                                .region = region,
                                .n_tasks = j->n_tasks,
                                .memory = pp->memory,
-                               .ranks = cv_mpi_plan_ranks()};
+                               .ranks = cv_mpi_plan_ranks(),
+                               .streams = cv__url_streams(p->dst)};
         rc = cv_hashed_plan(&hp, &j->hashed);
     }
     if (rc == CV_OK && cv_mpi_rank() == 0) {
