@@ -22,6 +22,14 @@
 /* Journal ids are one per shard: 2^30 shards is a 128 MiB bitmap on every rank. */
 #define MAX_SHARD_BITS 30
 
+/* A task's chunk on one encoding thread (cv_hashed_task). */
+typedef struct chunk_slot {
+    cv_buf chunk, encoded; /* the chunk cut out, then its stored bytes in `encoded` */
+    int64_t cell[3];
+    uint64_t code;
+    bool black; /* dropped (--delete-black) */
+} chunk_slot;
+
 struct cv_hashed {
     cv_hashed_params p;
     cv_shard_spec spec;
@@ -33,16 +41,17 @@ struct cv_hashed {
      * read-modify-write them); cells of the region are region_lo..region_hi. */
     bool partial;
     int64_t region_lo[3], region_hi[3];
-    double chunk_bytes;    /* one decoded destination chunk */
-    double largest;        /* chunks in the largest shard, at most */
-    double shard_bytes;    /* the largest shard expected, decoded */
-    double writer_bytes;   /* an owner writing that shard */
-    double index_bytes;    /* the exchange's indexes on one rank */
-    size_t round_bytes;    /* each exchange round, each way */
-    char dir[4200];        /* <journal>/hashed */
-    int max_ranks;         /* the most ranks any run of the job had */
-    cv_state_file *spill;  /* this rank's records */
-    cv_buf chunk, encoded; /* one chunk cut out of a task, and its encoding */
+    double chunk_bytes;   /* one decoded destination chunk */
+    double largest;       /* chunks in the largest shard, at most */
+    double shard_bytes;   /* the largest shard expected, decoded */
+    double writer_bytes;  /* an owner writing that shard */
+    double index_bytes;   /* the exchange's indexes on one rank */
+    size_t round_bytes;   /* each exchange round, each way */
+    char dir[4200];       /* <journal>/hashed */
+    int max_ranks;        /* the most ranks any run of the job had */
+    cv_state_file *spill; /* this rank's records */
+    chunk_slot *slots;    /* per thread: a chunk cut out of a task and its encoding */
+    int threads;
     const cv_codec *codec;
     int level;
 };
@@ -153,8 +162,11 @@ void cv_hashed_free(cv_hashed *h)
         return;
     }
     cv_state_close(h->spill);
-    cv__buf_fini(&h->chunk);
-    cv__buf_fini(&h->encoded);
+    for (int t = 0; h->slots && t < h->threads; t++) {
+        cv__buf_fini(&h->slots[t].chunk);
+        cv__buf_fini(&h->slots[t].encoded);
+    }
+    cv_free(h->slots);
     cv_free(h);
 }
 
@@ -224,33 +236,90 @@ cv_status cv_hashed_start(cv_hashed *h, const char *dir, bool resume)
     return cv_mpi_agree(cv_state_open(path, false, &h->spill));
 }
 
-/* The chunk in h->chunk as its shard file stores it, into h->encoded: encoded and, when the
+/* A task's chunks are cut out, encoded and gzipped on the volume's threads, a batch of one
+ * chunk per thread at a time (chunk_slot), then appended to the spill file in z, y, x order. */
+typedef struct task_batch {
+    cv_hashed *h;
+    cv_volume *dst;
+    cv_bbox box;
+    const void *voxels;
+    cv_grid grid;
+} task_batch;
+
+/* Slot i's chunk as its shard file stores it, into slot->encoded: encoded and, when the
  * shards' data_encoding is gzip, gzipped here rather than by the owner, so the spill files,
  * the exchange and the inbox carry the compressed bytes and the owner only assembles. gzip at
  * one level is deterministic: the shard file's bytes are those of gzipping at write time. raw
- * is the chunk's own bytes (no copy); h->chunk is free again once encoded, so the gzip of
- * another codec's output goes there. */
-static cv_status stored_bytes(cv_hashed *h, cv_volume *dst, const cv_chunk_desc *d)
+ * is the chunk's own bytes (no copy); the chunk buffer is free again once encoded, so the gzip
+ * of another codec's output goes there. */
+static cv_status stored_one(size_t i, int tid, void *arg)
 {
-    bool gzip = h->spec.data_encoding == CV_SHARD_GZIP;
-    if (h->codec == &cv_codec_raw && gzip) {
-        h->encoded.len = 0;
-        return cv_compress_gzip.compress(dst->opts.compress_level, h->chunk.data, h->chunk.len,
-                                         &h->encoded);
-    }
-    h->encoded.len = 0;
-    CV_TRY(h->codec->encode(d, h->level, h->chunk.data, h->chunk.len, &h->encoded));
-    if (!gzip) {
+    (void)tid;
+    task_batch *t = arg;
+    cv_hashed *h = t->h;
+    cv_volume *dst = t->dst;
+    chunk_slot *sl = &h->slots[i];
+    cv_bbox cb = cv_grid_cell_box(&t->grid, sl->cell);
+    size_t nb = cv_volume_box_bytes(dst, cb);
+    sl->chunk.len = 0;
+    CV_TRY(cv__buf_reserve(&sl->chunk, nb));
+    cv__copy_region(cv_dtype_size(cv_volume_info(dst)->dtype), cv_volume_info(dst)->num_channels,
+                    t->voxels, t->box, sl->chunk.data, cb, cb);
+    sl->chunk.len = nb;
+    sl->black = dst->opts.delete_black_uploads && cv__all_background(dst, sl->chunk.data, nb);
+    if (sl->black) {
         return CV_OK;
     }
-    h->chunk.len = 0;
-    CV_TRY(cv_compress_gzip.compress(dst->opts.compress_level, h->encoded.data, h->encoded.len,
-                                     &h->chunk));
-    cv_buf t = h->chunk;
-    h->chunk = h->encoded;
-    h->encoded = t;
+    cv_chunk_desc d = cv__volume_chunk_desc(dst, h->p.dst_mip, cb);
+    uint64_t t0 = cv__now_ns();
+    bool gzip = h->spec.data_encoding == CV_SHARD_GZIP;
+    cv_status rc = CV_OK;
+    sl->encoded.len = 0;
+    if (h->codec == &cv_codec_raw && gzip) {
+        rc = cv_compress_gzip.compress(dst->opts.compress_level, sl->chunk.data, nb, &sl->encoded);
+    } else {
+        rc = h->codec->encode(&d, h->level, sl->chunk.data, nb, &sl->encoded);
+        if (rc == CV_OK && gzip) {
+            sl->chunk.len = 0;
+            rc = cv_compress_gzip.compress(dst->opts.compress_level, sl->encoded.data,
+                                           sl->encoded.len, &sl->chunk);
+            cv_buf swap = sl->chunk;
+            sl->chunk = sl->encoded;
+            sl->encoded = swap;
+        }
+    }
+    atomic_fetch_add(&dst->codec_ns, cv__now_ns() - t0);
+    if (rc != CV_OK) {
+        char key[256];
+        cv_volume_chunk_key(dst, h->p.dst_mip, cb, key, sizeof key);
+        cv__err_wrap("encode chunk `%s' (key %" PRIu64 ")", key, sl->code);
+    }
+    return rc;
+}
+
+/* Encode slots [0, n) on the threads, then append them in order. */
+static cv_status spill_batch(task_batch *t, size_t n)
+{
+    cv_hashed *h = t->h;
+    CV_TRY(cv__parallel_for(n, h->threads, stored_one, t));
+    for (size_t i = 0; i < n; i++) {
+        const chunk_slot *sl = &h->slots[i];
+        if (sl->black) {
+            /* Absent keys read as background, as the single-process writer leaves them; in a
+             * --bbox job an empty record tells the owner to drop the chunk from a shard it
+             * rewrites. */
+            if (h->partial) {
+                CV_TRY(cv_state_append(h->spill, sl->code, NULL, 0, NULL));
+            }
+            continue;
+        }
+        CV_TRY(cv_state_append(h->spill, sl->code, sl->encoded.data, sl->encoded.len, NULL));
+    }
     return CV_OK;
 }
+
+static cv_status spill_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *voxels,
+                            size_t n);
 
 cv_status cv_hashed_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *voxels, size_t n)
 {
@@ -263,51 +332,52 @@ cv_status cv_hashed_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *
             return CV_FAIL(CV_ERR_UNSUPPORTED, "encoding %s is read-only in this build",
                            h->codec->name);
         }
+        int threads = dst->opts.threads < 1 ? 1 : dst->opts.threads;
+        h->threads = threads > CV_MAX_THREADS ? CV_MAX_THREADS : threads;
+        h->slots = cv_calloc((size_t)h->threads, sizeof *h->slots);
+        if (!h->slots) {
+            return CV_FAIL(CV_ERR_NOMEM, "hashed shards: chunk buffers");
+        }
     }
+    cv_status rc = spill_task(h, dst, box, voxels, n);
+    /* The threads' chunk buffers live for the task only, as the write workers' buffers that
+     * plans count beside a task (a job keeps one sink per sharded level). */
+    for (int t = 0; t < h->threads; t++) {
+        cv__buf_fini(&h->slots[t].chunk);
+        cv__buf_fini(&h->slots[t].encoded);
+    }
+    return rc;
+}
+
+static cv_status spill_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *voxels, size_t n)
+{
+    int mip = h->p.dst_mip;
     if (n != cv_volume_box_bytes(dst, box)) {
         return CV_FAIL(CV_ERR_ARG, "hashed shards: a task of %zu bytes for a box of %zu", n,
                        cv_volume_box_bytes(dst, box));
     }
-    cv_grid g = cv_info_grid(cv_volume_info(dst), mip);
-    size_t elem = cv_dtype_size(cv_volume_info(dst)->dtype);
-    int64_t channels = cv_volume_info(dst)->num_channels;
+    task_batch t = {.h = h,
+                    .dst = dst,
+                    .box = box,
+                    .voxels = voxels,
+                    .grid = cv_info_grid(cv_volume_info(dst), mip)};
     int64_t lo[3], hi[3], c[3];
-    cv_grid_cells(&g, box, lo, hi);
+    cv_grid_cells(&t.grid, box, lo, hi);
+    size_t k = 0;
     for (c[2] = lo[2]; c[2] < hi[2]; c[2]++) {
         for (c[1] = lo[1]; c[1] < hi[1]; c[1]++) {
             for (c[0] = lo[0]; c[0] < hi[0]; c[0]++) {
-                cv_bbox cb = cv_grid_cell_box(&g, c);
-                size_t nb = cv_volume_box_bytes(dst, cb);
-                h->chunk.len = 0;
-                CV_TRY(cv__buf_reserve(&h->chunk, nb));
-                cv__copy_region(elem, channels, voxels, box, h->chunk.data, cb, cb);
-                uint64_t code;
-                CV_TRY(cv_morton_code(h->dshape, c, &code));
-                if (dst->opts.delete_black_uploads && cv__all_background(dst, h->chunk.data, nb)) {
-                    /* Absent keys read as background, as the single-process writer leaves
-                     * them; in a --bbox job an empty record tells the owner to drop the
-                     * chunk from a shard it rewrites. */
-                    if (h->partial) {
-                        CV_TRY(cv_state_append(h->spill, code, NULL, 0, NULL));
-                    }
-                    continue;
+                chunk_slot *sl = &h->slots[k];
+                memcpy(sl->cell, c, sizeof sl->cell);
+                CV_TRY(cv_morton_code(h->dshape, c, &sl->code));
+                if (++k == (size_t)h->threads) {
+                    CV_TRY(spill_batch(&t, k));
+                    k = 0;
                 }
-                h->chunk.len = nb;
-                cv_chunk_desc d = cv__volume_chunk_desc(dst, mip, cb);
-                uint64_t t0 = cv__now_ns();
-                cv_status rc = stored_bytes(h, dst, &d);
-                atomic_fetch_add(&dst->codec_ns, cv__now_ns() - t0);
-                if (rc != CV_OK) {
-                    char key[256];
-                    cv_volume_chunk_key(dst, mip, cb, key, sizeof key);
-                    cv__err_wrap("encode chunk `%s' (key %" PRIu64 ")", key, code);
-                    return rc;
-                }
-                CV_TRY(cv_state_append(h->spill, code, h->encoded.data, h->encoded.len, NULL));
             }
         }
     }
-    return CV_OK;
+    return k ? spill_batch(&t, k) : CV_OK;
 }
 
 /* ---- the exchange and the shard files --------------------------------------------------- */
