@@ -363,6 +363,60 @@ cv_status cv_store_put(cv_store *s, const char *key, const void *data, size_t le
     return rc;
 }
 
+cv_status cv__store_put_pieces(cv_store *s, const char *key, cv_store_pieces next, void *arg,
+                               const char *content_type)
+{
+    char norm[KEY_CAP];
+    CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
+    cv_status rc = CV_OK;
+    if (cv__store_streams(s)) {
+        rc = cv__file_put_pieces(s, norm, next, arg);
+        /* Drop stale variants, as put_stored does. */
+        char name[KEY_CAP + 8];
+        for (size_t i = 0; rc == CV_OK && i < N_SUFFIXES; i++) {
+            snprintf(name, sizeof name, "%s%s", norm, suffixes[i].suffix);
+            rc = s->ops->del(s, name);
+        }
+    } else {
+        cv_buf all;
+        cv__buf_init(&all, 0);
+        while (rc == CV_OK) {
+            const void *piece = NULL;
+            size_t n = 0;
+            rc = next(arg, &piece, &n);
+            if (rc != CV_OK || n == 0) {
+                break;
+            }
+            rc = cv__buf_append(&all, piece, n);
+        }
+        if (rc == CV_OK) {
+            rc = put_stored(s, norm, all.data, all.len, NULL, content_type);
+        }
+        cv__buf_fini(&all);
+    }
+    if (rc != CV_OK) {
+        cv__err_wrap("write `%s' in %s", norm, s->url);
+    }
+    return rc;
+}
+
+bool cv__store_streams(const cv_store *s)
+{
+    return s->ops == &cv_store_file;
+}
+
+bool cv__url_streams(const char *url)
+{
+    cv_cloudpath p;
+    if (cv__cloudpath_parse(url, &p) != CV_OK) {
+        cv_err_clear();
+        return false;
+    }
+    bool yes = strcmp(p.protocol, "file") == 0;
+    cv__cloudpath_fini(&p);
+    return yes;
+}
+
 cv_status cv__store_put_raw(cv_store *s, const char *key, const void *data, size_t len,
                             const char *encoding, const char *content_type)
 {

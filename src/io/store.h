@@ -96,6 +96,20 @@ cv_status cv__store_get_raw(cv_store *s, const char *key, cv_buf *out, char *enc
  * suffix on file:// and mem:// (stale variants dropped), Content-Encoding elsewhere. */
 cv_status cv__store_put_raw(cv_store *s, const char *key, const void *data, size_t len,
                             const char *encoding, const char *content_type);
+/* Hands out the next piece of an object being written; *n = 0 ends it. */
+typedef cv_status (*cv_store_pieces)(void *arg, const void **piece, size_t *n);
+/* Write object `key`, uncompressed, from the pieces `next` hands out, for objects larger
+ * than memory: a file:// store writes them to a temporary file renamed into place at the end
+ * (readers see the whole object or none); other stores collect the pieces and put the
+ * object with one request (cv__store_streams says which). */
+cv_status cv__store_put_pieces(cv_store *s, const char *key, cv_store_pieces next, void *arg,
+                               const char *content_type);
+/* Whether cv__store_put_pieces holds no more than a piece at a time in this store, or in the
+ * store at `url` (false for a URL that does not parse). */
+bool cv__store_streams(const cv_store *s);
+bool cv__url_streams(const char *url);
+/* store_file.c's part of cv__store_put_pieces (`name` checked). */
+cv_status cv__file_put_pieces(cv_store *s, const char *name, cv_store_pieces next, void *arg);
 /* Copy one object between stores (cvmpi cp). `compress` NULL keeps the stored bytes and their
  * encoding as they are; "" stores it uncompressed; "gzip"/"br" recompress only if the stored
  * encoding differs. `content_type` applies where stores keep one. */

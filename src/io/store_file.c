@@ -177,11 +177,8 @@ static cv_status write_all(int fd, const uint8_t *p, size_t n, const char *path)
     return CV_OK;
 }
 
-static cv_status file_put(cv_store *s, const char *name, const void *data, size_t n,
-                          const char *encoding, const char *content_type)
+cv_status cv__file_put_pieces(cv_store *s, const char *name, cv_store_pieces next, void *arg)
 {
-    (void)encoding;
-    (void)content_type;
     char *path = full_path(s, name);
     if (!path) {
         return CV_FAIL(CV_ERR_NOMEM, "write");
@@ -215,8 +212,14 @@ static cv_status file_put(cv_store *s, const char *name, const void *data, size_
             rc = CV_FAIL(CV_ERR_IO, "create `%s': %s", tmp, strerror(errno));
         }
     }
-    if (rc == CV_OK) {
-        rc = write_all(fd, data, n, tmp);
+    while (rc == CV_OK) {
+        const void *piece = NULL;
+        size_t n = 0;
+        rc = next(arg, &piece, &n);
+        if (rc != CV_OK || n == 0) {
+            break;
+        }
+        rc = write_all(fd, piece, n, tmp);
     }
     if (fd >= 0 && close(fd) != 0 && rc == CV_OK) {
         rc = CV_FAIL(CV_ERR_IO, "close `%s': %s", tmp, strerror(errno));
@@ -230,6 +233,29 @@ static cv_status file_put(cv_store *s, const char *name, const void *data, size_
     cv_free(tmp);
     cv_free(path);
     return rc;
+}
+
+typedef struct one_piece {
+    const void *data;
+    size_t n;
+} one_piece;
+
+static cv_status next_piece(void *arg, const void **p, size_t *n)
+{
+    one_piece *o = arg;
+    *p = o->data;
+    *n = o->n;
+    o->n = 0;
+    return CV_OK;
+}
+
+static cv_status file_put(cv_store *s, const char *name, const void *data, size_t n,
+                          const char *encoding, const char *content_type)
+{
+    (void)encoding;
+    (void)content_type;
+    one_piece o = {data, n};
+    return cv__file_put_pieces(s, name, next_piece, &o);
 }
 
 static cv_status file_exists(cv_store *s, const char *name, bool *yes)

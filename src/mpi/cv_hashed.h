@@ -8,7 +8,10 @@
  *  2. after the last task, collective rounds (cv_tree_exchange.h) move each record to the rank
  *     owning its shard (shard mod ranks), into that rank's inbox file;
  *  3. each owner writes its shards whole, one at a time, chunks in z, y, x order as the
- *     single-process writer does (byte-identical shard files). A job over part of the scale
+ *     single-process writer does (byte-identical shard files): laid out from the records'
+ *     sizes, then written chunk by chunk from the inbox, so on a file:// store an owner holds
+ *     one chunk of a shard of any size (elsewhere, and for --bbox, the whole shard). A job over
+ * part of the scale
  *     (--bbox) first reads every existing shard file it will rewrite (a damaged one fails the
  *     job before any write), then rewrites each with the chunks of its old file outside the
  *     region kept as they were; black chunks dropped with --delete-black travel as empty
@@ -34,6 +37,8 @@ typedef struct cv_hashed_params {
     int ranks;
     const char *subdir; /* the spill directory under the journal's; NULL = "hashed" */
     const char *what;   /* how errors name the job; NULL = "transfer to sharded scale" */
+    bool streams;       /* the destination store writes a file piece by piece (file://):
+                         * owners hold a chunk of a shard at a time, not the shard */
 } cv_hashed_params;
 
 /* The plan's figures for one scale (cv_hashed_figures). */

@@ -21,6 +21,7 @@
 
 #include "base/json_py.h"
 #include "mpi/cv_failures.h"
+#include "io/store.h"
 #include "mpi/cv_hashed.h"
 #include "mpi/cv_journal.h"
 #include "mpi/cv_monitor.h"
@@ -1146,7 +1147,8 @@ static cv_status plan_sinks(job *j, uint64_t first_id, double memory)
                                .memory = memory > 1 ? (size_t)memory : 1,
                                .ranks = cv_mpi_plan_ranks(),
                                .subdir = j->sink_dir[k],
-                               .what = "downsample to sharded scale"};
+                               .what = "downsample to sharded scale",
+                               .streams = cv__store_streams(j->v->store)};
         CV_TRY(cv_hashed_plan(&hp, &j->sink[k]));
         id = cv_hashed_ids(j->sink[k]);
         /* a chunk cut out of a level and its encoding (compressed_segmentation of many

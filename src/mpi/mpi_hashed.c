@@ -5,6 +5,8 @@
 #include "mpi/cv_collective.h"
 #include "mpi/cv_mpi.h"
 #include "mpi/cv_tree_exchange.h"
+#include "compress/compress.h"
+#include "io/store.h"
 #include "shard/shard.h"
 
 #include <errno.h>
@@ -20,6 +22,14 @@
 /* Journal ids are one per shard: 2^30 shards is a 128 MiB bitmap on every rank. */
 #define MAX_SHARD_BITS 30
 
+/* A task's chunk on one encoding thread (cv_hashed_task). */
+typedef struct chunk_slot {
+    cv_buf chunk, encoded; /* the chunk cut out, then its stored bytes in `encoded` */
+    int64_t cell[3];
+    uint64_t code;
+    bool black; /* dropped (--delete-black) */
+} chunk_slot;
+
 struct cv_hashed {
     cv_hashed_params p;
     cv_shard_spec spec;
@@ -31,15 +41,17 @@ struct cv_hashed {
      * read-modify-write them); cells of the region are region_lo..region_hi. */
     bool partial;
     int64_t region_lo[3], region_hi[3];
-    double chunk_bytes;    /* one decoded destination chunk */
-    double largest;        /* chunks in the largest shard, at most */
-    double shard_bytes;    /* the largest shard expected, decoded */
-    double index_bytes;    /* the exchange's indexes on one rank */
-    size_t round_bytes;    /* each exchange round, each way */
-    char dir[4200];        /* <journal>/hashed */
-    int max_ranks;         /* the most ranks any run of the job had */
-    cv_state_file *spill;  /* this rank's records */
-    cv_buf chunk, encoded; /* one chunk cut out of a task, and its encoding */
+    double chunk_bytes;   /* one decoded destination chunk */
+    double largest;       /* chunks in the largest shard, at most */
+    double shard_bytes;   /* the largest shard expected, decoded */
+    double writer_bytes;  /* an owner writing that shard */
+    double index_bytes;   /* the exchange's indexes on one rank */
+    size_t round_bytes;   /* each exchange round, each way */
+    char dir[4200];       /* <journal>/hashed */
+    int max_ranks;        /* the most ranks any run of the job had */
+    cv_state_file *spill; /* this rank's records */
+    chunk_slot *slots;    /* per thread: a chunk cut out of a task and its encoding */
+    int threads;
     const cv_codec *codec;
     int level;
 };
@@ -106,20 +118,36 @@ cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out)
     double ranks = (double)(p->ranks > 0 ? p->ranks : 1);
     double share = ceil((double)h->n_chunks / ranks) + 6.0 * sqrt((double)h->n_chunks / ranks);
     h->index_bytes = 2.0 * share * (double)(sizeof(cv_tree_send) + sizeof(cv_state_rec));
-    /* Writing a shard holds its encoded chunks (about their decoded size at most) and the
-     * file being built from them, plus a chunk's slack. */
-    double writer = 2.0 * h->shard_bytes + 2.0 * h->chunk_bytes;
+    /* Writing a shard streamed holds per chunk its item, entry, record pointer, place and
+     * slot and minishard index entry (160 bytes), the shard index, and a chunk read back
+     * (with its gzip margin). Otherwise it holds the shard's stored chunks (about their
+     * decoded size at most) and the file built from them, plus a chunk's slack. */
+    double writer =
+        p->streams && !h->partial
+            ? 160.0 * h->largest + (double)cv__shard_index_bytes(&h->spec) + 2.0 * h->chunk_bytes
+            : 2.0 * h->shard_bytes + 2.0 * h->chunk_bytes;
+    h->writer_bytes = writer;
     double wire = (double)cv_tree_wire_bytes((size_t)(2.0 * h->chunk_bytes) + 4096);
     double left = ((double)p->memory - h->index_bytes) / 2.0;
     double round = fmin(left, fmax(64.0 * 1048576.0, 16.0 * wire));
     if (writer + h->index_bytes > (double)p->memory || round < wire) {
         double need = fmax(writer, 2.0 * wire) + h->index_bytes;
-        CV_FAIL(CV_ERR_ARG,
-                "%s %s: a shard owner needs about %.2f MB (a shard of up "
-                "to %.0f chunks, %.2f MB decoded, and %.2f MB of exchange index), more than "
-                "the %.2f MB memory budget (raise --memory, use more ranks or more shard_bits)",
-                job_name(h), ds->key, need / 1e6, h->largest, h->shard_bytes / 1e6,
-                h->index_bytes / 1e6, (double)p->memory / 1e6);
+        if (p->streams && !h->partial) {
+            CV_FAIL(CV_ERR_ARG,
+                    "%s %s: a shard owner needs about %.2f MB (the index of a shard of up to "
+                    "%.0f chunks and %.2f MB of exchange index), more than the %.2f MB memory "
+                    "budget (raise --memory or use more ranks)",
+                    job_name(h), ds->key, need / 1e6, h->largest, h->index_bytes / 1e6,
+                    (double)p->memory / 1e6);
+        } else {
+            CV_FAIL(CV_ERR_ARG,
+                    "%s %s: a shard owner needs about %.2f MB (a shard of up "
+                    "to %.0f chunks, %.2f MB decoded, and %.2f MB of exchange index), more than "
+                    "the %.2f MB memory budget (raise --memory, use more ranks or more "
+                    "shard_bits)",
+                    job_name(h), ds->key, need / 1e6, h->largest, h->shard_bytes / 1e6,
+                    h->index_bytes / 1e6, (double)p->memory / 1e6);
+        }
         cv_free(h);
         return CV_ERR_ARG;
     }
@@ -134,8 +162,11 @@ void cv_hashed_free(cv_hashed *h)
         return;
     }
     cv_state_close(h->spill);
-    cv__buf_fini(&h->chunk);
-    cv__buf_fini(&h->encoded);
+    for (int t = 0; h->slots && t < h->threads; t++) {
+        cv__buf_fini(&h->slots[t].chunk);
+        cv__buf_fini(&h->slots[t].encoded);
+    }
+    cv_free(h->slots);
     cv_free(h);
 }
 
@@ -153,8 +184,11 @@ void cv_hashed_print(const cv_hashed *h)
            h->spec.hash == CV_SHARD_HASH_IDENTITY ? "identity" : "murmurhash3_x86_128", h->n_chunks,
            h->n_shards, h->largest, h->shard_bytes / 1e6, (double)h->round_bytes / 1e6);
     printf("plan: a shard owner's peak about %.1f MB (budget %.1f MB)\n",
-           (2.0 * h->shard_bytes + 2.0 * h->chunk_bytes + h->index_bytes) / 1e6,
-           (double)h->p.memory / 1e6);
+           (h->writer_bytes + h->index_bytes) / 1e6, (double)h->p.memory / 1e6);
+    if (h->p.streams && !h->partial) {
+        printf("plan: shard files are laid out from their chunks' sizes and written chunk by "
+               "chunk: an owner holds one chunk of a shard, not the shard\n");
+    }
     if (h->partial) {
         printf("plan: --bbox: each shard file with a chunk in the box is read, keeps its chunks "
                "outside the box and is written whole again\n");
@@ -167,7 +201,7 @@ void cv_hashed_get_figures(const cv_hashed *h, cv_hashed_figures *out)
     out->n_shards = h->n_shards;
     out->largest_chunks = h->largest;
     out->shard_bytes = h->shard_bytes;
-    out->owner_peak = 2.0 * h->shard_bytes + 2.0 * h->chunk_bytes + h->index_bytes;
+    out->owner_peak = h->writer_bytes + h->index_bytes;
     out->round_bytes = h->round_bytes;
     out->exchange_peak = h->index_bytes + 2.0 * (double)h->round_bytes;
 }
@@ -202,6 +236,91 @@ cv_status cv_hashed_start(cv_hashed *h, const char *dir, bool resume)
     return cv_mpi_agree(cv_state_open(path, false, &h->spill));
 }
 
+/* A task's chunks are cut out, encoded and gzipped on the volume's threads, a batch of one
+ * chunk per thread at a time (chunk_slot), then appended to the spill file in z, y, x order. */
+typedef struct task_batch {
+    cv_hashed *h;
+    cv_volume *dst;
+    cv_bbox box;
+    const void *voxels;
+    cv_grid grid;
+} task_batch;
+
+/* Slot i's chunk as its shard file stores it, into slot->encoded: encoded and, when the
+ * shards' data_encoding is gzip, gzipped here rather than by the owner, so the spill files,
+ * the exchange and the inbox carry the compressed bytes and the owner only assembles. gzip at
+ * one level is deterministic: the shard file's bytes are those of gzipping at write time. raw
+ * is the chunk's own bytes (no copy); the chunk buffer is free again once encoded, so the gzip
+ * of another codec's output goes there. */
+static cv_status stored_one(size_t i, int tid, void *arg)
+{
+    (void)tid;
+    task_batch *t = arg;
+    cv_hashed *h = t->h;
+    cv_volume *dst = t->dst;
+    chunk_slot *sl = &h->slots[i];
+    cv_bbox cb = cv_grid_cell_box(&t->grid, sl->cell);
+    size_t nb = cv_volume_box_bytes(dst, cb);
+    sl->chunk.len = 0;
+    CV_TRY(cv__buf_reserve(&sl->chunk, nb));
+    cv__copy_region(cv_dtype_size(cv_volume_info(dst)->dtype), cv_volume_info(dst)->num_channels,
+                    t->voxels, t->box, sl->chunk.data, cb, cb);
+    sl->chunk.len = nb;
+    sl->black = dst->opts.delete_black_uploads && cv__all_background(dst, sl->chunk.data, nb);
+    if (sl->black) {
+        return CV_OK;
+    }
+    cv_chunk_desc d = cv__volume_chunk_desc(dst, h->p.dst_mip, cb);
+    uint64_t t0 = cv__now_ns();
+    bool gzip = h->spec.data_encoding == CV_SHARD_GZIP;
+    cv_status rc = CV_OK;
+    sl->encoded.len = 0;
+    if (h->codec == &cv_codec_raw && gzip) {
+        rc = cv_compress_gzip.compress(dst->opts.compress_level, sl->chunk.data, nb, &sl->encoded);
+    } else {
+        rc = h->codec->encode(&d, h->level, sl->chunk.data, nb, &sl->encoded);
+        if (rc == CV_OK && gzip) {
+            sl->chunk.len = 0;
+            rc = cv_compress_gzip.compress(dst->opts.compress_level, sl->encoded.data,
+                                           sl->encoded.len, &sl->chunk);
+            cv_buf swap = sl->chunk;
+            sl->chunk = sl->encoded;
+            sl->encoded = swap;
+        }
+    }
+    atomic_fetch_add(&dst->codec_ns, cv__now_ns() - t0);
+    if (rc != CV_OK) {
+        char key[256];
+        cv_volume_chunk_key(dst, h->p.dst_mip, cb, key, sizeof key);
+        cv__err_wrap("encode chunk `%s' (key %" PRIu64 ")", key, sl->code);
+    }
+    return rc;
+}
+
+/* Encode slots [0, n) on the threads, then append them in order. */
+static cv_status spill_batch(task_batch *t, size_t n)
+{
+    cv_hashed *h = t->h;
+    CV_TRY(cv__parallel_for(n, h->threads, stored_one, t));
+    for (size_t i = 0; i < n; i++) {
+        const chunk_slot *sl = &h->slots[i];
+        if (sl->black) {
+            /* Absent keys read as background, as the single-process writer leaves them; in a
+             * --bbox job an empty record tells the owner to drop the chunk from a shard it
+             * rewrites. */
+            if (h->partial) {
+                CV_TRY(cv_state_append(h->spill, sl->code, NULL, 0, NULL));
+            }
+            continue;
+        }
+        CV_TRY(cv_state_append(h->spill, sl->code, sl->encoded.data, sl->encoded.len, NULL));
+    }
+    return CV_OK;
+}
+
+static cv_status spill_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *voxels,
+                            size_t n);
+
 cv_status cv_hashed_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *voxels, size_t n)
 {
     int mip = h->p.dst_mip;
@@ -213,51 +332,52 @@ cv_status cv_hashed_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *
             return CV_FAIL(CV_ERR_UNSUPPORTED, "encoding %s is read-only in this build",
                            h->codec->name);
         }
+        int threads = dst->opts.threads < 1 ? 1 : dst->opts.threads;
+        h->threads = threads > CV_MAX_THREADS ? CV_MAX_THREADS : threads;
+        h->slots = cv_calloc((size_t)h->threads, sizeof *h->slots);
+        if (!h->slots) {
+            return CV_FAIL(CV_ERR_NOMEM, "hashed shards: chunk buffers");
+        }
     }
+    cv_status rc = spill_task(h, dst, box, voxels, n);
+    /* The threads' chunk buffers live for the task only, as the write workers' buffers that
+     * plans count beside a task (a job keeps one sink per sharded level). */
+    for (int t = 0; t < h->threads; t++) {
+        cv__buf_fini(&h->slots[t].chunk);
+        cv__buf_fini(&h->slots[t].encoded);
+    }
+    return rc;
+}
+
+static cv_status spill_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *voxels, size_t n)
+{
+    int mip = h->p.dst_mip;
     if (n != cv_volume_box_bytes(dst, box)) {
         return CV_FAIL(CV_ERR_ARG, "hashed shards: a task of %zu bytes for a box of %zu", n,
                        cv_volume_box_bytes(dst, box));
     }
-    cv_grid g = cv_info_grid(cv_volume_info(dst), mip);
-    size_t elem = cv_dtype_size(cv_volume_info(dst)->dtype);
-    int64_t channels = cv_volume_info(dst)->num_channels;
+    task_batch t = {.h = h,
+                    .dst = dst,
+                    .box = box,
+                    .voxels = voxels,
+                    .grid = cv_info_grid(cv_volume_info(dst), mip)};
     int64_t lo[3], hi[3], c[3];
-    cv_grid_cells(&g, box, lo, hi);
+    cv_grid_cells(&t.grid, box, lo, hi);
+    size_t k = 0;
     for (c[2] = lo[2]; c[2] < hi[2]; c[2]++) {
         for (c[1] = lo[1]; c[1] < hi[1]; c[1]++) {
             for (c[0] = lo[0]; c[0] < hi[0]; c[0]++) {
-                cv_bbox cb = cv_grid_cell_box(&g, c);
-                size_t nb = cv_volume_box_bytes(dst, cb);
-                h->chunk.len = 0;
-                CV_TRY(cv__buf_reserve(&h->chunk, nb));
-                cv__copy_region(elem, channels, voxels, box, h->chunk.data, cb, cb);
-                uint64_t code;
-                CV_TRY(cv_morton_code(h->dshape, c, &code));
-                if (dst->opts.delete_black_uploads && cv__all_background(dst, h->chunk.data, nb)) {
-                    /* Absent keys read as background, as the single-process writer leaves
-                     * them; in a --bbox job an empty record tells the owner to drop the
-                     * chunk from a shard it rewrites. */
-                    if (h->partial) {
-                        CV_TRY(cv_state_append(h->spill, code, NULL, 0, NULL));
-                    }
-                    continue;
+                chunk_slot *sl = &h->slots[k];
+                memcpy(sl->cell, c, sizeof sl->cell);
+                CV_TRY(cv_morton_code(h->dshape, c, &sl->code));
+                if (++k == (size_t)h->threads) {
+                    CV_TRY(spill_batch(&t, k));
+                    k = 0;
                 }
-                cv_chunk_desc d = cv__volume_chunk_desc(dst, mip, cb);
-                h->encoded.len = 0;
-                uint64_t t0 = cv__now_ns();
-                cv_status rc = h->codec->encode(&d, h->level, h->chunk.data, nb, &h->encoded);
-                atomic_fetch_add(&dst->codec_ns, cv__now_ns() - t0);
-                if (rc != CV_OK) {
-                    char key[256];
-                    cv_volume_chunk_key(dst, mip, cb, key, sizeof key);
-                    cv__err_wrap("encode chunk `%s' (key %" PRIu64 ")", key, code);
-                    return rc;
-                }
-                CV_TRY(cv_state_append(h->spill, code, h->encoded.data, h->encoded.len, NULL));
             }
         }
     }
-    return CV_OK;
+    return k ? spill_batch(&t, k) : CV_OK;
 }
 
 /* ---- the exchange and the shard files --------------------------------------------------- */
@@ -358,6 +478,8 @@ typedef struct kept_chunks {
     uint8_t *data;
     size_t n, cap, bytes, data_cap;
     bool check_only;
+    int level; /* gzip level of the shards' data */
+    cv_buf gz; /* a kept chunk gzipped */
 } kept_chunks;
 
 static bool in_region(const cv_hashed *h, const uint64_t cell[3])
@@ -389,6 +511,13 @@ static cv_status keep_chunk(uint64_t key, const uint8_t *data, size_t n, void *a
     cv_morton_decode(h->morton_bits, key, cell);
     if (k->check_only || in_region(h, cell)) {
         return CV_OK; /* replaced (or dropped) by the job's own chunks */
+    }
+    if (h->spec.data_encoding == CV_SHARD_GZIP) {
+        /* kept as the job's own chunks travel: gzipped again at the job's level */
+        k->gz.len = 0;
+        CV_TRY(cv_compress_gzip.compress(k->level, data, n, &k->gz));
+        data = k->gz.data;
+        n = k->gz.len;
     }
     if (k->n == k->cap) {
         size_t cap = k->cap ? 2 * k->cap : 64;
@@ -431,6 +560,7 @@ static void kept_fini(kept_chunks *k)
     cv_free(k->e);
     cv_free(k->recs);
     cv_free(k->data);
+    cv__buf_fini(&k->gz);
 }
 
 /* Read shard `shard`'s existing file, if any, and keep its chunks outside the region (none
@@ -448,6 +578,7 @@ static cv_status read_existing(const cv_hashed *h, cv_volume *dst, uint64_t shar
     k->shard = shard;
     k->name = name;
     k->check_only = check_only;
+    k->level = dst->opts.compress_level;
     uint8_t *file = NULL;
     size_t len = 0;
     cv_status rc = cv_store_get(dst->store, key, 0, &file, &len);
@@ -472,10 +603,67 @@ static cv_status read_existing(const cv_hashed *h, cv_volume *dst, uint64_t shar
     return rc;
 }
 
+/* A spilled chunk's size before the tasks gzipped it, for the report's bytes_written (the
+ * encoded chunks, as unsharded writes count them): gzip's trailer keeps it, mod 2^32. */
+static size_t encoded_bytes(const cv_hashed *h, const uint8_t *p, size_t n)
+{
+    if (h->spec.data_encoding != CV_SHARD_GZIP || n < 4) {
+        return n;
+    }
+    return (size_t)p[n - 4] | (size_t)p[n - 3] << 8 | (size_t)p[n - 2] << 16 |
+           (size_t)p[n - 1] << 24;
+}
+
+/* A shard file handed to the store piece by piece (cv__store_put_pieces): its index, each
+ * payload in file order (read from the inbox one at a time, or a kept chunk), its minishard
+ * indexes. */
+typedef struct shard_pieces {
+    const cv_hashed *h;
+    const cv_state_file *inbox;
+    const cv_shard_item *items;
+    const cv_state_rec *const *recs; /* per item: its inbox record, NULL for a kept chunk */
+    const size_t *order;
+    size_t m, next; /* pieces handed out: head, then items, then tail */
+    cv_buf head, tail, payload;
+    size_t encoded; /* the chunks' encoded bytes, for the report */
+} shard_pieces;
+
+static cv_status next_piece(void *arg, const void **p, size_t *n)
+{
+    shard_pieces *sp = arg;
+    size_t at = sp->next++;
+    *n = 0;
+    if (at == 0) {
+        *p = sp->head.data;
+        *n = sp->head.len;
+    } else if (at <= sp->m) {
+        size_t i = sp->order[at - 1];
+        const cv_state_rec *rec = sp->recs[i];
+        if (!rec) {
+            *p = sp->items[i].data;
+            *n = sp->items[i].len;
+            return CV_OK;
+        }
+        sp->payload.len = 0;
+        CV_TRY(cv__buf_reserve(&sp->payload, (size_t)rec->bytes));
+        CV_TRY(cv_state_read_own(sp->inbox, rec, sp->payload.data));
+        sp->payload.len = (size_t)rec->bytes;
+        sp->encoded += encoded_bytes(sp->h, sp->payload.data, sp->payload.len);
+        *p = sp->payload.data;
+        *n = sp->payload.len;
+    } else if (at == sp->m + 1) {
+        *p = sp->tail.data;
+        *n = sp->tail.len;
+    }
+    return CV_OK;
+}
+
 /* Write shard entries[a..b) (one shard) whole from the inbox; in a --bbox job with the chunks
- * of its existing file that lie outside the region. Empty records (black chunks with
- * --delete-black) write nothing; a shard left with no chunk has no file, as the
- * single-process writer leaves it. */
+ * of its existing file that lie outside the region. The file is laid out from the records'
+ * sizes first (cv__shard_plan_file), then written payload by payload, so an owner holds one
+ * chunk of it at a time (a file:// store; others get the file in one put). Empty records
+ * (black chunks with --delete-black) write nothing; a shard left with no chunk has no file,
+ * as the single-process writer leaves it. */
 static cv_status write_shard(cv_hashed *h, cv_volume *dst, const cv_state_file *inbox,
                              const shard_entry *e, size_t n)
 {
@@ -483,72 +671,86 @@ static cv_status write_shard(cv_hashed *h, cv_volume *dst, const cv_state_file *
     bool existed = false;
     memset(&kept, 0, sizeof kept);
     cv_status rc = h->partial ? read_existing(h, dst, e[0].shard, false, &kept, &existed) : CV_OK;
-    size_t bytes = 0, total = n + kept.n;
-    for (size_t k = 0; k < n; k++) {
-        bytes += (size_t)e[k].rec->bytes;
-    }
-    uint8_t *data = rc == CV_OK ? cv_malloc(bytes ? bytes : 1) : NULL;
+    size_t total = n + kept.n;
     cv_shard_item *items = rc == CV_OK ? cv_malloc((total ? total : 1) * sizeof *items) : NULL;
     shard_entry *all = rc == CV_OK ? cv_malloc((total ? total : 1) * sizeof *all) : NULL;
-    if (rc == CV_OK && !(data && items && all)) {
-        rc = CV_FAIL(CV_ERR_NOMEM, "hashed shards: %zu bytes", bytes);
+    const cv_state_rec **recs = rc == CV_OK ? cv_malloc((total ? total : 1) * sizeof *recs) : NULL;
+    size_t *order = rc == CV_OK ? cv_malloc((total ? total : 1) * sizeof *order) : NULL;
+    if (rc == CV_OK && !(items && all && recs && order)) {
+        rc = CV_FAIL(CV_ERR_NOMEM, "hashed shards: %zu chunks", total);
     }
-    size_t at = 0, m = 0;
+    size_t m = 0;
     for (size_t k = 0; rc == CV_OK && k < n; k++) {
-        rc = cv_state_read_own(inbox, e[k].rec, data + at);
         if (e[k].rec->bytes > 0) {
             all[m] = e[k];
-            items[m++] = (cv_shard_item){e[k].rec->idx, data + at, (size_t)e[k].rec->bytes};
+            all[m].rec = (const cv_state_rec *)(uintptr_t)m; /* carry the item's index */
+            recs[m] = e[k].rec;
+            items[m++] = (cv_shard_item){e[k].rec->idx, NULL, (size_t)e[k].rec->bytes};
         }
-        at += (size_t)e[k].rec->bytes;
     }
     if (rc == CV_OK && kept.n) {
         /* Merge in z, y, x order: the single-process writer's order within a shard file. */
         for (size_t k = 0; k < kept.n; k++) {
-            kept.e[k].rec = &kept.recs[k];
             all[m] = kept.e[k];
+            all[m].rec = (const cv_state_rec *)(uintptr_t)m;
+            recs[m] = NULL;
             items[m++] = (cv_shard_item){kept.recs[k].idx, kept.data + kept.recs[k].offset,
                                          (size_t)kept.recs[k].bytes};
         }
         cv_shard_item *sorted = cv_malloc(m * sizeof *sorted);
-        if (!sorted) {
+        const cv_state_rec **sorted_recs = cv_malloc(m * sizeof *sorted_recs);
+        if (!sorted || !sorted_recs) {
             rc = CV_FAIL(CV_ERR_NOMEM, "hashed shards: %zu chunks", m);
         } else {
-            for (size_t k = 0; k < m; k++) {
-                all[k].rec = (const cv_state_rec *)(uintptr_t)k; /* carry the item's index */
-            }
             qsort(all, m, sizeof *all, by_shard_zyx);
             for (size_t k = 0; k < m; k++) {
                 sorted[k] = items[(size_t)(uintptr_t)all[k].rec];
+                sorted_recs[k] = recs[(size_t)(uintptr_t)all[k].rec];
             }
             memcpy(items, sorted, m * sizeof *items);
+            memcpy(recs, sorted_recs, m * sizeof *recs);
         }
         cv_free(sorted);
+        cv_free(sorted_recs);
+    }
+    /* The payloads are stored bytes already (gzipped by the tasks, stored_bytes); the file
+     * does not record data_encoding, so laying it out as raw gives its bytes. */
+    cv_shard_spec as_stored = h->spec;
+    as_stored.data_encoding = CV_SHARD_RAW;
+    shard_pieces sp = {
+        .h = h, .inbox = inbox, .items = items, .recs = recs, .order = order, .m = m};
+    char key[CV_SHARD_KEY_MAX];
+    if (rc == CV_OK) {
+        rc = cv__shard_object_key(h->key, &h->spec, e[0].shard, key, sizeof key);
     }
     uint64_t t0 = cv__now_ns();
     if (rc == CV_OK && m > 0) {
-        rc = cv_shard_write(dst->store, h->key, &h->spec, items, m, CV_SHARD_LAYOUT_CLOUDVOLUME,
-                            dst->opts.compress_level);
-    } else if (rc == CV_OK && existed) {
-        char key[CV_SHARD_KEY_MAX];
-        rc = cv__shard_object_key(h->key, &h->spec, e[0].shard, key, sizeof key);
+        rc = cv__shard_plan_file(&as_stored, items, m, dst->opts.compress_level, order, &sp.head,
+                                 &sp.tail);
         if (rc == CV_OK) {
-            rc = cv_store_delete(dst->store, key);
+            rc = cv__store_put_pieces(dst->store, key, next_piece, &sp, "application/octet-stream");
+            cv__shard_cache_invalidate(cv_store_url(dst->store), key);
         }
+    } else if (rc == CV_OK && existed) {
+        rc = cv_store_delete(dst->store, key);
     }
     atomic_fetch_add(&dst->io_ns, cv__now_ns() - t0);
     if (rc == CV_OK) {
         atomic_fetch_add(&dst->n_written, m);
-        atomic_fetch_add(&dst->bytes_written, bytes);
+        atomic_fetch_add(&dst->bytes_written, sp.encoded);
     } else {
         char name[40];
         cv_shard_file_name(&h->spec, e[0].shard, name, sizeof name);
         cv__err_wrap("write shard %s of %s", name, cv_volume_url(dst));
     }
+    cv__buf_fini(&sp.head);
+    cv__buf_fini(&sp.tail);
+    cv__buf_fini(&sp.payload);
     kept_fini(&kept);
+    cv_free(order);
+    cv_free(recs);
     cv_free(all);
     cv_free(items);
-    cv_free(data);
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #include "mpi/cv_transfer.h"
 
 #include "base/json_py.h"
+#include "io/store.h"
 
 #include "mpi/cv_collective.h"
 #include "mpi/cv_compress.h"
@@ -379,9 +380,10 @@ typedef struct job {
     int mip, dst_mip;
     cv_plan plan;
     cv_plan_params plan_params;
-    cv_exchange *x;    /* non-NULL: the job runs as exchange rounds, not tasks */
-    cv_hashed *hashed; /* non-NULL: tasks spill chunks for hashed shards (cv_hashed.h) */
-    uint64_t n_tasks;  /* tasks, or exchange rounds */
+    cv_exchange *x;       /* non-NULL: the job runs as exchange rounds, not tasks */
+    cv_hashed *hashed;    /* non-NULL: tasks spill chunks for hashed shards (cv_hashed.h) */
+    int64_t shard_box[3]; /* box shards written whole by tasks: their voxels; else 0 */
+    uint64_t n_tasks;     /* tasks, or exchange rounds */
     cv_journal *journal;
     cv_sched *sched;
     cv_progress progress;
@@ -485,6 +487,14 @@ static cv_status plan_job(job *j, const cv_info *di)
      * journal of a resumed job) must not depend on how many ranks run it. */
     pp->min_tasks = 64;
     cv_status rc = cv_plan_make(pp, &j->plan);
+    if (rc == CV_ERR_ARG && ds->sharding_json && !hashed && !p->skip_existing) {
+        /* A whole shard does not fit --memory as one task: tasks of chunks spill them and
+         * each shard's owner writes it chunk by chunk, as for hashed shards (same bytes). */
+        cv_err_clear();
+        hashed = true;
+        memcpy(pp->align[1], dgrid.chunk, sizeof pp->align[1]);
+        rc = cv_plan_make(pp, &j->plan);
+    }
     if (rc == CV_ERR_ARG && !ds->sharding_json &&
         memcmp(pp->align[0], pp->align[1], sizeof pp->align[0]) != 0) {
         /* Re-chunking whose common-multiple box does not fit: trade pieces between ranks. When
@@ -505,13 +515,18 @@ static cv_status plan_job(job *j, const cv_info *di)
         return rc;
     }
     j->n_tasks = j->plan.n_tasks;
+    memset(j->shard_box, 0, sizeof j->shard_box);
+    if (rc == CV_OK && ds->sharding_json && !hashed) {
+        memcpy(j->shard_box, pp->align[1], sizeof j->shard_box);
+    }
     if (rc == CV_OK && hashed) {
         cv_hashed_params hp = {.dst_info = di,
                                .dst_mip = j->dst_mip,
                                .region = region,
                                .n_tasks = j->n_tasks,
                                .memory = pp->memory,
-                               .ranks = cv_mpi_plan_ranks()};
+                               .ranks = cv_mpi_plan_ranks(),
+                               .streams = cv__url_streams(p->dst)};
         rc = cv_hashed_plan(&hp, &j->hashed);
     }
     if (rc == CV_OK && cv_mpi_rank() == 0) {
@@ -558,6 +573,22 @@ static void print_plan(const job *j)
            j->plan.counts[0], j->plan.counts[1], j->plan.counts[2], region, j->mip);
     if (j->hashed) {
         cv_hashed_print(j->hashed);
+    }
+    if (j->shard_box[0] > 0) {
+        /* Shards are boxes of chunks from the scale's origin; count those the region meets. */
+        double shards = 1, shard_bytes = (double)j->plan_params.bytes_per_voxel, per_task = 1;
+        for (int d = 0; d < 3; d++) {
+            int64_t lo = j->plan.region.min[d] - j->plan_params.origin[d];
+            int64_t hi = j->plan.region.max[d] - j->plan_params.origin[d];
+            shards *= (double)((hi + j->shard_box[d] - 1) / j->shard_box[d] - lo / j->shard_box[d]);
+            shard_bytes *= (double)j->shard_box[d];
+            per_task *= (double)(j->plan.task_shape[d] / j->shard_box[d]);
+        }
+        printf("plan: box shards: %.0f shard file%s of %" PRId64 "x%" PRId64 "x%" PRId64
+               " voxels (%.1f MB decoded each, less at the edges); a task writes %.0f whole "
+               "shard%s, each file once\n",
+               shards, shards == 1 ? "" : "s", j->shard_box[0], j->shard_box[1], j->shard_box[2],
+               shard_bytes / 1e6, per_task, per_task == 1 ? "" : "s");
     }
     uint64_t task_bytes = (uint64_t)j->plan.task_shape[0] * (uint64_t)j->plan.task_shape[1] *
                           (uint64_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;

@@ -61,6 +61,14 @@ cv_status cv__shard_reader_decode(cv_shard_reader *r, uint64_t key, const uint8_
 cv_status cv__shard_build_tail(const cv_shard_spec *s, const cv_shard_item *items,
                                const size_t *tails, size_t n, uint64_t *shard, uint8_t **data,
                                size_t *len);
+/* One shard file in CloudVolume's layout (as cv_shard_build writes it) laid out from its
+ * items' keys and lengths alone, for writing a shard larger than memory piece by piece: the
+ * file is `head` (the shard index), then the payloads of items order[0], order[1], ... (n of
+ * them) exactly as given (data_encoding is not applied: give stored bytes), then `tail` (the
+ * minishard indexes, gzipped at `level` when minishard_index_encoding is gzip). Items' data
+ * may be NULL. Same errors as cv_shard_build. */
+cv_status cv__shard_plan_file(const cv_shard_spec *s, const cv_shard_item *items, size_t n,
+                              int level, size_t *order, cv_buf *head, cv_buf *tail);
 
 /* Drop cached indexes of object `key` of the store at `url`. */
 void cv__shard_cache_invalidate(const char *url, const char *key);

@@ -52,9 +52,9 @@ static void store64(uint8_t *p, uint64_t v)
     }
 }
 
-/* Append the encoded minishard index of slots [a, b) and record its range in the shard index. */
-static cv_status append_index(const cv_shard_spec *s, const slot *sl, size_t a, size_t b,
-                              uint64_t index_bytes, int level, cv_buf *raw, cv_buf *out)
+/* Append the encoded minishard index of slots [a, b) to out. */
+static cv_status encode_index(const cv_shard_spec *s, const slot *sl, size_t a, size_t b, int level,
+                              cv_buf *raw, cv_buf *out)
 {
     size_t k = b - a;
     raw->len = 0;
@@ -69,21 +69,28 @@ static cv_status append_index(const cv_shard_spec *s, const slot *sl, size_t a, 
         prev_end = x->end;
     }
     raw->len = 24 * k;
-    uint64_t start = out->len - index_bytes;
     if (s->minishard_index_encoding == CV_SHARD_GZIP) {
-        CV_TRY(cv_compress_gzip.compress(level, raw->data, raw->len, out));
-    } else {
-        CV_TRY(cv__buf_append(out, raw->data, raw->len));
+        return cv_compress_gzip.compress(level, raw->data, raw->len, out);
     }
+    return cv__buf_append(out, raw->data, raw->len);
+}
+
+/* Append the encoded minishard index of slots [a, b) and record its range in the shard index. */
+static cv_status append_index(const cv_shard_spec *s, const slot *sl, size_t a, size_t b,
+                              uint64_t index_bytes, int level, cv_buf *raw, cv_buf *out)
+{
+    uint64_t start = out->len - index_bytes;
+    CV_TRY(encode_index(s, sl, a, b, level, raw, out));
     uint64_t end = out->len - index_bytes;
     store64(out->data + 16 * sl[a].minishard, start);
     store64(out->data + 16 * sl[a].minishard + 8, end);
     return CV_OK;
 }
 
-static cv_status build(const cv_shard_spec *s, const cv_shard_item *items, const size_t *tails,
-                       size_t n, cv_shard_layout layout, int level, slot *sl, cv_buf *out,
-                       cv_buf *raw, uint64_t *shard_out)
+/* Locate and check the items and put their slots in file order: minishard groups (ranked as
+ * the layout ranks them), keys ascending within one. */
+static cv_status arrange(const cv_shard_spec *s, const cv_shard_item *items, size_t n,
+                         cv_shard_layout layout, slot *sl, uint64_t *shard_out)
 {
     uint64_t shard = 0;
     for (size_t i = 0; i < n; i++) {
@@ -102,9 +109,6 @@ static cv_status build(const cv_shard_spec *s, const cv_shard_item *items, const
                            " is in `%s')",
                            a, items[i].key, b, items[0].key, a);
         }
-        if (items[i].len && !items[i].data) {
-            return CV_FAIL(CV_ERR_ARG, "build shard: key %" PRIu64 " has no data", items[i].key);
-        }
     }
     /* Rank the minishards: CloudVolume keeps the order in which they first appear (its
      * dict order); TensorStore goes in increasing order. */
@@ -121,7 +125,23 @@ static cv_status build(const cv_shard_spec *s, const cv_shard_item *items, const
             return CV_FAIL(CV_ERR_ARG, "build shard: key %" PRIu64 " is given twice", sl[i].key);
         }
     }
+    if (shard_out) {
+        *shard_out = shard;
+    }
+    return CV_OK;
+}
 
+static cv_status build(const cv_shard_spec *s, const cv_shard_item *items, const size_t *tails,
+                       size_t n, cv_shard_layout layout, int level, slot *sl, cv_buf *out,
+                       cv_buf *raw, uint64_t *shard_out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].len && !items[i].data) {
+            return CV_FAIL(CV_ERR_ARG, "build shard: key %" PRIu64 " has no data", items[i].key);
+        }
+    }
+    uint64_t shard = 0;
+    CV_TRY(arrange(s, items, n, layout, sl, &shard));
     uint64_t index_bytes = cv__shard_index_bytes(s);
     if (index_bytes > SIZE_MAX / 2) {
         return CV_FAIL(CV_ERR_NOMEM, "build shard: a shard index of %" PRIu64 " bytes",
@@ -230,6 +250,62 @@ cv_status cv__shard_build_tail(const cv_shard_spec *s, const cv_shard_item *item
         }
     }
     return build_file(s, items, tails, n, CV_SHARD_LAYOUT_CLOUDVOLUME, -1, shard, data, len);
+}
+
+cv_status cv__shard_plan_file(const cv_shard_spec *s, const cv_shard_item *items, size_t n,
+                              int level, size_t *order, cv_buf *head, cv_buf *tail)
+{
+    CV_TRY(cv_shard_spec_validate(s));
+    if (n == 0 || !items) {
+        return CV_FAIL(CV_ERR_ARG, "plan shard: no items");
+    }
+    if (n > SIZE_MAX / sizeof(slot)) {
+        return CV_FAIL(CV_ERR_NOMEM, "plan shard: %zu items", n);
+    }
+    slot *sl = cv_malloc(n * sizeof *sl);
+    if (!sl) {
+        return CV_FAIL(CV_ERR_NOMEM, "plan shard: %zu items", n);
+    }
+    uint64_t index_bytes = cv__shard_index_bytes(s);
+    cv_status rc = arrange(s, items, n, CV_SHARD_LAYOUT_CLOUDVOLUME, sl, NULL);
+    if (rc == CV_OK && index_bytes > SIZE_MAX / 2) {
+        rc = CV_FAIL(CV_ERR_NOMEM, "plan shard: a shard index of %" PRIu64 " bytes", index_bytes);
+    }
+    head->len = 0;
+    if (rc == CV_OK) {
+        rc = cv__buf_reserve(head, (size_t)index_bytes);
+    }
+    /* As build() lays it out, payloads as given: the same bytes without holding them. */
+    uint64_t pos = 0;
+    for (size_t i = 0; rc == CV_OK && i < n; i++) {
+        sl[i].start = pos;
+        pos += items[sl[i].item].len;
+        sl[i].end = pos;
+        order[i] = sl[i].item;
+    }
+    if (rc == CV_OK) {
+        memset(head->data, 0, (size_t)index_bytes); /* absent minishards stay 0,0 */
+        head->len = (size_t)index_bytes;
+    }
+    cv_buf raw;
+    cv__buf_init(&raw, 0);
+    tail->len = 0;
+    for (size_t a = 0; rc == CV_OK && a < n;) {
+        size_t b = a + 1;
+        while (b < n && sl[b].group == sl[a].group) {
+            b++;
+        }
+        uint64_t start = pos + tail->len;
+        rc = encode_index(s, sl, a, b, level, &raw, tail);
+        if (rc == CV_OK) {
+            store64(head->data + 16 * sl[a].minishard, start);
+            store64(head->data + 16 * sl[a].minishard + 8, pos + tail->len);
+        }
+        a = b;
+    }
+    cv__buf_fini(&raw);
+    cv_free(sl);
+    return rc;
 }
 
 typedef struct by_shard {

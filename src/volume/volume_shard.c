@@ -3,6 +3,7 @@
  * 7). A chunk's key is the compressed Morton code of its grid cell; reads go through a shard
  * reader (ranged reads, cached indexes); a write must hold every chunk of each shard it touches,
  * and each shard file is built in memory and written whole, once. */
+#include "compress/compress.h"
 #include "shard/shard.h"
 #include "volume/volume.h"
 
@@ -138,6 +139,70 @@ static cv_status chunks_in_shard(const cv_shard_spec *spec, const int64_t shape[
     return CV_OK;
 }
 
+/* One shard's chunks encoded on the volume's threads, each as the shard file stores it. */
+typedef struct shard_encode {
+    cv_volume *v;
+    int mip;
+    const uint8_t *src;
+    cv_bbox src_frame;
+    cv_grid grid;
+    const cv_codec *codec;
+    bool gzip;
+    int level;
+    const cell_ref *cells;
+    cv_shard_item *items;
+    bool *present;   /* false: a background chunk left out (delete_black) */
+    cv_buf *encoded; /* items' bytes */
+    struct {
+        cv_buf chunk, encoded, gz;
+    } * bufs;
+} shard_encode;
+
+static cv_status encode_one(size_t i, int tid, void *arg)
+{
+    shard_encode *j = arg;
+    cv_volume *v = j->v;
+    cv_bbox cbox = cv_grid_cell_box(&j->grid, j->cells[i].cell);
+    size_t nbytes = cv_volume_box_bytes(v, cbox);
+    cv_buf *chunk = &j->bufs[tid].chunk;
+    chunk->len = 0;
+    CV_TRY(cv__buf_reserve(chunk, nbytes));
+    chunk->len = nbytes;
+    cv__copy_region(cv_dtype_size(v->info->dtype), v->info->num_channels, j->src, j->src_frame,
+                    chunk->data, cbox, cbox);
+    if (v->opts.delete_black_uploads && cv__all_background(v, chunk->data, nbytes)) {
+        return CV_OK; /* absent keys read as missing, i.e. background with fill_missing */
+    }
+    cv_chunk_desc d = cv__volume_chunk_desc(v, j->mip, cbox);
+    cv_buf *enc = &j->bufs[tid].encoded, *gz = &j->bufs[tid].gz;
+    const cv_buf *stored = enc;
+    enc->len = 0;
+    if (j->codec == &cv_codec_raw) {
+        /* raw is the chunk's own bytes: no encode copy */
+        stored = chunk;
+    } else {
+        CV_TRY(j->codec->encode(&d, j->level, chunk->data, nbytes, enc));
+    }
+    if (j->gzip) {
+        gz->len = 0;
+        CV_TRY(cv_compress_gzip.compress(v->opts.compress_level, stored->data, stored->len, gz));
+        stored = gz;
+    }
+    /* kept until the shard is built: exactly its size (the thread's buffers are reused) */
+    cv_buf *out = &j->encoded[i];
+    cv__buf_init(out, 0);
+    out->data = cv_malloc(stored->len ? stored->len : 1);
+    if (!out->data) {
+        return CV_FAIL(CV_ERR_NOMEM, "sharded write: %zu bytes", stored->len);
+    }
+    memcpy(out->data, stored->data, stored->len);
+    out->cap = stored->len ? stored->len : 1;
+    out->len = stored->len;
+    j->items[i] = (cv_shard_item){j->cells[i].code, out->data, out->len};
+    j->present[i] = true;
+    return CV_OK;
+}
+
 cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_bbox box,
                                    const uint8_t *src, const cv_codec *codec)
 {
@@ -177,9 +242,26 @@ cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_
     if (rc == CV_OK) {
         qsort(cells, n, sizeof *cells, by_shard_then_cell);
     }
-    size_t elem = cv_dtype_size(v->info->dtype);
-    cv_buf chunk;
-    cv__buf_init(&chunk, 0);
+    int threads = v->opts.threads < 1 ? 1 : v->opts.threads;
+    if (threads > CV_MAX_THREADS) {
+        threads = CV_MAX_THREADS;
+    }
+    shard_encode j = {.v = v,
+                      .mip = mip,
+                      .src = src,
+                      .src_frame = src_frame,
+                      .grid = g,
+                      .codec = codec,
+                      .gzip = spec.data_encoding == CV_SHARD_GZIP,
+                      .level = sc->jpeg_quality >= 0 ? sc->jpeg_quality : sc->png_level,
+                      .bufs = cv_calloc((size_t)threads, sizeof *j.bufs)};
+    if (rc == CV_OK && !j.bufs) {
+        rc = CV_FAIL(CV_ERR_NOMEM, "sharded write");
+    }
+    /* The payloads are gzipped by the threads already: the file does not record
+     * data_encoding, so building with raw gives its bytes. */
+    cv_shard_spec as_stored = spec;
+    as_stored.data_encoding = CV_SHARD_RAW;
     for (size_t first = 0; rc == CV_OK && first < n;) {
         size_t last = first;
         while (last < n && cells[last].shard == cells[first].shard) {
@@ -195,34 +277,21 @@ cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_
                          " chunks of shard %s; sharded writes must cover whole shards",
                          sc->key, cv_store_url(v->store), last - first, want, name);
         }
-        cv_shard_item *items = rc == CV_OK ? cv_calloc(last - first, sizeof *items) : NULL;
-        cv_buf *encoded = rc == CV_OK ? cv_calloc(last - first, sizeof *encoded) : NULL;
-        if (rc == CV_OK && (!items || !encoded)) {
+        j.cells = cells + first;
+        j.items = rc == CV_OK ? cv_calloc(last - first, sizeof *j.items) : NULL;
+        j.encoded = rc == CV_OK ? cv_calloc(last - first, sizeof *j.encoded) : NULL;
+        j.present = rc == CV_OK ? cv_calloc(last - first, sizeof *j.present) : NULL;
+        if (rc == CV_OK && (!j.items || !j.encoded || !j.present)) {
             rc = CV_FAIL(CV_ERR_NOMEM, "sharded write");
         }
+        if (rc == CV_OK) {
+            rc = cv__parallel_for(last - first, threads, encode_one, &j);
+        }
+        /* in z, y, x order, the background chunks left out */
         size_t n_items = 0;
-        for (size_t i = first; rc == CV_OK && i < last; i++) {
-            cv_bbox cbox = cv_grid_cell_box(&g, cells[i].cell);
-            size_t nbytes = cv_volume_box_bytes(v, cbox);
-            chunk.len = 0;
-            rc = cv__buf_reserve(&chunk, nbytes);
-            if (rc != CV_OK) {
-                break;
-            }
-            chunk.len = nbytes;
-            cv__copy_region(elem, v->info->num_channels, src, src_frame, chunk.data, cbox, cbox);
-            if (v->opts.delete_black_uploads && cv__all_background(v, chunk.data, nbytes)) {
-                continue; /* absent keys read as missing, i.e. background with fill_missing */
-            }
-            cv_chunk_desc d = cv__volume_chunk_desc(v, mip, cbox);
-            cv__buf_init(&encoded[n_items], 0);
-            int level = sc->jpeg_quality >= 0 ? sc->jpeg_quality : sc->png_level;
-            rc = codec->encode(&d, level, chunk.data, nbytes, &encoded[n_items]);
-            if (rc == CV_OK) {
-                items[n_items].key = cells[i].code;
-                items[n_items].data = encoded[n_items].data;
-                items[n_items].len = encoded[n_items].len;
-                n_items++;
+        for (size_t i = 0; rc == CV_OK && i < last - first; i++) {
+            if (j.present[i]) {
+                j.items[n_items++] = j.items[i];
             }
         }
         if (rc == CV_OK && n_items == 0) {
@@ -234,17 +303,26 @@ cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_
                 cv__shard_cache_invalidate(cv_store_url(v->store), key);
             }
         } else if (rc == CV_OK) {
-            rc = cv_shard_write(v->store, sc->key, &spec, items, n_items,
+            rc = cv_shard_write(v->store, sc->key, &as_stored, j.items, n_items,
                                 CV_SHARD_LAYOUT_CLOUDVOLUME, v->opts.compress_level);
         }
-        for (size_t i = 0; encoded && i < n_items; i++) {
-            cv__buf_fini(&encoded[i]);
+        for (size_t i = 0; j.encoded && i < last - first; i++) {
+            cv__buf_fini(&j.encoded[i]);
         }
-        cv_free(encoded);
-        cv_free(items);
+        cv_free(j.encoded);
+        cv_free(j.items);
+        cv_free(j.present);
+        j.encoded = NULL;
+        j.items = NULL;
+        j.present = NULL;
         first = last;
     }
-    cv__buf_fini(&chunk);
+    for (int t = 0; j.bufs && t < threads; t++) {
+        cv__buf_fini(&j.bufs[t].chunk);
+        cv__buf_fini(&j.bufs[t].encoded);
+        cv__buf_fini(&j.bufs[t].gz);
+    }
+    cv_free(j.bufs);
     cv_free(cells);
     return rc;
 }

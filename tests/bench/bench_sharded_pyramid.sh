@@ -5,8 +5,8 @@
 # --downsample 4`, in the same run, for a 2048x2048x512 uint8 image (a smooth image with noise)
 # and a 2048x2048x128 uint64 segmentation (blocky labels; 4 GB, the size this is run at), both
 # 64^3 raw chunks stored uncompressed on file:// in a temporary directory, 2 ranks, --memory
-# 512M per rank, --shard-bytes 64M (a box-sharded scale's tasks are whole shards: they must fit
-# --memory); both pipelines write gzip level 1 (chunks, or shard data). Reports per layer
+# 512M per rank, --shard-bytes 64M (several shards per scale; a shard larger than --memory
+# would be spilled and written chunk by chunk); both pipelines write gzip level 1 (chunks, or shard data). Reports per layer
 # and pipeline: wall seconds and the ratio sharded/unsharded (target <= 1.1), bytes read (the
 # transfer's --report total: the source, once; then the downsample step's count of the
 # destination's mip 0 it reads back), objects written (files under DST but its info; for the

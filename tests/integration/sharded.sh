@@ -56,4 +56,12 @@ expect_exit 0 "$CVMPI" read seg -o segback.npy
 cmp seg.npy segback.npy || fail "murmurhash sharded read-back differs"
 "$PY" "$REF" check seg seg.npy > /dev/null || fail "reference reader disagrees (murmurhash)"
 expect_exit 1 "$CVMPI" write seg --bbox 0,0,0,16,16,16 -i z.raw
+# transfer --sharded --dry-run: box shards per file and per task, bytes per shard
+expect_exit 0 "$CVMPI" create big --type image --dtype uint8 --size 512,512,128 --resolution 4,4,40 \
+    --chunk 64,64,64
+expect_exit 0 "$CVMPI" transfer big bigs --sharded --shard-bytes 8M --dry-run --memory 1G
+grep 'plan: box shards' "$OUT" >box.plan
+echo "plan: box shards: 4 shard files of 256x256x128 voxels (8.4 MB decoded each, less at the edges); a task writes 1 whole shard, each file once" >box.want
+expect_same_files box.plan box.want
+expect_no_file bigs
 echo "sharded: ok"

@@ -721,6 +721,50 @@ static cv_status collect_fn(uint64_t key, const uint8_t *data, size_t n, void *a
     return CV_OK;
 }
 
+/* A shard laid out from its items' keys and lengths (cv__shard_plan_file), then written head,
+ * payloads in `order`, tail: the bytes cv_shard_build makes, for both index encodings and
+ * several minishards, first seen out of order. */
+static void plan_file_matches_build(void)
+{
+    cv_shard_item it[40];
+    char text[40][24];
+    for (int i = 0; i < 40; i++) {
+        int k = (i * 7) % 40;
+        snprintf(text[i], sizeof text[i], "payload-%d-%.*s", k, k % 9, "xxxxxxxxx");
+        it[i] = (cv_shard_item){(uint64_t)k * 3 + 1, text[i], strlen(text[i])};
+    }
+    for (int gz = 0; gz < 2; gz++) {
+        cv_shard_spec s = mkspec(CV_SHARD_HASH_IDENTITY, 1, 3, 0, gz ? CV_SHARD_GZIP : CV_SHARD_RAW,
+                                 CV_SHARD_RAW);
+        uint8_t *want;
+        size_t want_len;
+        uint64_t shard;
+        ASSERT_OK(
+            cv_shard_build(&s, it, 40, CV_SHARD_LAYOUT_CLOUDVOLUME, 6, &shard, &want, &want_len));
+        cv_shard_item bare[40];
+        for (int i = 0; i < 40; i++) {
+            bare[i] = (cv_shard_item){it[i].key, NULL, it[i].len};
+        }
+        size_t order[40];
+        cv_buf head, tail, all;
+        cv__buf_init(&head, 0);
+        cv__buf_init(&tail, 0);
+        cv__buf_init(&all, 0);
+        ASSERT_OK(cv__shard_plan_file(&s, bare, 40, 6, order, &head, &tail));
+        ASSERT_OK(cv__buf_append(&all, head.data, head.len));
+        for (int i = 0; i < 40; i++) {
+            ASSERT_OK(cv__buf_append(&all, it[order[i]].data, it[order[i]].len));
+        }
+        ASSERT_OK(cv__buf_append(&all, tail.data, tail.len));
+        ASSERT_EQ(all.len, want_len);
+        ASSERT_MEM_EQ(all.data, want, want_len);
+        cv__buf_fini(&head);
+        cv__buf_fini(&tail);
+        cv__buf_fini(&all);
+        cv_free(want);
+    }
+}
+
 static void read_vector_files(void)
 {
     uint8_t file[256];
@@ -1359,6 +1403,6 @@ static void corrupt_random_bytes(void)
 
 TEST_MAIN(murmur3_vectors, morton_vectors, spec_parse_and_errors, locate_vectors, volume_geometry,
           params_hashed, params_image, minishard_index_vectors, shard_bytes_tensorstore,
-          shard_bytes_cloudvolume, read_vector_files, round_trips_mem, round_trip_file_and_large,
-          build_errors, cache_and_rewrite, threads_share_cache, corrupt_indexes, corrupt_gzip,
-          corrupt_random_bytes)
+          shard_bytes_cloudvolume, plan_file_matches_build, read_vector_files, round_trips_mem,
+          round_trip_file_and_large, build_errors, cache_and_rewrite, threads_share_cache,
+          corrupt_indexes, corrupt_gzip, corrupt_random_bytes)
