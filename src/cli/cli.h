@@ -56,6 +56,11 @@ const char *cli_closest(const char *word, const char *const *candidates, size_t 
  * (none with --no-progress), until cli_box_progress_end. Other commands: nothing. */
 void cli_box_progress_start(const char *what);
 void cli_box_progress_end(void);
+/* Whether `name` (read, write) draws the box progress bar. */
+bool cli_shows_box_progress(const char *name);
+/* A job command's name and what to do after it is aborted, for the collective deadline's
+ * message; `from_file`: the job came from `cvmpi run`. */
+void cli_name_job(const char *cmd, const struct option *longopts, bool from_file);
 /* The command main() runs (for cli_help's shared lines). */
 void cli_set_command(const char *name);
 /* Leading `help` text for every command, printed by --help. */
