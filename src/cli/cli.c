@@ -550,31 +550,74 @@ cv_status cli_write_output(const char *path, const void *const *parts, const siz
         }
         return rc;
     }
-    char *tmp = cv__asprintf("%s.cvmpi-tmp-%ld", path, (long)getpid());
-    if (!tmp) {
-        return CV_FAIL(CV_ERR_NOMEM, "write `%s'", path);
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        cv_status rc = CV_FAIL(CV_ERR_IO, "create `%s': %s", path, strerror(errno));
-        cv_free(tmp);
-        return rc;
-    }
+    cli_output o;
+    CV_TRY(cli_output_open(path, &o));
     cv_status rc = CV_OK;
     for (int i = 0; i < n_parts && rc == CV_OK; i++) {
-        rc = write_all(fd, parts[i], lens[i], path);
-    }
-    if (close(fd) != 0 && rc == CV_OK) {
-        rc = CV_FAIL(CV_ERR_IO, "close `%s': %s", path, strerror(errno));
-    }
-    if (rc == CV_OK && rename(tmp, path) != 0) {
-        rc = CV_FAIL(CV_ERR_IO, "rename to `%s': %s", path, strerror(errno));
+        rc = write_all(o.fd, parts[i], lens[i], path);
     }
     if (rc != CV_OK) {
-        unlink(tmp);
+        cli_output_abort(&o);
+        return rc;
     }
-    cv_free(tmp);
+    return cli_output_commit(&o);
+}
+
+cv_status cli_output_open(const char *path, cli_output *o)
+{
+    o->path = path;
+    o->tmp = cv__asprintf("%s.cvmpi-tmp-%ld", path, (long)getpid());
+    if (!o->tmp) {
+        return CV_FAIL(CV_ERR_NOMEM, "write `%s'", path);
+    }
+    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (o->fd < 0) {
+        cv_status rc = CV_FAIL(CV_ERR_IO, "create `%s': %s", path, strerror(errno));
+        cv_free(o->tmp);
+        return rc;
+    }
+    return CV_OK;
+}
+
+cv_status cli_output_pwrite(cli_output *o, const void *data, size_t n, uint64_t off)
+{
+    const uint8_t *p = data;
+    while (n) {
+        ssize_t w = pwrite(o->fd, p, n > (1u << 30) ? (1u << 30) : n, (off_t)off);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return CV_FAIL(CV_ERR_IO, "write `%s': %s", o->path, strerror(errno));
+        }
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return CV_OK;
+}
+
+cv_status cli_output_commit(cli_output *o)
+{
+    cv_status rc = CV_OK;
+    if (close(o->fd) != 0) {
+        rc = CV_FAIL(CV_ERR_IO, "close `%s': %s", o->path, strerror(errno));
+    }
+    if (rc == CV_OK && rename(o->tmp, o->path) != 0) {
+        rc = CV_FAIL(CV_ERR_IO, "rename to `%s': %s", o->path, strerror(errno));
+    }
+    if (rc != CV_OK) {
+        unlink(o->tmp);
+    }
+    cv_free(o->tmp);
     return rc;
+}
+
+void cli_output_abort(cli_output *o)
+{
+    close(o->fd);
+    unlink(o->tmp);
+    cv_free(o->tmp);
 }
 
 cv_status cli_read_input(const char *path, uint8_t **data, size_t *len)

@@ -18,6 +18,7 @@ static struct {
     const char *what;
     bool tty, drawn;
     double start, last;
+    size_t before, total; /* cli_box_progress_part */
     pthread_mutex_t lock;
 } box_progress = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -34,6 +35,10 @@ static void draw_box_progress(size_t done, size_t total)
 {
     if (pthread_mutex_trylock(&box_progress.lock) != 0) {
         return; /* another worker is drawing */
+    }
+    if (box_progress.total) {
+        done += box_progress.before;
+        total = box_progress.total;
     }
     /* --progress/--no-progress are parsed after the hook is set: look at them here */
     int forced = cv_progress_forced();
@@ -68,9 +73,16 @@ void cli_box_progress_start(const char *what)
     cv__set_progress(draw_box_progress);
 }
 
+void cli_box_progress_part(size_t before, size_t total)
+{
+    box_progress.before = before;
+    box_progress.total = total;
+}
+
 void cli_box_progress_end(void)
 {
     cv__set_progress(NULL);
+    box_progress.before = box_progress.total = 0;
     if (box_progress.drawn) {
         fputc('\n', stderr);
         box_progress.drawn = false;

@@ -14,17 +14,19 @@
 # (/usr/bin/time around each rank), and CPU seconds (user + system, all ranks, best run): on a
 # shared machine wall time includes waiting for the cores, CPU time does not. One TSV line per
 # measurement, then a summary.
+# `--size X,Y,Z` another dataset size; `--no-gzip` skips the gzip imports.
 # `--quick` runs 256x256x128 once for CTest (label bench). Never fails on speed; fails if an
 # imported layer differs from the dataset.
 set -eu
 
 usage() {
-    echo "usage: $0 [--quick] [--runs N] [--cvmpi PATH] [--dir DIR]" >&2
+    echo "usage: $0 [--quick] [--runs N] [--cvmpi PATH] [--dir DIR] [--size X,Y,Z] [--no-gzip]" >&2
     exit 2
 }
 SX=1024 SY=1024 SZ=512
 RUNS=2
 QUICK=0
+GZIP=1
 HERE=$(cd "$(dirname "$0")" && pwd)
 CVMPI=""
 PARENT=${TMPDIR:-/tmp}
@@ -34,6 +36,8 @@ while [ $# -gt 0 ]; do
     --runs) RUNS=$2; shift ;;
     --cvmpi) CVMPI=$2; shift ;;
     --dir) PARENT=$2; shift ;;
+    --size) SX=${2%%,*} SY=$(echo "$2" | cut -d, -f2) SZ=${2##*,}; shift ;;
+    --no-gzip) GZIP=0 ;;
     *) usage ;;
     esac
     shift
@@ -217,10 +221,12 @@ measure import_raw 2 --compress none
 RAW2=$T_BEST RAW2R=$R_BEST
 measure import_raw_independent 2 --compress none --independent
 IND2=$T_BEST IND2R=$R_BEST
-measure import_gzip 1 --compress gzip
-GZ1=$T_BEST GZ1R=$R_BEST
-measure import_gzip 2 --compress gzip
-GZ2=$T_BEST GZ2R=$R_BEST
+if [ "$GZIP" = 1 ]; then
+    measure import_gzip 1 --compress gzip
+    GZ1=$T_BEST GZ1R=$R_BEST
+    measure import_gzip 2 --compress gzip
+    GZ2=$T_BEST GZ2R=$R_BEST
+fi
 
 mb() { calc "$BYTES / $1 / 1e6"; }
 what="full size"
@@ -237,5 +243,5 @@ printf '#   raw:  1 rank %.1f [%.1f] MB/s = %.2f [%.2f] x bound; 2 ranks %.1f [%
     "$(mb "$RAW2")" "$(mb "$RAW2R")"
 printf ' %.2f [%.2f] x bound; 2 ranks --independent %.1f [%.1f] MB/s\n' \
     "$(calc "$T_READ / $RAW2")" "$(calc "$T_READ / $RAW2R")" "$(mb "$IND2")" "$(mb "$IND2R")"
-printf '#   gzip: 1 rank %.1f [%.1f] MB/s, 2 ranks %.1f [%.1f] MB/s\n' "$(mb "$GZ1")" "$(mb "$GZ1R")" \
-    "$(mb "$GZ2")" "$(mb "$GZ2R")"
+[ "$GZIP" = 0 ] || printf '#   gzip: 1 rank %.1f [%.1f] MB/s, 2 ranks %.1f [%.1f] MB/s\n' \
+    "$(mb "$GZ1")" "$(mb "$GZ1R")" "$(mb "$GZ2")" "$(mb "$GZ2R")"

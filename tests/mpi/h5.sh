@@ -219,7 +219,9 @@ for name in u8 czyx f32; do
         [ "$(digest "D_$name")" = "$(digest "L1_$name")" ] || fail "$name $mem: direct differs from before"
         # several ranks read directly too, each the box of its own tasks (whole rows of a round,
         # or runs of a row), with no slab exchange: the same bytes
-        for np in 2 3; do
+        nps=2
+        [ "$name $mem" = "u8 150K" ] && nps="2 3"
+        for np in $nps; do
             rm -rf "D${np}_$name"
             run_np $np -v import "$name.h5:/grp/data" "D${np}_$name" --chunk 32,32,16 --memory $mem \
                 --axes $axes --resolution $res > log 2>&1 || { cat log; fail "import $name -n $np"; }
