@@ -14,7 +14,7 @@ usage() {
     echo "usage: $0 --cvmpi PATH [--dir DIR] [--size X,Y,Z] [--runs N] [--quick]" >&2
     exit 2
 }
-CVMPI= DIR=${TMPDIR:-/tmp} SIZE=1024,1024,256 RUNS=5
+CVMPI="" DIR=${TMPDIR:-/tmp} SIZE=1024,1024,256 RUNS=5
 while [[ $# -gt 0 ]]; do
     case $1 in
     --cvmpi) CVMPI=$2; shift 2 ;;

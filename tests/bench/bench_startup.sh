@@ -15,7 +15,7 @@ usage() {
     echo "usage: $0 --cvmpi PATH [--runs N] [--quick]" >&2
     exit 2
 }
-CVMPI= RUNS=30
+CVMPI="" RUNS=30
 while [[ $# -gt 0 ]]; do
     case $1 in
     --cvmpi) CVMPI=$2; shift 2 ;;

@@ -12,7 +12,7 @@ FULL=$(dirname "$CVMPI")/../libexec/cvmpi/cvmpi
 section "the front links none of the heavy libraries"
 run readelf -d "$CVMPI"
 for lib in libmpi libhdf5 libcurl libcrypto libjxl libfpzip libdraco libmicrohttpd libstdc++; do
-    grep -q "Shared library: \[$lib[.-_]" "$OUT" && fail "the front needs $lib"
+    grep -q "Shared library: \[${lib}[._-]" "$OUT" && fail "the front needs $lib"
 done
 run readelf -d "$FULL"
 grep -q 'Shared library: \[libmpi' "$OUT" || fail "the full program does not link MPI"
