@@ -19,21 +19,26 @@ head -c $((70 * 50 * 30 * 3)) /dev/urandom > c.raw
 expect_exit 0 "$CVMPI" write "file://$WORK/c" -i c.raw --bbox 0,0,0,70,50,30
 
 section "banded files are the whole-array bytes"
-# cells: a 16 KiB (uint16 32x32x16), c 6 KiB (3 x uint8 16x16x8)
-for band in 1 40000 300000 ""; do
-    for args in "a" "a --bbox 10,9,4,140,100,40" "a --bbox 37,39,19,38,40,20" "c" \
-        "c --bbox 3,17,1,69,33,29"; do
-        read -r -a arg <<< "$args"
-        layer=${arg[0]}
-        extra=("${arg[@]:1}")
-        for fmt in raw npy; do
-            CVMPI_TEST_READ_BAND=$band expect_exit 0 "$CVMPI" read "file://$WORK/$layer" \
-                "${extra[@]}" -o "out.$fmt"
-            expect_exit 0 "$CVMPI" read "file://$WORK/$layer" "${extra[@]}" -o - --format $fmt
-            cp "$OUT" "std.$fmt"
-            expect_same_files "out.$fmt" "std.$fmt"
-        done
+# cells: a 16 KiB (uint16 32x32x16), c 6 KiB (3 x uint8 16x16x8); bands of one cell, of
+# rows, of planes, and the default
+i=0
+for args in "a" "a --bbox 10,9,4,140,100,40" "a --bbox 37,39,19,38,40,20" "c" \
+    "c --bbox 3,17,1,69,33,29"; do
+    read -r -a arg <<< "$args"
+    layer=${arg[0]}
+    extra=("${arg[@]:1}")
+    i=$((i + 1))
+    for fmt in raw npy; do
+        expect_exit 0 "$CVMPI" read "file://$WORK/$layer" "${extra[@]}" -o - --format $fmt
+        cp "$OUT" "std$i.$fmt"
     done
+    for band in 1 40000 300000 ""; do
+        CVMPI_TEST_READ_BAND=$band expect_exit 0 "$CVMPI" read "file://$WORK/$layer" \
+            "${extra[@]}" -o out.raw
+        expect_same_files out.raw "std$i.raw"
+    done
+    expect_exit 0 "$CVMPI" read "file://$WORK/$layer" "${extra[@]}" -o out.npy
+    expect_same_files out.npy "std$i.npy"
 done
 expect_same_files a.raw <("$CVMPI" read "file://$WORK/a" -o - --format raw)
 "$CVMPI" read "file://$WORK/a" -o whole.raw
