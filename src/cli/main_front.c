@@ -82,9 +82,20 @@ int main(int argc, char **argv)
         !front_runs_info(argc - first, argv + first)) {
         return run_full_program(argv);
     }
-    if (level >= 0) {
-        cv__log_set_level((cv_log_level)level);
+    /* A layer the front cannot open (an info redirecting to remote storage, say) goes to the
+     * full program too: nothing has been printed yet. */
+    const char *path = NULL;
+    for (int i = first + 1; i < argc; i++) {
+        path = strcmp(argv[i], "--json") != 0 ? argv[i] : path;
     }
+    cv_log_level saved = cv__log_level();
+    cv__log_set_level(CV_LOG_ERROR);
+    cv_volume *v;
+    if (cv_volume_open(path, NULL, &v) != CV_OK) {
+        return run_full_program(argv);
+    }
+    cv_volume_close(v);
+    cv__log_set_level(level >= 0 ? (cv_log_level)level : saved);
     cli_set_command(info_command.name);
     return cmd_info(argc - first, argv + first);
 }

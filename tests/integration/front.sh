@@ -48,6 +48,17 @@ same 0 exists "$WORK/l"
 [[ $(cat front.out) == "$(cat "$OUT")" && -s front.out ]] || fail "exists printed nothing"
 grep -q 'layer:     file://' <("$CVMPI" info "$WORK/l") || fail "info printed no layer line"
 
+section "a layer the front cannot open goes to the full program (an info redirecting to s3)"
+mkdir redir
+/usr/bin/python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1] + '/l/info'))
+d['redirect'] = 's3://http://127.0.0.1:1/b/l'
+json.dump(d, open(sys.argv[1] + '/redir/info', 'w'))" "$WORK"
+CV_HTTP_RETRIES=0 expect_exit 1 "$CVMPI" info "$WORK/redir"
+expect_one_line_error
+expect_stderr_contains "cvmpi: GET \`s3://http://127.0.0.1:1/b/l/info': "
+
 section "a front without its full program says so"
 mkdir alone
 cp "$CVMPI" alone/cvmpi
