@@ -3,19 +3,22 @@
  * whole-file input/output with atomic replacement of the output file. */
 #include "cli/cli.h"
 
-#include "mpi/cv_mpi.h"
 #ifdef CV_HAVE_CURL
 #include "io/http.h"
 #endif
+#ifdef CV_CLI_FRONT
+#define cli_rank() 0 /* the front runs one process */
+#else
+#include "mpi/cv_mpi.h"
 #include "mpi/cv_progress.h"
 #include "mpi/cv_report.h"
+#define cli_rank() cv_mpi_rank()
+#endif
 
 #include <ctype.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <time.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +27,7 @@
 
 int cli_fail(void)
 {
-    if (cv_mpi_rank() != 0) {
+    if (cli_rank() != 0) {
         return CLI_FAIL; /* ranks agree on errors; rank 0 prints */
     }
     const cv_err *e = cv_err_last();
@@ -39,7 +42,7 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (cv_mpi_rank() == 0) { /* every rank parses the same options */
+    if (cli_rank() == 0) { /* every rank parses the same options */
         fprintf(stderr, "cvmpi %s: %s\nTry 'cvmpi %s --help'.\n", cmd, msg, cmd);
     }
     return CLI_USAGE;
@@ -60,73 +63,9 @@ static bool takes_job_options(const char *name)
            (cmd->uses_mpi || strcmp(cmd->name, "skeleton") == 0);
 }
 
-static bool shows_box_progress(const char *name)
+bool cli_shows_box_progress(const char *name)
 {
     return name && (strcmp(name, "read") == 0 || strcmp(name, "write") == 0);
-}
-
-/* The progress of `read`/`write` (see cli_box_progress_start). */
-static struct {
-    const char *what;
-    bool tty, drawn;
-    double start, last;
-    pthread_mutex_t lock;
-} box_progress = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Called by the chunk workers: a bar once the box has taken a second (at once with
- * --progress), redrawn every half second. */
-static void draw_box_progress(size_t done, size_t total)
-{
-    if (pthread_mutex_trylock(&box_progress.lock) != 0) {
-        return; /* another worker is drawing */
-    }
-    /* --progress/--no-progress are parsed after the hook is set: look at them here */
-    int forced = cv_progress_forced();
-    bool wanted = forced == 1 || (forced < 0 && box_progress.tty);
-    double now = seconds_now(), elapsed = now - box_progress.start;
-    if (wanted && (forced == 1 || elapsed >= 1.0) &&
-        (done == total || now - box_progress.last >= 0.5 || !box_progress.drawn)) {
-        char bar[31];
-        double frac = total ? (double)done / (double)total : 1;
-        for (int i = 0; i < 30; i++) {
-            bar[i] = i < (int)(frac * 30) ? '#' : '.';
-        }
-        bar[30] = '\0';
-        long eta = done ? (long)(elapsed * (double)(total - done) / (double)done) : 0;
-        fprintf(stderr, "\r%s [%s] %zu/%zu chunks %5.1f%% ETA %ld:%02ld:%02ld ", box_progress.what,
-                bar, done, total, frac * 100, eta / 3600, eta / 60 % 60, eta % 60);
-        fflush(stderr);
-        box_progress.drawn = true;
-        box_progress.last = now;
-    }
-    pthread_mutex_unlock(&box_progress.lock);
-}
-
-void cli_box_progress_start(const char *what)
-{
-    if (!shows_box_progress(what)) {
-        return;
-    }
-    box_progress.what = what;
-    box_progress.tty = isatty(STDERR_FILENO);
-    box_progress.start = seconds_now();
-    cv__set_progress(draw_box_progress);
-}
-
-void cli_box_progress_end(void)
-{
-    cv__set_progress(NULL);
-    if (box_progress.drawn) {
-        fputc('\n', stderr);
-        box_progress.drawn = false;
-    }
 }
 
 int cli_help(const char *text)
@@ -146,7 +85,7 @@ int cli_help(const char *text)
               "                   ranks wait at a collective step for a rank that shows no\n"
               "                   progress for S seconds (default 600; 0: wait forever)\n",
               stdout);
-    } else if (shows_box_progress(running)) {
+    } else if (cli_shows_box_progress(running)) {
         fputs("  --progress, --no-progress  a progress bar from the start even off a terminal /\n"
               "                   none (default: on a terminal, once the box takes a second)\n",
               stdout);
@@ -330,18 +269,37 @@ static void bad_long_option(const char *cmd, const char *opt, const struct optio
     }
 }
 
-/* The job's name and what to do after it is aborted, for the collective deadline's message. */
-static void name_job(const char *cmd, const struct option *longopts)
+/* The options every job takes (see cli_getopt), and a command's own --report: 1 when C was
+ * one of them (taken), '?' for a bad value, 0 otherwise. NAME is the long option's name. The
+ * front (main_front.c) runs only `info`, which takes none, and has no MPI driver. */
+static int job_option(int c, const char *name, int argc, char **argv)
 {
-    bool resumable = false;
-    for (size_t k = 0; longopts[k].name; k++) {
-        resumable = resumable || strcmp(longopts[k].name, "resume") == 0;
+#ifdef CV_CLI_FRONT
+    (void)c, (void)name, (void)argc, (void)argv;
+#else
+    if (c == OPT_REPORT || (name && strcmp(name, "report") == 0)) {
+        cv_report_set_path(optarg);
+        return c == OPT_REPORT; /* a command's own --report goes on to the command */
     }
-    bool from_file = running && strcmp(running, "run") == 0;
-    cv_mpi_set_job(cmd, !resumable
-                            ? (from_file ? "run the job again" : "run the same command again")
-                        : from_file ? "run the job again with \"resume\": true in its options"
-                                    : "run the same command with --resume");
+    if (c == OPT_COLLECTIVE_TIMEOUT) {
+        double seconds;
+        if (!cli_parse_double(optarg, &seconds) || !(seconds >= 0) || seconds > 1e9) {
+            cli_usage(argv[0], "bad --collective-timeout `%s': want seconds (0: wait forever)",
+                      optarg);
+            return '?';
+        }
+        cv_mpi_set_collective_timeout(seconds);
+        return 1;
+    }
+    if (c == OPT_PROGRESS || c == OPT_NO_PROGRESS) {
+        cv_progress_force(c == OPT_PROGRESS ? 1 : 0);
+        return 1;
+    }
+    if (c == -1) {
+        cv_report_set_args(argv[0], argc - optind, argv + optind);
+    }
+#endif
+    return 0;
 }
 
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
@@ -358,7 +316,7 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
     merged[n++] = (struct option){"retries", required_argument, NULL, OPT_RETRIES};
     /* Every MPI job also takes --report and --progress/--no-progress (main() writes the
      * report); a command with its own --report gets it recorded here too. */
-    if (takes_job_options(argv[0]) || shows_box_progress(argv[0])) {
+    if (takes_job_options(argv[0]) || cli_shows_box_progress(argv[0])) {
         const struct option extra[] = {
             {"report", required_argument, NULL, OPT_REPORT},
             {"collective-timeout", required_argument, NULL, OPT_COLLECTIVE_TIMEOUT},
@@ -378,9 +336,11 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
         }
     }
     merged[n] = (struct option){NULL, 0, NULL, 0};
+#ifndef CV_CLI_FRONT
     if (takes_job_options(argv[0])) {
-        name_job(argv[0], longopts);
+        cli_name_job(argv[0], longopts, running && strcmp(running, "run") == 0);
     }
+#endif
     opterr = 0;
     for (;;) {
         int index = -1;
@@ -397,29 +357,12 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
             }
             continue;
         }
-        if (c == OPT_REPORT ||
-            (index >= 0 && c != '?' && strcmp(merged[index].name, "report") == 0)) {
-            cv_report_set_path(optarg);
-            if (c == OPT_REPORT) {
-                continue;
-            }
-        }
-        if (c == OPT_COLLECTIVE_TIMEOUT) {
-            double seconds;
-            if (!cli_parse_double(optarg, &seconds) || !(seconds >= 0) || seconds > 1e9) {
-                cli_usage(argv[0], "bad --collective-timeout `%s': want seconds (0: wait forever)",
-                          optarg);
+        int job = job_option(c, index >= 0 && c != '?' ? merged[index].name : NULL, argc, argv);
+        if (job != 0) {
+            if (job == '?') {
                 return '?';
             }
-            cv_mpi_set_collective_timeout(seconds);
             continue;
-        }
-        if (c == OPT_PROGRESS || c == OPT_NO_PROGRESS) {
-            cv_progress_force(c == OPT_PROGRESS ? 1 : 0);
-            continue;
-        }
-        if (c == -1) {
-            cv_report_set_args(argv[0], argc - optind, argv + optind);
         }
         if (c == '?' || c == ':') {
             /* optopt is 0 for an unknown long option and the option's value for a known one;
@@ -607,31 +550,74 @@ cv_status cli_write_output(const char *path, const void *const *parts, const siz
         }
         return rc;
     }
-    char *tmp = cv__asprintf("%s.cvmpi-tmp-%ld", path, (long)getpid());
-    if (!tmp) {
-        return CV_FAIL(CV_ERR_NOMEM, "write `%s'", path);
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        cv_status rc = CV_FAIL(CV_ERR_IO, "create `%s': %s", path, strerror(errno));
-        cv_free(tmp);
-        return rc;
-    }
+    cli_output o;
+    CV_TRY(cli_output_open(path, &o));
     cv_status rc = CV_OK;
     for (int i = 0; i < n_parts && rc == CV_OK; i++) {
-        rc = write_all(fd, parts[i], lens[i], path);
-    }
-    if (close(fd) != 0 && rc == CV_OK) {
-        rc = CV_FAIL(CV_ERR_IO, "close `%s': %s", path, strerror(errno));
-    }
-    if (rc == CV_OK && rename(tmp, path) != 0) {
-        rc = CV_FAIL(CV_ERR_IO, "rename to `%s': %s", path, strerror(errno));
+        rc = write_all(o.fd, parts[i], lens[i], path);
     }
     if (rc != CV_OK) {
-        unlink(tmp);
+        cli_output_abort(&o);
+        return rc;
     }
-    cv_free(tmp);
+    return cli_output_commit(&o);
+}
+
+cv_status cli_output_open(const char *path, cli_output *o)
+{
+    o->path = path;
+    o->tmp = cv__asprintf("%s.cvmpi-tmp-%ld", path, (long)getpid());
+    if (!o->tmp) {
+        return CV_FAIL(CV_ERR_NOMEM, "write `%s'", path);
+    }
+    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (o->fd < 0) {
+        cv_status rc = CV_FAIL(CV_ERR_IO, "create `%s': %s", path, strerror(errno));
+        cv_free(o->tmp);
+        return rc;
+    }
+    return CV_OK;
+}
+
+cv_status cli_output_pwrite(cli_output *o, const void *data, size_t n, uint64_t off)
+{
+    const uint8_t *p = data;
+    while (n) {
+        ssize_t w = pwrite(o->fd, p, n > (1u << 30) ? (1u << 30) : n, (off_t)off);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return CV_FAIL(CV_ERR_IO, "write `%s': %s", o->path, strerror(errno));
+        }
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return CV_OK;
+}
+
+cv_status cli_output_commit(cli_output *o)
+{
+    cv_status rc = CV_OK;
+    if (close(o->fd) != 0) {
+        rc = CV_FAIL(CV_ERR_IO, "close `%s': %s", o->path, strerror(errno));
+    }
+    if (rc == CV_OK && rename(o->tmp, o->path) != 0) {
+        rc = CV_FAIL(CV_ERR_IO, "rename to `%s': %s", o->path, strerror(errno));
+    }
+    if (rc != CV_OK) {
+        unlink(o->tmp);
+    }
+    cv_free(o->tmp);
     return rc;
+}
+
+void cli_output_abort(cli_output *o)
+{
+    close(o->fd);
+    unlink(o->tmp);
+    cv_free(o->tmp);
 }
 
 cv_status cli_read_input(const char *path, uint8_t **data, size_t *len)
@@ -776,18 +762,6 @@ bool cli_opt_plan_ranks(const char *cmd, const char *arg, int *out)
     return true;
 }
 
-bool cli_check_plan_ranks(const char *cmd, int ranks, bool dry_run)
-{
-    if (ranks > 0 && !dry_run) {
-        cli_usage(cmd, "--ranks N plans for N ranks: it needs --dry-run");
-        return false;
-    }
-    if (ranks > 0) {
-        cv_mpi_plan_for(ranks);
-    }
-    return true;
-}
-
 bool cli_opt_factor(const char *cmd, const char *arg, int64_t out[3])
 {
     if (!cli_parse_i64x3(arg, out) || out[0] < 1 || out[1] < 1 || out[2] < 1 ||
@@ -805,19 +779,6 @@ bool cli_opt_pyramid_levels(const char *cmd, const char *arg, int64_t *out)
         return false;
     }
     return true;
-}
-
-cv_status cli_downsample_after(cv_downsample_params *d, const char *job_journal_dir)
-{
-    char dir[4096];
-    d->method = -1;
-    if (job_journal_dir) {
-        snprintf(dir, sizeof dir, "%s/downsample", job_journal_dir);
-        d->journal_dir = dir;
-    }
-    cv_status rc = cv_mpi_downsample(d);
-    d->journal_dir = NULL; /* `dir` ends here */
-    return rc;
 }
 
 void cli_volume_args_init(cli_volume_args *a)

@@ -56,6 +56,14 @@ const char *cli_closest(const char *word, const char *const *candidates, size_t 
  * (none with --no-progress), until cli_box_progress_end. Other commands: nothing. */
 void cli_box_progress_start(const char *what);
 void cli_box_progress_end(void);
+/* A box read in parts: the next part's chunks follow `before` of the box's `total`, so the bar
+ * counts the whole box (total 0: each part is the whole). */
+void cli_box_progress_part(size_t before, size_t total);
+/* Whether `name` (read, write) draws the box progress bar. */
+bool cli_shows_box_progress(const char *name);
+/* A job command's name and what to do after it is aborted, for the collective deadline's
+ * message; `from_file`: the job came from `cvmpi run`. */
+void cli_name_job(const char *cmd, const struct option *longopts, bool from_file);
 /* The command main() runs (for cli_help's shared lines). */
 void cli_set_command(const char *name);
 /* Leading `help` text for every command, printed by --help. */
@@ -105,6 +113,18 @@ cv_status cli_read_input_max(const char *path, size_t max, const char *why, uint
 /* Whether `path` is an existing device, FIFO or socket (or lies under /dev or /proc):
  * outputs there are written in place, not replaced by a renamed temporary file. */
 bool cli_is_stream_path(const char *path);
+/* A regular file written in pieces at any offsets, replaced atomically as by
+ * cli_write_output: created under a temporary name, renamed over `path` by
+ * cli_output_commit, removed by cli_output_abort (each ends it). */
+typedef struct cli_output {
+    int fd;
+    char *tmp;
+    const char *path;
+} cli_output;
+cv_status cli_output_open(const char *path, cli_output *o);
+cv_status cli_output_pwrite(cli_output *o, const void *data, size_t n, uint64_t off);
+cv_status cli_output_commit(cli_output *o);
+void cli_output_abort(cli_output *o);
 
 /* The file format of a `read -o` / `write -i` array. */
 typedef enum cli_array_format {

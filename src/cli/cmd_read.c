@@ -8,6 +8,8 @@
 #include "mpi/cv_h5.h"
 #include "mpi/cv_tiff.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char help[] =
@@ -24,6 +26,172 @@ static const char help[] =
     "pixel, with OME-XML physical sizes (nm) that `cvmpi import' reads back. Other names are\n"
     "refused unless --format says what to write.\n" CLI_VOLUME_HELP "  -o, --output FILE\n"
     "  --format F       raw, npy, h5 or tiff, whatever FILE is called\n";
+
+/* A raw or .npy output file is written band by band: boxes of whole chunk cells, x fastest,
+ * of at most BAND_BYTES, each read into one of two reused buffers and written at its place in
+ * the file. A whole-box array would cost a fresh page (zeroed by the kernel) per byte on top of
+ * the copies, and memory the size of the box. */
+#define BAND_BYTES ((size_t)16 << 20)
+
+/* Cells per band along x, y, z: whole rows first, then whole planes, then more planes.
+ * CVMPI_TEST_READ_BAND sets the band's bytes (tests: bands of one cell, rows, planes). */
+static void band_cells(const int64_t cells[3], const int64_t chunk[3], size_t voxel_bytes,
+                       int64_t out[3])
+{
+    const char *test = getenv("CVMPI_TEST_READ_BAND");
+    size_t band_bytes = test && *test ? (size_t)strtoull(test, NULL, 10) : BAND_BYTES;
+    out[0] = out[1] = out[2] = 1;
+    size_t cell_bytes = (size_t)chunk[0] * (size_t)chunk[1] * (size_t)chunk[2] * voxel_bytes;
+    for (int d = 0; d < 3; d++) {
+        size_t bytes = cell_bytes * (size_t)out[0] * (size_t)out[1] * (size_t)out[2];
+        int64_t fit = (int64_t)(band_bytes / bytes);
+        out[d] = fit < 1 ? 1 : fit > cells[d] ? cells[d] : fit;
+        if (out[d] < cells[d]) {
+            return;
+        }
+    }
+}
+
+/* One band's bytes into their places in the file (on a thread of its own, while the next band
+ * is read). */
+typedef struct band_write {
+    cli_output *o;
+    const uint8_t *buf;
+    cv_bbox band, box;
+    int64_t channels;
+    size_t es, hlen;
+    cv_status rc;
+    cv_err err;
+} band_write;
+
+static cv_status write_band(const band_write *w)
+{
+    int64_t b[3], n[3];
+    for (int d = 0; d < 3; d++) {
+        b[d] = w->band.max[d] - w->band.min[d];
+        n[d] = w->box.max[d] - w->box.min[d];
+    }
+    /* Runs contiguous in the file: the band's x-rows, or whole rows of the box (one run per
+     * plane), or whole planes (one run per channel). */
+    bool whole_x = b[0] == n[0], whole_xy = whole_x && b[1] == n[1];
+    int64_t ny = whole_x ? 1 : b[1], nz = whole_xy ? 1 : b[2];
+    size_t len = (size_t)(b[0] * (whole_x ? b[1] : 1) * (whole_xy ? b[2] : 1)) * w->es;
+    int64_t x0 = w->band.min[0] - w->box.min[0], y0 = w->band.min[1] - w->box.min[1],
+            z0 = w->band.min[2] - w->box.min[2];
+    for (int64_t c = 0; c < w->channels; c++) {
+        for (int64_t z = 0; z < nz; z++) {
+            for (int64_t y = 0; y < ny; y++) {
+                size_t from = (size_t)(((c * b[2] + z) * b[1] + y) * b[0]) * w->es;
+                uint64_t at = (uint64_t)(((c * n[2] + z0 + z) * n[1] + y0 + y) * n[0] + x0) * w->es;
+                CV_TRY(cli_output_pwrite(w->o, w->buf + from, len, w->hlen + at));
+            }
+        }
+    }
+    return CV_OK;
+}
+
+static void *band_writer(void *arg)
+{
+    band_write *w = arg;
+    w->rc = write_band(w);
+    if (w->rc != CV_OK) {
+        w->err = *cv_err_last();
+    }
+    return NULL;
+}
+
+/* The box into `output` (header first), band by band: each band is read into one of two
+ * buffers while the previous one is written. The caller checked that the box lies in the
+ * volume and that `output` is a regular file. */
+static cv_status read_banded(cv_volume *v, int mip, cv_bbox box, const char *output,
+                             const void *header, size_t hlen)
+{
+    const cv_info *info = cv_volume_info(v);
+    cv_grid grid = cv_info_grid(info, mip);
+    size_t voxel_bytes = cv_dtype_size(info->dtype) * (size_t)info->num_channels;
+    int64_t cmin[3], cmax[3], cells[3], per[3];
+    cv_grid_cells(&grid, box, cmin, cmax);
+    for (int d = 0; d < 3; d++) {
+        cells[d] = cmax[d] - cmin[d];
+    }
+    band_cells(cells, grid.chunk, voxel_bytes, per);
+    size_t cap[2] = {0, 0};
+    uint8_t *bufs[2] = {NULL, NULL};
+    band_write w[2];
+    pthread_t writer;
+    bool writing = false;
+    int k = 0;
+    cli_output o;
+    CV_TRY(cli_output_open(output, &o));
+    cv_status rc = cli_output_pwrite(&o, header, hlen, 0);
+    size_t total = (size_t)(cells[0] * cells[1] * cells[2]), before = 0;
+    for (int64_t cz = cmin[2]; rc == CV_OK && cz < cmax[2]; cz += per[2]) {
+        for (int64_t cy = cmin[1]; rc == CV_OK && cy < cmax[1]; cy += per[1]) {
+            for (int64_t cx = cmin[0]; rc == CV_OK && cx < cmax[0]; cx += per[0]) {
+                int64_t c0[3] = {cx, cy, cz}, c1[3];
+                cv_bbox band;
+                for (int d = 0; d < 3; d++) {
+                    c1[d] = c0[d] + per[d] < cmax[d] ? c0[d] + per[d] : cmax[d];
+                    int64_t lo = grid.bounds.min[d] + c0[d] * grid.chunk[d];
+                    int64_t hi = grid.bounds.min[d] + c1[d] * grid.chunk[d];
+                    band.min[d] = lo > box.min[d] ? lo : box.min[d];
+                    band.max[d] = hi < box.max[d] ? hi : box.max[d];
+                }
+                size_t bytes = (size_t)cv_bbox_voxels(band) * voxel_bytes;
+                if (bytes > cap[k]) {
+                    cv_free(bufs[k]);
+                    bufs[k] = cv_malloc(bytes);
+                    cap[k] = bufs[k] ? bytes : 0;
+                    if (!bufs[k]) {
+                        rc = CV_FAIL(CV_ERR_NOMEM, "read: %zu bytes for a band of the box", bytes);
+                        break;
+                    }
+                }
+                cli_box_progress_part(before, total);
+                before += (size_t)((c1[0] - c0[0]) * (c1[1] - c0[1]) * (c1[2] - c0[2]));
+                rc = cv_volume_read(v, mip, band, bufs[k], bytes);
+                if (writing) {
+                    pthread_join(writer, NULL);
+                    writing = false;
+                    if (w[k ^ 1].rc != CV_OK && rc == CV_OK) {
+                        cv__err_set(&w[k ^ 1].err);
+                        rc = w[k ^ 1].rc;
+                    }
+                }
+                if (rc != CV_OK) {
+                    break;
+                }
+                w[k] = (band_write){.o = &o,
+                                    .buf = bufs[k],
+                                    .band = band,
+                                    .box = box,
+                                    .channels = info->num_channels,
+                                    .es = cv_dtype_size(info->dtype),
+                                    .hlen = hlen};
+                if (pthread_create(&writer, NULL, band_writer, &w[k]) == 0) {
+                    writing = true;
+                } else {
+                    rc = write_band(&w[k]);
+                }
+                k ^= 1;
+            }
+        }
+    }
+    if (writing) {
+        pthread_join(writer, NULL);
+        if (w[k ^ 1].rc != CV_OK && rc == CV_OK) {
+            cv__err_set(&w[k ^ 1].err);
+            rc = w[k ^ 1].rc;
+        }
+    }
+    cv_free(bufs[0]);
+    cv_free(bufs[1]);
+    if (rc != CV_OK) {
+        cli_output_abort(&o);
+        return rc;
+    }
+    return cli_output_commit(&o);
+}
 
 int cmd_read(int argc, char **argv)
 {
@@ -81,6 +249,21 @@ int cmd_read(int argc, char **argv)
     if (cv_volume_check_box(v, box, &nbytes) != CV_OK) {
         cv_volume_close(v);
         return cli_fail();
+    }
+    const cv_info *vinfo = cv_volume_info(v);
+    if (fmt != CLI_FMT_H5 && strcmp(output, "-") != 0 && !cli_is_stream_path(output) &&
+        !vinfo->scales[mip].sharding_json && cv_bbox_contains(cv_info_bounds(vinfo, mip), box)) {
+        char header[256];
+        size_t hlen = 0;
+        if (fmt == CLI_FMT_NPY) {
+            int64_t shape[4] = {box.max[0] - box.min[0], box.max[1] - box.min[1],
+                                box.max[2] - box.min[2], vinfo->num_channels};
+            hlen = cv_npy_format_header(vinfo->dtype, shape, header, sizeof header);
+        }
+        cv_status rc = read_banded(v, mip, box, output, header, hlen);
+        cv_free(h5_spec);
+        cv_volume_close(v);
+        return rc == CV_OK ? CLI_OK : cli_fail();
     }
     uint8_t *data = cv_malloc(nbytes);
     if (!data) {

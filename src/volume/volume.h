@@ -9,7 +9,8 @@
 
 #include <stdatomic.h>
 
-/* One write thread's working buffers (volume_write.c). */
+/* One chunk thread's working buffers (volume_write.c, volume_read.c: `chunk` holds the
+ * decoded chunk of a read). */
 typedef struct cv__write_bufs {
     cv_buf chunk, encoded, raw, packed;
 } cv__write_bufs;
@@ -26,8 +27,9 @@ struct cv_volume {
     atomic_uint_fast64_t n_requests; /* storage reads issued for chunks */
     cv_shard_reader **shard_readers; /* per mip, opened on first use (volume_shard.c) */
     int n_shard_readers;
-    /* The write threads' buffers, kept from one cv_volume_write to the next (fresh pages cost
-     * a fault each); one call at a time holds them, a concurrent call makes its own. */
+    /* The chunk threads' buffers, kept from one cv_volume_write or cv_volume_read to the next
+     * (fresh pages cost a fault each); one call at a time holds them, a concurrent call makes
+     * its own (cv__volume_take_bufs, cv__volume_give_bufs). */
     cv__write_bufs *write_bufs;
     int n_write_bufs;
     atomic_bool write_bufs_busy;
@@ -37,6 +39,10 @@ struct cv_volume {
  * for its --report without each job collecting them). */
 void cv__volume_stats_closed(cv_volume_stats *out);
 
+/* `threads` buffer sets: the volume's kept ones when no other call holds them (*kept set),
+ * else fresh ones; NULL when out of memory. Handed back with cv__volume_give_bufs. */
+cv__write_bufs *cv__volume_take_bufs(cv_volume *v, int threads, bool *kept);
+void cv__volume_give_bufs(cv_volume *v, cv__write_bufs *b, int threads, bool kept);
 /* Free the kept write buffers (cv_volume_close). */
 void cv__volume_write_fini(cv_volume *v);
 

@@ -8,10 +8,6 @@
 #include <inttypes.h>
 #include <string.h>
 
-typedef struct worker_bufs {
-    cv_buf decoded, raw, packed;
-} worker_bufs;
-
 typedef struct read_job {
     cv_volume *v;
     int mip;
@@ -19,7 +15,7 @@ typedef struct read_job {
     uint8_t *dst;
     cv_grid grid;
     int64_t cmin[3], ccount[3];
-    worker_bufs *bufs;
+    cv__write_bufs *bufs; /* `chunk`: the decoded chunk */
 } read_job;
 
 static void cell_of(const read_job *j, size_t i, int64_t cell[3])
@@ -32,12 +28,12 @@ static void cell_of(const read_job *j, size_t i, int64_t cell[3])
 static cv_status read_one(size_t i, int tid, void *arg)
 {
     read_job *j = arg;
-    worker_bufs *b = &j->bufs[tid];
+    cv__write_bufs *b = &j->bufs[tid];
     int64_t cell[3];
     cell_of(j, i, cell);
     cv_bbox cbox = cv_grid_cell_box(&j->grid, cell);
     cv_bbox overlap = cv_bbox_intersect(cbox, j->box);
-    cv_status rc = cv__volume_fetch_chunk(j->v, j->mip, cbox, &b->decoded, &b->raw, &b->packed);
+    cv_status rc = cv__volume_fetch_chunk(j->v, j->mip, cbox, &b->chunk, &b->raw, &b->packed);
     if (rc == CV_ERR_NOTFOUND) {
         if (!j->v->opts.fill_missing) {
             char key[4096];
@@ -49,8 +45,8 @@ static cv_status read_one(size_t i, int tid, void *arg)
         return CV_OK;
     }
     CV_TRY(rc);
-    cv__copy_region(cv_dtype_size(j->v->info->dtype), j->v->info->num_channels, b->decoded.data,
-                    cbox, j->dst, j->box, overlap);
+    cv__copy_region(cv_dtype_size(j->v->info->dtype), j->v->info->num_channels, b->chunk.data, cbox,
+                    j->dst, j->box, overlap);
     return CV_OK;
 }
 
@@ -95,17 +91,13 @@ cv_status cv_volume_read(cv_volume *v, int mip, cv_bbox box, void *dst, size_t d
     if (v->info->scales[mip].sharding_json) {
         return cv__volume_read_sharded(v, mip, box, dst, threads);
     }
-    j.bufs = cv_calloc((size_t)threads, sizeof *j.bufs);
+    bool kept;
+    j.bufs = cv__volume_take_bufs(v, threads, &kept);
     if (!j.bufs) {
         return CV_FAIL(CV_ERR_NOMEM, "read");
     }
     cv_status rc = cv__parallel_for(n, threads, read_one, &j);
-    for (int t = 0; t < threads; t++) {
-        cv__buf_fini(&j.bufs[t].decoded);
-        cv__buf_fini(&j.bufs[t].raw);
-        cv__buf_fini(&j.bufs[t].packed);
-    }
-    cv_free(j.bufs);
+    cv__volume_give_bufs(v, j.bufs, threads, kept);
     return rc;
 }
 

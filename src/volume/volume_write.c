@@ -40,9 +40,7 @@ void cv__volume_write_fini(cv_volume *v)
     v->n_write_bufs = 0;
 }
 
-/* `threads` buffer sets: the volume's kept ones when no other call holds them (*kept set),
- * else fresh ones. NULL when out of memory. */
-static cv__write_bufs *take_bufs(cv_volume *v, int threads, bool *kept)
+cv__write_bufs *cv__volume_take_bufs(cv_volume *v, int threads, bool *kept)
 {
     *kept = !atomic_exchange(&v->write_bufs_busy, true);
     if (!*kept) {
@@ -63,6 +61,15 @@ static cv__write_bufs *take_bufs(cv_volume *v, int threads, bool *kept)
         v->n_write_bufs = threads;
     }
     return v->write_bufs;
+}
+
+void cv__volume_give_bufs(cv_volume *v, cv__write_bufs *b, int threads, bool kept)
+{
+    if (kept) {
+        atomic_store(&v->write_bufs_busy, false);
+    } else {
+        free_bufs(b, threads);
+    }
 }
 
 static cv_status write_one(size_t i, int tid, void *arg)
@@ -221,15 +228,11 @@ cv_status cv__volume_write_frame(cv_volume *v, int mip, cv_bbox box, const void 
         threads = CV_MAX_THREADS;
     }
     bool kept;
-    j.bufs = take_bufs(v, threads, &kept);
+    j.bufs = cv__volume_take_bufs(v, threads, &kept);
     if (!j.bufs) {
         return CV_FAIL(CV_ERR_NOMEM, "write");
     }
     cv_status rc = cv__parallel_for(n, threads, write_one, &j);
-    if (kept) {
-        atomic_store(&v->write_bufs_busy, false);
-    } else {
-        free_bufs(j.bufs, threads);
-    }
+    cv__volume_give_bufs(v, j.bufs, threads, kept);
     return rc;
 }

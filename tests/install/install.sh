@@ -28,6 +28,11 @@ run readelf -d "$P/lib/libcvmpi.so.0.1.0"
 grep -q 'Library soname: \[libcvmpi.so.0\]' "$OUT" || fail "SONAME is not libcvmpi.so.0"
 expect_files "$P/include" cvmpi.h
 expect_files "$P/bin" cvmpi
+# bin/cvmpi is the front; the full program it hands commands to sits in libexec
+expect_files "$P/libexec/cvmpi" cvmpi
+run readelf -d "$P/bin/cvmpi"
+grep -qE 'Shared library: \[lib(mpi|hdf5|curl|jxl|draco|microhttpd)' "$OUT" &&
+    fail "the installed front links $(grep -oE 'lib(mpi|hdf5|curl|jxl|draco|microhttpd)[^]]*' "$OUT" | tr '\n' ' ')"
 got=$(find "$P/lib/cmake/cvmpi" -mindepth 1 -printf '%f\n' | sed 's/-[a-z]*\.cmake$/-CONFIG.cmake/' | LC_ALL=C sort | tr '\n' ' ')
 [[ $got == "cvmpiConfig.cmake cvmpiConfigVersion.cmake cvmpiStaticTargets-CONFIG.cmake cvmpiStaticTargets.cmake cvmpiTargets-CONFIG.cmake cvmpiTargets.cmake " ]] ||
     fail "lib/cmake/cvmpi holds $got"
@@ -120,6 +125,11 @@ for d in cmake-shared cmake-static make-shared make-static; do
 done
 expect_exit 0 "$P/bin/cvmpi" read "file://$WORK/a" --bbox $BOX -o cut.raw
 expect_same_files expected.raw cut.raw
+# `info` of a local layer runs in the front, anything else in the full program: same answers
+expect_exit 0 "$P/bin/cvmpi" info "$WORK/a" --json
+cp "$OUT" front.json
+expect_exit 0 "$P/libexec/cvmpi/cvmpi" info "$WORK/a" --json
+expect_same_files front.json "$OUT"
 expect_exit 1 ./make-static/read_cutout "$WORK/a" 10,20,3,74,90,17
 [[ $(cat "$ERR") == "read_cutout: box 10,20,3,74,90,17 is outside the volume bounds 0,0,0,128,128,16 at mip 0" ]] ||
     fail "unexpected error: $(cat "$ERR")"

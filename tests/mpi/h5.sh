@@ -193,8 +193,8 @@ grep -q "^cvmpi: import: [0-9]* of [0-9]* tasks failed (listed above); fix the c
     { cat err; fail "no summary of the failed tasks"; }
 bad "already has /u16" export L1_u16 out.h5:/u16
 
-# one rank reads a contiguous dataset stored as its native type itself (pread, no HDF5 read, no
-# slab): same bytes as the slab path (CV_IMPORT_NO_DIRECT=1), which chunked or gzip datasets and
+# a contiguous dataset stored as its native type is read by the ranks themselves (pread, no HDF5
+# read, no slab): same bytes as the slab path (CV_IMPORT_NO_DIRECT=1), which chunked or gzip datasets and
 # xyz axes always take; the smaller --memory makes rounds of two tasks, part of a row, so the
 # reads are cut in y and x too
 for name in u8 czyx f32; do
@@ -217,6 +217,20 @@ for name in u8 czyx f32; do
         ! grep -q "read directly" log2 || fail "CV_IMPORT_NO_DIRECT=1 still read $name directly"
         [ "$(digest "D_$name")" = "$(digest "S_$name")" ] || fail "$name $mem: direct and slab layers differ"
         [ "$(digest "D_$name")" = "$(digest "L1_$name")" ] || fail "$name $mem: direct differs from before"
+        # several ranks read directly too, each the box of its own tasks (whole rows of a round,
+        # or runs of a row), with no slab exchange: the same bytes
+        nps=2
+        [ "$name $mem" = "u8 150K" ] && nps="2 3"
+        for np in $nps; do
+            rm -rf "D${np}_$name"
+            run_np $np -v import "$name.h5:/grp/data" "D${np}_$name" --chunk 32,32,16 --memory $mem \
+                --axes $axes --resolution $res > log 2>&1 || { cat log; fail "import $name -n $np"; }
+            if [ $name != f32 ]; then
+                [ "$(grep -c "import: /grp/data of $name.h5 read directly" log)" = $np ] ||
+                    { cat log; fail "$name -n $np: not every rank read directly"; }
+            fi
+            [ "$(digest "D${np}_$name")" = "$(digest "D_$name")" ] || fail "$name $mem -n $np: layers differ"
+        done
     done
 done
 # a file cut short inside the dataset's bytes is not read directly: HDF5's read fails, named, exit 1
