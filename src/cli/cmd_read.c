@@ -251,8 +251,9 @@ int cmd_read(int argc, char **argv)
         return cli_fail();
     }
     const cv_info *vinfo = cv_volume_info(v);
-    if (fmt != CLI_FMT_H5 && strcmp(output, "-") != 0 && !cli_is_stream_path(output) &&
-        !vinfo->scales[mip].sharding_json && cv_bbox_contains(cv_info_bounds(vinfo, mip), box)) {
+    if ((fmt == CLI_FMT_RAW || fmt == CLI_FMT_NPY) && strcmp(output, "-") != 0 &&
+        !cli_is_stream_path(output) && !vinfo->scales[mip].sharding_json &&
+        cv_bbox_contains(cv_info_bounds(vinfo, mip), box)) {
         char header[256];
         size_t hlen = 0;
         if (fmt == CLI_FMT_NPY) {
