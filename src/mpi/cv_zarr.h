@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cv_zarr.h: zarr v2 arrays for `cvmpi import`: the .zarray metadata (shape, chunks, dtype,
  * order, fill_value, dimension_separator, compressor) and the decoding of one stored chunk
- * (none, gzip, zlib, zstd, blosc) into native-endian elements. No MPI, no I/O: pure, so the
- * fuzz target takes it whole. Errors name `name` (the .zarray or the chunk file). */
+ * (none, gzip, zlib, zstd, blosc) into native-endian elements; N5 datasets too. No MPI, no I/O:
+ * pure, so the fuzz target takes it whole. Errors name `name` (the .zarray or the chunk file). */
 #ifndef CV_ZARR_H
 #define CV_ZARR_H
 
@@ -32,6 +32,7 @@ typedef struct cv_zarr_meta {
     uint8_t fill[8];      /* one element of fill_value, native byte order (null: zeros) */
     uint64_t chunk_bytes; /* decoded chunk size: product of chunks, times itemsize */
     uint64_t grid[4];     /* chunks along each axis */
+    bool n5;              /* an N5 dataset: blocks have a header; keys list x first */
 } cv_zarr_meta;
 
 /* Parse a .zarray. Refused naming `name`: not JSON, zarr_format not 2, shape/chunks not
@@ -40,11 +41,17 @@ typedef struct cv_zarr_meta {
  * fill_value the dtype cannot hold, a chunk larger than CV_ZARR_CHUNK_MAX. Pure. */
 cv_status cv__zarr_parse(const char *text, size_t len, const char *name, cv_zarr_meta *out);
 
+/* Parse an N5 dataset's attributes.json into the same description, axes reversed to slowest
+ * first (N5 lists x first), C order, big-endian, separator '/', fill 0: dimensions, blockSize,
+ * dataType, compression raw, gzip (useZlib: zlib), zstd or blosc. Pure. */
+cv_status cv__n5_parse(const char *text, size_t len, const char *name, cv_zarr_meta *out);
+
 /* Decode the stored bytes of one chunk into dst (m->chunk_bytes), native byte order, in the
- * chunk's own order (C or F). A stream that is corrupt, cut short or decodes to any size but
- * chunk_bytes is CV_ERR_CORRUPT naming `name`. */
+ * chunk's own order (C or F). N5: `tmp` (chunk_bytes) takes the block before it is placed;
+ * the parts of the chunk a smaller edge block lacks are 0. A stream that is corrupt, cut short
+ * or decodes to any size but the chunk's (N5: the header's) is CV_ERR_CORRUPT naming `name`. */
 cv_status cv__zarr_decode(const cv_zarr_meta *m, const uint8_t *src, size_t n, uint8_t *dst,
-                          const char *name);
+                          uint8_t *tmp, const char *name);
 
 /* The largest stored chunk this reader accepts (decoded size plus any codec's worst case). */
 uint64_t cv__zarr_stored_max(const cv_zarr_meta *m);

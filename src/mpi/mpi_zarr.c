@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * mpi_zarr.c: a zarr v2 array as a source of `cvmpi import` (cv_import_source.h): zarr://PATH
- * (or zarr://file://PATH), PATH the directory holding .zarray. Axes as for HDF5 (zyx, zyxc;
- * --axes overrides). The storage chunks are the source's chunk grid: a read decodes each chunk
+ * (or zarr://file://PATH), PATH the directory holding .zarray; or an N5 dataset, n5://PATH with
+ * attributes.json (its axes, listed x first, reversed). Axes as for HDF5 (zyx, zyxc; --axes
+ * overrides). The storage chunks are the source's chunk grid: a read decodes each chunk
  * it overlaps once, one at a time into one buffer, and copies the overlap out; a chunk file
  * that does not exist is fill_value. Reads are independent (`collective` is not needed). */
 #include "mpi/cv_import_source.h"
@@ -23,8 +24,10 @@
 typedef struct zarr_source {
     cv_import_source base;
     char *dir; /* the array's directory */
+    bool n5;   /* n5://: attributes.json and N5 blocks */
     cv_zarr_meta meta;
     uint8_t *chunk;  /* one decoded chunk */
+    uint8_t *block;  /* N5: one block before it is placed in `chunk` */
     uint8_t *stored; /* its stored bytes */
     size_t stored_cap;
     char path[4200]; /* the chunk file being read (errors name it) */
@@ -32,7 +35,7 @@ typedef struct zarr_source {
 
 bool cv__zarr_is_spec(const char *src)
 {
-    return strncmp(src, "zarr://", 7) == 0;
+    return strncmp(src, "zarr://", 7) == 0 || strncmp(src, "n5://", 5) == 0;
 }
 
 /* All of `fd` (at most `max` bytes, else CV_ERR_CORRUPT) into *buf (grown as needed). */
@@ -83,7 +86,8 @@ static cv_status read_whole(int fd, const char *path, uint64_t max, uint8_t **bu
 static cv_status zarr_describe(cv_import_source *s, const cv_import_params *p)
 {
     zarr_source *z = s->state;
-    snprintf(z->path, sizeof z->path, "%s/.zarray", z->dir);
+    bool n5 = z->n5;
+    snprintf(z->path, sizeof z->path, "%s/%s", z->dir, n5 ? "attributes.json" : ".zarray");
     int fd = open(z->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return CV_FAIL(errno == ENOENT ? CV_ERR_NOTFOUND : CV_ERR_IO,
@@ -93,7 +97,8 @@ static cv_status zarr_describe(cv_import_source *s, const cv_import_params *p)
     cv_status rc = read_whole(fd, z->path, ZARRAY_MAX, &z->stored, &z->stored_cap, &len);
     close(fd);
     if (rc == CV_OK) {
-        rc = cv__zarr_parse((const char *)z->stored, len, z->path, &z->meta);
+        rc = n5 ? cv__n5_parse((const char *)z->stored, len, z->path, &z->meta)
+                : cv__zarr_parse((const char *)z->stored, len, z->path, &z->meta);
     }
     if (rc != CV_OK) {
         cv__err_wrap("import");
@@ -129,9 +134,9 @@ static cv_status zarr_resolution(cv_import_source *s, const cv_import_params *p,
     zarr_source *z = s->state;
     if (!p->has_resolution) {
         return CV_FAIL(CV_ERR_ARG,
-                       "import: zarr array %s has no resolution cvmpi reads; give --resolution "
+                       "import: %s %s has no resolution cvmpi reads; give --resolution "
                        "X,Y,Z in nm",
-                       z->dir);
+                       z->meta.n5 ? "N5 dataset" : "zarr array", z->dir);
     }
     memcpy(res, p->resolution, 3 * sizeof res[0]);
     *is_float = p->resolution_is_float;
@@ -163,7 +168,7 @@ static cv_status load_chunk(zarr_source *z, const uint64_t idx[4])
         read_whole(fd, z->path, cv__zarr_stored_max(m), &z->stored, &z->stored_cap, &len);
     close(fd);
     if (rc == CV_OK) {
-        rc = cv__zarr_decode(m, z->stored, len, z->chunk, z->path);
+        rc = cv__zarr_decode(m, z->stored, len, z->chunk, z->block, z->path);
     }
     if (rc != CV_OK) {
         cv__err_wrap("import");
@@ -235,6 +240,10 @@ static cv_status zarr_read(cv_import_source *s, cv_bbox span, cv_bbox piece, boo
     if (!buf) {
         return CV_FAIL(CV_ERR_NOMEM, "import: slab buffer of %zu bytes", bytes);
     }
+    if (m->n5 && !z->block && !(z->block = cv_malloc((size_t)m->chunk_bytes))) {
+        return CV_FAIL(CV_ERR_NOMEM, "import: an N5 block of %llu bytes",
+                       (unsigned long long)m->chunk_bytes);
+    }
     if (!z->chunk && !(z->chunk = cv_malloc((size_t)m->chunk_bytes))) {
         return CV_FAIL(CV_ERR_NOMEM, "import: a zarr chunk of %llu bytes",
                        (unsigned long long)m->chunk_bytes);
@@ -259,13 +268,14 @@ static cv_status zarr_read(cv_import_source *s, cv_bbox span, cv_bbox piece, boo
     }
 }
 
-/* One decoded chunk and its stored bytes, whatever the read. */
+/* One decoded chunk and its stored bytes (N5: and the block), whatever the read. */
 static double zarr_held_bytes(const cv_import_source *s, const int64_t n[3], const int64_t step[3])
 {
     (void)n;
     (void)step;
     const zarr_source *z = s->state;
-    return (double)z->meta.chunk_bytes + (double)cv__zarr_stored_max(&z->meta);
+    return (double)z->meta.chunk_bytes * (z->meta.n5 ? 2 : 1) +
+           (double)cv__zarr_stored_max(&z->meta);
 }
 
 static void zarr_close(cv_import_source *s)
@@ -273,6 +283,7 @@ static void zarr_close(cv_import_source *s)
     zarr_source *z = s->state;
     cv_free(z->dir);
     cv_free(z->chunk);
+    cv_free(z->block);
     cv_free(z->stored);
     cv_free(z);
 }
@@ -294,15 +305,16 @@ cv_status cv__zarr_source_open(const cv_import_params *p, cv_import_source **out
     z->base.ops = &zarr_ops;
     z->base.state = z;
     z->base.name = p->src;
-    z->base.chunk_noun = "zarr chunks";
+    bool n5 = strncmp(p->src, "n5://", 5) == 0;
+    z->base.chunk_noun = n5 ? "N5 blocks" : "zarr chunks";
     *out = &z->base;
-    const char *path = p->src + 7;
+    const char *path = p->src + (n5 ? 5 : 7);
     if (strncmp(path, "file://", 7) == 0) {
         path += 7;
     } else if (strstr(path, "://")) {
         return CV_FAIL(CV_ERR_ARG,
-                       "import %s: only local zarr arrays are read (zarr://PATH or "
-                       "zarr://file://PATH)",
+                       "import %s: only local zarr and N5 data are read (zarr://PATH, n5://PATH "
+                       "or zarr://file://PATH)",
                        p->src);
     }
     size_t len = strlen(path);
@@ -310,12 +322,13 @@ cv_status cv__zarr_source_open(const cv_import_params *p, cv_import_source **out
         len--;
     }
     if (len == 0 || len > 4000) {
-        return CV_FAIL(CV_ERR_ARG, "import %s: want zarr://PATH of the array's directory", p->src);
+        return CV_FAIL(CV_ERR_ARG, "import %s: want the directory of the array", p->src);
     }
     z->dir = cv__strndup(path, len);
     if (!z->dir) {
         return CV_FAIL(CV_ERR_NOMEM, "import");
     }
+    z->n5 = n5;
     z->base.name = z->dir;
     return CV_OK;
 }

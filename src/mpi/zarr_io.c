@@ -146,9 +146,10 @@ static cv_status parse_fill(const cJSON *v, const char *name, cv_zarr_meta *m)
     return CV_OK;
 }
 
+static cv_status codec_by_id(const char *id, const char *name, cv_zarr_meta *m);
+
 static cv_status parse_compressor(const cJSON *v, const char *name, cv_zarr_meta *m)
 {
-    static const char *const ids[] = {NULL, "gzip", "zlib", "zstd", "blosc"};
     if (!v || cJSON_IsNull(v)) {
         m->codec = CV_ZARR_RAW;
         return CV_OK;
@@ -157,8 +158,15 @@ static cv_status parse_compressor(const cJSON *v, const char *name, cv_zarr_meta
     if (!cJSON_IsString(id)) {
         return CV_FAIL(CV_ERR_ARG, "%s: compressor has no id", name);
     }
+    return codec_by_id(id->valuestring, name, m);
+}
+
+/* A compressor by its numcodecs id, refused when this build lacks its library. */
+static cv_status codec_by_id(const char *id, const char *name, cv_zarr_meta *m)
+{
+    static const char *const ids[] = {NULL, "gzip", "zlib", "zstd", "blosc"};
     for (int c = CV_ZARR_GZIP; c <= CV_ZARR_BLOSC; c++) {
-        if (strcmp(id->valuestring, ids[c]) != 0) {
+        if (strcmp(id, ids[c]) != 0) {
             continue;
         }
         m->codec = (cv_zarr_codec)c;
@@ -182,8 +190,10 @@ static cv_status parse_compressor(const cJSON *v, const char *name, cv_zarr_meta
     }
     return CV_FAIL(CV_ERR_ARG,
                    "%s: compressor %.64s is not supported; want none, gzip, zlib, zstd or blosc",
-                   name, id->valuestring);
+                   name, id);
 }
+
+static cv_status finish(cv_zarr_meta *m, const char *name);
 
 static cv_status parse_root(const cJSON *root, const char *name, cv_zarr_meta *m)
 {
@@ -219,6 +229,12 @@ static cv_status parse_root(const cJSON *root, const char *name, cv_zarr_meta *m
     }
     CV_TRY(parse_compressor(cJSON_GetObjectItemCaseSensitive(root, "compressor"), name, m));
     CV_TRY(parse_fill(cJSON_GetObjectItemCaseSensitive(root, "fill_value"), name, m));
+    return finish(m, name);
+}
+
+/* The decoded chunk size (bounded) and the chunk grid; unused axes become 1. */
+static cv_status finish(cv_zarr_meta *m, const char *name)
+{
     uint64_t bytes = m->itemsize;
     for (int i = 0; i < m->ndims; i++) {
         if (!cv__mul_u64(bytes, m->chunks[i], &bytes) || bytes > CV_ZARR_CHUNK_MAX) {
@@ -246,9 +262,75 @@ cv_status cv__zarr_parse(const char *text, size_t len, const char *name, cv_zarr
     return rc;
 }
 
+/* N5's attributes.json: dimensions and blockSize x first, dataType by name, compression
+ * {"type": raw|gzip (useZlib)|zstd|blosc} or the older compressionType; always big-endian. */
+static cv_status parse_n5_root(const cJSON *root, const char *name, cv_zarr_meta *m)
+{
+    static const char *const types[] = {"uint8", "int8",   "uint16", "int16",   "uint32",
+                                        "int32", "uint64", "int64",  "float32", "float64"};
+    if (!cJSON_IsObject(root)) {
+        return CV_FAIL(CV_ERR_ARG, "%s is not a JSON object", name);
+    }
+    uint64_t dims[4], block[4];
+    CV_TRY(parse_dims(root, "dimensions", 0, name, &m->ndims, dims));
+    CV_TRY(parse_dims(root, "blockSize", 1, name, &m->ndims, block));
+    for (int i = 0; i < m->ndims; i++) {
+        m->shape[i] = dims[m->ndims - 1 - i];
+        m->chunks[i] = block[m->ndims - 1 - i];
+    }
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "dataType");
+    for (size_t i = 0; cJSON_IsString(t) && i < sizeof types / sizeof types[0]; i++) {
+        if (strcmp(t->valuestring, types[i]) == 0) {
+            m->dtype = cv_dtype_from_name(types[i]);
+        }
+    }
+    if (m->dtype == CV_DTYPE_INVALID) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "%s: dataType %s is not supported; want uint8..uint64, "
+                       "int8..int64, float32 or float64",
+                       name, cJSON_IsString(t) ? t->valuestring : "(not a string)");
+    }
+    m->itemsize = cv_dtype_size(m->dtype);
+    m->big_endian = m->itemsize > 1;
+    m->n5 = true;
+    m->separator = '/';
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "compression");
+    const cJSON *type = cJSON_IsObject(c)
+                            ? cJSON_GetObjectItemCaseSensitive(c, "type")
+                            : cJSON_GetObjectItemCaseSensitive(root, "compressionType");
+    const char *codec = cJSON_IsString(type) ? type->valuestring : NULL;
+    if (codec && strcmp(codec, "raw") == 0) {
+        m->codec = CV_ZARR_RAW;
+    } else if (codec && strcmp(codec, "gzip") == 0) {
+        const cJSON *z = cJSON_IsObject(c) ? cJSON_GetObjectItemCaseSensitive(c, "useZlib") : NULL;
+        m->codec = cJSON_IsTrue(z) ? CV_ZARR_ZLIB : CV_ZARR_GZIP;
+    } else if (codec && (strcmp(codec, "zstd") == 0 || strcmp(codec, "blosc") == 0)) {
+        CV_TRY(codec_by_id(codec, name, m));
+    } else {
+        return CV_FAIL(CV_ERR_ARG,
+                       "%s: compression %.64s is not supported; want raw, gzip, zstd or blosc",
+                       name, codec ? codec : "(none given)");
+    }
+    return finish(m, name);
+}
+
+cv_status cv__n5_parse(const char *text, size_t len, const char *name, cv_zarr_meta *out)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *root = NULL;
+    cv_status rc = cv__json_parse(text, len, name, &root);
+    if (rc == CV_OK) {
+        rc = parse_n5_root(root, name, out);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
 uint64_t cv__zarr_stored_max(const cv_zarr_meta *m)
 {
-    return m->codec == CV_ZARR_RAW ? m->chunk_bytes : m->chunk_bytes + m->chunk_bytes / 8 + 65536;
+    uint64_t head = m->n5 ? 4 + 4 * (uint64_t)m->ndims : 0;
+    return head +
+           (m->codec == CV_ZARR_RAW ? m->chunk_bytes : m->chunk_bytes + m->chunk_bytes / 8 + 65536);
 }
 
 void cv__zarr_fill(const cv_zarr_meta *m, uint8_t *dst)
@@ -270,23 +352,22 @@ static void swap_bytes(uint8_t *p, uint64_t n, size_t es)
 }
 
 static cv_status deflate_decode(const cv_zarr_meta *m, const uint8_t *src, size_t n, uint8_t *dst,
-                                const char *name)
+                                uint64_t want, const char *name)
 {
     struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
     if (!d) {
         return CV_FAIL(CV_ERR_NOMEM, "%s: a %s decompressor", name, cv__zarr_codec_name(m->codec));
     }
     size_t got = 0;
-    enum libdeflate_result r =
-        m->codec == CV_ZARR_GZIP
-            ? libdeflate_gzip_decompress(d, src, n, dst, (size_t)m->chunk_bytes, &got)
-            : libdeflate_zlib_decompress(d, src, n, dst, (size_t)m->chunk_bytes, &got);
+    enum libdeflate_result r = m->codec == CV_ZARR_GZIP
+                                   ? libdeflate_gzip_decompress(d, src, n, dst, (size_t)want, &got)
+                                   : libdeflate_zlib_decompress(d, src, n, dst, (size_t)want, &got);
     libdeflate_free_decompressor(d);
-    if (r == LIBDEFLATE_INSUFFICIENT_SPACE || (r == LIBDEFLATE_SUCCESS && got != m->chunk_bytes)) {
-        return CV_FAIL(CV_ERR_CORRUPT, "%s: %s stream decodes to %s %llu bytes, want %llu", name,
-                       cv__zarr_codec_name(m->codec), r == LIBDEFLATE_SUCCESS ? "" : "more than",
-                       (unsigned long long)(r == LIBDEFLATE_SUCCESS ? got : m->chunk_bytes),
-                       (unsigned long long)m->chunk_bytes);
+    if (r == LIBDEFLATE_INSUFFICIENT_SPACE || (r == LIBDEFLATE_SUCCESS && got != want)) {
+        return CV_FAIL(CV_ERR_CORRUPT, "%s: %s stream decodes to %s%llu bytes, want %llu", name,
+                       cv__zarr_codec_name(m->codec), r == LIBDEFLATE_SUCCESS ? "" : "more than ",
+                       (unsigned long long)(r == LIBDEFLATE_SUCCESS ? got : want),
+                       (unsigned long long)want);
     }
     if (r != LIBDEFLATE_SUCCESS) {
         return CV_FAIL(CV_ERR_CORRUPT, "%s: %s stream is corrupt or cut short", name,
@@ -296,24 +377,24 @@ static cv_status deflate_decode(const cv_zarr_meta *m, const uint8_t *src, size_
 }
 
 #ifdef CV_HAVE_ZSTD
-static cv_status zstd_decode(const cv_zarr_meta *m, const uint8_t *src, size_t n, uint8_t *dst,
+static cv_status zstd_decode(const uint8_t *src, size_t n, uint8_t *dst, uint64_t want,
                              const char *name)
 {
-    size_t got = ZSTD_decompress(dst, (size_t)m->chunk_bytes, src, n);
+    size_t got = ZSTD_decompress(dst, (size_t)want, src, n);
     if (ZSTD_isError(got)) {
         return CV_FAIL(CV_ERR_CORRUPT, "%s: zstd stream is corrupt, cut short or too large: %s",
                        name, ZSTD_getErrorName(got));
     }
-    if (got != m->chunk_bytes) {
+    if (got != want) {
         return CV_FAIL(CV_ERR_CORRUPT, "%s: zstd stream decodes to %zu bytes, want %llu", name, got,
-                       (unsigned long long)m->chunk_bytes);
+                       (unsigned long long)want);
     }
     return CV_OK;
 }
 #endif
 
 #ifdef CV_HAVE_BLOSC
-static cv_status blosc_decode(const cv_zarr_meta *m, const uint8_t *src, size_t n, uint8_t *dst,
+static cv_status blosc_decode(const uint8_t *src, size_t n, uint8_t *dst, uint64_t want,
                               const char *name)
 {
     size_t nbytes = 0, cbytes = 0, block = 0;
@@ -322,64 +403,121 @@ static cv_status blosc_decode(const cv_zarr_meta *m, const uint8_t *src, size_t 
         return CV_FAIL(CV_ERR_CORRUPT, "%s: not a blosc stream, or cut short (%zu bytes)", name, n);
     }
     blosc_cbuffer_sizes(src, &nbytes, &cbytes, &block);
-    if (nbytes != m->chunk_bytes || cbytes > n) {
+    if (nbytes != want || cbytes > n) {
         return CV_FAIL(CV_ERR_CORRUPT,
                        "%s: blosc header says %zu bytes decoded (want %llu) from %zu stored "
                        "(the file has %zu)",
-                       name, nbytes, (unsigned long long)m->chunk_bytes, cbytes, n);
+                       name, nbytes, (unsigned long long)want, cbytes, n);
     }
-    int got = blosc_decompress_ctx(src, dst, (size_t)m->chunk_bytes, 1);
-    if (got < 0 || (uint64_t)got != m->chunk_bytes) {
+    int got = blosc_decompress_ctx(src, dst, (size_t)want, 1);
+    if (got < 0 || (uint64_t)got != want) {
         return CV_FAIL(CV_ERR_CORRUPT, "%s: blosc stream is corrupt (error %d)", name, got);
     }
     return CV_OK;
 }
 #endif
 
-cv_status cv__zarr_decode(const cv_zarr_meta *m, const uint8_t *src, size_t n, uint8_t *dst,
-                          const char *name)
+/* The stored bytes of one chunk decoded to exactly `want` bytes (native byte order). */
+static cv_status decode_payload(const cv_zarr_meta *m, const uint8_t *src, size_t n, uint8_t *dst,
+                                uint64_t want, const char *name)
 {
     cv_status rc = CV_ERR_ARG;
     switch (m->codec) {
     case CV_ZARR_RAW:
-        if (n != m->chunk_bytes) {
+        if (n != want) {
             return CV_FAIL(CV_ERR_CORRUPT, "%s has %zu bytes; an uncompressed chunk has %llu", name,
-                           n, (unsigned long long)m->chunk_bytes);
+                           n, (unsigned long long)want);
         }
         memcpy(dst, src, n);
         rc = CV_OK;
         break;
     case CV_ZARR_GZIP:
     case CV_ZARR_ZLIB:
-        rc = deflate_decode(m, src, n, dst, name);
+        rc = deflate_decode(m, src, n, dst, want, name);
         break;
     case CV_ZARR_ZSTD:
 #ifdef CV_HAVE_ZSTD
-        rc = zstd_decode(m, src, n, dst, name);
+        rc = zstd_decode(src, n, dst, want, name);
 #else
         rc = CV_FAIL(CV_ERR_ARG, "%s: zstd is not in this build", name);
 #endif
         break;
     case CV_ZARR_BLOSC:
 #ifdef CV_HAVE_BLOSC
-        rc = blosc_decode(m, src, n, dst, name);
+        rc = blosc_decode(src, n, dst, want, name);
 #else
         rc = CV_FAIL(CV_ERR_ARG, "%s: blosc is not in this build", name);
 #endif
         break;
     }
     if (rc == CV_OK && m->big_endian) {
-        swap_bytes(dst, m->chunk_bytes, m->itemsize);
+        swap_bytes(dst, want, m->itemsize);
     }
     return rc;
+}
+
+/* An N5 block: a header (mode, dimensions, the block's own size along each, x first; all
+ * big-endian), then its elements x fastest over that size, placed into the chunk's layout. */
+static cv_status n5_decode(const cv_zarr_meta *m, const uint8_t *src, size_t n, uint8_t *dst,
+                           uint8_t *tmp, const char *name)
+{
+    int nd = m->ndims;
+    size_t head = 4 + 4 * (size_t)nd;
+    if (n < head) {
+        return CV_FAIL(CV_ERR_CORRUPT, "%s: N5 block header cut short (%zu bytes)", name, n);
+    }
+    unsigned mode = (unsigned)src[0] << 8 | src[1], dims = (unsigned)src[2] << 8 | src[3];
+    if (mode != 0 || dims != (unsigned)nd) {
+        return CV_FAIL(CV_ERR_CORRUPT,
+                       "%s: N5 block header has mode %u and %u dimensions; want mode 0 "
+                       "(default) and %d",
+                       name, mode, dims, nd);
+    }
+    uint64_t size[4] = {1, 1, 1, 1}, bytes = m->itemsize;
+    for (int k = 0; k < nd; k++) { /* k: N5's axis k (x first) is the array's axis nd-1-k */
+        const uint8_t *p = src + 4 + 4 * k;
+        size[k] = (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
+        if (size[k] < 1 || size[k] > m->chunks[nd - 1 - k]) {
+            return CV_FAIL(
+                CV_ERR_CORRUPT, "%s: N5 block size %llu along axis %d is not 1..%llu (blockSize)",
+                name, (unsigned long long)size[k], k, (unsigned long long)m->chunks[nd - 1 - k]);
+        }
+        bytes *= size[k];
+    }
+    CV_TRY(decode_payload(m, src + head, n - head, tmp, bytes, name));
+    cv__zarr_fill(m, dst);
+    /* x fastest in both; the chunk is blockSize wide, the block may be narrower at the edges */
+    size_t es = m->itemsize, row = (size_t)(size[0] * es);
+    uint64_t full[4] = {1, 1, 1, 1};
+    for (int k = 0; k < nd; k++) {
+        full[k] = m->chunks[nd - 1 - k];
+    }
+    const uint8_t *from = tmp;
+    for (uint64_t c = 0; c < size[3]; c++) {
+        for (uint64_t b = 0; b < size[2]; b++) {
+            for (uint64_t a = 0; a < size[1]; a++, from += row) {
+                uint64_t at = ((c * full[2] + b) * full[1] + a) * full[0];
+                memcpy(dst + at * es, from, row);
+            }
+        }
+    }
+    return CV_OK;
+}
+
+cv_status cv__zarr_decode(const cv_zarr_meta *m, const uint8_t *src, size_t n, uint8_t *dst,
+                          uint8_t *tmp, const char *name)
+{
+    return m->n5 ? n5_decode(m, src, n, dst, tmp, name)
+                 : decode_payload(m, src, n, dst, m->chunk_bytes, name);
 }
 
 bool cv__zarr_chunk_key(const cv_zarr_meta *m, const uint64_t idx[4], char *buf, size_t cap)
 {
     size_t len = 0;
-    for (int i = 0; i < m->ndims; i++) {
+    for (int k = 0; k < m->ndims; k++) {
+        int i = m->n5 ? m->ndims - 1 - k : k; /* N5 lists x first */
         int w =
-            i ? snprintf(buf + len, cap - len, "%c%llu", m->separator, (unsigned long long)idx[i])
+            k ? snprintf(buf + len, cap - len, "%c%llu", m->separator, (unsigned long long)idx[i])
               : snprintf(buf + len, cap - len, "%llu", (unsigned long long)idx[i]);
         if (w < 0 || (size_t)w >= cap - len) {
             return false;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * fuzz_zarr.c: the zarr v2 reading path of `cvmpi import` (mpi/zarr_io.c): a .zarray parsed,
  * then one stored chunk decoded (none, gzip, zlib, zstd, blosc as built). Input: the .zarray
- * text, a NUL byte, the chunk's stored bytes; shapes, dtype and codec come from the input.
+ * text (or 'N' and an N5 attributes.json), a NUL byte, the chunk's stored bytes (N5: a block
+ * with its header); shapes, dtype and codec come from the input.
  * Only documented codes; a parsed array has 1-4 dims, chunks >= 1, a known dtype and a chunk
  * size equal to the product (at most CV_ZARR_CHUNK_MAX); chunk strides stay inside the chunk;
  * a decoded chunk of a raw array is the input bytes (swapped when big-endian). */
@@ -17,7 +18,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *chunk = nul ? nul + 1 : data + size;
     size_t chunk_len = nul ? size - meta_len - 1 : 0;
     cv_zarr_meta m;
-    cv_status rc = cv__zarr_parse((const char *)data, meta_len, "fuzz/.zarray", &m);
+    bool n5 = size > 0 && data[0] == 'N';
+    cv_status rc =
+        n5 ? cv__n5_parse((const char *)data + 1, meta_len - 1, "fuzz/attributes.json", &m)
+           : cv__zarr_parse((const char *)data, meta_len, "fuzz/.zarray", &m);
     FUZZ_ASSERT(rc == CV_OK || rc == CV_ERR_ARG || rc == CV_ERR_CORRUPT);
     if (rc != CV_OK) {
         return 0;
@@ -41,11 +45,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (m.chunk_bytes > ((uint64_t)4 << 20)) {
         return 0;
     }
-    uint8_t *out = malloc((size_t)m.chunk_bytes + 1);
-    FUZZ_ASSERT(out);
+    uint8_t *out = malloc((size_t)m.chunk_bytes + 1), *tmp = malloc((size_t)m.chunk_bytes + 1);
+    FUZZ_ASSERT(out && tmp);
     cv__zarr_fill(&m, out);
     if (chunk_len <= cv__zarr_stored_max(&m)) {
-        rc = cv__zarr_decode(&m, chunk, chunk_len, out, "fuzz/0.0.0");
+        rc = cv__zarr_decode(&m, chunk, chunk_len, out, tmp, "fuzz/0.0.0");
         FUZZ_ASSERT(rc == CV_OK || rc == CV_ERR_CORRUPT || rc == CV_ERR_NOMEM);
         if (rc == CV_OK && m.codec == CV_ZARR_RAW) {
             FUZZ_ASSERT(chunk_len == m.chunk_bytes);
@@ -56,5 +60,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     free(out);
+    free(tmp);
     return 0;
 }

@@ -4,6 +4,8 @@
 # <i2 <u4 >u4 <i4 <u8 <i8 <f4 >f8; fill values for chunks never written (ints, NaN); "." and "/"
 # dimension separators; shapes the chunks do not divide; 4-D with channels; --axes. Each imports
 # with 1, 2 and 3 ranks to byte-identical layers whose voxels equal the numpy array exactly.
+# N5 (n5://): zarr's N5Store (raw, gzip, zlib, zstd, blosc) and blocks written here by the N5
+# format's rules, edge blocks cut to the array (as N5's own writers do).
 source "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c "import zarr, numcodecs" 2> /dev/null ||
     { echo "zarr: skipped (no python3-zarr or python3-numcodecs)"; exit 0; }
@@ -59,6 +61,36 @@ write("big_chunk", ints("<u2", (5, 9, 13)), chunks=(8, 16, 16), compressor=GZip(
 # 4-D with channels last (zyxc), and x slowest (xyz) imported with --axes
 write("rgb", ints("|u1", (Z, Y, X, 3)), chunks=(4, 16, 32, 3), compressor=Blosc())
 write("xyz", ints("<u2", (X, Y, Z)), chunks=(32, 16, 4), axes="xyz", compressor=Zlib())
+# N5 through zarr's N5Store: numpy's (z, y, x), stored x first
+import warnings, gzip, json, os, struct
+from zarr.n5 import N5Store
+warnings.simplefilter("ignore")
+for name, dt, comp in (("n5_raw", "<u2", None), ("n5_gzip", "<i4", GZip()),
+                       ("n5_zlib", "|u1", Zlib()), ("n5_zstd", "<f8", Zstd()),
+                       ("n5_blosc", "<u8", Blosc())):
+    a = ints(dt) if dt[1] != "f" else rng.standard_normal((Z, Y, X)).astype(dt)
+    z = zarr.open(store=N5Store(name), mode="w", shape=a.shape, chunks=(4, 16, 32), dtype=dt,
+                  compressor=comp)
+    z[:] = a
+    expect(name, a)
+# N5 blocks by the format's rules: big-endian header (mode 0, 3 dims, the block's own size x
+# first), big-endian int16 x fastest, gzip; edge blocks only as large as the array
+a = ints("<i2", (11, 23, 37))
+block = (5, 7, 3)  # x, y, z
+os.mkdir("n5_edges")
+json.dump({"dimensions": [37, 23, 11], "blockSize": list(block), "dataType": "int16",
+           "compression": {"type": "gzip", "useZlib": False}},
+          open("n5_edges/attributes.json", "w"))
+for bz in range(0, 11, block[2]):
+    for by in range(0, 23, block[1]):
+        for bx in range(0, 37, block[0]):
+            part = a[bz:bz + block[2], by:by + block[1], bx:bx + block[0]]
+            head = struct.pack(">HHIII", 0, 3, part.shape[2], part.shape[1], part.shape[0])
+            d = f"n5_edges/{bx // block[0]}/{by // block[1]}"
+            os.makedirs(d, exist_ok=True)
+            with open(f"{d}/{bz // block[2]}", "wb") as f:
+                f.write(head + gzip.compress(part.astype(">i2").tobytes()))
+expect("n5_edges", a)
 PY
 
 check_layer() { # DIR EXPECTED.npy: `cvmpi read` of the layer equals the array exactly
@@ -72,10 +104,11 @@ PY
 }
 
 import_all() { # import_all NAME ARGS...: -n 1, 2 and 3 give identical layers equal to NAME.npy
-    local name=$1 n
+    local name=$1 n src="zarr://$1.zarr"
     shift
+    [[ $name != n5_* ]] || src="n5://$name"
     for n in ${RANKS:-1 2 3}; do
-        run_np $n import "zarr://$name.zarr" "L${n}_$name" --chunk 32,16,4 --memory 1M \
+        run_np $n import "$src" "L${n}_$name" --chunk 32,16,4 --memory 1M \
             --resolution 4,4,40 "$@" > log 2>&1 || { cat log; fail "import $name -n $n"; }
     done
     for n in ${RANKS:-1 2 3}; do
@@ -89,6 +122,9 @@ for s in raw_u8 raw_i8 gzip_u16 zlib_i16 zstd_u32 be_u32 blosc_i32 blosc_u64 raw
     import_all "$s"
 done
 import_all xyz --axes xyz
+for s in n5_raw n5_gzip n5_zlib n5_zstd n5_blosc n5_edges; do
+    import_all "$s"
+done
 grep -q '"data_type": "uint64"' L1_blosc_u64/info || fail "blosc_u64: wrong data_type"
 grep -q '"num_channels": 3' L1_rgb/info || fail "rgb: want 3 channels"
 # file:// spelled out, and --independent
