@@ -5,7 +5,8 @@
 # dtype cannot hold, an absurd size) is refused with one line naming the .zarray before
 # anything is written (exit 1); chunks that are cut short, garbage or decode to the wrong size
 # (raw, gzip, zlib, zstd, blosc) fail their tasks naming the chunk file, and the job exits 1
-# telling to --resume. Single process (no mpirun needed).
+# telling to --resume. N5 (n5://) likewise: a bad attributes.json; block headers with another
+# mode, dimension count or a size past blockSize, and blocks cut short. Single process.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
 # The MPI library's own allocations are not freed at exit: leak checks would only see those.
@@ -59,10 +60,27 @@ open(p, "wb").write(bytes(d))
 # a gzip stream of the right format but too many bytes: a chunk of the wrong size
 import gzip
 open("gzip.zarr/0.0.0", "wb").write(gzip.compress(b"\0" * (2 * 10 * 40 * 2 + 2)))
+# N5: attributes.json refused; blocks whose header lies, or that are cut short
+import struct
+def n5(name, attrs):
+    os.makedirs(name, exist_ok=True)
+    json.dump(attrs, open(name + "/attributes.json", "w"))
+attrs = {"dimensions": [40, 30, 4], "blockSize": [40, 10, 2], "dataType": "uint16",
+         "compression": {"type": "raw"}}
+n5("n5_xz", dict(attrs, compression={"type": "xz"}))
+n5("n5_type", dict(attrs, dataType="string"))
+for name, head, body in (("n5_mode", (1, 3, 40, 10, 2), 1600), ("n5_dims", (0, 2, 40, 10), 1600),
+                         ("n5_size", (0, 3, 41, 10, 2), 1500), ("n5_cut", (0, 3, 40, 10, 2), 900)):
+    n5(name, attrs)
+    os.makedirs(name + "/0/1", exist_ok=True)
+    with open(name + "/0/1/1", "wb") as f:
+        f.write(struct.pack(">HH" + "I" * (len(head) - 2), *head) + b"\1" * body)
 PY
 
 refused() { # DIR MESSAGE: one line, exit 1, no layer
-    expect_exit 1 "$CVMPI" import "zarr://$1" "L_$1" --resolution 1,1,1
+    local scheme=zarr
+    [[ $1 != n5_* ]] || scheme=n5
+    expect_exit 1 "$CVMPI" import "$scheme://$1" "L_$1" --resolution 1,1,1
     expect_one_line_error
     [[ "$(cat "$ERR")" == "$2" ]] || fail "$1: got \"$(cat "$ERR")\", want \"$2\""
     expect_no_file "L_$1"
@@ -103,4 +121,18 @@ grep -q "gzip.zarr/1.1.0: gzip stream is corrupt or cut short" "$ERR" || fail "g
 damaged zlib "zlib.zarr/1.1.0: zlib stream is corrupt or cut short"
 damaged zstd "zstd.zarr/1.1.0: zstd stream is corrupt, cut short or too large"
 damaged blosc "blosc.zarr/1.1.0: not a blosc stream, or cut short (12 bytes)"
+refused n5_xz "cvmpi: import: n5_xz/attributes.json: compression xz is not supported; want raw, gzip, zstd or blosc"
+expect_exit 1 "$CVMPI" import n5://n5_type L_n5_type --resolution 1,1,1
+expect_one_line_error
+expect_stderr_contains "cvmpi: import: n5_type/attributes.json: dataType string is not supported"
+n5_damaged() { # NAME MESSAGE
+    expect_exit 1 "$CVMPI" import "n5://$1" "L_$1" --resolution 1,1,1 --chunk 40,10,2
+    expect_stderr_contains "$2"
+    grep -q "^cvmpi: import: 3 of 6 tasks failed (listed above); fix the cause and rerun with --resume$" "$ERR" ||
+        fail "$1: want the round of 3 tasks reading the block failed"
+}
+n5_damaged n5_mode "n5_mode/0/1/1: N5 block header has mode 1 and 3 dimensions; want mode 0 (default) and 3"
+n5_damaged n5_dims "n5_dims/0/1/1: N5 block header has mode 0 and 2 dimensions; want mode 0 (default) and 3"
+n5_damaged n5_size "n5_size/0/1/1: N5 block size 41 along axis 0 is not 1..40 (blockSize)"
+n5_damaged n5_cut "n5_cut/0/1/1 has 900 bytes; an uncompressed chunk has 1600"
 echo "io_zarr_bad: all passed"
