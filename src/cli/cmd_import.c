@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * cmd_import.c: `cvmpi import SOURCE DST`, an HDF5 dataset, a TIFF stack or a zarr v2 array (or
- * a stack of files along z) into a new layer across MPI ranks. */
+ * cmd_import.c: `cvmpi import SOURCE DST`, an HDF5 dataset, a TIFF stack, a zarr v2 array or an N5
+ * dataset (or a stack of files along z) into a new layer across MPI ranks. */
 #include "cli/cli.h"
 
 #include "mpi/cv_import.h"
@@ -9,7 +9,8 @@
 #include <string.h>
 
 static const char help[] =
-    "usage: [srun|mpirun -n N] cvmpi import FILE.h5:/DATASET|TIFF|zarr://PATH DST [--axes A]\n"
+    "usage: [srun|mpirun -n N] cvmpi import FILE.h5:/DATASET|TIFF|zarr://PATH|n5://PATH DST\n"
+    "         [--axes A]\n"
     "         [--type image|segmentation] [--resolution X,Y,Z] [--offset X,Y,Z] [--chunk X,Y,Z]\n"
     "         [--encoding E] [--compress gzip|br|none] [--level N] [--memory BYTES] [--threads N]\n"
     "         [--journal DIR [--keep-journal]] [--resume] [--independent]\n"
@@ -37,7 +38,10 @@ static const char help[] =
     "                   them), order C or F, dtypes |u1 |i1 <u2 ... <f8 (> big-endian),\n"
     "                   fill_value for chunks never written, dimension_separator . or /;\n"
     "                   needs --resolution\n"
-    "  --axes A         HDF5, zarr: the axis order, slowest first: zyx (default, as NumPy\n"
+    "  n5://PATH        an N5 dataset (attributes.json; raw, gzip, zstd or blosc blocks);\n"
+    "                   its axes (listed x first) are reversed, so numpy's (z, y, x) needs no\n"
+    "                   --axes; needs --resolution\n"
+    "  --axes A         HDF5, zarr, N5: the axis order, slowest first: zyx (default, as NumPy\n"
     "                   write C order), xyz, czyx, zyxc (default for 4-D), cxyz, xyzc\n"
     "  --type T         default segmentation for uint32/uint64, else image\n"
     "  --resolution     nm; wins over the dataset's `resolution' (x,y,z nm) or\n"
@@ -51,7 +55,8 @@ static const char help[] =
     "                   (default 5)\n"
     "  --memory BYTES   memory per rank (K/M/G suffixes): rounds hold their slabs, exchange and\n"
     "                   chunk buffers and the compressed HDF5 chunks (or a TIFF strip or\n"
-    "                   tile, or one decoded zarr chunk) a slab touches within it;\n"
+    "                   tile, or one decoded zarr chunk or N5 block) a slab touches within\n"
+    "                   it;\n"
     "                   a job whose smallest round cannot fit is refused\n"
     "  --threads N      chunks encoded in parallel per rank (default 4)\n"
     "  --journal DIR    where finished tasks are recorded; default DST/.cvmpi-journal/<job id>\n"
@@ -207,8 +212,8 @@ int cmd_import(int argc, char **argv)
         }
     }
     if (optind != argc - 2) {
-        return cli_usage(argv[0],
-                         "want FILE.h5:/DATASET (or a TIFF stack, or zarr://PATH) and DST");
+        return cli_usage(
+            argv[0], "want FILE.h5:/DATASET (or a TIFF stack, zarr://PATH or n5://PATH) and DST");
     }
     if (!cli_check_level(argv[0], p.has_level, p.level, p.compress)) {
         return CLI_USAGE;
