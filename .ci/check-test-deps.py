@@ -23,6 +23,8 @@ MODULES = {
     "h5py": "python3-h5py",
     "PIL": "python3-pil",
     "tifffile": "python3-tifffile",
+    "zarr": "python3-zarr",
+    "numcodecs": "python3-numcodecs",
     "png": "python3-png",
     "brotli": "python3-brotli",
     "boto3": "python3-boto3",

@@ -11,7 +11,7 @@ set -euo pipefail
 PKGS=(
   cmake make gcc g++ pkg-config ca-certificates
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev
-  libcurl4-openssl-dev libssl-dev zlib1g-dev libdeflate-dev libbrotli-dev
+  libcurl4-openssl-dev libssl-dev zlib1g-dev libdeflate-dev libbrotli-dev libzstd-dev libblosc-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libpng-dev libcjson-dev libtiff-dev
   libjxl-dev libfpzip-dev libdraco-dev libmicrohttpd-dev
   python3 python3-numpy python3-h5py

@@ -11,7 +11,7 @@ set -euo pipefail
 # shellcheck disable=SC2034 # read by apt.sh
 PKGS=(
   clang clang-format libclang-rt-14-dev git hdf5-tools time
-  python3-pil python3-tifffile python3-png python3-brotli python3-pip python3-venv python3-wheel
+  python3-pil python3-tifffile python3-zarr python3-numcodecs python3-png python3-brotli python3-pip python3-venv python3-wheel
   slurmctld slurmd slurm-client munge
   nginx-light openssl curl python3-boto3 python3-botocore python3-cryptography
   chromium

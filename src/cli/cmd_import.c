@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * cmd_import.c: `cvmpi import SOURCE DST`, an HDF5 dataset or a TIFF stack (or a stack of files
- * along z) into a new layer across MPI ranks. */
+ * cmd_import.c: `cvmpi import SOURCE DST`, an HDF5 dataset, a TIFF stack, a zarr v2 array or an N5
+ * dataset (or a stack of files along z) into a new layer across MPI ranks. */
 #include "cli/cli.h"
 
 #include "mpi/cv_import.h"
@@ -9,14 +9,16 @@
 #include <string.h>
 
 static const char help[] =
-    "usage: [srun|mpirun -n N] cvmpi import FILE.h5:/DATASET|TIFF DST [--axes A]\n"
+    "usage: [srun|mpirun -n N] cvmpi import FILE.h5:/DATASET|TIFF|zarr://PATH|n5://PATH DST\n"
+    "         [--axes A]\n"
     "         [--type image|segmentation] [--resolution X,Y,Z] [--offset X,Y,Z] [--chunk X,Y,Z]\n"
     "         [--encoding E] [--compress gzip|br|none] [--level N] [--memory BYTES] [--threads N]\n"
     "         [--journal DIR [--keep-journal]] [--resume] [--independent]\n"
     "         [--sharded [--shard-bytes B]]\n"
     "         [--downsample N [--factor X,Y,Z]] [--dry-run [--ranks N]]\n\n"
-    "Create the layer DST from an HDF5 dataset or a TIFF stack (dtype, shape and channels from\n"
-    "the source) and write it. In each round the ranks read one box of the source as large\n"
+    "Create the layer DST from an HDF5 dataset, a TIFF stack or a zarr array (dtype, shape and\n"
+    "channels from the source) and write it. In each round the ranks read one box of the source as "
+    "large\n"
     "slabs (collective MPI-IO for HDF5; for TIFF each rank its own z range), then trade slab\n"
     "pieces (MPI_Alltoallv) so every task of whole DST chunks is assembled on one rank, which\n"
     "encodes and writes it. Chunked and compressed sources work. Into an existing DST, options\n"
@@ -31,7 +33,15 @@ static const char help[] =
     "                   zstd, JPEG...); 8-64 bit integers or 32/64 bit floats; samples per\n"
     "                   pixel (RGB, RGBA) are channels. Every page must agree in size and\n"
     "                   sample type (checked before anything is written)\n"
-    "  --axes A         HDF5: the dataset's axis order, slowest first: zyx (default, as NumPy\n"
+    "  zarr://PATH      a zarr v2 array (PATH: its directory with .zarray; zarr://file://PATH\n"
+    "                   too): compressor none, gzip, zlib, zstd or blosc (as this build has\n"
+    "                   them), order C or F, dtypes |u1 |i1 <u2 ... <f8 (> big-endian),\n"
+    "                   fill_value for chunks never written, dimension_separator . or /;\n"
+    "                   needs --resolution\n"
+    "  n5://PATH        an N5 dataset (attributes.json; raw, gzip, zstd or blosc blocks);\n"
+    "                   its axes (listed x first) are reversed, so numpy's (z, y, x) needs no\n"
+    "                   --axes; needs --resolution\n"
+    "  --axes A         HDF5, zarr, N5: the axis order, slowest first: zyx (default, as NumPy\n"
     "                   write C order), xyz, czyx, zyxc (default for 4-D), cxyz, xyzc\n"
     "  --type T         default segmentation for uint32/uint64, else image\n"
     "  --resolution     nm; wins over the dataset's `resolution' (x,y,z nm) or\n"
@@ -45,7 +55,8 @@ static const char help[] =
     "                   (default 5)\n"
     "  --memory BYTES   memory per rank (K/M/G suffixes): rounds hold their slabs, exchange and\n"
     "                   chunk buffers and the compressed HDF5 chunks (or a TIFF strip or\n"
-    "                   tile) a slab touches within it;\n"
+    "                   tile, or one decoded zarr chunk or N5 block) a slab touches within\n"
+    "                   it;\n"
     "                   a job whose smallest round cannot fit is refused\n"
     "  --threads N      chunks encoded in parallel per rank (default 4)\n"
     "  --journal DIR    where finished tasks are recorded; default DST/.cvmpi-journal/<job id>\n"
@@ -201,7 +212,8 @@ int cmd_import(int argc, char **argv)
         }
     }
     if (optind != argc - 2) {
-        return cli_usage(argv[0], "want FILE.h5:/DATASET (or a TIFF stack) and DST");
+        return cli_usage(
+            argv[0], "want FILE.h5:/DATASET (or a TIFF stack, zarr://PATH or n5://PATH) and DST");
     }
     if (!cli_check_level(argv[0], p.has_level, p.level, p.compress)) {
         return CLI_USAGE;

@@ -63,5 +63,12 @@ cv_status cv__tiff_source_open(const cv_import_params *p, cv_import_source **out
 /* Whether `src` names a TIFF source: ends in .tif, .tiff, .btf or .tf8 (any case), or is a
  * list @LIST without :/DATASET. Pure. */
 bool cv__tiff_is_spec(const char *src);
+/* zarr v2: zarr://PATH or zarr://file://PATH, PATH the array's directory (with .zarray). */
+cv_status cv__zarr_source_open(const cv_import_params *p, cv_import_source **out);
+/* Whether `src` names a zarr array (starts with zarr://). Pure. */
+bool cv__zarr_is_spec(const char *src);
+/* --axes letters, slowest first, to CV_AX_* ids for a source of `rank` dimensions: x, y and z
+ * once each, c at most once; errors name `dset` (HDF5's and zarr's default: zyx, zyxc). */
+cv_status cv__import_parse_axes(const char *axes, int rank, const char *dset, int ax[4]);
 
 #endif

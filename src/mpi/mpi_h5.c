@@ -57,7 +57,7 @@ static cv_status split_spec(const char *spec, char **file, char **dset)
 }
 
 /* Axis letters, slowest first, to axis ids; x, y and z exactly once, c at most once. */
-static cv_status parse_axes(const char *axes, int rank, const char *dset, int ax[4])
+cv_status cv__import_parse_axes(const char *axes, int rank, const char *dset, int ax[4])
 {
     int seen[4] = {0, 0, 0, 0};
     size_t n = strlen(axes);
@@ -701,7 +701,7 @@ static cv_status h5_describe(cv_import_source *s, const cv_import_params *p)
         return rc;
     }
     const char *axes = p->axes ? p->axes : j->rank == 3 ? "zyx" : "zyxc";
-    CV_TRY(parse_axes(axes, j->rank, j->dset_name, j->ax));
+    CV_TRY(cv__import_parse_axes(axes, j->rank, j->dset_name, j->ax));
     for (int i = 0; i < j->rank; i++) {
         if (j->ax[i] == AX_Z) {
             j->zdim = i;
@@ -823,7 +823,7 @@ static cv_status export_setup(export_job *j)
         strcat(axes, "c");
     }
     j->rank = (int)strlen(axes);
-    CV_TRY(parse_axes(axes, j->rank, j->dset_name, j->ax));
+    CV_TRY(cv__import_parse_axes(axes, j->rank, j->dset_name, j->ax));
     if (j->rank == 3 && j->channels > 1) {
         return CV_FAIL(CV_ERR_ARG, "export: --axes %s has no c for %" PRId64 " channels", axes,
                        j->channels);
@@ -1151,7 +1151,7 @@ cv_status cv_h5_write_cutout(const char *spec, const cv_h5_cutout *c, const void
     CV_TRY(split_spec(spec, &file, &dset));
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     int ax[4], rank = c->channels > 1 ? 4 : 3;
-    cv_status rc = parse_axes(rank == 4 ? "zyxc" : "zyx", rank, dset, ax);
+    cv_status rc = cv__import_parse_axes(rank == 4 ? "zyxc" : "zyx", rank, dset, ax);
     int64_t n[4] = {c->box.max[0] - c->box.min[0], c->box.max[1] - c->box.min[1],
                     c->box.max[2] - c->box.min[2], c->channels};
     size_t es = cv_dtype_size(c->dtype);

@@ -1073,8 +1073,9 @@ cv_status cv_mpi_import(const cv_import_params *p)
     o.compress_level = p->has_level ? p->level : -1;
     o.fill_missing = true;
 
-    cv_status rc = cv_mpi_agree(cv__tiff_is_spec(p->src) ? cv__tiff_source_open(p, &j.src)
-                                                         : cv__h5_source_open(p, &j.src));
+    cv_status rc = cv_mpi_agree(cv__zarr_is_spec(p->src)   ? cv__zarr_source_open(p, &j.src)
+                                : cv__tiff_is_spec(p->src) ? cv__tiff_source_open(p, &j.src)
+                                                           : cv__h5_source_open(p, &j.src));
     if (rc == CV_OK) {
         rc = cv_mpi_agree(describe_source(&j));
     }
