@@ -31,8 +31,9 @@ typedef struct cv_import_source_ops {
      * filtered chunk the read touches, decoded, plus one (see chunk, n_parts). */
     double (*held_bytes)(const cv_import_source *s, const int64_t n[3], const int64_t step[3]);
     /* Optional: true with *addr and *path when the whole source is one array of its dtype in
-     * the source's axis order, stored as is at byte *addr of the file *path (one rank then
-     * reads it with pread, no slab round). */
+     * the source's axis order, stored as is at byte *addr of the file *path (each rank then
+     * reads the box of its own tasks with pread: no slab round, no exchange). Local: no
+     * collective calls. */
     bool (*direct)(cv_import_source *s, uint64_t *addr, const char **path);
     /* Release everything (collective where open was). Safe on a source that failed to open or
      * describe. */

@@ -60,10 +60,10 @@ typedef struct import_job {
     cv_progress progress;
     cv_failures fail;
     uint64_t tasks_done, tasks_skipped, bytes;
-    /* One rank, a source stored as one array of its dtype, x fastest (src->ops->direct): its
-     * bytes are read with pread(2) from `direct_fd` (direct_source), a round's box at a time
-     * into `direct_buf`, and chunks are cut straight from it with no format read and no slab;
-     * direct_fd is -1 otherwise. */
+    /* A source stored as one array of its dtype, x fastest (src->ops->direct): its bytes are
+     * read with pread(2) from `direct_fd` (direct_source), the box of a rank's tasks of a round
+     * at a time into `direct_buf`, and chunks are cut straight from it with no format read, no
+     * slab and no exchange; direct_fd is -1 otherwise. */
     int direct_fd;
     const char *direct_path;
     uint64_t direct_addr; /* the source's first byte in the file */
@@ -454,22 +454,19 @@ static cv_status plan_import(import_job *j)
     return rc;
 }
 
-/* Open the file for direct reads when the slab round can be skipped altogether (see
- * import_job.direct_fd); leaves direct_fd -1 whenever any condition fails, or the file does not
- * hold the source's bytes (the format's read then names the problem), and the slab path runs. */
-static void direct_source(import_job *j)
+/* The file opened for direct reads (see import_job.direct_fd), or -1 when any condition fails
+ * or the file does not hold the source's bytes (the format's read then names the problem). */
+static int direct_open(import_job *j)
 {
-    int size = cv_mpi_active() ? cv_mpi_size() : 1;
     cv_import_source *s = j->src;
-    j->direct_fd = -1;
-    if (size != 1 || s->n_parts != 1 || !cv__slab_is_xfast(&j->layout) ||
-        getenv("CV_IMPORT_NO_DIRECT") || !s->ops->direct) {
-        return;
+    if (s->n_parts != 1 || !cv__slab_is_xfast(&j->layout) || getenv("CV_IMPORT_NO_DIRECT") ||
+        !s->ops->direct) {
+        return -1;
     }
     uint64_t addr;
     const char *path;
     if (!s->ops->direct(s, &addr, &path)) {
-        return;
+        return -1;
     }
     uint64_t bytes = cv_dtype_size(j->dtype); /* dims include the channel axis, if any */
     bool fits = true;
@@ -477,22 +474,39 @@ static void direct_source(import_job *j)
         fits = fits && cv__mul_u64(bytes, (uint64_t)j->dims[i], &bytes);
     }
     if (bytes == 0 || !fits) {
-        return;
+        return -1;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0) {
-        return;
+        return -1;
     }
     if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < addr + bytes) {
         close(fd);
-        return;
+        return -1;
     }
-    j->direct_fd = fd;
     j->direct_path = path;
     j->direct_addr = addr;
     CV_LOG(CV_LOG_INFO, "import: %s of %s read directly (%llu bytes at offset %llu)", s->name, path,
            (unsigned long long)bytes, (unsigned long long)addr);
+    return fd;
+}
+
+/* Direct reads when every rank can make them (the slab round is then skipped altogether: each
+ * rank reads the box of its own tasks); else direct_fd stays -1 on every rank and the slab path
+ * runs. */
+static void direct_source(import_job *j)
+{
+    int fd = direct_open(j);
+    int all = fd >= 0;
+    if (cv_mpi_active()) {
+        cv_coll_allreduce(MPI_IN_PLACE, &all, 1, MPI_INT, MPI_MIN, "the check for direct reads");
+    }
+    if (!all && fd >= 0) {
+        close(fd);
+        fd = -1;
+    }
+    j->direct_fd = fd;
 }
 
 /* `len` bytes at `off` of the source file, retrying short reads and EINTR; a file that ends
@@ -522,19 +536,67 @@ static cv_status direct_pread(import_job *j, uint8_t *dst, size_t len, uint64_t 
     return CV_OK;
 }
 
+/* The runs of bytes of a direct read (see direct_read): run r is the r-th combination of the
+ * indices of axes 0..k-1 between lo and hi (axis k-1 fastest), each `run` bytes from axis k's
+ * lo on; pieces of at most DIRECT_PIECE bytes (several runs, or part of one) are read on the
+ * chunk threads. */
+#define DIRECT_PIECE ((size_t)4 << 20)
+typedef struct direct_runs {
+    import_job *j;
+    int k;
+    uint64_t lo[4], hi[4], inner;
+    size_t run, n_runs;
+    size_t runs_per_piece, pieces_per_run; /* one of them is 1 */
+} direct_runs;
+
+/* Run r's byte offset in the file. */
+static uint64_t run_offset(const direct_runs *d, size_t r)
+{
+    uint64_t idx[4] = {0};
+    for (int i = d->k - 1; i >= 0; i--) {
+        uint64_t span = d->hi[i] - d->lo[i];
+        idx[i] = d->lo[i] + r % span;
+        r /= span;
+    }
+    const uint64_t *dims = d->j->dims;
+    uint64_t lin = 0;
+    for (int i = 0; i < d->k; i++) {
+        lin = lin * dims[i] + idx[i];
+    }
+    lin = lin * dims[d->k] + d->lo[d->k];
+    return d->j->direct_addr + lin * d->inner;
+}
+
+static cv_status read_direct_piece(size_t t, int tid, void *arg)
+{
+    (void)tid;
+    const direct_runs *d = arg;
+    if (d->pieces_per_run > 1) {
+        size_t r = t / d->pieces_per_run, at = t % d->pieces_per_run * DIRECT_PIECE;
+        size_t len = d->run - at < DIRECT_PIECE ? d->run - at : DIRECT_PIECE;
+        return direct_pread(d->j, d->j->direct_buf + r * d->run + at, len, run_offset(d, r) + at);
+    }
+    size_t end = (t + 1) * d->runs_per_piece < d->n_runs ? (t + 1) * d->runs_per_piece : d->n_runs;
+    for (size_t r = t * d->runs_per_piece; r < end; r++) {
+        CV_TRY(direct_pread(d->j, d->j->direct_buf + r * d->run, d->run, run_offset(d, r)));
+    }
+    return CV_OK;
+}
+
 /* The dataset's voxels in `frame` (inside the dataset), in the dataset's own order (x fastest)
- * into j->direct_buf: one pread per run of bytes contiguous in the file. */
+ * into j->direct_buf: one pread per run of bytes contiguous in the file (long runs in pieces),
+ * spread over the chunk threads, since copying out of the page cache is CPU work too. */
 static cv_status direct_read(import_job *j, cv_bbox frame)
 {
     const int64_t *voff = j->info->scales[0].voxel_offset;
     int n = j->rank;
-    uint64_t lo[4], hi[4], idx[4];
+    direct_runs d = {.j = j};
     size_t total = cv_dtype_size(j->dtype);
     for (int i = 0; i < n; i++) {
         int a = j->ax[i];
-        lo[i] = a == AX_C ? 0 : (uint64_t)(frame.min[a] - voff[a]);
-        hi[i] = a == AX_C ? (uint64_t)j->dims[i] : (uint64_t)(frame.max[a] - voff[a]);
-        total *= (size_t)(hi[i] - lo[i]);
+        d.lo[i] = a == AX_C ? 0 : (uint64_t)(frame.min[a] - voff[a]);
+        d.hi[i] = a == AX_C ? (uint64_t)j->dims[i] : (uint64_t)(frame.max[a] - voff[a]);
+        total *= (size_t)(d.hi[i] - d.lo[i]);
     }
     if (total > j->direct_cap) {
         uint8_t *buf = cv_malloc(total);
@@ -546,36 +608,22 @@ static cv_status direct_read(import_job *j, cv_bbox frame)
         j->direct_cap = total;
     }
     /* k: the slowest axis whose faster axes are all whole; one run spans its range. */
-    int k = n - 1;
-    while (k > 0 && lo[k] == 0 && hi[k] == (uint64_t)j->dims[k]) {
-        k--;
+    d.k = n - 1;
+    while (d.k > 0 && d.lo[d.k] == 0 && d.hi[d.k] == (uint64_t)j->dims[d.k]) {
+        d.k--;
     }
-    uint64_t inner = cv_dtype_size(j->dtype);
-    for (int i = k + 1; i < n; i++) {
-        inner *= (uint64_t)j->dims[i];
+    d.inner = cv_dtype_size(j->dtype);
+    for (int i = d.k + 1; i < n; i++) {
+        d.inner *= (uint64_t)j->dims[i];
     }
-    size_t run = (size_t)((hi[k] - lo[k]) * inner);
-    for (int i = 0; i < k; i++) {
-        idx[i] = lo[i];
-    }
-    uint8_t *dst = j->direct_buf;
-    for (;;) {
-        uint64_t lin = 0;
-        for (int i = 0; i < k; i++) {
-            lin = lin * (uint64_t)j->dims[i] + idx[i];
-        }
-        lin = lin * (uint64_t)j->dims[k] + lo[k];
-        CV_TRY(direct_pread(j, dst, run, j->direct_addr + lin * inner));
-        dst += run;
-        int i = k - 1;
-        while (i >= 0 && ++idx[i] == hi[i]) {
-            idx[i] = lo[i];
-            i--;
-        }
-        if (i < 0) {
-            return CV_OK;
-        }
-    }
+    d.run = (size_t)((d.hi[d.k] - d.lo[d.k]) * d.inner);
+    d.n_runs = total / d.run;
+    d.pieces_per_run = (d.run + DIRECT_PIECE - 1) / DIRECT_PIECE;
+    d.runs_per_piece = d.pieces_per_run > 1 ? 1 : DIRECT_PIECE / d.run;
+    size_t pieces = d.pieces_per_run > 1 ? d.n_runs * d.pieces_per_run
+                                         : (d.n_runs + d.runs_per_piece - 1) / d.runs_per_piece;
+    int threads = j->p->threads > 0 ? j->p->threads : 4;
+    return cv__parallel_for(pieces, threads, read_direct_piece, &d);
 }
 
 /* --independent: read task `id`'s box on its own, transpose it to x fastest and write it. */
@@ -688,20 +736,54 @@ typedef struct round_tasks {
     size_t n, cap;
 } round_tasks;
 
-/* The direct round (1 rank): the box around the round's tasks read from the file, every task
- * written from it; if the read fails, every task of the round fails with its error. */
+/* Direct rounds deal each rank a compact part of the round (see direct_round): whole F-rows
+ * when the round holds at least as many rows as there are ranks, else a run of tasks. */
+static void direct_owners(round_tasks *rt, int row_axis, int size)
+{
+    size_t rows = 0;
+    for (size_t i = 0; i < rt->n; i++) {
+        rows += i == 0 || rt->boxes[i].min[row_axis] != rt->boxes[i - 1].min[row_axis];
+    }
+    size_t row = 0;
+    for (size_t i = 0; i < rt->n; i++) {
+        if (i > 0 && rt->boxes[i].min[row_axis] != rt->boxes[i - 1].min[row_axis]) {
+            row++;
+        }
+        rt->owner[i] = rows >= (size_t)size ? (int)(row * (size_t)size / rows)
+                                            : (int)(i * (size_t)size / rt->n);
+    }
+}
+
+/* A direct round: the box around this rank's tasks of the round read from the file, each of
+ * them written from it; if the read fails, each of them fails with its error. No rank waits
+ * for another. */
 static void direct_round(import_job *j, const round_tasks *rt)
 {
-    cv_bbox frame = rt->boxes[0];
-    for (size_t i = 1; i < rt->n; i++) {
+    int rank = cv_mpi_rank();
+    cv_bbox frame;
+    bool any = false;
+    for (size_t i = 0; i < rt->n; i++) {
+        if (rt->owner[i] != rank) {
+            continue;
+        }
+        if (!any) {
+            frame = rt->boxes[i];
+            any = true;
+        }
         for (int d = 0; d < 3; d++) {
             frame.min[d] = rt->boxes[i].min[d] < frame.min[d] ? rt->boxes[i].min[d] : frame.min[d];
             frame.max[d] = rt->boxes[i].max[d] > frame.max[d] ? rt->boxes[i].max[d] : frame.max[d];
         }
     }
+    if (!any) {
+        return;
+    }
     cv_err_clear();
     cv_status rrc = direct_read(j, frame);
     for (size_t i = 0; i < rt->n; i++) {
+        if (rt->owner[i] != rank) {
+            continue;
+        }
         cv_sched_working_on(j->sched, rt->ids[i]);
         cv_status trc = rrc;
         if (rrc == CV_OK) {
@@ -885,13 +967,14 @@ static void work_slabs(import_job *j)
                 if (rt.n == 0) {
                     continue;
                 }
-                for (size_t i = 0; i < rt.n; i++) {
-                    rt.owner[i] = (int)((i + rotate) % (uint64_t)size);
-                }
-                rotate += rt.n;
                 if (j->direct_fd >= 0) {
+                    direct_owners(&rt, M, size);
                     direct_round(j, &rt);
                 } else {
+                    for (size_t i = 0; i < rt.n; i++) {
+                        rt.owner[i] = (int)((i + rotate) % (uint64_t)size);
+                    }
+                    rotate += rt.n;
                     slab_round(j, &rt, j->cut_axis, &scratch);
                 }
                 test_delay();
