@@ -15,18 +15,8 @@ PY=${CV_PYTHON:-/usr/bin/python3}
 NG=${CV_NG_DIR:-$WORK/node}
 REF="$SRC/../integration/mesh_forge_ref.py"
 
-if [ ! -d "$NG/node_modules/neuroglancer" ]; then
-    if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
-        echo "node/npm not found: skipped"
-        exit 77
-    fi
-    mkdir -p "$NG"
-    cp "$SRC/neuroglancer/package.json" "$NG/"
-    if ! (cd "$NG" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error); then
-        echo "npm install neuroglancer@2.41.2 failed: skipped"
-        exit 77
-    fi
-fi
+. "$SRC/ng_node.sh"
+ng_node_install "$NG" "$SRC"
 cp "$SRC/mesh_forge_neuroglancer.mjs" "$NG/"
 
 rm -rf "$WORK/case"

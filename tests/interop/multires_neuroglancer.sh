@@ -23,26 +23,8 @@ NG=${CV_NG_DIR:-${4:-$WORK/node}}
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" # MPI singleton (Open MPI's leaks)
 
 mkdir -p "$WORK"
-if [ ! -d "$NG/node_modules/neuroglancer" ]; then
-    if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
-        echo "SKIP: node/npm not found"
-        exit 77
-    fi
-    mkdir -p "$NG"
-    cat >"$NG/package.json" <<'JSON'
-{
-  "name": "cvmpi-interop-multires",
-  "private": true,
-  "type": "module",
-  "dependencies": { "neuroglancer": "2.41.2" },
-  "overrides": { "ikonate": "1.1.1" }
-}
-JSON
-    if ! (cd "$NG" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error); then
-        echo "SKIP: npm install neuroglancer@2.41.2 failed"
-        exit 77
-    fi
-fi
+. "$SRC/ng_node.sh"
+ng_node_install "$NG" "$SRC"
 cp "$SRC/multires_neuroglancer.mjs" "$NG/"
 
 CASES="$WORK/multires"

@@ -15,26 +15,8 @@ PY=${CV_PYTHON:-/usr/bin/python3}
 NG=${CV_NG_DIR:-$WORK/node}
 REF="$SRC/mesh_skeleton_ref.py"
 
-if [ ! -d "$NG/node_modules/neuroglancer" ]; then
-    if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
-        echo "node/npm not found: skipped"
-        exit 77
-    fi
-    mkdir -p "$NG"
-    cat >"$NG/package.json" <<'JSON'
-{
-  "name": "cvmpi-interop-skeleton",
-  "private": true,
-  "type": "module",
-  "dependencies": { "neuroglancer": "2.41.2" },
-  "overrides": { "ikonate": "1.1.1" }
-}
-JSON
-    if ! (cd "$NG" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error); then
-        echo "npm install neuroglancer@2.41.2 failed: skipped"
-        exit 77
-    fi
-fi
+. "$SRC/ng_node.sh"
+ng_node_install "$NG" "$SRC"
 cp "$SRC/skeleton_neuroglancer.mjs" "$NG/"
 
 rm -rf "$WORK/case"
