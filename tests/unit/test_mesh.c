@@ -4,6 +4,7 @@
  * OBJ both ways (CloudVolume's exact bytes, other PLY flavours, bad files), the mesh directory
  * on mem:// (info, put as CloudVolume, manifests with several fragments, missing fragments,
  * listing), and the multi-resolution manifest (the spec's 116-byte vector). */
+#include "seg_layer.h"
 #include "testlib.h"
 
 static const uint8_t frag52[] = {3, 0, 0, 0,                                     /* Nv */
@@ -219,33 +220,9 @@ static void obj_both_ways(void)
     cv_mesh_free(m);
 }
 
-static cv_volume *make_seg(const char *url)
-{
-    cv_info_params p;
-    memset(&p, 0, sizeof p);
-    p.type = "segmentation";
-    p.dtype = CV_UINT64;
-    p.num_channels = 1;
-    p.encoding = "raw";
-    for (int d = 0; d < 3; d++) {
-        p.resolution[d] = d == 2 ? 40 : 4;
-        p.size[d] = 64;
-        p.chunk_size[d] = 64;
-    }
-    cv_info *info;
-    cv_volume *v = NULL;
-    if (cv_info_create(&p, &info) != CV_OK) {
-        return NULL;
-    }
-    cv_opts o = cv_opts_default();
-    cv_volume_create(url, info, true, &o, &v);
-    cv_info_free(info);
-    return v;
-}
-
 static void store_legacy(void)
 {
-    cv_volume *v = make_seg("mem://mesh/legacy");
+    cv_volume *v = make_seg_layer("mem://mesh/legacy", 4, 64);
     ASSERT_TRUE(v);
     cv_store *st = cv_volume_store(v);
     cv_meshes *k;

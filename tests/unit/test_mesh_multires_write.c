@@ -6,33 +6,10 @@
  * copies giving the same meshes. */
 #include "mesh/mesh.h"
 #include "mesh_shapes.h"
+#include "seg_layer.h"
 #include "testlib.h"
 
 #include <math.h>
-
-static cv_volume *make_seg(const char *url)
-{
-    cv_info_params p;
-    memset(&p, 0, sizeof p);
-    p.type = "segmentation";
-    p.dtype = CV_UINT64;
-    p.num_channels = 1;
-    p.encoding = "raw";
-    for (int d = 0; d < 3; d++) {
-        p.resolution[d] = d == 2 ? 40 : 8;
-        p.size[d] = 1024;
-        p.chunk_size[d] = 64;
-    }
-    cv_info *info;
-    cv_volume *v = NULL;
-    if (cv_info_create(&p, &info) != CV_OK) {
-        return NULL;
-    }
-    cv_opts o = cv_opts_default();
-    cv_volume_create(url, info, true, &o, &v);
-    cv_info_free(info);
-    return v;
-}
 
 static const cv_multires_opts opts = {
     .num_lods = 2, .vqb = 16, .level = 7, .min_chunk = {32, 32, 8}, .resolution = {8, 8, 40}};
@@ -155,7 +132,7 @@ static void write_and_read(void)
         printf("  (no libdraco: skipped)\n");
         return;
     }
-    cv_volume *v = make_seg("mem://multires/write");
+    cv_volume *v = make_seg_layer("mem://multires/write", 8, 1024);
     ASSERT_TRUE(v);
     cv_meshes *k;
     ASSERT_OK(cv_meshes_open(v, true, &k));

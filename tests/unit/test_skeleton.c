@@ -3,6 +3,7 @@
  * reading rules, bad lengths and edges), SWC both ways, consolidate/merge/crop/downsample with
  * exact results, cable length, equivalence under renumbering, and the skeleton directory on
  * mem:// unsharded and sharded (many ids), listing and the spatial index. */
+#include "seg_layer.h"
 #include "testlib.h"
 
 #include <math.h>
@@ -310,33 +311,9 @@ static void equivalence(void)
     cv_skeleton_free(b);
 }
 
-static cv_volume *make_seg(const char *url)
-{
-    cv_info_params p;
-    memset(&p, 0, sizeof p);
-    p.type = "segmentation";
-    p.dtype = CV_UINT64;
-    p.num_channels = 1;
-    p.encoding = "raw";
-    for (int d = 0; d < 3; d++) {
-        p.resolution[d] = d == 2 ? 40 : 4;
-        p.size[d] = 64;
-        p.chunk_size[d] = 64;
-    }
-    cv_info *info;
-    cv_volume *v = NULL;
-    if (cv_info_create(&p, &info) != CV_OK) {
-        return NULL;
-    }
-    cv_opts o = cv_opts_default();
-    cv_volume_create(url, info, true, &o, &v);
-    cv_info_free(info);
-    return v;
-}
-
 static void store_unsharded(void)
 {
-    cv_volume *v = make_seg("mem://skel/unsharded");
+    cv_volume *v = make_seg_layer("mem://skel/unsharded", 4, 64);
     ASSERT_TRUE(v);
     cv_skeletons *k;
     ASSERT_OK(cv_skeletons_open(v, true, &k));
@@ -394,7 +371,7 @@ static void store_unsharded(void)
 
 static void store_sharded_many(void)
 {
-    cv_volume *v = make_seg("mem://skel/sharded");
+    cv_volume *v = make_seg_layer("mem://skel/sharded", 4, 64);
     ASSERT_TRUE(v);
     cv_skeletons *k;
     ASSERT_OK(cv_skeletons_open(v, true, &k));
@@ -493,7 +470,7 @@ static void store_sharded_many(void)
 
 static void info_and_spatial_index(void)
 {
-    cv_volume *v = make_seg("mem://skel/si");
+    cv_volume *v = make_seg_layer("mem://skel/si", 4, 64);
     ASSERT_TRUE(v);
     cv_store *st = cv_volume_store(v);
     const char info[] = "{\"@type\": \"neuroglancer_skeletons\", \"transform\": [2, 0, 0, 1, 0, "
