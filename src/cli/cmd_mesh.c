@@ -23,7 +23,9 @@ static const char help[] =
     "                   [--compress-level L] [--max-labels-per-shard M] [--sharded|--unsharded]\n"
     "       [mpirun -n N] cvmpi mesh forge PATH [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1] [--dust V]\n"
     "         [--simplify NM] [--memory BYTES] [--threads N] [--fill-missing]\n"
-    "         [--journal DIR [--keep-journal]] [--resume] [--dry-run [--ranks N]]\n\n"
+    "         [--journal DIR [--keep-journal]] [--resume] [--dry-run [--ranks N]]\n"
+    "         [--legacy | --sharded [--lods K] [--vqb 10|16] [--min-chunk C]\n"
+    "          [--compress-level L] [--max-labels-per-shard M]]\n\n"
     "PATH is a segmentation layer; its mesh directory is the info's \"mesh\" member (default\n"
     "\"mesh\"). Legacy meshes (SEGID:0 manifests) and multi-resolution Draco meshes (read only)\n"
     "are understood; vertices come out in nanometres.\n\n"
@@ -55,6 +57,16 @@ static const char help[] =
     "      SEGID:0, the mesh info and the layer's \"mesh\" member (when absent:\n"
     "      mesh_mip_<M>_err_<NM>, NM the --simplify bound or 0). Output bytes do not depend\n"
     "      on the number of ranks.\n"
+    "  --legacy        write legacy meshes as above (the default)\n"
+    "  --sharded       write sharded multi-resolution meshes instead, in one pass: no\n"
+    "                  fragment is written; each travels by MPI to the rank owning its\n"
+    "                  label's shard, which builds each label's levels of detail as\n"
+    "                  merge-sharded does and writes each of its shard files once. The files\n"
+    "                  are byte for byte those of forge --legacy then merge-sharded (same\n"
+    "                  options) into an empty directory. The fragments a rank holds count\n"
+    "                  against --memory: past it the job stops and says so. --lods K is\n"
+    "                  merge-sharded's --nlod (default 1); --vqb, --min-chunk, --compress-level\n"
+    "                  and --max-labels-per-shard as merge-sharded's\n"
     "  --mip M         mip to mesh: index or resolution X,Y,Z (default 0)\n"
     "  --bbox B        mesh only this box (voxels at the mip; widened to whole chunks); its\n"
     "                  faces are closed like the volume's\n"
@@ -70,32 +82,94 @@ static const char help[] =
     "  --keep-journal  keep the journal after a successful job\n"
     "  --resume        do not write again the fragments of tiles a previous run of the same\n"
     "                  job finished (every tile is still read: its planes and voxel counts\n"
-    "                  are needed by its neighbours and --dust); manifests are rewritten\n"
-    "  --dry-run       print the plan (tiles, fragments, memory per rank) and stop\n"
+    "                  are needed by its neighbours and --dust); manifests are rewritten.\n"
+    "                  With --sharded: the shard files it wrote are not built again\n"
+    "  --dry-run       print the plan (tiles, fragments, shards, memory per rank) and stop\n"
     "  --ranks N       with --dry-run: plan as if N ranks ran the job\n";
 
 static int mesh_forge(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"mip", required_argument, NULL, 'm'},    {"bbox", required_argument, NULL, 'b'},
-        {"dust", required_argument, NULL, 'd'},   {"simplify", required_argument, NULL, 's'},
-        {"memory", required_argument, NULL, 'M'}, {"threads", required_argument, NULL, 't'},
-        {"fill-missing", no_argument, NULL, 'F'}, {"journal", required_argument, NULL, 'j'},
-        {"keep-journal", no_argument, NULL, 'k'}, {"resume", no_argument, NULL, 'r'},
-        {"dry-run", no_argument, NULL, 'D'},      {"ranks", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"mip", required_argument, NULL, 'm'},
+        {"bbox", required_argument, NULL, 'b'},
+        {"dust", required_argument, NULL, 'd'},
+        {"simplify", required_argument, NULL, 's'},
+        {"memory", required_argument, NULL, 'M'},
+        {"threads", required_argument, NULL, 't'},
+        {"fill-missing", no_argument, NULL, 'F'},
+        {"journal", required_argument, NULL, 'j'},
+        {"keep-journal", no_argument, NULL, 'k'},
+        {"resume", no_argument, NULL, 'r'},
+        {"dry-run", no_argument, NULL, 'D'},
+        {"ranks", required_argument, NULL, 'R'},
+        {"legacy", no_argument, NULL, 'g'},
+        {"sharded", no_argument, NULL, 'S'},
+        {"lods", required_argument, NULL, 'N'},
+        {"vqb", required_argument, NULL, 'Q'},
+        {"min-chunk", required_argument, NULL, 'C'},
+        {"compress-level", required_argument, NULL, 'L'},
+        {"max-labels-per-shard", required_argument, NULL, 'X'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     static char name[] = "mesh forge";
     argv[0] = name;
     cv_mesh_forge_params p;
     memset(&p, 0, sizeof p);
     p.threads = 4;
-    int plan_ranks = 0;
+    p.multires = (cv_mesh_merge_opts){.nlod = 1,
+                                      .vqb = 16,
+                                      .level = 7,
+                                      .min_chunk = 256,
+                                      .sharded = true,
+                                      .max_labels_per_shard = 1000};
+    int plan_ranks = 0, layouts = 0;
+    const char *sharded_flag = NULL; /* an option of --sharded only, for errors */
     int64_t v;
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
         switch (c) {
         case 'h':
             return cli_help(help);
+        case 'g':
+        case 'S':
+            p.sharded = c == 'S';
+            layouts |= c == 'S' ? 1 : 2;
+            break;
+        case 'N':
+            sharded_flag = "--lods";
+            if (!cli_parse_i64(optarg, &v) || v < 0 || v > 10) {
+                return cli_usage(argv[0], "bad --lods `%s': want 0..10", optarg);
+            }
+            p.multires.nlod = (int)v;
+            break;
+        case 'Q':
+            sharded_flag = "--vqb";
+            if (!cli_parse_i64(optarg, &v) || (v != 10 && v != 16)) {
+                return cli_usage(argv[0], "bad --vqb `%s': want 10 or 16", optarg);
+            }
+            p.multires.vqb = (int)v;
+            break;
+        case 'C':
+            sharded_flag = "--min-chunk";
+            if (!cli_parse_i64(optarg, &v) || v < 1 || v > (1 << 24)) {
+                return cli_usage(argv[0], "bad --min-chunk `%s': want voxels, 1..16777216", optarg);
+            }
+            p.multires.min_chunk = (double)v;
+            break;
+        case 'L':
+            sharded_flag = "--compress-level";
+            if (!cli_parse_i64(optarg, &v) || v < 0 || v > 10) {
+                return cli_usage(argv[0], "bad --compress-level `%s': want 0..10", optarg);
+            }
+            p.multires.level = (int)v;
+            break;
+        case 'X':
+            sharded_flag = "--max-labels-per-shard";
+            if (!cli_parse_i64(optarg, &v) || v < 1) {
+                return cli_usage(argv[0], "bad --max-labels-per-shard `%s'", optarg);
+            }
+            p.multires.max_labels_per_shard = (uint64_t)v;
+            break;
         case 'm':
             p.mip_text = optarg;
             break;
@@ -159,6 +233,12 @@ static int mesh_forge(int argc, char **argv)
     if (p.resume && p.dry_run) {
         return cli_usage(argv[0], "--resume and --dry-run do not go together");
     }
+    if (layouts == 3) {
+        return cli_usage(argv[0], "--legacy and --sharded do not go together");
+    }
+    if (sharded_flag && !p.sharded) {
+        return cli_usage(argv[0], "%s is an option of --sharded", sharded_flag);
+    }
     p.layer = argv[optind];
     if (cv_mpi_init(&argc, &argv) != CV_OK) {
         return cli_fail();
@@ -172,11 +252,23 @@ static int mesh_forge(int argc, char **argv)
     if (cv_mpi_mesh_forge(&p, &st) != CV_OK) {
         return cli_fail();
     }
-    if (cv_mpi_rank() == 0 && !p.dry_run) {
+    if (cv_mpi_rank() == 0 && !p.dry_run && p.sharded) {
+        printf("mesh forge: %" PRIu64 " tiles, %" PRIu64 " fragments sent to shard owners (%" PRIu64
+               " bytes between ranks, at most %" PRIu64 " bytes held by one rank), %" PRIu64
+               " labels below --dust\n",
+               st.tiles, st.fragments, st.sent_bytes, st.held_peak, st.dust_labels);
+        printf("mesh forge: %" PRIu64 " labels: %" PRIu64 " multi-resolution meshes (%" PRIu64
+               " bytes) in %" PRIu64 " shard files in %s/ (%" PRIu64 " written before), %" PRIu64
+               " skipped\n",
+               st.labels, st.meshes, st.mesh_bytes, st.shards, st.dir, st.shards_before,
+               st.skipped);
+    } else if (cv_mpi_rank() == 0 && !p.dry_run) {
         printf("mesh forge: %" PRIu64 " tiles (%" PRIu64 " written before), %" PRIu64
                " fragments, %" PRIu64 " meshes in %s/, %" PRIu64 " labels below --dust\n",
                st.tiles + st.tiles_skipped, st.tiles_skipped, st.fragments, st.manifests, st.dir,
                st.dust_labels);
+    }
+    if (cv_mpi_rank() == 0 && !p.dry_run) {
         printf("mesh forge: %" PRIu64 " of %" PRIu64 " chunks read (%" PRIu64 " bytes), %" PRIu64
                " bytes of tile faces sent between ranks\n",
                st.chunks_read, st.chunks, st.bytes_read, st.halo_bytes);

@@ -5,6 +5,7 @@
 #define CV_MESH_MERGE_H
 
 #include "base/cv_internal.h"
+#include "mesh/mesh.h"
 
 typedef struct cv_mesh_merge_opts {
     int nlod;                      /* levels beyond the finest, at most (igneous CLI 1) */
@@ -37,5 +38,25 @@ typedef struct cv_mesh_merge_stats {
  * status, and the info is left alone on failure. */
 cv_status cv_mpi_mesh_merge(const char *layer, const cv_mesh_merge_opts *o,
                             cv_mesh_merge_stats *stats);
+
+/* Shared with `mesh forge --sharded`, which builds the same files from fragments it receives
+ * over MPI instead of reading them back. */
+
+/* CloudVolume's hashed sharding for n_labels meshes with at least ceil(n_labels / per)
+ * shards (per 0: 1000): murmurhash, gzip minishard indexes, raw data (each entry is a label's
+ * fragments followed by its manifest, which the index points at). */
+cv_status cv_mesh_merge_shard_spec(uint64_t n_labels, uint64_t per, cv_shard_spec *spec);
+
+/* A label's mesh before welding (its fragments concatenated, nm): *raw, free with
+ * cv_mesh_free. */
+typedef cv_status (*cv_mesh_pieces_fn)(void *arg, uint64_t id, cv_mesh **raw);
+
+/* One whole shard file holding labels ids[0..n) (ascending, all of one shard): each label's
+ * pieces are welded (identical vertices merged, CloudVolume's consolidate) and built into its
+ * multi-resolution mesh (cv__multires_build); labels without one are skipped; the file is
+ * written once, unless every label was skipped. Adds to acc's written, skipped, shards, bytes. */
+cv_status cv_mesh_merge_write_shard(cv_meshes *k, const cv_shard_spec *spec,
+                                    const cv_multires_opts *mo, const uint64_t *ids, size_t n,
+                                    cv_mesh_pieces_fn pieces, void *arg, cv_mesh_merge_stats *acc);
 
 #endif

@@ -24,6 +24,7 @@
 #include "mesh/mesh.h"
 #include "mpi/cv_collective.h"
 #include "mpi/cv_journal.h"
+#include "mpi/cv_mesh_route.h"
 #include "mpi/cv_plan.h"
 #include "mpi/cv_progress.h"
 #include "mpi/cv_transfer.h"
@@ -73,6 +74,12 @@ typedef struct job {
     char dir[256];
     cv_buf pairs; /* (label, tile id) of every fragment written or found written */
     uint64_t fragments, tiles_done, tiles_skipped, halo_bytes;
+    /* --sharded */
+    uint64_t n_labels; /* not dust, in the whole region */
+    cv_shard_spec spec;
+    cv_mesh_route *route;
+    cv_meshes *meshes;
+    char journal_path[4096];
 } job;
 
 /* ---- plan ---------------------------------------------------------------------------------- */
@@ -226,14 +233,33 @@ static void print_plan(const job *j)
            "x%" PRId64 "x%" PRId64 ") over %s at mip %d, resolution %g,%g,%g nm\n",
            j->plan.n_tasks, s[0], s[1], s[2], j->plan.counts[0], j->plan.counts[1],
            j->plan.counts[2], region, j->mip, j->res[0], j->res[1], j->res[2]);
-    printf("plan: fragments: one \"<id>:0:<tile bbox>\" per label and tile it touches (at most "
-           "%" PRIu64 " per label), manifests \"<id>:0\" in %s/\n",
-           j->plan.n_tasks, j->dir);
+    if (j->p->sharded) {
+        const cv_mesh_merge_opts *mm = &j->p->multires;
+        printf("plan: fragments: one per label and tile it touches (at most %" PRIu64
+               " per label), sent to the rank owning the label's shard, never written\n",
+               j->plan.n_tasks);
+        printf("plan: shards: CloudVolume's hashed sharding for the labels counted once every "
+               "tile is read (at least one shard per %" PRIu64 " labels), shard s built and "
+               "written once by rank s mod %d into %s/ (neuroglancer_multilod_draco, up to %d "
+               "coarser levels, %d-bit vertices, Draco level %d, octree nodes from %g voxels)\n",
+               mm->max_labels_per_shard, ranks, j->dir, mm->nlod, mm->vqb, mm->level,
+               mm->min_chunk);
+    } else {
+        printf("plan: fragments: one \"<id>:0:<tile bbox>\" per label and tile it touches (at "
+               "most %" PRIu64 " per label), manifests \"<id>:0\" in %s/\n",
+               j->plan.n_tasks, j->dir);
+    }
     printf("plan: %d rank%s, up to %" PRIu64 " tiles each; memory per rank: %.1f MB while "
            "reading a tile (budget %.1f MB), plus %.3f MB of kept planes per tile and the "
            "tile's triangles (about 24 bytes each) until its seams are made\n",
            ranks, ranks == 1 ? "" : "s", per_rank, tile_mb, (double)j->plan_params.memory / 1e6,
            planes_mb);
+    if (j->p->sharded) {
+        printf("plan: memory per rank also holds the fragments of its shards until the last "
+               "tile is meshed: at most %.1f MB (--memory; the job stops, naming the rank, if "
+               "they need more), then one shard's meshes while it is built\n",
+               (double)j->plan_params.memory / 1e6);
+    }
     if (j->p->dust) {
         printf("plan: --dust %" PRIu64 ": labels with fewer voxels in the whole region get no "
                "mesh (counts summed over every tile)\n",
@@ -316,7 +342,8 @@ static int by_pair(const void *a, const void *b)
     return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
-/* Every rank gets every rank's counts; the labels whose sum is below --dust are dust. */
+/* Every rank gets every rank's counts; the labels whose sum is below --dust are dust, the
+ * others are counted (j->n_labels). */
 static cv_status find_dust(job *j)
 {
     cv_buf mine;
@@ -368,7 +395,7 @@ static cv_status find_dust(job *j)
         rc = CV_FAIL(CV_ERR_MPI, "gather of dust counts");
     }
     cv__buf_fini(&mine);
-    uint64_t n_dust = 0;
+    uint64_t n_dust = 0, n_labels = 0;
     if (rc == CV_OK && j->rank == 0) {
         size_t n = total / 2;
         qsort(all, n, 16, by_pair);
@@ -379,14 +406,19 @@ static cv_status find_dust(job *j)
             }
             if (sum < j->p->dust) {
                 all[n_dust++] = label;
+            } else {
+                n_labels++;
             }
         }
     }
     rc = cv_mpi_agree(rc);
+    uint64_t sizes[2] = {n_dust, n_labels};
     if (rc == CV_OK &&
-        cv_coll_bcast(&n_dust, 1, MPI_UINT64_T, 0, "the number of dust labels") != MPI_SUCCESS) {
+        cv_coll_bcast(sizes, 2, MPI_UINT64_T, 0, "the number of dust labels") != MPI_SUCCESS) {
         rc = CV_FAIL(CV_ERR_MPI, "broadcast of dust labels");
     }
+    n_dust = sizes[0];
+    j->n_labels = sizes[1];
     if (rc == CV_OK) {
         if (j->rank != 0) {
             cv_free(all);
@@ -815,7 +847,8 @@ static cv_status simplify(const job *j, const tile *t, cv_mesh **m)
     return rc;
 }
 
-/* Write the tile's fragments (unless a resumed job wrote them) and note them for manifests. */
+/* Write the tile's fragments (unless a resumed job wrote them) and note them for manifests;
+ * with --sharded, queue them for their shard's owner instead. */
 static cv_status tile_write(job *j, tile *t, bool written_before)
 {
     cv_store *store = cv_volume_store(j->vol);
@@ -831,8 +864,10 @@ static cv_status tile_write(job *j, tile *t, bool written_before)
         if (l->n_tris == 0 || is_dust(j, l->label)) {
             continue;
         }
-        uint64_t pair[2] = {l->label, t->id};
-        CV_TRY(cv__buf_append(&j->pairs, pair, sizeof pair));
+        if (!j->route) {
+            uint64_t pair[2] = {l->label, t->id};
+            CV_TRY(cv__buf_append(&j->pairs, pair, sizeof pair));
+        }
         j->fragments++;
         if (written_before) {
             continue;
@@ -840,7 +875,17 @@ static cv_status tile_write(job *j, tile *t, bool written_before)
         cv_mesh *m;
         CV_TRY(cv_mc_label_mesh(l, j->key_origin, j->res, &m));
         if (j->p->simplify_nm > 0) {
-            CV_TRY(simplify(j, t, &m));
+            cv_status rc = simplify(j, t, &m);
+            if (rc != CV_OK) {
+                cv_mesh_free(m);
+                return rc;
+            }
+        }
+        if (j->route) {
+            cv_status rc = cv_mesh_route_add(j->route, l->label, t->id, m);
+            cv_mesh_free(m);
+            CV_TRY(rc);
+            continue;
         }
         uint8_t *data;
         size_t len;
@@ -1044,9 +1089,19 @@ static cv_status prepare_dir(job *j)
     return CV_OK;
 }
 
-/* Every rank: the directory must hold legacy meshes. */
+/* Every rank: the directory must hold legacy meshes. Rank 0 set the layer's "mesh" member;
+ * the others take it in memory. */
 static cv_status check_dir(job *j)
 {
+    cv_info *mi = cv_volume_info_mut(j->vol);
+    if (!mi->mesh || !mi->mesh[0]) {
+        char *dir = cv__strdup(j->dir);
+        if (!dir) {
+            return CV_FAIL(CV_ERR_NOMEM, "mesh forge");
+        }
+        cv_free(mi->mesh);
+        mi->mesh = dir;
+    }
     cv_meshes *k;
     CV_TRY(cv_meshes_open(j->vol, false, &k));
     bool multires = cv_meshes_is_multires(k);
@@ -1054,11 +1109,55 @@ static cv_status check_dir(job *j)
     if (multires) {
         return CV_FAIL(CV_ERR_ARG,
                        "mesh forge: %s/%s/info is a multi-resolution mesh directory "
-                       "(neuroglancer_multilod_draco); forge writes legacy meshes: set the "
-                       "layer's \"mesh\" to another directory",
-                       cv_volume_url(j->vol), j->dir);
+                       "(neuroglancer_multilod_draco); forge %s: set the layer's \"mesh\" to "
+                       "another directory",
+                       cv_volume_url(j->vol), j->dir,
+                       j->p->sharded ? "--sharded writes a new one, not over one already made"
+                                     : "writes legacy meshes");
     }
     return CV_OK;
+}
+
+/* ---- --sharded ----------------------------------------------------------------------------- */
+
+/* Once the labels are counted: the shard parameters, the journal of written shards and the
+ * fragment queues. Collective. */
+static cv_status start_sharded(job *j)
+{
+    const cv_mesh_forge_params *p = j->p;
+    const cv_mesh_merge_opts *mm = &p->multires;
+    cv_status rc = cv_mesh_merge_shard_spec(j->n_labels, mm->max_labels_per_shard, &j->spec);
+    if (rc == CV_OK) {
+        rc = cv_meshes_open(j->vol, false, &j->meshes);
+    }
+    rc = cv_mpi_agree(rc);
+    char region[160], signature[1024];
+    cv_bbox_format(j->region, region, sizeof region);
+    snprintf(signature, sizeof signature,
+             "mesh-forge-sharded layer=%s mip=%d region=%s tile=%" PRId64 ",%" PRId64 ",%" PRId64
+             " dust=%" PRIu64 " simplify=%.17g dir=%s lods=%d vqb=%d level=%d min-chunk=%.17g "
+             "labels=%" PRIu64 " shard-bits=%d minishard-bits=%d preshift-bits=%d",
+             cv_volume_url(j->vol), j->mip, region, j->plan.task_shape[0], j->plan.task_shape[1],
+             j->plan.task_shape[2], p->dust, p->simplify_nm, j->dir, mm->nlod, mm->vqb, mm->level,
+             mm->min_chunk, j->n_labels, j->spec.shard_bits, j->spec.minishard_bits,
+             j->spec.preshift_bits);
+    if (rc == CV_OK) {
+        rc = cv_mpi_agree(cv_journal_dir(p->journal_dir, cv_volume_url(j->vol), signature,
+                                         j->journal_path, sizeof j->journal_path));
+    }
+    uint64_t n_shards = (uint64_t)1 << j->spec.shard_bits;
+    if (rc == CV_OK) {
+        rc = cv_journal_begin(j->journal_path, signature, p->resume, n_shards, &j->journal);
+    }
+    if (rc == CV_OK && p->resume && j->rank == 0) {
+        CV_LOG(CV_LOG_INFO, "resuming: %" PRIu64 " of %" PRIu64 " shards already written",
+               cv_journal_count_done(j->journal), n_shards);
+    }
+    if (rc == CV_OK) {
+        size_t budget = j->plan_params.memory;
+        rc = cv_mpi_agree(cv_mesh_route_new(&j->spec, budget, j->journal, &j->route));
+    }
+    return rc;
 }
 
 /* ---- the job ------------------------------------------------------------------------------- */
@@ -1113,8 +1212,11 @@ static cv_status run(job *j, cv_mesh_forge_stats *st)
         cv__buf_fini(&out[r]);
     }
     cv_free(out);
-    if (rc == CV_OK && p->dust) {
+    if (rc == CV_OK && (p->dust || p->sharded)) {
         rc = find_dust(j);
+    }
+    if (rc == CV_OK && p->sharded) {
+        rc = start_sharded(j);
     }
     /* The seams' largest slab: one tile face two voxels thick. */
     size_t slab = 2 * (size_t)(s[0] + 2) * (size_t)(s[1] + 2) * (size_t)(s[2] + 2) /
@@ -1124,30 +1226,60 @@ static cv_status run(job *j, cv_mesh_forge_stats *st)
         rc = CV_FAIL(CV_ERR_NOMEM, "mesh forge: seam buffer");
     }
     cv_coll_phase("finishing tiles");
-    for (uint64_t i = 0; rc == CV_OK && i < n_tiles; i++) {
-        tile *t = &j->tiles[i];
-        cv_coll_task(t->id);
-        bool before = j->journal && cv_journal_is_done(j->journal, t->id);
-        rc = tile_seams(j, t, scratch);
-        if (rc == CV_OK) {
-            rc = tile_write(j, t, before);
+    /* --sharded: in rounds, each ending with the fragment exchange, so every rank takes part
+     * in as many as the rank with the most tiles */
+    uint64_t rounds =
+        p->sharded ? (j->plan.n_tasks + (uint64_t)j->size - 1) / (uint64_t)j->size : n_tiles;
+    for (uint64_t i = 0; rc == CV_OK && i < rounds; i++) {
+        if (i < n_tiles) {
+            tile *t = &j->tiles[i];
+            cv_coll_task(t->id);
+            bool before = !p->sharded && j->journal && cv_journal_is_done(j->journal, t->id);
+            rc = tile_seams(j, t, scratch);
+            if (rc == CV_OK) {
+                rc = tile_write(j, t, before);
+            }
+            if (rc == CV_OK && !before && !p->sharded) {
+                rc = cv_journal_record(j->journal, t->id);
+            }
+            if (rc != CV_OK) {
+                char box[160];
+                cv_bbox_format(t->box, box, sizeof box);
+                cv__err_wrap("tile %" PRIu64 " (%s)", t->id, box);
+            }
+            *(before ? &j->tiles_skipped : &j->tiles_done) += 1;
+            tile_free(t);
         }
-        if (rc == CV_OK && !before) {
-            rc = cv_journal_record(j->journal, t->id);
+        if (p->sharded) {
+            char what[96];
+            snprintf(what, sizeof what, "%" PRIu64 " of %" PRIu64 " tiles per rank", i + 1, rounds);
+            rc = cv_mpi_agree(rc);
+            if (rc == CV_OK) {
+                rc = cv_mesh_route_exchange(j->route, what);
+            }
         }
-        if (rc != CV_OK) {
-            char box[160];
-            cv_bbox_format(t->box, box, sizeof box);
-            cv__err_wrap("tile %" PRIu64 " (%s)", t->id, box);
-        }
-        *(before ? &j->tiles_skipped : &j->tiles_done) += 1;
-        tile_free(t);
     }
     cv_coll_task(UINT64_MAX);
     cv_free(scratch);
     rc = cv_mpi_agree(rc);
     uint64_t manifests = 0;
-    if (rc == CV_OK) {
+    cv_mesh_merge_stats built;
+    memset(&built, 0, sizeof built);
+    if (rc == CV_OK && p->sharded) {
+        cv_coll_phase("writing shards");
+        const cv_mesh_merge_opts *mm = &p->multires;
+        cv_multires_opts mo = {.num_lods = mm->nlod,
+                               .vqb = mm->vqb,
+                               .level = mm->level,
+                               .min_chunk = {mm->min_chunk, mm->min_chunk, mm->min_chunk}};
+        memcpy(mo.resolution, j->res, sizeof mo.resolution);
+        rc = cv_mpi_agree(cv_mesh_route_write(j->route, j->meshes, &mo, &built));
+        if (rc == CV_OK) {
+            rc = cv_mpi_agree(j->rank == 0
+                                  ? cv__meshes_set_multires(j->meshes, mm->vqb, j->res, &j->spec)
+                                  : CV_OK);
+        }
+    } else if (rc == CV_OK) {
         cv_coll_phase("writing manifests");
         rc = write_manifests(j, &manifests);
         rc = cv_mpi_agree(rc);
@@ -1173,6 +1305,24 @@ static cv_status run(job *j, cv_mesh_forge_stats *st)
         st->halo_bytes = global[5];
         st->dust_labels = j->n_dust;
         st->voxels = cv_bbox_voxels(j->region);
+    }
+    if (rc == CV_OK && st && p->sharded) {
+        uint64_t local[4] = {built.written, built.skipped, built.shards, built.bytes}, global[4];
+        cv_mesh_route_stats rs;
+        if (cv_coll_allreduce(local, global, 4, MPI_UINT64_T, MPI_SUM, "the shards' totals") !=
+            MPI_SUCCESS) {
+            return CV_FAIL(CV_ERR_MPI, "mesh forge: the shards' totals");
+        }
+        CV_TRY(cv_mesh_route_stats_get(j->route, &rs));
+        st->labels = j->n_labels;
+        st->meshes = global[0];
+        st->skipped = global[1];
+        st->shards = global[2];
+        st->mesh_bytes = global[3];
+        st->fragments = rs.fragments;
+        st->sent_bytes = rs.sent_bytes;
+        st->held_peak = rs.held_peak;
+        st->shards_before = rs.shards_before;
     }
     return rc;
 }
@@ -1210,8 +1360,7 @@ cv_status cv_mpi_mesh_forge(const cv_mesh_forge_params *p, cv_mesh_forge_stats *
     if (rc == CV_OK) {
         rc = cv_mpi_agree(check_dir(&j));
     }
-    char dir[4096] = "";
-    if (rc == CV_OK) {
+    if (rc == CV_OK && !p->sharded) {
         char region[160], signature[1024];
         cv_bbox_format(j.region, region, sizeof region);
         snprintf(signature, sizeof signature,
@@ -1219,10 +1368,10 @@ cv_status cv_mpi_mesh_forge(const cv_mesh_forge_params *p, cv_mesh_forge_stats *
                  " dust=%" PRIu64 " simplify=%.17g dir=%s",
                  cv_volume_url(j.vol), j.mip, region, j.plan.task_shape[0], j.plan.task_shape[1],
                  j.plan.task_shape[2], p->dust, p->simplify_nm, j.dir);
-        rc = cv_mpi_agree(
-            cv_journal_dir(p->journal_dir, cv_volume_url(j.vol), signature, dir, sizeof dir));
+        rc = cv_mpi_agree(cv_journal_dir(p->journal_dir, cv_volume_url(j.vol), signature,
+                                         j.journal_path, sizeof j.journal_path));
         if (rc == CV_OK) {
-            rc = cv_journal_begin(dir, signature, p->resume, j.plan.n_tasks, &j.journal);
+            rc = cv_journal_begin(j.journal_path, signature, p->resume, j.plan.n_tasks, &j.journal);
         }
         if (rc == CV_OK && p->resume && j.rank == 0) {
             CV_LOG(CV_LOG_INFO, "resuming: %" PRIu64 " of %" PRIu64 " tiles already written",
@@ -1234,7 +1383,9 @@ cv_status cv_mpi_mesh_forge(const cv_mesh_forge_params *p, cv_mesh_forge_stats *
         j.last = run_start(j.plan.n_tasks, j.rank + 1, j.size);
         rc = run(&j, stats);
     }
-    cv_journal_end(j.journal, j.journal ? dir : NULL, rc, p->keep_journal);
+    cv_journal_end(j.journal, j.journal ? j.journal_path : NULL, rc, p->keep_journal);
+    cv_mesh_route_free(j.route);
+    cv_meshes_close(j.meshes);
     for (uint64_t i = 0; j.tiles && i < j.last - j.first; i++) {
         tile_free(&j.tiles[i]);
     }

@@ -38,12 +38,13 @@ typedef struct built {
     size_t len, manifest_len;
 } built;
 
-/* One label: legacy fragments -> welded mesh -> multi-resolution bytes (len 0: skipped). */
-static cv_status build_label(cv_meshes *k, uint64_t id, const cv_multires_opts *mo, built *out)
+/* One label: its unwelded mesh -> welded -> multi-resolution bytes (len 0: skipped). */
+static cv_status build_label(cv_mesh_pieces_fn pieces, void *arg, uint64_t id,
+                             const cv_multires_opts *mo, built *out)
 {
     cv_mesh *raw = NULL, *m = NULL;
     memset(out, 0, sizeof *out);
-    CV_TRY(cv_meshes_get(k, id, 0, &raw));
+    CV_TRY(pieces(arg, id, &raw));
     cv_status rc = cv_mesh_consolidate(raw, &m);
     cv_mesh_free(raw);
     CV_TRY(rc);
@@ -62,6 +63,69 @@ static cv_status build_label(cv_meshes *k, uint64_t id, const cv_multires_opts *
         rc = cv__multires_build(m, mo, &out->data, &out->len, &out->manifest_len);
     }
     cv_mesh_free(m);
+    return rc;
+}
+
+/* The legacy meshes of the directory, fragments concatenated. */
+static cv_status legacy_pieces(void *arg, uint64_t id, cv_mesh **raw)
+{
+    return cv_meshes_get(arg, id, 0, raw);
+}
+
+cv_status cv_mesh_merge_shard_spec(uint64_t n_labels, uint64_t per, cv_shard_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    per = per ? per : 1000;
+    uint64_t min_shards = n_labels / per + (n_labels % per != 0);
+    CV_TRY(cv_shard_params_for_hashed(n_labels ? n_labels : 1, min_shards ? min_shards : 1, spec));
+    spec->data_encoding = CV_SHARD_RAW; /* the fragments precede the indexed manifest */
+    return CV_OK;
+}
+
+cv_status cv_mesh_merge_write_shard(cv_meshes *k, const cv_shard_spec *spec,
+                                    const cv_multires_opts *mo, const uint64_t *ids, size_t n,
+                                    cv_mesh_pieces_fn pieces, void *arg, cv_mesh_merge_stats *acc)
+{
+    built *bl = cv_calloc(n + 1, sizeof *bl);
+    uint64_t *kid = cv_malloc(n * sizeof *kid + 1);
+    uint8_t **kdata = cv_malloc(n * sizeof *kdata + 1);
+    size_t *klen = cv_malloc(n * sizeof *klen + 1);
+    size_t *kman = cv_malloc(n * sizeof *kman + 1);
+    size_t kept = 0;
+    uint64_t bytes = 0;
+    cv_status rc = bl && kid && kdata && klen && kman
+                       ? CV_OK
+                       : CV_FAIL(CV_ERR_NOMEM, "mesh shard of %zu labels", n);
+    for (size_t i = 0; rc == CV_OK && i < n; i++) {
+        cv_coll_task(ids[i]);
+        rc = build_label(pieces, arg, ids[i], mo, &bl[i]);
+        if (rc == CV_OK && bl[i].len == 0) {
+            acc->skipped++;
+        } else if (rc == CV_OK) {
+            kid[kept] = ids[i];
+            kdata[kept] = bl[i].data;
+            klen[kept] = bl[i].len;
+            kman[kept] = bl[i].manifest_len;
+            bytes += bl[i].len;
+            kept++;
+        }
+    }
+    if (rc == CV_OK && kept) {
+        rc = cv__meshes_write_shard(k, spec, kid, kdata, klen, kman, kept, NULL);
+    }
+    if (rc == CV_OK && kept) {
+        acc->shards++;
+        acc->written += kept;
+        acc->bytes += bytes;
+    }
+    for (size_t i = 0; bl && i < n; i++) {
+        cv_free(bl[i].data);
+    }
+    cv_free(bl);
+    cv_free(kid);
+    cv_free(kdata);
+    cv_free(klen);
+    cv_free(kman);
     return rc;
 }
 
@@ -111,15 +175,14 @@ cv_status cv_mpi_mesh_merge(const char *layer, const cv_mesh_merge_opts *o,
     cv_shard_spec spec;
     memset(&spec, 0, sizeof spec);
     if (rc == CV_OK && o->sharded) {
-        uint64_t per = o->max_labels_per_shard ? o->max_labels_per_shard : 1000;
-        uint64_t min_shards = (n + per - 1) / per;
-        rc = cv_shard_params_for_hashed(n ? n : 1, min_shards ? min_shards : 1, &spec);
-        spec.data_encoding = CV_SHARD_RAW; /* the fragments precede the indexed manifest */
+        rc = cv_mesh_merge_shard_spec(n, o->max_labels_per_shard, &spec);
     }
-    uint64_t written = 0, skipped = 0, shards = 0, bytes = 0;
+    cv_mesh_merge_stats acc;
+    memset(&acc, 0, sizeof acc);
     if (rc == CV_OK && o->sharded) {
         label_shard *ls = cv_malloc(n * sizeof *ls + 1);
-        rc = ls ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "mesh merge: %zu labels", n);
+        uint64_t *group = cv_malloc(n * sizeof *group + 1);
+        rc = ls && group ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "mesh merge: %zu labels", n);
         for (size_t i = 0; rc == CV_OK && i < n; i++) {
             uint64_t mini;
             ls[i].id = ids[i];
@@ -131,61 +194,27 @@ cv_status cv_mpi_mesh_merge(const char *layer, const cv_mesh_merge_opts *o,
         for (size_t a = 0; rc == CV_OK && a < n;) {
             size_t b = a;
             while (b < n && ls[b].shard == ls[a].shard) {
+                group[b - a] = ls[b].id;
                 b++;
             }
-            if (ls[a].shard % (uint64_t)size != (uint64_t)rank) {
-                a = b;
-                continue;
+            if (ls[a].shard % (uint64_t)size == (uint64_t)rank) {
+                rc = cv_mesh_merge_write_shard(k, &spec, &mo, group, b - a, legacy_pieces, k, &acc);
             }
-            built *bl = cv_calloc(b - a + 1, sizeof *bl);
-            uint64_t *kid = cv_malloc((b - a) * sizeof *kid + 1);
-            uint8_t **kdata = cv_malloc((b - a) * sizeof *kdata + 1);
-            size_t *klen = cv_malloc((b - a) * sizeof *klen + 1);
-            size_t *kman = cv_malloc((b - a) * sizeof *kman + 1);
-            size_t kept = 0;
-            rc = bl && kid && kdata && klen && kman ? CV_OK
-                                                    : CV_FAIL(CV_ERR_NOMEM, "mesh merge shard");
-            for (size_t i = a; rc == CV_OK && i < b; i++) {
-                cv_coll_task(ls[i].id);
-                rc = build_label(k, ls[i].id, &mo, &bl[i - a]);
-                if (rc == CV_OK && bl[i - a].len == 0) {
-                    skipped++;
-                } else if (rc == CV_OK) {
-                    kid[kept] = ls[i].id;
-                    kdata[kept] = bl[i - a].data;
-                    klen[kept] = bl[i - a].len;
-                    kman[kept] = bl[i - a].manifest_len;
-                    bytes += bl[i - a].len;
-                    kept++;
-                }
-            }
-            if (rc == CV_OK && kept) {
-                rc = cv__meshes_write_shard(k, &spec, kid, kdata, klen, kman, kept, NULL);
-                shards++;
-                written += kept;
-            }
-            for (size_t i = 0; bl && i < b - a; i++) {
-                cv_free(bl[i].data);
-            }
-            cv_free(bl);
-            cv_free(kid);
-            cv_free(kdata);
-            cv_free(klen);
-            cv_free(kman);
             a = b;
         }
         cv_free(ls);
+        cv_free(group);
     } else if (rc == CV_OK) {
         for (size_t i = (size_t)rank; rc == CV_OK && i < n; i += (size_t)size) {
             built bl;
             cv_coll_task(ids[i]);
-            rc = build_label(k, ids[i], &mo, &bl);
+            rc = build_label(legacy_pieces, k, ids[i], &mo, &bl);
             if (rc == CV_OK && bl.len == 0) {
-                skipped++;
+                acc.skipped++;
             } else if (rc == CV_OK) {
                 rc = cv__meshes_put_multires(k, ids[i], bl.data, bl.len, bl.manifest_len);
-                written++;
-                bytes += bl.len;
+                acc.written++;
+                acc.bytes += bl.len;
             }
             cv_free(bl.data);
         }
@@ -205,7 +234,8 @@ cv_status cv_mpi_mesh_merge(const char *layer, const cv_mesh_merge_opts *o,
     cv_meshes_close(k);
     cv_volume_close(v);
     if (rc == CV_OK && stats) {
-        uint64_t local[4] = {written, skipped, shards, bytes}, global[4] = {0, 0, 0, 0};
+        uint64_t local[4] = {acc.written, acc.skipped, acc.shards, acc.bytes},
+                 global[4] = {0, 0, 0, 0};
         double secs = cv_now() - t0, slowest = secs;
         if (cv_mpi_active()) {
             cv_coll_allreduce(local, global, 4, MPI_UINT64_T, MPI_SUM, "the job's totals");
