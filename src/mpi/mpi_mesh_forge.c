@@ -1252,7 +1252,7 @@ static cv_status run(job *j, cv_mesh_forge_stats *st)
         }
         if (p->sharded) {
             char what[96];
-            snprintf(what, sizeof what, "%" PRIu64 " of %" PRIu64 " tiles per rank", i + 1, rounds);
+            snprintf(what, sizeof what, "tile round %" PRIu64 " of %" PRIu64, i + 1, rounds);
             rc = cv_mpi_agree(rc);
             if (rc == CV_OK) {
                 rc = cv_mesh_route_exchange(j->route, what);

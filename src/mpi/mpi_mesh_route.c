@@ -143,12 +143,11 @@ cv_status cv_mesh_route_exchange(cv_mesh_route *r, const char *what)
         }
     }
     if (rc == CV_OK && r->held.len + incoming > r->budget) {
-        rc =
-            CV_FAIL(CV_ERR_NOMEM,
-                    "mesh forge --sharded: rank %d would hold %.1f MB of fragments for its "
-                    "shards after %s, more than its %.1f MB (--memory); run more ranks, give a "
-                    "larger --memory, or mesh with --legacy and then `mesh merge-sharded`",
-                    r->rank, (double)(r->held.len + incoming) / 1e6, what, (double)r->budget / 1e6);
+        rc = CV_FAIL(CV_ERR_NOMEM,
+                     "mesh forge --sharded: rank %d would hold %" PRIu64 " bytes of fragments "
+                     "for its shards after %s, more than --memory %zu bytes; run more ranks, give "
+                     "a larger --memory, or mesh with --legacy and then `mesh merge-sharded'",
+                     r->rank, (uint64_t)r->held.len + incoming, what, r->budget);
     }
     if (rc == CV_OK) {
         rc = cv__buf_reserve(&r->held, r->held.len + (size_t)incoming + 8);

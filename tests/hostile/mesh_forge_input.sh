@@ -3,7 +3,9 @@
 # two channels, a --bbox outside the volume, a region wider than the vertex keys reach, a mesh
 # directory holding multi-resolution meshes, a missing chunk (named; meshed as zeros with
 # --fill-missing), a truncated chunk, and bad options: each one line naming the cause, exit 1
-# (2 for usage), nothing written.
+# (2 for usage), nothing written. --sharded: its options without it, --legacy with it, a rank
+# whose shards' fragments would pass --memory (named, no shard or info written), a
+# multi-resolution directory.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
 
@@ -85,4 +87,28 @@ run "$CVMPI" mesh forge mr --fill-missing
 [[ $RC == 1 ]] || fail "multires directory accepted"
 expect_one_line_error
 expect_stderr_contains "mr/mesh/info is a multi-resolution mesh directory (neuroglancer_multilod_draco); forge writes legacy meshes"
+run "$CVMPI" mesh forge mr --fill-missing --sharded
+[[ $RC == 1 ]] || fail "multires directory accepted by --sharded"
+expect_stderr_contains "mr/mesh/info is a multi-resolution mesh directory (neuroglancer_multilod_draco); forge --sharded writes a new one, not over one already made"
+
+run "$CVMPI" mesh forge s --lods 2
+[[ $RC == 2 ]] || fail "--lods without --sharded"
+expect_stderr_contains "mesh forge: --lods is an option of --sharded"
+run "$CVMPI" mesh forge s --legacy --sharded
+[[ $RC == 2 ]] || fail "--legacy --sharded"
+expect_stderr_contains "mesh forge: --legacy and --sharded do not go together"
+run "$CVMPI" mesh forge s --sharded --vqb 12
+[[ $RC == 2 ]] || fail "--vqb 12"
+expect_stderr_contains "bad --vqb \`12'"
+
+# Random labels: far more fragment bytes than 1 MB.
+seg many uint16
+"$CVMPI" write many --bbox 0,0,0,32,32,32 -i r.bin
+run "$CVMPI" mesh forge many --sharded --memory 1M
+[[ $RC == 1 ]] || fail "fragments past --memory accepted"
+expect_one_line_error
+expect_stderr_contains "mesh forge --sharded: rank 0 would hold "
+expect_stderr_contains "bytes of fragments for its shards after tile round 2 of 8, more than --memory 1048576 bytes; run more ranks, give a larger --memory, or mesh with --legacy and then \`mesh merge-sharded'"
+[[ -z $(find many/mesh_mip_0_err_0 -name '*.shard') ]] || fail "a shard was written"
+grep -q legacy many/mesh_mip_0_err_0/info || fail "the mesh info became multi-resolution"
 echo "mesh_forge_input: ok"

@@ -7,6 +7,9 @@
 # of the same label meshed as one tile (a layer with one 64^3 chunk): no crack and no moved
 # vertex at any tile border. A job failed at 3 ranks finishes with --resume at 2 ranks with
 # the same bytes. With --simplify, 1 and 3 ranks give the same bytes and closed surfaces.
+# --sharded (one pass, fragments sent to the shard owners) writes, with 1, 2 and 3 ranks, the
+# same shard files and mesh info, byte for byte, as forge then merge-sharded with the same
+# options; a job failed at one shard file resumes at 2 ranks without rebuilding the others.
 SRC=$(cd "$(dirname "$0")/../integration" && pwd)
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -63,4 +66,40 @@ grep -q 'written before' log || { cat log; fail "resume summary"; }
 grep -q '(0 written before)' log && { cat log; fail "nothing was resumed"; }
 digest again/$M > d5
 cmp -s d1 d5 || fail "resumed output differs"
+
+# One pass to sharded multi-resolution meshes = forge, then merge-sharded.
+MR="--max-labels-per-shard 4 --min-chunk 4"
+cp -r l1 two
+run_np 1 mesh merge-sharded two $MR --nlod 2 > log || { cat log; fail "merge-sharded"; }
+grep -q '^11 segments: 11 multi-resolution meshes .* in 4 shard files' log || { cat log; fail "4 shards"; }
+"$CVMPI" mesh forge l1 --sharded $MR --lods 2 --dry-run --ranks 3 > plan ||
+    fail "--sharded --dry-run"
+grep -q "^plan: shards: .* (at least one shard per 4 labels), shard s built and written once by rank s mod 3 into $M/ (neuroglancer_multilod_draco, up to 2 coarser levels" plan ||
+    { cat plan; fail "--sharded plan"; }
+for n in 1 2 3; do
+    layer h$n 8,8,8
+    run_np $n mesh forge h$n --sharded $MR --lods 2 > log$n 2>&1 || { cat log$n; fail "--sharded -n $n"; }
+    grep -q "^mesh forge: 60 tiles, 660 fragments sent to shard owners" log$n ||
+        { cat log$n; fail "--sharded fragments -n $n"; }
+    grep -q "^mesh forge: 11 labels: 11 multi-resolution meshes (.* bytes) in 4 shard files in $M/ (0 written before), 0 skipped" log$n ||
+        { cat log$n; fail "--sharded summary -n $n"; }
+    [ "$(ls h$n/$M)" = "$(printf '0.shard\n1.shard\n2.shard\n3.shard\ninfo')" ] ||
+        fail "--sharded -n $n: only the shards and the info are written"
+    for f in info 0.shard 1.shard 2.shard 3.shard; do
+        cmp -s two/$M/$f h$n/$M/$f || fail "--sharded -n $n: $f differs from forge + merge-sharded"
+    done
+    cmp -s two/info h$n/info || fail "--sharded -n $n: the layer's info differs"
+done
+layer hr 8,8,8
+mkdir -p hr/$M/3.shard
+if run_np 3 mesh forge hr --sharded $MR --lods 2 > log 2>&1; then fail "a failed shard write must fail the job"; fi
+[ "$(grep -c "cvmpi: .*3\.shard" log)" = 1 ] || { cat log; fail "one message naming the shard"; }
+rmdir hr/$M/3.shard
+touch -d '2000-01-01' hr/$M/0.shard
+run_np 2 mesh forge hr --sharded $MR --lods 2 --resume > log 2>&1 || { cat log; fail "--sharded resume"; }
+grep -q "in 1 shard files in $M/ (3 written before)" log || { cat log; fail "--sharded resume summary"; }
+[ "$(stat -c %Y hr/$M/0.shard)" = "$(date -d '2000-01-01' +%s)" ] || fail "a written shard was rebuilt"
+for f in info 0.shard 1.shard 2.shard 3.shard; do
+    cmp -s two/$M/$f hr/$M/$f || fail "resumed --sharded: $f differs"
+done
 echo "mesh forge: ok"
