@@ -5,7 +5,8 @@
 # (multires_neuroglancer.mjs: ShardedKvStore, the manifest's length and Z-order rules,
 # downloadFragment's byte ranges, Neuroglancer's own Draco decoder with octant partitioning and
 # no triangle across a child boundary). For every segment and level, Neuroglancer's triangles
-# and placed vertices must be the ones `cvmpi mesh get --no-dedupe` returns.
+# and placed vertices must be the ones `cvmpi mesh get --no-dedupe` returns. A third case is
+# written in one pass by `cvmpi mesh forge --sharded` from a segmentation of known shapes.
 # Usage: multires_neuroglancer.sh CVMPI SOURCE_DIR WORK_DIR [NODE_DIR]
 # Needs /usr/bin/python3 with NumPy, node and npm (Neuroglancer installed on first use into
 # $CV_NG_DIR, else NODE_DIR, else WORK_DIR/node). Exit 0 pass, 1 fail, 77 skip (no npm).
@@ -37,20 +38,35 @@ fail() {
     fails=$((fails + 1))
 }
 
-for case in sharded unsharded; do
-    "$CVMPI" create $case --type segmentation --dtype uint64 --size 2048,2048,256 \
-        --resolution 8,8,40 >/dev/null
-    "$PY" "$SRC/mesh_merge_ref.py" legacy $case 12 9 >ids.txt
-    if [ $case = sharded ]; then
-        flags="--max-labels-per-shard 4"
+for case in sharded unsharded forged; do
+    dir=$case/mesh
+    if [ $case = forged ]; then
+        # the shapes of mesh_forge_ref.py (labels 1-6 and 9), 3 shards, levels 0-2
+        "$CVMPI" create $case --type segmentation --dtype uint64 --size 96,80,64 \
+            --resolution 8,8,40 --chunk 32,32,32 >/dev/null
+        "$PY" "$SRC/../integration/mesh_forge_ref.py" shapes shapes.npy
+        "$CVMPI" write $case --bbox 0,0,0,96,80,64 -i shapes.npy
+        printf '1\n2\n3\n4\n5\n6\n9\n' >ids.txt
+        dir=$case/mesh_mip_0_err_0
+        "$CVMPI" mesh forge $case --sharded --lods 2 --min-chunk 8 --max-labels-per-shard 3 \
+            >log.txt 2>&1 || { cat log.txt; fail "$case: mesh forge --sharded"; continue; }
+        grep -q '^mesh forge: 7 labels: 7 multi-resolution meshes (.* bytes) in 4 shard files' \
+            log.txt || { cat log.txt; fail "$case: summary"; }
     else
-        flags="--unsharded --vqb 10"
+        "$CVMPI" create $case --type segmentation --dtype uint64 --size 2048,2048,256 \
+            --resolution 8,8,40 >/dev/null
+        "$PY" "$SRC/mesh_merge_ref.py" legacy $case 12 9 >ids.txt
+        if [ $case = sharded ]; then
+            flags="--max-labels-per-shard 4"
+        else
+            flags="--unsharded --vqb 10"
+        fi
+        # shellcheck disable=SC2086
+        "$CVMPI" mesh merge-sharded $case --min-chunk 16 --nlod 3 $flags >log.txt 2>&1 ||
+            { cat log.txt; fail "$case: merge-sharded"; continue; }
     fi
-    # shellcheck disable=SC2086
-    "$CVMPI" mesh merge-sharded $case --min-chunk 16 --nlod 3 $flags >log.txt 2>&1 ||
-        { cat log.txt; fail "$case: merge-sharded"; continue; }
     # shellcheck disable=SC2046
-    if ! node "$NG/multires_neuroglancer.mjs" $case/mesh ng-$case $(cat ids.txt) >ng.txt 2>&1; then
+    if ! node "$NG/multires_neuroglancer.mjs" $dir ng-$case $(cat ids.txt) >ng.txt 2>&1; then
         cat ng.txt
         fail "$case: Neuroglancer could not read the meshes"
         continue
