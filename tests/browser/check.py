@@ -9,6 +9,12 @@
 # zoom x zoom square from the canvas corner, so there every voxel is compared exactly.
 # Each comparison is also run against the expected slice shifted by one block, which must
 # fail: the check would notice wrong data.
+# Meshes (mode "silhouette"): a ball of BALL_R voxels drawn in the 3D view, orthographic,
+# projectionScale BALL_SCALE voxels per panel height, centred: its disc has radius
+# r = BALL_R x height / BALL_SCALE pixels about the panel centre. A pixel is drawn when a
+# channel exceeds 24 (black background). At least 98 % of the pixels within 0.85 r must be
+# drawn and at most 0.5 % of those beyond 1.15 r; the disc moved by r/2 must fail the first
+# test (the check is not blind). No pixel-exact comparison: shading differs between GPUs.
 import json
 import sys
 import urllib.parse
@@ -20,6 +26,8 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import layers  # noqa: E402
 
 IMAGE_SHADER = "void main() { emitGrayscale(toNormalized(getDataValue())); }"
+BALL_R, BALL_SCALE, BALL_CENTRE = 20.0, 64.0, [32, 32, 32]
+INSIDE, OUTSIDE, MIN_INSIDE, MAX_OUTSIDE = 0.85, 1.15, 0.98, 0.005
 
 
 def view_label_color(labels):
@@ -116,7 +124,50 @@ def make_cases(run, app, z, bases):
     for m, zoom in ((0, 2), (1, 4), (2, 8)):
         add(f"view_spyramid_m{m}", "view", bases["spyramid"] + f"view#mip={m}&z=2&zoom={zoom}",
             expect=f"expect_spyramid_m{m}.npy", mode="gray", zoom=zoom, block=32 >> m, tol=0)
+    # meshes: the ball, legacy and multi-resolution, in the 3D view only
+    for l in ("mball", "sball"):
+        layer = {"type": "segmentation", "source": "precomputed://" + bases[l], "name": l,
+                 "segments": ["1"], "segmentColors": {"1": "#ffffff"}}
+        state = {"dimensions": {"x": [8e-9, "m"], "y": [8e-9, "m"], "z": [8e-9, "m"]},
+                 "position": BALL_CENTRE, "projectionScale": BALL_SCALE,
+                 "projectionOrientation": [0, 0, 0, 1], "layers": [layer],
+                 "layout": {"type": "3d", "orthographicProjection": True},
+                 "showSlices": False, "showAxisLines": False, "showScaleBar": False,
+                 "showDefaultAnnotations": False, "projectionBackgroundColor": "#000000",
+                 "selectedLayer": {"visible": False}}
+        url = app + "#!" + urllib.parse.quote(json.dumps(state, separators=(",", ":")), safe="")
+        add(f"ng_mesh_{l}", "ng", url, mode="silhouette")
     json.dump(cases, sys.stdout, indent=1)
+
+
+def silhouette(shot, rect, shift=0.0):
+    """Fractions of drawn pixels within INSIDE r and beyond OUTSIDE r of the expected disc
+    (moved right by shift r), and r."""
+    r = BALL_R * rect["height"] / BALL_SCALE
+    cx = rect["x"] + rect["width"] / 2 + shift * r
+    cy = rect["y"] + rect["height"] / 2
+    x0, y0 = int(rect["x"]), int(rect["y"])
+    x1, y1 = int(rect["x"] + rect["width"]), int(rect["y"] + rect["height"])
+    panel = shot[y0:y1, x0:x1, :3].astype(np.int64)
+    drawn = panel.max(axis=2) > 24
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    d = np.hypot(xs + 0.5 - cx, ys + 0.5 - cy)
+    return drawn[d <= INSIDE * r].mean(), drawn[d >= OUTSIDE * r].mean(), r
+
+
+def check_silhouette(case, r):
+    """Problems of a mesh case (empty: passed) and a note."""
+    shot = np.asarray(Image.open(case["out"]).convert("RGB"))
+    inside, outside, radius = silhouette(shot, r["rect"])
+    note = (f"disc of {radius:.0f} px: {100 * inside:.1f} % drawn within {INSIDE} r, "
+            f"{100 * outside:.2f} % beyond {OUTSIDE} r")
+    problems = []
+    if inside < MIN_INSIDE or outside > MAX_OUTSIDE:
+        problems.append(f"the ball's silhouette is not the expected disc: {note}")
+    moved, _, _ = silhouette(shot, r["rect"], 0.5)
+    if moved >= MIN_INSIDE:
+        problems.append(f"check is blind: the disc moved by r/2 matches too ({100 * moved:.1f} %)")
+    return problems, note
 
 
 def expected_rgb(case, exp):
@@ -189,6 +240,20 @@ def check(run, cases_file, results_file):
         name = case["name"]
         r = results.get(name)
         problems = []
+        if case["mode"] == "silhouette":
+            if r is None or r["ready"] is not True or r["rect"] is None:
+                problems.append(f"not drawn: {r and r['ready']}")
+            else:
+                problems += [f"page errors: {r['errors'][:3]}"] if r["errors"] else []
+                problems += [f"requests left 127.0.0.1: {r['foreign'][:3]}"] if r["foreign"] else []
+                more, note = check_silhouette(case, r)
+                problems += more
+            if problems:
+                failures += 1
+                print(f"FAIL {name}: " + " | ".join(problems))
+            else:
+                print(f"ok   {name}: {note} ({r['ms']} ms)")
+            continue
         exp = np.load(f"{run}/{case['expect']}")[:, :, 0, 0]
         # cvmpi's own reading is checked against what was written first
         layer = case["expect"][len("expect_"):-len(".npy")]

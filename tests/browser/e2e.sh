@@ -8,6 +8,9 @@
 # Neuroglancer (npm neuroglancer 2.41.2 built with vite, served by cvmpi serve at /ng/) and
 # in /view, waits until everything is drawn, takes a screenshot, and check.py compares the
 # pixels with the slice `cvmpi read` returns (itself checked against the data written).
+# Meshes: a ball meshed by `cvmpi mesh forge` (legacy) and by `mesh forge --sharded`
+# (multi-resolution, sharded) is drawn in Neuroglancer's 3D view with a fixed orthographic
+# camera; check.py compares its silhouette with the expected disc.
 #
 # Usage: e2e.sh CVMPI SOURCE_DIR WORK_DIR
 # WORK_DIR keeps the npm install and the Neuroglancer build between runs (rebuilt when
@@ -135,6 +138,22 @@ cv create "$L/spyramid" --type image --dtype uint8 --size 256,256,4 --resolution
 cv write "$L/spyramid" --bbox 0,0,0,256,256,4 -i pyramid.npy
 cv downsample "$L/spyramid" --num-mips 2 --factor 2,2,1 --method average --sharded
 
+# A ball of radius 20 voxels about (32, 32, 32), meshed both ways (check.py: BALL_*).
+"$PY" -c "
+import numpy as np
+g = np.arange(64) + 0.5 - 32
+x, y, z = np.meshgrid(g, g, g, indexing='ij')
+np.save('ball.npy', (x * x + y * y + z * z <= 20 * 20).astype(np.uint64))"
+for l in mball sball; do
+    cv create "$L/$l" --type segmentation --dtype uint64 --size 64,64,64 --resolution 8,8,8 \
+        --chunk 32,32,32
+    cv write "$L/$l" --bbox 0,0,0,64,64,64 -i ball.npy
+done
+cv mesh forge "$L/mball"
+cv mesh forge "$L/sball" --sharded --min-chunk 16
+ls "$L/mball/mesh_mip_0_err_0" | grep -q '^1:0$' || fail "legacy ball: no manifest 1:0"
+ls "$L/sball/mesh_mip_0_err_0" | grep -q '\.shard$' || fail "multi-resolution ball: no shard"
+
 # A negative control: the raw layer with one 32x32x4 chunk rewritten (255 - value). Compared
 # with the raw layer's expected slice, exactly that chunk's 2x2 blocks must be reported.
 cp -r "$L/raw" "$L/tampered"
@@ -169,14 +188,15 @@ done
 
 # ---- 3. serve every layer, open each page, screenshot, compare ------------------------------
 declare -A BASE
-for l in raw gzip jpeg cseg sharded pyramid tampered spyramid; do
+LAYERS="raw gzip jpeg cseg sharded pyramid tampered spyramid mball sball"
+for l in $LAYERS; do
     ng=()
     [[ $l == raw ]] && ng=(--neuroglancer-dir "$APP/dist")
     "$CVMPI" serve "$L/$l" --port 0 "${ng[@]}" >"serve_$l.out" 2>"serve_$l.err" &
     PIDS+=($!)
 done
 for i in "${!PIDS[@]}"; do
-    l=$(echo raw gzip jpeg cseg sharded pyramid tampered spyramid | cut -d' ' -f$((i + 1)))
+    l=$(echo $LAYERS | cut -d' ' -f$((i + 1)))
     for _ in $(seq 100); do
         grep -q '^source:' "serve_$l.out" 2>/dev/null && break
         kill -0 "${PIDS[$i]}" 2>/dev/null || { cat "serve_$l.err"; fail "cvmpi serve $l died"; }
@@ -191,6 +211,7 @@ curl -sf -o /dev/null "$NG" || fail "the Neuroglancer build is not served at $NG
 "$PY" "$SRC/check.py" cases "$RUN" "$NG" "$Z" \
     "raw=${BASE[raw]}" "gzip=${BASE[gzip]}" "jpeg=${BASE[jpeg]}" "cseg=${BASE[cseg]}" \
     "sharded=${BASE[sharded]}" "pyramid=${BASE[pyramid]}" "tampered=${BASE[tampered]}" "spyramid=${BASE[spyramid]}" \
+    "mball=${BASE[mball]}" "sball=${BASE[sball]}" \
     "printed=$(sed -n 's|^neuroglancer: *||p' serve_raw.out)" >cases.json
 (cd "$APP" && node shots.mjs "$RUN/cases.json" "$RUN/results.json") ||
     fail "the browser run failed"

@@ -43,7 +43,7 @@ for (const c of cases) {
     : () => window.cvView && window.cvView.ready;
   const ready = await page.waitForFunction(isReady, null, { timeout: 60000, polling: 100 })
     .then(() => true, e => "timeout: " + e.message.split("\n")[0]);
-  await page.waitForTimeout(c.kind === "ng" ? 500 : 100);
+  await page.waitForTimeout(c.mode === "silhouette" ? 1500 : c.kind === "ng" ? 500 : 100);
   // Still ready after the pause (Neuroglancer may have asked for more chunks meanwhile).
   if (ready === true) await page.waitForFunction(isReady, null, { timeout: 30000, polling: 100 });
   const rect = await page.evaluate(kind => {

@@ -48,7 +48,7 @@ for case in sharded unsharded forged; do
         "$CVMPI" write $case --bbox 0,0,0,96,80,64 -i shapes.npy
         printf '1\n2\n3\n4\n5\n6\n9\n' >ids.txt
         dir=$case/mesh_mip_0_err_0
-        "$CVMPI" mesh forge $case --sharded --lods 2 --min-chunk 8 --max-labels-per-shard 3 \
+        "$CVMPI" mesh forge $case --sharded --lods 2 --min-chunk 4 --max-labels-per-shard 3 \
             >log.txt 2>&1 || { cat log.txt; fail "$case: mesh forge --sharded"; continue; }
         grep -q '^mesh forge: 7 labels: 7 multi-resolution meshes (.* bytes) in 4 shard files' \
             log.txt || { cat log.txt; fail "$case: summary"; }
