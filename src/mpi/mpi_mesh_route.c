@@ -48,7 +48,8 @@ cv_status cv_mesh_route_new(const cv_shard_spec *spec, size_t budget, cv_journal
     for (int i = 0; i < size; i++) {
         cv__buf_init(&r->out[i], 0);
     }
-    cv__buf_init(&r->held, 0);
+    /* capped, so that its doubling growth never allocates past the budget */
+    cv__buf_init(&r->held, budget < SIZE_MAX - 8 ? budget + 8 : 0);
     *out = r;
     return CV_OK;
 }
