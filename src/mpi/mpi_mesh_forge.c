@@ -1340,6 +1340,11 @@ cv_status cv_mpi_mesh_forge(const cv_mesh_forge_params *p, cv_mesh_forge_stats *
     o.fill_missing = p->fill_missing;
     o.threads = p->threads > 0 ? p->threads : 4;
     cv_status rc = cv_volume_open(p->layer, &o, &j.vol);
+    if (rc == CV_OK && p->sharded && !cv_draco_available()) {
+        /* known before any tile is read */
+        rc = CV_FAIL(CV_ERR_UNSUPPORTED, "mesh forge --sharded: Draco encoding needs a build "
+                                         "with libdraco (Debian libdraco-dev)");
+    }
     if (rc == CV_OK) {
         rc = make_plan(&j);
     }
