@@ -6,6 +6,8 @@
 #include "mpi/cv_import.h"
 #include "mpi/cv_transfer.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char help[] =
@@ -230,26 +232,42 @@ int cmd_import(int argc, char **argv)
     p.dst = argv[optind + 1];
     bool conflict = false;
     p.conflict = &conflict;
+    /* The levels --downsample makes on DST after the import, in the same job. */
+    cv_downsample_params d;
+    memset(&d, 0, sizeof d);
+    d.path = p.dst;
+    d.num_mips = (int)n_down;
+    memcpy(d.factor, factor, sizeof d.factor);
+    d.compress = p.compress;
+    d.has_level = p.has_level;
+    d.level = p.level;
+    d.memory = p.memory;
+    d.threads = p.threads;
+    d.resume = p.resume;
+    d.keep_journal = p.keep_journal;
+    d.sharded = p.sharded; /* the new levels are sharded as the imported scale */
+    d.shard_bytes = p.shard_bytes;
+    d.dry_run = p.dry_run;
+    cv_info *planned = NULL;
+    if (n_down > 0) {
+        /* the pyramid is planned before the layer is created (and printed after the import's
+         * plan with --dry-run) */
+        p.planned_info = &planned;
+        p.before_write = cli_downsample_check;
+        p.before_write_arg = &d;
+    }
     cv_mpi_install_signal_handlers();
     if (cv_mpi_import(&p) != CV_OK) {
         return cli_fail_job(conflict); /* ranks agreed on the error; rank 0 prints it */
     }
-    if (n_down > 0 && !p.dry_run) {
-        cv_downsample_params d;
-        memset(&d, 0, sizeof d);
-        d.path = p.dst;
-        d.num_mips = (int)n_down;
-        memcpy(d.factor, factor, sizeof d.factor);
-        d.compress = p.compress;
-        d.has_level = p.has_level;
-        d.level = p.level;
-        d.memory = p.memory;
-        d.threads = p.threads;
-        d.resume = p.resume;
-        d.keep_journal = p.keep_journal;
-        d.sharded = p.sharded; /* the new levels are sharded as the imported scale */
-        d.shard_bytes = p.shard_bytes;
-        if (cli_downsample_after(&d, p.journal_dir) != CV_OK) {
+    if (n_down > 0) {
+        d.plan_info = planned;
+        if (p.dry_run && cv_mpi_rank() == 0) {
+            printf("import: then --downsample %" PRId64 " of %s in the same job\n", n_down, p.dst);
+        }
+        cv_status rc = cli_downsample_after(&d, p.journal_dir);
+        cv_info_free(planned);
+        if (rc != CV_OK) {
             return cli_fail();
         }
     }

@@ -80,12 +80,13 @@ expect_exit 0 "$CVMPI" create big --type image --dtype uint8 --size 2048,2048,51
     --resolution 4,4,40
 expect_exit 0 "$CVMPI" downsample big --sharded --shard-bytes 1e8 --num-mips 3 --memory 1G --dry-run \
     --ranks 4
-grep 'sharded' "$OUT" >sharded.plan
+grep 'shard' "$OUT" >sharded.plan
 cat >sharded.want <<'WANT'
-plan: mip 1 (8_8_40) sharded: hash identity, preshift 8, minishard 0, shard 3 bits; 2048 chunks in up to 8 shards, about 67.11 MB each decoded (the largest up to 256 chunks, 67.11 MB); 136.7 MB per rank to exchange and write them
-plan: mip 2 (16_16_40) sharded: hash identity, preshift 8, minishard 0, shard 1 bits; 512 chunks in up to 2 shards, about 67.11 MB each decoded (the largest up to 256 chunks, 67.11 MB); 136.6 MB per rank to exchange and write them
-plan: mip 3 (32_32_40) sharded: hash identity, preshift 7, minishard 0, shard 0 bits; 128 chunks in up to 1 shard, about 33.55 MB each decoded (the largest up to 128 chunks, 33.55 MB); 136.6 MB per rank to exchange and write them
+plan: mip 1 (8_8_40) sharded: hash identity, preshift 8, minishard 0, shard 3 bits; 2048 chunks in 8 shard files (the objects written); per shard 67.11 MB decoded on average, the largest up to 67.11 MB (256 chunks); 136.7 MB per rank to exchange and write them (a shard written chunk by chunk)
+plan: mip 2 (16_16_40) sharded: hash identity, preshift 8, minishard 0, shard 1 bits; 512 chunks in 2 shard files (the objects written); per shard 67.11 MB decoded on average, the largest up to 67.11 MB (256 chunks); 136.6 MB per rank to exchange and write them (a shard written chunk by chunk)
+plan: mip 3 (32_32_40) sharded: hash identity, preshift 7, minishard 0, shard 0 bits; 128 chunks in 1 shard file (the objects written); per shard 33.55 MB decoded on average, the largest up to 33.55 MB (128 chunks); 136.6 MB per rank to exchange and write them (a shard written chunk by chunk)
 plan: sharded levels: chunks encoded by the tasks and tree nodes, spilled beside the journal, then sent to their shards' owners level by level; peak 136.7 MB per rank (budget 1073.7 MB)
+plan: the new levels write 11 shard files in all (no chunk files)
 WANT
 expect_same_files sharded.plan sharded.want
 expect_no_file big/8_8_40
@@ -97,7 +98,8 @@ grep -q 'mip 1 (8_8_40) sharded: hash identity, preshift 11, ' "$OUT" || fail "d
 # a shard larger than the memory budget (536.87 MB at mip 1, --memory 100M) is written chunk
 # by chunk: the plan fits (it was refused, the owner holding the shard twice)
 expect_exit 0 "$CVMPI" downsample big --sharded --num-mips 3 --memory 100M --dry-run
-grep -qF "about 536.87 MB each decoded" "$OUT" || fail "default shard size: mip 1's shard"
+grep -qF "1 shard file (the objects written); per shard 536.87 MB decoded on average" "$OUT" ||
+    fail "default shard size: mip 1's shard"
 grep -qF "level by level; peak 104.9 MB per rank (budget 104.9 MB)" "$OUT" || fail "the shards' peak"
 expect_no_file big/8_8_40
 
