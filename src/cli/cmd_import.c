@@ -76,11 +76,13 @@ static const char help[] =
     "  --downsample N   then make N mips of DST in the same job, as `cvmpi downsample DST\n"
     "                   --num-mips N` (its journal is DIR/downsample with --journal); with\n"
     "                   --sharded they are sharded too, parameters chosen per scale (they\n"
-    "                   read the imported scale back from DST once)\n"
+    "                   read the imported scale back from DST once); planned before the\n"
+    "                   layer is created: a pyramid that cannot be made is refused first\n"
     "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n"
     "  --dry-run        print the plan (tasks, rounds, slabs, expected peak memory per rank,\n"
-    "                   per-rank reads and exchange, journal size); create, read and write\n"
-    "                   nothing (the --downsample step is not planned)\n"
+    "                   per-rank reads and exchange, journal size), then --downsample's (per\n"
+    "                   sharded level: shard files written, bytes per shard, memory per\n"
+    "                   rank); create, read and write nothing\n"
     "  --ranks N        with --dry-run: plan as if N ranks ran the job (per-rank figures)\n";
 
 int cmd_import(int argc, char **argv)

@@ -12,25 +12,29 @@
 # sharded/unsharded (target <= 1.1), bytes read (the transfer's --report total: the source's
 # stored bytes, once; then the downsample step's count of the destination's mip 0 it reads
 # back), objects written (files under DST but its info; for the sharded pyramid this must equal
-# its number of shard files) and peak RSS per rank (GNU time) against --memory. The layers
+# its number of shard files) and peak RSS per rank (GNU time) against --memory. A third
+# pipeline, `unsharded-decode`, is the unsharded one with --decode: mip 0 decoded and encoded
+# again as the sharded pipeline must (the unsharded one copies its chunks as stored). The layers
 # repeat one 64-plane slab along z, written in tiles of at most 1024x1024 voxels. `--quick`
-# runs 128x128x64 (both dtypes) with 3 levels for CTest (label bench). Never fails on speed;
-# fails if the source is not read exactly once or a sharded pyramid wrote anything but shard
-# files.
+# runs 128x128x64 (both dtypes, no unsharded-decode) with 3 levels for CTest (label bench);
+# `--only DTYPE` runs one layer. Never fails on speed; fails if the source is not read exactly
+# once or a sharded pyramid wrote anything but shard files.
 set -eu
 
-SIZE8="2048,2048,512" SIZE64="2048,2048,512" DOWN=4 MEMORY=512M SHARD=64M SLAB=64 TILE=1024
+SIZE8="2048,2048,512" SIZE64="2048,2048,512" DOWN=4 MEMORY=512M SHARD=64M SLAB=64 TILE=1024 DTYPES="uint8 uint64"
+PIPELINES="unsharded unsharded-decode sharded"
 CVMPI=""
 PARENT=${TMPDIR:-/tmp}
 while [ $# -gt 0 ]; do
     case "$1" in
-    --quick) SIZE8="128,128,64" SIZE64="128,128,64" DOWN=2 MEMORY=256M SHARD=256K ;;
+    --only) DTYPES=$2; shift ;;
+    --quick) SIZE8="128,128,64" SIZE64="128,128,64" DOWN=2 MEMORY=256M SHARD=256K PIPELINES="unsharded sharded" ;;
     --size8) SIZE8=$2; shift ;;
     --size64) SIZE64=$2; shift ;;
     --shard-bytes) SHARD=$2; shift ;;
     --cvmpi) CVMPI=$2; shift ;;
     --dir) PARENT=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--size8 X,Y,Z] [--size64 X,Y,Z] [--shard-bytes B] [--cvmpi PATH] [--dir DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--size8 X,Y,Z] [--size64 X,Y,Z] [--shard-bytes B] [--only uint8|uint64] [--cvmpi PATH] [--dir DIR]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -105,7 +109,7 @@ PYEOF
 
 printf 'rev\tlayer\tpipeline\twall_s\tvs_unsharded\tsource_bytes_read\tread_vs_source\tdst_mip0_reread\tobjects\tshard_files\tpeak_rss_MB_per_rank\tmemory\n'
 status=0
-for dtype in uint8 uint64; do
+for dtype in $DTYPES; do
     size=$SIZE8
     [ "$dtype" = uint64 ] && size=$SIZE64
     rm -rf "$W/src"
@@ -114,11 +118,12 @@ for dtype in uint8 uint64; do
     echo "# $dtype $size: $src_bytes bytes of 64^3 $encoding chunks; transfer --downsample $DOWN," \
         "2 ranks, --memory $MEMORY, gzip level 1, --shard-bytes $SHARD"
     unsharded_s=0
-    for pipeline in unsharded sharded; do
+    for pipeline in $PIPELINES; do
         rm -rf "$W/dst" "$W/j" "$W/report.json" "$W"/rss.*
         set -- --downsample "$DOWN" --level 1 --memory "$MEMORY" --threads 2 --journal "$W/j" \
             --report "$W/report.json"
         [ "$pipeline" = sharded ] && set -- "$@" --sharded --shard-bytes "$SHARD"
+        [ "$pipeline" = unsharded-decode ] && set -- "$@" --decode
         t0=$(now)
         # each rank's peak RSS (KiB) in rss.RANK
         mpirun -n 2 sh -c '/usr/bin/time -o "$0.$OMPI_COMM_WORLD_RANK" -f %M "$@"' "$W/rss" \
