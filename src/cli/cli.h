@@ -95,6 +95,10 @@ bool cli_opt_pyramid_levels(const char *cmd, const char *arg, int64_t *out);
  * method chosen by layer type, journaled under JOURNAL_DIR/downsample when the job has a
  * journal directory. */
 cv_status cli_downsample_after(cv_downsample_params *d, const char *job_journal_dir);
+/* The same pyramid planned on `planned`, the destination's info as the job will leave it,
+ * before the job writes anything: printing nothing, it fails as the pyramid's plan would
+ * (e.g. a shard that does not fit --memory). `arg` is the cv_downsample_params. */
+cv_status cli_downsample_check(const cv_info *planned, void *arg);
 /* --compress: gzip|br|none; NULL means CloudVolume's default. */
 bool cli_parse_compress(const char *s, const char **out);
 

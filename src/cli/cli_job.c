@@ -114,6 +114,18 @@ bool cli_check_plan_ranks(const char *cmd, int ranks, bool dry_run)
     return true;
 }
 
+cv_status cli_downsample_check(const cv_info *planned, void *arg)
+{
+    cv_downsample_params *d = arg;
+    d->method = -1;
+    d->plan_info = planned;
+    d->check_only = true;
+    cv_status rc = cv_mpi_downsample(d);
+    d->check_only = false;
+    d->plan_info = NULL;
+    return rc;
+}
+
 cv_status cli_downsample_after(cv_downsample_params *d, const char *job_journal_dir)
 {
     char dir[4096];

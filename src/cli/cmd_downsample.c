@@ -56,7 +56,7 @@ static const char help[] =
     "  --fail-fast      stop every rank at the first failed task\n"
     "  --dry-run        print the plan (tasks, levels per task, levels made by the tree,\n"
     "                   bytes, expected peak memory per rank; per sharded level its sharding,\n"
-    "                   shards, bytes per shard and memory per rank) and stop\n"
+    "                   shard files written, bytes per shard and memory per rank) and stop\n"
     "  --ranks N        with --dry-run: plan as if N ranks ran the job (per-rank figures)\n"
     "  --stall-warning S  name a rank that has been on one task for S seconds (default 300)\n";
 

@@ -6,6 +6,8 @@
 #include "mpi/cv_import.h"
 #include "mpi/cv_transfer.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char help[] =
@@ -74,11 +76,13 @@ static const char help[] =
     "  --downsample N   then make N mips of DST in the same job, as `cvmpi downsample DST\n"
     "                   --num-mips N` (its journal is DIR/downsample with --journal); with\n"
     "                   --sharded they are sharded too, parameters chosen per scale (they\n"
-    "                   read the imported scale back from DST once)\n"
+    "                   read the imported scale back from DST once); planned before the\n"
+    "                   layer is created: a pyramid that cannot be made is refused first\n"
     "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n"
     "  --dry-run        print the plan (tasks, rounds, slabs, expected peak memory per rank,\n"
-    "                   per-rank reads and exchange, journal size); create, read and write\n"
-    "                   nothing (the --downsample step is not planned)\n"
+    "                   per-rank reads and exchange, journal size), then --downsample's (per\n"
+    "                   sharded level: shard files written, bytes per shard, memory per\n"
+    "                   rank); create, read and write nothing\n"
     "  --ranks N        with --dry-run: plan as if N ranks ran the job (per-rank figures)\n";
 
 int cmd_import(int argc, char **argv)
@@ -230,26 +234,42 @@ int cmd_import(int argc, char **argv)
     p.dst = argv[optind + 1];
     bool conflict = false;
     p.conflict = &conflict;
+    /* The levels --downsample makes on DST after the import, in the same job. */
+    cv_downsample_params d;
+    memset(&d, 0, sizeof d);
+    d.path = p.dst;
+    d.num_mips = (int)n_down;
+    memcpy(d.factor, factor, sizeof d.factor);
+    d.compress = p.compress;
+    d.has_level = p.has_level;
+    d.level = p.level;
+    d.memory = p.memory;
+    d.threads = p.threads;
+    d.resume = p.resume;
+    d.keep_journal = p.keep_journal;
+    d.sharded = p.sharded; /* the new levels are sharded as the imported scale */
+    d.shard_bytes = p.shard_bytes;
+    d.dry_run = p.dry_run;
+    cv_info *planned = NULL;
+    if (n_down > 0) {
+        /* the pyramid is planned before the layer is created (and printed after the import's
+         * plan with --dry-run) */
+        p.planned_info = &planned;
+        p.before_write = cli_downsample_check;
+        p.before_write_arg = &d;
+    }
     cv_mpi_install_signal_handlers();
     if (cv_mpi_import(&p) != CV_OK) {
         return cli_fail_job(conflict); /* ranks agreed on the error; rank 0 prints it */
     }
-    if (n_down > 0 && !p.dry_run) {
-        cv_downsample_params d;
-        memset(&d, 0, sizeof d);
-        d.path = p.dst;
-        d.num_mips = (int)n_down;
-        memcpy(d.factor, factor, sizeof d.factor);
-        d.compress = p.compress;
-        d.has_level = p.has_level;
-        d.level = p.level;
-        d.memory = p.memory;
-        d.threads = p.threads;
-        d.resume = p.resume;
-        d.keep_journal = p.keep_journal;
-        d.sharded = p.sharded; /* the new levels are sharded as the imported scale */
-        d.shard_bytes = p.shard_bytes;
-        if (cli_downsample_after(&d, p.journal_dir) != CV_OK) {
+    if (n_down > 0) {
+        d.plan_info = planned;
+        if (p.dry_run && cv_mpi_rank() == 0) {
+            printf("import: then --downsample %" PRId64 " of %s in the same job\n", n_down, p.dst);
+        }
+        cv_status rc = cli_downsample_after(&d, p.journal_dir);
+        cv_info_free(planned);
+        if (rc != CV_OK) {
             return cli_fail();
         }
     }

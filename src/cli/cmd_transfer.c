@@ -5,6 +5,8 @@
 
 #include "mpi/cv_transfer.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char help[] =
@@ -60,7 +62,9 @@ static const char help[] =
     "  --dry-run        print the plan (tasks, task shape, bytes, memory; sharded: shard\n"
     "                   files, bytes per shard, an owner's memory; or the exchange rounds,\n"
     "                   the ranks a rank trades with, messages and collectives per round,\n"
-    "                   and each rank's bytes read, sent, received, written) and stop\n"
+    "                   and each rank's bytes read, sent, received, written), then\n"
+    "                   --downsample's (per sharded level: shard files written, bytes per\n"
+    "                   shard, memory per rank), and stop\n"
     "  --ranks N        with --dry-run: plan as if N ranks ran the job (per-rank figures)\n"
     "  --report F.json  write per-rank numbers: tasks, bytes, chunks, I/O and codec seconds\n"
     "  --stall-warning S  name a rank that has been on one task for S seconds (default 300)\n"
@@ -68,12 +72,24 @@ static const char help[] =
     "                   `cvmpi downsample DST --num-mips N` (with --memory, --threads,\n"
     "                   --compress, --resume; its journal is DIR/downsample with --journal);\n"
     "                   with --sharded/--sharding the new levels are sharded too (they read\n"
-    "                   the copied scale back from DST once)\n"
+    "                   the copied scale back from DST once); planned before anything is\n"
+    "                   written: a pyramid that cannot be made is refused first\n"
     "  --factor X,Y,Z   downsampling factor per level (default 2,2,1)\n"
     "  --decode         decode and encode every chunk even where it could be copied as stored\n"
     "  --check          where chunks are copied as stored, also decode each one before writing\n"
     "                   it, so a corrupt source chunk fails its task naming its key (chunks\n"
     "                   that are re-encoded are always decoded)\n";
+
+/* --downsample's plan before the copy writes anything: a `--sharding` array's first new level
+ * follows the copied scales, counted by then (last_resolution is set too). */
+static int *copied_scales;
+
+static cv_status check_pyramid(const cv_info *planned, void *arg)
+{
+    cv_downsample_params *d = arg;
+    d->sharding_first = *copied_scales;
+    return cli_downsample_check(planned, d);
+}
 
 int cmd_transfer(int argc, char **argv)
 {
@@ -245,34 +261,51 @@ int cmd_transfer(int argc, char **argv)
     int copied = 0;
     p.sharding_after = (int)n_down;
     p.scales_copied = &copied;
+    copied_scales = &copied;
     p.conflict = &conflict;
     p.last_resolution = last;
     p.last_resolution_cap = sizeof last;
+    /* The levels --downsample makes on DST after the copy, in the same job. */
+    cv_downsample_params d;
+    memset(&d, 0, sizeof d);
+    d.path = p.dst;
+    d.mip_text = last; /* the destination's index of a scale may differ from the source's */
+    d.num_mips = (int)n_down;
+    memcpy(d.factor, factor, sizeof d.factor);
+    d.compress = p.compress;
+    d.has_level = p.has_level;
+    d.level = p.level;
+    d.memory = p.memory;
+    d.threads = p.threads;
+    d.resume = p.resume;
+    d.keep_journal = p.keep_journal;
+    d.fail_fast = p.fail_fast;
+    d.is_static = p.is_static;
+    d.stall_seconds = p.stall_seconds;
+    d.sharded = p.sharded; /* the new levels are sharded as the copied scales */
+    d.sharding = p.sharding;
+    d.shard_bytes = p.shard_bytes;
+    d.dry_run = p.dry_run;
+    cv_info *planned = NULL;
+    if (n_down > 0) {
+        /* the pyramid is planned on DST as the copy will leave it before anything is written
+         * (and printed after the copy's plan with --dry-run) */
+        p.planned_info = &planned;
+        p.before_write = check_pyramid;
+        p.before_write_arg = &d;
+    }
     cv_mpi_install_signal_handlers();
     cv_status rc = cv_mpi_transfer(&p);
-    if (rc == CV_OK && n_down > 0 && !p.dry_run) {
-        cv_downsample_params d;
-        memset(&d, 0, sizeof d);
-        d.path = p.dst;
-        d.mip_text = last; /* the destination's index of a scale may differ from the source's */
-        d.num_mips = (int)n_down;
-        memcpy(d.factor, factor, sizeof d.factor);
-        d.compress = p.compress;
-        d.has_level = p.has_level;
-        d.level = p.level;
-        d.memory = p.memory;
-        d.threads = p.threads;
-        d.resume = p.resume;
-        d.keep_journal = p.keep_journal;
-        d.fail_fast = p.fail_fast;
-        d.is_static = p.is_static;
-        d.stall_seconds = p.stall_seconds;
-        d.sharded = p.sharded; /* the new levels are sharded as the copied scales */
-        d.sharding = p.sharding;
+    if (rc == CV_OK && n_down > 0) {
         d.sharding_first = copied;
-        d.shard_bytes = p.shard_bytes;
+        d.plan_info = planned;
+        if (p.dry_run && cv_mpi_rank() == 0) {
+            printf("transfer: then --downsample %" PRId64 " of %s in the same job\n", n_down,
+                   p.dst);
+        }
         rc = cli_downsample_after(&d, p.journal_dir);
     }
+    cv_info_free(planned);
     if (rc != CV_OK) {
         return cli_fail_job(conflict); /* ranks agreed on the error; rank 0 prints it */
     }

@@ -34,6 +34,11 @@ typedef struct cv_downsample_params {
     size_t shard_bytes;
     int sharding_first; /* a `sharding` array's object for the first new scale (transfer's array
                          * starts with the copied scales') */
+    /* With dry_run: plan against this info (the layer as a transfer or import before it would
+     * leave it) instead of the path's, which may not exist yet. NULL = the path's. */
+    const cv_info *plan_info;
+    bool check_only; /* plan against plan_info, print nothing, write nothing: a job that
+                      * writes the copy first refuses a pyramid that cannot be made up front */
 } cv_downsample_params;
 
 /* Run the job. Every rank returns the same status; rank 0 has printed the plan (--dry-run) or

@@ -35,10 +35,11 @@ typedef struct cv_hashed_params {
     uint64_t n_tasks; /* journal ids below this are tasks; shard s is n_tasks + s */
     size_t memory;    /* per rank, bytes */
     int ranks;
-    const char *subdir; /* the spill directory under the journal's; NULL = "hashed" */
-    const char *what;   /* how errors name the job; NULL = "transfer to sharded scale" */
-    bool streams;       /* the destination store writes a file piece by piece (file://):
-                         * owners hold a chunk of a shard at a time, not the shard */
+    const char *subdir;  /* the spill directory under the journal's; NULL = "hashed" */
+    const char *what;    /* how errors name the job; NULL = "transfer to sharded scale" */
+    bool streams;        /* the destination store writes a file piece by piece (file://):
+                          * owners hold a chunk of a shard at a time, not the shard */
+    const char *dst_url; /* for errors: the destination (its scheme); NULL = not named */
 } cv_hashed_params;
 
 /* The plan's figures for one scale (cv_hashed_figures). */
@@ -49,6 +50,10 @@ typedef struct cv_hashed_figures {
     double owner_peak;           /* a shard owner's memory writing it */
     double exchange_peak;        /* a rank's memory in the exchange rounds */
     size_t round_bytes;          /* each exchange round, each way */
+    double n_files;              /* shard files the chunks fill: the objects written */
+    bool files_exact;            /* n_files exact (identity hash), else expected (murmurhash) */
+    double region_bytes;         /* the region's voxels, decoded */
+    bool streams;                /* owners write a shard chunk by chunk (file://) */
 } cv_hashed_figures;
 
 /* Check the destination and the memory the exchange and the shard writes need. Not

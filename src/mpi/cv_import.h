@@ -30,7 +30,14 @@ typedef struct cv_import_params {
     bool dry_run;            /* print the plan (rank 0); create, read and write nothing */
     bool has_level;          /* level: transport compression level (gzip 0-12, br 0-11) */
     int level;
-    bool *conflict; /* or NULL: set when an option conflicts with an existing DST (usage) */
+    bool *conflict;         /* or NULL: set when an option conflicts with an existing DST (usage) */
+    cv_info **planned_info; /* or NULL: with dry_run, gets a copy of the layer's info as the
+                             * import would leave it (the caller frees it) */
+    /* or NULL: called on every rank before the layer is created or anything written, with
+     * its info as the import derives it from the source; an error stops the job. Not with
+     * dry_run. */
+    cv_status (*before_write)(const cv_info *planned, void *arg);
+    void *before_write_arg;
 } cv_import_params;
 
 cv_status cv_mpi_import(const cv_import_params *p);

@@ -33,6 +33,15 @@ typedef struct cv_transfer_params {
     char *last_resolution; /* or NULL: gets the resolution "X,Y,Z" of the last scale copied */
     size_t last_resolution_cap;
     int *scales_copied; /* or NULL: gets the number of scales copied */
+    /* or NULL: with dry_run, gets the destination's info as the job would leave it (the
+     * caller frees it), for planning what follows (--downsample) */
+    cv_info **planned_info;
+    /* or NULL: called on every rank once every scale is planned, before anything is written,
+     * with the destination's info as the job would leave it (last_resolution and
+     * scales_copied are set by then); an error stops the job (--downsample plans its pyramid
+     * here). Not with dry_run. */
+    cv_status (*before_write)(const cv_info *planned, void *arg);
+    void *before_write_arg;
 } cv_transfer_params;
 
 /* Run the job: one scale (mip_text) or every scale of the source, one after another. DST's

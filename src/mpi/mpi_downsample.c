@@ -1037,15 +1037,15 @@ static cv_status limit_levels(job *j, const cv_info *info)
                        " cannot shrink by factor %" PRId64 ",%" PRId64 ",%" PRId64,
                        j->mip, src->size[0], src->size[1], src->size[2], j->f[0], j->f[1], j->f[2]);
     }
-    if (max < j->n_levels) {
+    if (max < j->n_levels && !j->p->check_only) {
         CV_LOG(CV_LOG_WARN,
                "downsample: --num-mips %d stops at %d level%s: mip %d of size %" PRId64 "x%" PRId64
                "x%" PRId64 " reaches 0 voxels along an axis after %d factor %" PRId64 ",%" PRId64
                ",%" PRId64 " steps",
                j->n_levels, max, max == 1 ? "" : "s", j->mip, src->size[0], src->size[1],
                src->size[2], max + 1, j->f[0], j->f[1], j->f[2]);
-        j->n_levels = max;
     }
+    j->n_levels = max < j->n_levels ? max : j->n_levels;
     return CV_OK;
 }
 
@@ -1148,7 +1148,8 @@ static cv_status plan_sinks(job *j, uint64_t first_id, double memory)
                                .ranks = cv_mpi_plan_ranks(),
                                .subdir = j->sink_dir[k],
                                .what = "downsample to sharded scale",
-                               .streams = cv__store_streams(j->v->store)};
+                               .streams = cv__store_streams(j->v->store),
+                               .dst_url = cv_volume_url(j->v)};
         CV_TRY(cv_hashed_plan(&hp, &j->sink[k]));
         id = cv_hashed_ids(j->sink[k]);
         /* a chunk cut out of a level and its encoding (compressed_segmentation of many
@@ -1266,6 +1267,8 @@ static cv_status add_scales(job *j)
 static void print_shard_plan(const job *j)
 {
     const cv_info *info = cv_volume_info(j->v);
+    double files = 0;
+    bool exact = true;
     for (int k = 1; k <= j->n_levels; k++) {
         if (!j->sink[k]) {
             continue;
@@ -1278,23 +1281,28 @@ static void print_shard_plan(const job *j)
         }
         cv_hashed_figures f;
         cv_hashed_get_figures(j->sink[k], &f);
-        double mean = f.largest_chunks > 0 ? f.shard_bytes / f.largest_chunks * (double)f.n_chunks /
-                                                 fmin((double)f.n_shards, (double)f.n_chunks)
-                                           : 0;
+        files += f.n_files;
+        exact = exact && f.files_exact;
         printf("plan: mip %d (%s) sharded: hash %s, preshift %d, minishard %d, shard %d bits; "
-               "%" PRIu64 " chunks in up to %" PRIu64 " shard%s, about %.2f MB each decoded (the "
-               "largest up to %.0f chunks, %.2f MB); %.1f MB per rank to exchange and write them\n",
+               "%" PRIu64 " chunks in %s%.0f shard file%s (the objects written); per shard %.2f MB "
+               "decoded on average, the largest up to %.2f MB (%.0f chunks); %.1f MB per rank to "
+               "exchange and write them (%s)\n",
                j->level_mip[k], sc->key,
                spec.hash == CV_SHARD_HASH_IDENTITY ? "identity" : "murmurhash3_x86_128",
-               spec.preshift_bits, spec.minishard_bits, spec.shard_bits, f.n_chunks, f.n_shards,
-               f.n_shards == 1 ? "" : "s", mean / 1e6, f.largest_chunks, f.shard_bytes / 1e6,
-               (fixed_bytes(j) + fmax(f.owner_peak, f.exchange_peak)) / 1e6);
+               spec.preshift_bits, spec.minishard_bits, spec.shard_bits, f.n_chunks,
+               f.files_exact ? "" : "about ", f.n_files, f.n_files == 1 ? "" : "s",
+               f.region_bytes / fmax(f.n_files, 1) / 1e6, f.shard_bytes / 1e6, f.largest_chunks,
+               (fixed_bytes(j) + fmax(f.owner_peak, f.exchange_peak)) / 1e6,
+               f.streams ? "a shard written chunk by chunk"
+                         : "a shard held whole, twice: the store takes a file in one request");
     }
     if (j->shard_ids > 0) {
         printf("plan: sharded levels: chunks encoded by the tasks and tree nodes, spilled beside "
                "the journal, then sent to their shards' owners level by level; peak %.1f MB per "
                "rank (budget %.1f MB)\n",
                shards_peak(j) / 1e6, (double)j->memory / 1e6);
+        printf("plan: the new levels write %s%.0f shard file%s in all (no chunk files)\n",
+               exact ? "" : "about ", files, files == 1 ? "" : "s");
     }
 }
 
@@ -1515,7 +1523,9 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
     j.memory_source = "--memory";
     j.memory = p->memory ? p->memory : cv_mpi_default_memory(&j.memory_source);
 
-    cv_status rc = cv_volume_open(p->path, &o, &j.v);
+    bool plan_only = p->dry_run || p->check_only;
+    cv_status rc = plan_only && p->plan_info ? cv_volume_open_info(p->path, p->plan_info, &o, &j.v)
+                                             : cv_volume_open(p->path, &o, &j.v);
     if (rc == CV_OK) {
         rc = add_scales(&j);
     }
@@ -1539,8 +1549,8 @@ cv_status cv_mpi_downsample(const cv_downsample_params *p)
             *p->conflict = true;
         }
     }
-    if (rc == CV_OK && p->dry_run) {
-        if (cv_mpi_rank() == 0) {
+    if (rc == CV_OK && plan_only) {
+        if (cv_mpi_rank() == 0 && p->dry_run) {
             print_plan(&j);
         }
         goto done;

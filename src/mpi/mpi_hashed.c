@@ -75,6 +75,47 @@ static double largest_shard_chunks(const cv_hashed *h)
     return fmin(n_chunks, ceil(mean + 6.0 * sqrt(mean) + 1.0));
 }
 
+/* How many of the low n bits of a compressed Morton code each axis gives. */
+static void low_code_bits(const cv_hashed *h, int n, int per_axis[3])
+{
+    per_axis[0] = per_axis[1] = per_axis[2] = 0;
+    for (int i = 0, j = 0; j < n && i < 64; i++) {
+        for (int d = 0; d < 3 && j < n; d++) {
+            if (i < h->morton_bits[d]) {
+                per_axis[d]++;
+                j++;
+            }
+        }
+    }
+}
+
+/* The shard files the scale's chunks fill. Identity hash: the code's low preshift + minishard
+ * bits take the low k[d] bits of each cell coordinate (compressed Morton order) and the shard
+ * bits the next m[d], so the shards present are those coordinate bit fields' combinations,
+ * axis by axis: exact. Murmurhash: the expected count of the n_shards bins hit by the
+ * distinct codes after preshift (counted the same way). */
+static double shard_files(const cv_hashed *h)
+{
+    if (h->spec.hash != CV_SHARD_HASH_IDENTITY) {
+        int k[3];
+        low_code_bits(h, h->spec.preshift_bits, k);
+        double keys = 1, n = (double)h->n_shards; /* the codes after preshift are hashed */
+        for (int d = 0; d < 3; d++) {
+            keys *= ceil(ldexp((double)h->dshape[d], -k[d]));
+        }
+        return n == 1 ? 1 : n * -expm1(keys * log1p(-1.0 / n));
+    }
+    int inner = h->spec.preshift_bits + h->spec.minishard_bits, k[3], upto[3];
+    low_code_bits(h, inner, k);
+    low_code_bits(h, inner + h->spec.shard_bits, upto);
+    double files = 1;
+    for (int d = 0; d < 3; d++) {
+        double above = ceil(ldexp((double)h->dshape[d], -k[d]));
+        files *= fmin(above, ldexp(1.0, upto[d] - k[d]));
+    }
+    return files;
+}
+
 static const char *job_name(const cv_hashed *h)
 {
     return h->p.what ? h->p.what : "transfer to sharded scale";
@@ -139,6 +180,21 @@ cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out)
                     "budget (raise --memory or use more ranks)",
                     job_name(h), ds->key, need / 1e6, h->largest, h->index_bytes / 1e6,
                     (double)p->memory / 1e6);
+        } else if (!h->partial && writer > 2.0 * wire) {
+            /* Only file:// writes a file piece by piece: elsewhere the shard is the limit. */
+            char scheme[16] = "this store";
+            const char *colon = p->dst_url ? strstr(p->dst_url, "://") : NULL;
+            if (colon && colon - p->dst_url < 10) {
+                snprintf(scheme, sizeof scheme, "%.*s://", (int)(colon - p->dst_url), p->dst_url);
+            }
+            CV_FAIL(CV_ERR_ARG,
+                    "%s %s: a shard of up to %.0f chunks is %.2f MB decoded; on %s a shard file "
+                    "is put in one request, so its owner holds it whole, twice: about %.2f MB "
+                    "with %.2f MB of exchange index, over the %.2f MB memory budget (raise "
+                    "--memory or use smaller shards: a lower --shard-bytes, or more shard_bits "
+                    "in --sharding; file:// writes shards chunk by chunk)",
+                    job_name(h), ds->key, h->largest, h->shard_bytes / 1e6, scheme, need / 1e6,
+                    h->index_bytes / 1e6, (double)p->memory / 1e6);
         } else {
             CV_FAIL(CV_ERR_ARG,
                     "%s %s: a shard owner needs about %.2f MB (a shard of up "
@@ -204,6 +260,12 @@ void cv_hashed_get_figures(const cv_hashed *h, cv_hashed_figures *out)
     out->owner_peak = h->writer_bytes + h->index_bytes;
     out->round_bytes = h->round_bytes;
     out->exchange_peak = h->index_bytes + 2.0 * (double)h->round_bytes;
+    out->n_files = shard_files(h);
+    out->files_exact = h->spec.hash == CV_SHARD_HASH_IDENTITY;
+    out->region_bytes = (double)cv_bbox_voxels(h->p.region) *
+                        (double)cv_dtype_size(h->p.dst_info->dtype) *
+                        (double)h->p.dst_info->num_channels;
+    out->streams = h->p.streams && !h->partial;
 }
 
 /* ---- spill files ----------------------------------------------------------------------- */

@@ -1173,6 +1173,9 @@ cv_status cv_mpi_import(const cv_import_params *p)
             *p->conflict = true;
         }
     }
+    if (rc == CV_OK && !p->dry_run && p->before_write) {
+        rc = cv_mpi_agree(p->before_write(j.info, p->before_write_arg));
+    }
     if (rc == CV_OK) {
         rc = open_import_dst(&j, &o);
     }
@@ -1182,6 +1185,9 @@ cv_status cv_mpi_import(const cv_import_params *p)
     if (rc == CV_OK && p->dry_run) {
         if (cv_mpi_rank() == 0) {
             print_import_plan(&j);
+        }
+        if (p->planned_info) {
+            rc = cv_mpi_agree(cv_info_copy(j.dst_info, p->planned_info));
         }
     } else if (rc == CV_OK) {
         rc = import_journal(&j);

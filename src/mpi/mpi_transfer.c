@@ -266,6 +266,45 @@ static cv_status append_scale(cv_info *to, cv_info *from, int mip)
     return CV_OK;
 }
 
+/* The destination's info as the job would leave it: the derived one for a new DST, else
+ * DST's with the scales it lacks. Writes nothing (--dry-run). */
+static cv_status planned_destination(const cv_transfer_params *p, const cv_info *si,
+                                     const int *mips, int n_mips, const cv_opts *o, cv_info **out)
+{
+    cv_info *want = NULL, *grown = NULL;
+    cv_volume *dst = NULL;
+    cv_status rc = derive_dst_info(si, mips, n_mips, p, &want);
+    if (rc == CV_OK) {
+        rc = cv_volume_open(p->dst, o, &dst);
+        if (rc == CV_ERR_NOTFOUND) {
+            cv_err_clear();
+            *out = want;
+            return CV_OK;
+        }
+    }
+    if (rc == CV_OK) {
+        rc = cv_info_copy(cv_volume_info(dst), &grown);
+    }
+    for (int i = 0; rc == CV_OK && i < n_mips; i++) {
+        int dm;
+        if (cv_info_find_mip(grown, si->scales[mips[i]].resolution, &dm) != CV_OK) {
+            cv_err_clear();
+            rc = append_scale(grown, want, i);
+        }
+    }
+    if (rc == CV_OK) {
+        rc = cv_info_validate(grown);
+    }
+    cv_volume_close(dst);
+    cv_info_free(want);
+    if (rc != CV_OK) {
+        cv_info_free(grown);
+        return rc;
+    }
+    *out = grown;
+    return CV_OK;
+}
+
 /* Every rank checks the destination against the source and the options; then rank 0 creates
  * it, or adds the scales it lacks. Nothing is written before every check has passed. */
 static cv_status prepare_destination(const cv_transfer_params *p, cv_volume *src, const int *mips,
@@ -526,7 +565,8 @@ static cv_status plan_job(job *j, const cv_info *di)
                                .n_tasks = j->n_tasks,
                                .memory = pp->memory,
                                .ranks = cv_mpi_plan_ranks(),
-                               .streams = cv__url_streams(p->dst)};
+                               .streams = cv__url_streams(p->dst),
+                               .dst_url = p->dst};
         rc = cv_hashed_plan(&hp, &j->hashed);
     }
     if (rc == CV_OK && cv_mpi_rank() == 0) {
@@ -1102,6 +1142,26 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
         }
         rc = transfer_scale(p, mips[i], n_mips > 1, true);
     }
+    if (rc == CV_OK && p->scales_copied) {
+        *p->scales_copied = n_mips;
+    }
+    if (rc == CV_OK && p->last_resolution && n_mips > 0) {
+        const double *r = cv_volume_info(src)->scales[mips[n_mips - 1]].resolution;
+        snprintf(p->last_resolution, p->last_resolution_cap, "%.17g,%.17g,%.17g", r[0], r[1], r[2]);
+    }
+    cv_info *planned = NULL;
+    if (rc == CV_OK && ((p->dry_run && p->planned_info) || (!p->dry_run && p->before_write))) {
+        rc = cv_mpi_agree(
+            planned_destination(p, cv_volume_info(src), mips, n_mips, &dopt, &planned));
+    }
+    if (rc == CV_OK && !p->dry_run && p->before_write) {
+        rc = cv_mpi_agree(p->before_write(planned, p->before_write_arg));
+    }
+    if (p->dry_run && p->planned_info) {
+        *p->planned_info = planned;
+    } else {
+        cv_info_free(planned);
+    }
     if (rc == CV_OK && !p->dry_run) {
         rc = prepare_destination(p, src, mips, n_mips, &dopt);
     }
@@ -1112,13 +1172,6 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
             fflush(stdout);
         }
         rc = transfer_scale(p, mips[i], n_mips > 1, false);
-    }
-    if (rc == CV_OK && p->scales_copied) {
-        *p->scales_copied = n_mips;
-    }
-    if (rc == CV_OK && p->last_resolution && n_mips > 0) {
-        const double *r = cv_volume_info(src)->scales[mips[n_mips - 1]].resolution;
-        snprintf(p->last_resolution, p->last_resolution_cap, "%.17g,%.17g,%.17g", r[0], r[1], r[2]);
     }
     cv_free(mips);
     cv_volume_close(src);

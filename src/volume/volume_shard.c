@@ -203,6 +203,63 @@ static cv_status encode_one(size_t i, int tid, void *arg)
     return CV_OK;
 }
 
+/* One shard file from its items (all of one shard, payloads as stored). On a store that writes
+ * a file piece by piece (file://) the file goes out as its index, the payloads where they lie
+ * and the minishard indexes, the same bytes as cv_shard_write builds, without a copy of the
+ * whole file in memory. */
+typedef struct shard_out {
+    const cv_buf *head, *tail;
+    const cv_shard_item *items;
+    const size_t *order;
+    size_t n, next;
+} shard_out;
+
+static cv_status shard_piece(void *arg, const void **p, size_t *n)
+{
+    shard_out *o = arg;
+    size_t at = o->next++;
+    *n = 0;
+    if (at == 0) {
+        *p = o->head->data;
+        *n = o->head->len;
+    } else if (at <= o->n) {
+        *p = o->items[o->order[at - 1]].data;
+        *n = o->items[o->order[at - 1]].len;
+    } else if (at == o->n + 1) {
+        *p = o->tail->data;
+        *n = o->tail->len;
+    }
+    return CV_OK;
+}
+
+static cv_status put_shard(cv_volume *v, const char *prefix, const cv_shard_spec *spec,
+                           uint64_t shard, const cv_shard_item *items, size_t n)
+{
+    if (!cv__store_streams(v->store) || spec->data_encoding != CV_SHARD_RAW) {
+        return cv_shard_write(v->store, prefix, spec, items, n, CV_SHARD_LAYOUT_CLOUDVOLUME,
+                              v->opts.compress_level);
+    }
+    char key[CV_SHARD_KEY_MAX];
+    CV_TRY(cv__shard_object_key(prefix, spec, shard, key, sizeof key));
+    size_t *order = cv_malloc(n * sizeof *order);
+    if (!order) {
+        return CV_FAIL(CV_ERR_NOMEM, "write shard `%s': %zu chunks", key, n);
+    }
+    cv_buf head, tail;
+    cv__buf_init(&head, 0);
+    cv__buf_init(&tail, 0);
+    cv_status rc = cv__shard_plan_file(spec, items, n, v->opts.compress_level, order, &head, &tail);
+    if (rc == CV_OK) {
+        shard_out o = {.head = &head, .tail = &tail, .items = items, .order = order, .n = n};
+        rc = cv__store_put_pieces(v->store, key, shard_piece, &o, "application/octet-stream");
+        cv__shard_cache_invalidate(cv_store_url(v->store), key);
+    }
+    cv__buf_fini(&head);
+    cv__buf_fini(&tail);
+    cv_free(order);
+    return rc;
+}
+
 cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_bbox box,
                                    const uint8_t *src, const cv_codec *codec)
 {
@@ -303,8 +360,7 @@ cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_
                 cv__shard_cache_invalidate(cv_store_url(v->store), key);
             }
         } else if (rc == CV_OK) {
-            rc = cv_shard_write(v->store, sc->key, &as_stored, j.items, n_items,
-                                CV_SHARD_LAYOUT_CLOUDVOLUME, v->opts.compress_level);
+            rc = put_shard(v, sc->key, &as_stored, cells[first].shard, j.items, n_items);
         }
         for (size_t i = 0; j.encoded && i < last - first; i++) {
             cv__buf_fini(&j.encoded[i]);

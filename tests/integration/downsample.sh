@@ -80,12 +80,13 @@ expect_exit 0 "$CVMPI" create big --type image --dtype uint8 --size 2048,2048,51
     --resolution 4,4,40
 expect_exit 0 "$CVMPI" downsample big --sharded --shard-bytes 1e8 --num-mips 3 --memory 1G --dry-run \
     --ranks 4
-grep 'sharded' "$OUT" >sharded.plan
+grep 'shard' "$OUT" >sharded.plan
 cat >sharded.want <<'WANT'
-plan: mip 1 (8_8_40) sharded: hash identity, preshift 8, minishard 0, shard 3 bits; 2048 chunks in up to 8 shards, about 67.11 MB each decoded (the largest up to 256 chunks, 67.11 MB); 136.7 MB per rank to exchange and write them
-plan: mip 2 (16_16_40) sharded: hash identity, preshift 8, minishard 0, shard 1 bits; 512 chunks in up to 2 shards, about 67.11 MB each decoded (the largest up to 256 chunks, 67.11 MB); 136.6 MB per rank to exchange and write them
-plan: mip 3 (32_32_40) sharded: hash identity, preshift 7, minishard 0, shard 0 bits; 128 chunks in up to 1 shard, about 33.55 MB each decoded (the largest up to 128 chunks, 33.55 MB); 136.6 MB per rank to exchange and write them
+plan: mip 1 (8_8_40) sharded: hash identity, preshift 8, minishard 0, shard 3 bits; 2048 chunks in 8 shard files (the objects written); per shard 67.11 MB decoded on average, the largest up to 67.11 MB (256 chunks); 136.7 MB per rank to exchange and write them (a shard written chunk by chunk)
+plan: mip 2 (16_16_40) sharded: hash identity, preshift 8, minishard 0, shard 1 bits; 512 chunks in 2 shard files (the objects written); per shard 67.11 MB decoded on average, the largest up to 67.11 MB (256 chunks); 136.6 MB per rank to exchange and write them (a shard written chunk by chunk)
+plan: mip 3 (32_32_40) sharded: hash identity, preshift 7, minishard 0, shard 0 bits; 128 chunks in 1 shard file (the objects written); per shard 33.55 MB decoded on average, the largest up to 33.55 MB (128 chunks); 136.6 MB per rank to exchange and write them (a shard written chunk by chunk)
 plan: sharded levels: chunks encoded by the tasks and tree nodes, spilled beside the journal, then sent to their shards' owners level by level; peak 136.7 MB per rank (budget 1073.7 MB)
+plan: the new levels write 11 shard files in all (no chunk files)
 WANT
 expect_same_files sharded.plan sharded.want
 expect_no_file big/8_8_40
@@ -97,7 +98,8 @@ grep -q 'mip 1 (8_8_40) sharded: hash identity, preshift 11, ' "$OUT" || fail "d
 # a shard larger than the memory budget (536.87 MB at mip 1, --memory 100M) is written chunk
 # by chunk: the plan fits (it was refused, the owner holding the shard twice)
 expect_exit 0 "$CVMPI" downsample big --sharded --num-mips 3 --memory 100M --dry-run
-grep -qF "about 536.87 MB each decoded" "$OUT" || fail "default shard size: mip 1's shard"
+grep -qF "1 shard file (the objects written); per shard 536.87 MB decoded on average" "$OUT" ||
+    fail "default shard size: mip 1's shard"
 grep -qF "level by level; peak 104.9 MB per rank (budget 104.9 MB)" "$OUT" || fail "the shards' peak"
 expect_no_file big/8_8_40
 
@@ -134,4 +136,61 @@ expect_exit 2 "$CVMPI" downsample segsh --shard-bytes 1M
 expect_stderr_contains "--shard-bytes needs --sharded"
 expect_exit 2 "$CVMPI" downsample segsh --sharded --compress br
 expect_stderr_contains "--compress br does not apply to sharded scales (their chunks are compressed as the sharding's data_encoding says)"
+section "transfer/import --sharded --downsample --dry-run: the new levels' shards, before anything exists"
+expect_exit 0 "$CVMPI" create pyr --type image --dtype uint8 --size 200,180,48 --chunk 32,32,16 \
+    --resolution 4,4,40
+expect_exit 0 "$CVMPI" transfer pyr pyr-sharded --sharded --shard-bytes 60K --downsample 2 \
+    --memory 64M --dry-run --ranks 3
+cat >pyr.want <<'WANT'
+plan: 36 tasks of 64x64x16 voxels (4x3x3 tasks) over 0,0,0,200,180,48 at mip 0
+plan: box shards: 36 shard files of 64x64x16 voxels (0.1 MB decoded each, less at the edges); a task writes 1 whole shard, each file once
+plan: 1.7 MB of voxels in all, 0.1 MB per task, expected peak 0.3 MB per rank (budget 67.1 MB), 3 ranks
+plan: per rank: about 12 tasks, 36 source chunks read (0.0 GB of voxels); journal 0.0 MB in all (30 bytes per finished task)
+transfer: then --downsample 2 of pyr-sharded in the same job
+plan: mip 0 0,0,0,200,180,48 -> mips 1..2, factor 2,2,1, average, 3 ranks
+plan: stage 0: 12 tasks of 128x128x16 voxels read from mip 0, levels 1..2 made in memory, 0.3 MB per task (peak 0.9 MB, budget 67.1 MB)
+plan: 1.7 MB of source voxels read once, 0.0 MB sent up the tree, 0.5 MB of new levels written (raw)
+plan: per rank: about 4 tasks and 0 tree nodes; tree state files up to 0.0 GB beside the journal; journal 0.0 MB in all (30 bytes per task or node)
+plan: expected peak 0.9 MB per rank (tasks 0.9 MB, tree exchange 0.0 MB, tree nodes 0.0 MB; budget 67.1 MB)
+plan: mip 1 (8_8_40) sharded: hash identity, preshift 2, minishard 0, shard 4 bits; 36 chunks in 12 shard files (the objects written); per shard 0.04 MB decoded on average, the largest up to 0.07 MB (4 chunks); 67.1 MB per rank to exchange and write them (a shard written chunk by chunk)
+plan: mip 2 (16_16_40) sharded: hash identity, preshift 2, minishard 0, shard 2 bits; 12 chunks in 3 shard files (the objects written); per shard 0.04 MB decoded on average, the largest up to 0.07 MB (4 chunks); 67.1 MB per rank to exchange and write them (a shard written chunk by chunk)
+plan: sharded levels: chunks encoded by the tasks and tree nodes, spilled beside the journal, then sent to their shards' owners level by level; peak 67.1 MB per rank (budget 67.1 MB)
+plan: the new levels write 15 shard files in all (no chunk files)
+WANT
+expect_same_files "$OUT" pyr.want
+expect_no_file pyr-sharded
+# the planned shard files are the ones written (identity hash: counted exactly)
+expect_exit 0 "$CVMPI" transfer pyr pyr-sharded --fill-missing --sharded --shard-bytes 60K \
+    --downsample 2 --memory 64M
+[[ $(ls pyr-sharded/8_8_40 | wc -l) == 12 && $(ls pyr-sharded/16_16_40 | wc -l) == 3 ]] ||
+    fail "shard files written: $(ls pyr-sharded/8_8_40 pyr-sharded/16_16_40)"
+if "$PY" -c "import h5py" 2>/dev/null; then
+    "$PY" -c "import h5py
+with h5py.File('pyr.h5', 'w') as f: f.create_dataset('/raw', shape=(48, 180, 200), dtype='uint8')"
+    expect_exit 0 "$CVMPI" import pyr.h5:/raw pyr-imported --resolution 4,4,40 --chunk 32,32,16 \
+        --sharded --shard-bytes 60K --downsample 2 --memory 64M --dry-run
+    # the import's own plan (3 lines), then the same pyramid as the transfer's, on 1 rank
+    sed -n '4,$p' "$OUT" >pyr-import.got
+    sed -n '5,$p' pyr.want |
+        sed 's/^transfer: then --downsample 2 of pyr-sharded/import: then --downsample 2 of pyr-imported/;
+             s/3 ranks$/1 rank/; s/about 4 tasks/about 12 tasks/' >pyr-import.want
+    expect_same_files pyr-import.got pyr-import.want
+    expect_no_file pyr-imported
+else
+    echo "downsample: import --dry-run skipped (no python3-h5py)"
+fi
+
+section "a store that takes a shard file in one request: refused before the copy writes anything"
+# mip 1's shard (16 chunks, 0.26 MB) held twice does not fit 600K; file:// streams it
+expect_exit 1 "$CVMPI" transfer pyr mem://pyr/sharded --fill-missing --sharded --shard-bytes 400K \
+    --downsample 2 --memory 600K
+expect_one_line_error
+expect_stderr_contains "cvmpi: downsample to sharded scale 8_8_40: a shard of up to 16 chunks is 0.26 MB decoded; on mem:// a shard file is put in one request, so its owner holds it whole, twice: about 0.57 MB with 0.01 MB of exchange index, over the 0.52 MB memory budget (raise --memory or use smaller shards: a lower --shard-bytes, or more shard_bits in --sharding; file:// writes shards chunk by chunk)"
+[[ ! -s $OUT ]] || fail "the copy ran before the pyramid was refused: $(cat "$OUT")"
+expect_exit 1 "$CVMPI" transfer pyr mem://pyr/sharded --fill-missing --sharded --shard-bytes 400K \
+    --memory 400K
+expect_one_line_error
+expect_stderr_contains "cvmpi: transfer to sharded scale 4_4_40: a shard of up to 16 chunks is 0.26 MB decoded; on mem:// a shard file is put in one request"
+expect_exit 0 "$CVMPI" transfer pyr pyr-streamed --fill-missing --sharded --shard-bytes 400K \
+    --downsample 2 --memory 600K
 echo "downsample: all passed"
