@@ -873,9 +873,8 @@ cv_status cv__http_perform(const cv_http_req *rq, cv_http_resp *rs)
             char length[32];
             header_value(h, "Content-Length", length, sizeof length);
             char *stop = NULL;
-            long long n_len = length[0] && isdigit((unsigned char)length[0])
-                                  ? strtoll(length, &stop, 10)
-                                  : -1;
+            long long n_len =
+                length[0] && isdigit((unsigned char)length[0]) ? strtoll(length, &stop, 10) : -1;
             rs->content_length = stop && *stop == '\0' && n_len >= 0 ? (int64_t)n_len : -1;
             error_code(&a.err_body, rs->error_code, sizeof rs->error_code);
             if (retryable_status(status)) {

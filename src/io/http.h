@@ -103,9 +103,8 @@ cv_status cv__gcs_parse_list(const char *json, size_t len, const char *strip, co
                              cv_status (*fn)(const char *name, void *arg), void *arg, char **token);
 /* As the two above, with each object's size (<Size>, "size"): an object entry without a valid
  * size is CV_ERR_CORRUPT; subdirectories (delimiter listings) come with UINT64_MAX. */
-cv_status cv__s3_parse_list_sized(const char *xml, size_t len, const char *strip,
-                                  const char *shown, cv_store_sized_fn fn, void *arg,
-                                  char **token);
+cv_status cv__s3_parse_list_sized(const char *xml, size_t len, const char *strip, const char *shown,
+                                  cv_store_sized_fn fn, void *arg, char **token);
 cv_status cv__gcs_parse_list_sized(const char *json, size_t len, const char *strip,
                                    const char *shown, cv_store_sized_fn fn, void *arg,
                                    char **token);

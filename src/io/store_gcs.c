@@ -622,8 +622,8 @@ static cv_status parse_page(const char *json, size_t len, const char *strip, con
         if (rc == CV_OK && name && strncmp(name, strip, np) == 0 && name[np]) {
             uint64_t size = UINT64_MAX;
             if (need_size && !size_of(it, &size)) {
-                rc = CV_FAIL(CV_ERR_CORRUPT, "list `%s': an object without a valid \"size\"",
-                             shown);
+                rc =
+                    CV_FAIL(CV_ERR_CORRUPT, "list `%s': an object without a valid \"size\"", shown);
             } else {
                 rc = fn(name + np, size, arg);
             }
@@ -672,8 +672,7 @@ cv_status cv__gcs_parse_list(const char *json, size_t len, const char *strip, co
 }
 
 cv_status cv__gcs_parse_list_sized(const char *json, size_t len, const char *strip,
-                                   const char *shown, cv_store_sized_fn fn, void *arg,
-                                   char **token)
+                                   const char *shown, cv_store_sized_fn fn, void *arg, char **token)
 {
     return parse_page(json, len, strip, shown, true, fn, arg, token);
 }

@@ -534,9 +534,8 @@ cv_status cv__s3_parse_list(const char *xml, size_t len, const char *strip, cons
     return parse_page(xml, len, strip, shown, false, drop_size, &n, token);
 }
 
-cv_status cv__s3_parse_list_sized(const char *xml, size_t len, const char *strip,
-                                  const char *shown, cv_store_sized_fn fn, void *arg,
-                                  char **token)
+cv_status cv__s3_parse_list_sized(const char *xml, size_t len, const char *strip, const char *shown,
+                                  cv_store_sized_fn fn, void *arg, char **token)
 {
     return parse_page(xml, len, strip, shown, true, fn, arg, token);
 }
