@@ -609,14 +609,24 @@ typedef struct del_job {
     cv_store *s;
     char **names; /* checked keys */
     size_t n;
+    size_t batch; /* keys per del_many request */
 } del_job;
+
+/* Keys per batched delete: CV_STORE_DEL_BATCH, or fewer with CV_DELETE_BATCH (tests: many
+ * batches without thousands of objects). */
+static size_t del_batch_size(void)
+{
+    const char *e = getenv("CV_DELETE_BATCH");
+    long v = e ? atol(e) : 0;
+    return v > 0 && v < CV_STORE_DEL_BATCH ? (size_t)v : CV_STORE_DEL_BATCH;
+}
 
 static cv_status del_batch(size_t i, int tid, void *arg)
 {
     (void)tid;
     const del_job *j = arg;
-    size_t first = i * CV_STORE_DEL_BATCH;
-    size_t count = j->n - first < CV_STORE_DEL_BATCH ? j->n - first : CV_STORE_DEL_BATCH;
+    size_t first = i * j->batch;
+    size_t count = j->n - first < j->batch ? j->n - first : j->batch;
     cv_status rc = j->s->ops->del_many(j->s, (const char *const *)j->names + first, count);
     if (rc != CV_OK) {
         cv__err_wrap("delete %zu objects from %s", count, j->s->url);
@@ -637,7 +647,7 @@ cv_status cv__store_delete_many(cv_store *s, const char *const *keys, size_t n, 
         return CV_OK;
     }
     threads = threads < 1 ? 1 : threads;
-    del_job j = {s, cv_calloc(n, sizeof(char *)), n};
+    del_job j = {s, cv_calloc(n, sizeof(char *)), n, del_batch_size()};
     if (!j.names) {
         return CV_FAIL(CV_ERR_NOMEM, "delete %zu objects from %s", n, s->url);
     }
@@ -651,7 +661,7 @@ cv_status cv__store_delete_many(cv_store *s, const char *const *keys, size_t n, 
         }
     }
     if (rc == CV_OK && s->ops->del_many) {
-        size_t n_batches = (n + CV_STORE_DEL_BATCH - 1) / CV_STORE_DEL_BATCH;
+        size_t n_batches = (n + j.batch - 1) / j.batch;
         rc = cv__parallel_for(n_batches, threads, del_batch, &j);
     } else if (rc == CV_OK) {
         rc = cv__parallel_for(n, threads, del_one, &j);
