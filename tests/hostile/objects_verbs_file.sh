@@ -84,7 +84,8 @@ if command -v mpirun >/dev/null; then
     section "mpirun -n 2 cp -r: each object once, the same tree"
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
     export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl=self,vader
-    export OMPI_MCA_oob_tcp_if_include=lo ASAN_OPTIONS=detect_leaks=0
+    export OMPI_MCA_oob_tcp_if_include=lo
+    export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
     expect_exit 0 mpirun -n 2 "$CVMPI" cp -r src mdst
     expect_stdout "copied 23 objects (82 bytes), 0 already present"
     diff -r src mdst >/dev/null || fail "the MPI copy differs"
