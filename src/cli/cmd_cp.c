@@ -27,7 +27,7 @@ static const char help[] =
     "DST/ under the same relative name (as `cp -r SRC/. DST'), N at a time; under mpirun the\n"
     "objects are shared out among the ranks, each copied once. Rank 0 lists SRC once and\n"
     "prints `copied N objects (B bytes), K already present' at the end. A listed name with an\n"
-    "empty, `.' or `..' part stops the copy before anything is copied.\n"
+    "empty, `.' or `..' part stops the copy before anything is copied; so does an empty SRC.\n"
     "  --compress C  same (default): as stored; none: decompress; gzip|br: recompress if needed\n"
     "  --level N     compression level for gzip (1-12) or br (0-11)\n"
     "  -r, --recursive  copy every object under SRC\n"

@@ -104,6 +104,10 @@ static cv_status plan(cv_store *src, cv_store *dst, bool resume, dcp_list *todo,
     dcp_list all = {0};
     src_walk w = {&all, cv_store_url(src)};
     cv_status rc = cv__store_list_sizes(src, "", take_source, &w);
+    if (rc == CV_OK && all.n == 0) {
+        /* Most likely a mistyped SRC: say so rather than report an empty copy. */
+        rc = CV_FAIL(CV_ERR_NOTFOUND, "cp -r: no objects under %s", cv_store_url(src));
+    }
     dcp_list have = {0};
     if (rc == CV_OK && resume) {
         rc = cv__store_list_sizes(dst, "", take_dest, &have);

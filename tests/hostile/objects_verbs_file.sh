@@ -24,6 +24,11 @@ expect_exit 0 "$CVMPI" cp -r src dst
 expect_stdout "copied 23 objects (82 bytes), 0 already present"
 diff -r src dst >/dev/null || fail "the copy differs"
 
+expect_exit 1 "$CVMPI" cp -r nothing-here dst2
+expect_one_line_error
+expect_stderr_contains "cp -r: no objects under file://$WORK/nothing-here"
+expect_no_file dst2
+
 section "--resume copies what is missing, and what changed size"
 rm dst/a/b/y.gz dst/a/n07
 printf 'changed' >dst/a/n08
