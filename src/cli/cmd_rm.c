@@ -19,7 +19,7 @@ static const char help[] =
     "left empty under PATH are removed too. Every PATH is checked before anything is deleted:\n"
     "without -r a PATH with objects under it (or ending in `/') is refused, a PATH that names\n"
     "nothing is an error, and so is a `..' part in a PATH or an empty, `.' or `..' part in a\n"
-    "listed name. Nothing is printed on success.\n"
+    "listed name, and -r of the root of the filesystem. Nothing is printed on success.\n"
     "  -r, --recursive  delete every object under a PATH that is a directory or prefix\n"
     "  --threads N      delete requests in flight (default 4 local, 16 remote)\n";
 
@@ -151,6 +151,10 @@ int cmd_rm(int argc, char **argv)
         rc = cli_target_open(path, false, &t[opened]);
         if (rc == CV_OK && !is_recursive && !t[opened].is_object) {
             rc = CV_FAIL(CV_ERR_ARG, "rm `%s': a directory (objects are under it); use -r", path);
+        }
+        if (rc == CV_OK && is_recursive && t[opened].is_dir &&
+            strcmp(cv_store_url(t[opened].tree), "file:///") == 0) {
+            rc = CV_FAIL(CV_ERR_ARG, "rm -r `%s': refused: the root of the filesystem", path);
         }
     }
     for (int i = 0; i < n && rc == CV_OK; i++) {
