@@ -2,16 +2,20 @@
  * cmd_cp.c: `cvmpi cp`, copy one object from any store to any store, as CloudFiles' `cp`:
  * the stored bytes travel with their compression (a .gz file becomes an object with
  * Content-Encoding gzip and back) unless --compress asks for another; `-` is standard input
- * or output. */
+ * or output. With -r, every object under a prefix, on threads and across MPI ranks
+ * (mpi_dcp.c). */
 #include "cli/cli.h"
 
 #include "io/store.h"
+#include "mpi/cv_dcp.h"
+#include "mpi/cv_mpi.h"
 
 #include <string.h>
 #include <sys/stat.h>
 
 static const char help[] =
-    "usage: cvmpi cp SRC DST [--compress same|none|gzip|br] [--level N]\n\n"
+    "usage: cvmpi cp SRC DST [--compress same|none|gzip|br] [--level N]\n"
+    "       cvmpi cp -r SRC DST [--threads N] [--resume] [--compress C] [--level N]\n\n"
     "Copy one object between any two stores (file://, plain paths, gs://, s3://, mem://; http(s)\n"
     "as a source). A DST ending in `/', or an existing local directory, receives the object\n"
     "under SRC's name. The object keeps its compression: a gzip object copied to file:// is\n"
@@ -19,8 +23,17 @@ static const char help[] =
     "is uploaded with Content-Encoding gzip. The object is held in memory while it is copied.\n"
     "SRC `-' reads standard input; DST `-' writes the object, decompressed, to standard output;\n"
     "a DST that is a device or FIFO (/dev/null, a named pipe) gets it the same way, in place.\n"
+    "With -r, SRC and DST are directories or prefixes: every object under SRC/ is copied to\n"
+    "DST/ under the same relative name (as `cp -r SRC/. DST'), N at a time; under mpirun the\n"
+    "objects are shared out among the ranks, each copied once. Rank 0 lists SRC once and\n"
+    "prints `copied N objects (B bytes), K already present' at the end. A listed name with an\n"
+    "empty, `.' or `..' part stops the copy before anything is copied; so does an empty SRC.\n"
     "  --compress C  same (default): as stored; none: decompress; gzip|br: recompress if needed\n"
-    "  --level N     compression level for gzip (1-12) or br (0-11)\n";
+    "  --level N     compression level for gzip (1-12) or br (0-11)\n"
+    "  -r, --recursive  copy every object under SRC\n"
+    "  --threads N   -r: copies in flight per process (default 4 local, 16 remote)\n"
+    "  --resume      -r: skip the objects DST already has with the size they have in SRC (a\n"
+    "                copy killed part way is finished without copying anything twice)\n";
 
 /* info files and *.json are JSON, as CloudVolume uploads them; anything else is bytes. */
 static const char *content_type(const char *name)
@@ -110,19 +123,68 @@ static cv_status copy_to_stream(const char *src, const char *dst)
     return rc;
 }
 
+static bool is_remote(const char *path)
+{
+    return strstr(path, "://") && strncmp(path, "file://", 7) != 0 &&
+           strncmp(path, "mem://", 6) != 0;
+}
+
+/* cp -r: the prefix SRC/ to DST/ (trailing slashes make no difference). */
+static int copy_tree(const char *src, const char *dst, const char *compress, int level, int threads,
+                     bool resume)
+{
+    if (strcmp(src, "-") == 0 || strcmp(dst, "-") == 0) {
+        return cli_usage("cp", "-r copies between stores, not standard input or output");
+    }
+    cv_dcp_opts o = {.src = src,
+                     .dst = dst,
+                     .compress = compress,
+                     .level = level,
+                     .threads = threads                            ? threads
+                                : is_remote(src) || is_remote(dst) ? 16
+                                                                   : 4,
+                     .resume = resume,
+                     .content_type = content_type};
+    cv_dcp_result r;
+    if (cv_dcp_run(&o, &r) != CV_OK) {
+        return cli_fail();
+    }
+    if (cv_mpi_rank() == 0) {
+        printf("copied %llu object%s (%llu bytes), %llu already present\n",
+               (unsigned long long)r.copied, r.copied == 1 ? "" : "s", (unsigned long long)r.bytes,
+               (unsigned long long)r.skipped);
+    }
+    return CLI_OK;
+}
+
 int cmd_cp(int argc, char **argv)
 {
     static const struct option opts[] = {{"compress", required_argument, NULL, 'c'},
                                          {"level", required_argument, NULL, 'l'},
+                                         {"recursive", no_argument, NULL, 'r'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"resume", no_argument, NULL, 'R'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *compress = NULL; /* same */
-    int level = -1;
-    for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
+    int level = -1, threads = 0;
+    bool is_recursive = false, resume = false;
+    for (int c; (c = cli_getopt(argc, argv, "hr", opts)) != -1;) {
         int64_t v;
         switch (c) {
         case 'h':
             return cli_help(help);
+        case 'r':
+            is_recursive = true;
+            break;
+        case 't':
+            if (!cli_opt_threads(argv[0], optarg, &threads)) {
+                return CLI_USAGE;
+            }
+            break;
+        case 'R':
+            resume = true;
+            break;
         case 'c':
             if (strcmp(optarg, "same") == 0) {
                 compress = NULL;
@@ -145,8 +207,17 @@ int cmd_cp(int argc, char **argv)
         return cli_usage(argv[0], "want SRC and DST");
     }
     const char *src = argv[optind], *dst = argv[optind + 1];
+    if (is_recursive) {
+        return copy_tree(src, dst, compress, level, threads, resume);
+    }
+    if (threads || resume) {
+        return cli_usage(argv[0], "--%s goes with -r", threads ? "threads" : "resume");
+    }
     if (strcmp(src, "-") == 0 && strcmp(dst, "-") == 0) {
         return cli_usage(argv[0], "SRC and DST cannot both be `-'");
+    }
+    if (cv_mpi_rank() != 0) {
+        return CLI_OK; /* one object: rank 0 copies it */
     }
     cv_status rc;
     if (strcmp(src, "-") == 0) {

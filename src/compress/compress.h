@@ -21,6 +21,12 @@ typedef struct cv_compressor {
 extern const cv_compressor cv_compress_gzip;
 extern const cv_compressor cv_compress_brotli;
 
+/* Whether src starts like a zlib stream (RFC 1950: 78 9c, 78 da, ...), which a gzip decoder
+ * refuses; and its decoder (out->max caps growth). For shards that neuroglancer-scripts wrote
+ * with zlib where the sharding spec says gzip. */
+bool cv__is_zlib_stream(const uint8_t *src, size_t n);
+cv_status cv__zlib_decompress(const uint8_t *src, size_t n, cv_buf *out);
+
 /* Look a compression up by name, case-insensitive: "gzip" (or CloudFiles' "gz") and "br";
  * NULL if unknown. */
 const cv_compressor *cv__compressor_find(const char *name);

@@ -54,19 +54,20 @@ static size_t member_size_hint(const uint8_t *src, size_t n)
                    : 0;
 }
 
-static cv_status gzip_decompress(const uint8_t *src, size_t n, cv_buf *out)
+/* Inflate the gzip members (or, with `is_zlib`, the one zlib stream) of src, appending to out
+ * without ever growing past out->max. */
+static cv_status inflate_all(const uint8_t *src, size_t n, cv_buf *out, bool is_zlib)
 {
-    if (n < 18 || src[0] != 0x1f || src[1] != 0x8b) {
-        return CV_FAIL(CV_ERR_CORRUPT, "gzip: not in gzip format (%zu bytes)", n);
-    }
+    const char *what = is_zlib ? "zlib" : "gzip";
     struct libdeflate_decompressor *z = libdeflate_alloc_decompressor();
     if (!z) {
-        return CV_FAIL(CV_ERR_NOMEM, "gzip: allocate decompressor");
+        return CV_FAIL(CV_ERR_NOMEM, "%s: allocate decompressor", what);
     }
     cv_status rc = CV_OK;
     size_t pos = 0;
     while (rc == CV_OK && pos < n) {
-        size_t guess = member_size_hint(src + pos, n - pos);
+        /* zlib keeps no size: start from a typical ratio and double. */
+        size_t guess = is_zlib ? (n - pos) * 4 : member_size_hint(src + pos, n - pos);
         size_t avail = guess + 64;
         if (avail > ((size_t)1 << 26)) { /* a corrupt ISIZE must not allocate gigabytes */
             avail = (size_t)1 << 26;
@@ -80,22 +81,29 @@ static cv_status gzip_decompress(const uint8_t *src, size_t n, cv_buf *out)
                 break;
             }
             size_t in_used = 0, produced = 0;
-            enum libdeflate_result r = libdeflate_gzip_decompress_ex(
-                z, src + pos, n - pos, out->data + out->len, avail, &in_used, &produced);
+            enum libdeflate_result r =
+                is_zlib ? libdeflate_zlib_decompress_ex(z, src + pos, n - pos, out->data + out->len,
+                                                        avail, &in_used, &produced)
+                        : libdeflate_gzip_decompress_ex(z, src + pos, n - pos, out->data + out->len,
+                                                        avail, &in_used, &produced);
             if (r == LIBDEFLATE_SUCCESS) {
                 out->len += produced;
                 pos += in_used;
                 break;
             }
             if (r != LIBDEFLATE_INSUFFICIENT_SPACE) {
-                rc = CV_FAIL(CV_ERR_CORRUPT, "gzip: corrupt or truncated data");
+                rc = CV_FAIL(CV_ERR_CORRUPT, "%s: corrupt or truncated data", what);
                 break;
             }
             if (out->max && out->len + avail >= out->max) {
-                rc = CV_FAIL(CV_ERR_CORRUPT, "gzip: decompresses to more than %zu bytes", out->max);
+                rc = CV_FAIL(CV_ERR_CORRUPT, "%s: decompresses to more than %zu bytes", what,
+                             out->max);
                 break;
             }
             avail = avail < 4096 ? 8192 : avail * 2;
+        }
+        if (is_zlib && rc == CV_OK && pos < n) {
+            rc = CV_FAIL(CV_ERR_CORRUPT, "zlib: %zu bytes after the end of the stream", n - pos);
         }
         /* Padding zeros after the last member are tolerated, as by gzip(1). */
         while (rc == CV_OK && pos < n && src[pos] == 0) {
@@ -104,6 +112,29 @@ static cv_status gzip_decompress(const uint8_t *src, size_t n, cv_buf *out)
     }
     libdeflate_free_decompressor(z);
     return rc;
+}
+
+static cv_status gzip_decompress(const uint8_t *src, size_t n, cv_buf *out)
+{
+    if (n < 18 || src[0] != 0x1f || src[1] != 0x8b) {
+        return CV_FAIL(CV_ERR_CORRUPT, "gzip: not in gzip format (%zu bytes)", n);
+    }
+    return inflate_all(src, n, out, false);
+}
+
+bool cv__is_zlib_stream(const uint8_t *src, size_t n)
+{
+    /* RFC 1950: method 8 (deflate), window <= 32 KiB, no preset dictionary, check bits. */
+    return n >= 6 && (src[0] & 0x0f) == 8 && (src[0] >> 4) <= 7 && !(src[1] & 0x20) &&
+           ((unsigned)src[0] << 8 | src[1]) % 31 == 0;
+}
+
+cv_status cv__zlib_decompress(const uint8_t *src, size_t n, cv_buf *out)
+{
+    if (!cv__is_zlib_stream(src, n)) {
+        return CV_FAIL(CV_ERR_CORRUPT, "zlib: not a zlib stream (%zu bytes)", n);
+    }
+    return inflate_all(src, n, out, true);
 }
 
 static cv_status gzip_compress(int level, const uint8_t *src, size_t n, cv_buf *out)

@@ -777,6 +777,30 @@ void cv__http_set_limits(long stall_timeout_s, int retries)
     }
 }
 
+void cv__http_time_iso(const char *text, char *out, size_t cap)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+    char mon[4] = "";
+    int used = 0;
+    out[0] = '\0';
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) == 6) {
+        /* RFC 3339 (GCS "updated"): fractions and the zone letter dropped, GCS sends UTC */
+    } else if (sscanf(text, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT%n", &d, mon, &y, &h, &mi, &sec,
+                      &used) == 6 &&
+               used > 0 && strlen(mon) == 3) {
+        const char *at = strstr(months, mon);
+        mo = at && (at - months) % 3 == 0 ? (int)(at - months) / 3 + 1 : 0;
+    } else {
+        return;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1 ||
+        y > 9999 || h < 0 || mi < 0 || sec < 0) {
+        return;
+    }
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, mo, d, h, mi, sec);
+}
+
 cv_status cv__http_perform(const cv_http_req *rq, cv_http_resp *rs)
 {
     pthread_once(&init_once, init);
@@ -842,6 +866,16 @@ cv_status cv__http_perform(const cv_http_req *rq, cv_http_resp *rs)
             header_value(h, "Content-Range", rs->content_range, sizeof rs->content_range);
             header_value(h, "Content-Type", rs->content_type, sizeof rs->content_type);
             header_value(h, "x-amz-bucket-region", rs->bucket_region, sizeof rs->bucket_region);
+            header_value(h, "ETag", rs->etag, sizeof rs->etag);
+            header_value(h, "Last-Modified", rs->last_modified, sizeof rs->last_modified);
+            header_value(h, "Cache-Control", rs->cache_control, sizeof rs->cache_control);
+            header_value(h, "x-amz-storage-class", rs->storage_class, sizeof rs->storage_class);
+            char length[32];
+            header_value(h, "Content-Length", length, sizeof length);
+            char *stop = NULL;
+            long long n_len =
+                length[0] && isdigit((unsigned char)length[0]) ? strtoll(length, &stop, 10) : -1;
+            rs->content_length = stop && *stop == '\0' && n_len >= 0 ? (int64_t)n_len : -1;
             error_code(&a.err_body, rs->error_code, sizeof rs->error_code);
             if (retryable_status(status)) {
                 const char *txt = status_text(status);

@@ -38,6 +38,12 @@ typedef struct cv_http_resp {
     char content_type[96];
     char error_code[128];   /* S3 <Code> or GCS "message" of an error body, or "" */
     char bucket_region[64]; /* S3's x-amz-bucket-region, or "" */
+    /* For HEAD (cvmpi head): the headers as sent, "" if absent; content_length -1 if absent. */
+    char etag[136];
+    char last_modified[40];
+    char cache_control[128];
+    char storage_class[40]; /* x-amz-storage-class */
+    int64_t content_length;
     int attempts;
 } cv_http_resp;
 
@@ -95,6 +101,19 @@ cv_status cv__s3_parse_list(const char *xml, size_t len, const char *strip, cons
 cv_status cv__s3_check_delete_result(const char *xml, size_t len, const char *url);
 cv_status cv__gcs_parse_list(const char *json, size_t len, const char *strip, const char *shown,
                              cv_status (*fn)(const char *name, void *arg), void *arg, char **token);
+/* As the two above, with each object's size (<Size>, "size"): an object entry without a valid
+ * size is CV_ERR_CORRUPT; subdirectories (delimiter listings) come with UINT64_MAX. */
+cv_status cv__s3_parse_list_sized(const char *xml, size_t len, const char *strip, const char *shown,
+                                  cv_store_sized_fn fn, void *arg, char **token);
+cv_status cv__gcs_parse_list_sized(const char *json, size_t len, const char *strip,
+                                   const char *shown, cv_store_sized_fn fn, void *arg,
+                                   char **token);
+/* A GCS JSON API object resource (GET .../o/NAME) into `m`; CV_ERR_CORRUPT naming `shown` for
+ * an answer that is not one (no valid "size"). Fuzzed by fuzz_gcs_list. */
+cv_status cv__gcs_parse_meta(const char *json, size_t len, const char *shown, cv_store_meta *m);
+/* An HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT") or RFC 3339 time ("1994-11-06T08:49:37.5Z")
+ * as ISO 8601 UTC "1994-11-06T08:49:37Z" into out (cap >= 21); "" if it is neither. */
+void cv__http_time_iso(const char *text, char *out, size_t cap);
 
 /* ---- digests and encodings (OpenSSL) ------------------------------------------------------ */
 

@@ -609,14 +609,24 @@ typedef struct del_job {
     cv_store *s;
     char **names; /* checked keys */
     size_t n;
+    size_t batch; /* keys per del_many request */
 } del_job;
+
+/* Keys per batched delete: CV_STORE_DEL_BATCH, or fewer with CV_DELETE_BATCH (tests: many
+ * batches without thousands of objects). */
+static size_t del_batch_size(void)
+{
+    const char *e = getenv("CV_DELETE_BATCH");
+    long v = e ? atol(e) : 0;
+    return v > 0 && v < CV_STORE_DEL_BATCH ? (size_t)v : CV_STORE_DEL_BATCH;
+}
 
 static cv_status del_batch(size_t i, int tid, void *arg)
 {
     (void)tid;
     const del_job *j = arg;
-    size_t first = i * CV_STORE_DEL_BATCH;
-    size_t count = j->n - first < CV_STORE_DEL_BATCH ? j->n - first : CV_STORE_DEL_BATCH;
+    size_t first = i * j->batch;
+    size_t count = j->n - first < j->batch ? j->n - first : j->batch;
     cv_status rc = j->s->ops->del_many(j->s, (const char *const *)j->names + first, count);
     if (rc != CV_OK) {
         cv__err_wrap("delete %zu objects from %s", count, j->s->url);
@@ -637,7 +647,7 @@ cv_status cv__store_delete_many(cv_store *s, const char *const *keys, size_t n, 
         return CV_OK;
     }
     threads = threads < 1 ? 1 : threads;
-    del_job j = {s, cv_calloc(n, sizeof(char *)), n};
+    del_job j = {s, cv_calloc(n, sizeof(char *)), n, del_batch_size()};
     if (!j.names) {
         return CV_FAIL(CV_ERR_NOMEM, "delete %zu objects from %s", n, s->url);
     }
@@ -651,7 +661,7 @@ cv_status cv__store_delete_many(cv_store *s, const char *const *keys, size_t n, 
         }
     }
     if (rc == CV_OK && s->ops->del_many) {
-        size_t n_batches = (n + CV_STORE_DEL_BATCH - 1) / CV_STORE_DEL_BATCH;
+        size_t n_batches = (n + j.batch - 1) / j.batch;
         rc = cv__parallel_for(n_batches, threads, del_batch, &j);
     } else if (rc == CV_OK) {
         rc = cv__parallel_for(n, threads, del_one, &j);
@@ -674,4 +684,115 @@ cv_status cv__store_remove_stale_temps(cv_store *s, const char *prefix, double a
         CV_TRY(cv__store_check_key(s, prefix, norm, sizeof norm));
     }
     return cv__file_store_remove_stale(s, norm, age_s, filter, arg, removed);
+}
+
+cv_status cv__store_head(cv_store *s, const char *key, cv_store_meta *m)
+{
+    char norm[KEY_CAP];
+    CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
+    memset(m, 0, sizeof *m);
+    m->size = -1;
+    if (!(s->ops->flags & CV_STORE_SUFFIXES)) {
+        cv_status rc = s->ops->head(s, norm, m);
+        if (rc == CV_OK && strcmp(m->encoding, "identity") == 0) {
+            m->encoding[0] = '\0';
+        }
+        return rc;
+    }
+    char name[KEY_CAP + 8];
+    cv_status rc = CV_ERR_NOTFOUND;
+    for (size_t i = 0; i <= N_SUFFIXES && rc == CV_ERR_NOTFOUND; i++) {
+        snprintf(name, sizeof name, "%s%s", norm, i ? suffixes[i - 1].suffix : "");
+        rc = s->ops->head(s, name, m);
+        if (rc == CV_OK && i) {
+            snprintf(m->encoding, sizeof m->encoding, "%s", suffixes[i - 1].encoding);
+        }
+    }
+    if (rc == CV_ERR_NOTFOUND) {
+        return cv__notfound("`%s' not found in %s", norm, s->url);
+    }
+    return rc;
+}
+
+typedef struct sized_entry {
+    char *name;
+    uint64_t size;
+} sized_entry;
+
+typedef struct sized_list {
+    sized_entry *e;
+    size_t n, cap;
+} sized_list;
+
+static cv_status collect_sized(const char *name, uint64_t size, void *arg)
+{
+    sized_list *l = arg;
+    if (size == UINT64_MAX) {
+        return CV_OK; /* a subdirectory: not asked for */
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        sized_entry *grown = cv_realloc(l->e, sizeof *grown * cap);
+        if (!grown) {
+            return CV_FAIL(CV_ERR_NOMEM, "list");
+        }
+        l->e = grown;
+        l->cap = cap;
+    }
+    l->e[l->n].name = cv__strdup(name);
+    if (!l->e[l->n].name) {
+        return CV_FAIL(CV_ERR_NOMEM, "list");
+    }
+    l->e[l->n++].size = size;
+    return CV_OK;
+}
+
+static int cmp_sized(const void *a, const void *b)
+{
+    return strcmp(((const sized_entry *)a)->name, ((const sized_entry *)b)->name);
+}
+
+typedef struct head_each {
+    cv_store *s;
+    cv_store_sized_fn fn;
+    void *arg;
+} head_each;
+
+/* For stores whose listing has no sizes (file://, mem://): one head per name. */
+static cv_status size_by_head(const char *key, void *arg)
+{
+    const head_each *h = arg;
+    cv_store_meta m;
+    CV_TRY(cv__store_head(h->s, key, &m));
+    return h->fn(key, m.size < 0 ? 0 : (uint64_t)m.size, h->arg);
+}
+
+cv_status cv__store_list_sizes(cv_store *s, const char *prefix, cv_store_sized_fn fn, void *arg)
+{
+    if (!s->ops->list_sized) {
+        head_each h = {s, fn, arg};
+        return cv_store_list(s, prefix, size_by_head, &h);
+    }
+    char norm[KEY_CAP] = "";
+    if (prefix && *prefix) {
+        CV_TRY(cv__store_check_key(s, prefix, norm, KEY_CAP - 1));
+        if (cv__str_ends_with(prefix, "/")) {
+            strcat(norm, "/");
+        }
+    }
+    sized_list l = {NULL, 0, 0};
+    cv_status rc = s->ops->list_sized(s, norm, collect_sized, &l);
+    if (rc == CV_OK && l.n > 1) {
+        qsort(l.e, l.n, sizeof *l.e, cmp_sized);
+    }
+    for (size_t i = 0; rc == CV_OK && i < l.n; i++) {
+        if (i == 0 || strcmp(l.e[i].name, l.e[i - 1].name) != 0) {
+            rc = fn(l.e[i].name, l.e[i].size, arg);
+        }
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        cv_free(l.e[i].name);
+    }
+    cv_free(l.e);
+    return rc;
 }

@@ -32,6 +32,22 @@ enum {
 
 #define CV_STORE_DEL_BATCH 1000 /* S3 DeleteObjects takes at most 1000 keys */
 
+/* An object's metadata as its store reports it (cvmpi head, du); "" or -1 where the store has
+ * none. Sizes are of the stored bytes (compressed, if the object is). */
+typedef struct cv_store_meta {
+    int64_t size;
+    char content_type[128];
+    char encoding[32];      /* Content-Encoding, or the .gz/.br suffix on file:// and mem:// */
+    char etag[136];         /* as the server sends it (S3: quoted) */
+    char md5[48];           /* base64 MD5 where the store keeps one (GCS md5Hash) */
+    char last_modified[40]; /* ISO 8601 UTC, "2026-12-05T19:49:35Z" */
+    char cache_control[128];
+    char storage_class[40];
+} cv_store_meta;
+
+/* Hands out one listed object with its stored size (UINT64_MAX for a subdirectory). */
+typedef cv_status (*cv_store_sized_fn)(const char *name, uint64_t size, void *arg);
+
 typedef struct cv_store_ops {
     const char *name;
     unsigned flags;
@@ -61,6 +77,11 @@ typedef struct cv_store_ops {
      * it from list. */
     cv_status (*list_level)(cv_store *s, const char *prefix,
                             cv_status (*fn)(const char *name, void *arg), void *arg);
+    /* Metadata of the object stored under exactly `name`; NOTFOUND (quietly) if absent. */
+    cv_status (*head)(cv_store *s, const char *name, cv_store_meta *m);
+    /* As list, with each object's stored size from the listing itself (S3 <Size>, GCS size).
+     * NULL: store.c asks head for each name. */
+    cv_status (*list_sized)(cv_store *s, const char *prefix, cv_store_sized_fn fn, void *arg);
     void (*close)(cv_store *s);
 } cv_store_ops;
 
@@ -124,6 +145,14 @@ cv_status cv__store_delete_many(cv_store *s, const char *const *keys, size_t n, 
  * "a/4_". Uses the backend's delimiter listing where it has one. */
 cv_status cv__store_list_level(cv_store *s, const char *prefix,
                                cv_status (*fn)(const char *key, void *arg), void *arg);
+/* The metadata of object `key` (on file:// and mem:// the first stored variant: NAME, NAME.gz,
+ * ..., its suffix as the encoding). NOTFOUND (quietly) if absent. For cvmpi head. */
+cv_status cv__store_head(cv_store *s, const char *key, cv_store_meta *m);
+/* Every object under `prefix` ("" or a key prefix) with its stored size, sorted by name, each
+ * once (file:// and mem:// names without their compression suffix), from the listing where
+ * the service gives sizes, else from cv__store_head. For cvmpi du and cp -r --resume. */
+cv_status cv__store_list_sizes(cv_store *s, const char *prefix, cv_store_sized_fn fn, void *arg);
+
 /* Which temporaries to remove: `object` is the name (without directory) of the object the
  * temporary was being written as, e.g. "0-64_0-64_0-64.gz". */
 typedef bool (*cv_temp_filter)(const char *object, void *arg);

@@ -426,6 +426,27 @@ cv_status cv__file_store_remove_stale(cv_store *s, const char *prefix, double ag
     return rc;
 }
 
+static cv_status file_head(cv_store *s, const char *name, cv_store_meta *m)
+{
+    char *path = full_path(s, name);
+    if (!path) {
+        return CV_FAIL(CV_ERR_NOMEM, "head");
+    }
+    struct stat st;
+    cv_status rc = CV_OK;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = cv__notfound("`%s' not found", path);
+    } else {
+        m->size = (int64_t)st.st_size;
+        struct tm t;
+        if (gmtime_r(&st.st_mtime, &t)) {
+            strftime(m->last_modified, sizeof m->last_modified, "%Y-%m-%dT%H:%M:%SZ", &t);
+        }
+    }
+    cv_free(path);
+    return rc;
+}
+
 const cv_store_ops cv_store_file = {
     "file",            /* name */
     CV_STORE_SUFFIXES, /* flags */
@@ -438,5 +459,7 @@ const cv_store_ops cv_store_file = {
     NULL,              /* del_many: one by one */
     file_list,         /* list */
     NULL,              /* list_level: from list */
+    file_head,         /* head: stat */
+    NULL,              /* list_sized: from head */
     file_close,        /* close */
 };

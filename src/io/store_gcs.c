@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -578,8 +579,28 @@ static cv_status gcs_del(cv_store *s, const char *name)
     return rc;
 }
 
-cv_status cv__gcs_parse_list(const char *json, size_t len, const char *strip, const char *shown,
-                             cv_status (*fn)(const char *name, void *arg), void *arg, char **token)
+/* GCS sends sizes as decimal strings ("size": "123"). */
+static bool size_of(const cJSON *o, uint64_t *out)
+{
+    const char *t = json_str(o, "size");
+    if (!t || !*t || strlen(t) > 20) {
+        return false;
+    }
+    uint64_t v = 0;
+    for (; *t; t++) {
+        if (*t < '0' || *t > '9' || v > (UINT64_MAX - 9) / 10) {
+            return false;
+        }
+        v = v * 10 + (uint64_t)(*t - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* One objects.list page: objects with their "size" (with `need_size` a missing or bad one is
+ * an error; without, UINT64_MAX is handed out), subdirectories with UINT64_MAX. */
+static cv_status parse_page(const char *json, size_t len, const char *strip, const char *shown,
+                            bool need_size, cv_store_sized_fn fn, void *arg, char **token)
 {
     *token = NULL;
     cJSON *o = cJSON_ParseWithLength(json, len);
@@ -599,7 +620,13 @@ cv_status cv__gcs_parse_list(const char *json, size_t len, const char *strip, co
     {
         const char *name = json_str(it, "name");
         if (rc == CV_OK && name && strncmp(name, strip, np) == 0 && name[np]) {
-            rc = fn(name + np, arg);
+            uint64_t size = UINT64_MAX;
+            if (need_size && !size_of(it, &size)) {
+                rc =
+                    CV_FAIL(CV_ERR_CORRUPT, "list `%s': an object without a valid \"size\"", shown);
+            } else {
+                rc = fn(name + np, size, arg);
+            }
         }
     }
     /* With delimiter=/ the subdirectories come as "prefixes": ["a/b/", ...]. */
@@ -610,7 +637,7 @@ cv_status cv__gcs_parse_list(const char *json, size_t len, const char *strip, co
     {
         const char *name = cJSON_IsString(pre) ? pre->valuestring : NULL;
         if (rc == CV_OK && name && strncmp(name, strip, np) == 0 && name[np]) {
-            rc = fn(name + np, arg);
+            rc = fn(name + np, UINT64_MAX, arg);
         }
     }
     const char *next = rc == CV_OK ? json_str(o, "nextPageToken") : NULL;
@@ -624,8 +651,64 @@ cv_status cv__gcs_parse_list(const char *json, size_t len, const char *strip, co
     return rc;
 }
 
-static cv_status list_pages(cv_store *s, const char *prefix, bool is_level,
-                            cv_status (*fn)(const char *name, void *arg), void *arg)
+/* The listing callers that need names only. */
+typedef struct names_only {
+    cv_status (*fn)(const char *name, void *arg);
+    void *arg;
+} names_only;
+
+static cv_status drop_size(const char *name, uint64_t size, void *arg)
+{
+    (void)size;
+    const names_only *n = arg;
+    return n->fn(name, n->arg);
+}
+
+cv_status cv__gcs_parse_list(const char *json, size_t len, const char *strip, const char *shown,
+                             cv_status (*fn)(const char *name, void *arg), void *arg, char **token)
+{
+    names_only n = {fn, arg};
+    return parse_page(json, len, strip, shown, false, drop_size, &n, token);
+}
+
+cv_status cv__gcs_parse_list_sized(const char *json, size_t len, const char *strip,
+                                   const char *shown, cv_store_sized_fn fn, void *arg, char **token)
+{
+    return parse_page(json, len, strip, shown, true, fn, arg, token);
+}
+
+cv_status cv__gcs_parse_meta(const char *json, size_t len, const char *shown, cv_store_meta *m)
+{
+    cJSON *o = cJSON_ParseWithLength(json, len);
+    uint64_t size = 0;
+    if (!cJSON_IsObject(o) || !size_of(o, &size) || size > INT64_MAX) {
+        cJSON_Delete(o);
+        return CV_FAIL(CV_ERR_CORRUPT, "head `%s': the answer is not an object resource", shown);
+    }
+    m->size = (int64_t)size;
+    static const struct {
+        const char *field;
+        size_t at, cap;
+    } texts[] = {
+        {"contentType", offsetof(cv_store_meta, content_type), sizeof m->content_type},
+        {"contentEncoding", offsetof(cv_store_meta, encoding), sizeof m->encoding},
+        {"etag", offsetof(cv_store_meta, etag), sizeof m->etag},
+        {"md5Hash", offsetof(cv_store_meta, md5), sizeof m->md5},
+        {"cacheControl", offsetof(cv_store_meta, cache_control), sizeof m->cache_control},
+        {"storageClass", offsetof(cv_store_meta, storage_class), sizeof m->storage_class},
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        const char *v = json_str(o, texts[i].field);
+        snprintf((char *)m + texts[i].at, texts[i].cap, "%s", v ? v : "");
+    }
+    const char *updated = json_str(o, "updated");
+    cv__http_time_iso(updated ? updated : "", m->last_modified, sizeof m->last_modified);
+    cJSON_Delete(o);
+    return CV_OK;
+}
+
+static cv_status list_pages(cv_store *s, const char *prefix, bool is_level, bool need_size,
+                            cv_store_sized_fn fn, void *arg)
 {
     gcs_store *g = s->impl;
     char *full = cv__asprintf("%s%s", g->prefix, prefix);
@@ -641,10 +724,10 @@ static cv_status list_pages(cv_store *s, const char *prefix, bool is_level,
     do {
         char *enc_token = token ? cv__url_encode(token, NULL) : NULL;
         char *url = cv__asprintf("%s/storage/v1/b/%s/o?prefix=%s&maxResults=%d%s%s%s"
-                                 "&fields=items(name),prefixes,nextPageToken",
+                                 "&fields=items(name%s),prefixes,nextPageToken",
                                  g->endpoint, g->bucket, enc_prefix, g->max_results,
                                  token ? "&pageToken=" : "", token ? enc_token : "",
-                                 is_level ? "&delimiter=%2F" : "");
+                                 is_level ? "&delimiter=%2F" : "", need_size ? ",size" : "");
         cv_free(enc_token);
         cv_free(token);
         token = NULL;
@@ -659,8 +742,8 @@ static cv_status list_pages(cv_store *s, const char *prefix, bool is_level,
             rc = cv__http_fail_status(&c.rq, &rs);
         }
         if (rc == CV_OK) {
-            rc = cv__gcs_parse_list((const char *)page.data, page.len, g->prefix, c.shown, fn, arg,
-                                    &token);
+            rc = parse_page((const char *)page.data, page.len, g->prefix, c.shown, need_size, fn,
+                            arg, &token);
         }
         call_fini(&c);
     } while (rc == CV_OK && token);
@@ -673,13 +756,46 @@ static cv_status list_pages(cv_store *s, const char *prefix, bool is_level,
 static cv_status gcs_list(cv_store *s, const char *prefix,
                           cv_status (*fn)(const char *name, void *arg), void *arg)
 {
-    return list_pages(s, prefix, false, fn, arg);
+    names_only n = {fn, arg};
+    return list_pages(s, prefix, false, false, drop_size, &n);
 }
 
 static cv_status gcs_list_level(cv_store *s, const char *prefix,
                                 cv_status (*fn)(const char *name, void *arg), void *arg)
 {
-    return list_pages(s, prefix, true, fn, arg);
+    names_only n = {fn, arg};
+    return list_pages(s, prefix, true, false, drop_size, &n);
+}
+
+static cv_status gcs_list_sized(cv_store *s, const char *prefix, cv_store_sized_fn fn, void *arg)
+{
+    return list_pages(s, prefix, false, true, fn, arg);
+}
+
+/* objects.get without alt=media: the object resource. */
+static cv_status gcs_head(cv_store *s, const char *name, cv_store_meta *m)
+{
+    gcs_store *g = s->impl;
+    gcs_call c;
+    cv_buf answer;
+    cv__buf_init(&answer, (size_t)1 << 20);
+    cv_status rc = call_init(&c, g, "GET", media_url(g, name, "alt=json"), name, &answer);
+    if (rc != CV_OK) {
+        cv__buf_fini(&answer);
+        return rc;
+    }
+    cv_http_resp rs;
+    rc = run(&c, g, &rs, false, 0, 0);
+    if (rc == CV_OK && rs.status == 404) {
+        rc = cv__notfound("`%s' not found", c.shown);
+    } else if (rc == CV_OK && rs.status != 200) {
+        rc = cv__http_fail_status(&c.rq, &rs);
+    } else if (rc == CV_OK) {
+        rc = cv__gcs_parse_meta((const char *)answer.data, answer.len, c.shown, m);
+    }
+    call_fini(&c);
+    cv__buf_fini(&answer);
+    return rc;
 }
 
 const cv_store_ops cv_store_gcs = {
@@ -694,5 +810,7 @@ const cv_store_ops cv_store_gcs = {
     NULL,           /* del_many: one by one */
     gcs_list,       /* list */
     gcs_list_level, /* list_level: delimiter=/ */
+    gcs_head,       /* head: the object resource */
+    gcs_list_sized, /* list_sized: objects.list "size" */
     gcs_close,      /* close */
 };

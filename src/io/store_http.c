@@ -193,6 +193,36 @@ static cv_status http_list(cv_store *s, const char *prefix,
                    s->url);
 }
 
+static cv_status http_head(cv_store *s, const char *name, cv_store_meta *m)
+{
+    http_store *h = s->impl;
+    char *url = object_url(h, name);
+    if (!url) {
+        return CV_FAIL(CV_ERR_NOMEM, "head");
+    }
+    cv_http_req rq = {.method = "HEAD",
+                      .url = url,
+                      .user = h->user,
+                      .password = h->pass,
+                      .flags = CV_HTTP_ACCEPT_ENCODED | CV_HTTP_FOLLOW};
+    cv_http_resp rs;
+    cv_status rc = cv__http_perform(&rq, &rs);
+    if (rc == CV_OK && is_missing(rs.status)) {
+        rc = cv__notfound("`%s' not found (HTTP %ld)", url, rs.status);
+    } else if (rc == CV_OK && rs.status != 200) {
+        rc = cv__http_fail_status(&rq, &rs);
+    } else if (rc == CV_OK) {
+        m->size = rs.content_length;
+        snprintf(m->content_type, sizeof m->content_type, "%s", rs.content_type);
+        snprintf(m->encoding, sizeof m->encoding, "%s", rs.encoding);
+        snprintf(m->etag, sizeof m->etag, "%s", rs.etag);
+        cv__http_time_iso(rs.last_modified, m->last_modified, sizeof m->last_modified);
+        snprintf(m->cache_control, sizeof m->cache_control, "%s", rs.cache_control);
+    }
+    cv_free(url);
+    return rc;
+}
+
 const cv_store_ops cv_store_http = {
     "http",         /* name */
     0,              /* flags: Content-Encoding, not name suffixes */
@@ -205,5 +235,7 @@ const cv_store_ops cv_store_http = {
     NULL,           /* del_many: one by one */
     http_list,      /* list */
     NULL,           /* list_level: from list */
+    http_head,      /* head: HEAD */
+    NULL,           /* list_sized: not listable */
     http_close,     /* close */
 };

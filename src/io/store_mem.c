@@ -227,6 +227,23 @@ static cv_status mem_list(cv_store *s, const char *prefix,
     return rc;
 }
 
+static cv_status mem_head(cv_store *s, const char *name, cv_store_meta *m)
+{
+    char *full = full_name(s, name);
+    if (!full) {
+        return CV_FAIL(CV_ERR_NOMEM, "head");
+    }
+    pthread_mutex_lock(&lock);
+    mem_obj **o = find(full);
+    if (o) {
+        m->size = (int64_t)(*o)->len;
+    }
+    pthread_mutex_unlock(&lock);
+    cv_status rc = o ? CV_OK : cv__notfound("`%s' not found", full);
+    cv_free(full);
+    return rc;
+}
+
 const cv_store_ops cv_store_mem = {
     "mem",             /* name */
     CV_STORE_SUFFIXES, /* flags */
@@ -239,5 +256,7 @@ const cv_store_ops cv_store_mem = {
     NULL,              /* del_many: one by one */
     mem_list,          /* list */
     NULL,              /* list_level: from list */
+    mem_head,          /* head */
+    NULL,              /* list_sized: from head */
     mem_close,         /* close */
 };

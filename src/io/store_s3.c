@@ -424,8 +424,27 @@ static bool has_text(const char *p, const char *end, const char *needle)
     return false;
 }
 
-cv_status cv__s3_parse_list(const char *xml, size_t len, const char *strip, const char *shown,
-                            cv_status (*fn)(const char *name, void *arg), void *arg, char **token)
+/* A decimal byte count, all digits, no overflow. */
+static bool parse_size(const char *p, const char *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (p == end || end - p > 20) {
+        return false;
+    }
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10) {
+            return false;
+        }
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* One ListObjectsV2 page: objects with their <Size> (with `need_size` a missing or bad one is
+ * an error; without, the size handed out is UINT64_MAX), subdirectories with UINT64_MAX. */
+static cv_status parse_page(const char *xml, size_t len, const char *strip, const char *shown,
+                            bool need_size, cv_store_sized_fn fn, void *arg, char **token)
 {
     const char *p = xml, *end = xml + len;
     *token = NULL;
@@ -436,14 +455,21 @@ cv_status cv__s3_parse_list(const char *xml, size_t len, const char *strip, cons
     const char *cend;
     const char *contents;
     while ((contents = xml_find(p, end, "Contents", &cend)) != NULL) {
-        const char *kend;
+        const char *kend, *send;
         const char *key = xml_find(contents, cend, "Key", &kend);
         if (key) {
             char *name;
             CV_TRY(xml_text(key, kend, &name));
             cv_status rc = CV_OK;
             if (strncmp(name, strip, np) == 0 && name[np]) {
-                rc = fn(name + np, arg);
+                uint64_t size = UINT64_MAX;
+                const char *size_text = need_size ? xml_find(contents, cend, "Size", &send) : NULL;
+                if (need_size && (!size_text || !parse_size(size_text, send, &size))) {
+                    rc = CV_FAIL(CV_ERR_CORRUPT, "list `%s': an object without a valid <Size>",
+                                 shown);
+                } else {
+                    rc = fn(name + np, size, arg);
+                }
             }
             cv_free(name);
             CV_TRY(rc);
@@ -460,7 +486,7 @@ cv_status cv__s3_parse_list(const char *xml, size_t len, const char *strip, cons
             CV_TRY(xml_text(key, kend, &name));
             cv_status rc = CV_OK;
             if (strncmp(name, strip, np) == 0 && name[np]) {
-                rc = fn(name + np, arg);
+                rc = fn(name + np, UINT64_MAX, arg);
             }
             cv_free(name);
             CV_TRY(rc);
@@ -488,8 +514,34 @@ cv_status cv__s3_parse_list(const char *xml, size_t len, const char *strip, cons
     return CV_OK;
 }
 
-static cv_status list_pages(cv_store *s, const char *prefix, bool is_level,
-                            cv_status (*fn)(const char *name, void *arg), void *arg)
+/* The listing callers that need names only. */
+typedef struct names_only {
+    cv_status (*fn)(const char *name, void *arg);
+    void *arg;
+} names_only;
+
+static cv_status drop_size(const char *name, uint64_t size, void *arg)
+{
+    (void)size;
+    const names_only *n = arg;
+    return n->fn(name, n->arg);
+}
+
+cv_status cv__s3_parse_list(const char *xml, size_t len, const char *strip, const char *shown,
+                            cv_status (*fn)(const char *name, void *arg), void *arg, char **token)
+{
+    names_only n = {fn, arg};
+    return parse_page(xml, len, strip, shown, false, drop_size, &n, token);
+}
+
+cv_status cv__s3_parse_list_sized(const char *xml, size_t len, const char *strip, const char *shown,
+                                  cv_store_sized_fn fn, void *arg, char **token)
+{
+    return parse_page(xml, len, strip, shown, true, fn, arg, token);
+}
+
+static cv_status list_pages(cv_store *s, const char *prefix, bool is_level, bool need_size,
+                            cv_store_sized_fn fn, void *arg)
 {
     s3_store *t = s->impl;
     char *full = cv__asprintf("%s%s", t->prefix, prefix);
@@ -525,8 +577,8 @@ static cv_status list_pages(cv_store *s, const char *prefix, bool is_level,
         cv_free(token);
         token = NULL;
         if (rc == CV_OK) {
-            rc = cv__s3_parse_list((const char *)page.data, page.len, t->prefix, c.shown, fn, arg,
-                                   &token);
+            rc = parse_page((const char *)page.data, page.len, t->prefix, c.shown, need_size, fn,
+                            arg, &token);
         }
         call_fini(&c);
     } while (rc == CV_OK && token);
@@ -654,13 +706,47 @@ static cv_status s3_del_many(cv_store *s, const char *const *names, size_t n)
 static cv_status s3_list(cv_store *s, const char *prefix,
                          cv_status (*fn)(const char *name, void *arg), void *arg)
 {
-    return list_pages(s, prefix, false, fn, arg);
+    names_only n = {fn, arg};
+    return list_pages(s, prefix, false, false, drop_size, &n);
 }
 
 static cv_status s3_list_level(cv_store *s, const char *prefix,
                                cv_status (*fn)(const char *name, void *arg), void *arg)
 {
-    return list_pages(s, prefix, true, fn, arg);
+    names_only n = {fn, arg};
+    return list_pages(s, prefix, true, false, drop_size, &n);
+}
+
+static cv_status s3_list_sized(cv_store *s, const char *prefix, cv_store_sized_fn fn, void *arg)
+{
+    return list_pages(s, prefix, false, true, fn, arg);
+}
+
+/* HeadObject: the headers S3 answers with. */
+static cv_status s3_head(cv_store *s, const char *name, cv_store_meta *m)
+{
+    s3_call c;
+    s3_store *t = s->impl;
+    CV_TRY(call_init(&c, t, "HEAD", object_path(t, name), name, NULL, 0, NULL));
+    cv_http_resp rs;
+    cv_status rc = run(&c, &rs, false, 0, 0);
+    if (rc == CV_OK && rs.status == 404) {
+        rc = cv__notfound("`%s' not found", c.shown);
+    } else if (rc == CV_OK && rs.status != 200) {
+        rc = cv__http_fail_status(&c.rq, &rs);
+    } else if (rc == CV_OK) {
+        m->size = rs.content_length;
+        snprintf(m->content_type, sizeof m->content_type, "%s", rs.content_type);
+        snprintf(m->encoding, sizeof m->encoding, "%s", rs.encoding);
+        snprintf(m->etag, sizeof m->etag, "%s", rs.etag);
+        cv__http_time_iso(rs.last_modified, m->last_modified, sizeof m->last_modified);
+        snprintf(m->cache_control, sizeof m->cache_control, "%s", rs.cache_control);
+        /* S3 leaves out x-amz-storage-class for STANDARD objects. */
+        snprintf(m->storage_class, sizeof m->storage_class, "%s",
+                 rs.storage_class[0] ? rs.storage_class : "STANDARD");
+    }
+    call_fini(&c);
+    return rc;
 }
 
 const cv_store_ops cv_store_s3 = {
@@ -675,5 +761,7 @@ const cv_store_ops cv_store_s3 = {
     s3_del_many,   /* del_many: DeleteObjects */
     s3_list,       /* list */
     s3_list_level, /* list_level: delimiter=/ */
+    s3_head,       /* head: HeadObject */
+    s3_list_sized, /* list_sized: ListObjectsV2 <Size> */
     s3_close,      /* close */
 };

@@ -566,6 +566,52 @@ static void wrap(const shard_file *f, const char *part)
     }
 }
 
+/* The shard files already warned about (capped: a warning per file, not per chunk). */
+#define ZLIB_WARN_MAX 256
+static pthread_mutex_t zlib_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *zlib_warned[ZLIB_WARN_MAX];
+static size_t n_zlib_warned;
+
+static void warn_zlib_once(const shard_file *f)
+{
+    const char *url = f->store ? cv_store_url(f->store) : "";
+    char *name = cv__asprintf("%s%s%s", url, *url ? "/" : "", f->key);
+    if (!name) {
+        return;
+    }
+    bool is_new = true;
+    pthread_mutex_lock(&zlib_lock);
+    for (size_t i = 0; i < n_zlib_warned && is_new; i++) {
+        is_new = strcmp(zlib_warned[i], name) != 0;
+    }
+    if (is_new && n_zlib_warned < ZLIB_WARN_MAX) {
+        zlib_warned[n_zlib_warned++] = name;
+        name = NULL;
+    } else {
+        is_new = false;
+    }
+    pthread_mutex_unlock(&zlib_lock);
+    cv_free(name);
+    if (is_new) {
+        CV_LOG(CV_LOG_WARN,
+               "shard `%s%s%s' holds zlib streams where its sharding says gzip (as "
+               "neuroglancer-scripts writes them): read as zlib; CloudVolume and current "
+               "Neuroglancer refuse them",
+               url, *url ? "/" : "", f->key);
+    }
+}
+
+/* "gzip" in a sharding spec: gzip, or the zlib streams neuroglancer-scripts writes, which
+ * Neuroglancer's pako-based decoder read too (pako.inflate takes both). */
+static cv_status shard_gunzip(const shard_file *f, const uint8_t *p, size_t n, cv_buf *out)
+{
+    if (cv__is_zlib_stream(p, n)) {
+        warn_zlib_once(f);
+        return cv__zlib_decompress(p, n, out);
+    }
+    return cv_compress_gzip.decompress(p, n, out);
+}
+
 static cv_status range_read(const shard_file *f, uint64_t off, uint64_t len, cv_buf *out)
 {
     atomic_fetch_add(&n_reads, 1);
@@ -694,7 +740,7 @@ static cv_status decode_minishard(const shard_file *f, uint64_t m, const uint8_t
     cv__buf_init(&dec, (size_t)CV_SHARD_MAX_MINISHARD_INDEX);
     cv_status rc = CV_OK;
     if (f->spec->minishard_index_encoding == CV_SHARD_GZIP) {
-        rc = cv_compress_gzip.decompress(p, n, &dec);
+        rc = shard_gunzip(f, p, n, &dec);
         p = dec.data;
         n = dec.len;
     }
@@ -874,7 +920,7 @@ static cv_status decode_value(const shard_file *f, uint64_t key, const uint8_t *
         return corrupt(f, "%s of %zu gzip bytes cannot decode to at most %zu bytes", part, n,
                        out->max);
     }
-    cv_status rc = cv_compress_gzip.decompress(raw, n, out);
+    cv_status rc = shard_gunzip(f, raw, n, out);
     if (rc != CV_OK) {
         wrap(f, part);
     }
@@ -1031,7 +1077,7 @@ cv_status cv_shard_decode(const cv_shard_spec *s, const uint8_t *file, size_t le
                     break;
                 }
                 dec.len = 0;
-                rc = cv_compress_gzip.decompress(p, n, &dec);
+                rc = shard_gunzip(&f, p, n, &dec);
                 if (rc != CV_OK) {
                     char part[64];
                     snprintf(part, sizeof part, "chunk %" PRIu64, e->key);

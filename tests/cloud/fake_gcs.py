@@ -14,7 +14,8 @@
 #   GET  /storage/v1/b/B/o/K             metadata JSON
 #   DELETE /storage/v1/b/B/o/K           204 / 404
 #   GET  /storage/v1/b/B/o?prefix=&delimiter=&maxResults=&pageToken=   items/prefixes/nextPageToken
-#   GET  /_stats                          {"tokens": granted, "unauthorized": 401s sent, ...}
+#   GET  /_stats                          {"tokens": granted, "unauthorized": 401s sent,
+#                                          "uploads": objects stored, "deletes": objects deleted}
 #   GET  /_config?transcode=always|auto   transcode gzip objects for every client, or as GCS does
 # With --require-auth every storage request needs "Authorization: Bearer <unexpired token>".
 import base64
@@ -41,7 +42,7 @@ PUB = serialization.load_pem_private_key(SA["private_key"].encode(), None).publi
 lock = threading.Lock()
 objects = {}  # (bucket, name) -> dict(data, contentType, contentEncoding, generation)
 tokens = {}   # token -> expiry (epoch seconds)
-stats = {"tokens": 0, "unauthorized": 0, "requests": 0, "bad_jwt": 0}
+stats = {"tokens": 0, "unauthorized": 0, "requests": 0, "bad_jwt": 0, "uploads": 0, "deletes": 0}
 config = {"transcode": "auto"}  # "always": decompress gzip objects even for gzip clients
 
 
@@ -79,6 +80,8 @@ def meta(bucket, name, o):
         "kind": "storage#object", "bucket": bucket, "name": name, "size": str(len(o["data"])),
         "contentType": o["contentType"], "generation": str(o["generation"]),
         "md5Hash": base64.b64encode(hashlib.md5(o["data"]).digest()).decode(),
+        "etag": "CJ%dEAE=" % o["generation"], "storageClass": "STANDARD",
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(o["updated"])),
         **({"contentEncoding": o["contentEncoding"]} if o["contentEncoding"] else {}),
     }
 
@@ -201,7 +204,9 @@ class H(BaseHTTPRequestHandler):
             return self.error(400, "no object name")
         with lock:
             gen = objects.get((bucket, name), {}).get("generation", 0) + 1
-            objects[(bucket, name)] = dict(info, data=data, generation=gen, hash=hashes_of(data))
+            objects[(bucket, name)] = dict(info, data=data, generation=gen, hash=hashes_of(data),
+                                           updated=time.time())
+            stats["uploads"] += 1
             m = meta(bucket, name, objects[(bucket, name)])
         self.reply(200, m)
 
@@ -296,6 +301,7 @@ class H(BaseHTTPRequestHandler):
         bucket, name = self.object_name(parts)
         with lock:
             found = objects.pop((bucket, name), None) is not None
+            stats["deletes"] += found
         if not found:
             return self.error(404, f"No such object: {bucket}/{name}")
         self.reply(204, b"", "text/plain")

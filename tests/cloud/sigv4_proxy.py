@@ -17,7 +17,8 @@
 # AuthorizationHeaderMalformed with an x-amz-bucket-region header. A multi-object delete
 # (POST ?delete) without Content-MD5 is refused as S3 does (400 InvalidRequest). GET /_stats
 # (unsigned) answers the JSON counts of forwarded requests by method and upstream status
-# ("PUT 200", "POST?delete 200", ...).
+# ("PUT 200", "POST?delete 200", ...), and under "delete_batches" the number of keys in the
+# body of each multi-object delete S3 answered with 200.
 import base64
 import json
 import threading
@@ -161,6 +162,8 @@ class Proxy(BaseHTTPRequestHandler):
             "delete") else "", r.status)
         with STATS_LOCK:
             STATS[what] = STATS.get(what, 0) + 1
+            if what == "POST?delete 200":
+                STATS.setdefault("delete_batches", []).append(body.count(b"<Object><Key>"))
         self.send_response(r.status)
         for k, v in r.getheaders():
             if k.lower() not in HOP:

@@ -9,6 +9,8 @@
 
 #include "fuzz_common.h"
 
+#include "io/store.h"
+
 typedef cv_status (*fuzz_list_parser)(const char *page, size_t len, const char *strip,
                                       const char *shown,
                                       cv_status (*fn)(const char *name, void *arg), void *arg,
@@ -59,6 +61,47 @@ static void fuzz_list_page(fuzz_list_parser parse, const char *page, size_t size
         FUZZ_ASSERT(parse(page, size, "", shown, fuzz_list_count, &stop, &token) == CV_ERR_ARG);
         FUZZ_ASSERT(token == NULL && stop.n == 1);
     }
+}
+
+typedef cv_status (*fuzz_sized_parser)(const char *page, size_t len, const char *strip,
+                                       const char *shown, cv_store_sized_fn fn, void *arg,
+                                       char **next_token);
+
+typedef struct fuzz_sized_counter {
+    size_t n;
+    uint64_t sum;
+} fuzz_sized_counter;
+
+static cv_status fuzz_sized_count(const char *name, uint64_t size, void *arg)
+{
+    fuzz_sized_counter *c = arg;
+    FUZZ_ASSERT(name[0] != '\0');
+    c->n++;
+    c->sum += size == UINT64_MAX ? 0 : size;
+    return CV_OK;
+}
+
+/* The sized variant of a parser (cvmpi du, cp -r --resume): only OK / CORRUPT / NOMEM; when
+ * it succeeds the plain parser does too and hands out as many names. */
+static void fuzz_list_page_sized(fuzz_sized_parser sized, fuzz_list_parser plain, const char *page,
+                                 size_t size, const char *shown)
+{
+    cv_err_clear();
+    fuzz_sized_counter c = {0, 0};
+    char *token = NULL;
+    cv_status rc = sized(page, size, "", shown, fuzz_sized_count, &c, &token);
+    FUZZ_ASSERT(rc == CV_OK || rc == CV_ERR_CORRUPT || rc == CV_ERR_NOMEM);
+    FUZZ_ASSERT(rc == CV_OK || token == NULL);
+    cv_free(token);
+    if (rc != CV_OK) {
+        return;
+    }
+    fuzz_list_counter all = {0, 0};
+    token = NULL;
+    cv_err_clear();
+    FUZZ_ASSERT(plain(page, size, "", shown, fuzz_list_count, &all, &token) == CV_OK);
+    FUZZ_ASSERT(all.n == c.n);
+    cv_free(token);
 }
 
 #endif
