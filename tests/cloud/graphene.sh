@@ -79,6 +79,11 @@ expect_stderr_lacks "not a token"
 echo '{"token": "deadbeef"}' >"$HOME/.cloudvolume/secrets/cave-secret.json"
 echo "{\"token\": \"$TOKEN\"}" >"$HOME/.cloudvolume/secrets/127.0.0.1:$PORT-cave-secret.json"
 
+section "--secrets {\"token\": ...} instead of the files"
+mv "$HOME/.cloudvolume/secrets" "$HOME/secrets.off"
+expect_exit 0 "$CVMPI" read "$URL" --secrets "{\"token\": \"$TOKEN\"}" -o s.raw
+mv "$HOME/secrets.off" "$HOME/.cloudvolume/secrets"
+
 section "info and supervoxel reads"
 expect_exit 0 "$CVMPI" info --json "$URL"
 grep -q '"data_dir"' "$OUT" || fail "info --json lacks data_dir"
