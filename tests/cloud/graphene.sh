@@ -138,6 +138,22 @@ expect_exit 0 "$CVMPI" read "$URL" --bbox 2,0,0,8,8,4 --agglomerate --timestamp 
     --root-ids "$B" -o rootB.raw
 same rootB.raw want_rootB.raw
 
+if [[ -n ${CVMPI_LIBRARY:-} ]]; then
+    section "Python: CloudVolume(graphene://, agglomerate=True, timestamp=...), segids="
+    "$PY" - "$URL" "$A" "$B" <<'EOF' || fail "the Python binding's graphene reads differ"
+import sys
+import cvmpi
+url, A, B = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+raw = lambda name: open(name, "rb").read()
+vol = cvmpi.CloudVolume(url, agglomerate=True, timestamp="2023-11-14T22:13:19.5Z")
+assert vol[0:8, 0:8, 0:4].tobytes(order="F") == raw("want_early.raw")
+assert vol.download([0, 0, 0, 8, 8, 4], timestamp=1700000001).tobytes(order="F") == \
+    raw("want_now.raw")
+plain = cvmpi.CloudVolume(url)
+assert plain.download([2, 0, 0, 8, 8, 4], segids=[A]).tobytes(order="F") == raw("want_rootA.raw")
+EOF
+fi
+
 section "usage errors"
 expect_exit 2 "$CVMPI" read "$URL" --timestamp 1 -o x.raw
 expect_stderr_contains "--timestamp needs --agglomerate"
