@@ -518,7 +518,7 @@ static cv_status parse_iso(const char *text, int64_t *out)
         p++;
         has_zone = true;
     } else if (ok && (*p == '+' || *p == '-')) {
-        int sign = *p++ == '-' ? -1 : 1, zh, zm = 0;
+        int sign = *p++ == '-' ? -1 : 1, zh = 0, zm = 0;
         ok = digits(&p, 2, &zh);
         if (ok && *p == ':') {
             p++;
@@ -526,7 +526,8 @@ static cv_status parse_iso(const char *text, int64_t *out)
         if (ok && *p) {
             ok = digits(&p, 2, &zm);
         }
-        zone_s = sign * (zh * 3600 + zm * 60);
+        ok = ok && zh < 24 && zm < 60;
+        zone_s = ok ? sign * (zh * 3600 + zm * 60) : 0;
         has_zone = true;
     }
     if (!ok || *p) {
