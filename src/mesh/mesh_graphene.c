@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The largest fragment read: the manifest's byte ranges are untrusted. */
+#define FRAGMENT_MAX ((size_t)256 << 20)
+
 /* Whether {mesh_dir}/info has a non-null "sharding" (a missing info: unsharded). */
 static cv_status mesh_is_sharded(cv_volume *v, const char *dir, bool *sharded)
 {
@@ -123,6 +126,12 @@ static cv_status fetch_fragment(cv_volume *v, const char *name, bool sharded, ui
                        "mesh %" PRIu64 ": manifest fragment `%s' is not "
                        "~LAYER/SHARD.shard:OFFSET:SIZE",
                        id, name);
+    }
+    if (initial && size > FRAGMENT_MAX) {
+        return CV_FAIL(CV_ERR_CORRUPT,
+                       "mesh %" PRIu64 ": manifest fragment `%s' is %" PRIu64
+                       " bytes, more than the %zu a fragment may have",
+                       id, name, size, FRAGMENT_MAX);
     }
     if (initial) {
         snprintf(key, sizeof key, "%s/initial/%s", m->mesh_dir, object);

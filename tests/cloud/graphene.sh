@@ -243,6 +243,7 @@ EOF
     expect_exit 0 "$CVMPI" mesh get "$URL" "$A" --no-dedupe -o sharded.ply
     grep -q '"query": "verify=True&return_seg_ids=1"' "$LOG" || fail "sharded manifest query"
     # The same Draco bytes as two unsharded fragment files give the same mesh.
+    cp ws/mesh/info ws/mesh/info.sharded
     mv ws/mesh/info.unsharded ws/mesh/info
     cp "$frag" "ws/mesh/$SV1:draco" && cp "$frag" "ws/mesh/$SV2:draco"
     cat >srv/manifests.json <<EOF
@@ -250,6 +251,13 @@ EOF
 EOF
     expect_exit 0 "$CVMPI" mesh get "$URL" "$A" --no-dedupe -o unsharded.ply
     cmp sharded.ply unsharded.ply || fail "sharded initial range and dynamic file differ"
+    # An untrusted range is bounded before anything is allocated.
+    cp ws/mesh/info.sharded ws/mesh/info
+    cat >srv/manifests.json <<EOF
+{"$A": {"fragments": ["~2/17-0.shard:100:18446744073709551515"], "seg_ids": [$SV1]}}
+EOF
+    expect_exit 1 "$CVMPI" mesh get "$URL" "$A" -o x.ply
+    expect_stderr_contains "is 18446744073709551515 bytes, more than the 268435456 a fragment may have"
     grep -q "element vertex" sharded.ply || fail "no mesh written"
 fi
 echo "graphene: all checks passed"
