@@ -10,7 +10,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 TOKEN=0123456789abcdef0123456789abcdef
-SV1=72057594037927937 SV2=72057594037927938 SV3=72057594037927939 SV4=72057594037927940
+SV1=72057594037927937 SV2=72057594037927938
 A=288230376151711751 B=288230376151711753
 
 section "watershed layer and graph server"
@@ -225,8 +225,7 @@ if "$CVMPI" --version | grep -q multires-draco; then
     # One Draco fragment: the unsharded multi-resolution mesh of SV1 holds exactly one.
     cp -r ws wsm
     "$CVMPI" mesh merge-sharded wsm --unsharded --nlod 0 >/dev/null
-    mdir=$(ls -d wsm/mesh*/ | head -1)
-    frag=$mdir/$SV1
+    frag=wsm/mesh/$SV1
     size=$(stat -c %s "$frag")
     mkdir -p ws/mesh/initial/2 ws/mesh/dynamic
     { head -c 100 /dev/urandom; cat "$frag"; head -c 50 /dev/urandom; } >ws/mesh/initial/2/17-0.shard
