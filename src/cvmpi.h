@@ -361,6 +361,44 @@ CV_EXPORT int cv_volume_chunk_key(const cv_volume *v, int mip, cv_bbox cell_box,
                                   size_t cap);
 
 /* ---------------------------------------------------------------------------------------------
+ * graphene:// layers (ChunkedGraph / PyChunkedGraph servers, as FlyWire and MICrONS serve them).
+ * cv_volume_open("graphene://https://HOST/segmentation/table/NAME", ...) fetches the info from
+ * the server (Bearer token from ~/.cloudvolume/secrets/cave-secret.json and the other files
+ * CloudVolume reads) and opens the watershed layer its "data_dir" names, read-only: plain
+ * reads give supervoxel ids. The functions below reach the graph server. */
+
+/* Whether `v` was opened from a graphene:// path. */
+CV_EXPORT bool cv_volume_is_graphene(const cv_volume *v);
+/* UNIX seconds from text as CloudVolume's to_unix_time: seconds (a fraction rounds up) or ISO
+ * 8601 ("2024-01-02T03:04:05.5Z"; without a zone, local time). CV_ERR_ARG otherwise. */
+CV_EXPORT cv_status cv_timestamp_parse(const char *text, int64_t *out);
+/* Root ids of `n` labels (any order, repeats allowed) at `timestamp` (NULL: now), as
+ * CloudVolume's get_roots: 0 stays 0, ids already at the top layer map to themselves, the rest
+ * are asked for in sorted batches of 250,000 (roots_binary). */
+CV_EXPORT cv_status cv_graphene_roots(cv_volume *v, const uint64_t *ids, size_t n,
+                                      const int64_t *timestamp, uint64_t *roots);
+/* Supervoxels of `root` within `mip0_box` (mip-0 voxels), as get_leaves. *leaves: free with
+ * cv_free. */
+CV_EXPORT cv_status cv_graphene_leaves(cv_volume *v, uint64_t root, cv_bbox mip0_box,
+                                       uint64_t **leaves, size_t *n);
+
+typedef struct cv_graphene_read_opts {
+    bool agglomerate;         /* supervoxels become root ids */
+    const int64_t *timestamp; /* agglomerate at this time (NULL: now) */
+    const uint64_t *root_ids; /* keep only these roots, everything else 0 (NULL: all) */
+    size_t n_root_ids;
+} cv_graphene_read_opts;
+
+/* cv_graphene_read() :
+ * cv_volume_read() of a graphene layer, then as CloudVolume's download(): with `agglomerate`
+ * each supervoxel becomes its root at `timestamp`; with root_ids and without agglomerate the
+ * leaves of each root inside the box become that root (get_leaves, segids=), and with or
+ * without agglomerate every voxel not of those roots becomes 0. CV_ERR_ARG for a timestamp
+ * without agglomerate. */
+CV_EXPORT cv_status cv_graphene_read(cv_volume *v, int mip, cv_bbox box,
+                                     const cv_graphene_read_opts *o, void *dst, size_t dst_cap);
+
+/* ---------------------------------------------------------------------------------------------
  * NumPy .npy files (format versions 1-3), the CLI's array exchange format. Arrays are
  * (X,Y,Z[,C]); cvmpi writes them in Fortran order, so the data is x fastest, channel slowest. */
 
@@ -746,6 +784,12 @@ CV_EXPORT cv_status cv_meshes_lods(cv_meshes *k, uint64_t id, int *n);
  * "<id>:0" = {"fragments": ["<id>:0:1"]}, after deleting the fragments of an older manifest.
  * CV_ERR_UNSUPPORTED for multi-resolution directories. */
 CV_EXPORT cv_status cv_meshes_put(cv_meshes *k, uint64_t id, const cv_mesh *m);
+/* The mesh of `id` of a graphene layer as CloudVolume's graphene mesh source: the server's
+ * manifest (start layer = the id's layer, at most max_meshed_layer), then each fragment from
+ * the mesh directory under data_dir: unsharded, named files (Draco or legacy) in name order;
+ * sharded ("initial" shard byte ranges and dynamic files), Draco; concatenated, nm.
+ * CV_ERR_NOTFOUND when the manifest lists no fragment. */
+CV_EXPORT cv_status cv_graphene_mesh_get(cv_volume *v, uint64_t id, cv_mesh **out);
 /* Segment ids with a mesh, ascending. *ids: free with cv_free. */
 CV_EXPORT cv_status cv_meshes_list(cv_meshes *k, uint64_t **ids, size_t *n);
 /* Segment ids CloudVolume's spatial index lists in the physical box [min, max) (nm), as

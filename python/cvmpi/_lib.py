@@ -60,6 +60,11 @@ class InfoParams_t(ctypes.Structure):
                 ("max_mip", ctypes.c_int), ("factor", ctypes.c_int64 * 3)]
 
 
+class GrapheneReadOpts_t(ctypes.Structure):
+    _fields_ = [("agglomerate", ctypes.c_bool), ("timestamp", ctypes.POINTER(ctypes.c_int64)),
+                ("root_ids", ctypes.POINTER(ctypes.c_uint64)), ("n_root_ids", ctypes.c_size_t)]
+
+
 class Npy_t(ctypes.Structure):
     _fields_ = [("dtype", ctypes.c_int), ("ndim", ctypes.c_int), ("shape", ctypes.c_int64 * 4),
                 ("fortran_order", ctypes.c_bool), ("data_offset", ctypes.c_size_t)]
@@ -107,6 +112,9 @@ _PROTOTYPES = {
     "cv_volume_check_box": (I, [P, Bbox_t, PSZ]),
     "cv_volume_read": (I, [P, I, Bbox_t, P, SZ]),
     "cv_volume_write": (I, [P, I, Bbox_t, P, SZ]),
+    "cv_volume_is_graphene": (ctypes.c_bool, [P]),
+    "cv_graphene_read": (I, [P, I, Bbox_t, ctypes.POINTER(GrapheneReadOpts_t), P, SZ]),
+    "cv_timestamp_parse": (I, [S, ctypes.POINTER(ctypes.c_int64)]),
     "cv_volume_exists": (I, [P, I, Bbox_t, PU64, PU64]),
     "cv_volume_delete": (I, [P, I, Bbox_t]),
     "cv_volume_chunk_key": (I, [P, I, Bbox_t, ctypes.c_char_p, SZ]),

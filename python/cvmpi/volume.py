@@ -2,6 +2,7 @@
 """cvmpi.CloudVolume: CloudVolume's everyday API over libcvmpi."""
 import ctypes
 import json
+import math
 import numbers
 import os
 
@@ -30,6 +31,20 @@ class VolumeCutout(np.ndarray):
     def __array_finalize__(self, obj):
         for name in ("bounds", "mip", "layer_type", "resolution", "dataset_name"):
             setattr(self, name, getattr(obj, name, None))
+
+
+def _unix_time(timestamp):
+    """CloudVolume's to_unix_time: ceil of POSIX seconds; text through cv_timestamp_parse."""
+    if hasattr(timestamp, "timestamp"):
+        timestamp = timestamp.timestamp()
+    if isinstance(timestamp, str):
+        out = ctypes.c_int64()
+        check(lib.cv_timestamp_parse(timestamp.encode(), ctypes.byref(out)))
+        return out.value
+    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Real):
+        raise exceptions.ArgumentError("timestamp: want UNIX seconds, ISO 8601 text or a "
+                                       "datetime, got %r" % (timestamp,))
+    return int(math.ceil(timestamp))
 
 
 def _compress_arg(compress):
@@ -93,8 +108,10 @@ class CloudVolume:
     def __init__(self, cloudpath, mip=0, bounded=True, autocrop=False, fill_missing=False,
                  background_color=0, non_aligned_writes=False, delete_black_uploads=False,
                  compress=None, compress_level=None, parallel=1, secrets=None, progress=False,
-                 info=None, max_redirects=10):
+                 info=None, max_redirects=10, agglomerate=False, timestamp=None):
         self._h = None
+        self.agglomerate = bool(agglomerate)
+        self.timestamp = timestamp
         self.cloudpath = cloudpath
         self.progress = bool(progress)
         if parallel is True:
@@ -429,14 +446,22 @@ class CloudVolume:
 
     def __getitem__(self, slices):
         box, channels = self._slices_box(slices)
-        img = self.download(box, self.mip)
+        img = self.download(box, self.mip, agglomerate=self.agglomerate or None)
         if channels == slice(None):
             return img
         return img[..., channels]
 
-    def download(self, bbox, mip=None):
+    def download(self, bbox, mip=None, agglomerate=None, timestamp=None, segids=None):
         """Read a box (Bbox, 6 numbers, (minpt, maxpt) or slices) of `mip` (default vol.mip):
-        a VolumeCutout shaped (X, Y, Z, C) in Fortran order."""
+        a VolumeCutout shaped (X, Y, Z, C) in Fortran order. graphene:// layers: agglomerate
+        (default vol.agglomerate) maps supervoxels to root ids at timestamp (UNIX seconds, ISO
+        8601 text or a datetime; default vol.timestamp, else now); segids keeps only those
+        roots (others 0)."""
+        agglomerate = self.agglomerate if agglomerate is None else bool(agglomerate)
+        timestamp = self.timestamp if timestamp is None else timestamp
+        graph = agglomerate or segids is not None
+        if graph and not lib.cv_volume_is_graphene(self._handle()):
+            raise exceptions.ArgumentError("agglomerate and segids need a graphene:// layer")
         mip = self.mip if mip is None else self.to_mip(mip)
         box = self._bbox_arg(bbox)
         real = self._resolve(mip, box)
@@ -447,8 +472,23 @@ class CloudVolume:
         img = VolumeCutout(shape, self.dtype, bounds=got, mip=mip, layer_type=self.layer_type,
                            resolution=self.mip_resolution(mip), dataset_name=self.cloudpath)
         # the GIL is released for the call (ctypes): decoding runs beside other threads
-        check(lib.cv_volume_read(self._handle(), mip, real, img.ctypes.data, n.value),
-              {ERR_NOTFOUND: exceptions.EmptyVolumeException})
+        if not graph:
+            check(lib.cv_volume_read(self._handle(), mip, real, img.ctypes.data, n.value),
+                  {ERR_NOTFOUND: exceptions.EmptyVolumeException})
+            return img
+        g = _lib.GrapheneReadOpts_t()
+        g.agglomerate = agglomerate
+        ts = ctypes.c_int64()
+        if agglomerate and timestamp is not None:
+            ts.value = _unix_time(timestamp)
+            g.timestamp = ctypes.pointer(ts)
+        ids = None
+        if segids is not None:
+            ids = np.ascontiguousarray([int(s) for s in segids], dtype=np.uint64)
+            g.root_ids = ids.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64))
+            g.n_root_ids = ids.size
+        check(lib.cv_graphene_read(self._handle(), mip, real, ctypes.byref(g), img.ctypes.data,
+                                   n.value), {ERR_NOTFOUND: exceptions.EmptyVolumeException})
         return img
 
     # ---- writes --------------------------------------------------------------------------------

@@ -890,3 +890,33 @@ int cli_fail_job(bool conflict)
     cli_fail();
     return conflict ? CLI_USAGE : CLI_FAIL;
 }
+
+bool cli_parse_ids(const char *text, uint64_t **ids, size_t *n)
+{
+    size_t cap = 1;
+    for (const char *p = text; *p; p++) {
+        cap += *p == ',';
+    }
+    *ids = cv_malloc(cap * sizeof **ids);
+    *n = 0;
+    if (!*ids) {
+        return false;
+    }
+    for (const char *p = text;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char buf[32];
+        if (len == 0 || len >= sizeof buf) {
+            return false;
+        }
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        if (!cv__parse_segid(buf, &(*ids)[(*n)++])) {
+            return false;
+        }
+        if (!comma) {
+            return true;
+        }
+        p = comma + 1;
+    }
+}

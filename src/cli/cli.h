@@ -75,6 +75,8 @@ int cli_help(const char *text);
 bool cli_parse_i64(const char *s, int64_t *out);
 bool cli_parse_double(const char *s, double *out);
 bool cli_parse_i64x3(const char *s, int64_t out[3]);
+/* Decimal segment ids "ID,ID,..." into *ids (free with cv_free, also on failure). */
+bool cli_parse_ids(const char *text, uint64_t **ids, size_t *n);
 /* "2G", "512M", "64K", "1000000" (binary multiples; an optional trailing B). */
 bool cli_parse_bytes(const char *s, size_t *out);
 /* "4,4,40" or "4.5,4.5,40": *has_point tells whether any component had a decimal point. */

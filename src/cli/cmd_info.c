@@ -6,7 +6,9 @@
 #include <string.h>
 
 static const char help[] = "usage: cvmpi info PATH [--json]\n\n"
-                           "Show a layer's type, data type and scales.\n"
+                           "Show a layer's type, data type and scales. For a graphene:// PATH\n"
+                           "(a ChunkedGraph server) the info comes from the server and the\n"
+                           "layer shown is the watershed layer under its data_dir.\n"
                            "  --json   print the info file as CloudVolume writes it\n";
 
 int cmd_info(int argc, char **argv)

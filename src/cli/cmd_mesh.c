@@ -28,7 +28,8 @@ static const char help[] =
     "          [--compress-level L] [--max-labels-per-shard M]]\n\n"
     "PATH is a segmentation layer; its mesh directory is the info's \"mesh\" member (default\n"
     "\"mesh\"). Legacy meshes (SEGID:0 manifests) and multi-resolution Draco meshes (read only)\n"
-    "are understood; vertices come out in nanometres.\n\n"
+    "are understood; vertices come out in nanometres. A graphene:// PATH (ChunkedGraph) gets\n"
+    "each id's fragments through the server's mesh manifest (`mesh get' only).\n\n"
     "get   fragments of each id are concatenated and identical vertices merged (CloudVolume's\n"
     "      consolidate; --no-dedupe keeps the plain concatenation); several ids are fused into\n"
     "      one mesh unless --no-fuse, which writes OUT with the id before the extension\n"
@@ -280,36 +281,6 @@ static int mesh_forge(int argc, char **argv)
     return CLI_OK;
 }
 
-static bool parse_ids(const char *text, uint64_t **ids, size_t *n)
-{
-    size_t cap = 1;
-    for (const char *p = text; *p; p++) {
-        cap += *p == ',';
-    }
-    *ids = cv_malloc(cap * sizeof **ids);
-    *n = 0;
-    if (!*ids) {
-        return false;
-    }
-    for (const char *p = text;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char buf[32];
-        if (len == 0 || len >= sizeof buf) {
-            return false;
-        }
-        memcpy(buf, p, len);
-        buf[len] = '\0';
-        if (!cv__parse_segid(buf, &(*ids)[(*n)++])) {
-            return false;
-        }
-        if (!comma) {
-            return true;
-        }
-        p = comma + 1;
-    }
-}
-
 typedef enum { FMT_NONE, FMT_PLY, FMT_OBJ } mesh_format;
 
 static mesh_format format_of(const char *path)
@@ -337,11 +308,18 @@ static cv_status write_mesh(const char *path, mesh_format fmt, const cv_mesh *m)
     return rc;
 }
 
+/* One id's mesh from the mesh directory `k`, or through the graph server when k is NULL. */
+static cv_status fetch_mesh(cv_volume *v, cv_meshes *k, uint64_t id, int lod, cv_mesh **out)
+{
+    return k ? cv_meshes_get(k, id, lod, out) : cv_graphene_mesh_get(v, id, out);
+}
+
 /* One id's mesh, consolidated unless raw. */
-static cv_status get_one(cv_meshes *k, uint64_t id, int lod, bool dedupe, cv_mesh **out)
+static cv_status get_one(cv_volume *v, cv_meshes *k, uint64_t id, int lod, bool dedupe,
+                         cv_mesh **out)
 {
     cv_mesh *m;
-    cv_status rc = cv_meshes_get(k, id, lod, &m);
+    cv_status rc = fetch_mesh(v, k, id, lod, &m);
     if (rc == CV_ERR_NOTFOUND && cv_err_last()->code == CV_ERR_NOTFOUND) {
         /* Make the quiet not-found the reported failure. */
         cv_err e = *cv_err_last();
@@ -362,14 +340,16 @@ static cv_status mesh_get(cv_volume *v, const uint64_t *ids, size_t n, int lod, 
                           bool dedupe, const char *output)
 {
     mesh_format fmt = format_of(output);
-    cv_meshes *k;
-    CV_TRY(cv_meshes_open(v, false, &k));
+    cv_meshes *k = NULL;
+    if (!cv_volume_is_graphene(v)) {
+        CV_TRY(cv_meshes_open(v, false, &k));
+    }
     cv_status rc = CV_OK;
     if (!fuse) {
         const char *dot = strrchr(output, '.');
         for (size_t i = 0; i < n && rc == CV_OK; i++) {
             cv_mesh *m;
-            rc = get_one(k, ids[i], lod, dedupe, &m);
+            rc = get_one(v, k, ids[i], lod, dedupe, &m);
             if (rc != CV_OK) {
                 break;
             }
@@ -384,7 +364,7 @@ static cv_status mesh_get(cv_volume *v, const uint64_t *ids, size_t n, int lod, 
         cv_mesh **parts = cv_calloc(n, sizeof *parts);
         rc = parts ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "mesh get");
         for (size_t i = 0; i < n && rc == CV_OK; i++) {
-            rc = cv_meshes_get(k, ids[i], lod, &parts[i]);
+            rc = fetch_mesh(v, k, ids[i], lod, &parts[i]);
             if (rc == CV_ERR_NOTFOUND && cv_err_last()->code == CV_ERR_NOTFOUND) {
                 cv_err e = *cv_err_last();
                 cv_err_clear();
@@ -438,8 +418,10 @@ static cv_status mesh_put(cv_volume *v, uint64_t id, const char *input)
 
 static cv_status mesh_ls(cv_volume *v)
 {
-    cv_meshes *k;
-    CV_TRY(cv_meshes_open(v, false, &k));
+    cv_meshes *k = NULL;
+    if (!cv_volume_is_graphene(v)) {
+        CV_TRY(cv_meshes_open(v, false, &k));
+    }
     uint64_t *ids;
     size_t n;
     cv_status rc = cv_meshes_list(k, &ids, &n);
@@ -598,7 +580,7 @@ int cmd_mesh(int argc, char **argv)
     }
     uint64_t *ids = NULL;
     size_t n_ids = 0;
-    if (!is_ls && !parse_ids(argv[optind + 2], &ids, &n_ids)) {
+    if (!is_ls && !cli_parse_ids(argv[optind + 2], &ids, &n_ids)) {
         cv_free(ids);
         return cli_usage(argv[0], "bad SEGID `%s': want unsigned integers separated by commas",
                          argv[optind + 2]);
@@ -614,6 +596,10 @@ int cmd_mesh(int argc, char **argv)
     if (is_put && format_of(argv[optind + 3]) == FMT_NONE) {
         cv_free(ids);
         return cli_usage(argv[0], "put reads a .ply or .obj file, not `%s'", argv[optind + 3]);
+    }
+    if (strncmp(argv[optind + 1], "graphene://", 11) == 0 && (!is_get || lod != 0)) {
+        cv_free(ids);
+        return cli_usage(argv[0], "graphene:// layers: only `mesh get', without --lod");
     }
     cv_volume *v;
     if (cv_volume_open(argv[optind + 1], NULL, &v) != CV_OK) {

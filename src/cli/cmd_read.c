@@ -14,7 +14,8 @@
 
 static const char help[] =
     "usage: cvmpi read PATH [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1] [--fill-missing] -o FILE\n"
-    "                   [--format raw|npy|h5|tiff]\n\n"
+    "                   [--format raw|npy|h5|tiff]\n"
+    "                   [--agglomerate [--timestamp T]] [--root-ids ID,ID,...]\n\n"
     "Read a box of a layer. The format follows FILE's name: .npy gets a NumPy array of shape\n"
     "(X,Y,Z,C) in Fortran order; .raw and .bin get raw little-endian bytes, x fastest, channel\n"
     "slowest, as do `-' (standard output) and devices or FIFOs (written in place);\n"
@@ -24,8 +25,16 @@ static const char help[] =
     "writes (resolution, voxel_offset, source); the file is created if absent. .tif and .tiff\n"
     "get a TIFF (BigTIFF past 4 GB) of one uncompressed page per z, channels as samples per\n"
     "pixel, with OME-XML physical sizes (nm) that `cvmpi import' reads back. Other names are\n"
-    "refused unless --format says what to write.\n" CLI_VOLUME_HELP "  -o, --output FILE\n"
-    "  --format F       raw, npy, h5 or tiff, whatever FILE is called\n";
+    "refused unless --format says what to write.\n"
+    "PATH may be graphene://https://HOST/segmentation/table/NAME (a ChunkedGraph server; token\n"
+    "from ~/.cloudvolume/secrets/cave-secret.json): voxels are supervoxel ids unless\n"
+    "--agglomerate.\n" CLI_VOLUME_HELP "  -o, --output FILE\n"
+    "  --format F       raw, npy, h5 or tiff, whatever FILE is called\n"
+    "  --agglomerate    graphene: supervoxels become their root ids (the server's roots_binary)\n"
+    "  --timestamp T    with --agglomerate: roots as of T (UNIX seconds or ISO 8601, e.g.\n"
+    "                   2024-01-02T03:04:05Z; without a zone, local time); default now\n"
+    "  --root-ids IDS   graphene: keep only these roots, every other voxel 0; without\n"
+    "                   --agglomerate each root's supervoxels in the box (its leaves) become it\n";
 
 /* A raw or .npy output file is written band by band: boxes of whole chunk cells, x fastest,
  * of at most BAND_BYTES, each read into one of two reused buffers and written at its place in
@@ -199,12 +208,19 @@ int cmd_read(int argc, char **argv)
         CLI_VOLUME_OPTIONS,
         {"output", required_argument, NULL, 'o'},
         {"format", required_argument, NULL, 'F'},
+        {"agglomerate", no_argument, NULL, 'A'},
+        {"timestamp", required_argument, NULL, 'T'},
+        {"root-ids", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     cli_volume_args a;
     cli_volume_args_init(&a);
     const char *output = NULL, *format = NULL;
+    cv_graphene_read_opts g;
+    memset(&g, 0, sizeof g);
+    int64_t timestamp;
+    uint64_t *root_ids = NULL;
     for (int c; (c = cli_getopt(argc, argv, "ho:", opts)) != -1;) {
         int r = cli_volume_option(c, argv[0], &a);
         if (r < 0) {
@@ -222,20 +238,51 @@ int cmd_read(int argc, char **argv)
         case 'F':
             format = optarg;
             break;
+        case 'A':
+            g.agglomerate = true;
+            break;
+        case 'T':
+            if (cv_timestamp_parse(optarg, &timestamp) != CV_OK) {
+                cli_usage(argv[0], "%s", cv_err_last()->what);
+                cv_free(root_ids);
+                return CLI_USAGE;
+            }
+            g.timestamp = &timestamp;
+            break;
+        case 'R':
+            cv_free(root_ids);
+            root_ids = NULL;
+            if (!cli_parse_ids(optarg, &root_ids, &g.n_root_ids)) {
+                cv_free(root_ids);
+                return cli_usage(argv[0], "bad --root-ids `%s': want decimal ids ID,ID,...",
+                                 optarg);
+            }
+            g.root_ids = root_ids;
+            break;
         default:
+            cv_free(root_ids);
             return CLI_USAGE;
         }
     }
-    if (optind != argc - 1) {
-        return cli_usage(argv[0], "want exactly one PATH");
+    bool graph = g.agglomerate || g.root_ids;
+    int u0 = optind != argc - 1              ? cli_usage(argv[0], "want exactly one PATH")
+             : g.timestamp && !g.agglomerate ? cli_usage(argv[0], "--timestamp needs --agglomerate")
+             : graph && strncmp(argv[optind], "graphene://", 11) != 0
+                 ? cli_usage(argv[0], "--agglomerate and --root-ids need a graphene:// PATH")
+                 : CLI_OK;
+    if (u0 != CLI_OK) {
+        cv_free(root_ids);
+        return u0;
     }
     if (!output) {
+        cv_free(root_ids);
         return cli_usage(argv[0], "-o FILE is required (`-' for standard output)");
     }
     cli_array_format fmt;
     char *h5_spec = NULL;
     int u = cli_array_format_of(argv[0], output, format, false, &fmt, &h5_spec);
     if (u != CLI_OK) {
+        cv_free(root_ids);
         return u;
     }
     cv_volume *v;
@@ -243,15 +290,18 @@ int cmd_read(int argc, char **argv)
     cv_bbox box;
     if (cli_open_volume(argv[optind], &a, &v, &mip, &box) != CV_OK) {
         cv_free(h5_spec);
+        cv_free(root_ids);
         return cli_fail();
     }
     size_t nbytes;
     if (cv_volume_check_box(v, box, &nbytes) != CV_OK) {
         cv_volume_close(v);
+        cv_free(h5_spec);
+        cv_free(root_ids);
         return cli_fail();
     }
     const cv_info *vinfo = cv_volume_info(v);
-    if ((fmt == CLI_FMT_RAW || fmt == CLI_FMT_NPY) && strcmp(output, "-") != 0 &&
+    if (!graph && (fmt == CLI_FMT_RAW || fmt == CLI_FMT_NPY) && strcmp(output, "-") != 0 &&
         !cli_is_stream_path(output) && !vinfo->scales[mip].sharding_json &&
         cv_bbox_contains(cv_info_bounds(vinfo, mip), box)) {
         char header[256];
@@ -263,6 +313,7 @@ int cmd_read(int argc, char **argv)
         }
         cv_status rc = read_banded(v, mip, box, output, header, hlen);
         cv_free(h5_spec);
+        cv_free(root_ids);
         cv_volume_close(v);
         return rc == CV_OK ? CLI_OK : cli_fail();
     }
@@ -270,10 +321,12 @@ int cmd_read(int argc, char **argv)
     if (!data) {
         cv_volume_close(v);
         cv_free(h5_spec);
+        cv_free(root_ids);
         fprintf(stderr, "cvmpi: read: cannot allocate %zu bytes for the cutout\n", nbytes);
         return CLI_FAIL;
     }
-    cv_status rc = cv_volume_read(v, mip, box, data, nbytes);
+    cv_status rc = graph ? cv_graphene_read(v, mip, box, &g, data, nbytes)
+                         : cv_volume_read(v, mip, box, data, nbytes);
     if (rc == CV_OK && fmt == CLI_FMT_H5) {
         const cv_info *info = cv_volume_info(v);
         cv_h5_cutout c = {.dtype = info->dtype,
@@ -306,6 +359,7 @@ int cmd_read(int argc, char **argv)
     }
     cv_free(data);
     cv_free(h5_spec);
+    cv_free(root_ids);
     cv_volume_close(v);
     return rc == CV_OK ? CLI_OK : cli_fail();
 }

@@ -747,7 +747,8 @@ static void setup(CURL *h, const cv_http_req *rq, struct curl_slist *hdrs, attem
     }
     if (strcmp(rq->method, "HEAD") == 0) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (strcmp(rq->method, "GET") != 0) {
+    } else if (strcmp(rq->method, "GET") != 0 || rq->body) {
+        /* A GET with a body (graphene's manifest request) stays a GET. */
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
     }
     if (rq->body || strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "POST") == 0) {

@@ -141,6 +141,15 @@ cv_status cv__secret_read(const char *service, const char *bucket, char **text, 
  * on; NULL restores the file lookup. Not thread-safe against running requests. */
 cv_status cv__secrets_set(const char *json);
 
+/* cv__cave_token() :
+ * The graphene (CAVE) token as CloudVolume finds it: the secrets option's "token", else the
+ * first of {fqdn}-cave-secret.json, cave-secret.json, chunkedgraph-secret.json ({"token": ...})
+ * in $CLOUD_VOLUME_DIR/secrets (~/.cloudvolume/secrets), ~/.neuroglancer/secrets, /secrets.
+ * The token must be hexadecimal or base64, as CloudVolume checks. CV_ERR_ARG naming the
+ * files (never the token) when there is none. *token: free with cv_free; *where (may be NULL):
+ * the file. Thread-safe. */
+cv_status cv__cave_token(const char *fqdn, char **token, char **where);
+
 typedef struct cv_aws_creds {
     char key_id[128];
     char secret[256];

@@ -266,3 +266,102 @@ cv_status cv__aws_creds(const char *service, const char *bucket, cv_aws_creds *o
     *out = c;
     return CV_OK;
 }
+
+/* CloudVolume's secretpath('secrets', name): $CLOUD_VOLUME_DIR/secrets (~/.cloudvolume/secrets),
+ * then the older ~/.neuroglancer/secrets and /secrets; NULL if none has it. */
+static char *find_cave_file(const char *name)
+{
+    const char *home = getenv("HOME");
+    const char *cv_dir = getenv("CLOUD_VOLUME_DIR");
+    char *candidates[3] = {
+        cv_dir && *cv_dir ? cv__asprintf("%s/secrets/%s", cv_dir, name)
+                          : cv__asprintf("%s/.cloudvolume/secrets/%s", home ? home : "", name),
+        cv__asprintf("%s/.neuroglancer/secrets/%s", home ? home : "", name),
+        cv__asprintf("/secrets/%s", name),
+    };
+    char *found = NULL;
+    for (int i = 0; i < 3; i++) {
+        if (!found && candidates[i] && is_file(candidates[i])) {
+            found = candidates[i];
+        } else {
+            cv_free(candidates[i]);
+        }
+    }
+    return found;
+}
+
+/* CloudVolume accepts hexadecimal or base64 tokens only (and so no header can be forged). */
+static bool token_well_formed(const char *t)
+{
+    size_t n = strlen(t), hex = strspn(t, "0123456789abcdef");
+    if (n > 0 && hex == n) {
+        return true;
+    }
+    size_t body = strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+    size_t pad = strspn(t + body, "=");
+    return body > 0 && body + pad == n && pad <= 2;
+}
+
+cv_status cv__cave_token(const char *fqdn, char **token, char **where)
+{
+    char *text = NULL, *path = NULL;
+    pthread_mutex_lock(&lock);
+    if (override) {
+        text = cv__strdup(override);
+        path = cv__strdup("the secrets option");
+    }
+    pthread_mutex_unlock(&lock);
+    char *names[3] = {fqdn && *fqdn ? cv__asprintf("%s-cave-secret.json", fqdn) : NULL,
+                      cv__strdup("cave-secret.json"), cv__strdup("chunkedgraph-secret.json")};
+    for (int i = 0; i < 3 && !path; i++) {
+        path = names[i] ? find_cave_file(names[i]) : NULL;
+        if (path && !(text = read_small_file(path))) {
+            cv_status rc = CV_FAIL(CV_ERR_IO, "read secret `%s': %s", path, strerror(errno));
+            cv_free(path);
+            for (int k = 0; k < 3; k++) {
+                cv_free(names[k]);
+            }
+            return rc;
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        cv_free(names[k]);
+    }
+    if (!path) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "no graphene token: none of %s-cave-secret.json, cave-secret.json, "
+                       "chunkedgraph-secret.json in ~/.cloudvolume/secrets (or "
+                       "$CLOUD_VOLUME_DIR/secrets)",
+                       fqdn ? fqdn : "");
+    }
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "token");
+    char *tok = cJSON_IsString(t) ? cv__strdup(t->valuestring) : NULL;
+    cJSON_Delete(o);
+    if (text) {
+        memset(text, 0, strlen(text));
+        cv_free(text);
+    }
+    cv_status rc = CV_OK;
+    if (!tok || !*tok) {
+        rc = CV_FAIL(CV_ERR_ARG, "graphene secret %s: needs a string member \"token\"", path);
+    } else if (!token_well_formed(tok)) {
+        rc = CV_FAIL(CV_ERR_ARG, "graphene secret %s: the token is neither hexadecimal nor base64",
+                     path);
+    }
+    if (rc != CV_OK) {
+        if (tok) {
+            memset(tok, 0, strlen(tok));
+        }
+        cv_free(tok);
+        cv_free(path);
+        return rc;
+    }
+    *token = tok;
+    if (where) {
+        *where = path;
+    } else {
+        cv_free(path);
+    }
+    return CV_OK;
+}

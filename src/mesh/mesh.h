@@ -46,6 +46,11 @@ void cv__mesh_lock_box(const cv_mesh *m, const float min[3], const float max[3],
 cv_status cv__draco_encode(const uint32_t *q, uint32_t nv, const uint32_t *faces, uint32_t nf,
                            int bits, int level, uint8_t **out, size_t *len);
 
+/* Decode a Draco mesh as DracoPy does (graphene fragments): Draco's quantization undone, so
+ * *positions holds 3 n_vertices float32 coordinates (nm). CV_ERR_UNSUPPORTED without libdraco. */
+cv_status cv__draco_decode_nm(const uint8_t *data, size_t len, const char *what, float **positions,
+                              uint32_t *n_vertices, uint32_t **faces, uint32_t *n_faces);
+
 /* How a label's mesh becomes a multi-resolution mesh (igneous-jobs §3.3). */
 typedef struct cv_multires_opts {
     int num_lods;         /* levels beyond the finest one, at most (igneous nlod; CLI 1) */

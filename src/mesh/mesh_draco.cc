@@ -26,8 +26,12 @@ extern "C" bool cv_draco_available(void)
     return true;
 }
 
-static cv_status decode(const uint8_t *data, size_t len, const char *what, uint32_t **positions,
-                        uint32_t *n_vertices, uint32_t **faces, uint32_t *n_faces)
+// `nm` (graphene fragments, read as DracoPy does): Draco's attribute transform applied, so
+// quantized positions come back dequantized, as float32 in *positions. Otherwise the stored
+// integers, as Neuroglancer reads multi-resolution fragments.
+static cv_status decode(const uint8_t *data, size_t len, const char *what, bool nm,
+                        uint32_t **positions, uint32_t *n_vertices, uint32_t **faces,
+                        uint32_t *n_faces)
 {
     // Bitstreams before 2.0 (draco before 1.0, 2017; every mesh writer in use makes 2.2) are
     // refused: libdraco's decoder for them can be made to allocate 400 MB and spend seconds on
@@ -40,7 +44,9 @@ static cv_status decode(const uint8_t *data, size_t len, const char *what, uint3
     draco::DecoderBuffer buffer;
     buffer.Init(reinterpret_cast<const char *>(data), len);
     draco::Decoder decoder;
-    decoder.SetSkipAttributeTransform(draco::GeometryAttribute::POSITION);
+    if (!nm) {
+        decoder.SetSkipAttributeTransform(draco::GeometryAttribute::POSITION);
+    }
     auto decoded = decoder.DecodeMeshFromBuffer(&buffer);
     if (!decoded.ok()) {
         return CV_FAIL(CV_ERR_CORRUPT, "%s: Draco: %s", what,
@@ -66,7 +72,15 @@ static cv_status decode(const uint8_t *data, size_t len, const char *what, uint3
     }
     for (uint32_t i = 0; i < nv; i++) {
         const draco::AttributeValueIndex avi = pos->mapped_index(draco::PointIndex(i));
-        if (dt == draco::DT_FLOAT32) {
+        if (nm) {
+            float v[3];
+            if (!pos->ConvertValue<float>(avi, 3, v)) {
+                cv_free(p);
+                cv_free(f);
+                return CV_FAIL(CV_ERR_CORRUPT, "%s: Draco point %u has no position", what, i);
+            }
+            std::memcpy(p + 3 * i, v, 12);
+        } else if (dt == draco::DT_FLOAT32) {
             float v[3];
             pos->GetValue(avi, v);
             for (int d = 0; d < 3; d++) {
@@ -104,7 +118,7 @@ extern "C" cv_status cv_draco_decode(const uint8_t *data, size_t len, const char
                                      uint32_t *n_faces)
 {
     try {
-        return decode(data, len, what, positions, n_vertices, faces, n_faces);
+        return decode(data, len, what, false, positions, n_vertices, faces, n_faces);
     } catch (const std::bad_alloc &) {
         return CV_FAIL(CV_ERR_NOMEM, "%s: Draco decoder out of memory", what);
     } catch (...) {
@@ -170,6 +184,21 @@ static cv_status encode(const uint32_t *q, uint32_t nv, const uint32_t *faces, u
     *out = data;
     *len = buf.size();
     return CV_OK;
+}
+
+extern "C" cv_status cv__draco_decode_nm(const uint8_t *data, size_t len, const char *what,
+                                         float **positions, uint32_t *n_vertices, uint32_t **faces,
+                                         uint32_t *n_faces)
+{
+    static_assert(sizeof(float) == sizeof(uint32_t), "float32 positions");
+    try {
+        return decode(data, len, what, true, reinterpret_cast<uint32_t **>(positions), n_vertices,
+                      faces, n_faces);
+    } catch (const std::bad_alloc &) {
+        return CV_FAIL(CV_ERR_NOMEM, "%s: Draco decoder out of memory", what);
+    } catch (...) {
+        return CV_FAIL(CV_ERR_CORRUPT, "%s: Draco decoder failed", what);
+    }
 }
 
 extern "C" cv_status cv__draco_encode(const uint32_t *q, uint32_t nv, const uint32_t *faces,

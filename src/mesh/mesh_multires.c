@@ -135,6 +135,19 @@ cv_status cv_draco_decode(const uint8_t *data, size_t len, const char *what, uin
                    "%s: Draco decoding needs a build with libdraco (Debian libdraco-dev)", what);
 }
 
+cv_status cv__draco_decode_nm(const uint8_t *data, size_t len, const char *what, float **positions,
+                              uint32_t *n_vertices, uint32_t **faces, uint32_t *n_faces)
+{
+    (void)data;
+    (void)len;
+    (void)positions;
+    (void)n_vertices;
+    (void)faces;
+    (void)n_faces;
+    return CV_FAIL(CV_ERR_UNSUPPORTED,
+                   "%s: Draco decoding needs a build with libdraco (Debian libdraco-dev)", what);
+}
+
 cv_status cv__draco_encode(const uint32_t *q, uint32_t nv, const uint32_t *faces, uint32_t nf,
                            int bits, int level, uint8_t **out, size_t *len)
 {

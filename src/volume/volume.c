@@ -113,6 +113,9 @@ static cv_status open_following(const char *cloudpath, int max_redirects, cv_sto
 cv_status cv_volume_open(const char *cloudpath, const cv_opts *o, cv_volume **out)
 {
     cv_opts opts = o ? *o : cv_opts_default();
+    if (strncmp(cloudpath, "graphene://", 11) == 0) {
+        return cv__graphene_open(cloudpath, &opts, out);
+    }
     cv_store *s;
     cv_info *info;
     int hops;
@@ -230,6 +233,7 @@ void cv_volume_close(cv_volume *v)
     atomic_fetch_add(&closed.codec_ns, atomic_load(&v->codec_ns));
     cv__volume_close_shard_readers(v);
     cv__volume_write_fini(v);
+    cv__graphene_free(v->graphene);
     cv_info_free(v->info);
     cv_store_close(v->store);
     cv_free(v);

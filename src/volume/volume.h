@@ -33,7 +33,13 @@ struct cv_volume {
     cv__write_bufs *write_bufs;
     int n_write_bufs;
     atomic_bool write_bufs_busy;
+    struct cv_graphene *graphene; /* the graph server of a graphene:// layer, else NULL */
 };
+
+/* Open a graphene:// layer: the server's info, the watershed layer under its data_dir
+ * (graphene.c). */
+cv_status cv__graphene_open(const char *cloudpath, const cv_opts *o, cv_volume **out);
+void cv__graphene_free(struct cv_graphene *g);
 
 /* The counters of every volume handle closed so far in this process, summed (a job's figures
  * for its --report without each job collecting them). */
