@@ -524,7 +524,9 @@ int cmd_mesh(int argc, char **argv)
         return cli_usage(argv[0], "put reads a .ply or .obj file, not `%s'", argv[optind + 3]);
     }
     cv_volume *v;
-    if (cv_volume_open(argv[optind + 1], NULL, &v) != CV_OK) {
+    cv_opts o = cv_opts_default();
+    cli_cache_apply(&o);
+    if (cv_volume_open(argv[optind + 1], &o, &v) != CV_OK) {
         cv_free(ids);
         return cli_fail();
     }
