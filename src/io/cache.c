@@ -189,7 +189,8 @@ cv_status cv__cache_layer_dir(const char *base, const char *url, char **out)
         cv__buf_fini(&dir);
         return rc;
     }
-    *out = (char *)cv__buf_take(&dir, NULL);
+    size_t len;
+    *out = (char *)cv__buf_take(&dir, &len);
     return CV_OK;
 }
 
