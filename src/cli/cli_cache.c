@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * cli_cache.c: --cache[=DIR], --cache-max-age, --cache-info-age, --cache-bytes and --lru-bytes
- * of the commands that read layers (docs/cache.md): parsed once by cli_getopt, applied to the
- * layers the command reads (cli_cache_apply) and handed to the jobs (cv_source_cache.h). */
+ * cli_cache.c: --cache[=DIR], --cache-max-age, --cache-info-age and --cache-bytes of the
+ * commands that read layers (docs/cache.md): parsed once by cli_getopt, applied to the layers
+ * the command reads (cli_cache_apply) and handed to the jobs (cv_source_cache.h). The
+ * in-memory LRU (cv_opts.lru_bytes) is the library's and Python's only: no command reads a
+ * chunk twice in one process (jobs plan their tasks so that they do not). */
 #include "cli/cli.h"
 #include "mpi/cv_source_cache.h"
 
 #include <string.h>
 
-enum { OPT_CACHE = 0x5ed0, OPT_CACHE_MAX_AGE, OPT_CACHE_INFO_AGE, OPT_CACHE_BYTES, OPT_LRU_BYTES };
+enum { OPT_CACHE = 0x5ed0, OPT_CACHE_MAX_AGE, OPT_CACHE_INFO_AGE, OPT_CACHE_BYTES };
 
 static cv_opts cache_opts; /* only the cache fields are used */
 static bool cache_tuned;   /* a --cache-* option was given */
@@ -31,7 +33,6 @@ size_t cli_cache_longopts(struct option *out, size_t room)
         {"cache-max-age", required_argument, NULL, OPT_CACHE_MAX_AGE},
         {"cache-info-age", required_argument, NULL, OPT_CACHE_INFO_AGE},
         {"cache-bytes", required_argument, NULL, OPT_CACHE_BYTES},
-        {"lru-bytes", required_argument, NULL, OPT_LRU_BYTES},
     };
     size_t n = sizeof opts / sizeof opts[0];
     if (n > room) {
@@ -75,13 +76,6 @@ int cli_cache_option(int c, const char *cmd, const char *arg)
         }
         cache_opts.cache_bytes = bytes;
         return 1;
-    case OPT_LRU_BYTES:
-        if (!cli_parse_bytes(arg, &bytes) || bytes == 0) {
-            cli_usage(cmd, "bad --lru-bytes `%s': want a size such as 512M", arg);
-            return '?';
-        }
-        cache_opts.lru_bytes = bytes;
-        return 1;
     default:
         return 0;
     }
@@ -103,7 +97,6 @@ void cli_cache_apply(cv_opts *o)
     o->cache_max_age = cache_opts.cache_max_age;
     o->cache_info_age = cache_opts.cache_info_age;
     o->cache_bytes = cache_opts.cache_bytes;
-    o->lru_bytes = cache_opts.lru_bytes;
 }
 
 void cli_cache_help(void)
@@ -116,8 +109,6 @@ void cli_cache_help(void)
           "  --cache-info-age S  serve the info from the cache while younger than S seconds\n"
           "                   (default 0: fetched at every start)\n"
           "  --cache-bytes N  evict least recently used objects to keep the cache directory\n"
-          "                   under N bytes (e.g. 10G; default: no limit)\n"
-          "  --lru-bytes N    keep up to N bytes of decoded chunks in memory for repeated\n"
-          "                   overlapping reads (CloudVolume's lru_bytes; default off)\n",
+          "                   under N bytes (e.g. 10G; default: no limit)\n",
           stdout);
 }

@@ -679,6 +679,7 @@ typedef struct cache_entry_use {
     size_t first, count; /* the entry's files in the sorted list */
     uint64_t bytes;
     double used;
+    bool has_sidecar;
 } cache_entry_use;
 
 static int cmp_stem(const void *a, const void *b)
@@ -722,14 +723,20 @@ cv_status cv__cache_evict(const char *base, uint64_t max_bytes)
                     l.f[use[n_use - 1].first].stem == f->stem &&
                     memcmp(l.f[use[n_use - 1].first].rel, f->rel, f->stem) == 0;
         if (!same) {
-            use[n_use++] = (cache_entry_use){i, 0, 0, 0};
+            use[n_use++] = (cache_entry_use){i, 0, 0, 0, false};
         }
         cache_entry_use *u = &use[n_use - 1];
         u->count++;
         u->bytes += f->size;
-        /* A temporary older than an hour belongs to a killed writer: first to go. */
+        /* A temporary older than an hour belongs to a killed writer: first to go. An entry's
+         * sidecar carries its last use; files without one (CloudVolume's) their own. */
         double used = f->temp ? (now - f->mtime > 3600 ? 0 : now) : f->atime;
-        u->used = used > u->used ? used : u->used;
+        if (f->sidecar) {
+            u->used = used;
+            u->has_sidecar = true;
+        } else if (!u->has_sidecar) {
+            u->used = used > u->used ? used : u->used;
+        }
     }
     if (rc == CV_OK && n_use > 1) {
         qsort(use, n_use, sizeof *use, cmp_used);

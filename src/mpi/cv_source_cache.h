@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * cv_source_cache.h: the disk cache and in-memory LRU options (cv_opts' cache fields) that
+ * cv_source_cache.h: the disk cache options (cv_opts' cache fields) that
  * jobs apply to the layers they only read (transfer's and export's source, both layers of
  * verify), never to a layer they write: set once per process by the CLI's --cache options. */
 #ifndef CV_SOURCE_CACHE_H

@@ -21,5 +21,4 @@ void cv_mpi_source_cache(cv_opts *o)
     o->cache_max_age = kept.cache_max_age;
     o->cache_info_age = kept.cache_info_age;
     o->cache_bytes = kept.cache_bytes;
-    o->lru_bytes = kept.lru_bytes;
 }
