@@ -299,7 +299,7 @@ static double now_s(void)
 /* Read a whole regular file of exactly `size` bytes (or, size 0, at most `cap`) into out. */
 static bool read_file(const char *path, uint64_t size, size_t cap, cv_buf *out, struct stat *st)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); /* a FIFO must not block */
     if (fd < 0) {
         return false;
     }
