@@ -59,6 +59,17 @@ expect_exit 0 "$CVMPI" read "$U" --cache --bbox 0,0,0,32,32,16 -o r3.bin --forma
 [[ -f $HOME/.cloudvolume/cache/http/127.0.0.1:$PORT/L/$C00 ]] || fail "no entry under ~/.cloudvolume"
 count __reset >/dev/null
 
+section "the jobs read their source through the cache: transfer, verify, export"
+expect_exit 0 "$CVMPI" transfer "$U" T --cache="$WORK/c" --cache-info-age 3600
+expect_requests 0 "transfer from a cached layer"
+expect_exit 0 "$CVMPI" verify "$U" T --cache="$WORK/c" --cache-info-age 3600
+expect_requests 0 "verify of a cached layer"
+[[ ! -e $WORK/c/file ]] || fail "a file:// layer was cached"
+expect_exit 0 "$CVMPI" export "$U" e.h5:/img --cache="$WORK/c" --cache-info-age 3600
+expect_requests 0 "export of a cached layer"
+expect_exit 2 "$CVMPI" downsample "$U" --cache
+expect_stderr_contains "option \`--cache' is not known"
+
 section "cvmpi cache ls / du"
 S00=$(stat -c %s "$D/$C00")
 expect_exit 0 "$CVMPI" cache ls "$U" --cache "$WORK/c"
