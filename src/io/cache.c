@@ -339,8 +339,10 @@ cv_status cv__cache_get(cv_cache *c, const char *key, cv_buf *out, char *encodin
         cv_err_clear();
     }
     /* Fresh while younger than the limit by the sidecar's modification time (when fetched). */
-    double age = now_s() - ((double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec * 1e-9);
-    hit = hit && !(limit > 0 && age > limit);
+    if (hit && limit > 0) {
+        double age = now_s() - ((double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec * 1e-9);
+        hit = age <= limit;
+    }
     const char *suffix = hit ? cv__store_encoding_suffix(e.encoding) : NULL;
     char *data_path = suffix ? cv__asprintf("%s/%s%s", c->dir, key, suffix) : NULL;
     struct stat dst;
