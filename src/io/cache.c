@@ -62,6 +62,10 @@ static bool parse_u64(const char **p, const char *end, int base, uint64_t *out)
 cv_status cv__cache_entry_parse(const char *text, size_t len, const char *what, cv_cache_entry *out)
 {
     static const char magic[] = "cvmpi-cache 1 ";
+    memset(out, 0, sizeof *out);
+    if (!text || len <= sizeof magic - 1) { /* an empty file reads into no buffer at all */
+        return CV_FAIL(CV_ERR_CORRUPT, "cache sidecar `%s' is not one", what);
+    }
     const char *end = text + len;
     const char *p = text;
     memset(out, 0, sizeof *out);

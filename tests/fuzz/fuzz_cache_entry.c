@@ -10,10 +10,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cv_err_clear();
-    /* An exact-size copy, so reading past the input is caught by the sanitizers. */
-    char *text = malloc(size ? size : 1);
-    FUZZ_ASSERT(text != NULL);
-    memcpy(text, data, size);
+    /* An exact-size copy, so reading past the input is caught by the sanitizers; an empty
+     * input is NULL, as an empty file's buffer is. */
+    char *text = size ? malloc(size) : NULL;
+    FUZZ_ASSERT(text != NULL || size == 0);
+    if (size) {
+        memcpy(text, data, size);
+    }
     cv_cache_entry e;
     cv_status rc = cv__cache_entry_parse(text, size, "fuzz.cvmeta", &e);
     FUZZ_ASSERT(rc == CV_OK || rc == CV_ERR_CORRUPT);
