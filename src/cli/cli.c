@@ -92,7 +92,7 @@ int cli_help(const char *text)
     }
 #ifndef CV_CLI_FRONT
     if (cli_takes_cache_options(running)) {
-        cli_cache_help();
+        cli_cache_help(running);
     }
 #endif
     fputs("  --secrets JSON|FILE  credentials for every store, as CloudFiles' `secrets' option:\n"

@@ -188,7 +188,7 @@ size_t cli_cache_longopts(struct option *out, size_t room);
 int cli_cache_option(int c, const char *cmd, const char *arg);
 bool cli_cache_finish(const char *cmd);
 void cli_cache_apply(cv_opts *o);
-void cli_cache_help(void);
+void cli_cache_help(const char *cmd);
 
 /* Open the layer at `path` with a->opts (and the --cache options) and resolve --mip and --bbox
  * (whole volume if none). */

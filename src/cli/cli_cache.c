@@ -99,8 +99,12 @@ void cli_cache_apply(cv_opts *o)
     o->cache_bytes = cache_opts.cache_bytes;
 }
 
-void cli_cache_help(void)
+void cli_cache_help(const char *cmd)
 {
+    if (cmd && strcmp(cmd, "mesh") == 0) {
+        fputs("  (the --cache options apply to get and ls, not to forge or merge-sharded)\n",
+              stdout);
+    }
     fputs("  --cache[=DIR]    keep what is read from gs://, s3:// and http(s):// in a local\n"
           "                   disk cache, laid out as CloudVolume's cache=True (DIR/PROTOCOL/\n"
           "                   BUCKET/PATH; default CLOUD_VOLUME_CACHE_DIR or\n"
