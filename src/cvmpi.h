@@ -288,6 +288,15 @@ typedef struct cv_opts {
     int max_redirects;    /* default 10 */
     int threads;          /* chunk workers per call; 0 = 1 */
     size_t max_bytes;     /* largest box or chunk a call may hold; 0 = the physical memory */
+    /* CloudVolume's cache=: a local disk cache of what is read from gs://, s3:// and
+     * http(s):// (never file:// or mem://), laid out as CloudVolume lays it out
+     * (docs/cache.md). NULL: off; "": CLOUD_VOLUME_CACHE_DIR or ~/.cloudvolume/cache; else
+     * that base directory. */
+    const char *cache;
+    double cache_max_age;  /* seconds a cached object is served from the cache; 0: no limit */
+    double cache_info_age; /* the same for info and provenance files; 0: fetched every open */
+    uint64_t cache_bytes;  /* the cache base's size limit, least recently used out; 0: none */
+    size_t lru_bytes;      /* CloudVolume's lru_bytes: decoded chunks kept in memory; 0: off */
 } cv_opts;
 
 /* CloudVolume's defaults: bounded, everything else off, max_redirects 10. */

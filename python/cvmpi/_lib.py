@@ -29,7 +29,9 @@ class Opts_t(ctypes.Structure):
                 ("delete_black_uploads", ctypes.c_bool), ("background_color", ctypes.c_double),
                 ("compress", ctypes.c_char_p), ("compress_level", ctypes.c_int),
                 ("max_redirects", ctypes.c_int), ("threads", ctypes.c_int),
-                ("max_bytes", ctypes.c_size_t)]
+                ("max_bytes", ctypes.c_size_t), ("cache", ctypes.c_char_p),
+                ("cache_max_age", ctypes.c_double), ("cache_info_age", ctypes.c_double),
+                ("cache_bytes", ctypes.c_uint64), ("lru_bytes", ctypes.c_size_t)]
 
 
 class Mesh_t(ctypes.Structure):

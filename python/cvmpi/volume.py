@@ -79,6 +79,34 @@ def _info_handle(info):
     return h
 
 
+def _cache_arg(cache):
+    """CloudVolume's cache=: False/None (off), True (the default directory) or a path."""
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return b""
+    if isinstance(cache, (str, bytes, os.PathLike)) and os.fspath(cache):
+        path = os.fspath(cache)
+        return path.encode() if isinstance(path, str) else path
+    raise exceptions.ArgumentError("cache must be True, False or a directory, got %r" % (cache,))
+
+
+def _seconds_arg(name, value):
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise exceptions.ArgumentError("%s must be seconds >= 0, got %r" % (name, value))
+    return float(value)
+
+
+def _bytes_arg(name, value):
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise exceptions.ArgumentError("%s must be a byte count >= 0, got %r" % (name, value))
+    return int(value)
+
+
 def _is_point(obj):
     """Three integers (x, y, z): the start of a write box."""
     if isinstance(obj, (Bbox, str, bytes)) or not hasattr(obj, "__len__") or len(obj) != 3:
@@ -103,12 +131,21 @@ class CloudVolume:
     progress            accepted for compatibility; volume calls print no progress bar
     info                use this info dict instead of the stored one (commit_info() writes it)
     max_redirects       redirects followed when opening
+    cache               False; True: a local disk cache of gs://, s3:// and http(s):// reads
+                        under CLOUD_VOLUME_CACHE_DIR or ~/.cloudvolume/cache; a path: under
+                        that directory (file:// is never cached; docs/cache.md)
+    cache_max_age       seconds a cached object is served (None: no limit)
+    cache_info_age      seconds a cached info is served (0: fetched at every open)
+    cache_bytes         size limit of the cache directory, least recently used out (None)
+    lru_bytes           decoded chunks kept in memory for repeated overlapping reads (0: off)
     """
 
     def __init__(self, cloudpath, mip=0, bounded=True, autocrop=False, fill_missing=False,
                  background_color=0, non_aligned_writes=False, delete_black_uploads=False,
                  compress=None, compress_level=None, parallel=1, secrets=None, progress=False,
-                 info=None, max_redirects=10, agglomerate=False, timestamp=None):
+                 info=None, max_redirects=10, agglomerate=False, timestamp=None,
+                 cache=False, cache_max_age=None, cache_info_age=0, cache_bytes=None,
+                 lru_bytes=0):
         self._h = None
         self.agglomerate = bool(agglomerate)
         self.timestamp = timestamp
@@ -133,6 +170,16 @@ class CloudVolume:
         opts.compress_level = -1 if compress_level is None else int(compress_level)
         opts.threads = self.parallel
         opts.max_redirects = int(max_redirects)
+        self._cache = _cache_arg(cache)
+        opts.cache = self._cache
+        opts.cache_max_age = _seconds_arg("cache_max_age", cache_max_age)
+        opts.cache_info_age = _seconds_arg("cache_info_age", cache_info_age)
+        opts.cache_bytes = _bytes_arg("cache_bytes", cache_bytes)
+        opts.lru_bytes = _bytes_arg("lru_bytes", lru_bytes)
+        if self._cache is None and (opts.cache_max_age or opts.cache_info_age or
+                                    opts.cache_bytes):
+            raise exceptions.ArgumentError("cache_max_age, cache_info_age and cache_bytes "
+                                           "need cache=True or a cache directory")
         self._opts = opts
         secrets = _secrets_arg(secrets)
         if secrets is not None:

@@ -90,6 +90,11 @@ int cli_help(const char *text)
               "                   none (default: on a terminal, once the box takes a second)\n",
               stdout);
     }
+#ifndef CV_CLI_FRONT
+    if (cli_takes_cache_options(running)) {
+        cli_cache_help(running);
+    }
+#endif
     fputs("  --secrets JSON|FILE  credentials for every store, as CloudFiles' `secrets' option:\n"
           "                   a JSON object (or a file holding one) used instead of the secret\n"
           "                   files; never printed\n"
@@ -335,6 +340,11 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
             }
         }
     }
+#ifndef CV_CLI_FRONT
+    if (cli_takes_cache_options(argv[0])) {
+        n += cli_cache_longopts(merged + n, MAX_LONGOPTS - 1 - n);
+    }
+#endif
     merged[n] = (struct option){NULL, 0, NULL, 0};
 #ifndef CV_CLI_FRONT
     if (takes_job_options(argv[0])) {
@@ -357,6 +367,16 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
             }
             continue;
         }
+#ifndef CV_CLI_FRONT
+        int cached = cli_cache_option(c, argv[0], optarg);
+        if (cached == 1) {
+            continue;
+        }
+        if (cached == '?' ||
+            (c == -1 && cli_takes_cache_options(argv[0]) && !cli_cache_finish(argv[0]))) {
+            return '?';
+        }
+#endif
         int job = job_option(c, index >= 0 && c != '?' ? merged[index].name : NULL, argc, argv);
         if (job != 0) {
             if (job == '?') {
@@ -840,6 +860,9 @@ cv_status cli_open_volume(const char *path, const cli_volume_args *a, cv_volume 
                      strncmp(path, "mem://", 6) == 0;
         o.threads = local ? 4 : 16;
     }
+#ifndef CV_CLI_FRONT
+    cli_cache_apply(&o);
+#endif
     CV_TRY(cv_volume_open(path, &o, &v));
     cv_status rc = CV_OK;
     *mip = 0;

@@ -41,6 +41,7 @@ int cmd_head(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_mesh(int argc, char **argv);
 int cmd_skeleton(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 /* The command table entry named `name`, or NULL. */
 const cli_cmd *cli_find_command(const char *name);
@@ -187,7 +188,19 @@ void cli_volume_args_init(cli_volume_args *a);
 /* Handle one of CLI_VOLUME_OPTIONS. Returns 1 if handled, 0 if not ours, -1 on a bad value
  * (usage already printed). */
 int cli_volume_option(int c, const char *cmd, cli_volume_args *a);
-/* Open the layer at `path` with a->opts and resolve --mip and --bbox (whole volume if none). */
+/* The disk cache and LRU options of the commands that read layers (cli_cache.c): whether
+ * `cmd` takes them; add them to a getopt table (returns how many); handle one (1 taken, '?'
+ * usage error printed, 0 not one); check them once parsed (false: usage printed) and hand
+ * them to the jobs; set them in `o`; print their --help lines. */
+bool cli_takes_cache_options(const char *cmd);
+size_t cli_cache_longopts(struct option *out, size_t room);
+int cli_cache_option(int c, const char *cmd, const char *arg);
+bool cli_cache_finish(const char *cmd);
+void cli_cache_apply(cv_opts *o);
+void cli_cache_help(const char *cmd);
+
+/* Open the layer at `path` with a->opts (and the --cache options) and resolve --mip and --bbox
+ * (whole volume if none). */
 cv_status cli_open_volume(const char *path, const cli_volume_args *a, cv_volume **v, int *mip,
                           cv_bbox *box);
 

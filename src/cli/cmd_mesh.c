@@ -602,7 +602,9 @@ int cmd_mesh(int argc, char **argv)
         return cli_usage(argv[0], "graphene:// layers: only `mesh get', without --lod");
     }
     cv_volume *v;
-    if (cv_volume_open(argv[optind + 1], NULL, &v) != CV_OK) {
+    cv_opts o = cv_opts_default();
+    cli_cache_apply(&o);
+    if (cv_volume_open(argv[optind + 1], &o, &v) != CV_OK) {
         cv_free(ids);
         return cli_fail();
     }

@@ -170,7 +170,9 @@ int cmd_skeleton(int argc, char **argv)
         return cli_usage(argv[0], "get needs -o OUT.swc or -o OUT.bin");
     }
     cv_volume *v;
-    if (cv_volume_open(argv[optind + 1], NULL, &v) != CV_OK) {
+    cv_opts o = cv_opts_default();
+    cli_cache_apply(&o);
+    if (cv_volume_open(argv[optind + 1], &o, &v) != CV_OK) {
         return cli_fail();
     }
     cv_skeletons *k;

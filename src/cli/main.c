@@ -22,6 +22,7 @@ static const cli_cmd commands[] = {
     {"shard", cmd_shard, "list the shard files of a scale, or get one entry", false},
     {"mesh", cmd_mesh, "get/put/list segment meshes (.ply/.obj), forge them", false},
     {"skeleton", cmd_skeleton, "get/put/list segment skeletons (.swc/.bin)", false},
+    {"cache", cmd_cache, "list, measure or clear the local disk cache of --cache", false},
     {"downsample", cmd_downsample, "make lower-resolution mips of a layer across MPI ranks", true},
     {"transfer", cmd_transfer, "copy/re-encode a layer across MPI ranks", true},
     {"verify", cmd_verify, "compare the voxels of two layers across MPI ranks", true},

@@ -6,6 +6,7 @@
 #include "io/store.h"
 
 #include "compress/compress.h"
+#include "io/cache.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -112,8 +113,30 @@ void cv_store_close(cv_store *s)
     if (s->ops->close) {
         s->ops->close(s);
     }
+    cv__cache_close(s->cache);
     cv_free(s->url);
     cv_free(s);
+}
+
+cv_status cv__store_attach_cache(cv_store *s, const cv_cache_cfg *cfg)
+{
+    if (s->cache) {
+        return CV_OK;
+    }
+    return cv__cache_open(s->url, cfg, &s->cache);
+}
+
+const char *cv__store_encoding_suffix(const char *encoding)
+{
+    if (!encoding || !*encoding || strcmp(encoding, "identity") == 0) {
+        return "";
+    }
+    for (size_t i = 0; i < N_SUFFIXES; i++) {
+        if (strcmp(suffixes[i].encoding, encoding) == 0) {
+            return suffixes[i].suffix;
+        }
+    }
+    return NULL;
 }
 
 const char *cv_store_url(const cv_store *s)
@@ -188,10 +211,16 @@ static cv_status get_stored(cv_store *s, const char *norm, cv_buf *out, char *en
                             size_t enc_cap)
 {
     encoding[0] = '\0';
+    if (s->cache && cv__cache_get(s->cache, norm, out, encoding, enc_cap) == CV_OK) {
+        return CV_OK;
+    }
     if (!(s->ops->flags & CV_STORE_SUFFIXES)) {
         CV_TRY(s->ops->get(s, norm, out, encoding, enc_cap));
         if (strcmp(encoding, "identity") == 0) {
             encoding[0] = '\0';
+        }
+        if (s->cache) {
+            cv__cache_put(s->cache, norm, out->data, out->len, encoding);
         }
         return CV_OK;
     }
@@ -298,6 +327,9 @@ static cv_status put_stored(cv_store *s, const char *norm, const void *data, siz
 {
     if (encoding && (!*encoding || strcmp(encoding, "identity") == 0)) {
         encoding = NULL;
+    }
+    if (s->cache) {
+        cv__cache_drop(s->cache, norm);
     }
     if (!(s->ops->flags & CV_STORE_SUFFIXES)) {
         return s->ops->put(s, norm, data, len, encoding, content_type);
@@ -454,6 +486,9 @@ cv_status cv_store_delete(cv_store *s, const char *key)
 {
     char norm[KEY_CAP];
     CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
+    if (s->cache) {
+        cv__cache_drop(s->cache, norm);
+    }
     if (!(s->ops->flags & CV_STORE_SUFFIXES)) {
         return s->ops->del(s, norm);
     }
@@ -659,6 +694,9 @@ cv_status cv__store_delete_many(cv_store *s, const char *const *keys, size_t n, 
             j.names[i] = cv__strdup(norm);
             rc = j.names[i] ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "delete `%s'", keys[i]);
         }
+    }
+    for (size_t i = 0; rc == CV_OK && s->cache && i < n; i++) {
+        cv__cache_drop(s->cache, j.names[i]);
     }
     if (rc == CV_OK && s->ops->del_many) {
         size_t n_batches = (n + j.batch - 1) / j.batch;

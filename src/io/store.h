@@ -88,7 +88,8 @@ typedef struct cv_store_ops {
 struct cv_store {
     const cv_store_ops *ops;
     char *url;
-    void *impl; /* the backend's own state */
+    void *impl;             /* the backend's own state */
+    struct cv_cache *cache; /* the local disk cache of whole-object reads, or NULL (cache.h) */
 };
 
 extern const cv_store_ops cv_store_file;
@@ -167,6 +168,14 @@ cv_status cv__store_remove_stale_temps(cv_store *s, const char *prefix, double a
 /* store_file.c's part of cv__store_remove_stale_temps. */
 cv_status cv__file_store_remove_stale(cv_store *s, const char *prefix, double age_s,
                                       cv_temp_filter filter, void *arg, size_t *removed);
+
+/* Serve whole-object reads of `s` from a local disk cache configured by `cfg` (io/cache.h);
+ * nothing for file:// and mem://. Writes and deletes through `s` drop the cached entry. */
+struct cv_cache_cfg;
+cv_status cv__store_attach_cache(cv_store *s, const struct cv_cache_cfg *cfg);
+/* CloudFiles' file name suffix of a Content-Encoding ("" for none, ".gz" for gzip, ...), or
+ * NULL when it has none. */
+const char *cv__store_encoding_suffix(const char *encoding);
 
 /* Check a key: relative, no empty parts, ".." may not climb above the store root. Writes the
  * normalised key into buf. */

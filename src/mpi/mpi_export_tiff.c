@@ -6,6 +6,7 @@
  * multi-page file (BigTIFF past 4 GB): TIFF pages are written in order, so rank 0 writes it
  * alone, a run at a time. Collective over MPI_COMM_WORLD; every rank returns the same status. */
 #include "mpi/cv_collective.h"
+#include "mpi/cv_source_cache.h"
 #include "mpi/cv_h5.h"
 #include "mpi/cv_progress.h"
 #include "mpi/cv_tiff.h"
@@ -82,6 +83,7 @@ cv_status cv_mpi_export_tiff(const cv_export_params *p)
     cv_opts o = cv_opts_default();
     o.threads = p->threads > 0 ? p->threads : 4;
     o.fill_missing = p->fill_missing;
+    cv_mpi_source_cache(&o);
     cv_volume *v = NULL;
     int mip = 0;
     cv_bbox box = {{0, 0, 0}, {0, 0, 0}};

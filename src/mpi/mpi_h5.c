@@ -9,6 +9,7 @@
  * round-robin so every rank makes the same number of collective H5Dwrite calls (needed for
  * gzip-filtered datasets). */
 #include "mpi/cv_collective.h"
+#include "mpi/cv_source_cache.h"
 #include "mpi/cv_h5.h"
 #include "mpi/cv_import_source.h"
 
@@ -1040,6 +1041,7 @@ cv_status cv_mpi_export(const cv_export_params *p)
     cv_opts o = cv_opts_default();
     o.threads = p->threads > 0 ? p->threads : 4;
     o.fill_missing = p->fill_missing;
+    cv_mpi_source_cache(&o);
 
     cv_status rc = split_spec(p->dst, &j.file, &j.dset_name);
     if (rc == CV_OK) {

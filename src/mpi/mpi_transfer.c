@@ -8,6 +8,7 @@
  * runs as collective exchange rounds instead (mpi_exchange.c), journaled round by round.
  * Failures are collected and reported by rank 0 with box, rank and cause. */
 #include "mpi/cv_transfer.h"
+#include "mpi/cv_source_cache.h"
 
 #include "base/json_py.h"
 #include "io/store.h"
@@ -954,6 +955,7 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
     cv_failures_init(&j.fail);
     cv_opts so = cv_opts_default(), dopt = cv_opts_default();
     so.fill_missing = p->fill_missing;
+    cv_mpi_source_cache(&so);
     so.threads = dopt.threads = p->threads > 0 ? p->threads : 4;
     dopt.compress = p->compress;
     dopt.delete_black_uploads = p->delete_black;
@@ -1123,6 +1125,7 @@ cv_status cv_mpi_transfer(const cv_transfer_params *p)
 {
     cv_opts so = cv_opts_default(), dopt = cv_opts_default();
     so.fill_missing = p->fill_missing;
+    cv_mpi_source_cache(&so);
     dopt.compress = p->compress;
     cv_volume *src = NULL;
     int *mips = NULL, n_mips = 0;

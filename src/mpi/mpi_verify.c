@@ -4,6 +4,7 @@
  * differing voxel of each task is reported with both values. An absent chunk is a difference
  * ("missing in A/B", naming its key) unless fill_missing reads it as background. */
 #include "mpi/cv_verify.h"
+#include "mpi/cv_source_cache.h"
 
 #include "mpi/cv_collective.h"
 #include "mpi/cv_failures.h"
@@ -149,6 +150,7 @@ static cv_status open_pair(const cv_verify_params *p, cv_volume **a, cv_volume *
     cv_opts o = cv_opts_default();
     o.fill_missing = p->fill_missing;
     o.threads = p->threads > 0 ? p->threads : 4;
+    cv_mpi_source_cache(&o);
     CV_TRY(cv_volume_open(p->a, &o, a));
     cv_status rc = cv_volume_open(p->b, &o, b);
     *mip_a = 0;

@@ -5,6 +5,7 @@
 #include "volume/volume.h"
 
 #include "base/checked.h"
+#include "io/cache.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,16 +40,43 @@ static cv_status fetch_info(cv_store *s, cv_info **out)
     return rc;
 }
 
+/* Open the store at `url` with the volume options' disk cache attached (if any). */
+static cv_status open_store(const char *url, const cv_opts *o, cv_store **out)
+{
+    CV_TRY(cv_store_open(url, out));
+    if (!o->cache) {
+        return CV_OK;
+    }
+    cv_cache_cfg cfg = {o->cache, o->cache_max_age, o->cache_info_age, o->cache_bytes};
+    cv_status rc = cv__store_attach_cache(*out, &cfg);
+    if (rc != CV_OK) {
+        cv_store_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* The handle's in-memory LRU, when asked for. */
+static cv_status open_lru(cv_volume *v)
+{
+    if (v->opts.lru_bytes == 0) {
+        return CV_OK;
+    }
+    v->lru = cv__chunk_lru_new(v->opts.lru_bytes);
+    return v->lru ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "open volume");
+}
+
 /* Follow redirects: at most max_redirects fetches, no cycles (CloudVolume's semantics). */
-static cv_status open_following(const char *cloudpath, int max_redirects, cv_store **store_out,
+static cv_status open_following(const char *cloudpath, const cv_opts *o, cv_store **store_out,
                                 cv_info **info_out, int *hops_out)
 {
+    int max_redirects = o->max_redirects;
     enum { MAX_VISITED = 64 };
     char *visited[MAX_VISITED];
     int n_visited = 0;
     cv_store *s = NULL;
     cv_info *info = NULL;
-    CV_TRY(cv_store_open(cloudpath, &s));
+    CV_TRY(open_store(cloudpath, o, &s));
     cv_status rc = CV_OK;
     int fetches = max_redirects > 0 ? max_redirects : 1;
     if (fetches > MAX_VISITED - 1) {
@@ -66,7 +94,7 @@ static cv_status open_following(const char *cloudpath, int max_redirects, cv_sto
             break;
         }
         cv_store *next = NULL;
-        rc = cv_store_open(info->redirect, &next);
+        rc = open_store(info->redirect, o, &next);
         if (rc != CV_OK) {
             cv__err_wrap("follow redirect of %s", cv_store_url(s));
             break;
@@ -119,7 +147,7 @@ cv_status cv_volume_open(const char *cloudpath, const cv_opts *o, cv_volume **ou
     cv_store *s;
     cv_info *info;
     int hops;
-    CV_TRY(open_following(cloudpath, opts.max_redirects, &s, &info, &hops));
+    CV_TRY(open_following(cloudpath, &opts, &s, &info, &hops));
     cv_volume *v = cv_calloc(1, sizeof *v);
     if (!v) {
         cv_info_free(info);
@@ -130,6 +158,11 @@ cv_status cv_volume_open(const char *cloudpath, const cv_opts *o, cv_volume **ou
     v->info = info;
     v->opts = opts;
     v->readonly = hops >= 2;
+    cv_status rc = open_lru(v);
+    if (rc != CV_OK) {
+        cv_volume_close(v);
+        return rc;
+    }
     *out = v;
     return CV_OK;
 }
@@ -175,9 +208,12 @@ cv_status cv_volume_open_info(const char *cloudpath, const cv_info *info, const 
         return CV_FAIL(CV_ERR_NOMEM, "open volume");
     }
     v->opts = o ? *o : cv_opts_default();
-    cv_status rc = cv_store_open(cloudpath, &v->store);
+    cv_status rc = open_store(cloudpath, &v->opts, &v->store);
     if (rc == CV_OK) {
         rc = cv_info_copy(info, &v->info);
+    }
+    if (rc == CV_OK) {
+        rc = open_lru(v);
     }
     if (rc != CV_OK) {
         cv_volume_close(v);
@@ -192,8 +228,9 @@ cv_status cv_volume_set_info(cv_volume *v, const cv_info *info)
     CV_TRY(cv_info_validate(info));
     cv_info *copy;
     CV_TRY(cv_info_copy(info, &copy));
-    /* The readers were opened with the old scales' sharding. */
+    /* The readers were opened with the old scales' sharding; kept chunks may be stale. */
     cv__volume_close_shard_readers(v);
+    cv__chunk_lru_clear(v->lru);
     cv_info_free(v->info);
     v->info = copy;
     return CV_OK;
@@ -234,6 +271,7 @@ void cv_volume_close(cv_volume *v)
     cv__volume_close_shard_readers(v);
     cv__volume_write_fini(v);
     cv__graphene_free(v->graphene);
+    cv__chunk_lru_free(v->lru);
     cv_info_free(v->info);
     cv_store_close(v->store);
     cv_free(v);
@@ -544,6 +582,10 @@ cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf
                        "read chunk `%s' of %s: %zu bytes do not fit in memory (%zu bytes)", key,
                        cv_store_url(v->store), want, cv__volume_max_bytes(v));
     }
+    out->max = want;
+    if (v->lru && cv__chunk_lru_get(v->lru, mip, cell_box.min, out)) {
+        return CV_OK;
+    }
     /* An encoded chunk is never far larger than its voxels; the cap stops bombs early. */
     scratch->max = want * 2 + (1 << 20);
     uint64_t t0 = cv__now_ns();
@@ -586,6 +628,8 @@ cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf
     }
     if (rc != CV_OK) {
         cv__err_wrap("read chunk `%s' of %s", key, cv_store_url(v->store));
+    } else if (v->lru) {
+        cv__chunk_lru_put(v->lru, mip, cell_box.min, out->data, out->len);
     }
     return rc;
 }

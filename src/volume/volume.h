@@ -15,6 +15,17 @@ typedef struct cv__write_bufs {
     cv_buf chunk, encoded, raw, packed;
 } cv__write_bufs;
 
+/* The in-memory LRU of decoded chunks (chunk_lru.c), opts.lru_bytes. */
+typedef struct cv__chunk_lru cv__chunk_lru;
+cv__chunk_lru *cv__chunk_lru_new(size_t max_bytes);
+void cv__chunk_lru_free(cv__chunk_lru *l);
+/* Copy the chunk of `mip` whose box starts at `lo` into out; false if not kept. */
+bool cv__chunk_lru_get(cv__chunk_lru *l, int mip, const int64_t lo[3], cv_buf *out);
+void cv__chunk_lru_put(cv__chunk_lru *l, int mip, const int64_t lo[3], const void *data,
+                       size_t len);
+void cv__chunk_lru_clear(cv__chunk_lru *l); /* NULL-safe */
+size_t cv__chunk_lru_bytes(cv__chunk_lru *l);
+
 struct cv_volume {
     cv_store *store;
     cv_info *info;
@@ -34,6 +45,7 @@ struct cv_volume {
     int n_write_bufs;
     atomic_bool write_bufs_busy;
     struct cv_graphene *graphene; /* the graph server of a graphene:// layer, else NULL */
+    cv__chunk_lru *lru;           /* opts.lru_bytes > 0, else NULL */
 };
 
 /* Open a graphene:// layer: the server's info, the watershed layer under its data_dir

@@ -222,6 +222,7 @@ cv_status cv_volume_delete(cv_volume *v, int mip, cv_bbox box)
         rc = cv__store_delete_many(v->store, (const char *const *)keys, n,
                                    v->opts.threads < 1 ? 1 : v->opts.threads);
     }
+    cv__chunk_lru_clear(v->lru);
     for (size_t i = 0; keys && i < k; i++) {
         cv_free(keys[i]);
     }

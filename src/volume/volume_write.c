@@ -170,7 +170,17 @@ cv_status cv_volume_write(cv_volume *v, int mip, cv_bbox box, const void *src, s
     return cv__volume_write_frame(v, mip, box, src, box);
 }
 
+static cv_status write_frame(cv_volume *v, int mip, cv_bbox box, const void *src, cv_bbox frame);
+
 cv_status cv__volume_write_frame(cv_volume *v, int mip, cv_bbox box, const void *src, cv_bbox frame)
+{
+    cv_status rc = write_frame(v, mip, box, src, frame);
+    /* Kept decoded chunks may predate the write (or a failed part of it). */
+    cv__chunk_lru_clear(v->lru);
+    return rc;
+}
+
+static cv_status write_frame(cv_volume *v, int mip, cv_bbox box, const void *src, cv_bbox frame)
 {
     CV_TRY(cv__volume_check_mip(v, mip));
     if (v->readonly) {
