@@ -467,7 +467,8 @@ static void jpeg_roundtrip(void)
 {
     for (uint32_t ch = 1; ch <= 3; ch += 2) {
         for (size_t s = 0; s < N_SHAPES; s++) {
-            cv_chunk_desc d = {CV_UINT8, ch, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}, NULL};
+            cv_chunk_desc d = {
+                CV_UINT8, ch, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}, NULL};
             const size_t npix = npix_of(&d), n = cv__chunk_desc_bytes(&d);
             uint8_t *src = malloc(n), *ref = malloc(n);
             ASSERT_TRUE(src && ref);
@@ -568,7 +569,8 @@ static void jpeg_gray_bytes_are_turbojpegs(void)
                                           {24, 7, 1},   {37, 16, 2}, {64, 3, 5}};
     static const int qualities[] = {0, 1, 50, 85, 95, 96, 100};
     for (size_t s = 0; s < sizeof gshapes / sizeof gshapes[0]; s++) {
-        cv_chunk_desc d = {CV_UINT8, 1, {gshapes[s][0], gshapes[s][1], gshapes[s][2]}, {0, 0, 0}, NULL};
+        cv_chunk_desc d = {
+            CV_UINT8, 1, {gshapes[s][0], gshapes[s][1], gshapes[s][2]}, {0, 0, 0}, NULL};
         const size_t n = npix_of(&d);
         uint8_t *px = malloc(n);
         ASSERT_TRUE(px != NULL);
@@ -909,7 +911,8 @@ static void jxl_roundtrip(void)
 {
     for (uint32_t ch = 1; ch <= 3; ch += 2) {
         for (size_t s = 0; s < N_SHAPES; s++) {
-            cv_chunk_desc d = {CV_UINT8, ch, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}, NULL};
+            cv_chunk_desc d = {
+                CV_UINT8, ch, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}, NULL};
             const size_t n = cv__chunk_desc_bytes(&d);
             uint8_t *src = malloc(n), *ref = malloc(n);
             ASSERT_TRUE(src && ref);
