@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian 12 packages the test suite needs beyond .ci/install-build-deps.sh: clang and
 # its sanitizer runtime (the ASan+UBSan build), clang-format (CI's format check), git,
-# hdf5-tools, time (peak RSS in benchmarks), the Python modules of the tests (pip and venv:
+# hdf5-tools, time (peak RSS in benchmarks), the Python modules of the tests (zfpy and blosc:
+# zfpc and boss:// reference bytes; pip and venv:
 # installing the Python binding offline; wheel: checking its wheel), a one-node Slurm (srun tests),
 # nginx with TLS, curl, boto3/botocore/cryptography for the cloud test servers, node + npm for s3rver, and
 # headless Chromium for the browser test.
@@ -11,7 +12,7 @@ set -euo pipefail
 # shellcheck disable=SC2034 # read by apt.sh
 PKGS=(
   clang clang-format libclang-rt-14-dev git hdf5-tools time
-  python3-pil python3-tifffile python3-zarr python3-numcodecs python3-png python3-brotli python3-pip python3-venv python3-wheel
+  python3-pil python3-tifffile python3-zarr python3-numcodecs python3-png python3-brotli python3-zfpy python3-blosc python3-pip python3-venv python3-wheel
   slurmctld slurmd slurm-client munge
   nginx-light openssl curl python3-boto3 python3-botocore python3-cryptography
   chromium

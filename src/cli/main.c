@@ -47,7 +47,8 @@ static int usage(FILE *out)
     fprintf(out, "usage: cvmpi [-v|-q] COMMAND [OPTIONS] PATH ...\n\n"
                  "Read and write Neuroglancer Precomputed volumes (as CloudVolume does).\n"
                  "PATH is a cloud path: file:///abs/dir, a plain directory, gs://b/p, s3://b/p,\n"
-                 "s3://https://host:port/b/p, http(s)://host/p (read-only) or mem://b/p.\n\n"
+                 "s3://https://host:port/b/p, http(s)://host/p (read-only), mem://b/p or\n"
+                 "boss://COLLECTION/EXPERIMENT/CHANNEL (BossDB, read-only).\n\n"
                  "Commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);

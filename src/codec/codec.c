@@ -18,6 +18,9 @@ static const cv_codec *const codecs[] = {
     &cv_codec_fpzip,
     &cv_codec_kempressed,
 #endif
+#ifdef CV_HAVE_ZFP
+    &cv_codec_zfpc,
+#endif
     &cv_codec_jpeg,
     &cv_codec_png,
 #ifdef CV_HAVE_JXL

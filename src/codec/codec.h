@@ -14,6 +14,9 @@ typedef struct cv_chunk_desc {
     uint32_t channels;
     uint32_t shape[3];      /* this chunk, after clipping at the volume edge */
     uint32_t cseg_block[3]; /* compressed_segmentation only */
+    /* The scale's other info members as a JSON object (cv_scale.extra_json), or NULL: where
+     * zfpc finds its zfpc_* parameters. */
+    const char *scale_extra;
 } cv_chunk_desc;
 
 enum {
@@ -47,6 +50,25 @@ extern const cv_codec cv_codec_crackle;
 #ifdef CV_HAVE_FPZIP
 extern const cv_codec cv_codec_fpzip;
 extern const cv_codec cv_codec_kempressed;
+#endif
+#ifdef CV_HAVE_ZFP
+extern const cv_codec cv_codec_zfpc;
+
+/* zfpc's parameters, as zfpc.compress() takes them: a negative number is "not set". */
+typedef struct cv_zfpc_params {
+    double rate, precision, tolerance;
+    bool correlated[4]; /* x, y, z, channel */
+} cv_zfpc_params;
+/* CloudVolume's defaults: nothing set (lossless), every axis correlated. */
+cv_zfpc_params cv__zfpc_params_default(void);
+/* The zfpc_rate, zfpc_precision, zfpc_tolerance and zfpc_correlated_dims members of a scale's
+ * other members (JSON object text, or NULL); unset ones keep the defaults. CV_ERR_INFO naming
+ * the member if one is malformed. */
+cv_status cv__zfpc_params_parse(const char *scale_extra, cv_zfpc_params *out);
+/* Encode with explicit parameters (tests, vector making); the codec entry takes them from
+ * d->scale_extra. The codec takes int32, int64, float32 and float64 chunks. */
+cv_status cv__zfpc_encode(const cv_chunk_desc *d, const cv_zfpc_params *p, const uint8_t *src,
+                          size_t n, cv_buf *out);
 #endif
 extern const cv_codec cv_codec_jpeg;
 extern const cv_codec cv_codec_png;

@@ -210,7 +210,11 @@ cv_status cv__cloudpath_parse(const char *text, cv_cloudpath *out)
         }
     }
     cv_status rc = CV_OK;
-    if (!sep || strchr(rest, '/') < sep) {
+    if (!sep && strcmp(p.format, "boss") == 0) {
+        /* boss://COLLECTION/EXPERIMENT/CHANNEL: BossDB, not a file path */
+        snprintf(p.protocol, sizeof p.protocol, "boss");
+        rc = split_bucket(rest, &p, text);
+    } else if (!sep || strchr(rest, '/') < sep) {
         /* A bare filesystem path. */
         snprintf(p.protocol, sizeof p.protocol, "file");
         rc = absolute_file_path(rest, &p);

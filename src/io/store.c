@@ -19,6 +19,11 @@
 #else
 #define CV_IF_CURL(x) NULL
 #endif
+#ifdef CV_HAVE_BOSS
+#define CV_IF_BOSS(x) (x)
+#else
+#define CV_IF_BOSS(x) NULL
+#endif
 
 static const struct {
     const char *scheme;
@@ -30,6 +35,7 @@ static const struct {
     {"s3", CV_IF_CURL(&cv_store_s3)},
     {"http", CV_IF_CURL(&cv_store_http)},
     {"https", CV_IF_CURL(&cv_store_http)},
+    {"boss", CV_IF_BOSS(&cv_store_boss)},
 };
 
 cv_status cv_secrets_set(const char *json)
@@ -44,7 +50,9 @@ cv_status cv_secrets_set(const char *json)
 
 const char *cv__store_schemes(void)
 {
-#ifdef CV_HAVE_CURL
+#if defined(CV_HAVE_BOSS)
+    return "file mem gs s3 http https boss";
+#elif defined(CV_HAVE_CURL)
     return "file mem gs s3 http https";
 #else
     return "file mem";
@@ -62,7 +70,8 @@ cv_status cv_store_open(const char *cloudpath, cv_store **out)
 {
     cv_cloudpath p;
     CV_TRY(cv__cloudpath_parse(cloudpath, &p));
-    if (strcmp(p.format, "precomputed") != 0) {
+    /* boss:// layers are served as precomputed ones by store_boss.c */
+    if (strcmp(p.format, "precomputed") != 0 && strcmp(p.protocol, "boss") != 0) {
         cv_status rc = CV_FAIL(CV_ERR_UNSUPPORTED, "open `%s': format %s is not supported",
                                cloudpath, p.format);
         cv__cloudpath_fini(&p);

@@ -10,7 +10,7 @@
 /* A parsed cloud path, CloudFiles' extract(). */
 typedef struct cv_cloudpath {
     char format[16];   /* "precomputed", "zarr2", ... */
-    char protocol[16]; /* "file", "mem", "gs", "s3", "http", "https" */
+    char protocol[16]; /* "file", "mem", "gs", "s3", "http", "https", "boss" */
     char *host;        /* "https://s3.example.com" for explicit endpoints and http(s); or NULL */
     char *bucket;      /* gs/s3/mem; NULL otherwise */
     char *path;        /* file: absolute path; else the part after the bucket/host */
@@ -98,6 +98,9 @@ extern const cv_store_ops cv_store_mem;
 extern const cv_store_ops cv_store_http; /* store_http.c: http:// and https://, read-only */
 extern const cv_store_ops cv_store_s3;   /* store_s3.c */
 extern const cv_store_ops cv_store_gcs;  /* store_gcs.c: gs:// */
+#endif
+#ifdef CV_HAVE_BOSS
+extern const cv_store_ops cv_store_boss; /* store_boss.c: boss://, read-only */
 #endif
 /* The schemes this build can open, space-separated ("file mem gs s3 http https"). */
 const char *cv__store_schemes(void);

@@ -385,6 +385,7 @@ cv_chunk_desc cv__volume_chunk_desc(const cv_volume *v, int mip, cv_bbox cell_bo
         d.shape[i] = (uint32_t)(cell_box.max[i] - cell_box.min[i]);
         d.cseg_block[i] = (uint32_t)v->info->scales[mip].cseg_block[i];
     }
+    d.scale_extra = v->info->scales[mip].extra_json;
     return d;
 }
 

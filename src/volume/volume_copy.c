@@ -16,6 +16,25 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Whether two scales of the same encoding have the same zfpc parameters (chunks of different
+ * ones differ); members the parser cannot read count as different. */
+static bool same_zfpc_params(const cv_scale *a, const cv_scale *b)
+{
+#ifdef CV_HAVE_ZFP
+    cv_zfpc_params pa, pb;
+    if (cv__zfpc_params_parse(a->extra_json, &pa) != CV_OK ||
+        cv__zfpc_params_parse(b->extra_json, &pb) != CV_OK) {
+        cv_err_clear();
+        return false;
+    }
+    return pa.rate == pb.rate && pa.precision == pb.precision && pa.tolerance == pb.tolerance &&
+           memcmp(pa.correlated, pb.correlated, sizeof pa.correlated) == 0;
+#else
+    return (!a->extra_json && !b->extra_json) ||
+           (a->extra_json && b->extra_json && strcmp(a->extra_json, b->extra_json) == 0);
+#endif
+}
+
 bool cv__volume_can_copy(const cv_volume *src, int src_mip, const cv_volume *dst, int dst_mip,
                          char *why, size_t cap)
 {
@@ -27,7 +46,8 @@ bool cv__volume_can_copy(const cv_volume *src, int src_mip, const cv_volume *dst
     } else if (strcmp(a->encoding, b->encoding) != 0) {
         no = "encodings differ";
     } else if (memcmp(a->cseg_block, b->cseg_block, sizeof a->cseg_block) != 0 ||
-               a->jpeg_quality != b->jpeg_quality || a->png_level != b->png_level) {
+               a->jpeg_quality != b->jpeg_quality || a->png_level != b->png_level ||
+               (strcmp(a->encoding, "zfpc") == 0 && !same_zfpc_params(a, b))) {
         no = "encoding parameters differ";
     } else if (memcmp(a->chunk_sizes[0], b->chunk_sizes[0], sizeof a->chunk_sizes[0]) != 0) {
         no = "chunk sizes differ";

@@ -52,7 +52,7 @@ static void registry(void)
     ASSERT_EQ(cv_compress_gzip.default_level, 9);
     ASSERT_EQ(cv_compress_brotli.default_level, 5);
     ASSERT_TRUE(strstr(cv__codec_names(), "raw") != NULL);
-    cv_chunk_desc d = {CV_UINT16, 3, {5, 4, 2}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_UINT16, 3, {5, 4, 2}, {0, 0, 0}, NULL};
     ASSERT_EQ(cv__chunk_desc_bytes(&d), 5 * 4 * 2 * 3 * 2);
 }
 
@@ -68,7 +68,7 @@ static void raw_roundtrip_all_dtypes(void)
         for (uint32_t ch = 1; ch <= 4; ch++) {
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
                 cv_chunk_desc d = {
-                    types[t], ch, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}};
+                    types[t], ch, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}, NULL};
                 size_t n = (size_t)shapes[s][0] * shapes[s][1] * shapes[s][2] * ch *
                            cv_dtype_size(types[t]);
                 ASSERT_EQ(cv__chunk_desc_bytes(&d), n);
@@ -99,7 +99,7 @@ static void raw_roundtrip_all_dtypes(void)
 
 static void raw_wrong_length(void)
 {
-    cv_chunk_desc d = {CV_UINT16, 2, {5, 3, 2}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_UINT16, 2, {5, 3, 2}, {0, 0, 0}, NULL};
     uint8_t data[121];
     memset(data, 7, sizeof data);
     cv_buf out;

@@ -151,7 +151,7 @@ static void registry(void)
 
 static void spec_streams(void)
 {
-    const cv_chunk_desc d = {CV_UINT32, 1, {4, 4, 1}, {0, 0, 0}};
+    const cv_chunk_desc d = {CV_UINT32, 1, {4, 4, 1}, {0, 0, 0}, NULL};
     uint32_t halves[16], sevens[16];
     for (int i = 0; i < 16; i++) {
         halves[i] = (i % 4) < 2 ? 1 : 2;
@@ -328,7 +328,7 @@ static void roundtrip_all_dtypes(void)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
                 cv_chunk_desc d = {
-                    dtype_of(w), 1, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}};
+                    dtype_of(w), 1, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}, NULL};
                 const size_t bytes = cv__chunk_desc_bytes(&d);
                 uint8_t *labels = malloc(bytes);
                 gen_labels(fams[f].fam, fams[f].k, 100 + f, w, d.shape[0], d.shape[1], d.shape[2],
@@ -352,7 +352,7 @@ static void roundtrip_parameters(void)
              {{7, 3, 3}, 4, false}, {{1, 1, 64}, 4, true}, {{64, 1, 1}, 4, true}};
     for (unsigned w = 1; w <= 8; w *= 2) {
         for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
-            cv_chunk_desc d = {dtype_of(w), 1, {37, 20, 9}, {0, 0, 0}};
+            cv_chunk_desc d = {dtype_of(w), 1, {37, 20, 9}, {0, 0, 0}, NULL};
             const size_t bytes = cv__chunk_desc_bytes(&d);
             uint8_t *labels = malloc(bytes);
             gen_labels(NOISY, 300, i, w, 37, 20, 9, labels);
@@ -417,7 +417,7 @@ static uint64_t fnv1a(const uint8_t *p, size_t n)
 static void too_many_windows(void)
 {
     const uint32_t sx = 2048, sy = 1024;
-    cv_chunk_desc d = {CV_UINT32, 1, {sx, sy, 1}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_UINT32, 1, {sx, sy, 1}, {0, 0, 0}, NULL};
     const size_t bytes = cv__chunk_desc_bytes(&d);
     uint32_t *labels = malloc(bytes);
     many_windows(labels, sx, sy);
@@ -492,7 +492,7 @@ static void components_flood_fill(void)
         for (size_t sh = 0; sh < 4; sh++) {
             for (uint64_t k = 2; k <= 5; k += 3) {
                 cv_chunk_desc d = {
-                    CV_UINT16, 1, {shapes[sh][0], shapes[sh][1], shapes[sh][2]}, {0, 0, 0}};
+                    CV_UINT16, 1, {shapes[sh][0], shapes[sh][1], shapes[sh][2]}, {0, 0, 0}, NULL};
                 const size_t bytes = cv__chunk_desc_bytes(&d), voxels = bytes / 2;
                 uint8_t *labels = malloc(bytes);
                 uint64_t *ids = malloc(voxels * sizeof *ids);
@@ -520,7 +520,7 @@ static void encode_arguments(void)
     uint8_t buf[64] = {0};
     cv_buf enc;
     cv__buf_init(&enc, 0);
-    cv_chunk_desc d = {CV_INT32, 1, {4, 4, 1}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_INT32, 1, {4, 4, 1}, {0, 0, 0}, NULL};
     ASSERT_FAILS(cv_codec_compresso.encode(&d, -1, buf, 64, &enc), CV_ERR_ARG,
                  "data type int32 is not uint8");
     d.dtype = CV_FLOAT32;
@@ -573,7 +573,7 @@ static void expect_corrupt(const cv_chunk_desc *d, const char *hex, size_t at, u
 
 static void corrupt_header(void)
 {
-    const cv_chunk_desc d = {CV_UINT32, 1, {4, 4, 1}, {0, 0, 0}};
+    const cv_chunk_desc d = {CV_UINT32, 1, {4, 4, 1}, {0, 0, 0}, NULL};
     expect_corrupt(&d, "6370736f0104", 0, 0, 0, "truncated header (6 of 36 bytes)");
     expect_corrupt(&d, SPEC_V1, 0, 0x4f535043, 4, "bad magic 43 50 53 4f");
     expect_corrupt(&d, SPEC_V1, 4, 2, 1, "format version 2");
@@ -588,7 +588,7 @@ static void corrupt_header(void)
 
 static void corrupt_sections(void)
 {
-    const cv_chunk_desc d = {CV_UINT32, 1, {4, 4, 1}, {0, 0, 0}};
+    const cv_chunk_desc d = {CV_UINT32, 1, {4, 4, 1}, {0, 0, 0}, NULL};
     /* section sizes that run past the end */
     expect_corrupt(&d, SPEC_V1, 15, UINT64_MAX, 8, "ids of 4 bytes run past the end");
     expect_corrupt(&d, SPEC_V1, 15, 4, 8, "ids of 4 bytes run past the end");
@@ -624,7 +624,7 @@ static void corrupt_sections(void)
  * components, every voxel takes location entries. location_size = the entries given. */
 static void location_codes(void)
 {
-    const cv_chunk_desc d = {CV_UINT8, 1, {4, 1, 1}, {0, 0, 0}};
+    const cv_chunk_desc d = {CV_UINT8, 1, {4, 1, 1}, {0, 0, 0}, NULL};
     static const struct {
         const char *locs;
         const char *needle; /* NULL: decodes to `want` */
@@ -672,7 +672,7 @@ static void location_codes(void)
  * which form one component with label 9. */
 static void location_codes_forward(void)
 {
-    const cv_chunk_desc d = {CV_UINT16, 1, {2, 2, 2}, {0, 0, 0}};
+    const cv_chunk_desc d = {CV_UINT16, 1, {2, 2, 2}, {0, 0, 0}, NULL};
     /* bit x + 2y + 4z set = boundary; clear bits 5 (1,0,1) and 7 (1,1,1): 0x5f */
     const char *hex = "6370736f 00 02 0200 0200 0200 02 02 02 0100000000000000 01000000 "
                       "0600000000000000 04 | 0900 | 5f | 0c00 0500 0400 0400 0100 0300 | 03";
@@ -700,7 +700,7 @@ static void location_codes_forward(void)
 /* value_size 0: no boundary at all; the run-length windows must still cover the grid. */
 static void no_window_values(void)
 {
-    const cv_chunk_desc d = {CV_UINT8, 1, {5, 2, 1}, {0, 0, 0}};
+    const cv_chunk_desc d = {CV_UINT8, 1, {5, 2, 1}, {0, 0, 0}, NULL};
     const char *hex = "6370736f 00 01 0500 0200 0100 04 04 01 0100000000000000 00000000 "
                       "0000000000000000 04 | 2a | 0200 0400";
     size_t n;
@@ -763,7 +763,7 @@ static void truncations_and_flips(void)
 
 static void output_cap_and_append(void)
 {
-    const cv_chunk_desc d = {CV_UINT32, 1, {4, 4, 1}, {0, 0, 0}};
+    const cv_chunk_desc d = {CV_UINT32, 1, {4, 4, 1}, {0, 0, 0}, NULL};
     size_t n;
     uint8_t *s = hex_decode(SPEC_V1, &n);
     cv_buf out;

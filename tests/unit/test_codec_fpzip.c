@@ -125,7 +125,7 @@ static void lossless_bit_exact(void)
                 }
                 for (int wild = 0; wild < 2; wild++) {
                     cv_chunk_desc d = {
-                        types[t], ch, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}};
+                        types[t], ch, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}, NULL};
                     const size_t n = cv__chunk_desc_bytes(&d);
                     uint8_t *src = malloc(n), *back = malloc(n);
                     fill(d.dtype, src, n / cv_dtype_size(d.dtype), s * 10 + ch + wild, wild);
@@ -159,7 +159,7 @@ static void header_bytes(void)
         {32, 32, 16, 1}, {3, 32, 16, 1}, {1, 1, 1, 1}, {64, 64, 64, 3}};
     for (size_t s = 0; s < 4; s++) {
         cv_chunk_desc d = {
-            CV_FLOAT32, shapes[s][3], {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}};
+            CV_FLOAT32, shapes[s][3], {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}, NULL};
         const size_t n = cv__chunk_desc_bytes(&d);
         uint8_t *src = malloc(n);
         fill(d.dtype, src, n / 4, s, false);
@@ -184,7 +184,7 @@ static void header_bytes(void)
 
 static void lossy_precision(void)
 {
-    cv_chunk_desc d = {CV_FLOAT32, 1, {16, 4, 4}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_FLOAT32, 1, {16, 4, 4}, {0, 0, 0}, NULL};
     float src[256], back[256];
     for (int i = 0; i < 256; i++) {
         src[i] = (float)(sin(i * 0.1) * 100 + i % 7);
@@ -235,7 +235,7 @@ static void lossy_precision(void)
 static void kempressed_layout(void)
 {
     const uint32_t X = 7, Y = 5, Z = 4, C = 3;
-    cv_chunk_desc d = {CV_FLOAT32, C, {X, Y, Z}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_FLOAT32, C, {X, Y, Z}, {0, 0, 0}, NULL};
     const size_t n = cv__chunk_desc_bytes(&d), nv = n / 4;
     float *src = malloc(n), *swapped = malloc(n), *back = malloc(n);
     for (size_t i = 0; i < nv; i++) {
@@ -254,7 +254,7 @@ static void kempressed_layout(void)
         roundtrip(&cv_codec_kempressed, &d, -1, (const uint8_t *)src, &kem, (uint8_t *)back));
     src[3] = 0.0f;
     ASSERT_MEM_EQ(back, src, n);
-    const cv_chunk_desc sd = {CV_FLOAT32, Z, {X, Y, C}, {0, 0, 0}};
+    const cv_chunk_desc sd = {CV_FLOAT32, Z, {X, Y, C}, {0, 0, 0}, NULL};
     cv__buf_init(&fpz, 0);
     ASSERT_OK(cv_codec_fpzip.encode(&sd, -1, (const uint8_t *)swapped, n, &fpz));
     ASSERT_EQ(kem.len, fpz.len);
@@ -268,7 +268,7 @@ static void kempressed_layout(void)
     cv__buf_fini(&kem);
     cv__buf_fini(&fpz);
     /* arbitrary floats: decode(encode(x)) == (x + 2) - 2 in float arithmetic */
-    const cv_chunk_desc d1 = {CV_FLOAT32, 2, {9, 3, 2}, {0, 0, 0}};
+    const cv_chunk_desc d1 = {CV_FLOAT32, 2, {9, 3, 2}, {0, 0, 0}, NULL};
     const size_t n1 = cv__chunk_desc_bytes(&d1);
     fill(CV_FLOAT32, (uint8_t *)src, n1 / 4, 3, true);
     ASSERT_TRUE(
@@ -290,7 +290,7 @@ static void description_errors(void)
     uint8_t buf[64] = {0};
     cv_buf out;
     cv__buf_init(&out, 0);
-    cv_chunk_desc d = {CV_UINT16, 1, {2, 2, 2}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_UINT16, 1, {2, 2, 2}, {0, 0, 0}, NULL};
     ASSERT_FAILS(cv_codec_fpzip.encode(&d, -1, buf, 16, &out), CV_ERR_ARG,
                  "data type uint16 is not float32 or float64");
     ASSERT_FAILS(cv_codec_fpzip.decode(&d, buf, 16, &out), CV_ERR_ARG, "uint16");
@@ -323,7 +323,7 @@ static void expect_corrupt(const cv_codec *c, const cv_chunk_desc *d, const uint
 
 static void header_checks(void)
 {
-    cv_chunk_desc d = {CV_FLOAT32, 2, {6, 5, 4}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_FLOAT32, 2, {6, 5, 4}, {0, 0, 0}, NULL};
     const size_t n = cv__chunk_desc_bytes(&d);
     uint8_t *src = malloc(n);
     fill(d.dtype, src, n / 4, 1, false);
@@ -378,7 +378,7 @@ static void corrupt_streams(void)
     static const cv_dtype types[] = {CV_FLOAT32, CV_FLOAT64};
     for (size_t t = 0; t < 2; t++) {
         for (int level = 0; level <= 16; level += 16) {
-            cv_chunk_desc d = {types[t], 2, {9, 7, 3}, {0, 0, 0}};
+            cv_chunk_desc d = {types[t], 2, {9, 7, 3}, {0, 0, 0}, NULL};
             const size_t n = cv__chunk_desc_bytes(&d);
             uint8_t *src = malloc(n);
             fill(d.dtype, src, n / cv_dtype_size(d.dtype), t + 7, true);
@@ -415,7 +415,7 @@ static void corrupt_streams(void)
 
 static void search_table_overrun(void)
 {
-    const cv_chunk_desc d = {CV_FLOAT64, 1, {7, 7, 7}, {0, 0, 0}};
+    const cv_chunk_desc d = {CV_FLOAT64, 1, {7, 7, 7}, {0, 0, 0}, NULL};
     size_t n;
     uint8_t *s = hex_decode(FPZ_SEARCH_OOB, &n);
     ASSERT_EQ(n, 483);
@@ -426,7 +426,7 @@ static void search_table_overrun(void)
 /* fpzip writes into out after what is there; unaligned starts go through a copy. */
 static void append_unaligned(void)
 {
-    const cv_chunk_desc d = {CV_FLOAT64, 1, {5, 4, 3}, {0, 0, 0}};
+    const cv_chunk_desc d = {CV_FLOAT64, 1, {5, 4, 3}, {0, 0, 0}, NULL};
     const size_t n = cv__chunk_desc_bytes(&d);
     uint8_t *src = malloc(n + 1);
     fill(d.dtype, src + 1, n / 8, 5, true);

@@ -174,7 +174,7 @@ static void png_roundtrip_all(void)
         for (uint32_t ch = 1; ch <= 4; ch++) {
             for (size_t s = 0; s < N_SHAPES; s++) {
                 cv_chunk_desc d = {
-                    types[t], ch, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}};
+                    types[t], ch, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}, NULL};
                 const size_t n = cv__chunk_desc_bytes(&d);
                 uint8_t *src = malloc(n);
                 ASSERT_TRUE(src != NULL);
@@ -203,7 +203,7 @@ static void png_roundtrip_all(void)
  * samples, interleaved channels, the IHDR CV (pyspng) writes. */
 static void png_layout_matches_spec(void)
 {
-    cv_chunk_desc d = {CV_UINT16, 2, {37, 20, 9}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_UINT16, 2, {37, 20, 9}, {0, 0, 0}, NULL};
     const size_t npix = npix_of(&d), n = cv__chunk_desc_bytes(&d);
     uint8_t *src = malloc(n);
     ASSERT_TRUE(src != NULL);
@@ -271,7 +271,7 @@ static void make_png(const struct spng_ihdr *ihdr, const struct spng_plte *plte,
 static void png_interlaced_and_palette(void)
 {
     /* Adam7, 8-bit RGB, chunk 13x5x3 -> 13x15 image */
-    cv_chunk_desc d = {CV_UINT8, 3, {13, 5, 3}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_UINT8, 3, {13, 5, 3}, {0, 0, 0}, NULL};
     const size_t npix = npix_of(&d), n = cv__chunk_desc_bytes(&d);
     uint8_t *rgb = malloc(n), *want = malloc(n);
     ASSERT_TRUE(rgb && want);
@@ -291,7 +291,7 @@ static void png_interlaced_and_palette(void)
     ASSERT_EQ(out.len, n);
     ASSERT_MEM_EQ(out.data, want, n);
     /* the same image as a 1-channel chunk: wrong channel count */
-    cv_chunk_desc d1 = {CV_UINT8, 1, {13, 5, 3}, {0, 0, 0}};
+    cv_chunk_desc d1 = {CV_UINT8, 1, {13, 5, 3}, {0, 0, 0}, NULL};
     out.len = 0;
     ASSERT_FAILS(cv_codec_png.decode(&d1, png.data, png.len, &out), CV_ERR_CORRUPT, "channels");
     hammer(&cv_codec_png, &d, png.data, png.len, 4);
@@ -357,7 +357,7 @@ static void png_from_pypng(void)
 {
     uint8_t png[256];
     const size_t len = unhex(pypng_rgb16_adam7, png, sizeof png);
-    cv_chunk_desc d = {CV_UINT16, 3, {3, 2, 2}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_UINT16, 3, {3, 2, 2}, {0, 0, 0}, NULL};
     cv_buf out;
     cv__buf_init(&out, cv__chunk_desc_bytes(&d));
     ASSERT_OK(cv_codec_png.decode(&d, png, len, &out));
@@ -371,7 +371,7 @@ static void png_from_pypng(void)
         }
     }
     /* uint8 chunk of a 16-bit PNG: refused */
-    cv_chunk_desc d8 = {CV_UINT8, 3, {3, 2, 2}, {0, 0, 0}};
+    cv_chunk_desc d8 = {CV_UINT8, 3, {3, 2, 2}, {0, 0, 0}, NULL};
     out.len = 0;
     ASSERT_FAILS(cv_codec_png.decode(&d8, png, len, &out), CV_ERR_CORRUPT, "16-bit");
     cv__buf_fini(&out);
@@ -379,7 +379,7 @@ static void png_from_pypng(void)
 
 static void png_errors(void)
 {
-    cv_chunk_desc d = {CV_UINT8, 1, {16, 4, 2}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_UINT8, 1, {16, 4, 2}, {0, 0, 0}, NULL};
     const size_t n = cv__chunk_desc_bytes(&d);
     uint8_t src[128];
     fill_noise(src, n, 3);
@@ -389,22 +389,22 @@ static void png_errors(void)
     ASSERT_OK(cv_codec_png.encode(&d, -1, src, n, &enc));
 
     /* same area, other shape: fine (only the area counts); other area: refused */
-    cv_chunk_desc same_area = {CV_UINT8, 1, {8, 8, 2}, {0, 0, 0}};
+    cv_chunk_desc same_area = {CV_UINT8, 1, {8, 8, 2}, {0, 0, 0}, NULL};
     ASSERT_OK(cv_codec_png.decode(&same_area, enc.data, enc.len, &out));
     ASSERT_MEM_EQ(out.data, src, n);
-    cv_chunk_desc other = {CV_UINT8, 1, {16, 4, 3}, {0, 0, 0}};
+    cv_chunk_desc other = {CV_UINT8, 1, {16, 4, 3}, {0, 0, 0}, NULL};
     out.len = 0;
     out.max = 0;
     ASSERT_FAILS(cv_codec_png.decode(&other, enc.data, enc.len, &out), CV_ERR_CORRUPT,
                  "needs 192 pixels");
-    cv_chunk_desc two = {CV_UINT8, 2, {16, 4, 2}, {0, 0, 0}};
+    cv_chunk_desc two = {CV_UINT8, 2, {16, 4, 2}, {0, 0, 0}, NULL};
     ASSERT_FAILS(cv_codec_png.decode(&two, enc.data, enc.len, &out), CV_ERR_CORRUPT, "channels");
-    cv_chunk_desc wide = {CV_UINT16, 1, {16, 4, 2}, {0, 0, 0}};
+    cv_chunk_desc wide = {CV_UINT16, 1, {16, 4, 2}, {0, 0, 0}, NULL};
     ASSERT_FAILS(cv_codec_png.decode(&wide, enc.data, enc.len, &out), CV_ERR_CORRUPT, "8-bit");
     /* descriptions the encoding can't have */
-    cv_chunk_desc u32 = {CV_UINT32, 1, {16, 4, 2}, {0, 0, 0}};
+    cv_chunk_desc u32 = {CV_UINT32, 1, {16, 4, 2}, {0, 0, 0}, NULL};
     ASSERT_FAILS(cv_codec_png.decode(&u32, enc.data, enc.len, &out), CV_ERR_ARG, "uint8 or uint16");
-    cv_chunk_desc five = {CV_UINT8, 5, {16, 4, 2}, {0, 0, 0}};
+    cv_chunk_desc five = {CV_UINT8, 5, {16, 4, 2}, {0, 0, 0}, NULL};
     ASSERT_FAILS(cv_codec_png.encode(&five, -1, src, n, &out), CV_ERR_ARG, "1 to 4 channels");
     ASSERT_FAILS(cv_codec_png.encode(&d, -1, src, n - 1, &out), CV_ERR_ARG, "want 128");
     ASSERT_FAILS(cv_codec_png.encode(&d, 10, src, n, &out), CV_ERR_ARG, "level 10");
@@ -467,7 +467,8 @@ static void jpeg_roundtrip(void)
 {
     for (uint32_t ch = 1; ch <= 3; ch += 2) {
         for (size_t s = 0; s < N_SHAPES; s++) {
-            cv_chunk_desc d = {CV_UINT8, ch, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}};
+            cv_chunk_desc d = {
+                CV_UINT8, ch, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}, NULL};
             const size_t npix = npix_of(&d), n = cv__chunk_desc_bytes(&d);
             uint8_t *src = malloc(n), *ref = malloc(n);
             ASSERT_TRUE(src && ref);
@@ -506,7 +507,7 @@ static void jpeg_roundtrip(void)
 /* Channels must come back in order: the three pictures differ strongly. */
 static void jpeg_rgb_channel_order(void)
 {
-    cv_chunk_desc d = {CV_UINT8, 3, {32, 16, 4}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_UINT8, 3, {32, 16, 4}, {0, 0, 0}, NULL};
     const size_t npix = npix_of(&d), n = cv__chunk_desc_bytes(&d);
     uint8_t *src = malloc(n);
     ASSERT_TRUE(src != NULL);
@@ -568,7 +569,8 @@ static void jpeg_gray_bytes_are_turbojpegs(void)
                                           {24, 7, 1},   {37, 16, 2}, {64, 3, 5}};
     static const int qualities[] = {0, 1, 50, 85, 95, 96, 100};
     for (size_t s = 0; s < sizeof gshapes / sizeof gshapes[0]; s++) {
-        cv_chunk_desc d = {CV_UINT8, 1, {gshapes[s][0], gshapes[s][1], gshapes[s][2]}, {0, 0, 0}};
+        cv_chunk_desc d = {
+            CV_UINT8, 1, {gshapes[s][0], gshapes[s][1], gshapes[s][2]}, {0, 0, 0}, NULL};
         const size_t n = npix_of(&d);
         uint8_t *px = malloc(n);
         ASSERT_TRUE(px != NULL);
@@ -605,7 +607,7 @@ static void jpeg_gray_bytes_are_turbojpegs(void)
     pid_t pid = fork();
     ASSERT_TRUE(pid >= 0);
     if (pid == 0) {
-        cv_chunk_desc d = {CV_UINT8, 1, {64, 16, 2}, {0, 0, 0}};
+        cv_chunk_desc d = {CV_UINT8, 1, {64, 16, 2}, {0, 0, 0}, NULL};
         const size_t n = npix_of(&d);
         uint8_t *px = malloc(n);
         cv_buf plain, optimized, theirs;
@@ -658,7 +660,7 @@ static void jpeg_gray_decode_is_turbojpegs(void)
         tjDestroy(t);
         tjhandle dh = tjInitDecompress();
         ASSERT_EQ(tjDecompress2(dh, j, len, theirs, w, 0, h, TJPF_GRAY, 0), 0);
-        cv_chunk_desc d = {CV_UINT8, 1, {(uint32_t)w, (uint32_t)h, 1}, {0, 0, 0}};
+        cv_chunk_desc d = {CV_UINT8, 1, {(uint32_t)w, (uint32_t)h, 1}, {0, 0, 0}, NULL};
         cv_buf out;
         cv__buf_init(&out, 0);
         ASSERT_OK(cv_codec_jpeg.decode(&d, j, len, &out));
@@ -700,7 +702,7 @@ static void jpeg_progressive_and_subsampled(void)
                  {3, TJSAMP_422, 0},
                  {3, TJSAMP_440, TJFLAG_PROGRESSIVE}};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-        cv_chunk_desc d = {CV_UINT8, (uint32_t)kinds[k].ch, {37, 20, 9}, {0, 0, 0}};
+        cv_chunk_desc d = {CV_UINT8, (uint32_t)kinds[k].ch, {37, 20, 9}, {0, 0, 0}, NULL};
         const size_t npix = npix_of(&d), n = cv__chunk_desc_bytes(&d);
         uint8_t *planes = malloc(n), *px = malloc(n), *ref = malloc(n);
         ASSERT_TRUE(planes && px && ref);
@@ -751,7 +753,7 @@ static void jpeg_from_pil(void)
     const size_t len = unhex(pil_progressive_gray, jpg, sizeof jpg);
     ASSERT_EQ(unhex(pil_decoded, want, sizeof want), 64);
     ASSERT_TRUE(has_marker(jpg, len, 0xc2));
-    cv_chunk_desc d = {CV_UINT8, 1, {8, 4, 2}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_UINT8, 1, {8, 4, 2}, {0, 0, 0}, NULL};
     cv_buf out;
     cv__buf_init(&out, 64);
     ASSERT_OK(cv_codec_jpeg.decode(&d, jpg, len, &out));
@@ -762,8 +764,8 @@ static void jpeg_from_pil(void)
 
 static void jpeg_errors(void)
 {
-    cv_chunk_desc d = {CV_UINT8, 1, {16, 8, 2}, {0, 0, 0}};
-    cv_chunk_desc d3 = {CV_UINT8, 3, {16, 8, 2}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_UINT8, 1, {16, 8, 2}, {0, 0, 0}, NULL};
+    cv_chunk_desc d3 = {CV_UINT8, 3, {16, 8, 2}, {0, 0, 0}, NULL};
     uint8_t src[16 * 8 * 2 * 3];
     fill_smooth(src, &d3);
     const size_t n = cv__chunk_desc_bytes(&d);
@@ -774,7 +776,7 @@ static void jpeg_errors(void)
     ASSERT_OK(cv_codec_jpeg.encode(&d, -1, src, n, &gray));
     ASSERT_OK(cv_codec_jpeg.encode(&d3, 50, src, 3 * n, &rgb));
 
-    cv_chunk_desc other = {CV_UINT8, 1, {16, 8, 3}, {0, 0, 0}};
+    cv_chunk_desc other = {CV_UINT8, 1, {16, 8, 3}, {0, 0, 0}, NULL};
     ASSERT_FAILS(cv_codec_jpeg.decode(&other, gray.data, gray.len, &out), CV_ERR_CORRUPT,
                  "needs 384 pixels");
     ASSERT_FAILS(cv_codec_jpeg.decode(&d3, gray.data, gray.len, &out), CV_ERR_CORRUPT,
@@ -782,19 +784,19 @@ static void jpeg_errors(void)
     ASSERT_FAILS(cv_codec_jpeg.decode(&d, rgb.data, rgb.len, &out), CV_ERR_CORRUPT,
                  "3 colour components, the chunk 1");
     ASSERT_EQ(out.len, 0);
-    cv_chunk_desc same_area = {CV_UINT8, 1, {32, 4, 2}, {0, 0, 0}};
+    cv_chunk_desc same_area = {CV_UINT8, 1, {32, 4, 2}, {0, 0, 0}, NULL};
     ASSERT_OK(cv_codec_jpeg.decode(&same_area, gray.data, gray.len, &out));
     ASSERT_EQ(out.len, n);
     out.len = 0;
     /* descriptions jpeg can't have */
-    cv_chunk_desc u16 = {CV_UINT16, 1, {16, 8, 2}, {0, 0, 0}};
+    cv_chunk_desc u16 = {CV_UINT16, 1, {16, 8, 2}, {0, 0, 0}, NULL};
     ASSERT_FAILS(cv_codec_jpeg.decode(&u16, gray.data, gray.len, &out), CV_ERR_ARG, "uint8");
-    cv_chunk_desc two = {CV_UINT8, 2, {16, 8, 2}, {0, 0, 0}};
+    cv_chunk_desc two = {CV_UINT8, 2, {16, 8, 2}, {0, 0, 0}, NULL};
     ASSERT_FAILS(cv_codec_jpeg.encode(&two, -1, src, 2 * n, &out), CV_ERR_ARG, "1 or 3");
     ASSERT_FAILS(cv_codec_jpeg.encode(&d, 101, src, n, &out), CV_ERR_ARG, "quality 101");
     ASSERT_FAILS(cv_codec_jpeg.encode(&d, -1, src, n + 1, &out), CV_ERR_ARG, "want 256");
     /* JPEG sides are 16-bit: a 1x256x300 chunk is 76800 rows high */
-    cv_chunk_desc tall = {CV_UINT8, 1, {1, 256, 300}, {0, 0, 0}};
+    cv_chunk_desc tall = {CV_UINT8, 1, {1, 256, 300}, {0, 0, 0}, NULL};
     uint8_t *big = calloc(256 * 300, 1);
     ASSERT_TRUE(big != NULL);
     ASSERT_FAILS(cv_codec_jpeg.encode(&tall, -1, big, 256 * 300, &out), CV_ERR_ARG, "65535");
@@ -909,7 +911,8 @@ static void jxl_roundtrip(void)
 {
     for (uint32_t ch = 1; ch <= 3; ch += 2) {
         for (size_t s = 0; s < N_SHAPES; s++) {
-            cv_chunk_desc d = {CV_UINT8, ch, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}};
+            cv_chunk_desc d = {
+                CV_UINT8, ch, {shapes[s][0], shapes[s][1], shapes[s][2]}, {0, 0, 0}, NULL};
             const size_t n = cv__chunk_desc_bytes(&d);
             uint8_t *src = malloc(n), *ref = malloc(n);
             ASSERT_TRUE(src && ref);
@@ -947,7 +950,7 @@ static void jxl_roundtrip(void)
 static void jxl_other_layouts(void)
 {
     /* RGB and RGBA single frames (de-interleaved into planes), 4 gray frames, the container */
-    cv_chunk_desc d = {CV_UINT8, 4, {13, 5, 3}, {0, 0, 0}};
+    cv_chunk_desc d = {CV_UINT8, 4, {13, 5, 3}, {0, 0, 0}, NULL};
     const size_t npix = npix_of(&d);
     uint8_t *px = malloc(4 * npix), *want = malloc(4 * npix);
     ASSERT_TRUE(px && want);
@@ -984,8 +987,8 @@ static void jxl_other_layouts(void)
 
 static void jxl_errors(void)
 {
-    cv_chunk_desc d1 = {CV_UINT8, 1, {16, 8, 2}, {0, 0, 0}};
-    cv_chunk_desc d3 = {CV_UINT8, 3, {16, 8, 2}, {0, 0, 0}};
+    cv_chunk_desc d1 = {CV_UINT8, 1, {16, 8, 2}, {0, 0, 0}, NULL};
+    cv_chunk_desc d3 = {CV_UINT8, 3, {16, 8, 2}, {0, 0, 0}, NULL};
     uint8_t src[16 * 8 * 2 * 3];
     fill_smooth(src, &d3);
     const size_t n = cv__chunk_desc_bytes(&d1);
@@ -1000,14 +1003,14 @@ static void jxl_errors(void)
                  "1 frames, 3 channels need 3");
     ASSERT_FAILS(cv_codec_jxl.decode(&d1, three.data, three.len, &out), CV_ERR_CORRUPT,
                  "more than the 1 frames");
-    cv_chunk_desc other = {CV_UINT8, 1, {16, 8, 3}, {0, 0, 0}};
+    cv_chunk_desc other = {CV_UINT8, 1, {16, 8, 3}, {0, 0, 0}, NULL};
     ASSERT_FAILS(cv_codec_jxl.decode(&other, one.data, one.len, &out), CV_ERR_CORRUPT,
                  "needs 384 pixels");
     ASSERT_EQ(out.len, 0);
     /* descriptions and levels jxl can't take */
-    cv_chunk_desc u16 = {CV_UINT16, 1, {16, 8, 2}, {0, 0, 0}};
+    cv_chunk_desc u16 = {CV_UINT16, 1, {16, 8, 2}, {0, 0, 0}, NULL};
     ASSERT_FAILS(cv_codec_jxl.decode(&u16, one.data, one.len, &out), CV_ERR_ARG, "uint8");
-    cv_chunk_desc four = {CV_UINT8, 4, {16, 8, 2}, {0, 0, 0}};
+    cv_chunk_desc four = {CV_UINT8, 4, {16, 8, 2}, {0, 0, 0}, NULL};
     ASSERT_FAILS(cv_codec_jxl.encode(&four, -1, src, 4 * n, &out), CV_ERR_ARG, "1 or 3");
     ASSERT_FAILS(cv_codec_jxl.encode(&d1, -1, src, n - 1, &out), CV_ERR_ARG, "want 256");
     /* not JPEG XL, empty, truncated */
@@ -1080,9 +1083,9 @@ static void python_decodes_ours(void)
     snprintf(dir, sizeof dir, "%s/cvimgXXXXXX", tmp && *tmp ? tmp : "/tmp");
     ASSERT_TRUE(mkdtemp(dir) != NULL);
     static const cv_chunk_desc descs[] = {
-        {CV_UINT8, 1, {37, 20, 9}, {0, 0, 0}}, {CV_UINT16, 3, {37, 20, 9}, {0, 0, 0}},
-        {CV_UINT8, 4, {5, 7, 3}, {0, 0, 0}},   {CV_UINT16, 2, {1, 17, 1}, {0, 0, 0}},
-        {CV_UINT8, 3, {37, 20, 9}, {0, 0, 0}}, /* the last one as jpeg */
+        {CV_UINT8, 1, {37, 20, 9}, {0, 0, 0}, NULL}, {CV_UINT16, 3, {37, 20, 9}, {0, 0, 0}, NULL},
+        {CV_UINT8, 4, {5, 7, 3}, {0, 0, 0}, NULL},   {CV_UINT16, 2, {1, 17, 1}, {0, 0, 0}, NULL},
+        {CV_UINT8, 3, {37, 20, 9}, {0, 0, 0}, NULL}, /* the last one as jpeg */
     };
     enum { N = sizeof descs / sizeof descs[0] };
     uint8_t *src[N] = {NULL}, *mine[N] = {NULL};

@@ -48,7 +48,7 @@ static size_t hex_decode(const char *hex, uint8_t *out)
 static cv_chunk_desc make_desc(cv_dtype t, uint32_t channels, uint32_t x, uint32_t y, uint32_t z,
                                uint32_t bx, uint32_t by, uint32_t bz)
 {
-    cv_chunk_desc d = {t, channels, {x, y, z}, {bx, by, bz}};
+    cv_chunk_desc d = {t, channels, {x, y, z}, {bx, by, bz}, NULL};
     return d;
 }
 
