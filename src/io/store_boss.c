@@ -525,6 +525,14 @@ static cv_status boss_list(cv_store *s, const char *prefix,
                    s->url);
 }
 
+/* A cutout is made per request: there is no stored object whose metadata could be shown. */
+static cv_status boss_head(cv_store *s, const char *name, cv_store_meta *m)
+{
+    (void)name;
+    (void)m;
+    return CV_FAIL(CV_ERR_UNSUPPORTED, "%s: boss:// has no object metadata (head)", s->url);
+}
+
 const cv_store_ops cv_store_boss = {
     "boss",         /* name */
     0,              /* flags: no name suffixes; answers are decoded here, never Content-Encoded */
@@ -537,5 +545,7 @@ const cv_store_ops cv_store_boss = {
     NULL,           /* del_many: one by one */
     boss_list,      /* list */
     NULL,           /* list_level: from list */
+    boss_head,      /* head: refused */
+    NULL,           /* list_sized: from list and head */
     boss_close,     /* close */
 };
