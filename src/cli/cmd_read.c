@@ -14,7 +14,7 @@
 
 static const char help[] =
     "usage: cvmpi read PATH [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1] [--fill-missing] -o FILE\n"
-    "                   [--format raw|npy|h5|tiff]\n\n"
+    "                   [--format raw|npy|h5|tiff] [--bigtiff]\n\n"
     "Read a box of a layer. The format follows FILE's name: .npy gets a NumPy array of shape\n"
     "(X,Y,Z,C) in Fortran order; .raw and .bin get raw little-endian bytes, x fastest, channel\n"
     "slowest, as do `-' (standard output) and devices or FIFOs (written in place);\n"
@@ -25,7 +25,8 @@ static const char help[] =
     "get a TIFF (BigTIFF past 4 GB) of one uncompressed page per z, channels as samples per\n"
     "pixel, with OME-XML physical sizes (nm) that `cvmpi import' reads back. Other names are\n"
     "refused unless --format says what to write.\n" CLI_VOLUME_HELP "  -o, --output FILE\n"
-    "  --format F       raw, npy, h5 or tiff, whatever FILE is called\n";
+    "  --format F       raw, npy, h5 or tiff, whatever FILE is called\n"
+    "  --bigtiff        TIFF: write BigTIFF whatever the size\n";
 
 /* A raw or .npy output file is written band by band: boxes of whole chunk cells, x fastest,
  * of at most BAND_BYTES, each read into one of two reused buffers and written at its place in
@@ -199,12 +200,14 @@ int cmd_read(int argc, char **argv)
         CLI_VOLUME_OPTIONS,
         {"output", required_argument, NULL, 'o'},
         {"format", required_argument, NULL, 'F'},
+        {"bigtiff", no_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     cli_volume_args a;
     cli_volume_args_init(&a);
     const char *output = NULL, *format = NULL;
+    bool bigtiff = false;
     for (int c; (c = cli_getopt(argc, argv, "ho:", opts)) != -1;) {
         int r = cli_volume_option(c, argv[0], &a);
         if (r < 0) {
@@ -222,6 +225,9 @@ int cmd_read(int argc, char **argv)
         case 'F':
             format = optarg;
             break;
+        case 'B':
+            bigtiff = true;
+            break;
         default:
             return CLI_USAGE;
         }
@@ -237,6 +243,10 @@ int cmd_read(int argc, char **argv)
     int u = cli_array_format_of(argv[0], output, format, false, &fmt, &h5_spec);
     if (u != CLI_OK) {
         return u;
+    }
+    if (bigtiff && fmt != CLI_FMT_TIFF) {
+        cv_free(h5_spec);
+        return cli_usage(argv[0], "--bigtiff is for TIFF output");
     }
     cv_volume *v;
     int mip;
@@ -285,6 +295,7 @@ int cmd_read(int argc, char **argv)
     } else if (rc == CV_OK && fmt == CLI_FMT_TIFF) {
         const cv_info *info = cv_volume_info(v);
         cv_tiff_cutout c = {.dtype = info->dtype,
+                            .bigtiff = bigtiff,
                             .shape = {box.max[0] - box.min[0], box.max[1] - box.min[1],
                                       box.max[2] - box.min[2], info->num_channels}};
         memcpy(c.resolution, info->scales[mip].resolution, sizeof c.resolution);
