@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 #include "mpi/cv_h5.h"
+#include "mpi/cv_transfer.h"
 
 #include <string.h>
 
@@ -136,12 +137,11 @@ int cmd_export(int argc, char **argv)
     p.src = argv[optind];
     p.dst = argv[optind + 1];
     bool tiff = cv__tiff_is_output(p.dst), zarr = cv__zarr_is_output(p.dst);
-    if ((tiff || zarr) && (p.axes || p.chunked[0])) {
-        return cli_usage(argv[0], "--axes and --chunked are for HDF5 output, not %s",
-                         tiff ? "TIFF" : "zarr");
+    if (tiff && (p.axes || p.chunked[0] || p.gzip)) {
+        return cli_usage(argv[0], "--axes, --chunked and --gzip are for HDF5 output, not TIFF");
     }
-    if (tiff && p.gzip) {
-        return cli_usage(argv[0], "--gzip is for HDF5 or zarr output, not TIFF");
+    if (zarr && (p.axes || p.chunked[0])) {
+        return cli_usage(argv[0], "--axes and --chunked are for HDF5 output, not zarr");
     }
     if (zarr && p.gzip && p.compressor && strcmp(p.compressor, "gzip") != 0) {
         return cli_usage(argv[0], "--gzip LEVEL is for --compressor gzip, not %s", p.compressor);
