@@ -264,7 +264,10 @@ done
 # an interrupted export (SIGTERM) leaves no .zarray; --resume finishes it with the same chunks
 CVMPI_TEST_TASK_DELAY_MS=150 "$CVMPI" export L1_gzip_u16 zarr://e_resume.zarr > log 2>&1 &
 pid=$!
-sleep 1
+for _ in $(seq 300); do # signals reach the export once it writes
+    [ -e e_resume.zarr/0.0.0 ] && break
+    sleep 0.05
+done
 kill -TERM $pid
 if wait $pid; then fail "interrupted export exited 0"; fi
 grep -q "export interrupted: .* run the same command with --resume to finish" log ||
