@@ -6,6 +6,7 @@
 
 #include "mpi/cv_h5.h"
 #include "mpi/cv_transfer.h"
+#include "mpi/cv_transfer.h"
 
 #include <string.h>
 
@@ -153,6 +154,9 @@ int cmd_export(int argc, char **argv)
         return cli_usage(argv[0],
                          "--compressor, --journal, --keep-journal and --resume are for zarr "
                          "output");
+    }
+    if (zarr) {
+        cv_mpi_install_signal_handlers(); /* SIGTERM: stop claiming tasks, then --resume */
     }
     cv_status rc = tiff   ? cv_mpi_export_tiff(&p)
                    : zarr ? cv_mpi_export_zarr(&p)
