@@ -14,7 +14,8 @@
 # export zarr://OUT: gzip, blosc and raw; uint16, float32, channels, a --bbox; -n 1 and 2 give
 # the same chunk files; python3-zarr reads exactly the layer's voxels in numpy's (z, y, x(, c))
 # order, and importing the export gives the layer back (zarr -> layer -> zarr -> layer); an
-# interrupted export has no .zarray and --resume finishes it; an existing array is refused.
+# interrupted export has no .zarray and --resume finishes it; an existing array and a --memory
+# too small for one chunk are refused.
 source "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c "import zarr, numcodecs" 2> /dev/null ||
     { echo "zarr: skipped (no python3-zarr or python3-numcodecs)"; exit 0; }
@@ -281,6 +282,12 @@ rm -rf e_resume.zarr/.cvmpi-journal
 if run_np 2 export L1_gzip_u16 zarr://e_gzip.zarr > log 2>&1; then fail "export over an array passed"; fi
 grep -qx "cvmpi: export: zarr://e_gzip.zarr already holds a zarr array (.zarray); remove it or export elsewhere" log ||
     { cat log; fail "existing array: message"; }
+if "$CVMPI" export L1_gzip_u16 zarr://tiny.zarr --memory 10K > log 2>&1; then
+    fail "export --memory 10K passed"
+fi
+grep -qx "cvmpi: export: a task of one 32x16x4 chunk needs about 0.02 MB (the chunk read, its copy and encoding on each chunk thread), more than the 0.01 MB memory budget (raise --memory)" log ||
+    { cat log; fail "export --memory: message"; }
+[ ! -e tiny.zarr ] || fail "a refused export wrote something"
 set +e
 "$CVMPI" export L1_gzip_u16 zarr://x.zarr --axes xyz > log 2>&1
 rc=$?
