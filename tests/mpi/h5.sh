@@ -132,7 +132,7 @@ run_np 2 import u16.h5:/grp/data K_u16 --chunk 32,32,16 --memory 1M --resume --k
 grep -q "import: 0 tasks written, [1-9][0-9]* skipped, 0 failed" log || { cat log; fail "resume"; }
 rm -r K_u16/.cvmpi-journal
 [ "$(digest K_u16)" = "$(digest L3_u16)" ] || fail "resume changed the layer"
-run_np 2 import u8.h5:/grp/data L1_u16 > log 2>&1 && fail "import into a different layer"
+"$CVMPI" import u8.h5:/grp/data L1_u16 > log 2>&1 && fail "import into a different layer"
 grep -q "exists and differs from the dataset" log || { cat log; fail "no mismatch message"; }
 
 # export: h5py reads back what `cvmpi read` gives (1 and 3 ranks, gzip, xyz, a box)
@@ -140,7 +140,9 @@ exports=()
 export_check() { # export_check N LAYER DATASET AXES ARGS...: checked by check_exports
     local n=$1 layer=$2 dset=$3 axes=$4
     shift 4
-    run_np "$n" export "$layer" "out.h5:$dset" --memory 1M "$@" > log 2>&1 ||
+    local launch=(run_np "$n")
+    [ "$n" != 1 ] || launch=("$CVMPI")
+    "${launch[@]}" export "$layer" "out.h5:$dset" --memory 1M "$@" > log 2>&1 ||
         { cat log; fail "export $layer $dset"; }
     exports+=("$layer $dset $axes $*")
 }
