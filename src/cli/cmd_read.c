@@ -14,7 +14,7 @@
 
 static const char help[] =
     "usage: cvmpi read PATH [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1] [--fill-missing] -o FILE\n"
-    "                   [--format raw|npy|h5|tiff]\n"
+    "                   [--format raw|npy|h5|tiff] [--bigtiff]\n"
     "                   [--agglomerate [--timestamp T]] [--root-ids ID,ID,...]\n\n"
     "Read a box of a layer. The format follows FILE's name: .npy gets a NumPy array of shape\n"
     "(X,Y,Z,C) in Fortran order; .raw and .bin get raw little-endian bytes, x fastest, channel\n"
@@ -30,6 +30,7 @@ static const char help[] =
     "from ~/.cloudvolume/secrets/cave-secret.json): voxels are supervoxel ids unless\n"
     "--agglomerate.\n" CLI_VOLUME_HELP "  -o, --output FILE\n"
     "  --format F       raw, npy, h5 or tiff, whatever FILE is called\n"
+    "  --bigtiff        TIFF: write BigTIFF whatever the size\n"
     "  --agglomerate    graphene: supervoxels become their root ids (the server's roots_binary)\n"
     "  --timestamp T    with --agglomerate: roots as of T (UNIX seconds or ISO 8601, e.g.\n"
     "                   2024-01-02T03:04:05Z; without a zone, local time); default now\n"
@@ -211,6 +212,7 @@ int cmd_read(int argc, char **argv)
         {"agglomerate", no_argument, NULL, 'A'},
         {"timestamp", required_argument, NULL, 'T'},
         {"root-ids", required_argument, NULL, 'R'},
+        {"bigtiff", no_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -221,6 +223,7 @@ int cmd_read(int argc, char **argv)
     memset(&g, 0, sizeof g);
     int64_t timestamp;
     uint64_t *root_ids = NULL;
+    bool bigtiff = false;
     for (int c; (c = cli_getopt(argc, argv, "ho:", opts)) != -1;) {
         int r = cli_volume_option(c, argv[0], &a);
         if (r < 0) {
@@ -259,6 +262,9 @@ int cmd_read(int argc, char **argv)
             }
             g.root_ids = root_ids;
             break;
+        case 'B':
+            bigtiff = true;
+            break;
         default:
             cv_free(root_ids);
             return CLI_USAGE;
@@ -284,6 +290,11 @@ int cmd_read(int argc, char **argv)
     if (u != CLI_OK) {
         cv_free(root_ids);
         return u;
+    }
+    if (bigtiff && fmt != CLI_FMT_TIFF) {
+        cv_free(h5_spec);
+        cv_free(root_ids);
+        return cli_usage(argv[0], "--bigtiff is for TIFF output");
     }
     cv_volume *v;
     int mip;
@@ -338,6 +349,7 @@ int cmd_read(int argc, char **argv)
     } else if (rc == CV_OK && fmt == CLI_FMT_TIFF) {
         const cv_info *info = cv_volume_info(v);
         cv_tiff_cutout c = {.dtype = info->dtype,
+                            .bigtiff = bigtiff,
                             .shape = {box.max[0] - box.min[0], box.max[1] - box.min[1],
                                       box.max[2] - box.min[2], info->num_channels}};
         memcpy(c.resolution, info->scales[mip].resolution, sizeof c.resolution);

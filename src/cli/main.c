@@ -27,7 +27,7 @@ static const cli_cmd commands[] = {
     {"transfer", cmd_transfer, "copy/re-encode a layer across MPI ranks", true},
     {"verify", cmd_verify, "compare the voxels of two layers across MPI ranks", true},
     {"import", cmd_import, "HDF5, TIFF, zarr or N5 into a new layer across MPI ranks", true},
-    {"export", cmd_export, "a layer into an HDF5 dataset across MPI ranks", true},
+    {"export", cmd_export, "a layer into HDF5, TIFF or zarr across MPI ranks", true},
     {"serve", cmd_serve, "serve a local layer over HTTP for Neuroglancer (and /view)", false},
     {"run", cmd_run, "run a job described in a JSON file (jobs/*.json)", true},
 };

@@ -19,12 +19,22 @@ typedef struct cv_export_params {
     size_t memory;
     int threads;
     bool fill_missing;
+    bool bigtiff;            /* TIFF: BigTIFF whatever the size */
+    const char *compressor;  /* zarr: "gzip" (NULL), "blosc" or "raw" */
+    bool resume;             /* zarr: skip the tasks the journal says are done */
+    const char *journal_dir; /* zarr: NULL = the default place (cv_journal_dir) */
+    bool keep_journal;
 } cv_export_params;
 
 cv_status cv_mpi_export(const cv_export_params *p);
 /* `cvmpi export SRC FILE.tif` or 'DIR/z_*.tif' (mpi_export_tiff.c): p->axes, chunked and gzip
  * must be unset. Collective. */
 cv_status cv_mpi_export_tiff(const cv_export_params *p);
+/* `cvmpi export SRC zarr://OUT` (mpi_export_zarr.c): p->axes and chunked must be unset.
+ * Collective. */
+cv_status cv_mpi_export_zarr(const cv_export_params *p);
+/* Whether an export destination is a zarr array: it starts with zarr://. Pure. */
+bool cv__zarr_is_output(const char *dst);
 /* Whether an export destination is TIFF: it ends in .tif or .tiff (any case). Pure. */
 bool cv__tiff_is_output(const char *dst);
 

@@ -53,6 +53,8 @@ struct cv_import_source {
     int64_t chunk[4];        /* storage chunk grid along x,y,z,c (0 = contiguous, none) */
     bool chunk_filtered;     /* chunks are compressed: reading decodes whole chunks */
     const char *chunk_noun;  /* how --memory errors name the chunks ("compressed HDF5 chunks") */
+    bool align_reads;        /* cut a round's slabs at chunk[] boundaries (each chunk is read by
+                                one rank per round) where the round spans a chunk per rank */
     int64_t voxel_offset[3]; /* set by the import before reads: the layer's voxel_offset */
 };
 

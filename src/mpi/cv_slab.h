@@ -44,7 +44,14 @@ typedef struct cv_slab_round {
     /* NULL, or per task: the owner writes it straight from its slab (the task lies inside the
      * owner's piece and the slab is x fastest): no buffer, no copy, bufs[i] stays NULL. */
     const bool *in_slab;
+    /* > 1: cut the group at multiples of align_step from align_origin along `axis` (the
+     * source's chunks), when it spans at least one such cell per rank, so that no two ranks
+     * read one source chunk; else (0, 1, or fewer cells than ranks) cv__slab_piece's cut. */
+    int64_t align_origin, align_step;
 } cv_slab_round;
+
+/* Rank r's piece of a round: cv__slab_piece, or aligned to the round's align_step. Pure. */
+cv_bbox cv__slab_round_piece(const cv_slab_round *rd, int r, int size);
 
 /* True when a slab in layout `l` is already x fastest, channel slowest (the volume layout):
  * a task inside a rank's piece can then be written from the slab as it is. Pure. */
@@ -60,7 +67,7 @@ typedef struct cv_slab_scratch {
 bool cv__slab_reserve(uint8_t **p, size_t *cap, size_t n);
 void cv__slab_scratch_fini(cv_slab_scratch *s);
 
-/* Trade pieces: sc->slab holds this rank's piece (cv__slab_piece(group, axis, rank, size)) in
+/* Trade pieces: sc->slab holds this rank's piece (cv__slab_round_piece(round, rank, size)) in
  * the layout `l`. On success bufs[i], for every i with owner[i] == rank, points into sc->tasks
  * at box i in x-fastest order, channel slowest (valid until the next exchange); other entries
  * are NULL. The parts of the piece this rank owns go straight from the slab into its buffers;

@@ -51,12 +51,13 @@ typedef struct cv_tiff_cutout {
     cv_dtype dtype;
     int64_t shape[4];     /* x, y, z, channels */
     double resolution[3]; /* nm, x,y,z: OME-XML PhysicalSizeX/Y/Z (nm) */
+    bool bigtiff;         /* BigTIFF whatever the size (else only past 4 GB) */
 } cv_tiff_cutout;
 
-/* Write the cutout to `path` as a TIFF of one page per z (BigTIFF past 4 GB), samples per pixel
- * = channels (chunky; RGB for 3 and 4 8/16-bit channels), uncompressed strips, with OME-XML on
- * page 0 (shape, type, physical sizes) when the dtype has an OME type. The file appears whole or
- * not at all: written beside it, then renamed. Errors name `path`. */
+/* Write the cutout to `path` as a TIFF of one page per z (BigTIFF past 4 GB or with c->bigtiff),
+ * samples per pixel = channels (chunky; RGB for 3 and 4 8/16-bit channels), uncompressed strips,
+ * with OME-XML on page 0 (shape, type, physical sizes) when the dtype has an OME type. The file
+ * appears whole or not at all: written beside it, then renamed. Errors name `path`. */
 cv_status cv__tiff_write(const char *path, const cv_tiff_cutout *c, const uint8_t *data);
 
 /* The same in steps, for a volume too large to hold: open (c->shape[2] pages in all), append

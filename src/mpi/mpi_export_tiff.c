@@ -107,7 +107,7 @@ cv_status cv_mpi_export_tiff(const cv_export_params *p)
         rc = CV_FAIL(CV_ERR_ARG, "export: `%s' has more than one *", p->dst);
     }
     /* runs of planes one chunk deep (fewer if --memory says so), aligned to the chunk grid */
-    cv_tiff_cutout whole;
+    cv_tiff_cutout whole = {.bigtiff = p->bigtiff};
     int64_t depth = 1;
     size_t cap = 0;
     if (rc == CV_OK) {

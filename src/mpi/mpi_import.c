@@ -342,10 +342,20 @@ static double round_bytes(const import_job *j, const int64_t shape[3], uint64_t 
     }
     uint64_t owned = (group + (uint64_t)ranks - 1) / (uint64_t)ranks;
     int C = round_box(j, shape, group, ranks, piece);
+    double whole_box = (double)piece[0] * (double)piece[1] * (double)piece[2], aligned = 0;
+    for (int d = 0; j->src->align_reads && ranks > 1 && d < 3; d++) {
+        /* align_round may cut along any axis at chunk boundaries: the largest such slab */
+        int64_t c = j->src->chunk[d] > 1 ? j->src->chunk[d] : 1;
+        int64_t cells = (piece[d] + c - 2) / c + 1, cut = (cells + ranks - 1) / ranks * c;
+        cut = cut < piece[d] ? cut : piece[d];
+        double v = whole_box / (double)piece[d] * (double)cut;
+        aligned = v > aligned ? v : aligned;
+        step[d] = 0;
+    }
     piece[C] = (piece[C] + ranks - 1) / ranks;
     step[C] = ranks == 1 && !s_anywhere ? step[C] : 0; /* pieces cut N ways start anywhere */
-    double slab =
-        (double)pp->bytes_per_voxel * (double)piece[0] * (double)piece[1] * (double)piece[2];
+    double slab = (double)piece[0] * (double)piece[1] * (double)piece[2];
+    slab = (double)pp->bytes_per_voxel * (aligned > slab ? aligned : slab);
     return bytes + 2 * slab + 2 * (double)owned * task + source_chunk_bytes(j, piece, step);
 }
 
@@ -799,6 +809,32 @@ static void direct_round(import_job *j, const round_tasks *rt)
     cv_sched_working_on(j->sched, UINT64_MAX);
 }
 
+/* Source chunks the group spans along volume axis d. */
+static int64_t group_cells(const import_job *j, cv_bbox g, int d)
+{
+    int64_t c = j->src->chunk[d] > 0 ? j->src->chunk[d] : 1, o = j->src->voxel_offset[d];
+    return (g.max[d] - 1 - o) / c - (g.min[d] - o) / c + 1; /* g lies at or past o */
+}
+
+/* A source whose chunks are decoded whole (align_reads): cut the round at chunk boundaries
+ * along the first of its axis and the spatial axes (slowest first) that spans a chunk per
+ * rank, so that no chunk is read by two ranks; else the round's own cut. */
+static void align_round(const import_job *j, cv_slab_round *round, int size)
+{
+    int order[4];
+    order[0] = round->axis;
+    spatial_order(j, order + 1);
+    for (int k = 0; k < 4; k++) {
+        int d = order[k];
+        if (j->src->chunk[d] > 1 && group_cells(j, round->group, d) >= size) {
+            round->axis = d;
+            round->align_origin = j->src->voxel_offset[d];
+            round->align_step = j->src->chunk[d];
+            return;
+        }
+    }
+}
+
 /* One round: read the group box as slabs along `axis` (collective reads), trade the pieces,
  * write the owned tasks. Every rank calls this with the same tasks. */
 static void slab_round(import_job *j, const round_tasks *rt, int axis, cv_slab_scratch *sc)
@@ -823,7 +859,10 @@ static void slab_round(import_job *j, const round_tasks *rt, int axis, cv_slab_s
         }
     }
     cv_err_clear();
-    cv_bbox piece = cv__slab_piece(round.group, axis, rank, size);
+    if (j->src->align_reads) {
+        align_round(j, &round, size);
+    }
+    cv_bbox piece = cv__slab_round_piece(&round, rank, size);
     size_t slab_bytes =
         (size_t)cv_bbox_voxels(piece) * (size_t)j->channels * cv_dtype_size(j->dtype);
     uint8_t *slab = cv__slab_reserve(&sc->slab, &sc->slab_cap, slab_bytes) ? sc->slab : NULL;

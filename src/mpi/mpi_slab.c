@@ -98,6 +98,33 @@ cv_bbox cv__slab_piece(cv_bbox group, int axis, int r, int size)
     return b;
 }
 
+/* floor(a / b) for b > 0 */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+cv_bbox cv__slab_round_piece(const cv_slab_round *rd, int r, int size)
+{
+    int a = rd->axis;
+    int64_t c = rd->align_step, o = rd->align_origin;
+    int64_t lo = rd->group.min[a], hi = rd->group.max[a];
+    if (c <= 1 || hi <= lo) {
+        return cv__slab_piece(rd->group, a, r, size);
+    }
+    int64_t first = floor_div(lo - o, c), cells = floor_div(hi - 1 - o, c) - first + 1;
+    if (cells < size) {
+        return cv__slab_piece(rd->group, a, r, size);
+    }
+    int64_t base = cells / size, extra = cells % size;
+    int64_t c0 = first + r * base + (r < extra ? r : extra);
+    int64_t c1 = c0 + base + (r < extra ? 1 : 0);
+    cv_bbox b = rd->group;
+    b.min[a] = o + c0 * c > lo ? o + c0 * c : lo;
+    b.max[a] = o + c1 * c < hi ? o + c1 * c : hi;
+    return b;
+}
+
 static void extents(cv_bbox b, int64_t channels, int64_t n[4])
 {
     for (int d = 0; d < 3; d++) {
@@ -117,10 +144,10 @@ static cv_status counts_for(const cv_slab_layout *l, const cv_slab_round *rd, in
                             bool is_send, int *counts, int *displs, size_t *total)
 {
     uint64_t sum = 0;
-    cv_bbox mine = cv__slab_piece(rd->group, rd->axis, rank, size);
+    cv_bbox mine = cv__slab_round_piece(rd, rank, size);
     for (int peer = 0; peer < size; peer++) {
         uint64_t bytes = 0;
-        cv_bbox piece = is_send ? mine : cv__slab_piece(rd->group, rd->axis, peer, size);
+        cv_bbox piece = is_send ? mine : cv__slab_round_piece(rd, peer, size);
         for (size_t i = 0; peer != rank && i < rd->n; i++) {
             if (rd->owner[i] == (is_send ? peer : rank)) {
                 bytes += box_bytes(l, cv_bbox_intersect(piece, rd->boxes[i]));
@@ -208,7 +235,7 @@ static void unpack(const cv_slab_layout *l, const cv_slab_round *rd, int rank, i
         if (peer == rank) {
             continue;
         }
-        cv_bbox piece = cv__slab_piece(rd->group, rd->axis, peer, size);
+        cv_bbox piece = cv__slab_round_piece(rd, peer, size);
         for (size_t i = 0; i < rd->n; i++) {
             cv_bbox part = cv_bbox_intersect(piece, rd->boxes[i]);
             if (rd->owner[i] != rank || cv_bbox_is_empty(part)) {
@@ -280,7 +307,7 @@ cv_status cv__slab_exchange(const cv_slab_layout *l, const cv_slab_round *round,
         rc =
             CV_FAIL(CV_ERR_NOMEM, "import: exchange buffers of %zu bytes", n_send + n_recv + n_own);
     }
-    cv_bbox mine = cv__slab_piece(round->group, round->axis, rank, size);
+    cv_bbox mine = cv__slab_round_piece(round, rank, size);
     if (rc == CV_OK && n_send) {
         pack(l, round, mine, sc->slab, rank, size, sc->send);
     }

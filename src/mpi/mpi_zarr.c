@@ -4,12 +4,15 @@
  * attributes.json (its axes, listed x first, reversed). Axes as for HDF5 (zyx, zyxc; --axes
  * overrides). The storage chunks are the source's chunk grid: a read decodes each chunk
  * it overlaps once, one at a time into one buffer, and copies the overlap out; a chunk file
- * that does not exist is fill_value. Reads are independent (`collective` is not needed). */
+ * that does not exist is fill_value. Reads are independent (`collective` is not needed).
+ * A remote array (zarr://s3://..., zarr://gs://..., zarr://https://..., n5:// the same) is
+ * read through the object stores (io/store.h): the metadata and each chunk one GET. */
 #include "mpi/cv_import_source.h"
 #include "mpi/cv_slab.h"
 #include "mpi/cv_zarr.h"
 
 #include "base/checked.h"
+#include "io/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,8 +26,11 @@
 
 typedef struct zarr_source {
     cv_import_source base;
-    char *dir; /* the array's directory */
-    bool n5;   /* n5://: attributes.json and N5 blocks */
+    char *dir;        /* the array's directory (or URL) */
+    cv_store *store;  /* a remote array's store, rooted at it; NULL: local files */
+    cv_buf got, tmp;  /* a remote object, and its transport-compressed bytes */
+    bool n5;          /* n5://: attributes.json and N5 blocks */
+    uint64_t decoded; /* chunks loaded (decoded or filled): -v logs it at close */
     cv_zarr_meta meta;
     uint8_t *chunk;  /* one decoded chunk */
     uint8_t *block;  /* N5: one block before it is placed in `chunk` */
@@ -83,19 +89,55 @@ static cv_status read_whole(int fd, const char *path, uint64_t max, uint8_t **bu
     return CV_OK;
 }
 
+/* Remote object `key` (at most `max` bytes once decompressed) into z->stored; NOTFOUND
+ * quietly when it does not exist. */
+static cv_status get_object(zarr_source *z, const char *key, uint64_t max, size_t *len)
+{
+    z->got.max = (size_t)max;
+    z->got.len = 0;
+    cv_status rc = cv__store_get_into(z->store, key, &z->got, &z->tmp);
+    if (rc != CV_OK) {
+        return rc;
+    }
+    if (z->got.len + 1 > z->stored_cap) {
+        uint8_t *b = cv_malloc(z->got.len + 1);
+        if (!b) {
+            return CV_FAIL(CV_ERR_NOMEM, "%s: %zu bytes", z->path, z->got.len + 1);
+        }
+        cv_free(z->stored);
+        z->stored = b;
+        z->stored_cap = z->got.len + 1;
+    }
+    memcpy(z->stored, z->got.data, z->got.len);
+    z->stored[z->got.len] = 0;
+    *len = z->got.len;
+    return CV_OK;
+}
+
 static cv_status zarr_describe(cv_import_source *s, const cv_import_params *p)
 {
     zarr_source *z = s->state;
     bool n5 = z->n5;
-    snprintf(z->path, sizeof z->path, "%s/%s", z->dir, n5 ? "attributes.json" : ".zarray");
-    int fd = open(z->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return CV_FAIL(errno == ENOENT ? CV_ERR_NOTFOUND : CV_ERR_IO,
-                       "import: %s: %s (is %s a zarr v2 array?)", z->path, strerror(errno), z->dir);
-    }
+    const char *meta = n5 ? "attributes.json" : ".zarray";
+    snprintf(z->path, sizeof z->path, "%s/%s", z->dir, meta);
     size_t len = 0;
-    cv_status rc = read_whole(fd, z->path, ZARRAY_MAX, &z->stored, &z->stored_cap, &len);
-    close(fd);
+    cv_status rc;
+    if (z->store) {
+        rc = get_object(z, meta, ZARRAY_MAX, &len);
+        if (rc == CV_ERR_NOTFOUND) {
+            return CV_FAIL(CV_ERR_NOTFOUND, "import: %s not found (is %s a %s?)", z->path, z->dir,
+                           n5 ? "N5 dataset" : "zarr v2 array");
+        }
+    } else {
+        int fd = open(z->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            return CV_FAIL(errno == ENOENT ? CV_ERR_NOTFOUND : CV_ERR_IO,
+                           "import: %s: %s (is %s a zarr v2 array?)", z->path, strerror(errno),
+                           z->dir);
+        }
+        rc = read_whole(fd, z->path, ZARRAY_MAX, &z->stored, &z->stored_cap, &len);
+        close(fd);
+    }
     if (rc == CV_OK) {
         rc = n5 ? cv__n5_parse((const char *)z->stored, len, z->path, &z->meta)
                 : cv__zarr_parse((const char *)z->stored, len, z->path, &z->meta);
@@ -124,6 +166,7 @@ static cv_status zarr_describe(cv_import_source *s, const cv_import_params *p)
     s->dtype = m->dtype;
     s->n_parts = 1;
     s->chunk_filtered = true; /* whole chunks are read and decoded, compressed or not */
+    s->align_reads = true;
     return CV_OK;
 }
 
@@ -155,18 +198,28 @@ static cv_status load_chunk(zarr_source *z, const uint64_t idx[4])
         return CV_FAIL(CV_ERR_ARG, "import: chunk key too long");
     }
     snprintf(z->path, sizeof z->path, "%s/%s", z->dir, key);
-    int fd = open(z->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        cv__zarr_fill(m, z->chunk);
-        return CV_OK;
-    }
-    if (fd < 0) {
-        return CV_FAIL(CV_ERR_IO, "import: %s: %s", z->path, strerror(errno));
-    }
+    z->decoded++;
     size_t len = 0;
-    cv_status rc =
-        read_whole(fd, z->path, cv__zarr_stored_max(m), &z->stored, &z->stored_cap, &len);
-    close(fd);
+    cv_status rc;
+    if (z->store) {
+        rc = get_object(z, key, cv__zarr_stored_max(m), &len);
+        if (rc == CV_ERR_NOTFOUND) {
+            cv_err_clear();
+            cv__zarr_fill(m, z->chunk);
+            return CV_OK;
+        }
+    } else {
+        int fd = open(z->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) {
+            cv__zarr_fill(m, z->chunk);
+            return CV_OK;
+        }
+        if (fd < 0) {
+            return CV_FAIL(CV_ERR_IO, "import: %s: %s", z->path, strerror(errno));
+        }
+        rc = read_whole(fd, z->path, cv__zarr_stored_max(m), &z->stored, &z->stored_cap, &len);
+        close(fd);
+    }
     if (rc == CV_OK) {
         rc = cv__zarr_decode(m, z->stored, len, z->chunk, z->block, z->path);
     }
@@ -281,6 +334,15 @@ static double zarr_held_bytes(const cv_import_source *s, const int64_t n[3], con
 static void zarr_close(cv_import_source *s)
 {
     zarr_source *z = s->state;
+    if (z->dir) {
+        CV_LOG(CV_LOG_INFO, "import: %s: %llu %s loaded on this rank", z->dir,
+               (unsigned long long)z->decoded, z->n5 ? "N5 blocks" : "zarr chunks");
+    }
+    if (z->store) {
+        cv_store_close(z->store);
+    }
+    cv__buf_fini(&z->got);
+    cv__buf_fini(&z->tmp);
     cv_free(z->dir);
     cv_free(z->chunk);
     cv_free(z->block);
@@ -309,13 +371,23 @@ cv_status cv__zarr_source_open(const cv_import_params *p, cv_import_source **out
     z->base.chunk_noun = n5 ? "N5 blocks" : "zarr chunks";
     *out = &z->base;
     const char *path = p->src + (n5 ? 5 : 7);
+    cv__buf_init(&z->got, 0);
+    cv__buf_init(&z->tmp, 0);
     if (strncmp(path, "file://", 7) == 0) {
         path += 7;
     } else if (strstr(path, "://")) {
-        return CV_FAIL(CV_ERR_ARG,
-                       "import %s: only local zarr and N5 data are read (zarr://PATH, n5://PATH "
-                       "or zarr://file://PATH)",
-                       p->src);
+        /* remote: the store rooted at the array (its own errors name the scheme) */
+        z->n5 = n5;
+        z->dir = cv__strdup(path);
+        if (!z->dir) {
+            return CV_FAIL(CV_ERR_NOMEM, "import");
+        }
+        z->base.name = z->dir;
+        cv_status rc = cv_store_open(path, &z->store);
+        if (rc != CV_OK) {
+            cv__err_wrap("import %s", p->src);
+        }
+        return rc;
     }
     size_t len = strlen(path);
     while (len > 1 && path[len - 1] == '/') {

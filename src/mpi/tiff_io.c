@@ -728,7 +728,7 @@ cv_status cv__tiff_writer_open(const char *path, const cv_tiff_cutout *c, cv_tif
         return CV_FAIL(CV_ERR_NOMEM, "%s", path);
     }
     /* classic TIFF offsets are 32-bit: past 4 GB (with room for the directories), BigTIFF */
-    bool big = bytes > ((uint64_t)4 << 30) - ((uint64_t)64 << 20);
+    bool big = c->bigtiff || bytes > ((uint64_t)4 << 30) - ((uint64_t)64 << 20);
     char why[264];
     w->tif = TIFFOpen(w->tmp, big ? "w8" : "w");
     if (!w->tif) {

@@ -5,16 +5,19 @@
 # into a raw layer without transport compression (64^3 chunks, file:// in a temporary
 # directory), with 1 and 2 MPI ranks. For scale, in the same run: `cp` of the slice files
 # (every byte read and written once; page cache warm) and the HDF5 import of the same volume
-# (one contiguous dataset written by h5py). Reports MB/s (voxel bytes / best wall time over
+# (one contiguous dataset written by h5py) and the zarr import of the same volume (a zarr v2
+# array written by python3-zarr, 64^3 chunks, its default compressor blosc lz4; skipped
+# without python3-zarr). Reports MB/s (voxel bytes / best wall time over
 # --runs) and the CPU seconds of that run (user + system, all ranks, by /usr/bin/time around
 # the command: on a shared machine wall time includes waiting for the cores) per case, one TSV
-# line each. Default 128 slices (512 takes several minutes on two
-# shared cores); --slices N changes it. `--quick` runs 256x256x16 once for CTest (label bench).
+# line each. Default 128 slices; `--full` is the 512 slices of the issue (several minutes on two
+# shared cores); --slices N any other depth. `--quick` runs 256x256x16 once for CTest (label
+# bench).
 # Never fails on speed; fails if an imported layer differs from the TIFF import at 1 rank.
 set -eu
 
 usage() {
-    echo "usage: $0 [--quick] [--runs N] [--slices N] [--cvmpi PATH] [--dir DIR]" >&2
+    echo "usage: $0 [--quick|--full] [--runs N] [--slices N] [--cvmpi PATH] [--dir DIR]" >&2
     exit 2
 }
 SX=1024 SY=1024 SZ=128
@@ -25,6 +28,7 @@ PARENT=${TMPDIR:-/tmp}
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) SX=256 SY=256 SZ=16 RUNS=1 ;;
+    --full) SZ=512 ;;
     --runs) RUNS=$2; shift ;;
     --slices) SZ=$2; shift ;;
     --cvmpi) CVMPI=$2; shift ;;
@@ -65,6 +69,15 @@ with h5py.File(f"{w}/stack.h5", "w") as f:
         d[z] = a
         tifffile.imwrite(f"{w}/raw/z_{z}.tif", a)
         tifffile.imwrite(f"{w}/deflate/z_{z}.tif", a, compression="zlib", rowsperstrip=64)
+try:
+    import zarr
+except ImportError:
+    sys.exit(0)
+with h5py.File(f"{w}/stack.h5", "r") as f:
+    z = zarr.open(f"{w}/stack.zarr", mode="w", shape=(nz, ny, nx), chunks=(64, 64, 64),
+                  dtype="uint16")
+    for z0 in range(0, nz, 64):
+        z[z0:z0 + 64] = f["raw"][z0:z0 + 64]
 PY
 
 TIME=""
@@ -115,3 +128,15 @@ for n in 1 2; do
     best_of mpirun -n "$n" "$CVMPI" import "$W/stack.h5:/raw" "$W/out" $ARGS
     report "hdf5 import" "$n" "$(size_of "$W/stack.h5")"
 done
+if [ -d "$W/stack.zarr" ]; then
+    best_of cp -r "$W/stack.zarr" "$W/copy"
+    report "cp zarr chunks" 1 "$(size_of "$W/stack.zarr")"
+    for n in 1 2; do
+        # shellcheck disable=SC2086
+        best_of mpirun -n "$n" "$CVMPI" import "zarr://$W/stack.zarr" "$W/out" $ARGS
+        report "zarr import" "$n" "$(size_of "$W/stack.zarr")"
+        [ "$(cd "$W/ref" && find . -type f -name '*-*' | sort | xargs cat | cksum)" = \
+            "$(cd "$W/out" && find . -type f -name '*-*' | sort | xargs cat | cksum)" ] ||
+            { echo "bench_tiff_import: zarr -n $n differs from raw -n 1" >&2; exit 1; }
+    done
+fi

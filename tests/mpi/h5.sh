@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # cvmpi import/export with parallel HDF5: datasets written by Debian's h5py (several dtypes,
 # contiguous and chunked+gzip, 1 and 3 channels, zyx/xyz/czyx/zyxc axes, resolution attributes)
-# import to byte-identical layers with 1, 2 and 3 ranks (slab exchange and --independent) whose
-# voxels equal the h5py arrays; export read back with h5py equals `cvmpi read`; bad input exits
-# 1 with one clear line, writing nothing.
+# import to byte-identical layers with 1 and 3 ranks, and 2 for the chunked ones (slab
+# exchange and --independent), whose voxels equal the h5py arrays; export read back with h5py
+# equals `cvmpi read`; bad input exits 1 with one clear line, writing nothing. One process
+# (no mpirun) stands for -n 1, and for the checks of messages and options.
 REF=$(cd "$(dirname "$0")/../interop" && pwd)/precomputed_ref.py
 source "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c "import h5py" 2> /dev/null || { echo "h5: skipped (no python3-h5py)"; exit 0; }
@@ -47,41 +48,50 @@ with open("corrupt.h5", "r+b") as f:
     f.write(b"GARBAGE" * 4)
 PY
 
-# check_layer DIR EXPECTED.npy: `cvmpi read` of the layer equals the array exactly
-check_layer() {
-    "$CVMPI" read "$1" -o "$1.npy" > /dev/null
-    /usr/bin/python3 - "$1.npy" "$2" <<'PY' || fail "voxels of $1 differ from $2"
+# check_layers DIR EXPECTED.npy ...: `cvmpi read` of each layer equals its array exactly
+check_layers() {
+    local args=()
+    while [ $# -gt 0 ]; do
+        "$CVMPI" read "$1" -o "$1.npy" > /dev/null
+        args+=("$1.npy" "$2")
+        shift 2
+    done
+    /usr/bin/python3 - "${args[@]}" <<'PY' || fail "imported voxels differ from the arrays"
 import sys, numpy as np
-r, e = np.load(sys.argv[1]), np.load(sys.argv[2])
-assert r.shape == e.shape and r.dtype == e.dtype, (r.shape, e.shape, r.dtype, e.dtype)
-assert np.array_equal(r, e), "values differ"
+a = sys.argv[1:]
+for got, want in zip(a[::2], a[1::2]):
+    r, e = np.load(got), np.load(want)
+    assert r.shape == e.shape and r.dtype == e.dtype, (got, r.shape, e.shape, r.dtype, e.dtype)
+    assert np.array_equal(r, e), got + ": values differ"
 PY
 }
 
-import_both() { # import_both NAME ARGS...: -n 1, 2 and 3 give identical layers
-    local name=$1 n
-    shift
-    for n in 1 2 3; do
+import_both() { # import_both NAME RANKS ARGS...: identical layers at 1 and each of RANKS
+    local name=$1 ranks=$2 n
+    shift 2
+    "$CVMPI" import "$name.h5:/grp/data" "L1_$name" --chunk 32,32,16 --memory 2M "$@" \
+        > log 2>&1 || { cat log; fail "import $name"; }
+    for n in $ranks; do
         run_np $n import "$name.h5:/grp/data" "L${n}_$name" --chunk 32,32,16 --memory 2M "$@" \
             > log 2>&1 || { cat log; fail "import $name -n $n"; }
+        [ "$(digest "L1_$name")" = "$(digest "L${n}_$name")" ] || fail "$name: -n 1 and -n $n differ"
     done
-    [ "$(digest "L1_$name")" = "$(digest "L2_$name")" ] || fail "$name: -n 1 and -n 2 differ"
-    [ "$(digest "L1_$name")" = "$(digest "L3_$name")" ] || fail "$name: -n 1 and -n 3 differ"
-    check_layer "L1_$name" "$name.npy"
 }
 
-import_both u8
-import_both u16 --encoding raw --compress gzip
-import_both f32 --axes xyz --resolution 8,8,30
-import_both u64 --resolution 1,1,1
-import_both rgb --resolution 1,1,1
-import_both czyx --axes czyx --resolution 1,1,1
-import_both xyzc --axes xyzc --resolution 1,1,1
+import_both u8 3
+import_both u16 "2 3" --encoding raw --compress gzip
+import_both f32 3 --axes xyz --resolution 8,8,30
+import_both u64 3 --resolution 1,1,1
+import_both rgb "2 3" --resolution 1,1,1
+import_both czyx 3 --axes czyx --resolution 1,1,1
+import_both xyzc "2 3" --axes xyzc --resolution 1,1,1
+check_layers L1_u8 u8.npy L1_u16 u16.npy L1_f32 f32.npy L1_u64 u64.npy L1_rgb rgb.npy \
+    L1_czyx czyx.npy L1_xyzc xyzc.npy
 
 # the reader written from the spec agrees, chunk names and all (--strict)
 for name in u8 u16 f32 rgb czyx xyzc; do
-    /usr/bin/python3 "$REF" check "L2_$name" "$name.npy" --strict > log 2>&1 ||
-        { cat log; fail "reference reader on L2_$name"; }
+    /usr/bin/python3 "$REF" check "L3_$name" "$name.npy" --strict > log 2>&1 ||
+        { cat log; fail "reference reader on L3_$name"; }
 done
 
 /usr/bin/python3 - <<'PY' || fail "info derived from the datasets"
@@ -122,36 +132,43 @@ run_np 2 import u16.h5:/grp/data K_u16 --chunk 32,32,16 --memory 1M --resume --k
 grep -q "import: 0 tasks written, [1-9][0-9]* skipped, 0 failed" log || { cat log; fail "resume"; }
 rm -r K_u16/.cvmpi-journal
 [ "$(digest K_u16)" = "$(digest L3_u16)" ] || fail "resume changed the layer"
-run_np 2 import u8.h5:/grp/data L1_u16 > log 2>&1 && fail "import into a different layer"
+"$CVMPI" import u8.h5:/grp/data L1_u16 > log 2>&1 && fail "import into a different layer"
 grep -q "exists and differs from the dataset" log || { cat log; fail "no mismatch message"; }
 
 # export: h5py reads back what `cvmpi read` gives (1 and 3 ranks, gzip, xyz, a box)
-export_check() { # export_check N LAYER DATASET AXES ARGS...
+exports=()
+export_check() { # export_check N LAYER DATASET AXES ARGS...: checked by check_exports
     local n=$1 layer=$2 dset=$3 axes=$4
     shift 4
-    run_np "$n" export "$layer" "out.h5:$dset" --memory 1M "$@" > log 2>&1 ||
+    local launch=(run_np "$n")
+    [ "$n" != 1 ] || launch=("$CVMPI")
+    "${launch[@]}" export "$layer" "out.h5:$dset" --memory 1M "$@" > log 2>&1 ||
         { cat log; fail "export $layer $dset"; }
-    /usr/bin/python3 - "$layer" "$dset" "$axes" "$@" <<'PY' || fail "export $layer $dset"
+    exports+=("$layer $dset $axes $*")
+}
+check_exports() {
+    /usr/bin/python3 - "${exports[@]}" <<'PY' || fail "export"
 import sys, h5py, numpy as np
-layer, dset, axes, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-e = np.load(layer + ".npy")
-off = [0, 0, 0]
-if "--bbox" in args:
-    b = [int(v) for v in args[args.index("--bbox") + 1].split(",")]
-    e = e[b[0]:b[3], b[1]:b[4], b[2]:b[5]]
-    off = b[:3]
-with h5py.File("out.h5", "r") as f:
-    d = f[dset]
-    a = d[...]
-    assert list(d.attrs["voxel_offset"]) == off, d.attrs["voxel_offset"]
-    assert len(d.attrs["resolution"]) == 3 and d.attrs["source"].endswith(layer), dict(d.attrs)
-    if "--gzip" in args:
-        assert d.compression == "gzip", d.compression
-b = a if "c" in axes else a[..., None]
-ax = axes if "c" in axes else axes + "c"
-got = np.transpose(b, [ax.index(c) for c in "xyzc"])
-assert got.dtype == e.dtype and got.shape == e.shape, (got.shape, e.shape)
-assert np.array_equal(got, e), "values differ"
+for line in sys.argv[1:]:
+  layer, dset, axes, *args = line.split()
+  e = np.load(layer + ".npy")
+  off = [0, 0, 0]
+  if "--bbox" in args:
+      b = [int(v) for v in args[args.index("--bbox") + 1].split(",")]
+      e = e[b[0]:b[3], b[1]:b[4], b[2]:b[5]]
+      off = b[:3]
+  with h5py.File("out.h5", "r") as f:
+      d = f[dset]
+      a = d[...]
+      assert list(d.attrs["voxel_offset"]) == off, d.attrs["voxel_offset"]
+      assert len(d.attrs["resolution"]) == 3 and d.attrs["source"].endswith(layer), dict(d.attrs)
+      if "--gzip" in args:
+          assert d.compression == "gzip", d.compression
+  b = a if "c" in axes else a[..., None]
+  ax = axes if "c" in axes else axes + "c"
+  got = np.transpose(b, [ax.index(c) for c in "xyzc"])
+  assert got.dtype == e.dtype and got.shape == e.shape, (got.shape, e.shape)
+  assert np.array_equal(got, e), "values differ"
 PY
 }
 export_check 1 L1_u16 /u16 zyx
@@ -160,20 +177,26 @@ export_check 3 L1_f32 /f32 xyz --axes xyz
 export_check 2 L1_rgb /rgb zyxc --gzip 1
 export_check 3 L1_u64 /u64box zyx --bbox 5,7,3,61,49,30
 export_check 3 L1_czyx /czyx czyx --axes czyx
+check_exports
 
 # bad input: exit 1, one clear line, no layer written
 bad() { # bad PATTERN ARGS...
     local pattern=$1
     shift
     set +e
-    run_np 2 "$@" > out 2> err
+    if [ "$1" = "-n2" ]; then
+        shift
+        run_np 2 "$@" > out 2> err
+    else
+        "$CVMPI" "$@" > out 2> err
+    fi
     local rc=$?
     set -e
     [ "$rc" = 1 ] || { cat out err; fail "$* exited $rc"; }
     [ "$(grep -c '^cvmpi: ' err)" = 1 ] || { cat err; fail "$*: not one cvmpi line"; }
     grep -q "^cvmpi: .*$pattern" err || { cat err; fail "$*: want '$pattern'"; }
 }
-bad "has no dataset /nope" import u8.h5:/nope BAD
+bad "has no dataset /nope" -n2 import u8.h5:/nope BAD
 bad "no such file" import missing.h5:/grp/data BAD
 bad "unsupported HDF5 element type (compound" import bad.h5:/compound BAD
 bad "has 2 dimensions" import bad.h5:/flat BAD
@@ -191,7 +214,7 @@ set -e
 grep -q "reading /g of corrupt.h5 (box .*) failed: inflate() failed" err || { cat err; fail "no cause"; }
 grep -q "^cvmpi: import: [0-9]* of [0-9]* tasks failed (listed above); fix the cause and rerun with --resume" err ||
     { cat err; fail "no summary of the failed tasks"; }
-bad "already has /u16" export L1_u16 out.h5:/u16
+bad "already has /u16" -n2 export L1_u16 out.h5:/u16
 
 # a contiguous dataset stored as its native type is read by the ranks themselves (pread, no HDF5
 # read, no slab): same bytes as the slab path (CV_IMPORT_NO_DIRECT=1), which chunked or gzip datasets and
@@ -203,10 +226,10 @@ for name in u8 czyx f32; do
     case $name in czyx) axes=czyx mems="4M 900K" ;; f32) axes=xyz res=8,8,30 mems=1M ;; u8) res=4,4,40 ;; esac
     for mem in $mems; do
         rm -rf "D_$name" "S_$name"
-        run_np 1 -v import "$name.h5:/grp/data" "D_$name" --chunk 32,32,16 --memory $mem \
+        "$CVMPI" -v import "$name.h5:/grp/data" "D_$name" --chunk 32,32,16 --memory $mem \
             --axes $axes --resolution $res > log 2>&1 ||
             { cat log; fail "import $name direct"; }
-        CV_IMPORT_NO_DIRECT=1 run_np 1 -v import "$name.h5:/grp/data" "S_$name" --chunk 32,32,16 \
+        CV_IMPORT_NO_DIRECT=1 "$CVMPI" -v import "$name.h5:/grp/data" "S_$name" --chunk 32,32,16 \
             --memory $mem --axes $axes --resolution $res > log2 2>&1 ||
             { cat log2; fail "import $name not direct"; }
         if [ $name = f32 ]; then
@@ -246,7 +269,7 @@ with h5py.File("long.h5", "w") as f:
     open("long.off", "w").write(str(f["d"].id.get_offset()))
 PY2
 set +e
-run_np 1 import short.h5:/d SHORT --chunk 32,32,16 --resolution 1,1,1 > out 2> err
+"$CVMPI" import short.h5:/d SHORT --chunk 32,32,16 --resolution 1,1,1 > out 2> err
 rc=$?
 set -e
 [ "$rc" = 1 ] || { cat out err; fail "a truncated file: exit $rc"; }
@@ -254,7 +277,7 @@ grep -q "short.h5" err || { cat err; fail "a truncated file: error does not name
 # ... and a file cut short while a direct import runs (rounds slowed down; cut after the first
 # chunk is written): the later rounds' tasks fail naming the file, exit 1, no crash
 set +e
-CVMPI_TEST_TASK_DELAY_MS=100 run_np 1 -v import long.h5:/d LONG --chunk 16,16,16 --memory 80K --resolution 1,1,1 \
+CVMPI_TEST_TASK_DELAY_MS=100 "$CVMPI" -v import long.h5:/d LONG --chunk 16,16,16 --memory 80K --resolution 1,1,1 \
     > out 2> err &
 pid=$!
 for _ in $(seq 100); do
@@ -271,11 +294,11 @@ grep -q "long.h5 ends at byte .*, inside dataset /d: the file was cut short" err
 
 # An explicit --resolution wins over the dataset's attribute; a dataset with neither is an error
 # that says how to give one (never a silent 1,1,1)
-run_np 2 import u8.h5:/grp/data RES --resolution 8,8,40 > log 2>&1 || { cat log; fail "--resolution"; }
+"$CVMPI" import u8.h5:/grp/data RES --resolution 8,8,40 > log 2>&1 || { cat log; fail "--resolution"; }
 /usr/bin/python3 -c 'import json; r = json.load(open("RES/info"))["scales"][0]["resolution"]
 assert r == [8, 8, 40], r' || fail "--resolution did not win over the attribute"
 set +e
-run_np 2 import u64.h5:/grp/data NORES > out 2> err
+"$CVMPI" import u64.h5:/grp/data NORES > out 2> err
 rc=$?
 set -e
 [ "$rc" = 1 ] || { cat out err; fail "no resolution: exit $rc"; }
@@ -287,7 +310,7 @@ import_usage() { # import_usage TEXT ARGS...
     local text=$1
     shift
     set +e
-    run_np 2 import "$@" > out 2> err
+    "$CVMPI" import "$@" > out 2> err
     local rc=$?
     set -e
     [ "$rc" = 2 ] || { cat out err; fail "import $*: exit $rc, want 2"; }
@@ -306,12 +329,12 @@ import_usage "--level 2 needs gzip or br: --compress none has no levels" \
     u8.h5:/grp/data LV --compress none --level 2
 [ "$(digest L1_u8)" = "$before" ] || fail "a refused import changed the layer"
 # --level 1: other gzip bytes, the same voxels; the summary names the level
-run_np 2 import u8.h5:/grp/data LV1 --chunk 32,32,16 --memory 1M --level 1 > log 2>&1 ||
+"$CVMPI" import u8.h5:/grp/data LV1 --chunk 32,32,16 --memory 1M --level 1 > log 2>&1 ||
     { cat log; fail "import --level 1"; }
 grep -q "compress gzip level 1$" log || { cat log; fail "import summary: level"; }
 [ "$(digest LV1)" != "$(digest L1_u8)" ] || fail "--level 1 wrote level 9's bytes"
-check_layer LV1 u8.npy
-run_np 2 import u8.h5:/grp/data LV9 --chunk 32,32,16 --memory 1M --level 9 > log 2>&1 ||
+check_layers LV1 u8.npy
+"$CVMPI" import u8.h5:/grp/data LV9 --chunk 32,32,16 --memory 1M --level 9 > log 2>&1 ||
     { cat log; fail "import --level 9"; }
 [ "$(digest LV9)" = "$(digest L1_u8)" ] || fail "--level 9 is not the default"
 echo "h5: ok"

@@ -3,6 +3,7 @@
 # same files byte for byte, which tifffile reads as the layer's voxels and which import back to
 # the same layer (TIFF -> layer -> TIFF -> layer); one FILE.tif equals `read -o FILE.tif`;
 # --bbox and a --memory too small for a whole chunk's depth of planes give the same slices;
+# --bigtiff writes BigTIFF (tifffile: is_bigtiff) with the same voxels from read and export;
 # HDF5-only options are usage errors; an output directory that does not exist fails naming it.
 source "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c "import tifffile" 2> /dev/null ||
@@ -61,6 +62,25 @@ assert np.array_equal(got, a[2:9, 5:33, 3:50])' || fail "--bbox slices"
 [ ! -e box/z_1.tif ] && [ ! -e box/z_9.tif ] || fail "--bbox wrote slices outside the box"
 run_np 2 export L_u16 'small/z_*.tif' --memory 20K > log 2>&1 || { cat log; fail "--memory 20K"; }
 [ "$(digest out_u16_1)" = "$(digest small)" ] || fail "--memory 20K slices differ"
+
+# --bigtiff: BigTIFF however small, from read and export, the same voxels
+"$CVMPI" read L_rgb -o big_read.tif --bigtiff > /dev/null || fail "read --bigtiff"
+run_np 2 export L_u16 big.tif --bigtiff > log 2>&1 || { cat log; fail "export --bigtiff"; }
+mkdir big_slices
+run_np 2 export L_u16 'big_slices/z_*.tif' --bigtiff > log 2>&1 || { cat log; fail "export z_* --bigtiff"; }
+/usr/bin/python3 - <<'PY' || fail "--bigtiff files"
+import numpy as np, tifffile
+for name, want in (("big_read.tif", np.load("rgb.npy")), ("big.tif", np.load("u16.npy"))):
+    with tifffile.TiffFile(name) as t:
+        assert t.is_bigtiff, name + " is not BigTIFF"
+        assert np.array_equal(t.asarray(), want), name + ": voxels differ"
+with tifffile.TiffFile("read.tif") as t:
+    assert not t.is_bigtiff, "read.tif (no --bigtiff) is BigTIFF"
+with tifffile.TiffFile("big_slices/z_3.tif") as t:
+    assert t.is_bigtiff and np.array_equal(t.asarray(), np.load("u16.npy")[3])
+PY
+if "$CVMPI" read L_u16 -o x.npy --bigtiff > log 2>&1; then fail "read -o x.npy --bigtiff passed"; fi
+grep -q "bigtiff is for TIFF output" log || { cat log; fail "--bigtiff with .npy: message"; }
 
 # HDF5-only options are usage errors; a missing directory fails naming the file
 set +e

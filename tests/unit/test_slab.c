@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * test_slab.c: the geometry of the import slab exchange without MPI: slabs of a group box cut
- * for 1..7 ranks cover it exactly, in order, thicknesses differing by at most one; and one
+ * for 1..7 ranks cover it exactly, in order, thicknesses differing by at most one (cut at
+ * source chunk boundaries: every boundary on the chunk lattice, whole cells dealt evenly, the
+ * plain cut when there are fewer cells than ranks); and one
  * process's exchange assembles every task box of a group (edge tasks clipped) x fastest from a
  * slab in any of the dataset axis orders, compared with a naive element-by-element copy. */
 #include "mpi/cv_slab.h"
@@ -34,6 +36,35 @@ static void pieces_cover_the_group(void)
     cv_bbox thin = cv_bbox_make(0, 0, 4, 8, 8, 6);
     ASSERT_EQ(cv__slab_piece(thin, 2, 0, 4).max[2], 5);
     ASSERT_TRUE(cv_bbox_is_empty(cv__slab_piece(thin, 2, 3, 4)));
+}
+
+static void aligned_pieces_cut_at_chunks(void)
+{
+    /* z 17..30 with chunks of 4 from origin 1: cells 17-21, 21-25, 25-29, 29-30 */
+    cv_bbox g = cv_bbox_make(-5, 3, 17, 60, 9, 30);
+    cv_slab_round rd = {.group = g, .axis = 2, .align_origin = 1, .align_step = 4};
+    for (int size = 1; size <= 4; size++) {
+        int64_t next = g.min[2];
+        for (int r = 0; r < size; r++) {
+            cv_bbox p = cv__slab_round_piece(&rd, r, size);
+            ASSERT_EQ(p.min[2], next);
+            ASSERT_TRUE(p.max[2] == g.max[2] || (p.max[2] - 1) % 4 == 0);
+            ASSERT_EQ(p.min[0], g.min[0]);
+            ASSERT_EQ(p.max[1], g.max[1]);
+            next = p.max[2];
+        }
+        ASSERT_EQ(next, g.max[2]);
+    }
+    /* 3 ranks, 4 cells: 2, 1, 1 */
+    ASSERT_EQ(cv__slab_round_piece(&rd, 0, 3).max[2], 25);
+    ASSERT_EQ(cv__slab_round_piece(&rd, 1, 3).max[2], 29);
+    ASSERT_EQ(cv__slab_round_piece(&rd, 2, 3).min[2], 29);
+    /* 5 ranks, 4 cells: the plain cut */
+    for (int r = 0; r < 5; r++) {
+        cv_bbox a = cv__slab_round_piece(&rd, r, 5), b = cv__slab_piece(g, 2, r, 5);
+        ASSERT_EQ(a.min[2], b.min[2]);
+        ASSERT_EQ(a.max[2], b.max[2]);
+    }
 }
 
 /* Value of voxel (x,y,z,c) of the source, as 2-byte elements. */
@@ -123,4 +154,4 @@ static void exchange_in_every_axis_order(void)
     }
 }
 
-TEST_MAIN(pieces_cover_the_group, exchange_in_every_axis_order)
+TEST_MAIN(pieces_cover_the_group, aligned_pieces_cut_at_chunks, exchange_in_every_axis_order)
