@@ -347,7 +347,7 @@ static void registry(void)
 {
     const cv_codec *c = cv__codec_find("crackle");
     ASSERT_TRUE(c == &cv_codec_crackle);
-    ASSERT_TRUE(c->decode != NULL && c->encode == NULL);
+    ASSERT_TRUE(c->decode != NULL && c->encode != NULL);
     ASSERT_STR_EQ(c->content_type, "image/x.crackle");
     ASSERT_STR_EQ(c->default_compress, "gzip");
     ASSERT_TRUE(strstr(cv__codec_names(), "crackle") != NULL);
