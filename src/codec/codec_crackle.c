@@ -645,7 +645,6 @@ typedef struct crk_enc {
     uint32_t sx, sy;
     size_t np, sxe, nvert;
     bool permissible;
-    uint64_t *lab;    /* this slice's labels, widened */
     uint32_t *cc;     /* component of each pixel */
     uint32_t *parent; /* union-find over provisional components */
     uint32_t *num;    /* provisional component -> final number */
@@ -735,32 +734,6 @@ static void scan_chunk(const uint8_t *src, size_t nv, unsigned w, uint64_t *pair
     }
 }
 
-static void widen(const uint8_t *src, size_t np, unsigned w, uint64_t *lab)
-{
-    switch (w) {
-    case 1:
-        for (size_t i = 0; i < np; i++) {
-            lab[i] = src[i];
-        }
-        break;
-    case 2:
-        for (size_t i = 0; i < np; i++) {
-            lab[i] = load_label(src + 2 * i, 2);
-        }
-        break;
-    case 4:
-        for (size_t i = 0; i < np; i++) {
-            lab[i] = load_label(src + 4 * i, 4);
-        }
-        break;
-    default:
-        for (size_t i = 0; i < np; i++) {
-            lab[i] = load_label(src + 8 * i, 8);
-        }
-        break;
-    }
-}
-
 static inline uint32_t uf_root(uint32_t *parent, uint32_t i)
 {
     while (parent[i] != i) {
@@ -770,30 +743,49 @@ static inline uint32_t uf_root(uint32_t *parent, uint32_t i)
     return i;
 }
 
-/* Number the slice's 4-connected components of equal labels in raster order of their first
- * pixel (as cc3d's connected_components2d_4 does), append each one's label to comp_label,
- * and return their count. Roots are always the smallest provisional number of their set, so
- * numbering roots in ascending order is numbering by first pixel. */
-static cv_status slice_components(crk_enc *e, uint32_t *count)
+/* One pass over a slice of w-byte labels: provisional 4-connected components of equal labels
+ * (cc, with union-find in parent and each one's first pixel in first; a root is always the
+ * smallest number of its set), and the cracks as edges between vertices, between pixels whose
+ * labels differ (impermissible) or are equal (permissible); the outer border has none.
+ * Returns the number of provisional components; *any says whether there is a crack. */
+static inline uint32_t slice_scan_w(crk_enc *e, const uint8_t *sl, unsigned w, bool *any)
 {
     const uint32_t sx = e->sx, sy = e->sy;
-    const uint64_t *lab = e->lab;
+    const size_t sxe = e->sxe;
+    const bool perm = e->permissible;
     uint32_t *cc = e->cc, *parent = e->parent;
+    uint8_t *adj = e->adj;
     uint32_t next = 0;
+    bool cracks = false;
+    memset(adj, 0, e->nvert);
     for (uint32_t y = 0; y < sy; y++) {
+        uint64_t prev = 0;
         for (uint32_t x = 0; x < sx; x++) {
-            const size_t i = (size_t)y * sx + x;
-            const bool left = x > 0 && lab[i - 1] == lab[i];
-            const bool up = y > 0 && lab[i - sx] == lab[i];
+            const size_t i = (size_t)y * sx + x, v = x + sxe * y;
+            const uint64_t cur = load_label(sl + i * w, w);
+            const bool left = x > 0 && prev == cur;
+            const bool up = y > 0 && load_label(sl + (i - sx) * w, w) == cur;
+            prev = cur;
+            if (x > 0 && left == perm) { /* crack (x,y)-(x,y+1) */
+                adj[v] |= EDGE_DOWN;
+                adj[v + sxe] |= EDGE_UP;
+                cracks = true;
+            }
+            if (y > 0 && up == perm) { /* crack (x,y)-(x+1,y) */
+                adj[v] |= EDGE_RIGHT;
+                adj[v + 1] |= EDGE_LEFT;
+                cracks = true;
+            }
             uint32_t p;
             if (left) {
                 p = cc[i - 1];
-                if (up && cc[i - sx] != p) {
-                    const uint32_t a = uf_root(parent, p), b = uf_root(parent, cc[i - sx]);
-                    if (a < b) {
-                        parent[b] = a;
+                /* with the upper-left pixel equal too, left and up are joined already */
+                if (up && cc[i - sx] != p && load_label(sl + (i - sx - 1) * w, w) != cur) {
+                    const uint32_t ra = uf_root(parent, p), rb = uf_root(parent, cc[i - sx]);
+                    if (ra < rb) {
+                        parent[rb] = ra;
                     } else {
-                        parent[a] = b;
+                        parent[ra] = rb;
                     }
                 }
             } else if (up) {
@@ -806,12 +798,38 @@ static cv_status slice_components(crk_enc *e, uint32_t *count)
             cc[i] = p;
         }
     }
+    *any = cracks;
+    return next;
+}
+
+/* Number the slice's components in raster order of their first pixel (as cc3d's
+ * connected_components2d_4 does: numbering roots in ascending order is numbering by first
+ * pixel), append each one's label to comp_label, and give their count in *count. */
+static cv_status slice_components(crk_enc *e, const uint8_t *sl, unsigned w, bool *any,
+                                  uint32_t *count)
+{
+    uint32_t next;
+    switch (w) {
+    case 1:
+        next = slice_scan_w(e, sl, 1, any);
+        break;
+    case 2:
+        next = slice_scan_w(e, sl, 2, any);
+        break;
+    case 4:
+        next = slice_scan_w(e, sl, 4, any);
+        break;
+    default:
+        next = slice_scan_w(e, sl, 8, any);
+        break;
+    }
     CV_TRY(grow((void **)&e->comp_label, &e->comp_cap, e->ncomp + next, sizeof *e->comp_label));
+    uint32_t *parent = e->parent, *cc = e->cc;
     uint32_t n = 0;
     for (uint32_t p = 0; p < next; p++) {
         const uint32_t r = uf_root(parent, p);
         if (r == p) {
-            e->comp_label[e->ncomp + n] = lab[e->first[p]];
+            e->comp_label[e->ncomp + n] = load_label(sl + (size_t)e->first[p] * w, w);
             e->num[p] = n++;
         } else {
             e->num[p] = e->num[r];
@@ -823,35 +841,6 @@ static cv_status slice_components(crk_enc *e, uint32_t *count)
     e->ncomp += n;
     *count = n;
     return CV_OK;
-}
-
-/* The cracks of the slice as edges between vertices: between pixels whose labels differ
- * (impermissible) or are equal (permissible); the outer border has none. */
-static bool slice_graph(crk_enc *e)
-{
-    const uint32_t sx = e->sx, sy = e->sy;
-    const size_t sxe = e->sxe;
-    const uint64_t *lab = e->lab;
-    uint8_t *adj = e->adj;
-    const bool perm = e->permissible;
-    bool any = false;
-    memset(adj, 0, e->nvert);
-    for (uint32_t y = 0; y < sy; y++) {
-        for (uint32_t x = 0; x < sx; x++) {
-            const size_t i = (size_t)y * sx + x, v = x + sxe * y;
-            if (x > 0 && (lab[i] == lab[i - 1]) == perm) { /* crack (x,y)-(x,y+1) */
-                adj[v] |= EDGE_DOWN;
-                adj[v + sxe] |= EDGE_UP;
-                any = true;
-            }
-            if (y > 0 && (lab[i] == lab[i - sx]) == perm) { /* crack (x,y)-(x+1,y) */
-                adj[v] |= EDGE_RIGHT;
-                adj[v + 1] |= EDGE_LEFT;
-                any = true;
-            }
-        }
-    }
-    return any;
 }
 
 static inline cv_status sym_push(crk_enc *e, uint8_t s)
@@ -1073,12 +1062,12 @@ static cv_status put_moves(const crk_enc *e, cv_buf *b)
 }
 
 /* One slice's crack code (BOC index, then moves) appended to codes; its length in *len. */
-static cv_status slice_crack_code(crk_enc *e, cv_buf *codes, uint64_t *len)
+static cv_status slice_crack_code(crk_enc *e, bool any, cv_buf *codes, uint64_t *len)
 {
     const size_t before = codes->len;
     e->sym_len = 0;
     e->nchains = 0;
-    if (slice_graph(e)) {
+    if (any) {
         for (size_t start = 0; start < e->nvert; start++) {
             if (!e->adj[start]) {
                 continue;
@@ -1146,7 +1135,6 @@ static cv_status put_labels(const crk_enc *e, const uint32_t *per_slice, uint32_
 
 static void enc_fini(crk_enc *e)
 {
-    cv_free(e->lab);
     cv_free(e->cc);
     cv_free(e->parent);
     cv_free(e->num);
@@ -1164,11 +1152,11 @@ static cv_status encode_slices(crk_enc *e, const uint8_t *src, unsigned w, uint3
                                cv_buf *codes)
 {
     for (uint32_t z = 0; z < sz; z++) {
-        widen(src + (size_t)z * e->np * w, e->np, w, e->lab);
-        CV_TRY(slice_components(e, &per_slice[z]));
+        bool any = false;
+        CV_TRY(slice_components(e, src + (size_t)z * e->np * w, w, &any, &per_slice[z]));
         const uint32_t crc = comp_crc(e->cc, e->np);
         uint64_t len = 0;
-        CV_TRY(slice_crack_code(e, codes, &len));
+        CV_TRY(slice_crack_code(e, any, codes, &len));
         if (len > UINT32_MAX) {
             return CV_FAIL(CV_ERR_UNSUPPORTED,
                            CRK_NAME ": slice %u's crack code of %" PRIu64
@@ -1211,7 +1199,6 @@ cv_status cv__crackle_encode(const cv_chunk_desc *d, bool fortran_order, const u
     e.sxe = (size_t)sx + 1;
     e.nvert = (size_t)nvert;
     e.permissible = pairs < nv / 2; /* mostly boundaries: draw the joins instead */
-    e.lab = cv_malloc(np * sizeof *e.lab);
     e.cc = cv_malloc(np * sizeof *e.cc);
     e.parent = cv_malloc(np * sizeof *e.parent);
     e.num = cv_malloc(np * sizeof *e.num);
@@ -1223,8 +1210,7 @@ cv_status cv__crackle_encode(const cv_chunk_desc *d, bool fortran_order, const u
     cv__buf_init(&labels, 0);
     cv__buf_init(&codes, 0);
     cv_status rc = CV_OK;
-    if (!e.lab || !e.cc || !e.parent || !e.num || !e.first || !e.adj || !per_slice || !index ||
-        !slice_crcs) {
+    if (!e.cc || !e.parent || !e.num || !e.first || !e.adj || !per_slice || !index || !slice_crcs) {
         rc = CV_FAIL(CV_ERR_NOMEM, CRK_NAME ": encoder work space for a %ux%u slice", sx, sy);
     }
     if (rc == CV_OK) {
