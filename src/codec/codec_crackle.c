@@ -1010,6 +1010,12 @@ static cv_status put_boc(const crk_enc *e, cv_buf *b)
  * least significant first. */
 static cv_status put_moves(const crk_enc *e, cv_buf *b)
 {
+    /* at most two moves a symbol, four moves a byte */
+    if (e->sym_len > (SIZE_MAX - b->len) / 2 - 4) {
+        return CV_FAIL(CV_ERR_NOMEM, CRK_NAME ": %zu crack symbols", e->sym_len);
+    }
+    CV_TRY(cv__buf_reserve(b, b->len + e->sym_len / 2 + 1));
+    uint8_t *out = b->data + b->len;
     unsigned last = 0, acc = 0, pos = 0;
     for (size_t k = 0; k < e->nchains; k++) {
         const uint8_t *c = e->sym + e->chains[k].off;
@@ -1047,17 +1053,16 @@ static cv_status put_moves(const crk_enc *e, cv_buf *b)
                 back = m[j];
                 pos += 2;
                 if (pos == 8) {
-                    const uint8_t byte = (uint8_t)acc;
-                    CV_TRY(cv__buf_append(b, &byte, 1));
+                    *out++ = (uint8_t)acc;
                     acc = pos = 0;
                 }
             }
         }
     }
     if (pos > 0) {
-        const uint8_t byte = (uint8_t)acc;
-        CV_TRY(cv__buf_append(b, &byte, 1));
+        *out++ = (uint8_t)acc;
     }
+    b->len = (size_t)(out - b->data);
     return CV_OK;
 }
 
@@ -1091,10 +1096,48 @@ static cv_status slice_crack_code(crk_enc *e, bool any, cv_buf *codes, uint64_t 
     return CV_OK;
 }
 
-static int u64_cmp(const void *a, const void *b)
+/* Write v as w little-endian bytes at p; returns p + w. */
+static uint8_t *store_le(uint8_t *p, uint64_t v, unsigned w)
 {
-    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    for (unsigned i = 0; i < w; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+    return p + w;
+}
+
+/* Component numbers ordered by their label, stable (LSD radix sort on the sw low bytes, a byte
+ * all labels share skipped): a chunk of random labels has a component per voxel, too many
+ * for a comparison sort to keep up with the rest of the encoder. Returns the sorted array,
+ * which is one of order and tmp. */
+static uint32_t *sort_by_label(const uint64_t *label, size_t n, unsigned sw, uint32_t *order,
+                               uint32_t *tmp)
+{
+    size_t hist[8][256];
+    memset(hist, 0, sizeof hist);
+    for (size_t i = 0; i < n; i++) {
+        order[i] = (uint32_t)i;
+        for (unsigned k = 0; k < sw; k++) {
+            hist[k][(label[i] >> (8 * k)) & 0xFF]++;
+        }
+    }
+    for (unsigned k = 0; k < sw; k++) {
+        if (n == 0 || hist[k][label[0] >> (8 * k) & 0xFF] == n) {
+            continue; /* every label has this byte */
+        }
+        size_t at = 0;
+        for (unsigned v = 0; v < 256; v++) {
+            const size_t c = hist[k][v];
+            hist[k][v] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            tmp[hist[k][(label[order[i]] >> (8 * k)) & 0xFF]++] = order[i];
+        }
+        uint32_t *t = order;
+        order = tmp;
+        tmp = t;
+    }
+    return order;
 }
 
 /* The flat label section (encode_flat): sorted unique labels, components per slice, and each
@@ -1102,34 +1145,46 @@ static int u64_cmp(const void *a, const void *b)
 static cv_status put_labels(const crk_enc *e, const uint32_t *per_slice, uint32_t sz, unsigned sw,
                             cv_buf *b)
 {
-    uint64_t *uniq = cv_malloc(e->ncomp * sizeof *uniq + 1);
-    if (!uniq) {
-        return CV_FAIL(CV_ERR_NOMEM, CRK_NAME ": %zu component labels", e->ncomp);
+    const size_t n = e->ncomp;
+    const uint64_t *label = e->comp_label;
+    if (n > UINT32_MAX) {
+        return CV_FAIL(CV_ERR_UNSUPPORTED, CRK_NAME ": %zu components in one chunk", n);
     }
-    memcpy(uniq, e->comp_label, e->ncomp * sizeof *uniq);
-    qsort(uniq, e->ncomp, sizeof *uniq, u64_cmp);
+    uint32_t *buf_a = cv_malloc(n * sizeof *buf_a + 1), *buf_b = cv_malloc(n * sizeof *buf_b + 1);
+    if (!buf_a || !buf_b) {
+        cv_free(buf_a);
+        cv_free(buf_b);
+        return CV_FAIL(CV_ERR_NOMEM, CRK_NAME ": sort the labels of %zu components", n);
+    }
+    const uint32_t *sorted = sort_by_label(label, n, sw, buf_a, buf_b);
+    uint32_t *key = sorted == buf_a ? buf_b : buf_a; /* component -> unique label index */
     size_t nu = 0;
-    for (size_t i = 0; i < e->ncomp; i++) {
-        if (nu == 0 || uniq[nu - 1] != uniq[i]) {
-            uniq[nu++] = uniq[i];
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || label[sorted[i]] != label[sorted[i - 1]]) {
+            nu++;
         }
+        key[sorted[i]] = (uint32_t)(nu - 1);
     }
     const unsigned cw = width_for(e->np), iw = width_for(nu);
-    cv_status rc = cv__buf_reserve(b, b->len + 8 + nu * sw + (size_t)sz * cw + e->ncomp * iw);
+    const size_t bytes = 8 + nu * sw + (size_t)sz * cw + n * iw;
+    cv_status rc = cv__buf_reserve(b, b->len + bytes);
     if (rc == CV_OK) {
-        rc = put_le(b, nu, 8);
+        uint8_t *p = store_le(b->data + b->len, nu, 8);
+        for (size_t i = 0; i < n; i++) {
+            if (i == 0 || label[sorted[i]] != label[sorted[i - 1]]) {
+                p = store_le(p, label[sorted[i]], sw);
+            }
+        }
+        for (uint32_t z = 0; z < sz; z++) {
+            p = store_le(p, per_slice[z], cw);
+        }
+        for (size_t i = 0; i < n; i++) {
+            p = store_le(p, key[i], iw);
+        }
+        b->len += bytes;
     }
-    for (size_t i = 0; rc == CV_OK && i < nu; i++) {
-        rc = put_le(b, uniq[i], sw);
-    }
-    for (uint32_t z = 0; rc == CV_OK && z < sz; z++) {
-        rc = put_le(b, per_slice[z], cw);
-    }
-    for (size_t i = 0; rc == CV_OK && i < e->ncomp; i++) {
-        const uint64_t *hit = bsearch(&e->comp_label[i], uniq, nu, sizeof *uniq, u64_cmp);
-        rc = put_le(b, (uint64_t)(hit - uniq), iw);
-    }
-    cv_free(uniq);
+    cv_free(buf_a);
+    cv_free(buf_b);
     return rc;
 }
 

@@ -11,7 +11,7 @@
  * changes bytes 5 and 28 only. */
 #include "fuzz_common.h"
 
-#define ENC_MAX_BYTES ((size_t)1 << 20)
+#define ENC_MAX_BYTES ((size_t)1 << 18)
 #define ENC_HEAD 7
 
 static const cv_dtype label_types[4] = {CV_UINT8, CV_UINT16, CV_UINT32, CV_UINT64};
