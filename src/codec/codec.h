@@ -82,4 +82,9 @@ cv_status cv__compresso_encode(const cv_chunk_desc *d, const unsigned steps[3],
                                unsigned connectivity, bool z_index, const uint8_t *src, size_t n,
                                cv_buf *out);
 
+/* crackle as crackle.compress writes it with CloudVolume's parameters; fortran_order sets the
+ * format field's bit 7 (the codec entry passes false, see codec_crackle.c). */
+cv_status cv__crackle_encode(const cv_chunk_desc *d, bool fortran_order, const uint8_t *src,
+                             size_t n, cv_buf *out);
+
 #endif

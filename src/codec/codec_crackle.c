@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * codec_crackle.c: the "crackle" encoding, read only (precomputed-volume spec §5.7, worked
- * example in test-vectors §11): format versions 0 and 1, flat labels, crack codes without a
+ * codec_crackle.c: the "crackle" encoding (precomputed-volume spec §5.7, worked example in
+ * test-vectors §11). Decoding: format versions 0 and 1, flat labels, crack codes without a
  * Markov model, one label grid per z slice. Each slice is decoded by drawing its crack code on
  * the pixel grid's vertices and numbering the 4-connected components in raster order; every
  * CRC of a version-1 stream is checked, and every size in the stream against the stream's
  * length and the chunk the desc promises. Pins, Markov-coded cracks and smaller label grids
- * are refused as unsupported. */
+ * are refused as unsupported. Encoding: version 1 as CloudVolume writes it, byte for byte the
+ * stream of upstream's encoder with CloudVolume's parameters (see "encode" below). */
 #include "codec/codec.h"
 
+#include "base/checked.h"
+
 #include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CRK_NAME "crackle"
@@ -70,10 +75,39 @@ static const uint32_t crc32c_table[256] = {
     0xc69f7b69u, 0xd5cf889du, 0x27a40b9eu, 0x79b737bau, 0x8bdcb4b9u, 0x988c474du, 0x6ae7c44eu,
     0xbe2da0a5u, 0x4c4623a6u, 0x5f16d052u, 0xad7d5351u};
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <nmmintrin.h>
+#define CRK_HAVE_CRC_INSN 1
+
+/* SSE4.2's crc32 instruction computes CRC-32C: 8 bytes a step instead of 1. Every slice of a
+ * chunk is checksummed as 4 bytes per pixel, on encode and decode, so this is most of a
+ * slice's CRC time. */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_insn(uint32_t crc, const uint8_t *p,
+                                                              size_t n)
+{
+    uint64_t c = crc;
+    for (; n >= 8; n -= 8, p += 8) {
+        uint64_t v;
+        memcpy(&v, p, 8); /* x86 is little-endian: the bytes in stream order */
+        c = _mm_crc32_u64(c, v);
+    }
+    uint32_t c32 = (uint32_t)c;
+    for (; n > 0; n--, p++) {
+        c32 = _mm_crc32_u8(c32, *p);
+    }
+    return c32;
+}
+#endif
+
 /* Continue a CRC-32C over p; start with 0 (the init and final XOR are applied here). */
 static uint32_t crk_crc32c(uint32_t crc, const uint8_t *p, size_t n)
 {
     crc = ~crc;
+#ifdef CRK_HAVE_CRC_INSN
+    if (n >= 16 && __builtin_cpu_supports("sse4.2")) {
+        return ~crc32c_insn(crc, p, n);
+    }
+#endif
     for (size_t i = 0; i < n; i++) {
         crc = crc32c_table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
     }
@@ -448,8 +482,14 @@ static uint32_t label_components(crk_work *w, bool permissible)
     return next;
 }
 
+/* CRC-32C of a slice's component numbers as u32 little-endian. */
 static uint32_t comp_crc(const uint32_t *comp, size_t np)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (np <= SIZE_MAX / 4) { /* already the stream's byte order */
+        return crk_crc32c(0, (const uint8_t *)comp, 4 * np);
+    }
+#endif
     uint32_t crc = 0;
     uint8_t buf[4 * 256];
     for (size_t i = 0; i < np;) {
@@ -582,6 +622,723 @@ static cv_status crackle_decode(const cv_chunk_desc *d, const uint8_t *src, size
     return rc;
 }
 
+/* ---- encode ---------------------------------------------------------------------------------- */
+
+/* What CloudVolume writes: crackle.compress(labels) with its defaults (no pins, Markov order
+ * 0), format version 1. Every choice that shows in the bytes follows upstream's encoder
+ * (crackle.hpp compress, crackcodes.hpp create_crack_codes, labels.hpp encode_flat): the crack
+ * format from the count of equal x-neighbours, the stored label width from the largest label,
+ * the order in which each chain walks its cracks and where it starts. */
+
+/* Symbols of a chain before they become 2-bit moves. */
+enum { SYM_UP = 0, SYM_RIGHT = 1, SYM_DOWN = 2, SYM_LEFT = 3, SYM_BRANCH, SYM_TERM, SYM_SKIP };
+
+/* Vertex edge bits, in the order a walk prefers them (lowest set bit first). */
+enum { EDGE_RIGHT = 1, EDGE_LEFT = 2, EDGE_DOWN = 4, EDGE_UP = 8 };
+
+typedef struct crk_chain {
+    uint64_t node; /* start vertex, x + (sx+1)*y */
+    size_t off, len;
+} crk_chain;
+
+typedef struct crk_enc {
+    uint32_t sx, sy;
+    size_t np, sxe, nvert;
+    bool permissible;
+    uint32_t *cc;     /* component of each pixel */
+    uint32_t *parent; /* union-find over provisional components */
+    uint32_t *num;    /* provisional component -> final number */
+    uint32_t *first;  /* provisional component -> its first pixel */
+    uint8_t *adj;     /* EDGE_* bits of each vertex */
+    uint8_t *sym;     /* this slice's chains, back to back */
+    size_t sym_len, sym_cap;
+    crk_chain *chains;
+    size_t nchains, chains_cap;
+    size_t *stack; /* vertices to come back to; then branch positions */
+    size_t stack_cap;
+    uint32_t *seg_len; /* moves per branch segment (remove_spurious) */
+    size_t seg_cap;
+    uint64_t *comp_label; /* every component's label, slice after slice */
+    size_t ncomp, comp_cap;
+} crk_enc;
+
+static cv_status grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) {
+        return CV_OK;
+    }
+    size_t c = *cap ? *cap : 256;
+    while (c < need) {
+        if (c > SIZE_MAX / 2 / elem) {
+            return CV_FAIL(CV_ERR_NOMEM, CRK_NAME ": encoder scratch of %zu items", need);
+        }
+        c *= 2;
+    }
+    void *q = cv_realloc(*p, c * elem);
+    if (!q) {
+        return CV_FAIL(CV_ERR_NOMEM, CRK_NAME ": encoder scratch of %zu items", c);
+    }
+    *p = q;
+    *cap = c;
+    return CV_OK;
+}
+
+/* Written out per width so that compilers make each one load. */
+static inline uint64_t load_label(const uint8_t *p, unsigned w)
+{
+    switch (w) {
+    case 1:
+        return p[0];
+    case 2:
+        return (uint64_t)p[0] | (uint64_t)p[1] << 8;
+    case 4:
+        return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+    default:
+        return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+               (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+               (uint64_t)p[7] << 56;
+    }
+}
+
+/* Upstream's two whole-chunk facts: how many voxels equal the one before them in memory order
+ * (x fastest, across row and slice ends) and the largest label. */
+static inline void scan_chunk_w(const uint8_t *src, size_t nv, unsigned w, uint64_t *pairs,
+                                uint64_t *max)
+{
+    uint64_t prev = load_label(src, w), mx = prev, eq = 0;
+    for (size_t i = 1; i < nv; i++) {
+        const uint64_t v = load_label(src + i * w, w);
+        eq += v == prev;
+        mx = v > mx ? v : mx;
+        prev = v;
+    }
+    *pairs = eq;
+    *max = mx;
+}
+
+static void scan_chunk(const uint8_t *src, size_t nv, unsigned w, uint64_t *pairs, uint64_t *max)
+{
+    switch (w) {
+    case 1:
+        scan_chunk_w(src, nv, 1, pairs, max);
+        break;
+    case 2:
+        scan_chunk_w(src, nv, 2, pairs, max);
+        break;
+    case 4:
+        scan_chunk_w(src, nv, 4, pairs, max);
+        break;
+    default:
+        scan_chunk_w(src, nv, 8, pairs, max);
+        break;
+    }
+}
+
+static inline uint32_t uf_root(uint32_t *parent, uint32_t i)
+{
+    while (parent[i] != i) {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    return i;
+}
+
+/* One pass over a slice of w-byte labels: provisional 4-connected components of equal labels
+ * (cc, with union-find in parent and each one's first pixel in first; a root is always the
+ * smallest number of its set), and the cracks as edges between vertices, between pixels whose
+ * labels differ (impermissible) or are equal (permissible); the outer border has none.
+ * Returns the number of provisional components; *any says whether there is a crack. */
+static inline uint32_t slice_scan_w(crk_enc *e, const uint8_t *sl, unsigned w, bool *any)
+{
+    const uint32_t sx = e->sx, sy = e->sy;
+    const size_t sxe = e->sxe;
+    const bool perm = e->permissible;
+    uint32_t *cc = e->cc, *parent = e->parent;
+    uint8_t *adj = e->adj;
+    uint32_t next = 0;
+    bool cracks = false;
+    memset(adj, 0, e->nvert);
+    for (uint32_t y = 0; y < sy; y++) {
+        uint64_t prev = 0;
+        for (uint32_t x = 0; x < sx; x++) {
+            const size_t i = (size_t)y * sx + x, v = x + sxe * y;
+            const uint64_t cur = load_label(sl + i * w, w);
+            const bool left = x > 0 && prev == cur;
+            const bool up = y > 0 && load_label(sl + (i - sx) * w, w) == cur;
+            prev = cur;
+            if (x > 0 && left == perm) { /* crack (x,y)-(x,y+1) */
+                adj[v] |= EDGE_DOWN;
+                adj[v + sxe] |= EDGE_UP;
+                cracks = true;
+            }
+            if (y > 0 && up == perm) { /* crack (x,y)-(x+1,y) */
+                adj[v] |= EDGE_RIGHT;
+                adj[v + 1] |= EDGE_LEFT;
+                cracks = true;
+            }
+            uint32_t p;
+            if (left) {
+                p = cc[i - 1];
+                /* with the upper-left pixel equal too, left and up are joined already */
+                if (up && cc[i - sx] != p && load_label(sl + (i - sx - 1) * w, w) != cur) {
+                    const uint32_t ra = uf_root(parent, p), rb = uf_root(parent, cc[i - sx]);
+                    if (ra < rb) {
+                        parent[rb] = ra;
+                    } else {
+                        parent[ra] = rb;
+                    }
+                }
+            } else if (up) {
+                p = cc[i - sx];
+            } else {
+                p = next++;
+                parent[p] = p;
+                e->first[p] = (uint32_t)i;
+            }
+            cc[i] = p;
+        }
+    }
+    *any = cracks;
+    return next;
+}
+
+/* Number the slice's components in raster order of their first pixel (as cc3d's
+ * connected_components2d_4 does: numbering roots in ascending order is numbering by first
+ * pixel), append each one's label to comp_label, and give their count in *count. */
+static cv_status slice_components(crk_enc *e, const uint8_t *sl, unsigned w, bool *any,
+                                  uint32_t *count)
+{
+    uint32_t next;
+    switch (w) {
+    case 1:
+        next = slice_scan_w(e, sl, 1, any);
+        break;
+    case 2:
+        next = slice_scan_w(e, sl, 2, any);
+        break;
+    case 4:
+        next = slice_scan_w(e, sl, 4, any);
+        break;
+    default:
+        next = slice_scan_w(e, sl, 8, any);
+        break;
+    }
+    CV_TRY(grow((void **)&e->comp_label, &e->comp_cap, e->ncomp + next, sizeof *e->comp_label));
+    uint32_t *parent = e->parent, *cc = e->cc;
+    uint32_t n = 0;
+    for (uint32_t p = 0; p < next; p++) {
+        const uint32_t r = uf_root(parent, p);
+        if (r == p) {
+            e->comp_label[e->ncomp + n] = load_label(sl + (size_t)e->first[p] * w, w);
+            e->num[p] = n++;
+        } else {
+            e->num[p] = e->num[r];
+        }
+    }
+    for (size_t i = 0; i < e->np; i++) {
+        cc[i] = e->num[cc[i]];
+    }
+    e->ncomp += n;
+    *count = n;
+    return CV_OK;
+}
+
+static inline cv_status sym_push(crk_enc *e, uint8_t s)
+{
+    if (e->sym_len == e->sym_cap) {
+        CV_TRY(grow((void **)&e->sym, &e->sym_cap, e->sym_len + 1, 1));
+    }
+    e->sym[e->sym_len++] = s;
+    return CV_OK;
+}
+
+/* Walk every crack reachable from vertex start, erasing each as it is drawn: the lowest edge
+ * bit first; a vertex left with more than one edge is a branch to come back to, a dead end
+ * terminates back to the latest one (create_crack_codes). */
+static cv_status walk_chain(crk_enc *e, size_t start)
+{
+    const ptrdiff_t step[4] = {1, -1, (ptrdiff_t)e->sxe, -(ptrdiff_t)e->sxe};
+    static const uint8_t move[4] = {SYM_RIGHT, SYM_LEFT, SYM_DOWN, SYM_UP};
+    uint8_t *adj = e->adj;
+    size_t node = start, depth = 0, open = 1;
+    while (adj[node] || depth > 0) {
+        if (!adj[node]) {
+            CV_TRY(sym_push(e, SYM_TERM));
+            open--;
+            node = e->stack[--depth];
+            continue;
+        }
+        if (adj[node] & (adj[node] - 1)) {
+            CV_TRY(sym_push(e, SYM_BRANCH));
+            CV_TRY(grow((void **)&e->stack, &e->stack_cap, depth + 1, sizeof *e->stack));
+            e->stack[depth++] = node;
+            open++;
+        }
+        const unsigned k = (unsigned)__builtin_ctz(adj[node]);
+        const size_t to = (size_t)((ptrdiff_t)node + step[k]);
+        CV_TRY(sym_push(e, move[k]));
+        adj[node] &= (uint8_t) ~(1u << k);
+        adj[to] &= (uint8_t) ~(1u << (k ^ 1)); /* the opposite direction's bit */
+        node = to;
+    }
+    for (; open > 0; open--) {
+        CV_TRY(sym_push(e, SYM_TERM));
+    }
+    return CV_OK;
+}
+
+/* remove_initial_branch: a chain that branches at its start and whose first segment has no
+ * further branch starts instead at that segment's far end, walking it backwards. */
+static uint64_t move_start(uint8_t *c, size_t len, uint64_t node, size_t sxe)
+{
+    if (len == 0 || c[0] != SYM_BRANCH) {
+        return node;
+    }
+    size_t end = 1;
+    while (end < len && c[end] != SYM_TERM) {
+        if (c[end] == SYM_BRANCH) {
+            return node;
+        }
+        end++;
+    }
+    if (end == len) {
+        return node;
+    }
+    int64_t x = (int64_t)(node % sxe), y = (int64_t)(node / sxe);
+    c[0] = SYM_SKIP;
+    for (size_t i = 1; i < end; i++) {
+        x += c[i] == SYM_RIGHT ? 1 : c[i] == SYM_LEFT ? -1 : 0;
+        y += c[i] == SYM_DOWN ? 1 : c[i] == SYM_UP ? -1 : 0;
+        c[i] ^= 2; /* the opposite move */
+    }
+    c[end] = SYM_SKIP;
+    for (size_t i = 1, j = end - 1; i < j; i++, j--) {
+        const uint8_t t = c[i];
+        c[i] = c[j];
+        c[j] = t;
+    }
+    return (uint64_t)x + sxe * (uint64_t)y;
+}
+
+/* remove_spurious_branches: a branch whose return leg has no move (the walk came back to an
+ * exhausted branch vertex) is dropped with the terminate that closes that empty leg. Skips
+ * count as moves, as upstream counts them. */
+static cv_status drop_empty_branches(crk_enc *e, uint8_t *c, size_t len)
+{
+    CV_TRY(grow((void **)&e->seg_len, &e->seg_cap, len + 1, sizeof *e->seg_len));
+    CV_TRY(grow((void **)&e->stack, &e->stack_cap, len + 1, sizeof *e->stack));
+    memset(e->seg_len, 0, (len + 1) * sizeof *e->seg_len);
+    /* positions are stored + 1 so that 0 is the chain's own (first) segment */
+    size_t depth = 0, cur = 0;
+    e->stack[depth++] = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (c[i] == SYM_BRANCH) {
+            e->stack[depth++] = i + 1;
+        } else if (c[i] == SYM_TERM) {
+            if (cur > 0 && e->seg_len[cur] == 0) { /* both already scanned */
+                c[cur - 1] = SYM_SKIP;
+                c[i] = SYM_SKIP;
+            }
+            cur = depth > 0 ? e->stack[--depth] : 0;
+        } else {
+            e->seg_len[cur]++;
+        }
+    }
+    return CV_OK;
+}
+
+static int chain_cmp(const void *a, const void *b)
+{
+    const uint64_t x = ((const crk_chain *)a)->node, y = ((const crk_chain *)b)->node;
+    return x < y ? -1 : x > y;
+}
+
+static cv_status put_le(cv_buf *b, uint64_t v, unsigned w)
+{
+    uint8_t t[8];
+    for (unsigned i = 0; i < w; i++) {
+        t[i] = (uint8_t)(v >> (8 * i));
+    }
+    return cv__buf_append(b, t, w);
+}
+
+/* The BOC index of the sorted chain starts (write_boc_index), its u32 length first. */
+static cv_status put_boc(const crk_enc *e, cv_buf *b)
+{
+    const unsigned xw = width_for((uint64_t)e->sx + 1), yw = width_for((uint64_t)e->sy + 1);
+    uint64_t num_y = 0, size = yw;
+    for (size_t i = 0; i < e->nchains;) {
+        const uint64_t y = e->chains[i].node / e->sxe;
+        size_t j = i;
+        while (j < e->nchains && e->chains[j].node / e->sxe == y) {
+            j++;
+        }
+        num_y++;
+        size += yw + (uint64_t)(j - i + 1) * xw;
+        i = j;
+    }
+    if (size > UINT32_MAX) {
+        return CV_FAIL(CV_ERR_UNSUPPORTED, CRK_NAME ": a BOC index of %" PRIu64 " bytes", size);
+    }
+    CV_TRY(cv__buf_reserve(b, b->len + 4 + (size_t)size));
+    CV_TRY(put_le(b, size, 4));
+    CV_TRY(put_le(b, num_y, yw));
+    uint64_t last_y = 0;
+    for (size_t i = 0; i < e->nchains;) {
+        const uint64_t y = e->chains[i].node / e->sxe;
+        size_t j = i;
+        while (j < e->nchains && e->chains[j].node / e->sxe == y) {
+            j++;
+        }
+        CV_TRY(put_le(b, y - last_y, yw));
+        CV_TRY(put_le(b, j - i, xw));
+        uint64_t last_x = 0;
+        for (size_t k = i; k < j; k++) {
+            const uint64_t x = e->chains[k].node % e->sxe;
+            CV_TRY(put_le(b, x - last_x, xw));
+            last_x = x;
+        }
+        last_y = y;
+        i = j;
+    }
+    return CV_OK;
+}
+
+/* The chains' moves as 2-bit values (symbols_to_codepoints, pack_codepoints): a branch is
+ * up-down, a terminate down-up, or left-right / right-left when the move before would pair with
+ * the first half; each value is the change from the previous one of the slice, 4 per byte,
+ * least significant first. */
+static cv_status put_moves(const crk_enc *e, cv_buf *b)
+{
+    /* at most two moves a symbol, four moves a byte */
+    if (e->sym_len > (SIZE_MAX - b->len) / 2 - 4) {
+        return CV_FAIL(CV_ERR_NOMEM, CRK_NAME ": %zu crack symbols", e->sym_len);
+    }
+    CV_TRY(cv__buf_reserve(b, b->len + e->sym_len / 2 + 1));
+    uint8_t *out = b->data + b->len;
+    unsigned last = 0, acc = 0, pos = 0;
+    for (size_t k = 0; k < e->nchains; k++) {
+        const uint8_t *c = e->sym + e->chains[k].off;
+        const size_t len = e->chains[k].len;
+        int back = -1; /* the chain's previous 2-bit move, -1 before the first */
+        for (size_t i = 0; i < len; i++) {
+            uint8_t m[2];
+            unsigned nm = 1;
+            switch (c[i]) {
+            case SYM_SKIP:
+                continue;
+            case SYM_BRANCH:
+                nm = 2;
+                if (i > 0 && back != SYM_DOWN) {
+                    m[0] = SYM_UP, m[1] = SYM_DOWN;
+                } else {
+                    m[0] = SYM_LEFT, m[1] = SYM_RIGHT;
+                }
+                break;
+            case SYM_TERM:
+                nm = 2;
+                if (i > 0 && back != SYM_UP) {
+                    m[0] = SYM_DOWN, m[1] = SYM_UP;
+                } else {
+                    m[0] = SYM_RIGHT, m[1] = SYM_LEFT;
+                }
+                break;
+            default:
+                m[0] = c[i];
+                break;
+            }
+            for (unsigned j = 0; j < nm; j++) {
+                acc |= ((m[j] - last) & 3u) << pos;
+                last = m[j];
+                back = m[j];
+                pos += 2;
+                if (pos == 8) {
+                    *out++ = (uint8_t)acc;
+                    acc = pos = 0;
+                }
+            }
+        }
+    }
+    if (pos > 0) {
+        *out++ = (uint8_t)acc;
+    }
+    b->len = (size_t)(out - b->data);
+    return CV_OK;
+}
+
+/* One slice's crack code (BOC index, then moves) appended to codes; its length in *len. */
+static cv_status slice_crack_code(crk_enc *e, bool any, cv_buf *codes, uint64_t *len)
+{
+    const size_t before = codes->len;
+    e->sym_len = 0;
+    e->nchains = 0;
+    if (any) {
+        for (size_t start = 0; start < e->nvert; start++) {
+            if (!e->adj[start]) {
+                continue;
+            }
+            const size_t off = e->sym_len;
+            CV_TRY(walk_chain(e, start));
+            const size_t n = e->sym_len - off;
+            CV_TRY(grow((void **)&e->chains, &e->chains_cap, e->nchains + 1, sizeof *e->chains));
+            crk_chain *ch = &e->chains[e->nchains++];
+            ch->off = off;
+            ch->len = n;
+            ch->node = move_start(e->sym + off, n, start, e->sxe);
+            CV_TRY(drop_empty_branches(e, e->sym + off, n));
+        }
+        /* each chain covers one connected set of cracks: no two share a start */
+        qsort(e->chains, e->nchains, sizeof *e->chains, chain_cmp);
+    }
+    CV_TRY(put_boc(e, codes));
+    CV_TRY(put_moves(e, codes));
+    *len = codes->len - before;
+    return CV_OK;
+}
+
+/* Write v as w little-endian bytes at p; returns p + w. */
+static uint8_t *store_le(uint8_t *p, uint64_t v, unsigned w)
+{
+    for (unsigned i = 0; i < w; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+    return p + w;
+}
+
+/* Component numbers ordered by their label, stable (LSD radix sort on the sw low bytes, a byte
+ * all labels share skipped): a chunk of random labels has a component per voxel, too many
+ * for a comparison sort to keep up with the rest of the encoder. Returns the sorted array,
+ * which is one of order and tmp. */
+static uint32_t *sort_by_label(const uint64_t *label, size_t n, unsigned sw, uint32_t *order,
+                               uint32_t *tmp)
+{
+    size_t hist[8][256];
+    memset(hist, 0, sizeof hist);
+    for (size_t i = 0; i < n; i++) {
+        order[i] = (uint32_t)i;
+        for (unsigned k = 0; k < sw; k++) {
+            hist[k][(label[i] >> (8 * k)) & 0xFF]++;
+        }
+    }
+    for (unsigned k = 0; k < sw; k++) {
+        if (n == 0 || hist[k][label[0] >> (8 * k) & 0xFF] == n) {
+            continue; /* every label has this byte */
+        }
+        size_t at = 0;
+        for (unsigned v = 0; v < 256; v++) {
+            const size_t c = hist[k][v];
+            hist[k][v] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            tmp[hist[k][(label[order[i]] >> (8 * k)) & 0xFF]++] = order[i];
+        }
+        uint32_t *t = order;
+        order = tmp;
+        tmp = t;
+    }
+    return order;
+}
+
+/* The flat label section (encode_flat): sorted unique labels, components per slice, and each
+ * component's index into the unique labels. */
+static cv_status put_labels(const crk_enc *e, const uint32_t *per_slice, uint32_t sz, unsigned sw,
+                            cv_buf *b)
+{
+    const size_t n = e->ncomp;
+    const uint64_t *label = e->comp_label;
+    if (n > UINT32_MAX) {
+        return CV_FAIL(CV_ERR_UNSUPPORTED, CRK_NAME ": %zu components in one chunk", n);
+    }
+    uint32_t *buf_a = cv_malloc(n * sizeof *buf_a + 1), *buf_b = cv_malloc(n * sizeof *buf_b + 1);
+    if (!buf_a || !buf_b) {
+        cv_free(buf_a);
+        cv_free(buf_b);
+        return CV_FAIL(CV_ERR_NOMEM, CRK_NAME ": sort the labels of %zu components", n);
+    }
+    const uint32_t *sorted = sort_by_label(label, n, sw, buf_a, buf_b);
+    uint32_t *key = sorted == buf_a ? buf_b : buf_a; /* component -> unique label index */
+    size_t nu = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || label[sorted[i]] != label[sorted[i - 1]]) {
+            nu++;
+        }
+        key[sorted[i]] = (uint32_t)(nu - 1);
+    }
+    const unsigned cw = width_for(e->np), iw = width_for(nu);
+    const size_t bytes = 8 + nu * sw + (size_t)sz * cw + n * iw;
+    cv_status rc = cv__buf_reserve(b, b->len + bytes);
+    if (rc == CV_OK) {
+        uint8_t *p = store_le(b->data + b->len, nu, 8);
+        for (size_t i = 0; i < n; i++) {
+            if (i == 0 || label[sorted[i]] != label[sorted[i - 1]]) {
+                p = store_le(p, label[sorted[i]], sw);
+            }
+        }
+        for (uint32_t z = 0; z < sz; z++) {
+            p = store_le(p, per_slice[z], cw);
+        }
+        for (size_t i = 0; i < n; i++) {
+            p = store_le(p, key[i], iw);
+        }
+        b->len += bytes;
+    }
+    cv_free(buf_a);
+    cv_free(buf_b);
+    return rc;
+}
+
+static void enc_fini(crk_enc *e)
+{
+    cv_free(e->cc);
+    cv_free(e->parent);
+    cv_free(e->num);
+    cv_free(e->first);
+    cv_free(e->adj);
+    cv_free(e->sym);
+    cv_free(e->chains);
+    cv_free(e->stack);
+    cv_free(e->seg_len);
+    cv_free(e->comp_label);
+}
+
+static cv_status encode_slices(crk_enc *e, const uint8_t *src, unsigned w, uint32_t sz,
+                               uint32_t *per_slice, uint8_t *index, uint8_t *slice_crcs,
+                               cv_buf *codes)
+{
+    for (uint32_t z = 0; z < sz; z++) {
+        bool any = false;
+        CV_TRY(slice_components(e, src + (size_t)z * e->np * w, w, &any, &per_slice[z]));
+        const uint32_t crc = comp_crc(e->cc, e->np);
+        uint64_t len = 0;
+        CV_TRY(slice_crack_code(e, any, codes, &len));
+        if (len > UINT32_MAX) {
+            return CV_FAIL(CV_ERR_UNSUPPORTED,
+                           CRK_NAME ": slice %u's crack code of %" PRIu64
+                                    " bytes does not fit the index",
+                           z, len);
+        }
+        for (int k = 0; k < 4; k++) {
+            index[4 * (size_t)z + (size_t)k] = (uint8_t)(len >> (8 * k));
+            slice_crcs[4 * (size_t)z + (size_t)k] = (uint8_t)(crc >> (8 * k));
+        }
+    }
+    return CV_OK;
+}
+
+cv_status cv__crackle_encode(const cv_chunk_desc *d, bool fortran_order, const uint8_t *src,
+                             size_t n, cv_buf *out)
+{
+    CV_TRY(desc_check(d));
+    const size_t want = cv__chunk_desc_bytes(d);
+    if (n != want) {
+        return CV_FAIL(CV_ERR_ARG, CRK_NAME ": chunk buffer has %zu bytes, want %zu", n, want);
+    }
+    const unsigned w = (unsigned)cv_dtype_size(d->dtype);
+    const uint32_t sx = d->shape[0], sy = d->shape[1], sz = d->shape[2];
+    const size_t np = (size_t)sx * sy, nv = want / w;
+    if (nv == 0) {
+        return CV_FAIL(CV_ERR_ARG, CRK_NAME ": empty %ux%ux%u chunk", sx, sy, sz);
+    }
+    uint64_t pairs = 0, max = 0, nvert = 0;
+    scan_chunk(src, nv, w, &pairs, &max);
+    const unsigned sw = width_for(max);
+    if (!cv__mul_u64((uint64_t)sx + 1, (uint64_t)sy + 1, &nvert) || nvert > SIZE_MAX / 2) {
+        return CV_FAIL(CV_ERR_UNSUPPORTED, CRK_NAME ": a %ux%u slice is too large", sx, sy);
+    }
+    crk_enc e;
+    memset(&e, 0, sizeof e);
+    e.sx = sx;
+    e.sy = sy;
+    e.np = np;
+    e.sxe = (size_t)sx + 1;
+    e.nvert = (size_t)nvert;
+    e.permissible = pairs < nv / 2; /* mostly boundaries: draw the joins instead */
+    e.cc = cv_malloc(np * sizeof *e.cc);
+    e.parent = cv_malloc(np * sizeof *e.parent);
+    e.num = cv_malloc(np * sizeof *e.num);
+    e.first = cv_malloc(np * sizeof *e.first);
+    e.adj = cv_malloc(e.nvert);
+    uint32_t *per_slice = cv_malloc((size_t)sz * sizeof *per_slice);
+    uint8_t *index = cv_malloc((size_t)sz * 4), *slice_crcs = cv_malloc((size_t)sz * 4);
+    cv_buf labels, codes;
+    cv__buf_init(&labels, 0);
+    cv__buf_init(&codes, 0);
+    cv_status rc = CV_OK;
+    if (!e.cc || !e.parent || !e.num || !e.first || !e.adj || !per_slice || !index || !slice_crcs) {
+        rc = CV_FAIL(CV_ERR_NOMEM, CRK_NAME ": encoder work space for a %ux%u slice", sx, sy);
+    }
+    if (rc == CV_OK) {
+        rc = encode_slices(&e, src, w, sz, per_slice, index, slice_crcs, &codes);
+    }
+    if (rc == CV_OK) {
+        rc = put_labels(&e, per_slice, sz, sw, &labels);
+    }
+    if (rc == CV_OK) {
+        const size_t total =
+            CRK_HEADER_V1 + 4 * (size_t)sz + 4 + labels.len + codes.len + 4 + 4 * (size_t)sz;
+        rc = cv__buf_reserve(out, out->len + total);
+    }
+    if (rc == CV_OK) {
+        uint8_t h[CRK_HEADER_V1];
+        unsigned lw = 0, ls = 0;
+        while ((1u << lw) < w) {
+            lw++;
+        }
+        while ((1u << ls) < sw) {
+            ls++;
+        }
+        const unsigned fmt =
+            lw | ls << 2 | (e.permissible ? 1u : 0u) << 4 | (fortran_order ? 1u : 0u) << 7;
+        memcpy(h, "crkl", 4);
+        h[4] = 1;
+        h[5] = (uint8_t)fmt;
+        h[6] = (uint8_t)(fmt >> 8);
+        for (int k = 0; k < 4; k++) {
+            h[7 + k] = (uint8_t)(sx >> (8 * k));
+            h[11 + k] = (uint8_t)(sy >> (8 * k));
+            h[15 + k] = (uint8_t)(sz >> (8 * k));
+        }
+        h[19] = 31;
+        for (int k = 0; k < 8; k++) {
+            h[20 + k] = (uint8_t)((uint64_t)labels.len >> (8 * k));
+        }
+        h[28] = crk_crc8(h + 5, 23);
+        uint8_t crc[4];
+        const uint32_t icrc = crk_crc32c(0, index, 4 * (size_t)sz);
+        const uint32_t lcrc = crk_crc32c(0, labels.data, labels.len);
+        cv__buf_append(out, h, sizeof h);
+        cv__buf_append(out, index, 4 * (size_t)sz);
+        for (int k = 0; k < 4; k++) {
+            crc[k] = (uint8_t)(icrc >> (8 * k));
+        }
+        cv__buf_append(out, crc, 4);
+        cv__buf_append(out, labels.data, labels.len);
+        cv__buf_append(out, codes.data, codes.len);
+        for (int k = 0; k < 4; k++) {
+            crc[k] = (uint8_t)(lcrc >> (8 * k));
+        }
+        cv__buf_append(out, crc, 4);
+        cv__buf_append(out, slice_crcs, 4 * (size_t)sz);
+    }
+    cv__buf_fini(&labels);
+    cv__buf_fini(&codes);
+    cv_free(per_slice);
+    cv_free(index);
+    cv_free(slice_crcs);
+    enc_fini(&e);
+    return rc;
+}
+
+static cv_status crackle_encode(const cv_chunk_desc *d, int level, const uint8_t *src, size_t n,
+                                cv_buf *out)
+{
+    (void)level;
+    /* CloudVolume encodes a chunk cut from the array it writes: not Fortran-contiguous, so
+     * crackle.compress leaves the format field's bit 7 clear */
+    return cv__crackle_encode(d, false, src, n, out);
+}
+
 const cv_codec cv_codec_crackle = {
     "crackle",         /* name */
     0,                 /* flags */
@@ -589,5 +1346,5 @@ const cv_codec cv_codec_crackle = {
     "gzip",            /* default_compress */
     -1,                /* default_level */
     crackle_decode,    /* decode */
-    NULL,              /* encode: read only */
+    crackle_encode,    /* encode */
 };

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * bench_codec_ref.c: the compressed_segmentation and jpeg codecs against the implementations
- * CloudVolume uses, on the same 64x64x64 chunks, in one run. Chunks: blocky labels (boxes of
- * 5-7 voxels, 1-8 labels per 8x8x8 block) and random labels (a new one per voxel), uint32 and
- * uint64; smooth and noisy uint8 images (jpeg, one X x Y*Z grayscale image, quality 85).
+ * bench_codec_ref.c: the compressed_segmentation, crackle and jpeg codecs against the
+ * implementations CloudVolume uses, on the same 64x64x64 chunks, in one run. Chunks: blocky
+ * labels (boxes of 5-7 voxels, 1-8 labels per 8x8x8 block) and random labels (a new one per
+ * voxel), uint32 and uint64; smooth and noisy uint8 images (jpeg, one X x Y*Z grayscale image,
+ * quality 85).
  *
  * The references are separate programs (they are not part of cvmpi), found in the directory
  * named by CV_BENCH_REF_DIR; without it, or without a program, only cvmpi is measured:
  *   cseg_ref IN OUT uint32|uint64 X Y Z BX BY BZ RUNS   compressedseg's C++ encoder/decoder
+ *   crackle_ref IN OUT uint32|uint64 X Y Z RUNS          crackle's C++ encoder/decoder, with
+ *                                    crackle.compress's parameters (no pins, Markov order 0,
+ *                                    one thread) and fortran_order false
  *   jpeg_ref IN OUT WIDTH HEIGHT QUALITY RUNS            TurboJPEG called as simplejpeg does
  * Each reads the raw chunk from IN, writes its encoding to OUT and prints
  * "ENCODE_BEST_S DECODE_BEST_S BYTES". The encodings must equal cvmpi's byte for byte (a
@@ -140,9 +144,12 @@ typedef struct ref_result {
 /* Run the reference program for this chunk; 0 if it ran and printed its times. */
 static int run_reference(const char *dir, const chunk *c, const job *j, int runs, ref_result *r)
 {
-    const bool jpeg = strcmp(c->codec, "jpeg") == 0;
+    const bool jpeg = strcmp(c->codec, "jpeg") == 0, crackle = strcmp(c->codec, "crackle") == 0;
     char prog[1024], in[1024], out[1024], cmd[4096];
-    snprintf(prog, sizeof prog, "%s/%s", dir, jpeg ? "jpeg_ref" : "cseg_ref");
+    snprintf(prog, sizeof prog, "%s/%s", dir,
+             jpeg      ? "jpeg_ref"
+             : crackle ? "crackle_ref"
+                       : "cseg_ref");
     if (access(prog, X_OK) != 0) {
         return 1;
     }
@@ -156,6 +163,9 @@ static int run_reference(const char *dir, const chunk *c, const job *j, int runs
     if (jpeg) {
         snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' %u %u 85 %d", prog, in, out, s[0], s[1] * s[2],
                  runs);
+    } else if (crackle) {
+        snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' %s %u %u %u %d", prog, in, out,
+                 cv_dtype_name(c->d.dtype), s[0], s[1], s[2], runs);
     } else {
         snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' %s %u %u %u 8 8 8 %d", prog, in, out,
                  cv_dtype_name(c->d.dtype), s[0], s[1], s[2], runs);
@@ -198,6 +208,10 @@ int main(int argc, char **argv)
         {"blocky", "compressed_segmentation", CV_UINT64, 0},
         {"random", "compressed_segmentation", CV_UINT32, 1},
         {"random", "compressed_segmentation", CV_UINT64, 1},
+        {"blocky", "crackle", CV_UINT32, 0},
+        {"blocky", "crackle", CV_UINT64, 0},
+        {"random", "crackle", CV_UINT32, 1},
+        {"random", "crackle", CV_UINT64, 1},
         {"img_smooth", "jpeg", CV_UINT8, 2},
         {"img_noisy", "jpeg", CV_UINT8, 3},
     };

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * test_codec_crackle.c: the read-only crackle encoding (precomputed-volume spec §5.7): the
+ * test_codec_crackle.c: the crackle encoding (precomputed-volume spec §5.7). Decoding: the
  * worked example of test-vectors §11, the CRC check values, streams from a small test-only
  * encoder written from the spec (single-crack chains, both crack formats, versions 0 and 1,
  * every label type), streams made by upstream crackle (tests/data/crackle), and corrupt,
- * truncated and unsupported streams. */
+ * truncated and unsupported streams. Encoding: the bytes of upstream's encoder for every
+ * stream of tests/data/crackle and the spec example, round trips through the decoder (every
+ * CRC checked) over many shapes, label types and label patterns, and refused chunks. */
 #include "testlib.h"
 
 #include "codec/codec.h"
@@ -347,7 +349,7 @@ static void registry(void)
 {
     const cv_codec *c = cv__codec_find("crackle");
     ASSERT_TRUE(c == &cv_codec_crackle);
-    ASSERT_TRUE(c->decode != NULL && c->encode == NULL);
+    ASSERT_TRUE(c->decode != NULL && c->encode != NULL);
     ASSERT_STR_EQ(c->content_type, "image/x.crackle");
     ASSERT_STR_EQ(c->default_compress, "gzip");
     ASSERT_TRUE(strstr(cv__codec_names(), "crackle") != NULL);
@@ -699,5 +701,222 @@ static void version0(void)
     cv__buf_fini(&out);
 }
 
+/* ---- the encoder ---------------------------------------------------------------------------- */
+
+/* Bytes from upstream crackle's encoder (0.43.0 plus 2 commits, 1023643), compiled from its
+ * headers: crackle::compress<T>(labels, sx, sy, sz, allow_pins=false, fortran_order=false,
+ * markov_model_order=0), labels as tests/data/crackle/README.md's second table says. They are
+ * what the codec entry writes for CloudVolume. */
+static const struct {
+    const char *name;
+    cv_dtype t;
+    uint32_t sx, sy, sz;
+} upstream_cv[] = {
+    {"voronoi_u64_40x33x3", CV_UINT64, 40, 33, 3}, {"noise_u8_17x5x4", CV_UINT8, 17, 5, 4},
+    {"zeros_u16_7x1x3", CV_UINT16, 7, 1, 3},       {"one_u32_1x1x1", CV_UINT32, 1, 1, 1},
+    {"column_u8_1x30x2", CV_UINT8, 1, 30, 2},      {"labels256_u16_16x16x2", CV_UINT16, 16, 16, 2},
+    {"wide_u32_300x3x2", CV_UINT32, 300, 3, 2},    {"tall_u8_3x300x1", CV_UINT8, 3, 300, 1},
+    {"checker_u32_9x9x2", CV_UINT32, 9, 9, 2},     {"blocks_u16_24x24x4", CV_UINT16, 24, 24, 4},
+    {"tee_u8_6x3x2", CV_UINT8, 6, 3, 2},
+};
+
+/* Encode name.raw (codec entry when !fortran, else with bit 7) and compare with name.crkl. */
+static bool encodes_as_upstream(const char *name, cv_dtype t, uint32_t sx, uint32_t sy, uint32_t sz,
+                                bool fortran)
+{
+    size_t ns = 0, nr = 0;
+    uint8_t *s = read_data(name, ".crkl", &ns);
+    uint8_t *raw = read_data(name, ".raw", &nr);
+    cv_chunk_desc d = desc(t, sx, sy, sz);
+    cv_buf enc;
+    cv__buf_init(&enc, 0);
+    cv_status rc = CV_ERR_IO;
+    if (s && raw) {
+        rc = fortran ? cv__crackle_encode(&d, true, raw, nr, &enc)
+                     : cv_codec_crackle.encode(&d, -1, raw, nr, &enc);
+    }
+    const bool same = rc == CV_OK && enc.len == ns && memcmp(enc.data, s, ns) == 0;
+    if (!same) {
+        size_t at = 0;
+        while (rc == CV_OK && at < enc.len && at < ns && enc.data[at] == s[at]) {
+            at++;
+        }
+        fprintf(stderr, "  %s: %s, %zu bytes (upstream %zu), first difference at %zu\n", name,
+                cv_errname(rc), enc.len, ns, at);
+    }
+    cv__buf_fini(&enc);
+    free(s);
+    free(raw);
+    return same;
+}
+
+static void encode_upstream_streams(void)
+{
+    for (size_t i = 0; i < sizeof upstream_cv / sizeof upstream_cv[0]; i++) {
+        if (!encodes_as_upstream(upstream_cv[i].name, upstream_cv[i].t, upstream_cv[i].sx,
+                                 upstream_cv[i].sy, upstream_cv[i].sz, false)) {
+            TL_FAIL_HERE("%s", upstream_cv[i].name);
+        }
+    }
+    for (size_t i = 0; i < sizeof upstream / sizeof upstream[0]; i++) {
+        if (!encodes_as_upstream(upstream[i].name, upstream[i].t, upstream[i].sx, upstream[i].sy,
+                                 upstream[i].sz, true)) {
+            TL_FAIL_HERE("%s (Fortran order bit)", upstream[i].name);
+        }
+    }
+    /* the spec's worked example (made with the Fortran order bit) */
+    static const uint32_t labels[16] = {1, 1, 2, 2, 1, 1, 2, 2, 1, 1, 3, 3, 1, 1, 3, 3};
+    cv_chunk_desc d = desc(CV_UINT32, 4, 4, 1);
+    cv_buf enc;
+    cv__buf_init(&enc, 0);
+    ASSERT_OK(cv__crackle_encode(&d, true, (const uint8_t *)labels, sizeof labels, &enc));
+    ASSERT_EQ(enc.len, sizeof spec11);
+    ASSERT_MEM_EQ(enc.data, spec11, sizeof spec11);
+    cv__buf_fini(&enc);
+    /* without the bit: bytes 5 (format field) and 28 (header CRC-8) change, nothing else */
+    cv__buf_init(&enc, 0);
+    ASSERT_OK(cv_codec_crackle.encode(&d, -1, (const uint8_t *)labels, sizeof labels, &enc));
+    ASSERT_EQ(enc.len, sizeof spec11);
+    ASSERT_EQ(enc.data[5], 0x02);
+    ASSERT_EQ(enc.data[28], t_crc8(enc.data + 5, 23));
+    ASSERT_MEM_EQ(enc.data, spec11, 5);
+    ASSERT_MEM_EQ(enc.data + 6, spec11 + 6, 22);
+    ASSERT_MEM_EQ(enc.data + 29, spec11 + 29, sizeof spec11 - 29);
+    cv__buf_fini(&enc);
+}
+
+/* Encode with the codec, check the header, decode (every CRC checked), compare. */
+static bool encoder_roundtrip_one(const uint8_t *raw, cv_dtype t, uint32_t sx, uint32_t sy,
+                                  uint32_t sz)
+{
+    const unsigned w = (unsigned)cv_dtype_size(t);
+    const size_t want = (size_t)sx * sy * sz * w;
+    cv_chunk_desc d = desc(t, sx, sy, sz);
+    cv_buf enc, out;
+    cv__buf_init(&enc, 0);
+    cv_status rc = cv__buf_append(&enc, "xy", 2); /* appended after what the buffer held */
+    if (rc == CV_OK) {
+        rc = cv_codec_crackle.encode(&d, -1, raw, want, &enc);
+    }
+    const uint8_t *s = enc.data + 2;
+    const size_t n = enc.len - 2;
+    bool ok = rc == CV_OK && memcmp(enc.data, "xy", 2) == 0 && n >= 29 &&
+              memcmp(s, "crkl\x01", 5) == 0 && (s[5] & 0x80) == 0 && s[6] == 0 && s[19] == 31 &&
+              s[28] == t_crc8(s + 5, 23) && (1u << (s[5] & 3)) == w;
+    if (ok) {
+        cv__buf_init(&out, want);
+        rc = cv_codec_crackle.decode(&d, s, n, &out);
+        ok = rc == CV_OK && out.len == want && memcmp(out.data, raw, want) == 0;
+        cv__buf_fini(&out);
+    }
+    if (!ok) {
+        fprintf(stderr, "  encoder roundtrip %ux%ux%u %s: %s\n", sx, sy, sz, cv_dtype_name(t),
+                cv_errname(rc));
+    }
+    cv__buf_fini(&enc);
+    return ok;
+}
+
+static void encoder_roundtrip(void)
+{
+    static const uint32_t shapes[][3] = {
+        {1, 1, 1},  {1, 1, 7},   {1, 5, 1},   {6, 1, 1},   {2, 2, 2},  {13, 7, 3},
+        {3, 32, 2}, {32, 13, 2}, {64, 3, 1},  {1, 9, 4},   {17, 1, 2}, {40, 40, 3},
+        {9, 70, 2}, {257, 2, 1}, {2, 257, 1}, {33, 31, 5},
+    };
+    for (int ti = 0; ti < 4; ti++) {
+        const unsigned w = (unsigned)cv_dtype_size(label_types[ti]);
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            const uint32_t *sh = shapes[si];
+            const size_t nv = (size_t)sh[0] * sh[1] * sh[2];
+            uint8_t *raw = malloc(nv * w);
+            ASSERT_TRUE(raw != NULL);
+            for (int fam = 0; fam < 5; fam++) {
+                for (uint64_t k = 1; k <= 300; k = k * 3 + 1) { /* 1 4 13 40 121 */
+                    gen(fam, k + (fam == 3 ? si : 0), w, sh[0], sh[1], sh[2], raw);
+                    if (!encoder_roundtrip_one(raw, label_types[ti], sh[0], sh[1], sh[2])) {
+                        free(raw);
+                        TL_FAIL_HERE("family %d, k %" PRIu64, fam, k);
+                    }
+                }
+            }
+            /* all zero, and every voxel its own label (permissible, no chains) */
+            memset(raw, 0, nv * w);
+            bool ok = encoder_roundtrip_one(raw, label_types[ti], sh[0], sh[1], sh[2]);
+            for (size_t i = 0; i < nv; i++) {
+                for (unsigned b = 0; b < w; b++) {
+                    raw[i * w + b] = (uint8_t)(i >> (8 * b));
+                }
+            }
+            ok = ok && encoder_roundtrip_one(raw, label_types[ti], sh[0], sh[1], sh[2]);
+            free(raw);
+            if (!ok) {
+                TL_FAIL_HERE("zeros or distinct labels");
+            }
+        }
+    }
+}
+
+/* The decoder checks the CRCs of the encoder's streams: a changed slice CRC, label byte or
+ * crack code byte is refused. */
+static void encoder_crcs(void)
+{
+    const uint32_t sx = 12, sy = 9, sz = 3;
+    uint8_t raw[12 * 9 * 3 * 4];
+    gen(2, 5, 4, sx, sy, sz, raw);
+    cv_chunk_desc d = desc(CV_UINT32, sx, sy, sz);
+    cv_buf enc, out;
+    cv__buf_init(&enc, 0);
+    ASSERT_OK(cv_codec_crackle.encode(&d, -1, raw, sizeof raw, &enc));
+    const size_t nlb = (size_t)enc.data[20] | (size_t)enc.data[21] << 8;
+    const size_t labels = 29 + 4 * sz + 4;
+    cv__buf_init(&out, sizeof raw);
+    ASSERT_OK(cv_codec_crackle.decode(&d, enc.data, enc.len, &out));
+    ASSERT_MEM_EQ(out.data, raw, sizeof raw);
+    cv__buf_fini(&out);
+    enc.data[enc.len - 1] ^= 0x10; /* slice 2's CRC */
+    cv__buf_init(&out, sizeof raw);
+    ASSERT_FAILS(cv_codec_crackle.decode(&d, enc.data, enc.len, &out), CV_ERR_CORRUPT,
+                 "slice 2 CRC32C");
+    enc.data[enc.len - 1] ^= 0x10;
+    enc.data[labels + 8] ^= 1; /* the first unique label */
+    ASSERT_FAILS(cv_codec_crackle.decode(&d, enc.data, enc.len, &out), CV_ERR_CORRUPT,
+                 "labels CRC32C");
+    enc.data[labels + 8] ^= 1;
+    enc.data[labels + nlb + 4] ^= 1; /* slice 0's BOC index */
+    const cv_status rc = cv_codec_crackle.decode(&d, enc.data, enc.len, &out);
+    ASSERT_TRUE(rc == CV_ERR_CORRUPT);
+    ASSERT_EQ(out.len, 0);
+    cv__buf_fini(&out);
+    cv__buf_fini(&enc);
+}
+
+static void encoder_refuses(void)
+{
+    uint8_t raw[64];
+    memset(raw, 0, sizeof raw);
+    cv_buf enc;
+    cv__buf_init(&enc, 0);
+    cv_chunk_desc d = desc(CV_INT32, 2, 2, 2);
+    ASSERT_FAILS(cv_codec_crackle.encode(&d, -1, raw, 32, &enc), CV_ERR_ARG,
+                 "crackle: data type int32 is not uint8, uint16, uint32 or uint64");
+    d = desc(CV_FLOAT32, 2, 2, 2);
+    ASSERT_FAILS(cv_codec_crackle.encode(&d, -1, raw, 32, &enc), CV_ERR_ARG,
+                 "crackle: data type float32 is not");
+    d = desc(CV_UINT8, 2, 2, 2);
+    d.channels = 2;
+    ASSERT_FAILS(cv_codec_crackle.encode(&d, -1, raw, 16, &enc), CV_ERR_ARG,
+                 "crackle: 2 channels; crackle holds exactly 1");
+    d = desc(CV_UINT16, 2, 2, 2);
+    ASSERT_FAILS(cv_codec_crackle.encode(&d, -1, raw, 15, &enc), CV_ERR_ARG,
+                 "crackle: chunk buffer has 15 bytes, want 16");
+    d = desc(CV_UINT16, 2, 0, 2);
+    ASSERT_FAILS(cv_codec_crackle.encode(&d, -1, raw, 0, &enc), CV_ERR_ARG,
+                 "crackle: empty 2x0x2 chunk");
+    ASSERT_EQ(enc.len, 0);
+    cv__buf_fini(&enc);
+}
+
 TEST_MAIN(registry, check_values, spec_example, upstream_streams, roundtrip, many_labels,
-          corrupt_streams, unsupported, version0)
+          corrupt_streams, unsupported, version0, encode_upstream_streams, encoder_roundtrip,
+          encoder_crcs, encoder_refuses)
