@@ -24,7 +24,7 @@ static bool has_dotdot(const char *text)
     return false;
 }
 
-static bool is_local_dir(const char *path)
+bool cli_is_local_dir(const char *path)
 {
     cv_cloudpath p;
     if (cv__cloudpath_parse(path, &p) != CV_OK) {
@@ -56,7 +56,7 @@ cv_status cli_target_open(const char *path, bool missing_ok, cli_target *t)
         return CV_FAIL(CV_ERR_ARG, "`%s' has a `..' part: name the object without it", path);
     }
     size_t n = strlen(path);
-    bool dir_only = (n > 0 && path[n - 1] == '/') || is_local_dir(path);
+    bool dir_only = (n > 0 && path[n - 1] == '/') || cli_is_local_dir(path);
     if (!dir_only) {
         char *dir = NULL;
         cv_status rc = cv__cloudpath_split(path, &dir, &t->name);
@@ -105,26 +105,10 @@ typedef struct plain_walk {
     const char *url;
 } plain_walk;
 
-static bool is_plain_key(const char *name)
-{
-    const char *p = name;
-    while (true) {
-        const char *e = strchr(p, '/');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.')) {
-            return false;
-        }
-        if (!e) {
-            return true;
-        }
-        p = e + 1;
-    }
-}
-
 static cv_status only_plain(const char *name, uint64_t size, void *arg)
 {
     const plain_walk *w = arg;
-    if (!is_plain_key(name)) {
+    if (!cv__key_is_plain(name)) {
         return CV_FAIL(CV_ERR_ARG, "object `%s' in %s has an empty, `.' or `..' part: refused",
                        name, w->url);
     }

@@ -23,6 +23,8 @@ void cli_target_close(cli_target *t);
 /* Every object under PATH/ with its stored size, sorted (t->is_dir only). A name with an
  * empty, `.' or `..' part is refused naming it: stores would resolve it differently. */
 cv_status cli_target_list(cli_target *t, cv_store_sized_fn fn, void *arg);
+/* PATH is a file:// (or plain) path naming an existing local directory. */
+bool cli_is_local_dir(const char *path);
 /* `base` and `name` joined with one '/'. Free with cv_free. */
 char *cli_join(const char *base, const char *name);
 

@@ -5,13 +5,13 @@
  * or output. With -r, every object under a prefix, on threads and across MPI ranks
  * (mpi_dcp.c). */
 #include "cli/cli.h"
+#include "cli/cli_objects.h"
 
 #include "io/store.h"
 #include "mpi/cv_dcp.h"
 #include "mpi/cv_mpi.h"
 
 #include <string.h>
-#include <sys/stat.h>
 
 static const char help[] =
     "usage: cvmpi cp SRC DST [--compress same|none|gzip|br] [--level N]\n"
@@ -45,26 +45,13 @@ static const char *content_type(const char *name)
     return "application/octet-stream";
 }
 
-static bool is_local_dir(const char *path)
-{
-    cv_cloudpath p;
-    if (cv__cloudpath_parse(path, &p) != CV_OK) {
-        cv_err_clear();
-        return false;
-    }
-    struct stat sb;
-    bool yes = strcmp(p.protocol, "file") == 0 && stat(p.path, &sb) == 0 && S_ISDIR(sb.st_mode);
-    cv__cloudpath_fini(&p);
-    return yes;
-}
-
 /* Open the store that holds object `path` and name its key. With `into_dir`, a path ending in
  * '/' or naming a local directory gets `default_name` inside it. */
 static cv_status open_object(const char *path, const char *default_name, cv_store **s, char **key)
 {
     size_t n = strlen(path);
     char *dir = NULL, *name = NULL;
-    if (default_name && ((n > 0 && path[n - 1] == '/') || is_local_dir(path))) {
+    if (default_name && ((n > 0 && path[n - 1] == '/') || cli_is_local_dir(path))) {
         dir = cv__strdup(path);
         name = cv__strdup(default_name);
         if (!dir || !name) {
@@ -72,7 +59,7 @@ static cv_status open_object(const char *path, const char *default_name, cv_stor
             cv_free(name);
             return CV_FAIL(CV_ERR_NOMEM, "cp");
         }
-    } else if (!default_name && ((n > 0 && path[n - 1] == '/') || is_local_dir(path))) {
+    } else if (!default_name && ((n > 0 && path[n - 1] == '/') || cli_is_local_dir(path))) {
         return CV_FAIL(CV_ERR_ARG, "`%s' is a directory, not an object", path);
     } else {
         CV_TRY(cv__cloudpath_split(path, &dir, &name));

@@ -153,6 +153,22 @@ const char *cv_store_url(const cv_store *s)
     return s->url;
 }
 
+bool cv__key_is_plain(const char *name)
+{
+    const char *p = name;
+    while (true) {
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.')) {
+            return false;
+        }
+        if (!e) {
+            return true;
+        }
+        p = e + 1;
+    }
+}
+
 cv_status cv__store_check_key(const cv_store *s, const char *key, char *buf, size_t cap)
 {
     size_t n = strlen(key);

@@ -184,4 +184,8 @@ const char *cv__store_encoding_suffix(const char *encoding);
  * normalised key into buf. */
 cv_status cv__store_check_key(const cv_store *s, const char *key, char *buf, size_t cap);
 
+/* A listed name that names the same object in every store: no empty, "." or ".." part (another
+ * store would resolve those differently, or climb out of a directory). */
+bool cv__key_is_plain(const char *name);
+
 #endif

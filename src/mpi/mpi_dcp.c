@@ -58,24 +58,6 @@ static void list_free(dcp_list *l)
     memset(l, 0, sizeof *l);
 }
 
-/* A listed name must name the same object wherever it is copied: a "." or ".." part or an
- * empty one would be resolved differently by another store (or climb out of a directory). */
-static bool is_plain_key(const char *name)
-{
-    const char *p = name;
-    while (true) {
-        const char *e = strchr(p, '/');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.')) {
-            return false;
-        }
-        if (!e) {
-            return true;
-        }
-        p = e + 1;
-    }
-}
-
 typedef struct src_walk {
     dcp_list *todo;
     const char *url;
@@ -84,7 +66,7 @@ typedef struct src_walk {
 static cv_status take_source(const char *name, uint64_t size, void *arg)
 {
     src_walk *w = arg;
-    if (!is_plain_key(name)) {
+    if (!cv__key_is_plain(name)) {
         return CV_FAIL(CV_ERR_ARG,
                        "cp -r: object `%s' in %s has an empty, `.' or `..' part; nothing copied",
                        name, w->url);
