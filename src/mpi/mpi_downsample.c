@@ -1149,6 +1149,7 @@ static cv_status plan_sinks(job *j, uint64_t first_id, double memory)
                                .subdir = j->sink_dir[k],
                                .what = "downsample to sharded scale",
                                .streams = cv__store_streams(j->v->store),
+                               .part_bytes = cv__url_part_bytes(cv_volume_url(j->v)),
                                .dst_url = cv_volume_url(j->v)};
         CV_TRY(cv_hashed_plan(&hp, &j->sink[k]));
         id = cv_hashed_ids(j->sink[k]);
@@ -1293,8 +1294,9 @@ static void print_shard_plan(const job *j)
                f.files_exact ? "" : "about ", f.n_files, f.n_files == 1 ? "" : "s",
                f.region_bytes / fmax(f.n_files, 1) / 1e6, f.shard_bytes / 1e6, f.largest_chunks,
                (fixed_bytes(j) + fmax(f.owner_peak, f.exchange_peak)) / 1e6,
-               f.streams ? "a shard written chunk by chunk"
-                         : "a shard held whole, twice: the store takes a file in one request");
+               !f.streams     ? "a shard held whole, twice: the store takes a file in one request"
+               : f.part_bytes ? "a shard uploaded chunk by chunk, in parts"
+                              : "a shard written chunk by chunk");
     }
     if (j->shard_ids > 0) {
         printf("plan: sharded levels: chunks encoded by the tasks and tree nodes, spilled beside "
