@@ -9,6 +9,7 @@
 #include "io/cache.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -491,6 +492,8 @@ bool cv__url_streams(const char *url)
 
 #define MIB ((size_t)1 << 20)
 
+static atomic_bool part_warned; /* a bad CV_UPLOAD_PART_BYTES is said once */
+
 size_t cv__store_part_bytes(const char *scheme)
 {
     const cv_store_ops *ops = scheme_ops(scheme);
@@ -499,10 +502,22 @@ size_t cv__store_part_bytes(const char *scheme)
     }
     size_t part = 8 * MIB;
     const char *env = getenv("CV_UPLOAD_PART_BYTES");
-    char *end = NULL;
-    unsigned long long v = env && *env ? strtoull(env, &end, 10) : 0;
-    if (end && *end == '\0' && v > 0 && v <= 1024 * MIB) {
-        part = (size_t)v;
+    if (env && *env) {
+        char *end = NULL;
+        unsigned long long v = strtoull(env, &end, 10);
+        unsigned long long unit = *end == 'K'   ? 1024
+                                  : *end == 'M' ? MIB
+                                  : *end == 'G' ? 1024 * MIB
+                                                : 1;
+        if (unit > 1) {
+            end++;
+        }
+        if (end != env && *end == '\0' && v > 0 && v <= 4 * 1024 * MIB / unit) {
+            part = (size_t)(v * unit);
+        } else if (!atomic_exchange(&part_warned, true)) {
+            CV_LOG(CV_LOG_WARN, "CV_UPLOAD_PART_BYTES=%s is not a size of at most 4G: parts of 8M",
+                   env);
+        }
     }
     if (strcmp(scheme, "s3") == 0 && part < 5 * MIB) {
         part = 5 * MIB; /* S3 refuses smaller parts (EntityTooSmall), but for the last */

@@ -903,8 +903,10 @@ static cv_status up_chunk(gcs_upload *u, const uint8_t *p, size_t n, bool last)
                      "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/*", u->kept, end - 1);
         }
         gcs_call c;
-        char *url = cv__strdup(u->session);
-        CV_TRY(call_init(&c, g, "PUT", url, u->name, &answer));
+        rc = call_init(&c, g, "PUT", cv__strdup(u->session), u->name, &answer);
+        if (rc != CV_OK) {
+            break;
+        }
         c.hdr[c.n_hdr++] = range_line;
         c.rq.body = p + (u->kept - start);
         c.rq.body_len = (size_t)(end - u->kept);
@@ -975,10 +977,10 @@ static cv_status gcs_put_pieces(cv_store *s, const char *name, cv_store_pieces n
     gcs_store *g = s->impl;
     size_t part = cv__store_part_bytes("gs");
     gcs_upload u = {.g = g, .name = name, .content_type = content_type, .md5 = EVP_MD_CTX_new()};
-    cv_buf buf;
-    cv__buf_init(&buf, 0);
+    cv_buf buf; /* grows with the object, up to one part */
+    cv__buf_init(&buf, part);
     cv_status rc = u.md5 && EVP_DigestInit_ex(u.md5, EVP_md5(), NULL) == 1
-                       ? cv__buf_reserve(&buf, part)
+                       ? CV_OK
                        : CV_FAIL(CV_ERR_NOMEM, "write `%s/%s'", g->url, name);
     while (rc == CV_OK) {
         const void *piece = NULL;
@@ -999,6 +1001,10 @@ static cv_status gcs_put_pieces(cv_store *s, const char *name, cv_store_pieces n
                 continue;
             }
             size_t take = part - buf.len < n ? part - buf.len : n;
+            rc = cv__buf_reserve(&buf, buf.len + take);
+            if (rc != CV_OK) {
+                break;
+            }
             memcpy(buf.data + buf.len, p, take);
             buf.len += take;
             p += take;

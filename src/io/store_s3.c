@@ -972,9 +972,9 @@ static cv_status s3_put_pieces(cv_store *s, const char *name, cv_store_pieces ne
     s3_store *t = s->impl;
     size_t part = cv__store_part_bytes("s3");
     s3_upload u = {.t = t, .name = name, .content_type = content_type};
-    cv_buf buf;
-    cv__buf_init(&buf, 0);
-    cv_status rc = cv__buf_reserve(&buf, part);
+    cv_buf buf; /* grows with the object, up to one part */
+    cv__buf_init(&buf, part);
+    cv_status rc = CV_OK;
     while (rc == CV_OK) {
         const void *piece = NULL;
         size_t n = 0;
@@ -993,6 +993,10 @@ static cv_status s3_put_pieces(cv_store *s, const char *name, cv_store_pieces ne
                 continue;
             }
             size_t take = part - buf.len < n ? part - buf.len : n;
+            rc = cv__buf_reserve(&buf, buf.len + take);
+            if (rc != CV_OK) {
+                break;
+            }
             memcpy(buf.data + buf.len, p, take);
             buf.len += take;
             p += take;
