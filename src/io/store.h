@@ -145,7 +145,7 @@ bool cv__url_streams(const char *url);
 /* The bytes a streamed write (cv__store_put_pieces) holds besides a piece: the part size of
  * an upload in parts on s3:// and gs://, 0 on file:// and where nothing streams. From
  * CV_UPLOAD_PART_BYTES (bytes, or with a K/M/G suffix, at most 4G; default 8M), raised to
- * S3's 5 MiB minimum and rounded down to a multiple of GCS's 256 KiB. `scheme` is "s3", "gs", ... */
+ * S3's 5 MiB minimum and rounded down to a multiple of GCS's 256 KiB. `scheme`: "s3", "gs"... */
 size_t cv__store_part_bytes(const char *scheme);
 size_t cv__url_part_bytes(const char *url);
 /* store_file.c's part of cv__store_put_pieces (`name` checked). */
