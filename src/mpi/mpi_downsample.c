@@ -1284,6 +1284,17 @@ static void print_shard_plan(const job *j)
         cv_hashed_get_figures(j->sink[k], &f);
         files += f.n_files;
         exact = exact && f.files_exact;
+        char how[96];
+        if (!f.streams) {
+            snprintf(how, sizeof how,
+                     "a shard held whole, twice: the store takes a file in one "
+                     "request");
+        } else if (f.part_bytes) {
+            snprintf(how, sizeof how, "a shard uploaded chunk by chunk in parts of %.2f MB",
+                     (double)f.part_bytes / 1e6);
+        } else {
+            snprintf(how, sizeof how, "a shard written chunk by chunk");
+        }
         printf("plan: mip %d (%s) sharded: hash %s, preshift %d, minishard %d, shard %d bits; "
                "%" PRIu64 " chunks in %s%.0f shard file%s (the objects written); per shard %.2f MB "
                "decoded on average, the largest up to %.2f MB (%.0f chunks); %.1f MB per rank to "
@@ -1293,10 +1304,7 @@ static void print_shard_plan(const job *j)
                spec.preshift_bits, spec.minishard_bits, spec.shard_bits, f.n_chunks,
                f.files_exact ? "" : "about ", f.n_files, f.n_files == 1 ? "" : "s",
                f.region_bytes / fmax(f.n_files, 1) / 1e6, f.shard_bytes / 1e6, f.largest_chunks,
-               (fixed_bytes(j) + fmax(f.owner_peak, f.exchange_peak)) / 1e6,
-               !f.streams     ? "a shard held whole, twice: the store takes a file in one request"
-               : f.part_bytes ? "a shard uploaded chunk by chunk, in parts"
-                              : "a shard written chunk by chunk");
+               (fixed_bytes(j) + fmax(f.owner_peak, f.exchange_peak)) / 1e6, how);
     }
     if (j->shard_ids > 0) {
         printf("plan: sharded levels: chunks encoded by the tasks and tree nodes, spilled beside "

@@ -29,13 +29,15 @@ size=$(stat -c %s "ref/$SHARD")
 small=$(stat -c %s "ref/$SMALL")
 ((small < 4 * 1024 * 1024)) || fail "the mip-1 shard must fit one GCS chunk: $small bytes"
 
-# job URL PLANNED: the streamed job (its plan line PLANNED), its shard files read back and
-# compared with the reference.
+# job URL PLANNED PART_MB: the streamed job (the transfer's plan line PLANNED, the downsample's
+# with PART_MB), its shard files read back and compared with the reference.
 job()
 {
     local url=$1
     expect_exit 0 "$CVMPI" "${JOB[0]}" "${JOB[1]}" "$url" "${JOB[@]:2}" --memory 10M --dry-run
     grep -qxF "$2" "$OUT" || fail "the plan does not stream: $(cat "$OUT")"
+    grep -qF "MB per rank to exchange and write them (a shard uploaded chunk by chunk in parts of $3 MB)" "$OUT" ||
+        fail "the downsample's plan does not stream: $(cat "$OUT")"
     expect_exit 0 "$CVMPI" -q "${JOB[0]}" "${JOB[1]}" "$url" "${JOB[@]:2}" --memory 10M \
         --journal "j-${url%%:*}"
     for f in $SHARD $SMALL; do
@@ -56,7 +58,7 @@ s = json.load(u.urlopen(f"http://127.0.0.1:{sys.argv[1]}/_stats"))
 print("\n".join(str(s.get(k, 0)) for k in sys.argv[2:]))
 EOF
 }
-job "$S3_URL/streamed" "plan: shard files are laid out from their chunks' sizes and uploaded chunk by chunk in parts of 5.24 MB: an owner holds one chunk and one part of a shard, not the shard"
+job "$S3_URL/streamed" "plan: shard files are laid out from their chunks' sizes and uploaded chunk by chunk in parts of 5.24 MB: an owner holds one chunk and one part of a shard, not the shard" 5.24
 MIB=$((1024 * 1024))
 got=$(stats "$S3_PORT" 'POST?uploads 200' 'PUT?partNumber 200' part_sizes 'POST?uploadId 200' \
     open_uploads)
@@ -119,7 +121,7 @@ json.dump({"type": "service_account", "private_key": pem, "client_email": "unuse
 EOF
 serve gcs "$GCS_PORT" "$PY" "$HERE/fake_gcs.py" "$GCS_PORT" sa.json
 export CV_GCS_ENDPOINT=http://127.0.0.1:$GCS_PORT
-job gs://bucket/streamed "plan: shard files are laid out from their chunks' sizes and uploaded chunk by chunk in parts of 4.19 MB: an owner holds one chunk and one part of a shard, not the shard"
+job gs://bucket/streamed "plan: shard files are laid out from their chunks' sizes and uploaded chunk by chunk in parts of 4.19 MB: an owner holds one chunk and one part of a shard, not the shard" 4.19
 chunks=$(((size + 4 * MIB - 1) / (4 * MIB)))
 got=$(stats "$GCS_PORT" resumable_sessions resumable_chunks resumable_done resumable_open)
 [[ $got == "1
