@@ -30,6 +30,7 @@ MODULES = {
     "boto3": "python3-boto3",
     "botocore": "python3-botocore",
     "cryptography": "python3-cryptography",
+    "crcmod": "python3-crcmod",
 }
 
 # command -> Debian package; None for commands of essential packages (always there)

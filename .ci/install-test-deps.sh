@@ -14,7 +14,7 @@ PKGS=(
   clang clang-format libclang-rt-14-dev git hdf5-tools time
   python3-pil python3-tifffile python3-zarr python3-numcodecs python3-png python3-brotli python3-zfpy python3-blosc python3-pip python3-venv python3-wheel
   slurmctld slurmd slurm-client munge
-  nginx-light openssl curl python3-boto3 python3-botocore python3-cryptography
+  nginx-light openssl curl python3-boto3 python3-botocore python3-cryptography python3-crcmod
   chromium
 )
 # node + npm for s3rver; a node that already has npm is kept

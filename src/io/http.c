@@ -871,6 +871,8 @@ cv_status cv__http_perform(const cv_http_req *rq, cv_http_resp *rs)
             header_value(h, "Last-Modified", rs->last_modified, sizeof rs->last_modified);
             header_value(h, "Cache-Control", rs->cache_control, sizeof rs->cache_control);
             header_value(h, "x-amz-storage-class", rs->storage_class, sizeof rs->storage_class);
+            header_value(h, "Location", rs->location, sizeof rs->location);
+            header_value(h, "Range", rs->range, sizeof rs->range);
             char length[32];
             header_value(h, "Content-Length", length, sizeof length);
             char *stop = NULL;

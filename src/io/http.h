@@ -45,6 +45,10 @@ typedef struct cv_http_resp {
     char storage_class[40]; /* x-amz-storage-class */
     int64_t content_length;
     int attempts;
+    /* For resumable uploads (GCS): Location (the session URI) and a 308's Range ("bytes=0-N",
+     * what the server kept), "" if absent. */
+    char location[2048];
+    char range[64];
 } cv_http_resp;
 
 /* cv__http_perform() :

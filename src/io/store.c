@@ -9,6 +9,7 @@
 #include "io/cache.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,11 +427,15 @@ cv_status cv__store_put_pieces(cv_store *s, const char *key, cv_store_pieces nex
     char norm[KEY_CAP];
     CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
     cv_status rc = CV_OK;
-    if (cv__store_streams(s)) {
-        rc = cv__file_put_pieces(s, norm, next, arg);
+    if (s->cache) {
+        cv__cache_drop(s->cache, norm);
+    }
+    if (s->ops->put_pieces) {
+        rc = s->ops->put_pieces(s, norm, next, arg, content_type);
         /* Drop stale variants, as put_stored does. */
         char name[KEY_CAP + 8];
-        for (size_t i = 0; rc == CV_OK && i < N_SUFFIXES; i++) {
+        for (size_t i = 0; rc == CV_OK && (s->ops->flags & CV_STORE_SUFFIXES) && i < N_SUFFIXES;
+             i++) {
             snprintf(name, sizeof name, "%s%s", norm, suffixes[i].suffix);
             rc = s->ops->del(s, name);
         }
@@ -459,7 +464,18 @@ cv_status cv__store_put_pieces(cv_store *s, const char *key, cv_store_pieces nex
 
 bool cv__store_streams(const cv_store *s)
 {
-    return s->ops == &cv_store_file;
+    return s->ops->put_pieces != NULL;
+}
+
+/* The backend of a scheme ("s3"), or NULL. */
+static const cv_store_ops *scheme_ops(const char *scheme)
+{
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        if (strcmp(schemes[i].scheme, scheme) == 0) {
+            return schemes[i].ops;
+        }
+    }
+    return NULL;
 }
 
 bool cv__url_streams(const char *url)
@@ -469,9 +485,60 @@ bool cv__url_streams(const char *url)
         cv_err_clear();
         return false;
     }
-    bool yes = strcmp(p.protocol, "file") == 0;
+    const cv_store_ops *ops = scheme_ops(p.protocol);
     cv__cloudpath_fini(&p);
-    return yes;
+    return ops && ops->put_pieces;
+}
+
+#define MIB ((size_t)1 << 20)
+
+static atomic_bool part_warned; /* a bad CV_UPLOAD_PART_BYTES is said once */
+
+size_t cv__store_part_bytes(const char *scheme)
+{
+    const cv_store_ops *ops = scheme_ops(scheme);
+    if (!ops || !ops->put_pieces || strcmp(scheme, "file") == 0) {
+        return 0;
+    }
+    size_t part = 8 * MIB;
+    const char *env = getenv("CV_UPLOAD_PART_BYTES");
+    if (env && *env) {
+        char *end = NULL;
+        unsigned long long v = strtoull(env, &end, 10);
+        unsigned long long unit = *end == 'K'   ? 1024
+                                  : *end == 'M' ? MIB
+                                  : *end == 'G' ? 1024 * MIB
+                                                : 1;
+        if (unit > 1) {
+            end++;
+        }
+        if (end != env && *end == '\0' && v > 0 && v <= 4 * 1024 * MIB / unit) {
+            part = (size_t)(v * unit);
+        } else if (!atomic_exchange(&part_warned, true)) {
+            CV_LOG(CV_LOG_WARN, "CV_UPLOAD_PART_BYTES=%s is not a size of at most 4G: parts of 8M",
+                   env);
+        }
+    }
+    if (strcmp(scheme, "s3") == 0 && part < 5 * MIB) {
+        part = 5 * MIB; /* S3 refuses smaller parts (EntityTooSmall), but for the last */
+    }
+    if (strcmp(scheme, "gs") == 0) {
+        /* GCS takes the chunks of a resumable upload in multiples of 256 KiB. */
+        part = part < 256 * 1024 ? 256 * 1024 : part / (256 * 1024) * (256 * 1024);
+    }
+    return part;
+}
+
+size_t cv__url_part_bytes(const char *url)
+{
+    cv_cloudpath p;
+    if (cv__cloudpath_parse(url, &p) != CV_OK) {
+        cv_err_clear();
+        return 0;
+    }
+    size_t part = cv__store_part_bytes(p.protocol);
+    cv__cloudpath_fini(&p);
+    return part;
 }
 
 cv_status cv__store_put_raw(cv_store *s, const char *key, const void *data, size_t len,

@@ -48,6 +48,9 @@ typedef struct cv_store_meta {
 /* Hands out one listed object with its stored size (UINT64_MAX for a subdirectory). */
 typedef cv_status (*cv_store_sized_fn)(const char *name, uint64_t size, void *arg);
 
+/* Hands out the next piece of an object being written; *n = 0 ends it. */
+typedef cv_status (*cv_store_pieces)(void *arg, const void **piece, size_t *n);
+
 typedef struct cv_store_ops {
     const char *name;
     unsigned flags;
@@ -82,6 +85,13 @@ typedef struct cv_store_ops {
     /* As list, with each object's stored size from the listing itself (S3 <Size>, GCS size).
      * NULL: store.c asks head for each name. */
     cv_status (*list_sized)(cv_store *s, const char *prefix, cv_store_sized_fn fn, void *arg);
+    /* Write an uncompressed object from the pieces `next` hands out (cv_store_pieces)
+     * holding at most one part (cv__store_part_bytes) besides the piece: a temporary file on
+     * file://, a multipart upload on S3, a resumable upload on GCS; an object no larger than
+     * a part goes out as put would send it. On failure nothing is left under `name` (the
+     * upload is aborted). NULL: store.c collects the pieces and calls put. */
+    cv_status (*put_pieces)(cv_store *s, const char *name, cv_store_pieces next, void *arg,
+                            const char *content_type);
     void (*close)(cv_store *s);
 } cv_store_ops;
 
@@ -121,18 +131,23 @@ cv_status cv__store_get_raw(cv_store *s, const char *key, cv_buf *out, char *enc
  * suffix on file:// and mem:// (stale variants dropped), Content-Encoding elsewhere. */
 cv_status cv__store_put_raw(cv_store *s, const char *key, const void *data, size_t len,
                             const char *encoding, const char *content_type);
-/* Hands out the next piece of an object being written; *n = 0 ends it. */
-typedef cv_status (*cv_store_pieces)(void *arg, const void **piece, size_t *n);
 /* Write object `key`, uncompressed, from the pieces `next` hands out, for objects larger
- * than memory: a file:// store writes them to a temporary file renamed into place at the end
- * (readers see the whole object or none); other stores collect the pieces and put the
- * object with one request (cv__store_streams says which). */
+ * than memory: a file:// store writes them to a temporary file renamed into place at the end,
+ * s3:// and gs:// send them in parts of cv__store_part_bytes (a multipart or resumable upload,
+ * aborted on failure): readers see the whole object or none. Other stores (mem://) collect
+ * the pieces and put the object with one request (cv__store_streams says which). */
 cv_status cv__store_put_pieces(cv_store *s, const char *key, cv_store_pieces next, void *arg,
                                const char *content_type);
-/* Whether cv__store_put_pieces holds no more than a piece at a time in this store, or in the
- * store at `url` (false for a URL that does not parse). */
+/* Whether cv__store_put_pieces holds no more than a piece and a part at a time in this store,
+ * or in the store at `url` (false for a URL that does not parse). */
 bool cv__store_streams(const cv_store *s);
 bool cv__url_streams(const char *url);
+/* The bytes a streamed write (cv__store_put_pieces) holds besides a piece: the part size of
+ * an upload in parts on s3:// and gs://, 0 on file:// and where nothing streams. From
+ * CV_UPLOAD_PART_BYTES (bytes, or with a K/M/G suffix, at most 4G; default 8M), raised to
+ * S3's 5 MiB minimum and rounded down to a multiple of GCS's 256 KiB. `scheme`: "s3", "gs"... */
+size_t cv__store_part_bytes(const char *scheme);
+size_t cv__url_part_bytes(const char *url);
 /* store_file.c's part of cv__store_put_pieces (`name` checked). */
 cv_status cv__file_put_pieces(cv_store *s, const char *name, cv_store_pieces next, void *arg);
 /* Copy one object between stores (cvmpi cp). `compress` NULL keeps the stored bytes and their

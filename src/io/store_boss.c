@@ -547,5 +547,6 @@ const cv_store_ops cv_store_boss = {
     NULL,           /* list_level: from list */
     boss_head,      /* head: refused */
     NULL,           /* list_sized: from list and head */
+    NULL,           /* put_pieces: read-only */
     boss_close,     /* close */
 };

@@ -258,6 +258,13 @@ static cv_status file_put(cv_store *s, const char *name, const void *data, size_
     return cv__file_put_pieces(s, name, next_piece, &o);
 }
 
+static cv_status file_put_pieces(cv_store *s, const char *name, cv_store_pieces next, void *arg,
+                                 const char *content_type)
+{
+    (void)content_type;
+    return cv__file_put_pieces(s, name, next, arg);
+}
+
 static cv_status file_exists(cv_store *s, const char *name, bool *yes)
 {
     char *path = full_path(s, name);
@@ -461,5 +468,6 @@ const cv_store_ops cv_store_file = {
     NULL,              /* list_level: from list */
     file_head,         /* head: stat */
     NULL,              /* list_sized: from head */
+    file_put_pieces,   /* put_pieces: a temporary file renamed into place */
     file_close,        /* close */
 };

@@ -798,6 +798,242 @@ static cv_status gcs_head(cv_store *s, const char *name, cv_store_meta *m)
     return rc;
 }
 
+/* ---- resumable upload (cv__store_put_pieces) --------------------------------------------- */
+
+/* One resumable upload session: where it is, how many bytes the server holds, and the MD5 of
+ * all bytes sent (checked against the object GCS makes). */
+typedef struct gcs_upload {
+    gcs_store *g;
+    const char *name;
+    const char *content_type;
+    char *session; /* the session URI, or NULL before it starts */
+    uint64_t kept; /* bytes the server has */
+    bool made;     /* the last chunk made the object */
+    EVP_MD_CTX *md5;
+} gcs_upload;
+
+/* POST uploadType=resumable with the object's metadata: the answer's Location is the session.
+ * It must lie under the endpoint: the bearer token goes there with every chunk. */
+static cv_status up_start(gcs_upload *u)
+{
+    gcs_store *g = u->g;
+    const char *ctype =
+        u->content_type && *u->content_type ? u->content_type : "application/octet-stream";
+    cJSON *meta = cJSON_CreateObject();
+    char *key = cv__asprintf("%s%s", g->prefix, u->name);
+    if (meta && key) {
+        cJSON_AddStringToObject(meta, "name", key);
+        cJSON_AddStringToObject(meta, "contentType", ctype);
+    }
+    char *meta_text = meta && key ? cJSON_PrintUnformatted(meta) : NULL;
+    cJSON_Delete(meta);
+    cv_free(key);
+    if (!meta_text) {
+        return CV_FAIL(CV_ERR_NOMEM, "write");
+    }
+    gcs_call c;
+    cv_status rc = call_init(
+        &c, g, "POST",
+        cv__asprintf("%s/upload/storage/v1/b/%s/o?uploadType=resumable", g->endpoint, g->bucket),
+        u->name, NULL);
+    if (rc != CV_OK) {
+        cJSON_free(meta_text);
+        return rc;
+    }
+    char type_line[160];
+    snprintf(type_line, sizeof type_line, "X-Upload-Content-Type: %s", ctype);
+    c.hdr[c.n_hdr++] = "Content-Type: application/json; charset=UTF-8";
+    c.hdr[c.n_hdr++] = type_line;
+    c.rq.body = meta_text;
+    c.rq.body_len = strlen(meta_text);
+    cv_http_resp rs;
+    rc = run(&c, g, &rs, false, 0, 0);
+    if (rc == CV_OK && rs.status != 200 && rs.status != 201) {
+        rc = cv__http_fail_status(&c.rq, &rs);
+    }
+    size_t n_ep = strlen(g->endpoint);
+    if (rc == CV_OK && (strncmp(rs.location, g->endpoint, n_ep) != 0 || rs.location[n_ep] != '/' ||
+                        strlen(rs.location) >= sizeof rs.location - 1)) {
+        rc = CV_FAIL(CV_ERR_IO, "POST `%s' (resumable upload): no session URI under %s", c.shown,
+                     g->endpoint);
+    }
+    if (rc == CV_OK) {
+        u->session = cv__strdup(rs.location);
+        rc = u->session ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "write");
+    }
+    call_fini(&c);
+    cJSON_free(meta_text);
+    return rc;
+}
+
+/* The bytes a 308 says the server holds: "bytes=0-N" is N + 1, no Range none. */
+static bool kept_bytes(const char *range, uint64_t *kept)
+{
+    uint64_t last;
+    char tail;
+    if (!range[0]) {
+        *kept = 0;
+        return true;
+    }
+    if (sscanf(range, "bytes=0-%" SCNu64 "%c", &last, &tail) != 1 || last == UINT64_MAX) {
+        return false;
+    }
+    *kept = last + 1;
+    return true;
+}
+
+/* PUT the next chunk (n bytes, a multiple of 256 KiB unless `last`) to the session with its
+ * Content-Range. A server that kept less than it was sent (its 308's Range) gets the rest
+ * again. The final answer is the object: its md5Hash must be that of every byte sent. */
+static cv_status up_chunk(gcs_upload *u, const uint8_t *p, size_t n, bool last)
+{
+    gcs_store *g = u->g;
+    uint64_t start = u->kept, end = u->kept + n; /* this chunk is [start, end) of the object */
+    cv_buf answer;
+    cv__buf_init(&answer, (size_t)1 << 20);
+    cv_status rc = CV_OK;
+    for (int stalls = 0; rc == CV_OK && u->kept < end;) {
+        char range_line[96];
+        if (last) {
+            snprintf(range_line, sizeof range_line,
+                     "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, u->kept, end - 1,
+                     end);
+        } else {
+            snprintf(range_line, sizeof range_line,
+                     "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/*", u->kept, end - 1);
+        }
+        gcs_call c;
+        rc = call_init(&c, g, "PUT", cv__strdup(u->session), u->name, &answer);
+        if (rc != CV_OK) {
+            break;
+        }
+        c.hdr[c.n_hdr++] = range_line;
+        c.rq.body = p + (u->kept - start);
+        c.rq.body_len = (size_t)(end - u->kept);
+        cv_http_resp rs;
+        rc = run(&c, g, &rs, false, 0, 0);
+        uint64_t kept = 0;
+        if (rc == CV_OK && (rs.status == 200 || rs.status == 201) && last) {
+            u->kept = end;
+            u->made = true;
+            cv_store_meta m;
+            uint8_t md5[16];
+            char want[32];
+            unsigned md5_len = 0;
+            EVP_DigestFinal_ex(u->md5, md5, &md5_len);
+            cv__base64(md5, 16, want);
+            rc = cv__gcs_parse_meta((const char *)answer.data, answer.len, c.shown, &m);
+            if (rc == CV_OK && (m.size != (int64_t)end || (m.md5[0] && strcmp(m.md5, want) != 0))) {
+                rc = CV_FAIL(CV_ERR_CORRUPT,
+                             "PUT `%s' (resumable upload): the object made is not the %" PRIu64
+                             " bytes sent",
+                             c.shown, end);
+            }
+        } else if (rc == CV_OK && rs.status == 308 && kept_bytes(rs.range, &kept) &&
+                   kept >= u->kept && kept <= end && !(last && kept == end)) {
+            stalls = kept == u->kept ? stalls + 1 : 0;
+            u->kept = kept;
+            if (stalls == 3) {
+                rc = CV_FAIL(CV_ERR_IO, "PUT `%s' (resumable upload): no progress at byte %" PRIu64,
+                             c.shown, kept);
+            }
+        } else if (rc == CV_OK) {
+            rc = cv__http_fail_status(&c.rq, &rs);
+        }
+        call_fini(&c);
+    }
+    cv__buf_fini(&answer);
+    return rc;
+}
+
+/* DELETE the session: GCS drops what it holds (answering 499); no object appears. */
+static void up_cancel(gcs_upload *u)
+{
+    gcs_call c;
+    cv_err saved = *cv_err_last();
+    cv_err_clear();
+    cv_status rc = call_init(&c, u->g, "DELETE", cv__strdup(u->session), u->name, NULL);
+    if (rc == CV_OK) {
+        cv_http_resp rs;
+        rc = run(&c, u->g, &rs, false, 0, 0);
+        if (rc == CV_OK && rs.status != 499 && rs.status != 204 && rs.status != 200 &&
+            rs.status != 404 && rs.status != 410) {
+            rc = cv__http_fail_status(&c.rq, &rs);
+        }
+        call_fini(&c);
+    }
+    if (rc != CV_OK) {
+        CV_LOG(CV_LOG_WARN, "cancel the resumable upload: %s", cv_err_last()->what);
+    }
+    cv__err_set(&saved);
+}
+
+/* Up to one part in memory: an object no larger than a part is one multipart POST (gcs_put,
+ * with its md5Hash); a larger one a resumable upload in chunks of exactly that size but the
+ * last. */
+static cv_status gcs_put_pieces(cv_store *s, const char *name, cv_store_pieces next, void *arg,
+                                const char *content_type)
+{
+    gcs_store *g = s->impl;
+    size_t part = cv__store_part_bytes("gs");
+    gcs_upload u = {.g = g, .name = name, .content_type = content_type, .md5 = EVP_MD_CTX_new()};
+    cv_buf buf; /* grows with the object, up to one part */
+    cv__buf_init(&buf, part);
+    cv_status rc = u.md5 && EVP_DigestInit_ex(u.md5, EVP_md5(), NULL) == 1
+                       ? CV_OK
+                       : CV_FAIL(CV_ERR_NOMEM, "write `%s/%s'", g->url, name);
+    while (rc == CV_OK) {
+        const void *piece = NULL;
+        size_t n = 0;
+        rc = next(arg, &piece, &n);
+        if (rc != CV_OK || n == 0) {
+            break;
+        }
+        const uint8_t *p = piece;
+        while (rc == CV_OK && n > 0) {
+            if (buf.len == part) { /* more follows: this chunk is not the last */
+                rc = u.session ? CV_OK : up_start(&u);
+                if (rc == CV_OK) {
+                    EVP_DigestUpdate(u.md5, buf.data, buf.len);
+                    rc = up_chunk(&u, buf.data, buf.len, false);
+                }
+                buf.len = 0;
+                continue;
+            }
+            size_t take = part - buf.len < n ? part - buf.len : n;
+            rc = cv__buf_reserve(&buf, buf.len + take);
+            if (rc != CV_OK) {
+                break;
+            }
+            memcpy(buf.data + buf.len, p, take);
+            buf.len += take;
+            p += take;
+            n -= take;
+        }
+    }
+    if (rc == CV_OK && !u.session) {
+        rc = gcs_put(s, name, buf.data, buf.len, NULL, content_type);
+    } else if (rc == CV_OK) {
+        EVP_DigestUpdate(u.md5, buf.data, buf.len);
+        rc = up_chunk(&u, buf.data, buf.len, true);
+    }
+    if (rc != CV_OK && u.made) {
+        /* An object that is not what was sent does not stay. */
+        cv_err saved = *cv_err_last();
+        cv_err_clear();
+        if (gcs_del(s, name) != CV_OK) {
+            CV_LOG(CV_LOG_WARN, "%s", cv_err_last()->what);
+        }
+        cv__err_set(&saved);
+    } else if (rc != CV_OK && u.session) {
+        up_cancel(&u);
+    }
+    cv__buf_fini(&buf);
+    cv_free(u.session);
+    EVP_MD_CTX_free(u.md5);
+    return rc;
+}
+
 const cv_store_ops cv_store_gcs = {
     "gs",           /* name */
     0,              /* flags: Content-Encoding, not name suffixes */
@@ -812,5 +1048,6 @@ const cv_store_ops cv_store_gcs = {
     gcs_list_level, /* list_level: delimiter=/ */
     gcs_head,       /* head: the object resource */
     gcs_list_sized, /* list_sized: objects.list "size" */
+    gcs_put_pieces, /* put_pieces: resumable upload */
     gcs_close,      /* close */
 };

@@ -237,5 +237,6 @@ const cv_store_ops cv_store_http = {
     NULL,           /* list_level: from list */
     http_head,      /* head: HEAD */
     NULL,           /* list_sized: not listable */
+    NULL,           /* put_pieces: read-only */
     http_close,     /* close */
 };

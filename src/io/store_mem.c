@@ -258,5 +258,6 @@ const cv_store_ops cv_store_mem = {
     NULL,              /* list_level: from list */
     mem_head,          /* head */
     NULL,              /* list_sized: from head */
+    NULL,              /* put_pieces: store.c collects the pieces */
     mem_close,         /* close */
 };

@@ -749,6 +749,277 @@ static cv_status s3_head(cv_store *s, const char *name, cv_store_meta *m)
     return rc;
 }
 
+/* ---- multipart upload (cv__store_put_pieces) -------------------------------------------- */
+
+#define S3_MAX_PARTS 10000 /* S3's limit on the parts of one upload */
+
+/* One multipart upload: its id and the ETag of each part sent, for CompleteMultipartUpload. */
+typedef struct s3_upload {
+    s3_store *t;
+    const char *name;
+    const char *content_type;
+    char *id; /* UploadId, or NULL before CreateMultipartUpload */
+    char (*etags)[136];
+    size_t n_parts, cap;
+} s3_upload;
+
+/* object_path plus "?query". */
+static char *object_query(const s3_store *t, const char *name, const char *query)
+{
+    char *path = object_path(t, name);
+    char *with = path ? cv__asprintf("%s?%s", path, query) : NULL;
+    cv_free(path);
+    return with;
+}
+
+/* CreateMultipartUpload: the object's Content-Type and ACL go here, as a PUT sends them. */
+static cv_status mp_create(s3_upload *u)
+{
+    s3_store *t = u->t;
+    cv_buf answer;
+    cv__buf_init(&answer, (size_t)1 << 20);
+    s3_call c;
+    /* "uploads=": the canonical form of the bare "uploads" parameter, which curl signs as is. */
+    cv_status rc =
+        call_init(&c, t, "POST", object_query(t, u->name, "uploads="), u->name, NULL, 0, &answer);
+    if (rc != CV_OK) {
+        cv__buf_fini(&answer);
+        return rc;
+    }
+    char type_line[160], acl_line[80];
+    snprintf(type_line, sizeof type_line, "Content-Type: %s",
+             u->content_type && *u->content_type ? u->content_type : "application/octet-stream");
+    c.hdr[c.n_hdr++] = type_line;
+    if (!t->creds.is_anonymous) {
+        snprintf(acl_line, sizeof acl_line, "x-amz-acl: %s", t->acl);
+        c.hdr[c.n_hdr++] = acl_line;
+    }
+    cv_http_resp rs;
+    rc = run(&c, &rs, false, 0, 0);
+    if (rc == CV_OK && rs.status != 200) {
+        rc = cv__http_fail_status(&c.rq, &rs);
+    }
+    const char *end = NULL;
+    const char *id = rc == CV_OK
+                         ? xml_find((const char *)answer.data,
+                                    (const char *)answer.data + answer.len, "UploadId", &end)
+                         : NULL;
+    if (rc == CV_OK && (!id || id == end)) {
+        rc = CV_FAIL(CV_ERR_IO, "POST `%s?uploads': the answer has no UploadId", c.shown);
+    }
+    if (rc == CV_OK) {
+        rc = xml_text(id, end, &u->id);
+    }
+    call_fini(&c);
+    cv__buf_fini(&answer);
+    return rc;
+}
+
+/* UploadPart number u->n_parts + 1, with its Content-MD5; keeps the ETag S3 answers. */
+static cv_status mp_part(s3_upload *u, const void *p, size_t n)
+{
+    s3_store *t = u->t;
+    if (u->n_parts == S3_MAX_PARTS) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "write `%s/%s': more than %d parts of %zu bytes (raise "
+                       "CV_UPLOAD_PART_BYTES)",
+                       t->url, u->name, S3_MAX_PARTS, n);
+    }
+    if (u->n_parts == u->cap) {
+        size_t cap = u->cap ? 2 * u->cap : 16;
+        char(*grown)[136] = cv_realloc(u->etags, cap * sizeof *grown);
+        if (!grown) {
+            return CV_FAIL(CV_ERR_NOMEM, "write `%s/%s': %zu parts", t->url, u->name, cap);
+        }
+        u->etags = grown;
+        u->cap = cap;
+    }
+    char *enc_id = cv__url_encode(u->id, NULL);
+    char *query =
+        enc_id ? cv__asprintf("partNumber=%zu&uploadId=%s", u->n_parts + 1, enc_id) : NULL;
+    cv_free(enc_id);
+    s3_call c;
+    cv_status rc =
+        query ? call_init(&c, t, "PUT", object_query(t, u->name, query), u->name, p, n, NULL)
+              : CV_FAIL(CV_ERR_NOMEM, "write");
+    cv_free(query);
+    CV_TRY(rc);
+    char md5_line[64];
+    uint8_t md5[16];
+    char b64[32];
+    cv__md5(p, n, md5);
+    cv__base64(md5, 16, b64);
+    snprintf(md5_line, sizeof md5_line, "Content-MD5: %s", b64);
+    c.hdr[c.n_hdr++] = md5_line;
+    cv_http_resp rs;
+    rc = run(&c, &rs, false, 0, 0);
+    if (rc == CV_OK && rs.status != 200) {
+        rc = cv__http_fail_status(&c.rq, &rs);
+    }
+    if (rc == CV_OK && (!rs.etag[0] || strlen(rs.etag) >= sizeof u->etags[0] - 1)) {
+        rc = CV_FAIL(CV_ERR_IO, "PUT `%s' part %zu: the answer has no ETag", c.shown,
+                     u->n_parts + 1);
+    }
+    if (rc == CV_OK) {
+        snprintf(u->etags[u->n_parts++], sizeof u->etags[0], "%s", rs.etag);
+    } else {
+        cv__err_wrap("part %zu of a multipart upload", u->n_parts + 1);
+    }
+    call_fini(&c);
+    return rc;
+}
+
+/* CompleteMultipartUpload with the parts' numbers and ETags. S3 may answer 200 and still
+ * fail: an <Error> in the body is a failure. */
+static cv_status mp_complete(s3_upload *u)
+{
+    s3_store *t = u->t;
+    cv_buf body, answer;
+    cv__buf_init(&body, 0);
+    cv__buf_init(&answer, (size_t)1 << 20);
+    static const char head[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                               "<CompleteMultipartUpload xmlns=\""
+                               "http://s3.amazonaws.com/doc/2006-03-01/\">";
+    cv_status rc = cv__buf_append(&body, head, strlen(head));
+    for (size_t i = 0; rc == CV_OK && i < u->n_parts; i++) {
+        char num[64];
+        snprintf(num, sizeof num, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
+        rc = cv__buf_append(&body, num, strlen(num));
+        if (rc == CV_OK) {
+            rc = xml_escape_into(&body, u->etags[i]);
+        }
+        if (rc == CV_OK) {
+            rc = cv__buf_append(&body, "</ETag></Part>", 14);
+        }
+    }
+    if (rc == CV_OK) {
+        rc = cv__buf_append(&body, "</CompleteMultipartUpload>", 26);
+    }
+    char *enc_id = rc == CV_OK ? cv__url_encode(u->id, NULL) : NULL;
+    char *query = enc_id ? cv__asprintf("uploadId=%s", enc_id) : NULL;
+    cv_free(enc_id);
+    s3_call c;
+    if (rc == CV_OK) {
+        rc = query ? call_init(&c, t, "POST", object_query(t, u->name, query), u->name, body.data,
+                               body.len, &answer)
+                   : CV_FAIL(CV_ERR_NOMEM, "write");
+    }
+    cv_free(query);
+    if (rc == CV_OK) {
+        char type_line[] = "Content-Type: application/xml";
+        c.hdr[c.n_hdr++] = type_line;
+        cv_http_resp rs;
+        rc = run(&c, &rs, false, 0, 0);
+        if (rc == CV_OK && rs.status != 200) {
+            rc = cv__http_fail_status(&c.rq, &rs);
+        }
+        const char *end = NULL;
+        const char *code = rc == CV_OK
+                               ? xml_find((const char *)answer.data,
+                                          (const char *)answer.data + answer.len, "Code", &end)
+                               : NULL;
+        if (code) {
+            int n = (int)(end - code) < 64 ? (int)(end - code) : 64;
+            for (int i = 0; i < n; i++) {
+                if (!isprint((unsigned char)code[i])) {
+                    n = i;
+                }
+            }
+            rc = CV_FAIL(CV_ERR_IO, "POST `%s?uploadId': %.*s", c.shown, n, code);
+        }
+        call_fini(&c);
+    }
+    cv__buf_fini(&body);
+    cv__buf_fini(&answer);
+    return rc;
+}
+
+/* AbortMultipartUpload: S3 drops the parts; no object appears. */
+static void mp_abort(s3_upload *u)
+{
+    s3_store *t = u->t;
+    char *enc_id = cv__url_encode(u->id, NULL);
+    char *query = enc_id ? cv__asprintf("uploadId=%s", enc_id) : NULL;
+    cv_free(enc_id);
+    s3_call c;
+    if (!query || call_init(&c, t, "DELETE", object_query(t, u->name, query), u->name, NULL, 0,
+                            NULL) != CV_OK) {
+        cv_free(query);
+        CV_LOG(CV_LOG_WARN, "could not abort the multipart upload of `%s/%s'", t->url, u->name);
+        return;
+    }
+    cv_free(query);
+    cv_http_resp rs;
+    /* The failure being reported is the one that matters; this one is only logged. */
+    cv_err saved = *cv_err_last();
+    cv_err_clear();
+    cv_status rc = run(&c, &rs, false, 0, 0);
+    if (rc == CV_OK && rs.status != 204 && rs.status != 200 && rs.status != 404) {
+        rc = cv__http_fail_status(&c.rq, &rs);
+    }
+    if (rc != CV_OK) {
+        CV_LOG(CV_LOG_WARN, "abort the multipart upload: %s", cv_err_last()->what);
+    }
+    cv__err_set(&saved);
+    call_fini(&c);
+}
+
+/* Up to one part in memory: an object no larger than a part is one PUT (the bytes and headers
+ * of s3_put); a larger one a multipart upload of parts of exactly that size but the last. */
+static cv_status s3_put_pieces(cv_store *s, const char *name, cv_store_pieces next, void *arg,
+                               const char *content_type)
+{
+    s3_store *t = s->impl;
+    size_t part = cv__store_part_bytes("s3");
+    s3_upload u = {.t = t, .name = name, .content_type = content_type};
+    cv_buf buf; /* grows with the object, up to one part */
+    cv__buf_init(&buf, part);
+    cv_status rc = CV_OK;
+    while (rc == CV_OK) {
+        const void *piece = NULL;
+        size_t n = 0;
+        rc = next(arg, &piece, &n);
+        if (rc != CV_OK || n == 0) {
+            break;
+        }
+        const uint8_t *p = piece;
+        while (rc == CV_OK && n > 0) {
+            if (buf.len == part) { /* more follows: this part is not the last */
+                rc = u.id ? CV_OK : mp_create(&u);
+                if (rc == CV_OK) {
+                    rc = mp_part(&u, buf.data, buf.len);
+                }
+                buf.len = 0;
+                continue;
+            }
+            size_t take = part - buf.len < n ? part - buf.len : n;
+            rc = cv__buf_reserve(&buf, buf.len + take);
+            if (rc != CV_OK) {
+                break;
+            }
+            memcpy(buf.data + buf.len, p, take);
+            buf.len += take;
+            p += take;
+            n -= take;
+        }
+    }
+    if (rc == CV_OK && !u.id) {
+        rc = s3_put(s, name, buf.data, buf.len, NULL, content_type);
+    } else if (rc == CV_OK) {
+        rc = mp_part(&u, buf.data, buf.len);
+        if (rc == CV_OK) {
+            rc = mp_complete(&u);
+        }
+    }
+    if (rc != CV_OK && u.id) {
+        mp_abort(&u);
+    }
+    cv__buf_fini(&buf);
+    cv_free(u.id);
+    cv_free(u.etags);
+    return rc;
+}
+
 const cv_store_ops cv_store_s3 = {
     "s3",          /* name */
     0,             /* flags: Content-Encoding, not name suffixes */
@@ -763,5 +1034,6 @@ const cv_store_ops cv_store_s3 = {
     s3_list_level, /* list_level: delimiter=/ */
     s3_head,       /* head: HeadObject */
     s3_list_sized, /* list_sized: ListObjectsV2 <Size> */
+    s3_put_pieces, /* put_pieces: multipart upload */
     s3_close,      /* close */
 };

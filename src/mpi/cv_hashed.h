@@ -10,8 +10,8 @@
  *  3. each owner writes its shards whole, one at a time, chunks in z, y, x order as the
  *     single-process writer does (byte-identical shard files): laid out from the records'
  *     sizes, then written chunk by chunk from the inbox, so on a file:// store an owner holds
- *     one chunk of a shard of any size (elsewhere, and for --bbox, the whole shard). A job over
- * part of the scale
+ *     one chunk of a shard of any size, on s3:// and gs:// one chunk and one upload part
+ *     (elsewhere, and for --bbox, the whole shard). A job over part of the scale
  *     (--bbox) first reads every existing shard file it will rewrite (a damaged one fails the
  *     job before any write), then rewrites each with the chunks of its old file outside the
  *     region kept as they were; black chunks dropped with --delete-black travel as empty
@@ -37,8 +37,9 @@ typedef struct cv_hashed_params {
     int ranks;
     const char *subdir;  /* the spill directory under the journal's; NULL = "hashed" */
     const char *what;    /* how errors name the job; NULL = "transfer to sharded scale" */
-    bool streams;        /* the destination store writes a file piece by piece (file://):
-                          * owners hold a chunk of a shard at a time, not the shard */
+    bool streams;        /* the destination store writes a file piece by piece (file://, s3://,
+                          * gs://): owners hold a chunk of a shard at a time, not the shard */
+    size_t part_bytes;   /* with streams: the upload part the store holds besides (0: file://) */
     const char *dst_url; /* for errors: the destination (its scheme); NULL = not named */
 } cv_hashed_params;
 
@@ -53,7 +54,8 @@ typedef struct cv_hashed_figures {
     double n_files;              /* shard files the chunks fill: the objects written */
     bool files_exact;            /* n_files exact (identity hash), else expected (murmurhash) */
     double region_bytes;         /* the region's voxels, decoded */
-    bool streams;                /* owners write a shard chunk by chunk (file://) */
+    bool streams;                /* owners write a shard chunk by chunk (file://, s3://, gs://) */
+    size_t part_bytes;           /* with streams: the upload part an owner holds (0: file://) */
 } cv_hashed_figures;
 
 /* Check the destination and the memory the exchange and the shard writes need. Not

@@ -1149,6 +1149,7 @@ static cv_status plan_sinks(job *j, uint64_t first_id, double memory)
                                .subdir = j->sink_dir[k],
                                .what = "downsample to sharded scale",
                                .streams = cv__store_streams(j->v->store),
+                               .part_bytes = cv__url_part_bytes(cv_volume_url(j->v)),
                                .dst_url = cv_volume_url(j->v)};
         CV_TRY(cv_hashed_plan(&hp, &j->sink[k]));
         id = cv_hashed_ids(j->sink[k]);
@@ -1283,6 +1284,17 @@ static void print_shard_plan(const job *j)
         cv_hashed_get_figures(j->sink[k], &f);
         files += f.n_files;
         exact = exact && f.files_exact;
+        char how[96];
+        if (!f.streams) {
+            snprintf(how, sizeof how,
+                     "a shard held whole, twice: the store takes a file in one "
+                     "request");
+        } else if (f.part_bytes) {
+            snprintf(how, sizeof how, "a shard uploaded chunk by chunk in parts of %.2f MB",
+                     (double)f.part_bytes / 1e6);
+        } else {
+            snprintf(how, sizeof how, "a shard written chunk by chunk");
+        }
         printf("plan: mip %d (%s) sharded: hash %s, preshift %d, minishard %d, shard %d bits; "
                "%" PRIu64 " chunks in %s%.0f shard file%s (the objects written); per shard %.2f MB "
                "decoded on average, the largest up to %.2f MB (%.0f chunks); %.1f MB per rank to "
@@ -1292,9 +1304,7 @@ static void print_shard_plan(const job *j)
                spec.preshift_bits, spec.minishard_bits, spec.shard_bits, f.n_chunks,
                f.files_exact ? "" : "about ", f.n_files, f.n_files == 1 ? "" : "s",
                f.region_bytes / fmax(f.n_files, 1) / 1e6, f.shard_bytes / 1e6, f.largest_chunks,
-               (fixed_bytes(j) + fmax(f.owner_peak, f.exchange_peak)) / 1e6,
-               f.streams ? "a shard written chunk by chunk"
-                         : "a shard held whole, twice: the store takes a file in one request");
+               (fixed_bytes(j) + fmax(f.owner_peak, f.exchange_peak)) / 1e6, how);
     }
     if (j->shard_ids > 0) {
         printf("plan: sharded levels: chunks encoded by the tasks and tree nodes, spilled beside "

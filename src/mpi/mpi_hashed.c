@@ -161,19 +161,28 @@ cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out)
     h->index_bytes = 2.0 * share * (double)(sizeof(cv_tree_send) + sizeof(cv_state_rec));
     /* Writing a shard streamed holds per chunk its item, entry, record pointer, place and
      * slot and minishard index entry (160 bytes), the shard index, and a chunk read back
-     * (with its gzip margin). Otherwise it holds the shard's stored chunks (about their
-     * decoded size at most) and the file built from them, plus a chunk's slack. */
-    double writer =
-        p->streams && !h->partial
-            ? 160.0 * h->largest + (double)cv__shard_index_bytes(&h->spec) + 2.0 * h->chunk_bytes
-            : 2.0 * h->shard_bytes + 2.0 * h->chunk_bytes;
+     * (with its gzip margin), plus on s3:// and gs:// the upload's part. Otherwise it holds
+     * the shard's stored chunks (about their decoded size at most) and the file built from
+     * them, plus a chunk's slack. */
+    double writer = p->streams && !h->partial
+                        ? 160.0 * h->largest + (double)cv__shard_index_bytes(&h->spec) +
+                              2.0 * h->chunk_bytes + (double)p->part_bytes
+                        : 2.0 * h->shard_bytes + 2.0 * h->chunk_bytes;
     h->writer_bytes = writer;
     double wire = (double)cv_tree_wire_bytes((size_t)(2.0 * h->chunk_bytes) + 4096);
     double left = ((double)p->memory - h->index_bytes) / 2.0;
     double round = fmin(left, fmax(64.0 * 1048576.0, 16.0 * wire));
     if (writer + h->index_bytes > (double)p->memory || round < wire) {
         double need = fmax(writer, 2.0 * wire) + h->index_bytes;
-        if (p->streams && !h->partial) {
+        if (p->streams && !h->partial && p->part_bytes) {
+            CV_FAIL(CV_ERR_ARG,
+                    "%s %s: a shard owner needs about %.2f MB (the index of a shard of up to "
+                    "%.0f chunks, an upload part of %.2f MB and %.2f MB of exchange index), more "
+                    "than the %.2f MB memory budget (raise --memory, use more ranks or a smaller "
+                    "CV_UPLOAD_PART_BYTES)",
+                    job_name(h), ds->key, need / 1e6, h->largest, (double)p->part_bytes / 1e6,
+                    h->index_bytes / 1e6, (double)p->memory / 1e6);
+        } else if (p->streams && !h->partial) {
             CV_FAIL(CV_ERR_ARG,
                     "%s %s: a shard owner needs about %.2f MB (the index of a shard of up to "
                     "%.0f chunks and %.2f MB of exchange index), more than the %.2f MB memory "
@@ -181,7 +190,8 @@ cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out)
                     job_name(h), ds->key, need / 1e6, h->largest, h->index_bytes / 1e6,
                     (double)p->memory / 1e6);
         } else if (!h->partial && writer > 2.0 * wire) {
-            /* Only file:// writes a file piece by piece: elsewhere the shard is the limit. */
+            /* Only file://, s3:// and gs:// write a file piece by piece: elsewhere the shard
+             * is the limit. */
             char scheme[16] = "this store";
             const char *colon = p->dst_url ? strstr(p->dst_url, "://") : NULL;
             if (colon && colon - p->dst_url < 10) {
@@ -192,7 +202,7 @@ cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out)
                     "is put in one request, so its owner holds it whole, twice: about %.2f MB "
                     "with %.2f MB of exchange index, over the %.2f MB memory budget (raise "
                     "--memory or use smaller shards: a lower --shard-bytes, or more shard_bits "
-                    "in --sharding; file:// writes shards chunk by chunk)",
+                    "in --sharding; file://, s3:// and gs:// write shards chunk by chunk)",
                     job_name(h), ds->key, h->largest, h->shard_bytes / 1e6, scheme, need / 1e6,
                     h->index_bytes / 1e6, (double)p->memory / 1e6);
         } else {
@@ -241,7 +251,12 @@ void cv_hashed_print(const cv_hashed *h)
            h->n_shards, h->largest, h->shard_bytes / 1e6, (double)h->round_bytes / 1e6);
     printf("plan: a shard owner's peak about %.1f MB (budget %.1f MB)\n",
            (h->writer_bytes + h->index_bytes) / 1e6, (double)h->p.memory / 1e6);
-    if (h->p.streams && !h->partial) {
+    if (h->p.streams && !h->partial && h->p.part_bytes) {
+        printf("plan: shard files are laid out from their chunks' sizes and uploaded chunk by "
+               "chunk in parts of %.2f MB: an owner holds one chunk and one part of a shard, not "
+               "the shard\n",
+               (double)h->p.part_bytes / 1e6);
+    } else if (h->p.streams && !h->partial) {
         printf("plan: shard files are laid out from their chunks' sizes and written chunk by "
                "chunk: an owner holds one chunk of a shard, not the shard\n");
     }
@@ -266,6 +281,7 @@ void cv_hashed_get_figures(const cv_hashed *h, cv_hashed_figures *out)
                         (double)cv_dtype_size(h->p.dst_info->dtype) *
                         (double)h->p.dst_info->num_channels;
     out->streams = h->p.streams && !h->partial;
+    out->part_bytes = out->streams ? h->p.part_bytes : 0;
 }
 
 /* ---- spill files ----------------------------------------------------------------------- */
@@ -723,7 +739,8 @@ static cv_status next_piece(void *arg, const void **p, size_t *n)
 /* Write shard entries[a..b) (one shard) whole from the inbox; in a --bbox job with the chunks
  * of its existing file that lie outside the region. The file is laid out from the records'
  * sizes first (cv__shard_plan_file), then written payload by payload, so an owner holds one
- * chunk of it at a time (a file:// store; others get the file in one put). Empty records
+ * chunk of it at a time (file://; s3:// and gs:// add an upload part; mem:// gets the file in
+ * one put). Empty records
  * (black chunks with --delete-black) write nothing; a shard left with no chunk has no file,
  * as the single-process writer leaves it. */
 static cv_status write_shard(cv_hashed *h, cv_volume *dst, const cv_state_file *inbox,

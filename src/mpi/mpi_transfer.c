@@ -567,6 +567,7 @@ static cv_status plan_job(job *j, const cv_info *di)
                                .memory = pp->memory,
                                .ranks = cv_mpi_plan_ranks(),
                                .streams = cv__url_streams(p->dst),
+                               .part_bytes = cv__url_part_bytes(p->dst),
                                .dst_url = p->dst};
         rc = cv_hashed_plan(&hp, &j->hashed);
     }

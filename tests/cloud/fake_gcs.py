@@ -17,11 +17,22 @@
 #   GET  /_stats                          {"tokens": granted, "unauthorized": 401s sent,
 #                                          "uploads": objects stored, "deletes": objects deleted}
 #   GET  /_config?transcode=always|auto   transcode gzip objects for every client, or as GCS does
+# Resumable uploads (resumable_* below):
+#   POST /upload/storage/v1/b/B/o?uploadType=resumable  metadata JSON -> 200, Location: session
+#   PUT  SESSION  Content-Range "bytes A-B/*" (a chunk: A = the bytes held, a multiple of
+#        256 KiB long; 308 with Range "bytes=0-N") or "bytes A-B/TOTAL" (the last: the object
+#        is made, 200 with its metadata); anything else is 400 and the session stays as it was
+#   DELETE SESSION                        cancels it (499); no object is made
+#   _stats: "resumable_sessions" started, "resumable_chunks" kept, "resumable_open" neither
+#   finished nor cancelled, "resumable_cancelled", "chunk_sizes"; GET /_config?fail_chunk=K
+#   answers 500 to every PUT of a session's K-th chunk (0: none)
 # With --require-auth every storage request needs "Authorization: Bearer <unexpired token>".
 import base64
 import gzip
 import hashlib
 import json
+import random
+import re
 import sys
 import threading
 import time
@@ -44,6 +55,7 @@ objects = {}  # (bucket, name) -> dict(data, contentType, contentEncoding, gener
 tokens = {}   # token -> expiry (epoch seconds)
 stats = {"tokens": 0, "unauthorized": 0, "requests": 0, "bad_jwt": 0, "uploads": 0, "deletes": 0}
 config = {"transcode": "auto"}  # "always": decompress gzip objects even for gzip clients
+sessions = {}  # resumable upload id -> dict(bucket, name, data, chunks, contentType, ...)
 
 
 def b64d(s):
@@ -63,7 +75,16 @@ def _crc_table():
 CRC_TABLE = _crc_table()
 
 
+try:  # C speed for large objects (resumable uploads); the table otherwise
+    import crcmod.predefined
+    FAST_CRC32C = crcmod.predefined.mkCrcFun("crc-32c")
+except ImportError:
+    FAST_CRC32C = None
+
+
 def crc32c(data):
+    if FAST_CRC32C:
+        return FAST_CRC32C(data)
     crc, table = 0xFFFFFFFF, CRC_TABLE
     for b in data:
         crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
@@ -177,6 +198,8 @@ class H(BaseHTTPRequestHandler):
             name = q.get("name")
             info = {"contentType": self.headers.get("Content-Type", "application/octet-stream"),
                     "contentEncoding": q.get("contentEncoding", "")}
+        elif kind == "resumable":
+            return self.resumable_start(bucket, data)
         elif kind == "multipart":
             ctype = self.headers.get("Content-Type", "")
             if "boundary=" not in ctype:
@@ -293,7 +316,9 @@ class H(BaseHTTPRequestHandler):
         self.reply(200, out)
 
     def do_DELETE(self):
-        _, parts, _ = self.route()
+        _, parts, q = self.route()
+        if "upload_id" in q:
+            return self.resumable_cancel(q)
         with lock:
             stats["requests"] += 1
         if not self.authorized():
@@ -305,6 +330,85 @@ class H(BaseHTTPRequestHandler):
         if not found:
             return self.error(404, f"No such object: {bucket}/{name}")
         self.reply(204, b"", "text/plain")
+
+
+    # ---- resumable uploads ----------------------------------------------------------------
+    def resumable_count(self, what, n=1):
+        with lock:
+            stats[what] = stats.get(what, 0) + n
+            stats["resumable_open"] = len(sessions)
+
+    def resumable_start(self, bucket, data):
+        md = json.loads(data or b"{}")
+        name = md.get("name") or urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get(
+            "name", [None])[0]
+        if not name:
+            return self.error(400, "no object name")
+        sid = "%032x" % random.getrandbits(128)
+        with lock:
+            sessions[sid] = {"bucket": bucket, "name": name, "data": bytearray(), "chunks": 0,
+                             "contentType": md.get("contentType") or self.headers.get(
+                                 "X-Upload-Content-Type", "application/octet-stream"),
+                             "contentEncoding": md.get("contentEncoding", "")}
+        self.resumable_count("resumable_sessions")
+        where = "http://%s/upload/storage/v1/b/%s/o?uploadType=resumable&upload_id=%s" % (
+            self.headers.get("Host"), bucket, sid)
+        self.reply(200, b"", "text/plain", [("Location", where)])
+
+    def do_PUT(self):
+        _, _, q = self.route()
+        data = self.body()
+        with lock:
+            stats["requests"] += 1
+        if not self.authorized():
+            return
+        with lock:
+            sess = sessions.get(q.get("upload_id", ""))
+        if sess is None:
+            return self.error(404, "no such upload session")
+        m = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", self.headers.get("Content-Range", ""))
+        if not m or int(m[2]) - int(m[1]) + 1 != len(data):
+            return self.error(400, "Content-Range does not describe the body")
+        first, total = int(m[1]), None if m[3] == "*" else int(m[3])
+        if first != len(sess["data"]):
+            return self.error(400, "chunk starts at %d, %d bytes are held" % (first, len(sess["data"])))
+        if total is None and len(data) % (256 * 1024):
+            return self.error(400, "a chunk other than the last must be a multiple of 256 KiB")
+        if total is not None and first + len(data) != total:
+            return self.error(400, "the last chunk does not end at the total size")
+        if sess["chunks"] + 1 == int(config.get("fail_chunk", 0)):
+            return self.error(500, "injected failure of chunk %d" % (sess["chunks"] + 1))
+        with lock:
+            sess["data"] += data
+            sess["chunks"] += 1
+            stats.setdefault("chunk_sizes", []).append(len(data))
+        self.resumable_count("resumable_chunks")
+        if total is None:
+            return self.reply(308, b"", "text/plain", [("Range", "bytes=0-%d" % (first + len(data) - 1))])
+        bucket, name, whole = sess["bucket"], sess["name"], bytes(sess["data"])
+        with lock:
+            sessions.pop(q["upload_id"], None)
+            gen = objects.get((bucket, name), {}).get("generation", 0) + 1
+            objects[(bucket, name)] = dict(contentType=sess["contentType"],
+                                           contentEncoding=sess["contentEncoding"], data=whole,
+                                           generation=gen, hash=hashes_of(whole),
+                                           updated=time.time())
+            stats["uploads"] += 1
+            m = meta(bucket, name, objects[(bucket, name)])
+        self.resumable_count("resumable_done")
+        self.reply(200, m)
+
+    def resumable_cancel(self, q):
+        with lock:
+            stats["requests"] += 1
+        if not self.authorized():
+            return
+        with lock:
+            found = sessions.pop(q["upload_id"], None) is not None
+        if not found:
+            return self.error(404, "no such upload session")
+        self.resumable_count("resumable_cancelled")
+        self.reply(499, {"error": {"code": 499, "message": "Client Closed Request"}})
 
 
 class Server(ThreadingHTTPServer):

@@ -19,6 +19,18 @@
 # (unsigned) answers the JSON counts of forwarded requests by method and upstream status
 # ("PUT 200", "POST?delete 200", ...), and under "delete_batches" the number of keys in the
 # body of each multi-object delete S3 answered with 200.
+#
+# Multipart uploads (s3rver 3.7.1 neither checks them nor aborts) are done here, as S3 does
+# them: POST ?uploads starts one (keeping Content-Type, -Encoding and x-amz-acl), PUT
+# ?partNumber=N&uploadId=U keeps part N (1..10000, ETag its MD5), POST ?uploadId=U with the
+# CompleteMultipartUpload XML checks the list (ascending part numbers: InvalidPartOrder; parts
+# uploaded with those ETags: InvalidPart; every part but the last at least 5 MiB:
+# EntityTooSmall; unknown id: NoSuchUpload) and only then PUTs the assembled object upstream,
+# DELETE ?uploadId=U aborts (204). Counted in _stats as "POST?uploads 200", "PUT?partNumber
+# 200", "POST?uploadId 200", "DELETE?uploadId 204"; "open_uploads" is the number of uploads
+# neither completed nor aborted and "part_sizes" the size of each part received.
+# GET /_fail?part=K (unsigned) answers 500 to every UploadPart with part number K from then on
+# (K = 0: none).
 import base64
 import json
 import threading
@@ -30,6 +42,7 @@ import re
 import sys
 import time
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from botocore.auth import S3SigV4Auth
@@ -45,6 +58,9 @@ AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<day>\d{8})/(?
                   r"Signature=(?P<sig>[0-9a-f]{64})$")
 STATS = {}
 STATS_LOCK = threading.Lock()
+UPLOADS = {}  # upload id -> {"path": "/bucket/key", "headers": {...}, "parts": {n: bytes}}
+FAIL = {"part": 0}
+MIN_PART = 5 * 1024 * 1024
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
        "proxy-authorization", "proxy-authenticate", "content-length", "date", "server"}
 
@@ -148,9 +164,14 @@ class Proxy(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
             return
+        if self.path.startswith("/_fail?"):
+            FAIL.update({k: int(v) for k, v in urllib.parse.parse_qsl(self.path[7:])})
+            return self.answer(200, json.dumps(FAIL).encode(), "application/json")
         bad = self.check(body)
         if bad:
             return self.refuse(*bad)
+        if self.multipart(body):
+            return
         conn = http.client.HTTPConnection(UPSTREAM.hostname, UPSTREAM.port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
         headers["Content-Length"] = str(len(body))
@@ -175,6 +196,103 @@ class Proxy(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+
+    # ---- multipart uploads --------------------------------------------------------------
+    def answer(self, status, data=b"", ctype="application/xml", headers=()):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def count(self, what):
+        with STATS_LOCK:
+            STATS[what] = STATS.get(what, 0) + 1
+            STATS["open_uploads"] = len(UPLOADS)
+
+    def multipart(self, body):
+        """Serve a multipart-upload request here; False for any other request."""
+        path, _, qs = self.path.partition("?")
+        q = dict(urllib.parse.parse_qsl(qs, keep_blank_values=True))
+        xml = '<?xml version="1.0" encoding="UTF-8"?>\n'
+        if self.command == "POST" and "uploads" in q:
+            uid = uuid.uuid4().hex
+            keep = {k: v for k, v in self.headers.items()
+                    if k.lower() in ("content-type", "content-encoding", "x-amz-acl",
+                                     "cache-control")}
+            with STATS_LOCK:
+                UPLOADS[uid] = {"path": path, "headers": keep, "parts": {}}
+            self.count("POST?uploads 200")
+            bucket, _, key = path[1:].partition("/")
+            self.answer(200, (xml + "<InitiateMultipartUploadResult><Bucket>%s</Bucket><Key>%s"
+                              "</Key><UploadId>%s</UploadId></InitiateMultipartUploadResult>" % (
+                                  bucket, urllib.parse.unquote(key), uid)).encode())
+            return True
+        if "uploadId" not in q or self.command not in ("PUT", "POST", "DELETE"):
+            return False
+        with STATS_LOCK:
+            up = UPLOADS.get(q["uploadId"])
+        if up is None or up["path"] != path:
+            self.refuse(404, "NoSuchUpload", "the specified upload does not exist")
+            return True
+        if self.command == "PUT":
+            n = int(q.get("partNumber", "0"))
+            if not 1 <= n <= 10000:
+                self.refuse(400, "InvalidArgument", "part number must be 1..10000")
+                return True
+            if n == FAIL["part"]:
+                self.count("PUT?partNumber 500")
+                self.refuse(500, "InternalError", "injected failure of part %d" % n)
+                return True
+            with STATS_LOCK:
+                up["parts"][n] = body
+                STATS.setdefault("part_sizes", []).append(len(body))
+            self.count("PUT?partNumber 200")
+            self.answer(200, headers=[("ETag", '"%s"' % hashlib.md5(body).hexdigest())])
+            return True
+        if self.command == "DELETE":
+            with STATS_LOCK:
+                UPLOADS.pop(q["uploadId"], None)
+            self.count("DELETE?uploadId 204")
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
+        listed = [(int(m[0]), m[1].replace("&quot;", '"').strip('"')) for m in re.findall(
+            r"<Part>\s*<PartNumber>(\d+)</PartNumber>\s*<ETag>([^<]*)</ETag>\s*</Part>",
+            body.decode("utf-8", "replace"))]
+        numbers = [n for n, _ in listed]
+        if not listed or numbers != sorted(set(numbers)):
+            self.refuse(400, "InvalidPartOrder", "the part list is not in ascending order")
+            return True
+        for i, (n, etag) in enumerate(listed):
+            data = up["parts"].get(n)
+            if data is None or hashlib.md5(data).hexdigest() != etag:
+                self.refuse(400, "InvalidPart", "part %d was not uploaded with that ETag" % n)
+                return True
+            if i + 1 < len(listed) and len(data) < MIN_PART:
+                self.refuse(400, "EntityTooSmall", "part %d is smaller than 5 MiB" % n)
+                return True
+        whole = b"".join(up["parts"][n] for n in numbers)
+        conn = http.client.HTTPConnection(UPSTREAM.hostname, UPSTREAM.port, timeout=60)
+        conn.request("PUT", path, body=whole, headers=dict(up["headers"],
+                                                           **{"Content-Length": str(len(whole))}))
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        if r.status != 200:
+            self.refuse(500, "InternalError", "upstream PUT answered %d" % r.status)
+            return True
+        with STATS_LOCK:
+            UPLOADS.pop(q["uploadId"], None)
+        self.count("POST?uploadId 200")
+        etag = '"%s-%d"' % (hashlib.md5(b"".join(hashlib.md5(up["parts"][n]).digest()
+                                                 for n in numbers)).hexdigest(), len(numbers))
+        self.answer(200, (xml + "<CompleteMultipartUploadResult><ETag>%s</ETag>"
+                          "</CompleteMultipartUploadResult>" % etag.replace('"', "&quot;")).encode())
+        return True
 
 
 class Server(ThreadingHTTPServer):

@@ -185,7 +185,7 @@ section "a store that takes a shard file in one request: refused before the copy
 expect_exit 1 "$CVMPI" transfer pyr mem://pyr/sharded --fill-missing --sharded --shard-bytes 400K \
     --downsample 2 --memory 600K
 expect_one_line_error
-expect_stderr_contains "cvmpi: downsample to sharded scale 8_8_40: a shard of up to 16 chunks is 0.26 MB decoded; on mem:// a shard file is put in one request, so its owner holds it whole, twice: about 0.57 MB with 0.01 MB of exchange index, over the 0.52 MB memory budget (raise --memory or use smaller shards: a lower --shard-bytes, or more shard_bits in --sharding; file:// writes shards chunk by chunk)"
+expect_stderr_contains "cvmpi: downsample to sharded scale 8_8_40: a shard of up to 16 chunks is 0.26 MB decoded; on mem:// a shard file is put in one request, so its owner holds it whole, twice: about 0.57 MB with 0.01 MB of exchange index, over the 0.52 MB memory budget (raise --memory or use smaller shards: a lower --shard-bytes, or more shard_bits in --sharding; file://, s3:// and gs:// write shards chunk by chunk)"
 [[ ! -s $OUT ]] || fail "the copy ran before the pyramid was refused: $(cat "$OUT")"
 expect_exit 1 "$CVMPI" transfer pyr mem://pyr/sharded --fill-missing --sharded --shard-bytes 400K \
     --memory 400K

@@ -262,6 +262,31 @@ static void test_delete_result(void)
                  "delete `?' in s3://b/l: Bad?Code");
 }
 
+/* Upload parts: 8 MiB by default, CV_UPLOAD_PART_BYTES within S3's 5 MiB minimum and GCS's
+ * 256 KiB grid; nothing streams on mem:// and file:// holds no part. */
+static void test_part_bytes(void)
+{
+    unsetenv("CV_UPLOAD_PART_BYTES");
+    ASSERT_EQ(cv__store_part_bytes("s3"), (size_t)8 << 20);
+    ASSERT_EQ(cv__url_part_bytes("gs://b/l"), (size_t)8 << 20);
+    ASSERT_EQ(cv__store_part_bytes("file"), (size_t)0);
+    ASSERT_EQ(cv__store_part_bytes("mem"), (size_t)0);
+    ASSERT_TRUE(cv__url_streams("s3://b/l") && cv__url_streams("gs://b/l"));
+    ASSERT_TRUE(cv__url_streams("/tmp/x") && !cv__url_streams("mem://b/l"));
+    setenv("CV_UPLOAD_PART_BYTES", "1000000", 1);
+    ASSERT_EQ(cv__store_part_bytes("s3"), (size_t)5 << 20);
+    ASSERT_EQ(cv__store_part_bytes("gs"), (size_t)3 << 18);
+    setenv("CV_UPLOAD_PART_BYTES", "1000", 1);
+    ASSERT_EQ(cv__store_part_bytes("gs"), (size_t)1 << 18);
+    setenv("CV_UPLOAD_PART_BYTES", "12M", 1);
+    ASSERT_EQ(cv__url_part_bytes("s3://http://127.0.0.1:9/b/l"), (size_t)12 << 20);
+    setenv("CV_UPLOAD_PART_BYTES", "12X", 1); /* not a size: the default, with a warning */
+    ASSERT_EQ(cv__store_part_bytes("s3"), (size_t)8 << 20);
+    setenv("CV_UPLOAD_PART_BYTES", "5G", 1);
+    ASSERT_EQ(cv__store_part_bytes("gs"), (size_t)8 << 20);
+    unsetenv("CV_UPLOAD_PART_BYTES");
+}
+
 static void test_user_alias(void)
 {
     setup_home();
@@ -336,7 +361,8 @@ static void test_cleanup(void)
 }
 
 TEST_MAIN(test_digests, test_base64, test_url_encode, test_secret_order, test_aws_env,
-          test_secrets_option, test_delete_result, test_user_alias, test_open_offline, test_cleanup)
+          test_part_bytes, test_secrets_option, test_delete_result, test_user_alias,
+          test_open_offline, test_cleanup)
 
 #else /* !CV_HAVE_CURL */
 
