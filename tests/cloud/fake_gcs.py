@@ -18,8 +18,11 @@
 #        Content-ID as <response-ID>; the sizes of the batches are kept in _stats "batch_sizes"
 #   GET  /storage/v1/b/B/o?prefix=&delimiter=&maxResults=&pageToken=   items/prefixes/nextPageToken
 #   GET  /_stats                          {"tokens": granted, "unauthorized": 401s sent,
-#                                          "uploads": objects stored, "deletes": objects deleted}
+#                                          "uploads": objects stored, "deletes": objects deleted,
+#                                          "single_deletes": DELETE requests, "batches": ...}
 #   GET  /_config?transcode=always|auto   transcode gzip objects for every client, or as GCS does
+#   GET  /_seed?bucket=B&prefix=P&n=N      store objects P0 .. P(N-1) holding their own names
+#   GET  /_config?page_size=N              listing pages of N names from now on
 #   GET  /_config?fail=NAME:STATUS:TIMES  answer the next TIMES batch deletes of NAME with STATUS
 #   GET  /_config?batch_answer=MODE        the next batch answer is broken: truncated, noboundary
 #                                          (no boundary in its Content-Type) or huge (64 MiB)
@@ -49,7 +52,7 @@ lock = threading.Lock()
 objects = {}  # (bucket, name) -> dict(data, contentType, contentEncoding, generation)
 tokens = {}   # token -> expiry (epoch seconds)
 stats = {"tokens": 0, "unauthorized": 0, "requests": 0, "bad_jwt": 0, "uploads": 0, "deletes": 0,
-         "batches": 0, "batch_sizes": []}
+         "single_deletes": 0, "batches": 0, "batch_sizes": []}
 config = {"transcode": "auto"}  # "always": decompress gzip objects even for gzip clients
 fail = {}  # object name -> [status, times] for batch sub-requests
 BATCH_MAX = 100
@@ -232,6 +235,14 @@ class H(BaseHTTPRequestHandler):
         if path == "/_stats":
             with lock:
                 return self.reply(200, dict(stats))
+        if path == "/_seed":
+            with lock:
+                for i in range(int(q["n"])):
+                    name = q["prefix"] + str(i)
+                    objects[(q["bucket"], name)] = dict(
+                        data=name.encode(), contentType="text/plain", contentEncoding="",
+                        generation=1, hash=hashes_of(name.encode()), updated=time.time())
+            return self.reply(200, {})
         if path == "/_config":
             if "fail" in q:
                 name, status, times = q.pop("fail").rsplit(":", 2)
@@ -279,7 +290,8 @@ class H(BaseHTTPRequestHandler):
 
     def list(self, bucket, q):
         prefix, delim = q.get("prefix", ""), q.get("delimiter", "")
-        size = min(int(q.get("maxResults", PAGE)), PAGE)
+        page = int(config.get("page_size", PAGE))
+        size = min(int(q.get("maxResults", page)), page)
         after = base64.urlsafe_b64decode(q["pageToken"]).decode() if q.get("pageToken") else None
         with lock:
             names = sorted(n for (b, n) in objects if b == bucket and n.startswith(prefix))
@@ -315,6 +327,7 @@ class H(BaseHTTPRequestHandler):
             return
         bucket, name = self.object_name(parts)
         with lock:
+            stats["single_deletes"] += 1
             found = objects.pop((bucket, name), None) is not None
             stats["deletes"] += found
         if not found:
@@ -361,6 +374,8 @@ class H(BaseHTTPRequestHandler):
                 if f and f[1] > 0:
                     f[1] -= 1
                     code = f[0]
+                elif mode:
+                    code = 204  # the answer is broken: nothing was done
                 else:
                     found = objects.pop((bucket, name), None) is not None
                     stats["deletes"] += found
