@@ -133,6 +133,16 @@ typedef cv_status (*cv_gcs_batch_fn)(size_t index, long status, const char *body
                                      void *arg);
 cv_status cv__gcs_parse_batch(const char *text, size_t len, const char *content_type, size_t n,
                               const char *shown, cv_gcs_batch_fn fn, void *arg);
+/* One directory index page (Apache's or nginx's autoindex, Python's http.server: a <title>
+ * starting "Index of " or "Directory listing for ") at `page_url` (ending in '/'): fn gets each
+ * entry it links to once, sorted, percent- and entity-decoded, "name" for an object and
+ * "name/" for a subdirectory. Links to the parent or the page itself, to other hosts, other
+ * directories or with a query are skipped; so are links that decode to a control byte.
+ * CV_ERR_UNSUPPORTED naming `shown` for a page that is not an index; fn's error stops the parse
+ * and is returned. Thread-safe; fuzzed by fuzz_http_index. */
+cv_status cv__http_parse_index(const char *html, size_t len, const char *page_url,
+                               const char *shown, cv_status (*fn)(const char *name, void *arg),
+                               void *arg);
 /* An HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT") or RFC 3339 time ("1994-11-06T08:49:37.5Z")
  * as ISO 8601 UTC "1994-11-06T08:49:37Z" into out (cap >= 21); "" if it is neither. */
 void cv__http_time_iso(const char *text, char *out, size_t cap);
