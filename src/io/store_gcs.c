@@ -918,7 +918,8 @@ static cv_status gcs_del_many(cv_store *s, const char *const *names, size_t n)
             key_failure(g, names[idx[0]], last[idx[0]], last_msg[idx[0]], what, sizeof what);
             if (m > 1) {
                 size_t len = strlen(what);
-                snprintf(what + len, sizeof what - len, " (and %zu more keys)", m - 1);
+                snprintf(what + len, sizeof what - len, " (and %zu more key%s)", m - 1,
+                         m > 2 ? "s" : "");
             }
             if (!cv__http_retry_wait(attempt, what)) {
                 for (size_t k = 0; k < m; k++) {
@@ -936,7 +937,8 @@ static cv_status gcs_del_many(cv_store *s, const char *const *names, size_t n)
             CV_LOG(CV_LOG_ERROR, "%s", line);
         }
         key_failure(g, names[failed[0]], last[failed[0]], last_msg[failed[0]], line, sizeof line);
-        rc = n_failed > 1 ? CV_FAIL(CV_ERR_IO, "%s (and %zu more keys failed)", line, n_failed - 1)
+        rc = n_failed > 1 ? CV_FAIL(CV_ERR_IO, "%s (and %zu more key%s failed)", line, n_failed - 1,
+                                    n_failed > 2 ? "s" : "")
                           : CV_FAIL(CV_ERR_IO, "%s", line);
     }
     cv_free(idx);
