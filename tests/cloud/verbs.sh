@@ -172,6 +172,7 @@ else
 fi
 
 section "gs://: cp -r over pages of 5, du, head, rm -r in one batch request"
+unset CV_DELETE_BATCH # GCS's own batches of 100
 mkdir -p gtree/many
 cp tree/many/0? tree/many/1[01] gtree/many/
 GTREE_BYTES=$(find gtree -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
