@@ -28,6 +28,7 @@ static const char help[] =
     "objects are shared out among the ranks, each copied once. Rank 0 lists SRC once and\n"
     "prints `copied N objects (B bytes), K already present' at the end. A listed name with an\n"
     "empty, `.' or `..' part stops the copy before anything is copied; so does an empty SRC.\n"
+    "An http(s) SRC directory is listed from its index pages (as `cvmpi ls').\n"
     "  --compress C  same (default): as stored; none: decompress; gzip|br: recompress if needed\n"
     "  --level N     compression level for gzip (1-12) or br (0-11)\n"
     "  -r, --recursive  copy every object under SRC\n"

@@ -12,7 +12,8 @@
 static const char help[] =
     "usage: cvmpi ls PATH [--recursive] [--short]\n\n"
     "List the objects under PATH, sorted, one per line. PATH is a directory or prefix on any\n"
-    "store: file:///dir, a plain directory, gs://bucket/dir, s3://bucket/dir, mem://b/dir.\n"
+    "store: file:///dir, a plain directory, gs://bucket/dir, s3://bucket/dir, mem://b/dir, and\n"
+    "http(s)://host/dir where the server gives directory index pages (Apache, nginx, Python).\n"
     "A PATH ending in `*' lists the names in its directory that start with what comes before.\n"
     "Without --recursive one level is listed and subdirectories end in `/'. file:// names are\n"
     "shown without their .gz/.br/... suffix, as CloudFiles lists them.\n"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cmd_rm.c: `cvmpi rm`, delete objects, or with -r every object under a prefix, on any
- * writable store, as CloudFiles' `rm`: S3 in DeleteObjects batches of 1000 keys, elsewhere one
- * request per object, many at once. */
+ * writable store, as CloudFiles' `rm`: S3 in DeleteObjects batches of 1000 keys, GCS in JSON
+ * API batches of 100, elsewhere one request per object, many at once. */
 #include "cli/cli.h"
 #include "cli/cli_objects.h"
 
@@ -15,7 +15,8 @@ static const char help[] =
     "Delete the object each PATH names (on file:// and mem:// every compressed variant, NAME\n"
     "and NAME.gz, NAME.br, ...). With -r a PATH is a directory or prefix: every object under\n"
     "PATH/ is deleted, and PATH itself if it is an object too; s3:// deletes 1000 keys per\n"
-    "DeleteObjects request, other stores one object per request. On file:// the directories\n"
+    "DeleteObjects request, gs:// 100 per batch request (a key already gone is fine; each key\n"
+    "GCS refuses is named), other stores one object per request. On file:// the directories\n"
     "left empty under PATH are removed too. Every PATH is checked before anything is deleted:\n"
     "without -r a PATH with objects under it (or ending in `/') is refused, a PATH that names\n"
     "nothing is an error, and so is a `..' part in a PATH or an empty, `.' or `..' part in a\n"

@@ -941,6 +941,32 @@ cv_status cv__http_perform(const cv_http_req *rq, cv_http_resp *rs)
     return CV_FAIL(final, "%s `%s': %s", rq->method, shown(rq), last);
 }
 
+const char *cv__http_status_text(long status)
+{
+    return status_text(status);
+}
+
+bool cv__http_status_retryable(long status)
+{
+    return retryable_status(status);
+}
+
+bool cv__http_retry_wait(int attempt_no, const char *what)
+{
+    pthread_once(&init_once, init);
+    if (attempt_no > cfg.retries) {
+        return false;
+    }
+    double cap = cfg.backoff * pow(2.0, attempt_no - 1);
+    if (cap > cfg.backoff_max) {
+        cap = cfg.backoff_max;
+    }
+    double delay = cap * jitter();
+    CV_LOG(CV_LOG_WARN, "%s; retry %d of %d in %.2f s", what, attempt_no, cfg.retries, delay);
+    sleep_s(delay);
+    return true;
+}
+
 cv_status cv__http_get_range(const cv_http_req *rq, cv_http_resp *rs, uint64_t off, uint64_t len)
 {
     size_t n_hdr = 0;

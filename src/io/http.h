@@ -78,6 +78,16 @@ void cv__http_set_limits(long stall_timeout_s, int retries);
  * compressed objects are compressed bytes (precomputed-volume spec §6). Thread-safe. */
 cv_status cv__http_get_range(const cv_http_req *rq, cv_http_resp *rs, uint64_t off, uint64_t len);
 
+/* Whether cv__http_perform() retries a final status (408, 429, 5xx), for callers that retry
+ * parts of an answer themselves (GCS batch sub-responses). */
+bool cv__http_status_retryable(long status);
+/* "Forbidden" for 403, ...; "" for a status without a name here. */
+const char *cv__http_status_text(long status);
+/* Before retry `attempt_no` (1, 2, ...) of something that failed as `what` says: false when
+ * CV_HTTP_RETRIES are used up, else log a warning and sleep the backoff of cv__http_perform()
+ * (exponential from CV_HTTP_BACKOFF_MS, full jitter, capped) and return true. */
+bool cv__http_retry_wait(int attempt_no, const char *what);
+
 /* Record the error for a final status the caller does not accept:
  * "GET `s3://b/k': HTTP 403 Forbidden (SignatureDoesNotMatch)". Returns CV_ERR_IO. */
 cv_status cv__http_fail_status(const cv_http_req *rq, const cv_http_resp *rs);
@@ -115,6 +125,28 @@ cv_status cv__gcs_parse_list_sized(const char *json, size_t len, const char *str
 /* A GCS JSON API object resource (GET .../o/NAME) into `m`; CV_ERR_CORRUPT naming `shown` for
  * an answer that is not one (no valid "size"). Fuzzed by fuzz_gcs_list. */
 cv_status cv__gcs_parse_meta(const char *json, size_t len, const char *shown, cv_store_meta *m);
+/* One answer to a GCS JSON API batch request (POST /batch/storage/v1): the multipart/mixed
+ * body `text` of `len` bytes (not NUL-terminated), whose boundary is taken from
+ * `content_type`, answers `n` sub-requests. fn gets each part's sub-request index (from its
+ * Content-ID "<...+K>", K = index + 1, or else its position), the sub-response's HTTP status
+ * and body. CV_ERR_CORRUPT naming `shown` for an answer that is not such a body (no boundary,
+ * truncated, no closing delimiter, more than `n` parts, an index out of range or twice, a
+ * part without an HTTP status line); fn's error stops the parse and is returned. Parts never
+ * answered are the caller's to notice. Thread-safe; fuzzed by fuzz_gcs_batch. */
+typedef cv_status (*cv_gcs_batch_fn)(size_t index, long status, const char *body, size_t len,
+                                     void *arg);
+cv_status cv__gcs_parse_batch(const char *text, size_t len, const char *content_type, size_t n,
+                              const char *shown, cv_gcs_batch_fn fn, void *arg);
+/* One directory index page (Apache's or nginx's autoindex, Python's http.server: a <title>
+ * starting "Index of " or "Directory listing for ") at `page_url` (ending in '/'): fn gets each
+ * entry it links to once, sorted, percent- and entity-decoded, "name" for an object and
+ * "name/" for a subdirectory. Links to the parent or the page itself, to other hosts, other
+ * directories or with a query are skipped; so are links that decode to a control byte.
+ * CV_ERR_UNSUPPORTED naming `shown` for a page that is not an index; fn's error stops the parse
+ * and is returned. Thread-safe; fuzzed by fuzz_http_index. */
+cv_status cv__http_parse_index(const char *html, size_t len, const char *page_url,
+                               const char *shown, cv_status (*fn)(const char *name, void *arg),
+                               void *arg);
 /* An HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT") or RFC 3339 time ("1994-11-06T08:49:37.5Z")
  * as ISO 8601 UTC "1994-11-06T08:49:37Z" into out (cap >= 21); "" if it is neither. */
 void cv__http_time_iso(const char *text, char *out, size_t cap);

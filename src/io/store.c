@@ -739,13 +739,19 @@ typedef struct del_job {
     size_t batch; /* keys per del_many request */
 } del_job;
 
-/* Keys per batched delete: CV_STORE_DEL_BATCH, or fewer with CV_DELETE_BATCH (tests: many
+/* Keys per batched delete: the backend's limit, or fewer with CV_DELETE_BATCH (tests: many
  * batches without thousands of objects). */
-static size_t del_batch_size(void)
+static size_t del_batch_size(const cv_store *s)
 {
+    size_t limit = CV_STORE_DEL_BATCH;
+#ifdef CV_HAVE_CURL
+    limit = s->ops == &cv_store_gcs ? CV_STORE_GCS_DEL_BATCH : limit;
+#else
+    (void)s;
+#endif
     const char *e = getenv("CV_DELETE_BATCH");
     long v = e ? atol(e) : 0;
-    return v > 0 && v < CV_STORE_DEL_BATCH ? (size_t)v : CV_STORE_DEL_BATCH;
+    return v > 0 && (size_t)v < limit ? (size_t)v : limit;
 }
 
 static cv_status del_batch(size_t i, int tid, void *arg)
@@ -774,7 +780,7 @@ cv_status cv__store_delete_many(cv_store *s, const char *const *keys, size_t n, 
         return CV_OK;
     }
     threads = threads < 1 ? 1 : threads;
-    del_job j = {s, cv_calloc(n, sizeof(char *)), n, del_batch_size()};
+    del_job j = {s, cv_calloc(n, sizeof(char *)), n, del_batch_size(s)};
     if (!j.names) {
         return CV_FAIL(CV_ERR_NOMEM, "delete %zu objects from %s", n, s->url);
     }

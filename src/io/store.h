@@ -30,7 +30,8 @@ enum {
     CV_STORE_SUFFIXES = 1 << 0, /* compression is stored as .gz/.br name suffixes */
 };
 
-#define CV_STORE_DEL_BATCH 1000 /* S3 DeleteObjects takes at most 1000 keys */
+#define CV_STORE_DEL_BATCH 1000    /* S3 DeleteObjects takes at most 1000 keys */
+#define CV_STORE_GCS_DEL_BATCH 100 /* a GCS JSON API batch takes at most 100 calls */
 
 /* An object's metadata as its store reports it (cvmpi head, du); "" or -1 where the store has
  * none. Sizes are of the stored bytes (compressed, if the object is). */
@@ -69,8 +70,8 @@ typedef struct cv_store_ops {
                      const char *content_type);
     cv_status (*exists)(cv_store *s, const char *name, bool *yes);
     cv_status (*del)(cv_store *s, const char *name); /* absent is fine */
-    /* Delete up to CV_STORE_DEL_BATCH names in one request (S3 DeleteObjects); absent names are
-     * fine. NULL: store.c deletes them one by one. */
+    /* Delete up to CV_STORE_DEL_BATCH names in one request (S3 DeleteObjects; GCS batches of
+     * CV_STORE_GCS_DEL_BATCH); absent names are fine. NULL: store.c deletes them one by one. */
     cv_status (*del_many)(cv_store *s, const char *const *names, size_t n);
     /* Every object name under `prefix`, any order, each once. */
     cv_status (*list)(cv_store *s, const char *prefix, cv_status (*fn)(const char *name, void *arg),
@@ -156,8 +157,8 @@ cv_status cv__file_put_pieces(cv_store *s, const char *name, cv_store_pieces nex
 cv_status cv__store_copy(cv_store *src, const char *src_key, cv_store *dst, const char *dst_key,
                          const char *compress, int level, const char *content_type);
 /* Delete every variant of each of `n` keys, in batched requests where the backend has them
- * (S3 DeleteObjects, 1000 keys each), with up to `threads` requests at once. Absent keys are
- * fine. */
+ * (S3 DeleteObjects, 1000 keys each; GCS batch requests, 100 each), with up to `threads` requests
+ * at once. Absent keys are fine. */
 cv_status cv__store_delete_many(cv_store *s, const char *const *keys, size_t n, int threads);
 /* One level of a listing, sorted, each name once: the keys under `prefix` with no further '/',
  * and "dir/" for each subdirectory (cvmpi ls). `prefix` is "" or a key prefix such as "a/" or

@@ -579,6 +579,377 @@ static cv_status gcs_del(cv_store *s, const char *name)
     return rc;
 }
 
+/* ---- batch delete (POST /batch/storage/v1, multipart/mixed) -------------------------------- */
+
+#define BATCH_BOUNDARY "cvmpi_batch_boundary" /* only ever at a line start we write */
+#define BATCH_ANSWER_CAP ((size_t)4 << 20)    /* 100 short sub-responses need far less */
+#define BOUNDARY_MAX 70                       /* RFC 2046 */
+
+static bool starts_nocase(const char *p, const char *end, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(end - p) < n) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if ((c >= 'A' && c <= 'Z' ? (char)(c + 32) : c) != word[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The boundary parameter of a multipart Content-Type into out; false if it has none. */
+static bool boundary_of(const char *ctype, char *out, size_t cap)
+{
+    const char *end = ctype + strlen(ctype);
+    for (const char *p = ctype; p < end; p++) {
+        if (!starts_nocase(p, end, "boundary=")) {
+            continue;
+        }
+        p += 9;
+        bool quoted = *p == '"';
+        p += quoted;
+        size_t n = 0;
+        while (p + n < end && (quoted ? p[n] != '"' : p[n] != ';' && p[n] != ' ' && p[n] != '\t')) {
+            n++;
+        }
+        if (n == 0 || n > BOUNDARY_MAX || n >= cap || (quoted && p + n == end)) {
+            return false;
+        }
+        memcpy(out, p, n);
+        out[n] = '\0';
+        return true;
+    }
+    return false;
+}
+
+/* The line at p: its end without "\r\n" or "\n", and where the next line starts (NULL if the
+ * line is not ended). */
+static const char *line_at(const char *p, const char *end, const char **next)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    *next = nl ? nl + 1 : NULL;
+    const char *e = nl ? nl : end;
+    return e > p && e[-1] == '\r' ? e - 1 : e;
+}
+
+/* The next delimiter line "--boundary..." that starts a line after `from` ('\n' at or after
+ * it); *content_end is where the part before it ends (its line break belongs to the
+ * delimiter). NULL if there is none. */
+static const char *next_delim(const char *from, const char *end, const char *b, size_t nb,
+                              const char **content_end)
+{
+    for (const char *q = from; q < end; q++) {
+        q = memchr(q, '\n', (size_t)(end - q));
+        if (!q) {
+            return NULL;
+        }
+        if ((size_t)(end - q - 1) >= nb + 2 && q[1] == '-' && q[2] == '-' &&
+            memcmp(q + 3, b, nb) == 0) {
+            *content_end = q > from && q[-1] == '\r' ? q - 1 : q;
+            return q + 1;
+        }
+    }
+    return NULL;
+}
+
+/* One part [p, end): MIME headers (Content-ID), a blank line, then an HTTP response. */
+static cv_status batch_part(const char *p, const char *end, size_t position, size_t n, bool *seen,
+                            const char *shown, cv_gcs_batch_fn fn, void *arg)
+{
+    size_t index = position;
+    const char *next;
+    for (;;) {
+        const char *e = p < end ? line_at(p, end, &next) : NULL;
+        if (!e || (e != p && !next)) {
+            return CV_FAIL(CV_ERR_CORRUPT,
+                           "POST `%s': a batch answer part has no blank line after its headers",
+                           shown);
+        }
+        if (e == p) {
+            p = next ? next : end;
+            break;
+        }
+        if (starts_nocase(p, e, "content-id:")) {
+            /* "<response-ID+K>": K - 1 is the sub-request's index. */
+            const char *plus = NULL;
+            for (const char *q = p; q < e; q++) {
+                plus = *q == '+' ? q : plus;
+            }
+            size_t k = 0, digits = 0;
+            for (const char *q = plus ? plus + 1 : e; q < e && *q >= '0' && *q <= '9'; q++) {
+                k = digits < 9 ? k * 10 + (size_t)(*q - '0') : k;
+                digits++;
+            }
+            if (digits > 0) {
+                index = digits < 10 && k > 0 ? k - 1 : SIZE_MAX; /* else out of range below */
+            }
+        }
+        p = next;
+    }
+    /* "HTTP/1.1 204 No Content" */
+    const char *e = line_at(p, end, &next);
+    long status = 0;
+    if (e - p >= 12 && memcmp(p, "HTTP/", 5) == 0) {
+        const char *sp = memchr(p, ' ', (size_t)(e - p));
+        if (sp && e - sp >= 4 && sp[1] >= '1' && sp[1] <= '5' && sp[2] >= '0' && sp[2] <= '9' &&
+            sp[3] >= '0' && sp[3] <= '9' && (e - sp == 4 || sp[4] == ' ')) {
+            status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
+        }
+    }
+    if (status == 0) {
+        return CV_FAIL(CV_ERR_CORRUPT, "POST `%s': a batch answer part has no HTTP status line",
+                       shown);
+    }
+    if (index >= n || seen[index]) {
+        return CV_FAIL(CV_ERR_CORRUPT,
+                       "POST `%s': the batch answer names a request out of range or twice", shown);
+    }
+    seen[index] = true;
+    /* The sub-response's headers, then its body (none if the headers are not ended). */
+    const char *body = end;
+    for (p = next; p && p < end;) {
+        e = line_at(p, end, &next);
+        if (e == p) {
+            body = next ? next : end;
+            break;
+        }
+        p = next;
+    }
+    return fn(index, status, body, (size_t)(end - body), arg);
+}
+
+cv_status cv__gcs_parse_batch(const char *text, size_t len, const char *content_type, size_t n,
+                              const char *shown, cv_gcs_batch_fn fn, void *arg)
+{
+    char b[BOUNDARY_MAX + 1];
+    if (!content_type ||
+        !starts_nocase(content_type, content_type + strlen(content_type), "multipart/mixed") ||
+        !boundary_of(content_type, b, sizeof b)) {
+        return CV_FAIL(CV_ERR_CORRUPT,
+                       "POST `%s': the batch answer is not multipart/mixed with a boundary", shown);
+    }
+    size_t nb = strlen(b);
+    const char *end = text + len, *cend;
+    const char *d =
+        len >= nb + 2 && text[0] == '-' && text[1] == '-' && memcmp(text + 2, b, nb) == 0
+            ? text
+            : next_delim(text, end, b, nb, &cend);
+    if (!d) {
+        return CV_FAIL(CV_ERR_CORRUPT, "POST `%s': the batch answer has no `--%s' line", shown, b);
+    }
+    bool *seen = cv_calloc(n ? n : 1, sizeof *seen);
+    if (!seen) {
+        return CV_FAIL(CV_ERR_NOMEM, "POST `%s': the batch answer", shown);
+    }
+    cv_status rc = CV_OK;
+    for (size_t parts = 0; rc == CV_OK; parts++) {
+        const char *after = d + 2 + nb;
+        if (end - after >= 2 && after[0] == '-' && after[1] == '-') {
+            break; /* the close delimiter */
+        }
+        const char *start;
+        (void)line_at(after, end, &start);
+        const char *nd = start ? next_delim(start - 1, end, b, nb, &cend) : NULL;
+        if (!nd) {
+            rc =
+                CV_FAIL(CV_ERR_CORRUPT,
+                        "POST `%s': the batch answer is truncated (no closing `--%s--')", shown, b);
+        } else if (parts >= n) {
+            rc = CV_FAIL(CV_ERR_CORRUPT,
+                         "POST `%s': the batch answer has more parts than the %zu requests", shown,
+                         n);
+        } else {
+            rc = batch_part(start, cend > start ? cend : start, parts, n, seen, shown, fn, arg);
+        }
+        d = nd;
+    }
+    cv_free(seen);
+    return rc;
+}
+
+/* What one batch did to each of its keys. */
+typedef struct batch_result {
+    long *status;         /* per sub-request; 0: not answered */
+    char (*message)[128]; /* GCS's error "message", printable, or "" */
+} batch_result;
+
+static cv_status note_answer(size_t index, long status, const char *body, size_t len, void *arg)
+{
+    batch_result *r = arg;
+    r->status[index] = status;
+    r->message[index][0] = '\0';
+    if (status >= 200 && status < 300) {
+        return CV_OK;
+    }
+    cJSON *o = cJSON_ParseWithLength(body, len < 65536 ? len : 0);
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(o, "error");
+    const char *msg = json_str(err, "message");
+    if (msg) {
+        size_t i = 0;
+        for (; msg[i] && i < sizeof r->message[index] - 1; i++) {
+            r->message[index][i] = msg[i] >= 0x20 && msg[i] < 0x7f ? msg[i] : '?';
+        }
+        r->message[index][i] = '\0';
+    }
+    cJSON_Delete(o);
+    return CV_OK;
+}
+
+/* One POST of DELETE sub-requests for names[idx[0..m)]; statuses and messages into r. */
+static cv_status post_batch(gcs_store *g, const char *const *names, const size_t *idx, size_t m,
+                            batch_result *r)
+{
+    cv_buf body, answer;
+    cv__buf_init(&body, 0);
+    cv__buf_init(&answer, BATCH_ANSWER_CAP);
+    cv_status rc = CV_OK;
+    for (size_t k = 0; k < m && rc == CV_OK; k++) {
+        char *key = cv__asprintf("%s%s", g->prefix, names[idx[k]]);
+        char *enc = key ? cv__url_encode(key, NULL) : NULL;
+        char *part = enc ? cv__asprintf("--" BATCH_BOUNDARY "\r\nContent-Type: application/http\r\n"
+                                        "Content-Transfer-Encoding: binary\r\n"
+                                        "Content-ID: <cvmpi+%zu>\r\n\r\n"
+                                        "DELETE /storage/v1/b/%s/o/%s HTTP/1.1\r\n\r\n\r\n",
+                                        k + 1, g->bucket, enc)
+                         : NULL;
+        rc = part ? cv__buf_append(&body, part, strlen(part)) : CV_FAIL(CV_ERR_NOMEM, "delete");
+        cv_free(key);
+        cv_free(enc);
+        cv_free(part);
+    }
+    if (rc == CV_OK) {
+        rc = cv__buf_append(&body, "--" BATCH_BOUNDARY "--\r\n", strlen(BATCH_BOUNDARY) + 6);
+    }
+    gcs_call c;
+    bool called = false;
+    if (rc == CV_OK) {
+        rc =
+            call_init(&c, g, "POST", cv__asprintf("%s/batch/storage/v1", g->endpoint), "", &answer);
+        called = rc == CV_OK;
+    }
+    if (rc == CV_OK) {
+        /* The outer request is the whole bucket path, not one of its keys. */
+        cv_free(c.shown);
+        c.shown = cv__strdup(g->url);
+        c.rq.shown = c.shown;
+        rc = c.shown ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "delete");
+    }
+    if (rc == CV_OK) {
+        static const char type_line[] = "Content-Type: multipart/mixed; boundary=" BATCH_BOUNDARY;
+        c.hdr[c.n_hdr++] = type_line;
+        c.rq.body = body.data;
+        c.rq.body_len = body.len;
+        cv_http_resp rs;
+        rc = run(&c, g, &rs, false, 0, 0);
+        if (rc == CV_OK && rs.status != 200) {
+            rc = cv__http_fail_status(&c.rq, &rs);
+        }
+        if (rc == CV_OK) {
+            rc = cv__gcs_parse_batch((const char *)answer.data, answer.len, rs.content_type, m,
+                                     g->url, note_answer, r);
+        }
+    }
+    if (called) {
+        call_fini(&c);
+    }
+    cv__buf_fini(&body);
+    cv__buf_fini(&answer);
+    return rc;
+}
+
+/* "DELETE `gs://b/p/KEY': HTTP 403 Forbidden (message)" for a key GCS would not delete. */
+static void key_failure(const gcs_store *g, const char *name, long status, const char *message,
+                        char *out, size_t cap)
+{
+    const char *txt = cv__http_status_text(status);
+    if (status == 0) {
+        snprintf(out, cap, "DELETE `%s/%s': no answer in the batch", g->url, name);
+    } else {
+        snprintf(out, cap, "DELETE `%s/%s': HTTP %ld%s%s%s%s%s", g->url, name, status,
+                 *txt ? " " : "", txt, *message ? " (" : "", message, *message ? ")" : "");
+    }
+}
+
+/* Up to CV_STORE_GCS_DEL_BATCH deletes in one batch request, as CloudFiles does through
+ * google-cloud-storage. 404 means already deleted; keys answered with a retryable status
+ * (or not at all) go again in a smaller batch after the backoff of cv__http_perform(); any
+ * other status fails the key: each is logged, the first is the error. */
+static cv_status gcs_del_many(cv_store *s, const char *const *names, size_t n)
+{
+    gcs_store *g = s->impl;
+    if (n == 0) {
+        return CV_OK;
+    }
+    size_t *idx = cv_calloc(n, sizeof *idx);
+    size_t *failed = cv_calloc(n, sizeof *failed);
+    batch_result r = {cv_calloc(n, sizeof *r.status), cv_calloc(n, sizeof *r.message)};
+    long *last = cv_calloc(n, sizeof *last);
+    char(*last_msg)[128] = cv_calloc(n, sizeof *last_msg);
+    cv_status rc = idx && failed && r.status && r.message && last && last_msg
+                       ? CV_OK
+                       : CV_FAIL(CV_ERR_NOMEM, "delete %zu objects from %s", n, g->url);
+    size_t m = n, n_failed = 0;
+    for (size_t i = 0; i < n && rc == CV_OK; i++) {
+        idx[i] = i;
+    }
+    for (int attempt = 1; rc == CV_OK && m > 0; attempt++) {
+        memset(r.status, 0, m * sizeof *r.status);
+        rc = post_batch(g, names, idx, m, &r);
+        size_t again = 0;
+        for (size_t k = 0; k < m && rc == CV_OK; k++) {
+            long st = r.status[k];
+            last[idx[k]] = st;
+            memcpy(last_msg[idx[k]], r.message[k], sizeof last_msg[0]);
+            if ((st >= 200 && st < 300) || st == 404) {
+                continue;
+            }
+            if (st == 0 || cv__http_status_retryable(st)) {
+                idx[again++] = idx[k];
+            } else {
+                failed[n_failed++] = idx[k];
+            }
+        }
+        m = rc == CV_OK ? again : 0;
+        if (m > 0) {
+            char what[600];
+            key_failure(g, names[idx[0]], last[idx[0]], last_msg[idx[0]], what, sizeof what);
+            if (m > 1) {
+                size_t len = strlen(what);
+                snprintf(what + len, sizeof what - len, " (and %zu more key%s)", m - 1,
+                         m > 2 ? "s" : "");
+            }
+            if (!cv__http_retry_wait(attempt, what)) {
+                for (size_t k = 0; k < m; k++) {
+                    failed[n_failed++] = idx[k];
+                }
+                m = 0;
+            }
+        }
+    }
+    if (rc == CV_OK && n_failed > 0) {
+        char line[600];
+        for (size_t k = 1; k < n_failed; k++) {
+            key_failure(g, names[failed[k]], last[failed[k]], last_msg[failed[k]], line,
+                        sizeof line);
+            CV_LOG(CV_LOG_ERROR, "%s", line);
+        }
+        key_failure(g, names[failed[0]], last[failed[0]], last_msg[failed[0]], line, sizeof line);
+        rc = n_failed > 1 ? CV_FAIL(CV_ERR_IO, "%s (and %zu more key%s failed)", line, n_failed - 1,
+                                    n_failed > 2 ? "s" : "")
+                          : CV_FAIL(CV_ERR_IO, "%s", line);
+    }
+    cv_free(idx);
+    cv_free(failed);
+    cv_free(r.status);
+    cv_free(r.message);
+    cv_free(last);
+    cv_free(last_msg);
+    return rc;
+}
+
 /* GCS sends sizes as decimal strings ("size": "123"). */
 static bool size_of(const cJSON *o, uint64_t *out)
 {
@@ -1043,7 +1414,7 @@ const cv_store_ops cv_store_gcs = {
     gcs_put,        /* put */
     gcs_exists,     /* exists */
     gcs_del,        /* del */
-    NULL,           /* del_many: one by one */
+    gcs_del_many,   /* del_many: JSON API batches of 100 */
     gcs_list,       /* list */
     gcs_list_level, /* list_level: delimiter=/ */
     gcs_head,       /* head: the object resource */

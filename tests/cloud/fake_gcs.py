@@ -13,9 +13,13 @@
 #        stored to clients accepting gzip and decompressed ("transcoded") for the others)
 #   GET  /storage/v1/b/B/o/K             metadata JSON
 #   DELETE /storage/v1/b/B/o/K           204 / 404
+#   POST /batch/storage/v1               multipart/mixed of application/http sub-requests (at
+#        most 100, DELETE /storage/v1/b/B/o/K only), answered multipart/mixed with each part's
+#        Content-ID as <response-ID>; the sizes of the batches are kept in _stats "batch_sizes"
 #   GET  /storage/v1/b/B/o?prefix=&delimiter=&maxResults=&pageToken=   items/prefixes/nextPageToken
 #   GET  /_stats                          {"tokens": granted, "unauthorized": 401s sent,
-#                                          "uploads": objects stored, "deletes": objects deleted}
+#                                          "uploads": objects stored, "deletes": objects deleted,
+#                                          "single_deletes": DELETE requests, "batches": ...}
 #   GET  /_config?transcode=always|auto   transcode gzip objects for every client, or as GCS does
 # Resumable uploads (resumable_* below):
 #   POST /upload/storage/v1/b/B/o?uploadType=resumable  metadata JSON -> 200, Location: session
@@ -26,6 +30,11 @@
 #   _stats: "resumable_sessions" started, "resumable_chunks" kept, "resumable_open" neither
 #   finished nor cancelled, "resumable_cancelled", "chunk_sizes"; GET /_config?fail_chunk=K
 #   answers 500 to every PUT of a session's K-th chunk (0: none)
+#   GET  /_seed?bucket=B&prefix=P&n=N      store objects P0 .. P(N-1) holding their own names
+#   GET  /_config?page_size=N              listing pages of N names from now on
+#   GET  /_config?fail=NAME:STATUS:TIMES  answer the next TIMES batch deletes of NAME with STATUS
+#   GET  /_config?batch_answer=MODE        the next batch answer is broken: truncated, noboundary
+#                                          (no boundary in its Content-Type) or huge (64 MiB)
 # With --require-auth every storage request needs "Authorization: Bearer <unexpired token>".
 import base64
 import gzip
@@ -53,9 +62,12 @@ PUB = serialization.load_pem_private_key(SA["private_key"].encode(), None).publi
 lock = threading.Lock()
 objects = {}  # (bucket, name) -> dict(data, contentType, contentEncoding, generation)
 tokens = {}   # token -> expiry (epoch seconds)
-stats = {"tokens": 0, "unauthorized": 0, "requests": 0, "bad_jwt": 0, "uploads": 0, "deletes": 0}
+stats = {"tokens": 0, "unauthorized": 0, "requests": 0, "bad_jwt": 0, "uploads": 0, "deletes": 0,
+         "single_deletes": 0, "batches": 0, "batch_sizes": []}
 config = {"transcode": "auto"}  # "always": decompress gzip objects even for gzip clients
 sessions = {}  # resumable upload id -> dict(bucket, name, data, chunks, contentType, ...)
+fail = {}  # object name -> [status, times] for batch sub-requests
+BATCH_MAX = 100
 
 
 def b64d(s):
@@ -188,6 +200,8 @@ class H(BaseHTTPRequestHandler):
         if not self.authorized():
             self.body()
             return
+        if path == "/batch/storage/v1":
+            return self.batch(self.body())
         # /upload/storage/v1/b/B/o
         if len(parts) != 7 or parts[1:4] != ["upload", "storage", "v1"] or parts[4] != "b":
             self.body()
@@ -244,7 +258,19 @@ class H(BaseHTTPRequestHandler):
         if path == "/_stats":
             with lock:
                 return self.reply(200, dict(stats))
+        if path == "/_seed":
+            with lock:
+                for i in range(int(q["n"])):
+                    name = q["prefix"] + str(i)
+                    objects[(q["bucket"], name)] = dict(
+                        data=name.encode(), contentType="text/plain", contentEncoding="",
+                        generation=1, hash=hashes_of(name.encode()), updated=time.time())
+            return self.reply(200, {})
         if path == "/_config":
+            if "fail" in q:
+                name, status, times = q.pop("fail").rsplit(":", 2)
+                with lock:
+                    fail[name] = [int(status), int(times)]
             config.update(q)
             return self.reply(200, config)
         with lock:
@@ -287,7 +313,8 @@ class H(BaseHTTPRequestHandler):
 
     def list(self, bucket, q):
         prefix, delim = q.get("prefix", ""), q.get("delimiter", "")
-        size = min(int(q.get("maxResults", PAGE)), PAGE)
+        page = int(config.get("page_size", PAGE))
+        size = min(int(q.get("maxResults", page)), page)
         after = base64.urlsafe_b64decode(q["pageToken"]).decode() if q.get("pageToken") else None
         with lock:
             names = sorted(n for (b, n) in objects if b == bucket and n.startswith(prefix))
@@ -325,6 +352,7 @@ class H(BaseHTTPRequestHandler):
             return
         bucket, name = self.object_name(parts)
         with lock:
+            stats["single_deletes"] += 1
             found = objects.pop((bucket, name), None) is not None
             stats["deletes"] += found
         if not found:
@@ -409,6 +437,68 @@ class H(BaseHTTPRequestHandler):
             return self.error(404, "no such upload session")
         self.resumable_count("resumable_cancelled")
         self.reply(499, {"error": {"code": 499, "message": "Client Closed Request"}})
+    def batch(self, data):
+        """The JSON API batch endpoint, parsed as GCS would: each part an application/http
+        request; the answer's parts in the same order, Content-ID <response-ID>."""
+        ctype = self.headers.get("Content-Type", "")
+        if not ctype.startswith("multipart/mixed") or "boundary=" not in ctype:
+            return self.error(400, "batch without multipart/mixed boundary")
+        boundary = ctype.split("boundary=", 1)[1].split(";")[0].strip('"').encode()
+        chunks = data.split(b"--" + boundary)
+        if len(chunks) < 3 or chunks[0] != b"" or not chunks[-1].startswith(b"--"):
+            return self.error(400, "malformed batch body")
+        answers = []
+        for c in chunks[1:-1]:
+            assert c.startswith(b"\r\n") and c.endswith(b"\r\n"), c
+            head, _, http = c[2:-2].partition(b"\r\n\r\n")
+            mime = dict(line.split(b": ", 1) for line in head.split(b"\r\n"))
+            if mime.get(b"Content-Type") != b"application/http":
+                return self.error(400, "a batch part is not application/http")
+            line, _, rest = http.partition(b"\r\n")
+            method, target, version = line.decode().split(" ")
+            if version != "HTTP/1.1" or rest != b"\r\n":
+                return self.error(400, f"bad sub-request {line!r}")
+            parts = urllib.parse.urlsplit(target).path.split("/")
+            bucket, name = self.object_name(parts)
+            if method != "DELETE" or name is None:
+                return self.error(400, f"sub-request {method} {target} not supported here")
+            answers.append((mime.get(b"Content-ID", b"").decode(), bucket, name))
+        if len(answers) > BATCH_MAX:
+            return self.error(400, f"Too many requests in the batch ({len(answers)})")
+        with lock:
+            stats["batches"] += 1
+            stats["batch_sizes"].append(len(answers))
+            mode = config.pop("batch_answer", "")
+        out = []
+        for cid, bucket, name in answers:
+            with lock:
+                f = fail.get(name)
+                if f and f[1] > 0:
+                    f[1] -= 1
+                    code = f[0]
+                elif mode:
+                    code = 204  # the answer is broken: nothing was done
+                else:
+                    found = objects.pop((bucket, name), None) is not None
+                    stats["deletes"] += found
+                    code = 204 if found else 404
+            body = b"" if code == 204 else json.dumps(
+                {"error": {"code": code, "message": f"fake {code} for {name}"}}).encode()
+            rid = "<response-%s>" % cid.strip("<>") if cid else ""
+            out.append(b"Content-Type: application/http\r\n" +
+                       (b"Content-ID: %s\r\n" % rid.encode() if rid else b"") +
+                       b"\r\nHTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: %d\r\n\r\n" % (code, len(body)) + body)
+        sep = b"batch_fake_b0undary"
+        text = b"".join(b"--" + sep + b"\r\n" + o + b"\r\n" for o in out) + b"--" + sep + b"--\r\n"
+        kind = "multipart/mixed; boundary=" + sep.decode()
+        if mode == "truncated":
+            text = text[:len(text) // 2]
+        elif mode == "noboundary":
+            kind = "multipart/mixed"
+        elif mode == "huge":
+            text = b"--" + sep + b"\r\n" + b"x" * (64 << 20)
+        self.reply(200, text, kind)
 
 
 class Server(ThreadingHTTPServer):

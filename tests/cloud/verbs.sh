@@ -7,7 +7,9 @@
 # went missing and after kill -9, rm -r of 60 keys in ceil(60/25) DeleteObjects requests
 # (CV_DELETE_BATCH=25; s3.sh deletes 1005 keys in batches of 1000), rm without -r refused,
 # exact du and head output, a key with `..' refused before anything is copied, and a server
-# failing mid-copy: exit 1, one line naming the object, no success line.
+# failing mid-copy: exit 1, one line naming the object, no success line. On gs://, rm -r in
+# JSON API batches (60 keys in 1 request, 250 in 100/100/50; a sub-response 404 is fine, a 503
+# is retried, a 403 is named); tests/hostile/io_gcs_batch_answers.sh sends broken answers.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -169,7 +171,8 @@ else
     echo "   (mpirun not found: the MPI part is skipped)"
 fi
 
-section "gs://: cp -r over pages of 5, du, head, rm -r one DELETE per object"
+section "gs://: cp -r over pages of 5, du, head, rm -r in one batch request"
+unset CV_DELETE_BATCH # GCS's own batches of 100
 mkdir -p gtree/many
 cp tree/many/0? tree/many/1[01] gtree/many/
 GTREE_BYTES=$(find gtree -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
@@ -211,9 +214,50 @@ EOF
 expect_exit 1 "$CVMPI" rm gs://bucket/s/many
 [[ $(gcs_stat deletes) == 0 ]] || fail "rm without -r deleted"
 expect_exit 0 "$CVMPI" rm -r gs://bucket/s
-[[ $(gcs_stat deletes) == 12 ]] || fail "not 12 deletes"
+[[ $(gcs_stat deletes) == 12 && $(gcs_stat batch_sizes) == "[12]" ]] || fail "not 12 deletes in one batch"
+[[ $(gcs_stat single_deletes) == 0 ]] || fail "single DELETE requests were sent"
 expect_exit 0 "$CVMPI" ls -r gs://bucket/s
 [[ ! -s $OUT ]] || fail "gs rm -r left objects"
+
+section "gs:// rm -r: 60 keys in 1 batch, 250 in 100, 100 and 50"
+gcs_batches()
+{
+    "$PY" -c "import json, urllib.request as u; print(sorted(json.load(u.urlopen('http://127.0.0.1:$GCS_PORT/_stats'))['batch_sizes'][$1:], reverse=True))"
+}
+gcs_config()
+{
+    "$PY" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$GCS_PORT/_config?$1').read()"
+}
+gcs_config "page_size=1000"
+"$PY" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$GCS_PORT/_seed?bucket=bucket&prefix=b60/&n=60').read(); u.urlopen('http://127.0.0.1:$GCS_PORT/_seed?bucket=bucket&prefix=b250/&n=250').read()"
+expect_exit 0 "$CVMPI" rm -r gs://bucket/b60
+[[ $(gcs_batches 1) == "[60]" ]] || fail "60 keys: batches $(gcs_batches 1)"
+expect_exit 0 "$CVMPI" rm -r gs://bucket/b250
+[[ $(gcs_batches 2) == "[100, 100, 50]" ]] || fail "250 keys: batches $(gcs_batches 2)"
+[[ $(gcs_stat deletes) == 322 && $(gcs_stat single_deletes) == 0 ]] || fail "$(gcs_stat deletes) deletes"
+
+section "gs:// rm -r: a 404 is already deleted, a 503 is retried, a 403 is named"
+expect_exit 0 "$CVMPI" cp -r gtree gs://bucket/f
+gcs_config "fail=f/many/03:404:1"
+gcs_config "fail=f/many/05:503:2"
+expect_exit 0 "$CVMPI" rm -r gs://bucket/f
+[[ $(gcs_batches 5) == "[12, 1, 1]" ]] || fail "retries: batches $(gcs_batches 5)"
+expect_stderr_contains "DELETE \`gs://bucket/f/many/05': HTTP 503 Service Unavailable (fake 503 for f/many/05); retry 2 of"
+expect_exit 0 "$CVMPI" cp -r gtree gs://bucket/f
+gcs_config "fail=f/many/07:403:1"
+gcs_config "fail=f/many/09:500:99"
+CV_HTTP_RETRIES=2 expect_exit 1 "$CVMPI" rm -r gs://bucket/f
+grep -v ": warning: " "$ERR" >errors.txt || true
+[[ $(cat errors.txt) == "cvmpi: error: DELETE \`gs://bucket/f/many/09': HTTP 500 Internal Server Error (fake 500 for f/many/09)
+cvmpi: delete 12 objects from gs://bucket/f: DELETE \`gs://bucket/f/many/07': HTTP 403 Forbidden (fake 403 for f/many/07) (and 1 more key failed)" ]] ||
+    fail "sub-request failures: $(cat errors.txt)"
+expect_exit 0 "$CVMPI" ls -r --short gs://bucket/f
+[[ $(cat "$OUT") == "many/07
+many/09" ]] || fail "left after the failures: $(cat "$OUT")"
+gcs_config "fail=f/many/09:500:0"
+
+expect_exit 0 "$CVMPI" rm -r gs://bucket/f
+gcs_config "page_size=5"
 section "gs://: a listed key with a \`..' part stops cp -r and rm -r before anything is done"
 "$PY" - "$GCS_PORT" <<'EOF' || fail "upload of the bad key"
 import sys, urllib.parse, urllib.request as u
@@ -229,5 +273,5 @@ expect_exit 1 "$CVMPI" cp -r gs://bucket/evil inside/dst
 [[ ! -e inside/dst && ! -e escape && ! -e inside/escape ]] || fail "cp -r wrote something"
 expect_exit 1 "$CVMPI" rm -r gs://bucket/evil
 expect_stderr_contains "object \`x/../../../escape' in gs://bucket/evil has an empty, \`.' or \`..' part: refused"
-[[ $(gcs_stat deletes) == 12 ]] || fail "rm -r deleted something"
+[[ $(gcs_stat deletes) == 345 ]] || fail "rm -r deleted something"
 echo "PASS ($TEST_NAME)"

@@ -95,9 +95,9 @@ expect_stderr_contains "read-only"
 expect_exit 1 "$CVMPI" ls nodir
 expect_one_line_error
 expect_stderr_contains "list \`nodir': no such directory"
-expect_exit 1 "$CVMPI" ls https://127.0.0.1:9/x
+CV_HTTP_RETRIES=0 expect_exit 1 "$CVMPI" ls https://127.0.0.1:9/x
 expect_one_line_error
-expect_stderr_contains "cannot be listed"
+expect_stderr_contains "GET \`https://127.0.0.1:9/x/': "
 expect_exit 2 "$CVMPI" cp lay/info x --compress zip
 expect_stderr_contains "bad --compress"
 expect_exit 2 "$CVMPI" cp lay/info
