@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * graphene.h: graphene:// layers (ChunkedGraph servers, graphene-boss-zfpc spec §1): the
- * server URL, the graph fields of its info, the requests CloudVolume sends (roots, leaves, the
- * mesh manifest) and the parsers of their answers. volume/graphene.c holds the server side and
- * agglomerated reads; mesh/mesh_graphene.c fetches meshes through the manifest. The parsers
- * need no network and are fuzzed (fuzz_graphene). No MPI here. */
+ * server URL, the graph fields of its info, the requests CloudVolume sends (roots, leaves, L2
+ * chunk children, the mesh manifest) and the parsers of their answers. volume/graphene.c holds
+ * the server side and agglomerated reads; mesh/mesh_graphene.c fetches meshes through the
+ * manifest. The parsers need no network and are fuzzed (fuzz_graphene). No MPI here. */
 #ifndef CV_GRAPHENE_H
 #define CV_GRAPHENE_H
 
