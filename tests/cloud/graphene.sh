@@ -289,6 +289,17 @@ same legacy.raw want_early.raw
 # CloudVolume's 1.0 roots drop stop_layer (roots come back); cvmpi refuses instead.
 expect_exit 1 "$CVMPI" read "$URL" --bbox 0,0,4,8,8,8 --agglomerate --stop-layer 2 -o x.raw
 expect_stderr_contains "graphene server http://127.0.0.1:$PORT: API 1.0 does not support stop_layer"
+if [[ -n ${CVMPI_LIBRARY:-} ]]; then
+    "$PY" - "$URL" <<'EOF' || fail "get_chunk_mappings on a 1.0-only server is not refused"
+import sys
+import cvmpi
+try:
+    cvmpi.CloudVolume(sys.argv[1]).get_chunk_mappings((2 << 56) | 1)
+    raise SystemExit("no error")
+except cvmpi.exceptions.UnsupportedFormatError as e:
+    assert "lacks the v1 API" in str(e), str(e)
+EOF
+fi
 make_info "[0, 1]"
 
 section "errors: a short roots answer, 404, 500"
