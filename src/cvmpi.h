@@ -390,20 +390,34 @@ CV_EXPORT cv_status cv_graphene_roots(cv_volume *v, const uint64_t *ids, size_t 
  * cv_free. */
 CV_EXPORT cv_status cv_graphene_leaves(cv_volume *v, uint64_t root, cv_bbox mip0_box,
                                        uint64_t **leaves, size_t *n);
+/* The supervoxels of each L2 node in the chunk of the layer-2 id `l2_id` (its segid bits are
+ * zeroed first) at `timestamp` (NULL: now), as CloudVolume's get_chunk_mappings (the server's
+ * l2_chunk_children_binary): *pairs holds *n_pairs (l2, supervoxel) pairs, 2 * *n_pairs
+ * values in the server's order; free with cv_free. CV_ERR_ARG for an id not of layer 2,
+ * CV_ERR_UNSUPPORTED for a server without the v1 API. */
+CV_EXPORT cv_status cv_graphene_chunk_mappings(cv_volume *v, uint64_t l2_id,
+                                               const int64_t *timestamp, uint64_t **pairs,
+                                               size_t *n_pairs);
 
 typedef struct cv_graphene_read_opts {
     bool agglomerate;         /* supervoxels become root ids */
     const int64_t *timestamp; /* agglomerate at this time (NULL: now) */
     const uint64_t *root_ids; /* keep only these roots, everything else 0 (NULL: all) */
     size_t n_root_ids;
+    const int *stop_layer; /* agglomerate up to this layer, 1..n_layers (NULL: to the roots) */
+    bool preserve_zeros;   /* with root_ids: others become the dtype maximum, 0 stays 0 */
 } cv_graphene_read_opts;
 
 /* cv_graphene_read() :
  * cv_volume_read() of a graphene layer, then as CloudVolume's download(): with `agglomerate`
- * each supervoxel becomes its root at `timestamp`; with root_ids and without agglomerate the
- * leaves of each root inside the box become that root (get_leaves, segids=), and with or
- * without agglomerate every voxel not of those roots becomes 0. CV_ERR_ARG for a timestamp
- * without agglomerate. */
+ * each supervoxel becomes its root at `timestamp`, or with `stop_layer` its lowest parent at or
+ * above that layer (stop_layer 1: the supervoxels unchanged; ids already at stop_layer or the
+ * top layer map to themselves); with root_ids and without agglomerate the leaves of each root
+ * inside the box become that root (get_leaves, segids=), and with or without agglomerate every
+ * voxel not of those roots becomes 0, or with `preserve_zeros` UINT64_MAX with 0 kept.
+ * CV_ERR_ARG for a timestamp or stop_layer without agglomerate, a stop_layer outside
+ * 1..n_layers, preserve_zeros without root_ids; CV_ERR_UNSUPPORTED for a stop_layer on a
+ * server without the v1 API. */
 CV_EXPORT cv_status cv_graphene_read(cv_volume *v, int mip, cv_bbox box,
                                      const cv_graphene_read_opts *o, void *dst, size_t dst_cap);
 

@@ -64,7 +64,8 @@ class InfoParams_t(ctypes.Structure):
 
 class GrapheneReadOpts_t(ctypes.Structure):
     _fields_ = [("agglomerate", ctypes.c_bool), ("timestamp", ctypes.POINTER(ctypes.c_int64)),
-                ("root_ids", ctypes.POINTER(ctypes.c_uint64)), ("n_root_ids", ctypes.c_size_t)]
+                ("root_ids", ctypes.POINTER(ctypes.c_uint64)), ("n_root_ids", ctypes.c_size_t),
+                ("stop_layer", ctypes.POINTER(ctypes.c_int)), ("preserve_zeros", ctypes.c_bool)]
 
 
 class Npy_t(ctypes.Structure):
@@ -116,6 +117,8 @@ _PROTOTYPES = {
     "cv_volume_write": (I, [P, I, Bbox_t, P, SZ]),
     "cv_volume_is_graphene": (ctypes.c_bool, [P]),
     "cv_graphene_read": (I, [P, I, Bbox_t, ctypes.POINTER(GrapheneReadOpts_t), P, SZ]),
+    "cv_graphene_chunk_mappings": (I, [P, U64, ctypes.POINTER(ctypes.c_int64),
+                                       ctypes.POINTER(PU64), PSZ]),
     "cv_timestamp_parse": (I, [S, ctypes.POINTER(ctypes.c_int64)]),
     "cv_volume_exists": (I, [P, I, Bbox_t, PU64, PU64]),
     "cv_volume_delete": (I, [P, I, Bbox_t]),

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """cvmpi.CloudVolume: CloudVolume's everyday API over libcvmpi."""
+import collections
 import ctypes
 import json
 import math
@@ -97,6 +98,16 @@ def _seconds_arg(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
         raise exceptions.ArgumentError("%s must be seconds >= 0, got %r" % (name, value))
     return float(value)
+
+
+def _int_arg(name, value, lo, hi):
+    """An integer argument (numpy integers too) in [lo, hi), the range of its C type."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise exceptions.ArgumentError("%s must be an integer, got %r" % (name, value))
+    value = int(value)
+    if not lo <= value < hi:
+        raise exceptions.ArgumentError("%s %d is out of range" % (name, value))
+    return value
 
 
 def _bytes_arg(name, value):
@@ -498,17 +509,23 @@ class CloudVolume:
             return img
         return img[..., channels]
 
-    def download(self, bbox, mip=None, agglomerate=None, timestamp=None, segids=None):
+    def download(self, bbox, mip=None, agglomerate=None, timestamp=None, segids=None,
+                 stop_layer=None, preserve_zeros=False):
         """Read a box (Bbox, 6 numbers, (minpt, maxpt) or slices) of `mip` (default vol.mip):
         a VolumeCutout shaped (X, Y, Z, C) in Fortran order. graphene:// layers: agglomerate
         (default vol.agglomerate) maps supervoxels to root ids at timestamp (UNIX seconds, ISO
-        8601 text or a datetime; default vol.timestamp, else now); segids keeps only those
-        roots (others 0)."""
+        8601 text or a datetime; default vol.timestamp, else now), or with stop_layer to their
+        lowest parents at or above that layer (1..n_layers); segids keeps only those roots
+        (others 0, or with preserve_zeros the dtype maximum with 0 kept)."""
         agglomerate = self.agglomerate if agglomerate is None else bool(agglomerate)
         timestamp = self.timestamp if timestamp is None else timestamp
         graph = agglomerate or segids is not None
         if graph and not lib.cv_volume_is_graphene(self._handle()):
             raise exceptions.ArgumentError("agglomerate and segids need a graphene:// layer")
+        if stop_layer is not None and not agglomerate:
+            raise exceptions.ArgumentError("stop_layer applies with agglomerate=True only")
+        if preserve_zeros and segids is None:
+            raise exceptions.ArgumentError("preserve_zeros applies with segids only")
         mip = self.mip if mip is None else self.to_mip(mip)
         box = self._bbox_arg(bbox)
         real = self._resolve(mip, box)
@@ -534,9 +551,38 @@ class CloudVolume:
             ids = np.ascontiguousarray([int(s) for s in segids], dtype=np.uint64)
             g.root_ids = ids.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64))
             g.n_root_ids = ids.size
+        layer = ctypes.c_int()
+        if stop_layer is not None:
+            layer.value = _int_arg("stop_layer", stop_layer, -2**31, 2**31)
+            g.stop_layer = ctypes.pointer(layer)
+        g.preserve_zeros = bool(preserve_zeros)
         check(lib.cv_graphene_read(self._handle(), mip, real, ctypes.byref(g), img.ctypes.data,
                                    n.value), {ERR_NOTFOUND: exceptions.EmptyVolumeException})
         return img
+
+    def get_chunk_mappings(self, chunk_id, timestamp=None):
+        """graphene:// layers: {L2 id: [supervoxel ids]} of the chunk of the layer-2 id
+        `chunk_id` at timestamp (default vol.timestamp, else now), as CloudVolume's (the
+        server's l2_chunk_children_binary); ids are numpy.uint64, in the server's order."""
+        timestamp = self.timestamp if timestamp is None else timestamp
+        ts = ctypes.c_int64()
+        pts = None
+        if timestamp is not None:
+            ts.value = _unix_time(timestamp)
+            pts = ctypes.pointer(ts)
+        chunk_id = _int_arg("chunk_id", chunk_id, 0, 2**64)
+        pairs, n = ctypes.POINTER(ctypes.c_uint64)(), ctypes.c_size_t()
+        check(lib.cv_graphene_chunk_mappings(self._handle(), chunk_id, pts, ctypes.byref(pairs),
+                                             ctypes.byref(n)))
+        try:
+            flat = np.ctypeslib.as_array(pairs, shape=(2 * n.value,)).copy() if n.value else \
+                np.zeros(0, dtype=np.uint64)
+        finally:
+            lib.cv_free(pairs)
+        mappings = collections.defaultdict(list)
+        for i in range(0, flat.size, 2):
+            mappings[flat[i]].append(flat[i + 1])
+        return mappings
 
     # ---- writes --------------------------------------------------------------------------------
 

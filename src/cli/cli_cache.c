@@ -2,8 +2,9 @@
  * cli_cache.c: --cache[=DIR], --cache-max-age, --cache-info-age and --cache-bytes of the
  * commands that read layers (docs/cache.md): parsed once by cli_getopt, applied to the layers
  * the command reads (cli_cache_apply) and handed to the jobs (cv_source_cache.h). The
- * in-memory LRU (cv_opts.lru_bytes) is the library's and Python's only: no command reads a
- * chunk twice in one process (jobs plan their tasks so that they do not). */
+ * in-memory LRU (cv_opts.lru_bytes) is not among them: these commands read each chunk once
+ * (jobs plan their tasks so); only `serve`, whose slice viewer reads the same chunks slice
+ * after slice, takes --lru-bytes (cmd_serve.c). */
 #include "cli/cli.h"
 #include "mpi/cv_source_cache.h"
 

@@ -8,6 +8,7 @@
 #include "mpi/cv_h5.h"
 #include "mpi/cv_tiff.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,8 @@
 static const char help[] =
     "usage: cvmpi read PATH [--mip M] [--bbox X0,Y0,Z0,X1,Y1,Z1] [--fill-missing] -o FILE\n"
     "                   [--format raw|npy|h5|tiff] [--bigtiff]\n"
-    "                   [--agglomerate [--timestamp T]] [--root-ids ID,ID,...]\n\n"
+    "                   [--agglomerate [--timestamp T] [--stop-layer L]]\n"
+    "                   [--root-ids ID,ID,... [--preserve-zeros]]\n\n"
     "Read a box of a layer. The format follows FILE's name: .npy gets a NumPy array of shape\n"
     "(X,Y,Z,C) in Fortran order; .raw and .bin get raw little-endian bytes, x fastest, channel\n"
     "slowest, as do `-' (standard output) and devices or FIFOs (written in place);\n"
@@ -34,8 +36,13 @@ static const char help[] =
     "  --agglomerate    graphene: supervoxels become their root ids (the server's roots_binary)\n"
     "  --timestamp T    with --agglomerate: roots as of T (UNIX seconds or ISO 8601, e.g.\n"
     "                   2024-01-02T03:04:05Z; without a zone, local time); default now\n"
+    "  --stop-layer L   with --agglomerate: each supervoxel becomes its lowest parent at or\n"
+    "                   above graph layer L (1..n_layers; 1 leaves the supervoxels, 2 gives L2\n"
+    "                   ids); default the roots\n"
     "  --root-ids IDS   graphene: keep only these roots, every other voxel 0; without\n"
-    "                   --agglomerate each root's supervoxels in the box (its leaves) become it\n";
+    "                   --agglomerate each root's supervoxels in the box (its leaves) become it\n"
+    "  --preserve-zeros with --root-ids: every other voxel becomes 18446744073709551615 (the\n"
+    "                   uint64 maximum) instead, and 0 stays 0\n";
 
 /* A raw or .npy output file is written band by band: boxes of whole chunk cells, x fastest,
  * of at most BAND_BYTES, each read into one of two reused buffers and written at its place in
@@ -212,6 +219,8 @@ int cmd_read(int argc, char **argv)
         {"agglomerate", no_argument, NULL, 'A'},
         {"timestamp", required_argument, NULL, 'T'},
         {"root-ids", required_argument, NULL, 'R'},
+        {"stop-layer", required_argument, NULL, 'L'},
+        {"preserve-zeros", no_argument, NULL, 'Z'},
         {"bigtiff", no_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -222,6 +231,7 @@ int cmd_read(int argc, char **argv)
     cv_graphene_read_opts g;
     memset(&g, 0, sizeof g);
     int64_t timestamp;
+    int stop_layer;
     uint64_t *root_ids = NULL;
     bool bigtiff = false;
     for (int c; (c = cli_getopt(argc, argv, "ho:", opts)) != -1;) {
@@ -265,17 +275,34 @@ int cmd_read(int argc, char **argv)
         case 'B':
             bigtiff = true;
             break;
+        case 'L': {
+            int64_t layer;
+            if (!cli_parse_i64(optarg, &layer) || layer < INT_MIN || layer > INT_MAX) {
+                cv_free(root_ids);
+                return cli_usage(argv[0], "bad --stop-layer `%s': want a graph layer number",
+                                 optarg);
+            }
+            stop_layer = (int)layer;
+            g.stop_layer = &stop_layer;
+            break;
+        }
+        case 'Z':
+            g.preserve_zeros = true;
+            break;
         default:
             cv_free(root_ids);
             return CLI_USAGE;
         }
     }
     bool graph = g.agglomerate || g.root_ids;
-    int u0 = optind != argc - 1              ? cli_usage(argv[0], "want exactly one PATH")
-             : g.timestamp && !g.agglomerate ? cli_usage(argv[0], "--timestamp needs --agglomerate")
-             : graph && strncmp(argv[optind], "graphene://", 11) != 0
-                 ? cli_usage(argv[0], "--agglomerate and --root-ids need a graphene:// PATH")
-                 : CLI_OK;
+    int u0 =
+        optind != argc - 1                ? cli_usage(argv[0], "want exactly one PATH")
+        : g.timestamp && !g.agglomerate   ? cli_usage(argv[0], "--timestamp needs --agglomerate")
+        : g.stop_layer && !g.agglomerate  ? cli_usage(argv[0], "--stop-layer needs --agglomerate")
+        : g.preserve_zeros && !g.root_ids ? cli_usage(argv[0], "--preserve-zeros needs --root-ids")
+        : graph && strncmp(argv[optind], "graphene://", 11) != 0
+            ? cli_usage(argv[0], "--agglomerate and --root-ids need a graphene:// PATH")
+            : CLI_OK;
     if (u0 != CLI_OK) {
         cv_free(root_ids);
         return u0;

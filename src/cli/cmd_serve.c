@@ -16,7 +16,7 @@
 
 static const char help[] =
     "usage: cvmpi serve PATH [--port 1337] [--bind 127.0.0.1] [--threads 8]\n"
-    "                   [--neuroglancer-dir DIR | --neuroglancer URL]\n\n"
+    "                   [--lru-bytes 256M] [--neuroglancer-dir DIR | --neuroglancer URL]\n\n"
     "Serve a local layer over HTTP until Ctrl-C (SIGINT) or SIGTERM, so that\n"
     "precomputed://http://127.0.0.1:1337/ opens in Neuroglancer; prints that source and a\n"
     "ready Neuroglancer URL. Every request gets CORS headers for any origin; objects stored\n"
@@ -29,6 +29,9 @@ static const char help[] =
     "  --bind ADDR              numeric address to listen on (default 127.0.0.1; 0.0.0.0 or ::\n"
     "                           expose the layer to the network)\n"
     "  --threads N              worker threads answering requests (default 8)\n"
+    "  --lru-bytes N            decoded chunks the slice viewer keeps in memory, so that\n"
+    "                           scrolling through z decodes each chunk once instead of once\n"
+    "                           per slice (default 256M; 0 = off; suffixes K, M, G)\n"
     "  --neuroglancer-dir DIR   also serve a Neuroglancer build (its index.html) at /ng/ and\n"
     "                           print a state URL there (works without internet access)\n"
     "  --neuroglancer URL       Neuroglancer app for the state URL\n"
@@ -122,11 +125,15 @@ int cmd_serve(int argc, char **argv)
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
                                          {"bind", required_argument, NULL, 'b'},
                                          {"threads", required_argument, NULL, 't'},
+                                         {"lru-bytes", required_argument, NULL, 'l'},
                                          {"neuroglancer-dir", required_argument, NULL, 'd'},
                                          {"neuroglancer", required_argument, NULL, 'n'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int64_t port = 1337, threads = 8;
+    /* One chunk row under a z-slice, for slices up to 4 MiB with 64-deep chunks
+     * (2048x2048 uint8, 1024x1024 uint32): scrolling then decodes each chunk once. */
+    size_t lru_bytes = (size_t)256 << 20;
     const char *bind_addr = "127.0.0.1", *ng_dir = NULL;
     const char *ng_app = "https://neuroglancer-demo.appspot.com/";
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
@@ -142,6 +149,14 @@ int cmd_serve(int argc, char **argv)
         case 't':
             if (!cli_parse_i64(optarg, &threads) || threads < 1 || threads > 256) {
                 return cli_usage(argv[0], "--threads `%s' is not a count in 1..256", optarg);
+            }
+            break;
+        case 'l':
+            /* 0 turns the LRU off; cli_parse_bytes takes positive sizes only. */
+            if (strcmp(optarg, "0") == 0) {
+                lru_bytes = 0;
+            } else if (!cli_parse_bytes(optarg, &lru_bytes)) {
+                return cli_usage(argv[0], "bad --lru-bytes `%s': want a size such as 256M", optarg);
             }
             break;
         case 'd':
@@ -163,6 +178,7 @@ int cmd_serve(int argc, char **argv)
     (void)bind_addr;
     (void)ng_dir;
     (void)ng_app;
+    (void)lru_bytes;
     CV_FAIL(CV_ERR_UNSUPPORTED, "serve: this cvmpi was built without libmicrohttpd (Debian: "
                                 "libmicrohttpd-dev, then -DCV_WITH_SERVE=ON)");
     return cli_fail();
@@ -175,7 +191,7 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    cv_serve_opts o = {argv[optind], ng_dir, bind_addr, (int)port, (int)threads};
+    cv_serve_opts o = {argv[optind], ng_dir, bind_addr, (int)port, (int)threads, lru_bytes};
     cv_server *srv;
     if (cv__serve_start(&o, &srv) != CV_OK) {
         return cli_fail();

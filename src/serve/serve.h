@@ -49,6 +49,7 @@ typedef struct cv_serve_opts {
     const char *bind;   /* numeric address; default "127.0.0.1" */
     int port;           /* 0: any free port */
     int threads;        /* worker threads; default 8 */
+    size_t lru_bytes;   /* decoded chunks kept for the slice viewer (cv_opts.lru_bytes; 0: off) */
 } cv_serve_opts;
 
 typedef struct cv_server cv_server;

@@ -487,6 +487,7 @@ cv_status cv__serve_start(const cv_serve_opts *o, cv_server **out)
         cv_opts vo = cv_opts_default();
         vo.fill_missing = true; /* the viewer shows absent chunks as background */
         vo.threads = 4;
+        vo.lru_bytes = o->lru_bytes;
         rc = cv_volume_open(s->root, &vo, &s->vol);
     }
     const char *bind_addr = o->bind ? o->bind : "127.0.0.1";

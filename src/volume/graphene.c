@@ -239,22 +239,27 @@ cv_status cv__graphene_open(const char *cloudpath, const cv_opts *o, cv_volume *
     return open_graphene(cloudpath, o, out);
 }
 
-/* "?timestamp=T" or "". */
-static void timestamp_query(const int64_t *ts, char *buf, size_t cap)
+/* "?stop_layer=L&timestamp=T", either part only when set, in the order of CloudVolume's
+ * params dict; "" for neither. */
+static void roots_query(const int *stop, const int64_t *ts, char *buf, size_t cap)
 {
+    int k = 0;
+    buf[0] = '\0';
+    if (stop) {
+        k = snprintf(buf, cap, "?stop_layer=%d", *stop);
+    }
     if (ts) {
-        snprintf(buf, cap, "?timestamp=%" PRId64, *ts);
-    } else {
-        buf[0] = '\0';
+        snprintf(buf + k, cap - (size_t)k, "%stimestamp=%" PRId64, k ? "&" : "?", *ts);
     }
 }
 
-/* Roots of the sorted ids[0..n) (none 0 or a root already) through roots_binary. */
+/* Roots (or parents at *stop) of the sorted ids[0..n) (none 0 or already there) through
+ * roots_binary. */
 static cv_status roots_v1(cv_graphene *g, const uint64_t *ids, size_t n, const int64_t *ts,
-                          uint64_t *roots)
+                          const int *stop, uint64_t *roots)
 {
-    char query[64];
-    timestamp_query(ts, query, sizeof query);
+    char query[96];
+    roots_query(stop, ts, query, sizeof query);
     char *route = cv__asprintf("roots_binary%s", query);
     char *url = route ? api_url(g, NULL, CV_GRAPHENE_API_V1, route) : NULL;
     cv_free(route);
@@ -334,24 +339,33 @@ static cv_status roots_legacy(cv_graphene *g, const uint64_t *ids, size_t n, con
     return rc;
 }
 
-/* Roots of sorted unique labels[0..n): 0 -> 0, top-layer ids -> themselves, the rest asked. */
+/* Roots (or parents at *stop) of sorted unique labels[0..n): 0 -> 0, ids at the stop layer or
+ * the top layer -> themselves, the rest asked. */
 static cv_status roots_sorted(cv_graphene *g, const uint64_t *labels, size_t n, const int64_t *ts,
-                              uint64_t *roots)
+                              const int *stop, uint64_t *roots)
 {
     uint64_t *ask = cv_malloc((n ? n : 1) * sizeof *ask);
     uint64_t *got = cv_malloc((n ? n : 1) * sizeof *got);
     cv_status rc = ask && got ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "graphene roots of %zu ids", n);
     size_t m = 0;
     for (size_t i = 0; i < n && rc == CV_OK; i++) {
-        if (labels[i] == 0 || cv__graphene_layer(&g->meta, labels[i]) == g->meta.n_layers) {
+        int layer = labels[i] ? cv__graphene_layer(&g->meta, labels[i]) : 0;
+        if (labels[i] == 0 || layer == g->meta.n_layers || (stop && layer == *stop)) {
             roots[i] = labels[i];
         } else {
             ask[m++] = labels[i];
         }
     }
+    bool v1 = g->meta.api_versions & (1u << CV_GRAPHENE_API_V1);
+    if (rc == CV_OK && m > 0 && !v1 && stop) {
+        /* CloudVolume's 1.0 roots drop stop_layer and answer roots: refused instead. */
+        rc = CV_FAIL(CV_ERR_UNSUPPORTED,
+                     "graphene server %s: API 1.0 does not support stop_layer (its "
+                     "supported_api_versions lack 1, v1)",
+                     g->url.base);
+    }
     if (rc == CV_OK && m > 0) {
-        rc = g->meta.api_versions & (1u << CV_GRAPHENE_API_V1) ? roots_v1(g, ask, m, ts, got)
-                                                               : roots_legacy(g, ask, m, ts, got);
+        rc = v1 ? roots_v1(g, ask, m, ts, stop, got) : roots_legacy(g, ask, m, ts, got);
     }
     for (size_t i = 0, j = 0; i < n && j < m && rc == CV_OK; i++) {
         if (labels[i] == ask[j]) {
@@ -371,7 +385,7 @@ cv_status cv_graphene_roots(cv_volume *v, const uint64_t *ids, size_t n, const i
     size_t m;
     CV_TRY(unique_labels(ids, n, &labels, &m));
     uint64_t *mapped = cv_malloc((m ? m : 1) * sizeof *mapped);
-    cv_status rc = mapped ? roots_sorted(v->graphene, labels, m, timestamp, mapped)
+    cv_status rc = mapped ? roots_sorted(v->graphene, labels, m, timestamp, NULL, mapped)
                           : CV_FAIL(CV_ERR_NOMEM, "graphene roots");
     for (size_t i = 0; i < n && rc == CV_OK; i++) {
         roots[i] = mapped[find_u64(labels, m, ids[i])];
@@ -437,15 +451,63 @@ cv_status cv_graphene_leaves(cv_volume *v, uint64_t root, cv_bbox b, uint64_t **
     return rc;
 }
 
+cv_status cv_graphene_chunk_mappings(cv_volume *v, uint64_t l2_id, const int64_t *timestamp,
+                                     uint64_t **pairs, size_t *n_pairs)
+{
+    CV_TRY(need_graphene(v, "l2 chunk children"));
+    cv_graphene *g = v->graphene;
+    if (!(g->meta.api_versions & (1u << CV_GRAPHENE_API_V1))) {
+        return CV_FAIL(CV_ERR_UNSUPPORTED,
+                       "l2 chunk children: graphene server %s lacks the v1 API (its "
+                       "supported_api_versions)",
+                       g->url.base);
+    }
+    int layer = cv__graphene_layer(&g->meta, l2_id);
+    if (layer != 2) {
+        return CV_FAIL(CV_ERR_ARG, "l2 chunk children of %" PRIu64 ": layer %d, want a layer 2 id",
+                       l2_id, layer);
+    }
+    int bits = g->meta.l2_spatial_bits;
+    if (bits < 0) {
+        return CV_FAIL(CV_ERR_INFO,
+                       "l2 chunk children: the graphene info of %s has no usable "
+                       "\"graph\".\"spatial_bit_masks\".\"2\" (an integer 0..%d)",
+                       g->url.base, (64 - g->meta.n_bits_for_layer_id) / 3);
+    }
+    /* decode_chunk_id: the segid bits (below the layer and three coordinates) zeroed. */
+    int segid_bits = 64 - g->meta.n_bits_for_layer_id - 3 * bits;
+    uint64_t chunk_id = segid_bits >= 64 ? 0 : l2_id & ~((UINT64_C(1) << segid_bits) - 1);
+    char route[128];
+    int k = snprintf(route, sizeof route, "l2_chunk_children_binary/%" PRIu64 "?as_array=True",
+                     chunk_id);
+    if (timestamp) {
+        snprintf(route + k, sizeof route - (size_t)k, "&timestamp=%" PRId64, *timestamp);
+    }
+    char *url = api_url(g, NULL, CV_GRAPHENE_API_V1, route);
+    if (!url) {
+        return CV_FAIL(CV_ERR_NOMEM, "graphene l2 chunk children");
+    }
+    cv_buf answer;
+    cv__buf_init(&answer, ANSWER_MAX);
+    cv_status rc = cv__graphene_request(g, "GET", url, NULL, 0, NULL, &answer);
+    if (rc == CV_OK) {
+        rc = cv__graphene_parse_pairs(answer.data, answer.len, url, pairs, n_pairs);
+    }
+    cv__buf_fini(&answer);
+    cv_free(url);
+    return rc;
+}
+
 #else /* !CV_GRAPHENE_HTTP */
 
 static cv_status roots_sorted(cv_graphene *g, const uint64_t *labels, size_t n, const int64_t *ts,
-                              uint64_t *roots)
+                              const int *stop, uint64_t *roots)
 {
     (void)g;
     (void)labels;
     (void)n;
     (void)ts;
+    (void)stop;
     (void)roots;
     return CV_FAIL(CV_ERR_UNSUPPORTED, "graphene roots: this build has no HTTP client (libcurl)");
 }
@@ -488,6 +550,16 @@ cv_status cv_graphene_leaves(cv_volume *v, uint64_t root, cv_bbox b, uint64_t **
     (void)leaves;
     (void)n;
     return need_graphene(v, "leaves");
+}
+
+cv_status cv_graphene_chunk_mappings(cv_volume *v, uint64_t l2_id, const int64_t *timestamp,
+                                     uint64_t **pairs, size_t *n_pairs)
+{
+    (void)l2_id;
+    (void)timestamp;
+    (void)pairs;
+    (void)n_pairs;
+    return need_graphene(v, "l2 chunk children");
 }
 
 #endif
@@ -612,6 +684,20 @@ cv_status cv_graphene_read(cv_volume *v, int mip, cv_bbox box, const cv_graphene
                        "matched through the graph as it is now)",
                        cv_store_url(v->store));
     }
+    if (o->stop_layer && !o->agglomerate) {
+        return CV_FAIL(CV_ERR_ARG, "read %s: a stop layer applies to agglomerated reads only",
+                       cv_store_url(v->store));
+    }
+    if (o->stop_layer && (*o->stop_layer < 1 || *o->stop_layer > v->graphene->meta.n_layers)) {
+        /* CloudVolume's ValueError. */
+        return CV_FAIL(CV_ERR_ARG, "read %s: Stop layer %d must be 1 <= stop_layer <= %d",
+                       cv_store_url(v->store), *o->stop_layer, v->graphene->meta.n_layers);
+    }
+    if (o->preserve_zeros && !o->root_ids) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "read %s: preserve_zeros applies to reads restricted to root ids only",
+                       cv_store_url(v->store));
+    }
     if ((o->agglomerate || o->root_ids) &&
         (v->info->dtype != CV_UINT64 || v->info->num_channels != 1)) {
         return CV_FAIL(CV_ERR_INFO, "read %s: graphene labels must be one channel of uint64",
@@ -634,14 +720,16 @@ cv_status cv_graphene_read(cv_volume *v, int mip, cv_bbox box, const cv_graphene
         for (size_t i = 0; i < nv && all_bg; i++) {
             all_bg = vox[i] == bg;
         }
-        if (!all_bg) {
+        /* stop_layer 1 is the supervoxels themselves: no request. */
+        bool supervoxels = o->stop_layer && *o->stop_layer == 1;
+        if (!all_bg && !supervoxels) {
             rc = unique_labels(vox, nv, &keys, &nk);
             vals = rc == CV_OK ? cv_malloc((nk ? nk : 1) * 8) : NULL;
             if (rc == CV_OK && !vals) {
                 rc = CV_FAIL(CV_ERR_NOMEM, "graphene roots");
             }
             if (rc == CV_OK) {
-                rc = roots_sorted(g, keys, nk, o->timestamp, vals);
+                rc = roots_sorted(g, keys, nk, o->timestamp, o->stop_layer, vals);
             }
         }
     } else {
@@ -654,16 +742,19 @@ cv_status cv_graphene_read(cv_volume *v, int mip, cv_bbox box, const cv_graphene
     cv_free(keys);
     cv_free(vals);
     if (rc == CV_OK && o->root_ids) {
-        /* fastremap.mask_except(img, segids, value=0). */
+        /* fastremap.mask_except(img, segids, value=0 or the maximum). */
         uint64_t *keep = cv_malloc((o->n_root_ids ? o->n_root_ids : 1) * 8);
         if (!keep) {
             return CV_FAIL(CV_ERR_NOMEM, "graphene root ids");
         }
         memcpy(keep, o->root_ids, o->n_root_ids * 8);
         qsort(keep, o->n_root_ids, 8, cmp_u64);
+        /* preserve_zeros: segids + [0] kept, the rest np.iinfo(uint64).max. */
+        uint64_t mask = o->preserve_zeros ? UINT64_MAX : 0;
         for (size_t i = 0; i < nv; i++) {
-            if (find_u64(keep, o->n_root_ids, vox[i]) == o->n_root_ids) {
-                vox[i] = 0;
+            if (find_u64(keep, o->n_root_ids, vox[i]) == o->n_root_ids &&
+                !(o->preserve_zeros && vox[i] == 0)) {
+                vox[i] = mask;
             }
         }
         cv_free(keep);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * graphene.h: graphene:// layers (ChunkedGraph servers, graphene-boss-zfpc spec §1): the
- * server URL, the graph fields of its info, the requests CloudVolume sends (roots, leaves, the
- * mesh manifest) and the parsers of their answers. volume/graphene.c holds the server side and
- * agglomerated reads; mesh/mesh_graphene.c fetches meshes through the manifest. The parsers
- * need no network and are fuzzed (fuzz_graphene). No MPI here. */
+ * server URL, the graph fields of its info, the requests CloudVolume sends (roots, leaves, L2
+ * chunk children, the mesh manifest) and the parsers of their answers. volume/graphene.c holds
+ * the server side and agglomerated reads; mesh/mesh_graphene.c fetches meshes through the
+ * manifest. The parsers need no network and are fuzzed (fuzz_graphene). No MPI here. */
 #ifndef CV_GRAPHENE_H
 #define CV_GRAPHENE_H
 
@@ -30,6 +30,7 @@ typedef struct cv_graphene_meta {
     int n_bits_for_layer_id; /* default 8 */
     int max_meshed_layer;    /* default n_layers */
     unsigned api_versions;   /* bit i set: app.supported_api_versions lists i */
+    int l2_spatial_bits;     /* graph.spatial_bit_masks["2"]; -1 when absent or not 0..(64-nL)/3 */
 } cv_graphene_meta;
 
 typedef struct cv_graphene cv_graphene;
@@ -55,6 +56,11 @@ int cv__graphene_layer(const cv_graphene_meta *m, uint64_t label);
  * `what` and both lengths. */
 cv_status cv__graphene_parse_roots(const uint8_t *data, size_t len, size_t n, const char *what,
                                    uint64_t *roots);
+/* An l2_chunk_children_binary answer: (l2, supervoxel) uint64 pairs, so a multiple of 16
+ * bytes, else CV_ERR_CORRUPT naming `what` and the length. *pairs: 2 * *n values (free with
+ * cv_free; never NULL on success). */
+cv_status cv__graphene_parse_pairs(const uint8_t *data, size_t len, const char *what,
+                                   uint64_t **pairs, size_t *n);
 /* The uint64 array member `name` of a JSON object ({"leaf_ids": [...]}), numbers parsed
  * exactly (they exceed 2^53). A missing member gives none when `optional`, else CV_ERR_CORRUPT.
  * *ids: free with cv_free. */

@@ -215,6 +215,13 @@ cv_status cv__graphene_parse_meta(const char *text, size_t len, const char *what
         }
         m.api_versions |= 1u << (int)v->valuedouble;
     }
+    /* Only get_chunk_mappings needs a layer's bits: an unusable value fails there, not here. */
+    const cJSON *masks = cJSON_GetObjectItemCaseSensitive(graph, "spatial_bit_masks");
+    if (rc == CV_OK &&
+        (!cJSON_IsObject(masks) ||
+         !int_member(masks, "2", 0, (64 - m.n_bits_for_layer_id) / 3, -1, &m.l2_spatial_bits))) {
+        m.l2_spatial_bits = -1;
+    }
     const cJSON *meta = cJSON_IsObject(mm) ? mm : NULL;
     if (rc == CV_OK &&
         !int_member(meta, "max_meshed_layer", 1, 255, m.n_layers, &m.max_meshed_layer)) {
@@ -260,6 +267,28 @@ cv_status cv__graphene_parse_roots(const uint8_t *data, size_t len, size_t n, co
         }
         roots[i] = v;
     }
+    return CV_OK;
+}
+
+cv_status cv__graphene_parse_pairs(const uint8_t *data, size_t len, const char *what,
+                                   uint64_t **pairs, size_t *n)
+{
+    if (len % 16 != 0) {
+        return CV_FAIL(CV_ERR_CORRUPT,
+                       "%s: %zu bytes is not a whole number of (l2, supervoxel) uint64 pairs", what,
+                       len);
+    }
+    uint64_t *out = cv_malloc(len ? len : 1);
+    if (!out) {
+        return CV_FAIL(CV_ERR_NOMEM, "%s: %zu bytes of pairs", what, len);
+    }
+    cv_status rc = cv__graphene_parse_roots(data, len, len / 8, what, out);
+    if (rc != CV_OK) {
+        cv_free(out);
+        return rc;
+    }
+    *pairs = out;
+    *n = len / 16;
     return CV_OK;
 }
 

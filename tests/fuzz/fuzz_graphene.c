@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * fuzz_graphene.c: the parsers of graphene:// answers and paths (volume/graphene_parse.c) on
- * untrusted bytes. The first byte picks the parser (mod 7); the rest is the input:
+ * untrusted bytes. The first byte picks the parser (mod 8); the rest is the input:
  *   0 the server's info (graph fields), 1 a roots_binary answer for N ids (N = the next two
  *   bytes), 2 a leaves answer {"leaf_ids": [...]}, 3 a mesh manifest, 4 a graphene:// URL,
- *   5 an initial fragment name, 6 a timestamp.
+ *   5 an initial fragment name, 6 a timestamp, 7 an l2_chunk_children_binary answer.
  * Only OK or the documented error; a roots answer parses exactly when it is 8 N bytes and
- * round-trips; ids and names come back as many as the arrays hold; a parsed URL's parts are
- * non-empty and re-parse to the same parts. */
+ * round-trips; so do (l2, supervoxel) pairs at 16 bytes each; ids and names come back as many
+ * as the arrays hold; a parsed URL's parts are non-empty and re-parse to the same parts. */
 #include "fuzz_common.h"
 
 #include "volume/graphene.h"
@@ -24,6 +24,7 @@ static void check_meta(const char *text, size_t n)
         FUZZ_ASSERT(m.n_bits_for_layer_id >= 1 && m.n_bits_for_layer_id <= 63);
         FUZZ_ASSERT(m.max_meshed_layer >= 1 && (m.api_versions & ~3u) == 0);
         FUZZ_ASSERT(cv__graphene_layer(&m, UINT64_MAX) >= 1);
+        FUZZ_ASSERT(m.l2_spatial_bits >= -1 && 3 * m.l2_spatial_bits <= 64 - m.n_bits_for_layer_id);
         cv__graphene_meta_fini(&m);
     }
 }
@@ -47,6 +48,22 @@ static void check_roots(const uint8_t *p, size_t n)
         }
     }
     free(roots);
+}
+
+static void check_pairs(const uint8_t *p, size_t n)
+{
+    uint64_t *pairs = NULL;
+    size_t count = 0;
+    cv_status rc = cv__graphene_parse_pairs(p, n, "fuzz", &pairs, &count);
+    FUZZ_ASSERT((rc == CV_OK) == (n % 16 == 0));
+    FUZZ_ASSERT(rc == CV_OK || rc == CV_ERR_CORRUPT);
+    for (size_t i = 0; rc == CV_OK && i < 2 * count; i++) {
+        for (int b = 0; b < 8; b++) {
+            FUZZ_ASSERT((uint8_t)(pairs[i] >> (8 * b)) == p[8 * i + (size_t)b]);
+        }
+    }
+    FUZZ_ASSERT(rc != CV_OK || (pairs != NULL && count == n / 16));
+    cv_free(pairs);
 }
 
 static void check_ids(const char *text, size_t n)
@@ -113,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     cv_err_clear();
-    int which = data[0] % 7;
+    int which = data[0] % 8;
     data++;
     size--;
     char *text = fuzz_cstr(data, size, 1 << 16);
@@ -142,6 +159,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         break;
     }
+    case 7:
+        check_pairs(data, size);
+        break;
     default: {
         int64_t t;
         cv_status rc = cv_timestamp_parse(text, &t);

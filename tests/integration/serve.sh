@@ -4,7 +4,8 @@
 # with Content-Encoding (or decoded for clients that do not accept it), byte ranges of shard
 # files (206, exact bytes, suffix ranges, 416), HEAD, ETag/If-None-Match (304), paths that
 # escape the layer (403), missing keys (404), many parallel requests, the /view page and its
-# slice endpoint, binding to 127.0.0.1 only, a port in use, and shutdown on SIGINT/SIGTERM.
+# slice endpoint (and its in-memory LRU: chunk files opened once per chunk, not per slice),
+# binding to 127.0.0.1 only, a port in use, and shutdown on SIGINT/SIGTERM.
 # Servers bind 127.0.0.1 and are stopped by PID.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
@@ -101,6 +102,9 @@ expect_stderr_contains "nothing-here"
 expect_exit 1 "$CVMPI" serve lay --port 0 --bind not-an-address
 expect_one_line_error
 expect_stderr_contains "not-an-address"
+
+expect_exit 2 "$CVMPI" serve lay --lru-bytes lots
+expect_stderr_contains "bad --lru-bytes \`lots': want a size such as 256M"
 
 mkdir badinfo
 echo '{"data_type": "uint8", "num_channels": 1' >badinfo/info
@@ -295,6 +299,53 @@ fetch "${BASE}view/slice?z=abc"
 expect_status 400 "z not a number"
 fetch "${BASE}view/slice?mip=5&z=1"
 expect_status 400 "mip that does not exist"
+
+section "/view/slice through 16 slices of one chunk depth: --lru-bytes"
+# 2x2 chunks of 16x16x16 (gzip): one slice reads 4 chunk files. inotify counts the opens of the
+# chunk files while 16 slices are fetched one after another; each slice must be exact.
+expect_exit 0 "$CVMPI" create deep --type image --dtype uint8 --size 32,32,16 \
+    --resolution 8,8,8 --chunk 16,16,16
+"$PY" -c 'import numpy as np
+np.save("deep.npy", (np.arange(32 * 32 * 16, dtype=np.uint32) % 253).astype(np.uint8).reshape(32, 32, 16, order="F"))'
+expect_exit 0 "$CVMPI" write deep --bbox 0,0,0,32,32,16 -i deep.npy
+# count_opens BASE: fetch z = 0..15 and print how many times chunk files were opened.
+count_opens()
+{
+    "$PY" - "$1" deep/8_8_8 <<'EOF'
+import ctypes, os, struct, sys, urllib.request
+import numpy as np
+IN_OPEN, IN_CLOSE_NOWRITE = 0x20, 0x10
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init1(os.O_NONBLOCK)
+# Closes are watched too so that two opens of one file are never merged into one event.
+if fd < 0 or libc.inotify_add_watch(fd, sys.argv[2].encode(), IN_OPEN | IN_CLOSE_NOWRITE) < 0:
+    sys.exit("inotify: errno %d" % ctypes.get_errno())
+vol = np.load("deep.npy")
+for z in range(16):
+    body = urllib.request.urlopen("%sview/slice?mip=0&z=%d" % (sys.argv[1], z)).read()
+    assert body == vol[:, :, z].tobytes(order="F"), "slice %d differs" % z
+opens, buf = 0, b""
+while True:
+    try:
+        buf += os.read(fd, 65536)
+    except BlockingIOError:
+        break
+at = 0
+while at < len(buf):
+    _, mask, _, size = struct.unpack_from("iIII", buf, at)
+    name = buf[at + 16:at + 16 + size].rstrip(b"\0")
+    opens += bool(mask & IN_OPEN) and name != b""  # a chunk file, not the directory
+    at += 16 + size
+print(opens)
+EOF
+}
+start_server nolru deep --port 0 --lru-bytes 0
+[[ $(count_opens "$BASE") == 64 ]] || fail "without the LRU: want 64 chunk opens (16 slices x 4)"
+kill "$PID"
+start_server lru deep --port 0
+[[ $(count_opens "$BASE") == 4 ]] || fail "with the default LRU: want 4 chunk opens (1 per chunk)"
+kill "$PID"
+BASE=$MAIN
 
 section "corrupt chunks: a clear 500, never wrong bytes"
 cp -r lay bad
