@@ -34,6 +34,21 @@ int cv_coll_alltoallv(const void *in, const int *in_counts, const int *in_displs
                       MPI_Datatype in_type, void *out, const int *out_counts, const int *out_displs,
                       MPI_Datatype out_type, const char *what);
 
+/* A collective in two steps, so a rank can work between them (e.g. read its next chunks):
+ * cv_coll_iallreduce starts it (the rank counts as inside it from then on: the deadline runs,
+ * and it beats only once it waits in cv_coll_finish), cv_coll_finish waits for it like
+ * cv_coll_allreduce. `in` and `out` must stay until then. Every start needs its finish. */
+typedef struct cv_coll_pending {
+    MPI_Request req;
+    uint64_t seq;
+    double start;
+    int rc;
+    bool active;
+} cv_coll_pending;
+int cv_coll_iallreduce(const void *in, void *out, int n, MPI_Datatype type, MPI_Op op,
+                       cv_coll_pending *p);
+int cv_coll_finish(cv_coll_pending *p, const char *what);
+
 /* Point-to-point waits under the same deadline: MPI_Waitsome / MPI_Waitall over `reqs` (on
  * MPI_COMM_WORLD), polled with MPI_Testsome; `peers[i]` is the rank request i waits for. A peer
  * of a request still open that shows no progress for --collective-timeout seconds is named and

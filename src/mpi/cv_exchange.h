@@ -10,14 +10,17 @@
  * sends to (the owners of the destination chunks its source chunks overlap), which send to it,
  * and every message's size; messages travel point to point (MPI_Isend / MPI_Irecv) between
  * those neighbours only, in parts of at most 1 GiB (MPI counts are ints), so a round costs a
- * rank O(neighbours) messages, not O(ranks). Per round: one readiness MPI_Allreduce of an int
- * (after every buffer is made, before data moves), the messages, and the outcome
- * MPI_Allreduce; with --skip-existing one more MPI_Allreduce, for which each rank checks only
- * the destination chunks it owns.
- * What overlaps: receives are posted before a rank reads; while it reads and cuts pieces,
- * its neighbours' messages arrive; each message leaves as soon as its last piece is cut; each
- * destination chunk is encoded and written (by the chunk threads) as soon as its last piece
- * is in, while the rest still travel.
+ * rank O(neighbours) messages, not O(ranks). Per round: the messages and one outcome
+ * MPI_Iallreduce, which also settles whether every rank made the next round's buffers; while it
+ * travels each rank reads its source chunks of the next round (with more than one rank, when
+ * the caller names the next round). A round not made ready so (the first, one after a skipped
+ * or failed round) starts with a readiness MPI_Allreduce of an int once every buffer is made;
+ * with --skip-existing one more MPI_Allreduce, for which each rank checks only the destination
+ * chunks it owns. One round's buffers are freed before the next one's are made: the peak is
+ * one round's.
+ * What overlaps: a round's reads with the previous round's outcome; each message leaves as soon
+ * as its last piece is cut; each destination chunk is encoded and written (by the chunk
+ * threads) as soon as its last piece is in, while the rest still travel.
  * Rounds are the journal unit; their geometry (not the rank count) is in the journal's job
  * signature, so --resume with another rank count re-uses it (cv_exchange_use_geometry).
  * Collective over MPI_COMM_WORLD unless said otherwise. */
@@ -78,15 +81,17 @@ typedef struct cv_exchange_result {
     uint64_t voxel_bytes; /* source voxel bytes this rank read */
 } cv_exchange_result;
 
-/* Run round `round`: read, trade, assemble/encode, write. Collective; every rank returns the
- * same status (the lowest failing rank's error record is copied to all); failed_here is true
- * on exactly one rank when the round failed. `stop_here` (this rank was told to stop, e.g.
+/* Run round `round`: read, trade, assemble/encode, write. `next` is the round the caller runs
+ * after it (UINT64_MAX: none, or not known yet); when it is round + 1, its buffers are made and
+ * its source chunks read while the ranks settle this round's outcome. Collective; every rank
+ * returns the same status (the lowest failing rank's error record is copied to all); failed_here is
+ * true on exactly one rank when the round failed. `stop_here` (this rank was told to stop, e.g.
  * SIGTERM) is settled in the same final reduction: out->stop is the same on every rank. A
  * failure after the readiness check (a read) fails the round on every rank; chunks completed
  * before the failure was known may have been written (whole and correct: the round is redone
  * on --resume). */
-cv_status cv_exchange_round(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
-                            bool stop_here, cv_exchange_result *out);
+cv_status cv_exchange_round(cv_exchange *x, uint64_t round, uint64_t next, cv_volume *src,
+                            cv_volume *dst, bool stop_here, cv_exchange_result *out);
 /* --skip-existing: true on every rank when every destination chunk of a re-chunking round
  * exists already (each rank looks at the chunks it owns, then one MPI_Allreduce). Collective. */
 bool cv_exchange_round_exists(cv_exchange *x, uint64_t round, cv_volume *dst);

@@ -8,6 +8,8 @@
 
 #include "mpi/cv_exchange.h"
 
+#include "mpi/cv_collective.h"
+
 #include "volume/volume.h"
 
 /* MPI counts are ints: a message to one peer goes in parts of at most this many bytes. */
@@ -36,9 +38,11 @@ struct cv_exchange {
     held *cache;
     size_t n_cache;
     uint64_t cache_round;
-    size_t *peer_bytes;   /* ranks entries, zero between uses: a round's traffic per rank */
-    int *touched;         /* ranks entries: which of peer_bytes are set */
-    size_t message_limit; /* bytes per message part (CV_X_MESSAGE_LIMIT; tests lower it) */
+    size_t *peer_bytes;         /* ranks entries, zero between uses: a round's traffic per rank */
+    int *touched;               /* ranks entries: which of peer_bytes are set */
+    size_t message_limit;       /* bytes per message part (CV_X_MESSAGE_LIMIT; tests lower it) */
+    struct rechunk_round *next; /* the next round, made ready while this one was settled */
+    size_t held, held_peak;     /* bytes of chunk data held now and at most (cv__x_hold) */
 };
 
 /* One peer of a rank in a round and the bytes (piece heads included) going to or from it. */
@@ -53,6 +57,15 @@ size_t cv__x_chunk_bytes(const cv_exchange *x, const cv_grid *g);
 int cv__x_owner(const cv_grid *g, const int64_t cell[3], int ranks);
 /* This rank (0 without MPI). */
 int cv__x_rank(void);
+/* The same in two steps (work may go between them): also settles whether every rank made the
+ * next round's buffers (next_ready on every rank). */
+typedef struct cv_x_agreement {
+    int in[3], all[3];
+    cv_coll_pending pending;
+} cv_x_agreement;
+void cv__x_agree_start(cv_x_agreement *a, cv_status rc, bool stop_here, bool next_ready);
+cv_status cv__x_agree_finish(cv_x_agreement *a, cv_status rc, cv_exchange_result *out,
+                             bool *next_ready);
 /* Settle a round's outcome on every rank with one reduction (cv_mpi_agree only on failure):
  * failed_here on the lowest failing rank only, stop on every rank if any passed stop_here.
  * Collective. */
@@ -71,7 +84,15 @@ cv_status cv__x_traffic(cv_exchange *x, cv_bbox box, int me, cv_x_peer **send, i
 size_t cv__x_parts(size_t bytes, size_t limit);
 size_t cv__x_part_len(size_t bytes, size_t limit, size_t i);
 /* One re-chunking round (see cv_exchange_round). Collective. */
-cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
-                              bool stop_here, cv_exchange_result *out);
+cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, uint64_t next, cv_volume *src,
+                              cv_volume *dst, bool stop_here, cv_exchange_result *out);
+/* Count chunk data this rank holds for the rounds (source chunks, messages, destination
+ * chunks) where it is made and freed; any thread. The peak is what --memory must bound. */
+void cv__x_hold(cv_exchange *x, size_t bytes);
+void cv__x_release(cv_exchange *x, size_t bytes);
+/* Forget the source chunks kept for the next round (not the next round made ahead). */
+void cv__x_drop_kept(cv_exchange *x);
+/* Free the next round's buffers and chunks made ahead (none: nothing). Not collective. */
+void cv__x_drop_next(cv_exchange *x);
 
 #endif

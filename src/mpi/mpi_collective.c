@@ -284,6 +284,39 @@ static void check(uint64_t seq, const char *what, double start, double now, bool
     }
 }
 
+/* Enter a collective on the board (its sequence number) and note when. */
+static void enter(cv_coll_pending *p)
+{
+    p->seq = ++board.mine[SLOT_ENTERED];
+    publish();
+    p->start = cv_now();
+}
+
+/* Wait for a collective entered with enter(), under the deadline. */
+static int finish(cv_coll_pending *p, const char *what)
+{
+    double every = timeout_s / 4 < 1 ? (timeout_s / 4 > 0.05 ? timeout_s / 4 : 0.05) : 1;
+    double next_check = cv_now() + every;
+    bool first = true;
+    int rc, done = 0;
+    for (;;) {
+        rc = MPI_Test(&p->req, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS || done) {
+            break;
+        }
+        double now = cv_now();
+        if (timeout_s > 0 && now >= next_check) {
+            check(p->seq, what, p->start, now, first);
+            first = false;
+            next_check = now + every;
+        }
+        nap(now - p->start);
+    }
+    board.mine[SLOT_LEFT] = p->seq;
+    publish();
+    return rc;
+}
+
 static int wait_for(int started, MPI_Request *req, const char *what)
 {
     if (started != MPI_SUCCESS) {
@@ -292,29 +325,35 @@ static int wait_for(int started, MPI_Request *req, const char *what)
     if (!board.open) {
         return MPI_Wait(req, MPI_STATUS_IGNORE);
     }
-    uint64_t seq = ++board.mine[SLOT_ENTERED];
-    publish();
-    double start = cv_now();
-    double every = timeout_s / 4 < 1 ? (timeout_s / 4 > 0.05 ? timeout_s / 4 : 0.05) : 1;
-    double next_check = start + every;
-    bool first = true;
-    int rc, done = 0;
-    for (;;) {
-        rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
-        if (rc != MPI_SUCCESS || done) {
-            break;
-        }
-        double now = cv_now();
-        if (timeout_s > 0 && now >= next_check) {
-            check(seq, what, start, now, first);
-            first = false;
-            next_check = now + every;
-        }
-        nap(now - start);
+    cv_coll_pending p = {.req = *req};
+    enter(&p);
+    return finish(&p, what);
+}
+
+int cv_coll_iallreduce(const void *in, void *out, int n, MPI_Datatype type, MPI_Op op,
+                       cv_coll_pending *p)
+{
+    memset(p, 0, sizeof *p);
+    p->req = MPI_REQUEST_NULL;
+    if (!cv_mpi_active()) {
+        p->rc = cv_coll__single(in, 0, n, type, out, 0, type);
+        return p->rc;
     }
-    board.mine[SLOT_LEFT] = seq;
-    publish();
-    return rc;
+    p->rc = MPI_Iallreduce(in, out, n, type, op, MPI_COMM_WORLD, &p->req);
+    p->active = p->rc == MPI_SUCCESS;
+    if (p->active && board.open) {
+        enter(p);
+    }
+    return p->rc;
+}
+
+int cv_coll_finish(cv_coll_pending *p, const char *what)
+{
+    if (!p->active) {
+        return p->rc;
+    }
+    p->active = false;
+    return board.open ? finish(p, what) : MPI_Wait(&p->req, MPI_STATUS_IGNORE);
 }
 
 int cv_coll_barrier(const char *what)

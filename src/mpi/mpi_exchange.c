@@ -249,9 +249,10 @@ cv_status cv_exchange_plan(const cv_exchange_params *p, cv_exchange **out)
     return CV_OK;
 }
 
-void cv_exchange_drop_cache(cv_exchange *x)
+void cv__x_drop_kept(cv_exchange *x)
 {
     for (size_t i = 0; i < x->n_cache; i++) {
+        cv__x_release(x, x->cache[i].data ? x->cache[i].n : 0);
         cv_free(x->cache[i].data);
     }
     cv_free(x->cache);
@@ -260,12 +261,39 @@ void cv_exchange_drop_cache(cv_exchange *x)
     x->cache_round = UINT64_MAX;
 }
 
+void cv_exchange_drop_cache(cv_exchange *x)
+{
+    cv__x_drop_next(x);
+    cv__x_drop_kept(x);
+}
+
+void cv__x_hold(cv_exchange *x, size_t bytes)
+{
+    size_t now = __atomic_add_fetch(&x->held, bytes, __ATOMIC_RELAXED);
+    size_t peak = __atomic_load_n(&x->held_peak, __ATOMIC_RELAXED);
+    while (now > peak && !__atomic_compare_exchange_n(&x->held_peak, &peak, now, true,
+                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
+
+void cv__x_release(cv_exchange *x, size_t bytes)
+{
+    __atomic_sub_fetch(&x->held, bytes, __ATOMIC_RELAXED);
+}
+
 void cv_exchange_free(cv_exchange *x)
 {
     if (!x) {
         return;
     }
     cv_exchange_drop_cache(x);
+    if (getenv("CVMPI_TEST_EXCHANGE_HELD") && x->held_peak > 0) {
+        /* tests: the most chunk data this rank held at once, against --memory */
+        fprintf(
+            stderr,
+            "exchange: rank %d held at most %zu bytes of chunk data (budget %zu), %zu at the end\n",
+            cv__x_rank(), x->held_peak, x->memory, x->held);
+    }
     cv_free(x->peer_bytes);
     cv_free(x->touched);
     cv_free(x);
@@ -518,8 +546,9 @@ void cv_exchange_print(const cv_exchange *x)
     cv_free(links);
     printf("exchange: per round a rank sends to at most %d and receives from at most %d of the "
            "%d other ranks%s; %.0f point-to-point messages in the busiest round (parts of at "
-           "most 1 GiB), no all-to-all; collectives per round: 2 MPI_Allreduce of one int "
-           "(readiness, outcome), 3 with --skip-existing\n",
+           "most 1 GiB), no all-to-all; collectives per round: 1 MPI_Iallreduce (outcome and "
+           "next round's readiness, while the next round's chunks are read), 3 with "
+           "--skip-existing\n",
            lk.send_peers, lk.recv_peers, n - 1, lk.bound ? " (bounds from the chunk counts)" : "",
            lk.messages);
     printf("exchange: expected peak %.1f MB per rank (budget %.1f MB); per rank, MB in its "
@@ -541,21 +570,43 @@ void cv_exchange_print(const cv_exchange *x)
 
 /* ---- running a round: agreement and the trade ------------------------------------------- */
 
-/* Settle a round's outcome on every rank; *failed_here on the lowest failing rank only. */
-cv_status cv__x_agree(cv_status rc, bool stop_here, cv_exchange_result *out)
+void cv__x_agree_start(cv_x_agreement *a, cv_status rc, bool stop_here, bool next_ready)
 {
+    /* One reduction: the lowest failing rank, whether anyone must stop and whether every
+     * rank made the next round's buffers. cv_mpi_agree (which copies the failing rank's error
+     * record to all) runs only when some rank failed. */
+    a->in[0] = rc != CV_OK ? cv__x_rank() : INT_MAX;
+    a->in[1] = stop_here ? 0 : 1;
+    a->in[2] = next_ready ? 1 : 0;
     if (!cv_mpi_active()) {
-        out->failed_here = rc != CV_OK;
-        out->stop = stop_here;
+        memcpy(a->all, a->in, sizeof a->all);
+        return;
+    }
+    cv_coll_iallreduce(a->in, a->all, 3, MPI_INT, MPI_MIN, &a->pending);
+}
+
+cv_status cv__x_agree_finish(cv_x_agreement *a, cv_status rc, cv_exchange_result *out,
+                             bool *next_ready)
+{
+    if (cv_mpi_active()) {
+        cv_coll_finish(&a->pending, "the outcome of the exchange round");
+    }
+    out->failed_here = a->all[0] == cv__x_rank() && rc != CV_OK;
+    out->stop = a->all[1] == 0;
+    if (next_ready) {
+        *next_ready = a->all[2] == 1;
+    }
+    if (!cv_mpi_active()) {
         return rc;
     }
-    /* One reduction: the lowest failing rank and whether anyone must stop. cv_mpi_agree (which
-     * copies that rank's error record to all) runs only when some rank failed. */
-    int in[2] = {rc != CV_OK ? cv_mpi_rank() : INT_MAX, stop_here ? 0 : 1}, all[2];
-    cv_coll_allreduce(in, all, 2, MPI_INT, MPI_MIN, "the outcome of the exchange round");
-    out->failed_here = all[0] == cv_mpi_rank();
-    out->stop = all[1] == 0;
-    return all[0] == INT_MAX ? CV_OK : cv_mpi_agree(rc);
+    return a->all[0] == INT_MAX ? CV_OK : cv_mpi_agree(rc);
+}
+
+cv_status cv__x_agree(cv_status rc, bool stop_here, cv_exchange_result *out)
+{
+    cv_x_agreement a;
+    cv__x_agree_start(&a, rc, stop_here, false);
+    return cv__x_agree_finish(&a, rc, out, NULL);
 }
 
 size_t cv__x_piece_bytes(const cv_exchange *x, cv_bbox piece)
@@ -684,8 +735,8 @@ bool cv_exchange_round_exists(cv_exchange *x, uint64_t round, cv_volume *dst)
     return all != 0;
 }
 
-cv_status cv_exchange_round(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
-                            bool stop_here, cv_exchange_result *out)
+cv_status cv_exchange_round(cv_exchange *x, uint64_t round, uint64_t next, cv_volume *src,
+                            cv_volume *dst, bool stop_here, cv_exchange_result *out)
 {
     memset(out, 0, sizeof *out);
     if (round >= x->n_rounds) {
@@ -696,5 +747,5 @@ cv_status cv_exchange_round(cv_exchange *x, uint64_t round, cv_volume *src, cv_v
         return cv__x_agree(CV_FAIL(CV_ERR_ARG, "exchange: planned for %d ranks", x->ranks),
                            stop_here, out);
     }
-    return cv__x_round_rechunk(x, round, src, dst, stop_here, out);
+    return cv__x_round_rechunk(x, round, next, src, dst, stop_here, out);
 }

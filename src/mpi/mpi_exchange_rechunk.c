@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * mpi_exchange_rechunk.c: one re-chunking exchange round. Each rank works out from the plan
  * alone which ranks it sends to and receives from and how many bytes (cv__x_traffic), makes
- * its buffers, and after one readiness reduction posts its receives; then it reads the source
- * chunks it owns in the round's box (or takes them from the previous round of the same
- * column), cuts the piece of each for every destination chunk of the round into that chunk's
- * owner's message, and sends each message as soon as its last piece is in (pieces it keeps go
- * straight into its own chunks). Messages are received as they come (MPI_Testsome under the
- * collective deadline): their pieces go into the destination chunks, and every chunk whose
- * voxels are all in is encoded and written while the rest still travel. Source chunks that
- * reach into the column's next round stay in memory for it, so none is read twice.
- * A rank whose reads failed sends empty messages instead: its peers see the failure, keep
- * receiving (nobody is left waiting) and write nothing more; the outcome reduction settles it. */
+ * its buffers and reads the source chunks it owns in the round's box (or takes them from the
+ * previous round of the same column) -- both usually while the previous round's outcome
+ * reduction travels, which then also says every rank is ready; otherwise one readiness
+ * reduction settles that. It posts its receives, cuts the piece of each source chunk for every
+ * destination chunk of the round into that chunk's owner's message, and sends each message as
+ * soon as its last piece is in (pieces it keeps go straight into its own chunks). Messages are
+ * received as they come (MPI_Testsome under the collective deadline): their pieces go into the
+ * destination chunks, and every chunk whose voxels are all in is encoded and written while the rest
+ * still travel. Source chunks that reach into the column's next round stay in memory for it, so
+ * none is read twice. A rank whose reads failed sends empty messages instead: its peers see the
+ * failure, keep receiving (nobody is left waiting) and write nothing more; the outcome reduction
+ * settles it. */
 #include "mpi/cv_exchange_int.h"
 
 #include "mpi/cv_collective.h"
@@ -36,11 +38,14 @@ typedef struct piece_head {
 
 typedef struct rechunk_round {
     cv_exchange *x;
+    uint64_t round;
     cv_volume *src, *dst;
     int src_mip, dst_mip;
     cv_bbox box;
     held *mine; /* this rank's source chunks of the round */
     size_t n_mine;
+    bool on_heap;   /* free_round frees the struct too */
+    bool collected; /* mine is listed (and those kept from the previous round taken) */
     /* this rank's destination chunks */
     uint8_t **dbuf;
     cv_bbox *dbox;
@@ -54,13 +59,14 @@ typedef struct rechunk_round {
     /* traffic */
     cv_x_peer *sp, *rp; /* peers sent to / received from, by rank */
     int n_sp, n_rp;
-    uint8_t *send;    /* the messages, peer after peer (not ours) */
-    size_t *send_at;  /* n_sp: start of each peer's message in `send`, then its fill */
-    size_t *send_end; /* n_sp: end of each peer's message in `send` */
-    bool *sent;       /* n_sp */
-    int *ridx;        /* n_rreq: MPI_Testsome's indices */
-    MPI_Status *rst;  /* n_rreq: and statuses */
-    uint8_t **rbuf;   /* n_rp: a buffer per peer received from (not ours) */
+    uint8_t *send;     /* the messages, peer after peer (not ours) */
+    size_t send_bytes; /* of `send`, once made */
+    size_t *send_at;   /* n_sp: start of each peer's message in `send`, then its fill */
+    size_t *send_end;  /* n_sp: end of each peer's message in `send` */
+    bool *sent;        /* n_sp */
+    int *ridx;         /* n_rreq: MPI_Testsome's indices */
+    MPI_Status *rst;   /* n_rreq: and statuses */
+    uint8_t **rbuf;    /* n_rp: a buffer per peer received from (not ours) */
     MPI_Request *sreq, *rreq;
     int *speer, *rpeer;  /* the rank of each request */
     int *rpeer_idx;      /* the rp index of each receive request */
@@ -84,6 +90,7 @@ static cv_status read_source(size_t i, int tid, void *arg)
     if (!h->data) {
         return CV_FAIL(CV_ERR_NOMEM, "exchange: source chunk of %zu bytes", h->n);
     }
+    cv__x_hold(rr->x, h->n);
     return cv_volume_read(rr->src, rr->src_mip, h->box, h->data, h->n);
 }
 
@@ -96,6 +103,7 @@ static cv_status write_dest(size_t i, int tid, void *arg)
                                    cv_volume_box_bytes(rr->dst, rr->dbox[s]));
     cv_free(rr->dbuf[s]); /* written: its memory goes back while the rest still travel */
     rr->dbuf[s] = NULL;
+    cv__x_release(rr->x, cv_volume_box_bytes(rr->dst, rr->dbox[s]));
     return rc;
 }
 
@@ -104,21 +112,23 @@ static bool same_column(const cv_exchange *x, uint64_t a, uint64_t b)
     return a / (uint64_t)x->zrounds == b / (uint64_t)x->zrounds;
 }
 
-/* Read (or take from the cache) this rank's source chunks of the round. */
-static cv_status gather_sources(rechunk_round *rr, uint64_t round, cv_bbox box)
+/* List this rank's source chunks of the round, taking those kept from the previous round. */
+static cv_status collect_sources(rechunk_round *rr)
 {
     cv_exchange *x = rr->x;
+    uint64_t round = rr->round;
     if (x->cache_round == UINT64_MAX || x->cache_round + 1 != round ||
         !same_column(x, x->cache_round, round)) {
-        cv_exchange_drop_cache(x);
+        cv__x_drop_kept(x);
     }
     int64_t smin[3], smax[3], c[3];
-    cv_grid_cells(&x->sg, box, smin, smax);
+    cv_grid_cells(&x->sg, rr->box, smin, smax);
     size_t cap = (size_t)((smax[0] - smin[0]) * (smax[1] - smin[1]) * (smax[2] - smin[2]));
     rr->mine = cv_calloc(cap ? cap : 1, sizeof *rr->mine);
     if (!rr->mine) {
         return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu source chunks", cap);
     }
+    rr->collected = true;
     int me = cv__x_rank();
     for (c[2] = smin[2]; c[2] < smax[2]; c[2]++) {
         for (c[1] = smin[1]; c[1] < smax[1]; c[1]++) {
@@ -139,8 +149,37 @@ static cv_status gather_sources(rechunk_round *rr, uint64_t round, cv_bbox box)
             }
         }
     }
-    cv_exchange_drop_cache(x);
-    return cv__parallel_for(rr->n_mine, x->threads, read_source, rr);
+    cv__x_drop_kept(x);
+    return CV_OK;
+}
+
+/* Read this rank's source chunks of the round (those not in memory already). */
+static cv_status gather_sources(rechunk_round *rr)
+{
+    if (!rr->collected) {
+        CV_TRY(collect_sources(rr));
+    }
+    return cv__parallel_for(rr->n_mine, rr->x->threads, read_source, rr);
+}
+
+/* Read the next round's source chunks while the ranks settle this one. A failed read is
+ * forgotten (its error too): the round reads the chunk again and fails then, as it would have. */
+static void read_ahead(rechunk_round *rr)
+{
+    if (gather_sources(rr) == CV_OK) {
+        return;
+    }
+    for (size_t i = 0; i < rr->n_mine; i++) {
+        held *h = &rr->mine[i];
+        if (h->is_fresh) {
+            cv__x_release(rr->x, h->data ? h->n : 0);
+            cv_free(h->data);
+            h->data = NULL;
+            h->n = 0;
+            h->is_fresh = false;
+        }
+    }
+    cv_err_clear();
 }
 
 /* Keep the source chunks that reach into the column's next round; free the others. */
@@ -155,6 +194,7 @@ static void keep_for_next(rechunk_round *rr, uint64_t round)
             rr->mine[kept] = *h;
             rr->mine[kept++].is_fresh = false;
         } else {
+            cv__x_release(x, h->data ? h->n : 0);
             cv_free(h->data);
         }
     }
@@ -208,6 +248,7 @@ static cv_status make_destinations(rechunk_round *rr)
                 if (!rr->dbuf[rr->n_dst++]) {
                     return CV_FAIL(CV_ERR_NOMEM, "exchange: destination chunk of %zu bytes", nb);
                 }
+                cv__x_hold(x, nb);
             }
         }
     }
@@ -257,6 +298,8 @@ static cv_status make_buffers(rechunk_round *rr)
         !rr->rpart || !rr->ridx || !rr->rst) {
         return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu bytes to send to %d peers", total, rr->n_sp);
     }
+    rr->send_bytes = total;
+    cv__x_hold(x, total);
     for (size_t i = 0; i < n_s; i++) {
         rr->sreq[i] = MPI_REQUEST_NULL;
     }
@@ -272,6 +315,7 @@ static cv_status make_buffers(rechunk_round *rr)
             return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu bytes to receive from rank %d",
                            rr->rp[i].bytes, rr->rp[i].rank);
         }
+        cv__x_hold(x, rr->rp[i].bytes);
     }
     return CV_OK;
 }
@@ -317,9 +361,11 @@ static void send_to(rechunk_round *rr, int i, bool failed)
 static void free_buffers(rechunk_round *rr)
 {
     for (int i = 0; rr->rbuf && i < rr->n_rp; i++) {
+        cv__x_release(rr->x, rr->rbuf[i] ? rr->rp[i].bytes : 0);
         cv_free(rr->rbuf[i]);
     }
     cv_free(rr->rbuf);
+    cv__x_release(rr->x, rr->send_bytes);
     cv_free(rr->send);
     cv_free(rr->send_at);
     cv_free(rr->send_end);
@@ -337,6 +383,7 @@ static void free_buffers(rechunk_round *rr)
     cv_free(rr->sp);
     cv_free(rr->rp);
     for (size_t i = 0; rr->dbuf && i < rr->n_dst; i++) {
+        cv__x_release(rr->x, rr->dbuf[i] ? (size_t)cv_bbox_voxels(rr->dbox[i]) * rr->x->bpv : 0);
         cv_free(rr->dbuf[i]);
     }
     cv_free(rr->dbuf);
@@ -549,6 +596,7 @@ static cv_status receive_all(rechunk_round *rr, cv_status rc, bool *peer_failed)
                 rc = unpack(rr, i);
             }
             if (rr->rparts_left[i] == 0) {
+                cv__x_release(rr->x, rr->rbuf[i] ? rr->rp[i].bytes : 0);
                 cv_free(rr->rbuf[i]);
                 rr->rbuf[i] = NULL;
             }
@@ -571,81 +619,158 @@ static void test_read_delay(void)
     }
 }
 
-cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, cv_volume *src, cv_volume *dst,
-                              bool stop_here, cv_exchange_result *out)
+/* The round's buffers: nothing of its trade can fail for want of memory once they are made. */
+static cv_status make_round(rechunk_round *rr)
 {
-    rechunk_round rr = {.x = x,
-                        .src = src,
-                        .dst = dst,
-                        .src_mip = x->src_mip,
-                        .dst_mip = x->dst_mip,
-                        .box = cv_exchange_round_box(x, round)};
-    int me = cv__x_rank();
-    cv_status rc = cv__x_traffic(x, rr.box, me, &rr.sp, &rr.n_sp, &rr.rp, &rr.n_rp);
-    if (rc == CV_OK) {
-        rc = make_destinations(&rr);
+    CV_TRY(cv__x_traffic(rr->x, rr->box, cv__x_rank(), &rr->sp, &rr->n_sp, &rr->rp, &rr->n_rp));
+    CV_TRY(make_destinations(rr));
+    return make_buffers(rr);
+}
+
+static void init_round(rechunk_round *rr, cv_exchange *x, uint64_t round, cv_volume *src,
+                       cv_volume *dst)
+{
+    *rr = (rechunk_round){.x = x,
+                          .round = round,
+                          .src = src,
+                          .dst = dst,
+                          .src_mip = x->src_mip,
+                          .dst_mip = x->dst_mip,
+                          .box = cv_exchange_round_box(x, round)};
+}
+
+static void free_round(rechunk_round *rr)
+{
+    if (!rr) {
+        return;
     }
-    if (rc == CV_OK) {
-        rc = make_buffers(&rr);
+    free_buffers(rr);
+    for (size_t i = 0; rr->mine && i < rr->n_mine; i++) {
+        cv__x_release(rr->x, rr->mine[i].data ? rr->mine[i].n : 0);
+        cv_free(rr->mine[i].data);
+    }
+    cv_free(rr->mine);
+    if (rr->on_heap) {
+        cv_free(rr);
+    }
+}
+
+void cv__x_drop_next(cv_exchange *x)
+{
+    free_round(x->next);
+    x->next = NULL;
+}
+
+/* The next round made ready while this one is settled: its buffers (whether every rank could
+ * make them is settled in the same reduction), then, during that reduction, its source
+ * chunks. NULL when there is none to make, or this rank could not. */
+static rechunk_round *make_next(cv_exchange *x, uint64_t next, cv_volume *src, cv_volume *dst)
+{
+    rechunk_round *nx = cv_calloc(1, sizeof *nx);
+    if (!nx) {
+        cv_err_clear();
+        return NULL;
+    }
+    init_round(nx, x, next, src, dst);
+    nx->on_heap = true;
+    if (make_round(nx) != CV_OK) {
+        free_round(nx);
+        cv_err_clear();
+        return NULL;
+    }
+    return nx;
+}
+
+cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, uint64_t next, cv_volume *src,
+                              cv_volume *dst, bool stop_here, cv_exchange_result *out)
+{
+    int me = cv__x_rank();
+    bool ranks = cv_mpi_active() && x->ranks > 1;
+    /* The round made ready at the end of the previous one: every rank made its buffers. */
+    bool ready = x->next && x->next->round == round;
+    rechunk_round here, *rr = ready ? x->next : &here;
+    x->next = ready ? NULL : x->next;
+    cv__x_drop_next(x);
+    cv_status rc = CV_OK;
+    if (!ready) {
+        init_round(rr, x, round, src, dst);
+        rc = make_round(rr);
     }
     bool peer_failed = false;
-    if (cv_mpi_active() && x->ranks > 1) {
-        /* The one step before data moves where a rank may be unable to take part (memory):
-         * then nobody sends. After it every message is sent and received whatever fails. */
-        int bad = rc != CV_OK, any_bad = 0;
-        cv_coll_allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, "the exchange's readiness check");
-        peer_failed = any_bad && rc == CV_OK;
-        if (any_bad) {
-            cv_exchange_drop_cache(x);
-            goto agree;
+    if (ranks) {
+        if (!ready) {
+            /* The one step before data moves where a rank may be unable to take part
+             * (memory): then nobody sends. After it every message is sent and received
+             * whatever fails. */
+            int bad = rc != CV_OK, any_bad = 0;
+            cv_coll_allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX,
+                              "the exchange's readiness check");
+            peer_failed = any_bad && rc == CV_OK;
+            if (any_bad) {
+                cv__x_drop_kept(x);
+                goto agree;
+            }
         }
-        post_receives(&rr);
+        post_receives(rr);
         test_read_delay();
     }
     if (rc == CV_OK) {
-        rc = gather_sources(&rr, round, rr.box);
+        rc = gather_sources(rr);
     }
-    for (size_t i = 0; rc == CV_OK && i < rr.n_mine; i++) {
-        out->voxel_bytes += rr.mine[i].is_fresh ? rr.mine[i].n : 0;
+    for (size_t i = 0; rc == CV_OK && i < rr->n_mine; i++) {
+        out->voxel_bytes += rr->mine[i].is_fresh ? rr->mine[i].n : 0;
     }
     if (rc == CV_OK) {
-        rc = pack_and_send(&rr);
+        rc = pack_and_send(rr);
     } else {
-        for (int p = 0; p < rr.n_sp; p++) {
-            if (rr.sp[p].rank != me) {
-                send_to(&rr, p, true);
+        for (int p = 0; p < rr->n_sp; p++) {
+            if (rr->sp[p].rank != me) {
+                send_to(rr, p, true);
             }
         }
     }
     if (rc == CV_OK) {
-        keep_for_next(&rr, round);
+        keep_for_next(rr, round);
     } else {
-        for (size_t i = 0; i < rr.n_mine; i++) {
-            cv_free(rr.mine[i].data);
-        }
-        cv_free(rr.mine);
-        rr.mine = NULL;
-        rr.n_mine = 0;
-        cv_exchange_drop_cache(x);
+        cv__x_drop_kept(x);
     }
-    rc = receive_all(&rr, rc, &peer_failed);
-    if (rr.n_sreq > 0) {
-        cv_coll_waitall((int)rr.n_sreq, rr.sreq, rr.speer, "the exchange of chunk data");
+    rc = receive_all(rr, rc, &peer_failed);
+    if (rr->n_sreq > 0) {
+        cv_coll_waitall((int)rr->n_sreq, rr->sreq, rr->speer, "the exchange of chunk data");
     }
-    for (size_t s = 0; rc == CV_OK && !peer_failed && s < rr.n_dst; s++) {
-        if (!rr.written[s]) {
+    for (size_t s = 0; rc == CV_OK && !peer_failed && s < rr->n_dst; s++) {
+        if (!rr->written[s]) {
             char b[160];
-            cv_bbox_format(rr.dbox[s], b, sizeof b);
+            cv_bbox_format(rr->dbox[s], b, sizeof b);
             rc = CV_FAIL(CV_ERR_CORRUPT,
                          "exchange: destination chunk %s got %" PRIu64 " of its %" PRIu64 " voxels",
-                         b, rr.filled[s], cv_bbox_voxels(rr.dbox[s]));
+                         b, rr->filled[s], cv_bbox_voxels(rr->dbox[s]));
         }
     }
 agree:
-    rc = cv__x_agree(rc, stop_here, out);
-    free_buffers(&rr);
+    /* This round's memory goes back before the next round's is made, so the two never add
+     * up; the next round's source chunks are read while the outcome travels. A rank that
+     * failed makes nothing ahead (its error record must reach the others unchanged). */
+    free_round(rr);
+    rechunk_round *nx = NULL;
+    if (ranks && rc == CV_OK && !peer_failed && !stop_here && next == round + 1 &&
+        next < x->n_rounds) {
+        nx = make_next(x, next, src, dst);
+    }
+    cv_x_agreement a;
+    cv__x_agree_start(&a, rc, stop_here, nx != NULL);
+    if (nx) {
+        read_ahead(nx);
+    }
+    bool next_ready = false;
+    rc = cv__x_agree_finish(&a, rc, out, &next_ready);
+    if (rc == CV_OK && next_ready && !out->stop) {
+        x->next = nx;
+    } else {
+        free_round(nx);
+    }
     if (rc != CV_OK) {
-        cv_exchange_drop_cache(x);
+        cv__x_drop_kept(x);
     }
     return rc;
 }

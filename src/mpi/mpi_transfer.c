@@ -765,7 +765,12 @@ static cv_status work_exchange(job *j)
         cv_sched_working_on(j->sched, r);
         test_delay();
         cv_exchange_result res;
-        cv_status rc = cv_exchange_round(j->x, r, j->src, j->dst, cv_mpi_terminated(), &res);
+        /* The next round is made ready during this one's outcome when it is known to run. */
+        uint64_t next = r + 1 < j->n_tasks && !j->p->skip_existing &&
+                                !(j->journal && cv_journal_is_done(j->journal, r + 1))
+                            ? r + 1
+                            : UINT64_MAX;
+        cv_status rc = cv_exchange_round(j->x, r, next, j->src, j->dst, cv_mpi_terminated(), &res);
         cv_sched_working_on(j->sched, UINT64_MAX);
         j->bytes += res.voxel_bytes;
         any_stop = res.stop;

@@ -24,7 +24,7 @@ print(int(json.load(open(sys.argv[1]))["total"][sys.argv[2]]))' "$1" "$2"; }
     --chunk 64,64,64 > /dev/null
 "$CVMPI" transfer big out-big --chunk-size 96,96,40 --memory 12000K --threads 1 --dry-run \
     --ranks 1000 > plan-big || { cat plan-big; fail "dry-run"; }
-grep -qxF "exchange: per round a rank sends to at most 90 and receives from at most 56 of the 999 other ranks; 38886 point-to-point messages in the busiest round (parts of at most 1 GiB), no all-to-all; collectives per round: 2 MPI_Allreduce of one int (readiness, outcome), 3 with --skip-existing" plan-big ||
+grep -qxF "exchange: per round a rank sends to at most 90 and receives from at most 56 of the 999 other ranks; 38886 point-to-point messages in the busiest round (parts of at most 1 GiB), no all-to-all; collectives per round: 1 MPI_Iallreduce (outcome and next round's readiness, while the next round's chunks are read), 3 with --skip-existing" plan-big ||
     { cat plan-big; fail "dry-run: neighbours per rank"; }
 
 # ---- 2. -n 4 against the task transfer ------------------------------------------------------
@@ -147,7 +147,9 @@ kill -KILL "$stopped" 2> /dev/null || true
 [ $t -le 150 ] || { cat log-stop; fail "stopped rank: the job took $((t / 10)) s to end, want about 3"; }
 line=$(grep "not reached" log-stop) || { cat log-stop; fail "stopped rank: no report"; }
 [ "$(echo "$line" | wc -l)" = 1 ] || { cat log-stop; fail "stopped rank: want one report line"; }
-echo "$line" | grep -Eqx "cvmpi: transfer: rank 2 has not reached the exchange of chunk data \\(exchange round [0-9]+\\) after [0-9]+ s \\(last: task [0-9]+, exchange round [0-9]+\\); aborting \\(--collective-timeout 3\\): run the same command with --resume" ||
+# The rank that speaks waits for rank 2's messages, or (when it trades nothing with rank 2 that
+# is still open in that round: its own reads were done ahead) already in the round's outcome.
+echo "$line" | grep -Eqx "cvmpi: transfer: rank 2 has not reached the (exchange of chunk data|outcome of the exchange round) \\(exchange round [0-9]+\\) after [0-9]+ s \\(last: task [0-9]+, exchange round [0-9]+\\); aborting \\(--collective-timeout 3\\): run the same command with --resume" ||
     { cat log-stop; fail "stopped rank: report line: $line"; }
 echo "exchange_sparse: the stopped rank was reported as: $line"
 echo "exchange_sparse: ok"

@@ -152,7 +152,7 @@ static void run_all(cv_exchange *x, cv_volume *src, cv_volume *dst)
 {
     for (uint64_t r = 0; r < cv_exchange_rounds(x); r++) {
         cv_exchange_result res;
-        ASSERT_OK(cv_exchange_round(x, r, src, dst, false, &res));
+        ASSERT_OK(cv_exchange_round(x, r, r + 1, src, dst, false, &res));
         ASSERT_TRUE(!res.failed_here && !res.stop);
     }
 }
@@ -295,7 +295,8 @@ static void missing_source_chunk_names_key(void)
     cv_exchange_params p = params(CV_EXCHANGE_RECHUNK, src, dst, 3500000, 1);
     ASSERT_OK(cv_exchange_plan(&p, &x));
     cv_exchange_result res;
-    ASSERT_FAILS(cv_exchange_round(x, 0, src, dst, true, &res), CV_ERR_NOTFOUND, "-3-29_5-37_7-23");
+    ASSERT_FAILS(cv_exchange_round(x, 0, 1, src, dst, true, &res), CV_ERR_NOTFOUND,
+                 "-3-29_5-37_7-23");
     ASSERT_TRUE(res.failed_here && res.stop);
     /* Nothing of the failed round was written. */
     uint64_t present = 1, total = 0;

@@ -3,8 +3,9 @@
 # and hashed shards (tasks spill encoded chunks; rounds move them to the shards' owners):
 #  1. re-chunking 64^3 -> 96x96x40 with a --memory too small for one box aligned to both grids
 #     (192x192x320): -n 2..4 write byte-identical objects, equal to the task-based transfer
-#     with plenty of memory, every source chunk read exactly once (with 1 rank a round would
-#     hold more than that one task, so the job is refused);
+#     with plenty of memory, every source chunk read exactly once, the chunk data a rank holds
+#     at once within --memory (with 1 rank a round would hold more than that one task, so the
+#     job is refused);
 #  2. a murmurhash3_x86_128 sharded destination: -n 1..4 byte-identical shard files, equal to
 #     the single-process writer's, every source chunk read once, and read back by the
 #     independent numpy/shard reference reader; also a uint64 segmentation re-encoded to
@@ -31,10 +32,17 @@ RECHUNK=(--chunk-size 96,96,40 --memory 12000K --threads 1)
 run_np 1 transfer src out-rechunk-1 "${RECHUNK[@]}" > log-r-1 2>&1 && fail "1 rank: want a refusal"
 grep -q "fits --memory neither as tasks" log-r-1 || { cat log-r-1; fail "1 rank: refusal"; }
 for n in 2 3 4; do
-    run_np "$n" transfer src "out-rechunk-$n" "${RECHUNK[@]}" --report "r-$n.json" > "log-r-$n" 2>&1 ||
-        { cat "log-r-$n"; fail "rechunk exchange with $n ranks"; }
+    CVMPI_TEST_EXCHANGE_HELD=1 run_np "$n" transfer src "out-rechunk-$n" "${RECHUNK[@]}" \
+        --report "r-$n.json" > "log-r-$n" 2>&1 || { cat "log-r-$n"; fail "rechunk exchange with $n ranks"; }
     [ "$(report_total "r-$n.json" chunks_read)" = $N_SRC_CHUNKS ] ||
         fail "rechunk $n ranks: $(report_total "r-$n.json" chunks_read) source chunk reads, want $N_SRC_CHUNKS (each once)"
+    # The chunk data a rank holds at once (a round's, the next round's read ahead while the
+    # outcome travels) stays within --memory, and all of it is freed.
+    sed -n 's/^exchange: rank [0-9]* held at most \([0-9]*\) bytes of chunk data (budget \([0-9]*\)), \([0-9]*\) at the end$/\1 \2 \3/p' \
+        "log-r-$n" > "held-$n"
+    [ "$(wc -l < "held-$n")" = "$n" ] || { cat "log-r-$n"; fail "rechunk $n ranks: want $n held-memory lines"; }
+    awk '$1 == 0 || $1 > $2 || $3 != 0 { exit 1 }' "held-$n" ||
+        { cat "held-$n"; fail "rechunk $n ranks: chunk data held beyond --memory, or not freed"; }
 done
 "$CVMPI" -q transfer src out-rechunk-tasks --chunk-size 96,96,40 --memory 512M > /dev/null
 digest out-rechunk-tasks > d-rechunk
