@@ -252,13 +252,24 @@ static uint64_t get_u64(const uint8_t *p)
 
 /* ---- stream sizes ------------------------------------------------------------------------ */
 
-/* Bits a float block spends on its exponent before its values: libzfp 1.0 then codes them with
- * maxbits minus those bits, an unsigned difference that wraps to no limit when maxbits is
- * smaller (a zfpc_rate under 9 bits a block for float32, 12 for float64: zfpy's
- * zfp_stream_set_rate with zfp_type_none allows it). Integer blocks have none. */
-static unsigned exponent_bits(zfp_type t)
+/* Bits a block may spend before libzfp 1.0 applies maxbits: a float block's exponent (1 + 8,
+ * double 1 + 11), and in reversible mode a flag bit and the precision (5 bits, 64-bit types 6),
+ * as zfp_stream_maximum_size() counts them. The values are then coded with maxbits minus those
+ * bits, an unsigned difference that wraps to no limit when maxbits is smaller: a zfpc_rate
+ * under 9 bits a float32 block (zfpy's zfp_stream_set_rate with zfp_type_none allows it), or
+ * an expert-mode header asking for reversible blocks of a few bits. */
+static unsigned prefix_bits(zfp_type t)
 {
-    return t == zfp_type_float ? 1 + 8 : t == zfp_type_double ? 1 + 11 : 0;
+    switch (t) {
+    case zfp_type_int32:
+        return 5;
+    case zfp_type_int64:
+        return 6;
+    case zfp_type_float:
+        return 1 + 1 + 8 + 5;
+    default:
+        return 1 + 1 + 11 + 6;
+    }
 }
 
 /* The most bits libzfp 1.0 writes or reads for one block of `values` values of an integer
@@ -266,10 +277,10 @@ static unsigned exponent_bits(zfp_type t)
  * 64 for the block's exponent and reversible-mode prefix; never more than maxbits when zfp
  * honours it, never less than minbits (the decoder skips to it). */
 static uint64_t block_bits_bound(unsigned values, unsigned intprec, unsigned minbits,
-                                 unsigned maxbits, unsigned ebits)
+                                 unsigned maxbits, unsigned prefix)
 {
     uint64_t b = 64 + (uint64_t)intprec * (2 * (uint64_t)values + 1);
-    if (maxbits >= ebits && b > maxbits) {
+    if (maxbits >= prefix && b > maxbits) {
         b = maxbits;
     }
     return b < minbits ? minbits : b;
@@ -291,7 +302,7 @@ static bool stream_bytes_bound(const slice_geom *g, zfp_type t, zfp_stream *zs,
         blocks *= ((uint64_t)g->size[j] + 3) / 4; /* <= the slice's elements */
     }
     uint64_t bits;
-    if (!cv__mul_u64(blocks, block_bits_bound(values, intprec, minbits, maxbits, exponent_bits(t)),
+    if (!cv__mul_u64(blocks, block_bits_bound(values, intprec, minbits, maxbits, prefix_bits(t)),
                      &bits) ||
         !cv__add_u64(bits, header_bits + 2 * 64, &bits) || bits / 8 > SIZE_MAX / 2) {
         return false;
@@ -347,8 +358,8 @@ static cv_status encode_stream(const slice_geom *g, const cv_zfpc_params *p, zfp
         unsigned minbits, maxbits, maxprec;
         int minexp;
         zfp_stream_params(zs, &minbits, &maxbits, &maxprec, &minexp);
-        /* zfp's own size assumes maxbits a block, which it exceeds when the exponent does */
-        if (max && maxbits < exponent_bits(type) &&
+        /* zfp's own size assumes maxbits a block, which it exceeds when the prefix does */
+        if (max && maxbits < prefix_bits(type) &&
             !stream_bytes_bound(g, type, zs, ZFP_HEADER_MAX_BITS, &max)) {
             max = 0;
         }
