@@ -250,6 +250,67 @@ static uint64_t get_u64(const uint8_t *p)
     return v;
 }
 
+/* ---- stream sizes ------------------------------------------------------------------------ */
+
+/* Bits a block may spend before libzfp 1.0 applies maxbits: a float block's exponent (1 + 8,
+ * double 1 + 11), and in reversible mode a flag bit and the precision (5 bits, 64-bit types 6),
+ * as zfp_stream_maximum_size() counts them. The values are then coded with maxbits minus those
+ * bits, an unsigned difference that wraps to no limit when maxbits is smaller: a zfpc_rate
+ * under 9 bits a float32 block (zfpy's zfp_stream_set_rate with zfp_type_none allows it), or
+ * an expert-mode header asking for reversible blocks of a few bits. */
+static unsigned prefix_bits(zfp_type t)
+{
+    switch (t) {
+    case zfp_type_int32:
+        return 5;
+    case zfp_type_int64:
+        return 6;
+    case zfp_type_float:
+        return 1 + 1 + 8 + 5;
+    default:
+        return 1 + 1 + 11 + 6;
+    }
+}
+
+/* The most bits libzfp 1.0 writes or reads for one block of `values` values of an integer
+ * precision `intprec` (decode_ints: each bit plane reads at most 2 * values + 1 bits), plus
+ * 64 for the block's exponent and reversible-mode prefix; never more than maxbits when zfp
+ * honours it, never less than minbits (the decoder skips to it). */
+static uint64_t block_bits_bound(unsigned values, unsigned intprec, unsigned minbits,
+                                 unsigned maxbits, unsigned prefix)
+{
+    uint64_t b = 64 + (uint64_t)intprec * (2 * (uint64_t)values + 1);
+    if (maxbits >= prefix && b > maxbits) {
+        b = maxbits;
+    }
+    return b < minbits ? minbits : b;
+}
+
+/* The most bytes a stream of slice `g` in type `t` under stream `zs`'s mode can take, after
+ * `header_bits` of header (plus slack for the reader's word); false when that overflows. */
+static bool stream_bytes_bound(const slice_geom *g, zfp_type t, zfp_stream *zs,
+                               uint64_t header_bits, size_t *bytes)
+{
+    unsigned minbits, maxbits, maxprec;
+    int minexp;
+    zfp_stream_params(zs, &minbits, &maxbits, &maxprec, &minexp);
+    const unsigned values = 1u << (2 * g->ndim);
+    const unsigned intprec =
+        (unsigned)(CHAR_BIT * (t == zfp_type_int64 || t == zfp_type_double ? 8 : 4));
+    uint64_t blocks = 1;
+    for (int j = 0; j < g->ndim; j++) {
+        blocks *= ((uint64_t)g->size[j] + 3) / 4; /* <= the slice's elements */
+    }
+    uint64_t bits;
+    if (!cv__mul_u64(blocks, block_bits_bound(values, intprec, minbits, maxbits, prefix_bits(t)),
+                     &bits) ||
+        !cv__add_u64(bits, header_bits + 2 * 64, &bits) || bits / 8 > SIZE_MAX / 2) {
+        return false;
+    }
+    *bytes = (size_t)(bits / 8) + 8;
+    return true;
+}
+
 /* ---- encode ------------------------------------------------------------------------------ */
 
 /* zfpc's which_mode(): the container's mode code. */
@@ -293,7 +354,15 @@ static cv_status encode_stream(const slice_geom *g, const cv_zfpc_params *p, zfp
     bitstream *bs = NULL;
     if (rc == CV_OK) {
         set_stream_mode(zs, p, g->ndim);
-        const size_t max = zfp_stream_maximum_size(zs, f);
+        size_t max = zfp_stream_maximum_size(zs, f);
+        unsigned minbits, maxbits, maxprec;
+        int minexp;
+        zfp_stream_params(zs, &minbits, &maxbits, &maxprec, &minexp);
+        /* zfp's own size assumes maxbits a block, which it exceeds when the prefix does */
+        if (max && maxbits < prefix_bits(type) &&
+            !stream_bytes_bound(g, type, zs, ZFP_HEADER_MAX_BITS, &max)) {
+            max = 0;
+        }
         rc = max ? cv__buf_reserve(out, out->len + max)
                  : CV_FAIL(CV_ERR_ARG, "zfpc: zfp cannot size a stream of this slice");
         if (rc == CV_OK) {
@@ -410,20 +479,6 @@ static cv_status zfpc_encode(const cv_chunk_desc *d, int level, const uint8_t *s
 
 /* ---- decode ------------------------------------------------------------------------------ */
 
-/* The most bits libzfp 1.0's decoder reads for one block of `values` values of an integer
- * precision `intprec` (decode_ints: each bit plane reads at most 2 * values + 1 bits), plus
- * 64 for the block's exponent and reversible-mode prefix; never more than maxbits, never less
- * than minbits (the decoder skips to it). */
-static uint64_t block_bits_bound(unsigned values, unsigned intprec, unsigned minbits,
-                                 unsigned maxbits)
-{
-    uint64_t b = 64 + (uint64_t)intprec * (2 * (uint64_t)values + 1);
-    if (b > maxbits) {
-        b = maxbits;
-    }
-    return b < minbits ? minbits : b;
-}
-
 /* One element of a decoded stream as CloudVolume sees it: float32 first (zfpc.decompress
  * allocates float32), then numpy's cast to the layer type (x86: out of range gives the
  * smallest integer). */
@@ -526,20 +581,12 @@ static cv_status decode_stream(const slice_geom *g, const bool correlated[4], si
         unsigned minbits, maxbits, maxprec;
         int minexp;
         zfp_stream_params(zs, &minbits, &maxbits, &maxprec, &minexp);
-        const unsigned values = 1u << (2 * g->ndim);
-        const unsigned intprec =
-            (unsigned)(CHAR_BIT *
-                       (f->type == zfp_type_int64 || f->type == zfp_type_double ? 8 : 4));
         uint64_t blocks = 1;
         for (int j = 0; j < g->ndim; j++) {
             blocks *= ((uint64_t)g->size[j] + 3) / 4; /* <= the slice's elements */
         }
-        uint64_t bits;
-        if (!cv__mul_u64(blocks, block_bits_bound(values, intprec, minbits, maxbits), &bits) ||
-            !cv__add_u64(bits, header_bits + 2 * 64, &bits) || bits / 8 > SIZE_MAX / 2) {
+        if (!stream_bytes_bound(g, f->type, zs, header_bits, &bound_bytes)) {
             rc = CV_FAIL(CV_ERR_CORRUPT, "zfpc: stream %zu: decoding bound overflows", k);
-        } else {
-            bound_bytes = (size_t)(bits / 8) + 8;
         }
         /* every block takes at least minbits (fixed rate: exactly), so those bits must be
          * there; this also keeps the padded copy below within twice the decoded size */

@@ -119,8 +119,12 @@ cv_status cv__boss_info(const char *experiment, size_t experiment_len, const cha
             (!cJSON_IsNumber(v) || !(v->valuedouble >= 0.5) || !(v->valuedouble < 1e9))) {
             rc = meta_fail(what, "coordinate frame", key, "is missing or not a positive size");
         }
-        /* round() first, as CloudVolume does; Python rounds halves to even, as rint does */
+        /* round() first, as CloudVolume does; Python rounds halves to even, as rint does,
+         * so 0.5 becomes 0, which no info may hold */
         p.resolution[d] = rc == CV_OK ? rint(v->valuedouble) : 0;
+        if (rc == CV_OK && p.resolution[d] < 1) {
+            rc = meta_fail(what, "coordinate frame", key, "rounds to 0 (voxel sizes are rounded)");
+        }
     }
     if (rc == CV_OK) {
         static const struct {

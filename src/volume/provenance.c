@@ -4,7 +4,9 @@
  * json.dumps(sort_keys=True, indent=2) formatting as info. */
 #include "base/json_py.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -42,18 +44,22 @@ cv_provenance *cv_provenance_new(void)
     return p;
 }
 
+/* Lists grow by doubling (capacity 4, then each power of two), so a long list costs linear time. */
 static cv_status push(char ***list, int *n, char *s)
 {
     if (!s) {
         return CV_FAIL(CV_ERR_NOMEM, "provenance");
     }
-    char **grown = cv_realloc(*list, sizeof **list * (size_t)(*n + 1));
-    if (!grown) {
-        cv_free(s);
-        return CV_FAIL(CV_ERR_NOMEM, "provenance");
+    if (*n == 0 || (*n >= 4 && (*n & (*n - 1)) == 0)) {
+        size_t cap = *n ? 2 * (size_t)*n : 4;
+        char **grown = *n < INT_MAX / 2 ? cv_realloc(*list, sizeof **list * cap) : NULL;
+        if (!grown) {
+            cv_free(s);
+            return CV_FAIL(CV_ERR_NOMEM, "provenance");
+        }
+        *list = grown;
     }
-    grown[(*n)++] = s;
-    *list = grown;
+    (*list)[(*n)++] = s;
     return CV_OK;
 }
 
@@ -65,6 +71,20 @@ static char *to_text(const cJSON *v)
     return cv__json_dump_py(v, &text, &len) == CV_OK ? text : NULL;
 }
 
+typedef struct listed {
+    const char *s;
+    size_t at; /* place in the list */
+} listed;
+
+static int cmp_listed(const void *a, const void *b)
+{
+    const listed *x = a, *y = b;
+    int c = strcmp(x->s, y->s);
+    return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/* Appends the strings of `arr` to the list, refusing the first (in order) that is not a string
+ * or repeats an earlier one; sorted, not compared pairwise, so a long list stays fast. */
 static cv_status unique_strings(const cJSON *arr, const char *what, const char *field, char ***list,
                                 int *n)
 {
@@ -75,20 +95,38 @@ static cv_status unique_strings(const cJSON *arr, const char *what, const char *
         return CV_FAIL(CV_ERR_CORRUPT, "provenance `%s': %s: must be a list of strings", what,
                        field);
     }
-    for (const cJSON *c = arr->child; c; c = c->next) {
-        if (!cJSON_IsString(c)) {
-            return CV_FAIL(CV_ERR_CORRUPT, "provenance `%s': %s: must be a list of strings", what,
-                           field);
-        }
-        for (int i = 0; i < *n; i++) {
-            if (strcmp((*list)[i], c->valuestring) == 0) {
-                return CV_FAIL(CV_ERR_CORRUPT, "provenance `%s': %s: duplicate \"%s\"", what, field,
-                               c->valuestring);
-            }
-        }
-        CV_TRY(push(list, n, cv__strdup(c->valuestring)));
+    const size_t have = (size_t)*n, count = have + (size_t)cJSON_GetArraySize(arr);
+    listed *v = cv_malloc((count ? count : 1) * sizeof *v);
+    if (!v) {
+        return CV_FAIL(CV_ERR_NOMEM, "provenance");
     }
-    return CV_OK;
+    for (size_t i = 0; i < have; i++) {
+        v[i] = (listed){(*list)[i], i};
+    }
+    size_t used = have;
+    const cJSON *bad = arr->child;
+    for (; bad && cJSON_IsString(bad); bad = bad->next) {
+        v[used] = (listed){bad->valuestring, used};
+        used++;
+    }
+    qsort(v, used, sizeof *v, cmp_listed);
+    const listed *dup = NULL;
+    for (size_t i = 1; i < used; i++) {
+        if (strcmp(v[i].s, v[i - 1].s) == 0 && (!dup || v[i].at < dup->at)) {
+            dup = &v[i];
+        }
+    }
+    cv_status rc = CV_OK;
+    if (dup) {
+        rc = CV_FAIL(CV_ERR_CORRUPT, "provenance `%s': %s: duplicate \"%s\"", what, field, dup->s);
+    } else if (bad) {
+        rc = CV_FAIL(CV_ERR_CORRUPT, "provenance `%s': %s: must be a list of strings", what, field);
+    }
+    cv_free(v);
+    for (const cJSON *c = arr->child; rc == CV_OK && c; c = c->next) {
+        rc = push(list, n, cv__strdup(c->valuestring));
+    }
+    return rc;
 }
 
 static cv_status parse_into(const cJSON *root, const char *what, cv_provenance *p)

@@ -157,6 +157,48 @@ static void unique_owners_and_sources(void)
     cv_provenance_free(p);
 }
 
+/* The first entry (in order) that repeats an earlier one, or is not a string, is named. */
+static void first_bad_entry_named(void)
+{
+    cv_provenance *p = NULL;
+    static const char two_dups[] = "{\"owners\": [\"b\", \"a\", \"c\", \"a\", \"b\"]}";
+    ASSERT_FAILS(cv_provenance_parse(two_dups, strlen(two_dups), "d.json", &p), CV_ERR_CORRUPT,
+                 "owners: duplicate \"a\"");
+    static const char dup_then_number[] = "{\"sources\": [\"x\", \"x\", 1]}";
+    ASSERT_FAILS(cv_provenance_parse(dup_then_number, strlen(dup_then_number), "d.json", &p),
+                 CV_ERR_CORRUPT, "sources: duplicate \"x\"");
+    static const char number_then_dup[] = "{\"sources\": [\"x\", 1, \"x\"]}";
+    ASSERT_FAILS(cv_provenance_parse(number_then_dup, strlen(number_then_dup), "d.json", &p),
+                 CV_ERR_CORRUPT, "sources: must be a list of strings");
+}
+
+/* 100,000 sources (2 MB) parse in linear time: the duplicate check once compared every pair
+ * (two minutes here), so a hostile provenance file could stall any reader. */
+static void long_lists_fast(void)
+{
+    enum { N = 100000 };
+    cv_buf b;
+    cv__buf_init(&b, 0);
+    bool ok = cv__buf_append(&b, "{\"sources\": [", 13) == CV_OK;
+    for (int i = 0; ok && i < N; i++) {
+        char item[32];
+        int n = snprintf(item, sizeof item, "%s\"gs://b/%d\"", i ? ", " : "", i);
+        ok = cv__buf_append(&b, item, (size_t)n) == CV_OK;
+    }
+    ok = ok && cv__buf_append(&b, "]}", 2) == CV_OK;
+    ASSERT_TRUE(ok);
+    cv_provenance *p = NULL;
+    clock_t t0 = clock();
+    cv_status rc = cv_provenance_parse((const char *)b.data, b.len, "long.json", &p);
+    double seconds = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    cv__buf_fini(&b);
+    ASSERT_OK(rc);
+    bool all = p->n_sources == N && strcmp(p->sources[N - 1], "gs://b/99999") == 0;
+    cv_provenance_free(p);
+    ASSERT_TRUE(all);
+    ASSERT_TRUE(seconds < 10);
+}
+
 static void wrong_types(void)
 {
     static const struct {
@@ -283,4 +325,5 @@ static void add_processing(void)
 }
 
 TEST_MAIN(defaults_new, defaults_from_empty_object, partial_members, full_file,
-          unique_owners_and_sources, wrong_types, add_processing)
+          unique_owners_and_sources, first_bad_entry_named, long_lists_fast, wrong_types,
+          add_processing)
