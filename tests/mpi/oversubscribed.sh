@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Oversubscribed runs (more ranks than cores, and than most jobs' tasks): every MPI job kind at
 # -n 16, and at -n 8 where tests/mpi/sched_stragglers.sh does not already run it, writes
-# byte-identical output to one process (-n 1; verify: the same report): a plain transfer, a re-chunking
-# transfer through exchange rounds (-n 1 does it as tasks: one rank cannot fit a round in the
-# budget, as tests/mpi/transfer_exchange.sh explains), transfers into murmurhash and identity
+# byte-identical output to one process (-n 1; verify: the same report): a plain transfer, a
+# re-chunking transfer through exchange rounds (-n 1 does it as tasks: one rank cannot fit a
+# round in the budget, as tests/mpi/transfer_exchange.sh explains), transfers into murmurhash
+# and identity
 # shards, a downsample whose upper levels go up the reduction tree, an HDF5 import, verify and
 # skeleton convert. Tiny layers and --threads 1 keep it short on two cores.
 SRC=$(cd "$(dirname "$0")/../interop" && pwd)
