@@ -4,9 +4,8 @@
 # byte-identical output to one process (-n 1; verify: the same report): a plain transfer, a
 # re-chunking transfer through exchange rounds (-n 1 does it as tasks: one rank cannot fit a
 # round in the budget, as tests/mpi/transfer_exchange.sh explains), transfers into murmurhash
-# and identity
-# shards, a downsample whose upper levels go up the reduction tree, an HDF5 import, verify and
-# skeleton convert. Tiny layers and --threads 1 keep it short on two cores.
+# and identity shards, a downsample whose upper levels go up the reduction tree, an HDF5
+# import, verify and skeleton convert. Tiny layers and --threads 1 keep it short on two cores.
 SRC=$(cd "$(dirname "$0")/../interop" && pwd)
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
