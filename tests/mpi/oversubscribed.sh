@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Oversubscribed runs (more ranks than cores, and than most jobs' tasks): every MPI job kind at
 # -n 16, and at -n 8 where tests/mpi/sched_stragglers.sh does not already run it, writes
-# byte-identical output to -n 1 (verify: the same report): a plain transfer, a re-chunking
-# transfer through exchange rounds (-n 1 does it as tasks: one rank cannot fit a round in the
-# budget, as tests/mpi/transfer_exchange.sh explains), transfers into murmurhash and identity
-# shards, a downsample whose upper levels go up the reduction tree, an HDF5 import, verify and
-# skeleton convert. Tiny layers and --threads 1 keep it short on two cores.
+# byte-identical output to one process (-n 1; verify: the same report): a plain transfer, a
+# re-chunking transfer through exchange rounds (-n 1 does it as tasks: one rank cannot fit a
+# round in the budget, as tests/mpi/transfer_exchange.sh explains), transfers into murmurhash
+# and identity shards, a downsample whose upper levels go up the reduction tree, an HDF5
+# import, verify and skeleton convert. Tiny layers and --threads 1 keep it short on two cores.
 SRC=$(cd "$(dirname "$0")/../interop" && pwd)
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -20,11 +20,17 @@ same() {
     done
     echo "$name: -n $* equal -n 1"
 }
-# job NAME N ARGS...: run cvmpi ARGS at -n N, its log in log-NAME-N
+# job NAME N ARGS...: run cvmpi ARGS at -n N, its log in log-NAME-N; -n 1, the reference, is one
+# process without mpirun (the same single rank, without mpirun's start-up)
 job() {
     local name=$1 n=$2
     shift 2
-    run_np "$n" "$@" > "log-$name-$n" 2>&1 || { cat "log-$name-$n"; fail "$name at -n $n"; }
+    launch "$n" "$@" > "log-$name-$n" 2>&1 || { cat "log-$name-$n"; fail "$name at -n $n"; }
+}
+launch() {
+    local n=$1
+    shift
+    if [ "$n" = 1 ]; then "$CVMPI" "$@"; else run_np "$n" "$@"; fi
 }
 
 HASHED='{"@type": "neuroglancer_uint64_sharded_v1", "hash": "murmurhash3_x86_128", "preshift_bits": 0, "minishard_bits": 1, "shard_bits": 3, "minishard_index_encoding": "gzip", "data_encoding": "gzip"}'
@@ -89,10 +95,10 @@ a = np.load('src.npy'); a[100, 50, 20, 0] = 250; np.save('changed.npy', a)"
 cp -r transfer-1 changed
 "$CVMPI" write changed --bbox 0,0,0,128,128,48 -i changed.npy
 for n in 1 8 16; do
-    run_np $n verify src transfer-1 --memory 1M --threads 1 > "verify-same-$n" 2> /dev/null ||
+    launch $n verify src transfer-1 --memory 1M --threads 1 > "verify-same-$n" 2> /dev/null ||
         fail "verify -n $n: equal layers differ"
     set +e
-    run_np $n verify src changed --memory 1M --threads 1 > "verify-diff-$n" 2> /dev/null
+    launch $n verify src changed --memory 1M --threads 1 > "verify-diff-$n" 2> /dev/null
     rc=$?
     set -e
     [ "$rc" = 1 ] || fail "verify -n $n of different layers: exit $rc"

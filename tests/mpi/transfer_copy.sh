@@ -22,7 +22,7 @@ for source in src raw; do
         args=()
         [ "$compress" = default ] || args=(--compress "$compress")
         tag=$source-$compress
-        run_np 1 transfer "$source" "dec-$tag" --memory 1M --decode "${args[@]}" > log 2>&1 ||
+        "$CVMPI" transfer "$source" "dec-$tag" --memory 1M --decode "${args[@]}" > log 2>&1 ||
             { cat log; fail "$tag: decoding path"; }
         digest "dec-$tag" > "d-dec-$tag"
         for n in 1 2 3; do
@@ -58,7 +58,8 @@ expect_fail() { # expect_fail WHAT KEY LAYER ARGS...
     shift 3
     rm -rf bad-out
     set +e
-    run_np 2 transfer "$layer" bad-out --memory 1M "$@" > log 2>&1
+    # every rank exits by itself: no grace period for mpirun's kill of the job's processes
+    OMPI_MCA_odls_base_sigkill_timeout=0 run_np 2 transfer "$layer" bad-out --memory 1M "$@" > log 2>&1
     local rc=$?
     set -e
     [ "$rc" = 1 ] || { cat log; fail "$what: exit $rc, want 1"; }
@@ -80,7 +81,7 @@ expect_fail "short raw chunk" "$SCALE/$KEY" bad
 rm "bad/$SCALE/$KEY"
 expect_fail "missing chunk" "$SCALE/$KEY" bad
 # --fill-missing: the missing chunk is written as the decoding path writes it
-run_np 1 transfer bad fill-dec --memory 1M --fill-missing --decode > log 2>&1 || { cat log; fail "fill dec"; }
+"$CVMPI" transfer bad fill-dec --memory 1M --fill-missing --decode > log 2>&1 || { cat log; fail "fill dec"; }
 run_np 2 transfer bad fill-copy --memory 1M --fill-missing > log 2>&1 || { cat log; fail "fill copy"; }
 digest fill-copy | diff <(digest fill-dec) - > /dev/null || fail "--fill-missing differs from decoding"
 [ -e "fill-copy/$SCALE/$KEY.gz" ] || fail "--fill-missing: the missing chunk was not written"
@@ -94,6 +95,6 @@ digest fill-copy | diff <(digest fill-dec) - > /dev/null || fail "--fill-missing
 run_np 2 transfer jpg jpg-out --memory 1M > log 2>&1 || { cat log; fail "jpeg copy"; }
 (cd jpg/$SCALE && sha256sum ./*) > a
 (cd jpg-out/$SCALE && sha256sum ./*) | diff a - > /dev/null || fail "jpeg chunks were re-encoded"
-run_np 1 transfer jpg jpg-dec --memory 1M --decode > log 2>&1 || { cat log; fail "jpeg decode"; }
+"$CVMPI" transfer jpg jpg-dec --memory 1M --decode > log 2>&1 || { cat log; fail "jpeg decode"; }
 (cd jpg-dec/$SCALE && sha256sum ./*) | diff -q a - > /dev/null && fail "jpeg: --decode did not re-encode"
 echo "transfer_copy: ok"
