@@ -855,6 +855,28 @@ static uint32_t canon_table_len(canon *k, const uint32_t span[3], const uint8_t 
     const cseg_geom *g = &k->g;
     const uint32_t mask = bits == 32 ? UINT32_MAX : ((uint32_t)1 << bits) - 1;
     const bool full = span[0] == g->block[0] && span[1] == g->block[1] && span[2] == g->block[2];
+    if (full && bits <= 4) {
+        /* The common case, word by word: the indices used as a bit mask, which must be 0..n-1;
+         * the last word's bits past the block's indices zero. */
+        const uint64_t total = (uint64_t)g->block_voxels * bits;
+        const size_t nw = (size_t)((total + 31) / 32);
+        uint32_t seen = 0;
+        for (size_t w = 0; w < nw; w++) {
+            const uint32_t word = ld32(words + 4 * w);
+            const unsigned nb = w + 1 < nw || total % 32 == 0 ? 32 : (unsigned)(total % 32);
+            if (nb < 32 && (word >> nb) != 0) {
+                return 0;
+            }
+            for (unsigned sh = 0; sh < nb; sh += bits) {
+                seen |= (uint32_t)1 << (word >> sh & mask);
+            }
+        }
+        uint32_t n = 0;
+        while (n < 32 && (seen >> n & 1)) {
+            n++;
+        }
+        return (seen & (seen + 1)) == 0 ? n : 0;
+    }
     if (++k->stamp == 0) {
         memset(k->used, 0, g->max_in_block * sizeof *k->used);
         k->stamp = 1;
