@@ -125,6 +125,10 @@ cv_status cv__spatial_query(cv_store *store, const char *dir, const double min[3
  * both unsharded, and no delete_black_uploads on dst. Otherwise `why` (if given) says why. */
 bool cv__volume_can_copy(const cv_volume *src, int src_mip, const cv_volume *dst, int dst_mip,
                          char *why, size_t cap);
+/* The same, but either scale may be sharded: a sharded dst takes the chunks' encoded bytes
+ * into its shard files (cv__volume_copy_sharded, volume.h). */
+bool cv__volume_can_copy_encoded(const cv_volume *src, int src_mip, const cv_volume *dst,
+                                 int dst_mip, char *why, size_t cap);
 /* Copy the chunks of the chunk-aligned `box` byte for byte (transport compression kept, or
  * changed to dst's compress option without decoding the chunk), on dst's threads. A missing
  * or empty source chunk fails naming its key, or with src's fill_missing is written as the

@@ -66,3 +66,11 @@ size_t cv__chunk_desc_bytes(const cv_chunk_desc *d)
     }
     return (size_t)n;
 }
+
+bool cv__codec_is_canonical(const cv_codec *c, const cv_chunk_desc *d, const uint8_t *src, size_t n)
+{
+    if (c == &cv_codec_raw) {
+        return n == cv__chunk_desc_bytes(d);
+    }
+    return c == &cv_codec_cseg && cv__cseg_is_canonical(d, src, n);
+}

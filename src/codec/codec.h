@@ -43,6 +43,14 @@ const char *cv__codec_names(void);
 /* Bytes of a decoded chunk: x*y*z*channels*dtype size. */
 size_t cv__chunk_desc_bytes(const cv_chunk_desc *d); /* SIZE_MAX if it overflows */
 
+/* True when `src` is exactly what `c` encodes the voxels it decodes to, so a chunk can be
+ * copied as stored where it would otherwise be decoded and encoded again (same bytes, less
+ * work): raw of the right length, and compressed_segmentation laid out as Neuroglancer's
+ * encoder (and cseg_encode) lays it out. false for anything else, or when unsure. */
+bool cv__codec_is_canonical(const cv_codec *c, const cv_chunk_desc *d, const uint8_t *src,
+                            size_t n);
+bool cv__cseg_is_canonical(const cv_chunk_desc *d, const uint8_t *src, size_t n);
+
 extern const cv_codec cv_codec_raw;
 extern const cv_codec cv_codec_cseg;
 extern const cv_codec cv_codec_compresso;

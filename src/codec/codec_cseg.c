@@ -832,6 +832,207 @@ static cv_status cseg_encode(const cv_chunk_desc *d, int level, const uint8_t *s
     return rc;
 }
 
+/* ---- canonical streams ------------------------------------------------------------------ */
+
+/* A fresh table of the channel being checked: where it starts and how many values it has. */
+typedef struct canon {
+    cseg_geom g;
+    const uint8_t *p; /* the stream */
+    size_t n_words;
+    uint32_t *used;     /* per table index: the stamp of the last block that used it */
+    uint32_t stamp;     /* this block's */
+    uint64_t *values;   /* the block's table, as numbers */
+    table_slot *tables; /* the channel's fresh tables, by content (as the encoder keeps them) */
+    size_t tables_mask;
+} canon;
+
+/* The block's table length from its indices: every in-bounds voxel's index, all of 0..n-1 used,
+ * and every bit outside the in-bounds voxels zero (the encoder zeroes the block, then ORs). 0 if
+ * the indices are not what the encoder writes. */
+static uint32_t canon_table_len(canon *k, const uint32_t span[3], const uint8_t *words,
+                                unsigned bits)
+{
+    const cseg_geom *g = &k->g;
+    const uint32_t mask = bits == 32 ? UINT32_MAX : ((uint32_t)1 << bits) - 1;
+    const bool full = span[0] == g->block[0] && span[1] == g->block[1] && span[2] == g->block[2];
+    if (full && bits <= 4) {
+        /* The common case, word by word: the indices used as a bit mask, which must be 0..n-1;
+         * the last word's bits past the block's indices zero. */
+        const uint64_t total = (uint64_t)g->block_voxels * bits;
+        const size_t nw = (size_t)((total + 31) / 32);
+        uint32_t seen = 0;
+        for (size_t w = 0; w < nw; w++) {
+            const uint32_t word = ld32(words + 4 * w);
+            const unsigned nb = w + 1 < nw || total % 32 == 0 ? 32 : (unsigned)(total % 32);
+            if (nb < 32 && (word >> nb) != 0) {
+                return 0;
+            }
+            for (unsigned sh = 0; sh < nb; sh += bits) {
+                seen |= (uint32_t)1 << (word >> sh & mask);
+            }
+        }
+        uint32_t n = 0;
+        while (n < 32 && (seen >> n & 1)) {
+            n++;
+        }
+        return (seen & (seen + 1)) == 0 ? n : 0;
+    }
+    if (++k->stamp == 0) {
+        memset(k->used, 0, g->max_in_block * sizeof *k->used);
+        k->stamp = 1;
+    }
+    uint32_t distinct = 0, top = 0;
+    size_t at = 0; /* word */
+    unsigned sh = 0;
+    uint32_t word = ld32(words);
+    for (uint32_t z = 0; z < g->block[2]; z++) {
+        for (uint32_t y = 0; y < g->block[1]; y++) {
+            const bool row_in = full || (y < span[1] && z < span[2]);
+            for (uint32_t x = 0; x < g->block[0]; x++) {
+                if (sh == 32) {
+                    word = ld32(words + 4 * ++at);
+                    sh = 0;
+                }
+                const uint32_t idx = word >> sh & mask;
+                sh += bits;
+                if (!(row_in && (full || x < span[0]))) {
+                    if (idx != 0) {
+                        return 0;
+                    }
+                    continue;
+                }
+                if (idx >= g->max_in_block) {
+                    return 0;
+                }
+                distinct += k->used[idx] != k->stamp;
+                k->used[idx] = k->stamp;
+                top = idx > top ? idx : top;
+            }
+        }
+    }
+    /* the last word's bits past the block's indices */
+    if (sh < 32 && (word >> sh) != 0) {
+        return 0;
+    }
+    return distinct == top + 1 ? distinct : 0;
+}
+
+/* One channel from `base` (words); its end in *end. */
+static bool canon_channel(canon *k, size_t base, size_t *end)
+{
+    const cseg_geom *g = &k->g;
+    const unsigned wpv = g->wpv;
+    if (base > k->n_words || (k->n_words - base) / 2 < g->n_blocks) {
+        return false;
+    }
+    memset(k->tables, 0, (k->tables_mask + 1) * sizeof *k->tables);
+    size_t pos = 2 * g->n_blocks; /* channel-relative words written so far */
+    size_t blk = 0;
+    uint32_t b[3];
+    for (b[2] = 0; b[2] < g->grid[2]; b[2]++) {
+        for (b[1] = 0; b[1] < g->grid[1]; b[1]++) {
+            for (b[0] = 0; b[0] < g->grid[0]; b[0]++, blk++) {
+                const uint8_t *hdr = k->p + 4 * (base + 2 * blk);
+                const uint32_t h0 = ld32(hdr), h1 = ld32(hdr + 4);
+                const uint32_t bits = h0 >> 24, table_off = h0 & 0xffffffu;
+                if (!is_valid_bits(bits) || h1 != pos) {
+                    return false;
+                }
+                const uint64_t n_index = index_words(g, bits);
+                if (n_index > k->n_words - base - pos) {
+                    return false;
+                }
+                uint32_t span[3];
+                for (int i = 0; i < 3; i++) {
+                    const uint32_t origin = b[i] * g->block[i];
+                    span[i] = g->size[i] - origin < g->block[i] ? g->size[i] - origin : g->block[i];
+                }
+                uint32_t n = 1;
+                if (bits) {
+                    n = canon_table_len(k, span, k->p + 4 * (base + pos), bits);
+                    /* the narrowest width that holds n indices, as the encoder picks */
+                    uint32_t want = 1;
+                    while (want < 32 && ((uint64_t)1 << want) < n) {
+                        want *= 2;
+                    }
+                    if (n < 2 || bits != want) {
+                        return false;
+                    }
+                }
+                const size_t table_at = base + table_off;
+                if (table_at > k->n_words || (k->n_words - table_at) / wpv < n) {
+                    return false;
+                }
+                const uint8_t *table = k->p + 4 * table_at;
+                for (uint32_t i = 0; i < n; i++) {
+                    k->values[i] = ld_value(table + 4 * (size_t)wpv * i, wpv);
+                    if (i > 0 && k->values[i] <= k->values[i - 1]) {
+                        return false; /* the encoder's tables are ascending and distinct */
+                    }
+                }
+                /* The encoder writes a table unless the channel already wrote an equal one,
+                 * which it then points to. */
+                const uint64_t h = hash_table(k->values, n);
+                const size_t table_bytes = (size_t)n * wpv * 4;
+                size_t t = (size_t)h & k->tables_mask;
+                for (;; t = (t + 1) & k->tables_mask) {
+                    table_slot *ts = &k->tables[t];
+                    if (ts->len == 0) {
+                        if (table_off != pos + n_index) {
+                            return false;
+                        }
+                        ts->hash = h;
+                        ts->len = n;
+                        ts->offset = table_off;
+                        pos += (size_t)n_index + (size_t)n * wpv;
+                        break;
+                    }
+                    if (ts->hash == h && ts->len == n &&
+                        memcmp(k->p + 4 * (base + ts->offset), table, table_bytes) == 0) {
+                        if (table_off != ts->offset) {
+                            return false;
+                        }
+                        pos += (size_t)n_index;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    *end = base + pos;
+    return true;
+}
+
+bool cv__cseg_is_canonical(const cv_chunk_desc *d, const uint8_t *src, size_t n)
+{
+    canon k = {.p = src, .n_words = n / 4};
+    cv_err saved = *cv_err_last();
+    if (geom_init(d, &k.g) != CV_OK) {
+        cv__err_set(&saved);
+        return false;
+    }
+    if (n % 4 != 0 || k.n_words < d->channels) {
+        return false;
+    }
+    const size_t tcap = pow2_at_least(2 * k.g.n_blocks);
+    k.tables_mask = tcap - 1;
+    k.used = cv_calloc(k.g.max_in_block, sizeof *k.used);
+    k.values = cv_malloc(k.g.max_in_block * sizeof *k.values);
+    k.tables = cv_malloc(tcap * sizeof *k.tables);
+    bool ok = k.used && k.values && k.tables;
+    size_t at = d->channels; /* channel 0 follows the channel offsets */
+    for (unsigned c = 0; ok && c < d->channels; c++) {
+        ok = ld32(src + 4 * (size_t)c) == at;
+        if (ok && k.g.n_blocks > 0) {
+            ok = canon_channel(&k, at, &at);
+        }
+    }
+    cv_free(k.used);
+    cv_free(k.values);
+    cv_free(k.tables);
+    return ok && at == k.n_words;
+}
+
 const cv_codec cv_codec_cseg = {
     CSEG_NAME,                         /* name */
     0,                                 /* flags */

@@ -329,7 +329,7 @@ typedef struct task_batch {
  * the exchange and the inbox carry the compressed bytes and the owner only assembles. gzip at
  * one level is deterministic: the shard file's bytes are those of gzipping at write time. raw
  * is the chunk's own bytes (no copy); the chunk buffer is free again once encoded, so the gzip
- * of another codec's output goes there. */
+ * of another codec's output goes there and is copied back. */
 static cv_status stored_one(size_t i, int tid, void *arg)
 {
     (void)tid;
@@ -358,12 +358,15 @@ static cv_status stored_one(size_t i, int tid, void *arg)
     } else {
         rc = h->codec->encode(&d, h->level, sl->chunk.data, nb, &sl->encoded);
         if (rc == CV_OK && gzip) {
+            /* Copied back rather than swapped: a swap leaves the chunk buffer the encoding's
+             * size, so the next chunk's cut-out regrows it onto fresh pages every time. */
             sl->chunk.len = 0;
             rc = cv_compress_gzip.compress(dst->opts.compress_level, sl->encoded.data,
                                            sl->encoded.len, &sl->chunk);
-            cv_buf swap = sl->chunk;
-            sl->chunk = sl->encoded;
-            sl->encoded = swap;
+            sl->encoded.len = 0;
+            if (rc == CV_OK) {
+                rc = cv__buf_append(&sl->encoded, sl->chunk.data, sl->chunk.len);
+            }
         }
     }
     atomic_fetch_add(&dst->codec_ns, cv__now_ns() - t0);

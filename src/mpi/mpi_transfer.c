@@ -430,6 +430,9 @@ typedef struct job {
     cv_failures fail;
     uint64_t tasks_done, tasks_skipped, bytes;
     bool copy; /* same chunks on both sides: tasks copy stored objects (volume_copy.c) */
+    /* same chunks, box shards on DST: tasks put the chunks' encoded bytes into the shard files
+     * (cv__volume_copy_sharded) */
+    bool copy_shards;
 } job;
 
 static size_t job_memory(const cv_transfer_params *p, const char **source)
@@ -666,6 +669,13 @@ static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
             return CV_OK;
         }
     }
+    if (j->copy_shards) {
+        uint64_t copied = 0;
+        cv_status rc =
+            cv__volume_copy_sharded(j->src, j->mip, j->dst, j->dst_mip, box, j->p->check, &copied);
+        j->bytes += copied;
+        return rc;
+    }
     if (j->copy) {
         uint64_t copied = 0;
         cv_status rc =
@@ -691,9 +701,10 @@ static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
 static cv_status work(job *j)
 {
     /* The fast path holds chunks, not the task's voxels. */
-    size_t cap = j->copy ? 1
-                         : (size_t)j->plan.task_shape[0] * (size_t)j->plan.task_shape[1] *
-                               (size_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;
+    size_t cap = j->copy || j->copy_shards
+                     ? 1
+                     : (size_t)j->plan.task_shape[0] * (size_t)j->plan.task_shape[1] *
+                           (size_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;
     uint8_t *buf = cv_malloc(cap);
     if (!buf) {
         return CV_FAIL(CV_ERR_NOMEM, "transfer: task buffer of %zu bytes", cap);
@@ -1014,8 +1025,14 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
          * depends only on the infos and options, so every rank agrees. */
         char why[64];
         j.copy = cv__volume_can_copy(j.src, j.mip, j.dst, j.dst_mip, why, sizeof why);
+        /* Box shards written whole by the tasks take the same chunks' encoded bytes. */
+        j.copy_shards = !j.copy && j.shard_box[0] > 0 &&
+                        cv__volume_can_copy_encoded(j.src, j.mip, j.dst, j.dst_mip, NULL, 0);
         if (cv_mpi_rank() == 0 && j.copy) {
             CV_LOG(CV_LOG_INFO, "chunks are copied as stored, not decoded");
+        } else if (cv_mpi_rank() == 0 && j.copy_shards) {
+            CV_LOG(CV_LOG_INFO, "chunks go into the shard files as stored where that is the bytes "
+                                "encoding them gives, else decoded and encoded again");
         } else if (cv_mpi_rank() == 0) {
             CV_LOG(CV_LOG_INFO, "chunks are decoded and encoded again: %s", why);
         }

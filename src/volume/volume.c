@@ -569,32 +569,17 @@ bool cv__all_background(const cv_volume *v, const uint8_t *p, size_t n)
     return true;
 }
 
-cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf *out,
-                                 cv_buf *scratch, cv_buf *scratch2)
+/* Fetch the chunk's encoded bytes (transport compression undone) into `out`, counted. */
+static cv_status fetch_stored(cv_volume *v, int mip, cv_bbox cell_box, const char *key, size_t want,
+                              cv_buf *out, cv_buf *scratch)
 {
-    const cv_codec *codec = NULL;
-    CV_TRY(cv__volume_codec(v, mip, &codec));
-    char key[4096];
-    cv_volume_chunk_key(v, mip, cell_box, key, sizeof key);
-    cv_chunk_desc d = cv__volume_chunk_desc(v, mip, cell_box);
-    size_t want = cv__chunk_desc_bytes(&d);
-    if (want > cv__volume_max_bytes(v)) {
-        return CV_FAIL(CV_ERR_ARG,
-                       "read chunk `%s' of %s: %zu bytes do not fit in memory (%zu bytes)", key,
-                       cv_store_url(v->store), want, cv__volume_max_bytes(v));
-    }
-    out->max = want;
-    if (v->lru && cv__chunk_lru_get(v->lru, mip, cell_box.min, out)) {
-        return CV_OK;
-    }
     /* An encoded chunk is never far larger than its voxels; the cap stops bombs early. */
-    scratch->max = want * 2 + (1 << 20);
+    out->max = want * 2 + (1 << 20);
     uint64_t t0 = cv__now_ns();
     cv_status rc = v->info->scales[mip].sharding_json
-                       ? cv__volume_fetch_sharded(v, mip, cell_box, scratch, scratch2)
-                       : cv__store_get_into(v->store, key, scratch, scratch2);
-    uint64_t t1 = cv__now_ns();
-    atomic_fetch_add(&v->io_ns, t1 - t0);
+                       ? cv__volume_fetch_sharded(v, mip, cell_box, out, scratch)
+                       : cv__store_get_into(v->store, key, out, scratch);
+    atomic_fetch_add(&v->io_ns, cv__now_ns() - t0);
     atomic_fetch_add(&v->n_requests, 1);
     if (rc == CV_ERR_NOTFOUND) {
         atomic_fetch_add(&v->n_missing, 1);
@@ -604,12 +589,77 @@ cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf
         cv__err_wrap("read chunk `%s' of %s", key, cv_store_url(v->store));
         return rc;
     }
-    if (scratch->len == 0) {
+    if (out->len == 0) {
         atomic_fetch_add(&v->n_missing, 1);
         return cv__notfound("chunk `%s' of %s is empty", key, cv_store_url(v->store));
     }
     atomic_fetch_add(&v->n_read, 1);
-    atomic_fetch_add(&v->bytes_read, scratch->len);
+    atomic_fetch_add(&v->bytes_read, out->len);
+    return CV_OK;
+}
+
+/* The chunk's key and decoded size, refused when it cannot fit in memory. */
+static cv_status chunk_key_size(cv_volume *v, int mip, cv_bbox cell_box, char *key, size_t cap,
+                                size_t *want)
+{
+    cv_volume_chunk_key(v, mip, cell_box, key, cap);
+    cv_chunk_desc d = cv__volume_chunk_desc(v, mip, cell_box);
+    *want = cv__chunk_desc_bytes(&d);
+    if (*want > cv__volume_max_bytes(v)) {
+        return CV_FAIL(CV_ERR_ARG,
+                       "read chunk `%s' of %s: %zu bytes do not fit in memory (%zu bytes)", key,
+                       cv_store_url(v->store), *want, cv__volume_max_bytes(v));
+    }
+    return CV_OK;
+}
+
+cv_status cv__volume_fetch_stored(cv_volume *v, int mip, cv_bbox cell_box, cv_buf *out,
+                                  cv_buf *scratch)
+{
+    char key[4096];
+    size_t want;
+    CV_TRY(chunk_key_size(v, mip, cell_box, key, sizeof key, &want));
+    return fetch_stored(v, mip, cell_box, key, want, out, scratch);
+}
+
+cv_status cv__volume_decode_chunk(cv_volume *v, int mip, cv_bbox cell_box, const cv_buf *stored,
+                                  cv_buf *out)
+{
+    const cv_codec *codec = NULL;
+    CV_TRY(cv__volume_codec(v, mip, &codec));
+    cv_chunk_desc d = cv__volume_chunk_desc(v, mip, cell_box);
+    size_t want = cv__chunk_desc_bytes(&d);
+    out->len = 0;
+    out->max = want;
+    uint64_t t0 = cv__now_ns();
+    cv_status rc = codec->decode(&d, stored->data, stored->len, out);
+    atomic_fetch_add(&v->codec_ns, cv__now_ns() - t0);
+    if (rc == CV_OK && out->len != want) {
+        rc = CV_FAIL(CV_ERR_CORRUPT, "%s: decoded to %zu bytes, want %zu", codec->name, out->len,
+                     want);
+    }
+    if (rc != CV_OK) {
+        char key[4096];
+        cv_volume_chunk_key(v, mip, cell_box, key, sizeof key);
+        cv__err_wrap("read chunk `%s' of %s", key, cv_store_url(v->store));
+    }
+    return rc;
+}
+
+cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf *out,
+                                 cv_buf *scratch, cv_buf *scratch2)
+{
+    const cv_codec *codec = NULL;
+    CV_TRY(cv__volume_codec(v, mip, &codec));
+    char key[4096];
+    size_t want;
+    CV_TRY(chunk_key_size(v, mip, cell_box, key, sizeof key, &want));
+    out->max = want;
+    if (v->lru && cv__chunk_lru_get(v->lru, mip, cell_box.min, out)) {
+        return CV_OK;
+    }
+    CV_TRY(fetch_stored(v, mip, cell_box, key, want, scratch, scratch2));
+    cv_status rc = CV_OK;
     out->len = 0;
     out->max = want;
     if (codec == &cv_codec_raw && scratch->len == want) {
@@ -620,16 +670,9 @@ cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf
         *out = fetched;
         out->max = want;
     } else {
-        rc = codec->decode(&d, scratch->data, scratch->len, out);
+        rc = cv__volume_decode_chunk(v, mip, cell_box, scratch, out);
     }
-    atomic_fetch_add(&v->codec_ns, cv__now_ns() - t1);
-    if (rc == CV_OK && out->len != want) {
-        rc = CV_FAIL(CV_ERR_CORRUPT, "%s: decoded to %zu bytes, want %zu", codec->name, out->len,
-                     want);
-    }
-    if (rc != CV_OK) {
-        cv__err_wrap("read chunk `%s' of %s", key, cv_store_url(v->store));
-    } else if (v->lru) {
+    if (rc == CV_OK && v->lru) {
         cv__chunk_lru_put(v->lru, mip, cell_box.min, out->data, out->len);
     }
     return rc;

@@ -101,5 +101,20 @@ void cv__copy_region(size_t elem, int64_t channels, const uint8_t *src, cv_bbox 
  * CV_ERR_NOTFOUND (recorded quietly) for an absent or zero-length chunk. */
 cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf *out,
                                  cv_buf *scratch, cv_buf *scratch2);
+/* Read one chunk's encoded bytes (its transport compression undone) into `out`, counted as
+ * cv__volume_fetch_chunk counts them; CV_ERR_NOTFOUND (recorded quietly) if absent or empty. */
+cv_status cv__volume_fetch_stored(cv_volume *v, int mip, cv_bbox cell_box, cv_buf *out,
+                                  cv_buf *scratch);
+/* Decode the chunk's encoded bytes `stored` into `out`: exactly the chunk's size, or an error
+ * naming the chunk. */
+cv_status cv__volume_decode_chunk(cv_volume *v, int mip, cv_bbox cell_box, const cv_buf *stored,
+                                  cv_buf *out);
+/* Write `box` (whole shards) of sharded scale `mip` of `v` from the same chunks of scale
+ * `src_mip` of `src` (the caller checks cv__volume_can_copy_encoded): chunks whose stored bytes are
+ * what encoding their voxels gives (cv__codec_is_canonical) go into the shard files as they
+ * are, the others are decoded and encoded again: the shard files cv_volume_write of the voxels
+ * would write. `check` decodes every chunk. *voxel_bytes: the decoded bytes written. */
+cv_status cv__volume_copy_sharded(cv_volume *src, int src_mip, cv_volume *v, int mip, cv_bbox box,
+                                  bool check, uint64_t *voxel_bytes);
 
 #endif

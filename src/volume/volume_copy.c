@@ -35,8 +35,8 @@ static bool same_zfpc_params(const cv_scale *a, const cv_scale *b)
 #endif
 }
 
-bool cv__volume_can_copy(const cv_volume *src, int src_mip, const cv_volume *dst, int dst_mip,
-                         char *why, size_t cap)
+static bool can_copy(const cv_volume *src, int src_mip, const cv_volume *dst, int dst_mip,
+                     bool sharded_ok, char *why, size_t cap)
 {
     const cv_info *si = src->info, *di = dst->info;
     const cv_scale *a = &si->scales[src_mip], *b = &di->scales[dst_mip];
@@ -54,7 +54,7 @@ bool cv__volume_can_copy(const cv_volume *src, int src_mip, const cv_volume *dst
     } else if (memcmp(a->size, b->size, sizeof a->size) != 0 ||
                memcmp(a->voxel_offset, b->voxel_offset, sizeof a->voxel_offset) != 0) {
         no = "bounds differ";
-    } else if (a->sharding_json || b->sharding_json) {
+    } else if (!sharded_ok && (a->sharding_json || b->sharding_json)) {
         no = "sharded";
     } else if (dst->opts.delete_black_uploads) {
         no = "--delete-black needs the voxels";
@@ -65,6 +65,18 @@ bool cv__volume_can_copy(const cv_volume *src, int src_mip, const cv_volume *dst
         snprintf(why, cap, "%s", no ? no : "");
     }
     return no == NULL;
+}
+
+bool cv__volume_can_copy(const cv_volume *src, int src_mip, const cv_volume *dst, int dst_mip,
+                         char *why, size_t cap)
+{
+    return can_copy(src, src_mip, dst, dst_mip, false, why, cap);
+}
+
+bool cv__volume_can_copy_encoded(const cv_volume *src, int src_mip, const cv_volume *dst,
+                                 int dst_mip, char *why, size_t cap)
+{
+    return can_copy(src, src_mip, dst, dst_mip, true, why, cap);
 }
 
 typedef struct copy_job {

@@ -153,10 +153,60 @@ typedef struct shard_encode {
     cv_shard_item *items;
     bool *present;   /* false: a background chunk left out (delete_black) */
     cv_buf *encoded; /* items' bytes */
+    cv_volume *from; /* set: the chunks come encoded from this volume's scale from_mip */
+    int from_mip;
+    bool check; /* with `from`: decode every chunk */
+    atomic_uint_fast64_t voxel_bytes;
     struct {
-        cv_buf chunk, encoded, gz;
+        cv_buf chunk, encoded, gz, scratch;
     } * bufs;
 } shard_encode;
+
+/* The chunk at `cbox` encoded as the shard stores it (before data_encoding), from j->from: its
+ * stored bytes when they are what encoding its voxels gives, else its voxels encoded again, as
+ * cv_volume_read then cv_volume_write would. */
+static cv_status encoded_from_source(shard_encode *j, int tid, cv_bbox cbox, size_t nbytes,
+                                     const cv_buf **stored)
+{
+    cv_volume *v = j->v, *src = j->from;
+    cv_buf *chunk = &j->bufs[tid].chunk, *fetched = &j->bufs[tid].encoded;
+    cv_buf *enc = &j->bufs[tid].scratch;
+    fetched->len = 0;
+    cv_status rc = cv__volume_fetch_stored(src, j->from_mip, cbox, fetched, &j->bufs[tid].gz);
+    j->bufs[tid].gz.max = 0; /* it takes the gzip next */
+    cv_chunk_desc d = cv__volume_chunk_desc(v, j->mip, cbox);
+    if (rc == CV_ERR_NOTFOUND) {
+        if (!src->opts.fill_missing) {
+            char key[4096];
+            cv_volume_chunk_key(src, j->from_mip, cbox, key, sizeof key);
+            return CV_FAIL(CV_ERR_NOTFOUND, "chunk `%s' of %s is missing (use --fill-missing)", key,
+                           cv_volume_url(src));
+        }
+        cv_err_clear();
+        chunk->len = 0;
+        CV_TRY(cv__buf_reserve(chunk, nbytes));
+        chunk->len = nbytes;
+        cv__fill_background(src, chunk->data, cbox, cbox);
+    } else {
+        CV_TRY(rc);
+        bool canonical = cv__codec_is_canonical(j->codec, &d, fetched->data, fetched->len);
+        if (canonical && !j->check) {
+            *stored = fetched;
+            return CV_OK;
+        }
+        chunk->max = 0;
+        CV_TRY(cv__volume_decode_chunk(src, j->from_mip, cbox, fetched, chunk));
+        chunk->max = 0;
+        if (canonical) {
+            *stored = fetched;
+            return CV_OK;
+        }
+    }
+    enc->len = 0;
+    CV_TRY(j->codec->encode(&d, j->level, chunk->data, chunk->len, enc));
+    *stored = enc;
+    return CV_OK;
+}
 
 static cv_status encode_one(size_t i, int tid, void *arg)
 {
@@ -164,23 +214,31 @@ static cv_status encode_one(size_t i, int tid, void *arg)
     cv_volume *v = j->v;
     cv_bbox cbox = cv_grid_cell_box(&j->grid, j->cells[i].cell);
     size_t nbytes = cv_volume_box_bytes(v, cbox);
+    cv_buf *enc = &j->bufs[tid].encoded, *gz = &j->bufs[tid].gz;
+    const cv_buf *stored = enc;
+    if (j->from) {
+        CV_TRY(encoded_from_source(j, tid, cbox, nbytes, &stored));
+        atomic_fetch_add(&j->voxel_bytes, nbytes);
+    }
     cv_buf *chunk = &j->bufs[tid].chunk;
-    chunk->len = 0;
-    CV_TRY(cv__buf_reserve(chunk, nbytes));
-    chunk->len = nbytes;
-    cv__copy_region(cv_dtype_size(v->info->dtype), v->info->num_channels, j->src, j->src_frame,
-                    chunk->data, cbox, cbox);
-    if (v->opts.delete_black_uploads && cv__all_background(v, chunk->data, nbytes)) {
+    if (!j->from) {
+        chunk->len = 0;
+        CV_TRY(cv__buf_reserve(chunk, nbytes));
+        chunk->len = nbytes;
+        cv__copy_region(cv_dtype_size(v->info->dtype), v->info->num_channels, j->src, j->src_frame,
+                        chunk->data, cbox, cbox);
+    }
+    if (!j->from && v->opts.delete_black_uploads && cv__all_background(v, chunk->data, nbytes)) {
         return CV_OK; /* absent keys read as missing, i.e. background with fill_missing */
     }
     cv_chunk_desc d = cv__volume_chunk_desc(v, j->mip, cbox);
-    cv_buf *enc = &j->bufs[tid].encoded, *gz = &j->bufs[tid].gz;
-    const cv_buf *stored = enc;
-    enc->len = 0;
-    if (j->codec == &cv_codec_raw) {
+    if (j->from) {
+        /* already encoded */
+    } else if (j->codec == &cv_codec_raw) {
         /* raw is the chunk's own bytes: no encode copy */
         stored = chunk;
     } else {
+        enc->len = 0;
         CV_TRY(j->codec->encode(&d, j->level, chunk->data, nbytes, enc));
     }
     if (j->gzip) {
@@ -260,8 +318,11 @@ static cv_status put_shard(cv_volume *v, const char *prefix, const cv_shard_spec
     return rc;
 }
 
-cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_bbox box,
-                                   const uint8_t *src, const cv_codec *codec)
+/* The shard files of `box`, their chunks from the voxels `src` (framed by src_frame) or, with
+ * `from`, from that volume's scale from_mip as stored. */
+static cv_status write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_bbox box,
+                               const uint8_t *src, const cv_codec *codec, cv_volume *from,
+                               int from_mip, bool check, uint64_t *voxel_bytes)
 {
     const cv_scale *sc = &v->info->scales[mip];
     cv_shard_spec spec;
@@ -311,7 +372,11 @@ cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_
                       .codec = codec,
                       .gzip = spec.data_encoding == CV_SHARD_GZIP,
                       .level = sc->jpeg_quality >= 0 ? sc->jpeg_quality : sc->png_level,
+                      .from = from,
+                      .from_mip = from_mip,
+                      .check = check,
                       .bufs = cv_calloc((size_t)threads, sizeof *j.bufs)};
+    atomic_init(&j.voxel_bytes, 0);
     if (rc == CV_OK && !j.bufs) {
         rc = CV_FAIL(CV_ERR_NOMEM, "sharded write");
     }
@@ -377,10 +442,46 @@ cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_
         cv__buf_fini(&j.bufs[t].chunk);
         cv__buf_fini(&j.bufs[t].encoded);
         cv__buf_fini(&j.bufs[t].gz);
+        cv__buf_fini(&j.bufs[t].scratch);
     }
     cv_free(j.bufs);
     cv_free(cells);
+    if (voxel_bytes) {
+        *voxel_bytes = atomic_load(&j.voxel_bytes);
+    }
     return rc;
+}
+
+cv_status cv__volume_write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_bbox box,
+                                   const uint8_t *src, const cv_codec *codec)
+{
+    return write_sharded(v, mip, src_frame, box, src, codec, NULL, 0, false, NULL);
+}
+
+cv_status cv__volume_copy_sharded(cv_volume *src, int src_mip, cv_volume *v, int mip, cv_bbox box,
+                                  bool check, uint64_t *voxel_bytes)
+{
+    *voxel_bytes = 0;
+    CV_TRY(cv__volume_check_mip(src, src_mip));
+    CV_TRY(cv__volume_check_mip(v, mip));
+    /* cv__volume_can_copy_encoded is the caller's (it would link the zfp parameters into
+     * everything that writes shards) */
+    if (!v->info->scales[mip].sharding_json) {
+        return CV_FAIL(CV_ERR_ARG, "copy chunks from %s into the shards of %s: unsharded",
+                       cv_volume_url(src), cv_volume_url(v));
+    }
+    cv_bbox region = cv_bbox_intersect(box, cv_info_bounds(v->info, mip));
+    if (cv_bbox_is_empty(region)) {
+        return CV_OK;
+    }
+    const cv_codec *codec = NULL;
+    CV_TRY(cv__volume_codec(v, mip, &codec));
+    if (!codec->encode) {
+        return CV_FAIL(CV_ERR_UNSUPPORTED, "write to %s: encoding %s is read-only in this build",
+                       cv_volume_url(v), codec->name);
+    }
+    cv_bbox none = {{0, 0, 0}, {0, 0, 0}};
+    return write_sharded(v, mip, none, region, NULL, codec, src, src_mip, check, voxel_bytes);
 }
 
 /* ---- reading many chunks: neighbouring values of a shard in one ranged request ----------- */

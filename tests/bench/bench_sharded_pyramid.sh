@@ -14,7 +14,7 @@
 # back), objects written (files under DST but its info; for the sharded pyramid this must equal
 # its number of shard files) and peak RSS per rank (GNU time) against --memory. A third
 # pipeline, `unsharded-decode`, is the unsharded one with --decode: mip 0 decoded and encoded
-# again as the sharded pipeline must (the unsharded one copies its chunks as stored). The layers
+# again (the unsharded and sharded ones take mip 0's chunks as stored). The layers
 # repeat one 64-plane slab along z, written in tiles of at most 1024x1024 voxels. `--quick`
 # runs 128x128x64 (both dtypes, no unsharded-decode) with 3 levels for CTest (label bench);
 # `--only DTYPE` runs one layer. Never fails on speed; fails if the source is not read exactly

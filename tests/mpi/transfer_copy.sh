@@ -5,7 +5,8 @@
 # decoding path (--decode); with the source's own compression they are the source's files
 # byte for byte. A truncated gzip chunk, a raw chunk of the wrong length and a missing chunk
 # still fail their task naming the key; with --fill-missing the missing chunk is written as
-# the decoding path writes it. A jpeg layer's chunks are copied, not re-encoded.
+# the decoding path writes it. A jpeg layer's chunks are copied, not re-encoded. Box shards of
+# raw and compressed_segmentation take the chunks as stored where re-encoding gives the same.
 source "$(dirname "$0")/lib.sh"
 make_source src uint16 300,200,70 5,-3,2 64,64,16
 SCALE=4_4_40
@@ -97,4 +98,32 @@ run_np 2 transfer jpg jpg-out --memory 1M > log 2>&1 || { cat log; fail "jpeg co
 (cd jpg-out/$SCALE && sha256sum ./*) | diff a - > /dev/null || fail "jpeg chunks were re-encoded"
 "$CVMPI" transfer jpg jpg-dec --memory 1M --decode > log 2>&1 || { cat log; fail "jpeg decode"; }
 (cd jpg-dec/$SCALE && sha256sum ./*) | diff -q a - > /dev/null && fail "jpeg: --decode did not re-encode"
+# box shards (--sharded): the chunks go into the shard files as stored where that is what
+# encoding them gives (raw; compressed_segmentation as its encoder lays it out), else decoded
+# and encoded again (a cseg chunk with 4 bytes more, which decodes the same; a missing one with
+# --fill-missing): the shard files of --decode, byte for byte
+"$CVMPI" create seg --type segmentation --dtype uint64 --size 96,80,40 --offset 3,0,-2 \
+    --resolution 4,4,40 --chunk 32,32,16 --encoding compressed_segmentation > /dev/null
+/usr/bin/python3 -c 'import numpy as np; x, y, z = np.meshgrid(np.arange(96), np.arange(80),
+    np.arange(40), indexing="ij"); np.save("s.npy", np.asfortranarray(((1 << 40) + x // 7 +
+    1000 * (y // 9) + (z // 5) * 77777)[..., None].astype(np.uint64)))'
+"$CVMPI" write seg --bbox 3,0,-2,99,80,38 -i s.npy
+/usr/bin/python3 - "seg/$SCALE/35-67_32-64_14-30.gz" <<'PY'
+import gzip, sys
+with open(sys.argv[1], "rb") as f:
+    b = gzip.decompress(f.read())
+with open(sys.argv[1], "wb") as f:
+    f.write(gzip.compress(b + bytes(4)))
+PY
+rm "seg/$SCALE/3-35_0-32_-2-14.gz"
+for layer in seg raw; do
+    run_np 1 transfer $layer "shd-dec-$layer" --sharded --fill-missing --decode > log 2>&1 ||
+        { cat log; fail "$layer: --sharded --decode"; }
+    CV_LOG=info run_np 2 transfer $layer "shd-$layer" --sharded --fill-missing > log 2>&1 ||
+        { cat log; fail "$layer: --sharded"; }
+    grep -q "into the shard files as stored" log || { cat log; fail "$layer: shards not copied"; }
+    [ -n "$(find "shd-$layer" -name '*.shard')" ] || fail "$layer: no shard files"
+    digest "shd-$layer" | diff <(digest "shd-dec-$layer") - > /dev/null ||
+        fail "$layer: shards differ from the decoding path's"
+done
 echo "transfer_copy: ok"
