@@ -541,6 +541,38 @@ size_t cv__url_part_bytes(const char *url)
     return part;
 }
 
+cv_status cv__store_gather_parts(cv_store_pieces next, void *arg, size_t part, cv_buf *buf,
+                                 cv_store_part_fn send, void *ctx)
+{
+    cv_status rc = CV_OK;
+    while (rc == CV_OK) {
+        const void *piece = NULL;
+        size_t n = 0;
+        rc = next(arg, &piece, &n);
+        if (rc != CV_OK || n == 0) {
+            break;
+        }
+        const uint8_t *p = piece;
+        while (rc == CV_OK && n > 0) {
+            if (buf->len == part) { /* more follows: this part is not the last */
+                rc = send(ctx, buf->data, buf->len);
+                buf->len = 0;
+                continue;
+            }
+            size_t take = part - buf->len < n ? part - buf->len : n;
+            rc = cv__buf_reserve(buf, buf->len + take);
+            if (rc != CV_OK) {
+                break;
+            }
+            memcpy(buf->data + buf->len, p, take);
+            buf->len += take;
+            p += take;
+            n -= take;
+        }
+    }
+    return rc;
+}
+
 cv_status cv__store_put_raw(cv_store *s, const char *key, const void *data, size_t len,
                             const char *encoding, const char *content_type)
 {

@@ -149,6 +149,13 @@ bool cv__url_streams(const char *url);
  * S3's 5 MiB minimum and rounded down to a multiple of GCS's 256 KiB. `scheme`: "s3", "gs"... */
 size_t cv__store_part_bytes(const char *scheme);
 size_t cv__url_part_bytes(const char *url);
+/* The part loop of an upload in parts (s3:// multipart, gs:// resumable): gathers the pieces
+ * `next` hands out into `buf`, calling `send(ctx, part bytes)` for each full part that more
+ * bytes follow; on return `buf` holds the last part (all of an object no larger than a part,
+ * which then needs no upload in parts: `send` was never called). */
+typedef cv_status (*cv_store_part_fn)(void *ctx, const uint8_t *data, size_t len);
+cv_status cv__store_gather_parts(cv_store_pieces next, void *arg, size_t part, cv_buf *buf,
+                                 cv_store_part_fn send, void *ctx);
 /* store_file.c's part of cv__store_put_pieces (`name` checked). */
 cv_status cv__file_put_pieces(cv_store *s, const char *name, cv_store_pieces next, void *arg);
 /* Copy one object between stores (cvmpi cp). `compress` NULL keeps the stored bytes and their

@@ -1339,6 +1339,15 @@ static void up_cancel(gcs_upload *u)
     cv__err_set(&saved);
 }
 
+/* A full chunk of a resumable upload, the session started with the first. */
+static cv_status gcs_send_chunk(void *ctx, const uint8_t *data, size_t len)
+{
+    gcs_upload *u = ctx;
+    CV_TRY(u->session ? CV_OK : up_start(u));
+    EVP_DigestUpdate(u->md5, data, len);
+    return up_chunk(u, data, len, false);
+}
+
 /* Up to one part in memory: an object no larger than a part is one multipart POST (gcs_put,
  * with its md5Hash); a larger one a resumable upload in chunks of exactly that size but the
  * last. */
@@ -1353,34 +1362,8 @@ static cv_status gcs_put_pieces(cv_store *s, const char *name, cv_store_pieces n
     cv_status rc = u.md5 && EVP_DigestInit_ex(u.md5, EVP_md5(), NULL) == 1
                        ? CV_OK
                        : CV_FAIL(CV_ERR_NOMEM, "write `%s/%s'", g->url, name);
-    while (rc == CV_OK) {
-        const void *piece = NULL;
-        size_t n = 0;
-        rc = next(arg, &piece, &n);
-        if (rc != CV_OK || n == 0) {
-            break;
-        }
-        const uint8_t *p = piece;
-        while (rc == CV_OK && n > 0) {
-            if (buf.len == part) { /* more follows: this chunk is not the last */
-                rc = u.session ? CV_OK : up_start(&u);
-                if (rc == CV_OK) {
-                    EVP_DigestUpdate(u.md5, buf.data, buf.len);
-                    rc = up_chunk(&u, buf.data, buf.len, false);
-                }
-                buf.len = 0;
-                continue;
-            }
-            size_t take = part - buf.len < n ? part - buf.len : n;
-            rc = cv__buf_reserve(&buf, buf.len + take);
-            if (rc != CV_OK) {
-                break;
-            }
-            memcpy(buf.data + buf.len, p, take);
-            buf.len += take;
-            p += take;
-            n -= take;
-        }
+    if (rc == CV_OK) {
+        rc = cv__store_gather_parts(next, arg, part, &buf, gcs_send_chunk, &u);
     }
     if (rc == CV_OK && !u.session) {
         rc = gcs_put(s, name, buf.data, buf.len, NULL, content_type);

@@ -964,6 +964,14 @@ static void mp_abort(s3_upload *u)
     call_fini(&c);
 }
 
+/* A full part of a multipart upload, the upload created with the first. */
+static cv_status s3_send_part(void *ctx, const uint8_t *data, size_t len)
+{
+    s3_upload *u = ctx;
+    CV_TRY(u->id ? CV_OK : mp_create(u));
+    return mp_part(u, data, len);
+}
+
 /* Up to one part in memory: an object no larger than a part is one PUT (the bytes and headers
  * of s3_put); a larger one a multipart upload of parts of exactly that size but the last. */
 static cv_status s3_put_pieces(cv_store *s, const char *name, cv_store_pieces next, void *arg,
@@ -974,35 +982,7 @@ static cv_status s3_put_pieces(cv_store *s, const char *name, cv_store_pieces ne
     s3_upload u = {.t = t, .name = name, .content_type = content_type};
     cv_buf buf; /* grows with the object, up to one part */
     cv__buf_init(&buf, part);
-    cv_status rc = CV_OK;
-    while (rc == CV_OK) {
-        const void *piece = NULL;
-        size_t n = 0;
-        rc = next(arg, &piece, &n);
-        if (rc != CV_OK || n == 0) {
-            break;
-        }
-        const uint8_t *p = piece;
-        while (rc == CV_OK && n > 0) {
-            if (buf.len == part) { /* more follows: this part is not the last */
-                rc = u.id ? CV_OK : mp_create(&u);
-                if (rc == CV_OK) {
-                    rc = mp_part(&u, buf.data, buf.len);
-                }
-                buf.len = 0;
-                continue;
-            }
-            size_t take = part - buf.len < n ? part - buf.len : n;
-            rc = cv__buf_reserve(&buf, buf.len + take);
-            if (rc != CV_OK) {
-                break;
-            }
-            memcpy(buf.data + buf.len, p, take);
-            buf.len += take;
-            p += take;
-            n -= take;
-        }
-    }
+    cv_status rc = cv__store_gather_parts(next, arg, part, &buf, s3_send_part, &u);
     if (rc == CV_OK && !u.id) {
         rc = s3_put(s, name, buf.data, buf.len, NULL, content_type);
     } else if (rc == CV_OK) {
