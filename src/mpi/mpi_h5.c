@@ -57,31 +57,6 @@ static cv_status split_spec(const char *spec, char **file, char **dset)
     return CV_OK;
 }
 
-/* Axis letters, slowest first, to axis ids; x, y and z exactly once, c at most once. */
-cv_status cv__import_parse_axes(const char *axes, int rank, const char *dset, int ax[4])
-{
-    int seen[4] = {0, 0, 0, 0};
-    size_t n = strlen(axes);
-    if ((int)n != rank) {
-        return CV_FAIL(CV_ERR_ARG, "--axes %s names %zu axes, but the dataset %s has %d dimensions",
-                       axes, n, dset, rank);
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char *p = strchr("xyzc", axes[i]);
-        if (!axes[i] || !p || seen[p - "xyzc"]++) {
-            return CV_FAIL(CV_ERR_ARG,
-                           "bad --axes `%s': want x, y, z once each and c at most once "
-                           "(e.g. zyx, xyz, czyx, zyxc)",
-                           axes);
-        }
-        ax[i] = (int)(p - "xyzc");
-    }
-    if (!seen[AX_X] || !seen[AX_Y] || !seen[AX_Z]) {
-        return CV_FAIL(CV_ERR_ARG, "bad --axes `%s': x, y and z are required", axes);
-    }
-    return CV_OK;
-}
-
 static hid_t native_type(cv_dtype t)
 {
     switch (t) {
@@ -1094,25 +1069,6 @@ cv_status cv_mpi_export(const cv_export_params *p)
 }
 
 /* ---- cutouts (`cvmpi read -o FILE.h5:/DATASET`) ----------------------------------------- */
-
-bool cv_h5_is_spec(const char *s)
-{
-    const char *sep = NULL;
-    for (const char *p = strstr(s, ":/"); p; p = strstr(p + 1, ":/")) {
-        sep = p;
-    }
-    if (!sep || !sep[2]) {
-        return false;
-    }
-    static const char *const exts[] = {".h5", ".hdf5", ".hdf", ".he5"};
-    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-        size_t n = strlen(exts[i]);
-        if ((size_t)(sep - s) > n && strncasecmp(sep - n, exts[i], n) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
 
 /* Create the dataset in an open file and write the whole cutout (dataset order) into it. */
 static cv_status write_cutout_dataset(hid_t fid, const char *dset, const char *file,

@@ -28,8 +28,16 @@ run readelf -d "$P/lib/libcvmpi.so.0.1.0"
 grep -q 'Library soname: \[libcvmpi.so.0\]' "$OUT" || fail "SONAME is not libcvmpi.so.0"
 expect_files "$P/include" cvmpi.h
 expect_files "$P/bin" cvmpi
-# bin/cvmpi is the front; the full program it hands commands to sits in libexec
-expect_files "$P/libexec/cvmpi" cvmpi
+# bin/cvmpi is the front; the full program it hands commands to sits in libexec, with the
+# modules it loads when a job needs HDF5 or remote storage
+if [[ -e $BUILD/libexec/cvmpi/libcvmpi-net.so ]]; then
+    expect_files "$P/libexec/cvmpi" cvmpi libcvmpi-h5.so libcvmpi-net.so
+else
+    expect_files "$P/libexec/cvmpi" cvmpi libcvmpi-h5.so
+fi
+run readelf -d "$P/libexec/cvmpi/cvmpi"
+grep -qE 'Shared library: \[lib(hdf5|curl|crypto)' "$OUT" &&
+    fail "the installed full program links $(grep -oE 'lib(hdf5|curl|crypto)[^]]*' "$OUT" | tr '\n' ' ')"
 run readelf -d "$P/bin/cvmpi"
 grep -qE 'Shared library: \[lib(mpi|hdf5|curl|jxl|draco|microhttpd)' "$OUT" &&
     fail "the installed front links $(grep -oE 'lib(mpi|hdf5|curl|jxl|draco|microhttpd)[^]]*' "$OUT" | tr '\n' ' ')"
@@ -125,6 +133,9 @@ for d in cmake-shared cmake-static make-shared make-static; do
 done
 expect_exit 0 "$P/bin/cvmpi" read "file://$WORK/a" --bbox $BOX -o cut.raw
 expect_same_files expected.raw cut.raw
+# the installed full program finds its HDF5 module
+expect_exit 0 "$P/bin/cvmpi" read "file://$WORK/a" --bbox $BOX -o cut.h5:/main
+[[ -s cut.h5 ]] || fail "read -o cut.h5:/main wrote nothing"
 # `info` of a local layer runs in the front, anything else in the full program: same answers
 expect_exit 0 "$P/bin/cvmpi" info "$WORK/a" --json
 cp "$OUT" front.json
