@@ -99,6 +99,18 @@ static void close_forward(cv_store *s)
     }
 }
 
+/* Never reached through these tables (an opened store serves from the module's); present so
+ * that asking a scheme whether it streams (cv__url_streams, cv__store_part_bytes) before any
+ * store is opened gets the module's answer: s3 and gs upload in parts. */
+static cv_status put_pieces_forward(cv_store *s, const char *name, cv_store_pieces next, void *arg,
+                                    const char *content_type)
+{
+    if (!s->ops->put_pieces || s->ops->put_pieces == put_pieces_forward) {
+        return CV_ERR_UNSUPPORTED;
+    }
+    return s->ops->put_pieces(s, name, next, arg, content_type);
+}
+
 static cv_status open_http(cv_store *s, const cv_cloudpath *p)
 {
     return open_with(s, p, "cv_store_http");
@@ -113,8 +125,10 @@ static cv_status open_gcs(cv_store *s, const cv_cloudpath *p)
 }
 
 const cv_store_ops cv_store_http = {.name = "http", .open = open_http, .close = close_forward};
-const cv_store_ops cv_store_s3 = {.name = "s3", .open = open_s3, .close = close_forward};
-const cv_store_ops cv_store_gcs = {.name = "gs", .open = open_gcs, .close = close_forward};
+const cv_store_ops cv_store_s3 = {
+    .name = "s3", .open = open_s3, .put_pieces = put_pieces_forward, .close = close_forward};
+const cv_store_ops cv_store_gcs = {
+    .name = "gs", .open = open_gcs, .put_pieces = put_pieces_forward, .close = close_forward};
 #ifdef CV_HAVE_BOSS
 static cv_status open_boss(cv_store *s, const cv_cloudpath *p)
 {
