@@ -7,6 +7,7 @@
  * fallback); the decoder checks every size, index and code against the stream and trusts only
  * the cv_chunk_desc. uint8..uint64, one channel. No I/O here. */
 #include "codec/codec.h"
+#include "codec/le_words.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -25,44 +26,6 @@
 #define CPSO_MAX_VOXELS ((uint64_t)UINT32_MAX - 1)
 
 /* ---- little-endian integers of 1, 2, 4 or 8 bytes ---------------------------------------- */
-
-CPSO_INLINE uint64_t ld_le(const uint8_t *p, unsigned w)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    switch (w) {
-    case 1:
-        return p[0];
-    case 2: {
-        uint16_t v;
-        memcpy(&v, p, 2);
-        return v;
-    }
-    case 4: {
-        uint32_t v;
-        memcpy(&v, p, 4);
-        return v;
-    }
-    default: {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        return v;
-    }
-    }
-#else
-    switch (w) {
-    case 1:
-        return p[0];
-    case 2:
-        return (uint64_t)p[0] | (uint64_t)p[1] << 8;
-    case 4:
-        return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
-    default:
-        return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-               (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
-               (uint64_t)p[7] << 56;
-    }
-#endif
-}
 
 CPSO_INLINE void st_le(uint8_t *p, uint64_t v, unsigned w)
 {
@@ -152,12 +115,12 @@ static cv_status header_read(const uint8_t *p, size_t n, cpso_header *h)
     h->version = p[4];
     h->width = p[5];
     for (int i = 0; i < 3; i++) {
-        h->size[i] = (uint32_t)ld_le(p + 6 + 2 * i, 2);
+        h->size[i] = (uint32_t)cv_le_load(p + 6 + 2 * i, 2);
         h->step[i] = p[12 + i];
     }
-    h->id_size = ld_le(p + 15, 8);
-    h->value_size = (uint32_t)ld_le(p + 23, 4);
-    h->location_size = ld_le(p + 27, 8);
+    h->id_size = cv_le_load(p + 15, 8);
+    h->value_size = (uint32_t)cv_le_load(p + 23, 4);
+    h->location_size = cv_le_load(p + 27, 8);
     h->connectivity = p[35];
     if (h->version > 1) {
         return CV_FAIL(CV_ERR_CORRUPT, CPSO_NAME ": format version %u is not 0 or 1", h->version);
@@ -317,7 +280,7 @@ CPSO_INLINE cv_status ccl_scan(cpso_ccl *c, uint32_t *comp, const uint32_t size[
                     l = (uint32_t)++n;
                     parent[l] = l;
                     if (labels) {
-                        c->first[l] = ld_le(labels + w * (sxy * z + sx * y + x), w);
+                        c->first[l] = cv_le_load(labels + w * (sxy * z + sx * y + x), w);
                     }
                 }
                 row[x] = l;
@@ -455,7 +418,7 @@ static cv_status windows_expand(const cpso_stream *s, uint32_t *index)
 {
     size_t at = 0;
     for (size_t i = 0; i < s->n_windows; i++) {
-        const uint64_t v = ld_le(s->windows + i * s->ww, s->ww);
+        const uint64_t v = cv_le_load(s->windows + i * s->ww, s->ww);
         const uint64_t k = v >> 1;
         if (v & 1) {
             if (k > s->n_blocks - at) {
@@ -505,7 +468,7 @@ static void boundaries_decode(const cpso_stream *s, const uint32_t *index, uint3
             const unsigned shift = xs * ((unsigned)(y % ys) + ys * (unsigned)(z % zs));
             for (size_t bx = 0; bx < s->grid[0]; bx++) {
                 const uint64_t pattern =
-                    ld_le(s->values + (size_t)index[row_block + bx] * s->ww, s->ww) >> shift;
+                    cv_le_load(s->values + (size_t)index[row_block + bx] * s->ww, s->ww) >> shift;
                 const size_t x_end = (bx + 1) * xs < sx ? (bx + 1) * xs : sx;
                 for (size_t x = bx * xs, bit = 0; x < x_end; x++, bit++) {
                     comp[i++] = !((pattern >> bit) & 1);
@@ -551,7 +514,7 @@ CPSO_INLINE cv_status labels_decode(const cpso_stream *s, const uint32_t *comp,
                                                  "entry %" PRIu64 " of %" PRIu64,
                                        x, y, z, li, n_loc);
                     }
-                    const uint64_t e = ld_le(s->locations + (size_t)w * li++, w);
+                    const uint64_t e = cv_le_load(s->locations + (size_t)w * li++, w);
                     bool ok;
                     switch (e) {
                     case 0:
@@ -621,8 +584,8 @@ static cv_status zindex_check(const cpso_stream *s, const uint64_t *per_slice,
 {
     const uint32_t sz = s->h.size[2];
     for (uint32_t z = 0; z < sz; z++) {
-        const uint64_t n_comp = ld_le(s->zindex + (size_t)s->iw * z, s->iw);
-        const uint64_t used = ld_le(s->zindex + (size_t)s->iw * (sz + z), s->iw);
+        const uint64_t n_comp = cv_le_load(s->zindex + (size_t)s->iw * z, s->iw);
+        const uint64_t used = cv_le_load(s->zindex + (size_t)s->iw * (sz + z), s->iw);
         const uint64_t want_used = z == 0 ? 0 : loc_start[z] - loc_start[z - 1];
         if (per_slice && n_comp != per_slice[z]) {
             return CV_FAIL(CV_ERR_CORRUPT,
@@ -695,7 +658,7 @@ static cv_status compresso_decode(const cv_chunk_desc *d, const uint8_t *src, si
     if (rc == CV_OK) {
         label[0] = 0;
         for (size_t p = 1; p <= c.n_prov; p++) {
-            label[p] = ld_le(s.ids + (size_t)w * (c.parent[p] - 1), w);
+            label[p] = cv_le_load(s.ids + (size_t)w * (c.parent[p] - 1), w);
         }
     }
     uint8_t *dst = out->data + out->len;
@@ -744,10 +707,10 @@ CPSO_INLINE size_t boundaries_find(const uint8_t *labels, const uint32_t size[3]
         for (size_t y = 0; y < sy; y++) {
             const bool has_y = y + 1 < sy;
             for (size_t x = 0; x < sx; x++, i++) {
-                const uint64_t v = ld_le(labels + w * i, w);
-                const bool b = (x + 1 < sx && v != ld_le(labels + w * (i + 1), w)) ||
-                               (has_y && v != ld_le(labels + w * (i + sx), w)) ||
-                               (has_z && v != ld_le(labels + w * (i + sxy), w));
+                const uint64_t v = cv_le_load(labels + w * i, w);
+                const bool b = (x + 1 < sx && v != cv_le_load(labels + w * (i + 1), w)) ||
+                               (has_y && v != cv_le_load(labels + w * (i + sx), w)) ||
+                               (has_z && v != cv_le_load(labels + w * (i + sxy), w));
                 comp[i] = !b;
                 n_boundary += b;
             }
@@ -774,8 +737,8 @@ CPSO_INLINE size_t locations_find(const uint8_t *labels, const uint32_t *comp,
                     (conn6 && z > 0 && comp[i - sxy])) {
                     continue;
                 }
-                const uint64_t v = ld_le(labels + w * i, w);
-#define SAME(j) (comp[j] && ld_le(labels + w * (j), w) == v)
+                const uint64_t v = cv_le_load(labels + w * i, w);
+#define SAME(j) (comp[j] && cv_le_load(labels + w * (j), w) == v)
                 if (x > 0 && SAME(i - 1)) {
                     loc[n++] = 0;
                 } else if (x + 1 < sx && SAME(i + 1)) {

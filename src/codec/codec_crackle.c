@@ -8,6 +8,7 @@
  * are refused as unsupported. Encoding: version 1 as CloudVolume writes it, byte for byte the
  * stream of upstream's encoder with CloudVolume's parameters (see "encode" below). */
 #include "codec/codec.h"
+#include "codec/le_words.h"
 
 #include "base/checked.h"
 
@@ -683,31 +684,14 @@ static cv_status grow(void **p, size_t *cap, size_t need, size_t elem)
     return CV_OK;
 }
 
-/* Written out per width so that compilers make each one load. */
-static inline uint64_t load_label(const uint8_t *p, unsigned w)
-{
-    switch (w) {
-    case 1:
-        return p[0];
-    case 2:
-        return (uint64_t)p[0] | (uint64_t)p[1] << 8;
-    case 4:
-        return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
-    default:
-        return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-               (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
-               (uint64_t)p[7] << 56;
-    }
-}
-
 /* Upstream's two whole-chunk facts: how many voxels equal the one before them in memory order
  * (x fastest, across row and slice ends) and the largest label. */
 static inline void scan_chunk_w(const uint8_t *src, size_t nv, unsigned w, uint64_t *pairs,
                                 uint64_t *max)
 {
-    uint64_t prev = load_label(src, w), mx = prev, eq = 0;
+    uint64_t prev = cv_le_load(src, w), mx = prev, eq = 0;
     for (size_t i = 1; i < nv; i++) {
-        const uint64_t v = load_label(src + i * w, w);
+        const uint64_t v = cv_le_load(src + i * w, w);
         eq += v == prev;
         mx = v > mx ? v : mx;
         prev = v;
@@ -762,9 +746,9 @@ static inline uint32_t slice_scan_w(crk_enc *e, const uint8_t *sl, unsigned w, b
         uint64_t prev = 0;
         for (uint32_t x = 0; x < sx; x++) {
             const size_t i = (size_t)y * sx + x, v = x + sxe * y;
-            const uint64_t cur = load_label(sl + i * w, w);
+            const uint64_t cur = cv_le_load(sl + i * w, w);
             const bool left = x > 0 && prev == cur;
-            const bool up = y > 0 && load_label(sl + (i - sx) * w, w) == cur;
+            const bool up = y > 0 && cv_le_load(sl + (i - sx) * w, w) == cur;
             prev = cur;
             if (x > 0 && left == perm) { /* crack (x,y)-(x,y+1) */
                 adj[v] |= EDGE_DOWN;
@@ -780,7 +764,7 @@ static inline uint32_t slice_scan_w(crk_enc *e, const uint8_t *sl, unsigned w, b
             if (left) {
                 p = cc[i - 1];
                 /* with the upper-left pixel equal too, left and up are joined already */
-                if (up && cc[i - sx] != p && load_label(sl + (i - sx - 1) * w, w) != cur) {
+                if (up && cc[i - sx] != p && cv_le_load(sl + (i - sx - 1) * w, w) != cur) {
                     const uint32_t ra = uf_root(parent, p), rb = uf_root(parent, cc[i - sx]);
                     if (ra < rb) {
                         parent[rb] = ra;
@@ -829,7 +813,7 @@ static cv_status slice_components(crk_enc *e, const uint8_t *sl, unsigned w, boo
     for (uint32_t p = 0; p < next; p++) {
         const uint32_t r = uf_root(parent, p);
         if (r == p) {
-            e->comp_label[e->ncomp + n] = load_label(sl + (size_t)e->first[p] * w, w);
+            e->comp_label[e->ncomp + n] = cv_le_load(sl + (size_t)e->first[p] * w, w);
             e->num[p] = n++;
         } else {
             e->num[p] = e->num[r];
