@@ -440,17 +440,9 @@ cv_status cv__store_put_pieces(cv_store *s, const char *key, cv_store_pieces nex
             rc = s->ops->del(s, name);
         }
     } else {
-        cv_buf all;
+        cv_buf all; /* one part as large as the object: never sent in parts */
         cv__buf_init(&all, 0);
-        while (rc == CV_OK) {
-            const void *piece = NULL;
-            size_t n = 0;
-            rc = next(arg, &piece, &n);
-            if (rc != CV_OK || n == 0) {
-                break;
-            }
-            rc = cv__buf_append(&all, piece, n);
-        }
+        rc = cv__store_gather_parts(next, arg, SIZE_MAX, &all, NULL, NULL);
         if (rc == CV_OK) {
             rc = put_stored(s, norm, all.data, all.len, NULL, content_type);
         }
@@ -560,12 +552,7 @@ cv_status cv__store_gather_parts(cv_store_pieces next, void *arg, size_t part, c
                 continue;
             }
             size_t take = part - buf->len < n ? part - buf->len : n;
-            rc = cv__buf_reserve(buf, buf->len + take);
-            if (rc != CV_OK) {
-                break;
-            }
-            memcpy(buf->data + buf->len, p, take);
-            buf->len += take;
+            rc = cv__buf_append(buf, p, take);
             p += take;
             n -= take;
         }
