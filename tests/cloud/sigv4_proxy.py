@@ -30,7 +30,8 @@
 # 200", "POST?uploadId 200", "DELETE?uploadId 204"; "open_uploads" is the number of uploads
 # neither completed nor aborted and "part_sizes" the size of each part received.
 # GET /_fail?part=K (unsigned) answers 500 to every UploadPart with part number K from then on
-# (K = 0: none).
+# (K = 0: none); GET /_fail?put_delay_ms=N holds every plain PUT N ms before passing it on (a
+# copy slow enough to be killed half way, whatever the machine's speed; 0: none).
 import base64
 import json
 import threading
@@ -59,7 +60,7 @@ AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<day>\d{8})/(?
 STATS = {}
 STATS_LOCK = threading.Lock()
 UPLOADS = {}  # upload id -> {"path": "/bucket/key", "headers": {...}, "parts": {n: bytes}}
-FAIL = {"part": 0}
+FAIL = {"part": 0, "put_delay_ms": 0}
 MIN_PART = 5 * 1024 * 1024
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
        "proxy-authorization", "proxy-authenticate", "content-length", "date", "server"}
@@ -172,6 +173,8 @@ class Proxy(BaseHTTPRequestHandler):
             return self.refuse(*bad)
         if self.multipart(body):
             return
+        if self.command == "PUT" and FAIL["put_delay_ms"]:
+            time.sleep(FAIL["put_delay_ms"] / 1000)
         conn = http.client.HTTPConnection(UPSTREAM.hostname, UPSTREAM.port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
         headers["Content-Length"] = str(len(body))

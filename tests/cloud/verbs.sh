@@ -101,11 +101,14 @@ expect_exit 0 "$CVMPI" cp -r --resume tree "$S3_URL/t1"
 
 section "kill -9 mid-copy, then --resume: each object PUT once in all"
 puts=$(s3_stats 'PUT 200')
+# 50 ms a PUT: the 60 objects take 3 s, so the copy is still running when 15 are in
+curl -sf "http://127.0.0.1:$S3_PORT/_fail?put_delay_ms=50" >/dev/null
 "$CVMPI" cp -r --threads 1 tree "$S3_URL/t2" >killed.out 2>&1 &
 pid=$!
 for ((i = 0; i < 400 && $(s3_stats 'PUT 200') - puts < 15; i++)); do sleep 0.02; done
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
+curl -sf "http://127.0.0.1:$S3_PORT/_fail?put_delay_ms=0" >/dev/null
 (( $(s3_stats 'PUT 200') - puts < 60 )) || fail "the copy finished before it was killed"
 [[ ! -s killed.out ]] || fail "the killed copy printed: $(cat killed.out)"
 expect_exit 0 "$CVMPI" cp -r --resume tree "$S3_URL/t2"
