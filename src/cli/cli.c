@@ -740,6 +740,21 @@ cv_status cli_read_input_max(const char *path, size_t max, const char *why, uint
     return CV_OK;
 }
 
+void cli_band_cells(const int64_t cells[3], const int64_t chunk[3], size_t voxel_bytes,
+                    size_t band_bytes, int64_t out[3])
+{
+    out[0] = out[1] = out[2] = 1;
+    size_t cell_bytes = (size_t)chunk[0] * (size_t)chunk[1] * (size_t)chunk[2] * voxel_bytes;
+    for (int d = 0; d < 3; d++) {
+        size_t bytes = cell_bytes * (size_t)out[0] * (size_t)out[1] * (size_t)out[2];
+        int64_t fit = (int64_t)(band_bytes / bytes);
+        out[d] = fit < 1 ? 1 : fit > cells[d] ? cells[d] : fit;
+        if (out[d] < cells[d]) {
+            return;
+        }
+    }
+}
+
 bool cli_opt_bbox(const char *cmd, const char *arg, const char **out)
 {
     cv_bbox b;
