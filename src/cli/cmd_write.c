@@ -307,11 +307,14 @@ static cv_status write_banded(cv_volume *v, int mip, cv_bbox box, band_input *in
     }
     const char *test = getenv("CVMPI_TEST_WRITE_BAND");
     size_t band_bytes = test && *test ? (size_t)strtoull(test, NULL, 10) : CLI_BAND_BYTES;
+    int64_t n[3];
+    for (int d = 0; d < 3; d++) {
+        n[d] = box.max[d] - box.min[d];
+    }
     if (in->stream) {
-        /* In stream order: whole z-slices of cells. */
-        size_t slice =
-            (size_t)(cells[0] * grid.chunk[0] * cells[1] * grid.chunk[1] * grid.chunk[2]) *
-            voxel_bytes;
+        /* In stream order: whole z-slices of cells (a slice's bytes are at most the box's). */
+        int64_t slice_z = grid.chunk[2] < n[2] ? grid.chunk[2] : n[2];
+        size_t slice = (size_t)(n[0] * n[1] * slice_z) * voxel_bytes;
         int64_t fit = (int64_t)(band_bytes / slice);
         per[0] = cells[0];
         per[1] = cells[1];
@@ -323,11 +326,13 @@ static cv_status write_banded(cv_volume *v, int mip, cv_bbox box, band_input *in
     for (int d = 0; d < 3; d++) {
         n_bands *= (size_t)((cells[d] + per[d] - 1) / per[d]);
     }
-    size_t cap =
-        (size_t)(per[0] * grid.chunk[0] * per[1] * grid.chunk[1] * per[2] * grid.chunk[2]) *
-        voxel_bytes;
-    if (cap > in->nbytes) {
-        cap = in->nbytes;
+    /* The largest band: per cells a side, cut to the box (so within the box's checked size). */
+    size_t cap = voxel_bytes;
+    for (int d = 0; d < 3; d++) {
+        int64_t side = per[d] >= cells[d] || per[d] > n[d] / grid.chunk[d] + 1 ? n[d]
+                       : per[d] * grid.chunk[d] < n[d] ? per[d] * grid.chunk[d]
+                                                       : n[d];
+        cap *= (size_t)side;
     }
     uint8_t *bufs[2] = {cv_malloc(cap), n_bands > 1 ? cv_malloc(cap) : NULL};
     if (!bufs[0] || (n_bands > 1 && !bufs[1])) {

@@ -89,6 +89,18 @@ CVMPI_TEST_WRITE_BAND=1 expect_exit 0 "$CVMPI" write t -i fifo --bbox 5,7,3,155,
 wait
 diff -r ref1 t >/dev/null || fail "FIFO: chunks differ from the whole box"
 
+section "chunks of 2^31 - 1 a side: band sizes do not overflow"
+expect_exit 0 "$CVMPI" create h --type image --dtype uint64 --size 20,10,6 --resolution 1,1,1 \
+    --chunk 2147483647,2147483647,2147483647
+head -c $((20 * 10 * 6 * 8)) /dev/urandom > h.raw
+for band in 1 ""; do
+    CVMPI_TEST_WRITE_BAND=$band expect_exit 0 "$CVMPI" write h -i h.raw --bbox 0,0,0,20,10,6
+    expect_exit 0 "$CVMPI" read h -o - --format raw
+    expect_same_files h.raw "$OUT"
+    CVMPI_TEST_WRITE_BAND=$band expect_exit 0 "$CVMPI" write h -i - --format raw \
+        --bbox 0,0,0,20,10,6 < <(cat h.raw)
+done
+
 # 64^3 uint8 in 16^3 chunks: with 64 KiB bands a pipe goes in four bands of 16 z
 expect_exit 0 "$CVMPI" create e --type image --dtype uint8 --size 64,64,64 --chunk 16,16,16 \
     --resolution 1,1,1
