@@ -9,20 +9,21 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
-# Save the box's bytes (x fastest, channel slowest) as .npy files: C order of (X,Y,Z,C), which
+# Save each RAW DTYPE X,Y,Z,C (bytes x fastest, channel slowest) as .npy files: C order of (X,Y,Z,C), which
 # goes the whole-box way; Fortran order; and C order of (Z,Y,X,C).
 npy_forms()
 {
     "$PY" - "$@" <<'PY' || fail "npy_forms $*"
 import sys, numpy as np
-raw, dtype, shape = sys.argv[1], sys.argv[2], [int(s) for s in sys.argv[3].split(",")]
-X, Y, Z, C = shape
-a = np.fromfile(raw, dtype).reshape(C, Z, Y, X)
-xyzc = a.transpose(3, 2, 1, 0)
-base = raw[:-4]
-np.save(base + "_c.npy", np.ascontiguousarray(xyzc))
-np.save(base + "_f.npy", np.asfortranarray(xyzc))
-np.save(base + "_zyx.npy", np.ascontiguousarray(a.transpose(1, 2, 3, 0)))
+for k in range(1, len(sys.argv), 3):
+    raw, dtype, shape = sys.argv[k], sys.argv[k + 1], [int(s) for s in sys.argv[k + 2].split(",")]
+    X, Y, Z, C = shape
+    a = np.fromfile(raw, dtype).reshape(C, Z, Y, X)
+    xyzc = a.transpose(3, 2, 1, 0)
+    base = raw[:-4]
+    np.save(base + "_c.npy", np.ascontiguousarray(xyzc))
+    np.save(base + "_f.npy", np.asfortranarray(xyzc))
+    np.save(base + "_zyx.npy", np.ascontiguousarray(a.transpose(1, 2, 3, 0)))
 PY
 }
 
@@ -40,19 +41,30 @@ expect_exit 0 "$CVMPI" write base_c -i c.raw --bbox 0,0,0,70,50,30
 section "banded chunk files are the whole-box path's"
 # cells: a 32 KiB (uint16 32x32x16), c 6 KiB (3 x uint8 16x16x8); bands of one cell, of rows,
 # of planes, and the default
+cases=("a uint16 5,7,3,155,107,43" "a uint16 10,9,4,140,100,40 --non-aligned"
+    "a uint16 37,39,19,38,40,20 --non-aligned" "c uint8 0,0,0,70,50,30"
+    "c uint8 3,17,1,69,33,29 --non-aligned")
+forms=()
 i=0
-for args in "a uint16 5,7,3,155,107,43" "a uint16 10,9,4,140,100,40 --non-aligned" \
-    "a uint16 37,39,19,38,40,20 --non-aligned" "c uint8 0,0,0,70,50,30" \
-    "c uint8 3,17,1,69,33,29 --non-aligned"; do
+for args in "${cases[@]}"; do
     read -r -a arg <<< "$args"
-    layer=${arg[0]} dtype=${arg[1]} box=${arg[2]} extra=("${arg[@]:3}")
-    IFS=, read -r x0 y0 z0 x1 y1 z1 <<< "$box"
+    layer=${arg[0]} dtype=${arg[1]}
+    IFS=, read -r x0 y0 z0 x1 y1 z1 <<< "${arg[2]}"
     channels=1
     [[ $layer == c ]] && channels=3
     i=$((i + 1))
     head -c $(((x1 - x0) * (y1 - y0) * (z1 - z0) * channels * (${dtype#uint} / 8))) \
         /dev/urandom > "s$i.raw"
-    npy_forms "s$i.raw" "$dtype" "$((x1 - x0)),$((y1 - y0)),$((z1 - z0)),$channels"
+    forms+=("s$i.raw" "$dtype" "$((x1 - x0)),$((y1 - y0)),$((z1 - z0)),$channels")
+done
+npy_forms "${forms[@]}"
+i=0
+for args in "${cases[@]}"; do
+    read -r -a arg <<< "$args"
+    layer=${arg[0]} box=${arg[2]} extra=("${arg[@]:3}")
+    channels=1
+    [[ $layer == c ]] && channels=3
+    i=$((i + 1))
     cp -r "base_$layer" "ref$i"
     expect_exit 0 "$CVMPI" write "ref$i" -i "s${i}_c.npy" --bbox "$box" "${extra[@]}"
     for band in 1 300000 ""; do
