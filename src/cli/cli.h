@@ -120,6 +120,12 @@ cv_status cli_read_input(const char *path, uint8_t **data, size_t *len);
  * CV_ERR_ARG: "`F' has more than the MAX <why>". Free with cv_free. */
 cv_status cli_read_input_max(const char *path, size_t max, const char *why, uint8_t **data,
                              size_t *len);
+/* `read -o` and `write -i` of raw and .npy files go band by band: boxes of whole chunk cells of
+ * at most band_bytes (one cell at least), x fastest. Cells per band along x, y, z: whole rows
+ * first, then whole planes, then more planes. */
+#define CLI_BAND_BYTES ((size_t)16 << 20)
+void cli_band_cells(const int64_t cells[3], const int64_t chunk[3], size_t voxel_bytes,
+                    size_t band_bytes, int64_t out[3]);
 /* Whether `path` is an existing device, FIFO or socket (or lies under /dev or /proc):
  * outputs there are written in place, not replaced by a renamed temporary file. */
 bool cli_is_stream_path(const char *path);

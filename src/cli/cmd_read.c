@@ -44,29 +44,17 @@ static const char help[] =
     "  --preserve-zeros with --root-ids: every other voxel becomes 18446744073709551615 (the\n"
     "                   uint64 maximum) instead, and 0 stays 0\n";
 
-/* A raw or .npy output file is written band by band: boxes of whole chunk cells, x fastest,
- * of at most BAND_BYTES, each read into one of two reused buffers and written at its place in
- * the file. A whole-box array would cost a fresh page (zeroed by the kernel) per byte on top of
- * the copies, and memory the size of the box. */
-#define BAND_BYTES ((size_t)16 << 20)
-
-/* Cells per band along x, y, z: whole rows first, then whole planes, then more planes.
- * CVMPI_TEST_READ_BAND sets the band's bytes (tests: bands of one cell, rows, planes). */
+/* A raw or .npy output file is written band by band (cli_band_cells, at most CLI_BAND_BYTES):
+ * each band is read into one of two reused buffers and written at its place in the file. A
+ * whole-box array would cost a fresh page (zeroed by the kernel) per byte on top of the copies,
+ * and memory the size of the box. CVMPI_TEST_READ_BAND sets the band's bytes (tests: bands of
+ * one cell, rows, planes). */
 static void band_cells(const int64_t cells[3], const int64_t chunk[3], size_t voxel_bytes,
                        int64_t out[3])
 {
     const char *test = getenv("CVMPI_TEST_READ_BAND");
-    size_t band_bytes = test && *test ? (size_t)strtoull(test, NULL, 10) : BAND_BYTES;
-    out[0] = out[1] = out[2] = 1;
-    size_t cell_bytes = (size_t)chunk[0] * (size_t)chunk[1] * (size_t)chunk[2] * voxel_bytes;
-    for (int d = 0; d < 3; d++) {
-        size_t bytes = cell_bytes * (size_t)out[0] * (size_t)out[1] * (size_t)out[2];
-        int64_t fit = (int64_t)(band_bytes / bytes);
-        out[d] = fit < 1 ? 1 : fit > cells[d] ? cells[d] : fit;
-        if (out[d] < cells[d]) {
-            return;
-        }
-    }
+    size_t band_bytes = test && *test ? (size_t)strtoull(test, NULL, 10) : CLI_BAND_BYTES;
+    cli_band_cells(cells, chunk, voxel_bytes, band_bytes, out);
 }
 
 /* One band's bytes into their places in the file (on a thread of its own, while the next band

@@ -3,8 +3,10 @@
 # bench_h5.sh: `cvmpi import` of a 1024x1024x512 uint16 HDF5 dataset (contiguous, z,y,x as h5py
 # writes it; a smooth synthetic image with noise, made here with h5py) into a raw layer without
 # transport compression and into a raw layer with gzip (CloudFiles' level 9), 64^3 chunks,
-# file:// in a temporary directory, with 1 and 2 MPI ranks (direct reads: see docs/mpi.md); and raw
-# with --independent (per-task reads, no exchange) for comparison. Same-run bound: the time to
+# file:// in a temporary directory, with 1 and 2 MPI ranks (direct reads: see docs/mpi.md); raw
+# with --independent (per-task reads, no exchange) for comparison; and raw with 1 and 2 ranks at
+# --threads 1 (rank scaling with one core each: one rank at the default threads already keeps
+# two cores busy). Same-run bound: the time to
 # read the whole dataset with plain HDF5 (one H5Dread through h5py's read_direct into a
 # preallocated array; the page cache is warm for both); the honest bound of a raw import:
 # that read plus a write of the same bytes as one file per 64^3 chunk (open, write, close),
@@ -221,6 +223,11 @@ measure import_raw 2 --compress none
 RAW2=$T_BEST RAW2R=$R_BEST
 measure import_raw_independent 2 --compress none --independent
 IND2=$T_BEST IND2R=$R_BEST
+# rank scaling with one core each: one rank at the default threads already keeps 2 cores busy
+measure import_raw_threads1 1 --compress none --threads 1
+T11=$T_BEST T11R=$R_BEST
+measure import_raw_threads1 2 --compress none --threads 1
+T12=$T_BEST T12R=$R_BEST
 if [ "$GZIP" = 1 ]; then
     measure import_gzip 1 --compress gzip
     GZ1=$T_BEST GZ1R=$R_BEST
@@ -243,5 +250,8 @@ printf '#   raw:  1 rank %.1f [%.1f] MB/s = %.2f [%.2f] x bound; 2 ranks %.1f [%
     "$(mb "$RAW2")" "$(mb "$RAW2R")"
 printf ' %.2f [%.2f] x bound; 2 ranks --independent %.1f [%.1f] MB/s\n' \
     "$(calc "$T_READ / $RAW2")" "$(calc "$T_READ / $RAW2R")" "$(mb "$IND2")" "$(mb "$IND2R")"
+printf '#   raw, --threads 1: 1 rank %.1f [%.1f] MB/s, 2 ranks %.1f [%.1f] MB/s; 2 ranks / 1 rank' \
+    "$(mb "$T11")" "$(mb "$T11R")" "$(mb "$T12")" "$(mb "$T12R")"
+printf ' %.2f [%.2f]\n' "$(calc "$T11 / $T12")" "$(calc "$T11R / $T12R")"
 [ "$GZIP" = 0 ] || printf '#   gzip: 1 rank %.1f [%.1f] MB/s, 2 ranks %.1f [%.1f] MB/s\n' \
     "$(mb "$GZ1")" "$(mb "$GZ1R")" "$(mb "$GZ2")" "$(mb "$GZ2R")"
