@@ -744,9 +744,9 @@ cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, uint64_t next, cv_
         }
     }
 agree:
-    /* This round's memory goes back before the next round's is made, so the two never add
-     * up; the next round's source chunks are read while the outcome travels. A rank that
-     * failed makes nothing ahead (its error record must reach the others unchanged). */
+    /* This round's buffers go back (to the spares) before the next round's are taken, so the
+     * two never add up; the next round's source chunks are read while the outcome travels. A rank
+     * that failed makes nothing ahead (its error record must reach the others unchanged). */
     free_round(rr);
     rechunk_round *nx = NULL;
     if (ranks && rc == CV_OK && !peer_failed && !stop_here && next == round + 1 &&
