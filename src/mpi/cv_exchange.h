@@ -16,8 +16,8 @@
  * the caller names the next round). A round not made ready so (the first, one after a skipped
  * or failed round) starts with a readiness MPI_Allreduce of an int once every buffer is made;
  * with --skip-existing one more MPI_Allreduce, for which each rank checks only the destination
- * chunks it owns. One round's buffers are freed before the next one's are made: the peak is
- * one round's.
+ * chunks it owns. Chunk and message buffers are kept from round to round and re-used (each
+ * at most what the largest round needs): the peak is one planned round's.
  * What overlaps: a round's reads with the previous round's outcome; each message leaves as soon
  * as its last piece is cut; each destination chunk is encoded and written (by the chunk
  * threads) as soon as its last piece is in, while the rest still travel.

@@ -21,7 +21,22 @@ typedef struct held {
     uint8_t *data;
     size_t n;
     bool is_fresh; /* read in this round (not kept from the previous one) */
+    bool to_read;  /* its buffer is taken, its voxels not read yet */
 } held;
+
+/* Spare buffers of one full chunk of a grid, kept across rounds: after the first rounds no
+ * chunk buffer is allocated (no page faults, no munmap). Their memory stays counted as held. */
+typedef struct cv_x_spares {
+    uint8_t **buf;
+    size_t n, slots;
+    size_t bytes; /* of each buffer */
+} cv_x_spares;
+
+/* A buffer that only grows, kept across rounds (a round's messages, sent or received). */
+typedef struct cv_x_arena {
+    uint8_t *data;
+    size_t cap;
+} cv_x_arena;
 
 struct cv_exchange {
     cv_exchange_kind kind;
@@ -43,6 +58,11 @@ struct cv_exchange {
     size_t message_limit;       /* bytes per message part (CV_X_MESSAGE_LIMIT; tests lower it) */
     struct rechunk_round *next; /* the next round, made ready while this one was settled */
     size_t held, held_peak;     /* bytes of chunk data held now and at most (cv__x_hold) */
+    /* buffers kept from round to round: at most what the largest round needed of each kind,
+     * so their sum stays within the planned peak */
+    cv_x_spares src_spares, dst_spares;
+    cv_x_arena send_arena, recv_arena;
+    size_t chunk_buffers_made, chunk_buffers_taken; /* tests: what the spares saved */
 };
 
 /* One peer of a rank in a round and the bytes (piece heads included) going to or from it. */
@@ -90,6 +110,12 @@ cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, uint64_t next, cv_
  * chunks) where it is made and freed; any thread. The peak is what --memory must bound. */
 void cv__x_hold(cv_exchange *x, size_t bytes);
 void cv__x_release(cv_exchange *x, size_t bytes);
+/* A buffer of one full chunk from `s` (a spare, else a new one, counted as held); NULL when
+ * memory runs out. Give it back with cv__x_give_chunk. Calling thread only. */
+uint8_t *cv__x_take_chunk(cv_exchange *x, cv_x_spares *s);
+void cv__x_give_chunk(cv_exchange *x, cv_x_spares *s, uint8_t *buf); /* NULL is fine */
+/* At least `bytes` of arena `a` (its old contents are not kept); NULL when memory runs out. */
+uint8_t *cv__x_arena(cv_exchange *x, cv_x_arena *a, size_t bytes);
 /* Forget the source chunks kept for the next round (not the next round made ahead). */
 void cv__x_drop_kept(cv_exchange *x);
 /* Free the next round's buffers and chunks made ahead (none: nothing). Not collective. */

@@ -235,6 +235,8 @@ cv_status cv_exchange_plan(const cv_exchange_params *p, cv_exchange **out)
     if (limit && atol(limit) > 0) {
         x->message_limit = (size_t)atol(limit);
     }
+    x->src_spares.bytes = cv__x_chunk_bytes(x, &x->sg);
+    x->dst_spares.bytes = cv__x_chunk_bytes(x, &x->dg);
     x->peer_bytes = cv_calloc((size_t)x->ranks, sizeof *x->peer_bytes);
     x->touched = cv_calloc((size_t)x->ranks, sizeof *x->touched);
     cv_status rc = x->peer_bytes && x->touched ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "exchange plan");
@@ -252,8 +254,7 @@ cv_status cv_exchange_plan(const cv_exchange_params *p, cv_exchange **out)
 void cv__x_drop_kept(cv_exchange *x)
 {
     for (size_t i = 0; i < x->n_cache; i++) {
-        cv__x_release(x, x->cache[i].data ? x->cache[i].n : 0);
-        cv_free(x->cache[i].data);
+        cv__x_give_chunk(x, &x->src_spares, x->cache[i].data);
     }
     cv_free(x->cache);
     x->cache = NULL;
@@ -265,6 +266,74 @@ void cv_exchange_drop_cache(cv_exchange *x)
 {
     cv__x_drop_next(x);
     cv__x_drop_kept(x);
+}
+
+uint8_t *cv__x_take_chunk(cv_exchange *x, cv_x_spares *s)
+{
+    x->chunk_buffers_taken++;
+    if (s->n > 0) {
+        return s->buf[--s->n];
+    }
+    uint8_t *buf = cv_malloc(s->bytes ? s->bytes : 1);
+    if (buf) {
+        cv__x_hold(x, s->bytes);
+        x->chunk_buffers_made++;
+    }
+    return buf;
+}
+
+void cv__x_give_chunk(cv_exchange *x, cv_x_spares *s, uint8_t *buf)
+{
+    if (!buf) {
+        return;
+    }
+    if (s->n == s->slots) {
+        size_t slots = s->slots ? 2 * s->slots : 16;
+        uint8_t **grown = cv_realloc(s->buf, slots * sizeof *grown);
+        if (!grown) {
+            cv__x_release(x, s->bytes); /* no room to keep it: it goes back now */
+            cv_free(buf);
+            return;
+        }
+        s->buf = grown;
+        s->slots = slots;
+    }
+    s->buf[s->n++] = buf;
+}
+
+static void free_spares(cv_exchange *x, cv_x_spares *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        cv__x_release(x, s->bytes);
+        cv_free(s->buf[i]);
+    }
+    cv_free(s->buf);
+    s->buf = NULL;
+    s->n = s->slots = 0;
+}
+
+uint8_t *cv__x_arena(cv_exchange *x, cv_x_arena *a, size_t bytes)
+{
+    if (bytes > a->cap || !a->data) {
+        cv__x_release(x, a->cap);
+        cv_free(a->data);
+        a->cap = 0;
+        a->data = cv_malloc(bytes ? bytes : 1);
+        if (!a->data) {
+            return NULL;
+        }
+        a->cap = bytes;
+        cv__x_hold(x, bytes);
+    }
+    return a->data;
+}
+
+static void free_arena(cv_exchange *x, cv_x_arena *a)
+{
+    cv__x_release(x, a->cap);
+    cv_free(a->data);
+    a->data = NULL;
+    a->cap = 0;
 }
 
 void cv__x_hold(cv_exchange *x, size_t bytes)
@@ -287,12 +356,18 @@ void cv_exchange_free(cv_exchange *x)
         return;
     }
     cv_exchange_drop_cache(x);
+    free_spares(x, &x->src_spares);
+    free_spares(x, &x->dst_spares);
+    free_arena(x, &x->send_arena);
+    free_arena(x, &x->recv_arena);
     if (getenv("CVMPI_TEST_EXCHANGE_HELD") && x->held_peak > 0) {
-        /* tests: the most chunk data this rank held at once, against --memory */
-        fprintf(
-            stderr,
-            "exchange: rank %d held at most %zu bytes of chunk data (budget %zu), %zu at the end\n",
-            cv__x_rank(), x->held_peak, x->memory, x->held);
+        /* tests: the most chunk data this rank held at once, against --memory, and how many
+         * chunk buffers it allocated for the chunks it read or assembled */
+        fprintf(stderr,
+                "exchange: rank %d held at most %zu bytes of chunk data (budget %zu), %zu at the "
+                "end; %zu chunk buffers made for %zu chunks\n",
+                cv__x_rank(), x->held_peak, x->memory, x->held, x->chunk_buffers_made,
+                x->chunk_buffers_taken);
     }
     cv_free(x->peer_bytes);
     cv_free(x->touched);

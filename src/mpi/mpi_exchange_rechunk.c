@@ -59,14 +59,13 @@ typedef struct rechunk_round {
     /* traffic */
     cv_x_peer *sp, *rp; /* peers sent to / received from, by rank */
     int n_sp, n_rp;
-    uint8_t *send;     /* the messages, peer after peer (not ours) */
-    size_t send_bytes; /* of `send`, once made */
-    size_t *send_at;   /* n_sp: start of each peer's message in `send`, then its fill */
-    size_t *send_end;  /* n_sp: end of each peer's message in `send` */
-    bool *sent;        /* n_sp */
-    int *ridx;         /* n_rreq: MPI_Testsome's indices */
-    MPI_Status *rst;   /* n_rreq: and statuses */
-    uint8_t **rbuf;    /* n_rp: a buffer per peer received from (not ours) */
+    uint8_t *send;    /* the messages, peer after peer (not ours); x->send_arena */
+    size_t *send_at;  /* n_sp: start of each peer's message in `send`, then its fill */
+    size_t *send_end; /* n_sp: end of each peer's message in `send` */
+    bool *sent;       /* n_sp */
+    int *ridx;        /* n_rreq: MPI_Testsome's indices */
+    MPI_Status *rst;  /* n_rreq: and statuses */
+    uint8_t **rbuf;   /* n_rp: where each peer's message goes in x->recv_arena (not ours) */
     MPI_Request *sreq, *rreq;
     int *speer, *rpeer;  /* the rank of each request */
     int *rpeer_idx;      /* the rp index of each receive request */
@@ -81,16 +80,10 @@ static cv_status read_source(size_t i, int tid, void *arg)
     (void)tid;
     rechunk_round *rr = arg;
     held *h = &rr->mine[i];
-    if (h->data) {
-        return CV_OK; /* kept from the previous round */
+    if (!h->to_read) {
+        return CV_OK; /* read ahead, or kept from the previous round */
     }
-    h->is_fresh = true;
-    h->n = cv_volume_box_bytes(rr->src, h->box);
-    h->data = cv_malloc(h->n ? h->n : 1);
-    if (!h->data) {
-        return CV_FAIL(CV_ERR_NOMEM, "exchange: source chunk of %zu bytes", h->n);
-    }
-    cv__x_hold(rr->x, h->n);
+    h->to_read = false;
     return cv_volume_read(rr->src, rr->src_mip, h->box, h->data, h->n);
 }
 
@@ -99,12 +92,8 @@ static cv_status write_dest(size_t i, int tid, void *arg)
     (void)tid;
     rechunk_round *rr = arg;
     size_t s = rr->ready[i];
-    cv_status rc = cv_volume_write(rr->dst, rr->dst_mip, rr->dbox[s], rr->dbuf[s],
-                                   cv_volume_box_bytes(rr->dst, rr->dbox[s]));
-    cv_free(rr->dbuf[s]); /* written: its memory goes back while the rest still travel */
-    rr->dbuf[s] = NULL;
-    cv__x_release(rr->x, cv_volume_box_bytes(rr->dst, rr->dbox[s]));
-    return rc;
+    return cv_volume_write(rr->dst, rr->dst_mip, rr->dbox[s], rr->dbuf[s],
+                           cv_volume_box_bytes(rr->dst, rr->dbox[s]));
 }
 
 static bool same_column(const cv_exchange *x, uint64_t a, uint64_t b)
@@ -153,13 +142,28 @@ static cv_status collect_sources(rechunk_round *rr)
     return CV_OK;
 }
 
-/* Read this rank's source chunks of the round (those not in memory already). */
+/* Read this rank's source chunks of the round (those not in memory already). Their buffers
+ * are taken here, on the calling thread; the chunk threads only read into them. */
 static cv_status gather_sources(rechunk_round *rr)
 {
     if (!rr->collected) {
         CV_TRY(collect_sources(rr));
     }
-    return cv__parallel_for(rr->n_mine, rr->x->threads, read_source, rr);
+    cv_exchange *x = rr->x;
+    for (size_t i = 0; i < rr->n_mine; i++) {
+        held *h = &rr->mine[i];
+        if (h->data) {
+            continue;
+        }
+        h->n = cv_volume_box_bytes(rr->src, h->box);
+        h->data = h->n <= x->src_spares.bytes ? cv__x_take_chunk(x, &x->src_spares) : NULL;
+        if (!h->data) {
+            return CV_FAIL(CV_ERR_NOMEM, "exchange: source chunk of %zu bytes", h->n);
+        }
+        h->is_fresh = true;
+        h->to_read = true;
+    }
+    return cv__parallel_for(rr->n_mine, x->threads, read_source, rr);
 }
 
 /* Read the next round's source chunks while the ranks settle this one. A failed read is
@@ -172,11 +176,11 @@ static void read_ahead(rechunk_round *rr)
     for (size_t i = 0; i < rr->n_mine; i++) {
         held *h = &rr->mine[i];
         if (h->is_fresh) {
-            cv__x_release(rr->x, h->data ? h->n : 0);
-            cv_free(h->data);
+            cv__x_give_chunk(rr->x, &rr->x->src_spares, h->data);
             h->data = NULL;
             h->n = 0;
             h->is_fresh = false;
+            h->to_read = false;
         }
     }
     cv_err_clear();
@@ -194,8 +198,7 @@ static void keep_for_next(rechunk_round *rr, uint64_t round)
             rr->mine[kept] = *h;
             rr->mine[kept++].is_fresh = false;
         } else {
-            cv__x_release(x, h->data ? h->n : 0);
-            cv_free(h->data);
+            cv__x_give_chunk(x, &x->src_spares, h->data);
         }
     }
     if (kept) {
@@ -244,11 +247,11 @@ static cv_status make_destinations(rechunk_round *rr)
                 size_t nb = (size_t)cv_bbox_voxels(b) * x->bpv;
                 rr->slot[k] = (long)rr->n_dst;
                 rr->dbox[rr->n_dst] = b;
-                rr->dbuf[rr->n_dst] = cv_malloc(nb ? nb : 1);
+                rr->dbuf[rr->n_dst] =
+                    nb <= x->dst_spares.bytes ? cv__x_take_chunk(x, &x->dst_spares) : NULL;
                 if (!rr->dbuf[rr->n_dst++]) {
                     return CV_FAIL(CV_ERR_NOMEM, "exchange: destination chunk of %zu bytes", nb);
                 }
-                cv__x_hold(x, nb);
             }
         }
     }
@@ -285,7 +288,13 @@ static cv_status make_buffers(rechunk_round *rr)
             n_r += cv__x_parts(rr->rp[i].bytes, lim);
         }
     }
-    rr->send = cv_malloc(total ? total : 1);
+    size_t recv_total = 0;
+    for (int i = 0; i < rr->n_rp; i++) {
+        recv_total += rr->rp[i].rank != me ? rr->rp[i].bytes : 0;
+    }
+    /* Both kept from round to round (cv__x_arena): no fresh pages each round. */
+    rr->send = cv__x_arena(x, &x->send_arena, total);
+    uint8_t *recv = rr->send ? cv__x_arena(x, &x->recv_arena, recv_total) : NULL;
     rr->sreq = cv_malloc((n_s ? n_s : 1) * sizeof *rr->sreq);
     rr->speer = cv_malloc((n_s ? n_s : 1) * sizeof *rr->speer);
     rr->rreq = cv_malloc((n_r ? n_r : 1) * sizeof *rr->rreq);
@@ -294,12 +303,11 @@ static cv_status make_buffers(rechunk_round *rr)
     rr->rpart = cv_malloc((n_r ? n_r : 1) * sizeof *rr->rpart);
     rr->ridx = cv_malloc((n_r ? n_r : 1) * sizeof *rr->ridx);
     rr->rst = cv_malloc((n_r ? n_r : 1) * sizeof *rr->rst);
-    if (!rr->send || !rr->sreq || !rr->speer || !rr->rreq || !rr->rpeer || !rr->rpeer_idx ||
-        !rr->rpart || !rr->ridx || !rr->rst) {
-        return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu bytes to send to %d peers", total, rr->n_sp);
+    if (!rr->send || !recv || !rr->sreq || !rr->speer || !rr->rreq || !rr->rpeer ||
+        !rr->rpeer_idx || !rr->rpart || !rr->ridx || !rr->rst) {
+        return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu bytes to send to %d peers, %zu to receive",
+                       total, rr->n_sp, recv_total);
     }
-    rr->send_bytes = total;
-    cv__x_hold(x, total);
     for (size_t i = 0; i < n_s; i++) {
         rr->sreq[i] = MPI_REQUEST_NULL;
     }
@@ -307,15 +315,10 @@ static cv_status make_buffers(rechunk_round *rr)
         rr->rreq[i] = MPI_REQUEST_NULL;
     }
     for (int i = 0; i < rr->n_rp; i++) {
-        if (rr->rp[i].rank == me) {
-            continue;
+        if (rr->rp[i].rank != me) {
+            rr->rbuf[i] = recv;
+            recv += rr->rp[i].bytes;
         }
-        rr->rbuf[i] = cv_malloc(rr->rp[i].bytes ? rr->rp[i].bytes : 1);
-        if (!rr->rbuf[i]) {
-            return CV_FAIL(CV_ERR_NOMEM, "exchange: %zu bytes to receive from rank %d",
-                           rr->rp[i].bytes, rr->rp[i].rank);
-        }
-        cv__x_hold(x, rr->rp[i].bytes);
     }
     return CV_OK;
 }
@@ -360,13 +363,7 @@ static void send_to(rechunk_round *rr, int i, bool failed)
 
 static void free_buffers(rechunk_round *rr)
 {
-    for (int i = 0; rr->rbuf && i < rr->n_rp; i++) {
-        cv__x_release(rr->x, rr->rbuf[i] ? rr->rp[i].bytes : 0);
-        cv_free(rr->rbuf[i]);
-    }
-    cv_free(rr->rbuf);
-    cv__x_release(rr->x, rr->send_bytes);
-    cv_free(rr->send);
+    cv_free(rr->rbuf); /* the messages themselves are in the exchange's arenas */
     cv_free(rr->send_at);
     cv_free(rr->send_end);
     cv_free(rr->sent);
@@ -383,8 +380,7 @@ static void free_buffers(rechunk_round *rr)
     cv_free(rr->sp);
     cv_free(rr->rp);
     for (size_t i = 0; rr->dbuf && i < rr->n_dst; i++) {
-        cv__x_release(rr->x, rr->dbuf[i] ? (size_t)cv_bbox_voxels(rr->dbox[i]) * rr->x->bpv : 0);
-        cv_free(rr->dbuf[i]);
+        cv__x_give_chunk(rr->x, &rr->x->dst_spares, rr->dbuf[i]);
     }
     cv_free(rr->dbuf);
     cv_free(rr->dbox);
@@ -546,7 +542,10 @@ static cv_status write_ready_from(rechunk_round *rr, size_t first)
     }
     cv_status rc = cv__parallel_for(n, rr->x->threads, write_dest, rr);
     for (size_t i = 0; i < n; i++) {
-        rr->written[rr->ready[i]] = true;
+        size_t s = rr->ready[i];
+        rr->written[s] = true;
+        cv__x_give_chunk(rr->x, &rr->x->dst_spares, rr->dbuf[s]); /* for the chunks to come */
+        rr->dbuf[s] = NULL;
     }
     memmove(rr->ready, rr->ready + n, (rr->n_ready - n) * sizeof *rr->ready);
     rr->n_ready -= n;
@@ -596,8 +595,6 @@ static cv_status receive_all(rechunk_round *rr, cv_status rc, bool *peer_failed)
                 rc = unpack(rr, i);
             }
             if (rr->rparts_left[i] == 0) {
-                cv__x_release(rr->x, rr->rbuf[i] ? rr->rp[i].bytes : 0);
-                cv_free(rr->rbuf[i]);
                 rr->rbuf[i] = NULL;
             }
         }
@@ -646,8 +643,7 @@ static void free_round(rechunk_round *rr)
     }
     free_buffers(rr);
     for (size_t i = 0; rr->mine && i < rr->n_mine; i++) {
-        cv__x_release(rr->x, rr->mine[i].data ? rr->mine[i].n : 0);
-        cv_free(rr->mine[i].data);
+        cv__x_give_chunk(rr->x, &rr->x->src_spares, rr->mine[i].data);
     }
     cv_free(rr->mine);
     if (rr->on_heap) {
@@ -748,9 +744,9 @@ cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, uint64_t next, cv_
         }
     }
 agree:
-    /* This round's memory goes back before the next round's is made, so the two never add
-     * up; the next round's source chunks are read while the outcome travels. A rank that
-     * failed makes nothing ahead (its error record must reach the others unchanged). */
+    /* This round's buffers go back (to the spares) before the next round's are taken, so the
+     * two never add up; the next round's source chunks are read while the outcome travels. A rank
+     * that failed makes nothing ahead (its error record must reach the others unchanged). */
     free_round(rr);
     rechunk_round *nx = NULL;
     if (ranks && rc == CV_OK && !peer_failed && !stop_here && next == round + 1 &&

@@ -37,12 +37,15 @@ for n in 2 3 4; do
     [ "$(report_total "r-$n.json" chunks_read)" = $N_SRC_CHUNKS ] ||
         fail "rechunk $n ranks: $(report_total "r-$n.json" chunks_read) source chunk reads, want $N_SRC_CHUNKS (each once)"
     # The chunk data a rank holds at once (a round's, the next round's read ahead while the
-    # outcome travels) stays within --memory, and all of it is freed.
-    sed -n 's/^exchange: rank [0-9]* held at most \([0-9]*\) bytes of chunk data (budget \([0-9]*\)), \([0-9]*\) at the end$/\1 \2 \3/p' \
+    # outcome travels, the buffers kept for the rounds to come) stays within --memory, and all
+    # of it is freed; chunk buffers are re-used from round to round (fewer made than chunks).
+    sed -n 's/^exchange: rank [0-9]* held at most \([0-9]*\) bytes of chunk data (budget \([0-9]*\)), \([0-9]*\) at the end; \([0-9]*\) chunk buffers made for \([0-9]*\) chunks$/\1 \2 \3 \4 \5/p' \
         "log-r-$n" > "held-$n"
     [ "$(wc -l < "held-$n")" = "$n" ] || { cat "log-r-$n"; fail "rechunk $n ranks: want $n held-memory lines"; }
     awk '$1 == 0 || $1 > $2 || $3 != 0 { exit 1 }' "held-$n" ||
         { cat "held-$n"; fail "rechunk $n ranks: chunk data held beyond --memory, or not freed"; }
+    awk '$4 == 0 || $4 >= $5 { exit 1 }' "held-$n" ||
+        { cat "held-$n"; fail "rechunk $n ranks: a chunk buffer made for every chunk (none re-used)"; }
 done
 "$CVMPI" -q transfer src out-rechunk-tasks --chunk-size 96,96,40 --memory 512M > /dev/null
 digest out-rechunk-tasks > d-rechunk
