@@ -821,6 +821,20 @@ static void jpeg_errors(void)
     ASSERT_FAILS(cv_codec_jpeg.decode(&d, gray.data, gray.len - 10, &out), CV_ERR_CORRUPT,
                  "jpeg: decompress");
     ASSERT_EQ(out.len, 0);
+    /* a cut-short colour image fails with TurboJPEG's message; the next one decodes */
+    uint8_t tj_px[16 * 16 * 3];
+    tjhandle dh = tjInitDecompress();
+    ASSERT_TRUE(dh != NULL);
+    ASSERT_TRUE(tjDecompress2(dh, rgb.data, rgb.len - 10, tj_px, 16, 0, 16, TJPF_RGB,
+                              TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0);
+    char want[256];
+    snprintf(want, sizeof want, "jpeg: decompress: %s", tjGetErrorStr2(dh));
+    tjDestroy(dh);
+    ASSERT_FAILS(cv_codec_jpeg.decode(&d3, rgb.data, rgb.len - 10, &out), CV_ERR_CORRUPT, want);
+    ASSERT_EQ(out.len, 0);
+    ASSERT_OK(cv_codec_jpeg.decode(&d3, rgb.data, rgb.len, &out));
+    ASSERT_EQ(out.len, 3 * n);
+    out.len = 0;
     hammer(&cv_codec_jpeg, &d, gray.data, gray.len, 0);
     hammer(&cv_codec_jpeg, &d3, rgb.data, rgb.len, 0);
     cv__buf_fini(&gray);
