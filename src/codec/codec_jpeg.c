@@ -3,9 +3,10 @@
  * src/datasource/precomputed/volume.md) through libjpeg-turbo's TurboJPEG 2.x API. uint8 with
  * 1 channel (grayscale JPEG) or 3 (RGB pixels in the JPEG, channel planes in the chunk); the
  * chunk is one image X wide and Y*Z high, row y + Y*z. Encoding is CloudVolume's (simplejpeg:
- * tjCompress2, baseline, 4:4:4, quality 85). Grayscale images whose sides are multiples of 8
- * skip TurboJPEG: libjpeg's raw-data path with TurboJPEG's settings writes the same bytes
- * without copying every row twice (colour conversion, edge padding). No I/O here. */
+ * tjCompress2, baseline, 4:4:4, quality 85). Grayscale images skip TurboJPEG: libjpeg's
+ * raw-data path with TurboJPEG's settings writes the same bytes without copying every row twice
+ * (colour conversion, edge padding); only the partial blocks at the right and bottom edges go
+ * through a strip of 8 padded rows. No I/O here. */
 #include "codec/codec.h"
 
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <setjmp.h>
 #include <stdio.h> /* jpeglib.h needs FILE */
 #include <stdlib.h>
+#include <string.h>
 #include <turbojpeg.h>
 
 #include <jpeglib.h>
@@ -160,8 +162,24 @@ struct gray_decoder {
     struct jpeg_error_mgr jerr;
     struct jpeg_progress_mgr progress;
     jmp_buf on_error;
+    uint8_t *strip; /* 8 rows of whole blocks for the edge blocks (strip_cap bytes) */
+    size_t strip_cap;
     char msg[JMSG_LENGTH_MAX];
 };
+
+/* A strip of at least `need` bytes in *strip (kept between chunks); false if out of memory. */
+static bool strip_reserve(uint8_t **strip, size_t *cap, size_t need)
+{
+    if (need > *cap) {
+        uint8_t *p = realloc(*strip, need);
+        if (!p) {
+            return false;
+        }
+        *strip = p;
+        *cap = need;
+    }
+    return true;
+}
 
 static void gray_dec_error_exit(j_common_ptr c)
 {
@@ -191,6 +209,7 @@ static void gray_decoder_free(gray_decoder *g)
 {
     if (g) {
         jpeg_destroy_decompress(&g->dinfo);
+        free(g->strip);
         free(g);
     }
 }
@@ -231,8 +250,9 @@ static gray_decoder *thread_gray_decoder(void)
     return h->gray_dec;
 }
 
-/* Decode a grayscale JPEG of width x height (both multiples of 8, checked by the caller) into
- * dst as tjDecompress2 with TJPF_GRAY does, the inverse DCT writing the rows in place.
+/* Decode a grayscale JPEG of width x height into dst as tjDecompress2 with TJPF_GRAY does, the
+ * inverse DCT writing the rows in place; iMCU rows (8 image rows) with a partial block (a width
+ * not a multiple of 8, the last rows) go through the strip, then their pixels into dst.
  * *fallback is set, with nothing decoded, when the image's sampling is not 1x1: TurboJPEG
  * decodes those. */
 static cv_status decode_gray_raw(const uint8_t *src, size_t n, uint8_t *dst, size_t width,
@@ -261,16 +281,29 @@ static cv_status decode_gray_raw(const uint8_t *src, size_t n, uint8_t *dst, siz
         *fallback = true;
         return CV_OK;
     }
+    /* The inverse DCT writes whole blocks: padded_width (< width + 8) samples per row. */
+    const size_t padded_width = (width + DCTSIZE - 1) / DCTSIZE * DCTSIZE;
+    if (!strip_reserve(&g->strip, &g->strip_cap, DCTSIZE * padded_width)) {
+        jpeg_abort_decompress(c);
+        return CV_FAIL(CV_ERR_NOMEM, "jpeg: allocate %zu bytes", DCTSIZE * padded_width);
+    }
     c->out_color_space = JCS_GRAYSCALE;
     c->raw_data_out = TRUE;
     jpeg_start_decompress(c);
     JSAMPROW rows[DCTSIZE];
     JSAMPARRAY planes[1] = {rows};
     while (c->output_scanline < c->output_height) {
-        for (int i = 0; i < DCTSIZE; i++) {
-            rows[i] = dst + ((size_t)c->output_scanline + (size_t)i) * width;
+        const size_t y = c->output_scanline;
+        const bool in_place = padded_width == width && height - y >= DCTSIZE;
+        for (size_t i = 0; i < DCTSIZE; i++) {
+            rows[i] = in_place ? dst + (y + i) * width : g->strip + i * padded_width;
         }
         jpeg_read_raw_data(c, planes, DCTSIZE);
+        if (!in_place) {
+            for (size_t i = 0; i < DCTSIZE && y + i < height; i++) {
+                memcpy(dst + (y + i) * width, rows[i], width);
+            }
+        }
     }
     jpeg_finish_decompress(c);
     return CV_OK;
@@ -317,7 +350,7 @@ static cv_status jpeg_decode(const cv_chunk_desc *d, const uint8_t *src, size_t 
      * as a premature end of data fails the chunk, as simplejpeg's strict mode does for CV. */
     const int flags = TJFLAG_LIMITSCANS | TJFLAG_STOPONWARNING;
     uint8_t *dst = out->data + out->len;
-    if (d->channels == 1 && w % DCTSIZE == 0 && ht % DCTSIZE == 0) {
+    if (d->channels == 1) {
         bool fallback = false;
         rc = decode_gray_raw(src, n, dst, (size_t)w, (size_t)ht, &fallback);
         if (rc != CV_OK) {
@@ -373,6 +406,8 @@ struct gray_encoder {
     size_t grow;      /* bytes added when that space is full */
     cv_status failed; /* CV_OK: a libjpeg error (message in msg); else the buffer's failure */
     bool warned;      /* TurboJPEG fails a compression that warned: so does this */
+    uint8_t *strip;   /* 8 padded rows for the edge blocks (strip_cap bytes) */
+    size_t strip_cap;
     char msg[JMSG_LENGTH_MAX];
 };
 
@@ -426,6 +461,7 @@ static void gray_encoder_free(gray_encoder *g)
 {
     if (g) {
         jpeg_destroy_compress(&g->cinfo);
+        free(g->strip);
         free(g);
     }
 }
@@ -460,8 +496,9 @@ static gray_encoder *gray_encoder_new(void)
     return g;
 }
 
-/* This thread's grayscale encoder; NULL if out of memory. */
-static gray_encoder *thread_gray_encoder(void)
+/* This thread's grayscale encoder; NULL if out of memory. Not inlined into encode_gray_raw,
+ * whose setjmp would then have to keep the new encoder's locals. */
+__attribute__((noinline)) static gray_encoder *thread_gray_encoder(void)
 {
     tj_handles *h = thread_handles();
     if (!h) {
@@ -481,15 +518,21 @@ static bool tj_environment_set(void)
            getenv("TJ_PROGRESSIVE");
 }
 
-/* Encode a width x height grayscale image, both multiples of 8, as tjCompress2 does with
- * TJPF_GRAY, TJSAMP_GRAY and no flags (turbojpeg.c setCompDefaults: libjpeg's defaults, the
- * quality's tables, the fast integer DCT below quality 96), rows handed to the DCT directly. */
+/* Encode a width x height grayscale image as tjCompress2 does with TJPF_GRAY, TJSAMP_GRAY and
+ * no flags (turbojpeg.c setCompDefaults: libjpeg's defaults, the quality's tables, the fast
+ * integer DCT below quality 96), rows handed to the DCT directly. iMCU rows with a partial block
+ * go through the strip, padded as libjpeg pads (jcsample.c expand_right_edge, jcprepct.c
+ * expand_bottom_edge: the last column and the last row repeated). */
 static cv_status encode_gray_raw(const uint8_t *pixels, size_t width, size_t height, int quality,
                                  unsigned long bound, cv_buf *out)
 {
     gray_encoder *g = thread_gray_encoder();
     if (!g) {
         return CV_FAIL(CV_ERR_NOMEM, "jpeg: create compressor: out of memory");
+    }
+    const size_t padded_width = (width + DCTSIZE - 1) / DCTSIZE * DCTSIZE;
+    if (!strip_reserve(&g->strip, &g->strip_cap, DCTSIZE * padded_width)) {
+        return CV_FAIL(CV_ERR_NOMEM, "jpeg: allocate %zu bytes", DCTSIZE * padded_width);
     }
     struct jpeg_compress_struct *c = &g->cinfo;
     const size_t start = out->len;
@@ -525,8 +568,16 @@ static cv_status encode_gray_raw(const uint8_t *pixels, size_t width, size_t hei
     JSAMPROW rows[DCTSIZE];
     JSAMPARRAY planes[1] = {rows};
     for (size_t y = 0; y < height; y += DCTSIZE) {
-        for (int i = 0; i < DCTSIZE; i++) {
-            rows[i] = (JSAMPROW)(uintptr_t)(pixels + (y + (size_t)i) * width); /* only read */
+        const bool in_place = padded_width == width && height - y >= DCTSIZE;
+        for (size_t i = 0; i < DCTSIZE; i++) {
+            const uint8_t *row = pixels + (y + i < height ? y + i : height - 1) * width;
+            if (in_place) {
+                rows[i] = (JSAMPROW)(uintptr_t)row; /* only read */
+                continue;
+            }
+            rows[i] = g->strip + i * padded_width;
+            memcpy(rows[i], row, width);
+            memset(rows[i] + width, row[width - 1], padded_width - width);
         }
         jpeg_write_raw_data(c, planes, DCTSIZE);
     }
@@ -559,8 +610,7 @@ static cv_status jpeg_encode(const cv_chunk_desc *d, int level, const uint8_t *s
                        d->shape[0], d->shape[1], d->shape[2], width, height, JPEG_MAX_DIM);
     }
 
-    if (d->channels == 1 && width % DCTSIZE == 0 && height % DCTSIZE == 0 &&
-        !tj_environment_set()) {
+    if (d->channels == 1 && !tj_environment_set()) {
         unsigned long bound = tjBufSize((int)width, (int)height, TJSAMP_GRAY);
         if (bound == (unsigned long)-1) {
             return CV_FAIL(CV_ERR_ARG, "jpeg: size the output: %s", tjGetErrorStr2(NULL));

@@ -3,7 +3,8 @@
  * implementations CloudVolume uses, on the same 64x64x64 chunks, in one run. Chunks: blocky
  * labels (boxes of 5-7 voxels, 1-8 labels per 8x8x8 block) and random labels (a new one per
  * voxel), uint32 and uint64; smooth and noisy uint8 images (jpeg, one X x Y*Z grayscale image,
- * quality 85).
+ * quality 85), also as edge chunks 4 voxels smaller per side (60x60x60: sides not multiples
+ * of 8).
  *
  * The references are separate programs (they are not part of cvmpi), found in the directory
  * named by CV_BENCH_REF_DIR; without it, or without a program, only cvmpi is measured:
@@ -202,18 +203,21 @@ int main(int argc, char **argv)
     struct {
         const char *name, *codec;
         cv_dtype dtype;
-        int kind; /* 0 blocky, 1 random, 2 smooth image, 3 noisy image */
+        int kind;   /* 0 blocky, 1 random, 2 smooth image, 3 noisy image */
+        int shrink; /* voxels less per side: an edge chunk, sides not multiples of 8 */
     } specs[] = {
-        {"blocky", "compressed_segmentation", CV_UINT32, 0},
-        {"blocky", "compressed_segmentation", CV_UINT64, 0},
-        {"random", "compressed_segmentation", CV_UINT32, 1},
-        {"random", "compressed_segmentation", CV_UINT64, 1},
-        {"blocky", "crackle", CV_UINT32, 0},
-        {"blocky", "crackle", CV_UINT64, 0},
-        {"random", "crackle", CV_UINT32, 1},
-        {"random", "crackle", CV_UINT64, 1},
-        {"img_smooth", "jpeg", CV_UINT8, 2},
-        {"img_noisy", "jpeg", CV_UINT8, 3},
+        {"blocky", "compressed_segmentation", CV_UINT32, 0, 0},
+        {"blocky", "compressed_segmentation", CV_UINT64, 0, 0},
+        {"random", "compressed_segmentation", CV_UINT32, 1, 0},
+        {"random", "compressed_segmentation", CV_UINT64, 1, 0},
+        {"blocky", "crackle", CV_UINT32, 0, 0},
+        {"blocky", "crackle", CV_UINT64, 0, 0},
+        {"random", "crackle", CV_UINT32, 1, 0},
+        {"random", "crackle", CV_UINT64, 1, 0},
+        {"img_smooth", "jpeg", CV_UINT8, 2, 0},
+        {"img_noisy", "jpeg", CV_UINT8, 3, 0},
+        {"img_smooth_edge", "jpeg", CV_UINT8, 2, 4},
+        {"img_noisy_edge", "jpeg", CV_UINT8, 3, 4},
     };
     printf("# bench_codec_ref: %ux%ux%u chunks, best of %d rounds of %d runs, MB/s of "
            "uncompressed bytes; reference directory: %s\n",
@@ -227,7 +231,7 @@ int main(int argc, char **argv)
         c.d.dtype = specs[i].dtype;
         c.d.channels = 1;
         for (int k = 0; k < 3; k++) {
-            c.d.shape[k] = side;
+            c.d.shape[k] = side - (uint32_t)specs[i].shrink;
             c.d.cseg_block[k] = 8;
         }
         c.n = cv__chunk_desc_bytes(&c.d);

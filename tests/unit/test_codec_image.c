@@ -556,17 +556,18 @@ static void tj_gray_bytes(const uint8_t *px, int w, int h, int quality, cv_buf *
     tjDestroy(t);
 }
 
-/* Grayscale chunks with sides of multiples of 8 bypass TurboJPEG (libjpeg's raw-data path); the
- * bytes must stay TurboJPEG's for every quality (fast DCT below 96, accurate from 96), for
- * smooth and noisy pixels, and for the shapes that still go through TurboJPEG. With one of
+/* Grayscale chunks bypass TurboJPEG (libjpeg's raw-data path, edge blocks padded in a strip);
+ * the bytes must stay TurboJPEG's for every quality (fast DCT below 96, accurate from 96), for
+ * smooth and noisy pixels, and for sides that are multiples of 8 or not. With one of
  * TurboJPEG's environment variables set (TJ_OPTIMIZE: optimised Huffman tables), the chunk goes
  * through TurboJPEG and gets its effect. */
 static void python_decodes_ours(void);
 
 static void jpeg_gray_bytes_are_turbojpegs(void)
 {
-    static const uint32_t gshapes[][3] = {{64, 64, 64}, {8, 8, 1},   {16, 8, 3}, {128, 4, 2},
-                                          {24, 7, 1},   {37, 16, 2}, {64, 3, 5}};
+    static const uint32_t gshapes[][3] = {{64, 64, 64}, {8, 8, 1},   {16, 8, 3},  {128, 4, 2},
+                                          {24, 7, 1},   {37, 16, 2}, {64, 3, 5},  {1, 1, 1},
+                                          {9, 1, 1},    {13, 7, 3},  {63, 64, 1}, {3, 1, 11}};
     static const int qualities[] = {0, 1, 50, 85, 95, 96, 100};
     for (size_t s = 0; s < sizeof gshapes / sizeof gshapes[0]; s++) {
         cv_chunk_desc d = {
@@ -632,16 +633,24 @@ static void jpeg_gray_bytes_are_turbojpegs(void)
     ASSERT_EQ(WEXITSTATUS(status), 0); /* TJ_OPTIMIZE's smaller file, byte for byte */
 }
 
-/* Grayscale JPEGs with sides of multiples of 8 decode through libjpeg's raw-data path: the
- * pixels must be TurboJPEG's (baseline, progressive, accurate-DCT quality 100, and a size that
- * still goes through TurboJPEG), and a cut-short image must fail with TurboJPEG's message. */
+/* Grayscale JPEGs decode through libjpeg's raw-data path (edge blocks through a strip): the
+ * pixels must be TurboJPEG's (baseline, progressive, accurate-DCT quality 100, sides that are
+ * multiples of 8 or not), and a cut-short image must fail with TurboJPEG's message. */
 static void jpeg_gray_decode_is_turbojpegs(void)
 {
     static const struct {
         int w, h, quality, flags;
-    } kinds[] = {{64, 256, 85, 0}, {64, 256, 85, TJFLAG_PROGRESSIVE}, {16, 24, 100, 0},
-                 {8, 8, 10, 0},    {40, 16, 95, TJFLAG_PROGRESSIVE},  {37, 16, 85, 0},
-                 {64, 20, 85, 0}};
+    } kinds[] = {{64, 256, 85, 0},
+                 {64, 256, 85, TJFLAG_PROGRESSIVE},
+                 {16, 24, 100, 0},
+                 {8, 8, 10, 0},
+                 {40, 16, 95, TJFLAG_PROGRESSIVE},
+                 {37, 16, 85, 0},
+                 {64, 20, 85, 0},
+                 {1, 200, 85, 0},
+                 {13, 21, 85, TJFLAG_PROGRESSIVE},
+                 {63, 9, 100, 0},
+                 {9, 1000, 50, 0}};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         const int w = kinds[k].w, h = kinds[k].h;
         const size_t n = (size_t)w * (size_t)h;
@@ -812,6 +821,20 @@ static void jpeg_errors(void)
     ASSERT_FAILS(cv_codec_jpeg.decode(&d, gray.data, gray.len - 10, &out), CV_ERR_CORRUPT,
                  "jpeg: decompress");
     ASSERT_EQ(out.len, 0);
+    /* a cut-short colour image fails with TurboJPEG's message; the next one decodes */
+    uint8_t tj_px[16 * 16 * 3];
+    tjhandle dh = tjInitDecompress();
+    ASSERT_TRUE(dh != NULL);
+    ASSERT_TRUE(tjDecompress2(dh, rgb.data, rgb.len - 10, tj_px, 16, 0, 16, TJPF_RGB,
+                              TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0);
+    char want[256];
+    snprintf(want, sizeof want, "jpeg: decompress: %s", tjGetErrorStr2(dh));
+    tjDestroy(dh);
+    ASSERT_FAILS(cv_codec_jpeg.decode(&d3, rgb.data, rgb.len - 10, &out), CV_ERR_CORRUPT, want);
+    ASSERT_EQ(out.len, 0);
+    ASSERT_OK(cv_codec_jpeg.decode(&d3, rgb.data, rgb.len, &out));
+    ASSERT_EQ(out.len, 3 * n);
+    out.len = 0;
     hammer(&cv_codec_jpeg, &d, gray.data, gray.len, 0);
     hammer(&cv_codec_jpeg, &d3, rgb.data, rgb.len, 0);
     cv__buf_fini(&gray);
