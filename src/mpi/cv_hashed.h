@@ -75,6 +75,14 @@ cv_status cv_hashed_start(cv_hashed *h, const char *dir, bool resume);
  * (`n` bytes, x fastest, channel slowest) and append them to this rank's spill file. Thread
  * safe only in the sense that one task runs at a time per rank. */
 cv_status cv_hashed_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *voxels, size_t n);
+/* The same from the same chunks of scale `src_mip` of `src` as stored (the caller checks
+ * cv__volume_can_copy_encoded): a chunk whose stored bytes are what encoding its voxels gives
+ * (cv__codec_is_canonical) is spilled as it is, gzipped when the shards are; the others are
+ * decoded and encoded again, a missing one (with src's fill_missing) is the background: the
+ * records cv_hashed_task of the voxels would spill. `check` decodes every chunk.
+ * *voxel_bytes: the decoded bytes of the chunks. */
+cv_status cv_hashed_task_stored(cv_hashed *h, cv_volume *src, int src_mip, cv_volume *dst,
+                                cv_bbox box, bool check, uint64_t *voxel_bytes);
 /* Collective, after every task: unless some rank's task failed (`tasks_ok` is false on it),
  * move the records to their shards' owners and write each owned shard the journal does not
  * list, journaling it. *written counts this rank's shard files. */

@@ -322,6 +322,10 @@ typedef struct task_batch {
     cv_bbox box;
     const void *voxels;
     cv_grid grid;
+    cv_volume *from; /* set: the chunks come as stored from this volume's scale from_mip */
+    int from_mip;
+    bool check;
+    uint64_t voxel_bytes;
 } task_batch;
 
 /* Slot i's chunk as its shard file stores it, into slot->encoded: encoded and, when the
@@ -378,11 +382,87 @@ static cv_status stored_one(size_t i, int tid, void *arg)
     return rc;
 }
 
+/* Gzip slot->encoded in place when the shards' data_encoding is gzip (the chunk buffer is
+ * free by then and takes the gzip, copied back as in stored_one). */
+static cv_status gzip_slot(const cv_hashed *h, const cv_volume *dst, chunk_slot *sl)
+{
+    if (h->spec.data_encoding != CV_SHARD_GZIP) {
+        return CV_OK;
+    }
+    sl->chunk.len = 0;
+    sl->chunk.max = 0;
+    CV_TRY(cv_compress_gzip.compress(dst->opts.compress_level, sl->encoded.data, sl->encoded.len,
+                                     &sl->chunk));
+    sl->encoded.len = 0;
+    return cv__buf_append(&sl->encoded, sl->chunk.data, sl->chunk.len);
+}
+
+/* Slot i's chunk as its shard file stores it, from the source's stored bytes: as they are
+ * when they are what encoding the voxels gives, else decoded and encoded again (a missing
+ * chunk with fill_missing: the background, encoded), then gzipped when the shards are. */
+static cv_status stored_from_source(size_t i, int tid, void *arg)
+{
+    (void)tid;
+    task_batch *t = arg;
+    cv_hashed *h = t->h;
+    cv_volume *dst = t->dst, *src = t->from;
+    chunk_slot *sl = &h->slots[i];
+    cv_bbox cb = cv_grid_cell_box(&t->grid, sl->cell);
+    size_t nb = cv_volume_box_bytes(dst, cb);
+    sl->black = false; /* --delete-black needs the voxels: never this path */
+    sl->encoded.len = sl->chunk.len = 0;
+    sl->encoded.max = sl->chunk.max = 0;
+    cv_status rc = cv__volume_fetch_stored(src, t->from_mip, cb, &sl->encoded, &sl->chunk);
+    sl->chunk.max = 0;
+    cv_chunk_desc d = cv__volume_chunk_desc(dst, h->p.dst_mip, cb);
+    bool canonical = false;
+    if (rc == CV_ERR_NOTFOUND) {
+        if (!src->opts.fill_missing) {
+            char key[4096];
+            cv_volume_chunk_key(src, t->from_mip, cb, key, sizeof key);
+            return CV_FAIL(CV_ERR_NOTFOUND, "chunk `%s' of %s is missing (use --fill-missing)", key,
+                           cv_volume_url(src));
+        }
+        cv_err_clear();
+        sl->chunk.len = 0;
+        CV_TRY(cv__buf_reserve(&sl->chunk, nb));
+        sl->chunk.len = nb;
+        cv__fill_background(src, sl->chunk.data, cb, cb);
+    } else {
+        CV_TRY(rc);
+        canonical = cv__codec_is_canonical(h->codec, &d, sl->encoded.data, sl->encoded.len);
+        if (!canonical || t->check) {
+            sl->chunk.len = 0;
+            CV_TRY(cv__volume_decode_chunk(src, t->from_mip, cb, &sl->encoded, &sl->chunk));
+            sl->chunk.max = 0;
+        }
+    }
+    uint64_t t0 = cv__now_ns();
+    if (!canonical) {
+        sl->encoded.len = 0;
+        sl->encoded.max = 0;
+        rc = h->codec->encode(&d, h->level, sl->chunk.data, sl->chunk.len, &sl->encoded);
+    }
+    if (rc == CV_OK) {
+        rc = gzip_slot(h, dst, sl);
+    }
+    atomic_fetch_add(&dst->codec_ns, cv__now_ns() - t0);
+    if (rc != CV_OK) {
+        char key[256];
+        cv_volume_chunk_key(dst, h->p.dst_mip, cb, key, sizeof key);
+        cv__err_wrap("encode chunk `%s' (key %" PRIu64 ")", key, sl->code);
+    }
+    return rc;
+}
+
 /* Encode slots [0, n) on the threads, then append them in order. */
 static cv_status spill_batch(task_batch *t, size_t n)
 {
     cv_hashed *h = t->h;
-    CV_TRY(cv__parallel_for(n, h->threads, stored_one, t));
+    CV_TRY(cv__parallel_for(n, h->threads, t->from ? stored_from_source : stored_one, t));
+    for (size_t i = 0; t->from && i < n; i++) {
+        t->voxel_bytes += cv_volume_box_bytes(t->dst, cv_grid_cell_box(&t->grid, h->slots[i].cell));
+    }
     for (size_t i = 0; i < n; i++) {
         const chunk_slot *sl = &h->slots[i];
         if (sl->black) {
@@ -399,10 +479,10 @@ static cv_status spill_batch(task_batch *t, size_t n)
     return CV_OK;
 }
 
-static cv_status spill_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *voxels,
-                            size_t n);
+static cv_status spill_task(cv_hashed *h, task_batch *t);
 
-cv_status cv_hashed_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *voxels, size_t n)
+/* The scale's codec and the threads' chunk slots, on the first task. */
+static cv_status task_setup(cv_hashed *h, cv_volume *dst)
 {
     int mip = h->p.dst_mip;
     if (!h->codec) {
@@ -420,19 +500,22 @@ cv_status cv_hashed_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *
             return CV_FAIL(CV_ERR_NOMEM, "hashed shards: chunk buffers");
         }
     }
-    cv_status rc = spill_task(h, dst, box, voxels, n);
-    /* The threads' chunk buffers live for the task only, as the write workers' buffers that
-     * plans count beside a task (a job keeps one sink per sharded level). */
+    return CV_OK;
+}
+
+/* The threads' chunk buffers live for the task only, as the write workers' buffers that plans
+ * count beside a task (a job keeps one sink per sharded level). */
+static void task_done(cv_hashed *h)
+{
     for (int t = 0; t < h->threads; t++) {
         cv__buf_fini(&h->slots[t].chunk);
         cv__buf_fini(&h->slots[t].encoded);
     }
-    return rc;
 }
 
-static cv_status spill_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *voxels, size_t n)
+cv_status cv_hashed_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const void *voxels, size_t n)
 {
-    int mip = h->p.dst_mip;
+    CV_TRY(task_setup(h, dst));
     if (n != cv_volume_box_bytes(dst, box)) {
         return CV_FAIL(CV_ERR_ARG, "hashed shards: a task of %zu bytes for a box of %zu", n,
                        cv_volume_box_bytes(dst, box));
@@ -441,9 +524,34 @@ static cv_status spill_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const voi
                     .dst = dst,
                     .box = box,
                     .voxels = voxels,
-                    .grid = cv_info_grid(cv_volume_info(dst), mip)};
+                    .grid = cv_info_grid(cv_volume_info(dst), h->p.dst_mip)};
+    cv_status rc = spill_task(h, &t);
+    task_done(h);
+    return rc;
+}
+
+cv_status cv_hashed_task_stored(cv_hashed *h, cv_volume *src, int src_mip, cv_volume *dst,
+                                cv_bbox box, bool check, uint64_t *voxel_bytes)
+{
+    *voxel_bytes = 0;
+    CV_TRY(task_setup(h, dst));
+    task_batch t = {.h = h,
+                    .dst = dst,
+                    .box = box,
+                    .grid = cv_info_grid(cv_volume_info(dst), h->p.dst_mip),
+                    .from = src,
+                    .from_mip = src_mip,
+                    .check = check};
+    cv_status rc = spill_task(h, &t);
+    task_done(h);
+    *voxel_bytes = t.voxel_bytes;
+    return rc;
+}
+
+static cv_status spill_task(cv_hashed *h, task_batch *t)
+{
     int64_t lo[3], hi[3], c[3];
-    cv_grid_cells(&t.grid, box, lo, hi);
+    cv_grid_cells(&t->grid, t->box, lo, hi);
     size_t k = 0;
     for (c[2] = lo[2]; c[2] < hi[2]; c[2]++) {
         for (c[1] = lo[1]; c[1] < hi[1]; c[1]++) {
@@ -452,13 +560,13 @@ static cv_status spill_task(cv_hashed *h, cv_volume *dst, cv_bbox box, const voi
                 memcpy(sl->cell, c, sizeof sl->cell);
                 CV_TRY(cv_morton_code(h->dshape, c, &sl->code));
                 if (++k == (size_t)h->threads) {
-                    CV_TRY(spill_batch(&t, k));
+                    CV_TRY(spill_batch(t, k));
                     k = 0;
                 }
             }
         }
     }
-    return k ? spill_batch(&t, k) : CV_OK;
+    return k ? spill_batch(t, k) : CV_OK;
 }
 
 /* ---- the exchange and the shard files --------------------------------------------------- */

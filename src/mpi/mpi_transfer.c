@@ -433,6 +433,9 @@ typedef struct job {
     /* same chunks, box shards on DST: tasks put the chunks' encoded bytes into the shard files
      * (cv__volume_copy_sharded) */
     bool copy_shards;
+    /* same chunks, hashed (or spilled) shards on DST: tasks spill the chunks' encoded bytes
+     * (cv_hashed_task_stored) */
+    bool copy_hashed;
 } job;
 
 static size_t job_memory(const cv_transfer_params *p, const char **source)
@@ -676,6 +679,13 @@ static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
         j->bytes += copied;
         return rc;
     }
+    if (j->copy_hashed) {
+        uint64_t copied = 0;
+        cv_status rc =
+            cv_hashed_task_stored(j->hashed, j->src, j->mip, j->dst, box, j->p->check, &copied);
+        j->bytes += copied;
+        return rc;
+    }
     if (j->copy) {
         uint64_t copied = 0;
         cv_status rc =
@@ -701,7 +711,7 @@ static cv_status run_task(job *j, uint64_t id, uint8_t *buf, size_t cap)
 static cv_status work(job *j)
 {
     /* The fast path holds chunks, not the task's voxels. */
-    size_t cap = j->copy || j->copy_shards
+    size_t cap = j->copy || j->copy_shards || j->copy_hashed
                      ? 1
                      : (size_t)j->plan.task_shape[0] * (size_t)j->plan.task_shape[1] *
                            (size_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;
@@ -1019,6 +1029,14 @@ static cv_status transfer_scale(const cv_transfer_params *p, int mip, bool sever
 
     if (rc == CV_OK) {
         rc = cv_mpi_agree(plan_job(&j, cv_volume_info(j.dst)));
+    }
+    if (rc == CV_OK && !j.x && j.hashed && !p->decode) {
+        /* Hashed shards take the same chunks' encoded bytes into the spill files. */
+        j.copy_hashed = cv__volume_can_copy_encoded(j.src, j.mip, j.dst, j.dst_mip, NULL, 0);
+        if (cv_mpi_rank() == 0 && j.copy_hashed) {
+            CV_LOG(CV_LOG_INFO, "chunks go to the shards' owners as stored where that is the "
+                                "bytes encoding them gives, else decoded and encoded again");
+        }
     }
     if (rc == CV_OK && !j.x && !j.hashed && !p->decode) {
         /* Same chunks on both sides: copy the stored objects, never decode them. The answer

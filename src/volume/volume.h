@@ -10,9 +10,10 @@
 #include <stdatomic.h>
 
 /* One chunk thread's working buffers (volume_write.c, volume_read.c: `chunk` holds the
- * decoded chunk of a read). */
+ * decoded chunk of a read; volume_shard.c: `payloads` the thread's share of one shard's
+ * chunks as the file stores them, one after another). */
 typedef struct cv__write_bufs {
-    cv_buf chunk, encoded, raw, packed;
+    cv_buf chunk, encoded, raw, packed, payloads;
 } cv__write_bufs;
 
 /* The in-memory LRU of decoded chunks (chunk_lru.c), opts.lru_bytes. */

@@ -151,15 +151,18 @@ typedef struct shard_encode {
     int level;
     const cell_ref *cells;
     cv_shard_item *items;
-    bool *present;   /* false: a background chunk left out (delete_black) */
-    cv_buf *encoded; /* items' bytes */
+    bool *present; /* false: a background chunk left out (delete_black) */
+    /* item i's bytes: payloads[where[i].tid] from where[i].off (the buffers move as they grow,
+     * so the items point into them once the shard's chunks are all encoded) */
+    struct payload_at {
+        int tid;
+        size_t off;
+    } * where;
     cv_volume *from; /* set: the chunks come encoded from this volume's scale from_mip */
     int from_mip;
     bool check; /* with `from`: decode every chunk */
     atomic_uint_fast64_t voxel_bytes;
-    struct {
-        cv_buf chunk, encoded, gz, scratch;
-    } * bufs;
+    cv__write_bufs *bufs; /* chunk, encoded, raw: the gzip, packed: a chunk encoded again */
 } shard_encode;
 
 /* The chunk at `cbox` encoded as the shard stores it (before data_encoding), from j->from: its
@@ -170,10 +173,10 @@ static cv_status encoded_from_source(shard_encode *j, int tid, cv_bbox cbox, siz
 {
     cv_volume *v = j->v, *src = j->from;
     cv_buf *chunk = &j->bufs[tid].chunk, *fetched = &j->bufs[tid].encoded;
-    cv_buf *enc = &j->bufs[tid].scratch;
+    cv_buf *enc = &j->bufs[tid].packed;
     fetched->len = 0;
-    cv_status rc = cv__volume_fetch_stored(src, j->from_mip, cbox, fetched, &j->bufs[tid].gz);
-    j->bufs[tid].gz.max = 0; /* it takes the gzip next */
+    cv_status rc = cv__volume_fetch_stored(src, j->from_mip, cbox, fetched, &j->bufs[tid].raw);
+    j->bufs[tid].raw.max = 0; /* it takes the gzip next */
     cv_chunk_desc d = cv__volume_chunk_desc(v, j->mip, cbox);
     if (rc == CV_ERR_NOTFOUND) {
         if (!src->opts.fill_missing) {
@@ -208,13 +211,35 @@ static cv_status encoded_from_source(shard_encode *j, int tid, cv_bbox cbox, siz
     return CV_OK;
 }
 
+/* Room for `n` more bytes (or their gzip) in a payloads buffer: grown by a quarter over what
+ * is needed, not doubled, as it holds a shard's share of chunks for the rest of the job. */
+static cv_status grow_payloads(cv_buf *b, size_t n)
+{
+    size_t room = n + n / 16 + 4096; /* above gzip's bound for n bytes */
+    if (room < n || b->len > SIZE_MAX / 2 - room) {
+        return CV_FAIL(CV_ERR_NOMEM, "sharded write: %zu bytes", n);
+    }
+    size_t need = b->len + room;
+    if (need <= b->cap) {
+        return CV_OK;
+    }
+    size_t cap = need + need / 4;
+    uint8_t *p = cv_realloc(b->data, cap);
+    if (!p) {
+        return CV_FAIL(CV_ERR_NOMEM, "sharded write: %zu bytes", cap);
+    }
+    b->data = p;
+    b->cap = cap;
+    return CV_OK;
+}
+
 static cv_status encode_one(size_t i, int tid, void *arg)
 {
     shard_encode *j = arg;
     cv_volume *v = j->v;
     cv_bbox cbox = cv_grid_cell_box(&j->grid, j->cells[i].cell);
     size_t nbytes = cv_volume_box_bytes(v, cbox);
-    cv_buf *enc = &j->bufs[tid].encoded, *gz = &j->bufs[tid].gz;
+    cv_buf *enc = &j->bufs[tid].encoded;
     const cv_buf *stored = enc;
     if (j->from) {
         CV_TRY(encoded_from_source(j, tid, cbox, nbytes, &stored));
@@ -241,22 +266,19 @@ static cv_status encode_one(size_t i, int tid, void *arg)
         enc->len = 0;
         CV_TRY(j->codec->encode(&d, j->level, chunk->data, nbytes, enc));
     }
+    /* The thread's payloads buffer is kept from shard to shard (and call to call): no fresh
+     * pages, no allocation per chunk; gzip writes into it directly. */
+    cv_buf *out = &j->bufs[tid].payloads;
+    size_t at = out->len;
+    CV_TRY(grow_payloads(out, stored->len));
     if (j->gzip) {
-        gz->len = 0;
-        CV_TRY(cv_compress_gzip.compress(v->opts.compress_level, stored->data, stored->len, gz));
-        stored = gz;
+        CV_TRY(cv_compress_gzip.compress(v->opts.compress_level, stored->data, stored->len, out));
+    } else {
+        memcpy(out->data + at, stored->data, stored->len);
+        out->len += stored->len;
     }
-    /* kept until the shard is built: exactly its size (the thread's buffers are reused) */
-    cv_buf *out = &j->encoded[i];
-    cv__buf_init(out, 0);
-    out->data = cv_malloc(stored->len ? stored->len : 1);
-    if (!out->data) {
-        return CV_FAIL(CV_ERR_NOMEM, "sharded write: %zu bytes", stored->len);
-    }
-    memcpy(out->data, stored->data, stored->len);
-    out->cap = stored->len ? stored->len : 1;
-    out->len = stored->len;
-    j->items[i] = (cv_shard_item){j->cells[i].code, out->data, out->len};
+    j->where[i] = (struct payload_at){tid, at};
+    j->items[i] = (cv_shard_item){j->cells[i].code, NULL, out->len - at};
     j->present[i] = true;
     return CV_OK;
 }
@@ -374,8 +396,9 @@ static cv_status write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_bbox
                       .level = sc->jpeg_quality >= 0 ? sc->jpeg_quality : sc->png_level,
                       .from = from,
                       .from_mip = from_mip,
-                      .check = check,
-                      .bufs = cv_calloc((size_t)threads, sizeof *j.bufs)};
+                      .check = check};
+    bool kept = false;
+    j.bufs = cv__volume_take_bufs(v, threads, &kept);
     atomic_init(&j.voxel_bytes, 0);
     if (rc == CV_OK && !j.bufs) {
         rc = CV_FAIL(CV_ERR_NOMEM, "sharded write");
@@ -401,10 +424,19 @@ static cv_status write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_bbox
         }
         j.cells = cells + first;
         j.items = rc == CV_OK ? cv_calloc(last - first, sizeof *j.items) : NULL;
-        j.encoded = rc == CV_OK ? cv_calloc(last - first, sizeof *j.encoded) : NULL;
+        j.where = rc == CV_OK ? cv_calloc(last - first, sizeof *j.where) : NULL;
         j.present = rc == CV_OK ? cv_calloc(last - first, sizeof *j.present) : NULL;
-        if (rc == CV_OK && (!j.items || !j.encoded || !j.present)) {
+        if (rc == CV_OK && (!j.items || !j.where || !j.present)) {
             rc = CV_FAIL(CV_ERR_NOMEM, "sharded write");
+        }
+        for (int t = 0; rc == CV_OK && t < threads; t++) {
+            /* kept buffers carry the limits of their last use */
+            cv_buf *b[] = {&j.bufs[t].chunk, &j.bufs[t].encoded, &j.bufs[t].raw, &j.bufs[t].packed,
+                           &j.bufs[t].payloads};
+            for (size_t m = 0; m < sizeof b / sizeof *b; m++) {
+                b[m]->len = 0;
+                b[m]->max = 0;
+            }
         }
         if (rc == CV_OK) {
             rc = cv__parallel_for(last - first, threads, encode_one, &j);
@@ -413,6 +445,7 @@ static cv_status write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_bbox
         size_t n_items = 0;
         for (size_t i = 0; rc == CV_OK && i < last - first; i++) {
             if (j.present[i]) {
+                j.items[i].data = j.bufs[j.where[i].tid].payloads.data + j.where[i].off;
                 j.items[n_items++] = j.items[i];
             }
         }
@@ -427,24 +460,17 @@ static cv_status write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_bbox
         } else if (rc == CV_OK) {
             rc = put_shard(v, sc->key, &as_stored, cells[first].shard, j.items, n_items);
         }
-        for (size_t i = 0; j.encoded && i < last - first; i++) {
-            cv__buf_fini(&j.encoded[i]);
-        }
-        cv_free(j.encoded);
+        cv_free(j.where);
         cv_free(j.items);
         cv_free(j.present);
-        j.encoded = NULL;
+        j.where = NULL;
         j.items = NULL;
         j.present = NULL;
         first = last;
     }
-    for (int t = 0; j.bufs && t < threads; t++) {
-        cv__buf_fini(&j.bufs[t].chunk);
-        cv__buf_fini(&j.bufs[t].encoded);
-        cv__buf_fini(&j.bufs[t].gz);
-        cv__buf_fini(&j.bufs[t].scratch);
+    if (j.bufs) {
+        cv__volume_give_bufs(v, j.bufs, threads, kept);
     }
-    cv_free(j.bufs);
     cv_free(cells);
     if (voxel_bytes) {
         *voxel_bytes = atomic_load(&j.voxel_bytes);

@@ -29,6 +29,7 @@ static void free_bufs(cv__write_bufs *b, int n)
         cv__buf_fini(&b[t].encoded);
         cv__buf_fini(&b[t].raw);
         cv__buf_fini(&b[t].packed);
+        cv__buf_fini(&b[t].payloads);
     }
     cv_free(b);
 }

@@ -6,7 +6,8 @@
 # byte for byte. A truncated gzip chunk, a raw chunk of the wrong length and a missing chunk
 # still fail their task naming the key; with --fill-missing the missing chunk is written as
 # the decoding path writes it. A jpeg layer's chunks are copied, not re-encoded. Box shards of
-# raw and compressed_segmentation take the chunks as stored where re-encoding gives the same.
+# raw and compressed_segmentation take the chunks as stored where re-encoding gives the same,
+# and so do hashed shards (murmurhash3_x86_128), whose chunks travel to their shard's owner.
 source "$(dirname "$0")/lib.sh"
 make_source src uint16 300,200,70 5,-3,2 64,64,16
 SCALE=4_4_40
@@ -125,5 +126,19 @@ for layer in seg raw; do
     [ -n "$(find "shd-$layer" -name '*.shard')" ] || fail "$layer: no shard files"
     digest "shd-$layer" | diff <(digest "shd-dec-$layer") - > /dev/null ||
         fail "$layer: shards differ from the decoding path's"
+done
+# hashed shards (murmurhash3_x86_128): the chunks travel to their shard's owner as stored where
+# that is what encoding them gives, else decoded and encoded again: the shard files of
+# --decode, byte for byte (the non-canonical and the missing chunk of seg included)
+MURMUR='{"@type": "neuroglancer_uint64_sharded_v1", "hash": "murmurhash3_x86_128", "preshift_bits": 0, "minishard_bits": 1, "shard_bits": 2, "minishard_index_encoding": "gzip", "data_encoding": "gzip"}'
+for layer in seg raw; do
+    run_np 1 transfer $layer "hsh-dec-$layer" --sharding "$MURMUR" --fill-missing --decode \
+        > log 2>&1 || { cat log; fail "$layer: --sharding murmurhash --decode"; }
+    CV_LOG=info run_np 2 transfer $layer "hsh-$layer" --sharding "$MURMUR" --fill-missing \
+        > log 2>&1 || { cat log; fail "$layer: --sharding murmurhash"; }
+    grep -q "owners as stored" log || { cat log; fail "$layer: hashed chunks not taken as stored"; }
+    [ -n "$(find "hsh-$layer" -name '*.shard')" ] || fail "$layer: no hashed shard files"
+    digest "hsh-$layer" | diff <(digest "hsh-dec-$layer") - > /dev/null ||
+        fail "$layer: hashed shards differ from the decoding path's"
 done
 echo "transfer_copy: ok"
