@@ -551,7 +551,8 @@ typedef enum cv_shard_layout {
  * gzipped one by one when data_encoding is gzip, minishard indexes when
  * minishard_index_encoding is gzip; `level` is the gzip level (-1: 9, as CloudFiles). Absent
  * minishards get 0,0 in the shard index. *shard receives the shard number; *data (free with
- * cv_free) the file. Thread-safe. */
+ * cv_free) the file. CV_ERR_INFO when the shard index (16 << minishard_bits bytes) is above
+ * 256 MiB (minishard_bits above 24). Thread-safe. */
 CV_EXPORT cv_status cv_shard_build(const cv_shard_spec *s, const cv_shard_item *items, size_t n,
                                    cv_shard_layout layout, int level, uint64_t *shard,
                                    uint8_t **data, size_t *len);

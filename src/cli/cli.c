@@ -2,6 +2,7 @@
  * cli.c: helpers shared by the subcommands: error and usage output, number parsing, and
  * whole-file input/output with atomic replacement of the output file. */
 #include "cli/cli.h"
+#include "volume/volume.h"
 
 #ifdef CV_HAVE_CURL
 #include "io/http.h"
@@ -890,18 +891,8 @@ cv_status cli_open_volume(const char *path, const cli_volume_args *a, cv_volume 
     cli_cache_apply(&o);
 #endif
     CV_TRY(cv_volume_open(path, &o, &v));
-    cv_status rc = CV_OK;
     *mip = 0;
-    if (a->mip_text) {
-        rc = cv_info_select_mip(cv_volume_info(v), a->mip_text, mip);
-    }
-    cv_bbox req = rc == CV_OK ? cv_info_bounds(cv_volume_info(v), *mip) : *box;
-    if (rc == CV_OK && a->bbox_text) {
-        rc = cv_bbox_parse(a->bbox_text, &req);
-    }
-    if (rc == CV_OK) {
-        rc = cv_volume_resolve_box(v, *mip, req, box);
-    }
+    cv_status rc = cv__volume_select_box(v, a->mip_text, a->bbox_text, mip, box);
     if (rc != CV_OK) {
         cv_volume_close(v);
         return rc;

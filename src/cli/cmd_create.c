@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cmd_create.c: `cvmpi create`, CloudVolume's create_new_info() followed by commit_info(). */
 #include "cli/cli.h"
+#include "shard/shard.h"
 
 #include <string.h>
 
@@ -24,7 +25,8 @@ static const char help[] =
     "  --max-mip      also add N downsampled scales, factor^mip each (default factor 2,2,1)\n"
     "  --sharded      shard scale 0 as CloudVolume does for images (identity hash, a shard is a\n"
     "                 box of chunks of about --shard-bytes uncompressed, default 3.5e9)\n"
-    "  --sharding J   shard scale 0 with this sharding JSON object\n"
+    "  --sharding J   shard scale 0 with this sharding JSON object (minishard_bits at most\n"
+    "                 24: writers hold a shard index of 16 << minishard_bits bytes)\n"
     "  --overwrite    replace an existing info file\n";
 
 /* Shard scale 0: CloudVolume's image parameters, or the given JSON (checked). Non-zero on
@@ -39,6 +41,9 @@ static int set_sharding(cv_info *info, bool sharded, const char *json, size_t sh
     cv_status rc = json ? cv_shard_spec_parse(json, strlen(json), "--sharding", &spec)
                         : cv_shard_params_for_image(s->size, s->chunk_sizes[0], s->encoding,
                                                     info->dtype, shard_bytes, &spec);
+    if (rc == CV_OK && json) {
+        rc = cv__shard_check_write_index(&spec, "--sharding", 0, NULL);
+    }
     char *text = NULL;
     size_t len;
     if (rc == CV_OK) {

@@ -22,6 +22,7 @@
 #include "base/json_py.h"
 #include "mpi/cv_failures.h"
 #include "io/store.h"
+#include "shard/shard.h"
 #include "mpi/cv_hashed.h"
 #include "mpi/cv_journal.h"
 #include "mpi/cv_monitor.h"
@@ -1108,6 +1109,9 @@ static cv_status set_sharding(job *j)
             snprintf(what, sizeof what, many ? "--sharding[%d]" : "--sharding", at);
             rc = text ? cv_shard_spec_parse(text, strlen(text), what, &spec)
                       : CV_FAIL(CV_ERR_NOMEM, "--sharding");
+            if (rc == CV_OK) {
+                rc = cv__shard_check_write_index(&spec, what, 0, NULL);
+            }
             cJSON_free(text);
         }
         char *json = NULL;

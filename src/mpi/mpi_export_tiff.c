@@ -12,6 +12,7 @@
 #include "mpi/cv_tiff.h"
 
 #include "base/checked.h"
+#include "volume/volume.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -90,18 +91,8 @@ cv_status cv_mpi_export_tiff(const cv_export_params *p)
     bool per_slice = strchr(p->dst, '*') != NULL;
     cv_status rc = cv_volume_open(p->src, &o, &v);
     const cv_info *info = rc == CV_OK ? cv_volume_info(v) : NULL;
-    if (rc == CV_OK && p->mip_text) {
-        rc = cv_info_select_mip(info, p->mip_text, &mip);
-    }
     if (rc == CV_OK) {
-        box = cv_info_bounds(info, mip);
-        if (p->bbox_text) {
-            cv_bbox b;
-            rc = cv_bbox_parse(p->bbox_text, &b);
-            if (rc == CV_OK) {
-                rc = cv_volume_resolve_box(v, mip, b, &box);
-            }
-        }
+        rc = cv__volume_select_box(v, p->mip_text, p->bbox_text, &mip, &box);
     }
     if (rc == CV_OK && per_slice && strchr(strchr(p->dst, '*') + 1, '*')) {
         rc = CV_FAIL(CV_ERR_ARG, "export: `%s' has more than one *", p->dst);

@@ -21,6 +21,7 @@
 #include "base/checked.h"
 #include "base/json_py.h"
 #include "io/store.h"
+#include "volume/volume.h"
 
 #include <inttypes.h>
 #include <libdeflate.h>
@@ -284,15 +285,7 @@ static cv_status zarr_setup(zjob *j)
 {
     const cv_export_params *p = j->p;
     const cv_info *si = cv_volume_info(j->src);
-    if (p->mip_text) {
-        CV_TRY(cv_info_select_mip(si, p->mip_text, &j->mip));
-    }
-    j->box = cv_info_bounds(si, j->mip);
-    if (p->bbox_text) {
-        cv_bbox b;
-        CV_TRY(cv_bbox_parse(p->bbox_text, &b));
-        CV_TRY(cv_volume_resolve_box(j->src, j->mip, b, &j->box));
-    }
+    CV_TRY(cv__volume_select_box(j->src, p->mip_text, p->bbox_text, &j->mip, &j->box));
     j->channels = si->num_channels;
     j->es = cv_dtype_size(si->dtype);
     if (!dtype_code(si->dtype)) {

@@ -15,6 +15,7 @@
 
 #include "base/checked.h"
 #include "base/filelist.h"
+#include "volume/volume.h"
 
 #include "mpi/cv_failures.h"
 #include "mpi/cv_plan.h"
@@ -783,15 +784,7 @@ static cv_status export_setup(export_job *j)
 {
     const cv_export_params *p = j->p;
     const cv_info *si = cv_volume_info(j->src);
-    if (p->mip_text) {
-        CV_TRY(cv_info_select_mip(si, p->mip_text, &j->mip));
-    }
-    j->box = cv_info_bounds(si, j->mip);
-    if (p->bbox_text) {
-        cv_bbox b;
-        CV_TRY(cv_bbox_parse(p->bbox_text, &b));
-        CV_TRY(cv_volume_resolve_box(j->src, j->mip, b, &j->box));
-    }
+    CV_TRY(cv__volume_select_box(j->src, p->mip_text, p->bbox_text, &j->mip, &j->box));
     j->channels = si->num_channels;
     char axes[5];
     snprintf(axes, sizeof axes, "%s", p->axes ? p->axes : "zyx");

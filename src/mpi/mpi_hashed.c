@@ -136,6 +136,11 @@ cv_status cv_hashed_plan(const cv_hashed_params *p, cv_hashed **out)
     cv_grid g = cv_info_grid(p->dst_info, p->dst_mip);
     h->partial = !cv_bbox_equal(p->region, g.bounds);
     cv_grid_cells(&g, p->region, h->region_lo, h->region_hi);
+    if (rc == CV_OK) {
+        char what[4200];
+        snprintf(what, sizeof what, "%s %s", job_name(h), ds->key);
+        rc = cv__shard_check_write_index(&h->spec, what, 0, NULL);
+    }
     if (rc == CV_OK && h->spec.shard_bits > MAX_SHARD_BITS) {
         rc = CV_FAIL(CV_ERR_UNSUPPORTED,
                      "%s %s: shard_bits %d; at most %d are supported "

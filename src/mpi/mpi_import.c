@@ -10,6 +10,7 @@
 #include "mpi/cv_import_source.h"
 
 #include "base/checked.h"
+#include "shard/shard.h"
 
 #include "mpi/cv_failures.h"
 #include "mpi/cv_journal.h"
@@ -406,6 +407,9 @@ static cv_status plan_import(import_job *j)
         cv_status rc =
             cv_shard_spec_parse(ds->sharding_json, strlen(ds->sharding_json), ds->key, &spec);
         if (rc == CV_OK) {
+            char what[4200];
+            snprintf(what, sizeof what, "import: %s scale %s", j->p->dst, ds->key);
+            CV_TRY(cv__shard_check_write_index(&spec, what, 0, NULL));
             rc = cv_shard_image_shape(&spec, shape, mini, shard);
         }
         if (rc != CV_OK) {

@@ -12,6 +12,7 @@
 
 #include "base/json_py.h"
 #include "io/store.h"
+#include "shard/shard.h"
 
 #include "mpi/cv_collective.h"
 #include "mpi/cv_compress.h"
@@ -84,6 +85,9 @@ static cv_status sharding_for(const cv_transfer_params *p, int pos, char **out)
     size_t len;
     if (rc == CV_OK) {
         rc = cv_shard_spec_parse(text, strlen(text), what, &spec);
+    }
+    if (rc == CV_OK) {
+        rc = cv__shard_check_write_index(&spec, what, 0, NULL);
     }
     cJSON_free(text);
     return rc == CV_OK ? cv_shard_spec_to_json(&spec, out, &len) : rc;
@@ -501,6 +505,12 @@ static cv_status plan_job(job *j, const cv_info *di)
         int64_t grid[3], mini[3], shard[3];
         cv_grid_shape(&dgrid, grid);
         CV_TRY(cv_shard_spec_parse(ds->sharding_json, strlen(ds->sharding_json), ds->key, &spec));
+        const char *budget_from;
+        size_t budget = job_memory(p, &budget_from);
+        char what[4200];
+        snprintf(what, sizeof what, "transfer: %s scale %s",
+                 j->dst ? cv_volume_url(j->dst) : p->dst, ds->key);
+        CV_TRY(cv__shard_check_write_index(&spec, what, budget, budget_from));
         if (cv_shard_image_shape(&spec, grid, mini, shard) != CV_OK) {
             /* Hashed shards (chunks scattered over shard files): tasks of whole chunks spill
              * them, and each shard's owner writes it once the tasks are done. */

@@ -41,6 +41,43 @@ uint64_t cv__shard_index_bytes(const cv_shard_spec *s)
     return (uint64_t)16 << s->minishard_bits;
 }
 
+/* A power-of-two byte count as "64 GiB", "256 MiB", "8 KiB", "16 bytes". */
+static void format_pow2_bytes(uint64_t n, char *buf, size_t cap)
+{
+    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int u = 0;
+    while (u < 6 && n >= 1024 && n % 1024 == 0) {
+        n /= 1024;
+        u++;
+    }
+    snprintf(buf, cap, "%" PRIu64 " %s", n, units[u]);
+}
+
+cv_status cv__shard_check_write_index(const cv_shard_spec *s, const char *what, uint64_t budget,
+                                      const char *budget_name)
+{
+    uint64_t bytes = cv__shard_index_bytes(s);
+    bool over_budget = budget && bytes > budget;
+    if (bytes <= CV_SHARD_MAX_WRITE_INDEX && !over_budget) {
+        return CV_OK;
+    }
+    char size[32], limit[32];
+    format_pow2_bytes(bytes, size, sizeof size);
+    if (over_budget && budget < CV_SHARD_MAX_WRITE_INDEX) {
+        return CV_FAIL(CV_ERR_INFO,
+                       "%s: sharding minishard_bits %d makes a %s shard index per shard file, "
+                       "which its writer holds: more than the memory budget of %.2f MB per rank "
+                       "(from %s)",
+                       what, s->minishard_bits, size, (double)budget / 1e6,
+                       budget_name ? budget_name : "--memory");
+    }
+    format_pow2_bytes(CV_SHARD_MAX_WRITE_INDEX, limit, sizeof limit);
+    return CV_FAIL(CV_ERR_INFO,
+                   "%s: sharding minishard_bits %d makes a %s shard index per shard file (writing "
+                   "allows at most %s, minishard_bits %d)",
+                   what, s->minishard_bits, size, limit, CV_SHARD_MAX_WRITE_MINISHARD_BITS);
+}
+
 cv_status cv_shard_spec_validate(const cv_shard_spec *s)
 {
     if (s->preshift_bits < 0 || s->preshift_bits > 64) {

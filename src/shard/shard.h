@@ -16,6 +16,18 @@
 
 /* Bytes of the shard index: 16 << minishard_bits. */
 uint64_t cv__shard_index_bytes(const cv_shard_spec *s);
+
+/* Largest shard index a writer builds: 2^24 minishards (256 MiB), thousands of times what
+ * CloudVolume picks (8 KiB). A writer holds a shard's whole index, which goes out in every
+ * shard file; readers fetch index entries by offset and need no limit. */
+#define CV_SHARD_MAX_WRITE_MINISHARD_BITS 24
+#define CV_SHARD_MAX_WRITE_INDEX ((uint64_t)16 << CV_SHARD_MAX_WRITE_MINISHARD_BITS)
+
+/* CV_ERR_INFO, one line starting with `what' (the info's scale, or the --sharding argument),
+ * when the shard index a writer must hold is above CV_SHARD_MAX_WRITE_INDEX or, when
+ * `budget` is not 0, above that memory budget per rank (from `budget_name`, e.g. "--memory"). */
+cv_status cv__shard_check_write_index(const cv_shard_spec *s, const char *what, uint64_t budget,
+                                      const char *budget_name);
 /* All-ones in the low `bits` bits (64 gives all ones). */
 uint64_t cv__mask64(int bits);
 

@@ -200,6 +200,7 @@ static cv_status build_file(const cv_shard_spec *s, const cv_shard_item *items, 
                             uint8_t **data, size_t *len)
 {
     CV_TRY(cv_shard_spec_validate(s));
+    CV_TRY(cv__shard_check_write_index(s, "build shard", 0, NULL));
     if (n == 0 || !items) {
         return CV_FAIL(CV_ERR_ARG, "build shard: no items");
     }
@@ -256,6 +257,7 @@ cv_status cv__shard_plan_file(const cv_shard_spec *s, const cv_shard_item *items
                               int level, size_t *order, cv_buf *head, cv_buf *tail)
 {
     CV_TRY(cv_shard_spec_validate(s));
+    CV_TRY(cv__shard_check_write_index(s, "plan shard", 0, NULL));
     if (n == 0 || !items) {
         return CV_FAIL(CV_ERR_ARG, "plan shard: no items");
     }

@@ -319,8 +319,20 @@ cv_status cv_skeletons_get(cv_skeletons *k, uint64_t id, cv_skeleton **out)
     return CV_OK;
 }
 
+/* Writers hold each shard's whole index: refuse a sharding whose index is too large before
+ * anything is read or encoded. */
+static cv_status check_shard_index(const cv_skeletons *k)
+{
+    char what[CV_SHARD_KEY_MAX + 64];
+    snprintf(what, sizeof what, "skeleton info `%s/%s/info'", cv_store_url(k->store), k->dir);
+    return cv__shard_check_write_index(&k->spec, what, 0, NULL);
+}
+
 cv_status cv_skeletons_put(cv_skeletons *k, const cv_skeleton *const *list, size_t n)
 {
+    if (k->reader) {
+        CV_TRY(check_shard_index(k));
+    }
     cv_shard_item *items = k->reader ? cv_calloc(n + 1, sizeof *items) : NULL;
     uint8_t **encoded = k->reader ? cv_calloc(n + 1, sizeof *encoded) : NULL;
     if (k->reader && (!items || !encoded)) {
@@ -366,6 +378,7 @@ cv_status cv__skeletons_write_encoded(cv_skeletons *k, const cv_shard_item *item
     if (!k->reader) {
         return CV_FAIL(CV_ERR_ARG, "skeletons of %s are not sharded", cv_store_url(k->store));
     }
+    CV_TRY(check_shard_index(k));
     return cv_shard_write(k->store, k->dir, &k->spec, items, n, CV_SHARD_LAYOUT_CLOUDVOLUME, -1);
 }
 
@@ -420,6 +433,7 @@ cv_status cv_skeletons_update(cv_skeletons *k, const cv_skeleton *const *list, s
     if (!k->reader) {
         return cv_skeletons_put(k, list, n);
     }
+    CV_TRY(check_shard_index(k));
     /* Each shard the skeletons fall in: its other entries (decoded payloads; the writer
      * encodes them again), then the new ones; written whole once. */
     uint64_t *shards = cv_malloc((n + 1) * sizeof *shards);

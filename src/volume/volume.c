@@ -481,6 +481,22 @@ cv_status cv_volume_resolve_box(const cv_volume *v, int mip, cv_bbox req, cv_bbo
     return CV_OK;
 }
 
+cv_status cv__volume_select_box(const cv_volume *v, const char *mip_text, const char *bbox_text,
+                                int *mip, cv_bbox *box)
+{
+    int m = 0;
+    if (mip_text) {
+        CV_TRY(cv_info_select_mip(v->info, mip_text, &m));
+    }
+    cv_bbox req = cv_info_bounds(v->info, m);
+    if (bbox_text) {
+        CV_TRY(cv_bbox_parse(bbox_text, &req));
+    }
+    CV_TRY(cv_volume_resolve_box(v, m, req, box));
+    *mip = m;
+    return CV_OK;
+}
+
 /* Offset of voxel (x,y,z,c) in an array framed by `f`. */
 static size_t frame_index(cv_bbox f, int64_t x, int64_t y, int64_t z, int64_t c)
 {

@@ -93,6 +93,11 @@ cv_status cv__volume_codec(const cv_volume *v, int mip, const cv_codec **out);
 /* The decode/encode description of the chunk covering `cell_box`. */
 cv_chunk_desc cv__volume_chunk_desc(const cv_volume *v, int mip, cv_bbox cell_box);
 cv_status cv__volume_check_mip(const cv_volume *v, int mip);
+/* The scale and box a command's --mip and --bbox texts name: the mip as cv_info_select_mip
+ * reads it (NULL: 0), the box parsed (NULL: the whole scale) and resolved against the
+ * volume's bounds as cv_volume_resolve_box does. */
+cv_status cv__volume_select_box(const cv_volume *v, const char *mip_text, const char *bbox_text,
+                                int *mip, cv_bbox *box);
 /* Fill the part `region` of an x,y,z,c array framed by `frame` with the background. */
 void cv__fill_background(const cv_volume *v, uint8_t *dst, cv_bbox frame, cv_bbox region);
 /* Copy `region` between two x,y,z,c arrays framed by `src_frame` and `dst_frame`. */

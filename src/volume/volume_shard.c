@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,7 +103,8 @@ static cv_status chunks_in_shard(const cv_shard_spec *spec, const int64_t shape[
         /* Spatial shards: boxes of sc chunks on a lattice; find ours through its first cell. */
         int bits[3];
         cv_morton_bits(shape, bits);
-        uint64_t first_code = shard << (spec->preshift_bits + spec->minishard_bits);
+        int inner = spec->preshift_bits + spec->minishard_bits;
+        uint64_t first_code = inner < 64 ? shard << inner : 0; /* shard is 0 when inner >= 64 */
         uint64_t cell[3];
         cv_morton_decode(bits, first_code, cell);
         uint64_t n = 1;
@@ -349,6 +351,9 @@ static cv_status write_sharded(cv_volume *v, int mip, cv_bbox src_frame, cv_bbox
     const cv_scale *sc = &v->info->scales[mip];
     cv_shard_spec spec;
     CV_TRY(cv_shard_spec_parse(sc->sharding_json, strlen(sc->sharding_json), sc->key, &spec));
+    char what[CV_SHARD_KEY_MAX + 64];
+    snprintf(what, sizeof what, "info `%s/info' scale %s", cv_store_url(v->store), sc->key);
+    CV_TRY(cv__shard_check_write_index(&spec, what, 0, NULL));
     cv_grid g = cv_info_grid(v->info, mip);
     if (!cv_grid_is_aligned(&g, box)) {
         return CV_FAIL(CV_ERR_ALIGN,

@@ -1042,6 +1042,31 @@ static void build_errors(void)
     s.minishard_bits = 40;
     ASSERT_FAILS(cv_shard_build(&s, empty, 1, CV_SHARD_LAYOUT_TENSORSTORE, -1, &sh, &d, &n),
                  CV_ERR_INFO, "minishard_bits");
+    /* Valid specs whose shard index a writer would have to hold whole: refused before any
+     * allocation, naming the size and the limit (readers take them: see the hostile test
+     * shard_index_size.sh). */
+    s.minishard_bits = 32;
+    ASSERT_FAILS(cv_shard_build(&s, empty, 1, CV_SHARD_LAYOUT_CLOUDVOLUME, -1, &sh, &d, &n),
+                 CV_ERR_INFO,
+                 "build shard: sharding minishard_bits 32 makes a 64 GiB shard index per shard "
+                 "file (writing allows at most 256 MiB, minishard_bits 24)");
+    s.minishard_bits = 25;
+    cv_buf head, tail;
+    cv__buf_init(&head, 0);
+    cv__buf_init(&tail, 0);
+    size_t order[1];
+    ASSERT_FAILS(cv__shard_plan_file(&s, empty, 1, -1, order, &head, &tail), CV_ERR_INFO,
+                 "plan shard: sharding minishard_bits 25 makes a 512 MiB shard index");
+    ASSERT_EQ(head.cap, 0);
+    s.minishard_bits = 24;
+    ASSERT_OK(cv__shard_check_write_index(&s, "x", 0, NULL));
+    ASSERT_FAILS(cv__shard_check_write_index(&s, "scale 1_1_1", 100000000, "--memory"), CV_ERR_INFO,
+                 "scale 1_1_1: sharding minishard_bits 24 makes a 256 MiB shard index per shard "
+                 "file, which its writer holds: more than the memory budget of 100.00 MB per rank "
+                 "(from --memory)");
+    s.minishard_bits = 9;
+    ASSERT_FAILS(cv__shard_check_write_index(&s, "x", 8191, "--memory"), CV_ERR_INFO,
+                 "x: sharding minishard_bits 9 makes a 8 KiB shard index");
 }
 
 /* ---- the cache ----------------------------------------------------------------------------- */
