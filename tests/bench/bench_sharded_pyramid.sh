@@ -17,24 +17,28 @@
 # again (the unsharded and sharded ones take mip 0's chunks as stored). The layers
 # repeat one 64-plane slab along z, written in tiles of at most 1024x1024 voxels. `--quick`
 # runs 128x128x64 (both dtypes, no unsharded-decode) with 3 levels for CTest (label bench);
-# `--only DTYPE` runs one layer. Never fails on speed; fails if the source is not read exactly
+# `--only DTYPE` runs one layer. `--runs N` (default 1) runs the pipelines N times, taking
+# turns, prints every run and then one `median` line per pipeline: its median wall time and
+# that over the unsharded pipeline's median (single runs on 2 shared cores swing by 20 %).
+# Never fails on speed; fails if the source is not read exactly
 # once or a sharded pyramid wrote anything but shard files.
 set -eu
 
-SIZE8="2048,2048,512" SIZE64="2048,2048,512" DOWN=4 MEMORY=512M SHARD=64M SLAB=64 TILE=1024 DTYPES="uint8 uint64"
+SIZE8="2048,2048,512" SIZE64="2048,2048,512" DOWN=4 MEMORY=512M SHARD=64M SLAB=64 TILE=1024 DTYPES="uint8 uint64" RUNS=1
 PIPELINES="unsharded unsharded-decode sharded"
 CVMPI=""
 PARENT=${TMPDIR:-/tmp}
 while [ $# -gt 0 ]; do
     case "$1" in
     --only) DTYPES=$2; shift ;;
+    --runs) RUNS=$2; shift ;;
     --quick) SIZE8="128,128,64" SIZE64="128,128,64" DOWN=2 MEMORY=256M SHARD=256K PIPELINES="unsharded sharded" ;;
     --size8) SIZE8=$2; shift ;;
     --size64) SIZE64=$2; shift ;;
     --shard-bytes) SHARD=$2; shift ;;
     --cvmpi) CVMPI=$2; shift ;;
     --dir) PARENT=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--size8 X,Y,Z] [--size64 X,Y,Z] [--shard-bytes B] [--only uint8|uint64] [--cvmpi PATH] [--dir DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--size8 X,Y,Z] [--size64 X,Y,Z] [--shard-bytes B] [--only uint8|uint64] [--runs N] [--cvmpi PATH] [--dir DIR]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -53,6 +57,7 @@ trap 'rm -rf "$W"' EXIT INT TERM
 REV=$(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)
 now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%s\", ($1) }" </dev/null; }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # make_layer DIR DTYPE X,Y,Z: one slab of SLAB z-planes made with numpy tile by tile, each tile
 # written at every z (generating the whole volume would take longer than the jobs measured)
@@ -118,6 +123,10 @@ for dtype in $DTYPES; do
     echo "# $dtype $size: $src_bytes bytes of 64^3 $encoding chunks; transfer --downsample $DOWN," \
         "2 ranks, --memory $MEMORY, gzip level 1, --shard-bytes $SHARD"
     unsharded_s=0
+    for pipeline in $PIPELINES; do eval "walls_$(echo $pipeline | tr - _)="; done
+    run=0
+    while [ "$run" -lt "$RUNS" ]; do
+    run=$((run + 1))
     for pipeline in $PIPELINES; do
         rm -rf "$W/dst" "$W/j" "$W/report.json" "$W"/rss.*
         set -- --downsample "$DOWN" --level 1 --memory "$MEMORY" --threads 2 --journal "$W/j" \
@@ -135,6 +144,8 @@ for dtype in $DTYPES; do
         shard_files=$(find "$W/dst" -type f -name '*.shard' | wc -l)
         rss=$(cat "$W"/rss.* | sort -n | tail -n 1)
         [ "$pipeline" = unsharded ] && unsharded_s=$wall
+        var=walls_$(echo $pipeline | tr - _)
+        eval "$var=\"\$$var $wall\""
         printf '%s\t%s %s\t%s\t%.2f\t%.3f\t%s\t%.3f\t%s\t%s\t%s\t%.0f\t%s\n' "$REV" "$dtype" "$size" \
             "$pipeline" "$wall" "$(calc "$wall / $unsharded_s")" "$read_bytes" \
             "$(calc "$read_bytes / $src_bytes")" "$reread" "$objects" "$shard_files" \
@@ -148,5 +159,15 @@ for dtype in $DTYPES; do
             status=1
         fi
     done
+    done
+    if [ "$RUNS" -gt 1 ]; then
+        base=$(echo $walls_unsharded | median)
+        for pipeline in $PIPELINES; do
+            eval "walls=\$walls_$(echo $pipeline | tr - _)"
+            m=$(echo $walls | median)
+            printf 'median\t%s %s\t%s\t%.2f\t%.3f\t(of %s runs:%s)\n' "$dtype" "$size" "$pipeline" \
+                "$m" "$(calc "$m / $base")" "$RUNS" "$walls"
+        done
+    fi
 done
 exit $status
