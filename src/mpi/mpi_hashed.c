@@ -333,6 +333,34 @@ typedef struct task_batch {
     uint64_t voxel_bytes;
 } task_batch;
 
+/* Gzip slot->encoded in place when the shards' data_encoding is gzip (the chunk buffer is
+ * free by then and takes the gzip). Copied back rather than swapped: a swap leaves the chunk
+ * buffer the encoding's size, so the next chunk's cut-out regrows it onto fresh pages. */
+static cv_status gzip_slot(const cv_hashed *h, const cv_volume *dst, chunk_slot *sl)
+{
+    if (h->spec.data_encoding != CV_SHARD_GZIP) {
+        return CV_OK;
+    }
+    sl->chunk.len = 0;
+    sl->chunk.max = 0;
+    CV_TRY(cv_compress_gzip.compress(dst->opts.compress_level, sl->encoded.data, sl->encoded.len,
+                                     &sl->chunk));
+    sl->encoded.len = 0;
+    return cv__buf_append(&sl->encoded, sl->chunk.data, sl->chunk.len);
+}
+
+/* An encoding failure names the chunk's key in DST. */
+static cv_status encode_outcome(const cv_hashed *h, const cv_volume *dst, cv_bbox cb,
+                                const chunk_slot *sl, cv_status rc)
+{
+    if (rc != CV_OK) {
+        char key[256];
+        cv_volume_chunk_key(dst, h->p.dst_mip, cb, key, sizeof key);
+        cv__err_wrap("encode chunk `%s' (key %" PRIu64 ")", key, sl->code);
+    }
+    return rc;
+}
+
 /* Slot i's chunk as its shard file stores it, into slot->encoded: encoded and, when the
  * shards' data_encoding is gzip, gzipped here rather than by the owner, so the spill files,
  * the exchange and the inbox carry the compressed bytes and the owner only assembles. gzip at
@@ -366,40 +394,12 @@ static cv_status stored_one(size_t i, int tid, void *arg)
         rc = cv_compress_gzip.compress(dst->opts.compress_level, sl->chunk.data, nb, &sl->encoded);
     } else {
         rc = h->codec->encode(&d, h->level, sl->chunk.data, nb, &sl->encoded);
-        if (rc == CV_OK && gzip) {
-            /* Copied back rather than swapped: a swap leaves the chunk buffer the encoding's
-             * size, so the next chunk's cut-out regrows it onto fresh pages every time. */
-            sl->chunk.len = 0;
-            rc = cv_compress_gzip.compress(dst->opts.compress_level, sl->encoded.data,
-                                           sl->encoded.len, &sl->chunk);
-            sl->encoded.len = 0;
-            if (rc == CV_OK) {
-                rc = cv__buf_append(&sl->encoded, sl->chunk.data, sl->chunk.len);
-            }
+        if (rc == CV_OK) {
+            rc = gzip_slot(h, dst, sl);
         }
     }
     atomic_fetch_add(&dst->codec_ns, cv__now_ns() - t0);
-    if (rc != CV_OK) {
-        char key[256];
-        cv_volume_chunk_key(dst, h->p.dst_mip, cb, key, sizeof key);
-        cv__err_wrap("encode chunk `%s' (key %" PRIu64 ")", key, sl->code);
-    }
-    return rc;
-}
-
-/* Gzip slot->encoded in place when the shards' data_encoding is gzip (the chunk buffer is
- * free by then and takes the gzip, copied back as in stored_one). */
-static cv_status gzip_slot(const cv_hashed *h, const cv_volume *dst, chunk_slot *sl)
-{
-    if (h->spec.data_encoding != CV_SHARD_GZIP) {
-        return CV_OK;
-    }
-    sl->chunk.len = 0;
-    sl->chunk.max = 0;
-    CV_TRY(cv_compress_gzip.compress(dst->opts.compress_level, sl->encoded.data, sl->encoded.len,
-                                     &sl->chunk));
-    sl->encoded.len = 0;
-    return cv__buf_append(&sl->encoded, sl->chunk.data, sl->chunk.len);
+    return encode_outcome(h, dst, cb, sl, rc);
 }
 
 /* Slot i's chunk as its shard file stores it, from the source's stored bytes: as they are
@@ -452,12 +452,7 @@ static cv_status stored_from_source(size_t i, int tid, void *arg)
         rc = gzip_slot(h, dst, sl);
     }
     atomic_fetch_add(&dst->codec_ns, cv__now_ns() - t0);
-    if (rc != CV_OK) {
-        char key[256];
-        cv_volume_chunk_key(dst, h->p.dst_mip, cb, key, sizeof key);
-        cv__err_wrap("encode chunk `%s' (key %" PRIu64 ")", key, sl->code);
-    }
-    return rc;
+    return encode_outcome(h, dst, cb, sl, rc);
 }
 
 /* Encode slots [0, n) on the threads, then append them in order. */
