@@ -8,7 +8,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdatomic.h>
+#include <stdbool.h>
 #include <time.h>
 
 struct cv_monitor {
@@ -17,7 +17,11 @@ struct cv_monitor {
     double stall_seconds;
     void (*describe)(uint64_t id, char *buf, size_t cap, void *arg);
     void *arg;
-    atomic_int stop;
+    /* stop is set under `lock` and signalled on `wake`, so a stopping job does not wait out
+     * the watcher's nap (it used to add up to 250 ms to every job's end) */
+    bool stop;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
     pthread_t thread;
     int n_ranks;
     uint64_t *task; /* last task seen per rank */
@@ -25,12 +29,28 @@ struct cv_monitor {
     bool *warned;
 };
 
+/* Wait up to 250 ms for a stop; true when stopped. */
+static bool nap_or_stop(cv_monitor *m)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += 250 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&m->lock);
+    while (!m->stop && pthread_cond_timedwait(&m->wake, &m->lock, &until) == 0) {
+    }
+    bool stop = m->stop;
+    pthread_mutex_unlock(&m->lock);
+    return stop;
+}
+
 static void *watch(void *p)
 {
     cv_monitor *m = p;
-    while (!atomic_load(&m->stop)) {
-        struct timespec nap = {0, 250 * 1000000L};
-        nanosleep(&nap, NULL);
+    while (!nap_or_stop(m)) {
         double now = cv_now();
         cv_progress_update(m->progress, cv_sched_peek_finished(m->sched), false);
         for (int r = 0; r < m->n_ranks; r++) {
@@ -53,6 +73,32 @@ static void *watch(void *p)
     return NULL;
 }
 
+/* The lock, a condition timed on CLOCK_MONOTONIC (naps unaffected by clock changes) and the
+ * thread; false (nothing left to undo) on failure. */
+static bool wake_init(cv_monitor *m)
+{
+    pthread_condattr_t a;
+    if (pthread_condattr_init(&a) != 0) {
+        return false;
+    }
+    bool ok =
+        pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&m->wake, &a) == 0;
+    pthread_condattr_destroy(&a);
+    if (!ok) {
+        return false;
+    }
+    if (pthread_mutex_init(&m->lock, NULL) != 0) {
+        pthread_cond_destroy(&m->wake);
+        return false;
+    }
+    if (pthread_create(&m->thread, NULL, watch, m) != 0) {
+        pthread_mutex_destroy(&m->lock);
+        pthread_cond_destroy(&m->wake);
+        return false;
+    }
+    return true;
+}
+
 cv_monitor *cv_monitor_start(cv_progress *progress, const cv_sched *sched, double stall_seconds,
                              void (*describe)(uint64_t id, char *buf, size_t cap, void *arg),
                              void *arg)
@@ -70,11 +116,10 @@ cv_monitor *cv_monitor_start(cv_progress *progress, const cv_sched *sched, doubl
     m->task = cv_calloc((size_t)m->n_ranks, sizeof *m->task);
     m->since = cv_calloc((size_t)m->n_ranks, sizeof *m->since);
     m->warned = cv_calloc((size_t)m->n_ranks, sizeof *m->warned);
-    atomic_init(&m->stop, 0);
     for (int r = 0; m->task && r < m->n_ranks; r++) {
         m->task[r] = UINT64_MAX;
     }
-    if (!m->task || !m->since || !m->warned || pthread_create(&m->thread, NULL, watch, m) != 0) {
+    if (!m->task || !m->since || !m->warned || !wake_init(m)) {
         cv_free(m->task);
         cv_free(m->since);
         cv_free(m->warned);
@@ -89,8 +134,13 @@ void cv_monitor_stop(cv_monitor *m)
     if (!m) {
         return;
     }
-    atomic_store(&m->stop, 1);
+    pthread_mutex_lock(&m->lock);
+    m->stop = true;
+    pthread_cond_signal(&m->wake);
+    pthread_mutex_unlock(&m->lock);
     pthread_join(m->thread, NULL);
+    pthread_cond_destroy(&m->wake);
+    pthread_mutex_destroy(&m->lock);
     cv_free(m->task);
     cv_free(m->since);
     cv_free(m->warned);

@@ -44,13 +44,14 @@ enum { W_CLAIM, W_FINISHED, W_RANKS };
 #define BACK_BIAS 4096
 #define NONE UINT64_MAX
 
-#define MAX_BATCH 4096      /* fits a batch word field with BACK_BIAS */
-#define BATCH_SECONDS 1.0   /* a batch is about this much work, for progress and stragglers */
-#define N_SAMPLES 256       /* recent task times kept for the median */
-#define POLL_SECONDS 0.05   /* an idle rank's look at the others */
-#define FLUSH_SECONDS 0.25  /* finished counts of a rank that does not claim reach rank 0 */
-#define PROBE_SECONDS 0.001 /* static: how often to look for an abort message */
-#define DEFAULT_FLOOR 10.0  /* seconds before a task can be reissued */
+#define MAX_BATCH 4096         /* fits a batch word field with BACK_BIAS */
+#define BATCH_SECONDS 1.0      /* a batch is about this much work, for progress and stragglers */
+#define N_SAMPLES 256          /* recent task times kept for the median */
+#define POLL_SECONDS 0.05      /* an idle rank's look at the others, at most */
+#define POLL_MIN_SECONDS 0.001 /* and at least */
+#define FLUSH_SECONDS 0.25     /* finished counts of a rank that does not claim reach rank 0 */
+#define PROBE_SECONDS 0.001    /* static: how often to look for an abort message */
+#define DEFAULT_FLOOR 10.0     /* seconds before a task can be reissued */
 #define ABORT_TAG 1
 
 struct cv_sched {
@@ -391,6 +392,7 @@ static bool watch_stragglers(cv_sched *s, uint64_t *id)
     double median = median_sample(s);
     double deadline = 3 * median > s->floor_seconds ? 3 * median : s->floor_seconds;
     bool got = false;
+    double watch_start = cv_now();
     while (!got && !s->aborted && !cv_mpi_terminated()) {
         uint64_t counter = 0, none = 0;
         /* plain reads: a stale batch word only makes a take-over below fail (and be undone) */
@@ -430,8 +432,11 @@ static bool watch_stragglers(cv_sched *s, uint64_t *id)
         } else if (!busy) {
             break;
         } else {
-            /* every idle rank reads every rank's words: fewer looks when there are many */
-            nap(POLL_SECONDS * (1 + s->size / 32));
+            /* every idle rank reads every rank's words: fewer looks when there are many; a
+             * quarter of the time watched so far, so that the last task's end is seen soon
+             * (the job's end waits for this rank) without looking often on a long wait */
+            double most = POLL_SECONDS * (1 + s->size / 32), wait = (now - watch_start) / 4;
+            nap(wait < POLL_MIN_SECONDS ? POLL_MIN_SECONDS : wait > most ? most : wait);
         }
     }
     cv_free(view);
