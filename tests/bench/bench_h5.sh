@@ -10,7 +10,9 @@
 # read the whole dataset with plain HDF5 (one H5Dread through h5py's read_direct into a
 # preallocated array; the page cache is warm for both); the honest bound of a raw import:
 # that read plus a write of the same bytes as one file per 64^3 chunk (open, write, close),
-# measured in the same run; for scale, `cp` of the file (every byte read and written once).
+# measured in the same run, also by 2 processes at once on the two halves along z (how this
+# machine scales that work: the ceiling for the 2-rank ÷ 1-rank ratio); for scale, `cp` of
+# the file (every byte read and written once).
 # Reports MB/s (dataset bytes / best
 # wall time of mpirun over --runs), the ratio to the plain-read bound, and peak RSS per rank
 # (/usr/bin/time around each rank), and CPU seconds (user + system, all ranks, best run): on a
@@ -119,32 +121,62 @@ printf '%s\t%s\th5_read_plain\t1\t%s\t%.4f\t%.1f\t1.00\t-\t-\t-\t%.3f\t-\n' "$RE
     "$RUNS" "$T_READ" "$(calc "$BYTES / $T_READ / 1e6")" "$C_READ"
 
 # the honest bound: the same plain read, then the same bytes written as files of one 64^3
-# chunk each (open, one write, close; no reordering): what an import must at least do
-: >"$W/times"
-$PY - "$W/stack.h5" "$RUNS" "$W/plain_chunks" $((64 * 64 * 64 * 2)) >"$W/times" <<'PY'
-import os, shutil, sys, time, h5py, numpy as np
-runs, out, chunk = int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-with h5py.File(sys.argv[1], "r") as f:
-    d = f["raw"]
-    a = np.empty(d.shape, d.dtype)
-    d.read_direct(a)
-    for _ in range(runs):
+# chunk each (open, one write, close; no reordering): what an import must at least do. Run by
+# 1 process on the whole dataset and by 2 processes at once, each on its half along z (the
+# slowest axis: one run of the file), started together: the second says how this machine
+# scales the same work over 2 processes, the ceiling for 2 ranks ÷ 1 rank.
+bound() { # PARTS: sets T_RW (best wall) and C_RW (its CPU seconds, all processes)
+    : >"$W/times"
+    $PY - "$W/stack.h5" "$RUNS" "$W/plain_chunks" $((64 * 64 * 64 * 2)) "$1" >"$W/times" <<'PY'
+import multiprocessing as mp, os, shutil, sys, time, h5py, numpy as np
+path, runs, out, chunk, parts = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+
+def work(part, barrier, results):
+    with h5py.File(path, "r") as f:
+        d = f["raw"]
+        nz = d.shape[0]
+        z0, z1 = nz * part // parts, nz * (part + 1) // parts
+        a = np.empty((z1 - z0,) + d.shape[1:], d.dtype)
+        sel = np.s_[z0:z1]
+        d.read_direct(a, sel)  # warm: pages of the array and the page cache
+        for run in range(runs):
+            barrier.wait()  # the parent has emptied the output directory
+            barrier.wait()  # every process starts together
+            t0, c0 = time.perf_counter(), time.process_time()
+            d.read_direct(a, sel)
+            view = memoryview(a.reshape(-1).view(np.uint8))
+            for i, o in enumerate(range(0, len(view), chunk)):
+                fd = os.open("%s/%d_%d" % (out, part, i), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                os.write(fd, view[o:o + chunk])
+                os.close(fd)
+            results.put((run, t0, time.perf_counter(), time.process_time() - c0))
+
+if __name__ == "__main__":
+    ctx = mp.get_context("fork")
+    barrier, results = ctx.Barrier(parts + 1), ctx.Queue()
+    procs = [ctx.Process(target=work, args=(p, barrier, results)) for p in range(parts)]
+    for p in procs:
+        p.start()
+    for run in range(runs):
         shutil.rmtree(out, ignore_errors=True)
         os.mkdir(out)
-        t0, c0 = time.perf_counter(), time.process_time()
-        d.read_direct(a)
-        view = memoryview(a.reshape(-1).view(np.uint8))
-        for i, o in enumerate(range(0, len(view), chunk)):
-            fd = os.open("%s/%d" % (out, i), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            os.write(fd, view[o:o + chunk])
-            os.close(fd)
-        print(time.perf_counter() - t0, time.process_time() - c0)
+        barrier.wait()
+        barrier.wait()
+        got = [results.get() for _ in range(parts)]
+        print(max(g[2] for g in got) - min(g[1] for g in got), sum(g[3] for g in got))
+    for p in procs:
+        p.join()
     shutil.rmtree(out, ignore_errors=True)
 PY
-T_RW=$(sort -g "$W/times" | head -n 1 | cut -d' ' -f1)
-C_RW=$(sort -g "$W/times" | head -n 1 | cut -d' ' -f2)
-printf '%s\t%s\th5_read_write_chunks\t1\t%s\t%.4f\t%.1f\t%.2f\t-\t-\t-\t%.3f\t-\n' "$REV" "$HOST" \
-    "$RUNS" "$T_RW" "$(calc "$BYTES / $T_RW / 1e6")" "$(calc "$T_READ / $T_RW")" "$C_RW"
+    T_RW=$(sort -g "$W/times" | head -n 1 | cut -d' ' -f1)
+    C_RW=$(sort -g "$W/times" | head -n 1 | cut -d' ' -f2)
+    printf '%s\t%s\th5_read_write_chunks\t%s\t%s\t%.4f\t%.1f\t%.2f\t-\t-\t-\t%.3f\t-\n' "$REV" \
+        "$HOST" "$1" "$RUNS" "$T_RW" "$(calc "$BYTES / $T_RW / 1e6")" "$(calc "$T_READ / $T_RW")" \
+        "$C_RW"
+}
+bound 2
+T_RW2=$T_RW
+bound 1
 
 # cp of the HDF5 file: every byte read once and written once, as the import must at least do
 : >"$W/times"
@@ -253,5 +285,9 @@ printf ' %.2f [%.2f] x bound; 2 ranks --independent %.1f [%.1f] MB/s\n' \
 printf '#   raw, --threads 1: 1 rank %.1f [%.1f] MB/s, 2 ranks %.1f [%.1f] MB/s; 2 ranks / 1 rank' \
     "$(mb "$T11")" "$(mb "$T11R")" "$(mb "$T12")" "$(mb "$T12R")"
 printf ' %.2f [%.2f]\n' "$(calc "$T11 / $T12")" "$(calc "$T11R / $T12R")"
-[ "$GZIP" = 0 ] || printf '#   gzip: 1 rank %.1f [%.1f] MB/s, 2 ranks %.1f [%.1f] MB/s\n' \
-    "$(mb "$GZ1")" "$(mb "$GZ1R")" "$(mb "$GZ2")" "$(mb "$GZ2R")"
+printf '#   the bound by 2 processes at once, each on half: %.1f MB/s; 2 processes / 1 process %.2f' \
+    "$(mb "$T_RW2")" "$(calc "$T_RW / $T_RW2")"
+printf ' (this machine'"'"'s scaling of the same work: the ceiling for 2 ranks / 1 rank)\n'
+[ "$GZIP" = 0 ] || printf '#   gzip: 1 rank %.1f [%.1f] MB/s, 2 ranks %.1f [%.1f] MB/s; 2 ranks / 1 rank %.2f [%.2f]\n' \
+    "$(mb "$GZ1")" "$(mb "$GZ1R")" "$(mb "$GZ2")" "$(mb "$GZ2R")" "$(calc "$GZ1 / $GZ2")" \
+    "$(calc "$GZ1R / $GZ2R")"
