@@ -4,6 +4,7 @@
  * `cvmpi export` writes one). A file appears whole or not at all; devices are written in
  * place. */
 #include "cli/cli.h"
+#include "cli/cli_band.h"
 
 #include "mpi/cv_h5.h"
 #include "mpi/cv_tiff.h"
