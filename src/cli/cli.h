@@ -152,14 +152,14 @@ typedef enum cli_array_format {
 int cli_array_format_of(const char *cmd, const char *path, const char *format, bool is_input,
                         cli_array_format *fmt, char **h5_spec);
 /* The largest .npy header cv_npy_parse_header accepts: magic, version, length, dict. */
-#define NPY_HEADER_MAX (12 + (1 << 20))
-/* Check a .npy header (parsed from the first `plen` of the file's `flen` bytes) against the box
- * in axis order `zyx` or not. */
-cv_status npy_check(const char *input, const uint8_t *file, size_t plen, size_t flen,
-                    const cv_info *info, cv_bbox box, bool zyx, size_t nbytes, cv_npy *out);
+#define CLI_NPY_HEADER_MAX (12 + (1 << 20))
+/* Check a `write -i` .npy header (parsed from the first `plen` of the file's `flen` bytes)
+ * against the layer's dtype and channels and the box in axis order `zyx` or not; *out gets it. */
+cv_status cli_npy_check(const char *input, const uint8_t *file, size_t plen, size_t flen,
+                        const cv_info *info, cv_bbox box, bool zyx, size_t nbytes, cv_npy *out);
 /* Whether the .npy data already is x fastest, channel slowest: (X,Y,Z,C) in Fortran order, or
  * (Z,Y,X) in C order with one channel. */
-bool npy_is_xfast(const cv_npy *h, bool zyx, int64_t channels);
+bool cli_npy_is_xfast(const cv_npy *h, bool zyx, int64_t channels);
 
 /* Options every volume command shares: the volume options, --mip and --bbox. */
 typedef struct cli_volume_args {

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * cli_band_write.c: `write -i` of raw and x-fastest .npy input, band by band. */
+ * cli_band_write.c: `write -i` of raw and x-fastest .npy input, band by band (cli_band.h): each
+ * band of whole chunk cells is read into one of two kept buffers while the previous one is
+ * written, so each chunk is written once and memory is two bands, not the box. A regular file
+ * is read at the band's places (pread); a stream (standard input, FIFO, device) in order, so
+ * its bands are whole z-slices of the box (one channel only). CVMPI_TEST_WRITE_BAND sets the
+ * band's bytes. */
 #include "cli/cli_band_write.h"
 #include "cli/cli_band.h"
 
@@ -7,18 +12,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Raw and x-fastest .npy input goes band by band (cli_band_cells): each band of whole chunk
- * cells is read into one of two kept buffers while the previous one is written, so each chunk
- * is written once and memory is two bands, not the box. A regular file is read at the band's
- * places (pread); a stream (standard input, FIFO, device) in order, so its bands are whole
- * z-slices of the box (one channel only). CVMPI_TEST_WRITE_BAND sets the band's bytes. */
+/* One band's read from the input (on a thread of its own, while the band before is written). */
 typedef struct band_read {
-    band_input *in;
+    cli_band_input *in;
     uint8_t *buf;
     cv_bbox band, box;
     int64_t channels;
@@ -40,7 +40,7 @@ static const char *written_before(const band_read *r, char *out, size_t cap)
 
 static cv_status read_stream_band(band_read *r, size_t bytes)
 {
-    band_input *in = r->in;
+    cli_band_input *in = r->in;
     char note[96];
     for (size_t have = 0; have < bytes;) {
         ssize_t n = read(in->fd, r->buf + have, bytes - have);
@@ -78,7 +78,7 @@ static cv_status read_stream_band(band_read *r, size_t bytes)
     return CV_OK;
 }
 
-static cv_status pread_full(const band_input *in, uint8_t *dst, size_t len, uint64_t off)
+static cv_status pread_full(const cli_band_input *in, uint8_t *dst, size_t len, uint64_t off)
 {
     while (len > 0) {
         ssize_t n = pread(in->fd, dst, len, (off_t)off);
@@ -98,34 +98,19 @@ static cv_status pread_full(const band_input *in, uint8_t *dst, size_t len, uint
     return CV_OK;
 }
 
+static cv_status read_run(void *arg, size_t in_band, uint64_t in_box, size_t len)
+{
+    band_read *r = arg;
+    return pread_full(r->in, r->buf + in_band, len, r->in->base + in_box);
+}
+
 /* One band's bytes, x fastest, channel slowest, from their places in the input. */
 static cv_status read_band(band_read *r)
 {
-    int64_t b[3], n[3];
-    for (int d = 0; d < 3; d++) {
-        b[d] = r->band.max[d] - r->band.min[d];
-        n[d] = r->box.max[d] - r->box.min[d];
-    }
     if (r->in->stream) {
-        return read_stream_band(r, (size_t)(b[0] * b[1] * b[2] * r->channels) * r->es);
+        return read_stream_band(r, (size_t)cv_bbox_voxels(r->band) * (size_t)r->channels * r->es);
     }
-    /* Runs contiguous in the file: the band's x-rows, or whole rows of the box (one run per
-     * plane), or whole planes (one run per channel). */
-    bool whole_x = b[0] == n[0], whole_xy = whole_x && b[1] == n[1];
-    int64_t ny = whole_x ? 1 : b[1], nz = whole_xy ? 1 : b[2];
-    size_t len = (size_t)(b[0] * (whole_x ? b[1] : 1) * (whole_xy ? b[2] : 1)) * r->es;
-    int64_t x0 = r->band.min[0] - r->box.min[0], y0 = r->band.min[1] - r->box.min[1],
-            z0 = r->band.min[2] - r->box.min[2];
-    for (int64_t c = 0; c < r->channels; c++) {
-        for (int64_t z = 0; z < nz; z++) {
-            for (int64_t y = 0; y < ny; y++) {
-                size_t to = (size_t)(((c * b[2] + z) * b[1] + y) * b[0]) * r->es;
-                uint64_t at = (uint64_t)(((c * n[2] + z0 + z) * n[1] + y0 + y) * n[0] + x0) * r->es;
-                CV_TRY(pread_full(r->in, r->buf + to, len, r->in->base + at));
-            }
-        }
-    }
-    return CV_OK;
+    return cli_band_runs(r->band, r->box, r->channels, r->es, read_run, r);
 }
 
 static void *band_reader(void *arg)
@@ -138,9 +123,7 @@ static void *band_reader(void *arg)
     return NULL;
 }
 
-/* The box from `in`, band by band. The caller checked the input's size (a regular file), that
- * the box lies in the volume, is unsharded, and is aligned or --non-aligned. */
-cv_status write_banded(cv_volume *v, int mip, cv_bbox box, band_input *in)
+cv_status cli_band_write(cv_volume *v, int mip, cv_bbox box, cli_band_input *in)
 {
     const cv_info *info = cv_volume_info(v);
     cv_grid grid = cv_info_grid(info, mip);
@@ -150,8 +133,7 @@ cv_status write_banded(cv_volume *v, int mip, cv_bbox box, band_input *in)
     for (int d = 0; d < 3; d++) {
         cells[d] = cmax[d] - cmin[d];
     }
-    const char *test = getenv("CVMPI_TEST_WRITE_BAND");
-    size_t band_bytes = test && *test ? (size_t)strtoull(test, NULL, 10) : CLI_BAND_BYTES;
+    size_t band_bytes = cli_band_bytes("CVMPI_TEST_WRITE_BAND");
     int64_t n[3];
     for (int d = 0; d < 3; d++) {
         n[d] = box.max[d] - box.min[d];
@@ -167,10 +149,8 @@ cv_status write_banded(cv_volume *v, int mip, cv_bbox box, band_input *in)
     } else {
         cli_band_cells(cells, grid.chunk, voxel_bytes, band_bytes, per);
     }
-    size_t n_bands = 1, total = (size_t)(cells[0] * cells[1] * cells[2]), before = 0;
-    for (int d = 0; d < 3; d++) {
-        n_bands *= (size_t)((cells[d] + per[d] - 1) / per[d]);
-    }
+    size_t n_bands = cli_band_count(cells, per);
+    size_t total = (size_t)(cells[0] * cells[1] * cells[2]), before = 0;
     /* The largest band: per cells a side, cut to the box (so within the box's checked size). */
     size_t cap = voxel_bytes;
     for (int d = 0; d < 3; d++) {
@@ -189,7 +169,7 @@ cv_status write_banded(cv_volume *v, int mip, cv_bbox box, band_input *in)
     size_t cells_of[2];
     r[0] = (band_read){.in = in,
                        .buf = bufs[0],
-                       .band = band_at(&grid, box, cmin, cmax, per, 0, &cells_of[0]),
+                       .band = cli_band_at(&grid, box, cmin, cmax, per, 0, &cells_of[0]),
                        .box = box,
                        .channels = info->num_channels,
                        .es = es,
@@ -202,7 +182,7 @@ cv_status write_banded(cv_volume *v, int mip, cv_bbox box, band_input *in)
         if (i + 1 < n_bands) {
             r[k ^ 1] = r[k];
             r[k ^ 1].buf = bufs[k ^ 1];
-            r[k ^ 1].band = band_at(&grid, box, cmin, cmax, per, i + 1, &cells_of[k ^ 1]);
+            r[k ^ 1].band = cli_band_at(&grid, box, cmin, cmax, per, i + 1, &cells_of[k ^ 1]);
             r[k ^ 1].last = i + 2 == n_bands;
             if (pthread_create(&reader, NULL, band_reader, &r[k ^ 1]) == 0) {
                 reading = true;
@@ -227,11 +207,9 @@ cv_status write_banded(cv_volume *v, int mip, cv_bbox box, band_input *in)
     return rc;
 }
 
-/* Open `input` for write_banded when it can go band by band: a regular file (raw, or a .npy
- * whose data is x fastest), or a raw stream of one channel. *banded false: use the whole-box
- * path (nothing was read; a stream is not opened). Errors are the whole-box path's. */
-cv_status open_banded(const char *input, cli_array_format fmt, const cv_info *info, cv_bbox box,
-                      bool zyx, size_t nbytes, band_input *in, bool *banded)
+cv_status cli_band_input_open(const char *input, cli_array_format fmt, const cv_info *info,
+                              cv_bbox box, bool zyx, size_t nbytes, cli_band_input *in,
+                              bool *banded)
 {
     *banded = false;
     bool is_stdin = strcmp(input, "-") == 0;
@@ -248,7 +226,7 @@ cv_status open_banded(const char *input, cli_array_format fmt, const cv_info *in
     if (fd < 0) {
         return CV_OK;
     }
-    *in = (band_input){
+    *in = (cli_band_input){
         .fd = fd, .shown = shown, .stream = !regular, .nbytes = nbytes, .box_z0 = box.min[2]};
     cv_status rc = CV_OK;
     off_t pos = 0;
@@ -267,35 +245,40 @@ cv_status open_banded(const char *input, cli_array_format fmt, const cv_info *in
                          (unsigned long long)size, nbytes);
         }
     } else if (regular) {
-        size_t max = nbytes + NPY_HEADER_MAX; /* the caller checked this fits */
+        size_t max = nbytes + CLI_NPY_HEADER_MAX; /* the caller checked this fits */
         if (size > max) {
             rc = CV_FAIL(CV_ERR_ARG,
                          "`%s' has %llu bytes, more than the %zu bytes a .npy of the box can have",
                          shown, (unsigned long long)size, max);
         } else {
-            size_t plen = size < NPY_HEADER_MAX ? (size_t)size : NPY_HEADER_MAX;
+            size_t plen = size < CLI_NPY_HEADER_MAX ? (size_t)size : CLI_NPY_HEADER_MAX;
             uint8_t *head = cv_malloc(plen ? plen : 1);
             cv_npy h;
             rc = head ? pread_full(in, head, plen, in->base)
                       : CV_FAIL(CV_ERR_NOMEM, "read `%s': %zu bytes", shown, plen);
             if (rc == CV_OK) {
-                rc = npy_check(input, head, plen, (size_t)size, info, box, zyx, nbytes, &h);
+                rc = cli_npy_check(input, head, plen, (size_t)size, info, box, zyx, nbytes, &h);
             }
             cv_free(head);
-            if (rc == CV_OK && !npy_is_xfast(&h, zyx, info->num_channels)) {
+            if (rc == CV_OK && !cli_npy_is_xfast(&h, zyx, info->num_channels)) {
                 goto whole;
             }
             in->base += h.data_offset;
         }
     }
-    if (rc != CV_OK && fd != STDIN_FILENO) {
-        close(fd);
+    if (rc != CV_OK) {
+        cli_band_input_close(in);
     }
     *banded = rc == CV_OK;
     return rc;
 whole:
-    if (fd != STDIN_FILENO) {
-        close(fd);
-    }
+    cli_band_input_close(in);
     return CV_OK;
+}
+
+void cli_band_input_close(cli_band_input *in)
+{
+    if (in->fd != STDIN_FILENO) {
+        close(in->fd);
+    }
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * cli_format.c: which array format a `read -o` or `write -i` file has, from --format or the
- * file's extension, so an unknown name is refused instead of silently meaning raw bytes. */
+ * file's extension, so an unknown name is refused instead of silently meaning raw bytes; and
+ * whether a `write -i` .npy header fits the box. */
 #include "cli/cli.h"
 
 #include "mpi/cv_h5.h"
@@ -81,10 +82,8 @@ static void shape_text(const int64_t s[4], char *out, size_t cap)
              s[3]);
 }
 
-/* Check a .npy header (parsed from the first `plen` of the file's `flen` bytes) against the box
- * in axis order `zyx` or not. */
-cv_status npy_check(const char *input, const uint8_t *file, size_t plen, size_t flen,
-                    const cv_info *info, cv_bbox box, bool zyx, size_t nbytes, cv_npy *out)
+cv_status cli_npy_check(const char *input, const uint8_t *file, size_t plen, size_t flen,
+                        const cv_info *info, cv_bbox box, bool zyx, size_t nbytes, cv_npy *out)
 {
     cv_npy h;
     CV_TRY(cv_npy_parse_header(file, plen, input, &h));
@@ -116,9 +115,7 @@ cv_status npy_check(const char *input, const uint8_t *file, size_t plen, size_t 
     return CV_OK;
 }
 
-/* Whether the .npy data already is x fastest, channel slowest: (X,Y,Z,C) in Fortran order, or
- * (Z,Y,X) in C order with one channel. */
-bool npy_is_xfast(const cv_npy *h, bool zyx, int64_t channels)
+bool cli_npy_is_xfast(const cv_npy *h, bool zyx, int64_t channels)
 {
     return zyx ? !h->fortran_order && channels == 1 : h->fortran_order;
 }

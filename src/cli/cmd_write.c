@@ -9,9 +9,8 @@
 #include "mpi/cv_h5.h"
 #include "mpi/cv_slab.h"
 
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char help[] =
     "usage: cvmpi write PATH [--mip M] --bbox X0,Y0,Z0,X1,Y1,Z1 -i FILE [--format raw|npy|h5]\n"
@@ -48,9 +47,9 @@ static cv_status npy_payload(const char *input, const uint8_t *file, size_t flen
                              uint8_t **data, const uint8_t **payload)
 {
     cv_npy h;
-    CV_TRY(npy_check(input, file, flen, flen, info, box, zyx, nbytes, &h));
+    CV_TRY(cli_npy_check(input, file, flen, flen, info, box, zyx, nbytes, &h));
     int64_t X = box.max[0] - box.min[0], Y = box.max[1] - box.min[1], Z = box.max[2] - box.min[2];
-    if (npy_is_xfast(&h, zyx, info->num_channels)) {
+    if (cli_npy_is_xfast(&h, zyx, info->num_channels)) {
         *payload = file + h.data_offset; /* already x fastest: no copy */
         return CV_OK;
     }
@@ -189,17 +188,15 @@ int cmd_write(int argc, char **argv)
      * which also gives the errors of boxes outside the volume or off the chunk grid. */
     cv_grid grid = cv_info_grid(info, mip);
     if (rc == CV_OK && (fmt == CLI_FMT_RAW || fmt == CLI_FMT_NPY) &&
-        nbytes <= SIZE_MAX - NPY_HEADER_MAX && !scale->sharding_json &&
+        nbytes <= SIZE_MAX - CLI_NPY_HEADER_MAX && !scale->sharding_json &&
         cv_bbox_contains(cv_info_bounds(info, mip), box) &&
         (a.opts.non_aligned_writes || cv_grid_is_aligned(&grid, box))) {
-        band_input in;
+        cli_band_input in;
         bool banded;
-        rc = open_banded(input, fmt, info, box, zyx, nbytes, &in, &banded);
+        rc = cli_band_input_open(input, fmt, info, box, zyx, nbytes, &in, &banded);
         if (rc == CV_OK && banded) {
-            rc = write_banded(v, mip, box, &in);
-            if (in.fd != STDIN_FILENO) {
-                close(in.fd);
-            }
+            rc = cli_band_write(v, mip, box, &in);
+            cli_band_input_close(&in);
             cv_free(h5_spec);
             cv_volume_close(v);
             return rc == CV_OK ? CLI_OK : cli_fail();
@@ -214,9 +211,9 @@ int cmd_write(int argc, char **argv)
                   : CV_FAIL(CV_ERR_NOMEM, "write: %zu bytes", nbytes);
         payload = data;
     } else if (rc == CV_OK && fmt == CLI_FMT_NPY) {
-        rc = nbytes > SIZE_MAX - NPY_HEADER_MAX
+        rc = nbytes > SIZE_MAX - CLI_NPY_HEADER_MAX
                  ? CV_FAIL(CV_ERR_ARG, "write: the box is too large")
-                 : cli_read_input_max(input, nbytes + NPY_HEADER_MAX,
+                 : cli_read_input_max(input, nbytes + CLI_NPY_HEADER_MAX,
                                       "bytes a .npy of the box can have", &file, &flen);
         if (rc == CV_OK) {
             rc = npy_payload(input, file, flen, info, box, zyx, nbytes, &data, &payload);
