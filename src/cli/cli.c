@@ -741,32 +741,6 @@ cv_status cli_read_input_max(const char *path, size_t max, const char *why, uint
     return CV_OK;
 }
 
-void cli_band_cells(const int64_t cells[3], const int64_t chunk[3], size_t voxel_bytes,
-                    size_t band_bytes, int64_t out[3])
-{
-    out[0] = out[1] = out[2] = 1;
-    /* Chunks may be up to 2^31 - 1 a side: a product past SIZE_MAX saturates (one cell). */
-    size_t cell_bytes = voxel_bytes ? voxel_bytes : 1;
-    for (int d = 0; d < 3; d++) {
-        if (__builtin_mul_overflow(cell_bytes, (size_t)chunk[d], &cell_bytes)) {
-            cell_bytes = SIZE_MAX;
-        }
-    }
-    for (int d = 0; d < 3; d++) {
-        size_t bytes = cell_bytes;
-        for (int e = 0; e < d; e++) {
-            if (__builtin_mul_overflow(bytes, (size_t)out[e], &bytes)) {
-                bytes = SIZE_MAX;
-            }
-        }
-        int64_t fit = (int64_t)(band_bytes / bytes);
-        out[d] = fit < 1 ? 1 : fit > cells[d] ? cells[d] : fit;
-        if (out[d] < cells[d]) {
-            return;
-        }
-    }
-}
-
 bool cli_opt_bbox(const char *cmd, const char *arg, const char **out)
 {
     cv_bbox b;

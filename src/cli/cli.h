@@ -120,12 +120,6 @@ cv_status cli_read_input(const char *path, uint8_t **data, size_t *len);
  * CV_ERR_ARG: "`F' has more than the MAX <why>". Free with cv_free. */
 cv_status cli_read_input_max(const char *path, size_t max, const char *why, uint8_t **data,
                              size_t *len);
-/* `read -o` and `write -i` of raw and .npy files go band by band: boxes of whole chunk cells of
- * at most band_bytes (one cell at least), x fastest. Cells per band along x, y, z: whole rows
- * first, then whole planes, then more planes. */
-#define CLI_BAND_BYTES ((size_t)16 << 20)
-void cli_band_cells(const int64_t cells[3], const int64_t chunk[3], size_t voxel_bytes,
-                    size_t band_bytes, int64_t out[3]);
 /* Whether `path` is an existing device, FIFO or socket (or lies under /dev or /proc):
  * outputs there are written in place, not replaced by a renamed temporary file. */
 bool cli_is_stream_path(const char *path);
@@ -157,6 +151,15 @@ typedef enum cli_array_format {
  * prints a usage error naming --format raw. Returns CLI_OK, CLI_USAGE or CLI_FAIL. */
 int cli_array_format_of(const char *cmd, const char *path, const char *format, bool is_input,
                         cli_array_format *fmt, char **h5_spec);
+/* The largest .npy header cv_npy_parse_header accepts: magic, version, length, dict. */
+#define CLI_NPY_HEADER_MAX (12 + (1 << 20))
+/* Check a `write -i` .npy header (parsed from the first `plen` of the file's `flen` bytes)
+ * against the layer's dtype and channels and the box in axis order `zyx` or not; *out gets it. */
+cv_status cli_npy_check(const char *input, const uint8_t *file, size_t plen, size_t flen,
+                        const cv_info *info, cv_bbox box, bool zyx, size_t nbytes, cv_npy *out);
+/* Whether the .npy data already is x fastest, channel slowest: (X,Y,Z,C) in Fortran order, or
+ * (Z,Y,X) in C order with one channel. */
+bool cli_npy_is_xfast(const cv_npy *h, bool zyx, int64_t channels);
 
 /* Options every volume command shares: the volume options, --mip and --bbox. */
 typedef struct cli_volume_args {

@@ -4,13 +4,13 @@
  * `cvmpi export` writes one). A file appears whole or not at all; devices are written in
  * place. */
 #include "cli/cli.h"
+#include "cli/cli_band.h"
 
 #include "mpi/cv_h5.h"
 #include "mpi/cv_tiff.h"
 
 #include <limits.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const char help[] =
@@ -44,21 +44,12 @@ static const char help[] =
     "  --preserve-zeros with --root-ids: every other voxel becomes 18446744073709551615 (the\n"
     "                   uint64 maximum) instead, and 0 stays 0\n";
 
-/* A raw or .npy output file is written band by band (cli_band_cells, at most CLI_BAND_BYTES):
+/* A raw or .npy output file is written band by band (cli_band.h, at most CLI_BAND_BYTES):
  * each band is read into one of two reused buffers and written at its place in the file. A
  * whole-box array would cost a fresh page (zeroed by the kernel) per byte on top of the copies,
  * and memory the size of the box. CVMPI_TEST_READ_BAND sets the band's bytes (tests: bands of
- * one cell, rows, planes). */
-static void band_cells(const int64_t cells[3], const int64_t chunk[3], size_t voxel_bytes,
-                       int64_t out[3])
-{
-    const char *test = getenv("CVMPI_TEST_READ_BAND");
-    size_t band_bytes = test && *test ? (size_t)strtoull(test, NULL, 10) : CLI_BAND_BYTES;
-    cli_band_cells(cells, chunk, voxel_bytes, band_bytes, out);
-}
-
-/* One band's bytes into their places in the file (on a thread of its own, while the next band
- * is read). */
+ * one cell, rows, planes). One band's bytes go into their places in the file on a thread of its
+ * own while the next band is read. */
 typedef struct band_write {
     cli_output *o;
     const uint8_t *buf;
@@ -69,30 +60,15 @@ typedef struct band_write {
     cv_err err;
 } band_write;
 
-static cv_status write_band(const band_write *w)
+static cv_status write_run(void *arg, size_t in_band, uint64_t in_box, size_t len)
 {
-    int64_t b[3], n[3];
-    for (int d = 0; d < 3; d++) {
-        b[d] = w->band.max[d] - w->band.min[d];
-        n[d] = w->box.max[d] - w->box.min[d];
-    }
-    /* Runs contiguous in the file: the band's x-rows, or whole rows of the box (one run per
-     * plane), or whole planes (one run per channel). */
-    bool whole_x = b[0] == n[0], whole_xy = whole_x && b[1] == n[1];
-    int64_t ny = whole_x ? 1 : b[1], nz = whole_xy ? 1 : b[2];
-    size_t len = (size_t)(b[0] * (whole_x ? b[1] : 1) * (whole_xy ? b[2] : 1)) * w->es;
-    int64_t x0 = w->band.min[0] - w->box.min[0], y0 = w->band.min[1] - w->box.min[1],
-            z0 = w->band.min[2] - w->box.min[2];
-    for (int64_t c = 0; c < w->channels; c++) {
-        for (int64_t z = 0; z < nz; z++) {
-            for (int64_t y = 0; y < ny; y++) {
-                size_t from = (size_t)(((c * b[2] + z) * b[1] + y) * b[0]) * w->es;
-                uint64_t at = (uint64_t)(((c * n[2] + z0 + z) * n[1] + y0 + y) * n[0] + x0) * w->es;
-                CV_TRY(cli_output_pwrite(w->o, w->buf + from, len, w->hlen + at));
-            }
-        }
-    }
-    return CV_OK;
+    band_write *w = arg;
+    return cli_output_pwrite(w->o, w->buf + in_band, len, w->hlen + in_box);
+}
+
+static cv_status write_band(band_write *w)
+{
+    return cli_band_runs(w->band, w->box, w->channels, w->es, write_run, w);
 }
 
 static void *band_writer(void *arg)
@@ -119,7 +95,7 @@ static cv_status read_banded(cv_volume *v, int mip, cv_bbox box, const char *out
     for (int d = 0; d < 3; d++) {
         cells[d] = cmax[d] - cmin[d];
     }
-    band_cells(cells, grid.chunk, voxel_bytes, per);
+    cli_band_cells(cells, grid.chunk, voxel_bytes, cli_band_bytes("CVMPI_TEST_READ_BAND"), per);
     size_t cap[2] = {0, 0};
     uint8_t *bufs[2] = {NULL, NULL};
     band_write w[2];
@@ -129,58 +105,48 @@ static cv_status read_banded(cv_volume *v, int mip, cv_bbox box, const char *out
     cli_output o;
     CV_TRY(cli_output_open(output, &o));
     cv_status rc = cli_output_pwrite(&o, header, hlen, 0);
+    size_t n_bands = cli_band_count(cells, per);
     size_t total = (size_t)(cells[0] * cells[1] * cells[2]), before = 0;
-    for (int64_t cz = cmin[2]; rc == CV_OK && cz < cmax[2]; cz += per[2]) {
-        for (int64_t cy = cmin[1]; rc == CV_OK && cy < cmax[1]; cy += per[1]) {
-            for (int64_t cx = cmin[0]; rc == CV_OK && cx < cmax[0]; cx += per[0]) {
-                int64_t c0[3] = {cx, cy, cz}, c1[3];
-                cv_bbox band;
-                for (int d = 0; d < 3; d++) {
-                    c1[d] = c0[d] + per[d] < cmax[d] ? c0[d] + per[d] : cmax[d];
-                    int64_t lo = grid.bounds.min[d] + c0[d] * grid.chunk[d];
-                    int64_t hi = grid.bounds.min[d] + c1[d] * grid.chunk[d];
-                    band.min[d] = lo > box.min[d] ? lo : box.min[d];
-                    band.max[d] = hi < box.max[d] ? hi : box.max[d];
-                }
-                size_t bytes = (size_t)cv_bbox_voxels(band) * voxel_bytes;
-                if (bytes > cap[k]) {
-                    cv_free(bufs[k]);
-                    bufs[k] = cv_malloc(bytes);
-                    cap[k] = bufs[k] ? bytes : 0;
-                    if (!bufs[k]) {
-                        rc = CV_FAIL(CV_ERR_NOMEM, "read: %zu bytes for a band of the box", bytes);
-                        break;
-                    }
-                }
-                cli_box_progress_part(before, total);
-                before += (size_t)((c1[0] - c0[0]) * (c1[1] - c0[1]) * (c1[2] - c0[2]));
-                rc = cv_volume_read(v, mip, band, bufs[k], bytes);
-                if (writing) {
-                    pthread_join(writer, NULL);
-                    writing = false;
-                    if (w[k ^ 1].rc != CV_OK && rc == CV_OK) {
-                        cv__err_set(&w[k ^ 1].err);
-                        rc = w[k ^ 1].rc;
-                    }
-                }
-                if (rc != CV_OK) {
-                    break;
-                }
-                w[k] = (band_write){.o = &o,
-                                    .buf = bufs[k],
-                                    .band = band,
-                                    .box = box,
-                                    .channels = info->num_channels,
-                                    .es = cv_dtype_size(info->dtype),
-                                    .hlen = hlen};
-                if (pthread_create(&writer, NULL, band_writer, &w[k]) == 0) {
-                    writing = true;
-                } else {
-                    rc = write_band(&w[k]);
-                }
-                k ^= 1;
+    for (size_t i = 0; rc == CV_OK && i < n_bands; i++) {
+        size_t band_cells;
+        cv_bbox band = cli_band_at(&grid, box, cmin, cmax, per, i, &band_cells);
+        size_t bytes = (size_t)cv_bbox_voxels(band) * voxel_bytes;
+        if (bytes > cap[k]) {
+            cv_free(bufs[k]);
+            bufs[k] = cv_malloc(bytes);
+            cap[k] = bufs[k] ? bytes : 0;
+            if (!bufs[k]) {
+                rc = CV_FAIL(CV_ERR_NOMEM, "read: %zu bytes for a band of the box", bytes);
+                break;
             }
         }
+        cli_box_progress_part(before, total);
+        before += band_cells;
+        rc = cv_volume_read(v, mip, band, bufs[k], bytes);
+        if (writing) {
+            pthread_join(writer, NULL);
+            writing = false;
+            if (w[k ^ 1].rc != CV_OK && rc == CV_OK) {
+                cv__err_set(&w[k ^ 1].err);
+                rc = w[k ^ 1].rc;
+            }
+        }
+        if (rc != CV_OK) {
+            break;
+        }
+        w[k] = (band_write){.o = &o,
+                            .buf = bufs[k],
+                            .band = band,
+                            .box = box,
+                            .channels = info->num_channels,
+                            .es = cv_dtype_size(info->dtype),
+                            .hlen = hlen};
+        if (pthread_create(&writer, NULL, band_writer, &w[k]) == 0) {
+            writing = true;
+        } else {
+            rc = write_band(&w[k]);
+        }
+        k ^= 1;
     }
     if (writing) {
         pthread_join(writer, NULL);
