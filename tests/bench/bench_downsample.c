@@ -288,6 +288,9 @@ int main(int argc, char **argv)
     for (int k = 0; k < j.levels; k++) {
         j.lv[k] = cv_malloc(lv_bytes);
         rc |= j.lv[k] == NULL;
+        if (j.lv[k]) {
+            memset(j.lv[k], 0, lv_bytes); /* fault the pages in, as the reference's buffers */
+        }
         lv_bytes = lv_bytes / 4 + 64;
     }
     if (rc == 0) {
