@@ -10,11 +10,21 @@
 # RSS and CPU seconds of each rank (/usr/bin/time: on a loaded machine the wall time says
 # little). `--size N` meshes N^3 (256 on a busy machine); `--quick` 96^3 once for CTest
 # (label bench).
+# `--reference` (off by default, never with CTest) also meshes the same segmentation with a
+# reference mesher in the same run, one process: scikit-image's marching cubes (method
+# 'lewiner', level 0.5) on each label's mask, cut out with scipy.ndimage.find_objects and
+# zero-padded by one voxel (Debian python3-skimage and python3-scipy; skipped with a line
+# saying so without them). The layer is read back with `cvmpi read` into a raw file and
+# loaded whole before the clock starts; nothing is written. Its line gives the best meshing
+# time of --runs, Mvoxels/s and cvmpi's legacy 1- and 2-rank wall times divided by it; it
+# meshes every label the legacy job made a mesh for (fails otherwise) and reports its
+# triangles (`mesh forge` prints no triangle count to set beside them).
 # Never fails on speed; fails if a chunk is read twice.
 set -eu
 
 SIZE=512 RUNS=2
 CVMPI=""
+REFERENCE=0
 PARENT=${TMPDIR:-/tmp}
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -23,7 +33,9 @@ while [ $# -gt 0 ]; do
     --runs) RUNS=$2; shift ;;
     --cvmpi) CVMPI=$2; shift ;;
     --dir) PARENT=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--size N] [--runs N] [--cvmpi PATH] [--dir DIR]" >&2; exit 2 ;;
+    --reference) REFERENCE=1 ;;
+    *) echo "usage: $0 [--quick] [--size N] [--runs N] [--cvmpi PATH] [--dir DIR] [--reference]" >&2
+        exit 2 ;;
     esac
     shift
 done
@@ -34,6 +46,14 @@ if ! $PY -c 'import numpy' 2>/dev/null || ! command -v mpirun >/dev/null 2>&1 ||
     [ ! -x /usr/bin/time ]; then
     echo "bench_mesh_forge: skipped: needs $PY with numpy, mpirun and /usr/bin/time"
     exit 0
+fi
+# skimage and scipy by name through importlib: an optional reference, not a test dependency
+if [ "$REFERENCE" = 1 ] &&
+    ! $PY -c 'import importlib as i; i.import_module("skimage.measure"); i.import_module("scipy.ndimage")' \
+        2>/dev/null; then
+    echo "bench_mesh_forge: reference skipped: needs $PY with skimage and scipy" \
+        "(Debian python3-skimage, python3-scipy)"
+    REFERENCE=0
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl=self,vader
@@ -101,6 +121,13 @@ for run in legacy:1 legacy:2 sharded:1 sharded:2; do
     done
     best=$(sort -g "$W/times" | head -n 1)
     [ "$ranks" = 1 ] && one=$best
+    [ "$run" = legacy:1 ] && legacy1=$best
+    [ "$run" = legacy:2 ] && legacy2=$best
+    if [ "$run" = legacy:1 ] && [ "$REFERENCE" = 1 ]; then
+        # the labels given a mesh (a manifest LABEL:0 each), for the reference to match
+        find "$W/seg/mesh_mip_0_err_0" -maxdepth 1 -name '*:0' -printf '%f\n' | sed 's/:0$//' |
+            sort -n >"$W/labels.cvmpi"
+    fi
     sent=$(sed -n 's/.*fragments sent to shard owners (\([0-9]*\) bytes between ranks.*/\1/p' "$W/log")
     chunks=$(sed -n 's/^mesh forge: \([0-9]* of [0-9]*\) chunks read.*/\1/p' "$W/log" | tr ' ' '_')
     bytes=$(sed -n 's/.*chunks read (\([0-9]*\) bytes).*/\1/p' "$W/log")
@@ -118,4 +145,56 @@ for run in legacy:1 legacy:2 sharded:1 sharded:2; do
     fi
     grep '^mesh forge: .* \(tiles\|labels\)' "$W/log" | sed 's/^/# /'
 done
+[ "$REFERENCE" = 1 ] || exit $status
+
+# The reference: the whole array in memory first (untimed), then per run find_objects and
+# marching cubes of every label's padded mask; the meshes are counted and dropped.
+"$CVMPI" -q read "$W/seg" -o "$W/seg.raw"
+printf 'rev\tmode\tranks\tbest_s\tMvoxels/s\tlegacy_1_rank_s_vs_reference_s'
+printf '\tlegacy_2_ranks_s_vs_reference_s\tlabels\ttriangles\n'
+$PY - "$W/seg.raw" "$SIZE" "$RUNS" "$W/labels.reference" >"$W/ref" <<'PYEOF'
+import importlib
+import sys
+import time
+import numpy as np
+# optional: the reference, not a dependency of the tests
+skimage = importlib.import_module("skimage")
+measure = importlib.import_module("skimage.measure")
+scipy = importlib.import_module("scipy")
+ndimage = importlib.import_module("scipy.ndimage")
+raw, n, runs, labels_out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+# raw bytes x fastest: C order (z, y, x); resolution 8,8,40 nm
+seg = np.fromfile(raw, dtype="<u8").reshape(n, n, n)
+best = None
+for _ in range(runs):
+    t0 = time.perf_counter()
+    meshed, triangles = [], 0
+    for i, box in enumerate(ndimage.find_objects(seg)):
+        if box is None:
+            continue
+        label = i + 1
+        mask = np.pad(seg[box] == label, 1)
+        _verts, faces, _normals, _values = measure.marching_cubes(
+            mask, 0.5, spacing=(40.0, 8.0, 8.0), method="lewiner")
+        meshed.append(label)
+        triangles += len(faces)
+    t = time.perf_counter() - t0
+    best = t if best is None else min(best, t)
+with open(labels_out, "w") as f:
+    f.write("".join("%d\n" % label for label in meshed))
+print("%.3f %d %d %s %s" % (best, len(meshed), triangles, skimage.__version__, scipy.__version__))
+PYEOF
+rm -f "$W/seg.raw"
+read -r ref labels triangles skv spv <"$W/ref"
+printf '%s\treference\t1\t%.3f\t%.2f\t%.2f\t%.2f\t%s\t%s\n' "$REV" "$ref" \
+    "$(calc "$VOXELS / $ref / 1e6")" "$(calc "$legacy1 / $ref")" "$(calc "$legacy2 / $ref")" \
+    "$labels" "$triangles"
+echo "# reference: scikit-image $skv marching_cubes (lewiner, level 0.5) of each label's mask" \
+    "cut out with scipy $spv ndimage.find_objects, zero-padded by one voxel; one process, the" \
+    "array already in memory, nothing written; cvmpi mesh forge reports no triangle count"
+if ! cmp -s "$W/labels.cvmpi" "$W/labels.reference"; then
+    echo "bench_mesh_forge: the reference meshed $labels labels, cvmpi's legacy job" \
+        "$(wc -l <"$W/labels.cvmpi") (they differ)" >&2
+    status=1
+fi
 exit $status
