@@ -964,10 +964,11 @@ static cv_status decode_value(const shard_file *f, uint64_t key, const uint8_t *
     return rc;
 }
 
-static cv_status read_value(const shard_file *f, uint64_t key, cv_buf *out, cv_buf *scratch)
+/* Key's stored bytes at [off, off + len) of the file, read by one range (into scratch for
+ * gzip) and decoded into out, whose max must be set. */
+static cv_status read_stored_value(const shard_file *f, uint64_t key, uint64_t off, uint64_t len,
+                                   cv_buf *out, cv_buf *scratch)
 {
-    uint64_t off, len;
-    CV_TRY(locate_value(f, key, &off, &len));
     char part[64];
     snprintf(part, sizeof part, "chunk %" PRIu64, key);
     if (f->spec->data_encoding == CV_SHARD_RAW) {
@@ -983,6 +984,13 @@ static cv_status read_value(const shard_file *f, uint64_t key, cv_buf *out, cv_b
     }
     CV_TRY(read_exact(f, off, len, part, scratch));
     return decode_value(f, key, scratch->data, scratch->len, out);
+}
+
+static cv_status read_value(const shard_file *f, uint64_t key, cv_buf *out, cv_buf *scratch)
+{
+    uint64_t off, len;
+    CV_TRY(locate_value(f, key, &off, &len));
+    return read_stored_value(f, key, off, len, out, scratch);
 }
 
 /* A shard_file view of the shard holding `key` (f->id allocated: free it). */
@@ -1052,6 +1060,118 @@ cv_status cv_shard_reader_get(cv_shard_reader *r, uint64_t key, size_t max_bytes
     return CV_OK;
 }
 
+/* ---- one shard file, entry by entry (cvmpi shard ls) ---------------------------------------- */
+
+/* Minishard m's index [pair[0], pair[1]) (relative to I) inside a file of file_size bytes,
+ * which holds at least the shard index. */
+static cv_status check_minishard_in_file(const shard_file *f, uint64_t m, const uint64_t pair[2],
+                                         uint64_t file_size)
+{
+    CV_TRY(check_index_range(f, m, pair)); /* so I + pair[1] cannot wrap */
+    if (pair[1] > file_size - f->index_bytes) {
+        return corrupt(f,
+                       "minishard %" PRIu64 " index at bytes [%" PRIu64 ", %" PRIu64
+                       ") lies past the end of the file (%" PRIu64 " bytes)",
+                       m, f->index_bytes + pair[0], f->index_bytes + pair[1], file_size);
+    }
+    return CV_OK;
+}
+
+/* An entry of minishard m (decoded: its end stays below 2^63 - I) inside the file. */
+static cv_status check_entry_in_file(const shard_file *f, uint64_t m, const cv_shard_entry *e,
+                                     uint64_t file_size)
+{
+    if (e->end > file_size - f->index_bytes) {
+        return corrupt(f,
+                       "minishard %" PRIu64 ": chunk %" PRIu64 " at bytes [%" PRIu64 ", %" PRIu64
+                       ") lies past the end of the file (%" PRIu64 " bytes)",
+                       m, e->key, f->index_bytes + e->start, f->index_bytes + e->end, file_size);
+    }
+    return CV_OK;
+}
+
+static cv_status truncated_index(const shard_file *f, uint64_t file_size)
+{
+    return corrupt(
+        f, "truncated shard index: the file has %" PRIu64 " bytes but the index has %" PRIu64,
+        file_size, f->index_bytes);
+}
+
+/* Hand out the entries of minishard m, whose index is at [pair[0], pair[1]) relative to I. */
+static cv_status scan_minishard(const shard_file *f, uint64_t m, const uint64_t pair[2],
+                                uint64_t file_size, cv_buf *enc,
+                                cv_status (*fn)(const cv_shard_file_entry *e, void *arg), void *arg)
+{
+    CV_TRY(check_minishard_in_file(f, m, pair, file_size));
+    char part[64];
+    snprintf(part, sizeof part, "minishard %" PRIu64 " index", m);
+    CV_TRY(read_exact(f, f->index_bytes + pair[0], pair[1] - pair[0], part, enc));
+    cv_shard_entry *entries = NULL;
+    size_t count = 0;
+    CV_TRY(decode_minishard(f, m, enc->data, enc->len, &entries, &count, false));
+    cv_status rc = CV_OK;
+    for (size_t i = 0; rc == CV_OK && i < count; i++) {
+        rc = check_entry_in_file(f, m, &entries[i], file_size);
+        if (rc == CV_OK) {
+            cv_shard_file_entry e = {m, entries[i].key, f->index_bytes + entries[i].start,
+                                     entries[i].end - entries[i].start};
+            rc = fn(&e, arg);
+        }
+    }
+    cv_free(entries);
+    return rc;
+}
+
+static void file_view(cv_store *store, const char *key, const cv_shard_spec *spec, shard_file *f)
+{
+    f->store = store;
+    f->spec = spec;
+    f->index_bytes = cv__shard_index_bytes(spec);
+    f->id = NULL; /* never cached */
+    snprintf(f->key, sizeof f->key, "%s", key);
+}
+
+cv_status cv__shard_file_scan(cv_store *store, const char *key, const cv_shard_spec *spec,
+                              uint64_t file_size,
+                              cv_status (*fn)(const cv_shard_file_entry *e, void *arg), void *arg)
+{
+    CV_TRY(cv_shard_spec_validate(spec));
+    shard_file view, *f = &view;
+    file_view(store, key, spec, f);
+    cv_buf piece, enc;
+    cv__buf_init(&piece, 0);
+    cv__buf_init(&enc, 0);
+    cv_status rc = file_size < f->index_bytes ? truncated_index(f, file_size) : CV_OK;
+    /* The shard index a piece at a time: a 64 GiB index (minishard_bits 32) never sits in
+     * memory, and its empty minishards cost one comparison each. */
+    for (uint64_t off = 0; rc == CV_OK && off < f->index_bytes; off += CV_SHARD_SCAN_PIECE) {
+        uint64_t want =
+            f->index_bytes - off < CV_SHARD_SCAN_PIECE ? f->index_bytes - off : CV_SHARD_SCAN_PIECE;
+        rc = read_exact(f, off, want, "shard index", &piece);
+        for (uint64_t i = 0; rc == CV_OK && i < want / 16; i++) {
+            uint64_t pair[2] = {load64(piece.data + 16 * i), load64(piece.data + 16 * i + 8)};
+            if (pair[0] != pair[1]) {
+                rc = scan_minishard(f, off / 16 + i, pair, file_size, &enc, fn, arg);
+            }
+        }
+    }
+    cv__buf_fini(&piece);
+    cv__buf_fini(&enc);
+    return rc;
+}
+
+cv_status cv__shard_file_read_entry(cv_store *store, const char *key, const cv_shard_spec *spec,
+                                    const cv_shard_file_entry *e, cv_buf *out, cv_buf *scratch)
+{
+    shard_file view, *f = &view;
+    file_view(store, key, spec, f);
+    size_t max = out->max;
+    out->max = max ? max : DEFAULT_MAX;
+    cv_status rc = read_stored_value(f, e->key, e->offset, e->length, out, scratch);
+    out->max = max;
+    return rc;
+}
+
 /* ---- a whole shard file in memory ---------------------------------------------------------- */
 
 cv_status cv_shard_decode(const cv_shard_spec *s, const uint8_t *file, size_t len, const char *what,
@@ -1067,11 +1187,8 @@ cv_status cv_shard_decode(const cv_shard_spec *s, const uint8_t *file, size_t le
     f.id = NULL;
     snprintf(f.key, sizeof f.key, "%s", what ? what : "(memory)");
     if (len < f.index_bytes) {
-        return corrupt(&f,
-                       "truncated shard index: the file has %zu bytes but the index has %" PRIu64,
-                       len, f.index_bytes);
+        return truncated_index(&f, len);
     }
-    uint64_t data_len = len - f.index_bytes; /* everything is checked relative to I */
     uint64_t n_minishards = (uint64_t)1 << s->minishard_bits;
     cv_buf dec;
     cv__buf_init(&dec, max_bytes ? max_bytes : DEFAULT_MAX);
@@ -1081,13 +1198,7 @@ cv_status cv_shard_decode(const cv_shard_spec *s, const uint8_t *file, size_t le
         if (pair[0] == pair[1]) {
             continue;
         }
-        rc = check_index_range(&f, m, pair);
-        if (rc == CV_OK && pair[1] > data_len) {
-            rc = corrupt(&f,
-                         "minishard %" PRIu64 " index at bytes [%" PRIu64 ", %" PRIu64
-                         ") lies past the end of the file (%zu bytes)",
-                         m, f.index_bytes + pair[0], f.index_bytes + pair[1], len);
-        }
+        rc = check_minishard_in_file(&f, m, pair, len);
         cv_shard_entry *entries = NULL;
         size_t count = 0;
         if (rc == CV_OK) {
@@ -1096,11 +1207,8 @@ cv_status cv_shard_decode(const cv_shard_spec *s, const uint8_t *file, size_t le
         }
         for (size_t i = 0; rc == CV_OK && i < count; i++) {
             const cv_shard_entry *e = &entries[i];
-            if (e->end > data_len) {
-                rc = corrupt(&f,
-                             "chunk %" PRIu64 " at bytes [%" PRIu64 ", %" PRIu64
-                             ") lies past the end of the file (%zu bytes)",
-                             e->key, f.index_bytes + e->start, f.index_bytes + e->end, len);
+            rc = check_entry_in_file(&f, m, e, len);
+            if (rc != CV_OK) {
                 break;
             }
             const uint8_t *p = file + f.index_bytes + e->start;

@@ -65,6 +65,34 @@ cv_status cv__shard_reader_locate(cv_shard_reader *r, uint64_t key, char *object
 cv_status cv__shard_reader_decode(cv_shard_reader *r, uint64_t key, const uint8_t *raw, size_t n,
                                   cv_buf *out);
 
+/* One entry of a shard file as cv__shard_file_scan hands it out: where its stored bytes lie. */
+typedef struct cv_shard_file_entry {
+    uint64_t minishard;
+    uint64_t key;
+    uint64_t offset; /* of the stored bytes, from the start of the file */
+    uint64_t length; /* stored bytes (data_encoding applied) */
+} cv_shard_file_entry;
+
+/* Bytes of the shard index read at a time by cv__shard_file_scan. */
+#define CV_SHARD_SCAN_PIECE ((uint64_t)1 << 20)
+
+/* Every entry of shard file `key` of `store`, which has `file_size` bytes (from a listing or
+ * cv__store_head), in index order, by ranged reads only: the shard index in pieces of
+ * CV_SHARD_SCAN_PIECE bytes, then the index of each non-empty minishard (decoded per
+ * minishard_index_encoding). Every range is checked against `file_size`, overflow-safe; a
+ * corrupt file is CV_ERR_CORRUPT naming the file and the minishard. Memory: a piece of the
+ * shard index and one minishard index, whatever the file's or the shard index's size. The
+ * index cache is left alone (a listing would only flush it). NOTFOUND if the file is absent
+ * uncompressed. */
+cv_status cv__shard_file_scan(cv_store *store, const char *key, const cv_shard_spec *spec,
+                              uint64_t file_size,
+                              cv_status (*fn)(const cv_shard_file_entry *e, void *arg), void *arg);
+/* The value of an entry cv__shard_file_scan handed out: its stored bytes read by one ranged
+ * read into `scratch` (data_encoding gzip) or `out` (raw), decoded into `out` (out->max caps
+ * the decoded size; 0 = 4 GiB). Errors name the file and the key. */
+cv_status cv__shard_file_read_entry(cv_store *store, const char *key, const cv_shard_spec *spec,
+                                    const cv_shard_file_entry *e, cv_buf *out, cv_buf *scratch);
+
 /* cv_shard_build() in CloudVolume's layout where the index entry of item i covers only its
  * last tails[i] bytes and the bytes before them sit just before in the file: multi-resolution
  * meshes, whose entry is the manifest with the fragment data ahead of it (CloudVolume's

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * fuzz_shard_index.c: shard files from untrusted bytes (precomputed-sharded §3): the shard
  * index, minishard indexes (raw or gzip) and payloads, through cv_shard_decode() and through
- * a cv_shard_reader on mem://. Invariants: only CV_OK / CV_ERR_CORRUPT (/ NOTFOUND for the
- * reader) come back; on a file that decodes whole, the reader never says corrupt and returns
- * one of the payloads stored under the key; re-encoding the decoded entries decodes the same.
+ * a cv_shard_reader on mem://, and entry by entry through cv__shard_file_scan (cvmpi shard
+ * ls: ranged reads of the index in pieces and of each minishard index, each entry read by its
+ * range). Invariants: only CV_OK / CV_ERR_CORRUPT (/ NOTFOUND for the reader) come back,
+ * naming the file; on a file that decodes whole, the reader never says corrupt and returns
+ * one of the payloads stored under the key, and the scan hands out the same entries in the
+ * same order with the same values; re-encoding the decoded entries decodes the same.
  * Input: byte 0 = hash | mi gzip << 1 | data gzip << 2 | minishard_bits << 3 (0..7);
  * byte 1 % 65 = preshift_bits; bytes 2..9 = a key to look up; the rest = the shard file. */
 #include "fuzz_common.h"
+#include "shard/shard.h"
 
 #define HDR 10
 #define MAX_ENTRIES 256
@@ -73,6 +77,61 @@ static bool unique_keys(const entries *es)
     return true;
 }
 
+typedef struct scan_state {
+    cv_store *st;
+    const cv_shard_spec *s;
+    const entries *es;
+    bool whole_ok;
+    size_t n;
+    cv_buf out, scratch;
+} scan_state;
+
+static cv_status scan_fn(const cv_shard_file_entry *e, void *arg)
+{
+    scan_state *sc = arg;
+    size_t i = sc->n++;
+    if (i >= MAX_ENTRIES) {
+        return CV_OK;
+    }
+    cv_status rc = cv__shard_file_read_entry(sc->st, "0.shard", sc->s, e, &sc->out, &sc->scratch);
+    FUZZ_ASSERT_MSG(rc == CV_OK || rc == CV_ERR_CORRUPT, cv_errname(rc));
+    if (rc == CV_ERR_CORRUPT) {
+        FUZZ_ASSERT_MSG(strstr(cv_err_last()->what, "0.shard") != NULL, "names the file");
+    }
+    if (sc->whole_ok) {
+        const entry *want = &sc->es->e[i];
+        FUZZ_ASSERT_MSG(rc == CV_OK, "an entry of a file that decodes whole reads cleanly");
+        FUZZ_ASSERT_MSG(e->key == want->key && sc->out.len == want->n &&
+                            (want->n == 0 || !memcmp(sc->out.data, want->data, want->n)),
+                        "the scan's entry is the decoder's");
+    }
+    cv_err_clear();
+    return CV_OK;
+}
+
+/* The scan of cvmpi shard ls: never a crash, corrupt only naming the file, and on a file
+ * that decodes whole exactly the decoder's entries. */
+static void scan_checks(cv_store *st, const cv_shard_spec *s, size_t len, const entries *es,
+                        bool whole_ok)
+{
+    scan_state sc = {st, s, es, whole_ok, 0, {0}, {0}};
+    cv__buf_init(&sc.out, FUZZ_MAX_OUT);
+    cv__buf_init(&sc.scratch, 0);
+    cv_err_clear();
+    cv_status rc = cv__shard_file_scan(st, "0.shard", s, len, scan_fn, &sc);
+    FUZZ_ASSERT_MSG(rc == CV_OK || rc == CV_ERR_CORRUPT, cv_errname(rc));
+    if (rc == CV_ERR_CORRUPT) {
+        FUZZ_ASSERT_MSG(strstr(cv_err_last()->what, "0.shard") != NULL, "names the file");
+    }
+    if (whole_ok) {
+        FUZZ_ASSERT_MSG(rc == CV_OK, "a file that decodes whole scans cleanly");
+        FUZZ_ASSERT_MSG(sc.n == es->n, "the scan finds the decoder's entries");
+    }
+    cv__buf_fini(&sc.out);
+    cv__buf_fini(&sc.scratch);
+    cv_err_clear();
+}
+
 static void reader_checks(const cv_shard_spec *s, const uint8_t *file, size_t len, uint64_t probe,
                           const entries *es, bool whole_ok)
 {
@@ -109,6 +168,7 @@ static void reader_checks(const cv_shard_spec *s, const uint8_t *file, size_t le
     }
     cv_err_clear();
     cv_shard_reader_close(r);
+    scan_checks(st, s, len, es, whole_ok);
     FUZZ_ASSERT(cv_store_delete(st, "0.shard") == CV_OK);
     cv_store_close(st);
 }

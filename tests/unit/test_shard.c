@@ -5,6 +5,7 @@
  * write -> read round trips on mem:// and file://, the index cache, and corrupt shard files
  * that must fail as CV_ERR_CORRUPT naming the file, never crash. */
 #include "compress/compress.h"
+#include "io/store.h"
 #include "shard/shard.h"
 #include "testlib.h"
 
@@ -829,6 +830,105 @@ static void read_vector_files(void)
     cv_store_close(st);
 }
 
+/* ---- a shard file entry by entry ----------------------------------------------------------- */
+
+typedef struct scanned {
+    size_t n;
+    cv_shard_file_entry e[8];
+} scanned;
+
+static cv_status keep_scanned(const cv_shard_file_entry *e, void *arg)
+{
+    scanned *sc = arg;
+    if (sc->n == 8) {
+        return CV_FAIL(CV_ERR_CORRUPT, "more than 8 entries");
+    }
+    sc->e[sc->n++] = *e;
+    return CV_OK;
+}
+
+/* minishard_bits 17: a 2 MiB shard index, read as two 1 MiB pieces, with entries on both
+ * sides of the boundary; the entries' ranges read back their values; a file shorter than its
+ * listed size fails naming the piece. */
+static void scan_index_pieces(void)
+{
+    static const uint64_t keys[] = {0, 65535, 65536, 131071};
+    const cv_shard_item it[] = {{keys[0], "zero", 4},
+                                {keys[1], "last of piece 0", 15},
+                                {keys[2], "first of 1", 10},
+                                {keys[3], "very last", 9}};
+    for (int gz = 0; gz < 2; gz++) {
+        cv_shard_spec s =
+            mkspec(CV_SHARD_HASH_IDENTITY, 0, 17, 0, gz ? CV_SHARD_GZIP : CV_SHARD_RAW,
+                   gz ? CV_SHARD_GZIP : CV_SHARD_RAW);
+        ASSERT_EQ(cv__shard_index_bytes(&s), 2 * CV_SHARD_SCAN_PIECE);
+        uint8_t *file;
+        size_t len;
+        uint64_t shard;
+        ASSERT_OK(cv_shard_build(&s, it, 4, CV_SHARD_LAYOUT_CLOUDVOLUME, -1, &shard, &file, &len));
+        cv_store *st;
+        ASSERT_OK(cv_store_open("mem://shardtest/pieces", &st));
+        ASSERT_OK(cv_store_put(st, "0.shard", file, len, NULL, -1, NULL));
+        cv_shard_counters before, after;
+        cv__shard_counters(&before);
+        scanned sc = {0};
+        ASSERT_OK(cv__shard_file_scan(st, "0.shard", &s, len, keep_scanned, &sc));
+        cv__shard_counters(&after);
+        /* two pieces of the shard index and four minishard indexes, nothing more */
+        ASSERT_EQ(after.ranged_reads - before.ranged_reads, 6);
+        ASSERT_EQ(after.cache_entries, before.cache_entries);
+        ASSERT_EQ(sc.n, 4);
+        cv_buf out, scratch;
+        cv__buf_init(&out, 0);
+        cv__buf_init(&scratch, 0);
+        for (size_t i = 0; i < 4; i++) {
+            ASSERT_EQ(sc.e[i].minishard, keys[i]);
+            ASSERT_EQ(sc.e[i].key, keys[i]);
+            ASSERT_TRUE(sc.e[i].offset >= 2 * CV_SHARD_SCAN_PIECE);
+            ASSERT_TRUE(sc.e[i].offset + sc.e[i].length <= len);
+            if (!gz) {
+                ASSERT_EQ(sc.e[i].length, it[i].len);
+            }
+            ASSERT_OK(cv__shard_file_read_entry(st, "0.shard", &s, &sc.e[i], &out, &scratch));
+            ASSERT_EQ(out.len, it[i].len);
+            ASSERT_MEM_EQ(out.data, it[i].data, out.len);
+        }
+        /* a decoded-size cap refuses an entry before reading it */
+        out.max = 3;
+        ASSERT_FAILS(cv__shard_file_read_entry(st, "0.shard", &s, &sc.e[0], &out, &scratch),
+                     CV_ERR_CORRUPT, "shard `0.shard' in mem://shardtest/pieces: chunk 0");
+        cv__buf_fini(&out);
+        cv__buf_fini(&scratch);
+
+        /* the file ends in the middle of the second piece, though listed whole: the first
+         * minishard index read (minishard 0's, at the end of the file) already fails */
+        ASSERT_OK(cv_store_put(st, "0.shard", file, 3 * CV_SHARD_SCAN_PIECE / 2, NULL, -1, NULL));
+        ASSERT_FAILS(cv__shard_file_scan(st, "0.shard", &s, len, keep_scanned, &sc), CV_ERR_CORRUPT,
+                     "shard `0.shard' in mem://shardtest/pieces: minishard 0 index");
+        cv_free(file);
+        /* with the first piece's minishards empty, it is the second piece's read */
+        ASSERT_OK(
+            cv_shard_build(&s, it + 2, 2, CV_SHARD_LAYOUT_CLOUDVOLUME, -1, &shard, &file, &len));
+        ASSERT_OK(cv_store_put(st, "0.shard", file, 3 * CV_SHARD_SCAN_PIECE / 2, NULL, -1, NULL));
+        ASSERT_FAILS(cv__shard_file_scan(st, "0.shard", &s, len, keep_scanned, &sc), CV_ERR_CORRUPT,
+                     "shard `0.shard' in mem://shardtest/pieces: shard index at bytes [1048576, "
+                     "2097152) lies past the end of the file (1572864 bytes)");
+        /* listed at its real size: the index itself is truncated */
+        ASSERT_FAILS(
+            cv__shard_file_scan(st, "0.shard", &s, 3 * CV_SHARD_SCAN_PIECE / 2, keep_scanned, &sc),
+            CV_ERR_CORRUPT,
+            "shard `0.shard' in mem://shardtest/pieces: truncated shard index: the file "
+            "has 1572864 bytes but the index has 2097152");
+        ASSERT_OK(cv_store_delete(st, "0.shard"));
+        /* absent: NOTFOUND, quietly */
+        cv_err_clear();
+        ASSERT_EQ(cv__shard_file_scan(st, "0.shard", &s, len, keep_scanned, &sc), CV_ERR_NOTFOUND);
+        cv_err_clear();
+        cv_store_close(st);
+        cv_free(file);
+    }
+}
+
 /* ---- round trips --------------------------------------------------------------------------- */
 
 #define RT_KEYS 400
@@ -873,6 +973,33 @@ static cv_status decode_each(const char *key, void *arg)
     cv_status rc = cv_shard_decode(d->s, file, len, key, 0, count_fn, &d->dc);
     cv_free(file);
     return rc;
+}
+
+/* cv__shard_file_scan over every shard file, reading each entry back by its range. */
+typedef struct scan_all {
+    cv_store *st;
+    const cv_shard_spec *s;
+    const char *file;
+    decoded_count dc;
+    uint64_t stored;        /* sum of the entries' stored lengths */
+    uint64_t expect_stored; /* the same, from the stored bytes each read returned */
+    cv_buf out, scratch;
+} scan_all;
+
+static cv_status scan_entry(const cv_shard_file_entry *e, void *arg)
+{
+    scan_all *a = arg;
+    a->stored += e->length;
+    CV_TRY(cv__shard_file_read_entry(a->st, a->file, a->s, e, &a->out, &a->scratch));
+    a->expect_stored += a->s->data_encoding == CV_SHARD_GZIP ? a->scratch.len : a->out.len;
+    return count_fn(e->key, a->out.data, a->out.len, &a->dc);
+}
+
+static cv_status scan_each(const char *key, uint64_t size, void *arg)
+{
+    scan_all *a = arg;
+    a->file = key;
+    return cv__shard_file_scan(a->st, key, a->s, size, scan_entry, a);
 }
 
 static cv_status delete_each(const char *key, void *arg)
@@ -941,6 +1068,16 @@ static void round_trip_one(const cv_shard_spec *s, cv_shard_layout layout, const
     ASSERT_OK(cv_store_list(st, "data/", decode_each, &d));
     ASSERT_EQ(d.dc.n, RT_KEYS);
     ASSERT_TRUE(!d.dc.bad);
+
+    scan_all sc = {st, s, NULL, {0, false}, 0, 0, {0}, {0}};
+    cv__buf_init(&sc.out, 0);
+    cv__buf_init(&sc.scratch, 0);
+    ASSERT_OK(cv__store_list_sizes(st, "data/", scan_each, &sc));
+    cv__buf_fini(&sc.out);
+    cv__buf_fini(&sc.scratch);
+    ASSERT_EQ(sc.dc.n, RT_KEYS);
+    ASSERT_TRUE(!sc.dc.bad);
+    ASSERT_EQ(sc.stored, sc.expect_stored);
     ASSERT_OK(cv_store_list(st, "data/", delete_each, st));
     cv_store_close(st);
 }
@@ -1234,12 +1371,44 @@ static cv_status read_bad(const cv_shard_spec *s, const uint8_t *file, size_t le
     return rc;
 }
 
+static cv_status count_scanned(const cv_shard_file_entry *e, void *arg)
+{
+    (void)e;
+    (*(uint64_t *)arg)++;
+    return CV_OK;
+}
+
 static cv_status decode_bad(const cv_shard_spec *s, const uint8_t *file, size_t len,
                             size_t max_bytes)
 {
     collect c = {0};
     return cv_shard_decode(s, file, len, "1.shard", max_bytes, collect_fn, &c);
 }
+
+/* Scan `file` (as 1.shard on mem://, its size as given) entry by entry. */
+static cv_status scan_bad(const cv_shard_spec *s, const uint8_t *file, size_t len, uint64_t *n)
+{
+    cv_store *st;
+    CV_TRY(cv_store_open("mem://shardtest", &st));
+    cv_status rc = cv_store_put(st, "scan/1.shard", file, len, NULL, -1, NULL);
+    *n = 0;
+    if (rc == CV_OK) {
+        rc = cv__shard_file_scan(st, "scan/1.shard", s, len, count_scanned, n);
+    }
+    cv_store_delete(st, "scan/1.shard");
+    cv_store_close(st);
+    return rc;
+}
+
+/* The index damage the scan must see too, naming the file and where. */
+#define EXPECT_CORRUPT_INDEX(s, f, len, key, needle)                                               \
+    do {                                                                                           \
+        uint64_t n_;                                                                               \
+        EXPECT_CORRUPT((s), (f), (len), (key), 0, needle);                                         \
+        ASSERT_FAILS(scan_bad((s), (f), (len), &n_), CV_ERR_CORRUPT, needle);                      \
+        ASSERT_FAILS(scan_bad((s), (f), (len), &n_), CV_ERR_CORRUPT,                               \
+                     "shard `scan/1.shard' in mem://shardtest: ");                                 \
+    } while (0)
 
 #define EXPECT_CORRUPT(s, f, len, key, max, needle)                                                \
     do {                                                                                           \
@@ -1258,43 +1427,55 @@ static void corrupt_indexes(void)
     size_t len = hex_decode(cv_shard_hex, good, sizeof good);
     ASSERT_OK(read_bad(&s, good, len, 42, 0));
     ASSERT_OK(decode_bad(&s, good, len, 0));
+    uint64_t n_scanned = 0;
+    ASSERT_OK(scan_bad(&s, good, len, &n_scanned));
+    ASSERT_EQ(n_scanned, 5);
 
     /* shard index entry pointing past the end of the file */
     memcpy(f, good, len);
     put64(f + 8, 0x75 + 100);
-    EXPECT_CORRUPT(&s, f, len, 42, 0, "lies past the end of the file");
+    EXPECT_CORRUPT_INDEX(&s, f, len, 42, "lies past the end of the file");
+    ASSERT_FAILS(scan_bad(&s, f, len, &n_scanned), CV_ERR_CORRUPT,
+                 "shard `scan/1.shard' in mem://shardtest: minishard 0 index at bytes [53, 249) "
+                 "lies past the end of the file (173 bytes)");
     /* negative range (end < start) */
     memcpy(f, good, len);
     put64(f + 0, 0x80);
-    EXPECT_CORRUPT(&s, f, len, 42, 0, "minishard 0 index range [128, 117) is negative");
+    EXPECT_CORRUPT_INDEX(&s, f, len, 42, "minishard 0 index range [128, 117) is negative");
     /* huge uint64 values */
     memcpy(f, good, len);
     put64(f + 0, UINT64_MAX - 10);
     put64(f + 8, UINT64_MAX);
-    EXPECT_CORRUPT(&s, f, len, 42, 0, "past the end of any possible file");
+    EXPECT_CORRUPT_INDEX(&s, f, len, 42, "past the end of any possible file");
     memcpy(f, good, len);
     put64(f + 8, (uint64_t)1 << 40); /* a terabyte-long index: refused before any allocation */
-    EXPECT_CORRUPT(&s, f, len, 42, 0, "larger than the");
+    EXPECT_CORRUPT_INDEX(&s, f, len, 42, "larger than the");
     /* truncated shard index */
-    EXPECT_CORRUPT(&s, good, 20, 42, 0, "truncated shard index");
-    EXPECT_CORRUPT(&s, good, 0, 42, 0, "truncated shard index");
+    EXPECT_CORRUPT_INDEX(&s, good, 20, 42, "truncated shard index");
+    ASSERT_FAILS(scan_bad(&s, good, 20, &n_scanned), CV_ERR_CORRUPT,
+                 "shard `scan/1.shard' in mem://shardtest: truncated shard index: the file has 20 "
+                 "bytes but the index has 32");
+    EXPECT_CORRUPT_INDEX(&s, good, 0, 42, "truncated shard index");
     /* minishard index of the wrong length (95 bytes, not a multiple of 24) */
     memcpy(f, good, len);
     put64(f + 8, 0x74);
-    EXPECT_CORRUPT(&s, f, len, 42, 0, "minishard 0 index: invalid minishard index length 95");
+    EXPECT_CORRUPT_INDEX(&s, f, len, 42, "minishard 0 index: invalid minishard index length 95");
     /* a chunk range pointing past the end: size of key 42 (last size, offset 0x1d + 0x5d) */
     memcpy(f, good, len);
     put64(f + 0x35 + 8 * 11, 5000);
-    EXPECT_CORRUPT(&s, f, len, 42, 0, "chunk 42 at bytes [");
-    EXPECT_CORRUPT(&s, f, len, 42, 0, "past the end of the file");
+    EXPECT_CORRUPT_INDEX(&s, f, len, 42, "chunk 42 at bytes [");
+    EXPECT_CORRUPT_INDEX(&s, f, len, 42, "past the end of the file");
+    ASSERT_FAILS(scan_bad(&s, f, len, &n_scanned), CV_ERR_CORRUPT,
+                 "shard `scan/1.shard' in mem://shardtest: minishard 0: chunk 42 at bytes [44, "
+                 "5044) lies past the end of the file (173 bytes)");
     /* a wrapping offset delta (overlapping the previous chunk) */
     memcpy(f, good, len);
     put64(f + 0x35 + 8 * 7, UINT64_MAX - 2);
-    EXPECT_CORRUPT(&s, f, len, 42, 0, "wraps around");
+    EXPECT_CORRUPT_INDEX(&s, f, len, 42, "wraps around");
     /* an absurd size that would overflow */
     memcpy(f, good, len);
     put64(f + 0x35 + 8 * 11, UINT64_MAX - 0x40);
-    EXPECT_CORRUPT(&s, f, len, 42, 0, "beyond any possible file end");
+    EXPECT_CORRUPT_INDEX(&s, f, len, 42, "beyond any possible file end");
 }
 
 static void corrupt_gzip(void)
@@ -1428,6 +1609,6 @@ static void corrupt_random_bytes(void)
 
 TEST_MAIN(murmur3_vectors, morton_vectors, spec_parse_and_errors, locate_vectors, volume_geometry,
           params_hashed, params_image, minishard_index_vectors, shard_bytes_tensorstore,
-          shard_bytes_cloudvolume, plan_file_matches_build, read_vector_files, round_trips_mem,
-          round_trip_file_and_large, build_errors, cache_and_rewrite, threads_share_cache,
-          corrupt_indexes, corrupt_gzip, corrupt_random_bytes)
+          shard_bytes_cloudvolume, plan_file_matches_build, read_vector_files, scan_index_pieces,
+          round_trips_mem, round_trip_file_and_large, build_errors, cache_and_rewrite,
+          threads_share_cache, corrupt_indexes, corrupt_gzip, corrupt_random_bytes)
