@@ -151,18 +151,19 @@ void cv_coll__close(void)
     board.base = NULL;
 }
 
-/* The first 200 us a yield (an answer on its way costs no sleep), then naps of a quarter of
- * the time waited so far, from 20 us up to 1 ms: a short wait ends soon after its answer
- * comes (at most a quarter late), a long one wakes rarely, and a waiting rank takes next to
- * no CPU from the ranks still working on the same cores. */
+/* The first 2 ms a yield (an answer on its way costs no sleep), then naps of a quarter of
+ * the time waited so far, up to 1 ms: a short wait ends as soon as its answer comes, a long
+ * one wakes rarely, and a waiting rank takes next to no CPU from the ranks still working on
+ * the same cores. Exchange rounds wait this long at each step of their lock step: with naps
+ * from 200 us on, the overshoot of a nap cost them a sixth of their time (docs/performance.md). */
 static void nap(double waited)
 {
-    if (waited < 0.0002) {
+    if (waited < 0.002) {
         sched_yield();
         return;
     }
     long ns = (long)(waited * 0.25e9);
-    struct timespec ts = {0, ns < 20000L ? 20000L : (ns > 1000000L ? 1000000L : ns)};
+    struct timespec ts = {0, ns > 1000000L ? 1000000L : ns};
     nanosleep(&ts, NULL);
 }
 
