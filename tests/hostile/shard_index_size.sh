@@ -6,47 +6,16 @@
 # the job's --memory, is refused before anything is written, in one line naming the info's
 # scale or the --sharding argument and the sizes.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
+HOSTILE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$HOSTILE/../integration/lib.sh" "$@"
 
-# make_layer DIR BITS [shard]: a 64x64x32 uint8 image in 32^3 chunks (Morton codes 0..3),
-# identity hash, minishard_bits BITS, one shard; with "shard", its 0.shard file holding each
-# chunk in its own minishard (the index sparse: only its first four entries are written).
-make_layer()
-{
-    "$PY" - "$@" <<'PY'
-import json, os, struct, sys
-d, bits, with_shard = sys.argv[1], int(sys.argv[2]), len(sys.argv) > 3
-os.makedirs(f"{d}/1_1_1", exist_ok=True)
-info = {"@type": "neuroglancer_multiscale_volume", "data_type": "uint8", "num_channels": 1,
-        "type": "image", "scales": [{
-            "chunk_sizes": [[32, 32, 32]], "encoding": "raw", "key": "1_1_1",
-            "resolution": [1, 1, 1], "size": [64, 64, 32], "voxel_offset": [0, 0, 0],
-            "sharding": {"@type": "neuroglancer_uint64_sharded_v1", "preshift_bits": 0,
-                         "hash": "identity", "minishard_bits": bits, "shard_bits": 0,
-                         "minishard_index_encoding": "raw", "data_encoding": "raw"}}]}
-json.dump(info, open(f"{d}/info", "w"))
-vol = bytes((x * 7 + y * 3 + z) % 251 for z in range(32) for y in range(64) for x in range(64))
-open("expected.raw", "wb").write(vol)
-chunks = [b"".join(vol[z * 4096 + (cy * 32 + y) * 64 + cx * 32:][:32]
-                   for z in range(32) for y in range(32))
-          for cy in range(2) for cx in range(2)]  # Morton code cx | cy << 1
-open("chunk3.raw", "wb").write(chunks[3])
-if with_shard:
-    data = b"".join(chunks)
-    minis = b"".join(struct.pack("<3Q", k, 32768 * k, 32768) for k in range(4))
-    with open(f"{d}/1_1_1/0.shard", "wb") as f:
-        for k in range(4):
-            f.seek(16 * k)
-            f.write(struct.pack("<2Q", len(data) + 24 * k, len(data) + 24 * k + 24))
-        f.seek(16 << bits)
-        f.write(data + minis)
-PY
-}
+# make_layer DIR BITS ...: tests/hostile/sparse_shard_layer.py (see its header).
+make_layer() { "$PY" "$HOSTILE/sparse_shard_layer.py" "$@"; }
 
 SPEC='{"@type":"neuroglancer_uint64_sharded_v1","preshift_bits":0,"hash":"identity","shard_bits":0,"minishard_bits":'
 
 section "minishard_bits 32 (a 64 GiB index, sparse): read and shard get by ranged reads"
-make_layer big 32 shard
+make_layer big 32
 [[ $(stat -c %s big/1_1_1/0.shard) == $(((16 << 32) + 4 * 32768 + 4 * 24)) ]] || fail "shard size"
 expect_exit 0 "$CVMPI" read big --bbox 0,0,0,64,64,32 -o big.raw
 expect_same_files expected.raw big.raw
@@ -60,7 +29,7 @@ expect_stderr_contains "cvmpi: info \`file://$WORK/big/info' scale 1_1_1: shardi
 [[ $(stat -c %s big/1_1_1/0.shard) == $(((16 << 32) + 4 * 32768 + 4 * 24)) ]] || fail "shard rewritten"
 
 section "minishard_bits 27 (2 GiB): refused before a shard file is written"
-make_layer b27 27
+make_layer b27 27 raw --no-shard
 expect_exit 1 "$CVMPI" write b27 --bbox 0,0,0,64,64,32 -i expected.raw
 expect_one_line_error
 expect_stderr_contains "cvmpi: info \`file://$WORK/b27/info' scale 1_1_1: sharding minishard_bits 27 makes a 2 GiB shard index per shard file (writing allows at most 256 MiB, minishard_bits 24)"
@@ -74,7 +43,7 @@ expect_stderr_contains "cvmpi: --sharding: sharding minishard_bits 25 makes a 51
 expect_no_file c25
 
 section "transfer --sharding: refused naming --sharding, nothing written"
-make_layer src 0
+make_layer src 0 raw --no-shard
 rm -rf src/1_1_1
 "$PY" - <<'PY'
 import json
@@ -89,7 +58,7 @@ expect_stderr_contains "--sharding: sharding minishard_bits 27 makes a 2 GiB sha
 expect_no_file dst
 
 section "transfer into a scale whose 64 MiB index exceeds --memory: refused naming --memory"
-make_layer d22 22
+make_layer d22 22 raw --no-shard
 expect_exit 1 "$CVMPI" transfer src d22 --memory 32M
 expect_one_line_error
 expect_stderr_contains "cvmpi: transfer: d22 scale 1_1_1: sharding minishard_bits 22 makes a 64 MiB shard index per shard file, which its writer holds: more than the memory budget of 33.55 MB per rank (from --memory)"

@@ -10,45 +10,11 @@
 # where the whole file used to be read. (minishard_bits 32, a 64 GiB index, lists in 12 MB
 # too, but reading 64 GiB of holes takes a minute: too long for a test.)
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh" "$@"
+HOSTILE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$HOSTILE/../integration/lib.sh" "$@"
 
-# make_layer DIR BITS ENCODING: a 64x64x32 uint8 image in 32^3 chunks (Morton codes 0..3),
-# identity hash, minishard_bits BITS, data_encoding ENCODING (raw or gzip), one shard file
-# 1_1_1/0.shard holding each chunk in its own minishard; the shard index is sparse (only its
-# first four entries are written). Writes DIR.stored: the entries' stored bytes.
-make_layer()
-{
-    "$PY" - "$@" <<'PY'
-import gzip, json, os, struct, sys
-d, bits, enc = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-os.makedirs(f"{d}/1_1_1", exist_ok=True)
-info = {"@type": "neuroglancer_multiscale_volume", "data_type": "uint8", "num_channels": 1,
-        "type": "image", "scales": [{
-            "chunk_sizes": [[32, 32, 32]], "encoding": "raw", "key": "1_1_1",
-            "resolution": [1, 1, 1], "size": [64, 64, 32], "voxel_offset": [0, 0, 0],
-            "sharding": {"@type": "neuroglancer_uint64_sharded_v1", "preshift_bits": 0,
-                         "hash": "identity", "minishard_bits": bits, "shard_bits": 0,
-                         "minishard_index_encoding": "raw", "data_encoding": enc}}]}
-json.dump(info, open(f"{d}/info", "w"))
-vol = bytes((x * 7 + y * 3 + z) % 251 for z in range(32) for y in range(64) for x in range(64))
-chunks = [b"".join(vol[z * 4096 + (cy * 32 + y) * 64 + cx * 32:][:32]
-                   for z in range(32) for y in range(32))
-          for cy in range(2) for cx in range(2)]  # Morton code cx | cy << 1
-if enc == "gzip":
-    chunks = [gzip.compress(c, compresslevel=6, mtime=0) for c in chunks]
-starts = [sum(len(c) for c in chunks[:k]) for k in range(4)]
-data = b"".join(chunks)
-with open(f"{d}/1_1_1/0.shard", "wb") as f:
-    for k in range(4):
-        f.seek(16 * k)
-        f.write(struct.pack("<2Q", len(data) + 24 * k, len(data) + 24 * k + 24))
-    f.seek(16 << bits)
-    f.write(data)
-    for k in range(4):
-        f.write(struct.pack("<3Q", k, starts[k], len(chunks[k])))
-open(f"{d}.stored", "w").write(str(len(data)))
-PY
-}
+# make_layer DIR BITS ...: tests/hostile/sparse_shard_layer.py (see its header).
+make_layer() { "$PY" "$HOSTILE/sparse_shard_layer.py" "$@"; }
 
 # put64 FILE OFFSET VALUE: overwrite 8 bytes little-endian.
 put64()
