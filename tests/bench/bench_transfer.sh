@@ -58,7 +58,9 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -n "$CVMPI" ] || CVMPI=$HERE/../../src/cvmpi
+# bench_codecs beside this script (a build tree's copy), else in the build tree of --cvmpi
 [ -n "$BENCH_CODECS" ] || BENCH_CODECS=$HERE/bench_codecs
+[ -x "$BENCH_CODECS" ] || BENCH_CODECS=$(dirname "$CVMPI")/../tests/bench/bench_codecs
 [ -x "$CVMPI" ] || { echo "bench_transfer: no cvmpi at $CVMPI (use --cvmpi)" >&2; exit 1; }
 PY=/usr/bin/python3
 if ! $PY -c 'import numpy' 2>/dev/null; then
