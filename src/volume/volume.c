@@ -414,13 +414,9 @@ size_t cv_volume_box_bytes(const cv_volume *v, cv_bbox b)
     return (size_t)n;
 }
 
-size_t cv__volume_max_bytes(const cv_volume *v)
+/* The machine's memory in bytes (INT64_MAX when unknown). */
+static size_t physical_memory(void)
 {
-    if (v->opts.max_bytes > 0) {
-        return v->opts.max_bytes < (size_t)INT64_MAX ? v->opts.max_bytes : (size_t)INT64_MAX;
-    }
-    /* No single box or chunk larger than the machine's memory can be held: refuse it up front
-     * instead of asking malloc (which may overcommit and fail later, page by page). */
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || page <= 0) {
         return (size_t)INT64_MAX;
@@ -429,6 +425,24 @@ size_t cv__volume_max_bytes(const cv_volume *v)
     return cv__mul_u64((uint64_t)pages, (uint64_t)page, &mem) && mem < (uint64_t)INT64_MAX
                ? (size_t)mem
                : (size_t)INT64_MAX;
+}
+
+size_t cv__volume_max_bytes(const cv_volume *v)
+{
+    if (v->opts.max_bytes > 0) {
+        return v->opts.max_bytes < (size_t)INT64_MAX ? v->opts.max_bytes : (size_t)INT64_MAX;
+    }
+    /* No single box or chunk larger than the machine's memory can be held: refuse it up front
+     * instead of asking malloc (which may overcommit and fail later, page by page). Asked once:
+     * sysconf(_SC_PHYS_PAGES) is a sysinfo(2) call, and this runs for every chunk read. */
+    static _Atomic size_t machine_bytes;
+    size_t known = atomic_load_explicit(&machine_bytes, memory_order_relaxed);
+    if (known) {
+        return known;
+    }
+    known = physical_memory();
+    atomic_store_explicit(&machine_bytes, known, memory_order_relaxed);
+    return known;
 }
 
 cv_status cv_volume_check_box(const cv_volume *v, cv_bbox b, size_t *bytes)

@@ -544,9 +544,9 @@ typedef struct sharded_read {
     const cv_codec *codec;
     value_ref *refs;
     value_run *runs;
-    struct {
-        cv_buf range, value, chunk;
-    } * bufs;
+    /* per thread: `raw` the run's bytes, `encoded` a value ungzipped, `chunk` decoded; the
+     * volume's kept buffers, so that reads of a chunk or two do not fault in fresh pages */
+    cv__write_bufs *bufs;
 } sharded_read;
 
 static cv_status locate_one(size_t i, int tid, void *arg)
@@ -592,7 +592,7 @@ static cv_status read_run(size_t i, int tid, void *arg)
     char object[CV_SHARD_KEY_MAX];
     CV_TRY(cv__shard_object_key(sc->key, cv_shard_reader_spec(j->reader), j->refs[run->first].shard,
                                 object, sizeof object));
-    cv_buf *range = &j->bufs[tid].range;
+    cv_buf *range = &j->bufs[tid].raw;
     range->max = 0;
     uint64_t t0 = cv__now_ns();
     cv_status rc = cv__store_get_range_into(v->store, object, run->off, run->len, range);
@@ -605,24 +605,31 @@ static cv_status read_run(size_t i, int tid, void *arg)
                      object, cv_store_url(v->store), run->off + range->len, run->off + run->len);
     }
     size_t elem = cv_dtype_size(v->info->dtype);
+    int raw_values = cv_shard_reader_spec(j->reader)->data_encoding == CV_SHARD_RAW;
     for (size_t k = 0; rc == CV_OK && k < run->count; k++) {
         const value_ref *r = &j->refs[run->first + k];
         cv_bbox cbox = cv_grid_cell_box(&j->grid, r->cell);
         cv_chunk_desc d = cv__volume_chunk_desc(v, j->mip, cbox);
         size_t want = cv__chunk_desc_bytes(&d);
-        cv_buf *value = &j->bufs[tid].value, *chunk = &j->bufs[tid].chunk;
+        cv_buf *value = &j->bufs[tid].encoded, *chunk = &j->bufs[tid].chunk;
         value->max = want * 2 + (1 << 20);
         uint64_t t1 = cv__now_ns();
-        rc = cv__shard_reader_decode(j->reader, r->code, range->data + (r->off - run->off),
-                                     (size_t)r->len, value);
-        if (rc == CV_OK && value->len == 0) {
+        /* raw data_encoding: the stored bytes are the value, decoded where they lie */
+        const uint8_t *payload = range->data + (r->off - run->off);
+        size_t payload_len = (size_t)r->len;
+        if (raw_values == 0 || r->len > value->max) {
+            rc = cv__shard_reader_decode(j->reader, r->code, payload, payload_len, value);
+            payload = value->data;
+            payload_len = value->len;
+        }
+        if (rc == CV_OK && payload_len == 0) {
             rc = CV_FAIL(CV_ERR_NOTFOUND, "chunk %" PRIu64 " of shard `%s' is empty", r->code,
                          object);
         }
         if (rc == CV_OK) {
             chunk->len = 0;
             chunk->max = want;
-            rc = j->codec->decode(&d, value->data, value->len, chunk);
+            rc = j->codec->decode(&d, payload, payload_len, chunk);
         }
         if (rc == CV_OK && chunk->len != want) {
             rc = CV_FAIL(CV_ERR_CORRUPT, "%s: decoded to %zu bytes, want %zu", j->codec->name,
@@ -660,7 +667,8 @@ cv_status cv__volume_read_sharded(cv_volume *v, int mip, cv_bbox box, uint8_t *d
     }
     j.refs = cv_calloc(n ? n : 1, sizeof *j.refs);
     j.runs = cv_calloc(n ? n : 1, sizeof *j.runs);
-    j.bufs = cv_calloc((size_t)threads, sizeof *j.bufs);
+    bool kept;
+    j.bufs = cv__volume_take_bufs(v, threads, &kept);
     cv_status rc = j.refs && j.runs && j.bufs ? CV_OK : CV_FAIL(CV_ERR_NOMEM, "sharded read");
     /* 1. Where every value lies (indexes only, cached per process). */
     if (rc == CV_OK) {
@@ -706,12 +714,9 @@ cv_status cv__volume_read_sharded(cv_volume *v, int mip, cv_bbox box, uint8_t *d
         /* 3. Read, decode and place them. */
         rc = cv__parallel_for(n_runs, threads, read_run, &j);
     }
-    for (int t = 0; j.bufs && t < threads; t++) {
-        cv__buf_fini(&j.bufs[t].range);
-        cv__buf_fini(&j.bufs[t].value);
-        cv__buf_fini(&j.bufs[t].chunk);
+    if (j.bufs) {
+        cv__volume_give_bufs(v, j.bufs, threads, kept);
     }
-    cv_free(j.bufs);
     cv_free(j.runs);
     cv_free(j.refs);
     return rc;
