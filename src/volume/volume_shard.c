@@ -644,7 +644,7 @@ static cv_status read_run(size_t i, int tid, void *arg)
             break;
         }
         atomic_fetch_add(&v->n_read, 1);
-        atomic_fetch_add(&v->bytes_read, value->len);
+        atomic_fetch_add(&v->bytes_read, payload_len);
         cv__copy_region(elem, v->info->num_channels, chunk->data, cbox, j->dst, j->box,
                         cv_bbox_intersect(cbox, j->box));
     }

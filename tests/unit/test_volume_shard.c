@@ -92,6 +92,9 @@ static void round_trip_one_request_per_shard(void)
         cv_volume_stats st;
         cv_volume_get_stats(v, &st);
         ASSERT_EQ(st.chunks_read, 24);
+        /* raw chunks whose values are stored raw or gzipped: every chunk's bytes once, counted
+         * after the shard's data_encoding is undone */
+        ASSERT_EQ(st.bytes_read, n);
         /* Several chunks per shard file: one data request per shard file. */
         size_t files = 0;
         ASSERT_OK(cv_store_list(cv_volume_store(v), "8_8_8/", count_file, &files));
