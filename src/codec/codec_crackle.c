@@ -78,6 +78,7 @@ static const uint32_t crc32c_table[256] = {
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <nmmintrin.h>
+#include <wmmintrin.h>
 #define CRK_HAVE_CRC_INSN 1
 
 /* SSE4.2's crc32 instruction computes CRC-32C: 8 bytes a step instead of 1. Every slice of a
@@ -98,6 +99,41 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_insn(uint32_t crc, cons
     }
     return c32;
 }
+
+/* The crc32 instruction takes 3 cycles but can start one a cycle: three independent streams
+ * over three adjacent blocks run about 3x as fast as one, then are joined. A CRC register r
+ * followed by CRK_CRC_BLOCK more bytes is r * x^(8*CRK_CRC_BLOCK) xor the CRC of those bytes
+ * alone (mod the polynomial); the product is a carry-less multiply by CRK_CRC_SHIFT =
+ * x^(8*CRK_CRC_BLOCK-33) mod P, reduced to 32 bits by a crc32 of the 64-bit product (which
+ * itself multiplies by x^33). */
+#define CRK_CRC_BLOCK 256
+#define CRK_CRC_SHIFT 0xb9e02b86u
+
+__attribute__((target("sse4.2,pclmul"))) static uint32_t crc32c_shift(uint32_t r)
+{
+    const __m128i prod = _mm_clmulepi64_si128(_mm_cvtsi32_si128((int)r),
+                                              _mm_cvtsi32_si128((int)CRK_CRC_SHIFT), 0);
+    return (uint32_t)_mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(prod));
+}
+
+__attribute__((target("sse4.2,pclmul"))) static uint32_t crc32c_insn3(uint32_t crc,
+                                                                      const uint8_t *p, size_t n)
+{
+    for (; n >= 3 * CRK_CRC_BLOCK; n -= 3 * CRK_CRC_BLOCK, p += 3 * CRK_CRC_BLOCK) {
+        uint64_t a = crc, b = 0, c = 0;
+        for (size_t i = 0; i < CRK_CRC_BLOCK; i += 8) {
+            uint64_t va, vb, vc;
+            memcpy(&va, p + i, 8);
+            memcpy(&vb, p + CRK_CRC_BLOCK + i, 8);
+            memcpy(&vc, p + 2 * CRK_CRC_BLOCK + i, 8);
+            a = _mm_crc32_u64(a, va);
+            b = _mm_crc32_u64(b, vb);
+            c = _mm_crc32_u64(c, vc);
+        }
+        crc = crc32c_shift(crc32c_shift((uint32_t)a) ^ (uint32_t)b) ^ (uint32_t)c;
+    }
+    return crc32c_insn(crc, p, n);
+}
 #endif
 
 /* Continue a CRC-32C over p; start with 0 (the init and final XOR are applied here). */
@@ -105,6 +141,10 @@ static uint32_t crk_crc32c(uint32_t crc, const uint8_t *p, size_t n)
 {
     crc = ~crc;
 #ifdef CRK_HAVE_CRC_INSN
+    if (n >= 3 * CRK_CRC_BLOCK && __builtin_cpu_supports("sse4.2") &&
+        __builtin_cpu_supports("pclmul")) {
+        return ~crc32c_insn3(crc, p, n);
+    }
     if (n >= 16 && __builtin_cpu_supports("sse4.2")) {
         return ~crc32c_insn(crc, p, n);
     }
