@@ -111,8 +111,8 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_insn(uint32_t crc, cons
 
 __attribute__((target("sse4.2,pclmul"))) static uint32_t crc32c_shift(uint32_t r)
 {
-    const __m128i prod = _mm_clmulepi64_si128(_mm_cvtsi32_si128((int)r),
-                                              _mm_cvtsi32_si128((int)CRK_CRC_SHIFT), 0);
+    const __m128i prod =
+        _mm_clmulepi64_si128(_mm_cvtsi32_si128((int)r), _mm_cvtsi32_si128((int)CRK_CRC_SHIFT), 0);
     return (uint32_t)_mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(prod));
 }
 
@@ -341,6 +341,9 @@ typedef struct crk_work {
     uint8_t *map;     /* the slice's labels by component, data_width bytes each */
     uint64_t *branch; /* pushed branch vertices, y << 32 | x */
     size_t branch_cap;
+    /* CRCs of the component numbers of a slice without cracks, once computed */
+    bool have_crc_apart, have_crc_whole;
+    uint32_t crc_apart, crc_whole;
 } crk_work;
 
 typedef struct crk_moves {
@@ -439,8 +442,10 @@ static cv_status draw_chain(crk_work *w, crk_moves *mv, uint32_t z, uint64_t x, 
     return rc;
 }
 
-/* Parse the BOC index of a crack code of len bytes and draw every chain. */
-static cv_status draw_slice(crk_work *w, uint32_t z, const uint8_t *code, size_t len)
+/* Parse the BOC index of a crack code of len bytes and draw every chain; their count in
+ * *nchains. */
+static cv_status draw_slice(crk_work *w, uint32_t z, const uint8_t *code, size_t len,
+                            uint64_t *nchains)
 {
     if (len < 4) {
         return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u: crack code of %zu bytes", z, len);
@@ -460,7 +465,7 @@ static cv_status draw_slice(crk_work *w, uint32_t z, const uint8_t *code, size_t
     }
     const uint64_t num_y = rd_le(b, yw);
     at += yw;
-    uint64_t y = 0;
+    uint64_t y = 0, chains = 0;
     for (uint64_t gy = 0; gy < num_y; gy++) {
         if (nb - at < (size_t)yw + xw) {
             return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u: BOC index too short", z);
@@ -484,12 +489,14 @@ static cv_status draw_slice(crk_work *w, uint32_t z, const uint8_t *code, size_t
                                z, x, w->sx, w->sy);
             }
             CV_TRY(draw_chain(w, &mv, z, x, y));
+            chains++;
         }
     }
     if (at != nb) {
         return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u: %zu unused bytes in the BOC index", z,
                        nb - at);
     }
+    *nchains = chains;
     return CV_OK;
 }
 
@@ -603,6 +610,26 @@ static uint32_t comp_crc(const uint32_t *comp, size_t np)
     return crc;
 }
 
+/* The CRC of a slice without cracks: every pixel its own component (permissible: no joins
+ * drawn), or all one (impermissible: no cuts). The same for every such slice of the chunk, so
+ * computed once. */
+static uint32_t crackless_crc(crk_work *w, bool permissible)
+{
+    const size_t np = (size_t)w->sx * w->sy;
+    if (permissible && !w->have_crc_apart) {
+        for (size_t i = 0; i < np; i++) {
+            w->comp[i] = (uint32_t)i;
+        }
+        w->crc_apart = comp_crc(w->comp, np);
+        w->have_crc_apart = true;
+    } else if (!permissible && !w->have_crc_whole) {
+        memset(w->comp, 0, np * sizeof *w->comp);
+        w->crc_whole = comp_crc(w->comp, np);
+        w->have_crc_whole = true;
+    }
+    return permissible ? w->crc_apart : w->crc_whole;
+}
+
 /* ---- decode ---------------------------------------------------------------------------------- */
 
 /* The flat label section, checked: the unique labels and each component's index into them. */
@@ -661,12 +688,18 @@ static cv_status label_map(const crk_labels *l, uint32_t z, size_t first, uint32
 static inline void paint_w(uint8_t *dst, const uint32_t *comp, size_t np, const uint8_t *map,
                            unsigned dw)
 {
+    if (!comp) {
+        for (size_t i = 0; i < np; i++) {
+            memcpy(dst + i * dw, map, dw);
+        }
+        return;
+    }
     for (size_t i = 0; i < np; i++) {
         memcpy(dst + i * dw, map + (size_t)comp[i] * dw, dw);
     }
 }
 
-/* Each pixel's label from its component's. */
+/* Each pixel's label from its component's, or map's first word everywhere if comp is NULL. */
 static void paint(uint8_t *dst, const uint32_t *comp, size_t np, const uint8_t *map, unsigned dw)
 {
     switch (dw) {
@@ -734,8 +767,7 @@ static cv_status parse_labels(const crk_stream *s, crk_labels *l, uint64_t *max_
     return CV_OK;
 }
 
-static cv_status decode_slices(const crk_stream *s, const crk_labels *l, crk_work *w,
-                               uint8_t *dst)
+static cv_status decode_slices(const crk_stream *s, const crk_labels *l, crk_work *w, uint8_t *dst)
 {
     const size_t np = (size_t)s->sx * s->sy;
     const size_t nvert = w->sxe * ((size_t)s->sy + 1);
@@ -743,21 +775,38 @@ static cv_status decode_slices(const crk_stream *s, const crk_labels *l, crk_wor
     size_t code_off = 0, comp_off = 0;
     for (uint32_t z = 0; z < s->sz; z++) {
         const size_t len = rd32(s->index + 4 * (size_t)z);
+        uint64_t nchains = 0;
         memset(w->crack, 0, nvert);
-        CV_TRY(draw_slice(w, z, s->codes + code_off, len));
+        CV_TRY(draw_slice(w, z, s->codes + code_off, len, &nchains));
         code_off += len;
-        const uint32_t ncomp = np ? label_components(w, s->permissible) : 0;
+        /* a slice without cracks needs no labelling: each pixel apart or all one */
+        const bool crackless = nchains == 0;
+        uint32_t ncomp = 0;
+        if (np > 0) {
+            ncomp = !crackless       ? label_components(w, s->permissible)
+                    : s->permissible ? (uint32_t)np
+                                     : 1;
+        }
         const uint64_t want = rd_le(l->counts + (size_t)z * l->count_width, l->count_width);
         if (ncomp != want) {
             return CV_FAIL(CV_ERR_CORRUPT,
                            CRK_NAME ": slice %u has %u components, the labels say %" PRIu64, z,
                            ncomp, want);
         }
-        if (s->slice_crcs && comp_crc(w->comp, np) != rd32(s->slice_crcs + 4 * (size_t)z)) {
-            return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u CRC32C does not match", z);
+        if (s->slice_crcs) {
+            const uint32_t crc =
+                crackless ? crackless_crc(w, s->permissible) : comp_crc(w->comp, np);
+            if (crc != rd32(s->slice_crcs + 4 * (size_t)z)) {
+                return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u CRC32C does not match", z);
+            }
         }
-        CV_TRY(label_map(l, z, comp_off, ncomp, w->map, dw));
-        paint(dst + (size_t)z * np * dw, w->comp, np, w->map, dw);
+        uint8_t *out = dst + (size_t)z * np * dw;
+        if (crackless && s->permissible) { /* component i is pixel i */
+            CV_TRY(label_map(l, z, comp_off, ncomp, out, dw));
+        } else {
+            CV_TRY(label_map(l, z, comp_off, ncomp, w->map, dw));
+            paint(out, crackless ? NULL : w->comp, np, w->map, dw);
+        }
         comp_off += ncomp;
     }
     return CV_OK;
