@@ -78,6 +78,7 @@ static const uint32_t crc32c_table[256] = {
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <nmmintrin.h>
+#include <wmmintrin.h>
 #define CRK_HAVE_CRC_INSN 1
 
 /* SSE4.2's crc32 instruction computes CRC-32C: 8 bytes a step instead of 1. Every slice of a
@@ -98,6 +99,41 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_insn(uint32_t crc, cons
     }
     return c32;
 }
+
+/* The crc32 instruction takes 3 cycles but can start one a cycle: three independent streams
+ * over three adjacent blocks run about 3x as fast as one, then are joined. A CRC register r
+ * followed by CRK_CRC_BLOCK more bytes is r * x^(8*CRK_CRC_BLOCK) xor the CRC of those bytes
+ * alone (mod the polynomial); the product is a carry-less multiply by CRK_CRC_SHIFT =
+ * x^(8*CRK_CRC_BLOCK-33) mod P, reduced to 32 bits by a crc32 of the 64-bit product (which
+ * itself multiplies by x^33). */
+#define CRK_CRC_BLOCK 256
+#define CRK_CRC_SHIFT 0xb9e02b86u
+
+__attribute__((target("sse4.2,pclmul"))) static uint32_t crc32c_shift(uint32_t r)
+{
+    const __m128i prod =
+        _mm_clmulepi64_si128(_mm_cvtsi32_si128((int)r), _mm_cvtsi32_si128((int)CRK_CRC_SHIFT), 0);
+    return (uint32_t)_mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(prod));
+}
+
+__attribute__((target("sse4.2,pclmul"))) static uint32_t crc32c_insn3(uint32_t crc,
+                                                                      const uint8_t *p, size_t n)
+{
+    for (; n >= 3 * CRK_CRC_BLOCK; n -= 3 * CRK_CRC_BLOCK, p += 3 * CRK_CRC_BLOCK) {
+        uint64_t a = crc, b = 0, c = 0;
+        for (size_t i = 0; i < CRK_CRC_BLOCK; i += 8) {
+            uint64_t va, vb, vc;
+            memcpy(&va, p + i, 8);
+            memcpy(&vb, p + CRK_CRC_BLOCK + i, 8);
+            memcpy(&vc, p + 2 * CRK_CRC_BLOCK + i, 8);
+            a = _mm_crc32_u64(a, va);
+            b = _mm_crc32_u64(b, vb);
+            c = _mm_crc32_u64(c, vc);
+        }
+        crc = crc32c_shift(crc32c_shift((uint32_t)a) ^ (uint32_t)b) ^ (uint32_t)c;
+    }
+    return crc32c_insn(crc, p, n);
+}
 #endif
 
 /* Continue a CRC-32C over p; start with 0 (the init and final XOR are applied here). */
@@ -105,6 +141,10 @@ static uint32_t crk_crc32c(uint32_t crc, const uint8_t *p, size_t n)
 {
     crc = ~crc;
 #ifdef CRK_HAVE_CRC_INSN
+    if (n >= 3 * CRK_CRC_BLOCK && __builtin_cpu_supports("sse4.2") &&
+        __builtin_cpu_supports("pclmul")) {
+        return ~crc32c_insn3(crc, p, n);
+    }
     if (n >= 16 && __builtin_cpu_supports("sse4.2")) {
         return ~crc32c_insn(crc, p, n);
     }
@@ -285,52 +325,26 @@ static cv_status parse_stream(const cv_chunk_desc *d, const uint8_t *src, size_t
 
 /* ---- one slice's crack code ------------------------------------------------------------------ */
 
+/* The crack grid: a byte per vertex (x,y), 0 <= x <= sx and 0 <= y <= sy, at y*(sx+1) + x, with
+ * a bit for the crack from it down to (x,y+1), between pixels (x-1,y) and (x,y), and one for
+ * the crack from it right to (x+1,y), between pixels (x,y-1) and (x,y). Vertex (x,y) is pixel
+ * (x,y)'s upper left corner, so its byte says how the pixel meets its left and upper
+ * neighbours. */
+enum { CRACK_DOWN = 1, CRACK_RIGHT = 2 };
+
 typedef struct crk_work {
     uint32_t sx, sy;
-    uint8_t *vert;    /* crack (x,y)-(x,y+1) drawn: [y*(sx+1) + x] */
-    uint8_t *horiz;   /* crack (x,y)-(x+1,y) drawn: [y*sx + x] */
+    size_t sxe;       /* sx + 1: a row of the crack grid */
+    uint8_t *crack;   /* CRACK_* bits of each vertex */
     uint32_t *comp;   /* component of each pixel, x fastest */
-    uint32_t *fill;   /* flood-fill stack, sx*sy */
+    uint32_t *parent; /* union-find over provisional components, then their final numbers */
+    uint8_t *map;     /* the slice's labels by component, data_width bytes each */
     uint64_t *branch; /* pushed branch vertices, y << 32 | x */
     size_t branch_cap;
+    /* CRCs of the component numbers of a slice without cracks, once computed */
+    bool have_crc_apart, have_crc_whole;
+    uint32_t crc_apart, crc_whole;
 } crk_work;
-
-/* Draw the plain move m from vertex (*x,*y). */
-static cv_status draw(crk_work *w, unsigned m, uint32_t z, uint32_t *x, uint32_t *y)
-{
-    switch (m) {
-    case 0: /* up */
-        if (*y == 0) {
-            break;
-        }
-        (*y)--;
-        w->vert[(size_t)*y * (w->sx + 1) + *x] = 1;
-        return CV_OK;
-    case 1: /* right */
-        if (*x == w->sx) {
-            break;
-        }
-        w->horiz[(size_t)*y * w->sx + *x] = 1;
-        (*x)++;
-        return CV_OK;
-    case 2: /* down */
-        if (*y == w->sy) {
-            break;
-        }
-        w->vert[(size_t)*y * (w->sx + 1) + *x] = 1;
-        (*y)++;
-        return CV_OK;
-    default: /* left */
-        if (*x == 0) {
-            break;
-        }
-        (*x)--;
-        w->horiz[(size_t)*y * w->sx + *x] = 1;
-        return CV_OK;
-    }
-    return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u: a crack leaves the %ux%u grid at (%u,%u)",
-                   z, w->sx, w->sy, *x, *y);
-}
 
 typedef struct crk_moves {
     const uint8_t *p;
@@ -338,54 +352,100 @@ typedef struct crk_moves {
     unsigned prev;
 } crk_moves;
 
-/* Decode and draw one chain starting at vertex (x, y). */
-static cv_status draw_chain(crk_work *w, crk_moves *mv, uint32_t z, uint32_t x, uint32_t y)
+static cv_status push_branch(crk_work *w, size_t depth, uint64_t x, uint64_t y)
 {
-    size_t open = 1, depth = 0;
-    int pending = -1; /* a plain move read but not yet drawn */
-    while (open > 0) {
-        if (mv->slot >= mv->nslots) {
-            return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u: crack code ends inside a chain",
-                           z);
+    if (depth == w->branch_cap) {
+        const size_t cap = w->branch_cap ? 2 * w->branch_cap : 64;
+        if (cap > SIZE_MAX / sizeof *w->branch) {
+            return CV_FAIL(CV_ERR_NOMEM, CRK_NAME ": branch stack of %zu", cap);
         }
-        const unsigned v = (mv->p[mv->slot / 4] >> (2 * (mv->slot % 4))) & 3;
-        mv->slot++;
-        const unsigned m = (v + mv->prev) & 3;
-        mv->prev = m;
-        if (pending >= 0 && m == ((unsigned)pending ^ 2)) {
-            if ((pending == 2 && m == 0) || (pending == 1 && m == 3)) { /* terminate */
-                open--;
-                if (depth > 0) {
-                    const uint64_t vtx = w->branch[--depth];
-                    x = (uint32_t)vtx;
-                    y = (uint32_t)(vtx >> 32);
-                }
-            } else { /* branch */
-                open++;
-                if (depth == w->branch_cap) {
-                    const size_t cap = w->branch_cap ? 2 * w->branch_cap : 64;
-                    uint64_t *b = cv_realloc(w->branch, cap * sizeof *b);
-                    if (!b) {
-                        return CV_FAIL(CV_ERR_NOMEM, CRK_NAME ": branch stack of %zu", cap);
-                    }
-                    w->branch = b;
-                    w->branch_cap = cap;
-                }
-                w->branch[depth++] = (uint64_t)y << 32 | x;
-            }
-            pending = -1;
-        } else {
-            if (pending >= 0) {
-                CV_TRY(draw(w, (unsigned)pending, z, &x, &y));
-            }
-            pending = (int)m;
+        uint64_t *b = cv_realloc(w->branch, cap * sizeof *b);
+        if (!b) {
+            return CV_FAIL(CV_ERR_NOMEM, CRK_NAME ": branch stack of %zu", cap);
         }
+        w->branch = b;
+        w->branch_cap = cap;
     }
+    w->branch[depth] = y << 32 | x;
     return CV_OK;
 }
 
-/* Parse the BOC index of a crack code of len bytes and draw every chain. */
-static cv_status draw_slice(crk_work *w, uint32_t z, const uint8_t *code, size_t len)
+/* Decode and draw one chain starting at vertex (x, y). A move is drawn one move late: with the
+ * next one its opposite, the pair is a branch (up-down, left-right) or a terminate (down-up,
+ * right-left) instead. Moves index small tables rather than switch, as they change direction
+ * too often for a branch to be predicted. */
+static cv_status draw_chain(crk_work *w, crk_moves *mv, uint32_t z, uint64_t x, uint64_t y)
+{
+    /* up, right, down, left */
+    static const uint64_t dx[4] = {0, 1, 0, UINT64_MAX}, dy[4] = {UINT64_MAX, 0, 1, 0};
+    static const uint8_t bit[4] = {CRACK_DOWN, CRACK_RIGHT, CRACK_DOWN, CRACK_RIGHT};
+    const size_t sxe = w->sxe;
+    /* the vertex whose crack a move draws, and the vertex it reaches, from where it starts;
+     * unsigned wrap-around subtracts */
+    const size_t mark[4] = {0 - sxe, 0, 0, 0 - (size_t)1};
+    const size_t step[4] = {0 - sxe, 1, sxe, 0 - (size_t)1};
+    const uint64_t sx = w->sx, sy = w->sy;
+    uint8_t *crack = w->crack;
+    const uint8_t *p = mv->p;
+    const size_t nslots = mv->nslots;
+    size_t slot = mv->slot;
+    unsigned prev = mv->prev;
+    size_t v = (size_t)y * sxe + (size_t)x;
+    size_t open = 1, depth = 0;
+    unsigned pending = 4; /* the move read but not yet drawn; 4: none */
+    cv_status rc = CV_OK;
+    while (open > 0) {
+        if (slot >= nslots) {
+            rc = CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u: crack code ends inside a chain", z);
+            break;
+        }
+        const unsigned m = ((p[slot >> 2] >> (2 * (slot & 3))) + prev) & 3;
+        slot++;
+        prev = m;
+        if ((m ^ pending) == 2) { /* the opposite of the pending move */
+            pending = 4;
+            if (m == 0 || m == 3) { /* down-up or right-left: terminate */
+                open--;
+                if (depth > 0) {
+                    const uint64_t vtx = w->branch[--depth];
+                    x = vtx & UINT32_MAX;
+                    y = vtx >> 32;
+                    v = (size_t)y * sxe + (size_t)x;
+                }
+            } else { /* up-down or left-right: branch */
+                open++;
+                rc = push_branch(w, depth++, x, y);
+                if (rc != CV_OK) {
+                    break;
+                }
+            }
+            continue;
+        }
+        if (pending < 4) {
+            const uint64_t nx = x + dx[pending], ny = y + dy[pending];
+            if (nx > sx || ny > sy) {
+                rc = CV_FAIL(CV_ERR_CORRUPT,
+                             CRK_NAME ": slice %u: a crack leaves the %ux%u grid at (%" PRIu64
+                                      ",%" PRIu64 ")",
+                             z, w->sx, w->sy, x, y);
+                break;
+            }
+            crack[v + mark[pending]] |= bit[pending];
+            v += step[pending];
+            x = nx;
+            y = ny;
+        }
+        pending = m;
+    }
+    mv->slot = slot;
+    mv->prev = prev;
+    return rc;
+}
+
+/* Parse the BOC index of a crack code of len bytes and draw every chain; their count in
+ * *nchains. */
+static cv_status draw_slice(crk_work *w, uint32_t z, const uint8_t *code, size_t len,
+                            uint64_t *nchains)
 {
     if (len < 4) {
         return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u: crack code of %zu bytes", z, len);
@@ -405,7 +465,7 @@ static cv_status draw_slice(crk_work *w, uint32_t z, const uint8_t *code, size_t
     }
     const uint64_t num_y = rd_le(b, yw);
     at += yw;
-    uint64_t y = 0;
+    uint64_t y = 0, chains = 0;
     for (uint64_t gy = 0; gy < num_y; gy++) {
         if (nb - at < (size_t)yw + xw) {
             return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u: BOC index too short", z);
@@ -428,59 +488,103 @@ static cv_status draw_slice(crk_work *w, uint32_t z, const uint8_t *code, size_t
                                         " outside the %ux%u grid",
                                z, x, w->sx, w->sy);
             }
-            CV_TRY(draw_chain(w, &mv, z, (uint32_t)x, (uint32_t)y));
+            CV_TRY(draw_chain(w, &mv, z, x, y));
+            chains++;
         }
     }
     if (at != nb) {
         return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u: %zu unused bytes in the BOC index", z,
                        nb - at);
     }
+    *nchains = chains;
     return CV_OK;
 }
 
-/* Number the 4-connected components of the slice in raster order of their first pixel;
- * returns their count. */
+static inline uint32_t uf_root(uint32_t *parent, uint32_t i)
+{
+    while (parent[i] != i) {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    return i;
+}
+
+/* Join the sets of a and b, the larger root under the smaller: a root stays the smallest
+ * number of its set. */
+static inline void uf_join(uint32_t *parent, uint32_t a, uint32_t b)
+{
+    a = uf_root(parent, a);
+    b = uf_root(parent, b);
+    if (a < b) {
+        parent[b] = a;
+    } else if (b < a) {
+        parent[a] = b;
+    }
+}
+
+/* Number the 4-connected components of the slice (sx, sy > 0) in raster order of their first
+ * pixel; returns their count. Two passes: a provisional number per pixel from its left or
+ * upper neighbour, or a new one, with the numbers found to meet joined in a union-find;
+ * then, since provisional numbers grow in raster order and a root is the smallest of its set,
+ * the first pixel's, numbering the roots in ascending order numbers the components as
+ * wanted. */
 static uint32_t label_components(crk_work *w, bool permissible)
 {
     const uint32_t sx = w->sx, sy = w->sy;
-    const size_t np = (size_t)sx * sy;
-    const uint8_t join = permissible ? 1 : 0;
-    memset(w->comp, 0xFF, np * sizeof *w->comp);
-    uint32_t next = 0;
-    for (size_t start = 0; start < np; start++) {
-        if (w->comp[start] != UINT32_MAX) {
-            continue;
+    const size_t sxe = w->sxe;
+    /* after the xor, a bit is set where the pixels on either side belong together */
+    const unsigned flip = permissible ? 0 : CRACK_DOWN | CRACK_RIGHT;
+    const uint8_t *crack = w->crack;
+    uint32_t *comp = w->comp, *parent = w->parent;
+    uint32_t next = 0, cur = 0;
+    parent[next++] = 0;
+    comp[0] = 0;
+    for (uint32_t x = 1; x < sx; x++) {
+        if (!((crack[x] ^ flip) & CRACK_DOWN)) {
+            cur = next;
+            parent[next] = next;
+            next++;
         }
-        size_t top = 0;
-        w->comp[start] = next;
-        w->fill[top++] = (uint32_t)start;
-        while (top > 0) {
-            const uint32_t p = w->fill[--top];
-            const uint32_t x = p % sx, y = p / sx;
-            /* right, left, down, up: the crack between p and each neighbour */
-            if (x + 1 < sx && w->vert[(size_t)y * (sx + 1) + x + 1] == join &&
-                w->comp[p + 1] == UINT32_MAX) {
-                w->comp[p + 1] = next;
-                w->fill[top++] = p + 1;
-            }
-            if (x > 0 && w->vert[(size_t)y * (sx + 1) + x] == join &&
-                w->comp[p - 1] == UINT32_MAX) {
-                w->comp[p - 1] = next;
-                w->fill[top++] = p - 1;
-            }
-            if (y + 1 < sy && w->horiz[(size_t)(y + 1) * sx + x] == join &&
-                w->comp[p + sx] == UINT32_MAX) {
-                w->comp[p + sx] = next;
-                w->fill[top++] = p + sx;
-            }
-            if (y > 0 && w->horiz[(size_t)y * sx + x] == join && w->comp[p - sx] == UINT32_MAX) {
-                w->comp[p - sx] = next;
-                w->fill[top++] = p - sx;
-            }
-        }
-        next++;
+        comp[x] = cur;
     }
-    return next;
+    for (uint32_t y = 1; y < sy; y++) {
+        const uint8_t *c = crack + (size_t)y * sxe;
+        uint32_t *row = comp + (size_t)y * sx;
+        const uint32_t *above = row - sx;
+        if ((c[0] ^ flip) & CRACK_RIGHT) {
+            cur = above[0];
+        } else {
+            cur = next;
+            parent[next] = next;
+            next++;
+        }
+        row[0] = cur;
+        for (uint32_t x = 1; x < sx; x++) {
+            const unsigned j = c[x] ^ flip;
+            if (j & CRACK_DOWN) {
+                if ((j & CRACK_RIGHT) && above[x] != cur) {
+                    uf_join(parent, cur, above[x]);
+                }
+            } else if (j & CRACK_RIGHT) {
+                cur = above[x];
+            } else {
+                cur = next;
+                parent[next] = next;
+                next++;
+            }
+            row[x] = cur;
+        }
+    }
+    /* parent[p] <= p: when p comes, parent[parent[p]] already holds the final number */
+    uint32_t n = 0;
+    for (uint32_t p = 0; p < next; p++) {
+        parent[p] = parent[p] == p ? n++ : parent[parent[p]];
+    }
+    const size_t np = (size_t)sx * sy;
+    for (size_t i = 0; i < np; i++) {
+        comp[i] = parent[comp[i]];
+    }
+    return n;
 }
 
 /* CRC-32C of a slice's component numbers as u32 little-endian. */
@@ -506,9 +610,117 @@ static uint32_t comp_crc(const uint32_t *comp, size_t np)
     return crc;
 }
 
+/* The CRC of a slice without cracks: every pixel its own component (permissible: no joins
+ * drawn), or all one (impermissible: no cuts). The same for every such slice of the chunk, so
+ * computed once. */
+static uint32_t crackless_crc(crk_work *w, bool permissible)
+{
+    const size_t np = (size_t)w->sx * w->sy;
+    if (permissible && !w->have_crc_apart) {
+        for (size_t i = 0; i < np; i++) {
+            w->comp[i] = (uint32_t)i;
+        }
+        w->crc_apart = comp_crc(w->comp, np);
+        w->have_crc_apart = true;
+    } else if (!permissible && !w->have_crc_whole) {
+        memset(w->comp, 0, np * sizeof *w->comp);
+        w->crc_whole = comp_crc(w->comp, np);
+        w->have_crc_whole = true;
+    }
+    return permissible ? w->crc_apart : w->crc_whole;
+}
+
 /* ---- decode ---------------------------------------------------------------------------------- */
 
-static cv_status decode_slices(const crk_stream *s, crk_work *w, uint8_t *dst)
+/* The flat label section, checked: the unique labels and each component's index into them. */
+typedef struct crk_labels {
+    const uint8_t *uniq, *counts, *c2l;
+    uint64_t num_unique;
+    unsigned stored_width, count_width, index_width;
+} crk_labels;
+
+/* Write the w low bytes of v at p, little-endian. */
+static inline void le_put(uint8_t *p, uint64_t v, unsigned w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, w);
+#else
+    for (unsigned i = 0; i < w; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+#endif
+}
+
+static inline cv_status label_map_w(const crk_labels *l, uint32_t z, size_t first, uint32_t ncomp,
+                                    uint8_t *map, unsigned dw)
+{
+    const unsigned iw = l->index_width, sw = l->stored_width;
+    const uint8_t *idx = l->c2l + first * iw;
+    for (uint32_t k = 0; k < ncomp; k++) {
+        const uint64_t u = cv_le_load(idx + (size_t)k * iw, iw);
+        if (u >= l->num_unique) {
+            return CV_FAIL(CV_ERR_CORRUPT,
+                           CRK_NAME ": slice %u component %u maps past %" PRIu64 " unique labels",
+                           z, k, l->num_unique);
+        }
+        le_put(map + (size_t)k * dw, cv_le_load(l->uniq + (size_t)u * sw, sw), dw);
+    }
+    return CV_OK;
+}
+
+/* The labels of the slice's ncomp components, from component number first of the chunk on,
+ * as dw-byte words at map. */
+static cv_status label_map(const crk_labels *l, uint32_t z, size_t first, uint32_t ncomp,
+                           uint8_t *map, unsigned dw)
+{
+    switch (dw) {
+    case 1:
+        return label_map_w(l, z, first, ncomp, map, 1);
+    case 2:
+        return label_map_w(l, z, first, ncomp, map, 2);
+    case 4:
+        return label_map_w(l, z, first, ncomp, map, 4);
+    default:
+        return label_map_w(l, z, first, ncomp, map, 8);
+    }
+}
+
+static inline void paint_w(uint8_t *dst, const uint32_t *comp, size_t np, const uint8_t *map,
+                           unsigned dw)
+{
+    if (!comp) {
+        for (size_t i = 0; i < np; i++) {
+            memcpy(dst + i * dw, map, dw);
+        }
+        return;
+    }
+    for (size_t i = 0; i < np; i++) {
+        memcpy(dst + i * dw, map + (size_t)comp[i] * dw, dw);
+    }
+}
+
+/* Each pixel's label from its component's, or map's first word everywhere if comp is NULL. */
+static void paint(uint8_t *dst, const uint32_t *comp, size_t np, const uint8_t *map, unsigned dw)
+{
+    switch (dw) {
+    case 1:
+        paint_w(dst, comp, np, map, 1);
+        break;
+    case 2:
+        paint_w(dst, comp, np, map, 2);
+        break;
+    case 4:
+        paint_w(dst, comp, np, map, 4);
+        break;
+    default:
+        paint_w(dst, comp, np, map, 8);
+        break;
+    }
+}
+
+/* Check the flat label section against the slices' sizes; *max_count: the most components of
+ * a slice. */
+static cv_status parse_labels(const crk_stream *s, crk_labels *l, uint64_t *max_count)
 {
     const size_t np = (size_t)s->sx * s->sy;
     const uint8_t *lab = s->labels;
@@ -521,23 +733,28 @@ static cv_status decode_slices(const crk_stream *s, crk_work *w, uint8_t *dst)
         return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": %" PRIu64 " unique labels past the end",
                        num_unique);
     }
-    const uint8_t *uniq = lab + 8;
+    l->uniq = lab + 8;
+    l->num_unique = num_unique;
+    l->stored_width = s->stored_width;
     size_t at = 8 + (size_t)num_unique * s->stored_width;
     const unsigned cw = width_for(np), iw = width_for(num_unique);
+    l->count_width = cw;
+    l->index_width = iw;
     if ((uint64_t)s->sz * cw > nlb - at) {
         return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": component counts past the label section");
     }
-    const uint8_t *counts = lab + at;
+    l->counts = lab + at;
     at += (size_t)s->sz * cw;
-    uint64_t total = 0;
+    uint64_t total = 0, most = 0;
     for (uint32_t z = 0; z < s->sz; z++) {
-        const uint64_t c = rd_le(counts + (size_t)z * cw, cw);
+        const uint64_t c = rd_le(l->counts + (size_t)z * cw, cw);
         if (c > np) {
             return CV_FAIL(CV_ERR_CORRUPT,
                            CRK_NAME ": slice %u claims %" PRIu64 " components in %zu pixels", z, c,
                            np);
         }
         total += c;
+        most = c > most ? c : most;
     }
     if (total > (nlb - at) / iw || total * iw != nlb - at) {
         return CV_FAIL(CV_ERR_CORRUPT,
@@ -545,44 +762,86 @@ static cv_status decode_slices(const crk_stream *s, crk_work *w, uint8_t *dst)
                                 " label index bytes, the section has %zu",
                        total, total * iw, nlb - at);
     }
-    const uint8_t *c2l = lab + at;
-    size_t code_off = 0, comp_off = 0;
+    l->c2l = lab + at;
+    *max_count = most;
+    return CV_OK;
+}
+
+static cv_status decode_slices(const crk_stream *s, const crk_labels *l, crk_work *w, uint8_t *dst)
+{
+    const size_t np = (size_t)s->sx * s->sy;
+    const size_t nvert = w->sxe * ((size_t)s->sy + 1);
     const unsigned dw = s->data_width;
+    size_t code_off = 0, comp_off = 0;
     for (uint32_t z = 0; z < s->sz; z++) {
         const size_t len = rd32(s->index + 4 * (size_t)z);
-        memset(w->vert, 0, ((size_t)s->sx + 1) * s->sy);
-        memset(w->horiz, 0, (size_t)s->sx * ((size_t)s->sy + 1));
-        CV_TRY(draw_slice(w, z, s->codes + code_off, len));
+        uint64_t nchains = 0;
+        memset(w->crack, 0, nvert);
+        CV_TRY(draw_slice(w, z, s->codes + code_off, len, &nchains));
         code_off += len;
-        const uint32_t ncomp = np ? label_components(w, s->permissible) : 0;
-        const uint64_t want = rd_le(counts + (size_t)z * cw, cw);
+        /* a slice without cracks needs no labelling: each pixel apart or all one */
+        const bool crackless = nchains == 0;
+        uint32_t ncomp = 0;
+        if (np > 0) {
+            ncomp = !crackless       ? label_components(w, s->permissible)
+                    : s->permissible ? (uint32_t)np
+                                     : 1;
+        }
+        const uint64_t want = rd_le(l->counts + (size_t)z * l->count_width, l->count_width);
         if (ncomp != want) {
             return CV_FAIL(CV_ERR_CORRUPT,
                            CRK_NAME ": slice %u has %u components, the labels say %" PRIu64, z,
                            ncomp, want);
         }
-        if (s->slice_crcs && comp_crc(w->comp, np) != rd32(s->slice_crcs + 4 * (size_t)z)) {
-            return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u CRC32C does not match", z);
-        }
-        for (uint32_t k = 0; k < ncomp; k++) {
-            if (rd_le(c2l + (comp_off + k) * iw, iw) >= num_unique) {
-                return CV_FAIL(CV_ERR_CORRUPT,
-                               CRK_NAME ": slice %u component %u maps past %" PRIu64
-                                        " unique labels",
-                               z, k, num_unique);
+        if (s->slice_crcs) {
+            const uint32_t crc =
+                crackless ? crackless_crc(w, s->permissible) : comp_crc(w->comp, np);
+            if (crc != rd32(s->slice_crcs + 4 * (size_t)z)) {
+                return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": slice %u CRC32C does not match", z);
             }
         }
-        for (size_t i = 0; i < np; i++) {
-            uint8_t *o = dst + ((size_t)z * np + i) * dw;
-            const uint64_t idx = rd_le(c2l + (comp_off + w->comp[i]) * iw, iw);
-            const uint64_t v = rd_le(uniq + (size_t)idx * s->stored_width, s->stored_width);
-            for (unsigned b = 0; b < dw; b++) {
-                o[b] = (uint8_t)(v >> (8 * b));
-            }
+        uint8_t *out = dst + (size_t)z * np * dw;
+        if (crackless && s->permissible) { /* component i is pixel i */
+            CV_TRY(label_map(l, z, comp_off, ncomp, out, dw));
+        } else {
+            CV_TRY(label_map(l, z, comp_off, ncomp, w->map, dw));
+            paint(out, crackless ? NULL : w->comp, np, w->map, dw);
         }
         comp_off += ncomp;
     }
     return CV_OK;
+}
+
+/* The decoder's work space for sx x sy slices, every size checked. */
+static cv_status work_init(crk_work *w, uint32_t sx, uint32_t sy, uint64_t max_count, unsigned dw)
+{
+    uint64_t nvert = 0, np = 0, comp_bytes = 0, map_bytes = 0;
+    if (!cv__mul_u64((uint64_t)sx + 1, (uint64_t)sy + 1, &nvert) || nvert > SIZE_MAX ||
+        !cv__mul_u64(sx, sy, &np) || !cv__mul_u64(np, sizeof *w->comp, &comp_bytes) ||
+        comp_bytes > SIZE_MAX - 1 || !cv__mul_u64(max_count, dw, &map_bytes) ||
+        map_bytes > SIZE_MAX - 1) {
+        return CV_FAIL(CV_ERR_UNSUPPORTED, CRK_NAME ": a %ux%u slice is too large", sx, sy);
+    }
+    w->sx = sx;
+    w->sy = sy;
+    w->sxe = (size_t)sx + 1;
+    w->crack = cv_malloc((size_t)nvert);
+    w->comp = cv_malloc((size_t)comp_bytes + 1);
+    w->parent = cv_malloc((size_t)comp_bytes + 1);
+    w->map = cv_malloc((size_t)map_bytes + 1);
+    if (!w->crack || !w->comp || !w->parent || !w->map) {
+        return CV_FAIL(CV_ERR_NOMEM, CRK_NAME ": work space for a %ux%u slice", sx, sy);
+    }
+    return CV_OK;
+}
+
+static void work_fini(crk_work *w)
+{
+    cv_free(w->crack);
+    cv_free(w->comp);
+    cv_free(w->parent);
+    cv_free(w->map);
+    cv_free(w->branch);
 }
 
 static cv_status crackle_decode(const cv_chunk_desc *d, const uint8_t *src, size_t n, cv_buf *out)
@@ -597,26 +856,20 @@ static cv_status crackle_decode(const cv_chunk_desc *d, const uint8_t *src, size
         return CV_FAIL(CV_ERR_CORRUPT, CRK_NAME ": chunk too large");
     }
     CV_TRY(cv__buf_reserve(out, old + want));
-    const size_t np = (size_t)s.sx * s.sy;
-    crk_work w = {s.sx, s.sy, NULL, NULL, NULL, NULL, NULL, 0};
+    crk_labels l;
+    memset(&l, 0, sizeof l);
+    uint64_t max_count = 0;
+    CV_TRY(parse_labels(&s, &l, &max_count));
+    crk_work w;
+    memset(&w, 0, sizeof w);
     cv_status rc = CV_OK;
-    if (s.sz > 0) {
-        w.vert = cv_malloc(((size_t)s.sx + 1) * s.sy + 1);
-        w.horiz = cv_malloc((size_t)s.sx * ((size_t)s.sy + 1) + 1);
-        w.comp = cv_malloc(np * sizeof *w.comp + 1);
-        w.fill = cv_malloc(np * sizeof *w.fill + 1);
-        if (!w.vert || !w.horiz || !w.comp || !w.fill) {
-            rc = CV_FAIL(CV_ERR_NOMEM, CRK_NAME ": work space for a %ux%u slice", s.sx, s.sy);
+    if (s.sz > 0) { /* no slices: nothing to draw in, however large one would be */
+        rc = work_init(&w, s.sx, s.sy, max_count, s.data_width);
+        if (rc == CV_OK) {
+            rc = decode_slices(&s, &l, &w, out->data + old);
         }
     }
-    if (rc == CV_OK) {
-        rc = decode_slices(&s, &w, out->data + old);
-    }
-    cv_free(w.vert);
-    cv_free(w.horiz);
-    cv_free(w.comp);
-    cv_free(w.fill);
-    cv_free(w.branch);
+    work_fini(&w);
     if (rc == CV_OK) {
         out->len = old + want;
     }
@@ -716,15 +969,6 @@ static void scan_chunk(const uint8_t *src, size_t nv, unsigned w, uint64_t *pair
         scan_chunk_w(src, nv, 8, pairs, max);
         break;
     }
-}
-
-static inline uint32_t uf_root(uint32_t *parent, uint32_t i)
-{
-    while (parent[i] != i) {
-        parent[i] = parent[parent[i]];
-        i = parent[i];
-    }
-    return i;
 }
 
 /* One pass over a slice of w-byte labels: provisional 4-connected components of equal labels

@@ -465,6 +465,83 @@ static void roundtrip(void)
     }
 }
 
+/* Slices without cracks are numbered without labelling: every pixel apart (permissible: no
+ * joins) or all one (impermissible: no cuts), between slices with cracks; their component
+ * counts and CRCs are still checked. 408-pixel slices: CRCs over three interleaved streams. */
+static void crackless_slices(void)
+{
+    const uint32_t sx = 24, sy = 17, sz = 5;
+    const size_t np = (size_t)sx * sy;
+    for (int ti = 0; ti < 4; ti++) {
+        const unsigned w = (unsigned)cv_dtype_size(label_types[ti]);
+        uint8_t *raw = malloc(np * sz * w);
+        ASSERT_TRUE(raw != NULL);
+        size_t i = 0;
+        for (uint32_t z = 0; z < sz; z++) {
+            for (uint32_t y = 0; y < sy; y++) {
+                for (uint32_t x = 0; x < sx; x++, i++) {
+                    /* apart: left and upper neighbours differ by 1 and 2 mod 5 */
+                    const uint64_t v = z % 3 == 0   ? 10 + (x + 2 * y) % 5
+                                       : z % 3 == 1 ? 3
+                                                    : 20 + x / 5 + 7 * (y / 4);
+                    for (unsigned b = 0; b < w; b++) {
+                        raw[i * w + b] = (uint8_t)(v >> (8 * b));
+                    }
+                }
+            }
+        }
+        for (int perm = 0; perm < 2; perm++) {
+            for (unsigned v = 0; v < 2; v++) {
+                if (!roundtrip_one(raw, label_types[ti], 0, sx, sy, sz, perm, v)) {
+                    free(raw);
+                    TL_FAIL_HERE("%s perm=%d v%u", cv_dtype_name(label_types[ti]), perm, v);
+                }
+            }
+        }
+        cv_chunk_desc d = desc(label_types[ti], sx, sy, sz);
+        cv_buf enc, out;
+        cv__buf_init(&out, np * sz * w);
+        /* a changed CRC of a crackless slice: 3 apart (permissible), 4 all one */
+        for (int perm = 0; perm < 2; perm++) {
+            t_encode(raw, w, 0, sx, sy, sz, perm, 1, &enc);
+            enc.data[enc.len - 4 * (size_t)(perm ? 2 : 1)] ^= 0x40;
+            ASSERT_FAILS(cv_codec_crackle.decode(&d, enc.data, enc.len, &out), CV_ERR_CORRUPT,
+                         perm ? "crackle: slice 3 CRC32C does not match"
+                              : "crackle: slice 4 CRC32C does not match");
+            ASSERT_EQ(out.len, 0);
+            cv__buf_fini(&enc);
+        }
+        /* version 0 (no CRCs) with the component counts of slices 0 and 2 swapped */
+        for (int perm = 0; perm < 2; perm++) {
+            t_encode(raw, w, 0, sx, sy, sz, perm, 0, &enc);
+            const unsigned sw = 1u << ((enc.data[5] >> 2) & 3);
+            uint64_t nu = 0;
+            for (int b = 0; b < 8; b++) {
+                nu |= (uint64_t)enc.data[24 + 4 * sz + b] << (8 * b);
+            }
+            uint8_t *counts = enc.data + 24 + 4 * sz + 8 + nu * sw; /* 2 bytes each */
+            const uint8_t c0[2] = {counts[0], counts[1]};
+            const unsigned n0 = c0[0] | (unsigned)c0[1] << 8;
+            const unsigned n2 = counts[4] | (unsigned)counts[5] << 8;
+            ASSERT_EQ(n0, (unsigned)np);
+            ASSERT_EQ(n2, 25u); /* 5 x 5 boxes */
+            counts[0] = counts[4];
+            counts[1] = counts[5];
+            counts[4] = c0[0];
+            counts[5] = c0[1];
+            char want[96];
+            snprintf(want, sizeof want, "crackle: slice 0 has %u components, the labels say %u", n0,
+                     n2);
+            ASSERT_FAILS(cv_codec_crackle.decode(&d, enc.data, enc.len, &out), CV_ERR_CORRUPT,
+                         want);
+            ASSERT_EQ(out.len, 0);
+            cv__buf_fini(&enc);
+        }
+        cv__buf_fini(&out);
+        free(raw);
+    }
+}
+
 /* ---- streams made by upstream crackle (tests/data/crackle, see its README) ------------------- */
 
 static const struct {
@@ -918,5 +995,5 @@ static void encoder_refuses(void)
 }
 
 TEST_MAIN(registry, check_values, spec_example, upstream_streams, roundtrip, many_labels,
-          corrupt_streams, unsupported, version0, encode_upstream_streams, encoder_roundtrip,
-          encoder_crcs, encoder_refuses)
+          crackless_slices, corrupt_streams, unsupported, version0, encode_upstream_streams,
+          encoder_roundtrip, encoder_crcs, encoder_refuses)
