@@ -88,7 +88,12 @@ static cv_status write_one(size_t i, int tid, void *arg)
     char key[4096];
     cv_volume_chunk_key(v, j->mip, cbox, key, sizeof key);
 
-    if (!cv_bbox_equal(overlap, cbox)) {
+    const uint8_t *data = NULL; /* the chunk's voxels, as stored */
+    if (cv_bbox_equal(overlap, cbox) && cv_bbox_equal(j->src_frame, cbox)) {
+        /* The caller's array is this chunk (exchange rounds write each chunk so): its bytes are
+         * the chunk's, used where they are. */
+        data = j->src;
+    } else if (!cv_bbox_equal(overlap, cbox)) {
         /* A border chunk: start from what is stored. */
         cv_status rc =
             cv__volume_fetch_chunk(v, j->mip, cbox, chunk, &j->bufs[tid].raw, &j->bufs[tid].packed);
@@ -113,9 +118,13 @@ static cv_status write_one(size_t i, int tid, void *arg)
         CV_TRY(cv__buf_reserve(chunk, nbytes));
         chunk->len = nbytes;
     }
-    cv__copy_region(elem, v->info->num_channels, j->src, j->src_frame, chunk->data, cbox, overlap);
+    if (!data) {
+        cv__copy_region(elem, v->info->num_channels, j->src, j->src_frame, chunk->data, cbox,
+                        overlap);
+        data = chunk->data;
+    }
 
-    if (v->opts.delete_black_uploads && cv__all_background(v, chunk->data, nbytes)) {
+    if (v->opts.delete_black_uploads && cv__all_background(v, data, nbytes)) {
         atomic_fetch_add(&v->n_deleted, 1);
         cv_status rc = cv_store_delete(v->store, key);
         if (rc != CV_OK) {
@@ -126,7 +135,7 @@ static cv_status write_one(size_t i, int tid, void *arg)
     cv_chunk_desc d = cv__volume_chunk_desc(v, j->mip, cbox);
     cv_buf *enc = &j->bufs[tid].encoded;
     enc->len = 0;
-    const uint8_t *out = chunk->data;
+    const uint8_t *out = data;
     size_t out_len = nbytes;
     uint64_t t1 = cv__now_ns();
     cv_status rc = CV_OK;
@@ -134,7 +143,7 @@ static cv_status write_one(size_t i, int tid, void *arg)
         /* The info's writer hints: jpeg_quality or png_level (-1 = the codec's default). */
         const cv_scale *sc = &v->info->scales[j->mip];
         int level = sc->jpeg_quality >= 0 ? sc->jpeg_quality : sc->png_level;
-        rc = j->codec->encode(&d, level, chunk->data, nbytes, enc);
+        rc = j->codec->encode(&d, level, data, nbytes, enc);
         uint64_t t0 = t1;
         t1 = cv__now_ns();
         atomic_fetch_add(&v->codec_ns, t1 - t0);
