@@ -1032,6 +1032,21 @@ cv_status cv__shard_reader_decode(cv_shard_reader *r, uint64_t key, const uint8_
     return rc;
 }
 
+cv_status cv__shard_reader_value(cv_shard_reader *r, uint64_t key, const uint8_t *raw, size_t n,
+                                 cv_buf *out, const uint8_t **value, size_t *len)
+{
+    size_t max = out->max ? out->max : DEFAULT_MAX;
+    if (r->spec.data_encoding == CV_SHARD_RAW && n <= max) {
+        *value = raw; /* stored as it is: no copy */
+        *len = n;
+        return CV_OK;
+    }
+    CV_TRY(cv__shard_reader_decode(r, key, raw, n, out));
+    *value = out->data;
+    *len = out->len;
+    return CV_OK;
+}
+
 cv_status cv__shard_reader_get_into(cv_shard_reader *r, uint64_t key, cv_buf *out, cv_buf *scratch)
 {
     shard_file f;

@@ -64,6 +64,11 @@ cv_status cv__shard_reader_locate(cv_shard_reader *r, uint64_t key, char *object
  * (out->max caps; 0 = 4 GiB). */
 cv_status cv__shard_reader_decode(cv_shard_reader *r, uint64_t key, const uint8_t *raw, size_t n,
                                   cv_buf *out);
+/* The value of `key` from its stored bytes `raw`: with data_encoding raw, `raw` itself (no
+ * copy), else decoded into `out` as cv__shard_reader_decode does; a raw value larger than
+ * out->max is refused as there. */
+cv_status cv__shard_reader_value(cv_shard_reader *r, uint64_t key, const uint8_t *raw, size_t n,
+                                 cv_buf *out, const uint8_t **value, size_t *len);
 
 /* One entry of a shard file as cv__shard_file_scan hands it out: where its stored bytes lie. */
 typedef struct cv_shard_file_entry {

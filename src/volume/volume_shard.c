@@ -605,7 +605,6 @@ static cv_status read_run(size_t i, int tid, void *arg)
                      object, cv_store_url(v->store), run->off + range->len, run->off + run->len);
     }
     size_t elem = cv_dtype_size(v->info->dtype);
-    int raw_values = cv_shard_reader_spec(j->reader)->data_encoding == CV_SHARD_RAW;
     for (size_t k = 0; rc == CV_OK && k < run->count; k++) {
         const value_ref *r = &j->refs[run->first + k];
         cv_bbox cbox = cv_grid_cell_box(&j->grid, r->cell);
@@ -614,14 +613,10 @@ static cv_status read_run(size_t i, int tid, void *arg)
         cv_buf *value = &j->bufs[tid].encoded, *chunk = &j->bufs[tid].chunk;
         value->max = want * 2 + (1 << 20);
         uint64_t t1 = cv__now_ns();
-        /* raw data_encoding: the stored bytes are the value, decoded where they lie */
-        const uint8_t *payload = range->data + (r->off - run->off);
-        size_t payload_len = (size_t)r->len;
-        if (raw_values == 0 || r->len > value->max) {
-            rc = cv__shard_reader_decode(j->reader, r->code, payload, payload_len, value);
-            payload = value->data;
-            payload_len = value->len;
-        }
+        const uint8_t *payload = NULL;
+        size_t payload_len = 0;
+        rc = cv__shard_reader_value(j->reader, r->code, range->data + (r->off - run->off),
+                                    (size_t)r->len, value, &payload, &payload_len);
         if (rc == CV_OK && payload_len == 0) {
             rc = CV_FAIL(CV_ERR_NOTFOUND, "chunk %" PRIu64 " of shard `%s' is empty", r->code,
                          object);
