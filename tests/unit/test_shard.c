@@ -1114,6 +1114,56 @@ static void round_trips_mem(void)
     }
 }
 
+/* cv__shard_reader_value: a raw value is the stored bytes themselves (no copy), refused as
+ * corrupt above out->max; a gzip value is decoded into out. */
+static void reader_value_views(void)
+{
+    for (int enc = 0; enc < 2; enc++) {
+        cv_store *st;
+        char url[64];
+        snprintf(url, sizeof url, "mem://shardtest/value%d", enc);
+        ASSERT_OK(cv_store_open(url, &st));
+        cv_shard_spec s = mkspec(CV_SHARD_HASH_IDENTITY, 0, 1, 0, CV_SHARD_RAW,
+                                 enc ? CV_SHARD_GZIP : CV_SHARD_RAW);
+        uint8_t payload[200];
+        for (size_t i = 0; i < sizeof payload; i++) {
+            payload[i] = (uint8_t)(i * 7 + 3);
+        }
+        cv_shard_item it = {5, payload, sizeof payload};
+        ASSERT_OK(cv_shard_write(st, "v/", &s, &it, 1, CV_SHARD_LAYOUT_CLOUDVOLUME, 6));
+        char *json = spec_json(&s);
+        cv_shard_reader *r;
+        ASSERT_OK(cv_shard_reader_open(st, "v", json, &r));
+        cv_free(json);
+        char object[CV_SHARD_KEY_MAX];
+        uint64_t off, len;
+        ASSERT_OK(cv__shard_reader_locate(r, 5, object, sizeof object, &off, &len));
+        uint8_t *stored;
+        size_t got;
+        ASSERT_OK(cv_store_get_range(st, object, off, len, &stored, &got));
+        ASSERT_EQ(got, len);
+        cv_buf out;
+        cv__buf_init(&out, 0);
+        const uint8_t *value = NULL;
+        size_t n = 0;
+        ASSERT_OK(cv__shard_reader_value(r, 5, stored, got, &out, &value, &n));
+        ASSERT_EQ(n, it.len);
+        ASSERT_MEM_EQ(value, payload, n);
+        ASSERT_TRUE(enc ? value == out.data : value == stored);
+        if (!enc) {
+            out.max = it.len - 1;
+            ASSERT_EQ(cv__shard_reader_value(r, 5, stored, got, &out, &value, &n), CV_ERR_CORRUPT);
+            ASSERT_TRUE(strstr(cv_err_last()->what, "larger than the") != NULL);
+            cv_err_clear();
+        }
+        cv__buf_fini(&out);
+        cv_free(stored);
+        cv_shard_reader_close(r);
+        cv_store_close(st);
+    }
+    cv_shard_cache_clear();
+}
+
 static void round_trip_file_and_large(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -1610,5 +1660,6 @@ static void corrupt_random_bytes(void)
 TEST_MAIN(murmur3_vectors, morton_vectors, spec_parse_and_errors, locate_vectors, volume_geometry,
           params_hashed, params_image, minishard_index_vectors, shard_bytes_tensorstore,
           shard_bytes_cloudvolume, plan_file_matches_build, read_vector_files, scan_index_pieces,
-          round_trips_mem, round_trip_file_and_large, build_errors, cache_and_rewrite,
-          threads_share_cache, corrupt_indexes, corrupt_gzip, corrupt_random_bytes)
+          round_trips_mem, reader_value_views, round_trip_file_and_large, build_errors,
+          cache_and_rewrite, threads_share_cache, corrupt_indexes, corrupt_gzip,
+          corrupt_random_bytes)
