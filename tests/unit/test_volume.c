@@ -1216,8 +1216,51 @@ static void open_info_set_info(void)
     wipe(url);
 }
 
+/* Writes of exactly one chunk from an array of that chunk (a clipped edge chunk too): the
+ * chunk's bytes are the array's, as stored; all background under delete_black_uploads deletes
+ * the chunk instead. */
+static void one_chunk_writes(void)
+{
+    const char *url = "mem://test-volume-one-chunk/layer";
+    const geom g = {{100, 128, 64}, {0, 0, 0}, {64, 64, 64}};
+    cv_opts o = opts_default();
+    cv_volume *v = create(url, CV_UINT16, 2, &g, &o);
+    ASSERT_TRUE(v != NULL);
+    static const int64_t x0[2] = {0, 64}, x1[2] = {64, 100};
+    for (int cx = 0; cx < 2; cx++) {
+        for (int cy = 0; cy < 2; cy++) {
+            ASSERT_OK(
+                write_box(v, 0, cv_bbox_make(x0[cx], 64 * cy, 0, x1[cx], 64 * cy + 64, 64), 5));
+        }
+    }
+    cv_bbox whole = cv_bbox_make(0, 0, 0, 100, 128, 64);
+    expect_read(v, 0, whole, 5, no_box, 0);
+    /* the edge chunk's stored bytes are its array's */
+    cv_bbox edge = cv_bbox_make(64, 64, 0, 100, 128, 64);
+    size_t n = 0;
+    uint8_t *want = make_array(CV_UINT16, 2, edge, edge, 0, 5, no_box, 0, &n);
+    char key[256];
+    cv_volume_chunk_key(v, 0, edge, key, sizeof key);
+    uint8_t *got = NULL;
+    size_t got_len = 0;
+    ASSERT_OK(cv_store_get(cv_volume_store(v), key, 0, &got, &got_len));
+    ASSERT_EQ(got_len, n);
+    ASSERT_MEM_EQ(got, want, n);
+    cv_free(got);
+    free(want);
+    cv_volume_close(v);
+    o.delete_black_uploads = true;
+    v = NULL;
+    ASSERT_OK(cv_volume_open(url, &o, &v));
+    ASSERT_EQ(count_objects(v, "4_4_40/"), 4);
+    ASSERT_OK(write_const(v, edge, 0));
+    ASSERT_EQ(count_objects(v, "4_4_40/"), 3);
+    cv_volume_close(v);
+    wipe(url);
+}
+
 TEST_MAIN(roundtrip_dtypes_channels, chunk_keys_and_boxes, read_outside_unbounded, missing_chunks,
           fill_missing_and_empty_chunks, corrupt_chunks, aligned_and_non_aligned_writes,
-          non_aligned_missing_border, unbounded_write, delete_black_uploads, exists_and_delete,
-          compression_choices, threads_identical, second_mip, create_open_commit, redirect_chains,
-          redirect_cycles_and_self, redirect_read_only, open_info_set_info)
+          non_aligned_missing_border, unbounded_write, delete_black_uploads, one_chunk_writes,
+          exists_and_delete, compression_choices, threads_identical, second_mip, create_open_commit,
+          redirect_chains, redirect_cycles_and_self, redirect_read_only, open_info_set_info)
