@@ -639,18 +639,6 @@ typedef struct crk_labels {
     unsigned stored_width, count_width, index_width;
 } crk_labels;
 
-/* Write the w low bytes of v at p, little-endian. */
-static inline void le_put(uint8_t *p, uint64_t v, unsigned w)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(p, &v, w);
-#else
-    for (unsigned i = 0; i < w; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-#endif
-}
-
 static inline cv_status label_map_w(const crk_labels *l, uint32_t z, size_t first, uint32_t ncomp,
                                     uint8_t *map, unsigned dw)
 {
@@ -663,7 +651,7 @@ static inline cv_status label_map_w(const crk_labels *l, uint32_t z, size_t firs
                            CRK_NAME ": slice %u component %u maps past %" PRIu64 " unique labels",
                            z, k, l->num_unique);
         }
-        le_put(map + (size_t)k * dw, cv_le_load(l->uniq + (size_t)u * sw, sw), dw);
+        cv_le_store(map + (size_t)k * dw, cv_le_load(l->uniq + (size_t)u * sw, sw), dw);
     }
     return CV_OK;
 }
@@ -1184,9 +1172,7 @@ static int chain_cmp(const void *a, const void *b)
 static cv_status put_le(cv_buf *b, uint64_t v, unsigned w)
 {
     uint8_t t[8];
-    for (unsigned i = 0; i < w; i++) {
-        t[i] = (uint8_t)(v >> (8 * i));
-    }
+    cv_le_store(t, v, w);
     return cv__buf_append(b, t, w);
 }
 
@@ -1327,9 +1313,7 @@ static cv_status slice_crack_code(crk_enc *e, bool any, cv_buf *codes, uint64_t 
 /* Write v as w little-endian bytes at p; returns p + w. */
 static uint8_t *store_le(uint8_t *p, uint64_t v, unsigned w)
 {
-    for (unsigned i = 0; i < w; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
+    cv_le_store(p, v, w);
     return p + w;
 }
 
