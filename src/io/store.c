@@ -273,6 +273,26 @@ cv_status cv__store_get_raw(cv_store *s, const char *key, cv_buf *out, char *enc
     return get_stored(s, norm, out, encoding, enc_cap);
 }
 
+bool cv__store_reads_plain(const cv_store *s)
+{
+    return (s->ops->flags & CV_STORE_SUFFIXES) && !s->cache;
+}
+
+cv_status cv__store_get_plain(cv_store *s, const char *key, cv_buf *out)
+{
+    char norm[KEY_CAP];
+    CV_TRY(cv__store_check_key(s, key, norm, sizeof norm));
+    if (!cv__store_reads_plain(s)) {
+        return CV_FAIL(CV_ERR_ARG, "read `%s' in %s: the store cannot read it as it is", norm,
+                       s->url);
+    }
+    cv_status rc = s->ops->get(s, norm, out, NULL, 0);
+    if (rc == CV_ERR_NOTFOUND) {
+        return cv__notfound("`%s' not found in %s", norm, s->url);
+    }
+    return rc;
+}
+
 cv_status cv__store_get_into(cv_store *s, const char *key, cv_buf *out, cv_buf *scratch)
 {
     char norm[KEY_CAP];

@@ -123,6 +123,14 @@ cv_status cv__store_get_into(cv_store *s, const char *key, cv_buf *out, cv_buf *
  * a .gz/.br variant would be compressed bytes, so only the exact name is read). */
 cv_status cv__store_get_range_into(cv_store *s, const char *key, uint64_t offset, uint64_t len,
                                    cv_buf *out);
+/* Whether cv__store_get_plain can read `s`'s objects: stores naming compressed objects by
+ * suffix (file://, mem://) that keep no cache. */
+bool cv__store_reads_plain(const cv_store *s);
+/* The object stored under `key` itself, not a compressed form of it (key.gz, key.br), into
+ * `out` as it is: out may wrap a caller's array (cap = max = its size: reading never grows
+ * it, a larger object is CV_ERR_CORRUPT). NOTFOUND (quietly) when there is none. Only for
+ * stores cv__store_reads_plain accepts. */
+cv_status cv__store_get_plain(cv_store *s, const char *key, cv_buf *out);
 /* The object as stored: its bytes (not decompressed) into `out` and its encoding ("gzip",
  * "br", ... or "" for none) into `encoding`. NOTFOUND (quietly) if absent. For copies that keep
  * an object's compression (cvmpi cp). */

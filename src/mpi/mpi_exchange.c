@@ -372,6 +372,8 @@ void cv_exchange_free(cv_exchange *x)
                 "end; %zu chunk buffers made for %zu chunks\n",
                 cv__x_rank(), x->held_peak, x->memory, x->held, x->chunk_buffers_made,
                 x->chunk_buffers_taken);
+        fprintf(stderr, "exchange: rank %d packed the messages of %" PRIu64 " rounds ahead\n",
+                cv__x_rank(), x->rounds_packed_ahead);
     }
     cv_free(x->peer_bytes);
     cv_free(x->touched);

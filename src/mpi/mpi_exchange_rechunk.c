@@ -5,8 +5,9 @@
  * previous round of the same column) -- both usually while the previous round's outcome
  * reduction travels, which then also says every rank is ready; otherwise one readiness
  * reduction settles that. It posts its receives, cuts the piece of each source chunk for every
- * destination chunk of the round into that chunk's owner's message, and sends each message as
- * soon as its last piece is in (pieces it keeps go straight into its own chunks). Messages are
+ * other rank's destination chunk of the round into that chunk's owner's message (ahead, with
+ * the reads, when the round was made ready during the previous one) and sends the messages,
+ * then places the pieces it keeps in its own chunks while they travel. Messages are
  * received as they come (MPI_Testsome under the collective deadline): their pieces go into the
  * destination chunks, and every chunk whose voxels are all in is encoded and written while the rest
  * still travel. Source chunks that reach into the column's next round stay in memory for it, so
@@ -45,6 +46,7 @@ typedef struct rechunk_round {
     held *mine; /* this rank's source chunks of the round */
     size_t n_mine;
     bool on_heap;   /* free_round frees the struct too */
+    bool packed;    /* the messages are packed (made ready ahead), none sent yet */
     bool collected; /* mine is listed (and those kept from the previous round taken) */
     /* this rank's destination chunks */
     uint8_t **dbuf;
@@ -168,9 +170,12 @@ static cv_status gather_sources(rechunk_round *rr)
 
 /* Read the next round's source chunks while the ranks settle this one. A failed read is
  * forgotten (its error too): the round reads the chunk again and fails then, as it would have. */
+static void pack_ahead(rechunk_round *rr);
+
 static void read_ahead(rechunk_round *rr)
 {
     if (gather_sources(rr) == CV_OK) {
+        pack_ahead(rr);
         return;
     }
     for (size_t i = 0; i < rr->n_mine; i++) {
@@ -441,38 +446,38 @@ static int peer_index(const cv_x_peer *peers, int n, int rank)
     return -1;
 }
 
-/* Cut every piece of this rank's source chunks that lies in a destination chunk of the round:
- * into this rank's own chunks, or after a head with its box into the message for the chunk's
- * owner, which leaves as soon as its last piece is in. */
-static cv_status pack_and_send(rechunk_round *rr)
+/* Cut the pieces of this rank's source chunks that lie in destination chunks of the round:
+ * those for other ranks' chunks (`remote`) after a head with its box into the message for the
+ * chunk's owner (which leaves as soon as its last piece is in when `send_now`), or those for
+ * this rank's own chunks straight into them. */
+static cv_status cut_pieces(rechunk_round *rr, bool remote, bool send_now)
 {
     cv_exchange *x = rr->x;
     int me = cv__x_rank();
     size_t elem = cv_dtype_size(cv_volume_info(rr->src)->dtype);
     int64_t channels = cv_volume_info(rr->src)->num_channels;
-    cv_status rc = CV_OK;
-    for (size_t i = 0; rc == CV_OK && i < rr->n_mine; i++) {
+    for (size_t i = 0; i < rr->n_mine; i++) {
         const held *h = &rr->mine[i];
         cv_bbox part = cv_bbox_intersect(h->box, rr->box);
         int64_t dmin[3], dmax[3], c[3];
         cv_grid_cells(&x->dg, part, dmin, dmax);
-        for (c[2] = dmin[2]; rc == CV_OK && c[2] < dmax[2]; c[2]++) {
-            for (c[1] = dmin[1]; rc == CV_OK && c[1] < dmax[1]; c[1]++) {
-                for (c[0] = dmin[0]; rc == CV_OK && c[0] < dmax[0]; c[0]++) {
-                    cv_bbox piece = cv_bbox_intersect(part, cv_grid_cell_box(&x->dg, c));
+        for (c[2] = dmin[2]; c[2] < dmax[2]; c[2]++) {
+            for (c[1] = dmin[1]; c[1] < dmax[1]; c[1]++) {
+                for (c[0] = dmin[0]; c[0] < dmax[0]; c[0]++) {
                     int o = cv__x_owner(&x->dg, c, x->ranks);
-                    if (o == me) {
-                        rc = place_piece(rr, piece, h->data, h->box);
+                    if ((o != me) != remote) {
+                        continue;
+                    }
+                    cv_bbox piece = cv_bbox_intersect(part, cv_grid_cell_box(&x->dg, c));
+                    if (!remote) {
+                        CV_TRY(place_piece(rr, piece, h->data, h->box));
                         continue;
                     }
                     int p = peer_index(rr->sp, rr->n_sp, o);
                     size_t bytes = cv__x_piece_bytes(x, piece);
                     if (p < 0 || rr->send_end[p] - rr->send_at[p] < bytes) {
-                        rc = CV_FAIL(CV_ERR_CORRUPT,
-                                     "exchange: a piece for rank %d was not "
-                                     "planned",
-                                     o);
-                        break;
+                        return CV_FAIL(CV_ERR_CORRUPT,
+                                       "exchange: a piece for rank %d was not planned", o);
                     }
                     uint8_t *at = rr->send + rr->send_at[p];
                     piece_head ph;
@@ -481,12 +486,46 @@ static cv_status pack_and_send(rechunk_round *rr)
                     memcpy(at, &ph, sizeof ph);
                     cv__copy_region(elem, channels, h->data, h->box, at + sizeof ph, piece, piece);
                     rr->send_at[p] += bytes;
-                    if (rr->send_at[p] == rr->send_end[p]) {
+                    if (send_now && rr->send_at[p] == rr->send_end[p]) {
                         send_to(rr, p, false);
                     }
                 }
             }
         }
+    }
+    return CV_OK;
+}
+
+/* Pack the messages of a round made ready ahead, once its source chunks are read, so that
+ * they leave the moment the round starts: a peer then waits only for the time MPI takes.
+ * Nothing is sent; a failure is forgotten (the round packs again and fails then). */
+static void pack_ahead(rechunk_round *rr)
+{
+    if (cut_pieces(rr, true, false) == CV_OK) {
+        rr->packed = true;
+        return;
+    }
+    for (int p = 0; p < rr->n_sp; p++) {
+        rr->send_at[p] = rr->send_end[p] - (rr->sp[p].rank == cv__x_rank() ? 0 : rr->sp[p].bytes);
+    }
+    cv_err_clear();
+}
+
+/* The round's trade from this rank: every message leaves first (packed ahead, or cut and sent
+ * one by one as they fill), then the pieces it keeps go into its own chunks while the
+ * messages travel. After a failure here the messages not yet sent leave empty. */
+static cv_status pack_and_send(rechunk_round *rr)
+{
+    int me = cv__x_rank();
+    rr->x->rounds_packed_ahead += rr->packed;
+    cv_status rc = rr->packed ? CV_OK : cut_pieces(rr, true, true);
+    for (int p = 0; rc == CV_OK && p < rr->n_sp; p++) {
+        if (rr->sp[p].rank != me && !rr->sent[p] && rr->send_at[p] == rr->send_end[p]) {
+            send_to(rr, p, false);
+        }
+    }
+    if (rc == CV_OK) {
+        rc = cut_pieces(rr, false, false);
     }
     /* Every planned message leaves, whole or (after a failure here) empty. */
     for (int p = 0; p < rr->n_sp; p++) {

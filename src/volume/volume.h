@@ -107,6 +107,14 @@ void cv__copy_region(size_t elem, int64_t channels, const uint8_t *src, cv_bbox 
  * CV_ERR_NOTFOUND (recorded quietly) for an absent or zero-length chunk. */
 cv_status cv__volume_fetch_chunk(cv_volume *v, int mip, cv_bbox cell_box, cv_buf *out,
                                  cv_buf *scratch, cv_buf *scratch2);
+/* A whole raw chunk into the caller's array `dst` of its `n` bytes: when the chunk is stored
+ * as is (not as key.gz or key.br) on a store that can say so (cv__store_reads_plain), its
+ * bytes are read where they go, without the copy out of a fetch buffer (exchange rounds read
+ * every source chunk so). *done false: not read so (another codec or store, sharded, a chunk
+ * cache, compressed, absent or not the chunk's size); the caller reads it the usual way,
+ * which reports whatever is wrong. */
+cv_status cv__volume_read_plain_chunk(cv_volume *v, int mip, cv_bbox cell_box, uint8_t *dst,
+                                      size_t n, bool *done);
 /* Read one chunk's encoded bytes (its transport compression undone) into `out`, counted as
  * cv__volume_fetch_chunk counts them; CV_ERR_NOTFOUND (recorded quietly) if absent or empty. */
 cv_status cv__volume_fetch_stored(cv_volume *v, int mip, cv_bbox cell_box, cv_buf *out,

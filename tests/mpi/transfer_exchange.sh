@@ -46,6 +46,11 @@ for n in 2 3 4; do
         { cat "held-$n"; fail "rechunk $n ranks: chunk data held beyond --memory, or not freed"; }
     awk '$4 == 0 || $4 >= $5 { exit 1 }' "held-$n" ||
         { cat "held-$n"; fail "rechunk $n ranks: a chunk buffer made for every chunk (none re-used)"; }
+    # Every round after the first had its messages packed while the previous round's outcome
+    # travelled, so they left the moment it began.
+    rounds=$(sed -n 's/^transfer: \([0-9]*\) exchange rounds written.*/\1/p' "log-r-$n")
+    [ "$(grep -c "^exchange: rank [0-9]* packed the messages of $((rounds - 1)) rounds ahead$" \
+        "log-r-$n")" = "$n" ] || { cat "log-r-$n"; fail "rechunk $n ranks: want $((rounds - 1)) rounds packed ahead on every rank"; }
 done
 "$CVMPI" -q transfer src out-rechunk-tasks --chunk-size 96,96,40 --memory 512M > /dev/null
 digest out-rechunk-tasks > d-rechunk

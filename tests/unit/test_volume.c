@@ -1259,8 +1259,75 @@ static void one_chunk_writes(void)
     wipe(url);
 }
 
+/* A read of exactly one whole chunk of a raw layer stored as is goes straight into the
+ * caller's array; one stored compressed, cut short, too long or absent is read the usual way:
+ * the same values, counts and errors either way. */
+static void plain_chunk_reads(void)
+{
+    const char *url = "mem://test-volume-plain-chunk/layer";
+    const geom g = {{100, 128, 64}, {0, 0, 0}, {64, 64, 64}};
+    cv_opts o = opts_default();
+    o.compress = "";
+    cv_volume *v = create(url, CV_UINT16, 2, &g, &o);
+    ASSERT_TRUE(v != NULL);
+    cv_bbox whole = cv_bbox_make(0, 0, 0, 100, 128, 64);
+    ASSERT_OK(write_box(v, 0, whole, 9));
+    cv_bbox full = cv_bbox_make(0, 64, 0, 64, 128, 64), edge = cv_bbox_make(64, 0, 0, 100, 64, 64);
+    char key[256];
+    cv_volume_chunk_key(v, 0, full, key, sizeof key);
+    ASSERT_TRUE(raw_exists(v, key));
+    cv_volume_stats before, after;
+    cv_volume_get_stats(v, &before);
+    expect_read(v, 0, full, 9, no_box, 0);
+    expect_read(v, 0, edge, 9, no_box, 0);
+    cv_volume_get_stats(v, &after);
+    ASSERT_EQ(after.requests - before.requests, 2);
+    ASSERT_EQ(after.chunks_read - before.chunks_read, 2);
+    ASSERT_EQ(after.bytes_read - before.bytes_read, (64 * 64 + 36 * 64) * 64 * 2 * 2);
+    /* the same chunk stored compressed instead */
+    cv_store *s = cv_volume_store(v);
+    size_t n = 0;
+    uint8_t *want = make_array(CV_UINT16, 2, full, full, 0, 9, no_box, 0, &n);
+    ASSERT_TRUE(want != NULL);
+    ASSERT_OK(cv_store_delete(s, key));
+    ASSERT_OK(cv_store_put(s, key, want, n, "gzip", -1, NULL));
+    ASSERT_TRUE(!raw_exists(v, key));
+    expect_read(v, 0, full, 9, no_box, 0);
+    /* stored as is but one byte short, or one too long: the error names the chunk */
+    char gz[272];
+    snprintf(gz, sizeof gz, "%s.gz", key);
+    ASSERT_OK(cv_store_delete(s, gz));
+    uint8_t *got = malloc(n + 1);
+    ASSERT_TRUE(got != NULL);
+    memset(got, 0, n + 1);
+    for (int extra = -1; extra <= 1; extra += 2) {
+        ASSERT_OK(cv_store_put(s, key, got, n + (size_t)extra, "", -1, NULL));
+        cv_err_clear();
+        ASSERT_EQ(cv_volume_read(v, 0, full, got, n), CV_ERR_CORRUPT);
+        ASSERT_TRUE(strstr(cv_err_last()->what, key) != NULL);
+    }
+    /* absent: an error naming it, or the background with fill_missing */
+    ASSERT_OK(cv_store_delete(s, key));
+    cv_err_clear();
+    ASSERT_EQ(cv_volume_read(v, 0, full, got, n), CV_ERR_NOTFOUND);
+    ASSERT_TRUE(strstr(cv_err_last()->what, key) != NULL);
+    cv_volume_close(v);
+    o.fill_missing = true;
+    v = NULL;
+    ASSERT_OK(cv_volume_open(url, &o, &v));
+    memset(got, 0xEE, n);
+    ASSERT_OK(cv_volume_read(v, 0, full, got, n));
+    memset(want, 0, n);
+    ASSERT_MEM_EQ(got, want, n);
+    free(got);
+    free(want);
+    cv_volume_close(v);
+    wipe(url);
+}
+
 TEST_MAIN(roundtrip_dtypes_channels, chunk_keys_and_boxes, read_outside_unbounded, missing_chunks,
           fill_missing_and_empty_chunks, corrupt_chunks, aligned_and_non_aligned_writes,
           non_aligned_missing_border, unbounded_write, delete_black_uploads, one_chunk_writes,
-          exists_and_delete, compression_choices, threads_identical, second_mip, create_open_commit,
-          redirect_chains, redirect_cycles_and_self, redirect_read_only, open_info_set_info)
+          plain_chunk_reads, exists_and_delete, compression_choices, threads_identical, second_mip,
+          create_open_commit, redirect_chains, redirect_cycles_and_self, redirect_read_only,
+          open_info_set_info)
