@@ -59,18 +59,43 @@ size_t cv__x_chunk_bytes(const cv_exchange *x, const cv_grid *g)
     return (size_t)g->chunk[0] * (size_t)g->chunk[1] * (size_t)g->chunk[2] * x->bpv;
 }
 
-/* Cells go round the ranks in grid order, each row and each plane starting one rank further
- * on: otherwise, with an even number of ranks and a row of an even number of cells, the
- * smaller cells at the grid's upper x edge always fell to the same ranks, which then waited
- * for the others in every round (a seventh of a 2-rank re-chunk's time). */
+static uint64_t gcd_u64(uint64_t a, uint64_t b)
+{
+    while (b) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* The smallest step from v on that is prime to n (n >= 1). */
+static uint64_t prime_to(uint64_t v, uint64_t n)
+{
+    while (gcd_u64(v, n) != 1) {
+        v++;
+    }
+    return v;
+}
+
+/* Cells go round the ranks in grid order (x fastest), each row starting R cells on from the
+ * last and each plane P on, where R and P are the row's and the plane's length moved up to the
+ * nearest numbers prime to the rank count: the rows' and the planes' starts then visit every
+ * rank, so the smaller cells at the grid's upper edges, and a row's remainder past a multiple
+ * of the rank count, spread over all ranks. (Plain grid order, with 2 ranks and rows of an even
+ * number of cells, gave every edge cell to one rank; starting each row one rank further, as
+ * before, did the same to rows of an odd number: a seventh more to write for that rank in every
+ * round, which the other waited for.) With 2 ranks this is a checkerboard. */
 int cv__x_owner(const cv_grid *g, const int64_t cell[3], int ranks)
 {
     int64_t shape[3];
     cv_grid_shape(g, shape);
-    uint64_t lin =
-        (uint64_t)cell[0] +
-        (uint64_t)shape[0] * ((uint64_t)cell[1] + (uint64_t)shape[1] * (uint64_t)cell[2]);
-    return (int)((lin + (uint64_t)cell[1] + (uint64_t)cell[2]) % (uint64_t)ranks);
+    uint64_t n = ranks > 0 ? (uint64_t)ranks : 1;
+    uint64_t row = prime_to((uint64_t)shape[0] % n, n) % n;
+    uint64_t plane = prime_to(row * ((uint64_t)shape[1] % n) % n, n) % n;
+    uint64_t at =
+        (uint64_t)cell[0] % n + (uint64_t)cell[1] % n * row % n + (uint64_t)cell[2] % n * plane % n;
+    return (int)(at % n);
 }
 
 int cv__x_rank(void)

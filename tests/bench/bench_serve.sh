@@ -33,6 +33,7 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 [[ -x $CVMPI ]] || usage
+CVMPI=$(realpath "$CVMPI") # the work happens in a temporary directory
 PY=${CV_PYTHON:-/usr/bin/python3}
 REV=$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)
 WORK=$(mktemp -d "$PARENT/bench_serve.XXXXXX")

@@ -7,8 +7,8 @@
 # baseline in the same run is `cat` of the SWC files (reading them alone).
 # Usage: bench_skeleton_convert.sh CVMPI SOURCE_DIR [--quick]   (full: 20000 skeletons)
 set -eu
-CVMPI=$1
-SRC=$2
+CVMPI=$(realpath "$1") # the work happens in a temporary directory
+SRC=$(realpath "$2")
 N=20000
 [ "${3:-}" = "--quick" ] && N=300
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cvmpi-bench-skel.XXXXXX")

@@ -194,4 +194,43 @@ static void journal_geometry_reused(void)
     cv_info_free(di);
 }
 
-TEST_MAIN(message_parts, traffic_is_symmetric_and_sparse, journal_geometry_reused)
+/* Destination chunks go round the ranks so that every rank gets its share of each row, plane
+ * and grid edge: with 2 ranks a checkerboard whatever the grid's shape (rows of an odd or even
+ * number of cells); with 3 ranks and rows of a multiple of 3 cells, the cells at the upper x
+ * edge (the smaller ones) spread over every rank, within one of each other. */
+static void owners_balanced(void)
+{
+    static const int64_t sizes[][3] = {{11, 11, 13}, {6, 6, 7}, {9, 4, 5}, {1, 1, 1}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        cv_grid g;
+        memset(&g, 0, sizeof g);
+        for (int d = 0; d < 3; d++) {
+            g.chunk[d] = 10;
+            g.bounds.max[d] = 10 * sizes[i][d] - 3; /* the last cell of each axis smaller */
+        }
+        int64_t shape[3], c[3];
+        cv_grid_shape(&g, shape);
+        ASSERT_EQ(shape[0], sizes[i][0]);
+        int edge[3] = {0, 0, 0};
+        for (c[2] = 0; c[2] < shape[2]; c[2]++) {
+            for (c[1] = 0; c[1] < shape[1]; c[1]++) {
+                for (c[0] = 0; c[0] < shape[0]; c[0]++) {
+                    ASSERT_EQ(cv__x_owner(&g, c, 2), (int)((c[0] + c[1] + c[2]) % 2));
+                    ASSERT_EQ(cv__x_owner(&g, c, 1), 0);
+                    int o = cv__x_owner(&g, c, 3);
+                    ASSERT_TRUE(o >= 0 && o < 3);
+                    edge[o] += c[0] == shape[0] - 1;
+                }
+            }
+        }
+        if (shape[0] % 3 == 0 && shape[1] * shape[2] >= 3) {
+            int lo = edge[0] < edge[1] ? edge[0] : edge[1],
+                hi = edge[0] > edge[1] ? edge[0] : edge[1];
+            lo = edge[2] < lo ? edge[2] : lo;
+            hi = edge[2] > hi ? edge[2] : hi;
+            ASSERT_TRUE(hi - lo <= 1);
+        }
+    }
+}
+
+TEST_MAIN(message_parts, traffic_is_symmetric_and_sparse, journal_geometry_reused, owners_balanced)
