@@ -18,11 +18,10 @@
  * with --skip-existing one more MPI_Allreduce, for which each rank checks only the destination
  * chunks it owns. Chunk and message buffers are kept from round to round and re-used (each
  * at most what the largest round needs): the peak is one planned round's.
- * What overlaps: a round's reads, and the cutting of each source chunk into its pieces as soon
- * as it is read (its messages packed, the pieces a rank keeps placed), with the previous
- * round's outcome, so its messages leave the moment it begins; each destination chunk is
- * encoded and written (by the chunk threads) as soon as its last piece is in, while the rest
- * still travel.
+ * What overlaps: a round's reads, and the packing of its messages, with the previous round's
+ * outcome, so its messages leave the moment it begins; the pieces a rank keeps are placed
+ * while its messages travel; each destination chunk is encoded and written (by the chunk
+ * threads) as soon as its last piece is in, while the rest still travel.
  * Rounds are the journal unit; their geometry (not the rank count) is in the journal's job
  * signature, so --resume with another rank count re-uses it (cv_exchange_use_geometry).
  * Collective over MPI_COMM_WORLD unless said otherwise. */

@@ -63,7 +63,7 @@ struct cv_exchange {
     cv_x_spares src_spares, dst_spares;
     cv_x_arena send_arena, recv_arena;
     size_t chunk_buffers_made, chunk_buffers_taken; /* tests: what the spares saved */
-    uint64_t rounds_packed_ahead; /* tests: rounds cut ahead: messages left as they began */
+    uint64_t rounds_packed_ahead; /* tests: rounds whose messages left as the round began */
 };
 
 /* One peer of a rank in a round and the bytes (piece heads included) going to or from it. */

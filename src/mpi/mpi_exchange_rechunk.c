@@ -5,10 +5,9 @@
  * previous round of the same column) -- both usually while the previous round's outcome
  * reduction travels, which then also says every rank is ready; otherwise one readiness
  * reduction settles that. It posts its receives, cuts the piece of each source chunk for every
- * other rank's destination chunk of the round into that chunk's owner's message and sends the
- * messages, then places the pieces it keeps in its own chunks while they travel (a round made
- * ready during the previous one was cut ahead, each source chunk as soon as it was read, so
- * its messages leave the moment it begins). Messages are
+ * other rank's destination chunk of the round into that chunk's owner's message (ahead, with
+ * the reads, when the round was made ready during the previous one) and sends the messages,
+ * then places the pieces it keeps in its own chunks while they travel. Messages are
  * received as they come (MPI_Testsome under the collective deadline): their pieces go into the
  * destination chunks, and every chunk whose voxels are all in is encoded and written while the rest
  * still travel. Source chunks that reach into the column's next round stay in memory for it, so
@@ -46,10 +45,9 @@ typedef struct rechunk_round {
     cv_bbox box;
     held *mine; /* this rank's source chunks of the round */
     size_t n_mine;
-    bool on_heap;     /* free_round frees the struct too */
-    bool cut;         /* made ready ahead: messages packed (none sent), own pieces placed */
-    size_t read_from; /* read_source's first source chunk */
-    bool collected;   /* mine is listed (and those kept from the previous round taken) */
+    bool on_heap;   /* free_round frees the struct too */
+    bool packed;    /* the messages are packed (made ready ahead), none sent yet */
+    bool collected; /* mine is listed (and those kept from the previous round taken) */
     /* this rank's destination chunks */
     uint8_t **dbuf;
     cv_bbox *dbox;
@@ -83,7 +81,7 @@ static cv_status read_source(size_t i, int tid, void *arg)
 {
     (void)tid;
     rechunk_round *rr = arg;
-    held *h = &rr->mine[rr->read_from + i];
+    held *h = &rr->mine[i];
     if (!h->to_read) {
         return CV_OK; /* read ahead, or kept from the previous round */
     }
@@ -146,9 +144,9 @@ static cv_status collect_sources(rechunk_round *rr)
     return CV_OK;
 }
 
-/* Buffers for this rank's source chunks of the round not in memory already, taken on the
- * calling thread (the chunk threads only read into them). */
-static cv_status take_sources(rechunk_round *rr)
+/* Read this rank's source chunks of the round (those not in memory already). Their buffers
+ * are taken here, on the calling thread; the chunk threads only read into them. */
+static cv_status gather_sources(rechunk_round *rr)
 {
     if (!rr->collected) {
         CV_TRY(collect_sources(rr));
@@ -167,56 +165,19 @@ static cv_status take_sources(rechunk_round *rr)
         h->is_fresh = true;
         h->to_read = true;
     }
-    return CV_OK;
+    return cv__parallel_for(rr->n_mine, x->threads, read_source, rr);
 }
 
-/* Read this rank's source chunks of the round (those not in memory already). */
-static cv_status gather_sources(rechunk_round *rr)
-{
-    CV_TRY(take_sources(rr));
-    rr->read_from = 0;
-    return cv__parallel_for(rr->n_mine, rr->x->threads, read_source, rr);
-}
+/* Read the next round's source chunks while the ranks settle this one. A failed read is
+ * forgotten (its error too): the round reads the chunk again and fails then, as it would have. */
+static void pack_ahead(rechunk_round *rr);
 
-static cv_status cut_pieces(rechunk_round *rr, size_t first, size_t last, bool remote,
-                            bool send_now);
-
-/* Undo a cut made ahead that failed part way: the round cuts every piece again. */
-static void uncut(rechunk_round *rr)
-{
-    for (int p = 0; p < rr->n_sp; p++) {
-        rr->send_at[p] = rr->send_end[p] - (rr->sp[p].rank == cv__x_rank() ? 0 : rr->sp[p].bytes);
-    }
-    memset(rr->filled, 0, (size_t)(rr->dn[0] * rr->dn[1] * rr->dn[2]) * sizeof *rr->filled);
-    rr->n_ready = 0;
-}
-
-/* Read the next round's source chunks while the ranks settle this one, and cut each into its
- * pieces as soon as it is read, while it is still in the cache: the messages are packed (none
- * sent: they leave the moment the round begins, so a peer waits for them only as long as MPI
- * takes to move them) and the pieces this rank keeps placed in its own chunks. A failure is
- * forgotten (its error too): the round reads and cuts again and fails then, as it would have. */
 static void read_ahead(rechunk_round *rr)
 {
-    cv_status rc = take_sources(rr);
-    size_t step = (size_t)rr->x->threads;
-    for (size_t at = 0; rc == CV_OK && at < rr->n_mine; at += step) {
-        size_t n = rr->n_mine - at < step ? rr->n_mine - at : step;
-        rr->read_from = at;
-        rc = cv__parallel_for(n, rr->x->threads, read_source, rr);
-        if (rc == CV_OK) {
-            rc = cut_pieces(rr, at, at + n, true, false);
-        }
-        if (rc == CV_OK) {
-            rc = cut_pieces(rr, at, at + n, false, false);
-        }
-    }
-    rr->read_from = 0;
-    if (rc == CV_OK) {
-        rr->cut = true;
+    if (gather_sources(rr) == CV_OK) {
+        pack_ahead(rr);
         return;
     }
-    uncut(rr);
     for (size_t i = 0; i < rr->n_mine; i++) {
         held *h = &rr->mine[i];
         if (h->is_fresh) {
@@ -489,14 +450,13 @@ static int peer_index(const cv_x_peer *peers, int n, int rank)
  * those for other ranks' chunks (`remote`) after a head with its box into the message for the
  * chunk's owner (which leaves as soon as its last piece is in when `send_now`), or those for
  * this rank's own chunks straight into them. */
-static cv_status cut_pieces(rechunk_round *rr, size_t first, size_t last, bool remote,
-                            bool send_now)
+static cv_status cut_pieces(rechunk_round *rr, bool remote, bool send_now)
 {
     cv_exchange *x = rr->x;
     int me = cv__x_rank();
     size_t elem = cv_dtype_size(cv_volume_info(rr->src)->dtype);
     int64_t channels = cv_volume_info(rr->src)->num_channels;
-    for (size_t i = first; i < last; i++) {
+    for (size_t i = 0; i < rr->n_mine; i++) {
         const held *h = &rr->mine[i];
         cv_bbox part = cv_bbox_intersect(h->box, rr->box);
         int64_t dmin[3], dmax[3], c[3];
@@ -536,22 +496,36 @@ static cv_status cut_pieces(rechunk_round *rr, size_t first, size_t last, bool r
     return CV_OK;
 }
 
+/* Pack the messages of a round made ready ahead, once its source chunks are read, so that
+ * they leave the moment the round starts: a peer then waits only for the time MPI takes.
+ * Nothing is sent; a failure is forgotten (the round packs again and fails then). */
+static void pack_ahead(rechunk_round *rr)
+{
+    if (cut_pieces(rr, true, false) == CV_OK) {
+        rr->packed = true;
+        return;
+    }
+    for (int p = 0; p < rr->n_sp; p++) {
+        rr->send_at[p] = rr->send_end[p] - (rr->sp[p].rank == cv__x_rank() ? 0 : rr->sp[p].bytes);
+    }
+    cv_err_clear();
+}
+
 /* The round's trade from this rank: every message leaves first (packed ahead, or cut and sent
- * one by one as they fill), then the pieces it keeps go into its own chunks (unless placed
- * ahead) while the messages travel. After a failure here the messages not yet sent leave
- * empty. */
+ * one by one as they fill), then the pieces it keeps go into its own chunks while the
+ * messages travel. After a failure here the messages not yet sent leave empty. */
 static cv_status pack_and_send(rechunk_round *rr)
 {
     int me = cv__x_rank();
-    rr->x->rounds_packed_ahead += rr->cut;
-    cv_status rc = rr->cut ? CV_OK : cut_pieces(rr, 0, rr->n_mine, true, true);
+    rr->x->rounds_packed_ahead += rr->packed;
+    cv_status rc = rr->packed ? CV_OK : cut_pieces(rr, true, true);
     for (int p = 0; rc == CV_OK && p < rr->n_sp; p++) {
         if (rr->sp[p].rank != me && !rr->sent[p] && rr->send_at[p] == rr->send_end[p]) {
             send_to(rr, p, false);
         }
     }
-    if (rc == CV_OK && !rr->cut) {
-        rc = cut_pieces(rr, 0, rr->n_mine, false, false);
+    if (rc == CV_OK) {
+        rc = cut_pieces(rr, false, false);
     }
     /* Every planned message leaves, whole or (after a failure here) empty. */
     for (int p = 0; p < rr->n_sp; p++) {
