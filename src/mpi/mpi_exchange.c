@@ -59,20 +59,10 @@ size_t cv__x_chunk_bytes(const cv_exchange *x, const cv_grid *g)
     return (size_t)g->chunk[0] * (size_t)g->chunk[1] * (size_t)g->chunk[2] * x->bpv;
 }
 
-static uint64_t gcd_u64(uint64_t a, uint64_t b)
-{
-    while (b) {
-        uint64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 /* The smallest step from v on that is prime to n (n >= 1). */
 static uint64_t prime_to(uint64_t v, uint64_t n)
 {
-    while (gcd_u64(v, n) != 1) {
+    while (gcd64((int64_t)v, (int64_t)n) != 1) { /* both below 2^32 */
         v++;
     }
     return v;
