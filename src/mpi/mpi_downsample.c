@@ -20,6 +20,7 @@
 #include "mpi/cv_downsample_job.h"
 
 #include "base/json_py.h"
+#include "base/intmath.h"
 #include "mpi/cv_failures.h"
 #include "io/store.h"
 #include "shard/shard.h"
@@ -46,21 +47,6 @@
 #include <unistd.h>
 
 #define MAX_LEVELS 32
-
-static int64_t gcd64(int64_t a, int64_t b)
-{
-    while (b) {
-        int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
-static int64_t lcm64(int64_t a, int64_t b)
-{
-    return a / gcd64(a, b) * b;
-}
 
 static int64_t ceil_div(int64_t a, int64_t b)
 {
@@ -298,7 +284,7 @@ static void aligned_block(const job *j, const int64_t base[3], int lo, int n, in
     for (int d = 0; d < 3; d++) {
         int64_t b = base[d];
         for (int k = lo + 1; k <= lo + n; k++) {
-            b = lcm64(b, info->scales[j->level_mip[k]].chunk_sizes[0][d] * j->pow_f[k][d]);
+            b = cv__lcm_i64(b, info->scales[j->level_mip[k]].chunk_sizes[0][d] * j->pow_f[k][d]);
         }
         out[d] = b;
     }

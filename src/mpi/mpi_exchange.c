@@ -18,6 +18,7 @@
  * leaves another waiting. No MPI calls off the calling thread. */
 #include "mpi/cv_exchange_int.h"
 
+#include "base/intmath.h"
 #include "mpi/cv_collective.h"
 
 #include <inttypes.h>
@@ -27,21 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int64_t gcd64(int64_t a, int64_t b)
-{
-    while (b) {
-        int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
-static int64_t lcm64(int64_t a, int64_t b)
-{
-    return a / gcd64(a, b) * b;
-}
 
 static int64_t floordiv(int64_t a, int64_t d)
 {
@@ -62,7 +48,7 @@ size_t cv__x_chunk_bytes(const cv_exchange *x, const cv_grid *g)
 /* The smallest step from v on that is prime to n (n >= 1). */
 static uint64_t prime_to(uint64_t v, uint64_t n)
 {
-    while (gcd64((int64_t)v, (int64_t)n) != 1) { /* both below 2^32 */
+    while (cv__gcd_i64((int64_t)v, (int64_t)n) != 1) { /* both below 2^32 */
         v++;
     }
     return v;
@@ -106,7 +92,7 @@ static double rechunk_peak(const cv_exchange *x, const int64_t col[2], int64_t r
     /* Source chunk rows a round of `rows` destination rows can touch: rounds start on the
      * destination grid, so try every offset of it against the source grid. */
     int64_t len = rows * cd[2], srows = 0;
-    for (int64_t k = 0; k < lcm64(cd[2], cs[2]) / cd[2]; k++) {
+    for (int64_t k = 0; k < cv__lcm_i64(cd[2], cs[2]) / cd[2]; k++) {
         int64_t a = k * cd[2], touched = (a + len - 1) / cs[2] - a / cs[2] + 1;
         srows = touched > srows ? touched : srows;
     }
@@ -139,7 +125,7 @@ static cv_status plan_rechunk(cv_exchange *x)
 {
     int64_t unit[2], extent[3];
     for (int d = 0; d < 2; d++) {
-        unit[d] = lcm64(x->sg.chunk[d], x->dg.chunk[d]);
+        unit[d] = cv__lcm_i64(x->sg.chunk[d], x->dg.chunk[d]);
     }
     for (int d = 0; d < 3; d++) {
         extent[d] = x->region.max[d] - x->region.min[d];
@@ -199,7 +185,7 @@ cv_status cv_exchange_use_geometry(cv_exchange *x, const cv_exchange_geometry *g
     int64_t total_rows = ceildiv(extent[2], x->dg.chunk[2]);
     bool valid = g->rows >= 1 && g->rows <= total_rows;
     for (int d = 0; d < 2; d++) {
-        unit[d] = lcm64(x->sg.chunk[d], x->dg.chunk[d]);
+        unit[d] = cv__lcm_i64(x->sg.chunk[d], x->dg.chunk[d]);
         /* at most twice the region plus a unit: what planning can reach */
         valid = valid && g->col[d] >= unit[d] && g->col[d] % unit[d] == 0 &&
                 g->col[d] <= 2 * (extent[d] + unit[d]);

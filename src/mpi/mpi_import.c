@@ -10,6 +10,7 @@
 #include "mpi/cv_import_source.h"
 
 #include "base/checked.h"
+#include "base/intmath.h"
 #include "shard/shard.h"
 
 #include "mpi/cv_failures.h"
@@ -224,16 +225,6 @@ static cv_status open_import_dst(import_job *j, const cv_opts *o)
 
 #define ROUND_BYTES_MAX ((size_t)1 << 30)
 
-static int64_t gcd_i64(int64_t a, int64_t b)
-{
-    while (b) {
-        int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 /* Bytes the source holds beyond the slab for a read of `n` voxels (x,y,z): the format's own
  * model, else its filtered chunks the read touches, decompressed, plus one chunk being
  * decompressed (0 for unfiltered sources; HDF5 keeps them so). Along an axis where the read
@@ -253,7 +244,7 @@ static double source_chunk_bytes(const import_job *j, const int64_t n[3], const 
     for (int d = 0; d < 3; d++) {
         int64_t c = s->chunk[d] > 0 ? s->chunk[d] : 1;
         bool stack = d == AX_Z && s->n_parts > 1;
-        int64_t off = c - (step[d] > 0 && !stack ? gcd_i64(step[d], c) : 1);
+        int64_t off = c - (step[d] > 0 && !stack ? cv__gcd_i64(step[d], c) : 1);
         int64_t cells = (off + n[d] - 1) / c + 1;
         if (stack) {
             cells += (n[d] < (int64_t)s->n_parts ? n[d] : (int64_t)s->n_parts) - 1;

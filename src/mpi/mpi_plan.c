@@ -4,18 +4,10 @@
  * tasks ever write the same destination chunk and no source chunk is read by two tasks. */
 #include "mpi/cv_plan.h"
 
+#include "base/intmath.h"
+
 #include <inttypes.h>
 #include <stdio.h>
-
-static int64_t gcd64(int64_t a, int64_t b)
-{
-    while (b) {
-        int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
 
 static int64_t floordiv(int64_t a, int64_t d)
 {
@@ -81,7 +73,7 @@ void cv_plan_unit(const cv_plan_params *p, int64_t unit[3])
         for (int d = 0; d < 3; d++) {
             int64_t c = p->align[a][d];
             if (c > 0) {
-                unit[d] = unit[d] / gcd64(unit[d], c) * c;
+                unit[d] = cv__lcm_i64(unit[d], c);
             }
         }
     }
