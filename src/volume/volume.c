@@ -527,8 +527,7 @@ void cv__copy_region(size_t elem, int64_t channels, const uint8_t *src, cv_bbox 
         return;
     }
     size_t row = (size_t)(region.max[0] - region.min[0]) * elem;
-    if (memcmp(&region, &src_frame, sizeof region) == 0 &&
-        memcmp(&region, &dst_frame, sizeof region) == 0) {
+    if (cv_bbox_equal(region, src_frame) && cv_bbox_equal(region, dst_frame)) {
         /* the whole array, as a whole chunk read into a buffer of its own (exchange rounds):
          * one copy rather than a call per row */
         memcpy(dst, src, (size_t)cv_bbox_voxels(region) * elem * (size_t)channels);

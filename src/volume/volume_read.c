@@ -91,8 +91,7 @@ cv_status cv_volume_read(cv_volume *v, int mip, cv_bbox box, void *dst, size_t d
     if (v->info->scales[mip].sharding_json) {
         return cv__volume_read_sharded(v, mip, box, dst, threads);
     }
-    cv_bbox cell = cv_grid_cell_box(&j.grid, j.cmin);
-    if (n == 1 && memcmp(&box, &cell, sizeof box) == 0) {
+    if (n == 1 && cv_bbox_equal(box, cv_grid_cell_box(&j.grid, j.cmin))) {
         bool done = false;
         CV_TRY(cv__volume_read_plain_chunk(v, mip, box, dst, need, &done));
         if (done) {
