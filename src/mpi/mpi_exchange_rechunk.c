@@ -168,10 +168,11 @@ static cv_status gather_sources(rechunk_round *rr)
     return cv__parallel_for(rr->n_mine, x->threads, read_source, rr);
 }
 
-/* Read the next round's source chunks while the ranks settle this one. A failed read is
- * forgotten (its error too): the round reads the chunk again and fails then, as it would have. */
 static void pack_ahead(rechunk_round *rr);
 
+/* Read the next round's source chunks, and pack its messages, while the ranks settle this one.
+ * A failed read is forgotten (its error too): the round reads the chunk again and fails then,
+ * as it would have. */
 static void read_ahead(rechunk_round *rr)
 {
     if (gather_sources(rr) == CV_OK) {
