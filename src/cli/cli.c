@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * cli.c: helpers shared by the subcommands: error and usage output, number parsing, and
- * whole-file input/output with atomic replacement of the output file. */
+ * cli.c: helpers shared by the subcommands: error and usage output, number parsing, default
+ * thread counts, and whole-file input/output with atomic replacement of the output file. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "cli/cli.h"
 #include "volume/volume.h"
 
@@ -20,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -772,6 +774,56 @@ bool cli_opt_threads(const char *cmd, const char *arg, int *out)
     return true;
 }
 
+bool cli_is_remote(const char *path)
+{
+    if (path && strncmp(path, "precomputed://", 14) == 0) {
+        path += 14; /* Neuroglancer's form names the storage after it */
+    }
+    return path && strstr(path, "://") && strncmp(path, "file://", 7) != 0 &&
+           strncmp(path, "mem://", 6) != 0;
+}
+
+/* Ranks of this job on this node, from the launcher's environment (Open MPI, MPICH/Hydra);
+ * 1 when not under a launcher or when it does not say. */
+static int local_ranks(void)
+{
+    static const char *const names[] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = getenv(names[i]);
+        int64_t n;
+        if (v && cli_parse_i64(v, &n) && n >= 1 && n <= 1000000) {
+            return (int)n;
+        }
+    }
+    return 1;
+}
+
+int cli_usable_cores(void)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = online > 0 && online < 1000000 ? (int)online : 1;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+        if (CPU_COUNT(&set) < n) {
+            return CPU_COUNT(&set); /* the launcher bound this rank to its cores */
+        }
+    }
+    /* Not bound: the node's ranks share its cores. */
+    n /= local_ranks();
+    return n > 0 ? n : 1;
+}
+
+int cli_default_threads(const char *src, const char *dst, int remote)
+{
+    if (cli_is_remote(src) || cli_is_remote(dst)) {
+        return remote;
+    }
+    /* Local storage is CPU-bound: threads past the cores only take turns on them (2 ranks of 4
+     * threads on 2 cores import HDF5 at 0.9x the speed of one thread each). */
+    int n = cli_usable_cores();
+    return n < 4 ? n : 4;
+}
+
 bool cli_opt_plan_ranks(const char *cmd, const char *arg, int *out)
 {
     int64_t n;
@@ -855,11 +907,8 @@ cv_status cli_open_volume(const char *path, const cli_volume_args *a, cv_volume 
     cv_volume *v;
     cv_opts o = a->opts;
     if (o.threads == 0) {
-        /* Local storage gains little past a few threads; object stores need many requests in
-         * flight to hide their latency. */
-        bool local = !strstr(path, "://") || strncmp(path, "file://", 7) == 0 ||
-                     strncmp(path, "mem://", 6) == 0;
-        o.threads = local ? 4 : 16;
+        /* Object stores need many requests in flight to hide their latency. */
+        o.threads = cli_default_threads(path, NULL, 16);
     }
 #ifndef CV_CLI_FRONT
     cli_cache_apply(&o);

@@ -32,7 +32,8 @@ static const char help[] =
     "  --compress C  same (default): as stored; none: decompress; gzip|br: recompress if needed\n"
     "  --level N     compression level for gzip (1-12) or br (0-11)\n"
     "  -r, --recursive  copy every object under SRC\n"
-    "  --threads N   -r: copies in flight per process (default 4 local, 16 remote)\n"
+    "  --threads N   -r: copies in flight per process (default: local,\n"
+    "                the cores this process may use, at most 4; remote, 16)\n"
     "  --resume      -r: skip the objects DST already has with the size they have in SRC (a\n"
     "                copy killed part way is finished without copying anything twice)\n";
 
@@ -111,12 +112,6 @@ static cv_status copy_to_stream(const char *src, const char *dst)
     return rc;
 }
 
-static bool is_remote(const char *path)
-{
-    return strstr(path, "://") && strncmp(path, "file://", 7) != 0 &&
-           strncmp(path, "mem://", 6) != 0;
-}
-
 /* cp -r: the prefix SRC/ to DST/ (trailing slashes make no difference). */
 static int copy_tree(const char *src, const char *dst, const char *compress, int level, int threads,
                      bool resume)
@@ -128,9 +123,7 @@ static int copy_tree(const char *src, const char *dst, const char *compress, int
                      .dst = dst,
                      .compress = compress,
                      .level = level,
-                     .threads = threads                            ? threads
-                                : is_remote(src) || is_remote(dst) ? 16
-                                                                   : 4,
+                     .threads = threads ? threads : cli_default_threads(src, dst, 16),
                      .resume = resume,
                      .content_type = content_type};
     cv_dcp_result r;

@@ -47,7 +47,8 @@ static const char help[] =
     "  --memory BYTES   memory per rank (K/M/G suffixes); default: the job's memory (Slurm,\n"
     "                   cgroup or physical) divided among the node's ranks\n"
     "  --fill-missing   absent source chunks read as 0\n"
-    "  --threads N      chunks fetched/encoded in parallel per rank (default 4)\n"
+    "  --threads N      chunks fetched/encoded in parallel per rank (default\n"
+    "                   the cores the rank may use, at most 4; 4 on remote storage)\n"
     "  --schedule S     dynamic (default) or static task assignment\n"
     "  --journal DIR    where finished tasks and tree state are kept; default\n"
     "                   PATH/.cvmpi-journal/<job id> for a file:// PATH, else\n"
@@ -96,7 +97,6 @@ int cmd_downsample(int argc, char **argv)
     p.factor[0] = p.factor[1] = 2;
     p.factor[2] = 1;
     p.method = -1;
-    p.threads = 4;
     int64_t v64;
     int plan_ranks = 0;
     bool shard_bytes_given = false;
@@ -231,6 +231,7 @@ int cmd_downsample(int argc, char **argv)
         return cli_usage(argv[0], "want exactly one PATH");
     }
     p.path = argv[optind];
+    p.threads = p.threads ? p.threads : cli_default_threads(p.path, NULL, 4);
     bool conflict = false;
     p.conflict = &conflict;
     cv_mpi_install_signal_handlers();

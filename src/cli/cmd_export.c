@@ -36,7 +36,8 @@ static const char help[] =
     "  --gzip LEVEL     deflate the HDF5 chunks (1-9); zarr: the gzip level (default 5)\n"
     "  --fill-missing   absent chunks read as zeros\n"
     "  --memory BYTES   memory per rank (K/M/G suffixes)\n"
-    "  --threads N      chunks decoded (zarr: and encoded) in parallel per rank (default 4)\n"
+    "  --threads N      chunks decoded (zarr: and encoded) in parallel per rank (default\n"
+    "                   the cores the rank may use, at most 4; 4 on remote storage)\n"
     "  --bigtiff        TIFF: write BigTIFF whatever the size\n"
     "  --compressor C   zarr: gzip (default), blosc (lz4, byte shuffle) or raw\n"
     "  --journal DIR    zarr: where finished tasks are recorded; default OUT/.cvmpi-journal/\n"
@@ -66,7 +67,6 @@ int cmd_export(int argc, char **argv)
     };
     cv_export_params p;
     memset(&p, 0, sizeof p);
-    p.threads = 4;
     int64_t n;
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
         switch (c) {
@@ -137,6 +137,7 @@ int cmd_export(int argc, char **argv)
     }
     p.src = argv[optind];
     p.dst = argv[optind + 1];
+    p.threads = p.threads ? p.threads : cli_default_threads(p.src, p.dst, 4);
     bool tiff = cv__tiff_is_output(p.dst), zarr = cv__zarr_is_output(p.dst);
     if (tiff && (p.axes || p.chunked[0] || p.gzip)) {
         return cli_usage(argv[0], "--axes, --chunked and --gzip are for HDF5 output, not TIFF");

@@ -63,7 +63,8 @@ static const char help[] =
     "                   tile, or one decoded zarr chunk or N5 block) a slab touches within\n"
     "                   it;\n"
     "                   a job whose smallest round cannot fit is refused\n"
-    "  --threads N      chunks encoded in parallel per rank (default 4)\n"
+    "  --threads N      chunks encoded in parallel per rank (default\n"
+    "                   the cores the rank may use, at most 4; 4 on remote storage)\n"
     "  --journal DIR    where finished tasks are recorded; default DST/.cvmpi-journal/<job id>\n"
     "                   for a file:// DST, else ~/.local/state/cvmpi/journal/<job id>; removed\n"
     "                   when the job succeeds\n"
@@ -115,7 +116,6 @@ int cmd_import(int argc, char **argv)
     };
     cv_import_params p;
     memset(&p, 0, sizeof p);
-    p.threads = 4;
     int64_t n_down = 0, factor[3] = {2, 2, 1};
     int plan_ranks = 0;
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
@@ -233,6 +233,7 @@ int cmd_import(int argc, char **argv)
     }
     p.src = argv[optind];
     p.dst = argv[optind + 1];
+    p.threads = p.threads ? p.threads : cli_default_threads(p.src, p.dst, 4);
     bool conflict = false;
     p.conflict = &conflict;
     /* The levels --downsample makes on DST after the import, in the same job. */

@@ -77,7 +77,8 @@ static const char help[] =
     "                  nanometres from the surface marching cubes made (a distance, not\n"
     "                  igneous' squared quadric value); vertices on tile borders stay put\n"
     "  --memory BYTES  memory per rank for a tile (K/M/G suffixes; sets the tile size)\n"
-    "  --threads N     chunks fetched/decoded in parallel per rank (default 4)\n"
+    "  --threads N     chunks fetched/decoded in parallel per rank (default\n"
+    "                  the cores the rank may use, at most 4; 4 on remote storage)\n"
     "  --fill-missing  absent chunks read as 0\n"
     "  --journal DIR   where finished tiles are recorded (default as transfer's)\n"
     "  --keep-journal  keep the journal after a successful job\n"
@@ -117,7 +118,6 @@ static int mesh_forge(int argc, char **argv)
     argv[0] = name;
     cv_mesh_forge_params p;
     memset(&p, 0, sizeof p);
-    p.threads = 4;
     p.multires = (cv_mesh_merge_opts){.nlod = 1,
                                       .vqb = 16,
                                       .level = 7,
@@ -241,6 +241,7 @@ static int mesh_forge(int argc, char **argv)
         return cli_usage(argv[0], "%s is an option of --sharded", sharded_flag);
     }
     p.layer = argv[optind];
+    p.threads = p.threads ? p.threads : cli_default_threads(p.layer, NULL, 4);
     if (cv_mpi_init(&argc, &argv) != CV_OK) {
         return cli_fail();
     }

@@ -22,7 +22,8 @@ static const char help[] =
     "nothing is an error, and so is a `..' part in a PATH or an empty, `.' or `..' part in a\n"
     "listed name, and -r of the root of the filesystem. Nothing is printed on success.\n"
     "  -r, --recursive  delete every object under a PATH that is a directory or prefix\n"
-    "  --threads N      delete requests in flight (default 4 local, 16 remote)\n";
+    "  --threads N      delete requests in flight (default: local, the cores\n"
+    "                   this process may use, at most 4; remote, 16)\n";
 
 typedef struct name_vec {
     char **v;
@@ -159,10 +160,7 @@ int cmd_rm(int argc, char **argv)
         }
     }
     for (int i = 0; i < n && rc == CV_OK; i++) {
-        int k = threads ? threads
-                : strstr(argv[optind + i], "://") && strncmp(argv[optind + i], "file://", 7) != 0
-                    ? 16
-                    : 4;
+        int k = threads ? threads : cli_default_threads(argv[optind + i], NULL, 16);
         rc = remove_target(&t[i], is_recursive, k);
     }
     for (int i = 0; i < opened; i++) {

@@ -55,7 +55,8 @@ static const char help[] =
     "  --skip-existing  skip tasks whose destination chunks all exist\n"
     "  --memory BYTES   memory per rank (K/M/G suffixes); default: the job's memory\n"
     "                   (Slurm, cgroup or physical) divided among the node's ranks\n"
-    "  --threads N      chunks in flight per rank (default 4)\n"
+    "  --threads N      chunks in flight per rank (default\n"
+    "                   the cores the rank may use, at most 4; 4 on remote storage)\n"
     "  --schedule S     dynamic (default: ranks claim tasks from a shared counter) or static\n"
     "  --journal DIR    where finished tasks are recorded; default DST/.cvmpi-journal/<job id>\n"
     "                   for a file:// DST, else ~/.local/state/cvmpi/journal/<job id>; removed\n"
@@ -132,7 +133,6 @@ int cmd_transfer(int argc, char **argv)
     };
     cv_transfer_params p;
     memset(&p, 0, sizeof p);
-    p.threads = 4;
     int64_t n_down = 0, factor[3] = {2, 2, 1};
     int plan_ranks = 0;
     for (int c; (c = cli_getopt(argc, argv, "h", opts)) != -1;) {
@@ -262,6 +262,7 @@ int cmd_transfer(int argc, char **argv)
     }
     p.src = argv[optind];
     p.dst = argv[optind + 1];
+    p.threads = p.threads ? p.threads : cli_default_threads(p.src, p.dst, 4);
     bool conflict = false;
     char last[128] = "";
     int copied = 0;

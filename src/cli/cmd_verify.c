@@ -18,7 +18,8 @@ static const char help[] =
     "                     an absent chunk is a difference, reported as \"missing in A\" or\n"
     "                     \"missing in B\" with its key\n"
     "  --strict-missing   the default; kept for old scripts\n"
-    "  --threads N        chunks fetched and decoded in parallel per rank (default 4)\n"
+    "  --threads N        chunks fetched and decoded in parallel per rank (default\n"
+    "                     the cores the rank may use, at most 4; 4 on remote storage)\n"
     "  --memory BYTES     memory per rank (K/M/G suffixes): tasks hold the box from both\n"
     "                     layers plus each thread's chunk buffers; a job that cannot fit is\n"
     "                     refused\n"
@@ -85,6 +86,7 @@ int cmd_verify(int argc, char **argv)
     }
     p.a = argv[optind];
     p.b = argv[optind + 1];
+    p.threads = p.threads ? p.threads : cli_default_threads(p.a, p.b, 4);
     if (cv_mpi_verify(&p) != CV_OK) {
         return cli_fail();
     }

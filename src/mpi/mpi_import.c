@@ -225,6 +225,12 @@ static cv_status open_import_dst(import_job *j, const cv_opts *o)
 
 #define ROUND_BYTES_MAX ((size_t)1 << 30)
 
+/* Chunk workers per rank: the job's --threads (the command line's default when not given). */
+static int job_threads(const import_job *j)
+{
+    return j->p->threads > 0 ? j->p->threads : 4;
+}
+
 /* Bytes the source holds beyond the slab for a read of `n` voxels (x,y,z): the format's own
  * model, else its filtered chunks the read touches, decompressed, plus one chunk being
  * decompressed (0 for unfiltered sources; HDF5 keeps them so). Along an axis where the read
@@ -322,7 +328,7 @@ static double round_bytes(const import_job *j, const int64_t shape[3], uint64_t 
         chunk *= (double)pp->align[0][d];
         chunks *= (double)((held[d] + pp->align[0][d] - 1) / pp->align[0][d]);
     }
-    double threads = j->p->threads > 0 ? (double)j->p->threads : 4;
+    double threads = job_threads(j);
     double workers = chunks < threads ? chunks : threads;
     /* raw chunks go out as cut from the task: no encoded copy */
     const cv_scale *s0 = &j->dst_info->scales[0];
@@ -627,8 +633,7 @@ static cv_status direct_read(import_job *j, cv_bbox frame)
     d.runs_per_piece = d.pieces_per_run > 1 ? 1 : DIRECT_PIECE / d.run;
     size_t pieces = d.pieces_per_run > 1 ? d.n_runs * d.pieces_per_run
                                          : (d.n_runs + d.runs_per_piece - 1) / d.runs_per_piece;
-    int threads = j->p->threads > 0 ? j->p->threads : 4;
-    return cv__parallel_for(pieces, threads, read_direct_piece, &d);
+    return cv__parallel_for(pieces, job_threads(j), read_direct_piece, &d);
 }
 
 /* --independent: read task `id`'s box on its own, transpose it to x fastest and write it. */
@@ -1054,7 +1059,7 @@ static void print_import_plan(const import_job *j)
 {
     const cv_plan *pl = &j->plan;
     const cv_plan_params *pp = &j->plan_params;
-    int n_ranks = cv_mpi_plan_ranks();
+    int n_ranks = cv_mpi_plan_ranks(), threads = job_threads(j);
     double bpv = (double)pp->bytes_per_voxel, all = (double)cv_bbox_voxels(pl->region) * bpv;
     double task =
         bpv * (double)pl->task_shape[0] * (double)pl->task_shape[1] * (double)pl->task_shape[2];
@@ -1068,9 +1073,10 @@ static void print_import_plan(const import_job *j)
     if (j->p->is_independent) {
         double peak = round_bytes(j, pl->task_shape, 1, 1, false);
         printf("plan: --independent: each rank reads its own tasks' boxes; %s of voxels in all, "
-               "%s per task, expected peak %.1f MB per rank (budget %.1f MB), %d rank%s\n",
+               "%s per task, expected peak %.1f MB per rank (budget %.1f MB), %d rank%s of %d "
+               "chunk thread%s\n",
                size_text(all, b[0]), size_text(task, b[1]), peak / 1e6, (double)pp->memory / 1e6,
-               n_ranks, n_ranks == 1 ? "" : "s");
+               n_ranks, n_ranks == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
         printf("plan: per rank: about %.0f tasks, %s read from the dataset, no exchange; "
                "journal %.1f MB in all (30 bytes per finished task)\n",
                tasks, size_text(tasks * task, b[0]), (double)pl->n_tasks * 30.0 / 1e6);
@@ -1087,10 +1093,10 @@ static void print_import_plan(const import_job *j)
     static const char axis_name[] = "xyz";
     printf("plan: %" PRIu64 " rounds of up to %" PRIu64 " tasks, each round's box cut along %c "
            "into %d slabs; %s of voxels in all, %s per task, expected peak %.1f MB per rank "
-           "(budget %.1f MB), %d rank%s\n",
+           "(budget %.1f MB), %d rank%s of %d chunk thread%s\n",
            g.rounds, group, axis_name[j->cut_axis], j->ranks, size_text(all, b[0]),
            size_text(task, b[1]), peak / 1e6, (double)pp->memory / 1e6, j->ranks,
-           j->ranks == 1 ? "" : "s");
+           j->ranks == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
     /* The largest slab a rank reads in a round: the round's box cut N ways, rounded up
      * (cv__slab_piece); ranks past the box's depth along that axis read nothing. */
     int64_t box[3];

@@ -651,11 +651,12 @@ static void print_plan(const job *j)
     uint64_t task_bytes = (uint64_t)j->plan.task_shape[0] * (uint64_t)j->plan.task_shape[1] *
                           (uint64_t)j->plan.task_shape[2] * j->plan_params.bytes_per_voxel;
     printf("plan: %.1f MB of voxels in all, %.1f MB per task, expected peak %.1f MB per rank "
-           "(budget %.1f MB), %d rank%s\n",
+           "(budget %.1f MB), %d rank%s of %d chunk thread%s\n",
            (double)cv_bbox_voxels(j->plan.region) * (double)j->plan_params.bytes_per_voxel / 1e6,
            (double)task_bytes / 1e6, (double)cv_plan_task_bytes(&j->plan, &j->plan_params) / 1e6,
            (double)j->plan_params.memory / 1e6, cv_mpi_plan_ranks(),
-           cv_mpi_plan_ranks() == 1 ? "" : "s");
+           cv_mpi_plan_ranks() == 1 ? "" : "s", j->plan_params.threads,
+           j->plan_params.threads == 1 ? "" : "s");
     print_per_rank(j);
 }
 

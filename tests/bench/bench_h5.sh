@@ -5,8 +5,9 @@
 # transport compression and into a raw layer with gzip (CloudFiles' level 9), 64^3 chunks,
 # file:// in a temporary directory, with 1 and 2 MPI ranks (direct reads: see docs/mpi.md); raw
 # with --independent (per-task reads, no exchange) for comparison; and raw with 1 and 2 ranks at
-# --threads 1 (rank scaling with one core each: one rank at the default threads already keeps
-# two cores busy). Same-run bound: the time to
+# --threads 1 (one core each; the default is the cores a rank may use, which is 1 where mpirun
+# binds each rank to a core, so this checks the default against its explicit form). Same-run
+# bound: the time to
 # read the whole dataset with plain HDF5 (one H5Dread through h5py's read_direct into a
 # preallocated array; the page cache is warm for both); the honest bound of a raw import:
 # that read plus a write of the same bytes as one file per 64^3 chunk (open, write, close),

@@ -21,7 +21,7 @@ np.save('a.npy', np.asfortranarray(a))"
 rm a.npy
 
 section "384x384x320 gzip chunks: the plan's bound and the measured peak"
-run "$CVMPI" transfer src d --chunk-size 384,384,320 --compress gzip --memory 160M --dry-run
+run "$CVMPI" transfer src d --chunk-size 384,384,320 --compress gzip --memory 160M --threads 4 --dry-run
 [[ $RC == 0 ]] || fail "dry-run at 160M"
 grep -qF "plan: 2 tasks of 384x384x320 voxels" "$OUT" || fail "want 2 tasks"
 grep -qF "expected peak 141.6 MB per rank (budget 167.8 MB)" "$OUT" || fail "plan's bound"
@@ -29,17 +29,17 @@ rm -rf big
 peak_within big 160 transfer src big --chunk-size 384,384,320 --compress gzip
 
 section "the same under --memory 80M: refused, saying what each way needs"
-run "$CVMPI" transfer src d --chunk-size 384,384,320 --compress gzip --memory 80M
-[[ $RC == 1 ]] || fail "--memory 80M must be refused (exit $RC)"
+run "$CVMPI" transfer src d --chunk-size 384,384,320 --compress gzip --memory 80M --threads 4
+[[ $RC == 1 ]] || fail "--memory 80M --threads 4 must be refused (exit $RC)"
 expect_one_line_error
 expect_stderr_contains "cvmpi: transfer: re-chunking fits --memory neither as tasks (plan: one aligned task of 384x384x320 voxels needs about 141.56 MB, more than the 83.89 MB memory budget (raise --memory))"
 expect_stderr_contains ") nor as exchange rounds (exchange: one round"
 
 section "--memory 32M: a re-chunking whose tasks fit runs as tasks"
-run "$CVMPI" transfer src small --chunk-size 128,128,64 --compress gzip --memory 32M --dry-run
+run "$CVMPI" transfer src small --chunk-size 128,128,64 --compress gzip --memory 32M --threads 4 --dry-run
 grep -qE "^plan: [0-9]+ tasks of " "$OUT" || fail "--memory 32M: want tasks, not exchange rounds"
 rm -rf small
 peak_within small 32 transfer src small --chunk-size 128,128,64 --compress gzip
-run "$CVMPI" verify src small --memory 64M
+run "$CVMPI" verify src small --memory 64M --threads 4
 [[ $RC == 0 ]] || fail "re-chunked copy differs"
 echo "memory_plan: ok"

@@ -29,7 +29,7 @@ np.save('s.npy', np.asfortranarray(a[..., None]))"
 rm a.npy s.npy
 
 section "image, 4 levels under --memory 8M: tasks make level 1, two tree stages the rest"
-run "$CVMPI" downsample img --num-mips 4 --memory 8M --dry-run
+run "$CVMPI" downsample img --num-mips 4 --memory 8M --threads 4 --dry-run
 [[ $RC == 0 ]] || fail "dry-run at 8M"
 grep -qF "plan: stage 0: 32 tasks of 128x128x64 voxels read from mip 0, levels 1..1 made in memory, 1.0 MB per task (peak 7.6 MB, budget 8.4 MB)" "$OUT" || fail "stage 0"
 grep -qF "plan: stage 2 (reduction tree): 2 nodes of 128x128x64 voxels at level 2 from up to 16 children each, levels 3..4" "$OUT" || fail "stage 2"
@@ -41,15 +41,15 @@ grep -qF "downsampled mip 0 to mips 1..4: 32 tasks and 10 tree nodes done" img.8
 
 section "the tree's pyramid equals one made by single tasks"
 cp -r img whole
-"$CVMPI" downsample whole --num-mips 4 --memory 1G --dry-run 2>/dev/null | grep -q "(reduction tree)" &&
+"$CVMPI" downsample whole --num-mips 4 --memory 1G --threads 4 --dry-run 2>/dev/null | grep -q "(reduction tree)" &&
     fail "the reference must be made without a tree"
-"$CVMPI" downsample whole --num-mips 4 --memory 1G >/dev/null 2>&1
+"$CVMPI" downsample whole --num-mips 4 --memory 1G --threads 4 >/dev/null 2>&1
 sums() { (cd "$1" && find . -type f ! -name info ! -name provenance | sort | xargs md5sum); }
 [[ $(sums whole | wc -l) -gt 40 ]] || fail "the reference has too few chunks"
 [[ "$(sums whole)" == "$(sums img.8)" ]] || fail "the tree's pyramid differs from the single tasks'"
 
 section "sharded image pyramid, 4 levels under --memory 12M: tree stages, then every level's shards"
-run "$CVMPI" downsample img --num-mips 4 --memory 12M --sharded --shard-bytes 1M --dry-run
+run "$CVMPI" downsample img --num-mips 4 --memory 12M --threads 4 --sharded --shard-bytes 1M --dry-run
 grep -qF "plan: sharded levels: chunks encoded by the tasks and tree nodes, spilled beside the journal, then sent to their shards' owners level by level; peak 12.6 MB per rank (budget 12.6 MB)" "$OUT" || fail "sharded peak"
 cp -r img img.sharded
 peak_within img.sharded 12 downsample img.sharded --num-mips 4 --sharded --shard-bytes 1M
@@ -57,15 +57,15 @@ grep -qF "wrote 12 shard files of mips 1..4" img.sharded.log || fail "sharded: s
 
 section "uint64 segmentation as compressed_segmentation, 2x2x2 mode, 3 levels under --memory 64M"
 run "$CVMPI" downsample seg --num-mips 3 --factor 2,2,2 --encoding compressed_segmentation \
-    --memory 64M --dry-run
+    --memory 64M --threads 4 --dry-run
 grep -qF "plan: expected peak 62.9 MB per rank (tasks 62.9 MB, tree exchange 16.8 MB, tree nodes 15.0 MB; budget 67.1 MB)" "$OUT" || fail "seg peak"
 cp -r seg seg.64
 peak_within seg.64 64 downsample seg.64 --num-mips 3 --factor 2,2,2 --encoding compressed_segmentation
 
 section "a budget no level-1 task fits is refused before the info changes"
 cp seg/info info.before
-run "$CVMPI" downsample seg --num-mips 3 --factor 2,2,2 --memory 48M
-[[ $RC == 1 ]] || fail "--memory 48M must be refused (exit $RC)"
+run "$CVMPI" downsample seg --num-mips 3 --factor 2,2,2 --memory 48M --threads 4
+[[ $RC == 1 ]] || fail "--memory 48M --threads 4 must be refused (exit $RC)"
 expect_one_line_error
 expect_stderr_contains "cvmpi: downsample: making level 1 needs blocks of 128x128x128 voxels and 62947328 bytes, more than --memory 50331648"
 cmp -s info.before seg/info || fail "the refused job changed the info"

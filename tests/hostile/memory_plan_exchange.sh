@@ -30,7 +30,7 @@ rss_of() {
     echo $((a > b ? a : b))
 }
 
-ARGS=(transfer src dst --chunk-size "100,100,100" --compress gzip --memory 640M)
+ARGS=(transfer src dst --chunk-size "100,100,100" --compress gzip --memory 640M --threads 4)
 section "64^3 -> 100^3 chunks under --memory 640M: exchange rounds, the plan's bound"
 base_kib=$(rss_of "${ARGS[@]}" --dry-run)
 grep -qF "plan: 2 exchange rounds over 0,0,0,1024,1024,128 at mip 0, 2 ranks" job.log ||
@@ -46,8 +46,8 @@ grep -qF "transfer: 2 exchange rounds written, 0 skipped, 0 failed of 2" job.log
     { cat job.log; fail "exchange rounds"; }
 
 section "--memory 100M (one rank): refused, naming both needs"
-run "$CVMPI" transfer src dst2 --chunk-size 100,100,100 --memory 100M
-[[ $RC == 1 ]] || fail "--memory 100M must be refused (exit $RC)"
+run "$CVMPI" transfer src dst2 --chunk-size 100,100,100 --memory 100M --threads 4
+[[ $RC == 1 ]] || fail "--memory 100M --threads 4 must be refused (exit $RC)"
 expect_one_line_error
 expect_stderr_contains "cvmpi: transfer: re-chunking fits --memory neither as tasks (plan: one aligned task of 1600x1600x1600 voxels needs about 4104.00 MB, more than the 104.86 MB memory budget (raise --memory)) nor as exchange rounds (exchange: one round (a column of 1600x1600 voxels, one destination chunk row) needs about 1175.36 MB per rank with 1 rank, more than the 104.86 MB memory budget (raise --memory or use more ranks))"
 echo "memory_plan_exchange: ok"

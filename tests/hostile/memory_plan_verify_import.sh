@@ -40,7 +40,7 @@ section "verify: raw 128x128x64 uint64 chunks against gzipped compressed_segment
 "$CVMPI" write sb --bbox 0,0,0,256,256,64 -i seg.npy --compress gzip
 # A task: 128x128x64 x 8 B = 8388608 B from each layer, plus 3 chunk buffers for each busy
 # thread: 1 thread x 8388608 (A) or 4 x 2097152 (B), x 3 = 25165824: 41943040 B.
-run "$CVMPI" verify sa sb --memory 48M --dry-run
+run "$CVMPI" verify sa sb --memory 48M --threads 4 --dry-run
 [[ $RC == 0 ]] || fail "dry-run at 48M (exit $RC)"
 grep -qF "plan: 4 tasks of 128x128x64 voxels (2x2x1 tasks) over 0,0,0,256,256,64 at mip 0" \
     "$OUT" || fail "verify plan"
@@ -48,7 +48,7 @@ grep -qF "plan: 33.6 MB of voxels in each layer, 8.4 MB per task and layer, expe
     "$OUT" || fail "verify: the plan's bound"
 [[ ! -e sa/.cvmpi-journal ]] || fail "dry-run wrote a journal"
 peak_within verify_seg 48 verify sa sb
-run "$CVMPI" verify sa sb --memory 32M
+run "$CVMPI" verify sa sb --memory 32M --threads 4
 [[ $RC == 1 ]] || fail "verify under 32M must be refused (exit $RC)"
 expect_one_line_error
 expect_stderr_contains "cvmpi: verify: sa's 128x128x64 chunks and sb's 64x64x64 chunks align every 128x128x64 voxels; one such task (128x128x64 inside the region) needs about 41.94 MB, more than the 33.55 MB memory budget (raise --memory)"
@@ -62,13 +62,13 @@ section "verify: chunk grids aligned only every 1600^3, over a 200x200x100 volum
 "$CVMPI" write ib --bbox 0,0,0,200,200,100 -i img.npy --compress gzip
 # The one task holds 200x200x100 = 4000000 B per layer; B's chunks of 500000 B, at most 3x3x3
 # touched, keep 4 threads busy: 4 x 3 x 500000 = 6000000; 8000000 + 6000000 = 14.0 MB.
-run "$CVMPI" verify ia ib --memory 32M --dry-run
+run "$CVMPI" verify ia ib --memory 32M --threads 4 --dry-run
 [[ $RC == 0 ]] || fail "dry-run of 64^3 against 100x100x50 (exit $RC)"
 grep -qF "plan: 1 tasks of 1600x1600x1600 voxels (1x1x1 tasks) over 0,0,0,200,200,100 at mip 0" \
     "$OUT" || fail "lcm plan"
 grep -qF "expected peak 14.0 MB per rank (budget 33.6 MB), 1 rank" "$OUT" || fail "lcm bound"
 peak_within verify_lcm 32 verify ia ib
-run "$CVMPI" verify ia ib --memory 10M
+run "$CVMPI" verify ia ib --memory 10M --threads 4
 [[ $RC == 1 ]] || fail "verify under 10M must be refused (exit $RC)"
 expect_one_line_error
 expect_stderr_contains "cvmpi: verify: ia's 64x64x64 chunks and ib's 100x100x50 chunks align every 1600x1600x1600 voxels; one such task (200x200x100 inside the region) needs about 14.00 MB, more than the 10.49 MB memory budget (raise --memory)"
@@ -97,7 +97,7 @@ section "import: compressed 64x128x256 HDF5 chunks"
 # (a task starts 0 or 64 into a chunk) by one 64 along z: 2097152 B decompressed, plus the
 # chunk being decompressed: 5767168 B.
 rm -rf gz8
-run "$CVMPI" import u8.h5:/gz gz8 --resolution 4,4,40 --compress gzip --memory 4M
+run "$CVMPI" import u8.h5:/gz gz8 --resolution 4,4,40 --compress gzip --memory 4M --threads 4
 [[ $RC == 1 ]] || fail "import under 4M must be refused (exit $RC)"
 expect_one_line_error
 expect_stderr_contains "cvmpi: import: a round of one 64x64x64 task needs about 5.77 MB per rank (slab, exchange and chunk buffers and the 256x128x64 compressed HDF5 chunks its slab touches), more than the 4.19 MB memory budget (raise --memory)"

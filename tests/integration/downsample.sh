@@ -63,7 +63,7 @@ expect_exit 1 "$CVMPI" downsample nowhere --num-mips 2
 expect_one_line_error
 expect_exit 2 "$CVMPI" downsample img --factor 1,1,1
 expect_exit 2 "$CVMPI" downsample img --method median
-expect_exit 1 "$CVMPI" downsample img --num-mips 2 --memory 1K
+expect_exit 1 "$CVMPI" downsample img --num-mips 2 --memory 1K --threads 4
 expect_stderr_contains "more than --memory"
 expect_one_line_error
 expect_exit 0 "$CVMPI" create bad --type image --dtype uint8 --size 64,64,4 --chunk 32,32,4 \
@@ -78,7 +78,7 @@ grep -q "1 failed" "$OUT" || fail "the corrupt chunk's task is not reported as f
 section "sharded: the plan per level (precomputed worked example: 2048x2048x512 uint8, 64^3)"
 expect_exit 0 "$CVMPI" create big --type image --dtype uint8 --size 2048,2048,512 --chunk 64,64,64 \
     --resolution 4,4,40
-expect_exit 0 "$CVMPI" downsample big --sharded --shard-bytes 1e8 --num-mips 3 --memory 1G --dry-run \
+expect_exit 0 "$CVMPI" downsample big --sharded --shard-bytes 1e8 --num-mips 3 --memory 1G --threads 4 --dry-run \
     --ranks 4
 grep 'shard' "$OUT" >sharded.plan
 cat >sharded.want <<'WANT'
@@ -92,12 +92,12 @@ expect_same_files sharded.plan sharded.want
 expect_no_file big/8_8_40
 grep -q '"sharding"' big/info && fail "--dry-run committed the info"
 # the default 3.5e9 bytes: one shard per level (preshift 11, 9 and 7 bits)
-expect_exit 0 "$CVMPI" downsample big --sharded --num-mips 3 --memory 4G --dry-run
+expect_exit 0 "$CVMPI" downsample big --sharded --num-mips 3 --memory 4G --threads 4 --dry-run
 [[ $(grep -c 'minishard 0, shard 0 bits' "$OUT") == 3 ]] || fail "default shard size: want one shard per level"
 grep -q 'mip 1 (8_8_40) sharded: hash identity, preshift 11, ' "$OUT" || fail "default shard size: mip 1"
 # a shard larger than the memory budget (536.87 MB at mip 1, --memory 100M) is written chunk
 # by chunk: the plan fits (it was refused, the owner holding the shard twice)
-expect_exit 0 "$CVMPI" downsample big --sharded --num-mips 3 --memory 100M --dry-run
+expect_exit 0 "$CVMPI" downsample big --sharded --num-mips 3 --memory 100M --threads 4 --dry-run
 grep -qF "1 shard file (the objects written); per shard 536.87 MB decoded on average" "$OUT" ||
     fail "default shard size: mip 1's shard"
 grep -qF "level by level; peak 104.9 MB per rank (budget 104.9 MB)" "$OUT" || fail "the shards' peak"
@@ -109,7 +109,7 @@ IDENT='{"@type": "neuroglancer_uint64_sharded_v1", "hash": "identity", "preshift
 expect_exit 0 "$CVMPI" create segsh --type segmentation --dtype uint64 --size 150,90,9 --offset 8,-16,3 \
     --chunk 16,16,4 --resolution 4,4,40
 expect_exit 0 "$CVMPI" write segsh --bbox 8,-16,3,158,74,12 -i seg.in --format raw
-expect_exit 0 "$CVMPI" downsample segsh --num-mips 2 --sharding "[$MURMUR, $IDENT]" --memory 64M
+expect_exit 0 "$CVMPI" downsample segsh --num-mips 2 --sharding "[$MURMUR, $IDENT]" --memory 64M --threads 4
 grep -q "^wrote [0-9]* shard files of mips 1\.\.2$" "$OUT" || fail "no shard summary: $(cat "$OUT")"
 "$PY" - <<'PYEOF' || fail "info sharding of --sharding [..]"
 import json
@@ -140,11 +140,11 @@ section "transfer/import --sharded --downsample --dry-run: the new levels' shard
 expect_exit 0 "$CVMPI" create pyr --type image --dtype uint8 --size 200,180,48 --chunk 32,32,16 \
     --resolution 4,4,40
 expect_exit 0 "$CVMPI" transfer pyr pyr-sharded --sharded --shard-bytes 60K --downsample 2 \
-    --memory 64M --dry-run --ranks 3
+    --memory 64M --threads 4 --dry-run --ranks 3
 cat >pyr.want <<'WANT'
 plan: 36 tasks of 64x64x16 voxels (4x3x3 tasks) over 0,0,0,200,180,48 at mip 0
 plan: box shards: 36 shard files of 64x64x16 voxels (0.1 MB decoded each, less at the edges); a task writes 1 whole shard, each file once
-plan: 1.7 MB of voxels in all, 0.1 MB per task, expected peak 0.3 MB per rank (budget 67.1 MB), 3 ranks
+plan: 1.7 MB of voxels in all, 0.1 MB per task, expected peak 0.3 MB per rank (budget 67.1 MB), 3 ranks of 4 chunk threads
 plan: per rank: about 12 tasks, 36 source chunks read (0.0 GB of voxels); journal 0.0 MB in all (30 bytes per finished task)
 transfer: then --downsample 2 of pyr-sharded in the same job
 plan: mip 0 0,0,0,200,180,48 -> mips 1..2, factor 2,2,1, average, 3 ranks
@@ -161,14 +161,14 @@ expect_same_files "$OUT" pyr.want
 expect_no_file pyr-sharded
 # the planned shard files are the ones written (identity hash: counted exactly)
 expect_exit 0 "$CVMPI" transfer pyr pyr-sharded --fill-missing --sharded --shard-bytes 60K \
-    --downsample 2 --memory 64M
+    --downsample 2 --memory 64M --threads 4
 [[ $(ls pyr-sharded/8_8_40 | wc -l) == 12 && $(ls pyr-sharded/16_16_40 | wc -l) == 3 ]] ||
     fail "shard files written: $(ls pyr-sharded/8_8_40 pyr-sharded/16_16_40)"
 if "$PY" -c "import h5py" 2>/dev/null; then
     "$PY" -c "import h5py
 with h5py.File('pyr.h5', 'w') as f: f.create_dataset('/raw', shape=(48, 180, 200), dtype='uint8')"
     expect_exit 0 "$CVMPI" import pyr.h5:/raw pyr-imported --resolution 4,4,40 --chunk 32,32,16 \
-        --sharded --shard-bytes 60K --downsample 2 --memory 64M --dry-run
+        --sharded --shard-bytes 60K --downsample 2 --memory 64M --threads 4 --dry-run
     # the import's own plan (3 lines), then the same pyramid as the transfer's, on 1 rank
     sed -n '4,$p' "$OUT" >pyr-import.got
     sed -n '5,$p' pyr.want |
@@ -183,14 +183,14 @@ fi
 section "a store that takes a shard file in one request: refused before the copy writes anything"
 # mip 1's shard (16 chunks, 0.26 MB) held twice does not fit 600K; file:// streams it
 expect_exit 1 "$CVMPI" transfer pyr mem://pyr/sharded --fill-missing --sharded --shard-bytes 400K \
-    --downsample 2 --memory 600K
+    --downsample 2 --memory 600K --threads 4
 expect_one_line_error
 expect_stderr_contains "cvmpi: downsample to sharded scale 8_8_40: a shard of up to 16 chunks is 0.26 MB decoded; on mem:// a shard file is put in one request, so its owner holds it whole, twice: about 0.57 MB with 0.01 MB of exchange index, over the 0.52 MB memory budget (raise --memory or use smaller shards: a lower --shard-bytes, or more shard_bits in --sharding; file://, s3:// and gs:// write shards chunk by chunk)"
 [[ ! -s $OUT ]] || fail "the copy ran before the pyramid was refused: $(cat "$OUT")"
 expect_exit 1 "$CVMPI" transfer pyr mem://pyr/sharded --fill-missing --sharded --shard-bytes 400K \
-    --memory 400K
+    --memory 400K --threads 4
 expect_one_line_error
 expect_stderr_contains "cvmpi: transfer to sharded scale 4_4_40: a shard of up to 16 chunks is 0.26 MB decoded; on mem:// a shard file is put in one request"
 expect_exit 0 "$CVMPI" transfer pyr pyr-streamed --fill-missing --sharded --shard-bytes 400K \
-    --downsample 2 --memory 600K
+    --downsample 2 --memory 600K --threads 4
 echo "downsample: all passed"

@@ -20,7 +20,7 @@ plan() {
     local name=$1 t0 t1
     shift
     t0=$(date +%s)
-    run "$CVMPI" "$@" --dry-run --ranks 10000
+    run "$CVMPI" "$@" --dry-run --ranks 10000 --threads 4
     t1=$(date +%s)
     [[ $RC == 0 ]] || { cat "$ERR"; fail "$name: dry run failed"; }
     (( t1 - t0 < 20 )) || fail "$name: the plan took $((t1 - t0)) s"
@@ -54,7 +54,7 @@ peak=$(sed -n 's/^plan: a shard owner.s peak about \([0-9.]*\) MB (budget \([0-9
 within "hashed shard owner" $peak
 grep -qF "plan: per rank: spill files of up to 100.0 GB beside the journal" hashed.plan || fail "hashed: spill"
 # one rank could not hold the exchange index of 3.8e9 chunks: the plan says so
-run "$CVMPI" transfer big outh --memory 4G --sharding "$SPEC" --dry-run
+run "$CVMPI" transfer big outh --memory 4G --sharding "$SPEC" --dry-run --threads 4
 [[ $RC == 1 ]] || fail "hashed on one rank must be refused"
 expect_stderr_contains "and 549897.31 MB of exchange index), more than the 4294.97 MB memory budget"
 

@@ -117,7 +117,7 @@ digest out | diff d-ref - > /dev/null || fail "transfer: resumed output differs 
 make_source dsrc uint8 300,260,24 3,-4,2 32,32,8 > /dev/null
 cp -r dsrc dref
 cp -r dsrc dout
-DS=(--num-mips 5 --memory 300K)
+DS=(--num-mips 5 --memory 300K --threads 4)
 plan=$("$CVMPI" downsample dsrc "${DS[@]}" --dry-run)
 n_tasks=$(echo "$plan" | sed -n 's/^plan: stage 0: \([0-9]*\) tasks.*/\1/p')
 echo "$plan" | grep -q "stage 1 (reduction tree): 27 nodes" || { echo "$plan"; fail "want a reduction tree"; }

@@ -15,20 +15,22 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REF=$HERE/../interop/downsample_ref.py
 PREF=$HERE/../interop/precomputed_ref.py
 PY=/usr/bin/python3
+# --threads 4 with it: the plan depends on the chunk threads per rank (the default follows
+# the cores a rank may use), and these sizes were chosen for 4.
 MEM=300K
 
 make_source src uint8 300,260,24 3,-4,2 32,32,8 > /dev/null
 cp -r src src1
 cp -r src src3
-plan=$("$CVMPI" downsample src1 --num-mips 5 --memory $MEM --dry-run)
+plan=$("$CVMPI" downsample src1 --num-mips 5 --memory $MEM --threads 4 --dry-run)
 echo "$plan"
 echo "$plan" | grep -q "stage 0: .* levels 1\.\.[1-3] made in memory" || fail "tasks should not cover every level"
 echo "$plan" | grep -q "(reduction tree)" || fail "no reduction tree in the plan"
 n_ids=$(echo "$plan" | sed -n 's/^plan: stage [0-9]*[^:]*: \([0-9]*\) .*/\1/p' | paste -sd+ | bc)
 
 # 1. -n 1 and -n 3 give the same bytes.
-run_np 1 downsample src1 --num-mips 5 --memory $MEM --journal j1 > log1 2>&1 || { cat log1; fail "-n 1"; }
-run_np 3 downsample src3 --num-mips 5 --memory $MEM --journal j3 > log3 2>&1 || { cat log3; fail "-n 3"; }
+run_np 1 downsample src1 --num-mips 5 --memory $MEM --threads 4 --journal j1 > log1 2>&1 || { cat log1; fail "-n 1"; }
+run_np 3 downsample src3 --num-mips 5 --memory $MEM --threads 4 --journal j3 > log3 2>&1 || { cat log3; fail "-n 3"; }
 grep -q "^downsampled mip 0 to mips 1\.\.5: .* 0 failed; read 270 of 270 source chunks" log1 \
     || { cat log1; fail "summary: every source chunk read once"; }
 digest src1 > d1
@@ -100,27 +102,27 @@ for round in tasks tree; do
     # resumed with one rank, which reads the state files all three left.
     at=4 np_kill=2 np_resume=3
     [ $round = tree ] && at=$((n_tasks + 2)) np_kill=3 np_resume=1
-    CVMPI_TEST_TASK_DELAY_MS=40 mpirun -n $np_kill "$CVMPI" downsample out --num-mips 5 --memory $MEM \
+    CVMPI_TEST_TASK_DELAY_MS=40 mpirun -n $np_kill "$CVMPI" downsample out --num-mips 5 --memory $MEM --threads 4 \
         --journal jk > logk 2>&1 &
     job=$!
     kill_after jk $at KILL "cvmpi downsample out"
     wait "$job" && fail "killed job exited 0 ($round)"
     done_before=$(cat jk/rank-*.log | grep -vc '^cvmpi-journal')
     [ "$done_before" -lt "$n_ids" ] || fail "the job finished before it was killed ($round)"
-    run_np $np_resume downsample out --num-mips 5 --memory $MEM --journal jk --resume --keep-journal > logr 2>&1 \
+    run_np $np_resume downsample out --num-mips 5 --memory $MEM --threads 4 --journal jk --resume --keep-journal > logr 2>&1 \
         || { cat logr; fail "resume ($round)"; }
     grep -q "$done_before skipped" logr || { cat logr; fail "resume did not skip the $done_before finished ($round)"; }
     check_resumed out jk "$round"
 done
 rm -rf out jk
 cp -r src out
-CVMPI_TEST_TASK_DELAY_MS=40 mpirun -n 2 "$CVMPI" downsample out --num-mips 5 --memory $MEM \
+CVMPI_TEST_TASK_DELAY_MS=40 mpirun -n 2 "$CVMPI" downsample out --num-mips 5 --memory $MEM --threads 4 \
     --journal jk > logt 2>&1 &
 job=$!
 kill_after jk 3 TERM "mpirun -n 2 $CVMPI downsample out"
 if wait "$job"; then fail "terminated job exited 0"; fi
 grep -q -- "--resume" logt || { cat logt; fail "no resume hint after SIGTERM"; }
-run_np 2 downsample out --num-mips 5 --memory $MEM --journal jk --resume --keep-journal > logr 2>&1 || { cat logr; fail "resume after SIGTERM"; }
+run_np 2 downsample out --num-mips 5 --memory $MEM --threads 4 --journal jk --resume --keep-journal > logr 2>&1 || { cat logr; fail "resume after SIGTERM"; }
 check_resumed out jk SIGTERM
 
 # 4. Segmentation: 2x2x2 mode.
@@ -180,10 +182,10 @@ print("3,3,1 levels 1..3 equal numpy (float32 carried)")
 PY
 
 # 5. transfer and import, then the pyramid in the same job.
-run_np 3 transfer src tr --downsample 5 --memory $MEM --journal jt --keep-journal > logtr 2>&1 || { cat logtr; fail "transfer --downsample"; }
+run_np 3 transfer src tr --downsample 5 --memory $MEM --threads 4 --journal jt --keep-journal > logtr 2>&1 || { cat logtr; fail "transfer --downsample"; }
 grep -q "^downsampled mip 0 to mips 1\.\.5: " logtr || { cat logtr; fail "transfer --downsample: no pyramid"; }
 digest tr | diff d1 - > /dev/null || fail "transfer --downsample differs from downsample"
-run_np 2 transfer src tr --downsample 5 --memory $MEM --journal jt --resume > logtr2 2>&1 || { cat logtr2; fail "transfer --downsample --resume"; }
+run_np 2 transfer src tr --downsample 5 --memory $MEM --threads 4 --journal jt --resume > logtr2 2>&1 || { cat logtr2; fail "transfer --downsample --resume"; }
 grep -q "0 tasks and 0 tree nodes done, $n_ids skipped" logtr2 || { cat logtr2; fail "resumed transfer --downsample redid work"; }
 "$PY" - <<'PY'
 import h5py, numpy as np
@@ -191,7 +193,7 @@ a = np.load("src.npy")[..., 0]
 with h5py.File("stack.h5", "w") as f:
     f["raw"] = np.ascontiguousarray(a.T)   # z, y, x as h5py writes C order
 PY
-run_np 2 import stack.h5:/raw imp --offset 3,-4,2 --chunk 32,32,8 --resolution 4,4,40 --downsample 5 --memory $MEM \
+run_np 2 import stack.h5:/raw imp --offset 3,-4,2 --chunk 32,32,8 --resolution 4,4,40 --downsample 5 --memory $MEM --threads 4 \
     > logimp 2>&1 || { cat logimp; fail "import --downsample"; }
 for k in 1 2 3 4 5; do
     "$PY" "$PREF" check imp "want$k.npy" --mip "$k" > /dev/null || fail "import --downsample: mip $k"
