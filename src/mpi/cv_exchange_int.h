@@ -38,6 +38,35 @@ typedef struct cv_x_arena {
     size_t cap;
 } cv_x_arena;
 
+/* A message left in the sender's shared buffer (mpi_exchange_shm.c): sent in its place to a
+ * rank of the same node. All fields 8 bytes: no padding. */
+typedef struct cv_x_notice {
+    int64_t pid, fd;           /* the sender's buffer: /proc/PID/fd/FD */
+    uint64_t cap, offset, len; /* its size, and the message in it */
+    int64_t failed;            /* the sender failed: no message */
+} cv_x_notice;
+
+/* A peer's shared buffer as mapped here. */
+typedef struct cv_x_map {
+    uint8_t *data; /* mapped read-only */
+    size_t cap;
+    int64_t pid, fd;
+} cv_x_map;
+
+typedef struct cv_x_shm {
+    bool known; /* the node table is made (cv__x_shm_setup) */
+    bool *near; /* by rank: on this node, both sharing: messages go as notices */
+    int n_near;
+    int fd;        /* this rank's buffer (a memfd), -1: none */
+    uint8_t *data; /* mapped here, cap bytes (counted as held) */
+    size_t cap;
+    MPI_Request *acks; /* acknowledgements awaited for notices sent */
+    int *ack_peer;
+    size_t n_acks, acks_cap;
+    cv_x_map *maps;           /* by rank */
+    uint64_t messages_shared; /* tests: messages read from a peer's buffer */
+} cv_x_shm;
+
 struct cv_exchange {
     cv_exchange_kind kind;
     int ranks, threads, src_mip, dst_mip;
@@ -64,6 +93,7 @@ struct cv_exchange {
     cv_x_arena send_arena, recv_arena;
     size_t chunk_buffers_made, chunk_buffers_taken; /* tests: what the spares saved */
     uint64_t rounds_packed_ahead; /* tests: rounds whose messages left as the round began */
+    cv_x_shm shm;                 /* messages to ranks of this node (mpi_exchange_shm.c) */
 };
 
 /* One peer of a rank in a round and the bytes (piece heads included) going to or from it. */
@@ -117,6 +147,26 @@ uint8_t *cv__x_take_chunk(cv_exchange *x, cv_x_spares *s);
 void cv__x_give_chunk(cv_exchange *x, cv_x_spares *s, uint8_t *buf); /* NULL is fine */
 /* At least `bytes` of arena `a` (its old contents are not kept); NULL when memory runs out. */
 uint8_t *cv__x_arena(cv_exchange *x, cv_x_arena *a, size_t bytes);
+/* Messages to ranks of this node (mpi_exchange_shm.c). Setup is collective (the first round
+ * every rank runs); it finds which ranks share this node and can map each other's buffer. */
+cv_status cv__x_shm_setup(cv_exchange *x);
+bool cv__x_shm_near(const cv_exchange *x, int rank);
+/* This rank's shared buffer of at least `bytes` (contents not kept); NULL when it cannot grow.
+ * Write into it only after cv__x_shm_wait_acks. */
+uint8_t *cv__x_shm_buffer(cv_exchange *x, size_t bytes);
+/* Wait until every notice sent so far was acknowledged (its reader is done with the buffer). */
+void cv__x_shm_wait_acks(cv_exchange *x);
+/* The notice for `peer` of the message of `len` bytes at `offset` in the shared buffer (or of
+ * this rank's failure), and the wait for its acknowledgement. Send it right after. */
+void cv__x_shm_notice(cv_exchange *x, int peer, size_t offset, size_t len, bool failed,
+                      cv_x_notice *out);
+/* The message a notice from `peer` points at, `want` bytes, mapped here. */
+cv_status cv__x_shm_message(cv_exchange *x, int peer, const cv_x_notice *n, size_t want,
+                            const uint8_t **out);
+/* Acknowledge a notice of `peer` once its message is read (or never will be). */
+void cv__x_shm_ack(int peer, MPI_Request *req);
+/* Wait for the last acknowledgements, unmap and close everything. */
+void cv__x_shm_free(cv_exchange *x);
 /* Forget the source chunks kept for the next round (not the next round made ahead). */
 void cv__x_drop_kept(cv_exchange *x);
 /* Free the next round's buffers and chunks made ahead (none: nothing). Not collective. */

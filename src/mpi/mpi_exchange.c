@@ -365,6 +365,8 @@ void cv_exchange_free(cv_exchange *x)
     free_spares(x, &x->dst_spares);
     free_arena(x, &x->send_arena);
     free_arena(x, &x->recv_arena);
+    uint64_t shared = x->shm.messages_shared;
+    cv__x_shm_free(x);
     if (getenv("CVMPI_TEST_EXCHANGE_HELD") && x->held_peak > 0) {
         /* tests: the most chunk data this rank held at once, against --memory, and how many
          * chunk buffers it allocated for the chunks it read or assembled */
@@ -375,6 +377,8 @@ void cv_exchange_free(cv_exchange *x)
                 x->chunk_buffers_taken);
         fprintf(stderr, "exchange: rank %d packed the messages of %" PRIu64 " rounds ahead\n",
                 cv__x_rank(), x->rounds_packed_ahead);
+        fprintf(stderr, "exchange: rank %d read %" PRIu64 " messages from the senders' memory\n",
+                cv__x_rank(), shared);
     }
     cv_free(x->peer_bytes);
     cv_free(x->touched);

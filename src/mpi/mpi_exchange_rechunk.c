@@ -61,7 +61,9 @@ typedef struct rechunk_round {
     /* traffic */
     cv_x_peer *sp, *rp; /* peers sent to / received from, by rank */
     int n_sp, n_rp;
-    uint8_t *send;    /* the messages, peer after peer (not ours); x->send_arena */
+    uint8_t *send;    /* the messages, peer after peer (not ours); x->send_arena, or the
+                       * shared buffer when some peer is on this node (mpi_exchange_shm.c) */
+    bool send_shared; /* `send` is the shared buffer: write into it after the acks */
     size_t *send_at;  /* n_sp: start of each peer's message in `send`, then its fill */
     size_t *send_end; /* n_sp: end of each peer's message in `send` */
     bool *sent;       /* n_sp */
@@ -75,6 +77,10 @@ typedef struct rechunk_round {
     size_t *rparts_left; /* n_rp: parts not yet in */
     bool *rp_short;      /* n_rp: a part came short (the sender failed) */
     size_t n_sreq, n_rreq;
+    cv_x_notice *snotice, *rnotice; /* n_sp, n_rp: to and from peers on this node */
+    MPI_Request *ack_req;           /* n_rp: acknowledgements of notices read */
+    int *ack_peer;
+    size_t n_ack;
 } rechunk_round;
 
 static cv_status read_source(size_t i, int tid, void *arg)
@@ -281,25 +287,34 @@ static cv_status make_buffers(rechunk_round *rr)
         !rr->rp_short) {
         return CV_FAIL(CV_ERR_NOMEM, "exchange: %d peers", rr->n_sp + rr->n_rp);
     }
+    /* A peer on this node gets a notice (one part) and reads the message from `send`. */
     for (int i = 0; i < rr->n_sp; i++) {
         rr->send_at[i] = total;
         if (rr->sp[i].rank != me) {
+            bool near = cv__x_shm_near(x, rr->sp[i].rank);
+            rr->send_shared = rr->send_shared || near;
             total += rr->sp[i].bytes;
-            n_s += cv__x_parts(rr->sp[i].bytes, lim);
+            n_s += near ? 1 : cv__x_parts(rr->sp[i].bytes, lim);
         }
         rr->send_end[i] = total;
     }
-    for (int i = 0; i < rr->n_rp; i++) {
-        if (rr->rp[i].rank != me) {
-            n_r += cv__x_parts(rr->rp[i].bytes, lim);
-        }
-    }
     size_t recv_total = 0;
     for (int i = 0; i < rr->n_rp; i++) {
-        recv_total += rr->rp[i].rank != me ? rr->rp[i].bytes : 0;
+        if (rr->rp[i].rank != me) {
+            bool near = cv__x_shm_near(x, rr->rp[i].rank);
+            n_r += near ? 1 : cv__x_parts(rr->rp[i].bytes, lim);
+            recv_total += near ? 0 : rr->rp[i].bytes;
+        }
+    }
+    rr->snotice = cv_calloc((size_t)rr->n_sp + 1, sizeof *rr->snotice);
+    rr->rnotice = cv_calloc((size_t)rr->n_rp + 1, sizeof *rr->rnotice);
+    rr->ack_req = cv_malloc(((size_t)rr->n_rp + 1) * sizeof *rr->ack_req);
+    rr->ack_peer = cv_malloc(((size_t)rr->n_rp + 1) * sizeof *rr->ack_peer);
+    if (!rr->snotice || !rr->rnotice || !rr->ack_req || !rr->ack_peer) {
+        return CV_FAIL(CV_ERR_NOMEM, "exchange: %d peers", rr->n_sp + rr->n_rp);
     }
     /* Both kept from round to round (cv__x_arena): no fresh pages each round. */
-    rr->send = cv__x_arena(x, &x->send_arena, total);
+    rr->send = rr->send_shared ? cv__x_shm_buffer(x, total) : cv__x_arena(x, &x->send_arena, total);
     uint8_t *recv = rr->send ? cv__x_arena(x, &x->recv_arena, recv_total) : NULL;
     rr->sreq = cv_malloc((n_s ? n_s : 1) * sizeof *rr->sreq);
     rr->speer = cv_malloc((n_s ? n_s : 1) * sizeof *rr->speer);
@@ -321,7 +336,7 @@ static cv_status make_buffers(rechunk_round *rr)
         rr->rreq[i] = MPI_REQUEST_NULL;
     }
     for (int i = 0; i < rr->n_rp; i++) {
-        if (rr->rp[i].rank != me) {
+        if (rr->rp[i].rank != me && !cv__x_shm_near(x, rr->rp[i].rank)) {
             rr->rbuf[i] = recv;
             recv += rr->rp[i].bytes;
         }
@@ -336,6 +351,16 @@ static void post_receives(rechunk_round *rr)
     size_t lim = rr->x->message_limit;
     for (int i = 0; i < rr->n_rp; i++) {
         if (rr->rp[i].rank == me) {
+            continue;
+        }
+        if (cv__x_shm_near(rr->x, rr->rp[i].rank)) {
+            size_t q = rr->n_rreq++;
+            rr->rpeer[q] = rr->rp[i].rank;
+            rr->rpeer_idx[q] = i;
+            rr->rpart[q] = 0;
+            rr->rparts_left[i] = 1;
+            MPI_Irecv(&rr->rnotice[i], (int)sizeof rr->rnotice[i], MPI_BYTE, rr->rp[i].rank,
+                      EXCHANGE_TAG, MPI_COMM_WORLD, &rr->rreq[q]);
             continue;
         }
         size_t parts = cv__x_parts(rr->rp[i].bytes, lim);
@@ -358,6 +383,15 @@ static void send_to(rechunk_round *rr, int i, bool failed)
     size_t lim = rr->x->message_limit, bytes = rr->sp[i].bytes;
     const uint8_t *msg = rr->send + rr->send_end[i] - bytes;
     rr->sent[i] = true;
+    if (cv__x_shm_near(rr->x, rr->sp[i].rank)) {
+        cv__x_shm_notice(rr->x, rr->sp[i].rank, (size_t)(msg - rr->send), bytes, failed,
+                         &rr->snotice[i]);
+        size_t q = rr->n_sreq++;
+        rr->speer[q] = rr->sp[i].rank;
+        MPI_Isend(&rr->snotice[i], (int)sizeof rr->snotice[i], MPI_BYTE, rr->sp[i].rank,
+                  EXCHANGE_TAG, MPI_COMM_WORLD, &rr->sreq[q]);
+        return;
+    }
     size_t parts = cv__x_parts(bytes, lim);
     for (size_t k = 0; k < parts; k++) {
         size_t q = rr->n_sreq++;
@@ -383,6 +417,10 @@ static void free_buffers(rechunk_round *rr)
     cv_free(rr->rpart);
     cv_free(rr->rparts_left);
     cv_free(rr->rp_short);
+    cv_free(rr->snotice);
+    cv_free(rr->rnotice);
+    cv_free(rr->ack_req);
+    cv_free(rr->ack_peer);
     cv_free(rr->sp);
     cv_free(rr->rp);
     for (size_t i = 0; rr->dbuf && i < rr->n_dst; i++) {
@@ -457,6 +495,9 @@ static cv_status cut_pieces(rechunk_round *rr, bool remote, bool send_now)
     int me = cv__x_rank();
     size_t elem = cv_dtype_size(cv_volume_info(rr->src)->dtype);
     int64_t channels = cv_volume_info(rr->src)->num_channels;
+    if (remote && rr->send_shared) {
+        cv__x_shm_wait_acks(x); /* every peer is done reading the last messages */
+    }
     for (size_t i = 0; i < rr->n_mine; i++) {
         const held *h = &rr->mine[i];
         cv_bbox part = cv_bbox_intersect(h->box, rr->box);
@@ -542,9 +583,8 @@ static cv_status pack_and_send(rechunk_round *rr)
 }
 
 /* The pieces of a message received whole. */
-static cv_status unpack(rechunk_round *rr, int i)
+static cv_status unpack(rechunk_round *rr, int i, const uint8_t *msg)
 {
-    const uint8_t *msg = rr->rbuf[i];
     size_t len = rr->rp[i].bytes;
     for (size_t at = 0; at < len;) {
         piece_head ph;
@@ -599,6 +639,32 @@ static cv_status write_some(rechunk_round *rr)
     return write_ready_from(rr, rr->n_ready - k);
 }
 
+/* A notice from peer i (`got` bytes) on this node: its message is read from the peer's buffer
+ * (unless this rank or a peer failed), then acknowledged whatever happened. */
+static cv_status take_notice(rechunk_round *rr, int i, int got, cv_status rc, bool *peer_failed)
+{
+    const cv_x_notice *n = &rr->rnotice[i];
+    int from = rr->rp[i].rank;
+    rr->rparts_left[i] = 0;
+    if ((size_t)got != sizeof *n || n->failed) {
+        if (got != 0 && (size_t)got != sizeof *n && rc == CV_OK) {
+            rc = CV_FAIL(CV_ERR_CORRUPT, "exchange: a notice of %d bytes from rank %d", got, from);
+        }
+        rr->rp_short[i] = true;
+        *peer_failed = true;
+    } else if (rc == CV_OK && !*peer_failed) {
+        const uint8_t *msg = NULL;
+        rc = cv__x_shm_message(rr->x, from, n, rr->rp[i].bytes, &msg);
+        if (rc == CV_OK) {
+            rr->x->shm.messages_shared++;
+            rc = unpack(rr, i, msg);
+        }
+    }
+    rr->ack_peer[rr->n_ack] = from;
+    cv__x_shm_ack(from, &rr->ack_req[rr->n_ack++]);
+    return rc;
+}
+
 /* Receive every message as it comes, placing its pieces, and write the chunks they complete
  * (while `rc` is CV_OK and no peer failed) a few at a time between looks at the messages: MPI
  * moves a large message only while both ranks are in an MPI call, so a rank that wrote all
@@ -622,6 +688,10 @@ static cv_status receive_all(rechunk_round *rr, cv_status rc, bool *peer_failed)
         for (int k = 0; k < done; k++) {
             int q = rr->ridx[k], i = rr->rpeer_idx[q], got = 0;
             MPI_Get_count(&rr->rst[k], MPI_BYTE, &got);
+            if (cv__x_shm_near(rr->x, rr->rp[i].rank)) {
+                rc = take_notice(rr, i, got, rc, peer_failed);
+                continue;
+            }
             if ((size_t)got != cv__x_part_len(rr->rp[i].bytes, lim, rr->rpart[q])) {
                 if (got != 0 && rc == CV_OK) {
                     rc =
@@ -632,7 +702,7 @@ static cv_status receive_all(rechunk_round *rr, cv_status rc, bool *peer_failed)
                 *peer_failed = *peer_failed || got == 0;
             }
             if (--rr->rparts_left[i] == 0 && !rr->rp_short[i] && rc == CV_OK && !*peer_failed) {
-                rc = unpack(rr, i);
+                rc = unpack(rr, i, rr->rbuf[i]);
             }
             if (rr->rparts_left[i] == 0) {
                 rr->rbuf[i] = NULL;
@@ -722,6 +792,9 @@ cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, uint64_t next, cv_
 {
     int me = cv__x_rank();
     bool ranks = cv_mpi_active() && x->ranks > 1;
+    if (ranks) {
+        cv__x_shm_setup(x); /* once, in the first round every rank runs */
+    }
     /* The round made ready at the end of the previous one: every rank made its buffers. */
     bool ready = x->next && x->next->round == round;
     rechunk_round here, *rr = ready ? x->next : &here;
@@ -773,6 +846,10 @@ cv_status cv__x_round_rechunk(cv_exchange *x, uint64_t round, uint64_t next, cv_
     rc = receive_all(rr, rc, &peer_failed);
     if (rr->n_sreq > 0) {
         cv_coll_waitall((int)rr->n_sreq, rr->sreq, rr->speer, "the exchange of chunk data");
+    }
+    if (rr->n_ack > 0) {
+        cv_coll_waitall((int)rr->n_ack, rr->ack_req, rr->ack_peer,
+                        "the exchange's acknowledgements of shared messages");
     }
     for (size_t s = 0; rc == CV_OK && !peer_failed && s < rr->n_dst; s++) {
         if (!rr->written[s]) {

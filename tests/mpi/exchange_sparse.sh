@@ -5,8 +5,9 @@
 #  1. --dry-run --ranks 1000 of a 8192x8192x1024 re-chunk (64^3 -> 96x96x40, --memory 12000K):
 #     a rank sends to at most 58 and receives from at most 59 of the 999 others;
 #  2. -n 4 writes the layer byte-identical to the single-process task transfer, also with
-#     messages cut into parts of at most 1000 bytes (the splitting of messages over MPI's int
-#     counts), every source chunk read once;
+#     messages sent through MPI (CVMPI_EXCHANGE_SHM=0: not read from the sender's memory) cut
+#     into parts of at most 1000 bytes (the splitting of messages over MPI's int counts), every
+#     source chunk read once;
 #  3. --skip-existing at -n 3 with two chunks removed, owned by ranks 1 and 2 (each rank checks
 #     the chunks it owns): exactly their 2 rounds are redone, 2 skipped, byte-identical;
 #  4. a -n 2 job with one rank SIGKILLed after 3 rounds, resumed at -n 3: the journal's rounds
@@ -37,7 +38,7 @@ run_np 4 transfer src out-4 "${RECHUNK[@]}" --report r-4.json > log-4 2>&1 || { 
 grep -q "^transfer: [0-9]* exchange rounds written" log-4 || { cat log-4; fail "-n 4: not exchange rounds"; }
 digest out-4 | diff d-ref - > /dev/null || fail "-n 4 differs from the task transfer"
 [ "$(report_total r-4.json chunks_read)" = 60 ] || fail "-n 4: $(report_total r-4.json chunks_read) source chunk reads, want 60"
-CVMPI_TEST_EXCHANGE_MESSAGE_BYTES=1000 run_np 4 transfer src out-4p "${RECHUNK[@]}" > log-4p 2>&1 ||
+CVMPI_EXCHANGE_SHM=0 CVMPI_TEST_EXCHANGE_MESSAGE_BYTES=1000 run_np 4 transfer src out-4p "${RECHUNK[@]}" > log-4p 2>&1 ||
     { cat log-4p; fail "-n 4 in 1000-byte parts"; }
 digest out-4p | diff d-ref - > /dev/null || fail "-n 4 in 1000-byte parts differs"
 

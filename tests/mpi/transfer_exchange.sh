@@ -5,7 +5,8 @@
 #     (192x192x320): -n 2..4 write byte-identical objects, equal to the task-based transfer
 #     with plenty of memory, every source chunk read exactly once, the chunk data a rank holds
 #     at once within --memory (with 1 rank a round would hold more than that one task, so the
-#     job is refused);
+#     job is refused); messages read from the sender's memory by ranks of one node, and the
+#     same output with that off (CVMPI_EXCHANGE_SHM=0: every message through MPI);
 #  2. a murmurhash3_x86_128 sharded destination: -n 1..4 byte-identical shard files, equal to
 #     the single-process writer's, every source chunk read once, and read back by the
 #     independent numpy/shard reference reader; also a uint64 segmentation re-encoded to
@@ -51,11 +52,20 @@ for n in 2 3 4; do
     rounds=$(sed -n 's/^transfer: \([0-9]*\) exchange rounds written.*/\1/p' "log-r-$n")
     [ "$(grep -c "^exchange: rank [0-9]* packed the messages of $((rounds - 1)) rounds ahead$" \
         "log-r-$n")" = "$n" ] || { cat "log-r-$n"; fail "rechunk $n ranks: want $((rounds - 1)) rounds packed ahead on every rank"; }
+    # Every rank here shares the node: it reads its peers' messages from their memory.
+    shared=$(sed -n 's/^exchange: rank [0-9]* read \([0-9]*\) messages from the senders. memory$/\1/p' "log-r-$n")
+    [ "$(echo "$shared" | grep -c '^[1-9]')" = "$n" ] ||
+        { cat "log-r-$n"; fail "rechunk $n ranks: want messages read from the senders' memory on every rank"; }
 done
+# The same through MPI alone.
+CVMPI_EXCHANGE_SHM=0 CVMPI_TEST_EXCHANGE_HELD=1 run_np 3 transfer src out-rechunk-mpi "${RECHUNK[@]}" \
+    > log-r-mpi 2>&1 || { cat log-r-mpi; fail "rechunk exchange through MPI alone"; }
+[ "$(grep -c "^exchange: rank [0-9]* read 0 messages from the senders' memory$" log-r-mpi)" = 3 ] ||
+    { cat log-r-mpi; fail "CVMPI_EXCHANGE_SHM=0: messages still read from the senders' memory"; }
 "$CVMPI" -q transfer src out-rechunk-tasks --chunk-size 96,96,40 --memory 512M > /dev/null
 digest out-rechunk-tasks > d-rechunk
 [ "$(wc -l < d-rechunk)" -gt 40 ] || fail "rechunk: too few objects"
-for n in 2 3 4; do
+for n in 2 3 4 mpi; do
     grep -q "^transfer: [0-9]* exchange rounds written" "log-r-$n" || fail "rechunk $n ranks: not exchange rounds"
     digest "out-rechunk-$n" | diff d-rechunk - > /dev/null || fail "rechunk: $n ranks differ from the task-based transfer"
 done
