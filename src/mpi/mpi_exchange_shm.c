@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,16 +216,22 @@ cv_status cv__x_shm_message(cv_exchange *x, int peer, const cv_x_notice *n, size
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         struct stat st;
         void *p = MAP_FAILED;
-        if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size >= n->cap && n->cap > 0) {
-            p = mmap(NULL, n->cap, PROT_READ, MAP_SHARED, fd, 0);
+        const char *why = NULL;
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            why = strerror(errno);
+        } else if ((uint64_t)st.st_size < n->cap || n->cap == 0 || n->cap > SIZE_MAX) {
+            why = "smaller than the notice says";
+        } else if ((p = mmap(NULL, n->cap, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+            why = strerror(errno);
         }
-        int err = errno;
         if (fd >= 0) {
             close(fd);
         }
         if (p == MAP_FAILED) {
-            return CV_FAIL(CV_ERR_IO, "exchange: cannot map rank %d's message buffer %s: %s", peer,
-                           path, strerror(err));
+            return CV_FAIL(CV_ERR_IO,
+                           "exchange: cannot map rank %d's message buffer %s (%" PRIu64
+                           " bytes): %s",
+                           peer, path, n->cap, why);
         }
         m->data = p;
         m->cap = n->cap;
@@ -243,6 +250,9 @@ void cv__x_shm_ack(int peer, MPI_Request *req)
 void cv__x_shm_free(cv_exchange *x)
 {
     cv_x_shm *s = &x->shm;
+    if (!s->known) {
+        return; /* never set up: nothing made (fd is 0 here, not a descriptor of ours) */
+    }
     if (cv_mpi_active()) {
         cv__x_shm_wait_acks(x);
     }
@@ -263,5 +273,4 @@ void cv__x_shm_free(cv_exchange *x)
     cv_free(s->acks);
     cv_free(s->ack_peer);
     memset(s, 0, sizeof *s);
-    s->fd = -1;
 }

@@ -3,11 +3,15 @@
  * cut into parts under MPI's int counts (with small artificial limits), each rank's traffic in
  * a round computed alone agreeing with every other rank's (what r sends to s is what s
  * receives from r, peers sorted and once each), and the round geometry a journal records being
- * read back and re-used (or refused) with another rank count. */
+ * read back and re-used (or refused) with another rank count; and a message read from a
+ * peer's shared buffer through its notice, with notices that lie refused. */
+#define _GNU_SOURCE /* memfd_create */
 #include "mpi/cv_exchange_int.h"
 #include "testlib.h"
 
 #include <limits.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -233,4 +237,53 @@ static void owners_balanced(void)
     }
 }
 
-TEST_MAIN(message_parts, traffic_is_symmetric_and_sparse, journal_geometry_reused, owners_balanced)
+/* A notice from "rank 1" pointing into a memfd of this process: the message is the buffer's
+ * bytes, mapped once and re-mapped when the buffer grows; a notice pointing past the buffer,
+ * of the wrong length, or at a descriptor that is not there fails naming the rank. */
+static void shared_messages(void)
+{
+    int64_t c64[3] = {64, 64, 64}, c96[3] = {96, 96, 40};
+    cv_info *si = make_info(c64), *di = make_info(c96);
+    cv_exchange *x = plan(si, di, (size_t)1 << 30, 2);
+    ASSERT_TRUE(x != NULL);
+    x->shm.known = true; /* as cv__x_shm_setup leaves it with no peer to share with */
+    x->shm.fd = -1;
+    x->shm.maps = cv_calloc(2, sizeof *x->shm.maps);
+    int fd = memfd_create("test-exchange", MFD_CLOEXEC);
+    ASSERT_TRUE(fd >= 0 && ftruncate(fd, 4096) == 0);
+    uint8_t bytes[4096];
+    for (size_t i = 0; i < sizeof bytes; i++) {
+        bytes[i] = (uint8_t)(i * 7 + 3);
+    }
+    ASSERT_EQ(pwrite(fd, bytes, sizeof bytes, 0), (ssize_t)sizeof bytes);
+    cv_x_notice n = {.pid = getpid(), .fd = fd, .cap = 4096, .offset = 1000, .len = 500};
+    const uint8_t *msg = NULL;
+    ASSERT_OK(cv__x_shm_message(x, 1, &n, 500, &msg));
+    ASSERT_MEM_EQ(msg, bytes + 1000, 500);
+    /* the buffer grows: a notice of the larger size maps it anew */
+    ASSERT_TRUE(ftruncate(fd, 8192) == 0);
+    uint8_t tail[16] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6};
+    ASSERT_EQ(pwrite(fd, tail, sizeof tail, 8000), (ssize_t)sizeof tail);
+    n = (cv_x_notice){.pid = getpid(), .fd = fd, .cap = 8192, .offset = 8000, .len = 16};
+    ASSERT_OK(cv__x_shm_message(x, 1, &n, 16, &msg));
+    ASSERT_MEM_EQ(msg, tail, 16);
+    ASSERT_EQ(x->shm.maps[1].cap, (size_t)8192);
+    /* notices that lie */
+    n = (cv_x_notice){.pid = getpid(), .fd = fd, .cap = 8192, .offset = 8100, .len = 100};
+    ASSERT_FAILS(cv__x_shm_message(x, 1, &n, 100, &msg), CV_ERR_CORRUPT, "rank 1's notice");
+    n = (cv_x_notice){.pid = getpid(), .fd = fd, .cap = 8192, .offset = 0, .len = 100};
+    ASSERT_FAILS(cv__x_shm_message(x, 1, &n, 99, &msg), CV_ERR_CORRUPT, "want 99");
+    n = (cv_x_notice){
+        .pid = getpid(), .fd = fd, .cap = UINT64_MAX, .offset = UINT64_MAX - 1, .len = 1};
+    ASSERT_FAILS(cv__x_shm_message(x, 1, &n, 1, &msg), CV_ERR_IO, "smaller than the notice says");
+    n = (cv_x_notice){.pid = getpid(), .fd = 1 << 20, .cap = 4096, .offset = 0, .len = 10};
+    ASSERT_FAILS(cv__x_shm_message(x, 1, &n, 10, &msg), CV_ERR_IO,
+                 "cannot map rank 1's message buffer");
+    close(fd);
+    cv_exchange_free(x);
+    cv_info_free(si);
+    cv_info_free(di);
+}
+
+TEST_MAIN(message_parts, traffic_is_symmetric_and_sparse, journal_geometry_reused, owners_balanced,
+          shared_messages)
