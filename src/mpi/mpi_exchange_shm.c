@@ -212,7 +212,10 @@ cv_status cv__x_shm_message(cv_exchange *x, int peer, const cv_x_notice *n, size
             m->data = NULL;
         }
         char path[64];
-        snprintf(path, sizeof path, "/proc/%lld/fd/%lld", (long long)n->pid, (long long)n->fd);
+        /* tests: a descriptor that is not there */
+        long long bad = getenv("CVMPI_TEST_EXCHANGE_UNMAPPABLE") ? 1 << 20 : 0;
+        snprintf(path, sizeof path, "/proc/%lld/fd/%lld", (long long)n->pid,
+                 (long long)n->fd + bad);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         struct stat st;
         void *p = MAP_FAILED;

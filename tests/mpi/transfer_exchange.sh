@@ -15,7 +15,8 @@
 #     task and shard (hashed shards, resumed with another rank count) journaled once; SIGTERM
 #     stops every rank at a round boundary;
 #  4. a corrupt source chunk: that round is reported with its box, key and rank, the others
-#     are written, exit 1, no rank hangs;
+#     are written, exit 1, no rank hangs; a peer's message buffer that cannot be mapped fails
+#     every round naming that rank and the buffer, exit 1, no rank hangs;
 #  5. --dry-run prints the rounds and the bytes per rank.
 REF=$(cd "$(dirname "$0")/../interop" && pwd)/precomputed_ref.py
 source "$(dirname "$0")/lib.sh"
@@ -216,6 +217,12 @@ grep -q "1 failed of" log-bad || { cat log-bad; fail "corrupt chunk: want exactl
 # the other rounds were written: chunks away from the bad one match the good run
 cmp out-rechunk-3/4_4_40/197-293_-3-93_2-42.gz out-bad/4_4_40/197-293_-3-93_2-42.gz ||
     fail "corrupt chunk: the other rounds were not written"
+# every receiver fails to map its peers' buffers (a test hook points it at a descriptor that is
+# not there): each round fails on every rank together, and the job ends
+if CVMPI_TEST_EXCHANGE_UNMAPPABLE=1 timeout 120 mpirun -n 2 "$CVMPI" transfer src out-unmapped \
+    "${RECHUNK[@]}" --fail-fast > log-unmapped 2>&1; then fail "unmappable buffers: exit 0"; fi
+grep -Eq "cannot map rank [01]'s message buffer /proc/[0-9]+/fd/[0-9]+" log-unmapped ||
+    { cat log-unmapped; fail "unmappable buffers: the rank and buffer not named"; }
 
 # ---- 5. --dry-run ---------------------------------------------------------------------------
 run_np 2 transfer src x "${RECHUNK[@]}" --dry-run > dry
