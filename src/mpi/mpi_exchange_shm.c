@@ -116,11 +116,32 @@ cv_status cv__x_shm_setup(cv_exchange *x)
         cv_coll_gather(&me, (int)sizeof me, MPI_BYTE, all, (int)sizeof me, MPI_BYTE, 0,
                        "the exchange's node table");
         cv_coll_bcast(all, n * (int)sizeof *all, MPI_BYTE, 0, "the exchange's node table");
+        int probe = -1;
         for (int r = 0; r < n; r++) {
             s->near[r] = r != rank && me.fd >= 0 && all[r].fd >= 0 && all[r].node == me.node;
             s->n_near += s->near[r];
+            probe = s->near[r] && probe < 0 ? r : probe;
         }
         s->acks_cap = (size_t)n;
+        /* Opening another process's descriptor may be refused (a hardened /proc): each rank
+         * tries one peer's, and unless every try works no rank shares. */
+        int can = 1, all_can = 0;
+        if (probe >= 0) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/%lld/fd/%lld", (long long)all[probe].pid,
+                     (long long)all[probe].fd);
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            const char *refuse = getenv("CVMPI_TEST_EXCHANGE_PROBE_FAILS"); /* tests: this rank */
+            can = fd >= 0 && !(refuse && atoi(refuse) == rank);
+            if (fd >= 0) {
+                close(fd);
+            }
+        }
+        cv_coll_allreduce(&can, &all_can, 1, MPI_INT, MPI_MIN, "the exchange's node table");
+        if (!all_can) {
+            memset(s->near, 0, (size_t)n * sizeof *s->near);
+            s->n_near = 0;
+        }
     }
     cv_free(all);
     if (s->n_near == 0 && s->fd >= 0) {

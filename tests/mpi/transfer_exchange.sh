@@ -6,7 +6,8 @@
 #     with plenty of memory, every source chunk read exactly once, the chunk data a rank holds
 #     at once within --memory (with 1 rank a round would hold more than that one task, so the
 #     job is refused); messages read from the sender's memory by ranks of one node, and the
-#     same output with that off (CVMPI_EXCHANGE_SHM=0: every message through MPI);
+#     same output with that off (CVMPI_EXCHANGE_SHM=0: every message through MPI) or refused
+#     on one rank (no rank then shares);
 #  2. a murmurhash3_x86_128 sharded destination: -n 1..4 byte-identical shard files, equal to
 #     the single-process writer's, every source chunk read once, and read back by the
 #     independent numpy/shard reference reader; also a uint64 segmentation re-encoded to
@@ -63,10 +64,16 @@ CVMPI_EXCHANGE_SHM=0 CVMPI_TEST_EXCHANGE_HELD=1 run_np 3 transfer src out-rechun
     > log-r-mpi 2>&1 || { cat log-r-mpi; fail "rechunk exchange through MPI alone"; }
 [ "$(grep -c "^exchange: rank [0-9]* read 0 messages from the senders' memory$" log-r-mpi)" = 3 ] ||
     { cat log-r-mpi; fail "CVMPI_EXCHANGE_SHM=0: messages still read from the senders' memory"; }
+# One rank cannot open its peer's buffer (a hardened /proc; a test hook refuses rank 1's try):
+# no rank shares, every message goes through MPI, the output is the same.
+CVMPI_TEST_EXCHANGE_PROBE_FAILS=1 CVMPI_TEST_EXCHANGE_HELD=1 run_np 3 transfer src out-rechunk-probe \
+    "${RECHUNK[@]}" > log-r-probe 2>&1 || { cat log-r-probe; fail "rechunk exchange after a failed probe"; }
+[ "$(grep -c "^exchange: rank [0-9]* read 0 messages from the senders' memory$" log-r-probe)" = 3 ] ||
+    { cat log-r-probe; fail "a failed probe on one rank: messages still read from the senders' memory"; }
 "$CVMPI" -q transfer src out-rechunk-tasks --chunk-size 96,96,40 --memory 512M > /dev/null
 digest out-rechunk-tasks > d-rechunk
 [ "$(wc -l < d-rechunk)" -gt 40 ] || fail "rechunk: too few objects"
-for n in 2 3 4 mpi; do
+for n in 2 3 4 mpi probe; do
     grep -q "^transfer: [0-9]* exchange rounds written" "log-r-$n" || fail "rechunk $n ranks: not exchange rounds"
     digest "out-rechunk-$n" | diff d-rechunk - > /dev/null || fail "rechunk: $n ranks differ from the task-based transfer"
 done
