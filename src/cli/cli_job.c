@@ -19,6 +19,7 @@ static struct {
     bool tty, drawn;
     double start, last;
     size_t before, total; /* cli_box_progress_part */
+    size_t shown;         /* the count last drawn */
     pthread_mutex_t lock;
 } box_progress = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -30,21 +31,25 @@ static double seconds_now(void)
 }
 
 /* Called by the chunk workers: a bar once the box has taken a second (at once with
- * --progress), redrawn every half second. */
+ * --progress), redrawn every half second. The last chunk's call waits for a worker drawing an
+ * earlier count, so the bar always ends at N/N; a count below one drawn is never drawn. */
 static void draw_box_progress(size_t done, size_t total)
 {
-    if (pthread_mutex_trylock(&box_progress.lock) != 0) {
+    size_t all = box_progress.total ? box_progress.total : total;
+    size_t now_done = box_progress.total ? done + box_progress.before : done;
+    if (now_done == all) {
+        pthread_mutex_lock(&box_progress.lock);
+    } else if (pthread_mutex_trylock(&box_progress.lock) != 0) {
         return; /* another worker is drawing */
     }
-    if (box_progress.total) {
-        done += box_progress.before;
-        total = box_progress.total;
-    }
+    done = now_done;
+    total = all;
     /* --progress/--no-progress are parsed after the hook is set: look at them here */
     int forced = cv_progress_forced();
     bool wanted = forced == 1 || (forced < 0 && box_progress.tty);
     double now = seconds_now(), elapsed = now - box_progress.start;
     if (wanted && (forced == 1 || elapsed >= 1.0) &&
+        (done >= box_progress.shown || !box_progress.drawn) &&
         (done == total || now - box_progress.last >= 0.5 || !box_progress.drawn)) {
         char bar[31];
         double frac = total ? (double)done / (double)total : 1;
@@ -58,6 +63,7 @@ static void draw_box_progress(size_t done, size_t total)
         fflush(stderr);
         box_progress.drawn = true;
         box_progress.last = now;
+        box_progress.shown = done;
     }
     pthread_mutex_unlock(&box_progress.lock);
 }
@@ -82,7 +88,7 @@ void cli_box_progress_part(size_t before, size_t total)
 void cli_box_progress_end(void)
 {
     cv__set_progress(NULL);
-    box_progress.before = box_progress.total = 0;
+    box_progress.before = box_progress.total = box_progress.shown = 0;
     if (box_progress.drawn) {
         fputc('\n', stderr);
         box_progress.drawn = false;
