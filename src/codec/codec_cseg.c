@@ -10,6 +10,7 @@
 #include "base/checked.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <string.h>
 
 #if defined(__GNUC__)
@@ -844,11 +845,12 @@ typedef struct canon {
     uint64_t *values;   /* the block's table, as numbers */
     table_slot *tables; /* the channel's fresh tables, by content (as the encoder keeps them) */
     size_t tables_mask;
-    /* for 1, 2 and 4 bits: the indices a byte of indices holds, as a bit mask */
-    uint16_t byte_seen[3][256];
 } canon;
 
-static void fill_byte_seen(canon *k)
+/* For 1, 2 and 4 bits: the indices a byte of indices holds, as a bit mask (made once). */
+static uint16_t byte_seen[3][256];
+
+static void make_byte_seen(void)
 {
     for (unsigned w = 0; w < 3; w++) {
         const unsigned bits = 1u << w, mask = (1u << bits) - 1;
@@ -857,7 +859,7 @@ static void fill_byte_seen(canon *k)
             for (unsigned sh = 0; sh < 8; sh += bits) {
                 seen |= (uint16_t)(1u << (v >> sh & mask));
             }
-            k->byte_seen[w][v] = seen;
+            byte_seen[w][v] = seen;
         }
     }
 }
@@ -879,7 +881,7 @@ static uint32_t canon_table_len(canon *k, const uint32_t span[3], const uint8_t 
         uint32_t seen = 0;
         /* whole words a byte at a time from a table (the hot loop of a chunk's check); a last
          * partial word below, index by index, since its zero padding is no index */
-        const uint16_t *tab = k->byte_seen[bits == 1 ? 0 : bits == 2 ? 1 : 2];
+        const uint16_t *tab = byte_seen[bits == 1 ? 0 : bits == 2 ? 1 : 2];
         const size_t whole = (size_t)(total / 32);
         for (size_t w = 0; w < whole; w++) {
             const uint8_t *b = words + 4 * w;
@@ -1029,8 +1031,9 @@ static bool canon_channel(canon *k, size_t base, size_t *end)
 
 bool cv__cseg_is_canonical(const cv_chunk_desc *d, const uint8_t *src, size_t n)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, make_byte_seen);
     canon k = {.p = src, .n_words = n / 4};
-    fill_byte_seen(&k);
     cv_err saved = *cv_err_last();
     if (geom_init(d, &k.g) != CV_OK) {
         cv__err_set(&saved);
