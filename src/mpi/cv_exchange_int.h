@@ -149,7 +149,7 @@ void cv__x_give_chunk(cv_exchange *x, cv_x_spares *s, uint8_t *buf); /* NULL is 
 uint8_t *cv__x_arena(cv_exchange *x, cv_x_arena *a, size_t bytes);
 /* Messages to ranks of this node (mpi_exchange_shm.c). Setup is collective (the first round
  * every rank runs); it finds which ranks share this node and can map each other's buffer. */
-cv_status cv__x_shm_setup(cv_exchange *x);
+void cv__x_shm_setup(cv_exchange *x);
 bool cv__x_shm_near(const cv_exchange *x, int rank);
 /* This rank's shared buffer of at least `bytes` (contents not kept); NULL when it cannot grow.
  * Write into it only after cv__x_shm_wait_acks. */

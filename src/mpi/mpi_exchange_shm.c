@@ -66,6 +66,14 @@ static bool node_identity(uint64_t *out)
     return true;
 }
 
+/* Open process `pid`'s descriptor `fd` read-only as a peer does (its path, for messages, in
+ * `path`); -1 with errno when refused. */
+static int open_buffer(int64_t pid, int64_t fd, char path[64])
+{
+    snprintf(path, 64, "/proc/%lld/fd/%lld", (long long)pid, (long long)fd);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
 /* This rank's shareable buffer, empty for now; false when the system cannot share it the way
  * peers will map it (checked on this process's own /proc entry). */
 static bool make_buffer(cv_x_shm *s)
@@ -79,8 +87,7 @@ static bool make_buffer(cv_x_shm *s)
         return false;
     }
     char path[64];
-    snprintf(path, sizeof path, "/proc/%lld/fd/%d", (long long)getpid(), fd);
-    int probe = open(path, O_RDONLY | O_CLOEXEC);
+    int probe = open_buffer(getpid(), fd, path);
     if (probe < 0) {
         close(fd);
         return false;
@@ -90,11 +97,11 @@ static bool make_buffer(cv_x_shm *s)
     return true;
 }
 
-cv_status cv__x_shm_setup(cv_exchange *x)
+void cv__x_shm_setup(cv_exchange *x)
 {
     cv_x_shm *s = &x->shm;
     if (s->known) {
-        return CV_OK;
+        return;
     }
     s->known = true;
     s->fd = -1;
@@ -128,9 +135,7 @@ cv_status cv__x_shm_setup(cv_exchange *x)
         int can = 1, all_can = 0;
         if (probe >= 0) {
             char path[64];
-            snprintf(path, sizeof path, "/proc/%lld/fd/%lld", (long long)all[probe].pid,
-                     (long long)all[probe].fd);
-            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            int fd = open_buffer(all[probe].pid, all[probe].fd, path);
             const char *refuse = getenv("CVMPI_TEST_EXCHANGE_PROBE_FAILS"); /* tests: this rank */
             can = fd >= 0 && !(refuse && atoi(refuse) == rank);
             if (fd >= 0) {
@@ -148,7 +153,6 @@ cv_status cv__x_shm_setup(cv_exchange *x)
         close(s->fd);
         s->fd = -1;
     }
-    return CV_OK;
 }
 
 bool cv__x_shm_near(const cv_exchange *x, int rank)
@@ -234,10 +238,8 @@ cv_status cv__x_shm_message(cv_exchange *x, int peer, const cv_x_notice *n, size
         }
         char path[64];
         /* tests: a descriptor that is not there */
-        long long bad = getenv("CVMPI_TEST_EXCHANGE_UNMAPPABLE") ? 1 << 20 : 0;
-        snprintf(path, sizeof path, "/proc/%lld/fd/%lld", (long long)n->pid,
-                 (long long)n->fd + bad);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int64_t bad = getenv("CVMPI_TEST_EXCHANGE_UNMAPPABLE") ? 1 << 20 : 0;
+        int fd = open_buffer(n->pid, n->fd + bad, path);
         struct stat st;
         void *p = MAP_FAILED;
         const char *why = NULL;
