@@ -774,7 +774,8 @@ bool cli_opt_threads(const char *cmd, const char *arg, int *out)
     return true;
 }
 
-bool cli_is_remote(const char *path)
+/* Whether `path` names remote storage; file://, mem:// and plain paths (and NULL) are local. */
+static bool is_remote(const char *path)
 {
     if (path && strncmp(path, "precomputed://", 14) == 0) {
         path += 14; /* Neuroglancer's form names the storage after it */
@@ -798,15 +799,14 @@ static int local_ranks(void)
     return 1;
 }
 
-int cli_usable_cores(void)
+/* The cores this process may run on; at least 1. */
+static int usable_cores(void)
 {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     int n = online > 0 && online < 1000000 ? (int)online : 1;
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
-        if (CPU_COUNT(&set) < n) {
-            return CPU_COUNT(&set); /* the launcher bound this rank to its cores */
-        }
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0 && CPU_COUNT(&set) < n) {
+        return CPU_COUNT(&set); /* the launcher bound this rank to its cores */
     }
     /* Not bound: the node's ranks share its cores. */
     n /= local_ranks();
@@ -815,12 +815,12 @@ int cli_usable_cores(void)
 
 int cli_default_threads(const char *src, const char *dst, int remote)
 {
-    if (cli_is_remote(src) || cli_is_remote(dst)) {
+    if (is_remote(src) || is_remote(dst)) {
         return remote;
     }
     /* Local storage is CPU-bound: threads past the cores only take turns on them (2 ranks of 4
      * threads on 2 cores import HDF5 at 0.9x the speed of one thread each). */
-    int n = cli_usable_cores();
+    int n = usable_cores();
     return n < 4 ? n : 4;
 }
 

@@ -87,15 +87,10 @@ bool cli_parse_f64x3(const char *s, double out[3], bool *has_point);
 bool cli_opt_bbox(const char *cmd, const char *arg, const char **out);
 bool cli_opt_memory(const char *cmd, const char *arg, size_t *out);
 bool cli_opt_threads(const char *cmd, const char *arg, int *out);
-/* Whether `path` names remote storage (an object store or a web server); file://, mem:// and
- * plain paths are local. NULL is local. */
-bool cli_is_remote(const char *path);
-/* The cores this process may run on: those the launcher bound it to, else the node's online
- * cores shared among the node's ranks (the launcher's local rank count); at least 1. */
-int cli_usable_cores(void);
 /* Threads per process when --threads is not given, for work on `src` and `dst` (either may be
- * NULL): `remote` when either is remote storage (requests in flight hide its latency), else
- * the cores this process may run on, at most 4. */
+ * NULL): `remote` when either is remote storage (an object store or a web server: requests in
+ * flight hide its latency), else the cores this process may run on (those the launcher bound
+ * it to, else the node's online cores shared among the node's ranks), at most 4. */
 int cli_default_threads(const char *src, const char *dst, int remote);
 /* --ranks N (1..10^7) of a --dry-run: plan as if N ranks ran the job. */
 bool cli_opt_plan_ranks(const char *cmd, const char *arg, int *out);
